@@ -1,0 +1,345 @@
+"""The event vocabulary: what a run writes onto its channel.
+
+Layer 1 of the library: plain values, no I/O and no asyncio. Every event carries the same routing fields
+(:class:`Event`) and a few fields of its own kind. A run publishes them; stream modes, ``astream_events``,
+loggers and wire transports are views of them.
+
+Events are slotted attrs classes built with keyword arguments. They are values: once the channel has
+stamped ``run_id`` and ``seq`` at publish time, nothing changes them again (derive a new one with
+``attrs.evolve``). They are not ``frozen=True`` because a frozen attrs class costs about 2.5 times as much
+to build (``benchmarks/`` measures it as ``event_build``), and an event is built on every hot path.
+
+Every event has a lossless dict form tagged with ``type`` (:meth:`Event.to_dict`, :func:`from_dict`): the
+tuple fields (``ns``, ``tags``, ``triggers``) become lists so the dict survives JSON, and come back as
+tuples. Payload fields (``data``, ``input``, ``values`` ...) are carried as they are.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+
+from .errors import UnknownEventKindError
+
+__all__ = [
+    "KINDS",
+    "ChatModelFinished",
+    "ChatModelStarted",
+    "ChatModelToken",
+    "CustomData",
+    "Event",
+    "RunCancelled",
+    "RunFailed",
+    "RunFinished",
+    "RunStarted",
+    "StateUpdate",
+    "StateValues",
+    "TaskFailed",
+    "TaskFinished",
+    "TaskStarted",
+    "ToolFailed",
+    "ToolFinished",
+    "ToolStarted",
+    "from_dict",
+    "kind_of",
+]
+
+EMPTY_METADATA: Mapping[str, Any] = MappingProxyType({})
+
+_event = attrs.define(slots=True, kw_only=True, weakref_slot=False)
+
+
+@_event
+class Event:
+    """Routing fields shared by every event. Not published itself: publish one of its subclasses."""
+
+    kind: ClassVar[str] = "event"
+    """The ``type`` tag of this class in the dict form."""
+    terminal: ClassVar[bool] = False
+    """True for the events that end a run; they reach every subscriber whatever its filter."""
+    tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags")
+    """Fields held as tuples, written as lists in the dict form."""
+
+    run_id: str = ""
+    """Id of the run this event belongs to; stamped by the channel when it is published."""
+    seq: int = 0
+    """Position in the run's total order: 1 for the first event, gap-free and strictly increasing.
+    Stamped by the channel when the event is published; 0 before that."""
+    ts: float = attrs.field(factory=time.time)
+    """Wall-clock time the event was built, in seconds since the epoch."""
+    ns: tuple[str, ...] = ()
+    """Namespace path: ``()`` for the root graph, ``("node_2:<task id>",)`` inside a subgraph (LangGraph's form)."""
+    node: str | None = None
+    """Name of the graph node that produced the event, or None outside a node."""
+    step: int | None = None
+    """Superstep number (0 for the input step, 1 for the first nodes), or None outside a step."""
+    task_id: str | None = None
+    """Id of the task (one node execution in one step) that produced the event, or None."""
+    tags: tuple[str, ...] = ()
+    """Tags of the run, node, model or tool that produced the event."""
+    metadata: Mapping[str, Any] = EMPTY_METADATA
+    """Free-form metadata given with the run's config or by the producer."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the lossless dict form: ``{"type": <kind>, <field>: <value>, ...}``.
+
+        Tuple fields are written as lists; everything else is carried as it is.
+        """
+        out: dict[str, Any] = {"type": self.kind}
+        tuples = self.tuple_fields
+        for a in attrs.fields(type(self)):
+            value = getattr(self, a.name)
+            if a.name in tuples:
+                value = list(value)
+            elif a.name == "metadata":
+                value = dict(value)
+            out[a.name] = value
+        return out
+
+
+_E = TypeVar("_E", bound=Event)
+
+KINDS: dict[str, type[Event]] = {}
+"""Every published event class by its ``type`` tag."""
+
+
+def _kind(tag: str, *, terminal: bool = False) -> Any:
+    def register(cls: type[_E]) -> type[_E]:
+        cls.kind = tag
+        cls.terminal = terminal
+        KINDS[tag] = cls
+        return cls
+
+    return register
+
+
+def kind_of(kind: str | type[Event]) -> type[Event]:
+    """Return the event class for a ``type`` tag or class.
+
+    :raises UnknownEventKindError: when ``kind`` is neither a known tag nor a published event class
+    """
+    if isinstance(kind, type) and kind in KINDS.values():
+        return kind
+    if isinstance(kind, str) and kind in KINDS:
+        return KINDS[kind]
+    raise UnknownEventKindError(f"unknown event kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}")
+
+
+def from_dict(data: Mapping[str, Any]) -> Event:
+    """Rebuild an event from its dict form (the inverse of :meth:`Event.to_dict`).
+
+    :raises UnknownEventKindError: when ``data["type"]`` is missing or not a known kind
+    :raises TypeError: when a field does not belong to that kind
+    """
+    fields = dict(data)
+    cls = kind_of(fields.pop("type", "<missing>"))
+    for name in cls.tuple_fields:
+        if name in fields:
+            fields[name] = tuple(fields[name])
+    if "metadata" in fields:
+        fields["metadata"] = MappingProxyType(dict(fields["metadata"]))
+    return cls(**fields)
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+@_kind("run_started")
+@_event
+class RunStarted(Event):
+    """A run began."""
+
+    name: str = ""
+    """Name of the graph (``compile(name=...)``)."""
+    input: Any = None
+    """The input the run was started with."""
+
+
+@_kind("run_finished", terminal=True)
+@_event
+class RunFinished(Event):
+    """A run ended normally. Always the last event of such a run."""
+
+    output: Any = None
+    """The final state (what ``invoke()`` returns)."""
+
+
+@_kind("run_failed", terminal=True)
+@_event
+class RunFailed(Event):
+    """A run ended with an exception. Always the last event of such a run."""
+
+    error_type: str = ""
+    """Qualified name of the exception's class, e.g. ``"builtins.ValueError"``."""
+    error_message: str = ""
+    """``str()`` of the exception."""
+
+
+@_kind("run_cancelled", terminal=True)
+@_event
+class RunCancelled(Event):
+    """A run was cancelled (by its caller, a consumer breaking out, or ``cancel()``). Always its last event."""
+
+    reason: str = ""
+    """Why the run was cancelled, in words."""
+
+
+# -- tasks and state -------------------------------------------------------------------------------
+
+
+@_kind("task_started")
+@_event
+class TaskStarted(Event):
+    """A task (one node in one superstep) started. ``node``, ``step`` and ``task_id`` say which."""
+
+    tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags", "triggers")
+    input: Any = None
+    """The input the node was called with (the state, or a ``Send`` argument)."""
+    triggers: tuple[str, ...] = ()
+    """What triggered the task, in LangGraph's words (``("start:node",)``, ``("branch:to:node",)``...)."""
+
+
+@_kind("task_finished")
+@_event
+class TaskFinished(Event):
+    """A task finished; ``result`` is the update it returned (after validation)."""
+
+    result: Any = None
+    """The node's update as a mapping of state keys to values, or None for no update."""
+
+
+@_kind("task_failed")
+@_event
+class TaskFailed(Event):
+    """A task raised. The run fails with the same exception unless it was cancelled first."""
+
+    error_type: str = ""
+    """Qualified name of the exception's class."""
+    error_message: str = ""
+    """``str()`` of the exception."""
+
+
+@_kind("state_values")
+@_event
+class StateValues(Event):
+    """The whole state: the input at step 0, then the state after each superstep."""
+
+    values: Any = None
+    """The state as a mapping of keys to values (a dataclass schema is carried as its instance)."""
+
+
+@_kind("state_update")
+@_event
+class StateUpdate(Event):
+    """The update one task wrote to the state (``node`` names the task's node)."""
+
+    update: Any = None
+    """The update as returned by the node: a mapping of state keys to values."""
+
+
+@_kind("custom_data")
+@_event
+class CustomData(Event):
+    """Data a node or tool gave to its stream writer (``get_stream_writer()``)."""
+
+    data: Any = None
+    """Whatever the writer was called with."""
+
+
+# -- chat models and tools -------------------------------------------------------------------------
+
+
+@_kind("chat_model_started")
+@_event
+class ChatModelStarted(Event):
+    """A chat model call began."""
+
+    tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags", "parent_ids")
+    call_id: str = ""
+    """Id of this model call; its tokens and its finish carry the same id."""
+    name: str = ""
+    """Name of the model (its class name unless set)."""
+    model_name: str = ""
+    """Provider's model name, e.g. ``"gemma-3-270m"`` (LangChain's ``ls_model_name``)."""
+    provider: str = ""
+    """Provider name, e.g. ``"openai"`` (LangChain's ``ls_provider``)."""
+    messages: Any = None
+    """The input messages."""
+    parent_ids: tuple[str, ...] = ()
+    """Ids of the enclosing run and task, outermost first (for ``astream_events``)."""
+    streamed: bool = True
+    """False when the call carries the ``nostream`` tag: no token events follow."""
+
+
+@_kind("chat_model_token")
+@_event
+class ChatModelToken(Event):
+    """One chunk of a streaming chat model's output."""
+
+    call_id: str = ""
+    """Id of the model call this chunk belongs to."""
+    chunk: Any = None
+    """The message chunk (an ``AIMessageChunk``)."""
+
+
+@_kind("chat_model_finished")
+@_event
+class ChatModelFinished(Event):
+    """A chat model call finished."""
+
+    call_id: str = ""
+    """Id of the model call."""
+    message: Any = None
+    """The whole output message (an ``AIMessage``)."""
+    error_type: str | None = None
+    """Qualified exception class name when the call failed, else None."""
+    error_message: str | None = None
+    """``str()`` of the exception when the call failed, else None."""
+
+
+@_kind("tool_started")
+@_event
+class ToolStarted(Event):
+    """A tool call began."""
+
+    tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags", "parent_ids")
+    call_id: str = ""
+    """Id of this tool call (the model's tool call id when there is one)."""
+    name: str = ""
+    """Name of the tool."""
+    input: Any = None
+    """The arguments, as a mapping."""
+    parent_ids: tuple[str, ...] = ()
+    """Ids of the enclosing run and task, outermost first."""
+
+
+@_kind("tool_finished")
+@_event
+class ToolFinished(Event):
+    """A tool call returned."""
+
+    call_id: str = ""
+    """Id of the tool call."""
+    name: str = ""
+    """Name of the tool."""
+    output: Any = None
+    """What the tool returned."""
+
+
+@_kind("tool_failed")
+@_event
+class ToolFailed(Event):
+    """A tool call raised (or its arguments failed the tool's schema)."""
+
+    call_id: str = ""
+    """Id of the tool call."""
+    name: str = ""
+    """Name of the tool."""
+    error_type: str = ""
+    """Qualified name of the exception's class."""
+    error_message: str = ""
+    """``str()`` of the exception."""

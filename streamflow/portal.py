@@ -1,0 +1,113 @@
+"""Iterate an async stream from plain sync code, through an anyio blocking portal.
+
+This is the one way streamflow offers sync APIs: ``stream()`` is ``astream()`` carried across a portal,
+never a second implementation (anyio's ``from_thread`` does the same for single calls).
+
+:func:`iterate_sync` starts an event loop in a new thread (``anyio.from_thread.start_blocking_portal``),
+runs the async iterator there, and moves its items to the calling thread in batches: one thread hop per
+batch, not per item. The producer runs ahead of the caller by at most one batch, so a slow caller slows
+the producer (as LangGraph pauses a graph while its caller handles a chunk).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, Callable, Generator
+from typing import Generic, TypeVar
+
+import anyio
+from anyio.from_thread import start_blocking_portal
+
+from .errors import SyncInAsyncContextError
+
+__all__ = ["DEFAULT_BATCH_SIZE", "iterate_sync"]
+
+T = TypeVar("T")
+
+DEFAULT_BATCH_SIZE = 512
+"""Items moved to the calling thread per hop at most."""
+
+
+class _Pump(Generic[T]):
+    """Runs in the portal's loop: pulls items from the async iterator and hands them over in batches."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self.items: list[T] = []
+        self.done = False
+        self.error: BaseException | None = None
+        self.data_ready = anyio.Event()
+        self.room = anyio.Event()
+
+    async def run(self, factory: Callable[[], AsyncIterable[T]]) -> None:
+        try:
+            async for item in factory():
+                self.items.append(item)
+                self.data_ready.set()
+                if len(self.items) >= self.batch_size:
+                    self.room = anyio.Event()
+                    await self.room.wait()
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.done = True
+            self.data_ready.set()
+
+    async def next_batch(self) -> list[T]:
+        while not self.items and not self.done:
+            await self.data_ready.wait()
+            self.data_ready = anyio.Event()
+        batch, self.items = self.items, []
+        self.room.set()
+        if not batch and self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return batch
+
+
+def iterate_sync(
+    factory: Callable[[], AsyncIterable[T]],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    async_alternative: str = "the async API",
+) -> Generator[T, None, None]:
+    """Iterate ``factory()`` (an async iterable, built inside the portal's loop) from sync code.
+
+    :param factory: called once, in the portal's event loop, to make the async iterable
+    :param batch_size: most items moved per thread hop (items, > 0)
+    :param async_alternative: named in the error raised from inside an event loop, e.g. ``"astream()"``
+    :returns: a generator of the items. Breaking out of it, ``close()``, garbage collection, an exception
+        in the caller's loop body, and ``KeyboardInterrupt`` all cancel the producer and join the portal's
+        thread before control returns.
+    :raises SyncInAsyncContextError: at once, when called from a thread that is running an event loop
+    :raises ValueError: when ``batch_size`` is not positive
+
+    An exception raised by the producer reaches the caller with its original type, after the items
+    produced before it.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise SyncInAsyncContextError(
+            f"this blocking call cannot run in a thread that runs an event loop; use {async_alternative} instead"
+        )
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive number of items, got {batch_size!r}")
+    return _iterate(factory, batch_size)
+
+
+def _iterate(factory: Callable[[], AsyncIterable[T]], batch_size: int) -> Generator[T, None, None]:
+    pump: _Pump[T] = _Pump(batch_size)
+    with start_blocking_portal() as portal:
+        task = portal.start_task_soon(pump.run, factory)
+        try:
+            while True:
+                batch = portal.call(pump.next_batch)
+                if not batch:
+                    return
+                yield from batch
+        finally:
+            if not task.done():
+                task.cancel()
