@@ -406,7 +406,7 @@ class Channel:
         """
         if self._closed:
             raise ChannelClosedError(f"cannot publish {type(event).__name__}: the channel is closed")
-        if self._full:
+        if self._full or self._inbox:
             raise anyio.WouldBlock
         return self._deliver(event)
 
@@ -422,11 +422,59 @@ class Channel:
         """
         if self._closed:
             raise ChannelClosedError(f"cannot publish {type(event).__name__}: the channel is closed")
-        if self._full:
-            await self._wait_for_room()
+        if self._full or self._inbox:
+            await self._wait_for_turn()
             if self._closed:
                 raise ChannelClosedError(f"cannot publish {type(event).__name__}: the channel is closed")
         return self._deliver(event)
+
+    def publish_soon(self, event: Event) -> None:
+        """Publish ``event`` from the loop thread without waiting.
+
+        When no ``block`` subscriber is full and nothing is queued, the event is published now; otherwise
+        it is queued behind what is already queued and published, in order, as room appears. This is how
+        sync callers on the loop thread (a stream writer inside an async node) publish: they cannot wait,
+        and nothing may be lost. Events queued here are published before any later :meth:`publish`.
+
+        :raises ChannelClosedError: when the channel is closed
+        """
+        if self._closed:
+            raise ChannelClosedError(f"cannot publish {type(event).__name__}: the channel is closed")
+        if self._full or self._inbox:
+            self._inbox.append(event)
+            if self._inbox_pump is None:
+                self._kick_inbox()
+        else:
+            self._deliver(event)
+
+    def wants(self, kind: type[Event]) -> bool:
+        """Whether an event of class ``kind`` published now would be kept: some subscriber routes that kind,
+        or the replay buffer retains events. Producers use it to skip building events nobody takes."""
+        return kind in self._routes or self._replay.maxlen != 0
+
+    async def _wait_for_turn(self) -> None:
+        """Wait until no ``block`` subscriber is full and everything queued before this call is published."""
+        while (self._full or self._inbox) and not self._closed:
+            if self._inbox:
+                if self._inbox_pump is None:
+                    self._kick_inbox()
+                if await self._await_pump():
+                    continue
+            await self._wait_for_room()
+
+    async def _await_pump(self) -> bool:
+        """Wait for the inbox pump to finish; False when there is none. A pump cancelled by
+        :meth:`close` does not cancel the caller."""
+        pump = self._inbox_pump
+        if pump is None:
+            return False
+        try:
+            await asyncio.shield(pump)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not pump.cancelled() or (task is not None and task.cancelling()):
+                raise
+        return True
 
     def _mark_full(self, sub: Subscription) -> None:
         if sub not in self._full:
@@ -528,14 +576,13 @@ class Channel:
         with self._inbox_room:
             self._inbox_room.notify_all()
 
-    async def flush_threadsafe(self) -> None:
-        """Wait until every event queued by :meth:`publish_threadsafe` so far is published."""
+    async def flush(self) -> None:
+        """Wait until every event queued by :meth:`publish_soon` or :meth:`publish_threadsafe` so far is
+        published (or the channel closed)."""
         while self._inbox and not self._closed:
             if self._inbox_pump is None:
                 self._kick_inbox()
-            pump = self._inbox_pump
-            if pump is not None:
-                await asyncio.shield(pump)
+            await self._await_pump()
 
     # -- subscribing ---------------------------------------------------------------------------------
 
@@ -645,9 +692,13 @@ class Channel:
 
     # -- closing and state ---------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Close the channel: publish what worker threads queued, then end every subscriber once it has
-        drained its buffer. Publishers waiting for room get :class:`ChannelClosedError`. Idempotent.
+    def close(self, final: Event | None = None) -> None:
+        """Close the channel: publish what is queued, then ``final`` (if given), then end every subscriber
+        once it has drained its buffer. Both ignore backpressure (a ``block`` buffer may overfill by what
+        was queued). Publishers waiting for room get :class:`ChannelClosedError`. Idempotent: a second call
+        does nothing, and its ``final`` is not published.
+
+        :param final: the event that ends the run (``RunFinished``, ``RunFailed``, ``RunCancelled``)
 
         Must be called on the channel's loop thread (or before it is bound to one).
         """
@@ -655,7 +706,12 @@ class Channel:
             return
         while self._inbox:
             self._deliver(self._inbox.popleft())
+        if final is not None:
+            self._deliver(final)
         self._closed = True
+        if self._inbox_pump is not None:
+            self._inbox_pump.cancel()
+            self._inbox_pump = None
         subscriptions = list(self._subscriptions)
         for sub in subscriptions:
             self._retired_delivered += sub._delivered

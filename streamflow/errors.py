@@ -19,6 +19,8 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │                                             ``error`` policy: the subscriber's buffer overflowed
     ├── SyncInAsyncContextError(RuntimeError)     a sync API called from a thread running an event loop
     ├── NotInRunError(RuntimeError)               ``get_stream_writer()`` called outside a run
+    ├── RunCancelledError(concurrent.futures.CancelledError)
+    │                                             the result of a run that was cancelled
     └── GraphRecursionError(RecursionError)       a run exceeded its ``recursion_limit`` supersteps
 
 Errors raised by user code (a node, a tool, a model) are never wrapped: they reach the caller with their
@@ -26,6 +28,8 @@ original type.
 """
 
 from __future__ import annotations
+
+import concurrent.futures
 
 import anyio
 
@@ -38,6 +42,7 @@ __all__ = [
     "NotInRunError",
     "NotSerializableError",
     "ReplayUnavailableError",
+    "RunCancelledError",
     "StreamflowError",
     "SubscriberDisconnectedError",
     "SubscriberOverflowError",
@@ -122,6 +127,10 @@ class SyncInAsyncContextError(StreamflowError, RuntimeError):
 
 class NotInRunError(StreamflowError, RuntimeError):
     """An API that needs a running graph (``get_stream_writer()``) was called outside one."""
+
+
+class RunCancelledError(StreamflowError, concurrent.futures.CancelledError):
+    """Asked for the result of a run that was cancelled."""
 
 
 class GraphRecursionError(StreamflowError, RecursionError):

@@ -12,15 +12,15 @@ the producer (as LangGraph pauses a graph while its caller handles a chunk).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Callable, Generator
-from typing import Generic, TypeVar
+from collections.abc import AsyncIterable, Awaitable, Callable, Generator
+from typing import Any, Generic, TypeVar
 
 import anyio
 from anyio.from_thread import start_blocking_portal
 
 from .errors import SyncInAsyncContextError
 
-__all__ = ["DEFAULT_BATCH_SIZE", "iterate_sync"]
+__all__ = ["DEFAULT_BATCH_SIZE", "call_sync", "iterate_sync"]
 
 T = TypeVar("T")
 
@@ -40,8 +40,9 @@ class _Pump(Generic[T]):
         self.room = anyio.Event()
 
     async def run(self, factory: Callable[[], AsyncIterable[T]]) -> None:
+        iterable = factory()
         try:
-            async for item in factory():
+            async for item in iterable:
                 self.items.append(item)
                 self.data_ready.set()
                 if len(self.items) >= self.batch_size:
@@ -52,6 +53,10 @@ class _Pump(Generic[T]):
         finally:
             self.done = True
             self.data_ready.set()
+            aclose = getattr(iterable, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
 
     async def next_batch(self) -> list[T]:
         while not self.items and not self.done:
@@ -85,17 +90,33 @@ def iterate_sync(
     An exception raised by the producer reaches the caller with its original type, after the items
     produced before it.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise SyncInAsyncContextError(
-            f"this blocking call cannot run in a thread that runs an event loop; use {async_alternative} instead"
-        )
+    _refuse_in_loop(async_alternative)
     if batch_size <= 0:
         raise ValueError(f"batch_size must be a positive number of items, got {batch_size!r}")
     return _iterate(factory, batch_size)
+
+
+def _refuse_in_loop(async_alternative: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise SyncInAsyncContextError(
+        f"this blocking call cannot run in a thread that runs an event loop; use {async_alternative} instead"
+    )
+
+
+def call_sync(
+    fn: Callable[..., Awaitable[T]], *args: Any, async_alternative: str = "the async API"
+) -> T:
+    """Run ``await fn(*args)`` in a new event loop on a portal thread and return its result.
+
+    :raises SyncInAsyncContextError: when called from a thread that is running an event loop
+    :raises Exception: what ``fn`` raised, with its original type
+    """
+    _refuse_in_loop(async_alternative)
+    with start_blocking_portal() as portal:
+        return portal.call(fn, *args)
 
 
 def _iterate(factory: Callable[[], AsyncIterable[T]], batch_size: int) -> Generator[T, None, None]:

@@ -1,0 +1,23 @@
+"""State graphs that stream (LangGraph's API): build with :class:`StateGraph`, run the compiled graph."""
+
+from .builder import StateGraph as StateGraph
+from .compiled import CompiledStateGraph as CompiledStateGraph
+from .constants import END as END, START as START, Send as Send
+from .context import (
+    StreamWriter as StreamWriter,
+    get_config as get_config,
+    get_stream_writer as get_stream_writer,
+)
+from .run import Run as Run
+
+__all__ = [
+    "END",
+    "START",
+    "CompiledStateGraph",
+    "Run",
+    "Send",
+    "StateGraph",
+    "StreamWriter",
+    "get_config",
+    "get_stream_writer",
+]

@@ -1,0 +1,249 @@
+"""``StateGraph``: build a graph of nodes and edges, then ``compile()`` it (LangGraph's builder API)."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, Literal, get_args, get_origin
+
+import attrs
+
+from ..errors import InvalidGraphError
+from .constants import END, RESERVED_CHARS, START
+from .state import StateSchema
+
+__all__ = ["Branch", "NodeSpec", "StateGraph"]
+
+
+@attrs.define(slots=True, eq=False)
+class NodeSpec:
+    """A node as the runtime calls it; how to call it is worked out once, here."""
+
+    name: str
+    fn: Any
+    """A sync or async callable, or a compiled graph (a subgraph)."""
+    is_async: bool = False
+    is_subgraph: bool = False
+    takes_config: bool = False
+    """The callable declares a ``config`` parameter."""
+    writer_param: str | None = None
+    """Name of the parameter the stream writer is passed as, if any."""
+
+    @classmethod
+    def of(cls, name: str, fn: Any) -> NodeSpec:
+        from .compiled import CompiledStateGraph
+
+        if isinstance(fn, CompiledStateGraph):
+            return cls(name, fn, is_async=True, is_subgraph=True)
+        if not callable(fn):
+            raise InvalidGraphError(f"node {name!r} must be a function or a compiled graph, got {fn!r}")
+        target = fn
+        is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
+            getattr(target, "__call__", None)  # noqa: B004
+        )
+        try:
+            params = inspect.signature(target).parameters
+        except (TypeError, ValueError):
+            params = {}  # type: ignore[assignment]
+        try:
+            hints = typing.get_type_hints(target)
+        except Exception:
+            hints = {}
+        from .context import StreamWriter
+
+        writer_param = None
+        for pname in params:
+            if pname == "writer" or hints.get(pname) is StreamWriter:
+                writer_param = pname
+        return cls(name, fn, is_async=is_async, takes_config="config" in params, writer_param=writer_param)
+
+
+@attrs.define(slots=True, eq=False)
+class Branch:
+    """A conditional edge: after ``source`` runs, ``path(state)`` picks where to go."""
+
+    source: str
+    path: Callable[..., Any]
+    path_map: dict[Hashable, str] | None
+    """Return value -> node name, or None to take return values as node names."""
+    is_async: bool
+    name: str
+    """The path function's name (used in trigger names and errors)."""
+
+    def targets(self) -> tuple[str, ...] | None:
+        """Every node this branch may go to, when known (a path map or a ``Literal`` return annotation)."""
+        if self.path_map is not None:
+            return tuple(self.path_map.values())
+        try:
+            ret = typing.get_type_hints(self.path).get("return")
+        except Exception:
+            return None
+        if ret is not None and get_origin(ret) is Literal:
+            return tuple(str(a) for a in get_args(ret))
+        return None
+
+
+class StateGraph:
+    """A graph whose nodes read a shared state and return updates to it.
+
+    :param state_schema: a ``TypedDict`` or dataclass; ``Annotated[type, reducer]`` keys merge updates with
+        ``reducer(current, update)``, other keys are overwritten
+    :raises InvalidArgumentError: when ``state_schema`` is neither a TypedDict nor a dataclass
+
+    Every builder method returns the builder, so calls chain (as in LangGraph).
+    """
+
+    def __init__(self, state_schema: Any) -> None:
+        self.schema = StateSchema.of(state_schema)
+        self.nodes: dict[str, NodeSpec] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.joins: list[tuple[tuple[str, ...], str]] = []
+        self.branches: list[Branch] = []
+
+    def add_node(self, node: str | Callable[..., Any], action: Any = None) -> StateGraph:
+        """Add a node: ``add_node("name", fn)`` or ``add_node(fn)`` (named after the function).
+
+        ``fn`` is a sync function (run in a worker thread), an async function, or a compiled graph (run as a
+        subgraph). It is called with the state, plus ``config`` and ``writer`` (or any parameter annotated
+        ``StreamWriter``) when it declares them, and returns a dict of state updates or None.
+
+        :raises InvalidGraphError: for a duplicate name, a reserved name (``START``, ``END``) or a name
+            containing ``:`` or ``|``, or an action that is not callable
+        """
+        if action is None and not isinstance(node, str):
+            action = node
+            node = getattr(action, "name", None) or getattr(action, "__name__", None) or ""
+        name = str(node)
+        if name in (START, END):
+            raise InvalidGraphError(f"node name {name!r} is reserved; choose another name")
+        if any(c in name for c in RESERVED_CHARS) or not name:
+            raise InvalidGraphError(
+                f"node name {name!r} is not allowed: it must be non-empty and contain none of {RESERVED_CHARS}"
+            )
+        if name in self.nodes:
+            raise InvalidGraphError(f"a node named {name!r} already exists; node names must be unique")
+        self.nodes[name] = NodeSpec.of(name, action)
+        return self
+
+    def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
+        """Run ``end_key`` in the superstep after ``start_key`` ran; with a list of starts, after all of them
+        ran (fan-in). Nodes are checked at :meth:`compile`."""
+        if isinstance(start_key, str):
+            self.edges.append((start_key, end_key))
+        else:
+            starts = tuple(start_key)
+            if not starts:
+                raise InvalidGraphError(f"add_edge([], {end_key!r}): a fan-in edge needs at least one start")
+            if len(starts) == 1:
+                self.edges.append((starts[0], end_key))
+            else:
+                self.joins.append((starts, end_key))
+        return self
+
+    def add_conditional_edges(
+        self,
+        source: str,
+        path: Callable[..., Any],
+        path_map: Mapping[Hashable, str] | Sequence[str] | None = None,
+    ) -> StateGraph:
+        """After ``source`` runs, call ``path(state)`` (sync or async) and go where it says.
+
+        ``path`` returns a node name, ``END``, a ``Send``, or a list of those. ``path_map`` maps its return
+        values to node names (a list means the names themselves).
+        """
+        mapping: dict[Hashable, str] | None
+        if path_map is None:
+            mapping = None
+        elif isinstance(path_map, Mapping):
+            mapping = dict(path_map)
+        else:
+            mapping = {name: name for name in path_map}
+        name = getattr(path, "__name__", None) or type(path).__name__
+        if name == "<lambda>":
+            name = "condition"
+        is_async = inspect.iscoroutinefunction(path)
+        self.branches.append(Branch(source, path, mapping, is_async, name))
+        return self
+
+    def set_entry_point(self, key: str) -> StateGraph:
+        """Same as ``add_edge(START, key)``."""
+        return self.add_edge(START, key)
+
+    def set_finish_point(self, key: str) -> StateGraph:
+        """Same as ``add_edge(key, END)``."""
+        return self.add_edge(key, END)
+
+    def compile(self, *, name: str | None = None) -> Any:
+        """Check the graph and return a runnable ``CompiledStateGraph``.
+
+        :raises InvalidGraphError: for an edge from or to an unknown node, no edge from ``START``, a path map
+            naming an unknown node, or a node that cannot be reached from ``START``; the message names it
+        """
+        from .compiled import CompiledStateGraph
+
+        known = set(self.nodes)
+        hint = f"; known nodes: {sorted(known)}"
+
+        def check_source(node: str, what: str) -> None:
+            if node != START and node not in known:
+                raise InvalidGraphError(f"{what} starts at unknown node {node!r}{hint}")
+
+        def check_target(node: str, what: str) -> None:
+            if node != END and node not in known:
+                raise InvalidGraphError(f"{what} goes to unknown node {node!r}{hint}")
+
+        for a, b in self.edges:
+            if a == END:
+                raise InvalidGraphError(f"edge {a!r} -> {b!r}: END has no outgoing edges")
+            if b == START:
+                raise InvalidGraphError(f"edge {a!r} -> {b!r}: START cannot be an edge's target")
+            check_source(a, f"edge {a!r} -> {b!r}")
+            check_target(b, f"edge {a!r} -> {b!r}")
+        for starts, b in self.joins:
+            for a in starts:
+                if a in (START, END):
+                    raise InvalidGraphError(f"fan-in edge {list(starts)} -> {b!r} cannot start at {a!r}")
+                check_source(a, f"fan-in edge {list(starts)} -> {b!r}")
+            check_target(b, f"fan-in edge {list(starts)} -> {b!r}")
+        for br in self.branches:
+            check_source(br.source, f"conditional edge {br.name!r} from {br.source!r}")
+            for t in br.targets() or ():
+                check_target(t, f"conditional edge {br.name!r} from {br.source!r}")
+
+        if not any(a == START for a, _ in self.edges) and not any(b.source == START for b in self.branches):
+            raise InvalidGraphError(
+                "the graph has no entry point: add an edge from START, e.g. add_edge(START, "
+                f"{next(iter(self.nodes), 'node')!r})"
+            )
+        unreachable = self._unreachable()
+        if unreachable:
+            raise InvalidGraphError(
+                f"node(s) {unreachable} cannot be reached from START; add an edge to them or remove them"
+            )
+        return CompiledStateGraph(self, name=name or "LangGraph")
+
+    def _unreachable(self) -> list[str]:
+        succ: dict[str, set[str]] = {n: set() for n in (START, *self.nodes)}
+        open_ended = False
+        for a, b in self.edges:
+            succ[a].add(b)
+        for starts, b in self.joins:
+            for a in starts:
+                succ[a].add(b)
+        for br in self.branches:
+            targets = br.targets()
+            if targets is None:
+                open_ended = True  # a path without a map may go anywhere
+            else:
+                succ[br.source].update(targets)
+        if open_ended:
+            return []
+        seen = {START}
+        todo = [START]
+        while todo:
+            for nxt in succ.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return [n for n in self.nodes if n not in seen]

@@ -1,0 +1,137 @@
+"""``CompiledStateGraph``: a checked graph you can run, stream and watch."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from anyio import CancelScope
+
+from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
+from ..modes import ViewSpec
+from ..portal import call_sync, iterate_sync
+from .builder import Branch
+from .run import Run
+
+if TYPE_CHECKING:
+    from .builder import StateGraph
+
+__all__ = ["CompiledStateGraph"]
+
+
+class CompiledStateGraph:
+    """A graph ready to run. Made by ``StateGraph.compile()``.
+
+    The stream methods follow LangGraph's: ``stream_mode`` is one of ``values``, ``updates``, ``custom``,
+    ``tasks``, ``debug`` (and the modes later layers register, e.g. ``messages``) or a list of them;
+    ``subgraphs=True`` includes subgraph events with their namespace; ``version="v2"`` yields
+    ``{"type", "ns", "data"}`` dicts. Chunk shapes are documented in :mod:`streamflow.modes`.
+    """
+
+    def __init__(self, builder: StateGraph, *, name: str) -> None:
+        self.builder = builder
+        self.name = name
+        self.schema = builder.schema
+        self.edges_from: dict[str, tuple[str, ...]] = {}
+        for a, b in builder.edges:
+            self.edges_from[a] = (*self.edges_from.get(a, ()), b)
+        self.joins_with: dict[str, tuple[tuple[int, tuple[tuple[str, ...], str]], ...]] = {}
+        for index, (starts, target) in enumerate(builder.joins):
+            for a in starts:
+                self.joins_with[a] = (*self.joins_with.get(a, ()), (index, (starts, target)))
+        self.branches_from: dict[str, tuple[Branch, ...]] = {}
+        for br in builder.branches:
+            self.branches_from[br.source] = (*self.branches_from.get(br.source, ()), br)
+
+    # -- runs and views ------------------------------------------------------------------------------
+
+    def start(
+        self, input: Any, config: Mapping[str, Any] | None = None, *, replay_size: int = DEFAULT_REPLAY_SIZE
+    ) -> Run:
+        """Start a run in the running event loop and return its handle, to attach views to.
+
+        ``config`` takes LangGraph's keys: ``tags`` (list of str), ``metadata`` (dict),
+        ``recursion_limit`` (int, default 25), ``run_id`` (str, default a new UUID), ``configurable``.
+        ``replay_size`` is how many recent events the run retains for late views (events).
+
+        :raises InvalidArgumentError: for a malformed config
+        :raises RuntimeError: when no event loop is running in this thread
+        """
+        return Run(self, input, config, replay_size=replay_size)
+
+    async def astream(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        stream_mode: str | Sequence[str] = "values",
+        subgraphs: bool = False,
+        version: str = "v1",
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+    ) -> AsyncIterator[Any]:
+        """Run the graph and yield the chunks of ``stream_mode`` as they happen.
+
+        This view uses the ``block`` policy with ``buffer_size`` events of buffer: while the caller is busy
+        with a chunk and the buffer is full, the run waits. Breaking out (or being cancelled) cancels the
+        run: in-flight nodes are cancelled and no new node starts.
+
+        :raises UnknownStreamModeError: (before the run starts) for an unknown mode or version
+        :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
+        :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
+        """
+        spec = ViewSpec.parse(stream_mode, subgraphs, version)
+        run = Run(self, input, config, replay_size=0)
+        try:
+            view = run.stream(spec.modes if not spec.single else spec.modes[0], subgraphs=subgraphs,
+                              version=version, buffer_size=buffer_size)
+            async with view:
+                async for item in view:
+                    yield item
+            await run.result()
+        finally:
+            if not run.done:
+                with CancelScope(shield=True):
+                    await run.aclose()
+
+    def stream(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        stream_mode: str | Sequence[str] = "values",
+        subgraphs: bool = False,
+        version: str = "v1",
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+    ) -> Iterator[Any]:
+        """The sync twin of :meth:`astream`: the same async stream, carried to this thread through an anyio
+        blocking portal in batches. Async nodes work here too. Breaking out, ``close()``, an exception in
+        the loop body or KeyboardInterrupt cancel the run and join the portal's thread.
+
+        :raises SyncInAsyncContextError: at once, when called in a thread that runs an event loop
+        :raises UnknownStreamModeError: at once, for an unknown mode or version
+        """
+        ViewSpec.parse(stream_mode, subgraphs, version)
+        return iterate_sync(
+            lambda: self.astream(
+                input, config, stream_mode=stream_mode, subgraphs=subgraphs, version=version, buffer_size=buffer_size
+            ),
+            async_alternative="astream()",
+        )
+
+    async def ainvoke(self, input: Any, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Run the graph to the end and return its final state.
+
+        :raises Exception: what a node raised, unchanged
+        :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
+        """
+        async with Run(self, input, config, replay_size=0) as run:
+            result: dict[str, Any] = await run.result()
+            return result
+
+    def invoke(self, input: Any, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The sync twin of :meth:`ainvoke`, through an anyio blocking portal.
+
+        :raises SyncInAsyncContextError: when called in a thread that runs an event loop (use ``ainvoke()``)
+        """
+        result: dict[str, Any] = call_sync(self.ainvoke, input, config, async_alternative="ainvoke()")
+        return result

@@ -1,0 +1,175 @@
+"""What a node, tool or chat model can reach while it runs: its task's context and stream writer.
+
+The runtime sets a :class:`TaskContext` in a context variable around every task; asyncio tasks and anyio
+worker threads inherit it, so ``get_stream_writer()`` works in async nodes, sync nodes (in worker threads)
+and anything they call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+import attrs
+
+from ..channel import Channel
+from ..errors import NotInRunError
+from ..events import CustomData, Event
+
+__all__ = ["StreamWriter", "TaskContext", "current_task", "get_config", "get_stream_writer"]
+
+StreamWriter = Callable[[Any], None]
+"""Type of the stream writer: call it with any value to emit it as custom data (LangGraph's name)."""
+
+
+@attrs.define(slots=True, eq=False)
+class RunContext:
+    """Per-run state shared by every task of the run (and of its subgraphs)."""
+
+    channel: Channel
+    """The run's broadcast channel."""
+    run_id: str
+    """The run's id."""
+    config: Mapping[str, Any]
+    """The config the run was started with."""
+    tags: tuple[str, ...]
+    """The run's tags (``config["tags"]``)."""
+    metadata: Mapping[str, Any]
+    """The run's metadata (``config["metadata"]``)."""
+    recursion_limit: int
+    """Supersteps allowed per graph level."""
+    loop_thread: int
+    """``threading.get_ident()`` of the loop thread the run publishes from."""
+    payload_check: Callable[[Any], None] | None = None
+    """Called with every custom payload before it is published (wire transports check serialisability)."""
+
+    def publish_soon(self, event: Event) -> None:
+        """Publish from any thread of this run, in that thread's order, without waiting."""
+        if threading.get_ident() == self.loop_thread:
+            self.channel.publish_soon(event)
+        else:
+            self.channel.publish_threadsafe(event)
+
+
+@attrs.define(slots=True, eq=False)
+class TaskContext:
+    """One task (one node execution in one superstep) as seen from inside it."""
+
+    run: RunContext
+    ns: tuple[str, ...]
+    """Namespace of the graph the task runs in (``()`` at the root)."""
+    node: str
+    """Name of the task's node."""
+    step: int
+    """Superstep number."""
+    task_id: str
+    """The task's id."""
+    triggers: tuple[str, ...]
+    """What triggered the task."""
+    path: tuple[Any, ...]
+    """LangGraph's task path (``("__pregel_pull", node)`` or ``("__pregel_push", index)``)."""
+    writer: StreamWriter
+    """This task's stream writer."""
+
+    @property
+    def checkpoint_ns(self) -> str:
+        """LangGraph's ``checkpoint_ns``: the namespace parts and this task, joined by ``|``."""
+        return "|".join((*self.ns, f"{self.node}:{self.task_id}"))
+
+    def metadata(self) -> dict[str, Any]:
+        """The run's metadata plus LangGraph's per-task keys (``langgraph_node``, ``langgraph_step`` ...)."""
+        return {
+            **self.run.metadata,
+            "langgraph_step": self.step,
+            "langgraph_node": self.node,
+            "langgraph_triggers": self.triggers,
+            "langgraph_path": self.path,
+            "langgraph_checkpoint_ns": self.checkpoint_ns,
+        }
+
+    def config(self) -> dict[str, Any]:
+        """The config a node receives as its ``config`` parameter (LangGraph's ``RunnableConfig`` shape)."""
+        base = self.run.config
+        return {
+            **base,
+            "tags": list(self.run.tags),
+            "metadata": self.metadata(),
+            "run_id": self.run.run_id,
+            "recursion_limit": self.run.recursion_limit,
+            "configurable": dict(base.get("configurable", {})),
+        }
+
+
+class Writer:
+    """A task's stream writer: each call publishes one ``CustomData`` event, from the loop or a thread.
+
+    Costs one dict lookup when no view takes custom data and nothing is retained for replay.
+    """
+
+    __slots__ = ("_channel", "_check", "_loop_thread", "_node", "_ns", "_run", "_step", "_tags", "_task_id")
+
+    def __init__(self, run: RunContext, ns: tuple[str, ...], node: str, step: int, task_id: str) -> None:
+        self._run = run
+        self._channel = run.channel
+        self._check = run.payload_check
+        self._loop_thread = run.loop_thread
+        self._ns = ns
+        self._node = node
+        self._step = step
+        self._task_id = task_id
+        self._tags = run.tags
+
+    def __call__(self, data: Any) -> None:
+        """Emit ``data`` as custom data.
+
+        :raises NotSerializableError: when the run carries its events over a wire transport and ``data``
+            cannot be serialised (raised here, at the call, not later)
+        :raises ChannelClosedError: when the run is already over
+        """
+        if self._check is not None:
+            self._check(data)
+        channel = self._channel
+        if not channel.wants(CustomData):
+            return
+        event = CustomData(
+            ns=self._ns, node=self._node, step=self._step, task_id=self._task_id, tags=self._tags, data=data
+        )
+        if threading.get_ident() == self._loop_thread:
+            channel.publish_soon(event)
+        else:
+            channel.publish_threadsafe(event)
+
+
+_current: ContextVar[TaskContext | None] = ContextVar("streamflow_task", default=None)
+
+
+def current_task() -> TaskContext | None:
+    """The context of the task running in this thread or asyncio task, or None outside a run."""
+    return _current.get()
+
+
+def get_stream_writer() -> StreamWriter:
+    """Return the stream writer of the running task (LangGraph's ``get_stream_writer``).
+
+    :raises NotInRunError: when called outside a node or tool of a running graph
+    """
+    task = _current.get()
+    if task is None:
+        raise NotInRunError(
+            "get_stream_writer() was called outside a run; call it inside a node or tool of a running graph "
+            "(or declare a `writer` parameter on the node)"
+        )
+    return task.writer
+
+
+def get_config() -> dict[str, Any]:
+    """Return the config of the running task (LangGraph's ``get_config``).
+
+    :raises NotInRunError: when called outside a node or tool of a running graph
+    """
+    task = _current.get()
+    if task is None:
+        raise NotInRunError("get_config() was called outside a run; call it inside a node or tool")
+    return task.config()

@@ -1,0 +1,242 @@
+"""Executing a graph: supersteps of concurrent tasks, reducers applied at each step's end.
+
+This module only publishes events; how they look to a user is the views' business. One superstep:
+publish ``TaskStarted`` for each triggered task, run the tasks concurrently (sync nodes in worker
+threads), publish ``StateUpdate`` and ``TaskFinished`` for each as it completes, then apply every update
+with the reducers in task order, publish ``StateValues``, and work out the next step's tasks from the
+edges. A failing task cancels its siblings and the run fails with its exception.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import attrs
+
+from ..errors import GraphRecursionError, InvalidGraphError
+from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted
+from .builder import Branch, NodeSpec
+from .constants import END, START, Send
+from .context import RunContext, TaskContext, Writer, _current
+
+if TYPE_CHECKING:
+    from .compiled import CompiledStateGraph
+
+__all__ = ["execute"]
+
+
+@attrs.define(slots=True, eq=False)
+class _Task:
+    node: NodeSpec
+    input: Any
+    triggers: tuple[str, ...]
+    path: tuple[Any, ...]
+    id: str = attrs.field(factory=lambda: str(uuid.uuid4()))
+    update: dict[str, Any] | None = None
+
+
+def _error_type(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class _Step:
+    """The tasks of one superstep of one graph level, and how to run them."""
+
+    def __init__(self, graph: CompiledStateGraph, run: RunContext, ns: tuple[str, ...], step: int) -> None:
+        self.graph = graph
+        self.run = run
+        self.ns = ns
+        self.step = step
+
+    async def run_all(self, tasks: list[_Task]) -> None:
+        if len(tasks) == 1:
+            await self.run_task(tasks[0])
+            return
+        failure: list[BaseException] = []
+
+        async def guarded(task: _Task) -> None:
+            try:
+                await self.run_task(task)
+            except Exception as exc:
+                if not failure:
+                    failure.append(exc)
+                tg.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            for task in tasks:
+                tg.start_soon(guarded, task)
+        if failure:
+            raise failure[0]
+
+    async def run_task(self, task: _Task) -> None:
+        run = self.run
+        channel = run.channel
+        node = task.node
+        name = node.name
+        ns, step, task_id, tags = self.ns, self.step, task.id, run.tags
+        if channel.wants(TaskStarted):
+            await channel.publish(
+                TaskStarted(
+                    ns=ns, node=name, step=step, task_id=task_id, tags=tags, input=task.input, triggers=task.triggers
+                )
+            )
+        writer = Writer(run, ns, name, step, task_id)
+        ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer)
+        token = _current.set(ctx)
+        try:
+            if node.is_subgraph:
+                sub: CompiledStateGraph = node.fn
+                sub_ns = (*ns, f"{name}:{task_id}")
+                values = task.input if isinstance(task.input, dict) else {}
+                output = await execute(sub, sub.schema.project(values), run, sub_ns)
+                out: Any = self.graph.schema.project(output)
+            else:
+                out = await _call(node, task.input, ctx)
+            update = self.graph.schema.check_update(out, f"node {name!r}")
+        except Exception as exc:
+            if channel.wants(TaskFailed):
+                channel.publish_soon(
+                    TaskFailed(
+                        ns=ns, node=name, step=step, task_id=task_id, tags=tags,
+                        error_type=_error_type(exc), error_message=str(exc),
+                    )
+                )
+            raise
+        finally:
+            _current.reset(token)
+        task.update = update
+        if channel.wants(StateUpdate):
+            await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=update))
+        if channel.wants(TaskFinished):
+            await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=update))
+
+
+async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
+    kwargs: dict[str, Any] = {}
+    if node.takes_config:
+        kwargs["config"] = ctx.config()
+    if node.writer_param is not None:
+        kwargs[node.writer_param] = ctx.writer
+    if node.is_async:
+        return await node.fn(state, **kwargs)
+    return await anyio.to_thread.run_sync(functools.partial(node.fn, state, **kwargs), abandon_on_cancel=True)
+
+
+async def _route(branch: Branch, state_view: Any) -> list[Any]:
+    result = branch.path(state_view)
+    if branch.is_async:
+        result = await result
+    elif hasattr(result, "__await__"):
+        result = await result
+    if isinstance(result, (str, Send)) or not isinstance(result, Iterable):
+        result = [result]
+    out: list[Any] = []
+    for value in result:
+        if isinstance(value, Send):
+            out.append(value)
+            continue
+        target = value
+        if branch.path_map is not None:
+            try:
+                target = branch.path_map[value]
+            except (KeyError, TypeError):
+                raise InvalidGraphError(
+                    f"conditional edge {branch.name!r} from {branch.source!r} returned {value!r}, which its "
+                    f"path map does not have; the map's keys are {list(branch.path_map)}"
+                ) from None
+        out.append(target)
+    return out
+
+
+async def _successors(
+    graph: CompiledStateGraph,
+    finished: list[str],
+    state: dict[str, Any],
+    joins_seen: dict[int, set[str]],
+) -> list[_Task]:
+    """Tasks of the next superstep, given the nodes that just finished (in task order)."""
+    pulls: dict[str, list[str]] = {}
+    pushes: list[_Task] = []
+    nodes = graph.builder.nodes
+    state_view = None
+
+    def pull(target: str, trigger: str) -> None:
+        if target == END:
+            return
+        pulls.setdefault(target, []).append(trigger)
+
+    for source in finished:
+        for target in graph.edges_from.get(source, ()):
+            pull(target, f"start:{target}" if source == START else source)
+        for index, (starts, target) in graph.joins_with.get(source, ()):
+            seen = joins_seen.setdefault(index, set())
+            seen.add(source)
+            if seen.issuperset(starts):
+                seen.clear()
+                pull(target, f"join:{'+'.join(starts)}:{target}")
+        for branch in graph.branches_from.get(source, ()):
+            if state_view is None:
+                state_view = graph.schema.view(state)
+            for target in await _route(branch, state_view):
+                if isinstance(target, Send):
+                    if target.node not in nodes:
+                        raise InvalidGraphError(
+                            f"conditional edge {branch.name!r} from {branch.source!r} sent to unknown node "
+                            f"{target.node!r}; known nodes: {sorted(nodes)}"
+                        )
+                    pushes.append(_Task(nodes[target.node], target.arg, ("__pregel_push",), ("__pregel_push", len(pushes))))
+                elif target != END and target not in nodes:
+                    raise InvalidGraphError(
+                        f"conditional edge {branch.name!r} from {branch.source!r} returned {target!r}, which is "
+                        f"not a node; known nodes: {sorted(nodes)} (or END)"
+                    )
+                else:
+                    pull(target, f"branch:{source}:{branch.name}:{target}")
+    tasks = [
+        _Task(nodes[name], None, tuple(triggers), ("__pregel_pull", name)) for name, triggers in pulls.items()
+    ]
+    return tasks + pushes
+
+
+async def execute(graph: CompiledStateGraph, graph_input: Any, run: RunContext, ns: tuple[str, ...]) -> dict[str, Any]:
+    """Run ``graph`` from ``graph_input`` to the end, publishing its events under namespace ``ns``.
+
+    :returns: the final state
+    :raises InvalidUpdateError: for an input or node update the schema does not allow
+    :raises InvalidGraphError: for a conditional edge returning an unknown node
+    :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
+    :raises Exception: whatever a node raised, unchanged
+    """
+    schema = graph.schema
+    channel = run.channel
+    state = schema.start()
+    first = schema.check_update(graph_input, "the graph input")
+    if first:
+        schema.apply(state, [("the graph input", first)])
+    if channel.wants(StateValues):
+        await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=dict(state)))
+    joins_seen: dict[int, set[str]] = {}
+    tasks = await _successors(graph, [START], state, joins_seen)
+    step = 1
+    while tasks:
+        if step > run.recursion_limit:
+            raise GraphRecursionError(
+                f"Recursion limit of {run.recursion_limit} reached without hitting a stop condition. You can "
+                "increase the limit by setting the `recursion_limit` config key."
+            )
+        state_view = schema.view(state)
+        for task in tasks:
+            if task.input is None:
+                task.input = state_view if schema.is_dataclass else dict(state)
+        await _Step(graph, run, ns, step).run_all(tasks)
+        schema.apply(state, [(f"node {t.node.name!r}", t.update) for t in tasks if t.update])
+        if channel.wants(StateValues):
+            await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=dict(state)))
+        tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen)
+        step += 1
+    return state

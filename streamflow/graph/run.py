@@ -1,0 +1,211 @@
+"""A live run: start it, attach any number of views while it runs, await its result, or cancel it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Self
+
+from ..channel import DEFAULT_BUFFER_SIZE, Channel, OverflowPolicy, Subscription
+from ..errors import InvalidArgumentError, RunCancelledError
+from ..events import Event, RunCancelled, RunFailed, RunFinished, RunStarted
+from ..filters import Predicate
+from ..modes import ViewSpec
+from ..views import View
+from .context import RunContext
+from .pregel import _error_type, execute
+
+if TYPE_CHECKING:
+    from .compiled import CompiledStateGraph
+
+__all__ = ["DEFAULT_RECURSION_LIMIT", "Run", "parse_config"]
+
+DEFAULT_RECURSION_LIMIT = 25
+"""Supersteps a graph level may take (LangGraph's default)."""
+
+
+def parse_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], tuple[str, ...], dict[str, Any], int, str]:
+    """Return ``(config, tags, metadata, recursion_limit, run_id)`` from a LangGraph-style config.
+
+    :raises InvalidArgumentError: for a config that is not a mapping, or a ``tags``, ``metadata``,
+        ``recursion_limit`` or ``run_id`` of the wrong type
+    """
+    if config is None:
+        config = {}
+    if not isinstance(config, Mapping):
+        raise InvalidArgumentError(f"config must be a mapping, got {type(config).__name__}")
+    tags = config.get("tags") or ()
+    if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+        raise InvalidArgumentError(f"config['tags'] must be a list of strings, got {tags!r}")
+    metadata = config.get("metadata") or {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidArgumentError(f"config['metadata'] must be a mapping, got {metadata!r}")
+    limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InvalidArgumentError(f"config['recursion_limit'] must be a positive int, got {limit!r}")
+    run_id = config.get("run_id") or str(uuid.uuid4())
+    return dict(config), tuple(tags), dict(metadata), limit, str(run_id)
+
+
+class Run:
+    """One execution of a compiled graph, and the handle to everything that watches it.
+
+    Made by ``graph.start(...)`` inside a running event loop; the graph starts executing at the caller's
+    next checkpoint, so views attached right after ``start()`` see every event. A view attached later sees
+    events from then on, or from ``replay_from`` out of the replay buffer.
+
+    Use it as an async context manager: leaving the block cancels the run if it has not finished, and
+    waits until it has stopped.
+    """
+
+    def __init__(
+        self,
+        graph: CompiledStateGraph,
+        graph_input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        replay_size: int,
+    ) -> None:
+        cfg, tags, metadata, limit, run_id = parse_config(config)
+        self.graph = graph
+        self.run_id = run_id
+        self.channel = Channel(run_id, replay_size=replay_size)
+        self.context = RunContext(
+            channel=self.channel,
+            run_id=run_id,
+            config=cfg,
+            tags=tags,
+            metadata=metadata,
+            recursion_limit=limit,
+            loop_thread=threading.get_ident(),
+        )
+        self._input = graph_input
+        self._output: Any = None
+        self._error: BaseException | None = None
+        self._task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._main())
+
+    async def _main(self) -> None:
+        channel = self.channel
+        ctx = self.context
+        try:
+            await channel.publish(
+                RunStarted(name=self.graph.name, input=self._input, tags=ctx.tags, metadata=ctx.metadata)
+            )
+            output = await execute(self.graph, self._input, ctx, ())
+        except asyncio.CancelledError:
+            channel.close(RunCancelled(tags=ctx.tags, reason="the run was cancelled"))
+            raise
+        except BaseException as exc:
+            self._error = exc
+            channel.close(RunFailed(tags=ctx.tags, error_type=_error_type(exc), error_message=str(exc)))
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            self._output = output
+            channel.close(RunFinished(tags=ctx.tags, output=output))
+
+    # -- watching ------------------------------------------------------------------------------------
+
+    def subscribe(self, **kwargs: Any) -> Subscription:
+        """Attach a raw subscriber: typed events, with any filter and policy (see ``Channel.subscribe``)."""
+        return self.channel.subscribe(**kwargs)
+
+    def stream(
+        self,
+        stream_mode: str | Sequence[str] = "values",
+        *,
+        subgraphs: bool = False,
+        version: str = "v1",
+        nodes: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        predicate: Predicate | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: OverflowPolicy = "block",
+        timeout: float | None = None,
+        replay_from: int | None = None,
+    ) -> View:
+        """Attach a view yielding stream-mode chunks (shapes in :mod:`streamflow.modes`).
+
+        ``nodes``, ``tags`` and ``predicate`` narrow it further; ``buffer_size``, ``overflow`` and
+        ``timeout`` are its backpressure (a ``block`` view pauses the run while its buffer is full, so
+        observers that must never stall the run should take ``drop_oldest``).
+
+        :raises UnknownStreamModeError: for an unknown mode or version
+        :raises InvalidArgumentError: for bad backpressure arguments
+        :raises ReplayUnavailableError: when ``replay_from`` was evicted from the replay buffer
+        """
+        spec = ViewSpec.parse(stream_mode, subgraphs, version)
+        sub = self.channel.subscribe(
+            kinds=spec.kinds,
+            nodes=nodes,
+            tags=tags,
+            subgraphs=spec.subgraphs,
+            predicate=predicate,
+            buffer_size=buffer_size,
+            overflow=overflow,
+            timeout=timeout,
+            replay_from=replay_from,
+        )
+        return View(sub, spec)
+
+    # -- outcome -------------------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        """Whether the run has ended (finished, failed or cancelled)."""
+        return self._task.done()
+
+    @property
+    def status(self) -> str:
+        """``"running"``, ``"finished"``, ``"failed"`` or ``"cancelled"``."""
+        if not self._task.done():
+            return "running"
+        if self._task.cancelled():
+            return "cancelled"
+        return "failed" if self._error is not None else "finished"
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception the run failed with, or None."""
+        return self._error
+
+    async def wait(self) -> None:
+        """Wait until the run has ended, however it ended. Cancelling the waiter does not cancel the run."""
+        if not self._task.done():
+            await asyncio.wait([self._task])
+
+    async def result(self) -> Any:
+        """Wait for the run and return its final state.
+
+        :raises Exception: the exception the run failed with, unchanged
+        :raises RunCancelledError: when the run was cancelled
+        """
+        await self.wait()
+        if self._task.cancelled():
+            raise RunCancelledError(f"run {self.run_id} was cancelled")
+        if self._error is not None:
+            raise self._error
+        return self._output
+
+    def cancel(self) -> None:
+        """Cancel the run: in-flight nodes are cancelled, no new node starts, and every view ends with a
+        ``RunCancelled`` event. Does nothing once the run has ended."""
+        self._task.cancel()
+
+    async def aclose(self) -> None:
+        """Cancel the run if it is still going, and wait until it has stopped."""
+        if not self._task.done():
+            self._task.cancel()
+            await self.wait()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def events(self) -> list[Event]:
+        """The events still held by the replay buffer, oldest first (empty with ``replay_size=0``)."""
+        return list(self.channel._replay)

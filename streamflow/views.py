@@ -1,0 +1,98 @@
+"""A view: a subscription turned into the chunks of one or more stream modes.
+
+Layer 3. :class:`View` wraps a :class:`~streamflow.channel.Subscription` made with the kinds and namespace
+filter of a :class:`~streamflow.modes.ViewSpec`, and projects each event it receives into output items of
+the spec's shape. A :class:`~streamflow.channel.Lagged` signal (``drop_oldest`` views) is passed through as
+it is, so a lagging view always knows how many events it missed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Self
+
+import anyio
+
+from .channel import Lagged, Subscription
+from .modes import SKIP, ViewSpec
+
+__all__ = ["View"]
+
+
+class View:
+    """An async iterator of stream-mode output items (see :mod:`streamflow.modes` for their shapes).
+
+    Use it as an async context manager, or call :meth:`aclose`, to detach it early; it ends by itself when
+    the run's channel closes and its buffer is drained.
+
+    :raises SubscriberDisconnectedError: (while iterating) when the channel disconnected this view
+    """
+
+    __slots__ = ("_identity", "_pending", "_shape", "_sub", "_table", "spec")
+
+    def __init__(self, subscription: Subscription, spec: ViewSpec) -> None:
+        self._sub = subscription
+        self.spec = spec
+        self._table = spec.table()
+        self._shape = spec.shaper()
+        self._identity = spec.single and spec.version == "v1" and not spec.subgraphs
+        self._pending: deque[Any] = deque()
+
+    @property
+    def subscription(self) -> Subscription:
+        """The subscription underneath (for its :meth:`~Subscription.statistics`)."""
+        return self._sub
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Any:
+        pending = self._pending
+        if pending:
+            return pending.popleft()
+        sub = self._sub
+        table = self._table
+        while True:
+            try:
+                event = sub.receive_nowait()
+            except anyio.WouldBlock:
+                try:
+                    event = await sub.receive()
+                except anyio.EndOfStream:
+                    raise StopAsyncIteration from None
+            except anyio.EndOfStream:
+                raise StopAsyncIteration from None
+            entries = table.get(event.__class__)
+            if entries is None:
+                if event.__class__ is Lagged:
+                    return event
+                continue
+            if len(entries) == 1:
+                mode, project = entries[0]
+                chunk = project(event)
+                if chunk is SKIP:
+                    continue
+                if self._identity:
+                    return chunk
+                return self._shape(mode, event.ns, chunk)  # type: ignore[union-attr]
+            for mode, project in entries:
+                chunk = project(event)
+                if chunk is not SKIP:
+                    pending.append(self._shape(mode, event.ns, chunk))  # type: ignore[union-attr]
+            if pending:
+                return pending.popleft()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Detach from the run. Idempotent."""
+        self._pending.clear()
+        self._sub.close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        self.close()
