@@ -40,8 +40,9 @@ class _Pump(Generic[T]):
         self.room = anyio.Event()
 
     async def run(self, factory: Callable[[], AsyncIterable[T]]) -> None:
-        iterable = factory()
+        iterable: AsyncIterable[T] | None = None
         try:
+            iterable = factory()
             async for item in iterable:
                 self.items.append(item)
                 self.data_ready.set()

@@ -1,0 +1,289 @@
+"""Hypothesis strategies for the event vocabulary: one per event kind, and the routing fields they share.
+
+``EVENT_STRATEGIES`` maps every ``type`` tag in :data:`streamflow.events.KINDS` to a function building that
+kind's strategy from a payload strategy; ``tests/test_events.py`` checks that no kind is missing.
+
+Two payload families: :data:`any_payloads` (any value that compares equal to itself: tuples, frozensets,
+bytes...) for the in-memory dict form, and :data:`json_payloads` (what survives ``json.dumps``/``loads``
+unchanged: no tuples, str keys, finite floats) for the wire form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import strategies as st
+
+from streamflow.events import (
+    KINDS,
+    ChatModelFinished,
+    ChatModelStarted,
+    ChatModelToken,
+    CustomData,
+    Event,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StateUpdate,
+    StateValues,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+    ToolFailed,
+    ToolFinished,
+    ToolStarted,
+)
+
+PayloadStrategy = st.SearchStrategy[Any]
+
+_json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=10)
+)
+json_payloads: PayloadStrategy = st.recursive(
+    _json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=12,
+)
+"""Values that come back equal from a JSON round trip."""
+
+any_payloads: PayloadStrategy = st.recursive(
+    _json_scalars | st.binary(max_size=6) | st.complex_numbers(allow_nan=False),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.frozensets(st.integers() | st.text(max_size=4), max_size=4)
+        | st.dictionaries(st.text(max_size=6) | st.integers(), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+"""Values that compare equal to themselves; carried as they are by the dict form."""
+
+names = st.text(min_size=1, max_size=12)
+ids = st.text(max_size=12)
+optional_names = st.none() | names
+error_types = st.sampled_from(["builtins.ValueError", "builtins.KeyError", "mypkg.errors.Boom"])
+
+
+def routing_fields(
+    *,
+    nodes: st.SearchStrategy[str | None] = optional_names,
+    ns_parts: st.SearchStrategy[str] = names,
+    tags: st.SearchStrategy[str] = names,
+) -> dict[str, st.SearchStrategy[Any]]:
+    """Strategies for the fields every event carries, as keyword arguments for ``st.builds``."""
+    return {
+        "run_id": ids,
+        "seq": st.integers(min_value=0, max_value=2**40),
+        "ts": st.floats(min_value=0, max_value=4e9, allow_nan=False, allow_infinity=False),
+        "ns": st.lists(ns_parts, max_size=3).map(tuple),
+        "node": nodes,
+        "step": st.none() | st.integers(min_value=0, max_value=10_000),
+        "task_id": st.none() | ids,
+        "tags": st.lists(tags, max_size=3).map(tuple),
+        "metadata": st.dictionaries(st.text(max_size=6), json_payloads, max_size=3),
+    }
+
+
+Routing = dict[str, st.SearchStrategy[Any]]
+EventStrategyFactory = Callable[[PayloadStrategy, Routing], st.SearchStrategy[Event]]
+
+
+def run_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunStarted]:
+    return st.builds(RunStarted, **routing, name=ids, input=payload)
+
+
+def run_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunFinished]:
+    return st.builds(RunFinished, **routing, output=payload)
+
+
+def run_failed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunFailed]:
+    return st.builds(RunFailed, **routing, error_type=error_types, error_message=st.text(max_size=20))
+
+
+def run_cancelled(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunCancelled]:
+    return st.builds(RunCancelled, **routing, reason=st.text(max_size=20))
+
+
+def task_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[TaskStarted]:
+    triggers = st.lists(st.sampled_from(["start:node", "branch:to:node", "node_1"]), max_size=3).map(tuple)
+    return st.builds(TaskStarted, **routing, input=payload, triggers=triggers)
+
+
+def task_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[TaskFinished]:
+    return st.builds(TaskFinished, **routing, result=payload)
+
+
+def task_failed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[TaskFailed]:
+    return st.builds(TaskFailed, **routing, error_type=error_types, error_message=st.text(max_size=20))
+
+
+def state_values(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[StateValues]:
+    return st.builds(StateValues, **routing, values=payload)
+
+
+def state_update(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[StateUpdate]:
+    return st.builds(StateUpdate, **routing, update=payload)
+
+
+def custom_data(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[CustomData]:
+    return st.builds(CustomData, **routing, data=payload)
+
+
+def chat_model_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[ChatModelStarted]:
+    return st.builds(
+        ChatModelStarted,
+        **routing,
+        call_id=ids,
+        name=ids,
+        model_name=ids,
+        provider=ids,
+        messages=payload,
+        parent_ids=st.lists(ids, max_size=3).map(tuple),
+        streamed=st.booleans(),
+    )
+
+
+def chat_model_token(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[ChatModelToken]:
+    return st.builds(ChatModelToken, **routing, call_id=ids, chunk=payload)
+
+
+def chat_model_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[ChatModelFinished]:
+    return st.builds(
+        ChatModelFinished,
+        **routing,
+        call_id=ids,
+        message=payload,
+        error_type=st.none() | error_types,
+        error_message=st.none() | st.text(max_size=20),
+    )
+
+
+def tool_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[ToolStarted]:
+    return st.builds(
+        ToolStarted, **routing, call_id=ids, name=ids, input=payload, parent_ids=st.lists(ids, max_size=3).map(tuple)
+    )
+
+
+def tool_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[ToolFinished]:
+    return st.builds(ToolFinished, **routing, call_id=ids, name=ids, output=payload)
+
+
+def tool_failed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[ToolFailed]:
+    return st.builds(
+        ToolFailed, **routing, call_id=ids, name=ids, error_type=error_types, error_message=st.text(max_size=20)
+    )
+
+
+EVENT_STRATEGIES: dict[str, EventStrategyFactory] = {
+    "run_started": run_started,
+    "run_finished": run_finished,
+    "run_failed": run_failed,
+    "run_cancelled": run_cancelled,
+    "task_started": task_started,
+    "task_finished": task_finished,
+    "task_failed": task_failed,
+    "state_values": state_values,
+    "state_update": state_update,
+    "custom_data": custom_data,
+    "chat_model_started": chat_model_started,
+    "chat_model_token": chat_model_token,
+    "chat_model_finished": chat_model_finished,
+    "tool_started": tool_started,
+    "tool_finished": tool_finished,
+    "tool_failed": tool_failed,
+}
+"""A strategy factory for every event kind, by its ``type`` tag."""
+
+
+def events_of(
+    kind: str, payload: PayloadStrategy = any_payloads, routing: Routing | None = None
+) -> st.SearchStrategy[Event]:
+    """Events of one kind (a ``type`` tag of :data:`KINDS`)."""
+    return EVENT_STRATEGIES[kind](payload, routing if routing is not None else routing_fields())
+
+
+def events(
+    payload: PayloadStrategy = any_payloads,
+    routing: Routing | None = None,
+    kinds: list[str] | None = None,
+) -> st.SearchStrategy[Event]:
+    """Events of any kind (or of ``kinds``), every kind reachable."""
+    return st.one_of([events_of(k, payload, routing) for k in (kinds if kinds is not None else sorted(KINDS))])
+
+
+# -- small worlds for filter tests: few nodes, tags and namespaces, so that filters match often ----------
+
+NODES = ("agent", "tools", "writer")
+TAGS = ("red", "green", "blue")
+NS_PARTS = ("sub:1", "sub:2", "deep:1")
+
+NON_TERMINAL_KINDS = sorted(tag for tag, cls in KINDS.items() if not cls.terminal)
+TERMINAL_KINDS = sorted(tag for tag, cls in KINDS.items() if cls.terminal)
+
+small_routing = routing_fields(
+    nodes=st.none() | st.sampled_from(NODES),
+    ns_parts=st.sampled_from(NS_PARTS),
+    tags=st.sampled_from(TAGS),
+)
+
+
+def run_events(max_size: int = 30, *, kinds: list[str] | None = None) -> st.SearchStrategy[list[Event]]:
+    """Lists of fresh (unpublished) events drawn from the small world; never terminal unless asked."""
+    return st.lists(
+        events(json_payloads, small_routing, kinds if kinds is not None else NON_TERMINAL_KINDS), max_size=max_size
+    )
+
+
+def _named(name: str, fn: Callable[[Event], bool]) -> Callable[[Event], bool]:
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+PREDICATES = (
+    _named("even_seq", lambda e: e.seq % 2 == 0),
+    _named("has_step", lambda e: e.step is not None),
+    _named("rooted", lambda e: e.ns == ()),
+    _named("never", lambda e: False),
+)
+"""Plain predicates (named, for readable hypothesis output)."""
+
+
+@st.composite
+def filter_specs(draw: st.DrawFn) -> dict[str, Any]:
+    """Keyword arguments for ``Channel.subscribe``'s filter: kinds, nodes, tags, ns_prefix, subgraphs, predicate."""
+    spec: dict[str, Any] = {}
+    if draw(st.booleans()):
+        spec["kinds"] = draw(st.sets(st.sampled_from(sorted(KINDS)), max_size=4))
+    if draw(st.booleans()):
+        spec["nodes"] = draw(st.sets(st.sampled_from(NODES), max_size=2))
+    if draw(st.booleans()):
+        spec["tags"] = draw(st.sets(st.sampled_from(TAGS), max_size=2))
+    if draw(st.booleans()):
+        spec["ns_prefix"] = tuple(draw(st.lists(st.sampled_from(NS_PARTS), max_size=2)))
+    if draw(st.booleans()):
+        spec["subgraphs"] = False
+    if draw(st.booleans()):
+        spec["predicate"] = draw(st.sampled_from(PREDICATES))
+    return spec
+
+
+def spec_matches(spec: dict[str, Any], event: Event) -> bool:
+    """Reference semantics of a filter spec, written independently of ``EventFilter.compile``."""
+    if event.terminal:
+        return True
+    if "kinds" in spec and event.kind not in spec["kinds"]:
+        return False
+    if "nodes" in spec and event.node not in spec["nodes"]:
+        return False
+    if "tags" in spec and not set(event.tags) & set(spec["tags"]):
+        return False
+    prefix = spec.get("ns_prefix", ())
+    if spec.get("subgraphs", True):
+        if event.ns[: len(prefix)] != prefix:
+            return False
+    elif event.ns != prefix:
+        return False
+    predicate = spec.get("predicate")
+    return predicate is None or predicate(event)

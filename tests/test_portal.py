@@ -1,0 +1,231 @@
+"""The sync bridge: an async producer iterated from sync code through a blocking portal.
+
+Every way of leaving the loop (exhaustion, break, close(), garbage collection, an exception on either side,
+KeyboardInterrupt) must stop the producer and join the portal's thread before control returns.
+"""
+
+from __future__ import annotations
+
+import _thread
+import gc
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import anyio
+import pytest
+
+from streamflow import portal
+from streamflow.errors import SyncInAsyncContextError
+from streamflow.portal import DEFAULT_BATCH_SIZE, iterate_sync
+
+
+class Boom(Exception):
+    """A producer's own exception type."""
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind() -> Iterator[Callable[[], None]]:
+    """Yield a check that the thread set is back to what it was; run it again after the test."""
+    before = set(threading.enumerate())
+    count = threading.active_count()
+
+    def check() -> None:
+        assert set(threading.enumerate()) - before == set()
+        assert threading.active_count() == count
+
+    yield check
+    check()
+
+
+class Producer:
+    """An async producer of ints that records how far it got and whether it was stopped."""
+
+    def __init__(self, limit: int | None = None, *, fail_after: int | None = None, checkpoint: bool = True) -> None:
+        self.limit = limit
+        self.fail_after = fail_after
+        self.checkpoint = checkpoint
+        self.produced = 0
+        self.finished = threading.Event()  # set when the producer's body is left, however that happens
+        self.error = Boom("producer failed")
+
+    async def __call__(self) -> AsyncIterator[int]:
+        try:
+            i = 0
+            while self.limit is None or i < self.limit:
+                if self.fail_after is not None and i == self.fail_after:
+                    raise self.error
+                self.produced += 1
+                yield i
+                i += 1
+                if self.checkpoint:
+                    await anyio.lowlevel.checkpoint()
+        finally:
+            self.finished.set()
+
+
+def test_items_arrive_in_order_and_the_thread_is_joined(no_thread_left_behind: Callable[[], None]) -> None:
+    producer = Producer(limit=1_500)
+    assert list(iterate_sync(producer, batch_size=64)) == list(range(1_500))
+    assert producer.finished.is_set()
+    no_thread_left_behind()
+
+
+def test_early_break_stops_the_producer_and_joins_the_thread(no_thread_left_behind: Callable[[], None]) -> None:
+    producer = Producer()  # endless
+    seen = []
+    for item in iterate_sync(producer, batch_size=8):
+        seen.append(item)
+        if item == 20:
+            break
+    no_thread_left_behind()
+    assert seen == list(range(21))
+    assert producer.finished.is_set()
+    produced = producer.produced
+    assert produced <= 21 + 2 * 8  # the batch being read, plus at most one batch ahead
+    assert producer.produced == produced  # and nothing runs any more
+
+
+def test_close_stops_the_producer_and_joins_the_thread(no_thread_left_behind: Callable[[], None]) -> None:
+    producer = Producer()
+    stream = iterate_sync(producer, batch_size=4)
+    assert [next(stream) for _ in range(5)] == [0, 1, 2, 3, 4]
+    stream.close()
+    no_thread_left_behind()
+    assert producer.finished.is_set()
+    with pytest.raises(StopIteration):
+        next(stream)
+
+
+def test_garbage_collected_unfinished_generator_stops_the_producer(
+    no_thread_left_behind: Callable[[], None],
+) -> None:
+    producer = Producer()
+    stream = iterate_sync(producer, batch_size=4)
+    assert next(stream) == 0
+    del stream
+    gc.collect()
+    no_thread_left_behind()
+    assert producer.finished.is_set()
+
+
+def test_unstarted_generator_starts_no_thread(no_thread_left_behind: Callable[[], None]) -> None:
+    producer = Producer()
+    stream = iterate_sync(producer)
+    no_thread_left_behind()
+    del stream
+    assert producer.produced == 0
+
+
+@pytest.mark.parametrize("fail_after", [0, 3, 700])
+def test_producer_exception_reaches_the_caller_with_its_original_type(fail_after: int) -> None:
+    producer = Producer(fail_after=fail_after, checkpoint=False)
+    seen = []
+    with pytest.raises(Boom) as info:
+        for item in iterate_sync(producer, batch_size=100):
+            seen.append(item)
+    assert info.value is producer.error
+    assert seen == list(range(fail_after))  # everything produced before the failure arrives first
+
+
+def test_factory_exception_reaches_the_caller_with_its_original_type() -> None:
+    def factory() -> AsyncIterator[int]:
+        raise Boom("factory failed")
+
+    result: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            list(iterate_sync(factory))
+        except BaseException as exc:
+            result.append(exc)
+
+    # A thread of our own, so that a hang fails this test instead of the whole run.
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    consumer.join(timeout=10)
+    assert not consumer.is_alive(), "iterate_sync() hung on a factory that raised"
+    assert len(result) == 1
+    assert type(result[0]) is Boom
+    assert str(result[0]) == "factory failed"
+
+
+def test_exception_in_the_caller_loop_body_stops_the_producer(no_thread_left_behind: Callable[[], None]) -> None:
+    producer = Producer()
+    with pytest.raises(ZeroDivisionError):
+        for item in iterate_sync(producer, batch_size=8):
+            if item == 10:
+                _ = 1 / 0
+    no_thread_left_behind()
+    assert producer.finished.is_set()
+
+
+@pytest.mark.anyio
+async def test_refused_inside_a_running_event_loop(no_thread_left_behind: Callable[[], None]) -> None:
+    producer = Producer(limit=3)
+    with pytest.raises(SyncInAsyncContextError, match=r"use astream\(\) instead") as info:
+        iterate_sync(producer, async_alternative="astream()")
+    assert isinstance(info.value, RuntimeError)
+    no_thread_left_behind()
+    assert producer.produced == 0
+
+
+def interrupt_from_the_portal_thread() -> None:
+    _thread.interrupt_main()
+
+
+def interrupt_from_a_worker_thread() -> None:
+    worker = threading.Thread(target=_thread.interrupt_main, name="interrupter")
+    worker.start()
+    worker.join()
+
+
+@pytest.mark.parametrize("interrupt", [interrupt_from_the_portal_thread, interrupt_from_a_worker_thread])
+def test_keyboard_interrupt_stops_the_producer_and_joins_the_thread(
+    interrupt: Callable[[], None], no_thread_left_behind: Callable[[], None]
+) -> None:
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not handled by Python's default handler here")
+    finished = threading.Event()
+
+    async def producer() -> AsyncIterator[int]:
+        try:
+            i = 0
+            while True:  # endless: only the interrupt gets the caller out of its loop
+                if i == 5:
+                    interrupt()
+                yield i
+                i += 1
+                await anyio.lowlevel.checkpoint()
+        finally:
+            finished.set()
+
+    seen = []
+    with pytest.raises(KeyboardInterrupt):
+        for item in iterate_sync(producer, batch_size=4):
+            seen.append(item)
+    no_thread_left_behind()
+    assert finished.is_set()
+    assert seen == list(range(len(seen)))  # a prefix: the interrupt may land anywhere after item 5 is made
+
+
+@pytest.mark.parametrize(("total", "batch_size"), [(1_000, 100), (2_000, DEFAULT_BATCH_SIZE), (10, 1)])
+def test_items_move_in_batches(total: int, batch_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    hops = 0
+    next_batch = portal._Pump.next_batch
+
+    async def counting_next_batch(self: portal._Pump[int]) -> list[int]:
+        nonlocal hops
+        hops += 1
+        return await next_batch(self)
+
+    monkeypatch.setattr(portal._Pump, "next_batch", counting_next_batch)
+    producer = Producer(limit=total, checkpoint=False)  # produces as fast as the pump lets it
+    assert list(iterate_sync(producer, batch_size=batch_size)) == list(range(total))
+    full_batches = -(-total // batch_size)
+    assert full_batches <= hops <= full_batches + 2  # one hop per batch, plus the empty one that ends it
+
+
+def test_batch_size_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        iterate_sync(Producer(), batch_size=0)
