@@ -10,9 +10,17 @@ runtime (graph, tools, models) -> bridges (sync portal, SSE, Redis).
 
 from .channel import (
     Channel as Channel,
+)
+from .channel import (
     ChannelStatistics as ChannelStatistics,
+)
+from .channel import (
     Lagged as Lagged,
+)
+from .channel import (
     Subscription as Subscription,
+)
+from .channel import (
     SubscriptionStatistics as SubscriptionStatistics,
 )
 from .errors import *  # noqa: F403

@@ -550,6 +550,9 @@ class Channel:
             raise RuntimeError("publish_threadsafe() called on the channel's loop thread; use publish()")
         inbox = self._inbox
         inbox.append(event)
+        if self._closed and any(e is event for e in inbox):
+            # close() emptied the inbox between the check above and the append: report, never lose silently
+            raise ChannelClosedError(f"cannot publish {type(event).__name__}: the channel is closed")
         if not self._inbox_kick_pending:
             self._inbox_kick_pending = True
             loop.call_soon_threadsafe(self._kick_inbox)

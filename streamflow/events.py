@@ -50,10 +50,8 @@ __all__ = [
 
 EMPTY_METADATA: Mapping[str, Any] = MappingProxyType({})
 
-_event = attrs.define(slots=True, kw_only=True, weakref_slot=False)
 
-
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class Event:
     """Routing fields shared by every event. Not published itself: publish one of its subclasses."""
 
@@ -149,7 +147,7 @@ def from_dict(data: Mapping[str, Any]) -> Event:
 
 
 @_kind("run_started")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class RunStarted(Event):
     """A run began."""
 
@@ -160,7 +158,7 @@ class RunStarted(Event):
 
 
 @_kind("run_finished", terminal=True)
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class RunFinished(Event):
     """A run ended normally. Always the last event of such a run."""
 
@@ -169,7 +167,7 @@ class RunFinished(Event):
 
 
 @_kind("run_failed", terminal=True)
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class RunFailed(Event):
     """A run ended with an exception. Always the last event of such a run."""
 
@@ -180,7 +178,7 @@ class RunFailed(Event):
 
 
 @_kind("run_cancelled", terminal=True)
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class RunCancelled(Event):
     """A run was cancelled (by its caller, a consumer breaking out, or ``cancel()``). Always its last event."""
 
@@ -192,7 +190,7 @@ class RunCancelled(Event):
 
 
 @_kind("task_started")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class TaskStarted(Event):
     """A task (one node in one superstep) started. ``node``, ``step`` and ``task_id`` say which."""
 
@@ -204,7 +202,7 @@ class TaskStarted(Event):
 
 
 @_kind("task_finished")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class TaskFinished(Event):
     """A task finished; ``result`` is the update it returned (after validation)."""
 
@@ -213,7 +211,7 @@ class TaskFinished(Event):
 
 
 @_kind("task_failed")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class TaskFailed(Event):
     """A task raised. The run fails with the same exception unless it was cancelled first."""
 
@@ -224,7 +222,7 @@ class TaskFailed(Event):
 
 
 @_kind("state_values")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class StateValues(Event):
     """The whole state: the input at step 0, then the state after each superstep."""
 
@@ -233,7 +231,7 @@ class StateValues(Event):
 
 
 @_kind("state_update")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class StateUpdate(Event):
     """The update one task wrote to the state (``node`` names the task's node)."""
 
@@ -242,7 +240,7 @@ class StateUpdate(Event):
 
 
 @_kind("custom_data")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class CustomData(Event):
     """Data a node or tool gave to its stream writer (``get_stream_writer()``)."""
 
@@ -254,7 +252,7 @@ class CustomData(Event):
 
 
 @_kind("chat_model_started")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class ChatModelStarted(Event):
     """A chat model call began."""
 
@@ -276,7 +274,7 @@ class ChatModelStarted(Event):
 
 
 @_kind("chat_model_token")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class ChatModelToken(Event):
     """One chunk of a streaming chat model's output."""
 
@@ -287,7 +285,7 @@ class ChatModelToken(Event):
 
 
 @_kind("chat_model_finished")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class ChatModelFinished(Event):
     """A chat model call finished."""
 
@@ -302,7 +300,7 @@ class ChatModelFinished(Event):
 
 
 @_kind("tool_started")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class ToolStarted(Event):
     """A tool call began."""
 
@@ -318,7 +316,7 @@ class ToolStarted(Event):
 
 
 @_kind("tool_finished")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class ToolFinished(Event):
     """A tool call returned."""
 
@@ -331,7 +329,7 @@ class ToolFinished(Event):
 
 
 @_kind("tool_failed")
-@_event
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class ToolFailed(Event):
     """A tool call raised (or its arguments failed the tool's schema)."""
 

@@ -107,9 +107,7 @@ def _refuse_in_loop(async_alternative: str) -> None:
     )
 
 
-def call_sync(
-    fn: Callable[..., Awaitable[T]], *args: Any, async_alternative: str = "the async API"
-) -> T:
+def call_sync(fn: Callable[..., Awaitable[T]], *args: Any, async_alternative: str = "the async API") -> T:
     """Run ``await fn(*args)`` in a new event loop on a portal thread and return its result.
 
     :raises SyncInAsyncContextError: when called from a thread that is running an event loop

@@ -2,10 +2,16 @@
 
 from .builder import StateGraph as StateGraph
 from .compiled import CompiledStateGraph as CompiledStateGraph
-from .constants import END as END, START as START, Send as Send
+from .constants import END as END
+from .constants import START as START
+from .constants import Send as Send
 from .context import (
     StreamWriter as StreamWriter,
+)
+from .context import (
     get_config as get_config,
+)
+from .context import (
     get_stream_writer as get_stream_writer,
 )
 from .run import Run as Run

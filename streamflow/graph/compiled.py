@@ -82,8 +82,12 @@ class CompiledStateGraph:
         spec = ViewSpec.parse(stream_mode, subgraphs, version)
         run = Run(self, input, config, replay_size=0)
         try:
-            view = run.stream(spec.modes if not spec.single else spec.modes[0], subgraphs=subgraphs,
-                              version=version, buffer_size=buffer_size)
+            view = run.stream(
+                spec.modes if not spec.single else spec.modes[0],
+                subgraphs=subgraphs,
+                version=version,
+                buffer_size=buffer_size,
+            )
             async with view:
                 async for item in view:
                     yield item

@@ -102,8 +102,13 @@ class _Step:
             if channel.wants(TaskFailed):
                 channel.publish_soon(
                     TaskFailed(
-                        ns=ns, node=name, step=step, task_id=task_id, tags=tags,
-                        error_type=_error_type(exc), error_message=str(exc),
+                        ns=ns,
+                        node=name,
+                        step=step,
+                        task_id=task_id,
+                        tags=tags,
+                        error_type=_error_type(exc),
+                        error_message=str(exc),
                     )
                 )
             raise
@@ -129,9 +134,7 @@ async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
 
 async def _route(branch: Branch, state_view: Any) -> list[Any]:
     result = branch.path(state_view)
-    if branch.is_async:
-        result = await result
-    elif hasattr(result, "__await__"):
+    if branch.is_async or hasattr(result, "__await__"):
         result = await result
     if isinstance(result, (str, Send)) or not isinstance(result, Iterable):
         result = [result]
@@ -189,7 +192,9 @@ async def _successors(
                             f"conditional edge {branch.name!r} from {branch.source!r} sent to unknown node "
                             f"{target.node!r}; known nodes: {sorted(nodes)}"
                         )
-                    pushes.append(_Task(nodes[target.node], target.arg, ("__pregel_push",), ("__pregel_push", len(pushes))))
+                    pushes.append(
+                        _Task(nodes[target.node], target.arg, ("__pregel_push",), ("__pregel_push", len(pushes)))
+                    )
                 elif target != END and target not in nodes:
                     raise InvalidGraphError(
                         f"conditional edge {branch.name!r} from {branch.source!r} returned {target!r}, which is "
@@ -197,9 +202,7 @@ async def _successors(
                     )
                 else:
                     pull(target, f"branch:{source}:{branch.name}:{target}")
-    tasks = [
-        _Task(nodes[name], None, tuple(triggers), ("__pregel_pull", name)) for name, triggers in pulls.items()
-    ]
+    tasks = [_Task(nodes[name], None, tuple(triggers), ("__pregel_pull", name)) for name, triggers in pulls.items()]
     return tasks + pushes
 
 

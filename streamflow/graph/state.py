@@ -59,10 +59,10 @@ class StateSchema:
         :raises InvalidArgumentError: when ``schema`` is neither a TypedDict nor a dataclass
         """
         is_dc = dataclasses.is_dataclass(schema) and isinstance(schema, type)
-        if not is_dc and not (isinstance(schema, type) and issubclass(schema, dict) and hasattr(schema, "__annotations__")):
-            raise InvalidArgumentError(
-                f"a state schema must be a TypedDict or a dataclass, got {schema!r}"
-            )
+        if not is_dc and not (
+            isinstance(schema, type) and issubclass(schema, dict) and hasattr(schema, "__annotations__")
+        ):
+            raise InvalidArgumentError(f"a state schema must be a TypedDict or a dataclass, got {schema!r}")
         hints = get_type_hints(schema, include_extras=True)
         keys = tuple(hints)
         reducers: dict[str, Reducer] = {}
