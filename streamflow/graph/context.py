@@ -136,12 +136,13 @@ class Writer:
         event = CustomData(
             ns=self._ns, node=self._node, step=self._step, task_id=self._task_id, tags=self._tags, data=data
         )
-        if threading.get_ident() == self._loop_thread:
+        if get_ident() == self._loop_thread:
             channel.publish_soon(event)
         else:
             channel.publish_threadsafe(event)
 
 
+get_ident = threading.get_ident
 _current: ContextVar[TaskContext | None] = ContextVar("streamflow_task", default=None)
 
 

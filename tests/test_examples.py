@@ -1,0 +1,159 @@
+"""Run every script in examples/ as a subprocess and check what it prints."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
+
+JOKE = "This is a joke about ice cream and cats"
+
+
+def run_script(name: str) -> list[str]:
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    return proc.stdout.splitlines()
+
+
+def literals(lines: list[str]) -> list[object]:
+    return [ast.literal_eval(line) for line in lines if line.strip()]
+
+
+def check_values(lines: list[str]) -> None:
+    assert literals(lines) == [
+        {"topic": "ice cream"},
+        {"topic": "ice cream and cats"},
+        {"topic": "ice cream and cats", "joke": JOKE},
+    ]
+
+
+def check_updates(lines: list[str]) -> None:
+    assert lines == [
+        "{'refine_topic': {'topic': 'ice cream and cats'}}",
+        "{'generate_joke': {'joke': 'This is a joke about ice cream and cats'}}",
+    ]
+
+
+def check_custom(lines: list[str]) -> None:
+    assert lines == [
+        "{'status': 'Starting processing'}",
+        "{'progress': 50, 'message': 'Halfway done'}",
+        "{'status': 'Processing complete'}",
+    ]
+
+
+def check_multiple_modes(lines: list[str]) -> None:
+    assert lines == [
+        "Stream mode: updates",
+        "{'refine_topic': {'topic': 'ice cream and cats'}}",
+        "",
+        "Stream mode: custom",
+        "{'custom_key': 'Writing custom data while generating a joke'}",
+        "",
+        "Stream mode: custom",
+        "{'progress': '50%'}",
+        "",
+        "Stream mode: custom",
+        "{'progress': '100%'}",
+        "",
+        "Stream mode: updates",
+        "{'generate_joke': {'joke': 'This is a joke about ice cream and cats'}}",
+        "",
+    ]
+
+
+def check_subgraphs(lines: list[str]) -> None:
+    items = literals(lines)
+    assert [chunk for _, chunk in items] == [
+        {"node_1": {"foo": "hi! foo"}},
+        {"subgraph_node_1": {"bar": "bar"}},
+        {"subgraph_node_2": {"foo": "hi! foobar"}},
+        {"node_2": {"foo": "hi! foobar"}},
+    ]
+    namespaces = [ns for ns, _ in items]
+    assert namespaces[0] == () and namespaces[3] == ()
+    assert namespaces[1] == namespaces[2]
+    (inner,) = namespaces[1]
+    assert inner.startswith("node_2:") and len(inner) > len("node_2:")
+
+
+def check_debug(lines: list[str]) -> None:
+    items = literals(lines)
+    assert [(c["step"], c["type"], c["payload"]["name"]) for c in items] == [
+        (1, "task", "refine_topic"),
+        (1, "task_result", "refine_topic"),
+        (2, "task", "generate_joke"),
+        (2, "task_result", "generate_joke"),
+    ]
+    for c in items:
+        assert set(c) == {"step", "timestamp", "type", "payload"}
+        assert c["timestamp"].endswith("+00:00")
+    assert items[0]["payload"]["id"] == items[1]["payload"]["id"] != items[2]["payload"]["id"]
+    assert items[0]["payload"]["input"] == {"topic": "ice cream"}
+    assert items[0]["payload"]["triggers"] == ["start:refine_topic"]
+    assert items[2]["payload"]["triggers"] == ["refine_topic"]
+    assert items[1]["payload"] | {"id": None} == {
+        "id": None, "name": "refine_topic", "error": None, "result": [("topic", "ice cream and cats")], "interrupts": []
+    }
+    assert items[3]["payload"]["result"] == [("joke", JOKE)]
+
+
+def check_async(lines: list[str]) -> None:
+    assert lines == [
+        "{'refine_topic': {'topic': 'ice cream and cats'}}",
+        "{'generate_joke': {'joke': 'This is a joke about ice cream and cats'}}",
+        "{'custom_key': 'Streaming custom data while generating a joke'}",
+    ]
+
+
+def check_many_views(lines: list[str]) -> None:
+    ui = [line.removeprefix("[ui] ") for line in lines if line.startswith("[ui] ")]
+    assert ui[0] == "{'refine_topic': {'topic': 'ice cream and cats'}}"
+    assert sorted(ui[1:]) == [
+        "{'draft': {'notes': ['a draft about ice cream and cats']}}",
+        "{'research': {'notes': ['facts about ice cream and cats']}}",
+    ]
+    log = [line for line in lines if line.startswith("[log] ")]
+    assert len(log) == 6
+    assert log[:2] == ["[log] step=1 task refine_topic", "[log] step=1 task_result refine_topic"]
+    metrics = dict(line.removeprefix("[metrics] ").split(": ") for line in lines if line.startswith("[metrics] "))
+    assert metrics == {
+        "RunStarted": "1", "TaskStarted": "3", "TaskFinished": "3", "StateUpdate": "3",
+        "StateValues": "3", "CustomData": "1", "RunFinished": "1",
+    }
+    (result,) = [line for line in lines if line.startswith("result: ")]
+    assert ast.literal_eval(result.removeprefix("result: ")) == {
+        "topic": "ice cream and cats",
+        "notes": ["facts about ice cream and cats", "a draft about ice cream and cats"],
+    }
+
+
+CHECKS = {
+    "stream_values.py": check_values,
+    "stream_updates.py": check_updates,
+    "stream_custom.py": check_custom,
+    "stream_multiple_modes.py": check_multiple_modes,
+    "stream_subgraphs.py": check_subgraphs,
+    "stream_debug.py": check_debug,
+    "stream_async.py": check_async,
+    "many_views.py": check_many_views,
+}
+
+
+def test_examples_exist() -> None:
+    assert set(CHECKS) <= set(SCRIPTS)
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_example(name: str) -> None:
+    assert name in CHECKS, f"examples/{name} has no output check in tests/test_examples.py"
+    CHECKS[name](run_script(name))
