@@ -72,6 +72,9 @@ class EventFilter:
 
         ``predicate`` (optional) is ANDed with the declared criteria; terminal events skip it too.
         """
+        prefix = self.ns_prefix if self.ns_prefix is not None else ()
+        if not self.subgraphs and self.nodes is None and self.tags is None and predicate is None:
+            return lambda e: e.ns == prefix or e.terminal  # the common view: one namespace, nothing else
         checks: list[Predicate] = []
         if self.nodes is not None:
             nodes = self.nodes
@@ -79,7 +82,6 @@ class EventFilter:
         if self.tags is not None:
             tags = self.tags
             checks.append(lambda e: not tags.isdisjoint(e.tags))
-        prefix = self.ns_prefix if self.ns_prefix is not None else ()
         if not self.subgraphs:
             checks.append(lambda e: e.ns == prefix)
         elif prefix:
