@@ -30,12 +30,7 @@ updates_graph = (
     .compile()
 )
 
-graph = (
-    StateGraph(State)
-    .add_node("generate_joke", generate_joke)
-    .add_edge(START, "generate_joke")
-    .compile()
-)
+graph = StateGraph(State).add_node("generate_joke", generate_joke).add_edge(START, "generate_joke").compile()
 
 
 async def amain() -> None:

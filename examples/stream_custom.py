@@ -28,12 +28,7 @@ def process_node(state: State):
     return {"answer": "Completed"}
 
 
-graph = (
-    StateGraph(State)
-    .add_node("process_node", process_node)
-    .add_edge(START, "process_node")
-    .compile()
-)
+graph = StateGraph(State).add_node("process_node", process_node).add_edge(START, "process_node").compile()
 
 
 def main() -> None:

@@ -102,7 +102,11 @@ def check_debug(lines: list[str]) -> None:
     assert items[0]["payload"]["triggers"] == ["start:refine_topic"]
     assert items[2]["payload"]["triggers"] == ["refine_topic"]
     assert items[1]["payload"] | {"id": None} == {
-        "id": None, "name": "refine_topic", "error": None, "result": [("topic", "ice cream and cats")], "interrupts": []
+        "id": None,
+        "name": "refine_topic",
+        "error": None,
+        "result": [("topic", "ice cream and cats")],
+        "interrupts": [],
     }
     assert items[3]["payload"]["result"] == [("joke", JOKE)]
 
@@ -127,8 +131,13 @@ def check_many_views(lines: list[str]) -> None:
     assert log[:2] == ["[log] step=1 task refine_topic", "[log] step=1 task_result refine_topic"]
     metrics = dict(line.removeprefix("[metrics] ").split(": ") for line in lines if line.startswith("[metrics] "))
     assert metrics == {
-        "RunStarted": "1", "TaskStarted": "3", "TaskFinished": "3", "StateUpdate": "3",
-        "StateValues": "3", "CustomData": "1", "RunFinished": "1",
+        "RunStarted": "1",
+        "TaskStarted": "3",
+        "TaskFinished": "3",
+        "StateUpdate": "3",
+        "StateValues": "3",
+        "CustomData": "1",
+        "RunFinished": "1",
     }
     (result,) = [line for line in lines if line.startswith("result: ")]
     assert ast.literal_eval(result.removeprefix("result: ")) == {

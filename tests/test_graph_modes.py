@@ -75,8 +75,13 @@ def check_tasks(chunks: list[dict[str, Any]]) -> None:
     assert starts[1]["triggers"] == ["refine_topic"]
     assert [set(c) for c in starts] == [{"id", "name", "input", "triggers"}] * 2
     assert ends == [
-        {"id": starts[0]["id"], "name": "refine_topic", "error": None,
-         "result": [("topic", "ice cream and cats")], "interrupts": []},
+        {
+            "id": starts[0]["id"],
+            "name": "refine_topic",
+            "error": None,
+            "result": [("topic", "ice cream and cats")],
+            "interrupts": [],
+        },
         {"id": starts[1]["id"], "name": "generate_joke", "error": None, "result": [("joke", JOKE)], "interrupts": []},
     ]
     # each start precedes its end
@@ -93,7 +98,12 @@ async def test_tasks_mode_async() -> None:
 
 
 def check_debug(chunks: list[dict[str, Any]]) -> None:
-    assert [(c["step"], c["type"]) for c in chunks] == [(1, "task"), (1, "task_result"), (2, "task"), (2, "task_result")]
+    assert [(c["step"], c["type"]) for c in chunks] == [
+        (1, "task"),
+        (1, "task_result"),
+        (2, "task"),
+        (2, "task_result"),
+    ]
     for c in chunks:
         assert set(c) == {"step", "timestamp", "type", "payload"}
         assert c["timestamp"].endswith("+00:00")
@@ -230,7 +240,7 @@ def test_subgraphs_with_mode_list() -> None:
     items = list(parent.stream({"foo": "foo"}, stream_mode=["updates", "values"], subgraphs=True))
     ns = inner_ns(items)
     assert all(len(i) == 3 for i in items)
-    assert ((), "values", {"foo": "foo"}) == items[0]
+    assert items[0] == ((), "values", {"foo": "foo"})
     assert (ns, "updates", {"subgraph_node_1": {"bar": "bar"}}) in items
     assert items[-1] == ((), "values", {"foo": "hi! foobar"})
 

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from ..channel import Channel
-from ..errors import NotInRunError
+from ..errors import ChannelClosedError, NotInRunError
 from ..events import CustomData, Event
 
 __all__ = ["StreamWriter", "TaskContext", "current_task", "get_config", "get_stream_writer"]
@@ -132,6 +132,8 @@ class Writer:
             self._check(data)
         channel = self._channel
         if not channel.wants(CustomData):
+            if channel.closed:
+                raise ChannelClosedError("the stream writer was called after its run ended")
             return
         event = CustomData(
             ns=self._ns, node=self._node, step=self._step, task_id=self._task_id, tags=self._tags, data=data

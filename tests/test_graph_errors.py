@@ -1,0 +1,144 @@
+"""Graph mistakes are reported with the culprit named: at add_node, at compile() and at run time."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import pytest
+
+from streamflow.errors import InvalidGraphError, InvalidUpdateError
+from streamflow.graph import END, START, StateGraph
+
+
+class State(TypedDict):
+    topic: str
+
+
+def node(state: State) -> dict[str, Any]:
+    return {"topic": state["topic"] + "!"}
+
+
+def test_edge_to_unknown_node() -> None:
+    builder = StateGraph(State).add_node("a", node).add_edge(START, "a").add_edge("a", "ghost")
+    with pytest.raises(InvalidGraphError, match="unknown node 'ghost'") as info:
+        builder.compile()
+    assert "'a'" in str(info.value)
+
+
+def test_edge_from_unknown_node() -> None:
+    builder = StateGraph(State).add_node("a", node).add_edge(START, "a").add_edge("phantom", "a")
+    with pytest.raises(InvalidGraphError, match="unknown node 'phantom'"):
+        builder.compile()
+
+
+def test_path_map_to_unknown_node() -> None:
+    builder = (
+        StateGraph(State)
+        .add_node("a", node)
+        .add_edge(START, "a")
+        .add_conditional_edges("a", lambda s: "x", {"x": "nowhere", "y": END})
+    )
+    with pytest.raises(InvalidGraphError, match="'nowhere'"):
+        builder.compile()
+
+
+def test_duplicate_node_name() -> None:
+    builder = StateGraph(State).add_node("a", node)
+    with pytest.raises(InvalidGraphError, match="'a' already exists"):
+        builder.add_node("a", node)
+
+
+@pytest.mark.parametrize("name", [START, END])
+def test_reserved_node_name(name: str) -> None:
+    with pytest.raises(InvalidGraphError, match="reserved") as info:
+        StateGraph(State).add_node(name, node)
+    assert repr(name) in str(info.value)
+
+
+def test_unreachable_node() -> None:
+    builder = (
+        StateGraph(State)
+        .add_node("a", node)
+        .add_node("island", node)
+        .add_edge(START, "a")
+        .add_edge("a", END)
+        .add_edge("island", END)
+    )
+    with pytest.raises(InvalidGraphError, match="island") as info:
+        builder.compile()
+    assert "reached from START" in str(info.value)
+    assert "'a'" not in str(info.value)
+
+
+def test_no_entry_point() -> None:
+    builder = StateGraph(State).add_node("a", node).add_edge("a", END)
+    with pytest.raises(InvalidGraphError, match="no entry point") as info:
+        builder.compile()
+    assert "add_edge(START, 'a')" in str(info.value)
+
+
+def test_update_with_unknown_key() -> None:
+    def bad(state: State) -> dict[str, Any]:
+        return {"topic": "ok", "colour": "red"}
+
+    graph = StateGraph(State).add_node("bad", bad).add_edge(START, "bad").compile()
+    with pytest.raises(InvalidUpdateError) as info:
+        graph.invoke({"topic": "x"})
+    message = str(info.value)
+    assert "'colour'" in message and "'bad'" in message and "['topic']" in message
+    # streamed: the error arrives after the chunks produced before it
+    seen: list[Any] = []
+    with pytest.raises(InvalidUpdateError, match="colour"):
+        for chunk in graph.stream({"topic": "x"}, stream_mode="values"):
+            seen.append(chunk)
+    assert seen == [{"topic": "x"}]
+
+
+def test_input_with_unknown_key() -> None:
+    graph = StateGraph(State).add_node("a", node).add_edge(START, "a").compile()
+    with pytest.raises(InvalidUpdateError, match="'extra'"):
+        graph.invoke({"topic": "x", "extra": 1})
+
+
+def test_conditional_path_returns_unknown_node() -> None:
+    graph = (
+        StateGraph(State)
+        .add_node("a", node)
+        .add_edge(START, "a")
+        .add_conditional_edges("a", lambda s: "nowhere")
+        .compile()
+    )
+    seen: list[Any] = []
+    with pytest.raises(InvalidGraphError, match="'nowhere'") as info:
+        for chunk in graph.stream({"topic": "x"}, stream_mode="updates"):
+            seen.append(chunk)
+    assert "known nodes: ['a']" in str(info.value)
+    assert seen == [{"a": {"topic": "x!"}}]
+
+
+@pytest.mark.anyio
+async def test_conditional_path_value_missing_from_path_map() -> None:
+    graph = (
+        StateGraph(State)
+        .add_node("a", node)
+        .add_edge(START, "a")
+        .add_conditional_edges("a", lambda s: "maybe", {"yes": "a", "no": END})
+        .compile()
+    )
+    with pytest.raises(InvalidGraphError, match="'maybe'") as info:
+        await graph.ainvoke({"topic": "x"})
+    assert "['yes', 'no']" in str(info.value)
+
+
+def test_send_to_unknown_node() -> None:
+    from streamflow.graph import Send
+
+    graph = (
+        StateGraph(State)
+        .add_node("a", node)
+        .add_conditional_edges(START, lambda s: [Send("ghost", {})])
+        .add_edge("a", END)
+        .compile()
+    )
+    with pytest.raises(InvalidGraphError, match="'ghost'"):
+        graph.invoke({"topic": "x"})
