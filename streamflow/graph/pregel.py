@@ -222,7 +222,7 @@ async def execute(graph: CompiledStateGraph, graph_input: Any, run: RunContext, 
     if first:
         schema.apply(state, [("the graph input", first)])
     if channel.wants(StateValues):
-        await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=dict(state)))
+        await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.ordered(state)))
     joins_seen: dict[int, set[str]] = {}
     tasks = await _successors(graph, [START], state, joins_seen)
     step = 1
@@ -235,11 +235,11 @@ async def execute(graph: CompiledStateGraph, graph_input: Any, run: RunContext, 
         state_view = schema.view(state)
         for task in tasks:
             if task.input is None:
-                task.input = state_view if schema.is_dataclass else dict(state)
+                task.input = state_view if schema.is_dataclass else schema.ordered(state)
         await _Step(graph, run, ns, step).run_all(tasks)
         schema.apply(state, [(f"node {t.node.name!r}", t.update) for t in tasks if t.update])
         if channel.wants(StateValues):
-            await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=dict(state)))
+            await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.ordered(state)))
         tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen)
         step += 1
-    return state
+    return schema.ordered(state)

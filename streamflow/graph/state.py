@@ -131,6 +131,10 @@ class StateSchema:
                 else:
                     state[key] = value
 
+    def ordered(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of ``state`` with its keys in schema order (as LangGraph prints state)."""
+        return {k: state[k] for k in self.keys if k in state}
+
     def view(self, state: Mapping[str, Any]) -> Any:
         """The state as a node receives it: a dict copy, or a dataclass instance for a dataclass schema."""
         if self.is_dataclass:
