@@ -12,6 +12,7 @@ the producer (as LangGraph pauses a graph while its caller handles a chunk).
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator
 from typing import Any, Generic, TypeVar
 
@@ -114,12 +115,39 @@ def call_sync(fn: Callable[..., Awaitable[T]], *args: Any, async_alternative: st
     :raises Exception: what ``fn`` raised, with its original type
     """
     _refuse_in_loop(async_alternative)
-    with start_blocking_portal() as portal:
-        return portal.call(fn, *args)
+    before = set(threading.enumerate())
+    try:
+        with start_blocking_portal() as portal:
+            return portal.call(fn, *args)
+    finally:
+        _join_workers(before)
+
+
+WORKER_JOIN_TIMEOUT = 0.2
+"""Seconds to wait, per thread, for the portal loop's worker threads to exit after the loop ended."""
+
+
+def _join_workers(before: set[threading.Thread]) -> None:
+    """Join the anyio worker threads the portal's loop started (told to stop when that loop ended).
+
+    A worker still running an abandoned sync function (cancelled mid-call) is waited for at most
+    :data:`WORKER_JOIN_TIMEOUT` seconds, then left to finish on its own.
+    """
+    for thread in threading.enumerate():
+        if thread not in before and thread.name.startswith("AnyIO worker thread"):
+            thread.join(WORKER_JOIN_TIMEOUT)
 
 
 def _iterate(factory: Callable[[], AsyncIterable[T]], batch_size: int) -> Generator[T, None, None]:
     pump: _Pump[T] = _Pump(batch_size)
+    before = set(threading.enumerate())
+    try:
+        yield from _pumped(pump, factory)
+    finally:
+        _join_workers(before)
+
+
+def _pumped(pump: _Pump[T], factory: Callable[[], AsyncIterable[T]]) -> Generator[T, None, None]:
     with start_blocking_portal() as portal:
         task = portal.start_task_soon(pump.run, factory)
         try:

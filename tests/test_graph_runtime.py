@@ -424,11 +424,6 @@ def test_stream_writer_used_after_the_run_raises() -> None:
         kept[0]("too late")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the AnyIO worker threads that ran sync nodes are told to stop when the portal's loop ends but are "
-    "not joined, so stream()/invoke() can return while one is still alive (a few percent of calls)",
-)
 def test_no_worker_thread_outlives_the_call() -> None:
     graph = StateGraph(Counter).add_node("inc", _increment).add_edge(START, "inc").compile()
     baseline = set(threading.enumerate())
