@@ -382,10 +382,15 @@ class Channel:
         self._inbox_pump: asyncio.Task[None] | None = None
         self._inbox_room = threading.Condition()
         self._inbox_waiting_threads = 0
+        self._bind_to_running_loop()
+
+    def _bind_to_running_loop(self) -> None:
+        """Bind to the event loop running in this thread, if there is one."""
         try:
-            self._bind(asyncio.get_running_loop())
+            loop = asyncio.get_running_loop()
         except RuntimeError:
-            pass
+            return
+        self._bind(loop)
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -550,7 +555,7 @@ class Channel:
             raise RuntimeError("publish_threadsafe() called on the channel's loop thread; use publish()")
         inbox = self._inbox
         inbox.append(event)
-        if self._closed and any(e is event for e in inbox):
+        if self.closed and any(e is event for e in inbox):
             # close() emptied the inbox between the check above and the append: report, never lose silently
             raise ChannelClosedError(f"cannot publish {type(event).__name__}: the channel is closed")
         if not self._inbox_kick_pending:
@@ -655,28 +660,25 @@ class Channel:
                 "cannot subscribe to a closed channel; pass replay_from=<seq> to read what it retained"
             )
         if self._loop is None:
-            try:
-                self._bind(asyncio.get_running_loop())
-            except RuntimeError:
-                pass
+            self._bind_to_running_loop()
         replay: list[Event] = []
         if replay_from is not None:
             replay = self._replayed(replay_from)
         accept = event_filter.compile(predicate)
         sub = Subscription(self, event_filter, accept, buffer_size, overflow, timeout)
         sub._published_at_attach = self._seq
+        routed = event_filter.routed_kinds()
         for event in replay:
-            if accept is None or accept(event):
-                if event.__class__ in event_filter.routed_kinds():
-                    sub._push(event)
-                    if sub._error is not None:  # the 'error' policy overflowed: disconnected, never attach
-                        return sub
+            if event.__class__ in routed and (accept is None or accept(event)):
+                sub._push(event)
+                if sub._error is not None:  # the 'error' policy overflowed: disconnected, never attach
+                    return sub
         if self._closed:
             sub._channel = None
             self._retired_dropped += sub._dropped  # 'drop_oldest' drops during replay: never attached
             return sub
         self._subscriptions.add(sub)
-        for kind in event_filter.routed_kinds():
+        for kind in routed:
             self._routes[kind] = (*self._routes.get(kind, ()), sub)
         return sub
 

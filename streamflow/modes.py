@@ -58,7 +58,8 @@ class _Skip:
 SKIP: Final = _Skip()
 """Returned by a projection for an event that yields no chunk."""
 
-Projection = Callable[[Event], Any]
+Projection = Callable[[Any], Any]
+"""Event -> chunk (or :data:`SKIP`); each takes the event class it is registered for."""
 
 STREAM_VERSIONS: tuple[str, ...] = ("v1", "v2")
 

@@ -62,7 +62,7 @@ class View:
                     raise StopAsyncIteration from None
             except anyio.EndOfStream:
                 raise StopAsyncIteration from None
-            entries = table.get(event.__class__)
+            entries = table.get(event.__class__)  # type: ignore[arg-type]
             if entries is None:
                 if event.__class__ is Lagged:
                     return event
