@@ -1,0 +1,228 @@
+"""Chat messages (LangChain's shapes) and the ``add_messages`` reducer.
+
+Plain values, no I/O: ``HumanMessage``, ``SystemMessage``, ``AIMessage``, ``AIMessageChunk`` and
+``ToolMessage``. Chunks add up with ``+``: text is concatenated and tool-call chunks with the same
+``index`` are merged, their ``args`` strings joined; :meth:`AIMessageChunk.to_message` parses them into
+tool calls. Anywhere a message is accepted, a dict ``{"role": ..., "content": ...}`` is accepted too.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Annotated, Any, ClassVar, TypedDict
+
+import attrs
+
+from .errors import InvalidArgumentError
+
+__all__ = [
+    "AIMessage",
+    "AIMessageChunk",
+    "AnyMessage",
+    "BaseMessage",
+    "HumanMessage",
+    "MessagesState",
+    "SystemMessage",
+    "ToolCall",
+    "ToolMessage",
+    "add_messages",
+    "coerce_message",
+]
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@attrs.define(slots=True, kw_only=True)
+class BaseMessage:
+    """A chat message. ``type`` is LangChain's type tag (``"human"``, ``"ai"`` ...)."""
+
+    type: ClassVar[str] = "base"
+    content: str = ""
+    """The text of the message."""
+    id: str | None = None
+    """Id of the message; ``add_messages`` gives one to messages that have none."""
+    name: str | None = None
+    """Optional name of the author."""
+
+    @property
+    def text(self) -> str:
+        """The message's text (``content``)."""
+        return self.content
+
+
+@attrs.define(slots=True, kw_only=True)
+class HumanMessage(BaseMessage):
+    """A message from the user (role ``"user"``)."""
+
+    type: ClassVar[str] = "human"
+
+
+@attrs.define(slots=True, kw_only=True)
+class SystemMessage(BaseMessage):
+    """Instructions for the model (role ``"system"``)."""
+
+    type: ClassVar[str] = "system"
+
+
+class ToolCall(TypedDict):
+    """A tool call the model asked for: ``{"name", "args", "id", "type": "tool_call"}``."""
+
+    name: str
+    args: dict[str, Any]
+    id: str
+    type: str
+
+
+@attrs.define(slots=True, kw_only=True)
+class AIMessage(BaseMessage):
+    """A model's answer (role ``"assistant"``), possibly asking for tool calls."""
+
+    type: ClassVar[str] = "ai"
+    tool_calls: list[ToolCall] = attrs.field(factory=list)
+    """Tool calls with parsed arguments."""
+    invalid_tool_calls: list[dict[str, Any]] = attrs.field(factory=list)
+    """Tool calls whose arguments were not valid JSON: ``{"name", "args" (the raw string), "id", "error"}``."""
+    response_metadata: dict[str, Any] = attrs.field(factory=dict)
+    """Provider details (model name, finish reason ...)."""
+
+
+@attrs.define(slots=True, kw_only=True)
+class AIMessageChunk(AIMessage):
+    """One streamed piece of an :class:`AIMessage`; chunks of one answer add up with ``+``."""
+
+    type: ClassVar[str] = "AIMessageChunk"
+    tool_call_chunks: list[dict[str, Any]] = attrs.field(factory=list)
+    """Pieces of tool calls: ``{"name", "args" (a JSON fragment), "id", "index"}``; merged by ``index``."""
+
+    def __add__(self, other: AIMessageChunk) -> AIMessageChunk:
+        if not isinstance(other, AIMessageChunk):
+            return NotImplemented
+        merged: dict[Any, dict[str, Any]] = {}
+        for piece in (*self.tool_call_chunks, *other.tool_call_chunks):
+            key = piece.get("index", piece.get("id"))
+            if key in merged:
+                cur = merged[key]
+                cur["args"] = (cur.get("args") or "") + (piece.get("args") or "")
+                cur["name"] = cur.get("name") or piece.get("name")
+                cur["id"] = cur.get("id") or piece.get("id")
+            else:
+                merged[key] = dict(piece)
+        return AIMessageChunk(
+            content=self.content + other.content,
+            id=self.id or other.id,
+            name=self.name or other.name,
+            tool_call_chunks=list(merged.values()),
+            response_metadata={**self.response_metadata, **other.response_metadata},
+        )
+
+    def to_message(self) -> AIMessage:
+        """The whole :class:`AIMessage`: tool-call chunks parsed into ``tool_calls``, those whose arguments
+        are not valid JSON into ``invalid_tool_calls`` (reported, never raised)."""
+        calls: list[ToolCall] = []
+        invalid: list[dict[str, Any]] = []
+        for piece in self.tool_call_chunks:
+            raw = piece.get("args") or "{}"
+            call_id = piece.get("id") or _new_id()
+            try:
+                args = json.loads(raw)
+                if not isinstance(args, dict):
+                    raise ValueError(f"tool arguments must be a JSON object, got {type(args).__name__}")
+            except ValueError as exc:
+                invalid.append({"name": piece.get("name"), "args": raw, "id": call_id, "error": str(exc)})
+                continue
+            calls.append({"name": piece.get("name") or "", "args": args, "id": call_id, "type": "tool_call"})
+        return AIMessage(
+            content=self.content,
+            id=self.id,
+            name=self.name,
+            tool_calls=calls,
+            invalid_tool_calls=invalid,
+            response_metadata=dict(self.response_metadata),
+        )
+
+
+@attrs.define(slots=True, kw_only=True)
+class ToolMessage(BaseMessage):
+    """The result of one tool call (role ``"tool"``)."""
+
+    type: ClassVar[str] = "tool"
+    tool_call_id: str = ""
+    """Id of the tool call this answers."""
+    status: str = "success"
+    """``"success"`` or ``"error"``."""
+
+
+AnyMessage = HumanMessage | SystemMessage | AIMessage | AIMessageChunk | ToolMessage
+
+_ROLES: dict[str, type[BaseMessage]] = {
+    "user": HumanMessage,
+    "human": HumanMessage,
+    "system": SystemMessage,
+    "assistant": AIMessage,
+    "ai": AIMessage,
+    "tool": ToolMessage,
+}
+
+
+def coerce_message(value: BaseMessage | Mapping[str, Any] | str) -> BaseMessage:
+    """Return ``value`` as a message: messages pass through, a string is a :class:`HumanMessage`, a dict
+    needs ``role`` (or ``type``) and ``content``.
+
+    :raises InvalidArgumentError: for a dict with an unknown role, or any other type
+    """
+    if isinstance(value, BaseMessage):
+        return value
+    if isinstance(value, str):
+        return HumanMessage(content=value)
+    if isinstance(value, Mapping):
+        fields = dict(value)
+        role = fields.pop("role", None) or fields.pop("type", None)
+        cls = _ROLES.get(str(role))
+        if cls is None:
+            raise InvalidArgumentError(f"unknown message role {role!r}; allowed roles: {sorted(_ROLES)}")
+        allowed = {a.name for a in attrs.fields(cls)}
+        return cls(**{k: v for k, v in fields.items() if k in allowed})
+    raise InvalidArgumentError(f"cannot make a message of {type(value).__name__}; pass a message, dict or str")
+
+
+def _as_list(value: Any) -> list[BaseMessage]:
+    if isinstance(value, (BaseMessage, Mapping, str)):
+        return [coerce_message(value)]
+    if isinstance(value, Iterable):
+        return [coerce_message(v) for v in value]
+    raise InvalidArgumentError(f"expected a message or a list of messages, got {type(value).__name__}")
+
+
+def add_messages(left: Sequence[Any] | Any, right: Sequence[Any] | Any) -> list[BaseMessage]:
+    """Reducer for a list of messages (LangGraph's ``add_messages``): append ``right`` to ``left``,
+    replacing a message of ``left`` that has the same ``id``. Messages without an id get one; chunks are
+    turned into whole messages.
+
+    :raises InvalidArgumentError: when an item is not a message, a message dict or a string
+    """
+    merged = _as_list(left)
+    for msg in merged:
+        if msg.id is None:
+            msg.id = _new_id()
+    position = {m.id: i for i, m in enumerate(merged)}
+    for msg in _as_list(right):
+        if isinstance(msg, AIMessageChunk):
+            msg = msg.to_message()
+        if msg.id is None:
+            msg.id = _new_id()
+        if msg.id in position:
+            merged[position[msg.id]] = msg
+        else:
+            position[msg.id] = len(merged)
+            merged.append(msg)
+    return merged
+
+
+class MessagesState(TypedDict):
+    """A state schema with one key, ``messages``, merged by :func:`add_messages`."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
