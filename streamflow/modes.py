@@ -17,6 +17,10 @@ Chunk shapes (LangGraph's):
     ``{"id", "name", "input", "triggers"}`` when a task starts, ``{"id", "name", "error", "result",
     "interrupts"}`` when it ends; ``result`` is a list of ``(key, value)`` writes, ``error`` None or a
     string.
+``messages``
+    ``(message_chunk, metadata)`` for each token of a chat model; metadata holds ``langgraph_node``,
+    ``langgraph_step``, ``langgraph_triggers``, ``langgraph_path``, ``langgraph_checkpoint_ns``, ``tags``,
+    ``ls_provider`` and ``ls_model_name`` (LangGraph's keys).
 ``debug``
     ``{"step", "timestamp", "type": "task" | "task_result", "payload"}`` with the ``tasks`` chunk as
     payload and the event's time as an ISO 8601 string.
@@ -36,6 +40,7 @@ import attrs
 
 from .errors import UnknownStreamModeError
 from .events import (
+    ChatModelToken,
     CustomData,
     Event,
     StateUpdate,
@@ -119,6 +124,7 @@ def _debug(kind: str, payload: Callable[[Any], dict[str, Any]]) -> Projection:
 register_mode(Mode("values", {StateValues: lambda e: e.values}))
 register_mode(Mode("updates", {StateUpdate: lambda e: {e.node: e.update}}))
 register_mode(Mode("custom", {CustomData: lambda e: e.data}))
+register_mode(Mode("messages", {ChatModelToken: lambda e: (e.chunk, e.metadata)}))
 register_mode(Mode("tasks", {TaskStarted: _task_start, TaskFinished: _task_result, TaskFailed: _task_error}))
 register_mode(
     Mode(

@@ -1,0 +1,71 @@
+"""A scripted chat model for tests and demos: answers from a list, chunked as configured."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+
+import anyio
+
+from ..messages import AIMessage, AIMessageChunk, BaseMessage
+from .base import BaseChatModel
+
+__all__ = ["FakeChatModel"]
+
+
+class FakeChatModel(BaseChatModel):
+    """Answers with ``responses`` in turn (cycling), each a string or an :class:`AIMessage` (with
+    ``tool_calls``).
+
+    :param chunk_size: characters of text per chunk (> 0); tool-call arguments are streamed in pieces of the
+        same size
+    :param delay: seconds to sleep before each chunk (0 for none)
+    """
+
+    provider = "fake"
+    model_name = "fake-chat-model"
+
+    def __init__(
+        self,
+        responses: Sequence[str | AIMessage],
+        *,
+        chunk_size: int = 4,
+        delay: float = 0.0,
+        tags: Sequence[str] = (),
+        name: str | None = None,
+    ) -> None:
+        super().__init__(tags=tags, name=name)
+        if not responses:
+            raise ValueError("FakeChatModel needs at least one response")
+        if chunk_size <= 0:
+            raise ValueError(f"chunk_size must be a positive number of characters, got {chunk_size!r}")
+        self.responses = list(responses)
+        self.chunk_size = chunk_size
+        self.delay = delay
+        self.calls = 0
+
+    async def _astream_chunks(self, messages: list[BaseMessage]) -> AsyncIterator[AIMessageChunk]:
+        response = self.responses[self.calls % len(self.responses)]
+        self.calls += 1
+        message = AIMessage(content=response) if isinstance(response, str) else response
+        size = self.chunk_size
+        text = message.content
+        for start in range(0, len(text), size):
+            if self.delay:
+                await anyio.sleep(self.delay)
+            yield AIMessageChunk(content=text[start : start + size])
+        for index, call in enumerate(message.tool_calls):
+            args = json.dumps(call["args"])
+            pieces = [args[i : i + size] for i in range(0, len(args), size)] or [""]
+            for n, piece in enumerate(pieces):
+                first = n == 0
+                yield AIMessageChunk(
+                    tool_call_chunks=[
+                        {
+                            "name": call["name"] if first else None,
+                            "args": piece,
+                            "id": call["id"] if first else None,
+                            "index": index,
+                        }
+                    ]
+                )
