@@ -1,0 +1,202 @@
+"""Tools a model can call, the node that runs them, and a prebuilt ReAct agent (LangGraph's names).
+
+``@tool`` reads a function's name, docstring and signature into a tool with a JSON schema. Inside a run,
+each call publishes ``ToolStarted`` and ``ToolFinished`` (or ``ToolFailed``); tools can write custom data
+with ``get_stream_writer()``. :class:`ToolNode` runs the tool calls of the last AI message concurrently and
+turns every failure (bad arguments, unknown tool, an exception) into a ``ToolMessage`` with
+``status="error"``, so the agent can recover.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from .errors import InvalidArgumentError
+from .events import ToolFailed, ToolFinished, ToolStarted
+from .graph import END, START, StateGraph
+from .graph.context import current_task
+from .messages import AIMessage, MessagesState, ToolMessage
+
+__all__ = ["BaseTool", "ToolNode", "create_react_agent", "tool", "tools_condition"]
+
+_JSON_TYPES: dict[Any, str] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    list: "array",
+    dict: "object",
+}
+
+
+class ToolArgumentsError(InvalidArgumentError):
+    """Arguments that do not fit a tool's schema."""
+
+
+class BaseTool:
+    """A callable tool with a name, a description and a JSON schema of its arguments."""
+
+    def __init__(self, func: Callable[..., Any], name: str | None = None, description: str | None = None) -> None:
+        self.func = func
+        self.name = name or func.__name__
+        doc = inspect.getdoc(func) or ""
+        self.description = description or doc.split("\n\n")[0].strip()
+        self.is_async = inspect.iscoroutinefunction(func)
+        hints = typing.get_type_hints(func)
+        props: dict[str, Any] = {}
+        required: list[str] = []
+        self._types: dict[str, type] = {}
+        for pname, param in inspect.signature(func).parameters.items():
+            hint = hints.get(pname, Any)
+            origin = typing.get_origin(hint) or hint
+            props[pname] = {"type": _JSON_TYPES.get(origin, "string")} if origin in _JSON_TYPES else {}
+            if isinstance(origin, type) and origin in _JSON_TYPES:
+                self._types[pname] = origin
+            if param.default is inspect.Parameter.empty:
+                required.append(pname)
+        self.args_schema: dict[str, Any] = {"type": "object", "properties": props, "required": required}
+
+    def validate(self, args: Any) -> dict[str, Any]:
+        """Check ``args`` against the schema and return them.
+
+        :raises ToolArgumentsError: for a non-mapping, a missing required or unknown argument, or a wrong type
+        """
+        if not isinstance(args, Mapping):
+            raise ToolArgumentsError(f"tool {self.name!r} takes a JSON object of arguments, got {args!r}")
+        props = self.args_schema["properties"]
+        unknown = [k for k in args if k not in props]
+        missing = [k for k in self.args_schema["required"] if k not in args]
+        if unknown or missing:
+            raise ToolArgumentsError(
+                f"tool {self.name!r} got unknown arguments {unknown} / is missing {missing}; it takes {list(props)}"
+            )
+        for key, value in args.items():
+            expected = self._types.get(key)
+            ok = expected is None or isinstance(value, expected) or (expected is float and isinstance(value, int))
+            if not ok or (expected in (int, float) and isinstance(value, bool)):
+                raise ToolArgumentsError(
+                    f"tool {self.name!r}: argument {key!r} must be {_JSON_TYPES[expected]}, got {value!r}"
+                )
+        return dict(args)
+
+    async def ainvoke(self, args: Mapping[str, Any], *, call_id: str | None = None) -> Any:
+        """Validate ``args`` and call the tool (sync tools in a worker thread), publishing tool events inside
+        a run.
+
+        :raises ToolArgumentsError: when ``args`` do not fit the schema
+        :raises Exception: what the tool raised, unchanged
+        """
+        call_id = call_id or str(uuid.uuid4())
+        task = current_task()
+        route: dict[str, Any] = {}
+        if task is not None:
+            route = {
+                "ns": task.ns,
+                "node": task.node,
+                "step": task.step,
+                "task_id": task.task_id,
+                "tags": task.run.tags,
+            }
+            task.run.publish_soon(ToolStarted(**route, call_id=call_id, name=self.name, input=dict(args)))
+        try:
+            valid = self.validate(args)
+            if self.is_async:
+                output = await self.func(**valid)
+            else:
+                output = await anyio.to_thread.run_sync(lambda: self.func(**valid), abandon_on_cancel=True)
+        except Exception as exc:
+            if task is not None:
+                cls = type(exc)
+                task.run.publish_soon(
+                    ToolFailed(
+                        **route,
+                        call_id=call_id,
+                        name=self.name,
+                        error_type=f"{cls.__module__}.{cls.__qualname__}",
+                        error_message=str(exc),
+                    )
+                )
+            raise
+        if task is not None:
+            task.run.publish_soon(ToolFinished(**route, call_id=call_id, name=self.name, output=output))
+        return output
+
+
+def tool(func: Callable[..., Any]) -> BaseTool:
+    """Make a tool of ``func`` (sync or async): its name, its docstring's first paragraph as the
+    description, and a JSON schema from its signature's type hints."""
+    return BaseTool(func)
+
+
+class ToolNode:
+    """A graph node that runs every tool call of the last AI message concurrently.
+
+    Returns ``{"messages": [ToolMessage, ...]}`` in the order of the calls. A call with arguments that fail
+    the tool's schema, to an unknown tool, or that raises, gives a ``ToolMessage`` with ``status="error"``.
+    """
+
+    def __init__(self, tools: Sequence[BaseTool | Callable[..., Any]], *, name: str = "tools") -> None:
+        self.tools = {t.name: t for t in (x if isinstance(x, BaseTool) else tool(x) for x in tools)}
+        self.name = name
+
+    async def __call__(self, state: Any) -> dict[str, list[ToolMessage]]:
+        messages = state["messages"] if isinstance(state, Mapping) else state.messages
+        last = messages[-1]
+        calls = last.tool_calls if isinstance(last, AIMessage) else []
+        results: list[ToolMessage | None] = [None] * len(calls)
+
+        async def run_one(index: int, call: Mapping[str, Any]) -> None:
+            found = self.tools.get(call["name"])
+            if found is None:
+                content = f"Error: unknown tool {call['name']!r}; available tools: {sorted(self.tools)}"
+                results[index] = ToolMessage(
+                    content=content, tool_call_id=call["id"], name=call["name"], status="error"
+                )
+                return
+            try:
+                output = await found.ainvoke(call["args"], call_id=call["id"])
+            except Exception as exc:
+                results[index] = ToolMessage(
+                    content=f"Error: {exc}", tool_call_id=call["id"], name=found.name, status="error"
+                )
+            else:
+                results[index] = ToolMessage(content=str(output), tool_call_id=call["id"], name=found.name)
+
+        async with anyio.create_task_group() as tg:
+            for i, call in enumerate(calls):
+                tg.start_soon(run_one, i, call)
+        return {"messages": [r for r in results if r is not None]}
+
+
+def tools_condition(state: Any) -> str:
+    """``"tools"`` when the last message asks for tool calls, else ``END`` (LangGraph's prebuilt)."""
+    messages = state["messages"] if isinstance(state, Mapping) else state.messages
+    last = messages[-1] if messages else None
+    return "tools" if isinstance(last, AIMessage) and last.tool_calls else END
+
+
+def create_react_agent(model: Any, tools: Sequence[BaseTool | Callable[..., Any]], *, name: str = "agent") -> Any:
+    """A compiled ReAct agent: the model (``"agent"`` node) and a :class:`ToolNode` (``"tools"``) in a loop
+    until the model answers without tool calls. Input and output: ``{"messages": [...]}``."""
+    node = ToolNode(tools)
+    bound = model.bind_tools(list(node.tools.values()))
+
+    async def agent(state: MessagesState) -> dict[str, list[AIMessage]]:
+        return {"messages": [await bound.ainvoke(state["messages"])]}
+
+    return (
+        StateGraph(MessagesState)
+        .add_node("agent", agent)
+        .add_node("tools", node)
+        .add_edge(START, "agent")
+        .add_conditional_edges("agent", tools_condition, ["tools", END])
+        .add_edge("tools", "agent")
+        .compile(name=name)
+    )

@@ -1,0 +1,67 @@
+"""Tools, ToolNode and the prebuilt ReAct agent, with the scripted model."""
+
+from __future__ import annotations
+
+from streamflow.graph import get_stream_writer
+from streamflow.messages import AIMessage, ToolMessage
+from streamflow.models import FakeChatModel
+from streamflow.tools import create_react_agent, tool
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers.
+
+    More words that are not part of the description.
+    """
+    return a + b
+
+
+@tool
+async def get_items(place: str) -> str:
+    """Use this tool to list items one might find in a place."""
+    writer = get_stream_writer()
+    items = ["books", "pencils", "pictures"]
+    for item in items:
+        writer({"custom_tool_data": item})
+    return ", ".join(items)
+
+
+def _call(name: str, args: dict[str, object], call_id: str = "c1") -> AIMessage:
+    return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": call_id, "type": "tool_call"}])
+
+
+def test_tool_schema_comes_from_signature_and_docstring() -> None:
+    assert add.name == "add"
+    assert add.description == "Add two integers."
+    assert add.args_schema == {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+        "required": ["a", "b"],
+    }
+
+
+def test_agent_streams_custom_data_from_a_tool() -> None:
+    model = FakeChatModel([_call("get_items", {"place": "office"}), "books, pencils, pictures"])
+    agent = create_react_agent(model, [get_items])
+    chunks = list(agent.stream({"messages": [{"role": "user", "content": "items?"}]}, stream_mode="custom"))
+    assert chunks == [{"custom_tool_data": "books"}, {"custom_tool_data": "pencils"}, {"custom_tool_data": "pictures"}]
+
+
+def test_bad_arguments_and_unknown_tools_become_error_tool_messages() -> None:
+    model = FakeChatModel([_call("add", {"a": "one", "b": 2}), _call("nope", {}, "c2"), "done"])
+    agent = create_react_agent(model, [add])
+    out = agent.invoke({"messages": [{"role": "user", "content": "add"}]})
+    tool_messages = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert [m.status for m in tool_messages] == ["error", "error"]
+    assert "'a' must be integer" in tool_messages[0].content
+    assert "unknown tool 'nope'" in tool_messages[1].content and "['add']" in tool_messages[1].content
+    assert out["messages"][-1].content == "done"
+
+
+def test_agent_updates_show_agent_tools_agent() -> None:
+    model = FakeChatModel([_call("add", {"a": 2, "b": 3}), "5"])
+    agent = create_react_agent(model, [add])
+    nodes = [next(iter(chunk)) for chunk in agent.stream({"messages": ["2+3?"]}, stream_mode="updates")]
+    assert nodes == ["agent", "tools", "agent"]
+    assert agent.invoke({"messages": ["2+3?"]})["messages"][2].content == "5"
