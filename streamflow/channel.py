@@ -750,6 +750,10 @@ class Channel:
         """Whether :meth:`close` was called."""
         return self._closed
 
+    def retained(self) -> list[Event]:
+        """The events the replay buffer holds now, oldest first."""
+        return list(self._replay)
+
     @property
     def last_seq(self) -> int:
         """``seq`` of the last published event (0 before the first)."""

@@ -44,6 +44,7 @@ __all__ = [
     "ToolFailed",
     "ToolFinished",
     "ToolStarted",
+    "error_type_name",
     "from_dict",
     "kind_of",
 ]
@@ -125,6 +126,12 @@ def kind_of(kind: str | type[Event]) -> type[Event]:
     if isinstance(kind, str) and kind in KINDS:
         return KINDS[kind]
     raise UnknownEventKindError(f"unknown event kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}")
+
+
+def error_type_name(exc: BaseException) -> str:
+    """The ``error_type`` field for ``exc``: its class's qualified name, e.g. ``"builtins.ValueError"``."""
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def from_dict(data: Mapping[str, Any]) -> Event:

@@ -19,7 +19,7 @@ import anyio
 import anyio.to_thread
 
 from .errors import InvalidArgumentError
-from .events import ToolFailed, ToolFinished, ToolStarted
+from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
 from .graph import END, START, StateGraph
 from .graph.context import current_task
 from .messages import AIMessage, MessagesState, ToolMessage
@@ -113,13 +113,12 @@ class BaseTool:
                 output = await anyio.to_thread.run_sync(lambda: self.func(**valid), abandon_on_cancel=True)
         except Exception as exc:
             if task is not None:
-                cls = type(exc)
                 task.run.publish_soon(
                     ToolFailed(
                         **route,
                         call_id=call_id,
                         name=self.name,
-                        error_type=f"{cls.__module__}.{cls.__qualname__}",
+                        error_type=error_type_name(exc),
                         error_message=str(exc),
                     )
                 )

@@ -18,7 +18,7 @@ import anyio
 import attrs
 
 from ..errors import GraphRecursionError, InvalidGraphError
-from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted
+from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
 from .builder import Branch, NodeSpec
 from .constants import END, START, Send
 from .context import RunContext, TaskContext, Writer, _current
@@ -37,11 +37,6 @@ class _Task:
     path: tuple[Any, ...]
     id: str = attrs.field(factory=lambda: str(uuid.uuid4()))
     update: dict[str, Any] | None = None
-
-
-def _error_type(exc: BaseException) -> str:
-    cls = type(exc)
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class _Step:
@@ -107,7 +102,7 @@ class _Step:
                         step=step,
                         task_id=task_id,
                         tags=tags,
-                        error_type=_error_type(exc),
+                        error_type=error_type_name(exc),
                         error_message=str(exc),
                     )
                 )

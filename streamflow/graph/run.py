@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, Self
 
 from ..channel import DEFAULT_BUFFER_SIZE, Channel, OverflowPolicy, Subscription
 from ..errors import InvalidArgumentError, RunCancelledError
-from ..events import Event, RunCancelled, RunFailed, RunFinished, RunStarted
+from ..events import Event, RunCancelled, RunFailed, RunFinished, RunStarted, error_type_name
 from ..filters import Predicate
 from ..modes import ViewSpec
 from ..views import View
 from .context import RunContext
-from .pregel import _error_type, execute
+from .pregel import execute
 
 if TYPE_CHECKING:
     from .compiled import CompiledStateGraph
@@ -99,7 +99,7 @@ class Run:
             raise
         except BaseException as exc:
             self._error = exc
-            channel.close(RunFailed(tags=ctx.tags, error_type=_error_type(exc), error_message=str(exc)))
+            channel.close(RunFailed(tags=ctx.tags, error_type=error_type_name(exc), error_message=str(exc)))
             if not isinstance(exc, Exception):
                 raise
         else:
@@ -208,4 +208,4 @@ class Run:
 
     def events(self) -> list[Event]:
         """The events still held by the replay buffer, oldest first (empty with ``replay_size=0``)."""
-        return list(self.channel._replay)
+        return self.channel.retained()

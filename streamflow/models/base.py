@@ -16,7 +16,7 @@ from typing import Any
 import anyio.from_thread
 
 from ..errors import SyncInAsyncContextError
-from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken
+from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken, error_type_name
 from ..graph.context import current_task
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, coerce_message
 from ..portal import call_sync, iterate_sync
@@ -107,11 +107,8 @@ class BaseChatModel:
                     run.publish_soon(ChatModelToken(**route, call_id=call_id, chunk=chunk))
                 yield chunk
         except Exception as exc:
-            cls = type(exc)
             run.publish_soon(
-                ChatModelFinished(
-                    **route, call_id=call_id, error_type=f"{cls.__module__}.{cls.__qualname__}", error_message=str(exc)
-                )
+                ChatModelFinished(**route, call_id=call_id, error_type=error_type_name(exc), error_message=str(exc))
             )
             raise
         message = (total or AIMessageChunk(id=f"run-{call_id}")).to_message()
