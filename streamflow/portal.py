@@ -3,73 +3,331 @@
 This is the one way streamflow offers sync APIs: ``stream()`` is ``astream()`` carried across a portal,
 never a second implementation (anyio's ``from_thread`` does the same for single calls).
 
-:func:`iterate_sync` starts an event loop in a new thread (``anyio.from_thread.start_blocking_portal``),
-runs the async iterator there, and moves its items to the calling thread in batches: one thread hop per
-batch, not per item. The producer runs ahead of the caller by at most one batch, so a slow caller slows
-the producer (as LangGraph pauses a graph while its caller handles a chunk).
+Every sync call shares one **portal thread**: an event loop in a thread of its own, started by the first
+sync call and reused by the next ones, so a call pays one thread hop to start instead of a new thread and
+a new event loop. The thread exits once no sync call has used it for :data:`PORTAL_IDLE_TIMEOUT` seconds,
+and at interpreter exit; :func:`shutdown_portal` stops it at once. Calls from several threads at the same
+time run concurrently on its loop.
+
+:func:`iterate_sync` runs the async iterator on that loop and moves its items to the calling thread in
+batches: one thread hop per batch, not per item. The producer runs ahead of the caller by at most one batch,
+so a slow caller slows the producer (as LangGraph pauses a graph while its caller handles a chunk). Leaving
+the loop in any way cancels the producer and waits until it has stopped, so no task of it is left behind.
+
+:func:`iterate_sync_running_calls` does the same and also lends the calling thread to the producer: while
+the caller waits for items, a sync function the producer hands to its :class:`CallerThread` runs right there,
+in the caller's thread, its result travelling back with the caller's next request for items (one round trip
+instead of a hop to a worker thread and back, and another to the caller). This is how ``stream()`` runs a
+graph's sync nodes, as LangGraph runs them in the thread that iterates ``stream()``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import contextvars
+import os
+import queue
 import threading
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator
+from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
 import anyio
-from anyio.from_thread import start_blocking_portal
+import anyio.to_thread
+from anyio.from_thread import BlockingPortal
 
 from .errors import SyncInAsyncContextError
 
-__all__ = ["DEFAULT_BATCH_SIZE", "call_sync", "iterate_sync"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "CallerThread",
+    "PORTAL_IDLE_TIMEOUT",
+    "PORTAL_THREAD_NAME",
+    "call_sync",
+    "iterate_sync",
+    "iterate_sync_running_calls",
+    "portal_thread",
+    "shutdown_portal",
+]
 
 T = TypeVar("T")
 
 DEFAULT_BATCH_SIZE = 512
 """Items moved to the calling thread per hop at most."""
 
+PORTAL_IDLE_TIMEOUT = 1.0
+"""Seconds the portal thread waits, unused, before it exits (it lives at most twice this long unused)."""
+
+PORTAL_THREAD_NAME = "streamflow-portal"
+"""The name of the portal thread."""
+
+
+class _PortalThread:
+    """The shared portal: started on demand, counted in and out by each sync call, stopped when idle."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._portal: BlockingPortal | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._users = 0
+        self._uses = 0  # bumped by every acquire: the reaper sees whether the portal was used meanwhile
+
+    def acquire(self) -> tuple[BlockingPortal, asyncio.AbstractEventLoop]:
+        with self._lock:
+            if self._portal is None or self._pid != os.getpid():  # none yet, or inherited through fork()
+                self._start()
+            self._users += 1
+            self._uses += 1
+            assert self._portal is not None and self._loop is not None
+            return self._portal, self._loop
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+
+    def thread(self) -> threading.Thread | None:
+        with self._lock:
+            return self._thread if self._pid == os.getpid() else None
+
+    def shutdown(self) -> None:
+        """Stop the portal's loop (cancelling what still runs there) and join its thread."""
+        with self._lock:
+            portal, thread = self._portal, self._thread
+            self._portal = self._thread = self._loop = None
+            inherited = self._pid != os.getpid()
+        if portal is None or thread is None or inherited:
+            return
+        with contextlib.suppress(RuntimeError):  # it stopped on its own meanwhile
+            portal.call(portal.stop, True)
+        thread.join()
+
+    def _start(self) -> None:
+        ready: Future[tuple[BlockingPortal, asyncio.AbstractEventLoop]] = Future()
+
+        async def main() -> None:
+            async with BlockingPortal() as portal:
+                ready.set_result((portal, asyncio.get_running_loop()))
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._reap, portal)
+                    await portal.sleep_until_stopped()
+                    tg.cancel_scope.cancel()
+
+        def run() -> None:
+            try:
+                anyio.run(main)
+            except BaseException as exc:  # pragma: no cover - the loop failed to start
+                if not ready.done():
+                    ready.set_exception(exc)
+
+        thread = threading.Thread(target=run, name=PORTAL_THREAD_NAME, daemon=True)
+        thread.start()
+        (self._portal, self._loop), self._thread, self._pid = ready.result(), thread, os.getpid()
+
+    async def _reap(self, portal: BlockingPortal) -> None:
+        """Stop ``portal`` once a whole :data:`PORTAL_IDLE_TIMEOUT` went by with no user and no new use."""
+        seen = -1
+        while True:
+            await anyio.sleep(PORTAL_IDLE_TIMEOUT)
+            with self._lock:
+                if self._portal is not portal:
+                    return
+                if self._users or self._uses != seen:
+                    seen = self._uses
+                    continue
+                self._portal = self._thread = self._loop = None  # the next sync call starts a new portal thread
+            await portal.stop(cancel_remaining=True)
+            return
+
+
+_shared = _PortalThread()
+atexit.register(_shared.shutdown)
+
+
+def portal_thread() -> threading.Thread | None:
+    """Return the portal thread if it is running in this process, else None."""
+    return _shared.thread()
+
+
+def shutdown_portal() -> None:
+    """Stop the portal thread now and join it (and the worker threads its loop started).
+
+    Sync calls still running on it are cancelled: a generator from :func:`iterate_sync` raises
+    ``RuntimeError`` at its next item. The next sync call starts a new portal thread. Calling it when no
+    portal thread runs does nothing.
+    """
+    before = set(threading.enumerate())
+    _shared.shutdown()
+    for thread in before:
+        if thread.name.startswith("AnyIO worker thread"):
+            thread.join(WORKER_JOIN_TIMEOUT)
+
+
+WORKER_JOIN_TIMEOUT = 0.2
+"""Seconds :func:`shutdown_portal` waits, per worker thread, for its loop's worker threads to exit; a worker
+still running an abandoned sync function is then left to finish on its own."""
+
+
+class _Job:
+    """A sync function handed to the calling thread, and its outcome."""
+
+    __slots__ = ("abandoned", "context", "done", "error", "fn", "result")
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+        self.context = contextvars.copy_context()
+        self.done = anyio.Event()
+        self.result: Any = None
+        self.error: Exception | None = None
+        self.abandoned = False
+
+    def run(self) -> None:
+        """Run in the calling thread; an ``Exception`` is kept for the producer, anything else propagates."""
+        try:
+            self.result = self.context.run(self.fn)
+        except Exception as exc:
+            self.error = exc
+
+
+class CallerThread:
+    """Runs sync functions for a producer of :func:`iterate_sync_running_calls`, in the thread iterating it.
+
+    One function at a time: while the calling thread is busy with one (or is handling items), another call
+    waits for it if the calling thread is free of functions, and goes to an anyio worker thread if one is
+    already handed over.
+    """
+
+    __slots__ = ("_pump",)
+
+    def __init__(self, pump: _Pump[Any]) -> None:
+        self._pump = pump
+
+    async def run_sync(self, fn: Callable[[], T]) -> T:
+        """Run ``fn()`` in the calling thread (or a worker thread, see the class) and return its result.
+
+        Cancelling the awaiting task abandons ``fn``: it is not started if the calling thread has not taken it
+        yet, else it runs to its end and its outcome is dropped.
+
+        :raises Exception: what ``fn`` raised, with its original type
+        """
+        pump = self._pump
+        if pump.job is not None or pump.done:
+            return await anyio.to_thread.run_sync(contextvars.copy_context().run, fn, abandon_on_cancel=True)
+        job = pump.job = _Job(fn)
+        pump.answer_soon()
+        try:
+            await job.done.wait()
+        except BaseException:
+            job.abandoned = True
+            if pump.job is job and pump.handed is not job:
+                pump.job = None
+            raise
+        if job.error is not None:
+            raise job.error
+        result: T = job.result
+        return result
+
+
+_Reply = tuple[list[T], "_Job | None", BaseException | None]
+
 
 class _Pump(Generic[T]):
-    """Runs in the portal's loop: pulls items from the async iterator and hands them over in batches."""
+    """Runs in the portal's loop: pulls items from the async iterator and hands them over in batches.
+
+    The calling thread asks for a batch with :meth:`request` (a plain callback on the loop, through
+    ``call_soon_threadsafe``) and waits on its reply queue; the loop answers as soon as it has items, a job
+    or the end, one pass of the loop later so that what is ready at the same time travels together. No task
+    is made per batch: a hop is one callback each way.
+    """
 
     def __init__(self, batch_size: int) -> None:
         self.batch_size = batch_size
         self.items: list[T] = []
         self.done = False
         self.error: BaseException | None = None
-        self.data_ready = anyio.Event()
         self.room = anyio.Event()
+        self.stopped = anyio.Event()
+        self.scope: anyio.CancelScope | None = None
+        self.cancelled = False
+        self.job: _Job | None = None  # a sync function waiting for, or running in, the calling thread
+        self.handed: _Job | None = None  # the job the calling thread took
+        self.reply: queue.SimpleQueue[_Reply[T]] | None = None  # the calling thread, waiting for a batch
+        self.answer_due = False
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self, factory: Callable[[], AsyncIterable[T]]) -> None:
+        self.loop = asyncio.get_running_loop()
         iterable: AsyncIterable[T] | None = None
         try:
-            iterable = factory()
-            async for item in iterable:
-                self.items.append(item)
-                self.data_ready.set()
-                if len(self.items) >= self.batch_size:
-                    self.room = anyio.Event()
-                    await self.room.wait()
-        except Exception as exc:
-            self.error = exc
+            with anyio.CancelScope() as self.scope:
+                if self.cancelled:
+                    self.scope.cancel()
+                    await anyio.lowlevel.checkpoint()
+                try:
+                    iterable = factory()
+                    async for item in iterable:
+                        self.items.append(item)
+                        self.answer_soon()
+                        # While the calling thread runs a job it cannot take items: waiting for room then
+                        # could wait for that very job, so items pile up until it returns.
+                        if len(self.items) >= self.batch_size and self.handed is None:
+                            self.room = anyio.Event()
+                            await self.room.wait()
+                except Exception as exc:
+                    self.error = exc
+                finally:
+                    aclose = getattr(iterable, "aclose", None)
+                    if aclose is not None:
+                        with anyio.CancelScope(shield=True):
+                            await aclose()
         finally:
             self.done = True
-            self.data_ready.set()
-            aclose = getattr(iterable, "aclose", None)
-            if aclose is not None:
-                with anyio.CancelScope(shield=True):
-                    await aclose()
+            self.stopped.set()
+            self.answer_soon()
 
-    async def next_batch(self) -> list[T]:
-        while not self.items and not self.done:
-            await self.data_ready.wait()
-            self.data_ready = anyio.Event()
+    def request(self, finished: _Job | None, reply: queue.SimpleQueue[_Reply[T]]) -> None:
+        """Loop callback: the calling thread wants a batch on ``reply``; ``finished`` is the job it just ran."""
+        if finished is not None:
+            self.handed = None
+            if self.job is finished:
+                self.job = None
+            finished.done.set()
+        self.reply = reply
+        self.answer_soon()
+
+    def job_ready(self) -> bool:
+        return self.job is not None and not self.job.abandoned and not self.done
+
+    def answer_soon(self) -> None:
+        if self.reply is not None and not self.answer_due and (self.items or self.done or self.job_ready()):
+            self.answer_due = True
+            assert self.loop is not None
+            self.loop.call_soon(self.answer)
+
+    def answer(self) -> None:
+        self.answer_due = False
+        reply = self.reply
+        if reply is None or not (self.items or self.done or self.job_ready()):
+            return
+        self.reply = None
+        job = self.job if self.job_ready() else None
+        self.handed = job
         batch, self.items = self.items, []
         self.room.set()
-        if not batch and self.error is not None:
+        error = None
+        if not batch and job is None and self.error is not None:
             error, self.error = self.error, None
-            raise error
-        return batch
+        reply.put((batch, job, error))
+
+    async def stop(self) -> None:
+        """Cancel the producer (if it still runs) and wait until it has stopped."""
+        self.cancelled = True
+        if self.scope is not None:
+            self.scope.cancel()
+        await self.stopped.wait()
 
 
 def iterate_sync(
@@ -84,8 +342,8 @@ def iterate_sync(
     :param batch_size: most items moved per thread hop (items, > 0)
     :param async_alternative: named in the error raised from inside an event loop, e.g. ``"astream()"``
     :returns: a generator of the items. Breaking out of it, ``close()``, garbage collection, an exception
-        in the caller's loop body, and ``KeyboardInterrupt`` all cancel the producer and join the portal's
-        thread before control returns.
+        in the caller's loop body, and ``KeyboardInterrupt`` all cancel the producer and wait until it has
+        stopped before control returns.
     :raises SyncInAsyncContextError: at once, when called from a thread that is running an event loop
     :raises ValueError: when ``batch_size`` is not positive
 
@@ -109,53 +367,66 @@ def _refuse_in_loop(async_alternative: str) -> None:
 
 
 def call_sync(fn: Callable[..., Awaitable[T]], *args: Any, async_alternative: str = "the async API") -> T:
-    """Run ``await fn(*args)`` in a new event loop on a portal thread and return its result.
+    """Run ``await fn(*args)`` on the portal thread's event loop and return its result.
 
     :raises SyncInAsyncContextError: when called from a thread that is running an event loop
     :raises Exception: what ``fn`` raised, with its original type
     """
     _refuse_in_loop(async_alternative)
-    before = set(threading.enumerate())
+    portal, _ = _shared.acquire()
     try:
-        with start_blocking_portal() as portal:
-            return portal.call(fn, *args)
+        return portal.call(fn, *args)
     finally:
-        _join_workers(before)
+        _shared.release()
 
 
-WORKER_JOIN_TIMEOUT = 0.2
-"""Seconds to wait, per thread, for the portal loop's worker threads to exit after the loop ended."""
+def iterate_sync_running_calls(
+    factory: Callable[[CallerThread], AsyncIterable[T]],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    async_alternative: str = "the async API",
+) -> Generator[T, None, None]:
+    """:func:`iterate_sync`, with the calling thread lent to the producer as a :class:`CallerThread`.
 
+    ``factory(caller)`` makes the async iterable in the portal's loop; ``await caller.run_sync(fn)`` there
+    runs ``fn`` in the thread iterating the generator, between batches. Items produced while that thread
+    runs a function are held (without limit) until it returns, since it cannot take them meanwhile.
 
-def _join_workers(before: set[threading.Thread]) -> None:
-    """Join the anyio worker threads the portal's loop started (told to stop when that loop ended).
-
-    A worker still running an abandoned sync function (cancelled mid-call) is waited for at most
-    :data:`WORKER_JOIN_TIMEOUT` seconds, then left to finish on its own.
+    :raises SyncInAsyncContextError: at once, when called from a thread that is running an event loop
+    :raises ValueError: when ``batch_size`` is not positive
     """
-    for thread in threading.enumerate():
-        if thread not in before and thread.name.startswith("AnyIO worker thread"):
-            thread.join(WORKER_JOIN_TIMEOUT)
+    _refuse_in_loop(async_alternative)
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive number of items, got {batch_size!r}")
+    return _iterate(factory, batch_size, lend=True)
 
 
-def _iterate(factory: Callable[[], AsyncIterable[T]], batch_size: int) -> Generator[T, None, None]:
-    pump: _Pump[T] = _Pump(batch_size)
-    before = set(threading.enumerate())
+def _iterate(factory: Callable[..., AsyncIterable[T]], batch_size: int, lend: bool = False) -> Generator[T, None, None]:
+    portal, loop = _shared.acquire()
     try:
-        yield from _pumped(pump, factory)
-    finally:
-        _join_workers(before)
-
-
-def _pumped(pump: _Pump[T], factory: Callable[[], AsyncIterable[T]]) -> Generator[T, None, None]:
-    with start_blocking_portal() as portal:
-        task = portal.start_task_soon(pump.run, factory)
+        pump: _Pump[T] = _Pump(batch_size)
+        if lend:
+            caller = CallerThread(pump)
+            portal.start_task_soon(pump.run, lambda: factory(caller))
+        else:
+            portal.start_task_soon(pump.run, factory)
+        reply: queue.SimpleQueue[_Reply[T]] = queue.SimpleQueue()
+        finished: _Job | None = None
         try:
             while True:
-                batch = portal.call(pump.next_batch)
-                if not batch:
+                loop.call_soon_threadsafe(pump.request, finished, reply)
+                batch, job, error = reply.get()
+                finished = None
+                if error is not None:
+                    raise error
+                if not batch and job is None:
                     return
                 yield from batch
+                if job is not None:
+                    job.run()
+                    finished = job
         finally:
-            if not task.done():
-                task.cancel()
+            if not pump.done:
+                portal.call(pump.stop)
+    finally:
+        _shared.release()

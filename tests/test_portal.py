@@ -1,7 +1,8 @@
 """The sync bridge: an async producer iterated from sync code through a blocking portal.
 
 Every way of leaving the loop (exhaustion, break, close(), garbage collection, an exception on either side,
-KeyboardInterrupt) must stop the producer and join the portal's thread before control returns.
+KeyboardInterrupt) must stop the producer, leaving no task on the shared portal thread's loop, before control returns;
+the portal thread itself is reused by the next call and exits when idle or stopped.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import gc
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import anyio
 import pytest
@@ -19,6 +21,8 @@ from streamflow import portal
 from streamflow.errors import SyncInAsyncContextError
 from streamflow.portal import DEFAULT_BATCH_SIZE, iterate_sync
 
+from .helpers import NothingLeftBehind
+
 
 class Boom(Exception):
     """A producer's own exception type."""
@@ -26,16 +30,11 @@ class Boom(Exception):
 
 @pytest.fixture(autouse=True)
 def no_thread_left_behind() -> Iterator[Callable[[], None]]:
-    """Yield a check that the thread set is back to what it was; run it again after the test."""
-    before = set(threading.enumerate())
-    count = threading.active_count()
-
-    def check() -> None:
-        assert set(threading.enumerate()) - before == set()
-        assert threading.active_count() == count
-
-    yield check
-    check()
+    """Yield a check that no task is left on the portal's loop and no thread once it stops; run it again
+    after the test."""
+    left = NothingLeftBehind()
+    yield left.check
+    left.check()
 
 
 class Producer:
@@ -64,14 +63,14 @@ class Producer:
             self.finished.set()
 
 
-def test_items_arrive_in_order_and_the_thread_is_joined(no_thread_left_behind: Callable[[], None]) -> None:
+def test_items_arrive_in_order_and_nothing_is_left_behind(no_thread_left_behind: Callable[[], None]) -> None:
     producer = Producer(limit=1_500)
     assert list(iterate_sync(producer, batch_size=64)) == list(range(1_500))
     assert producer.finished.is_set()
     no_thread_left_behind()
 
 
-def test_early_break_stops_the_producer_and_joins_the_thread(no_thread_left_behind: Callable[[], None]) -> None:
+def test_early_break_stops_the_producer_and_leaves_nothing_behind(no_thread_left_behind: Callable[[], None]) -> None:
     producer = Producer()  # endless
     seen = []
     for item in iterate_sync(producer, batch_size=8):
@@ -86,7 +85,7 @@ def test_early_break_stops_the_producer_and_joins_the_thread(no_thread_left_behi
     assert producer.produced == produced  # and nothing runs any more
 
 
-def test_close_stops_the_producer_and_joins_the_thread(no_thread_left_behind: Callable[[], None]) -> None:
+def test_close_stops_the_producer_and_leaves_nothing_behind(no_thread_left_behind: Callable[[], None]) -> None:
     producer = Producer()
     stream = iterate_sync(producer, batch_size=4)
     assert [next(stream) for _ in range(5)] == [0, 1, 2, 3, 4]
@@ -161,13 +160,12 @@ def test_exception_in_the_caller_loop_body_stops_the_producer(no_thread_left_beh
 
 
 @pytest.mark.anyio
-async def test_refused_inside_a_running_event_loop(no_thread_left_behind: Callable[[], None]) -> None:
+async def test_refused_inside_a_running_event_loop() -> None:
     producer = Producer(limit=3)
     with pytest.raises(SyncInAsyncContextError, match=r"use astream\(\) instead") as info:
         iterate_sync(producer, async_alternative="astream()")
     assert isinstance(info.value, RuntimeError)
-    no_thread_left_behind()
-    assert producer.produced == 0
+    assert producer.produced == 0  # the fixture checks, outside the loop, that nothing was left behind
 
 
 def interrupt_from_the_portal_thread() -> None:
@@ -181,7 +179,7 @@ def interrupt_from_a_worker_thread() -> None:
 
 
 @pytest.mark.parametrize("interrupt", [interrupt_from_the_portal_thread, interrupt_from_a_worker_thread])
-def test_keyboard_interrupt_stops_the_producer_and_joins_the_thread(
+def test_keyboard_interrupt_stops_the_producer_and_leaves_nothing_behind(
     interrupt: Callable[[], None], no_thread_left_behind: Callable[[], None]
 ) -> None:
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
@@ -212,14 +210,14 @@ def test_keyboard_interrupt_stops_the_producer_and_joins_the_thread(
 @pytest.mark.parametrize(("total", "batch_size"), [(1_000, 100), (2_000, DEFAULT_BATCH_SIZE), (10, 1)])
 def test_items_move_in_batches(total: int, batch_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
     hops = 0
-    next_batch = portal._Pump.next_batch
+    request = portal._Pump.request
 
-    async def counting_next_batch(self: portal._Pump[int]) -> list[int]:
+    def counting_request(self: portal._Pump[int], *args: Any) -> None:
         nonlocal hops
         hops += 1
-        return await next_batch(self)
+        request(self, *args)
 
-    monkeypatch.setattr(portal._Pump, "next_batch", counting_next_batch)
+    monkeypatch.setattr(portal._Pump, "request", counting_request)
     producer = Producer(limit=total, checkpoint=False)  # produces as fast as the pump lets it
     assert list(iterate_sync(producer, batch_size=batch_size)) == list(range(total))
     full_batches = -(-total // batch_size)
@@ -229,3 +227,52 @@ def test_items_move_in_batches(total: int, batch_size: int, monkeypatch: pytest.
 def test_batch_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         iterate_sync(Producer(), batch_size=0)
+
+
+def test_the_portal_thread_is_reused_by_the_next_call() -> None:
+    assert list(iterate_sync(Producer(limit=3))) == [0, 1, 2]
+    first = portal.portal_thread()
+    assert first is not None and first.is_alive()
+    assert list(iterate_sync(Producer(limit=3))) == [0, 1, 2]
+    assert portal.portal_thread() is first
+
+
+def test_concurrent_calls_from_several_threads_share_the_portal() -> None:
+    results: dict[int, list[int]] = {}
+    barrier = threading.Barrier(4)
+
+    def consume(index: int) -> None:
+        barrier.wait()
+        results[index] = list(iterate_sync(Producer(limit=500), batch_size=7))
+
+    consumers = [threading.Thread(target=consume, args=(i,)) for i in range(4)]
+    for thread in consumers:
+        thread.start()
+    for thread in consumers:
+        thread.join(timeout=30)
+    assert results == {i: list(range(500)) for i in range(4)}
+
+
+def test_the_portal_thread_exits_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    portal.shutdown_portal()
+    monkeypatch.setattr(portal, "PORTAL_IDLE_TIMEOUT", 0.01)
+    assert list(iterate_sync(Producer(limit=2))) == [0, 1]
+    thread = portal.portal_thread()
+    assert thread is not None
+    thread.join(timeout=10)  # the reaper stops it after one to two idle periods
+    assert not thread.is_alive()
+    assert portal.portal_thread() is None
+    assert list(iterate_sync(Producer(limit=2))) == [0, 1]  # and the next call starts a new one
+    assert portal.portal_thread() not in (None, thread)
+
+
+def test_shutdown_portal_cancels_what_still_runs_and_joins_the_thread() -> None:
+    producer = Producer()
+    items = iterate_sync(producer)
+    assert next(items) == 0
+    thread = portal.portal_thread()
+    portal.shutdown_portal()
+    assert thread is not None and not thread.is_alive()
+    assert producer.finished.is_set()
+    with pytest.raises(RuntimeError):
+        list(items)

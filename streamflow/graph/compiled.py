@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from anyio import CancelScope
 
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
 from ..modes import ViewSpec
-from ..portal import call_sync, iterate_sync
+from ..portal import call_sync, iterate_sync_running_calls
 from .builder import Branch
 from .run import Run
 
@@ -79,8 +79,22 @@ class CompiledStateGraph:
         :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
+        async for item in self._astream(input, config, stream_mode, subgraphs, version, buffer_size, None):
+            yield item
+
+    async def _astream(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None,
+        stream_mode: str | Sequence[str],
+        subgraphs: bool,
+        version: str,
+        buffer_size: int,
+        sync_runner: Callable[[Callable[[], Any]], Awaitable[Any]] | None,
+    ) -> AsyncIterator[Any]:
         spec = ViewSpec.parse(stream_mode, subgraphs, version)
         run = Run(self, input, config, replay_size=0)
+        run.context.sync_runner = sync_runner
         try:
             view = run.stream(
                 spec.modes if not spec.single else spec.modes[0],
@@ -108,17 +122,18 @@ class CompiledStateGraph:
         buffer_size: int = DEFAULT_BUFFER_SIZE,
     ) -> Iterator[Any]:
         """The sync twin of :meth:`astream`: the same async stream, carried to this thread through an anyio
-        blocking portal in batches. Async nodes work here too. Breaking out, ``close()``, an exception in
-        the loop body or KeyboardInterrupt cancel the run and join the portal's thread.
+        blocking portal in batches. Async nodes work here too. Sync nodes run in the thread iterating this
+        generator, between chunks, as in LangGraph (a second sync node of the same superstep runs in a
+        worker thread meanwhile); chunks they produce reach the caller when they return. Breaking out,
+        ``close()``, an exception in the loop body or KeyboardInterrupt cancel the run (in-flight async
+        nodes and worker threads' nodes are cancelled, no new node starts) and return once it has stopped.
 
         :raises SyncInAsyncContextError: at once, when called in a thread that runs an event loop
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
         ViewSpec.parse(stream_mode, subgraphs, version)
-        return iterate_sync(
-            lambda: self.astream(
-                input, config, stream_mode=stream_mode, subgraphs=subgraphs, version=version, buffer_size=buffer_size
-            ),
+        return iterate_sync_running_calls(
+            lambda caller: self._astream(input, config, stream_mode, subgraphs, version, buffer_size, caller.run_sync),
             async_alternative="astream()",
         )
 

@@ -7,10 +7,12 @@ and anything they call.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -19,6 +21,8 @@ from ..errors import ChannelClosedError, NotInRunError
 from ..events import CustomData, Event
 
 __all__ = ["StreamWriter", "TaskContext", "current_task", "get_config", "get_stream_writer"]
+
+T = TypeVar("T")
 
 StreamWriter = Callable[[Any], None]
 """Type of the stream writer: call it with any value to emit it as custom data (LangGraph's name)."""
@@ -44,6 +48,34 @@ class RunContext:
     """``threading.get_ident()`` of the loop thread the run publishes from."""
     payload_check: Callable[[Any], None] | None = None
     """Called with every custom payload before it is published (wire transports check serialisability)."""
+    loop: asyncio.AbstractEventLoop | None = None
+    """The event loop the run executes on."""
+    sync_runner: Callable[[Callable[[], Any]], Awaitable[Any]] | None = None
+    """Runs a sync node's function off the loop and returns its result; None means an anyio worker thread.
+    ``stream()`` sets it to run sync nodes in the thread iterating it (see :mod:`streamflow.portal`)."""
+
+    _calls: set[concurrent.futures.Future[Any]] = attrs.field(factory=set, init=False)
+
+    def call_from_thread(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+        """From a sync node's thread (not the loop's): run ``await fn(*args)`` on the run's loop and wait.
+
+        Calls still running when the run ends are cancelled with it.
+
+        :raises Exception: what ``fn`` raised, with its original type
+        :raises concurrent.futures.CancelledError: when the run ended before the call did
+        """
+        assert self.loop is not None
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(fn(*args), self.loop)
+        self._calls.add(future)
+        try:
+            return future.result()
+        finally:
+            self._calls.discard(future)
+
+    def cancel_calls(self) -> None:
+        """Cancel the :meth:`call_from_thread` calls still running (when the run ends)."""
+        for future in list(self._calls):
+            future.cancel()
 
     def publish_soon(self, event: Event) -> None:
         """Publish from any thread of this run, in that thread's order, without waiting."""

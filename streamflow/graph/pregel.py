@@ -124,7 +124,11 @@ async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
         kwargs[node.writer_param] = ctx.writer
     if node.is_async:
         return await node.fn(state, **kwargs)
-    return await anyio.to_thread.run_sync(functools.partial(node.fn, state, **kwargs), abandon_on_cancel=True)
+    call = functools.partial(node.fn, state, **kwargs)
+    runner = ctx.run.sync_runner
+    if runner is not None:
+        return await runner(call)
+    return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
 
 
 async def _route(branch: Branch, state_view: Any) -> list[Any]:

@@ -80,6 +80,7 @@ class Run:
             metadata=metadata,
             recursion_limit=limit,
             loop_thread=threading.get_ident(),
+            loop=asyncio.get_running_loop(),
         )
         self._input = graph_input
         self._output: Any = None
@@ -105,6 +106,8 @@ class Run:
         else:
             self._output = output
             channel.close(RunFinished(tags=ctx.tags, output=output))
+        finally:
+            ctx.cancel_calls()
 
     # -- watching ------------------------------------------------------------------------------------
 

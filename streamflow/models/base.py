@@ -13,8 +13,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
-import anyio.from_thread
-
 from ..errors import SyncInAsyncContextError
 from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken, error_type_name
 from ..graph.context import current_task
@@ -129,8 +127,7 @@ class BaseChatModel:
         """
         task = current_task()
         if task is not None and threading.get_ident() != task.run.loop_thread:
-            result: AIMessage = anyio.from_thread.run(self.ainvoke, messages, config)
-            return result
+            return task.run.call_from_thread(self.ainvoke, messages, config)
         if task is not None:
             raise SyncInAsyncContextError("model.invoke() called on the event loop thread; use await model.ainvoke()")
         return call_sync(self.ainvoke, messages, config, async_alternative="ainvoke()")
