@@ -231,7 +231,11 @@ class CallerThread:
         return result
 
 
-_Reply = tuple[list[T], "_Job | None", BaseException | None]
+ANSWER_DEFERRALS = 4
+"""Loop passes a batch of items (with no job and no end yet) waits for more before it is handed over."""
+
+_Reply = tuple[list[T], "_Job | None", bool, BaseException | None]
+"""A batch, a job for the calling thread (or None), whether the producer ended, and its exception."""
 
 
 class _Pump(Generic[T]):
@@ -256,10 +260,16 @@ class _Pump(Generic[T]):
         self.handed: _Job | None = None  # the job the calling thread took
         self.reply: queue.SimpleQueue[_Reply[T]] | None = None  # the calling thread, waiting for a batch
         self.answer_due = False
+        self.deferred = 0
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self, factory: Callable[[], AsyncIterable[T]]) -> None:
+        """Loop callback: start the producer's task (cancelled with the loop if the portal stops first)."""
+        self.loop = asyncio.get_running_loop()
+        self.task = self.loop.create_task(self.run(factory), name="streamflow.portal.iterate_sync")
 
     async def run(self, factory: Callable[[], AsyncIterable[T]]) -> None:
-        self.loop = asyncio.get_running_loop()
         iterable: AsyncIterable[T] | None = None
         try:
             with anyio.CancelScope() as self.scope:
@@ -308,19 +318,27 @@ class _Pump(Generic[T]):
             self.loop.call_soon(self.answer)
 
     def answer(self) -> None:
-        self.answer_due = False
         reply = self.reply
         if reply is None or not (self.items or self.done or self.job_ready()):
+            self.answer_due = False
             return
+        if not self.done and not self.job_ready() and self.deferred < ANSWER_DEFERRALS:
+            # Only items so far: let the loop run a few more passes, in which the producer often ends or
+            # hands over a job, so that these travel in this hop too.
+            self.deferred += 1
+            assert self.loop is not None
+            self.loop.call_soon(self.answer)
+            return
+        self.answer_due = False
+        self.deferred = 0
         self.reply = None
         job = self.job if self.job_ready() else None
         self.handed = job
         batch, self.items = self.items, []
         self.room.set()
-        error = None
-        if not batch and job is None and self.error is not None:
-            error, self.error = self.error, None
-        reply.put((batch, job, error))
+        end = self.done and job is None
+        error, self.error = (self.error, None) if end else (None, self.error)
+        reply.put((batch, job, end, error))
 
     async def stop(self) -> None:
         """Cancel the producer (if it still runs) and wait until it has stopped."""
@@ -407,21 +425,21 @@ def _iterate(factory: Callable[..., AsyncIterable[T]], batch_size: int, lend: bo
         pump: _Pump[T] = _Pump(batch_size)
         if lend:
             caller = CallerThread(pump)
-            portal.start_task_soon(pump.run, lambda: factory(caller))
+            loop.call_soon_threadsafe(pump.start, lambda: factory(caller))
         else:
-            portal.start_task_soon(pump.run, factory)
+            loop.call_soon_threadsafe(pump.start, factory)
         reply: queue.SimpleQueue[_Reply[T]] = queue.SimpleQueue()
         finished: _Job | None = None
         try:
             while True:
                 loop.call_soon_threadsafe(pump.request, finished, reply)
-                batch, job, error = reply.get()
+                batch, job, end, error = reply.get()
                 finished = None
-                if error is not None:
-                    raise error
-                if not batch and job is None:
-                    return
                 yield from batch
+                if end:
+                    if error is not None:
+                        raise error
+                    return
                 if job is not None:
                     job.run()
                     finished = job
