@@ -32,7 +32,7 @@ import queue
 import threading
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator
 from concurrent.futures import Future
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import anyio
 import anyio.to_thread
@@ -247,8 +247,9 @@ class _Pump(Generic[T]):
     is made per batch: a hop is one callback each way.
     """
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, *, lists: bool = False) -> None:
         self.batch_size = batch_size
+        self.lists = lists  # the producer yields lists of items
         self.items: list[T] = []
         self.done = False
         self.error: BaseException | None = None
@@ -279,7 +280,10 @@ class _Pump(Generic[T]):
                 try:
                     iterable = factory()
                     async for item in iterable:
-                        self.items.append(item)
+                        if self.lists:
+                            self.items.extend(cast("list[T]", item))
+                        else:
+                            self.items.append(item)
                         self.answer_soon()
                         # While the calling thread runs a job it cannot take items: waiting for room then
                         # could wait for that very job, so items pile up until it returns.
@@ -399,15 +403,17 @@ def call_sync(fn: Callable[..., Awaitable[T]], *args: Any, async_alternative: st
 
 
 def iterate_sync_running_calls(
-    factory: Callable[[CallerThread], AsyncIterable[T]],
+    factory: Callable[[CallerThread, int], AsyncIterable[list[T]]],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     async_alternative: str = "the async API",
 ) -> Generator[T, None, None]:
     """:func:`iterate_sync`, with the calling thread lent to the producer as a :class:`CallerThread`.
 
-    ``factory(caller)`` makes the async iterable in the portal's loop; ``await caller.run_sync(fn)`` there
-    runs ``fn`` in the thread iterating the generator, between batches. Items produced while that thread
+    ``factory(caller, batch_size)`` makes the async iterable in the portal's loop; unlike
+    :func:`iterate_sync`'s, it yields *lists* of items (at most ``batch_size`` each: whatever it has ready,
+    which saves a step of the async iterator per item). ``await caller.run_sync(fn)`` there runs ``fn`` in
+    the thread iterating the generator, between batches. Items produced while that thread
     runs a function are held (without limit) until it returns, since it cannot take them meanwhile.
 
     :raises SyncInAsyncContextError: at once, when called from a thread that is running an event loop
@@ -419,13 +425,15 @@ def iterate_sync_running_calls(
     return _iterate(factory, batch_size, lend=True)
 
 
-def _iterate(factory: Callable[..., AsyncIterable[T]], batch_size: int, lend: bool = False) -> Generator[T, None, None]:
+def _iterate(
+    factory: Callable[..., AsyncIterable[Any]], batch_size: int, lend: bool = False
+) -> Generator[T, None, None]:
     portal, loop = _shared.acquire()
     try:
-        pump: _Pump[T] = _Pump(batch_size)
+        pump: _Pump[T] = _Pump(batch_size, lists=lend)
         if lend:
             caller = CallerThread(pump)
-            loop.call_soon_threadsafe(pump.start, lambda: factory(caller))
+            loop.call_soon_threadsafe(pump.start, lambda: factory(caller, batch_size))
         else:
             loop.call_soon_threadsafe(pump.start, factory)
         reply: queue.SimpleQueue[_Reply[T]] = queue.SimpleQueue()

@@ -59,7 +59,7 @@ class CompiledStateGraph:
         """
         return Run(self, input, config, replay_size=replay_size)
 
-    async def astream(
+    def astream(
         self,
         input: Any,
         config: Mapping[str, Any] | None = None,
@@ -79,8 +79,7 @@ class CompiledStateGraph:
         :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        async for item in self._astream(input, config, stream_mode, subgraphs, version, buffer_size, None):
-            yield item
+        return self._astream(input, config, stream_mode, subgraphs, version, buffer_size, None, 0)
 
     async def _astream(
         self,
@@ -91,7 +90,9 @@ class CompiledStateGraph:
         version: str,
         buffer_size: int,
         sync_runner: Callable[[Callable[[], Any]], Awaitable[Any]] | None,
+        batch_size: int,
     ) -> AsyncIterator[Any]:
+        """The stream of :meth:`astream`; with ``batch_size`` > 0, lists of up to that many chunks instead."""
         spec = ViewSpec.parse(stream_mode, subgraphs, version)
         run = Run(self, input, config, replay_size=0)
         run.context.sync_runner = sync_runner
@@ -103,8 +104,12 @@ class CompiledStateGraph:
                 buffer_size=buffer_size,
             )
             async with view:
-                async for item in view:
-                    yield item
+                if batch_size:
+                    while batch := await view.next_batch(batch_size):
+                        yield batch
+                else:
+                    async for item in view:
+                        yield item
             await run.result()
         finally:
             if not run.done:
@@ -133,7 +138,9 @@ class CompiledStateGraph:
         """
         ViewSpec.parse(stream_mode, subgraphs, version)
         return iterate_sync_running_calls(
-            lambda caller: self._astream(input, config, stream_mode, subgraphs, version, buffer_size, caller.run_sync),
+            lambda caller, batch_size: self._astream(
+                input, config, stream_mode, subgraphs, version, buffer_size, caller.run_sync, batch_size
+            ),
             async_alternative="astream()",
         )
 
