@@ -131,12 +131,13 @@ class OpenAIChatModel(BaseChatModel):
         self.max_tokens = max_tokens
         self.stop = list(stop)
         self.extra_body = dict(extra_body or {})
-        self.client = openai.AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=api_key or os.environ.get("OPENAI_API_KEY") or _PLACEHOLDER_KEY,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        self.timeout = timeout
+        self.client_options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "api_key": api_key or os.environ.get("OPENAI_API_KEY") or _PLACEHOLDER_KEY,
+            "timeout": timeout,
+            "max_retries": max_retries,
+        }
         self.tool_specs: list[dict[str, Any]] = []
 
     def bind_tools(self, tools: Sequence[Any]) -> OpenAIChatModel:
@@ -173,12 +174,14 @@ class OpenAIChatModel(BaseChatModel):
         :raises ChatModelStreamError: the stream broke off, carried an error event or unreadable data, or
             ended without a ``finish_reason``
         """
-        where = f"chat model {self.model_name!r} at {self.client.base_url}"
         received = 0
         finished = False
+        # One client per call: its connections belong to this call's event loop (sync calls each run on a
+        # loop of their own) and are closed when the call ends, however it ends.
+        client = openai.AsyncOpenAI(**self.client_options)
+        where = f"chat model {self.model_name!r} at {client.base_url}"
         try:
-            stream = await self.client.chat.completions.create(**self.request(messages))
-            async with stream:
+            async with client, await client.chat.completions.create(**self.request(messages)) as stream:
                 async for event in stream:
                     received += 1
                     if not event.choices:
@@ -210,7 +213,7 @@ class OpenAIChatModel(BaseChatModel):
             ) from exc
         except openai.APITimeoutError as exc:
             raise ChatModelConnectionError(
-                f"{where} sent nothing for {self.client.timeout} seconds ({received} stream events received)",
+                f"{where} sent nothing for {self.timeout} seconds ({received} stream events received)",
                 model_name=self.model_name,
             ) from exc
         except openai.APIConnectionError as exc:
