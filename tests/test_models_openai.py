@@ -26,7 +26,6 @@ from streamflow.events import ChatModelFinished, ChatModelToken
 from streamflow.graph import START, StateGraph
 from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, MessagesState, SystemMessage, ToolMessage
 from streamflow.tools import create_react_agent, tool
-
 from tests.extras import require_extra
 from tests.openai_wire import MODEL, Reply, WireServer, chunk, text_reply, tool_call_reply
 
