@@ -25,7 +25,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── ChatModelError(RuntimeError)              a chat model call failed (provider or engine side)
     │   ├── ChatModelStatusError                  the server answered with an HTTP error status (4xx/5xx)
     │   ├── ChatModelConnectionError(ConnectionError)
-    │   │                                         no answer: connection refused, lost or timed out
+    │   │                                         unreachable server, or none sent within the timeout
     │   └── ChatModelStreamError                  the answer stream broke off or was malformed mid-way
     └── MissingExtraError(ImportError)            an optional extra needed by a feature is not installed
 
@@ -46,11 +46,11 @@ __all__ = [
     "ChatModelError",
     "ChatModelStatusError",
     "ChatModelStreamError",
-    "MissingExtraError",
     "GraphRecursionError",
     "InvalidArgumentError",
     "InvalidGraphError",
     "InvalidUpdateError",
+    "MissingExtraError",
     "NotInRunError",
     "NotSerializableError",
     "ReplayUnavailableError",
