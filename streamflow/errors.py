@@ -21,10 +21,17 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── NotInRunError(RuntimeError)               ``get_stream_writer()`` called outside a run
     ├── RunCancelledError(concurrent.futures.CancelledError)
     │                                             the result of a run that was cancelled
-    └── GraphRecursionError(RecursionError)       a run exceeded its ``recursion_limit`` supersteps
+    ├── GraphRecursionError(RecursionError)       a run exceeded its ``recursion_limit`` supersteps
+    ├── ChatModelError(RuntimeError)              a chat model call failed (provider or engine side)
+    │   ├── ChatModelStatusError                  the server answered with an HTTP error status (4xx/5xx)
+    │   ├── ChatModelConnectionError(ConnectionError)
+    │   │                                         unreachable server, or none sent within the timeout
+    │   └── ChatModelStreamError                  the answer stream broke off or was malformed mid-way
+    └── MissingExtraError(ImportError)            an optional extra needed by a feature is not installed
 
-Errors raised by user code (a node, a tool, a model) are never wrapped: they reach the caller with their
-original type.
+Errors raised by user code (a node, a tool) are never wrapped: they reach the caller with their original
+type. The chat models that ship with streamflow turn their provider's failures into ``ChatModelError``
+subclasses (the original exception is the ``__cause__``).
 """
 
 from __future__ import annotations
@@ -35,10 +42,15 @@ import anyio
 
 __all__ = [
     "ChannelClosedError",
+    "ChatModelConnectionError",
+    "ChatModelError",
+    "ChatModelStatusError",
+    "ChatModelStreamError",
     "GraphRecursionError",
     "InvalidArgumentError",
     "InvalidGraphError",
     "InvalidUpdateError",
+    "MissingExtraError",
     "NotInRunError",
     "NotSerializableError",
     "ReplayUnavailableError",
@@ -135,3 +147,48 @@ class RunCancelledError(StreamflowError, concurrent.futures.CancelledError):
 
 class GraphRecursionError(StreamflowError, RecursionError):
     """A run took more supersteps than its ``recursion_limit`` allows (LangGraph's error of the same name)."""
+
+
+class ChatModelError(StreamflowError, RuntimeError):
+    """A chat model call failed; the run's ``ChatModelFinished`` event carries its type and message.
+
+    :ivar model_name: the provider's model name of the failed call
+    """
+
+    def __init__(self, message: str, *, model_name: str = "") -> None:
+        super().__init__(message)
+        self.model_name = model_name
+
+
+class ChatModelStatusError(ChatModelError):
+    """The model server answered with an HTTP error status.
+
+    :ivar status_code: the HTTP status (400-599)
+    """
+
+    def __init__(self, message: str, *, status_code: int, model_name: str = "") -> None:
+        super().__init__(message, model_name=model_name)
+        self.status_code = status_code
+
+
+class ChatModelConnectionError(ChatModelError, ConnectionError):
+    """The model server could not be reached, or stopped answering before the time limit."""
+
+
+class ChatModelStreamError(ChatModelError):
+    """The answer stream broke off before the model finished, or carried data that could not be read."""
+
+
+class MissingExtraError(StreamflowError, ImportError):
+    """A feature needs an optional extra that is not installed; the message names the extra to install.
+
+    :ivar extra: the name of the extra (``pip install 'streamflow[<extra>]'``)
+    """
+
+    def __init__(self, feature: str, extra: str, missing: str) -> None:
+        super().__init__(
+            f"{feature} needs the {missing!r} package, which is not installed; "
+            f"install it with: pip install 'streamflow[{extra}]'",
+            name=missing,
+        )
+        self.extra = extra

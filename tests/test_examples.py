@@ -15,9 +15,17 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
 JOKE = "This is a joke about ice cream and cats"
 
 
+ARGS = {"agent_demo.py": ["--model", "fake"]}
+"""Command-line arguments of the examples that take some."""
+
+
 def run_script(name: str) -> list[str]:
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, str(EXAMPLES / name), *ARGS.get(name, [])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
@@ -146,6 +154,28 @@ def check_many_views(lines: list[str]) -> None:
     }
 
 
+def check_agent_demo(lines: list[str]) -> None:
+    assert lines[0] == "question: How tall is Mount Everest in kilometres?"
+    assert [line for line in lines if line.startswith("agent> ")] == [
+        "agent> Let me look that up.",
+        "agent> Mount Everest is 8849 metres tall, which is 8.849 kilometres.",
+    ]
+    assert [line for line in lines if line.startswith("[tool] ")] == [
+        "[tool] lookup: searching 15 facts for 'Mount Everest'",
+        "[tool] lookup: 1 matching fact",
+        "[tool] calculator: evaluating 8849 / 1000",
+        "[tool] calculator: 8849 / 1000 = 8.849",
+    ]
+    assert [line for line in lines if line.startswith("[update] ")] == [
+        "[update] agent: calls lookup(query='Mount Everest')",
+        "[update] tools: lookup -> 'Mount Everest is 8849 metres tall, the highest mountain above sea l...'",
+        "[update] agent: calls calculator(expression='8849 / 1000')",
+        "[update] tools: calculator -> '8.849'",
+        "[update] agent: answered 'Mount Everest is 8849 metres tall, which is 8.849 kilometres.'",
+    ]
+    assert lines[-1] == "answer: Mount Everest is 8849 metres tall, which is 8.849 kilometres."
+
+
 CHECKS = {
     "stream_values.py": check_values,
     "stream_updates.py": check_updates,
@@ -155,6 +185,7 @@ CHECKS = {
     "stream_debug.py": check_debug,
     "stream_async.py": check_async,
     "many_views.py": check_many_views,
+    "agent_demo.py": check_agent_demo,
 }
 
 
