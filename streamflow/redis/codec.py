@@ -115,4 +115,8 @@ def decode_event(data: bytes | str) -> Event:
     :raises ValueError: when ``data`` is not a wire-form event (bad JSON, unknown tag)
     :raises UnknownEventKindError: when its ``type`` is not a known event kind
     """
-    return from_dict(_loads(data.decode() if isinstance(data, bytes) else data))
+    event = from_dict(_loads(data.decode() if isinstance(data, bytes) else data))
+    # ``metadata`` comes back a plain dict, as producers give it (the metadata of ``messages`` chunks), so
+    # chunks built from it stay JSON- and pickle-friendly; it compares equal to the read-only original.
+    event.metadata = dict(event.metadata)
+    return event
