@@ -7,6 +7,7 @@ pass.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -76,10 +77,8 @@ class RedisServer:
 
     def stop(self) -> None:
         with redis.Redis(host=HOST, port=PORT) as client:
-            try:
+            with contextlib.suppress(redis.ConnectionError, OSError):  # it closes the connection as it goes
                 client.shutdown(nosave=True)
-            except (redis.ConnectionError, OSError):
-                pass  # the server closes the connection as it goes
         wait_until(lambda: not answers(), "Redis stopped")
 
     def start(self) -> None:

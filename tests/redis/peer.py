@@ -41,10 +41,12 @@ async def view(url: str, prefix: str, run_id: str, specs: list[dict[str, Any]]) 
             error = (type(exc).__name__, str(exc))
         results[index] = {"items": items, "outcome": target.outcome, "error": error}
 
-    async with RemoteRun(url, run_id, prefix=prefix, start_timeout=20, stall_timeout=20) as remote:
-        async with anyio.create_task_group() as tg:
-            for index, spec in enumerate(specs):
-                tg.start_soon(read, index, remote, spec)
+    async with (
+        RemoteRun(url, run_id, prefix=prefix, start_timeout=20, stall_timeout=20) as remote,
+        anyio.create_task_group() as tg,
+    ):
+        for index, spec in enumerate(specs):
+            tg.start_soon(read, index, remote, spec)
     print(base64.b64encode(pickle.dumps(results)).decode())
 
 

@@ -146,7 +146,7 @@ async def test_a_failed_run_ends_every_remote_view_with_its_failure(redis_url: s
         assert items[0] == [{"i": i} for i in range(10)]
         assert items[1] == []
         assert isinstance(items[2][-1], RunFailed) and isinstance(items[2][-2], TaskFailed)
-        with pytest.raises(RunFailedError, match="builtins.ValueError: boom") as info:
+        with pytest.raises(RunFailedError, match=r"builtins\.ValueError: boom") as info:
             await remote.result()
         assert info.value.error_type == "builtins.ValueError"
         assert (await remote.info()).status == "failed"
