@@ -76,9 +76,9 @@ class RedisServer:
     """Stops and starts the machine's Redis server process (the fault tests)."""
 
     def stop(self) -> None:
-        with redis.Redis(host=HOST, port=PORT) as client:
-            with contextlib.suppress(redis.ConnectionError, OSError):  # it closes the connection as it goes
-                client.shutdown(nosave=True)
+        # the server closes the connection as it goes down
+        with redis.Redis(host=HOST, port=PORT) as client, contextlib.suppress(redis.ConnectionError, OSError):
+            client.shutdown(nosave=True)
         wait_until(lambda: not answers(), "Redis stopped")
 
     def start(self) -> None:

@@ -252,4 +252,3 @@ async def test_the_directory_records_runs_and_their_end(redis_url: str, prefix: 
                 assert 0 < await client.pttl(key) <= 120_000
         finally:
             await client.aclose()
-
