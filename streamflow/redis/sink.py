@@ -97,8 +97,9 @@ class RedisSink:
     Entering subscribes, adds a payload check to the run (so a stream-writer call with data the wire cannot
     carry raises :class:`~streamflow.errors.NotSerializableError` at the call) and waits until the run is in
     the directory. Leaving cancels the run if it has not ended (as leaving the run's own block does), then
-    waits until the terminal event is written or the sink gave up. Failures are not raised from the block:
-    they end the run (``on_unreachable="fail"``) or are reported (``"detach"``); see :attr:`error`.
+    waits until the terminal event is written or the sink gave up. A failure ends the run
+    (``on_unreachable="fail"``; raised from the block instead when the run had already ended) or is reported
+    (``"detach"``); see :attr:`error` and :meth:`statistics`.
 
     :param run: the run to forward (a :class:`streamflow.graph.Run`)
     :param redis: a ``redis.asyncio.Redis`` client (bytes responses, the default), or a URL to make one
@@ -169,6 +170,7 @@ class RedisSink:
         self._restored = 0
         self._state = "forwarding"
         self._error: BaseException | None = None
+        self._raise_on_close = False
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -201,7 +203,11 @@ class RedisSink:
 
     async def aclose(self) -> None:
         """Cancel the run if it has not ended, wait for the sink to finish (see :meth:`wait`), and close the
-        client if the sink made it. Idempotent."""
+        client if the sink made it. Idempotent.
+
+        :raises TransportUnavailableError: (or what else made the sink give up) with ``on_unreachable="fail"``
+            when the sink gave up after the run had already ended, so the run could not carry the failure
+        """
         try:
             if self._task is not None and not self._task.done():
                 if not self.run.done:
@@ -213,6 +219,9 @@ class RedisSink:
             if self._owned:
                 self._owned = False
                 await self._client.aclose()
+        if self._raise_on_close and self._error is not None:
+            self._raise_on_close = False
+            raise self._error
 
     @property
     def error(self) -> BaseException | None:
@@ -398,6 +407,7 @@ class RedisSink:
             )
             return
         self._state = "failed"
+        self._raise_on_close = self.run.done  # too late to fail the run: closing the sink raises instead
         _log.warning(
             "redis_sink_failed",
             run_id=self.run.run_id,

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 HOST, PORT = "127.0.0.1", 6379
 URL = f"redis://{HOST}:{PORT}/0"
@@ -31,11 +33,16 @@ START_COMMAND = [
 ]  # fmt: skip
 
 
+def client() -> redis.Redis:
+    """A sync client that fails at once when the server is down (no retries with backoff)."""
+    return redis.Redis(host=HOST, port=PORT, socket_connect_timeout=0.5, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+
+
 def answers() -> bool:
     """Whether a Redis server answers PING at HOST:PORT right now."""
     try:
-        with redis.Redis(host=HOST, port=PORT, socket_connect_timeout=0.5, socket_timeout=0.5) as client:
-            return bool(client.ping())
+        with client() as c:
+            return bool(c.ping())
     except (redis.ConnectionError, redis.TimeoutError, OSError):
         return False
 
@@ -66,10 +73,10 @@ def prefix(redis_url: str) -> Iterator[str]:
     name = f"sftest-{uuid.uuid4().hex[:12]}"
     yield name
     if answers():
-        with redis.Redis.from_url(redis_url) as client:
-            keys = list(client.scan_iter(match=f"{name}:*", count=1000))
+        with client() as c:
+            keys = list(c.scan_iter(match=f"{name}:*", count=1000))
             if keys:
-                client.delete(*keys)
+                c.delete(*keys)
 
 
 class RedisServer:
@@ -77,8 +84,8 @@ class RedisServer:
 
     def stop(self) -> None:
         # the server closes the connection as it goes down
-        with redis.Redis(host=HOST, port=PORT) as client, contextlib.suppress(redis.ConnectionError, OSError):
-            client.shutdown(nosave=True)
+        with client() as c, contextlib.suppress(redis.ConnectionError, OSError):
+            c.shutdown(nosave=True)
         wait_until(lambda: not answers(), "Redis stopped")
 
     def start(self) -> None:

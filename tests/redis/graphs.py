@@ -60,14 +60,15 @@ class CountState(TypedDict):
     n: int
 
 
-def writer_graph(count: int, gate: anyio.Event | None = None, *, fail: bool = False) -> Any:
-    """One async node writing ``{"i": i}`` for i < ``count``; with ``gate`` it writes the first half, waits
-    for the gate, then the rest; with ``fail`` it raises ``ValueError("boom")`` at the end."""
+def writer_graph(count: int, gate: anyio.Event | None = None, *, gate_at: int | None = None, fail: bool = False) -> Any:
+    """One async node writing ``{"i": i}`` for i < ``count``; with ``gate`` it writes ``gate_at`` items (half
+    by default), waits for the gate, then the rest; with ``fail`` it raises ``ValueError("boom")`` at the end."""
+    wait_at = count // 2 if gate_at is None else gate_at
 
     async def write(state: CountState) -> dict[str, int]:
         writer = get_stream_writer()
         for i in range(count):
-            if gate is not None and i == count // 2:
+            if gate is not None and i == wait_at:
                 await gate.wait()
             writer({"i": i})
         if fail:
