@@ -106,7 +106,11 @@ def encode_event(event: Event) -> bytes:
     :raises NotSerializableError: when a field holds a value the wire form cannot carry; the message names
         the event kind, the field and the value's type
     """
-    return _dumps(to_json_value(event.to_dict(), f"the {event.kind} event")).encode()
+    out = event.to_dict()
+    for name, value in out.items():
+        if value.__class__ not in _PLAIN:
+            out[name] = to_json_value(value, f"the {event.kind} event[{name!r}]")
+    return _dumps(out).encode()
 
 
 def decode_event(data: bytes | str) -> Event:

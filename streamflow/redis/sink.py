@@ -4,7 +4,8 @@ The sink subscribes to the run with the ``block`` policy and a bounded buffer, s
 run instead of losing events. It writes batches: it takes what its buffer holds, waits up to
 ``flush_interval`` seconds for more until it has ``batch_size`` events, and sends the batch as pipelined
 ``XADD`` commands with explicit ids ``<seq>-0`` and ``MAXLEN ~ maxlen``. Explicit ids make a retried batch
-harmless: Redis refuses an id it already has, and the sink counts that as written.
+harmless: Redis refuses an id it already has, and the sink counts that as written. The last ``XADD`` of a
+batch carries the ``MAXLEN ~`` trim, so the stream holds at most about ``maxlen + batch_size`` entries.
 
 When Redis cannot be reached the sink retries with exponential backoff for up to ``retry_for`` seconds.
 After a reconnection it compares the stream's last id with what it wrote; a Redis that lost the stream
@@ -345,8 +346,9 @@ class RedisSink:
         run_id = self.run.run_id
         if not self._batches:
             record_started(pipe, self.keys, run_id, self.run.graph.name, self._started_at)
-        for seq, data in entries:
-            pipe.xadd(key, {"e": data}, id=f"{seq}-0", maxlen=self._maxlen, approximate=True)
+        last = len(entries) - 1
+        for i, (seq, data) in enumerate(entries):  # trimming once per batch keeps each XADD small
+            pipe.xadd(key, {"e": data}, id=f"{seq}-0", maxlen=self._maxlen if i == last else None, approximate=True)
         now = time.time()
         if terminal is not None:
             record_ended(pipe, self.keys, run_id, _STATUS[type(terminal)], now, self._ttl)
