@@ -15,7 +15,13 @@ import anyio
 import pytest
 import redis.asyncio
 
-from streamflow.errors import NotSerializableError, RunCancelledError, RunFailedError, RunNotFoundError
+from streamflow.errors import (
+    InvalidArgumentError,
+    NotSerializableError,
+    RunCancelledError,
+    RunFailedError,
+    RunNotFoundError,
+)
 from streamflow.events import CustomData, RunCancelled, RunFailed, RunFinished, TaskFailed
 from streamflow.graph import START, StateGraph, get_stream_writer
 from streamflow.redis import RedisRunDirectory, RedisSink, RemoteRun
@@ -252,3 +258,37 @@ async def test_the_directory_records_runs_and_their_end(redis_url: str, prefix: 
                 assert 0 < await client.pttl(key) <= 120_000
         finally:
             await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be a positive int"),
+        ({"flush_interval": -1}, "flush_interval must be >= 0 seconds"),
+        ({"retry_for": 0}, "retry_for must be a positive number"),
+        ({"on_unreachable": "ignore"}, "unknown on_unreachable 'ignore'; allowed: 'fail', 'detach'"),
+        ({"prefix": "two words"}, "prefix must be a non-empty string without whitespace"),
+    ],
+)
+async def test_bad_sink_arguments_are_refused_at_the_boundary(
+    redis_url: str, options: dict[str, Any], message: str
+) -> None:
+    async with writer_graph(1).start({"n": 0}) as run:
+        with pytest.raises(InvalidArgumentError, match=message):
+            RedisSink(run, redis_url, **options)
+        with pytest.raises(InvalidArgumentError, match="redis must be a URL"):
+            RedisSink(run, 6379)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda url: RemoteRun(url, ""), "run_id must be a non-empty string"),
+        (lambda url: RemoteRun(url, "r", stall_timeout=0), "stall_timeout must be > 0 seconds"),
+        (lambda url: RemoteRun(url, "r").stream("values", replay_from=0), "replay_from must be a seq >= 1"),
+        (lambda url: RemoteRun(url, "r").subscribe(overflow="never"), "unknown overflow policy 'never'"),
+    ],
+)
+async def test_bad_remote_arguments_are_refused_at_the_boundary(redis_url: str, call: Any, message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        call(redis_url)
