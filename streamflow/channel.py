@@ -359,14 +359,18 @@ class Channel:
     :param run_id: stamped on every published event
     :param replay_size: how many of the most recent events are kept for :meth:`subscribe` with
         ``replay_from`` (events; 0 keeps none). Default :data:`DEFAULT_REPLAY_SIZE`.
-    :raises InvalidArgumentError: when ``replay_size`` is negative
+    :param first_seq: ``seq`` of the first event published here: 1 for a run's own channel, more for a
+        channel that mirrors a run from the middle (a remote reader resuming from a ``seq``)
+    :raises InvalidArgumentError: when ``replay_size`` is negative or ``first_seq`` is not an int >= 1
     """
 
-    def __init__(self, run_id: str = "", *, replay_size: int = DEFAULT_REPLAY_SIZE) -> None:
+    def __init__(self, run_id: str = "", *, replay_size: int = DEFAULT_REPLAY_SIZE, first_seq: int = 1) -> None:
         if replay_size < 0:
             raise InvalidArgumentError(f"replay_size must be >= 0 events, got {replay_size!r}")
+        if not isinstance(first_seq, int) or isinstance(first_seq, bool) or first_seq < 1:
+            raise InvalidArgumentError(f"first_seq must be an int >= 1, got {first_seq!r}")
         self.run_id = run_id
-        self._seq = 0
+        self._seq = first_seq - 1
         self._replay: deque[Event] = deque(maxlen=replay_size or None) if replay_size else deque(maxlen=0)
         self._routes: dict[type[Event], tuple[Subscription, ...]] = {}
         self._subscriptions: set[Subscription] = set()

@@ -9,10 +9,12 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── UnknownStreamModeError                a stream mode or version that does not exist
     │   ├── InvalidGraphError                     a graph that cannot compile (names the culprit)
     │   ├── InvalidUpdateError                    a node update with a key outside the state schema
-    │   └── NotSerializableError(TypeError)       a payload a wire transport cannot carry
+    │   ├── NotSerializableError(TypeError)       a payload a wire transport cannot carry
+    │   └── RunNotFoundError(LookupError)         a run id a remote store has no trace of
     ├── ChannelClosedError(anyio.ClosedResourceError)
     │                                             publish or subscribe on a closed channel
     ├── ReplayUnavailableError(LookupError)       replay asked for events already evicted
+    │   └── StreamTrimmedError                    ... or already trimmed from a Redis stream
     ├── SubscriberDisconnectedError(ConnectionError)
     │   ├── SubscriberTimeoutError(TimeoutError)  ``block`` policy timed out on a slow subscriber
     │   └── SubscriberOverflowError(OverflowError)
@@ -27,7 +29,11 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── ChatModelConnectionError(ConnectionError)
     │   │                                         unreachable server, or none sent within the timeout
     │   └── ChatModelStreamError                  the answer stream broke off or was malformed mid-way
-    └── MissingExtraError(ImportError)            an optional extra needed by a feature is not installed
+    ├── MissingExtraError(ImportError)            an optional extra needed by a feature is not installed
+    ├── TransportUnavailableError(ConnectionError)
+    │                                             a wire transport (Redis) unreachable past its retry time
+    ├── NoTerminalEventError(TimeoutError)        a remote run went silent without ending
+    └── RunFailedError                            the result of a remote run that failed
 
 Errors raised by user code (a node, a tool) are never wrapped: they reach the caller with their original
 type. The chat models that ship with streamflow turn their provider's failures into ``ChatModelError``
@@ -62,6 +68,11 @@ __all__ = [
     "SyncInAsyncContextError",
     "UnknownEventKindError",
     "UnknownStreamModeError",
+    "RunNotFoundError",
+    "StreamTrimmedError",
+    "TransportUnavailableError",
+    "NoTerminalEventError",
+    "RunFailedError",
 ]
 
 
@@ -192,3 +203,56 @@ class MissingExtraError(StreamflowError, ImportError):
             name=missing,
         )
         self.extra = extra
+
+
+class RunNotFoundError(InvalidArgumentError, LookupError):
+    """A run id that a remote store (a Redis stream and run directory) has no trace of."""
+
+
+class StreamTrimmedError(ReplayUnavailableError):
+    """A remote reader asked for events that retention (``MAXLEN``) already trimmed from the Redis stream.
+
+    :ivar requested: the ``seq`` asked for
+    :ivar first_available: the oldest ``seq`` the stream still holds
+    :ivar stream: the Redis key of the stream
+    """
+
+    def __init__(self, requested: int, first_available: int, stream: str) -> None:
+        LookupError.__init__(
+            self,
+            f"cannot read from seq {requested}: the Redis stream {stream!r} has trimmed the events before seq "
+            f"{first_available} (retention); the first available seq is {first_available}",
+        )
+        self.requested = requested
+        self.first_available = first_available
+        self.stream = stream
+
+
+class TransportUnavailableError(StreamflowError, ConnectionError):
+    """A wire transport (Redis) stayed unreachable for longer than the configured retry time."""
+
+
+class NoTerminalEventError(StreamflowError, TimeoutError):
+    """A remote run's stream brought neither a new event nor a sign of life from its worker for longer than
+    the reader allows, and no terminal event (finished, failed or cancelled): its worker has most likely died.
+
+    :ivar last_seq: the ``seq`` of the last event read (0 when none was)
+    """
+
+    def __init__(self, message: str, last_seq: int) -> None:
+        super().__init__(message)
+        self.last_seq = last_seq
+
+
+class RunFailedError(StreamflowError):
+    """Asked for the result of a remote run that failed. The original exception lives in another process;
+    its class name and message are carried here.
+
+    :ivar error_type: qualified name of the exception's class, e.g. ``"builtins.ValueError"``
+    :ivar error_message: ``str()`` of the exception
+    """
+
+    def __init__(self, run_id: str, error_type: str, error_message: str) -> None:
+        super().__init__(f"run {run_id!r} failed with {error_type}: {error_message}")
+        self.error_type = error_type
+        self.error_message = error_message

@@ -287,3 +287,37 @@ def spec_matches(spec: dict[str, Any], event: Event) -> bool:
         return False
     predicate = spec.get("predicate")
     return predicate is None or predicate(event)
+
+
+# -- the wire form (streamflow.redis.codec) --------------------------------------------------------------
+
+
+def _messages(inner: PayloadStrategy) -> PayloadStrategy:
+    from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+
+    text = st.text(max_size=8)
+    return (
+        st.builds(HumanMessage, content=text, id=st.none() | ids)
+        | st.builds(ToolMessage, content=text, tool_call_id=ids, status=st.sampled_from(["success", "error"]))
+        | st.builds(AIMessage, content=text, response_metadata=st.dictionaries(st.text(max_size=4), inner, max_size=2))
+        | st.builds(
+            AIMessageChunk,
+            content=text,
+            tool_call_chunks=st.lists(st.fixed_dictionaries({"name": text, "args": text, "index": st.integers(0, 3)})),
+        )
+    )
+
+
+wire_payloads: PayloadStrategy = st.recursive(
+    _json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        | st.dictionaries(st.integers() | st.text(max_size=3) | st.tuples(st.integers()), inner, max_size=3)
+        | st.dictionaries(st.just("__sf__") | st.text(max_size=3), inner, min_size=1, max_size=3)
+        | _messages(inner)
+    ),
+    max_leaves=12,
+)
+"""Values the wire form carries exactly: JSON values, tuples, dicts with any hashable keys, chat messages."""

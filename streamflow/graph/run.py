@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from ..channel import DEFAULT_BUFFER_SIZE, Channel, OverflowPolicy, Subscription
@@ -85,6 +85,7 @@ class Run:
         self._input = graph_input
         self._output: Any = None
         self._error: BaseException | None = None
+        self._fail_with: BaseException | None = None
         self._task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._main())
 
     async def _main(self) -> None:
@@ -96,8 +97,12 @@ class Run:
             )
             output = await execute(self.graph, self._input, ctx, ())
         except asyncio.CancelledError:
-            channel.close(RunCancelled(tags=ctx.tags, reason="the run was cancelled"))
-            raise
+            failure = self._fail_with
+            if failure is None:
+                channel.close(RunCancelled(tags=ctx.tags, reason="the run was cancelled"))
+                raise
+            self._error = failure
+            channel.close(RunFailed(tags=ctx.tags, error_type=error_type_name(failure), error_message=str(failure)))
         except BaseException as exc:
             self._error = exc
             channel.close(RunFailed(tags=ctx.tags, error_type=error_type_name(exc), error_message=str(exc)))
@@ -191,6 +196,33 @@ class Run:
         if self._error is not None:
             raise self._error
         return self._output
+
+    def fail(self, error: BaseException) -> None:
+        """End the run as failed with ``error``, for a bridge that can no longer carry it (a sink whose
+        transport is gone): in-flight nodes are cancelled, no new node starts, every view ends with a
+        ``RunFailed`` event naming ``error``, and :meth:`result` raises ``error``. Does nothing once the run
+        has ended or is already failing."""
+        if self._task.done() or self._fail_with is not None:
+            return
+        self._fail_with = error
+        self._task.cancel()
+
+    def add_payload_check(self, check: Callable[[Any], None]) -> None:
+        """Have every stream-writer call of this run hand its payload to ``check`` first, after the checks
+        already added; ``check`` raises (e.g. :class:`~streamflow.errors.NotSerializableError`) to refuse it,
+        and the writer call raises that. A bridge that carries events over a wire adds one, so a payload it
+        cannot carry fails where it is written. Add it right after ``start()``, before the first task
+        starts: a task keeps the checks it started with. A run without checks pays nothing for this."""
+        previous = self.context.payload_check
+        if previous is None:
+            self.context.payload_check = check
+            return
+
+        def both(data: Any) -> None:
+            previous(data)
+            check(data)
+
+        self.context.payload_check = both
 
     def cancel(self) -> None:
         """Cancel the run: in-flight nodes are cancelled, no new node starts, and every view ends with a

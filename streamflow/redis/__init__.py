@@ -1,0 +1,37 @@
+"""A run's events on Redis Streams: the same views from any process.
+
+A bridge (the top layer); it needs the ``redis`` extra (``pip install 'streamflow[redis]'``, redis-py's
+asyncio client). In the process that executes a run, a :class:`RedisSink` forwards its events to the
+stream ``<prefix>:run:<run_id>``; in any other process, :class:`RemoteRun` reads them back into the same
+typed events and the same views (stream modes, filters, ``subgraphs``, resume from a ``seq``), and
+:class:`RedisRunDirectory` lists the runs and their status. Keys and their layout:
+:mod:`streamflow.redis.directory`; the wire form: :mod:`streamflow.redis.codec`.
+"""
+
+from .codec import check_payload as check_payload
+from .codec import decode_event as decode_event
+from .codec import encode_event as encode_event
+from .directory import DEFAULT_PREFIX as DEFAULT_PREFIX
+from .directory import RedisKeys as RedisKeys
+from .directory import RedisRunDirectory as RedisRunDirectory
+from .directory import RunInfo as RunInfo
+from .remote import RemoteRun as RemoteRun
+from .remote import RemoteSubscription as RemoteSubscription
+from .remote import RemoteView as RemoteView
+from .sink import RedisSink as RedisSink
+from .sink import SinkStatistics as SinkStatistics
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "RedisKeys",
+    "RedisRunDirectory",
+    "RedisSink",
+    "RemoteRun",
+    "RemoteSubscription",
+    "RemoteView",
+    "RunInfo",
+    "SinkStatistics",
+    "check_payload",
+    "decode_event",
+    "encode_event",
+]

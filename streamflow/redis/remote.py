@@ -1,0 +1,449 @@
+"""A run executing in another process, seen through its Redis stream with the same views as a local run.
+
+Each view of a :class:`RemoteRun` has its own reader: ``XRANGE`` for the history from its start ``seq``,
+then ``XREAD BLOCK`` from the last id read. The reader rebuilds the typed events and publishes them, in
+order, on a private :class:`~streamflow.channel.Channel` that mirrors the run from that ``seq``; the view is
+an ordinary subscription (or stream-mode :class:`~streamflow.views.View`) of that channel, so filters,
+stream modes, ``subgraphs``, backpressure and ``Lagged`` signals behave as they do on a local run.
+
+Delivery on the wire is at least once (a reconnection re-reads from the last id); the reader keeps the last
+``seq`` it published and drops anything at or below it, and a ``seq`` beyond the next one means events were
+trimmed (:class:`~streamflow.errors.StreamTrimmedError`), so each event reaches a view exactly once, in
+order, or the view fails loudly. A view ends after the run's terminal event; :attr:`RemoteView.outcome`
+then holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Self
+
+import anyio
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..channel import DEFAULT_BUFFER_SIZE, Channel, Lagged, OverflowPolicy, Subscription, SubscriptionStatistics
+from ..errors import (
+    InvalidArgumentError,
+    NoTerminalEventError,
+    RunCancelledError,
+    RunFailedError,
+    RunNotFoundError,
+    StreamTrimmedError,
+    TransportUnavailableError,
+)
+from ..events import Event, RunCancelled, RunFailed, RunFinished
+from ..filters import EventFilter, Predicate
+from ..modes import ViewSpec
+from ..views import View
+from .codec import decode_event
+from .directory import DEFAULT_PREFIX, RedisKeys, RunInfo, _check_name, connect
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RemoteRun", "RemoteSubscription", "RemoteView"]
+
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def _seq_of(entry_id: Any) -> int:
+    """The ``seq`` of a stream entry id ``b"<seq>-0"``."""
+    return int(entry_id.split(b"-", 1)[0])
+
+
+class _Reader:
+    """Reads one run's stream from a ``seq`` and publishes the events on a mirror channel."""
+
+    def __init__(self, remote: RemoteRun, channel: Channel, start: int) -> None:
+        self._remote = remote
+        self.channel = channel
+        self._next = start
+        self._task: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
+        self.outcome: Event | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._main())
+
+    async def finished(self) -> None:
+        if self._task is not None:
+            await asyncio.wait([self._task])
+
+    def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def _main(self) -> None:
+        try:
+            await self._read()
+        except Exception as exc:
+            self.error = exc
+        finally:
+            self.channel.close()
+
+    async def _publish(self, entries: Any) -> bool:
+        """Publish the entries not seen yet; True once the terminal event is published."""
+        remote = self._remote
+        for entry_id, fields in entries:
+            seq = _seq_of(entry_id)
+            if seq < self._next:
+                continue  # read again after a reconnection: already published
+            if seq > self._next:
+                raise StreamTrimmedError(self._next, seq, remote.stream_key)
+            event = decode_event(fields[b"e"])
+            self._next = seq + 1
+            if event.terminal:
+                self.outcome = event
+                self.channel.close(event)
+                return True
+            await self.channel.publish(event)
+        return False
+
+    async def _read(self) -> None:
+        remote = self._remote
+        client = remote._client
+        key = remote.stream_key
+        await self._wait_for_run()
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
+        stall = remote.stall_timeout
+        block_ms = max(1, int(min(1.0, stall / 4) * 1000))
+        delay = 0.02
+        history = True
+        while True:
+            try:
+                entries: Any
+                if history:
+                    page: Any = await client.xrange(key, f"{self._next}-0", "+", count=remote.read_count)
+                    if page and _seq_of(page[0][0]) > self._next:
+                        first: Any = await client.xrange(key, "-", "+", count=1)
+                        raise StreamTrimmedError(self._next, _seq_of(first[0][0]) if first else 0, key)
+                    history = len(page) == remote.read_count
+                    entries = page
+                else:
+                    reply: Any = await client.xread(
+                        {key: f"{self._next - 1}-0"}, count=remote.read_count, block=block_ms
+                    )
+                    entries = reply[0][1] if reply else []
+                delay = 0.02
+            except _UNREACHABLE as exc:
+                now = loop.time()
+                if now - quiet_since >= stall:
+                    raise TransportUnavailableError(
+                        f"Redis was unreachable for {stall} s while reading run {remote.run_id!r} from {key!r} "
+                        f"(last seq read {self._next - 1}): {exc}"
+                    ) from exc
+                await anyio.sleep(min(delay, stall - (now - quiet_since)))
+                delay = min(delay * 2, 1.0)
+                continue
+            if entries:
+                quiet_since = loop.time()
+                if await self._publish(entries):
+                    return
+                continue
+            if history:
+                continue
+            if await client.exists(remote.keys.alive(remote.run_id)):
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since >= stall:
+                raise NoTerminalEventError(
+                    f"run {remote.run_id!r}: no event and no heartbeat from its worker for {stall} s, and no "
+                    f"terminal event (finished, failed or cancelled) after seq {self._next - 1} in {key!r}; "
+                    "its worker has most likely died",
+                    self._next - 1,
+                )
+
+    async def _wait_for_run(self) -> None:
+        remote = self._remote
+        deadline = asyncio.get_running_loop().time() + remote.start_timeout
+        while True:
+            if await remote._client.exists(remote.stream_key, remote.keys.info(remote.run_id)):
+                return
+            if asyncio.get_running_loop().time() >= deadline:
+                raise RunNotFoundError(
+                    f"no run {remote.run_id!r} under prefix {remote.keys.prefix!r}: Redis has neither its stream "
+                    f"{remote.stream_key!r} nor its directory entry (it never started with a Redis sink there, or "
+                    f"its records expired)"
+                )
+            await anyio.sleep(0.05)
+
+
+class _RemoteIterator:
+    """What remote subscriptions and views share: start the reader on first use, raise its error at the end."""
+
+    __slots__ = ("_raised", "_reader")
+
+    def __init__(self, reader: _Reader) -> None:
+        self._reader = reader
+        self._raised = False
+
+    @property
+    def outcome(self) -> Event | None:
+        """The run's terminal event (``RunFinished``, ``RunFailed`` or ``RunCancelled``) once read, else None."""
+        return self._reader.outcome
+
+    async def _end(self) -> None:
+        """Called when the mirror channel is drained: raise the reader's error, once."""
+        await self._reader.finished()
+        error = self._reader.error
+        if error is not None and not self._raised:
+            self._raised = True
+            raise error
+        raise StopAsyncIteration
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading and detach. Idempotent."""
+        self._reader.stop()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        self.close()
+
+
+class RemoteSubscription(_RemoteIterator):
+    """Raw typed events of a remote run (and :class:`~streamflow.channel.Lagged` signals for a
+    ``drop_oldest`` subscription), rebuilt from the wire; made by :meth:`RemoteRun.subscribe`.
+
+    :raises RunNotFoundError: (while iterating) when Redis has no trace of the run
+    :raises StreamTrimmedError: when events it must read were already trimmed
+    :raises NoTerminalEventError: when the run went silent without ending (its worker died)
+    :raises TransportUnavailableError: when Redis stayed unreachable for ``stall_timeout`` seconds
+    """
+
+    __slots__ = ("_sub",)
+
+    def __init__(self, reader: _Reader, subscription: Subscription) -> None:
+        super().__init__(reader)
+        self._sub = subscription
+
+    async def __anext__(self) -> Event | Lagged:
+        self._reader.start()
+        try:
+            return await self._sub.__anext__()
+        except StopAsyncIteration:
+            await self._end()
+            raise
+
+    def close(self) -> None:
+        """Stop reading and detach. Idempotent."""
+        super().close()
+        self._sub.close()
+
+    def statistics(self) -> SubscriptionStatistics:
+        """The counters of the subscription underneath."""
+        return self._sub.statistics()
+
+
+class RemoteView(_RemoteIterator):
+    """Stream-mode output items of a remote run (shapes in :mod:`streamflow.modes`), equal to those of the
+    same view on the local run; made by :meth:`RemoteRun.stream`. Raises as :class:`RemoteSubscription`."""
+
+    __slots__ = ("_view",)
+
+    def __init__(self, reader: _Reader, view: View) -> None:
+        super().__init__(reader)
+        self._view = view
+
+    @property
+    def spec(self) -> ViewSpec:
+        """The parsed ``(stream_mode, subgraphs, version)``."""
+        return self._view.spec
+
+    async def __anext__(self) -> Any:
+        self._reader.start()
+        try:
+            return await self._view.__anext__()
+        except StopAsyncIteration:
+            await self._end()
+            raise
+
+    def close(self) -> None:
+        """Stop reading and detach. Idempotent."""
+        super().close()
+        self._view.close()
+
+    def statistics(self) -> SubscriptionStatistics:
+        """The counters of the subscription underneath."""
+        return self._view.subscription.statistics()
+
+
+class RemoteRun:
+    """A run executing in another process, read from its Redis stream (written by a
+    :class:`~streamflow.redis.RedisSink`). Offers the views of a local :class:`~streamflow.graph.Run`.
+
+    Making one does no I/O: an unknown run id is reported by the first read (or by :meth:`info`).
+
+    :param redis: a ``redis.asyncio.Redis`` client (bytes responses, the default), or a URL to make one
+        (closed by :meth:`aclose`)
+    :param run_id: the run's id
+    :param prefix: the key prefix the sink writes under
+    :param stall_timeout: how long a reader waits with no new event, no heartbeat from the run's worker and
+        no terminal event, or with Redis unreachable, before it raises (seconds)
+    :param start_timeout: how long a reader waits for an unknown run to appear before it raises
+        :class:`~streamflow.errors.RunNotFoundError` (seconds; 0 checks once)
+    :param read_count: most entries per ``XRANGE``/``XREAD`` call (events)
+    :raises InvalidArgumentError: for a bad ``redis``, ``run_id``, ``prefix`` or number
+    """
+
+    def __init__(
+        self,
+        redis: Redis | str,
+        run_id: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        stall_timeout: float = 30.0,
+        start_timeout: float = 0.0,
+        read_count: int = 1024,
+    ) -> None:
+        self.run_id = _check_name("run_id", run_id)
+        self.keys = RedisKeys(prefix)
+        self.stream_key = self.keys.stream(run_id)
+        for name, value in (("stall_timeout", stall_timeout), ("start_timeout", start_timeout)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise InvalidArgumentError(f"{name} must be a number of seconds >= 0, got {value!r}")
+        if stall_timeout <= 0:
+            raise InvalidArgumentError(f"stall_timeout must be > 0 seconds, got {stall_timeout!r}")
+        if not isinstance(read_count, int) or isinstance(read_count, bool) or read_count < 1:
+            raise InvalidArgumentError(f"read_count must be an int >= 1 (events), got {read_count!r}")
+        self.stall_timeout = float(stall_timeout)
+        self.start_timeout = float(start_timeout)
+        self.read_count = read_count
+        self._client, self._owned = connect(redis)
+
+    def _reader(self, replay_from: int) -> _Reader:
+        if not isinstance(replay_from, int) or isinstance(replay_from, bool) or replay_from < 1:
+            raise InvalidArgumentError(
+                f"replay_from must be a seq >= 1 (1 is the run's first event), got {replay_from!r}"
+            )
+        return _Reader(self, Channel(self.run_id, replay_size=0, first_seq=replay_from), replay_from)
+
+    def subscribe(
+        self,
+        event_filter: EventFilter | None = None,
+        *,
+        kinds: Iterable[str | type[Event]] | None = None,
+        nodes: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        ns_prefix: Iterable[str] | None = None,
+        subgraphs: bool = True,
+        predicate: Predicate | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: OverflowPolicy = "block",
+        timeout: float | None = None,
+        replay_from: int = 1,
+    ) -> RemoteSubscription:
+        """Attach a raw subscriber: typed events rebuilt from the wire, from ``replay_from`` on, with any
+        filter and policy (as ``Channel.subscribe``). The run's terminal event passes every filter and ends it.
+
+        :param replay_from: the first ``seq`` to read (1, the default, is the run's first event)
+        :raises InvalidArgumentError: for a ``replay_from`` below 1, bad backpressure arguments or both
+            ``event_filter`` and keyword criteria
+        :raises UnknownEventKindError: for an unknown kind in ``kinds``
+        """
+        reader = self._reader(replay_from)
+        sub = reader.channel.subscribe(
+            event_filter,
+            kinds=kinds,
+            nodes=nodes,
+            tags=tags,
+            ns_prefix=ns_prefix,
+            subgraphs=subgraphs,
+            predicate=predicate,
+            buffer_size=buffer_size,
+            overflow=overflow,
+            timeout=timeout,
+        )
+        return RemoteSubscription(reader, sub)
+
+    def stream(
+        self,
+        stream_mode: str | Sequence[str] = "values",
+        *,
+        subgraphs: bool = False,
+        version: str = "v1",
+        nodes: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        predicate: Predicate | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: OverflowPolicy = "block",
+        timeout: float | None = None,
+        replay_from: int = 1,
+    ) -> RemoteView:
+        """Attach a view yielding stream-mode chunks, as ``Run.stream`` does on a local run, reading from
+        ``replay_from`` on (1, the default, is the run's first event).
+
+        :raises UnknownStreamModeError: for an unknown mode or version
+        :raises InvalidArgumentError: for a ``replay_from`` below 1 or bad backpressure arguments
+        """
+        spec = ViewSpec.parse(stream_mode, subgraphs, version)
+        reader = self._reader(replay_from)
+        sub = reader.channel.subscribe(
+            kinds=spec.kinds,
+            nodes=nodes,
+            tags=tags,
+            subgraphs=spec.subgraphs,
+            predicate=predicate,
+            buffer_size=buffer_size,
+            overflow=overflow,
+            timeout=timeout,
+        )
+        return RemoteView(reader, View(sub, spec))
+
+    async def info(self) -> RunInfo:
+        """The run's directory entry (graph name, status, times).
+
+        :raises RunNotFoundError: when the directory has no entry for the run
+        """
+        from .directory import RedisRunDirectory
+
+        return await RedisRunDirectory(self._client, prefix=self.keys.prefix).require(self.run_id)
+
+    async def result(self) -> Any:
+        """Wait for the run to end and return its final state (``RunFinished.output``), rebuilt from the wire.
+
+        :raises RunFailedError: when the run failed; it carries the original exception's class name and message
+        :raises RunCancelledError: when the run was cancelled
+        :raises RunNotFoundError: when Redis has no trace of the run
+        :raises NoTerminalEventError: when the run went silent without ending (its worker died)
+        :raises StreamTrimmedError: when the stream trims events while this waits (retention)
+        """
+        start = 1
+        if await self._client.exists(self.stream_key):
+            top: Any = await self._client.xrevrange(self.stream_key, "+", "-", count=1)
+            if top:
+                start = _seq_of(top[0][0])
+        outcome: Event | None = None
+        async with self.subscribe(kinds=(), replay_from=start) as sub:
+            async for event in sub:
+                outcome = event if isinstance(event, Event) else outcome
+        if isinstance(outcome, RunFinished):
+            return outcome.output
+        if isinstance(outcome, RunFailed):
+            raise RunFailedError(self.run_id, outcome.error_type, outcome.error_message)
+        if isinstance(outcome, RunCancelled):
+            raise RunCancelledError(f"run {self.run_id!r} was cancelled: {outcome.reason}")
+        raise NoTerminalEventError(f"run {self.run_id!r}: its stream ended without a terminal event", start)
+
+    async def aclose(self) -> None:
+        """Close the client if this remote run made it from a URL. Idempotent."""
+        if self._owned:
+            self._owned = False
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

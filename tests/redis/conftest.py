@@ -1,0 +1,104 @@
+"""Fixtures for the Redis bridge: the real local server, a key prefix per test, and restarting the server.
+
+When Redis is unreachable the tests are skipped on a developer's machine and fail under CI (``CI`` set):
+CI starts Redis itself (``.ci/redis-up``), so an unreachable one there is a broken setup, not a reason to
+pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+HOST, PORT = "127.0.0.1", 6379
+URL = f"redis://{HOST}:{PORT}/0"
+START_COMMAND = [
+    "redis-server",
+    "--daemonize", "yes",
+    "--bind", "127.0.0.1", "-::1",
+    "--port", str(PORT),
+    "--save", "",
+    "--appendonly", "no",
+    "--dir", "/var/lib/redis",
+    "--logfile", "/var/log/redis/ci.log",
+]  # fmt: skip
+
+
+def client() -> redis.Redis:
+    """A sync client that fails at once when the server is down (no retries with backoff)."""
+    return redis.Redis(host=HOST, port=PORT, socket_connect_timeout=0.5, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+
+
+def answers() -> bool:
+    """Whether a Redis server answers PING at HOST:PORT right now."""
+    try:
+        with client() as c:
+            return bool(c.ping())
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return False
+
+
+def wait_until(check: object, what: str, deadline_s: float = 20.0) -> None:
+    """Poll ``check()`` (an external process's state) until it is true, failing after ``deadline_s``."""
+    assert callable(check)
+    end = time.monotonic() + deadline_s
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {deadline_s} s waiting until {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    if not answers():
+        message = f"no Redis answers at {HOST}:{PORT} (start it with: {' '.join(START_COMMAND)})"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return URL
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix no other test uses; every key under it is deleted afterwards."""
+    name = f"sftest-{uuid.uuid4().hex[:12]}"
+    yield name
+    if answers():
+        with client() as c:
+            keys = list(c.scan_iter(match=f"{name}:*", count=1000))
+            if keys:
+                c.delete(*keys)
+
+
+class RedisServer:
+    """Stops and starts the machine's Redis server process (the fault tests)."""
+
+    def stop(self) -> None:
+        # the server closes the connection as it goes down
+        with client() as c, contextlib.suppress(redis.ConnectionError, OSError):
+            c.shutdown(nosave=True)
+        wait_until(lambda: not answers(), "Redis stopped")
+
+    def start(self) -> None:
+        if not answers():
+            subprocess.run(START_COMMAND, check=True, capture_output=True, timeout=30)
+        wait_until(answers, "Redis answers again")
+
+
+@pytest.fixture
+def redis_server(redis_url: str) -> Iterator[RedisServer]:
+    """Lets a test stop and start Redis; Redis is running again when the test ends, however it ends."""
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.start()
