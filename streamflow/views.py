@@ -14,7 +14,7 @@ from typing import Any, Self
 import anyio
 
 from .channel import Lagged, Subscription
-from .modes import SKIP, ViewSpec
+from .modes import SKIP, Chunks, ViewSpec
 
 __all__ = ["View"]
 
@@ -72,12 +72,17 @@ class View:
                 chunk = project(event)
                 if chunk is SKIP:
                     continue
-                if self._identity:
-                    return chunk
-                return self._shape(mode, event.ns, chunk)  # type: ignore[union-attr]
+                if chunk.__class__ is not Chunks:
+                    if self._identity:
+                        return chunk
+                    return self._shape(mode, event.ns, chunk)  # type: ignore[union-attr]
+                pending.extend(self._shape(mode, event.ns, item) for item in chunk.items)  # type: ignore[union-attr]
+                return pending.popleft()
             for mode, project in entries:
                 chunk = project(event)
-                if chunk is not SKIP:
+                if chunk.__class__ is Chunks:
+                    pending.extend(self._shape(mode, event.ns, item) for item in chunk.items)
+                elif chunk is not SKIP:
                     pending.append(self._shape(mode, event.ns, chunk))  # type: ignore[union-attr]
             if pending:
                 return pending.popleft()

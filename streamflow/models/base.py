@@ -18,13 +18,12 @@ import anyio.from_thread
 from ..errors import SyncInAsyncContextError
 from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken, error_type_name
 from ..graph.context import current_task
+from ..modes import NOSTREAM
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, coerce_message
 from ..portal import call_sync, iterate_sync
 
 __all__ = ["BaseChatModel"]
 
-NOSTREAM = "nostream"
-"""The tag that keeps a model's tokens off the ``messages`` stream."""
 
 
 class BaseChatModel:
@@ -95,6 +94,7 @@ class BaseChatModel:
                 model_name=self.model_name,
                 provider=self.provider,
                 messages=msgs,
+                parent_ids=task.parent_ids,
                 streamed=streamed,
             )
         )
