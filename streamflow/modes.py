@@ -386,6 +386,11 @@ class ViewSpec:
         return cls(names, single, bool(subgraphs), version)
 
     @property
+    def identity(self) -> bool:
+        """Whether output items are the chunks themselves (one mode, ``v1``, no subgraphs)."""
+        return self.single and self.version == "v1" and not self.subgraphs
+
+    @property
     def kinds(self) -> frozenset[type[Event]]:
         """Every event class some selected mode takes."""
         out: set[type[Event]] = set()

@@ -1,22 +1,42 @@
-"""A view: a subscription turned into the chunks of one or more stream modes.
+"""A view: a subscription turned into the chunks of one or more stream modes (or ``astream_events`` dicts).
 
 Layer 3. :class:`View` wraps a :class:`~streamflow.channel.Subscription` made with the kinds and namespace
-filter of a :class:`~streamflow.modes.ViewSpec`, and projects each event it receives into output items of
-the spec's shape. A :class:`~streamflow.channel.Lagged` signal (``drop_oldest`` views) is passed through as
+filter of a :class:`~streamflow.modes.ViewSpec` (or an :class:`~streamflow.event_stream.EventStreamSpec`),
+and projects each event it receives into output items of the spec's shape. A :class:`~streamflow.channel.Lagged` signal (``drop_oldest`` views) is passed through as
 it is, so a lagging view always knows how many events it missed.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Self
+from collections.abc import Callable
+from typing import Any, Protocol, Self
 
 import anyio
 
 from .channel import Lagged, Subscription
-from .modes import SKIP, Chunks, ViewSpec
+from .events import Event
+from .modes import SKIP, Chunks, Projection
 
-__all__ = ["View"]
+__all__ = ["View", "ViewShape"]
+
+
+class ViewShape(Protocol):
+    """What a view needs of its spec (:class:`~streamflow.modes.ViewSpec` for stream modes,
+    :class:`~streamflow.event_stream.EventStreamSpec` for ``astream_events``)."""
+
+    @property
+    def identity(self) -> bool:
+        """Whether output items are the projected chunks themselves."""
+        ...
+
+    def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
+        """Event class -> ``(mode, projection)`` pairs, bound to fresh per-view state."""
+        ...
+
+    def shaper(self) -> Callable[[str, tuple[str, ...], Any], Any]:
+        """``(mode, ns, chunk) -> output item``."""
+        ...
 
 
 class View:
@@ -30,12 +50,12 @@ class View:
 
     __slots__ = ("_identity", "_pending", "_shape", "_sub", "_table", "spec")
 
-    def __init__(self, subscription: Subscription, spec: ViewSpec) -> None:
+    def __init__(self, subscription: Subscription, spec: ViewShape) -> None:
         self._sub = subscription
         self.spec = spec
         self._table = spec.table()
         self._shape = spec.shaper()
-        self._identity = spec.single and spec.version == "v1" and not spec.subgraphs
+        self._identity = spec.identity
         self._pending: deque[Any] = deque()
 
     @property

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from anyio import CancelScope
 
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
+from ..event_stream import EventStreamSpec
 from ..modes import ViewSpec
 from ..portal import call_sync, iterate_sync
 from .builder import Branch
@@ -120,6 +121,90 @@ class CompiledStateGraph:
                 input, config, stream_mode=stream_mode, subgraphs=subgraphs, version=version, buffer_size=buffer_size
             ),
             async_alternative="astream()",
+        )
+
+    async def astream_events(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        version: str = "v2",
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Run the graph and yield LangChain's ``astream_events`` v2 dicts
+        (``{"event", "name", "run_id", "parent_ids", "tags", "metadata", "data"}``) for the graph, its
+        nodes, chat models, tools and custom events, filtered as LangChain filters them. Shapes, run ids
+        and where this differs from LangGraph: :mod:`streamflow.event_stream`.
+
+        The view blocks like :meth:`astream`'s (``buffer_size`` events); breaking out cancels the run.
+
+        :raises UnknownStreamModeError: (before the run starts) for a ``version`` other than ``"v2"``
+        :raises InvalidArgumentError: (before the run starts) for a filter that is a single string or holds
+            a non-string
+        :raises Exception: what a node raised, unchanged, after the events produced before it
+        :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
+        """
+        filters = {
+            "include_names": include_names,
+            "include_types": include_types,
+            "include_tags": include_tags,
+            "exclude_names": exclude_names,
+            "exclude_types": exclude_types,
+            "exclude_tags": exclude_tags,
+        }
+        EventStreamSpec.parse(version, **filters)
+        run = Run(self, input, config, replay_size=0)
+        try:
+            view = run.stream_events(version, **filters, buffer_size=buffer_size)
+            async with view:
+                async for item in view:
+                    yield item
+            await run.result()
+        finally:
+            if not run.done:
+                with CancelScope(shield=True):
+                    await run.aclose()
+
+    def stream_events(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        version: str = "v2",
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+    ) -> Iterator[dict[str, Any]]:
+        """The sync twin of :meth:`astream_events` (LangChain's name for it, ``stream_events``): the same
+        async view carried to this thread through an anyio blocking portal, in batches. Breaking out,
+        ``close()``, an exception in the loop body or KeyboardInterrupt cancel the run.
+
+        :raises SyncInAsyncContextError: at once, when called in a thread that runs an event loop
+        :raises UnknownStreamModeError: at once, for a ``version`` other than ``"v2"``
+        :raises InvalidArgumentError: at once, for a filter that is a single string or holds a non-string
+        """
+        filters = {
+            "include_names": include_names,
+            "include_types": include_types,
+            "include_tags": include_tags,
+            "exclude_names": exclude_names,
+            "exclude_types": exclude_types,
+            "exclude_tags": exclude_tags,
+        }
+        EventStreamSpec.parse(version, **filters)
+        return iterate_sync(
+            lambda: self.astream_events(input, config, version=version, **filters, buffer_size=buffer_size),
+            async_alternative="astream_events()",
         )
 
     async def ainvoke(self, input: Any, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
