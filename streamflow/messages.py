@@ -22,6 +22,7 @@ __all__ = [
     "AIMessageChunk",
     "AnyMessage",
     "BaseMessage",
+    "ChunkSum",
     "HumanMessage",
     "MessagesState",
     "SystemMessage",
@@ -29,6 +30,7 @@ __all__ = [
     "ToolMessage",
     "add_messages",
     "coerce_message",
+    "merge_chunks",
 ]
 
 
@@ -101,23 +103,7 @@ class AIMessageChunk(AIMessage):
     def __add__(self, other: AIMessageChunk) -> AIMessageChunk:
         if not isinstance(other, AIMessageChunk):
             return NotImplemented
-        merged: dict[Any, dict[str, Any]] = {}
-        for piece in (*self.tool_call_chunks, *other.tool_call_chunks):
-            key = piece.get("index", piece.get("id"))
-            if key in merged:
-                cur = merged[key]
-                cur["args"] = (cur.get("args") or "") + (piece.get("args") or "")
-                cur["name"] = cur.get("name") or piece.get("name")
-                cur["id"] = cur.get("id") or piece.get("id")
-            else:
-                merged[key] = dict(piece)
-        return AIMessageChunk(
-            content=self.content + other.content,
-            id=self.id or other.id,
-            name=self.name or other.name,
-            tool_call_chunks=list(merged.values()),
-            response_metadata={**self.response_metadata, **other.response_metadata},
-        )
+        return merge_chunks((self, other))
 
     def to_message(self) -> AIMessage:
         """The whole :class:`AIMessage`: tool-call chunks parsed into ``tool_calls``, those whose arguments
@@ -143,6 +129,65 @@ class AIMessageChunk(AIMessage):
             invalid_tool_calls=invalid,
             response_metadata=dict(self.response_metadata),
         )
+
+
+class ChunkSum:
+    """Adds up the chunks of one answer as they arrive, keeping only their parts (not the chunks), so the
+    sum costs time linear in the total size and the chunks can be freed as soon as their consumers are
+    done with them. :meth:`total` gives what ``a + b + c ...`` gives."""
+
+    __slots__ = ("_calls", "_metadata", "_text", "id", "name")
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._calls: dict[Any, tuple[dict[str, Any], list[str]]] = {}
+        self._metadata: dict[str, Any] = {}
+        self.id: str | None = None
+        """The first chunk id seen."""
+        self.name: str | None = None
+        """The first chunk name seen."""
+
+    def add(self, chunk: AIMessageChunk) -> None:
+        """Add one chunk."""
+        self._text.append(chunk.content)
+        if self.id is None:
+            self.id = chunk.id
+        if self.name is None:
+            self.name = chunk.name
+        if chunk.response_metadata:
+            self._metadata.update(chunk.response_metadata)
+        for piece in chunk.tool_call_chunks:
+            key = piece.get("index", piece.get("id"))
+            found = self._calls.get(key)
+            if found is None:
+                self._calls[key] = (dict(piece), [piece.get("args") or ""])
+            else:
+                cur, args = found
+                args.append(piece.get("args") or "")
+                cur["name"] = cur.get("name") or piece.get("name")
+                cur["id"] = cur.get("id") or piece.get("id")
+
+    def total(self) -> AIMessageChunk:
+        """The sum so far: text concatenated, tool-call chunks with the same ``index`` (or ``id`` when there
+        is no index) merged with their ``args`` joined, the first ``id`` and ``name``, ``response_metadata``
+        updated in order."""
+        pieces = [{**cur, "args": "".join(args)} for cur, args in self._calls.values()]
+        return AIMessageChunk(
+            content="".join(self._text),
+            id=self.id,
+            name=self.name,
+            tool_call_chunks=pieces,
+            response_metadata=dict(self._metadata),
+        )
+
+
+def merge_chunks(chunks: Iterable[AIMessageChunk]) -> AIMessageChunk:
+    """Add up the chunks of one answer in one pass (see :class:`ChunkSum`); an empty iterable gives an
+    empty chunk."""
+    acc = ChunkSum()
+    for chunk in chunks:
+        acc.add(chunk)
+    return acc.total()
 
 
 @attrs.define(slots=True, kw_only=True)

@@ -100,6 +100,7 @@ class _Skip:
 SKIP: Final = _Skip()
 """Returned by a projection for an event that yields no chunk."""
 
+
 @attrs.frozen
 class Chunks:
     """Returned by a projection for an event that yields several chunks, in this order."""
@@ -222,8 +223,6 @@ def _messages_in(values: Any) -> Iterable[BaseMessage]:
             for item in value:
                 if isinstance(item, BaseMessage):
                     yield item
-
-
 
 
 class MessagesModeState(ModeState):

@@ -113,9 +113,7 @@ class BaseTool:
             "tool_call_id": tool_call_id,
             "name": self.name,
         }
-        run.publish_soon(
-            ToolStarted(**route, metadata=task.metadata(), input=dict(args), parent_ids=task.parent_ids)
-        )
+        run.publish_soon(ToolStarted(**route, metadata=task.metadata(), input=dict(args), parent_ids=task.parent_ids))
         token = _current.set(task.for_tool_call(call_id, tool_call_id))
         try:
             output = await self._call(self.validate(args))

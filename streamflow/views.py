@@ -2,8 +2,9 @@
 
 Layer 3. :class:`View` wraps a :class:`~streamflow.channel.Subscription` made with the kinds and namespace
 filter of a :class:`~streamflow.modes.ViewSpec` (or an :class:`~streamflow.event_stream.EventStreamSpec`),
-and projects each event it receives into output items of the spec's shape. A :class:`~streamflow.channel.Lagged` signal (``drop_oldest`` views) is passed through as
-it is, so a lagging view always knows how many events it missed.
+and projects each event it receives into output items of the spec's shape. A
+:class:`~streamflow.channel.Lagged` signal (``drop_oldest`` views) is passed through as it is, so a lagging
+view always knows how many events it missed.
 """
 
 from __future__ import annotations
@@ -96,12 +97,14 @@ class View:
                     if self._identity:
                         return chunk
                     return self._shape(mode, event.ns, chunk)  # type: ignore[union-attr]
-                pending.extend(self._shape(mode, event.ns, item) for item in chunk.items)  # type: ignore[union-attr]
+                ns = event.ns  # type: ignore[union-attr]
+                pending.extend(self._shape(mode, ns, item) for item in chunk.items)
                 return pending.popleft()
             for mode, project in entries:
                 chunk = project(event)
                 if chunk.__class__ is Chunks:
-                    pending.extend(self._shape(mode, event.ns, item) for item in chunk.items)
+                    ns = event.ns  # type: ignore[union-attr]
+                    pending.extend(self._shape(mode, ns, item) for item in chunk.items)
                 elif chunk is not SKIP:
                     pending.append(self._shape(mode, event.ns, chunk))  # type: ignore[union-attr]
             if pending:

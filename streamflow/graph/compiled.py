@@ -161,7 +161,16 @@ class CompiledStateGraph:
         EventStreamSpec.parse(version, **filters)
         run = Run(self, input, config, replay_size=0)
         try:
-            view = run.stream_events(version, **filters, buffer_size=buffer_size)
+            view = run.stream_events(
+                version,
+                include_names=include_names,
+                include_types=include_types,
+                include_tags=include_tags,
+                exclude_names=exclude_names,
+                exclude_types=exclude_types,
+                exclude_tags=exclude_tags,
+                buffer_size=buffer_size,
+            )
             async with view:
                 async for item in view:
                     yield item
