@@ -24,9 +24,11 @@ class CompiledStateGraph:
     """A graph ready to run. Made by ``StateGraph.compile()``.
 
     The stream methods follow LangGraph's: ``stream_mode`` is one of ``values``, ``updates``, ``custom``,
-    ``tasks``, ``debug`` (and the modes later layers register, e.g. ``messages``) or a list of them;
+    ``messages``, ``tools``, ``tasks``, ``debug`` (and any mode registered later) or a list of them;
     ``subgraphs=True`` includes subgraph events with their namespace; ``version="v2"`` yields
     ``{"type", "ns", "data"}`` dicts. Chunk shapes are documented in :mod:`streamflow.modes`.
+    :meth:`astream_events` / :meth:`stream_events` yield LangChain's v2 event dicts
+    (:mod:`streamflow.event_stream`).
     """
 
     def __init__(self, builder: StateGraph, *, name: str) -> None:
