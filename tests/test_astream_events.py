@@ -7,6 +7,8 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamflow.errors import InvalidArgumentError, UnknownStreamModeError
 from streamflow.event_stream import EventStreamSpec
@@ -344,3 +346,56 @@ def test_custom_event_from_a_sync_node_in_a_worker_thread() -> None:
         ("on_custom_event", {"done": 1}),
         ("on_custom_event", {"done": 2}),
     ]
+
+
+_NAMES = ["LangGraph", "prompt", "model", "tools", "thinking", "FakeChatModel", "add", "other"]
+_TYPES = ["chain", "chat_model", "tool", "thinking", "other"]
+_TAGS = ["run-tag", "llm", "graph:step:1", "graph:step:2", "graph:step:3", "other"]
+_TYPE_OF = {"on_chain": "chain", "on_chat_model": "chat_model", "on_tool": "tool"}
+
+
+def _reference(event: dict[str, Any], filters: dict[str, list[str] | None]) -> bool:
+    """LangChain's ``_RootEventFilter`` rules, written out plainly."""
+    kind = event["name"] if event["event"] == "on_custom_event" else _TYPE_OF[event["event"].rsplit("_", 1)[0]]
+    inc_names, inc_types, inc_tags = filters["include_names"], filters["include_types"], filters["include_tags"]
+    keep = inc_names is None and inc_types is None and inc_tags is None
+    keep = keep or (inc_names is not None and event["name"] in inc_names)
+    keep = keep or (inc_types is not None and kind in inc_types)
+    keep = keep or (inc_tags is not None and any(t in inc_tags for t in event["tags"]))
+    if filters["exclude_names"] is not None and event["name"] in filters["exclude_names"]:
+        return False
+    if filters["exclude_types"] is not None and kind in filters["exclude_types"]:
+        return False
+    if filters["exclude_tags"] is not None and any(t in filters["exclude_tags"] for t in event["tags"]):
+        return False
+    return keep
+
+
+def _maybe(values: list[str]) -> Any:
+    return st.none() | st.lists(st.sampled_from(values), max_size=3, unique=True)
+
+
+def test_any_filter_combination_keeps_what_langchains_rules_keep() -> None:
+    everything = anyio.run(lambda: _events(_graph(), {"tags": ["run-tag"]}))
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        st.fixed_dictionaries(
+            {
+                "include_names": _maybe(_NAMES),
+                "include_types": _maybe(_TYPES),
+                "include_tags": _maybe(_TAGS),
+                "exclude_names": _maybe(_NAMES),
+                "exclude_types": _maybe(_TYPES),
+                "exclude_tags": _maybe(_TAGS),
+            }
+        )
+    )
+    def check(filters: dict[str, list[str] | None]) -> None:
+        got = anyio.run(lambda: _events(_graph(), {"tags": ["run-tag"]}, **filters))
+        expected = [e for e in everything if _reference(e, filters)]
+        assert [(e["event"], e["name"], e["tags"]) for e in got] == [
+            (e["event"], e["name"], e["tags"]) for e in expected
+        ]
+
+    check()

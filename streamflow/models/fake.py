@@ -13,7 +13,7 @@ from .base import BaseChatModel
 
 __all__ = ["YIELD_EVERY", "FakeChatModel"]
 
-YIELD_EVERY = 32
+YIELD_EVERY = 64
 """Without a delay, the model lets the event loop run other tasks once every this many chunks, as a model
 waiting on the network would: consumers keep up with it instead of the run buffering thousands of chunks."""
 
