@@ -194,12 +194,12 @@ def _events_runs(build: Any, expected: int) -> Any:
 
 
 if HAVE_LANGGRAPH:
-    # LangGraph's async token path runs at a few thousand tokens/s: smaller sizes keep a repeat near a few
+    # LangGraph's async token path runs at a few thousand tokens/s: a smaller size keeps a repeat near a few
     # seconds (its cost per token does not depend on the size; checked from 2,000 to 20,000 tokens)
     scenario("lg_messages_tokens_astream", unit="tokens/s", n=20_000, quick_n=5_000, repeats=3)(
         _tokens_async(_lg_token_graph)
     )
-    scenario("lg_messages_tokens_stream", unit="tokens/s", n=50_000, quick_n=10_000, repeats=3)(
+    scenario("lg_messages_tokens_stream", unit="tokens/s", n=100_000, quick_n=20_000, repeats=3)(
         _tokens_sync(_lg_token_graph)
     )
     scenario("lg_astream_events_runs", unit="runs/s", n=200, quick_n=40, repeats=3)(

@@ -92,12 +92,40 @@ class AIMessage(BaseMessage):
     """Provider details (model name, finish reason ...)."""
 
 
+class _NoItems(list[Any]):
+    """The empty list a chunk's list fields start with, shared by every chunk: it reads as ``[]`` (and
+    equals it), and changing it in place raises. A model streams thousands of chunks and almost none has
+    tool calls; sharing one empty list spares three list objects per chunk."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            "this empty list is shared by every AIMessageChunk and cannot change; assign a new list to the "
+            "field instead (chunk.tool_calls = [...])"
+        )
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+
+_NO_ITEMS: Any = _NoItems()
+
+
 @attrs.define(slots=True, kw_only=True)
 class AIMessageChunk(AIMessage):
-    """One streamed piece of an :class:`AIMessage`; chunks of one answer add up with ``+``."""
+    """One streamed piece of an :class:`AIMessage`; chunks of one answer add up with ``+``.
+
+    Its list fields (``tool_calls``, ``invalid_tool_calls``, ``tool_call_chunks``) default to one shared,
+    unchangeable empty list: pass or assign a list to give a chunk items (changing the shared one in place
+    raises ``TypeError``)."""
 
     type: ClassVar[str] = "AIMessageChunk"
-    tool_call_chunks: list[dict[str, Any]] = attrs.field(factory=list)
+    tool_calls: list[ToolCall] = attrs.field(default=_NO_ITEMS)
+    """Tool calls with parsed arguments (chunks stream ``tool_call_chunks`` instead)."""
+    invalid_tool_calls: list[dict[str, Any]] = attrs.field(default=_NO_ITEMS)
+    """As in :class:`AIMessage`."""
+    tool_call_chunks: list[dict[str, Any]] = attrs.field(default=_NO_ITEMS)
     """Pieces of tool calls: ``{"name", "args" (a JSON fragment), "id", "index"}``; merged by ``index``."""
 
     def __add__(self, other: AIMessageChunk) -> AIMessageChunk:

@@ -244,3 +244,17 @@ def test_streamed_chunks_add_up_to_the_final_message_and_it_is_never_repeated(
         for c in chunks[1:]:
             folded = folded + c
         assert folded.to_message() == total
+
+
+def test_chunks_share_one_unchangeable_empty_list_until_given_their_own() -> None:
+    a, b = AIMessageChunk(content="a"), AIMessageChunk(content="b")
+    assert a.tool_calls == a.tool_call_chunks == a.invalid_tool_calls == []
+    assert a.tool_call_chunks is b.tool_call_chunks
+    with pytest.raises(TypeError, match="assign a new list"):
+        a.tool_call_chunks.append({"index": 0})
+    a.tool_call_chunks = [{"index": 0, "args": "{}", "name": "f", "id": "c"}]
+    assert b.tool_call_chunks == []
+    total = (a + b).to_message()
+    assert total.tool_calls == [{"name": "f", "args": {}, "id": "c", "type": "tool_call"}]
+    total.tool_calls.append(total.tool_calls[0])  # whole messages have lists of their own
+    assert len(total.tool_calls) == 2
