@@ -79,6 +79,7 @@ __all__ = [
     "SKIP",
     "STREAM_VERSIONS",
     "Chunks",
+    "MessagesModeState",
     "Mode",
     "ModeState",
     "ViewSpec",
