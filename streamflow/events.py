@@ -31,6 +31,7 @@ __all__ = [
     "ChatModelStarted",
     "ChatModelToken",
     "CustomData",
+    "CustomEvent",
     "Event",
     "RunCancelled",
     "RunFailed",
@@ -253,6 +254,28 @@ class CustomData(Event):
 
     data: Any = None
     """Whatever the writer was called with."""
+    tool_call_id: str | None = None
+    """``tool_call_id`` of the tool call whose tool wrote this (see :class:`ToolStarted`), or None when the
+    node itself wrote it. The ``tools`` stream mode shows such data as the tool's output deltas."""
+
+
+@_kind("custom_event")
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
+class CustomEvent(Event):
+    """A named custom event dispatched by a node, tool or model (LangChain's ``dispatch_custom_event``).
+
+    Distinct from :class:`CustomData`: this is what ``astream_events`` shows as ``on_custom_event``, while
+    stream-writer data feeds the ``custom`` stream mode (LangGraph keeps the two apart the same way).
+    """
+
+    tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags", "parent_ids")
+    name: str = ""
+    """Name of the custom event, chosen by the code that dispatched it."""
+    data: Any = None
+    """The event's payload."""
+    parent_ids: tuple[str, ...] = ()
+    """Ids of the runs enclosing the dispatch, outermost first: the graph run, the task, and the tool call
+    when dispatched inside a tool. The last one is the run the event belongs to in ``astream_events``."""
 
 
 # -- chat models and tools -------------------------------------------------------------------------
@@ -275,7 +298,9 @@ class ChatModelStarted(Event):
     messages: Any = None
     """The input messages."""
     parent_ids: tuple[str, ...] = ()
-    """Ids of the enclosing run and task, outermost first (for ``astream_events``)."""
+    """Ids of the runs enclosing this call, outermost first: the graph run's ``run_id``, the ``task_id`` of
+    each enclosing subgraph task and of the calling task, and the ``call_id`` of an enclosing tool call
+    (LangChain's ``parent_ids`` in ``astream_events`` v2)."""
     streamed: bool = True
     """False when the call carries the ``nostream`` tag: no token events follow."""
 
@@ -313,13 +338,17 @@ class ToolStarted(Event):
 
     tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags", "parent_ids")
     call_id: str = ""
-    """Id of this tool call (the model's tool call id when there is one)."""
+    """Id of this tool call, new for every call (a UUID); its finish or failure carries the same id."""
+    tool_call_id: str = ""
+    """Id the model gave the tool call (``ToolCall["id"]``), or ``call_id`` when the tool was called
+    without one (LangGraph's ``tool_call_id`` in the ``tools`` stream mode)."""
     name: str = ""
     """Name of the tool."""
     input: Any = None
     """The arguments, as a mapping."""
     parent_ids: tuple[str, ...] = ()
-    """Ids of the enclosing run and task, outermost first."""
+    """Ids of the runs enclosing this call, outermost first: the graph run's ``run_id``, the ``task_id`` of
+    each enclosing subgraph task and of the calling task, and the ``call_id`` of an enclosing tool call."""
 
 
 @_kind("tool_finished")
@@ -328,7 +357,9 @@ class ToolFinished(Event):
     """A tool call returned."""
 
     call_id: str = ""
-    """Id of the tool call."""
+    """Id of the tool call (as in its :class:`ToolStarted`)."""
+    tool_call_id: str = ""
+    """The model's id of the tool call (as in its :class:`ToolStarted`)."""
     name: str = ""
     """Name of the tool."""
     output: Any = None
@@ -341,7 +372,9 @@ class ToolFailed(Event):
     """A tool call raised (or its arguments failed the tool's schema)."""
 
     call_id: str = ""
-    """Id of the tool call."""
+    """Id of the tool call (as in its :class:`ToolStarted`)."""
+    tool_call_id: str = ""
+    """The model's id of the tool call (as in its :class:`ToolStarted`)."""
     name: str = ""
     """Name of the tool."""
     error_type: str = ""

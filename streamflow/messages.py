@@ -22,6 +22,7 @@ __all__ = [
     "AIMessageChunk",
     "AnyMessage",
     "BaseMessage",
+    "ChunkSum",
     "HumanMessage",
     "MessagesState",
     "SystemMessage",
@@ -29,6 +30,7 @@ __all__ = [
     "ToolMessage",
     "add_messages",
     "coerce_message",
+    "merge_chunks",
 ]
 
 
@@ -90,34 +92,46 @@ class AIMessage(BaseMessage):
     """Provider details (model name, finish reason ...)."""
 
 
+class _NoItems(list[Any]):
+    """The empty list a chunk's list fields start with, shared by every chunk: it reads as ``[]`` (and
+    equals it), and changing it in place raises. A model streams thousands of chunks and almost none has
+    tool calls; sharing one empty list spares three list objects per chunk."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            "this empty list is shared by every AIMessageChunk and cannot change; assign a new list to the "
+            "field instead (chunk.tool_calls = [...])"
+        )
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+
+
+_NO_ITEMS: Any = _NoItems()
+
+
 @attrs.define(slots=True, kw_only=True)
 class AIMessageChunk(AIMessage):
-    """One streamed piece of an :class:`AIMessage`; chunks of one answer add up with ``+``."""
+    """One streamed piece of an :class:`AIMessage`; chunks of one answer add up with ``+``.
+
+    Its list fields (``tool_calls``, ``invalid_tool_calls``, ``tool_call_chunks``) default to one shared,
+    unchangeable empty list: pass or assign a list to give a chunk items (changing the shared one in place
+    raises ``TypeError``)."""
 
     type: ClassVar[str] = "AIMessageChunk"
-    tool_call_chunks: list[dict[str, Any]] = attrs.field(factory=list)
+    tool_calls: list[ToolCall] = attrs.field(default=_NO_ITEMS)
+    """Tool calls with parsed arguments (chunks stream ``tool_call_chunks`` instead)."""
+    invalid_tool_calls: list[dict[str, Any]] = attrs.field(default=_NO_ITEMS)
+    """As in :class:`AIMessage`."""
+    tool_call_chunks: list[dict[str, Any]] = attrs.field(default=_NO_ITEMS)
     """Pieces of tool calls: ``{"name", "args" (a JSON fragment), "id", "index"}``; merged by ``index``."""
 
     def __add__(self, other: AIMessageChunk) -> AIMessageChunk:
         if not isinstance(other, AIMessageChunk):
             return NotImplemented
-        merged: dict[Any, dict[str, Any]] = {}
-        for piece in (*self.tool_call_chunks, *other.tool_call_chunks):
-            key = piece.get("index", piece.get("id"))
-            if key in merged:
-                cur = merged[key]
-                cur["args"] = (cur.get("args") or "") + (piece.get("args") or "")
-                cur["name"] = cur.get("name") or piece.get("name")
-                cur["id"] = cur.get("id") or piece.get("id")
-            else:
-                merged[key] = dict(piece)
-        return AIMessageChunk(
-            content=self.content + other.content,
-            id=self.id or other.id,
-            name=self.name or other.name,
-            tool_call_chunks=list(merged.values()),
-            response_metadata={**self.response_metadata, **other.response_metadata},
-        )
+        return merge_chunks((self, other))
 
     def to_message(self) -> AIMessage:
         """The whole :class:`AIMessage`: tool-call chunks parsed into ``tool_calls``, those whose arguments
@@ -143,6 +157,65 @@ class AIMessageChunk(AIMessage):
             invalid_tool_calls=invalid,
             response_metadata=dict(self.response_metadata),
         )
+
+
+class ChunkSum:
+    """Adds up the chunks of one answer as they arrive, keeping only their parts (not the chunks), so the
+    sum costs time linear in the total size and the chunks can be freed as soon as their consumers are
+    done with them. :meth:`total` gives what ``a + b + c ...`` gives."""
+
+    __slots__ = ("_calls", "_metadata", "_text", "id", "name")
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._calls: dict[Any, tuple[dict[str, Any], list[str]]] = {}
+        self._metadata: dict[str, Any] = {}
+        self.id: str | None = None
+        """The first chunk id seen."""
+        self.name: str | None = None
+        """The first chunk name seen."""
+
+    def add(self, chunk: AIMessageChunk) -> None:
+        """Add one chunk."""
+        self._text.append(chunk.content)
+        if self.id is None:
+            self.id = chunk.id
+        if self.name is None:
+            self.name = chunk.name
+        if chunk.response_metadata:
+            self._metadata.update(chunk.response_metadata)
+        for piece in chunk.tool_call_chunks:
+            key = piece.get("index", piece.get("id"))
+            found = self._calls.get(key)
+            if found is None:
+                self._calls[key] = (dict(piece), [piece.get("args") or ""])
+            else:
+                cur, args = found
+                args.append(piece.get("args") or "")
+                cur["name"] = cur.get("name") or piece.get("name")
+                cur["id"] = cur.get("id") or piece.get("id")
+
+    def total(self) -> AIMessageChunk:
+        """The sum so far: text concatenated, tool-call chunks with the same ``index`` (or ``id`` when there
+        is no index) merged with their ``args`` joined, the first ``id`` and ``name``, ``response_metadata``
+        updated in order."""
+        pieces = [{**cur, "args": "".join(args)} for cur, args in self._calls.values()]
+        return AIMessageChunk(
+            content="".join(self._text),
+            id=self.id,
+            name=self.name,
+            tool_call_chunks=pieces,
+            response_metadata=dict(self._metadata),
+        )
+
+
+def merge_chunks(chunks: Iterable[AIMessageChunk]) -> AIMessageChunk:
+    """Add up the chunks of one answer in one pass (see :class:`ChunkSum`); an empty iterable gives an
+    empty chunk."""
+    acc = ChunkSum()
+    for chunk in chunks:
+        acc.add(chunk)
+    return acc.total()
 
 
 @attrs.define(slots=True, kw_only=True)

@@ -18,12 +18,29 @@ Chunk shapes (LangGraph's):
     "interrupts"}`` when it ends; ``result`` is a list of ``(key, value)`` writes, ``error`` None or a
     string.
 ``messages``
-    ``(message_chunk, metadata)`` for each token of a chat model; metadata holds ``langgraph_node``,
-    ``langgraph_step``, ``langgraph_triggers``, ``langgraph_path``, ``langgraph_checkpoint_ns``, ``tags``,
-    ``ls_provider`` and ``ls_model_name`` (LangGraph's keys).
+    ``(message, metadata)``, as LangGraph's ``messages`` mode: an ``AIMessageChunk`` for each token of a
+    chat model, with metadata holding the run's metadata plus ``langgraph_node``, ``langgraph_step``,
+    ``langgraph_triggers``, ``langgraph_path``, ``langgraph_checkpoint_ns``, ``tags``, ``ls_provider`` and
+    ``ls_model_name``; and, once whole, each message a node returns that was not streamed as tokens and was
+    not in the node's input (a ``HumanMessage``, a ``ToolMessage``, an ``AIMessage`` of a ``nostream``
+    model...), with the node's metadata (the run's metadata and the ``langgraph_*`` keys). A message
+    streamed as tokens is never emitted again. For a task started by ``Send``, ``langgraph_path`` is
+    ``("__pregel_push",)`` without LangGraph's index.
+``tools``
+    one dict per step of each tool call, LangGraph's ``tools`` mode records (sizes are whatever the tool
+    gave): ``{"event": "tool-started", "tool_call_id", "tool_name", "input"}`` (``input``: the arguments
+    mapping); ``{"event": "tool-output-delta", "tool_call_id", "delta"}`` for each value the tool gives
+    ``get_stream_writer()`` while it runs; then ``{"event": "tool-finished", "tool_call_id", "output"}``
+    (``output``: what the tool returned) or ``{"event": "tool-error", "tool_call_id", "message"}``
+    (``message``: ``str()`` of the exception, or the schema error for bad arguments). ``tool_call_id`` is
+    the id the model gave the call, or a new one when the tool was called without one.
 ``debug``
     ``{"step", "timestamp", "type": "task" | "task_result", "payload"}`` with the ``tasks`` chunk as
     payload and the event's time as an ISO 8601 string.
+
+A mode that must remember something across events (``messages`` remembers which message ids it has
+already emitted) declares a :class:`ModeState` class; every view gets a fresh instance, so two views of one
+run never share state.
 
 Output items: a single mode yields chunks, a list yields ``(mode, chunk)``; ``subgraphs=True`` prefixes the
 namespace: ``(ns, chunk)`` or ``(ns, mode, chunk)``. ``version="v2"`` yields ``{"type": mode, "ns": ns,
@@ -32,25 +49,46 @@ namespace: ``(ns, chunk)`` or ``(ns, mode, chunk)``. ``version="v2"`` yields ``{
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import attrs
 
 from .errors import UnknownStreamModeError
 from .events import (
+    ChatModelFinished,
     ChatModelToken,
     CustomData,
     Event,
+    RunStarted,
     StateUpdate,
     StateValues,
     TaskFailed,
     TaskFinished,
     TaskStarted,
+    ToolFailed,
+    ToolFinished,
+    ToolStarted,
 )
+from .messages import BaseMessage
 
-__all__ = ["MODES", "SKIP", "STREAM_VERSIONS", "Mode", "ViewSpec", "register_mode"]
+__all__ = [
+    "MODES",
+    "NOSTREAM",
+    "SKIP",
+    "STREAM_VERSIONS",
+    "Chunks",
+    "MessagesModeState",
+    "Mode",
+    "ModeState",
+    "ViewSpec",
+    "node_metadata",
+    "register_mode",
+]
+
+NOSTREAM = "nostream"
+"""The tag that keeps a chat model's output off the ``messages`` stream (LangGraph's ``TAG_NOSTREAM``)."""
 
 
 class _Skip:
@@ -63,10 +101,33 @@ class _Skip:
 SKIP: Final = _Skip()
 """Returned by a projection for an event that yields no chunk."""
 
+
+@attrs.frozen
+class Chunks:
+    """Returned by a projection for an event that yields several chunks, in this order."""
+
+    items: tuple[Any, ...]
+    """The chunks."""
+
+
 Projection = Callable[[Any], Any]
-"""Event -> chunk (or :data:`SKIP`); each takes the event class it is registered for."""
+"""Event -> chunk, :data:`SKIP` or :class:`Chunks`; each takes the event class it is registered for."""
 
 STREAM_VERSIONS: tuple[str, ...] = ("v1", "v2")
+
+
+class ModeState:
+    """Per-view state of a mode that remembers across events. Subclass it, list the event classes in
+    :attr:`kinds` and return bound methods from :meth:`projections`; each view makes its own instance."""
+
+    __slots__ = ()
+
+    kinds: ClassVar[frozenset[type[Event]]] = frozenset()
+    """The event classes :meth:`projections` handles."""
+
+    def projections(self) -> dict[type[Event], Projection]:
+        """Event class -> projection, bound to this instance."""
+        raise NotImplementedError
 
 
 @attrs.frozen
@@ -75,13 +136,23 @@ class Mode:
 
     name: str
     """The ``stream_mode`` name."""
-    projections: dict[type[Event], Projection]
-    """Event class -> function returning the chunk, or :data:`SKIP`."""
+    projections: dict[type[Event], Projection] = attrs.field(factory=dict)
+    """Event class -> function returning the chunk, :data:`SKIP` or :class:`Chunks` (stateless)."""
+    state: type[ModeState] | None = None
+    """For a mode that remembers across events: its per-view state class (its projections override
+    :attr:`projections` for the same kind)."""
 
     @property
     def kinds(self) -> frozenset[type[Event]]:
         """The event classes this mode takes."""
-        return frozenset(self.projections)
+        extra = self.state.kinds if self.state is not None else frozenset()
+        return frozenset(self.projections) | extra
+
+    def bind(self) -> dict[type[Event], Projection]:
+        """The projections for one new view (with fresh state for a stateful mode)."""
+        if self.state is None:
+            return self.projections
+        return {**self.projections, **self.state().projections()}
 
 
 MODES: dict[str, Mode] = {}
@@ -121,10 +192,145 @@ def _debug(kind: str, payload: Callable[[Any], dict[str, Any]]) -> Projection:
     return project
 
 
+def node_metadata(run_metadata: Mapping[str, Any], event: TaskStarted) -> dict[str, Any]:
+    """The metadata LangGraph gives a node's run: the run's metadata plus ``langgraph_step``,
+    ``langgraph_node``, ``langgraph_triggers``, ``langgraph_path`` and ``langgraph_checkpoint_ns``, read
+    from the task's ``TaskStarted`` event. For a ``Send`` task the path is ``("__pregel_push",)``."""
+    node = event.node or ""
+    push = "__pregel_push" in event.triggers
+    return {
+        **run_metadata,
+        "langgraph_step": event.step,
+        "langgraph_node": node,
+        "langgraph_triggers": event.triggers,
+        "langgraph_path": ("__pregel_push",) if push else ("__pregel_pull", node),
+        "langgraph_checkpoint_ns": "|".join((*event.ns, f"{node}:{event.task_id}")),
+    }
+
+
+def _messages_in(values: Any) -> Iterable[BaseMessage]:
+    """Messages among the top-level values of a state or update (alone or in lists), as LangGraph finds
+    them: a mapping's values, or a dataclass's fields."""
+    if isinstance(values, Mapping):
+        items: Iterable[Any] = values.values()
+    elif hasattr(values, "__dataclass_fields__"):
+        items = [getattr(values, name) for name in values.__dataclass_fields__]
+    else:
+        return
+    for value in items:
+        if isinstance(value, BaseMessage):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, BaseMessage):
+                    yield item
+
+
+class MessagesModeState(ModeState):
+    """The ``messages`` mode of one view: tokens as they come, then each new message a node returns, once.
+
+    Remembers the ids of the messages it has emitted or seen in a node's input, and the metadata of the
+    tasks in flight (events: ``RunStarted`` for the run's metadata, ``TaskStarted`` / ``TaskFinished`` /
+    ``TaskFailed``, ``ChatModelToken``, ``ChatModelFinished``).
+    """
+
+    kinds: ClassVar[frozenset[type[Event]]] = frozenset(
+        {RunStarted, TaskStarted, TaskFinished, TaskFailed, ChatModelToken, ChatModelFinished}
+    )
+
+    __slots__ = ("last_id", "run_metadata", "seen", "tasks")
+
+    def __init__(self) -> None:
+        self.seen: set[Any] = set()
+        """Ids of the messages emitted, streamed or seen in a node's input."""
+        self.last_id: Any = None
+        """Id of the last token's message (consecutive tokens share it: one set lookup per message)."""
+        self.run_metadata: Mapping[str, Any] = {}
+        self.tasks: dict[str | None, dict[str, Any]] = {}
+        """Node metadata of the tasks in flight, by task id."""
+
+    def projections(self) -> dict[type[Event], Projection]:
+        return {
+            RunStarted: self.run_started,
+            TaskStarted: self.task_started,
+            TaskFinished: self.task_finished,
+            TaskFailed: self.task_failed,
+            ChatModelToken: self.token,
+            ChatModelFinished: self.model_finished,
+        }
+
+    def run_started(self, event: RunStarted) -> Any:
+        self.run_metadata = event.metadata
+        return SKIP
+
+    def task_started(self, event: TaskStarted) -> Any:
+        seen = self.seen
+        for message in _messages_in(event.input):
+            if message.id is not None:
+                seen.add(message.id)
+        self.tasks[event.task_id] = node_metadata(self.run_metadata, event)
+        return SKIP
+
+    def task_failed(self, event: TaskFailed) -> Any:
+        self.tasks.pop(event.task_id, None)
+        return SKIP
+
+    def task_finished(self, event: TaskFinished) -> Any:
+        metadata = self.tasks.pop(event.task_id, None)
+        if metadata is None:  # this view attached after the task started
+            metadata = {**self.run_metadata, "langgraph_step": event.step, "langgraph_node": event.node}
+        out = []
+        seen = self.seen
+        for message in _messages_in(event.result):
+            mid = message.id
+            if mid is None or mid not in seen:
+                if mid is not None:
+                    seen.add(mid)
+                out.append((message, metadata))
+        if not out:
+            return SKIP
+        return out[0] if len(out) == 1 else Chunks(tuple(out))
+
+    def token(self, event: ChatModelToken) -> Any:
+        chunk = event.chunk
+        mid = chunk.id
+        if mid != self.last_id:
+            self.last_id = mid
+            self.seen.add(mid)
+        return (chunk, event.metadata)
+
+    def model_finished(self, event: ChatModelFinished) -> Any:
+        message = event.message
+        if message is None or NOSTREAM in event.tags or message.id in self.seen:
+            return SKIP
+        self.seen.add(message.id)
+        return (message, event.metadata)
+
+
 register_mode(Mode("values", {StateValues: lambda e: e.values}))
 register_mode(Mode("updates", {StateUpdate: lambda e: {e.node: e.update}}))
 register_mode(Mode("custom", {CustomData: lambda e: e.data}))
-register_mode(Mode("messages", {ChatModelToken: lambda e: (e.chunk, e.metadata)}))
+register_mode(Mode("messages", state=MessagesModeState))
+register_mode(
+    Mode(
+        "tools",
+        {
+            ToolStarted: lambda e: {
+                "event": "tool-started",
+                "tool_call_id": e.tool_call_id,
+                "tool_name": e.name,
+                "input": e.input,
+            },
+            CustomData: lambda e: (
+                SKIP
+                if e.tool_call_id is None
+                else {"event": "tool-output-delta", "tool_call_id": e.tool_call_id, "delta": e.data}
+            ),
+            ToolFinished: lambda e: {"event": "tool-finished", "tool_call_id": e.tool_call_id, "output": e.output},
+            ToolFailed: lambda e: {"event": "tool-error", "tool_call_id": e.tool_call_id, "message": e.error_message},
+        },
+    )
+)
 register_mode(Mode("tasks", {TaskStarted: _task_start, TaskFinished: _task_result, TaskFailed: _task_error}))
 register_mode(
     Mode(
@@ -180,6 +386,11 @@ class ViewSpec:
         return cls(names, single, bool(subgraphs), version)
 
     @property
+    def identity(self) -> bool:
+        """Whether output items are the chunks themselves (one mode, ``v1``, no subgraphs)."""
+        return self.single and self.version == "v1" and not self.subgraphs
+
+    @property
     def kinds(self) -> frozenset[type[Event]]:
         """Every event class some selected mode takes."""
         out: set[type[Event]] = set()
@@ -188,10 +399,11 @@ class ViewSpec:
         return frozenset(out)
 
     def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
-        """Event class -> the ``(mode, projection)`` pairs that apply, in mode order."""
+        """Event class -> the ``(mode, projection)`` pairs that apply, in mode order. Each call binds fresh
+        state for stateful modes: call it once per view."""
         table: dict[type[Event], tuple[tuple[str, Projection], ...]] = {}
         for name in self.modes:
-            for kind, project in MODES[name].projections.items():
+            for kind, project in MODES[name].bind().items():
                 table[kind] = (*table.get(kind, ()), (name, project))
         return table
 
@@ -216,5 +428,8 @@ class ViewSpec:
                 continue
             for mode, project in table.get(event.__class__, ()):
                 chunk = project(event)
-                if chunk is not SKIP:
+                if chunk.__class__ is Chunks:
+                    for item in chunk.items:
+                        yield shape(mode, event.ns, item)
+                elif chunk is not SKIP:
                     yield shape(mode, event.ns, chunk)

@@ -2,7 +2,8 @@
 
 ``@tool`` reads a function's name, docstring and signature into a tool with a JSON schema. Inside a run,
 each call publishes ``ToolStarted`` and ``ToolFinished`` (or ``ToolFailed``); tools can write custom data
-with ``get_stream_writer()``. :class:`ToolNode` runs the tool calls of the last AI message concurrently and
+with ``get_stream_writer()`` (the ``custom`` mode shows it, and the ``tools`` mode as the call's output
+deltas). :class:`ToolNode` runs the tool calls of the last AI message concurrently and
 turns every failure (bad arguments, unknown tool, an exception) into a ``ToolMessage`` with
 ``status="error"``, so the agent can recover.
 """
@@ -21,7 +22,7 @@ import anyio.to_thread
 from .errors import InvalidArgumentError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
 from .graph import END, START, StateGraph
-from .graph.context import current_task
+from .graph.context import _current, current_task
 from .messages import AIMessage, MessagesState, ToolMessage
 
 __all__ = ["BaseTool", "ToolNode", "create_react_agent", "tool", "tools_condition"]
@@ -86,46 +87,48 @@ class BaseTool:
                 )
         return dict(args)
 
-    async def ainvoke(self, args: Mapping[str, Any], *, call_id: str | None = None) -> Any:
+    async def ainvoke(self, args: Mapping[str, Any], *, tool_call_id: str | None = None) -> Any:
         """Validate ``args`` and call the tool (sync tools in a worker thread), publishing tool events inside
-        a run.
+        a run: ``ToolStarted``, then ``ToolFinished`` or ``ToolFailed``. While the tool runs, what it gives
+        ``get_stream_writer()`` is marked with the call's ``tool_call_id`` (the ``tools`` mode's output
+        deltas) and chat models it calls have the call among their ``parent_ids``.
 
+        :param tool_call_id: the id the model gave this tool call; a new id when None
         :raises ToolArgumentsError: when ``args`` do not fit the schema
         :raises Exception: what the tool raised, unchanged
         """
-        call_id = call_id or str(uuid.uuid4())
         task = current_task()
-        route: dict[str, Any] = {}
-        if task is not None:
-            route = {
-                "ns": task.ns,
-                "node": task.node,
-                "step": task.step,
-                "task_id": task.task_id,
-                "tags": task.run.tags,
-            }
-            task.run.publish_soon(ToolStarted(**route, call_id=call_id, name=self.name, input=dict(args)))
+        if task is None:
+            return await self._call(self.validate(args))
+        call_id = str(uuid.uuid4())
+        tool_call_id = tool_call_id or call_id
+        run = task.run
+        route: dict[str, Any] = {
+            "ns": task.ns,
+            "node": task.node,
+            "step": task.step,
+            "task_id": task.task_id,
+            "tags": run.tags,
+            "call_id": call_id,
+            "tool_call_id": tool_call_id,
+            "name": self.name,
+        }
+        run.publish_soon(ToolStarted(**route, metadata=task.metadata(), input=dict(args), parent_ids=task.parent_ids))
+        token = _current.set(task.for_tool_call(call_id, tool_call_id))
         try:
-            valid = self.validate(args)
-            if self.is_async:
-                output = await self.func(**valid)
-            else:
-                output = await anyio.to_thread.run_sync(lambda: self.func(**valid), abandon_on_cancel=True)
+            output = await self._call(self.validate(args))
         except Exception as exc:
-            if task is not None:
-                task.run.publish_soon(
-                    ToolFailed(
-                        **route,
-                        call_id=call_id,
-                        name=self.name,
-                        error_type=error_type_name(exc),
-                        error_message=str(exc),
-                    )
-                )
+            run.publish_soon(ToolFailed(**route, error_type=error_type_name(exc), error_message=str(exc)))
             raise
-        if task is not None:
-            task.run.publish_soon(ToolFinished(**route, call_id=call_id, name=self.name, output=output))
+        finally:
+            _current.reset(token)
+        run.publish_soon(ToolFinished(**route, output=output))
         return output
+
+    async def _call(self, valid: dict[str, Any]) -> Any:
+        if self.is_async:
+            return await self.func(**valid)
+        return await anyio.to_thread.run_sync(lambda: self.func(**valid), abandon_on_cancel=True)
 
 
 def tool(func: Callable[..., Any]) -> BaseTool:
@@ -160,7 +163,7 @@ class ToolNode:
                 )
                 return
             try:
-                output = await found.ainvoke(call["args"], call_id=call["id"])
+                output = await found.ainvoke(call["args"], tool_call_id=call["id"])
             except Exception as exc:
                 results[index] = ToolMessage(
                     content=f"Error: {exc}", tool_call_id=call["id"], name=found.name, status="error"

@@ -1,23 +1,44 @@
-"""A view: a subscription turned into the chunks of one or more stream modes.
+"""A view: a subscription turned into the chunks of one or more stream modes (or ``astream_events`` dicts).
 
 Layer 3. :class:`View` wraps a :class:`~streamflow.channel.Subscription` made with the kinds and namespace
-filter of a :class:`~streamflow.modes.ViewSpec`, and projects each event it receives into output items of
-the spec's shape. A :class:`~streamflow.channel.Lagged` signal (``drop_oldest`` views) is passed through as
-it is, so a lagging view always knows how many events it missed.
+filter of a :class:`~streamflow.modes.ViewSpec` (or an :class:`~streamflow.event_stream.EventStreamSpec`),
+and projects each event it receives into output items of the spec's shape. A
+:class:`~streamflow.channel.Lagged` signal (``drop_oldest`` views) is passed through as it is, so a lagging
+view always knows how many events it missed.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Self
+from collections.abc import Callable
+from typing import Any, Protocol, Self
 
 import anyio
 
 from .channel import Lagged, Subscription
 from .errors import SubscriberDisconnectedError
-from .modes import SKIP, ViewSpec
+from .events import Event
+from .modes import SKIP, Chunks, Projection
 
-__all__ = ["View"]
+__all__ = ["View", "ViewShape"]
+
+
+class ViewShape(Protocol):
+    """What a view needs of its spec (:class:`~streamflow.modes.ViewSpec` for stream modes,
+    :class:`~streamflow.event_stream.EventStreamSpec` for ``astream_events``)."""
+
+    @property
+    def identity(self) -> bool:
+        """Whether output items are the projected chunks themselves."""
+        ...
+
+    def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
+        """Event class -> ``(mode, projection)`` pairs, bound to fresh per-view state."""
+        ...
+
+    def shaper(self) -> Callable[[str, tuple[str, ...], Any], Any]:
+        """``(mode, ns, chunk) -> output item``."""
+        ...
 
 
 class View:
@@ -31,12 +52,12 @@ class View:
 
     __slots__ = ("_identity", "_pending", "_shape", "_sub", "_table", "spec")
 
-    def __init__(self, subscription: Subscription, spec: ViewSpec) -> None:
+    def __init__(self, subscription: Subscription, spec: ViewShape) -> None:
         self._sub = subscription
         self.spec = spec
         self._table = spec.table()
         self._shape = spec.shaper()
-        self._identity = spec.single and spec.version == "v1" and not spec.subgraphs
+        self._identity = spec.identity
         self._pending: deque[Any] = deque()
 
     @property
@@ -73,12 +94,19 @@ class View:
                 chunk = project(event)
                 if chunk is SKIP:
                     continue
-                if self._identity:
-                    return chunk
-                return self._shape(mode, event.ns, chunk)  # type: ignore[union-attr]
+                if chunk.__class__ is not Chunks:
+                    if self._identity:
+                        return chunk
+                    return self._shape(mode, event.ns, chunk)  # type: ignore[union-attr]
+                ns = event.ns  # type: ignore[union-attr]
+                pending.extend(self._shape(mode, ns, item) for item in chunk.items)
+                return pending.popleft()
             for mode, project in entries:
                 chunk = project(event)
-                if chunk is not SKIP:
+                if chunk.__class__ is Chunks:
+                    ns = event.ns  # type: ignore[union-attr]
+                    pending.extend(self._shape(mode, ns, item) for item in chunk.items)
+                elif chunk is not SKIP:
                     pending.append(self._shape(mode, event.ns, chunk))  # type: ignore[union-attr]
             if pending:
                 return pending.popleft()
@@ -89,8 +117,8 @@ class View:
         The same items, in the same order, as iterating the view; cheaper per item for a consumer that
         takes them in bulk (the sync bridge).
 
-        :param limit: most items returned (items, > 0)
-        :returns: between 1 and ``limit`` items, or an empty list once the view has ended
+        :param limit: items to stop taking at (items, > 0); one event projecting to several items may go past it
+        :returns: at least one item, or an empty list once the view has ended
         :raises SubscriberDisconnectedError: when the channel disconnected this view (after what it had
             buffered was taken)
         """
@@ -117,7 +145,10 @@ class View:
                 continue
             for mode, project in entries:
                 chunk = project(event)
-                if chunk is not SKIP:
+                if chunk.__class__ is Chunks:
+                    ns = event.ns  # type: ignore[union-attr]
+                    out.extend(shape(mode, ns, item) for item in chunk.items)
+                elif chunk is not SKIP:
                     out.append(chunk if identity else shape(mode, event.ns, chunk))  # type: ignore[union-attr]
         return out
 

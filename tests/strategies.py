@@ -21,6 +21,7 @@ from streamflow.events import (
     ChatModelStarted,
     ChatModelToken,
     CustomData,
+    CustomEvent,
     Event,
     RunCancelled,
     RunFailed,
@@ -128,7 +129,11 @@ def state_update(payload: PayloadStrategy, routing: Routing) -> st.SearchStrateg
 
 
 def custom_data(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[CustomData]:
-    return st.builds(CustomData, **routing, data=payload)
+    return st.builds(CustomData, **routing, data=payload, tool_call_id=st.none() | ids)
+
+
+def custom_event(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[CustomEvent]:
+    return st.builds(CustomEvent, **routing, name=ids, data=payload, parent_ids=st.lists(ids, max_size=3).map(tuple))
 
 
 def chat_model_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[ChatModelStarted]:
@@ -162,17 +167,29 @@ def chat_model_finished(payload: PayloadStrategy, routing: Routing) -> st.Search
 
 def tool_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[ToolStarted]:
     return st.builds(
-        ToolStarted, **routing, call_id=ids, name=ids, input=payload, parent_ids=st.lists(ids, max_size=3).map(tuple)
+        ToolStarted,
+        **routing,
+        call_id=ids,
+        tool_call_id=ids,
+        name=ids,
+        input=payload,
+        parent_ids=st.lists(ids, max_size=3).map(tuple),
     )
 
 
 def tool_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[ToolFinished]:
-    return st.builds(ToolFinished, **routing, call_id=ids, name=ids, output=payload)
+    return st.builds(ToolFinished, **routing, call_id=ids, tool_call_id=ids, name=ids, output=payload)
 
 
 def tool_failed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[ToolFailed]:
     return st.builds(
-        ToolFailed, **routing, call_id=ids, name=ids, error_type=error_types, error_message=st.text(max_size=20)
+        ToolFailed,
+        **routing,
+        call_id=ids,
+        tool_call_id=ids,
+        name=ids,
+        error_type=error_types,
+        error_message=st.text(max_size=20),
     )
 
 
@@ -187,6 +204,7 @@ EVENT_STRATEGIES: dict[str, EventStrategyFactory] = {
     "state_values": state_values,
     "state_update": state_update,
     "custom_data": custom_data,
+    "custom_event": custom_event,
     "chat_model_started": chat_model_started,
     "chat_model_token": chat_model_token,
     "chat_model_finished": chat_model_finished,

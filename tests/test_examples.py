@@ -176,6 +176,66 @@ def check_agent_demo(lines: list[str]) -> None:
     assert lines[-1] == "answer: Mount Everest is 8849 metres tall, which is 8.849 kilometres."
 
 
+def check_messages_by_node(lines: list[str]) -> None:
+    # only the poem node's tokens, whole and in order, though the joke node streamed at the same time
+    assert lines == ["Soft paws at dawn, a purr that fills the room."]
+
+
+def check_messages_by_tags(lines: list[str]) -> None:
+    assert lines == ["Why was the cat sitting on the computer? To keep an eye on the mouse."]
+
+
+def check_stream_tools(lines: list[str]) -> None:
+    records = literals(lines)
+    count = [r for r in records if r["tool_call_id"] == "call-count"]  # type: ignore[index]
+    divide = [r for r in records if r["tool_call_id"] == "call-divide"]  # type: ignore[index]
+    assert len(count) + len(divide) == len(records)
+    assert count == [
+        {
+            "event": "tool-started",
+            "tool_call_id": "call-count",
+            "tool_name": "count_words",
+            "input": {"text": "the cat sat down"},
+        },
+        *(
+            {"event": "tool-output-delta", "tool_call_id": "call-count", "delta": {"counted": i, "of": 4}}
+            for i in range(1, 5)
+        ),
+        {"event": "tool-finished", "tool_call_id": "call-count", "output": 4},
+    ]
+    assert divide == [
+        {"event": "tool-started", "tool_call_id": "call-divide", "tool_name": "divide", "input": {"a": 1, "b": 0}},
+        {"event": "tool-error", "tool_call_id": "call-divide", "message": "division by zero"},
+    ]
+
+
+def check_astream_events(lines: list[str]) -> None:
+    *events, tokens = lines
+    model_stream = ["on_chat_model_stream FakeChatModel 2"] * 5  # "Adding", " them." and 3 tool-call pieces
+    assert events == [
+        "on_chain_start LangGraph 0",
+        "on_chain_start prompt 1",
+        "on_chain_stream prompt 1",
+        "on_chain_end prompt 1",
+        "on_chain_stream LangGraph 0",
+        "on_chain_start model 1",
+        "on_chat_model_start FakeChatModel 2",
+        *model_stream,
+        "on_chat_model_end FakeChatModel 2",
+        "on_chain_stream model 1",
+        "on_chain_end model 1",
+        "on_chain_stream LangGraph 0",
+        "on_chain_start tools 1",
+        "on_tool_start add 2",
+        "on_tool_end add 2",
+        "on_chain_stream tools 1",
+        "on_chain_end tools 1",
+        "on_chain_stream LangGraph 0",
+        "on_chain_end LangGraph 0",
+    ]
+    assert ast.literal_eval(tokens) == ["Adding", " them.", "", "", ""]
+
+
 CHECKS = {
     "stream_values.py": check_values,
     "stream_updates.py": check_updates,
@@ -186,6 +246,10 @@ CHECKS = {
     "stream_async.py": check_async,
     "many_views.py": check_many_views,
     "agent_demo.py": check_agent_demo,
+    "messages_filter_by_node.py": check_messages_by_node,
+    "messages_filter_by_tags.py": check_messages_by_tags,
+    "stream_tools.py": check_stream_tools,
+    "astream_events.py": check_astream_events,
 }
 
 

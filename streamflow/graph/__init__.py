@@ -9,6 +9,12 @@ from .context import (
     StreamWriter as StreamWriter,
 )
 from .context import (
+    adispatch_custom_event as adispatch_custom_event,
+)
+from .context import (
+    dispatch_custom_event as dispatch_custom_event,
+)
+from .context import (
     get_config as get_config,
 )
 from .context import (
@@ -24,6 +30,8 @@ __all__ = [
     "Send",
     "StateGraph",
     "StreamWriter",
+    "adispatch_custom_event",
+    "dispatch_custom_event",
     "get_config",
     "get_stream_writer",
 ]

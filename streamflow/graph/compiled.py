@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from anyio import CancelScope
 
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
+from ..event_stream import EventStreamSpec
 from ..modes import ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
+from ..views import View
 from .builder import Branch
 from .run import Run
 
@@ -23,9 +26,11 @@ class CompiledStateGraph:
     """A graph ready to run. Made by ``StateGraph.compile()``.
 
     The stream methods follow LangGraph's: ``stream_mode`` is one of ``values``, ``updates``, ``custom``,
-    ``tasks``, ``debug`` (and the modes later layers register, e.g. ``messages``) or a list of them;
+    ``messages``, ``tools``, ``tasks``, ``debug`` (and any mode registered later) or a list of them;
     ``subgraphs=True`` includes subgraph events with their namespace; ``version="v2"`` yields
     ``{"type", "ns", "data"}`` dicts. Chunk shapes are documented in :mod:`streamflow.modes`.
+    :meth:`astream_events` / :meth:`stream_events` yield LangChain's v2 event dicts
+    (:mod:`streamflow.event_stream`).
     """
 
     def __init__(self, builder: StateGraph, *, name: str) -> None:
@@ -79,42 +84,8 @@ class CompiledStateGraph:
         :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        return self._astream(input, config, stream_mode, subgraphs, version, buffer_size, None, 0)
-
-    async def _astream(
-        self,
-        input: Any,
-        config: Mapping[str, Any] | None,
-        stream_mode: str | Sequence[str],
-        subgraphs: bool,
-        version: str,
-        buffer_size: int,
-        sync_runner: Callable[[Callable[[], Any]], Awaitable[Any]] | None,
-        batch_size: int,
-    ) -> AsyncIterator[Any]:
-        """The stream of :meth:`astream`; with ``batch_size`` > 0, lists of up to that many chunks instead."""
-        spec = ViewSpec.parse(stream_mode, subgraphs, version)
-        run = Run(self, input, config, replay_size=0)
-        run.context.sync_runner = sync_runner
-        try:
-            view = run.stream(
-                spec.modes if not spec.single else spec.modes[0],
-                subgraphs=subgraphs,
-                version=version,
-                buffer_size=buffer_size,
-            )
-            async with view:
-                if batch_size:
-                    while batch := await view.next_batch(batch_size):
-                        yield batch
-                else:
-                    async for item in view:
-                        yield item
-            await run.result()
-        finally:
-            if not run.done:
-                with CancelScope(shield=True):
-                    await run.aclose()
+        open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
+        return self._drive(input, config, open_view, None, 0)
 
     def stream(
         self,
@@ -136,13 +107,143 @@ class CompiledStateGraph:
         :raises SyncInAsyncContextError: at once, when called in a thread that runs an event loop
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
-        ViewSpec.parse(stream_mode, subgraphs, version)
+        open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         return iterate_sync_running_calls(
-            lambda caller, batch_size: self._astream(
-                input, config, stream_mode, subgraphs, version, buffer_size, caller.run_sync, batch_size
-            ),
+            lambda caller, batch_size: self._drive(input, config, open_view, caller.run_sync, batch_size),
             async_alternative="astream()",
         )
+
+    def astream_events(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        version: str = "v2",
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Run the graph and yield LangChain's ``astream_events`` v2 dicts
+        (``{"event", "name", "run_id", "parent_ids", "tags", "metadata", "data"}``) for the graph, its
+        nodes, chat models, tools and custom events, filtered as LangChain filters them. Shapes, run ids
+        and where this differs from LangGraph: :mod:`streamflow.event_stream`.
+
+        The view blocks like :meth:`astream`'s (``buffer_size`` events); breaking out cancels the run.
+
+        :raises UnknownStreamModeError: (before the run starts) for a ``version`` other than ``"v2"``
+        :raises InvalidArgumentError: (before the run starts) for a filter that is a single string or holds
+            a non-string
+        :raises Exception: what a node raised, unchanged, after the events produced before it
+        :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
+        """
+        open_view = self._events_view(
+            version, buffer_size, include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags
+        )
+        return self._drive(input, config, open_view, None, 0)
+
+    def stream_events(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        version: str = "v2",
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+    ) -> Iterator[dict[str, Any]]:
+        """The sync twin of :meth:`astream_events` (LangChain's name for it, ``stream_events``): the same
+        async view carried to this thread through an anyio blocking portal, in batches, with sync nodes
+        running in this thread as under :meth:`stream`. Breaking out, ``close()``, an exception in the loop
+        body or KeyboardInterrupt cancel the run.
+
+        :raises SyncInAsyncContextError: at once, when called in a thread that runs an event loop
+        :raises UnknownStreamModeError: at once, for a ``version`` other than ``"v2"``
+        :raises InvalidArgumentError: at once, for a filter that is a single string or holds a non-string
+        """
+        open_view = self._events_view(
+            version, buffer_size, include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags
+        )
+        return iterate_sync_running_calls(
+            lambda caller, batch_size: self._drive(input, config, open_view, caller.run_sync, batch_size),
+            async_alternative="astream_events()",
+        )
+
+    @staticmethod
+    def _mode_view(
+        stream_mode: str | Sequence[str], subgraphs: bool, version: str, buffer_size: int
+    ) -> Callable[[Run], View]:
+        """Check the stream mode arguments now; return what attaches their view to a run."""
+        spec = ViewSpec.parse(stream_mode, subgraphs, version)
+        mode = spec.modes if not spec.single else spec.modes[0]
+        return functools.partial(
+            Run.stream, stream_mode=mode, subgraphs=subgraphs, version=version, buffer_size=buffer_size
+        )
+
+    @staticmethod
+    def _events_view(
+        version: str,
+        buffer_size: int,
+        include_names: Sequence[str] | None,
+        include_types: Sequence[str] | None,
+        include_tags: Sequence[str] | None,
+        exclude_names: Sequence[str] | None,
+        exclude_types: Sequence[str] | None,
+        exclude_tags: Sequence[str] | None,
+    ) -> Callable[[Run], View]:
+        """Check the ``astream_events`` arguments now; return what attaches their view to a run."""
+        EventStreamSpec.parse(
+            version,
+            include_names=include_names,
+            include_types=include_types,
+            include_tags=include_tags,
+            exclude_names=exclude_names,
+            exclude_types=exclude_types,
+            exclude_tags=exclude_tags,
+        )
+        return lambda run: run.stream_events(
+            version,
+            include_names=include_names,
+            include_types=include_types,
+            include_tags=include_tags,
+            exclude_names=exclude_names,
+            exclude_types=exclude_types,
+            exclude_tags=exclude_tags,
+            buffer_size=buffer_size,
+        )
+
+    async def _drive(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None,
+        open_view: Callable[[Run], View],
+        sync_runner: Callable[[Callable[[], Any]], Awaitable[Any]] | None,
+        batch_size: int,
+    ) -> AsyncIterator[Any]:
+        """Start a run, attach ``open_view(run)`` and yield its items (with ``batch_size`` > 0, lists of up to
+        that many); then raise what the run raised. Leaving early cancels the run and waits for it."""
+        run = Run(self, input, config, replay_size=0)
+        run.context.sync_runner = sync_runner
+        try:
+            async with open_view(run) as view:
+                if batch_size:
+                    while batch := await view.next_batch(batch_size):
+                        yield batch
+                else:
+                    async for item in view:
+                        yield item
+            await run.result()
+        finally:
+            if not run.done:
+                with CancelScope(shield=True):
+                    await run.aclose()
 
     async def ainvoke(self, input: Any, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Run the graph to the end and return its final state.

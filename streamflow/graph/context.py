@@ -1,8 +1,9 @@
 """What a node, tool or chat model can reach while it runs: its task's context and stream writer.
 
 The runtime sets a :class:`TaskContext` in a context variable around every task; asyncio tasks and anyio
-worker threads inherit it, so ``get_stream_writer()`` works in async nodes, sync nodes (in worker threads)
-and anything they call.
+worker threads inherit it, so ``get_stream_writer()`` and ``dispatch_custom_event()`` work in async nodes,
+sync nodes (in worker threads) and anything they call. A tool call sets a context of its own for its
+duration (:meth:`TaskContext.for_tool_call`), so what the tool writes is known to come from that call.
 """
 
 from __future__ import annotations
@@ -17,10 +18,18 @@ from typing import Any, TypeVar
 import attrs
 
 from ..channel import Channel
-from ..errors import ChannelClosedError, NotInRunError
-from ..events import CustomData, Event
+from ..errors import ChannelClosedError, InvalidArgumentError, NotInRunError
+from ..events import CustomData, CustomEvent, Event
 
-__all__ = ["StreamWriter", "TaskContext", "current_task", "get_config", "get_stream_writer"]
+__all__ = [
+    "StreamWriter",
+    "TaskContext",
+    "adispatch_custom_event",
+    "current_task",
+    "dispatch_custom_event",
+    "get_config",
+    "get_stream_writer",
+]
 
 T = TypeVar("T")
 
@@ -103,7 +112,23 @@ class TaskContext:
     path: tuple[Any, ...]
     """LangGraph's task path (``("__pregel_pull", node)`` or ``("__pregel_push", index)``)."""
     writer: StreamWriter
-    """This task's stream writer."""
+    """This task's stream writer (inside a tool call: one that marks its data with the call's id)."""
+    tool_calls: tuple[str, ...] = ()
+    """``call_id`` of each tool call enclosing the code that runs now, outermost first (empty in the node
+    itself)."""
+
+    @property
+    def parent_ids(self) -> tuple[str, ...]:
+        """Ids of the runs enclosing a call made now, outermost first: the graph run, the task of each
+        enclosing subgraph (read from the namespace), this task, and the enclosing tool calls."""
+        outer = tuple(part.rpartition(":")[2] for part in self.ns)
+        return (self.run.run_id, *outer, self.task_id, *self.tool_calls)
+
+    def for_tool_call(self, call_id: str, tool_call_id: str) -> TaskContext:
+        """The context a tool call runs in: the same task, with a writer marking data with ``tool_call_id``
+        and ``call_id`` added to :attr:`tool_calls`."""
+        writer = Writer(self.run, self.ns, self.node, self.step, self.task_id, tool_call_id=tool_call_id)
+        return attrs.evolve(self, writer=writer, tool_calls=(*self.tool_calls, call_id))
 
     @property
     def checkpoint_ns(self) -> str:
@@ -140,9 +165,29 @@ class Writer:
     Costs one dict lookup when no view takes custom data and nothing is retained for replay.
     """
 
-    __slots__ = ("_channel", "_check", "_loop_thread", "_node", "_ns", "_run", "_step", "_tags", "_task_id")
+    __slots__ = (
+        "_channel",
+        "_check",
+        "_loop_thread",
+        "_node",
+        "_ns",
+        "_run",
+        "_step",
+        "_tags",
+        "_task_id",
+        "_tool_call_id",
+    )
 
-    def __init__(self, run: RunContext, ns: tuple[str, ...], node: str, step: int, task_id: str) -> None:
+    def __init__(
+        self,
+        run: RunContext,
+        ns: tuple[str, ...],
+        node: str,
+        step: int,
+        task_id: str,
+        *,
+        tool_call_id: str | None = None,
+    ) -> None:
         self._run = run
         self._channel = run.channel
         self._check = run.payload_check
@@ -152,6 +197,7 @@ class Writer:
         self._step = step
         self._task_id = task_id
         self._tags = run.tags
+        self._tool_call_id = tool_call_id
 
     def __call__(self, data: Any) -> None:
         """Emit ``data`` as custom data.
@@ -168,7 +214,13 @@ class Writer:
                 raise ChannelClosedError("the stream writer was called after its run ended")
             return
         event = CustomData(
-            ns=self._ns, node=self._node, step=self._step, task_id=self._task_id, tags=self._tags, data=data
+            ns=self._ns,
+            node=self._node,
+            step=self._step,
+            task_id=self._task_id,
+            tags=self._tags,
+            data=data,
+            tool_call_id=self._tool_call_id,
         )
         if get_ident() == self._loop_thread:
             channel.publish_soon(event)
@@ -208,3 +260,49 @@ def get_config() -> dict[str, Any]:
     if task is None:
         raise NotInRunError("get_config() was called outside a run; call it inside a node or tool")
     return task.config()
+
+
+def dispatch_custom_event(name: str, data: Any) -> None:
+    """Publish a named custom event from the running node or tool (LangChain's ``dispatch_custom_event``).
+
+    ``astream_events`` shows it as ``{"event": "on_custom_event", "name": name, "data": data, ...}``, with
+    the ``run_id`` of the enclosing task (or tool call). Works from async code and from sync nodes in
+    worker threads; the event is published in that thread's order without waiting.
+
+    :raises InvalidArgumentError: when ``name`` is not a non-empty string
+    :raises NotInRunError: when called outside a node or tool of a running graph
+    :raises NotSerializableError: when the run carries its events over a wire transport and ``data`` cannot
+        be serialised
+    :raises ChannelClosedError: when the run is already over
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidArgumentError(f"a custom event needs a non-empty string name, got {name!r}")
+    task = _current.get()
+    if task is None:
+        raise NotInRunError("dispatch_custom_event() was called outside a run; call it inside a node or tool")
+    run = task.run
+    if run.payload_check is not None:
+        run.payload_check(data)
+    if not run.channel.wants(CustomEvent):
+        if run.channel.closed:
+            raise ChannelClosedError("dispatch_custom_event() was called after its run ended")
+        return
+    parents = task.parent_ids
+    run.publish_soon(
+        CustomEvent(
+            ns=task.ns,
+            node=task.node,
+            step=task.step,
+            task_id=task.task_id,
+            tags=run.tags,
+            metadata=task.metadata(),
+            name=name,
+            data=data,
+            parent_ids=parents,
+        )
+    )
+
+
+async def adispatch_custom_event(name: str, data: Any) -> None:
+    """Async twin of :func:`dispatch_custom_event` (LangChain's ``adispatch_custom_event``); same errors."""
+    dispatch_custom_event(name, data)

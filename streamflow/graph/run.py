@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from ..channel import DEFAULT_BUFFER_SIZE, Channel, OverflowPolicy, Subscription
 from ..errors import InvalidArgumentError, RunCancelledError
+from ..event_stream import EventStreamSpec
 from ..events import Event, RunCancelled, RunFailed, RunFinished, RunStarted, error_type_name
 from ..filters import Predicate
 from ..modes import ViewSpec
@@ -151,6 +152,48 @@ class Run:
             tags=tags,
             subgraphs=spec.subgraphs,
             predicate=predicate,
+            buffer_size=buffer_size,
+            overflow=overflow,
+            timeout=timeout,
+            replay_from=replay_from,
+        )
+        return View(sub, spec)
+
+    def stream_events(
+        self,
+        version: str = "v2",
+        *,
+        include_names: Iterable[str] | None = None,
+        include_types: Iterable[str] | None = None,
+        include_tags: Iterable[str] | None = None,
+        exclude_names: Iterable[str] | None = None,
+        exclude_types: Iterable[str] | None = None,
+        exclude_tags: Iterable[str] | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: OverflowPolicy = "block",
+        timeout: float | None = None,
+        replay_from: int | None = None,
+    ) -> View:
+        """Attach a view yielding LangChain's ``astream_events`` v2 dicts (shapes, filters and run ids in
+        :mod:`streamflow.event_stream`). It ends when the run ends; a failed run's exception comes from
+        :meth:`result`, not from the view. Backpressure arguments as for :meth:`stream`.
+
+        :raises UnknownStreamModeError: for a ``version`` other than ``"v2"``
+        :raises InvalidArgumentError: for a filter that is a single string or holds a non-string, or bad
+            backpressure arguments
+        :raises ReplayUnavailableError: when ``replay_from`` was evicted from the replay buffer
+        """
+        spec = EventStreamSpec.parse(
+            version,
+            include_names=include_names,
+            include_types=include_types,
+            include_tags=include_tags,
+            exclude_names=exclude_names,
+            exclude_types=exclude_types,
+            exclude_tags=exclude_tags,
+        )
+        sub = self.channel.subscribe(
+            kinds=spec.kinds,
             buffer_size=buffer_size,
             overflow=overflow,
             timeout=timeout,

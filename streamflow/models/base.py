@@ -13,16 +13,16 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
+import anyio
+
 from ..errors import SyncInAsyncContextError
 from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken, error_type_name
-from ..graph.context import current_task
-from ..messages import AIMessage, AIMessageChunk, BaseMessage, coerce_message
+from ..graph.context import TaskContext, current_task
+from ..messages import AIMessage, AIMessageChunk, BaseMessage, ChunkSum, coerce_message, merge_chunks
+from ..modes import NOSTREAM
 from ..portal import call_sync, iterate_sync
 
 __all__ = ["BaseChatModel"]
-
-NOSTREAM = "nostream"
-"""The tag that keeps a model's tokens off the ``messages`` stream."""
 
 
 class BaseChatModel:
@@ -59,65 +59,43 @@ class BaseChatModel:
 
         :param messages: a list of messages (or message dicts), or one string
         :param config: accepted for LangGraph compatibility; the run is found from the running task
+        :raises InvalidArgumentError: for an item that is not a message, a message dict or a string
         """
-        msgs = [coerce_message(m) for m in ([messages] if isinstance(messages, (str, dict)) else messages)]
-        task = current_task()
-        call_id = str(uuid.uuid4())
-        total: AIMessageChunk | None = None
-        if task is None:
+        msgs = _coerce(messages)
+        call = _ModelCall.start(self, msgs)
+        if call is None:
             async for chunk in self._astream_chunks(msgs):
                 yield chunk
             return
-        run = task.run
-        tags = (*run.tags, *self.tags)
-        streamed = NOSTREAM not in tags
-        metadata = {
-            **task.metadata(),
-            "tags": list(tags),
-            "ls_provider": self.provider,
-            "ls_model_name": self.model_name,
-        }
-        route: dict[str, Any] = {
-            "ns": task.ns,
-            "node": task.node,
-            "step": task.step,
-            "task_id": task.task_id,
-            "tags": tags,
-            "metadata": metadata,
-        }
-        run.publish_soon(
-            ChatModelStarted(
-                **route,
-                call_id=call_id,
-                name=self.name,
-                model_name=self.model_name,
-                provider=self.provider,
-                messages=msgs,
-                streamed=streamed,
-            )
-        )
         try:
             async for chunk in self._astream_chunks(msgs):
-                if chunk.id is None:
-                    chunk.id = f"run-{call_id}"
-                total = chunk if total is None else total + chunk
-                if streamed:
-                    run.publish_soon(ChatModelToken(**route, call_id=call_id, chunk=chunk))
+                waiting = call.add(chunk)
+                if waiting is not None:
+                    await call.channel.publish(waiting)
                 yield chunk
         except Exception as exc:
-            run.publish_soon(
-                ChatModelFinished(**route, call_id=call_id, error_type=error_type_name(exc), error_message=str(exc))
-            )
+            call.fail(exc)
             raise
-        message = (total or AIMessageChunk(id=f"run-{call_id}")).to_message()
-        run.publish_soon(ChatModelFinished(**route, call_id=call_id, message=message))
+        call.finish()
 
     async def ainvoke(self, messages: Any, config: Mapping[str, Any] | None = None) -> AIMessage:
-        """Return the whole answer (tokens still stream to the run's ``messages`` views)."""
-        total: AIMessageChunk | None = None
-        async for chunk in self.astream(messages, config):
-            total = chunk if total is None else total + chunk
-        return (total or AIMessageChunk()).to_message()
+        """Return the whole answer (tokens still stream to the run's ``messages`` views).
+
+        :raises InvalidArgumentError: for an item that is not a message, a message dict or a string
+        """
+        msgs = _coerce(messages)
+        call = _ModelCall.start(self, msgs)
+        if call is None:
+            return merge_chunks([chunk async for chunk in self._astream_chunks(msgs)]).to_message()
+        try:
+            async for chunk in self._astream_chunks(msgs):
+                waiting = call.add(chunk)
+                if waiting is not None:
+                    await call.channel.publish(waiting)
+        except Exception as exc:
+            call.fail(exc)
+            raise
+        return call.finish()
 
     def invoke(self, messages: Any, config: Mapping[str, Any] | None = None) -> AIMessage:
         """Sync :meth:`ainvoke`: from a sync node (a worker thread of the run) it runs on the run's loop;
@@ -135,3 +113,113 @@ class BaseChatModel:
     def stream(self, messages: Any, config: Mapping[str, Any] | None = None) -> Iterator[AIMessageChunk]:
         """Sync :meth:`astream` through a portal (outside a run)."""
         return iterate_sync(lambda: self.astream(messages, config), async_alternative="astream()")
+
+
+def _coerce(messages: Any) -> list[BaseMessage]:
+    return [coerce_message(m) for m in ([messages] if isinstance(messages, (str, dict)) else messages)]
+
+
+class _ModelCall:
+    """One model call inside a run: publishes its ``ChatModelStarted``, a ``ChatModelToken`` per chunk and
+    its ``ChatModelFinished``, and adds the chunks up once, at the end."""
+
+    __slots__ = (
+        "call_id",
+        "channel",
+        "default_id",
+        "metadata",
+        "node",
+        "ns",
+        "on_loop",
+        "publish",
+        "route",
+        "step",
+        "streamed",
+        "sum",
+        "tags",
+        "task_id",
+    )
+
+    def __init__(self, model: BaseChatModel, msgs: list[BaseMessage], task: TaskContext) -> None:
+        run = task.run
+        self.call_id = call_id = str(uuid.uuid4())
+        self.default_id = f"run-{call_id}"
+        self.channel = run.channel
+        self.publish = run.publish_soon
+        # On the run's loop thread a token waits for room in a full ``block`` view (backpressure reaches
+        # the model); from another thread it is queued in that thread's order.
+        self.on_loop = threading.get_ident() == run.loop_thread
+        self.sum = ChunkSum()
+        self.ns, self.node, self.step, self.task_id = task.ns, task.node, task.step, task.task_id
+        self.tags = tags = (*run.tags, *model.tags)
+        self.streamed = NOSTREAM not in tags
+        self.metadata = metadata = {
+            **task.metadata(),
+            "tags": list(tags),
+            "ls_provider": model.provider,
+            "ls_model_name": model.model_name,
+        }
+        self.route: dict[str, Any] = {
+            "ns": task.ns,
+            "node": task.node,
+            "step": task.step,
+            "task_id": task.task_id,
+            "tags": tags,
+            "metadata": metadata,
+            "call_id": call_id,
+        }
+        self.publish(
+            ChatModelStarted(
+                **self.route,
+                name=model.name,
+                model_name=model.model_name,
+                provider=model.provider,
+                messages=msgs,
+                parent_ids=task.parent_ids,
+                streamed=self.streamed,
+            )
+        )
+
+    @classmethod
+    def start(cls, model: BaseChatModel, msgs: list[BaseMessage]) -> _ModelCall | None:
+        """Begin a call in the running task, or None outside a run."""
+        task = current_task()
+        return None if task is None else cls(model, msgs, task)
+
+    def add(self, chunk: AIMessageChunk) -> ChatModelToken | None:
+        """Record ``chunk`` and publish its token event; return the event instead when it must wait for
+        room (the caller awaits ``channel.publish`` with it)."""
+        if chunk.id is None:
+            chunk.id = self.default_id
+        self.sum.add(chunk)
+        channel = self.channel
+        if not self.streamed or not channel.wants(ChatModelToken):
+            return None
+        token = ChatModelToken(
+            ns=self.ns,
+            node=self.node,
+            step=self.step,
+            task_id=self.task_id,
+            tags=self.tags,
+            metadata=self.metadata,
+            call_id=self.call_id,
+            chunk=chunk,
+        )
+        if not self.on_loop:
+            self.publish(token)
+            return None
+        try:
+            channel.publish_nowait(token)
+        except anyio.WouldBlock:
+            return token
+        return None
+
+    def fail(self, exc: Exception) -> None:
+        self.publish(ChatModelFinished(**self.route, error_type=error_type_name(exc), error_message=str(exc)))
+
+    def finish(self) -> AIMessage:
+        message = self.sum.total().to_message()
+        if message.id is None:
+            message.id = self.default_id
+        self.publish(ChatModelFinished(**self.route, message=message))
+        return message

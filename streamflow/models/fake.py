@@ -6,11 +6,16 @@ import json
 from collections.abc import AsyncIterator, Sequence
 
 import anyio
+import anyio.lowlevel
 
 from ..messages import AIMessage, AIMessageChunk, BaseMessage
 from .base import BaseChatModel
 
-__all__ = ["FakeChatModel"]
+__all__ = ["YIELD_EVERY", "FakeChatModel"]
+
+YIELD_EVERY = 64
+"""Without a delay, the model lets the event loop run other tasks once every this many chunks, as a model
+waiting on the network would: consumers keep up with it instead of the run buffering thousands of chunks."""
 
 
 class FakeChatModel(BaseChatModel):
@@ -19,7 +24,8 @@ class FakeChatModel(BaseChatModel):
 
     :param chunk_size: characters of text per chunk (> 0); tool-call arguments are streamed in pieces of the
         same size
-    :param delay: seconds to sleep before each chunk (0 for none)
+    :param delay: seconds to sleep before each chunk (0 for none: then it checkpoints every
+        :data:`YIELD_EVERY` chunks)
     """
 
     provider = "fake"
@@ -50,9 +56,12 @@ class FakeChatModel(BaseChatModel):
         message = AIMessage(content=response) if isinstance(response, str) else response
         size = self.chunk_size
         text = message.content
-        for start in range(0, len(text), size):
-            if self.delay:
-                await anyio.sleep(self.delay)
+        delay = self.delay
+        for n, start in enumerate(range(0, len(text), size)):
+            if delay:
+                await anyio.sleep(delay)
+            elif not n % YIELD_EVERY:
+                await anyio.lowlevel.checkpoint()
             yield AIMessageChunk(content=text[start : start + size])
         for index, call in enumerate(message.tool_calls):
             args = json.dumps(call["args"])

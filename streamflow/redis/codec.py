@@ -63,7 +63,11 @@ def to_json_value(value: Any, where: str = "the payload") -> Any:
     if cls is tuple:
         return {TAG: "tuple", "items": [to_json_value(v, f"{where}[{i}]") for i, v in enumerate(value)]}
     if isinstance(value, BaseMessage) and _MESSAGES.get(value.type) is cls:
-        fields = {a.name: to_json_value(getattr(value, a.name), f"{where}.{a.name}") for a in attrs.fields(type(value))}
+        fields = {  # a field still holding its default object (a chunk's shared empty list) gets it back
+            a.name: to_json_value(v, f"{where}.{a.name}")
+            for a in attrs.fields(type(value))
+            if (v := getattr(value, a.name)) is not a.default
+        }
         return {TAG: "message", "type": value.type, "fields": fields}
     # Subclasses of str, int ... (enums) are refused too: they would come back as the base type.
     raise NotSerializableError(

@@ -259,7 +259,9 @@ class RemoteView(_RemoteIterator):
     @property
     def spec(self) -> ViewSpec:
         """The parsed ``(stream_mode, subgraphs, version)``."""
-        return self._view.spec
+        spec = self._view.spec
+        assert isinstance(spec, ViewSpec)
+        return spec
 
     async def __anext__(self) -> Any:
         self._reader.start()

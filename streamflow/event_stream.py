@@ -1,0 +1,372 @@
+"""``astream_events`` v2: LangChain's event dicts, as one more view of a run's channel.
+
+Layer 3. :class:`EventStreamSpec` holds the ``version`` and the include/exclude filters of
+``astream_events`` and turns the run's typed events into LangChain's v2 dicts::
+
+    {"event": str, "name": str, "run_id": str, "parent_ids": [str, ...], "tags": [str, ...],
+     "metadata": dict, "data": dict}
+
+Nothing in the runtime formats these: a view made from this spec subscribes to the kinds it needs and
+projects them, remembering per view what each run started with (its name, tags, metadata, input).
+
+Who is a "run" here, and its ``run_id`` and ``parent_ids`` (ids outermost first, the root's are ``[]``):
+
+=====================  ===============================  ====================================================
+run                    ``run_id``                       events (``data`` keys)
+=====================  ===============================  ====================================================
+the graph (root)       the run's ``run_id``             ``on_chain_start`` (``input``), ``on_chain_stream``
+                                                        (``chunk``: ``{node: update}`` after each root-level
+                                                        node), ``on_chain_end`` (``output``: final state)
+a node (one task)      the task's ``task_id``           ``on_chain_start`` (``input``: the node's input),
+                                                        ``on_chain_stream`` (``chunk``: its update, when not
+                                                        None), ``on_chain_end`` (``output``, ``input``)
+a chat model call      the call's ``call_id``           ``on_chat_model_start`` (``input``:
+                                                        ``{"messages": [[message, ...]]}``),
+                                                        ``on_chat_model_stream`` (``chunk``: an
+                                                        ``AIMessageChunk``), ``on_chat_model_end``
+                                                        (``output``: the ``AIMessage``, ``input``)
+a tool call            the call's ``call_id``           ``on_tool_start`` (``input``: the arguments),
+                                                        ``on_tool_end`` (``output``: what the tool returned,
+                                                        ``input``), ``on_tool_error`` (``error``: the message,
+                                                        ``error_type``: the class's qualified name,
+                                                        ``input``, ``tool_call_id``)
+a custom event         the enclosing task or tool call  ``on_custom_event`` (``data`` is the payload itself)
+=====================  ===============================  ====================================================
+
+As in LangChain, a node's tags start with ``graph:step:<n>`` followed by the run's tags; a chat model's
+are the run's tags then the model's. A node's metadata is the run's metadata plus LangGraph's
+``langgraph_*`` keys; a model's adds ``ls_provider`` and ``ls_model_name``.
+
+Filters (LangChain's semantics): with any ``include_*`` given, an event passes when its name, type or one
+of its tags is included; then it is dropped when its name, type or any tag is excluded. Types are
+``"chain"`` (graph and nodes), ``"chat_model"``, ``"tool"``, and for a custom event its own name.
+
+Where this differs from LangGraph: failures end the stream without an ``on_chain_error`` or
+``on_chat_model_*`` event (LangChain v2 has none for them either; ``astream_events()`` then raises the
+run's exception); a subgraph node is one chain (LangGraph nests a second chain for the subgraph itself)
+and conditional edges are not chains; a ``nostream`` model has no ``on_chat_model_stream`` events; a
+tool's ``on_tool_end`` output is what the tool returned (LangGraph's ``ToolNode`` shows the
+``ToolMessage``); ``on_tool_error`` carries the error's message and type name instead of the exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Final
+
+import attrs
+
+from .errors import InvalidArgumentError, UnknownStreamModeError
+from .events import (
+    ChatModelFinished,
+    ChatModelStarted,
+    ChatModelToken,
+    CustomEvent,
+    Event,
+    RunFinished,
+    RunStarted,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+    ToolFailed,
+    ToolFinished,
+    ToolStarted,
+)
+from .modes import SKIP, Chunks, Projection, node_metadata
+
+__all__ = ["EVENT_STREAM_VERSIONS", "EVENT_TYPES", "EventStreamSpec"]
+
+EVENT_STREAM_VERSIONS: tuple[str, ...] = ("v2",)
+"""The ``version`` values ``astream_events`` accepts."""
+
+EVENT_TYPES: tuple[str, ...] = ("chain", "chat_model", "tool")
+"""The run types ``include_types`` / ``exclude_types`` name (besides custom event names)."""
+
+_KINDS_BY_TYPE: Final[dict[str, frozenset[type[Event]]]] = {
+    "chain": frozenset({RunStarted, RunFinished, TaskStarted, TaskFinished, TaskFailed}),
+    "chat_model": frozenset({ChatModelStarted, ChatModelToken, ChatModelFinished}),
+    "tool": frozenset({ToolStarted, ToolFinished, ToolFailed}),
+}
+_ALL_KINDS: Final = frozenset().union(*_KINDS_BY_TYPE.values(), {CustomEvent})
+
+
+def _names(arg: str, value: Iterable[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise InvalidArgumentError(f"{arg} must be a list of strings, got the string {value!r}; pass [{value!r}]")
+    items = list(value)
+    bad = [v for v in items if not isinstance(v, str)]
+    if bad:
+        raise InvalidArgumentError(f"{arg} must be a list of strings; {bad!r} are not strings")
+    return frozenset(items)
+
+
+@attrs.frozen
+class EventStreamSpec:
+    """A parsed ``astream_events(version=..., include_*=..., exclude_*=...)``: which events to subscribe to
+    and how to turn them into v2 dicts. Use :meth:`parse`; make one view per :meth:`table` call."""
+
+    version: str = "v2"
+    include_names: frozenset[str] | None = None
+    include_types: frozenset[str] | None = None
+    include_tags: frozenset[str] | None = None
+    exclude_names: frozenset[str] | None = None
+    exclude_types: frozenset[str] | None = None
+    exclude_tags: frozenset[str] | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        version: str = "v2",
+        *,
+        include_names: Iterable[str] | None = None,
+        include_types: Iterable[str] | None = None,
+        include_tags: Iterable[str] | None = None,
+        exclude_names: Iterable[str] | None = None,
+        exclude_types: Iterable[str] | None = None,
+        exclude_tags: Iterable[str] | None = None,
+    ) -> EventStreamSpec:
+        """Check the arguments of ``astream_events``.
+
+        :raises UnknownStreamModeError: for a ``version`` other than ``"v2"``
+        :raises InvalidArgumentError: for a filter that is a single string or holds a non-string
+        """
+        if version not in EVENT_STREAM_VERSIONS:
+            raise UnknownStreamModeError(
+                f"unknown astream_events version {version!r}; valid versions: {', '.join(EVENT_STREAM_VERSIONS)}"
+            )
+        return cls(
+            version,
+            _names("include_names", include_names),
+            _names("include_types", include_types),
+            _names("include_tags", include_tags),
+            _names("exclude_names", exclude_names),
+            _names("exclude_types", exclude_types),
+            _names("exclude_tags", exclude_tags),
+        )
+
+    @property
+    def kinds(self) -> frozenset[type[Event]]:
+        """The event classes a view needs. Decided once: ``include_types`` alone (no names or tags
+        included) narrows the subscription to those types' kinds, and ``exclude_types`` removes kinds."""
+        kinds: set[type[Event]] = set(_ALL_KINDS)
+        if self.include_types is not None and self.include_names is None and self.include_tags is None:
+            kinds = {CustomEvent} if set(self.include_types) - set(EVENT_TYPES) else set()
+            for t in self.include_types:
+                kinds |= _KINDS_BY_TYPE.get(t, frozenset())
+        for t in self.exclude_types or ():
+            kinds -= _KINDS_BY_TYPE.get(t, frozenset())
+        return frozenset(kinds)
+
+    def accepts(self) -> Callable[[str, str, list[str]], bool]:
+        """The filter ``(name, type, tags) -> bool``, LangChain's rules, built once."""
+        inc_names, inc_types, inc_tags = self.include_names, self.include_types, self.include_tags
+        exc_names, exc_types, exc_tags = self.exclude_names, self.exclude_types, self.exclude_tags
+        if all(x is None for x in (inc_names, inc_types, inc_tags, exc_names, exc_types, exc_tags)):
+            return lambda name, kind, tags: True
+        including = not (inc_names is None and inc_types is None and inc_tags is None)
+
+        def accept(name: str, kind: str, tags: list[str]) -> bool:
+            if including:
+                ok = (
+                    (inc_names is not None and name in inc_names)
+                    or (inc_types is not None and kind in inc_types)
+                    or (inc_tags is not None and not inc_tags.isdisjoint(tags))
+                )
+                if not ok:
+                    return False
+            if exc_names is not None and name in exc_names:
+                return False
+            if exc_types is not None and kind in exc_types:
+                return False
+            return exc_tags is None or exc_tags.isdisjoint(tags)
+
+        return accept
+
+    # -- what a View asks of a spec ------------------------------------------------------------------
+
+    identity: ClassVar[bool] = True
+    """Items are the projected dicts themselves."""
+
+    def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
+        """Event class -> the projection making v2 dicts, bound to fresh per-view state."""
+        state = _EventStreamState(self.accepts())
+        projections = state.projections()
+        return {kind: (("events", projections[kind]),) for kind in self.kinds}
+
+    def shaper(self) -> Callable[[str, tuple[str, ...], Any], Any]:
+        """Items are the dicts as projected."""
+        return lambda mode, ns, chunk: chunk
+
+
+@attrs.define(slots=True)
+class _Started:
+    """What a run (node, model or tool call) started with, kept until it ends."""
+
+    name: str
+    tags: list[str]
+    metadata: dict[str, Any]
+    parent_ids: list[str]
+    input: Any
+    passes: bool
+    """Whether this run's events pass the view's filter (decided once, at its start)."""
+
+
+def _event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event": kind,
+        "name": run.name,
+        "run_id": run_id,
+        "parent_ids": run.parent_ids,
+        "tags": run.tags,
+        "metadata": run.metadata,
+        "data": data,
+    }
+
+
+class _EventStreamState:
+    """One view's memory: the root run and every run in flight, by id."""
+
+    __slots__ = ("accept", "root", "root_id", "runs")
+
+    def __init__(self, accept: Callable[[str, str, list[str]], bool]) -> None:
+        self.accept = accept
+        self.root = _Started("", [], {}, [], None, False)
+        self.root_id = ""
+        self.runs: dict[str | None, _Started] = {}
+
+    def projections(self) -> dict[type[Event], Projection]:
+        return {
+            RunStarted: self.run_started,
+            RunFinished: self.run_finished,
+            TaskStarted: self.task_started,
+            TaskFinished: self.task_finished,
+            TaskFailed: self.task_failed,
+            ChatModelStarted: self.model_started,
+            ChatModelToken: self.model_token,
+            ChatModelFinished: self.model_finished,
+            ToolStarted: self.tool_started,
+            ToolFinished: self.tool_finished,
+            ToolFailed: self.tool_failed,
+            CustomEvent: self.custom_event,
+        }
+
+    def _start(self, run_id: str | None, kind: str, run: _Started, data: dict[str, Any]) -> Any:
+        run.passes = self.accept(run.name, kind, run.tags)
+        self.runs[run_id] = run
+        return _event(f"on_{kind}_start", run_id or "", run, data) if run.passes else SKIP
+
+    # -- the graph -----------------------------------------------------------------------------------
+
+    def run_started(self, event: RunStarted) -> Any:
+        root = _Started(event.name, list(event.tags), dict(event.metadata), [], event.input, False)
+        root.passes = self.accept(root.name, "chain", root.tags)
+        self.root, self.root_id = root, event.run_id
+        return _event("on_chain_start", event.run_id, root, {"input": event.input}) if root.passes else SKIP
+
+    def run_finished(self, event: RunFinished) -> Any:
+        root = self.root
+        return _event("on_chain_end", self.root_id, root, {"output": event.output}) if root.passes else SKIP
+
+    # -- nodes ---------------------------------------------------------------------------------------
+
+    def task_started(self, event: TaskStarted) -> Any:
+        parents = [self.root_id or event.run_id, *(part.rpartition(":")[2] for part in event.ns)]
+        run = _Started(
+            event.node or "",
+            [f"graph:step:{event.step}", *event.tags],
+            node_metadata(self.root.metadata, event),
+            parents,
+            event.input,
+            False,
+        )
+        return self._start(event.task_id, "chain", run, {"input": event.input})
+
+    def task_finished(self, event: TaskFinished) -> Any:
+        run = self.runs.pop(event.task_id, None)
+        out: list[dict[str, Any]] = []
+        update = event.result
+        if run is not None and run.passes:
+            if update is not None:
+                out.append(_event("on_chain_stream", event.task_id or "", run, {"chunk": update}))
+            out.append(_event("on_chain_end", event.task_id or "", run, {"output": update, "input": run.input}))
+        if not event.ns and self.root.passes:
+            out.append(_event("on_chain_stream", self.root_id, self.root, {"chunk": {event.node: update}}))
+        if not out:
+            return SKIP
+        return out[0] if len(out) == 1 else Chunks(tuple(out))
+
+    def task_failed(self, event: TaskFailed) -> Any:
+        self.runs.pop(event.task_id, None)
+        return SKIP
+
+    # -- chat models ---------------------------------------------------------------------------------
+
+    def model_started(self, event: ChatModelStarted) -> Any:
+        metadata = {k: v for k, v in event.metadata.items() if k != "tags"}
+        messages = {"messages": [list(event.messages or ())]}
+        run = _Started(event.name, list(event.tags), metadata, list(event.parent_ids), messages, False)
+        return self._start(event.call_id, "chat_model", run, {"input": messages})
+
+    def model_token(self, event: ChatModelToken) -> Any:
+        run = self.runs.get(event.call_id)
+        if run is None or not run.passes:
+            return SKIP
+        return {
+            "event": "on_chat_model_stream",
+            "name": run.name,
+            "run_id": event.call_id,
+            "parent_ids": run.parent_ids,
+            "tags": run.tags,
+            "metadata": run.metadata,
+            "data": {"chunk": event.chunk},
+        }
+
+    def model_finished(self, event: ChatModelFinished) -> Any:
+        run = self.runs.pop(event.call_id, None)
+        if run is None or not run.passes or event.error_type is not None:
+            return SKIP
+        return _event("on_chat_model_end", event.call_id, run, {"output": event.message, "input": run.input})
+
+    # -- tools ---------------------------------------------------------------------------------------
+
+    def tool_started(self, event: ToolStarted) -> Any:
+        run = _Started(event.name, list(event.tags), dict(event.metadata), list(event.parent_ids), event.input, False)
+        return self._start(event.call_id, "tool", run, {"input": event.input})
+
+    def tool_finished(self, event: ToolFinished) -> Any:
+        run = self.runs.pop(event.call_id, None)
+        if run is None or not run.passes:
+            return SKIP
+        return _event("on_tool_end", event.call_id, run, {"output": event.output, "input": run.input})
+
+    def tool_failed(self, event: ToolFailed) -> Any:
+        run = self.runs.pop(event.call_id, None)
+        if run is None or not run.passes:
+            return SKIP
+        data = {
+            "error": event.error_message,
+            "error_type": event.error_type,
+            "input": run.input,
+            "tool_call_id": event.tool_call_id,
+        }
+        return _event("on_tool_error", event.call_id, run, data)
+
+    # -- custom events -------------------------------------------------------------------------------
+
+    def custom_event(self, event: CustomEvent) -> Any:
+        tags = list(event.tags)
+        if not self.accept(event.name, event.name, tags):
+            return SKIP
+        parents = list(event.parent_ids)
+        owner = parents.pop() if parents else ""
+        return {
+            "event": "on_custom_event",
+            "name": event.name,
+            "run_id": owner,
+            "parent_ids": parents,
+            "tags": tags,
+            "metadata": dict(event.metadata),
+            "data": event.data,
+        }
