@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 import anyio
 
@@ -21,6 +21,7 @@ from ..graph.context import TaskContext, current_task
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, ChunkSum, coerce_message, merge_chunks
 from ..modes import NOSTREAM
 from ..portal import call_sync, iterate_sync
+from .tool_specs import function_spec
 
 __all__ = ["BaseChatModel"]
 
@@ -41,17 +42,25 @@ class BaseChatModel:
         self.tags = tuple(tags)
         self.name = name or type(self).__name__
         self.tools: list[Any] = []
+        self.tool_specs: list[dict[str, Any]] = []
+        """The bound tools in OpenAI's function-tool form (what a provider's request carries)."""
 
     async def _astream_chunks(self, messages: list[BaseMessage]) -> AsyncIterator[AIMessageChunk]:
         """Yield the answer to ``messages`` as chunks. Subclasses implement this."""
         raise NotImplementedError
         yield  # type: ignore[unreachable]  # pragma: no cover
 
-    def bind_tools(self, tools: Sequence[Any]) -> BaseChatModel:
-        """Return a copy of this model that offers ``tools`` to the model."""
+    def bind_tools(self, tools: Sequence[Any]) -> Self:
+        """Return a copy of this model that offers ``tools`` (streamflow tools or OpenAI function-tool dicts)
+        to the model; the copy shares everything else (a local model's loaded weights, say).
+
+        :raises InvalidArgumentError: for an item that is neither a tool nor an OpenAI function-tool dict
+        """
+        specs = [function_spec(t) for t in tools]
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.tools = list(tools)
+        clone.tool_specs = specs
         return clone
 
     async def astream(self, messages: Any, config: Mapping[str, Any] | None = None) -> AsyncIterator[AIMessageChunk]:

@@ -40,7 +40,6 @@ import anyio
 from ..errors import ChatModelError, InvalidArgumentError, MissingExtraError
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from .base import BaseChatModel
-from .tool_specs import function_spec
 
 __all__ = ["GemmaChatModel", "PromptFormat", "default_model_path", "parse_tool_call", "render_prompt"]
 
@@ -244,18 +243,6 @@ class GemmaChatModel(BaseChatModel):
         if n_threads is not None:
             options["n_threads"] = n_threads
         self.engine = _Engine(path, options)
-        self.tool_specs: list[dict[str, Any]] = []
-
-    def bind_tools(self, tools: Sequence[Any]) -> GemmaChatModel:
-        """Return a copy that offers ``tools`` in its prompts; it shares this model's loaded weights.
-
-        :raises InvalidArgumentError: for an item that is neither a tool nor an OpenAI function-tool dict
-        """
-        specs = [function_spec(t) for t in tools]
-        clone = super().bind_tools(tools)
-        assert isinstance(clone, GemmaChatModel)
-        clone.tool_specs = specs
-        return clone
 
     def resolved_format(self) -> Literal["turns", "transcript"]:
         """The prompt format in use (``"auto"`` decided from the loaded GGUF's chat template)."""

@@ -27,7 +27,6 @@ from ..errors import (
 )
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from .base import BaseChatModel
-from .tool_specs import function_spec
 
 try:
     import openai
@@ -138,18 +137,6 @@ class OpenAIChatModel(BaseChatModel):
             "timeout": timeout,
             "max_retries": max_retries,
         }
-        self.tool_specs: list[dict[str, Any]] = []
-
-    def bind_tools(self, tools: Sequence[Any]) -> OpenAIChatModel:
-        """Return a copy that offers ``tools`` (sent as the request's ``tools``) to the model.
-
-        :raises InvalidArgumentError: for an item that is neither a tool nor an OpenAI function-tool dict
-        """
-        specs = [function_spec(t) for t in tools]
-        clone = super().bind_tools(tools)
-        assert isinstance(clone, OpenAIChatModel)
-        clone.tool_specs = specs
-        return clone
 
     def request(self, messages: Sequence[BaseMessage]) -> dict[str, Any]:
         """The keyword arguments of ``client.chat.completions.create`` for ``messages`` (always streaming)."""
