@@ -9,7 +9,8 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── UnknownStreamModeError                a stream mode or version that does not exist
     │   ├── InvalidGraphError                     a graph that cannot compile (names the culprit)
     │   ├── InvalidUpdateError                    a node update with a key outside the state schema
-    │   └── NotSerializableError(TypeError)       a payload a wire transport cannot carry
+    │   ├── NotSerializableError(TypeError)       a payload a wire transport cannot carry
+    │   └── UnknownGraphError(LookupError)        a graph name a run registry does not have
     ├── ChannelClosedError(anyio.ClosedResourceError)
     │                                             publish or subscribe on a closed channel
     ├── ReplayUnavailableError(LookupError)       replay asked for events already evicted
@@ -21,7 +22,9 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── NotInRunError(RuntimeError)               ``get_stream_writer()`` called outside a run
     ├── RunCancelledError(concurrent.futures.CancelledError)
     │                                             the result of a run that was cancelled
-    └── GraphRecursionError(RecursionError)       a run exceeded its ``recursion_limit`` supersteps
+    ├── GraphRecursionError(RecursionError)       a run exceeded its ``recursion_limit`` supersteps
+    ├── UnknownRunError(LookupError)              a run id a run registry does not hold (or no longer)
+    └── RegistryFullError(RuntimeError)           a run registry holds its maximum of live runs
 
 Errors raised by user code (a node, a tool, a model) are never wrapped: they reach the caller with their
 original type.
@@ -50,6 +53,9 @@ __all__ = [
     "SyncInAsyncContextError",
     "UnknownEventKindError",
     "UnknownStreamModeError",
+    "UnknownGraphError",
+    "UnknownRunError",
+    "RegistryFullError",
 ]
 
 
@@ -135,3 +141,15 @@ class RunCancelledError(StreamflowError, concurrent.futures.CancelledError):
 
 class GraphRecursionError(StreamflowError, RecursionError):
     """A run took more supersteps than its ``recursion_limit`` allows (LangGraph's error of the same name)."""
+
+
+class UnknownGraphError(InvalidArgumentError, LookupError):
+    """A run was asked of a graph name that the run registry does not have; the message lists the names."""
+
+
+class UnknownRunError(StreamflowError, LookupError):
+    """A run id that the run registry does not hold: never started there, or dropped after its retention."""
+
+
+class RegistryFullError(StreamflowError, RuntimeError):
+    """A run registry already holds its maximum number of runs and none of them has finished."""
