@@ -209,9 +209,15 @@ class RunRegistry:
 
     async def _watch(self, entry: RunEntry) -> None:
         await entry.run.wait()
-        entry.finished_at = time.time()
-        entry.ended_at_clock = self._clock()
-        _log.info("run_ended", run_id=entry.run.run_id, graph=entry.graph, status=entry.run.status)
+        self._settle(entry)
+
+    def _settle(self, entry: RunEntry) -> None:
+        """Record the end of a run that is over: by its watcher as it ends, or by whichever registry call
+        sees it first, so a snapshot never shows an ended run without its end time."""
+        if entry.ended_at_clock is None and entry.run.done:
+            entry.finished_at = time.time()
+            entry.ended_at_clock = self._clock()
+            _log.info("run_ended", run_id=entry.run.run_id, graph=entry.graph, status=entry.run.status)
 
     def _evict_one(self) -> None:
         ended = [e for e in self._entries.values() if e.ended_at_clock is not None]
@@ -224,6 +230,8 @@ class RunRegistry:
         del self._entries[oldest.run.run_id]
 
     def _prune(self) -> None:
+        for entry in self._entries.values():
+            self._settle(entry)
         deadline = self._clock() - self.retention
         expired = [
             run_id for run_id, e in self._entries.items() if e.ended_at_clock is not None and e.ended_at_clock <= deadline
