@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import socket
 
 import anyio
 import httpx
+import structlog
 import uvicorn
 from httpx_sse import aconnect_sse
 
@@ -45,6 +47,7 @@ def build_agent(token_delay: float = 0.05, step_delay: float = 0.15) -> Compiled
 
 
 async def smoke() -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     app = create_app({"agent": lambda: build_agent(token_delay=0.0, step_delay=0.0)})
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -126,9 +126,7 @@ class LogView:
         """Log one event or lag signal."""
         self.logged += 1
         if isinstance(item, Lagged):
-            self.logger.warning(
-                "events_lagged", missed=item.missed, first_seq=item.first_seq, last_seq=item.last_seq
-            )
+            self.logger.warning("events_lagged", missed=item.missed, first_seq=item.first_seq, last_seq=item.last_seq)
             return
         cls = item.__class__
         fields: dict[str, Any] = {

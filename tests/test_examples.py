@@ -15,9 +15,16 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
 JOKE = "This is a joke about ice cream and cats"
 
 
+ARGS: dict[str, list[str]] = {"serve_agent.py": ["--smoke"]}
+
+
 def run_script(name: str) -> list[str]:
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, str(EXAMPLES / name), *ARGS.get(name, [])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
@@ -146,6 +153,42 @@ def check_many_views(lines: list[str]) -> None:
     }
 
 
+def check_serve_agent(lines: list[str]) -> None:
+    assert lines == [
+        "status: finished",
+        "nodes: agent -> tools -> agent",
+        "progress: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]",
+        "answer: Streams let a run show its work as it happens: tokens, node steps and tool progress, all as events.",
+    ]
+
+
+def check_embed_starlette(lines: list[str]) -> None:
+    assert lines == [
+        "events: metadata updates end",
+        "output: {'text': 'HELLO!'}",
+        "health: {'ok': True, 'runs': 1}",
+    ]
+
+
+def check_log_run(lines: list[str]) -> None:
+    *logs, result = lines
+    assert result == "result: {'topic': 'ice cream and cats'}"
+    kinds = [line.split()[1] for line in logs]
+    assert kinds == [
+        "event='run_started'",
+        "event='state_values'",
+        "event='task_started'",
+        "event='custom_data'",
+        "event='state_update'",
+        "event='task_finished'",
+        "event='state_values'",
+        "event='run_finished'",
+    ]
+    for seq, line in enumerate(logs, start=1):
+        assert f"seq={seq} " in line and "run_id='run-1'" in line and "ns=()" in line
+    assert logs[3].startswith("level='info' event='custom_data' seq=4 node='research' step=1")
+
+
 CHECKS = {
     "stream_values.py": check_values,
     "stream_updates.py": check_updates,
@@ -155,6 +198,9 @@ CHECKS = {
     "stream_debug.py": check_debug,
     "stream_async.py": check_async,
     "many_views.py": check_many_views,
+    "serve_agent.py": check_serve_agent,
+    "embed_starlette.py": check_embed_starlette,
+    "log_run.py": check_log_run,
 }
 
 

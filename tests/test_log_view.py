@@ -98,7 +98,7 @@ async def test_a_lagging_view_logs_how_many_events_it_missed() -> None:
 
 def test_bad_levels_are_refused_at_the_boundary() -> None:
     channel = Channel("r1")
-    with pytest.raises(InvalidArgumentError, match="unknown log level 'loud'.*allowed: debug, info"):
+    with pytest.raises(InvalidArgumentError, match=r"unknown log level 'loud'.*allowed: debug, info"):
         LogView.attach(channel, levels={"custom_data": "loud"})
     with pytest.raises(UnknownEventKindError, match="unknown event kind 'nope'"):
         LogView.attach(channel, levels={"nope": "info"})

@@ -19,7 +19,7 @@ from streamflow.models import FakeChatModel
 from streamflow.modes import MODES, ViewSpec
 from streamflow.server import RunRegistry, create_app
 from streamflow.server.encoding import to_jsonable
-from tests.server_support import TERMINAL, Gate, Message, chunks, read_stream, seqs, serve
+from tests.server_support import Gate, Message, chunks, read_stream, seqs, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -144,11 +144,7 @@ def expected(events: list[Event], modes: list[str], subgraphs: bool = False) -> 
 
 
 def carried(messages: list[Message]) -> list[tuple[str, int, Any]]:
-    return [
-        (m.event, int(m.id), {k: m.data[k] for k in ("type", "ns", "data")})
-        for m in messages
-        if m.event in MODES
-    ]
+    return [(m.event, int(m.id), {k: m.data[k] for k in ("type", "ns", "data")}) for m in messages if m.event in MODES]
 
 
 # -- start and stream ---------------------------------------------------------------------------------

@@ -234,7 +234,9 @@ class RunRegistry:
             self._settle(entry)
         deadline = self._clock() - self.retention
         expired = [
-            run_id for run_id, e in self._entries.items() if e.ended_at_clock is not None and e.ended_at_clock <= deadline
+            run_id
+            for run_id, e in self._entries.items()
+            if e.ended_at_clock is not None and e.ended_at_clock <= deadline
         ]
         for run_id in expired:
             del self._entries[run_id]
