@@ -62,6 +62,9 @@ class Sample:
 
     ops: int
     seconds: float
+    extra: str = ""
+    """Further measurements of this repeat, in words (e.g. a latency percentile); shown in the notes for
+    the best repeat."""
 
     @property
     def ops_per_s(self) -> float:
@@ -310,6 +313,9 @@ def _notes(results: dict[str, Result], res: Result) -> str:
             parts.append(f"{ratio:.2f}x {ref}" if ratio is not None else f"- {ref}")
     if sc.baseline is None and not sc.targets:
         parts.append("baseline")
+    best_extra = max(res.samples, key=lambda s: s.ops_per_s).extra if res.samples else ""
+    if best_extra:
+        parts.append(best_extra)
     parts.append(f"best of {len(res.samples)}, n={res.n:,}, spread {res.spread:.0%}")
     return "; ".join(parts)
 

@@ -10,7 +10,8 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── InvalidGraphError                     a graph that cannot compile (names the culprit)
     │   ├── InvalidUpdateError                    a node update with a key outside the state schema
     │   ├── NotSerializableError(TypeError)       a payload a wire transport cannot carry
-    │   └── RunNotFoundError(LookupError)         a run id a remote store has no trace of
+    │   ├── UnknownRunError(LookupError)          a run id a run registry or a Redis store has no trace of
+    │   └── UnknownGraphError(LookupError)        a graph name a run registry does not have
     ├── ChannelClosedError(anyio.ClosedResourceError)
     │                                             publish or subscribe on a closed channel
     ├── ReplayUnavailableError(LookupError)       replay asked for events already evicted
@@ -33,7 +34,8 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── TransportUnavailableError(ConnectionError)
     │                                             a wire transport (Redis) unreachable past its retry time
     ├── NoTerminalEventError(TimeoutError)        a remote run went silent without ending
-    └── RunFailedError                            the result of a remote run that failed
+    ├── RunFailedError                            the result of a remote run that failed
+    └── RegistryFullError(RuntimeError)           a run registry holds its maximum of live runs
 
 Errors raised by user code (a node, a tool) are never wrapped: they reach the caller with their original
 type. The chat models that ship with streamflow turn their provider's failures into ``ChatModelError``
@@ -68,11 +70,13 @@ __all__ = [
     "SyncInAsyncContextError",
     "UnknownEventKindError",
     "UnknownStreamModeError",
-    "RunNotFoundError",
     "StreamTrimmedError",
     "TransportUnavailableError",
     "NoTerminalEventError",
     "RunFailedError",
+    "UnknownGraphError",
+    "UnknownRunError",
+    "RegistryFullError",
 ]
 
 
@@ -205,10 +209,6 @@ class MissingExtraError(StreamflowError, ImportError):
         self.extra = extra
 
 
-class RunNotFoundError(InvalidArgumentError, LookupError):
-    """A run id that a remote store (a Redis stream and run directory) has no trace of."""
-
-
 class StreamTrimmedError(ReplayUnavailableError):
     """A remote reader asked for events that retention (``MAXLEN``) already trimmed from the Redis stream.
 
@@ -256,3 +256,16 @@ class RunFailedError(StreamflowError):
         super().__init__(f"run {run_id!r} failed with {error_type}: {error_message}")
         self.error_type = error_type
         self.error_message = error_message
+
+
+class UnknownGraphError(InvalidArgumentError, LookupError):
+    """A run was asked of a graph name that the run registry does not have; the message lists the names."""
+
+
+class UnknownRunError(InvalidArgumentError, LookupError):
+    """A run id with no trace where it was looked up: a run registry that never started it (or dropped it after
+    its retention), or a Redis store with no stream and no directory entry for it."""
+
+
+class RegistryFullError(StreamflowError, RuntimeError):
+    """A run registry already holds its maximum number of runs and none of them has finished."""

@@ -15,7 +15,7 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
 JOKE = "This is a joke about ice cream and cats"
 
 
-ARGS = {"agent_demo.py": ["--model", "fake"]}
+ARGS: dict[str, list[str]] = {"agent_demo.py": ["--model", "fake"], "serve_agent.py": ["--smoke"]}
 """Command-line arguments of the examples that take some."""
 
 
@@ -236,6 +236,42 @@ def check_astream_events(lines: list[str]) -> None:
     assert ast.literal_eval(tokens) == ["Adding", " them.", "", "", ""]
 
 
+def check_serve_agent(lines: list[str]) -> None:
+    assert lines == [
+        "status: finished",
+        "nodes: agent -> tools -> agent",
+        "progress: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]",
+        "answer: Streams let a run show its work as it happens: tokens, node steps and tool progress, all as events.",
+    ]
+
+
+def check_embed_starlette(lines: list[str]) -> None:
+    assert lines == [
+        "events: metadata updates end",
+        "output: {'text': 'HELLO!'}",
+        "health: {'ok': True, 'runs': 1}",
+    ]
+
+
+def check_log_run(lines: list[str]) -> None:
+    *logs, result = lines
+    assert result == "result: {'topic': 'ice cream and cats'}"
+    kinds = [line.split()[1] for line in logs]
+    assert kinds == [
+        "event='run_started'",
+        "event='state_values'",
+        "event='task_started'",
+        "event='custom_data'",
+        "event='state_update'",
+        "event='task_finished'",
+        "event='state_values'",
+        "event='run_finished'",
+    ]
+    for seq, line in enumerate(logs, start=1):
+        assert f"seq={seq} " in line and "run_id='run-1'" in line and "ns=()" in line
+    assert logs[3].startswith("level='info' event='custom_data' seq=4 node='research' step=1")
+
+
 CHECKS = {
     "stream_values.py": check_values,
     "stream_updates.py": check_updates,
@@ -250,6 +286,9 @@ CHECKS = {
     "messages_filter_by_tags.py": check_messages_by_tags,
     "stream_tools.py": check_stream_tools,
     "astream_events.py": check_astream_events,
+    "serve_agent.py": check_serve_agent,
+    "embed_starlette.py": check_embed_starlette,
+    "log_run.py": check_log_run,
 }
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
-from ..errors import InvalidArgumentError, RunNotFoundError
+from ..errors import InvalidArgumentError, UnknownRunError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -133,11 +133,11 @@ class RedisRunDirectory:
     async def require(self, run_id: str) -> RunInfo:
         """The directory entry of ``run_id``.
 
-        :raises RunNotFoundError: when the directory has no entry for it
+        :raises UnknownRunError: when the directory has no entry for it
         """
         info = await self.get(run_id)
         if info is None:
-            raise RunNotFoundError(
+            raise UnknownRunError(
                 f"no run {run_id!r} in the directory under prefix {self.keys.prefix!r}: it was never started "
                 "with a Redis sink there, or its records expired"
             )

@@ -29,9 +29,9 @@ from ..errors import (
     NoTerminalEventError,
     RunCancelledError,
     RunFailedError,
-    RunNotFoundError,
     StreamTrimmedError,
     TransportUnavailableError,
+    UnknownRunError,
 )
 from ..events import Event, RunCancelled, RunFailed, RunFinished
 from ..filters import EventFilter, Predicate
@@ -163,7 +163,7 @@ class _Reader:
             if await remote._client.exists(remote.stream_key, remote.keys.info(remote.run_id)):
                 return
             if asyncio.get_running_loop().time() >= deadline:
-                raise RunNotFoundError(
+                raise UnknownRunError(
                     f"no run {remote.run_id!r} under prefix {remote.keys.prefix!r}: Redis has neither its stream "
                     f"{remote.stream_key!r} nor its directory entry (it never started with a Redis sink there, or "
                     f"its records expired)"
@@ -216,7 +216,7 @@ class RemoteSubscription(_RemoteIterator):
     """Raw typed events of a remote run (and :class:`~streamflow.channel.Lagged` signals for a
     ``drop_oldest`` subscription), rebuilt from the wire; made by :meth:`RemoteRun.subscribe`.
 
-    :raises RunNotFoundError: (while iterating) when Redis has no trace of the run
+    :raises UnknownRunError: (while iterating) when Redis has no trace of the run
     :raises StreamTrimmedError: when events it must read were already trimmed
     :raises NoTerminalEventError: when the run went silent without ending (its worker died)
     :raises TransportUnavailableError: when Redis stayed unreachable for ``stall_timeout`` seconds
@@ -294,7 +294,7 @@ class RemoteRun:
     :param stall_timeout: how long a reader waits with no new event, no heartbeat from the run's worker and
         no terminal event, or with Redis unreachable, before it raises (seconds)
     :param start_timeout: how long a reader waits for an unknown run to appear before it raises
-        :class:`~streamflow.errors.RunNotFoundError` (seconds; 0 checks once)
+        :class:`~streamflow.errors.UnknownRunError` (seconds; 0 checks once)
     :param read_count: most entries per ``XRANGE``/``XREAD`` call (events)
     :raises InvalidArgumentError: for a bad ``redis``, ``run_id``, ``prefix`` or number
     """
@@ -406,7 +406,7 @@ class RemoteRun:
     async def info(self) -> RunInfo:
         """The run's directory entry (graph name, status, times).
 
-        :raises RunNotFoundError: when the directory has no entry for the run
+        :raises UnknownRunError: when the directory has no entry for the run
         """
         from .directory import RedisRunDirectory
 
@@ -417,7 +417,7 @@ class RemoteRun:
 
         :raises RunFailedError: when the run failed; it carries the original exception's class name and message
         :raises RunCancelledError: when the run was cancelled
-        :raises RunNotFoundError: when Redis has no trace of the run
+        :raises UnknownRunError: when Redis has no trace of the run
         :raises NoTerminalEventError: when the run went silent without ending (its worker died)
         :raises StreamTrimmedError: when the stream trims events while this waits (retention)
         """

@@ -20,7 +20,7 @@ from streamflow.errors import (
     NotSerializableError,
     RunCancelledError,
     RunFailedError,
-    RunNotFoundError,
+    UnknownRunError,
 )
 from streamflow.events import CustomData, RunCancelled, RunFailed, RunFinished, TaskFailed
 from streamflow.graph import START, StateGraph, get_stream_writer
@@ -182,12 +182,12 @@ async def test_a_cancelled_run_ends_every_remote_view_as_cancelled(redis_url: st
 
 async def test_an_unknown_run_id_raises_a_clear_error(redis_url: str, prefix: str) -> None:
     async with RemoteRun(redis_url, "no-such-run", prefix=prefix) as remote:
-        with pytest.raises(RunNotFoundError, match=r"no run 'no-such-run' under prefix '" + prefix):
+        with pytest.raises(UnknownRunError, match=r"no run 'no-such-run' under prefix '" + prefix):
             async for _ in remote.stream("values"):
                 pass
-        with pytest.raises(RunNotFoundError, match="no-such-run"):
+        with pytest.raises(UnknownRunError, match="no-such-run"):
             await remote.info()
-        with pytest.raises(RunNotFoundError):
+        with pytest.raises(UnknownRunError):
             await remote.result()
     async with RedisRunDirectory(redis_url, prefix=prefix) as directory:
         assert await directory.get("no-such-run") is None

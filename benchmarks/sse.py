@@ -1,0 +1,146 @@
+"""SSE fan-out over loopback: one run's chat-model tokens streamed to many HTTP clients.
+
+``sse_fanout``
+    a server process (uvicorn, the ``streamflow.server`` app) runs one graph whose model streams ``n``
+    tokens, yielding to the event loop after each as a model reading from a network would; 50 clients in
+    this process hold ``GET /runs/{id}/stream?stream_mode=messages`` open from before the first token to the
+    ``end`` message. Reported: token deliveries per second summed over the clients, from the first token
+    to the last client's ``end``, and in the notes the p99 delay from a token's event being made (its
+    ``ts``) to a client reading it, in ms. Clients speak plain HTTP/1.0 over asyncio streams and read only
+    ``ts`` from each message, so the client side costs as little as it can.
+
+Needs the ``server`` extra; the module is skipped without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn  # noqa: F401  (the server process needs it; skip this module early without it)
+
+from .harness import Sample, scenario
+
+CLIENTS = 50
+ROOT = Path(__file__).resolve().parent.parent
+
+SERVER = r"""
+import asyncio, socket, sys
+import anyio, structlog, logging, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from streamflow.graph import START, StateGraph
+from streamflow.messages import AIMessageChunk, MessagesState
+from streamflow.models import BaseChatModel
+from streamflow.server import RunRegistry, create_app
+
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+n = int(sys.argv[1])
+go = asyncio.Event()
+
+class Tokens(BaseChatModel):
+    async def _astream_chunks(self, messages):
+        for i in range(n):
+            yield AIMessageChunk(content="t")
+            await asyncio.sleep(0)
+
+async def speak(state):
+    await go.wait()
+    return {"messages": [await Tokens().ainvoke("go")]}
+
+graph = StateGraph(MessagesState).add_node("speak", speak).add_edge(START, "speak").compile()
+registry = RunRegistry({"tokens": graph}, replay_size=n + 100)
+
+async def start(request):
+    run_id = request.query_params["run_id"]
+    want = int(request.query_params["subscribers"])
+    run = registry.get(run_id)
+    while run.channel.statistics().subscribers < want:
+        await asyncio.sleep(0.005)
+    go.set()
+    return JSONResponse({"ok": True})
+
+app = Starlette(routes=[Route("/go", start, methods=["POST"]), Mount("/api", app=create_app(registry, page=False))])
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+sock.listen(512)
+print(sock.getsockname()[1], flush=True)
+uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning", ws="none")).run([sock])
+"""
+
+
+async def _client(port: int, path: str, delays: list[float], connected: asyncio.Event, counter: list[int]) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
+    await writer.drain()
+    await reader.readuntil(b"\r\n\r\n")
+    buffer = b""
+    received = 0
+    now = time.time
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                raise RuntimeError("the stream ended before its end message")
+            buffer += data
+            *blocks, buffer = buffer.split(b"\n\n")
+            t = now()
+            for block in blocks:
+                if block.startswith(b"id: ") and b"\nevent: messages\n" in block:
+                    ts = float(block.rpartition(b'"ts":')[2].rstrip(b"}"))
+                    delays.append(t - ts)
+                    received += 1
+                elif b"event: metadata" in block:
+                    counter[0] += 1
+                    if counter[0] == CLIENTS:
+                        connected.set()
+                elif b"\nevent: end\n" in block:
+                    return received
+                elif b"\nevent: lag\n" in block or b"\nevent: error\n" in block:
+                    raise RuntimeError(f"unexpected message: {block[:200]!r}")
+    finally:
+        writer.close()
+
+
+@scenario("sse_fanout", unit="deliveries/s", n=10_000, quick_n=2_000, repeats=3)
+async def sse_fanout(n: int) -> Sample:
+    """One run's n model tokens to 50 SSE clients on loopback: deliveries/s and p99 publish-to-receipt delay."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(n)], stdout=subprocess.PIPE, env=env, cwd=str(ROOT), text=True
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(await asyncio.to_thread(proc.stdout.readline))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            body: dict[str, Any] = {"graph": "tokens", "input": {"messages": [{"role": "user", "content": "go"}]}}
+            run_id = (await http.post("/api/runs", json=body)).json()["run_id"]
+            delays: list[float] = []
+            connected = asyncio.Event()
+            counter = [0]
+            path = f"/api/runs/{run_id}/stream?stream_mode=messages"
+            clients = [asyncio.create_task(_client(port, path, delays, connected, counter)) for _ in range(CLIENTS)]
+            await connected.wait()
+            start = time.perf_counter()
+            await http.post("/go", params={"run_id": run_id, "subscribers": CLIENTS})
+            received = await asyncio.gather(*clients)
+            seconds = time.perf_counter() - start
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait)
+    if received != [n] * CLIENTS:
+        raise RuntimeError(f"clients received {sorted(set(received))} tokens, expected {n} each")
+    delays.sort()
+    p50 = delays[len(delays) // 2] * 1000
+    p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
+    return Sample(sum(received), seconds, extra=f"p99 delay {p99:.1f} ms (p50 {p50:.1f} ms), {CLIENTS} clients")
+
+
+__all__ = ["sse_fanout"]

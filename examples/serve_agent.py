@@ -1,0 +1,96 @@
+"""Serve a small ReAct agent over HTTP with its web page: ``python examples/serve_agent.py [--port 8000]``.
+
+Open http://127.0.0.1:8000/, ask anything: the scripted model calls the ``research`` tool (whose progress
+bar fills as it writes progress through its stream writer), then streams its answer token by token.
+``--smoke`` serves on a free port, asks one question over HTTP, prints what streamed, and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+
+import anyio
+import httpx
+import structlog
+import uvicorn
+from httpx_sse import aconnect_sse
+
+from streamflow.graph import get_stream_writer
+from streamflow.graph.compiled import CompiledStateGraph
+from streamflow.messages import AIMessage
+from streamflow.models import FakeChatModel
+from streamflow.server import create_app
+from streamflow.tools import create_react_agent, tool
+
+ANSWER = "Streams let a run show its work as it happens: tokens, node steps and tool progress, all as events."
+STEPS = 10
+
+
+def build_agent(token_delay: float = 0.05, step_delay: float = 0.15) -> CompiledStateGraph:
+    """A fresh agent for each run: a scripted model (one tool call, then the answer) and one tool."""
+
+    @tool
+    async def research(topic: str) -> str:
+        """Look a topic up, reporting progress as it goes."""
+        write = get_stream_writer()
+        for done in range(1, STEPS + 1):
+            await anyio.sleep(step_delay)
+            write({"progress": {"label": "research", "done": done, "total": STEPS}})
+        return f"notes on {topic}"
+
+    call = {"name": "research", "args": {"topic": "streaming"}, "id": "call-1", "type": "tool_call"}
+    model = FakeChatModel([AIMessage(tool_calls=[call]), ANSWER], chunk_size=4, delay=token_delay)
+    return create_react_agent(model, [research])
+
+
+async def smoke() -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    app = create_app({"agent": lambda: build_agent(token_delay=0.0, step_delay=0.0)})
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning", ws="none"))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve, [sock])
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            body = {"graph": "agent", "input": {"messages": [{"role": "user", "content": "What are streams?"}]}}
+            run_id = (await client.post("/runs", json=body)).json()["run_id"]
+            answer, nodes, progress = "", [], []
+            params = {"stream_mode": "messages,tasks,custom"}
+            async with aconnect_sse(client, "GET", f"/runs/{run_id}/stream", params=params) as source:
+                async for sse in source.aiter_sse():
+                    data = sse.json()
+                    if sse.event == "messages" and data["data"][1]["langgraph_node"] == "agent":
+                        answer += data["data"][0]["content"]
+                    elif sse.event == "tasks" and "triggers" in data["data"]:
+                        nodes.append(data["data"]["name"])
+                    elif sse.event == "custom":
+                        progress.append(data["data"]["progress"]["done"])
+                    elif sse.event in ("end", "error", "cancelled"):
+                        print("status:", data["status"])
+        server.should_exit = True
+    print("nodes:", " -> ".join(nodes))
+    print("progress:", progress)
+    print("answer:", answer)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--smoke", action="store_true", help="ask one question on a free port and exit")
+    args = parser.parse_args()
+    if args.smoke:
+        asyncio.run(smoke())
+        return
+    app = create_app({"agent": build_agent})
+    print(f"serving on http://{args.host}:{args.port}/")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

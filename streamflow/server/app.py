@@ -1,0 +1,298 @@
+"""The ASGI app: start, watch, stream and cancel runs over HTTP (Starlette and sse-starlette).
+
+:func:`create_app` returns a Starlette app to serve alone (``uvicorn``) or to mount in any Starlette or
+FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where it is mounted:
+
+``GET /``
+    the web page (plain HTML and JS): ask a question, watch tokens, nodes, tool progress and raw events.
+``GET /graphs``
+    ``{"graphs": [name, ...]}``.
+``POST /runs``
+    body ``{"graph": name, "input": {...}, "config": {...}}`` (``config`` optional, LangGraph's keys);
+    answers 201 with the run's info (``run_id``, ``graph``, ``status``, ``created_at``, ``finished_at``,
+    ``last_seq``, ``first_retained_seq``, ``subscribers``).
+``GET /runs``
+    ``{"runs": [info, ...]}``, oldest first; ``?status=running`` (repeatable) narrows it.
+``GET /runs/{run_id}``
+    the run's info, plus ``output`` once it finished or ``error`` (``{"type", "message"}``) once it failed.
+``GET /runs/{run_id}/stream``
+    Server-Sent Events (message shapes in :mod:`streamflow.server.stream`). Query: ``stream_mode``
+    (repeatable or comma-separated; default ``values``), ``subgraphs`` (``true``/``false``), ``node`` and
+    ``tag`` (repeatable filters), ``last_event_id`` (resume after that ``seq``; the ``Last-Event-ID``
+    header, which browsers send on reconnect, wins over it), ``cancel_on_disconnect`` (``true`` cancels the
+    run when this client goes away; by default a disconnect only detaches the client). A run that is over
+    replays what it retained and the response ends; when the client already has the last event the answer
+    is 204, which tells a browser's ``EventSource`` to stop reconnecting.
+``POST /runs/{run_id}/cancel``
+    cancels the run if it is still going, waits until it stopped, and answers with its info.
+
+Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong and what is allowed>}``:
+400 for malformed JSON or query values and unknown stream modes, 404 for an unknown graph or run, 422 for
+a body or input the graph does not accept, 503 when the registry is full of live runs.
+
+Lifespan: served alone, the app closes its registry (cancelling live runs) on shutdown. Mounted in another
+app, whose lifespan Starlette does not pass down, close ``app.state.registry`` in the host's lifespan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Mapping
+from importlib import resources
+from typing import Any
+
+import structlog
+from sse_starlette import EventSourceResponse
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from ..errors import (
+    InvalidArgumentError,
+    RegistryFullError,
+    StreamflowError,
+    UnknownGraphError,
+    UnknownRunError,
+    UnknownStreamModeError,
+)
+from ..modes import ViewSpec
+from .encoding import to_json
+from .registry import GraphSource, RunRegistry
+from .stream import DEFAULT_RETRY, RunStream
+
+__all__ = ["DEFAULT_CLIENT_BUFFER", "DEFAULT_PING", "JSONResponse", "create_app"]
+
+DEFAULT_CLIENT_BUFFER = 256
+"""Events buffered per SSE client before it catches up from the replay buffer instead."""
+DEFAULT_PING = 15.0
+"""Seconds between keep-alive comments on an idle SSE stream."""
+
+_log = structlog.get_logger("streamflow")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class JSONResponse(Response):
+    """A JSON response written by :func:`~streamflow.server.encoding.to_json` (chat messages included)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content).encode()
+
+
+def _error(status: int, error: str, message: str) -> JSONResponse:
+    return JSONResponse({"status": status, "error": error, "message": message}, status_code=status)
+
+
+def _status_of(exc: Exception) -> int:
+    if isinstance(exc, (UnknownGraphError, UnknownRunError)):
+        return 404
+    if isinstance(exc, UnknownStreamModeError):
+        return 400
+    if isinstance(exc, RegistryFullError):
+        return 503
+    if isinstance(exc, InvalidArgumentError):
+        return 422
+    return 500
+
+
+async def _streamflow_error(request: Request, exc: Exception) -> Response:
+    status = _status_of(exc)
+    return _error(status, type(exc).__name__, str(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _error(exc.status_code, "HTTPException", str(exc.detail))
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidArgumentError(f"query parameter {name!r} must be true or false, got {raw!r}")
+
+
+def _many(request: Request, name: str) -> list[str]:
+    return [part.strip() for raw in request.query_params.getlist(name) for part in raw.split(",") if part.strip()]
+
+
+def _cursor(request: Request) -> int:
+    header = request.headers.get("last-event-id")
+    raw = header if header is not None and header.strip() else request.query_params.get("last_event_id")
+    if raw is None or not raw.strip():
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        where = "the Last-Event-ID header" if header else "query parameter 'last_event_id'"
+        raise InvalidArgumentError(f"{where} must be a seq (an integer >= 0), got {raw!r}")
+    return value
+
+
+def create_app(
+    graphs: Mapping[str, GraphSource] | RunRegistry,
+    *,
+    client_buffer: int = DEFAULT_CLIENT_BUFFER,
+    ping: float = DEFAULT_PING,
+    retry: int = DEFAULT_RETRY,
+    page: bool = True,
+    **registry_options: Any,
+) -> Starlette:
+    """Build the app serving the runs of ``graphs`` (see the module docstring for the routes).
+
+    :param graphs: graph name -> compiled graph (or a function building one per run), or a ready
+        :class:`~streamflow.server.registry.RunRegistry` (the caller then owns and closes it)
+    :param client_buffer: events buffered per SSE client (> 0) before it catches up from the replay buffer
+    :param ping: seconds between keep-alive comments on idle streams (0 sends none)
+    :param retry: reconnection delay told to SSE clients, in milliseconds
+    :param page: serve the web page at ``/``
+    :param registry_options: ``retention``, ``max_runs``, ``replay_size`` for the registry built from a mapping
+    :raises InvalidArgumentError: for a ``client_buffer`` that is not a positive int, a negative ``ping``,
+        registry options given with a ready registry, or bad registry options
+    """
+    if not isinstance(client_buffer, int) or client_buffer <= 0:
+        raise InvalidArgumentError(f"client_buffer must be a positive number of events, got {client_buffer!r}")
+    if ping < 0:
+        raise InvalidArgumentError(f"ping must be >= 0 seconds, got {ping!r}")
+    if isinstance(graphs, RunRegistry):
+        if registry_options:
+            raise InvalidArgumentError(
+                f"registry options {sorted(registry_options)} were given with a ready RunRegistry; set them on it"
+            )
+        registry = graphs
+        owned = False
+    else:
+        registry = RunRegistry(graphs, **registry_options)
+        owned = True
+
+    async def list_graphs(request: Request) -> Response:
+        return JSONResponse({"graphs": registry.graph_names})
+
+    async def start_run(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body() or b"null")
+        except ValueError as exc:
+            return _error(400, "InvalidJSON", f"the request body is not valid JSON: {exc}")
+        if not isinstance(body, dict):
+            return _error(
+                422, "InvalidBody", 'the body must be a JSON object {"graph": name, "input": {...}, "config": {...}}'
+            )
+        unknown = sorted(set(body) - {"graph", "input", "config"})
+        if unknown:
+            return _error(422, "InvalidBody", f"unknown body fields {unknown}; allowed: graph, input, config")
+        name = body.get("graph")
+        if not isinstance(name, str):
+            return _error(
+                422, "InvalidBody", f"'graph' must be the name of a graph, one of {registry.graph_names}; got {name!r}"
+            )
+        config = body.get("config")
+        if config is not None and not isinstance(config, dict):
+            return _error(422, "InvalidBody", f"'config' must be a JSON object, got {config!r}")
+        run = registry.start(name, body.get("input"), config)
+        _log.info("run_started_over_http", run_id=run.run_id, graph=name)
+        return JSONResponse(registry.info(run.run_id).to_dict(), status_code=201)
+
+    async def list_runs(request: Request) -> Response:
+        try:
+            infos = registry.list(status=_many(request, "status") or None)
+        except InvalidArgumentError as exc:
+            return _error(400, "InvalidQuery", str(exc))
+        return JSONResponse({"runs": [info.to_dict() for info in infos]})
+
+    async def get_run(request: Request) -> Response:
+        entry = registry.entry(request.path_params["run_id"])
+        out = entry.info().to_dict()
+        run = entry.run
+        if run.status == "finished":
+            out["output"] = await run.result()
+        elif run.status == "failed" and run.error is not None:
+            out["error"] = {"type": type(run.error).__name__, "message": str(run.error)}
+        return JSONResponse(out)
+
+    async def cancel_run(request: Request) -> Response:
+        info = await registry.cancel(request.path_params["run_id"])
+        return JSONResponse(info.to_dict())
+
+    async def stream_run(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        entry = registry.entry(run_id)
+        try:
+            spec = ViewSpec.parse(_many(request, "stream_mode") or ["values"], _flag(request, "subgraphs"), "v2")
+            cancel_on_disconnect = _flag(request, "cancel_on_disconnect")
+            stream = RunStream(
+                entry.run,
+                graph=entry.graph,
+                spec=spec,
+                nodes=_many(request, "node") or None,
+                tags=_many(request, "tag") or None,
+                cursor=_cursor(request),
+                buffer_size=client_buffer,
+                retry=retry,
+            )
+        except UnknownStreamModeError:
+            raise
+        except InvalidArgumentError as exc:
+            return _error(400, "InvalidQuery", str(exc))
+        if stream.over:
+            stream.close()
+            return Response(status_code=204)
+        _log.debug("stream_attached", run_id=run_id, modes=list(spec.modes), resumed_after=stream.cursor)
+
+        async def on_disconnect(message: Any) -> None:
+            stream.close()
+            if cancel_on_disconnect and not entry.run.done:
+                entry.run.cancel()
+                _log.info("run_cancelled_on_disconnect", run_id=run_id)
+            else:
+                _log.debug("stream_detached", run_id=run_id, last_seq_sent=stream.cursor)
+
+        return EventSourceResponse(
+            stream.__aiter__(),
+            ping=ping,
+            sep="\n",
+            client_close_handler_callable=on_disconnect,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def index(request: Request) -> Response:
+        html = resources.files("streamflow.server").joinpath("static/index.html").read_text(encoding="utf-8")
+        return HTMLResponse(html)
+
+    routes = [
+        Route("/graphs", list_graphs, methods=["GET"]),
+        Route("/runs", start_run, methods=["POST"]),
+        Route("/runs", list_runs, methods=["GET"]),
+        Route("/runs/{run_id}", get_run, methods=["GET"]),
+        Route("/runs/{run_id}/stream", stream_run, methods=["GET"]),
+        Route("/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
+    ]
+    if page:
+        routes.insert(0, Route("/", index, methods=["GET"]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                await registry.aclose()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={StreamflowError: _streamflow_error, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.registry = registry
+    return app

@@ -1,0 +1,78 @@
+"""JSON and Server-Sent Events framing for the HTTP bridge.
+
+:func:`to_json` writes chunks and results as compact JSON: chat messages (attrs classes) become objects
+tagged with their ``type`` (``"ai"``, ``"AIMessageChunk"``, ``"tool"`` ...) as LangChain serialises them,
+tuples become lists, sets become sorted lists when they can be sorted, dataclasses become objects. A value
+JSON cannot carry in any of those ways is written as its ``repr()`` string, so a stream never breaks on an
+odd object in the state; a client that needs the object itself must keep such values out of what it streams.
+
+:func:`sse_message` frames one SSE message (``id``, ``event``, one ``data`` line, a blank line). JSON
+written by :func:`to_json` never holds a raw line break, so each message has exactly one ``data`` line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["sse_comment", "sse_message", "to_json", "to_jsonable"]
+
+
+def _default(value: Any) -> Any:
+    cls = type(value)
+    if attrs.has(cls):
+        out: dict[str, Any] = {}
+        tag = getattr(value, "type", None)
+        if isinstance(tag, str):
+            out["type"] = tag
+        for field in attrs.fields(cls):
+            out[field.name] = getattr(value, field.name)
+        return out
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        try:
+            return sorted(value)
+        except TypeError:
+            return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return repr(value)
+
+
+_ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def to_json(value: Any) -> str:
+    """Return ``value`` as compact JSON text (see the module docstring for how objects are written)."""
+    return _ENCODER.encode(value)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Return ``value`` made of JSON types only (dicts, lists, strings, numbers, booleans, None)."""
+    result: Any = json.loads(to_json(value))
+    return result
+
+
+def sse_message(event: str, data: Any, *, id: int | None = None, retry: int | None = None) -> bytes:
+    """Frame one SSE message: ``data`` as one line of JSON, under the event name ``event``.
+
+    :param id: the message's ``id`` field (a run's ``seq``); None for a message that must not move the
+        client's last event id
+    :param retry: the reconnection delay the client should use, in milliseconds
+    """
+    head = "" if id is None else f"id: {id}\n"
+    if retry is not None:
+        head += f"retry: {retry}\n"
+    return f"{head}event: {event}\ndata: {to_json(data)}\n\n".encode()
+
+
+def sse_comment(text: str) -> bytes:
+    """Frame an SSE comment line (clients ignore it; it keeps idle connections open)."""
+    return f": {text}\n\n".encode()

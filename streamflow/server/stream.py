@@ -1,0 +1,215 @@
+"""One client's SSE stream of one run: stream-mode chunks framed as SSE messages, resumable by ``seq``.
+
+What a client receives, in order (shapes of ``data`` are JSON):
+
+``metadata`` (no ``id``)
+    ``{"run_id", "graph", "stream_mode": [...], "subgraphs", "resumed_after"}``, first on every connection
+    (``resumed_after`` is the ``seq`` the stream continues after, 0 from the start). It also sets the
+    client's reconnection delay (``retry``).
+``<mode>`` (``id`` = the event's ``seq``)
+    one message per chunk of a selected stream mode: ``{"type": mode, "ns": [...], "data": chunk, "seq",
+    "node", "step", "ts"}`` (``type``/``ns``/``data`` are LangGraph's v2 stream part; ``ts`` is when the
+    event was made, in seconds since the epoch). When one event yields chunks for two modes (``tasks`` and
+    ``debug``), both carry the same ``id`` and are written together.
+``lag`` (``id`` = ``last_seq``)
+    ``{"missed", "first_seq", "last_seq", "reason"}``: the run's events ``first_seq``..``last_seq`` (``missed``
+    of them; some may not have matched this stream's filter) can no longer be sent, because they left the
+    run's replay buffer before this client read them. Never a silent gap.
+``end`` / ``error`` / ``cancelled`` (``id`` = the event's ``seq``), the last message
+    ``{"status": "finished", "output"}``, ``{"status": "failed", "error_type", "error_message"}`` or
+    ``{"status": "cancelled", "reason"}``; the response ends after it.
+
+Resume: a stream starts after ``cursor`` (the client's last event id; 0 for the whole run), replaying from
+the run's replay buffer and then following it live, so a reconnect has no gap and no duplicate. A client
+that reads too slowly never stalls the run: its subscription drops its oldest events (``drop_oldest``), and
+the stream then catches up from the replay buffer, sending a ``lag`` message only for what the buffer no
+longer holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from ..channel import Lagged, Subscription
+from ..errors import InvalidArgumentError, ReplayUnavailableError
+from ..events import Event, RunCancelled, RunFailed, RunFinished
+from ..graph import Run
+from ..modes import SKIP, ViewSpec
+from .encoding import sse_message
+
+__all__ = ["DEFAULT_RETRY", "RunStream", "TERMINAL_EVENTS"]
+
+DEFAULT_RETRY = 1000
+"""Reconnection delay sent to clients, in milliseconds."""
+TERMINAL_EVENTS: tuple[str, ...] = ("end", "error", "cancelled")
+"""SSE event names of the message that ends a stream (finished, failed, cancelled)."""
+
+
+def _terminal_message(event: Event) -> bytes:
+    if isinstance(event, RunFinished):
+        return sse_message("end", {"status": "finished", "seq": event.seq, "output": event.output}, id=event.seq)
+    if isinstance(event, RunFailed):
+        data = {
+            "status": "failed",
+            "seq": event.seq,
+            "error_type": event.error_type,
+            "error_message": event.error_message,
+        }
+        return sse_message("error", data, id=event.seq)
+    if isinstance(event, RunCancelled):
+        return sse_message("cancelled", {"status": "cancelled", "seq": event.seq, "reason": event.reason}, id=event.seq)
+    raise AssertionError(f"not a terminal event: {event!r}")  # pragma: no cover
+
+
+def _lag_message(first_seq: int, last_seq: int) -> bytes:
+    data = {
+        "missed": last_seq - first_seq + 1,
+        "first_seq": first_seq,
+        "last_seq": last_seq,
+        "reason": "evicted from the run's replay buffer before this client read them",
+    }
+    return sse_message("lag", data, id=last_seq)
+
+
+class RunStream:
+    """An async iterator of SSE-framed bytes for one client of one run (see the module docstring).
+
+    The first subscription is made here, so bad arguments raise before any response is sent.
+
+    :param run: the run to stream
+    :param graph: the name the run's graph is registered under (for the ``metadata`` message)
+    :param spec: the stream modes, ``subgraphs`` and version (see :class:`~streamflow.modes.ViewSpec`)
+    :param nodes: only events of these nodes (terminal events always pass)
+    :param tags: only events carrying one of these tags
+    :param cursor: the last ``seq`` the client has (0: from the first event)
+    :param buffer_size: events buffered for this client before it falls back on the replay buffer (> 0)
+    :raises InvalidArgumentError: for a negative ``cursor``, a ``cursor`` beyond the run's last ``seq``, or
+        a ``buffer_size`` that is not a positive int
+    """
+
+    def __init__(
+        self,
+        run: Run,
+        *,
+        graph: str,
+        spec: ViewSpec,
+        nodes: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        cursor: int = 0,
+        buffer_size: int = 256,
+        retry: int = DEFAULT_RETRY,
+    ) -> None:
+        if not isinstance(cursor, int) or cursor < 0:
+            raise InvalidArgumentError(f"the last event id must be a seq >= 0, got {cursor!r}")
+        last = run.channel.last_seq
+        if cursor > last:
+            raise InvalidArgumentError(
+                f"the last event id {cursor} is beyond run {run.run_id!r}'s last event (seq {last})"
+            )
+        self.run = run
+        self.graph = graph
+        self.spec = spec
+        self.nodes = None if nodes is None else frozenset(nodes)
+        self.tags = None if tags is None else frozenset(tags)
+        self.cursor = cursor
+        self.started_after = cursor
+        self.buffer_size = buffer_size
+        self.retry = retry
+        self._table = spec.table()
+        self._sub, self._pending_lag = self._subscribe(cursor)
+
+    @property
+    def over(self) -> bool:
+        """True when the run has ended and the client already has its last event: nothing is left to send."""
+        return self.run.done and self.cursor >= self.run.channel.last_seq
+
+    def _subscribe(self, cursor: int) -> tuple[Subscription, bytes | None]:
+        """Subscribe from ``cursor + 1``; when that was evicted, from the oldest retained event, with a lag
+        message for the events in between."""
+        # The backlog to replay goes into the buffer on top of the room for live events: replay never
+        # overflows (a replay that lagged at once would never make progress). The backlog is bounded by the
+        # run's replay buffer, and the buffer holds references to the very same events.
+        backlog = max(0, self.run.channel.last_seq - cursor)
+        kwargs: dict[str, Any] = {
+            "kinds": self.spec.kinds,
+            "nodes": self.nodes,
+            "tags": self.tags,
+            "subgraphs": self.spec.subgraphs,
+            "buffer_size": self.buffer_size + backlog,
+            "overflow": "drop_oldest",
+        }
+        try:
+            return self.run.subscribe(replay_from=cursor + 1, **kwargs), None
+        except ReplayUnavailableError as exc:
+            first = exc.first_available
+            lag = _lag_message(cursor + 1, first - 1)
+            self.cursor = first - 1
+            return self.run.subscribe(replay_from=first, **kwargs), lag
+
+    def _encode(self, event: Event) -> bytes | None:
+        entries = self._table.get(event.__class__)
+        if not entries:
+            return None
+        parts: list[bytes] = []
+        ns = list(event.ns)
+        for mode, project in entries:
+            chunk = project(event)
+            if chunk is SKIP:
+                continue
+            data = {
+                "type": mode,
+                "ns": ns,
+                "data": chunk,
+                "seq": event.seq,
+                "node": event.node,
+                "step": event.step,
+                "ts": event.ts,
+            }
+            parts.append(sse_message(mode, data, id=event.seq))
+        return b"".join(parts) if parts else None
+
+    def metadata(self) -> bytes:
+        """The ``metadata`` message that opens the stream."""
+        data = {
+            "run_id": self.run.run_id,
+            "graph": self.graph,
+            "stream_mode": list(self.spec.modes),
+            "subgraphs": self.spec.subgraphs,
+            "resumed_after": self.started_after,
+        }
+        return sse_message("metadata", data, retry=self.retry)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        sub = self._sub
+        try:
+            yield self.metadata()
+            if self._pending_lag is not None:
+                yield self._pending_lag
+                self._pending_lag = None
+            while True:
+                lagged = False
+                async for item in sub:
+                    if isinstance(item, Lagged):
+                        lagged = True
+                        break
+                    self.cursor = item.seq
+                    if item.terminal:
+                        yield _terminal_message(item)
+                        return
+                    message = self._encode(item)
+                    if message is not None:
+                        yield message
+                if not lagged:
+                    return
+                sub.close()
+                sub, lag = self._subscribe(self.cursor)
+                self._sub = sub
+                if lag is not None:
+                    yield lag
+        finally:
+            sub.close()
+
+    def close(self) -> None:
+        """Detach from the run (what a client disconnect does). Idempotent; the run goes on."""
+        self._sub.close()
