@@ -16,7 +16,7 @@ from streamflow.events import Event
 from streamflow.graph import END, START, StateGraph, get_stream_writer
 from streamflow.messages import add_messages
 from streamflow.models import FakeChatModel
-from streamflow.modes import MODES, ViewSpec
+from streamflow.modes import MODES, SKIP, Chunks, ViewSpec
 from streamflow.server import RunRegistry, create_app
 from streamflow.server.encoding import to_jsonable
 from tests.server_support import Gate, Message, chunks, read_stream, seqs, serve
@@ -136,10 +136,18 @@ async def start(client: httpx.AsyncClient, graph: str = "demo", **extra: Any) ->
 def expected(events: list[Event], modes: list[str], subgraphs: bool = False) -> list[tuple[str, int, Any]]:
     """What the stream must carry for ``modes``: (mode, seq, v2 part) per chunk, from the run's events."""
     spec = ViewSpec.parse(modes, subgraphs, "v2")
+    table = spec.table()  # one table for the whole run: modes with state (messages) see every event
     out = []
     for event in events:
-        for part in spec.items([event]):
-            out.append((part["type"], event.seq, to_jsonable({**part, "ns": list(part["ns"])})))
+        if not subgraphs and event.ns:
+            continue
+        for mode, project in table.get(event.__class__, ()):
+            chunk = project(event)
+            if chunk is SKIP:
+                continue
+            for item in chunk.items if isinstance(chunk, Chunks) else (chunk,):
+                part = {"type": mode, "ns": list(event.ns), "data": item}
+                out.append((mode, event.seq, to_jsonable(part)))
     return out
 
 

@@ -34,8 +34,9 @@ from typing import Any
 from ..channel import Lagged, Subscription
 from ..errors import InvalidArgumentError, ReplayUnavailableError
 from ..events import Event, RunCancelled, RunFailed, RunFinished
+from ..filters import EventFilter
 from ..graph import Run
-from ..modes import SKIP, ViewSpec
+from ..modes import SKIP, Chunks, ViewSpec
 from .encoding import sse_message
 
 __all__ = ["DEFAULT_RETRY", "RunStream", "TERMINAL_EVENTS"]
@@ -117,6 +118,8 @@ class RunStream:
         self.buffer_size = buffer_size
         self.retry = retry
         self._table = spec.table()
+        if cursor:
+            self._prime(cursor)
         self._sub, self._pending_lag = self._subscribe(cursor)
 
     @property
@@ -147,6 +150,21 @@ class RunStream:
             self.cursor = first - 1
             return self.run.subscribe(replay_from=first, **kwargs), lag
 
+    def _prime(self, cursor: int) -> None:
+        """Run the retained events up to ``cursor`` through the projections, sending nothing: a mode with
+        state (``messages`` remembers what it streamed) then resumes exactly where the client left off."""
+        event_filter = EventFilter(
+            kinds=self.spec.kinds, nodes=self.nodes, tags=self.tags, subgraphs=self.spec.subgraphs
+        )
+        routed = event_filter.routed_kinds()
+        accept = event_filter.compile()
+        for event in self.run.channel.retained():
+            if event.seq > cursor:
+                break
+            if event.__class__ in routed and (accept is None or accept(event)):
+                for _mode, project in self._table.get(event.__class__, ()):
+                    project(event)
+
     def _encode(self, event: Event) -> bytes | None:
         entries = self._table.get(event.__class__)
         if not entries:
@@ -157,16 +175,17 @@ class RunStream:
             chunk = project(event)
             if chunk is SKIP:
                 continue
-            data = {
-                "type": mode,
-                "ns": ns,
-                "data": chunk,
-                "seq": event.seq,
-                "node": event.node,
-                "step": event.step,
-                "ts": event.ts,
-            }
-            parts.append(sse_message(mode, data, id=event.seq))
+            for item in chunk.items if chunk.__class__ is Chunks else (chunk,):
+                data = {
+                    "type": mode,
+                    "ns": ns,
+                    "data": item,
+                    "seq": event.seq,
+                    "node": event.node,
+                    "step": event.step,
+                    "ts": event.ts,
+                }
+                parts.append(sse_message(mode, data, id=event.seq))
         return b"".join(parts) if parts else None
 
     def metadata(self) -> bytes:
