@@ -32,4 +32,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 serve: $(STAMP)
-	$(BIN)/python examples/serve_agent.py --host 127.0.0.1 --port $(or $(PORT),8000)
+	$(BIN)/python examples/serve_agent.py --agent demo --host 127.0.0.1 --port $(or $(PORT),8000) $(SERVE_ARGS)

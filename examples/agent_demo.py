@@ -82,14 +82,19 @@ def evaluate(expression: str) -> float:
     return value(tree.body)
 
 
+def _progress(label: str, done: int, total: int = 2) -> dict[str, Any]:
+    """A progress record as the web page of ``examples/serve_agent.py`` draws it (a bar per label)."""
+    return {"label": label, "done": done, "total": total}
+
+
 @tool
 def calculator(expression: str) -> str:
     """Evaluate an arithmetic expression, e.g. '8849 / 1000'."""
     writer = get_stream_writer()
-    writer({"tool": "calculator", "status": f"evaluating {expression}"})
+    writer({"tool": "calculator", "status": f"evaluating {expression}", "progress": _progress("calculator", 1)})
     result = evaluate(expression)
     shown = f"{result:.6g}" if isinstance(result, float) else str(result)
-    writer({"tool": "calculator", "status": f"{expression} = {shown}"})
+    writer({"tool": "calculator", "status": f"{expression} = {shown}", "progress": _progress("calculator", 2)})
     return shown
 
 
@@ -106,11 +111,14 @@ def lookup(query: str) -> str:
     """Look up facts about a topic in the notes, e.g. 'Mount Everest'."""
     writer = get_stream_writer()
     facts = [line.strip() for line in FACTS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    writer({"tool": "lookup", "status": f"searching {len(facts)} facts for {query!r}"})
+    writer(
+        {"tool": "lookup", "status": f"searching {len(facts)} facts for {query!r}", "progress": _progress("lookup", 1)}
+    )
     wanted = _words(query)
     scored = sorted(((len(wanted & _words(f)), f) for f in facts), key=lambda pair: -pair[0])
     found = [fact for score, fact in scored if score > 0][:2]
-    writer({"tool": "lookup", "status": f"{len(found)} matching fact{'' if len(found) == 1 else 's'}"})
+    status = f"{len(found)} matching fact{'' if len(found) == 1 else 's'}"
+    writer({"tool": "lookup", "status": status, "progress": _progress("lookup", 2)})
     return " ".join(found) if found else f"No facts about {query!r} in the notes."
 
 
@@ -162,8 +170,12 @@ def make_model(kind: str = "local", *, base_url: str | None = None, model_name: 
 
 
 def build_agent(model: BaseChatModel) -> Any:
-    """The ReAct agent over the calculator and the lookup (a compiled graph; input ``{"messages": [...]}``)."""
-    return create_react_agent(model, TOOLS)
+    """The ReAct agent over the calculator and the lookup (a compiled graph; input ``{"messages": [...]}``).
+
+    Its prompt (instructions, and worked examples for the local model) goes before the conversation on
+    every model call, so the input is just the question."""
+    from_examples = few_shot() if model.provider == "llama-cpp" else []
+    return create_react_agent(model, TOOLS, prompt=[SystemMessage(content=INSTRUCTIONS), *from_examples])
 
 
 INSTRUCTIONS = (
@@ -199,10 +211,9 @@ def few_shot() -> list[BaseMessage]:
     ]
 
 
-def agent_input(model: BaseChatModel, question: str) -> dict[str, list[BaseMessage]]:
-    """The agent's input: instructions, worked examples for the local model, then the question."""
-    from_examples = few_shot() if model.provider == "llama-cpp" else []
-    return {"messages": [SystemMessage(content=INSTRUCTIONS), *from_examples, HumanMessage(content=question)]}
+def agent_input(question: str) -> dict[str, list[BaseMessage]]:
+    """The agent's input: the question."""
+    return {"messages": [HumanMessage(content=question)]}
 
 
 # -- the terminal -------------------------------------------------------------------------------------
@@ -261,7 +272,7 @@ async def run_agent(model: BaseChatModel, question: str) -> str:
     agent = build_agent(model)
     out = Terminal()
     out.line(f"question: {question}")
-    run = agent.start(agent_input(model, question), {"recursion_limit": RECURSION_LIMIT})
+    run = agent.start(agent_input(question), {"recursion_limit": RECURSION_LIMIT})
     # Views are attached right after start(), before the run's first step, so none misses an event.
     messages, custom, node_updates = run.stream("messages"), run.stream("custom"), run.stream("updates")
 

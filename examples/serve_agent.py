@@ -1,5 +1,9 @@
 """Serve a small ReAct agent over HTTP with its web page: ``python examples/serve_agent.py [--port 8000]``.
 
+``--agent demo`` serves the calculator-and-lookup agent of ``examples/agent_demo.py`` instead (``make serve``
+does), on the local Gemma model when the ``local`` extra is installed (``--model fake`` for the scripted one,
+``--base-url`` for an OpenAI-compatible server).
+
 Open http://127.0.0.1:8000/, ask anything: the scripted model calls the ``research`` tool (whose progress
 bar fills as it writes progress through its stream writer), then streams its answer token by token.
 ``--smoke`` serves on a free port, asks one question over HTTP, prints what streamed, and exits.
@@ -83,11 +87,28 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--smoke", action="store_true", help="ask one question on a free port and exit")
+    parser.add_argument(
+        "--agent",
+        choices=("scripted", "demo"),
+        default="scripted",
+        help="scripted: a scripted model with a slow tool; demo: the agent of examples/agent_demo.py",
+    )
+    parser.add_argument(
+        "--model", choices=("local", "fake"), help="the demo agent's model (default: local if installed)"
+    )
+    parser.add_argument("--base-url", help="the demo agent on an OpenAI-compatible server instead")
     args = parser.parse_args()
     if args.smoke:
         asyncio.run(smoke())
         return
-    app = create_app({"agent": build_agent})
+    if args.agent == "demo":
+        from agent_demo import build_agent as build_demo_agent
+        from agent_demo import local_extra_installed, make_model
+
+        kind = args.model or ("local" if local_extra_installed() else "fake")
+        app = create_app({"agent": build_demo_agent(make_model(kind, base_url=args.base_url))})
+    else:
+        app = create_app({"agent": build_agent})
     print(f"serving on http://{args.host}:{args.port}/")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 

@@ -23,7 +23,7 @@ from .errors import InvalidArgumentError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
 from .graph import END, START, StateGraph
 from .graph.context import _current, current_task
-from .messages import AIMessage, MessagesState, ToolMessage
+from .messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
 
 __all__ = ["BaseTool", "ToolNode", "create_react_agent", "tool", "tools_condition"]
 
@@ -184,14 +184,37 @@ def tools_condition(state: Any) -> str:
     return "tools" if isinstance(last, AIMessage) and last.tool_calls else END
 
 
-def create_react_agent(model: Any, tools: Sequence[BaseTool | Callable[..., Any]], *, name: str = "agent") -> Any:
+def create_react_agent(
+    model: Any,
+    tools: Sequence[BaseTool | Callable[..., Any]],
+    *,
+    prompt: str | BaseMessage | Sequence[BaseMessage] | None = None,
+    name: str = "agent",
+) -> Any:
     """A compiled ReAct agent: the model (``"agent"`` node) and a :class:`ToolNode` (``"tools"``) in a loop
-    until the model answers without tool calls. Input and output: ``{"messages": [...]}``."""
+    until the model answers without tool calls. Input and output: ``{"messages": [...]}``.
+
+    :param prompt: as LangGraph's ``prompt``: a system prompt (a string becomes a ``SystemMessage``) or
+        messages put before the state's messages on every model call; they are not added to the state
+    :raises InvalidArgumentError: for a tool that is neither a :class:`BaseTool` nor a function, or a
+        ``prompt`` item that is not a message
+    """
     node = ToolNode(tools)
     bound = model.bind_tools(list(node.tools.values()))
+    if prompt is None:
+        preamble: list[BaseMessage] = []
+    elif isinstance(prompt, str):
+        preamble = [SystemMessage(content=prompt)]
+    elif isinstance(prompt, BaseMessage):
+        preamble = [prompt]
+    else:
+        preamble = list(prompt)
+        for item in preamble:
+            if not isinstance(item, BaseMessage):
+                raise InvalidArgumentError(f"prompt items must be messages, got {type(item).__name__} {item!r}")
 
     async def agent(state: MessagesState) -> dict[str, list[AIMessage]]:
-        return {"messages": [await bound.ainvoke(state["messages"])]}
+        return {"messages": [await bound.ainvoke([*preamble, *state["messages"]])]}
 
     return (
         StateGraph(MessagesState)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from streamflow.errors import InvalidArgumentError
 from streamflow.graph import get_stream_writer
 from streamflow.messages import AIMessage, ToolMessage
 from streamflow.models import FakeChatModel
@@ -65,3 +68,32 @@ def test_agent_updates_show_agent_tools_agent() -> None:
     nodes = [next(iter(chunk)) for chunk in agent.stream({"messages": ["2+3?"]}, stream_mode="updates")]
     assert nodes == ["agent", "tools", "agent"]
     assert agent.invoke({"messages": ["2+3?"]})["messages"][2].content == "5"
+
+
+class _Recording(FakeChatModel):
+    """The scripted model, remembering the messages of each call."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.seen: list[list[object]] = []
+
+    async def _astream_chunks(self, messages):  # type: ignore[no-untyped-def,override]
+        self.seen.append(list(messages))
+        async for chunk in super()._astream_chunks(messages):
+            yield chunk
+
+
+def test_react_agent_prompt_goes_before_the_messages_on_every_call_and_stays_out_of_the_state() -> None:
+    model = _Recording([_call("add", {"a": 1, "b": 2}), "3"])
+    agent = create_react_agent(model, [add], prompt="Answer with a number.")
+    result = agent.invoke({"messages": [{"role": "user", "content": "1+2?"}]})
+    assert [type(m).__name__ for m in result["messages"]] == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
+    assert len(model.seen) == 2
+    for seen in model.seen:
+        assert type(seen[0]).__name__ == "SystemMessage" and seen[0].content == "Answer with a number."  # type: ignore[attr-defined]
+        assert type(seen[1]).__name__ == "HumanMessage"
+
+
+def test_react_agent_refuses_a_prompt_item_that_is_not_a_message() -> None:
+    with pytest.raises(InvalidArgumentError, match="prompt items must be messages"):
+        create_react_agent(FakeChatModel(["x"]), [add], prompt=["not a message"])  # type: ignore[list-item]
