@@ -19,7 +19,11 @@ from .run import Run
 if TYPE_CHECKING:
     from .builder import StateGraph
 
-__all__ = ["CompiledStateGraph"]
+__all__ = ["LOOKAHEAD", "CompiledStateGraph"]
+
+LOOKAHEAD = 64
+"""Chunks ``astream()`` takes from its view at once (the run may run this far ahead of the caller, beyond the
+view's buffer)."""
 
 
 class CompiledStateGraph:
@@ -237,8 +241,11 @@ class CompiledStateGraph:
                     while batch := await view.next_batch(batch_size):
                         yield batch
                 else:
-                    async for item in view:
-                        yield item
+                    # Taking what is ready in small batches spares a view step per chunk; the run may run
+                    # ahead of the caller by at most LOOKAHEAD chunks more than the view's buffer.
+                    while batch := await view.next_batch(LOOKAHEAD):
+                        for item in batch:
+                            yield item
             await run.result()
         finally:
             if not run.done:
