@@ -81,7 +81,8 @@ class CompiledStateGraph:
         """Run the graph and yield the chunks of ``stream_mode`` as they happen.
 
         This view uses the ``block`` policy with ``buffer_size`` events of buffer: while the caller is busy
-        with a chunk and the buffer is full, the run waits. Breaking out (or being cancelled) cancels the
+        with a chunk and the buffer is full, the run waits (it runs ahead of the caller by at most
+        ``buffer_size`` events plus :data:`LOOKAHEAD` chunks). Breaking out (or being cancelled) cancels the
         run: in-flight nodes are cancelled and no new node starts.
 
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode or version
