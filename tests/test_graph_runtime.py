@@ -433,3 +433,30 @@ def test_repeated_sync_calls_reuse_the_portal_and_its_worker_threads() -> None:
         assert list(graph.stream({"n": 0}, stream_mode="updates")) == [{"inc": {"n": 1}}]
     assert set(threading.enumerate()) <= threads
     left.check()
+
+
+def test_early_break_before_a_slow_sync_node_never_starts_it() -> None:
+    started: list[bool] = []
+
+    def slow(state: Counter) -> dict[str, Any]:
+        started.append(True)
+        time.sleep(2)
+        return {"n": -1}
+
+    graph = (
+        StateGraph(Counter)
+        .add_node("inc", _increment)
+        .add_node("slow", slow)
+        .add_edge(START, "inc")
+        .add_edge("inc", "slow")
+        .compile()
+    )
+    left = NothingLeftBehind()
+    begun = time.monotonic()
+    for chunk in graph.stream({"n": 0}, stream_mode="updates"):
+        assert chunk == {"inc": {"n": 1}}
+        break
+    assert time.monotonic() - begun < 1.0
+    # the slow node was handed to this thread with the chunk, and is dropped unstarted when the loop is left
+    assert started == []
+    left.check()
