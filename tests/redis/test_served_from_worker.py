@@ -41,7 +41,7 @@ class Worker:
     """A worker subprocess; ``start`` returns once it printed ``ready``."""
 
     def __init__(self, url: str, prefix: str, maxlen: int = 10_000) -> None:
-        self._log = tempfile.TemporaryFile(mode="w+")
+        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by stop(), with the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.redis.worker_peer", url, prefix, str(maxlen)],
             cwd=ROOT,

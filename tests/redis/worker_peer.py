@@ -79,22 +79,24 @@ async def main(url: str, prefix: str, maxlen: int) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
     )
     sink_options = {"maxlen": maxlen, "heartbeat_interval": 0.2}
-    async with RedisWorker(graphs(url, prefix), url, prefix=prefix, sink_options=sink_options) as worker:
-        async with anyio.create_task_group() as tg:
+    async with (
+        RedisWorker(graphs(url, prefix), url, prefix=prefix, sink_options=sink_options) as worker,
+        anyio.create_task_group() as tg,
+    ):
 
-            async def on_signal() -> None:
-                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                    async for _ in signals:
-                        tg.cancel_scope.cancel()
-                        return
+        async def on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for _ in signals:
+                    tg.cancel_scope.cancel()
+                    return
 
-            async def announce() -> None:
-                await worker.ready.wait()
-                print("ready", flush=True)
+        async def announce() -> None:
+            await worker.ready.wait()
+            print("ready", flush=True)
 
-            tg.start_soon(on_signal)
-            tg.start_soon(announce)
-            await worker.serve()
+        tg.start_soon(on_signal)
+        tg.start_soon(announce)
+        await worker.serve()
 
 
 if __name__ == "__main__":
