@@ -33,3 +33,9 @@ clean:
 
 serve: $(STAMP)
 	$(BIN)/python examples/serve_agent.py --agent demo --host 127.0.0.1 --port $(or $(PORT),8000) $(SERVE_ARGS)
+
+.PHONY: demo-distributed
+# A worker process and a web process meeting in Redis (started with .ci/redis-up when none answers).
+demo-distributed: $(STAMP)
+	bash .ci/redis-up
+	$(BIN)/python examples/demo_distributed.py $(DEMO_ARGS)

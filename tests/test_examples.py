@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,14 @@ SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
 JOKE = "This is a joke about ice cream and cats"
 
 
-ARGS: dict[str, list[str]] = {"agent_demo.py": ["--model", "fake"], "serve_agent.py": ["--smoke"]}
+ARGS: dict[str, list[str]] = {
+    "agent_demo.py": ["--model", "fake"],
+    "serve_agent.py": ["--smoke"],
+    "demo_distributed.py": ["--model", "fake"],
+}
 """Command-line arguments of the examples that take some."""
+NEEDS_REDIS = {"demo_distributed.py"}
+"""Examples that need a Redis server (CI starts one; elsewhere they are skipped without it)."""
 
 
 def run_script(name: str) -> list[str]:
@@ -245,6 +252,14 @@ def check_serve_agent(lines: list[str]) -> None:
     ]
 
 
+def check_demo_distributed(lines: list[str]) -> None:
+    worker, web, *rest = lines
+    assert worker.startswith("worker: pid ") and ", model fake, prefix 'streamflow-demo-" in worker
+    assert web.startswith("web: pid ") and ", serving on http://127.0.0.1:" in web
+    assert rest[-2:] == ["status: finished", "answer: Mount Everest is 8849 metres tall, which is 8.849 kilometres."]
+    check_agent_demo(rest[:-2] + rest[-1:])  # what streamed over HTTP from the worker: the local demo's lines
+
+
 def check_embed_starlette(lines: list[str]) -> None:
     assert lines == [
         "events: metadata updates end",
@@ -288,6 +303,7 @@ CHECKS = {
     "astream_events.py": check_astream_events,
     "serve_agent.py": check_serve_agent,
     "embed_starlette.py": check_embed_starlette,
+    "demo_distributed.py": check_demo_distributed,
     "log_run.py": check_log_run,
 }
 
@@ -299,4 +315,9 @@ def test_examples_exist() -> None:
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_example(name: str) -> None:
     assert name in CHECKS, f"examples/{name} has no output check in tests/test_examples.py"
+    if name in NEEDS_REDIS and not os.environ.get("CI"):
+        from tests.redis.conftest import answers
+
+        if not answers():
+            pytest.skip(f"examples/{name} needs a Redis at 127.0.0.1:6379 (bash .ci/redis-up starts one)")
     CHECKS[name](run_script(name))

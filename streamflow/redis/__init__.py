@@ -4,8 +4,9 @@ A bridge (the top layer); it needs the ``redis`` extra (``pip install 'streamflo
 asyncio client). In the process that executes a run, a :class:`RedisSink` forwards its events to the
 stream ``<prefix>:run:<run_id>``; in any other process, :class:`RemoteRun` reads them back into the same
 typed events and the same views (stream modes, filters, ``subgraphs``, resume from a ``seq``), and
-:class:`RedisRunDirectory` lists the runs and their status. Keys and their layout:
-:mod:`streamflow.redis.directory`; the wire form: :mod:`streamflow.redis.codec`.
+:class:`RedisRunDirectory` lists the runs and their status. A :class:`RunQueue` carries runs to start from
+web processes to :class:`RedisWorker` processes, which execute them with a sink and honour cancel requests.
+Keys and their layout: :mod:`streamflow.redis.directory`; the wire form: :mod:`streamflow.redis.codec`.
 """
 
 from .codec import check_payload as check_payload
@@ -15,22 +16,30 @@ from .directory import DEFAULT_PREFIX as DEFAULT_PREFIX
 from .directory import RedisKeys as RedisKeys
 from .directory import RedisRunDirectory as RedisRunDirectory
 from .directory import RunInfo as RunInfo
+from .jobs import Job as Job
+from .jobs import RunQueue as RunQueue
 from .remote import RemoteRun as RemoteRun
 from .remote import RemoteSubscription as RemoteSubscription
 from .remote import RemoteView as RemoteView
 from .sink import RedisSink as RedisSink
 from .sink import SinkStatistics as SinkStatistics
+from .worker import RedisWorker as RedisWorker
+from .worker import WorkerStatistics as WorkerStatistics
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "Job",
     "RedisKeys",
     "RedisRunDirectory",
     "RedisSink",
+    "RedisWorker",
     "RemoteRun",
     "RemoteSubscription",
     "RemoteView",
     "RunInfo",
+    "RunQueue",
     "SinkStatistics",
+    "WorkerStatistics",
     "check_payload",
     "decode_event",
     "encode_event",

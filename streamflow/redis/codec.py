@@ -27,7 +27,7 @@ from ..errors import NotSerializableError
 from ..events import Event, from_dict
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
-__all__ = ["TAG", "check_payload", "decode_event", "encode_event", "to_json_value"]
+__all__ = ["TAG", "check_payload", "decode_event", "decode_value", "encode_event", "encode_value", "to_json_value"]
 
 TAG = "__sf__"
 """The key that marks a tagged object in the wire form."""
@@ -128,3 +128,19 @@ def decode_event(data: bytes | str) -> Event:
     # chunks built from it stay JSON- and pickle-friendly; it compares equal to the read-only original.
     event.metadata = dict(event.metadata)
     return event
+
+
+def encode_value(value: Any, where: str = "the value") -> bytes:
+    """Return any payload (a run's input, a config) in the wire form: UTF-8 JSON with tagged objects.
+
+    :raises NotSerializableError: when ``value`` holds a type the wire form cannot carry (names it and where)
+    """
+    return _dumps(to_json_value(value, where)).encode()
+
+
+def decode_value(data: bytes | str) -> Any:
+    """Rebuild the value :func:`encode_value` wrote.
+
+    :raises ValueError: when ``data`` is not valid JSON or holds an unknown tag
+    """
+    return _loads(data.decode() if isinstance(data, bytes) else data)

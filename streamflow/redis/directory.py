@@ -6,16 +6,22 @@ Every key of a run sits under one prefix (``"streamflow"`` by default):
     the run's events, a Redis Stream; entry ids are ``<seq>-0`` and the field ``e`` holds the wire form
     (:mod:`streamflow.redis.codec`).
 ``<prefix>:runinfo:<run_id>``
-    a hash: ``run_id``, ``graph`` (the graph's name), ``status`` (``running``, ``finished``, ``failed`` or
-    ``cancelled``), ``started_at`` and ``ended_at`` (seconds since the epoch; ``ended_at`` empty while
+    a hash: ``run_id``, ``graph`` (the graph's name), ``status`` (``queued``, ``running``, ``finished``,
+    ``failed`` or ``cancelled``), ``started_at`` and ``ended_at`` (seconds since the epoch; ``ended_at`` empty while
     running).
 ``<prefix>:alive:<run_id>``
     the worker's heartbeat: present while the sink of a live run refreshes it, gone within a few
     heartbeat intervals of the worker's death.
 ``<prefix>:runs``
     a sorted set of run ids scored by ``started_at``: the directory's index.
+``<prefix>:jobs``
+    the job queue, a Redis Stream read by workers in one consumer group (:mod:`streamflow.redis.jobs`).
+``<prefix>:cancel:<run_id>``
+    present when a cancel of the run was asked for (it expires on its own); a message with the run id on
+    the pub/sub channel ``<prefix>:cancel`` tells the workers at once.
 
-The stream and the hash expire ``ttl`` seconds after the run ends (set by the sink).
+The stream and the hash expire ``ttl`` seconds after the run ends (set by the sink). A queued run's hash
+(status ``queued``, written when it is submitted) lives until a worker starts the run, or ``ttl`` seconds.
 """
 
 from __future__ import annotations
@@ -30,12 +36,15 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import Pipeline
 
-__all__ = ["DEFAULT_PREFIX", "STATUSES", "RedisKeys", "RedisRunDirectory", "RunInfo", "connect"]
+__all__ = ["DEFAULT_PREFIX", "ENDED", "STATUSES", "RedisKeys", "RedisRunDirectory", "RunInfo", "connect"]
 
 DEFAULT_PREFIX = "streamflow"
 """The key prefix used when none is given."""
-STATUSES: tuple[str, ...] = ("running", "finished", "failed", "cancelled")
-"""The values of a run's ``status`` (those of ``Run.status``)."""
+STATUSES: tuple[str, ...] = ("queued", "running", "finished", "failed", "cancelled")
+"""The values of a run's ``status``: those of ``Run.status``, and ``queued`` for a run submitted to workers
+that none has started yet."""
+ENDED: frozenset[str] = frozenset({"finished", "failed", "cancelled"})
+"""The statuses of a run that is over."""
 
 
 def _check_name(what: str, value: object) -> str:
@@ -92,6 +101,20 @@ class RedisKeys:
         """The key of the directory's index (a sorted set of run ids by start time)."""
         return f"{self.prefix}:runs"
 
+    @property
+    def jobs(self) -> str:
+        """The key of the job queue (a stream of runs waiting for a worker)."""
+        return f"{self.prefix}:jobs"
+
+    def cancel(self, run_id: str) -> str:
+        """The key that marks a cancel request for the run."""
+        return f"{self.prefix}:cancel:{run_id}"
+
+    @property
+    def cancel_channel(self) -> str:
+        """The pub/sub channel on which cancel requests (run ids) are announced to workers."""
+        return f"{self.prefix}:cancel"
+
 
 @attrs.frozen
 class RunInfo:
@@ -102,9 +125,9 @@ class RunInfo:
     graph: str
     """Name of the graph the run executes."""
     status: str
-    """``"running"``, ``"finished"``, ``"failed"`` or ``"cancelled"``."""
+    """``"queued"``, ``"running"``, ``"finished"``, ``"failed"`` or ``"cancelled"``."""
     started_at: float
-    """When the run was registered, in seconds since the epoch."""
+    """When the run was registered (queued, then started), in seconds since the epoch."""
     ended_at: float | None
     """When its terminal event was written, in seconds since the epoch; None while running."""
     stream: str
@@ -215,7 +238,23 @@ def record_started(pipe: Pipeline, keys: RedisKeys, run_id: str, graph: str, sta
         "ended_at": "",
     }
     pipe.hset(keys.info(run_id), mapping=mapping)
+    pipe.persist(keys.info(run_id))  # a queued run's entry had a time limit; a started one lives until it ends
     pipe.zadd(keys.index, {run_id: started_at})
+
+
+def record_queued(pipe: Pipeline, keys: RedisKeys, run_id: str, graph: str, queued_at: float, ttl: float) -> None:
+    """Queue the commands that enter a run submitted to the workers (status ``queued``), expiring after
+    ``ttl`` seconds unless a worker starts it."""
+    mapping: dict[bytes | bytearray | memoryview[int] | str | int | float, bytes | str] = {
+        "run_id": run_id,
+        "graph": graph,
+        "status": "queued",
+        "started_at": repr(queued_at),
+        "ended_at": "",
+    }
+    pipe.hset(keys.info(run_id), mapping=mapping)
+    pipe.pexpire(keys.info(run_id), max(1, int(ttl * 1000)))
+    pipe.zadd(keys.index, {run_id: queued_at})
 
 
 def record_ended(pipe: Pipeline, keys: RedisKeys, run_id: str, status: str, ended_at: float, ttl: float) -> None:

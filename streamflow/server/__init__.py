@@ -2,13 +2,40 @@
 
 Needs the ``server`` extra (``pip install 'streamflow[server]'``: Starlette, sse-starlette, uvicorn, httpx).
 :class:`RunRegistry` starts and holds runs of named graphs; :func:`create_app` serves them (routes in
-:mod:`streamflow.server.app`, SSE message shapes in :mod:`streamflow.server.stream`).
+:mod:`streamflow.server.app`, SSE message shapes in :mod:`streamflow.server.stream`). Runs executing in
+worker processes are served through Redis by :class:`~streamflow.server.remote.RedisRunSource` (needs the
+``redis`` extra too; imported on first use, so the ``server`` extra works without it).
 """
+
+from typing import Any
 
 from .app import create_app as create_app
 from .encoding import to_json as to_json
 from .registry import RunInfo as RunInfo
 from .registry import RunRegistry as RunRegistry
+from .source import LocalRunSource as LocalRunSource
+from .source import RunSource as RunSource
 from .stream import RunStream as RunStream
 
-__all__ = ["RunInfo", "RunRegistry", "RunStream", "create_app", "to_json"]
+__all__ = [
+    "LocalRunSource",
+    "RedisRunSource",
+    "RunInfo",
+    "RunRegistry",
+    "RunSource",
+    "RunStream",
+    "create_app",
+    "to_json",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisRunSource":
+        try:
+            from .remote import RedisRunSource
+        except ModuleNotFoundError as exc:
+            from ..errors import MissingExtraError
+
+            raise MissingExtraError("RedisRunSource", "redis", exc.name or "redis") from exc
+        return RedisRunSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,14 +24,21 @@ FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where 
     replays what it retained and the response ends; when the client already has the last event the answer
     is 204, which tells a browser's ``EventSource`` to stop reconnecting.
 ``POST /runs/{run_id}/cancel``
-    cancels the run if it is still going, waits until it stopped, and answers with its info.
+    cancels the run if it is still going, waits until it stopped, and answers with its info (200); for a
+    run executing in a worker process, 202 when it has not stopped within the source's wait.
+
+Where runs live is a :class:`~streamflow.server.source.RunSource`: in this process (a
+:class:`~streamflow.server.registry.RunRegistry`, the default), or in worker processes behind Redis
+(:class:`~streamflow.server.remote.RedisRunSource`, whose runs are ``queued`` until a worker takes them).
+Every route, message shape and status code is the same for both.
 
 Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong and what is allowed>}``:
 400 for malformed JSON or query values and unknown stream modes, 404 for an unknown graph or run, 422 for
 a body or input the graph does not accept, 503 when the registry is full of live runs.
 
-Lifespan: served alone, the app closes its registry (cancelling live runs) on shutdown. Mounted in another
-app, whose lifespan Starlette does not pass down, close ``app.state.registry`` in the host's lifespan.
+Lifespan: served alone, an app built from a mapping of graphs closes its registry (cancelling live runs) on
+shutdown. Mounted in another app, whose lifespan Starlette does not pass down, close ``app.state.source``
+(or ``app.state.registry``) in the host's lifespan. A registry or source passed in is the caller's to close.
 """
 
 from __future__ import annotations
@@ -61,7 +68,8 @@ from ..errors import (
 from ..modes import ViewSpec
 from .encoding import to_json
 from .registry import GraphSource, RunRegistry
-from .stream import DEFAULT_RETRY, RunStream
+from .source import LocalRunSource, RunSource
+from .stream import DEFAULT_RETRY
 
 __all__ = ["DEFAULT_CLIENT_BUFFER", "DEFAULT_PING", "JSONResponse", "create_app"]
 
@@ -142,7 +150,7 @@ def _cursor(request: Request) -> int:
 
 
 def create_app(
-    graphs: Mapping[str, GraphSource] | RunRegistry,
+    graphs: Mapping[str, GraphSource] | RunRegistry | RunSource,
     *,
     client_buffer: int = DEFAULT_CLIENT_BUFFER,
     ping: float = DEFAULT_PING,
@@ -153,32 +161,35 @@ def create_app(
     """Build the app serving the runs of ``graphs`` (see the module docstring for the routes).
 
     :param graphs: graph name -> compiled graph (or a function building one per run), or a ready
-        :class:`~streamflow.server.registry.RunRegistry` (the caller then owns and closes it)
+        :class:`~streamflow.server.registry.RunRegistry`, or any other
+        :class:`~streamflow.server.source.RunSource` (such as
+        :class:`~streamflow.server.remote.RedisRunSource`, for runs executing in worker processes); the
+        caller owns and closes a registry or source it passes
     :param client_buffer: events buffered per SSE client (> 0) before it catches up from the replay buffer
     :param ping: seconds between keep-alive comments on idle streams (0 sends none)
     :param retry: reconnection delay told to SSE clients, in milliseconds
     :param page: serve the web page at ``/``
     :param registry_options: ``retention``, ``max_runs``, ``replay_size`` for the registry built from a mapping
     :raises InvalidArgumentError: for a ``client_buffer`` that is not a positive int, a negative ``ping``,
-        registry options given with a ready registry, or bad registry options
+        registry options given with a ready registry or source, or bad registry options
     """
     if not isinstance(client_buffer, int) or client_buffer <= 0:
         raise InvalidArgumentError(f"client_buffer must be a positive number of events, got {client_buffer!r}")
     if ping < 0:
         raise InvalidArgumentError(f"ping must be >= 0 seconds, got {ping!r}")
-    if isinstance(graphs, RunRegistry):
+    source: RunSource
+    if isinstance(graphs, Mapping):
+        source = LocalRunSource(RunRegistry(graphs, **registry_options), owned=True)
+    else:
         if registry_options:
             raise InvalidArgumentError(
-                f"registry options {sorted(registry_options)} were given with a ready RunRegistry; set them on it"
+                f"registry options {sorted(registry_options)} were given with a ready {type(graphs).__name__}; "
+                "set them on it"
             )
-        registry = graphs
-        owned = False
-    else:
-        registry = RunRegistry(graphs, **registry_options)
-        owned = True
+        source = LocalRunSource(graphs) if isinstance(graphs, RunRegistry) else graphs
 
     async def list_graphs(request: Request) -> Response:
-        return JSONResponse({"graphs": registry.graph_names})
+        return JSONResponse({"graphs": source.graph_names})
 
     async def start_run(request: Request) -> Response:
         try:
@@ -195,53 +206,51 @@ def create_app(
         name = body.get("graph")
         if not isinstance(name, str):
             return _error(
-                422, "InvalidBody", f"'graph' must be the name of a graph, one of {registry.graph_names}; got {name!r}"
+                422, "InvalidBody", f"'graph' must be the name of a graph, one of {source.graph_names}; got {name!r}"
             )
         config = body.get("config")
         if config is not None and not isinstance(config, dict):
             return _error(422, "InvalidBody", f"'config' must be a JSON object, got {config!r}")
-        run = registry.start(name, body.get("input"), config)
-        _log.info("run_started_over_http", run_id=run.run_id, graph=name)
-        return JSONResponse(registry.info(run.run_id).to_dict(), status_code=201)
+        info = await source.start(name, body.get("input"), config)
+        _log.info("run_started_over_http", run_id=info["run_id"], graph=name, status=info["status"])
+        return JSONResponse(info, status_code=201)
 
     async def list_runs(request: Request) -> Response:
         try:
-            infos = registry.list(status=_many(request, "status") or None)
+            infos = await source.list(_many(request, "status") or None)
         except InvalidArgumentError as exc:
             return _error(400, "InvalidQuery", str(exc))
-        return JSONResponse({"runs": [info.to_dict() for info in infos]})
+        return JSONResponse({"runs": infos})
 
     async def get_run(request: Request) -> Response:
-        entry = registry.entry(request.path_params["run_id"])
-        out = entry.info().to_dict()
-        run = entry.run
-        if run.status == "finished":
-            out["output"] = await run.result()
-        elif run.status == "failed" and run.error is not None:
-            out["error"] = {"type": type(run.error).__name__, "message": str(run.error)}
-        return JSONResponse(out)
+        return JSONResponse(await source.get(request.path_params["run_id"]))
 
     async def cancel_run(request: Request) -> Response:
-        info = await registry.cancel(request.path_params["run_id"])
-        return JSONResponse(info.to_dict())
+        info = await source.cancel(request.path_params["run_id"])
+        # a remote run that has not stopped within the source's wait: the request is taken, not yet done
+        return JSONResponse(info, status_code=202 if info["status"] in ("queued", "running") else 200)
 
     async def stream_run(request: Request) -> Response:
         run_id = request.path_params["run_id"]
-        entry = registry.entry(run_id)
         try:
             spec = ViewSpec.parse(_many(request, "stream_mode") or ["values"], _flag(request, "subgraphs"), "v2")
             cancel_on_disconnect = _flag(request, "cancel_on_disconnect")
-            stream = RunStream(
-                entry.run,
-                graph=entry.graph,
+            cursor = _cursor(request)
+        except UnknownStreamModeError:
+            raise
+        except InvalidArgumentError as exc:
+            return _error(400, "InvalidQuery", str(exc))
+        try:
+            stream = await source.open_stream(
+                run_id,
                 spec=spec,
                 nodes=_many(request, "node") or None,
                 tags=_many(request, "tag") or None,
-                cursor=_cursor(request),
+                cursor=cursor,
                 buffer_size=client_buffer,
                 retry=retry,
             )
-        except UnknownStreamModeError:
+        except UnknownRunError:
             raise
         except InvalidArgumentError as exc:
             return _error(400, "InvalidQuery", str(exc))
@@ -252,8 +261,7 @@ def create_app(
 
         async def on_disconnect(message: Any) -> None:
             stream.close()
-            if cancel_on_disconnect and not entry.run.done:
-                entry.run.cancel()
+            if cancel_on_disconnect and await source.request_cancel(run_id):
                 _log.info("run_cancelled_on_disconnect", run_id=run_id)
             else:
                 _log.debug("stream_detached", run_id=run_id, last_seq_sent=stream.cursor)
@@ -286,13 +294,15 @@ def create_app(
         try:
             yield
         finally:
-            if owned:
-                await registry.aclose()
+            if isinstance(graphs, Mapping):
+                await source.aclose()
 
     app = Starlette(
         routes=routes,
         exception_handlers={StreamflowError: _streamflow_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
-    app.state.registry = registry
+    app.state.source = source
+    if isinstance(source, LocalRunSource):
+        app.state.registry = source.registry
     return app

@@ -14,10 +14,13 @@ What a client receives, in order (shapes of ``data`` are JSON):
 ``lag`` (``id`` = ``last_seq``)
     ``{"missed", "first_seq", "last_seq", "reason"}``: the run's events ``first_seq``..``last_seq`` (``missed``
     of them; some may not have matched this stream's filter) can no longer be sent, because they left the
-    run's replay buffer before this client read them. Never a silent gap.
+    run's replay buffer (or, for a run in a worker, its Redis stream) before this client read them. Never a
+    silent gap.
 ``end`` / ``error`` / ``cancelled`` (``id`` = the event's ``seq``), the last message
     ``{"status": "finished", "output"}``, ``{"status": "failed", "error_type", "error_message"}`` or
-    ``{"status": "cancelled", "reason"}``; the response ends after it.
+    ``{"status": "cancelled", "reason"}``; the response ends after it. For a run executing elsewhere whose
+    outcome cannot be known (its worker died, Redis stayed unreachable, no worker took it), ``error`` has
+    ``{"status": "unknown", "seq": null, "error_type", "error_message"}`` and ``id`` = the last ``seq`` sent.
 
 Resume: a stream starts after ``cursor`` (the client's last event id; 0 for the whole run), replaying from
 the run's replay buffer and then following it live, so a reconnect has no gap and no duplicate. A client
@@ -33,21 +36,34 @@ from typing import Any
 
 from ..channel import Lagged, Subscription
 from ..errors import InvalidArgumentError, ReplayUnavailableError
-from ..events import Event, RunCancelled, RunFailed, RunFinished
+from ..events import Event, RunCancelled, RunFailed, RunFinished, error_type_name
 from ..filters import EventFilter
 from ..graph import Run
 from ..modes import SKIP, Chunks, ViewSpec
 from .encoding import sse_message
 
-__all__ = ["DEFAULT_RETRY", "RunStream", "TERMINAL_EVENTS"]
+__all__ = [
+    "DEFAULT_RETRY",
+    "EVICTED",
+    "TERMINAL_EVENTS",
+    "ChunkEncoder",
+    "RunStream",
+    "lag_message",
+    "lost_message",
+    "metadata_message",
+    "terminal_message",
+]
 
 DEFAULT_RETRY = 1000
 """Reconnection delay sent to clients, in milliseconds."""
 TERMINAL_EVENTS: tuple[str, ...] = ("end", "error", "cancelled")
 """SSE event names of the message that ends a stream (finished, failed, cancelled)."""
+EVICTED = "evicted from the run's replay buffer before this client read them"
+"""The ``reason`` of a ``lag`` message for events a run's replay buffer no longer holds."""
 
 
-def _terminal_message(event: Event) -> bytes:
+def terminal_message(event: Event) -> bytes:
+    """The ``end``, ``error`` or ``cancelled`` message for a run's terminal event (``id`` = its ``seq``)."""
     if isinstance(event, RunFinished):
         return sse_message("end", {"status": "finished", "seq": event.seq, "output": event.output}, id=event.seq)
     if isinstance(event, RunFailed):
@@ -63,14 +79,83 @@ def _terminal_message(event: Event) -> bytes:
     raise AssertionError(f"not a terminal event: {event!r}")  # pragma: no cover
 
 
-def _lag_message(first_seq: int, last_seq: int) -> bytes:
+def lag_message(first_seq: int, last_seq: int, reason: str = EVICTED) -> bytes:
+    """The ``lag`` message for the events ``first_seq``..``last_seq`` that can no longer be sent."""
     data = {
         "missed": last_seq - first_seq + 1,
         "first_seq": first_seq,
         "last_seq": last_seq,
-        "reason": "evicted from the run's replay buffer before this client read them",
+        "reason": reason,
     }
     return sse_message("lag", data, id=last_seq)
+
+
+def lost_message(error: BaseException, last_seq: int) -> bytes:
+    """The ``error`` message that ends a stream whose run's outcome cannot be known (``status``
+    ``"unknown"``: the transport failed, or the process executing the run died); ``id`` = ``last_seq``, the
+    last ``seq`` the client was sent, so a reconnect resumes after it."""
+    data = {
+        "status": "unknown",
+        "seq": None,
+        "error_type": error_type_name(error),
+        "error_message": str(error),
+    }
+    return sse_message("error", data, id=last_seq)
+
+
+def metadata_message(run_id: str, graph: str, spec: ViewSpec, resumed_after: int, retry: int) -> bytes:
+    """The ``metadata`` message that opens every stream."""
+    data = {
+        "run_id": run_id,
+        "graph": graph,
+        "stream_mode": list(spec.modes),
+        "subgraphs": spec.subgraphs,
+        "resumed_after": resumed_after,
+    }
+    return sse_message("metadata", data, retry=retry)
+
+
+class ChunkEncoder:
+    """Turns one stream's events into SSE messages of stream-mode chunks (one projection table per
+    stream, so a mode with state, ``messages``, sees the stream's events in order).
+
+    :param spec: the stream modes, ``subgraphs`` and version
+    """
+
+    __slots__ = ("_table",)
+
+    def __init__(self, spec: ViewSpec) -> None:
+        self._table = spec.table()
+
+    def prime(self, event: Event) -> None:
+        """Run ``event`` through the projections, sending nothing (an event the client already has)."""
+        for _mode, project in self._table.get(event.__class__, ()):
+            project(event)
+
+    def encode(self, event: Event) -> bytes | None:
+        """The messages of the chunks ``event`` yields (several when it yields chunks for several modes,
+        all with ``id`` = its ``seq``), or None when it yields none."""
+        entries = self._table.get(event.__class__)
+        if not entries:
+            return None
+        parts: list[bytes] = []
+        ns = list(event.ns)
+        for mode, project in entries:
+            chunk = project(event)
+            if chunk is SKIP:
+                continue
+            for item in chunk.items if chunk.__class__ is Chunks else (chunk,):
+                data = {
+                    "type": mode,
+                    "ns": ns,
+                    "data": item,
+                    "seq": event.seq,
+                    "node": event.node,
+                    "step": event.step,
+                    "ts": event.ts,
+                }
+                parts.append(sse_message(mode, data, id=event.seq))
+        return b"".join(parts) if parts else None
 
 
 class RunStream:
@@ -117,7 +202,7 @@ class RunStream:
         self.started_after = cursor
         self.buffer_size = buffer_size
         self.retry = retry
-        self._table = spec.table()
+        self._encoder = ChunkEncoder(spec)
         if cursor:
             self._prime(cursor)
         self._sub, self._pending_lag = self._subscribe(cursor)
@@ -146,7 +231,7 @@ class RunStream:
             return self.run.subscribe(replay_from=cursor + 1, **kwargs), None
         except ReplayUnavailableError as exc:
             first = exc.first_available
-            lag = _lag_message(cursor + 1, first - 1)
+            lag = lag_message(cursor + 1, first - 1)
             self.cursor = first - 1
             return self.run.subscribe(replay_from=first, **kwargs), lag
 
@@ -162,42 +247,11 @@ class RunStream:
             if event.seq > cursor:
                 break
             if event.__class__ in routed and (accept is None or accept(event)):
-                for _mode, project in self._table.get(event.__class__, ()):
-                    project(event)
-
-    def _encode(self, event: Event) -> bytes | None:
-        entries = self._table.get(event.__class__)
-        if not entries:
-            return None
-        parts: list[bytes] = []
-        ns = list(event.ns)
-        for mode, project in entries:
-            chunk = project(event)
-            if chunk is SKIP:
-                continue
-            for item in chunk.items if chunk.__class__ is Chunks else (chunk,):
-                data = {
-                    "type": mode,
-                    "ns": ns,
-                    "data": item,
-                    "seq": event.seq,
-                    "node": event.node,
-                    "step": event.step,
-                    "ts": event.ts,
-                }
-                parts.append(sse_message(mode, data, id=event.seq))
-        return b"".join(parts) if parts else None
+                self._encoder.prime(event)
 
     def metadata(self) -> bytes:
         """The ``metadata`` message that opens the stream."""
-        data = {
-            "run_id": self.run.run_id,
-            "graph": self.graph,
-            "stream_mode": list(self.spec.modes),
-            "subgraphs": self.spec.subgraphs,
-            "resumed_after": self.started_after,
-        }
-        return sse_message("metadata", data, retry=self.retry)
+        return metadata_message(self.run.run_id, self.graph, self.spec, self.started_after, self.retry)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         sub = self._sub
@@ -214,9 +268,9 @@ class RunStream:
                         break
                     self.cursor = item.seq
                     if item.terminal:
-                        yield _terminal_message(item)
+                        yield terminal_message(item)
                         return
-                    message = self._encode(item)
+                    message = self._encoder.encode(item)
                     if message is not None:
                         yield message
                 if not lagged:

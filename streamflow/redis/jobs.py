@@ -1,0 +1,200 @@
+"""The job queue between web processes and workers: runs to start, and requests to cancel them.
+
+A web process :meth:`~RunQueue.submit`\\ s a run: it claims the run id, enters the run in the directory
+with status ``queued`` and adds a job to the stream ``<prefix>:jobs`` (fields ``run_id``, ``graph``,
+``input`` and ``config`` in the wire form of :mod:`streamflow.redis.codec`, ``queued_at`` in seconds since
+the epoch). Workers read that stream in one consumer group (``XREADGROUP``), so each job goes to one
+worker; a worker :meth:`~RunQueue.take`\\ s a job and acknowledges and deletes it at once. A job is
+therefore started at most once: a worker that dies after taking a job leaves its run ``queued`` (until
+the entry expires) or, once started, ends every viewer with
+:class:`~streamflow.errors.NoTerminalEventError`.
+
+:meth:`~RunQueue.request_cancel` sets the key ``<prefix>:cancel:<run_id>`` (it expires on its own) and
+announces the run id on the pub/sub channel ``<prefix>:cancel``: a worker running the run cancels it when
+the message arrives, and a worker about to start it checks the key first.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self
+
+import attrs
+from redis.exceptions import ResponseError
+
+from ..errors import InvalidArgumentError
+from .codec import decode_value, encode_value
+from .directory import DEFAULT_PREFIX, RedisKeys, _check_name, connect, record_queued
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["DEFAULT_GROUP", "Job", "RunQueue"]
+
+DEFAULT_GROUP = "workers"
+"""The consumer group workers read the job queue in, unless told otherwise."""
+
+
+@attrs.frozen
+class Job:
+    """A run waiting for a worker, as read from the queue."""
+
+    run_id: str
+    """The id the run will have."""
+    graph: str
+    """The name of the graph to run."""
+    input: Any
+    """The run's input, rebuilt from the wire form."""
+    config: dict[str, Any]
+    """LangGraph's config for the run (without ``run_id``, which is :attr:`run_id`)."""
+    queued_at: float
+    """When it was submitted, in seconds since the epoch."""
+    error: str | None = None
+    """Why the job cannot be run (its queue entry was malformed), or None."""
+
+
+class RunQueue:
+    """Both ends of the job queue under one prefix (layout in the module docstring).
+
+    :param redis: a ``redis.asyncio.Redis`` client, or a URL to make one (closed by :meth:`aclose`)
+    :param prefix: the key prefix shared by web processes, workers and viewers
+    :param queued_ttl: how long a queued run's directory entry lives if no worker starts it (seconds)
+    :param cancel_ttl: how long a cancel request is remembered (seconds)
+    :raises InvalidArgumentError: for a bad ``redis`` or ``prefix``, or a time that is not positive
+    """
+
+    def __init__(
+        self,
+        redis: Redis | str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        queued_ttl: float = 3600.0,
+        cancel_ttl: float = 3600.0,
+    ) -> None:
+        for name, value in (("queued_ttl", queued_ttl), ("cancel_ttl", cancel_ttl)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
+        self.keys = RedisKeys(prefix)
+        self.queued_ttl = float(queued_ttl)
+        self.cancel_ttl = float(cancel_ttl)
+        self._client, self._owned = connect(redis)
+
+    # -- web side ------------------------------------------------------------------------------------
+
+    async def submit(self, graph: str, input: Any, config: Mapping[str, Any] | None = None) -> str:
+        """Queue a run of ``graph`` and return its run id (``config["run_id"]`` when given, else a new one).
+
+        Nothing here checks ``graph`` or ``input`` against a graph: check them before (the worker fails the
+        run otherwise).
+
+        :raises InvalidArgumentError: for an empty graph name, a config that is not a mapping, or a
+            ``run_id`` that a run under this prefix already has
+        :raises NotSerializableError: for an input or config the wire form cannot carry
+        """
+        _check_name("graph", graph)
+        if config is not None and not isinstance(config, Mapping):
+            raise InvalidArgumentError(f"config must be a mapping, got {type(config).__name__}")
+        options = dict(config or {})
+        run_id = _check_name("run_id", str(options.pop("run_id", None) or uuid.uuid4()))
+        queued_at = time.time()
+        fields = {
+            "run_id": run_id,
+            "graph": graph,
+            "input": encode_value(input, "the run's input"),
+            "config": encode_value(options, "the run's config"),
+            "queued_at": repr(queued_at),
+        }
+        keys = self.keys
+        # HSETNX claims the id atomically: a second submit with the same run_id loses here
+        claimed = await self._client.hsetnx(keys.info(run_id), "run_id", run_id)
+        if not claimed or await self._client.exists(keys.stream(run_id)):
+            raise InvalidArgumentError(
+                f"run_id {run_id!r} is already taken by a run under prefix {keys.prefix!r}; leave it out for a new one"
+            )
+        pipe = self._client.pipeline(transaction=True)
+        record_queued(pipe, keys, run_id, graph, queued_at, self.queued_ttl)
+        pipe.xadd(keys.jobs, fields)  # type: ignore[arg-type]
+        await pipe.execute()
+        return run_id
+
+    async def request_cancel(self, run_id: str) -> None:
+        """Ask the workers to cancel ``run_id`` (queued or running); does not wait.
+
+        :raises InvalidArgumentError: for an empty ``run_id``
+        """
+        _check_name("run_id", run_id)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.set(self.keys.cancel(run_id), b"1", px=max(1, int(self.cancel_ttl * 1000)))
+        pipe.publish(self.keys.cancel_channel, run_id)
+        await pipe.execute()
+
+    # -- worker side ---------------------------------------------------------------------------------
+
+    async def ensure_group(self, group: str = DEFAULT_GROUP) -> None:
+        """Create the consumer group ``group`` on the queue (and the queue) if they do not exist yet."""
+        try:
+            await self._client.xgroup_create(self.keys.jobs, group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def take(self, consumer: str, *, group: str = DEFAULT_GROUP, block: float = 1.0) -> Job | None:
+        """Take the next job for ``consumer`` in ``group``, waiting up to ``block`` seconds; None when none
+        came. The job is acknowledged and deleted from the queue as it is taken (at most once). An entry
+        that cannot be read comes back with :attr:`Job.error` saying why, for the worker to fail its run.
+        """
+        reply: Any
+        try:
+            reply = await self._client.xreadgroup(
+                group, consumer, {self.keys.jobs: ">"}, count=1, block=max(1, int(block * 1000))
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group(group)  # Redis lost the group (a restart without persistence)
+            return None
+        if not reply:
+            return None
+        entry_id, fields = reply[0][1][0]
+        pipe = self._client.pipeline(transaction=False)
+        pipe.xack(self.keys.jobs, group, entry_id)
+        pipe.xdel(self.keys.jobs, entry_id)
+        await pipe.execute()
+        return _job(fields)
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        """Whether a cancel of ``run_id`` was asked for (and is still remembered)."""
+        return bool(await self._client.exists(self.keys.cancel(run_id)))
+
+    # -- closing -------------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the client if this queue made it from a URL. Idempotent."""
+        if self._owned:
+            self._owned = False
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _job(fields: Mapping[bytes, bytes]) -> Job:
+    """Rebuild a job from its stream entry; one that cannot be read carries the reason in ``error``."""
+    run_id = fields.get(b"run_id", b"").decode() or str(uuid.uuid4())
+    try:
+        config = decode_value(fields[b"config"])
+        return Job(
+            run_id=run_id,
+            graph=fields[b"graph"].decode(),
+            input=decode_value(fields[b"input"]),
+            config=config if isinstance(config, dict) else {},
+            queued_at=float(fields[b"queued_at"]),
+        )
+    except (KeyError, ValueError) as exc:
+        graph = fields.get(b"graph", b"").decode(errors="replace")
+        return Job(run_id, graph, None, {}, time.time(), error=f"malformed job entry in the queue: {exc!r}")

@@ -1,0 +1,385 @@
+"""Serving runs that execute in worker processes: a run source backed by Redis.
+
+Needs the ``redis`` extra next to ``server``. With a :class:`RedisRunSource`, ``create_app`` queues each
+``POST /runs`` for the workers (:class:`~streamflow.redis.RedisWorker`, in other processes) and serves
+every other route from Redis: run info from the directory, SSE streams read back from the run's Redis
+stream with the same messages as for a local run (:mod:`streamflow.server.stream`), cancel through the
+cancel channel. What differs, and why:
+
+* a run is ``queued`` until a worker starts it; its stream sends ``metadata`` at once and its first events
+  once the run started. A run no worker takes within ``queue_timeout`` seconds ends the stream with an
+  ``error`` message of status ``"unknown"``.
+* a slow client never loses events while the Redis stream keeps them: its reader just reads later. Events
+  the stream trimmed (the sink's ``maxlen``) before the client read them come as a ``lag`` message.
+* a run whose worker died, or a Redis unreachable for ``stall_timeout`` seconds, ends the stream with an
+  ``error`` message of status ``"unknown"`` naming the cause (the run's outcome cannot be known).
+* run info has no ``subscribers`` (viewers may be in any process); ``POST /runs/{id}/cancel`` waits at most
+  ``cancel_timeout`` seconds for the run to stop, then answers 202 with the info as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Self
+
+import anyio
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import (
+    InvalidArgumentError,
+    NoTerminalEventError,
+    StreamTrimmedError,
+    TransportUnavailableError,
+    UnknownGraphError,
+    UnknownRunError,
+)
+from ..events import Event, RunFailed, RunFinished
+from ..graph import CompiledStateGraph
+from ..graph.run import parse_config
+from ..modes import ViewSpec
+from ..redis.codec import decode_event
+from ..redis.directory import DEFAULT_PREFIX, ENDED, RedisRunDirectory, RunInfo, connect
+from ..redis.jobs import RunQueue
+from ..redis.remote import RemoteRun, RemoteSubscription
+from .registry import GraphSource
+from .source import check_statuses
+from .stream import (
+    DEFAULT_RETRY,
+    ChunkEncoder,
+    lag_message,
+    lost_message,
+    metadata_message,
+    terminal_message,
+)
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["TRIMMED", "RedisRunSource", "RemoteRunStream"]
+
+TRIMMED = "trimmed from the run's Redis stream (retention) before this client read them"
+"""The ``reason`` of a ``lag`` message for events the Redis stream no longer holds."""
+
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def _seq(entry_id: bytes) -> int:
+    return int(entry_id.split(b"-", 1)[0])
+
+
+class RedisRunSource:
+    """Runs executing in worker processes, queued and read through Redis (a
+    :class:`~streamflow.server.source.RunSource`; the module docstring says where it differs from a local
+    one). Use it from one event loop, and close it (``async with`` or :meth:`aclose`) when the app stops.
+
+    :param redis: a ``redis.asyncio.Redis`` client, or a URL to make one (closed by :meth:`aclose`)
+    :param graphs: the graphs the workers run: graph name -> compiled graph (or a factory), so that a run's
+        input is checked against the graph's state schema before it is queued, or only their names
+    :param prefix: the key prefix shared with the workers
+    :param queue_timeout: how long a stream waits for a queued run to start (seconds)
+    :param cancel_timeout: how long ``cancel`` waits for the run to stop (seconds)
+    :param stall_timeout: how long a stream waits with no event and no heartbeat from the run's worker, or
+        with Redis unreachable, before it ends with an error (seconds)
+    :param list_limit: most runs ``list`` returns (the newest)
+    :param poll_interval: how often a queued or cancelled run's status is read again (seconds)
+    :raises InvalidArgumentError: for no graphs, a bad ``redis`` or ``prefix``, or a number out of range
+    """
+
+    def __init__(
+        self,
+        redis: Redis | str,
+        graphs: Mapping[str, GraphSource] | Iterable[str],
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        queue_timeout: float = 60.0,
+        cancel_timeout: float = 10.0,
+        stall_timeout: float = 30.0,
+        list_limit: int = 1000,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self._graphs: dict[str, GraphSource | None] = (
+            dict(graphs) if isinstance(graphs, Mapping) else dict.fromkeys(graphs)
+        )
+        if not self._graphs or not all(isinstance(n, str) and n for n in self._graphs):
+            raise InvalidArgumentError(f"graphs must name at least one graph, by non-empty strings; got {graphs!r}")
+        for name, value in (
+            ("queue_timeout", queue_timeout),
+            ("cancel_timeout", cancel_timeout),
+            ("stall_timeout", stall_timeout),
+            ("poll_interval", poll_interval),
+        ):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
+        if not isinstance(list_limit, int) or list_limit < 1:
+            raise InvalidArgumentError(f"list_limit must be a positive number of runs, got {list_limit!r}")
+        self._client, self._owned = connect(redis)
+        self.queue = RunQueue(self._client, prefix=prefix)
+        self.directory = RedisRunDirectory(self._client, prefix=prefix)
+        self.keys = self.queue.keys
+        self.queue_timeout = float(queue_timeout)
+        self.cancel_timeout = float(cancel_timeout)
+        self.stall_timeout = float(stall_timeout)
+        self.list_limit = list_limit
+        self.poll_interval = float(poll_interval)
+
+    @property
+    def graph_names(self) -> list[str]:
+        """The graph names runs can be queued for, sorted."""
+        return sorted(self._graphs)
+
+    # -- runs ----------------------------------------------------------------------------------------
+
+    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Check the run, queue it for the workers, and return its info (status ``queued``).
+
+        :raises UnknownGraphError: for a graph name not in ``graphs``
+        :raises InvalidUpdateError: for an input the graph's state schema does not accept (when the graph
+            itself was given)
+        :raises InvalidArgumentError: for a malformed config, or a ``run_id`` already taken under the prefix
+        :raises NotSerializableError: for an input or config the wire form cannot carry
+        """
+        if graph not in self._graphs:
+            known = ", ".join(map(repr, self.graph_names))
+            raise UnknownGraphError(f"unknown graph {graph!r}; registered graphs: {known}")
+        parse_config(config)
+        source = self._graphs[graph]
+        if source is not None:
+            compiled = source if isinstance(source, CompiledStateGraph) else source()
+            compiled.schema.check_update(input, "the graph input")
+        run_id = await self.queue.submit(graph, input, config)
+        return await self._info_dict(await self.directory.require(run_id))
+
+    async def _info_dict(self, info: RunInfo) -> dict[str, Any]:
+        last, first = await self._bounds(info.run_id)
+        return {
+            "run_id": info.run_id,
+            "graph": info.graph,
+            "status": info.status,
+            "created_at": info.started_at,
+            "finished_at": info.ended_at,
+            "last_seq": last,
+            "first_retained_seq": first,
+        }
+
+    async def _bounds(self, run_id: str) -> tuple[int, int | None]:
+        """``(last_seq, first_retained_seq)`` of the run's stream (``(0, None)`` when it holds nothing)."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.xrevrange(self.keys.stream(run_id), "+", "-", count=1)
+        pipe.xrange(self.keys.stream(run_id), "-", "+", count=1)
+        top, bottom = await pipe.execute()
+        return (_seq(top[0][0]) if top else 0), (_seq(bottom[0][0]) if bottom else None)
+
+    async def list(self, status: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The newest ``list_limit`` runs' info, oldest first, only those with one of ``status`` when given.
+
+        :raises InvalidArgumentError: for an unknown status
+        """
+        wanted = check_statuses(status)
+        infos = await self.directory.list(limit=self.list_limit)
+        return [await self._info_dict(i) for i in reversed(infos) if wanted is None or i.status in wanted]
+
+    async def get(self, run_id: str) -> dict[str, Any]:
+        """The run's info, with ``output`` or ``error`` once it ended so (read from its terminal event).
+
+        :raises UnknownRunError: when Redis has no entry for the run
+        """
+        out = await self._info_dict(await self.directory.require(run_id))
+        if out["status"] in ("finished", "failed"):
+            top: Any = await self._client.xrevrange(self.keys.stream(run_id), "+", "-", count=1)
+            event = decode_event(top[0][1][b"e"]) if top else None
+            if isinstance(event, RunFinished):
+                out["output"] = event.output
+            elif isinstance(event, RunFailed):
+                out["error"] = {"type": event.error_type.rsplit(".", 1)[-1], "message": event.error_message}
+        return out
+
+    async def request_cancel(self, run_id: str) -> bool:
+        """Ask the workers to cancel the run; True when it had not ended.
+
+        :raises UnknownRunError: when Redis has no entry for the run
+        """
+        info = await self.directory.require(run_id)
+        if info.status in ENDED:
+            return False
+        await self.queue.request_cancel(run_id)
+        return True
+
+    async def cancel(self, run_id: str) -> dict[str, Any]:
+        """Ask for the run to be cancelled, wait up to ``cancel_timeout`` seconds for it to end, and return
+        its info (still ``queued`` or ``running`` when it did not end in time).
+
+        :raises UnknownRunError: when Redis has no entry for the run
+        """
+        info = await self.directory.require(run_id)
+        if info.status not in ENDED:
+            await self.queue.request_cancel(run_id)
+            with anyio.move_on_after(self.cancel_timeout):
+                while info.status not in ENDED:
+                    await anyio.sleep(self.poll_interval)
+                    info = await self.directory.require(run_id)
+        return await self._info_dict(info)
+
+    async def open_stream(
+        self,
+        run_id: str,
+        *,
+        spec: ViewSpec,
+        nodes: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        cursor: int = 0,
+        buffer_size: int = 256,
+        retry: int = DEFAULT_RETRY,
+    ) -> RemoteRunStream:
+        """A client's SSE stream of the run, read from Redis (messages as in :mod:`streamflow.server.stream`).
+
+        :raises UnknownRunError: when Redis has no entry for the run
+        :raises InvalidArgumentError: for a negative ``cursor`` or one beyond the run's last ``seq``
+        """
+        if not isinstance(cursor, int) or cursor < 0:
+            raise InvalidArgumentError(f"the last event id must be a seq >= 0, got {cursor!r}")
+        info = await self.directory.require(run_id)
+        last, _ = await self._bounds(run_id)
+        if cursor > last:
+            raise InvalidArgumentError(f"the last event id {cursor} is beyond run {run_id!r}'s last event (seq {last})")
+        return RemoteRunStream(
+            self,
+            info,
+            spec=spec,
+            nodes=nodes,
+            tags=tags,
+            cursor=cursor,
+            over=info.status in ENDED and cursor >= last,
+            buffer_size=buffer_size,
+            retry=retry,
+        )
+
+    async def _wait_started(self, run_id: str) -> None:
+        """Wait while the run is queued.
+
+        :raises NoTerminalEventError: when no worker started it within ``queue_timeout`` seconds
+        :raises UnknownRunError: when its entry is gone (expired)
+        """
+        with anyio.move_on_after(self.queue_timeout):
+            while (await self.directory.require(run_id)).status == "queued":
+                await anyio.sleep(self.poll_interval)
+            return
+        raise NoTerminalEventError(
+            f"run {run_id!r} is still queued after {self.queue_timeout:g} s: no worker took it (is a worker "
+            f"serving prefix {self.keys.prefix!r} running?)",
+            0,
+        )
+
+    # -- closing -------------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the client if this source made it from a URL. Idempotent."""
+        if self._owned:
+            self._owned = False
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class RemoteRunStream:
+    """One client's SSE stream of a run executing in a worker, read from its Redis stream (made by
+    :meth:`RedisRunSource.open_stream`). Resumes after ``cursor`` with no gap and no duplicate: the events up
+    to ``cursor`` that Redis still holds go through the projections unsent, so ``messages`` resumes where
+    the client left off."""
+
+    def __init__(
+        self,
+        source: RedisRunSource,
+        info: RunInfo,
+        *,
+        spec: ViewSpec,
+        nodes: Iterable[str] | None,
+        tags: Iterable[str] | None,
+        cursor: int,
+        over: bool,
+        buffer_size: int,
+        retry: int,
+    ) -> None:
+        self._source = source
+        self.run_id = info.run_id
+        self.graph = info.graph
+        self.spec = spec
+        self.nodes = None if nodes is None else frozenset(nodes)
+        self.tags = None if tags is None else frozenset(tags)
+        self._cursor = cursor
+        self.started_after = cursor
+        self._over = over
+        self.buffer_size = buffer_size
+        self.retry = retry
+        self._encoder = ChunkEncoder(spec)
+        self._sub: RemoteSubscription | None = None
+
+    @property
+    def over(self) -> bool:
+        """True when the run had ended and the client already had its last event when the stream was made."""
+        return self._over
+
+    @property
+    def cursor(self) -> int:
+        """The ``seq`` of the last event sent (or the client's cursor before any)."""
+        return self._cursor
+
+    def _subscribe(self, remote: RemoteRun, start: int) -> RemoteSubscription:
+        # block: a slow client only delays this reader, which reads Redis at the client's pace
+        self._sub = remote.subscribe(
+            kinds=self.spec.kinds,
+            nodes=self.nodes,
+            tags=self.tags,
+            subgraphs=self.spec.subgraphs,
+            buffer_size=self.buffer_size,
+            overflow="block",
+            replay_from=start,
+        )
+        return self._sub
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        source = self._source
+        yield metadata_message(self.run_id, self.graph, self.spec, self.started_after, self.retry)
+        remote = RemoteRun(source._client, self.run_id, prefix=source.keys.prefix, stall_timeout=source.stall_timeout)
+        try:
+            await source._wait_started(self.run_id)
+            _, first = await source._bounds(self.run_id)
+            start = first or 1
+            if start > self._cursor + 1:  # trimmed before this client read them
+                yield lag_message(self._cursor + 1, start - 1, TRIMMED)
+                self._cursor = start - 1
+            while True:
+                try:
+                    async with self._subscribe(remote, start) as sub:
+                        async for item in sub:
+                            assert isinstance(item, Event)  # the block policy never lags
+                            if item.seq <= self._cursor:
+                                if not item.terminal:
+                                    self._encoder.prime(item)
+                                continue
+                            self._cursor = item.seq
+                            if item.terminal:
+                                yield terminal_message(item)
+                                return
+                            message = self._encoder.encode(item)
+                            if message is not None:
+                                yield message
+                    return
+                except StreamTrimmedError as exc:
+                    start = exc.first_available
+                    if start - 1 > self._cursor:
+                        yield lag_message(self._cursor + 1, start - 1, TRIMMED)
+                        self._cursor = start - 1
+        except (NoTerminalEventError, TransportUnavailableError, UnknownRunError, *_UNREACHABLE) as exc:
+            yield lost_message(exc, self._cursor)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop reading (what a client disconnect does). Idempotent; the run goes on."""
+        if self._sub is not None:
+            self._sub.close()

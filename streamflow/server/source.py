@@ -1,0 +1,231 @@
+"""Where the HTTP app finds its runs: the :class:`RunSource` interface and its in-process implementation.
+
+The app (:mod:`streamflow.server.app`) only parses requests and writes responses; starting, finding,
+listing, cancelling and streaming runs is the run source's business. Two implement it:
+
+* :class:`LocalRunSource`: runs executing in this process, held by a
+  :class:`~streamflow.server.registry.RunRegistry`.
+* :class:`~streamflow.server.remote.RedisRunSource`: runs executing in worker processes, queued and read
+  back through Redis (needs the ``redis`` extra).
+
+Run info is a JSON object: ``run_id``, ``graph``, ``status``, ``created_at``, ``finished_at`` (seconds since
+the epoch), ``last_seq``, ``first_retained_seq``, and what the source knows besides (``subscribers`` for a
+local run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any, Protocol
+
+from ..errors import InvalidArgumentError
+from ..modes import ViewSpec
+from .registry import RunRegistry
+from .stream import DEFAULT_RETRY, RunStream
+
+__all__ = ["RUN_STATUSES", "EventStream", "LocalRunSource", "RunSource", "check_statuses"]
+
+RUN_STATUSES: tuple[str, ...] = ("queued", "running", "finished", "failed", "cancelled")
+"""Every ``status`` a run can have (``queued`` only for a source that queues runs for a worker)."""
+
+
+def check_statuses(status: str | Iterable[str] | None) -> frozenset[str] | None:
+    """The set of statuses asked for, or None for all.
+
+    :raises InvalidArgumentError: for a status not in :data:`RUN_STATUSES`
+    """
+    if status is None:
+        return None
+    wanted = frozenset((status,) if isinstance(status, str) else status)
+    bad = wanted - set(RUN_STATUSES)
+    if bad:
+        raise InvalidArgumentError(f"unknown run status {sorted(bad)}; allowed: {', '.join(RUN_STATUSES)}")
+    return wanted
+
+
+class EventStream(Protocol):
+    """One client's SSE stream of one run: bytes of whole SSE messages (shapes in
+    :mod:`streamflow.server.stream`)."""
+
+    @property
+    def over(self) -> bool:
+        """True when the run has ended and the client already has its last event."""
+        ...
+
+    @property
+    def cursor(self) -> int:
+        """The ``seq`` of the last event sent (or the client's cursor before any)."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """The messages, ``metadata`` first and a terminal message last."""
+        ...
+
+    def close(self) -> None:
+        """Detach from the run (a client disconnect); the run goes on. Idempotent."""
+        ...
+
+
+class RunSource(Protocol):
+    """What the HTTP app needs of the place its runs live. Every method runs in the app's event loop."""
+
+    @property
+    def graph_names(self) -> list[str]:
+        """The names of the graphs runs can be started of, sorted."""
+        ...
+
+    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Start (or queue) a run of ``graph`` and return its info.
+
+        :raises UnknownGraphError: for a graph name the source does not serve
+        :raises InvalidUpdateError: for an input the graph's state schema does not accept
+        :raises InvalidArgumentError: for a malformed config or a ``run_id`` already taken
+        :raises RegistryFullError: when the source cannot take another run now
+        """
+        ...
+
+    async def list(self, status: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The runs' info, oldest first, only those with one of ``status`` when given.
+
+        :raises InvalidArgumentError: for an unknown status
+        """
+        ...
+
+    async def get(self, run_id: str) -> dict[str, Any]:
+        """The run's info, plus ``output`` once it finished, or ``error`` (``{"type", "message"}``) once it
+        failed.
+
+        :raises UnknownRunError: for a run the source has no trace of
+        """
+        ...
+
+    async def cancel(self, run_id: str) -> dict[str, Any]:
+        """Cancel the run if it is still going, wait (a bounded time for a remote run) until it stopped,
+        and return its info.
+
+        :raises UnknownRunError: for a run the source has no trace of
+        """
+        ...
+
+    async def request_cancel(self, run_id: str) -> bool:
+        """Ask for the run to be cancelled without waiting; True when it was still going.
+
+        :raises UnknownRunError: for a run the source has no trace of
+        """
+        ...
+
+    async def open_stream(
+        self,
+        run_id: str,
+        *,
+        spec: ViewSpec,
+        nodes: Iterable[str] | None,
+        tags: Iterable[str] | None,
+        cursor: int,
+        buffer_size: int,
+        retry: int,
+    ) -> EventStream:
+        """A client's stream of the run, from after ``cursor`` (the client's last event id; 0 for all).
+
+        :raises UnknownRunError: for a run the source has no trace of
+        :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the source holds (a local source cancels its live runs)."""
+        ...
+
+
+class LocalRunSource:
+    """Runs executing in this process, held by ``registry`` (see :class:`RunSource` for the methods).
+
+    :param registry: the registry that starts and holds the runs; :meth:`aclose` closes it when ``owned``
+    """
+
+    def __init__(self, registry: RunRegistry, *, owned: bool = False) -> None:
+        self.registry = registry
+        self.owned = owned
+
+    @property
+    def graph_names(self) -> list[str]:
+        """The registered graph names, sorted."""
+        return self.registry.graph_names
+
+    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Start a run in this process (see :meth:`RunRegistry.start` for what it raises)."""
+        run = self.registry.start(graph, input, config)
+        return self.registry.info(run.run_id).to_dict()
+
+    async def list(self, status: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The held runs' info, oldest first (``queued`` matches none: local runs start at once).
+
+        :raises InvalidArgumentError: for an unknown status
+        """
+        wanted = check_statuses(status)
+        return [i.to_dict() for i in self.registry.list() if wanted is None or i.status in wanted]
+
+    async def get(self, run_id: str) -> dict[str, Any]:
+        """The run's info with its ``output`` or ``error``.
+
+        :raises UnknownRunError: when the registry does not hold the run
+        """
+        entry = self.registry.entry(run_id)
+        out = entry.info().to_dict()
+        run = entry.run
+        if run.status == "finished":
+            out["output"] = await run.result()
+        elif run.status == "failed" and run.error is not None:
+            out["error"] = {"type": type(run.error).__name__, "message": str(run.error)}
+        return out
+
+    async def cancel(self, run_id: str) -> dict[str, Any]:
+        """Cancel the run, wait until it stopped, return its info.
+
+        :raises UnknownRunError: when the registry does not hold the run
+        """
+        return (await self.registry.cancel(run_id)).to_dict()
+
+    async def request_cancel(self, run_id: str) -> bool:
+        """Cancel the run without waiting; True when it was still going.
+
+        :raises UnknownRunError: when the registry does not hold the run
+        """
+        run = self.registry.get(run_id)
+        if run.done:
+            return False
+        run.cancel()
+        return True
+
+    async def open_stream(
+        self,
+        run_id: str,
+        *,
+        spec: ViewSpec,
+        nodes: Iterable[str] | None,
+        tags: Iterable[str] | None,
+        cursor: int,
+        buffer_size: int,
+        retry: int = DEFAULT_RETRY,
+    ) -> RunStream:
+        """A :class:`~streamflow.server.stream.RunStream` of the run.
+
+        :raises UnknownRunError: when the registry does not hold the run
+        :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
+        """
+        entry = self.registry.entry(run_id)
+        return RunStream(
+            entry.run,
+            graph=entry.graph,
+            spec=spec,
+            nodes=nodes,
+            tags=tags,
+            cursor=cursor,
+            buffer_size=buffer_size,
+            retry=retry,
+        )
+
+    async def aclose(self) -> None:
+        """Close the registry when this source owns it (cancelling live runs). Idempotent."""
+        if self.owned:
+            await self.registry.aclose()
