@@ -75,6 +75,33 @@ def connect(redis: Redis | str) -> tuple[Redis, bool]:
     )
 
 
+class RedisClientUser:
+    """Base of the objects that talk to Redis through one client: the client they were given, or one they
+    made from a URL and therefore close. Use them as async context managers, or call :meth:`aclose`."""
+
+    _client: Redis
+    _owned: bool
+
+    def _connect(self, redis: Redis | str) -> None:
+        """Take ``redis`` (a client or a URL, see :func:`connect`).
+
+        :raises InvalidArgumentError: when ``redis`` is neither a URL string nor a ``redis.asyncio.Redis``
+        """
+        self._client, self._owned = connect(redis)
+
+    async def aclose(self) -> None:
+        """Close the client if it was made here from a URL (a client passed in stays open). Idempotent."""
+        if self._owned:
+            self._owned = False
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
 @attrs.frozen
 class RedisKeys:
     """The Redis keys of runs under one prefix (layout in the module docstring).
@@ -134,7 +161,7 @@ class RunInfo:
     """The Redis key of its event stream."""
 
 
-class RedisRunDirectory:
+class RedisRunDirectory(RedisClientUser):
     """The runs recorded under one prefix, for processes that serve or watch them (a web process).
 
     Sinks write the entries (:class:`~streamflow.redis.RedisSink`); this class only reads them.
@@ -146,7 +173,7 @@ class RedisRunDirectory:
 
     def __init__(self, redis: Redis | str, *, prefix: str = DEFAULT_PREFIX) -> None:
         self.keys = RedisKeys(prefix)
-        self._client, self._owned = connect(redis)
+        self._connect(redis)
 
     async def get(self, run_id: str) -> RunInfo | None:
         """The directory entry of ``run_id``, or None when there is none (never recorded, or expired)."""
@@ -215,17 +242,6 @@ class RedisRunDirectory:
             ended_at=float(ended) if ended else None,
             stream=self.keys.stream(run_id),
         )
-
-    async def aclose(self) -> None:
-        """Close the client if this directory made it from a URL."""
-        if self._owned:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 def record_started(pipe: Pipeline, keys: RedisKeys, run_id: str, graph: str, started_at: float) -> None:

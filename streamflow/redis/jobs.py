@@ -19,14 +19,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from redis.exceptions import ResponseError
 
 from ..errors import InvalidArgumentError
 from .codec import decode_value, encode_value
-from .directory import DEFAULT_PREFIX, RedisKeys, _check_name, connect, record_queued
+from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, _check_name, record_queued
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -55,7 +55,7 @@ class Job:
     """Why the job cannot be run (its queue entry was malformed), or None."""
 
 
-class RunQueue:
+class RunQueue(RedisClientUser):
     """Both ends of the job queue under one prefix (layout in the module docstring).
 
     :param redis: a ``redis.asyncio.Redis`` client, or a URL to make one (closed by :meth:`aclose`)
@@ -79,7 +79,7 @@ class RunQueue:
         self.keys = RedisKeys(prefix)
         self.queued_ttl = float(queued_ttl)
         self.cancel_ttl = float(cancel_ttl)
-        self._client, self._owned = connect(redis)
+        self._connect(redis)
 
     # -- web side ------------------------------------------------------------------------------------
 
@@ -169,18 +169,6 @@ class RunQueue:
         return bool(await self._client.exists(self.keys.cancel(run_id)))
 
     # -- closing -------------------------------------------------------------------------------------
-
-    async def aclose(self) -> None:
-        """Close the client if this queue made it from a URL. Idempotent."""
-        if self._owned:
-            self._owned = False
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 def _job(fields: Mapping[bytes, bytes]) -> Job:

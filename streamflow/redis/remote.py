@@ -38,7 +38,7 @@ from ..filters import EventFilter, Predicate
 from ..modes import ViewSpec
 from ..views import View
 from .codec import decode_event
-from .directory import DEFAULT_PREFIX, RedisKeys, RunInfo, _check_name, connect
+from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, RunInfo, _check_name
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -281,7 +281,7 @@ class RemoteView(_RemoteIterator):
         return self._view.subscription.statistics()
 
 
-class RemoteRun:
+class RemoteRun(RedisClientUser):
     """A run executing in another process, read from its Redis stream (written by a
     :class:`~streamflow.redis.RedisSink`). Offers the views of a local :class:`~streamflow.graph.Run`.
 
@@ -322,7 +322,7 @@ class RemoteRun:
         self.stall_timeout = float(stall_timeout)
         self.start_timeout = float(start_timeout)
         self.read_count = read_count
-        self._client, self._owned = connect(redis)
+        self._connect(redis)
 
     def _reader(self, replay_from: int) -> _Reader:
         if not isinstance(replay_from, int) or isinstance(replay_from, bool) or replay_from < 1:
@@ -437,15 +437,3 @@ class RemoteRun:
         if isinstance(outcome, RunCancelled):
             raise RunCancelledError(f"run {self.run_id!r} was cancelled: {outcome.reason}")
         raise NoTerminalEventError(f"run {self.run_id!r}: its stream ended without a terminal event", start)
-
-    async def aclose(self) -> None:
-        """Close the client if this remote run made it from a URL. Idempotent."""
-        if self._owned:
-            self._owned = False
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()

@@ -20,7 +20,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -32,7 +32,7 @@ from ..errors import InvalidArgumentError, UnknownGraphError
 from ..events import Event, RunCancelled, RunFailed, error_type_name
 from ..graph import CompiledStateGraph, Run
 from .codec import encode_event
-from .directory import DEFAULT_PREFIX, connect, record_ended, record_started
+from .directory import DEFAULT_PREFIX, RedisClientUser, record_ended, record_started
 from .jobs import DEFAULT_GROUP, Job, RunQueue
 from .sink import RedisSink
 
@@ -63,7 +63,7 @@ class WorkerStatistics:
     """Runs that were cancelled, before or after they started."""
 
 
-class RedisWorker:
+class RedisWorker(RedisClientUser):
     """Execute queued runs of ``graphs`` (see the module docstring); :meth:`serve` is its loop.
 
     :param graphs: graph name -> compiled graph, or a function building a fresh one per run
@@ -109,7 +109,7 @@ class RedisWorker:
         if not isinstance(replay_size, int) or replay_size < 0:
             raise InvalidArgumentError(f"replay_size must be >= 0 events, got {replay_size!r}")
         self._graphs = dict(graphs)
-        self._client, self._owned = connect(redis)
+        self._connect(redis)
         self.queue = RunQueue(self._client, prefix=prefix)
         self.keys = self.queue.keys
         self.group = group
@@ -273,15 +273,3 @@ class RedisWorker:
         _log.info("worker_run_not_started", run_id=job.run_id, status=status, reason=reason)
 
     # -- closing -------------------------------------------------------------------------------------
-
-    async def aclose(self) -> None:
-        """Close the client if this worker made it from a URL. Idempotent."""
-        if self._owned:
-            self._owned = False
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()

@@ -20,7 +20,7 @@ cancel channel. What differs, and why:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -39,7 +39,7 @@ from ..graph import CompiledStateGraph
 from ..graph.run import parse_config
 from ..modes import ViewSpec
 from ..redis.codec import decode_event
-from ..redis.directory import DEFAULT_PREFIX, ENDED, RedisRunDirectory, RunInfo, connect
+from ..redis.directory import DEFAULT_PREFIX, ENDED, RedisClientUser, RedisRunDirectory, RunInfo
 from ..redis.jobs import RunQueue
 from ..redis.remote import RemoteRun, RemoteSubscription
 from .registry import GraphSource
@@ -68,7 +68,7 @@ def _seq(entry_id: bytes) -> int:
     return int(entry_id.split(b"-", 1)[0])
 
 
-class RedisRunSource:
+class RedisRunSource(RedisClientUser):
     """Runs executing in worker processes, queued and read through Redis (a
     :class:`~streamflow.server.source.RunSource`; the module docstring says where it differs from a local
     one). Use it from one event loop, and close it (``async with`` or :meth:`aclose`) when the app stops.
@@ -113,7 +113,7 @@ class RedisRunSource:
                 raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
         if not isinstance(list_limit, int) or list_limit < 1:
             raise InvalidArgumentError(f"list_limit must be a positive number of runs, got {list_limit!r}")
-        self._client, self._owned = connect(redis)
+        self._connect(redis)
         self.queue = RunQueue(self._client, prefix=prefix)
         self.directory = RedisRunDirectory(self._client, prefix=prefix)
         self.keys = self.queue.keys
@@ -271,18 +271,6 @@ class RedisRunSource:
         )
 
     # -- closing -------------------------------------------------------------------------------------
-
-    async def aclose(self) -> None:
-        """Close the client if this source made it from a URL. Idempotent."""
-        if self._owned:
-            self._owned = False
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 class RemoteRunStream:
