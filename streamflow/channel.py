@@ -5,7 +5,9 @@ it, in the same call, to every subscriber whose filter takes it. Each :class:`Su
 bounded buffer and overflow policy:
 
 ``block``
-    the publisher waits (``await publish()``) while this subscriber's buffer is full. With a ``timeout``
+    the publisher waits (``await publish()``) while this subscriber's buffer is full; once it filled up, it
+    counts as full until it has drained to half, so that publishers resume in bulk rather than one event
+    per event taken (hysteresis, as in flow control). With a ``timeout``
     (seconds), a subscriber that keeps the publisher waiting longer is disconnected alone: it drains what
     it had, then its receive raises :class:`~streamflow.errors.SubscriberTimeoutError`.
 ``drop_oldest``
@@ -262,7 +264,7 @@ class Subscription:
             channel = self._channel
             if channel is None:
                 self._home._retired_delivered += 1
-            elif channel._full and len(buf) < self._capacity:
+            elif channel._full and len(buf) <= self._capacity >> 1 and self in channel._full:
                 channel._mark_room(self)
             return event
         if self._error is not None:
