@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamflow.events import KINDS, Event, from_dict, kind_of
+from streamflow.events import KINDS, CustomData, Event, from_dict, kind_of
 from tests.strategies import EVENT_STRATEGIES, any_payloads, events, events_of, json_payloads
 
 ALL_KINDS = sorted(KINDS)
@@ -92,3 +92,19 @@ def test_unpublished_event_defaults() -> None:
     )
     assert dict(event.metadata) == {}
     assert event.ts > 0
+
+
+def test_custom_data_of_writer_sets_every_field_as_the_constructor_does() -> None:
+    fast = CustomData.of_writer(("sub:1",), "node", 3, "task", ("t",), {"x": 1}, "call-1")
+    slow = CustomData(
+        ns=("sub:1",),
+        node="node",
+        step=3,
+        task_id="task",
+        tags=("t",),
+        data={"x": 1},
+        tool_call_id="call-1",
+        ts=fast.ts,
+    )
+    assert fast == slow
+    assert {a.name: getattr(fast, a.name) for a in attrs.fields(CustomData)} == attrs.asdict(slow, recurse=False)

@@ -213,14 +213,8 @@ class Writer:
             if channel.closed:
                 raise ChannelClosedError("the stream writer was called after its run ended")
             return
-        event = CustomData(
-            ns=self._ns,
-            node=self._node,
-            step=self._step,
-            task_id=self._task_id,
-            tags=self._tags,
-            data=data,
-            tool_call_id=self._tool_call_id,
+        event = CustomData.of_writer(
+            self._ns, self._node, self._step, self._task_id, self._tags, data, self._tool_call_id
         )
         if get_ident() == self._loop_thread:
             channel.publish_soon(event)
