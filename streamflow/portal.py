@@ -179,7 +179,7 @@ class _Job:
     def __init__(self, fn: Callable[[], Any]) -> None:
         self.fn = fn
         self.context = contextvars.copy_context()
-        self.done = anyio.Event()
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # made on the loop
         self.result: Any = None
         self.error: Exception | None = None
         self.abandoned = False
@@ -219,7 +219,7 @@ class CallerThread:
         job = pump.job = _Job(fn)
         pump.answer_soon()
         try:
-            await job.done.wait()
+            await job.done
         except BaseException:
             job.abandoned = True
             if pump.job is job and pump.handed is not job:
@@ -308,7 +308,8 @@ class _Pump(Generic[T]):
             self.handed = None
             if self.job is finished:
                 self.job = None
-            finished.done.set()
+            if not finished.done.done():  # its waiter may have been cancelled (the job abandoned)
+                finished.done.set_result(None)
         self.reply = reply
         self.answer_soon()
 
