@@ -283,8 +283,8 @@ async def _channel_stream(n: int) -> AsyncIterator[Event | Lagged]:
 )
 def sync_portal(n: int) -> Sample:
     """The channel_1to1 stream consumed from plain sync code through streamflow.portal.iterate_sync
-    (producer and pump in the portal's thread, batches handed to the caller). The time includes
-    starting and joining the portal's thread."""
+    (producer and pump on the shared portal thread's loop, batches handed to the caller). The portal
+    thread is shared by sync calls and outlives this one, as it does in an application."""
     start = time.perf_counter()
     count = 0
     last = None

@@ -2,8 +2,8 @@
 
 ``graph_linear10_*``
     runs/s of a 10-node linear graph of trivial nodes streamed with ``stream_mode="updates"``: async nodes
-    through ``astream``, sync nodes through ``stream`` (each ``stream()`` call starts its own portal thread
-    and event loop, and each sync node runs in a worker thread).
+    through ``astream``, sync nodes through ``stream`` (the run executes on the shared portal thread's loop;
+    each sync node runs in the calling thread, one round trip between the two threads per node).
 ``writer_custom_*``
     events/s of one node calling its stream writer 100,000 times, consumed with ``stream_mode="custom"``.
 
