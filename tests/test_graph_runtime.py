@@ -460,3 +460,24 @@ def test_early_break_before_a_slow_sync_node_never_starts_it() -> None:
     # the slow node was handed to this thread with the chunk, and is dropped unstarted when the loop is left
     assert started == []
     left.check()
+
+
+def test_keyboard_interrupt_inside_a_sync_node_run_by_stream_reaches_the_caller_and_stops_the_run() -> None:
+    def interrupted(state: Counter) -> dict[str, Any]:
+        raise KeyboardInterrupt  # what Ctrl-C does while the node runs in the caller's (main) thread
+
+    graph = (
+        StateGraph(Counter)
+        .add_node("inc", _increment)
+        .add_node("interrupted", interrupted)
+        .add_edge(START, "inc")
+        .add_edge("inc", "interrupted")
+        .compile()
+    )
+    left = NothingLeftBehind()
+    seen: list[Any] = []
+    with pytest.raises(KeyboardInterrupt):
+        for chunk in graph.stream({"n": 0}, stream_mode="updates"):
+            seen.append(chunk)
+    assert seen == [{"inc": {"n": 1}}]
+    left.check()
