@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
+from ..errors import TransportUnavailableError
 from ..redis.remote import RemoteMirror
 
 __all__ = ["MirrorPool", "MirrorStatistics", "SharedRun"]
@@ -72,7 +73,8 @@ class SharedRun:
 
         :raises NoTerminalEventError: when no worker started the run in time
         :raises UnknownRunError: when the run's records are gone
-        :raises TransportUnavailableError: when Redis is unreachable (or a ``redis`` connection error)
+        :raises TransportUnavailableError: when Redis is unreachable, or the reader was closed first (or a
+            ``redis`` connection error)
         """
         await self._ready.wait()
         if self.error is not None:
@@ -93,6 +95,11 @@ class SharedRun:
     def close(self) -> None:
         """Stop reading; attached streams drain what the mirror published and end. Idempotent."""
         self._closed = True
+        if self.mirror is None and self.error is None:  # streams still waiting for the run to start
+            self.error = TransportUnavailableError(
+                f"the reader of run {self.run_id!r} was closed before the run could be read (the server is stopping)"
+            )
+            self._ready.set()
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
