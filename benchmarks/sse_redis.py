@@ -4,10 +4,10 @@
     the ``sse_fanout`` scenario with the run in a :class:`~streamflow.redis.RedisWorker` process (its events
     go to Redis through the run's sink) and the HTTP app in another process, serving
     ``create_app(RedisRunSource(...))``: 50 clients in this process read
-    ``GET /runs/{id}/stream?stream_mode=messages`` from before the first token to the ``end`` message, each
-    through its own reader of the run's Redis stream. Reported as ``sse_fanout``: token deliveries per
-    second summed over the clients, and the p99 delay from a token's event being made in the worker to a
-    client reading it.
+    ``GET /runs/{id}/stream?stream_mode=messages`` from before the first token to the ``end`` message, all
+    through the web process's one shared reader of the run's Redis stream (its mirror channel). Reported as
+    ``sse_fanout``: token deliveries per second summed over the clients, and the p99 delay from a token's
+    event being made in the worker to a client reading it.
 
 Needs the ``server`` and ``redis`` extras and a Redis at 127.0.0.1:6379; the module is skipped otherwise.
 """

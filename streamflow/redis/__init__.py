@@ -18,6 +18,7 @@ from .directory import RedisRunDirectory as RedisRunDirectory
 from .directory import RunInfo as RunInfo
 from .jobs import Job as Job
 from .jobs import RunQueue as RunQueue
+from .remote import RemoteMirror as RemoteMirror
 from .remote import RemoteRun as RemoteRun
 from .remote import RemoteSubscription as RemoteSubscription
 from .remote import RemoteView as RemoteView
@@ -33,6 +34,7 @@ __all__ = [
     "RedisRunDirectory",
     "RedisSink",
     "RedisWorker",
+    "RemoteMirror",
     "RemoteRun",
     "RemoteSubscription",
     "RemoteView",

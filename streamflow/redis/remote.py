@@ -4,7 +4,9 @@ Each view of a :class:`RemoteRun` has its own reader: ``XRANGE`` for the history
 then ``XREAD BLOCK`` from the last id read. The reader rebuilds the typed events and publishes them, in
 order, on a private :class:`~streamflow.channel.Channel` that mirrors the run from that ``seq``; the view is
 an ordinary subscription (or stream-mode :class:`~streamflow.views.View`) of that channel, so filters,
-stream modes, ``subgraphs``, backpressure and ``Lagged`` signals behave as they do on a local run.
+stream modes, ``subgraphs``, backpressure and ``Lagged`` signals behave as they do on a local run. Many
+local readers of one run share a :class:`RemoteMirror` instead: one reader, one decode per event, and a
+replay buffer on the mirror channel for subscribers that join late.
 
 Delivery on the wire is at least once (a reconnection re-reads from the last id); the reader keeps the last
 ``seq`` it published and drops anything at or below it, and a ``seq`` beyond the next one means events were
@@ -23,7 +25,15 @@ import anyio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..channel import DEFAULT_BUFFER_SIZE, Channel, Lagged, OverflowPolicy, Subscription, SubscriptionStatistics
+from ..channel import (
+    DEFAULT_BUFFER_SIZE,
+    DEFAULT_REPLAY_SIZE,
+    Channel,
+    Lagged,
+    OverflowPolicy,
+    Subscription,
+    SubscriptionStatistics,
+)
 from ..errors import (
     InvalidArgumentError,
     NoTerminalEventError,
@@ -43,7 +53,7 @@ from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, RunInfo, _che
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RemoteRun", "RemoteSubscription", "RemoteView"]
+__all__ = ["RemoteMirror", "RemoteRun", "RemoteSubscription", "RemoteView"]
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -281,6 +291,64 @@ class RemoteView(_RemoteIterator):
         return self._view.subscription.statistics()
 
 
+class RemoteMirror:
+    """A shared local mirror of a remote run: one reader of the run's Redis stream that decodes each event
+    once and publishes it on :attr:`channel`, a channel with a replay buffer of the last ``replay_size``
+    events that any number of subscribers share (made by :meth:`RemoteRun.mirror`).
+
+    Subscribe with the ``drop_oldest`` (or ``error``) policy: a ``block`` subscriber would make the reader,
+    and so every other subscriber, wait for it. The channel closes after the run's terminal event, or when
+    the reader fails (:attr:`error`) or is stopped.
+    """
+
+    __slots__ = ("_reader", "replay_size", "start_seq")
+
+    def __init__(self, reader: _Reader, start_seq: int, replay_size: int) -> None:
+        self._reader = reader
+        self.start_seq = start_seq
+        self.replay_size = replay_size
+
+    @property
+    def channel(self) -> Channel:
+        """The mirror channel: the run's events from :attr:`start_seq` on, with their ``seq``."""
+        return self._reader.channel
+
+    @property
+    def first_retained_seq(self) -> int:
+        """The oldest ``seq`` the replay buffer holds (the next ``seq`` to be read when it holds none)."""
+        last = self._reader.channel.last_seq
+        return max(self.start_seq, last - self.replay_size + 1)
+
+    @property
+    def outcome(self) -> Event | None:
+        """The run's terminal event once read, else None."""
+        return self._reader.outcome
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the reader stopped before the terminal event (the exceptions of :class:`RemoteSubscription`),
+        else None."""
+        return self._reader.error
+
+    @property
+    def done(self) -> bool:
+        """True once the reader stopped (the run ended, it failed, or it was stopped)."""
+        return self._reader.channel.closed
+
+    def start(self) -> None:
+        """Start reading (in a task of the running loop). Idempotent."""
+        self._reader.start()
+
+    async def finished(self) -> None:
+        """Wait until the reader stopped (returns at once when it never started)."""
+        await self._reader.finished()
+
+    def stop(self) -> None:
+        """Stop reading and close the channel (its subscribers drain and end). Idempotent."""
+        self._reader.stop()
+        self._reader.channel.close()
+
+
 class RemoteRun(RedisClientUser):
     """A run executing in another process, read from its Redis stream (written by a
     :class:`~streamflow.redis.RedisSink`). Offers the views of a local :class:`~streamflow.graph.Run`.
@@ -324,12 +392,24 @@ class RemoteRun(RedisClientUser):
         self.read_count = read_count
         self._connect(redis)
 
-    def _reader(self, replay_from: int) -> _Reader:
+    def _reader(self, replay_from: int, replay_size: int = 0) -> _Reader:
         if not isinstance(replay_from, int) or isinstance(replay_from, bool) or replay_from < 1:
             raise InvalidArgumentError(
                 f"replay_from must be a seq >= 1 (1 is the run's first event), got {replay_from!r}"
             )
-        return _Reader(self, Channel(self.run_id, replay_size=0, first_seq=replay_from), replay_from)
+        return _Reader(self, Channel(self.run_id, replay_size=replay_size, first_seq=replay_from), replay_from)
+
+    def mirror(self, *, replay_from: int = 1, replay_size: int = DEFAULT_REPLAY_SIZE) -> RemoteMirror:
+        """A mirror of the run from ``replay_from`` on, for many local subscribers that share one reader
+        (nothing is read before :meth:`RemoteMirror.start`).
+
+        :param replay_from: the first ``seq`` to read (1 is the run's first event)
+        :param replay_size: how many of the latest events the mirror keeps for late subscribers (events, > 0)
+        :raises InvalidArgumentError: for a ``replay_from`` below 1 or a ``replay_size`` below 1
+        """
+        if not isinstance(replay_size, int) or isinstance(replay_size, bool) or replay_size < 1:
+            raise InvalidArgumentError(f"replay_size must be an int >= 1 (events), got {replay_size!r}")
+        return RemoteMirror(self._reader(replay_from, replay_size), replay_from, replay_size)
 
     def subscribe(
         self,

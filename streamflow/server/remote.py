@@ -9,8 +9,11 @@ cancel channel. What differs, and why:
 * a run is ``queued`` until a worker starts it; its stream sends ``metadata`` at once and its first events
   once the run started. A run no worker takes within ``queue_timeout`` seconds ends the stream with an
   ``error`` message of status ``"unknown"``.
-* a slow client never loses events while the Redis stream keeps them: its reader just reads later. Events
-  the stream trimmed (the sink's ``maxlen``) before the client read them come as a ``lag`` message.
+* the streams of one run share one reader of its Redis stream (:mod:`streamflow.server.mirror`), which
+  decodes each event once and keeps the latest ``mirror_replay_size`` of them for streams that attach or
+  fall behind. A stream whose cursor is older than that reads Redis on its own until it caught up, so a
+  slow client never loses events while the Redis stream keeps them. Events the stream trimmed (the sink's
+  ``maxlen``) before the client read them come as a ``lag`` message.
 * a run whose worker died, or a Redis unreachable for ``stall_timeout`` seconds, ends the stream with an
   ``error`` message of status ``"unknown"`` naming the cause (the run's outcome cannot be known).
 * run info has no ``subscribers`` (viewers may be in any process); ``POST /runs/{id}/cancel`` waits at most
@@ -26,6 +29,7 @@ import anyio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..channel import Lagged, Subscription
 from ..errors import (
     InvalidArgumentError,
     NoTerminalEventError,
@@ -35,13 +39,15 @@ from ..errors import (
     UnknownRunError,
 )
 from ..events import Event, RunFailed, RunFinished
+from ..filters import EventFilter
 from ..graph import CompiledStateGraph
 from ..graph.run import parse_config
 from ..modes import ViewSpec
 from ..redis.codec import decode_event
 from ..redis.directory import DEFAULT_PREFIX, ENDED, RedisClientUser, RedisRunDirectory, RunInfo
 from ..redis.jobs import RunQueue
-from ..redis.remote import RemoteRun, RemoteSubscription
+from ..redis.remote import RemoteMirror, RemoteRun, RemoteSubscription
+from .mirror import MirrorPool, MirrorStatistics, SharedRun
 from .registry import GraphSource
 from .source import check_statuses
 from .stream import (
@@ -56,7 +62,7 @@ from .stream import (
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["TRIMMED", "RedisRunSource", "RemoteRunStream"]
+__all__ = ["TRIMMED", "MirrorStatistics", "RedisRunSource", "RemoteRunStream"]
 
 TRIMMED = "trimmed from the run's Redis stream (retention) before this client read them"
 """The ``reason`` of a ``lag`` message for events the Redis stream no longer holds."""
@@ -83,6 +89,10 @@ class RedisRunSource(RedisClientUser):
         with Redis unreachable, before it ends with an error (seconds)
     :param list_limit: most runs ``list`` returns (the newest)
     :param poll_interval: how often a queued or cancelled run's status is read again (seconds)
+    :param mirror_replay_size: how many of a run's latest events its shared reader keeps for streams that
+        attach or fall behind later (events; a stream whose cursor is older reads Redis on its own)
+    :param mirror_idle_timeout: how long a run still going keeps its shared reader after its last stream
+        left (seconds)
     :raises InvalidArgumentError: for no graphs, a bad ``redis`` or ``prefix``, or a number out of range
     """
 
@@ -97,6 +107,8 @@ class RedisRunSource(RedisClientUser):
         stall_timeout: float = 30.0,
         list_limit: int = 1000,
         poll_interval: float = 0.05,
+        mirror_replay_size: int = 4096,
+        mirror_idle_timeout: float = 5.0,
     ) -> None:
         self._graphs: dict[str, GraphSource | None] = (
             dict(graphs) if isinstance(graphs, Mapping) else dict.fromkeys(graphs)
@@ -108,11 +120,16 @@ class RedisRunSource(RedisClientUser):
             ("cancel_timeout", cancel_timeout),
             ("stall_timeout", stall_timeout),
             ("poll_interval", poll_interval),
+            ("mirror_idle_timeout", mirror_idle_timeout),
         ):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
         if not isinstance(list_limit, int) or list_limit < 1:
             raise InvalidArgumentError(f"list_limit must be a positive number of runs, got {list_limit!r}")
+        if not isinstance(mirror_replay_size, int) or isinstance(mirror_replay_size, bool) or mirror_replay_size < 1:
+            raise InvalidArgumentError(
+                f"mirror_replay_size must be a positive number of events, got {mirror_replay_size!r}"
+            )
         self._connect(redis)
         self.queue = RunQueue(self._client, prefix=prefix)
         self.directory = RedisRunDirectory(self._client, prefix=prefix)
@@ -122,6 +139,9 @@ class RedisRunSource(RedisClientUser):
         self.stall_timeout = float(stall_timeout)
         self.list_limit = list_limit
         self.poll_interval = float(poll_interval)
+        self.mirror_replay_size = mirror_replay_size
+        self.mirrors = MirrorPool(self._open_mirror, idle_timeout=float(mirror_idle_timeout))
+        """The runs' shared readers in this process (one per run streamed now)."""
 
     @property
     def graph_names(self) -> list[str]:
@@ -270,14 +290,38 @@ class RedisRunSource(RedisClientUser):
             0,
         )
 
+    async def _open_mirror(self, run_id: str) -> RemoteMirror:
+        """The run's mirror from the oldest event Redis holds, once a worker started it (see
+        :meth:`_wait_started` for what it raises)."""
+        await self._wait_started(run_id)
+        _, first = await self._bounds(run_id)
+        remote = RemoteRun(self._client, run_id, prefix=self.keys.prefix, stall_timeout=self.stall_timeout)
+        return remote.mirror(replay_from=first or 1, replay_size=self.mirror_replay_size)
+
+    def mirror_statistics(self) -> MirrorStatistics:
+        """The counters of the runs' shared readers in this process."""
+        return self.mirrors.statistics()
+
     # -- closing -------------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Stop every shared reader (their streams end), then close the client if it was made here from a
+        URL. Idempotent."""
+        self.mirrors.close()
+        await super().aclose()
 
 
 class RemoteRunStream:
-    """One client's SSE stream of a run executing in a worker, read from its Redis stream (made by
-    :meth:`RedisRunSource.open_stream`). Resumes after ``cursor`` with no gap and no duplicate: the events up
-    to ``cursor`` that Redis still holds go through the projections unsent, so ``messages`` resumes where
-    the client left off."""
+    """One client's SSE stream of a run executing in a worker (made by :meth:`RedisRunSource.open_stream`).
+
+    It attaches to the run's shared reader in this process (:mod:`streamflow.server.mirror`) and subscribes
+    to its mirror channel from ``cursor + 1``, replaying from the mirror's replay buffer, so all clients of a
+    run cost one Redis reader and one decode per event. A client too slow for its buffer (``buffer_size``
+    events, ``drop_oldest``) catches up from the replay buffer; when its cursor is older than the mirror
+    retains, it reads Redis on its own from its cursor (nothing is lost while Redis keeps the events) and
+    joins the mirror again once it caught up. Resumes after ``cursor`` with no gap and no duplicate: the
+    events up to ``cursor`` go through the projections unsent, so ``messages`` resumes where the client left
+    off."""
 
     def __init__(
         self,
@@ -304,7 +348,10 @@ class RemoteRunStream:
         self.buffer_size = buffer_size
         self.retry = retry
         self._encoder = ChunkEncoder(spec)
-        self._sub: RemoteSubscription | None = None
+        self._sub: Subscription | RemoteSubscription | None = None
+        self._shared: SharedRun | None = None
+        self._primed = cursor == 0  # the encoder has seen every event up to the cursor Redis still holds
+        self._ended = False
 
     @property
     def over(self) -> bool:
@@ -316,8 +363,42 @@ class RemoteRunStream:
         """The ``seq`` of the last event sent (or the client's cursor before any)."""
         return self._cursor
 
-    def _subscribe(self, remote: RemoteRun, start: int) -> RemoteSubscription:
-        # block: a slow client only delays this reader, which reads Redis at the client's pace
+    def _joinable(self, mirror: RemoteMirror) -> bool:
+        """Whether the mirror has read up to the cursor and its replay buffer holds what this stream needs
+        next (and, while the encoder is not primed, every event up to the cursor as well)."""
+        first = mirror.first_retained_seq
+        return first <= self._cursor + 1 <= mirror.channel.last_seq + 1 and (self._primed or first == mirror.start_seq)
+
+    def _prime_from(self, mirror: RemoteMirror) -> None:
+        event_filter = EventFilter(
+            kinds=self.spec.kinds, nodes=self.nodes, tags=self.tags, subgraphs=self.spec.subgraphs
+        )
+        routed = event_filter.routed_kinds()
+        accept = event_filter.compile()
+        for event in mirror.channel.retained():
+            if event.seq > self._cursor:
+                break
+            if event.__class__ in routed and (accept is None or accept(event)):
+                self._encoder.prime(event)
+        self._primed = True
+
+    def _subscribe_mirror(self, mirror: RemoteMirror) -> Subscription:
+        # drop_oldest: a slow client never holds up the shared reader; its backlog to replay comes on top
+        # of the room for live events, so the replay itself never overflows
+        backlog = max(0, mirror.channel.last_seq - self._cursor)
+        self._sub = mirror.channel.subscribe(
+            kinds=self.spec.kinds,
+            nodes=self.nodes,
+            tags=self.tags,
+            subgraphs=self.spec.subgraphs,
+            buffer_size=self.buffer_size + backlog,
+            overflow="drop_oldest",
+            replay_from=self._cursor + 1,
+        )
+        return self._sub
+
+    def _subscribe_private(self, remote: RemoteRun, start: int) -> RemoteSubscription:
+        # block: a slow client only delays its own reader, which reads Redis at the client's pace
         self._sub = remote.subscribe(
             kinds=self.spec.kinds,
             nodes=self.nodes,
@@ -332,23 +413,25 @@ class RemoteRunStream:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         source = self._source
         yield metadata_message(self.run_id, self.graph, self.spec, self.started_after, self.retry)
-        remote = RemoteRun(source._client, self.run_id, prefix=source.keys.prefix, stall_timeout=source.stall_timeout)
+        self._shared = shared = source.mirrors.attach(self.run_id)
         try:
-            await source._wait_started(self.run_id)
-            _, first = await source._bounds(self.run_id)
-            start = first or 1
-            if start > self._cursor + 1:  # trimmed before this client read them
-                yield lag_message(self._cursor + 1, start - 1, TRIMMED)
-                self._cursor = start - 1
+            mirror: RemoteMirror | None = await shared.ready()
+            assert mirror is not None
+            if mirror.start_seq > self._cursor + 1:  # trimmed from Redis before this client read them
+                yield lag_message(self._cursor + 1, mirror.start_seq - 1, TRIMMED)
+                self._cursor = mirror.start_seq - 1
+                self._primed = True
             while True:
-                try:
-                    async with self._subscribe(remote, start) as sub:
+                if mirror is not None and self._joinable(mirror):
+                    if not self._primed:
+                        self._prime_from(mirror)
+                    lagged = False
+                    sub = self._subscribe_mirror(mirror)
+                    try:
                         async for item in sub:
-                            assert isinstance(item, Event)  # the block policy never lags
-                            if item.seq <= self._cursor:
-                                if not item.terminal:
-                                    self._encoder.prime(item)
-                                continue
+                            if isinstance(item, Lagged):
+                                lagged = True  # catch up from the replay buffer, or from Redis
+                                break
                             self._cursor = item.seq
                             if item.terminal:
                                 yield terminal_message(item)
@@ -356,18 +439,75 @@ class RemoteRunStream:
                             message = self._encoder.encode(item)
                             if message is not None:
                                 yield message
-                    return
-                except StreamTrimmedError as exc:
-                    start = exc.first_available
-                    if start - 1 > self._cursor:
-                        yield lag_message(self._cursor + 1, start - 1, TRIMMED)
-                        self._cursor = start - 1
+                    finally:
+                        sub.close()
+                    if lagged:
+                        continue
+                    await mirror.finished()  # the mirror closed before the terminal event
+                    if not isinstance(mirror.error, StreamTrimmedError):
+                        raise mirror.error or TransportUnavailableError(
+                            f"the reader of run {self.run_id!r} was closed (the server is stopping)"
+                        )
+                    mirror = None  # its reader fell behind Redis's retention: this stream reads on its own
+                else:
+                    source.mirrors.count_private_read()
+                    async for message in self._read_privately(mirror):
+                        yield message
+                    if self._ended:
+                        return
         except (NoTerminalEventError, TransportUnavailableError, UnknownRunError, *_UNREACHABLE) as exc:
             yield lost_message(exc, self._cursor)
         finally:
             self.close()
 
+    async def _read_privately(self, mirror: RemoteMirror | None) -> AsyncIterator[bytes]:
+        """Read Redis with a reader of this stream's own, from the cursor (from the oldest event Redis holds
+        while the encoder is not primed). Returns with ``_ended`` set when the stream is over, or once the
+        mirror's replay buffer holds what comes next."""
+        source = self._source
+        remote = RemoteRun(source._client, self.run_id, prefix=source.keys.prefix, stall_timeout=source.stall_timeout)
+        _, first = await source._bounds(self.run_id)
+        start = first or 1
+        if start > self._cursor + 1:  # trimmed before this client read them
+            yield lag_message(self._cursor + 1, start - 1, TRIMMED)
+            self._cursor = start - 1
+            self._primed = True
+        if self._primed:
+            start = self._cursor + 1
+        while True:
+            try:
+                async with self._subscribe_private(remote, start) as sub:
+                    async for item in sub:
+                        assert isinstance(item, Event)  # the block policy never lags
+                        if item.seq <= self._cursor:
+                            if not item.terminal:
+                                self._encoder.prime(item)
+                            continue
+                        self._primed = True
+                        self._cursor = item.seq
+                        if item.terminal:
+                            self._ended = True
+                            yield terminal_message(item)
+                            return
+                        message = self._encoder.encode(item)
+                        if message is not None:
+                            yield message
+                        if mirror is not None and self._joinable(mirror):
+                            return  # caught up with the mirror: the shared reader takes over
+                self._ended = True
+                return
+            except StreamTrimmedError as exc:
+                start = exc.first_available
+                if start - 1 > self._cursor:
+                    yield lag_message(self._cursor + 1, start - 1, TRIMMED)
+                    self._cursor = start - 1
+                    self._primed = True
+
     def close(self) -> None:
-        """Stop reading (what a client disconnect does). Idempotent; the run goes on."""
+        """Stop reading and detach from the run's shared reader (what a client disconnect does).
+        Idempotent; the run goes on."""
         if self._sub is not None:
             self._sub.close()
+        if self._shared is not None:
+            shared, self._shared = self._shared, None
+            self._source.mirrors.release(shared)
