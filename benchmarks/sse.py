@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -122,19 +123,31 @@ async def sse_fanout(n: int) -> Sample:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             body: dict[str, Any] = {"graph": "tokens", "input": {"messages": [{"role": "user", "content": "go"}]}}
             run_id = (await http.post("/api/runs", json=body)).json()["run_id"]
-            delays: list[float] = []
-            connected = asyncio.Event()
-            counter = [0]
             path = f"/api/runs/{run_id}/stream?stream_mode=messages"
-            clients = [asyncio.create_task(_client(port, path, delays, connected, counter)) for _ in range(CLIENTS)]
-            await connected.wait()
-            start = time.perf_counter()
-            await http.post("/go", params={"run_id": run_id, "subscribers": CLIENTS})
-            received = await asyncio.gather(*clients)
-            seconds = time.perf_counter() - start
+            release = http.post("/go", params={"run_id": run_id, "subscribers": CLIENTS})
+            sample = await fan_out(port, path, n, release)
     finally:
         proc.terminate()
         await asyncio.to_thread(proc.wait)
+    return sample
+
+
+async def fan_out(port: int, path: str, n: int, release: Awaitable[Any]) -> Sample:
+    """Connect :data:`CLIENTS` SSE clients to ``path``, await ``release`` (which lets the run stream its
+    ``n`` tokens), and wait until every client has them all: deliveries summed over clients, timed from the
+    release, with the p50/p99 delay from each event's ``ts`` to its receipt in the notes.
+
+    :raises RuntimeError: when a client did not receive exactly ``n`` tokens
+    """
+    delays: list[float] = []
+    connected = asyncio.Event()
+    counter = [0]
+    clients = [asyncio.create_task(_client(port, path, delays, connected, counter)) for _ in range(CLIENTS)]
+    await connected.wait()
+    start = time.perf_counter()
+    await release
+    received = await asyncio.gather(*clients)
+    seconds = time.perf_counter() - start
     if received != [n] * CLIENTS:
         raise RuntimeError(f"clients received {sorted(set(received))} tokens, expected {n} each")
     delays.sort()

@@ -18,7 +18,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 import uuid
 from typing import Any
 
@@ -26,7 +25,7 @@ import httpx
 
 from .harness import Sample, scenario
 from .redis_bridge import URL
-from .sse import CLIENTS, ROOT, _client
+from .sse import ROOT, fan_out
 
 COMMON = r"""
 import asyncio, logging, socket, sys
@@ -115,16 +114,8 @@ async def sse_from_worker(n: int) -> Sample:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             body: dict[str, Any] = {"graph": "tokens", "input": {"messages": [{"role": "user", "content": "go"}]}}
             run_id = (await http.post("/runs", json=body)).json()["run_id"]
-            delays: list[float] = []
-            connected = asyncio.Event()
-            counter = [0]
             path = f"/runs/{run_id}/stream?stream_mode=messages"
-            clients = [asyncio.create_task(_client(port, path, delays, connected, counter)) for _ in range(CLIENTS)]
-            await connected.wait()
-            start = time.perf_counter()
-            await client.rpush(f"{prefix}:go", b"1")
-            received = await asyncio.gather(*clients)
-            seconds = time.perf_counter() - start
+            sample = await fan_out(port, path, n, client.rpush(f"{prefix}:go", b"1"))
     finally:
         for proc in procs:
             proc.terminate()
@@ -135,12 +126,7 @@ async def sse_from_worker(n: int) -> Sample:
         if keys:
             await client.delete(*keys)
         await client.aclose()
-    if received != [n] * CLIENTS:
-        raise RuntimeError(f"clients received {sorted(set(received))} tokens, expected {n} each")
-    delays.sort()
-    p50 = delays[len(delays) // 2] * 1000
-    p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
-    return Sample(sum(received), seconds, extra=f"p99 delay {p99:.1f} ms (p50 {p50:.1f} ms), {CLIENTS} clients")
+    return sample
 
 
 __all__ = ["sse_from_worker"]
