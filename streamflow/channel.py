@@ -340,6 +340,10 @@ class Subscription:
         """The declared filter this subscription was made with."""
         return self._filter
 
+    def accepts(self, event: Event) -> bool:
+        """Whether ``event`` passes this subscription's filter and predicate (what the channel checks)."""
+        return event.__class__ in self._filter.routed_kinds() and (self._accept is None or self._accept(event))
+
     def statistics(self) -> SubscriptionStatistics:
         """Return a snapshot of this subscription's counters."""
         until = self._published_until

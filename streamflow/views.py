@@ -10,7 +10,7 @@ view always knows how many events it missed.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol, Self
 
 import anyio
@@ -151,6 +151,17 @@ class View:
                 elif chunk is not SKIP:
                     out.append(chunk if identity else shape(mode, event.ns, chunk))  # type: ignore[union-attr]
         return out
+
+    def prime(self, events: Iterable[Event]) -> None:
+        """Run ``events``, which came before this view's first item, through its projections and emit
+        nothing: a mode with state (``messages`` remembers the messages it streamed) then continues where an
+        earlier view of the same run stopped. Events outside the view's filter are skipped."""
+        sub = self._sub
+        table = self._table
+        for event in events:
+            if sub.accepts(event):
+                for _mode, project in table.get(event.__class__, ()):
+                    project(event)
 
     async def __aenter__(self) -> Self:
         return self

@@ -69,10 +69,16 @@ class _Reader:
     def __init__(self, remote: RemoteRun, channel: Channel, start: int) -> None:
         self._remote = remote
         self.channel = channel
+        self.start_seq = start
         self._next = start
         self._task: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
         self.outcome: Event | None = None
+
+    @property
+    def remote(self) -> RemoteRun:
+        """The remote run this reader reads."""
+        return self._remote
 
     def start(self) -> None:
         if self._task is None:
@@ -260,11 +266,12 @@ class RemoteView(_RemoteIterator):
     """Stream-mode output items of a remote run (shapes in :mod:`streamflow.modes`), equal to those of the
     same view on the local run; made by :meth:`RemoteRun.stream`. Raises as :class:`RemoteSubscription`."""
 
-    __slots__ = ("_view",)
+    __slots__ = ("_primed", "_view")
 
     def __init__(self, reader: _Reader, view: View) -> None:
         super().__init__(reader)
         self._view = view
+        self._primed = False
 
     @property
     def spec(self) -> ViewSpec:
@@ -274,12 +281,25 @@ class RemoteView(_RemoteIterator):
         return spec
 
     async def __anext__(self) -> Any:
+        if not self._primed:
+            self._primed = False
+            await self._prime()
         self._reader.start()
         try:
             return await self._view.__anext__()
         except StopAsyncIteration:
             await self._end()
             raise
+
+    async def _prime(self) -> None:
+        """A view resumed from a ``seq`` first runs the run's retained earlier events through its modes'
+        state (see :meth:`View.prime`), so it emits what a view from the start would have from there on."""
+        start = self._reader.start_seq
+        if start <= 1:
+            return
+        remote = self._reader.remote
+        entries: Any = await remote._client.xrange(remote.stream_key, "-", f"{start - 1}-0")
+        self._view.prime(decode_event(fields[b"e"]) for _entry_id, fields in entries)
 
     def close(self) -> None:
         """Stop reading and detach. Idempotent."""

@@ -22,8 +22,10 @@ from streamflow.errors import (
     RunFailedError,
     UnknownRunError,
 )
-from streamflow.events import CustomData, RunCancelled, RunFailed, RunFinished, TaskFailed
+from streamflow.events import CustomData, Event, RunCancelled, RunFailed, RunFinished, TaskFailed
 from streamflow.graph import START, StateGraph, get_stream_writer
+from streamflow.messages import AIMessageChunk
+from streamflow.modes import SKIP, Chunks, ViewSpec
 from streamflow.redis import RedisRunDirectory, RedisSink, RemoteRun
 
 from .graphs import DEMO_INPUT, CountState, demo_graph, writer_graph
@@ -292,3 +294,27 @@ async def test_bad_sink_arguments_are_refused_at_the_boundary(
 async def test_bad_remote_arguments_are_refused_at_the_boundary(redis_url: str, call: Any, message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         call(redis_url)
+
+
+async def test_a_messages_view_resumed_at_any_seq_emits_exactly_the_rest_of_the_full_view(
+    redis_url: str, prefix: str
+) -> None:
+    async with demo_graph().start(DEMO_INPUT) as run, RedisSink(run, redis_url, prefix=prefix):
+        await run.result()
+    async with RemoteRun(redis_url, run.run_id, prefix=prefix) as remote:
+        async with remote.subscribe() as sub:
+            events = [event async for event in sub if isinstance(event, Event)]
+        spec = ViewSpec.parse("messages", True, "v1")
+        table = spec.table()  # one view from the start: (seq, item) for every item it emits
+        full: list[tuple[int, Any]] = []
+        for event in events:
+            for mode, project in table.get(event.__class__, ()):
+                chunk = project(event)
+                if chunk is not SKIP:
+                    for item in chunk.items if isinstance(chunk, Chunks) else (chunk,):
+                        full.append((event.seq, spec.shaper()(mode, event.ns, item)))
+        assert any(isinstance(item[1][0], AIMessageChunk) for _seq, item in full)  # tokens were streamed
+        for cut in range(events[-1].seq):
+            async with remote.stream("messages", subgraphs=True, replay_from=cut + 1) as view:
+                resumed = [item async for item in view]
+            assert resumed == [item for seq, item in full if seq > cut], f"resumed after seq {cut}"
