@@ -152,6 +152,7 @@ class Subscription:
         "_overflow",
         "_published_at_attach",
         "_published_until",
+        "_routed",
         "_timeout",
         "_waiter",
     )
@@ -168,6 +169,7 @@ class Subscription:
         self._channel: Channel | None = channel
         self._home = channel
         self._filter = event_filter
+        self._routed = event_filter.routed_kinds()
         self._accept = accept
         self._buffer: deque[Event] = deque()
         self._capacity = capacity
@@ -342,7 +344,7 @@ class Subscription:
 
     def accepts(self, event: Event) -> bool:
         """Whether ``event`` passes this subscription's filter and predicate (what the channel checks)."""
-        return event.__class__ in self._filter.routed_kinds() and (self._accept is None or self._accept(event))
+        return event.__class__ in self._routed and (self._accept is None or self._accept(event))
 
     def statistics(self) -> SubscriptionStatistics:
         """Return a snapshot of this subscription's counters."""
@@ -677,9 +679,8 @@ class Channel:
         accept = event_filter.compile(predicate)
         sub = Subscription(self, event_filter, accept, buffer_size, overflow, timeout)
         sub._published_at_attach = self._seq
-        routed = event_filter.routed_kinds()
         for event in replay:
-            if event.__class__ in routed and (accept is None or accept(event)):
+            if sub.accepts(event):
                 sub._push(event)
                 if sub._error is not None:  # the 'error' policy overflowed: disconnected, never attach
                     return sub
@@ -688,7 +689,7 @@ class Channel:
             self._retired_dropped += sub._dropped  # 'drop_oldest' drops during replay: never attached
             return sub
         self._subscriptions.add(sub)
-        for kind in routed:
+        for kind in sub._routed:
             self._routes[kind] = (*self._routes.get(kind, ()), sub)
         return sub
 

@@ -374,9 +374,13 @@ def iterate_sync(
     produced before it.
     """
     _refuse_in_loop(async_alternative)
+    _check_batch_size(batch_size)
+    return _iterate(factory, batch_size)
+
+
+def _check_batch_size(batch_size: int) -> None:
     if batch_size <= 0:
         raise ValueError(f"batch_size must be a positive number of items, got {batch_size!r}")
-    return _iterate(factory, batch_size)
 
 
 def _refuse_in_loop(async_alternative: str) -> None:
@@ -421,8 +425,7 @@ def iterate_sync_running_calls(
     :raises ValueError: when ``batch_size`` is not positive
     """
     _refuse_in_loop(async_alternative)
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive number of items, got {batch_size!r}")
+    _check_batch_size(batch_size)
     return _iterate(factory, batch_size, lend=True)
 
 

@@ -39,7 +39,6 @@ from ..errors import (
     UnknownRunError,
 )
 from ..events import Event, RunFailed, RunFinished
-from ..filters import EventFilter
 from ..graph import CompiledStateGraph
 from ..graph.run import parse_config
 from ..modes import ViewSpec
@@ -56,6 +55,7 @@ from .stream import (
     lag_message,
     lost_message,
     metadata_message,
+    stream_filter,
     terminal_message,
 )
 
@@ -370,16 +370,9 @@ class RemoteRunStream:
         return first <= self._cursor + 1 <= mirror.channel.last_seq + 1 and (self._primed or first == mirror.start_seq)
 
     def _prime_from(self, mirror: RemoteMirror) -> None:
-        event_filter = EventFilter(
-            kinds=self.spec.kinds, nodes=self.nodes, tags=self.tags, subgraphs=self.spec.subgraphs
+        self._encoder.prime_until(
+            mirror.channel.retained(), self._cursor, stream_filter(self.spec, self.nodes, self.tags)
         )
-        routed = event_filter.routed_kinds()
-        accept = event_filter.compile()
-        for event in mirror.channel.retained():
-            if event.seq > self._cursor:
-                break
-            if event.__class__ in routed and (accept is None or accept(event)):
-                self._encoder.prime(event)
         self._primed = True
 
     def _subscribe_mirror(self, mirror: RemoteMirror) -> Subscription:

@@ -52,6 +52,7 @@ __all__ = [
     "lost_message",
     "metadata_message",
     "terminal_message",
+    "stream_filter",
 ]
 
 DEFAULT_RETRY = 1000
@@ -132,6 +133,17 @@ class ChunkEncoder:
         for _mode, project in self._table.get(event.__class__, ()):
             project(event)
 
+    def prime_until(self, events: Iterable[Event], cursor: int, event_filter: EventFilter) -> None:
+        """:meth:`prime` with the events (oldest first) up to ``seq`` ``cursor`` that pass ``event_filter``:
+        a mode with state (``messages`` remembers what it streamed) then resumes where the client left off."""
+        routed = event_filter.routed_kinds()
+        accept = event_filter.compile()
+        for event in events:
+            if event.seq > cursor:
+                break
+            if event.__class__ in routed and (accept is None or accept(event)):
+                self.prime(event)
+
     def encode(self, event: Event) -> bytes | None:
         """The messages of the chunks ``event`` yields (several when it yields chunks for several modes,
         all with ``id`` = its ``seq``), or None when it yields none."""
@@ -156,6 +168,11 @@ class ChunkEncoder:
                 }
                 parts.append(sse_message(mode, data, id=event.seq))
         return b"".join(parts) if parts else None
+
+
+def stream_filter(spec: ViewSpec, nodes: Iterable[str] | None, tags: Iterable[str] | None) -> EventFilter:
+    """The filter of a client's stream: the kinds of its modes, its ``subgraphs`` choice, nodes and tags."""
+    return EventFilter(kinds=spec.kinds, nodes=nodes, tags=tags, subgraphs=spec.subgraphs)
 
 
 class RunStream:
@@ -236,18 +253,8 @@ class RunStream:
             return self.run.subscribe(replay_from=first, **kwargs), lag
 
     def _prime(self, cursor: int) -> None:
-        """Run the retained events up to ``cursor`` through the projections, sending nothing: a mode with
-        state (``messages`` remembers what it streamed) then resumes exactly where the client left off."""
-        event_filter = EventFilter(
-            kinds=self.spec.kinds, nodes=self.nodes, tags=self.tags, subgraphs=self.spec.subgraphs
-        )
-        routed = event_filter.routed_kinds()
-        accept = event_filter.compile()
-        for event in self.run.channel.retained():
-            if event.seq > cursor:
-                break
-            if event.__class__ in routed and (accept is None or accept(event)):
-                self._encoder.prime(event)
+        """Prime the stream's modes with the retained events the client already has (up to ``cursor``)."""
+        self._encoder.prime_until(self.run.channel.retained(), cursor, stream_filter(self.spec, self.nodes, self.tags))
 
     def metadata(self) -> bytes:
         """The ``metadata`` message that opens the stream."""
