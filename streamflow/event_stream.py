@@ -72,7 +72,7 @@ from .events import (
     ToolFinished,
     ToolStarted,
 )
-from .modes import SKIP, Chunks, Projection, node_metadata
+from .modes import SKIP, Chunks, Projection, task_metadata
 
 __all__ = ["EVENT_STREAM_VERSIONS", "EVENT_TYPES", "EventStreamSpec"]
 
@@ -276,7 +276,7 @@ class _EventStreamState:
         run = _Started(
             event.node or "",
             [f"graph:step:{event.step}", *event.tags],
-            node_metadata(self.root.metadata, event),
+            task_metadata(self.root.metadata, event),
             parents,
             event.input,
             False,

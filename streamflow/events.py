@@ -202,11 +202,14 @@ class RunCancelled(Event):
 class TaskStarted(Event):
     """A task (one node in one superstep) started. ``node``, ``step`` and ``task_id`` say which."""
 
-    tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags", "triggers")
+    tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags", "triggers", "path")
     input: Any = None
     """The input the node was called with (the state, or a ``Send`` argument)."""
     triggers: tuple[str, ...] = ()
     """What triggered the task, in LangGraph's words (``("start:node",)``, ``("branch:to:node",)``...)."""
+    path: tuple[Any, ...] = ()
+    """LangGraph's task path (its ``langgraph_path``): ``("__pregel_pull", <node>)``, or
+    ``("__pregel_push", <index of the Send among the step's sends>)`` for a task started by a ``Send``."""
 
 
 @_kind("task_finished")

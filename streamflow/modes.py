@@ -24,8 +24,10 @@ Chunk shapes (LangGraph's):
     ``ls_model_name``; and, once whole, each message a node returns that was not streamed as tokens and was
     not in the node's input (a ``HumanMessage``, a ``ToolMessage``, an ``AIMessage`` of a ``nostream``
     model...), with the node's metadata (the run's metadata and the ``langgraph_*`` keys). A message
-    streamed as tokens is never emitted again. For a task started by ``Send``, ``langgraph_path`` is
-    ``("__pregel_push",)`` without LangGraph's index.
+    streamed as tokens is never emitted again. The node's metadata equals the ``config["metadata"]`` the
+    node receives (both are built by :func:`streamflow.metadata.node_metadata`); for a task started by
+    ``Send``, ``langgraph_path`` is ``("__pregel_push", <index>)``, without the third item LangGraph 1.x
+    adds.
 ``tools``
     one dict per step of each tool call, LangGraph's ``tools`` mode records (sizes are whatever the tool
     gave): ``{"event": "tool-started", "tool_call_id", "tool_name", "input"}`` (``input``: the arguments
@@ -72,6 +74,7 @@ from .events import (
     ToolStarted,
 )
 from .messages import BaseMessage
+from .metadata import node_metadata
 
 __all__ = [
     "MODES",
@@ -83,8 +86,8 @@ __all__ = [
     "Mode",
     "ModeState",
     "ViewSpec",
-    "node_metadata",
     "register_mode",
+    "task_metadata",
 ]
 
 NOSTREAM = "nostream"
@@ -192,20 +195,18 @@ def _debug(kind: str, payload: Callable[[Any], dict[str, Any]]) -> Projection:
     return project
 
 
-def node_metadata(run_metadata: Mapping[str, Any], event: TaskStarted) -> dict[str, Any]:
-    """The metadata LangGraph gives a node's run: the run's metadata plus ``langgraph_step``,
-    ``langgraph_node``, ``langgraph_triggers``, ``langgraph_path`` and ``langgraph_checkpoint_ns``, read
-    from the task's ``TaskStarted`` event. For a ``Send`` task the path is ``("__pregel_push",)``."""
-    node = event.node or ""
-    push = "__pregel_push" in event.triggers
-    return {
-        **run_metadata,
-        "langgraph_step": event.step,
-        "langgraph_node": node,
-        "langgraph_triggers": event.triggers,
-        "langgraph_path": ("__pregel_push",) if push else ("__pregel_pull", node),
-        "langgraph_checkpoint_ns": "|".join((*event.ns, f"{node}:{event.task_id}")),
-    }
+def task_metadata(run_metadata: Mapping[str, Any], event: TaskStarted) -> dict[str, Any]:
+    """The metadata of the node whose task ``event`` started (:func:`streamflow.metadata.node_metadata` with
+    the facts the event carries), equal to the ``config["metadata"]`` the node receives."""
+    return node_metadata(
+        run_metadata,
+        step=event.step,
+        node=event.node or "",
+        triggers=event.triggers,
+        path=event.path,
+        ns=event.ns,
+        task_id=event.task_id,
+    )
 
 
 def _messages_in(values: Any) -> Iterable[BaseMessage]:
@@ -268,7 +269,7 @@ class MessagesModeState(ModeState):
         for message in _messages_in(event.input):
             if message.id is not None:
                 seen.add(message.id)
-        self.tasks[event.task_id] = node_metadata(self.run_metadata, event)
+        self.tasks[event.task_id] = task_metadata(self.run_metadata, event)
         return SKIP
 
     def task_failed(self, event: TaskFailed) -> Any:
