@@ -27,7 +27,8 @@ Chunk shapes (LangGraph's):
     streamed as tokens is never emitted again. The node's metadata equals the ``config["metadata"]`` the
     node receives (both are built by :func:`streamflow.metadata.node_metadata`); for a task started by
     ``Send``, ``langgraph_path`` is ``("__pregel_push", <index>)``, without the third item LangGraph 1.x
-    adds.
+    adds. A view attached while a task or model call ran gives a documented subset
+    (:class:`MessagesModeState`).
 ``tools``
     one dict per step of each tool call, LangGraph's ``tools`` mode records (sizes are whatever the tool
     gave): ``{"event": "tool-started", "tool_call_id", "tool_name", "input"}`` (``input``: the arguments
@@ -60,6 +61,7 @@ import attrs
 from .errors import UnknownStreamModeError
 from .events import (
     ChatModelFinished,
+    ChatModelStarted,
     ChatModelToken,
     CustomData,
     Event,
@@ -230,16 +232,24 @@ def _messages_in(values: Any) -> Iterable[BaseMessage]:
 class MessagesModeState(ModeState):
     """The ``messages`` mode of one view: tokens as they come, then each new message a node returns, once.
 
-    Remembers the ids of the messages it has emitted or seen in a node's input, and the metadata of the
-    tasks in flight (events: ``RunStarted`` for the run's metadata, ``TaskStarted`` / ``TaskFinished`` /
-    ``TaskFailed``, ``ChatModelToken``, ``ChatModelFinished``).
+    Remembers the ids of the messages it has emitted or seen in a node's input, the metadata of the tasks
+    in flight and that of the model calls in flight (events: ``RunStarted`` for the run's metadata,
+    ``TaskStarted`` / ``TaskFinished`` / ``TaskFailed``, ``ChatModelStarted`` / ``ChatModelToken`` /
+    ``ChatModelFinished``).
+
+    A model call's metadata is LangGraph's, built once per call from its ``ChatModelStarted``: the node's
+    metadata, then ``tags`` (the run's and the model's), ``ls_provider`` and ``ls_model_name``; every chunk
+    of the call shares that dict. A view that never saw the call start (attached while it ran, without
+    replay) gives its chunks what the view knows instead: the node's metadata if it saw the task start,
+    else the run's metadata with ``langgraph_step`` and ``langgraph_node``; then ``tags``; no ``ls_*`` keys.
+    A message a node returns carries its node's metadata (the same fallback for a task it never saw start).
     """
 
     kinds: ClassVar[frozenset[type[Event]]] = frozenset(
-        {RunStarted, TaskStarted, TaskFinished, TaskFailed, ChatModelToken, ChatModelFinished}
+        {RunStarted, TaskStarted, TaskFinished, TaskFailed, ChatModelStarted, ChatModelToken, ChatModelFinished}
     )
 
-    __slots__ = ("last_id", "run_metadata", "seen", "tasks")
+    __slots__ = ("calls", "last_id", "run_metadata", "seen", "tasks")
 
     def __init__(self) -> None:
         self.seen: set[Any] = set()
@@ -249,6 +259,8 @@ class MessagesModeState(ModeState):
         self.run_metadata: Mapping[str, Any] = {}
         self.tasks: dict[str | None, dict[str, Any]] = {}
         """Node metadata of the tasks in flight, by task id."""
+        self.calls: dict[str, dict[str, Any]] = {}
+        """``messages`` metadata of the model calls in flight, by call id."""
 
     def projections(self) -> dict[type[Event], Projection]:
         return {
@@ -256,9 +268,14 @@ class MessagesModeState(ModeState):
             TaskStarted: self.task_started,
             TaskFinished: self.task_finished,
             TaskFailed: self.task_failed,
+            ChatModelStarted: self.model_started,
             ChatModelToken: self.token,
             ChatModelFinished: self.model_finished,
         }
+
+    def node_fallback(self, event: Event) -> dict[str, Any]:
+        """The metadata of a task this view never saw start: the run's, ``langgraph_step``, ``langgraph_node``."""
+        return {**self.run_metadata, "langgraph_step": event.step, "langgraph_node": event.node}
 
     def run_started(self, event: RunStarted) -> Any:
         self.run_metadata = event.metadata
@@ -279,7 +296,7 @@ class MessagesModeState(ModeState):
     def task_finished(self, event: TaskFinished) -> Any:
         metadata = self.tasks.pop(event.task_id, None)
         if metadata is None:  # this view attached after the task started
-            metadata = {**self.run_metadata, "langgraph_step": event.step, "langgraph_node": event.node}
+            metadata = self.node_fallback(event)
         out = []
         seen = self.seen
         for message in _messages_in(event.result):
@@ -292,20 +309,38 @@ class MessagesModeState(ModeState):
             return SKIP
         return out[0] if len(out) == 1 else Chunks(tuple(out))
 
+    def model_started(self, event: ChatModelStarted) -> Any:
+        self.calls[event.call_id] = {
+            **event.metadata,
+            "tags": list(event.tags),
+            "ls_provider": event.provider,
+            "ls_model_name": event.model_name,
+        }
+        return SKIP
+
+    def unseen_call(self, event: ChatModelToken | ChatModelFinished) -> dict[str, Any]:
+        """The metadata of a model call this view never saw start (see the class docstring)."""
+        node = self.tasks.get(event.task_id)
+        return {**(node if node is not None else self.node_fallback(event)), "tags": list(event.tags)}
+
     def token(self, event: ChatModelToken) -> Any:
         chunk = event.chunk
         mid = chunk.id
         if mid != self.last_id:
             self.last_id = mid
             self.seen.add(mid)
-        return (chunk, event.metadata)
+        metadata = self.calls.get(event.call_id)
+        if metadata is None:  # remembered for the call's next chunks
+            metadata = self.calls[event.call_id] = self.unseen_call(event)
+        return (chunk, metadata)
 
     def model_finished(self, event: ChatModelFinished) -> Any:
+        metadata = self.calls.pop(event.call_id, None)
         message = event.message
         if message is None or NOSTREAM in event.tags or message.id in self.seen:
             return SKIP
         self.seen.add(message.id)
-        return (message, event.metadata)
+        return (message, metadata if metadata is not None else self.unseen_call(event))
 
 
 register_mode(Mode("values", {StateValues: lambda e: e.values}))
