@@ -72,7 +72,7 @@ from .events import (
     ToolFinished,
     ToolStarted,
 )
-from .modes import SKIP, Chunks, Projection, node_metadata
+from .modes import SKIP, Chunks, Projection, task_metadata
 
 __all__ = ["EVENT_STREAM_VERSIONS", "EVENT_TYPES", "EventStreamSpec"]
 
@@ -276,7 +276,7 @@ class _EventStreamState:
         run = _Started(
             event.node or "",
             [f"graph:step:{event.step}", *event.tags],
-            node_metadata(self.root.metadata, event),
+            task_metadata(self.root.metadata, event),
             parents,
             event.input,
             False,
@@ -304,7 +304,7 @@ class _EventStreamState:
     # -- chat models ---------------------------------------------------------------------------------
 
     def model_started(self, event: ChatModelStarted) -> Any:
-        metadata = {k: v for k, v in event.metadata.items() if k != "tags"}
+        metadata = {**event.metadata, "ls_provider": event.provider, "ls_model_name": event.model_name}
         messages = {"messages": [list(event.messages or ())]}
         run = _Started(event.name, list(event.tags), metadata, list(event.parent_ids), messages, False)
         return self._start(event.call_id, "chat_model", run, {"input": messages})

@@ -82,7 +82,10 @@ class Event:
     tags: tuple[str, ...] = ()
     """Tags of the run, node, model or tool that produced the event."""
     metadata: Mapping[str, Any] = EMPTY_METADATA
-    """Free-form metadata given with the run's config or by the producer."""
+    """The run's ``config["metadata"]`` on :class:`RunStarted`; on the events that begin something inside a
+    task (:class:`ChatModelStarted`, :class:`ToolStarted`, :class:`CustomEvent`), the metadata of the task's
+    node (what its ``config["metadata"]`` holds: the run's plus LangGraph's ``langgraph_*`` keys); empty on
+    the others, whose views find it from those events."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the lossless dict form: ``{"type": <kind>, <field>: <value>, ...}``.
@@ -202,11 +205,14 @@ class RunCancelled(Event):
 class TaskStarted(Event):
     """A task (one node in one superstep) started. ``node``, ``step`` and ``task_id`` say which."""
 
-    tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags", "triggers")
+    tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags", "triggers", "path")
     input: Any = None
     """The input the node was called with (the state, or a ``Send`` argument)."""
     triggers: tuple[str, ...] = ()
     """What triggered the task, in LangGraph's words (``("start:node",)``, ``("branch:to:node",)``...)."""
+    path: tuple[Any, ...] = ()
+    """LangGraph's task path (its ``langgraph_path``): ``("__pregel_pull", <node>)``, or
+    ``("__pregel_push", <index of the Send among the step's sends>)`` for a task started by a ``Send``."""
 
 
 @_kind("task_finished")
@@ -316,7 +322,9 @@ class CustomEvent(Event):
 @_kind("chat_model_started")
 @attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class ChatModelStarted(Event):
-    """A chat model call began."""
+    """A chat model call began. It alone says what identifies the call; its tokens and finish carry only
+    the routing fields and ``call_id`` (views keep what they need from this event, by ``call_id``).
+    ``tags`` are the run's then the model's; ``metadata`` is the calling node's (see :attr:`Event.metadata`)."""
 
     tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags", "parent_ids")
     call_id: str = ""
@@ -340,18 +348,47 @@ class ChatModelStarted(Event):
 @_kind("chat_model_token")
 @attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class ChatModelToken(Event):
-    """One chunk of a streaming chat model's output."""
+    """One chunk of a streaming chat model's output. What the call is (model, provider, node metadata) is
+    said once, by the call's :class:`ChatModelStarted` with the same ``call_id``."""
 
     call_id: str = ""
     """Id of the model call this chunk belongs to."""
     chunk: Any = None
     """The message chunk (an ``AIMessageChunk``)."""
 
+    @classmethod
+    def of_call(
+        cls,
+        ns: tuple[str, ...],
+        node: str | None,
+        step: int | None,
+        task_id: str | None,
+        tags: tuple[str, ...],
+        call_id: str,
+        chunk: Any,
+    ) -> ChatModelToken:
+        """The same event as ``ChatModelToken(ns=..., ..., call_id=..., chunk=...)``, made without keyword
+        arguments: a model call makes one per chunk (see :meth:`CustomData.of_writer`). The other fields
+        take their defaults (``ts`` is now)."""
+        event = _new(cls)
+        event.run_id = ""
+        event.seq = 0
+        event.ts = _now()
+        event.ns = ns
+        event.node = node
+        event.step = step
+        event.task_id = task_id
+        event.tags = tags
+        event.metadata = EMPTY_METADATA
+        event.call_id = call_id
+        event.chunk = chunk
+        return event
+
 
 @_kind("chat_model_finished")
 @attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class ChatModelFinished(Event):
-    """A chat model call finished."""
+    """A chat model call finished (what the call is: its :class:`ChatModelStarted`, by ``call_id``)."""
 
     call_id: str = ""
     """Id of the model call."""

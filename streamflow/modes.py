@@ -24,8 +24,11 @@ Chunk shapes (LangGraph's):
     ``ls_model_name``; and, once whole, each message a node returns that was not streamed as tokens and was
     not in the node's input (a ``HumanMessage``, a ``ToolMessage``, an ``AIMessage`` of a ``nostream``
     model...), with the node's metadata (the run's metadata and the ``langgraph_*`` keys). A message
-    streamed as tokens is never emitted again. For a task started by ``Send``, ``langgraph_path`` is
-    ``("__pregel_push",)`` without LangGraph's index.
+    streamed as tokens is never emitted again. The node's metadata equals the ``config["metadata"]`` the
+    node receives (both are built by :func:`streamflow.metadata.node_metadata`); for a task started by
+    ``Send``, ``langgraph_path`` is ``("__pregel_push", <index>)``, without the third item LangGraph 1.x
+    adds. A view attached while a task or model call ran gives a documented subset
+    (:class:`MessagesModeState`).
 ``tools``
     one dict per step of each tool call, LangGraph's ``tools`` mode records (sizes are whatever the tool
     gave): ``{"event": "tool-started", "tool_call_id", "tool_name", "input"}`` (``input``: the arguments
@@ -58,6 +61,7 @@ import attrs
 from .errors import UnknownStreamModeError
 from .events import (
     ChatModelFinished,
+    ChatModelStarted,
     ChatModelToken,
     CustomData,
     Event,
@@ -72,6 +76,7 @@ from .events import (
     ToolStarted,
 )
 from .messages import BaseMessage
+from .metadata import node_metadata
 
 __all__ = [
     "MODES",
@@ -83,8 +88,8 @@ __all__ = [
     "Mode",
     "ModeState",
     "ViewSpec",
-    "node_metadata",
     "register_mode",
+    "task_metadata",
 ]
 
 NOSTREAM = "nostream"
@@ -192,20 +197,18 @@ def _debug(kind: str, payload: Callable[[Any], dict[str, Any]]) -> Projection:
     return project
 
 
-def node_metadata(run_metadata: Mapping[str, Any], event: TaskStarted) -> dict[str, Any]:
-    """The metadata LangGraph gives a node's run: the run's metadata plus ``langgraph_step``,
-    ``langgraph_node``, ``langgraph_triggers``, ``langgraph_path`` and ``langgraph_checkpoint_ns``, read
-    from the task's ``TaskStarted`` event. For a ``Send`` task the path is ``("__pregel_push",)``."""
-    node = event.node or ""
-    push = "__pregel_push" in event.triggers
-    return {
-        **run_metadata,
-        "langgraph_step": event.step,
-        "langgraph_node": node,
-        "langgraph_triggers": event.triggers,
-        "langgraph_path": ("__pregel_push",) if push else ("__pregel_pull", node),
-        "langgraph_checkpoint_ns": "|".join((*event.ns, f"{node}:{event.task_id}")),
-    }
+def task_metadata(run_metadata: Mapping[str, Any], event: TaskStarted) -> dict[str, Any]:
+    """The metadata of the node whose task ``event`` started (:func:`streamflow.metadata.node_metadata` with
+    the facts the event carries), equal to the ``config["metadata"]`` the node receives."""
+    return node_metadata(
+        run_metadata,
+        step=event.step,
+        node=event.node or "",
+        triggers=event.triggers,
+        path=event.path,
+        ns=event.ns,
+        task_id=event.task_id,
+    )
 
 
 def _messages_in(values: Any) -> Iterable[BaseMessage]:
@@ -229,16 +232,24 @@ def _messages_in(values: Any) -> Iterable[BaseMessage]:
 class MessagesModeState(ModeState):
     """The ``messages`` mode of one view: tokens as they come, then each new message a node returns, once.
 
-    Remembers the ids of the messages it has emitted or seen in a node's input, and the metadata of the
-    tasks in flight (events: ``RunStarted`` for the run's metadata, ``TaskStarted`` / ``TaskFinished`` /
-    ``TaskFailed``, ``ChatModelToken``, ``ChatModelFinished``).
+    Remembers the ids of the messages it has emitted or seen in a node's input, the metadata of the tasks
+    in flight and that of the model calls in flight (events: ``RunStarted`` for the run's metadata,
+    ``TaskStarted`` / ``TaskFinished`` / ``TaskFailed``, ``ChatModelStarted`` / ``ChatModelToken`` /
+    ``ChatModelFinished``).
+
+    A model call's metadata is LangGraph's, built once per call from its ``ChatModelStarted``: the node's
+    metadata, then ``tags`` (the run's and the model's), ``ls_provider`` and ``ls_model_name``; every chunk
+    of the call shares that dict. A view that never saw the call start (attached while it ran, without
+    replay) gives its chunks what the view knows instead: the node's metadata if it saw the task start,
+    else the run's metadata with ``langgraph_step`` and ``langgraph_node``; then ``tags``; no ``ls_*`` keys.
+    A message a node returns carries its node's metadata (the same fallback for a task it never saw start).
     """
 
     kinds: ClassVar[frozenset[type[Event]]] = frozenset(
-        {RunStarted, TaskStarted, TaskFinished, TaskFailed, ChatModelToken, ChatModelFinished}
+        {RunStarted, TaskStarted, TaskFinished, TaskFailed, ChatModelStarted, ChatModelToken, ChatModelFinished}
     )
 
-    __slots__ = ("last_id", "run_metadata", "seen", "tasks")
+    __slots__ = ("calls", "last_id", "run_metadata", "seen", "tasks")
 
     def __init__(self) -> None:
         self.seen: set[Any] = set()
@@ -248,6 +259,8 @@ class MessagesModeState(ModeState):
         self.run_metadata: Mapping[str, Any] = {}
         self.tasks: dict[str | None, dict[str, Any]] = {}
         """Node metadata of the tasks in flight, by task id."""
+        self.calls: dict[str, dict[str, Any]] = {}
+        """``messages`` metadata of the model calls in flight, by call id."""
 
     def projections(self) -> dict[type[Event], Projection]:
         return {
@@ -255,9 +268,14 @@ class MessagesModeState(ModeState):
             TaskStarted: self.task_started,
             TaskFinished: self.task_finished,
             TaskFailed: self.task_failed,
+            ChatModelStarted: self.model_started,
             ChatModelToken: self.token,
             ChatModelFinished: self.model_finished,
         }
+
+    def node_fallback(self, event: Event) -> dict[str, Any]:
+        """The metadata of a task this view never saw start: the run's, ``langgraph_step``, ``langgraph_node``."""
+        return {**self.run_metadata, "langgraph_step": event.step, "langgraph_node": event.node}
 
     def run_started(self, event: RunStarted) -> Any:
         self.run_metadata = event.metadata
@@ -268,7 +286,7 @@ class MessagesModeState(ModeState):
         for message in _messages_in(event.input):
             if message.id is not None:
                 seen.add(message.id)
-        self.tasks[event.task_id] = node_metadata(self.run_metadata, event)
+        self.tasks[event.task_id] = task_metadata(self.run_metadata, event)
         return SKIP
 
     def task_failed(self, event: TaskFailed) -> Any:
@@ -278,7 +296,7 @@ class MessagesModeState(ModeState):
     def task_finished(self, event: TaskFinished) -> Any:
         metadata = self.tasks.pop(event.task_id, None)
         if metadata is None:  # this view attached after the task started
-            metadata = {**self.run_metadata, "langgraph_step": event.step, "langgraph_node": event.node}
+            metadata = self.node_fallback(event)
         out = []
         seen = self.seen
         for message in _messages_in(event.result):
@@ -291,20 +309,38 @@ class MessagesModeState(ModeState):
             return SKIP
         return out[0] if len(out) == 1 else Chunks(tuple(out))
 
+    def model_started(self, event: ChatModelStarted) -> Any:
+        self.calls[event.call_id] = {
+            **event.metadata,
+            "tags": list(event.tags),
+            "ls_provider": event.provider,
+            "ls_model_name": event.model_name,
+        }
+        return SKIP
+
+    def unseen_call(self, event: ChatModelToken | ChatModelFinished) -> dict[str, Any]:
+        """The metadata of a model call this view never saw start (see the class docstring)."""
+        node = self.tasks.get(event.task_id)
+        return {**(node if node is not None else self.node_fallback(event)), "tags": list(event.tags)}
+
     def token(self, event: ChatModelToken) -> Any:
         chunk = event.chunk
         mid = chunk.id
         if mid != self.last_id:
             self.last_id = mid
             self.seen.add(mid)
-        return (chunk, event.metadata)
+        metadata = self.calls.get(event.call_id)
+        if metadata is None:  # remembered for the call's next chunks
+            metadata = self.calls[event.call_id] = self.unseen_call(event)
+        return (chunk, metadata)
 
     def model_finished(self, event: ChatModelFinished) -> Any:
+        metadata = self.calls.pop(event.call_id, None)
         message = event.message
         if message is None or NOSTREAM in event.tags or message.id in self.seen:
             return SKIP
         self.seen.add(message.id)
-        return (message, event.metadata)
+        return (message, metadata if metadata is not None else self.unseen_call(event))
 
 
 register_mode(Mode("values", {StateValues: lambda e: e.values}))

@@ -109,7 +109,8 @@ def run_cancelled(payload: PayloadStrategy, routing: Routing) -> st.SearchStrate
 
 def task_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[TaskStarted]:
     triggers = st.lists(st.sampled_from(["start:node", "branch:to:node", "node_1"]), max_size=3).map(tuple)
-    return st.builds(TaskStarted, **routing, input=payload, triggers=triggers)
+    path = st.tuples(st.just("__pregel_pull"), names) | st.tuples(st.just("__pregel_push"), st.integers(0, 100))
+    return st.builds(TaskStarted, **routing, input=payload, triggers=triggers, path=path)
 
 
 def task_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[TaskFinished]:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamflow.events import KINDS, CustomData, Event, from_dict, kind_of
+from streamflow.events import KINDS, ChatModelToken, CustomData, Event, from_dict, kind_of
 from tests.strategies import EVENT_STRATEGIES, any_payloads, events, events_of, json_payloads
 
 ALL_KINDS = sorted(KINDS)
@@ -108,3 +108,19 @@ def test_custom_data_of_writer_sets_every_field_as_the_constructor_does() -> Non
     )
     assert fast == slow
     assert {a.name: getattr(fast, a.name) for a in attrs.fields(CustomData)} == attrs.asdict(slow, recurse=False)
+
+
+def test_chat_model_token_of_call_sets_every_field_as_the_constructor_does() -> None:
+    fast = ChatModelToken.of_call(("sub:1",), "node", 3, "task", ("t",), "call-1", {"chunk": 1})
+    slow = ChatModelToken(
+        ns=("sub:1",),
+        node="node",
+        step=3,
+        task_id="task",
+        tags=("t",),
+        call_id="call-1",
+        chunk={"chunk": 1},
+        ts=fast.ts,
+    )
+    assert fast == slow
+    assert {a.name: getattr(fast, a.name) for a in attrs.fields(ChatModelToken)} == attrs.asdict(slow, recurse=False)

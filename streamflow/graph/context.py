@@ -20,6 +20,7 @@ import attrs
 from ..channel import Channel
 from ..errors import ChannelClosedError, InvalidArgumentError, NotInRunError
 from ..events import CustomData, CustomEvent, Event
+from ..metadata import node_metadata
 
 __all__ = [
     "StreamWriter",
@@ -137,14 +138,15 @@ class TaskContext:
 
     def metadata(self) -> dict[str, Any]:
         """The run's metadata plus LangGraph's per-task keys (``langgraph_node``, ``langgraph_step`` ...)."""
-        return {
-            **self.run.metadata,
-            "langgraph_step": self.step,
-            "langgraph_node": self.node,
-            "langgraph_triggers": self.triggers,
-            "langgraph_path": self.path,
-            "langgraph_checkpoint_ns": self.checkpoint_ns,
-        }
+        return node_metadata(
+            self.run.metadata,
+            step=self.step,
+            node=self.node,
+            triggers=self.triggers,
+            path=self.path,
+            ns=self.ns,
+            task_id=self.task_id,
+        )
 
     def config(self) -> dict[str, Any]:
         """The config a node receives as its ``config`` parameter (LangGraph's ``RunnableConfig`` shape)."""

@@ -77,7 +77,14 @@ class _Step:
         if channel.wants(TaskStarted):
             await channel.publish(
                 TaskStarted(
-                    ns=ns, node=name, step=step, task_id=task_id, tags=tags, input=task.input, triggers=task.triggers
+                    ns=ns,
+                    node=name,
+                    step=step,
+                    task_id=task_id,
+                    tags=tags,
+                    input=task.input,
+                    triggers=task.triggers,
+                    path=task.path,
                 )
             )
         writer = Writer(run, ns, name, step, task_id)

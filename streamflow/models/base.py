@@ -4,6 +4,11 @@ Inside a run, every call publishes ``ChatModelStarted``, one ``ChatModelToken`` 
 ``ChatModelFinished`` onto the run's channel, whether the node called ``invoke()`` or ``astream()``
 (LangChain's "auto-streaming"): the ``messages`` stream mode is a view of those events. A model tagged
 ``nostream`` publishes no tokens. Outside a run, the calls just return or yield.
+
+The events carry facts, not the shape of any view: ``ChatModelStarted`` says once what the call is (its
+task, tags, provider, model name, the node's metadata); a token carries its chunk, its ``call_id`` and the
+routing fields. The ``messages`` mode and ``astream_events`` build LangGraph's and LangChain's metadata
+(``tags``, ``ls_provider``, ``ls_model_name``) from them, once per call.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ __all__ = ["BaseChatModel"]
 class BaseChatModel:
     """Base of every chat model. Subclasses implement :meth:`_astream_chunks`.
 
-    :param tags: tags carried by this model's events (``metadata["tags"]`` in ``messages`` mode)
+    :param tags: tags carried by this model's events, after the run's (``metadata["tags"]`` in ``messages``
+        mode)
     :param name: the model's name in events (default: its class name)
     """
 
@@ -136,7 +142,6 @@ class _ModelCall:
         "call_id",
         "channel",
         "default_id",
-        "metadata",
         "node",
         "ns",
         "on_loop",
@@ -162,24 +167,18 @@ class _ModelCall:
         self.ns, self.node, self.step, self.task_id = task.ns, task.node, task.step, task.task_id
         self.tags = tags = (*run.tags, *model.tags)
         self.streamed = NOSTREAM not in tags
-        self.metadata = metadata = {
-            **task.metadata(),
-            "tags": list(tags),
-            "ls_provider": model.provider,
-            "ls_model_name": model.model_name,
-        }
         self.route: dict[str, Any] = {
             "ns": task.ns,
             "node": task.node,
             "step": task.step,
             "task_id": task.task_id,
             "tags": tags,
-            "metadata": metadata,
             "call_id": call_id,
         }
         self.publish(
             ChatModelStarted(
                 **self.route,
+                metadata=task.metadata(),
                 name=model.name,
                 model_name=model.model_name,
                 provider=model.provider,
@@ -204,16 +203,7 @@ class _ModelCall:
         channel = self.channel
         if not self.streamed or not channel.wants(ChatModelToken):
             return None
-        token = ChatModelToken(
-            ns=self.ns,
-            node=self.node,
-            step=self.step,
-            task_id=self.task_id,
-            tags=self.tags,
-            metadata=self.metadata,
-            call_id=self.call_id,
-            chunk=chunk,
-        )
+        token = ChatModelToken.of_call(self.ns, self.node, self.step, self.task_id, self.tags, self.call_id, chunk)
         if not self.on_loop:
             self.publish(token)
             return None
