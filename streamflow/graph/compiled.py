@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from anyio import CancelScope
 
@@ -13,11 +13,8 @@ from ..event_stream import EventStreamSpec
 from ..modes import ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
-from .builder import Branch
 from .run import Run
-
-if TYPE_CHECKING:
-    from .builder import StateGraph
+from .specs import GraphSpec
 
 __all__ = ["LOOKAHEAD", "CompiledStateGraph"]
 
@@ -37,20 +34,13 @@ class CompiledStateGraph:
     (:mod:`streamflow.event_stream`).
     """
 
-    def __init__(self, builder: StateGraph, *, name: str) -> None:
-        self.builder = builder
-        self.name = name
-        self.schema = builder.schema
-        self.edges_from: dict[str, tuple[str, ...]] = {}
-        for a, b in builder.edges:
-            self.edges_from[a] = (*self.edges_from.get(a, ()), b)
-        self.joins_with: dict[str, tuple[tuple[int, tuple[tuple[str, ...], str]], ...]] = {}
-        for index, (starts, target) in enumerate(builder.joins):
-            for a in starts:
-                self.joins_with[a] = (*self.joins_with.get(a, ()), (index, (starts, target)))
-        self.branches_from: dict[str, tuple[Branch, ...]] = {}
-        for br in builder.branches:
-            self.branches_from[br.source] = (*self.branches_from.get(br.source, ()), br)
+    def __init__(self, spec: GraphSpec) -> None:
+        self.spec = spec
+        """The graph's structure: nodes, edges, state schema."""
+        self.name = spec.name
+        """The graph's name (``compile(name=...)``)."""
+        self.schema = spec.schema
+        """The graph's state schema."""
 
     # -- runs and views ------------------------------------------------------------------------------
 
@@ -66,7 +56,7 @@ class CompiledStateGraph:
         :raises InvalidArgumentError: for a malformed config
         :raises RuntimeError: when no event loop is running in this thread
         """
-        return Run(self, input, config, replay_size=replay_size)
+        return Run(self.spec, input, config, replay_size=replay_size)
 
     def astream(
         self,
@@ -234,7 +224,7 @@ class CompiledStateGraph:
     ) -> AsyncIterator[Any]:
         """Start a run, attach ``open_view(run)`` and yield its items (with ``batch_size`` > 0, lists of up to
         that many); then raise what the run raised. Leaving early cancels the run and waits for it."""
-        run = Run(self, input, config, replay_size=0)
+        run = Run(self.spec, input, config, replay_size=0)
         run.context.sync_runner = sync_runner
         try:
             async with open_view(run) as view:
@@ -259,7 +249,7 @@ class CompiledStateGraph:
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        async with Run(self, input, config, replay_size=0) as run:
+        async with Run(self.spec, input, config, replay_size=0) as run:
             result: dict[str, Any] = await run.result()
             return result
 
