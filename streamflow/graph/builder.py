@@ -25,7 +25,7 @@ class StateGraph:
     Every builder method returns the builder, so calls chain (as in LangGraph).
     """
 
-    def __init__(self, state_schema: Any) -> None:
+    def __init__(self, state_schema: type[Any]) -> None:
         self.schema = StateSchema.of(state_schema)
         self.nodes: dict[str, NodeSpec] = {}
         self.edges: list[tuple[str, str]] = []
