@@ -59,8 +59,8 @@ class StateGraph:
             )
         if name in self.nodes:
             raise InvalidGraphError(f"a node named {name!r} already exists; node names must be unique")
-        if isinstance(action, CompiledStateGraph):
-            self.nodes[name] = NodeSpec.of_subgraph(name, action.spec)
+        if isinstance(action, GraphSpec):
+            self.nodes[name] = NodeSpec.of_subgraph(name, action)
         elif action is None:
             raise InvalidGraphError(f"node {name!r} has no action: add_node({name!r}, fn) with a function or graph")
         else:
@@ -163,8 +163,9 @@ class StateGraph:
             raise InvalidGraphError(
                 f"node(s) {unreachable} cannot be reached from START; add an edge to them or remove them"
             )
-        spec = GraphSpec.of(name or "LangGraph", self.schema, self.nodes, self.edges, self.joins, self.branches)
-        return CompiledStateGraph(spec)
+        return CompiledStateGraph.of(
+            name or "LangGraph", self.schema, self.nodes, self.edges, self.joins, self.branches
+        )
 
     def _unreachable(self) -> list[str]:
         succ: dict[str, set[str]] = {n: set() for n in (START, *self.nodes)}

@@ -23,8 +23,10 @@ LOOKAHEAD = 64
 view's buffer)."""
 
 
-class CompiledStateGraph:
-    """A graph ready to run. Made by ``StateGraph.compile()``.
+class CompiledStateGraph(GraphSpec):
+    """A graph ready to run: its checked structure (the :class:`~streamflow.graph.specs.GraphSpec` fields:
+    ``name``, ``schema``, ``nodes`` and the edges by node) and the ways to run it. Made by
+    ``StateGraph.compile()``.
 
     The stream methods follow LangGraph's: ``stream_mode`` is one of ``values``, ``updates``, ``custom``,
     ``messages``, ``tools``, ``tasks``, ``debug`` (and any mode registered later) or a list of them;
@@ -33,14 +35,6 @@ class CompiledStateGraph:
     :meth:`astream_events` / :meth:`stream_events` yield LangChain's v2 event dicts
     (:mod:`streamflow.event_stream`).
     """
-
-    def __init__(self, spec: GraphSpec) -> None:
-        self.spec = spec
-        """The graph's structure: nodes, edges, state schema."""
-        self.name = spec.name
-        """The graph's name (``compile(name=...)``)."""
-        self.schema = spec.schema
-        """The graph's state schema."""
 
     # -- runs and views ------------------------------------------------------------------------------
 
@@ -56,7 +50,7 @@ class CompiledStateGraph:
         :raises InvalidArgumentError: for a malformed config
         :raises RuntimeError: when no event loop is running in this thread
         """
-        return Run(self.spec, input, config, replay_size=replay_size)
+        return Run(self, input, config, replay_size=replay_size)
 
     def astream(
         self,
@@ -224,7 +218,7 @@ class CompiledStateGraph:
     ) -> AsyncIterator[Any]:
         """Start a run, attach ``open_view(run)`` and yield its items (with ``batch_size`` > 0, lists of up to
         that many); then raise what the run raised. Leaving early cancels the run and waits for it."""
-        run = Run(self.spec, input, config, replay_size=0)
+        run = Run(self, input, config, replay_size=0)
         run.context.sync_runner = sync_runner
         try:
             async with open_view(run) as view:
@@ -249,7 +243,7 @@ class CompiledStateGraph:
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        async with Run(self.spec, input, config, replay_size=0) as run:
+        async with Run(self, input, config, replay_size=0) as run:
             result: dict[str, Any] = await run.result()
             return result
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, Self, get_args, get_origin
 
 import attrs
 
@@ -28,7 +28,7 @@ class NodeSpec:
     name: str
     """The node's name."""
     fn: Any
-    """A sync or async callable, or, for a subgraph, the subgraph's :class:`GraphSpec`."""
+    """A sync or async callable, or, for a subgraph, the compiled subgraph (a :class:`GraphSpec`)."""
     is_async: bool = False
     """``fn`` is an async function (or a subgraph, which runs on the run's event loop)."""
     is_subgraph: bool = False
@@ -101,10 +101,8 @@ class Branch:
 
 @attrs.define(slots=True, eq=False)
 class GraphSpec:
-    """A checked graph's structure, with the edges indexed by the node they leave from.
-
-    Made by ``StateGraph.compile()`` (through :meth:`of`); a ``CompiledStateGraph`` runs it.
-    """
+    """A checked graph's structure, with the edges indexed by the node they leave from: what the executor
+    walks. ``CompiledStateGraph``, made by ``StateGraph.compile()``, is one (with the ways to run it)."""
 
     name: str
     """The graph's name (the ``name`` of its ``RunStarted`` event)."""
@@ -128,7 +126,7 @@ class GraphSpec:
         edges: Iterable[tuple[str, str]],
         joins: Iterable[tuple[tuple[str, ...], str]],
         branches: Iterable[Branch],
-    ) -> GraphSpec:
+    ) -> Self:
         """Index the builder's edges (``(start, end)``), fan-in edges (``(starts, end)``) and branches by the
         node they leave from. Nothing is checked here: ``StateGraph.compile()`` checks first."""
         edges_from: dict[str, tuple[str, ...]] = {}
