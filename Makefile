@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: test bench lint demo clean serve
+.PHONY: test bench lint cov demo clean serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,16 +20,24 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+# mypy --strict on the package and on tests/ (the files are set in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check streamflow tests benchmarks examples
 	$(BIN)/ruff format --check streamflow tests benchmarks examples
 	$(BIN)/mypy
 
+# Line and branch coverage of the package by the whole test suite, subprocesses included; prints the total.
+cov: $(STAMP)
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest -q
+	$(BIN)/coverage combine -q
+	$(BIN)/coverage report
+
 demo: $(STAMP)
 	$(BIN)/python examples/agent_demo.py $(DEMO_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.* htmlcov
 
 serve: $(STAMP)
 	$(BIN)/python examples/serve_agent.py --agent demo --host 127.0.0.1 --port $(or $(PORT),8000) $(SERVE_ARGS)

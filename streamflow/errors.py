@@ -9,6 +9,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── UnknownStreamModeError                a stream mode or version that does not exist
     │   ├── InvalidGraphError                     a graph that cannot compile (names the culprit)
     │   ├── InvalidUpdateError                    a node update with a key outside the state schema
+    │   ├── ToolArgumentsError                    tool call arguments that do not fit the tool's schema
     │   ├── NotSerializableError(TypeError)       a payload a wire transport cannot carry
     │   ├── UnknownRunError(LookupError)          a run id a run registry or a Redis store has no trace of
     │   └── UnknownGraphError(LookupError)        a graph name a run registry does not have
@@ -77,6 +78,7 @@ __all__ = [
     "UnknownGraphError",
     "UnknownRunError",
     "RegistryFullError",
+    "ToolArgumentsError",
 ]
 
 
@@ -102,6 +104,11 @@ class InvalidGraphError(InvalidArgumentError):
 
 class InvalidUpdateError(InvalidArgumentError):
     """A node returned an update that the state schema does not allow (an unknown key, a non-mapping)."""
+
+
+class ToolArgumentsError(InvalidArgumentError):
+    """A tool was called with arguments that do not fit its schema (not a mapping, a missing required or an
+    unknown argument, a value of the wrong type); the message names the tool and what it takes."""
 
 
 class NotSerializableError(InvalidArgumentError, TypeError):

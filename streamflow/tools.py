@@ -20,6 +20,7 @@ import anyio
 import anyio.to_thread
 
 from .errors import InvalidArgumentError
+from .errors import ToolArgumentsError as ToolArgumentsError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
 from .graph import END, START, StateGraph
 from .graph.context import _current, current_task
@@ -35,10 +36,6 @@ _JSON_TYPES: dict[Any, str] = {
     list: "array",
     dict: "object",
 }
-
-
-class ToolArgumentsError(InvalidArgumentError):
-    """Arguments that do not fit a tool's schema."""
 
 
 class BaseTool:

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from streamflow.errors import InvalidArgumentError, UnknownStreamModeError
 from streamflow.event_stream import EventStreamSpec
 from streamflow.graph import END, START, StateGraph, adispatch_custom_event, dispatch_custom_event
-from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, MessagesState
+from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, MessagesState, ToolCall
 from streamflow.models import FakeChatModel
 from streamflow.tools import ToolNode, tool
 
-CALL = {"name": "add", "args": {"a": 1, "b": 2}, "id": "call-1", "type": "tool_call"}
+CALL: ToolCall = {"name": "add", "args": {"a": 1, "b": 2}, "id": "call-1", "type": "tool_call"}
 KEYS = ["event", "name", "run_id", "parent_ids", "tags", "metadata", "data"]
 
 
@@ -33,7 +33,7 @@ def fail(a: int) -> int:
     raise ValueError(f"no {a}")
 
 
-def _graph(*, calls: list[dict[str, Any]] | None = None, model_tags: tuple[str, ...] = ("llm",)) -> Any:
+def _graph(*, calls: list[ToolCall] | None = None, model_tags: tuple[str, ...] = ("llm",)) -> Any:
     # the model streams "adding now" as 3 chunks; its tool call is attached to the message afterwards
     model = FakeChatModel(["adding now"], chunk_size=4, tags=model_tags)
 
@@ -43,7 +43,7 @@ def _graph(*, calls: list[dict[str, Any]] | None = None, model_tags: tuple[str, 
     async def call_model(state: MessagesState) -> dict[str, Any]:
         await adispatch_custom_event("thinking", {"step": 1})
         message = await model.ainvoke(state["messages"])
-        message.tool_calls = calls if calls is not None else [dict(CALL)]  # type: ignore[assignment]
+        message.tool_calls = calls if calls is not None else [CALL.copy()]
         return {"messages": [message]}
 
     return (

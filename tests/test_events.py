@@ -80,7 +80,7 @@ def test_terminal_kinds_are_the_run_endings() -> None:
 
 
 def test_unpublished_event_defaults() -> None:
-    event = KINDS["custom_data"](data=1)
+    event = CustomData(data=1)
     assert (event.run_id, event.seq, event.ns, event.node, event.step, event.task_id, event.tags) == (
         "",
         0,

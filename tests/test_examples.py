@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def run_script(name: str) -> list[str]:
     return proc.stdout.splitlines()
 
 
-def literals(lines: list[str]) -> list[object]:
+def literals(lines: list[str]) -> list[Any]:
     return [ast.literal_eval(line) for line in lines if line.strip()]
 
 
@@ -194,8 +195,8 @@ def check_messages_by_tags(lines: list[str]) -> None:
 
 def check_stream_tools(lines: list[str]) -> None:
     records = literals(lines)
-    count = [r for r in records if r["tool_call_id"] == "call-count"]  # type: ignore[index]
-    divide = [r for r in records if r["tool_call_id"] == "call-divide"]  # type: ignore[index]
+    count = [r for r in records if r["tool_call_id"] == "call-count"]
+    divide = [r for r in records if r["tool_call_id"] == "call-divide"]
     assert len(count) + len(divide) == len(records)
     assert count == [
         {

@@ -196,7 +196,7 @@ parent = (
 
 
 def inner_ns(items: list[tuple[Any, ...]]) -> tuple[str, ...]:
-    namespaces = {item[0] for item in items if item[0] != ()}
+    namespaces: set[tuple[str, ...]] = {item[0] for item in items if item[0] != ()}
     (ns,) = namespaces
     assert len(ns) == 1 and ns[0].startswith("node_2:")
     return ns

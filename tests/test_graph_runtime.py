@@ -6,6 +6,7 @@ import asyncio
 import operator
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
@@ -19,7 +20,7 @@ from .helpers import NothingLeftBehind
 
 
 class ListState(TypedDict):
-    items: Annotated[list, operator.add]
+    items: Annotated[list[str], operator.add]
 
 
 def test_parallel_fan_out_fan_in_with_reducer() -> None:
@@ -89,7 +90,7 @@ def test_conditional_loop_with_path_map() -> None:
 
 class MapState(TypedDict):
     subjects: list[str]
-    jokes: Annotated[list, operator.add]
+    jokes: Annotated[list[str], operator.add]
 
 
 def test_send_map_reduce() -> None:
@@ -259,6 +260,7 @@ def test_explicit_close_of_stream() -> None:
     left = NothingLeftBehind()
     started = time.monotonic()
     it = graph.stream({"n": 0}, stream_mode="values")
+    assert isinstance(it, Generator)
     assert next(it) == {"n": 0}
     it.close()
     assert time.monotonic() - started < 1.0
@@ -317,13 +319,13 @@ def test_get_stream_writer_outside_a_run() -> None:
 async def test_writer_and_config_parameters_are_injected() -> None:
     class State(TypedDict):
         topic: str
-        seen: dict
+        seen: dict[str, Any]
 
     async def with_writer(state: State, writer: StreamWriter) -> dict[str, Any]:
         writer("from async writer param")
         return {}
 
-    def with_both(state: State, config: dict, writer: StreamWriter) -> dict[str, Any]:
+    def with_both(state: State, config: dict[str, Any], writer: StreamWriter) -> dict[str, Any]:
         writer("from sync writer param")
         meta = config["metadata"]
         return {
@@ -376,7 +378,7 @@ async def test_writer_and_config_parameters_are_injected() -> None:
 class DCState:
     name: str
     count: int = 0
-    log: Annotated[list, operator.add] = field(default_factory=list)
+    log: Annotated[list[str], operator.add] = field(default_factory=list)
 
 
 def test_dataclass_schema() -> None:

@@ -9,13 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamflow.graph import START, StateGraph
+from streamflow.events import Event
+from streamflow.graph import START, CompiledStateGraph, StateGraph
 from streamflow.messages import (
     AIMessage,
     AIMessageChunk,
     BaseMessage,
     HumanMessage,
     MessagesState,
+    ToolCall,
     ToolMessage,
     merge_chunks,
 )
@@ -24,7 +26,7 @@ from streamflow.modes import ViewSpec
 from streamflow.tools import create_react_agent, tool
 
 
-def _chain(*nodes: tuple[str, Any]) -> Any:
+def _chain(*nodes: tuple[str, Any]) -> CompiledStateGraph:
     builder = StateGraph(MessagesState)
     previous = START
     for name, fn in nodes:
@@ -97,7 +99,7 @@ def test_agent_messages_tokens_then_tool_messages_then_tokens_without_duplicates
         """Add two integers."""
         return a + b
 
-    call = {"name": "add", "args": {"a": 2, "b": 3}, "id": "call-1", "type": "tool_call"}
+    call: ToolCall = {"name": "add", "args": {"a": 2, "b": 3}, "id": "call-1", "type": "tool_call"}
     model = FakeChatModel([AIMessage(content="let me add", tool_calls=[call]), "2 + 3 = 5"], chunk_size=4)
     agent = create_react_agent(model, [add])
     items = list(agent.stream({"messages": [{"role": "user", "content": "2+3?"}]}, stream_mode="messages"))
@@ -198,7 +200,7 @@ def test_replayed_events_projected_by_a_view_spec_give_the_same_items() -> None:
     graph = _chain(("prompt", prompt))
     live = list(graph.stream({"messages": []}, stream_mode=["messages", "updates"]))
 
-    async def events() -> list[Any]:
+    async def events() -> list[Event]:
         async with graph.start({"messages": []}) as run:
             await run.result()
             return run.events()
@@ -210,7 +212,7 @@ def test_replayed_events_projected_by_a_view_spec_give_the_same_items() -> None:
     assert [c[0].content for mode, c in replayed if mode == "messages"] == ["a", "b"]
 
 
-_texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
+_texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
 _args = st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5) | st.booleans(), max_size=3)
 
 
@@ -219,7 +221,9 @@ _args = st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5)
 def test_streamed_chunks_add_up_to_the_final_message_and_it_is_never_repeated(
     text: str, size: int, args: list[dict[str, Any]]
 ) -> None:
-    calls = [{"name": f"tool{i}", "args": a, "id": f"call-{i}", "type": "tool_call"} for i, a in enumerate(args)]
+    calls: list[ToolCall] = [
+        {"name": f"tool{i}", "args": a, "id": f"call-{i}", "type": "tool_call"} for i, a in enumerate(args)
+    ]
     model = FakeChatModel([AIMessage(content=text, tool_calls=calls)], chunk_size=size)
 
     def call(state: MessagesState) -> dict[str, Any]:

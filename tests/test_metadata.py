@@ -238,7 +238,8 @@ async def test_a_view_that_missed_the_call_start_gives_the_documented_fallback_a
 def test_a_view_that_saw_the_task_but_not_the_call_start_gives_the_node_metadata_and_tags() -> None:
     async def events() -> list[Any]:
         async with await _finished_run() as run:
-            return run.events()
+            retained: list[Any] = run.events()
+            return retained
 
     all_events = anyio.run(events)
     without_start = [e for e in all_events if not isinstance(e, ChatModelStarted)]

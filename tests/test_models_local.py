@@ -13,7 +13,7 @@ import pytest
 
 from streamflow.errors import ChatModelError, InvalidArgumentError
 from streamflow.graph import START, StateGraph
-from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
+from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolCall, ToolMessage
 from streamflow.models.local import GemmaChatModel, parse_tool_call, render_prompt
 from streamflow.tools import ToolNode, tool
 from tests.extras import require_extra
@@ -86,7 +86,7 @@ async def test_gemma_answers_from_an_async_caller_and_reports_how_it_stopped(gem
 
 
 def _conversation() -> list[Any]:
-    call = {"name": "calculator", "args": {"expression": "2+3"}, "id": "c1", "type": "tool_call"}
+    call: ToolCall = {"name": "calculator", "args": {"expression": "2+3"}, "id": "c1", "type": "tool_call"}
     return [
         SystemMessage(content="Be brief."),
         HumanMessage(content="What is 2+3?"),

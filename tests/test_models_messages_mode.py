@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 import pytest
 
 from streamflow.graph import START, StateGraph
-from streamflow.messages import AIMessage, AIMessageChunk
+from streamflow.messages import AIMessage, AIMessageChunk, ToolCall
 from streamflow.models import FakeChatModel
 
 
@@ -66,7 +66,7 @@ def test_nostream_tag_suppresses_tokens() -> None:
 
 
 def test_tool_call_chunks_from_the_model_merge_into_tool_calls() -> None:
-    call = {"name": "add", "args": {"a": 1, "b": 22}, "id": "call-1", "type": "tool_call"}
+    call: ToolCall = {"name": "add", "args": {"a": 1, "b": 22}, "id": "call-1", "type": "tool_call"}
     model = FakeChatModel([AIMessage(content="", tool_calls=[call])], chunk_size=3)
     chunks = list(model.stream("add them"))
     assert len(chunks) > 1

@@ -24,7 +24,15 @@ from streamflow.errors import (
 )
 from streamflow.events import ChatModelFinished, ChatModelToken
 from streamflow.graph import START, StateGraph
-from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, MessagesState, SystemMessage, ToolMessage
+from streamflow.messages import (
+    AIMessage,
+    AIMessageChunk,
+    HumanMessage,
+    MessagesState,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+)
 from streamflow.tools import create_react_agent, tool
 from tests.extras import require_extra
 from tests.openai_wire import MODEL, Reply, WireServer, chunk, text_reply, tool_call_reply
@@ -249,7 +257,7 @@ def test_bad_arguments_are_refused_at_the_boundary() -> None:
 def test_tool_messages_and_calls_keep_their_ids_on_the_wire() -> None:
     from streamflow.models.openai import to_openai_messages
 
-    call = {"name": "add", "args": {"a": 1, "b": 2}, "id": "c1", "type": "tool_call"}
+    call: ToolCall = {"name": "add", "args": {"a": 1, "b": 2}, "id": "c1", "type": "tool_call"}
     wire = to_openai_messages(
         [
             SystemMessage(content="s"),
@@ -305,6 +313,7 @@ def llama_server() -> Iterator[str]:
         stderr=subprocess.PIPE,
     )
     base_url = f"http://127.0.0.1:{port}/v1"
+    assert proc.stderr is not None
     try:
         deadline = time.monotonic() + SERVER_START_DEADLINE
         while True:

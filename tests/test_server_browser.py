@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from streamflow.graph import get_stream_writer
-from streamflow.messages import AIMessage
+from streamflow.messages import AIMessage, ToolCall
 from streamflow.models import FakeChatModel
 from streamflow.server import RunRegistry, create_app
 from streamflow.tools import create_react_agent, tool
@@ -56,7 +56,7 @@ def agent(gate: Gate) -> Any:
             write({"progress": {"label": "research", "done": done, "total": 4}})
         return f"notes on {topic}"
 
-    call = {"name": "research", "args": {"topic": "resume"}, "id": "call-1", "type": "tool_call"}
+    call: ToolCall = {"name": "research", "args": {"topic": "resume"}, "id": "call-1", "type": "tool_call"}
     model = FakeChatModel([AIMessage(tool_calls=[call]), ANSWER], chunk_size=3, delay=0.01)
     return create_react_agent(model, [research])
 

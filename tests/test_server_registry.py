@@ -122,7 +122,7 @@ async def test_factories_build_a_fresh_graph_per_run() -> None:
 
 
 async def test_bad_input_is_refused_before_a_run_starts() -> None:
-    async with RunRegistry({"quick": quick(), "broken": lambda: "not a graph"}) as registry:
+    async with RunRegistry({"quick": quick(), "broken": lambda: "not a graph"}) as registry:  # type: ignore[dict-item,return-value]
         with pytest.raises(UnknownGraphError, match="unknown graph 'nope'; registered graphs: 'broken', 'quick'"):
             registry.start("nope", {})
         with pytest.raises(InvalidUpdateError):

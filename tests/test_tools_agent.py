@@ -77,7 +77,7 @@ class _Recording(FakeChatModel):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.seen: list[list[object]] = []
 
-    async def _astream_chunks(self, messages):  # type: ignore[no-untyped-def,override]
+    async def _astream_chunks(self, messages):  # type: ignore[no-untyped-def]
         self.seen.append(list(messages))
         async for chunk in super()._astream_chunks(messages):
             yield chunk

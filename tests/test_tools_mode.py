@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from streamflow.events import ChatModelStarted, CustomData, ToolStarted
+from streamflow.events import ChatModelStarted, CustomData, TaskStarted, ToolStarted
 from streamflow.graph import START, StateGraph, get_stream_writer
 from streamflow.messages import AIMessage, MessagesState
 from streamflow.models import FakeChatModel
@@ -161,7 +161,7 @@ async def test_parent_ids_inside_a_subgraph_include_the_subgraph_task() -> None:
         events = run.subscribe(kinds=["chat_model_started", "task_started"])
         await run.result()
         got = [e async for e in events]
-    outer = next(e for e in got if e.kind == "task_started" and e.node == "outer")
-    inner_task = next(e for e in got if e.kind == "task_started" and e.node == "inner")
+    outer = next(e for e in got if isinstance(e, TaskStarted) and e.node == "outer")
+    inner_task = next(e for e in got if isinstance(e, TaskStarted) and e.node == "inner")
     started = next(e for e in got if isinstance(e, ChatModelStarted))
     assert started.parent_ids == (run.run_id, outer.task_id, inner_task.task_id)

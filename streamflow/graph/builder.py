@@ -3,85 +3,16 @@
 from __future__ import annotations
 
 import inspect
-import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, Literal, get_args, get_origin
-
-import attrs
+from typing import Any
 
 from ..errors import InvalidGraphError
+from .compiled import CompiledStateGraph
 from .constants import END, RESERVED_CHARS, START
+from .specs import Branch, GraphSpec, NodeSpec
 from .state import StateSchema
 
-__all__ = ["Branch", "NodeSpec", "StateGraph"]
-
-
-@attrs.define(slots=True, eq=False)
-class NodeSpec:
-    """A node as the runtime calls it; how to call it is worked out once, here."""
-
-    name: str
-    fn: Any
-    """A sync or async callable, or a compiled graph (a subgraph)."""
-    is_async: bool = False
-    is_subgraph: bool = False
-    takes_config: bool = False
-    """The callable declares a ``config`` parameter."""
-    writer_param: str | None = None
-    """Name of the parameter the stream writer is passed as, if any."""
-
-    @classmethod
-    def of(cls, name: str, fn: Any) -> NodeSpec:
-        from .compiled import CompiledStateGraph
-
-        if isinstance(fn, CompiledStateGraph):
-            return cls(name, fn, is_async=True, is_subgraph=True)
-        if not callable(fn):
-            raise InvalidGraphError(f"node {name!r} must be a function or a compiled graph, got {fn!r}")
-        target = fn
-        is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
-            getattr(target, "__call__", None)  # noqa: B004
-        )
-        try:
-            params = inspect.signature(target).parameters
-        except (TypeError, ValueError):
-            params = {}  # type: ignore[assignment]
-        try:
-            hints = typing.get_type_hints(target)
-        except Exception:
-            hints = {}
-        from .context import StreamWriter
-
-        writer_param = None
-        for pname in params:
-            if pname == "writer" or hints.get(pname) is StreamWriter:
-                writer_param = pname
-        return cls(name, fn, is_async=is_async, takes_config="config" in params, writer_param=writer_param)
-
-
-@attrs.define(slots=True, eq=False)
-class Branch:
-    """A conditional edge: after ``source`` runs, ``path(state)`` picks where to go."""
-
-    source: str
-    path: Callable[..., Any]
-    path_map: dict[Hashable, str] | None
-    """Return value -> node name, or None to take return values as node names."""
-    is_async: bool
-    name: str
-    """The path function's name (used in trigger names and errors)."""
-
-    def targets(self) -> tuple[str, ...] | None:
-        """Every node this branch may go to, when known (a path map or a ``Literal`` return annotation)."""
-        if self.path_map is not None:
-            return tuple(self.path_map.values())
-        try:
-            ret = typing.get_type_hints(self.path).get("return")
-        except Exception:
-            return None
-        if ret is not None and get_origin(ret) is Literal:
-            return tuple(str(a) for a in get_args(ret))
-        return None
+__all__ = ["StateGraph"]
 
 
 class StateGraph:
@@ -94,14 +25,18 @@ class StateGraph:
     Every builder method returns the builder, so calls chain (as in LangGraph).
     """
 
-    def __init__(self, state_schema: Any) -> None:
+    def __init__(self, state_schema: type[Any]) -> None:
         self.schema = StateSchema.of(state_schema)
         self.nodes: dict[str, NodeSpec] = {}
         self.edges: list[tuple[str, str]] = []
         self.joins: list[tuple[tuple[str, ...], str]] = []
         self.branches: list[Branch] = []
 
-    def add_node(self, node: str | Callable[..., Any], action: Any = None) -> StateGraph:
+    def add_node(
+        self,
+        node: str | Callable[..., Any] | CompiledStateGraph,
+        action: Callable[..., Any] | CompiledStateGraph | None = None,
+    ) -> StateGraph:
         """Add a node: ``add_node("name", fn)`` or ``add_node(fn)`` (named after the function).
 
         ``fn`` is a sync function (run in a worker thread), an async function, or a compiled graph (run as a
@@ -109,7 +44,8 @@ class StateGraph:
         ``StreamWriter``) when it declares them, and returns a dict of state updates or None.
 
         :raises InvalidGraphError: for a duplicate name, a reserved name (``START``, ``END``) or a name
-            containing ``:`` or ``|``, or an action that is not callable
+            containing ``:`` or ``|``, a missing action, or an action that is neither callable nor a compiled
+            graph
         """
         if action is None and not isinstance(node, str):
             action = node
@@ -123,7 +59,12 @@ class StateGraph:
             )
         if name in self.nodes:
             raise InvalidGraphError(f"a node named {name!r} already exists; node names must be unique")
-        self.nodes[name] = NodeSpec.of(name, action)
+        if isinstance(action, GraphSpec):
+            self.nodes[name] = NodeSpec.of_subgraph(name, action)
+        elif action is None:
+            raise InvalidGraphError(f"node {name!r} has no action: add_node({name!r}, fn) with a function or graph")
+        else:
+            self.nodes[name] = NodeSpec.of(name, action)
         return self
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
@@ -174,14 +115,15 @@ class StateGraph:
         """Same as ``add_edge(key, END)``."""
         return self.add_edge(key, END)
 
-    def compile(self, *, name: str | None = None) -> Any:
-        """Check the graph and return a runnable ``CompiledStateGraph``.
+    def compile(self, *, name: str | None = None) -> CompiledStateGraph:
+        """Check the graph and return it ready to run.
+
+        :param name: the graph's name, as its runs' ``RunStarted`` events and ``astream_events`` show it
+            (default ``"LangGraph"``, as in LangGraph)
 
         :raises InvalidGraphError: for an edge from or to an unknown node, no edge from ``START``, a path map
             naming an unknown node, or a node that cannot be reached from ``START``; the message names it
         """
-        from .compiled import CompiledStateGraph
-
         known = set(self.nodes)
         hint = f"; known nodes: {sorted(known)}"
 
@@ -221,7 +163,9 @@ class StateGraph:
             raise InvalidGraphError(
                 f"node(s) {unreachable} cannot be reached from START; add an edge to them or remove them"
             )
-        return CompiledStateGraph(self, name=name or "LangGraph")
+        return CompiledStateGraph.of(
+            name or "LangGraph", self.schema, self.nodes, self.edges, self.joins, self.branches
+        )
 
     def _unreachable(self) -> list[str]:
         succ: dict[str, set[str]] = {n: set() for n in (START, *self.nodes)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from anyio import CancelScope
 
@@ -13,11 +13,8 @@ from ..event_stream import EventStreamSpec
 from ..modes import ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
-from .builder import Branch
 from .run import Run
-
-if TYPE_CHECKING:
-    from .builder import StateGraph
+from .specs import GraphSpec
 
 __all__ = ["LOOKAHEAD", "CompiledStateGraph"]
 
@@ -26,8 +23,10 @@ LOOKAHEAD = 64
 view's buffer)."""
 
 
-class CompiledStateGraph:
-    """A graph ready to run. Made by ``StateGraph.compile()``.
+class CompiledStateGraph(GraphSpec):
+    """A graph ready to run: its checked structure (the :class:`~streamflow.graph.specs.GraphSpec` fields:
+    ``name``, ``schema``, ``nodes`` and the edges by node) and the ways to run it. Made by
+    ``StateGraph.compile()``.
 
     The stream methods follow LangGraph's: ``stream_mode`` is one of ``values``, ``updates``, ``custom``,
     ``messages``, ``tools``, ``tasks``, ``debug`` (and any mode registered later) or a list of them;
@@ -36,21 +35,6 @@ class CompiledStateGraph:
     :meth:`astream_events` / :meth:`stream_events` yield LangChain's v2 event dicts
     (:mod:`streamflow.event_stream`).
     """
-
-    def __init__(self, builder: StateGraph, *, name: str) -> None:
-        self.builder = builder
-        self.name = name
-        self.schema = builder.schema
-        self.edges_from: dict[str, tuple[str, ...]] = {}
-        for a, b in builder.edges:
-            self.edges_from[a] = (*self.edges_from.get(a, ()), b)
-        self.joins_with: dict[str, tuple[tuple[int, tuple[tuple[str, ...], str]], ...]] = {}
-        for index, (starts, target) in enumerate(builder.joins):
-            for a in starts:
-                self.joins_with[a] = (*self.joins_with.get(a, ()), (index, (starts, target)))
-        self.branches_from: dict[str, tuple[Branch, ...]] = {}
-        for br in builder.branches:
-            self.branches_from[br.source] = (*self.branches_from.get(br.source, ()), br)
 
     # -- runs and views ------------------------------------------------------------------------------
 

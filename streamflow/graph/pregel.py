@@ -12,19 +12,16 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import attrs
 
 from ..errors import GraphRecursionError, InvalidGraphError
 from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
-from .builder import Branch, NodeSpec
 from .constants import END, START, Send
 from .context import RunContext, TaskContext, Writer, _current
-
-if TYPE_CHECKING:
-    from .compiled import CompiledStateGraph
+from .specs import Branch, GraphSpec, NodeSpec
 
 __all__ = ["execute"]
 
@@ -42,7 +39,7 @@ class _Task:
 class _Step:
     """The tasks of one superstep of one graph level, and how to run them."""
 
-    def __init__(self, graph: CompiledStateGraph, run: RunContext, ns: tuple[str, ...], step: int) -> None:
+    def __init__(self, graph: GraphSpec, run: RunContext, ns: tuple[str, ...], step: int) -> None:
         self.graph = graph
         self.run = run
         self.ns = ns
@@ -92,7 +89,7 @@ class _Step:
         token = _current.set(ctx)
         try:
             if node.is_subgraph:
-                sub: CompiledStateGraph = node.fn
+                sub: GraphSpec = node.fn
                 sub_ns = (*ns, f"{name}:{task_id}")
                 values = task.input if isinstance(task.input, dict) else {}
                 output = await execute(sub, sub.schema.project(values), run, sub_ns)
@@ -163,7 +160,7 @@ async def _route(branch: Branch, state_view: Any) -> list[Any]:
 
 
 async def _successors(
-    graph: CompiledStateGraph,
+    graph: GraphSpec,
     finished: list[str],
     state: dict[str, Any],
     joins_seen: dict[int, set[str]],
@@ -171,7 +168,7 @@ async def _successors(
     """Tasks of the next superstep, given the nodes that just finished (in task order)."""
     pulls: dict[str, list[str]] = {}
     pushes: list[_Task] = []
-    nodes = graph.builder.nodes
+    nodes = graph.nodes
     state_view = None
 
     def pull(target: str, trigger: str) -> None:
@@ -212,7 +209,7 @@ async def _successors(
     return tasks + pushes
 
 
-async def execute(graph: CompiledStateGraph, graph_input: Any, run: RunContext, ns: tuple[str, ...]) -> dict[str, Any]:
+async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple[str, ...]) -> dict[str, Any]:
     """Run ``graph`` from ``graph_input`` to the end, publishing its events under namespace ``ns``.
 
     :returns: the final state

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from ..channel import DEFAULT_BUFFER_SIZE, Channel, OverflowPolicy, Subscription
 from ..errors import InvalidArgumentError, RunCancelledError
@@ -17,9 +17,7 @@ from ..modes import ViewSpec
 from ..views import View
 from .context import RunContext
 from .pregel import execute
-
-if TYPE_CHECKING:
-    from .compiled import CompiledStateGraph
+from .specs import GraphSpec
 
 __all__ = ["DEFAULT_RECURSION_LIMIT", "Run", "parse_config"]
 
@@ -63,7 +61,7 @@ class Run:
 
     def __init__(
         self,
-        graph: CompiledStateGraph,
+        graph: GraphSpec,
         graph_input: Any,
         config: Mapping[str, Any] | None = None,
         *,

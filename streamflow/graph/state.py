@@ -42,7 +42,7 @@ def _reducer_of(hint: Any) -> tuple[Reducer | None, Any]:
 class StateSchema:
     """What a state schema declares, read once when the graph is built."""
 
-    schema: Any
+    schema: type[Any]
     """The TypedDict or dataclass."""
     keys: tuple[str, ...]
     """The state keys, in declaration order."""
@@ -51,9 +51,10 @@ class StateSchema:
     initial: dict[str, Any]
     """Starting values: reducer keys whose type builds an empty value, dataclass defaults."""
     is_dataclass: bool
+    """The schema is a dataclass (nodes receive an instance of it), not a TypedDict (nodes receive a dict)."""
 
     @classmethod
-    def of(cls, schema: Any) -> StateSchema:
+    def of(cls, schema: type[Any]) -> StateSchema:
         """Read ``schema``.
 
         :raises InvalidArgumentError: when ``schema`` is neither a TypedDict nor a dataclass

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypedDict
 import anyio
 
 from streamflow.graph import END, START, StateGraph, get_stream_writer
-from streamflow.messages import AIMessage, add_messages
+from streamflow.messages import AIMessage, ToolCall, add_messages
 from streamflow.models import FakeChatModel
 from streamflow.tools import create_react_agent, tool
 
@@ -38,7 +38,7 @@ async def summary(state: DemoState) -> dict[str, Any]:
 
 def demo_graph() -> Any:
     """plan (sync, custom data) -> agent (a ReAct subgraph: model tokens, a tool) -> summary (async)."""
-    call = {"name": "add", "args": {"a": 2, "b": 3}, "id": "call-1", "type": "tool_call"}
+    call: ToolCall = {"name": "add", "args": {"a": 2, "b": 3}, "id": "call-1", "type": "tool_call"}
     model = FakeChatModel([AIMessage(tool_calls=[call]), "2 + 3 = 5"])
     return (
         StateGraph(DemoState)

@@ -26,7 +26,7 @@ from streamflow.events import CustomData, Event, RunCancelled, RunFailed, RunFin
 from streamflow.graph import START, StateGraph, get_stream_writer
 from streamflow.messages import AIMessageChunk
 from streamflow.modes import SKIP, Chunks, ViewSpec
-from streamflow.redis import RedisRunDirectory, RedisSink, RemoteRun
+from streamflow.redis import RedisRunDirectory, RedisSink, RemoteRun, RemoteSubscription, RemoteView
 
 from .graphs import DEMO_INPUT, CountState, demo_graph, writer_graph
 
@@ -142,7 +142,11 @@ async def test_a_failed_run_ends_every_remote_view_with_its_failure(redis_url: s
         RedisSink(run, redis_url, prefix=prefix),
         RemoteRun(redis_url, run.run_id, prefix=prefix) as remote,
     ):
-        views = [remote.stream("custom"), remote.stream("updates"), remote.subscribe()]
+        views: list[RemoteView | RemoteSubscription] = [
+            remote.stream("custom"),
+            remote.stream("updates"),
+            remote.subscribe(),
+        ]
         with pytest.raises(ValueError, match="boom"):
             await run.result()
         items = []
@@ -167,7 +171,11 @@ async def test_a_cancelled_run_ends_every_remote_view_as_cancelled(redis_url: st
         RedisSink(run, redis_url, prefix=prefix),
         RemoteRun(redis_url, run.run_id, prefix=prefix) as remote,
     ):
-        views = [remote.stream("custom"), remote.stream(["custom", "values"]), remote.subscribe(kinds=[])]
+        views: list[RemoteView | RemoteSubscription] = [
+            remote.stream("custom"),
+            remote.stream(["custom", "values"]),
+            remote.subscribe(kinds=[]),
+        ]
         seen = await views[0].__anext__()
         assert seen == {"i": 0}
         run.cancel()
@@ -288,7 +296,10 @@ async def test_bad_sink_arguments_are_refused_at_the_boundary(
         (lambda url: RemoteRun(url, ""), "run_id must be a non-empty string"),
         (lambda url: RemoteRun(url, "r", stall_timeout=0), "stall_timeout must be > 0 seconds"),
         (lambda url: RemoteRun(url, "r").stream("values", replay_from=0), "replay_from must be a seq >= 1"),
-        (lambda url: RemoteRun(url, "r").subscribe(overflow="never"), "unknown overflow policy 'never'"),
+        (
+            lambda url: RemoteRun(url, "r").subscribe(overflow="never"),  # type: ignore[arg-type]
+            "unknown overflow policy 'never'",
+        ),
     ],
 )
 async def test_bad_remote_arguments_are_refused_at_the_boundary(redis_url: str, call: Any, message: str) -> None:

@@ -47,10 +47,10 @@ async def test_a_worker_runs_queued_jobs_fails_those_it_cannot_start_and_stops(r
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda url: RedisWorker({"": writer_graph}, url), "graph names must be non-empty strings"),
-        (lambda url: RedisWorker({"w": 3}, url), "graph 'w' must be a compiled graph or a function"),
-        (lambda url: RedisWorker({"w": writer_graph}, url, max_runs=0), "max_runs must be a positive number"),
-        (lambda url: RedisWorker({"w": writer_graph}, url, block=0), "block must be a positive number of seconds"),
+        (lambda url: RedisWorker({"": writer_graph(1)}, url), "graph names must be non-empty strings"),
+        (lambda url: RedisWorker({"w": 3}, url), "graph 'w' must be a compiled graph or a function"),  # type: ignore[dict-item]
+        (lambda url: RedisWorker({"w": writer_graph(1)}, url, max_runs=0), "max_runs must be a positive number"),
+        (lambda url: RedisWorker({"w": writer_graph(1)}, url, block=0), "block must be a positive number of seconds"),
         (lambda url: RunQueue(url, cancel_ttl=-1), "cancel_ttl must be a positive number of seconds"),
         (lambda url: RedisRunSource(url, []), "graphs must name at least one graph"),
         (lambda url: RedisRunSource(url, ["w"], queue_timeout=0), "queue_timeout must be a positive number"),

@@ -1,0 +1,142 @@
+"""What a built graph is made of, as the runtime walks it: :class:`NodeSpec`, :class:`Branch`, :class:`GraphSpec`.
+
+The builder (:mod:`streamflow.graph.builder`) makes these, the compiled graph holds them and the executor
+(:mod:`streamflow.graph.pregel`) reads them; this module imports none of those, so the graph package's
+modules import each other without a cycle: specs <- pregel <- run <- compiled <- builder.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, Literal, Self, get_args, get_origin
+
+import attrs
+
+from ..errors import InvalidGraphError
+from .context import StreamWriter
+from .state import StateSchema
+
+__all__ = ["Branch", "GraphSpec", "NodeSpec"]
+
+
+@attrs.define(slots=True, eq=False)
+class NodeSpec:
+    """A node as the runtime calls it; how to call it is worked out once, here."""
+
+    name: str
+    """The node's name."""
+    fn: Any
+    """A sync or async callable, or, for a subgraph, the compiled subgraph (a :class:`GraphSpec`)."""
+    is_async: bool = False
+    """``fn`` is an async function (or a subgraph, which runs on the run's event loop)."""
+    is_subgraph: bool = False
+    """``fn`` is a :class:`GraphSpec`, run as a subgraph under the node's namespace."""
+    takes_config: bool = False
+    """The callable declares a ``config`` parameter."""
+    writer_param: str | None = None
+    """Name of the parameter the stream writer is passed as, if any."""
+
+    @classmethod
+    def of(cls, name: str, fn: Callable[..., Any]) -> NodeSpec:
+        """Read how to call ``fn``: whether it is async, takes ``config``, and takes the stream writer (a
+        parameter named ``writer`` or annotated :data:`~streamflow.graph.StreamWriter`).
+
+        :raises InvalidGraphError: when ``fn`` is not callable
+        """
+        if not callable(fn):
+            raise InvalidGraphError(f"node {name!r} must be a function or a compiled graph, got {fn!r}")
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None)  # noqa: B004
+        )
+        params: Mapping[str, inspect.Parameter]
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            params = {}
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:
+            hints = {}
+        writer_param = None
+        for pname in params:
+            if pname == "writer" or hints.get(pname) is StreamWriter:
+                writer_param = pname
+        return cls(name, fn, is_async=is_async, takes_config="config" in params, writer_param=writer_param)
+
+    @classmethod
+    def of_subgraph(cls, name: str, graph: GraphSpec) -> NodeSpec:
+        """A node that runs ``graph`` as a subgraph."""
+        return cls(name, graph, is_async=True, is_subgraph=True)
+
+
+@attrs.define(slots=True, eq=False)
+class Branch:
+    """A conditional edge: after ``source`` runs, ``path(state)`` picks where to go."""
+
+    source: str
+    """The node after which the path runs."""
+    path: Callable[..., Any]
+    """The path function (sync or async), called with the state."""
+    path_map: dict[Hashable, str] | None
+    """Return value -> node name, or None to take return values as node names."""
+    is_async: bool
+    """``path`` is an async function."""
+    name: str
+    """The path function's name (used in trigger names and errors)."""
+
+    def targets(self) -> tuple[str, ...] | None:
+        """Every node this branch may go to, when known (a path map or a ``Literal`` return annotation)."""
+        if self.path_map is not None:
+            return tuple(self.path_map.values())
+        try:
+            ret = typing.get_type_hints(self.path).get("return")
+        except Exception:
+            return None
+        if ret is not None and get_origin(ret) is Literal:
+            return tuple(str(a) for a in get_args(ret))
+        return None
+
+
+@attrs.define(slots=True, eq=False)
+class GraphSpec:
+    """A checked graph's structure, with the edges indexed by the node they leave from: what the executor
+    walks. ``CompiledStateGraph``, made by ``StateGraph.compile()``, is one (with the ways to run it)."""
+
+    name: str
+    """The graph's name (the ``name`` of its ``RunStarted`` event)."""
+    schema: StateSchema
+    """The state schema."""
+    nodes: Mapping[str, NodeSpec]
+    """Every node, by name, in the order they were added."""
+    edges_from: Mapping[str, tuple[str, ...]]
+    """Node -> the nodes its plain edges go to."""
+    joins_with: Mapping[str, tuple[tuple[int, tuple[tuple[str, ...], str]], ...]]
+    """Node -> ``(index, (starts, target))`` of each fan-in edge it is one of the starts of."""
+    branches_from: Mapping[str, tuple[Branch, ...]]
+    """Node -> the conditional edges leaving it."""
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        schema: StateSchema,
+        nodes: Mapping[str, NodeSpec],
+        edges: Iterable[tuple[str, str]],
+        joins: Iterable[tuple[tuple[str, ...], str]],
+        branches: Iterable[Branch],
+    ) -> Self:
+        """Index the builder's edges (``(start, end)``), fan-in edges (``(starts, end)``) and branches by the
+        node they leave from. Nothing is checked here: ``StateGraph.compile()`` checks first."""
+        edges_from: dict[str, tuple[str, ...]] = {}
+        for a, b in edges:
+            edges_from[a] = (*edges_from.get(a, ()), b)
+        joins_with: dict[str, tuple[tuple[int, tuple[tuple[str, ...], str]], ...]] = {}
+        for index, (starts, target) in enumerate(joins):
+            for a in starts:
+                joins_with[a] = (*joins_with.get(a, ()), (index, (starts, target)))
+        branches_from: dict[str, tuple[Branch, ...]] = {}
+        for br in branches:
+            branches_from[br.source] = (*branches_from.get(br.source, ()), br)
+        return cls(name, schema, dict(nodes), edges_from, joins_with, branches_from)
