@@ -1,7 +1,7 @@
 """The layering rule, checked on the source: a module never imports one of a higher layer.
 
-values (errors, events, messages) -> channel (filters, channel; portal, a utility that knows only async
-iterables) -> views (modes, views, event_stream) -> runtime (graph, tools, models) -> bridges (server,
+values (errors, events, messages) -> channel (filters, channel; portal and workers, utilities that know only
+async iterables and threads) -> views (modes, views, event_stream) -> runtime (graph, tools, models) -> bridges (server,
 log_view, redis).
 """
 
@@ -21,6 +21,7 @@ LAYERS = {
     "filters": 1,
     "channel": 1,
     "portal": 1,
+    "workers": 1,
     "modes": 2,
     "views": 2,
     "event_stream": 2,
