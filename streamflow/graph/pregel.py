@@ -1,10 +1,11 @@
 """Executing a graph: supersteps of concurrent tasks, reducers applied at each step's end.
 
 This module only publishes events; how they look to a user is the views' business. One superstep:
-publish ``TaskStarted`` for each triggered task, run the tasks concurrently (sync nodes in worker
-threads), publish ``StateUpdate`` and ``TaskFinished`` for each as it completes, then apply every update
-with the reducers in task order, publish ``StateValues``, and work out the next step's tasks from the
-edges. A failing task cancels its siblings and the run fails with its exception.
+publish ``TaskStarted`` for each triggered task, run the tasks concurrently (sync nodes off the loop, see
+:func:`~streamflow.graph.cancellation.run_sync_code`), publish ``StateUpdate`` and ``TaskFinished`` for each
+as it completes, then apply every update with the reducers in task order, publish ``StateValues``, and work
+out the next step's tasks from the edges. A failing task cancels its siblings (their sync code is abandoned
+and told so, see :mod:`streamflow.graph.cancellation`) and the run fails with its exception.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import attrs
 from ..errors import GraphRecursionError, InvalidGraphError
 from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
 from .builder import Branch, NodeSpec
+from .cancellation import run_sync_code
 from .constants import END, START, Send
-from .context import RunContext, TaskContext, Writer, _current
+from .context import RunContext, TaskContext, _current
 
 if TYPE_CHECKING:
     from .compiled import CompiledStateGraph
@@ -47,26 +49,44 @@ class _Step:
         self.run = run
         self.ns = ns
         self.step = step
+        self.pending = 0  # tasks of this step that have not ended
 
     async def run_all(self, tasks: list[_Task]) -> None:
-        if len(tasks) == 1:
-            await self.run_task(tasks[0])
-            return
-        failure: list[BaseException] = []
+        run = self.run
+        # These tasks take the place of the task (or run) that runs this step, until they are all done.
+        self.pending = len(tasks)
+        run.tasks_in_flight += len(tasks) - 1
+        try:
+            if len(tasks) == 1:
+                await self.run_one(tasks[0])
+                return
+            failure: list[BaseException] = []
 
-        async def guarded(task: _Task) -> None:
-            try:
-                await self.run_task(task)
-            except Exception as exc:
-                if not failure:
-                    failure.append(exc)
-                tg.cancel_scope.cancel()
+            async def guarded(task: _Task) -> None:
+                try:
+                    await self.run_one(task)
+                except Exception as exc:
+                    if not failure:
+                        failure.append(exc)
+                        if run.stop_reason is None:
+                            run.stop_reason = f"node {task.node.name!r} failed with {exc!r}"
+                    tg.cancel_scope.cancel()
 
-        async with anyio.create_task_group() as tg:
-            for task in tasks:
-                tg.start_soon(guarded, task)
-        if failure:
-            raise failure[0]
+            async with anyio.create_task_group() as tg:
+                for task in tasks:
+                    tg.start_soon(guarded, task)
+            if failure:
+                raise failure[0]
+        finally:
+            # a task cancelled before it began never ran run_one's ``finally``
+            run.tasks_in_flight += 1 - self.pending
+
+    async def run_one(self, task: _Task) -> None:
+        try:
+            await self.run_task(task)
+        finally:
+            self.pending -= 1
+            self.run.tasks_in_flight -= 1
 
     async def run_task(self, task: _Task) -> None:
         run = self.run
@@ -80,8 +100,7 @@ class _Step:
                     ns=ns, node=name, step=step, task_id=task_id, tags=tags, input=task.input, triggers=task.triggers
                 )
             )
-        writer = Writer(run, ns, name, step, task_id)
-        ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer)
+        ctx = TaskContext.start(run, ns, name, step, task_id, task.triggers, task.path)
         token = _current.set(ctx)
         try:
             if node.is_subgraph:
@@ -125,10 +144,8 @@ async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
     if node.is_async:
         return await node.fn(state, **kwargs)
     call = functools.partial(node.fn, state, **kwargs)
-    runner = ctx.run.sync_runner
-    if runner is not None:
-        return await runner(call)
-    return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+    label = f"node {node.name!r} (task {ctx.task_id}) of run {ctx.run.run_id}"
+    return await run_sync_code(ctx, call, "node", node.name, label)
 
 
 async def _route(branch: Branch, state_view: Any) -> list[Any]:
