@@ -45,7 +45,7 @@ class CancelFlag:
     def __init__(self) -> None:
         self.reason: str | None = None
         """None, or the message of the :class:`~streamflow.errors.TaskCancelledError` to raise."""
-        self._calls: set[concurrent.futures.Future[Any]] = set()
+        self._calls: set[concurrent.futures.Future[Any]] | None = None  # made by the first track()
 
     def set(self, reason: str) -> None:
         """Set the flag with ``reason`` (the first reason stays) and cancel the calls it tracks."""
@@ -60,16 +60,19 @@ class CancelFlag:
 
     def track(self, future: concurrent.futures.Future[Any]) -> None:
         """Cancel ``future`` when the flag is set (at once if it is set already)."""
+        if self._calls is None:
+            self._calls = set()
         self._calls.add(future)
         if self.reason is not None:
             future.cancel()
 
     def untrack(self, future: concurrent.futures.Future[Any]) -> None:
-        self._calls.discard(future)
+        if self._calls is not None:
+            self._calls.discard(future)
 
     def cancel_calls(self) -> None:
         """Cancel the tracked calls still running."""
-        for future in list(self._calls):
+        for future in list(self._calls or ()):
             future.cancel()
 
 
