@@ -16,9 +16,10 @@ this is what the pool promises:
   thread limiter (``anyio.to_thread.current_default_thread_limiter()``, 40 tokens unless changed), as
   with ``anyio.to_thread.run_sync``. An abandoned call gives its token back and counts instead against
   :data:`MAX_ABANDONED`, for the whole process: while that many abandoned calls still run, a new call
-  waits (cancellably) for one of them to return before it takes a thread, and a structlog warning
-  (``worker_call_waits_for_abandoned``) names them. Code that never returns thus holds at most
-  :data:`MAX_ABANDONED` threads, however often its runs are cancelled.
+  waits (cancellably) for one of them to return before it takes a thread. A structlog warning
+  (``worker_call_waits_for_abandoned``: the waiting call, how many abandoned calls run, the oldest three)
+  says so when the first call starts waiting; :func:`statistics` lists them all. Code that never returns
+  thus holds at most :data:`MAX_ABANDONED` threads, however often its runs are cancelled.
 - **Reuse.** A thread that finished a call waits :data:`WORKER_IDLE_TIMEOUT` seconds for the next one,
   then exits; :func:`stop_idle_workers` stops the idle ones at once.
 
@@ -66,6 +67,7 @@ WORKER_THREAD_NAME = "streamflow-worker"
 """Prefix of the worker threads' names (``streamflow-worker-<n>``)."""
 
 _log = structlog.get_logger("streamflow")
+_NAMED = 3  # abandoned calls a warning names, oldest first
 
 _PENDING, _RUNNING, _ABANDONED, _WITHDRAWN, _DONE = range(5)
 
@@ -183,23 +185,23 @@ class _Pool:
             return result
 
     async def room_for_new_calls(self, label: str) -> None:
-        """Wait while :data:`MAX_ABANDONED` abandoned calls still run."""
-        warned = False
+        """Wait while :data:`MAX_ABANDONED` abandoned calls still run; warn when the first call starts to."""
         while True:
             with self.lock:
                 if len(self.abandoned) < MAX_ABANDONED:
                     return
+                first = not self.waiters
                 loop = asyncio.get_running_loop()
                 waiter: asyncio.Future[None] = loop.create_future()
                 self.waiters.append((loop, waiter))
                 stuck = [c.label for c in self.abandoned]
-            if not warned:
-                warned = True
+            if first:
                 _log.warning(
                     "worker_call_waits_for_abandoned",
                     call=label,
                     max_abandoned=MAX_ABANDONED,
-                    abandoned=stuck,
+                    abandoned=len(stuck),
+                    oldest=stuck[:_NAMED],
                 )
             try:
                 await waiter

@@ -123,7 +123,8 @@ def test_a_new_call_waits_while_max_abandoned_calls_still_run_and_says_so(monkey
             "log_level": "warning",
             "call": "second",
             "max_abandoned": 1,
-            "abandoned": ["stuck"],
+            "abandoned": 1,
+            "oldest": ["stuck"],
         }
     ]
     assert workers.statistics().waiting == 0
