@@ -450,13 +450,13 @@ def test_subgraph_chunks_flow_while_sync_nodes_inside_and_outside_it_run() -> No
     left.check()
 
 
-def _build(shape: GraphShape, depth: int, record: Callable[[str], None]) -> Any:
+def _build(shape: GraphShape, prefix: str, record: Callable[[str], None]) -> Any:
     graph = StateGraph(ListState)
     previous = [START]
     for i, layer in enumerate(shape):
         names = []
         for j, node in enumerate(layer):
-            name = f"n{depth}_{i}_{j}"
+            name = f"{prefix}{i}.{j}"
             if node == "sync":
 
                 def sync_node(state: ListState, name: str = name) -> dict[str, Any]:
@@ -465,7 +465,7 @@ def _build(shape: GraphShape, depth: int, record: Callable[[str], None]) -> Any:
 
                 graph = graph.add_node(name, sync_node)
             else:
-                graph = graph.add_node(name, _build(node, depth + 1, record))
+                graph = graph.add_node(name, _build(node, f"{name}/", record))
             for before in previous:
                 graph = graph.add_edge(before, name)
             names.append(name)
@@ -473,7 +473,7 @@ def _build(shape: GraphShape, depth: int, record: Callable[[str], None]) -> Any:
     return graph.compile()
 
 
-def _expected(shape: GraphShape, depth: int, alone: bool) -> dict[str, bool | None]:
+def _expected(shape: GraphShape, prefix: str, alone: bool) -> dict[str, bool | None]:
     """Per sync node: True where it must run in the caller's thread (every layer on its path has one node),
     False where it must not (its own layer has several), None where timing decides (inside a subgraph whose
     siblings may have ended)."""
@@ -481,11 +481,11 @@ def _expected(shape: GraphShape, depth: int, alone: bool) -> dict[str, bool | No
     for i, layer in enumerate(shape):
         single = len(layer) == 1
         for j, node in enumerate(layer):
-            name = f"n{depth}_{i}_{j}"
+            name = f"{prefix}{i}.{j}"
             if node == "sync":
                 out[name] = (alone and single) or (None if single else False)
             else:
-                out.update(_expected(node, depth + 1, alone and single))
+                out.update(_expected(node, f"{name}/", alone and single))
     return out
 
 
@@ -505,9 +505,9 @@ def test_stream_runs_a_sync_node_in_the_calling_thread_only_when_it_is_the_runs_
         with lock:
             running -= 1
 
-    graph = _build(shape, 0, record)
+    graph = _build(shape, "", record)
     list(graph.stream({"items": []}, stream_mode="updates"))
-    expected = _expected(shape, 0, True)
+    expected = _expected(shape, "", True)
     assert set(seen) == set(expected)
     for name, (inline, concurrent) in seen.items():
         if expected[name] is not None:
