@@ -15,7 +15,6 @@ another task of its superstep failed) the task stops waiting at once, and the fu
 from __future__ import annotations
 
 import concurrent.futures
-import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
@@ -132,8 +131,7 @@ async def run_sync_code(
     run = task.run
 
     def abandoned(call: Running) -> None:
-        thread = call.thread or threading.current_thread().name
-        record = AbandonedCall(kind, name, task.node, task.task_id, task.ns, task.step, thread)
+        record = AbandonedCall(kind, name, task.node, task.task_id, task.ns, task.step, call.thread or "")
         run.abandoned.append((record, call))
 
     try:
