@@ -322,8 +322,10 @@ class Run:
         self.context.payload_check = both
 
     def cancel(self) -> None:
-        """Cancel the run: in-flight nodes are cancelled, no new node starts, and every view ends with a
-        ``RunCancelled`` event. Does nothing once the run has ended."""
+        """Cancel the run: in-flight async nodes are cancelled, sync code still running is abandoned and
+        told (it raises :class:`~streamflow.errors.TaskCancelledError` at its next cancellation point; see
+        :meth:`statistics`), no new node starts, and every view ends with a ``RunCancelled`` event. Does
+        nothing once the run has ended."""
         self.context.stop_reason = self.context.stop_reason or "the run was cancelled"
         self._task.cancel()
 
