@@ -49,7 +49,7 @@ class _Step:
         self.run = run
         self.ns = ns
         self.step = step
-        self.pending = 0  # tasks of this step that have not ended
+        self.pending = 0  # tasks of this step that have not finished
 
     async def run_all(self, tasks: list[_Task]) -> None:
         run = self.run
@@ -58,13 +58,13 @@ class _Step:
         run.tasks_in_flight += len(tasks) - 1
         try:
             if len(tasks) == 1:
-                await self.run_one(tasks[0])
+                await self.run_task(tasks[0])
                 return
             failure: list[BaseException] = []
 
             async def guarded(task: _Task) -> None:
                 try:
-                    await self.run_one(task)
+                    await self.run_task(task)
                 except Exception as exc:
                     if not failure:
                         failure.append(exc)
@@ -78,15 +78,8 @@ class _Step:
             if failure:
                 raise failure[0]
         finally:
-            # a task cancelled before it began never ran run_one's ``finally``
+            # the tasks that failed or were cancelled end here (a failure ends the run: it starts no node)
             run.tasks_in_flight += 1 - self.pending
-
-    async def run_one(self, task: _Task) -> None:
-        try:
-            await self.run_task(task)
-        finally:
-            self.pending -= 1
-            self.run.tasks_in_flight -= 1
 
     async def run_task(self, task: _Task) -> None:
         run = self.run
@@ -133,6 +126,8 @@ class _Step:
             await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=update))
         if channel.wants(TaskFinished):
             await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=update))
+        self.pending -= 1
+        run.tasks_in_flight -= 1
 
 
 async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
