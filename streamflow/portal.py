@@ -185,7 +185,7 @@ def shutdown_portal() -> None:
 class _Job:
     """A sync function handed to the calling thread, and its outcome."""
 
-    __slots__ = ("abandoned", "context", "done", "error", "fn", "result", "running", "thread")
+    __slots__ = ("_thread", "abandoned", "context", "done", "error", "fn", "result", "running")
 
     def __init__(self, fn: Callable[[], Any]) -> None:
         self.fn = fn
@@ -195,14 +195,19 @@ class _Job:
         self.error: Exception | None = None
         self.abandoned = False
         self.running = False
-        self.thread: str | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def thread(self) -> str | None:
+        """The name of the thread that ran (or runs) the function, None before it started."""
+        return None if self._thread is None else self._thread.name
 
     def run(self) -> None:
         """Run in the calling thread; an ``Exception`` is kept for the producer, anything else propagates. A job
         abandoned before it started is dropped."""
         if self.abandoned:
             return
-        self.thread = threading.current_thread().name
+        self._thread = threading.current_thread()
         self.running = True
         try:
             self.result = self.context.run(self.fn)

@@ -136,8 +136,7 @@ class BaseTool:
             return await self.func(**valid)
         if task is None:
             return await workers.run_sync(lambda: self.func(**valid), label=f"tool {self.name!r}")
-        label = f"tool {self.name!r} (call {call_id}) in {task.node!r} (task {task.task_id}) of run {task.run.run_id}"
-        return await run_sync_code(task, lambda: self.func(**valid), "tool", self.name, label)
+        return await run_sync_code(task, lambda: self.func(**valid), "tool", self.name, call_id)
 
 
 def tool(func: Callable[..., Any]) -> BaseTool:

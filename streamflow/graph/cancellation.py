@@ -27,7 +27,7 @@ from ..errors import TaskCancelledError
 if TYPE_CHECKING:
     from .context import TaskContext
 
-__all__ = ["AbandonedCall", "CancelFlag", "SyncRunner", "run_sync_code"]
+__all__ = ["NEVER_CANCELLED", "AbandonedCall", "CancelFlag", "SyncRunner", "run_sync_code"]
 
 T = TypeVar("T")
 
@@ -75,6 +75,26 @@ class CancelFlag:
             future.cancel()
 
 
+class _NeverCancelled(CancelFlag):
+    """The flag of tasks that run no sync code of their own (async nodes, subgraphs): never set."""
+
+    __slots__ = ()
+
+    def set(self, reason: str) -> None:
+        raise RuntimeError("the flag shared by async tasks is never set: asyncio cancels them")
+
+    def track(self, future: concurrent.futures.Future[Any]) -> None:
+        pass  # the run's flag tracks the call
+
+    def untrack(self, future: concurrent.futures.Future[Any]) -> None:
+        pass
+
+
+NEVER_CANCELLED: CancelFlag = _NeverCancelled()
+"""The flag of every async node's and subgraph's task: asyncio cancels them at their next ``await``, and no
+abandoned sync code of theirs can be running (a sync tool call they make has a flag of its own)."""
+
+
 @attrs.frozen
 class AbandonedCall:
     """A sync call (a node's or a tool's function) that its run stopped waiting for while it ran."""
@@ -111,10 +131,10 @@ returns its result; ``on_abandon(call)`` is called when the awaiting task is can
 
 
 async def run_sync_code(
-    task: TaskContext, fn: Callable[[], T], kind: Literal["node", "tool"], name: str, label: str
+    task: TaskContext, fn: Callable[[], T], kind: Literal["node", "tool"], name: str, call_id: str = ""
 ) -> T:
-    """Run ``fn()`` (the sync code of ``task``: a node's function, or a tool's) off the run's loop and
-    return its result.
+    """Run ``fn()`` (the sync code of ``task``: a node's function, or the tool call ``call_id``'s) off the
+    run's loop and return its result.
 
     A node runs in the thread iterating ``stream()`` (``task.run.sync_runner``) when it is the only task of
     its run in flight, every enclosing subgraph's task aside: then nothing else of the run can produce a
@@ -125,7 +145,6 @@ async def run_sync_code(
     Cancelling the awaiting task sets ``task.cancel_flag`` and, if ``fn`` is running, records it in
     ``task.run.abandoned`` (see the module docstring).
 
-    :param label: how the call is named in the worker pool's statistics and warnings
     :raises Exception: what ``fn`` raised, with its original type
     """
     run = task.run
@@ -139,8 +158,16 @@ async def run_sync_code(
         if kind == "node" and runner is not None and run.tasks_in_flight == 1:
             result: T = await runner(fn, abandoned)
             return result
-        return await workers.run_sync(fn, label=label, on_abandon=abandoned)
+        return await workers.run_sync(fn, label=_label(task, kind, name, call_id), on_abandon=abandoned)
     except anyio.get_cancelled_exc_class():
         why = run.stop_reason or "the code awaiting it was cancelled"
-        task.cancel_flag.set(f"{label} was cancelled: {why}")
+        task.cancel_flag.set(f"{_label(task, kind, name, call_id)} was cancelled: {why}")
         raise
+
+
+def _label(task: TaskContext, kind: str, name: str, call_id: str) -> str:
+    """How a call is named in warnings, statistics and its :class:`~streamflow.errors.TaskCancelledError`."""
+    where = f"(task {task.task_id}) of run {task.run.run_id}"
+    if kind == "tool":
+        return f"tool {name!r} (call {call_id}) in node {task.node!r} {where}"
+    return f"node {name!r} {where}"

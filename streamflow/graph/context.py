@@ -140,26 +140,11 @@ class TaskContext:
     writer: StreamWriter
     """This task's stream writer (inside a tool call: one that marks its data with the call's id)."""
     cancel_flag: CancelFlag
-    """Set when the runtime stops waiting for this task's sync code (inside a tool call: the call's)."""
+    """Set when the runtime stops waiting for this task's sync code (inside a tool call: the call's). Async
+    nodes and subgraphs share :data:`~streamflow.graph.cancellation.NEVER_CANCELLED`: asyncio cancels them."""
     tool_calls: tuple[str, ...] = ()
     """``call_id`` of each tool call enclosing the code that runs now, outermost first (empty in the node
     itself)."""
-
-    @classmethod
-    def start(
-        cls,
-        run: RunContext,
-        ns: tuple[str, ...],
-        node: str,
-        step: int,
-        task_id: str,
-        triggers: tuple[str, ...],
-        path: tuple[Any, ...],
-    ) -> TaskContext:
-        """The context of a new task, with its own writer and cancellation flag."""
-        flag = CancelFlag()
-        writer = Writer(run, ns, node, step, task_id, flag)
-        return cls(run, ns, node, step, task_id, triggers, path, writer, flag)
 
     @property
     def parent_ids(self) -> tuple[str, ...]:

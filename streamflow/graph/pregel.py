@@ -21,9 +21,9 @@ import attrs
 from ..errors import GraphRecursionError, InvalidGraphError
 from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
 from .builder import Branch, NodeSpec
-from .cancellation import run_sync_code
+from .cancellation import NEVER_CANCELLED, CancelFlag, run_sync_code
 from .constants import END, START, Send
-from .context import RunContext, TaskContext, _current
+from .context import RunContext, TaskContext, Writer, _current
 
 if TYPE_CHECKING:
     from .compiled import CompiledStateGraph
@@ -49,37 +49,39 @@ class _Step:
         self.run = run
         self.ns = ns
         self.step = step
-        self.pending = 0  # tasks of this step that have not finished
 
     async def run_all(self, tasks: list[_Task]) -> None:
+        if len(tasks) == 1:
+            await self.run_task(tasks[0])  # it takes the place of the task (or run) running this step
+            return
         run = self.run
         # These tasks take the place of the task (or run) that runs this step, until they are all done.
-        self.pending = len(tasks)
         run.tasks_in_flight += len(tasks) - 1
+        unfinished = len(tasks)
+        failure: list[BaseException] = []
+
+        async def guarded(task: _Task) -> None:
+            nonlocal unfinished
+            try:
+                await self.run_task(task)
+            except Exception as exc:
+                if not failure:
+                    failure.append(exc)
+                    if run.stop_reason is None:
+                        run.stop_reason = f"node {task.node.name!r} failed with {exc!r}"
+                tg.cancel_scope.cancel()
+            finally:
+                unfinished -= 1
+                run.tasks_in_flight -= 1
+
         try:
-            if len(tasks) == 1:
-                await self.run_task(tasks[0])
-                return
-            failure: list[BaseException] = []
-
-            async def guarded(task: _Task) -> None:
-                try:
-                    await self.run_task(task)
-                except Exception as exc:
-                    if not failure:
-                        failure.append(exc)
-                        if run.stop_reason is None:
-                            run.stop_reason = f"node {task.node.name!r} failed with {exc!r}"
-                    tg.cancel_scope.cancel()
-
             async with anyio.create_task_group() as tg:
                 for task in tasks:
                     tg.start_soon(guarded, task)
-            if failure:
-                raise failure[0]
         finally:
-            # the tasks that failed or were cancelled end here (a failure ends the run: it starts no node)
-            run.tasks_in_flight += 1 - self.pending
+            run.tasks_in_flight += 1 - unfinished  # a task cancelled before it began never counted itself out
+        if failure:
+            raise failure[0]
 
     async def run_task(self, task: _Task) -> None:
         run = self.run
@@ -93,7 +95,9 @@ class _Step:
                     ns=ns, node=name, step=step, task_id=task_id, tags=tags, input=task.input, triggers=task.triggers
                 )
             )
-        ctx = TaskContext.start(run, ns, name, step, task_id, task.triggers, task.path)
+        flag = NEVER_CANCELLED if node.is_async or node.is_subgraph else CancelFlag()
+        writer = Writer(run, ns, name, step, task_id, flag)
+        ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
         token = _current.set(ctx)
         try:
             if node.is_subgraph:
@@ -126,8 +130,6 @@ class _Step:
             await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=update))
         if channel.wants(TaskFinished):
             await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=update))
-        self.pending -= 1
-        run.tasks_in_flight -= 1
 
 
 async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
@@ -139,8 +141,7 @@ async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
     if node.is_async:
         return await node.fn(state, **kwargs)
     call = functools.partial(node.fn, state, **kwargs)
-    label = f"node {node.name!r} (task {ctx.task_id}) of run {ctx.run.run_id}"
-    return await run_sync_code(ctx, call, "node", node.name, label)
+    return await run_sync_code(ctx, call, "node", node.name)
 
 
 async def _route(branch: Branch, state_view: Any) -> list[Any]:
