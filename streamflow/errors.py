@@ -25,6 +25,8 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── NotInRunError(RuntimeError)               ``get_stream_writer()`` called outside a run
     ├── RunCancelledError(concurrent.futures.CancelledError)
     │                                             the result of a run that was cancelled
+    ├── TaskCancelledError(concurrent.futures.CancelledError)
+    │                                             sync code told that its task or run was cancelled
     ├── GraphRecursionError(RecursionError)       a run exceeded its ``recursion_limit`` supersteps
     ├── ChatModelError(RuntimeError)              a chat model call failed (provider or engine side)
     │   ├── ChatModelStatusError                  the server answered with an HTTP error status (4xx/5xx)
@@ -69,6 +71,7 @@ __all__ = [
     "SubscriberOverflowError",
     "SubscriberTimeoutError",
     "SyncInAsyncContextError",
+    "TaskCancelledError",
     "UnknownEventKindError",
     "UnknownStreamModeError",
     "StreamTrimmedError",
@@ -165,6 +168,15 @@ class NotInRunError(StreamflowError, RuntimeError):
 
 class RunCancelledError(StreamflowError, concurrent.futures.CancelledError):
     """Asked for the result of a run that was cancelled."""
+
+
+class TaskCancelledError(StreamflowError, concurrent.futures.CancelledError):
+    """Raised in sync code (a sync node, a sync tool, a sync model call) whose task or run was cancelled, at
+    its next stream-writer call, model call, ``dispatch_custom_event()`` or ``check_cancelled()``: Python
+    cannot stop a thread, so this is how such code learns that nobody waits for it any more. The message
+    names the node (or tool) and why. Raising it (or returning) is the code's way out; its outcome is
+    dropped either way. Async code is cancelled with ``asyncio.CancelledError`` at its next ``await``.
+    """
 
 
 class GraphRecursionError(StreamflowError, RecursionError):

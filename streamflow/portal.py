@@ -12,13 +12,30 @@ time run concurrently on its loop.
 :func:`iterate_sync` runs the async iterator on that loop and moves its items to the calling thread in
 batches: one thread hop per batch, not per item. The producer runs ahead of the caller by at most one batch,
 so a slow caller slows the producer (as LangGraph pauses a graph while its caller handles a chunk). Leaving
-the loop in any way cancels the producer and waits until it has stopped, so no task of it is left behind.
+the loop in any way cancels the producer and waits until its async code has stopped, so no task of it is left
+behind.
 
 :func:`iterate_sync_running_calls` does the same and also lends the calling thread to the producer: while
 the caller waits for items, a sync function the producer hands to its :class:`CallerThread` runs right there,
 in the caller's thread, its result travelling back with the caller's next request for items (one round trip
 instead of a hop to a worker thread and back, and another to the caller). This is how ``stream()`` runs a
-graph's sync nodes, as LangGraph runs them in the thread that iterates ``stream()``.
+graph's sync node when it is the only task of its run in flight, as LangGraph runs a task inline in the
+thread iterating ``stream()`` when it is alone in its tick; other sync nodes run in worker threads
+(:mod:`streamflow.workers`), so their chunks, and their siblings', reach the caller while they run.
+
+What leaving cancels, and what it cannot:
+
+- Leaving the loop (exhaustion aside: a break, ``close()``, garbage collection, an exception in the loop
+  body, ``KeyboardInterrupt``) cancels the producer and returns once its async code has stopped, which is
+  prompt: async code is cancelled at its next ``await``.
+- Sync code that the producer awaits in a worker thread is not waited for: Python cannot stop a thread.
+  It is abandoned and runs on; a graph's sync node (or tool, or model call) learns of it at its next
+  stream-writer call, model call, ``dispatch_custom_event()`` or ``check_cancelled()``, which raise
+  :class:`~streamflow.errors.TaskCancelledError`, and the run reports it (a structlog warning naming the
+  node, and ``Run.statistics()``). Worker threads are daemon threads: interpreter exit does not wait for
+  them.
+- A sync function running in the calling thread itself ends before the caller can leave (the caller is
+  busy running it); a function handed to the calling thread but not started yet is dropped unstarted.
 """
 
 from __future__ import annotations
@@ -35,9 +52,9 @@ from concurrent.futures import Future
 from typing import Any, Generic, TypeVar, cast
 
 import anyio
-import anyio.to_thread
 from anyio.from_thread import BlockingPortal
 
+from . import workers
 from .errors import SyncInAsyncContextError
 
 __all__ = [
@@ -153,28 +170,22 @@ def portal_thread() -> threading.Thread | None:
 
 
 def shutdown_portal() -> None:
-    """Stop the portal thread now and join it (and the worker threads its loop started).
+    """Stop the portal thread now and join it, then stop and join the idle worker threads
+    (:func:`streamflow.workers.stop_idle_workers`).
 
     Sync calls still running on it are cancelled: a generator from :func:`iterate_sync` raises
-    ``RuntimeError`` at its next item. The next sync call starts a new portal thread. Calling it when no
-    portal thread runs does nothing.
+    ``RuntimeError`` at its next item. Worker threads still running sync code are not waited for (see
+    :mod:`streamflow.workers`). The next sync call starts a new portal thread. Calling it when no portal
+    thread runs does nothing to the portal.
     """
-    before = set(threading.enumerate())
     _shared.shutdown()
-    for thread in before:
-        if thread.name.startswith("AnyIO worker thread"):
-            thread.join(WORKER_JOIN_TIMEOUT)
-
-
-WORKER_JOIN_TIMEOUT = 0.2
-"""Seconds :func:`shutdown_portal` waits, per worker thread, for its loop's worker threads to exit; a worker
-still running an abandoned sync function is then left to finish on its own."""
+    workers.stop_idle_workers()
 
 
 class _Job:
     """A sync function handed to the calling thread, and its outcome."""
 
-    __slots__ = ("abandoned", "context", "done", "error", "fn", "result")
+    __slots__ = ("_thread", "abandoned", "context", "done", "error", "fn", "result", "running")
 
     def __init__(self, fn: Callable[[], Any]) -> None:
         self.fn = fn
@@ -183,21 +194,37 @@ class _Job:
         self.result: Any = None
         self.error: Exception | None = None
         self.abandoned = False
+        self.running = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def thread(self) -> str | None:
+        """The name of the thread that ran (or runs) the function, None before it started."""
+        return None if self._thread is None else self._thread.name
 
     def run(self) -> None:
-        """Run in the calling thread; an ``Exception`` is kept for the producer, anything else propagates."""
+        """Run in the calling thread; an ``Exception`` is kept for the producer, anything else propagates. A job
+        abandoned before it started is dropped."""
+        if self.abandoned:
+            return
+        self._thread = threading.current_thread()
+        self.running = True
         try:
             self.result = self.context.run(self.fn)
         except Exception as exc:
             self.error = exc
+        finally:
+            self.running = False
 
 
 class CallerThread:
     """Runs sync functions for a producer of :func:`iterate_sync_running_calls`, in the thread iterating it.
 
     One function at a time: while the calling thread is busy with one (or is handling items), another call
-    waits for it if the calling thread is free of functions, and goes to an anyio worker thread if one is
-    already handed over.
+    waits for it if the calling thread is free of functions, and goes to a worker thread
+    (:func:`streamflow.workers.run_sync`) if one is already handed over. Lend it only work that nothing
+    else of the producer's must run beside: while the calling thread runs a function, the items produced
+    meanwhile wait for it.
     """
 
     __slots__ = ("_pump",)
@@ -205,17 +232,19 @@ class CallerThread:
     def __init__(self, pump: _Pump[Any]) -> None:
         self._pump = pump
 
-    async def run_sync(self, fn: Callable[[], T]) -> T:
+    async def run_sync(self, fn: Callable[[], T], on_abandon: Callable[[Any], None] | None = None) -> T:
         """Run ``fn()`` in the calling thread (or a worker thread, see the class) and return its result.
 
         Cancelling the awaiting task abandons ``fn``: it is not started if the calling thread has not taken it
-        yet, else it runs to its end and its outcome is dropped.
+        yet, else it runs to its end, its outcome is dropped, and ``on_abandon`` is called with an object
+        whose ``thread`` is the running thread's name and whose ``running`` says whether it still runs.
 
         :raises Exception: what ``fn`` raised, with its original type
         """
         pump = self._pump
         if pump.job is not None or pump.done:
-            return await anyio.to_thread.run_sync(contextvars.copy_context().run, fn, abandon_on_cancel=True)
+            label = "a sync call of iterate_sync_running_calls()"
+            return await workers.run_sync(fn, label=label, on_abandon=on_abandon)
         job = pump.job = _Job(fn)
         pump.answer_soon()
         try:
@@ -224,6 +253,8 @@ class CallerThread:
             job.abandoned = True
             if pump.job is job and pump.handed is not job:
                 pump.job = None
+            elif job.running and on_abandon is not None:
+                on_abandon(job)
             raise
         if job.error is not None:
             raise job.error
@@ -418,8 +449,9 @@ def iterate_sync_running_calls(
     ``factory(caller, batch_size)`` makes the async iterable in the portal's loop; unlike
     :func:`iterate_sync`'s, it yields *lists* of items (at most ``batch_size`` each: whatever it has ready,
     which saves a step of the async iterator per item). ``await caller.run_sync(fn)`` there runs ``fn`` in
-    the thread iterating the generator, between batches. Items produced while that thread
-    runs a function are held (without limit) until it returns, since it cannot take them meanwhile.
+    the thread iterating the generator, between batches. Items produced while that thread runs a function
+    are held (without limit) until it returns, since it cannot take them meanwhile: lend it a function only
+    when nothing else produces items meanwhile.
 
     :raises SyncInAsyncContextError: at once, when called from a thread that is running an event loop
     :raises ValueError: when ``batch_size`` is not positive

@@ -17,13 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
-import anyio.to_thread
 
+from . import workers
 from .errors import InvalidArgumentError
 from .errors import ToolArgumentsError as ToolArgumentsError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
 from .graph import END, START, StateGraph
-from .graph.context import _current, current_task
+from .graph.cancellation import run_sync_code
+from .graph.context import TaskContext, _current, current_task
 from .messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
 
 __all__ = ["BaseTool", "ToolNode", "create_react_agent", "tool", "tools_condition"]
@@ -90,13 +91,17 @@ class BaseTool:
         ``get_stream_writer()`` is marked with the call's ``tool_call_id`` (the ``tools`` mode's output
         deltas) and chat models it calls have the call among their ``parent_ids``.
 
+        Cancelling the caller abandons a sync tool that is running (Python cannot stop its thread): it
+        raises :class:`~streamflow.errors.TaskCancelledError` at its next stream-writer call, model call,
+        ``dispatch_custom_event()`` or ``check_cancelled()``, and its run reports it while it still runs.
+
         :param tool_call_id: the id the model gave this tool call; a new id when None
         :raises ToolArgumentsError: when ``args`` do not fit the schema
         :raises Exception: what the tool raised, unchanged
         """
         task = current_task()
         if task is None:
-            return await self._call(self.validate(args))
+            return await self._call(self.validate(args), None, "")
         call_id = str(uuid.uuid4())
         tool_call_id = tool_call_id or call_id
         run = task.run
@@ -111,9 +116,10 @@ class BaseTool:
             "name": self.name,
         }
         run.publish_soon(ToolStarted(**route, metadata=task.metadata(), input=dict(args), parent_ids=task.parent_ids))
-        token = _current.set(task.for_tool_call(call_id, tool_call_id))
+        call_task = task.for_tool_call(call_id, tool_call_id)
+        token = _current.set(call_task)
         try:
-            output = await self._call(self.validate(args))
+            output = await self._call(self.validate(args), call_task, call_id)
         except Exception as exc:
             run.publish_soon(ToolFailed(**route, error_type=error_type_name(exc), error_message=str(exc)))
             raise
@@ -122,10 +128,12 @@ class BaseTool:
         run.publish_soon(ToolFinished(**route, output=output))
         return output
 
-    async def _call(self, valid: dict[str, Any]) -> Any:
+    async def _call(self, valid: dict[str, Any], task: TaskContext | None, call_id: str) -> Any:
         if self.is_async:
             return await self.func(**valid)
-        return await anyio.to_thread.run_sync(lambda: self.func(**valid), abandon_on_cancel=True)
+        if task is None:
+            return await workers.run_sync(lambda: self.func(**valid), label=f"tool {self.name!r}")
+        return await run_sync_code(task, lambda: self.func(**valid), "tool", self.name, call_id)
 
 
 def tool(func: Callable[..., Any]) -> BaseTool:

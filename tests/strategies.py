@@ -340,3 +340,16 @@ wire_payloads: PayloadStrategy = st.recursive(
     max_leaves=12,
 )
 """Values the wire form carries exactly: JSON values, tuples, dicts with any hashable keys, chat messages."""
+
+
+GraphShape = list[list[Any]]
+"""The layers of a graph, each a list of nodes: ``"sync"`` (a sync node) or a :data:`GraphShape` (a subgraph).
+Every node of a layer follows every node of the layer before it."""
+
+
+def graph_shapes(max_depth: int = 2) -> st.SearchStrategy[GraphShape]:
+    """Graphs of sync nodes and subgraphs, up to three layers of up to three nodes, nested ``max_depth`` deep."""
+    node: st.SearchStrategy[Any] = st.just("sync")
+    if max_depth > 0:
+        node = st.one_of(st.just("sync"), st.just("sync"), graph_shapes(max_depth - 1))
+    return st.lists(st.lists(node, min_size=1, max_size=3), min_size=1, max_size=3)

@@ -267,7 +267,7 @@ def test_explicit_close_of_stream() -> None:
     left.check()
 
 
-def test_sync_nodes_run_in_the_caller_and_a_worker_thread_and_write_in_order() -> None:
+def test_sync_nodes_of_one_superstep_run_in_worker_threads_and_write_in_order() -> None:
     caller = threading.get_ident()
     threads: dict[str, int] = {}
 
@@ -290,9 +290,9 @@ def test_sync_nodes_run_in_the_caller_and_a_worker_thread_and_write_in_order() -
         .compile()
     )
     items = list(graph.stream({"items": []}, stream_mode=["custom", "updates"]))
-    # stream() lends its thread to one sync node at a time, as LangGraph runs them there; the other sync
-    # node of the same superstep runs in a worker thread meanwhile
-    assert sorted(t == caller for t in threads.values()) == [False, True]
+    # stream() lends its thread to a sync node only when it is the run's only task in flight (LangGraph runs
+    # a task inline only when it is alone in its tick): two of them both run in worker threads
+    assert caller not in threads.values()
     for name in ("left", "right"):
         mine = [c for m, c in items if m == "custom" and c["node"] == name]
         assert mine == [{"node": name, "i": i} for i in range(20)]

@@ -1,6 +1,7 @@
 """State graphs that stream (LangGraph's API): build with :class:`StateGraph`, run the compiled graph."""
 
 from .builder import StateGraph as StateGraph
+from .cancellation import AbandonedCall as AbandonedCall
 from .compiled import CompiledStateGraph as CompiledStateGraph
 from .constants import END as END
 from .constants import START as START
@@ -12,6 +13,9 @@ from .context import (
     adispatch_custom_event as adispatch_custom_event,
 )
 from .context import (
+    check_cancelled as check_cancelled,
+)
+from .context import (
     dispatch_custom_event as dispatch_custom_event,
 )
 from .context import (
@@ -21,16 +25,20 @@ from .context import (
     get_stream_writer as get_stream_writer,
 )
 from .run import Run as Run
+from .run import RunStatistics as RunStatistics
 
 __all__ = [
     "END",
     "START",
+    "AbandonedCall",
     "CompiledStateGraph",
     "Run",
+    "RunStatistics",
     "Send",
     "StateGraph",
     "StreamWriter",
     "adispatch_custom_event",
+    "check_cancelled",
     "dispatch_custom_event",
     "get_config",
     "get_stream_writer",

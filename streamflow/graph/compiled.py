@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from anyio import CancelScope
@@ -13,6 +13,7 @@ from ..event_stream import EventStreamSpec
 from ..modes import ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
+from .cancellation import SyncRunner
 from .run import Run
 from .specs import GraphSpec
 
@@ -61,13 +62,20 @@ class CompiledStateGraph(GraphSpec):
         subgraphs: bool = False,
         version: str = "v1",
         buffer_size: int = DEFAULT_BUFFER_SIZE,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Run the graph and yield the chunks of ``stream_mode`` as they happen.
 
         This view uses the ``block`` policy with ``buffer_size`` events of buffer: while the caller is busy
         with a chunk and the buffer is full, the run waits (it runs ahead of the caller by at most
-        ``buffer_size`` events plus :data:`LOOKAHEAD` chunks). Breaking out (or being cancelled) cancels the
-        run: in-flight nodes are cancelled and no new node starts.
+        ``buffer_size`` events plus :data:`LOOKAHEAD` chunks). Sync nodes run in worker threads.
+
+        Leaving early (``aclose()``, the task iterating it being cancelled, or a ``break``, which closes the
+        generator once it is garbage collected) cancels the run and returns once its async code has
+        stopped: async nodes are cancelled at their next ``await``, and no new node starts. Sync code still
+        running (a sync node, tool or model call in a thread) is not waited for, since Python cannot stop
+        a thread: it raises :class:`~streamflow.errors.TaskCancelledError` at its next stream-writer call,
+        model call, ``dispatch_custom_event()`` or ``check_cancelled()``, and a structlog warning
+        (``sync_call_left_running``) names its node; see :mod:`streamflow.graph.cancellation`.
 
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode or version
         :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
@@ -87,11 +95,21 @@ class CompiledStateGraph(GraphSpec):
         buffer_size: int = DEFAULT_BUFFER_SIZE,
     ) -> Iterator[Any]:
         """The sync twin of :meth:`astream`: the same async stream, carried to this thread through an anyio
-        blocking portal in batches. Async nodes work here too. Sync nodes run in the thread iterating this
-        generator, between chunks, as in LangGraph (a second sync node of the same superstep runs in a
-        worker thread meanwhile); chunks they produce reach the caller when they return. Breaking out,
-        ``close()``, an exception in the loop body or KeyboardInterrupt cancel the run (in-flight async
-        nodes and worker threads' nodes are cancelled, no new node starts) and return once it has stopped.
+        blocking portal in batches. Async nodes work here too.
+
+        A sync node runs in the thread iterating this generator, between chunks, when it is the only task
+        of the run in flight (every enclosing subgraph's task aside), as LangGraph runs a task inline when it
+        is alone in its tick; the chunks it produces reach the caller when it returns. Sync nodes that run
+        beside other tasks run in worker threads, and the chunks of every task reach the caller as they are
+        produced.
+
+        Breaking out, ``close()``, an exception in the loop body or KeyboardInterrupt cancel the run and
+        return promptly: async nodes are cancelled at their next ``await``, no new node starts, and sync
+        code still running in a worker thread is not waited for (Python cannot stop a thread): it raises
+        :class:`~streamflow.errors.TaskCancelledError` at its next stream-writer call, model call,
+        ``dispatch_custom_event()`` or ``check_cancelled()``, and a structlog warning
+        (``sync_call_left_running``) names its node. A sync node running in the calling thread has returned
+        before the caller can leave.
 
         :raises SyncInAsyncContextError: at once, when called in a thread that runs an event loop
         :raises UnknownStreamModeError: at once, for an unknown mode or version
@@ -115,13 +133,14 @@ class CompiledStateGraph(GraphSpec):
         exclude_types: Sequence[str] | None = None,
         exclude_tags: Sequence[str] | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Run the graph and yield LangChain's ``astream_events`` v2 dicts
         (``{"event", "name", "run_id", "parent_ids", "tags", "metadata", "data"}``) for the graph, its
         nodes, chat models, tools and custom events, filtered as LangChain filters them. Shapes, run ids
         and where this differs from LangGraph: :mod:`streamflow.event_stream`.
 
-        The view blocks like :meth:`astream`'s (``buffer_size`` events); breaking out cancels the run.
+        The view blocks like :meth:`astream`'s (``buffer_size`` events); leaving early cancels the run as
+        :meth:`astream` says.
 
         :raises UnknownStreamModeError: (before the run starts) for a ``version`` other than ``"v2"``
         :raises InvalidArgumentError: (before the run starts) for a filter that is a single string or holds
@@ -150,8 +169,8 @@ class CompiledStateGraph(GraphSpec):
     ) -> Iterator[dict[str, Any]]:
         """The sync twin of :meth:`astream_events` (LangChain's name for it, ``stream_events``): the same
         async view carried to this thread through an anyio blocking portal, in batches, with sync nodes
-        running in this thread as under :meth:`stream`. Breaking out, ``close()``, an exception in the loop
-        body or KeyboardInterrupt cancel the run.
+        running in this thread or in worker threads as under :meth:`stream`. Breaking out, ``close()``, an
+        exception in the loop body or KeyboardInterrupt cancel the run, as under :meth:`stream`.
 
         :raises SyncInAsyncContextError: at once, when called in a thread that runs an event loop
         :raises UnknownStreamModeError: at once, for a ``version`` other than ``"v2"``
@@ -213,9 +232,9 @@ class CompiledStateGraph(GraphSpec):
         input: Any,
         config: Mapping[str, Any] | None,
         open_view: Callable[[Run], View],
-        sync_runner: Callable[[Callable[[], Any]], Awaitable[Any]] | None,
+        sync_runner: SyncRunner | None,
         batch_size: int,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Start a run, attach ``open_view(run)`` and yield its items (with ``batch_size`` > 0, lists of up to
         that many); then raise what the run raised. Leaving early cancels the run and waits for it."""
         run = Run(self, input, config, replay_size=0)

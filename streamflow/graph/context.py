@@ -1,9 +1,10 @@
 """What a node, tool or chat model can reach while it runs: its task's context and stream writer.
 
-The runtime sets a :class:`TaskContext` in a context variable around every task; asyncio tasks and anyio
-worker threads inherit it, so ``get_stream_writer()`` and ``dispatch_custom_event()`` work in async nodes,
-sync nodes (in worker threads) and anything they call. A tool call sets a context of its own for its
-duration (:meth:`TaskContext.for_tool_call`), so what the tool writes is known to come from that call.
+The runtime sets a :class:`TaskContext` in a context variable around every task; asyncio tasks and worker
+threads inherit it, so ``get_stream_writer()``, ``dispatch_custom_event()`` and ``check_cancelled()`` work
+in async nodes, sync nodes (in worker threads) and anything they call. A tool call sets a context of its
+own for its duration (:meth:`TaskContext.for_tool_call`), so what the tool writes is known to come from
+that call, and its cancellation is its own.
 """
 
 from __future__ import annotations
@@ -11,21 +12,23 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import attrs
 
 from ..channel import Channel
-from ..errors import ChannelClosedError, InvalidArgumentError, NotInRunError
+from ..errors import ChannelClosedError, InvalidArgumentError, NotInRunError, TaskCancelledError
 from ..events import CustomData, CustomEvent, Event
-from ..metadata import node_metadata
+from ..metadata import checkpoint_ns, node_metadata
+from .cancellation import AbandonedCall, CancelFlag, Running, SyncRunner
 
 __all__ = [
     "StreamWriter",
     "TaskContext",
     "adispatch_custom_event",
+    "check_cancelled",
     "current_task",
     "dispatch_custom_event",
     "get_config",
@@ -60,32 +63,55 @@ class RunContext:
     """Called with every custom payload before it is published (wire transports check serialisability)."""
     loop: asyncio.AbstractEventLoop | None = None
     """The event loop the run executes on."""
-    sync_runner: Callable[[Callable[[], Any]], Awaitable[Any]] | None = None
-    """Runs a sync node's function off the loop and returns its result; None means an anyio worker thread.
-    ``stream()`` sets it to run sync nodes in the thread iterating it (see :mod:`streamflow.portal`)."""
-
-    _calls: set[concurrent.futures.Future[Any]] = attrs.field(factory=set, init=False)
+    sync_runner: SyncRunner | None = None
+    """Runs a sync node's function in the thread iterating ``stream()`` (see :mod:`streamflow.portal`), when
+    it is the only task in flight; None under ``astream()``: sync nodes run in worker threads."""
+    cancel_flag: CancelFlag = attrs.field(factory=CancelFlag, init=False)
+    """Set when the run ends cancelled or failed (the message names the run and why)."""
+    stop_reason: str | None = attrs.field(default=None, init=False)
+    """Why the run is stopping (cancelled, failed, a task failed), once it is: the reason given to the
+    sync code it abandons."""
+    tasks_in_flight: int = attrs.field(default=1, init=False)
+    """Tasks of the run running now, a subgraph's task counting as its running inner tasks (1 before the
+    first superstep: the run itself). Changed on the loop thread only."""
+    abandoned: list[tuple[AbandonedCall, Running]] = attrs.field(factory=list, init=False)
+    """The sync calls the run stopped waiting for while they ran, oldest first, each with its call."""
 
     def call_from_thread(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         """From a sync node's thread (not the loop's): run ``await fn(*args)`` on the run's loop and wait.
 
-        Calls still running when the run ends are cancelled with it.
+        A call still running when the task it was made in is abandoned, or when the run ends, is
+        cancelled.
 
         :raises Exception: what ``fn`` raised, with its original type
-        :raises concurrent.futures.CancelledError: when the run ended before the call did
+        :raises TaskCancelledError: when the calling task (or the run) was cancelled, before the call or
+            during it
+        :raises concurrent.futures.CancelledError: when the run finished before the call did
         """
         assert self.loop is not None
+        task = _current.get()
+        flags = (self.cancel_flag,) if task is None else (task.cancel_flag, self.cancel_flag)
+        for flag in flags:
+            flag.check()
         future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(fn(*args), self.loop)
-        self._calls.add(future)
+        for flag in flags:
+            flag.track(future)
         try:
             return future.result()
+        except concurrent.futures.CancelledError:
+            for flag in flags:
+                flag.check()
+            raise
         finally:
-            self._calls.discard(future)
+            for flag in flags:
+                flag.untrack(future)
 
-    def cancel_calls(self) -> None:
-        """Cancel the :meth:`call_from_thread` calls still running (when the run ends)."""
-        for future in list(self._calls):
-            future.cancel()
+    def end(self, reason: str | None) -> None:
+        """The run ended: set its flag with ``reason`` (None when it finished) and cancel the
+        :meth:`call_from_thread` calls still running. Loop thread only."""
+        if reason is not None:
+            self.cancel_flag.set(reason)
+        self.cancel_flag.cancel_calls()
 
     def publish_soon(self, event: Event) -> None:
         """Publish from any thread of this run, in that thread's order, without waiting."""
@@ -114,6 +140,9 @@ class TaskContext:
     """LangGraph's task path (``("__pregel_pull", node)`` or ``("__pregel_push", index)``)."""
     writer: StreamWriter
     """This task's stream writer (inside a tool call: one that marks its data with the call's id)."""
+    cancel_flag: CancelFlag
+    """Set when the runtime stops waiting for this task's sync code (inside a tool call: the call's). Async
+    nodes and subgraphs share :data:`~streamflow.graph.cancellation.NEVER_CANCELLED`: asyncio cancels them."""
     tool_calls: tuple[str, ...] = ()
     """``call_id`` of each tool call enclosing the code that runs now, outermost first (empty in the node
     itself)."""
@@ -126,15 +155,16 @@ class TaskContext:
         return (self.run.run_id, *outer, self.task_id, *self.tool_calls)
 
     def for_tool_call(self, call_id: str, tool_call_id: str) -> TaskContext:
-        """The context a tool call runs in: the same task, with a writer marking data with ``tool_call_id``
-        and ``call_id`` added to :attr:`tool_calls`."""
-        writer = Writer(self.run, self.ns, self.node, self.step, self.task_id, tool_call_id=tool_call_id)
-        return attrs.evolve(self, writer=writer, tool_calls=(*self.tool_calls, call_id))
+        """The context a tool call runs in: the same task, with a cancellation flag of its own, a writer
+        marking data with ``tool_call_id``, and ``call_id`` added to :attr:`tool_calls`."""
+        flag = CancelFlag()
+        writer = Writer(self.run, self.ns, self.node, self.step, self.task_id, flag, tool_call_id=tool_call_id)
+        return attrs.evolve(self, writer=writer, cancel_flag=flag, tool_calls=(*self.tool_calls, call_id))
 
     @property
     def checkpoint_ns(self) -> str:
         """LangGraph's ``checkpoint_ns``: the namespace parts and this task, joined by ``|``."""
-        return "|".join((*self.ns, f"{self.node}:{self.task_id}"))
+        return checkpoint_ns(self.ns, self.node, self.task_id)
 
     def metadata(self) -> dict[str, Any]:
         """The run's metadata plus LangGraph's per-task keys (``langgraph_node``, ``langgraph_step`` ...)."""
@@ -164,10 +194,12 @@ class TaskContext:
 class Writer:
     """A task's stream writer: each call publishes one ``CustomData`` event, from the loop or a thread.
 
-    Costs one dict lookup when no view takes custom data and nothing is retained for replay.
+    Costs one dict lookup when no view takes custom data and nothing is retained for replay, plus one
+    attribute read for the cancellation check.
     """
 
     __slots__ = (
+        "_cancel",
         "_channel",
         "_check",
         "_loop_thread",
@@ -187,10 +219,12 @@ class Writer:
         node: str,
         step: int,
         task_id: str,
+        cancel_flag: CancelFlag,
         *,
         tool_call_id: str | None = None,
     ) -> None:
         self._run = run
+        self._cancel = cancel_flag
         self._channel = run.channel
         self._check = run.payload_check
         self._loop_thread = run.loop_thread
@@ -204,24 +238,35 @@ class Writer:
     def __call__(self, data: Any) -> None:
         """Emit ``data`` as custom data.
 
+        :raises TaskCancelledError: when the runtime stopped waiting for this task's sync code (its run
+            was cancelled or failed, or another task of its superstep failed), or the run ended cancelled
+            or failed
         :raises NotSerializableError: when the run carries its events over a wire transport and ``data``
             cannot be serialised (raised here, at the call, not later)
-        :raises ChannelClosedError: when the run is already over
+        :raises ChannelClosedError: when the run is already over (it finished)
         """
+        reason = self._cancel.reason
+        if reason is not None:
+            raise TaskCancelledError(reason)
         if self._check is not None:
             self._check(data)
         channel = self._channel
         if not channel.wants(CustomData):
             if channel.closed:
+                self._run.cancel_flag.check()
                 raise ChannelClosedError("the stream writer was called after its run ended")
             return
         event = CustomData.of_writer(
             self._ns, self._node, self._step, self._task_id, self._tags, data, self._tool_call_id
         )
-        if get_ident() == self._loop_thread:
-            channel.publish_soon(event)
-        else:
-            channel.publish_threadsafe(event)
+        try:
+            if get_ident() == self._loop_thread:
+                channel.publish_soon(event)
+            else:
+                channel.publish_threadsafe(event)
+        except ChannelClosedError:
+            self._run.cancel_flag.check()
+            raise
 
 
 get_ident = threading.get_ident
@@ -247,6 +292,29 @@ def get_stream_writer() -> StreamWriter:
     return task.writer
 
 
+def check_cancelled() -> None:
+    """Raise if the running task's sync code was cancelled: the cancellation point for sync code.
+
+    Python cannot stop a thread. When the runtime stops waiting for a sync node, sync tool or sync model
+    call (the run was cancelled, for example by a consumer leaving ``stream()``/``astream()``; the run
+    failed; another task of the same superstep failed), that code keeps running until it returns. It
+    learns of the cancellation at its next stream-writer call, model call, ``dispatch_custom_event()``, or
+    here: call this in long loops of sync code to stop early. Once raised it raises again at every later
+    check: the flag is never cleared.
+
+    Async code does not need it: it is cancelled with ``asyncio.CancelledError`` at its next ``await``
+    (this function raises there too once the task's sync code was abandoned, or the run ended cancelled or
+    failed). Outside a run it returns: there is nothing to cancel.
+
+    :raises TaskCancelledError: when the running task's sync code was abandoned, or its run ended
+        cancelled or failed; the message names the node (or tool) and why
+    """
+    task = _current.get()
+    if task is not None:
+        task.cancel_flag.check()
+        task.run.cancel_flag.check()
+
+
 def get_config() -> dict[str, Any]:
     """Return the config of the running task (LangGraph's ``get_config``).
 
@@ -267,9 +335,11 @@ def dispatch_custom_event(name: str, data: Any) -> None:
 
     :raises InvalidArgumentError: when ``name`` is not a non-empty string
     :raises NotInRunError: when called outside a node or tool of a running graph
+    :raises TaskCancelledError: when the calling task's sync code was cancelled, or its run ended
+        cancelled or failed (as :func:`check_cancelled`)
     :raises NotSerializableError: when the run carries its events over a wire transport and ``data`` cannot
         be serialised
-    :raises ChannelClosedError: when the run is already over
+    :raises ChannelClosedError: when the run is already over (it finished)
     """
     if not isinstance(name, str) or not name:
         raise InvalidArgumentError(f"a custom event needs a non-empty string name, got {name!r}")
@@ -277,6 +347,9 @@ def dispatch_custom_event(name: str, data: Any) -> None:
     if task is None:
         raise NotInRunError("dispatch_custom_event() was called outside a run; call it inside a node or tool")
     run = task.run
+    task.cancel_flag.check()
+    if run.channel.closed:
+        run.cancel_flag.check()
     if run.payload_check is not None:
         run.payload_check(data)
     if not run.channel.wants(CustomEvent):

@@ -1,10 +1,11 @@
 """Executing a graph: supersteps of concurrent tasks, reducers applied at each step's end.
 
 This module only publishes events; how they look to a user is the views' business. One superstep:
-publish ``TaskStarted`` for each triggered task, run the tasks concurrently (sync nodes in worker
-threads), publish ``StateUpdate`` and ``TaskFinished`` for each as it completes, then apply every update
-with the reducers in task order, publish ``StateValues``, and work out the next step's tasks from the
-edges. A failing task cancels its siblings and the run fails with its exception.
+publish ``TaskStarted`` for each triggered task, run the tasks concurrently (sync nodes off the loop, see
+:func:`~streamflow.graph.cancellation.run_sync_code`), publish ``StateUpdate`` and ``TaskFinished`` for each
+as it completes, then apply every update with the reducers in task order, publish ``StateValues``, and work
+out the next step's tasks from the edges. A failing task cancels its siblings (their sync code is abandoned
+and told so, see :mod:`streamflow.graph.cancellation`) and the run fails with its exception.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import attrs
 
 from ..errors import GraphRecursionError, InvalidGraphError
 from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
+from .cancellation import NEVER_CANCELLED, CancelFlag, run_sync_code
 from .constants import END, START, Send
 from .context import RunContext, TaskContext, Writer, _current
 from .specs import Branch, GraphSpec, NodeSpec
@@ -47,21 +49,34 @@ class _Step:
 
     async def run_all(self, tasks: list[_Task]) -> None:
         if len(tasks) == 1:
-            await self.run_task(tasks[0])
+            await self.run_task(tasks[0])  # it takes the place of the task (or run) running this step
             return
+        run = self.run
+        # These tasks take the place of the task (or run) that runs this step, until they are all done.
+        run.tasks_in_flight += len(tasks) - 1
+        unfinished = len(tasks)
         failure: list[BaseException] = []
 
         async def guarded(task: _Task) -> None:
+            nonlocal unfinished
             try:
                 await self.run_task(task)
             except Exception as exc:
                 if not failure:
                     failure.append(exc)
+                    if run.stop_reason is None:
+                        run.stop_reason = f"node {task.node.name!r} failed with {exc!r}"
                 tg.cancel_scope.cancel()
+            finally:
+                unfinished -= 1
+                run.tasks_in_flight -= 1
 
-        async with anyio.create_task_group() as tg:
-            for task in tasks:
-                tg.start_soon(guarded, task)
+        try:
+            async with anyio.create_task_group() as tg:
+                for task in tasks:
+                    tg.start_soon(guarded, task)
+        finally:
+            run.tasks_in_flight += 1 - unfinished  # a task cancelled before it began never counted itself out
         if failure:
             raise failure[0]
 
@@ -84,8 +99,9 @@ class _Step:
                     path=task.path,
                 )
             )
-        writer = Writer(run, ns, name, step, task_id)
-        ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer)
+        flag = NEVER_CANCELLED if node.is_async or node.is_subgraph else CancelFlag()
+        writer = Writer(run, ns, name, step, task_id, flag)
+        ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
         token = _current.set(ctx)
         try:
             if node.is_subgraph:
@@ -129,10 +145,7 @@ async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
     if node.is_async:
         return await node.fn(state, **kwargs)
     call = functools.partial(node.fn, state, **kwargs)
-    runner = ctx.run.sync_runner
-    if runner is not None:
-        return await runner(call)
-    return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+    return await run_sync_code(ctx, call, "node", node.name)
 
 
 async def _route(branch: Branch, state_view: Any) -> list[Any]:

@@ -8,6 +8,9 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Self
 
+import attrs
+import structlog
+
 from ..channel import DEFAULT_BUFFER_SIZE, Channel, OverflowPolicy, Subscription
 from ..errors import InvalidArgumentError, RunCancelledError
 from ..event_stream import EventStreamSpec
@@ -15,11 +18,14 @@ from ..events import Event, RunCancelled, RunFailed, RunFinished, RunStarted, er
 from ..filters import Predicate
 from ..modes import ViewSpec
 from ..views import View
+from .cancellation import AbandonedCall
 from .context import RunContext
 from .pregel import execute
 from .specs import GraphSpec
 
-__all__ = ["DEFAULT_RECURSION_LIMIT", "Run", "parse_config"]
+__all__ = ["DEFAULT_RECURSION_LIMIT", "Run", "RunStatistics", "parse_config"]
+
+_log = structlog.get_logger("streamflow")
 
 DEFAULT_RECURSION_LIMIT = 25
 """Supersteps a graph level may take (LangGraph's default)."""
@@ -46,6 +52,18 @@ def parse_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], tupl
         raise InvalidArgumentError(f"config['recursion_limit'] must be a positive int, got {limit!r}")
     run_id = config.get("run_id") or str(uuid.uuid4())
     return dict(config), tuple(tags), dict(metadata), limit, str(run_id)
+
+
+@attrs.frozen
+class RunStatistics:
+    """What a run left running (:meth:`Run.statistics`)."""
+
+    abandoned: tuple[AbandonedCall, ...]
+    """The sync calls (a sync node's or sync tool's function) the run stopped waiting for while they ran,
+    because it, or their task, was cancelled; oldest first. Each ran on (Python cannot stop a thread) and
+    raises :class:`~streamflow.errors.TaskCancelledError` at its next cancellation point."""
+    still_running: int
+    """How many of :attr:`abandoned` have not returned yet (calls)."""
 
 
 class Run:
@@ -90,6 +108,7 @@ class Run:
     async def _main(self) -> None:
         channel = self.channel
         ctx = self.context
+        ended: str | None = None  # why the run ended, unless it finished
         try:
             await channel.publish(
                 RunStarted(name=self.graph.name, input=self._input, tags=ctx.tags, metadata=ctx.metadata)
@@ -98,12 +117,15 @@ class Run:
         except asyncio.CancelledError:
             failure = self._fail_with
             if failure is None:
+                ended = f"run {self.run_id} was cancelled"
                 channel.close(RunCancelled(tags=ctx.tags, reason="the run was cancelled"))
                 raise
             self._error = failure
+            ended = f"run {self.run_id} failed with {failure!r}"
             channel.close(RunFailed(tags=ctx.tags, error_type=error_type_name(failure), error_message=str(failure)))
         except BaseException as exc:
             self._error = exc
+            ended = f"run {self.run_id} failed with {exc!r}"
             channel.close(RunFailed(tags=ctx.tags, error_type=error_type_name(exc), error_message=str(exc)))
             if not isinstance(exc, Exception):
                 raise
@@ -111,7 +133,38 @@ class Run:
             self._output = output
             channel.close(RunFinished(tags=ctx.tags, output=output))
         finally:
-            ctx.cancel_calls()
+            self._end(ended)
+
+    def _end(self, reason: str | None) -> None:
+        """Tell the run's sync code that the run ended (``reason`` None: it finished), and warn of every sync
+        call still running: Python cannot stop them."""
+        self.context.end(reason)
+        for call, probe in self.context.abandoned:
+            if probe.running:
+                _log.warning(
+                    "sync_call_left_running",
+                    run_id=self.run_id,
+                    kind=call.kind,
+                    name=call.name,
+                    node=call.node,
+                    task_id=call.task_id,
+                    thread=call.thread,
+                    reason=reason,
+                )
+
+    def statistics(self) -> RunStatistics:
+        """Return what this run left running: the sync calls it abandoned and how many still run.
+
+        A run that was cancelled or failed stops waiting for its sync nodes' and sync tools' functions at
+        once, but Python cannot stop them (see :mod:`streamflow.graph.cancellation`): each one that was
+        running then is listed here, and logged as a ``sync_call_left_running`` structlog warning when the
+        run ends if it still runs then.
+        """
+        abandoned = self.context.abandoned
+        return RunStatistics(
+            abandoned=tuple(call for call, _ in abandoned),
+            still_running=sum(1 for _, probe in abandoned if probe.running),
+        )
 
     # -- watching ------------------------------------------------------------------------------------
 
@@ -246,6 +299,7 @@ class Run:
         if self._task.done() or self._fail_with is not None:
             return
         self._fail_with = error
+        self.context.stop_reason = self.context.stop_reason or f"the run failed with {error!r}"
         self._task.cancel()
 
     def add_payload_check(self, check: Callable[[Any], None]) -> None:
@@ -266,13 +320,18 @@ class Run:
         self.context.payload_check = both
 
     def cancel(self) -> None:
-        """Cancel the run: in-flight nodes are cancelled, no new node starts, and every view ends with a
-        ``RunCancelled`` event. Does nothing once the run has ended."""
+        """Cancel the run: in-flight async nodes are cancelled, sync code still running is abandoned and
+        told (it raises :class:`~streamflow.errors.TaskCancelledError` at its next cancellation point; see
+        :meth:`statistics`), no new node starts, and every view ends with a ``RunCancelled`` event. Does
+        nothing once the run has ended."""
+        self.context.stop_reason = self.context.stop_reason or "the run was cancelled"
         self._task.cancel()
 
     async def aclose(self) -> None:
-        """Cancel the run if it is still going, and wait until it has stopped."""
+        """Cancel the run if it is still going, and wait until it has stopped (not for the sync code it
+        abandons: see :meth:`statistics`)."""
         if not self._task.done():
+            self.context.stop_reason = self.context.stop_reason or "the run was cancelled"
             self._task.cancel()
             await self.wait()
 

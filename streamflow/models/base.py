@@ -22,7 +22,7 @@ import anyio
 
 from ..errors import SyncInAsyncContextError
 from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken, error_type_name
-from ..graph.context import TaskContext, current_task
+from ..graph.context import TaskContext, check_cancelled, current_task
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, ChunkSum, coerce_message, merge_chunks
 from ..modes import NOSTREAM
 from ..portal import call_sync, iterate_sync
@@ -117,7 +117,9 @@ class BaseChatModel:
         from plain sync code, through a portal.
 
         :raises SyncInAsyncContextError: when called on a thread that runs an event loop (use ``ainvoke``)
+        :raises TaskCancelledError: when the calling task's sync code was cancelled (before or during the call)
         """
+        check_cancelled()
         task = current_task()
         if task is not None and threading.get_ident() != task.run.loop_thread:
             return task.run.call_from_thread(self.ainvoke, messages, config)
@@ -126,7 +128,11 @@ class BaseChatModel:
         return call_sync(self.ainvoke, messages, config, async_alternative="ainvoke()")
 
     def stream(self, messages: Any, config: Mapping[str, Any] | None = None) -> Iterator[AIMessageChunk]:
-        """Sync :meth:`astream` through a portal (outside a run)."""
+        """Sync :meth:`astream` through a portal (outside a run).
+
+        :raises TaskCancelledError: when called from sync code of a task that was cancelled
+        """
+        check_cancelled()
         return iterate_sync(lambda: self.astream(messages, config), async_alternative="astream()")
 
 
