@@ -23,8 +23,8 @@ from .errors import InvalidArgumentError
 from .errors import ToolArgumentsError as ToolArgumentsError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
 from .graph import END, START, StateGraph
-from .graph.cancellation import run_sync_code
 from .graph.context import TaskContext, _current, current_task
+from .graph.sync_code import run_sync_code
 from .messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
 
 __all__ = ["BaseTool", "ToolNode", "create_react_agent", "tool", "tools_condition"]

@@ -2,8 +2,9 @@
 
 A sync node's or sync tool's function runs in a worker thread (:mod:`streamflow.workers`), or in the
 thread iterating ``stream()`` when nothing else of the run can produce chunks meanwhile (see
-:func:`run_sync_code`). When the task awaiting it is cancelled (its run was cancelled or failed, or
-another task of its superstep failed) the task stops waiting at once, and the function is *abandoned*:
+:func:`~streamflow.graph.sync_code.run_sync_code`). When the task awaiting it is cancelled (its run was
+cancelled or failed, or another task of its superstep failed) the task stops waiting at once, and the
+function is *abandoned*:
 
 - its :class:`CancelFlag` is set, so it raises :class:`~streamflow.errors.TaskCancelledError` at its next
   stream-writer call, model call, ``dispatch_custom_event()`` or ``check_cancelled()``;
@@ -16,18 +17,13 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
-import anyio
 import attrs
 
-from .. import workers
 from ..errors import TaskCancelledError
 
-if TYPE_CHECKING:
-    from .context import TaskContext
-
-__all__ = ["NEVER_CANCELLED", "AbandonedCall", "CancelFlag", "SyncRunner", "run_sync_code"]
+__all__ = ["NEVER_CANCELLED", "AbandonedCall", "CancelFlag", "Running", "SyncRunner"]
 
 T = TypeVar("T")
 
@@ -128,46 +124,3 @@ class Running(Protocol):
 SyncRunner = Callable[[Callable[[], Any], Callable[[Running], None]], Awaitable[Any]]
 """Runs a sync node's function in the thread iterating ``stream()``: ``await runner(fn, on_abandon)``
 returns its result; ``on_abandon(call)`` is called when the awaiting task is cancelled while it runs."""
-
-
-async def run_sync_code(
-    task: TaskContext, fn: Callable[[], T], kind: Literal["node", "tool"], name: str, call_id: str = ""
-) -> T:
-    """Run ``fn()`` (the sync code of ``task``: a node's function, or the tool call ``call_id``'s) off the
-    run's loop and return its result.
-
-    A node runs in the thread iterating ``stream()`` (``task.run.sync_runner``) when it is the only task of
-    its run in flight, every enclosing subgraph's task aside: then nothing else of the run can produce a
-    chunk while it runs, as LangGraph runs a task inline only when it is alone in its tick. Otherwise, and
-    always for tools and under ``astream()``, in a worker thread, so that what others produce meanwhile
-    reaches the caller as it is produced.
-
-    Cancelling the awaiting task sets ``task.cancel_flag`` and, if ``fn`` is running, records it in
-    ``task.run.abandoned`` (see the module docstring).
-
-    :raises Exception: what ``fn`` raised, with its original type
-    """
-    run = task.run
-
-    def abandoned(call: Running) -> None:
-        record = AbandonedCall(kind, name, task.node, task.task_id, task.ns, task.step, call.thread or "")
-        run.abandoned.append((record, call))
-
-    try:
-        runner = run.sync_runner
-        if kind == "node" and runner is not None and run.tasks_in_flight == 1:
-            result: T = await runner(fn, abandoned)
-            return result
-        return await workers.run_sync(fn, label=_label(task, kind, name, call_id), on_abandon=abandoned)
-    except anyio.get_cancelled_exc_class():
-        why = run.stop_reason or "the code awaiting it was cancelled"
-        task.cancel_flag.set(f"{_label(task, kind, name, call_id)} was cancelled: {why}")
-        raise
-
-
-def _label(task: TaskContext, kind: str, name: str, call_id: str) -> str:
-    """How a call is named in warnings, statistics and its :class:`~streamflow.errors.TaskCancelledError`."""
-    where = f"(task {task.task_id}) of run {task.run.run_id}"
-    if kind == "tool":
-        return f"tool {name!r} (call {call_id}) in node {task.node!r} {where}"
-    return f"node {name!r} {where}"

@@ -2,7 +2,7 @@
 
 This module only publishes events; how they look to a user is the views' business. One superstep:
 publish ``TaskStarted`` for each triggered task, run the tasks concurrently (sync nodes off the loop, see
-:func:`~streamflow.graph.cancellation.run_sync_code`), publish ``StateUpdate`` and ``TaskFinished`` for each
+:func:`~streamflow.graph.sync_code.run_sync_code`), publish ``StateUpdate`` and ``TaskFinished`` for each
 as it completes, then apply every update with the reducers in task order, publish ``StateValues``, and work
 out the next step's tasks from the edges. A failing task cancels its siblings (their sync code is abandoned
 and told so, see :mod:`streamflow.graph.cancellation`) and the run fails with its exception.
@@ -20,10 +20,11 @@ import attrs
 
 from ..errors import GraphRecursionError, InvalidGraphError
 from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
-from .cancellation import NEVER_CANCELLED, CancelFlag, run_sync_code
+from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Send
 from .context import RunContext, TaskContext, Writer, _current
 from .specs import Branch, GraphSpec, NodeSpec
+from .sync_code import run_sync_code
 
 __all__ = ["execute"]
 
