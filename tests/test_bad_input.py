@@ -118,4 +118,5 @@ async def test_subscribe_on_a_closed_channel_without_replay_from() -> None:
     with pytest.raises(ChannelClosedError, match="closed channel") as info:
         channel.subscribe()
     assert "replay_from" in str(info.value)
-    assert [e.seq for e in [channel.subscribe(replay_from=1).receive_nowait()]] == [1]
+    async with channel.subscribe(replay_from=1) as retained:
+        assert [e.seq for e in [retained.receive_nowait()]] == [1]

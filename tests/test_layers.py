@@ -1,8 +1,8 @@
 """The layering rule, checked on the source: a module never imports one of a higher layer.
 
-values (errors, events, messages) -> channel (filters, channel; portal, a utility that knows only async
-iterables) -> views (modes, views, event_stream) -> runtime (graph, tools, models) -> bridges (server,
-log_view, redis).
+values (errors, events, messages) -> channel (filters, fairness, subscription, thread_inbox, channel; portal,
+a utility that knows only async iterables) -> views (modes, views, event_stream) -> runtime (graph, tools,
+models) -> bridges (server, log_view, redis).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ LAYERS = {
     "events": 0,
     "messages": 0,
     "filters": 1,
+    "fairness": 1,
+    "subscription": 1,
+    "thread_inbox": 1,
     "channel": 1,
     "portal": 1,
     "modes": 2,
