@@ -21,7 +21,7 @@ from .errors import InvalidArgumentError
 
 __all__ = ["YIELD_INTERVAL", "YieldBudget"]
 
-YIELD_INTERVAL = 128
+YIELD_INTERVAL = 256
 """Operations a :class:`YieldBudget` allows between two real yields by default (operations)."""
 
 
