@@ -168,7 +168,11 @@ async def channel_1to1(n: int) -> Sample:
     iterating subscribe(kinds=["custom_data"]). Counts the whole life of an event: built, stamped,
     routed, filtered, buffered, received."""
     channel = Channel("bench")
-    sub = channel.subscribe(kinds=["custom_data"], overflow="block")
+    return await _one_to_one(channel, channel.subscribe(kinds=["custom_data"], overflow="block"), n)
+
+
+async def _one_to_one(channel: Channel, sub: Subscription, n: int) -> Sample:
+    """Publish ``n`` events on ``channel`` while a consumer task iterates ``sub``; time it all."""
 
     async def produce() -> None:
         publish = channel.publish
@@ -215,26 +219,7 @@ async def channel_1to1_no_yield(n: int) -> Sample:
     with _no_yield():
         channel = Channel("bench")
         sub = channel.subscribe(kinds=["custom_data"], overflow="block")
-
-    async def produce() -> None:
-        publish = channel.publish
-        for i in range(n):
-            await publish(CustomData(data=i))
-        channel.close()
-
-    async def consume() -> int:
-        count = 0
-        async for _ in sub:
-            count += 1
-        return count
-
-    start = time.perf_counter()
-    consumer = asyncio.create_task(consume())
-    await produce()
-    count = await consumer
-    elapsed = time.perf_counter() - start
-    assert count == n, (count, n)
-    return Sample(count, elapsed)
+    return await _one_to_one(channel, sub, n)
 
 
 async def _channel_fanout(subscribers: int, per_subscriber: int) -> Sample:
