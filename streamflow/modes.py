@@ -427,7 +427,7 @@ class ViewSpec:
     def items(self, events: Iterable[Event]) -> Iterable[Any]:
         """Project a finished sequence of events (tests, replays) into output items, as a view of a run
         with these events would (events of subgraphs skipped unless ``subgraphs``)."""
-        project = Projector(self.table(), self.shaper(), self.identity)
+        project = Projector(self.table(), self.shaper(), self.identity).project
         out: list[Any] = []
         for event in events:
             if not self.subgraphs and event.ns:
@@ -460,9 +460,9 @@ class Projector:
         self._shape = shape
         self._identity = identity
 
-    def __call__(self, event: Event, out: list[Any] | deque[Any]) -> None:
+    def project(self, event: Event, out: list[Any] | deque[Any]) -> None:
         """Append the output items ``event`` yields to ``out``, in order (none for a kind no mode takes, or
-        a chunk a projection skipped)."""
+        a chunk a projection skipped). Hot paths keep this bound method and call it directly."""
         entries = self._table.get(event.__class__)
         if entries is None:
             return

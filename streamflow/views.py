@@ -52,12 +52,13 @@ class View:
     :raises SubscriberDisconnectedError: (while iterating) when the channel disconnected this view
     """
 
-    __slots__ = ("_fair", "_pending", "_project", "_sub", "spec")
+    __slots__ = ("_fair", "_pending", "_project", "_projector", "_sub", "spec")
 
     def __init__(self, subscription: Subscription, spec: ViewShape) -> None:
         self._sub = subscription
         self.spec = spec
-        self._project = Projector(spec.table(), spec.shaper(), spec.identity)
+        self._projector = Projector(spec.table(), spec.shaper(), spec.identity)
+        self._project = self._projector.project
         self._pending: deque[Any] = deque()
         self._fair = YieldBudget()
 
@@ -145,7 +146,7 @@ class View:
         nothing: a mode with state (``messages`` remembers the messages it streamed) then continues where an
         earlier view of the same run stopped. Events outside the view's filter are skipped."""
         sub = self._sub
-        prime = self._project.prime
+        prime = self._projector.prime
         for event in events:
             if sub.accepts(event):
                 prime(event)

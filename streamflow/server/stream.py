@@ -128,21 +128,21 @@ class ChunkEncoder:
     :param spec: the stream modes, ``subgraphs`` and version
     """
 
-    __slots__ = ("_project",)
+    __slots__ = ("_projector",)
 
     def __init__(self, spec: ViewSpec) -> None:
-        self._project = Projector(spec.table(), _mode_and_chunk)
+        self._projector = Projector(spec.table(), _mode_and_chunk)
 
     def prime(self, event: Event) -> None:
         """Run ``event`` through the projections, sending nothing (an event the client already has)."""
-        self._project.prime(event)
+        self._projector.prime(event)
 
     def prime_until(self, events: Iterable[Event], cursor: int, event_filter: EventFilter) -> None:
         """:meth:`prime` with the events (oldest first) up to ``seq`` ``cursor`` that pass ``event_filter``:
         a mode with state (``messages`` remembers what it streamed) then resumes where the client left off."""
         routed = event_filter.routed_kinds()
         accept = event_filter.compile()
-        prime = self._project.prime
+        prime = self._projector.prime
         for event in events:
             if event.seq > cursor:
                 break
@@ -153,7 +153,7 @@ class ChunkEncoder:
         """The messages of the chunks ``event`` yields (several when it yields chunks for several modes,
         all with ``id`` = its ``seq``), or None when it yields none."""
         chunks: list[tuple[str, Any]] = []
-        self._project(event, chunks)
+        self._projector.project(event, chunks)
         if not chunks:
             return None
         ns = list(event.ns)
