@@ -14,15 +14,20 @@ Baselines (measured first, in the same run):
 ``event_build_frozen``
     building a frozen slotted attrs class with exactly ``CustomData``'s fields and defaults.
 
-Every channel scenario uses the channel's defaults (``block`` policy, buffer of 1024 events, replay buffer
-of 10,000 events), so the only difference from the queue baselines is what streamflow adds.
+Every channel scenario subscribes with ``overflow="block"`` (said explicitly; it is ``Channel.subscribe``'s
+default) and the channel's default sizes (a buffer of 1024 events, a replay buffer of 10,000 events), so the
+only difference from the queue baselines is what streamflow adds. That includes the amortised checkpoint
+(``streamflow.fairness``): ``publish`` and ``receive`` yield to the loop once every ``YIELD_INTERVAL``
+operations even when they need not wait; ``channel_1to1_no_yield`` measures the same stream without it, so
+its ratio to ``channel_1to1`` is what fairness costs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import attrs
 
@@ -35,6 +40,7 @@ from streamflow import (
     StateUpdate,
     StateValues,
     Subscription,
+    fairness,
     iterate_sync,
 )
 
@@ -162,7 +168,11 @@ async def channel_1to1(n: int) -> Sample:
     iterating subscribe(kinds=["custom_data"]). Counts the whole life of an event: built, stamped,
     routed, filtered, buffered, received."""
     channel = Channel("bench")
-    sub = channel.subscribe(kinds=["custom_data"])
+    return await _one_to_one(channel, channel.subscribe(kinds=["custom_data"], overflow="block"), n)
+
+
+async def _one_to_one(channel: Channel, sub: Subscription, n: int) -> Sample:
+    """Publish ``n`` events on ``channel`` while a consumer task iterates ``sub``; time it all."""
 
     async def produce() -> None:
         publish = channel.publish
@@ -185,11 +195,38 @@ async def channel_1to1(n: int) -> Sample:
     return Sample(count, elapsed)
 
 
+@contextmanager
+def _no_yield() -> Iterator[None]:
+    """Channels and subscriptions made inside never yield unless they must wait (a diagnostic only)."""
+    interval = fairness.YIELD_INTERVAL
+    fairness.YIELD_INTERVAL = 2**62
+    try:
+        yield
+    finally:
+        fairness.YIELD_INTERVAL = interval
+
+
+@scenario(
+    "channel_1to1_no_yield",
+    unit="events/s",
+    baseline="queue_1to1",
+    compare=("channel_1to1",),
+    n=300_000,
+)
+async def channel_1to1_no_yield(n: int) -> Sample:
+    """channel_1to1 with the amortised checkpoint turned off (publish and receive yield only when they must
+    wait). Not a target: channel_1to1's ratio to it is the cost of fairness."""
+    with _no_yield():
+        channel = Channel("bench")
+        sub = channel.subscribe(kinds=["custom_data"], overflow="block")
+    return await _one_to_one(channel, sub, n)
+
+
 async def _channel_fanout(subscribers: int, per_subscriber: int) -> Sample:
     """Publish ``4 * per_subscriber`` events of the four :data:`FANOUT_KINDS` round-robin to
     ``subscribers`` subscribers, subscriber ``j`` taking kind ``j % 4``: each gets ``per_subscriber``."""
     channel = Channel("bench")
-    subs = [channel.subscribe(kinds=[FANOUT_KINDS[j % 4]]) for j in range(subscribers)]
+    subs = [channel.subscribe(kinds=[FANOUT_KINDS[j % 4]], overflow="block") for j in range(subscribers)]
 
     async def produce() -> None:
         publish = channel.publish
@@ -255,7 +292,7 @@ async def channel_fanout_64(n: int) -> Sample:
 async def _channel_stream(n: int) -> AsyncIterator[Event | Lagged]:
     """The channel_1to1 stream as an async generator (built inside the portal's loop)."""
     channel = Channel("bench")
-    sub = channel.subscribe(kinds=["custom_data"])
+    sub = channel.subscribe(kinds=["custom_data"], overflow="block")
 
     async def produce() -> None:
         publish = channel.publish

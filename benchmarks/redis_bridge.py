@@ -69,7 +69,7 @@ def _bridge(**sink_options: Any) -> Any:
                 RemoteRun(client, run.run_id, prefix=prefix) as remote,
             ):
                 count = 0
-                async for _chunk in remote.stream("custom"):
+                async for _chunk in remote.stream("custom", overflow="block"):
                     count += 1
             seconds = time.perf_counter() - start
             assert count == n, f"the viewer got {count} of {n} events"

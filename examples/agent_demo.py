@@ -273,8 +273,11 @@ async def run_agent(model: BaseChatModel, question: str) -> str:
     out = Terminal()
     out.line(f"question: {question}")
     run = agent.start(agent_input(question), {"recursion_limit": RECURSION_LIMIT})
-    # Views are attached right after start(), before the run's first step, so none misses an event.
-    messages, custom, node_updates = run.stream("messages"), run.stream("custom"), run.stream("updates")
+    # Views are attached right after start(), before the run's first step, so none misses an event; each
+    # shows every chunk, so each pauses the run while its buffer is full (overflow="block").
+    messages = run.stream("messages", overflow="block")
+    custom = run.stream("custom", overflow="block")
+    node_updates = run.stream("updates", overflow="block")
 
     async def tokens() -> None:
         async with messages:

@@ -1,5 +1,7 @@
-"""One run, three views attached at once: a UI view of `updates`, a logger view of `debug` that never
-stalls the run (overflow="drop_oldest"), and a metrics view counting raw events by kind."""
+"""One run, three views attached at once: a UI view of `updates` that sees every chunk (overflow="block":
+the run waits while its buffer is full), a logger view of `debug` that never stalls the run
+(overflow="drop_oldest", the default of views attached to a run: it would get a `Lagged` signal instead), and a
+metrics view counting raw events by kind."""
 
 import asyncio
 import operator
@@ -63,9 +65,9 @@ async def amain() -> None:
     counts: Counter = Counter()
     run = graph.start({"topic": "ice cream", "notes": []})
     async with asyncio.TaskGroup() as tg:
-        tg.create_task(ui(run.stream("updates")))
+        tg.create_task(ui(run.stream("updates", overflow="block")))
         tg.create_task(logger(run.stream("debug", overflow="drop_oldest")))
-        tg.create_task(metrics(run.subscribe(), counts))
+        tg.create_task(metrics(run.subscribe(overflow="drop_oldest"), counts))
         result = await run.result()
     for kind in sorted(counts):
         print(f"[metrics] {kind}: {counts[kind]}")

@@ -52,6 +52,7 @@ namespace: ``(ns, chunk)`` or ``(ns, mode, chunk)``. ``version="v2"`` yields ``{
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -87,6 +88,8 @@ __all__ = [
     "MessagesModeState",
     "Mode",
     "ModeState",
+    "Projector",
+    "Shaper",
     "ViewSpec",
     "register_mode",
     "task_metadata",
@@ -117,6 +120,8 @@ class Chunks:
 
 Projection = Callable[[Any], Any]
 """Event -> chunk, :data:`SKIP` or :class:`Chunks`; each takes the event class it is registered for."""
+Shaper = Callable[[str, tuple[str, ...], Any], Any]
+"""``(mode, ns, chunk) -> output item``: how a spec wraps each chunk (see :meth:`ViewSpec.shaper`)."""
 
 STREAM_VERSIONS: tuple[str, ...] = ("v1", "v2")
 
@@ -443,7 +448,7 @@ class ViewSpec:
                 table[kind] = (*table.get(kind, ()), (name, project))
         return table
 
-    def shaper(self) -> Callable[[str, tuple[str, ...], Any], Any]:
+    def shaper(self) -> Shaper:
         """The function ``(mode, ns, chunk) -> output item`` for this spec."""
         if self.version == "v2":
             return lambda mode, ns, chunk: {"type": mode, "ns": ns, "data": chunk}
@@ -456,16 +461,62 @@ class ViewSpec:
         return lambda mode, ns, chunk: (mode, chunk)
 
     def items(self, events: Iterable[Event]) -> Iterable[Any]:
-        """Project a finished sequence of events (tests, replays) into output items."""
-        table = self.table()
-        shape = self.shaper()
+        """Project a finished sequence of events (tests, replays) into output items, as a view of a run
+        with these events would (events of subgraphs skipped unless ``subgraphs``)."""
+        project = Projector(self.table(), self.shaper(), self.identity).project
+        out: list[Any] = []
         for event in events:
             if not self.subgraphs and event.ns:
                 continue
-            for mode, project in table.get(event.__class__, ()):
-                chunk = project(event)
-                if chunk.__class__ is Chunks:
-                    for item in chunk.items:
-                        yield shape(mode, event.ns, item)
-                elif chunk is not SKIP:
-                    yield shape(mode, event.ns, chunk)
+            project(event, out)
+            yield from out
+            out.clear()
+
+
+class Projector:
+    """The step that turns one event into a view's output items: the projections of the modes that take
+    its kind (``table``, in mode order), each chunk wrapped by ``shape``. Built once per view (so a mode
+    with state sees that view's events in order); every view, the SSE encoder and :meth:`ViewSpec.items`
+    use it.
+
+    :param table: event class -> ``(mode, projection)`` pairs (a spec's ``table()``, bound for this view)
+    :param shape: ``(mode, ns, chunk) -> item`` (a spec's ``shaper()``)
+    :param identity: True when ``shape`` returns the chunk itself (it is then skipped for single chunks)
+    """
+
+    __slots__ = ("_identity", "_shape", "_table")
+
+    def __init__(
+        self,
+        table: Mapping[type[Event], tuple[tuple[str, Projection], ...]],
+        shape: Shaper,
+        identity: bool = False,
+    ) -> None:
+        self._table = table
+        self._shape = shape
+        self._identity = identity
+
+    def project(self, event: Event, out: list[Any] | deque[Any]) -> None:
+        """Append the output items ``event`` yields to ``out``, in order (none for a kind no mode takes, or
+        a chunk a projection skipped). Hot paths keep this bound method and call it directly."""
+        entries = self._table.get(event.__class__)
+        if entries is None:
+            return
+        for mode, project in entries:
+            chunk = project(event)
+            if chunk is SKIP:
+                continue
+            if chunk.__class__ is Chunks:
+                shape = self._shape
+                ns = event.ns
+                out.extend([shape(mode, ns, item) for item in chunk.items])
+            elif self._identity:
+                out.append(chunk)
+            else:
+                out.append(self._shape(mode, event.ns, chunk))
+
+    def prime(self, event: Event) -> None:
+        """Run ``event`` through the projections and keep nothing: a mode with state learns of an event its
+        consumer already has (a view resumed after it)."""
+        for _mode, project in self._table.get(event.__class__, ()):
+            project(event)

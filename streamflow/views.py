@@ -10,7 +10,7 @@ view always knows how many events it missed.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Protocol, Self
 
 import anyio
@@ -18,7 +18,8 @@ import anyio
 from .channel import Lagged, Subscription
 from .errors import SubscriberDisconnectedError
 from .events import Event
-from .modes import SKIP, Chunks, Projection
+from .fairness import YieldBudget
+from .modes import Projection, Projector, Shaper
 
 __all__ = ["View", "ViewShape"]
 
@@ -36,7 +37,7 @@ class ViewShape(Protocol):
         """Event class -> ``(mode, projection)`` pairs, bound to fresh per-view state."""
         ...
 
-    def shaper(self) -> Callable[[str, tuple[str, ...], Any], Any]:
+    def shaper(self) -> Shaper:
         """``(mode, ns, chunk) -> output item``."""
         ...
 
@@ -45,20 +46,21 @@ class View:
     """An async iterator of stream-mode output items (see :mod:`streamflow.modes` for their shapes).
 
     Use it as an async context manager, or call :meth:`aclose`, to detach it early; it ends by itself when
-    the run's channel closes and its buffer is drained.
+    the run's channel closes and its buffer is drained. Taking items yields to the event loop at least every
+    :data:`~streamflow.fairness.YIELD_INTERVAL` events, even while items are ready.
 
     :raises SubscriberDisconnectedError: (while iterating) when the channel disconnected this view
     """
 
-    __slots__ = ("_identity", "_pending", "_shape", "_sub", "_table", "spec")
+    __slots__ = ("_fair", "_pending", "_project", "_projector", "_sub", "spec")
 
     def __init__(self, subscription: Subscription, spec: ViewShape) -> None:
         self._sub = subscription
         self.spec = spec
-        self._table = spec.table()
-        self._shape = spec.shaper()
-        self._identity = spec.identity
+        self._projector = Projector(spec.table(), spec.shaper(), spec.identity)
+        self._project = self._projector.project
         self._pending: deque[Any] = deque()
+        self._fair = YieldBudget()
 
     @property
     def subscription(self) -> Subscription:
@@ -69,12 +71,15 @@ class View:
         return self
 
     async def __anext__(self) -> Any:
+        fair = self._fair
         pending = self._pending
-        if pending:
-            return pending.popleft()
         sub = self._sub
-        table = self._table
         while True:
+            fair.left -= 1
+            if fair.left <= 0:
+                await fair.yield_now()
+            if pending:
+                return pending.popleft()
             try:
                 event = sub.receive_nowait()
             except anyio.WouldBlock:
@@ -84,30 +89,9 @@ class View:
                     raise StopAsyncIteration from None
             except anyio.EndOfStream:
                 raise StopAsyncIteration from None
-            entries = table.get(event.__class__)  # type: ignore[arg-type]
-            if entries is None:
-                if event.__class__ is Lagged:
-                    return event
-                continue
-            if len(entries) == 1:
-                mode, project = entries[0]
-                chunk = project(event)
-                if chunk is SKIP:
-                    continue
-                if chunk.__class__ is not Chunks:
-                    if self._identity:
-                        return chunk
-                    return self._shape(mode, event.ns, chunk)  # type: ignore[union-attr]
-                ns = event.ns  # type: ignore[union-attr]
-                pending.extend(self._shape(mode, ns, item) for item in chunk.items)
-                return pending.popleft()
-            for mode, project in entries:
-                chunk = project(event)
-                if chunk.__class__ is Chunks:
-                    ns = event.ns  # type: ignore[union-attr]
-                    pending.extend(self._shape(mode, ns, item) for item in chunk.items)
-                elif chunk is not SKIP:
-                    pending.append(self._shape(mode, event.ns, chunk))  # type: ignore[union-attr]
+            if isinstance(event, Lagged):
+                return event
+            self._project(event, pending)
             if pending:
                 return pending.popleft()
 
@@ -115,41 +99,46 @@ class View:
         """Wait for the next item, then take up to ``limit`` items in all that are ready without waiting.
 
         The same items, in the same order, as iterating the view; cheaper per item for a consumer that
-        takes them in bulk (the sync bridge).
+        takes them in bulk (the sync bridge). Cancel-safe: cancelled, it takes nothing.
 
         :param limit: items to stop taking at (items, > 0); one event projecting to several items may go past it
         :returns: at least one item, or an empty list once the view has ended
         :raises SubscriberDisconnectedError: when the channel disconnected this view (after what it had
             buffered was taken)
         """
-        try:
-            out: list[Any] = [await self.__anext__()]
-        except StopAsyncIteration:
-            return []
+        fair = self._fair
+        out: list[Any] = []
         pending = self._pending
-        while pending and len(out) < limit:
-            out.append(pending.popleft())
         sub = self._sub
-        table = self._table
-        identity = self._identity
-        shape = self._shape
+        project = self._project
         while len(out) < limit:
+            fair.left -= 1
+            if fair.left <= 0:
+                if out:
+                    break  # the next call yields first
+                await fair.yield_now()
+            if pending:
+                out.append(pending.popleft())
+                continue
             try:
                 event = sub.receive_nowait()
-            except (anyio.WouldBlock, anyio.EndOfStream, SubscriberDisconnectedError):
-                break  # the next call waits, ends or raises
-            entries = table.get(event.__class__)  # type: ignore[arg-type]
-            if entries is None:
-                if event.__class__ is Lagged:
-                    out.append(event)
-                continue
-            for mode, project in entries:
-                chunk = project(event)
-                if chunk.__class__ is Chunks:
-                    ns = event.ns  # type: ignore[union-attr]
-                    out.extend(shape(mode, ns, item) for item in chunk.items)
-                elif chunk is not SKIP:
-                    out.append(chunk if identity else shape(mode, event.ns, chunk))  # type: ignore[union-attr]
+            except anyio.WouldBlock:
+                if out:
+                    break
+                try:
+                    event = await sub.receive()
+                except anyio.EndOfStream:
+                    break
+            except anyio.EndOfStream:
+                break
+            except SubscriberDisconnectedError:
+                if out:
+                    break  # the next call raises it
+                raise
+            if isinstance(event, Lagged):
+                out.append(event)
+            else:
+                project(event, out)
         return out
 
     def prime(self, events: Iterable[Event]) -> None:
@@ -157,11 +146,10 @@ class View:
         nothing: a mode with state (``messages`` remembers the messages it streamed) then continues where an
         earlier view of the same run stopped. Events outside the view's filter are skipped."""
         sub = self._sub
-        table = self._table
+        prime = self._projector.prime
         for event in events:
             if sub.accepts(event):
-                for _mode, project in table.get(event.__class__, ()):
-                    project(event)
+                prime(event)
 
     async def __aenter__(self) -> Self:
         return self

@@ -118,5 +118,6 @@ async def test_subscribe_on_a_closed_channel_without_replay_from() -> None:
     with pytest.raises(ChannelClosedError, match="closed channel") as info:
         channel.subscribe()
     assert "replay_from" in str(info.value)
-    first = channel.subscribe(replay_from=1).receive_nowait()
-    assert isinstance(first, Event) and first.seq == 1
+    async with channel.subscribe(replay_from=1) as retained:
+        first = retained.receive_nowait()
+        assert isinstance(first, Event) and first.seq == 1

@@ -49,6 +49,8 @@ async def test_block_policy_stalls_the_publisher_until_the_subscriber_makes_room
     assert channel.last_seq == 3
     assert take_buffered(sub) == [second, third]
     assert take_buffered(observer)[-1] is third
+    sub.close()
+    observer.close()
 
 
 async def test_block_timeout_disconnects_only_the_slow_subscriber() -> None:
@@ -137,6 +139,7 @@ async def test_drop_oldest_delivers_lagged_with_exact_count_and_seq_range() -> N
     assert channel.statistics().dropped == 7
     channel.publish_nowait(CustomData(data="next"))
     assert seqs(take_buffered(lossy)) == [21]  # no stale Lagged
+    lossy.close()
 
 
 @settings(max_examples=60, deadline=None)
@@ -181,9 +184,9 @@ async def test_drop_oldest_lagged_accounts_for_every_missed_event(buffer_size: i
 
 async def test_drop_oldest_never_stalls_the_publisher() -> None:
     channel = Channel()
-    channel.subscribe(overflow="drop_oldest", buffer_size=1)
-    for i in range(100):
-        assert channel.publish_nowait(CustomData(data=i)) == i + 1
+    async with channel.subscribe(overflow="drop_oldest", buffer_size=1):
+        for i in range(100):
+            assert channel.publish_nowait(CustomData(data=i)) == i + 1
 
 
 async def test_error_policy_gives_subscriber_overflow_error() -> None:
@@ -206,3 +209,4 @@ async def test_error_policy_gives_subscriber_overflow_error() -> None:
     stats = strict.statistics()
     assert (stats.published, stats.matched, stats.delivered, stats.dropped, stats.buffered) == (3, 3, 0, 3, 0)
     assert channel.statistics().subscribers == 1
+    calm.close()

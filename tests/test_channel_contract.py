@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamflow.channel import Channel, ChannelStatistics, Lagged, SubscriptionStatistics
-from streamflow.errors import ChannelClosedError
+from streamflow.errors import ChannelClosedError, SubscriberDisconnectedError, SubscriberOverflowError
 from streamflow.events import CustomData, Event, RunFailed, RunFinished, StateUpdate, StateValues
 from streamflow.filters import EventFilter
 from tests.helpers import seqs, take_all, take_buffered
@@ -115,6 +115,7 @@ async def test_cancelled_receive_consumes_nothing() -> None:
     assert sub.statistics().delivered == 0
     assert await sub.receive() is first
     assert await sub.receive() is second
+    sub.close()
 
 
 @pytest.mark.parametrize("order", ["publish_then_cancel", "cancel_then_publish"])
@@ -155,6 +156,7 @@ async def test_receive_cancelled_in_the_same_tick_as_a_publish_loses_nothing(ord
     got += take_buffered(sub)
     assert got == [event]
     assert sub.statistics().delivered == len(got)
+    sub.close()
 
 
 async def test_cancelled_publish_publishes_nothing() -> None:
@@ -173,6 +175,8 @@ async def test_cancelled_publish_publishes_nothing() -> None:
     assert seqs(take_buffered(slow)) == [1]
     assert await channel.publish(StateValues(values={"x": 2})) == 2
     assert [e.values if isinstance(e, StateValues) else e for e in take_buffered(other)] == [{"x": 2}]
+    slow.close()
+    other.close()
 
 
 async def test_close_drains_then_ends() -> None:
@@ -220,6 +224,7 @@ async def test_closing_a_subscription_ends_only_it() -> None:
     channel.publish_nowait(CustomData(data=2))
     assert seqs(take_buffered(staying)) == [1, 2]
     assert leaving.statistics().dropped == 1
+    staying.close()
 
 
 @PROPERTY
@@ -243,7 +248,7 @@ async def test_failure_reaches_every_subscriber(batch: list[Event], specs: list[
 async def test_statistics_are_exact() -> None:
     channel = Channel("run-s", replay_size=4)
     assert channel.statistics() == ChannelStatistics(
-        published=0, delivered=0, dropped=0, buffered=0, subscribers=0, replay_buffered=0, closed=False
+        published=0, last_seq=0, delivered=0, dropped=0, buffered=0, subscribers=0, replay_buffered=0, closed=False
     )
     every = channel.subscribe(buffer_size=100)
     custom = channel.subscribe(kinds=["custom_data"], buffer_size=100)
@@ -262,50 +267,105 @@ async def test_statistics_are_exact() -> None:
     assert seqs(lossy_items) == [4, 5]
 
     assert every.statistics() == SubscriptionStatistics(
-        published=5, matched=5, delivered=5, dropped=0, buffered=0, buffer_size=100, overflow="block"
+        published=5,
+        matched=5,
+        delivered=5,
+        dropped=0,
+        buffered=0,
+        buffer_size=100,
+        overflow="block",
+        waiting_receivers=0,
     )
     assert custom.statistics() == SubscriptionStatistics(
-        published=5, matched=3, delivered=3, dropped=0, buffered=0, buffer_size=100, overflow="block"
+        published=5,
+        matched=3,
+        delivered=3,
+        dropped=0,
+        buffered=0,
+        buffer_size=100,
+        overflow="block",
+        waiting_receivers=0,
     )
     assert lossy.statistics() == SubscriptionStatistics(
-        published=5, matched=5, delivered=2, dropped=3, buffered=0, buffer_size=2, overflow="drop_oldest"
+        published=5,
+        matched=5,
+        delivered=2,
+        dropped=3,
+        buffered=0,
+        buffer_size=2,
+        overflow="drop_oldest",
+        waiting_receivers=0,
     )
     assert strict.statistics() == SubscriptionStatistics(
-        published=4, matched=4, delivered=0, dropped=4, buffered=0, buffer_size=3, overflow="error"
+        published=4, matched=4, delivered=0, dropped=4, buffered=0, buffer_size=3, overflow="error", waiting_receivers=0
     )
     assert channel.statistics() == ChannelStatistics(
-        published=5, delivered=10, dropped=7, buffered=0, subscribers=3, replay_buffered=4, closed=False
+        published=5, last_seq=5, delivered=10, dropped=7, buffered=0, subscribers=3, replay_buffered=4, closed=False
     )
 
     for i in range(3):
         channel.publish_nowait(CustomData(data=10 + i))
     # seq 6..8: every and custom buffer 3 each, lossy keeps 2 of 3.
     assert channel.statistics() == ChannelStatistics(
-        published=8, delivered=10, dropped=8, buffered=8, subscribers=3, replay_buffered=4, closed=False
+        published=8, last_seq=8, delivered=10, dropped=8, buffered=8, subscribers=3, replay_buffered=4, closed=False
     )
     custom.close()  # discards its 3 buffered events
     assert custom.statistics() == SubscriptionStatistics(
-        published=8, matched=6, delivered=3, dropped=3, buffered=0, buffer_size=100, overflow="block"
+        published=8,
+        matched=6,
+        delivered=3,
+        dropped=3,
+        buffered=0,
+        buffer_size=100,
+        overflow="block",
+        waiting_receivers=0,
     )
     assert channel.statistics() == ChannelStatistics(
-        published=8, delivered=10, dropped=11, buffered=5, subscribers=2, replay_buffered=4, closed=False
+        published=8, last_seq=8, delivered=10, dropped=11, buffered=5, subscribers=2, replay_buffered=4, closed=False
     )
 
     channel.publish_nowait(CustomData(data="after custom left"))  # seq 9
     channel.close()
+    # detached by close, ``every`` (6..9) and ``lossy`` (8, 9) still hold what they have to drain
+    assert channel.statistics() == ChannelStatistics(
+        published=9, last_seq=9, delivered=10, dropped=12, buffered=6, subscribers=0, replay_buffered=4, closed=True
+    )
     assert seqs(await take_all(every)) == [6, 7, 8, 9]
     assert every.statistics() == SubscriptionStatistics(
-        published=9, matched=9, delivered=9, dropped=0, buffered=0, buffer_size=100, overflow="block"
+        published=9,
+        matched=9,
+        delivered=9,
+        dropped=0,
+        buffered=0,
+        buffer_size=100,
+        overflow="block",
+        waiting_receivers=0,
     )
     assert custom.statistics().published == 8
+    with pytest.raises(SubscriberOverflowError):
+        await strict.receive()
     lossy_items = await take_all(lossy)
     assert lossy_items[0] == Lagged(missed=2, first_seq=6, last_seq=7)
     assert seqs(lossy_items) == [8, 9]
     assert lossy.statistics() == SubscriptionStatistics(
-        published=9, matched=9, delivered=4, dropped=5, buffered=0, buffer_size=2, overflow="drop_oldest"
+        published=9,
+        matched=9,
+        delivered=4,
+        dropped=5,
+        buffered=0,
+        buffer_size=2,
+        overflow="drop_oldest",
+        waiting_receivers=0,
     )
     assert channel.statistics() == ChannelStatistics(
-        published=9, delivered=10 + 4 + 2, dropped=12, buffered=0, subscribers=0, replay_buffered=4, closed=True
+        published=9,
+        last_seq=9,
+        delivered=10 + 4 + 2,
+        dropped=12,
+        buffered=0,
+        subscribers=0,
+        replay_buffered=4,
+        closed=True,
     )
 
 
@@ -320,3 +380,50 @@ async def test_subscription_published_counts_only_while_attached() -> None:
     channel.close()
     stats = sub.statistics()
     assert (stats.published, stats.matched, stats.buffered) == (6, 3, 3)
+    sub.close()
+
+
+async def test_published_is_a_count_whatever_the_first_seq() -> None:
+    channel = Channel(first_seq=100)
+    stats = channel.statistics()
+    assert (stats.published, stats.last_seq) == (0, 99)
+    for i in range(3):
+        channel.publish_nowait(CustomData(data=i))
+    stats = channel.statistics()
+    assert (stats.published, stats.last_seq) == (3, 102)
+    channel.close(RunFinished(output=None))
+    assert channel.statistics().published == 4
+
+
+async def test_buffered_counts_what_subscribers_still_drain_after_close() -> None:
+    channel = Channel()
+    first, second = channel.subscribe(), channel.subscribe(kinds=["custom_data"])
+    for i in range(3):
+        channel.publish_nowait(CustomData(data=i))
+    channel.publish_nowait(StateValues(values=3))
+    channel.close()
+    stats = channel.statistics()
+    assert (stats.subscribers, stats.buffered, stats.delivered, stats.dropped) == (0, 7, 0, 0)
+    assert seqs([await first.receive(), await first.receive()]) == [1, 2]
+    stats = channel.statistics()
+    assert (stats.buffered, stats.delivered) == (5, 2)
+    second.close()  # discards its 3
+    stats = channel.statistics()
+    assert (stats.buffered, stats.delivered, stats.dropped) == (2, 2, 3)
+    assert seqs(await take_all(first)) == [3, 4]
+    stats = channel.statistics()
+    assert (stats.buffered, stats.delivered, stats.dropped) == (0, 4, 3)
+
+
+async def test_a_block_timeout_disconnection_keeps_counting_what_it_drains() -> None:
+    channel = Channel()
+    slow = channel.subscribe(buffer_size=2, timeout=0)
+    channel.publish_nowait(CustomData(data=1))
+    channel.publish_nowait(CustomData(data=2))
+    await channel.publish(CustomData(data=3))  # disconnects ``slow`` at once; it keeps 1 and 2 to drain
+    stats = channel.statistics()
+    assert (stats.subscribers, stats.buffered, stats.published) == (0, 2, 3)
+    assert seqs([slow.receive_nowait(), slow.receive_nowait()]) == [1, 2]
+    assert (channel.statistics().buffered, channel.statistics().delivered) == (0, 2)
+    with pytest.raises(SubscriberDisconnectedError):
+        slow.receive_nowait()

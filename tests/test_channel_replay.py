@@ -57,6 +57,7 @@ async def test_replay_respects_the_filter() -> None:
     channel.publish_nowait(StateValues(values="live"))
     channel.publish_nowait(CustomData(data="live"))
     assert seqs(take_buffered(late)) == [4, 6, 8, 9]
+    late.close()
 
 
 async def test_evicted_replay_raises_naming_the_first_available_seq() -> None:
@@ -70,7 +71,8 @@ async def test_evicted_replay_raises_naming_the_first_available_seq() -> None:
     assert (error.requested, error.first_available) == (3, 8)
     assert "first available seq is 8" in str(error)
     assert channel.statistics().subscribers == 0
-    assert seqs(take_buffered(channel.subscribe(replay_from=8))) == [8, 9, 10, 11, 12]
+    async with channel.subscribe(replay_from=8) as retained:
+        assert seqs(take_buffered(retained)) == [8, 9, 10, 11, 12]
 
 
 async def test_replay_size_zero_keeps_nothing_but_allows_the_live_tail() -> None:
@@ -84,6 +86,7 @@ async def test_replay_size_zero_keeps_nothing_but_allows_the_live_tail() -> None
     live = channel.subscribe(replay_from=4)
     channel.publish_nowait(CustomData(data="live"))
     assert seqs(take_buffered(live)) == [4]
+    live.close()
 
 
 async def test_replay_on_a_closed_channel_reads_what_was_retained_then_ends() -> None:
@@ -108,6 +111,7 @@ async def test_replay_overflowing_a_drop_oldest_buffer_starts_with_lagged() -> N
     assert items[0] == Lagged(missed=5, first_seq=1, last_seq=5)
     assert seqs(items) == [6, 7]
     assert channel.statistics().dropped == 5
+    late.close()
 
 
 async def test_replay_overflowing_a_block_buffer_holds_the_publisher_until_drained() -> None:
@@ -121,6 +125,7 @@ async def test_replay_overflowing_a_block_buffer_holds_the_publisher_until_drain
     assert seqs([late.receive_nowait() for _ in range(3)]) == [1, 2, 3]
     assert channel.publish_nowait(CustomData(data="live")) == 5
     assert seqs(take_buffered(late)) == [4, 5]
+    late.close()
 
 
 async def test_replay_overflowing_an_error_buffer_disconnects_it_at_once() -> None:

@@ -1,8 +1,11 @@
 """A state machine drives one channel through publish / subscribe / receive / unsubscribe / cancelled receives /
-slow subscribers / replay / close, and checks it against a plain-list model after every step.
+several receivers at once / publishes and drains under an expired deadline / slow subscribers / replay / close,
+and checks it against a plain-list model after every step.
 
 The channel lives on one asyncio loop made for each run of the machine and closed in ``teardown``; every step
-runs on that loop with ``run_until_complete``.
+runs on that loop with ``run_until_complete``. Each run draws the channel's yield interval
+(:data:`streamflow.fairness.YIELD_INTERVAL`, 1 to 4 operations), so the amortised checkpoints of ``publish`` and
+``receive`` fall between the machine's steps and inside them.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import anyio
 import attrs
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from streamflow import fairness
 from streamflow.channel import Channel, ChannelStatistics, Lagged, Subscription, SubscriptionStatistics
 from streamflow.errors import ChannelClosedError, ReplayUnavailableError
 from streamflow.events import Event, RunCancelled, RunFinished
@@ -74,13 +78,21 @@ class ChannelMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.channel = self.call(lambda: Channel("machine", replay_size=REPLAY_SIZE))
+        self.default_interval = fairness.YIELD_INTERVAL
         self.published: list[Event] = []
         self.models: list[SubModel] = []
         self.channel_closed = False
 
+    @initialize(interval=st.integers(min_value=1, max_value=4))
+    def make_channel(self, interval: int) -> None:
+        fairness.YIELD_INTERVAL = interval
+        self.channel = self.call(lambda: Channel("machine", replay_size=REPLAY_SIZE))
+
     def teardown(self) -> None:
+        fairness.YIELD_INTERVAL = self.default_interval
         try:
+            for model in self.models:
+                model.sub.close()
             pending = asyncio.all_tasks(self.loop)
             for task in pending:
                 task.cancel()
@@ -118,32 +130,53 @@ class ChannelMachine(RuleBasedStateMachine):
     def channel_full(self) -> bool:
         return any(m.full for m in self.models)
 
-    def expect_publish(self, event: Event) -> None:
-        """Publish ``event`` with ``publish_nowait`` and update the model, whatever the outcome should be."""
+    def expect_publish(self, event: Event, *, in_loop: bool = True) -> None:
+        """Publish ``event`` with ``publish_nowait`` and update the model, whatever the outcome should be.
+        With ``in_loop=False`` the loop does not run (no task runs between this and the caller's next step)."""
         event = attrs.evolve(event)  # a fresh object: hypothesis may hand the same drawn value out twice
+
+        def publish() -> int:
+            if in_loop:
+                return self.call(lambda: self.channel.publish_nowait(event))
+            return self.channel.publish_nowait(event)
+
         if self.channel_closed:
             try:
-                self.call(lambda: self.channel.publish_nowait(event))
+                publish()
             except ChannelClosedError:
                 return
             raise AssertionError("publish on a closed channel did not raise ChannelClosedError")
         if self.channel_full():
             seq_before = event.seq
             try:
-                self.call(lambda: self.channel.publish_nowait(event))
+                publish()
             except anyio.WouldBlock:
                 assert event.seq == seq_before  # not stamped: nothing was published
                 return
             raise AssertionError("publish_nowait did not raise WouldBlock with a full 'block' subscriber")
-        seq = self.call(lambda: self.channel.publish_nowait(event))
+        seq = publish()
         assert seq == event.seq == self.last_seq + 1
         self.published.append(event)
         for model in self.models:
             model.offer(event)
 
+    def take_expected(self, model: SubModel, got: Event | Lagged) -> None:
+        """Check that ``got`` is what the model says ``model``'s subscription hands out next, and take it."""
+        if model.missed:
+            assert got == Lagged(missed=len(model.missed), first_seq=model.missed[0], last_seq=model.missed[-1])
+            model.missed = []
+            return
+        assert model.buffer, f"received {got!r} from an empty model buffer"
+        assert got is model.buffer.popleft()
+        model.delivered += 1
+
+    def ready(self, model: SubModel) -> bool:
+        """Whether a receive on ``model``'s subscription returns without waiting for a publish."""
+        return bool(model.missed or model.buffer) or not model.attached or model.closed
+
     def expect_receive(self, model: SubModel) -> None:
         try:
-            got: Event | Lagged | None = self.call(model.sub.receive_nowait)
+            got: Event | Lagged = self.call(model.sub.receive_nowait)
         except anyio.WouldBlock:
             assert not model.missed and not model.buffer
             assert model.attached and not model.closed
@@ -152,13 +185,7 @@ class ChannelMachine(RuleBasedStateMachine):
             assert not model.missed and not model.buffer
             assert not model.attached or model.closed
             return
-        if model.missed:
-            assert got == Lagged(missed=len(model.missed), first_seq=model.missed[0], last_seq=model.missed[-1])
-            model.missed = []
-            return
-        assert model.buffer, f"received {got!r} from an empty model buffer"
-        assert got is model.buffer.popleft()
-        model.delivered += 1
+        self.take_expected(model, got)
 
     # -- rules ------------------------------------------------------------------------------------------
 
@@ -245,6 +272,97 @@ class ChannelMachine(RuleBasedStateMachine):
         assert got is model.buffer.popleft()
         model.delivered += 1
 
+    @precondition(lambda self: any(m.attached and not m.closed and not m.buffer and not m.missed for m in self.models))
+    @rule(
+        data=st.data(),
+        receivers=st.integers(min_value=2, max_value=4),
+        batch=st.lists(events(json_payloads, small_routing, NON_TERMINAL_KINDS), max_size=4),
+        cancel=st.sets(st.integers(min_value=0, max_value=3), max_size=2),
+        cancel_first=st.booleans(),
+    )
+    def several_pending_receives(
+        self, data: st.DataObject, receivers: int, batch: list[Event], cancel: set[int], cancel_first: bool
+    ) -> None:
+        """Several tasks wait on one subscription; events arrive (some receivers cancelled in the same tick):
+        the receivers that were not cancelled take the next items in the order they started waiting, each a
+        different item, and nothing is lost or taken twice."""
+        idle = [m for m in self.models if m.attached and not m.closed and not m.buffer and not m.missed]
+        model = data.draw(st.sampled_from(idle), label="subscription")
+        tasks = []
+        for _ in range(receivers):  # one at a time, so the waiting order is the order made
+            tasks.append(self.loop.create_task(model.sub.receive()))
+            self.settle()
+        assert not any(task.done() for task in tasks)
+        assert model.sub.statistics().waiting_receivers == receivers
+        cancelled = [task for i, task in enumerate(tasks) if i in cancel]
+        if cancel_first:
+            for task in cancelled:
+                task.cancel()
+        for event in batch:
+            self.expect_publish(event, in_loop=False)  # no task runs between these publishes and the cancels
+        if not cancel_first:
+            for task in cancelled:
+                task.cancel()
+        self.settle()
+        finished = [task for task in tasks if task not in cancelled and task.done()]
+        waiting = [task for task in tasks if task not in cancelled and not task.done()]
+        assert tasks.index(finished[-1]) < tasks.index(waiting[0]) if finished and waiting else True
+        for task in finished:
+            self.take_expected(model, task.result())
+        assert not waiting or not self.ready(model)  # a receiver waits only when nothing is left for it
+        for task in waiting:
+            task.cancel()
+        self.settle()
+        for task in tasks:
+            assert task.done()
+            if task in cancelled or task in waiting:
+                assert task.cancelled()
+
+    @rule(batch=st.lists(events(json_payloads, small_routing, NON_TERMINAL_KINDS), min_size=1, max_size=8))
+    def publish_under_an_expired_deadline(self, batch: list[Event]) -> None:
+        """``await publish()`` in a loop inside ``anyio.move_on_after(0)``: the loop is cancelled at the first
+        publish that yields or waits (a full ``block`` subscriber), and that publish publishes nothing."""
+        if self.channel_closed:
+            return
+        batch = [attrs.evolve(event) for event in batch]
+        drawn_seqs = [event.seq for event in batch]
+        published: list[int] = []
+
+        async def publish_all() -> None:
+            with anyio.move_on_after(0):
+                for event in batch:
+                    published.append(await self.channel.publish(event))
+
+        self.loop.run_until_complete(publish_all())
+        assert published == list(range(self.last_seq + 1, self.last_seq + 1 + len(published)))
+        for event in batch[: len(published)]:
+            self.published.append(event)
+            for model in self.models:
+                model.offer(event)
+        assert [event.seq for event in batch[len(published) :]] == drawn_seqs[len(published) :]  # not stamped
+        if len(published) < len(batch):
+            interval = fairness.YIELD_INTERVAL
+            assert len(published) < interval or self.channel_full()
+
+    @precondition(lambda self: self.models)
+    @rule(data=st.data())
+    def drain_under_an_expired_deadline(self, data: st.DataObject) -> None:
+        """``await receive()`` while items are ready, inside ``anyio.move_on_after(0)``: cancelled at the first
+        receive that yields, which takes nothing; what was taken before is what the model says, in order."""
+        model = data.draw(st.sampled_from(self.models), label="subscription")
+        got: list[Event | Lagged] = []
+        limit = len(model.buffer) + (1 if model.missed else 0)
+
+        async def drain() -> None:
+            with anyio.move_on_after(0):
+                while len(got) < limit:
+                    got.append(await model.sub.receive())
+
+        self.loop.run_until_complete(drain())
+        for item in got:
+            self.take_expected(model, item)
+        assert len(got) == limit or len(got) < fairness.YIELD_INTERVAL
+
     @rule(final=st.sampled_from([None, RunFinished, RunCancelled]))
     def close_channel(self, final: type[Event] | None) -> None:
         event = final() if final is not None else None
@@ -274,9 +392,10 @@ class ChannelMachine(RuleBasedStateMachine):
         attached = [m for m in self.models if m.attached]
         assert self.channel.statistics() == ChannelStatistics(
             published=self.last_seq,
+            last_seq=self.last_seq,
             delivered=sum(m.delivered for m in self.models),
             dropped=sum(m.dropped for m in self.models),
-            buffered=sum(len(m.buffer) for m in attached),
+            buffered=sum(len(m.buffer) for m in self.models),  # detached ones still draining included
             subscribers=len(attached),
             replay_buffered=min(REPLAY_SIZE, self.last_seq),
             closed=self.channel_closed,
@@ -294,6 +413,7 @@ class ChannelMachine(RuleBasedStateMachine):
                 buffered=len(model.buffer),
                 buffer_size=model.capacity,
                 overflow=model.policy,
+                waiting_receivers=0,
             ), model
 
 

@@ -8,9 +8,10 @@ import threading
 import anyio
 import pytest
 
-from streamflow.channel import THREAD_INBOX_LIMIT, Channel, Lagged
+from streamflow.channel import Channel, Lagged
 from streamflow.errors import ChannelClosedError
 from streamflow.events import CustomData, Event
+from streamflow.thread_inbox import THREAD_INBOX_LIMIT
 from tests.helpers import seqs
 
 pytestmark = pytest.mark.anyio

@@ -1,8 +1,8 @@
 """The module structure, checked on the source: no module imports one of a higher layer, and no import cycle.
 
-values (errors, events, messages, metadata) -> channel (filters, channel; portal and workers, utilities that
-know only async iterables and threads) -> views (modes, views, event_stream) -> runtime (graph, tools, models)
--> bridges (server, log_view, redis).
+values (errors, events, messages, metadata) -> channel (filters, fairness, subscription, thread_inbox, channel;
+portal and workers, utilities that know only async iterables and threads) -> views (modes, views, event_stream)
+-> runtime (graph, tools, models) -> bridges (server, log_view, redis).
 
 The import graph counts every import in a module: at its top, inside a function (a lazy import) and under
 ``if TYPE_CHECKING:``. Those last two do not fail at import time, but they are the same dependency: a cycle
@@ -28,6 +28,9 @@ LAYERS = {
     "messages": 0,
     "metadata": 0,
     "filters": 1,
+    "fairness": 1,
+    "subscription": 1,
+    "thread_inbox": 1,
     "channel": 1,
     "portal": 1,
     "workers": 1,

@@ -192,7 +192,12 @@ class CompiledStateGraph(GraphSpec):
         spec = ViewSpec.parse(stream_mode, subgraphs, version)
         mode = spec.modes if not spec.single else spec.modes[0]
         return functools.partial(
-            Run.stream, stream_mode=mode, subgraphs=subgraphs, version=version, buffer_size=buffer_size
+            Run.stream,
+            stream_mode=mode,
+            subgraphs=subgraphs,
+            version=version,
+            buffer_size=buffer_size,
+            overflow="block",
         )
 
     @staticmethod
@@ -225,6 +230,7 @@ class CompiledStateGraph(GraphSpec):
             exclude_types=exclude_types,
             exclude_tags=exclude_tags,
             buffer_size=buffer_size,
+            overflow="block",
         )
 
     async def _drive(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Self
 
@@ -15,7 +16,7 @@ from ..channel import DEFAULT_BUFFER_SIZE, Channel, OverflowPolicy, Subscription
 from ..errors import InvalidArgumentError, RunCancelledError
 from ..event_stream import EventStreamSpec
 from ..events import Event, RunCancelled, RunFailed, RunFinished, RunStarted, error_type_name
-from ..filters import Predicate
+from ..filters import EventFilter, Predicate
 from ..modes import ViewSpec
 from ..views import View
 from .cancellation import AbandonedCall
@@ -105,6 +106,18 @@ class Run:
         self._fail_with: BaseException | None = None
         self._task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._main())
 
+    def __del__(self) -> None:
+        task = getattr(self, "_task", None)
+        if task is not None and not task.done():
+            warnings.warn(
+                f"run {self.run_id!r} was garbage-collected while still running (nothing awaited, cancelled or "
+                "closed it, and nothing it waits for can happen any more): await run.result(), call "
+                "run.cancel(), or use the run as an async context manager",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
+
     async def _main(self) -> None:
         channel = self.channel
         ctx = self.context
@@ -168,9 +181,48 @@ class Run:
 
     # -- watching ------------------------------------------------------------------------------------
 
-    def subscribe(self, **kwargs: Any) -> Subscription:
-        """Attach a raw subscriber: typed events, with any filter and policy (see ``Channel.subscribe``)."""
-        return self.channel.subscribe(**kwargs)
+    def subscribe(
+        self,
+        event_filter: EventFilter | None = None,
+        *,
+        kinds: Iterable[str | type[Event]] | None = None,
+        nodes: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        ns_prefix: Iterable[str] | None = None,
+        subgraphs: bool = True,
+        predicate: Predicate | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: OverflowPolicy = "drop_oldest",
+        timeout: float | None = None,
+        replay_from: int | None = None,
+    ) -> Subscription:
+        """Attach a raw subscriber: typed events (and :class:`~streamflow.channel.Lagged` signals), with any
+        filter and policy; arguments, errors and the other policies as for ``Channel.subscribe``.
+
+        An observer attached beside the run's primary consumer must never stall the run by accident, so the
+        default policy is ``"drop_oldest"``: a subscriber that falls ``buffer_size`` events behind loses its
+        oldest events and then receives a ``Lagged`` signal with the exact count (also in its
+        ``statistics().dropped``). Pass ``overflow="block"`` to pause the run instead while its buffer is
+        full (``timeout`` seconds at most, if given).
+
+        :raises InvalidArgumentError: for bad filter or backpressure arguments
+        :raises UnknownEventKindError: for an unknown kind in ``kinds``
+        :raises ReplayUnavailableError: when ``replay_from`` was evicted from the replay buffer
+        :raises ChannelClosedError: when the run has ended and no ``replay_from`` was given
+        """
+        return self.channel.subscribe(
+            event_filter,
+            kinds=kinds,
+            nodes=nodes,
+            tags=tags,
+            ns_prefix=ns_prefix,
+            subgraphs=subgraphs,
+            predicate=predicate,
+            buffer_size=buffer_size,
+            overflow=overflow,
+            timeout=timeout,
+            replay_from=replay_from,
+        )
 
     def stream(
         self,
@@ -182,15 +234,17 @@ class Run:
         tags: Iterable[str] | None = None,
         predicate: Predicate | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
-        overflow: OverflowPolicy = "block",
+        overflow: OverflowPolicy = "drop_oldest",
         timeout: float | None = None,
         replay_from: int | None = None,
     ) -> View:
         """Attach a view yielding stream-mode chunks (shapes in :mod:`streamflow.modes`).
 
         ``nodes``, ``tags`` and ``predicate`` narrow it further; ``buffer_size``, ``overflow`` and
-        ``timeout`` are its backpressure (a ``block`` view pauses the run while its buffer is full, so
-        observers that must never stall the run should take ``drop_oldest``).
+        ``timeout`` are its backpressure. By default (``"drop_oldest"``) a view that falls ``buffer_size``
+        events behind never stalls the run: it loses its oldest events and yields a
+        :class:`~streamflow.channel.Lagged` signal with the exact count among its chunks. ``"block"`` pauses
+        the run while the view's buffer is full, as the primary consumer of ``astream()`` does.
 
         :raises UnknownStreamModeError: for an unknown mode or version
         :raises InvalidArgumentError: for bad backpressure arguments
@@ -221,13 +275,14 @@ class Run:
         exclude_types: Iterable[str] | None = None,
         exclude_tags: Iterable[str] | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
-        overflow: OverflowPolicy = "block",
+        overflow: OverflowPolicy = "drop_oldest",
         timeout: float | None = None,
         replay_from: int | None = None,
     ) -> View:
         """Attach a view yielding LangChain's ``astream_events`` v2 dicts (shapes, filters and run ids in
         :mod:`streamflow.event_stream`). It ends when the run ends; a failed run's exception comes from
-        :meth:`result`, not from the view. Backpressure arguments as for :meth:`stream`.
+        :meth:`result`, not from the view. Backpressure arguments, and the ``"drop_oldest"`` default that
+        never stalls the run, as for :meth:`stream`.
 
         :raises UnknownStreamModeError: for a ``version`` other than ``"v2"``
         :raises InvalidArgumentError: for a filter that is a single string or holds a non-string, or bad

@@ -527,7 +527,7 @@ class RemoteRun(RedisClientUser):
             if top:
                 start = _seq_of(top[0][0])
         outcome: Event | None = None
-        async with self.subscribe(kinds=(), replay_from=start) as sub:
+        async with self.subscribe(kinds=(), overflow="block", replay_from=start) as sub:
             async for event in sub:
                 outcome = event if isinstance(event, Event) else outcome
         if isinstance(outcome, RunFinished):

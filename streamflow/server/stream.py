@@ -39,7 +39,7 @@ from ..errors import InvalidArgumentError, ReplayUnavailableError
 from ..events import Event, RunCancelled, RunFailed, RunFinished, error_type_name
 from ..filters import EventFilter
 from ..graph import Run
-from ..modes import SKIP, Chunks, ViewSpec
+from ..modes import Projector, ViewSpec
 from .encoding import sse_message
 
 __all__ = [
@@ -116,58 +116,64 @@ def metadata_message(run_id: str, graph: str, spec: ViewSpec, resumed_after: int
     return sse_message("metadata", data, retry=retry)
 
 
+def _mode_and_chunk(mode: str, ns: tuple[str, ...], chunk: Any) -> tuple[str, Any]:
+    return mode, chunk
+
+
 class ChunkEncoder:
-    """Turns one stream's events into SSE messages of stream-mode chunks (one projection table per
-    stream, so a mode with state, ``messages``, sees the stream's events in order).
+    """Turns one stream's events into SSE messages of stream-mode chunks (one
+    :class:`~streamflow.modes.Projector` per stream, so a mode with state, ``messages``, sees the stream's
+    events in order).
 
     :param spec: the stream modes, ``subgraphs`` and version
     """
 
-    __slots__ = ("_table",)
+    __slots__ = ("_projector",)
 
     def __init__(self, spec: ViewSpec) -> None:
-        self._table = spec.table()
+        self._projector = Projector(spec.table(), _mode_and_chunk)
 
     def prime(self, event: Event) -> None:
         """Run ``event`` through the projections, sending nothing (an event the client already has)."""
-        for _mode, project in self._table.get(event.__class__, ()):
-            project(event)
+        self._projector.prime(event)
 
     def prime_until(self, events: Iterable[Event], cursor: int, event_filter: EventFilter) -> None:
         """:meth:`prime` with the events (oldest first) up to ``seq`` ``cursor`` that pass ``event_filter``:
         a mode with state (``messages`` remembers what it streamed) then resumes where the client left off."""
         routed = event_filter.routed_kinds()
         accept = event_filter.compile()
+        prime = self._projector.prime
         for event in events:
             if event.seq > cursor:
                 break
             if event.__class__ in routed and (accept is None or accept(event)):
-                self.prime(event)
+                prime(event)
 
     def encode(self, event: Event) -> bytes | None:
         """The messages of the chunks ``event`` yields (several when it yields chunks for several modes,
         all with ``id`` = its ``seq``), or None when it yields none."""
-        entries = self._table.get(event.__class__)
-        if not entries:
+        chunks: list[tuple[str, Any]] = []
+        self._projector.project(event, chunks)
+        if not chunks:
             return None
-        parts: list[bytes] = []
         ns = list(event.ns)
-        for mode, project in entries:
-            chunk = project(event)
-            if chunk is SKIP:
-                continue
-            for item in chunk.items if chunk.__class__ is Chunks else (chunk,):
-                data = {
+        parts = [
+            sse_message(
+                mode,
+                {
                     "type": mode,
                     "ns": ns,
-                    "data": item,
+                    "data": chunk,
                     "seq": event.seq,
                     "node": event.node,
                     "step": event.step,
                     "ts": event.ts,
-                }
-                parts.append(sse_message(mode, data, id=event.seq))
-        return b"".join(parts) if parts else None
+                },
+                id=event.seq,
+            )
+            for mode, chunk in chunks
+        ]
+        return b"".join(parts)
 
 
 def stream_filter(spec: ViewSpec, nodes: Iterable[str] | None, tags: Iterable[str] | None) -> EventFilter:
