@@ -18,10 +18,10 @@ from .directory import RedisRunDirectory as RedisRunDirectory
 from .directory import RunInfo as RunInfo
 from .jobs import Job as Job
 from .jobs import RunQueue as RunQueue
-from .remote import RemoteMirror as RemoteMirror
-from .remote import RemoteRun as RemoteRun
-from .remote import RemoteSubscription as RemoteSubscription
-from .remote import RemoteView as RemoteView
+from .reader import RemoteMirror as RemoteMirror
+from .reader import RemoteRun as RemoteRun
+from .reader import RemoteSubscription as RemoteSubscription
+from .reader import RemoteView as RemoteView
 from .sink import RedisSink as RedisSink
 from .sink import SinkStatistics as SinkStatistics
 from .worker import RedisWorker as RedisWorker

@@ -3,7 +3,7 @@
 Needs the ``server`` extra (``pip install 'streamflow[server]'``: Starlette, sse-starlette, uvicorn, httpx).
 :class:`RunRegistry` starts and holds runs of named graphs; :func:`create_app` serves them (routes in
 :mod:`streamflow.server.app`, SSE message shapes in :mod:`streamflow.server.stream`). Runs executing in
-worker processes are served through Redis by :class:`~streamflow.server.remote.RedisRunSource` (needs the
+worker processes are served through Redis by :class:`~streamflow.server.redis_source.RedisRunSource` (needs the
 ``redis`` extra too; imported on first use, so the ``server`` extra works without it).
 """
 
@@ -32,7 +32,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name == "RedisRunSource":
         try:
-            from .remote import RedisRunSource
+            from .redis_source import RedisRunSource
         except ModuleNotFoundError as exc:
             from ..errors import MissingExtraError
 

@@ -29,7 +29,7 @@ FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where 
 
 Where runs live is a :class:`~streamflow.server.source.RunSource`: in this process (a
 :class:`~streamflow.server.registry.RunRegistry`, the default), or in worker processes behind Redis
-(:class:`~streamflow.server.remote.RedisRunSource`, whose runs are ``queued`` until a worker takes them).
+(:class:`~streamflow.server.redis_source.RedisRunSource`, whose runs are ``queued`` until a worker takes them).
 Every route, message shape and status code is the same for both.
 
 Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong and what is allowed>}``:
@@ -163,7 +163,7 @@ def create_app(
     :param graphs: graph name -> compiled graph (or a function building one per run), or a ready
         :class:`~streamflow.server.registry.RunRegistry`, or any other
         :class:`~streamflow.server.source.RunSource` (such as
-        :class:`~streamflow.server.remote.RedisRunSource`, for runs executing in worker processes); the
+        :class:`~streamflow.server.redis_source.RedisRunSource`, for runs executing in worker processes); the
         caller owns and closes a registry or source it passes
     :param client_buffer: events buffered per SSE client (> 0) before it catches up from the replay buffer
     :param ping: seconds between keep-alive comments on idle streams (0 sends none)

@@ -3,7 +3,7 @@
 Every SSE stream of a run executing in a worker attaches to the run's :class:`SharedRun`: one
 :class:`~streamflow.redis.RemoteMirror` that reads the run's Redis stream once, decodes each event once and
 publishes it on a local mirror channel with a replay buffer. The streams are subscribers of that channel
-(see :class:`~streamflow.server.remote.RemoteRunStream`). A :class:`MirrorPool` keeps one shared run per
+(see :class:`~streamflow.server.redis_source.RemoteRunStream`). A :class:`MirrorPool` keeps one shared run per
 run id, counts the streams attached to it, and closes it when the last stream leaves and the run is over,
 or ``idle_timeout`` seconds after the last stream left a run still going (a client that reconnects within
 that time finds the mirror still warm).
@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from ..errors import TransportUnavailableError
-from ..redis.remote import RemoteMirror
+from ..redis.reader import RemoteMirror
 
 __all__ = ["MirrorPool", "MirrorStatistics", "SharedRun"]
 

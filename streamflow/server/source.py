@@ -5,7 +5,7 @@ listing, cancelling and streaming runs is the run source's business. Two impleme
 
 * :class:`LocalRunSource`: runs executing in this process, held by a
   :class:`~streamflow.server.registry.RunRegistry`.
-* :class:`~streamflow.server.remote.RedisRunSource`: runs executing in worker processes, queued and read
+* :class:`~streamflow.server.redis_source.RedisRunSource`: runs executing in worker processes, queued and read
   back through Redis (needs the ``redis`` extra).
 
 Run info is a JSON object: ``run_id``, ``graph``, ``status``, ``created_at``, ``finished_at`` (seconds since
@@ -23,7 +23,7 @@ from ..modes import ViewSpec
 from .registry import RunRegistry
 from .stream import DEFAULT_RETRY, RunStream
 
-__all__ = ["RUN_STATUSES", "EventStream", "LocalRunSource", "RunSource", "check_statuses"]
+__all__ = ["RUN_STATUSES", "LocalRunSource", "RunSource", "SSEStream", "check_statuses"]
 
 RUN_STATUSES: tuple[str, ...] = ("queued", "running", "finished", "failed", "cancelled")
 """Every ``status`` a run can have (``queued`` only for a source that queues runs for a worker)."""
@@ -43,7 +43,7 @@ def check_statuses(status: str | Iterable[str] | None) -> frozenset[str] | None:
     return wanted
 
 
-class EventStream(Protocol):
+class SSEStream(Protocol):
     """One client's SSE stream of one run: bytes of whole SSE messages (shapes in
     :mod:`streamflow.server.stream`)."""
 
@@ -124,7 +124,7 @@ class RunSource(Protocol):
         cursor: int,
         buffer_size: int,
         retry: int,
-    ) -> EventStream:
+    ) -> SSEStream:
         """A client's stream of the run, from after ``cursor`` (the client's last event id; 0 for all).
 
         :raises UnknownRunError: for a run the source has no trace of

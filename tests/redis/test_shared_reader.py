@@ -14,7 +14,7 @@ import pytest
 
 from streamflow.modes import ViewSpec
 from streamflow.server import RedisRunSource, create_app
-from streamflow.server.remote import MirrorStatistics
+from streamflow.server.redis_source import MirrorStatistics
 from tests.server_support import chunks, read_stream, serve
 from tests.test_server_http import ALL_MODES, carried, expected
 

@@ -45,7 +45,7 @@ from ..modes import ViewSpec
 from ..redis.codec import decode_event
 from ..redis.directory import DEFAULT_PREFIX, ENDED, RedisClientUser, RedisRunDirectory, RunInfo
 from ..redis.jobs import RunQueue
-from ..redis.remote import RemoteMirror, RemoteRun, RemoteSubscription
+from ..redis.reader import RemoteMirror, RemoteRun, RemoteSubscription
 from .mirror import MirrorPool, MirrorStatistics, SharedRun
 from .registry import GraphSource
 from .source import check_statuses
