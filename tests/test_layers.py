@@ -1,6 +1,6 @@
 """The layering rule, checked on the source: a module never imports one of a higher layer.
 
-values (errors, events, messages) -> channel (filters, channel; portal, a utility that knows only async
+values (errors, events, messages, run_info) -> channel (filters, channel; portal, a utility that knows only async
 iterables) -> views (modes, views, event_stream) -> runtime (graph, tools, models) -> bridges (server,
 log_view, redis).
 """
@@ -18,6 +18,7 @@ LAYERS = {
     "errors": 0,
     "events": 0,
     "messages": 0,
+    "run_info": 0,
     "filters": 1,
     "channel": 1,
     "portal": 1,

@@ -14,6 +14,7 @@ from ..event_stream import EventStreamSpec
 from ..events import Event, RunCancelled, RunFailed, RunFinished, RunStarted, error_type_name
 from ..filters import Predicate
 from ..modes import ViewSpec
+from ..run_info import RunStatus
 from ..views import View
 from .context import RunContext
 from .pregel import execute
@@ -209,8 +210,8 @@ class Run:
         return self._task.done()
 
     @property
-    def status(self) -> str:
-        """``"running"``, ``"finished"``, ``"failed"`` or ``"cancelled"``."""
+    def status(self) -> RunStatus:
+        """``"running"``, ``"finished"``, ``"failed"`` or ``"cancelled"`` (a run here is never ``"queued"``)."""
         if not self._task.done():
             return "running"
         if self._task.cancelled():

@@ -9,13 +9,14 @@ web processes to :class:`RedisWorker` processes, which execute them with a sink 
 Keys and their layout: :mod:`streamflow.redis.directory`; the wire form: :mod:`streamflow.redis.codec`.
 """
 
+from ..run_info import RunInfo as RunInfo
+from ..run_info import RunStatus as RunStatus
 from .codec import check_payload as check_payload
 from .codec import decode_event as decode_event
 from .codec import encode_event as encode_event
 from .directory import DEFAULT_PREFIX as DEFAULT_PREFIX
 from .directory import RedisKeys as RedisKeys
 from .directory import RedisRunDirectory as RedisRunDirectory
-from .directory import RunInfo as RunInfo
 from .jobs import Job as Job
 from .jobs import RunQueue as RunQueue
 from .reader import RemoteMirror as RemoteMirror
@@ -40,6 +41,7 @@ __all__ = [
     "RemoteView",
     "RunInfo",
     "RunQueue",
+    "RunStatus",
     "SinkStatistics",
     "WorkerStatistics",
     "check_payload",

@@ -46,9 +46,10 @@ from ..errors import (
 from ..events import Event, RunCancelled, RunFailed, RunFinished
 from ..filters import EventFilter, Predicate
 from ..modes import ViewSpec
+from ..run_info import RunInfo
 from ..views import View
 from .codec import decode_event
-from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, RunInfo, _check_name
+from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, RedisRunDirectory, check_name, seq_of
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -56,11 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["RemoteMirror", "RemoteRun", "RemoteSubscription", "RemoteView"]
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
-
-
-def _seq_of(entry_id: Any) -> int:
-    """The ``seq`` of a stream entry id ``b"<seq>-0"``."""
-    return int(entry_id.split(b"-", 1)[0])
 
 
 class _Reader:
@@ -104,7 +100,7 @@ class _Reader:
         """Publish the entries not seen yet; True once the terminal event is published."""
         remote = self._remote
         for entry_id, fields in entries:
-            seq = _seq_of(entry_id)
+            seq = seq_of(entry_id)
             if seq < self._next:
                 continue  # read again after a reconnection: already published
             if seq > self._next:
@@ -120,7 +116,7 @@ class _Reader:
 
     async def _read(self) -> None:
         remote = self._remote
-        client = remote._client
+        client = remote.client
         key = remote.stream_key
         await self._wait_for_run()
         loop = asyncio.get_running_loop()
@@ -134,9 +130,9 @@ class _Reader:
                 entries: Any
                 if history:
                     page: Any = await client.xrange(key, f"{self._next}-0", "+", count=remote.read_count)
-                    if page and _seq_of(page[0][0]) > self._next:
+                    if page and seq_of(page[0][0]) > self._next:
                         first: Any = await client.xrange(key, "-", "+", count=1)
-                        raise StreamTrimmedError(self._next, _seq_of(first[0][0]) if first else 0, key)
+                        raise StreamTrimmedError(self._next, seq_of(first[0][0]) if first else 0, key)
                     history = len(page) == remote.read_count
                     entries = page
                 else:
@@ -176,7 +172,7 @@ class _Reader:
         remote = self._remote
         deadline = asyncio.get_running_loop().time() + remote.start_timeout
         while True:
-            if await remote._client.exists(remote.stream_key, remote.keys.info(remote.run_id)):
+            if await remote.client.exists(remote.stream_key, remote.keys.info(remote.run_id)):
                 return
             if asyncio.get_running_loop().time() >= deadline:
                 raise UnknownRunError(
@@ -298,7 +294,7 @@ class RemoteView(_RemoteIterator):
         if start <= 1:
             return
         remote = self._reader.remote
-        entries: Any = await remote._client.xrange(remote.stream_key, "-", f"{start - 1}-0")
+        entries: Any = await remote.client.xrange(remote.stream_key, "-", f"{start - 1}-0")
         self._view.prime(decode_event(fields[b"e"]) for _entry_id, fields in entries)
 
     def close(self) -> None:
@@ -397,7 +393,7 @@ class RemoteRun(RedisClientUser):
         start_timeout: float = 0.0,
         read_count: int = 1024,
     ) -> None:
-        self.run_id = _check_name("run_id", run_id)
+        self.run_id = check_name("run_id", run_id)
         self.keys = RedisKeys(prefix)
         self.stream_key = self.keys.stream(run_id)
         for name, value in (("stall_timeout", stall_timeout), ("start_timeout", start_timeout)):
@@ -504,12 +500,10 @@ class RemoteRun(RedisClientUser):
         return RemoteView(reader, View(sub, spec))
 
     async def info(self) -> RunInfo:
-        """The run's directory entry (graph name, status, times).
+        """The run's info from its directory entry and its stream (status, times, ``seq`` bounds).
 
         :raises UnknownRunError: when the directory has no entry for the run
         """
-        from .directory import RedisRunDirectory
-
         return await RedisRunDirectory(self._client, prefix=self.keys.prefix).require(self.run_id)
 
     async def result(self) -> Any:
@@ -525,7 +519,7 @@ class RemoteRun(RedisClientUser):
         if await self._client.exists(self.stream_key):
             top: Any = await self._client.xrevrange(self.stream_key, "+", "-", count=1)
             if top:
-                start = _seq_of(top[0][0])
+                start = seq_of(top[0][0])
         outcome: Event | None = None
         async with self.subscribe(kinds=(), replay_from=start) as sub:
             async for event in sub:

@@ -37,7 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..channel import Lagged, Subscription
 from ..errors import InvalidArgumentError, TransportUnavailableError
-from ..events import Event, RunCancelled, RunFailed, RunFinished
+from ..events import Event
 from .codec import check_payload, encode_event
 from .directory import DEFAULT_PREFIX, RedisKeys, connect, record_ended, record_started
 
@@ -51,7 +51,6 @@ __all__ = ["ON_UNREACHABLE", "RedisSink", "SinkStatistics"]
 ON_UNREACHABLE: tuple[str, ...] = ("fail", "detach")
 """What a sink does once Redis stayed unreachable for ``retry_for`` seconds."""
 
-_STATUS = {RunFinished: "finished", RunFailed: "failed", RunCancelled: "cancelled"}
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 _log = structlog.get_logger("streamflow.redis")
 
@@ -351,7 +350,7 @@ class RedisSink:
             pipe.xadd(key, {"e": data}, id=f"{seq}-0", maxlen=self._maxlen if i == last else None, approximate=True)
         now = time.time()
         if terminal is not None:
-            record_ended(pipe, self.keys, run_id, _STATUS[type(terminal)], now, self._ttl)
+            record_ended(pipe, self.keys, terminal, now, self._ttl)
         elif beat or now - self._last_beat >= self._heartbeat_interval:
             pipe.set(self.keys.alive(run_id), b"1", px=max(1, int(self._heartbeat_interval * 3000)))
             self._last_beat = now

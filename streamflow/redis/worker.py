@@ -266,7 +266,7 @@ class RedisWorker(RedisClientUser):
         pipe = self._client.pipeline(transaction=True)
         record_started(pipe, self.keys, job.run_id, job.graph, now)
         pipe.xadd(self.keys.stream(job.run_id), {"e": encode_event(event)}, id="1-0")
-        record_ended(pipe, self.keys, job.run_id, status, now, ttl)
+        record_ended(pipe, self.keys, event, now, ttl)
         await self._retrying(pipe.execute)
         self._counts[status] += 1
         reason = event.reason if isinstance(event, RunCancelled) else getattr(event, "error_message", "")

@@ -9,9 +9,10 @@ worker processes are served through Redis by :class:`~streamflow.server.redis_so
 
 from typing import Any
 
+from ..run_info import RunInfo as RunInfo
+from ..run_info import RunStatus as RunStatus
 from .app import create_app as create_app
 from .encoding import to_json as to_json
-from .registry import RunInfo as RunInfo
 from .registry import RunRegistry as RunRegistry
 from .source import LocalRunSource as LocalRunSource
 from .source import RunSource as RunSource
@@ -23,6 +24,7 @@ __all__ = [
     "RunInfo",
     "RunRegistry",
     "RunSource",
+    "RunStatus",
     "RunStream",
     "create_app",
     "to_json",

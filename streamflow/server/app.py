@@ -9,8 +9,9 @@ FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where 
     ``{"graphs": [name, ...]}``.
 ``POST /runs``
     body ``{"graph": name, "input": {...}, "config": {...}}`` (``config`` optional, LangGraph's keys);
-    answers 201 with the run's info (``run_id``, ``graph``, ``status``, ``created_at``, ``finished_at``,
-    ``last_seq``, ``first_retained_seq``, ``subscribers``).
+    answers 201 with the run's info (the JSON form of :class:`~streamflow.run_info.RunInfo`: ``run_id``,
+    ``graph``, ``status``, ``created_at``, ``finished_at``, ``last_seq``, ``first_retained_seq``,
+    ``subscribers``, null for a run executing in a worker process).
 ``GET /runs``
     ``{"runs": [info, ...]}``, oldest first; ``?status=running`` (repeatable) narrows it.
 ``GET /runs/{run_id}``
@@ -66,6 +67,7 @@ from ..errors import (
     UnknownStreamModeError,
 )
 from ..modes import ViewSpec
+from ..run_info import ENDED, check_statuses
 from .encoding import to_json
 from .registry import GraphSource, RunRegistry
 from .source import LocalRunSource, RunSource
@@ -212,23 +214,24 @@ def create_app(
         if config is not None and not isinstance(config, dict):
             return _error(422, "InvalidBody", f"'config' must be a JSON object, got {config!r}")
         info = await source.start(name, body.get("input"), config)
-        _log.info("run_started_over_http", run_id=info["run_id"], graph=name, status=info["status"])
-        return JSONResponse(info, status_code=201)
+        _log.info("run_started_over_http", run_id=info.run_id, graph=name, status=info.status)
+        return JSONResponse(info.to_dict(), status_code=201)
 
     async def list_runs(request: Request) -> Response:
         try:
-            infos = await source.list(_many(request, "status") or None)
+            infos = await source.list(check_statuses(_many(request, "status") or None))
         except InvalidArgumentError as exc:
             return _error(400, "InvalidQuery", str(exc))
-        return JSONResponse({"runs": infos})
+        return JSONResponse({"runs": [info.to_dict() for info in infos]})
 
     async def get_run(request: Request) -> Response:
-        return JSONResponse(await source.get(request.path_params["run_id"]))
+        info = await source.get(request.path_params["run_id"])
+        return JSONResponse(info.to_dict(outcome=True))
 
     async def cancel_run(request: Request) -> Response:
         info = await source.cancel(request.path_params["run_id"])
         # a remote run that has not stopped within the source's wait: the request is taken, not yet done
-        return JSONResponse(info, status_code=202 if info["status"] in ("queued", "running") else 200)
+        return JSONResponse(info.to_dict(), status_code=200 if info.status in ENDED else 202)
 
     async def stream_run(request: Request) -> Response:
         run_id = request.path_params["run_id"]

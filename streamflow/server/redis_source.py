@@ -16,7 +16,7 @@ cancel channel. What differs, and why:
   ``maxlen``) before the client read them come as a ``lag`` message.
 * a run whose worker died, or a Redis unreachable for ``stall_timeout`` seconds, ends the stream with an
   ``error`` message of status ``"unknown"`` naming the cause (the run's outcome cannot be known).
-* run info has no ``subscribers`` (viewers may be in any process); ``POST /runs/{id}/cancel`` waits at most
+* run info has ``subscribers`` null (viewers may be in any process); ``POST /runs/{id}/cancel`` waits at most
   ``cancel_timeout`` seconds for the run to stop, then answers 202 with the info as it is.
 """
 
@@ -38,17 +38,16 @@ from ..errors import (
     UnknownGraphError,
     UnknownRunError,
 )
-from ..events import Event, RunFailed, RunFinished
+from ..events import Event
 from ..graph import CompiledStateGraph
 from ..graph.run import parse_config
 from ..modes import ViewSpec
-from ..redis.codec import decode_event
-from ..redis.directory import DEFAULT_PREFIX, ENDED, RedisClientUser, RedisRunDirectory, RunInfo
+from ..redis.directory import DEFAULT_PREFIX, RedisClientUser, RedisRunDirectory
 from ..redis.jobs import RunQueue
 from ..redis.reader import RemoteMirror, RemoteRun, RemoteSubscription
+from ..run_info import ENDED, RunInfo, RunStatus
 from .mirror import MirrorPool, MirrorStatistics, SharedRun
 from .registry import GraphSource
-from .source import check_statuses
 from .stream import (
     DEFAULT_RETRY,
     ChunkEncoder,
@@ -68,10 +67,6 @@ TRIMMED = "trimmed from the run's Redis stream (retention) before this client re
 """The ``reason`` of a ``lag`` message for events the Redis stream no longer holds."""
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
-
-
-def _seq(entry_id: bytes) -> int:
-    return int(entry_id.split(b"-", 1)[0])
 
 
 class RedisRunSource(RedisClientUser):
@@ -150,7 +145,7 @@ class RedisRunSource(RedisClientUser):
 
     # -- runs ----------------------------------------------------------------------------------------
 
-    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> RunInfo:
         """Check the run, queue it for the workers, and return its info (status ``queued``).
 
         :raises UnknownGraphError: for a graph name not in ``graphs``
@@ -168,51 +163,22 @@ class RedisRunSource(RedisClientUser):
             compiled = source if isinstance(source, CompiledStateGraph) else source()
             compiled.schema.check_update(input, "the graph input")
         run_id = await self.queue.submit(graph, input, config)
-        return await self._info_dict(await self.directory.require(run_id))
+        return await self.directory.require(run_id)
 
-    async def _info_dict(self, info: RunInfo) -> dict[str, Any]:
-        last, first = await self._bounds(info.run_id)
-        return {
-            "run_id": info.run_id,
-            "graph": info.graph,
-            "status": info.status,
-            "created_at": info.started_at,
-            "finished_at": info.ended_at,
-            "last_seq": last,
-            "first_retained_seq": first,
-        }
+    async def list(self, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
+        """The info of the newest ``list_limit`` runs (with one of ``status`` when given), oldest first.
 
-    async def _bounds(self, run_id: str) -> tuple[int, int | None]:
-        """``(last_seq, first_retained_seq)`` of the run's stream (``(0, None)`` when it holds nothing)."""
-        pipe = self._client.pipeline(transaction=False)
-        pipe.xrevrange(self.keys.stream(run_id), "+", "-", count=1)
-        pipe.xrange(self.keys.stream(run_id), "-", "+", count=1)
-        top, bottom = await pipe.execute()
-        return (_seq(top[0][0]) if top else 0), (_seq(bottom[0][0]) if bottom else None)
-
-    async def list(self, status: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """The newest ``list_limit`` runs' info, oldest first, only those with one of ``status`` when given.
-
-        :raises InvalidArgumentError: for an unknown status
+        :raises InvalidArgumentError: for a status that is not a :data:`~streamflow.run_info.RunStatus`
         """
-        wanted = check_statuses(status)
-        infos = await self.directory.list(limit=self.list_limit)
-        return [await self._info_dict(i) for i in reversed(infos) if wanted is None or i.status in wanted]
+        infos = await self.directory.list(limit=self.list_limit, status=status)
+        return infos[::-1]
 
-    async def get(self, run_id: str) -> dict[str, Any]:
-        """The run's info, with ``output`` or ``error`` once it ended so (read from its terminal event).
+    async def get(self, run_id: str) -> RunInfo:
+        """The run's info, with its ``output`` or ``error`` once it ended so (read from its terminal event).
 
         :raises UnknownRunError: when Redis has no entry for the run
         """
-        out = await self._info_dict(await self.directory.require(run_id))
-        if out["status"] in ("finished", "failed"):
-            top: Any = await self._client.xrevrange(self.keys.stream(run_id), "+", "-", count=1)
-            event = decode_event(top[0][1][b"e"]) if top else None
-            if isinstance(event, RunFinished):
-                out["output"] = event.output
-            elif isinstance(event, RunFailed):
-                out["error"] = {"type": event.error_type.rsplit(".", 1)[-1], "message": event.error_message}
-        return out
+        return await self.directory.require(run_id, outcome=True)
 
     async def request_cancel(self, run_id: str) -> bool:
         """Ask the workers to cancel the run; True when it had not ended.
@@ -225,7 +191,7 @@ class RedisRunSource(RedisClientUser):
         await self.queue.request_cancel(run_id)
         return True
 
-    async def cancel(self, run_id: str) -> dict[str, Any]:
+    async def cancel(self, run_id: str) -> RunInfo:
         """Ask for the run to be cancelled, wait up to ``cancel_timeout`` seconds for it to end, and return
         its info (still ``queued`` or ``running`` when it did not end in time).
 
@@ -238,7 +204,7 @@ class RedisRunSource(RedisClientUser):
                 while info.status not in ENDED:
                     await anyio.sleep(self.poll_interval)
                     info = await self.directory.require(run_id)
-        return await self._info_dict(info)
+        return info
 
     async def open_stream(
         self,
@@ -259,7 +225,7 @@ class RedisRunSource(RedisClientUser):
         if not isinstance(cursor, int) or cursor < 0:
             raise InvalidArgumentError(f"the last event id must be a seq >= 0, got {cursor!r}")
         info = await self.directory.require(run_id)
-        last, _ = await self._bounds(run_id)
+        last = info.last_seq
         if cursor > last:
             raise InvalidArgumentError(f"the last event id {cursor} is beyond run {run_id!r}'s last event (seq {last})")
         return RemoteRunStream(
@@ -294,7 +260,7 @@ class RedisRunSource(RedisClientUser):
         """The run's mirror from the oldest event Redis holds, once a worker started it (see
         :meth:`_wait_started` for what it raises)."""
         await self._wait_started(run_id)
-        _, first = await self._bounds(run_id)
+        _, first = await self.directory.seq_bounds(run_id)
         remote = RemoteRun(self._client, run_id, prefix=self.keys.prefix, stall_timeout=self.stall_timeout)
         return remote.mirror(replay_from=first or 1, replay_size=self.mirror_replay_size)
 
@@ -458,8 +424,8 @@ class RemoteRunStream:
         while the encoder is not primed). Returns with ``_ended`` set when the stream is over, or once the
         mirror's replay buffer holds what comes next."""
         source = self._source
-        remote = RemoteRun(source._client, self.run_id, prefix=source.keys.prefix, stall_timeout=source.stall_timeout)
-        _, first = await source._bounds(self.run_id)
+        remote = RemoteRun(source.client, self.run_id, prefix=source.keys.prefix, stall_timeout=source.stall_timeout)
+        _, first = await source.directory.seq_bounds(self.run_id)
         start = first or 1
         if start > self._cursor + 1:  # trimmed before this client read them
             yield lag_message(self._cursor + 1, start - 1, TRIMMED)

@@ -29,13 +29,13 @@ from ..channel import DEFAULT_REPLAY_SIZE
 from ..errors import InvalidArgumentError, RegistryFullError, UnknownGraphError, UnknownRunError
 from ..graph import CompiledStateGraph, Run
 from ..graph.run import parse_config
+from ..run_info import RunInfo, RunStatus, check_statuses
 
 __all__ = [
     "DEFAULT_MAX_RUNS",
     "DEFAULT_RETENTION",
     "GraphSource",
     "RunEntry",
-    "RunInfo",
     "RunRegistry",
 ]
 
@@ -49,32 +49,6 @@ GraphSource = CompiledStateGraph | Callable[[], CompiledStateGraph]
 scripted model)."""
 
 _log = structlog.get_logger("streamflow")
-
-
-@attrs.frozen
-class RunInfo:
-    """What a registry knows of one run, at one moment."""
-
-    run_id: str
-    """The run's id."""
-    graph: str
-    """The name the run's graph is registered under."""
-    status: str
-    """``"running"``, ``"finished"``, ``"failed"`` or ``"cancelled"``."""
-    created_at: float
-    """When the run was started, in seconds since the epoch."""
-    finished_at: float | None
-    """When the run ended, in seconds since the epoch; None while it runs."""
-    last_seq: int
-    """``seq`` of the last event the run published (0 before the first)."""
-    first_retained_seq: int | None
-    """``seq`` of the oldest event still in the replay buffer; None when it holds none."""
-    subscribers: int
-    """Subscribers attached to the run's channel right now."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form: the fields above as a dict."""
-        return attrs.asdict(self)
 
 
 @attrs.define(eq=False)
@@ -93,7 +67,7 @@ class RunEntry:
     """The registry clock's reading when the run ended (what ``retention`` counts from)."""
 
     def info(self) -> RunInfo:
-        """A snapshot of this run as a :class:`RunInfo`."""
+        """A snapshot of this run as a :class:`~streamflow.run_info.RunInfo` (with its ``subscribers``)."""
         channel = self.run.channel
         retained = channel.retained()
         return RunInfo(
@@ -263,25 +237,19 @@ class RunRegistry:
         return self.entry(run_id).run
 
     def info(self, run_id: str) -> RunInfo:
-        """Return a :class:`RunInfo` snapshot of ``run_id``.
+        """Return a :class:`~streamflow.run_info.RunInfo` snapshot of ``run_id``.
 
         :raises UnknownRunError: when the registry does not hold that run
         """
         return self.entry(run_id).info()
 
-    def list(self, *, status: str | Iterable[str] | None = None) -> list[RunInfo]:
-        """Snapshots of the runs held, oldest first, optionally only those with one of the ``status`` values.
+    def list(self, *, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
+        """Snapshots of the runs held, oldest first, optionally only those with one of the ``status`` values
+        (``"queued"`` matches none: a run here starts at once).
 
-        :raises InvalidArgumentError: for a status other than running, finished, failed or cancelled
+        :raises InvalidArgumentError: for a status that is not a :data:`~streamflow.run_info.RunStatus`
         """
-        wanted: frozenset[str] | None = None
-        if status is not None:
-            wanted = frozenset((status,) if isinstance(status, str) else status)
-            bad = wanted - {"running", "finished", "failed", "cancelled"}
-            if bad:
-                raise InvalidArgumentError(
-                    f"unknown run status {sorted(bad)}; allowed: running, finished, failed, cancelled"
-                )
+        wanted = check_statuses(status)
         self._prune()
         infos = [e.info() for e in self._entries.values()]
         return [i for i in infos if wanted is None or i.status in wanted]
