@@ -25,7 +25,7 @@ INFO = RunInfo(
 
 def test_the_statuses_are_the_literal_and_the_ended_ones_a_subset() -> None:
     assert RUN_STATUSES == get_args(RunStatus) == ("queued", "running", "finished", "failed", "cancelled")
-    assert ENDED == {"finished", "failed", "cancelled"}
+    assert {"finished", "failed", "cancelled"} == ENDED
 
 
 @given(st.lists(st.sampled_from(RUN_STATUSES)))

@@ -13,15 +13,21 @@ Delivery on the wire is at least once (a reconnection re-reads from the last id)
 trimmed (:class:`~streamflow.errors.StreamTrimmedError`), so each event reaches a view exactly once, in
 order, or the view fails loudly. A view ends after the run's terminal event; :attr:`RemoteView.outcome`
 then holds it.
+
+Fairness: a view replaying a long history from Redis has its events ready without waiting, so the reader
+and the views let other tasks run (and honour a cancellation) every :data:`CHECKPOINT_EVERY` events even
+when they need not wait.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 import anyio
+import anyio.lowlevel
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -54,7 +60,11 @@ from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, RedisRunDirec
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RemoteMirror", "RemoteRun", "RemoteSubscription", "RemoteView"]
+__all__ = ["CHECKPOINT_EVERY", "RemoteMirror", "RemoteRun", "RemoteSubscription", "RemoteView"]
+
+CHECKPOINT_EVERY = 64
+"""Events a reader decodes and publishes, or a remote view or subscription hands out, between two points
+where it lets other tasks run when it had no need to wait."""
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
@@ -99,7 +109,7 @@ class _Reader:
     async def _publish(self, entries: Any) -> bool:
         """Publish the entries not seen yet; True once the terminal event is published."""
         remote = self._remote
-        for entry_id, fields in entries:
+        for i, (entry_id, fields) in enumerate(entries, 1):
             seq = seq_of(entry_id)
             if seq < self._next:
                 continue  # read again after a reconnection: already published
@@ -112,6 +122,8 @@ class _Reader:
                 self.channel.close(event)
                 return True
             await self.channel.publish(event)
+            if not i % CHECKPOINT_EVERY:
+                await anyio.lowlevel.checkpoint()
         return False
 
     async def _read(self) -> None:
@@ -184,27 +196,38 @@ class _Reader:
 
 
 class _RemoteIterator:
-    """What remote subscriptions and views share: start the reader on first use, raise its error at the end."""
+    """What remote subscriptions and views share: start the reader on first use, let other tasks run every
+    :data:`CHECKPOINT_EVERY` items, raise the reader's error at the end."""
 
-    __slots__ = ("_raised", "_reader")
+    __slots__ = ("_handed", "_raised", "_reader")
 
     def __init__(self, reader: _Reader) -> None:
         self._reader = reader
         self._raised = False
+        self._handed = 0
 
     @property
     def outcome(self) -> Event | None:
         """The run's terminal event (``RunFinished``, ``RunFailed`` or ``RunCancelled``) once read, else None."""
         return self._reader.outcome
 
-    async def _end(self) -> None:
-        """Called when the mirror channel is drained: raise the reader's error, once."""
-        await self._reader.finished()
-        error = self._reader.error
-        if error is not None and not self._raised:
-            self._raised = True
-            raise error
-        raise StopAsyncIteration
+    async def _next(self, items: AsyncIterator[Any]) -> Any:
+        """The next item of ``items`` (the subscription or view of the mirror channel), after a checkpoint
+        every :data:`CHECKPOINT_EVERY` items; at the end, the reader's error, once."""
+        self._handed += 1
+        if self._handed >= CHECKPOINT_EVERY:
+            self._handed = 0
+            await anyio.lowlevel.checkpoint()
+        self._reader.start()
+        try:
+            return await items.__anext__()
+        except StopAsyncIteration:
+            await self._reader.finished()
+            error = self._reader.error
+            if error is not None and not self._raised:
+                self._raised = True
+                raise error from None
+            raise
 
     def __aiter__(self) -> Self:
         return self
@@ -228,6 +251,10 @@ class RemoteSubscription(_RemoteIterator):
     """Raw typed events of a remote run (and :class:`~streamflow.channel.Lagged` signals for a
     ``drop_oldest`` subscription), rebuilt from the wire; made by :meth:`RemoteRun.subscribe`.
 
+    Iterate it, or take items with :meth:`receive` and :meth:`receive_nowait` (as from a
+    :class:`~streamflow.channel.Subscription`). Iterating raises the reader's error once, then ends; the
+    receive methods raise it on every call once the buffer is drained.
+
     :raises UnknownRunError: (while iterating) when Redis has no trace of the run
     :raises StreamTrimmedError: when events it must read were already trimmed
     :raises NoTerminalEventError: when the run went silent without ending (its worker died)
@@ -241,11 +268,34 @@ class RemoteSubscription(_RemoteIterator):
         self._sub = subscription
 
     async def __anext__(self) -> Event | Lagged:
+        item: Event | Lagged = await self._next(self._sub)
+        return item
+
+    def receive_nowait(self) -> Event | Lagged:
+        """Take the next item read without waiting (starting the reader on first use).
+
+        :raises anyio.WouldBlock: when none is buffered and the reader goes on
+        :raises anyio.EndOfStream: when the reader stopped (after the terminal event) and the buffer is drained
+        :raises StreamTrimmedError: (or another of the class's errors) when the reader failed and the buffer
+            is drained
+        """
         self._reader.start()
         try:
-            return await self._sub.__anext__()
-        except StopAsyncIteration:
-            await self._end()
+            return self._sub.receive_nowait()
+        except anyio.EndOfStream:
+            if self._reader.error is not None:  # set before the mirror channel closes
+                raise self._reader.error from None
+            raise
+
+    async def receive(self) -> Event | Lagged:
+        """Wait for the next item read and take it (see :meth:`receive_nowait` for what it raises)."""
+        self._reader.start()
+        try:
+            return await self._sub.receive()
+        except anyio.EndOfStream:
+            await self._reader.finished()
+            if self._reader.error is not None:
+                raise self._reader.error from None
             raise
 
     def close(self) -> None:
@@ -278,24 +328,18 @@ class RemoteView(_RemoteIterator):
 
     async def __anext__(self) -> Any:
         if not self._primed:
-            self._primed = False
+            self._primed = True
             await self._prime()
-        self._reader.start()
-        try:
-            return await self._view.__anext__()
-        except StopAsyncIteration:
-            await self._end()
-            raise
+        return await self._next(self._view)
 
     async def _prime(self) -> None:
         """A view resumed from a ``seq`` first runs the run's retained earlier events through its modes'
         state (see :meth:`View.prime`), so it emits what a view from the start would have from there on."""
         start = self._reader.start_seq
-        if start <= 1:
-            return
-        remote = self._reader.remote
-        entries: Any = await remote.client.xrange(remote.stream_key, "-", f"{start - 1}-0")
-        self._view.prime(decode_event(fields[b"e"]) for _entry_id, fields in entries)
+        if start > 1:
+            async with contextlib.aclosing(self._reader.remote.history(1, start - 1)) as pages:
+                async for page in pages:
+                    self._view.prime(page)
 
     def close(self) -> None:
         """Stop reading and detach. Idempotent."""
@@ -498,6 +542,27 @@ class RemoteRun(RedisClientUser):
             timeout=timeout,
         )
         return RemoteView(reader, View(sub, spec))
+
+    async def history(self, first: int, last: int) -> AsyncGenerator[list[Event], None]:
+        """The run's events ``first``..``last`` (``seq``, both included) that its Redis stream holds, oldest
+        first, in pages of at most ``read_count`` events (one ``XRANGE`` each). Events trimmed before they
+        were read are missing, without an error: this reads history, it does not follow the run. Use it in
+        ``contextlib.aclosing`` when you may stop early.
+        """
+        key = self.stream_key
+        start = f"{first}-0"
+        while True:
+            entries: Any = await self._client.xrange(key, start, f"{last}-0", count=self.read_count)
+            page: list[Event] = []
+            for i, (_entry_id, fields) in enumerate(entries, 1):
+                page.append(decode_event(fields[b"e"]))
+                if not i % CHECKPOINT_EVERY:
+                    await anyio.lowlevel.checkpoint()
+            if page:
+                yield page
+            if len(entries) < self.read_count:
+                return
+            start = f"{page[-1].seq + 1}-0"
 
     async def info(self) -> RunInfo:
         """The run's info from its directory entry and its stream (status, times, ``seq`` bounds).

@@ -17,6 +17,7 @@ from .registry import RunRegistry as RunRegistry
 from .source import LocalRunSource as LocalRunSource
 from .source import RunSource as RunSource
 from .stream import RunStream as RunStream
+from .stream import StreamRequest as StreamRequest
 
 __all__ = [
     "LocalRunSource",
@@ -26,6 +27,7 @@ __all__ = [
     "RunSource",
     "RunStatus",
     "RunStream",
+    "StreamRequest",
     "create_app",
     "to_json",
 ]

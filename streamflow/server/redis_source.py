@@ -22,14 +22,15 @@ cancel channel. What differs, and why:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..channel import Lagged, Subscription
+from ..channel import Subscription
 from ..errors import (
     InvalidArgumentError,
     NoTerminalEventError,
@@ -38,25 +39,15 @@ from ..errors import (
     UnknownGraphError,
     UnknownRunError,
 )
-from ..events import Event
 from ..graph import CompiledStateGraph
 from ..graph.run import parse_config
-from ..modes import ViewSpec
 from ..redis.directory import DEFAULT_PREFIX, RedisClientUser, RedisRunDirectory
 from ..redis.jobs import RunQueue
 from ..redis.reader import RemoteMirror, RemoteRun, RemoteSubscription
 from ..run_info import ENDED, RunInfo, RunStatus
 from .mirror import MirrorPool, MirrorStatistics, SharedRun
 from .registry import GraphSource
-from .stream import (
-    DEFAULT_RETRY,
-    ChunkEncoder,
-    lag_message,
-    lost_message,
-    metadata_message,
-    stream_filter,
-    terminal_message,
-)
+from .stream import SSEStreamBase, StreamRequest, lag_message, lost_message
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -206,39 +197,26 @@ class RedisRunSource(RedisClientUser):
                     info = await self.directory.require(run_id)
         return info
 
-    async def open_stream(
-        self,
-        run_id: str,
-        *,
-        spec: ViewSpec,
-        nodes: Iterable[str] | None = None,
-        tags: Iterable[str] | None = None,
-        cursor: int = 0,
-        buffer_size: int = 256,
-        retry: int = DEFAULT_RETRY,
-    ) -> RemoteRunStream:
+    async def open_stream(self, run_id: str, request: StreamRequest) -> RemoteRunStream:
         """A client's SSE stream of the run, read from Redis (messages as in :mod:`streamflow.server.stream`).
 
         :raises UnknownRunError: when Redis has no entry for the run
-        :raises InvalidArgumentError: for a negative ``cursor`` or one beyond the run's last ``seq``
+        :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
         """
-        if not isinstance(cursor, int) or cursor < 0:
-            raise InvalidArgumentError(f"the last event id must be a seq >= 0, got {cursor!r}")
         info = await self.directory.require(run_id)
-        last = info.last_seq
-        if cursor > last:
-            raise InvalidArgumentError(f"the last event id {cursor} is beyond run {run_id!r}'s last event (seq {last})")
-        return RemoteRunStream(
-            self,
-            info,
-            spec=spec,
-            nodes=nodes,
-            tags=tags,
-            cursor=cursor,
-            over=info.status in ENDED and cursor >= last,
-            buffer_size=buffer_size,
-            retry=retry,
-        )
+        if request.cursor > info.last_seq:
+            raise InvalidArgumentError(
+                f"the last event id {request.cursor} is beyond run {run_id!r}'s last event (seq {info.last_seq})"
+            )
+        return RemoteRunStream(self, info, request)
+
+    def reader(self, run_id: str) -> RemoteRun:
+        """A :class:`~streamflow.redis.RemoteRun` of ``run_id`` on this source's client, prefix and
+        ``stall_timeout`` (nothing is read before it is used; closing it leaves the client open).
+
+        :raises InvalidArgumentError: for a ``run_id`` that cannot name a run
+        """
+        return RemoteRun(self._client, run_id, prefix=self.keys.prefix, stall_timeout=self.stall_timeout)
 
     async def _wait_started(self, run_id: str) -> None:
         """Wait while the run is queued.
@@ -261,8 +239,7 @@ class RedisRunSource(RedisClientUser):
         :meth:`_wait_started` for what it raises)."""
         await self._wait_started(run_id)
         _, first = await self.directory.seq_bounds(run_id)
-        remote = RemoteRun(self._client, run_id, prefix=self.keys.prefix, stall_timeout=self.stall_timeout)
-        return remote.mirror(replay_from=first or 1, replay_size=self.mirror_replay_size)
+        return self.reader(run_id).mirror(replay_from=first or 1, replay_size=self.mirror_replay_size)
 
     def mirror_statistics(self) -> MirrorStatistics:
         """The counters of the runs' shared readers in this process."""
@@ -277,7 +254,7 @@ class RedisRunSource(RedisClientUser):
         await super().aclose()
 
 
-class RemoteRunStream:
+class RemoteRunStream(SSEStreamBase):
     """One client's SSE stream of a run executing in a worker (made by :meth:`RedisRunSource.open_stream`).
 
     It attaches to the run's shared reader in this process (:mod:`streamflow.server.mirror`) and subscribes
@@ -287,47 +264,25 @@ class RemoteRunStream:
     retains, it reads Redis on its own from its cursor (nothing is lost while Redis keeps the events) and
     joins the mirror again once it caught up. Resumes after ``cursor`` with no gap and no duplicate: the
     events up to ``cursor`` go through the projections unsent, so ``messages`` resumes where the client left
-    off."""
+    off. Writes are batched and fair as for a local run (:mod:`streamflow.server.stream`).
 
-    def __init__(
-        self,
-        source: RedisRunSource,
-        info: RunInfo,
-        *,
-        spec: ViewSpec,
-        nodes: Iterable[str] | None,
-        tags: Iterable[str] | None,
-        cursor: int,
-        over: bool,
-        buffer_size: int,
-        retry: int,
-    ) -> None:
+    :param source: the source that made it (its shared readers, directory and client)
+    :param info: the run's info when the stream was opened
+    :param request: what the client asked for
+    """
+
+    def __init__(self, source: RedisRunSource, info: RunInfo, request: StreamRequest) -> None:
+        super().__init__(info.run_id, info.graph, request)
         self._source = source
-        self.run_id = info.run_id
-        self.graph = info.graph
-        self.spec = spec
-        self.nodes = None if nodes is None else frozenset(nodes)
-        self.tags = None if tags is None else frozenset(tags)
-        self._cursor = cursor
-        self.started_after = cursor
-        self._over = over
-        self.buffer_size = buffer_size
-        self.retry = retry
-        self._encoder = ChunkEncoder(spec)
+        self._over = info.status in ENDED and request.cursor >= info.last_seq
         self._sub: Subscription | RemoteSubscription | None = None
         self._shared: SharedRun | None = None
-        self._primed = cursor == 0  # the encoder has seen every event up to the cursor Redis still holds
-        self._ended = False
+        self._primed = request.cursor == 0  # the encoder has seen every event up to the cursor Redis still holds
 
     @property
     def over(self) -> bool:
         """True when the run had ended and the client already had its last event when the stream was made."""
         return self._over
-
-    @property
-    def cursor(self) -> int:
-        """The ``seq`` of the last event sent (or the client's cursor before any)."""
-        return self._cursor
 
     def _joinable(self, mirror: RemoteMirror) -> bool:
         """Whether the mirror has read up to the cursor and its replay buffer holds what this stream needs
@@ -335,72 +290,38 @@ class RemoteRunStream:
         first = mirror.first_retained_seq
         return first <= self._cursor + 1 <= mirror.channel.last_seq + 1 and (self._primed or first == mirror.start_seq)
 
-    def _prime_from(self, mirror: RemoteMirror) -> None:
-        self._encoder.prime_until(
-            mirror.channel.retained(), self._cursor, stream_filter(self.spec, self.nodes, self.tags)
-        )
-        self._primed = True
-
-    def _subscribe_mirror(self, mirror: RemoteMirror) -> Subscription:
-        # drop_oldest: a slow client never holds up the shared reader; its backlog to replay comes on top
-        # of the room for live events, so the replay itself never overflows
-        backlog = max(0, mirror.channel.last_seq - self._cursor)
-        self._sub = mirror.channel.subscribe(
-            kinds=self.spec.kinds,
-            nodes=self.nodes,
-            tags=self.tags,
-            subgraphs=self.spec.subgraphs,
-            buffer_size=self.buffer_size + backlog,
-            overflow="drop_oldest",
-            replay_from=self._cursor + 1,
-        )
-        return self._sub
-
-    def _subscribe_private(self, remote: RemoteRun, start: int) -> RemoteSubscription:
-        # block: a slow client only delays its own reader, which reads Redis at the client's pace
-        self._sub = remote.subscribe(
-            kinds=self.spec.kinds,
-            nodes=self.nodes,
-            tags=self.tags,
-            subgraphs=self.spec.subgraphs,
-            buffer_size=self.buffer_size,
-            overflow="block",
-            replay_from=start,
-        )
-        return self._sub
+    def _skip_trimmed(self, first_available: int) -> bytes | None:
+        """The ``lag`` message for the events before ``first_available`` that Redis trimmed before this
+        client read them (None when there are none); the cursor moves past them."""
+        if first_available <= self._cursor + 1:
+            return None
+        lag = lag_message(self._cursor + 1, first_available - 1, TRIMMED)
+        self._cursor = first_available - 1
+        self._primed = True  # nothing left to prime with: the events up to the cursor are gone
+        return lag
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         source = self._source
-        yield metadata_message(self.run_id, self.graph, self.spec, self.started_after, self.retry)
+        yield self.metadata()
         self._shared = shared = source.mirrors.attach(self.run_id)
         try:
             mirror: RemoteMirror | None = await shared.ready()
             assert mirror is not None
-            if mirror.start_seq > self._cursor + 1:  # trimmed from Redis before this client read them
-                yield lag_message(self._cursor + 1, mirror.start_seq - 1, TRIMMED)
-                self._cursor = mirror.start_seq - 1
-                self._primed = True
-            while True:
+            if (lag := self._skip_trimmed(mirror.start_seq)) is not None:
+                yield lag
+            while not self._ended:
                 if mirror is not None and self._joinable(mirror):
                     if not self._primed:
-                        self._prime_from(mirror)
-                    lagged = False
-                    sub = self._subscribe_mirror(mirror)
+                        self._prime(mirror.channel.retained())
+                        self._primed = True
+                    self._lagged = False
+                    self._sub = sub = self._follow(mirror.channel)
                     try:
-                        async for item in sub:
-                            if isinstance(item, Lagged):
-                                lagged = True  # catch up from the replay buffer, or from Redis
-                                break
-                            self._cursor = item.seq
-                            if item.terminal:
-                                yield terminal_message(item)
-                                return
-                            message = self._encoder.encode(item)
-                            if message is not None:
-                                yield message
+                        while (chunk := await self._next_write(sub)) is not None:
+                            yield chunk
                     finally:
                         sub.close()
-                    if lagged:
+                    if self._ended or self._lagged:  # lagged: catch up from the replay buffer, or from Redis
                         continue
                     await mirror.finished()  # the mirror closed before the terminal event
                     if not isinstance(mirror.error, StreamTrimmedError):
@@ -410,57 +331,46 @@ class RemoteRunStream:
                     mirror = None  # its reader fell behind Redis's retention: this stream reads on its own
                 else:
                     source.mirrors.count_private_read()
-                    async for message in self._read_privately(mirror):
-                        yield message
-                    if self._ended:
-                        return
+                    async with contextlib.aclosing(self._read_privately(mirror)) as chunks:
+                        async for chunk in chunks:
+                            yield chunk
         except (NoTerminalEventError, TransportUnavailableError, UnknownRunError, *_UNREACHABLE) as exc:
             yield lost_message(exc, self._cursor)
         finally:
             self.close()
 
-    async def _read_privately(self, mirror: RemoteMirror | None) -> AsyncIterator[bytes]:
-        """Read Redis with a reader of this stream's own, from the cursor (from the oldest event Redis holds
-        while the encoder is not primed). Returns with ``_ended`` set when the stream is over, or once the
-        mirror's replay buffer holds what comes next."""
-        source = self._source
-        remote = RemoteRun(source.client, self.run_id, prefix=source.keys.prefix, stall_timeout=source.stall_timeout)
-        _, first = await source.directory.seq_bounds(self.run_id)
-        start = first or 1
-        if start > self._cursor + 1:  # trimmed before this client read them
-            yield lag_message(self._cursor + 1, start - 1, TRIMMED)
-            self._cursor = start - 1
+    async def _read_privately(self, mirror: RemoteMirror | None) -> AsyncGenerator[bytes, None]:
+        """Read Redis with a reader of this stream's own, from after the cursor (priming the encoder first
+        with the events up to it that Redis holds). Returns when the stream is over (``_ended``, or the
+        reader was stopped), or once the mirror's replay buffer holds what comes next."""
+        remote = self._source.reader(self.run_id)
+        _, first = await self._source.directory.seq_bounds(self.run_id)
+        if (lag := self._skip_trimmed(first or 1)) is not None:
+            yield lag
+        if not self._primed:
+            async with contextlib.aclosing(remote.history(first or 1, self._cursor)) as pages:
+                async for page in pages:
+                    self._prime(page)
             self._primed = True
-        if self._primed:
-            start = self._cursor + 1
         while True:
+            # block: a slow client only delays its own reader, which reads Redis at the client's pace
+            self._sub = sub = remote.subscribe(
+                self._filter, buffer_size=self.request.buffer_size, overflow="block", replay_from=self._cursor + 1
+            )
             try:
-                async with self._subscribe_private(remote, start) as sub:
-                    async for item in sub:
-                        assert isinstance(item, Event)  # the block policy never lags
-                        if item.seq <= self._cursor:
-                            if not item.terminal:
-                                self._encoder.prime(item)
-                            continue
-                        self._primed = True
-                        self._cursor = item.seq
-                        if item.terminal:
-                            self._ended = True
-                            yield terminal_message(item)
-                            return
-                        message = self._encoder.encode(item)
-                        if message is not None:
-                            yield message
-                        if mirror is not None and self._joinable(mirror):
-                            return  # caught up with the mirror: the shared reader takes over
-                self._ended = True
+                while (chunk := await self._next_write(sub)) is not None:
+                    yield chunk
+                    if mirror is not None and self._joinable(mirror):
+                        return  # caught up with the mirror: the shared reader takes over
+                if not self._ended:
+                    self._ended = True  # the reader was stopped: nothing more will come
                 return
             except StreamTrimmedError as exc:
-                start = exc.first_available
-                if start - 1 > self._cursor:
-                    yield lag_message(self._cursor + 1, start - 1, TRIMMED)
-                    self._cursor = start - 1
-                    self._primed = True
+                lag = self._skip_trimmed(exc.first_available)
+            finally:
+                sub.close()
+            if lag is not None:
+                yield lag
 
     def close(self) -> None:
         """Stop reading and detach from the run's shared reader (what a client disconnect does).

@@ -19,10 +19,9 @@ from typing import Any, Protocol
 
 import attrs
 
-from ..modes import ViewSpec
 from ..run_info import RunError, RunInfo, RunStatus
 from .registry import RunRegistry
-from .stream import DEFAULT_RETRY, RunStream
+from .stream import RunStream, StreamRequest
 
 __all__ = ["LocalRunSource", "RunSource", "SSEStream"]
 
@@ -97,18 +96,8 @@ class RunSource(Protocol):
         """
         ...
 
-    async def open_stream(
-        self,
-        run_id: str,
-        *,
-        spec: ViewSpec,
-        nodes: Iterable[str] | None,
-        tags: Iterable[str] | None,
-        cursor: int,
-        buffer_size: int,
-        retry: int,
-    ) -> SSEStream:
-        """A client's stream of the run, from after ``cursor`` (the client's last event id; 0 for all).
+    async def open_stream(self, run_id: str, request: StreamRequest) -> SSEStream:
+        """A client's stream of the run, from after ``request.cursor`` (its last event id; 0 for all).
 
         :raises UnknownRunError: for a run the source has no trace of
         :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
@@ -179,33 +168,14 @@ class LocalRunSource:
         run.cancel()
         return True
 
-    async def open_stream(
-        self,
-        run_id: str,
-        *,
-        spec: ViewSpec,
-        nodes: Iterable[str] | None,
-        tags: Iterable[str] | None,
-        cursor: int,
-        buffer_size: int,
-        retry: int = DEFAULT_RETRY,
-    ) -> RunStream:
+    async def open_stream(self, run_id: str, request: StreamRequest) -> RunStream:
         """A :class:`~streamflow.server.stream.RunStream` of the run.
 
         :raises UnknownRunError: when the registry does not hold the run
         :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
         """
         entry = self.registry.entry(run_id)
-        return RunStream(
-            entry.run,
-            graph=entry.graph,
-            spec=spec,
-            nodes=nodes,
-            tags=tags,
-            cursor=cursor,
-            buffer_size=buffer_size,
-            retry=retry,
-        )
+        return RunStream(entry.run, entry.graph, request)
 
     async def aclose(self) -> None:
         """Close the registry when this source owns it (cancelling live runs). Idempotent."""

@@ -15,6 +15,7 @@ import pytest
 from streamflow.modes import ViewSpec
 from streamflow.server import RedisRunSource, create_app
 from streamflow.server.redis_source import MirrorStatistics
+from streamflow.server.stream import StreamRequest
 from tests.server_support import chunks, read_stream, serve
 from tests.test_server_http import ALL_MODES, carried, expected
 
@@ -80,7 +81,7 @@ async def test_a_cursor_older_than_the_mirror_retains_is_served_from_redis_in_fu
     ):
         run_id = await start(client, "gated")
         # a first stream holds the run's reader open: it reads up to the gate, then waits
-        holder = await source.open_stream(run_id, spec=ViewSpec.parse(["custom"], False, "v2"))
+        holder = await source.open_stream(run_id, StreamRequest(ViewSpec.parse(["custom"], False, "v2")))
         held = holder.__aiter__()
         first: list[bytes] = []
         while b'"progress":2' not in b"".join(first):
