@@ -2,7 +2,7 @@
 
 values (errors, events, messages, run_info) -> channel (filters, channel; portal, a utility that knows only async
 iterables) -> views (modes, views, event_stream) -> runtime (graph, tools, models) -> bridges (server,
-log_view, redis).
+log_view, redis, and catalog, the graphs they serve by name).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ LAYERS = {
     "graph": 3,
     "tools": 3,
     "models": 3,
+    "catalog": 4,
     "server": 4,
     "log_view": 4,
     "redis": 4,

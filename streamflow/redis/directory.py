@@ -37,6 +37,7 @@ import attrs
 from ..errors import InvalidArgumentError, UnknownRunError
 from ..events import Event, RunCancelled, RunFailed, RunFinished
 from ..run_info import RUN_STATUSES, RunError, RunInfo, RunStatus, check_statuses
+from .checks import check_name
 from .codec import decode_event
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ __all__ = [
     "RedisClientUser",
     "RedisKeys",
     "RedisRunDirectory",
-    "check_name",
     "connect",
     "record_ended",
     "record_queued",
@@ -61,16 +61,6 @@ DEFAULT_PREFIX = "streamflow"
 
 _STATUS_OF: dict[bytes, RunStatus] = {status.encode(): status for status in RUN_STATUSES}
 _ENDED_AS: dict[type[Event], RunStatus] = {RunFinished: "finished", RunFailed: "failed", RunCancelled: "cancelled"}
-
-
-def check_name(what: str, value: object) -> str:
-    """Return ``value``, a name that can sit in a Redis key (a run id, a prefix, a graph name).
-
-    :raises InvalidArgumentError: when it is not a non-empty string without whitespace
-    """
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
-        raise InvalidArgumentError(f"{what} must be a non-empty string without whitespace, got {value!r}")
-    return value
 
 
 def _check_prefix(value: object) -> str:

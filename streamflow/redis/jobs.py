@@ -25,8 +25,9 @@ import attrs
 from redis.exceptions import ResponseError
 
 from ..errors import InvalidArgumentError
+from .checks import check_name, check_positive
 from .codec import decode_value, encode_value
-from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, check_name, record_queued
+from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, record_queued
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -73,9 +74,8 @@ class RunQueue(RedisClientUser):
         queued_ttl: float = 3600.0,
         cancel_ttl: float = 3600.0,
     ) -> None:
-        for name, value in (("queued_ttl", queued_ttl), ("cancel_ttl", cancel_ttl)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
+        check_positive("queued_ttl", queued_ttl, "seconds")
+        check_positive("cancel_ttl", cancel_ttl, "seconds")
         self.keys = RedisKeys(prefix)
         self.queued_ttl = float(queued_ttl)
         self.cancel_ttl = float(cancel_ttl)

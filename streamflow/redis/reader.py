@@ -54,8 +54,9 @@ from ..filters import EventFilter, Predicate
 from ..modes import ViewSpec
 from ..run_info import RunInfo
 from ..views import View
+from .checks import check_name, check_not_negative, check_positive
 from .codec import decode_event
-from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, RedisRunDirectory, check_name, seq_of
+from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, RedisRunDirectory, seq_of
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -440,13 +441,9 @@ class RemoteRun(RedisClientUser):
         self.run_id = check_name("run_id", run_id)
         self.keys = RedisKeys(prefix)
         self.stream_key = self.keys.stream(run_id)
-        for name, value in (("stall_timeout", stall_timeout), ("start_timeout", start_timeout)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise InvalidArgumentError(f"{name} must be a number of seconds >= 0, got {value!r}")
-        if stall_timeout <= 0:
-            raise InvalidArgumentError(f"stall_timeout must be > 0 seconds, got {stall_timeout!r}")
-        if not isinstance(read_count, int) or isinstance(read_count, bool) or read_count < 1:
-            raise InvalidArgumentError(f"read_count must be an int >= 1 (events), got {read_count!r}")
+        check_positive("stall_timeout", stall_timeout, "seconds")
+        check_not_negative("start_timeout", start_timeout, "seconds")
+        check_positive("read_count", read_count, "events", integer=True)
         self.stall_timeout = float(stall_timeout)
         self.start_timeout = float(start_timeout)
         self.read_count = read_count
@@ -467,8 +464,7 @@ class RemoteRun(RedisClientUser):
         :param replay_size: how many of the latest events the mirror keeps for late subscribers (events, > 0)
         :raises InvalidArgumentError: for a ``replay_from`` below 1 or a ``replay_size`` below 1
         """
-        if not isinstance(replay_size, int) or isinstance(replay_size, bool) or replay_size < 1:
-            raise InvalidArgumentError(f"replay_size must be an int >= 1 (events), got {replay_size!r}")
+        check_positive("replay_size", replay_size, "events", integer=True)
         return RemoteMirror(self._reader(replay_from, replay_size), replay_from, replay_size)
 
     def subscribe(

@@ -30,23 +30,22 @@ import anyio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..catalog import GraphCatalog, GraphSource
 from ..channel import Subscription
 from ..errors import (
     InvalidArgumentError,
     NoTerminalEventError,
     StreamTrimmedError,
     TransportUnavailableError,
-    UnknownGraphError,
     UnknownRunError,
 )
-from ..graph import CompiledStateGraph
 from ..graph.run import parse_config
+from ..redis.checks import check_positive
 from ..redis.directory import DEFAULT_PREFIX, RedisClientUser, RedisRunDirectory
 from ..redis.jobs import RunQueue
 from ..redis.reader import RemoteMirror, RemoteRun, RemoteSubscription
 from ..run_info import ENDED, RunInfo, RunStatus
 from .mirror import MirrorPool, MirrorStatistics, SharedRun
-from .registry import GraphSource
 from .stream import SSEStreamBase, StreamRequest, lag_message, lost_message
 
 if TYPE_CHECKING:
@@ -96,11 +95,10 @@ class RedisRunSource(RedisClientUser):
         mirror_replay_size: int = 4096,
         mirror_idle_timeout: float = 5.0,
     ) -> None:
-        self._graphs: dict[str, GraphSource | None] = (
-            dict(graphs) if isinstance(graphs, Mapping) else dict.fromkeys(graphs)
-        )
-        if not self._graphs or not all(isinstance(n, str) and n for n in self._graphs):
-            raise InvalidArgumentError(f"graphs must name at least one graph, by non-empty strings; got {graphs!r}")
+        self.graphs = GraphCatalog(graphs)
+        """The graphs runs can be queued for, by name (their inputs are checked where the graphs were given)."""
+        if not self.graphs:
+            raise InvalidArgumentError(f"graphs must name at least one graph; got {graphs!r}")
         for name, value in (
             ("queue_timeout", queue_timeout),
             ("cancel_timeout", cancel_timeout),
@@ -108,14 +106,9 @@ class RedisRunSource(RedisClientUser):
             ("poll_interval", poll_interval),
             ("mirror_idle_timeout", mirror_idle_timeout),
         ):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
-        if not isinstance(list_limit, int) or list_limit < 1:
-            raise InvalidArgumentError(f"list_limit must be a positive number of runs, got {list_limit!r}")
-        if not isinstance(mirror_replay_size, int) or isinstance(mirror_replay_size, bool) or mirror_replay_size < 1:
-            raise InvalidArgumentError(
-                f"mirror_replay_size must be a positive number of events, got {mirror_replay_size!r}"
-            )
+            check_positive(name, value, "seconds")
+        check_positive("list_limit", list_limit, "runs", integer=True)
+        check_positive("mirror_replay_size", mirror_replay_size, "events", integer=True)
         self._connect(redis)
         self.queue = RunQueue(self._client, prefix=prefix)
         self.directory = RedisRunDirectory(self._client, prefix=prefix)
@@ -132,7 +125,7 @@ class RedisRunSource(RedisClientUser):
     @property
     def graph_names(self) -> list[str]:
         """The graph names runs can be queued for, sorted."""
-        return sorted(self._graphs)
+        return self.graphs.names
 
     # -- runs ----------------------------------------------------------------------------------------
 
@@ -145,14 +138,8 @@ class RedisRunSource(RedisClientUser):
         :raises InvalidArgumentError: for a malformed config, or a ``run_id`` already taken under the prefix
         :raises NotSerializableError: for an input or config the wire form cannot carry
         """
-        if graph not in self._graphs:
-            known = ", ".join(map(repr, self.graph_names))
-            raise UnknownGraphError(f"unknown graph {graph!r}; registered graphs: {known}")
         parse_config(config)
-        source = self._graphs[graph]
-        if source is not None:
-            compiled = source if isinstance(source, CompiledStateGraph) else source()
-            compiled.schema.check_update(input, "the graph input")
+        self.graphs.check_input(graph, input)
         run_id = await self.queue.submit(graph, input, config)
         return await self.directory.require(run_id)
 

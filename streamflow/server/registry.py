@@ -25,8 +25,9 @@ from typing import Any
 import attrs
 import structlog
 
+from ..catalog import GraphCatalog, GraphSource
 from ..channel import DEFAULT_REPLAY_SIZE
-from ..errors import InvalidArgumentError, RegistryFullError, UnknownGraphError, UnknownRunError
+from ..errors import InvalidArgumentError, RegistryFullError, UnknownRunError
 from ..graph import CompiledStateGraph, Run
 from ..graph.run import parse_config
 from ..run_info import RunInfo, RunStatus, check_statuses
@@ -43,10 +44,6 @@ DEFAULT_MAX_RUNS = 1000
 """Runs a registry holds by default (live and finished)."""
 DEFAULT_RETENTION = 600.0
 """Seconds a finished run stays in a registry by default."""
-
-GraphSource = CompiledStateGraph | Callable[[], CompiledStateGraph]
-"""A compiled graph, or a function building a fresh one for each run (for per-run state such as a
-scripted model)."""
 
 _log = structlog.get_logger("streamflow")
 
@@ -106,20 +103,14 @@ class RunRegistry:
         replay_size: int = DEFAULT_REPLAY_SIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        for name, source in graphs.items():
-            if not isinstance(name, str) or not name:
-                raise InvalidArgumentError(f"graph names must be non-empty strings, got {name!r}")
-            if not isinstance(source, CompiledStateGraph) and not callable(source):
-                raise InvalidArgumentError(
-                    f"graph {name!r} must be a compiled graph or a function returning one, got {type(source).__name__}"
-                )
+        self.graphs = GraphCatalog(graphs)
+        """The graphs runs are started of, by name."""
         if retention < 0:
             raise InvalidArgumentError(f"retention must be >= 0 seconds, got {retention!r}")
         if not isinstance(max_runs, int) or max_runs < 1:
             raise InvalidArgumentError(f"max_runs must be a positive number of runs, got {max_runs!r}")
         if not isinstance(replay_size, int) or replay_size < 0:
             raise InvalidArgumentError(f"replay_size must be >= 0 events, got {replay_size!r}")
-        self._graphs = dict(graphs)
         self.retention = retention
         self.max_runs = max_runs
         self.replay_size = replay_size
@@ -131,7 +122,7 @@ class RunRegistry:
     @property
     def graph_names(self) -> list[str]:
         """The registered graph names, sorted."""
-        return sorted(self._graphs)
+        return self.graphs.names
 
     def graph(self, name: str) -> CompiledStateGraph:
         """Return the compiled graph registered as ``name`` (a factory is called for a fresh one).
@@ -139,14 +130,7 @@ class RunRegistry:
         :raises UnknownGraphError: when no graph is registered under ``name``
         :raises InvalidArgumentError: when a factory returns something other than a compiled graph
         """
-        source = self._graphs.get(name)
-        if source is None:
-            known = ", ".join(map(repr, self.graph_names)) or "none"
-            raise UnknownGraphError(f"unknown graph {name!r}; registered graphs: {known}")
-        graph = source if isinstance(source, CompiledStateGraph) else source()
-        if not isinstance(graph, CompiledStateGraph):
-            raise InvalidArgumentError(f"the factory of graph {name!r} returned {type(graph).__name__}, not a graph")
-        return graph
+        return self.graphs.build(name)
 
     # -- runs ----------------------------------------------------------------------------------------
 
@@ -164,9 +148,9 @@ class RunRegistry:
         """
         if self._closed:
             raise RuntimeError("the run registry is closed")
-        compiled = self.graph(graph)
         _, _, _, _, run_id = parse_config(config)
-        compiled.schema.check_update(input, "the graph input")
+        compiled = self.graphs.check_input(graph, input)
+        assert compiled is not None  # a registry is given the graphs themselves
         self._prune()
         if config is not None and config.get("run_id") and run_id in self._entries:
             raise InvalidArgumentError(f"run_id {run_id!r} is already taken by a run in this registry")

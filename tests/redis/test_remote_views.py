@@ -267,7 +267,7 @@ async def test_the_directory_records_runs_and_their_end(redis_url: str, prefix: 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"batch_size": 0}, "batch_size must be a positive int"),
+        ({"batch_size": 0}, "batch_size must be a positive number of events"),
         ({"flush_interval": -1}, "flush_interval must be >= 0 seconds"),
         ({"retry_for": 0}, "retry_for must be a positive number"),
         ({"on_unreachable": "ignore"}, "unknown on_unreachable 'ignore'; allowed: 'fail', 'detach'"),
@@ -288,7 +288,7 @@ async def test_bad_sink_arguments_are_refused_at_the_boundary(
     ("call", "message"),
     [
         (lambda url: RemoteRun(url, ""), "run_id must be a non-empty string"),
-        (lambda url: RemoteRun(url, "r", stall_timeout=0), "stall_timeout must be > 0 seconds"),
+        (lambda url: RemoteRun(url, "r", stall_timeout=0), "stall_timeout must be a positive number of seconds"),
         (lambda url: RemoteRun(url, "r").stream("values", replay_from=0), "replay_from must be a seq >= 1"),
         (lambda url: RemoteRun(url, "r").subscribe(overflow="never"), "unknown overflow policy 'never'"),
     ],
