@@ -232,33 +232,6 @@ class _Receiver(Protocol):
     def receive_nowait(self) -> Event | Lagged: ...
 
 
-async def _take(sub: _Receiver) -> tuple[list[Event | Lagged], bool]:
-    """``(items, waited)``: the items ``sub`` has ready now, at most :data:`WRITE_BATCH` (waiting for the
-    first when none is: ``waited``); no items once ``sub`` ended.
-
-    An error of ``sub`` ends a batch; the next call raises it (a subscription raises its error on every
-    receive once drained).
-    """
-    waited = False
-    try:
-        first = sub.receive_nowait()
-    except anyio.WouldBlock:
-        waited = True
-        try:
-            first = await sub.receive()
-        except anyio.EndOfStream:
-            return [], waited
-    except anyio.EndOfStream:
-        return [], waited
-    batch = [first]
-    while len(batch) < WRITE_BATCH:
-        try:
-            batch.append(sub.receive_nowait())
-        except Exception:  # WouldBlock, EndOfStream, or the subscription's error: the next call sees it
-            break
-    return batch, waited
-
-
 class SSEStreamBase:
     """What the SSE streams of a local run (:class:`RunStream`) and of a run in a worker process
     (:class:`~streamflow.server.redis_source.RemoteRunStream`) share: the request, the cursor, the
@@ -279,7 +252,7 @@ class SSEStreamBase:
         self._encoder = ChunkEncoder(request.spec)
         self._ended = False  # the terminal message was written
         self._lagged = False  # the subscription dropped events: the stream subscribes again from the cursor
-        self._ready = False  # the last batch was ready without waiting: let other tasks run before the next
+        self._ready = False  # the last batch was full: more may be ready, let other tasks run first
 
     @property
     def cursor(self) -> int:
@@ -310,23 +283,28 @@ class SSEStreamBase:
         )
 
     async def _next_write(self, sub: _Receiver) -> bytes | None:
-        """The messages of the next events of ``sub`` (at most :data:`WRITE_BATCH`, waiting for one when
-        none is ready), or None once the relay stopped: after the terminal message (``_ended``), at a
-        ``Lagged`` signal (``_lagged``; the events before it are written first), or when ``sub`` ended.
+        """The messages of the next events of ``sub``: the next one (waiting for it when none is ready) and
+        those ready after it, at most :data:`WRITE_BATCH`; or None once the relay stopped: after the terminal
+        message (``_ended``), at a ``Lagged`` signal (``_lagged``; the events before it are written first),
+        or when ``sub`` ended.
 
-        A call that follows a batch ready without waiting first lets other tasks run (and raises the
-        cancellation of a stream whose client went away).
+        A call that follows a full batch first lets other tasks run (and raises the cancellation of a
+        stream whose client went away): a replay, whose events are all ready, yields between its writes. An
+        error of ``sub`` ends a batch; the next call raises it (a subscription raises its error on every
+        receive once drained).
         """
         encode = self._encoder.encode
+        receive_nowait = sub.receive_nowait
         while not (self._ended or self._lagged):
             if self._ready:
                 await anyio.lowlevel.checkpoint()
-            batch, waited = await _take(sub)
-            self._ready = not waited
-            if not batch:
+            try:
+                item = await sub.receive()
+            except anyio.EndOfStream:
                 return None
             parts: list[bytes] = []
-            for item in batch:
+            taken = 1
+            while True:
                 if isinstance(item, Lagged):
                     self._lagged = True
                     break
@@ -338,8 +316,16 @@ class SSEStreamBase:
                 message = encode(item)
                 if message is not None:
                     parts.append(message)
+                if taken == WRITE_BATCH:
+                    break
+                try:
+                    item = receive_nowait()
+                except Exception:  # WouldBlock, EndOfStream, or the subscription's error: the next call sees it
+                    break
+                taken += 1
+            self._ready = taken == WRITE_BATCH
             if parts:
-                return b"".join(parts)
+                return parts[0] if len(parts) == 1 else b"".join(parts)
         return None
 
 
