@@ -4,9 +4,10 @@ A bridge (the top layer); it needs the ``redis`` extra (``pip install 'streamflo
 asyncio client). In the process that executes a run, a :class:`RedisSink` forwards its events to the
 stream ``<prefix>:run:<run_id>``; in any other process, :class:`RemoteRun` reads them back into the same
 typed events and the same views (stream modes, filters, ``subgraphs``, resume from a ``seq``), and
-:class:`RedisRunDirectory` lists the runs and their status. A :class:`RunQueue` carries runs to start from
-web processes to :class:`RedisWorker` processes, which execute them with a sink and honour cancel requests.
-Keys and their layout: :mod:`streamflow.redis.directory`; the wire form: :mod:`streamflow.redis.codec`.
+:class:`RedisRunDirectory` lists the runs as :class:`~streamflow.run_info.RunInfo` records. A :class:`RunQueue`
+carries runs to start from web processes to :class:`RedisWorker` processes, which execute them with a sink
+and honour cancel requests. Keys and their layout: :mod:`streamflow.redis.directory`; the wire form:
+:mod:`streamflow.redis.codec`; the remote run reader: :mod:`streamflow.redis.reader`.
 """
 
 from ..run_info import RunInfo as RunInfo
