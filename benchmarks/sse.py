@@ -9,6 +9,14 @@
     ``ts``) to a client reading it, in ms. Clients speak plain HTTP/1.0 over asyncio streams and read only
     ``ts`` from each message, so the client side costs as little as it can.
 
+``sse_replay``
+    the same server process holds a finished run of ``n`` custom events; 20 clients replay it at once
+    (``GET /runs/{id}/stream?stream_mode=custom`` from the start to the ``end`` message) while a probe sends
+    ``GET /graphs`` one after the other. Reported: deliveries per second summed over the clients, and in
+    the notes the slowest and the median ``GET /graphs`` answer during the replays, in ms: how long the
+    server keeps its other requests waiting while streams replay (each stream writes a batch of ready
+    events and then lets other tasks run).
+
 Needs the ``server`` extra; the module is skipped without it.
 """
 
@@ -75,6 +83,105 @@ sock.listen(512)
 print(sock.getsockname()[1], flush=True)
 uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning", ws="none")).run([sock])
 """
+
+
+REPLAY_SERVER = r"""
+import asyncio, logging, socket, sys
+import structlog, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from typing import TypedDict
+from streamflow.graph import START, StateGraph, get_stream_writer
+from streamflow.server import RunRegistry, create_app
+
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+n = int(sys.argv[1])
+
+class State(TypedDict, total=False):
+    n: int
+
+async def write(state):
+    writer = get_stream_writer()
+    for i in range(n):
+        writer({"i": i})
+    return {"n": n}
+
+graph = StateGraph(State).add_node("write", write).add_edge(START, "write").compile()
+registry = RunRegistry({"writer": graph}, replay_size=n + 100)
+
+async def finished(request):
+    run = registry.start("writer", {"n": 0})
+    await run.wait()
+    return JSONResponse({"run_id": run.run_id})
+
+routes = [Route("/finished", finished, methods=["POST"]), Mount("/api", app=create_app(registry, page=False))]
+app = Starlette(routes=routes)
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+sock.listen(512)
+print(sock.getsockname()[1], flush=True)
+uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning", ws="none")).run([sock])
+"""
+REPLAYS = 20
+
+
+async def _replay(port: int, path: str) -> int:
+    """Read one SSE stream to its end over plain HTTP/1.0; return how many ``custom`` messages it carried."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
+    await writer.drain()
+    await reader.readuntil(b"\r\n\r\n")
+    received = 0
+    buffer = b""
+    try:
+        while data := await reader.read(65536):
+            *blocks, buffer = (buffer + data).split(b"\n\n")
+            for block in blocks:
+                if b"\nevent: custom\n" in block:
+                    received += 1
+                elif b"\nevent: end\n" in block:
+                    return received
+        raise RuntimeError("the stream ended before its end message")
+    finally:
+        writer.close()
+
+
+@scenario("sse_replay", unit="deliveries/s", n=10_000, quick_n=2_000, repeats=3)
+async def sse_replay(n: int) -> Sample:
+    """20 SSE clients replaying a finished run of n events at once: deliveries/s, and GET /graphs meanwhile."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", REPLAY_SERVER, str(n)], stdout=subprocess.PIPE, env=env, cwd=str(ROOT), text=True
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(await asyncio.to_thread(proc.stdout.readline))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            run_id = (await http.post("/finished")).json()["run_id"]
+            path = f"/api/runs/{run_id}/stream?stream_mode=custom"
+            latencies: list[float] = []
+            start = time.perf_counter()
+            replays = [asyncio.create_task(_replay(port, path)) for _ in range(REPLAYS)]
+            done = asyncio.gather(*replays)
+            while not done.done():
+                asked = time.perf_counter()
+                await http.get("/api/graphs")
+                latencies.append(time.perf_counter() - asked)
+            received = await done
+            seconds = time.perf_counter() - start
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    if received != [n] * REPLAYS:
+        raise RuntimeError(f"replays received {sorted(set(received))} events, expected {n} each")
+    latencies.sort()
+    worst = latencies[-1] * 1000
+    median = latencies[len(latencies) // 2] * 1000
+    extra = f"GET /graphs during the replays: max {worst:.0f} ms, median {median:.0f} ms ({len(latencies)} asked)"
+    return Sample(sum(received), seconds, extra=extra)
 
 
 async def _client(port: int, path: str, delays: list[float], connected: asyncio.Event, counter: list[int]) -> int:
@@ -156,4 +263,4 @@ async def fan_out(port: int, path: str, n: int, release: Awaitable[Any]) -> Samp
     return Sample(sum(received), seconds, extra=f"p99 delay {p99:.1f} ms (p50 {p50:.1f} ms), {CLIENTS} clients")
 
 
-__all__ = ["sse_fanout"]
+__all__ = ["sse_fanout", "sse_replay"]

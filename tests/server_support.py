@@ -1,18 +1,24 @@
-"""Helpers for the HTTP tests: uvicorn on a loopback port in the test's own event loop, SSE reading, gates."""
+"""Helpers for the HTTP tests: uvicorn on a loopback port in the test's own event loop, SSE reading, gates,
+a ticker that shows the event loop's fairness, and a probe on the streams a run source opens."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
+import anyio.lowlevel
 import attrs
 import httpx
 import uvicorn
 from httpx_sse import aconnect_sse
 from starlette.types import ASGIApp
+
+from streamflow.server.source import SSEStream
 
 TERMINAL = ("end", "error", "cancelled")
 
@@ -42,13 +48,15 @@ async def serve(app: ASGIApp) -> AsyncIterator[str]:
         app, lifespan="on", log_config=None, log_level="warning", ws="none", timeout_graceful_shutdown=5
     )
     server = uvicorn.Server(config)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve, [sock])
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-    sock.close()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.serve, [sock])
+            try:
+                yield f"http://127.0.0.1:{port}"
+            finally:
+                server.should_exit = True
+    finally:
+        sock.close()
 
 
 async def read_stream(
@@ -96,3 +104,100 @@ class Gate:
 
     def open(self) -> None:
         self._open.set()
+
+
+async def read_raw(url: str, path: str) -> bytes:
+    """The whole body of ``GET path`` on ``url``, over plain HTTP/1.0 (no parsing: cheap for long streams)."""
+    where = urlsplit(url)
+    assert where.hostname is not None and where.port is not None
+    reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    try:
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: {where.hostname}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        return await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+class Ticker:
+    """A task that counts the turns the event loop gives it: ``count`` grows only while other tasks yield.
+
+    Use it as an async context manager; it ticks from entering to leaving.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._scope = anyio.CancelScope()
+
+    async def _tick(self) -> None:
+        with self._scope:
+            while True:
+                self.count += 1
+                await anyio.lowlevel.checkpoint()
+
+    async def __aenter__(self) -> Ticker:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._scope.cancel()
+        await self._task
+
+
+class ProbedStream:
+    """An SSE stream wrapped to record, on the server side, the ticker's count at its first and last
+    write after ``metadata`` (``span``) and when it ended (``ended``), however it ended."""
+
+    def __init__(self, stream: SSEStream, ticker: Ticker, ended: Counter) -> None:
+        self._stream = stream
+        self._ticker = ticker
+        self._ended = ended
+        self.span: tuple[int, int] | None = None
+        self.writes = 0
+
+    @property
+    def over(self) -> bool:
+        return self._stream.over
+
+    @property
+    def cursor(self) -> int:
+        return self._stream.cursor
+
+    def close(self) -> None:
+        self._stream.close()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = self._stream.__aiter__()
+        first: int | None = None
+        try:
+            async for chunk in chunks:
+                if self.writes:
+                    first = self._ticker.count if first is None else first
+                    self.span = (first, self._ticker.count)
+                self.writes += 1
+                yield chunk
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            self._ended.add()
+
+
+class Counter:
+    """A count a test can wait on (same event loop)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._changed = anyio.Event()
+
+    def add(self) -> None:
+        self.value += 1
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def wait_for(self, value: int) -> None:
+        while self.value < value:
+            await self._changed.wait()

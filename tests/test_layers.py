@@ -1,8 +1,9 @@
 """The module structure, checked on the source: no module imports one of a higher layer, and no import cycle.
 
-values (errors, events, messages, metadata) -> channel (filters, fairness, subscription, thread_inbox, channel;
-portal and workers, utilities that know only async iterables and threads) -> views (modes, views, event_stream)
--> runtime (graph, tools, models) -> bridges (server, log_view, redis).
+values (errors, events, messages, metadata, run_info) -> channel (filters, fairness, subscription, thread_inbox,
+channel; portal and workers, utilities that know only async iterables and threads) -> views (modes, views,
+event_stream) -> runtime (graph, tools, models) -> bridges (server, log_view, redis, and catalog, the graphs
+they serve by name).
 
 The import graph counts every import in a module: at its top, inside a function (a lazy import) and under
 ``if TYPE_CHECKING:``. Those last two do not fail at import time, but they are the same dependency: a cycle
@@ -27,6 +28,7 @@ LAYERS = {
     "events": 0,
     "messages": 0,
     "metadata": 0,
+    "run_info": 0,
     "filters": 1,
     "fairness": 1,
     "subscription": 1,
@@ -40,6 +42,7 @@ LAYERS = {
     "graph": 3,
     "tools": 3,
     "models": 3,
+    "catalog": 4,
     "server": 4,
     "log_view": 4,
     "redis": 4,

@@ -465,3 +465,23 @@ async def test_unknown_graph_message_lists_the_graphs(server: Any) -> None:
     client, _ = server
     body = (await client.post("/runs", json={"graph": "nope", "input": {}})).json()
     assert "'demo', 'failing', 'gated'" in body["message"]
+
+
+INFO_KEYS = {"run_id", "graph", "status", "created_at", "finished_at", "last_seq", "first_retained_seq", "subscribers"}
+
+
+async def test_run_info_has_one_shape_and_the_outcome_only_where_read(server: Any) -> None:
+    client, registry = server
+    response = await client.post("/runs", json={"graph": "demo", "input": QUESTION})
+    started = response.json()
+    assert set(started) == INFO_KEYS and started["status"] == "running" and started["finished_at"] is None
+    run = registry.get(started["run_id"])
+    await run.wait()
+    body = (await client.get(f"/runs/{run.run_id}")).json()
+    assert set(body) == INFO_KEYS | {"output"} and body["output"] == to_jsonable(await run.result())
+    assert body["created_at"] == started["created_at"] <= body["finished_at"]
+    assert (body["last_seq"], body["first_retained_seq"]) == (run.channel.last_seq, 1)
+    (listed,) = (await client.get("/runs", params={"status": ["finished", "failed"]})).json()["runs"]
+    assert set(listed) == INFO_KEYS  # no outcome in a listing
+    cancelled = (await client.post(f"/runs/{run.run_id}/cancel")).json()
+    assert set(cancelled) == INFO_KEYS and cancelled["status"] == "finished"  # it had ended: nothing changes

@@ -14,6 +14,7 @@ from streamflow.graph import START, StateGraph, get_stream_writer
 from streamflow.modes import ViewSpec
 from streamflow.server import RunStream
 from streamflow.server.encoding import sse_message, to_json
+from streamflow.server.stream import StreamRequest
 
 MODES = ["values", "updates", "custom", "tasks", "debug"]
 
@@ -64,7 +65,7 @@ SMALL = finished_run(8)
 
 def stream(run: Any, modes: list[str], cursor: int) -> list[tuple[str | None, str, Any]]:
     async def main() -> bytes:
-        rs = RunStream(run, graph="g", spec=ViewSpec.parse(modes, False, "v2"), cursor=cursor, buffer_size=2)
+        rs = RunStream(run, "g", StreamRequest(ViewSpec.parse(modes, False, "v2"), cursor=cursor, buffer_size=2))
         return b"".join([part async for part in rs])
 
     return parse(anyio.run(main))[1:]  # without the metadata message
@@ -132,4 +133,4 @@ def test_a_cursor_beyond_the_last_seq_is_refused() -> None:
     from streamflow.errors import InvalidArgumentError
 
     with pytest.raises(InvalidArgumentError, match="beyond run"):
-        RunStream(RUN, graph="g", spec=ViewSpec.parse("values"), cursor=RUN.channel.last_seq + 1)
+        RunStream(RUN, "g", StreamRequest(ViewSpec.parse("values"), cursor=RUN.channel.last_seq + 1))

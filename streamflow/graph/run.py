@@ -18,6 +18,7 @@ from ..event_stream import EventStreamSpec
 from ..events import Event, RunCancelled, RunFailed, RunFinished, RunStarted, error_type_name
 from ..filters import EventFilter, Predicate
 from ..modes import ViewSpec
+from ..run_info import RunStatus
 from ..views import View
 from .cancellation import AbandonedCall
 from .context import RunContext
@@ -315,8 +316,8 @@ class Run:
         return self._task.done()
 
     @property
-    def status(self) -> str:
-        """``"running"``, ``"finished"``, ``"failed"`` or ``"cancelled"``."""
+    def status(self) -> RunStatus:
+        """``"running"``, ``"finished"``, ``"failed"`` or ``"cancelled"`` (a run here is never ``"queued"``)."""
         if not self._task.done():
             return "running"
         if self._task.cancelled():

@@ -6,55 +6,70 @@ Every key of a run sits under one prefix (``"streamflow"`` by default):
     the run's events, a Redis Stream; entry ids are ``<seq>-0`` and the field ``e`` holds the wire form
     (:mod:`streamflow.redis.codec`).
 ``<prefix>:runinfo:<run_id>``
-    a hash: ``run_id``, ``graph`` (the graph's name), ``status`` (``queued``, ``running``, ``finished``,
-    ``failed`` or ``cancelled``), ``started_at`` and ``ended_at`` (seconds since the epoch; ``ended_at`` empty while
-    running).
+    a hash: ``run_id``, ``graph`` (the graph's name), ``status`` (a :data:`~streamflow.run_info.RunStatus`),
+    ``created_at`` (seconds since the epoch: when the run was queued, or started when it was never queued)
+    and ``finished_at`` (seconds since the epoch; empty until the run ended).
 ``<prefix>:alive:<run_id>``
     the worker's heartbeat: present while the sink of a live run refreshes it, gone within a few
     heartbeat intervals of the worker's death.
 ``<prefix>:runs``
-    a sorted set of run ids scored by ``started_at``: the directory's index.
+    a sorted set of run ids scored by ``created_at``: the directory's index.
 ``<prefix>:jobs``
     the job queue, a Redis Stream read by workers in one consumer group (:mod:`streamflow.redis.jobs`).
 ``<prefix>:cancel:<run_id>``
     present when a cancel of the run was asked for (it expires on its own); a message with the run id on
     the pub/sub channel ``<prefix>:cancel`` tells the workers at once.
 
-The stream and the hash expire ``ttl`` seconds after the run ends (set by the sink). A queued run's hash
+:class:`RedisRunDirectory` reads an entry and its stream's bounds into a :class:`~streamflow.run_info.RunInfo`
+(one round trip); :func:`record_queued`, :func:`record_started` and :func:`record_ended` queue the commands
+that write it. The stream and the hash expire ``ttl`` seconds after the run ends (set by the sink). A queued run's hash
 (status ``queued``, written when it is submitted) lives until a worker starts the run, or ``ttl`` seconds.
 """
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
 from ..errors import InvalidArgumentError, UnknownRunError
+from ..events import Event, RunCancelled, RunFailed, RunFinished
+from ..run_info import RUN_STATUSES, RunError, RunInfo, RunStatus, check_statuses
+from .checks import check_name
+from .codec import decode_event
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import Pipeline
 
-__all__ = ["DEFAULT_PREFIX", "ENDED", "STATUSES", "RedisKeys", "RedisRunDirectory", "RunInfo", "connect"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "RedisClientUser",
+    "RedisKeys",
+    "RedisRunDirectory",
+    "connect",
+    "record_ended",
+    "record_queued",
+    "record_started",
+    "seq_of",
+]
 
 DEFAULT_PREFIX = "streamflow"
 """The key prefix used when none is given."""
-STATUSES: tuple[str, ...] = ("queued", "running", "finished", "failed", "cancelled")
-"""The values of a run's ``status``: those of ``Run.status``, and ``queued`` for a run submitted to workers
-that none has started yet."""
-ENDED: frozenset[str] = frozenset({"finished", "failed", "cancelled"})
-"""The statuses of a run that is over."""
 
-
-def _check_name(what: str, value: object) -> str:
-    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
-        raise InvalidArgumentError(f"{what} must be a non-empty string without whitespace, got {value!r}")
-    return value
+_STATUS_OF: dict[bytes, RunStatus] = {status.encode(): status for status in RUN_STATUSES}
+_ENDED_AS: dict[type[Event], RunStatus] = {RunFinished: "finished", RunFailed: "failed", RunCancelled: "cancelled"}
 
 
 def _check_prefix(value: object) -> str:
-    return _check_name("prefix", value)
+    return check_name("prefix", value)
+
+
+def seq_of(entry_id: bytes) -> int:
+    """The ``seq`` of a run's stream entry, from its id ``b"<seq>-0"``."""
+    return int(entry_id.split(b"-", 1)[0])
 
 
 def connect(redis: Redis | str) -> tuple[Redis, bool]:
@@ -88,6 +103,11 @@ class RedisClientUser:
         :raises InvalidArgumentError: when ``redis`` is neither a URL string nor a ``redis.asyncio.Redis``
         """
         self._client, self._owned = connect(redis)
+
+    @property
+    def client(self) -> Redis:
+        """The Redis client this object talks through."""
+        return self._client
 
     async def aclose(self) -> None:
         """Close the client if it was made here from a URL (a client passed in stays open). Idempotent."""
@@ -143,24 +163,6 @@ class RedisKeys:
         return f"{self.prefix}:cancel"
 
 
-@attrs.frozen
-class RunInfo:
-    """A run as the directory knows it."""
-
-    run_id: str
-    """The run's id."""
-    graph: str
-    """Name of the graph the run executes."""
-    status: str
-    """``"queued"``, ``"running"``, ``"finished"``, ``"failed"`` or ``"cancelled"``."""
-    started_at: float
-    """When the run was registered (queued, then started), in seconds since the epoch."""
-    ended_at: float | None
-    """When its terminal event was written, in seconds since the epoch; None while running."""
-    stream: str
-    """The Redis key of its event stream."""
-
-
 class RedisRunDirectory(RedisClientUser):
     """The runs recorded under one prefix, for processes that serve or watch them (a web process).
 
@@ -175,17 +177,23 @@ class RedisRunDirectory(RedisClientUser):
         self.keys = RedisKeys(prefix)
         self._connect(redis)
 
-    async def get(self, run_id: str) -> RunInfo | None:
-        """The directory entry of ``run_id``, or None when there is none (never recorded, or expired)."""
-        raw: Any = await self._client.hgetall(self.keys.info(_check_name("run_id", run_id)))
-        return self._info(raw) if raw else None
+    async def get(self, run_id: str, *, outcome: bool = False) -> RunInfo | None:
+        """The run's info, or None when the directory has no entry for it (never recorded, or expired).
 
-    async def require(self, run_id: str) -> RunInfo:
-        """The directory entry of ``run_id``.
+        :param outcome: also read the ``output`` of a finished run or the ``error`` of a failed one (from its
+            terminal event)
+        :raises InvalidArgumentError: for a ``run_id`` that cannot name a run
+        """
+        (info,) = await self._read([check_name("run_id", run_id)], outcome=outcome)
+        return info
+
+    async def require(self, run_id: str, *, outcome: bool = False) -> RunInfo:
+        """The run's info (see :meth:`get`).
 
         :raises UnknownRunError: when the directory has no entry for it
+        :raises InvalidArgumentError: for a ``run_id`` that cannot name a run
         """
-        info = await self.get(run_id)
+        info = await self.get(run_id, outcome=outcome)
         if info is None:
             raise UnknownRunError(
                 f"no run {run_id!r} in the directory under prefix {self.keys.prefix!r}: it was never started "
@@ -193,17 +201,17 @@ class RedisRunDirectory(RedisClientUser):
             )
         return info
 
-    async def list(self, *, limit: int = 100, status: str | None = None) -> list[RunInfo]:
-        """Up to ``limit`` runs, newest first, optionally only those with ``status``.
+    async def list(self, *, limit: int = 100, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
+        """Up to ``limit`` runs, newest first, optionally only those with one of the ``status`` values.
 
         Index entries whose directory entry has expired are removed as they are met.
 
-        :raises InvalidArgumentError: for a ``limit`` below 1 or an unknown ``status``
+        :raises InvalidArgumentError: for a ``limit`` below 1 or a status that is not a
+            :data:`~streamflow.run_info.RunStatus`
         """
         if not isinstance(limit, int) or limit < 1:
             raise InvalidArgumentError(f"limit must be an int >= 1, got {limit!r}")
-        if status is not None and status not in STATUSES:
-            raise InvalidArgumentError(f"unknown status {status!r}; allowed: {', '.join(STATUSES)}")
+        wanted = check_statuses(status)
         out: list[RunInfo] = []
         start = 0
         while len(out) < limit:
@@ -211,71 +219,105 @@ class RedisRunDirectory(RedisClientUser):
             if not ids:
                 break
             start += len(ids)
-            pipe = self._client.pipeline(transaction=False)
-            for rid in ids:
-                pipe.hgetall(self.keys.info(rid.decode()))
-            stale: list[bytes] = []
-            for rid, raw in zip(ids, await pipe.execute(), strict=True):
-                if not raw:
-                    stale.append(rid)
-                    continue
-                info = self._info(raw)
-                if status is None or info.status == status:
-                    out.append(info)
+            infos = await self._read([rid.decode() for rid in ids])
+            stale = [rid for rid, info in zip(ids, infos, strict=True) if info is None]
+            out.extend(i for i in infos if i is not None and (wanted is None or i.status in wanted))
             if stale:
                 await self._client.zrem(self.keys.index, *stale)
                 start -= len(stale)
         return out[:limit]
 
+    async def seq_bounds(self, run_id: str) -> tuple[int, int | None]:
+        """``(last_seq, first_retained_seq)`` of the run's Redis stream: ``(0, None)`` when it holds nothing."""
+        pipe = self._client.pipeline(transaction=False)
+        self._queue_bounds(pipe, run_id)
+        top, bottom = await pipe.execute()
+        return (seq_of(top[0][0]) if top else 0), (seq_of(bottom[0][0]) if bottom else None)
+
     async def alive(self, run_id: str) -> bool:
         """Whether the worker of ``run_id`` is sending heartbeats (False once it ended or died)."""
-        return bool(await self._client.exists(self.keys.alive(_check_name("run_id", run_id))))
+        return bool(await self._client.exists(self.keys.alive(check_name("run_id", run_id))))
 
-    def _info(self, raw: dict[bytes, bytes]) -> RunInfo:
-        run_id = raw[b"run_id"].decode()
-        ended = raw.get(b"ended_at", b"")
-        return RunInfo(
-            run_id=run_id,
-            graph=raw.get(b"graph", b"").decode(),
-            status=raw.get(b"status", b"running").decode(),
-            started_at=float(raw.get(b"started_at", b"0")),
-            ended_at=float(ended) if ended else None,
-            stream=self.keys.stream(run_id),
-        )
+    def _queue_bounds(self, pipe: Pipeline, run_id: str) -> None:
+        pipe.xrevrange(self.keys.stream(run_id), "+", "-", count=1)
+        pipe.xrange(self.keys.stream(run_id), "-", "+", count=1)
+
+    async def _read(self, run_ids: Sequence[str], *, outcome: bool = False) -> builtins.list[RunInfo | None]:
+        """The info of each run (None where it has no entry), read in one round trip."""
+        pipe = self._client.pipeline(transaction=False)
+        for run_id in run_ids:
+            pipe.hgetall(self.keys.info(run_id))
+            self._queue_bounds(pipe, run_id)
+        replies: list[Any] = await pipe.execute()
+        return [
+            _info(run_id, *replies[3 * i : 3 * i + 3], outcome=outcome) if replies[3 * i] else None
+            for i, run_id in enumerate(run_ids)
+        ]
 
 
-def record_started(pipe: Pipeline, keys: RedisKeys, run_id: str, graph: str, started_at: float) -> None:
-    """Queue the commands that enter a running run in the directory (idempotent)."""
+def _info(run_id: str, raw: dict[bytes, bytes], top: Any, bottom: Any, *, outcome: bool) -> RunInfo:
+    """A run's info from its directory hash and the last and first entries of its stream."""
+    raw_status = raw.get(b"status")
+    status = _STATUS_OF.get(raw_status) if raw_status is not None else "queued"  # claimed, not yet written
+    if status is None:
+        raise ValueError(f"run {run_id!r}'s directory entry has an unknown status {raw_status!r}")
+    finished = raw.get(b"finished_at", b"")
+    output: Any = None
+    error: RunError | None = None
+    if outcome and status in ("finished", "failed") and top:
+        event = decode_event(top[0][1][b"e"])
+        if isinstance(event, RunFinished):
+            output = event.output
+        elif isinstance(event, RunFailed):
+            error = RunError(type=event.error_type.rsplit(".", 1)[-1], message=event.error_message)
+    return RunInfo(
+        run_id=run_id,
+        graph=raw.get(b"graph", b"").decode(),
+        status=status,
+        created_at=float(raw.get(b"created_at", b"0")),
+        finished_at=float(finished) if finished else None,
+        last_seq=seq_of(top[0][0]) if top else 0,
+        first_retained_seq=seq_of(bottom[0][0]) if bottom else None,
+        output=output,
+        error=error,
+    )
+
+
+def _record(pipe: Pipeline, keys: RedisKeys, run_id: str, graph: str, status: RunStatus, created_at: float) -> None:
+    """Queue the commands that write a run's entry with ``status``, keeping the ``created_at`` it has."""
+    key = keys.info(run_id)
     mapping: dict[bytes | bytearray | memoryview[int] | str | int | float, bytes | str] = {
         "run_id": run_id,
         "graph": graph,
-        "status": "running",
-        "started_at": repr(started_at),
-        "ended_at": "",
+        "status": status,
+        "finished_at": "",
     }
-    pipe.hset(keys.info(run_id), mapping=mapping)
-    pipe.persist(keys.info(run_id))  # a queued run's entry had a time limit; a started one lives until it ends
-    pipe.zadd(keys.index, {run_id: started_at})
+    pipe.hset(key, mapping=mapping)
+    pipe.hsetnx(key, "created_at", repr(created_at))
+    pipe.zadd(keys.index, {run_id: created_at}, nx=True)
 
 
 def record_queued(pipe: Pipeline, keys: RedisKeys, run_id: str, graph: str, queued_at: float, ttl: float) -> None:
-    """Queue the commands that enter a run submitted to the workers (status ``queued``), expiring after
-    ``ttl`` seconds unless a worker starts it."""
-    mapping: dict[bytes | bytearray | memoryview[int] | str | int | float, bytes | str] = {
-        "run_id": run_id,
-        "graph": graph,
-        "status": "queued",
-        "started_at": repr(queued_at),
-        "ended_at": "",
-    }
-    pipe.hset(keys.info(run_id), mapping=mapping)
+    """Queue the commands that enter a run submitted to the workers (status ``queued``, created at
+    ``queued_at``, seconds since the epoch), expiring after ``ttl`` seconds unless a worker starts it."""
+    _record(pipe, keys, run_id, graph, "queued", queued_at)
     pipe.pexpire(keys.info(run_id), max(1, int(ttl * 1000)))
-    pipe.zadd(keys.index, {run_id: queued_at})
 
 
-def record_ended(pipe: Pipeline, keys: RedisKeys, run_id: str, status: str, ended_at: float, ttl: float) -> None:
-    """Queue the commands that mark a run ended and let its records expire after ``ttl`` seconds."""
-    pipe.hset(keys.info(run_id), mapping={"status": status, "ended_at": repr(ended_at)})
+def record_started(pipe: Pipeline, keys: RedisKeys, run_id: str, graph: str, started_at: float) -> None:
+    """Queue the commands that enter a running run in the directory (idempotent). A queued run keeps the
+    time it was queued as its ``created_at``; one never queued is created at ``started_at`` (seconds since
+    the epoch)."""
+    _record(pipe, keys, run_id, graph, "running", started_at)
+    pipe.persist(keys.info(run_id))  # a queued run's entry had a time limit; a started one lives until it ends
+
+
+def record_ended(pipe: Pipeline, keys: RedisKeys, terminal: Event, finished_at: float, ttl: float) -> None:
+    """Queue the commands that mark the run of ``terminal`` (its ``RunFinished``, ``RunFailed`` or
+    ``RunCancelled``) ended at ``finished_at`` (seconds since the epoch), and let its records expire after
+    ``ttl`` seconds."""
+    run_id = terminal.run_id
+    pipe.hset(keys.info(run_id), mapping={"status": _ENDED_AS[type(terminal)], "finished_at": repr(finished_at)})
     ttl_ms = max(1, int(ttl * 1000))
     pipe.pexpire(keys.info(run_id), ttl_ms)
     pipe.pexpire(keys.stream(run_id), ttl_ms)

@@ -25,8 +25,9 @@ import attrs
 from redis.exceptions import ResponseError
 
 from ..errors import InvalidArgumentError
+from .checks import check_name, check_positive
 from .codec import decode_value, encode_value
-from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, _check_name, record_queued
+from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, record_queued
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -73,9 +74,8 @@ class RunQueue(RedisClientUser):
         queued_ttl: float = 3600.0,
         cancel_ttl: float = 3600.0,
     ) -> None:
-        for name, value in (("queued_ttl", queued_ttl), ("cancel_ttl", cancel_ttl)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
+        check_positive("queued_ttl", queued_ttl, "seconds")
+        check_positive("cancel_ttl", cancel_ttl, "seconds")
         self.keys = RedisKeys(prefix)
         self.queued_ttl = float(queued_ttl)
         self.cancel_ttl = float(cancel_ttl)
@@ -93,11 +93,11 @@ class RunQueue(RedisClientUser):
             ``run_id`` that a run under this prefix already has
         :raises NotSerializableError: for an input or config the wire form cannot carry
         """
-        _check_name("graph", graph)
+        check_name("graph", graph)
         if config is not None and not isinstance(config, Mapping):
             raise InvalidArgumentError(f"config must be a mapping, got {type(config).__name__}")
         options = dict(config or {})
-        run_id = _check_name("run_id", str(options.pop("run_id", None) or uuid.uuid4()))
+        run_id = check_name("run_id", str(options.pop("run_id", None) or uuid.uuid4()))
         queued_at = time.time()
         fields = {
             "run_id": run_id,
@@ -124,7 +124,7 @@ class RunQueue(RedisClientUser):
 
         :raises InvalidArgumentError: for an empty ``run_id``
         """
-        _check_name("run_id", run_id)
+        check_name("run_id", run_id)
         pipe = self._client.pipeline(transaction=False)
         pipe.set(self.keys.cancel(run_id), b"1", px=max(1, int(self.cancel_ttl * 1000)))
         pipe.publish(self.keys.cancel_channel, run_id)

@@ -37,7 +37,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..channel import Lagged, Subscription
 from ..errors import InvalidArgumentError, TransportUnavailableError
-from ..events import Event, RunCancelled, RunFailed, RunFinished
+from ..events import Event
+from .checks import check_not_negative, check_positive
 from .codec import check_payload, encode_event
 from .directory import DEFAULT_PREFIX, RedisKeys, connect, record_ended, record_started
 
@@ -51,7 +52,6 @@ __all__ = ["ON_UNREACHABLE", "RedisSink", "SinkStatistics"]
 ON_UNREACHABLE: tuple[str, ...] = ("fail", "detach")
 """What a sink does once Redis stayed unreachable for ``retry_for`` seconds."""
 
-_STATUS = {RunFinished: "finished", RunFailed: "failed", RunCancelled: "cancelled"}
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 _log = structlog.get_logger("streamflow.redis")
 
@@ -76,14 +76,6 @@ class SinkStatistics:
     """Events waiting in the sink's buffer."""
     state: str
     """``"forwarding"``, ``"done"`` (terminal event written), ``"failed"`` or ``"detached"``."""
-
-
-def _positive(name: str, value: object, unit: str, *, integer: bool = False) -> None:
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if not isinstance(value, kinds) or isinstance(value, bool) or value <= 0:  # type: ignore[operator]
-        raise InvalidArgumentError(
-            f"{name} must be a positive {'int' if integer else 'number'} ({unit}), got {value!r}"
-        )
 
 
 class RedisSink:
@@ -133,14 +125,13 @@ class RedisSink:
         on_unreachable: Literal["fail", "detach"] = "fail",
         heartbeat_interval: float = 1.0,
     ) -> None:
-        _positive("batch_size", batch_size, "events", integer=True)
-        _positive("buffer_size", buffer_size, "events", integer=True)
-        _positive("maxlen", maxlen, "events", integer=True)
-        _positive("ttl", ttl, "seconds")
-        _positive("retry_for", retry_for, "seconds")
-        _positive("heartbeat_interval", heartbeat_interval, "seconds")
-        if not isinstance(flush_interval, (int, float)) or isinstance(flush_interval, bool) or flush_interval < 0:
-            raise InvalidArgumentError(f"flush_interval must be >= 0 seconds, got {flush_interval!r}")
+        check_positive("batch_size", batch_size, "events", integer=True)
+        check_positive("buffer_size", buffer_size, "events", integer=True)
+        check_positive("maxlen", maxlen, "events", integer=True)
+        check_positive("ttl", ttl, "seconds")
+        check_positive("retry_for", retry_for, "seconds")
+        check_positive("heartbeat_interval", heartbeat_interval, "seconds")
+        check_not_negative("flush_interval", flush_interval, "seconds")
         if on_unreachable not in ON_UNREACHABLE:
             raise InvalidArgumentError(
                 f"unknown on_unreachable {on_unreachable!r}; allowed: {', '.join(map(repr, ON_UNREACHABLE))}"
@@ -351,7 +342,7 @@ class RedisSink:
             pipe.xadd(key, {"e": data}, id=f"{seq}-0", maxlen=self._maxlen if i == last else None, approximate=True)
         now = time.time()
         if terminal is not None:
-            record_ended(pipe, self.keys, run_id, _STATUS[type(terminal)], now, self._ttl)
+            record_ended(pipe, self.keys, terminal, now, self._ttl)
         elif beat or now - self._last_beat >= self._heartbeat_interval:
             pipe.set(self.keys.alive(run_id), b"1", px=max(1, int(self._heartbeat_interval * 3000)))
             self._last_beat = now
@@ -396,25 +387,23 @@ class RedisSink:
         self._suspect = False
 
     def _give_up(self, exc: BaseException) -> None:
+        """Stop forwarding because of ``exc``: detach (the run goes on) when asked to and Redis is what
+        failed, else fail the run (or, when it has already ended, raise from :meth:`aclose`)."""
         self._error = exc
-        if self._on_unreachable == "detach" and isinstance(exc, TransportUnavailableError):
-            self._state = "detached"
-            _log.warning(
-                "redis_sink_detached",
-                run_id=self.run.run_id,
-                stream=self.stream_key,
-                last_written_seq=self._last_seq,
-                error=str(exc),
-                note="the run goes on; its later events never reach Redis",
-            )
-            return
-        self._state = "failed"
-        self._raise_on_close = self.run.done  # too late to fail the run: closing the sink raises instead
+        detach = self._on_unreachable == "detach" and isinstance(exc, TransportUnavailableError)
+        self._state = "detached" if detach else "failed"
+        if detach:
+            note = "the run goes on; its later events never reach Redis"
+        else:
+            note = "the run had ended: closing the sink raises" if self.run.done else "the run fails"
         _log.warning(
-            "redis_sink_failed",
+            "redis_sink_detached" if detach else "redis_sink_failed",
             run_id=self.run.run_id,
             stream=self.stream_key,
             last_written_seq=self._last_seq,
             error=str(exc),
+            note=note,
         )
-        self.run.fail(exc)
+        if not detach:
+            self._raise_on_close = self.run.done  # too late to fail the run: closing the sink raises instead
+            self.run.fail(exc)

@@ -28,9 +28,11 @@ import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..errors import InvalidArgumentError, UnknownGraphError
+from ..catalog import GraphCatalog, GraphSource
+from ..errors import InvalidArgumentError
 from ..events import Event, RunCancelled, RunFailed, error_type_name
-from ..graph import CompiledStateGraph, Run
+from ..graph import Run
+from .checks import check_not_negative, check_positive
 from .codec import encode_event
 from .directory import DEFAULT_PREFIX, RedisClientUser, record_ended, record_started
 from .jobs import DEFAULT_GROUP, Job, RunQueue
@@ -43,8 +45,6 @@ __all__ = ["RedisWorker", "WorkerStatistics"]
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 _log = structlog.get_logger("streamflow.redis")
-
-GraphSource = CompiledStateGraph | Callable[[], CompiledStateGraph]
 
 
 @attrs.frozen
@@ -94,21 +94,12 @@ class RedisWorker(RedisClientUser):
         sink_options: Mapping[str, Any] | None = None,
         shutdown_timeout: float = 10.0,
     ) -> None:
-        for name, source in graphs.items():
-            if not isinstance(name, str) or not name:
-                raise InvalidArgumentError(f"graph names must be non-empty strings, got {name!r}")
-            if not isinstance(source, CompiledStateGraph) and not callable(source):
-                raise InvalidArgumentError(
-                    f"graph {name!r} must be a compiled graph or a function returning one, got {type(source).__name__}"
-                )
-        if not isinstance(max_runs, int) or isinstance(max_runs, bool) or max_runs < 1:
-            raise InvalidArgumentError(f"max_runs must be a positive number of runs, got {max_runs!r}")
-        for what, value in (("block", block), ("shutdown_timeout", shutdown_timeout)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise InvalidArgumentError(f"{what} must be a positive number of seconds, got {value!r}")
-        if not isinstance(replay_size, int) or replay_size < 0:
-            raise InvalidArgumentError(f"replay_size must be >= 0 events, got {replay_size!r}")
-        self._graphs = dict(graphs)
+        self.graphs = GraphCatalog(graphs)
+        """The graphs this worker runs, by name."""
+        check_positive("max_runs", max_runs, "runs", integer=True)
+        check_positive("block", block, "seconds")
+        check_positive("shutdown_timeout", shutdown_timeout, "seconds")
+        check_not_negative("replay_size", replay_size, "events", integer=True)
         self._connect(redis)
         self.queue = RunQueue(self._client, prefix=prefix)
         self.keys = self.queue.keys
@@ -128,7 +119,7 @@ class RedisWorker(RedisClientUser):
     @property
     def graph_names(self) -> list[str]:
         """The graph names this worker runs, sorted."""
-        return sorted(self._graphs)
+        return self.graphs.names
 
     def statistics(self) -> WorkerStatistics:
         """Return a snapshot of the worker's counters."""
@@ -209,13 +200,8 @@ class RedisWorker(RedisClientUser):
     def _start(self, job: Job) -> Run:
         if job.error is not None:
             raise InvalidArgumentError(job.error)
-        source = self._graphs.get(job.graph)
-        if source is None:
-            raise UnknownGraphError(
-                f"this worker has no graph {job.graph!r}; its graphs: {', '.join(self.graph_names) or 'none'}"
-            )
-        graph = source if isinstance(source, CompiledStateGraph) else source()
-        graph.schema.check_update(job.input, "the graph input")
+        graph = self.graphs.check_input(job.graph, job.input)
+        assert graph is not None  # a worker is given the graphs themselves
         return graph.start(job.input, {**job.config, "run_id": job.run_id}, replay_size=self.replay_size)
 
     async def _execute(self, job: Job, slots: anyio.Semaphore) -> None:
@@ -266,7 +252,7 @@ class RedisWorker(RedisClientUser):
         pipe = self._client.pipeline(transaction=True)
         record_started(pipe, self.keys, job.run_id, job.graph, now)
         pipe.xadd(self.keys.stream(job.run_id), {"e": encode_event(event)}, id="1-0")
-        record_ended(pipe, self.keys, job.run_id, status, now, ttl)
+        record_ended(pipe, self.keys, event, now, ttl)
         await self._retrying(pipe.execute)
         self._counts[status] += 1
         reason = event.reason if isinstance(event, RunCancelled) else getattr(event, "error_message", "")

@@ -3,19 +3,21 @@
 Needs the ``server`` extra (``pip install 'streamflow[server]'``: Starlette, sse-starlette, uvicorn, httpx).
 :class:`RunRegistry` starts and holds runs of named graphs; :func:`create_app` serves them (routes in
 :mod:`streamflow.server.app`, SSE message shapes in :mod:`streamflow.server.stream`). Runs executing in
-worker processes are served through Redis by :class:`~streamflow.server.remote.RedisRunSource` (needs the
+worker processes are served through Redis by :class:`~streamflow.server.redis_source.RedisRunSource` (needs the
 ``redis`` extra too; imported on first use, so the ``server`` extra works without it).
 """
 
 from typing import Any
 
+from ..run_info import RunInfo as RunInfo
+from ..run_info import RunStatus as RunStatus
 from .app import create_app as create_app
 from .encoding import to_json as to_json
-from .registry import RunInfo as RunInfo
 from .registry import RunRegistry as RunRegistry
 from .source import LocalRunSource as LocalRunSource
 from .source import RunSource as RunSource
 from .stream import RunStream as RunStream
+from .stream import StreamRequest as StreamRequest
 
 __all__ = [
     "LocalRunSource",
@@ -23,7 +25,9 @@ __all__ = [
     "RunInfo",
     "RunRegistry",
     "RunSource",
+    "RunStatus",
     "RunStream",
+    "StreamRequest",
     "create_app",
     "to_json",
 ]
@@ -32,7 +36,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name == "RedisRunSource":
         try:
-            from .remote import RedisRunSource
+            from .redis_source import RedisRunSource
         except ModuleNotFoundError as exc:
             from ..errors import MissingExtraError
 

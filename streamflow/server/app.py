@@ -9,8 +9,9 @@ FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where 
     ``{"graphs": [name, ...]}``.
 ``POST /runs``
     body ``{"graph": name, "input": {...}, "config": {...}}`` (``config`` optional, LangGraph's keys);
-    answers 201 with the run's info (``run_id``, ``graph``, ``status``, ``created_at``, ``finished_at``,
-    ``last_seq``, ``first_retained_seq``, ``subscribers``).
+    answers 201 with the run's info (the JSON form of :class:`~streamflow.run_info.RunInfo`: ``run_id``,
+    ``graph``, ``status``, ``created_at``, ``finished_at``, ``last_seq``, ``first_retained_seq``,
+    ``subscribers``, null for a run executing in a worker process).
 ``GET /runs``
     ``{"runs": [info, ...]}``, oldest first; ``?status=running`` (repeatable) narrows it.
 ``GET /runs/{run_id}``
@@ -29,12 +30,16 @@ FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where 
 
 Where runs live is a :class:`~streamflow.server.source.RunSource`: in this process (a
 :class:`~streamflow.server.registry.RunRegistry`, the default), or in worker processes behind Redis
-(:class:`~streamflow.server.remote.RedisRunSource`, whose runs are ``queued`` until a worker takes them).
+(:class:`~streamflow.server.redis_source.RedisRunSource`, whose runs are ``queued`` until a worker takes them).
 Every route, message shape and status code is the same for both.
 
 Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong and what is allowed>}``:
 400 for malformed JSON or query values and unknown stream modes, 404 for an unknown graph or run, 422 for
 a body or input the graph does not accept, 503 when the registry is full of live runs.
+
+Each route is a plain endpoint function of this module; they read what they share from the app's state:
+``app.state.source`` (the :class:`~streamflow.server.source.RunSource`), ``app.state.registry`` (for runs in
+this process) and ``app.state.streams`` (:class:`StreamSettings`).
 
 Lifespan: served alone, an app built from a mapping of graphs closes its registry (cancelling live runs) on
 shutdown. Mounted in another app, whose lifespan Starlette does not pass down, close ``app.state.source``
@@ -44,11 +49,13 @@ shutdown. Mounted in another app, whose lifespan Starlette does not pass down, c
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import AsyncIterator, Mapping
 from importlib import resources
 from typing import Any
 
+import attrs
 import structlog
 from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
@@ -66,14 +73,28 @@ from ..errors import (
     UnknownStreamModeError,
 )
 from ..modes import ViewSpec
+from ..run_info import ENDED, check_statuses
 from .encoding import to_json
 from .registry import GraphSource, RunRegistry
-from .source import LocalRunSource, RunSource
-from .stream import DEFAULT_RETRY
+from .source import LocalRunSource, RunSource, SSEStream
+from .stream import DEFAULT_BUFFER_SIZE, DEFAULT_RETRY, StreamRequest
 
-__all__ = ["DEFAULT_CLIENT_BUFFER", "DEFAULT_PING", "JSONResponse", "create_app"]
+__all__ = [
+    "DEFAULT_CLIENT_BUFFER",
+    "DEFAULT_PING",
+    "JSONResponse",
+    "StreamSettings",
+    "cancel_run",
+    "create_app",
+    "get_run",
+    "index",
+    "list_graphs",
+    "list_runs",
+    "start_run",
+    "stream_run",
+]
 
-DEFAULT_CLIENT_BUFFER = 256
+DEFAULT_CLIENT_BUFFER = DEFAULT_BUFFER_SIZE
 """Events buffered per SSE client before it catches up from the replay buffer instead."""
 DEFAULT_PING = 15.0
 """Seconds between keep-alive comments on an idle SSE stream."""
@@ -149,6 +170,143 @@ def _cursor(request: Request) -> int:
     return value
 
 
+@attrs.frozen
+class StreamSettings:
+    """How the app serves SSE streams (``app.state.streams``)."""
+
+    client_buffer: int = DEFAULT_CLIENT_BUFFER
+    """Events buffered per SSE client before it catches up from the replay buffer instead (> 0)."""
+    ping: float = DEFAULT_PING
+    """Seconds between keep-alive comments on an idle stream (0 sends none)."""
+    retry: int = DEFAULT_RETRY
+    """The reconnection delay told to clients, in milliseconds."""
+
+
+def _source(request: Request) -> RunSource:
+    source: RunSource = request.app.state.source
+    return source
+
+
+# -- endpoints -----------------------------------------------------------------------------------------
+
+
+async def index(request: Request) -> Response:
+    """``GET /``: the web page."""
+    html = resources.files("streamflow.server").joinpath("static/index.html").read_text(encoding="utf-8")
+    return HTMLResponse(html)
+
+
+async def list_graphs(request: Request) -> Response:
+    """``GET /graphs``: the names of the graphs runs can be started of."""
+    return JSONResponse({"graphs": _source(request).graph_names})
+
+
+async def start_run(request: Request) -> Response:
+    """``POST /runs``: start (or queue) a run; 201 with its info."""
+    source = _source(request)
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError as exc:
+        return _error(400, "InvalidJSON", f"the request body is not valid JSON: {exc}")
+    if not isinstance(body, dict):
+        return _error(
+            422, "InvalidBody", 'the body must be a JSON object {"graph": name, "input": {...}, "config": {...}}'
+        )
+    unknown = sorted(set(body) - {"graph", "input", "config"})
+    if unknown:
+        return _error(422, "InvalidBody", f"unknown body fields {unknown}; allowed: graph, input, config")
+    name = body.get("graph")
+    if not isinstance(name, str):
+        return _error(
+            422, "InvalidBody", f"'graph' must be the name of a graph, one of {source.graph_names}; got {name!r}"
+        )
+    config = body.get("config")
+    if config is not None and not isinstance(config, dict):
+        return _error(422, "InvalidBody", f"'config' must be a JSON object, got {config!r}")
+    info = await source.start(name, body.get("input"), config)
+    _log.info("run_started_over_http", run_id=info.run_id, graph=name, status=info.status)
+    return JSONResponse(info.to_dict(), status_code=201)
+
+
+async def list_runs(request: Request) -> Response:
+    """``GET /runs``: the runs' info, oldest first, optionally by ``status``."""
+    try:
+        wanted = check_statuses(_many(request, "status") or None)
+    except InvalidArgumentError as exc:
+        return _error(400, "InvalidQuery", str(exc))
+    infos = await _source(request).list(wanted)
+    return JSONResponse({"runs": [info.to_dict() for info in infos]})
+
+
+async def get_run(request: Request) -> Response:
+    """``GET /runs/{run_id}``: the run's info with its output or error."""
+    info = await _source(request).get(request.path_params["run_id"])
+    return JSONResponse(info.to_dict(outcome=True))
+
+
+async def cancel_run(request: Request) -> Response:
+    """``POST /runs/{run_id}/cancel``: cancel the run; 200 once it stopped, 202 while a remote one has not."""
+    info = await _source(request).cancel(request.path_params["run_id"])
+    return JSONResponse(info.to_dict(), status_code=200 if info.status in ENDED else 202)
+
+
+async def stream_run(request: Request) -> Response:
+    """``GET /runs/{run_id}/stream``: the run's SSE stream (204 when the client already has all of it)."""
+    source = _source(request)
+    settings: StreamSettings = request.app.state.streams
+    run_id = request.path_params["run_id"]
+    try:
+        spec = ViewSpec.parse(_many(request, "stream_mode") or ["values"], _flag(request, "subgraphs"), "v2")
+        cancel_on_disconnect = _flag(request, "cancel_on_disconnect")
+        stream_request = StreamRequest(
+            spec,
+            nodes=_many(request, "node") or None,
+            tags=_many(request, "tag") or None,
+            cursor=_cursor(request),
+            buffer_size=settings.client_buffer,
+            retry=settings.retry,
+        )
+    except UnknownStreamModeError:
+        raise
+    except InvalidArgumentError as exc:
+        return _error(400, "InvalidQuery", str(exc))
+    try:
+        stream = await source.open_stream(run_id, stream_request)
+    except UnknownRunError:
+        raise
+    except InvalidArgumentError as exc:
+        return _error(400, "InvalidQuery", str(exc))
+    if stream.over:
+        stream.close()
+        return Response(status_code=204)
+    _log.debug("stream_attached", run_id=run_id, modes=list(spec.modes), resumed_after=stream.cursor)
+    return EventSourceResponse(
+        stream.__aiter__(),
+        ping=settings.ping,
+        sep="\n",
+        client_close_handler_callable=functools.partial(_detach, source, stream, run_id, cancel_on_disconnect),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _detach(source: RunSource, stream: SSEStream, run_id: str, cancel: bool, message: Any) -> None:
+    """A client went away: detach its stream, and cancel the run when it asked for that."""
+    stream.close()
+    if cancel and await source.request_cancel(run_id):
+        _log.info("run_cancelled_on_disconnect", run_id=run_id)
+    else:
+        _log.debug("stream_detached", run_id=run_id, last_seq_sent=stream.cursor)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    try:
+        yield
+    finally:
+        if app.state.owns_source:
+            await app.state.source.aclose()
+
+
 def create_app(
     graphs: Mapping[str, GraphSource] | RunRegistry | RunSource,
     *,
@@ -163,7 +321,7 @@ def create_app(
     :param graphs: graph name -> compiled graph (or a function building one per run), or a ready
         :class:`~streamflow.server.registry.RunRegistry`, or any other
         :class:`~streamflow.server.source.RunSource` (such as
-        :class:`~streamflow.server.remote.RedisRunSource`, for runs executing in worker processes); the
+        :class:`~streamflow.server.redis_source.RedisRunSource`, for runs executing in worker processes); the
         caller owns and closes a registry or source it passes
     :param client_buffer: events buffered per SSE client (> 0) before it catches up from the replay buffer
     :param ping: seconds between keep-alive comments on idle streams (0 sends none)
@@ -187,97 +345,6 @@ def create_app(
                 "set them on it"
             )
         source = LocalRunSource(graphs) if isinstance(graphs, RunRegistry) else graphs
-
-    async def list_graphs(request: Request) -> Response:
-        return JSONResponse({"graphs": source.graph_names})
-
-    async def start_run(request: Request) -> Response:
-        try:
-            body = json.loads(await request.body() or b"null")
-        except ValueError as exc:
-            return _error(400, "InvalidJSON", f"the request body is not valid JSON: {exc}")
-        if not isinstance(body, dict):
-            return _error(
-                422, "InvalidBody", 'the body must be a JSON object {"graph": name, "input": {...}, "config": {...}}'
-            )
-        unknown = sorted(set(body) - {"graph", "input", "config"})
-        if unknown:
-            return _error(422, "InvalidBody", f"unknown body fields {unknown}; allowed: graph, input, config")
-        name = body.get("graph")
-        if not isinstance(name, str):
-            return _error(
-                422, "InvalidBody", f"'graph' must be the name of a graph, one of {source.graph_names}; got {name!r}"
-            )
-        config = body.get("config")
-        if config is not None and not isinstance(config, dict):
-            return _error(422, "InvalidBody", f"'config' must be a JSON object, got {config!r}")
-        info = await source.start(name, body.get("input"), config)
-        _log.info("run_started_over_http", run_id=info["run_id"], graph=name, status=info["status"])
-        return JSONResponse(info, status_code=201)
-
-    async def list_runs(request: Request) -> Response:
-        try:
-            infos = await source.list(_many(request, "status") or None)
-        except InvalidArgumentError as exc:
-            return _error(400, "InvalidQuery", str(exc))
-        return JSONResponse({"runs": infos})
-
-    async def get_run(request: Request) -> Response:
-        return JSONResponse(await source.get(request.path_params["run_id"]))
-
-    async def cancel_run(request: Request) -> Response:
-        info = await source.cancel(request.path_params["run_id"])
-        # a remote run that has not stopped within the source's wait: the request is taken, not yet done
-        return JSONResponse(info, status_code=202 if info["status"] in ("queued", "running") else 200)
-
-    async def stream_run(request: Request) -> Response:
-        run_id = request.path_params["run_id"]
-        try:
-            spec = ViewSpec.parse(_many(request, "stream_mode") or ["values"], _flag(request, "subgraphs"), "v2")
-            cancel_on_disconnect = _flag(request, "cancel_on_disconnect")
-            cursor = _cursor(request)
-        except UnknownStreamModeError:
-            raise
-        except InvalidArgumentError as exc:
-            return _error(400, "InvalidQuery", str(exc))
-        try:
-            stream = await source.open_stream(
-                run_id,
-                spec=spec,
-                nodes=_many(request, "node") or None,
-                tags=_many(request, "tag") or None,
-                cursor=cursor,
-                buffer_size=client_buffer,
-                retry=retry,
-            )
-        except UnknownRunError:
-            raise
-        except InvalidArgumentError as exc:
-            return _error(400, "InvalidQuery", str(exc))
-        if stream.over:
-            stream.close()
-            return Response(status_code=204)
-        _log.debug("stream_attached", run_id=run_id, modes=list(spec.modes), resumed_after=stream.cursor)
-
-        async def on_disconnect(message: Any) -> None:
-            stream.close()
-            if cancel_on_disconnect and await source.request_cancel(run_id):
-                _log.info("run_cancelled_on_disconnect", run_id=run_id)
-            else:
-                _log.debug("stream_detached", run_id=run_id, last_seq_sent=stream.cursor)
-
-        return EventSourceResponse(
-            stream.__aiter__(),
-            ping=ping,
-            sep="\n",
-            client_close_handler_callable=on_disconnect,
-            headers={"Cache-Control": "no-store"},
-        )
-
-    async def index(request: Request) -> Response:
-        html = resources.files("streamflow.server").joinpath("static/index.html").read_text(encoding="utf-8")
-        return HTMLResponse(html)
-
     routes = [
         Route("/graphs", list_graphs, methods=["GET"]),
         Route("/runs", start_run, methods=["POST"]),
@@ -288,21 +355,14 @@ def create_app(
     ]
     if page:
         routes.insert(0, Route("/", index, methods=["GET"]))
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            if isinstance(graphs, Mapping):
-                await source.aclose()
-
     app = Starlette(
         routes=routes,
         exception_handlers={StreamflowError: _streamflow_error, HTTPException: _http_error},
-        lifespan=lifespan,
+        lifespan=_lifespan,
     )
     app.state.source = source
+    app.state.owns_source = isinstance(graphs, Mapping)
+    app.state.streams = StreamSettings(client_buffer, ping, retry)
     if isinstance(source, LocalRunSource):
         app.state.registry = source.registry
     return app

@@ -3,7 +3,7 @@
 Every SSE stream of a run executing in a worker attaches to the run's :class:`SharedRun`: one
 :class:`~streamflow.redis.RemoteMirror` that reads the run's Redis stream once, decodes each event once and
 publishes it on a local mirror channel with a replay buffer. The streams are subscribers of that channel
-(see :class:`~streamflow.server.remote.RemoteRunStream`). A :class:`MirrorPool` keeps one shared run per
+(see :class:`~streamflow.server.redis_source.RemoteRunStream`). A :class:`MirrorPool` keeps one shared run per
 run id, counts the streams attached to it, and closes it when the last stream leaves and the run is over,
 or ``idle_timeout`` seconds after the last stream left a run still going (a client that reconnects within
 that time finds the mirror still warm).
@@ -12,12 +12,13 @@ that time finds the mirror still warm).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 
 import attrs
 
 from ..errors import TransportUnavailableError
-from ..redis.remote import RemoteMirror
+from ..redis.reader import RemoteMirror
 
 __all__ = ["MirrorPool", "MirrorStatistics", "SharedRun"]
 
@@ -92,6 +93,21 @@ class SharedRun:
         """True when nothing more will be read: the run's terminal event was read, or reading failed."""
         return self.failed or (self.mirror is not None and self.mirror.done)
 
+    def close_later(self, delay: float, expire: Callable[[], None]) -> None:
+        """Call ``expire`` in ``delay`` seconds, unless :meth:`keep` or :meth:`close` is called first."""
+        self.keep()
+        self._idle = asyncio.get_running_loop().call_later(delay, self._expire, expire)
+
+    def _expire(self, expire: Callable[[], None]) -> None:
+        self._idle = None
+        expire()
+
+    def keep(self) -> None:
+        """Cancel the pending :meth:`close_later` (a stream attached again)."""
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
     def close(self) -> None:
         """Stop reading; attached streams drain what the mirror published and end. Idempotent."""
         self._closed = True
@@ -100,9 +116,7 @@ class SharedRun:
                 f"the reader of run {self.run_id!r} was closed before the run could be read (the server is stopping)"
             )
             self._ready.set()
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None
+        self.keep()
         if not self._task.done():
             self._task.cancel()
         if self.mirror is not None:
@@ -134,9 +148,7 @@ class MirrorPool:
             self._runs[run_id] = shared
             self._started += 1
         shared.streams += 1
-        if shared._idle is not None:
-            shared._idle.cancel()
-            shared._idle = None
+        shared.keep()
         return shared
 
     def release(self, shared: SharedRun) -> None:
@@ -148,10 +160,9 @@ class MirrorPool:
         if shared.ended or self._runs.get(shared.run_id) is not shared:
             self._close(shared)
         else:
-            shared._idle = asyncio.get_running_loop().call_later(self.idle_timeout, self._expire, shared)
+            shared.close_later(self.idle_timeout, functools.partial(self._expire, shared))
 
     def _expire(self, shared: SharedRun) -> None:
-        shared._idle = None
         if shared.streams == 0:
             self._close(shared)
 

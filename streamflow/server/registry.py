@@ -25,17 +25,18 @@ from typing import Any
 import attrs
 import structlog
 
+from ..catalog import GraphCatalog, GraphSource
 from ..channel import DEFAULT_REPLAY_SIZE
-from ..errors import InvalidArgumentError, RegistryFullError, UnknownGraphError, UnknownRunError
+from ..errors import InvalidArgumentError, RegistryFullError, UnknownRunError
 from ..graph import CompiledStateGraph, Run
 from ..graph.run import parse_config
+from ..run_info import RunInfo, RunStatus, check_statuses
 
 __all__ = [
     "DEFAULT_MAX_RUNS",
     "DEFAULT_RETENTION",
     "GraphSource",
     "RunEntry",
-    "RunInfo",
     "RunRegistry",
 ]
 
@@ -44,37 +45,7 @@ DEFAULT_MAX_RUNS = 1000
 DEFAULT_RETENTION = 600.0
 """Seconds a finished run stays in a registry by default."""
 
-GraphSource = CompiledStateGraph | Callable[[], CompiledStateGraph]
-"""A compiled graph, or a function building a fresh one for each run (for per-run state such as a
-scripted model)."""
-
 _log = structlog.get_logger("streamflow")
-
-
-@attrs.frozen
-class RunInfo:
-    """What a registry knows of one run, at one moment."""
-
-    run_id: str
-    """The run's id."""
-    graph: str
-    """The name the run's graph is registered under."""
-    status: str
-    """``"running"``, ``"finished"``, ``"failed"`` or ``"cancelled"``."""
-    created_at: float
-    """When the run was started, in seconds since the epoch."""
-    finished_at: float | None
-    """When the run ended, in seconds since the epoch; None while it runs."""
-    last_seq: int
-    """``seq`` of the last event the run published (0 before the first)."""
-    first_retained_seq: int | None
-    """``seq`` of the oldest event still in the replay buffer; None when it holds none."""
-    subscribers: int
-    """Subscribers attached to the run's channel right now."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form: the fields above as a dict."""
-        return attrs.asdict(self)
 
 
 @attrs.define(eq=False)
@@ -93,7 +64,7 @@ class RunEntry:
     """The registry clock's reading when the run ended (what ``retention`` counts from)."""
 
     def info(self) -> RunInfo:
-        """A snapshot of this run as a :class:`RunInfo`."""
+        """A snapshot of this run as a :class:`~streamflow.run_info.RunInfo` (with its ``subscribers``)."""
         channel = self.run.channel
         retained = channel.retained()
         return RunInfo(
@@ -132,20 +103,14 @@ class RunRegistry:
         replay_size: int = DEFAULT_REPLAY_SIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        for name, source in graphs.items():
-            if not isinstance(name, str) or not name:
-                raise InvalidArgumentError(f"graph names must be non-empty strings, got {name!r}")
-            if not isinstance(source, CompiledStateGraph) and not callable(source):
-                raise InvalidArgumentError(
-                    f"graph {name!r} must be a compiled graph or a function returning one, got {type(source).__name__}"
-                )
+        self.graphs = GraphCatalog(graphs)
+        """The graphs runs are started of, by name."""
         if retention < 0:
             raise InvalidArgumentError(f"retention must be >= 0 seconds, got {retention!r}")
         if not isinstance(max_runs, int) or max_runs < 1:
             raise InvalidArgumentError(f"max_runs must be a positive number of runs, got {max_runs!r}")
         if not isinstance(replay_size, int) or replay_size < 0:
             raise InvalidArgumentError(f"replay_size must be >= 0 events, got {replay_size!r}")
-        self._graphs = dict(graphs)
         self.retention = retention
         self.max_runs = max_runs
         self.replay_size = replay_size
@@ -157,7 +122,7 @@ class RunRegistry:
     @property
     def graph_names(self) -> list[str]:
         """The registered graph names, sorted."""
-        return sorted(self._graphs)
+        return self.graphs.names
 
     def graph(self, name: str) -> CompiledStateGraph:
         """Return the compiled graph registered as ``name`` (a factory is called for a fresh one).
@@ -165,14 +130,7 @@ class RunRegistry:
         :raises UnknownGraphError: when no graph is registered under ``name``
         :raises InvalidArgumentError: when a factory returns something other than a compiled graph
         """
-        source = self._graphs.get(name)
-        if source is None:
-            known = ", ".join(map(repr, self.graph_names)) or "none"
-            raise UnknownGraphError(f"unknown graph {name!r}; registered graphs: {known}")
-        graph = source if isinstance(source, CompiledStateGraph) else source()
-        if not isinstance(graph, CompiledStateGraph):
-            raise InvalidArgumentError(f"the factory of graph {name!r} returned {type(graph).__name__}, not a graph")
-        return graph
+        return self.graphs.build(name)
 
     # -- runs ----------------------------------------------------------------------------------------
 
@@ -190,9 +148,9 @@ class RunRegistry:
         """
         if self._closed:
             raise RuntimeError("the run registry is closed")
-        compiled = self.graph(graph)
         _, _, _, _, run_id = parse_config(config)
-        compiled.schema.check_update(input, "the graph input")
+        compiled = self.graphs.check_input(graph, input)
+        assert compiled is not None  # a registry is given the graphs themselves
         self._prune()
         if config is not None and config.get("run_id") and run_id in self._entries:
             raise InvalidArgumentError(f"run_id {run_id!r} is already taken by a run in this registry")
@@ -263,25 +221,19 @@ class RunRegistry:
         return self.entry(run_id).run
 
     def info(self, run_id: str) -> RunInfo:
-        """Return a :class:`RunInfo` snapshot of ``run_id``.
+        """Return a :class:`~streamflow.run_info.RunInfo` snapshot of ``run_id``.
 
         :raises UnknownRunError: when the registry does not hold that run
         """
         return self.entry(run_id).info()
 
-    def list(self, *, status: str | Iterable[str] | None = None) -> list[RunInfo]:
-        """Snapshots of the runs held, oldest first, optionally only those with one of the ``status`` values.
+    def list(self, *, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
+        """Snapshots of the runs held, oldest first, optionally only those with one of the ``status`` values
+        (``"queued"`` matches none: a run here starts at once).
 
-        :raises InvalidArgumentError: for a status other than running, finished, failed or cancelled
+        :raises InvalidArgumentError: for a status that is not a :data:`~streamflow.run_info.RunStatus`
         """
-        wanted: frozenset[str] | None = None
-        if status is not None:
-            wanted = frozenset((status,) if isinstance(status, str) else status)
-            bad = wanted - {"running", "finished", "failed", "cancelled"}
-            if bad:
-                raise InvalidArgumentError(
-                    f"unknown run status {sorted(bad)}; allowed: running, finished, failed, cancelled"
-                )
+        wanted = check_statuses(status)
         self._prune()
         infos = [e.info() for e in self._entries.values()]
         return [i for i in infos if wanted is None or i.status in wanted]

@@ -5,12 +5,11 @@ listing, cancelling and streaming runs is the run source's business. Two impleme
 
 * :class:`LocalRunSource`: runs executing in this process, held by a
   :class:`~streamflow.server.registry.RunRegistry`.
-* :class:`~streamflow.server.remote.RedisRunSource`: runs executing in worker processes, queued and read
+* :class:`~streamflow.server.redis_source.RedisRunSource`: runs executing in worker processes, queued and read
   back through Redis (needs the ``redis`` extra).
 
-Run info is a JSON object: ``run_id``, ``graph``, ``status``, ``created_at``, ``finished_at`` (seconds since
-the epoch), ``last_seq``, ``first_retained_seq``, and what the source knows besides (``subscribers`` for a
-local run).
+Run info is one record, :class:`~streamflow.run_info.RunInfo`, whichever source reads it; the app writes
+its JSON form.
 """
 
 from __future__ import annotations
@@ -18,32 +17,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol
 
-from ..errors import InvalidArgumentError
-from ..modes import ViewSpec
+import attrs
+
+from ..run_info import RunError, RunInfo, RunStatus
 from .registry import RunRegistry
-from .stream import DEFAULT_RETRY, RunStream
+from .stream import RunStream, StreamRequest
 
-__all__ = ["RUN_STATUSES", "EventStream", "LocalRunSource", "RunSource", "check_statuses"]
-
-RUN_STATUSES: tuple[str, ...] = ("queued", "running", "finished", "failed", "cancelled")
-"""Every ``status`` a run can have (``queued`` only for a source that queues runs for a worker)."""
+__all__ = ["LocalRunSource", "RunSource", "SSEStream"]
 
 
-def check_statuses(status: str | Iterable[str] | None) -> frozenset[str] | None:
-    """The set of statuses asked for, or None for all.
-
-    :raises InvalidArgumentError: for a status not in :data:`RUN_STATUSES`
-    """
-    if status is None:
-        return None
-    wanted = frozenset((status,) if isinstance(status, str) else status)
-    bad = wanted - set(RUN_STATUSES)
-    if bad:
-        raise InvalidArgumentError(f"unknown run status {sorted(bad)}; allowed: {', '.join(RUN_STATUSES)}")
-    return wanted
-
-
-class EventStream(Protocol):
+class SSEStream(Protocol):
     """One client's SSE stream of one run: bytes of whole SSE messages (shapes in
     :mod:`streamflow.server.stream`)."""
 
@@ -74,7 +57,7 @@ class RunSource(Protocol):
         """The names of the graphs runs can be started of, sorted."""
         ...
 
-    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> RunInfo:
         """Start (or queue) a run of ``graph`` and return its info.
 
         :raises UnknownGraphError: for a graph name the source does not serve
@@ -84,22 +67,21 @@ class RunSource(Protocol):
         """
         ...
 
-    async def list(self, status: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    async def list(self, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
         """The runs' info, oldest first, only those with one of ``status`` when given.
 
-        :raises InvalidArgumentError: for an unknown status
+        :raises InvalidArgumentError: for a status that is not a :data:`~streamflow.run_info.RunStatus`
         """
         ...
 
-    async def get(self, run_id: str) -> dict[str, Any]:
-        """The run's info, plus ``output`` once it finished, or ``error`` (``{"type", "message"}``) once it
-        failed.
+    async def get(self, run_id: str) -> RunInfo:
+        """The run's info with its ``output`` once it finished, or its ``error`` once it failed.
 
         :raises UnknownRunError: for a run the source has no trace of
         """
         ...
 
-    async def cancel(self, run_id: str) -> dict[str, Any]:
+    async def cancel(self, run_id: str) -> RunInfo:
         """Cancel the run if it is still going, wait (a bounded time for a remote run) until it stopped,
         and return its info.
 
@@ -114,18 +96,8 @@ class RunSource(Protocol):
         """
         ...
 
-    async def open_stream(
-        self,
-        run_id: str,
-        *,
-        spec: ViewSpec,
-        nodes: Iterable[str] | None,
-        tags: Iterable[str] | None,
-        cursor: int,
-        buffer_size: int,
-        retry: int,
-    ) -> EventStream:
-        """A client's stream of the run, from after ``cursor`` (the client's last event id; 0 for all).
+    async def open_stream(self, run_id: str, request: StreamRequest) -> SSEStream:
+        """A client's stream of the run, from after ``request.cursor`` (its last event id; 0 for all).
 
         :raises UnknownRunError: for a run the source has no trace of
         :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
@@ -152,39 +124,38 @@ class LocalRunSource:
         """The registered graph names, sorted."""
         return self.registry.graph_names
 
-    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> RunInfo:
         """Start a run in this process (see :meth:`RunRegistry.start` for what it raises)."""
         run = self.registry.start(graph, input, config)
-        return self.registry.info(run.run_id).to_dict()
+        return self.registry.info(run.run_id)
 
-    async def list(self, status: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    async def list(self, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
         """The held runs' info, oldest first (``queued`` matches none: local runs start at once).
 
-        :raises InvalidArgumentError: for an unknown status
+        :raises InvalidArgumentError: for a status that is not a :data:`~streamflow.run_info.RunStatus`
         """
-        wanted = check_statuses(status)
-        return [i.to_dict() for i in self.registry.list() if wanted is None or i.status in wanted]
+        return self.registry.list(status=status)
 
-    async def get(self, run_id: str) -> dict[str, Any]:
+    async def get(self, run_id: str) -> RunInfo:
         """The run's info with its ``output`` or ``error``.
 
         :raises UnknownRunError: when the registry does not hold the run
         """
         entry = self.registry.entry(run_id)
-        out = entry.info().to_dict()
+        info = entry.info()
         run = entry.run
-        if run.status == "finished":
-            out["output"] = await run.result()
-        elif run.status == "failed" and run.error is not None:
-            out["error"] = {"type": type(run.error).__name__, "message": str(run.error)}
-        return out
+        if info.status == "finished":
+            return attrs.evolve(info, output=await run.result())
+        if info.status == "failed" and run.error is not None:
+            return attrs.evolve(info, error=RunError(type=type(run.error).__name__, message=str(run.error)))
+        return info
 
-    async def cancel(self, run_id: str) -> dict[str, Any]:
+    async def cancel(self, run_id: str) -> RunInfo:
         """Cancel the run, wait until it stopped, return its info.
 
         :raises UnknownRunError: when the registry does not hold the run
         """
-        return (await self.registry.cancel(run_id)).to_dict()
+        return await self.registry.cancel(run_id)
 
     async def request_cancel(self, run_id: str) -> bool:
         """Cancel the run without waiting; True when it was still going.
@@ -197,33 +168,14 @@ class LocalRunSource:
         run.cancel()
         return True
 
-    async def open_stream(
-        self,
-        run_id: str,
-        *,
-        spec: ViewSpec,
-        nodes: Iterable[str] | None,
-        tags: Iterable[str] | None,
-        cursor: int,
-        buffer_size: int,
-        retry: int = DEFAULT_RETRY,
-    ) -> RunStream:
+    async def open_stream(self, run_id: str, request: StreamRequest) -> RunStream:
         """A :class:`~streamflow.server.stream.RunStream` of the run.
 
         :raises UnknownRunError: when the registry does not hold the run
         :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
         """
         entry = self.registry.entry(run_id)
-        return RunStream(
-            entry.run,
-            graph=entry.graph,
-            spec=spec,
-            nodes=nodes,
-            tags=tags,
-            cursor=cursor,
-            buffer_size=buffer_size,
-            retry=retry,
-        )
+        return RunStream(entry.run, entry.graph, request)
 
     async def aclose(self) -> None:
         """Close the registry when this source owns it (cancelling live runs). Idempotent."""

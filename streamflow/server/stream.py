@@ -27,14 +27,23 @@ the run's replay buffer and then following it live, so a reconnect has no gap an
 that reads too slowly never stalls the run: its subscription drops its oldest events (``drop_oldest``), and
 the stream then catches up from the replay buffer, sending a ``lag`` message only for what the buffer no
 longer holds.
+
+Fairness: a stream writes the messages of the events ready at once together, at most
+:data:`WRITE_BATCH` events a write, and lets the event loop run other tasks after each write that it did
+not have to wait for. So replaying a long run neither holds up the server's other requests nor keeps
+writing to a client that went away: the disconnect is noticed at the next write, and the stream ends there.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import Any, Protocol
 
-from ..channel import Lagged, Subscription
+import anyio
+import anyio.lowlevel
+import attrs
+
+from ..channel import Channel, Lagged, Subscription
 from ..errors import InvalidArgumentError, ReplayUnavailableError
 from ..events import Event, RunCancelled, RunFailed, RunFinished, error_type_name
 from ..filters import EventFilter
@@ -43,24 +52,32 @@ from ..modes import Projector, ViewSpec
 from .encoding import sse_message
 
 __all__ = [
+    "DEFAULT_BUFFER_SIZE",
     "DEFAULT_RETRY",
     "EVICTED",
     "TERMINAL_EVENTS",
+    "WRITE_BATCH",
     "ChunkEncoder",
     "RunStream",
+    "SSEStreamBase",
+    "StreamRequest",
     "lag_message",
     "lost_message",
     "metadata_message",
     "terminal_message",
-    "stream_filter",
 ]
 
 DEFAULT_RETRY = 1000
 """Reconnection delay sent to clients, in milliseconds."""
+DEFAULT_BUFFER_SIZE = 256
+"""Events buffered per client by default before it catches up from a replay buffer instead."""
 TERMINAL_EVENTS: tuple[str, ...] = ("end", "error", "cancelled")
 """SSE event names of the message that ends a stream (finished, failed, cancelled)."""
 EVICTED = "evicted from the run's replay buffer before this client read them"
 """The ``reason`` of a ``lag`` message for events a run's replay buffer no longer holds."""
+WRITE_BATCH = 64
+"""Most events whose messages a stream writes to its client at once (a replay writes in such batches,
+letting other tasks run between them)."""
 
 
 def terminal_message(event: Event) -> bytes:
@@ -176,125 +193,206 @@ class ChunkEncoder:
         return b"".join(parts)
 
 
-def stream_filter(spec: ViewSpec, nodes: Iterable[str] | None, tags: Iterable[str] | None) -> EventFilter:
-    """The filter of a client's stream: the kinds of its modes, its ``subgraphs`` choice, nodes and tags."""
-    return EventFilter(kinds=spec.kinds, nodes=nodes, tags=tags, subgraphs=spec.subgraphs)
+def _frozen_names(names: Iterable[str] | None) -> frozenset[str] | None:
+    return None if names is None else frozenset(names)
 
 
-class RunStream:
-    """An async iterator of SSE-framed bytes for one client of one run (see the module docstring).
+@attrs.frozen
+class StreamRequest:
+    """What one SSE client asked for (modes, filters, where to resume) and how it is served (buffer, retry).
+
+    :raises InvalidArgumentError: for a ``cursor`` that is not an int >= 0, or a ``buffer_size`` that is not
+        a positive int
+    """
+
+    spec: ViewSpec
+    """The stream modes, ``subgraphs`` and version (see :class:`~streamflow.modes.ViewSpec`)."""
+    nodes: frozenset[str] | None = attrs.field(default=None, converter=_frozen_names)
+    """Only events of these nodes (terminal events always pass); None for all."""
+    tags: frozenset[str] | None = attrs.field(default=None, converter=_frozen_names)
+    """Only events carrying one of these tags; None for all."""
+    cursor: int = 0
+    """The ``seq`` of the last event the client has (its last event id): the stream resumes after it; 0
+    streams the run from its first event."""
+    buffer_size: int = DEFAULT_BUFFER_SIZE
+    """Events buffered for the client before it falls back on a replay buffer (> 0)."""
+    retry: int = DEFAULT_RETRY
+    """The reconnection delay told to the client, in milliseconds."""
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.cursor, int) or isinstance(self.cursor, bool) or self.cursor < 0:
+            raise InvalidArgumentError(f"the last event id must be a seq >= 0, got {self.cursor!r}")
+        if not isinstance(self.buffer_size, int) or isinstance(self.buffer_size, bool) or self.buffer_size <= 0:
+            raise InvalidArgumentError(f"buffer_size must be a positive number of events, got {self.buffer_size!r}")
+
+    def event_filter(self) -> EventFilter:
+        """The filter of the client's stream: the kinds of its modes, its ``subgraphs`` choice, nodes and tags."""
+        return EventFilter(kinds=self.spec.kinds, nodes=self.nodes, tags=self.tags, subgraphs=self.spec.subgraphs)
+
+
+class _Receiver(Protocol):
+    """What a stream reads events from: a channel's subscription, or a remote run's."""
+
+    async def receive(self) -> Event | Lagged: ...
+
+    def receive_nowait(self) -> Event | Lagged: ...
+
+
+class SSEStreamBase:
+    """What the SSE streams of a local run (:class:`RunStream`) and of a run in a worker process
+    (:class:`~streamflow.server.redis_source.RemoteRunStream`) share: the request, the cursor, the
+    projections and the loop that turns a subscription's events into writes.
+
+    :param run_id: the run's id
+    :param graph: the name the run's graph is served under (for the ``metadata`` message)
+    :param request: what the client asked for
+    """
+
+    def __init__(self, run_id: str, graph: str, request: StreamRequest) -> None:
+        self.run_id = run_id
+        self.graph = graph
+        self.request = request
+        self.started_after = request.cursor
+        self._cursor = request.cursor
+        self._filter = request.event_filter()
+        self._encoder = ChunkEncoder(request.spec)
+        self._ended = False  # the terminal message was written
+        self._lagged = False  # the subscription dropped events: the stream subscribes again from the cursor
+        self._ready = False  # the last batch was full: more may be ready, let other tasks run first
+
+    @property
+    def cursor(self) -> int:
+        """The ``seq`` of the last event sent (or the client's cursor before any)."""
+        return self._cursor
+
+    def metadata(self) -> bytes:
+        """The ``metadata`` message that opens the stream."""
+        return metadata_message(self.run_id, self.graph, self.request.spec, self.started_after, self.request.retry)
+
+    def _prime(self, events: Iterable[Event]) -> None:
+        """Run the events (oldest first) the client already has through the projections, unsent."""
+        self._encoder.prime_until(events, self._cursor, self._filter)
+
+    def _follow(self, channel: Channel) -> Subscription:
+        """Subscribe to ``channel`` from after the cursor, dropping the oldest events when the client is too
+        slow (it never holds up the run or a shared reader): the backlog to replay goes into the buffer on
+        top of the room for live events, so the replay itself never overflows.
+
+        :raises ReplayUnavailableError: when the channel no longer retains the event after the cursor
+        """
+        backlog = max(0, channel.last_seq - self._cursor)
+        return channel.subscribe(
+            self._filter,
+            buffer_size=self.request.buffer_size + backlog,
+            overflow="drop_oldest",
+            replay_from=self._cursor + 1,
+        )
+
+    async def _next_write(self, sub: _Receiver) -> bytes | None:
+        """The messages of the next events of ``sub``: the next one (waiting for it when none is ready) and
+        those ready after it, at most :data:`WRITE_BATCH`; or None once the relay stopped: after the terminal
+        message (``_ended``), at a ``Lagged`` signal (``_lagged``; the events before it are written first),
+        or when ``sub`` ended.
+
+        A call that follows a full batch first lets other tasks run (and raises the cancellation of a
+        stream whose client went away): a replay, whose events are all ready, yields between its writes. An
+        error of ``sub`` ends a batch; the next call raises it (a subscription raises its error on every
+        receive once drained).
+        """
+        encode = self._encoder.encode
+        receive_nowait = sub.receive_nowait
+        while not (self._ended or self._lagged):
+            if self._ready:
+                await anyio.lowlevel.checkpoint()
+            try:
+                item = await sub.receive()
+            except anyio.EndOfStream:
+                return None
+            parts: list[bytes] = []
+            taken = 1
+            while True:
+                if isinstance(item, Lagged):
+                    self._lagged = True
+                    break
+                self._cursor = item.seq
+                if item.terminal:
+                    parts.append(terminal_message(item))
+                    self._ended = True
+                    break
+                message = encode(item)
+                if message is not None:
+                    parts.append(message)
+                if taken == WRITE_BATCH:
+                    break
+                try:
+                    item = receive_nowait()
+                except Exception:  # WouldBlock, EndOfStream, or the subscription's error: the next call sees it
+                    break
+                taken += 1
+            self._ready = taken == WRITE_BATCH
+            if parts:
+                return parts[0] if len(parts) == 1 else b"".join(parts)
+        return None
+
+
+class RunStream(SSEStreamBase):
+    """An async iterator of SSE-framed bytes for one client of one run in this process (see the module
+    docstring).
 
     The first subscription is made here, so bad arguments raise before any response is sent.
 
     :param run: the run to stream
     :param graph: the name the run's graph is registered under (for the ``metadata`` message)
-    :param spec: the stream modes, ``subgraphs`` and version (see :class:`~streamflow.modes.ViewSpec`)
-    :param nodes: only events of these nodes (terminal events always pass)
-    :param tags: only events carrying one of these tags
-    :param cursor: the last ``seq`` the client has (0: from the first event)
-    :param buffer_size: events buffered for this client before it falls back on the replay buffer (> 0)
-    :raises InvalidArgumentError: for a negative ``cursor``, a ``cursor`` beyond the run's last ``seq``, or
-        a ``buffer_size`` that is not a positive int
+    :param request: what the client asked for (modes, filters, cursor) and its buffer
+    :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
     """
 
-    def __init__(
-        self,
-        run: Run,
-        *,
-        graph: str,
-        spec: ViewSpec,
-        nodes: Iterable[str] | None = None,
-        tags: Iterable[str] | None = None,
-        cursor: int = 0,
-        buffer_size: int = 256,
-        retry: int = DEFAULT_RETRY,
-    ) -> None:
-        if not isinstance(cursor, int) or cursor < 0:
-            raise InvalidArgumentError(f"the last event id must be a seq >= 0, got {cursor!r}")
+    def __init__(self, run: Run, graph: str, request: StreamRequest) -> None:
         last = run.channel.last_seq
-        if cursor > last:
+        if request.cursor > last:
             raise InvalidArgumentError(
-                f"the last event id {cursor} is beyond run {run.run_id!r}'s last event (seq {last})"
+                f"the last event id {request.cursor} is beyond run {run.run_id!r}'s last event (seq {last})"
             )
+        super().__init__(run.run_id, graph, request)
         self.run = run
-        self.graph = graph
-        self.spec = spec
-        self.nodes = None if nodes is None else frozenset(nodes)
-        self.tags = None if tags is None else frozenset(tags)
-        self.cursor = cursor
-        self.started_after = cursor
-        self.buffer_size = buffer_size
-        self.retry = retry
-        self._encoder = ChunkEncoder(spec)
-        if cursor:
-            self._prime(cursor)
-        self._sub, self._pending_lag = self._subscribe(cursor)
+        if self._cursor:
+            self._prime(run.channel.retained())
+        self._sub, self._pending_lag = self._subscribe()
 
     @property
     def over(self) -> bool:
         """True when the run has ended and the client already has its last event: nothing is left to send."""
-        return self.run.done and self.cursor >= self.run.channel.last_seq
+        return self.run.done and self._cursor >= self.run.channel.last_seq
 
-    def _subscribe(self, cursor: int) -> tuple[Subscription, bytes | None]:
-        """Subscribe from ``cursor + 1``; when that was evicted, from the oldest retained event, with a lag
+    def _subscribe(self) -> tuple[Subscription, bytes | None]:
+        """Subscribe from after the cursor; when that was evicted, from the oldest retained event, with a lag
         message for the events in between."""
-        # The backlog to replay goes into the buffer on top of the room for live events: replay never
-        # overflows (a replay that lagged at once would never make progress). The backlog is bounded by the
-        # run's replay buffer, and the buffer holds references to the very same events.
-        backlog = max(0, self.run.channel.last_seq - cursor)
-        kwargs: dict[str, Any] = {
-            "kinds": self.spec.kinds,
-            "nodes": self.nodes,
-            "tags": self.tags,
-            "subgraphs": self.spec.subgraphs,
-            "buffer_size": self.buffer_size + backlog,
-            "overflow": "drop_oldest",
-        }
+        self._lagged = False
         try:
-            return self.run.subscribe(replay_from=cursor + 1, **kwargs), None
+            return self._follow(self.run.channel), None
         except ReplayUnavailableError as exc:
             first = exc.first_available
-            lag = lag_message(cursor + 1, first - 1)
-            self.cursor = first - 1
-            return self.run.subscribe(replay_from=first, **kwargs), lag
-
-    def _prime(self, cursor: int) -> None:
-        """Prime the stream's modes with the retained events the client already has (up to ``cursor``)."""
-        self._encoder.prime_until(self.run.channel.retained(), cursor, stream_filter(self.spec, self.nodes, self.tags))
-
-    def metadata(self) -> bytes:
-        """The ``metadata`` message that opens the stream."""
-        return metadata_message(self.run.run_id, self.graph, self.spec, self.started_after, self.retry)
+            lag = lag_message(self._cursor + 1, first - 1)
+            self._cursor = first - 1
+            return self._follow(self.run.channel), lag
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        sub = self._sub
         try:
             yield self.metadata()
             if self._pending_lag is not None:
                 yield self._pending_lag
                 self._pending_lag = None
             while True:
-                lagged = False
-                async for item in sub:
-                    if isinstance(item, Lagged):
-                        lagged = True
-                        break
-                    self.cursor = item.seq
-                    if item.terminal:
-                        yield terminal_message(item)
-                        return
-                    message = self._encoder.encode(item)
-                    if message is not None:
-                        yield message
-                if not lagged:
+                while (chunk := await self._next_write(self._sub)) is not None:
+                    yield chunk
+                if not self._lagged:
                     return
-                sub.close()
-                sub, lag = self._subscribe(self.cursor)
-                self._sub = sub
+                self._sub.close()
+                self._sub, lag = self._subscribe()
                 if lag is not None:
                     yield lag
         finally:
-            sub.close()
+            self._sub.close()
 
     def close(self) -> None:
         """Detach from the run (what a client disconnect does). Idempotent; the run goes on."""

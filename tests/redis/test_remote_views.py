@@ -251,20 +251,22 @@ async def test_the_directory_records_runs_and_their_end(redis_url: str, prefix: 
         RedisRunDirectory(redis_url, prefix=prefix) as directory,
     ):
         info = await directory.require(run.run_id)
-        assert (info.graph, info.status, info.ended_at) == ("writer", "running", None)
+        assert (info.graph, info.status, info.finished_at, info.subscribers) == ("writer", "running", None, None)
         assert await directory.alive(run.run_id)
         gate.set()
         await run.result()
         await sink.wait()
         info = await directory.require(run.run_id)
-        assert (info.status, info.stream) == ("finished", f"{prefix}:run:{run.run_id}")
-        assert info.ended_at is not None and info.ended_at >= info.started_at
+        assert (info.status, info.output, info.error) == ("finished", None, None)  # outcome not asked for
+        assert (info.last_seq, info.first_retained_seq) == (run.channel.last_seq, 1)
+        assert info.finished_at is not None and info.finished_at >= info.created_at
+        assert (await directory.require(run.run_id, outcome=True)).output == await run.result()
         assert [i.run_id for i in await directory.list()] == [run.run_id]
         assert await directory.list(status="failed") == []
         assert not await directory.alive(run.run_id)
         client = redis.asyncio.Redis.from_url(redis_url)
         try:
-            for key in (info.stream, sink.keys.info(run.run_id)):
+            for key in (sink.keys.stream(run.run_id), sink.keys.info(run.run_id)):
                 assert 0 < await client.pttl(key) <= 120_000
         finally:
             await client.aclose()
@@ -273,7 +275,7 @@ async def test_the_directory_records_runs_and_their_end(redis_url: str, prefix: 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"batch_size": 0}, "batch_size must be a positive int"),
+        ({"batch_size": 0}, "batch_size must be a positive number of events"),
         ({"flush_interval": -1}, "flush_interval must be >= 0 seconds"),
         ({"retry_for": 0}, "retry_for must be a positive number"),
         ({"on_unreachable": "ignore"}, "unknown on_unreachable 'ignore'; allowed: 'fail', 'detach'"),
@@ -294,7 +296,7 @@ async def test_bad_sink_arguments_are_refused_at_the_boundary(
     ("call", "message"),
     [
         (lambda url: RemoteRun(url, ""), "run_id must be a non-empty string"),
-        (lambda url: RemoteRun(url, "r", stall_timeout=0), "stall_timeout must be > 0 seconds"),
+        (lambda url: RemoteRun(url, "r", stall_timeout=0), "stall_timeout must be a positive number of seconds"),
         (lambda url: RemoteRun(url, "r").stream("values", replay_from=0), "replay_from must be a seq >= 1"),
         (
             lambda url: RemoteRun(url, "r").subscribe(overflow="never"),  # type: ignore[arg-type]

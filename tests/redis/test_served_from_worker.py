@@ -301,17 +301,20 @@ async def test_a_run_cancelled_while_queued_never_starts(
     source = RedisRunSource(redis_url, ["gated"], prefix=prefix, cancel_timeout=0.2)
     async with source:
         info = await source.start("gated", {"messages": []}, None)
-        assert info["status"] == "queued" and info["last_seq"] == 0
-        assert (await web.get(f"/runs/{info['run_id']}")).json()["status"] == "queued"
+        assert (info.status, info.last_seq, info.first_retained_seq, info.finished_at) == ("queued", 0, None, None)
+        assert (await web.get(f"/runs/{info.run_id}")).json() == info.to_dict()  # subscribers: null
         assert [r["run_id"] for r in (await web.get("/runs", params={"status": "queued"})).json()["runs"]] == [
-            info["run_id"]
+            info.run_id
         ]
-        assert (await source.cancel(info["run_id"]))["status"] == "queued"  # no worker yet: not stopped in time
+        assert (await source.cancel(info.run_id)).status == "queued"  # no worker yet: not stopped in time
     start_worker()
-    messages = await read_stream(web, f"/runs/{info['run_id']}/stream", params={"stream_mode": ALL_MODES})
+    messages = await read_stream(web, f"/runs/{info.run_id}/stream", params={"stream_mode": ALL_MODES})
     assert [m.event for m in messages] == ["metadata", "cancelled"]
     assert messages[-1].data["reason"] == "the run was cancelled before it started"
-    assert [type(e).__name__ for e in await events_of(redis_url, prefix, info["run_id"])] == ["RunCancelled"]
+    assert [type(e).__name__ for e in await events_of(redis_url, prefix, info.run_id)] == ["RunCancelled"]
+    ended = (await web.get(f"/runs/{info.run_id}")).json()
+    assert ended["status"] == "cancelled" and ended["created_at"] == info.created_at  # the time it was queued
+    assert ended["finished_at"] >= info.created_at
 
 
 async def test_a_failing_graph_ends_every_stream_with_an_error_message(client: httpx.AsyncClient) -> None:

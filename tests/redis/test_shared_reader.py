@@ -9,12 +9,15 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from streamflow.modes import ViewSpec
 from streamflow.server import RedisRunSource, create_app
-from streamflow.server.remote import MirrorStatistics
+from streamflow.server.mirror import MirrorPool
+from streamflow.server.redis_source import MirrorStatistics
+from streamflow.server.stream import StreamRequest
 from tests.server_support import chunks, read_stream, serve
 from tests.test_server_http import ALL_MODES, carried, expected
 
@@ -80,7 +83,7 @@ async def test_a_cursor_older_than_the_mirror_retains_is_served_from_redis_in_fu
     ):
         run_id = await start(client, "gated")
         # a first stream holds the run's reader open: it reads up to the gate, then waits
-        holder = await source.open_stream(run_id, spec=ViewSpec.parse(["custom"], False, "v2"))
+        holder = await source.open_stream(run_id, StreamRequest(ViewSpec.parse(["custom"], False, "v2")))
         held = holder.__aiter__()
         first: list[bytes] = []
         while b'"progress":2' not in b"".join(first):
@@ -113,3 +116,47 @@ async def test_a_cursor_older_than_the_mirror_retains_is_served_from_redis_in_fu
         ]
         assert progress == [1, 2, 3, 4, 5]
         assert source.mirror_statistics().readers_open == 0  # its last stream left a run that is over
+
+
+class FakeMirror:
+    """Stands in for a run's mirror in the pool's bookkeeping: a run still going until told otherwise."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.stopped = anyio.Event()
+        self.error: BaseException | None = None
+        self.done = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+async def test_a_run_still_going_keeps_its_reader_while_idle_and_a_returning_stream_finds_it() -> None:
+    mirrors: list[FakeMirror] = []
+
+    async def opener(run_id: str) -> Any:
+        mirrors.append(FakeMirror())
+        return mirrors[-1]
+
+    pool = MirrorPool(opener, idle_timeout=3600)
+    first = pool.attach("r")
+    ready: object = await first.ready()
+    assert ready is mirrors[0] and mirrors[0].started
+    pool.release(first)
+    assert pool.statistics() == MirrorStatistics(readers_started=1, readers_open=1, streams_attached=0, private_reads=0)
+    again = pool.attach("r")  # within the idle timeout: the same reader, its expiry called off
+    assert again is first and len(mirrors) == 1
+    pool.release(again)
+    pool.close()
+    assert mirrors[0].stopped.is_set() and pool.statistics().readers_open == 0
+
+    quick = MirrorPool(opener, idle_timeout=0.001)
+    shared = quick.attach("s")
+    await shared.ready()
+    quick.release(shared)
+    with anyio.fail_after(10):
+        await mirrors[-1].stopped.wait()  # the idle timeout passed with no stream: the reader was closed
+    assert quick.statistics().readers_open == 0

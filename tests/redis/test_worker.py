@@ -27,7 +27,7 @@ async def test_a_worker_runs_queued_jobs_fails_those_it_cannot_start_and_stops(r
         async with RemoteRun(redis_url, good, prefix=prefix) as remote:
             assert await remote.result() == {"n": 5}
         async with RemoteRun(redis_url, missing, prefix=prefix) as remote:
-            with pytest.raises(RunFailedError, match="this worker has no graph 'nowhere'; its graphs: writer"):
+            with pytest.raises(RunFailedError, match="unknown graph 'nowhere'; registered graphs: 'writer'"):
                 await remote.result()
         async with RemoteRun(redis_url, refused, prefix=prefix) as remote, remote.subscribe() as sub:
             events = [e async for e in sub]

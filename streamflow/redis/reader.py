@@ -13,15 +13,21 @@ Delivery on the wire is at least once (a reconnection re-reads from the last id)
 trimmed (:class:`~streamflow.errors.StreamTrimmedError`), so each event reaches a view exactly once, in
 order, or the view fails loudly. A view ends after the run's terminal event; :attr:`RemoteView.outcome`
 then holds it.
+
+Fairness: a view replaying a long history from Redis has its events ready without waiting, so the reader
+and the views let other tasks run (and honour a cancellation) every :data:`CHECKPOINT_EVERY` events even
+when they need not wait.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 import anyio
+import anyio.lowlevel
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -46,21 +52,22 @@ from ..errors import (
 from ..events import Event, RunCancelled, RunFailed, RunFinished
 from ..filters import EventFilter, Predicate
 from ..modes import ViewSpec
+from ..run_info import RunInfo
 from ..views import View
+from .checks import check_name, check_not_negative, check_positive
 from .codec import decode_event
-from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, RunInfo, _check_name
+from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, RedisRunDirectory, seq_of
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RemoteMirror", "RemoteRun", "RemoteSubscription", "RemoteView"]
+__all__ = ["CHECKPOINT_EVERY", "RemoteMirror", "RemoteRun", "RemoteSubscription", "RemoteView"]
+
+CHECKPOINT_EVERY = 64
+"""Events a reader decodes and publishes, or a remote view or subscription hands out, between two points
+where it lets other tasks run when it had no need to wait."""
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
-
-
-def _seq_of(entry_id: Any) -> int:
-    """The ``seq`` of a stream entry id ``b"<seq>-0"``."""
-    return int(entry_id.split(b"-", 1)[0])
 
 
 class _Reader:
@@ -103,8 +110,8 @@ class _Reader:
     async def _publish(self, entries: Any) -> bool:
         """Publish the entries not seen yet; True once the terminal event is published."""
         remote = self._remote
-        for entry_id, fields in entries:
-            seq = _seq_of(entry_id)
+        for i, (entry_id, fields) in enumerate(entries, 1):
+            seq = seq_of(entry_id)
             if seq < self._next:
                 continue  # read again after a reconnection: already published
             if seq > self._next:
@@ -116,11 +123,13 @@ class _Reader:
                 self.channel.close(event)
                 return True
             await self.channel.publish(event)
+            if not i % CHECKPOINT_EVERY:
+                await anyio.lowlevel.checkpoint()
         return False
 
     async def _read(self) -> None:
         remote = self._remote
-        client = remote._client
+        client = remote.client
         key = remote.stream_key
         await self._wait_for_run()
         loop = asyncio.get_running_loop()
@@ -134,9 +143,9 @@ class _Reader:
                 entries: Any
                 if history:
                     page: Any = await client.xrange(key, f"{self._next}-0", "+", count=remote.read_count)
-                    if page and _seq_of(page[0][0]) > self._next:
+                    if page and seq_of(page[0][0]) > self._next:
                         first: Any = await client.xrange(key, "-", "+", count=1)
-                        raise StreamTrimmedError(self._next, _seq_of(first[0][0]) if first else 0, key)
+                        raise StreamTrimmedError(self._next, seq_of(first[0][0]) if first else 0, key)
                     history = len(page) == remote.read_count
                     entries = page
                 else:
@@ -176,7 +185,7 @@ class _Reader:
         remote = self._remote
         deadline = asyncio.get_running_loop().time() + remote.start_timeout
         while True:
-            if await remote._client.exists(remote.stream_key, remote.keys.info(remote.run_id)):
+            if await remote.client.exists(remote.stream_key, remote.keys.info(remote.run_id)):
                 return
             if asyncio.get_running_loop().time() >= deadline:
                 raise UnknownRunError(
@@ -188,27 +197,38 @@ class _Reader:
 
 
 class _RemoteIterator:
-    """What remote subscriptions and views share: start the reader on first use, raise its error at the end."""
+    """What remote subscriptions and views share: start the reader on first use, let other tasks run every
+    :data:`CHECKPOINT_EVERY` items, raise the reader's error at the end."""
 
-    __slots__ = ("_raised", "_reader")
+    __slots__ = ("_handed", "_raised", "_reader")
 
     def __init__(self, reader: _Reader) -> None:
         self._reader = reader
         self._raised = False
+        self._handed = 0
 
     @property
     def outcome(self) -> Event | None:
         """The run's terminal event (``RunFinished``, ``RunFailed`` or ``RunCancelled``) once read, else None."""
         return self._reader.outcome
 
-    async def _end(self) -> None:
-        """Called when the mirror channel is drained: raise the reader's error, once."""
-        await self._reader.finished()
-        error = self._reader.error
-        if error is not None and not self._raised:
-            self._raised = True
-            raise error
-        raise StopAsyncIteration
+    async def _next(self, items: AsyncIterator[Any]) -> Any:
+        """The next item of ``items`` (the subscription or view of the mirror channel), after a checkpoint
+        every :data:`CHECKPOINT_EVERY` items; at the end, the reader's error, once."""
+        self._handed += 1
+        if self._handed >= CHECKPOINT_EVERY:
+            self._handed = 0
+            await anyio.lowlevel.checkpoint()
+        self._reader.start()
+        try:
+            return await items.__anext__()
+        except StopAsyncIteration:
+            await self._reader.finished()
+            error = self._reader.error
+            if error is not None and not self._raised:
+                self._raised = True
+                raise error from None
+            raise
 
     def __aiter__(self) -> Self:
         return self
@@ -232,6 +252,10 @@ class RemoteSubscription(_RemoteIterator):
     """Raw typed events of a remote run (and :class:`~streamflow.channel.Lagged` signals for a
     ``drop_oldest`` subscription), rebuilt from the wire; made by :meth:`RemoteRun.subscribe`.
 
+    Iterate it, or take items with :meth:`receive` and :meth:`receive_nowait` (as from a
+    :class:`~streamflow.channel.Subscription`). Iterating raises the reader's error once, then ends; the
+    receive methods raise it on every call once the buffer is drained.
+
     :raises UnknownRunError: (while iterating) when Redis has no trace of the run
     :raises StreamTrimmedError: when events it must read were already trimmed
     :raises NoTerminalEventError: when the run went silent without ending (its worker died)
@@ -245,11 +269,34 @@ class RemoteSubscription(_RemoteIterator):
         self._sub = subscription
 
     async def __anext__(self) -> Event | Lagged:
+        item: Event | Lagged = await self._next(self._sub)
+        return item
+
+    def receive_nowait(self) -> Event | Lagged:
+        """Take the next item read without waiting (starting the reader on first use).
+
+        :raises anyio.WouldBlock: when none is buffered and the reader goes on
+        :raises anyio.EndOfStream: when the reader stopped (after the terminal event) and the buffer is drained
+        :raises StreamTrimmedError: (or another of the class's errors) when the reader failed and the buffer
+            is drained
+        """
         self._reader.start()
         try:
-            return await self._sub.__anext__()
-        except StopAsyncIteration:
-            await self._end()
+            return self._sub.receive_nowait()
+        except anyio.EndOfStream:
+            if self._reader.error is not None:  # set before the mirror channel closes
+                raise self._reader.error from None
+            raise
+
+    async def receive(self) -> Event | Lagged:
+        """Wait for the next item read and take it (see :meth:`receive_nowait` for what it raises)."""
+        self._reader.start()
+        try:
+            return await self._sub.receive()
+        except anyio.EndOfStream:
+            await self._reader.finished()
+            if self._reader.error is not None:
+                raise self._reader.error from None
             raise
 
     def close(self) -> None:
@@ -282,24 +329,18 @@ class RemoteView(_RemoteIterator):
 
     async def __anext__(self) -> Any:
         if not self._primed:
-            self._primed = False
+            self._primed = True
             await self._prime()
-        self._reader.start()
-        try:
-            return await self._view.__anext__()
-        except StopAsyncIteration:
-            await self._end()
-            raise
+        return await self._next(self._view)
 
     async def _prime(self) -> None:
         """A view resumed from a ``seq`` first runs the run's retained earlier events through its modes'
         state (see :meth:`View.prime`), so it emits what a view from the start would have from there on."""
         start = self._reader.start_seq
-        if start <= 1:
-            return
-        remote = self._reader.remote
-        entries: Any = await remote._client.xrange(remote.stream_key, "-", f"{start - 1}-0")
-        self._view.prime(decode_event(fields[b"e"]) for _entry_id, fields in entries)
+        if start > 1:
+            async with contextlib.aclosing(self._reader.remote.history(1, start - 1)) as pages:
+                async for page in pages:
+                    self._view.prime(page)
 
     def close(self) -> None:
         """Stop reading and detach. Idempotent."""
@@ -397,16 +438,12 @@ class RemoteRun(RedisClientUser):
         start_timeout: float = 0.0,
         read_count: int = 1024,
     ) -> None:
-        self.run_id = _check_name("run_id", run_id)
+        self.run_id = check_name("run_id", run_id)
         self.keys = RedisKeys(prefix)
         self.stream_key = self.keys.stream(run_id)
-        for name, value in (("stall_timeout", stall_timeout), ("start_timeout", start_timeout)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise InvalidArgumentError(f"{name} must be a number of seconds >= 0, got {value!r}")
-        if stall_timeout <= 0:
-            raise InvalidArgumentError(f"stall_timeout must be > 0 seconds, got {stall_timeout!r}")
-        if not isinstance(read_count, int) or isinstance(read_count, bool) or read_count < 1:
-            raise InvalidArgumentError(f"read_count must be an int >= 1 (events), got {read_count!r}")
+        check_positive("stall_timeout", stall_timeout, "seconds")
+        check_not_negative("start_timeout", start_timeout, "seconds")
+        check_positive("read_count", read_count, "events", integer=True)
         self.stall_timeout = float(stall_timeout)
         self.start_timeout = float(start_timeout)
         self.read_count = read_count
@@ -427,8 +464,7 @@ class RemoteRun(RedisClientUser):
         :param replay_size: how many of the latest events the mirror keeps for late subscribers (events, > 0)
         :raises InvalidArgumentError: for a ``replay_from`` below 1 or a ``replay_size`` below 1
         """
-        if not isinstance(replay_size, int) or isinstance(replay_size, bool) or replay_size < 1:
-            raise InvalidArgumentError(f"replay_size must be an int >= 1 (events), got {replay_size!r}")
+        check_positive("replay_size", replay_size, "events", integer=True)
         return RemoteMirror(self._reader(replay_from, replay_size), replay_from, replay_size)
 
     def subscribe(
@@ -503,13 +539,32 @@ class RemoteRun(RedisClientUser):
         )
         return RemoteView(reader, View(sub, spec))
 
+    async def history(self, first: int, last: int) -> AsyncGenerator[list[Event], None]:
+        """The run's events ``first``..``last`` (``seq``, both included) that its Redis stream holds, oldest
+        first, in pages of at most ``read_count`` events (one ``XRANGE`` each). Events trimmed before they
+        were read are missing, without an error: this reads history, it does not follow the run. Use it in
+        ``contextlib.aclosing`` when you may stop early.
+        """
+        key = self.stream_key
+        start = f"{first}-0"
+        while True:
+            entries: Any = await self._client.xrange(key, start, f"{last}-0", count=self.read_count)
+            page: list[Event] = []
+            for i, (_entry_id, fields) in enumerate(entries, 1):
+                page.append(decode_event(fields[b"e"]))
+                if not i % CHECKPOINT_EVERY:
+                    await anyio.lowlevel.checkpoint()
+            if page:
+                yield page
+            if len(entries) < self.read_count:
+                return
+            start = f"{page[-1].seq + 1}-0"
+
     async def info(self) -> RunInfo:
-        """The run's directory entry (graph name, status, times).
+        """The run's info from its directory entry and its stream (status, times, ``seq`` bounds).
 
         :raises UnknownRunError: when the directory has no entry for the run
         """
-        from .directory import RedisRunDirectory
-
         return await RedisRunDirectory(self._client, prefix=self.keys.prefix).require(self.run_id)
 
     async def result(self) -> Any:
@@ -525,7 +580,7 @@ class RemoteRun(RedisClientUser):
         if await self._client.exists(self.stream_key):
             top: Any = await self._client.xrevrange(self.stream_key, "+", "-", count=1)
             if top:
-                start = _seq_of(top[0][0])
+                start = seq_of(top[0][0])
         outcome: Event | None = None
         async with self.subscribe(kinds=(), overflow="block", replay_from=start) as sub:
             async for event in sub:

@@ -16,48 +16,37 @@ cancel channel. What differs, and why:
   ``maxlen``) before the client read them come as a ``lag`` message.
 * a run whose worker died, or a Redis unreachable for ``stall_timeout`` seconds, ends the stream with an
   ``error`` message of status ``"unknown"`` naming the cause (the run's outcome cannot be known).
-* run info has no ``subscribers`` (viewers may be in any process); ``POST /runs/{id}/cancel`` waits at most
+* run info has ``subscribers`` null (viewers may be in any process); ``POST /runs/{id}/cancel`` waits at most
   ``cancel_timeout`` seconds for the run to stop, then answers 202 with the info as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ..channel import Lagged, Subscription
+from ..catalog import GraphCatalog, GraphSource
+from ..channel import Subscription
 from ..errors import (
     InvalidArgumentError,
     NoTerminalEventError,
     StreamTrimmedError,
     TransportUnavailableError,
-    UnknownGraphError,
     UnknownRunError,
 )
-from ..events import Event, RunFailed, RunFinished
-from ..graph import CompiledStateGraph
 from ..graph.run import parse_config
-from ..modes import ViewSpec
-from ..redis.codec import decode_event
-from ..redis.directory import DEFAULT_PREFIX, ENDED, RedisClientUser, RedisRunDirectory, RunInfo
+from ..redis.checks import check_positive
+from ..redis.directory import DEFAULT_PREFIX, RedisClientUser, RedisRunDirectory
 from ..redis.jobs import RunQueue
-from ..redis.remote import RemoteMirror, RemoteRun, RemoteSubscription
+from ..redis.reader import RemoteMirror, RemoteRun, RemoteSubscription
+from ..run_info import ENDED, RunInfo, RunStatus
 from .mirror import MirrorPool, MirrorStatistics, SharedRun
-from .registry import GraphSource
-from .source import check_statuses
-from .stream import (
-    DEFAULT_RETRY,
-    ChunkEncoder,
-    lag_message,
-    lost_message,
-    metadata_message,
-    stream_filter,
-    terminal_message,
-)
+from .stream import SSEStreamBase, StreamRequest, lag_message, lost_message
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -68,10 +57,6 @@ TRIMMED = "trimmed from the run's Redis stream (retention) before this client re
 """The ``reason`` of a ``lag`` message for events the Redis stream no longer holds."""
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
-
-
-def _seq(entry_id: bytes) -> int:
-    return int(entry_id.split(b"-", 1)[0])
 
 
 class RedisRunSource(RedisClientUser):
@@ -110,11 +95,10 @@ class RedisRunSource(RedisClientUser):
         mirror_replay_size: int = 4096,
         mirror_idle_timeout: float = 5.0,
     ) -> None:
-        self._graphs: dict[str, GraphSource | None] = (
-            dict(graphs) if isinstance(graphs, Mapping) else dict.fromkeys(graphs)
-        )
-        if not self._graphs or not all(isinstance(n, str) and n for n in self._graphs):
-            raise InvalidArgumentError(f"graphs must name at least one graph, by non-empty strings; got {graphs!r}")
+        self.graphs = GraphCatalog(graphs)
+        """The graphs runs can be queued for, by name (their inputs are checked where the graphs were given)."""
+        if not self.graphs:
+            raise InvalidArgumentError(f"graphs must name at least one graph; got {graphs!r}")
         for name, value in (
             ("queue_timeout", queue_timeout),
             ("cancel_timeout", cancel_timeout),
@@ -122,14 +106,9 @@ class RedisRunSource(RedisClientUser):
             ("poll_interval", poll_interval),
             ("mirror_idle_timeout", mirror_idle_timeout),
         ):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
-        if not isinstance(list_limit, int) or list_limit < 1:
-            raise InvalidArgumentError(f"list_limit must be a positive number of runs, got {list_limit!r}")
-        if not isinstance(mirror_replay_size, int) or isinstance(mirror_replay_size, bool) or mirror_replay_size < 1:
-            raise InvalidArgumentError(
-                f"mirror_replay_size must be a positive number of events, got {mirror_replay_size!r}"
-            )
+            check_positive(name, value, "seconds")
+        check_positive("list_limit", list_limit, "runs", integer=True)
+        check_positive("mirror_replay_size", mirror_replay_size, "events", integer=True)
         self._connect(redis)
         self.queue = RunQueue(self._client, prefix=prefix)
         self.directory = RedisRunDirectory(self._client, prefix=prefix)
@@ -146,11 +125,11 @@ class RedisRunSource(RedisClientUser):
     @property
     def graph_names(self) -> list[str]:
         """The graph names runs can be queued for, sorted."""
-        return sorted(self._graphs)
+        return self.graphs.names
 
     # -- runs ----------------------------------------------------------------------------------------
 
-    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> RunInfo:
         """Check the run, queue it for the workers, and return its info (status ``queued``).
 
         :raises UnknownGraphError: for a graph name not in ``graphs``
@@ -159,60 +138,25 @@ class RedisRunSource(RedisClientUser):
         :raises InvalidArgumentError: for a malformed config, or a ``run_id`` already taken under the prefix
         :raises NotSerializableError: for an input or config the wire form cannot carry
         """
-        if graph not in self._graphs:
-            known = ", ".join(map(repr, self.graph_names))
-            raise UnknownGraphError(f"unknown graph {graph!r}; registered graphs: {known}")
         parse_config(config)
-        source = self._graphs[graph]
-        if source is not None:
-            compiled = source if isinstance(source, CompiledStateGraph) else source()
-            compiled.schema.check_update(input, "the graph input")
+        self.graphs.check_input(graph, input)
         run_id = await self.queue.submit(graph, input, config)
-        return await self._info_dict(await self.directory.require(run_id))
+        return await self.directory.require(run_id)
 
-    async def _info_dict(self, info: RunInfo) -> dict[str, Any]:
-        last, first = await self._bounds(info.run_id)
-        return {
-            "run_id": info.run_id,
-            "graph": info.graph,
-            "status": info.status,
-            "created_at": info.started_at,
-            "finished_at": info.ended_at,
-            "last_seq": last,
-            "first_retained_seq": first,
-        }
+    async def list(self, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
+        """The info of the newest ``list_limit`` runs (with one of ``status`` when given), oldest first.
 
-    async def _bounds(self, run_id: str) -> tuple[int, int | None]:
-        """``(last_seq, first_retained_seq)`` of the run's stream (``(0, None)`` when it holds nothing)."""
-        pipe = self._client.pipeline(transaction=False)
-        pipe.xrevrange(self.keys.stream(run_id), "+", "-", count=1)
-        pipe.xrange(self.keys.stream(run_id), "-", "+", count=1)
-        top, bottom = await pipe.execute()
-        return (_seq(top[0][0]) if top else 0), (_seq(bottom[0][0]) if bottom else None)
-
-    async def list(self, status: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """The newest ``list_limit`` runs' info, oldest first, only those with one of ``status`` when given.
-
-        :raises InvalidArgumentError: for an unknown status
+        :raises InvalidArgumentError: for a status that is not a :data:`~streamflow.run_info.RunStatus`
         """
-        wanted = check_statuses(status)
-        infos = await self.directory.list(limit=self.list_limit)
-        return [await self._info_dict(i) for i in reversed(infos) if wanted is None or i.status in wanted]
+        infos = await self.directory.list(limit=self.list_limit, status=status)
+        return infos[::-1]
 
-    async def get(self, run_id: str) -> dict[str, Any]:
-        """The run's info, with ``output`` or ``error`` once it ended so (read from its terminal event).
+    async def get(self, run_id: str) -> RunInfo:
+        """The run's info, with its ``output`` or ``error`` once it ended so (read from its terminal event).
 
         :raises UnknownRunError: when Redis has no entry for the run
         """
-        out = await self._info_dict(await self.directory.require(run_id))
-        if out["status"] in ("finished", "failed"):
-            top: Any = await self._client.xrevrange(self.keys.stream(run_id), "+", "-", count=1)
-            event = decode_event(top[0][1][b"e"]) if top else None
-            if isinstance(event, RunFinished):
-                out["output"] = event.output
-            elif isinstance(event, RunFailed):
-                out["error"] = {"type": event.error_type.rsplit(".", 1)[-1], "message": event.error_message}
-        return out
+        return await self.directory.require(run_id, outcome=True)
 
     async def request_cancel(self, run_id: str) -> bool:
         """Ask the workers to cancel the run; True when it had not ended.
@@ -225,7 +169,7 @@ class RedisRunSource(RedisClientUser):
         await self.queue.request_cancel(run_id)
         return True
 
-    async def cancel(self, run_id: str) -> dict[str, Any]:
+    async def cancel(self, run_id: str) -> RunInfo:
         """Ask for the run to be cancelled, wait up to ``cancel_timeout`` seconds for it to end, and return
         its info (still ``queued`` or ``running`` when it did not end in time).
 
@@ -238,41 +182,28 @@ class RedisRunSource(RedisClientUser):
                 while info.status not in ENDED:
                     await anyio.sleep(self.poll_interval)
                     info = await self.directory.require(run_id)
-        return await self._info_dict(info)
+        return info
 
-    async def open_stream(
-        self,
-        run_id: str,
-        *,
-        spec: ViewSpec,
-        nodes: Iterable[str] | None = None,
-        tags: Iterable[str] | None = None,
-        cursor: int = 0,
-        buffer_size: int = 256,
-        retry: int = DEFAULT_RETRY,
-    ) -> RemoteRunStream:
+    async def open_stream(self, run_id: str, request: StreamRequest) -> RemoteRunStream:
         """A client's SSE stream of the run, read from Redis (messages as in :mod:`streamflow.server.stream`).
 
         :raises UnknownRunError: when Redis has no entry for the run
-        :raises InvalidArgumentError: for a negative ``cursor`` or one beyond the run's last ``seq``
+        :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
         """
-        if not isinstance(cursor, int) or cursor < 0:
-            raise InvalidArgumentError(f"the last event id must be a seq >= 0, got {cursor!r}")
         info = await self.directory.require(run_id)
-        last, _ = await self._bounds(run_id)
-        if cursor > last:
-            raise InvalidArgumentError(f"the last event id {cursor} is beyond run {run_id!r}'s last event (seq {last})")
-        return RemoteRunStream(
-            self,
-            info,
-            spec=spec,
-            nodes=nodes,
-            tags=tags,
-            cursor=cursor,
-            over=info.status in ENDED and cursor >= last,
-            buffer_size=buffer_size,
-            retry=retry,
-        )
+        if request.cursor > info.last_seq:
+            raise InvalidArgumentError(
+                f"the last event id {request.cursor} is beyond run {run_id!r}'s last event (seq {info.last_seq})"
+            )
+        return RemoteRunStream(self, info, request)
+
+    def reader(self, run_id: str) -> RemoteRun:
+        """A :class:`~streamflow.redis.RemoteRun` of ``run_id`` on this source's client, prefix and
+        ``stall_timeout`` (nothing is read before it is used; closing it leaves the client open).
+
+        :raises InvalidArgumentError: for a ``run_id`` that cannot name a run
+        """
+        return RemoteRun(self._client, run_id, prefix=self.keys.prefix, stall_timeout=self.stall_timeout)
 
     async def _wait_started(self, run_id: str) -> None:
         """Wait while the run is queued.
@@ -294,9 +225,8 @@ class RedisRunSource(RedisClientUser):
         """The run's mirror from the oldest event Redis holds, once a worker started it (see
         :meth:`_wait_started` for what it raises)."""
         await self._wait_started(run_id)
-        _, first = await self._bounds(run_id)
-        remote = RemoteRun(self._client, run_id, prefix=self.keys.prefix, stall_timeout=self.stall_timeout)
-        return remote.mirror(replay_from=first or 1, replay_size=self.mirror_replay_size)
+        _, first = await self.directory.seq_bounds(run_id)
+        return self.reader(run_id).mirror(replay_from=first or 1, replay_size=self.mirror_replay_size)
 
     def mirror_statistics(self) -> MirrorStatistics:
         """The counters of the runs' shared readers in this process."""
@@ -311,7 +241,7 @@ class RedisRunSource(RedisClientUser):
         await super().aclose()
 
 
-class RemoteRunStream:
+class RemoteRunStream(SSEStreamBase):
     """One client's SSE stream of a run executing in a worker (made by :meth:`RedisRunSource.open_stream`).
 
     It attaches to the run's shared reader in this process (:mod:`streamflow.server.mirror`) and subscribes
@@ -321,47 +251,25 @@ class RemoteRunStream:
     retains, it reads Redis on its own from its cursor (nothing is lost while Redis keeps the events) and
     joins the mirror again once it caught up. Resumes after ``cursor`` with no gap and no duplicate: the
     events up to ``cursor`` go through the projections unsent, so ``messages`` resumes where the client left
-    off."""
+    off. Writes are batched and fair as for a local run (:mod:`streamflow.server.stream`).
 
-    def __init__(
-        self,
-        source: RedisRunSource,
-        info: RunInfo,
-        *,
-        spec: ViewSpec,
-        nodes: Iterable[str] | None,
-        tags: Iterable[str] | None,
-        cursor: int,
-        over: bool,
-        buffer_size: int,
-        retry: int,
-    ) -> None:
+    :param source: the source that made it (its shared readers, directory and client)
+    :param info: the run's info when the stream was opened
+    :param request: what the client asked for
+    """
+
+    def __init__(self, source: RedisRunSource, info: RunInfo, request: StreamRequest) -> None:
+        super().__init__(info.run_id, info.graph, request)
         self._source = source
-        self.run_id = info.run_id
-        self.graph = info.graph
-        self.spec = spec
-        self.nodes = None if nodes is None else frozenset(nodes)
-        self.tags = None if tags is None else frozenset(tags)
-        self._cursor = cursor
-        self.started_after = cursor
-        self._over = over
-        self.buffer_size = buffer_size
-        self.retry = retry
-        self._encoder = ChunkEncoder(spec)
+        self._over = info.status in ENDED and request.cursor >= info.last_seq
         self._sub: Subscription | RemoteSubscription | None = None
         self._shared: SharedRun | None = None
-        self._primed = cursor == 0  # the encoder has seen every event up to the cursor Redis still holds
-        self._ended = False
+        self._primed = request.cursor == 0  # the encoder has seen every event up to the cursor Redis still holds
 
     @property
     def over(self) -> bool:
         """True when the run had ended and the client already had its last event when the stream was made."""
         return self._over
-
-    @property
-    def cursor(self) -> int:
-        """The ``seq`` of the last event sent (or the client's cursor before any)."""
-        return self._cursor
 
     def _joinable(self, mirror: RemoteMirror) -> bool:
         """Whether the mirror has read up to the cursor and its replay buffer holds what this stream needs
@@ -369,72 +277,38 @@ class RemoteRunStream:
         first = mirror.first_retained_seq
         return first <= self._cursor + 1 <= mirror.channel.last_seq + 1 and (self._primed or first == mirror.start_seq)
 
-    def _prime_from(self, mirror: RemoteMirror) -> None:
-        self._encoder.prime_until(
-            mirror.channel.retained(), self._cursor, stream_filter(self.spec, self.nodes, self.tags)
-        )
-        self._primed = True
-
-    def _subscribe_mirror(self, mirror: RemoteMirror) -> Subscription:
-        # drop_oldest: a slow client never holds up the shared reader; its backlog to replay comes on top
-        # of the room for live events, so the replay itself never overflows
-        backlog = max(0, mirror.channel.last_seq - self._cursor)
-        self._sub = mirror.channel.subscribe(
-            kinds=self.spec.kinds,
-            nodes=self.nodes,
-            tags=self.tags,
-            subgraphs=self.spec.subgraphs,
-            buffer_size=self.buffer_size + backlog,
-            overflow="drop_oldest",
-            replay_from=self._cursor + 1,
-        )
-        return self._sub
-
-    def _subscribe_private(self, remote: RemoteRun, start: int) -> RemoteSubscription:
-        # block: a slow client only delays its own reader, which reads Redis at the client's pace
-        self._sub = remote.subscribe(
-            kinds=self.spec.kinds,
-            nodes=self.nodes,
-            tags=self.tags,
-            subgraphs=self.spec.subgraphs,
-            buffer_size=self.buffer_size,
-            overflow="block",
-            replay_from=start,
-        )
-        return self._sub
+    def _skip_trimmed(self, first_available: int) -> bytes | None:
+        """The ``lag`` message for the events before ``first_available`` that Redis trimmed before this
+        client read them (None when there are none); the cursor moves past them."""
+        if first_available <= self._cursor + 1:
+            return None
+        lag = lag_message(self._cursor + 1, first_available - 1, TRIMMED)
+        self._cursor = first_available - 1
+        self._primed = True  # nothing left to prime with: the events up to the cursor are gone
+        return lag
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         source = self._source
-        yield metadata_message(self.run_id, self.graph, self.spec, self.started_after, self.retry)
+        yield self.metadata()
         self._shared = shared = source.mirrors.attach(self.run_id)
         try:
             mirror: RemoteMirror | None = await shared.ready()
             assert mirror is not None
-            if mirror.start_seq > self._cursor + 1:  # trimmed from Redis before this client read them
-                yield lag_message(self._cursor + 1, mirror.start_seq - 1, TRIMMED)
-                self._cursor = mirror.start_seq - 1
-                self._primed = True
-            while True:
+            if (lag := self._skip_trimmed(mirror.start_seq)) is not None:
+                yield lag
+            while not self._ended:
                 if mirror is not None and self._joinable(mirror):
                     if not self._primed:
-                        self._prime_from(mirror)
-                    lagged = False
-                    sub = self._subscribe_mirror(mirror)
+                        self._prime(mirror.channel.retained())
+                        self._primed = True
+                    self._lagged = False
+                    self._sub = sub = self._follow(mirror.channel)
                     try:
-                        async for item in sub:
-                            if isinstance(item, Lagged):
-                                lagged = True  # catch up from the replay buffer, or from Redis
-                                break
-                            self._cursor = item.seq
-                            if item.terminal:
-                                yield terminal_message(item)
-                                return
-                            message = self._encoder.encode(item)
-                            if message is not None:
-                                yield message
+                        while (chunk := await self._next_write(sub)) is not None:
+                            yield chunk
                     finally:
                         sub.close()
-                    if lagged:
+                    if self._ended or self._lagged:  # lagged: catch up from the replay buffer, or from Redis
                         continue
                     await mirror.finished()  # the mirror closed before the terminal event
                     if not isinstance(mirror.error, StreamTrimmedError):
@@ -444,57 +318,46 @@ class RemoteRunStream:
                     mirror = None  # its reader fell behind Redis's retention: this stream reads on its own
                 else:
                     source.mirrors.count_private_read()
-                    async for message in self._read_privately(mirror):
-                        yield message
-                    if self._ended:
-                        return
+                    async with contextlib.aclosing(self._read_privately(mirror)) as chunks:
+                        async for chunk in chunks:
+                            yield chunk
         except (NoTerminalEventError, TransportUnavailableError, UnknownRunError, *_UNREACHABLE) as exc:
             yield lost_message(exc, self._cursor)
         finally:
             self.close()
 
-    async def _read_privately(self, mirror: RemoteMirror | None) -> AsyncIterator[bytes]:
-        """Read Redis with a reader of this stream's own, from the cursor (from the oldest event Redis holds
-        while the encoder is not primed). Returns with ``_ended`` set when the stream is over, or once the
-        mirror's replay buffer holds what comes next."""
-        source = self._source
-        remote = RemoteRun(source._client, self.run_id, prefix=source.keys.prefix, stall_timeout=source.stall_timeout)
-        _, first = await source._bounds(self.run_id)
-        start = first or 1
-        if start > self._cursor + 1:  # trimmed before this client read them
-            yield lag_message(self._cursor + 1, start - 1, TRIMMED)
-            self._cursor = start - 1
+    async def _read_privately(self, mirror: RemoteMirror | None) -> AsyncGenerator[bytes, None]:
+        """Read Redis with a reader of this stream's own, from after the cursor (priming the encoder first
+        with the events up to it that Redis holds). Returns when the stream is over (``_ended``, or the
+        reader was stopped), or once the mirror's replay buffer holds what comes next."""
+        remote = self._source.reader(self.run_id)
+        _, first = await self._source.directory.seq_bounds(self.run_id)
+        if (lag := self._skip_trimmed(first or 1)) is not None:
+            yield lag
+        if not self._primed:
+            async with contextlib.aclosing(remote.history(first or 1, self._cursor)) as pages:
+                async for page in pages:
+                    self._prime(page)
             self._primed = True
-        if self._primed:
-            start = self._cursor + 1
         while True:
+            # block: a slow client only delays its own reader, which reads Redis at the client's pace
+            self._sub = sub = remote.subscribe(
+                self._filter, buffer_size=self.request.buffer_size, overflow="block", replay_from=self._cursor + 1
+            )
             try:
-                async with self._subscribe_private(remote, start) as sub:
-                    async for item in sub:
-                        assert isinstance(item, Event)  # the block policy never lags
-                        if item.seq <= self._cursor:
-                            if not item.terminal:
-                                self._encoder.prime(item)
-                            continue
-                        self._primed = True
-                        self._cursor = item.seq
-                        if item.terminal:
-                            self._ended = True
-                            yield terminal_message(item)
-                            return
-                        message = self._encoder.encode(item)
-                        if message is not None:
-                            yield message
-                        if mirror is not None and self._joinable(mirror):
-                            return  # caught up with the mirror: the shared reader takes over
-                self._ended = True
+                while (chunk := await self._next_write(sub)) is not None:
+                    yield chunk
+                    if mirror is not None and self._joinable(mirror):
+                        return  # caught up with the mirror: the shared reader takes over
+                if not self._ended:
+                    self._ended = True  # the reader was stopped: nothing more will come
                 return
             except StreamTrimmedError as exc:
-                start = exc.first_available
-                if start - 1 > self._cursor:
-                    yield lag_message(self._cursor + 1, start - 1, TRIMMED)
-                    self._cursor = start - 1
-                    self._primed = True
+                lag = self._skip_trimmed(exc.first_available)
+            finally:
+                sub.close()
+            if lag is not None:
+                yield lag
 
     def close(self) -> None:
         """Stop reading and detach from the run's shared reader (what a client disconnect does).
