@@ -108,7 +108,7 @@ class Channel:
 
     :param run_id: stamped on every published event
     :param replay_size: how many of the most recent events are kept for :meth:`subscribe` with
-        ``replay_from`` (events; 0 keeps none). Default :data:`DEFAULT_REPLAY_SIZE`.
+        ``after_seq`` (events; 0 keeps none). Default :data:`DEFAULT_REPLAY_SIZE`.
     :param first_seq: ``seq`` of the first event published here: 1 for a run's own channel, more for a
         channel that mirrors a run from the middle (a remote reader resuming from a ``seq``)
     :raises InvalidArgumentError: when ``replay_size`` is negative or ``first_seq`` is not an int >= 1
@@ -313,7 +313,7 @@ class Channel:
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: OverflowPolicy = "block",
         timeout: float | None = None,
-        replay_from: int | None = None,
+        after_seq: int | None = None,
     ) -> Subscription:
         """Attach a subscriber and return its :class:`Subscription`.
 
@@ -325,16 +325,19 @@ class Channel:
         :param overflow: ``"block"``, ``"drop_oldest"`` or ``"error"`` (see the module docstring)
         :param timeout: for ``"block"`` only: seconds this subscriber may keep a publisher waiting before
             it is disconnected; None waits forever
-        :param replay_from: first ``seq`` to receive from the replay buffer before the live tail (1 is the
-            first event of the run); None starts with the next event published. On a closed channel a
-            replay subscription receives what is retained and then ends. The replayed events are buffered
-            here, on top of ``buffer_size`` under ``"block"`` (bounded by the replay buffer).
+        :param after_seq: resume after this ``seq``: first the retained events with a greater ``seq``, then the
+            live tail (0 is before the run's first event, so 0 replays the whole run; the ``seq`` of the last
+            event a subscriber has, as SSE's ``Last-Event-ID``, continues right after it); None starts with
+            the next event published. On a closed channel such a subscription receives what is retained and
+            then ends. The replayed events are buffered here, on top of ``buffer_size`` under ``"block"``
+            (bounded by the replay buffer).
         :raises InvalidArgumentError: for an unknown ``overflow``, a ``buffer_size`` that is not a positive
-            int, a negative ``timeout``, a ``timeout`` without the ``"block"`` policy, or a ``replay_from``
-            beyond the next ``seq``
+            int, a negative ``timeout``, a ``timeout`` without the ``"block"`` policy, or an ``after_seq``
+            that is negative or beyond the last published ``seq``
         :raises UnknownEventKindError: for an unknown kind in ``kinds``
-        :raises ReplayUnavailableError: when ``replay_from`` is older than the replay buffer retains
-        :raises ChannelClosedError: when the channel is closed and no ``replay_from`` was given
+        :raises ReplayUnavailableError: when events right after ``after_seq`` were evicted from the replay
+            buffer
+        :raises ChannelClosedError: when the channel is closed and no ``after_seq`` was given
         """
         if overflow not in OVERFLOW_POLICIES:
             raise InvalidArgumentError(
@@ -351,15 +354,15 @@ class Channel:
             event_filter = EventFilter(kinds=kinds, nodes=nodes, tags=tags, ns_prefix=ns_prefix, subgraphs=subgraphs)
         elif any(x is not None for x in (kinds, nodes, tags, ns_prefix)) or not subgraphs:
             raise InvalidArgumentError("give either event_filter or the keyword criteria, not both")
-        if self._closed and replay_from is None:
+        if self._closed and after_seq is None:
             raise ChannelClosedError(
-                "cannot subscribe to a closed channel; pass replay_from=<seq> to read what it retained"
+                "cannot subscribe to a closed channel; pass after_seq=<seq> (0 for all) to read what it retained"
             )
         if self._loop is None:
             self._bind_to_running_loop()
         replay: list[Event] = []
-        if replay_from is not None:
-            replay = self._replayed(replay_from)
+        if after_seq is not None:
+            replay = self._replayed(after_seq)
         accept = event_filter.compile(predicate)
         sub = Subscription(self, event_filter, accept, buffer_size, overflow, timeout)
         for event in replay:
@@ -376,17 +379,17 @@ class Channel:
             self._routes[kind] = (*self._routes.get(kind, ()), sub)
         return sub
 
-    def _replayed(self, replay_from: int) -> list[Event]:
-        if not isinstance(replay_from, int) or replay_from < 1:
-            raise InvalidArgumentError(f"replay_from must be a seq >= 1, got {replay_from!r}")
-        if replay_from > self._seq + 1:
+    def _replayed(self, after_seq: int) -> list[Event]:
+        if not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0:
+            raise InvalidArgumentError(f"after_seq must be a seq >= 0 (0: from the start), got {after_seq!r}")
+        if after_seq > self._seq:
             raise InvalidArgumentError(
-                f"cannot replay from seq {replay_from}: the channel has published up to seq {self._seq}"
+                f"cannot resume after seq {after_seq}: the channel has published up to seq {self._seq}"
             )
         first = self._replay[0].seq if self._replay else self._seq + 1
-        if replay_from < first:
-            raise ReplayUnavailableError(replay_from, first)
-        return [e for e in self._replay if e.seq >= replay_from]
+        if after_seq + 1 < first:
+            raise ReplayUnavailableError(after_seq + 1, first)
+        return [e for e in self._replay if e.seq > after_seq]
 
     def _detach(self, sub: Subscription) -> None:
         """Remove ``sub`` from the routes; its counters move to the channel's retired totals."""

@@ -99,7 +99,7 @@ class LogView:
         nodes: Iterable[str] | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: OverflowPolicy = "drop_oldest",
-        replay_from: int | None = None,
+        after_seq: int | None = None,
     ) -> LogView:
         """Subscribe to ``source`` (a :class:`~streamflow.graph.Run` or a :class:`~streamflow.channel.Channel`)
         now, so no event published after this call is missed, and return the view.
@@ -114,7 +114,7 @@ class LogView:
         """
         channel: Channel = source if isinstance(source, Channel) else source.channel
         sub = channel.subscribe(
-            kinds=kinds, nodes=nodes, buffer_size=buffer_size, overflow=overflow, replay_from=replay_from
+            kinds=kinds, nodes=nodes, buffer_size=buffer_size, overflow=overflow, after_seq=after_seq
         )
         try:
             return cls(sub, logger=logger, levels=levels)

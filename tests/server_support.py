@@ -163,8 +163,8 @@ class ProbedStream:
         return self._stream.over
 
     @property
-    def cursor(self) -> int:
-        return self._stream.cursor
+    def after_seq(self) -> int:
+        return self._stream.after_seq
 
     def close(self) -> None:
         self._stream.close()

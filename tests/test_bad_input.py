@@ -82,8 +82,9 @@ async def test_buffer_size_must_be_a_positive_int(size: Any) -> None:
         ({"timeout": 1.0, "overflow": "drop_oldest"}, "'block' policy only"),
         ({"timeout": 1.0, "overflow": "error"}, "'block' policy only"),
         ({"timeout": -0.5}, "timeout must be >= 0 seconds"),
-        ({"replay_from": 0}, "replay_from must be a seq >= 1"),
-        ({"replay_from": 5}, "published up to seq 0"),
+        ({"after_seq": -1}, "after_seq must be a seq >= 0"),
+        ({"after_seq": True}, "after_seq must be a seq >= 0"),
+        ({"after_seq": 4}, "published up to seq 0"),
         ({"ns_prefix": "root"}, "tuple of namespace parts"),
         ({"event_filter": EventFilter(), "kinds": ["custom_data"]}, "either event_filter or the keyword criteria"),
     ],
@@ -111,13 +112,13 @@ async def test_publish_after_close() -> None:
     assert channel.last_seq == 0
 
 
-async def test_subscribe_on_a_closed_channel_without_replay_from() -> None:
+async def test_subscribe_on_a_closed_channel_without_after_seq() -> None:
     channel = Channel()
     channel.publish_nowait(CustomData(data=1))
     channel.close()
     with pytest.raises(ChannelClosedError, match="closed channel") as info:
         channel.subscribe()
-    assert "replay_from" in str(info.value)
-    async with channel.subscribe(replay_from=1) as retained:
+    assert "after_seq" in str(info.value)
+    async with channel.subscribe(after_seq=0) as retained:
         first = retained.receive_nowait()
         assert isinstance(first, Event) and first.seq == 1

@@ -131,7 +131,7 @@ async def test_draining_a_replay_lets_other_tasks_run() -> None:
     channel = Channel(replay_size=10_000)
     for i in range(10_000):
         channel.publish_nowait(CustomData(data=i))
-    late = channel.subscribe(replay_from=1)
+    late = channel.subscribe(after_seq=0)
     got: list[Event | Lagged] = []
 
     async def drain() -> None:

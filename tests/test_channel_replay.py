@@ -28,8 +28,8 @@ async def test_replay_plus_live_tail_has_no_gap_and_no_duplicate(
     channel = Channel(replay_size=100)
     for i in range(before):
         await channel.publish(CustomData(data=i))
-    replay_from = data.draw(st.integers(min_value=1, max_value=before + 1), label="replay_from")
-    late = channel.subscribe(replay_from=replay_from, buffer_size=buffer_size)
+    after_seq = data.draw(st.integers(min_value=0, max_value=before), label="after_seq")
+    late = channel.subscribe(after_seq=after_seq, buffer_size=buffer_size)
     received: list[Event | Lagged] = []
 
     async def consume() -> None:
@@ -42,10 +42,10 @@ async def test_replay_plus_live_tail_has_no_gap_and_no_duplicate(
         for i in range(after):
             await channel.publish(CustomData(data=before + i))
         channel.close()
-    assert seqs(received) == list(range(replay_from, before + after + 1))
+    assert seqs(received) == list(range(after_seq + 1, before + after + 1))
     assert len(received) == len(seqs(received))
     stats = late.statistics()
-    assert (stats.published, stats.matched, stats.delivered) == (after, before - replay_from + 1 + after, len(received))
+    assert (stats.published, stats.matched, stats.delivered) == (after, before - after_seq + after, len(received))
 
 
 async def test_replay_respects_the_filter() -> None:
@@ -53,7 +53,7 @@ async def test_replay_respects_the_filter() -> None:
     for i in range(4):
         channel.publish_nowait(CustomData(data=i))
         channel.publish_nowait(StateValues(values=i))
-    late = channel.subscribe(kinds=["state_values"], replay_from=3)
+    late = channel.subscribe(kinds=["state_values"], after_seq=2)
     channel.publish_nowait(StateValues(values="live"))
     channel.publish_nowait(CustomData(data="live"))
     assert seqs(take_buffered(late)) == [4, 6, 8, 9]
@@ -65,13 +65,13 @@ async def test_evicted_replay_raises_naming_the_first_available_seq() -> None:
     for i in range(12):
         channel.publish_nowait(CustomData(data=i))
     with pytest.raises(ReplayUnavailableError) as info:
-        channel.subscribe(replay_from=3)
+        channel.subscribe(after_seq=2)
     error = info.value
     assert isinstance(error, LookupError)
     assert (error.requested, error.first_available) == (3, 8)
     assert "first available seq is 8" in str(error)
     assert channel.statistics().subscribers == 0
-    async with channel.subscribe(replay_from=8) as retained:
+    async with channel.subscribe(after_seq=7) as retained:
         assert seqs(take_buffered(retained)) == [8, 9, 10, 11, 12]
 
 
@@ -81,9 +81,9 @@ async def test_replay_size_zero_keeps_nothing_but_allows_the_live_tail() -> None
         channel.publish_nowait(CustomData(data=i))
     assert channel.statistics().replay_buffered == 0
     with pytest.raises(ReplayUnavailableError) as info:
-        channel.subscribe(replay_from=3)
+        channel.subscribe(after_seq=2)
     assert info.value.first_available == 4
-    live = channel.subscribe(replay_from=4)
+    live = channel.subscribe(after_seq=3)
     channel.publish_nowait(CustomData(data="live"))
     assert seqs(take_buffered(live)) == [4]
     live.close()
@@ -94,7 +94,7 @@ async def test_replay_on_a_closed_channel_reads_what_was_retained_then_ends() ->
     for i in range(5):
         channel.publish_nowait(CustomData(data=i))
     channel.close()
-    late = channel.subscribe(replay_from=3)
+    late = channel.subscribe(after_seq=2)
     assert seqs(await take_all(late)) == [3, 4, 5]
     stats = late.statistics()
     assert (stats.published, stats.matched, stats.delivered, stats.buffered) == (0, 3, 3, 0)
@@ -105,7 +105,7 @@ async def test_replay_overflowing_a_drop_oldest_buffer_starts_with_lagged() -> N
     channel = Channel()
     for i in range(6):
         channel.publish_nowait(CustomData(data=i))
-    late = channel.subscribe(replay_from=1, overflow="drop_oldest", buffer_size=2)
+    late = channel.subscribe(after_seq=0, overflow="drop_oldest", buffer_size=2)
     channel.publish_nowait(CustomData(data="live"))
     items = take_buffered(late)
     assert items[0] == Lagged(missed=5, first_seq=1, last_seq=5)
@@ -118,7 +118,7 @@ async def test_replay_overflowing_a_block_buffer_holds_the_publisher_until_drain
     channel = Channel()
     for i in range(4):
         channel.publish_nowait(CustomData(data=i))
-    late = channel.subscribe(replay_from=1, buffer_size=2)
+    late = channel.subscribe(after_seq=0, buffer_size=2)
     assert late.statistics().buffered == 4
     with pytest.raises(anyio.WouldBlock):
         channel.publish_nowait(CustomData(data="live"))
@@ -132,7 +132,7 @@ async def test_replay_overflowing_an_error_buffer_disconnects_it_at_once() -> No
     channel = Channel()
     for i in range(5):
         channel.publish_nowait(CustomData(data=i))
-    late = channel.subscribe(replay_from=1, overflow="error", buffer_size=2)
+    late = channel.subscribe(after_seq=0, overflow="error", buffer_size=2)
     channel.publish_nowait(CustomData(data="live"))  # must never reach a disconnected subscriber
     with pytest.raises(SubscriberOverflowError) as info:
         late.receive_nowait()
@@ -148,7 +148,7 @@ async def test_replay_drops_on_a_closed_channel_are_counted_by_the_channel() -> 
     for i in range(5):
         channel.publish_nowait(CustomData(data=i))
     channel.close()
-    late = channel.subscribe(replay_from=1, overflow="drop_oldest", buffer_size=2)
+    late = channel.subscribe(after_seq=0, overflow="drop_oldest", buffer_size=2)
     items = await take_all(late)
     assert items[0] == Lagged(missed=3, first_seq=1, last_seq=3)
     assert seqs(items) == [4, 5]

@@ -203,16 +203,16 @@ class ChannelMachine(RuleBasedStateMachine):
         if policy == "block_roomy":
             policy, capacity = "block", 10_000
         # ``replay`` counts back from the next seq: 0 is the live tail only.
-        replay_from = None if replay is None else max(1, self.last_seq + 1 - replay)
-        kwargs = dict(spec, overflow=policy, buffer_size=capacity, replay_from=replay_from)
+        after_seq = None if replay is None else max(0, self.last_seq - replay)
+        kwargs = dict(spec, overflow=policy, buffer_size=capacity, after_seq=after_seq)
         first_available = max(1, self.last_seq + 1 - REPLAY_SIZE)
-        if self.channel_closed and replay_from is None:
+        if self.channel_closed and after_seq is None:
             try:
                 self.call(lambda: self.channel.subscribe(**kwargs))
             except ChannelClosedError:
                 return
-            raise AssertionError("subscribe on a closed channel without replay_from did not raise")
-        if replay_from is not None and replay_from < first_available:
+            raise AssertionError("subscribe on a closed channel without after_seq did not raise")
+        if after_seq is not None and after_seq + 1 < first_available:
             try:
                 self.call(lambda: self.channel.subscribe(**kwargs))
             except ReplayUnavailableError as exc:
@@ -221,8 +221,8 @@ class ChannelMachine(RuleBasedStateMachine):
             raise AssertionError("replay of evicted events did not raise ReplayUnavailableError")
         sub = self.call(lambda: self.channel.subscribe(**kwargs))
         model = SubModel(sub, spec, policy, capacity, self.last_seq)
-        if replay_from is not None:
-            for event in self.published[replay_from - 1 :]:
+        if after_seq is not None:
+            for event in self.published[after_seq:]:
                 model.offer(event)
         if self.channel_closed:
             model.detach(self.last_seq)

@@ -212,8 +212,8 @@ async def test_a_view_replayed_from_the_call_start_gives_the_same_chunks_as_one_
     async with await _finished_run() as run:
         events = run.events()
         started = next(e for e in events if isinstance(e, ChatModelStarted))
-        whole = [x async for x in run.stream("messages", replay_from=1)]
-        late = [x async for x in run.stream("messages", replay_from=started.seq)]
+        whole = [x async for x in run.stream("messages", after_seq=0)]
+        late = [x async for x in run.stream("messages", after_seq=started.seq - 1)]
     assert len(whole) == 4
     assert late == whole
     assert whole[0][1]["user"] == "u1" and whole[0][1]["ls_provider"] == "fake"
@@ -224,9 +224,9 @@ async def test_a_view_that_missed_the_call_start_gives_the_documented_fallback_a
     async with await _finished_run() as run:
         events = run.events()
         tokens = [e for e in events if isinstance(e, ChatModelToken)]
-        whole = [x async for x in run.stream("messages", replay_from=1)]
-        late = [x async for x in run.stream("messages", replay_from=tokens[1].seq)]
-        primed = run.stream("messages", replay_from=tokens[1].seq)
+        whole = [x async for x in run.stream("messages", after_seq=0)]
+        late = [x async for x in run.stream("messages", after_seq=tokens[1].seq - 1)]
+        primed = run.stream("messages", after_seq=tokens[1].seq - 1)
         primed.prime(e for e in events if e.seq < tokens[1].seq)
         restored = [x async for x in primed]
     assert [m for m, _ in late] == [m for m, _ in whole[1:]]

@@ -160,6 +160,6 @@ async def test_clients_resetting_at_once_stop_their_streams_without_a_flood_of_d
                 assert not thread.is_alive()
             assert registry.get(run_id).channel.statistics().subscribers == 0
             assert (await client.get("/graphs")).status_code == 200  # the server goes on
-    assert all(stream.cursor < registry.get(run_id).channel.last_seq for stream in source.streams)
+    assert all(stream.after_seq < registry.get(run_id).channel.last_seq for stream in source.streams)
     flood = [r for r in asyncio_log.records if "socket.send() raised exception" in r.getMessage()]
     assert flood == []

@@ -63,9 +63,9 @@ RUN = finished_run(10_000)
 SMALL = finished_run(8)
 
 
-def stream(run: Any, modes: list[str], cursor: int) -> list[tuple[str | None, str, Any]]:
+def stream(run: Any, modes: list[str], after_seq: int) -> list[tuple[str | None, str, Any]]:
     async def main() -> bytes:
-        rs = RunStream(run, "g", StreamRequest(ViewSpec.parse(modes, False, "v2"), cursor=cursor, buffer_size=2))
+        rs = RunStream(run, "g", StreamRequest(ViewSpec.parse(modes, False, "v2"), after_seq=after_seq, buffer_size=2))
         return b"".join([part async for part in rs])
 
     return parse(anyio.run(main))[1:]  # without the metadata message
@@ -133,4 +133,4 @@ def test_a_cursor_beyond_the_last_seq_is_refused() -> None:
     from streamflow.errors import InvalidArgumentError
 
     with pytest.raises(InvalidArgumentError, match="beyond run"):
-        RunStream(RUN, "g", StreamRequest(ViewSpec.parse("values"), cursor=RUN.channel.last_seq + 1))
+        RunStream(RUN, "g", StreamRequest(ViewSpec.parse("values"), after_seq=RUN.channel.last_seq + 1))

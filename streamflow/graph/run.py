@@ -73,7 +73,7 @@ class Run:
 
     Made by ``graph.start(...)`` inside a running event loop; the graph starts executing at the caller's
     next checkpoint, so views attached right after ``start()`` see every event. A view attached later sees
-    events from then on, or from ``replay_from`` out of the replay buffer.
+    events from then on, or, with ``after_seq``, the retained events after that ``seq`` first.
 
     Use it as an async context manager: leaving the block cancels the run if it has not finished, and
     waits until it has stopped.
@@ -195,7 +195,7 @@ class Run:
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: OverflowPolicy = "drop_oldest",
         timeout: float | None = None,
-        replay_from: int | None = None,
+        after_seq: int | None = None,
     ) -> Subscription:
         """Attach a raw subscriber: typed events (and :class:`~streamflow.channel.Lagged` signals), with any
         filter and policy; arguments, errors and the other policies as for ``Channel.subscribe``.
@@ -208,8 +208,8 @@ class Run:
 
         :raises InvalidArgumentError: for bad filter or backpressure arguments
         :raises UnknownEventKindError: for an unknown kind in ``kinds``
-        :raises ReplayUnavailableError: when ``replay_from`` was evicted from the replay buffer
-        :raises ChannelClosedError: when the run has ended and no ``replay_from`` was given
+        :raises ReplayUnavailableError: when events right after ``after_seq`` were evicted from the replay buffer
+        :raises ChannelClosedError: when the run has ended and no ``after_seq`` was given
         """
         return self.channel.subscribe(
             event_filter,
@@ -222,7 +222,7 @@ class Run:
             buffer_size=buffer_size,
             overflow=overflow,
             timeout=timeout,
-            replay_from=replay_from,
+            after_seq=after_seq,
         )
 
     def stream(
@@ -237,7 +237,7 @@ class Run:
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: OverflowPolicy = "drop_oldest",
         timeout: float | None = None,
-        replay_from: int | None = None,
+        after_seq: int | None = None,
     ) -> View:
         """Attach a view yielding stream-mode chunks (shapes in :mod:`streamflow.modes`).
 
@@ -249,7 +249,7 @@ class Run:
 
         :raises UnknownStreamModeError: for an unknown mode or version
         :raises InvalidArgumentError: for bad backpressure arguments
-        :raises ReplayUnavailableError: when ``replay_from`` was evicted from the replay buffer
+        :raises ReplayUnavailableError: when events right after ``after_seq`` were evicted from the replay buffer
         """
         spec = ViewSpec.parse(stream_mode, subgraphs, version)
         sub = self.channel.subscribe(
@@ -261,7 +261,7 @@ class Run:
             buffer_size=buffer_size,
             overflow=overflow,
             timeout=timeout,
-            replay_from=replay_from,
+            after_seq=after_seq,
         )
         return View(sub, spec)
 
@@ -278,7 +278,7 @@ class Run:
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: OverflowPolicy = "drop_oldest",
         timeout: float | None = None,
-        replay_from: int | None = None,
+        after_seq: int | None = None,
     ) -> View:
         """Attach a view yielding LangChain's ``astream_events`` v2 dicts (shapes, filters and run ids in
         :mod:`streamflow.event_stream`). It ends when the run ends; a failed run's exception comes from
@@ -288,7 +288,7 @@ class Run:
         :raises UnknownStreamModeError: for a ``version`` other than ``"v2"``
         :raises InvalidArgumentError: for a filter that is a single string or holds a non-string, or bad
             backpressure arguments
-        :raises ReplayUnavailableError: when ``replay_from`` was evicted from the replay buffer
+        :raises ReplayUnavailableError: when events right after ``after_seq`` were evicted from the replay buffer
         """
         spec = EventStreamSpec.parse(
             version,
@@ -304,7 +304,7 @@ class Run:
             buffer_size=buffer_size,
             overflow=overflow,
             timeout=timeout,
-            replay_from=replay_from,
+            after_seq=after_seq,
         )
         return View(sub, spec)
 

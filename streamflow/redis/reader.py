@@ -449,23 +449,24 @@ class RemoteRun(RedisClientUser):
         self.read_count = read_count
         self._connect(redis)
 
-    def _reader(self, replay_from: int, replay_size: int = 0) -> _Reader:
-        if not isinstance(replay_from, int) or isinstance(replay_from, bool) or replay_from < 1:
+    def _reader(self, after_seq: int, replay_size: int = 0) -> _Reader:
+        if not isinstance(after_seq, int) or isinstance(after_seq, bool) or after_seq < 0:
             raise InvalidArgumentError(
-                f"replay_from must be a seq >= 1 (1 is the run's first event), got {replay_from!r}"
+                f"after_seq must be a seq >= 0 (0 reads from the run's first event), got {after_seq!r}"
             )
-        return _Reader(self, Channel(self.run_id, replay_size=replay_size, first_seq=replay_from), replay_from)
+        start = after_seq + 1
+        return _Reader(self, Channel(self.run_id, replay_size=replay_size, first_seq=start), start)
 
-    def mirror(self, *, replay_from: int = 1, replay_size: int = DEFAULT_REPLAY_SIZE) -> RemoteMirror:
-        """A mirror of the run from ``replay_from`` on, for many local subscribers that share one reader
-        (nothing is read before :meth:`RemoteMirror.start`).
+    def mirror(self, *, after_seq: int = 0, replay_size: int = DEFAULT_REPLAY_SIZE) -> RemoteMirror:
+        """A mirror of the run's events after ``after_seq``, for many local subscribers that share one
+        reader (nothing is read before :meth:`RemoteMirror.start`).
 
-        :param replay_from: the first ``seq`` to read (1 is the run's first event)
+        :param after_seq: resume after this ``seq`` (0, the default, reads from the run's first event)
         :param replay_size: how many of the latest events the mirror keeps for late subscribers (events, > 0)
-        :raises InvalidArgumentError: for a ``replay_from`` below 1 or a ``replay_size`` below 1
+        :raises InvalidArgumentError: for a negative ``after_seq`` or a ``replay_size`` below 1
         """
         check_positive("replay_size", replay_size, "events", integer=True)
-        return RemoteMirror(self._reader(replay_from, replay_size), replay_from, replay_size)
+        return RemoteMirror(self._reader(after_seq, replay_size), after_seq + 1, replay_size)
 
     def subscribe(
         self,
@@ -480,17 +481,17 @@ class RemoteRun(RedisClientUser):
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: OverflowPolicy = "block",
         timeout: float | None = None,
-        replay_from: int = 1,
+        after_seq: int = 0,
     ) -> RemoteSubscription:
-        """Attach a raw subscriber: typed events rebuilt from the wire, from ``replay_from`` on, with any
+        """Attach a raw subscriber: typed events rebuilt from the wire, those after ``after_seq``, with any
         filter and policy (as ``Channel.subscribe``). The run's terminal event passes every filter and ends it.
 
-        :param replay_from: the first ``seq`` to read (1, the default, is the run's first event)
-        :raises InvalidArgumentError: for a ``replay_from`` below 1, bad backpressure arguments or both
+        :param after_seq: resume after this ``seq`` (0, the default, reads from the run's first event)
+        :raises InvalidArgumentError: for a negative ``after_seq``, bad backpressure arguments or both
             ``event_filter`` and keyword criteria
         :raises UnknownEventKindError: for an unknown kind in ``kinds``
         """
-        reader = self._reader(replay_from)
+        reader = self._reader(after_seq)
         sub = reader.channel.subscribe(
             event_filter,
             kinds=kinds,
@@ -517,16 +518,16 @@ class RemoteRun(RedisClientUser):
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: OverflowPolicy = "block",
         timeout: float | None = None,
-        replay_from: int = 1,
+        after_seq: int = 0,
     ) -> RemoteView:
-        """Attach a view yielding stream-mode chunks, as ``Run.stream`` does on a local run, reading from
-        ``replay_from`` on (1, the default, is the run's first event).
+        """Attach a view yielding stream-mode chunks, as ``Run.stream`` does on a local run, reading the
+        events after ``after_seq`` (0, the default, reads from the run's first event).
 
         :raises UnknownStreamModeError: for an unknown mode or version
-        :raises InvalidArgumentError: for a ``replay_from`` below 1 or bad backpressure arguments
+        :raises InvalidArgumentError: for a negative ``after_seq`` or bad backpressure arguments
         """
         spec = ViewSpec.parse(stream_mode, subgraphs, version)
-        reader = self._reader(replay_from)
+        reader = self._reader(after_seq)
         sub = reader.channel.subscribe(
             kinds=spec.kinds,
             nodes=nodes,
@@ -576,19 +577,21 @@ class RemoteRun(RedisClientUser):
         :raises NoTerminalEventError: when the run went silent without ending (its worker died)
         :raises StreamTrimmedError: when the stream trims events while this waits (retention)
         """
-        start = 1
+        after_seq = 0
         if await self._client.exists(self.stream_key):
             top: Any = await self._client.xrevrange(self.stream_key, "+", "-", count=1)
             if top:
-                start = seq_of(top[0][0])
+                after_seq = seq_of(top[0][0]) - 1  # from the newest event on
         outcome: Event | None = None
-        async with self.subscribe(kinds=(), overflow="block", replay_from=start) as sub:
+        last_seq = after_seq
+        async with self.subscribe(kinds=(), overflow="block", after_seq=after_seq) as sub:
             async for event in sub:
-                outcome = event if isinstance(event, Event) else outcome
+                if isinstance(event, Event):
+                    outcome, last_seq = event, event.seq
         if isinstance(outcome, RunFinished):
             return outcome.output
         if isinstance(outcome, RunFailed):
             raise RunFailedError(self.run_id, outcome.error_type, outcome.error_message)
         if isinstance(outcome, RunCancelled):
             raise RunCancelledError(f"run {self.run_id!r} was cancelled: {outcome.reason}")
-        raise NoTerminalEventError(f"run {self.run_id!r}: its stream ended without a terminal event", start)
+        raise NoTerminalEventError(f"run {self.run_id!r}: its stream ended without a terminal event", last_seq)

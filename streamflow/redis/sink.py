@@ -183,8 +183,8 @@ class RedisSink:
         """
         if self._sub is not None:
             raise InvalidArgumentError("this sink was already started; make one sink per run")
-        replay_from = 1 if self.run.channel.last_seq else None
-        self._sub = self.run.subscribe(buffer_size=self._buffer_size, overflow="block", replay_from=replay_from)
+        after_seq = 0 if self.run.channel.last_seq else None
+        self._sub = self.run.subscribe(buffer_size=self._buffer_size, overflow="block", after_seq=after_seq)
         self.run.add_payload_check(check_payload)
         self._task = asyncio.get_running_loop().create_task(self._forward())
 

@@ -155,7 +155,7 @@ def _many(request: Request, name: str) -> list[str]:
     return [part.strip() for raw in request.query_params.getlist(name) for part in raw.split(",") if part.strip()]
 
 
-def _cursor(request: Request) -> int:
+def _after_seq(request: Request) -> int:
     header = request.headers.get("last-event-id")
     raw = header if header is not None and header.strip() else request.query_params.get("last_event_id")
     if raw is None or not raw.strip():
@@ -262,7 +262,7 @@ async def stream_run(request: Request) -> Response:
             spec,
             nodes=_many(request, "node") or None,
             tags=_many(request, "tag") or None,
-            cursor=_cursor(request),
+            after_seq=_after_seq(request),
             buffer_size=settings.client_buffer,
             retry=settings.retry,
         )
@@ -279,7 +279,7 @@ async def stream_run(request: Request) -> Response:
     if stream.over:
         stream.close()
         return Response(status_code=204)
-    _log.debug("stream_attached", run_id=run_id, modes=list(spec.modes), resumed_after=stream.cursor)
+    _log.debug("stream_attached", run_id=run_id, modes=list(spec.modes), resumed_after=stream.after_seq)
     return EventSourceResponse(
         stream.__aiter__(),
         ping=settings.ping,
@@ -295,7 +295,7 @@ async def _detach(source: RunSource, stream: SSEStream, run_id: str, cancel: boo
     if cancel and await source.request_cancel(run_id):
         _log.info("run_cancelled_on_disconnect", run_id=run_id)
     else:
-        _log.debug("stream_detached", run_id=run_id, last_seq_sent=stream.cursor)
+        _log.debug("stream_detached", run_id=run_id, last_seq_sent=stream.after_seq)
 
 
 @contextlib.asynccontextmanager

@@ -34,7 +34,7 @@ class MirrorStatistics:
         each time a run's reader failed and a later stream needed it again)
     :param readers_open: shared readers open now
     :param streams_attached: streams attached to them now
-    :param private_reads: times a stream read Redis on its own: its cursor was older than its mirror
+    :param private_reads: times a stream read Redis on its own: its ``after_seq`` was older than its mirror
         retained, or the mirror's reader fell behind the Redis stream's retention
     """
 

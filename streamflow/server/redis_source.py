@@ -11,7 +11,7 @@ cancel channel. What differs, and why:
   ``error`` message of status ``"unknown"``.
 * the streams of one run share one reader of its Redis stream (:mod:`streamflow.server.mirror`), which
   decodes each event once and keeps the latest ``mirror_replay_size`` of them for streams that attach or
-  fall behind. A stream whose cursor is older than that reads Redis on its own until it caught up, so a
+  fall behind. A stream whose ``after_seq`` is older than that reads Redis on its own until it caught up, so a
   slow client never loses events while the Redis stream keeps them. Events the stream trimmed (the sink's
   ``maxlen``) before the client read them come as a ``lag`` message.
 * a run whose worker died, or a Redis unreachable for ``stall_timeout`` seconds, ends the stream with an
@@ -75,7 +75,7 @@ class RedisRunSource(RedisClientUser):
     :param list_limit: most runs ``list`` returns (the newest)
     :param poll_interval: how often a queued or cancelled run's status is read again (seconds)
     :param mirror_replay_size: how many of a run's latest events its shared reader keeps for streams that
-        attach or fall behind later (events; a stream whose cursor is older reads Redis on its own)
+        attach or fall behind later (events; a stream whose ``after_seq`` is older reads Redis on its own)
     :param mirror_idle_timeout: how long a run still going keeps its shared reader after its last stream
         left (seconds)
     :raises InvalidArgumentError: for no graphs, a bad ``redis`` or ``prefix``, or a number out of range
@@ -188,12 +188,12 @@ class RedisRunSource(RedisClientUser):
         """A client's SSE stream of the run, read from Redis (messages as in :mod:`streamflow.server.stream`).
 
         :raises UnknownRunError: when Redis has no entry for the run
-        :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
+        :raises InvalidArgumentError: for a ``after_seq`` beyond the run's last ``seq``
         """
         info = await self.directory.require(run_id)
-        if request.cursor > info.last_seq:
+        if request.after_seq > info.last_seq:
             raise InvalidArgumentError(
-                f"the last event id {request.cursor} is beyond run {run_id!r}'s last event (seq {info.last_seq})"
+                f"the last event id {request.after_seq} is beyond run {run_id!r}'s last event (seq {info.last_seq})"
             )
         return RemoteRunStream(self, info, request)
 
@@ -226,7 +226,7 @@ class RedisRunSource(RedisClientUser):
         :meth:`_wait_started` for what it raises)."""
         await self._wait_started(run_id)
         _, first = await self.directory.seq_bounds(run_id)
-        return self.reader(run_id).mirror(replay_from=first or 1, replay_size=self.mirror_replay_size)
+        return self.reader(run_id).mirror(after_seq=(first or 1) - 1, replay_size=self.mirror_replay_size)
 
     def mirror_statistics(self) -> MirrorStatistics:
         """The counters of the runs' shared readers in this process."""
@@ -245,12 +245,12 @@ class RemoteRunStream(SSEStreamBase):
     """One client's SSE stream of a run executing in a worker (made by :meth:`RedisRunSource.open_stream`).
 
     It attaches to the run's shared reader in this process (:mod:`streamflow.server.mirror`) and subscribes
-    to its mirror channel from ``cursor + 1``, replaying from the mirror's replay buffer, so all clients of a
+    to its mirror channel from ``after_seq + 1``, replaying from the mirror's replay buffer, so all clients of a
     run cost one Redis reader and one decode per event. A client too slow for its buffer (``buffer_size``
-    events, ``drop_oldest``) catches up from the replay buffer; when its cursor is older than the mirror
-    retains, it reads Redis on its own from its cursor (nothing is lost while Redis keeps the events) and
-    joins the mirror again once it caught up. Resumes after ``cursor`` with no gap and no duplicate: the
-    events up to ``cursor`` go through the projections unsent, so ``messages`` resumes where the client left
+    events, ``drop_oldest``) catches up from the replay buffer; when its ``after_seq`` is older than the mirror
+    retains, it reads Redis on its own from its ``after_seq`` (nothing is lost while Redis keeps the events) and
+    joins the mirror again once it caught up. Resumes after ``after_seq`` with no gap and no duplicate: the
+    events up to ``after_seq`` go through the projections unsent, so ``messages`` resumes where the client left
     off. Writes are batched and fair as for a local run (:mod:`streamflow.server.stream`).
 
     :param source: the source that made it (its shared readers, directory and client)
@@ -261,10 +261,10 @@ class RemoteRunStream(SSEStreamBase):
     def __init__(self, source: RedisRunSource, info: RunInfo, request: StreamRequest) -> None:
         super().__init__(info.run_id, info.graph, request)
         self._source = source
-        self._over = info.status in ENDED and request.cursor >= info.last_seq
+        self._over = info.status in ENDED and request.after_seq >= info.last_seq
         self._sub: Subscription | RemoteSubscription | None = None
         self._shared: SharedRun | None = None
-        self._primed = request.cursor == 0  # the encoder has seen every event up to the cursor Redis still holds
+        self._primed = request.after_seq == 0  # the encoder has seen every event up to ``after_seq`` Redis still holds
 
     @property
     def over(self) -> bool:
@@ -272,19 +272,21 @@ class RemoteRunStream(SSEStreamBase):
         return self._over
 
     def _joinable(self, mirror: RemoteMirror) -> bool:
-        """Whether the mirror has read up to the cursor and its replay buffer holds what this stream needs
-        next (and, while the encoder is not primed, every event up to the cursor as well)."""
+        """Whether the mirror has read up to ``after_seq`` and its replay buffer holds what this stream needs
+        next (and, while the encoder is not primed, every event up to ``after_seq`` as well)."""
         first = mirror.first_retained_seq
-        return first <= self._cursor + 1 <= mirror.channel.last_seq + 1 and (self._primed or first == mirror.start_seq)
+        return first <= self._after_seq + 1 <= mirror.channel.last_seq + 1 and (
+            self._primed or first == mirror.start_seq
+        )
 
     def _skip_trimmed(self, first_available: int) -> bytes | None:
         """The ``lag`` message for the events before ``first_available`` that Redis trimmed before this
-        client read them (None when there are none); the cursor moves past them."""
-        if first_available <= self._cursor + 1:
+        client read them (None when there are none); ``after_seq`` moves past them."""
+        if first_available <= self._after_seq + 1:
             return None
-        lag = lag_message(self._cursor + 1, first_available - 1, TRIMMED)
-        self._cursor = first_available - 1
-        self._primed = True  # nothing left to prime with: the events up to the cursor are gone
+        lag = lag_message(self._after_seq + 1, first_available - 1, TRIMMED)
+        self._after_seq = first_available - 1
+        self._primed = True  # nothing left to prime with: the events up to ``after_seq`` are gone
         return lag
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -322,12 +324,12 @@ class RemoteRunStream(SSEStreamBase):
                         async for chunk in chunks:
                             yield chunk
         except (NoTerminalEventError, TransportUnavailableError, UnknownRunError, *_UNREACHABLE) as exc:
-            yield lost_message(exc, self._cursor)
+            yield lost_message(exc, self._after_seq)
         finally:
             self.close()
 
     async def _read_privately(self, mirror: RemoteMirror | None) -> AsyncGenerator[bytes, None]:
-        """Read Redis with a reader of this stream's own, from after the cursor (priming the encoder first
+        """Read Redis with a reader of this stream's own, from after ``after_seq`` (priming the encoder first
         with the events up to it that Redis holds). Returns when the stream is over (``_ended``, or the
         reader was stopped), or once the mirror's replay buffer holds what comes next."""
         remote = self._source.reader(self.run_id)
@@ -335,14 +337,14 @@ class RemoteRunStream(SSEStreamBase):
         if (lag := self._skip_trimmed(first or 1)) is not None:
             yield lag
         if not self._primed:
-            async with contextlib.aclosing(remote.history(first or 1, self._cursor)) as pages:
+            async with contextlib.aclosing(remote.history(first or 1, self._after_seq)) as pages:
                 async for page in pages:
                     self._prime(page)
             self._primed = True
         while True:
             # block: a slow client only delays its own reader, which reads Redis at the client's pace
             self._sub = sub = remote.subscribe(
-                self._filter, buffer_size=self.request.buffer_size, overflow="block", replay_from=self._cursor + 1
+                self._filter, buffer_size=self.request.buffer_size, overflow="block", after_seq=self._after_seq
             )
             try:
                 while (chunk := await self._next_write(sub)) is not None:

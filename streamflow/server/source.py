@@ -36,8 +36,8 @@ class SSEStream(Protocol):
         ...
 
     @property
-    def cursor(self) -> int:
-        """The ``seq`` of the last event sent (or the client's cursor before any)."""
+    def after_seq(self) -> int:
+        """The ``seq`` of the last event sent (or the client's ``after_seq`` before any)."""
         ...
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -97,10 +97,10 @@ class RunSource(Protocol):
         ...
 
     async def open_stream(self, run_id: str, request: StreamRequest) -> SSEStream:
-        """A client's stream of the run, from after ``request.cursor`` (its last event id; 0 for all).
+        """A client's stream of the run, from after ``request.after_seq`` (its last event id; 0 for all).
 
         :raises UnknownRunError: for a run the source has no trace of
-        :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
+        :raises InvalidArgumentError: for a ``after_seq`` beyond the run's last ``seq``
         """
         ...
 
@@ -172,7 +172,7 @@ class LocalRunSource:
         """A :class:`~streamflow.server.stream.RunStream` of the run.
 
         :raises UnknownRunError: when the registry does not hold the run
-        :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
+        :raises InvalidArgumentError: for a ``after_seq`` beyond the run's last ``seq``
         """
         entry = self.registry.entry(run_id)
         return RunStream(entry.run, entry.graph, request)

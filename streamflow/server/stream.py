@@ -22,7 +22,7 @@ What a client receives, in order (shapes of ``data`` are JSON):
     outcome cannot be known (its worker died, Redis stayed unreachable, no worker took it), ``error`` has
     ``{"status": "unknown", "seq": null, "error_type", "error_message"}`` and ``id`` = the last ``seq`` sent.
 
-Resume: a stream starts after ``cursor`` (the client's last event id; 0 for the whole run), replaying from
+Resume: a stream starts after ``after_seq`` (the client's last event id; 0 for the whole run), replaying from
 the run's replay buffer and then following it live, so a reconnect has no gap and no duplicate. A client
 that reads too slowly never stalls the run: its subscription drops its oldest events (``drop_oldest``), and
 the stream then catches up from the replay buffer, sending a ``lag`` message only for what the buffer no
@@ -154,14 +154,14 @@ class ChunkEncoder:
         """Run ``event`` through the projections, sending nothing (an event the client already has)."""
         self._projector.prime(event)
 
-    def prime_until(self, events: Iterable[Event], cursor: int, event_filter: EventFilter) -> None:
-        """:meth:`prime` with the events (oldest first) up to ``seq`` ``cursor`` that pass ``event_filter``:
+    def prime_until(self, events: Iterable[Event], after_seq: int, event_filter: EventFilter) -> None:
+        """:meth:`prime` with the events (oldest first) up to ``seq`` ``after_seq`` that pass ``event_filter``:
         a mode with state (``messages`` remembers what it streamed) then resumes where the client left off."""
         routed = event_filter.routed_kinds()
         accept = event_filter.compile()
         prime = self._projector.prime
         for event in events:
-            if event.seq > cursor:
+            if event.seq > after_seq:
                 break
             if event.__class__ in routed and (accept is None or accept(event)):
                 prime(event)
@@ -201,7 +201,7 @@ def _frozen_names(names: Iterable[str] | None) -> frozenset[str] | None:
 class StreamRequest:
     """What one SSE client asked for (modes, filters, where to resume) and how it is served (buffer, retry).
 
-    :raises InvalidArgumentError: for a ``cursor`` that is not an int >= 0, or a ``buffer_size`` that is not
+    :raises InvalidArgumentError: for a ``after_seq`` that is not an int >= 0, or a ``buffer_size`` that is not
         a positive int
     """
 
@@ -211,7 +211,7 @@ class StreamRequest:
     """Only events of these nodes (terminal events always pass); None for all."""
     tags: frozenset[str] | None = attrs.field(default=None, converter=_frozen_names)
     """Only events carrying one of these tags; None for all."""
-    cursor: int = 0
+    after_seq: int = 0
     """The ``seq`` of the last event the client has (its last event id): the stream resumes after it; 0
     streams the run from its first event."""
     buffer_size: int = DEFAULT_BUFFER_SIZE
@@ -220,8 +220,8 @@ class StreamRequest:
     """The reconnection delay told to the client, in milliseconds."""
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.cursor, int) or isinstance(self.cursor, bool) or self.cursor < 0:
-            raise InvalidArgumentError(f"the last event id must be a seq >= 0, got {self.cursor!r}")
+        if not isinstance(self.after_seq, int) or isinstance(self.after_seq, bool) or self.after_seq < 0:
+            raise InvalidArgumentError(f"the last event id must be a seq >= 0, got {self.after_seq!r}")
         if not isinstance(self.buffer_size, int) or isinstance(self.buffer_size, bool) or self.buffer_size <= 0:
             raise InvalidArgumentError(f"buffer_size must be a positive number of events, got {self.buffer_size!r}")
 
@@ -240,7 +240,7 @@ class _Receiver(Protocol):
 
 class SSEStreamBase:
     """What the SSE streams of a local run (:class:`RunStream`) and of a run in a worker process
-    (:class:`~streamflow.server.redis_source.RemoteRunStream`) share: the request, the cursor, the
+    (:class:`~streamflow.server.redis_source.RemoteRunStream`) share: the request, ``after_seq``, the
     projections and the loop that turns a subscription's events into writes.
 
     :param run_id: the run's id
@@ -252,18 +252,18 @@ class SSEStreamBase:
         self.run_id = run_id
         self.graph = graph
         self.request = request
-        self.started_after = request.cursor
-        self._cursor = request.cursor
+        self.started_after = request.after_seq
+        self._after_seq = request.after_seq
         self._filter = request.event_filter()
         self._encoder = ChunkEncoder(request.spec)
         self._ended = False  # the terminal message was written
-        self._lagged = False  # the subscription dropped events: the stream subscribes again from the cursor
+        self._lagged = False  # the subscription dropped events: the stream subscribes again from ``after_seq``
         self._ready = False  # the last batch was full: more may be ready, let other tasks run first
 
     @property
-    def cursor(self) -> int:
-        """The ``seq`` of the last event sent (or the client's cursor before any)."""
-        return self._cursor
+    def after_seq(self) -> int:
+        """The ``seq`` of the last event sent (or the client's ``after_seq`` before any)."""
+        return self._after_seq
 
     def metadata(self) -> bytes:
         """The ``metadata`` message that opens the stream."""
@@ -271,21 +271,21 @@ class SSEStreamBase:
 
     def _prime(self, events: Iterable[Event]) -> None:
         """Run the events (oldest first) the client already has through the projections, unsent."""
-        self._encoder.prime_until(events, self._cursor, self._filter)
+        self._encoder.prime_until(events, self._after_seq, self._filter)
 
     def _follow(self, channel: Channel) -> Subscription:
-        """Subscribe to ``channel`` from after the cursor, dropping the oldest events when the client is too
+        """Subscribe to ``channel`` from after ``after_seq``, dropping the oldest events when the client is too
         slow (it never holds up the run or a shared reader): the backlog to replay goes into the buffer on
         top of the room for live events, so the replay itself never overflows.
 
-        :raises ReplayUnavailableError: when the channel no longer retains the event after the cursor
+        :raises ReplayUnavailableError: when the channel no longer retains the event after ``after_seq``
         """
-        backlog = max(0, channel.last_seq - self._cursor)
+        backlog = max(0, channel.last_seq - self._after_seq)
         return channel.subscribe(
             self._filter,
             buffer_size=self.request.buffer_size + backlog,
             overflow="drop_oldest",
-            replay_from=self._cursor + 1,
+            after_seq=self._after_seq,
         )
 
     async def _next_write(self, sub: _Receiver) -> bytes | None:
@@ -314,7 +314,7 @@ class SSEStreamBase:
                 if isinstance(item, Lagged):
                     self._lagged = True
                     break
-                self._cursor = item.seq
+                self._after_seq = item.seq
                 if item.terminal:
                     parts.append(terminal_message(item))
                     self._ended = True
@@ -343,37 +343,37 @@ class RunStream(SSEStreamBase):
 
     :param run: the run to stream
     :param graph: the name the run's graph is registered under (for the ``metadata`` message)
-    :param request: what the client asked for (modes, filters, cursor) and its buffer
-    :raises InvalidArgumentError: for a ``cursor`` beyond the run's last ``seq``
+    :param request: what the client asked for (modes, filters, after_seq) and its buffer
+    :raises InvalidArgumentError: for a ``after_seq`` beyond the run's last ``seq``
     """
 
     def __init__(self, run: Run, graph: str, request: StreamRequest) -> None:
         last = run.channel.last_seq
-        if request.cursor > last:
+        if request.after_seq > last:
             raise InvalidArgumentError(
-                f"the last event id {request.cursor} is beyond run {run.run_id!r}'s last event (seq {last})"
+                f"the last event id {request.after_seq} is beyond run {run.run_id!r}'s last event (seq {last})"
             )
         super().__init__(run.run_id, graph, request)
         self.run = run
-        if self._cursor:
+        if self._after_seq:
             self._prime(run.channel.retained())
         self._sub, self._pending_lag = self._subscribe()
 
     @property
     def over(self) -> bool:
         """True when the run has ended and the client already has its last event: nothing is left to send."""
-        return self.run.done and self._cursor >= self.run.channel.last_seq
+        return self.run.done and self._after_seq >= self.run.channel.last_seq
 
     def _subscribe(self) -> tuple[Subscription, bytes | None]:
-        """Subscribe from after the cursor; when that was evicted, from the oldest retained event, with a lag
+        """Subscribe from after ``after_seq``; when that was evicted, from the oldest retained event, with a lag
         message for the events in between."""
         self._lagged = False
         try:
             return self._follow(self.run.channel), None
         except ReplayUnavailableError as exc:
             first = exc.first_available
-            lag = lag_message(self._cursor + 1, first - 1)
-            self._cursor = first - 1
+            lag = lag_message(self._after_seq + 1, first - 1)
+            self._after_seq = first - 1
             return self._follow(self.run.channel), lag
 
     async def __aiter__(self) -> AsyncIterator[bytes]:

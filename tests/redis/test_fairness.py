@@ -107,7 +107,7 @@ async def test_a_resumed_remote_view_reads_the_history_it_primes_with_once(
             first = await sub.__anext__()
             assert isinstance(first, Event)
             offset = first.seq  # the seq of {"i": 0}
-        items = [item async for item in remote.stream("custom", replay_from=500)]
+        items = [item async for item in remote.stream("custom", after_seq=499)]
     assert items == [{"i": i} for i in range(500 - offset, 1_000)]
     assert reads == [(1, 499)]
 

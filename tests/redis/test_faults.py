@@ -80,7 +80,7 @@ async def test_a_cursor_already_trimmed_raises_naming_the_first_available_seq(re
             async for _ in remote.stream("custom"):
                 pass
         assert (info.value.requested, info.value.first_available) == (1, first)
-        async with remote.stream("custom", replay_from=first) as view:  # from there on it reads fine
+        async with remote.stream("custom", after_seq=first - 1) as view:  # from there on it reads fine
             items = [chunk async for chunk in view]
         assert items == [{"i": i} for i in range(items[0]["i"], 1000)]
 

@@ -118,17 +118,17 @@ async def test_a_viewer_resumes_mid_run_from_a_seq_with_no_gap_and_no_duplicate(
         RemoteRun(redis_url, run.run_id, prefix=prefix) as remote,
     ):
         first: list[int] = []
-        cursor = 0
+        after_seq = 0
         async with remote.subscribe(kinds=["custom_data"]) as sub:
             async for event in sub:
                 assert isinstance(event, CustomData)
                 first.append(event.data["i"])
-                cursor = event.seq
+                after_seq = event.seq
                 if event.data["i"] == 49:
                     break
         assert not run.done  # the run is waiting at its gate: this really is mid-run
         gate.set()
-        async with remote.stream("custom", replay_from=cursor + 1) as view:
+        async with remote.stream("custom", after_seq=after_seq) as view:
             rest = [chunk["i"] async for chunk in view]
         assert first + rest == list(range(100))
         assert isinstance(view.outcome, RunFinished)
@@ -297,7 +297,7 @@ async def test_bad_sink_arguments_are_refused_at_the_boundary(
     [
         (lambda url: RemoteRun(url, ""), "run_id must be a non-empty string"),
         (lambda url: RemoteRun(url, "r", stall_timeout=0), "stall_timeout must be a positive number of seconds"),
-        (lambda url: RemoteRun(url, "r").stream("values", replay_from=0), "replay_from must be a seq >= 1"),
+        (lambda url: RemoteRun(url, "r").stream("values", after_seq=-1), "after_seq must be a seq >= 0"),
         (
             lambda url: RemoteRun(url, "r").subscribe(overflow="never"),  # type: ignore[arg-type]
             "unknown overflow policy 'never'",
@@ -328,6 +328,6 @@ async def test_a_messages_view_resumed_at_any_seq_emits_exactly_the_rest_of_the_
                         full.append((event.seq, spec.shaper()(mode, event.ns, item)))
         assert any(isinstance(item[1][0], AIMessageChunk) for _seq, item in full)  # tokens were streamed
         for cut in range(events[-1].seq):
-            async with remote.stream("messages", subgraphs=True, replay_from=cut + 1) as view:
+            async with remote.stream("messages", subgraphs=True, after_seq=cut) as view:
                 resumed = [item async for item in view]
             assert resumed == [item for seq, item in full if seq > cut], f"resumed after seq {cut}"
