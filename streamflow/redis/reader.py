@@ -14,9 +14,10 @@ trimmed (:class:`~streamflow.errors.StreamTrimmedError`), so each event reaches 
 order, or the view fails loudly. A view ends after the run's terminal event; :attr:`RemoteView.outcome`
 then holds it.
 
-Fairness: a view replaying a long history from Redis has its events ready without waiting, so the reader
-and the views let other tasks run (and honour a cancellation) every :data:`CHECKPOINT_EVERY` events even
-when they need not wait.
+Fairness: a view replaying a long history from Redis has its events ready without waiting, so the views and
+history reads let other tasks run (and honour a cancellation) every :data:`CHECKPOINT_EVERY` events even when
+they need not wait (a :class:`~streamflow.fairness.YieldBudget`; the reader's publishes onto the mirror
+channel yield as every publish does).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from ..errors import (
     UnknownRunError,
 )
 from ..events import Event, RunCancelled, RunFailed, RunFinished
+from ..fairness import YieldBudget
 from ..filters import EventFilter, Predicate
 from ..modes import ViewSpec
 from ..run_info import RunInfo
@@ -110,7 +112,7 @@ class _Reader:
     async def _publish(self, entries: Any) -> bool:
         """Publish the entries not seen yet; True once the terminal event is published."""
         remote = self._remote
-        for i, (entry_id, fields) in enumerate(entries, 1):
+        for entry_id, fields in entries:
             seq = seq_of(entry_id)
             if seq < self._next:
                 continue  # read again after a reconnection: already published
@@ -122,9 +124,7 @@ class _Reader:
                 self.outcome = event
                 self.channel.close(event)
                 return True
-            await self.channel.publish(event)
-            if not i % CHECKPOINT_EVERY:
-                await anyio.lowlevel.checkpoint()
+            await self.channel.publish(event)  # the channel's publish lets other tasks run every so often
         return False
 
     async def _read(self) -> None:
@@ -200,12 +200,12 @@ class _RemoteIterator:
     """What remote subscriptions and views share: start the reader on first use, let other tasks run every
     :data:`CHECKPOINT_EVERY` items, raise the reader's error at the end."""
 
-    __slots__ = ("_handed", "_raised", "_reader")
+    __slots__ = ("_budget", "_raised", "_reader")
 
     def __init__(self, reader: _Reader) -> None:
         self._reader = reader
         self._raised = False
-        self._handed = 0
+        self._budget = YieldBudget(CHECKPOINT_EVERY)
 
     @property
     def outcome(self) -> Event | None:
@@ -215,10 +215,7 @@ class _RemoteIterator:
     async def _next(self, items: AsyncIterator[Any]) -> Any:
         """The next item of ``items`` (the subscription or view of the mirror channel), after a checkpoint
         every :data:`CHECKPOINT_EVERY` items; at the end, the reader's error, once."""
-        self._handed += 1
-        if self._handed >= CHECKPOINT_EVERY:
-            self._handed = 0
-            await anyio.lowlevel.checkpoint()
+        await self._budget.checkpoint()
         self._reader.start()
         try:
             return await items.__anext__()
@@ -548,13 +545,13 @@ class RemoteRun(RedisClientUser):
         """
         key = self.stream_key
         start = f"{first}-0"
+        budget = YieldBudget(CHECKPOINT_EVERY)
         while True:
             entries: Any = await self._client.xrange(key, start, f"{last}-0", count=self.read_count)
             page: list[Event] = []
-            for i, (_entry_id, fields) in enumerate(entries, 1):
+            for _entry_id, fields in entries:
                 page.append(decode_event(fields[b"e"]))
-                if not i % CHECKPOINT_EVERY:
-                    await anyio.lowlevel.checkpoint()
+                await budget.checkpoint()
             if page:
                 yield page
             if len(entries) < self.read_count:
