@@ -12,6 +12,7 @@ import pytest
 import structlog
 from structlog.testing import LogCapture
 
+from streamflow.errors import InvalidArgumentError
 from streamflow.events import Event
 from streamflow.graph import END, START, StateGraph, get_stream_writer
 from streamflow.messages import add_messages
@@ -485,3 +486,14 @@ async def test_run_info_has_one_shape_and_the_outcome_only_where_read(server: An
     assert set(listed) == INFO_KEYS  # no outcome in a listing
     cancelled = (await client.post(f"/runs/{run.run_id}/cancel")).json()
     assert set(cancelled) == INFO_KEYS and cancelled["status"] == "finished"  # it had ended: nothing changes
+
+
+async def test_registry_options_build_the_registry_and_are_refused_beside_a_ready_one() -> None:
+    app = create_app({"demo": build_graph()}, retention=5.0, max_runs=3, replay_size=7)
+    registry: RunRegistry = app.state.registry
+    assert (registry.retention, registry.max_runs, registry.replay_size) == (5.0, 3, 7)
+    with pytest.raises(InvalidArgumentError, match="max_runs must be a positive number of runs"):
+        create_app({"demo": build_graph()}, max_runs=0)
+    async with RunRegistry({"demo": build_graph()}) as ready:
+        with pytest.raises(InvalidArgumentError, match=r"registry options \['max_runs'\] were given with a ready"):
+            create_app(ready, max_runs=3)

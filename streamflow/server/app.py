@@ -64,6 +64,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from ..channel import DEFAULT_REPLAY_SIZE
 from ..errors import (
     InvalidArgumentError,
     RegistryFullError,
@@ -75,7 +76,7 @@ from ..errors import (
 from ..modes import ViewSpec
 from ..run_info import ENDED, check_statuses
 from .encoding import to_json
-from .registry import GraphSource, RunRegistry
+from .registry import DEFAULT_MAX_RUNS, DEFAULT_RETENTION, GraphSource, RunRegistry
 from .source import LocalRunSource, RunSource, SSEStream
 from .stream import DEFAULT_BUFFER_SIZE, DEFAULT_RETRY, StreamRequest
 
@@ -314,7 +315,9 @@ def create_app(
     ping: float = DEFAULT_PING,
     retry: int = DEFAULT_RETRY,
     page: bool = True,
-    **registry_options: Any,
+    retention: float | None = None,
+    max_runs: int | None = None,
+    replay_size: int | None = None,
 ) -> Starlette:
     """Build the app serving the runs of ``graphs`` (see the module docstring for the routes).
 
@@ -327,7 +330,12 @@ def create_app(
     :param ping: seconds between keep-alive comments on idle streams (0 sends none)
     :param retry: reconnection delay told to SSE clients, in milliseconds
     :param page: serve the web page at ``/``
-    :param registry_options: ``retention``, ``max_runs``, ``replay_size`` for the registry built from a mapping
+    :param retention: for the registry built from a mapping: seconds a finished run stays (default
+        :data:`~streamflow.server.registry.DEFAULT_RETENTION`)
+    :param max_runs: for the registry built from a mapping: runs held at most, live and finished (default
+        :data:`~streamflow.server.registry.DEFAULT_MAX_RUNS`)
+    :param replay_size: for the registry built from a mapping: events each run retains for resuming streams
+        (default :data:`~streamflow.channel.DEFAULT_REPLAY_SIZE`)
     :raises InvalidArgumentError: for a ``client_buffer`` that is not a positive int, a negative ``ping``,
         registry options given with a ready registry or source, or bad registry options
     """
@@ -335,14 +343,24 @@ def create_app(
         raise InvalidArgumentError(f"client_buffer must be a positive number of events, got {client_buffer!r}")
     if ping < 0:
         raise InvalidArgumentError(f"ping must be >= 0 seconds, got {ping!r}")
+    registry_options = [
+        name
+        for name, value in (("retention", retention), ("max_runs", max_runs), ("replay_size", replay_size))
+        if value is not None
+    ]
     source: RunSource
     if isinstance(graphs, Mapping):
-        source = LocalRunSource(RunRegistry(graphs, **registry_options), owned=True)
+        registry = RunRegistry(
+            graphs,
+            retention=DEFAULT_RETENTION if retention is None else retention,
+            max_runs=DEFAULT_MAX_RUNS if max_runs is None else max_runs,
+            replay_size=DEFAULT_REPLAY_SIZE if replay_size is None else replay_size,
+        )
+        source = LocalRunSource(registry, owned=True)
     else:
         if registry_options:
             raise InvalidArgumentError(
-                f"registry options {sorted(registry_options)} were given with a ready {type(graphs).__name__}; "
-                "set them on it"
+                f"registry options {registry_options} were given with a ready {type(graphs).__name__}; set them on it"
             )
         source = LocalRunSource(graphs) if isinstance(graphs, RunRegistry) else graphs
     routes = [
