@@ -13,6 +13,7 @@ from streamflow.channel import Channel, Lagged
 from streamflow.events import CustomData, Event, RunFinished
 from streamflow.graph import START, StateGraph, StreamWriter
 from streamflow.graph.run import Run
+from streamflow.modes import ViewSpec
 from tests.helpers import seqs
 
 pytestmark = pytest.mark.anyio
@@ -114,3 +115,14 @@ async def test_an_explicit_policy_still_reaches_the_channel() -> None:
     assert strict.statistics().overflow == "error"
     with pytest.raises(Exception, match="'error' policy"):
         strict.receive_nowait()
+
+
+async def test_a_spec_parsed_once_attaches_the_same_view_to_many_runs() -> None:
+    spec = ViewSpec.parse(["custom", "values"], subgraphs=True, version="v2")
+    for _ in range(2):
+        async with graph.start({"n": 0}) as run:
+            view = run.view(spec, buffer_size=WRITES * 2, overflow="block")
+            await run.result()
+            items = [item async for item in view]
+        assert items == list(spec.items(run.events()))
+        assert len(items) == WRITES + 2  # every custom item, the input's values and the final values

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -188,17 +187,10 @@ class CompiledStateGraph(GraphSpec):
     def _mode_view(
         stream_mode: str | Sequence[str], subgraphs: bool, version: str, buffer_size: int
     ) -> Callable[[Run], View]:
-        """Check the stream mode arguments now; return what attaches their view to a run."""
+        """Check the stream mode arguments now; return what attaches their view (the run's primary consumer,
+        which blocks the run while its buffer is full) to a run."""
         spec = ViewSpec.parse(stream_mode, subgraphs, version)
-        mode = spec.modes if not spec.single else spec.modes[0]
-        return functools.partial(
-            Run.stream,
-            stream_mode=mode,
-            subgraphs=subgraphs,
-            version=version,
-            buffer_size=buffer_size,
-            overflow="block",
-        )
+        return lambda run: run.view(spec, buffer_size=buffer_size, overflow="block")
 
     @staticmethod
     def _events_view(
@@ -211,8 +203,9 @@ class CompiledStateGraph(GraphSpec):
         exclude_types: Sequence[str] | None,
         exclude_tags: Sequence[str] | None,
     ) -> Callable[[Run], View]:
-        """Check the ``astream_events`` arguments now; return what attaches their view to a run."""
-        EventStreamSpec.parse(
+        """Check the ``astream_events`` arguments now; return what attaches their view (blocking, as
+        :meth:`_mode_view`'s) to a run."""
+        spec = EventStreamSpec.parse(
             version,
             include_names=include_names,
             include_types=include_types,
@@ -221,17 +214,7 @@ class CompiledStateGraph(GraphSpec):
             exclude_types=exclude_types,
             exclude_tags=exclude_tags,
         )
-        return lambda run: run.stream_events(
-            version,
-            include_names=include_names,
-            include_types=include_types,
-            include_tags=include_tags,
-            exclude_names=exclude_names,
-            exclude_types=exclude_types,
-            exclude_tags=exclude_tags,
-            buffer_size=buffer_size,
-            overflow="block",
-        )
+        return lambda run: run.view(spec, buffer_size=buffer_size, overflow="block")
 
     async def _drive(
         self,

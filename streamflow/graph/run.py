@@ -251,19 +251,16 @@ class Run:
         :raises InvalidArgumentError: for bad backpressure arguments
         :raises ReplayUnavailableError: when events right after ``after_seq`` were evicted from the replay buffer
         """
-        spec = ViewSpec.parse(stream_mode, subgraphs, version)
-        sub = self.channel.subscribe(
-            kinds=spec.kinds,
+        return self.view(
+            ViewSpec.parse(stream_mode, subgraphs, version),
             nodes=nodes,
             tags=tags,
-            subgraphs=spec.subgraphs,
             predicate=predicate,
             buffer_size=buffer_size,
             overflow=overflow,
             timeout=timeout,
             after_seq=after_seq,
         )
-        return View(sub, spec)
 
     def stream_events(
         self,
@@ -299,8 +296,31 @@ class Run:
             exclude_types=exclude_types,
             exclude_tags=exclude_tags,
         )
+        return self.view(spec, buffer_size=buffer_size, overflow=overflow, timeout=timeout, after_seq=after_seq)
+
+    def view(
+        self,
+        spec: ViewSpec | EventStreamSpec,
+        *,
+        nodes: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        predicate: Predicate | None = None,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: OverflowPolicy = "drop_oldest",
+        timeout: float | None = None,
+        after_seq: int | None = None,
+    ) -> View:
+        """Attach a view for a parsed ``spec``: :meth:`stream` and :meth:`stream_events` after parsing their
+        arguments (``ViewSpec.parse`` / ``EventStreamSpec.parse``), for a caller that parsed them once and
+        attaches views of the same shape to many runs. Arguments, default policy and errors as for
+        :meth:`stream`.
+        """
         sub = self.channel.subscribe(
             kinds=spec.kinds,
+            nodes=nodes,
+            tags=tags,
+            subgraphs=spec.subgraphs if isinstance(spec, ViewSpec) else True,
+            predicate=predicate,
             buffer_size=buffer_size,
             overflow=overflow,
             timeout=timeout,
