@@ -1,18 +1,10 @@
 """Async streaming: astream() with an async node that takes a `writer: StreamWriter` parameter."""
 
 import asyncio
-from typing import TypedDict
+
+from shared.joke import State, joke_graph
 
 from streamflow.graph import START, StateGraph, StreamWriter
-
-
-class State(TypedDict):
-    topic: str
-    joke: str
-
-
-def refine_topic(state: State):
-    return {"topic": state["topic"] + " and cats"}
 
 
 # Add writer parameter directly to function signature
@@ -21,14 +13,7 @@ async def generate_joke(state: State, writer: StreamWriter):
     return {"joke": f"This is a joke about {state['topic']}"}
 
 
-updates_graph = (
-    StateGraph(State)
-    .add_node("refine_topic", refine_topic)
-    .add_node("generate_joke", generate_joke)
-    .add_edge(START, "refine_topic")
-    .add_edge("refine_topic", "generate_joke")
-    .compile()
-)
+updates_graph = joke_graph(generate_joke)
 
 graph = StateGraph(State).add_node("generate_joke", generate_joke).add_edge(START, "generate_joke").compile()
 

@@ -1,17 +1,8 @@
 """Combine several stream modes in one call: items are (mode, chunk) pairs."""
 
-from typing import TypedDict
+from shared.joke import State, joke_graph
 
-from streamflow.graph import START, StateGraph, StreamWriter
-
-
-class State(TypedDict):
-    topic: str
-    joke: str
-
-
-def refine_topic(state: State):
-    return {"topic": state["topic"] + " and cats"}
+from streamflow.graph import StreamWriter
 
 
 def generate_joke(state: State, writer: StreamWriter):
@@ -23,14 +14,7 @@ def generate_joke(state: State, writer: StreamWriter):
     return {"joke": f"This is a joke about {state['topic']}"}
 
 
-graph = (
-    StateGraph(State)
-    .add_node("refine_topic", refine_topic)
-    .add_node("generate_joke", generate_joke)
-    .add_edge(START, "refine_topic")
-    .add_edge("refine_topic", "generate_joke")
-    .compile()
-)
+graph = joke_graph(generate_joke)
 
 
 def main() -> None:

@@ -1,32 +1,8 @@
 """Stream the changes made by each node (stream_mode="updates")."""
 
-from typing import TypedDict
+from shared.joke import joke_graph
 
-from streamflow.graph import END, START, StateGraph
-
-
-class State(TypedDict):
-    topic: str
-    joke: str
-
-
-def refine_topic(state: State):
-    return {"topic": state["topic"] + " and cats"}
-
-
-def generate_joke(state: State):
-    return {"joke": f"This is a joke about {state['topic']}"}
-
-
-graph = (
-    StateGraph(State)
-    .add_node("refine_topic", refine_topic)
-    .add_node("generate_joke", generate_joke)
-    .add_edge(START, "refine_topic")
-    .add_edge("refine_topic", "generate_joke")
-    .add_edge("generate_joke", END)
-    .compile()
-)
+graph = joke_graph()
 
 
 def main() -> None:
