@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidGraphError
 from .compiled import CompiledStateGraph
 from .constants import END, RESERVED_CHARS, START
-from .specs import Branch, GraphSpec, NodeSpec
+from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .state import StateSchema
 
 __all__ = ["StateGraph"]
@@ -41,16 +42,17 @@ class StateGraph:
 
         ``fn`` is a sync function (run in a worker thread), an async function, or a compiled graph (run as a
         subgraph). It is called with the state, plus ``config`` and ``writer`` (or any parameter annotated
-        ``StreamWriter``) when it declares them, and returns a dict of state updates or None.
+        ``StreamWriter``) when it declares them, and returns a dict of state updates or None. A ``str`` Enum
+        member as the name names the node by its value (as in LangGraph).
 
         :raises InvalidGraphError: for a duplicate name, a reserved name (``START``, ``END``) or a name
-            containing ``:`` or ``|``, a missing action, or an action that is neither callable nor a compiled
-            graph
+            containing ``:`` or ``|``, or a missing action
+        :raises TypeError: for an action that is neither callable nor a compiled graph (as LangGraph raises)
         """
         if action is None and not isinstance(node, str):
             action = node
             node = getattr(action, "name", None) or getattr(action, "__name__", None) or ""
-        name = str(node)
+        name = str(node_name(node))
         if name in (START, END):
             raise InvalidGraphError(f"node name {name!r} is reserved; choose another name")
         if any(c in name for c in RESERVED_CHARS) or not name:
@@ -69,11 +71,15 @@ class StateGraph:
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
         """Run ``end_key`` in the superstep after ``start_key`` ran; with a list of starts, after all of them
-        ran (fan-in). Nodes are checked at :meth:`compile`."""
+        ran (fan-in). Nodes are checked at :meth:`compile`; ``str`` Enum members stand for their values.
+
+        :raises InvalidGraphError: for a fan-in edge with no start
+        """
+        end_key = node_name(end_key)
         if isinstance(start_key, str):
-            self.edges.append((start_key, end_key))
+            self.edges.append((node_name(start_key), end_key))
         else:
-            starts = tuple(start_key)
+            starts = tuple(node_name(s) for s in start_key)
             if not starts:
                 raise InvalidGraphError(f"add_edge([], {end_key!r}): a fan-in edge needs at least one start")
             if len(starts) == 1:
@@ -91,15 +97,19 @@ class StateGraph:
         """After ``source`` runs, call ``path(state)`` (sync or async) and go where it says.
 
         ``path`` returns a node name, ``END``, a ``Send``, or a list of those. ``path_map`` maps its return
-        values to node names (a list means the names themselves).
+        values to node names (a list means the names themselves). ``str`` Enum members stand for their
+        values. Targets are checked at :meth:`compile`.
         """
+        source = node_name(source)
         mapping: dict[Hashable, str] | None
         if path_map is None:
             mapping = None
         elif isinstance(path_map, Mapping):
-            mapping = dict(path_map)
+            mapping = {key: node_name(target) for key, target in path_map.items()}
         else:
-            mapping = {name: name for name in path_map}
+            mapping = {}
+            for target in path_map:
+                mapping[target] = mapping[node_name(target)] = node_name(target)
         name = getattr(path, "__name__", None) or type(path).__name__
         if name == "<lambda>":
             name = "condition"
@@ -107,9 +117,58 @@ class StateGraph:
         self.branches.append(Branch(source, path, mapping, is_async, name))
         return self
 
+    def add_sequence(
+        self,
+        nodes: Sequence[Callable[..., Any] | CompiledStateGraph | tuple[str, Callable[..., Any] | CompiledStateGraph]],
+    ) -> StateGraph:
+        """Add ``nodes`` and an edge from each to the next, so they run one after the other.
+
+        Each item is a function or compiled graph (named as :meth:`add_node` names it) or a ``(name, action)``
+        pair. No edge is added from ``START`` or to ``END``.
+
+        :raises InvalidGraphError: for an empty sequence, or a name :meth:`add_node` refuses (a duplicate: give
+            two lambdas distinct names with ``(name, fn)`` pairs)
+        :raises TypeError: for ``nodes`` that is a string or mapping, or an item that is neither a callable, a
+            compiled graph nor a ``(name, action)`` pair (as LangGraph raises)
+        """
+        if isinstance(nodes, (str, Mapping)) or not isinstance(nodes, Sequence):
+            raise TypeError(
+                f"add_sequence takes a list of nodes (functions, compiled graphs or (name, action) pairs), "
+                f"got {type(nodes).__name__}"
+            )
+        if not nodes:
+            raise InvalidGraphError("add_sequence([]): a sequence needs at least one node")
+        names: list[str] = []
+        for item in nodes:
+            if isinstance(item, tuple):
+                if len(item) != 2 or not isinstance(item[0], str):
+                    raise TypeError(f"add_sequence: a tuple item must be a (name, action) pair, got {item!r}")
+                name, action = item
+            elif callable(item) or isinstance(item, GraphSpec):
+                action = item
+                name = getattr(item, "name", None) or getattr(item, "__name__", None) or ""
+            else:
+                raise TypeError(
+                    f"add_sequence: {item!r} is not a node; pass a function, a compiled graph or a (name, action) pair"
+                )
+            self.add_node(name, action)
+            names.append(str(node_name(name)))
+        for a, b in itertools.pairwise(names):
+            self.add_edge(a, b)
+        return self
+
     def set_entry_point(self, key: str) -> StateGraph:
         """Same as ``add_edge(START, key)``."""
         return self.add_edge(START, key)
+
+    def set_conditional_entry_point(
+        self,
+        path: Callable[..., Any],
+        path_map: Mapping[Hashable, str] | Sequence[str] | None = None,
+    ) -> StateGraph:
+        """Same as ``add_conditional_edges(START, path, path_map)``: ``path(input state)`` picks the first
+        node(s)."""
+        return self.add_conditional_edges(START, path, path_map)
 
     def set_finish_point(self, key: str) -> StateGraph:
         """Same as ``add_edge(key, END)``."""
@@ -121,8 +180,10 @@ class StateGraph:
         :param name: the graph's name, as its runs' ``RunStarted`` events and ``astream_events`` show it
             (default ``"LangGraph"``, as in LangGraph)
 
-        :raises InvalidGraphError: for an edge from or to an unknown node, no edge from ``START``, a path map
-            naming an unknown node, or a node that cannot be reached from ``START``; the message names it
+        A node that no edge reaches is accepted (it never runs), as LangGraph accepts it.
+
+        :raises InvalidGraphError: for an edge from or to an unknown node, no edge from ``START``, or a path
+            map naming an unknown node; the message names it
         """
         known = set(self.nodes)
         hint = f"; known nodes: {sorted(known)}"
@@ -158,36 +219,6 @@ class StateGraph:
                 "the graph has no entry point: add an edge from START, e.g. add_edge(START, "
                 f"{next(iter(self.nodes), 'node')!r})"
             )
-        unreachable = self._unreachable()
-        if unreachable:
-            raise InvalidGraphError(
-                f"node(s) {unreachable} cannot be reached from START; add an edge to them or remove them"
-            )
         return CompiledStateGraph.of(
             name or "LangGraph", self.schema, self.nodes, self.edges, self.joins, self.branches
         )
-
-    def _unreachable(self) -> list[str]:
-        succ: dict[str, set[str]] = {n: set() for n in (START, *self.nodes)}
-        open_ended = False
-        for a, b in self.edges:
-            succ[a].add(b)
-        for starts, b in self.joins:
-            for a in starts:
-                succ[a].add(b)
-        for br in self.branches:
-            targets = br.targets()
-            if targets is None:
-                open_ended = True  # a path without a map may go anywhere
-            else:
-                succ[br.source].update(targets)
-        if open_ended:
-            return []
-        seen = {START}
-        todo = [START]
-        while todo:
-            for nxt in succ.get(todo.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo.append(nxt)
-        return [n for n in self.nodes if n not in seen]

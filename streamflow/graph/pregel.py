@@ -23,7 +23,7 @@ from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskSta
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Send
 from .context import RunContext, TaskContext, Writer, _current
-from .specs import Branch, GraphSpec, NodeSpec
+from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .sync_code import run_sync_code
 
 __all__ = ["execute"]
@@ -160,10 +160,10 @@ async def _route(branch: Branch, state_view: Any) -> list[Any]:
         if isinstance(value, Send):
             out.append(value)
             continue
-        target = value
+        target = node_name(value)
         if branch.path_map is not None:
             try:
-                target = branch.path_map[value]
+                target = node_name(branch.path_map[value])
             except (KeyError, TypeError):
                 raise InvalidGraphError(
                     f"conditional edge {branch.name!r} from {branch.source!r} returned {value!r}, which its "
@@ -235,11 +235,13 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
     schema = graph.schema
     channel = run.channel
     state = schema.start()
-    first = schema.check_update(graph_input, "the graph input")
+    first = schema.check_input(graph_input)
     if first:
         schema.apply(state, [("the graph input", first)])
-    if channel.wants(StateValues):
-        await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.ordered(state)))
+        # As in LangGraph, an input that writes no state key (``{}``, or only keys outside the schema) gives no
+        # first values chunk.
+        if channel.wants(StateValues):
+            await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.ordered(state)))
     joins_seen: dict[int, set[str]] = {}
     tasks = await _successors(graph, [START], state, joins_seen)
     step = 1
@@ -254,7 +256,10 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
             if task.input is None:
                 task.input = state_view if schema.is_dataclass else schema.ordered(state)
         await _Step(graph, run, ns, step).run_all(tasks)
-        schema.apply(state, [(f"node {t.node.name!r}", t.update) for t in tasks if t.update])
+        # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
+        # index), whatever order they finished in.
+        done = sorted((t for t in tasks if t.update), key=lambda t: t.path)
+        schema.apply(state, [(f"node {t.node.name!r}", t.update) for t in done if t.update])
         if channel.wants(StateValues):
             await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.ordered(state)))
         tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen)

@@ -7,6 +7,7 @@ modules import each other without a cycle: specs <- pregel <- run <- compiled <-
 
 from __future__ import annotations
 
+import enum
 import inspect
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -14,11 +15,18 @@ from typing import Any, Literal, Self, get_args, get_origin
 
 import attrs
 
-from ..errors import InvalidGraphError
 from .context import StreamWriter
 from .state import StateSchema
 
-__all__ = ["Branch", "GraphSpec", "NodeSpec"]
+__all__ = ["Branch", "GraphSpec", "NodeSpec", "node_name"]
+
+
+def node_name(name: Any) -> Any:
+    """A node name as the graph keeps it: a ``str`` Enum member becomes its value (``NodeName.BAZ`` ->
+    ``"baz"``, as LangGraph names the node); anything else comes back unchanged."""
+    if isinstance(name, enum.Enum) and isinstance(name, str):
+        return name.value
+    return name
 
 
 @attrs.define(slots=True, eq=False)
@@ -43,10 +51,10 @@ class NodeSpec:
         """Read how to call ``fn``: whether it is async, takes ``config``, and takes the stream writer (a
         parameter named ``writer`` or annotated :data:`~streamflow.graph.StreamWriter`).
 
-        :raises InvalidGraphError: when ``fn`` is not callable
+        :raises TypeError: when ``fn`` is not callable (LangGraph raises TypeError too)
         """
         if not callable(fn):
-            raise InvalidGraphError(f"node {name!r} must be a function or a compiled graph, got {fn!r}")
+            raise TypeError(f"node {name!r} must be a function or a compiled graph, got {fn!r}")
         is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             getattr(fn, "__call__", None)  # noqa: B004
         )
@@ -95,7 +103,7 @@ class Branch:
         except Exception:
             return None
         if ret is not None and get_origin(ret) is Literal:
-            return tuple(str(a) for a in get_args(ret))
+            return tuple(str(node_name(a)) for a in get_args(ret))
         return None
 
 

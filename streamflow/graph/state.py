@@ -7,6 +7,7 @@ superstep are an error (as in LangGraph).
 
 from __future__ import annotations
 
+import collections.abc
 import copy
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
@@ -20,6 +21,17 @@ __all__ = ["StateSchema"]
 
 Reducer = Callable[[Any, Any], Any]
 _MISSING = object()
+_CONCRETE: dict[Any, type[Any]] = {
+    collections.abc.Sequence: list,
+    collections.abc.MutableSequence: list,
+    collections.abc.Set: set,
+    collections.abc.MutableSet: set,
+    collections.abc.Mapping: dict,
+    collections.abc.MutableMapping: dict,
+}
+"""Abstract collection types a reducer key may be declared with -> the type its empty start value has (as in
+LangGraph, so ``Annotated[Sequence[BaseMessage], add_messages]`` starts from ``[]`` and the reducer sees the
+graph input too)."""
 
 
 def _reducer_of(hint: Any) -> tuple[Reducer | None, Any]:
@@ -31,6 +43,7 @@ def _reducer_of(hint: Any) -> tuple[Reducer | None, Any]:
     if not reducers:
         return None, _MISSING
     origin = get_origin(base) or base
+    origin = _CONCRETE.get(origin, origin)
     try:
         initial = origin() if isinstance(origin, type) else _MISSING
     except Exception:
@@ -104,6 +117,18 @@ class StateSchema:
                 f"{getattr(self.schema, '__name__', self.schema)} allows {list(self.keys)}"
             )
         return update if type(update) is dict else dict(update)
+
+    def check_input(self, graph_input: Any) -> dict[str, Any] | None:
+        """Return the graph input as a dict of the schema's keys (or None for no input); keys the schema does
+        not have are dropped, as LangGraph drops them.
+
+        :raises InvalidUpdateError: when ``graph_input`` is not a mapping (or a dataclass instance of the
+            schema)
+        """
+        if isinstance(graph_input, Mapping) and not (self.is_dataclass and isinstance(graph_input, self.schema)):
+            keys = self.keys
+            graph_input = {k: v for k, v in graph_input.items() if k in keys}
+        return self.check_update(graph_input, "the graph input")
 
     def start(self) -> dict[str, Any]:
         """A new state holding the initial values."""
