@@ -2,7 +2,8 @@
 
 values (errors, events, messages, metadata, run_info) -> channel (filters, fairness, subscription, thread_inbox,
 channel; portal and workers, utilities that know only async iterables and threads) -> views (modes, views,
-event_stream) -> runtime (graph, tools, models) -> bridges (server, log_view, redis, and catalog, the graphs
+event_stream) -> runtime (graph, tools, models; types, config, constants, prebuilt and language_models, which
+re-export its names at LangGraph's and LangChain's paths) -> bridges (server, log_view, redis, and catalog, the graphs
 they serve by name).
 
 The import graph counts every import in a module: at its top, inside a function (a lazy import) and under
@@ -42,6 +43,11 @@ LAYERS = {
     "graph": 3,
     "tools": 3,
     "models": 3,
+    "types": 3,
+    "config": 3,
+    "constants": 3,
+    "prebuilt": 3,
+    "language_models": 3,
     "catalog": 4,
     "server": 4,
     "log_view": 4,

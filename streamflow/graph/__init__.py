@@ -1,5 +1,7 @@
 """State graphs that stream (LangGraph's API): build with :class:`StateGraph`, run the compiled graph."""
 
+from ..messages import MessagesState as MessagesState
+from ..messages import add_messages as add_messages
 from .builder import StateGraph as StateGraph
 from .cancellation import AbandonedCall as AbandonedCall
 from .compiled import CompiledStateGraph as CompiledStateGraph
@@ -32,11 +34,13 @@ __all__ = [
     "START",
     "AbandonedCall",
     "CompiledStateGraph",
+    "MessagesState",
     "Run",
     "RunStatistics",
     "Send",
     "StateGraph",
     "StreamWriter",
+    "add_messages",
     "adispatch_custom_event",
     "check_cancelled",
     "dispatch_custom_event",

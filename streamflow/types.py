@@ -1,0 +1,10 @@
+"""LangGraph's ``langgraph.types`` names that streamflow provides, at the mirrored path.
+
+Re-exports only: each name is the object of its home module (:mod:`streamflow.graph`). ``Command`` and
+``interrupt`` arrive with the persistence issue; the README's migration table lists what is not provided.
+"""
+
+from .graph.constants import Send as Send
+from .graph.context import StreamWriter as StreamWriter
+
+__all__ = ["Send", "StreamWriter"]
