@@ -15,7 +15,8 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -147,3 +148,19 @@ class Normaliser:
 def normalise(value: Any) -> Any:
     """``value`` with ids, timestamps and messages normalised by a fresh :class:`Normaliser`."""
     return Normaliser()(value)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A graph built from a library, its input and the stream keyword arguments."""
+
+    build: Callable[[Lib], Any]
+    input: Any
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    ordered: bool = True
+    """False when parallel sync nodes finish in any order (LangGraph's too): the chunks compare as a multiset."""
+
+    def compare(self, chunks: list[Any]) -> Any:
+        """The normalised chunks, sorted by their repr unless the case is ordered."""
+        normalised = normalise(chunks)
+        return normalised if self.ordered else sorted(normalised, key=repr)

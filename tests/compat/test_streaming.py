@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 import pytest
 
-from .conftest import Lib, normalise, reference
+from .conftest import Case, Lib, normalise, reference
 
 
 class Counter(TypedDict):
@@ -22,22 +21,6 @@ class Counter(TypedDict):
 class Fan(TypedDict):
     topics: list[str]
     results: Annotated[list[str], operator.add]
-
-
-@dataclass(frozen=True)
-class Case:
-    """A graph built from a library, its input and the stream keyword arguments."""
-
-    build: Callable[[Lib], Any]
-    input: Any
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    ordered: bool = True
-    """False when parallel sync nodes finish in any order (LangGraph's too): the chunks compare as a multiset."""
-
-    def compare(self, chunks: list[Any]) -> Any:
-        """The normalised chunks, sorted by their repr unless the case is ordered."""
-        normalised = normalise(chunks)
-        return normalised if self.ordered else sorted(normalised, key=repr)
 
 
 def chain(lib: Lib) -> Any:
