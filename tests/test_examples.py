@@ -27,6 +27,14 @@ NEEDS_REDIS = {"demo_distributed.py"}
 """Examples that need a Redis server (CI starts one; elsewhere they are skipped without it)."""
 
 
+def checkout_env() -> dict[str, str]:
+    """The environment with this checkout first on ``PYTHONPATH``, so the examples import the streamflow under
+    test even where the installed one is another checkout's editable install."""
+    root = str(EXAMPLES.parent)
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root if not path else os.pathsep.join([root, path])}
+
+
 def run_script(name: str) -> list[str]:
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / name), *ARGS.get(name, [])],
@@ -34,6 +42,7 @@ def run_script(name: str) -> list[str]:
         text=True,
         timeout=60,
         check=False,
+        env=checkout_env(),
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""

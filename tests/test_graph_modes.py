@@ -65,6 +65,19 @@ async def test_simple_modes_async(mode: str) -> None:
     assert await async_items(stream_mode=mode) == EXPECTED[mode]
 
 
+def test_default_mode_is_updates_sync() -> None:
+    assert sync_items() == EXPECTED["updates"]
+    assert sync_items(subgraphs=True) == [((), chunk) for chunk in EXPECTED["updates"]]
+
+
+@pytest.mark.anyio
+async def test_default_mode_is_updates_async() -> None:
+    assert await async_items() == EXPECTED["updates"]
+    assert await async_items(version="v2") == [
+        {"type": "updates", "ns": (), "data": chunk} for chunk in EXPECTED["updates"]
+    ]
+
+
 def check_tasks(chunks: list[dict[str, Any]]) -> None:
     starts = [c for c in chunks if "input" in c]
     ends = [c for c in chunks if "result" in c]

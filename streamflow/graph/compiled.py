@@ -57,12 +57,16 @@ class CompiledStateGraph(GraphSpec):
         input: Any,
         config: Mapping[str, Any] | None = None,
         *,
-        stream_mode: str | Sequence[str] = "values",
+        stream_mode: str | Sequence[str] = "updates",
         subgraphs: bool = False,
         version: str = "v1",
         buffer_size: int = DEFAULT_BUFFER_SIZE,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph and yield the chunks of ``stream_mode`` as they happen.
+
+        ``stream_mode`` defaults to ``"updates"`` (as LangGraph's compiled StateGraph does): one
+        ``{node_name: update}`` dict per node that finished; pass ``stream_mode="values"`` for the whole
+        state after each step.
 
         This view uses the ``block`` policy with ``buffer_size`` events of buffer: while the caller is busy
         with a chunk and the buffer is full, the run waits (it runs ahead of the caller by at most
@@ -88,13 +92,14 @@ class CompiledStateGraph(GraphSpec):
         input: Any,
         config: Mapping[str, Any] | None = None,
         *,
-        stream_mode: str | Sequence[str] = "values",
+        stream_mode: str | Sequence[str] = "updates",
         subgraphs: bool = False,
         version: str = "v1",
         buffer_size: int = DEFAULT_BUFFER_SIZE,
     ) -> Iterator[Any]:
         """The sync twin of :meth:`astream`: the same async stream, carried to this thread through an anyio
-        blocking portal in batches. Async nodes work here too.
+        blocking portal in batches. Async nodes work here too. ``stream_mode`` defaults to ``"updates"``, as
+        in :meth:`astream`.
 
         A sync node runs in the thread iterating this generator, between chunks, when it is the only task
         of the run in flight (every enclosing subgraph's task aside), as LangGraph runs a task inline when it
