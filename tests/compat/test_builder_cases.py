@@ -163,7 +163,6 @@ CASES = [
     pytest.param(
         Case(lambda lib: conditional_start(lib, entry_point=True), {"input": "what is weather in sf"}),
         id="set-conditional-entry-point",
-        marks=pytest.mark.differs("StateGraph.set_conditional_entry_point is missing"),
     ),
     pytest.param(
         Case(node_schemas, {"hello": "there", "bye": "world", "messages": ["m"]}, ordered=False),
@@ -182,7 +181,6 @@ CASES = [
     pytest.param(
         Case(sequence, {"my_key": "x"}),
         id="add-sequence",
-        marks=pytest.mark.differs("StateGraph.add_sequence is missing"),
     ),
     pytest.param(
         Case(messages_from_config, {"messages": []}, {"stream_mode": "messages", "config": CONFIG}),

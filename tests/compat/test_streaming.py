@@ -305,7 +305,6 @@ CASES = [
     pytest.param(
         Case(chain, {"value": 1, "log": [], "extra": "ignored"}, {"stream_mode": "values"}),
         id="input-key-outside-schema",
-        marks=pytest.mark.differs("an input key outside the schema is refused; LangGraph ignores it"),
     ),
     pytest.param(
         Case(chain, START_VALUE, {"stream_mode": "tasks"}),
