@@ -149,6 +149,10 @@ async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
     return await run_sync_code(ctx, call, "node", node.name)
 
 
+def _task_path(task: _Task) -> tuple[Any, ...]:
+    return task.path
+
+
 async def _route(branch: Branch, state_view: Any) -> list[Any]:
     result = branch.path(state_view)
     if branch.is_async or hasattr(result, "__await__"):
@@ -258,8 +262,10 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
         await _Step(graph, run, ns, step).run_all(tasks)
         # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
         # index), whatever order they finished in.
-        done = sorted((t for t in tasks if t.update), key=lambda t: t.path)
-        schema.apply(state, [(f"node {t.node.name!r}", t.update) for t in done if t.update])
+        done = [t for t in tasks if t.update]
+        if len(done) > 1:
+            done.sort(key=_task_path)
+        schema.apply(state, [(f"node {t.node.name!r}", t.update or {}) for t in done])
         if channel.wants(StateValues):
             await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.ordered(state)))
         tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen)
