@@ -95,6 +95,9 @@ class AIMessage(BaseMessage):
     """Tool calls whose arguments were not valid JSON: ``{"name", "args" (the raw string), "id", "error"}``."""
     response_metadata: dict[str, Any] = attrs.field(factory=dict)
     """Provider details (model name, finish reason ...)."""
+    usage_metadata: dict[str, Any] | None = None
+    """Token counts as LangChain's: ``{"input_tokens", "output_tokens", "total_tokens"}`` and optional
+    ``input_token_details`` / ``output_token_details`` dicts; None when the provider reported none."""
 
 
 class _NoItems(list[Any]):
@@ -161,6 +164,7 @@ class AIMessageChunk(AIMessage):
             tool_calls=calls,
             invalid_tool_calls=invalid,
             response_metadata=dict(self.response_metadata),
+            usage_metadata=self.usage_metadata,
         )
 
 
@@ -169,13 +173,14 @@ class ChunkSum:
     sum costs time linear in the total size and the chunks can be freed as soon as their consumers are
     done with them. :meth:`total` gives what ``a + b + c ...`` gives."""
 
-    __slots__ = ("_calls", "_metadata", "_order", "_text", "id", "name")
+    __slots__ = ("_calls", "_metadata", "_order", "_text", "_usage", "id", "name")
 
     def __init__(self) -> None:
         self._text: list[str] = []
         self._calls: dict[Any, list[tuple[dict[str, Any], list[str]]]] = {}
         self._order: list[tuple[dict[str, Any], list[str]]] = []
         self._metadata: dict[str, Any] = {}
+        self._usage: dict[str, Any] | None = None
         self.id: str | None = None
         """The first chunk id seen."""
         self.name: str | None = None
@@ -190,6 +195,8 @@ class ChunkSum:
             self.name = chunk.name
         if chunk.response_metadata:
             self._metadata.update(chunk.response_metadata)
+        if chunk.usage_metadata is not None:
+            self._usage = _add_usage(self._usage, chunk.usage_metadata)
         for piece in chunk.tool_call_chunks:
             index = piece.get("index")
             found = None
@@ -219,7 +226,8 @@ class ChunkSum:
         a tool-call chunk merged into an earlier one with the same integer ``index`` whose ``id`` does not
         contradict it (``args`` and ``name`` joined), every other tool-call chunk (``index`` None or
         missing, or another ``id``) kept as a call of its own; the first ``id`` and ``name``;
-        ``response_metadata`` updated in order."""
+        ``response_metadata`` updated in order; ``usage_metadata`` summed key by key (None when no chunk
+        had any)."""
         pieces = [{**cur, "args": "".join(args)} for cur, args in self._order]
         return AIMessageChunk(
             content="".join(self._text),
@@ -227,7 +235,19 @@ class ChunkSum:
             name=self.name,
             tool_call_chunks=pieces,
             response_metadata=dict(self._metadata),
+            usage_metadata=self._usage,
         )
+
+
+def _add_usage(left: dict[str, Any] | None, right: Mapping[str, Any]) -> dict[str, Any]:
+    """Token counts added key by key, nested detail dicts too (a key missing on one side counts 0)."""
+    total = dict(left or {})
+    for key, value in right.items():
+        if isinstance(value, Mapping):
+            total[key] = _add_usage(total.get(key), value)
+        else:
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 def _is_merge_index(index: Any) -> bool:

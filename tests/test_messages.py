@@ -153,3 +153,13 @@ def test_chat_model_input_takes_role_tuples_and_strings() -> None:
     model = _Recording(["ok"])
     assert model.invoke([("system", "be brief"), ("user", "hi"), "plain"]).content == "ok"
     assert model.seen == [SystemMessage("be brief"), HumanMessage("hi"), HumanMessage("plain")]
+
+
+def test_usage_metadata_is_summed_and_kept_by_to_message() -> None:
+    first = AIMessageChunk("a", usage_metadata={"input_tokens": 2, "output_tokens": 1, "total_tokens": 3})
+    second = AIMessageChunk("b", usage_metadata={"output_tokens": 1, "output_token_details": {"reasoning": 1}})
+    total = first + second + AIMessageChunk("c")
+    expected = {"input_tokens": 2, "output_tokens": 2, "total_tokens": 3, "output_token_details": {"reasoning": 1}}
+    assert total.usage_metadata == expected
+    assert total.to_message().usage_metadata == expected
+    assert (AIMessageChunk("x") + AIMessageChunk("y")).usage_metadata is None

@@ -187,3 +187,33 @@ def test_tool_refuses_what_is_neither_a_function_nor_a_name() -> None:
         sf_tools.tool(3)  # type: ignore[call-overload]
     with pytest.raises(InvalidArgumentError, match="decorates a function"):
         sf_tools.tool("x")(3)  # type: ignore[arg-type]
+
+
+USAGES: dict[str, list[dict[str, Any] | None]] = {
+    "none": [None, None],
+    "one-side": [{"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}, None],
+    "summed-with-details": [
+        {"input_tokens": 5, "output_tokens": 0, "total_tokens": 5, "input_token_details": {"cache_read": 3}},
+        None,
+        {"input_tokens": 0, "output_tokens": 10, "total_tokens": 10, "output_token_details": {"reasoning": 4}},
+        {"input_tokens": 0, "output_tokens": 1, "total_tokens": 1, "output_token_details": {"reasoning": 1}},
+    ],
+}
+
+
+@pytest.mark.parametrize("usages", list(USAGES.values()), ids=list(USAGES))
+def test_usage_metadata_adds_up_as_langchain_core(usages: list[dict[str, Any] | None]) -> None:
+    def run(m: Any, _: Any) -> tuple[Any, Any]:
+        chunks = [m.AIMessageChunk(str(n), usage_metadata=u) for n, u in enumerate(usages)]
+        total = chunks[0]
+        for chunk in chunks[1:]:
+            total = total + chunk
+        whole = total.to_message() if hasattr(total, "to_message") else m.AIMessage(total.content, **_usage(total))
+        return total.usage_metadata, whole.usage_metadata
+
+    theirs, ours = _both(run)
+    assert ours == theirs
+
+
+def _usage(chunk: Any) -> dict[str, Any]:
+    return {"usage_metadata": chunk.usage_metadata}
