@@ -3,7 +3,9 @@
 Plain values, no I/O: ``HumanMessage``, ``SystemMessage``, ``AIMessage``, ``AIMessageChunk`` and
 ``ToolMessage``. Chunks add up with ``+``: text is concatenated and tool-call chunks with the same
 ``index`` are merged, their ``args`` strings joined; :meth:`AIMessageChunk.to_message` parses them into
-tool calls. Anywhere a message is accepted, a dict ``{"role": ..., "content": ...}`` is accepted too.
+tool calls. Anywhere a message is accepted (``add_messages``, a graph's ``add_messages`` key, a chat model's input), a
+dict ``{"role": ..., "content": ...}``, a ``(role, content)`` tuple and a plain string (a user message) are
+accepted too, with LangChain's role names.
 """
 
 from __future__ import annotations
@@ -38,16 +40,19 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
-@attrs.define(slots=True, kw_only=True)
+@attrs.define(slots=True)
 class BaseMessage:
-    """A chat message. ``type`` is LangChain's type tag (``"human"``, ``"ai"`` ...)."""
+    """A chat message. ``type`` is LangChain's type tag (``"human"``, ``"ai"`` ...).
+
+    As in LangChain, ``content`` may be passed positionally (``AIMessage("", tool_calls=[...])``); every
+    other field is keyword-only."""
 
     type: ClassVar[str] = "base"
     content: str = ""
     """The text of the message."""
-    id: str | None = None
+    id: str | None = attrs.field(default=None, kw_only=True)
     """Id of the message; ``add_messages`` gives one to messages that have none."""
-    name: str | None = None
+    name: str | None = attrs.field(default=None, kw_only=True)
     """Optional name of the author."""
 
     @property
@@ -90,6 +95,9 @@ class AIMessage(BaseMessage):
     """Tool calls whose arguments were not valid JSON: ``{"name", "args" (the raw string), "id", "error"}``."""
     response_metadata: dict[str, Any] = attrs.field(factory=dict)
     """Provider details (model name, finish reason ...)."""
+    usage_metadata: dict[str, Any] | None = None
+    """Token counts as LangChain's: ``{"input_tokens", "output_tokens", "total_tokens"}`` and optional
+    ``input_token_details`` / ``output_token_details`` dicts; None when the provider reported none."""
 
 
 class _NoItems(list[Any]):
@@ -156,6 +164,7 @@ class AIMessageChunk(AIMessage):
             tool_calls=calls,
             invalid_tool_calls=invalid,
             response_metadata=dict(self.response_metadata),
+            usage_metadata=self.usage_metadata,
         )
 
 
@@ -164,12 +173,14 @@ class ChunkSum:
     sum costs time linear in the total size and the chunks can be freed as soon as their consumers are
     done with them. :meth:`total` gives what ``a + b + c ...`` gives."""
 
-    __slots__ = ("_calls", "_metadata", "_text", "id", "name")
+    __slots__ = ("_calls", "_metadata", "_order", "_text", "_usage", "id", "name")
 
     def __init__(self) -> None:
         self._text: list[str] = []
-        self._calls: dict[Any, tuple[dict[str, Any], list[str]]] = {}
+        self._calls: dict[Any, list[tuple[dict[str, Any], list[str]]]] = {}
+        self._order: list[tuple[dict[str, Any], list[str]]] = []
         self._metadata: dict[str, Any] = {}
+        self._usage: dict[str, Any] | None = None
         self.id: str | None = None
         """The first chunk id seen."""
         self.name: str | None = None
@@ -184,29 +195,65 @@ class ChunkSum:
             self.name = chunk.name
         if chunk.response_metadata:
             self._metadata.update(chunk.response_metadata)
+        if chunk.usage_metadata is not None:
+            self._usage = _add_usage(self._usage, chunk.usage_metadata)
         for piece in chunk.tool_call_chunks:
-            key = piece.get("index", piece.get("id"))
-            found = self._calls.get(key)
+            index = piece.get("index")
+            found = None
+            if _is_merge_index(index):
+                piece_id = piece.get("id")
+                for cur, args in self._calls.get(index, ()):
+                    cur_id = cur.get("id")
+                    if cur_id in (None, "") or piece_id in (None, "") or cur_id == piece_id:
+                        found = (cur, args)
+                        break
             if found is None:
-                self._calls[key] = (dict(piece), [piece.get("args") or ""])
+                entry = (dict(piece), [piece.get("args") or ""])
+                self._order.append(entry)
+                if _is_merge_index(index):
+                    self._calls.setdefault(index, []).append(entry)
             else:
                 cur, args = found
                 args.append(piece.get("args") or "")
-                cur["name"] = cur.get("name") or piece.get("name")
-                cur["id"] = cur.get("id") or piece.get("id")
+                name = piece.get("name")
+                if name is not None:
+                    cur["name"] = name if cur.get("name") is None else cur["name"] + name
+                if not cur.get("id"):
+                    cur["id"] = piece.get("id") if piece.get("id") is not None else cur.get("id")
 
     def total(self) -> AIMessageChunk:
-        """The sum so far: text concatenated, tool-call chunks with the same ``index`` (or ``id`` when there
-        is no index) merged with their ``args`` joined, the first ``id`` and ``name``, ``response_metadata``
-        updated in order."""
-        pieces = [{**cur, "args": "".join(args)} for cur, args in self._calls.values()]
+        """The sum so far, as langchain-core's ``AIMessageChunk.__add__`` gives it: text concatenated;
+        a tool-call chunk merged into an earlier one with the same integer ``index`` whose ``id`` does not
+        contradict it (``args`` and ``name`` joined), every other tool-call chunk (``index`` None or
+        missing, or another ``id``) kept as a call of its own; the first ``id`` and ``name``;
+        ``response_metadata`` updated in order; ``usage_metadata`` summed key by key (None when no chunk
+        had any)."""
+        pieces = [{**cur, "args": "".join(args)} for cur, args in self._order]
         return AIMessageChunk(
             content="".join(self._text),
             id=self.id,
             name=self.name,
             tool_call_chunks=pieces,
             response_metadata=dict(self._metadata),
+            usage_metadata=self._usage,
         )
+
+
+def _add_usage(left: dict[str, Any] | None, right: Mapping[str, Any]) -> dict[str, Any]:
+    """Token counts added key by key, nested detail dicts too (a key missing on one side counts 0)."""
+    total = dict(left or {})
+    for key, value in right.items():
+        if isinstance(value, Mapping):
+            total[key] = _add_usage(total.get(key), value)
+        else:
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def _is_merge_index(index: Any) -> bool:
+    """Whether a tool-call chunk's ``index`` lets it merge with others (LangChain: an int, or a str
+    starting with ``lc_``)."""
+    return isinstance(index, int) or (isinstance(index, str) and index.startswith("lc_"))
 
 
 def merge_chunks(chunks: Iterable[AIMessageChunk]) -> AIMessageChunk:
@@ -235,35 +282,52 @@ _ROLES: dict[str, type[BaseMessage]] = {
     "user": HumanMessage,
     "human": HumanMessage,
     "system": SystemMessage,
+    "developer": SystemMessage,
     "assistant": AIMessage,
     "ai": AIMessage,
     "tool": ToolMessage,
 }
 
 
-def coerce_message(value: BaseMessage | Mapping[str, Any] | str) -> BaseMessage:
-    """Return ``value`` as a message: messages pass through, a string is a :class:`HumanMessage`, a dict
-    needs ``role`` (or ``type``) and ``content``.
+def _from_role(role: Any, fields: dict[str, Any]) -> BaseMessage:
+    cls = _ROLES.get(role) if isinstance(role, str) else None
+    if cls is None:
+        raise InvalidArgumentError(f"unknown message role {role!r}; allowed roles: {sorted(_ROLES)}")
+    if cls is ToolMessage and not fields.get("tool_call_id"):
+        raise InvalidArgumentError("a 'tool' message needs a 'tool_call_id' (the id of the call it answers)")
+    allowed = {a.name for a in attrs.fields(cls)}
+    return cls(**{k: v for k, v in fields.items() if k in allowed})
 
-    :raises InvalidArgumentError: for a dict with an unknown role, or any other type
+
+def coerce_message(value: BaseMessage | Mapping[str, Any] | tuple[str, str] | str) -> BaseMessage:
+    """Return ``value`` as a message, as LangChain coerces message-likes: messages pass through, a string
+    is a :class:`HumanMessage`, a ``(role, content)`` tuple and a dict with ``role`` (or ``type``) and
+    ``content`` become the role's message. Roles: ``human``/``user``, ``ai``/``assistant``,
+    ``system``/``developer``, and ``tool`` (a dict with a ``tool_call_id``; a tuple cannot carry one).
+
+    :raises InvalidArgumentError: for an unknown role, a ``tool`` message without ``tool_call_id``, a tuple
+        that is not ``(role, content)``, or any other type
     """
     if isinstance(value, BaseMessage):
         return value
     if isinstance(value, str):
-        return HumanMessage(content=value)
+        return HumanMessage(value)
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise InvalidArgumentError(f"a message tuple is (role, content), got {len(value)} items: {value!r}")
+        role, content = value
+        return _from_role(role, {"content": content})
     if isinstance(value, Mapping):
         fields = dict(value)
         role = fields.pop("role", None) or fields.pop("type", None)
-        cls = _ROLES.get(str(role))
-        if cls is None:
-            raise InvalidArgumentError(f"unknown message role {role!r}; allowed roles: {sorted(_ROLES)}")
-        allowed = {a.name for a in attrs.fields(cls)}
-        return cls(**{k: v for k, v in fields.items() if k in allowed})
-    raise InvalidArgumentError(f"cannot make a message of {type(value).__name__}; pass a message, dict or str")
+        return _from_role(role, fields)
+    raise InvalidArgumentError(
+        f"cannot make a message of {type(value).__name__}; pass a message, dict, (role, content) tuple or str"
+    )
 
 
 def _as_list(value: Any) -> list[BaseMessage]:
-    if isinstance(value, (BaseMessage, Mapping, str)):
+    if isinstance(value, (BaseMessage, Mapping, str, tuple)):
         return [coerce_message(value)]
     if isinstance(value, Iterable):
         return [coerce_message(v) for v in value]
@@ -275,7 +339,10 @@ def add_messages(left: Sequence[Any] | Any, right: Sequence[Any] | Any) -> list[
     replacing a message of ``left`` that has the same ``id``. Messages without an id get one; chunks are
     turned into whole messages.
 
-    :raises InvalidArgumentError: when an item is not a message, a message dict or a string
+    Both sides take a message, a message dict, a ``(role, content)`` tuple, a string, or a list of these
+    (see :func:`coerce_message`); a tuple on its own is one message, as in LangChain.
+
+    :raises InvalidArgumentError: when an item is none of these, or has an unknown role
     """
     merged = _as_list(left)
     for msg in merged:

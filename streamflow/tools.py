@@ -136,9 +136,49 @@ class BaseTool:
         return await run_sync_code(task, lambda: self.func(**valid), "tool", self.name, call_id)
 
 
-def tool(func: Callable[..., Any]) -> BaseTool:
-    """Make a tool of ``func`` (sync or async): its name, its docstring's first paragraph as the
-    description, and a JSON schema from its signature's type hints."""
+@typing.overload
+def tool(name_or_func: Callable[..., Any], /, *, description: str | None = None) -> BaseTool: ...
+
+
+@typing.overload
+def tool(
+    name_or_func: str | None = None, /, *, description: str | None = None
+) -> Callable[[Callable[..., Any]], BaseTool]: ...
+
+
+def tool(
+    name_or_func: str | Callable[..., Any] | None = None, /, *, description: str | None = None
+) -> BaseTool | Callable[[Callable[..., Any]], BaseTool]:
+    """Make a tool of a function (sync or async), as LangChain's ``@tool``: its name, its docstring's first
+    paragraph as the description, and a JSON schema from its signature's type hints.
+
+    Used bare (``@tool``) it returns the tool; called (``@tool()``, ``@tool("name")``,
+    ``@tool(description="...")``) it returns a decorator.
+
+    :param name_or_func: the function, or the tool's name (default: the function's name)
+    :param description: the tool's description (default: from the docstring)
+    :raises InvalidArgumentError: when ``name_or_func`` is neither a function nor a string, or the
+        decorator is applied to something that is not callable
+    """
+    if callable(name_or_func):
+        return BaseTool(name_or_func, description=description)
+    if name_or_func is not None and not isinstance(name_or_func, str):
+        raise InvalidArgumentError(
+            f"tool() takes a function or a tool name, got {type(name_or_func).__name__} {name_or_func!r}"
+        )
+    name = name_or_func
+
+    def decorate(func: Callable[..., Any]) -> BaseTool:
+        if not callable(func):
+            raise InvalidArgumentError(f"@tool(...) decorates a function, got {type(func).__name__} {func!r}")
+        return BaseTool(func, name=name, description=description)
+
+    return decorate
+
+
+def _as_tool(func: Any) -> BaseTool:
+    if not callable(func):
+        raise InvalidArgumentError(f"a tool is a BaseTool or a function, got {type(func).__name__} {func!r}")
     return BaseTool(func)
 
 
@@ -150,7 +190,7 @@ class ToolNode:
     """
 
     def __init__(self, tools: Sequence[BaseTool | Callable[..., Any]], *, name: str = "tools") -> None:
-        self.tools = {t.name: t for t in (x if isinstance(x, BaseTool) else tool(x) for x in tools)}
+        self.tools = {t.name: t for t in (x if isinstance(x, BaseTool) else _as_tool(x) for x in tools)}
         self.name = name
 
     async def __call__(self, state: Any) -> dict[str, list[ToolMessage]]:

@@ -319,7 +319,6 @@ CASES = [
     pytest.param(
         Case(messages_graph, {"messages": [("user", "hi")]}, {"stream_mode": "values"}),
         id="messages-tuple-input",
-        marks=pytest.mark.differs("('user', 'text') tuples are refused as messages"),
     ),
     pytest.param(Case(chain, START_VALUE, {"version": "v2"}), id="v2-updates"),
     pytest.param(
