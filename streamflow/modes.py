@@ -47,7 +47,8 @@ run never share state.
 
 Output items: a single mode yields chunks, a list yields ``(mode, chunk)``; ``subgraphs=True`` prefixes the
 namespace: ``(ns, chunk)`` or ``(ns, mode, chunk)``. ``version="v2"`` yields ``{"type": mode, "ns": ns,
-"data": chunk}`` dicts whatever the rest (LangGraph 1.1's stream parts).
+"data": chunk}`` dicts whatever the rest (LangGraph 1.1's stream parts); a ``values`` part also carries
+``"interrupts": ()``, as LangGraph 1.2's do (streamflow has no interrupts yet).
 """
 
 from __future__ import annotations
@@ -451,7 +452,12 @@ class ViewSpec:
     def shaper(self) -> Shaper:
         """The function ``(mode, ns, chunk) -> output item`` for this spec."""
         if self.version == "v2":
-            return lambda mode, ns, chunk: {"type": mode, "ns": ns, "data": chunk}
+            # LangGraph 1.2's values parts carry the interrupts the state holds: none until streamflow has them.
+            return lambda mode, ns, chunk: (
+                {"type": mode, "ns": ns, "data": chunk, "interrupts": ()}
+                if mode == "values"
+                else {"type": mode, "ns": ns, "data": chunk}
+            )
         if self.subgraphs:
             if self.single:
                 return lambda mode, ns, chunk: (ns, chunk)

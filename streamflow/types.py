@@ -6,5 +6,6 @@ Re-exports only: each name is the object of its home module (:mod:`streamflow.gr
 
 from .graph.constants import Send as Send
 from .graph.context import StreamWriter as StreamWriter
+from .graph.output import GraphOutput as GraphOutput
 
-__all__ = ["Send", "StreamWriter"]
+__all__ = ["GraphOutput", "Send", "StreamWriter"]

@@ -270,7 +270,10 @@ def test_v2_single_mode() -> None:
 @pytest.mark.anyio
 async def test_v2_mode_list_async() -> None:
     items = await async_items(stream_mode=["values", "updates", "custom"], version="v2")
-    assert items == [{"type": m, "ns": (), "data": c} for m, c in MULTI]
+    assert items == [
+        {"type": m, "ns": (), "data": c, "interrupts": ()} if m == "values" else {"type": m, "ns": (), "data": c}
+        for m, c in MULTI
+    ]
 
 
 def test_v2_subgraphs() -> None:

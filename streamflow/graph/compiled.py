@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from ..modes import ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
 from .cancellation import SyncRunner
+from .output import GraphOutput
 from .run import Run
 from .specs import GraphSpec
 
@@ -250,20 +252,111 @@ class CompiledStateGraph(GraphSpec):
                 with CancelScope(shield=True):
                     await run.aclose()
 
-    async def ainvoke(self, input: Any, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Run the graph to the end and return its final state.
+    async def ainvoke(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        stream_mode: str | Sequence[str] = "values",
+        print_mode: str | Sequence[str] = (),
+        subgraphs: bool = False,
+        version: str = "v1",
+    ) -> Any:
+        """Run the graph to the end and return its result, as LangGraph's ``invoke``.
 
+        With ``stream_mode="values"`` (the default) the result is the final state (a dict); with
+        ``version="v2"`` it is a :class:`~streamflow.types.GraphOutput` whose ``value`` is that state and
+        whose ``interrupts`` is ``()``. Any other ``stream_mode`` (a list too, even ``["values"]``) returns the
+        list of the chunks :meth:`astream` would yield with the same ``stream_mode``, ``subgraphs`` and
+        ``version``. ``print_mode`` (a mode or list of modes) prints the chunks of those modes to stdout as
+        they come, as LangGraph does (``[mode] chunk``, with ``[graph=ns]`` for a subgraph's when
+        ``subgraphs``), without changing the result.
+
+        :raises UnknownStreamModeError: (before the run starts) for an unknown mode (in ``stream_mode`` or
+            ``print_mode``) or version
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        async with Run(self, input, config, replay_size=0) as run:
-            result: dict[str, Any] = await run.result()
-            return result
+        if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
+            async with Run(self, input, config, replay_size=0) as run:
+                state = await run.result()
+            return GraphOutput(state) if version == "v2" else state
+        collect = _Collector(stream_mode, print_mode, subgraphs, version)
+        parts = self.astream(input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2")
+        async for part in parts:
+            collect.add(part)
+        return collect.result()
 
-    def invoke(self, input: Any, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The sync twin of :meth:`ainvoke`, through an anyio blocking portal.
+    def invoke(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        stream_mode: str | Sequence[str] = "values",
+        print_mode: str | Sequence[str] = (),
+        subgraphs: bool = False,
+        version: str = "v1",
+    ) -> Any:
+        """The sync twin of :meth:`ainvoke`, with the same arguments and results. The default run goes
+        through an anyio blocking portal; any other (another ``stream_mode``, ``print_mode``) runs as
+        :meth:`stream` does.
 
         :raises SyncInAsyncContextError: when called in a thread that runs an event loop (use ``ainvoke()``)
+        :raises UnknownStreamModeError: (before the run starts) for an unknown mode or version
+        :raises Exception: what a node raised, unchanged
+        :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        result: dict[str, Any] = call_sync(self.ainvoke, input, config, async_alternative="ainvoke()")
-        return result
+        if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
+            state = call_sync(self.ainvoke, input, config, async_alternative="ainvoke()")
+            return GraphOutput(state) if version == "v2" else state
+        collect = _Collector(stream_mode, print_mode, subgraphs, version)
+        open_view = self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE)
+        parts: Iterator[Mapping[str, Any]] = iterate_sync_running_calls(
+            lambda caller, batch_size: self._drive(input, config, open_view, caller.run_sync, batch_size),
+            async_alternative="ainvoke()",
+        )
+        for part in parts:
+            collect.add(part)
+        return collect.result()
+
+
+class _Collector:
+    """What ``invoke()`` does with the v2 parts of a run streamed with ``modes`` (the stream modes, then the
+    print modes not among them): print those of ``print_mode`` and keep those of ``stream_mode``, shaped as
+    ``stream()`` would shape them (the last ``values`` chunk only, when ``stream_mode`` is ``"values"``)."""
+
+    def __init__(
+        self, stream_mode: str | Sequence[str], print_mode: str | Sequence[str], subgraphs: bool, version: str
+    ) -> None:
+        spec = ViewSpec.parse(stream_mode, subgraphs, version)
+        printed = ViewSpec.parse(print_mode) if print_mode else None
+        self.kept = frozenset(spec.modes)
+        self.printed = frozenset(printed.modes) if printed is not None else frozenset()
+        self.modes = (
+            [*spec.modes, *(mode for mode in printed.modes if mode not in self.kept)] if printed else list(spec.modes)
+        )
+        self.subgraphs = subgraphs
+        self.version = version
+        self.last_only = stream_mode == "values"
+        self.shape = spec.shaper()
+        self.chunks: list[Any] = []
+        self.last: Any = None
+
+    def add(self, part: Mapping[str, Any]) -> None:
+        """Print and keep one v2 part of the run."""
+        mode, ns, chunk = part["type"], part["ns"], part["data"]
+        if mode in self.printed:
+            graph = f" \033[1;30;33m[graph={ns}]\033[0m" if self.subgraphs and ns else ""
+            sys.stdout.write(f"\033[1m[{mode}]\033[0m{graph} {chunk!r}\n")
+        if mode in self.kept:
+            if self.last_only:
+                if not ns:
+                    self.last = chunk
+            else:
+                self.chunks.append(self.shape(mode, ns, chunk))
+
+    def result(self) -> Any:
+        """The final state (a :class:`GraphOutput` of it for ``v2``) or the list of chunks."""
+        if not self.last_only:
+            return self.chunks
+        return GraphOutput(self.last) if self.version == "v2" else self.last

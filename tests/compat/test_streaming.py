@@ -328,7 +328,6 @@ CASES = [
     pytest.param(
         Case(chain, START_VALUE, {"version": "v2", "stream_mode": "values"}),
         id="v2-values",
-        marks=pytest.mark.differs("v2 values parts lack the 'interrupts' key LangGraph 1.2 adds"),
     ),
     pytest.param(
         Case(nested, START_VALUE, {"version": "v2", "subgraphs": True, "stream_mode": ["updates", "custom"]}),
