@@ -49,13 +49,14 @@ class SubModel:
         self.dropped = 0
         self.published_at_attach = published
         self.published_until: int | None = None
+        self.congested = False  # a 'block' buffer that filled up counts as full until it drained to half
 
     def __repr__(self) -> str:
         return f"<SubModel {self.policy}/{self.capacity} {self.spec}>"
 
     @property
     def full(self) -> bool:
-        return self.attached and self.policy == "block" and len(self.buffer) >= self.capacity
+        return self.attached and self.congested
 
     def push(self, event: Event) -> None:
         self.matched += 1
@@ -63,6 +64,15 @@ class SubModel:
             self.missed.append(self.buffer.popleft().seq)
             self.dropped += 1
         self.buffer.append(event)
+        if self.attached and self.policy == "block" and len(self.buffer) >= self.capacity:
+            self.congested = True
+
+    def take(self) -> Event:
+        """Take the oldest buffered event; a congested 'block' buffer has room again once at half."""
+        event = self.buffer.popleft()
+        if self.congested and len(self.buffer) <= self.capacity >> 1:
+            self.congested = False
+        return event
 
     def offer(self, event: Event) -> None:
         if self.attached and spec_matches(self.spec, event):
@@ -167,7 +177,7 @@ class ChannelMachine(RuleBasedStateMachine):
             model.missed = []
             return
         assert model.buffer, f"received {got!r} from an empty model buffer"
-        assert got is model.buffer.popleft()
+        assert got is model.take()
         model.delivered += 1
 
     def ready(self, model: SubModel) -> bool:
@@ -269,7 +279,7 @@ class ChannelMachine(RuleBasedStateMachine):
             return
         # The receive won the race: it must have taken exactly what the model says comes next.
         assert model.buffer
-        assert got is model.buffer.popleft()
+        assert got is model.take()
         model.delivered += 1
 
     @precondition(lambda self: any(m.attached and not m.closed and not m.buffer and not m.missed for m in self.models))
