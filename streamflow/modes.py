@@ -15,12 +15,21 @@ Chunk shapes (LangGraph's):
     whatever the node or tool gave its stream writer.
 ``tasks``
     ``{"id", "name", "input", "triggers"}`` when a task starts, ``{"id", "name", "error", "result",
-    "interrupts"}`` when it ends; ``result`` is a list of ``(key, value)`` writes, ``error`` None or a
-    string.
+    "interrupts"}`` when it ends, as LangGraph 1.2 gives them (older LangGraph docs show other shapes;
+    1.2 is followed). ``triggers`` is a tuple: every channel the node listens to, sorted, whichever fired:
+    ``"branch:to:<node>"`` (any edge into the node, START included), then ``"join:<a>+<b>:<node>"`` for
+    each fan-in edge ending at it; ``("__pregel_push",)`` for a task started by ``Send`` (the older docs
+    show ``"start:<node>"`` and the source node's name). ``result`` is a dict of the state keys the node
+    wrote (``{}`` when it returned None or failed; older docs show a list of ``(key, value)`` pairs);
+    ``interrupts`` is ``[]``. Differences kept: ``error`` is None or a string ``"ValueError('boom')"``
+    where LangGraph puts the exception object itself (our events carry no live objects across
+    processes); the start payload has no ``metadata`` key (LangGraph 1.2 adds one holding the run's
+    user metadata and tags when there are some).
 ``messages``
     ``(message, metadata)``, as LangGraph's ``messages`` mode: an ``AIMessageChunk`` for each token of a
     chat model, with metadata holding the run's metadata plus ``langgraph_node``, ``langgraph_step``,
-    ``langgraph_triggers``, ``langgraph_path``, ``langgraph_checkpoint_ns``, ``tags``, ``ls_provider`` and
+    ``langgraph_triggers`` (the task's triggers, as in ``tasks``), ``langgraph_path``,
+    ``langgraph_checkpoint_ns``, ``tags``, ``ls_provider`` and
     ``ls_model_name``; and, once whole, each message a node returns that was not streamed as tokens and was
     not in the node's input (a ``HumanMessage``, a ``ToolMessage``, an ``AIMessage`` of a ``nostream``
     model...), with the node's metadata (the run's metadata and the ``langgraph_*`` keys). A message
@@ -38,8 +47,10 @@ Chunk shapes (LangGraph's):
     (``message``: ``str()`` of the exception, or the schema error for bad arguments). ``tool_call_id`` is
     the id the model gave the call, or a new one when the tool was called without one.
 ``debug``
-    ``{"step", "timestamp", "type": "task" | "task_result", "payload"}`` with the ``tasks`` chunk as
-    payload and the event's time as an ISO 8601 string.
+    ``{"step", "timestamp", "type": "task" | "task_result", "payload"}``, keys in that order, with the
+    ``tasks`` chunk as payload, ``step`` the superstep (1 for the first) and the event's time as an ISO
+    8601 string in UTC (``"2026-11-30T06:08:58.648033+00:00"``), as LangGraph 1.2. LangGraph's
+    ``checkpoint`` debug chunks need a checkpointer and are not given.
 
 A mode that must remember something across events (``messages`` remembers which message ids it has
 already emitted) declares a :class:`ModeState` class; every view gets a fresh instance, so two views of one
@@ -176,18 +187,18 @@ def register_mode(mode: Mode) -> Mode:
 
 
 def _task_start(event: TaskStarted) -> dict[str, Any]:
-    return {"id": event.task_id, "name": event.node, "input": event.input, "triggers": list(event.triggers)}
+    return {"id": event.task_id, "name": event.node, "input": event.input, "triggers": tuple(event.triggers)}
 
 
 def _task_result(event: TaskFinished) -> dict[str, Any]:
     result = event.result
-    writes = list(result.items()) if isinstance(result, dict) else []
+    writes = dict(result) if isinstance(result, Mapping) else {}
     return {"id": event.task_id, "name": event.node, "error": None, "result": writes, "interrupts": []}
 
 
 def _task_error(event: TaskFailed) -> dict[str, Any]:
     error = f"{event.error_type.rpartition('.')[2]}({event.error_message!r})"
-    return {"id": event.task_id, "name": event.node, "error": error, "result": [], "interrupts": []}
+    return {"id": event.task_id, "name": event.node, "error": error, "result": {}, "interrupts": []}
 
 
 def _debug(kind: str, payload: Callable[[Any], dict[str, Any]]) -> Projection:
