@@ -9,7 +9,9 @@ from typing import Annotated, Any, TypedDict
 import pytest
 
 from streamflow.errors import UnknownStreamModeError
+from streamflow.events import TaskStarted
 from streamflow.graph import END, START, StateGraph, StreamWriter
+from streamflow.modes import ViewSpec
 from streamflow.types import Send
 
 JOKE = "This is a joke about ice cream and cats"
@@ -393,3 +395,19 @@ async def test_unknown_version_async() -> None:
     with pytest.raises(UnknownStreamModeError, match="v1, v2"):
         async for _ in graph.astream(INPUT, version="v0"):
             pass
+
+
+def test_task_payload_metadata_is_the_run_metadata_without_internal_keys() -> None:
+    config = {"metadata": {"user": "u1", "thread_id": "7", "langgraph_step": 9}, "tags": ["t1", "seq:step:1"]}
+    tasks = [c for c in graph.stream(INPUT, config, stream_mode="tasks") if "triggers" in c]
+    assert [c["metadata"] for c in tasks] == [{"user": "u1", "tags": ["t1"]}] * 2
+    debug = [c["payload"] for c in graph.stream(INPUT, config, stream_mode="debug") if c["type"] == "task"]
+    assert debug == [{**c, "id": d["id"]} for c, d in zip(tasks, debug, strict=True)]
+    assert all("metadata" not in c for c in graph.stream(INPUT, stream_mode="tasks"))
+
+
+def test_task_payload_of_a_view_that_missed_run_started_has_only_the_tags() -> None:
+    event = TaskStarted(node="n", step=1, task_id="t", tags=("t1",), input={}, triggers=("branch:to:n",))
+    assert list(ViewSpec.parse("tasks").items([event])) == [
+        {"id": "t", "name": "n", "input": {}, "triggers": ("branch:to:n",), "metadata": {"tags": ["t1"]}}
+    ]

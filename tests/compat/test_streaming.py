@@ -323,6 +323,22 @@ CASES = [
     ),
     pytest.param(Case(nested, START_VALUE, {"stream_mode": "tasks", "subgraphs": True}), id="tasks-subgraphs"),
     pytest.param(
+        Case(chain, START_VALUE, {"stream_mode": "tasks", "config": {"metadata": {"user": "u1"}, "tags": ["t1"]}}),
+        id="tasks-run-metadata",
+    ),
+    pytest.param(
+        Case(
+            nested,
+            START_VALUE,
+            {"stream_mode": "debug", "subgraphs": True, "config": {"metadata": {"user": "u1"}, "tags": ["t1"]}},
+        ),
+        id="debug-subgraphs-run-metadata",
+    ),
+    pytest.param(
+        Case(chain, START_VALUE, {"stream_mode": "tasks", "config": {"configurable": {"thread_id": "7"}}}),
+        id="tasks-thread-id-left-out",
+    ),
+    pytest.param(
         Case(messages_graph, {"messages": [("user", "hi")]}, {"stream_mode": "values"}),
         id="messages-tuple-input",
         marks=pytest.mark.differs("('user', 'text') tuples are refused as messages"),
