@@ -209,7 +209,7 @@ class TaskStarted(Event):
     input: Any = None
     """The input the node was called with (the state, or a ``Send`` argument)."""
     triggers: tuple[str, ...] = ()
-    """What triggered the task, in LangGraph's words (``("start:node",)``, ``("branch:to:node",)``...)."""
+    """What triggered the task, in LangGraph 1.2's words (``("branch:to:node",)``, ``("__pregel_push",)``...)."""
     path: tuple[Any, ...] = ()
     """LangGraph's task path (its ``langgraph_path``): ``("__pregel_pull", <node>)``, or
     ``("__pregel_push", <index of the Send among the step's sends>)`` for a task started by a ``Send``."""

@@ -35,7 +35,7 @@ def node_metadata(
 
     :param step: the task's superstep number
     :param node: the task's node name
-    :param triggers: what triggered the task (``("start:node",)``, ``("__pregel_push",)`` ...)
+    :param triggers: what triggered the task (``("branch:to:node",)``, ``("__pregel_push",)`` ...)
     :param path: LangGraph's task path: ``("__pregel_pull", node)``, or ``("__pregel_push", index)`` for a
         ``Send``
     :param ns: the namespace of the graph the task runs in (``()`` at the root)

@@ -15,12 +15,22 @@ Chunk shapes (LangGraph's):
     whatever the node or tool gave its stream writer.
 ``tasks``
     ``{"id", "name", "input", "triggers"}`` when a task starts, ``{"id", "name", "error", "result",
-    "interrupts"}`` when it ends; ``result`` is a list of ``(key, value)`` writes, ``error`` None or a
-    string.
+    "interrupts"}`` when it ends, as LangGraph 1.2 gives them (older LangGraph docs show other shapes;
+    1.2 is followed). ``triggers`` is a tuple: every channel the node listens to, sorted, whichever fired:
+    ``"branch:to:<node>"`` (any edge into the node, START included), then ``"join:<a>+<b>:<node>"`` for
+    each fan-in edge ending at it; ``("__pregel_push",)`` for a task started by ``Send`` (the older docs
+    show ``"start:<node>"`` and the source node's name). ``result`` is a dict of the state keys the node
+    wrote (``{}`` when it returned None or failed; older docs show a list of ``(key, value)`` pairs);
+    ``interrupts`` is ``[]``. The start payload has a ``metadata`` key when there is something to put
+    in it (LangGraph 1.2): the run's ``config["metadata"]`` without ``thread_id``, ``checkpoint_*`` and
+    ``langgraph_*`` keys, plus ``tags`` (the run's tags) (:class:`TasksModeState`). Difference kept:
+    ``error`` is None or a string ``"ValueError('boom')"`` where LangGraph puts the exception object itself
+    (our events carry no live objects across processes).
 ``messages``
     ``(message, metadata)``, as LangGraph's ``messages`` mode: an ``AIMessageChunk`` for each token of a
     chat model, with metadata holding the run's metadata plus ``langgraph_node``, ``langgraph_step``,
-    ``langgraph_triggers``, ``langgraph_path``, ``langgraph_checkpoint_ns``, ``tags``, ``ls_provider`` and
+    ``langgraph_triggers`` (the task's triggers, as in ``tasks``), ``langgraph_path``,
+    ``langgraph_checkpoint_ns``, ``tags``, ``ls_provider`` and
     ``ls_model_name``; and, once whole, each message a node returns that was not streamed as tokens and was
     not in the node's input (a ``HumanMessage``, a ``ToolMessage``, an ``AIMessage`` of a ``nostream``
     model...), with the node's metadata (the run's metadata and the ``langgraph_*`` keys). A message
@@ -38,8 +48,10 @@ Chunk shapes (LangGraph's):
     (``message``: ``str()`` of the exception, or the schema error for bad arguments). ``tool_call_id`` is
     the id the model gave the call, or a new one when the tool was called without one.
 ``debug``
-    ``{"step", "timestamp", "type": "task" | "task_result", "payload"}`` with the ``tasks`` chunk as
-    payload and the event's time as an ISO 8601 string.
+    ``{"step", "timestamp", "type": "task" | "task_result", "payload"}``, keys in that order, with the
+    ``tasks`` chunk as payload, ``step`` the superstep (1 for the first) and the event's time as an ISO
+    8601 string in UTC (``"2026-11-30T06:08:58.648033+00:00"``), as LangGraph 1.2. LangGraph's
+    ``checkpoint`` debug chunks need a checkpointer and are not given.
 
 A mode that must remember something across events (``messages`` remembers which message ids it has
 already emitted) declares a :class:`ModeState` class; every view gets a fresh instance, so two views of one
@@ -86,11 +98,13 @@ __all__ = [
     "SKIP",
     "STREAM_VERSIONS",
     "Chunks",
+    "DebugModeState",
     "MessagesModeState",
     "Mode",
     "ModeState",
     "Projector",
     "Shaper",
+    "TasksModeState",
     "ViewSpec",
     "register_mode",
     "task_metadata",
@@ -176,31 +190,93 @@ def register_mode(mode: Mode) -> Mode:
     return mode
 
 
-def _task_start(event: TaskStarted) -> dict[str, Any]:
-    return {"id": event.task_id, "name": event.node, "input": event.input, "triggers": list(event.triggers)}
+_INTERNAL_METADATA_KEYS: Final = frozenset(
+    {
+        "thread_id",
+        "checkpoint_id",
+        "checkpoint_ns",
+        "checkpoint_map",
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_triggers",
+        "langgraph_path",
+        "langgraph_checkpoint_ns",
+    }
+)
+"""Metadata keys a ``task`` payload leaves out (they repeat the task's own fields), as LangGraph 1.2."""
+
+
+def _task_start(event: TaskStarted, run_metadata: Mapping[str, Any]) -> dict[str, Any]:
+    payload = {"id": event.task_id, "name": event.node, "input": event.input, "triggers": tuple(event.triggers)}
+    metadata = {key: value for key, value in run_metadata.items() if key not in _INTERNAL_METADATA_KEYS}
+    tags = [tag for tag in event.tags if not tag.startswith("seq:step")]
+    if tags:
+        metadata["tags"] = tags
+    if metadata:
+        payload["metadata"] = metadata
+    return payload
 
 
 def _task_result(event: TaskFinished) -> dict[str, Any]:
     result = event.result
-    writes = list(result.items()) if isinstance(result, dict) else []
+    writes = dict(result) if isinstance(result, Mapping) else {}
     return {"id": event.task_id, "name": event.node, "error": None, "result": writes, "interrupts": []}
 
 
 def _task_error(event: TaskFailed) -> dict[str, Any]:
     error = f"{event.error_type.rpartition('.')[2]}({event.error_message!r})"
-    return {"id": event.task_id, "name": event.node, "error": error, "result": [], "interrupts": []}
+    return {"id": event.task_id, "name": event.node, "error": error, "result": {}, "interrupts": []}
+
+
+def _debug_chunk(kind: str, event: Event, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "step": event.step,
+        "timestamp": datetime.fromtimestamp(event.ts, UTC).isoformat(),
+        "type": kind,
+        "payload": payload,
+    }
 
 
 def _debug(kind: str, payload: Callable[[Any], dict[str, Any]]) -> Projection:
     def project(event: Event) -> dict[str, Any]:
-        return {
-            "step": event.step,
-            "timestamp": datetime.fromtimestamp(event.ts, UTC).isoformat(),
-            "type": kind,
-            "payload": payload(event),
-        }
+        return _debug_chunk(kind, event, payload(event))
 
     return project
+
+
+class TasksModeState(ModeState):
+    """The ``task`` payloads of one ``tasks`` view: remembers the run's metadata (from ``RunStarted``) to
+    give each payload LangGraph 1.2's ``metadata`` key (the run's metadata without the keys that repeat the
+    task's own fields, plus the run's tags). A view that never saw ``RunStarted`` gives only the tags."""
+
+    kinds: ClassVar[frozenset[type[Event]]] = frozenset({RunStarted, TaskStarted})
+    debug: ClassVar[bool] = False
+    """Whether payloads are wrapped in ``debug`` chunks."""
+
+    __slots__ = ("run_metadata",)
+
+    def __init__(self) -> None:
+        self.run_metadata: Mapping[str, Any] = {}
+
+    def projections(self) -> dict[type[Event], Projection]:
+        return {RunStarted: self.run_started, TaskStarted: self.task_started}
+
+    def run_started(self, event: RunStarted) -> Any:
+        if not event.ns:  # a subgraph's run carries its node's metadata, not the run's
+            self.run_metadata = event.metadata
+        return SKIP
+
+    def task_started(self, event: TaskStarted) -> Any:
+        payload = _task_start(event, self.run_metadata)
+        return _debug_chunk("task", event, payload) if self.debug else payload
+
+
+class DebugModeState(TasksModeState):
+    """The ``task`` chunks of one ``debug`` view (see :class:`TasksModeState`)."""
+
+    __slots__ = ()
+
+    debug: ClassVar[bool] = True
 
 
 def task_metadata(run_metadata: Mapping[str, Any], event: TaskStarted) -> dict[str, Any]:
@@ -373,15 +449,12 @@ register_mode(
         },
     )
 )
-register_mode(Mode("tasks", {TaskStarted: _task_start, TaskFinished: _task_result, TaskFailed: _task_error}))
+register_mode(Mode("tasks", {TaskFinished: _task_result, TaskFailed: _task_error}, state=TasksModeState))
 register_mode(
     Mode(
         "debug",
-        {
-            TaskStarted: _debug("task", _task_start),
-            TaskFinished: _debug("task_result", _task_result),
-            TaskFailed: _debug("task_result", _task_error),
-        },
+        {TaskFinished: _debug("task_result", _task_result), TaskFailed: _debug("task_result", _task_error)},
+        state=DebugModeState,
     )
 )
 

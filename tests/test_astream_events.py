@@ -133,7 +133,7 @@ async def test_event_data_tags_and_metadata() -> None:
     assert node["metadata"]["user"] == "u1"
     assert node["metadata"]["langgraph_node"] == "model"
     assert node["metadata"]["langgraph_step"] == 2
-    assert node["metadata"]["langgraph_triggers"] == ("prompt",)
+    assert node["metadata"]["langgraph_triggers"] == ("branch:to:model",)
     assert node["metadata"]["langgraph_path"] == ("__pregel_pull", "model")
     assert node["metadata"]["langgraph_checkpoint_ns"] == f"model:{node['run_id']}"
     assert [m.content for m in node["data"]["input"]["messages"]] == ["please add"]

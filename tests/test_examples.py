@@ -124,16 +124,16 @@ def check_debug(lines: list[str]) -> None:
         assert c["timestamp"].endswith("+00:00")
     assert items[0]["payload"]["id"] == items[1]["payload"]["id"] != items[2]["payload"]["id"]
     assert items[0]["payload"]["input"] == {"topic": "ice cream"}
-    assert items[0]["payload"]["triggers"] == ["start:refine_topic"]
-    assert items[2]["payload"]["triggers"] == ["refine_topic"]
+    assert items[0]["payload"]["triggers"] == ("branch:to:refine_topic",)
+    assert items[2]["payload"]["triggers"] == ("branch:to:generate_joke",)
     assert items[1]["payload"] | {"id": None} == {
         "id": None,
         "name": "refine_topic",
         "error": None,
-        "result": [("topic", "ice cream and cats")],
+        "result": {"topic": "ice cream and cats"},
         "interrupts": [],
     }
-    assert items[3]["payload"]["result"] == [("joke", JOKE)]
+    assert items[3]["payload"]["result"] == {"joke": JOKE}
 
 
 def check_async(lines: list[str]) -> None:

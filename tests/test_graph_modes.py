@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+import operator
+import re
+from typing import Annotated, Any, TypedDict
 
 import pytest
 
 from streamflow.errors import UnknownStreamModeError
-from streamflow.graph import START, StateGraph, StreamWriter
+from streamflow.events import TaskStarted
+from streamflow.graph import END, START, StateGraph, StreamWriter
+from streamflow.modes import ViewSpec
+from streamflow.types import Send
 
 JOKE = "This is a joke about ice cream and cats"
 
@@ -83,19 +88,19 @@ def check_tasks(chunks: list[dict[str, Any]]) -> None:
     ends = [c for c in chunks if "result" in c]
     assert [c["name"] for c in starts] == ["refine_topic", "generate_joke"]
     assert starts[0]["input"] == {"topic": "ice cream"}
-    assert starts[0]["triggers"] == ["start:refine_topic"]
+    assert starts[0]["triggers"] == ("branch:to:refine_topic",)
     assert starts[1]["input"] == {"topic": "ice cream and cats"}
-    assert starts[1]["triggers"] == ["refine_topic"]
+    assert starts[1]["triggers"] == ("branch:to:generate_joke",)
     assert [set(c) for c in starts] == [{"id", "name", "input", "triggers"}] * 2
     assert ends == [
         {
             "id": starts[0]["id"],
             "name": "refine_topic",
             "error": None,
-            "result": [("topic", "ice cream and cats")],
+            "result": {"topic": "ice cream and cats"},
             "interrupts": [],
         },
-        {"id": starts[1]["id"], "name": "generate_joke", "error": None, "result": [("joke", JOKE)], "interrupts": []},
+        {"id": starts[1]["id"], "name": "generate_joke", "error": None, "result": {"joke": JOKE}, "interrupts": []},
     ]
     # each start precedes its end
     assert chunks.index(starts[0]) < chunks.index(ends[0]) < chunks.index(starts[1]) < chunks.index(ends[1])
@@ -118,8 +123,8 @@ def check_debug(chunks: list[dict[str, Any]]) -> None:
         (2, "task_result"),
     ]
     for c in chunks:
-        assert set(c) == {"step", "timestamp", "type", "payload"}
-        assert c["timestamp"].endswith("+00:00")
+        assert list(c) == ["step", "timestamp", "type", "payload"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00", c["timestamp"])
     assert chunks[0]["timestamp"] <= chunks[-1]["timestamp"]
     check_tasks([c["payload"] for c in chunks])
 
@@ -131,6 +136,77 @@ def test_debug_mode_sync() -> None:
 @pytest.mark.anyio
 async def test_debug_mode_async() -> None:
     check_debug(await async_items(stream_mode="debug"))
+
+
+class Log(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+def fan_graph() -> Any:
+    """START -> a; a branches to b and c; b + c join into d; d sends to e once; every node logs its name."""
+
+    def node(name: str) -> Any:
+        return lambda state: {"log": [name]}
+
+    builder = StateGraph(Log)
+    for name in "abcde":
+        builder.add_node(name, node(name))
+    builder.add_edge(START, "a")
+    builder.add_conditional_edges("a", lambda state: ["b", "c"])
+    builder.add_edge(["b", "c"], "d")
+    builder.add_conditional_edges("d", lambda state: [Send("e", {"log": ["sent"]})])
+    builder.add_edge("e", END)
+    return builder.compile()
+
+
+def test_task_triggers_are_langgraph_12_channels() -> None:
+    chunks = list(fan_graph().stream({"log": []}, stream_mode="tasks"))
+    triggers = {c["name"]: c["triggers"] for c in chunks if "triggers" in c}
+    assert triggers == {
+        "a": ("branch:to:a",),
+        "b": ("branch:to:b",),
+        "c": ("branch:to:c",),
+        "d": ("branch:to:d", "join:b+c:d"),  # every channel d listens to, sorted
+        "e": ("__pregel_push",),
+    }
+
+
+def test_node_metadata_triggers_match_tasks_mode() -> None:
+    seen: dict[str, Any] = {}
+
+    def record(state: Log, config: Any) -> dict[str, Any]:
+        seen[config["metadata"]["langgraph_node"]] = config["metadata"]["langgraph_triggers"]
+        return {}
+
+    builder = StateGraph(Log).add_node("first", record).add_node("second", record)
+    app = builder.add_edge(START, "first").add_edge("first", "second").compile()
+    chunks = list(app.stream({"log": []}, stream_mode="tasks"))
+    assert seen == {"first": ("branch:to:first",), "second": ("branch:to:second",)}
+    assert {c["name"]: c["triggers"] for c in chunks if "triggers" in c} == seen
+
+
+def test_task_result_of_none_and_of_a_failure_is_an_empty_dict() -> None:
+    def fail(state: Log) -> dict[str, Any]:
+        raise ValueError("boom")
+
+    app = (
+        StateGraph(Log)
+        .add_node("quiet", lambda state: None)
+        .add_node("fail", fail)
+        .add_edge(START, "quiet")
+        .add_edge("quiet", "fail")
+        .compile()
+    )
+    chunks: list[Any] = []
+    with pytest.raises(ValueError, match="boom"):
+        for chunk in app.stream({"log": []}, stream_mode="debug"):
+            chunks.append(chunk)
+    results = [c["payload"] for c in chunks if c["type"] == "task_result"]
+    assert [(r["name"], r["error"], r["result"], r["interrupts"]) for r in results] == [
+        ("quiet", None, {}, []),
+        ("fail", "ValueError('boom')", {}, []),
+    ]
+    assert [c["step"] for c in chunks] == [1, 1, 2, 2]
 
 
 MULTI = [
@@ -322,3 +398,19 @@ async def test_unknown_version_async() -> None:
     with pytest.raises(UnknownStreamModeError, match="v1, v2"):
         async for _ in graph.astream(INPUT, version="v0"):
             pass
+
+
+def test_task_payload_metadata_is_the_run_metadata_without_internal_keys() -> None:
+    config = {"metadata": {"user": "u1", "thread_id": "7", "langgraph_step": 9}, "tags": ["t1", "seq:step:1"]}
+    tasks = [c for c in graph.stream(INPUT, config, stream_mode="tasks") if "triggers" in c]
+    assert [c["metadata"] for c in tasks] == [{"user": "u1", "tags": ["t1"]}] * 2
+    debug = [c["payload"] for c in graph.stream(INPUT, config, stream_mode="debug") if c["type"] == "task"]
+    assert debug == [{**c, "id": d["id"]} for c, d in zip(tasks, debug, strict=True)]
+    assert all("metadata" not in c for c in graph.stream(INPUT, stream_mode="tasks"))
+
+
+def test_task_payload_of_a_view_that_missed_run_started_has_only_the_tags() -> None:
+    event = TaskStarted(node="n", step=1, task_id="t", tags=("t1",), input={}, triggers=("branch:to:n",))
+    assert list(ViewSpec.parse("tasks").items([event])) == [
+        {"id": "t", "name": "n", "input": {}, "triggers": ("branch:to:n",), "metadata": {"tags": ["t1"]}}
+    ]

@@ -173,7 +173,7 @@ async def test_node_error_is_raised_once_and_cancels_siblings() -> None:
     assert chunks[0] == ("values", {"n": 0})
     errors = [c for m, c in chunks if m == "tasks" and c.get("error")]
     assert errors == [
-        {"id": errors[0]["id"], "name": "boom", "error": "ValueError('boom failed')", "result": [], "interrupts": []}
+        {"id": errors[0]["id"], "name": "boom", "error": "ValueError('boom failed')", "result": {}, "interrupts": []}
     ]
     # the generator is finished: nothing more is raised
     with pytest.raises(StopAsyncIteration):

@@ -54,7 +54,7 @@ def test_messages_a_node_returns_without_a_model_are_emitted_once_whole_with_nod
     assert meta["user"] == "u1"
     assert meta["langgraph_node"] == "prompt"
     assert meta["langgraph_step"] == 1
-    assert meta["langgraph_triggers"] == ("start:prompt",)
+    assert meta["langgraph_triggers"] == ("branch:to:prompt",)
     assert meta["langgraph_path"] == ("__pregel_pull", "prompt")
     assert meta["langgraph_checkpoint_ns"].startswith("prompt:")
 

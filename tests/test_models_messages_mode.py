@@ -37,7 +37,7 @@ def test_sync_node_tokens_concatenate_to_the_final_message() -> None:
     _, meta = next(x for m, x in items if m == "messages")
     assert meta["langgraph_node"] == "generate_joke"
     assert meta["langgraph_step"] == 1
-    assert meta["langgraph_triggers"] == ("start:generate_joke",)
+    assert meta["langgraph_triggers"] == ("branch:to:generate_joke",)
     assert meta["ls_provider"] == "fake"
 
 

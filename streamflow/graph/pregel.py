@@ -183,26 +183,29 @@ async def _successors(
     state: dict[str, Any],
     joins_seen: dict[int, set[str]],
 ) -> list[_Task]:
-    """Tasks of the next superstep, given the nodes that just finished (in task order)."""
-    pulls: dict[str, list[str]] = {}
+    """Tasks of the next superstep, given the nodes that just finished (in task order).
+
+    A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
+    them fired: ``branch:to:<node>`` (plain and conditional edges, and START), then ``join:<a>+<b>:<node>``
+    for each fan-in edge ending at the node. A task started by ``Send`` has ``("__pregel_push",)``."""
+    pulls: dict[str, None] = {}
     pushes: list[_Task] = []
     nodes = graph.nodes
     state_view = None
 
-    def pull(target: str, trigger: str) -> None:
-        if target == END:
-            return
-        pulls.setdefault(target, []).append(trigger)
+    def pull(target: str) -> None:
+        if target != END:
+            pulls[target] = None
 
     for source in finished:
         for target in graph.edges_from.get(source, ()):
-            pull(target, f"start:{target}" if source == START else source)
+            pull(target)
         for index, (starts, target) in graph.joins_with.get(source, ()):
             seen = joins_seen.setdefault(index, set())
             seen.add(source)
             if seen.issuperset(starts):
                 seen.clear()
-                pull(target, f"join:{'+'.join(starts)}:{target}")
+                pull(target)
         for branch in graph.branches_from.get(source, ()):
             if state_view is None:
                 state_view = graph.schema.view(state)
@@ -222,9 +225,22 @@ async def _successors(
                         f"not a node; known nodes: {sorted(nodes)} (or END)"
                     )
                 else:
-                    pull(target, f"branch:{source}:{branch.name}:{target}")
-    tasks = [_Task(nodes[name], None, tuple(triggers), ("__pregel_pull", name)) for name, triggers in pulls.items()]
+                    pull(target)
+    tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in pulls]
     return tasks + pushes
+
+
+def _pull_triggers(graph: GraphSpec, name: str) -> tuple[str, ...]:
+    """The channels node ``name`` listens to, as LangGraph 1.2 names them, sorted (see :func:`_successors`)."""
+    if not graph.joins_with:
+        return (f"branch:to:{name}",)
+    joins = {
+        f"join:{'+'.join(starts)}:{name}"
+        for entries in graph.joins_with.values()
+        for _index, (starts, target) in entries
+        if target == name
+    }
+    return tuple(sorted({f"branch:to:{name}", *joins}))
 
 
 async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple[str, ...]) -> dict[str, Any]:

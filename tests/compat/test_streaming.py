@@ -306,15 +306,37 @@ CASES = [
         Case(chain, {"value": 1, "log": [], "extra": "ignored"}, {"stream_mode": "values"}),
         id="input-key-outside-schema",
     ),
+    pytest.param(Case(chain, START_VALUE, {"stream_mode": "tasks"}), id="tasks"),
+    pytest.param(Case(chain, START_VALUE, {"stream_mode": "debug"}), id="debug"),
+    pytest.param(Case(branching, {"value": 9, "log": []}, {"stream_mode": "tasks"}), id="tasks-conditional-edges"),
+    pytest.param(Case(parallel, START_VALUE, {"stream_mode": "tasks"}, ordered=False), id="tasks-parallel-join"),
     pytest.param(
-        Case(chain, START_VALUE, {"stream_mode": "tasks"}),
-        id="tasks",
-        marks=pytest.mark.differs("tasks payloads: triggers and result shapes differ from LangGraph 1.2"),
+        Case(map_reduce, {"topics": ["a", "b"], "results": []}, {"stream_mode": "tasks"}, ordered=False),
+        id="tasks-send",
     ),
     pytest.param(
-        Case(chain, START_VALUE, {"stream_mode": "debug"}),
-        id="debug",
-        marks=pytest.mark.differs("debug payloads: triggers and result shapes differ from LangGraph 1.2"),
+        Case(parallel, START_VALUE, {"stream_mode": ["debug", "updates"]}, ordered=False), id="debug-parallel-join"
+    ),
+    pytest.param(
+        Case(map_reduce, {"topics": ["a", "b"], "results": []}, {"stream_mode": "debug"}, ordered=False),
+        id="debug-send",
+    ),
+    pytest.param(Case(nested, START_VALUE, {"stream_mode": "tasks", "subgraphs": True}), id="tasks-subgraphs"),
+    pytest.param(
+        Case(chain, START_VALUE, {"stream_mode": "tasks", "config": {"metadata": {"user": "u1"}, "tags": ["t1"]}}),
+        id="tasks-run-metadata",
+    ),
+    pytest.param(
+        Case(
+            nested,
+            START_VALUE,
+            {"stream_mode": "debug", "subgraphs": True, "config": {"metadata": {"user": "u1"}, "tags": ["t1"]}},
+        ),
+        id="debug-subgraphs-run-metadata",
+    ),
+    pytest.param(
+        Case(chain, START_VALUE, {"stream_mode": "tasks", "config": {"configurable": {"thread_id": "7"}}}),
+        id="tasks-thread-id-left-out",
     ),
     pytest.param(
         Case(messages_graph, {"messages": [("user", "hi")]}, {"stream_mode": "values"}),
