@@ -134,3 +134,10 @@ def test_a_cursor_beyond_the_last_seq_is_refused() -> None:
 
     with pytest.raises(InvalidArgumentError, match="beyond run"):
         RunStream(RUN, "g", StreamRequest(ViewSpec.parse("values"), after_seq=RUN.channel.last_seq + 1))
+
+
+def test_values_messages_carry_interrupts_as_v2_values_parts() -> None:
+    messages = stream(RUN, ["values", "updates"], 0)
+    values = [data for _, event, data in messages if event == "values"]
+    assert values and all(data["interrupts"] == [] for data in values)
+    assert all("interrupts" not in data for _, event, data in messages if event == "updates")

@@ -9,7 +9,8 @@ What a client receives, in order (shapes of ``data`` are JSON):
 ``<mode>`` (``id`` = the event's ``seq``)
     one message per chunk of a selected stream mode: ``{"type": mode, "ns": [...], "data": chunk, "seq",
     "node", "step", "ts"}`` (``type``/``ns``/``data`` are LangGraph's v2 stream part; ``ts`` is when the
-    event was made, in seconds since the epoch). When one event yields chunks for two modes (``tasks`` and
+    event was made, in seconds since the epoch). A ``values`` message also has ``"interrupts"``, the list
+    LangGraph 1.2's v2 values part carries (``[]`` until streamflow has interrupts). When one event yields chunks for two modes (``tasks`` and
     ``debug``), both carry the same ``id`` and are written together.
 ``lag`` (``id`` = ``last_seq``)
     ``{"missed", "first_seq", "last_seq", "reason"}``: the run's events ``first_seq``..``last_seq`` (``missed``
@@ -174,22 +175,13 @@ class ChunkEncoder:
         if not chunks:
             return None
         ns = list(event.ns)
-        parts = [
-            sse_message(
-                mode,
-                {
-                    "type": mode,
-                    "ns": ns,
-                    "data": chunk,
-                    "seq": event.seq,
-                    "node": event.node,
-                    "step": event.step,
-                    "ts": event.ts,
-                },
-                id=event.seq,
-            )
-            for mode, chunk in chunks
-        ]
+        seq, node, step, ts = event.seq, event.node, event.step, event.ts
+        parts = []
+        for mode, chunk in chunks:
+            part = {"type": mode, "ns": ns, "data": chunk, "seq": seq, "node": node, "step": step, "ts": ts}
+            if mode == "values":
+                part["interrupts"] = []
+            parts.append(sse_message(mode, part, id=seq))
         return b"".join(parts)
 
 
