@@ -1,0 +1,93 @@
+"""The README's table of deliberate differences, each row run on both libraries.
+
+Every test here runs the same program on LangGraph and on streamflow and asserts what each does, so the
+table cannot drift from either library: a LangGraph release that changes a row turns its test red.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypedDict
+
+import pytest
+
+from streamflow.errors import InvalidUpdateError, UnknownStreamModeError
+
+from .conftest import Lib, load, reference
+
+
+class State(TypedDict):
+    a: int
+
+
+def one_node(lib: Lib, node: Any) -> Any:
+    builder = lib.StateGraph(State)
+    builder.add_node("node", node)
+    builder.add_edge(lib.START, "node")
+    return builder.compile()
+
+
+def extra_key(state: State) -> dict[str, int]:
+    return {"a": 1, "not_in_schema": 2}
+
+
+async def async_node(state: State) -> dict[str, int]:
+    await asyncio.sleep(0)
+    return {"a": state["a"] + 1}
+
+
+def plain(state: State) -> dict[str, int]:
+    return {"a": state["a"] + 1}
+
+
+def failing(state: State) -> dict[str, int]:
+    raise ValueError("boom")
+
+
+def test_update_with_an_unknown_key() -> None:
+    assert one_node(reference(), extra_key).invoke({"a": 0}) == {"a": 1}
+    with pytest.raises(InvalidUpdateError, match=r"node 'node'.*\['not_in_schema'\].*allows \['a'\]"):
+        one_node(load("streamflow"), extra_key).invoke({"a": 0})
+
+
+@pytest.mark.parametrize("call", ["invoke", "stream"])
+def test_unknown_stream_mode(call: str) -> None:
+    def run(lib: Lib) -> Any:
+        graph = one_node(lib, plain)
+        if call == "invoke":
+            return graph.invoke({"a": 0}, stream_mode="nope")
+        return list(graph.stream({"a": 0}, stream_mode="nope"))
+
+    assert run(reference()) == []
+    with pytest.raises(UnknownStreamModeError, match="unknown stream mode 'nope'; valid modes: values, updates"):
+        run(load("streamflow"))
+
+
+def test_async_node_under_sync_stream() -> None:
+    with pytest.raises(TypeError, match="No synchronous function provided"):
+        list(one_node(reference(), async_node).stream({"a": 0}))
+    assert list(one_node(load("streamflow"), async_node).stream({"a": 0})) == [{"node": {"a": 1}}]
+
+
+def test_error_of_a_task_result() -> None:
+    def results(lib: Lib) -> list[Any]:
+        chunks: list[Any] = []
+        with pytest.raises(ValueError, match="boom"):
+            for chunk in one_node(lib, failing).stream({"a": 0}, stream_mode="tasks"):
+                chunks.append(chunk)
+        return [chunk for chunk in chunks if "error" in chunk]
+
+    [theirs] = results(reference())
+    assert isinstance(theirs["error"], ValueError)
+    [ours] = results(load("streamflow"))
+    assert ours["error"] == "ValueError('boom')"
+
+
+def test_graph_output_has_no_dict_access() -> None:
+    theirs = one_node(reference(), plain).invoke({"a": 0}, version="v2")
+    with pytest.warns(Warning, match=r"result\[key\]. is deprecated"):
+        assert theirs["a"] == 1
+    ours = one_node(load("streamflow"), plain).invoke({"a": 0}, version="v2")
+    assert ours.value == {"a": 1}
+    with pytest.raises(TypeError):
+        ours["a"]  # type: ignore[index]
