@@ -90,4 +90,4 @@ def test_graph_output_has_no_dict_access() -> None:
     ours = one_node(load("streamflow"), plain).invoke({"a": 0}, version="v2")
     assert ours.value == {"a": 1}
     with pytest.raises(TypeError):
-        ours["a"]  # type: ignore[index]
+        ours["a"]
