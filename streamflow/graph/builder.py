@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
@@ -21,12 +22,26 @@ class StateGraph:
 
     :param state_schema: a ``TypedDict`` or dataclass; ``Annotated[type, reducer]`` keys merge updates with
         ``reducer(current, update)``, other keys are overwritten
+    :param context_schema: the type of the run context (``invoke(..., context=...)``, a node's
+        ``runtime.context``): a dataclass or pydantic model (a dict context is made into one), a TypedDict, or
+        None; not checked, as in LangGraph. ``config_schema=`` is its deprecated name (a DeprecationWarning)
     :raises InvalidArgumentError: when ``state_schema`` is neither a TypedDict nor a dataclass
 
     Every builder method returns the builder, so calls chain (as in LangGraph).
     """
 
-    def __init__(self, state_schema: type[Any]) -> None:
+    def __init__(
+        self, state_schema: type[Any], context_schema: type[Any] | None = None, *, config_schema: Any = None
+    ) -> None:
+        if config_schema is not None:
+            warnings.warn(
+                "`config_schema` is deprecated and will be removed. Please use `context_schema` instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if context_schema is None:
+                context_schema = config_schema
+        self.context_schema = context_schema
         self.schema = StateSchema.of(state_schema)
         self.nodes: dict[str, NodeSpec] = {}
         self.edges: list[tuple[str, str]] = []
@@ -219,6 +234,8 @@ class StateGraph:
                 "the graph has no entry point: add an edge from START, e.g. add_edge(START, "
                 f"{next(iter(self.nodes), 'node')!r})"
             )
-        return CompiledStateGraph.of(
+        graph = CompiledStateGraph.of(
             name or "LangGraph", self.schema, self.nodes, self.edges, self.joins, self.branches
         )
+        graph.context_schema = self.context_schema
+        return graph
