@@ -14,8 +14,8 @@ from ..modes import ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
 from .cancellation import SyncRunner
-from .output import GraphOutput
 from .context import current_task
+from .output import GraphOutput
 from .run import Run
 from .runtime import coerce_context
 from .specs import GraphSpec
@@ -268,9 +268,9 @@ class CompiledStateGraph(GraphSpec):
         context: Any,
         inherited: Any,
     ) -> AsyncGenerator[Any, None]:
-        """Start a run with ``context`` (or ``inherited``), attach ``open_view(run)`` and yield its items (with ``batch_size`` > 0,
-        lists of up to that many); then raise what the run raised. Leaving early cancels the run and waits for
-        it."""
+        """Start a run with ``context`` (or ``inherited``), attach ``open_view(run)`` and yield its items (with
+        ``batch_size`` > 0, lists of up to that many); then raise what the run raised. Leaving early cancels the
+        run and waits for it."""
         run = Run(self, input, config, replay_size=0, context=coerce_context(self.context_schema, context, inherited))
         run.context.sync_runner = sync_runner
         try:

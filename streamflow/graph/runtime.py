@@ -126,9 +126,7 @@ class Runtime(Generic[ContextT]):
         return Runtime(
             context=other.context or self.context,
             store=other.store or self.store,
-            stream_writer=self.stream_writer
-            if other.stream_writer is _no_op_stream_writer
-            else other.stream_writer,
+            stream_writer=self.stream_writer if other.stream_writer is _no_op_stream_writer else other.stream_writer,
             heartbeat=self.heartbeat if other.heartbeat is _no_op_heartbeat else other.heartbeat,
             previous=self.previous if other.previous is None else other.previous,
             execution_info=other.execution_info or self.execution_info,
@@ -179,7 +177,7 @@ def _server_info(config: Mapping[str, Any]) -> ServerInfo | None:
 
 def runtime_of(task: TaskContext) -> Runtime[Any]:
     """The :class:`Runtime` of ``task``: made on first use, then the same object for the task's code."""
-    runtime = task.runtime
+    runtime: Runtime[Any] | None = task.runtime
     if runtime is None:
         run = task.run
         config = run.config
@@ -250,8 +248,8 @@ def coerce_context(context_schema: Any, context: Any, parent: Any = None) -> Any
     """
     if context is not None and context_schema is not None and isinstance(context, dict):
         pydantic = sys.modules.get("pydantic")
-        is_model = pydantic is not None and isinstance(context_schema, type) and issubclass(
-            context_schema, pydantic.BaseModel
+        is_model = (
+            pydantic is not None and isinstance(context_schema, type) and issubclass(context_schema, pydantic.BaseModel)
         )
         if is_model or dataclasses.is_dataclass(context_schema):
             context = context_schema(**context)

@@ -207,9 +207,7 @@ CASES = [
         Case(one_node(server_info), {}, {"config": {"configurable": {"assistant_id": "as-1", "graph_id": "g-1"}}}),
         id="server-info",
     ),
-    pytest.param(
-        Case(subgraph_inherits, {}, {"context": {"user": "sub"}, "subgraphs": True}), id="subgraph-inherits"
-    ),
+    pytest.param(Case(subgraph_inherits, {}, {"context": {"user": "sub"}, "subgraphs": True}), id="subgraph-inherits"),
     pytest.param(Case(invoked_inside_a_node, {}, {"context": Ctx("outer")}), id="invoked-inside-node-inherits"),
     pytest.param(Case(route_on_context, {}, {"context": Ctx("b")}), id="route-on-context"),
     pytest.param(Case(entry_on_context, {}, {"context": Ctx("alice")}), id="entry-on-context"),
