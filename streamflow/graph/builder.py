@@ -56,8 +56,9 @@ class StateGraph:
         """Add a node: ``add_node("name", fn)`` or ``add_node(fn)`` (named after the function).
 
         ``fn`` is a sync function (run in a worker thread), an async function, or a compiled graph (run as a
-        subgraph). It is called with the state, plus ``config`` and ``writer`` (or any parameter annotated
-        ``StreamWriter``) when it declares them, and returns a dict of state updates or None. A ``str`` Enum
+        subgraph). It is called with the state, plus ``config``, ``writer`` (or any parameter annotated
+        ``StreamWriter``), ``runtime`` (a :class:`~streamflow.runtime.Runtime`), ``store`` and ``previous``
+        (None) when it declares them, and returns a dict of state updates or None. A ``str`` Enum
         member as the name names the node by its value (as in LangGraph).
 
         :raises InvalidGraphError: for a duplicate name, a reserved name (``START``, ``END``) or a name
@@ -109,7 +110,8 @@ class StateGraph:
         path: Callable[..., Any],
         path_map: Mapping[Hashable, str] | Sequence[str] | None = None,
     ) -> StateGraph:
-        """After ``source`` runs, call ``path(state)`` (sync or async) and go where it says.
+        """After ``source`` runs, call ``path(state)`` (sync or async; with ``runtime=`` when it declares a
+        ``runtime`` parameter, as in LangGraph) and go where it says.
 
         ``path`` returns a node name, ``END``, a ``Send``, or a list of those. ``path_map`` maps its return
         values to node names (a list means the names themselves). ``str`` Enum members stand for their

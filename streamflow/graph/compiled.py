@@ -109,6 +109,8 @@ class CompiledStateGraph(GraphSpec):
         (``sync_call_left_running``) names its node; see :mod:`streamflow.graph.cancellation`.
 
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode or version
+        :raises TypeError: (before the run starts) for a dict ``context`` the dataclass ``context_schema`` does
+            not take (a pydantic schema raises its ``ValidationError``)
         :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
@@ -319,6 +321,8 @@ class CompiledStateGraph(GraphSpec):
 
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode (in ``stream_mode`` or
             ``print_mode``) or version
+        :raises TypeError: (before the run starts) for a dict ``context`` the dataclass ``context_schema`` does
+            not take (a pydantic schema raises its ``ValidationError``)
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """

@@ -167,6 +167,24 @@ def entry_on_context(lib: Lib) -> Any:
     return builder.compile()
 
 
+def route_reads(read: Callable[[Lib, Any], str]) -> Callable[[Lib], Any]:
+    """A builder of a graph whose path function after ``start`` goes to ``read(lib, runtime)``."""
+
+    def build(lib: Lib) -> Any:
+        def route(state: State, runtime: Any) -> str:
+            return read(lib, runtime)
+
+        builder = lib.StateGraph(State, context_schema=Ctx)
+        builder.add_node("start", lambda state: {"seen": ["start"]})
+        builder.add_node("a", lambda state: {"seen": ["a"]})
+        builder.add_node("b", lambda state: {"seen": ["b"]})
+        builder.add_edge(lib.START, "start")
+        builder.add_conditional_edges("start", route, ["a", "b"])
+        return builder.compile()
+
+    return build
+
+
 CASES = [
     pytest.param(Case(one_node(report_context, Ctx), {}, {"context": Ctx("ann")}), id="dataclass-instance"),
     pytest.param(Case(one_node(report_context, Ctx), {}, {"context": {"user": "d"}}), id="dataclass-from-dict"),
@@ -211,6 +229,20 @@ CASES = [
     pytest.param(Case(invoked_inside_a_node, {}, {"context": Ctx("outer")}), id="invoked-inside-node-inherits"),
     pytest.param(Case(route_on_context, {}, {"context": Ctx("b")}), id="route-on-context"),
     pytest.param(Case(entry_on_context, {}, {"context": Ctx("alice")}), id="entry-on-context"),
+    pytest.param(
+        Case(route_reads(lambda lib, runtime: lib.get_runtime().context.user), {}, {"context": Ctx("a")}),
+        id="get-runtime-in-a-path-function",
+        marks=pytest.mark.differs(
+            "get_runtime() in a path function raises NotInRunError: streamflow routes outside the task"
+        ),
+    ),
+    pytest.param(
+        Case(route_reads(lambda lib, runtime: "a" if runtime.execution_info else "b"), {}, {"context": Ctx("a")}),
+        id="path-function-execution-info",
+        marks=pytest.mark.differs(
+            "a path function's runtime has no execution_info (LangGraph gives its source task's)"
+        ),
+    ),
 ]
 
 
