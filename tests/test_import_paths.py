@@ -28,6 +28,7 @@ PAIRS = {
     "langgraph.prebuilt": "streamflow.prebuilt",
     "langgraph.errors": "streamflow.errors",
     "langgraph.constants": "streamflow.constants",
+    "langgraph.runtime": "streamflow.runtime",
     "langchain_core.messages": "streamflow.messages",
     "langchain_core.tools": "streamflow.tools",
     "langchain_core.language_models": "streamflow.language_models",
@@ -41,6 +42,7 @@ NEW_MIRRORS = {
     "streamflow.prebuilt",
     "streamflow.constants",
     "streamflow.language_models",
+    "streamflow.runtime",
 }
 """Mirrors that only re-export: their ``__all__`` is exactly the names they provide."""
 
@@ -72,6 +74,10 @@ HOMES = {
     "tools_condition": ("streamflow.tools", "tools_condition"),
     "create_react_agent": ("streamflow.tools", "create_react_agent"),
     "BaseChatModel": ("streamflow.models.base", "BaseChatModel"),
+    "Runtime": ("streamflow.graph.runtime", "Runtime"),
+    "ExecutionInfo": ("streamflow.graph.runtime", "ExecutionInfo"),
+    "ServerInfo": ("streamflow.graph.runtime", "ServerInfo"),
+    "get_runtime": ("streamflow.graph.runtime", "get_runtime"),
 }
 """Each name streamflow provides at a mirrored path -> (its home module, its name there)."""
 
@@ -147,6 +153,7 @@ MISSING: dict[str, dict[str, str]] = {
         "TAG_HIDDEN": NOT_PROVIDED,
         "TASKS": NOT_PROVIDED,
     },
+    "langgraph.runtime": {"BaseUser": NOT_PROVIDED, "RunControl": NOT_PROVIDED},
     "langchain_core.messages": {
         "UsageMetadata": PARITY,
         "InputTokenDetails": PARITY,

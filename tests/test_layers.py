@@ -48,6 +48,7 @@ LAYERS = {
     "constants": 3,
     "prebuilt": 3,
     "language_models": 3,
+    "runtime": 3,
     "catalog": 4,
     "server": 4,
     "log_view": 4,

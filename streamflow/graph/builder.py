@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
@@ -21,12 +22,26 @@ class StateGraph:
 
     :param state_schema: a ``TypedDict`` or dataclass; ``Annotated[type, reducer]`` keys merge updates with
         ``reducer(current, update)``, other keys are overwritten
+    :param context_schema: the type of the run context (``invoke(..., context=...)``, a node's
+        ``runtime.context``): a dataclass or pydantic model (a dict context is made into one), a TypedDict, or
+        None; not checked, as in LangGraph. ``config_schema=`` is its deprecated name (a DeprecationWarning)
     :raises InvalidArgumentError: when ``state_schema`` is neither a TypedDict nor a dataclass
 
     Every builder method returns the builder, so calls chain (as in LangGraph).
     """
 
-    def __init__(self, state_schema: type[Any]) -> None:
+    def __init__(
+        self, state_schema: type[Any], context_schema: type[Any] | None = None, *, config_schema: Any = None
+    ) -> None:
+        if config_schema is not None:
+            warnings.warn(
+                "`config_schema` is deprecated and will be removed. Please use `context_schema` instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if context_schema is None:
+                context_schema = config_schema
+        self.context_schema = context_schema
         self.schema = StateSchema.of(state_schema)
         self.nodes: dict[str, NodeSpec] = {}
         self.edges: list[tuple[str, str]] = []
@@ -41,8 +56,9 @@ class StateGraph:
         """Add a node: ``add_node("name", fn)`` or ``add_node(fn)`` (named after the function).
 
         ``fn`` is a sync function (run in a worker thread), an async function, or a compiled graph (run as a
-        subgraph). It is called with the state, plus ``config`` and ``writer`` (or any parameter annotated
-        ``StreamWriter``) when it declares them, and returns a dict of state updates or None. A ``str`` Enum
+        subgraph). It is called with the state, plus ``config``, ``writer`` (or any parameter annotated
+        ``StreamWriter``), ``runtime`` (a :class:`~streamflow.runtime.Runtime`), ``store`` and ``previous``
+        (None) when it declares them, and returns a dict of state updates or None. A ``str`` Enum
         member as the name names the node by its value (as in LangGraph).
 
         :raises InvalidGraphError: for a duplicate name, a reserved name (``START``, ``END``) or a name
@@ -94,7 +110,8 @@ class StateGraph:
         path: Callable[..., Any],
         path_map: Mapping[Hashable, str] | Sequence[str] | None = None,
     ) -> StateGraph:
-        """After ``source`` runs, call ``path(state)`` (sync or async) and go where it says.
+        """After ``source`` runs, call ``path(state)`` (sync or async; with ``runtime=`` when it declares a
+        ``runtime`` parameter, as in LangGraph) and go where it says.
 
         ``path`` returns a node name, ``END``, a ``Send``, or a list of those. ``path_map`` maps its return
         values to node names (a list means the names themselves). ``str`` Enum members stand for their
@@ -219,6 +236,8 @@ class StateGraph:
                 "the graph has no entry point: add an edge from START, e.g. add_edge(START, "
                 f"{next(iter(self.nodes), 'node')!r})"
             )
-        return CompiledStateGraph.of(
+        graph = CompiledStateGraph.of(
             name or "LangGraph", self.schema, self.nodes, self.edges, self.joins, self.branches
         )
+        graph.context_schema = self.context_schema
+        return graph

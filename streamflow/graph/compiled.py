@@ -14,8 +14,10 @@ from ..modes import ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
 from .cancellation import SyncRunner
+from .context import current_task
 from .output import GraphOutput
 from .run import Run
+from .runtime import coerce_context
 from .specs import GraphSpec
 
 __all__ = ["LOOKAHEAD", "CompiledStateGraph"]
@@ -36,23 +38,46 @@ class CompiledStateGraph(GraphSpec):
     ``{"type", "ns", "data"}`` dicts. Chunk shapes are documented in :mod:`streamflow.modes`.
     :meth:`astream_events` / :meth:`stream_events` yield LangChain's v2 event dicts
     (:mod:`streamflow.event_stream`).
+
+    Every way to run it takes ``context=``, LangGraph's run context: the object a node's ``Runtime.context``
+    is (see :mod:`streamflow.graph.runtime`). A dict is made into the ``context_schema`` given to
+    ``StateGraph`` when that is a dataclass or pydantic model (raising its ``TypeError`` or
+    ``ValidationError`` for a dict it does not take); anything else is passed as given, as in LangGraph. A
+    falsy context (None, ``{}``) is None, or, for a graph run inside a node, the enclosing run's context.
     """
+
+    context_schema: type[Any] | None = None
+    """The ``context_schema`` given to ``StateGraph`` (None: any context is taken as given)."""
+
+    @staticmethod
+    def _inherited() -> Any:
+        """The context a run started here inherits when given none: the enclosing run's, inside a node."""
+        task = current_task()
+        return None if task is None else task.run.context
 
     # -- runs and views ------------------------------------------------------------------------------
 
     def start(
-        self, input: Any, config: Mapping[str, Any] | None = None, *, replay_size: int = DEFAULT_REPLAY_SIZE
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        replay_size: int = DEFAULT_REPLAY_SIZE,
+        context: Any = None,
     ) -> Run:
         """Start a run in the running event loop and return its handle, to attach views to.
 
         ``config`` takes LangGraph's keys: ``tags`` (list of str), ``metadata`` (dict),
         ``recursion_limit`` (int, default 25), ``run_id`` (str, default a new UUID), ``configurable``.
-        ``replay_size`` is how many recent events the run retains for late views (events).
+        ``replay_size`` is how many recent events the run retains for late views (events). ``context`` is
+        the run context (see the class docstring).
 
         :raises InvalidArgumentError: for a malformed config
+        :raises TypeError: for a dict ``context`` the dataclass ``context_schema`` does not take
         :raises RuntimeError: when no event loop is running in this thread
         """
-        return Run(self, input, config, replay_size=replay_size)
+        context = coerce_context(self.context_schema, context, self._inherited())
+        return Run(self, input, config, replay_size=replay_size, context=context)
 
     def astream(
         self,
@@ -63,6 +88,7 @@ class CompiledStateGraph(GraphSpec):
         subgraphs: bool = False,
         version: str = "v1",
         buffer_size: int = DEFAULT_BUFFER_SIZE,
+        context: Any = None,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph and yield the chunks of ``stream_mode`` as they happen.
 
@@ -83,11 +109,13 @@ class CompiledStateGraph(GraphSpec):
         (``sync_call_left_running``) names its node; see :mod:`streamflow.graph.cancellation`.
 
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode or version
+        :raises TypeError: (before the run starts) for a dict ``context`` the dataclass ``context_schema`` does
+            not take (a pydantic schema raises its ``ValidationError``)
         :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
-        return self._drive(input, config, open_view, None, 0)
+        return self._drive(input, config, open_view, None, 0, context, self._inherited())
 
     def stream(
         self,
@@ -98,6 +126,7 @@ class CompiledStateGraph(GraphSpec):
         subgraphs: bool = False,
         version: str = "v1",
         buffer_size: int = DEFAULT_BUFFER_SIZE,
+        context: Any = None,
     ) -> Iterator[Any]:
         """The sync twin of :meth:`astream`: the same async stream, carried to this thread through an anyio
         blocking portal in batches. Async nodes work here too. ``stream_mode`` defaults to ``"updates"``, as
@@ -121,8 +150,11 @@ class CompiledStateGraph(GraphSpec):
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
+        inherited = self._inherited()
         return iterate_sync_running_calls(
-            lambda caller, batch_size: self._drive(input, config, open_view, caller.run_sync, batch_size),
+            lambda caller, batch_size: self._drive(
+                input, config, open_view, caller.run_sync, batch_size, context, inherited
+            ),
             async_alternative="astream()",
         )
 
@@ -139,6 +171,7 @@ class CompiledStateGraph(GraphSpec):
         exclude_types: Sequence[str] | None = None,
         exclude_tags: Sequence[str] | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
+        context: Any = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Run the graph and yield LangChain's ``astream_events`` v2 dicts
         (``{"event", "name", "run_id", "parent_ids", "tags", "metadata", "data"}``) for the graph, its
@@ -157,7 +190,7 @@ class CompiledStateGraph(GraphSpec):
         open_view = self._events_view(
             version, buffer_size, include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags
         )
-        return self._drive(input, config, open_view, None, 0)
+        return self._drive(input, config, open_view, None, 0, context, self._inherited())
 
     def stream_events(
         self,
@@ -172,6 +205,7 @@ class CompiledStateGraph(GraphSpec):
         exclude_types: Sequence[str] | None = None,
         exclude_tags: Sequence[str] | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
+        context: Any = None,
     ) -> Iterator[dict[str, Any]]:
         """The sync twin of :meth:`astream_events` (LangChain's name for it, ``stream_events``): the same
         async view carried to this thread through an anyio blocking portal, in batches, with sync nodes
@@ -185,8 +219,11 @@ class CompiledStateGraph(GraphSpec):
         open_view = self._events_view(
             version, buffer_size, include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags
         )
+        inherited = self._inherited()
         return iterate_sync_running_calls(
-            lambda caller, batch_size: self._drive(input, config, open_view, caller.run_sync, batch_size),
+            lambda caller, batch_size: self._drive(
+                input, config, open_view, caller.run_sync, batch_size, context, inherited
+            ),
             async_alternative="astream_events()",
         )
 
@@ -230,10 +267,13 @@ class CompiledStateGraph(GraphSpec):
         open_view: Callable[[Run], View],
         sync_runner: SyncRunner | None,
         batch_size: int,
+        context: Any,
+        inherited: Any,
     ) -> AsyncGenerator[Any, None]:
-        """Start a run, attach ``open_view(run)`` and yield its items (with ``batch_size`` > 0, lists of up to
-        that many); then raise what the run raised. Leaving early cancels the run and waits for it."""
-        run = Run(self, input, config, replay_size=0)
+        """Start a run with ``context`` (or ``inherited``), attach ``open_view(run)`` and yield its items (with
+        ``batch_size`` > 0, lists of up to that many); then raise what the run raised. Leaving early cancels the
+        run and waits for it."""
+        run = Run(self, input, config, replay_size=0, context=coerce_context(self.context_schema, context, inherited))
         run.context.sync_runner = sync_runner
         try:
             async with open_view(run) as view:
@@ -252,6 +292,12 @@ class CompiledStateGraph(GraphSpec):
                 with CancelScope(shield=True):
                     await run.aclose()
 
+    async def _final_state(self, input: Any, config: Mapping[str, Any] | None, context: Any, inherited: Any) -> Any:
+        """Run the graph with ``context`` (or ``inherited``) and return its final state."""
+        run_context = coerce_context(self.context_schema, context, inherited)
+        async with Run(self, input, config, replay_size=0, context=run_context) as run:
+            return await run.result()
+
     async def ainvoke(
         self,
         input: Any,
@@ -261,6 +307,7 @@ class CompiledStateGraph(GraphSpec):
         print_mode: str | Sequence[str] = (),
         subgraphs: bool = False,
         version: str = "v1",
+        context: Any = None,
     ) -> Any:
         """Run the graph to the end and return its result, as LangGraph's ``invoke``.
 
@@ -274,15 +321,18 @@ class CompiledStateGraph(GraphSpec):
 
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode (in ``stream_mode`` or
             ``print_mode``) or version
+        :raises TypeError: (before the run starts) for a dict ``context`` the dataclass ``context_schema`` does
+            not take (a pydantic schema raises its ``ValidationError``)
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
-            async with Run(self, input, config, replay_size=0) as run:
-                state = await run.result()
+            state = await self._final_state(input, config, context, self._inherited())
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
-        parts = self.astream(input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2")
+        parts = self.astream(
+            input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2", context=context
+        )
         async for part in parts:
             collect.add(part)
         return collect.result()
@@ -296,6 +346,7 @@ class CompiledStateGraph(GraphSpec):
         print_mode: str | Sequence[str] = (),
         subgraphs: bool = False,
         version: str = "v1",
+        context: Any = None,
     ) -> Any:
         """The sync twin of :meth:`ainvoke`, with the same arguments and results. The default run goes
         through an anyio blocking portal; any other (another ``stream_mode``, ``print_mode``) runs as
@@ -307,12 +358,17 @@ class CompiledStateGraph(GraphSpec):
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
-            state = call_sync(self.ainvoke, input, config, async_alternative="ainvoke()")
+            state = call_sync(
+                self._final_state, input, config, context, self._inherited(), async_alternative="ainvoke()"
+            )
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
         open_view = self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE)
+        inherited = self._inherited()
         parts: Iterator[Mapping[str, Any]] = iterate_sync_running_calls(
-            lambda caller, batch_size: self._drive(input, config, open_view, caller.run_sync, batch_size),
+            lambda caller, batch_size: self._drive(
+                input, config, open_view, caller.run_sync, batch_size, context, inherited
+            ),
             async_alternative="ainvoke()",
         )
         for part in parts:

@@ -66,6 +66,9 @@ class RunContext:
     sync_runner: SyncRunner | None = None
     """Runs a sync node's function in the thread iterating ``stream()`` (see :mod:`streamflow.portal`), when
     it is the only task in flight; None under ``astream()``: sync nodes run in worker threads."""
+    context: Any = None
+    """The run's context (``invoke(..., context=...)``, made into the graph's ``context_schema``), shared with
+    its subgraphs; what a node's ``Runtime.context`` is."""
     cancel_flag: CancelFlag = attrs.field(factory=CancelFlag, init=False)
     """Set when the run ends cancelled or failed (the message names the run and why)."""
     stop_reason: str | None = attrs.field(default=None, init=False)
@@ -146,6 +149,9 @@ class TaskContext:
     tool_calls: tuple[str, ...] = ()
     """``call_id`` of each tool call enclosing the code that runs now, outermost first (empty in the node
     itself)."""
+    runtime: Any = attrs.field(default=None, init=False)
+    """The task's ``Runtime`` (:mod:`streamflow.graph.runtime`), once made: on first use, by the node's
+    ``runtime`` parameter or ``get_runtime()``. A tool call's context makes its own."""
 
     @property
     def parent_ids(self) -> tuple[str, ...]:

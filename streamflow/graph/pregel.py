@@ -23,6 +23,7 @@ from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskSta
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Send
 from .context import RunContext, TaskContext, Writer, _current
+from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .sync_code import run_sync_code
 
@@ -143,18 +144,29 @@ async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
         kwargs["config"] = ctx.config()
     if node.writer_param is not None:
         kwargs[node.writer_param] = ctx.writer
+    if node.injected:
+        _inject(kwargs, node.injected, runtime_of(ctx))
     if node.is_async:
         return await node.fn(state, **kwargs)
     call = functools.partial(node.fn, state, **kwargs)
     return await run_sync_code(ctx, call, "node", node.name)
 
 
+def _inject(kwargs: dict[str, Any], names: tuple[str, ...], runtime: Runtime[Any]) -> None:
+    """Put ``runtime`` (and its ``store`` and ``previous``, both None) in ``kwargs`` under ``names``."""
+    for name in names:
+        kwargs[name] = runtime if name == "runtime" else getattr(runtime, name)
+
+
 def _task_path(task: _Task) -> tuple[Any, ...]:
     return task.path
 
 
-async def _route(branch: Branch, state_view: Any) -> list[Any]:
-    result = branch.path(state_view)
+async def _route(branch: Branch, state_view: Any, run: RunContext) -> list[Any]:
+    kwargs: dict[str, Any] = {}
+    if branch.injected:
+        _inject(kwargs, branch.injected, route_runtime(run.context, run.config))
+    result = branch.path(state_view, **kwargs)
     if branch.is_async or hasattr(result, "__await__"):
         result = await result
     if isinstance(result, (str, Send)) or not isinstance(result, Iterable):
@@ -182,6 +194,7 @@ async def _successors(
     finished: list[str],
     state: dict[str, Any],
     joins_seen: dict[int, set[str]],
+    run: RunContext,
 ) -> list[_Task]:
     """Tasks of the next superstep, given the nodes that just finished (in task order).
 
@@ -209,7 +222,7 @@ async def _successors(
         for branch in graph.branches_from.get(source, ()):
             if state_view is None:
                 state_view = graph.schema.view(state)
-            for target in await _route(branch, state_view):
+            for target in await _route(branch, state_view, run):
                 if isinstance(target, Send):
                     if target.node not in nodes:
                         raise InvalidGraphError(
@@ -263,7 +276,7 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
         if channel.wants(StateValues):
             await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.ordered(state)))
     joins_seen: dict[int, set[str]] = {}
-    tasks = await _successors(graph, [START], state, joins_seen)
+    tasks = await _successors(graph, [START], state, joins_seen, run)
     step = 1
     while tasks:
         if step > run.recursion_limit:
@@ -284,6 +297,6 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
         schema.apply(state, [(f"node {t.node.name!r}", t.update or {}) for t in done])
         if channel.wants(StateValues):
             await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.ordered(state)))
-        tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen)
+        tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen, run)
         step += 1
     return schema.ordered(state)

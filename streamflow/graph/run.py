@@ -86,6 +86,7 @@ class Run:
         config: Mapping[str, Any] | None = None,
         *,
         replay_size: int,
+        context: Any = None,
     ) -> None:
         cfg, tags, metadata, limit, run_id = parse_config(config)
         self.graph = graph
@@ -100,6 +101,7 @@ class Run:
             recursion_limit=limit,
             loop_thread=threading.get_ident(),
             loop=asyncio.get_running_loop(),
+            context=context,
         )
         self._input = graph_input
         self._output: Any = None

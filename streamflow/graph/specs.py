@@ -16,6 +16,7 @@ from typing import Any, Literal, Self, get_args, get_origin
 import attrs
 
 from .context import StreamWriter
+from .runtime import injected_params
 from .state import StateSchema
 
 __all__ = ["Branch", "GraphSpec", "NodeSpec", "node_name"]
@@ -45,11 +46,15 @@ class NodeSpec:
     """The callable declares a ``config`` parameter."""
     writer_param: str | None = None
     """Name of the parameter the stream writer is passed as, if any."""
+    injected: tuple[str, ...] = ()
+    """Which of ``runtime``, ``store`` and ``previous`` the callable declares (see
+    :func:`~streamflow.graph.runtime.injected_params`)."""
 
     @classmethod
     def of(cls, name: str, fn: Callable[..., Any]) -> NodeSpec:
-        """Read how to call ``fn``: whether it is async, takes ``config``, and takes the stream writer (a
-        parameter named ``writer`` or annotated :data:`~streamflow.graph.StreamWriter`).
+        """Read how to call ``fn``: whether it is async, takes ``config``, takes the stream writer (a
+        parameter named ``writer`` or annotated :data:`~streamflow.graph.StreamWriter`), and takes ``runtime``,
+        ``store`` or ``previous``.
 
         :raises TypeError: when ``fn`` is not callable (LangGraph raises TypeError too)
         """
@@ -71,7 +76,14 @@ class NodeSpec:
         for pname in params:
             if pname == "writer" or hints.get(pname) is StreamWriter:
                 writer_param = pname
-        return cls(name, fn, is_async=is_async, takes_config="config" in params, writer_param=writer_param)
+        return cls(
+            name,
+            fn,
+            is_async=is_async,
+            takes_config="config" in params,
+            writer_param=writer_param,
+            injected=injected_params(fn),
+        )
 
     @classmethod
     def of_subgraph(cls, name: str, graph: GraphSpec) -> NodeSpec:
@@ -93,6 +105,13 @@ class Branch:
     """``path`` is an async function."""
     name: str
     """The path function's name (used in trigger names and errors)."""
+    injected: tuple[str, ...] = attrs.field(init=False)
+    """Which of ``runtime``, ``store`` and ``previous`` the path function declares (LangGraph passes them to
+    path functions too)."""
+
+    @injected.default
+    def _injected(self) -> tuple[str, ...]:
+        return injected_params(self.path)
 
     def targets(self) -> tuple[str, ...] | None:
         """Every node this branch may go to, when known (a path map or a ``Literal`` return annotation)."""

@@ -39,6 +39,8 @@ class Lib:
     MessagesState: Any
     AIMessage: Any
     HumanMessage: Any
+    Runtime: Any
+    get_runtime: Any
 
 
 def load(name: str) -> Lib:
@@ -51,6 +53,7 @@ def load(name: str) -> Lib:
         types = importlib.import_module("langgraph.types")
         config = importlib.import_module("langgraph.config")
         messages = importlib.import_module("langchain_core.messages")
+        runtime = importlib.import_module("langgraph.runtime")
         return Lib(
             name=name,
             StateGraph=graph.StateGraph,
@@ -63,9 +66,12 @@ def load(name: str) -> Lib:
             MessagesState=graph.MessagesState,
             AIMessage=messages.AIMessage,
             HumanMessage=messages.HumanMessage,
+            Runtime=runtime.Runtime,
+            get_runtime=runtime.get_runtime,
         )
     graph = importlib.import_module("streamflow.graph")
     messages = importlib.import_module("streamflow.messages")
+    runtime = importlib.import_module("streamflow.runtime")
     return Lib(
         name=name,
         StateGraph=graph.StateGraph,
@@ -78,6 +84,8 @@ def load(name: str) -> Lib:
         MessagesState=messages.MessagesState,
         AIMessage=messages.AIMessage,
         HumanMessage=messages.HumanMessage,
+        Runtime=runtime.Runtime,
+        get_runtime=runtime.get_runtime,
     )
 
 
