@@ -108,8 +108,7 @@ class _Step:
             if node.is_subgraph:
                 sub: GraphSpec = node.fn
                 sub_ns = (*ns, f"{name}:{task_id}")
-                values = task.input if isinstance(task.input, dict) else {}
-                output = await execute(sub, sub.schema.project(values), run, sub_ns)
+                output = await execute(sub, task.input, run, sub_ns)
                 out: Any = self.graph.schema.project(output)
             else:
                 out = await _call(node, task.input, ctx)
@@ -132,7 +131,8 @@ class _Step:
             _current.reset(token)
         task.update = update
         if channel.wants(StateUpdate):
-            await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=update))
+            shown = self.graph.schema.unwrap(update)
+            await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
         if channel.wants(TaskFinished):
             await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=update))
 
@@ -243,10 +243,16 @@ def _pull_triggers(graph: GraphSpec, name: str) -> tuple[str, ...]:
     return tuple(sorted({f"branch:to:{name}", *joins}))
 
 
-async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple[str, ...]) -> dict[str, Any]:
+async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple[str, ...]) -> Any:
     """Run ``graph`` from ``graph_input`` to the end, publishing its events under namespace ``ns``.
 
-    :returns: the final state
+    As in LangGraph, a ``StateValues`` event (a ``values`` chunk) follows the input and each superstep that
+    wrote at least one state key: an input that sets no key (``{}``, only keys outside the input schema), or
+    a step whose nodes all returned None or ``{}``, gives none.
+
+    :returns: the run's result: the output schema's keys of the state after the last input or step that
+        wrote one of them (the root value for a root state), or None when none did (as LangGraph's
+        ``invoke`` returns None then)
     :raises InvalidUpdateError: for an input or node update the schema does not allow
     :raises InvalidGraphError: for a conditional edge returning an unknown node
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
@@ -254,14 +260,16 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
     """
     schema = graph.schema
     channel = run.channel
+    output_keys = schema.output_keys
     state = schema.start()
+    result: Any = None
     first = schema.check_input(graph_input)
     if first:
         schema.apply(state, [("the graph input", first)])
-        # As in LangGraph, an input that writes no state key (``{}``, or only keys outside the schema) gives no
-        # first values chunk.
         if channel.wants(StateValues):
-            await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.ordered(state)))
+            await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.values(state)))
+        if any(k in output_keys for k in first):
+            result = schema.output(state)
     joins_seen: dict[int, set[str]] = {}
     tasks = await _successors(graph, [START], state, joins_seen)
     step = 1
@@ -274,16 +282,20 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
         state_view = schema.view(state)
         for task in tasks:
             if task.input is None:
-                task.input = state_view if schema.is_dataclass else schema.ordered(state)
+                node_input = task.node.input
+                task.input = state_view if node_input is None else node_input.view(state)
         await _Step(graph, run, ns, step).run_all(tasks)
         # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
         # index), whatever order they finished in.
         done = [t for t in tasks if t.update]
         if len(done) > 1:
             done.sort(key=_task_path)
-        schema.apply(state, [(f"node {t.node.name!r}", t.update or {}) for t in done])
-        if channel.wants(StateValues):
-            await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.ordered(state)))
+        if done:
+            schema.apply(state, [(f"node {t.node.name!r}", t.update or {}) for t in done])
+            if channel.wants(StateValues):
+                await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state)))
+            if any(k in output_keys for t in done for k in t.update or ()):
+                result = schema.output(state)
         tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen)
         step += 1
-    return schema.ordered(state)
+    return result
