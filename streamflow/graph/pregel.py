@@ -42,11 +42,14 @@ class _Task:
 class _Step:
     """The tasks of one superstep of one graph level, and how to run them."""
 
-    def __init__(self, graph: GraphSpec, run: RunContext, ns: tuple[str, ...], step: int) -> None:
+    def __init__(
+        self, graph: GraphSpec, run: RunContext, ns: tuple[str, ...], step: int, shown: tuple[str, ...]
+    ) -> None:
         self.graph = graph
         self.run = run
         self.ns = ns
         self.step = step
+        self.shown = shown
 
     async def run_all(self, tasks: list[_Task]) -> None:
         if len(tasks) == 1:
@@ -108,7 +111,7 @@ class _Step:
             if node.is_subgraph:
                 sub: GraphSpec = node.fn
                 sub_ns = (*ns, f"{name}:{task_id}")
-                output = await execute(sub, task.input, run, sub_ns)
+                output = await execute(sub, task.input, run, sub_ns, nested=True)
                 out: Any = self.graph.schema.project(output)
             else:
                 out = await _call(node, task.input, ctx)
@@ -131,7 +134,7 @@ class _Step:
             _current.reset(token)
         task.update = update
         if channel.wants(StateUpdate):
-            shown = self.graph.schema.unwrap(update)
+            shown = self.graph.schema.unwrap(_only(update, self.shown))
             await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
         if channel.wants(TaskFinished):
             await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=update))
@@ -243,12 +246,23 @@ def _pull_triggers(graph: GraphSpec, name: str) -> tuple[str, ...]:
     return tuple(sorted({f"branch:to:{name}", *joins}))
 
 
-async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple[str, ...]) -> Any:
+def _only(update: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """The entries of ``update`` whose key is among ``keys`` (None when there are none)."""
+    if not update or all(k in keys for k in update):
+        return update
+    return {k: v for k, v in update.items() if k in keys} or None
+
+
+async def execute(
+    graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple[str, ...], *, nested: bool = False
+) -> Any:
     """Run ``graph`` from ``graph_input`` to the end, publishing its events under namespace ``ns``.
 
     As in LangGraph, a ``StateValues`` event (a ``values`` chunk) follows the input and each superstep that
-    wrote at least one state key: an input that sets no key (``{}``, only keys outside the input schema), or
-    a step whose nodes all returned None or ``{}``, gives none.
+    wrote at least one state key shown: an input that sets no key (``{}``, only keys outside the input
+    schema), or a step whose nodes all returned None or ``{}``, gives none. Every state key is shown, except
+    in a ``nested`` run (a subgraph), which shows its output schema's keys only, in ``StateValues`` and in
+    ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph.
 
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
@@ -261,13 +275,14 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
     schema = graph.schema
     channel = run.channel
     output_keys = schema.output_keys
+    shown = output_keys if nested else schema.keys
     state = schema.start()
     result: Any = None
     first = schema.check_input(graph_input)
     if first:
         schema.apply(state, [("the graph input", first)])
-        if channel.wants(StateValues):
-            await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.values(state)))
+        if channel.wants(StateValues) and any(k in shown for k in first):
+            await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.values(state, shown)))
         if any(k in output_keys for k in first):
             result = schema.output(state)
     joins_seen: dict[int, set[str]] = {}
@@ -284,7 +299,7 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
             if task.input is None:
                 node_input = task.node.input
                 task.input = state_view if node_input is None else node_input.view(state)
-        await _Step(graph, run, ns, step).run_all(tasks)
+        await _Step(graph, run, ns, step, shown).run_all(tasks)
         # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
         # index), whatever order they finished in.
         done = [t for t in tasks if t.update]
@@ -292,8 +307,8 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
             done.sort(key=_task_path)
         if done:
             schema.apply(state, [(f"node {t.node.name!r}", t.update or {}) for t in done])
-            if channel.wants(StateValues):
-                await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state)))
+            if channel.wants(StateValues) and any(k in shown for t in done for k in t.update or ()):
+                await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state, shown)))
             if any(k in output_keys for t in done for k in t.update or ()):
                 result = schema.output(state)
         tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen)

@@ -174,8 +174,9 @@ class StateSchema:
         return state
 
     def add(self, schema: Any, what: str) -> tuple[str, ...]:
-        """Add the keys ``schema`` declares that the state does not have yet (with their reducers and start
-        values) and return all its keys.
+        """Add the keys ``schema`` declares that the state does not have yet (with their reducers, and the
+        empty start value of a reducer key; a dataclass's defaults are not start values of the state) and
+        return all its keys.
 
         :raises InvalidArgumentError: when ``schema`` is not a schema, or mixes a root state with keys
         """
@@ -190,7 +191,7 @@ class StateSchema:
         for k in new:
             if k in reducers:
                 self.reducers[k] = reducers[k]
-            if k in initial:
+            if k in initial and k in reducers:
                 self.initial[k] = initial[k]
         return keys
 
@@ -281,12 +282,12 @@ class StateSchema:
         """The entries of ``state`` of the state schema's keys, in its order (as LangGraph gives a node)."""
         return {k: state[k] for k in self.state_keys if k in state}
 
-    def values(self, state: Mapping[str, Any]) -> Any:
-        """The state as a ``values`` chunk shows it: every key that has a value, in :attr:`keys` order (the
-        root value for a root state)."""
+    def values(self, state: Mapping[str, Any], keys: Iterable[str]) -> Any:
+        """The state as a ``values`` chunk shows it: the entries of ``keys`` that have a value, in that order
+        (the root value for a root state)."""
         if self.root:
             return state.get(ROOT)
-        return {k: state[k] for k in self.keys if k in state}
+        return {k: state[k] for k in keys if k in state}
 
     def output(self, state: Mapping[str, Any]) -> Any:
         """The state as a run's result: the output schema's keys that have a value (the root value for a
