@@ -78,6 +78,11 @@ def _is_root(schema: Any) -> bool:
     return isinstance(base, type) and not hasattr(base, "__annotations__")
 
 
+def _annotated(cls: type[Any]) -> bool:
+    """``cls`` or a base declares annotations (its instances are read attribute by attribute as updates)."""
+    return any(base.__dict__.get("__annotations__") for base in cls.__mro__ if base is not object)
+
+
 def is_state_schema(schema: Any) -> bool:
     """``schema`` can be a state schema: a TypedDict, a dataclass, or a root type (see the module)."""
     return _is_keyed(schema) or _is_root(schema)
@@ -106,12 +111,6 @@ def _read(schema: Any, what: str) -> tuple[tuple[str, ...], dict[str, Reducer], 
             reducers[key] = reducer
             if start is not _MISSING:
                 initial[key] = start
-    if dataclasses.is_dataclass(schema) and isinstance(schema, type):
-        for f in dataclasses.fields(schema):
-            if f.default is not dataclasses.MISSING:
-                initial[f.name] = f.default
-            elif f.default_factory is not dataclasses.MISSING:
-                initial[f.name] = f.default_factory()
     return tuple(k for k, _ in items), reducers, initial
 
 
@@ -144,7 +143,8 @@ class StateSchema:
     reducers: dict[str, Reducer]
     """Keys with a reducer."""
     initial: dict[str, Any]
-    """Starting values: reducer keys whose type builds an empty value, dataclass defaults."""
+    """Starting values: reducer keys whose type builds an empty value. (A dataclass schema's defaults are no
+    state values: they fill in the instance a node receives, as in LangGraph.)"""
     is_dataclass: bool
     """The schema is a dataclass (nodes receive an instance of it), not a TypedDict (nodes receive a dict)."""
     state_keys: tuple[str, ...] = ()
@@ -174,9 +174,8 @@ class StateSchema:
         return state
 
     def add(self, schema: Any, what: str) -> tuple[str, ...]:
-        """Add the keys ``schema`` declares that the state does not have yet (with their reducers, and the
-        empty start value of a reducer key; a dataclass's defaults are not start values of the state) and
-        return all its keys.
+        """Add the keys ``schema`` declares that the state does not have yet (with their reducers and start
+        values) and return all its keys.
 
         :raises InvalidArgumentError: when ``schema`` is not a schema, or mixes a root state with keys
         """
@@ -191,7 +190,7 @@ class StateSchema:
         for k in new:
             if k in reducers:
                 self.reducers[k] = reducers[k]
-            if k in initial and k in reducers:
+            if k in initial:
                 self.initial[k] = initial[k]
         return keys
 
@@ -210,17 +209,21 @@ class StateSchema:
     def check_update(self, update: Any, who: str) -> dict[str, Any] | None:
         """Return ``update`` as a dict of state keys (or None for no update: None, or an empty mapping).
 
-        For a root state any value but None is the new value, returned as ``{ROOT: update}``.
+        For a root state any value but None is the new value, returned as ``{ROOT: update}``. An instance of
+        a class with annotations (a dataclass) updates the state keys it has attributes for, in state key order
+        (as LangGraph reads it).
 
-        :raises InvalidUpdateError: when ``update`` is not a mapping (or a dataclass instance of the
-            schema) or has a key outside the state; the message names ``who`` and the allowed keys
+        :raises InvalidUpdateError: when ``update`` is not a mapping (or an instance of a class with
+            annotations) or has a key outside the state; the message names ``who`` and the allowed keys
         """
         if update is None:
             return None
         if self.root:
             return {ROOT: update}
-        if self.is_dataclass and isinstance(update, self.schema):
-            return {f.name: getattr(update, f.name) for f in dataclasses.fields(update)}
+        if not isinstance(update, Mapping) and _annotated(type(update)):
+            missing = object()
+            found = {k: getattr(update, k, missing) for k in self.keys}
+            return {k: v for k, v in found.items() if v is not missing} or None
         if not isinstance(update, Mapping):
             raise InvalidUpdateError(
                 f"{who} returned {type(update).__name__} {update!r}; expected a dict with keys among "

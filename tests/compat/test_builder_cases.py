@@ -249,6 +249,35 @@ def subgraph_output_schema(lib: Lib) -> Any:
     return parent.compile()
 
 
+@dataclass
+class Defaults:
+    a: str = "default"
+    b: int = 0
+
+
+@dataclass
+class OnlyB:
+    b: int
+
+
+def dataclass_state(lib: Lib, **schemas: Any) -> Any:
+    """A dataclass state: its defaults fill in the instance a node receives but are no state values; a node
+    may return an instance of another dataclass (its attributes are the update)."""
+
+    def bump(state: Defaults) -> dict[str, Any]:
+        return {"b": state.b + 1, "a": repr(state)}
+
+    def ten_more(state: OnlyB) -> OnlyB:
+        return OnlyB(b=state.b + 10)
+
+    builder = lib.StateGraph(Defaults, **schemas)
+    builder.add_node("bump", bump)
+    builder.add_node("ten_more", ten_more)
+    link(builder, "bump", "ten_more")
+    builder.add_edge(lib.START, "bump")
+    return builder.compile()
+
+
 CONFIG = {"configurable": {"thread_id": "th-123", "run_id": "run-456", "some_api_key": "secret"}}
 
 CASES = [
@@ -283,6 +312,18 @@ CASES = [
     pytest.param(
         Case(sequence, {"my_key": "x"}),
         id="add-sequence",
+    ),
+    pytest.param(
+        Case(dataclass_state, {"a": "x"}, {"stream_mode": ["values", "updates"]}), id="dataclass-defaults-not-values"
+    ),
+    pytest.param(Case(dataclass_state, {}, {"stream_mode": ["values", "updates"]}), id="dataclass-empty-input"),
+    pytest.param(
+        Case(
+            lambda lib: dataclass_state(lib, input_schema=Question, output_schema=OnlyB),
+            {"a": "x", "b": 5, "hello": "hi"},
+            {"stream_mode": ["values", "updates"]},
+        ),
+        id="dataclass-input-output-schema",
     ),
     pytest.param(
         Case(quiet_nodes, {"items": ["x"]}, {"stream_mode": ["values", "updates"]}), id="quiet-steps-values-updates"
@@ -375,6 +416,8 @@ INVOKE_CASES = [
     pytest.param(Case(output_never_written, {"hello": "hi"}), id="output-schema-never-written"),
     pytest.param(Case(explicit_node_schemas, {"hello": "hi", "count": 5}), id="add-node-input-schema"),
     pytest.param(Case(subgraph_output_schema, {"hello": "hi"}), id="subgraph-output-schema"),
+    pytest.param(Case(dataclass_state, {"a": "x"}), id="dataclass-defaults-not-values"),
+    pytest.param(Case(lambda lib: dataclass_state(lib, output_schema=OnlyB), {"a": "x"}), id="dataclass-output-schema"),
 ]
 
 
