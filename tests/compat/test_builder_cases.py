@@ -183,8 +183,6 @@ class Question(TypedDict):
 
 def input_output(lib: Lib, *, deprecated: bool = False) -> Any:
     """An input schema (the input is filtered to ``hello``) and an output schema (``messages`` only)."""
-    seen: list[Any] = []
-
     def b(state: ForB) -> dict[str, Any]:
         return {"now": len(state), "bye": "b"}
 
@@ -195,7 +193,7 @@ def input_output(lib: Lib, *, deprecated: bool = False) -> Any:
         builder = lib.StateGraph(Whole, input=Question, output=Output)
     else:
         builder = lib.StateGraph(Whole, input_schema=Question, output_schema=Output)
-    builder.add_node("a", lambda state: seen.append(state) or {"hello": f"{sorted(state)}"})
+    builder.add_node("a", lambda state: {"hello": f"{sorted(state)}"})
     builder.add_node("b", b)
     builder.add_node("c", c)
     link(builder, "a", "b", "c")
