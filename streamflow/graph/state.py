@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections.abc
 import copy
 import dataclasses
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
@@ -80,7 +81,7 @@ def _is_root(schema: Any) -> bool:
 
 def _annotated(cls: type[Any]) -> bool:
     """``cls`` or a base declares annotations (its instances are read attribute by attribute as updates)."""
-    return any(base.__dict__.get("__annotations__") for base in cls.__mro__ if base is not object)
+    return any(inspect.get_annotations(base) for base in cls.__mro__ if base is not object)
 
 
 def is_state_schema(schema: Any) -> bool:

@@ -183,6 +183,7 @@ class Question(TypedDict):
 
 def input_output(lib: Lib, *, deprecated: bool = False) -> Any:
     """An input schema (the input is filtered to ``hello``) and an output schema (``messages`` only)."""
+
     def b(state: ForB) -> dict[str, Any]:
         return {"now": len(state), "bye": "b"}
 
