@@ -3,9 +3,10 @@
 This module only publishes events; how they look to a user is the views' business. One superstep:
 publish ``TaskStarted`` for each triggered task, run the tasks concurrently (sync nodes off the loop, see
 :func:`~streamflow.graph.sync_code.run_sync_code`), publish ``StateUpdate`` and ``TaskFinished`` for each
-as it completes, then apply every update with the reducers in task order, publish ``StateValues``, and work
-out the next step's tasks from the edges. A failing task cancels its siblings (their sync code is abandoned
-and told so, see :mod:`streamflow.graph.cancellation`) and the run fails with its exception.
+as it completes, then apply every update with the reducers in task order, publish ``StateValues`` when a
+task wrote a state key, and work out the next step's tasks from the edges. A failing task cancels its
+siblings (their sync code is abandoned and told so, see :mod:`streamflow.graph.cancellation`) and the run
+fails with its exception.
 """
 
 from __future__ import annotations
