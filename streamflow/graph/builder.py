@@ -86,10 +86,10 @@ class StateGraph:
         ``StreamWriter``) when it declares them, and returns a dict of state updates or None. A ``str`` Enum
         member as the name names the node by its value (as in LangGraph).
 
-        ``input_schema`` (a TypedDict or dataclass) is what the node receives: the state's values of its keys
-        only. Without it, a plain function whose first parameter is annotated with a TypedDict or dataclass
-        gets that as its input schema (as in LangGraph). Its keys become keys of the state, so any node may
-        write them.
+        ``input_schema`` (a TypedDict or dataclass) is what the node (a subgraph too) receives: the state's
+        values of its keys only. Without it, a plain function whose first parameter is annotated with a
+        TypedDict or dataclass gets that as its input schema (as in LangGraph). Its keys become keys of the
+        state, so any node may write them.
 
         :raises InvalidArgumentError: for an ``input_schema`` that is neither a TypedDict nor a dataclass
         :raises InvalidGraphError: for a duplicate name, a reserved name (``START``, ``END``) or a name
@@ -108,18 +108,18 @@ class StateGraph:
             )
         if name in self.nodes:
             raise InvalidGraphError(f"a node named {name!r} already exists; node names must be unique")
-        if isinstance(action, GraphSpec):
-            self.nodes[name] = NodeSpec.of_subgraph(name, action)
-        elif action is None:
+        if action is None:
             raise InvalidGraphError(f"node {name!r} has no action: add_node({name!r}, fn) with a function or graph")
+        schema = input_schema
+        if isinstance(action, GraphSpec):
+            spec = NodeSpec.of_subgraph(name, action)
         else:
             spec = NodeSpec.of(name, action)
-            schema = input_schema
             if schema is None and not self.schema.root:
                 schema = inferred_input_schema(action)
-            if schema is not None and schema is not self.schema.schema:
-                spec.input = self.schema.node_input(schema)
-            self.nodes[name] = spec
+        if schema is not None and schema is not self.schema.schema:
+            spec.input = self.schema.node_input(schema)
+        self.nodes[name] = spec
         return self
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:

@@ -277,6 +277,17 @@ def dataclass_state(lib: Lib, **schemas: Any) -> Any:
     return builder.compile()
 
 
+def subgraph_input_schema(lib: Lib) -> Any:
+    """A subgraph node given an input schema: the subgraph starts from that schema's keys only."""
+    child = lib.StateGraph(Whole)
+    child.add_node("inner", lambda state: {"messages": [f"{sorted(state)}"]})
+    child.add_edge(lib.START, "inner")
+    parent = lib.StateGraph(Whole)
+    parent.add_node("child", child.compile(), input_schema=Question)
+    parent.add_edge(lib.START, "child")
+    return parent.compile()
+
+
 CONFIG = {"configurable": {"thread_id": "th-123", "run_id": "run-456", "some_api_key": "secret"}}
 
 CASES = [
@@ -311,6 +322,14 @@ CASES = [
     pytest.param(
         Case(sequence, {"my_key": "x"}),
         id="add-sequence",
+    ),
+    pytest.param(
+        Case(
+            subgraph_input_schema,
+            {"hello": "hi", "bye": "b", "messages": ["m"]},
+            {"stream_mode": ["values", "updates", "tasks"], "subgraphs": True},
+        ),
+        id="subgraph-node-input-schema",
     ),
     pytest.param(
         Case(dataclass_state, {"a": "x"}, {"stream_mode": ["values", "updates"]}), id="dataclass-defaults-not-values"
