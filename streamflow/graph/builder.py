@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import InvalidGraphError
 from .compiled import CompiledStateGraph
 from .constants import END, RESERVED_CHARS, START
-from .specs import Branch, GraphSpec, NodeSpec, node_name
+from .specs import Branch, GraphSpec, NodeSpec, inferred_input_schema, node_name
 from .state import StateSchema
 
 __all__ = ["StateGraph"]
@@ -21,28 +21,59 @@ class StateGraph:
     """A graph whose nodes read a shared state and return updates to it.
 
     :param state_schema: a ``TypedDict`` or dataclass; ``Annotated[type, reducer]`` keys merge updates with
-        ``reducer(current, update)``, other keys are overwritten
+        ``reducer(current, update)``, other keys are overwritten. A type without annotations (``list``,
+        ``Annotated[list, operator.add]``) makes the state that one value: nodes receive it and return its
+        new value (as in LangGraph).
     :param context_schema: the type of the run context (``invoke(..., context=...)``, a node's
         ``runtime.context``): a dataclass or pydantic model (a dict context is made into one), a TypedDict, or
         None; not checked, as in LangGraph. ``config_schema=`` is its deprecated name (a DeprecationWarning)
-    :raises InvalidArgumentError: when ``state_schema`` is neither a TypedDict nor a dataclass
+    :param input_schema: the keys the graph input may set (default: ``state_schema``'s); other keys of the
+        input are dropped
+    :param output_schema: the keys a run's result has (what ``invoke`` returns; default: ``state_schema``'s)
+    :param input: deprecated name of ``input_schema`` (warns ``DeprecationWarning``, as LangGraph does)
+    :param output: deprecated name of ``output_schema`` (warns ``DeprecationWarning``)
+
+    Every key an input, output or node schema declares is a key of the state: nodes may write it, and the
+    ``values`` stream mode shows it once it has a value (as in LangGraph).
+
+    :raises InvalidArgumentError: when a schema is neither a TypedDict, a dataclass nor a type without
+        annotations, or a root state schema comes with input or output schemas that have keys
+    :raises TypeError: for another keyword argument
 
     Every builder method returns the builder, so calls chain (as in LangGraph).
     """
 
     def __init__(
-        self, state_schema: type[Any], context_schema: type[Any] | None = None, *, config_schema: Any = None
+        self,
+        state_schema: Any,
+        context_schema: type[Any] | None = None,
+        *,
+        input_schema: Any | None = None,
+        output_schema: Any | None = None,
+        **kwargs: Any,
     ) -> None:
-        if config_schema is not None:
+        for old, new in (("config_schema", "context_schema"), ("input", "input_schema"), ("output", "output_schema")):
+            if old not in kwargs:
+                continue
             warnings.warn(
-                "`config_schema` is deprecated and will be removed. Please use `context_schema` instead.",
+                f"`{old}` is deprecated and will be removed. Please use `{new}` instead.",
                 DeprecationWarning,
                 stacklevel=2,
             )
-            if context_schema is None:
-                context_schema = config_schema
+            value = kwargs.pop(old)
+            if old == "config_schema" and context_schema is None:
+                context_schema = value
+            elif old == "input" and input_schema is None:
+                input_schema = value
+            elif old == "output" and output_schema is None:
+                output_schema = value
+        if kwargs:
+            raise TypeError(
+                f"StateGraph() got unexpected keyword argument(s) {sorted(kwargs)}; it takes state_schema, "
+                "context_schema, input_schema and output_schema"
+            )
         self.context_schema = context_schema
-        self.schema = StateSchema.of(state_schema)
+        self.schema = StateSchema.of(state_schema, input_schema=input_schema, output_schema=output_schema)
         self.nodes: dict[str, NodeSpec] = {}
         self.edges: list[tuple[str, str]] = []
         self.joins: list[tuple[tuple[str, ...], str]] = []
@@ -52,6 +83,8 @@ class StateGraph:
         self,
         node: str | Callable[..., Any] | CompiledStateGraph,
         action: Callable[..., Any] | CompiledStateGraph | None = None,
+        *,
+        input_schema: type[Any] | None = None,
     ) -> StateGraph:
         """Add a node: ``add_node("name", fn)`` or ``add_node(fn)`` (named after the function).
 
@@ -61,6 +94,12 @@ class StateGraph:
         (None) when it declares them, and returns a dict of state updates or None. A ``str`` Enum
         member as the name names the node by its value (as in LangGraph).
 
+        ``input_schema`` (a TypedDict or dataclass) is what the node (a subgraph too) receives: the state's
+        values of its keys only. Without it, a plain function whose first parameter is annotated with a
+        TypedDict or dataclass gets that as its input schema (as in LangGraph). Its keys become keys of the
+        state, so any node may write them.
+
+        :raises InvalidArgumentError: for an ``input_schema`` that is neither a TypedDict nor a dataclass
         :raises InvalidGraphError: for a duplicate name, a reserved name (``START``, ``END``) or a name
             containing ``:`` or ``|``, or a missing action
         :raises TypeError: for an action that is neither callable nor a compiled graph (as LangGraph raises)
@@ -77,12 +116,18 @@ class StateGraph:
             )
         if name in self.nodes:
             raise InvalidGraphError(f"a node named {name!r} already exists; node names must be unique")
-        if isinstance(action, GraphSpec):
-            self.nodes[name] = NodeSpec.of_subgraph(name, action)
-        elif action is None:
+        if action is None:
             raise InvalidGraphError(f"node {name!r} has no action: add_node({name!r}, fn) with a function or graph")
+        schema = input_schema
+        if isinstance(action, GraphSpec):
+            spec = NodeSpec.of_subgraph(name, action)
         else:
-            self.nodes[name] = NodeSpec.of(name, action)
+            spec = NodeSpec.of(name, action)
+            if schema is None and not self.schema.root:
+                schema = inferred_input_schema(action)
+        if schema is not None and schema is not self.schema.schema:
+            spec.input = self.schema.node_input(schema)
+        self.nodes[name] = spec
         return self
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
@@ -237,7 +282,7 @@ class StateGraph:
                 f"{next(iter(self.nodes), 'node')!r})"
             )
         graph = CompiledStateGraph.of(
-            name or "LangGraph", self.schema, self.nodes, self.edges, self.joins, self.branches
+            name or "LangGraph", self.schema.copy(), self.nodes, self.edges, self.joins, self.branches
         )
         graph.context_schema = self.context_schema
         return graph

@@ -3,9 +3,10 @@
 This module only publishes events; how they look to a user is the views' business. One superstep:
 publish ``TaskStarted`` for each triggered task, run the tasks concurrently (sync nodes off the loop, see
 :func:`~streamflow.graph.sync_code.run_sync_code`), publish ``StateUpdate`` and ``TaskFinished`` for each
-as it completes, then apply every update with the reducers in task order, publish ``StateValues``, and work
-out the next step's tasks from the edges. A failing task cancels its siblings (their sync code is abandoned
-and told so, see :mod:`streamflow.graph.cancellation`) and the run fails with its exception.
+as it completes, then apply every update with the reducers in task order, publish ``StateValues`` when a
+task wrote a state key, and work out the next step's tasks from the edges. A failing task cancels its
+siblings (their sync code is abandoned and told so, see :mod:`streamflow.graph.cancellation`) and the run
+fails with its exception.
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ class _Task:
 class _Step:
     """The tasks of one superstep of one graph level, and how to run them."""
 
-    def __init__(self, graph: GraphSpec, run: RunContext, ns: tuple[str, ...], step: int) -> None:
+    def __init__(
+        self, graph: GraphSpec, run: RunContext, ns: tuple[str, ...], step: int, shown: tuple[str, ...]
+    ) -> None:
         self.graph = graph
         self.run = run
         self.ns = ns
         self.step = step
+        self.shown = shown
 
     async def run_all(self, tasks: list[_Task]) -> None:
         if len(tasks) == 1:
@@ -109,8 +113,7 @@ class _Step:
             if node.is_subgraph:
                 sub: GraphSpec = node.fn
                 sub_ns = (*ns, f"{name}:{task_id}")
-                values = task.input if isinstance(task.input, dict) else {}
-                output = await execute(sub, sub.schema.project(values), run, sub_ns)
+                output = await execute(sub, task.input, run, sub_ns, nested=True)
                 out: Any = self.graph.schema.project(output)
             else:
                 out = await _call(node, task.input, ctx)
@@ -133,7 +136,8 @@ class _Step:
             _current.reset(token)
         task.update = update
         if channel.wants(StateUpdate):
-            await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=update))
+            shown = self.graph.schema.unwrap(_only(update, self.shown))
+            await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
         if channel.wants(TaskFinished):
             await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=update))
 
@@ -256,10 +260,27 @@ def _pull_triggers(graph: GraphSpec, name: str) -> tuple[str, ...]:
     return tuple(sorted({f"branch:to:{name}", *joins}))
 
 
-async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple[str, ...]) -> dict[str, Any]:
+def _only(update: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
+    """The entries of ``update`` whose key is among ``keys`` (None when there are none)."""
+    if not update or all(k in keys for k in update):
+        return update
+    return {k: v for k, v in update.items() if k in keys} or None
+
+
+async def execute(
+    graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple[str, ...], *, nested: bool = False
+) -> Any:
     """Run ``graph`` from ``graph_input`` to the end, publishing its events under namespace ``ns``.
 
-    :returns: the final state
+    As in LangGraph, a ``StateValues`` event (a ``values`` chunk) follows the input and each superstep that
+    wrote at least one state key shown: an input that sets no key (``{}``, only keys outside the input
+    schema), or a step whose nodes all returned None or ``{}``, gives none. Every state key is shown, except
+    in a ``nested`` run (a subgraph), which shows its output schema's keys only, in ``StateValues`` and in
+    ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph.
+
+    :returns: the run's result: the output schema's keys of the state after the last input or step that
+        wrote one of them (the root value for a root state), or None when none did (as LangGraph's
+        ``invoke`` returns None then)
     :raises InvalidUpdateError: for an input or node update the schema does not allow
     :raises InvalidGraphError: for a conditional edge returning an unknown node
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
@@ -267,14 +288,17 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
     """
     schema = graph.schema
     channel = run.channel
+    output_keys = schema.output_keys
+    shown = output_keys if nested else schema.keys
     state = schema.start()
+    result: Any = None
     first = schema.check_input(graph_input)
     if first:
         schema.apply(state, [("the graph input", first)])
-        # As in LangGraph, an input that writes no state key (``{}``, or only keys outside the schema) gives no
-        # first values chunk.
-        if channel.wants(StateValues):
-            await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.ordered(state)))
+        if channel.wants(StateValues) and any(k in shown for k in first):
+            await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.values(state, shown)))
+        if any(k in output_keys for k in first):
+            result = schema.output(state)
     joins_seen: dict[int, set[str]] = {}
     tasks = await _successors(graph, [START], state, joins_seen, run)
     step = 1
@@ -287,16 +311,20 @@ async def execute(graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple
         state_view = schema.view(state)
         for task in tasks:
             if task.input is None:
-                task.input = state_view if schema.is_dataclass else schema.ordered(state)
-        await _Step(graph, run, ns, step).run_all(tasks)
+                node_input = task.node.input
+                task.input = state_view if node_input is None else node_input.view(state)
+        await _Step(graph, run, ns, step, shown).run_all(tasks)
         # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
         # index), whatever order they finished in.
         done = [t for t in tasks if t.update]
         if len(done) > 1:
             done.sort(key=_task_path)
-        schema.apply(state, [(f"node {t.node.name!r}", t.update or {}) for t in done])
-        if channel.wants(StateValues):
-            await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.ordered(state)))
+        if done:
+            schema.apply(state, [(f"node {t.node.name!r}", t.update or {}) for t in done])
+            if channel.wants(StateValues) and any(k in shown for t in done for k in t.update or ()):
+                await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state, shown)))
+            if any(k in output_keys for t in done for k in t.update or ()):
+                result = schema.output(state)
         tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen, run)
         step += 1
-    return schema.ordered(state)
+    return result

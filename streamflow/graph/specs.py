@@ -7,6 +7,7 @@ modules import each other without a cycle: specs <- pregel <- run <- compiled <-
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import inspect
 import typing
@@ -17,9 +18,9 @@ import attrs
 
 from .context import StreamWriter
 from .runtime import injected_params
-from .state import StateSchema
+from .state import NodeInput, StateSchema
 
-__all__ = ["Branch", "GraphSpec", "NodeSpec", "node_name"]
+__all__ = ["Branch", "GraphSpec", "NodeSpec", "inferred_input_schema", "node_name"]
 
 
 def node_name(name: Any) -> Any:
@@ -49,6 +50,9 @@ class NodeSpec:
     injected: tuple[str, ...] = ()
     """Which of ``runtime``, ``store`` and ``previous`` the callable declares (see
     :func:`~streamflow.graph.runtime.injected_params`)."""
+    input: NodeInput | None = None
+    """The node's own input schema (given to ``add_node`` or read from its first parameter's type hint), or
+    None: the node receives the graph's state schema."""
 
     @classmethod
     def of(cls, name: str, fn: Callable[..., Any]) -> NodeSpec:
@@ -89,6 +93,24 @@ class NodeSpec:
     def of_subgraph(cls, name: str, graph: GraphSpec) -> NodeSpec:
         """A node that runs ``graph`` as a subgraph."""
         return cls(name, graph, is_async=True, is_subgraph=True)
+
+
+def inferred_input_schema(fn: Any) -> type[Any] | None:
+    """The input schema a node function declares, as LangGraph reads it: the type hint of a plain function's
+    first parameter, when that is a TypedDict or dataclass with at least one key; else None."""
+    if not inspect.isfunction(fn):
+        return None
+    try:
+        first = next(iter(inspect.signature(fn).parameters))
+        hint = typing.get_type_hints(fn).get(first)
+    except Exception:
+        return None
+    if not isinstance(hint, type) or not (dataclasses.is_dataclass(hint) or issubclass(hint, dict)):
+        return None
+    try:
+        return hint if typing.get_type_hints(hint) else None
+    except Exception:
+        return None
 
 
 @attrs.define(slots=True, eq=False)

@@ -3,6 +3,13 @@
 A schema is a ``TypedDict`` or a dataclass. ``Annotated[type, reducer]`` gives a key a reducer
 ``reducer(current, update) -> new``; other keys are overwritten, and two writes to such a key in one
 superstep are an error (as in LangGraph).
+
+A type with no annotations (``list``, ``int``, ``Annotated[list, operator.add]``) makes a root state, as in
+LangGraph: the state is that one value (kept under the key ``"__root__"``), nodes receive it and return its
+new value (or None for no update).
+
+Besides the state schema, a graph may have an input schema, an output schema and nodes with schemas of
+their own: every key any of them declares is a key of the state (a channel, in LangGraph's words).
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import collections.abc
 import copy
 import dataclasses
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
@@ -17,7 +25,10 @@ import attrs
 
 from ..errors import InvalidArgumentError, InvalidUpdateError
 
-__all__ = ["StateSchema"]
+__all__ = ["ROOT", "NodeInput", "StateSchema", "is_state_schema"]
+
+ROOT = "__root__"
+"""The key a root state (a schema with no keys, such as ``Annotated[list, operator.add]``) is kept under."""
 
 Reducer = Callable[[Any, Any], Any]
 _MISSING = object()
@@ -51,60 +62,169 @@ def _reducer_of(hint: Any) -> tuple[Reducer | None, Any]:
     return reducers[-1], initial
 
 
+def _is_keyed(schema: Any) -> bool:
+    """``schema`` is a TypedDict or a dataclass (a schema with keys)."""
+    if not isinstance(schema, type):
+        return False
+    if dataclasses.is_dataclass(schema):
+        return True
+    return issubclass(schema, dict) and hasattr(schema, "__annotations__")
+
+
+def _is_root(schema: Any) -> bool:
+    """``schema`` is a type without annotations, or ``Annotated[type, ...]`` of one (a root state)."""
+    if get_origin(schema) is Annotated:
+        schema = get_args(schema)[0]
+    base = get_origin(schema) or schema
+    return isinstance(base, type) and not hasattr(base, "__annotations__")
+
+
+def _annotated(cls: type[Any]) -> bool:
+    """``cls`` or a base declares annotations (its instances are read attribute by attribute as updates)."""
+    return any(inspect.get_annotations(base) for base in cls.__mro__ if base is not object)
+
+
+def is_state_schema(schema: Any) -> bool:
+    """``schema`` can be a state schema: a TypedDict, a dataclass, or a root type (see the module)."""
+    return _is_keyed(schema) or _is_root(schema)
+
+
+def _read(schema: Any, what: str) -> tuple[tuple[str, ...], dict[str, Reducer], dict[str, Any]]:
+    """``(keys, reducers, initial values)`` that ``schema`` declares.
+
+    :raises InvalidArgumentError: when ``schema`` is neither a TypedDict, a dataclass nor a root type
+    """
+    if _is_keyed(schema):
+        hints = get_type_hints(schema, include_extras=True)
+        items = list(hints.items())
+    elif _is_root(schema):
+        items = [(ROOT, schema)]
+    else:
+        raise InvalidArgumentError(
+            f"{what} must be a TypedDict, a dataclass, or a type for a root state (such as list or "
+            f"Annotated[list, operator.add]), got {schema!r}"
+        )
+    reducers: dict[str, Reducer] = {}
+    initial: dict[str, Any] = {}
+    for key, hint in items:
+        reducer, start = _reducer_of(hint)
+        if reducer is not None:
+            reducers[key] = reducer
+            if start is not _MISSING:
+                initial[key] = start
+    return tuple(k for k, _ in items), reducers, initial
+
+
 @attrs.define(slots=True, eq=False)
-class StateSchema:
-    """What a state schema declares, read once when the graph is built."""
+class NodeInput:
+    """What a node with a schema of its own receives: the keys of that schema (as a dict, or an instance
+    when the schema is a dataclass)."""
 
     schema: type[Any]
-    """The TypedDict or dataclass."""
+    """The node's input schema."""
     keys: tuple[str, ...]
-    """The state keys, in declaration order."""
+    """Its keys, in declaration order."""
+
+    def view(self, state: Mapping[str, Any]) -> Any:
+        """The node's input: the entries of ``state`` it declares."""
+        values = {k: state[k] for k in self.keys if k in state}
+        if dataclasses.is_dataclass(self.schema):
+            return self.schema(**values)
+        return values
+
+
+@attrs.define(slots=True, eq=False)
+class StateSchema:
+    """What a graph's schemas declare, read once when the graph is built."""
+
+    schema: Any
+    """The state schema: a TypedDict, a dataclass, or a root type."""
+    keys: tuple[str, ...]
+    """Every state key (channel): the state schema's, then the input, output and node schemas' new ones."""
     reducers: dict[str, Reducer]
     """Keys with a reducer."""
     initial: dict[str, Any]
-    """Starting values: reducer keys whose type builds an empty value, dataclass defaults."""
+    """Starting values: reducer keys whose type builds an empty value. (A dataclass schema's defaults are no
+    state values: they fill in the instance a node receives, as in LangGraph.)"""
     is_dataclass: bool
     """The schema is a dataclass (nodes receive an instance of it), not a TypedDict (nodes receive a dict)."""
+    state_keys: tuple[str, ...] = ()
+    """The state schema's keys: what nodes without a schema of their own, and conditional edges, receive."""
+    input_keys: tuple[str, ...] = ()
+    """The input schema's keys: the graph input is filtered to these."""
+    output_keys: tuple[str, ...] = ()
+    """The output schema's keys: a run's result (what ``invoke`` returns) has these."""
+    root: bool = False
+    """The state is one value (kept under :data:`ROOT`), not a mapping of keys."""
 
     @classmethod
-    def of(cls, schema: type[Any]) -> StateSchema:
-        """Read ``schema``.
+    def of(cls, schema: Any, *, input_schema: Any | None = None, output_schema: Any | None = None) -> StateSchema:
+        """Read ``schema`` (and the graph's input and output schemas, which default to it).
 
-        :raises InvalidArgumentError: when ``schema`` is neither a TypedDict nor a dataclass
+        :raises InvalidArgumentError: when a schema is neither a TypedDict, a dataclass nor a root type, or
+            when a root state schema comes with an input or output schema that has keys (or the other way
+            round)
         """
-        is_dc = dataclasses.is_dataclass(schema) and isinstance(schema, type)
-        if not is_dc and not (
-            isinstance(schema, type) and issubclass(schema, dict) and hasattr(schema, "__annotations__")
-        ):
-            raise InvalidArgumentError(f"a state schema must be a TypedDict or a dataclass, got {schema!r}")
-        hints = get_type_hints(schema, include_extras=True)
-        keys = tuple(hints)
-        reducers: dict[str, Reducer] = {}
-        initial: dict[str, Any] = {}
-        for key, hint in hints.items():
-            reducer, start = _reducer_of(hint)
-            if reducer is not None:
-                reducers[key] = reducer
-                if start is not _MISSING:
-                    initial[key] = start
-        if is_dc:
-            for f in dataclasses.fields(schema):
-                if f.default is not dataclasses.MISSING:
-                    initial[f.name] = f.default
-                elif f.default_factory is not dataclasses.MISSING:
-                    initial[f.name] = f.default_factory()
-        return cls(schema, keys, reducers, initial, is_dc)
+        keys, reducers, initial = _read(schema, "a state schema")
+        is_dc = dataclasses.is_dataclass(schema)
+        state = cls(schema, keys, reducers, initial, is_dc, keys, keys, keys, root=keys == (ROOT,))
+        if input_schema is not None:
+            state.input_keys = state.add(input_schema, "the input schema")
+        if output_schema is not None:
+            state.output_keys = state.add(output_schema, "the output schema")
+        return state
+
+    def add(self, schema: Any, what: str) -> tuple[str, ...]:
+        """Add the keys ``schema`` declares that the state does not have yet (with their reducers and start
+        values) and return all its keys.
+
+        :raises InvalidArgumentError: when ``schema`` is not a schema, or mixes a root state with keys
+        """
+        keys, reducers, initial = _read(schema, what)
+        if (keys == (ROOT,)) != self.root:
+            raise InvalidArgumentError(
+                f"{what} {schema!r} and the state schema {self.schema!r} must both be root types or both have "
+                "keys (TypedDict or dataclass)"
+            )
+        new = [k for k in keys if k not in self.keys]
+        self.keys = (*self.keys, *new)
+        for k in new:
+            if k in reducers:
+                self.reducers[k] = reducers[k]
+            if k in initial:
+                self.initial[k] = initial[k]
+        return keys
+
+    def node_input(self, schema: Any) -> NodeInput:
+        """Add a node's input schema's keys to the state; return what the node receives.
+
+        :raises InvalidArgumentError: when ``schema`` is neither a TypedDict nor a dataclass (or is a root type
+            while the state has keys)
+        """
+        return NodeInput(schema, self.add(schema, "a node's input schema"))
+
+    def copy(self) -> StateSchema:
+        """A copy that later :meth:`add` calls on this one leave unchanged."""
+        return attrs.evolve(self, reducers=dict(self.reducers), initial=dict(self.initial))
 
     def check_update(self, update: Any, who: str) -> dict[str, Any] | None:
-        """Return ``update`` as a dict (or None for no update).
+        """Return ``update`` as a dict of state keys (or None for no update: None, or an empty mapping).
 
-        :raises InvalidUpdateError: when ``update`` is not a mapping (or a dataclass instance of the
-            schema) or has a key outside the schema; the message names ``who`` and the allowed keys
+        For a root state any value but None is the new value, returned as ``{ROOT: update}``. An instance of
+        a class with annotations (a dataclass) updates the state keys it has attributes for, in state key order
+        (as LangGraph reads it).
+
+        :raises InvalidUpdateError: when ``update`` is not a mapping (or an instance of a class with
+            annotations) or has a key outside the state; the message names ``who`` and the allowed keys
         """
         if update is None:
             return None
-        if self.is_dataclass and isinstance(update, self.schema):
-            return {f.name: getattr(update, f.name) for f in dataclasses.fields(update)}
+        if self.root:
+            return {ROOT: update}
+        if not isinstance(update, Mapping) and _annotated(type(update)):
+            missing = object()
+            found = {k: getattr(update, k, missing) for k in self.keys}
+            return {k: v for k, v in found.items() if v is not missing} or None
         if not isinstance(update, Mapping):
             raise InvalidUpdateError(
                 f"{who} returned {type(update).__name__} {update!r}; expected a dict with keys among "
@@ -116,17 +236,22 @@ class StateSchema:
                 f"{who} returned an update with unknown key(s) {bad}; the state schema "
                 f"{getattr(self.schema, '__name__', self.schema)} allows {list(self.keys)}"
             )
+        if not update:
+            return None
         return update if type(update) is dict else dict(update)
 
     def check_input(self, graph_input: Any) -> dict[str, Any] | None:
-        """Return the graph input as a dict of the schema's keys (or None for no input); keys the schema does
-        not have are dropped, as LangGraph drops them.
+        """Return the graph input as a dict of the input schema's keys (or None for no input); keys it does
+        not have are dropped, as LangGraph drops them. A root state takes any value but None as is.
 
-        :raises InvalidUpdateError: when ``graph_input`` is not a mapping (or a dataclass instance of the
-            schema)
+        :raises InvalidUpdateError: when ``graph_input`` is not a mapping (or a dataclass instance)
         """
-        if isinstance(graph_input, Mapping) and not (self.is_dataclass and isinstance(graph_input, self.schema)):
-            keys = self.keys
+        if graph_input is None or self.root:
+            return self.check_update(graph_input, "the graph input")
+        if dataclasses.is_dataclass(graph_input) and not isinstance(graph_input, type):
+            graph_input = {f.name: getattr(graph_input, f.name) for f in dataclasses.fields(graph_input)}
+        if isinstance(graph_input, Mapping):
+            keys = self.input_keys
             graph_input = {k: v for k, v in graph_input.items() if k in keys}
         return self.check_update(graph_input, "the graph input")
 
@@ -158,16 +283,42 @@ class StateSchema:
                     state[key] = value
 
     def ordered(self, state: Mapping[str, Any]) -> dict[str, Any]:
-        """A copy of ``state`` with its keys in schema order (as LangGraph prints state)."""
-        return {k: state[k] for k in self.keys if k in state}
+        """The entries of ``state`` of the state schema's keys, in its order (as LangGraph gives a node)."""
+        return {k: state[k] for k in self.state_keys if k in state}
+
+    def values(self, state: Mapping[str, Any], keys: Iterable[str]) -> Any:
+        """The state as a ``values`` chunk shows it: the entries of ``keys`` that have a value, in that order
+        (the root value for a root state)."""
+        if self.root:
+            return state.get(ROOT)
+        return {k: state[k] for k in keys if k in state}
+
+    def output(self, state: Mapping[str, Any]) -> Any:
+        """The state as a run's result: the output schema's keys that have a value (the root value for a
+        root state)."""
+        if self.root:
+            return state.get(ROOT)
+        return {k: state[k] for k in self.output_keys if k in state}
 
     def view(self, state: Mapping[str, Any]) -> Any:
-        """The state as a node receives it: a dict copy, or a dataclass instance for a dataclass schema."""
+        """The state as a node receives it: a dict of the state schema's keys, an instance of a dataclass
+        schema, or the root value."""
+        if self.root:
+            return state.get(ROOT)
         if self.is_dataclass:
-            return self.schema(**{k: v for k, v in state.items() if k in self.keys})
-        return dict(state)
+            return self.schema(**{k: v for k, v in state.items() if k in self.state_keys})
+        return self.ordered(state)
 
-    def project(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """The entries of ``values`` whose key this schema has (a subgraph's input or output)."""
+    def unwrap(self, update: dict[str, Any] | None) -> Any:
+        """An update as a node gave it: the root value for a root state, else ``update`` itself."""
+        if self.root and update is not None:
+            return update[ROOT]
+        return update
+
+    def project(self, values: Any) -> Any:
+        """The entries of ``values`` whose key the state has (a subgraph's output, as its parent takes it);
+        anything else, for a root state or ``values`` that is not a mapping, unchanged."""
+        if self.root or not isinstance(values, Mapping):
+            return values
         keys = self.keys
         return {k: v for k, v in values.items() if k in keys}

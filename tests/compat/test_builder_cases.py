@@ -4,7 +4,9 @@ Parallel sync nodes finish in any order on both libraries, so those cases compar
 
 from __future__ import annotations
 
+import itertools
 import operator
+from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -138,17 +140,159 @@ def sequence(lib: Lib) -> Any:
     return builder.compile()
 
 
-OUTPUT_SCHEMA = pytest.mark.differs("StateGraph(..., output_schema=...) is refused (unexpected keyword)")
+def link(builder: Any, *names: str) -> None:
+    """An edge from each of ``names`` to the next."""
+    for a, b in itertools.pairwise(names):
+        builder.add_edge(a, b)
+
+
+def quiet_nodes(lib: Lib) -> Any:
+    """Nodes returning None, ``{}``, an empty reducer update and a None value: only real writes count."""
+
+    class State(TypedDict, total=False):
+        items: Annotated[list[str], operator.add]
+        last: str | None
+
+    builder = lib.StateGraph(State)
+    builder.add_node("none", lambda state: None)
+    builder.add_node("empty", lambda state: {})
+    builder.add_node("no_items", lambda state: {"items": []})
+    builder.add_node("null", lambda state: {"last": None})
+    link(builder, "none", "empty", "no_items", "null")
+    builder.add_edge(lib.START, "none")
+    return builder.compile()
+
+
+def root_state(lib: Lib, schema: Any) -> Any:
+    """A root state of type ``schema``: nodes receive the value and return the next one (or None)."""
+
+    def grow(state: Any) -> Any:
+        return state + state
+
+    builder = lib.StateGraph(schema)
+    builder.add_node("grow", grow)
+    builder.add_node("keep", lambda state: None)
+    link(builder, "grow", "keep")
+    builder.add_edge(lib.START, "grow")
+    return builder.compile()
+
+
+class Question(TypedDict):
+    hello: str
+
+
+def input_output(lib: Lib, *, deprecated: bool = False) -> Any:
+    """An input schema (the input is filtered to ``hello``) and an output schema (``messages`` only)."""
+
+    def b(state: ForB) -> dict[str, Any]:
+        return {"now": len(state), "bye": "b"}
+
+    def c(state: Whole) -> dict[str, Any]:
+        return {"messages": [f"{sorted(state)}"]}
+
+    if deprecated:
+        builder = lib.StateGraph(Whole, input=Question, output=Output)
+    else:
+        builder = lib.StateGraph(Whole, input_schema=Question, output_schema=Output)
+    builder.add_node("a", lambda state: {"hello": f"{sorted(state)}"})
+    builder.add_node("b", b)
+    builder.add_node("c", c)
+    link(builder, "a", "b", "c")
+    builder.add_edge(lib.START, "a")
+    return builder.compile()
+
+
+class OnlyBye(TypedDict):
+    bye: str
+
+
+def output_never_written(lib: Lib) -> Any:
+    """The output schema's only key is never written: ``invoke`` returns None (as LangGraph's does)."""
+    builder = lib.StateGraph(Whole, output_schema=OnlyBye)
+    builder.add_node("a", lambda state: {"hello": "again"})
+    builder.add_edge(lib.START, "a")
+    return builder.compile()
+
+
+@dataclass
+class Counter:
+    count: int = 0
+    note: str = ""
+
+
+def explicit_node_schemas(lib: Lib) -> Any:
+    """``add_node(..., input_schema=X)``: a TypedDict with a key of its own, and a dataclass."""
+
+    def tally(state: Any) -> dict[str, Any]:
+        return {"count": state.count + 1, "note": f"{type(state).__name__}:{state.note}"}
+
+    builder = lib.StateGraph(Whole)
+    builder.add_node("bye_only", lambda state: {"now": 1, "bye": f"{sorted(state)}"}, input_schema=ForB)
+    builder.add_node("tally", tally, input_schema=Counter)
+    builder.add_node("all", lambda state: {"hello": f"{sorted(state)}"})
+    link(builder, "bye_only", "tally", "all")
+    builder.add_edge(lib.START, "bye_only")
+    return builder.compile()
+
+
+def subgraph_output_schema(lib: Lib) -> Any:
+    """A subgraph node with an output schema: the parent takes only those keys."""
+    child = lib.StateGraph(Whole, output_schema=OnlyBye)
+    child.add_node("inner", lambda state: {"bye": "inner", "hello": "hidden"})
+    child.add_edge(lib.START, "inner")
+    parent = lib.StateGraph(Whole)
+    parent.add_node("child", child.compile())
+    parent.add_node("after", lambda state: {"messages": [state["hello"], state.get("bye")]})
+    link(parent, "child", "after")
+    parent.add_edge(lib.START, "child")
+    return parent.compile()
+
+
+@dataclass
+class Defaults:
+    a: str = "default"
+    b: int = 0
+
+
+@dataclass
+class OnlyB:
+    b: int
+
+
+def dataclass_state(lib: Lib, **schemas: Any) -> Any:
+    """A dataclass state: its defaults fill in the instance a node receives but are no state values; a node
+    may return an instance of another dataclass (its attributes are the update)."""
+
+    def bump(state: Defaults) -> dict[str, Any]:
+        return {"b": state.b + 1, "a": repr(state)}
+
+    def ten_more(state: OnlyB) -> OnlyB:
+        return OnlyB(b=state.b + 10)
+
+    builder = lib.StateGraph(Defaults, **schemas)
+    builder.add_node("bump", bump)
+    builder.add_node("ten_more", ten_more)
+    link(builder, "bump", "ten_more")
+    builder.add_edge(lib.START, "bump")
+    return builder.compile()
+
+
+def subgraph_input_schema(lib: Lib) -> Any:
+    """A subgraph node given an input schema: the subgraph starts from that schema's keys only."""
+    child = lib.StateGraph(Whole)
+    child.add_node("inner", lambda state: {"messages": [f"{sorted(state)}"]})
+    child.add_edge(lib.START, "inner")
+    parent = lib.StateGraph(Whole)
+    parent.add_node("child", child.compile(), input_schema=Question)
+    parent.add_edge(lib.START, "child")
+    return parent.compile()
+
+
 CONFIG = {"configurable": {"thread_id": "th-123", "run_id": "run-456", "some_api_key": "secret"}}
-QUIET_STEP = pytest.mark.differs(
-    "values mode yields a chunk after a step whose nodes wrote nothing; LangGraph only after a step that wrote"
-)
 
 CASES = [
     pytest.param(Case(multi_edge, {"my_key": "my_value"}, ordered=False), id="multi-edge-none-updates"),
-    pytest.param(
-        Case(multi_edge, {"my_key": "my_value"}, {"stream_mode": "values"}), id="multi-edge-values", marks=QUIET_STEP
-    ),
+    pytest.param(Case(multi_edge, {"my_key": "my_value"}, {"stream_mode": "values"}), id="multi-edge-values"),
     pytest.param(
         Case(lambda lib: multi_edge(lib, entry_points=True), {"my_key": "my_value"}, ordered=False),
         id="set-entry-finish-point",
@@ -157,7 +301,6 @@ CASES = [
     pytest.param(
         Case(retrieval, {"query": "what is weather in sf"}, {"stream_mode": "values"}),
         id="waiting-edge-cond-values",
-        marks=QUIET_STEP,
     ),
     pytest.param(Case(conditional_start, {"input": "what is weather in sf"}), id="conditional-start"),
     pytest.param(
@@ -167,7 +310,6 @@ CASES = [
     pytest.param(
         Case(node_schemas, {"hello": "there", "bye": "world", "messages": ["m"]}, ordered=False),
         id="node-input-schema-and-output-schema",
-        marks=OUTPUT_SCHEMA,
     ),
     pytest.param(
         Case(
@@ -176,11 +318,76 @@ CASES = [
             {"stream_mode": ["values", "updates"]},
         ),
         id="node-input-schema",
-        marks=pytest.mark.differs("a key only a node's input schema declares ('now') is refused as unknown"),
     ),
     pytest.param(
         Case(sequence, {"my_key": "x"}),
         id="add-sequence",
+    ),
+    pytest.param(
+        Case(
+            subgraph_input_schema,
+            {"hello": "hi", "bye": "b", "messages": ["m"]},
+            {"stream_mode": ["values", "updates", "tasks"], "subgraphs": True},
+        ),
+        id="subgraph-node-input-schema",
+    ),
+    pytest.param(
+        Case(dataclass_state, {"a": "x"}, {"stream_mode": ["values", "updates"]}), id="dataclass-defaults-not-values"
+    ),
+    pytest.param(Case(dataclass_state, {}, {"stream_mode": ["values", "updates"]}), id="dataclass-empty-input"),
+    pytest.param(
+        Case(
+            lambda lib: dataclass_state(lib, input_schema=Question, output_schema=OnlyB),
+            {"a": "x", "b": 5, "hello": "hi"},
+            {"stream_mode": ["values", "updates"]},
+        ),
+        id="dataclass-input-output-schema",
+    ),
+    pytest.param(
+        Case(quiet_nodes, {"items": ["x"]}, {"stream_mode": ["values", "updates"]}), id="quiet-steps-values-updates"
+    ),
+    pytest.param(Case(quiet_nodes, {}, {"stream_mode": "values"}), id="quiet-steps-empty-input"),
+    pytest.param(Case(quiet_nodes, {"other": 1}, {"stream_mode": "values"}), id="quiet-steps-input-outside-schema"),
+    pytest.param(
+        Case(lambda lib: root_state(lib, Annotated[list, operator.add]), ["x"], {"stream_mode": ["values", "updates"]}),
+        id="root-annotated-list",
+    ),
+    pytest.param(
+        Case(lambda lib: root_state(lib, Annotated[list, operator.add]), [], {"stream_mode": "values"}),
+        id="root-empty-list-input",
+    ),
+    pytest.param(
+        Case(lambda lib: root_state(lib, list), ["x"], {"stream_mode": ["values", "updates"]}), id="root-plain-list"
+    ),
+    pytest.param(Case(lambda lib: root_state(lib, int), 3, {"stream_mode": ["values", "updates"]}), id="root-int"),
+    pytest.param(Case(lambda lib: root_state(lib, str), "ab", {"stream_mode": "tasks"}), id="root-str-tasks"),
+    pytest.param(
+        Case(
+            input_output,
+            {"hello": "hi", "bye": "dropped", "messages": ["dropped"]},
+            {"stream_mode": ["values", "updates"]},
+        ),
+        id="input-and-output-schema",
+    ),
+    pytest.param(
+        Case(input_output, {"hello": "hi"}, {"stream_mode": "tasks"}),
+        id="input-and-output-schema-tasks",
+    ),
+    pytest.param(
+        Case(output_never_written, {"hello": "hi"}, {"stream_mode": ["values", "updates"]}),
+        id="output-schema-never-written",
+    ),
+    pytest.param(
+        Case(explicit_node_schemas, {"hello": "hi", "count": 5}, {"stream_mode": ["values", "updates"]}),
+        id="add-node-input-schema",
+    ),
+    pytest.param(
+        Case(explicit_node_schemas, {"hello": "hi"}, {"stream_mode": "tasks"}),
+        id="add-node-input-schema-tasks",
+    ),
+    pytest.param(
+        Case(subgraph_output_schema, {"hello": "hi"}, {"stream_mode": ["values", "updates"], "subgraphs": True}),
+        id="subgraph-output-schema",
     ),
     pytest.param(
         Case(messages_from_config, {"messages": []}, {"stream_mode": "messages", "config": CONFIG}),
@@ -219,8 +426,16 @@ INVOKE_CASES = [
     pytest.param(
         Case(node_schemas, {"hello": "there", "bye": "world", "messages": ["m"]}),
         id="output-schema",
-        marks=OUTPUT_SCHEMA,
     ),
+    pytest.param(Case(quiet_nodes, {}), id="quiet-steps-empty-input"),
+    pytest.param(Case(lambda lib: root_state(lib, Annotated[list, operator.add]), ["x"]), id="root-annotated-list"),
+    pytest.param(Case(lambda lib: root_state(lib, int), 3), id="root-int"),
+    pytest.param(Case(input_output, {"hello": "hi", "bye": "dropped"}), id="input-and-output-schema"),
+    pytest.param(Case(output_never_written, {"hello": "hi"}), id="output-schema-never-written"),
+    pytest.param(Case(explicit_node_schemas, {"hello": "hi", "count": 5}), id="add-node-input-schema"),
+    pytest.param(Case(subgraph_output_schema, {"hello": "hi"}), id="subgraph-output-schema"),
+    pytest.param(Case(dataclass_state, {"a": "x"}), id="dataclass-defaults-not-values"),
+    pytest.param(Case(lambda lib: dataclass_state(lib, output_schema=OnlyB), {"a": "x"}), id="dataclass-output-schema"),
 ]
 
 
@@ -240,3 +455,34 @@ def test_invoke(lib: Lib, invoke_case: Case) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "builder_case" in metafunc.fixturenames:
         metafunc.parametrize("builder_case", CASES)
+
+
+def test_deprecated_input_output_keywords(lib: Lib) -> None:
+    """``StateGraph(..., input=X, output=Y)`` still works, with a DeprecationWarning naming the new keyword."""
+    with pytest.warns(DeprecationWarning) as warned:
+        graph = input_output(lib, deprecated=True)
+    assert sorted(str(w.message).split(" is deprecated")[0] for w in warned) == ["`input`", "`output`"]
+    assert all("_schema` instead" in str(w.message) for w in warned)
+    expected = normalise(list(input_output(reference()).stream({"hello": "hi", "bye": "x"}, stream_mode="values")))
+    assert normalise(list(graph.stream({"hello": "hi", "bye": "x"}, stream_mode="values"))) == expected
+    assert normalise(graph.invoke({"hello": "hi"})) == normalise(input_output(reference()).invoke({"hello": "hi"}))
+
+
+@pytest.mark.parametrize(
+    "stream_mode",
+    [
+        pytest.param(
+            ["values", "updates"],
+            marks=pytest.mark.differs(
+                "invoke() with a stream_mode list shows every state key in values/updates chunks; LangGraph only "
+                "the output schema's"
+            ),
+        ),
+        pytest.param(
+            "updates", marks=pytest.mark.differs("invoke(stream_mode='updates') shows keys outside the output schema")
+        ),
+    ],
+)
+def test_invoke_modes_with_output_schema(lib: Lib, stream_mode: Any) -> None:
+    expected = normalise(input_output(reference()).invoke({"hello": "hi"}, stream_mode=stream_mode))
+    assert normalise(input_output(lib).invoke({"hello": "hi"}, stream_mode=stream_mode)) == expected

@@ -273,12 +273,10 @@ CASES = [
     pytest.param(
         Case(list_state_sends, ["zero"], {"stream_mode": "values"}),
         id="send-root-list-values",
-        marks=pytest.mark.differs("a root state that is not a dict (StateGraph(Annotated[list, add])) is refused"),
     ),
     pytest.param(
         Case(list_state_sends, ["zero"], ordered=False),
         id="send-root-list-updates",
-        marks=pytest.mark.differs("a root state that is not a dict (StateGraph(Annotated[list, add])) is refused"),
     ),
     pytest.param(Case(writer_returns_state, {"foo": "bar"}, {"stream_mode": "custom"}), id="writer-only-custom"),
     pytest.param(Case(writer_returns_state, {"foo": "bar"}, {"stream_mode": "values"}), id="writer-values"),
@@ -384,7 +382,6 @@ INVOKE_CASES = [
     pytest.param(
         Case(list_state_sends, ["zero"]),
         id="send-root-list",
-        marks=pytest.mark.differs("a root state that is not a dict (StateGraph(Annotated[list, add])) is refused"),
     ),
     pytest.param(Case(keyed_sends, {"items": ["zero"]}), id="send-concurrent"),
     pytest.param(Case(writer_returns_state, {"foo": "bar"}), id="state-returned"),
