@@ -44,7 +44,8 @@ def test_a_state_schema_that_is_no_type_is_refused(schema: Any) -> None:
 def test_a_bad_input_or_output_schema_is_named(keyword: str) -> None:
     what = "the input schema" if keyword == "input_schema" else "the output schema"
     with pytest.raises(InvalidArgumentError, match=f"{what} must be a TypedDict"):
-        StateGraph(State, **{keyword: 3.5})
+        kwargs: dict[str, Any] = {keyword: 3.5}
+        StateGraph(State, **kwargs)
 
 
 def test_a_root_state_does_not_mix_with_keyed_schemas() -> None:

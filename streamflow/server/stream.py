@@ -10,8 +10,8 @@ What a client receives, in order (shapes of ``data`` are JSON):
     one message per chunk of a selected stream mode: ``{"type": mode, "ns": [...], "data": chunk, "seq",
     "node", "step", "ts"}`` (``type``/``ns``/``data`` are LangGraph's v2 stream part; ``ts`` is when the
     event was made, in seconds since the epoch). A ``values`` message also has ``"interrupts"``, the list
-    LangGraph 1.2's v2 values part carries (``[]`` until streamflow has interrupts). When one event yields chunks for two modes (``tasks`` and
-    ``debug``), both carry the same ``id`` and are written together.
+    LangGraph 1.2's v2 values part carries (``[]`` until streamflow has interrupts). When one event yields
+    chunks for two modes (``tasks`` and ``debug``), both carry the same ``id`` and are written together.
 ``lag`` (``id`` = ``last_seq``)
     ``{"missed", "first_seq", "last_seq", "reason"}``: the run's events ``first_seq``..``last_seq`` (``missed``
     of them; some may not have matched this stream's filter) can no longer be sent, because they left the
