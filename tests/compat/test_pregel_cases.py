@@ -1,0 +1,561 @@
+"""Differential cases after LangGraph's own graph tests (libs/langgraph/tests/test_pregel*.py, test_state.py,
+test_messages_state.py), written anew: each case builds the same graph shape from ``lib`` on both libraries,
+runs it with the same input (``stream``/``astream`` or ``invoke``/``ainvoke``) and expects the same normalised
+outcome. A case that expects an error names the class (any class in the raised exception's MRO) and a pattern
+its message matches; both libraries must raise it. ``tests/compat/REVIEW.md`` maps every reviewed LangGraph
+test to these cases or to the feature it needs."""
+
+
+import enum
+import operator
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypedDict
+
+import pytest
+
+from .conftest import Lib, normalise, reference
+
+
+@dataclass(frozen=True)
+class Run:
+    """A graph built from a library, how it is run, and what it must raise (if anything)."""
+
+    build: Callable[[Lib], Any]
+    input: Any
+    method: Literal["stream", "invoke"] = "stream"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    config: Any = None
+    ordered: bool = True
+    """False when parallel sync nodes finish in any order: stream chunks compare as a multiset."""
+    raises: tuple[str, str] | None = None
+    """The name of a class in the raised exception's MRO, and a pattern its message matches."""
+
+    def result(self, value: Any) -> Any:
+        normalised = normalise(value)
+        return normalised if self.ordered or self.method == "invoke" else sorted(normalised, key=repr)
+
+    def failure(self, exc: Exception) -> Any:
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        expected, pattern = self.raises or ("", "(?!)")
+        return ("raises", expected in names, bool(re.search(pattern, str(exc))), str(exc) if not self.raises else "")
+
+    def outcome(self, lib: Lib) -> Any:
+        try:
+            graph = self.build(lib)
+            if self.method == "stream":
+                return self.result(list(graph.stream(self.input, self.config, **self.kwargs)))
+            return self.result(graph.invoke(self.input, self.config, **self.kwargs))
+        except Exception as exc:
+            return self.failure(exc)
+
+    async def aoutcome(self, lib: Lib) -> Any:
+        try:
+            graph = self.build(lib)
+            if self.method == "stream":
+                return self.result([chunk async for chunk in graph.astream(self.input, self.config, **self.kwargs)])
+            return self.result(await graph.ainvoke(self.input, self.config, **self.kwargs))
+        except Exception as exc:
+            return self.failure(exc)
+
+    def check_reference(self, expected: Any) -> None:
+        """LangGraph raises exactly when the case says it does (so a broken case cannot pass on both)."""
+        raised = isinstance(expected, tuple) and len(expected) == 4 and expected[0] == "raises"
+        assert raised == (self.raises is not None), expected
+        if raised:
+            assert expected[1:3] == (True, True), expected
+
+
+def test_sync(lib: Lib, pregel_case: Run) -> None:
+    expected = pregel_case.outcome(reference())
+    pregel_case.check_reference(expected)
+    assert pregel_case.outcome(lib) == expected
+
+
+@pytest.mark.anyio
+async def test_async(lib: Lib, pregel_case: Run) -> None:
+    expected = await pregel_case.aoutcome(reference())
+    pregel_case.check_reference(expected)
+    assert await pregel_case.aoutcome(lib) == expected
+
+
+# --- graphs -------------------------------------------------------------------------------------------------
+
+
+class Hello(TypedDict):
+    hello: str
+
+
+def unknown_edge_source(lib: Lib) -> Any:
+    builder = lib.StateGraph(Hello)
+    builder.add_node("start", lambda state: state)
+    builder.add_edge(lib.START, "start")
+    builder.add_edge("unknown", "start")
+    builder.add_edge("start", lib.END)
+    return builder.compile()
+
+
+def bad_reducer(lib: Lib) -> Any:
+    def reducer(left: Any) -> Any:
+        return left
+
+    class Bad(TypedDict):
+        hello: Annotated[str, reducer]
+
+    return lib.StateGraph(Bad)
+
+
+def two_writers_one_key(lib: Lib) -> Any:
+    def write(state: Hello) -> dict[str, Any]:
+        return {"hello": "world"}
+
+    builder = lib.StateGraph(Hello)
+    for name in ("a", "b", "c"):
+        builder.add_node(name, write)
+    builder.set_entry_point("a")
+    builder.add_edge("a", "b")
+    builder.add_edge("a", "c")
+    return builder.compile()
+
+
+def reducer_before_first_node(lib: Lib, *, sequence: bool = False) -> Any:
+    class ListState(TypedDict):
+        hello: str
+        messages: Annotated[list[Any], lib.add_messages]
+
+    class SequenceState(TypedDict):
+        hello: str
+        messages: Annotated[Sequence[Any], lib.add_messages]
+
+    builder = lib.StateGraph(SequenceState if sequence else ListState)
+    builder.add_node("a", lambda state: None)
+    builder.set_entry_point("a")
+    builder.set_finish_point("a")
+    return builder.compile()
+
+
+class Numbered:
+    """A callable node named by ``__name__`` that appends its name (or its name and a Send's argument)."""
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = name
+
+    def __call__(self, state: Any) -> list[str]:
+        return [self.__name__ if isinstance(state, list) else f"{self.__name__}|{state}"]
+
+
+def cond_edge_after_send(lib: Lib) -> Any:
+    def twice(state: list[str]) -> list[Any]:
+        return [lib.Send("2", state), lib.Send("2", state)]
+
+    def to_three(state: list[str]) -> Literal["3"]:
+        return "3"
+
+    builder = lib.StateGraph(Annotated[list, operator.add])
+    for name in ("1", "2", "3"):
+        builder.add_node(Numbered(name))
+    builder.add_edge(lib.START, "1")
+    builder.add_conditional_edges("1", twice)
+    builder.add_conditional_edges("2", to_three)
+    return builder.compile()
+
+
+def concurrent_emit_sends(lib: Lib) -> Any:
+    def fun(state: list[str]) -> list[Any]:
+        return [lib.Send("2", 1), lib.Send("2", 2), "3.1"]
+
+    def profit(state: list[str]) -> list[Any]:
+        return [lib.Send("2", 3), lib.Send("2", 4)]
+
+    def to_three(state: list[str]) -> Literal["3"]:
+        return "3"
+
+    builder = lib.StateGraph(Annotated[list, operator.add])
+    for name in ("1", "1.1", "2", "3", "3.1"):
+        builder.add_node(Numbered(name))
+    builder.add_edge(lib.START, "1")
+    builder.add_edge(lib.START, "1.1")
+    builder.add_conditional_edges("1", fun)
+    builder.add_conditional_edges("1.1", profit)
+    builder.add_conditional_edges("2", to_three)
+    return builder.compile()
+
+
+class Weather(TypedDict):
+    locations: list[str]
+    results: Annotated[list[str], operator.add]
+
+
+def weather_entry_sends(lib: Lib) -> Any:
+    def get_weather(state: Any) -> dict[str, Any]:
+        location = state["location"]
+        return {"results": [f"It's {'sunny' if len(location) > 2 else 'cloudy'} in {location}"]}
+
+    def to_weather(state: Weather) -> list[Any]:
+        return [lib.Send("get_weather", {"location": location}) for location in state["locations"]]
+
+    builder = lib.StateGraph(Weather)
+    builder.add_node("get_weather", get_weather)
+    builder.add_edge("get_weather", lib.END)
+    builder.set_conditional_entry_point(to_weather, path_map=["get_weather"])
+    return builder.compile()
+
+
+class Foo(TypedDict):
+    foo: Annotated[list[str], operator.add]
+
+
+def list_edge_to_end(lib: Lib) -> Any:
+    builder = lib.StateGraph(Foo)
+    builder.add_node("A", lambda state: {"foo": ["A"]})
+    builder.add_node("B", lambda state: {"foo": ["B"]})
+    builder.add_edge(lib.START, "A")
+    builder.add_edge(lib.START, "B")
+    builder.add_edge(["A", "B"], lib.END)
+    return builder.compile()
+
+
+class Query(TypedDict, total=False):
+    query: str
+
+
+class ChooseAnalyzer:
+    def __call__(self, state: Query) -> str:
+        return "analyzer"
+
+
+def choose_analyzer(state: Query) -> str:
+    return "analyzer"
+
+
+def no_path_map(lib: Lib, *, router: Callable[[Query], str]) -> Any:
+    builder = lib.StateGraph(Query)
+    builder.add_node("rewriter", lambda state: {"query": f"query: {state['query']}"})
+    builder.add_node("analyzer", lambda state: {"query": f"analyzed: {state['query']}"})
+    builder.add_conditional_edges("rewriter", router)
+    builder.set_entry_point("rewriter")
+    return builder.compile()
+
+
+def sorted_add(left: list[str], right: list[str] | list[tuple[str, str]]) -> list[str]:
+    if right and isinstance(right[0], tuple):
+        for removed, _ in right:
+            left.remove(removed)
+        right = [pair[1] for pair in right]
+    return sorted(left + list(right))  # type: ignore[arg-type]
+
+
+class Docs(TypedDict, total=False):
+    query: str
+    answer: str
+    docs: Annotated[list[str], sorted_add]
+
+
+def waiting_edge_two_cond_edges(lib: Lib) -> Any:
+    def decide(state: Docs) -> str:
+        return "qa" if state["query"].count("analyzed") > 1 else "rewrite_query"
+
+    builder = lib.StateGraph(Docs)
+    builder.add_node("rewrite_query", lambda state: {"query": f"query: {state['query']}"})
+    builder.add_node("analyzer_one", lambda state: {"query": f"analyzed: {state['query']}"})
+    builder.add_node("retriever_one", lambda state: {"docs": ["doc1", "doc2"]})
+    builder.add_node("retriever_two", lambda state: {"docs": ["doc3", "doc4"]})
+    builder.add_node("decider", lambda state: None)
+    builder.add_node("qa", lambda state: {"answer": ",".join(state["docs"])})
+    builder.set_entry_point("rewrite_query")
+    builder.add_conditional_edges("rewrite_query", lambda state: ["analyzer_one", "retriever_two"])
+    builder.add_edge("analyzer_one", "retriever_one")
+    builder.add_edge(["retriever_one", "retriever_two"], "decider")
+    builder.add_conditional_edges("decider", decide)
+    builder.set_finish_point("qa")
+    return builder.compile()
+
+
+class Opaque:
+    """A state value that is not data (LangGraph's test passes a Runnable): it must pass through untouched."""
+
+    def __repr__(self) -> str:
+        return "Opaque()"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Opaque)
+
+    __hash__ = object.__hash__
+
+
+def nested_inner_side(lib: Lib) -> Any:
+    class Inner(TypedDict):
+        my_key: str
+        my_other_key: str
+
+    class Outer(TypedDict):
+        my_key: str
+        never_called: Any
+
+    inner = lib.StateGraph(Inner)
+    inner.add_node("up", lambda state: {"my_key": state["my_key"] + " there", "my_other_key": state["my_key"]})
+    inner.set_entry_point("up")
+    inner.set_finish_point("up")
+
+    builder = lib.StateGraph(Outer)
+    builder.add_node("inner", inner.compile())
+    builder.add_node("side", lambda state: {"my_key": state["my_key"] + " and back again"})
+    builder.set_entry_point("inner")
+    builder.add_edge("inner", "side")
+    builder.set_finish_point("side")
+    return builder.compile()
+
+
+class NodeName(str, enum.Enum):
+    BAZ = "baz"
+
+
+class FooBar(TypedDict):
+    foo: str
+    bar: str
+
+
+def enum_node_name(lib: Lib) -> Any:
+    builder = lib.StateGraph(FooBar)
+    builder.add_node(NodeName.BAZ, lambda state: {"bar": state["foo"] + "!"})
+    builder.add_edge(lib.START, NodeName.BAZ)
+    builder.add_edge(NodeName.BAZ, lib.END)
+    return builder.compile()
+
+
+class Results(TypedDict):
+    results: Annotated[list[str], operator.add]
+
+
+def two_parallel_writers(lib: Lib) -> Any:
+    builder = lib.StateGraph(Results)
+    builder.add_node("slow", lambda state: {"results": ["slow"]})
+    builder.add_node("fast", lambda state: {"results": ["fast"]})
+    builder.add_edge(lib.START, "slow")
+    builder.add_edge(lib.START, "fast")
+    return builder.compile()
+
+
+def chatbot_tuple_reply(lib: Lib) -> Any:
+    class Chat(TypedDict):
+        messages: Annotated[list[Any], lib.add_messages]
+
+    builder = lib.StateGraph(Chat)
+    builder.add_node("chatbot", lambda state: {"messages": [("ai", "HIYA")]})
+    builder.set_entry_point("chatbot")
+    builder.set_finish_point("chatbot")
+    return builder.compile()
+
+
+def messages_state_foo(lib: Lib) -> Any:
+    def foo(state: Any) -> dict[str, Any]:
+        return {"messages": [lib.HumanMessage("foo")]}
+
+    builder = lib.StateGraph(lib.MessagesState)
+    builder.add_edge(lib.START, "foo")
+    builder.add_edge("foo", lib.END)
+    builder.add_node(foo)
+    return builder.compile()
+
+
+class Question(TypedDict):
+    question: str
+
+
+class Answer(TypedDict):
+    input_state: Question
+
+
+class QuestionFoo(Question):
+    foo: str
+
+
+def type_hint_chain(lib: Lib, *, output: bool = True) -> Any:
+    def complete_hint(state: Question) -> Answer:
+        return {"input_state": state}
+
+    def miss_first_hint(state, config) -> Answer:  # type: ignore[no-untyped-def]
+        return {"input_state": state}
+
+    def miss_all_hint(state, config):  # type: ignore[no-untyped-def]
+        return {"input_state": state}
+
+    def pre_foo(_: Any) -> QuestionFoo:
+        return {"foo": "bar"}  # type: ignore[typeddict-item]
+
+    class Pop:
+        def __call__(self, state: QuestionFoo) -> Answer:
+            state.pop("foo")  # type: ignore[misc]
+            return {"input_state": state}
+
+    actions: list[Any] = [complete_hint, miss_first_hint, miss_all_hint, pre_foo, Pop()]
+    builder = lib.StateGraph(Question, output_schema=Answer) if output else lib.StateGraph(Question)
+    for action in actions:
+        builder.add_node(action)
+    names = [getattr(action, "__name__", type(action).__name__) for action in actions]
+    builder.set_entry_point(names[0])
+    for before, after in zip(names, names[1:], strict=False):
+        builder.add_edge(before, after)
+    builder.set_finish_point(names[-1])
+    return builder.compile()
+
+
+class Overall(TypedDict):
+    foo: Annotated[int, operator.add]
+    bar: str
+
+
+def input_schema_cond_edge(lib: Lib) -> Any:
+    class Private(TypedDict):
+        baz: str
+
+    def node_1(state: Overall) -> dict[str, Any]:
+        return {"foo": 1, "baz": "bar"}
+
+    def node_2(state: Private) -> dict[str, Any]:
+        return {"foo": 1, "bar": state["baz"], "something_else": "meow"}
+
+    def node_3(state: Overall) -> dict[str, Any]:
+        return {"foo": 1}
+
+    def router(state: Overall) -> str:
+        return "node_3" if state == {"foo": 2, "bar": "bar"} else "__end__"
+
+    builder = lib.StateGraph(Overall)
+    builder.add_node(node_1)
+    builder.add_node(node_2)
+    builder.add_node(node_3)
+    builder.add_conditional_edges("node_2", router)
+    builder.add_edge("__start__", "node_1")
+    builder.add_edge("node_1", "node_2")
+    return builder.compile()
+
+
+def private_router_schema(lib: Lib) -> Any:
+    class RouterState(TypedDict):
+        baz: str
+
+    class Node2(TypedDict):
+        foo: Annotated[int, operator.add]
+        baz: str
+
+    def node_1(state: Overall) -> dict[str, Any]:
+        return {"foo": 1, "baz": "meow"}
+
+    def node_2(state: Node2) -> dict[str, Any]:
+        return {"foo": 1, "bar": state["baz"]}
+
+    def router(state: RouterState) -> str:
+        return "node_2" if state == {"baz": "meow"} else "__end__"
+
+    builder = lib.StateGraph(Overall)
+    builder.add_node(node_1)
+    builder.add_node(node_2)
+    builder.add_conditional_edges("node_1", router)
+    builder.add_edge("__start__", "node_1")
+    return builder.compile()
+
+
+# --- cases --------------------------------------------------------------------------------------------------
+
+ROOT_LIST = pytest.mark.differs("a root state that is not a dict (StateGraph(Annotated[list, add])) is refused")
+OUTPUT_SCHEMA = pytest.mark.differs("StateGraph(..., output_schema=...) is refused (unexpected keyword)")
+QUIET_STEP = pytest.mark.differs(
+    "values mode yields a chunk after a step whose nodes wrote nothing; LangGraph only after a step that wrote"
+)
+NODE_INPUT_SCHEMA = pytest.mark.differs("a key only a node's input schema declares ('baz') is refused as unknown")
+UNKNOWN_EDGE = pytest.mark.differs(
+    "compile() error for an edge from an unknown node lacks LangGraph's 'Found edge starting at unknown node'"
+)
+BAD_REDUCER = pytest.mark.differs(
+    "a reducer that does not take two arguments is accepted; LangGraph's StateGraph() raises 'Invalid reducer'"
+)
+CONCURRENT_UPDATE = pytest.mark.differs(
+    "InvalidUpdateError for two writes to a plain key lacks LangGraph's \"At key 'hello': Can receive only one\""
+)
+INSTANCE_NAME = pytest.mark.differs(
+    "add_node(callable instance) names the node '' (refused); LangGraph names it after the instance's class"
+)
+
+OPAQUE = Opaque()
+NESTED_INPUT = {"my_key": "my value", "never_called": OPAQUE}
+
+CASES = [
+    pytest.param(
+        Run(unknown_edge_source, {"hello": "there"}, raises=("ValueError", "Found edge starting at unknown node")),
+        id="validation-unknown-edge-source", marks=UNKNOWN_EDGE,
+    ),
+    pytest.param(Run(bad_reducer, None, raises=("ValueError", "Invalid reducer")), id="validation-bad-reducer", marks=BAD_REDUCER),
+    pytest.param(
+        Run(two_writers_one_key, {"hello": "there"}, "invoke", raises=("InvalidUpdateError", "At key 'hello'")),
+        id="validation-two-writers-one-key", marks=CONCURRENT_UPDATE,
+    ),
+    pytest.param(
+        Run(reducer_before_first_node, {"hello": "there", "messages": "hello"}, "invoke"),
+        id="reducer-before-first-node",
+    ),
+    pytest.param(
+        Run(
+            lambda lib: reducer_before_first_node(lib, sequence=True),
+            {"hello": "there", "messages": "hello"},
+            kwargs={"stream_mode": "values"},
+        ),
+        id="reducer-before-first-node-sequence-values", marks=QUIET_STEP,
+    ),
+    pytest.param(Run(cond_edge_after_send, ["0"], "invoke"), id="cond-edge-after-send", marks=ROOT_LIST),
+    pytest.param(Run(cond_edge_after_send, ["0"], kwargs={"stream_mode": "updates"}), id="cond-edge-after-send-updates", marks=ROOT_LIST),
+    pytest.param(Run(concurrent_emit_sends, ["0"], "invoke"), id="concurrent-emit-sends", marks=ROOT_LIST),
+    pytest.param(Run(weather_entry_sends, {"locations": ["sf", "nyc"]}, "invoke"), id="conditional-entry-sends"),
+    pytest.param(
+        Run(weather_entry_sends, {"locations": ["sf", "nyc"]}, kwargs={"stream_mode": "values"}),
+        id="conditional-entry-sends-values",
+    ),
+    pytest.param(Run(list_edge_to_end, {"foo": []}, "invoke"), id="list-edge-to-end"),
+    pytest.param(
+        Run(list_edge_to_end, {"foo": []}, kwargs={"stream_mode": "updates"}, ordered=False),
+        id="list-edge-to-end-updates",
+    ),
+    pytest.param(
+        Run(lambda lib: no_path_map(lib, router=ChooseAnalyzer()), {"query": "what is weather in sf"}, "invoke"),
+        id="callable-router-no-path-map",
+    ),
+    pytest.param(
+        Run(lambda lib: no_path_map(lib, router=choose_analyzer), {"query": "what is weather in sf"}),
+        id="function-router-no-path-map-updates",
+    ),
+    pytest.param(
+        Run(waiting_edge_two_cond_edges, {"query": "what is weather in sf"}, "invoke"),
+        id="waiting-edge-two-cond-edges",
+    ),
+    pytest.param(
+        Run(waiting_edge_two_cond_edges, {"query": "what is weather in sf"}, ordered=False),
+        id="waiting-edge-two-cond-edges-updates",
+    ),
+    pytest.param(Run(nested_inner_side, NESTED_INPUT, "invoke"), id="nested-graph"),
+    pytest.param(Run(nested_inner_side, NESTED_INPUT), id="nested-graph-updates"),
+    pytest.param(Run(nested_inner_side, NESTED_INPUT, kwargs={"stream_mode": "values"}), id="nested-graph-values"),
+    pytest.param(Run(enum_node_name, {"foo": "hello"}, "invoke"), id="enum-node-name"),
+    pytest.param(Run(enum_node_name, {"foo": "hello"}), id="enum-node-name-updates"),
+    pytest.param(Run(two_parallel_writers, {"results": []}, "invoke"), id="parallel-writers-result-order"),
+    pytest.param(
+        Run(chatbot_tuple_reply, {"messages": [{"role": "user", "content": "hi"}]}, "invoke"),
+        id="messages-tuple-reply",
+    ),
+    pytest.param(Run(messages_state_foo, {"messages": [("user", "meow")]}, "invoke"), id="messages-state-append"),
+    pytest.param(
+        Run(type_hint_chain, {"question": "Hello World!"}, kwargs={"stream_mode": "updates"}),
+        id="node-type-hints-updates", marks=OUTPUT_SCHEMA,
+    ),
+    pytest.param(
+        Run(lambda lib: type_hint_chain(lib, output=False), {"question": "Hello World!"}, "invoke"),
+        id="node-type-hints-invoke", marks=INSTANCE_NAME,
+    ),
+    pytest.param(Run(input_schema_cond_edge, {"foo": 0}, "invoke"), id="input-schema-cond-edge", marks=NODE_INPUT_SCHEMA),
+    pytest.param(Run(private_router_schema, {"foo": 0}, "invoke"), id="private-router-schema", marks=NODE_INPUT_SCHEMA),
+]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "pregel_case" in metafunc.fixturenames:
+        metafunc.parametrize("pregel_case", CASES)
