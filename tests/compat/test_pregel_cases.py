@@ -6,10 +6,12 @@ its message matches; both libraries must raise it. ``tests/compat/REVIEW.md`` ma
 test to these cases or to the feature it needs."""
 
 
+import asyncio
 import enum
 import operator
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -457,6 +459,97 @@ def private_router_schema(lib: Lib) -> Any:
     return builder.compile()
 
 
+class FooBarList(TypedDict):
+    foo: Annotated[list[str], operator.add]
+    bar: str
+
+
+def step1(state: FooBarList) -> dict[str, Any]:
+    return {"foo": ["step1"], "bar": "baz"}
+
+
+def step2(state: FooBarList) -> dict[str, Any]:
+    return {"foo": ["step2"]}
+
+
+def sequence_of(steps: list[Any]) -> Callable[[Lib], Any]:
+    def build(lib: Lib) -> Any:
+        builder = lib.StateGraph(FooBarList)
+        builder.add_sequence(steps)
+        first = steps[0][0] if isinstance(steps[0], tuple) else steps[0].__name__
+        builder.add_edge(lib.START, first)
+        return builder.compile()
+
+    return build
+
+
+def appender(name: str) -> Callable[[FooBarList], dict[str, Any]]:
+    def node(state: FooBarList) -> dict[str, Any]:
+        return {"foo": [name]}
+
+    node.__name__ = name
+    return node
+
+
+def mixed_sequences(lib: Lib) -> Any:
+    a, b, c, d, e = (appender(name) for name in "abcde")
+
+    def route(state: FooBarList) -> str:
+        return "d" if state["foo"][0] == "a" else "c"
+
+    builder = lib.StateGraph(FooBarList)
+    builder.add_sequence([a, b])
+    builder.add_conditional_edges("b", route)
+    builder.add_node(c)
+    builder.add_sequence([d, e])
+    builder.add_edge(lib.START, "a")
+    return builder.compile()
+
+
+def two_sequences(lib: Lib) -> Any:
+    builder = lib.StateGraph(FooBarList)
+    builder.add_sequence([appender("a")])
+    builder.add_sequence([appender("b")])
+    builder.add_edge(lib.START, "a")
+    builder.add_edge("a", "b")
+    return builder.compile()
+
+
+def bad_sequence(steps: list[Any]) -> Callable[[Lib], Any]:
+    def build(lib: Lib) -> Any:
+        return lib.StateGraph(FooBarList).add_sequence(steps)
+
+    return build
+
+
+class Joined(TypedDict):
+    my_key: Annotated[str, operator.add]
+
+
+class InnerJoined(TypedDict):
+    my_key: Annotated[str, operator.add]
+    my_other_key: str
+
+
+def subgraph_beside_node(lib: Lib) -> Any:
+    inner = lib.StateGraph(InnerJoined)
+    inner.add_node("inner_1", lambda state: {"my_key": "got here", "my_other_key": state["my_key"]})
+    inner.add_node("inner_2", lambda state: {"my_key": " and there", "my_other_key": state["my_key"]})
+    inner.add_edge("inner_1", "inner_2")
+    inner.set_entry_point("inner_1")
+    inner.set_finish_point("inner_2")
+
+    builder = lib.StateGraph(Joined)
+    builder.add_node("inner", inner.compile())
+    builder.add_node("outer_1", lambda state: {"my_key": " and parallel"})
+    builder.add_node("outer_2", lambda state: {"my_key": " and back again"})
+    builder.add_edge(lib.START, "inner")
+    builder.add_edge(lib.START, "outer_1")
+    builder.add_edge(["inner", "outer_1"], "outer_2")
+    builder.add_edge("outer_2", lib.END)
+    return builder.compile()
+
+
 # --- cases --------------------------------------------------------------------------------------------------
 
 ROOT_LIST = pytest.mark.differs("a root state that is not a dict (StateGraph(Annotated[list, add])) is refused")
@@ -553,9 +646,116 @@ CASES = [
     ),
     pytest.param(Run(input_schema_cond_edge, {"foo": 0}, "invoke"), id="input-schema-cond-edge", marks=NODE_INPUT_SCHEMA),
     pytest.param(Run(private_router_schema, {"foo": 0}, "invoke"), id="private-router-schema", marks=NODE_INPUT_SCHEMA),
+    pytest.param(Run(sequence_of([step1, step2]), {"foo": []}, "invoke"), id="sequence-unnamed"),
+    pytest.param(Run(sequence_of([("meow1", step1), ("meow2", step2)]), {"foo": []}), id="sequence-named-updates"),
+    pytest.param(
+        Run(
+            sequence_of([("meow1", lambda state: {"foo": ["foo"]}), ("meow2", lambda state: {"bar": state["foo"][0]})]),
+            {"foo": []},
+            "invoke",
+        ),
+        id="sequence-lambdas",
+    ),
+    pytest.param(Run(two_sequences, {"foo": []}), id="two-sequences-updates"),
+    pytest.param(Run(mixed_sequences, {"foo": []}), id="mixed-sequences-updates"),
+    pytest.param(Run(mixed_sequences, {"foo": ["start"]}, "invoke"), id="mixed-sequences-other-branch"),
+    pytest.param(Run(bad_sequence([]), None, raises=("ValueError", "")), id="sequence-empty"),
+    pytest.param(Run(bad_sequence([step1, step1]), None, raises=("ValueError", "")), id="sequence-duplicate"),
+    pytest.param(
+        Run(bad_sequence([("foo", step1), ("foo", step1)]), None, raises=("ValueError", "")),
+        id="sequence-duplicate-named",
+    ),
+    pytest.param(
+        Run(subgraph_beside_node, {"my_key": ""}, kwargs={"subgraphs": True}, ordered=False),
+        id="subgraph-beside-parallel-node",
+    ),
 ]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "pregel_case" in metafunc.fixturenames:
         metafunc.parametrize("pregel_case", CASES)
+
+
+class Hello2(TypedDict):
+    hello: str
+
+
+@pytest.mark.anyio
+async def test_node_error_cancels_sibling(lib: Lib) -> None:
+    """A node's error ends the run with that error, and cancels the async node running beside it."""
+    cancelled: list[str] = []
+    started = asyncio.Event()
+
+    async def waits(state: Hello2) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append("agent")
+            raise
+
+    async def bad(state: Hello2) -> None:
+        await started.wait()
+        raise ValueError("I am bad")
+
+    builder = lib.StateGraph(Hello2)
+    builder.add_node("agent", waits)
+    builder.add_node("bad", bad)
+    builder.set_conditional_entry_point(lambda state: ["agent", "bad"])
+    with pytest.raises(ValueError, match="I am bad"):
+        await builder.compile().ainvoke({"hello": "world"})
+    assert cancelled == ["agent"]
+
+
+@pytest.mark.anyio
+async def test_external_cancel_cancels_node(lib: Lib) -> None:
+    """Cancelling the caller of ``ainvoke()`` cancels the node it is awaiting."""
+    cancelled: list[str] = []
+    started = asyncio.Event()
+
+    async def waits(state: Hello2) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append("agent")
+            raise
+
+    builder = lib.StateGraph(Hello2)
+    builder.add_node("agent", waits)
+    builder.set_entry_point("agent")
+    builder.set_finish_point("agent")
+    task = asyncio.ensure_future(builder.compile().ainvoke({"hello": "world"}))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cancelled == ["agent"]
+
+
+class Counted(TypedDict):
+    counter: Annotated[int, operator.add]
+
+
+def counting(lib: Lib) -> Any:
+    builder = lib.StateGraph(Counted)
+    builder.add_node("node", lambda state: {"counter": 1})
+    builder.add_edge(lib.START, "node")
+    return builder.compile()
+
+
+@pytest.mark.anyio
+async def test_concurrent_ainvoke(lib: Lib) -> None:
+    """Ten concurrent ``ainvoke()`` calls of one compiled graph do not share state."""
+    graph = counting(lib)
+    results = await asyncio.gather(*(graph.ainvoke({"counter": 0}) for _ in range(10)))
+    assert results == [{"counter": 1}] * 10
+
+
+def test_concurrent_invoke_threads(lib: Lib) -> None:
+    """Ten threads invoking one compiled graph at once do not share state."""
+    graph = counting(lib)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda _: graph.invoke({"counter": 0}), range(10)))
+    assert results == [{"counter": 1}] * 10
