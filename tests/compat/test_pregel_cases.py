@@ -274,6 +274,27 @@ def waiting_edge_two_cond_edges(lib: Lib) -> Any:
     return builder.compile()
 
 
+def waiting_edge_static_fan_out(lib: Lib) -> Any:
+    def decide(state: Docs) -> str:
+        return "qa" if state["query"].count("analyzed") > 1 else "rewrite_query"
+
+    builder = lib.StateGraph(Docs)
+    builder.add_node("rewrite_query", lambda state: {"query": f"query: {state['query']}"})
+    builder.add_node("analyzer_one", lambda state: {"query": f"analyzed: {state['query']}"})
+    builder.add_node("retriever_one", lambda state: {"docs": ["doc1", "doc2"]})
+    builder.add_node("retriever_two", lambda state: {"docs": ["doc3", "doc4"]})
+    builder.add_node("decider", lambda state: None)
+    builder.add_node("qa", lambda state: {"answer": ",".join(state["docs"])})
+    builder.set_entry_point("rewrite_query")
+    builder.add_edge("rewrite_query", "analyzer_one")
+    builder.add_edge("analyzer_one", "retriever_one")
+    builder.add_edge("rewrite_query", "retriever_two")
+    builder.add_edge(["retriever_one", "retriever_two"], "decider")
+    builder.add_conditional_edges("decider", decide)
+    builder.set_finish_point("qa")
+    return builder.compile()
+
+
 class Opaque:
     """A state value that is not data (LangGraph's test passes a Runnable): it must pass through untouched."""
 
@@ -624,6 +645,13 @@ CASES = [
     pytest.param(
         Run(waiting_edge_two_cond_edges, {"query": "what is weather in sf"}, ordered=False),
         id="waiting-edge-two-cond-edges-updates",
+    ),
+    pytest.param(
+        Run(waiting_edge_static_fan_out, {"query": "what is weather in sf"}, "invoke"), id="waiting-edge-static-fan-out"
+    ),
+    pytest.param(
+        Run(waiting_edge_static_fan_out, {"query": "what is weather in sf"}, ordered=False),
+        id="waiting-edge-static-fan-out-updates",
     ),
     pytest.param(Run(nested_inner_side, NESTED_INPUT, "invoke"), id="nested-graph"),
     pytest.param(Run(nested_inner_side, NESTED_INPUT), id="nested-graph-updates"),
