@@ -295,6 +295,37 @@ def waiting_edge_static_fan_out(lib: Lib) -> Any:
     return builder.compile()
 
 
+def fan_out_to_qa(lib: Lib, *, plus_regular: bool = False, defer: str | None = None) -> Any:
+    """rewrite_query fans out to two retrievers that join at qa; ``defer`` is None, "waiting" or "separate"."""
+    builder = lib.StateGraph(Docs)
+    builder.add_node("rewrite_query", lambda state: {"query": f"query: {state['query']}"})
+    builder.add_node("analyzer_one", lambda state: {"query": f"analyzed: {state['query']}"})
+    builder.add_node("retriever_one", lambda state: {"docs": ["doc1", "doc2"]})
+    builder.add_node("retriever_two", lambda state: {"docs": ["doc3", "doc4"]})
+    qa = lambda state: {"answer": ",".join(state["docs"])}  # noqa: E731
+    if defer is None:
+        builder.add_node("qa", qa)
+    else:
+        builder.add_node("qa", qa, defer=True)
+    builder.set_entry_point("rewrite_query")
+    if defer is None:
+        builder.add_edge("rewrite_query", "analyzer_one")
+        builder.add_edge("analyzer_one", "retriever_one")
+    else:
+        builder.add_edge("rewrite_query", "retriever_one")
+        builder.add_edge("retriever_one", "analyzer_one")
+    builder.add_edge("rewrite_query", "retriever_two")
+    if defer == "separate":
+        builder.add_edge("retriever_one", "qa")
+        builder.add_edge("retriever_two", "qa")
+    else:
+        builder.add_edge(["retriever_one", "retriever_two"], "qa")
+    builder.set_finish_point("qa")
+    if plus_regular:
+        builder.add_edge("rewrite_query", "qa")
+    return builder.compile()
+
+
 class Opaque:
     """A state value that is not data (LangGraph's test passes a Runnable): it must pass through untouched."""
 
@@ -571,6 +602,41 @@ def subgraph_beside_node(lib: Lib) -> Any:
     return builder.compile()
 
 
+class AB(TypedDict):
+    a: int
+    b: int
+
+
+class Sum(TypedDict):
+    result: int
+
+
+class Both(TypedDict):
+    add_result: int
+    multiply_result: int
+
+
+def subgraphs_called_in_node(lib: Lib, *, same: bool) -> Any:
+    def add(state: AB) -> dict[str, Any]:
+        return {"result": state["a"] + state["b"]}
+
+    def multiply(state: AB) -> dict[str, Any]:
+        return {"result": state["a"] * state["b"]}
+
+    adder = lib.StateGraph(AB, output_schema=Sum).add_node(add).add_edge(lib.START, "add").compile()
+    multiplier = lib.StateGraph(AB, output_schema=Sum).add_node(multiply).add_edge(lib.START, "multiply").compile()
+
+    def call_same_subgraph(state: AB) -> Any:
+        return adder.invoke({"a": adder.invoke(state)["result"], "b": 10})
+
+    def call_multiple_subgraphs(state: AB) -> dict[str, Any]:
+        return {"add_result": adder.invoke(state)["result"], "multiply_result": multiplier.invoke(state)["result"]}
+
+    node = call_same_subgraph if same else call_multiple_subgraphs
+    builder = lib.StateGraph(AB, output_schema=Sum if same else Both)
+    return builder.add_node(node).add_edge(lib.START, node.__name__).compile()
+
+
 # --- cases --------------------------------------------------------------------------------------------------
 
 ROOT_LIST = pytest.mark.differs("a root state that is not a dict (StateGraph(Annotated[list, add])) is refused")
@@ -588,6 +654,7 @@ BAD_REDUCER = pytest.mark.differs(
 CONCURRENT_UPDATE = pytest.mark.differs(
     "InvalidUpdateError for two writes to a plain key lacks LangGraph's \"At key 'hello': Can receive only one\""
 )
+DEFER = pytest.mark.differs("add_node(..., defer=True) is refused (unexpected keyword)")
 INSTANCE_NAME = pytest.mark.differs(
     "add_node(callable instance) names the node '' (refused); LangGraph names it after the instance's class"
 )
@@ -696,6 +763,48 @@ CASES = [
     pytest.param(
         Run(subgraph_beside_node, {"my_key": ""}, kwargs={"subgraphs": True}, ordered=False),
         id="subgraph-beside-parallel-node",
+    ),
+    pytest.param(
+        Run(lambda lib: subgraphs_called_in_node(lib, same=True), {"a": 2, "b": 3}, "invoke"),
+        id="same-subgraph-invoked-twice-in-node",
+        marks=OUTPUT_SCHEMA,
+    ),
+    pytest.param(
+        Run(lambda lib: subgraphs_called_in_node(lib, same=False), {"a": 2, "b": 3}, "invoke"),
+        id="two-subgraphs-invoked-in-node",
+        marks=OUTPUT_SCHEMA,
+    ),
+    pytest.param(Run(fan_out_to_qa, {"query": "what is weather in sf"}, "invoke"), id="fan-out-waiting-edge"),
+    pytest.param(
+        Run(fan_out_to_qa, {"query": "what is weather in sf"}, ordered=False), id="fan-out-waiting-edge-updates"
+    ),
+    pytest.param(
+        Run(lambda lib: fan_out_to_qa(lib, plus_regular=True), {"query": "what is weather in sf"}, "invoke"),
+        id="fan-out-waiting-edge-plus-regular",
+    ),
+    pytest.param(
+        Run(lambda lib: fan_out_to_qa(lib, plus_regular=True), {"query": "what is weather in sf"}, ordered=False),
+        id="fan-out-waiting-edge-plus-regular-updates",
+    ),
+    pytest.param(
+        Run(lambda lib: fan_out_to_qa(lib, defer="waiting"), {"query": "what is weather in sf"}, "invoke"),
+        id="defer-node-waiting-edge",
+        marks=DEFER,
+    ),
+    pytest.param(
+        Run(lambda lib: fan_out_to_qa(lib, defer="separate"), {"query": "what is weather in sf"}, ordered=False),
+        id="defer-node-updates",
+        marks=DEFER,
+    ),
+    pytest.param(
+        Run(
+            lambda lib: fan_out_to_qa(lib, defer="waiting"),
+            {"query": "what is weather in sf"},
+            kwargs={"stream_mode": "debug"},
+            ordered=False,
+        ),
+        id="defer-node-debug",
+        marks=DEFER,
     ),
 ]
 
