@@ -896,3 +896,64 @@ def test_concurrent_invoke_threads(lib: Lib) -> None:
     with ThreadPoolExecutor(max_workers=10) as pool:
         results = list(pool.map(lambda _: graph.invoke({"counter": 0}), range(10)))
     assert results == [{"counter": 1}] * 10
+
+
+class Tally(TypedDict):
+    items: Annotated[list[Any], operator.add]
+
+
+def many_sends(lib: Lib, *, root_list: bool) -> tuple[Any, dict[str, int]]:
+    """Node "1" sends 100 tasks to node "2", which records how many of its runs overlap; then "3" runs."""
+    seen = {"now": 0, "max": 0}
+
+    def wrap(value: list[Any]) -> Any:
+        return value if root_list else {"items": value}
+
+    async def two(state: Any) -> Any:
+        seen["now"] += 1
+        seen["max"] = max(seen["max"], seen["now"])
+        for _ in range(3):
+            await asyncio.sleep(0)
+        seen["now"] -= 1
+        return wrap([state if root_list else state["n"]])
+
+    def send_to_many(state: Any) -> list[Any]:
+        return [lib.Send("2", index if root_list else {"n": index}) for index in range(100)]
+
+    def to_three(state: Any) -> Literal["3"]:
+        return "3"
+
+    builder = lib.StateGraph(Annotated[list, operator.add] if root_list else Tally)
+    builder.add_node("1", lambda state: wrap(["1"]))
+    builder.add_node("2", two)
+    builder.add_node("3", lambda state: wrap(["3"]))
+    builder.add_edge(lib.START, "1")
+    builder.add_conditional_edges("1", send_to_many)
+    builder.add_conditional_edges("2", to_three)
+    return builder.compile(), seen
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "root_list",
+    [
+        pytest.param(True, id="root-list", marks=ROOT_LIST),
+        pytest.param(
+            False,
+            id="dict-state",
+            marks=pytest.mark.differs("config['max_concurrency'] is ignored: all 100 sent tasks run at once"),
+        ),
+    ],
+)
+async def test_max_concurrency(lib: Lib, root_list: bool) -> None:
+    """Sent tasks all run at once by default; ``config["max_concurrency"]`` caps how many run together."""
+    graph, seen = many_sends(lib, root_list=root_list)
+    expected = ["0", "1", *range(100), "3"]
+    start = expected[:1] if root_list else {"items": expected[:1]}
+    result = await graph.ainvoke(start)
+    assert (result if root_list else result["items"]) == expected
+    assert seen == {"now": 0, "max": 100}
+    seen["max"] = 0
+    result = await graph.ainvoke(start, {"max_concurrency": 10})
+    assert (result if root_list else result["items"]) == expected
+    assert seen == {"now": 0, "max": 10}
