@@ -5,9 +5,9 @@ outcome. A case that expects an error names the class (any class in the raised e
 its message matches; both libraries must raise it. ``tests/compat/REVIEW.md`` maps every reviewed LangGraph
 test to these cases or to the feature it needs."""
 
-
 import asyncio
 import enum
+import itertools
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -361,7 +361,7 @@ def nested_inner_side(lib: Lib) -> Any:
     return builder.compile()
 
 
-class NodeName(str, enum.Enum):
+class NodeName(str, enum.Enum):  # noqa: UP042 - the (str, Enum) shape LangGraph's test uses
     BAZ = "baz"
 
 
@@ -449,7 +449,7 @@ def type_hint_chain(lib: Lib, *, output: bool = True) -> Any:
         builder.add_node(action)
     names = [getattr(action, "__name__", type(action).__name__) for action in actions]
     builder.set_entry_point(names[0])
-    for before, after in zip(names, names[1:], strict=False):
+    for before, after in itertools.pairwise(names):
         builder.add_edge(before, after)
     builder.set_finish_point(names[-1])
     return builder.compile()
@@ -665,12 +665,16 @@ NESTED_INPUT = {"my_key": "my value", "never_called": OPAQUE}
 CASES = [
     pytest.param(
         Run(unknown_edge_source, {"hello": "there"}, raises=("ValueError", "Found edge starting at unknown node")),
-        id="validation-unknown-edge-source", marks=UNKNOWN_EDGE,
+        id="validation-unknown-edge-source",
+        marks=UNKNOWN_EDGE,
     ),
-    pytest.param(Run(bad_reducer, None, raises=("ValueError", "Invalid reducer")), id="validation-bad-reducer", marks=BAD_REDUCER),
+    pytest.param(
+        Run(bad_reducer, None, raises=("ValueError", "Invalid reducer")), id="validation-bad-reducer", marks=BAD_REDUCER
+    ),
     pytest.param(
         Run(two_writers_one_key, {"hello": "there"}, "invoke", raises=("InvalidUpdateError", "At key 'hello'")),
-        id="validation-two-writers-one-key", marks=CONCURRENT_UPDATE,
+        id="validation-two-writers-one-key",
+        marks=CONCURRENT_UPDATE,
     ),
     pytest.param(
         Run(reducer_before_first_node, {"hello": "there", "messages": "hello"}, "invoke"),
@@ -682,10 +686,15 @@ CASES = [
             {"hello": "there", "messages": "hello"},
             kwargs={"stream_mode": "values"},
         ),
-        id="reducer-before-first-node-sequence-values", marks=QUIET_STEP,
+        id="reducer-before-first-node-sequence-values",
+        marks=QUIET_STEP,
     ),
     pytest.param(Run(cond_edge_after_send, ["0"], "invoke"), id="cond-edge-after-send", marks=ROOT_LIST),
-    pytest.param(Run(cond_edge_after_send, ["0"], kwargs={"stream_mode": "updates"}), id="cond-edge-after-send-updates", marks=ROOT_LIST),
+    pytest.param(
+        Run(cond_edge_after_send, ["0"], kwargs={"stream_mode": "updates"}),
+        id="cond-edge-after-send-updates",
+        marks=ROOT_LIST,
+    ),
     pytest.param(Run(concurrent_emit_sends, ["0"], "invoke"), id="concurrent-emit-sends", marks=ROOT_LIST),
     pytest.param(Run(weather_entry_sends, {"locations": ["sf", "nyc"]}, "invoke"), id="conditional-entry-sends"),
     pytest.param(
@@ -733,13 +742,17 @@ CASES = [
     pytest.param(Run(messages_state_foo, {"messages": [("user", "meow")]}, "invoke"), id="messages-state-append"),
     pytest.param(
         Run(type_hint_chain, {"question": "Hello World!"}, kwargs={"stream_mode": "updates"}),
-        id="node-type-hints-updates", marks=OUTPUT_SCHEMA,
+        id="node-type-hints-updates",
+        marks=OUTPUT_SCHEMA,
     ),
     pytest.param(
         Run(lambda lib: type_hint_chain(lib, output=False), {"question": "Hello World!"}, "invoke"),
-        id="node-type-hints-invoke", marks=INSTANCE_NAME,
+        id="node-type-hints-invoke",
+        marks=INSTANCE_NAME,
     ),
-    pytest.param(Run(input_schema_cond_edge, {"foo": 0}, "invoke"), id="input-schema-cond-edge", marks=NODE_INPUT_SCHEMA),
+    pytest.param(
+        Run(input_schema_cond_edge, {"foo": 0}, "invoke"), id="input-schema-cond-edge", marks=NODE_INPUT_SCHEMA
+    ),
     pytest.param(Run(private_router_schema, {"foo": 0}, "invoke"), id="private-router-schema", marks=NODE_INPUT_SCHEMA),
     pytest.param(Run(sequence_of([step1, step2]), {"foo": []}, "invoke"), id="sequence-unnamed"),
     pytest.param(Run(sequence_of([("meow1", step1), ("meow2", step2)]), {"foo": []}), id="sequence-named-updates"),
