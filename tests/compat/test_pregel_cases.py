@@ -637,6 +637,35 @@ def subgraphs_called_in_node(lib: Lib, *, same: bool) -> Any:
     return builder.add_node(node).add_edge(lib.START, node.__name__).compile()
 
 
+class Entered(TypedDict):
+    messages: Annotated[list[str], operator.add]
+
+
+def entered(name: str) -> Callable[[Entered], dict[str, Any]]:
+    def node(state: Entered) -> dict[str, Any]:
+        return {"messages": [f"entered {name} node"]}
+
+    return node
+
+
+def debug_levels(lib: Lib, *, levels: int) -> Any:
+    """A chain of ``levels`` graphs: each has a node ``<p>_one`` and then the next level as node ``<p>_two``."""
+    prefixes = ["c", "p", "gp"][:levels]
+    graph: Any = None
+    for prefix in prefixes:
+        builder = lib.StateGraph(Entered)
+        builder.add_node(f"{prefix}_one", entered(f"{prefix}_one"))
+        if graph is None:
+            builder.add_node(f"{prefix}_two", entered(f"{prefix}_two"))
+        else:
+            builder.add_node(f"{prefix}_two", graph)
+        builder.add_edge(lib.START, f"{prefix}_one")
+        builder.add_edge(f"{prefix}_one", f"{prefix}_two")
+        builder.add_edge(f"{prefix}_two", lib.END)
+        graph = builder.compile()
+    return graph
+
+
 # --- cases --------------------------------------------------------------------------------------------------
 
 ROOT_LIST = pytest.mark.differs("a root state that is not a dict (StateGraph(Annotated[list, add])) is refused")
@@ -818,6 +847,30 @@ CASES = [
         ),
         id="defer-node-debug",
         marks=DEFER,
+    ),
+    pytest.param(
+        Run(lambda lib: debug_levels(lib, levels=1), {"messages": []}, kwargs={"stream_mode": "debug"}),
+        id="debug-two-nodes",
+    ),
+    pytest.param(
+        Run(lambda lib: debug_levels(lib, levels=2), {"messages": []}, kwargs={"stream_mode": "debug"}),
+        id="debug-subgraph",
+    ),
+    pytest.param(
+        Run(
+            lambda lib: debug_levels(lib, levels=3),
+            {"messages": []},
+            kwargs={"stream_mode": "debug", "subgraphs": True},
+        ),
+        id="debug-nested-subgraphs",
+    ),
+    pytest.param(
+        Run(
+            lambda lib: debug_levels(lib, levels=3),
+            {"messages": []},
+            kwargs={"stream_mode": ["values", "updates", "tasks"], "subgraphs": True},
+        ),
+        id="nested-subgraphs-values-updates-tasks",
     ),
 ]
 
