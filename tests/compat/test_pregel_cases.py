@@ -6,10 +6,12 @@ its message matches; both libraries must raise it. ``tests/compat/REVIEW.md`` ma
 test to these cases or to the feature it needs."""
 
 import asyncio
+import contextlib
 import enum
 import itertools
 import operator
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -1023,3 +1025,72 @@ async def test_max_concurrency(lib: Lib, root_list: bool) -> None:
     result = await graph.ainvoke(start, {"max_concurrency": 10})
     assert (result if root_list else result["items"]) == expected
     assert seen == {"now": 0, "max": 10}
+
+
+class Value(TypedDict):
+    value: Annotated[int, operator.add]
+
+
+@pytest.mark.anyio
+async def test_break_out_of_astream_cancels_running_node(lib: Lib) -> None:
+    """Leaving ``astream()`` after the first chunk cancels the node still running beside the one that finished,
+    and the node that would have come next never starts."""
+    seen: list[str] = []
+    parallel_started = asyncio.Event()
+
+    async def aparallelwhile(state: Value) -> None:
+        seen.append("aparallelwhile started")
+        parallel_started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            seen.append("aparallelwhile cancelled")
+            raise
+
+    async def alittlewhile(state: Value) -> dict[str, Any]:
+        await parallel_started.wait()
+        return {"value": 2}
+
+    async def awhile(state: Value) -> None:
+        seen.append("awhile started")
+
+    builder = lib.StateGraph(Value)
+    builder.add_node("awhile", awhile)
+    builder.add_node("aparallelwhile", aparallelwhile)
+    builder.add_node("alittlewhile", alittlewhile)
+    builder.add_edge(lib.START, "alittlewhile")
+    builder.add_edge(lib.START, "aparallelwhile")
+    builder.add_edge("alittlewhile", "awhile")
+    chunks = []
+    async with contextlib.aclosing(builder.compile().astream({"value": 1})) as stream:
+        async for chunk in stream:
+            chunks.append(chunk)
+            break
+    assert chunks == [{"alittlewhile": {"value": 2}}]
+    assert seen == ["aparallelwhile started", "aparallelwhile cancelled"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param(
+            {"stream_mode": "values"},
+            id="values",
+            marks=pytest.mark.differs("astream_events() refuses a stream_mode keyword (unexpected keyword)"),
+        ),
+        pytest.param({}, id="default"),
+    ],
+)
+async def test_astream_events_root_end(lib: Lib, kwargs: dict[str, Any]) -> None:
+    """``astream_events(version="v2")`` with a ``run_id`` in the config ends the root run once, with the final
+    state as its output (whatever ``stream_mode`` says)."""
+    root = str(uuid.UUID(int=0))
+    ends = [
+        event["data"]
+        async for event in nested_inner_side(lib).astream_events(
+            NESTED_INPUT, version="v2", config={"run_id": uuid.UUID(int=0)}, **kwargs
+        )
+        if event["event"] == "on_chain_end" and event["run_id"] == root
+    ]
+    assert ends == [{"output": {"my_key": "my value there and back again", "never_called": OPAQUE}}]
