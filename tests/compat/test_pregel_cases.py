@@ -1,13 +1,17 @@
 """Differential cases after LangGraph's own graph tests (libs/langgraph/tests/test_pregel*.py, test_state.py,
 test_messages_state.py), written anew: each case builds the same graph shape from ``lib`` on both libraries,
 runs it with the same input (``stream``/``astream`` or ``invoke``/``ainvoke``) and expects the same normalised
-outcome. A case that expects an error names the class (any class in the raised exception's MRO) and a pattern
+outcome; ``test_async_nodes`` runs each case again with its nodes and routers made async, as LangGraph's async
+tests write them. A case that expects an error names the class (any class in the raised exception's MRO) and a pattern
 its message matches; both libraries must raise it. ``tests/compat/REVIEW.md`` maps every reviewed LangGraph
 test to these cases or to the feature it needs."""
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
+import functools
+import inspect
 import itertools
 import operator
 import re
@@ -35,6 +39,8 @@ class Run:
     """False when parallel sync nodes finish in any order: stream chunks compare as a multiset."""
     raises: tuple[str, str] | None = None
     """The name of a class in the raised exception's MRO, and a pattern its message matches."""
+    sync_calls: bool = False
+    """A node calls a graph synchronously, so the case has no async-nodes variant."""
 
     def result(self, value: Any) -> Any:
         normalised = normalise(value)
@@ -82,6 +88,44 @@ async def test_async(lib: Lib, pregel_case: Run) -> None:
     expected = await pregel_case.aoutcome(reference())
     pregel_case.check_reference(expected)
     assert await pregel_case.aoutcome(lib) == expected
+
+
+def asynced(action: Any) -> Any:
+    """``action`` as an async function (same name, signature and hints) when it is a named sync callable."""
+    if not callable(action) or hasattr(action, "astream") or not hasattr(action, "__name__"):
+        return action
+    if inspect.iscoroutinefunction(action):
+        return action
+
+    @functools.wraps(action)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return action(*args, **kwargs)
+
+    return run
+
+
+def with_async_nodes(lib: Lib) -> Lib:
+    """``lib`` whose StateGraph turns every named sync node and router into an async one, as LangGraph's async
+    tests write the same graphs."""
+
+    class StateGraph(lib.StateGraph):  # type: ignore[name-defined,misc]
+        def add_node(self, node: Any, action: Any = None, **kwargs: Any) -> Any:
+            if action is None and not isinstance(node, str):
+                return super().add_node(asynced(node), **kwargs)
+            return super().add_node(node, asynced(action), **kwargs)
+
+        def add_conditional_edges(self, source: Any, path: Any, path_map: Any = None) -> Any:
+            return super().add_conditional_edges(source, asynced(path), path_map)
+
+    return dataclasses.replace(lib, StateGraph=StateGraph)
+
+
+@pytest.mark.anyio
+async def test_async_nodes(lib: Lib, pregel_case: Run) -> None:
+    """The same case with async nodes and routers (LangGraph's async tests), run with ``astream``/``ainvoke``."""
+    expected = await pregel_case.aoutcome(with_async_nodes(reference()))
+    pregel_case.check_reference(expected)
+    assert await pregel_case.aoutcome(with_async_nodes(lib)) == expected
 
 
 # --- graphs -------------------------------------------------------------------------------------------------
@@ -809,12 +853,12 @@ CASES = [
         id="subgraph-beside-parallel-node",
     ),
     pytest.param(
-        Run(lambda lib: subgraphs_called_in_node(lib, same=True), {"a": 2, "b": 3}, "invoke"),
+        Run(lambda lib: subgraphs_called_in_node(lib, same=True), {"a": 2, "b": 3}, "invoke", sync_calls=True),
         id="same-subgraph-invoked-twice-in-node",
         marks=OUTPUT_SCHEMA,
     ),
     pytest.param(
-        Run(lambda lib: subgraphs_called_in_node(lib, same=False), {"a": 2, "b": 3}, "invoke"),
+        Run(lambda lib: subgraphs_called_in_node(lib, same=False), {"a": 2, "b": 3}, "invoke", sync_calls=True),
         id="two-subgraphs-invoked-in-node",
         marks=OUTPUT_SCHEMA,
     ),
@@ -879,7 +923,9 @@ CASES = [
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "pregel_case" in metafunc.fixturenames:
-        metafunc.parametrize("pregel_case", CASES)
+        async_nodes = metafunc.function.__name__ == "test_async_nodes"
+        cases = [case for case in CASES if not (async_nodes and getattr(case.values[0], "sync_calls", False))]
+        metafunc.parametrize("pregel_case", cases)
 
 
 class Hello2(TypedDict):
