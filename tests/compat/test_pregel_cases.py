@@ -2,9 +2,9 @@
 test_messages_state.py), written anew: each case builds the same graph shape from ``lib`` on both libraries,
 runs it with the same input (``stream``/``astream`` or ``invoke``/``ainvoke``) and expects the same normalised
 outcome; ``test_async_nodes`` runs each case again with its nodes and routers made async, as LangGraph's async
-tests write them. A case that expects an error names the class (any class in the raised exception's MRO) and a pattern
-its message matches; both libraries must raise it. ``tests/compat/REVIEW.md`` maps every reviewed LangGraph
-test to these cases or to the feature it needs."""
+tests write them. A case that expects an error names the class (any class in the raised exception's MRO) and a
+pattern its message matches; both libraries must raise it. ``tests/compat/REVIEW.md`` maps every reviewed
+LangGraph test to these cases or to the feature it needs."""
 
 import asyncio
 import contextlib
