@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import sys
+import threading
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from anyio import CancelScope
 
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
+from ..errors import TaskCancelledError
 from ..event_stream import EventStreamSpec
-from ..modes import ViewSpec
+from ..events import Event
+from ..modes import Projection, Shaper, ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
 from .cancellation import SyncRunner
+from .context import TaskContext, _current
 from .output import GraphOutput
-from .run import Run
+from .pregel import execute
+from .run import Run, parse_config
 from .specs import GraphSpec
 
 __all__ = ["LOOKAHEAD", "CompiledStateGraph"]
@@ -87,6 +95,11 @@ class CompiledStateGraph(GraphSpec):
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
+        parent = _parent_on_loop()
+        if parent is not None:
+            parse_config(config)
+            spec = ViewSpec.parse(stream_mode, subgraphs, version)
+            return _flatten(_nested_batches(self, parent, input, spec, buffer_size))
         return self._drive(input, config, open_view, None, 0)
 
     def stream(
@@ -121,6 +134,11 @@ class CompiledStateGraph(GraphSpec):
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
+        parent = _parent_in_thread()
+        if parent is not None:
+            parse_config(config)
+            spec = ViewSpec.parse(stream_mode, subgraphs, version)
+            return _nested_items_from_thread(parent, _nested_batches(self, parent, input, spec, buffer_size))
         return iterate_sync_running_calls(
             lambda caller, batch_size: self._drive(input, config, open_view, caller.run_sync, batch_size),
             async_alternative="astream()",
@@ -278,8 +296,13 @@ class CompiledStateGraph(GraphSpec):
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
-            async with Run(self, input, config, replay_size=0) as run:
-                state = await run.result()
+            parent = _parent_on_loop()
+            if parent is not None:
+                parse_config(config)
+                state = await _execute_nested(self, input, parent, parent.nested_ns())
+            else:
+                async with Run(self, input, config, replay_size=0) as run:
+                    state = await run.result()
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
         parts = self.astream(input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2")
@@ -306,10 +329,19 @@ class CompiledStateGraph(GraphSpec):
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
+        parent = _parent_in_thread()
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
-            state = call_sync(self.ainvoke, input, config, async_alternative="ainvoke()")
+            if parent is not None:
+                parse_config(config)
+                state = parent.run.call_from_thread(_execute_nested, self, input, parent, parent.nested_ns())
+            else:
+                state = call_sync(self.ainvoke, input, config, async_alternative="ainvoke()")
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
+        if parent is not None:
+            for part in self.stream(input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2"):
+                collect.add(part)
+            return collect.result()
         open_view = self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE)
         parts: Iterator[Mapping[str, Any]] = iterate_sync_running_calls(
             lambda caller, batch_size: self._drive(input, config, open_view, caller.run_sync, batch_size),
@@ -360,3 +392,146 @@ class _Collector:
         if not self.last_only:
             return self.chunks
         return GraphOutput(self.last) if self.version == "v2" else self.last
+
+
+# -- a graph run inside a node of another graph's run ----------------------------------------------------
+
+
+def _parent_on_loop() -> TaskContext | None:
+    """The task whose code calls now, when it runs on its run's loop (an async node) and that run goes on."""
+    task = _current.get()
+    if task is None:
+        return None
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return task if task.run.loop is loop and not task.run.channel.closed else None
+
+
+def _parent_in_thread() -> TaskContext | None:
+    """The task whose sync code calls now from a thread other than its run's loop thread (a sync node in a
+    worker thread, or in the thread iterating ``stream()``), when that run goes on."""
+    task = _current.get()
+    if task is None:
+        return None
+    run = task.run
+    if run.loop is None or run.channel.closed or threading.get_ident() == run.loop_thread:
+        return None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return task
+    return None  # a loop of the node's own in this thread: the graph runs there, on its own
+
+
+async def _execute_nested(graph: GraphSpec, graph_input: Any, task: TaskContext, ns: tuple[str, ...]) -> Any:
+    """Run ``graph`` as a child of ``task`` (on its run's channel, under ``ns``); return its final state once
+    what its sync code wrote has reached the channel."""
+    state = await execute(graph, graph_input, task.run, ns)
+    await task.run.channel.flush()
+    return state
+
+
+class _Rebased:
+    """A :class:`~streamflow.modes.ViewSpec` seen from a nested run at namespace depth ``depth``: its chunks
+    carry their namespace relative to the nested run's (``()`` for the nested graph itself)."""
+
+    __slots__ = ("_depth", "_spec")
+
+    def __init__(self, spec: ViewSpec, depth: int) -> None:
+        self._spec = spec
+        self._depth = depth
+
+    @property
+    def identity(self) -> bool:
+        return self._spec.identity
+
+    def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
+        return self._spec.table()
+
+    def shaper(self) -> Shaper:
+        shape = self._spec.shaper()
+        depth = self._depth
+        return lambda mode, ns, chunk: shape(mode, ns[depth:], chunk)
+
+
+async def _nested_batches(
+    graph: GraphSpec, task: TaskContext, graph_input: Any, spec: ViewSpec, buffer_size: int
+) -> AsyncGenerator[list[Any], None]:
+    """Run ``graph`` as a child of ``task`` and yield the chunks of ``spec`` it produces, in lists, as
+    ``astream()`` of ``graph`` alone would shape them; then raise what it raised. The parent's views see
+    its events as a subgraph's. Leaving early cancels it and waits for it."""
+    run = task.run
+    ns = task.nested_ns()
+    depth = len(ns)
+
+    def wanted(event: Event) -> bool:
+        return event.ns[:depth] == ns if spec.subgraphs else event.ns == ns
+
+    sub = run.channel.subscribe(
+        kinds=spec.kinds, subgraphs=True, predicate=wanted, buffer_size=buffer_size, overflow="block"
+    )
+    view = View(sub, _Rebased(spec, depth))
+    child = asyncio.ensure_future(_execute_nested(graph, graph_input, task, ns))
+    try:
+        while batch := await _next_batch(view, child):
+            yield batch
+        await child
+    finally:
+        view.close()
+        if not child.done():
+            child.cancel()
+            with CancelScope(shield=True):
+                await asyncio.wait([child])
+
+
+async def _next_batch(view: View, child: asyncio.Future[Any]) -> list[Any]:
+    """The next items of a nested run's ``view``: waits for them while ``child`` (the run) goes on; once it
+    has ended, takes what is buffered without waiting, and ``[]`` when nothing is left."""
+    while not child.done():
+        getter = asyncio.ensure_future(view.next_batch(LOOKAHEAD))
+        try:
+            await asyncio.wait((getter, child), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getter.done():
+                getter.cancel()  # cancel-safe: a cancelled next_batch() takes nothing
+                with CancelScope(shield=True):
+                    await asyncio.wait([getter])
+        if not getter.cancelled():
+            return getter.result()
+    if view.subscription.statistics().buffered == 0:
+        return []
+    return await view.next_batch(LOOKAHEAD)
+
+
+async def _flatten(batches: AsyncGenerator[list[Any], None]) -> AsyncGenerator[Any, None]:
+    """The items of ``batches``, one by one; closing it closes ``batches``."""
+    try:
+        async for batch in batches:
+            for item in batch:
+                yield item
+    finally:
+        await batches.aclose()
+
+
+async def _next_or_none(batches: AsyncGenerator[list[Any], None]) -> list[Any] | None:
+    try:
+        return await batches.__anext__()
+    except StopAsyncIteration:
+        return None
+
+
+def _nested_items_from_thread(task: TaskContext, batches: AsyncGenerator[list[Any], None]) -> Iterator[Any]:
+    """Iterate ``batches`` (a :func:`_nested_batches` generator) on ``task``'s run loop from its sync code's
+    thread, one thread hop per batch. Leaving early closes it there (cancelling the nested run)."""
+    run = task.run
+    finished = False
+    try:
+        while (batch := run.call_from_thread(_next_or_none, batches)) is not None:
+            yield from batch
+        finished = True
+    finally:
+        if not finished:
+            with contextlib.suppress(TaskCancelledError, concurrent.futures.CancelledError):
+                run.call_from_thread(batches.aclose)
