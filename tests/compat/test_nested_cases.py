@@ -1,0 +1,202 @@
+"""A compiled graph run inside a node (``invoke``/``ainvoke``/``stream``/``astream`` called in the node's code)
+shows in the parent's stream as a subgraph: the same chunks, namespaces and task payloads on both libraries."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Annotated, Any, TypedDict
+
+import pytest
+
+from .conftest import Case, Lib, reference
+
+
+class Counter(TypedDict):
+    value: int
+    log: Annotated[list[str], operator.add]
+
+
+START_VALUE = {"value": 1, "log": []}
+
+
+def child(lib: Lib) -> Any:
+    def inner(state: Counter) -> dict[str, Any]:
+        lib.get_stream_writer()({"inner": state["value"]})
+        return {"log": [f"inner{state['value']}"]}
+
+    builder = lib.StateGraph(Counter)
+    builder.add_node("inner", inner)
+    builder.add_edge(lib.START, "inner")
+    return builder.compile()
+
+
+def parent_of(lib: Lib, node: Callable[..., Any]) -> Any:
+    builder = lib.StateGraph(Counter)
+    builder.add_node("caller", node)
+    builder.add_edge(lib.START, "caller")
+    builder.add_edge("caller", lib.END)
+    return builder.compile()
+
+
+def sync_invoke(lib: Lib) -> Any:
+    sub = child(lib)
+
+    def caller(state: Counter) -> dict[str, Any]:
+        return {"log": sub.invoke({"value": state["value"], "log": []})["log"]}
+
+    return parent_of(lib, caller)
+
+
+def async_invoke(lib: Lib) -> Any:
+    sub = child(lib)
+
+    async def caller(state: Counter) -> dict[str, Any]:
+        return {"log": (await sub.ainvoke({"value": state["value"], "log": []}))["log"]}
+
+    return parent_of(lib, caller)
+
+
+def sync_stream(lib: Lib) -> Any:
+    sub = child(lib)
+
+    def caller(state: Counter) -> dict[str, Any]:
+        return {"log": [repr(chunk) for chunk in sub.stream({"value": state["value"], "log": []})]}
+
+    return parent_of(lib, caller)
+
+
+def async_stream(lib: Lib) -> Any:
+    sub = child(lib)
+
+    async def caller(state: Counter) -> dict[str, Any]:
+        chunks = [c async for c in sub.astream({"value": 2, "log": []}, stream_mode=["values", "custom"])]
+        return {"log": [repr(chunk) for chunk in chunks]}
+
+    return parent_of(lib, caller)
+
+
+def twice(lib: Lib) -> Any:
+    sub = child(lib)
+
+    def caller(state: Counter) -> dict[str, Any]:
+        first = sub.invoke({"value": 1, "log": []})
+        second = sub.invoke({"value": 2, "log": []})
+        return {"log": first["log"] + second["log"]}
+
+    return parent_of(lib, caller)
+
+
+def two_levels(lib: Lib) -> Any:
+    middle = parent_of(lib, _middle_node(lib))
+    return parent_of(lib, _invoking(middle))
+
+
+def _middle_node(lib: Lib) -> Callable[[Counter], dict[str, Any]]:
+    sub = child(lib)
+
+    def middle(state: Counter) -> dict[str, Any]:
+        return {"log": sub.invoke({"value": state["value"] + 1, "log": []})["log"]}
+
+    return middle
+
+
+def _invoking(graph: Any) -> Callable[[Counter], dict[str, Any]]:
+    def outer(state: Counter) -> dict[str, Any]:
+        return {"log": graph.invoke({"value": state["value"], "log": []})["log"]}
+
+    return outer
+
+
+ALL = ["values", "updates", "custom"]
+
+CASES = [
+    pytest.param(Case(sync_invoke, START_VALUE, {"subgraphs": True, "stream_mode": ALL}), id="sync-invoke"),
+    pytest.param(Case(sync_stream, START_VALUE, {"subgraphs": True, "stream_mode": ALL}), id="sync-stream"),
+    pytest.param(Case(twice, START_VALUE, {"subgraphs": True, "stream_mode": ALL}), id="invoked-twice"),
+    pytest.param(Case(two_levels, START_VALUE, {"subgraphs": True, "stream_mode": ALL}), id="two-levels"),
+    pytest.param(Case(sync_invoke, START_VALUE, {"stream_mode": ALL}), id="subgraphs-false-hides-it"),
+    pytest.param(Case(sync_invoke, START_VALUE, {"subgraphs": True, "stream_mode": "tasks"}), id="tasks"),
+    pytest.param(
+        Case(two_levels, START_VALUE, {"subgraphs": True, "stream_mode": "tasks", "version": "v2"}),
+        id="tasks-two-levels-v2",
+    ),
+    pytest.param(
+        Case(sync_invoke, START_VALUE, {"subgraphs": True, "stream_mode": "updates", "version": "v2"}),
+        id="v2-sync-invoke",
+    ),
+]
+
+
+ASYNC_CASES = [
+    pytest.param(Case(async_invoke, START_VALUE, {"subgraphs": True, "stream_mode": ALL}), id="async-ainvoke"),
+    pytest.param(
+        Case(async_stream, START_VALUE, {"subgraphs": True, "stream_mode": ALL}),
+        id="async-astream-custom",
+        marks=pytest.mark.differs(
+            "custom data of a graph streamed inside a node with 'custom' among its own modes also reaches the "
+            "parent's stream (LangGraph gives it to the inner stream only)"
+        ),
+    ),
+    pytest.param(Case(async_stream, START_VALUE, {"subgraphs": True, "stream_mode": ["values", "updates"]}), id="async-astream"),
+    pytest.param(Case(async_invoke, START_VALUE, {"subgraphs": True, "stream_mode": "tasks"}), id="async-tasks"),
+    pytest.param(Case(async_invoke, START_VALUE, {"stream_mode": ALL}), id="async-subgraphs-false"),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_stream(lib: Lib, case: Case) -> None:
+    expected = case.compare(list(case.build(reference()).stream(case.input, **case.kwargs)))
+    assert case.compare(list(case.build(lib).stream(case.input, **case.kwargs))) == expected
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("case", CASES + ASYNC_CASES)
+async def test_astream(lib: Lib, case: Case) -> None:
+    expected = case.compare([chunk async for chunk in case.build(reference()).astream(case.input, **case.kwargs)])
+    assert case.compare([chunk async for chunk in case.build(lib).astream(case.input, **case.kwargs)]) == expected
+
+
+@pytest.mark.parametrize("build", [sync_invoke, sync_stream, two_levels], ids=["invoke", "stream", "two-levels"])
+def test_invoke_with_subgraphs_and_stream_mode(lib: Lib, build: Callable[[Lib], Any]) -> None:
+    kwargs = {"stream_mode": ["updates", "custom"], "subgraphs": True}
+    expected = Case(build, START_VALUE).compare(build(reference()).invoke(START_VALUE, **kwargs))
+    assert Case(build, START_VALUE).compare(build(lib).invoke(START_VALUE, **kwargs)) == expected
+
+
+def failing(lib: Lib) -> Any:
+    def boom(state: Counter) -> dict[str, Any]:
+        raise ValueError("inner failed")
+
+    sub = lib.StateGraph(Counter)
+    sub.add_node("boom", boom)
+    sub.add_edge(lib.START, "boom")
+    compiled = sub.compile()
+    return parent_of(lib, lambda state: compiled.invoke(state))
+
+
+def tasks_until_failure(graph: Any) -> list[Any]:
+    chunks: list[Any] = []
+    with pytest.raises(ValueError, match="inner failed"):
+        for chunk in graph.stream(START_VALUE, stream_mode="tasks", subgraphs=True):
+            ns, payload = chunk
+            error = payload.get("error")
+            # a task error is the exception on LangGraph and its repr here (their reprs are equal)
+            chunks.append((ns, {**payload, "error": repr(error) if isinstance(error, BaseException) else error}))
+    return chunks
+
+
+def test_child_failure_fails_the_parent(lib: Lib) -> None:
+    case = Case(failing, START_VALUE)
+    expected = case.compare(tasks_until_failure(failing(reference())))
+    shape = [(len(ns), payload["name"]) for ns, payload in expected]
+    assert shape == [(0, "caller"), (1, "boom"), (1, "boom"), (0, "caller")]
+    assert case.compare(tasks_until_failure(failing(lib))) == expected
+
+
+@pytest.mark.anyio
+async def test_ainvoke_with_subgraphs_and_stream_mode(lib: Lib) -> None:
+    kwargs = {"stream_mode": ["updates", "custom", "tasks"], "subgraphs": True}
+    case = Case(async_invoke, START_VALUE)
+    expected = case.compare(await async_invoke(reference()).ainvoke(START_VALUE, **kwargs))
+    assert case.compare(await async_invoke(lib).ainvoke(START_VALUE, **kwargs)) == expected
