@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
-from .conftest import Case, Lib, reference
+from .conftest import Case, Lib, normalise, reference
 
 
 class Counter(TypedDict):
@@ -200,3 +200,60 @@ async def test_ainvoke_with_subgraphs_and_stream_mode(lib: Lib) -> None:
     case = Case(async_invoke, START_VALUE)
     expected = case.compare(await async_invoke(reference()).ainvoke(START_VALUE, **kwargs))
     assert case.compare(await async_invoke(lib).ainvoke(START_VALUE, **kwargs)) == expected
+
+
+def chat_model(lib: Lib, text: str) -> Any:
+    """A scripted chat model answering ``text`` (one word: one token on both libraries)."""
+    if lib.name == "langgraph":
+        from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+        return GenericFakeChatModel(messages=iter([lib.AIMessage(content=text)]))
+    from streamflow.models import FakeChatModel
+
+    return FakeChatModel([text], chunk_size=len(text))
+
+
+def talking(lib: Lib) -> Any:
+    model = chat_model(lib, "hello")
+
+    def inner(state: Any) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    sub = lib.StateGraph(lib.MessagesState)
+    sub.add_node("inner", inner)
+    sub.add_edge(lib.START, "inner")
+    compiled = sub.compile()
+
+    def caller(state: Any) -> dict[str, Any]:
+        return {"messages": compiled.invoke({"messages": state["messages"]})["messages"][-1:]}
+
+    builder = lib.StateGraph(lib.MessagesState)
+    builder.add_node("caller", caller)
+    builder.add_edge(lib.START, "caller")
+    return builder.compile()
+
+
+def tokens(graph: Any, **kwargs: Any) -> list[Any]:
+    """The messages-mode chunks of a run, each as its namespace, content and the metadata keys both share."""
+    config = {"tags": ["t1"], "metadata": {"user": "u1"}}
+    out = []
+    for ns, (chunk, meta) in graph.stream({"messages": [("user", "hi")]}, config, stream_mode="messages", **kwargs):
+        keys = ("user", "tags", "langgraph_node", "langgraph_step", "langgraph_checkpoint_ns", "langgraph_path")
+        out.append((ns, chunk.content, {key: meta.get(key) for key in keys}))
+    return out
+
+
+def test_messages_of_a_model_in_the_invoked_graph(lib: Lib) -> None:
+    expected = normalise(tokens(talking(reference()), subgraphs=True))
+    assert [(len(ns), content) for ns, content, _ in expected] == [(1, "hello")]
+    assert normalise(tokens(talking(lib), subgraphs=True)) == expected
+
+
+def test_messages_of_the_invoked_graph_hidden_without_subgraphs(lib: Lib) -> None:
+    def contents(graph: Any) -> list[tuple[str, str]]:
+        chunks = graph.stream({"messages": [("user", "hi")]}, stream_mode="messages")
+        return [(chunk.content, meta["langgraph_node"]) for chunk, meta in chunks]
+
+    expected = contents(talking(reference()))
+    assert expected == [("hello", "caller")]  # not the nested token: the message the caller node returns
+    assert contents(talking(lib)) == expected
