@@ -10,6 +10,7 @@ import threading
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import attrs
 from anyio import CancelScope
 
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
@@ -20,7 +21,7 @@ from ..modes import Projection, Shaper, ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
 from .cancellation import SyncRunner
-from .context import TaskContext, _current
+from .context import RunContext, TaskContext, _current
 from .output import GraphOutput
 from .pregel import execute
 from .run import Run, parse_config
@@ -97,9 +98,9 @@ class CompiledStateGraph(GraphSpec):
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         parent = _parent_on_loop()
         if parent is not None:
-            parse_config(config)
+            run = _nested_context(parent.run, config)
             spec = ViewSpec.parse(stream_mode, subgraphs, version)
-            return _flatten(_nested_batches(self, parent, input, spec, buffer_size))
+            return _flatten(_nested_batches(self, parent, input, run, spec, buffer_size))
         return self._drive(input, config, open_view, None, 0)
 
     def stream(
@@ -136,9 +137,9 @@ class CompiledStateGraph(GraphSpec):
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         parent = _parent_in_thread()
         if parent is not None:
-            parse_config(config)
+            run = _nested_context(parent.run, config)
             spec = ViewSpec.parse(stream_mode, subgraphs, version)
-            return _nested_items_from_thread(parent, _nested_batches(self, parent, input, spec, buffer_size))
+            return _nested_items_from_thread(parent, _nested_batches(self, parent, input, run, spec, buffer_size))
         return iterate_sync_running_calls(
             lambda caller, batch_size: self._drive(input, config, open_view, caller.run_sync, batch_size),
             async_alternative="astream()",
@@ -298,8 +299,8 @@ class CompiledStateGraph(GraphSpec):
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             parent = _parent_on_loop()
             if parent is not None:
-                parse_config(config)
-                state = await _execute_nested(self, input, parent, parent.nested_ns())
+                run = _nested_context(parent.run, config)
+                state = await _execute_nested(self, input, parent, parent.nested_ns(), run)
             else:
                 async with Run(self, input, config, replay_size=0) as run:
                     state = await run.result()
@@ -332,8 +333,8 @@ class CompiledStateGraph(GraphSpec):
         parent = _parent_in_thread()
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             if parent is not None:
-                parse_config(config)
-                state = parent.run.call_from_thread(_execute_nested, self, input, parent, parent.nested_ns())
+                run = _nested_context(parent.run, config)
+                state = parent.run.call_from_thread(_execute_nested, self, input, parent, parent.nested_ns(), run)
             else:
                 state = call_sync(self.ainvoke, input, config, async_alternative="ainvoke()")
             return GraphOutput(state) if version == "v2" else state
@@ -425,11 +426,44 @@ def _parent_in_thread() -> TaskContext | None:
     return None  # a loop of the node's own in this thread: the graph runs there, on its own
 
 
-async def _execute_nested(graph: GraphSpec, graph_input: Any, task: TaskContext, ns: tuple[str, ...]) -> Any:
-    """Run ``graph`` as a child of ``task`` (on its run's channel, under ``ns``); return its final state once
-    what its sync code wrote has reached the channel."""
-    state = await execute(graph, graph_input, task.run, ns)
-    await task.run.channel.flush()
+def _nested_context(run: RunContext, config: Mapping[str, Any] | None) -> RunContext:
+    """The run context of a graph run inside a node of ``run`` with ``config``: ``run`` itself without a
+    config; else ``run``'s, with ``config`` merged in as LangGraph merges a nested call's config into its
+    parent's: tags appended, ``metadata`` and ``configurable`` updated, ``recursion_limit`` replaced when
+    given, any other key replaced. It shares ``run``'s channel, cancellation and abandoned calls; its sync
+    nodes run in worker threads (never in the thread iterating ``stream()``).
+
+    :raises InvalidArgumentError: for a malformed config
+    """
+    _cfg, tags, metadata, limit, _run_id = parse_config(config)
+    if not config:
+        return run
+    merged = dict(run.config)
+    for key, value in config.items():
+        if not value or key in ("tags", "metadata", "recursion_limit", "run_id"):
+            continue
+        merged[key] = {**run.config.get(key, {}), **value} if key == "configurable" else value
+    child = attrs.evolve(
+        run,
+        config=merged,
+        tags=(*run.tags, *tags),
+        metadata={**run.metadata, **metadata},
+        recursion_limit=limit if "recursion_limit" in config else run.recursion_limit,
+    )
+    child.cancel_flag = run.cancel_flag
+    child.abandoned = run.abandoned
+    child.stop_reason = run.stop_reason
+    child.tasks_in_flight = 2  # the node waiting for it is in flight too: see run_sync_code()
+    return child
+
+
+async def _execute_nested(
+    graph: GraphSpec, graph_input: Any, task: TaskContext, ns: tuple[str, ...], run: RunContext
+) -> Any:
+    """Run ``graph`` as a child of ``task`` (on ``run``, a :func:`_nested_context` of its run, under ``ns``);
+    return its final state once what its sync code wrote has reached the channel."""
+    state = await execute(graph, graph_input, run, ns)
+    await run.channel.flush()
     return state
 
 
@@ -457,12 +491,11 @@ class _Rebased:
 
 
 async def _nested_batches(
-    graph: GraphSpec, task: TaskContext, graph_input: Any, spec: ViewSpec, buffer_size: int
+    graph: GraphSpec, task: TaskContext, graph_input: Any, run: RunContext, spec: ViewSpec, buffer_size: int
 ) -> AsyncGenerator[list[Any], None]:
     """Run ``graph`` as a child of ``task`` and yield the chunks of ``spec`` it produces, in lists, as
     ``astream()`` of ``graph`` alone would shape them; then raise what it raised. The parent's views see
     its events as a subgraph's. Leaving early cancels it and waits for it."""
-    run = task.run
     ns = task.nested_ns()
     depth = len(ns)
 
@@ -473,7 +506,7 @@ async def _nested_batches(
         kinds=spec.kinds, subgraphs=True, predicate=wanted, buffer_size=buffer_size, overflow="block"
     )
     view = View(sub, _Rebased(spec, depth))
-    child = asyncio.ensure_future(_execute_nested(graph, graph_input, task, ns))
+    child = asyncio.ensure_future(_execute_nested(graph, graph_input, task, ns, run))
     try:
         while batch := await _next_batch(view, child):
             yield batch

@@ -257,3 +257,51 @@ def test_messages_of_the_invoked_graph_hidden_without_subgraphs(lib: Lib) -> Non
     expected = contents(talking(reference()))
     assert expected == [("hello", "caller")]  # not the nested token: the message the caller node returns
     assert contents(talking(lib)) == expected
+
+
+PARENT_CONFIG = {"tags": ["t1"], "metadata": {"user": "u1"}, "configurable": {"x": 1}, "recursion_limit": 11}
+NESTED_CONFIG = {"tags": ["t2"], "metadata": {"m": 2}, "configurable": {"y": 2}, "recursion_limit": 7}
+
+
+def configured(lib: Lib) -> Any:
+    def inner(state: Counter) -> dict[str, Any]:
+        config = lib.get_config()
+        configurable = {k: v for k, v in config["configurable"].items() if k in ("x", "y")}
+        lib.get_stream_writer()(
+            {
+                "tags": config["tags"],
+                "metadata": {k: config["metadata"].get(k) for k in ("user", "m", "langgraph_node")},
+                "configurable": configurable,
+                "recursion_limit": config["recursion_limit"],
+            }
+        )
+        return {"log": ["inner"]}
+
+    sub = lib.StateGraph(Counter)
+    sub.add_node("inner", inner)
+    sub.add_edge(lib.START, "inner")
+    compiled = sub.compile()
+
+    def caller(state: Counter) -> dict[str, Any]:
+        compiled.invoke({"value": 1, "log": []}, NESTED_CONFIG)
+        compiled.invoke({"value": 2, "log": []})
+        return {"log": ["caller"]}
+
+    return parent_of(lib, caller)
+
+
+def test_config_of_the_parent_run_reaches_the_invoked_graph(lib: Lib) -> None:
+    def custom(graph: Any) -> Any:
+        return normalise(list(graph.stream(START_VALUE, PARENT_CONFIG, stream_mode="custom", subgraphs=True)))
+
+    expected = custom(configured(reference()))
+    assert [chunk["tags"] for _ns, chunk in expected] == [["t1", "t2"], ["t1"]]
+    assert custom(configured(lib)) == expected
+
+
+@pytest.mark.differs("a tasks payload's metadata is the root run's: the metadata given to the nested call is missing")
+def test_tasks_of_an_invoked_graph_with_a_config(lib: Lib) -> None:
+    def tasks(graph: Any) -> Any:
+        return normalise(list(graph.stream(START_VALUE, PARENT_CONFIG, stream_mode="tasks", subgraphs=True)))
+
+    assert tasks(configured(lib)) == tasks(configured(reference()))
