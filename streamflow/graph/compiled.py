@@ -299,8 +299,9 @@ class CompiledStateGraph(GraphSpec):
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             parent = _parent_on_loop()
             if parent is not None:
-                run = _nested_context(parent.run, config)
-                state = await _execute_nested(self, input, parent, parent.nested_ns(), run)
+                state = await _execute_nested(
+                    self, input, parent, parent.nested_ns(), _nested_context(parent.run, config)
+                )
             else:
                 async with Run(self, input, config, replay_size=0) as run:
                     state = await run.result()

@@ -138,7 +138,9 @@ ASYNC_CASES = [
             "parent's stream (LangGraph gives it to the inner stream only)"
         ),
     ),
-    pytest.param(Case(async_stream, START_VALUE, {"subgraphs": True, "stream_mode": ["values", "updates"]}), id="async-astream"),
+    pytest.param(
+        Case(async_stream, START_VALUE, {"subgraphs": True, "stream_mode": ["values", "updates"]}), id="async-astream"
+    ),
     pytest.param(Case(async_invoke, START_VALUE, {"subgraphs": True, "stream_mode": "tasks"}), id="async-tasks"),
     pytest.param(Case(async_invoke, START_VALUE, {"stream_mode": ALL}), id="async-subgraphs-false"),
 ]
