@@ -45,6 +45,18 @@ class CompiledStateGraph(GraphSpec):
     ``{"type", "ns", "data"}`` dicts. Chunk shapes are documented in :mod:`streamflow.modes`.
     :meth:`astream_events` / :meth:`stream_events` yield LangChain's v2 event dicts
     (:mod:`streamflow.event_stream`).
+
+    Called inside a node of a running graph (its code, sync or async, or anything it calls),
+    :meth:`invoke`, :meth:`ainvoke`, :meth:`stream` and :meth:`astream` run this graph as a child of that
+    run, as LangGraph does: on the run's loop and channel (a sync node's call waits in its thread), under the
+    namespace ``("<node>:<task id>",)`` (the n-th later child of the same task: ``(..., str(n))``), so the
+    parent's views show its events as a subgraph's (with ``subgraphs=True``). It takes the run's config,
+    with the call's ``config`` merged in as LangGraph merges them (tags appended, ``metadata`` and
+    ``configurable`` updated, ``recursion_limit`` replaced); its sync nodes run in worker threads. Cancelling
+    the parent run, or the node, cancels it; what it raises is raised in the node. :meth:`stream` and
+    :meth:`astream` there yield the chunks this graph's own run would (namespaces relative to it), and
+    leaving them early cancels it. Elsewhere (no run, or another event loop) each call makes a run of its
+    own.
     """
 
     # -- runs and views ------------------------------------------------------------------------------
