@@ -291,3 +291,30 @@ def test_the_invoked_graph_runs_alone_again_outside_a_node() -> None:
     assert parent.invoke(START_VALUE) == {"value": 1, "log": ["inner1"]}
     assert sub.invoke({"value": 2, "log": []}) == {"value": 2, "log": ["inner2"]}
     assert list(sub.stream({"value": 2, "log": []}, stream_mode="custom", subgraphs=True)) == [((), {"inner": 2})]
+
+
+def test_sync_code_its_run_abandoned_cannot_start_a_child() -> None:
+    proceed = Signal("proceed")
+    done = Signal("done")
+    raised: list[BaseException] = []
+    sub = child_graph()
+
+    def caller(state: Counter) -> dict[str, Any]:
+        get_stream_writer()("started")
+        proceed.wait()
+        try:
+            sub.invoke(state)
+        except BaseException as exc:
+            raised.append(exc)
+        finally:
+            done.set()
+        return {}
+
+    builder = StateGraph(Counter).add_node("caller", caller).add_node("other", lambda s: {}).add_edge(START, "caller")
+    graph = builder.add_edge(START, "other").compile()  # two tasks: the sync node runs in a worker thread
+    for chunk in graph.stream(START_VALUE, stream_mode="custom"):
+        assert chunk == "started"
+        break
+    proceed.set()
+    done.wait()
+    assert len(raised) == 1 and isinstance(raised[0], TaskCancelledError)

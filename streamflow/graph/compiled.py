@@ -425,12 +425,19 @@ def _parent_on_loop() -> TaskContext | None:
 
 def _parent_in_thread() -> TaskContext | None:
     """The task whose sync code calls now from a thread other than its run's loop thread (a sync node in a
-    worker thread, or in the thread iterating ``stream()``), when that run goes on."""
+    worker thread, or in the thread iterating ``stream()``), when that run goes on.
+
+    :raises TaskCancelledError: when that run ended cancelled or failed, or abandoned the task's sync code
+    """
     task = _current.get()
     if task is None:
         return None
     run = task.run
-    if run.loop is None or run.channel.closed or threading.get_ident() == run.loop_thread:
+    if run.loop is None or threading.get_ident() == run.loop_thread:
+        return None
+    if run.channel.closed:
+        task.cancel_flag.check()  # sync code its run abandoned: it stops here, as at a writer call
+        run.cancel_flag.check()
         return None
     try:
         asyncio.get_running_loop()

@@ -307,3 +307,34 @@ def test_tasks_of_an_invoked_graph_with_a_config(lib: Lib) -> None:
         return normalise(list(graph.stream(START_VALUE, PARENT_CONFIG, stream_mode="tasks", subgraphs=True)))
 
     assert tasks(configured(lib)) == tasks(configured(reference()))
+
+
+@pytest.mark.anyio
+async def test_a_node_streaming_messages_of_a_child(lib: Lib) -> None:
+    async def run(lib: Lib) -> tuple[list[Any], list[Any]]:
+        model = chat_model(lib, "hello")
+
+        async def inner(state: Any) -> dict[str, Any]:
+            return {"messages": [await model.ainvoke(state["messages"])]}
+
+        sub = lib.StateGraph(lib.MessagesState)
+        sub.add_node("inner", inner)
+        sub.add_edge(lib.START, "inner")
+        compiled = sub.compile()
+        seen: list[Any] = []
+
+        async def caller(state: Any) -> dict[str, Any]:
+            async for chunk, meta in compiled.astream({"messages": state["messages"]}, stream_mode="messages"):
+                seen.append((chunk.content, meta["langgraph_node"], meta["langgraph_checkpoint_ns"]))
+            return {"messages": []}
+
+        builder = lib.StateGraph(lib.MessagesState)
+        builder.add_node("caller", caller)
+        builder.add_edge(lib.START, "caller")
+        parts = builder.compile().astream({"messages": [("user", "hi")]}, stream_mode="messages", subgraphs=True)
+        parent = [(ns, chunk.content, meta["langgraph_checkpoint_ns"]) async for ns, (chunk, meta) in parts]
+        return normalise((seen, parent))
+
+    expected = await run(reference())
+    assert [content for content, _node, _ns in expected[0]] == ["hello"]
+    assert await run(lib) == expected
