@@ -311,7 +311,7 @@ def test_tasks_of_an_invoked_graph_with_a_config(lib: Lib) -> None:
 
 @pytest.mark.anyio
 async def test_a_node_streaming_messages_of_a_child(lib: Lib) -> None:
-    async def run(lib: Lib) -> tuple[list[Any], list[Any]]:
+    async def run(lib: Lib) -> Any:
         model = chat_model(lib, "hello")
 
         async def inner(state: Any) -> dict[str, Any]:
