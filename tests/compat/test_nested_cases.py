@@ -108,6 +108,23 @@ def _invoking(graph: Any) -> Callable[[Counter], dict[str, Any]]:
     return outer
 
 
+def siblings(lib: Lib) -> Any:
+    sub = child(lib)
+
+    def invoking(value: int) -> Callable[[Counter], dict[str, Any]]:
+        def node(state: Counter) -> dict[str, Any]:
+            return {"log": sub.invoke({"value": value, "log": []})["log"]}
+
+        return node
+
+    builder = lib.StateGraph(Counter)
+    builder.add_node("left", invoking(1))
+    builder.add_node("right", invoking(2))
+    builder.add_edge(lib.START, "left")
+    builder.add_edge(lib.START, "right")
+    return builder.compile()
+
+
 ALL = ["values", "updates", "custom"]
 
 CASES = [
@@ -125,6 +142,7 @@ CASES = [
         Case(sync_invoke, START_VALUE, {"subgraphs": True, "stream_mode": "updates", "version": "v2"}),
         id="v2-sync-invoke",
     ),
+    pytest.param(Case(sync_invoke, START_VALUE, {"subgraphs": True, "stream_mode": "debug"}), id="debug"),
 ]
 
 
@@ -338,3 +356,14 @@ async def test_a_node_streaming_messages_of_a_child(lib: Lib) -> None:
     expected = await run(reference())
     assert [content for content, _node, _ns in expected[0]] == ["hello"]
     assert await run(lib) == expected
+
+
+def test_parallel_nodes_each_invoking_a_graph(lib: Lib) -> None:
+    def chunks(graph: Any) -> list[Any]:
+        parts = graph.stream(START_VALUE, stream_mode=["updates", "custom"], subgraphs=True)
+        # the two tasks run in any order: compare namespaces by node name, chunks as a multiset
+        return sorted((([part.split(":")[0] for part in ns], mode, chunk) for ns, mode, chunk in parts), key=repr)
+
+    expected = chunks(siblings(reference()))
+    assert len(expected) == 6
+    assert chunks(siblings(lib)) == expected
