@@ -52,11 +52,12 @@ class CompiledStateGraph(GraphSpec):
     namespace ``("<node>:<task id>",)`` (the n-th later child of the same task: ``(..., str(n))``), so the
     parent's views show its events as a subgraph's (with ``subgraphs=True``). It takes the run's config,
     with the call's ``config`` merged in as LangGraph merges them (tags appended, ``metadata`` and
-    ``configurable`` updated, ``recursion_limit`` replaced); its sync nodes run in worker threads. Cancelling
-    the parent run, or the node, cancels it; what it raises is raised in the node. :meth:`stream` and
-    :meth:`astream` there yield the chunks this graph's own run would (namespaces relative to it), and
-    leaving them early cancels it. Elsewhere (no run, or another event loop) each call makes a run of its
-    own.
+    ``configurable`` updated, ``recursion_limit`` replaced; with such a config its sync nodes run in worker
+    threads). Cancelling the parent run, or the node, cancels it; what it raises is raised in the node, and
+    sync code the run abandoned gets :class:`~streamflow.errors.TaskCancelledError` from the call.
+    :meth:`stream` and :meth:`astream` there yield the chunks this graph's own run would (namespaces relative
+    to it), and leaving them early cancels it. Elsewhere (no run, or another event loop) each call makes a
+    run of its own.
     """
 
     # -- runs and views ------------------------------------------------------------------------------
