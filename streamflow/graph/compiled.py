@@ -145,6 +145,7 @@ class CompiledStateGraph(GraphSpec):
         before the caller can leave.
 
         :raises SyncInAsyncContextError: at once, when called in a thread that runs an event loop
+        :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
@@ -340,6 +341,7 @@ class CompiledStateGraph(GraphSpec):
         :meth:`stream` does.
 
         :raises SyncInAsyncContextError: when called in a thread that runs an event loop (use ``ainvoke()``)
+        :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode or version
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
