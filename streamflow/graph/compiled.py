@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import sys
+import threading
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+import attrs
 from anyio import CancelScope
 
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
+from ..errors import TaskCancelledError
 from ..event_stream import EventStreamSpec
-from ..modes import ViewSpec
+from ..events import Event
+from ..modes import Projection, Shaper, ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
 from .cancellation import SyncRunner
-from .context import current_task
+from .context import RunContext, TaskContext, _current, current_task
 from .output import GraphOutput
-from .run import Run
+from .pregel import execute
+from .run import Run, parse_config
 from .runtime import coerce_context
 from .specs import GraphSpec
 
@@ -44,6 +52,19 @@ class CompiledStateGraph(GraphSpec):
     ``StateGraph`` when that is a dataclass or pydantic model (raising its ``TypeError`` or
     ``ValidationError`` for a dict it does not take); anything else is passed as given, as in LangGraph. A
     falsy context (None, ``{}``) is None, or, for a graph run inside a node, the enclosing run's context.
+
+    Called inside a node of a running graph (its code, sync or async, or anything it calls),
+    :meth:`invoke`, :meth:`ainvoke`, :meth:`stream` and :meth:`astream` run this graph as a child of that
+    run, as LangGraph does: on the run's loop and channel (a sync node's call waits in its thread), under the
+    namespace ``("<node>:<task id>",)`` (the n-th later child of the same task: ``(..., str(n))``), so the
+    parent's views show its events as a subgraph's (with ``subgraphs=True``). It takes the run's config,
+    with the call's ``config`` merged in as LangGraph merges them (tags appended, ``metadata`` and
+    ``configurable`` updated, ``recursion_limit`` replaced; with such a config its sync nodes run in worker
+    threads). Cancelling the parent run, or the node, cancels it; what it raises is raised in the node, and
+    sync code the run abandoned gets :class:`~streamflow.errors.TaskCancelledError` from the call.
+    :meth:`stream` and :meth:`astream` there yield the chunks this graph's own run would (namespaces relative
+    to it), and leaving them early cancels it. Elsewhere (no run, or another event loop) each call makes a
+    run of its own.
     """
 
     context_schema: type[Any] | None = None
@@ -115,6 +136,11 @@ class CompiledStateGraph(GraphSpec):
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
+        parent = _parent_on_loop()
+        if parent is not None:
+            run = _nested_context(parent.run, config, coerce_context(self.context_schema, context, parent.run.context))
+            spec = ViewSpec.parse(stream_mode, subgraphs, version)
+            return _flatten(_nested_batches(self, parent, input, run, spec, buffer_size))
         return self._drive(input, config, open_view, None, 0, context, self._inherited())
 
     def stream(
@@ -147,9 +173,15 @@ class CompiledStateGraph(GraphSpec):
         before the caller can leave.
 
         :raises SyncInAsyncContextError: at once, when called in a thread that runs an event loop
+        :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
+        parent = _parent_in_thread()
+        if parent is not None:
+            run = _nested_context(parent.run, config, coerce_context(self.context_schema, context, parent.run.context))
+            spec = ViewSpec.parse(stream_mode, subgraphs, version)
+            return _nested_items_from_thread(parent, _nested_batches(self, parent, input, run, spec, buffer_size))
         inherited = self._inherited()
         return iterate_sync_running_calls(
             lambda caller, batch_size: self._drive(
@@ -327,7 +359,14 @@ class CompiledStateGraph(GraphSpec):
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
-            state = await self._final_state(input, config, context, self._inherited())
+            parent = _parent_on_loop()
+            if parent is not None:
+                run = _nested_context(
+                    parent.run, config, coerce_context(self.context_schema, context, parent.run.context)
+                )
+                state = await _execute_nested(self, input, parent, parent.nested_ns(), run)
+            else:
+                state = await self._final_state(input, config, context, self._inherited())
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
         parts = self.astream(
@@ -353,16 +392,31 @@ class CompiledStateGraph(GraphSpec):
         :meth:`stream` does.
 
         :raises SyncInAsyncContextError: when called in a thread that runs an event loop (use ``ainvoke()``)
+        :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode or version
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
+        parent = _parent_in_thread()
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
-            state = call_sync(
-                self._final_state, input, config, context, self._inherited(), async_alternative="ainvoke()"
-            )
+            if parent is not None:
+                run = _nested_context(
+                    parent.run, config, coerce_context(self.context_schema, context, parent.run.context)
+                )
+                state = parent.run.call_from_thread(_execute_nested, self, input, parent, parent.nested_ns(), run)
+            else:
+                state = call_sync(
+                    self._final_state, input, config, context, self._inherited(), async_alternative="ainvoke()"
+                )
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
+        if parent is not None:
+            parts_in_node = self.stream(
+                input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2", context=context
+            )
+            for part in parts_in_node:
+                collect.add(part)
+            return collect.result()
         open_view = self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE)
         inherited = self._inherited()
         parts: Iterator[Mapping[str, Any]] = iterate_sync_running_calls(
@@ -416,3 +470,188 @@ class _Collector:
         if not self.last_only:
             return self.chunks
         return GraphOutput(self.last) if self.version == "v2" else self.last
+
+
+# -- a graph run inside a node of another graph's run ----------------------------------------------------
+
+
+def _parent_on_loop() -> TaskContext | None:
+    """The task whose code calls now, when it runs on its run's loop (an async node) and that run goes on."""
+    task = _current.get()
+    if task is None:
+        return None
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return task if task.run.loop is loop and not task.run.channel.closed else None
+
+
+def _parent_in_thread() -> TaskContext | None:
+    """The task whose sync code calls now from a thread other than its run's loop thread (a sync node in a
+    worker thread, or in the thread iterating ``stream()``), when that run goes on.
+
+    :raises TaskCancelledError: when that run ended cancelled or failed, or abandoned the task's sync code
+    """
+    task = _current.get()
+    if task is None:
+        return None
+    run = task.run
+    if run.loop is None or threading.get_ident() == run.loop_thread:
+        return None
+    if run.channel.closed:
+        task.cancel_flag.check()  # sync code its run abandoned: it stops here, as at a writer call
+        run.cancel_flag.check()
+        return None
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return task
+    return None  # a loop of the node's own in this thread: the graph runs there, on its own
+
+
+def _nested_context(run: RunContext, config: Mapping[str, Any] | None, context: Any) -> RunContext:
+    """The run context of a graph run inside a node of ``run`` with ``config``: ``run`` itself without a
+    config; else ``run``'s, with ``config`` merged in as LangGraph merges a nested call's config into its
+    parent's: tags appended, ``metadata`` and ``configurable`` updated, ``recursion_limit`` replaced when
+    given, any other key replaced; its run context is ``context`` (``run``'s when the call gave none, see
+    :func:`~streamflow.graph.runtime.coerce_context`). It shares ``run``'s channel, cancellation and
+    abandoned calls; its sync nodes run in worker threads (never in the thread iterating ``stream()``).
+
+    :raises InvalidArgumentError: for a malformed config
+    """
+    _cfg, tags, metadata, limit, _run_id = parse_config(config)
+    if not config and context is run.context:
+        return run
+    config = config or {}
+    merged = dict(run.config)
+    for key, value in config.items():
+        if not value or key in ("tags", "metadata", "recursion_limit", "run_id"):
+            continue
+        merged[key] = {**run.config.get(key, {}), **value} if key == "configurable" else value
+    child = attrs.evolve(
+        run,
+        config=merged,
+        tags=(*run.tags, *tags),
+        metadata={**run.metadata, **metadata},
+        recursion_limit=limit if "recursion_limit" in config else run.recursion_limit,
+        context=context,
+    )
+    child.cancel_flag = run.cancel_flag
+    child.abandoned = run.abandoned
+    child.stop_reason = run.stop_reason
+    child.tasks_in_flight = 2  # the node waiting for it is in flight too: see run_sync_code()
+    return child
+
+
+async def _execute_nested(
+    graph: GraphSpec, graph_input: Any, task: TaskContext, ns: tuple[str, ...], run: RunContext
+) -> Any:
+    """Run ``graph`` as a child of ``task`` (on ``run``, a :func:`_nested_context` of its run, under ``ns``);
+    return its final state once what its sync code wrote has reached the channel."""
+    state = await execute(graph, graph_input, run, ns)
+    await run.channel.flush()
+    return state
+
+
+class _Rebased:
+    """A :class:`~streamflow.modes.ViewSpec` seen from a nested run at namespace depth ``depth``: its chunks
+    carry their namespace relative to the nested run's (``()`` for the nested graph itself)."""
+
+    __slots__ = ("_depth", "_spec")
+
+    def __init__(self, spec: ViewSpec, depth: int) -> None:
+        self._spec = spec
+        self._depth = depth
+
+    @property
+    def identity(self) -> bool:
+        return self._spec.identity
+
+    def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
+        return self._spec.table()
+
+    def shaper(self) -> Shaper:
+        shape = self._spec.shaper()
+        depth = self._depth
+        return lambda mode, ns, chunk: shape(mode, ns[depth:], chunk)
+
+
+async def _nested_batches(
+    graph: GraphSpec, task: TaskContext, graph_input: Any, run: RunContext, spec: ViewSpec, buffer_size: int
+) -> AsyncGenerator[list[Any], None]:
+    """Run ``graph`` as a child of ``task`` and yield the chunks of ``spec`` it produces, in lists, as
+    ``astream()`` of ``graph`` alone would shape them; then raise what it raised. The parent's views see
+    its events as a subgraph's. Leaving early cancels it and waits for it."""
+    ns = task.nested_ns()
+    depth = len(ns)
+
+    def wanted(event: Event) -> bool:
+        return event.ns[:depth] == ns if spec.subgraphs else event.ns == ns
+
+    sub = run.channel.subscribe(
+        kinds=spec.kinds, subgraphs=True, predicate=wanted, buffer_size=buffer_size, overflow="block"
+    )
+    view = View(sub, _Rebased(spec, depth))
+    child = asyncio.ensure_future(_execute_nested(graph, graph_input, task, ns, run))
+    try:
+        while batch := await _next_batch(view, child):
+            yield batch
+        await child
+    finally:
+        view.close()
+        if not child.done():
+            child.cancel()
+            with CancelScope(shield=True):
+                await asyncio.wait([child])
+
+
+async def _next_batch(view: View, child: asyncio.Future[Any]) -> list[Any]:
+    """The next items of a nested run's ``view``: waits for them while ``child`` (the run) goes on; once it
+    has ended, takes what is buffered without waiting, and ``[]`` when nothing is left."""
+    while not child.done():
+        getter = asyncio.ensure_future(view.next_batch(LOOKAHEAD))
+        try:
+            await asyncio.wait((getter, child), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getter.done():
+                getter.cancel()  # cancel-safe: a cancelled next_batch() takes nothing
+                with CancelScope(shield=True):
+                    await asyncio.wait([getter])
+        if not getter.cancelled():
+            return getter.result()
+    if view.subscription.statistics().buffered == 0:
+        return []
+    return await view.next_batch(LOOKAHEAD)
+
+
+async def _flatten(batches: AsyncGenerator[list[Any], None]) -> AsyncGenerator[Any, None]:
+    """The items of ``batches``, one by one; closing it closes ``batches``."""
+    try:
+        async for batch in batches:
+            for item in batch:
+                yield item
+    finally:
+        await batches.aclose()
+
+
+async def _next_or_none(batches: AsyncGenerator[list[Any], None]) -> list[Any] | None:
+    try:
+        return await batches.__anext__()
+    except StopAsyncIteration:
+        return None
+
+
+def _nested_items_from_thread(task: TaskContext, batches: AsyncGenerator[list[Any], None]) -> Iterator[Any]:
+    """Iterate ``batches`` (a :func:`_nested_batches` generator) on ``task``'s run loop from its sync code's
+    thread, one thread hop per batch. Leaving early closes it there (cancelling the nested run)."""
+    run = task.run
+    finished = False
+    try:
+        while (batch := run.call_from_thread(_next_or_none, batches)) is not None:
+            yield from batch
+        finished = True
+    finally:
+        if not finished:
+            with contextlib.suppress(TaskCancelledError, concurrent.futures.CancelledError):
+                run.call_from_thread(batches.aclose)

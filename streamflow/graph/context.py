@@ -152,6 +152,9 @@ class TaskContext:
     runtime: Any = attrs.field(default=None, init=False)
     """The task's ``Runtime`` (:mod:`streamflow.graph.runtime`), once made: on first use, by the node's
     ``runtime`` parameter or ``get_runtime()``. A tool call's context makes its own."""
+    nested_runs: int = 0
+    """Compiled graphs this task's code has run inside it so far (``invoke()``, ``stream()`` ... called in
+    the node); see :meth:`nested_ns`."""
 
     @property
     def parent_ids(self) -> tuple[str, ...]:
@@ -166,6 +169,15 @@ class TaskContext:
         flag = CancelFlag()
         writer = Writer(self.run, self.ns, self.node, self.step, self.task_id, flag, tool_call_id=tool_call_id)
         return attrs.evolve(self, writer=writer, cancel_flag=flag, tool_calls=(*self.tool_calls, call_id))
+
+    def nested_ns(self) -> tuple[str, ...]:
+        """The namespace of the next graph this task's code runs inside it, and count it: as in LangGraph,
+        the first is the namespace a subgraph node would have here (``(*ns, "<node>:<task id>")``), and the
+        n-th after it has ``str(n)`` appended (``(*ns, "<node>:<task id>", "1")``)."""
+        count = self.nested_runs
+        self.nested_runs = count + 1
+        ns = (*self.ns, f"{self.node}:{self.task_id}")
+        return ns if count == 0 else (*ns, str(count))
 
     @property
     def checkpoint_ns(self) -> str:

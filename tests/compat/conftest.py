@@ -35,6 +35,7 @@ class Lib:
     Send: Any
     StreamWriter: Any
     get_stream_writer: Any
+    get_config: Any
     add_messages: Any
     MessagesState: Any
     AIMessage: Any
@@ -62,6 +63,7 @@ def load(name: str) -> Lib:
             Send=types.Send,
             StreamWriter=types.StreamWriter,
             get_stream_writer=config.get_stream_writer,
+            get_config=config.get_config,
             add_messages=graph.add_messages,
             MessagesState=graph.MessagesState,
             AIMessage=messages.AIMessage,
@@ -80,6 +82,7 @@ def load(name: str) -> Lib:
         Send=graph.Send,
         StreamWriter=graph.StreamWriter,
         get_stream_writer=graph.get_stream_writer,
+        get_config=graph.get_config,
         add_messages=messages.add_messages,
         MessagesState=messages.MessagesState,
         AIMessage=messages.AIMessage,

@@ -298,7 +298,6 @@ CASES = [
     pytest.param(
         Case(invoked_inside, START_VALUE, {"subgraphs": True}),
         id="subgraph-invoked-inside-node",
-        marks=pytest.mark.differs("a graph invoked inside a node does not surface in the parent's stream"),
     ),
     pytest.param(
         Case(chain, {"value": 1, "log": [], "extra": "ignored"}, {"stream_mode": "values"}),
