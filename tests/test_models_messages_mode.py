@@ -38,7 +38,7 @@ def test_sync_node_tokens_concatenate_to_the_final_message() -> None:
     assert meta["langgraph_node"] == "generate_joke"
     assert meta["langgraph_step"] == 1
     assert meta["langgraph_triggers"] == ("branch:to:generate_joke",)
-    assert meta["ls_provider"] == "fake"
+    assert meta["ls_provider"] == "fakechatmodel"
 
 
 @pytest.mark.anyio

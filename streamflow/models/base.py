@@ -8,7 +8,8 @@ Inside a run, every call publishes ``ChatModelStarted``, one ``ChatModelToken`` 
 The events carry facts, not the shape of any view: ``ChatModelStarted`` says once what the call is (its
 task, tags, provider, model name, the node's metadata); a token carries its chunk, its ``call_id`` and the
 routing fields. The ``messages`` mode and ``astream_events`` build LangGraph's and LangChain's metadata
-(``tags``, ``ls_provider``, ``ls_model_name``) from them, once per call.
+(``tags``, ``ls_provider``, ``ls_model_name`` ..., see :func:`streamflow.metadata.model_call_metadata`) from
+them, once per call.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..errors import SyncInAsyncContextError
 from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken, error_type_name
 from ..graph.context import TaskContext, check_cancelled, current_task
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, ChunkSum, coerce_message, merge_chunks
+from ..metadata import default_provider
 from ..modes import NOSTREAM
 from ..portal import call_sync, iterate_sync
 from .tool_specs import function_spec
@@ -40,9 +42,11 @@ class BaseChatModel:
     """
 
     provider: str = ""
-    """LangChain's ``ls_provider``."""
+    """LangChain's ``ls_provider``; empty: derived from the class name by LangChain's default rule
+    (:func:`streamflow.metadata.default_provider`: ``ChatScripted`` -> ``"scripted"``)."""
     model_name: str = ""
-    """LangChain's ``ls_model_name``."""
+    """LangChain's ``ls_model_name`` (empty: the ``messages`` metadata has no ``ls_model_name``, as with a
+    LangChain model that names none)."""
 
     def __init__(self, *, tags: Sequence[str] = (), name: str | None = None) -> None:
         self.tags = tuple(tags)
@@ -187,7 +191,7 @@ class _ModelCall:
                 metadata=task.metadata(),
                 name=model.name,
                 model_name=model.model_name,
-                provider=model.provider,
+                provider=model.provider or default_provider(type(model)),
                 messages=msgs,
                 parent_ids=task.parent_ids,
                 streamed=self.streamed,

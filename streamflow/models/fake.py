@@ -26,10 +26,12 @@ class FakeChatModel(BaseChatModel):
         same size
     :param delay: seconds to sleep before each chunk (0 for none: then it checkpoints every
         :data:`YIELD_EVERY` chunks)
-    """
 
-    provider = "fake"
-    model_name = "fake-chat-model"
+    Like LangChain's fake chat models (``GenericFakeChatModel``, ``FakeListChatModel``) it names no provider
+    and no model: its ``messages`` metadata has ``ls_provider`` derived from the class name by LangChain's
+    rule (``"fakechatmodel"``; a subclass ``ChatScripted`` gets ``"scripted"``, as a ``GenericFakeChatModel``
+    subclass of that name does) and no ``ls_model_name``.
+    """
 
     def __init__(
         self,
