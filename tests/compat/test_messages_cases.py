@@ -1,0 +1,183 @@
+"""Differential cases for the ``messages`` stream mode: a chat model called in a node (invoke, stream, sync and
+async), in a subgraph, with the run's tags, metadata and configurable keys, and with ``nostream``; messages a
+node returns. Each compares, message by message, the class, the text and the metadata dict key for key.
+
+The model on each side is a ``ChatScripted``: a subclass of LangChain's ``GenericFakeChatModel`` on LangGraph's
+side, of streamflow's ``FakeChatModel`` on ours. Both derive ``ls_provider`` from the class name (``"scripted"``)
+and name no model unless given one. The two split a text into chunks differently, so the chunks of one message
+are compared joined. Kept as a documented difference: ``lc_versions`` names the installed library's version
+(``{"streamflow": ...}`` where LangChain has ``{"langchain-core": ...}``), so only its presence is compared.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from streamflow.models import FakeChatModel
+
+from .conftest import Lib, normalise, reference
+
+
+def scripted(lib: Lib, text: str, *, tags: tuple[str, ...] = (), model_name: str | None = None) -> Any:
+    """A chat model answering ``text`` at every call, from ``lib``'s side."""
+    if lib.name == "langgraph":
+        from langchain_core.language_models import GenericFakeChatModel
+        from langchain_core.messages import AIMessage
+
+        class ChatScripted(GenericFakeChatModel):
+            model_name: str | None = None
+
+        return ChatScripted(messages=itertools.cycle([AIMessage(text)]), tags=list(tags), model_name=model_name)
+
+    class ChatScriptedSf(FakeChatModel):
+        pass
+
+    ChatScriptedSf.__name__ = "ChatScripted"
+    model = ChatScriptedSf([text], chunk_size=3, tags=tags)
+    model.model_name = model_name or ""
+    return model
+
+
+def collapse(items: list[Any], subgraphs: bool = False) -> list[Any]:
+    """``(message, metadata)`` items (``(ns, (message, metadata))`` with ``subgraphs``) as ``(class name,
+    text, metadata)`` per message, the namespace first with ``subgraphs``: consecutive chunks of one message
+    joined (their metadata must be one dict), ``lc_versions`` reduced to its presence."""
+    out: list[list[Any]] = []
+    last_id: object = object()
+    for item in items:
+        ns, (message, metadata) = item if subgraphs else ((), item)
+        meta = dict(metadata)
+        if "lc_versions" in meta:
+            assert isinstance(meta["lc_versions"], dict) and len(meta["lc_versions"]) == 1
+            meta["lc_versions"] = "<versions>"
+        chunk = type(message).__name__.endswith("Chunk")
+        if chunk and out and message.id == last_id:
+            assert out[-1][2] == meta
+            out[-1][1] += message.content
+            continue
+        last_id = message.id
+        out.append([type(message).__name__, message.content, meta, ns])
+    shaped: list[Any] = normalise([tuple(entry) if subgraphs else tuple(entry[:3]) for entry in out])
+    return shaped
+
+
+def in_node(lib: Lib, call: str, *, tags: tuple[str, ...] = (), model_name: str | None = None) -> Any:
+    """START -> ``call``: a node calling the model with ``call`` (invoke, stream, ainvoke, astream)."""
+    model = scripted(lib, "hello there world", tags=tags, model_name=model_name)
+
+    def invoke(state: Any) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    def stream(state: Any) -> dict[str, Any]:
+        whole = None
+        for chunk in model.stream(state["messages"]):
+            whole = chunk if whole is None else whole + chunk
+        return {"messages": [whole]}
+
+    async def ainvoke(state: Any) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    async def astream(state: Any) -> dict[str, Any]:
+        whole = None
+        async for chunk in model.astream(state["messages"]):
+            whole = chunk if whole is None else whole + chunk
+        return {"messages": [whole]}
+
+    nodes: dict[str, Callable[..., Any]] = {
+        "invoke": invoke,
+        "stream": stream,
+        "ainvoke": ainvoke,
+        "astream": astream,
+    }
+    return lib.StateGraph(lib.MessagesState).add_node(call, nodes[call]).add_edge(lib.START, call).compile()
+
+
+def with_reply(lib: Lib) -> Any:
+    """The model's answer, then a node returning a message of its own."""
+
+    def reply(state: Any) -> dict[str, Any]:
+        return {"messages": [lib.AIMessage(content=f"seen {len(state['messages'])}", id="reply-1")]}
+
+    model = scripted(lib, "one two")
+
+    def ask(state: Any) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    return (
+        lib.StateGraph(lib.MessagesState)
+        .add_node("ask", ask)
+        .add_node("reply", reply)
+        .add_edge(lib.START, "ask")
+        .add_edge("ask", "reply")
+        .compile()
+    )
+
+
+def nested(lib: Lib, depth: int = 1) -> Any:
+    """``in_node(invoke)`` run as a subgraph, ``depth`` levels down."""
+    graph = in_node(lib, "invoke")
+    for level in range(depth):
+        name = f"level{level}"
+        graph = lib.StateGraph(lib.MessagesState).add_node(name, graph).add_edge(lib.START, name).compile()
+    return graph
+
+
+HUMAN = {"messages": [{"role": "user", "content": "hi", "id": "human-1"}]}
+CONFIG = {
+    "tags": ["run-tag"],
+    "metadata": {"user": "u1"},
+    "configurable": {"thread_id": "th-1", "user_id": "u-1", "openai_api_key": "sk-x", "assistant_id": "as-1"},
+}
+
+CASES = [
+    pytest.param(lambda lib: in_node(lib, "invoke"), {}, id="model-invoke"),
+    pytest.param(lambda lib: in_node(lib, "stream"), {}, id="model-stream"),
+    pytest.param(lambda lib: in_node(lib, "invoke"), {"config": CONFIG}, id="run-tags-metadata-configurable"),
+    pytest.param(lambda lib: in_node(lib, "invoke", tags=("llm",)), {"config": CONFIG}, id="model-tags"),
+    pytest.param(lambda lib: in_node(lib, "invoke", model_name="scripted-1"), {}, id="model-name"),
+    pytest.param(lambda lib: in_node(lib, "invoke", tags=("nostream",)), {}, id="nostream"),
+    pytest.param(with_reply, {"config": CONFIG}, id="node-output-after-model"),
+    pytest.param(nested, {"subgraphs": True}, id="subgraph"),
+    pytest.param(nested, {}, id="subgraph-hidden"),
+    pytest.param(lambda lib: nested(lib, 2), {"subgraphs": True, "config": CONFIG}, id="subgraph-two-levels"),
+]
+
+
+def _run_kwargs(kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    rest = dict(kwargs)
+    return rest.pop("config", None), rest
+
+
+@pytest.mark.parametrize(("build", "kwargs"), CASES)
+def test_stream(lib: Lib, build: Callable[[Lib], Any], kwargs: dict[str, Any]) -> None:
+    config, rest = _run_kwargs(kwargs)
+    subgraphs = bool(rest.get("subgraphs"))
+    expected = collapse(list(build(reference()).stream(HUMAN, config, stream_mode="messages", **rest)), subgraphs)
+    got = collapse(list(build(lib).stream(HUMAN, config, stream_mode="messages", **rest)), subgraphs)
+    assert got == expected
+
+
+ASYNC_CASES = [
+    *CASES,
+    pytest.param(lambda lib: in_node(lib, "ainvoke"), {}, id="model-ainvoke"),
+    pytest.param(lambda lib: in_node(lib, "astream"), {}, id="model-astream"),
+    pytest.param(lambda lib: in_node(lib, "astream", tags=("nostream",)), {"config": CONFIG}, id="astream-nostream"),
+    pytest.param(lambda lib: in_node(lib, "ainvoke", model_name="scripted-1"), {}, id="ainvoke-model-name"),
+]
+"""Async nodes run under ``astream()`` only (LangGraph refuses them under ``stream()``)."""
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("build", "kwargs"), ASYNC_CASES)
+async def test_astream(lib: Lib, build: Callable[[Lib], Any], kwargs: dict[str, Any]) -> None:
+    config, rest = _run_kwargs(kwargs)
+    subgraphs = bool(rest.get("subgraphs"))
+    graph = build(reference())
+    expected = collapse([x async for x in graph.astream(HUMAN, config, stream_mode="messages", **rest)], subgraphs)
+    graph = build(lib)
+    got = collapse([x async for x in graph.astream(HUMAN, config, stream_mode="messages", **rest)], subgraphs)
+    assert got == expected
