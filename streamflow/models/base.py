@@ -74,7 +74,9 @@ class BaseChatModel:
         return clone
 
     async def astream(self, messages: Any, config: Mapping[str, Any] | None = None) -> AsyncIterator[AIMessageChunk]:
-        """Yield the answer as :class:`AIMessageChunk` s, publishing model events when inside a run.
+        """Yield the answer as :class:`AIMessageChunk` s, publishing model events when inside a run. The final
+        chunk has ``chunk_position="last"``: when the source's own last chunk lacks it, an empty chunk with it
+        follows (a token of the run too), as langchain-core 1.x's chat models do.
 
         :param messages: a list of messages (or message dicts), or one string
         :param config: accepted for LangGraph compatibility; the run is found from the running task
@@ -82,12 +84,21 @@ class BaseChatModel:
         """
         msgs = _coerce(messages)
         call = _ModelCall.start(self, msgs)
+        chunk: AIMessageChunk | None = None
         if call is None:
             async for chunk in self._astream_chunks(msgs):
                 yield chunk
+            if chunk is not None and chunk.chunk_position != "last":
+                yield AIMessageChunk(content="", id=chunk.id, chunk_position="last")
             return
         try:
             async for chunk in self._astream_chunks(msgs):
+                waiting = call.add(chunk)
+                if waiting is not None:
+                    await call.channel.publish(waiting)
+                yield chunk
+            if chunk is not None and chunk.chunk_position != "last":
+                chunk = call.last_chunk()
                 waiting = call.add(chunk)
                 if waiting is not None:
                     await call.channel.publish(waiting)
@@ -107,8 +118,13 @@ class BaseChatModel:
         if call is None:
             return merge_chunks([chunk async for chunk in self._astream_chunks(msgs)]).to_message()
         try:
+            chunk: AIMessageChunk | None = None
             async for chunk in self._astream_chunks(msgs):
                 waiting = call.add(chunk)
+                if waiting is not None:
+                    await call.channel.publish(waiting)
+            if chunk is not None and chunk.chunk_position != "last":
+                waiting = call.add(call.last_chunk())
                 if waiting is not None:
                     await call.channel.publish(waiting)
         except Exception as exc:
@@ -167,7 +183,7 @@ class _ModelCall:
     def __init__(self, model: BaseChatModel, msgs: list[BaseMessage], task: TaskContext) -> None:
         run = task.run
         self.call_id = call_id = str(uuid.uuid4())
-        self.default_id = f"run-{call_id}"
+        self.default_id = f"lc_run--{call_id}"  # langchain-core 1.x's form
         self.channel = run.channel
         self.publish = run.publish_soon
         # On the run's loop thread a token waits for room in a full ``block`` view (backpressure reaches
@@ -222,6 +238,11 @@ class _ModelCall:
         except anyio.WouldBlock:
             return token
         return None
+
+    def last_chunk(self) -> AIMessageChunk:
+        """The empty ``chunk_position="last"`` chunk that ends a stream whose source did not mark its own
+        final chunk, as langchain-core adds it (with the call's default id)."""
+        return AIMessageChunk(content="", id=self.default_id, chunk_position="last")
 
     def fail(self, exc: Exception) -> None:
         self.publish(ChatModelFinished(**self.route, error_type=error_type_name(exc), error_message=str(exc)))

@@ -181,3 +181,33 @@ async def test_astream(lib: Lib, build: Callable[[Lib], Any], kwargs: dict[str, 
     graph = build(lib)
     got = collapse([x async for x in graph.astream(HUMAN, config, stream_mode="messages", **rest)], subgraphs)
     assert got == expected
+
+
+def positions_and_blocks(items: list[Any]) -> list[Any]:
+    """Per message of ``messages``-mode items: whether only its final chunk is marked ``"last"`` (whole
+    messages: their ``content_blocks``), and the ``content_blocks`` of its chunks added up."""
+    groups: list[list[Any]] = []
+    for message, _ in items:
+        if groups and type(message).__name__.endswith("Chunk") and groups[-1][0].id == message.id:
+            groups[-1].append(message)
+        else:
+            groups.append([message])
+    out = []
+    for group in groups:
+        total = group[0]
+        for chunk in group[1:]:
+            total = total + chunk
+        positions = [getattr(m, "chunk_position", None) for m in group]
+        marked = positions == [None] * (len(group) - 1) + ["last"]
+        out.append((type(total).__name__, marked, total.content_blocks))
+    return out
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("call", ["invoke", "stream", "ainvoke", "astream"])
+async def test_final_chunk_and_content_blocks_in_messages_mode(lib: Lib, call: str) -> None:
+    graph = in_node(reference(), call)
+    expected = positions_and_blocks([x async for x in graph.astream(HUMAN, stream_mode="messages")])
+    got = positions_and_blocks([x async for x in in_node(lib, call).astream(HUMAN, stream_mode="messages")])
+    assert got == expected
+    assert expected == [("AIMessageChunk", True, [{"type": "text", "text": "hello there world"}])]
