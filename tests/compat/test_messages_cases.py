@@ -117,9 +117,9 @@ def with_reply(lib: Lib) -> Any:
     )
 
 
-def nested(lib: Lib, depth: int = 1) -> Any:
-    """``in_node(invoke)`` run as a subgraph, ``depth`` levels down."""
-    graph = in_node(lib, "invoke")
+def nested(lib: Lib, depth: int = 1, inner: Callable[[Lib], Any] | None = None) -> Any:
+    """``inner`` (default ``in_node(invoke)``) run as a subgraph, ``depth`` levels down."""
+    graph = in_node(lib, "invoke") if inner is None else inner(lib)
     for level in range(depth):
         name = f"level{level}"
         graph = lib.StateGraph(lib.MessagesState).add_node(name, graph).add_edge(lib.START, name).compile()
@@ -144,6 +144,10 @@ CASES = [
     pytest.param(nested, {"subgraphs": True}, id="subgraph"),
     pytest.param(nested, {}, id="subgraph-hidden"),
     pytest.param(lambda lib: nested(lib, 2), {"subgraphs": True, "config": CONFIG}, id="subgraph-two-levels"),
+    pytest.param(
+        lambda lib: nested(lib, 1, with_reply), {"subgraphs": True, "config": CONFIG}, id="subgraph-node-output"
+    ),
+    pytest.param(lambda lib: nested(lib, 2, with_reply), {}, id="subgraph-node-output-hidden"),
 ]
 
 
