@@ -196,10 +196,19 @@ class AIMessageChunk(AIMessage):
         """As langchain-core 1.x: the text block (when there is text), then the tool calls. A chunk without
         text that is not the last gives its tool-call pieces as ``{"type": "tool_call_chunk", "id",
         "name", "args"}`` blocks (``index`` too, unless None); otherwise the calls its pieces parse into
-        (see :func:`_parsed_tool_calls`), or its ``tool_calls`` when it has no pieces, as ``tool_call``
-        blocks."""
+        (see :func:`_parsed_tool_calls`) as ``tool_call`` blocks. A chunk given ``tool_calls`` or
+        ``invalid_tool_calls`` but no pieces counts them as its pieces, as langchain-core does."""
         content = self.content
         pieces = self.tool_call_chunks
+        if not pieces and (self.tool_calls or self.invalid_tool_calls):  # langchain-core makes them the pieces
+            pieces = [
+                {"name": c.get("name"), "args": json.dumps(c.get("args")), "id": c.get("id"), "index": None}
+                for c in self.tool_calls
+            ]
+            pieces += [
+                {"name": c.get("name"), "args": c.get("args"), "id": c.get("id"), "index": None}
+                for c in self.invalid_tool_calls
+            ]
         blocks: list[dict[str, Any]] = [{"type": "text", "text": content}] if content else []
         if pieces and not content and self.chunk_position != "last":
             for piece in pieces:
@@ -210,7 +219,7 @@ class AIMessageChunk(AIMessage):
                     block["index"] = index
                 blocks.append(block)
             return blocks
-        blocks.extend(_tool_call_blocks(_parsed_tool_calls(pieces) if pieces else self.tool_calls))
+        blocks.extend(_tool_call_blocks(_parsed_tool_calls(pieces)))
         return blocks
 
     def __add__(self, other: AIMessageChunk) -> AIMessageChunk:

@@ -240,6 +240,12 @@ CONTENT_BLOCK_MESSAGES: dict[str, Callable[[Any], Any]] = {
     "chunk-partial-piece": lambda m: m.AIMessageChunk("", tool_call_chunks=[{**PIECE, "args": '{"a": '}]),
     "chunk-last-tool-piece": lambda m: m.AIMessageChunk("", tool_call_chunks=[PIECE], chunk_position="last"),
     "chunk-text-and-tool-piece": lambda m: m.AIMessageChunk("t", tool_call_chunks=[PIECE]),
+    "chunk-given-tool-calls": lambda m: m.AIMessageChunk("", tool_calls=[CALL]),
+    "chunk-given-tool-calls-and-text": lambda m: m.AIMessageChunk("t", tool_calls=[CALL]),
+    "chunk-given-tool-calls-last": lambda m: m.AIMessageChunk("", tool_calls=[CALL], chunk_position="last"),
+    "chunk-given-invalid-tool-call": lambda m: m.AIMessageChunk(
+        "", invalid_tool_calls=[{"name": "x", "args": "{", "id": "i1", "error": None, "type": "invalid_tool_call"}]
+    ),
     "chunk-tool-pieces-summed": lambda m: (
         m.AIMessageChunk("", tool_call_chunks=[{**PIECE, "args": '{"a"'}])
         + m.AIMessageChunk("", tool_call_chunks=[{**PIECE, "name": None, "id": None, "args": ": 1}"}])
