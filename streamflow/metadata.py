@@ -140,7 +140,8 @@ def model_call_metadata(
     gives it: the node's metadata ``node``, with ``ls_integration`` set to :data:`CHAT_MODEL_INTEGRATION`,
     then ``checkpoint_ns`` (the task's, ``task_checkpoint_ns``, unless ``node`` has one), ``ls_provider``,
     ``ls_model_type`` (``"chat"``), ``ls_model_name`` (only when ``model_name`` is not empty), ``lc_versions``
-    (``{"streamflow": <version>}``, where LangChain names ``langchain-core``'s) and ``tags`` (``tags`` without
+    (``{"streamflow": <version>}`` where LangChain names ``langchain-core``'s, added to a mapping the
+    node's metadata already has there, as LangChain adds its own) and ``tags`` (``tags`` without
     ``seq:step:*`` ones, only when some are left). A new dict: build it once per call and share it."""
     if "ls_integration" in node:
         out = dict(node)
@@ -157,7 +158,10 @@ def model_call_metadata(
     out["ls_model_type"] = "chat"
     if model_name:
         out["ls_model_name"] = model_name
-    out["lc_versions"] = {"streamflow": _VERSION}
+    versions = out.get("lc_versions")
+    out["lc_versions"] = (
+        {**versions, "streamflow": _VERSION} if isinstance(versions, Mapping) else {"streamflow": _VERSION}
+    )
     kept = user_tags(tags)
     if kept:
         out["tags"] = kept

@@ -379,3 +379,12 @@ def test_a_call_that_streamed_nothing_gives_its_whole_message_the_call_metadata_
         **{k: v for k, v in meta.items() if k not in model_keys},
         "ls_integration": "langgraph",
     }
+
+
+def test_model_call_metadata_adds_its_version_to_lc_versions_the_run_already_has() -> None:
+    node = {"lc_versions": {"mine": "1"}, "langgraph_step": 1}
+    got = model_call_metadata(node, task_checkpoint_ns="n:t", tags=(), provider="p", model_name="")
+    assert set(got["lc_versions"]) == {"mine", "streamflow"} and got["lc_versions"]["mine"] == "1"
+    assert node["lc_versions"] == {"mine": "1"}
+    odd = model_call_metadata({"lc_versions": "x"}, task_checkpoint_ns="n:t", tags=(), provider="p", model_name="")
+    assert set(odd["lc_versions"]) == {"streamflow"}

@@ -6,7 +6,7 @@ The model on each side is a ``ChatScripted``: a subclass of LangChain's ``Generi
 side, of streamflow's ``FakeChatModel`` on ours. Both derive ``ls_provider`` from the class name (``"scripted"``)
 and name no model unless given one. The two split a text into chunks differently, so the chunks of one message
 are compared joined. Kept as a documented difference: ``lc_versions`` names the installed library's version
-(``{"streamflow": ...}`` where LangChain has ``{"langchain-core": ...}``), so only its presence is compared.
+(``{"streamflow": ...}`` where LangChain has ``{"langchain-core": ...}``), so that entry is a placeholder.
 """
 
 from __future__ import annotations
@@ -45,15 +45,16 @@ def scripted(lib: Lib, text: str, *, tags: tuple[str, ...] = (), model_name: str
 def collapse(items: list[Any], subgraphs: bool = False) -> list[Any]:
     """``(message, metadata)`` items (``(ns, (message, metadata))`` with ``subgraphs``) as ``(class name,
     text, metadata)`` per message, the namespace first with ``subgraphs``: consecutive chunks of one message
-    joined (their metadata must be one dict), ``lc_versions`` reduced to its presence."""
+    joined (their metadata must be one dict); in ``lc_versions`` the library's own entry is a placeholder."""
     out: list[list[Any]] = []
     last_id: object = object()
     for item in items:
         ns, (message, metadata) = item if subgraphs else ((), item)
         meta = dict(metadata)
-        if "lc_versions" in meta:
-            assert isinstance(meta["lc_versions"], dict) and len(meta["lc_versions"]) == 1
-            meta["lc_versions"] = "<versions>"
+        versions = meta.get("lc_versions")
+        if isinstance(versions, dict) and ({"langchain-core", "streamflow"} & set(versions)):
+            others = {k: v for k, v in versions.items() if k not in ("langchain-core", "streamflow")}
+            meta["lc_versions"] = {**others, "<library>": "<version>"}
         chunk = type(message).__name__.endswith("Chunk")
         if chunk and out and message.id == last_id:
             assert out[-1][2] == meta
@@ -133,6 +134,18 @@ CONFIG = {
     "configurable": {"thread_id": "th-1", "user_id": "u-1", "openai_api_key": "sk-x", "assistant_id": "as-1"},
 }
 
+COLLIDING = {
+    "metadata": {
+        "ls_integration": "mine",
+        "ls_provider": "x",
+        "checkpoint_ns": "c",
+        "lc_versions": {"mine": "1"},
+        "thread_id": "from-metadata",
+    },
+    "configurable": {"thread_id": "from-configurable", "checkpoint_id": "ck"},
+}
+"""Run metadata holding keys LangGraph and LangChain add themselves."""
+
 CASES = [
     pytest.param(lambda lib: in_node(lib, "invoke"), {}, id="model-invoke"),
     pytest.param(lambda lib: in_node(lib, "stream"), {}, id="model-stream"),
@@ -141,6 +154,7 @@ CASES = [
     pytest.param(lambda lib: in_node(lib, "invoke", model_name="scripted-1"), {}, id="model-name"),
     pytest.param(lambda lib: in_node(lib, "invoke", tags=("nostream",)), {}, id="nostream"),
     pytest.param(with_reply, {"config": CONFIG}, id="node-output-after-model"),
+    pytest.param(with_reply, {"config": COLLIDING}, id="run-metadata-with-their-keys"),
     pytest.param(nested, {"subgraphs": True}, id="subgraph"),
     pytest.param(nested, {}, id="subgraph-hidden"),
     pytest.param(lambda lib: nested(lib, 2), {"subgraphs": True, "config": CONFIG}, id="subgraph-two-levels"),
