@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypedDict
 
 import anyio
@@ -137,3 +138,24 @@ def test_tool_call_pieces_end_with_the_last_mark() -> None:
     assert whole.chunk_position == "last"
     assert [b["type"] for b in whole.content_blocks] == ["text", "tool_call", "tool_call"]
     assert [b["type"] for b in chunks[1].content_blocks] == ["tool_call_chunk"]
+
+
+_LC_ID = r"lc_run--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def test_outside_a_run_ids_have_langchain_cores_form() -> None:
+    model = FakeChatModel(["ab cd"], chunk_size=2)
+    chunks = list(model.stream("hi"))
+    assert len({c.id for c in chunks}) == 1 and re.fullmatch(_LC_ID, chunks[0].id or "")
+    assert re.fullmatch(_LC_ID + "-0", model.invoke("hi").id or "")
+    assert _Unmarked(["ab"], chunk_size=1).invoke("hi").id != chunks[0].id
+
+
+def test_outside_a_run_ids_match_langchains_fake_model() -> None:
+    fake_chat_models = pytest.importorskip("langchain_core.language_models.fake_chat_models")
+    lc_messages = pytest.importorskip("langchain_core.messages")
+    theirs = fake_chat_models.GenericFakeChatModel(messages=iter([lc_messages.AIMessage("ab cd")]))
+    chunks = list(theirs.stream("hi"))
+    assert len({c.id for c in chunks}) == 1 and re.fullmatch(_LC_ID, chunks[0].id)
+    whole = fake_chat_models.FakeListChatModel(responses=["ab"]).invoke("hi")
+    assert re.fullmatch(_LC_ID + "-0", whole.id)

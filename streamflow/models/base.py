@@ -76,7 +76,8 @@ class BaseChatModel:
     async def astream(self, messages: Any, config: Mapping[str, Any] | None = None) -> AsyncIterator[AIMessageChunk]:
         """Yield the answer as :class:`AIMessageChunk` s, publishing model events when inside a run. The final
         chunk has ``chunk_position="last"``: when the source's own last chunk lacks it, an empty chunk with it
-        follows (a token of the run too), as langchain-core 1.x's chat models do.
+        follows (a token of the run too), as langchain-core 1.x's chat models do. Chunks without an id get
+        the call's ``lc_run--<uuid>``.
 
         :param messages: a list of messages (or message dicts), or one string
         :param config: accepted for LangGraph compatibility; the run is found from the running task
@@ -86,10 +87,13 @@ class BaseChatModel:
         call = _ModelCall.start(self, msgs)
         chunk: AIMessageChunk | None = None
         if call is None:
+            default_id = f"lc_run--{uuid.uuid4()}"
             async for chunk in self._astream_chunks(msgs):
+                if chunk.id is None:
+                    chunk.id = default_id
                 yield chunk
             if chunk is not None and chunk.chunk_position != "last":
-                yield AIMessageChunk(content="", id=chunk.id, chunk_position="last")
+                yield AIMessageChunk(content="", id=default_id, chunk_position="last")
             return
         try:
             async for chunk in self._astream_chunks(msgs):
@@ -109,14 +113,19 @@ class BaseChatModel:
         call.finish()
 
     async def ainvoke(self, messages: Any, config: Mapping[str, Any] | None = None) -> AIMessage:
-        """Return the whole answer (tokens still stream to the run's ``messages`` views).
+        """Return the whole answer (tokens still stream to the run's ``messages`` views). Its id, when the
+        model gave none: the call's chunks' ``lc_run--<uuid>`` in a run, ``lc_run--<uuid>-0`` outside one,
+        as langchain-core's streamed and whole answers.
 
         :raises InvalidArgumentError: for an item that is not a message, a message dict or a string
         """
         msgs = _coerce(messages)
         call = _ModelCall.start(self, msgs)
         if call is None:
-            return merge_chunks([chunk async for chunk in self._astream_chunks(msgs)]).to_message()
+            message = merge_chunks([chunk async for chunk in self._astream_chunks(msgs)]).to_message()
+            if message.id is None:  # langchain-core's id of an answer generated whole
+                message.id = f"lc_run--{uuid.uuid4()}-0"
+            return message
         try:
             chunk: AIMessageChunk | None = None
             async for chunk in self._astream_chunks(msgs):
