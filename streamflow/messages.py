@@ -3,9 +3,11 @@
 Plain values, no I/O: ``HumanMessage``, ``SystemMessage``, ``AIMessage``, ``AIMessageChunk`` and
 ``ToolMessage``. Chunks add up with ``+``: text is concatenated and tool-call chunks with the same
 ``index`` are merged, their ``args`` strings joined; :meth:`AIMessageChunk.to_message` parses them into
-tool calls. Anywhere a message is accepted (``add_messages``, a graph's ``add_messages`` key, a chat model's input), a
-dict ``{"role": ..., "content": ...}``, a ``(role, content)`` tuple and a plain string (a user message) are
-accepted too, with LangChain's role names.
+tool calls. Every message has langchain-core 1.x's ``content_blocks`` (standard blocks derived from its
+content and tool calls) and a stream's final chunk has ``chunk_position="last"``. Anywhere a message is
+accepted (``add_messages``, a graph's ``add_messages`` key, a chat model's input), a dict ``{"role": ...,
+"content": ...}``, a ``(role, content)`` tuple and a plain string (a user message) are accepted too, with
+LangChain's role names.
 """
 
 from __future__ import annotations
@@ -60,6 +62,15 @@ class BaseMessage:
         """The message's text (``content``)."""
         return self.content
 
+    @property
+    def content_blocks(self) -> list[dict[str, Any]]:
+        """langchain-core 1.x's standard content blocks of the message: ``[{"type": "text", "text":
+        content}]``, or ``[]`` for empty content (streamflow's content is always a string, so the blocks
+        LangChain derives from list content, such as images or provider-specific dicts, never occur). A new
+        list at each access."""
+        content = self.content
+        return [{"type": "text", "text": content}] if content else []
+
 
 @attrs.define(slots=True, kw_only=True)
 class HumanMessage(BaseMessage):
@@ -99,6 +110,47 @@ class AIMessage(BaseMessage):
     """Token counts as LangChain's: ``{"input_tokens", "output_tokens", "total_tokens"}`` and optional
     ``input_token_details`` / ``output_token_details`` dicts; None when the provider reported none."""
 
+    @property
+    def content_blocks(self) -> list[dict[str, Any]]:
+        """As langchain-core 1.x: the text block (when there is text), then a ``{"type": "tool_call", "id",
+        "name", "args"}`` block for each tool call that has an id (``index`` and ``extras`` kept when the
+        call has them). LangChain's reasoning block comes from provider fields streamflow's messages do not
+        have, so there is none."""
+        content = self.content
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": content}] if content else []
+        blocks.extend(_tool_call_blocks(self.tool_calls))
+        return blocks
+
+
+def _tool_call_blocks(calls: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    blocks = []
+    for call in calls:
+        call_id = call.get("id")
+        if not call_id:
+            continue
+        block = {"type": "tool_call", "id": call_id, "name": call.get("name"), "args": call.get("args")}
+        for extra in ("index", "extras"):
+            if extra in call:
+                block[extra] = call[extra]
+        blocks.append(block)
+    return blocks
+
+
+def _parsed_tool_calls(pieces: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The tool calls a chunk's tool-call pieces hold so far, as langchain-core parses them on every chunk:
+    those whose ``args`` are a JSON object (or empty: ``{}``); the others are skipped (LangChain also
+    completes partial JSON such as ``'{"a": 1'``, which streamflow does not)."""
+    calls = []
+    for piece in pieces:
+        raw = piece.get("args")
+        try:
+            args = json.loads(raw) if raw else {}
+        except (TypeError, ValueError):
+            continue
+        if isinstance(args, dict):
+            calls.append({"name": piece.get("name") or "", "args": args, "id": piece.get("id")})
+    return calls
+
 
 class _NoItems(list[Any]):
     """The empty list a chunk's list fields start with, shared by every chunk: it reads as ``[]`` (and
@@ -135,6 +187,40 @@ class AIMessageChunk(AIMessage):
     """As in :class:`AIMessage`."""
     tool_call_chunks: list[dict[str, Any]] = attrs.field(default=_NO_ITEMS)
     """Pieces of tool calls: ``{"name", "args" (a JSON fragment), "id", "index"}``; merged by ``index``."""
+    chunk_position: str | None = None
+    """``"last"`` on the final chunk of a model's stream (and on any sum that includes it), else None, as
+    langchain-core 1.x; :meth:`to_message` drops it."""
+
+    @property
+    def content_blocks(self) -> list[dict[str, Any]]:
+        """As langchain-core 1.x: the text block (when there is text), then the tool calls. A chunk without
+        text that is not the last gives its tool-call pieces as ``{"type": "tool_call_chunk", "id",
+        "name", "args"}`` blocks (``index`` too, unless None); otherwise the calls its pieces parse into
+        (see :func:`_parsed_tool_calls`) as ``tool_call`` blocks. A chunk given ``tool_calls`` or
+        ``invalid_tool_calls`` but no pieces counts them as its pieces, as langchain-core does."""
+        content = self.content
+        pieces = self.tool_call_chunks
+        if not pieces and (self.tool_calls or self.invalid_tool_calls):  # langchain-core makes them the pieces
+            pieces = [
+                {"name": c.get("name"), "args": json.dumps(c.get("args")), "id": c.get("id"), "index": None}
+                for c in self.tool_calls
+            ]
+            pieces += [
+                {"name": c.get("name"), "args": c.get("args"), "id": c.get("id"), "index": None}
+                for c in self.invalid_tool_calls
+            ]
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": content}] if content else []
+        if pieces and not content and self.chunk_position != "last":
+            for piece in pieces:
+                block = {"type": "tool_call_chunk", "id": piece.get("id"), "name": piece.get("name")}
+                block["args"] = piece.get("args")
+                index = piece.get("index")
+                if index is not None:
+                    block["index"] = index
+                blocks.append(block)
+            return blocks
+        blocks.extend(_tool_call_blocks(_parsed_tool_calls(pieces)))
+        return blocks
 
     def __add__(self, other: AIMessageChunk) -> AIMessageChunk:
         if not isinstance(other, AIMessageChunk):
@@ -173,7 +259,7 @@ class ChunkSum:
     sum costs time linear in the total size and the chunks can be freed as soon as their consumers are
     done with them. :meth:`total` gives what ``a + b + c ...`` gives."""
 
-    __slots__ = ("_calls", "_metadata", "_order", "_text", "_usage", "id", "name")
+    __slots__ = ("_calls", "_last", "_metadata", "_order", "_text", "_usage", "id", "name")
 
     def __init__(self) -> None:
         self._text: list[str] = []
@@ -181,6 +267,7 @@ class ChunkSum:
         self._order: list[tuple[dict[str, Any], list[str]]] = []
         self._metadata: dict[str, Any] = {}
         self._usage: dict[str, Any] | None = None
+        self._last = False
         self.id: str | None = None
         """The first chunk id seen."""
         self.name: str | None = None
@@ -197,6 +284,8 @@ class ChunkSum:
             self._metadata.update(chunk.response_metadata)
         if chunk.usage_metadata is not None:
             self._usage = _add_usage(self._usage, chunk.usage_metadata)
+        if chunk.chunk_position == "last":
+            self._last = True
         for piece in chunk.tool_call_chunks:
             index = piece.get("index")
             found = None
@@ -227,7 +316,7 @@ class ChunkSum:
         contradict it (``args`` and ``name`` joined), every other tool-call chunk (``index`` None or
         missing, or another ``id``) kept as a call of its own; the first ``id`` and ``name``;
         ``response_metadata`` updated in order; ``usage_metadata`` summed key by key (None when no chunk
-        had any)."""
+        had any); ``chunk_position`` ``"last"`` when some chunk had it."""
         pieces = [{**cur, "args": "".join(args)} for cur, args in self._order]
         return AIMessageChunk(
             content="".join(self._text),
@@ -236,6 +325,7 @@ class ChunkSum:
             tool_call_chunks=pieces,
             response_metadata=dict(self._metadata),
             usage_metadata=self._usage,
+            chunk_position="last" if self._last else None,
         )
 
 

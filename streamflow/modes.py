@@ -27,15 +27,19 @@ Chunk shapes (LangGraph's):
     ``error`` is None or a string ``"ValueError('boom')"`` where LangGraph puts the exception object itself
     (our events carry no live objects across processes).
 ``messages``
-    ``(message, metadata)``, as LangGraph's ``messages`` mode: an ``AIMessageChunk`` for each token of a
-    chat model, with metadata holding the run's metadata plus ``langgraph_node``, ``langgraph_step``,
-    ``langgraph_triggers`` (the task's triggers, as in ``tasks``), ``langgraph_path``,
-    ``langgraph_checkpoint_ns``, ``tags``, ``ls_provider`` and
-    ``ls_model_name``; and, once whole, each message a node returns that was not streamed as tokens and was
-    not in the node's input (a ``HumanMessage``, a ``ToolMessage``, an ``AIMessage`` of a ``nostream``
-    model...), with the node's metadata (the run's metadata and the ``langgraph_*`` keys). A message
-    streamed as tokens is never emitted again. The node's metadata equals the ``config["metadata"]`` the
-    node receives (both are built by :func:`streamflow.metadata.node_metadata`); for a task started by
+    ``(message, metadata)``, as LangGraph 1.2's ``messages`` mode (metadata equal key for key): an
+    ``AIMessageChunk`` for each token of a chat model, with metadata holding the node's metadata (the run's
+    metadata, with LangGraph's configurable keys such as ``thread_id``, plus ``langgraph_step``,
+    ``langgraph_node``, ``langgraph_triggers`` (the task's triggers, as in ``tasks``), ``langgraph_path``,
+    ``langgraph_checkpoint_ns``, and ``checkpoint_ns`` inside a subgraph), then ``ls_integration``
+    (``"langchain_chat_model"``), ``checkpoint_ns``, ``ls_provider``, ``ls_model_type``, ``ls_model_name``
+    (when the model names one), ``lc_versions`` (``{"streamflow": <version>}`` where LangChain names
+    langchain-core's) and ``tags`` (when there are any) (:func:`streamflow.metadata.model_call_metadata`);
+    and, once whole, each message a node returns that was not streamed as tokens and was not in the node's
+    input (a ``HumanMessage``, a ``ToolMessage``, an ``AIMessage`` of a ``nostream`` model...), with the
+    node's metadata plus ``ls_integration: "langgraph"``. A message streamed as tokens is never emitted
+    again. The node's metadata equals the ``config["metadata"]`` the node receives (both are built by
+    :func:`streamflow.metadata.node_metadata`); for a task started by
     ``Send``, ``langgraph_path`` is ``("__pregel_push", <index>)``, without the third item LangGraph 1.x
     adds. A view attached while a task or model call ran gives a documented subset
     (:class:`MessagesModeState`).
@@ -90,7 +94,7 @@ from .events import (
     ToolStarted,
 )
 from .messages import BaseMessage
-from .metadata import node_metadata
+from .metadata import GRAPH_INTEGRATION, checkpoint_ns, model_call_metadata, node_metadata, user_tags
 
 __all__ = [
     "MODES",
@@ -279,9 +283,12 @@ class DebugModeState(TasksModeState):
     debug: ClassVar[bool] = True
 
 
-def task_metadata(run_metadata: Mapping[str, Any], event: TaskStarted) -> dict[str, Any]:
+def task_metadata(
+    run_metadata: Mapping[str, Any], event: TaskStarted, integration: str | None = None
+) -> dict[str, Any]:
     """The metadata of the node whose task ``event`` started (:func:`streamflow.metadata.node_metadata` with
-    the facts the event carries), equal to the ``config["metadata"]`` the node receives."""
+    the facts the event carries), equal to the ``config["metadata"]`` the node receives, plus
+    ``ls_integration`` when ``integration`` is given (as the ``messages`` mode shows it)."""
     return node_metadata(
         run_metadata,
         step=event.step,
@@ -290,6 +297,7 @@ def task_metadata(run_metadata: Mapping[str, Any], event: TaskStarted) -> dict[s
         path=event.path,
         ns=event.ns,
         task_id=event.task_id,
+        integration=integration,
     )
 
 
@@ -319,12 +327,16 @@ class MessagesModeState(ModeState):
     ``TaskStarted`` / ``TaskFinished`` / ``TaskFailed``, ``ChatModelStarted`` / ``ChatModelToken`` /
     ``ChatModelFinished``).
 
-    A model call's metadata is LangGraph's, built once per call from its ``ChatModelStarted``: the node's
-    metadata, then ``tags`` (the run's and the model's), ``ls_provider`` and ``ls_model_name``; every chunk
-    of the call shares that dict. A view that never saw the call start (attached while it ran, without
+    A node's metadata here is its ``config["metadata"]`` plus ``ls_integration: "langgraph"``. A model
+    call's metadata is LangGraph's, built once per call from its ``ChatModelStarted`` by
+    :func:`streamflow.metadata.model_call_metadata`: the node's metadata with ``ls_integration:
+    "langchain_chat_model"``, ``checkpoint_ns``, ``ls_provider``, ``ls_model_type``, ``ls_model_name`` (when
+    the model has one), ``lc_versions`` and ``tags`` (the run's and the model's, when there are any); every
+    chunk of the call shares that dict. A view that never saw the call start (attached while it ran, without
     replay) gives its chunks what the view knows instead: the node's metadata if it saw the task start,
-    else the run's metadata with ``langgraph_step`` and ``langgraph_node``; then ``tags``; no ``ls_*`` keys.
-    A message a node returns carries its node's metadata (the same fallback for a task it never saw start).
+    else the run's metadata with ``ls_integration``, ``langgraph_step`` and ``langgraph_node``; then ``tags``;
+    no other ``ls_*`` keys. A message a node returns carries its node's metadata (the same fallback for a
+    task it never saw start).
     """
 
     kinds: ClassVar[frozenset[type[Event]]] = frozenset(
@@ -356,11 +368,18 @@ class MessagesModeState(ModeState):
         }
 
     def node_fallback(self, event: Event) -> dict[str, Any]:
-        """The metadata of a task this view never saw start: the run's, ``langgraph_step``, ``langgraph_node``."""
-        return {**self.run_metadata, "langgraph_step": event.step, "langgraph_node": event.node}
+        """The metadata of a task this view never saw start: the run's, ``ls_integration``,
+        ``langgraph_step``, ``langgraph_node``."""
+        return {
+            "ls_integration": GRAPH_INTEGRATION,
+            **self.run_metadata,
+            "langgraph_step": event.step,
+            "langgraph_node": event.node,
+        }
 
     def run_started(self, event: RunStarted) -> Any:
-        self.run_metadata = event.metadata
+        if not event.ns:  # a subgraph's run carries its node's metadata, not the run's
+            self.run_metadata = event.metadata
         return SKIP
 
     def task_started(self, event: TaskStarted) -> Any:
@@ -368,7 +387,7 @@ class MessagesModeState(ModeState):
         for message in _messages_in(event.input):
             if message.id is not None:
                 seen.add(message.id)
-        self.tasks[event.task_id] = task_metadata(self.run_metadata, event)
+        self.tasks[event.task_id] = task_metadata(self.run_metadata, event, GRAPH_INTEGRATION)
         return SKIP
 
     def task_failed(self, event: TaskFailed) -> Any:
@@ -392,18 +411,23 @@ class MessagesModeState(ModeState):
         return out[0] if len(out) == 1 else Chunks(tuple(out))
 
     def model_started(self, event: ChatModelStarted) -> Any:
-        self.calls[event.call_id] = {
-            **event.metadata,
-            "tags": list(event.tags),
-            "ls_provider": event.provider,
-            "ls_model_name": event.model_name,
-        }
+        self.calls[event.call_id] = model_call_metadata(
+            event.metadata,
+            task_checkpoint_ns=checkpoint_ns(event.ns, event.node or "", event.task_id),
+            tags=event.tags,
+            provider=event.provider,
+            model_name=event.model_name,
+        )
         return SKIP
 
     def unseen_call(self, event: ChatModelToken | ChatModelFinished) -> dict[str, Any]:
         """The metadata of a model call this view never saw start (see the class docstring)."""
         node = self.tasks.get(event.task_id)
-        return {**(node if node is not None else self.node_fallback(event)), "tags": list(event.tags)}
+        out = dict(node if node is not None else self.node_fallback(event))
+        tags = user_tags(event.tags)
+        if tags:
+            out["tags"] = tags
+        return out
 
     def token(self, event: ChatModelToken) -> Any:
         chunk = event.chunk

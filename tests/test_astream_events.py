@@ -147,7 +147,7 @@ async def test_event_data_tags_and_metadata() -> None:
 
     chat_start = ev[("on_chat_model_start", "FakeChatModel")]
     assert chat_start["tags"] == ["run-tag", "llm"]
-    assert chat_start["metadata"]["ls_provider"] == "fake"
+    assert chat_start["metadata"]["ls_provider"] == "fakechatmodel"
     assert chat_start["metadata"]["langgraph_node"] == "model"
     assert "tags" not in chat_start["metadata"]
     assert [[m.content for m in batch] for batch in chat_start["data"]["input"]["messages"]] == [["please add"]]

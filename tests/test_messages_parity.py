@@ -217,3 +217,78 @@ def test_usage_metadata_adds_up_as_langchain_core(usages: list[dict[str, Any] | 
 
 def _usage(chunk: Any) -> dict[str, Any]:
     return {"usage_metadata": chunk.usage_metadata}
+
+
+# -- content_blocks and chunk_position (langchain-core 1.x) ----------------------------------------------
+
+PIECE = {"name": "add", "args": '{"a": 1}', "id": "c1", "index": 0}
+
+CONTENT_BLOCK_MESSAGES: dict[str, Callable[[Any], Any]] = {
+    "human-text": lambda m: m.HumanMessage("hi"),
+    "human-empty": lambda m: m.HumanMessage(""),
+    "system": lambda m: m.SystemMessage("be brief"),
+    "tool": lambda m: m.ToolMessage("3", tool_call_id="c1"),
+    "ai-text": lambda m: m.AIMessage("answer"),
+    "ai-empty": lambda m: m.AIMessage(""),
+    "ai-tool-calls": lambda m: m.AIMessage("", tool_calls=[CALL, {**CALL, "id": "c2", "args": {"b": 2}}]),
+    "ai-text-and-tool-call": lambda m: m.AIMessage("let me add", tool_calls=[CALL]),
+    "ai-tool-call-without-id": lambda m: m.AIMessage("x", tool_calls=[{**CALL, "id": None}]),
+    "chunk-text": lambda m: m.AIMessageChunk("pie"),
+    "chunk-empty": lambda m: m.AIMessageChunk(""),
+    "chunk-tool-piece": lambda m: m.AIMessageChunk("", tool_call_chunks=[PIECE]),
+    "chunk-tool-piece-no-index": lambda m: m.AIMessageChunk("", tool_call_chunks=[{**PIECE, "index": None}]),
+    "chunk-partial-piece": lambda m: m.AIMessageChunk("", tool_call_chunks=[{**PIECE, "args": '{"a": '}]),
+    "chunk-last-tool-piece": lambda m: m.AIMessageChunk("", tool_call_chunks=[PIECE], chunk_position="last"),
+    "chunk-text-and-tool-piece": lambda m: m.AIMessageChunk("t", tool_call_chunks=[PIECE]),
+    "chunk-given-tool-calls": lambda m: m.AIMessageChunk("", tool_calls=[CALL]),
+    "chunk-given-tool-calls-and-text": lambda m: m.AIMessageChunk("t", tool_calls=[CALL]),
+    "chunk-given-tool-calls-last": lambda m: m.AIMessageChunk("", tool_calls=[CALL], chunk_position="last"),
+    "chunk-given-invalid-tool-call": lambda m: m.AIMessageChunk(
+        "", invalid_tool_calls=[{"name": "x", "args": "{", "id": "i1", "error": None, "type": "invalid_tool_call"}]
+    ),
+    "chunk-tool-pieces-summed": lambda m: (
+        m.AIMessageChunk("", tool_call_chunks=[{**PIECE, "args": '{"a"'}])
+        + m.AIMessageChunk("", tool_call_chunks=[{**PIECE, "name": None, "id": None, "args": ": 1}"}])
+        + m.AIMessageChunk("", chunk_position="last")
+    ),
+}
+
+
+@pytest.mark.parametrize("make", list(CONTENT_BLOCK_MESSAGES.values()), ids=list(CONTENT_BLOCK_MESSAGES))
+def test_content_blocks_as_langchain_core(make: Callable[[Any], Any]) -> None:
+    theirs, ours = _both(lambda m, _: make(m).content_blocks)
+    assert ours == theirs
+
+
+def test_content_blocks_is_a_new_list_each_time() -> None:
+    message = sf_messages.AIMessage("a", tool_calls=[CALL])  # type: ignore[list-item]
+    first = message.content_blocks
+    first.clear()
+    assert [b["type"] for b in message.content_blocks] == ["text", "tool_call"]
+
+
+POSITIONS: dict[str, list[str | None]] = {
+    "none": [None, None],
+    "last-at-the-end": [None, "last"],
+    "last-first": ["last", None],
+    "single-last": ["last"],
+}
+
+
+@pytest.mark.parametrize("positions", list(POSITIONS.values()), ids=list(POSITIONS))
+def test_chunk_position_of_a_sum_as_langchain_core(positions: list[str | None]) -> None:
+    def run(m: Any, _: Any) -> tuple[Any, Any]:
+        chunks = [m.AIMessageChunk(str(n), chunk_position=p) for n, p in enumerate(positions)]
+        total = chunks[0]
+        for chunk in chunks[1:]:
+            total = total + chunk
+        return total.chunk_position, total.content
+
+    theirs, ours = _both(run)
+    assert ours == theirs
+
+
+def test_to_message_drops_the_chunk_position() -> None:
+    whole = sf_messages.AIMessageChunk("x", chunk_position="last").to_message()
+    assert type(whole) is sf_messages.AIMessage and not hasattr(whole, "chunk_position")
+    assert sf_messages.merge_chunks([]).chunk_position is None

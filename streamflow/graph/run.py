@@ -17,6 +17,7 @@ from ..errors import InvalidArgumentError, RunCancelledError
 from ..event_stream import EventStreamSpec
 from ..events import Event, RunCancelled, RunFailed, RunFinished, RunStarted, error_type_name
 from ..filters import EventFilter, Predicate
+from ..metadata import run_metadata
 from ..modes import ViewSpec
 from ..run_info import RunStatus
 from ..views import View
@@ -36,6 +37,9 @@ DEFAULT_RECURSION_LIMIT = 25
 def parse_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], tuple[str, ...], dict[str, Any], int, str]:
     """Return ``(config, tags, metadata, recursion_limit, run_id)`` from a LangGraph-style config.
 
+    ``metadata`` is ``config["metadata"]`` plus the ``configurable`` keys LangGraph copies into it
+    (``thread_id`` ..., see :func:`streamflow.metadata.run_metadata`).
+
     :raises InvalidArgumentError: for a config that is not a mapping, or a ``tags``, ``metadata``,
         ``recursion_limit`` or ``run_id`` of the wrong type
     """
@@ -53,7 +57,7 @@ def parse_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], tupl
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise InvalidArgumentError(f"config['recursion_limit'] must be a positive int, got {limit!r}")
     run_id = config.get("run_id") or str(uuid.uuid4())
-    return dict(config), tuple(tags), dict(metadata), limit, str(run_id)
+    return dict(config), tuple(tags), run_metadata(metadata, config.get("configurable")), limit, str(run_id)
 
 
 @attrs.frozen

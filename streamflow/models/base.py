@@ -8,7 +8,8 @@ Inside a run, every call publishes ``ChatModelStarted``, one ``ChatModelToken`` 
 The events carry facts, not the shape of any view: ``ChatModelStarted`` says once what the call is (its
 task, tags, provider, model name, the node's metadata); a token carries its chunk, its ``call_id`` and the
 routing fields. The ``messages`` mode and ``astream_events`` build LangGraph's and LangChain's metadata
-(``tags``, ``ls_provider``, ``ls_model_name``) from them, once per call.
+(``tags``, ``ls_provider``, ``ls_model_name`` ..., see :func:`streamflow.metadata.model_call_metadata`) from
+them, once per call.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ..errors import SyncInAsyncContextError
 from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken, error_type_name
 from ..graph.context import TaskContext, check_cancelled, current_task
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, ChunkSum, coerce_message, merge_chunks
+from ..metadata import default_provider
 from ..modes import NOSTREAM
 from ..portal import call_sync, iterate_sync
 from .tool_specs import function_spec
@@ -40,9 +42,11 @@ class BaseChatModel:
     """
 
     provider: str = ""
-    """LangChain's ``ls_provider``."""
+    """LangChain's ``ls_provider``; empty: derived from the class name by LangChain's default rule
+    (:func:`streamflow.metadata.default_provider`: ``ChatScripted`` -> ``"scripted"``)."""
     model_name: str = ""
-    """LangChain's ``ls_model_name``."""
+    """LangChain's ``ls_model_name`` (empty: the ``messages`` metadata has no ``ls_model_name``, as with a
+    LangChain model that names none)."""
 
     def __init__(self, *, tags: Sequence[str] = (), name: str | None = None) -> None:
         self.tags = tuple(tags)
@@ -70,7 +74,10 @@ class BaseChatModel:
         return clone
 
     async def astream(self, messages: Any, config: Mapping[str, Any] | None = None) -> AsyncIterator[AIMessageChunk]:
-        """Yield the answer as :class:`AIMessageChunk` s, publishing model events when inside a run.
+        """Yield the answer as :class:`AIMessageChunk` s, publishing model events when inside a run. The final
+        chunk has ``chunk_position="last"``: when the source's own last chunk lacks it, an empty chunk with it
+        follows (a token of the run too), as langchain-core 1.x's chat models do. Chunks without an id get
+        the call's ``lc_run--<uuid>``.
 
         :param messages: a list of messages (or message dicts), or one string
         :param config: accepted for LangGraph compatibility; the run is found from the running task
@@ -78,12 +85,24 @@ class BaseChatModel:
         """
         msgs = _coerce(messages)
         call = _ModelCall.start(self, msgs)
+        chunk: AIMessageChunk | None = None
         if call is None:
+            default_id = f"lc_run--{uuid.uuid4()}"
             async for chunk in self._astream_chunks(msgs):
+                if chunk.id is None:
+                    chunk.id = default_id
                 yield chunk
+            if chunk is not None and chunk.chunk_position != "last":
+                yield AIMessageChunk(content="", id=default_id, chunk_position="last")
             return
         try:
             async for chunk in self._astream_chunks(msgs):
+                waiting = call.add(chunk)
+                if waiting is not None:
+                    await call.channel.publish(waiting)
+                yield chunk
+            if chunk is not None and chunk.chunk_position != "last":
+                chunk = call.last_chunk()
                 waiting = call.add(chunk)
                 if waiting is not None:
                     await call.channel.publish(waiting)
@@ -94,17 +113,27 @@ class BaseChatModel:
         call.finish()
 
     async def ainvoke(self, messages: Any, config: Mapping[str, Any] | None = None) -> AIMessage:
-        """Return the whole answer (tokens still stream to the run's ``messages`` views).
+        """Return the whole answer (tokens still stream to the run's ``messages`` views). Its id, when the
+        model gave none: the call's chunks' ``lc_run--<uuid>`` in a run, ``lc_run--<uuid>-0`` outside one,
+        as langchain-core's streamed and whole answers.
 
         :raises InvalidArgumentError: for an item that is not a message, a message dict or a string
         """
         msgs = _coerce(messages)
         call = _ModelCall.start(self, msgs)
         if call is None:
-            return merge_chunks([chunk async for chunk in self._astream_chunks(msgs)]).to_message()
+            message = merge_chunks([chunk async for chunk in self._astream_chunks(msgs)]).to_message()
+            if message.id is None:  # langchain-core's id of an answer generated whole
+                message.id = f"lc_run--{uuid.uuid4()}-0"
+            return message
         try:
+            chunk: AIMessageChunk | None = None
             async for chunk in self._astream_chunks(msgs):
                 waiting = call.add(chunk)
+                if waiting is not None:
+                    await call.channel.publish(waiting)
+            if chunk is not None and chunk.chunk_position != "last":
+                waiting = call.add(call.last_chunk())
                 if waiting is not None:
                     await call.channel.publish(waiting)
         except Exception as exc:
@@ -163,7 +192,7 @@ class _ModelCall:
     def __init__(self, model: BaseChatModel, msgs: list[BaseMessage], task: TaskContext) -> None:
         run = task.run
         self.call_id = call_id = str(uuid.uuid4())
-        self.default_id = f"run-{call_id}"
+        self.default_id = f"lc_run--{call_id}"  # langchain-core 1.x's form
         self.channel = run.channel
         self.publish = run.publish_soon
         # On the run's loop thread a token waits for room in a full ``block`` view (backpressure reaches
@@ -187,7 +216,7 @@ class _ModelCall:
                 metadata=task.metadata(),
                 name=model.name,
                 model_name=model.model_name,
-                provider=model.provider,
+                provider=model.provider or default_provider(type(model)),
                 messages=msgs,
                 parent_ids=task.parent_ids,
                 streamed=self.streamed,
@@ -218,6 +247,11 @@ class _ModelCall:
         except anyio.WouldBlock:
             return token
         return None
+
+    def last_chunk(self) -> AIMessageChunk:
+        """The empty ``chunk_position="last"`` chunk that ends a stream whose source did not mark its own
+        final chunk, as langchain-core adds it (with the call's default id)."""
+        return AIMessageChunk(content="", id=self.default_id, chunk_position="last")
 
     def fail(self, exc: Exception) -> None:
         self.publish(ChatModelFinished(**self.route, error_type=error_type_name(exc), error_message=str(exc)))

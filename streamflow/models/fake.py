@@ -26,10 +26,12 @@ class FakeChatModel(BaseChatModel):
         same size
     :param delay: seconds to sleep before each chunk (0 for none: then it checkpoints every
         :data:`YIELD_EVERY` chunks)
-    """
 
-    provider = "fake"
-    model_name = "fake-chat-model"
+    Like LangChain's fake chat models (``GenericFakeChatModel``, ``FakeListChatModel``) it names no provider
+    and no model: its ``messages`` metadata has ``ls_provider`` derived from the class name by LangChain's
+    rule (``"fakechatmodel"``; a subclass ``ChatScripted`` gets ``"scripted"``, as a ``GenericFakeChatModel``
+    subclass of that name does) and no ``ls_model_name``. Its final chunk has ``chunk_position="last"``.
+    """
 
     def __init__(
         self,
@@ -57,18 +59,26 @@ class FakeChatModel(BaseChatModel):
         size = self.chunk_size
         text = message.content
         delay = self.delay
+        calls = message.tool_calls
+        # the final chunk says so (chunk_position="last"), as LangChain's fake models' do
+        last_start = -1 if calls or not text else len(text) - 1 - (len(text) - 1) % size
         for n, start in enumerate(range(0, len(text), size)):
             if delay:
                 await anyio.sleep(delay)
             elif not n % YIELD_EVERY:
                 await anyio.lowlevel.checkpoint()
-            yield AIMessageChunk(content=text[start : start + size])
-        for index, call in enumerate(message.tool_calls):
+            if start == last_start:
+                yield AIMessageChunk(content=text[start : start + size], chunk_position="last")
+            else:
+                yield AIMessageChunk(content=text[start : start + size])
+        for index, call in enumerate(calls):
             args = json.dumps(call["args"])
             pieces = [args[i : i + size] for i in range(0, len(args), size)] or [""]
+            final = len(pieces) - 1 if index == len(calls) - 1 else -1
             for n, piece in enumerate(pieces):
                 first = n == 0
                 yield AIMessageChunk(
+                    chunk_position="last" if n == final else None,
                     tool_call_chunks=[
                         {
                             "name": call["name"] if first else None,
@@ -76,5 +86,5 @@ class FakeChatModel(BaseChatModel):
                             "id": call["id"] if first else None,
                             "index": index,
                         }
-                    ]
+                    ],
                 )

@@ -331,4 +331,4 @@ class GemmaChatModel(BaseChatModel):
             else:
                 piece = {"name": call["name"], "args": call["args"], "id": f"call_{uuid.uuid4().hex[:12]}", "index": 0}
                 yield AIMessageChunk(tool_call_chunks=[piece])
-        yield AIMessageChunk(response_metadata=meta)
+        yield AIMessageChunk(response_metadata=meta, chunk_position="last")

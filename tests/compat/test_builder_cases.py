@@ -392,7 +392,6 @@ CASES = [
     pytest.param(
         Case(messages_from_config, {"messages": []}, {"stream_mode": "messages", "config": CONFIG}),
         id="configurable-in-messages-metadata",
-        marks=pytest.mark.differs("messages-mode metadata lacks the run's configurable keys (thread_id, ...)"),
     ),
 ]
 

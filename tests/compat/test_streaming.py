@@ -356,9 +356,6 @@ CASES = [
     pytest.param(
         Case(messages_graph, HUMAN, {"stream_mode": "messages"}),
         id="messages-mode-node-output",
-        marks=pytest.mark.differs(
-            "messages-mode metadata: no ls_integration/checkpoint_ns, triggers 'start:x' for 'branch:to:x'"
-        ),
     ),
 ]
 
