@@ -34,7 +34,9 @@ from .base import (
 
 __all__: list[str] = []
 
-CHECKPOINT_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata_type, metadata"
+CHECKPOINT_COLUMNS = (
+    "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata_type, metadata"
+)
 WRITE_COLUMNS = "task_id, channel, type, value"
 
 Row = Sequence[Any]
@@ -127,9 +129,13 @@ class Dialect:
         columns = "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path"
         insert = f"INSERT INTO streamflow_checkpoint_writes ({columns}) VALUES ({self._params(9)}) "
         conflict = "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) "
-        replace = insert + conflict + (
-            "DO UPDATE SET channel = excluded.channel, type = excluded.type, value = excluded.value, "
-            "task_path = excluded.task_path"
+        replace = (
+            insert
+            + conflict
+            + (
+                "DO UPDATE SET channel = excluded.channel, type = excluded.type, value = excluded.value, "
+                "task_path = excluded.task_path"
+            )
         )
         keep = insert + conflict + "DO NOTHING"
         statements = []
@@ -153,14 +159,17 @@ class Dialect:
     def get(self, config: RunnableConfig) -> Statement:
         """The query for the checkpoint row ``config`` addresses (its thread's newest without an id)."""
         thread_id, checkpoint_ns = thread_of(config, "get_tuple")
-        sql = f"SELECT {CHECKPOINT_COLUMNS} FROM streamflow_checkpoints WHERE thread_id = {self.param} AND checkpoint_ns = {self.param}"
+        sql = (
+            f"SELECT {CHECKPOINT_COLUMNS} FROM streamflow_checkpoints "
+            f"WHERE thread_id = {self.param} AND checkpoint_ns = {self.param}"
+        )
         params: tuple[Any, ...] = (thread_id, checkpoint_ns)
         checkpoint_id = get_checkpoint_id(config)
         if checkpoint_id:
             return f"{sql} AND checkpoint_id = {self.param}", (*params, checkpoint_id)
         return f"{sql} ORDER BY checkpoint_id{self.collate} DESC LIMIT 1", params
 
-    def list(
+    def list_query(
         self, config: RunnableConfig | None, before: RunnableConfig | None, limit: int | None, filtered: bool
     ) -> Statement:
         """The query for ``list``'s checkpoint rows, newest first (the limit is left to the caller when a
@@ -237,7 +246,9 @@ def to_tuple(serde: SerializerProtocol, row: Row, writes: Iterable[Row]) -> Chec
     )
 
 
-def limited(rows: Iterable[Row], serde: SerializerProtocol, filter: Mapping[str, Any] | None, limit: int | None) -> list[Row]:
+def limited(
+    rows: Iterable[Row], serde: SerializerProtocol, filter: Mapping[str, Any] | None, limit: int | None
+) -> list[Row]:
     """The rows that pass ``filter``, at most ``limit`` of them."""
     out: list[Row] = []
     for row in rows:
@@ -246,4 +257,3 @@ def limited(rows: Iterable[Row], serde: SerializerProtocol, filter: Mapping[str,
         if keep(serde, row, filter):
             out.append(row)
     return out
-

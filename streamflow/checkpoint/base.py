@@ -21,7 +21,6 @@ from typing import Any, Generic, Literal, NamedTuple, NotRequired, Protocol, Typ
 
 import anyio.to_thread
 
-
 from ..errors import CheckpointReadError, InvalidArgumentError
 from .id import uuid6
 from .serde.base import SerializerProtocol, UntypedSerializerProtocol, maybe_add_typed_methods
@@ -42,16 +41,19 @@ __all__ = [
     "RunnableConfig",
     "SCHEDULED",
     "SerializerProtocol",
+    "V",
     "WRITES_IDX_MAP",
     "copy_checkpoint",
     "create_checkpoint",
     "empty_checkpoint",
     "get_checkpoint_id",
     "get_checkpoint_metadata",
+    "get_serializable_checkpoint_metadata",
     "writes_sort_key",
 ]
 
 V = TypeVar("V", int, float, str)
+"""The type of a saver's channel versions (LangGraph's type variable)."""
 
 RunnableConfig = Mapping[str, Any]
 """A run's config: the savers read its ``configurable`` mapping (``thread_id``, ``checkpoint_ns``,
@@ -261,6 +263,14 @@ def get_checkpoint_metadata(config: RunnableConfig, metadata: CheckpointMetadata
     return merged  # type: ignore[return-value]
 
 
+def get_serializable_checkpoint_metadata(config: RunnableConfig, metadata: CheckpointMetadata) -> CheckpointMetadata:
+    """:func:`get_checkpoint_metadata` without the ``writes`` key older LangGraph versions put in metadata
+    (LangGraph's function)."""
+    merged: dict[str, Any] = dict(get_checkpoint_metadata(config, metadata))
+    merged.pop("writes", None)
+    return merged  # type: ignore[return-value]
+
+
 def checkpoint_config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> dict[str, Any]:
     """The config addressing one checkpoint, as the savers return it."""
     return {"configurable": {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint_id}}
@@ -420,7 +430,7 @@ class BaseCheckpointSaver(Generic[V]):
             raise NotImplementedError
         if current is None:
             return 1  # type: ignore[return-value]
-        return current + 1  # type: ignore[return-value]
+        return current + 1
 
 
 def read_stored(serde: SerializerProtocol, data: tuple[str, bytes], where: tuple[str, str, str]) -> Any:

@@ -51,9 +51,7 @@ class InMemorySaver(BaseCheckpointSaver[str]):
         super().__init__(serde=serde)
         self._lock = threading.RLock()
         # thread id -> namespace -> checkpoint id -> (checkpoint without values, metadata, parent id)
-        self.storage: defaultdict[str, dict[str, dict[str, tuple[_Stored, _Stored, str | None]]]] = defaultdict(
-            dict
-        )
+        self.storage: defaultdict[str, dict[str, dict[str, tuple[_Stored, _Stored, str | None]]]] = defaultdict(dict)
         # (thread id, namespace, checkpoint id) -> (task id, index) -> (task id, channel, value, task path)
         self.writes: defaultdict[tuple[str, str, str], dict[tuple[str, int], tuple[str, str, _Stored, str]]] = (
             defaultdict(dict)
@@ -158,7 +156,7 @@ class InMemorySaver(BaseCheckpointSaver[str]):
     ) -> RunnableConfig:
         """Store ``checkpoint`` (see :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put`)."""
         thread_id, checkpoint_ns = thread_of(config, "put")
-        rest = dict(checkpoint)
+        rest: dict[str, Any] = dict(checkpoint)
         values: dict[str, Any] = rest.pop("channel_values")
         blobs = {
             (thread_id, checkpoint_ns, channel, version): (

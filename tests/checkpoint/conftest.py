@@ -2,8 +2,9 @@
 
 Each kind is a saver as a program would make it: ``InMemorySaver`` (driven through its sync and its async
 methods), ``SqliteSaver`` on a file, ``AsyncSqliteSaver``, and the PostgreSQL savers against the machine's real
-server at 127.0.0.1:5432 (database ``test``), on a connection and on a pool, sync and async. Each PostgreSQL
-test gets a schema of its own (dropped afterwards), so tests are independent and may run at the same time.
+server at 127.0.0.1:5432 (database ``test``), on a connection and on a pool, sync and async. The PostgreSQL
+savers work in a schema of this test session's own (dropped at its end), and every test uses threads of its
+own (random ids), so tests are independent and test sessions may run at the same time.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from streamflow.checkpoint.base import (
 )
 from streamflow.checkpoint.memory import InMemorySaver
 from streamflow.checkpoint.sqlite import SqliteSaver
+from tests.extras import require_extra
 
 POSTGRES = os.environ.get("STREAMFLOW_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres")
 """The libpq connection string of the test server (``.ci/postgres-up`` makes sure it answers)."""
@@ -121,6 +123,22 @@ def _postgres_or_skip() -> None:
         pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def postgres_conninfo() -> Iterator[str]:
+    """The connection string of a new schema (dropped after the session) on the test server."""
+    import psycopg
+
+    _postgres_or_skip()
+    schema = f"sf_test_{uuid.uuid4().hex}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{POSTGRES} options='-c search_path={schema}'"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 @pytest.fixture(params=KINDS)
 async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Driver]:
     kind: str = request.param
@@ -146,27 +164,24 @@ async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
             with SqliteSaver.from_conn_string(path) as sqlite_saver:
                 yield Driver(kind, sqlite_saver, False, damage_sqlite)
         else:
+            require_extra("aiosqlite", "sqlite")
             from streamflow.checkpoint.sqlite.aio import AsyncSqliteSaver
 
             async with AsyncSqliteSaver.from_conn_string(path) as async_sqlite:
                 yield Driver(kind, async_sqlite, True, damage_sqlite)
     else:
-        async for found in _postgres_driver(kind):
+        require_extra("psycopg_pool", "postgres")
+        conninfo: str = request.getfixturevalue("postgres_conninfo")
+        async for found in _postgres_driver(kind, conninfo):
             yield found
 
 
-async def _postgres_driver(kind: str) -> AsyncIterator[Driver]:
+async def _postgres_driver(kind: str, conninfo: str) -> AsyncIterator[Driver]:
     import psycopg
     from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
     from streamflow.checkpoint.postgres import PostgresSaver
     from streamflow.checkpoint.postgres.aio import AsyncPostgresSaver
-
-    _postgres_or_skip()
-    schema = f"sf_test_{uuid.uuid4().hex}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    conninfo = f"{POSTGRES} options='-c search_path={schema}'"
 
     async def damage_postgres(thread_id: str, checkpoint_id: str) -> None:
         with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -175,25 +190,21 @@ async def _postgres_driver(kind: str) -> AsyncIterator[Driver]:
                 (NOT_A_CHECKPOINT, thread_id, checkpoint_id),
             )
 
-    try:
-        if kind == "postgres":
-            with PostgresSaver.from_conn_string(conninfo) as saver:
-                saver.setup()
-                yield Driver(kind, saver, False, damage_postgres)
-        elif kind == "postgres-pool":
-            with ConnectionPool(conninfo, min_size=1, max_size=2, open=False) as pool:
-                pooled = PostgresSaver(pool)
-                pooled.setup()
-                yield Driver(kind, pooled, False, damage_postgres)
-        elif kind == "postgres-async":
-            async with AsyncPostgresSaver.from_conn_string(conninfo) as async_saver:
-                await async_saver.setup()
-                yield Driver(kind, async_saver, True, damage_postgres)
-        else:
-            async with AsyncConnectionPool(conninfo, min_size=1, max_size=2, open=False) as async_pool:
-                async_pooled = AsyncPostgresSaver(async_pool)
-                await async_pooled.setup()
-                yield Driver(kind, async_pooled, True, damage_postgres)
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    if kind == "postgres":
+        with PostgresSaver.from_conn_string(conninfo) as saver:
+            saver.setup()
+            yield Driver(kind, saver, False, damage_postgres)
+    elif kind == "postgres-pool":
+        with ConnectionPool(conninfo, min_size=1, max_size=2, open=False) as pool:
+            pooled = PostgresSaver(pool)
+            pooled.setup()
+            yield Driver(kind, pooled, False, damage_postgres)
+    elif kind == "postgres-async":
+        async with AsyncPostgresSaver.from_conn_string(conninfo) as async_saver:
+            await async_saver.setup()
+            yield Driver(kind, async_saver, True, damage_postgres)
+    else:
+        async with AsyncConnectionPool(conninfo, min_size=1, max_size=2, open=False) as async_pool:
+            async_pooled = AsyncPostgresSaver(async_pool)
+            await async_pooled.setup()
+            yield Driver(kind, async_pooled, True, damage_postgres)

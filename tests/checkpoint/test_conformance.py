@@ -13,6 +13,7 @@ import pytest
 from streamflow.checkpoint.base import (
     ERROR,
     INTERRUPT,
+    ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
     RunnableConfig,
@@ -117,7 +118,7 @@ VALUES: dict[str, Any] = {
 
 
 async def test_put_keeps_channel_values_of_every_kind(driver: Driver) -> None:
-    versions = dict.fromkeys(VALUES, 1)
+    versions: ChannelVersions = dict.fromkeys(VALUES, 1)
     stored = await driver.put(config(new_thread()), checkpoint(VALUES, versions), metadata(), versions)
     found = await driver.get_tuple(stored)
     assert found is not None
@@ -214,16 +215,20 @@ async def test_put_records_the_parent(driver: Driver) -> None:
     assert found_second is not None
     assert found_first.parent_config is None
     assert found_second.parent_config == {
-        "configurable": {"thread_id": thread, "checkpoint_ns": "", "checkpoint_id": first["configurable"]["checkpoint_id"]}
+        "configurable": {
+            "thread_id": thread,
+            "checkpoint_ns": "",
+            "checkpoint_id": first["configurable"]["checkpoint_id"],
+        }
     }
 
 
 async def test_a_later_checkpoint_with_only_some_channels_updated(driver: Driver) -> None:
     thread = new_thread()
-    first = await driver.put(config(thread), checkpoint({"a": "v1", "b": "v2"}, {"a": 1, "b": 1}), metadata(), {"a": 1, "b": 1})
-    second = await driver.put(
-        first, checkpoint({"a": "v1b", "b": "v2"}, {"a": 2, "b": 1}), metadata(step=1), {"a": 2}
+    first = await driver.put(
+        config(thread), checkpoint({"a": "v1", "b": "v2"}, {"a": 1, "b": 1}), metadata(), {"a": 1, "b": 1}
     )
+    second = await driver.put(first, checkpoint({"a": "v1b", "b": "v2"}, {"a": 2, "b": 1}), metadata(step=1), {"a": 2})
     found = await driver.get_tuple(second)
     assert found is not None
     assert found.checkpoint["channel_values"] == {"a": "v1b", "b": "v2"}
@@ -234,7 +239,9 @@ async def test_a_later_checkpoint_with_only_some_channels_updated(driver: Driver
 
 async def test_a_channel_added_later_and_one_removed(driver: Driver) -> None:
     thread = new_thread()
-    first = await driver.put(config(thread), checkpoint({"a": 1, "b": 2}, {"a": 1, "b": 1}), metadata(), {"a": 1, "b": 1})
+    first = await driver.put(
+        config(thread), checkpoint({"a": 1, "b": 2}, {"a": 1, "b": 1}), metadata(), {"a": 1, "b": 1}
+    )
     second = await driver.put(first, checkpoint({"a": 1, "c": 3}, {"a": 1, "c": 1}), metadata(step=1), {"c": 1})
     found = await driver.get_tuple(second)
     assert found is not None
@@ -261,7 +268,11 @@ async def test_put_writes_are_pending_writes_of_the_checkpoint(driver: Driver) -
     await driver.put_writes(stored, [("a", 1), ("b", {"x": [2]}), ("msgs", [HumanMessage("hi", id="1")])], "task-1")
     found = await driver.get_tuple(stored)
     assert found is not None
-    assert found.pending_writes == [("task-1", "a", 1), ("task-1", "b", {"x": [2]}), ("task-1", "msgs", [HumanMessage("hi", id="1")])]
+    assert found.pending_writes == [
+        ("task-1", "a", 1),
+        ("task-1", "b", {"x": [2]}),
+        ("task-1", "msgs", [HumanMessage("hi", id="1")]),
+    ]
 
 
 async def test_writes_of_several_tasks_in_task_path_then_task_id_order(driver: Driver) -> None:

@@ -113,7 +113,7 @@ class PostgresSaver(BaseCheckpointSaver[str]):
     ) -> Iterator[CheckpointTuple]:
         """The matching checkpoints, newest first (see
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
-        sql, params = DIALECT.list(config, before, limit, bool(filter))
+        sql, params = DIALECT.list_query(config, before, limit, bool(filter))
         self._ready()
         with self._cursor() as cursor:
             rows = _sql.limited(cursor.execute(sql, params).fetchall(), self.serde, filter, limit)
@@ -144,7 +144,7 @@ class PostgresSaver(BaseCheckpointSaver[str]):
         """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
         self._run(DIALECT.delete(thread_id))
 
-    def _run(self, statements: list[_sql.Statement]) -> None:
+    def _run(self, statements: Sequence[_sql.Statement]) -> None:
         self._ready()
         with self._cursor() as cursor:
             for statement in statements:

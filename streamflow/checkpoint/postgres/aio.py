@@ -118,7 +118,7 @@ class AsyncPostgresSaver(BaseCheckpointSaver[str]):
     ) -> AsyncIterator[CheckpointTuple]:
         """The matching checkpoints, newest first (see
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
-        sql, params = DIALECT.list(config, before, limit, bool(filter))
+        sql, params = DIALECT.list_query(config, before, limit, bool(filter))
         await self._ready()
         found = []
         async with self._cursor() as cursor:
@@ -153,7 +153,7 @@ class AsyncPostgresSaver(BaseCheckpointSaver[str]):
         """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
         await self._run(DIALECT.delete(thread_id))
 
-    async def _run(self, statements: list[_sql.Statement]) -> None:
+    async def _run(self, statements: Sequence[_sql.Statement]) -> None:
         await self._ready()
         async with self._cursor() as cursor:
             for statement in statements:

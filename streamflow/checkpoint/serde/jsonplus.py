@@ -70,7 +70,7 @@ _PACK_OPTIONS = (
     | ormsgpack.OPT_PASSTHROUGH_DATACLASS
     | ormsgpack.OPT_PASSTHROUGH_BIG_INT
 )
-_PLAIN_BASES = (str, int, float, list, dict)
+_PLAIN_BASES: tuple[type[Any], ...] = (str, int, float, list, dict)
 
 STORABLE = (
     "None, bool, int, float, str, bytes, bytearray, list, dict, tuple, set, frozenset, datetime, date, time, "
@@ -105,7 +105,7 @@ class _Encoder:
     def _ext(self, code: int, value: Any) -> ormsgpack.Ext:
         return ormsgpack.Ext(code, self.pack(value))
 
-    def default(self, obj: Any) -> Any:  # noqa: PLR0911 - one branch per stored kind
+    def default(self, obj: Any) -> Any:
         cls = type(obj)
         if cls is tuple:
             return self._ext(_TUPLE, list(obj))
@@ -170,7 +170,7 @@ def _zone(key: str | None, value: Any) -> Any:
     return value.replace(tzinfo=zoneinfo.ZoneInfo(key)) if key is not None else value
 
 
-def _ext_hook(code: int, data: bytes) -> Any:  # noqa: PLR0911, PLR0912 - one branch per stored kind
+def _ext_hook(code: int, data: bytes) -> Any:
     if code == _UUID:
         return uuid.UUID(bytes=data)
     if code == _BYTEARRAY:
@@ -213,17 +213,18 @@ def _ext_hook(code: int, data: bytes) -> Any:  # noqa: PLR0911, PLR0912 - one br
             raise _refuse(cls, "attrs class instance")
         fields = {a.name: a for a in attrs.fields(cls)}
         given = {fields[name].alias: v for name, v in value[2].items() if name in fields and fields[name].init}
-        obj = cls(**given)
+        made = cls(**given)
         for name, field_value in value[2].items():
             if name in fields and not fields[name].init:
-                object.__setattr__(obj, name, field_value)
-        return obj
+                object.__setattr__(made, name, field_value)
+        return made
     if code == _PYDANTIC:
         cls = _find_class(value[0], value[1])
         pydantic = sys.modules.get("pydantic")
         if pydantic is None or not issubclass(cls, pydantic.BaseModel):
             raise _refuse(cls, "pydantic model")
-        return cls.model_construct(_fields_set=set(value[3]), **value[2])
+        model: Any = cls
+        return model.model_construct(_fields_set=set(value[3]), **value[2])
     if code == _SUBCLASS:
         cls = _find_class(value[0], value[1])
         if not issubclass(cls, _PLAIN_BASES):
@@ -292,6 +293,11 @@ class JsonPlusSerializer(SerializerProtocol):
             return json.loads(payload)
         if kind == "pickle":
             if not self.pickle_fallback:
-                raise ValueError("the value was stored with pickle; read it with JsonPlusSerializer(pickle_fallback=True)")
-            return pickle.loads(payload)  # noqa: S301 - opted into with pickle_fallback
-        raise ValueError(f"unknown serialization type {kind!r}: this serializer reads null, bytes, bytearray, msgpack, json and pickle")
+                raise ValueError(
+                    "the value was stored with pickle; read it with JsonPlusSerializer(pickle_fallback=True)"
+                )
+            return pickle.loads(payload)
+        raise ValueError(
+            f"unknown serialization type {kind!r}: "
+            "this serializer reads null, bytes, bytearray, msgpack, json and pickle"
+        )

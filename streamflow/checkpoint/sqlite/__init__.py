@@ -113,7 +113,7 @@ class SqliteSaver(BaseCheckpointSaver[str]):
     ) -> Iterator[CheckpointTuple]:
         """The matching checkpoints, newest first (see
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
-        sql, params = DIALECT.list(config, before, limit, bool(filter))
+        sql, params = DIALECT.list_query(config, before, limit, bool(filter))
         with self._cursor(commit=False) as cursor:
             rows = _sql.limited(cursor.execute(sql, params).fetchall(), self.serde, filter, limit)
             found = [(row, cursor.execute(*DIALECT.writes(row)).fetchall()) for row in rows]

@@ -101,7 +101,7 @@ class AsyncSqliteSaver(BaseCheckpointSaver[str]):
     ) -> AsyncIterator[CheckpointTuple]:
         """The matching checkpoints, newest first (see
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
-        sql, params = DIALECT.list(config, before, limit, bool(filter))
+        sql, params = DIALECT.list_query(config, before, limit, bool(filter))
         found = []
         async with self.lock:
             await self._setup()
@@ -136,7 +136,7 @@ class AsyncSqliteSaver(BaseCheckpointSaver[str]):
         """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
         await self._run(DIALECT.delete(thread_id))
 
-    async def _run(self, statements: list[_sql.Statement]) -> None:
+    async def _run(self, statements: Sequence[_sql.Statement]) -> None:
         async with self.lock:
             await self._setup()
             try:
