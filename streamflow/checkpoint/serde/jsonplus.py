@@ -3,8 +3,8 @@
 :class:`JsonPlusSerializer` writes values with MessagePack (the ``ormsgpack`` library), with extension types
 for the Python values a graph state holds, so that each comes back as the type it was:
 
-- ``None``, ``bool``, ``int`` (any size), ``float``, ``str``, ``bytes``, ``bytearray``, ``list``, ``dict``;
-  ``tuple``, ``set``, ``frozenset``;
+- ``None``, ``bool``, ``int`` (any size), ``float``, ``str``, ``bytes``, ``list``, ``dict``; ``tuple``,
+  ``set``, ``frozenset``; ``bytearray`` (inside another value it comes back as ``bytes``, as in LangGraph);
 - ``datetime`` (naive, fixed offset, or ``zoneinfo`` zone), ``date``, ``time``, ``timedelta``, ``UUID``,
   ``Decimal``;
 - members of ``Enum`` classes; dataclass, attrs and pydantic (v2) model instances, which covers
@@ -170,12 +170,33 @@ def _zone(key: str | None, value: Any) -> Any:
     return value.replace(tzinfo=zoneinfo.ZoneInfo(key)) if key is not None else value
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
+class _Decoder:
+    """One ``loads`` call's ``ext_hook``; remembers the first failure (the library reports only that the hook
+    failed)."""
+
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+
+    def unpack(self, data: bytes) -> Any:
+        return ormsgpack.unpackb(data, ext_hook=self.hook, option=ormsgpack.OPT_NON_STR_KEYS)
+
+    def hook(self, code: int, data: bytes) -> Any:
+        try:
+            return _ext_value(self, code, data)
+        except Exception as exc:
+            if self.error is None:
+                self.error = exc
+            raise
+
+
+def _ext_value(decoder: _Decoder, code: int, data: bytes) -> Any:
     if code == _UUID:
         return uuid.UUID(bytes=data)
     if code == _BYTEARRAY:
         return bytearray(data)
-    value = _unpack(data)
+    if not _TUPLE <= code <= _SUBCLASS:
+        raise ValueError(f"unknown MessagePack extension type {code}")
+    value = decoder.unpack(data)
     if code == _TUPLE:
         return tuple(value)
     if code == _SET:
@@ -233,10 +254,6 @@ def _ext_hook(code: int, data: bytes) -> Any:
     raise ValueError(f"unknown MessagePack extension type {code}")
 
 
-def _unpack(data: bytes) -> Any:
-    return ormsgpack.unpackb(data, ext_hook=_ext_hook, option=ormsgpack.OPT_NON_STR_KEYS)
-
-
 class JsonPlusSerializer(SerializerProtocol):
     """The default serializer of every streamflow saver (LangGraph's class of the same name and path).
 
@@ -285,9 +302,12 @@ class JsonPlusSerializer(SerializerProtocol):
         if kind == "bytearray":
             return bytearray(payload)
         if kind == "msgpack":
+            decoder = _Decoder()
             try:
-                return _unpack(payload)
+                return decoder.unpack(payload)
             except ormsgpack.MsgpackDecodeError as exc:
+                if decoder.error is not None:
+                    raise ValueError(str(decoder.error)) from decoder.error
                 raise ValueError(f"damaged MessagePack bytes: {exc}") from exc
         if kind == "json":
             return json.loads(payload)
