@@ -39,6 +39,7 @@ class Lib:
     MessagesState: Any
     AIMessage: Any
     HumanMessage: Any
+    InMemorySaver: Any
 
 
 def load(name: str) -> Lib:
@@ -51,6 +52,7 @@ def load(name: str) -> Lib:
         types = importlib.import_module("langgraph.types")
         config = importlib.import_module("langgraph.config")
         messages = importlib.import_module("langchain_core.messages")
+        memory = importlib.import_module("langgraph.checkpoint.memory")
         return Lib(
             name=name,
             StateGraph=graph.StateGraph,
@@ -63,9 +65,11 @@ def load(name: str) -> Lib:
             MessagesState=graph.MessagesState,
             AIMessage=messages.AIMessage,
             HumanMessage=messages.HumanMessage,
+            InMemorySaver=memory.InMemorySaver,
         )
     graph = importlib.import_module("streamflow.graph")
     messages = importlib.import_module("streamflow.messages")
+    memory = importlib.import_module("streamflow.checkpoint.memory")
     return Lib(
         name=name,
         StateGraph=graph.StateGraph,
@@ -78,6 +82,7 @@ def load(name: str) -> Lib:
         MessagesState=messages.MessagesState,
         AIMessage=messages.AIMessage,
         HumanMessage=messages.HumanMessage,
+        InMemorySaver=memory.InMemorySaver,
     )
 
 
