@@ -40,6 +40,10 @@ class Lib:
     AIMessage: Any
     HumanMessage: Any
     InMemorySaver: Any
+    SqliteSaver: Any
+    AsyncSqliteSaver: Any
+    PostgresSaver: Any
+    AsyncPostgresSaver: Any
 
 
 def load(name: str) -> Lib:
@@ -53,6 +57,10 @@ def load(name: str) -> Lib:
         config = importlib.import_module("langgraph.config")
         messages = importlib.import_module("langchain_core.messages")
         memory = importlib.import_module("langgraph.checkpoint.memory")
+        sqlite = importlib.import_module("langgraph.checkpoint.sqlite")
+        sqlite_aio = importlib.import_module("langgraph.checkpoint.sqlite.aio")
+        postgres = importlib.import_module("langgraph.checkpoint.postgres")
+        postgres_aio = importlib.import_module("langgraph.checkpoint.postgres.aio")
         return Lib(
             name=name,
             StateGraph=graph.StateGraph,
@@ -66,10 +74,18 @@ def load(name: str) -> Lib:
             AIMessage=messages.AIMessage,
             HumanMessage=messages.HumanMessage,
             InMemorySaver=memory.InMemorySaver,
+            SqliteSaver=sqlite.SqliteSaver,
+            AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
+            PostgresSaver=postgres.PostgresSaver,
+            AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
         )
     graph = importlib.import_module("streamflow.graph")
     messages = importlib.import_module("streamflow.messages")
     memory = importlib.import_module("streamflow.checkpoint.memory")
+    sqlite = importlib.import_module("streamflow.checkpoint.sqlite")
+    sqlite_aio = importlib.import_module("streamflow.checkpoint.sqlite.aio")
+    postgres = importlib.import_module("streamflow.checkpoint.postgres")
+    postgres_aio = importlib.import_module("streamflow.checkpoint.postgres.aio")
     return Lib(
         name=name,
         StateGraph=graph.StateGraph,
@@ -83,6 +99,10 @@ def load(name: str) -> Lib:
         AIMessage=messages.AIMessage,
         HumanMessage=messages.HumanMessage,
         InMemorySaver=memory.InMemorySaver,
+        SqliteSaver=sqlite.SqliteSaver,
+        AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
+        PostgresSaver=postgres.PostgresSaver,
+        AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
     )
 
 

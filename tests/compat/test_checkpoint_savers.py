@@ -1,18 +1,26 @@
-"""The same sequence of saver calls on LangGraph's ``InMemorySaver`` and on streamflow's returns equal
-tuples: configs, checkpoints, metadata (with what the config adds to it), parents, pending writes in
-LangGraph's order, special-channel writes replaced, and ``list``'s order, filters, ``before`` and ``limit``.
+"""The same sequence of saver calls on LangGraph's savers and on streamflow's returns equal tuples, backend by
+backend (in memory, SQLite, PostgreSQL; sync and async): configs, checkpoints, metadata (with what the config
+adds to it), parents, pending writes in LangGraph's order, special-channel writes replaced, and ``list``'s
+order, filters, ``before`` and ``limit``.
 
-The checkpoints carry fixed ids and timestamps, so the outputs compare as they are."""
+The checkpoints carry fixed ids and timestamps, so the outputs compare as they are. The PostgreSQL savers run
+against the test server (``bash .ci/postgres-up``), in a schema of this module's own."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-from collections.abc import Callable
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 
 from .conftest import Lib, reference
+
+POSTGRES = os.environ.get("STREAMFLOW_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres")
 
 T1, T2 = "thread-1", "thread-2"
 
@@ -110,16 +118,94 @@ async def ahistory(saver: Any) -> list[Any]:
     return out
 
 
-@pytest.mark.parametrize("script", [history], ids=["history"])
-def test_the_same_calls_give_the_same_tuples(lib: Lib, script: Callable[[Any], list[Any]]) -> None:
-    expected = script(reference().InMemorySaver())
-    assert script(lib.InMemorySaver()) == expected
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Callable[[], str]]:
+    """Makes schemas on the test server, each saver its own (all dropped afterwards): the connection string of
+    a new one at each call."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        psycopg.connect(POSTGRES, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but no PostgreSQL answers at {POSTGRES!r}: {exc}", pytrace=False)
+        pytest.skip(f"no PostgreSQL answers at {POSTGRES!r} (bash .ci/postgres-up starts it)")
+    made: list[str] = []
+
+    def new_schema() -> str:
+        schema = f"sf_compat_{uuid.uuid4().hex}"
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"CREATE SCHEMA {schema}")
+        made.append(schema)
+        return f"{POSTGRES} options='-c search_path={schema}'"
+
+    try:
+        yield new_schema
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            for schema in made:
+                admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+BACKENDS = ["memory", "sqlite", "postgres"]
+
+
+@contextlib.contextmanager
+def sync_saver(lib: Lib, backend: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh sync saver of ``lib`` on ``backend`` (LangGraph's PostgreSQL saver wants dict rows)."""
+    if backend == "memory":
+        yield lib.InMemorySaver()
+    elif backend == "sqlite":
+        with contextlib.closing(sqlite3.connect(":memory:", check_same_thread=False)) as conn:
+            yield lib.SqliteSaver(conn)
+    else:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        conninfo = request.getfixturevalue("postgres")()
+        with psycopg.connect(conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
+            saver = lib.PostgresSaver(conn)
+            saver.setup()
+            yield saver
+
+
+@contextlib.asynccontextmanager
+async def async_saver(lib: Lib, backend: str, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """A fresh async saver of ``lib`` on ``backend``."""
+    if backend == "memory":
+        yield lib.InMemorySaver()
+    elif backend == "sqlite":
+        import aiosqlite
+
+        async with aiosqlite.connect(":memory:") as conn:
+            yield lib.AsyncSqliteSaver(conn)
+    else:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        conninfo = request.getfixturevalue("postgres")()
+        async with await psycopg.AsyncConnection.connect(
+            conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row
+        ) as conn:
+            saver = lib.AsyncPostgresSaver(conn)
+            await saver.setup()
+            yield saver
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_same_calls_give_the_same_tuples(lib: Lib, backend: str, request: pytest.FixtureRequest) -> None:
+    with sync_saver(reference(), backend, request) as theirs:
+        expected = history(theirs)
+    with sync_saver(lib, backend, request) as ours:
+        assert history(ours) == expected
 
 
 @pytest.mark.anyio
-async def test_the_async_twins_give_the_same_tuples(lib: Lib) -> None:
-    expected = await ahistory(reference().InMemorySaver())
-    assert await ahistory(lib.InMemorySaver()) == expected
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_async_twins_give_the_same_tuples(lib: Lib, backend: str, request: pytest.FixtureRequest) -> None:
+    async with async_saver(reference(), backend, request) as theirs:
+        expected = await ahistory(theirs)
+    async with async_saver(lib, backend, request) as ours:
+        assert await ahistory(ours) == expected
 
 
 def test_next_versions_have_langgraphs_format(lib: Lib) -> None:
