@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import ormsgpack
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamflow.checkpoint.serde.base import SerializerProtocol, maybe_add_typed_methods
@@ -143,11 +143,13 @@ def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 VALUES = st.recursive(LEAVES, _containers, max_leaves=20)
 
 
+@settings(deadline=None)
 @given(VALUES)
 def test_every_storable_value_comes_back_equal_and_of_the_same_types(value: Any) -> None:
     assert_round_trips(value)
 
 
+@settings(deadline=None)
 @given(st.dictionaries(st.text(), VALUES, max_size=5))
 def test_a_checkpoint_shaped_dict_of_channel_values_comes_back(values: dict[str, Any]) -> None:
     versions = dict.fromkeys(values, 1)

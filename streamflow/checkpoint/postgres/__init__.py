@@ -61,11 +61,11 @@ class PostgresSaver(BaseCheckpointSaver[str]):
 
     @classmethod
     @contextmanager
-    def from_conn_string(cls, conn_string: str) -> Iterator[PostgresSaver]:
+    def from_conn_string(cls, conn_string: str, *, serde: SerializerProtocol | None = None) -> Iterator[PostgresSaver]:
         """A saver on a new connection to ``conn_string`` (a libpq connection string or URL), closed when the
-        ``with`` block ends (LangGraph's constructor of the same name)."""
+        ``with`` block ends (LangGraph's constructor of the same name); ``serde`` as for the constructor."""
         with psycopg.connect(conn_string, autocommit=True) as conn:
-            yield cls(conn)
+            yield cls(conn, serde=serde)
 
     @contextmanager
     def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:

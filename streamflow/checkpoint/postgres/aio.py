@@ -61,11 +61,13 @@ class AsyncPostgresSaver(BaseCheckpointSaver[str]):
 
     @classmethod
     @asynccontextmanager
-    async def from_conn_string(cls, conn_string: str) -> AsyncIterator[AsyncPostgresSaver]:
+    async def from_conn_string(
+        cls, conn_string: str, *, serde: SerializerProtocol | None = None
+    ) -> AsyncIterator[AsyncPostgresSaver]:
         """A saver on a new connection to ``conn_string`` (a libpq connection string or URL), closed when the
-        ``async with`` block ends (LangGraph's constructor of the same name)."""
+        ``async with`` block ends (LangGraph's constructor of the same name); ``serde`` as for the constructor."""
         async with await psycopg.AsyncConnection.connect(conn_string, autocommit=True) as conn:
-            yield cls(conn)
+            yield cls(conn, serde=serde)
 
     @asynccontextmanager
     async def _cursor(self) -> AsyncIterator[psycopg.AsyncCursor[Any]]:

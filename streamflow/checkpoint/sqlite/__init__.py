@@ -53,12 +53,12 @@ class SqliteSaver(BaseCheckpointSaver[str]):
 
     @classmethod
     @contextmanager
-    def from_conn_string(cls, conn_string: str) -> Iterator[SqliteSaver]:
+    def from_conn_string(cls, conn_string: str, *, serde: SerializerProtocol | None = None) -> Iterator[SqliteSaver]:
         """A saver on a new connection to ``conn_string`` (a file path, or ``":memory:"``), closed when the
-        ``with`` block ends (LangGraph's constructor of the same name)."""
+        ``with`` block ends (LangGraph's constructor of the same name); ``serde`` as for the constructor."""
         conn = sqlite3.connect(conn_string, check_same_thread=False)
         try:
-            yield cls(conn)
+            yield cls(conn, serde=serde)
         finally:
             conn.close()
 

@@ -54,11 +54,13 @@ class AsyncSqliteSaver(BaseCheckpointSaver[str]):
 
     @classmethod
     @asynccontextmanager
-    async def from_conn_string(cls, conn_string: str) -> AsyncIterator[AsyncSqliteSaver]:
+    async def from_conn_string(
+        cls, conn_string: str, *, serde: SerializerProtocol | None = None
+    ) -> AsyncIterator[AsyncSqliteSaver]:
         """A saver on a new connection to ``conn_string`` (a file path or ``":memory:"``), closed when the
-        ``async with`` block ends (LangGraph's constructor of the same name)."""
+        ``async with`` block ends (LangGraph's constructor of the same name); ``serde`` as for the constructor."""
         async with aiosqlite.connect(conn_string) as conn:
-            yield cls(conn)
+            yield cls(conn, serde=serde)
 
     async def setup(self) -> None:
         """Create the tables if they do not exist (WAL journal for a file database); called on first use."""
