@@ -197,7 +197,7 @@ class Dialect:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY checkpoint_id{self.collate} DESC, thread_id{self.collate}, checkpoint_ns{self.collate}"
         if limit is not None and not filtered:
-            sql += f" LIMIT {int(limit)}"
+            sql += f" LIMIT {max(int(limit), 0)}"
         return sql, tuple(params)
 
     def writes(self, row: Row) -> Statement:

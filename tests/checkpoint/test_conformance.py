@@ -466,6 +466,7 @@ async def test_list_before_and_limit(driver: Driver) -> None:
     assert ids(await driver.list(config(thread), before=stored[3], limit=2)) == newest_first[2:4]
     assert ids(await driver.list(config(thread), filter={"source": "loop"}, limit=2)) == newest_first[:2]
     assert await driver.list(config(thread), limit=0) == []
+    assert await driver.list(config(thread), limit=-1) == []
 
 
 async def test_list_of_nothing_is_empty(driver: Driver) -> None:
