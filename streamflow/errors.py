@@ -11,6 +11,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── InvalidUpdateError                    a node update with a key outside the state schema
     │   ├── ToolArgumentsError                    tool call arguments that do not fit the tool's schema
     │   ├── NotSerializableError(TypeError)       a payload a wire transport cannot carry
+    │   │   └── CheckpointSerializationError      a state value the checkpoint serializer cannot store
     │   ├── UnknownRunError(LookupError)          a run id a run registry or a Redis store has no trace of
     │   └── UnknownGraphError(LookupError)        a graph name a run registry does not have
     ├── ChannelClosedError(anyio.ClosedResourceError)
@@ -34,6 +35,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   │                                         unreachable server, or none sent within the timeout
     │   └── ChatModelStreamError                  the answer stream broke off or was malformed mid-way
     ├── MissingExtraError(ImportError)            an optional extra needed by a feature is not installed
+    ├── CheckpointReadError(ValueError)           a stored checkpoint that cannot be read back
     ├── TransportUnavailableError(ConnectionError)
     │                                             a wire transport (Redis) unreachable past its retry time
     ├── NoTerminalEventError(TimeoutError)        a remote run went silent without ending
@@ -52,6 +54,8 @@ import concurrent.futures
 import anyio
 
 __all__ = [
+    "CheckpointReadError",
+    "CheckpointSerializationError",
     "ChannelClosedError",
     "ChatModelConnectionError",
     "ChatModelError",
@@ -116,6 +120,35 @@ class ToolArgumentsError(InvalidArgumentError):
 
 class NotSerializableError(InvalidArgumentError, TypeError):
     """A payload cannot be carried by a wire transport (JSON); the message names the offending type."""
+
+
+class CheckpointSerializationError(NotSerializableError):
+    """A checkpoint serializer was given a value it cannot store; the message names the value's type and
+    the types it can store.
+
+    :ivar type_name: the qualified name of the offending type
+    """
+
+    def __init__(self, message: str, *, type_name: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+
+
+class CheckpointReadError(StreamflowError, ValueError):
+    """A stored checkpoint (or one of its pending writes) cannot be read back: its bytes are damaged, or
+    name a type that no longer exists. Raised instead of treating the thread as empty.
+
+    :ivar thread_id: the thread of the checkpoint
+    :ivar checkpoint_ns: its namespace (``""`` for the root graph)
+    :ivar checkpoint_id: its id
+    """
+
+    def __init__(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, reason: str) -> None:
+        where = f"thread {thread_id!r}" + (f", namespace {checkpoint_ns!r}" if checkpoint_ns else "")
+        super().__init__(f"cannot read checkpoint {checkpoint_id!r} of {where}: {reason}")
+        self.thread_id = thread_id
+        self.checkpoint_ns = checkpoint_ns
+        self.checkpoint_id = checkpoint_id
 
 
 class ChannelClosedError(StreamflowError, anyio.ClosedResourceError):

@@ -17,6 +17,8 @@ from tests.extras import require_extra
 
 require_extra("langgraph.graph", "compare")
 require_extra("langchain_core.messages", "compare")
+require_extra("langgraph.checkpoint.sqlite", "compare")
+require_extra("langgraph.checkpoint.postgres", "compare")
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -32,6 +34,13 @@ PAIRS = {
     "langchain_core.messages": "streamflow.messages",
     "langchain_core.tools": "streamflow.tools",
     "langchain_core.language_models": "streamflow.language_models",
+    "langgraph.checkpoint.base": "streamflow.checkpoint.base",
+    "langgraph.checkpoint.memory": "streamflow.checkpoint.memory",
+    "langgraph.checkpoint.serde.jsonplus": "streamflow.checkpoint.serde.jsonplus",
+    "langgraph.checkpoint.sqlite": "streamflow.checkpoint.sqlite",
+    "langgraph.checkpoint.sqlite.aio": "streamflow.checkpoint.sqlite.aio",
+    "langgraph.checkpoint.postgres": "streamflow.checkpoint.postgres",
+    "langgraph.checkpoint.postgres.aio": "streamflow.checkpoint.postgres.aio",
 }
 """LangGraph's or LangChain core's module -> its streamflow mirror."""
 
@@ -78,6 +87,30 @@ HOMES = {
     "ExecutionInfo": ("streamflow.graph.runtime", "ExecutionInfo"),
     "ServerInfo": ("streamflow.graph.runtime", "ServerInfo"),
     "get_runtime": ("streamflow.graph.runtime", "get_runtime"),
+    **{
+        name: ("streamflow.checkpoint.base", name)
+        for name in [
+            "BaseCheckpointSaver",
+            "Checkpoint",
+            "CheckpointMetadata",
+            "CheckpointTuple",
+            "V",
+            "copy_checkpoint",
+            "create_checkpoint",
+            "empty_checkpoint",
+            "get_checkpoint_id",
+            "get_checkpoint_metadata",
+            "get_serializable_checkpoint_metadata",
+            "writes_sort_key",
+        ]
+    },
+    "InMemorySaver": ("streamflow.checkpoint.memory", "InMemorySaver"),
+    "MemorySaver": ("streamflow.checkpoint.memory", "InMemorySaver"),
+    "JsonPlusSerializer": ("streamflow.checkpoint.serde.jsonplus", "JsonPlusSerializer"),
+    "SqliteSaver": ("streamflow.checkpoint.sqlite", "SqliteSaver"),
+    "AsyncSqliteSaver": ("streamflow.checkpoint.sqlite.aio", "AsyncSqliteSaver"),
+    "PostgresSaver": ("streamflow.checkpoint.postgres", "PostgresSaver"),
+    "AsyncPostgresSaver": ("streamflow.checkpoint.postgres.aio", "AsyncPostgresSaver"),
 }
 """Each name streamflow provides at a mirrored path -> (its home module, its name there)."""
 
@@ -88,6 +121,20 @@ PARITY = "issue 11"
 NOT_PROVIDED = "not provided"
 
 MISSING: dict[str, dict[str, str]] = {
+    "langgraph.checkpoint.base": {
+        "DeltaChannelHistory": NOT_PROVIDED,
+        "EmptyChannelError": NOT_PROVIDED,
+    },
+    "langgraph.checkpoint.memory": {"PersistentDict": NOT_PROVIDED},
+    "langgraph.checkpoint.serde.jsonplus": {"InvalidModuleError": NOT_PROVIDED},
+    "langgraph.checkpoint.sqlite": {},
+    "langgraph.checkpoint.sqlite.aio": {"T": NOT_PROVIDED},
+    "langgraph.checkpoint.postgres": {
+        "BasePostgresSaver": NOT_PROVIDED,
+        "Conn": NOT_PROVIDED,
+        "ShallowPostgresSaver": NOT_PROVIDED,
+    },
+    "langgraph.checkpoint.postgres.aio": {"AsyncShallowPostgresSaver": NOT_PROVIDED, "Conn": NOT_PROVIDED},
     "langgraph.graph": {"MessageGraph": NOT_PROVIDED},
     "langgraph.graph.message": {"MessageGraph": NOT_PROVIDED, "REMOVE_ALL_MESSAGES": NOT_PROVIDED},
     "langgraph.types": {

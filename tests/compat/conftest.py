@@ -42,6 +42,11 @@ class Lib:
     HumanMessage: Any
     Runtime: Any
     get_runtime: Any
+    InMemorySaver: Any
+    SqliteSaver: Any
+    AsyncSqliteSaver: Any
+    PostgresSaver: Any
+    AsyncPostgresSaver: Any
 
 
 def load(name: str) -> Lib:
@@ -55,6 +60,11 @@ def load(name: str) -> Lib:
         config = importlib.import_module("langgraph.config")
         messages = importlib.import_module("langchain_core.messages")
         runtime = importlib.import_module("langgraph.runtime")
+        memory = importlib.import_module("langgraph.checkpoint.memory")
+        sqlite = importlib.import_module("langgraph.checkpoint.sqlite")
+        sqlite_aio = importlib.import_module("langgraph.checkpoint.sqlite.aio")
+        postgres = importlib.import_module("langgraph.checkpoint.postgres")
+        postgres_aio = importlib.import_module("langgraph.checkpoint.postgres.aio")
         return Lib(
             name=name,
             StateGraph=graph.StateGraph,
@@ -70,10 +80,20 @@ def load(name: str) -> Lib:
             HumanMessage=messages.HumanMessage,
             Runtime=runtime.Runtime,
             get_runtime=runtime.get_runtime,
+            InMemorySaver=memory.InMemorySaver,
+            SqliteSaver=sqlite.SqliteSaver,
+            AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
+            PostgresSaver=postgres.PostgresSaver,
+            AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
         )
     graph = importlib.import_module("streamflow.graph")
     messages = importlib.import_module("streamflow.messages")
     runtime = importlib.import_module("streamflow.runtime")
+    memory = importlib.import_module("streamflow.checkpoint.memory")
+    sqlite = importlib.import_module("streamflow.checkpoint.sqlite")
+    sqlite_aio = importlib.import_module("streamflow.checkpoint.sqlite.aio")
+    postgres = importlib.import_module("streamflow.checkpoint.postgres")
+    postgres_aio = importlib.import_module("streamflow.checkpoint.postgres.aio")
     return Lib(
         name=name,
         StateGraph=graph.StateGraph,
@@ -89,6 +109,11 @@ def load(name: str) -> Lib:
         HumanMessage=messages.HumanMessage,
         Runtime=runtime.Runtime,
         get_runtime=runtime.get_runtime,
+        InMemorySaver=memory.InMemorySaver,
+        SqliteSaver=sqlite.SqliteSaver,
+        AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
+        PostgresSaver=postgres.PostgresSaver,
+        AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
     )
 
 

@@ -1,0 +1,259 @@
+"""What the SQLite and PostgreSQL savers share: their tables, statements, and the turning of rows into
+checkpoint tuples. Each saver only runs the statements on its own driver.
+
+Two tables (streamflow's own format, not LangGraph's: the savers neither read nor write LangGraph's
+tables). ``streamflow_checkpoints`` holds one row per checkpoint: the checkpoint with its channel values, and
+its metadata, each as the serializer's ``(type, bytes)``. ``streamflow_checkpoint_writes`` holds one row per
+pending write, keyed by checkpoint, task id and index. Metadata filters of ``list`` are applied to the
+deserialized metadata, so they mean the same on every saver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from ..errors import CheckpointReadError
+from .base import (
+    WRITES_IDX_MAP,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    RunnableConfig,
+    SerializerProtocol,
+    checkpoint_config,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+    metadata_matches,
+    read_stored,
+    required_checkpoint_id,
+    thread_of,
+)
+
+__all__: list[str] = []
+
+CHECKPOINT_COLUMNS = (
+    "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata_type, metadata"
+)
+WRITE_COLUMNS = "task_id, channel, type, value"
+
+Row = Sequence[Any]
+Statement = tuple[str, tuple[Any, ...]]
+
+
+@attrs.frozen
+class Dialect:
+    """How one database spells what the statements need."""
+
+    param: str
+    """The parameter placeholder (``?`` for sqlite3, ``%s`` for psycopg)."""
+    blob: str
+    """The binary column type."""
+    collate: str
+    """Appended to text ``ORDER BY`` terms so they sort by code point, as Python sorts strings."""
+
+    def schema(self) -> list[str]:
+        """The statements creating the tables and index (each does nothing when they exist)."""
+        return [
+            f"""CREATE TABLE IF NOT EXISTS streamflow_checkpoints (
+                thread_id TEXT NOT NULL,
+                checkpoint_ns TEXT NOT NULL DEFAULT '',
+                checkpoint_id TEXT NOT NULL,
+                parent_checkpoint_id TEXT,
+                type TEXT NOT NULL,
+                checkpoint {self.blob} NOT NULL,
+                metadata_type TEXT NOT NULL,
+                metadata {self.blob} NOT NULL,
+                PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id)
+            )""",
+            f"""CREATE TABLE IF NOT EXISTS streamflow_checkpoint_writes (
+                thread_id TEXT NOT NULL,
+                checkpoint_ns TEXT NOT NULL DEFAULT '',
+                checkpoint_id TEXT NOT NULL,
+                task_id TEXT NOT NULL,
+                idx INTEGER NOT NULL,
+                channel TEXT NOT NULL,
+                type TEXT NOT NULL,
+                value {self.blob} NOT NULL,
+                task_path TEXT NOT NULL DEFAULT '',
+                PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
+            )""",
+        ]
+
+    def _params(self, count: int) -> str:
+        return ", ".join([self.param] * count)
+
+    def put(
+        self,
+        serde: SerializerProtocol,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+    ) -> tuple[Statement, dict[str, Any]]:
+        """The statement storing ``checkpoint``, and the config ``put`` returns."""
+        thread_id, checkpoint_ns = thread_of(config, "put")
+        kind, data = serde.dumps_typed(checkpoint)
+        metadata_kind, metadata_data = serde.dumps_typed(get_checkpoint_metadata(config, metadata))
+        sql = (
+            f"INSERT INTO streamflow_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ({self._params(8)}) "
+            "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
+            "parent_checkpoint_id = excluded.parent_checkpoint_id, type = excluded.type, "
+            "checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, metadata = excluded.metadata"
+        )
+        row = (
+            thread_id,
+            checkpoint_ns,
+            checkpoint["id"],
+            get_checkpoint_id(config),
+            kind,
+            data,
+            metadata_kind,
+            metadata_data,
+        )
+        return (sql, row), checkpoint_config(thread_id, checkpoint_ns, checkpoint["id"])
+
+    def put_writes(
+        self,
+        serde: SerializerProtocol,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> list[Statement]:
+        """The statements storing a task's writes: a write to a special channel replaces a stored one, an
+        ordinary write is ignored when one is stored under its task and index."""
+        thread_id, checkpoint_ns = thread_of(config, "put_writes")
+        checkpoint_id = required_checkpoint_id(config)
+        columns = "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path"
+        insert = f"INSERT INTO streamflow_checkpoint_writes ({columns}) VALUES ({self._params(9)}) "
+        conflict = "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) "
+        replace = (
+            insert
+            + conflict
+            + (
+                "DO UPDATE SET channel = excluded.channel, type = excluded.type, value = excluded.value, "
+                "task_path = excluded.task_path"
+            )
+        )
+        keep = insert + conflict + "DO NOTHING"
+        statements = []
+        for idx, (channel, value) in enumerate(writes):
+            kind, data = serde.dumps_typed(value)
+            special = WRITES_IDX_MAP.get(channel)
+            row = (
+                thread_id,
+                checkpoint_ns,
+                checkpoint_id,
+                task_id,
+                idx if special is None else special,
+                channel,
+                kind,
+                data,
+                task_path,
+            )
+            statements.append((keep if special is None else replace, row))
+        return statements
+
+    def get(self, config: RunnableConfig) -> Statement:
+        """The query for the checkpoint row ``config`` addresses (its thread's newest without an id)."""
+        thread_id, checkpoint_ns = thread_of(config, "get_tuple")
+        sql = (
+            f"SELECT {CHECKPOINT_COLUMNS} FROM streamflow_checkpoints "
+            f"WHERE thread_id = {self.param} AND checkpoint_ns = {self.param}"
+        )
+        params: tuple[Any, ...] = (thread_id, checkpoint_ns)
+        checkpoint_id = get_checkpoint_id(config)
+        if checkpoint_id:
+            return f"{sql} AND checkpoint_id = {self.param}", (*params, checkpoint_id)
+        return f"{sql} ORDER BY checkpoint_id{self.collate} DESC LIMIT 1", params
+
+    def list_query(
+        self, config: RunnableConfig | None, before: RunnableConfig | None, limit: int | None, filtered: bool
+    ) -> Statement:
+        """The query for ``list``'s checkpoint rows, newest first (the limit is left to the caller when a
+        metadata filter applies)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if config is not None:
+            thread_id, _ = thread_of(config, "list")
+            where.append(f"thread_id = {self.param}")
+            params.append(thread_id)
+            checkpoint_ns = config["configurable"].get("checkpoint_ns")
+            if checkpoint_ns is not None:
+                where.append(f"checkpoint_ns = {self.param}")
+                params.append(checkpoint_ns)
+            checkpoint_id = get_checkpoint_id(config)
+            if checkpoint_id:
+                where.append(f"checkpoint_id = {self.param}")
+                params.append(checkpoint_id)
+        before_id = get_checkpoint_id(before) if before is not None else None
+        if before_id:
+            where.append(f"checkpoint_id{self.collate} < {self.param}")
+            params.append(before_id)
+        sql = f"SELECT {CHECKPOINT_COLUMNS} FROM streamflow_checkpoints"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY checkpoint_id{self.collate} DESC, thread_id{self.collate}, checkpoint_ns{self.collate}"
+        if limit is not None and not filtered:
+            sql += f" LIMIT {max(int(limit), 0)}"
+        return sql, tuple(params)
+
+    def writes(self, row: Row) -> Statement:
+        """The query for the pending writes of a checkpoint row, in LangGraph's order."""
+        return (
+            f"SELECT {WRITE_COLUMNS} FROM streamflow_checkpoint_writes WHERE thread_id = {self.param} "
+            f"AND checkpoint_ns = {self.param} AND checkpoint_id = {self.param} "
+            f"ORDER BY task_path{self.collate}, task_id{self.collate}, idx",
+            (row[0], row[1], row[2]),
+        )
+
+    def delete(self, thread_id: str) -> list[Statement]:
+        """The statements deleting a thread."""
+        return [
+            (f"DELETE FROM streamflow_checkpoints WHERE thread_id = {self.param}", (str(thread_id),)),
+            (f"DELETE FROM streamflow_checkpoint_writes WHERE thread_id = {self.param}", (str(thread_id),)),
+        ]
+
+
+def metadata_of(serde: SerializerProtocol, row: Row) -> Any:
+    """The deserialized metadata of a checkpoint row."""
+    return read_stored(serde, (row[6], bytes(row[7])), (row[0], row[1], row[2]))
+
+
+def keep(serde: SerializerProtocol, row: Row, filter: Mapping[str, Any] | None) -> bool:
+    """Whether a checkpoint row's metadata passes ``list``'s filter."""
+    return not filter or metadata_matches(metadata_of(serde, row), filter)
+
+
+def to_tuple(serde: SerializerProtocol, row: Row, writes: Iterable[Row]) -> CheckpointTuple:
+    """A checkpoint row and its write rows as a :class:`CheckpointTuple`.
+
+    :raises CheckpointReadError: a stored value cannot be read back
+    """
+    thread_id, checkpoint_ns, checkpoint_id, parent_id = row[0], row[1], row[2], row[3]
+    where = (thread_id, checkpoint_ns, checkpoint_id)
+    checkpoint = read_stored(serde, (row[4], bytes(row[5])), where)
+    if not isinstance(checkpoint, dict) or "channel_values" not in checkpoint:
+        raise CheckpointReadError(*where, f"the stored value is a {type(checkpoint).__name__}, not a checkpoint")
+    return CheckpointTuple(
+        config=checkpoint_config(*where),
+        checkpoint=checkpoint,  # type: ignore[arg-type]
+        metadata=metadata_of(serde, row),
+        parent_config=checkpoint_config(thread_id, checkpoint_ns, parent_id) if parent_id else None,
+        pending_writes=[(w[0], w[1], read_stored(serde, (w[2], bytes(w[3])), where)) for w in writes],
+    )
+
+
+def limited(
+    rows: Iterable[Row], serde: SerializerProtocol, filter: Mapping[str, Any] | None, limit: int | None
+) -> list[Row]:
+    """The rows that pass ``filter``, at most ``limit`` of them."""
+    out: list[Row] = []
+    for row in rows:
+        if limit is not None and len(out) >= limit:
+            break
+        if keep(serde, row, filter):
+            out.append(row)
+    return out

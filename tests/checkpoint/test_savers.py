@@ -1,0 +1,268 @@
+"""What each saver promises beyond the shared contract: files and servers keep checkpoints across
+connections, several threads may use a saver at once, the sync methods of the async savers work from other
+threads (and refuse, by name, on the saver's own loop), and a saver with only sync methods gets async twins."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+import pytest
+
+from streamflow.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    RunnableConfig,
+    copy_checkpoint,
+    create_checkpoint,
+    empty_checkpoint,
+    get_serializable_checkpoint_metadata,
+)
+from streamflow.checkpoint.memory import InMemorySaver, MemorySaver
+from streamflow.checkpoint.sqlite import SqliteSaver
+from streamflow.errors import InvalidArgumentError, SyncInAsyncContextError
+from tests.extras import require_extra
+
+
+def conf(thread: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+
+
+def filled(value: Any) -> Checkpoint:
+    made = empty_checkpoint()
+    made["channel_values"] = {"value": value}
+    made["channel_versions"] = {"value": 1}
+    return made
+
+
+def test_memory_saver_is_the_old_name_of_in_memory_saver() -> None:
+    assert MemorySaver is InMemorySaver
+
+
+def test_a_sqlite_file_keeps_checkpoints_across_connections(tmp_path: Path) -> None:
+    path = str(tmp_path / "kept.sqlite")
+    with SqliteSaver.from_conn_string(path) as saver:
+        stored = saver.put(conf("t"), filled([1, 2]), {"source": "input", "step": -1}, {"value": 1})
+        saver.put_writes(stored, [("value", 3)], "task-1")
+    with SqliteSaver.from_conn_string(path) as again:
+        found = again.get_tuple(conf("t"))
+    assert found is not None
+    assert found.checkpoint["channel_values"] == {"value": [1, 2]}
+    assert found.pending_writes == [("task-1", "value", 3)]
+
+
+def test_from_conn_string_closes_its_connection(tmp_path: Path) -> None:
+    with SqliteSaver.from_conn_string(str(tmp_path / "x.sqlite")) as saver:
+        saver.setup()
+    with pytest.raises(sqlite3.ProgrammingError):
+        saver.conn.execute("SELECT 1")
+
+
+def _put_from_threads(saver: BaseCheckpointSaver[Any], count: int) -> None:
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            saver.put(conf(f"thread-{n}"), filled(n), {"source": "loop", "step": n}, {"value": 1})
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work, args=(n,)) for n in range(count)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    for n in range(count):
+        found = saver.get_tuple(conf(f"thread-{n}"))
+        assert found is not None
+        assert found.checkpoint["channel_values"] == {"value": n}
+
+
+def test_a_sqlite_saver_is_used_from_several_threads_at_once(tmp_path: Path) -> None:
+    with SqliteSaver.from_conn_string(str(tmp_path / "threads.sqlite")) as saver:
+        _put_from_threads(saver, 16)
+
+
+def test_an_in_memory_saver_is_used_from_several_threads_at_once() -> None:
+    _put_from_threads(InMemorySaver(), 16)
+
+
+@pytest.fixture
+def postgres_conninfo_for_test(postgres_conninfo: str) -> str:
+    require_extra("psycopg_pool", "postgres")
+    return postgres_conninfo
+
+
+def test_a_postgres_pool_is_used_from_several_threads_at_once(postgres_conninfo_for_test: str) -> None:
+    from psycopg_pool import ConnectionPool
+
+    from streamflow.checkpoint.postgres import PostgresSaver
+
+    with ConnectionPool(postgres_conninfo_for_test, min_size=1, max_size=4, open=False) as pool:
+        saver = PostgresSaver(pool)
+        saver.setup()
+        _put_from_threads(saver, 12)
+
+
+def test_postgres_on_a_connection_outside_autocommit_commits_each_call(postgres_conninfo_for_test: str) -> None:
+    import psycopg
+
+    from streamflow.checkpoint.postgres import PostgresSaver
+
+    with psycopg.connect(postgres_conninfo_for_test) as conn:
+        saver = PostgresSaver(conn)
+        saver.put(conf("not-autocommit"), filled("kept"), {"source": "input", "step": -1}, {"value": 1})
+    with PostgresSaver.from_conn_string(postgres_conninfo_for_test) as other:
+        found = other.get_tuple(conf("not-autocommit"))
+    assert found is not None
+    assert found.checkpoint["channel_values"] == {"value": "kept"}
+
+
+@pytest.mark.anyio
+async def test_the_sync_methods_of_async_sqlite_work_from_another_thread_and_refuse_on_the_loop(
+    tmp_path: Path,
+) -> None:
+    require_extra("aiosqlite", "sqlite")
+    from streamflow.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "a.sqlite")) as saver:
+        await _sync_twins_from_a_thread(saver)
+
+
+@pytest.mark.anyio
+async def test_the_sync_methods_of_async_postgres_work_from_another_thread_and_refuse_on_the_loop(
+    postgres_conninfo_for_test: str,
+) -> None:
+    from streamflow.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    async with AsyncPostgresSaver.from_conn_string(postgres_conninfo_for_test) as saver:
+        await _sync_twins_from_a_thread(saver, f"sync-twins-{uuid.uuid4()}")
+
+
+async def _sync_twins_from_a_thread(saver: BaseCheckpointSaver[Any], thread: str = "t") -> None:
+    def from_thread() -> list[Any]:
+        stored = saver.put(conf(thread), filled("v"), {"source": "input", "step": -1}, {"value": 1})
+        saver.put_writes(stored, [("value", "w")], "task-1")
+        found = saver.get_tuple(conf(thread))
+        listed = list(saver.list(conf(thread)))
+        saver.delete_thread(thread)
+        return [found, listed, saver.get_tuple(conf(thread))]
+
+    found, listed, after = await anyio.to_thread.run_sync(from_thread)
+    assert found.checkpoint["channel_values"] == {"value": "v"}
+    assert found.pending_writes == [("task-1", "value", "w")]
+    assert listed == [found]
+    assert after is None
+    with pytest.raises(SyncInAsyncContextError, match="aget_tuple"):
+        saver.get_tuple(conf(thread))
+    with pytest.raises(SyncInAsyncContextError, match="aput"):
+        saver.put(conf(thread), filled("v"), {}, {})
+
+
+class DictSaver(BaseCheckpointSaver[int]):
+    """A saver with only the sync methods, keeping the newest checkpoint of each thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kept: dict[str, CheckpointTuple] = {}
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self.kept.get(config["configurable"]["thread_id"])
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        yield from self.kept.values()
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        thread = config["configurable"]["thread_id"]
+        stored = {"configurable": {"thread_id": thread, "checkpoint_ns": "", "checkpoint_id": checkpoint["id"]}}
+        self.kept[thread] = CheckpointTuple(stored, checkpoint, metadata)
+        return stored
+
+    def put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        return None
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.kept.pop(thread_id, None)
+
+
+@pytest.mark.anyio
+async def test_a_saver_with_only_sync_methods_gets_async_twins() -> None:
+    saver = DictSaver()
+    made = filled(1)
+    stored = await saver.aput(conf("t"), made, {"step": 0}, {})
+    assert (await saver.aget(stored)) == made
+    assert [t.checkpoint async for t in saver.alist(None)] == [made]
+    await saver.aput_writes(stored, [("a", 1)], "task")
+    await saver.adelete_thread("t")
+    assert await saver.aget_tuple(conf("t")) is None
+    assert saver.get_next_version(None, None) == 1
+    assert saver.get_next_version(1, None) == 2
+
+
+def test_the_base_saver_leaves_the_methods_to_subclasses() -> None:
+    saver: BaseCheckpointSaver[int] = BaseCheckpointSaver()
+    with pytest.raises(NotImplementedError):
+        saver.get_tuple(conf("t"))
+    with pytest.raises(NotImplementedError):
+        saver.get_next_version("1", None)  # type: ignore[arg-type]
+
+
+def test_checkpoint_helpers_as_langgraphs() -> None:
+    first = empty_checkpoint()
+    assert first["v"] == 2
+    assert first["channel_values"] == {}
+    assert first.get("pending_sends") == []
+    copy = copy_checkpoint(first)
+    copy["channel_versions"]["a"] = 1
+    assert first["channel_versions"] == {}
+
+    class Channel:
+        def __init__(self, value: Any) -> None:
+            self.value = value
+
+        def checkpoint(self) -> Any:
+            if self.value is None:
+                raise LookupError("empty")
+            return self.value
+
+    base = {**first, "channel_versions": {"a": 1, "b": 1}}
+    made = create_checkpoint(base, {"a": Channel(5), "b": Channel(None), "c": Channel(7)}, 3)  # type: ignore[arg-type]
+    assert made["channel_values"] == {"a": 5}
+    assert made["id"] > first["id"]
+    assert create_checkpoint(first, None, 0, id="given")["id"] == "given"
+    assert get_serializable_checkpoint_metadata(
+        {"configurable": {"thread_id": "t", "who": "ann"}},
+        {"step": 1, "writes": {"x": 1}},  # type: ignore[typeddict-unknown-key]
+    ) == {"step": 1, "who": "ann"}
+
+
+def test_put_writes_without_a_checkpoint_id_names_it(tmp_path: Path) -> None:
+    with (
+        SqliteSaver.from_conn_string(str(tmp_path / "w.sqlite")) as saver,
+        pytest.raises(InvalidArgumentError, match=r"checkpoint_id.*the config put returned"),
+    ):
+        saver.put_writes(conf("t"), [("a", 1)], "task")
