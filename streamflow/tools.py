@@ -11,6 +11,8 @@ turns every failure (bad arguments, unknown tool, an exception) into a ``ToolMes
 from __future__ import annotations
 
 import inspect
+import json
+import types
 import typing
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -19,10 +21,11 @@ from typing import Any
 import anyio
 
 from . import workers
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, RunCancelledError, TaskCancelledError
 from .errors import ToolArgumentsError as ToolArgumentsError
+from .errors import ToolInvocationError as ToolInvocationError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
-from .graph import END, START, StateGraph
+from .graph import END, START, Send, StateGraph
 from .graph.context import TaskContext, _current, current_task
 from .graph.sync_code import run_sync_code
 from .messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
@@ -63,33 +66,48 @@ class BaseTool:
         self.args_schema: dict[str, Any] = {"type": "object", "properties": props, "required": required}
 
     def validate(self, args: Any) -> dict[str, Any]:
-        """Check ``args`` against the schema and return them.
+        """Check ``args`` against the schema and return them read as their types, as LangChain's pydantic
+        check reads them (lax mode): ``"2"`` or ``2.0`` for an ``int``, ``1`` or ``"yes"`` for a ``bool``, a
+        tuple for a ``list``. Arguments the schema does not name are dropped, as LangChain drops them.
 
-        :raises ToolArgumentsError: for a non-mapping, a missing required or unknown argument, or a wrong type
+        :raises ToolArgumentsError: for a non-mapping, a missing required argument or a value that cannot be
+            read as its type; its ``errors`` list each problem as pydantic words it
         """
         if not isinstance(args, Mapping):
             raise ToolArgumentsError(f"tool {self.name!r} takes a JSON object of arguments, got {args!r}")
         props = self.args_schema["properties"]
-        unknown = [k for k in args if k not in props]
-        missing = [k for k in self.args_schema["required"] if k not in args]
-        if unknown or missing:
-            raise ToolArgumentsError(
-                f"tool {self.name!r} got unknown arguments {unknown} / is missing {missing}; it takes {list(props)}"
-            )
-        for key, value in args.items():
+        required = set(self.args_schema["required"])
+        valid: dict[str, Any] = {}
+        errors: list[tuple[str, str]] = []
+        for key in props:
+            if key not in args:
+                if key in required:
+                    errors.append((key, "Field required"))
+                continue
             expected = self._types.get(key)
-            ok = expected is None or isinstance(value, expected) or (expected is float and isinstance(value, int))
-            if not ok or (expected in (int, float) and isinstance(value, bool)):
-                raise ToolArgumentsError(
-                    f"tool {self.name!r}: argument {key!r} must be {_JSON_TYPES[expected]}, got {value!r}"
-                )
-        return dict(args)
+            if expected is None:
+                valid[key] = args[key]
+                continue
+            value, problem = _read_as(expected, args[key])
+            if problem:
+                errors.append((key, problem))
+            else:
+                valid[key] = value
+        if errors:
+            detail = "; ".join(f"{key}: {problem}" for key, problem in errors)
+            raise ToolArgumentsError(f"tool {self.name!r} got invalid arguments: {detail}", errors)
+        return valid
 
     async def ainvoke(self, args: Mapping[str, Any], *, tool_call_id: str | None = None) -> Any:
         """Validate ``args`` and call the tool (sync tools in a worker thread), publishing tool events inside
         a run: ``ToolStarted``, then ``ToolFinished`` or ``ToolFailed``. While the tool runs, what it gives
         ``get_stream_writer()`` is marked with the call's ``tool_call_id`` (the ``tools`` mode's output
         deltas) and chat models it calls have the call among their ``parent_ids``.
+
+        As LangChain's ``BaseTool.ainvoke``, ``args`` may instead be a model's tool call (``{"name", "args",
+        "id", "type": "tool_call"}``): then the result is a :class:`ToolMessage` answering it (the output as
+        its content: a string as it is, anything else as JSON, else ``str()``; a ``ToolMessage`` the tool
+        returns as it is), and ``ToolFinished`` carries that message.
 
         Cancelling the caller abandons a sync tool that is running (Python cannot stop its thread): it
         raises :class:`~streamflow.errors.TaskCancelledError` at its next stream-writer call, model call,
@@ -99,9 +117,15 @@ class BaseTool:
         :raises ToolArgumentsError: when ``args`` do not fit the schema
         :raises Exception: what the tool raised, unchanged
         """
+        call: Mapping[str, Any] | None = None
+        if isinstance(args, Mapping) and args.get("type") == "tool_call" and "args" in args:
+            call = args
+            args = call["args"]
+            tool_call_id = call.get("id") or tool_call_id
         task = current_task()
         if task is None:
-            return await self._call(self.validate(args), None, "")
+            output = await self._call(self.validate(args), None, "")
+            return output if call is None else _tool_message(output, call, self.name)
         call_id = str(uuid.uuid4())
         tool_call_id = tool_call_id or call_id
         run = task.run
@@ -120,6 +144,8 @@ class BaseTool:
         token = _current.set(call_task)
         try:
             output = await self._call(self.validate(args), call_task, call_id)
+            if call is not None:
+                output = _tool_message(output, call, self.name)
         except Exception as exc:
             run.publish_soon(ToolFailed(**route, error_type=error_type_name(exc), error_message=str(exc)))
             raise
@@ -176,97 +202,404 @@ def tool(
     return decorate
 
 
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+
+
+def _read_as(expected: type, value: Any) -> tuple[Any, str]:
+    """``value`` read as ``expected`` the way pydantic's lax mode reads it, and ``""``; or ``None`` and the
+    problem, worded as pydantic words it."""
+    if expected is bool:
+        if isinstance(value, bool):
+            return value, ""
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return bool(value), ""
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE, ""
+        if isinstance(value, (int, float, str)):
+            return None, "Input should be a valid boolean, unable to interpret input"
+        return None, "Input should be a valid boolean"
+    if expected is int:
+        if isinstance(value, int):
+            return int(value), ""
+        if isinstance(value, float):
+            if value.is_integer():
+                return int(value), ""
+            return None, "Input should be a valid integer, got a number with a fractional part"
+        if isinstance(value, str):
+            try:
+                return int(value.strip()), ""
+            except ValueError:
+                return None, "Input should be a valid integer, unable to parse string as an integer"
+        return None, "Input should be a valid integer"
+    if expected is float:
+        if isinstance(value, (int, float)):
+            return float(value), ""
+        if isinstance(value, str):
+            try:
+                return float(value.strip()), ""
+            except ValueError:
+                return None, "Input should be a valid number, unable to parse string as a number"
+        return None, "Input should be a valid number"
+    if expected is str:
+        if isinstance(value, str):
+            return value, ""
+        if isinstance(value, bytes):
+            return value.decode("utf-8", "replace"), ""
+        return None, "Input should be a valid string"
+    if expected is list:
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return list(value), ""
+        return None, "Input should be a valid list"
+    if isinstance(value, Mapping):
+        return dict(value), ""
+    return None, "Input should be a valid dictionary"
+
+
+def _tool_content(output: Any) -> str:
+    """A tool's output as a ``ToolMessage`` content, as LangChain formats it: a string as it is, anything
+    else as JSON, else ``str()``."""
+    if isinstance(output, str):
+        return output
+    try:
+        return json.dumps(output, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(output)
+
+
+def _tool_message(output: Any, call: Mapping[str, Any], name: str) -> ToolMessage:
+    if isinstance(output, ToolMessage):
+        return output
+    return ToolMessage(content=_tool_content(output), tool_call_id=str(call.get("id") or ""), name=name)
+
+
 def _as_tool(func: Any) -> BaseTool:
     if not callable(func):
         raise InvalidArgumentError(f"a tool is a BaseTool or a function, got {type(func).__name__} {func!r}")
     return BaseTool(func)
 
 
-class ToolNode:
-    """A graph node that runs every tool call of the last AI message concurrently.
+ErrorHandling = bool | str | Callable[..., str] | type[Exception] | tuple[type[Exception], ...]
+"""What ``ToolNode(handle_tool_errors=...)`` takes (LangGraph's types)."""
 
-    Returns ``{"messages": [ToolMessage, ...]}`` in the order of the calls. A call with arguments that fail
-    the tool's schema, to an unknown tool, or that raises, gives a ``ToolMessage`` with ``status="error"``.
+
+def _invocation_errors_only(e: Exception) -> str:
+    """``ToolNode``'s default error handling, as LangGraph's: arguments that do not fit a tool's schema give
+    an error ``ToolMessage`` (the :class:`ToolInvocationError` message); any other error is raised."""
+    if isinstance(e, ToolInvocationError):
+        return e.message
+    raise e
+
+
+def _handled_types(handler: Callable[..., str]) -> tuple[type[Exception], ...]:
+    """The exception types a handler's first parameter is annotated with (``Exception`` when it has no
+    annotation), as LangGraph infers them.
+
+    :raises InvalidArgumentError: when the annotation is not an exception type or a union of them
+    """
+    params = list(inspect.signature(handler).parameters.values())
+    if not params:
+        return (Exception,)
+    first = params[1] if params[0].name in ("self", "cls") and len(params) == 2 else params[0]
+    hints = typing.get_type_hints(handler)
+    if first.name not in hints:
+        return (Exception,)
+    hint = hints[first.name]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        members = typing.get_args(hint)
+        if all(isinstance(m, type) and issubclass(m, Exception) for m in members):
+            return tuple(members)
+        raise InvalidArgumentError(
+            "All types in the error handler error annotation must be Exception types. For example, "
+            f"`def custom_handler(e: Union[ValueError, TypeError])`. Got '{first.annotation}' instead."
+        )
+    if isinstance(hint, type) and issubclass(hint, Exception):
+        return (hint,)
+    raise InvalidArgumentError(
+        "Arbitrary types are not supported in the error handler signature. Please annotate the error with "
+        "either a specific Exception type or a union of Exception types. For example, "
+        "`def custom_handler(e: ValueError)` or `def custom_handler(e: Union[ValueError, TypeError])`. "
+        f"Got '{hint}' instead."
+    )
+
+
+class ToolNode:
+    """A graph node that runs the tool calls of the latest AI message concurrently (LangGraph's
+    ``ToolNode``).
+
+    Its input is the state (a mapping or an object with a ``messages_key`` list), a list of messages, or
+    one tool call as ``create_react_agent(version="v2")`` sends it. It returns ``{messages_key:
+    [ToolMessage, ...]}`` in the order of the calls (a list of messages for a list input); a tool's
+    output becomes the content as LangChain formats it (a string as it is, anything else as JSON).
+
+    A call to a tool it does not have gives an error ``ToolMessage`` (``Error: <name> is not a valid tool,
+    try one of [<names>].``). Other failures follow ``handle_tool_errors``, as in LangGraph:
+
+    - by default, arguments that do not fit the tool's schema give an error ``ToolMessage`` with the
+      :class:`ToolInvocationError` message, and an exception the tool raises is raised (the run fails);
+    - ``True``: every exception gives ``Error: <repr(exception)>\n Please fix your mistakes.``;
+    - a string: every exception gives that string;
+    - an exception type or a tuple of them: those give the ``True`` text, others are raised;
+    - a callable: the exceptions its first parameter is annotated with (all without an annotation) give
+      what it returns for them, others are raised;
+    - ``False``: every exception is raised (bad arguments as :class:`ToolInvocationError`).
+
+    Cancellation is never turned into a message.
+
+    :param tools: ``@tool`` tools or plain functions (made tools)
+    :param name: the node's name when added with ``add_node(tool_node)``
+    :param tags: kept for LangGraph's signature (``tags``)
+    :param messages_key: the state key holding the messages, and the key of the output
+    :raises InvalidArgumentError: for a tool that is neither a :class:`BaseTool` nor a function; when a
+        tool fails: for a ``handle_tool_errors`` of another type, or a handler annotated with a type that is
+        not an exception (LangGraph's ``ValueError`` messages)
     """
 
-    def __init__(self, tools: Sequence[BaseTool | Callable[..., Any]], *, name: str = "tools") -> None:
-        self.tools = {t.name: t for t in (x if isinstance(x, BaseTool) else _as_tool(x) for x in tools)}
+    def __init__(
+        self,
+        tools: Sequence[BaseTool | Callable[..., Any]],
+        *,
+        name: str = "tools",
+        tags: list[str] | None = None,
+        handle_tool_errors: ErrorHandling = _invocation_errors_only,
+        messages_key: str = "messages",
+    ) -> None:
+        self.tools_by_name: dict[str, BaseTool] = {
+            t.name: t for t in (x if isinstance(x, BaseTool) else _as_tool(x) for x in tools)
+        }
         self.name = name
+        self.tags = list(tags or [])
+        self.handle_tool_errors = handle_tool_errors
+        self.messages_key = messages_key
 
-    async def __call__(self, state: Any) -> dict[str, list[ToolMessage]]:
-        messages = state["messages"] if isinstance(state, Mapping) else state.messages
-        last = messages[-1]
-        calls = last.tool_calls if isinstance(last, AIMessage) else []
-        results: list[ToolMessage | None] = [None] * len(calls)
+    @property
+    def tools(self) -> dict[str, BaseTool]:
+        """The tools by name (as :attr:`tools_by_name`)."""
+        return self.tools_by_name
+
+    def _parse_input(self, input: Any) -> tuple[list[Mapping[str, Any]], bool]:
+        """The tool calls to run and whether the input was a list of messages."""
+        if isinstance(input, Mapping) and input.get("__type") == "tool_call_with_context":
+            return [input["tool_call"]], False
+        if isinstance(input, list):
+            if input and isinstance(input[-1], Mapping) and input[-1].get("type") == "tool_call":
+                return list(input), False
+            messages, as_list = input, True
+        elif isinstance(input, Mapping) and input.get(self.messages_key):
+            messages, as_list = input[self.messages_key], False
+        elif not isinstance(input, Mapping) and getattr(input, self.messages_key, None):
+            messages, as_list = getattr(input, self.messages_key), False
+        else:
+            raise InvalidArgumentError("No message found in input")
+        latest = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
+        if latest is None:
+            raise InvalidArgumentError("No AIMessage found in input")
+        return list(latest.tool_calls), as_list
+
+    def _error_content(self, exc: Exception) -> str | None:
+        """The error message content for ``exc``, or None when it is to be raised."""
+        flag = self.handle_tool_errors
+        if isinstance(flag, type) and issubclass(flag, Exception):
+            handled: tuple[type[Exception], ...] = (flag,)
+        elif isinstance(flag, tuple):
+            handled = flag
+        elif callable(flag) and not isinstance(flag, type):
+            handled = _handled_types(flag)
+        else:
+            handled = (Exception,)
+        if not flag or not isinstance(exc, handled):
+            return None
+        if isinstance(flag, (bool, tuple)) or isinstance(flag, type):
+            return f"Error: {exc!r}\n Please fix your mistakes."
+        if isinstance(flag, str):
+            return flag
+        if callable(flag):
+            return str(flag(exc))
+        raise InvalidArgumentError(
+            f"Got unexpected type of `handle_tool_error`. Expected bool, str or callable. Received: {flag}"
+        )
+
+    async def _run_one(self, call: Mapping[str, Any]) -> ToolMessage:
+        found = self.tools_by_name.get(call["name"])
+        if found is None:
+            content = (
+                f"Error: {call['name']} is not a valid tool, try one of [{', '.join(self.tools_by_name)}]."
+            )
+            return ToolMessage(content=content, tool_call_id=call["id"], name=call["name"], status="error")
+        try:
+            try:
+                message: ToolMessage = await found.ainvoke({**call, "type": "tool_call"})
+            except ToolArgumentsError as exc:
+                if isinstance(exc, ToolInvocationError):
+                    raise
+                raise ToolInvocationError(call["name"], exc, call.get("args") or {}) from exc
+            return message
+        except (TaskCancelledError, RunCancelledError):
+            raise
+        except Exception as exc:
+            content = self._error_content(exc)
+            if content is None:
+                raise
+            return ToolMessage(content=content, tool_call_id=call["id"], name=call["name"], status="error")
+
+    async def __call__(self, state: Any) -> Any:
+        calls, as_list = self._parse_input(state)
+        results: list[ToolMessage | BaseException | None] = [None] * len(calls)
 
         async def run_one(index: int, call: Mapping[str, Any]) -> None:
-            found = self.tools.get(call["name"])
-            if found is None:
-                content = f"Error: unknown tool {call['name']!r}; available tools: {sorted(self.tools)}"
-                results[index] = ToolMessage(
-                    content=content, tool_call_id=call["id"], name=call["name"], status="error"
-                )
-                return
             try:
-                output = await found.ainvoke(call["args"], tool_call_id=call["id"])
+                results[index] = await self._run_one(call)
             except Exception as exc:
-                results[index] = ToolMessage(
-                    content=f"Error: {exc}", tool_call_id=call["id"], name=found.name, status="error"
-                )
-            else:
-                results[index] = ToolMessage(content=str(output), tool_call_id=call["id"], name=found.name)
+                results[index] = exc
 
         async with anyio.create_task_group() as tg:
             for i, call in enumerate(calls):
                 tg.start_soon(run_one, i, call)
-        return {"messages": [r for r in results if r is not None]}
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        messages = [r for r in results if isinstance(r, ToolMessage)]
+        return messages if as_list else {self.messages_key: messages}
 
 
-def tools_condition(state: Any) -> str:
-    """``"tools"`` when the last message asks for tool calls, else ``END`` (LangGraph's prebuilt)."""
-    messages = state["messages"] if isinstance(state, Mapping) else state.messages
-    last = messages[-1] if messages else None
-    return "tools" if isinstance(last, AIMessage) and last.tool_calls else END
+def tools_condition(state: Any, messages_key: str = "messages") -> str:
+    """``"tools"`` when the last message asks for tool calls, else ``END`` (LangGraph's prebuilt).
 
+    ``state`` is a list of messages, a mapping or an object with a ``messages_key`` list.
 
-def create_react_agent(
-    model: Any,
-    tools: Sequence[BaseTool | Callable[..., Any]],
-    *,
-    prompt: str | BaseMessage | Sequence[BaseMessage] | None = None,
-    name: str = "agent",
-) -> Any:
-    """A compiled ReAct agent: the model (``"agent"`` node) and a :class:`ToolNode` (``"tools"``) in a loop
-    until the model answers without tool calls. Input and output: ``{"messages": [...]}``.
-
-    :param prompt: as LangGraph's ``prompt``: a system prompt (a string becomes a ``SystemMessage``) or
-        messages put before the state's messages on every model call; they are not added to the state
-    :raises InvalidArgumentError: for a tool that is neither a :class:`BaseTool` nor a function, or a
-        ``prompt`` item that is not a message
+    :raises InvalidArgumentError: when it holds no message (LangGraph's ``ValueError`` message)
     """
-    node = ToolNode(tools)
-    bound = model.bind_tools(list(node.tools.values()))
-    if prompt is None:
-        preamble: list[BaseMessage] = []
-    elif isinstance(prompt, str):
-        preamble = [SystemMessage(content=prompt)]
-    elif isinstance(prompt, BaseMessage):
-        preamble = [prompt]
+    if isinstance(state, list) and state:
+        last = state[-1]
+    elif isinstance(state, Mapping) and state.get(messages_key):
+        last = state[messages_key][-1]
+    elif not isinstance(state, (list, Mapping)) and getattr(state, messages_key, None):
+        last = getattr(state, messages_key)[-1]
     else:
+        raise InvalidArgumentError(f"No messages found in input state to tool_edge: {state}")
+    return "tools" if getattr(last, "tool_calls", None) else END
+
+
+_NOT_YET = ("response_format", "state_schema", "context_schema", "checkpointer", "store", "interrupt_before",
+            "interrupt_after", "debug")
+
+
+def _check_chat_history(messages: Sequence[Any]) -> None:
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    pending = [c for m in messages if isinstance(m, AIMessage) for c in m.tool_calls if c["id"] not in answered]
+    if pending:
+        raise InvalidArgumentError(
+            "Found AIMessages with tool_calls that do not have a corresponding ToolMessage. "
+            f"Here are the first few of those tool calls: {pending[:3]}.\n\n"
+            "Every tool call (LLM requesting to call a tool) in the message history MUST have a corresponding "
+            "ToolMessage (result of a tool invocation to return to the LLM) - this is required by most LLM "
+            "providers.\nFor troubleshooting, visit: "
+            "https://docs.langchain.com/oss/python/langgraph/errors/INVALID_CHAT_HISTORY"
+        )
+
+
+Prompt = str | BaseMessage | Sequence[BaseMessage] | Callable[[Any], Any]
+"""What ``create_react_agent(prompt=...)`` takes: a system prompt, a message, messages, or a function (sync
+or async) of the state returning the model's input messages."""
+
+
+def _prompt_function(prompt: Prompt | None) -> Callable[[Any], Any]:
+    if prompt is None:
+        return lambda state: list(state["messages"])
+    if isinstance(prompt, str):
+        system = SystemMessage(content=prompt)
+        return lambda state: [system, *state["messages"]]
+    if isinstance(prompt, BaseMessage):
+        message = prompt
+        return lambda state: [message, *state["messages"]]
+    if callable(prompt):
+        return prompt
+    if isinstance(prompt, Sequence):
         preamble = list(prompt)
         for item in preamble:
             if not isinstance(item, BaseMessage):
                 raise InvalidArgumentError(f"prompt items must be messages, got {type(item).__name__} {item!r}")
+        return lambda state: [*preamble, *state["messages"]]
+    raise InvalidArgumentError(
+        f"Got unexpected type for `prompt`: {type(prompt)}; a prompt is a str, a message, a list of messages or "
+        "a function of the state returning messages"
+    )
+
+
+def create_react_agent(
+    model: Any,
+    tools: Sequence[BaseTool | Callable[..., Any]] | ToolNode,
+    *,
+    prompt: Prompt | None = None,
+    version: str = "v2",
+    name: str | None = None,
+    **unsupported: Any,
+) -> Any:
+    """A compiled ReAct agent, as LangGraph's: the model (``"agent"`` node) and a :class:`ToolNode`
+    (``"tools"``) in a loop until the model answers without tool calls. Input and output: ``{"messages":
+    [...]}``. Without tools the graph is the ``"agent"`` node alone.
+
+    Each answer of the model is named ``name``. ``version="v2"`` (the default) runs each tool call of an
+    answer as its own ``"tools"`` task (one ``updates`` chunk each); ``"v1"`` runs them all in one task.
+    A tool that raises fails the run, as in LangGraph (pass a ``ToolNode(tools, handle_tool_errors=True)``
+    to turn errors into messages).
+
+    :param model: a chat model with ``bind_tools`` (bound to the tools when there are any)
+    :param tools: tools, functions, or a :class:`ToolNode`
+    :param prompt: a system prompt (a string becomes a ``SystemMessage``), a ``SystemMessage``, or a
+        function (sync or async) of the state returning the model's input, as in LangGraph; also (beyond
+        LangGraph) any message or a list of messages. Put before the state's messages on every model call,
+        and not added to the state
+    :param name: the compiled graph's name (default ``"LangGraph"``) and the ``name`` of its AI messages
+    :raises InvalidArgumentError: for a ``version`` other than ``"v1"``/``"v2"``, a ``prompt`` of another
+        type or a list holding a non-message, a tool that is neither a :class:`BaseTool` nor a function, or one of LangGraph's parameters
+        streamflow does not support yet (``response_format``, ``checkpointer``, ``store``,
+        ``interrupt_before``/``interrupt_after``, ``state_schema``, ``context_schema``, ``debug``) set; the
+        agent's run fails with it when its messages hold a tool call no ``ToolMessage`` answers
+    :raises TypeError: for another keyword argument, as LangGraph raises
+    """
+    refused = [key for key in _NOT_YET if unsupported.get(key)]
+    if refused:
+        raise InvalidArgumentError(
+            f"create_react_agent(): {', '.join(refused)} not supported by streamflow yet; supported: "
+            "model, tools, prompt, version, name"
+        )
+    unknown = {k: v for k, v in unsupported.items() if k not in _NOT_YET}
+    if unknown:
+        raise TypeError(f"create_react_agent() got unexpected keyword arguments: {unknown}")
+    if version not in ("v1", "v2"):
+        raise InvalidArgumentError(f"Invalid version {version}. Supported versions are 'v1' and 'v2'.")
+    node = tools if isinstance(tools, ToolNode) else ToolNode(tools)
+    tool_list = list(node.tools_by_name.values())
+    bound = model.bind_tools(tool_list) if tool_list else model
+    make_input = _prompt_function(prompt)
 
     async def agent(state: MessagesState) -> dict[str, list[AIMessage]]:
-        return {"messages": [await bound.ainvoke([*preamble, *state["messages"]])]}
+        _check_chat_history(state["messages"])
+        model_input = make_input(state)
+        if inspect.isawaitable(model_input):
+            model_input = await model_input
+        response: AIMessage = await bound.ainvoke(model_input)
+        response.name = name
+        return {"messages": [response]}
 
+    def should_continue(state: MessagesState) -> Any:
+        last = state["messages"][-1]
+        if not isinstance(last, AIMessage) or not last.tool_calls:
+            return END
+        if version == "v1":
+            return "tools"
+        return [
+            Send("tools", {"__type": "tool_call_with_context", "tool_call": call, "state": state})
+            for call in last.tool_calls
+        ]
+
+    builder = StateGraph(MessagesState).add_node("agent", agent).add_edge(START, "agent")
+    if not tool_list:
+        return builder.add_edge("agent", END).compile(name=name)
     return (
-        StateGraph(MessagesState)
-        .add_node("agent", agent)
-        .add_node("tools", node)
-        .add_edge(START, "agent")
-        .add_conditional_edges("agent", tools_condition, ["tools", END])
+        builder.add_node("tools", node)
+        .add_conditional_edges("agent", should_continue, ["tools", END])
         .add_edge("tools", "agent")
         .compile(name=name)
     )

@@ -57,8 +57,12 @@ def test_bad_arguments_and_unknown_tools_become_error_tool_messages() -> None:
     out = agent.invoke({"messages": [{"role": "user", "content": "add"}]})
     tool_messages = [m for m in out["messages"] if isinstance(m, ToolMessage)]
     assert [m.status for m in tool_messages] == ["error", "error"]
-    assert "'a' must be integer" in tool_messages[0].content
-    assert "unknown tool 'nope'" in tool_messages[1].content and "['add']" in tool_messages[1].content
+    assert tool_messages[0].content == (
+        "Error invoking tool 'add' with kwargs {'a': 'one', 'b': 2} with error:\n"
+        " a: Input should be a valid integer, unable to parse string as an integer\n"
+        " Please fix the error and try again."
+    )
+    assert tool_messages[1].content == "Error: nope is not a valid tool, try one of [add]."
     assert out["messages"][-1].content == "done"
 
 
@@ -94,6 +98,8 @@ def test_react_agent_prompt_goes_before_the_messages_on_every_call_and_stays_out
         assert type(seen[1]).__name__ == "HumanMessage"
 
 
-def test_react_agent_refuses_a_prompt_item_that_is_not_a_message() -> None:
+def test_react_agent_refuses_a_prompt_item_that_is_not_a_message_or_a_prompt_of_another_type() -> None:
     with pytest.raises(InvalidArgumentError, match="prompt items must be messages"):
         create_react_agent(FakeChatModel(["x"]), [add], prompt=["not a message"])  # type: ignore[list-item]
+    with pytest.raises(InvalidArgumentError, match="Got unexpected type for `prompt`: <class 'int'>"):
+        create_react_agent(FakeChatModel(["x"]), [add], prompt=3)  # type: ignore[arg-type]

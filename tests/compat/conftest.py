@@ -39,6 +39,14 @@ class Lib:
     MessagesState: Any
     AIMessage: Any
     HumanMessage: Any
+    SystemMessage: Any
+    ToolMessage: Any
+    AIMessageChunk: Any
+    BaseChatModel: Any
+    tool: Any
+    ToolNode: Any
+    tools_condition: Any
+    create_react_agent: Any
 
 
 def load(name: str) -> Lib:
@@ -51,6 +59,9 @@ def load(name: str) -> Lib:
         types = importlib.import_module("langgraph.types")
         config = importlib.import_module("langgraph.config")
         messages = importlib.import_module("langchain_core.messages")
+        prebuilt = importlib.import_module("langgraph.prebuilt")
+        tools = importlib.import_module("langchain_core.tools")
+        models = importlib.import_module("langchain_core.language_models")
         return Lib(
             name=name,
             StateGraph=graph.StateGraph,
@@ -63,9 +74,20 @@ def load(name: str) -> Lib:
             MessagesState=graph.MessagesState,
             AIMessage=messages.AIMessage,
             HumanMessage=messages.HumanMessage,
+            SystemMessage=messages.SystemMessage,
+            ToolMessage=messages.ToolMessage,
+            AIMessageChunk=messages.AIMessageChunk,
+            BaseChatModel=models.BaseChatModel,
+            tool=tools.tool,
+            ToolNode=prebuilt.ToolNode,
+            tools_condition=prebuilt.tools_condition,
+            create_react_agent=prebuilt.create_react_agent,
         )
     graph = importlib.import_module("streamflow.graph")
     messages = importlib.import_module("streamflow.messages")
+    prebuilt = importlib.import_module("streamflow.prebuilt")
+    tools = importlib.import_module("streamflow.tools")
+    models = importlib.import_module("streamflow.models")
     return Lib(
         name=name,
         StateGraph=graph.StateGraph,
@@ -78,6 +100,14 @@ def load(name: str) -> Lib:
         MessagesState=messages.MessagesState,
         AIMessage=messages.AIMessage,
         HumanMessage=messages.HumanMessage,
+        SystemMessage=messages.SystemMessage,
+        ToolMessage=messages.ToolMessage,
+        AIMessageChunk=messages.AIMessageChunk,
+        BaseChatModel=models.BaseChatModel,
+        tool=tools.tool,
+        ToolNode=prebuilt.ToolNode,
+        tools_condition=prebuilt.tools_condition,
+        create_react_agent=prebuilt.create_react_agent,
     )
 
 
@@ -118,7 +148,7 @@ _VOLATILE_KEYS = frozenset({"id", "run_id", "task_id", "checkpoint_id", "timesta
 
 class Normaliser:
     """Turns an output into plain data that compares equal across the libraries: messages become dicts of
-    their common fields, UUIDs become ``<id0>``, ``<id1>``... in order of first appearance (so equal ids stay
+    their common fields (a tool message's ``tool_call_id`` and ``status`` too), UUIDs become ``<id0>``, ``<id1>``... in order of first appearance (so equal ids stay
     equal), and the values of id and timestamp keys become ``<volatile>``."""
 
     def __init__(self) -> None:
@@ -141,6 +171,9 @@ class Normaliser:
             fields = {"type": message_type, "content": value.content, "name": getattr(value, "name", None)}
             if getattr(value, "tool_calls", None):
                 fields["tool_calls"] = value.tool_calls
+            if message_type == "tool":
+                fields["tool_call_id"] = value.tool_call_id
+                fields["status"] = value.status
             return self(fields)
         return value
 
