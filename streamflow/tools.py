@@ -409,7 +409,7 @@ class ToolNode:
             handled = (Exception,)
         if not flag or not isinstance(exc, handled):
             return None
-        if isinstance(flag, (bool, tuple)) or isinstance(flag, type):
+        if isinstance(flag, (bool, tuple, type)):
             return f"Error: {exc!r}\n Please fix your mistakes."
         if isinstance(flag, str):
             return flag
@@ -422,9 +422,7 @@ class ToolNode:
     async def _run_one(self, call: Mapping[str, Any]) -> ToolMessage:
         found = self.tools_by_name.get(call["name"])
         if found is None:
-            content = (
-                f"Error: {call['name']} is not a valid tool, try one of [{', '.join(self.tools_by_name)}]."
-            )
+            content = f"Error: {call['name']} is not a valid tool, try one of [{', '.join(self.tools_by_name)}]."
             return ToolMessage(content=content, tool_call_id=call["id"], name=call["name"], status="error")
         try:
             try:
@@ -437,10 +435,10 @@ class ToolNode:
         except (TaskCancelledError, RunCancelledError):
             raise
         except Exception as exc:
-            content = self._error_content(exc)
-            if content is None:
+            text = self._error_content(exc)
+            if text is None:
                 raise
-            return ToolMessage(content=content, tool_call_id=call["id"], name=call["name"], status="error")
+            return ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], status="error")
 
     async def __call__(self, state: Any) -> Any:
         calls, as_list = self._parse_input(state)
@@ -480,8 +478,16 @@ def tools_condition(state: Any, messages_key: str = "messages") -> str:
     return "tools" if getattr(last, "tool_calls", None) else END
 
 
-_NOT_YET = ("response_format", "state_schema", "context_schema", "checkpointer", "store", "interrupt_before",
-            "interrupt_after", "debug")
+_NOT_YET = (
+    "response_format",
+    "state_schema",
+    "context_schema",
+    "checkpointer",
+    "store",
+    "interrupt_before",
+    "interrupt_after",
+    "debug",
+)
 
 
 def _check_chat_history(messages: Sequence[Any]) -> None:
@@ -552,8 +558,8 @@ def create_react_agent(
         and not added to the state
     :param name: the compiled graph's name (default ``"LangGraph"``) and the ``name`` of its AI messages
     :raises InvalidArgumentError: for a ``version`` other than ``"v1"``/``"v2"``, a ``prompt`` of another
-        type or a list holding a non-message, a tool that is neither a :class:`BaseTool` nor a function, or one of LangGraph's parameters
-        streamflow does not support yet (``response_format``, ``checkpointer``, ``store``,
+        type or a list holding a non-message, a tool that is neither a :class:`BaseTool` nor a function, or
+        one of LangGraph's parameters streamflow does not support yet (``response_format``, ``checkpointer``, ``store``,
         ``interrupt_before``/``interrupt_after``, ``state_schema``, ``context_schema``, ``debug``) set; the
         agent's run fails with it when its messages hold a tool call no ``ToolMessage`` answers
     :raises TypeError: for another keyword argument, as LangGraph raises

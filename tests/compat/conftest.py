@@ -148,8 +148,9 @@ _VOLATILE_KEYS = frozenset({"id", "run_id", "task_id", "checkpoint_id", "timesta
 
 class Normaliser:
     """Turns an output into plain data that compares equal across the libraries: messages become dicts of
-    their common fields (a tool message's ``tool_call_id`` and ``status`` too), UUIDs become ``<id0>``, ``<id1>``... in order of first appearance (so equal ids stay
-    equal), and the values of id and timestamp keys become ``<volatile>``."""
+    their common fields (a tool message's ``tool_call_id`` and ``status`` too), UUIDs become ``<id0>``,
+    ``<id1>``... in order of first appearance (so equal ids stay equal), and the values of id and timestamp
+    keys become ``<volatile>``."""
 
     def __init__(self) -> None:
         self._ids: dict[str, str] = {}
