@@ -26,7 +26,8 @@ a chat model call      the call's ``call_id``           ``on_chat_model_start`` 
                                                         ``AIMessageChunk``), ``on_chat_model_end``
                                                         (``output``: the ``AIMessage``, ``input``)
 a tool call            the call's ``call_id``           ``on_tool_start`` (``input``: the arguments),
-                                                        ``on_tool_end`` (``output``: what the tool returned,
+                                                        ``on_tool_end`` (``output``: its ``ToolMessage`` under
+                                                        ``ToolNode``, else what the tool returned,
                                                         ``input``), ``on_tool_error`` (``error``: the message,
                                                         ``error_type``: the class's qualified name,
                                                         ``input``, ``tool_call_id``)
@@ -44,9 +45,8 @@ of its tags is included; then it is dropped when its name, type or any tag is ex
 Where this differs from LangGraph: failures end the stream without an ``on_chain_error`` or
 ``on_chat_model_*`` event (LangChain v2 has none for them either; ``astream_events()`` then raises the
 run's exception); a subgraph node is one chain (LangGraph nests a second chain for the subgraph itself)
-and conditional edges are not chains; a ``nostream`` model has no ``on_chat_model_stream`` events; a
-tool's ``on_tool_end`` output is what the tool returned (LangGraph's ``ToolNode`` shows the
-``ToolMessage``); ``on_tool_error`` carries the error's message and type name instead of the exception.
+and conditional edges are not chains; a ``nostream`` model has no ``on_chat_model_stream`` events;
+``on_tool_error`` carries the error's message and type name instead of the exception.
 """
 
 from __future__ import annotations

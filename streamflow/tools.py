@@ -3,9 +3,10 @@
 ``@tool`` reads a function's name, docstring and signature into a tool with a JSON schema. Inside a run,
 each call publishes ``ToolStarted`` and ``ToolFinished`` (or ``ToolFailed``); tools can write custom data
 with ``get_stream_writer()`` (the ``custom`` mode shows it, and the ``tools`` mode as the call's output
-deltas). :class:`ToolNode` runs the tool calls of the last AI message concurrently and
-turns every failure (bad arguments, unknown tool, an exception) into a ``ToolMessage`` with
-``status="error"``, so the agent can recover.
+deltas). :class:`ToolNode`, :func:`tools_condition` and :func:`create_react_agent` behave as
+``langgraph.prebuilt`` 1.x's: ``ToolNode`` runs the tool calls of the latest AI message concurrently,
+answers bad arguments and unknown tools with an error ``ToolMessage`` and, by default, lets an exception a
+tool raises fail the run (``handle_tool_errors`` chooses otherwise).
 """
 
 from __future__ import annotations
