@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import anyio
 import pytest
 
-from streamflow.errors import InvalidArgumentError
-from streamflow.graph import get_stream_writer
-from streamflow.messages import AIMessage, ToolMessage
+from streamflow.errors import InvalidArgumentError, ToolInvocationError
+from streamflow.graph import END, START, StateGraph, get_stream_writer
+from streamflow.messages import AIMessage, HumanMessage, MessagesState, ToolMessage
 from streamflow.models import FakeChatModel
-from streamflow.tools import create_react_agent, tool
+from streamflow.tools import ToolNode, create_react_agent, tool, tools_condition
 
 
 @tool
@@ -103,3 +107,164 @@ def test_react_agent_refuses_a_prompt_item_that_is_not_a_message_or_a_prompt_of_
         create_react_agent(FakeChatModel(["x"]), [add], prompt=["not a message"])  # type: ignore[list-item]
     with pytest.raises(InvalidArgumentError, match="Got unexpected type for `prompt`: <class 'int'>"):
         create_react_agent(FakeChatModel(["x"]), [add], prompt=3)  # type: ignore[arg-type]
+
+
+@tool
+def fail(x: str) -> str:
+    """Always raises."""
+    raise ValueError(f"bad {x}")
+
+
+def _tool_graph(node: ToolNode) -> Any:
+    return StateGraph(MessagesState).add_node("tools", node).add_edge(START, "tools").compile()
+
+
+def _asking(*calls: AIMessage) -> dict[str, Any]:
+    return {"messages": [HumanMessage("hi"), *calls]}
+
+
+def test_tool_node_raises_a_tool_exception_by_default() -> None:
+    graph = _tool_graph(ToolNode([fail]))
+    with pytest.raises(ValueError, match="^" + re.escape("bad q") + "$"):
+        graph.invoke(_asking(_call("fail", {"x": "q"})))
+
+
+def _value_error(e: ValueError) -> str:
+    return f"handled: {e}"
+
+
+def _key_error(e: KeyError) -> str:
+    return "never"
+
+
+@pytest.mark.parametrize(
+    ("handling", "content"),
+    [
+        (True, "Error: ValueError('bad q')\n Please fix your mistakes."),
+        ("try again", "try again"),
+        (ValueError, "Error: ValueError('bad q')\n Please fix your mistakes."),
+        ((KeyError, ValueError), "Error: ValueError('bad q')\n Please fix your mistakes."),
+        (_value_error, "handled: bad q"),
+    ],
+)
+def test_handle_tool_errors_turns_a_handled_exception_into_an_error_message(handling: Any, content: str) -> None:
+    out = _tool_graph(ToolNode([fail], handle_tool_errors=handling)).invoke(_asking(_call("fail", {"x": "q"})))
+    message = out["messages"][-1]
+    assert (message.content, message.status, message.name, message.tool_call_id) == (content, "error", "fail", "c1")
+
+
+@pytest.mark.parametrize("handling", [False, KeyError, (KeyError, TypeError), _key_error])
+def test_handle_tool_errors_raises_what_it_does_not_handle(handling: Any) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape("bad q") + "$"):
+        _tool_graph(ToolNode([fail], handle_tool_errors=handling)).invoke(_asking(_call("fail", {"x": "q"})))
+
+
+def test_bad_arguments_raise_tool_invocation_error_when_errors_are_not_handled() -> None:
+    graph = _tool_graph(ToolNode([add], handle_tool_errors=False))
+    with pytest.raises(ToolInvocationError) as caught:
+        graph.invoke(_asking(_call("add", {"a": 1})))
+    assert caught.value.tool_name == "add" and caught.value.tool_kwargs == {"a": 1}
+    assert caught.value.errors == [("b", "Field required")]
+    assert str(caught.value) == (
+        "Error invoking tool 'add' with kwargs {'a': 1} with error:\n b: Field required\n"
+        " Please fix the error and try again."
+    )
+
+
+def test_a_handle_tool_errors_of_another_type_is_refused_when_a_tool_fails() -> None:
+    graph = _tool_graph(ToolNode([fail], handle_tool_errors=3))  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=re.escape("Expected bool, str or callable. Received: 3")):
+        graph.invoke(_asking(_call("fail", {"x": "q"})))
+
+
+@pytest.mark.parametrize(
+    ("args", "result"),
+    [({"a": "2", "b": 3.0}, "5"), ({"a": True, "b": 1}, "2"), ({"a": 1, "b": 2, "extra": 9}, "3")],
+)
+def test_arguments_are_read_as_pydantic_lax_mode_reads_them(args: dict[str, Any], result: str) -> None:
+    out = _tool_graph(ToolNode([add])).invoke(_asking(_call("add", args)))
+    assert (out["messages"][-1].content, out["messages"][-1].status) == (result, "success")
+
+
+def test_non_string_output_becomes_json_content_without_escaping() -> None:
+    @tool
+    def facts(city: str) -> dict[str, Any]:
+        """Facts."""
+        return {"city": city, "temp": 21}
+
+    out = _tool_graph(ToolNode([facts])).invoke(_asking(_call("facts", {"city": "Zürich"})))
+    assert out["messages"][-1].content == '{"city": "Zürich", "temp": 21}'
+
+
+def test_tool_node_takes_a_message_list_and_the_latest_ai_message() -> None:
+    node = ToolNode([add])
+    messages = [_call("add", {"a": 1, "b": 2}), HumanMessage("later")]
+    out = anyio.run(node, messages)
+    assert isinstance(out, list) and [m.content for m in out] == ["3"]
+    with pytest.raises(InvalidArgumentError, match="^" + re.escape("No AIMessage found in input") + "$"):
+        anyio.run(node, [HumanMessage("x")])
+    with pytest.raises(InvalidArgumentError, match="^" + re.escape("No message found in input") + "$"):
+        anyio.run(node, {"messages": []})
+
+
+def test_tool_node_with_a_messages_key() -> None:
+    out = anyio.run(ToolNode([add], messages_key="chat"), {"chat": [_call("add", {"a": 1, "b": 2})]})
+    assert list(out) == ["chat"] and out["chat"][0].content == "3"
+
+
+def test_tools_condition_reads_lists_mappings_and_a_messages_key() -> None:
+    assert tools_condition([_call("add", {})]) == "tools"
+    assert tools_condition({"chat": [AIMessage("done")]}, messages_key="chat") == END
+    with pytest.raises(InvalidArgumentError, match="No messages found in input state to tool_edge"):
+        tools_condition({"messages": []})
+
+
+def test_react_agent_v2_runs_each_tool_call_as_its_own_task_and_v1_as_one() -> None:
+    both = AIMessage(
+        "",
+        tool_calls=[
+            {"name": "add", "args": {"a": 1, "b": 2}, "id": "c1", "type": "tool_call"},
+            {"name": "add", "args": {"a": 3, "b": 4}, "id": "c2", "type": "tool_call"},
+        ],
+    )
+    for version, tools_chunks in (("v2", 2), ("v1", 1)):
+        agent = create_react_agent(FakeChatModel([both, "done"]), [add], version=version)
+        chunks = list(agent.stream({"messages": ["go"]}, stream_mode="updates"))
+        assert [next(iter(c)) for c in chunks] == ["agent", *["tools"] * tools_chunks, "agent"]
+
+
+def test_react_agent_name_names_the_graph_and_the_model_messages() -> None:
+    agent = create_react_agent(FakeChatModel(["hi"]), [add], name="helper")
+    assert agent.name == "helper"
+    assert agent.invoke({"messages": ["x"]})["messages"][-1].name == "helper"
+    assert create_react_agent(FakeChatModel(["hi"]), [add]).name == "LangGraph"
+
+
+def test_react_agent_takes_a_tool_node_a_prompt_function_and_no_tools() -> None:
+    model = _Recording([_call("fail", {"x": "q"}), "recovered"])
+    agent = create_react_agent(
+        model, ToolNode([fail], handle_tool_errors="failed"), prompt=lambda state: state["messages"][-1:]
+    )
+    out = agent.invoke({"messages": ["go"]})
+    assert [m.content for m in out["messages"][-2:]] == ["failed", "recovered"]
+    assert [len(seen) for seen in model.seen] == [1, 1]
+    alone = create_react_agent(FakeChatModel(["just text"]), [])
+    assert [next(iter(c)) for c in alone.stream({"messages": ["x"]})] == ["agent"]
+
+
+def test_react_agent_refuses_an_unknown_version_unsupported_parameters_and_unknown_keywords() -> None:
+    with pytest.raises(
+        InvalidArgumentError, match=re.escape("Invalid version v3. Supported versions are 'v1' and 'v2'.")
+    ):
+        create_react_agent(FakeChatModel(["x"]), [add], version="v3")
+    with pytest.raises(InvalidArgumentError, match="checkpointer not supported by streamflow yet"):
+        create_react_agent(FakeChatModel(["x"]), [add], checkpointer=object())
+    create_react_agent(FakeChatModel(["x"]), [add], checkpointer=None, debug=False)  # unset: accepted
+    with pytest.raises(TypeError, match=re.escape("unexpected keyword arguments: {'colour': 1}")):
+        create_react_agent(FakeChatModel(["x"]), [add], colour=1)
+
+
+def test_react_agent_refuses_a_tool_call_without_an_answer_in_the_history() -> None:
+    agent = create_react_agent(FakeChatModel(["x"]), [add])
+    with pytest.raises(InvalidArgumentError, match="do not have a corresponding ToolMessage"):
+        agent.invoke({"messages": [HumanMessage("hi"), _call("add", {"a": 1, "b": 2})]})
