@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
-from streamflow.errors import InvalidArgumentError, ToolInvocationError
+from streamflow.errors import InvalidArgumentError, ToolInvocationError, UnknownStreamModeError
 from streamflow.graph import END, START, StateGraph, get_stream_writer
 from streamflow.messages import AIMessage, HumanMessage, MessagesState, ToolMessage
 from streamflow.models import FakeChatModel
@@ -268,3 +268,25 @@ def test_react_agent_refuses_a_tool_call_without_an_answer_in_the_history() -> N
     agent = create_react_agent(FakeChatModel(["x"]), [add])
     with pytest.raises(InvalidArgumentError, match="do not have a corresponding ToolMessage"):
         agent.invoke({"messages": [HumanMessage("hi"), _call("add", {"a": 1, "b": 2})]})
+
+
+@pytest.mark.anyio
+async def test_astream_events_stream_mode_shapes_the_graph_chunks_and_refuses_unknown_modes() -> None:
+    async def graph_chunks(**kwargs: Any) -> list[Any]:
+        agent = create_react_agent(FakeChatModel(["hi"]), [add])
+        events = agent.astream_events({"messages": [HumanMessage("x", id="h")]}, version="v2", **kwargs)
+        return [
+            e["data"]["chunk"] async for e in events if e["event"] == "on_chain_stream" and e["name"] == "LangGraph"
+        ]
+
+    (update,) = await graph_chunks()
+    assert list(update) == ["agent"]
+    first, last = await graph_chunks(stream_mode="values")
+    assert [len(first["messages"]), len(last["messages"])] == [1, 2]
+    assert [mode for mode, _ in await graph_chunks(stream_mode=["values", "updates"])] == [
+        "values",
+        "updates",
+        "values",
+    ]
+    with pytest.raises(UnknownStreamModeError, match="nope"):
+        await graph_chunks(stream_mode="nope")

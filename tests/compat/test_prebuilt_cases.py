@@ -429,3 +429,31 @@ def test_agent_errors(lib: Lib, case: str) -> None:
         assert got[:2] == expected[:2] and got[2].startswith(expected[2])
     else:
         assert got == expected
+
+
+# astream_events(stream_mode=..., subgraphs=...): LangGraph hands them to astream, so they shape the graph's
+# own on_chain_stream chunks
+
+EVENT_STREAM_KWARGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "updates": {"stream_mode": "updates"},
+    "values": {"stream_mode": "values"},
+    "list": {"stream_mode": ["updates", "values"]},
+    "subgraphs": {"subgraphs": True},
+    "tools": {"stream_mode": "tools"},
+    "custom and updates": {"stream_mode": ["custom", "updates"]},
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("case", list(EVENT_STREAM_KWARGS))
+async def test_astream_events_stream_mode_shapes_the_graph_chunks(lib: Lib, case: str) -> None:
+    async def run(library: Lib) -> Any:
+        agent = build_agent(library, TWO_CALLS, ("add", "info"), {"version": "v1"})
+        events = agent.astream_events(HUMAN, version="v2", **EVENT_STREAM_KWARGS[case])
+        chunks = [
+            e["data"]["chunk"] async for e in events if e["event"] == "on_chain_stream" and e["name"] == "LangGraph"
+        ]
+        return sorted(normalise(chunks), key=repr) if case == "tools" else normalise(chunks)
+
+    assert await run(lib) == await run(reference())
