@@ -44,10 +44,22 @@ _JSON_TYPES: dict[Any, str] = {
 
 
 class BaseTool:
-    """A callable tool with a name, a description and a JSON schema of its arguments."""
+    """A callable tool with a name, a description and a JSON schema of its arguments.
 
-    def __init__(self, func: Callable[..., Any], name: str | None = None, description: str | None = None) -> None:
+    :param return_direct: as LangChain's: a ReAct agent (:func:`create_react_agent`) ends its run after
+        calling this tool, its ``ToolMessage`` being the last message
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        return_direct: bool = False,
+    ) -> None:
         self.func = func
+        self.return_direct = return_direct
         self.name = name or func.__name__
         doc = inspect.getdoc(func) or ""
         self.description = description or doc.split("\n\n")[0].strip()
@@ -164,17 +176,23 @@ class BaseTool:
 
 
 @typing.overload
-def tool(name_or_func: Callable[..., Any], /, *, description: str | None = None) -> BaseTool: ...
+def tool(
+    name_or_func: Callable[..., Any], /, *, description: str | None = None, return_direct: bool = False
+) -> BaseTool: ...
 
 
 @typing.overload
 def tool(
-    name_or_func: str | None = None, /, *, description: str | None = None
+    name_or_func: str | None = None, /, *, description: str | None = None, return_direct: bool = False
 ) -> Callable[[Callable[..., Any]], BaseTool]: ...
 
 
 def tool(
-    name_or_func: str | Callable[..., Any] | None = None, /, *, description: str | None = None
+    name_or_func: str | Callable[..., Any] | None = None,
+    /,
+    *,
+    description: str | None = None,
+    return_direct: bool = False,
 ) -> BaseTool | Callable[[Callable[..., Any]], BaseTool]:
     """Make a tool of a function (sync or async), as LangChain's ``@tool``: its name, its docstring's first
     paragraph as the description, and a JSON schema from its signature's type hints.
@@ -184,11 +202,12 @@ def tool(
 
     :param name_or_func: the function, or the tool's name (default: the function's name)
     :param description: the tool's description (default: from the docstring)
+    :param return_direct: a ReAct agent ends its run after calling the tool (LangChain's ``return_direct``)
     :raises InvalidArgumentError: when ``name_or_func`` is neither a function nor a string, or the
         decorator is applied to something that is not callable
     """
     if callable(name_or_func):
-        return BaseTool(name_or_func, description=description)
+        return BaseTool(name_or_func, description=description, return_direct=return_direct)
     if name_or_func is not None and not isinstance(name_or_func, str):
         raise InvalidArgumentError(
             f"tool() takes a function or a tool name, got {type(name_or_func).__name__} {name_or_func!r}"
@@ -198,7 +217,7 @@ def tool(
     def decorate(func: Callable[..., Any]) -> BaseTool:
         if not callable(func):
             raise InvalidArgumentError(f"@tool(...) decorates a function, got {type(func).__name__} {func!r}")
-        return BaseTool(func, name=name, description=description)
+        return BaseTool(func, name=name, description=description, return_direct=return_direct)
 
     return decorate
 
@@ -549,7 +568,8 @@ def create_react_agent(
     Each answer of the model is named ``name``. ``version="v2"`` (the default) runs each tool call of an
     answer as its own ``"tools"`` task (one ``updates`` chunk each); ``"v1"`` runs them all in one task.
     A tool that raises fails the run, as in LangGraph (pass a ``ToolNode(tools, handle_tool_errors=True)``
-    to turn errors into messages).
+    to turn errors into messages). After a call to a tool made with ``return_direct=True`` the run ends,
+    its ``ToolMessage`` last.
 
     :param model: a chat model with ``bind_tools`` (bound to the tools when there are any)
     :param tools: tools, functions, or a :class:`ToolNode`
@@ -601,12 +621,26 @@ def create_react_agent(
             for call in last.tool_calls
         ]
 
+    return_direct = {t.name for t in tool_list if t.return_direct}
+
+    def after_tools(state: MessagesState) -> str:
+        """END when a tool that returns directly answered (or was asked for), else back to the model."""
+        last: Any = None
+        for last in reversed(state["messages"]):
+            if not isinstance(last, ToolMessage):
+                break
+            if last.name in return_direct:
+                return END
+        if isinstance(last, AIMessage) and any(c["name"] in return_direct for c in last.tool_calls):
+            return END
+        return "agent"
+
     builder = StateGraph(MessagesState).add_node("agent", agent).add_edge(START, "agent")
     if not tool_list:
         return builder.add_edge("agent", END).compile(name=name)
-    return (
-        builder.add_node("tools", node)
-        .add_conditional_edges("agent", should_continue, ["tools", END])
-        .add_edge("tools", "agent")
-        .compile(name=name)
-    )
+    builder.add_node("tools", node).add_conditional_edges("agent", should_continue, ["tools", END])
+    if return_direct:
+        builder.add_conditional_edges("tools", after_tools, ["agent", END])
+    else:
+        builder.add_edge("tools", "agent")
+    return builder.compile(name=name)

@@ -290,3 +290,16 @@ async def test_astream_events_stream_mode_shapes_the_graph_chunks_and_refuses_un
     ]
     with pytest.raises(UnknownStreamModeError, match="nope"):
         await graph_chunks(stream_mode="nope")
+
+
+def test_a_return_direct_tool_ends_the_agent_run_with_its_message() -> None:
+    @tool(return_direct=True)
+    def answer(text: str) -> str:
+        """The final answer."""
+        return f"final: {text}"
+
+    assert answer.return_direct and not add.return_direct
+    model = FakeChatModel([_call("answer", {"text": "42"}), "never said"])
+    out = create_react_agent(model, [answer, add]).invoke({"messages": ["q"]})
+    assert [type(m).__name__ for m in out["messages"]] == ["HumanMessage", "AIMessage", "ToolMessage"]
+    assert out["messages"][-1].content == "final: 42"

@@ -90,9 +90,23 @@ async def shout(text: str) -> str:
     return text.upper()
 
 
+def final(answer: str) -> str:
+    """Give the final answer."""
+    return f"final: {answer}"
+
+
 def tools_for(lib: Lib) -> dict[str, Any]:
-    """The functions above made tools by ``lib``'s ``@tool``."""
-    return {fn.__name__: lib.tool(fn) for fn in (add, boom, info, shout)}
+    """The functions above made tools by ``lib``'s ``@tool`` (``final`` returns directly)."""
+    tools = {fn.__name__: lib.tool(fn) for fn in (add, boom, info, shout)}
+    tools["final"] = lib.tool(final, return_direct=True)
+
+    def progress(url: str) -> str:
+        """Fetch a page, writing its progress."""
+        lib.get_stream_writer()(f"fetching {url}")
+        return f"page {url}"
+
+    tools["progress"] = lib.tool(progress)
+    return tools
 
 
 def react(lib: Lib, model: Any, tools: Any, **kwargs: Any) -> Any:
@@ -315,10 +329,28 @@ AGENT_CASES: dict[str, tuple[list[Turn], tuple[str, ...], dict[str, Any], dict[s
         True,
     ),
     "multiple modes": (TWO_CALLS, ("add", "info"), {"version": "v1"}, {"stream_mode": ["updates", "values"]}, True),
+    "return direct": ([("", [call("final", {"answer": "42"}, "c1")]), ("never", [])], ("final", "add"), {}, {}, True),
+    "return direct among others, v1": (
+        [("", [call("add", {"a": 1, "b": 2}, "c1"), call("final", {"answer": "3"}, "c2")]), ("never", [])],
+        ("final", "add"),
+        {"version": "v1"},
+        {"stream_mode": "values"},
+        True,
+    ),
+    "no return direct called": (ECHO, ("final", "add"), {}, {"stream_mode": "updates"}, True),
+    "tool writing progress": (
+        [("", [call("progress", {"url": "u"}, "c1")]), ("done", [])],
+        ("progress",),
+        {},
+        {"stream_mode": ["tools", "custom"]},
+        True,
+    ),
 }
 
 AGENT_DIFFERENCES = {
     "bad arguments, tools mode": "tool-error carries our ToolArgumentsError text, not pydantic's ValidationError text",
+    "tool writing progress": "a tool's get_stream_writer() writes are also tool-output-delta records here; "
+    "LangGraph's come only from ToolRuntime.emit_output_delta",
 }
 
 HUMAN = {"messages": [("user", "hi")]}
