@@ -569,7 +569,9 @@ def create_react_agent(
     answer as its own ``"tools"`` task (one ``updates`` chunk each); ``"v1"`` runs them all in one task.
     A tool that raises fails the run, as in LangGraph (pass a ``ToolNode(tools, handle_tool_errors=True)``
     to turn errors into messages). After a call to a tool made with ``return_direct=True`` the run ends,
-    its ``ToolMessage`` last.
+    its ``ToolMessage`` last. As LangGraph's, when the answer asks for tools with fewer than two steps of
+    the run's ``recursion_limit`` left, the model's message is replaced by ``"Sorry, need more steps to
+    process this request."`` and the run ends.
 
     :param model: a chat model with ``bind_tools`` (bound to the tools when there are any)
     :param tools: tools, functions, or a :class:`ToolNode`
@@ -600,6 +602,7 @@ def create_react_agent(
     tool_list = list(node.tools_by_name.values())
     bound = model.bind_tools(tool_list) if tool_list else model
     make_input = _prompt_function(prompt)
+    return_direct = {t.name for t in tool_list if t.return_direct}
 
     async def agent(state: MessagesState) -> dict[str, list[AIMessage]]:
         _check_chat_history(state["messages"])
@@ -608,7 +611,18 @@ def create_react_agent(
             model_input = await model_input
         response: AIMessage = await bound.ainvoke(model_input)
         response.name = name
+        if _more_steps_needed(response):
+            return {"messages": [AIMessage(id=response.id, content="Sorry, need more steps to process this request.")]}
         return {"messages": [response]}
+
+    def _more_steps_needed(response: AIMessage) -> bool:
+        """LangGraph's ``remaining_steps`` check: the answer asks for tools the run has no steps left for."""
+        task = current_task()
+        if task is None:
+            return False
+        remaining = task.run.recursion_limit - task.step
+        all_direct = all(c["name"] in return_direct for c in response.tool_calls)
+        return (remaining < 1 and all_direct) or (remaining < 2 and bool(response.tool_calls))
 
     def should_continue(state: MessagesState) -> Any:
         last = state["messages"][-1]
@@ -620,8 +634,6 @@ def create_react_agent(
             Send("tools", {"__type": "tool_call_with_context", "tool_call": call, "state": state})
             for call in last.tool_calls
         ]
-
-    return_direct = {t.name for t in tool_list if t.return_direct}
 
     def after_tools(state: MessagesState) -> str:
         """END when a tool that returns directly answered (or was asked for), else back to the model."""

@@ -303,3 +303,12 @@ def test_a_return_direct_tool_ends_the_agent_run_with_its_message() -> None:
     out = create_react_agent(model, [answer, add]).invoke({"messages": ["q"]})
     assert [type(m).__name__ for m in out["messages"]] == ["HumanMessage", "AIMessage", "ToolMessage"]
     assert out["messages"][-1].content == "final: 42"
+
+
+def test_the_agent_says_it_needs_more_steps_instead_of_calling_tools_it_has_no_steps_left_for() -> None:
+    agent = create_react_agent(FakeChatModel([_call("add", {"a": 1, "b": 1})]), [add])
+    out = agent.invoke({"messages": ["loop"]}, {"recursion_limit": 4})
+    # steps: agent (3 left), tools, agent (1 left: its tool calls are dropped)
+    assert [type(m).__name__ for m in out["messages"]] == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
+    assert out["messages"][-1].content == "Sorry, need more steps to process this request."
+    assert not out["messages"][-1].tool_calls

@@ -282,6 +282,7 @@ def test_tools_condition_with_a_messages_key(lib: Lib) -> None:
 TWO_CALLS: list[Turn] = [("", [call("add", {"a": 1, "b": 2}, "c1"), call("info", {"key": "z"}, "c2")]), ("done", [])]
 ECHO: list[Turn] = [(None, [call("add", {"a": 1, "b": 2}, "c1")]), (None, [])]
 FAILING: list[Turn] = [("", [call("boom", {"x": "q"}, "c1")]), ("done", [])]
+LOOPING: list[Turn] = [("", [call("add", {"a": 1, "b": 1}, "c1")])]
 BAD_ARGS: list[Turn] = [("", [call("add", {"a": "one", "b": 2}, "c1")]), ("done", [])]
 
 
@@ -338,6 +339,9 @@ AGENT_CASES: dict[str, tuple[list[Turn], tuple[str, ...], dict[str, Any], dict[s
         True,
     ),
     "no return direct called": (ECHO, ("final", "add"), {}, {"stream_mode": "updates"}, True),
+    "out of steps": (LOOPING, ("add",), {}, {"stream_mode": "values", "config": {"recursion_limit": 4}}, True),
+    "out of steps, v1": (LOOPING, ("add",), {"version": "v1"}, {"config": {"recursion_limit": 6}}, True),
+    "out of steps on the last step": (LOOPING, ("add",), {}, {"config": {"recursion_limit": 5}}, True),
     "tool writing progress": (
         [("", [call("progress", {"url": "u"}, "c1")]), ("done", [])],
         ("progress",),
@@ -349,6 +353,8 @@ AGENT_CASES: dict[str, tuple[list[Turn], tuple[str, ...], dict[str, Any], dict[s
 
 AGENT_DIFFERENCES = {
     "bad arguments, tools mode": "tool-error carries our ToolArgumentsError text, not pydantic's ValidationError text",
+    "out of steps on the last step": "LangGraph raises GraphRecursionError once a run has taken recursion_limit "
+    "steps, even when nothing is left to run; streamflow raises only for a step beyond the limit",
     "tool writing progress": "a tool's get_stream_writer() writes are also tool-output-delta records here; "
     "LangGraph's come only from ToolRuntime.emit_output_delta",
 }
