@@ -31,7 +31,15 @@ from .graph.context import TaskContext, _current, current_task
 from .graph.sync_code import run_sync_code
 from .messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
 
-__all__ = ["BaseTool", "ToolNode", "create_react_agent", "tool", "tools_condition"]
+__all__ = [
+    "BaseTool",
+    "InjectedState",
+    "InjectedToolCallId",
+    "ToolNode",
+    "create_react_agent",
+    "tool",
+    "tools_condition",
+]
 
 _JSON_TYPES: dict[Any, str] = {
     str: "string",
@@ -41,6 +49,25 @@ _JSON_TYPES: dict[Any, str] = {
     list: "array",
     dict: "object",
 }
+
+
+class InjectedState:
+    """Marks a tool parameter the graph state fills in, not the model (LangGraph's ``InjectedState``):
+    ``state: Annotated[dict, InjectedState]`` takes the whole state, ``Annotated[list, InjectedState("messages")]``
+    one key of it. The parameter is left out of the tool's schema; :class:`ToolNode` passes the value,
+    replacing any the model gave.
+
+    :param field: the state key to pass (None: the whole state)
+    """
+
+    def __init__(self, field: str | None = None) -> None:
+        self.field = field
+
+
+class InjectedToolCallId:
+    """Marks a tool parameter that receives the id of the model's tool call (LangChain's
+    ``InjectedToolCallId``): ``tool_call_id: Annotated[str, InjectedToolCallId]``. Left out of the tool's
+    schema; the tool must then be called with a tool call (as :class:`ToolNode` calls it)."""
 
 
 class BaseTool:
@@ -65,10 +92,23 @@ class BaseTool:
         self.description = description or doc.split("\n\n")[0].strip()
         self.is_async = inspect.iscoroutinefunction(func)
         hints = typing.get_type_hints(func)
+        extras = typing.get_type_hints(func, include_extras=True)
         props: dict[str, Any] = {}
         required: list[str] = []
         self._types: dict[str, type] = {}
+        self.injected_state: dict[str, str | None] = {}
+        """Parameters annotated ``InjectedState`` -> the state key they take (None: the whole state)."""
+        self.injected_tool_call_id: str | None = None
+        """The parameter annotated ``InjectedToolCallId``, if any."""
         for pname, param in inspect.signature(func).parameters.items():
+            marks = getattr(extras.get(pname), "__metadata__", ())
+            state_mark = next((m for m in marks if m is InjectedState or isinstance(m, InjectedState)), None)
+            if state_mark is not None:
+                self.injected_state[pname] = state_mark.field if isinstance(state_mark, InjectedState) else None
+                continue
+            if any(m is InjectedToolCallId or isinstance(m, InjectedToolCallId) for m in marks):
+                self.injected_tool_call_id = pname
+                continue
             hint = hints.get(pname, Any)
             origin = typing.get_origin(hint) or hint
             props[pname] = {"type": _JSON_TYPES.get(origin, "string")} if origin in _JSON_TYPES else {}
@@ -135,9 +175,12 @@ class BaseTool:
             call = args
             args = call["args"]
             tool_call_id = call.get("id") or tool_call_id
+        injected = self._injected(args, tool_call_id)
+        if injected:
+            args = {k: v for k, v in args.items() if k not in injected}
         task = current_task()
         if task is None:
-            output = await self._call(self.validate(args), None, "")
+            output = await self._call({**self.validate(args), **injected}, None, "")
             return output if call is None else _tool_message(output, call, self.name)
         call_id = str(uuid.uuid4())
         tool_call_id = tool_call_id or call_id
@@ -156,7 +199,7 @@ class BaseTool:
         call_task = task.for_tool_call(call_id, tool_call_id)
         token = _current.set(call_task)
         try:
-            output = await self._call(self.validate(args), call_task, call_id)
+            output = await self._call({**self.validate(args), **injected}, call_task, call_id)
             if call is not None:
                 output = _tool_message(output, call, self.name)
         except Exception as exc:
@@ -166,6 +209,21 @@ class BaseTool:
             _current.reset(token)
         run.publish_soon(ToolFinished(**route, output=output))
         return output
+
+    def _injected(self, args: Any, tool_call_id: str | None) -> dict[str, Any]:
+        """The values of the injected parameters: state values as ``ToolNode`` put them in ``args``, and the
+        tool call id."""
+        injected: dict[str, Any] = {}
+        if isinstance(args, Mapping):
+            injected = {k: args[k] for k in self.injected_state if k in args}
+        if self.injected_tool_call_id is not None:
+            if tool_call_id is None:
+                raise ToolArgumentsError(
+                    f"tool {self.name!r} takes an InjectedToolCallId argument: call it with a model's tool call "
+                    "({'name', 'args', 'id', 'type': 'tool_call'})"
+                )
+            injected[self.injected_tool_call_id] = tool_call_id
+        return injected
 
     async def _call(self, valid: dict[str, Any], task: TaskContext | None, call_id: str) -> Any:
         if self.is_async:
@@ -397,6 +455,45 @@ class ToolNode:
         """The tools by name (as :attr:`tools_by_name`)."""
         return self.tools_by_name
 
+    def _state_of(self, input: Any) -> Any:
+        """The state injected tool parameters read, as LangGraph's ``ToolNode`` takes it from its input."""
+        if isinstance(input, Mapping) and input.get("__type") == "tool_call_with_context":
+            return input["state"]
+        if (
+            isinstance(input, list)
+            and input
+            and isinstance(input[-1], Mapping)
+            and input[-1].get("type") == "tool_call"
+        ):
+            return {}
+        return input
+
+    def _inject(self, tool: BaseTool, call: Mapping[str, Any], state: Any) -> Mapping[str, Any]:
+        """``call`` with the tool's injected state values in its arguments (replacing any the model gave)."""
+        if not tool.injected_state:
+            return call
+        if isinstance(state, list):
+            fields = list(tool.injected_state.values())
+            if (len(fields) == 1 and fields[0] == self.messages_key) or fields[0] is None:
+                state = {self.messages_key: state}
+            else:
+                named = ", ".join(f for f in fields if f)
+                raise InvalidArgumentError(
+                    f"Invalid input to ToolNode. Tool {call['name']} requires graph state dict as input."
+                    + (f" State should contain fields {named}." if named else "")
+                )
+        args = {k: v for k, v in (call.get("args") or {}).items() if k not in tool.injected_state}
+        for param, field in tool.injected_state.items():
+            if not field:
+                args[param] = state
+            elif isinstance(state, Mapping):
+                if field not in state:
+                    raise KeyError(field)
+                args[param] = state[field]
+            else:
+                args[param] = getattr(state, field)
+        return {**call, "args": args}
+
     def _parse_input(self, input: Any) -> tuple[list[Mapping[str, Any]], bool]:
         """The tool calls to run and whether the input was a list of messages."""
         if isinstance(input, Mapping) and input.get("__type") == "tool_call_with_context":
@@ -439,14 +536,14 @@ class ToolNode:
             f"Got unexpected type of `handle_tool_error`. Expected bool, str or callable. Received: {flag}"
         )
 
-    async def _run_one(self, call: Mapping[str, Any]) -> ToolMessage:
+    async def _run_one(self, call: Mapping[str, Any], state: Any) -> ToolMessage:
         found = self.tools_by_name.get(call["name"])
         if found is None:
             content = f"Error: {call['name']} is not a valid tool, try one of [{', '.join(self.tools_by_name)}]."
             return ToolMessage(content=content, tool_call_id=call["id"], name=call["name"], status="error")
         try:
             try:
-                message: ToolMessage = await found.ainvoke({**call, "type": "tool_call"})
+                message: ToolMessage = await found.ainvoke({**self._inject(found, call, state), "type": "tool_call"})
             except ToolArgumentsError as exc:
                 if isinstance(exc, ToolInvocationError):
                     raise
@@ -462,11 +559,12 @@ class ToolNode:
 
     async def __call__(self, state: Any) -> Any:
         calls, as_list = self._parse_input(state)
+        tool_state = self._state_of(state)
         results: list[ToolMessage | BaseException | None] = [None] * len(calls)
 
         async def run_one(index: int, call: Mapping[str, Any]) -> None:
             try:
-                results[index] = await self._run_one(call)
+                results[index] = await self._run_one(call, tool_state)
             except Exception as exc:
                 results[index] = exc
 

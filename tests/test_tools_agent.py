@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
 import pytest
 
-from streamflow.errors import InvalidArgumentError, ToolInvocationError, UnknownStreamModeError
+from streamflow.errors import InvalidArgumentError, ToolArgumentsError, ToolInvocationError, UnknownStreamModeError
 from streamflow.graph import END, START, StateGraph, get_stream_writer
 from streamflow.messages import AIMessage, HumanMessage, MessagesState, ToolMessage
 from streamflow.models import FakeChatModel
-from streamflow.tools import ToolNode, create_react_agent, tool, tools_condition
+from streamflow.tools import InjectedState, InjectedToolCallId, ToolNode, create_react_agent, tool, tools_condition
 
 
 @tool
@@ -312,3 +312,41 @@ def test_the_agent_says_it_needs_more_steps_instead_of_calling_tools_it_has_no_s
     assert [type(m).__name__ for m in out["messages"]] == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
     assert out["messages"][-1].content == "Sorry, need more steps to process this request."
     assert not out["messages"][-1].tool_calls
+
+
+@tool
+def count_messages(unit: str, state: Annotated[dict[str, Any], InjectedState]) -> str:
+    """Count the state's messages."""
+    return f"{len(state['messages'])} {unit}"
+
+
+@tool
+def echo_call(
+    text: str, messages: Annotated[list[Any], InjectedState("messages")], call_id: Annotated[str, InjectedToolCallId]
+) -> str:
+    """Echo, with the number of messages and the call's id."""
+    return f"{text}/{len(messages)}/{call_id}"
+
+
+def test_injected_parameters_are_left_out_of_the_schema() -> None:
+    assert count_messages.args_schema["properties"] == {"unit": {"type": "string"}}
+    assert echo_call.args_schema["required"] == ["text"]
+
+
+def test_tool_node_injects_the_state_and_the_call_id_over_what_the_model_gave() -> None:
+    asks = AIMessage(
+        "",
+        tool_calls=[
+            {"name": "count_messages", "args": {"unit": "msgs", "state": "forged"}, "id": "c1", "type": "tool_call"},
+            {"name": "echo_call", "args": {"text": "hi"}, "id": "c2", "type": "tool_call"},
+        ],
+    )
+    out = _tool_graph(ToolNode([count_messages, echo_call])).invoke(_asking(asks))
+    assert [m.content for m in out["messages"][-2:]] == ["2 msgs", "hi/2/c2"]
+
+
+def test_injected_state_from_a_message_list_and_a_tool_call_id_outside_a_tool_call() -> None:
+    asks = _call("count_messages", {"unit": "m"})
+    assert [m.content for m in anyio.run(ToolNode([count_messages]), [asks])] == ["1 m"]
+    with pytest.raises(ToolArgumentsError, match="InjectedToolCallId"):
+        anyio.run(echo_call.ainvoke, {"text": "x", "messages": []})

@@ -47,6 +47,8 @@ class Lib:
     ToolNode: Any
     tools_condition: Any
     create_react_agent: Any
+    InjectedState: Any
+    InjectedToolCallId: Any
 
 
 def load(name: str) -> Lib:
@@ -82,6 +84,8 @@ def load(name: str) -> Lib:
             ToolNode=prebuilt.ToolNode,
             tools_condition=prebuilt.tools_condition,
             create_react_agent=prebuilt.create_react_agent,
+            InjectedState=prebuilt.InjectedState,
+            InjectedToolCallId=tools.InjectedToolCallId,
         )
     graph = importlib.import_module("streamflow.graph")
     messages = importlib.import_module("streamflow.messages")
@@ -108,6 +112,8 @@ def load(name: str) -> Lib:
         ToolNode=prebuilt.ToolNode,
         tools_condition=prebuilt.tools_condition,
         create_react_agent=prebuilt.create_react_agent,
+        InjectedState=prebuilt.InjectedState,
+        InjectedToolCallId=tools.InjectedToolCallId,
     )
 
 

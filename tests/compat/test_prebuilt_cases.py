@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
@@ -106,6 +106,21 @@ def tools_for(lib: Lib) -> dict[str, Any]:
         return f"page {url}"
 
     tools["progress"] = lib.tool(progress)
+
+    def count(unit: str, state: Any) -> str:
+        """Count the messages of the state."""
+        return f"{len(state['messages'])} {unit}"
+
+    def last(messages: Any, tool_call_id: Any) -> str:
+        """The last message's text, and the call's id."""
+        return f"{messages[-1].content or '(empty)'} for {tool_call_id}"
+
+    # What a user writes as ``Annotated[dict, InjectedState]``, with the library under test's names.
+    count.__annotations__["state"] = Annotated[dict, lib.InjectedState]
+    last.__annotations__["messages"] = Annotated[list, lib.InjectedState("messages")]
+    last.__annotations__["tool_call_id"] = Annotated[str, lib.InjectedToolCallId]
+    tools["count"] = lib.tool(count)
+    tools["last"] = lib.tool(last)
     return tools
 
 
@@ -342,6 +357,27 @@ AGENT_CASES: dict[str, tuple[list[Turn], tuple[str, ...], dict[str, Any], dict[s
     "out of steps": (LOOPING, ("add",), {}, {"stream_mode": "values", "config": {"recursion_limit": 4}}, True),
     "out of steps, v1": (LOOPING, ("add",), {"version": "v1"}, {"config": {"recursion_limit": 6}}, True),
     "out of steps on the last step": (LOOPING, ("add",), {}, {"config": {"recursion_limit": 5}}, True),
+    "injected state, v1": (
+        [("", [call("count", {"unit": "msgs"}, "c1"), call("last", {}, "c2")]), ("done", [])],
+        ("count", "last"),
+        {"version": "v1"},
+        {},
+        True,
+    ),
+    "injected state, v2": (
+        [("", [call("count", {"unit": "msgs", "state": "forged"}, "c1"), call("last", {}, "c2")]), ("done", [])],
+        ("count", "last"),
+        {},
+        {"stream_mode": ["updates", "tools"]},
+        False,
+    ),
+    "injected state, bad arguments": (
+        [("", [call("count", {"state": {}}, "c1")]), ("done", [])],
+        ("count",),
+        {},
+        {},
+        True,
+    ),
     "tool writing progress": (
         [("", [call("progress", {"url": "u"}, "c1")]), ("done", [])],
         ("progress",),
