@@ -598,6 +598,8 @@ def tools_condition(state: Any, messages_key: str = "messages") -> str:
 
 _NOT_YET = (
     "response_format",
+    "pre_model_hook",
+    "post_model_hook",
     "state_schema",
     "context_schema",
     "checkpointer",
@@ -678,10 +680,12 @@ def create_react_agent(
         LangGraph) any message or a list of messages. Put before the state's messages on every model call,
         and not added to the state
     :param name: the compiled graph's name (default ``"LangGraph"``) and the ``name`` of its AI messages
-    :raises InvalidArgumentError: for a ``version`` other than ``"v1"``/``"v2"``, a ``prompt`` of another
-        type or a list holding a non-message, a tool that is neither a :class:`BaseTool` nor a function, or
-        one of LangGraph's parameters streamflow does not support yet (``response_format``, ``checkpointer``, ``store``,
-        ``interrupt_before``/``interrupt_after``, ``state_schema``, ``context_schema``, ``debug``) set; the
+    :raises InvalidArgumentError: for a ``model`` that is not a chat model (LangGraph's model names and
+        model-choosing functions are not supported yet), a ``version`` other than ``"v1"``/``"v2"``, a
+        ``prompt`` of another type or a list holding a non-message, a tool that is neither a
+        :class:`BaseTool` nor a function, or one of LangGraph's parameters streamflow does not support yet
+        set (``response_format``, ``pre_model_hook``, ``post_model_hook``, ``checkpointer``, ``store``,
+        ``interrupt_before``/``interrupt_after``, ``state_schema``, ``context_schema``, ``debug``); the
         agent's run fails with it when its messages hold a tool call no ``ToolMessage`` answers
     :raises TypeError: for another keyword argument, as LangGraph raises
     """
@@ -696,6 +700,11 @@ def create_react_agent(
         raise TypeError(f"create_react_agent() got unexpected keyword arguments: {unknown}")
     if version not in ("v1", "v2"):
         raise InvalidArgumentError(f"Invalid version {version}. Supported versions are 'v1' and 'v2'.")
+    if not hasattr(model, "bind_tools") or not hasattr(model, "ainvoke"):
+        raise InvalidArgumentError(
+            f"create_react_agent() takes a chat model (with bind_tools and ainvoke), got {type(model).__name__} "
+            f"{model!r}; model names ('provider:model') and functions choosing a model are not supported yet"
+        )
     node = tools if isinstance(tools, ToolNode) else ToolNode(tools)
     tool_list = list(node.tools_by_name.values())
     bound = model.bind_tools(tool_list) if tool_list else model

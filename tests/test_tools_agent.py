@@ -350,3 +350,10 @@ def test_injected_state_from_a_message_list_and_a_tool_call_id_outside_a_tool_ca
     assert [m.content for m in anyio.run(ToolNode([count_messages]), [asks])] == ["1 m"]
     with pytest.raises(ToolArgumentsError, match="InjectedToolCallId"):
         anyio.run(echo_call.ainvoke, {"text": "x", "messages": []})
+
+
+def test_react_agent_refuses_what_is_not_a_chat_model_and_the_model_hooks() -> None:
+    with pytest.raises(InvalidArgumentError, match="takes a chat model"):
+        create_react_agent("openai:gpt-4o", [add])
+    with pytest.raises(InvalidArgumentError, match="pre_model_hook not supported by streamflow yet"):
+        create_react_agent(FakeChatModel(["x"]), [add], pre_model_hook=lambda state: {})
