@@ -531,3 +531,13 @@ async def test_astream_events_stream_mode_shapes_the_graph_chunks(lib: Lib, case
         return sorted(normalise(chunks), key=repr) if case == "tools" else normalise(chunks)
 
     assert await run(lib) == await run(reference())
+
+
+@pytest.mark.parametrize("mode", ["custom", ["custom", "updates"]], ids=["custom", "custom and updates"])
+def test_tool_node_stream_writer(lib: Lib, mode: Any) -> None:
+    def run(library: Lib) -> Any:
+        graph = tool_node_graph(library, "progress", "add")
+        asks = asking(library, call("progress", {"url": "u"}, "c1"))
+        return normalise(list(graph.stream(asks, stream_mode=mode)))
+
+    assert run(lib) == run(reference())
