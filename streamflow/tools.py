@@ -11,8 +11,10 @@ tool raises fail the run (``handle_tool_errors`` chooses otherwise).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
+import threading
 import types
 import typing
 import uuid
@@ -22,14 +24,15 @@ from typing import Any
 import anyio
 
 from . import workers
-from .errors import InvalidArgumentError, RunCancelledError, TaskCancelledError
+from .errors import InvalidArgumentError, RunCancelledError, SyncInAsyncContextError, TaskCancelledError
 from .errors import ToolArgumentsError as ToolArgumentsError
 from .errors import ToolInvocationError as ToolInvocationError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
 from .graph import END, START, Send, StateGraph
-from .graph.context import TaskContext, _current, current_task
+from .graph.context import TaskContext, _current, check_cancelled, current_task
 from .graph.sync_code import run_sync_code
 from .messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
+from .portal import call_sync
 
 __all__ = [
     "BaseTool",
@@ -209,6 +212,23 @@ class BaseTool:
             _current.reset(token)
         run.publish_soon(ToolFinished(**route, output=output))
         return output
+
+    def invoke(self, args: Mapping[str, Any], *, tool_call_id: str | None = None) -> Any:
+        """Sync :meth:`ainvoke` (LangChain's ``BaseTool.invoke``): from a sync node (a worker thread of the
+        run) it runs on the run's loop; from plain sync code, through a portal.
+
+        :raises SyncInAsyncContextError: when called on a thread that runs an event loop (use ``ainvoke``)
+        :raises ToolArgumentsError: when ``args`` do not fit the schema
+        :raises Exception: what the tool raised, unchanged
+        """
+        check_cancelled()
+        task = current_task()
+        call = functools.partial(self.ainvoke, args, tool_call_id=tool_call_id)
+        if task is not None and threading.get_ident() != task.run.loop_thread:
+            return task.run.call_from_thread(call)
+        if task is not None:
+            raise SyncInAsyncContextError("tool.invoke() called on the event loop thread; use await tool.ainvoke()")
+        return call_sync(call, async_alternative="ainvoke()")
 
     def _injected(self, args: Any, tool_call_id: str | None) -> dict[str, Any]:
         """The values of the injected parameters: state values as ``ToolNode`` put them in ``args``, and the

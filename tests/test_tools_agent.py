@@ -8,7 +8,13 @@ from typing import Annotated, Any
 import anyio
 import pytest
 
-from streamflow.errors import InvalidArgumentError, ToolArgumentsError, ToolInvocationError, UnknownStreamModeError
+from streamflow.errors import (
+    InvalidArgumentError,
+    SyncInAsyncContextError,
+    ToolArgumentsError,
+    ToolInvocationError,
+    UnknownStreamModeError,
+)
 from streamflow.graph import END, START, StateGraph, get_stream_writer
 from streamflow.messages import AIMessage, HumanMessage, MessagesState, ToolMessage
 from streamflow.models import FakeChatModel
@@ -357,3 +363,21 @@ def test_react_agent_refuses_what_is_not_a_chat_model_and_the_model_hooks() -> N
         create_react_agent("openai:gpt-4o", [add])
     with pytest.raises(InvalidArgumentError, match="pre_model_hook not supported by streamflow yet"):
         create_react_agent(FakeChatModel(["x"]), [add], pre_model_hook=lambda state: {})
+
+
+def test_tool_invoke_runs_from_plain_sync_code_and_from_a_sync_node() -> None:
+    assert add.invoke({"a": 1, "b": 2}) == 3
+    message = add.invoke({"name": "add", "args": {"a": 1, "b": 2}, "id": "c7", "type": "tool_call"})
+    assert isinstance(message, ToolMessage) and (message.content, message.tool_call_id) == ("3", "c7")
+
+    def node(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [AIMessage(str(add.invoke({"a": 2, "b": 5})))]}
+
+    graph = StateGraph(MessagesState).add_node("n", node).add_edge(START, "n").compile()
+    assert graph.invoke({"messages": []})["messages"][-1].content == "7"
+
+
+@pytest.mark.anyio
+async def test_tool_invoke_on_the_event_loop_thread_is_refused() -> None:
+    with pytest.raises(SyncInAsyncContextError):
+        add.invoke({"a": 1, "b": 2})

@@ -541,3 +541,18 @@ def test_tool_node_stream_writer(lib: Lib, mode: Any) -> None:
         return normalise(list(graph.stream(asks, stream_mode=mode)))
 
     assert run(lib) == run(reference())
+
+
+def test_a_tool_invoked_directly(lib: Lib) -> None:
+    def run(library: Lib) -> Any:
+        tools = tools_for(library)
+        return normalise(
+            [
+                tools["add"].invoke({"a": "2", "b": 3}),
+                tools["info"].invoke({"key": "k"}),
+                tools["add"].invoke(call("add", {"a": 1, "b": 2}, "c1")),
+                tools["info"].invoke(call("info", {"key": "k"}, "c2")),
+            ]
+        )
+
+    assert run(lib) == run(reference())
