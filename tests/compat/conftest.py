@@ -47,6 +47,16 @@ class Lib:
     AsyncSqliteSaver: Any
     PostgresSaver: Any
     AsyncPostgresSaver: Any
+    SystemMessage: Any
+    ToolMessage: Any
+    AIMessageChunk: Any
+    BaseChatModel: Any
+    tool: Any
+    ToolNode: Any
+    tools_condition: Any
+    create_react_agent: Any
+    InjectedState: Any
+    InjectedToolCallId: Any
 
 
 def load(name: str) -> Lib:
@@ -65,6 +75,9 @@ def load(name: str) -> Lib:
         sqlite_aio = importlib.import_module("langgraph.checkpoint.sqlite.aio")
         postgres = importlib.import_module("langgraph.checkpoint.postgres")
         postgres_aio = importlib.import_module("langgraph.checkpoint.postgres.aio")
+        prebuilt = importlib.import_module("langgraph.prebuilt")
+        tools = importlib.import_module("langchain_core.tools")
+        models = importlib.import_module("langchain_core.language_models")
         return Lib(
             name=name,
             StateGraph=graph.StateGraph,
@@ -85,6 +98,16 @@ def load(name: str) -> Lib:
             AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
             PostgresSaver=postgres.PostgresSaver,
             AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
+            SystemMessage=messages.SystemMessage,
+            ToolMessage=messages.ToolMessage,
+            AIMessageChunk=messages.AIMessageChunk,
+            BaseChatModel=models.BaseChatModel,
+            tool=tools.tool,
+            ToolNode=prebuilt.ToolNode,
+            tools_condition=prebuilt.tools_condition,
+            create_react_agent=prebuilt.create_react_agent,
+            InjectedState=prebuilt.InjectedState,
+            InjectedToolCallId=tools.InjectedToolCallId,
         )
     graph = importlib.import_module("streamflow.graph")
     messages = importlib.import_module("streamflow.messages")
@@ -94,6 +117,9 @@ def load(name: str) -> Lib:
     sqlite_aio = importlib.import_module("streamflow.checkpoint.sqlite.aio")
     postgres = importlib.import_module("streamflow.checkpoint.postgres")
     postgres_aio = importlib.import_module("streamflow.checkpoint.postgres.aio")
+    prebuilt = importlib.import_module("streamflow.prebuilt")
+    tools = importlib.import_module("streamflow.tools")
+    models = importlib.import_module("streamflow.models")
     return Lib(
         name=name,
         StateGraph=graph.StateGraph,
@@ -114,6 +140,16 @@ def load(name: str) -> Lib:
         AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
         PostgresSaver=postgres.PostgresSaver,
         AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
+        SystemMessage=messages.SystemMessage,
+        ToolMessage=messages.ToolMessage,
+        AIMessageChunk=messages.AIMessageChunk,
+        BaseChatModel=models.BaseChatModel,
+        tool=tools.tool,
+        ToolNode=prebuilt.ToolNode,
+        tools_condition=prebuilt.tools_condition,
+        create_react_agent=prebuilt.create_react_agent,
+        InjectedState=prebuilt.InjectedState,
+        InjectedToolCallId=tools.InjectedToolCallId,
     )
 
 
@@ -154,8 +190,9 @@ _VOLATILE_KEYS = frozenset({"id", "run_id", "task_id", "checkpoint_id", "timesta
 
 class Normaliser:
     """Turns an output into plain data that compares equal across the libraries: messages become dicts of
-    their common fields, UUIDs become ``<id0>``, ``<id1>``... in order of first appearance (so equal ids stay
-    equal), and the values of id and timestamp keys become ``<volatile>``."""
+    their common fields (a tool message's ``tool_call_id`` and ``status`` too), UUIDs become ``<id0>``,
+    ``<id1>``... in order of first appearance (so equal ids stay equal), and the values of id and timestamp
+    keys become ``<volatile>``."""
 
     def __init__(self) -> None:
         self._ids: dict[str, str] = {}
@@ -177,6 +214,9 @@ class Normaliser:
             fields = {"type": message_type, "content": value.content, "name": getattr(value, "name", None)}
             if getattr(value, "tool_calls", None):
                 fields["tool_calls"] = value.tool_calls
+            if message_type == "tool":
+                fields["tool_call_id"] = value.tool_call_id
+                fields["status"] = value.status
             return self(fields)
         return value
 
