@@ -14,7 +14,8 @@ import attrs
 from anyio import CancelScope
 
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
-from ..errors import TaskCancelledError
+from ..checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from ..errors import InvalidArgumentError, TaskCancelledError
 from ..event_stream import EventStreamSpec
 from ..events import Event
 from ..modes import Projection, Shaper, ViewSpec
@@ -23,6 +24,7 @@ from ..views import View
 from .cancellation import SyncRunner
 from .context import RunContext, TaskContext, _current, current_task
 from .output import GraphOutput
+from .persistence import StateSnapshot, require_thread, snapshot_of
 from .pregel import execute
 from .run import Run, parse_config
 from .runtime import coerce_context
@@ -69,6 +71,77 @@ class CompiledStateGraph(GraphSpec):
 
     context_schema: type[Any] | None = None
     """The ``context_schema`` given to ``StateGraph`` (None: any context is taken as given)."""
+    checkpointer: Any = None
+    """The ``checkpointer`` given to ``compile()``: a saver, or None, True or False (see ``compile``)."""
+
+    # -- threads -------------------------------------------------------------------------------------
+
+    def _saver(self) -> BaseCheckpointSaver[Any]:
+        saver = self.checkpointer
+        if not isinstance(saver, BaseCheckpointSaver):
+            raise InvalidArgumentError("No checkpointer set")
+        return saver
+
+    def _snapshot(self, saved: CheckpointTuple | None, config: Mapping[str, Any]) -> StateSnapshot:
+        return snapshot_of(saved, config, self.schema.keys, self.schema.root)
+
+    def get_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
+        """The thread's state at its newest checkpoint (or the one ``checkpoint_id`` names), as LangGraph's
+        ``get_state``: a :class:`~streamflow.types.StateSnapshot`; for a thread without checkpoints, one with
+        ``values={}``, ``next=()`` and None metadata. ``subgraphs`` is accepted (subgraph states are not
+        kept yet).
+
+        :raises InvalidArgumentError: (a ValueError) when the graph has no checkpointer (``"No checkpointer
+            set"``, as LangGraph) or ``config`` has no ``thread_id``
+        :raises CheckpointReadError: for a checkpoint the saver cannot read back
+        """
+        saver = self._saver()
+        require_thread(config)
+        return self._snapshot(saver.get_tuple(_address(config)), config)
+
+    async def aget_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
+        """The async twin of :meth:`get_state`, with the same arguments, result and errors."""
+        saver = self._saver()
+        require_thread(config)
+        return self._snapshot(await saver.aget_tuple(_address(config)), config)
+
+    def get_state_history(
+        self,
+        config: Mapping[str, Any],
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[StateSnapshot]:
+        """The thread's snapshots, newest first, as LangGraph's ``get_state_history``: ``filter`` keeps
+        those whose metadata has its entries, ``before`` (a config) those older than its checkpoint,
+        ``limit`` the first that many.
+
+        :raises InvalidArgumentError: (a ValueError) when the graph has no checkpointer or ``config`` has no
+            ``thread_id``
+        """
+        saver = self._saver()
+        require_thread(config)
+        for saved in saver.list(
+            _address(config), filter=None if filter is None else dict(filter), before=before, limit=limit
+        ):
+            yield self._snapshot(saved, saved.config)
+
+    async def aget_state_history(
+        self,
+        config: Mapping[str, Any],
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> AsyncGenerator[StateSnapshot, None]:
+        """The async twin of :meth:`get_state_history`."""
+        saver = self._saver()
+        require_thread(config)
+        async for saved in saver.alist(
+            _address(config), filter=None if filter is None else dict(filter), before=before, limit=limit
+        ):
+            yield self._snapshot(saved, saved.config)
 
     @staticmethod
     def _inherited() -> Any:
@@ -655,3 +728,10 @@ def _nested_items_from_thread(task: TaskContext, batches: AsyncGenerator[list[An
         if not finished:
             with contextlib.suppress(TaskCancelledError, concurrent.futures.CancelledError):
                 run.call_from_thread(batches.aclose)
+
+
+def _address(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The saver address of a run's config: its ``configurable`` with ``checkpoint_ns`` defaulting to ``""``."""
+    configurable = dict(config["configurable"])
+    configurable.setdefault("checkpoint_ns", "")
+    return {"configurable": configurable}

@@ -19,11 +19,21 @@ from typing import Any
 import anyio
 import attrs
 
-from ..errors import GraphRecursionError, InvalidGraphError
-from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
+from ..checkpoint.base import BaseCheckpointSaver
+from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError
+from ..events import (
+    CheckpointSaved,
+    StateUpdate,
+    StateValues,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+    error_type_name,
+)
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Send
 from .context import RunContext, TaskContext, Writer, _current
+from .persistence import SENDS, START_CHANNEL, Thread, next_paths, task_id_for
 from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .sync_code import run_sync_code
@@ -39,14 +49,22 @@ class _Task:
     path: tuple[Any, ...]
     id: str = attrs.field(factory=lambda: str(uuid.uuid4()))
     update: dict[str, Any] | None = None
+    done: bool = False
 
 
 class _Step:
     """The tasks of one superstep of one graph level, and how to run them."""
 
     def __init__(
-        self, graph: GraphSpec, run: RunContext, ns: tuple[str, ...], step: int, shown: tuple[str, ...]
+        self,
+        graph: GraphSpec,
+        run: RunContext,
+        ns: tuple[str, ...],
+        step: int,
+        shown: tuple[str, ...],
+        thread: Thread | None = None,
     ) -> None:
+        self.thread = thread
         self.graph = graph
         self.run = run
         self.ns = ns
@@ -135,6 +153,9 @@ class _Step:
         finally:
             _current.reset(token)
         task.update = update
+        task.done = True
+        if self.thread is not None:
+            await self.thread.put_writes(task_id, update)
         if channel.wants(StateUpdate):
             shown = self.graph.schema.unwrap(_only(update, self.shown))
             await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
@@ -267,6 +288,114 @@ def _only(update: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any
     return {k: v for k, v in update.items() if k in keys} or None
 
 
+def _join_channels(graph: GraphSpec) -> dict[int, str]:
+    """The checkpoint channel of each fan-in edge, by its index: ``join:<a>+<b>:<node>`` (LangGraph's name)."""
+    return {
+        index: f"join:{'+'.join(starts)}:{target}"
+        for entries in graph.joins_with.values()
+        for index, (starts, target) in entries
+    }
+
+
+class _Saving:
+    """What :func:`execute` does with a thread: read the state it continues from, save checkpoints."""
+
+    def __init__(self, graph: GraphSpec, thread: Thread, run: RunContext, ns: tuple[str, ...], shown: tuple[str, ...]):
+        self.graph = graph
+        self.thread = thread
+        self.run = run
+        self.ns = ns
+        self.shown = shown
+        self.joins = _join_channels(graph)
+
+    def restore(self, state: dict[str, Any], joins_seen: dict[int, set[str]]) -> None:
+        values = self.thread.channel_values
+        keys = self.graph.schema.keys
+        state.update({k: v for k, v in values.items() if k in keys})
+        for index, name in self.joins.items():
+            if name in values:
+                joins_seen[index] = set(values[name] or ())
+
+    def tasks(self) -> list[_Task]:
+        """The tasks the checkpoint the run continues from triggers (a resumed run's first step)."""
+        graph = self.graph
+        nodes = graph.nodes
+        values = self.thread.channel_values
+        sends = list(values.get(SENDS) or ())
+        out: list[_Task] = []
+        for name, path in next_paths(values):
+            if name == START_CHANNEL:
+                continue
+            if path[0] == "__pregel_push":
+                out.append(_Task(nodes[name], sends[path[1]][1], ("__pregel_push",), path))
+            else:
+                out.append(_Task(nodes[name], None, _pull_triggers(graph, name), path))
+        return out
+
+    def channels(self, state: dict[str, Any], tasks: list[_Task], joins_seen: dict[int, set[str]]) -> dict[str, Any]:
+        values: dict[str, Any] = dict(state)
+        for index, seen in joins_seen.items():
+            if seen:
+                values[self.joins[index]] = sorted(seen)
+        sends: list[list[Any]] = []
+        for task in tasks:
+            if task.path[0] == "__pregel_push":
+                sends.append([task.node.name, task.input])
+            else:
+                values[f"branch:to:{task.node.name}"] = None
+        if sends:
+            values[SENDS] = sends
+        return values
+
+    async def save(
+        self,
+        source: str,
+        step: int,
+        state: dict[str, Any],
+        tasks: list[_Task],
+        joins_seen: dict[int, set[str]],
+        updated: Iterable[str],
+        start: Any = None,
+    ) -> None:
+        """Save a checkpoint of ``state`` whose next tasks are ``tasks`` (their ids set from it), and publish
+        :class:`~streamflow.events.CheckpointSaved` for it."""
+        thread = self.thread
+        checkpoint_id = thread.next_id(step)
+        ns_name = thread.checkpoint_ns
+        for task in tasks:
+            task.id = task_id_for(checkpoint_id, ns_name, step + 1, task.path)
+        values = self.channels(state, tasks, joins_seen)
+        names = [t.node.name for t in tasks]
+        ids = [t.id for t in tasks]
+        changed = list(updated) + [f"branch:to:{t.node.name}" for t in tasks if t.path[0] == "__pregel_pull"]
+        if start is not None:
+            values[START_CHANNEL] = start
+            start_id = task_id_for(checkpoint_id, ns_name, step + 1, ("__pregel_pull", START_CHANNEL))
+            names, ids = [START_CHANNEL], [start_id]
+            changed.append(START_CHANNEL)
+        config, metadata, parent = await thread.save(checkpoint_id, source, step, values, changed)
+        channel = self.run.channel
+        if channel.wants(CheckpointSaved):
+            schema = self.graph.schema
+            await channel.publish(
+                CheckpointSaved(
+                    ns=self.ns,
+                    step=step,
+                    tags=self.run.tags,
+                    config=config,
+                    parent_config=parent,
+                    values=schema.values(state, self.shown),
+                    metadata={"source": source, "step": step, "parents": metadata.get("parents", {})},
+                    next=names,
+                    tasks=[
+                        {"id": i, "name": n, "interrupts": (), "state": None} for i, n in zip(ids, names, strict=True)
+                    ],
+                )
+            )
+        if start is not None:
+            await thread.put_writes(ids[0], self.graph.schema.check_input(start))
+
+
 async def execute(
     graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple[str, ...], *, nested: bool = False
 ) -> Any:
@@ -278,12 +407,19 @@ async def execute(
     in a ``nested`` run (a subgraph), which shows its output schema's keys only, in ``StateValues`` and in
     ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph.
 
+    A root graph with a checkpointer (``graph.checkpointer``) continues the thread ``run.config`` names and
+    saves a checkpoint after its input and each superstep (see :mod:`streamflow.graph.persistence`); an input
+    of None resumes the thread's pending tasks, those whose writes were saved are not run again.
+
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
         ``invoke`` returns None then)
     :raises InvalidUpdateError: for an input or node update the schema does not allow
     :raises InvalidGraphError: for a conditional edge returning an unknown node
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
+    :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``
+    :raises EmptyInputError: for an input of None on a thread that has no checkpoint
+    :raises CheckpointSerializationError: for a state value the checkpointer cannot store, naming its key
     :raises Exception: whatever a node raised, unchanged
     """
     schema = graph.schema
@@ -292,18 +428,43 @@ async def execute(
     shown = output_keys if nested else schema.keys
     state = schema.start()
     result: Any = None
-    first = schema.check_input(graph_input)
-    if first:
-        schema.apply(state, [("the graph input", first)])
-        if channel.wants(StateValues) and any(k in shown for k in first):
-            await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.values(state, shown)))
-        if any(k in output_keys for k in first):
-            result = schema.output(state)
     joins_seen: dict[int, set[str]] = {}
-    tasks = await _successors(graph, [START], state, joins_seen, run)
-    step = 1
+    saver = None if nested else getattr(graph, "checkpointer", None)
+    saving: _Saving | None = None
+    pending: dict[str, dict[str, Any]] = {}
+    if isinstance(saver, BaseCheckpointSaver):
+        saving = _Saving(graph, await Thread.open(saver, run.config), run, ns, shown)
+        saving.restore(state, joins_seen)
+    start_step = 0
+    if saving is not None and graph_input is None:
+        thread = saving.thread
+        if thread.saved is None:
+            raise EmptyInputError(f"Received no input for {START}")
+        tasks = saving.tasks()
+        start_step = thread.step
+        if any(k in output_keys for k in state):
+            result = schema.output(state)
+        pending = thread.pending()
+    else:
+        if saving is not None:
+            start_step = saving.thread.step + 2
+            await saving.save("input", start_step - 1, state, [], joins_seen, (), start=graph_input)
+        first = schema.check_input(graph_input)
+        if first:
+            schema.apply(state, [("the graph input", first)])
+            if channel.wants(StateValues) and any(k in shown for k in first):
+                await channel.publish(
+                    StateValues(ns=ns, step=start_step, tags=run.tags, values=schema.values(state, shown))
+                )
+            if any(k in output_keys for k in first):
+                result = schema.output(state)
+        tasks = await _successors(graph, [START], state, joins_seen, run)
+        if saving is not None:
+            await saving.save("loop", start_step, state, tasks, joins_seen, first or ())
+    step = start_step + 1
+    current = None if saving is None else saving.thread
     while tasks:
-        if step > run.recursion_limit:
+        if step > start_step + run.recursion_limit:
             raise GraphRecursionError(
                 f"Recursion limit of {run.recursion_limit} reached without hitting a stop condition. You can "
                 "increase the limit by setting the `recursion_limit` config key."
@@ -313,7 +474,13 @@ async def execute(
             if task.input is None:
                 node_input = task.node.input
                 task.input = state_view if node_input is None else node_input.view(state)
-        await _Step(graph, run, ns, step, shown).run_all(tasks)
+        if pending:
+            for task in tasks:
+                if task.id in pending:
+                    task.update = pending[task.id] or None
+                    task.done = True
+            pending = {}
+        await _Step(graph, run, ns, step, shown, current).run_all([t for t in tasks if not t.done])
         # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
         # index), whatever order they finished in.
         done = [t for t in tasks if t.update]
@@ -326,5 +493,8 @@ async def execute(
             if any(k in output_keys for t in done for k in t.update or ()):
                 result = schema.output(state)
         tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen, run)
+        if saving is not None:
+            written = dict.fromkeys(k for t in done for k in t.update or ())
+            await saving.save("loop", step, state, tasks, joins_seen, written)
         step += 1
     return result

@@ -1,0 +1,279 @@
+"""A graph run's thread: the checkpoints it reads and saves, and the state snapshots built from them.
+
+A compiled graph with a checkpointer (``compile(checkpointer=saver)``) keeps its state per thread
+(``config["configurable"]["thread_id"]``), as LangGraph does: a run starts from the thread's newest
+checkpoint (or the one ``checkpoint_id`` names), saves an ``"input"`` checkpoint before applying its input
+and a ``"loop"`` checkpoint after the input and after each superstep, and saves each finished task's writes
+against the checkpoint its step started from (``put_writes``), so a run that failed mid-step resumes
+(``invoke(None, config)``) without running the tasks that had finished.
+
+What a checkpoint holds (channel names as LangGraph's): the state keys that have a value, ``branch:to:<node>``
+(None) for each node triggered to run next, ``join:<a>+<b>:<node>`` (the sources seen so far) for a fan-in
+edge half reached, and ``__pregel_tasks`` (``[node, arg]`` pairs) for the ``Send`` packets of the next step.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import attrs
+
+from ..checkpoint.base import (
+    BaseCheckpointSaver,
+    Checkpoint,
+    CheckpointTuple,
+    get_checkpoint_metadata,
+)
+from ..checkpoint.id import uuid6
+from ..errors import CheckpointSerializationError, InvalidArgumentError
+
+__all__ = [
+    "NO_WRITES",
+    "PregelTask",
+    "StateSnapshot",
+    "Thread",
+    "require_thread",
+    "snapshot_of",
+    "task_id_for",
+]
+
+NO_WRITES = "__no_writes__"
+"""The channel a task that wrote nothing records its end under, so a resume knows it finished."""
+
+SENDS = "__pregel_tasks"
+"""The channel holding the ``Send`` packets of the next step (LangGraph's name)."""
+
+START_CHANNEL = "__start__"
+"""The channel an input checkpoint holds the run's input in (LangGraph's ``START``)."""
+
+_TASK_IDS = uuid.UUID("6ba7b812-9dad-11d1-80b4-00c04fd430c8")
+
+_NEEDS_THREAD = (
+    "Checkpointer requires one or more of the following 'configurable' keys: thread_id, checkpoint_ns, checkpoint_id"
+)
+
+
+class PregelTask(NamedTuple):
+    """A task of a :class:`StateSnapshot` (LangGraph's ``PregelTask``): its id, node name, path, the error
+    it failed with, its interrupts, its subgraph's state, and its writes once it finished (None before)."""
+
+    id: str
+    name: str
+    path: tuple[Any, ...]
+    error: Exception | None = None
+    interrupts: tuple[Any, ...] = ()
+    state: Any = None
+    result: Any = None
+
+
+class StateSnapshot(NamedTuple):
+    """A thread's state at one checkpoint (LangGraph's ``StateSnapshot``), from ``get_state`` and
+    ``get_state_history``.
+
+    ``values``: the state; ``next``: the nodes that run next (``()`` once the run ended); ``config``: the
+    config addressing this checkpoint; ``metadata``: its metadata (``source``, ``step``, ``parents`` and run
+    metadata), None for a thread without checkpoints; ``created_at``: ISO 8601 time it was saved;
+    ``parent_config``: the previous checkpoint's config; ``tasks``: :class:`PregelTask` per next task;
+    ``interrupts``: ``()`` (streamflow has no interrupts yet).
+    """
+
+    values: Any
+    next: tuple[str, ...]
+    config: Mapping[str, Any]
+    metadata: Mapping[str, Any] | None
+    created_at: str | None
+    parent_config: Mapping[str, Any] | None
+    tasks: tuple[PregelTask, ...]
+    interrupts: tuple[Any, ...] = ()
+
+
+def require_thread(config: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """``(thread_id, checkpoint_ns, checkpoint_id)`` of a run's config.
+
+    :raises InvalidArgumentError: (a ValueError, with LangGraph's message) when the config has no
+        ``configurable`` ``thread_id``
+    """
+    configurable = config.get("configurable")
+    if not isinstance(configurable, Mapping) or configurable.get("thread_id") in (None, ""):
+        raise InvalidArgumentError(_NEEDS_THREAD)
+    checkpoint_id = configurable.get("checkpoint_id") or None
+    return str(configurable["thread_id"]), str(configurable.get("checkpoint_ns") or ""), checkpoint_id
+
+
+def task_id_for(checkpoint_id: str, ns: str, step: int, path: tuple[Any, ...]) -> str:
+    """The id of the task at ``path`` of the step after checkpoint ``checkpoint_id``: the same every time it
+    is worked out, so writes saved for it are found again on resume."""
+    return str(uuid.uuid5(_TASK_IDS, f"{checkpoint_id}|{ns}|{step}|{path!r}"))
+
+
+@attrs.define(slots=True, eq=False)
+class Thread:
+    """One graph level's checkpoints during one run."""
+
+    saver: BaseCheckpointSaver[Any]
+    thread_id: str
+    checkpoint_ns: str
+    run_config: Mapping[str, Any]
+    saved: CheckpointTuple | None = None
+    """The checkpoint the run continues from, then the last one it saved."""
+    versions: dict[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    async def open(cls, saver: BaseCheckpointSaver[Any], config: Mapping[str, Any]) -> Thread:
+        """The thread ``config`` names, with its newest checkpoint (or the one ``checkpoint_id`` names: when
+        the thread has no such checkpoint, the run starts as on a new thread, as in LangGraph).
+
+        :raises InvalidArgumentError: for a config without ``thread_id``
+        :raises CheckpointReadError: for a checkpoint the saver cannot read back
+        """
+        thread_id, ns, checkpoint_id = require_thread(config)
+        address: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ns}
+        if checkpoint_id is not None:
+            address["checkpoint_id"] = checkpoint_id
+        saved = await saver.aget_tuple({"configurable": address})
+        thread = cls(saver, thread_id, ns, config, saved)
+        if saved is not None:
+            thread.versions = dict(saved.checkpoint["channel_versions"])
+        return thread
+
+    @property
+    def step(self) -> int:
+        """The step of the checkpoint the run continues from (-2 on a new thread, so its input is -1)."""
+        if self.saved is None:
+            return -2
+        return int(self.saved.metadata.get("step", -2))
+
+    @property
+    def channel_values(self) -> dict[str, Any]:
+        return {} if self.saved is None else dict(self.saved.checkpoint["channel_values"])
+
+    def pending(self) -> dict[str, dict[str, Any]]:
+        """The writes saved against the current checkpoint, by task id (``{}`` for a task that wrote none)."""
+        out: dict[str, dict[str, Any]] = {}
+        if self.saved is None:
+            return out
+        for task_id, channel, value in self.saved.pending_writes or ():
+            writes = out.setdefault(task_id, {})
+            if channel != NO_WRITES and not channel.startswith("__"):
+                writes[channel] = value
+        return out
+
+    def next_id(self, step: int) -> str:
+        """A new checkpoint id for ``step``."""
+        return str(uuid6(clock_seq=step))
+
+    async def save(
+        self,
+        checkpoint_id: str,
+        source: str,
+        step: int,
+        channel_values: dict[str, Any],
+        updated: Iterable[str],
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """Save a checkpoint; return ``(config, metadata, parent config)``.
+
+        :raises CheckpointSerializationError: for a value the saver's serializer cannot store; the message
+            names the channel (state key) holding it
+        """
+        import datetime as dt
+
+        saver = self.saver
+        changed = dict.fromkeys(updated)
+        for key in channel_values:
+            if key not in self.versions:
+                changed[key] = None
+        for key in changed:
+            self.versions[key] = saver.get_next_version(self.versions.get(key))
+        checkpoint = Checkpoint(
+            v=4,
+            id=checkpoint_id,
+            ts=dt.datetime.now(dt.UTC).isoformat(),
+            channel_values=channel_values,
+            channel_versions={k: self.versions[k] for k in channel_values},
+            versions_seen={},
+            updated_channels=[k for k in changed if k in channel_values] or None,
+        )
+        metadata = dict(get_checkpoint_metadata(self.run_config, {"source": source, "step": step, "parents": {}}))  # type: ignore[typeddict-item]
+        parent = None if self.saved is None else dict(self.saved.config)
+        address = {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}}
+        if parent is not None:
+            address["configurable"]["checkpoint_id"] = parent["configurable"]["checkpoint_id"]
+        new_versions = {k: self.versions[k] for k in changed if k in channel_values}
+        try:
+            config = await saver.aput(address, checkpoint, metadata, new_versions)  # type: ignore[arg-type]
+        except CheckpointSerializationError as exc:
+            raise self._named(exc, channel_values) from exc
+        self.saved = CheckpointTuple(dict(config), checkpoint, metadata, parent, [])  # type: ignore[arg-type]
+        return dict(config), metadata, parent
+
+    def _named(self, exc: CheckpointSerializationError, values: Mapping[str, Any]) -> CheckpointSerializationError:
+        """``exc`` with the state key whose value the serializer refused named first."""
+        for key, value in values.items():
+            try:
+                self.saver.serde.dumps_typed(value)
+            except CheckpointSerializationError:
+                return CheckpointSerializationError(
+                    f"state key {key!r} of thread {self.thread_id!r}: {exc}", type_name=exc.type_name
+                )
+        return exc
+
+    async def put_writes(self, task_id: str, writes: Mapping[str, Any] | None) -> None:
+        """Save a finished task's writes against the current checkpoint.
+
+        :raises CheckpointSerializationError: for a value the serializer cannot store, naming its state key
+        """
+        if self.saved is None:
+            return
+        pairs: Sequence[tuple[str, Any]] = list(writes.items()) if writes else [(NO_WRITES, None)]
+        try:
+            await self.saver.aput_writes(self.saved.config, pairs, task_id)
+        except CheckpointSerializationError as exc:
+            raise self._named(exc, dict(pairs)) from exc
+
+
+def snapshot_of(
+    saved: CheckpointTuple | None, config: Mapping[str, Any], keys: Sequence[str], root: bool
+) -> StateSnapshot:
+    """The :class:`StateSnapshot` of a saved checkpoint (an empty one for a thread without checkpoints,
+    as LangGraph gives it): ``keys`` are the state keys shown (``root``: the state is one value)."""
+    if saved is None:
+        return StateSnapshot({}, (), dict(config), None, None, None, ())
+    values = saved.checkpoint["channel_values"]
+    shown: Any = values.get("__root__") if root else {k: values[k] for k in keys if k in values}
+    checkpoint_id = saved.config["configurable"]["checkpoint_id"]
+    ns = saved.config["configurable"].get("checkpoint_ns", "")
+    step = int(saved.metadata.get("step", -1))
+    pending: dict[str, dict[str, Any]] = {}
+    for task_id, channel, value in saved.pending_writes or ():
+        writes = pending.setdefault(task_id, {})
+        if channel in keys:
+            writes[channel] = value
+    tasks: list[PregelTask] = []
+    for name, path in next_paths(values):
+        task_id = task_id_for(checkpoint_id, ns, step + 1, path)
+        result = pending.get(task_id)
+        if root and result is not None:
+            result = result.get("__root__")
+        tasks.append(PregelTask(task_id, name, path, result=result))
+    return StateSnapshot(
+        shown,
+        tuple(t.name for t in tasks),
+        dict(saved.config),
+        dict(saved.metadata),
+        saved.checkpoint["ts"],
+        None if saved.parent_config is None else dict(saved.parent_config),
+        tuple(tasks),
+    )
+
+
+def next_paths(channel_values: Mapping[str, Any]) -> list[tuple[str, tuple[Any, ...]]]:
+    """``(node, path)`` of the tasks a checkpoint's channels trigger: pulls by node name, then pushes."""
+    pulls = sorted(key[len("branch:to:") :] for key in channel_values if key.startswith("branch:to:"))
+    if START_CHANNEL in channel_values:
+        pulls.insert(0, START_CHANNEL)
+    out: list[tuple[str, tuple[Any, ...]]] = [(name, ("__pregel_pull", name)) for name in pulls]
+    for index, (name, _arg) in enumerate(channel_values.get(SENDS) or ()):
+        out.append((name, ("__pregel_push", index)))
+    return out
