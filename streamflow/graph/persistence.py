@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import anyio
 import attrs
 
 from ..checkpoint.base import (
@@ -228,7 +229,8 @@ class Thread:
             return
         pairs: Sequence[tuple[str, Any]] = list(writes.items()) if writes else [(NO_WRITES, None)]
         try:
-            await self.saver.aput_writes(self.saved.config, pairs, task_id)
+            with anyio.CancelScope(shield=True):  # a sibling failing now must not lose these writes
+                await self.saver.aput_writes(self.saved.config, pairs, task_id)
         except CheckpointSerializationError as exc:
             raise self._named(exc, dict(pairs)) from exc
 

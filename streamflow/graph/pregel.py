@@ -330,6 +330,11 @@ class _Saving:
                 out.append(_Task(nodes[name], sends[path[1]][1], ("__pregel_push",), path))
             else:
                 out.append(_Task(nodes[name], None, _pull_triggers(graph, name), path))
+        saved = self.thread.saved
+        if saved is not None:
+            checkpoint_id = saved.config["configurable"]["checkpoint_id"]
+            for task in out:
+                task.id = task_id_for(checkpoint_id, self.thread.checkpoint_ns, self.thread.step + 1, task.path)
         return out
 
     def channels(self, state: dict[str, Any], tasks: list[_Task], joins_seen: dict[int, set[str]]) -> dict[str, Any]:
