@@ -22,6 +22,7 @@ import anyio
 import attrs
 
 from ..checkpoint.base import (
+    ERROR,
     BaseCheckpointSaver,
     Checkpoint,
     CheckpointTuple,
@@ -155,11 +156,35 @@ class Thread:
         out: dict[str, dict[str, Any]] = {}
         if self.saved is None:
             return out
+        failed = set()
         for task_id, channel, value in self.saved.pending_writes or ():
+            if channel == ERROR:
+                failed.add(task_id)
+                continue
             writes = out.setdefault(task_id, {})
             if channel != NO_WRITES and not channel.startswith("__"):
                 writes[channel] = value
+        for task_id in failed:
+            out.pop(task_id, None)
         return out
+
+    @property
+    def step_source(self) -> str | None:
+        """The ``source`` of the checkpoint the run continues from."""
+        return None if self.saved is None else self.saved.metadata.get("source")
+
+    @property
+    def addressed(self) -> bool:
+        """Whether the run's config named the checkpoint it continues from (time travel)."""
+        configurable = self.run_config.get("configurable") or {}
+        return self.saved is not None and bool(configurable.get("checkpoint_id"))
+
+    async def put_error(self, task_id: str, error: BaseException) -> None:
+        """Save that a task failed with ``error`` (LangGraph's ``__error__`` write: the exception's repr)."""
+        if self.saved is None:
+            return
+        with anyio.CancelScope(shield=True):
+            await self.saver.aput_writes(self.saved.config, [(ERROR, repr(error))], task_id)
 
     def next_id(self, step: int) -> str:
         """A new checkpoint id for ``step``."""
@@ -248,17 +273,21 @@ def snapshot_of(
     ns = saved.config["configurable"].get("checkpoint_ns", "")
     step = int(saved.metadata.get("step", -1))
     pending: dict[str, dict[str, Any]] = {}
+    errors: dict[str, Any] = {}
     for task_id, channel, value in saved.pending_writes or ():
         writes = pending.setdefault(task_id, {})
         if channel in keys:
             writes[channel] = value
+        elif channel == ERROR:
+            errors[task_id] = value
+            del pending[task_id]
     tasks: list[PregelTask] = []
     for name, path in next_paths(values):
         task_id = task_id_for(checkpoint_id, ns, step + 1, path)
         result = pending.get(task_id)
         if root and result is not None:
             result = result.get("__root__")
-        tasks.append(PregelTask(task_id, name, path, result=result))
+        tasks.append(PregelTask(task_id, name, path, error=errors.get(task_id), result=result))
     return StateSnapshot(
         shown,
         tuple(t.name for t in tasks),

@@ -137,6 +137,8 @@ class _Step:
                 out = await _call(node, task.input, ctx)
             update = self.graph.schema.check_update(out, f"node {name!r}")
         except Exception as exc:
+            if self.thread is not None:
+                await self.thread.put_error(task_id, exc)
             if channel.wants(TaskFailed):
                 channel.publish_soon(
                     TaskFailed(
@@ -446,10 +448,14 @@ async def execute(
         if thread.saved is None:
             raise EmptyInputError(f"Received no input for {START}")
         tasks = saving.tasks()
-        start_step = thread.step
         if any(k in output_keys for k in state):
             result = schema.output(state)
-        pending = thread.pending()
+        if thread.addressed and tasks and thread.step_source not in ("update", "fork"):
+            # time travel: a fork of the addressed checkpoint starts the new branch, and every task runs again
+            await saving.save("fork", thread.step + 1, state, tasks, joins_seen, ())
+        else:
+            pending = thread.pending()
+        start_step = thread.step
     else:
         if saving is not None:
             start_step = saving.thread.step + 2
