@@ -117,6 +117,7 @@ def test_history_before_and_limit(saver: BaseCheckpointSaver[Any]) -> None:
     assert len(list(graph.get_state_history(_config(), limit=2))) == 2
 
 
+@pytest.mark.anyio
 async def test_async_twins_give_the_same_snapshots() -> None:
     graph = _two_steps(InMemorySaver())
     await graph.ainvoke({"items": ["a"]}, _config())
@@ -146,14 +147,37 @@ def test_an_unknown_checkpoint_id_starts_afresh_as_langgraph(saver: BaseCheckpoi
     }
 
 
+def test_a_failed_task_records_its_error_and_new_input_discards_the_pending_tasks(
+    saver: BaseCheckpointSaver[Any],
+) -> None:
+    def node(state: State) -> State:
+        if state["last"] == "fail":
+            raise RuntimeError("Simulated failure")
+        return {"items": ["node"]}
+
+    graph = StateGraph(State).add_node("node", node).add_edge(START, "node").compile(checkpointer=saver)
+    with pytest.raises(RuntimeError):
+        graph.invoke({"items": ["in"], "last": "fail"}, _config())
+    stuck = graph.get_state(_config())
+    assert stuck.next == ("node",)
+    assert stuck.tasks[0].error == "RuntimeError('Simulated failure')" and stuck.tasks[0].result is None
+    assert graph.invoke({"last": "ok"}, _config()) == {"items": ["in", "node"], "last": "ok"}
+    assert [(s.metadata or {}).get("step") for s in graph.get_state_history(_config())] == [3, 2, 1, 0, -1]
+
+
 def test_a_checkpoint_id_forks_the_thread_from_that_point(saver: BaseCheckpointSaver[Any]) -> None:
     graph = _two_steps(saver)
     graph.invoke({"items": ["a"]}, _config())
     after_first = next(graph.get_state_history(_config(), filter={"step": 1}))
     # resuming from that checkpoint runs "second" again, on the state it had then
     assert graph.invoke(None, after_first.config) == {"items": ["a", "first", "second"], "last": "second"}
-    latest = graph.get_state(_config())
-    assert latest.parent_config == after_first.config
+    # as LangGraph 1.2: a "fork" checkpoint (a step later, the same state and next tasks) starts the branch
+    latest, fork = list(graph.get_state_history(_config(), limit=2))
+    assert latest.parent_config == fork.config
+    assert fork.parent_config == after_first.config
+    assert fork.metadata == {"source": "fork", "step": 2, "parents": {}}
+    assert (fork.values, fork.next) == (after_first.values, after_first.next)
+    assert latest.metadata == {"source": "loop", "step": 3, "parents": {}}
 
 
 def test_state_get_state_without_a_checkpointer_is_refused() -> None:
