@@ -4,6 +4,7 @@ and the errors for bad input."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import operator
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,7 +77,7 @@ def test_checkpoints_per_superstep_with_langgraphs_metadata(saver: BaseCheckpoin
     assert [s.next for s in history] == [(), ("second",), ("first",), ("__start__",)]
     assert history[-1].values == {"items": []}
     assert history[-1].parent_config is None
-    for newer, older in zip(history, history[1:], strict=False):
+    for newer, older in itertools.pairwise(history):
         assert newer.parent_config == older.config
     # the next run goes on counting steps
     graph.invoke({"items": ["b"]}, _config())
@@ -279,3 +280,33 @@ def test_checkpoints_stream_mode_chunks() -> None:
 def test_a_graph_without_a_checkpointer_streams_no_checkpoints() -> None:
     graph = StateGraph(State).add_node("n", lambda s: {"last": "n"}).add_edge(START, "n").compile()
     assert list(graph.stream({"last": "in"}, stream_mode="checkpoints")) == []
+
+
+def test_durability_exit_saves_the_last_checkpoint_only(saver: BaseCheckpointSaver[Any]) -> None:
+    graph = _two_steps(saver)
+    assert graph.invoke({"items": ["a"]}, _config(), durability="exit") == {
+        "items": ["a", "first", "second"],
+        "last": "second",
+    }
+    (only,) = graph.get_state_history(_config())
+    assert (only.metadata or {})["step"] == 2 and only.next == () and only.parent_config is None
+    graph.invoke({"items": ["b"]}, _config(), durability="sync")
+    assert [(s.metadata or {})["step"] for s in graph.get_state_history(_config())] == [6, 5, 4, 3, 2]
+
+
+def test_durability_exit_keeps_the_failed_steps_writes(saver: BaseCheckpointSaver[Any]) -> None:
+    def node(state: State) -> State:
+        raise RuntimeError("Simulated failure")
+
+    graph = StateGraph(State).add_node("node", node).add_edge(START, "node").compile(checkpointer=saver)
+    with pytest.raises(RuntimeError):
+        graph.invoke({"items": ["in"]}, _config(), durability="exit")
+    (only,) = graph.get_state_history(_config())
+    assert (only.metadata or {})["step"] == 0 and only.values == {"items": ["in"]}
+    assert only.tasks[0].error == "RuntimeError('Simulated failure')"
+
+
+def test_unknown_durability_is_refused() -> None:
+    graph = _two_steps(InMemorySaver())
+    with pytest.raises(InvalidArgumentError, match="durability must be 'sync', 'async' or 'exit'; got 'never'"):
+        graph.invoke({"items": ["a"]}, _config(), durability="never")  # type: ignore[arg-type]

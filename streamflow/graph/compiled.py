@@ -24,7 +24,7 @@ from ..views import View
 from .cancellation import SyncRunner
 from .context import RunContext, TaskContext, _current, current_task
 from .output import GraphOutput
-from .persistence import StateSnapshot, require_thread, snapshot_of
+from .persistence import Durability, StateSnapshot, require_thread, snapshot_of, with_durability
 from .pregel import execute
 from .run import Run, parse_config
 from .runtime import coerce_context
@@ -183,6 +183,7 @@ class CompiledStateGraph(GraphSpec):
         version: str = "v1",
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         context: Any = None,
+        durability: Durability | None = None,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph and yield the chunks of ``stream_mode`` as they happen.
 
@@ -208,6 +209,7 @@ class CompiledStateGraph(GraphSpec):
         :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
+        config = with_durability(config, durability)
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         parent = _parent_on_loop()
         if parent is not None:
@@ -226,6 +228,7 @@ class CompiledStateGraph(GraphSpec):
         version: str = "v1",
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         context: Any = None,
+        durability: Durability | None = None,
     ) -> Iterator[Any]:
         """The sync twin of :meth:`astream`: the same async stream, carried to this thread through an anyio
         blocking portal in batches. Async nodes work here too. ``stream_mode`` defaults to ``"updates"``, as
@@ -249,6 +252,7 @@ class CompiledStateGraph(GraphSpec):
         :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
+        config = with_durability(config, durability)
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         parent = _parent_in_thread()
         if parent is not None:
@@ -413,6 +417,7 @@ class CompiledStateGraph(GraphSpec):
         subgraphs: bool = False,
         version: str = "v1",
         context: Any = None,
+        durability: Durability | None = None,
     ) -> Any:
         """Run the graph to the end and return its result, as LangGraph's ``invoke``.
 
@@ -431,6 +436,7 @@ class CompiledStateGraph(GraphSpec):
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
+        config = with_durability(config, durability)
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             parent = _parent_on_loop()
             if parent is not None:
@@ -459,6 +465,7 @@ class CompiledStateGraph(GraphSpec):
         subgraphs: bool = False,
         version: str = "v1",
         context: Any = None,
+        durability: Durability | None = None,
     ) -> Any:
         """The sync twin of :meth:`ainvoke`, with the same arguments and results. The default run goes
         through an anyio blocking portal; any other (another ``stream_mode``, ``print_mode``) runs as
@@ -470,6 +477,7 @@ class CompiledStateGraph(GraphSpec):
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
+        config = with_durability(config, durability)
         parent = _parent_in_thread()
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             if parent is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import anyio
 import attrs
@@ -32,6 +32,8 @@ from ..checkpoint.id import uuid6
 from ..errors import CheckpointSerializationError, InvalidArgumentError
 
 __all__ = [
+    "DURABILITY_KEY",
+    "Durability",
     "NO_WRITES",
     "PregelTask",
     "StateSnapshot",
@@ -39,6 +41,7 @@ __all__ = [
     "require_thread",
     "snapshot_of",
     "task_id_for",
+    "with_durability",
 ]
 
 NO_WRITES = "__no_writes__"
@@ -50,6 +53,14 @@ SENDS = "__pregel_tasks"
 START_CHANNEL = "__start__"
 """The channel an input checkpoint holds the run's input in (LangGraph's ``START``)."""
 
+Durability = Literal["sync", "async", "exit"]
+"""When a run with a checkpointer saves its checkpoints (LangGraph's ``durability``): ``"sync"`` and
+``"async"`` (the default) after the input and each superstep (streamflow saves before the next step starts
+under both), ``"exit"`` once, when the run ends (finished or failed), with the writes of the step it ended in."""
+
+DURABILITY_KEY = "__pregel_durability"
+"""The ``configurable`` key a run's durability travels under (LangGraph's)."""
+
 _TASK_IDS = uuid.UUID("6ba7b812-9dad-11d1-80b4-00c04fd430c8")
 
 _NEEDS_THREAD = (
@@ -59,12 +70,13 @@ _NEEDS_THREAD = (
 
 class PregelTask(NamedTuple):
     """A task of a :class:`StateSnapshot` (LangGraph's ``PregelTask``): its id, node name, path, the error
-    it failed with, its interrupts, its subgraph's state, and its writes once it finished (None before)."""
+    it failed with (the exception's repr, as LangGraph stores it), its interrupts, its subgraph's state, and its
+    writes once it finished (None before)."""
 
     id: str
     name: str
     path: tuple[Any, ...]
-    error: Exception | None = None
+    error: Any = None
     interrupts: tuple[Any, ...] = ()
     state: Any = None
     result: Any = None
@@ -89,6 +101,26 @@ class StateSnapshot(NamedTuple):
     parent_config: Mapping[str, Any] | None
     tasks: tuple[PregelTask, ...]
     interrupts: tuple[Any, ...] = ()
+
+
+def with_durability(config: Mapping[str, Any] | None, durability: str | None) -> Mapping[str, Any] | None:
+    """``config`` with ``durability`` under ``configurable`` (unchanged when it is None).
+
+    :raises InvalidArgumentError: for a durability other than ``"sync"``, ``"async"`` or ``"exit"``
+    """
+    if durability is None:
+        return config
+    if durability not in ("sync", "async", "exit"):
+        raise InvalidArgumentError(f"durability must be 'sync', 'async' or 'exit'; got {durability!r}")
+    config = dict(config or {})
+    config["configurable"] = {**(config.get("configurable") or {}), DURABILITY_KEY: durability}
+    return config
+
+
+def durability_of(config: Mapping[str, Any]) -> str:
+    """The durability a run's config asks for (``"async"`` by default)."""
+    configurable = config.get("configurable")
+    return str(configurable.get(DURABILITY_KEY) or "async") if isinstance(configurable, Mapping) else "async"
 
 
 def require_thread(config: Mapping[str, Any]) -> tuple[str, str, str | None]:
@@ -121,9 +153,17 @@ class Thread:
     saved: CheckpointTuple | None = None
     """The checkpoint the run continues from, then the last one it saved."""
     versions: dict[str, Any] = attrs.field(factory=dict)
+    exit_only: bool = False
+    """``durability="exit"``: checkpoints are saved when the run ends only (the last one)."""
+    persisted: dict[str, Any] | None = None
+    """The config of the thread's newest checkpoint in the saver (the parent of the next one saved)."""
+    deferred: tuple[Checkpoint, dict[str, Any]] | None = None
+    deferred_writes: list[tuple[str, Sequence[tuple[str, Any]]]] = attrs.field(factory=list)
 
     @classmethod
-    async def open(cls, saver: BaseCheckpointSaver[Any], config: Mapping[str, Any]) -> Thread:
+    async def open(
+        cls, saver: BaseCheckpointSaver[Any], config: Mapping[str, Any], durability: str = "async"
+    ) -> Thread:
         """The thread ``config`` names, with its newest checkpoint (or the one ``checkpoint_id`` names: when
         the thread has no such checkpoint, the run starts as on a new thread, as in LangGraph).
 
@@ -135,9 +175,10 @@ class Thread:
         if checkpoint_id is not None:
             address["checkpoint_id"] = checkpoint_id
         saved = await saver.aget_tuple({"configurable": address})
-        thread = cls(saver, thread_id, ns, config, saved)
+        thread = cls(saver, thread_id, ns, config, saved, exit_only=durability == "exit")
         if saved is not None:
             thread.versions = dict(saved.checkpoint["channel_versions"])
+            thread.persisted = dict(saved.config)
         return thread
 
     @property
@@ -183,8 +224,12 @@ class Thread:
         """Save that a task failed with ``error`` (LangGraph's ``__error__`` write: the exception's repr)."""
         if self.saved is None:
             return
+        pairs = [(ERROR, repr(error))]
+        if self.deferred is not None:
+            self.deferred_writes.append((task_id, pairs))
+            return
         with anyio.CancelScope(shield=True):
-            await self.saver.aput_writes(self.saved.config, [(ERROR, repr(error))], task_id)
+            await self._put_writes(self.saved.config, pairs, task_id)
 
     def next_id(self, step: int) -> str:
         """A new checkpoint id for ``step``."""
@@ -223,16 +268,49 @@ class Thread:
         )
         metadata = dict(get_checkpoint_metadata(self.run_config, {"source": source, "step": step, "parents": {}}))  # type: ignore[typeddict-item]
         parent = None if self.saved is None else dict(self.saved.config)
-        address = {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}}
-        if parent is not None:
-            address["configurable"]["checkpoint_id"] = parent["configurable"]["checkpoint_id"]
-        new_versions = {k: self.versions[k] for k in changed if k in channel_values}
-        try:
-            config = await saver.aput(address, checkpoint, metadata, new_versions)  # type: ignore[arg-type]
-        except CheckpointSerializationError as exc:
-            raise self._named(exc, channel_values) from exc
+        address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
+        if self.exit_only:
+            # durability="exit": kept here, the last one saved when the run ends (see flush)
+            self.deferred = (checkpoint, metadata)
+            self.deferred_writes = []
+            config: Mapping[str, Any] = {"configurable": {**address, "checkpoint_id": checkpoint_id}}
+        else:
+            if self.persisted is not None:
+                address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
+            new_versions = {k: self.versions[k] for k in changed if k in channel_values}
+            config = await self._put({"configurable": address}, checkpoint, metadata, new_versions)
+            self.persisted = dict(config)
         self.saved = CheckpointTuple(dict(config), checkpoint, metadata, parent, [])  # type: ignore[arg-type]
         return dict(config), metadata, parent
+
+    async def _put(
+        self, address: Mapping[str, Any], checkpoint: Checkpoint, metadata: Mapping[str, Any], versions: dict[str, Any]
+    ) -> Mapping[str, Any]:
+        try:
+            return await self.saver.aput(address, checkpoint, metadata, versions)  # type: ignore[arg-type]
+        except CheckpointSerializationError as exc:
+            raise self._named(exc, checkpoint["channel_values"]) from exc
+
+    async def flush(self) -> None:
+        """With ``durability="exit"``: save the run's last checkpoint and the writes made against it (the
+        run ended, finished or failed). Nothing otherwise.
+
+        :raises CheckpointSerializationError: for a value the serializer cannot store, naming its state key
+        """
+        if self.deferred is None:
+            return
+        checkpoint, metadata = self.deferred
+        writes, self.deferred, self.deferred_writes = self.deferred_writes, None, []
+        address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
+        if self.persisted is not None:
+            address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
+        with anyio.CancelScope(shield=True):
+            config = await self._put(
+                {"configurable": address}, checkpoint, metadata, dict(checkpoint["channel_versions"])
+            )
+            self.persisted = dict(config)
+            for task_id, pairs in writes:
+                await self._put_writes(config, pairs, task_id)
 
     def _named(self, exc: CheckpointSerializationError, values: Mapping[str, Any]) -> CheckpointSerializationError:
         """``exc`` with the state key whose value the serializer refused named first."""
@@ -253,9 +331,15 @@ class Thread:
         if self.saved is None:
             return
         pairs: Sequence[tuple[str, Any]] = list(writes.items()) if writes else [(NO_WRITES, None)]
+        if self.deferred is not None:
+            self.deferred_writes.append((task_id, pairs))
+            return
+        with anyio.CancelScope(shield=True):  # a sibling failing now must not lose these writes
+            await self._put_writes(self.saved.config, pairs, task_id)
+
+    async def _put_writes(self, config: Mapping[str, Any], pairs: Sequence[tuple[str, Any]], task_id: str) -> None:
         try:
-            with anyio.CancelScope(shield=True):  # a sibling failing now must not lose these writes
-                await self.saver.aput_writes(self.saved.config, pairs, task_id)
+            await self.saver.aput_writes(config, pairs, task_id)
         except CheckpointSerializationError as exc:
             raise self._named(exc, dict(pairs)) from exc
 

@@ -33,7 +33,7 @@ from ..events import (
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Send
 from .context import RunContext, TaskContext, Writer, _current
-from .persistence import SENDS, START_CHANNEL, Thread, next_paths, task_id_for
+from .persistence import SENDS, START_CHANNEL, Thread, durability_of, next_paths, task_id_for
 from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .sync_code import run_sync_code
@@ -430,18 +430,35 @@ async def execute(
     :raises Exception: whatever a node raised, unchanged
     """
     schema = graph.schema
-    channel = run.channel
-    output_keys = schema.output_keys
-    shown = output_keys if nested else schema.keys
+    shown = schema.output_keys if nested else schema.keys
     state = schema.start()
-    result: Any = None
     joins_seen: dict[int, set[str]] = {}
     saver = None if nested else getattr(graph, "checkpointer", None)
-    saving: _Saving | None = None
-    pending: dict[str, dict[str, Any]] = {}
     if isinstance(saver, BaseCheckpointSaver):
-        saving = _Saving(graph, await Thread.open(saver, run.config), run, ns, shown)
+        saving = _Saving(graph, await Thread.open(saver, run.config, durability_of(run.config)), run, ns, shown)
         saving.restore(state, joins_seen)
+        try:
+            return await _run(graph, graph_input, run, ns, shown, state, joins_seen, saving)
+        finally:
+            await saving.thread.flush()
+    return await _run(graph, graph_input, run, ns, shown, state, joins_seen, None)
+
+
+async def _run(
+    graph: GraphSpec,
+    graph_input: Any,
+    run: RunContext,
+    ns: tuple[str, ...],
+    shown: tuple[str, ...],
+    state: dict[str, Any],
+    joins_seen: dict[int, set[str]],
+    saving: _Saving | None,
+) -> Any:
+    schema = graph.schema
+    channel = run.channel
+    output_keys = schema.output_keys
+    result: Any = None
+    pending: dict[str, dict[str, Any]] = {}
     start_step = 0
     if saving is not None and graph_input is None:
         thread = saving.thread
