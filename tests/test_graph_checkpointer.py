@@ -246,9 +246,17 @@ def test_writes_of_finished_tasks_are_kept_when_their_step_fails(saver: BaseChec
     graph = builder.compile(checkpointer=saver)
     with pytest.raises(RuntimeError, match="flaky failed"):
         graph.invoke({"items": ["in"]}, _config())
+    # as LangGraph: the thread's current state holds the finished task's writes, and only the failed task is next
     stuck = graph.get_state(_config())
-    assert stuck.next == ("flaky", "steady")
-    assert {t.name: t.result for t in stuck.tasks} == {"flaky": None, "steady": {"items": ["steady"]}}
+    assert stuck.next == ("flaky",)
+    assert stuck.values == {"items": ["in", "steady"]}
+    assert {t.name: (t.result, t.error) for t in stuck.tasks} == {
+        "steady": ({"items": ["steady"]}, None),
+        "flaky": (None, "RuntimeError('flaky failed')"),
+    }
+    # the step's record (addressed by its checkpoint id) shows the state as the step began
+    record = graph.get_state(stuck.config)
+    assert (record.next, record.values) == (("steady", "flaky"), {"items": ["in"]})
     failing[0] = False
     calls.clear()
     assert graph.invoke(None, _config()) == {"items": ["in", "flaky", "steady"], "last": "after"}

@@ -82,8 +82,8 @@ class CompiledStateGraph(GraphSpec):
             raise InvalidArgumentError("No checkpointer set")
         return saver
 
-    def _snapshot(self, saved: CheckpointTuple | None, config: Mapping[str, Any]) -> StateSnapshot:
-        return snapshot_of(saved, config, self.schema.keys, self.schema.root)
+    def _snapshot(self, saved: CheckpointTuple | None, config: Mapping[str, Any], live: bool) -> StateSnapshot:
+        return snapshot_of(saved, config, self.schema, list(self.nodes), live=live)
 
     def get_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         """The thread's state at its newest checkpoint (or the one ``checkpoint_id`` names), as LangGraph's
@@ -97,13 +97,13 @@ class CompiledStateGraph(GraphSpec):
         """
         saver = self._saver()
         require_thread(config)
-        return self._snapshot(saver.get_tuple(_address(config)), config)
+        return self._snapshot(saver.get_tuple(_address(config)), config, _live(config))
 
     async def aget_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         """The async twin of :meth:`get_state`, with the same arguments, result and errors."""
         saver = self._saver()
         require_thread(config)
-        return self._snapshot(await saver.aget_tuple(_address(config)), config)
+        return self._snapshot(await saver.aget_tuple(_address(config)), config, _live(config))
 
     def get_state_history(
         self,
@@ -125,7 +125,7 @@ class CompiledStateGraph(GraphSpec):
         for saved in saver.list(
             _address(config), filter=None if filter is None else dict(filter), before=before, limit=limit
         ):
-            yield self._snapshot(saved, saved.config)
+            yield self._snapshot(saved, saved.config, False)
 
     async def aget_state_history(
         self,
@@ -141,7 +141,7 @@ class CompiledStateGraph(GraphSpec):
         async for saved in saver.alist(
             _address(config), filter=None if filter is None else dict(filter), before=before, limit=limit
         ):
-            yield self._snapshot(saved, saved.config)
+            yield self._snapshot(saved, saved.config, False)
 
     @staticmethod
     def _inherited() -> Any:
@@ -743,3 +743,8 @@ def _address(config: Mapping[str, Any]) -> dict[str, Any]:
     configurable = dict(config["configurable"])
     configurable.setdefault("checkpoint_ns", "")
     return {"configurable": configurable}
+
+
+def _live(config: Mapping[str, Any]) -> bool:
+    """Whether ``get_state`` shows the thread's current status: no ``checkpoint_id`` named (as LangGraph)."""
+    return not config["configurable"].get("checkpoint_id")

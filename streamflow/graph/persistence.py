@@ -30,6 +30,7 @@ from ..checkpoint.base import (
 )
 from ..checkpoint.id import uuid6
 from ..errors import CheckpointSerializationError, InvalidArgumentError
+from .state import ROOT, StateSchema
 
 __all__ = [
     "DURABILITY_KEY",
@@ -345,14 +346,23 @@ class Thread:
 
 
 def snapshot_of(
-    saved: CheckpointTuple | None, config: Mapping[str, Any], keys: Sequence[str], root: bool
+    saved: CheckpointTuple | None,
+    config: Mapping[str, Any],
+    schema: StateSchema,
+    order: Sequence[str],
+    *,
+    live: bool,
 ) -> StateSnapshot:
     """The :class:`StateSnapshot` of a saved checkpoint (an empty one for a thread without checkpoints,
-    as LangGraph gives it): ``keys`` are the state keys shown (``root``: the state is one value)."""
+    as LangGraph gives it). ``order`` is the graph's node order (how LangGraph lists the next tasks).
+
+    ``live`` (``get_state`` without a ``checkpoint_id``), as LangGraph: the values include what the tasks
+    that finished wrote, and ``next`` leaves them out; otherwise the snapshot is the step's record: values as
+    the step began, every task of it in ``next``."""
     if saved is None:
         return StateSnapshot({}, (), dict(config), None, None, None, ())
+    keys = schema.keys
     values = saved.checkpoint["channel_values"]
-    shown: Any = values.get("__root__") if root else {k: values[k] for k in keys if k in values}
     checkpoint_id = saved.config["configurable"]["checkpoint_id"]
     ns = saved.config["configurable"].get("checkpoint_ns", "")
     step = int(saved.metadata.get("step", -1))
@@ -366,15 +376,23 @@ def snapshot_of(
             errors[task_id] = value
             del pending[task_id]
     tasks: list[PregelTask] = []
-    for name, path in next_paths(values):
+    for name, path in next_paths(values, order):
         task_id = task_id_for(checkpoint_id, ns, step + 1, path)
         result = pending.get(task_id)
-        if root and result is not None:
-            result = result.get("__root__")
-        tasks.append(PregelTask(task_id, name, path, error=errors.get(task_id), result=result))
+        if schema.root and result is not None:
+            result = result.get(ROOT)
+        shown_path = (*path, False) if path[0] == "__pregel_push" else path  # LangGraph's third item
+        tasks.append(PregelTask(task_id, name, shown_path, error=errors.get(task_id), result=result))
+    state = {k: values[k] for k in keys if k in values}
+    waiting = tasks
+    if live:
+        waiting = [t for t in tasks if t.id not in pending]
+        done = sorted((t for t in tasks if t.id in pending and t.name != START_CHANNEL), key=lambda t: t.path)
+        if done:
+            schema.apply(state, [(f"node {t.name!r}", pending[t.id]) for t in done])
     return StateSnapshot(
-        shown,
-        tuple(t.name for t in tasks),
+        schema.values(state, keys),
+        tuple(t.name for t in waiting),
         dict(saved.config),
         dict(saved.metadata),
         saved.checkpoint["ts"],
@@ -383,9 +401,11 @@ def snapshot_of(
     )
 
 
-def next_paths(channel_values: Mapping[str, Any]) -> list[tuple[str, tuple[Any, ...]]]:
-    """``(node, path)`` of the tasks a checkpoint's channels trigger: pulls by node name, then pushes."""
-    pulls = sorted(key[len("branch:to:") :] for key in channel_values if key.startswith("branch:to:"))
+def next_paths(channel_values: Mapping[str, Any], order: Sequence[str]) -> list[tuple[str, tuple[Any, ...]]]:
+    """``(node, path)`` of the tasks a checkpoint's channels trigger: pulls in the graph's node ``order``
+    (``__start__`` first), then pushes."""
+    triggered = {key[len("branch:to:") :] for key in channel_values if key.startswith("branch:to:")}
+    pulls = [name for name in order if name in triggered]
     if START_CHANNEL in channel_values:
         pulls.insert(0, START_CHANNEL)
     out: list[tuple[str, tuple[Any, ...]]] = [(name, ("__pregel_pull", name)) for name in pulls]

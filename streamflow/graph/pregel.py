@@ -325,7 +325,7 @@ class _Saving:
         values = self.thread.channel_values
         sends = list(values.get(SENDS) or ())
         out: list[_Task] = []
-        for name, path in next_paths(values):
+        for name, path in next_paths(values, list(graph.nodes)):
             if name == START_CHANNEL:
                 continue
             if path[0] == "__pregel_push":
@@ -372,8 +372,10 @@ class _Saving:
         for task in tasks:
             task.id = task_id_for(checkpoint_id, ns_name, step + 1, task.path)
         values = self.channels(state, tasks, joins_seen)
-        names = [t.node.name for t in tasks]
-        ids = [t.id for t in tasks]
+        rank = {name: i for i, name in enumerate(self.graph.nodes)}
+        listed = sorted(tasks, key=lambda t: (t.path[0] == "__pregel_push", rank[t.node.name], t.path))
+        names = [t.node.name for t in listed]
+        ids = [t.id for t in listed]
         changed = list(updated) + [f"branch:to:{t.node.name}" for t in tasks if t.path[0] == "__pregel_pull"]
         if start is not None:
             values[START_CHANNEL] = start
