@@ -43,7 +43,7 @@ class CompiledStateGraph(GraphSpec):
     ``StateGraph.compile()``.
 
     The stream methods follow LangGraph's: ``stream_mode`` is one of ``values``, ``updates``, ``custom``,
-    ``messages``, ``tools``, ``tasks``, ``debug`` (and any mode registered later) or a list of them;
+    ``messages``, ``tools``, ``tasks``, ``debug``, ``checkpoints`` (and any mode registered later) or a list of them;
     ``subgraphs=True`` includes subgraph events with their namespace; ``version="v2"`` yields
     ``{"type", "ns", "data"}`` dicts. Chunk shapes are documented in :mod:`streamflow.modes`.
     :meth:`astream_events` / :meth:`stream_events` yield LangChain's v2 event dicts
