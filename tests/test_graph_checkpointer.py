@@ -15,7 +15,7 @@ import pytest
 from streamflow.checkpoint.base import BaseCheckpointSaver
 from streamflow.checkpoint.memory import InMemorySaver
 from streamflow.checkpoint.sqlite import SqliteSaver
-from streamflow.errors import CheckpointSerializationError, EmptyInputError, InvalidArgumentError
+from streamflow.errors import CheckpointSerializationError, EmptyInputError, InvalidArgumentError, InvalidUpdateError
 from streamflow.graph import START, CompiledStateGraph, StateGraph
 from streamflow.types import PregelTask, StateSnapshot
 
@@ -318,3 +318,37 @@ def test_unknown_durability_is_refused() -> None:
     graph = _two_steps(InMemorySaver())
     with pytest.raises(InvalidArgumentError, match="durability must be 'sync', 'async' or 'exit'; got 'never'"):
         graph.invoke({"items": ["a"]}, _config(), durability="never")  # type: ignore[arg-type]
+
+
+def test_update_state_writes_as_a_node_and_the_run_goes_on_from_there(saver: BaseCheckpointSaver[Any]) -> None:
+    graph = _two_steps(saver)
+    graph.invoke({"items": ["a"]}, _config())
+    updated = graph.update_state(_config(), {"items": ["edited"]}, as_node="first")
+    assert updated["configurable"]["thread_id"] == "t1" and updated["configurable"]["checkpoint_id"]
+    state = graph.get_state(_config())
+    assert state.next == ("second",) and state.metadata == {"source": "update", "step": 3, "parents": {}}
+    assert state.values["items"] == ["a", "first", "second", "edited"]
+    assert graph.invoke(None, _config())["items"] == ["a", "first", "second", "edited", "second"]
+
+
+def test_update_state_refuses_unknown_nodes_ambiguity_and_bad_values(saver: BaseCheckpointSaver[Any]) -> None:
+    builder = StateGraph(State).add_node("x", lambda s: {"items": ["x"]}).add_node("y", lambda s: {"items": ["y"]})
+    graph = builder.add_edge(START, "x").add_edge(START, "y").compile(checkpointer=saver)
+    graph.invoke({"items": []}, _config())
+    with pytest.raises(InvalidUpdateError, match="Ambiguous update, specify as_node"):
+        graph.update_state(_config(), {"items": ["z"]})
+    with pytest.raises(InvalidUpdateError, match="Node nowhere does not exist"):
+        graph.update_state(_config(), {"items": ["z"]}, as_node="nowhere")
+    with pytest.raises(InvalidUpdateError, match="unknown key"):
+        graph.update_state(_config(), {"nope": 1}, as_node="x")
+    with pytest.raises(ValueError, match="thread_id"):
+        graph.update_state({"configurable": {}}, {"items": ["z"]}, as_node="x")
+
+
+@pytest.mark.anyio
+async def test_aupdate_state_on_a_new_thread_is_its_input() -> None:
+    graph = _two_steps(InMemorySaver())
+    await graph.aupdate_state(_config(), {"items": ["seed"]})
+    state = await graph.aget_state(_config())
+    assert (state.values, state.next, (state.metadata or {})["step"]) == ({"items": ["seed"]}, ("first",), 0)
+    assert await graph.ainvoke(None, _config()) == {"items": ["seed", "first", "second"], "last": "second"}

@@ -25,7 +25,7 @@ from .cancellation import SyncRunner
 from .context import RunContext, TaskContext, _current, current_task
 from .output import GraphOutput
 from .persistence import Durability, StateSnapshot, require_thread, snapshot_of, with_durability
-from .pregel import execute
+from .pregel import execute, update_thread
 from .run import Run, parse_config
 from .runtime import coerce_context
 from .specs import GraphSpec
@@ -104,6 +104,26 @@ class CompiledStateGraph(GraphSpec):
         saver = self._saver()
         require_thread(config)
         return self._snapshot(await saver.aget_tuple(_address(config)), config, _live(config))
+
+    def update_state(self, config: Mapping[str, Any], values: Any, as_node: str | None = None) -> dict[str, Any]:
+        """Apply ``values`` to the thread's state as if node ``as_node`` had returned them, as LangGraph's
+        ``update_state``: through the reducers, saved as an ``"update"`` checkpoint (its step the last one's
+        plus one) whose next tasks are the node's successors, so ``invoke(None, config)`` goes on from there.
+        Without ``as_node``: the graph's only node; ``START`` on a thread without checkpoints (``values`` is
+        then the input); else the node that wrote the last checkpoint. Returns the new checkpoint's config.
+
+        :raises InvalidArgumentError: (a ValueError) when the graph has no checkpointer or ``config`` has no
+            ``thread_id``
+        :raises InvalidUpdateError: ``"Ambiguous update, specify as_node"`` when several nodes wrote the last
+            checkpoint, ``"Node <name> does not exist"``, or values the state schema does not allow
+        """
+        return call_sync(self.aupdate_state, config, values, as_node, async_alternative="aupdate_state()")
+
+    async def aupdate_state(self, config: Mapping[str, Any], values: Any, as_node: str | None = None) -> dict[str, Any]:
+        """The async twin of :meth:`update_state`, with the same arguments, result and errors."""
+        saver = self._saver()
+        require_thread(config)
+        return await update_thread(self, saver, config, values, as_node)
 
     def get_state_history(
         self,

@@ -243,8 +243,10 @@ class Thread:
         step: int,
         channel_values: dict[str, Any],
         updated: Iterable[str],
+        wrote: Iterable[str] = (),
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-        """Save a checkpoint; return ``(config, metadata, parent config)``.
+        """Save a checkpoint; return ``(config, metadata, parent config)``. ``wrote`` names the nodes whose
+        writes made it (their ``versions_seen`` entry records the step, for ``update_state``'s ``as_node``).
 
         :raises CheckpointSerializationError: for a value the saver's serializer cannot store; the message
             names the channel (state key) holding it
@@ -264,7 +266,7 @@ class Thread:
             ts=dt.datetime.now(dt.UTC).isoformat(),
             channel_values=channel_values,
             channel_versions={k: self.versions[k] for k in channel_values},
-            versions_seen={},
+            versions_seen=self.seen(step, wrote),
             updated_channels=[k for k in changed if k in channel_values] or None,
         )
         metadata = dict(get_checkpoint_metadata(self.run_config, {"source": source, "step": step, "parents": {}}))  # type: ignore[typeddict-item]
@@ -312,6 +314,22 @@ class Thread:
             self.persisted = dict(config)
             for task_id, pairs in writes:
                 await self._put_writes(config, pairs, task_id)
+
+    def seen(self, step: int, wrote: Iterable[str]) -> dict[str, Any]:
+        """The checkpoint's ``versions_seen``: per node, the step it last wrote in (under ``"__step__"``)."""
+        seen: dict[str, Any] = {} if self.saved is None else dict(self.saved.checkpoint.get("versions_seen") or {})
+        for node in wrote:
+            seen[node] = {"__step__": step}
+        return seen
+
+    def last_writer(self) -> str | None:
+        """The node whose writes made the thread's last checkpoint, or None when none did or several did in one
+        step (LangGraph's ``as_node`` inference)."""
+        seen = {} if self.saved is None else self.saved.checkpoint.get("versions_seen") or {}
+        steps = sorted((entry.get("__step__", -2), node) for node, entry in seen.items() if isinstance(entry, Mapping))
+        if not steps or (len(steps) > 1 and steps[-1][0] == steps[-2][0]):
+            return None
+        return str(steps[-1][1])
 
     def _named(self, exc: CheckpointSerializationError, values: Mapping[str, Any]) -> CheckpointSerializationError:
         """``exc`` with the state key whose value the serializer refused named first."""

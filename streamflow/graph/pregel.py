@@ -12,15 +12,17 @@ fails with its exception.
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import anyio
 import attrs
 
+from ..channel import Channel
 from ..checkpoint.base import BaseCheckpointSaver
-from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError
+from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError, InvalidUpdateError
 from ..events import (
     CheckpointSaved,
     StateUpdate,
@@ -38,7 +40,7 @@ from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .sync_code import run_sync_code
 
-__all__ = ["execute"]
+__all__ = ["execute", "update_thread"]
 
 
 @attrs.define(slots=True, eq=False)
@@ -363,6 +365,7 @@ class _Saving:
         joins_seen: dict[int, set[str]],
         updated: Iterable[str],
         start: Any = None,
+        wrote: Iterable[str] = (),
     ) -> None:
         """Save a checkpoint of ``state`` whose next tasks are ``tasks`` (their ids set from it), and publish
         :class:`~streamflow.events.CheckpointSaved` for it."""
@@ -382,7 +385,7 @@ class _Saving:
             start_id = task_id_for(checkpoint_id, ns_name, step + 1, ("__pregel_pull", START_CHANNEL))
             names, ids = [START_CHANNEL], [start_id]
             changed.append(START_CHANNEL)
-        config, metadata, parent = await thread.save(checkpoint_id, source, step, values, changed)
+        config, metadata, parent = await thread.save(checkpoint_id, source, step, values, changed, wrote)
         channel = self.run.channel
         if channel.wants(CheckpointSaved):
             schema = self.graph.schema
@@ -490,7 +493,7 @@ async def _run(
                 result = schema.output(state)
         tasks = await _successors(graph, [START], state, joins_seen, run)
         if saving is not None:
-            await saving.save("loop", start_step, state, tasks, joins_seen, first or ())
+            await saving.save("loop", start_step, state, tasks, joins_seen, first or (), wrote=[START])
     step = start_step + 1
     current = None if saving is None else saving.thread
     while tasks:
@@ -525,6 +528,61 @@ async def _run(
         tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen, run)
         if saving is not None:
             written = dict.fromkeys(k for t in done for k in t.update or ())
-            await saving.save("loop", step, state, tasks, joins_seen, written)
+            await saving.save("loop", step, state, tasks, joins_seen, written, wrote=[t.node.name for t in done])
         step += 1
     return result
+
+
+async def update_thread(
+    graph: GraphSpec, saver: BaseCheckpointSaver[Any], config: Mapping[str, Any], values: Any, as_node: str | None
+) -> dict[str, Any]:
+    """LangGraph's ``update_state``: apply ``values`` to the thread's state as if node ``as_node`` had written
+    them (through the reducers), and save an ``"update"`` checkpoint whose next tasks are that node's
+    successors. Without ``as_node``: the graph's only node, ``START`` on a thread without checkpoints, else the
+    node that wrote the thread's last checkpoint. Returns the new checkpoint's config.
+
+    :raises InvalidUpdateError: ``"Ambiguous update, specify as_node"`` when several nodes wrote the last
+        checkpoint, ``"Node <name> does not exist"`` for an unknown ``as_node``, or for values the schema
+        does not allow
+    """
+    schema = graph.schema
+    run = RunContext(
+        channel=Channel("update_state", replay_size=0),
+        run_id="update_state",
+        config=config,
+        tags=(),
+        metadata={},
+        recursion_limit=1,
+        loop_thread=threading.get_ident(),
+    )
+    thread = await Thread.open(saver, config)
+    saving = _Saving(graph, thread, run, (), schema.keys)
+    state = schema.start()
+    joins_seen: dict[int, set[str]] = {}
+    saving.restore(state, joins_seen)
+    if as_node is None:
+        if len(graph.nodes) == 1:
+            as_node = next(iter(graph.nodes))
+        elif thread.saved is None:
+            as_node = START
+        else:
+            as_node = thread.last_writer()
+    if as_node is None:
+        raise InvalidUpdateError("Ambiguous update, specify as_node")
+    if as_node != START and as_node not in graph.nodes:
+        raise InvalidUpdateError(f"Node {as_node} does not exist")
+    if as_node == START:
+        update = schema.check_input(values)
+    else:
+        update = schema.check_update(values, f"update_state(as_node={as_node!r})")
+    if thread.saved is not None:
+        # the writes are the result of the pending task of that node, if there is one (LangGraph's history)
+        pending = [t for t in saving.tasks() if t.node.name == as_node]
+        await thread.put_writes(pending[0].id if pending else str(uuid.uuid4()), update)
+    if update:
+        schema.apply(state, [(f"update_state(as_node={as_node!r})", update)])
+    tasks = await _successors(graph, [as_node], state, joins_seen, run)
+    step = (thread.step if thread.saved is not None else -1) + 1  # a new thread's first update is step 0
+    await saving.save("update", step, state, tasks, joins_seen, update or (), wrote=[as_node])
+    assert thread.saved is not None
+    return dict(thread.saved.config)

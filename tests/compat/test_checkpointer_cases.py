@@ -369,3 +369,73 @@ def faulty_savers(lib: Lib, saver: Any) -> Any:
 def test_checkpoint_errors(lib: Lib, tmp_path: Path) -> None:
     got, expected = both(lib, "memory", tmp_path, faulty_savers)
     assert got == expected
+
+
+class Counted(TypedDict):
+    value: Annotated[int, operator.add]
+
+
+def fork_by_update(lib: Lib, saver: Any) -> Any:
+    """LangGraph's ``test_fork_does_not_apply_pending_writes``: ``update_state`` on an old checkpoint as the
+    node that ran next forks the thread; the writes that node made then are not applied again."""
+    graph = (
+        lib.StateGraph(Counted).add_node("node_a", lambda s: {"value": 10}).add_node("node_b", lambda s: {"value": 100})
+    )
+    graph = graph.add_edge(lib.START, "node_a").add_edge("node_a", "node_b").compile(checkpointer=saver)
+    graph.invoke({"value": 1}, THREAD)
+    before_a = next(s for s in graph.get_state_history(THREAD) if s.next == ("node_a",))
+    fork_config = graph.update_state(before_a.config, {"value": 20}, as_node="node_a")
+    return [fork_config, graph.invoke(None, fork_config), [snap(s) for s in graph.get_state_history(THREAD)]]
+
+
+@pytest.mark.parametrize("kind", SAVERS)
+def test_fork_does_not_apply_pending_writes(lib: Lib, kind: str, tmp_path: Path) -> None:
+    got, expected = both(lib, kind, tmp_path, fork_by_update)
+    assert got == expected
+
+
+def updates(lib: Lib, saver: Any) -> Any:
+    """``update_state`` on a new thread (as ``START``), after a run (as the last node to write), as a named
+    node (its successors run next), and with an unknown node; then ``invoke(None)`` goes on."""
+
+    def a(state: Steps) -> Any:
+        return {"steps": ["a"]}
+
+    def b(state: Steps) -> Any:
+        return {"steps": ["b"], "attempt": 1}
+
+    graph = lib.StateGraph(Steps).add_node("a", a).add_node("b", b).add_edge(lib.START, "a").add_edge("a", "b")
+    graph = graph.compile(checkpointer=saver)
+    out: list[Any] = [sorted(graph.update_state(THREAD, {"steps": ["u0"]})["configurable"])]
+    out.append(snap(graph.get_state(THREAD)))
+    out.append(graph.invoke(None, THREAD))
+    graph.update_state(THREAD, {"steps": ["u1"]})
+    graph.update_state(THREAD, {"steps": ["u2"]}, as_node="a")
+    out.append(snap(graph.get_state(THREAD)))
+    out.append(graph.invoke(None, THREAD))
+    with pytest.raises(Exception) as caught:
+        graph.update_state(THREAD, {"steps": ["u3"]}, as_node="zz")
+    out.append((type(caught.value).__name__, str(caught.value)))
+    out.append([snap(s) for s in graph.get_state_history(THREAD)])
+    return out
+
+
+@pytest.mark.parametrize("kind", SAVERS)
+def test_update_state(lib: Lib, kind: str, tmp_path: Path) -> None:
+    got, expected = both(lib, kind, tmp_path, updates)
+    assert got == expected
+
+
+def ambiguous_update(lib: Lib, saver: Any) -> Any:
+    """Two nodes wrote the last checkpoint: ``update_state`` without ``as_node`` is refused."""
+    builder = lib.StateGraph(Fan).add_node("x", lambda s: {"items": ["x"]}).add_node("y", lambda s: {"items": ["y"]})
+    graph = builder.add_edge(lib.START, "x").add_edge(lib.START, "y").compile(checkpointer=saver)
+    graph.invoke({"items": []}, THREAD)
+    with pytest.raises(Exception) as caught:
+        graph.update_state(THREAD, {"items": ["z"]})
+    return (type(caught.value).__name__, str(caught.value))
+
+
+def test_ambiguous_update(lib: Lib, tmp_path: Path) -> None:
+    got, expected = both(lib, "memory", tmp_path, ambiguous_update)
+    assert got == expected
