@@ -262,7 +262,8 @@ class CheckpointSaved(Event):
     next: list[str] = attrs.field(factory=list)
     """The nodes of the tasks that run next."""
     tasks: list[dict[str, Any]] = attrs.field(factory=list)
-    """Those tasks: ``{"id", "name", "interrupts", "state"}`` each."""
+    """Those tasks: ``{"id", "name", "interrupts", "state"}`` each (``{"id", "name", "error", "state"}`` for a
+    task that failed, when a resumed run streams the checkpoint it resumes from, as LangGraph does)."""
 
 
 @_kind("state_update")

@@ -21,7 +21,7 @@ import anyio
 import attrs
 
 from ..channel import Channel
-from ..checkpoint.base import BaseCheckpointSaver
+from ..checkpoint.base import ERROR, BaseCheckpointSaver
 from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError, InvalidUpdateError
 from ..events import (
     CheckpointSaved,
@@ -356,6 +356,47 @@ class _Saving:
             values[SENDS] = sends
         return values
 
+    def listed(self, tasks: list[_Task]) -> tuple[list[str], list[str]]:
+        """The names and ids of ``tasks`` as a checkpoint lists them: pulls in node order, then pushes."""
+        rank = {name: i for i, name in enumerate(self.graph.nodes)}
+        listed = sorted(tasks, key=lambda t: (t.path[0] == "__pregel_push", rank[t.node.name], t.path))
+        return [t.node.name for t in listed], [t.id for t in listed]
+
+    async def announce(
+        self,
+        state: dict[str, Any],
+        config: Mapping[str, Any],
+        parent: Mapping[str, Any] | None,
+        metadata: Mapping[str, Any],
+        names: list[str],
+        ids: list[str],
+        errors: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Publish :class:`~streamflow.events.CheckpointSaved` for a checkpoint whose next tasks are ``names``
+        with ``ids`` (a task that failed, by id in ``errors``, shows its ``error`` as LangGraph's does)."""
+        channel = self.run.channel
+        if not channel.wants(CheckpointSaved):
+            return
+        step = int(metadata.get("step", -1))
+        await channel.publish(
+            CheckpointSaved(
+                ns=self.ns,
+                step=step,
+                tags=self.run.tags,
+                config=dict(config),
+                parent_config=None if parent is None else dict(parent),
+                values=self.graph.schema.values(state, self.shown),
+                metadata={"source": metadata.get("source"), "step": step, "parents": metadata.get("parents", {})},
+                next=names,
+                tasks=[
+                    {"id": i, "name": n, "error": errors[i], "state": None}
+                    if errors and i in errors
+                    else {"id": i, "name": n, "interrupts": (), "state": None}
+                    for i, n in zip(ids, names, strict=True)
+                ],
+            )
+        )
+
     async def save(
         self,
         source: str,
@@ -375,10 +416,7 @@ class _Saving:
         for task in tasks:
             task.id = task_id_for(checkpoint_id, ns_name, step + 1, task.path)
         values = self.channels(state, tasks, joins_seen)
-        rank = {name: i for i, name in enumerate(self.graph.nodes)}
-        listed = sorted(tasks, key=lambda t: (t.path[0] == "__pregel_push", rank[t.node.name], t.path))
-        names = [t.node.name for t in listed]
-        ids = [t.id for t in listed]
+        names, ids = self.listed(tasks)
         changed = list(updated) + [f"branch:to:{t.node.name}" for t in tasks if t.path[0] == "__pregel_pull"]
         if start is not None:
             values[START_CHANNEL] = start
@@ -386,24 +424,7 @@ class _Saving:
             names, ids = [START_CHANNEL], [start_id]
             changed.append(START_CHANNEL)
         config, metadata, parent = await thread.save(checkpoint_id, source, step, values, changed, wrote)
-        channel = self.run.channel
-        if channel.wants(CheckpointSaved):
-            schema = self.graph.schema
-            await channel.publish(
-                CheckpointSaved(
-                    ns=self.ns,
-                    step=step,
-                    tags=self.run.tags,
-                    config=config,
-                    parent_config=parent,
-                    values=schema.values(state, self.shown),
-                    metadata={"source": source, "step": step, "parents": metadata.get("parents", {})},
-                    next=names,
-                    tasks=[
-                        {"id": i, "name": n, "interrupts": (), "state": None} for i, n in zip(ids, names, strict=True)
-                    ],
-                )
-            )
+        await self.announce(state, config, parent, metadata, names, ids)
         if start is not None:
             await thread.put_writes(ids[0], self.graph.schema.check_input(start))
 
@@ -472,11 +493,22 @@ async def _run(
         tasks = saving.tasks()
         if any(k in output_keys for k in state):
             result = schema.output(state)
+        if tasks and channel.wants(StateValues) and any(k in shown for k in state):
+            # as LangGraph, a resumed run shows the state it resumes from first
+            await channel.publish(
+                StateValues(ns=ns, step=thread.step, tags=run.tags, values=schema.values(state, shown))
+            )
         if thread.addressed and tasks and thread.step_source not in ("update", "fork"):
             # time travel: a fork of the addressed checkpoint starts the new branch, and every task runs again
             await saving.save("fork", thread.step + 1, state, tasks, joins_seen, ())
         else:
             pending = thread.pending()
+            saved = thread.saved
+            if tasks and saved is not None:
+                # as LangGraph, the checkpoint it resumes from is streamed again
+                names, ids = saving.listed(tasks)
+                errors = {t: v for t, c, v in saved.pending_writes or () if c == ERROR}
+                await saving.announce(state, saved.config, saved.parent_config, saved.metadata, names, ids, errors)
         start_step = thread.step
     else:
         if saving is not None:

@@ -439,3 +439,67 @@ def ambiguous_update(lib: Lib, saver: Any) -> Any:
 def test_ambiguous_update(lib: Lib, tmp_path: Path) -> None:
     got, expected = both(lib, "memory", tmp_path, ambiguous_update)
     assert got == expected
+
+
+def debug_retry(lib: Lib, saver: Any) -> Any:
+    """LangGraph's ``test_debug_retry``: ``update_state(values=None)`` on the checkpoint before step 1, then
+    a ``debug`` stream from it: its checkpoint records are the ones the history lists."""
+
+    def node(name: str) -> Callable[[Steps], Any]:
+        return lambda state: {"steps": [f"entered {name} node"]}
+
+    builder = lib.StateGraph(Steps).add_node("one", node("one")).add_node("two", node("two"))
+    graph = builder.add_edge(lib.START, "one").add_edge("one", "two").add_edge("two", lib.END)
+    graph = graph.compile(checkpointer=saver)
+    graph.invoke({"steps": []}, THREAD, durability="async")
+    target = next(c.parent_config for c in saver.list(THREAD) if c.metadata["step"] == 1)
+    update_config = graph.update_state(target, values=None)
+    events = [chunk_without_time(("debug", e))[1] for e in graph.stream(None, update_config, stream_mode="debug")]
+    history = {s.config["configurable"]["checkpoint_id"]: s for s in graph.get_state_history(THREAD)}
+    same = [
+        (e["payload"]["config"] == history[e["payload"]["config"]["configurable"]["checkpoint_id"]].config)
+        and e["payload"]["parent_config"]
+        == history[e["payload"]["config"]["configurable"]["checkpoint_id"]].parent_config
+        for e in events
+        if e["type"] == "checkpoint"
+    ]
+    return [events, same, [snap(s) for s in history.values()]]
+
+
+@pytest.mark.parametrize("kind", SAVERS)
+def test_debug_retry(lib: Lib, kind: str, tmp_path: Path) -> None:
+    got, expected = both(lib, kind, tmp_path, debug_retry)
+    assert got == expected
+
+
+def resumed_streams(lib: Lib, saver: Any) -> Any:
+    """A resumed run (input None) streams the state and the checkpoint it resumes from first: after a
+    failure, from an older checkpoint (a fork), and after ``update_state``."""
+    failing = [True]
+
+    def a(state: Steps) -> Any:
+        return {"steps": ["a"]}
+
+    def b(state: Steps) -> Any:
+        if failing[0]:
+            raise ValueError("b failed")
+        return {"steps": ["b"]}
+
+    graph = lib.StateGraph(Steps).add_node("a", a).add_node("b", b).add_edge(lib.START, "a").add_edge("a", "b")
+    graph = graph.compile(checkpointer=saver)
+    modes = ["checkpoints", "values", "updates"]
+    with pytest.raises(ValueError, match="b failed"):
+        graph.invoke({"steps": ["i"]}, THREAD)
+    failing[0] = False
+    out = [[chunk_without_time(c) for c in graph.stream(None, THREAD, stream_mode=modes)]]
+    older = list(graph.get_state_history(THREAD))[2]
+    out.append([chunk_without_time(c) for c in graph.stream(None, older.config, stream_mode=modes)])
+    graph.update_state(THREAD, {"steps": ["u"]}, as_node="a")
+    out.append([chunk_without_time(c) for c in graph.stream(None, THREAD, stream_mode=modes)])
+    return out
+
+
+@pytest.mark.parametrize("kind", SAVERS)
+def test_resumed_streams(lib: Lib, kind: str, tmp_path: Path) -> None:
+    got, expected = both(lib, kind, tmp_path, resumed_streams)
+    assert got == expected
