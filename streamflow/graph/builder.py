@@ -242,9 +242,10 @@ class StateGraph:
 
         :param checkpointer: a :class:`~streamflow.checkpoint.base.BaseCheckpointSaver` the graph keeps its
             threads in (see :mod:`streamflow.graph.persistence`): every run then needs
-            ``config["configurable"]["thread_id"]``. None, True or False are taken as LangGraph takes them for
-            a subgraph (None: as its parent; True: checkpoints of its own; False: none); a graph run at the
-            root with one of them keeps no checkpoints. (Subgraphs keep no checkpoints yet.)
+            ``config["configurable"]["thread_id"]``. For a subgraph, None (the default) keeps checkpoints
+            with the enclosing graph's saver, under the subgraph's namespace, while it runs (as LangGraph),
+            False keeps none, and True is taken as None (LangGraph keeps its checkpoints under the node's
+            name, across runs). A graph run at the root with None, True or False keeps no checkpoints.
 
         :param name: the graph's name, as its runs' ``RunStarted`` events and ``astream_events`` show it
             (default ``"LangGraph"``, as in LangGraph)

@@ -155,6 +155,9 @@ class Thread:
     """The checkpoint the run continues from, then the last one it saved."""
     versions: dict[str, Any] = attrs.field(factory=dict)
     exit_only: bool = False
+    parents: dict[str, str] = attrs.field(factory=dict)
+    """The checkpoint ids of the enclosing graphs' current checkpoints, by their namespace (LangGraph's
+    ``parents`` metadata; empty for a root graph)."""
     """``durability="exit"``: checkpoints are saved when the run ends only (the last one)."""
     persisted: dict[str, Any] | None = None
     """The config of the thread's newest checkpoint in the saver (the parent of the next one saved)."""
@@ -181,6 +184,24 @@ class Thread:
             thread.versions = dict(saved.checkpoint["channel_versions"])
             thread.persisted = dict(saved.config)
         return thread
+
+    def child(
+        self, checkpoint_ns: str, run_config: Mapping[str, Any], saver: BaseCheckpointSaver[Any] | None
+    ) -> Thread:
+        """The thread of a subgraph run under ``checkpoint_ns`` in this thread's current step: checkpoints of
+        its own (new each time: a subgraph's task id is new each step), with this one's as its parent."""
+        parents = dict(self.parents)
+        if self.saved is not None:
+            parents[self.checkpoint_ns] = str(self.saved.config["configurable"]["checkpoint_id"])
+        return Thread(
+            saver or self.saver,
+            self.thread_id,
+            checkpoint_ns,
+            run_config,
+            None,
+            exit_only=self.exit_only,
+            parents=parents,
+        )
 
     @property
     def step(self) -> int:
@@ -269,7 +290,8 @@ class Thread:
             versions_seen=self.seen(step, wrote),
             updated_channels=[k for k in changed if k in channel_values] or None,
         )
-        metadata = dict(get_checkpoint_metadata(self.run_config, {"source": source, "step": step, "parents": {}}))  # type: ignore[typeddict-item]
+        base = {"source": source, "step": step, "parents": dict(self.parents)}
+        metadata = dict(get_checkpoint_metadata(self.run_config, base))  # type: ignore[arg-type]
         parent = None if self.saved is None else dict(self.saved.config)
         address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
         if self.exit_only:

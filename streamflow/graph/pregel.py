@@ -15,6 +15,7 @@ import functools
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import anyio
@@ -292,6 +293,10 @@ def _only(update: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any
     return {k: v for k, v in update.items() if k in keys} or None
 
 
+_enclosing: ContextVar[_Saving | None] = ContextVar("streamflow_enclosing_checkpoints", default=None)
+"""The checkpoints of the graph whose task runs now (None: it saves none), for the subgraphs it runs."""
+
+
 def _join_channels(graph: GraphSpec) -> dict[int, str]:
     """The checkpoint channel of each fan-in edge, by its index: ``join:<a>+<b>:<node>`` (LangGraph's name)."""
     return {
@@ -362,6 +367,25 @@ class _Saving:
         listed = sorted(tasks, key=lambda t: (t.path[0] == "__pregel_push", rank[t.node.name], t.path))
         return [t.node.name for t in listed], [t.id for t in listed]
 
+    def mapped(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` as LangGraph streams a subgraph's checkpoint config: with a ``checkpoint_map`` of the
+        enclosing graphs' checkpoint ids and this one's (a root graph's is left as it is)."""
+        parents = self.thread.parents
+        if not parents:
+            return dict(config)
+        configurable = dict(config["configurable"])
+        configurable["checkpoint_map"] = {**parents, self.thread.checkpoint_ns: configurable["checkpoint_id"]}
+        return {**config, "configurable": configurable}
+
+    def task_state(self, name: str, task_id: str) -> dict[str, Any] | None:
+        """A next task's ``state`` in a checkpoint record: for a subgraph node that keeps checkpoints, the
+        config of its thread (LangGraph's); else None."""
+        node = self.graph.nodes.get(name)
+        if node is None or not node.is_subgraph or getattr(node.fn, "checkpointer", None) is False:
+            return None
+        ns = "|".join((*self.ns, f"{name}:{task_id}"))
+        return {"configurable": {"thread_id": self.thread.thread_id, "checkpoint_ns": ns}}
+
     async def announce(
         self,
         state: dict[str, Any],
@@ -383,15 +407,15 @@ class _Saving:
                 ns=self.ns,
                 step=step,
                 tags=self.run.tags,
-                config=dict(config),
-                parent_config=None if parent is None else dict(parent),
+                config=self.mapped(config),
+                parent_config=None if parent is None else self.mapped(parent),
                 values=self.graph.schema.values(state, self.shown),
                 metadata={"source": metadata.get("source"), "step": step, "parents": metadata.get("parents", {})},
                 next=names,
                 tasks=[
-                    {"id": i, "name": n, "error": errors[i], "state": None}
+                    {"id": i, "name": n, "error": errors[i], "state": self.task_state(n, i)}
                     if errors and i in errors
-                    else {"id": i, "name": n, "interrupts": (), "state": None}
+                    else {"id": i, "name": n, "interrupts": (), "state": self.task_state(n, i)}
                     for i, n in zip(ids, names, strict=True)
                 ],
             )
@@ -442,7 +466,9 @@ async def execute(
 
     A root graph with a checkpointer (``graph.checkpointer``) continues the thread ``run.config`` names and
     saves a checkpoint after its input and each superstep (see :mod:`streamflow.graph.persistence`); an input
-    of None resumes the thread's pending tasks, those whose writes were saved are not run again.
+    of None resumes the thread's pending tasks, those whose writes were saved are not run again. A graph run
+    under a namespace ``ns`` inside such a run (a subgraph) saves checkpoints of its own under it, unless it
+    was compiled with ``checkpointer=False``.
 
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
@@ -459,15 +485,29 @@ async def execute(
     shown = schema.output_keys if nested else schema.keys
     state = schema.start()
     joins_seen: dict[int, set[str]] = {}
-    saver = None if nested else getattr(graph, "checkpointer", None)
-    if isinstance(saver, BaseCheckpointSaver):
-        saving = _Saving(graph, await Thread.open(saver, run.config, durability_of(run.config)), run, ns, shown)
-        saving.restore(state, joins_seen)
+    own = getattr(graph, "checkpointer", None)
+    enclosing = _enclosing.get() if ns else None
+    thread: Thread | None = None
+    if not ns and isinstance(own, BaseCheckpointSaver):
+        thread = await Thread.open(own, run.config, durability_of(run.config))
+    elif enclosing is not None and own is not False:
+        # a subgraph (or a graph run inside a node) of a run that saves checkpoints: its own, under its namespace
+        saver = own if isinstance(own, BaseCheckpointSaver) else None
+        thread = enclosing.thread.child("|".join(ns), run.config, saver)
+    if thread is None:
+        token = _enclosing.set(None)
         try:
-            return await _run(graph, graph_input, run, ns, shown, state, joins_seen, saving)
+            return await _run(graph, graph_input, run, ns, shown, state, joins_seen, None)
         finally:
-            await saving.thread.flush()
-    return await _run(graph, graph_input, run, ns, shown, state, joins_seen, None)
+            _enclosing.reset(token)
+    saving = _Saving(graph, thread, run, ns, shown)
+    saving.restore(state, joins_seen)
+    token = _enclosing.set(saving)
+    try:
+        return await _run(graph, graph_input, run, ns, shown, state, joins_seen, saving)
+    finally:
+        _enclosing.reset(token)
+        await thread.flush()
 
 
 async def _run(

@@ -503,3 +503,50 @@ def resumed_streams(lib: Lib, saver: Any) -> Any:
 def test_resumed_streams(lib: Lib, kind: str, tmp_path: Path) -> None:
     got, expected = both(lib, kind, tmp_path, resumed_streams)
     assert got == expected
+
+
+def subgraph_checkpoints(child_checkpointer: Any, nested: bool = False) -> Callable[[Lib, Any], Any]:
+    """A subgraph node (in a subgraph node, with ``nested``) compiled with ``checkpointer=child_checkpointer``
+    in a graph with a saver: the ``checkpoints`` and ``debug`` chunks with ``subgraphs=True`` and the
+    namespaces the saver holds afterwards."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def inner(state: Steps) -> Any:
+            return {"steps": ["inner"]}
+
+        sub = lib.StateGraph(Steps).add_node("inner", inner).add_edge(lib.START, "inner")
+        child = sub.compile(checkpointer=child_checkpointer)
+        if nested:
+            middle = lib.StateGraph(Steps).add_node("child", child).add_edge(lib.START, "child")
+            child = middle.compile(checkpointer=child_checkpointer)
+        graph = lib.StateGraph(Steps).add_node("child", child).add_node("after", lambda s: {"attempt": 1})
+        graph = graph.add_edge(lib.START, "child").add_edge("child", "after").compile(checkpointer=saver)
+        chunks = [
+            (ns, *chunk_without_time((mode, chunk)))
+            for ns, mode, chunk in graph.stream(
+                {"steps": ["i"]}, THREAD, stream_mode=["checkpoints", "debug"], subgraphs=True
+            )
+        ]
+        stored = sorted(
+            (t.config["configurable"]["checkpoint_ns"].count("|"), t.metadata["step"]) for t in saver.list(None)
+        )
+        return [chunks, stored, snap(graph.get_state(THREAD))]
+
+    return scenario
+
+
+@pytest.mark.parametrize("child_checkpointer", [None, False])
+@pytest.mark.parametrize("nested", [False, True], ids=["subgraph", "nested-subgraphs"])
+@pytest.mark.parametrize("kind", SAVERS)
+def test_subgraph_checkpoints(lib: Lib, kind: str, nested: bool, child_checkpointer: Any, tmp_path: Path) -> None:
+    got, expected = both(lib, kind, tmp_path, subgraph_checkpoints(child_checkpointer, nested))
+    assert got == expected
+
+
+@pytest.mark.differs(
+    "a subgraph compiled with checkpointer=True keeps checkpoints under its run's namespace ('child:<task id>'), "
+    "new each run; LangGraph keeps them under 'child' (its stream namespace too) and the subgraph's state across runs"
+)
+def test_subgraph_checkpointer_true(lib: Lib, tmp_path: Path) -> None:
+    got, expected = both(lib, "memory", tmp_path, subgraph_checkpoints(True))
+    assert got == expected
