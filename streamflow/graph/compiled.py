@@ -83,7 +83,12 @@ class CompiledStateGraph(GraphSpec):
         return saver
 
     def _snapshot(self, saved: CheckpointTuple | None, config: Mapping[str, Any], live: bool) -> StateSnapshot:
-        return snapshot_of(saved, config, self.schema, list(self.nodes), live=live)
+        kept = [
+            name
+            for name, node in self.nodes.items()
+            if node.is_subgraph and getattr(node.fn, "checkpointer", None) is not False
+        ]
+        return snapshot_of(saved, config, self.schema, list(self.nodes), live=live, subgraphs=kept)
 
     def get_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         """The thread's state at its newest checkpoint (or the one ``checkpoint_id`` names), as LangGraph's

@@ -155,6 +155,8 @@ class Thread:
     """The checkpoint the run continues from, then the last one it saved."""
     versions: dict[str, Any] = attrs.field(factory=dict)
     exit_only: bool = False
+    keep_at_exit: bool = True
+    """With ``exit_only``: whether the last checkpoint is saved when the run ends (a subgraph's is not)."""
     parents: dict[str, str] = attrs.field(factory=dict)
     """The checkpoint ids of the enclosing graphs' current checkpoints, by their namespace (LangGraph's
     ``parents`` metadata; empty for a root graph)."""
@@ -201,6 +203,7 @@ class Thread:
             None,
             exit_only=self.exit_only,
             parents=parents,
+            keep_at_exit=False,  # with durability="exit", a subgraph's checkpoints are not kept (as in LangGraph)
         )
 
     @property
@@ -292,7 +295,8 @@ class Thread:
         )
         base = {"source": source, "step": step, "parents": dict(self.parents)}
         metadata = dict(get_checkpoint_metadata(self.run_config, base))  # type: ignore[arg-type]
-        parent = None if self.saved is None else dict(self.saved.config)
+        # the parent is the thread's newest checkpoint in the saver (with durability="exit", the one before the run)
+        parent = None if self.persisted is None else dict(self.persisted)
         address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
         if self.exit_only:
             # durability="exit": kept here, the last one saved when the run ends (see flush)
@@ -323,6 +327,9 @@ class Thread:
         :raises CheckpointSerializationError: for a value the serializer cannot store, naming its state key
         """
         if self.deferred is None:
+            return
+        if not self.keep_at_exit:
+            self.deferred, self.deferred_writes = None, []
             return
         checkpoint, metadata = self.deferred
         writes, self.deferred, self.deferred_writes = self.deferred_writes, None, []
@@ -392,13 +399,15 @@ def snapshot_of(
     order: Sequence[str],
     *,
     live: bool,
+    subgraphs: Iterable[str] = (),
 ) -> StateSnapshot:
     """The :class:`StateSnapshot` of a saved checkpoint (an empty one for a thread without checkpoints,
     as LangGraph gives it). ``order`` is the graph's node order (how LangGraph lists the next tasks).
 
     ``live`` (``get_state`` without a ``checkpoint_id``), as LangGraph: the values include what the tasks
     that finished wrote, and ``next`` leaves them out; otherwise the snapshot is the step's record: values as
-    the step began, every task of it in ``next``."""
+    the step began, every task of it in ``next``. A task of a node in ``subgraphs`` (subgraph nodes that keep
+    checkpoints) has the config of its subgraph's checkpoints as its ``state``, as LangGraph's."""
     if saved is None:
         return StateSnapshot({}, (), dict(config), None, None, None, ())
     keys = schema.keys
@@ -416,13 +425,19 @@ def snapshot_of(
             errors[task_id] = value
             del pending[task_id]
     tasks: list[PregelTask] = []
+    kept = set(subgraphs)
     for name, path in next_paths(values, order):
         task_id = task_id_for(checkpoint_id, ns, step + 1, path)
         result = pending.get(task_id)
         if schema.root and result is not None:
             result = result.get(ROOT)
         shown_path = (*path, False) if path[0] == "__pregel_push" else path  # LangGraph's third item
-        tasks.append(PregelTask(task_id, name, shown_path, error=errors.get(task_id), result=result))
+        sub_state = None
+        if name in kept:
+            thread_id = saved.config["configurable"]["thread_id"]
+            sub_ns = "|".join(p for p in (ns, f"{name}:{task_id}") if p)
+            sub_state = {"configurable": {"thread_id": thread_id, "checkpoint_ns": sub_ns}}
+        tasks.append(PregelTask(task_id, name, shown_path, error=errors.get(task_id), state=sub_state, result=result))
     state = {k: values[k] for k in keys if k in values}
     waiting = tasks
     if live:

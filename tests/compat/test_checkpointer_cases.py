@@ -550,3 +550,86 @@ def test_subgraph_checkpoints(lib: Lib, kind: str, nested: bool, child_checkpoin
 def test_subgraph_checkpointer_true(lib: Lib, tmp_path: Path) -> None:
     got, expected = both(lib, "memory", tmp_path, subgraph_checkpoints(True))
     assert got == expected
+
+
+def debug_subgraphs(durability: str, nested: bool) -> Callable[[Lib, Any], Any]:
+    """LangGraph's ``test_debug_subgraphs`` (``nested``: ``test_debug_nested_subgraphs``): the debug stream's
+    checkpoint records of the root graph are the history's, task for task."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def node(name: str) -> Callable[[Steps], Any]:
+            return lambda state: {"steps": [f"entered {name} node"]}
+
+        def two_steps(prefix: str, second: Any) -> Any:
+            builder = lib.StateGraph(Steps).add_node(f"{prefix}_one", node(f"{prefix}_one"))
+            builder.add_node(f"{prefix}_two", second).add_edge(lib.START, f"{prefix}_one")
+            return builder.add_edge(f"{prefix}_one", f"{prefix}_two").add_edge(f"{prefix}_two", lib.END)
+
+        child: Any = two_steps("c", node("c_two")).compile()
+        if nested:
+            child = two_steps("m", child).compile()
+        graph = two_steps("p", child).compile(checkpointer=saver)
+        events = [
+            {k: v for k, v in e.items() if k != "timestamp"}
+            for e in graph.stream({"steps": []}, THREAD, stream_mode="debug", durability=durability)
+        ]
+        records = list(reversed([e["payload"] for e in events if e["type"] == "checkpoint"]))
+        history = list(graph.get_state_history(THREAD))
+        same = [
+            (
+                record["values"] == snapshot.values,
+                record["next"] == list(snapshot.next),
+                record["config"]["configurable"] == snapshot.config["configurable"],
+                [(t["id"], t["name"], t.get("state")) for t in record["tasks"]]
+                == [(t.id, t.name, t.state) for t in snapshot.tasks],
+            )
+            for record, snapshot in zip(records, history, strict=False)
+        ]
+        return [events, same, len(history), [snap(s) for s in history]]
+
+    return scenario
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["subgraphs", "nested-subgraphs"])
+@pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+@pytest.mark.parametrize("kind", SAVERS)
+def test_debug_subgraphs(lib: Lib, kind: str, durability: str, nested: bool, tmp_path: Path) -> None:
+    got, expected = both(lib, kind, tmp_path, debug_subgraphs(durability, nested))
+    assert got == expected
+
+
+class Inner(TypedDict, total=False):
+    my_key: Annotated[str, operator.add]
+    my_other_key: str
+
+
+class Outer(TypedDict):
+    my_key: str
+
+
+def durability_inherited(durability: str) -> Callable[[Lib, Any], Any]:
+    """LangGraph's ``test_subgraph_durability_inherited``: a subgraph compiled with the parent's saver, run
+    twice; what the saver holds afterwards, by namespace depth and step."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        inner = lib.StateGraph(Inner)
+        inner.add_node("inner_1", lambda s: {"my_key": " got here", "my_other_key": s["my_key"]})
+        inner.add_node("inner_2", lambda s: {"my_key": " and there"})
+        inner.add_edge("inner_1", "inner_2").set_entry_point("inner_1").set_finish_point("inner_2")
+        graph = lib.StateGraph(Outer).add_node("inner", inner.compile(checkpointer=saver))
+        graph.add_edge(lib.START, "inner")
+        graph.add_conditional_edges("inner", lambda s: "inner" if s["my_key"].count("there") < 2 else lib.END)
+        app = graph.compile(checkpointer=saver)
+        result = app.invoke({"my_key": ""}, THREAD, durability=durability)
+        stored = sorted(
+            (bool(t.config["configurable"]["checkpoint_ns"]), t.metadata["step"]) for t in saver.list(THREAD)
+        )
+        return [result, stored]
+
+    return scenario
+
+
+@pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+def test_subgraph_durability_inherited(lib: Lib, durability: str, tmp_path: Path) -> None:
+    got, expected = both(lib, "memory", tmp_path, durability_inherited(durability))
+    assert got == expected
