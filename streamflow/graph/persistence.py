@@ -241,9 +241,22 @@ class Thread:
 
     @property
     def addressed(self) -> bool:
-        """Whether the run's config named the checkpoint it continues from (time travel)."""
+        """Whether the run's config named the checkpoint it continues from (time travel; never for a
+        subgraph's thread)."""
         configurable = self.run_config.get("configurable") or {}
-        return self.saved is not None and bool(configurable.get("checkpoint_id"))
+        return self.saved is not None and not self.parents and bool(configurable.get("checkpoint_id"))
+
+    async def load(self) -> None:
+        """Read this (subgraph's) thread's newest checkpoint: one is there when the task running the subgraph
+        ran before against the same enclosing checkpoint and did not finish (a resume).
+
+        :raises CheckpointReadError: for a checkpoint the saver cannot read back
+        """
+        address = {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}}
+        self.saved = await self.saver.aget_tuple(address)
+        if self.saved is not None:
+            self.versions = dict(self.saved.checkpoint["channel_versions"])
+            self.persisted = dict(self.saved.config)
 
     async def put_error(self, task_id: str, error: BaseException) -> None:
         """Save that a task failed with ``error`` (LangGraph's ``__error__`` write: the exception's repr)."""

@@ -494,6 +494,10 @@ async def execute(
         # a subgraph (or a graph run inside a node) of a run that saves checkpoints: its own, under its namespace
         saver = own if isinstance(own, BaseCheckpointSaver) else None
         thread = enclosing.thread.child("|".join(ns), run.config, saver)
+        if not thread.exit_only:
+            await thread.load()
+            if thread.saved is not None:
+                graph_input = None  # the task ran before and did not finish: the subgraph resumes, as LangGraph's
     if thread is None:
         token = _enclosing.set(None)
         try:
@@ -533,7 +537,7 @@ async def _run(
         tasks = saving.tasks()
         if any(k in output_keys for k in state):
             result = schema.output(state)
-        if tasks and channel.wants(StateValues) and any(k in shown for k in state):
+        if channel.wants(StateValues) and any(k in shown for k in state):
             # as LangGraph, a resumed run shows the state it resumes from first
             await channel.publish(
                 StateValues(ns=ns, step=thread.step, tags=run.tags, values=schema.values(state, shown))
@@ -544,7 +548,7 @@ async def _run(
         else:
             pending = thread.pending()
             saved = thread.saved
-            if tasks and saved is not None:
+            if saved is not None:
                 # as LangGraph, the checkpoint it resumes from is streamed again
                 names, ids = saving.listed(tasks)
                 errors = {t: v for t, c, v in saved.pending_writes or () if c == ERROR}

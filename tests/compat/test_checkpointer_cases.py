@@ -633,3 +633,39 @@ def durability_inherited(durability: str) -> Callable[[Lib, Any], Any]:
 def test_subgraph_durability_inherited(lib: Lib, durability: str, tmp_path: Path) -> None:
     got, expected = both(lib, "memory", tmp_path, durability_inherited(durability))
     assert got == expected
+
+
+def subgraph_resume(lib: Lib, saver: Any) -> Any:
+    """A subgraph's second node fails; the resumed run resumes the subgraph from its own checkpoint (its first
+    node does not run again), streaming with ``subgraphs=True``; then a resume of the finished thread."""
+    calls: list[str] = []
+    failing = [True]
+
+    def one(state: Steps) -> Any:
+        calls.append("one")
+        return {"steps": ["one"]}
+
+    def two(state: Steps) -> Any:
+        calls.append("two")
+        if failing[0]:
+            raise ValueError("two failed")
+        return {"steps": ["two"]}
+
+    sub = lib.StateGraph(Steps).add_node("one", one).add_node("two", two).add_edge(lib.START, "one")
+    child = sub.add_edge("one", "two").compile()
+    graph = lib.StateGraph(Steps).add_node("child", child).add_edge(lib.START, "child").compile(checkpointer=saver)
+    modes = ["values", "updates", "checkpoints"]
+    with pytest.raises(ValueError, match="two failed"):
+        graph.invoke({"steps": ["i"]}, THREAD)
+    failing[0] = False
+    resumed = [
+        (ns, *chunk_without_time((m, c))) for ns, m, c in graph.stream(None, THREAD, stream_mode=modes, subgraphs=True)
+    ]
+    again = [chunk_without_time(c) for c in graph.stream(None, THREAD, stream_mode=modes)]
+    return [list(calls), resumed, again, snap(graph.get_state(THREAD))]
+
+
+@pytest.mark.parametrize("kind", SAVERS)
+def test_subgraph_resumes_from_its_checkpoint(lib: Lib, kind: str, tmp_path: Path) -> None:
+    got, expected = both(lib, kind, tmp_path, subgraph_resume)
+    assert got == expected
