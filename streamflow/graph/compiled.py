@@ -183,18 +183,22 @@ class CompiledStateGraph(GraphSpec):
         *,
         replay_size: int = DEFAULT_REPLAY_SIZE,
         context: Any = None,
+        durability: Durability | None = None,
     ) -> Run:
         """Start a run in the running event loop and return its handle, to attach views to.
 
         ``config`` takes LangGraph's keys: ``tags`` (list of str), ``metadata`` (dict),
-        ``recursion_limit`` (int, default 25), ``run_id`` (str, default a new UUID), ``configurable``.
-        ``replay_size`` is how many recent events the run retains for late views (events). ``context`` is
-        the run context (see the class docstring).
+        ``recursion_limit`` (int, default 25), ``run_id`` (str, default a new UUID), ``configurable``
+        (``thread_id`` and ``checkpoint_id`` for a graph with a checkpointer). ``replay_size`` is how many
+        recent events the run retains for late views (events). ``context`` is the run context (see the class
+        docstring); ``durability`` as for :meth:`invoke`.
 
-        :raises InvalidArgumentError: for a malformed config
+        :raises InvalidArgumentError: for a malformed config, or a durability other than ``"sync"``,
+            ``"async"`` or ``"exit"``
         :raises TypeError: for a dict ``context`` the dataclass ``context_schema`` does not take
         :raises RuntimeError: when no event loop is running in this thread
         """
+        config = with_durability(config, durability)
         context = coerce_context(self.context_schema, context, self._inherited())
         return Run(self, input, config, replay_size=replay_size, context=context)
 
@@ -452,10 +456,16 @@ class CompiledStateGraph(GraphSpec):
         list of the chunks :meth:`astream` would yield with the same ``stream_mode``, ``subgraphs`` and
         ``version``. ``print_mode`` (a mode or list of modes) prints the chunks of those modes to stdout as
         they come, as LangGraph does (``[mode] chunk``, with ``[graph=ns]`` for a subgraph's when
-        ``subgraphs``), without changing the result.
+        ``subgraphs``), without changing the result. ``durability`` (``"sync"``, ``"async"`` (the default) or
+        ``"exit"``) is when a graph with a checkpointer saves its checkpoints
+        (:data:`~streamflow.graph.persistence.Durability`); a graph with a checkpointer needs
+        ``config["configurable"]["thread_id"]``, and an input of None resumes the thread.
 
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode (in ``stream_mode`` or
             ``print_mode``) or version
+        :raises InvalidArgumentError: (a ValueError) for a durability other than the three, or, with a
+            checkpointer, a config without ``thread_id``
+        :raises EmptyInputError: with a checkpointer, for an input of None on a thread without checkpoints
         :raises TypeError: (before the run starts) for a dict ``context`` the dataclass ``context_schema`` does
             not take (a pydantic schema raises its ``ValidationError``)
         :raises Exception: what a node raised, unchanged

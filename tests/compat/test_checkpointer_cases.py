@@ -669,3 +669,22 @@ def subgraph_resume(lib: Lib, saver: Any) -> Any:
 def test_subgraph_resumes_from_its_checkpoint(lib: Lib, kind: str, tmp_path: Path) -> None:
     got, expected = both(lib, kind, tmp_path, subgraph_resume)
     assert got == expected
+
+
+def v2_parts(lib: Lib, saver: Any) -> Any:
+    """``version="v2"`` parts of the ``checkpoints`` and ``values`` modes with a checkpointer, and ``invoke``
+    with ``version="v2"``."""
+    graph = lib.StateGraph(Steps).add_node("n", lambda s: {"steps": ["n"]}).add_edge(lib.START, "n")
+    graph = graph.compile(checkpointer=saver)
+    parts = list(graph.stream({"steps": ["a"]}, THREAD, stream_mode=["checkpoints", "values"], version="v2"))
+    output = graph.invoke({"steps": ["b"]}, THREAD, version="v2")
+    return [
+        [{**p, "data": checkpoint_chunk(p["data"])} if p["type"] == "checkpoints" else p for p in parts],
+        output.value,
+    ]
+
+
+@pytest.mark.parametrize("kind", SAVERS)
+def test_v2_parts(lib: Lib, kind: str, tmp_path: Path) -> None:
+    got, expected = both(lib, kind, tmp_path, v2_parts)
+    assert got == expected
