@@ -93,8 +93,9 @@ class CompiledStateGraph(GraphSpec):
     def get_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         """The thread's state at its newest checkpoint (or the one ``checkpoint_id`` names), as LangGraph's
         ``get_state``: a :class:`~streamflow.types.StateSnapshot`; for a thread without checkpoints, one with
-        ``values={}``, ``next=()`` and None metadata. ``subgraphs`` is accepted (subgraph states are not
-        kept yet).
+        ``values={}``, ``next=()`` and None metadata. A next task of a subgraph node has its subgraph's
+        checkpoint config as its ``state``; with ``subgraphs=True``, the subgraph's own snapshot instead when it
+        has checkpoints (a subgraph that did not finish), its configs with LangGraph's ``checkpoint_map``.
 
         :raises InvalidArgumentError: (a ValueError) when the graph has no checkpointer (``"No checkpointer
             set"``, as LangGraph) or ``config`` has no ``thread_id``
@@ -102,13 +103,43 @@ class CompiledStateGraph(GraphSpec):
         """
         saver = self._saver()
         require_thread(config)
-        return self._snapshot(saver.get_tuple(_address(config)), config, _live(config))
+        snapshot = self._snapshot(saver.get_tuple(_address(config)), config, _live(config))
+        return self._with_subgraphs(snapshot, saver) if subgraphs else snapshot
 
     async def aget_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         """The async twin of :meth:`get_state`, with the same arguments, result and errors."""
         saver = self._saver()
         require_thread(config)
-        return self._snapshot(await saver.aget_tuple(_address(config)), config, _live(config))
+        snapshot = self._snapshot(await saver.aget_tuple(_address(config)), config, _live(config))
+        return await self._awith_subgraphs(snapshot, saver) if subgraphs else snapshot
+
+    def _subgraph_of(self, task: Any) -> CompiledStateGraph | None:
+        node = self.nodes.get(task.name)
+        if not isinstance(task.state, Mapping) or node is None or not isinstance(node.fn, CompiledStateGraph):
+            return None
+        return node.fn
+
+    def _with_subgraphs(self, snapshot: StateSnapshot, saver: BaseCheckpointSaver[Any]) -> StateSnapshot:
+        tasks = []
+        for task in snapshot.tasks:
+            sub = self._subgraph_of(task)
+            saved = None if sub is None else saver.get_tuple(task.state)
+            if sub is not None and saved is not None:
+                inner = _mapped(sub._snapshot(saved, saved.config, True))
+                task = task._replace(state=sub._with_subgraphs(inner, saver))
+            tasks.append(task)
+        return snapshot._replace(tasks=tuple(tasks))
+
+    async def _awith_subgraphs(self, snapshot: StateSnapshot, saver: BaseCheckpointSaver[Any]) -> StateSnapshot:
+        tasks = []
+        for task in snapshot.tasks:
+            sub = self._subgraph_of(task)
+            saved = None if sub is None else await saver.aget_tuple(task.state)
+            if sub is not None and saved is not None:
+                inner = _mapped(sub._snapshot(saved, saved.config, True))
+                task = task._replace(state=await sub._awith_subgraphs(inner, saver))
+            tasks.append(task)
+        return snapshot._replace(tasks=tuple(tasks))
 
     def update_state(self, config: Mapping[str, Any], values: Any, as_node: str | None = None) -> dict[str, Any]:
         """Apply ``values`` to the thread's state as if node ``as_node`` had returned them, as LangGraph's
@@ -218,7 +249,7 @@ class CompiledStateGraph(GraphSpec):
 
         ``stream_mode`` defaults to ``"updates"`` (as LangGraph's compiled StateGraph does): one
         ``{node_name: update}`` dict per node that finished; pass ``stream_mode="values"`` for the whole
-        state after each step.
+        state after each step. ``durability`` as for :meth:`ainvoke`.
 
         This view uses the ``block`` policy with ``buffer_size`` events of buffer: while the caller is busy
         with a chunk and the buffer is full, the run waits (it runs ahead of the caller by at most
@@ -783,3 +814,17 @@ def _address(config: Mapping[str, Any]) -> dict[str, Any]:
 def _live(config: Mapping[str, Any]) -> bool:
     """Whether ``get_state`` shows the thread's current status: no ``checkpoint_id`` named (as LangGraph)."""
     return not config["configurable"].get("checkpoint_id")
+
+
+def _mapped(snapshot: StateSnapshot) -> StateSnapshot:
+    """A subgraph's snapshot with LangGraph's ``checkpoint_map`` (the enclosing graphs' checkpoint ids and
+    its own) in its configs."""
+    parents = dict((snapshot.metadata or {}).get("parents") or {})
+
+    def add_map(config: Mapping[str, Any]) -> Mapping[str, Any]:
+        configurable = dict(config["configurable"])
+        configurable["checkpoint_map"] = {**parents, configurable["checkpoint_ns"]: configurable["checkpoint_id"]}
+        return {**config, "configurable": configurable}
+
+    parent = snapshot.parent_config
+    return snapshot._replace(config=add_map(snapshot.config), parent_config=None if parent is None else add_map(parent))

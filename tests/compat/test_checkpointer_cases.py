@@ -43,9 +43,17 @@ def snap(snapshot: Any) -> dict[str, Any]:
         "config": snapshot.config,
         "metadata": snapshot.metadata,
         "parent_config": snapshot.parent_config,
-        "tasks": sorted_tasks([dict(task._asdict()) for task in snapshot.tasks]),
+        "tasks": sorted_tasks([task_data(task) for task in snapshot.tasks]),
         "interrupts": snapshot.interrupts,
     }
+
+
+def task_data(task: Any) -> dict[str, Any]:
+    """A snapshot's task as plain data (a subgraph's snapshot in its ``state`` too)."""
+    data = dict(task._asdict())
+    if hasattr(data["state"], "_asdict"):
+        data["state"] = snap(data["state"])
+    return data
 
 
 def sorted_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -687,4 +695,34 @@ def v2_parts(lib: Lib, saver: Any) -> Any:
 @pytest.mark.parametrize("kind", SAVERS)
 def test_v2_parts(lib: Lib, kind: str, tmp_path: Path) -> None:
     got, expected = both(lib, kind, tmp_path, v2_parts)
+    assert got == expected
+
+
+def subgraph_states(lib: Lib, saver: Any) -> Any:
+    """``get_state(subgraphs=True)`` after a failure inside a nested subgraph: each level's snapshot in its
+    task's ``state``; without ``subgraphs``, the subgraph's checkpoint config."""
+    failing = [True]
+
+    def two(state: Steps) -> Any:
+        if failing[0]:
+            raise ValueError("two failed")
+        return {"steps": ["two"]}
+
+    inner = lib.StateGraph(Steps).add_node("one", lambda s: {"steps": ["one"]}).add_node("two", two)
+    inner_graph = inner.add_edge(lib.START, "one").add_edge("one", "two").compile()
+    middle = lib.StateGraph(Steps).add_node("inner", inner_graph).add_edge(lib.START, "inner").compile()
+    graph = lib.StateGraph(Steps).add_node("middle", middle).add_edge(lib.START, "middle").compile(checkpointer=saver)
+    with pytest.raises(ValueError, match="two failed"):
+        graph.invoke({"steps": ["i"]}, THREAD)
+    out = [snap(graph.get_state(THREAD, subgraphs=True)), snap(graph.get_state(THREAD))]
+    out.append(snap(asyncio.run(graph.aget_state(THREAD, subgraphs=True))))
+    failing[0] = False
+    out.append(graph.invoke(None, THREAD))
+    out.append(snap(graph.get_state(THREAD, subgraphs=True)))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["memory"])  # LangGraph's SqliteSaver has no async methods (aget_state)
+def test_get_state_with_subgraphs(lib: Lib, kind: str, tmp_path: Path) -> None:
+    got, expected = both(lib, kind, tmp_path, subgraph_states)
     assert got == expected
