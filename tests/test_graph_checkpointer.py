@@ -217,6 +217,9 @@ def test_a_state_the_serializer_cannot_store_fails_at_the_write_naming_the_key(s
         graph.invoke({"last": "in"}, _config())
     assert "_Opaque" in str(caught.value)
     assert ran == ["make"]
+    with pytest.raises(CheckpointSerializationError, match="state key 'blob' of the graph input, thread 't2'"):
+        graph.invoke({"blob": _Opaque()}, _config("t2"))
+    assert ran == ["make"]
 
 
 def test_writes_of_finished_tasks_are_kept_when_their_step_fails(saver: BaseCheckpointSaver[Any]) -> None:

@@ -374,15 +374,26 @@ class Thread:
         return str(steps[-1][1])
 
     def _named(self, exc: CheckpointSerializationError, values: Mapping[str, Any]) -> CheckpointSerializationError:
-        """``exc`` with the state key whose value the serializer refused named first."""
+        """``exc`` with the state key whose value the serializer refused named first (for the graph input,
+        held under ``__start__``, the input's key)."""
         for key, value in values.items():
-            try:
-                self.saver.serde.dumps_typed(value)
-            except CheckpointSerializationError:
-                return CheckpointSerializationError(
-                    f"state key {key!r} of thread {self.thread_id!r}: {exc}", type_name=exc.type_name
-                )
+            if self._stores(value):
+                continue
+            where = f"state key {key!r}"
+            if key == START_CHANNEL:
+                where = "the graph input"
+                if isinstance(value, Mapping):
+                    bad = [k for k, v in value.items() if not self._stores(v)]
+                    where = f"state key {bad[0]!r} of the graph input" if bad else where
+            return CheckpointSerializationError(f"{where}, thread {self.thread_id!r}: {exc}", type_name=exc.type_name)
         return exc
+
+    def _stores(self, value: Any) -> bool:
+        try:
+            self.saver.serde.dumps_typed(value)
+        except CheckpointSerializationError:
+            return False
+        return True
 
     async def put_writes(self, task_id: str, writes: Mapping[str, Any] | None) -> None:
         """Save a finished task's writes against the current checkpoint.
