@@ -244,8 +244,9 @@ class StateGraph:
             threads in (see :mod:`streamflow.graph.persistence`): every run then needs
             ``config["configurable"]["thread_id"]``. For a subgraph, None (the default) keeps checkpoints
             with the enclosing graph's saver, under the subgraph's namespace, while it runs (as LangGraph),
-            False keeps none, and True is taken as None (LangGraph keeps its checkpoints under the node's
-            name, across runs). A graph run at the root with None, True or False keeps no checkpoints.
+            False keeps none, and True keeps them under the node's name (its stream namespace too), so the
+            subgraph continues its state run after run. A root graph with None or False keeps no
+            checkpoints; one with True refuses to run (LangGraph's ``RuntimeError``).
 
         :param name: the graph's name, as its runs' ``RunStarted`` events and ``astream_events`` show it
             (default ``"LangGraph"``, as in LangGraph)

@@ -41,6 +41,7 @@ __all__ = [
     "Thread",
     "require_thread",
     "snapshot_of",
+    "subgraph_ns_part",
     "task_id_for",
     "with_durability",
 ]
@@ -135,6 +136,12 @@ def require_thread(config: Mapping[str, Any]) -> tuple[str, str, str | None]:
         raise InvalidArgumentError(_NEEDS_THREAD)
     checkpoint_id = configurable.get("checkpoint_id") or None
     return str(configurable["thread_id"]), str(configurable.get("checkpoint_ns") or ""), checkpoint_id
+
+
+def subgraph_ns_part(subgraph: Any, node: str, task_id: str) -> str:
+    """The namespace part of a subgraph node's run: ``"<node>:<task id>"``, or the node's name alone for a
+    subgraph compiled with ``checkpointer=True`` (its checkpoints are kept there run after run, as LangGraph)."""
+    return node if getattr(subgraph, "checkpointer", None) is True else f"{node}:{task_id}"
 
 
 def task_id_for(checkpoint_id: str, ns: str, step: int, path: tuple[Any, ...]) -> str:
@@ -431,7 +438,9 @@ def snapshot_of(
     ``live`` (``get_state`` without a ``checkpoint_id``), as LangGraph: the values include what the tasks
     that finished wrote, and ``next`` leaves them out; otherwise the snapshot is the step's record: values as
     the step began, every task of it in ``next``. A task of a node in ``subgraphs`` (subgraph nodes that keep
-    checkpoints) has the config of its subgraph's checkpoints as its ``state``, as LangGraph's."""
+    checkpoints) has ``{"configurable": {"thread_id", "checkpoint_ns": "<node>:<task id>"}}`` as its
+    ``state``, as LangGraph's (the task's namespace even for a subgraph compiled with ``checkpointer=True``,
+    whose checkpoints are under the node's name)."""
     if saved is None:
         return StateSnapshot({}, (), dict(config), None, None, None, ())
     keys = schema.keys

@@ -36,7 +36,7 @@ from ..events import (
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Send
 from .context import RunContext, TaskContext, Writer, _current
-from .persistence import SENDS, START_CHANNEL, Thread, durability_of, next_paths, task_id_for
+from .persistence import SENDS, START_CHANNEL, Thread, durability_of, next_paths, subgraph_ns_part, task_id_for
 from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .sync_code import run_sync_code
@@ -133,7 +133,7 @@ class _Step:
         try:
             if node.is_subgraph:
                 sub: GraphSpec = node.fn
-                sub_ns = (*ns, f"{name}:{task_id}")
+                sub_ns = (*ns, subgraph_ns_part(sub, name, task_id))
                 output = await execute(sub, task.input, run, sub_ns, nested=True)
                 out: Any = self.graph.schema.project(output)
             else:
@@ -383,7 +383,7 @@ class _Saving:
         node = self.graph.nodes.get(name)
         if node is None or not node.is_subgraph or getattr(node.fn, "checkpointer", None) is False:
             return None
-        ns = "|".join((*self.ns, f"{name}:{task_id}"))
+        ns = "|".join((*self.ns, f"{name}:{task_id}"))  # LangGraph's, even for a checkpointer=True subgraph
         return {"configurable": {"thread_id": self.thread.thread_id, "checkpoint_ns": ns}}
 
     async def announce(
@@ -479,6 +479,7 @@ async def execute(
     :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``
     :raises EmptyInputError: for an input of None on a thread that has no checkpoint
     :raises CheckpointSerializationError: for a state value the checkpointer cannot store, naming its key
+    :raises RuntimeError: for a root graph compiled with ``checkpointer=True`` (LangGraph's message)
     :raises Exception: whatever a node raised, unchanged
     """
     schema = graph.schema
@@ -488,13 +489,21 @@ async def execute(
     own = getattr(graph, "checkpointer", None)
     enclosing = _enclosing.get() if ns else None
     thread: Thread | None = None
+    if not ns and own is True:
+        raise RuntimeError("checkpointer=True cannot be used for root graphs.")  # LangGraph's error
     if not ns and isinstance(own, BaseCheckpointSaver):
         thread = await Thread.open(own, run.config, durability_of(run.config))
     elif enclosing is not None and own is not False:
         # a subgraph (or a graph run inside a node) of a run that saves checkpoints: its own, under its namespace
         saver = own if isinstance(own, BaseCheckpointSaver) else None
         thread = enclosing.thread.child("|".join(ns), run.config, saver)
-        if not thread.exit_only:
+        if own is True:
+            # checkpoints of its own, under the node's name: it continues its thread's state run after run
+            thread.keep_at_exit = True
+            await thread.load()
+            if thread.saved is not None and next_paths(thread.channel_values, list(graph.nodes)):
+                graph_input = None  # it did not finish: it resumes
+        elif not thread.exit_only:
             await thread.load()
             if thread.saved is not None:
                 graph_input = None  # the task ran before and did not finish: the subgraph resumes, as LangGraph's

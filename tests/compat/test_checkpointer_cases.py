@@ -551,12 +551,38 @@ def test_subgraph_checkpoints(lib: Lib, kind: str, nested: bool, child_checkpoin
     assert got == expected
 
 
-@pytest.mark.differs(
-    "a subgraph compiled with checkpointer=True keeps checkpoints under its run's namespace ('child:<task id>'), "
-    "new each run; LangGraph keeps them under 'child' (its stream namespace too) and the subgraph's state across runs"
-)
-def test_subgraph_checkpointer_true(lib: Lib, tmp_path: Path) -> None:
-    got, expected = both(lib, "memory", tmp_path, subgraph_checkpoints(True))
+@pytest.mark.parametrize("nested", [False, True], ids=["subgraph", "nested-subgraphs"])
+@pytest.mark.parametrize("kind", SAVERS)
+def test_subgraph_checkpointer_true(lib: Lib, kind: str, nested: bool, tmp_path: Path) -> None:
+    got, expected = both(lib, kind, tmp_path, subgraph_checkpoints(True, nested))
+    assert got == expected
+
+
+def subgraph_true_across_runs(lib: Lib, saver: Any) -> Any:
+    """A subgraph compiled with ``checkpointer=True`` keeps its state under the node's name across runs of the
+    thread (LangGraph's ``test_subgraph_checkpoint_true`` without its interrupt), and cannot run as a root
+    graph."""
+    sub = lib.StateGraph(Steps).add_node("inner", lambda s: {"steps": ["inner"]}).add_edge(lib.START, "inner")
+    child = sub.compile(checkpointer=True)
+    graph = lib.StateGraph(Steps).add_node("child", child).add_edge(lib.START, "child").compile(checkpointer=saver)
+    out: list[Any] = [graph.invoke({"steps": ["i"]}, THREAD)]
+    out.append(list(graph.stream({"steps": ["j"]}, THREAD, stream_mode="updates", subgraphs=True)))
+    out.append(graph.invoke({"steps": ["k"]}, {"configurable": {"thread_id": "2"}}))
+    out.append(
+        sorted(
+            (t.config["configurable"]["thread_id"], t.config["configurable"]["checkpoint_ns"], t.metadata["step"])
+            for t in saver.list(None)
+        )
+    )
+    with pytest.raises(RuntimeError) as caught:
+        child.invoke({"steps": ["root"]})
+    out.append(str(caught.value))
+    return out
+
+
+@pytest.mark.parametrize("kind", SAVERS)
+def test_subgraph_checkpointer_true_across_runs(lib: Lib, kind: str, tmp_path: Path) -> None:
+    got, expected = both(lib, kind, tmp_path, subgraph_true_across_runs)
     assert got == expected
 
 
