@@ -30,6 +30,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── TaskCancelledError(concurrent.futures.CancelledError)
     │                                             sync code told that its task or run was cancelled
     ├── GraphRecursionError(RecursionError)       a run exceeded its ``recursion_limit`` supersteps
+    ├── EmptyInputError                           a run given no input, with nothing to resume
     ├── ChatModelError(RuntimeError)              a chat model call failed (provider or engine side)
     │   ├── ChatModelStatusError                  the server answered with an HTTP error status (4xx/5xx)
     │   ├── ChatModelConnectionError(ConnectionError)
@@ -59,6 +60,7 @@ import anyio
 __all__ = [
     "CheckpointReadError",
     "CheckpointSerializationError",
+    "EmptyInputError",
     "ChannelClosedError",
     "ChatModelConnectionError",
     "ChatModelError",
@@ -245,6 +247,11 @@ class TaskCancelledError(StreamflowError, concurrent.futures.CancelledError):
     names the node (or tool) and why. Raising it (or returning) is the code's way out; its outcome is
     dropped either way. Async code is cancelled with ``asyncio.CancelledError`` at its next ``await``.
     """
+
+
+class EmptyInputError(StreamflowError):
+    """A graph was run with an input of None and has nothing to resume: no checkpointer, or a thread without
+    checkpoints (LangGraph's ``EmptyInputError``, with its message ``Received no input for __start__``)."""
 
 
 class GraphRecursionError(StreamflowError, RecursionError):

@@ -54,8 +54,12 @@ Chunk shapes (LangGraph's):
 ``debug``
     ``{"step", "timestamp", "type": "task" | "task_result", "payload"}``, keys in that order, with the
     ``tasks`` chunk as payload, ``step`` the superstep (1 for the first) and the event's time as an ISO
-    8601 string in UTC (``"2026-11-30T06:08:58.648033+00:00"``), as LangGraph 1.2. LangGraph's
-    ``checkpoint`` debug chunks need a checkpointer and are not given.
+    8601 string in UTC (``"2026-11-30T06:08:58.648033+00:00"``), as LangGraph 1.2; with a checkpointer,
+    also ``"type": "checkpoint"`` with the ``checkpoints`` chunk as payload and the checkpoint's step.
+``checkpoints``
+    with a checkpointer, one ``{"config", "parent_config", "values", "metadata", "next", "tasks"}`` per
+    checkpoint saved (LangGraph 1.2's shape): ``next`` the nodes that run next, ``tasks`` their
+    ``{"id", "name", "interrupts", "state"}``; nothing without a checkpointer.
 
 A mode that must remember something across events (``messages`` remembers which message ids it has
 already emitted) declares a :class:`ModeState` class; every view gets a fresh instance, so two views of one
@@ -81,6 +85,7 @@ from .events import (
     ChatModelFinished,
     ChatModelStarted,
     ChatModelToken,
+    CheckpointSaved,
     CustomData,
     Event,
     RunStarted,
@@ -230,6 +235,17 @@ def _task_result(event: TaskFinished) -> dict[str, Any]:
 def _task_error(event: TaskFailed) -> dict[str, Any]:
     error = f"{event.error_type.rpartition('.')[2]}({event.error_message!r})"
     return {"id": event.task_id, "name": event.node, "error": error, "result": {}, "interrupts": []}
+
+
+def _checkpoint(event: CheckpointSaved) -> dict[str, Any]:
+    return {
+        "config": event.config,
+        "parent_config": event.parent_config,
+        "values": event.values,
+        "metadata": dict(event.metadata) if event.metadata is not None else None,
+        "next": list(event.next),
+        "tasks": [dict(task) for task in event.tasks],
+    }
 
 
 def _debug_chunk(kind: str, event: Event, payload: dict[str, Any]) -> dict[str, Any]:
@@ -473,11 +489,16 @@ register_mode(
         },
     )
 )
+register_mode(Mode("checkpoints", {CheckpointSaved: _checkpoint}))
 register_mode(Mode("tasks", {TaskFinished: _task_result, TaskFailed: _task_error}, state=TasksModeState))
 register_mode(
     Mode(
         "debug",
-        {TaskFinished: _debug("task_result", _task_result), TaskFailed: _debug("task_result", _task_error)},
+        {
+            TaskFinished: _debug("task_result", _task_result),
+            TaskFailed: _debug("task_result", _task_error),
+            CheckpointSaved: _debug("checkpoint", _checkpoint),
+        },
         state=DebugModeState,
     )
 )

@@ -7,5 +7,8 @@ Re-exports only: each name is the object of its home module (:mod:`streamflow.gr
 from .graph.constants import Send as Send
 from .graph.context import StreamWriter as StreamWriter
 from .graph.output import GraphOutput as GraphOutput
+from .graph.persistence import Durability as Durability
+from .graph.persistence import PregelTask as PregelTask
+from .graph.persistence import StateSnapshot as StateSnapshot
 
-__all__ = ["GraphOutput", "Send", "StreamWriter"]
+__all__ = ["Durability", "GraphOutput", "PregelTask", "Send", "StateSnapshot", "StreamWriter"]

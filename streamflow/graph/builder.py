@@ -8,7 +8,8 @@ import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
-from ..errors import InvalidGraphError
+from ..checkpoint.base import BaseCheckpointSaver
+from ..errors import InvalidArgumentError, InvalidGraphError
 from .compiled import CompiledStateGraph
 from .constants import END, RESERVED_CHARS, START
 from .specs import Branch, GraphSpec, NodeSpec, inferred_input_schema, node_name
@@ -236,8 +237,16 @@ class StateGraph:
         """Same as ``add_edge(key, END)``."""
         return self.add_edge(key, END)
 
-    def compile(self, *, name: str | None = None) -> CompiledStateGraph:
+    def compile(self, checkpointer: Any = None, *, name: str | None = None) -> CompiledStateGraph:
         """Check the graph and return it ready to run.
+
+        :param checkpointer: a :class:`~streamflow.checkpoint.base.BaseCheckpointSaver` the graph keeps its
+            threads in (see :mod:`streamflow.graph.persistence`): every run then needs
+            ``config["configurable"]["thread_id"]``. For a subgraph, None (the default) keeps checkpoints
+            with the enclosing graph's saver, under the subgraph's namespace, while it runs (as LangGraph),
+            False keeps none, and True keeps them under the node's name (its stream namespace too), so the
+            subgraph continues its state run after run. A root graph with None or False keeps no
+            checkpoints; one with True refuses to run (LangGraph's ``RuntimeError``).
 
         :param name: the graph's name, as its runs' ``RunStarted`` events and ``astream_events`` show it
             (default ``"LangGraph"``, as in LangGraph)
@@ -246,7 +255,13 @@ class StateGraph:
 
         :raises InvalidGraphError: for an edge from or to an unknown node, no edge from ``START``, or a path
             map naming an unknown node; the message names it
+        :raises InvalidArgumentError: for a ``checkpointer`` that is neither a saver, None, True nor False
         """
+        if checkpointer is not None and not isinstance(checkpointer, (bool, BaseCheckpointSaver)):
+            raise InvalidArgumentError(
+                f"compile(checkpointer=...) takes a checkpoint saver (BaseCheckpointSaver), None, True or False; "
+                f"got {type(checkpointer).__name__}"
+            )
         known = set(self.nodes)
         hint = f"; known nodes: {sorted(known)}"
 
@@ -285,4 +300,5 @@ class StateGraph:
             name or "LangGraph", self.schema.copy(), self.nodes, self.edges, self.joins, self.branches
         )
         graph.context_schema = self.context_schema
+        graph.checkpointer = checkpointer
         return graph

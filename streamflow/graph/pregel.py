@@ -12,23 +12,36 @@ fails with its exception.
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import anyio
 import attrs
 
-from ..errors import GraphRecursionError, InvalidGraphError
-from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
+from ..channel import Channel
+from ..checkpoint.base import ERROR, BaseCheckpointSaver
+from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError, InvalidUpdateError
+from ..events import (
+    CheckpointSaved,
+    StateUpdate,
+    StateValues,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+    error_type_name,
+)
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Send
 from .context import RunContext, TaskContext, Writer, _current
+from .persistence import SENDS, START_CHANNEL, Thread, durability_of, next_paths, subgraph_ns_part, task_id_for
 from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .sync_code import run_sync_code
 
-__all__ = ["execute"]
+__all__ = ["execute", "update_thread"]
 
 
 @attrs.define(slots=True, eq=False)
@@ -39,14 +52,22 @@ class _Task:
     path: tuple[Any, ...]
     id: str = attrs.field(factory=lambda: str(uuid.uuid4()))
     update: dict[str, Any] | None = None
+    done: bool = False
 
 
 class _Step:
     """The tasks of one superstep of one graph level, and how to run them."""
 
     def __init__(
-        self, graph: GraphSpec, run: RunContext, ns: tuple[str, ...], step: int, shown: tuple[str, ...]
+        self,
+        graph: GraphSpec,
+        run: RunContext,
+        ns: tuple[str, ...],
+        step: int,
+        shown: tuple[str, ...],
+        thread: Thread | None = None,
     ) -> None:
+        self.thread = thread
         self.graph = graph
         self.run = run
         self.ns = ns
@@ -112,13 +133,15 @@ class _Step:
         try:
             if node.is_subgraph:
                 sub: GraphSpec = node.fn
-                sub_ns = (*ns, f"{name}:{task_id}")
+                sub_ns = (*ns, subgraph_ns_part(sub, name, task_id))
                 output = await execute(sub, task.input, run, sub_ns, nested=True)
                 out: Any = self.graph.schema.project(output)
             else:
                 out = await _call(node, task.input, ctx)
             update = self.graph.schema.check_update(out, f"node {name!r}")
         except Exception as exc:
+            if self.thread is not None:
+                await self.thread.put_error(task_id, exc)
             if channel.wants(TaskFailed):
                 channel.publish_soon(
                     TaskFailed(
@@ -135,6 +158,9 @@ class _Step:
         finally:
             _current.reset(token)
         task.update = update
+        task.done = True
+        if self.thread is not None:
+            await self.thread.put_writes(task_id, update)
         if channel.wants(StateUpdate):
             shown = self.graph.schema.unwrap(_only(update, self.shown))
             await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
@@ -267,6 +293,166 @@ def _only(update: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any
     return {k: v for k, v in update.items() if k in keys} or None
 
 
+_enclosing: ContextVar[_Saving | None] = ContextVar("streamflow_enclosing_checkpoints", default=None)
+"""The checkpoints of the graph whose task runs now (None: it saves none), for the subgraphs it runs."""
+
+
+def _join_channels(graph: GraphSpec) -> dict[int, str]:
+    """The checkpoint channel of each fan-in edge, by its index: ``join:<a>+<b>:<node>`` (LangGraph's name)."""
+    return {
+        index: f"join:{'+'.join(starts)}:{target}"
+        for entries in graph.joins_with.values()
+        for index, (starts, target) in entries
+    }
+
+
+class _Saving:
+    """What :func:`execute` does with a thread: read the state it continues from, save checkpoints."""
+
+    def __init__(self, graph: GraphSpec, thread: Thread, run: RunContext, ns: tuple[str, ...], shown: tuple[str, ...]):
+        self.graph = graph
+        self.thread = thread
+        self.run = run
+        self.ns = ns
+        self.shown = shown
+        self.joins = _join_channels(graph)
+
+    def restore(self, state: dict[str, Any], joins_seen: dict[int, set[str]]) -> None:
+        values = self.thread.channel_values
+        keys = self.graph.schema.keys
+        state.update({k: v for k, v in values.items() if k in keys})
+        for index, name in self.joins.items():
+            if name in values:
+                joins_seen[index] = set(values[name] or ())
+
+    def tasks(self) -> list[_Task]:
+        """The tasks the checkpoint the run continues from triggers (a resumed run's first step)."""
+        graph = self.graph
+        nodes = graph.nodes
+        values = self.thread.channel_values
+        sends = list(values.get(SENDS) or ())
+        out: list[_Task] = []
+        for name, path in next_paths(values, list(graph.nodes)):
+            if name == START_CHANNEL:
+                continue
+            if path[0] == "__pregel_push":
+                out.append(_Task(nodes[name], sends[path[1]][1], ("__pregel_push",), path))
+            else:
+                out.append(_Task(nodes[name], None, _pull_triggers(graph, name), path))
+        saved = self.thread.saved
+        if saved is not None:
+            checkpoint_id = saved.config["configurable"]["checkpoint_id"]
+            for task in out:
+                task.id = task_id_for(checkpoint_id, self.thread.checkpoint_ns, self.thread.step + 1, task.path)
+        return out
+
+    def channels(self, state: dict[str, Any], tasks: list[_Task], joins_seen: dict[int, set[str]]) -> dict[str, Any]:
+        values: dict[str, Any] = dict(state)
+        for index, seen in joins_seen.items():
+            if seen:
+                values[self.joins[index]] = sorted(seen)
+        sends: list[list[Any]] = []
+        for task in tasks:
+            if task.path[0] == "__pregel_push":
+                sends.append([task.node.name, task.input])
+            else:
+                values[f"branch:to:{task.node.name}"] = None
+        if sends:
+            values[SENDS] = sends
+        return values
+
+    def listed(self, tasks: list[_Task]) -> tuple[list[str], list[str]]:
+        """The names and ids of ``tasks`` as a checkpoint lists them: pulls in node order, then pushes."""
+        rank = {name: i for i, name in enumerate(self.graph.nodes)}
+        listed = sorted(tasks, key=lambda t: (t.path[0] == "__pregel_push", rank[t.node.name], t.path))
+        return [t.node.name for t in listed], [t.id for t in listed]
+
+    def mapped(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` as LangGraph streams a subgraph's checkpoint config: with a ``checkpoint_map`` of the
+        enclosing graphs' checkpoint ids and this one's (a root graph's is left as it is)."""
+        parents = self.thread.parents
+        if not parents:
+            return dict(config)
+        configurable = dict(config["configurable"])
+        configurable["checkpoint_map"] = {**parents, self.thread.checkpoint_ns: configurable["checkpoint_id"]}
+        return {**config, "configurable": configurable}
+
+    def task_state(self, name: str, task_id: str) -> dict[str, Any] | None:
+        """A next task's ``state`` in a checkpoint record: for a subgraph node that keeps checkpoints, the
+        config of its thread (LangGraph's); else None."""
+        node = self.graph.nodes.get(name)
+        if node is None or not node.is_subgraph or getattr(node.fn, "checkpointer", None) is False:
+            return None
+        ns = "|".join((*self.ns, f"{name}:{task_id}"))  # LangGraph's, even for a checkpointer=True subgraph
+        return {"configurable": {"thread_id": self.thread.thread_id, "checkpoint_ns": ns}}
+
+    async def announce(
+        self,
+        state: dict[str, Any],
+        config: Mapping[str, Any],
+        parent: Mapping[str, Any] | None,
+        metadata: Mapping[str, Any],
+        names: list[str],
+        ids: list[str],
+        errors: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Publish :class:`~streamflow.events.CheckpointSaved` for a checkpoint whose next tasks are ``names``
+        with ``ids`` (a task that failed, by id in ``errors``, shows its ``error`` as LangGraph's does)."""
+        channel = self.run.channel
+        if not channel.wants(CheckpointSaved):
+            return
+        step = int(metadata.get("step", -1))
+        await channel.publish(
+            CheckpointSaved(
+                ns=self.ns,
+                step=step,
+                tags=self.run.tags,
+                config=self.mapped(config),
+                parent_config=None if parent is None else self.mapped(parent),
+                values=self.graph.schema.values(state, self.shown),
+                metadata={"source": metadata.get("source"), "step": step, "parents": metadata.get("parents", {})},
+                next=names,
+                tasks=[
+                    {"id": i, "name": n, "error": errors[i], "state": self.task_state(n, i)}
+                    if errors and i in errors
+                    else {"id": i, "name": n, "interrupts": (), "state": self.task_state(n, i)}
+                    for i, n in zip(ids, names, strict=True)
+                ],
+            )
+        )
+
+    async def save(
+        self,
+        source: str,
+        step: int,
+        state: dict[str, Any],
+        tasks: list[_Task],
+        joins_seen: dict[int, set[str]],
+        updated: Iterable[str],
+        start: Any = None,
+        wrote: Iterable[str] = (),
+    ) -> None:
+        """Save a checkpoint of ``state`` whose next tasks are ``tasks`` (their ids set from it), and publish
+        :class:`~streamflow.events.CheckpointSaved` for it."""
+        thread = self.thread
+        checkpoint_id = thread.next_id(step)
+        ns_name = thread.checkpoint_ns
+        for task in tasks:
+            task.id = task_id_for(checkpoint_id, ns_name, step + 1, task.path)
+        values = self.channels(state, tasks, joins_seen)
+        names, ids = self.listed(tasks)
+        changed = list(updated) + [f"branch:to:{t.node.name}" for t in tasks if t.path[0] == "__pregel_pull"]
+        if start is not None:
+            values[START_CHANNEL] = start
+            start_id = task_id_for(checkpoint_id, ns_name, step + 1, ("__pregel_pull", START_CHANNEL))
+            names, ids = [START_CHANNEL], [start_id]
+            changed.append(START_CHANNEL)
+        config, metadata, parent = await thread.save(checkpoint_id, source, step, values, changed, wrote)
+        await self.announce(state, config, parent, metadata, names, ids)
+        if start is not None:
+            await thread.put_writes(ids[0], self.graph.schema.check_input(start))
+
+
 async def execute(
     graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple[str, ...], *, nested: bool = False
 ) -> Any:
@@ -278,32 +464,125 @@ async def execute(
     in a ``nested`` run (a subgraph), which shows its output schema's keys only, in ``StateValues`` and in
     ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph.
 
+    A root graph with a checkpointer (``graph.checkpointer``) continues the thread ``run.config`` names and
+    saves a checkpoint after its input and each superstep (see :mod:`streamflow.graph.persistence`); an input
+    of None resumes the thread's pending tasks, those whose writes were saved are not run again. A graph run
+    under a namespace ``ns`` inside such a run (a subgraph) saves checkpoints of its own under it, unless it
+    was compiled with ``checkpointer=False``.
+
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
         ``invoke`` returns None then)
     :raises InvalidUpdateError: for an input or node update the schema does not allow
     :raises InvalidGraphError: for a conditional edge returning an unknown node
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
+    :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``
+    :raises EmptyInputError: for an input of None on a thread that has no checkpoint
+    :raises CheckpointSerializationError: for a state value the checkpointer cannot store, naming its key
+    :raises RuntimeError: for a root graph compiled with ``checkpointer=True`` (LangGraph's message)
     :raises Exception: whatever a node raised, unchanged
     """
     schema = graph.schema
+    shown = schema.output_keys if nested else schema.keys
+    state = schema.start()
+    joins_seen: dict[int, set[str]] = {}
+    own = getattr(graph, "checkpointer", None)
+    enclosing = _enclosing.get() if ns else None
+    thread: Thread | None = None
+    if not ns and own is True:
+        raise RuntimeError("checkpointer=True cannot be used for root graphs.")  # LangGraph's error
+    if not ns and isinstance(own, BaseCheckpointSaver):
+        thread = await Thread.open(own, run.config, durability_of(run.config))
+    elif enclosing is not None and own is not False:
+        # a subgraph (or a graph run inside a node) of a run that saves checkpoints: its own, under its namespace
+        saver = own if isinstance(own, BaseCheckpointSaver) else None
+        thread = enclosing.thread.child("|".join(ns), run.config, saver)
+        if own is True:
+            # checkpoints of its own, under the node's name: it continues its thread's state run after run
+            thread.keep_at_exit = True
+            await thread.load()
+            if thread.saved is not None and next_paths(thread.channel_values, list(graph.nodes)):
+                graph_input = None  # it did not finish: it resumes
+        elif not thread.exit_only:
+            await thread.load()
+            if thread.saved is not None:
+                graph_input = None  # the task ran before and did not finish: the subgraph resumes, as LangGraph's
+    if thread is None:
+        token = _enclosing.set(None)
+        try:
+            return await _run(graph, graph_input, run, ns, shown, state, joins_seen, None)
+        finally:
+            _enclosing.reset(token)
+    saving = _Saving(graph, thread, run, ns, shown)
+    saving.restore(state, joins_seen)
+    token = _enclosing.set(saving)
+    try:
+        return await _run(graph, graph_input, run, ns, shown, state, joins_seen, saving)
+    finally:
+        _enclosing.reset(token)
+        await thread.flush()
+
+
+async def _run(
+    graph: GraphSpec,
+    graph_input: Any,
+    run: RunContext,
+    ns: tuple[str, ...],
+    shown: tuple[str, ...],
+    state: dict[str, Any],
+    joins_seen: dict[int, set[str]],
+    saving: _Saving | None,
+) -> Any:
+    schema = graph.schema
     channel = run.channel
     output_keys = schema.output_keys
-    shown = output_keys if nested else schema.keys
-    state = schema.start()
     result: Any = None
-    first = schema.check_input(graph_input)
-    if first:
-        schema.apply(state, [("the graph input", first)])
-        if channel.wants(StateValues) and any(k in shown for k in first):
-            await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.values(state, shown)))
-        if any(k in output_keys for k in first):
+    pending: dict[str, dict[str, Any]] = {}
+    start_step = 0
+    if saving is not None and graph_input is None:
+        thread = saving.thread
+        if thread.saved is None:
+            raise EmptyInputError(f"Received no input for {START}")
+        tasks = saving.tasks()
+        if any(k in output_keys for k in state):
             result = schema.output(state)
-    joins_seen: dict[int, set[str]] = {}
-    tasks = await _successors(graph, [START], state, joins_seen, run)
-    step = 1
+        if channel.wants(StateValues) and any(k in shown for k in state):
+            # as LangGraph, a resumed run shows the state it resumes from first
+            await channel.publish(
+                StateValues(ns=ns, step=thread.step, tags=run.tags, values=schema.values(state, shown))
+            )
+        if thread.addressed and tasks and thread.step_source not in ("update", "fork"):
+            # time travel: a fork of the addressed checkpoint starts the new branch, and every task runs again
+            await saving.save("fork", thread.step + 1, state, tasks, joins_seen, ())
+        else:
+            pending = thread.pending()
+            saved = thread.saved
+            if saved is not None:
+                # as LangGraph, the checkpoint it resumes from is streamed again
+                names, ids = saving.listed(tasks)
+                errors = {t: v for t, c, v in saved.pending_writes or () if c == ERROR}
+                await saving.announce(state, saved.config, saved.parent_config, saved.metadata, names, ids, errors)
+        start_step = thread.step
+    else:
+        if saving is not None:
+            start_step = saving.thread.step + 2
+            await saving.save("input", start_step - 1, state, [], joins_seen, (), start=graph_input)
+        first = schema.check_input(graph_input)
+        if first:
+            schema.apply(state, [("the graph input", first)])
+            if channel.wants(StateValues) and any(k in shown for k in first):
+                await channel.publish(
+                    StateValues(ns=ns, step=start_step, tags=run.tags, values=schema.values(state, shown))
+                )
+            if any(k in output_keys for k in first):
+                result = schema.output(state)
+        tasks = await _successors(graph, [START], state, joins_seen, run)
+        if saving is not None:
+            await saving.save("loop", start_step, state, tasks, joins_seen, first or (), wrote=[START])
+    step = start_step + 1
+    current = None if saving is None else saving.thread
     while tasks:
-        if step > run.recursion_limit:
+        if step > start_step + run.recursion_limit:
             raise GraphRecursionError(
                 f"Recursion limit of {run.recursion_limit} reached without hitting a stop condition. You can "
                 "increase the limit by setting the `recursion_limit` config key."
@@ -313,7 +592,13 @@ async def execute(
             if task.input is None:
                 node_input = task.node.input
                 task.input = state_view if node_input is None else node_input.view(state)
-        await _Step(graph, run, ns, step, shown).run_all(tasks)
+        if pending:
+            for task in tasks:
+                if task.id in pending:
+                    task.update = pending[task.id] or None
+                    task.done = True
+            pending = {}
+        await _Step(graph, run, ns, step, shown, current).run_all([t for t in tasks if not t.done])
         # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
         # index), whatever order they finished in.
         done = [t for t in tasks if t.update]
@@ -326,5 +611,63 @@ async def execute(
             if any(k in output_keys for t in done for k in t.update or ()):
                 result = schema.output(state)
         tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen, run)
+        if saving is not None:
+            written = dict.fromkeys(k for t in done for k in t.update or ())
+            await saving.save("loop", step, state, tasks, joins_seen, written, wrote=[t.node.name for t in done])
         step += 1
     return result
+
+
+async def update_thread(
+    graph: GraphSpec, saver: BaseCheckpointSaver[Any], config: Mapping[str, Any], values: Any, as_node: str | None
+) -> dict[str, Any]:
+    """LangGraph's ``update_state``: apply ``values`` to the thread's state as if node ``as_node`` had written
+    them (through the reducers), and save an ``"update"`` checkpoint whose next tasks are that node's
+    successors. Without ``as_node``: the graph's only node, ``START`` on a thread without checkpoints, else the
+    node that wrote the thread's last checkpoint. Returns the new checkpoint's config.
+
+    :raises InvalidUpdateError: ``"Ambiguous update, specify as_node"`` when several nodes wrote the last
+        checkpoint, ``"Node <name> does not exist"`` for an unknown ``as_node``, or for values the schema
+        does not allow
+    """
+    schema = graph.schema
+    run = RunContext(
+        channel=Channel("update_state", replay_size=0),
+        run_id="update_state",
+        config=config,
+        tags=(),
+        metadata={},
+        recursion_limit=1,
+        loop_thread=threading.get_ident(),
+    )
+    thread = await Thread.open(saver, config)
+    saving = _Saving(graph, thread, run, (), schema.keys)
+    state = schema.start()
+    joins_seen: dict[int, set[str]] = {}
+    saving.restore(state, joins_seen)
+    if as_node is None:
+        if len(graph.nodes) == 1:
+            as_node = next(iter(graph.nodes))
+        elif thread.saved is None:
+            as_node = START
+        else:
+            as_node = thread.last_writer()
+    if as_node is None:
+        raise InvalidUpdateError("Ambiguous update, specify as_node")
+    if as_node != START and as_node not in graph.nodes:
+        raise InvalidUpdateError(f"Node {as_node} does not exist")
+    if as_node == START:
+        update = schema.check_input(values)
+    else:
+        update = schema.check_update(values, f"update_state(as_node={as_node!r})")
+    if thread.saved is not None:
+        # the writes are the result of the pending task of that node, if there is one (LangGraph's history)
+        pending = [t for t in saving.tasks() if t.node.name == as_node]
+        await thread.put_writes(pending[0].id if pending else str(uuid.uuid4()), update)
+    if update:
+        schema.apply(state, [(f"update_state(as_node={as_node!r})", update)])
+    tasks = await _successors(graph, [as_node], state, joins_seen, run)
+    step = (thread.step if thread.saved is not None else -1) + 1  # a new thread's first update is step 0
+    await saving.save("update", step, state, tasks, joins_seen, update or (), wrote=[as_node])
+    assert thread.saved is not None
+    return dict(thread.saved.config)
