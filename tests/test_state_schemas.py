@@ -4,6 +4,7 @@ the nodes and the caller see. The LangGraph-equal outputs are in tests/compat/te
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from typing import Annotated, Any, TypedDict
 
@@ -147,13 +148,21 @@ def test_hints_that_are_no_other_schema_give_the_state(hint: Any) -> None:
     assert seen == [{"topic": "t", "notes": []}]
 
 
-def test_a_callable_object_is_not_read_for_a_schema() -> None:
+def test_a_callable_object_is_read_for_a_schema() -> None:
+    """LangGraph reads a callable instance's ``__call__`` first parameter (a partial is not read)."""
+
     class Node:
         def __call__(self, state: Scratch) -> None:
             seen.append(state)
 
+    def takes(state: Scratch, extra: int) -> None:
+        seen.append(state)
+
     seen: list[Any] = []
     one_node(StateGraph(State), Node()).invoke({"topic": "t"})
+    assert seen == [{}]
+    seen.clear()
+    one_node(StateGraph(State), functools.partial(takes, extra=1)).invoke({"topic": "t"})
     assert seen == [{"topic": "t", "notes": []}]
 
 

@@ -199,8 +199,10 @@ async def _successors(
     state: dict[str, Any],
     joins_seen: dict[int, set[str]],
     run: RunContext,
+    outputs: list[Any] | None = None,
 ) -> list[_Task]:
-    """Tasks of the next superstep, given the nodes that just finished (in task order).
+    """Tasks of the next superstep, given the nodes that just finished (in task order) and what each returned
+    (``outputs``, the same length, or None; see :meth:`Branch.view`).
 
     A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
     them fired: ``branch:to:<node>`` (plain and conditional edges, and START), then ``join:<a>+<b>:<node>``
@@ -214,7 +216,7 @@ async def _successors(
         if target != END:
             pulls[target] = None
 
-    for source in finished:
+    for position, source in enumerate(finished):
         for target in graph.edges_from.get(source, ()):
             pull(target)
         for index, (starts, target) in graph.joins_with.get(source, ()):
@@ -226,7 +228,9 @@ async def _successors(
         for branch in graph.branches_from.get(source, ()):
             if state_view is None:
                 state_view = graph.schema.view(state)
-            for target in await _route(branch, state_view, run):
+            output = outputs[position] if outputs is not None else None
+            path_input = branch.view(state, nodes.get(source), state_view, output)
+            for target in await _route(branch, path_input, run):
                 if isinstance(target, Send):
                     if target.node not in nodes:
                         raise InvalidGraphError(
@@ -245,6 +249,23 @@ async def _successors(
                     pull(target)
     tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in pulls]
     return tasks + pushes
+
+
+def _hold_deferred(tasks: list[_Task], held: dict[str, _Task]) -> list[_Task]:
+    """The tasks to run next, holding back pulled tasks of deferred nodes (``add_node(..., defer=True)``) in
+    ``held`` until no other task is left: then the held ones run, as LangGraph runs a deferred node once the
+    run would otherwise finish. A node triggered again while held still runs once; a ``Send`` to a deferred
+    node is not held (LangGraph defers only the node's edge channels)."""
+    ready: list[_Task] = []
+    for task in tasks:
+        if task.node.defer and task.path[0] == "__pregel_pull":
+            held.setdefault(task.node.name, task)
+        else:
+            ready.append(task)
+    if not ready and held:
+        ready = list(held.values())
+        held.clear()
+    return ready
 
 
 def _pull_triggers(graph: GraphSpec, name: str) -> tuple[str, ...]:
@@ -300,7 +321,8 @@ async def execute(
         if any(k in output_keys for k in first):
             result = schema.output(state)
     joins_seen: dict[int, set[str]] = {}
-    tasks = await _successors(graph, [START], state, joins_seen, run)
+    held: dict[str, _Task] = {}
+    tasks = _hold_deferred(await _successors(graph, [START], state, joins_seen, run, [graph_input]), held)
     step = 1
     while tasks:
         if step > run.recursion_limit:
@@ -325,6 +347,8 @@ async def execute(
                 await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state, shown)))
             if any(k in output_keys for t in done for k in t.update or ()):
                 result = schema.output(state)
-        tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen, run)
+        finished = [t.node.name for t in tasks]
+        outputs = [t.update for t in tasks]
+        tasks = _hold_deferred(await _successors(graph, finished, state, joins_seen, run, outputs), held)
         step += 1
     return result
