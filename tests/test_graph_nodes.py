@@ -3,6 +3,7 @@ receive. The LangGraph-equal outputs are in tests/compat/test_pregel_cases.py.""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import operator
@@ -188,3 +189,42 @@ def test_a_duplicate_branch_name_is_refused() -> None:
     builder.add_conditional_edges("a", Callable_())
     with pytest.raises(InvalidGraphError, match=r"^Branch with name `.*` already exists for node `a`"):
         builder.add_conditional_edges("a", lambda state: END)
+
+
+def test_max_concurrency_caps_a_step() -> None:
+    running = {"now": 0, "max": 0}
+
+    async def slow(state: Log) -> dict[str, Any]:
+        running["now"] += 1
+        running["max"] = max(running["max"], running["now"])
+        for _ in range(5):
+            await asyncio.sleep(0)
+        running["now"] -= 1
+        return {"log": ["x"]}
+
+    builder = StateGraph(Log)
+    for index in range(6):
+        builder.add_node(f"n{index}", slow).add_edge(START, f"n{index}")
+    graph = builder.compile()
+    assert graph.invoke({"log": []}) == {"log": ["x"] * 6}
+    assert running == {"now": 0, "max": 6}
+    running["max"] = 0
+    assert graph.invoke({"log": []}, {"max_concurrency": 2}) == {"log": ["x"] * 6}
+    assert running == {"now": 0, "max": 2}
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "2", True])
+def test_a_bad_max_concurrency_is_refused(value: Any) -> None:
+    graph = StateGraph(Log).add_node("a", write("a")).add_edge(START, "a").compile()
+    with pytest.raises(InvalidArgumentError, match=r"config\['max_concurrency'\] must be a positive int or None"):
+        graph.invoke({"log": []}, {"max_concurrency": value})
+
+
+def test_tasks_start_in_langgraph_order() -> None:
+    """Sent tasks first, then triggered nodes by name (LangGraph 1.2's order), whatever order edges give."""
+    builder = StateGraph(Log)
+    for name in ("zeta", "alpha", "mid"):
+        builder.add_node(name, write(name)).add_edge(START, name)
+    builder.add_conditional_edges(START, lambda state: [Send("zeta", state)])
+    names = [c["name"] for c in builder.compile().stream({"log": []}, stream_mode="tasks") if "result" not in c]
+    assert names == ["zeta", "alpha", "mid", "zeta"]

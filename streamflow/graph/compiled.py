@@ -89,7 +89,9 @@ class CompiledStateGraph(GraphSpec):
         """Start a run in the running event loop and return its handle, to attach views to.
 
         ``config`` takes LangGraph's keys: ``tags`` (list of str), ``metadata`` (dict),
-        ``recursion_limit`` (int, default 25), ``run_id`` (str, default a new UUID), ``configurable``.
+        ``recursion_limit`` (int, default 25), ``max_concurrency`` (int: at most that many tasks of a
+        superstep run their node at once, as in LangGraph; default no cap), ``run_id`` (str, default a new
+        UUID), ``configurable``.
         ``replay_size`` is how many recent events the run retains for late views (events). ``context`` is
         the run context (see the class docstring).
 

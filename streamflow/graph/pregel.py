@@ -39,6 +39,8 @@ class _Task:
     path: tuple[Any, ...]
     id: str = attrs.field(factory=lambda: str(uuid.uuid4()))
     update: dict[str, Any] | None = None
+    slot: bool = False
+    """The task holds one of its step's ``max_concurrency`` slots."""
 
 
 class _Step:
@@ -52,11 +54,27 @@ class _Step:
         self.ns = ns
         self.step = step
         self.shown = shown
+        self.slots: anyio.Semaphore | None = None
+        """Caps how many of the step's tasks run at once (``config["max_concurrency"]``), or None."""
+
+    def limit(self, tasks: list[_Task]) -> None:
+        """Let at most ``config["max_concurrency"]`` of ``tasks`` run their node at once, as LangGraph does:
+        each task still starts (``TaskStarted``) and then waits for a slot (:meth:`take_slot`)."""
+        limit = self.run.config.get("max_concurrency")
+        if limit is not None and len(tasks) > limit:
+            self.slots = anyio.Semaphore(limit)
+
+    async def take_slot(self, task: _Task) -> None:
+        """Wait for a slot to run ``task`` when the step is capped; :meth:`run_all` gives it back."""
+        if self.slots is not None:
+            await self.slots.acquire()
+            task.slot = True
 
     async def run_all(self, tasks: list[_Task]) -> None:
         if len(tasks) == 1:
             await self.run_task(tasks[0])  # it takes the place of the task (or run) running this step
             return
+        self.limit(tasks)
         run = self.run
         # These tasks take the place of the task (or run) that runs this step, until they are all done.
         run.tasks_in_flight += len(tasks) - 1
@@ -76,6 +94,8 @@ class _Step:
             finally:
                 unfinished -= 1
                 run.tasks_in_flight -= 1
+                if task.slot and self.slots is not None:
+                    self.slots.release()
 
         try:
             async with anyio.create_task_group() as tg:
@@ -105,6 +125,7 @@ class _Step:
                     path=task.path,
                 )
             )
+        await self.take_slot(task)
         flag = NEVER_CANCELLED if node.is_async or node.is_subgraph else CancelFlag()
         writer = Writer(run, ns, name, step, task_id, flag)
         ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
@@ -202,7 +223,8 @@ async def _successors(
     outputs: list[Any] | None = None,
 ) -> list[_Task]:
     """Tasks of the next superstep, given the nodes that just finished (in task order) and what each returned
-    (``outputs``, the same length, or None; see :meth:`Branch.view`).
+    (``outputs``, the same length, or None; see :meth:`Branch.view`). As LangGraph 1.2 prepares them: the
+    tasks ``Send`` started first, in the order sent, then one task per triggered node, by node name.
 
     A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
     them fired: ``branch:to:<node>`` (plain and conditional edges, and START), then ``join:<a>+<b>:<node>``
@@ -247,8 +269,8 @@ async def _successors(
                     )
                 else:
                     pull(target)
-    tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in pulls]
-    return tasks + pushes
+    tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in sorted(pulls)]
+    return pushes + tasks
 
 
 def _hold_deferred(tasks: list[_Task], held: dict[str, _Task]) -> list[_Task]:

@@ -475,6 +475,15 @@ def deferred_summary(lib: Lib, *, fan_in: bool = False, send: bool = False) -> A
     return builder.compile()
 
 
+def three_at_once(lib: Lib) -> Any:
+    """Three nodes from START in one step, each logging how many ran before it."""
+    builder = lib.StateGraph(Log)
+    for name in ("one", "two", "three"):
+        builder.add_node(logger(name))
+        builder.add_edge(lib.START, name)
+    return builder.compile()
+
+
 class Opaque:
     """A state value that is not data (LangGraph's test passes a Runnable): it must pass through untouched."""
 
@@ -850,7 +859,6 @@ def debug_levels(lib: Lib, *, levels: int) -> Any:
 
 # --- cases --------------------------------------------------------------------------------------------------
 
-MAX_CONCURRENCY = pytest.mark.differs("config['max_concurrency'] is ignored: all 100 sent tasks run at once")
 
 UNIQUE = "^Node names must be unique: node with the name '{}' already exists."
 OPAQUE = Opaque()
@@ -1040,6 +1048,14 @@ CASES = [
         ),
         id="defer-node-debug",
     ),
+    pytest.param(
+        Run(three_at_once, {"log": []}, kwargs={"stream_mode": "updates"}, config={"max_concurrency": 1}),
+        id="max-concurrency-one-updates",
+    ),
+    pytest.param(
+        Run(three_at_once, {"log": []}, kwargs={"stream_mode": "tasks"}, config={"max_concurrency": 1}),
+        id="max-concurrency-one-tasks",
+    ),
     pytest.param(Run(deferred_summary, {"log": []}), id="defer-node-runs-last-updates"),
     pytest.param(Run(deferred_summary, {"log": []}, kwargs={"stream_mode": "tasks"}), id="defer-node-runs-last-tasks"),
     pytest.param(Run(lambda lib: deferred_summary(lib, fan_in=True), {"log": []}, "invoke"), id="defer-node-fan-in"),
@@ -1204,8 +1220,8 @@ def many_sends(lib: Lib, *, root_list: bool) -> tuple[Any, dict[str, int]]:
 @pytest.mark.parametrize(
     "root_list",
     [
-        pytest.param(True, id="root-list", marks=MAX_CONCURRENCY),
-        pytest.param(False, id="dict-state", marks=MAX_CONCURRENCY),
+        pytest.param(True, id="root-list"),
+        pytest.param(False, id="dict-state"),
     ],
 )
 async def test_max_concurrency(lib: Lib, root_list: bool) -> None:
