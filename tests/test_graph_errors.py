@@ -6,7 +6,7 @@ from typing import Any, TypedDict
 
 import pytest
 
-from streamflow.errors import InvalidGraphError, InvalidUpdateError
+from streamflow.errors import EmptyInputError, InvalidGraphError, InvalidUpdateError
 from streamflow.graph import END, START, StateGraph
 
 
@@ -146,3 +146,27 @@ def test_send_to_unknown_node() -> None:
     )
     with pytest.raises(InvalidGraphError, match="'ghost'"):
         graph.invoke({"topic": "x"})
+
+
+def test_no_input_is_an_empty_input_error() -> None:
+    """As LangGraph without a checkpointer: None is no input (``{}`` is an input that sets nothing)."""
+    graph = StateGraph(State).add_node("a", node).add_edge(START, "a").compile()
+    with pytest.raises(EmptyInputError, match=r"^Received no input for __start__") as info:
+        graph.invoke(None)
+    assert not isinstance(info.value, ValueError)
+    seen: list[Any] = []
+    with pytest.raises(EmptyInputError):
+        for chunk in graph.stream(None, stream_mode="values"):
+            seen.append(chunk)
+    assert seen == []
+
+
+def test_no_input_to_a_graph_run_inside_a_node() -> None:
+    inner = StateGraph(State).add_node("a", node).add_edge(START, "a").compile()
+
+    def outer_node(state: State) -> None:
+        inner.invoke(None)
+
+    outer = StateGraph(State).add_node("outer", outer_node).add_edge(START, "outer").compile()
+    with pytest.raises(EmptyInputError, match="no input"):
+        outer.invoke({"topic": "x"})

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import attrs
 
-from ..errors import GraphRecursionError, InvalidGraphError
+from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError
 from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Send
@@ -303,6 +303,18 @@ def _pull_triggers(graph: GraphSpec, name: str) -> tuple[str, ...]:
     return tuple(sorted({f"branch:to:{name}", *joins}))
 
 
+def _check_input_given(graph_input: Any, nested: bool) -> None:
+    """Refuse a run with no input, as LangGraph refuses it without a checkpoint to resume from.
+
+    :raises EmptyInputError: for a None ``graph_input`` of a graph that is not run as a subgraph
+    """
+    if graph_input is None and not nested:
+        raise EmptyInputError(
+            "Received no input for __start__ (a run without a checkpoint to resume needs an input: a dict of "
+            "state keys, or the root value)"
+        )
+
+
 def _only(update: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
     """The entries of ``update`` whose key is among ``keys`` (None when there are none)."""
     if not update or all(k in keys for k in update):
@@ -324,11 +336,13 @@ async def execute(
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
         ``invoke`` returns None then)
+    :raises EmptyInputError: for a None ``graph_input`` (not ``nested``), as LangGraph raises it
     :raises InvalidUpdateError: for an input or node update the schema does not allow
     :raises InvalidGraphError: for a conditional edge returning an unknown node
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
     :raises Exception: whatever a node raised, unchanged
     """
+    _check_input_given(graph_input, nested)
     schema = graph.schema
     channel = run.channel
     output_keys = schema.output_keys

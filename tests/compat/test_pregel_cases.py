@@ -1056,6 +1056,28 @@ CASES = [
         Run(three_at_once, {"log": []}, kwargs={"stream_mode": "tasks"}, config={"max_concurrency": 1}),
         id="max-concurrency-one-tasks",
     ),
+    pytest.param(
+        Run(three_at_once, None, raises=("EmptyInputError", "^Received no input for __start__")), id="empty-input"
+    ),
+    pytest.param(
+        Run(three_at_once, None, "invoke", raises=("EmptyInputError", "^Received no input for __start__")),
+        id="empty-input-invoke",
+    ),
+    pytest.param(
+        Run(
+            lambda lib: (
+                lib.StateGraph(Annotated[list, operator.add])
+                .add_node("n", lambda state: ["n"])
+                .add_edge(lib.START, "n")
+                .compile()
+            ),
+            None,
+            "invoke",
+            raises=("EmptyInputError", "^Received no input for __start__"),
+        ),
+        id="empty-input-root-state",
+    ),
+    pytest.param(Run(three_at_once, {}, "invoke"), id="empty-dict-input-is-input"),
     pytest.param(Run(deferred_summary, {"log": []}), id="defer-node-runs-last-updates"),
     pytest.param(Run(deferred_summary, {"log": []}, kwargs={"stream_mode": "tasks"}), id="defer-node-runs-last-tasks"),
     pytest.param(Run(lambda lib: deferred_summary(lib, fan_in=True), {"log": []}, "invoke"), id="defer-node-fan-in"),
