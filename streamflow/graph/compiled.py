@@ -135,6 +135,7 @@ class CompiledStateGraph(GraphSpec):
         :raises TypeError: (before the run starts) for a dict ``context`` the dataclass ``context_schema`` does
             not take (a pydantic schema raises its ``ValidationError``)
         :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
+        :raises EmptyInputError: for a None ``input`` (as LangGraph without a checkpointer), before any chunk
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
@@ -219,6 +220,7 @@ class CompiledStateGraph(GraphSpec):
         :raises InvalidArgumentError: (before the run starts) for a filter that is a single string or holds
             a non-string
         :raises Exception: what a node raised, unchanged, after the events produced before it
+        :raises EmptyInputError: for a None ``input`` (as LangGraph without a checkpointer)
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         open_view = self._events_view(
@@ -345,18 +347,24 @@ class CompiledStateGraph(GraphSpec):
     ) -> Any:
         """Run the graph to the end and return its result, as LangGraph's ``invoke``.
 
-        With ``stream_mode="values"`` (the default) the result is the final state (a dict); with
-        ``version="v2"`` it is a :class:`~streamflow.types.GraphOutput` whose ``value`` is that state and
-        whose ``interrupts`` is ``()``. Any other ``stream_mode`` (a list too, even ``["values"]``) returns the
-        list of the chunks :meth:`astream` would yield with the same ``stream_mode``, ``subgraphs`` and
-        ``version``. ``print_mode`` (a mode or list of modes) prints the chunks of those modes to stdout as
-        they come, as LangGraph does (``[mode] chunk``, with ``[graph=ns]`` for a subgraph's when
-        ``subgraphs``), without changing the result.
+        With ``stream_mode="values"`` (the default) the result is the final state as the output schema shows
+        it: a dict of the output schema's keys that have a value (the state schema's keys without an output
+        schema), the value itself for a root state (``StateGraph(list)``), or None when neither the input nor
+        any step wrote one of those keys (as LangGraph returns); with ``version="v2"`` it is a
+        :class:`~streamflow.types.GraphOutput` whose ``value`` is that result and whose ``interrupts`` is
+        ``()``. Any other ``stream_mode`` (a list too, even ``["values"]``) returns the list of the chunks
+        :meth:`astream` would yield with the same ``stream_mode``, ``subgraphs`` and ``version``, except that,
+        as in LangGraph, the root graph's ``values`` and ``updates`` chunks show the output schema's keys only
+        (a ``values`` chunk only after a step that wrote one of them, an update with none of them as None).
+        ``print_mode`` (a mode or list of modes) prints the chunks of those modes to stdout as they come, as
+        LangGraph does (``[mode] chunk``, with ``[graph=ns]`` for a subgraph's when ``subgraphs``), without
+        changing the result.
 
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode (in ``stream_mode`` or
             ``print_mode``) or version
         :raises TypeError: (before the run starts) for a dict ``context`` the dataclass ``context_schema`` does
             not take (a pydantic schema raises its ``ValidationError``)
+        :raises EmptyInputError: for a None ``input`` (as LangGraph without a checkpointer)
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
@@ -371,9 +379,13 @@ class CompiledStateGraph(GraphSpec):
                 state = await self._final_state(input, config, context, self._inherited())
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
-        parts = self.astream(
-            input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2", context=context
-        )
+        if _parent_on_loop() is None:
+            open_view = _output_only(self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE))
+            parts = self._drive(input, config, open_view, None, 0, context, self._inherited())
+        else:
+            parts = self.astream(
+                input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2", context=context
+            )
         async for part in parts:
             collect.add(part)
         return collect.result()
@@ -389,13 +401,14 @@ class CompiledStateGraph(GraphSpec):
         version: str = "v1",
         context: Any = None,
     ) -> Any:
-        """The sync twin of :meth:`ainvoke`, with the same arguments and results. The default run goes
-        through an anyio blocking portal; any other (another ``stream_mode``, ``print_mode``) runs as
-        :meth:`stream` does.
+        """The sync twin of :meth:`ainvoke`, with the same arguments and results (the output schema's keys,
+        a root value, None, or the list of chunks, as :meth:`ainvoke` says). The default run goes through an
+        anyio blocking portal; any other (another ``stream_mode``, ``print_mode``) runs as :meth:`stream` does.
 
         :raises SyncInAsyncContextError: when called in a thread that runs an event loop (use ``ainvoke()``)
         :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode or version
+        :raises EmptyInputError: for a None ``input`` (as LangGraph without a checkpointer)
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
@@ -419,7 +432,7 @@ class CompiledStateGraph(GraphSpec):
             for part in parts_in_node:
                 collect.add(part)
             return collect.result()
-        open_view = self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE)
+        open_view = _output_only(self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE))
         inherited = self._inherited()
         parts: Iterator[Mapping[str, Any]] = iterate_sync_running_calls(
             lambda caller, batch_size: self._drive(
@@ -430,6 +443,17 @@ class CompiledStateGraph(GraphSpec):
         for part in parts:
             collect.add(part)
         return collect.result()
+
+
+def _output_only(open_view: Callable[[Run], View]) -> Callable[[Run], View]:
+    """``open_view`` that first makes the run show its root graph's output schema's keys only (see
+    :attr:`~streamflow.graph.context.RunContext.output_only`), as LangGraph's ``invoke()`` streams."""
+
+    def open_output_view(run: Run) -> View:
+        run.context.output_only = True
+        return open_view(run)
+
+    return open_output_view
 
 
 class _Collector:

@@ -69,6 +69,9 @@ class RunContext:
     context: Any = None
     """The run's context (``invoke(..., context=...)``, made into the graph's ``context_schema``), shared with
     its subgraphs; what a node's ``Runtime.context`` is."""
+    output_only: bool = False
+    """The root graph's ``values`` and ``updates`` show its output schema's keys only, as under LangGraph's
+    ``invoke()`` with a ``stream_mode`` (which streams with the graph's output keys)."""
     cancel_flag: CancelFlag = attrs.field(factory=CancelFlag, init=False)
     """Set when the run ends cancelled or failed (the message names the run and why)."""
     stop_reason: str | None = attrs.field(default=None, init=False)

@@ -330,8 +330,10 @@ async def execute(
     As in LangGraph, a ``StateValues`` event (a ``values`` chunk) follows the input and each superstep that
     wrote at least one state key shown: an input that sets no key (``{}``, only keys outside the input
     schema), or a step whose nodes all returned None or ``{}``, gives none. Every state key is shown, except
-    in a ``nested`` run (a subgraph), which shows its output schema's keys only, in ``StateValues`` and in
-    ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph.
+    in a ``nested`` run (a subgraph), or at the root (``ns == ()``) of a run whose ``output_only`` is set
+    (``invoke()`` with a ``stream_mode``), which show the output schema's keys only, in ``StateValues`` and in
+    ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph, or
+    streams for ``invoke()``.
 
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
@@ -346,7 +348,7 @@ async def execute(
     schema = graph.schema
     channel = run.channel
     output_keys = schema.output_keys
-    shown = output_keys if nested else schema.keys
+    shown = output_keys if nested or (run.output_only and not ns) else schema.keys
     state = schema.start()
     result: Any = None
     first = schema.check_input(graph_input)

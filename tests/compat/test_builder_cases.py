@@ -468,20 +468,16 @@ def test_deprecated_input_output_keywords(lib: Lib) -> None:
 
 
 @pytest.mark.parametrize(
-    "stream_mode",
-    [
-        pytest.param(
-            ["values", "updates"],
-            marks=pytest.mark.differs(
-                "invoke() with a stream_mode list shows every state key in values/updates chunks; LangGraph only "
-                "the output schema's"
-            ),
-        ),
-        pytest.param(
-            "updates", marks=pytest.mark.differs("invoke(stream_mode='updates') shows keys outside the output schema")
-        ),
-    ],
+    "stream_mode", [["values", "updates"], "updates", ["values"], ["updates"], ["tasks", "values"], "debug"]
 )
 def test_invoke_modes_with_output_schema(lib: Lib, stream_mode: Any) -> None:
     expected = normalise(input_output(reference()).invoke({"hello": "hi"}, stream_mode=stream_mode))
     assert normalise(input_output(lib).invoke({"hello": "hi"}, stream_mode=stream_mode)) == expected
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stream_mode", [["values", "updates"], "updates", ["values"]])
+async def test_ainvoke_modes_with_output_schema(lib: Lib, stream_mode: Any) -> None:
+    """``ainvoke()`` with a ``stream_mode`` shows the output schema's keys only, as ``invoke()`` does."""
+    expected = normalise(await input_output(reference()).ainvoke({"hello": "hi"}, stream_mode=stream_mode))
+    assert normalise(await input_output(lib).ainvoke({"hello": "hi"}, stream_mode=stream_mode)) == expected
