@@ -242,7 +242,9 @@ class StateGraph:
         path_map: Mapping[Hashable, str] | Sequence[str] | None = None,
     ) -> StateGraph:
         """After ``source`` runs, call ``path(state)`` (sync or async; with ``runtime=`` when it declares a
-        ``runtime`` parameter, as in LangGraph) and go where it says.
+        ``runtime`` parameter, as in LangGraph) and go where it says. As LangGraph routes inside the source's
+        task, ``path`` runs in it: its ``runtime``, ``get_runtime()`` and ``get_config()`` are the source
+        task's (LangGraph's hidden ``__start__`` task's, step 0, for ``START``).
 
         ``path`` returns a node name, ``END``, a ``Send``, or a list of those. ``path_map`` maps its return
         values to node names (a list means the names themselves). ``str`` Enum members stand for their

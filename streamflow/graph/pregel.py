@@ -41,6 +41,8 @@ class _Task:
     update: dict[str, Any] | None = None
     slot: bool = False
     """The task holds one of its step's ``max_concurrency`` slots."""
+    ctx: TaskContext | None = None
+    """The context the task's node ran in, once it started: its conditional edges route in it too."""
 
 
 class _Step:
@@ -128,7 +130,7 @@ class _Step:
         await self.take_slot(task)
         flag = NEVER_CANCELLED if node.is_async or node.is_subgraph else CancelFlag()
         writer = Writer(run, ns, name, step, task_id, flag)
-        ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
+        ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
         token = _current.set(ctx)
         try:
             if node.is_subgraph:
@@ -187,13 +189,29 @@ def _task_path(task: _Task) -> tuple[Any, ...]:
     return task.path
 
 
-async def _route(branch: Branch, state_view: Any, run: RunContext) -> list[Any]:
+def _entry_context(run: RunContext, ns: tuple[str, ...]) -> TaskContext:
+    """The context a conditional edge from ``START`` routes in: LangGraph's hidden ``__start__`` task."""
+    task_id = str(uuid.uuid4())
+    writer = Writer(run, ns, START, 0, task_id, NEVER_CANCELLED)
+    return TaskContext(run, ns, START, 0, task_id, (START,), ("__pregel_pull", START), writer, NEVER_CANCELLED)
+
+
+async def _route(branch: Branch, state_view: Any, run: RunContext, ctx: TaskContext | None = None) -> list[Any]:
+    """Call ``branch``'s path function with ``state_view`` in ``ctx``, its source task's context (as LangGraph
+    routes inside the task: ``get_runtime()``, ``get_config()`` and the ``runtime`` parameter are the
+    task's), and return where it goes."""
     kwargs: dict[str, Any] = {}
     if branch.injected:
-        _inject(kwargs, branch.injected, route_runtime(run.context, run.config))
-    result = branch.path(state_view, **kwargs)
-    if branch.is_async or hasattr(result, "__await__"):
-        result = await result
+        runtime = runtime_of(ctx) if ctx is not None else route_runtime(run.context, run.config)
+        _inject(kwargs, branch.injected, runtime)
+    token = _current.set(ctx) if ctx is not None else None
+    try:
+        result = branch.path(state_view, **kwargs)
+        if branch.is_async or hasattr(result, "__await__"):
+            result = await result
+    finally:
+        if token is not None:
+            _current.reset(token)
     if isinstance(result, (str, Send)) or not isinstance(result, Iterable):
         result = [result]
     out: list[Any] = []
@@ -221,9 +239,11 @@ async def _successors(
     joins_seen: dict[int, set[str]],
     run: RunContext,
     outputs: list[Any] | None = None,
+    contexts: list[TaskContext | None] | None = None,
 ) -> list[_Task]:
     """Tasks of the next superstep, given the nodes that just finished (in task order) and what each returned
-    (``outputs``, the same length, or None; see :meth:`Branch.view`). As LangGraph 1.2 prepares them: the
+    (``outputs``, the same length, or None; see :meth:`Branch.view`), their path functions called in the
+    finished tasks' ``contexts`` (the same length, or None). As LangGraph 1.2 prepares them: the
     tasks ``Send`` started first, in the order sent, then one task per triggered node, by node name.
 
     A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
@@ -252,7 +272,8 @@ async def _successors(
                 state_view = graph.schema.view(state)
             output = outputs[position] if outputs is not None else None
             path_input = branch.view(state, nodes.get(source), state_view, output)
-            for target in await _route(branch, path_input, run):
+            ctx = contexts[position] if contexts is not None else None
+            for target in await _route(branch, path_input, run, ctx):
                 if isinstance(target, Send):
                     if target.node not in nodes:
                         raise InvalidGraphError(
@@ -360,7 +381,8 @@ async def execute(
             result = schema.output(state)
     joins_seen: dict[int, set[str]] = {}
     held: dict[str, _Task] = {}
-    tasks = _hold_deferred(await _successors(graph, [START], state, joins_seen, run, [graph_input]), held)
+    entry: list[TaskContext | None] | None = [_entry_context(run, ns)] if START in graph.branches_from else None
+    tasks = _hold_deferred(await _successors(graph, [START], state, joins_seen, run, [graph_input], entry), held)
     step = 1
     while tasks:
         if step > run.recursion_limit:
@@ -387,6 +409,7 @@ async def execute(
                 result = schema.output(state)
         finished = [t.node.name for t in tasks]
         outputs = [t.update for t in tasks]
-        tasks = _hold_deferred(await _successors(graph, finished, state, joins_seen, run, outputs), held)
+        contexts = [t.ctx for t in tasks]
+        tasks = _hold_deferred(await _successors(graph, finished, state, joins_seen, run, outputs, contexts), held)
         step += 1
     return result
