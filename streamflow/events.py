@@ -85,7 +85,8 @@ class Event:
     """The run's ``config["metadata"]`` on :class:`RunStarted`; on the events that begin something inside a
     task (:class:`ChatModelStarted`, :class:`ToolStarted`, :class:`CustomEvent`), the metadata of the task's
     node (what its ``config["metadata"]`` holds: the run's plus LangGraph's ``langgraph_*`` keys); empty on
-    the others, whose views find it from those events."""
+    the others, whose views find it from those events, except :class:`TaskStarted` of a graph run inside a
+    node whose call gave metadata of its own: that run's metadata (the parent's merged with the call's)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the lossless dict form: ``{"type": <kind>, <field>: <value>, ...}``.

@@ -555,11 +555,13 @@ def _nested_context(run: RunContext, config: Mapping[str, Any] | None, context: 
         if not value or key in ("tags", "metadata", "recursion_limit", "run_id"):
             continue
         merged[key] = {**run.config.get(key, {}), **value} if key == "configurable" else value
+    merged_metadata = {**run.metadata, **metadata}
     child = attrs.evolve(
         run,
         config=merged,
         tags=(*run.tags, *tags),
-        metadata={**run.metadata, **metadata},
+        metadata=merged_metadata,
+        call_metadata=merged_metadata if metadata else run.call_metadata,
         recursion_limit=limit if "recursion_limit" in config else run.recursion_limit,
         context=context,
     )

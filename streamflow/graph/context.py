@@ -69,6 +69,10 @@ class RunContext:
     context: Any = None
     """The run's context (``invoke(..., context=...)``, made into the graph's ``context_schema``), shared with
     its subgraphs; what a node's ``Runtime.context`` is."""
+    call_metadata: Mapping[str, Any] | None = None
+    """For a graph run inside a node whose call's config gave ``metadata`` (or a run inside such a one): the
+    run's merged metadata, which its ``TaskStarted`` events carry (a ``tasks`` payload shows it, as in
+    LangGraph); None elsewhere, where views take the root run's from ``RunStarted``."""
     output_only: bool = False
     """The root graph's ``values`` and ``updates`` show its output schema's keys only, as under LangGraph's
     ``invoke()`` with a ``stream_mode`` (which streams with the graph's output keys)."""

@@ -20,7 +20,7 @@ import anyio
 import attrs
 
 from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError
-from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
+from ..events import EMPTY_METADATA, StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Send
 from .context import RunContext, TaskContext, Writer, _current
@@ -125,6 +125,7 @@ class _Step:
                     input=task.input,
                     triggers=task.triggers,
                     path=task.path,
+                    metadata=run.call_metadata or EMPTY_METADATA,
                 )
             )
         await self.take_slot(task)
