@@ -264,6 +264,10 @@ class CustomData(Event):
     tool_call_id: str | None = None
     """``tool_call_id`` of the tool call whose tool wrote this (see :class:`ToolStarted`), or None when the
     node itself wrote it. The ``tools`` stream mode shows such data as the tool's output deltas."""
+    audience: str | None = None
+    """Id of the one stream that shows this data in its ``custom`` mode, or None for every stream: a graph
+    streamed inside a node with ``custom`` among its own modes keeps its custom data to that stream, as
+    LangGraph does."""
 
     @classmethod
     def of_writer(
@@ -275,6 +279,7 @@ class CustomData(Event):
         tags: tuple[str, ...],
         data: Any,
         tool_call_id: str | None,
+        audience: str | None = None,
     ) -> CustomData:
         """The same event as ``CustomData(ns=..., ..., data=..., tool_call_id=...)``, made without keyword
         arguments: a stream writer makes one per call, and calling a class with keywords costs about twice
@@ -291,6 +296,7 @@ class CustomData(Event):
         event.metadata = EMPTY_METADATA
         event.data = data
         event.tool_call_id = tool_call_id
+        event.audience = audience
         return event
 
 

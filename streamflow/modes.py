@@ -453,7 +453,7 @@ class MessagesModeState(ModeState):
 
 register_mode(Mode("values", {StateValues: lambda e: e.values}))
 register_mode(Mode("updates", {StateUpdate: lambda e: {e.node: e.update}}))
-register_mode(Mode("custom", {CustomData: lambda e: e.data}))
+register_mode(Mode("custom", {CustomData: lambda e: e.data if e.audience is None else SKIP}))
 register_mode(Mode("messages", state=MessagesModeState))
 register_mode(
     Mode(

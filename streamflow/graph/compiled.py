@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import sys
 import threading
+import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from anyio import CancelScope
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
 from ..errors import TaskCancelledError
 from ..event_stream import EventStreamSpec
-from ..events import Event
+from ..events import CustomData, Event
 from ..modes import Projection, Shaper, ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
@@ -584,25 +585,53 @@ async def _execute_nested(
 
 class _Rebased:
     """A :class:`~streamflow.modes.ViewSpec` seen from a nested run at namespace depth ``depth``: its chunks
-    carry their namespace relative to the nested run's (``()`` for the nested graph itself)."""
+    carry their namespace relative to the nested run's (``()`` for the nested graph itself), and its
+    ``custom`` mode shows the custom data addressed to ``audience`` (which other streams do not show)."""
 
-    __slots__ = ("_depth", "_spec")
+    __slots__ = ("_audience", "_depth", "_spec")
 
-    def __init__(self, spec: ViewSpec, depth: int) -> None:
+    def __init__(self, spec: ViewSpec, depth: int, audience: str | None = None) -> None:
         self._spec = spec
         self._depth = depth
+        self._audience = audience
 
     @property
     def identity(self) -> bool:
         return self._spec.identity
 
     def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
-        return self._spec.table()
+        table = self._spec.table()
+        audience = self._audience
+        if audience is None or CustomData not in table:
+            return table
+
+        def addressed(project: Projection) -> Projection:
+            def show(event: Any) -> Any:
+                if event.audience == audience:
+                    event = attrs.evolve(event, audience=None)
+                return project(event)
+
+            return show
+
+        table[CustomData] = tuple((mode, addressed(project)) for mode, project in table[CustomData])
+        return table
 
     def shaper(self) -> Shaper:
         shape = self._spec.shaper()
         depth = self._depth
         return lambda mode, ns, chunk: shape(mode, ns[depth:], chunk)
+
+
+def _keeping_custom(run: RunContext, parent: RunContext, audience: str) -> RunContext:
+    """``run`` (a nested run's context, maybe ``parent``'s own) whose stream writers address their custom data
+    to ``audience`` only (the nested stream), as LangGraph keeps a graph's custom data to its own stream when
+    that stream has ``custom`` among its modes. It shares ``run``'s channel, cancellation and abandoned calls."""
+    child = attrs.evolve(run, custom_audience=audience)
+    child.cancel_flag = run.cancel_flag
+    child.abandoned = run.abandoned
+    child.stop_reason = run.stop_reason
+    child.tasks_in_flight = 2 if run is parent else run.tasks_in_flight  # see _nested_context()
+    return child
 
 
 async def _nested_batches(
@@ -613,6 +642,10 @@ async def _nested_batches(
     its events as a subgraph's. Leaving early cancels it and waits for it."""
     ns = task.nested_ns()
     depth = len(ns)
+    audience = None
+    if "custom" in spec.modes:
+        audience = str(uuid.uuid4())
+        run = _keeping_custom(run, task.run, audience)
 
     def wanted(event: Event) -> bool:
         return event.ns[:depth] == ns if spec.subgraphs else event.ns == ns
@@ -620,7 +653,7 @@ async def _nested_batches(
     sub = run.channel.subscribe(
         kinds=spec.kinds, subgraphs=True, predicate=wanted, buffer_size=buffer_size, overflow="block"
     )
-    view = View(sub, _Rebased(spec, depth))
+    view = View(sub, _Rebased(spec, depth, audience))
     child = asyncio.ensure_future(_execute_nested(graph, graph_input, task, ns, run))
     try:
         while batch := await _next_batch(view, child):

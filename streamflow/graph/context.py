@@ -73,6 +73,9 @@ class RunContext:
     """For a graph run inside a node whose call's config gave ``metadata`` (or a run inside such a one): the
     run's merged metadata, which its ``TaskStarted`` events carry (a ``tasks`` payload shows it, as in
     LangGraph); None elsewhere, where views take the root run's from ``RunStarted``."""
+    custom_audience: str | None = None
+    """For a graph streamed inside a node with ``custom`` among its own modes (and the runs inside it): the id
+    of that stream, which alone shows the custom data its stream writers emit (``CustomData.audience``)."""
     output_only: bool = False
     """The root graph's ``values`` and ``updates`` show its output schema's keys only, as under LangGraph's
     ``invoke()`` with a ``stream_mode`` (which streams with the graph's output keys)."""
@@ -224,6 +227,7 @@ class Writer:
     """
 
     __slots__ = (
+        "_audience",
         "_cancel",
         "_channel",
         "_check",
@@ -259,6 +263,7 @@ class Writer:
         self._task_id = task_id
         self._tags = run.tags
         self._tool_call_id = tool_call_id
+        self._audience = run.custom_audience
 
     def __call__(self, data: Any) -> None:
         """Emit ``data`` as custom data.
@@ -282,7 +287,7 @@ class Writer:
                 raise ChannelClosedError("the stream writer was called after its run ended")
             return
         event = CustomData.of_writer(
-            self._ns, self._node, self._step, self._task_id, self._tags, data, self._tool_call_id
+            self._ns, self._node, self._step, self._task_id, self._tags, data, self._tool_call_id, self._audience
         )
         try:
             if get_ident() == self._loop_thread:

@@ -151,10 +151,6 @@ ASYNC_CASES = [
     pytest.param(
         Case(async_stream, START_VALUE, {"subgraphs": True, "stream_mode": ALL}),
         id="async-astream-custom",
-        marks=pytest.mark.differs(
-            "custom data of a graph streamed inside a node with 'custom' among its own modes also reaches the "
-            "parent's stream (LangGraph gives it to the inner stream only)"
-        ),
     ),
     pytest.param(
         Case(async_stream, START_VALUE, {"subgraphs": True, "stream_mode": ["values", "updates"]}), id="async-astream"
