@@ -91,3 +91,17 @@ def test_graph_output_has_no_dict_access() -> None:
     assert ours.value == {"a": 1}
     with pytest.raises(TypeError):
         ours["a"]
+
+
+@pytest.mark.parametrize("keyword", ["metadata", "retry_policy", "cache_policy"])
+def test_add_node_keywords_streamflow_does_not_apply(keyword: str) -> None:
+    from langgraph.types import CachePolicy, RetryPolicy
+
+    from streamflow.errors import InvalidArgumentError
+
+    value = {"metadata": {"k": "v"}, "retry_policy": RetryPolicy(), "cache_policy": CachePolicy()}[keyword]
+    builder = reference().StateGraph(State)
+    builder.add_node("node", plain, **{keyword: value})
+    assert "node" in builder.nodes
+    with pytest.raises(InvalidArgumentError, match=f"{keyword} not supported"):
+        load("streamflow").StateGraph(State).add_node("node", plain, **{keyword: value})
