@@ -264,6 +264,21 @@ class CompiledStateGraph(GraphSpec):
             async_alternative="astream_events()",
         )
 
+    def _output_batches(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None,
+        modes: Sequence[str],
+        subgraphs: bool,
+        context: Any,
+        parent: TaskContext,
+    ) -> AsyncGenerator[list[Any], None]:
+        """The v2 parts, in batches, of this graph run inside ``parent``'s node for ``invoke()`` with
+        ``modes``: its ``values`` and ``updates`` show its output schema's keys only, as LangGraph's."""
+        run = _nested_context(parent.run, config, coerce_context(self.context_schema, context, parent.run.context))
+        spec = ViewSpec.parse(modes, subgraphs, "v2")
+        return _nested_batches(self, parent, input, run, spec, DEFAULT_BUFFER_SIZE, output_only=True)
+
     @staticmethod
     def _mode_view(
         stream_mode: str | Sequence[str], subgraphs: bool, version: str, buffer_size: int
@@ -380,13 +395,12 @@ class CompiledStateGraph(GraphSpec):
                 state = await self._final_state(input, config, context, self._inherited())
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
-        if _parent_on_loop() is None:
+        parent = _parent_on_loop()
+        if parent is None:
             open_view = _output_only(self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE))
             parts = self._drive(input, config, open_view, None, 0, context, self._inherited())
         else:
-            parts = self.astream(
-                input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2", context=context
-            )
+            parts = _flatten(self._output_batches(input, config, collect.modes, subgraphs, context, parent))
         async for part in parts:
             collect.add(part)
         return collect.result()
@@ -427,10 +441,8 @@ class CompiledStateGraph(GraphSpec):
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
         if parent is not None:
-            parts_in_node = self.stream(
-                input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2", context=context
-            )
-            for part in parts_in_node:
+            batches = self._output_batches(input, config, collect.modes, subgraphs, context, parent)
+            for part in _nested_items_from_thread(parent, batches):
                 collect.add(part)
             return collect.result()
         open_view = _output_only(self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE))
@@ -448,10 +460,10 @@ class CompiledStateGraph(GraphSpec):
 
 def _output_only(open_view: Callable[[Run], View]) -> Callable[[Run], View]:
     """``open_view`` that first makes the run show its root graph's output schema's keys only (see
-    :attr:`~streamflow.graph.context.RunContext.output_only`), as LangGraph's ``invoke()`` streams."""
+    :attr:`~streamflow.graph.context.RunContext.output_ns`), as LangGraph's ``invoke()`` streams."""
 
     def open_output_view(run: Run) -> View:
-        run.context.output_only = True
+        run.context.output_ns = ()
         return open_view(run)
 
     return open_output_view
@@ -622,11 +634,12 @@ class _Rebased:
         return lambda mode, ns, chunk: shape(mode, ns[depth:], chunk)
 
 
-def _keeping_custom(run: RunContext, parent: RunContext, audience: str) -> RunContext:
-    """``run`` (a nested run's context, maybe ``parent``'s own) whose stream writers address their custom data
-    to ``audience`` only (the nested stream), as LangGraph keeps a graph's custom data to its own stream when
-    that stream has ``custom`` among its modes. It shares ``run``'s channel, cancellation and abandoned calls."""
-    child = attrs.evolve(run, custom_audience=audience)
+def _variant(run: RunContext, parent: RunContext, **changes: Any) -> RunContext:
+    """``run`` (a nested run's context, maybe ``parent``'s own) with ``changes``: a ``custom_audience``, so its
+    stream writers address their custom data to the nested stream only (as LangGraph keeps a graph's custom
+    data to its own stream when that stream has ``custom`` among its modes), or an ``output_ns``. It shares
+    ``run``'s channel, cancellation and abandoned calls."""
+    child = attrs.evolve(run, **changes)
     child.cancel_flag = run.cancel_flag
     child.abandoned = run.abandoned
     child.stop_reason = run.stop_reason
@@ -635,17 +648,24 @@ def _keeping_custom(run: RunContext, parent: RunContext, audience: str) -> RunCo
 
 
 async def _nested_batches(
-    graph: GraphSpec, task: TaskContext, graph_input: Any, run: RunContext, spec: ViewSpec, buffer_size: int
+    graph: GraphSpec,
+    task: TaskContext,
+    graph_input: Any,
+    run: RunContext,
+    spec: ViewSpec,
+    buffer_size: int,
+    *,
+    output_only: bool = False,
 ) -> AsyncGenerator[list[Any], None]:
     """Run ``graph`` as a child of ``task`` and yield the chunks of ``spec`` it produces, in lists, as
-    ``astream()`` of ``graph`` alone would shape them; then raise what it raised. The parent's views see
-    its events as a subgraph's. Leaving early cancels it and waits for it."""
+    ``astream()`` of ``graph`` alone would shape them (``invoke()``'s, with its output schema's keys only,
+    when ``output_only``); then raise what it raised. The parent's views see its events as a subgraph's.
+    Leaving early cancels it and waits for it."""
     ns = task.nested_ns()
     depth = len(ns)
-    audience = None
-    if "custom" in spec.modes:
-        audience = str(uuid.uuid4())
-        run = _keeping_custom(run, task.run, audience)
+    audience = str(uuid.uuid4()) if "custom" in spec.modes else None
+    if audience is not None or output_only:
+        run = _variant(run, task.run, custom_audience=audience, output_ns=ns if output_only else run.output_ns)
 
     def wanted(event: Event) -> bool:
         return event.ns[:depth] == ns if spec.subgraphs else event.ns == ns

@@ -76,9 +76,9 @@ class RunContext:
     custom_audience: str | None = None
     """For a graph streamed inside a node with ``custom`` among its own modes (and the runs inside it): the id
     of that stream, which alone shows the custom data its stream writers emit (``CustomData.audience``)."""
-    output_only: bool = False
-    """The root graph's ``values`` and ``updates`` show its output schema's keys only, as under LangGraph's
-    ``invoke()`` with a ``stream_mode`` (which streams with the graph's output keys)."""
+    output_ns: tuple[str, ...] | None = None
+    """The namespace of the graph whose ``values`` and ``updates`` show its output schema's keys only (the
+    graph ``invoke()`` runs with a ``stream_mode``: LangGraph streams it with its output keys), or None."""
     cancel_flag: CancelFlag = attrs.field(factory=CancelFlag, init=False)
     """Set when the run ends cancelled or failed (the message names the run and why)."""
     stop_reason: str | None = attrs.field(default=None, init=False)

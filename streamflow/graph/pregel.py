@@ -352,8 +352,8 @@ async def execute(
     As in LangGraph, a ``StateValues`` event (a ``values`` chunk) follows the input and each superstep that
     wrote at least one state key shown: an input that sets no key (``{}``, only keys outside the input
     schema), or a step whose nodes all returned None or ``{}``, gives none. Every state key is shown, except
-    in a ``nested`` run (a subgraph), or at the root (``ns == ()``) of a run whose ``output_only`` is set
-    (``invoke()`` with a ``stream_mode``), which show the output schema's keys only, in ``StateValues`` and in
+    in a ``nested`` run (a subgraph), or in the graph at the run's ``output_ns`` (what ``invoke()`` runs with
+    a ``stream_mode``), which show the output schema's keys only, in ``StateValues`` and in
     ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph, or
     streams for ``invoke()``.
 
@@ -370,7 +370,7 @@ async def execute(
     schema = graph.schema
     channel = run.channel
     output_keys = schema.output_keys
-    shown = output_keys if nested or (run.output_only and not ns) else schema.keys
+    shown = output_keys if nested or run.output_ns == ns else schema.keys
     state = schema.start()
     result: Any = None
     first = schema.check_input(graph_input)
