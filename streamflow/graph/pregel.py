@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import attrs
 
-from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError
+from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError, InvalidUpdateError
 from ..events import EMPTY_METADATA, StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Send
@@ -230,7 +230,25 @@ async def _route(branch: Branch, state_view: Any, run: RunContext, ctx: TaskCont
                     f"path map does not have; the map's keys are {list(branch.path_map)}"
                 ) from None
         out.append(target)
+    _check_destinations(branch, out)
     return out
+
+
+def _check_destinations(branch: Branch, destinations: list[Any]) -> None:
+    """Refuse what LangGraph refuses among a path function's destinations (in its words).
+
+    :raises InvalidGraphError: for None or ``START`` (``"Branch did not return a valid destination"``)
+    :raises InvalidUpdateError: for a ``Send`` to ``END`` (``"Cannot send a packet to the END node"``)
+    """
+    where = f"conditional edge {branch.name!r} from {branch.source!r}"
+    for target in destinations:
+        if not isinstance(target, Send) and (target is None or target == START):
+            raise InvalidGraphError(
+                f"Branch did not return a valid destination: {where} returned {target!r}; return a node name, "
+                "END, a Send or a list of them"
+            )
+    if any(isinstance(target, Send) and target.node == END for target in destinations):
+        raise InvalidUpdateError(f"Cannot send a packet to the END node ({where} sent one to END)")
 
 
 async def _successors(

@@ -105,3 +105,20 @@ def test_add_node_keywords_streamflow_does_not_apply(keyword: str) -> None:
     assert "node" in builder.nodes
     with pytest.raises(InvalidArgumentError, match=f"{keyword} not supported"):
         load("streamflow").StateGraph(State).add_node("node", plain, **{keyword: value})
+
+
+@pytest.mark.parametrize("send", [False, True])
+def test_a_path_function_names_no_node(send: bool, caplog: pytest.LogCaptureFixture) -> None:
+    from streamflow.errors import InvalidGraphError
+
+    def build(lib: Lib) -> Any:
+        builder = lib.StateGraph(State)
+        builder.add_node("node", plain)
+        builder.add_edge(lib.START, "node")
+        builder.add_conditional_edges("node", lambda state: [lib.Send("nowhere", state)] if send else "nowhere")
+        return builder.compile()
+
+    assert build(reference()).invoke({"a": 0}) == {"a": 1}
+    assert "nowhere" in caplog.text
+    with pytest.raises(InvalidGraphError, match="'nowhere'.*known nodes: \\['node'\\]"):
+        build(load("streamflow")).invoke({"a": 0})

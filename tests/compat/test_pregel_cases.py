@@ -225,6 +225,24 @@ INVALID = [
 ]
 
 
+def bad_route(kind: str) -> Callable[[Lib], Any]:
+    """A graph whose path function after "start" returns None, START, or a Send to END."""
+
+    def build(lib: Lib) -> Any:
+        def route(state: Hello) -> Any:
+            if kind == "send-to-end":
+                return [lib.Send(lib.END, state)]
+            return None if kind == "none" else lib.START
+
+        builder = lib.StateGraph(Hello)
+        builder.add_node("start", lambda state: state)
+        builder.add_edge(lib.START, "start")
+        builder.add_conditional_edges("start", route)
+        return builder.compile()
+
+    return build
+
+
 def two_writers_one_key(lib: Lib) -> Any:
     def write(state: Hello) -> dict[str, Any]:
         return {"hello": "world"}
@@ -873,6 +891,25 @@ CASES = [
     *(
         pytest.param(Run(invalid_builder(mistake), {"hello": "there"}, raises=("ValueError", pattern)), id=mistake)
         for mistake, pattern in INVALID
+    ),
+    pytest.param(
+        Run(bad_route("none"), {"hello": "there"}, raises=("ValueError", "^Branch did not return a valid destination")),
+        id="route-returns-none",
+    ),
+    pytest.param(
+        Run(
+            bad_route("start"), {"hello": "there"}, raises=("ValueError", "^Branch did not return a valid destination")
+        ),
+        id="route-returns-start",
+    ),
+    pytest.param(
+        Run(
+            bad_route("send-to-end"),
+            {"hello": "there"},
+            "invoke",
+            raises=("InvalidUpdateError", "^Cannot send a packet to the END node"),
+        ),
+        id="route-sends-to-end",
     ),
     pytest.param(
         Run(
