@@ -120,5 +120,5 @@ def test_a_path_function_names_no_node(send: bool, caplog: pytest.LogCaptureFixt
 
     assert build(reference()).invoke({"a": 0}) == {"a": 1}
     assert "nowhere" in caplog.text
-    with pytest.raises(InvalidGraphError, match="'nowhere'.*known nodes: \\['node'\\]"):
+    with pytest.raises(InvalidGraphError, match=r"'nowhere'.*known nodes: \['node'\]"):
         build(load("streamflow")).invoke({"a": 0})
