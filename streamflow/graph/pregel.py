@@ -260,10 +260,11 @@ async def _successors(
     outputs: list[Any] | None = None,
     contexts: list[TaskContext | None] | None = None,
 ) -> list[_Task]:
-    """Tasks of the next superstep, given the nodes that just finished (in task order) and what each returned
-    (``outputs``, the same length, or None; see :meth:`Branch.view`), their path functions called in the
-    finished tasks' ``contexts`` (the same length, or None). As LangGraph 1.2 prepares them: the
-    tasks ``Send`` started first, in the order sent, then one task per triggered node, by node name.
+    """Tasks of the next superstep, given the nodes that just finished (by task path, the order LangGraph
+    applies their writes in) and what each returned (``outputs``, the same length, or None; see
+    :meth:`Branch.view`), their path functions called in the finished tasks' ``contexts`` (the same length,
+    or None). As LangGraph 1.2 prepares them: the tasks ``Send`` started first, in the order sent, then one
+    task per triggered node, by node name.
 
     A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
     them fired: ``branch:to:<node>`` (plain and conditional edges, and START), then ``join:<a>+<b>:<node>``
@@ -426,9 +427,10 @@ async def execute(
                 await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state, shown)))
             if any(k in output_keys for t in done for k in t.update or ()):
                 result = schema.output(state)
-        finished = [t.node.name for t in tasks]
-        outputs = [t.update for t in tasks]
-        contexts = [t.ctx for t in tasks]
+        by_path = sorted(tasks, key=_task_path) if len(tasks) > 1 else tasks  # LangGraph's order of writes
+        finished = [t.node.name for t in by_path]
+        outputs = [t.update for t in by_path]
+        contexts = [t.ctx for t in by_path]
         tasks = _hold_deferred(await _successors(graph, finished, state, joins_seen, run, outputs, contexts), held)
         step += 1
     return result

@@ -493,6 +493,27 @@ def deferred_summary(lib: Lib, *, fan_in: bool = False, send: bool = False) -> A
     return builder.compile()
 
 
+def sends_from_pull_and_push(lib: Lib) -> Any:
+    """Step 1 runs "a" (pulled) and "b" (sent); each sends to "c": the sends' order follows the tasks'."""
+
+    def send_on(name: str) -> Callable[[Log], list[Any]]:
+        def route(state: Log) -> list[Any]:
+            return [lib.Send("c", {"log": [f"{name}1"]}), lib.Send("c", {"log": [f"{name}2"]})]
+
+        route.__name__ = f"route_{name}"
+        return route
+
+    builder = lib.StateGraph(Log)
+    builder.add_node("a", logger("a"))
+    builder.add_node("b", logger("b"))
+    builder.add_node("c", lambda state: {"log": [f"c got {state['log'][0]}"]})
+    builder.add_edge(lib.START, "a")
+    builder.add_conditional_edges(lib.START, lambda state: [lib.Send("b", state)])
+    builder.add_conditional_edges("a", send_on("a"))
+    builder.add_conditional_edges("b", send_on("b"))
+    return builder.compile()
+
+
 def three_at_once(lib: Lib) -> Any:
     """Three nodes from START in one step, each logging how many ran before it."""
     builder = lib.StateGraph(Log)
@@ -1115,6 +1136,11 @@ CASES = [
         id="empty-input-root-state",
     ),
     pytest.param(Run(three_at_once, {}, "invoke"), id="empty-dict-input-is-input"),
+    pytest.param(Run(sends_from_pull_and_push, {"log": []}, "invoke"), id="sends-from-pull-and-push"),
+    pytest.param(
+        Run(sends_from_pull_and_push, {"log": []}, kwargs={"stream_mode": "values"}),
+        id="sends-from-pull-and-push-values",
+    ),
     pytest.param(Run(deferred_summary, {"log": []}), id="defer-node-runs-last-updates"),
     pytest.param(Run(deferred_summary, {"log": []}, kwargs={"stream_mode": "tasks"}), id="defer-node-runs-last-tasks"),
     pytest.param(Run(lambda lib: deferred_summary(lib, fan_in=True), {"log": []}, "invoke"), id="defer-node-fan-in"),
