@@ -250,7 +250,9 @@ class StateGraph:
         values to node names (a list means the names themselves). ``str`` Enum members stand for their
         values. Targets are checked at :meth:`compile`.
 
-        As in LangGraph, ``path`` receives the state after ``source``'s step, as read through a schema: the
+        As in LangGraph, ``path`` runs inside ``source``'s task, once the node returned: it receives the state
+        before the step with that task's own update applied (not the updates of the step's other tasks), and
+        what it gives its stream writer comes before the task's update. It reads that state through a schema: the
         TypedDict or dataclass its first parameter is annotated with (whose keys become state keys), else
         ``source``'s own input schema, else the state schema.
 

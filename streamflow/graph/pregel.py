@@ -11,6 +11,7 @@ fails with its exception.
 
 from __future__ import annotations
 
+import copy
 import functools
 import uuid
 from collections.abc import Iterable
@@ -43,15 +44,26 @@ class _Task:
     """The task holds one of its step's ``max_concurrency`` slots."""
     ctx: TaskContext | None = None
     """The context the task's node ran in, once it started: its conditional edges route in it too."""
+    routes: list[tuple[Branch, list[Any]]] | None = None
+    """Where each conditional edge of the task's node goes (routed inside the task, see :func:`_route_in_task`),
+    once the node returned; None for a node without any."""
 
 
 class _Step:
     """The tasks of one superstep of one graph level, and how to run them."""
 
     def __init__(
-        self, graph: GraphSpec, run: RunContext, ns: tuple[str, ...], step: int, shown: tuple[str, ...]
+        self,
+        graph: GraphSpec,
+        run: RunContext,
+        ns: tuple[str, ...],
+        step: int,
+        shown: tuple[str, ...],
+        state: dict[str, Any] | None = None,
     ) -> None:
         self.graph = graph
+        self.state = state
+        """The state before the step (what a task's conditional edges read, with the task's own writes)."""
         self.run = run
         self.ns = ns
         self.step = step
@@ -142,6 +154,8 @@ class _Step:
             else:
                 out = await _call(node, task.input, ctx)
             update = self.graph.schema.check_update(out, f"node {name!r}")
+            if self.state is not None and name in self.graph.branches_from:
+                task.routes = await _route_in_task(self.graph, node, self.state, update, ctx)
         except Exception as exc:
             if channel.wants(TaskFailed):
                 channel.publish_soon(
@@ -188,6 +202,27 @@ def _inject(kwargs: dict[str, Any], names: tuple[str, ...], runtime: Runtime[Any
 
 def _task_path(task: _Task) -> tuple[Any, ...]:
     return task.path
+
+
+async def _route_in_task(
+    graph: GraphSpec, node: NodeSpec, state: dict[str, Any], update: dict[str, Any] | None, ctx: TaskContext
+) -> list[tuple[Branch, list[Any]]]:
+    """Route ``node``'s conditional edges inside its task, as LangGraph does: each path function reads the state
+    before the step with this task's own ``update`` applied (not the writes of the step's other tasks), and
+    what it writes to its stream writer comes before the task's update."""
+    schema = graph.schema
+    local = dict(state)
+    if update:
+        for key in update:
+            if key in local:
+                local[key] = copy.copy(local[key])  # a reducer that changes its first argument in place
+        schema.apply(local, [(f"node {node.name!r}", update)])
+    whole = schema.view(local)
+    output = schema.unwrap(update)
+    routed = []
+    for branch in graph.branches_from[node.name]:
+        routed.append((branch, await _route(branch, branch.view(local, node, whole, output), ctx.run, ctx)))
+    return routed
 
 
 def _entry_context(run: RunContext, ns: tuple[str, ...]) -> TaskContext:
@@ -259,12 +294,14 @@ async def _successors(
     run: RunContext,
     outputs: list[Any] | None = None,
     contexts: list[TaskContext | None] | None = None,
+    routes: list[list[tuple[Branch, list[Any]]] | None] | None = None,
 ) -> list[_Task]:
     """Tasks of the next superstep, given the nodes that just finished (by task path, the order LangGraph
     applies their writes in) and what each returned (``outputs``, the same length, or None; see
     :meth:`Branch.view`), their path functions called in the finished tasks' ``contexts`` (the same length,
-    or None). As LangGraph 1.2 prepares them: the tasks ``Send`` started first, in the order sent, then one
-    task per triggered node, by node name.
+    or None), unless ``routes`` (the same length, or None) holds where a task's conditional edges already
+    went (:func:`_route_in_task`). As LangGraph 1.2 prepares them: the tasks ``Send`` started first, in the
+    order sent, then one task per triggered node, by node name.
 
     A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
     them fired: ``branch:to:<node>`` (plain and conditional edges, and START), then ``join:<a>+<b>:<node>``
@@ -287,13 +324,18 @@ async def _successors(
             if seen.issuperset(starts):
                 seen.clear()
                 pull(target)
-        for branch in graph.branches_from.get(source, ()):
-            if state_view is None:
-                state_view = graph.schema.view(state)
-            output = outputs[position] if outputs is not None else None
-            path_input = branch.view(state, nodes.get(source), state_view, output)
-            ctx = contexts[position] if contexts is not None else None
-            for target in await _route(branch, path_input, run, ctx):
+        routed = routes[position] if routes is not None else None
+        if routed is None:
+            routed = []
+            for branch in graph.branches_from.get(source, ()):
+                if state_view is None:
+                    state_view = graph.schema.view(state)
+                output = outputs[position] if outputs is not None else None
+                path_input = branch.view(state, nodes.get(source), state_view, output)
+                ctx = contexts[position] if contexts is not None else None
+                routed.append((branch, await _route(branch, path_input, run, ctx)))
+        for branch, targets in routed:
+            for target in targets:
                 if isinstance(target, Send):
                     if target.node not in nodes:
                         raise InvalidGraphError(
@@ -415,7 +457,7 @@ async def execute(
             if task.input is None:
                 node_input = task.node.input
                 task.input = state_view if node_input is None else node_input.view(state)
-        await _Step(graph, run, ns, step, shown).run_all(tasks)
+        await _Step(graph, run, ns, step, shown, state).run_all(tasks)
         # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
         # index), whatever order they finished in.
         done = [t for t in tasks if t.update]
@@ -429,8 +471,7 @@ async def execute(
                 result = schema.output(state)
         by_path = sorted(tasks, key=_task_path) if len(tasks) > 1 else tasks  # LangGraph's order of writes
         finished = [t.node.name for t in by_path]
-        outputs = [t.update for t in by_path]
-        contexts = [t.ctx for t in by_path]
-        tasks = _hold_deferred(await _successors(graph, finished, state, joins_seen, run, outputs, contexts), held)
+        routes = [t.routes for t in by_path]
+        tasks = _hold_deferred(await _successors(graph, finished, state, joins_seen, run, routes=routes), held)
         step += 1
     return result

@@ -149,7 +149,8 @@ class Branch:
     source node receives (see :meth:`view`)."""
 
     def view(self, state: Mapping[str, Any], source: NodeSpec | None, whole: Any, output: Any = None) -> Any:
-        """What the path function is called with, as LangGraph 1.2 reads it after the source's step: its own
+        """What the path function is called with, as LangGraph 1.2 reads ``state`` (the state the source task
+        sees once its own update is applied): its own
         input schema's keys; else its source node's input schema's keys (``whole``, the state schema's view,
         when the source has none), under which LangGraph puts the source's ``output`` (the update it returned,
         or the graph input for ``START``) when both are dicts, so the output's other keys show through."""

@@ -514,6 +514,27 @@ def sends_from_pull_and_push(lib: Lib) -> Any:
     return builder.compile()
 
 
+def router_beside_a_sibling(lib: Lib, *, write: bool = False) -> Any:
+    """ "a" and "b" run in one step; the router after "a" reads the log (it sees "a"'s write, not "b"'s, as
+    LangGraph routes inside the task) and sends what it saw to "record"; with ``write``, it also writes it to
+    its stream writer."""
+
+    def route(state: Log) -> list[Any]:
+        if write:
+            lib.get_stream_writer()({"router saw": len(state["log"])})
+        return [lib.Send("record", {"log": [f"router saw {state['log']}"]})]
+
+    builder = lib.StateGraph(Log)
+    builder.add_node("a", logger("a"))
+    builder.add_node("b", logger("b"))
+    builder.add_node("record", lambda state: {"log": state["log"]})
+    builder.add_edge(lib.START, "a")
+    if not write:
+        builder.add_edge(lib.START, "b")
+    builder.add_conditional_edges("a", route)
+    return builder.compile()
+
+
 def three_at_once(lib: Lib) -> Any:
     """Three nodes from START in one step, each logging how many ran before it."""
     builder = lib.StateGraph(Log)
@@ -1136,6 +1157,15 @@ CASES = [
         id="empty-input-root-state",
     ),
     pytest.param(Run(three_at_once, {}, "invoke"), id="empty-dict-input-is-input"),
+    pytest.param(Run(router_beside_a_sibling, {"log": ["in"]}, "invoke"), id="router-reads-its-own-writes-only"),
+    pytest.param(
+        Run(
+            lambda lib: router_beside_a_sibling(lib, write=True),
+            {"log": ["in"]},
+            kwargs={"stream_mode": ["updates", "custom"]},
+        ),
+        id="router-custom-before-its-update",
+    ),
     pytest.param(Run(sends_from_pull_and_push, {"log": []}, "invoke"), id="sends-from-pull-and-push"),
     pytest.param(
         Run(sends_from_pull_and_push, {"log": []}, kwargs={"stream_mode": "values"}),
