@@ -63,10 +63,14 @@ class NodeSpec:
         parameter named ``writer`` or annotated :data:`~streamflow.graph.StreamWriter`), and takes ``runtime``,
         ``store`` or ``previous``.
 
-        :raises TypeError: when ``fn`` is not callable (LangGraph raises TypeError too)
+        :raises TypeError: when ``fn`` is not callable (with LangGraph's sentence, ``"Expected a Runnable,
+            callable or dict.Instead got an unsupported type: <class 'int'>"``)
         """
         if not callable(fn):
-            raise TypeError(f"node {name!r} must be a function or a compiled graph, got {fn!r}")
+            raise TypeError(
+                f"Expected a Runnable, callable or dict.Instead got an unsupported type: {type(fn)} (node {name!r} "
+                f"must be a function or a compiled graph, got {fn!r})"
+            )
         is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             getattr(fn, "__call__", None)  # noqa: B004
         )

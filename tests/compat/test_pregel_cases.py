@@ -199,6 +199,8 @@ def invalid_builder(mistake: str) -> Callable[[Lib], Any]:
             builder.add_edge(["start"], "ghost")
         elif mistake == "fan-in-to-start":
             builder.add_edge(["start"], lib.START)
+        elif mistake == "not-callable":
+            builder.add_node("five", 5)
         return builder.compile()
 
     return build
@@ -222,6 +224,7 @@ INVALID = [
     ("fan-in-unknown-start", "^Need to add_node `ghost` first"),
     ("fan-in-unknown-end", "^Need to add_node `ghost` first"),
     ("fan-in-to-start", "^START cannot be an end node"),
+    ("not-callable", "^Expected a Runnable, callable or dict.Instead got an unsupported type: <class 'int'>"),
 ]
 
 
@@ -931,7 +934,14 @@ CASES = [
     ),
     pytest.param(Run(bad_reducer, None, raises=("ValueError", "Invalid reducer")), id="validation-bad-reducer"),
     *(
-        pytest.param(Run(invalid_builder(mistake), {"hello": "there"}, raises=("ValueError", pattern)), id=mistake)
+        pytest.param(
+            Run(
+                invalid_builder(mistake),
+                {"hello": "there"},
+                raises=("TypeError" if mistake == "not-callable" else "ValueError", pattern),
+            ),
+            id=mistake,
+        )
         for mistake, pattern in INVALID
     ),
     pytest.param(
