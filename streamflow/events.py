@@ -86,7 +86,9 @@ class Event:
     """The run's ``config["metadata"]`` on :class:`RunStarted`; on the events that begin something inside a
     task (:class:`ChatModelStarted`, :class:`ToolStarted`, :class:`CustomEvent`), the metadata of the task's
     node (what its ``config["metadata"]`` holds: the run's plus LangGraph's ``langgraph_*`` keys); a
-    checkpoint's on :class:`CheckpointSaved`; empty on the others, whose views find it from those events."""
+    checkpoint's on :class:`CheckpointSaved`; empty on the others, whose views find it from those events, except
+    :class:`TaskStarted` of a graph run inside a node whose call gave metadata of its own: that run's metadata
+    (the parent's merged with the call's)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the lossless dict form: ``{"type": <kind>, <field>: <value>, ...}``.
@@ -285,6 +287,10 @@ class CustomData(Event):
     tool_call_id: str | None = None
     """``tool_call_id`` of the tool call whose tool wrote this (see :class:`ToolStarted`), or None when the
     node itself wrote it. The ``tools`` stream mode shows such data as the tool's output deltas."""
+    audience: str | None = None
+    """Id of the one stream that shows this data in its ``custom`` mode, or None for every stream: a graph
+    streamed inside a node with ``custom`` among its own modes keeps its custom data to that stream, as
+    LangGraph does."""
 
     @classmethod
     def of_writer(
@@ -296,6 +302,7 @@ class CustomData(Event):
         tags: tuple[str, ...],
         data: Any,
         tool_call_id: str | None,
+        audience: str | None = None,
     ) -> CustomData:
         """The same event as ``CustomData(ns=..., ..., data=..., tool_call_id=...)``, made without keyword
         arguments: a stream writer makes one per call, and calling a class with keywords costs about twice
@@ -312,6 +319,7 @@ class CustomData(Event):
         event.metadata = EMPTY_METADATA
         event.data = data
         event.tool_call_id = tool_call_id
+        event.audience = audience
         return event
 
 

@@ -267,7 +267,9 @@ def _debug(kind: str, payload: Callable[[Any], dict[str, Any]]) -> Projection:
 class TasksModeState(ModeState):
     """The ``task`` payloads of one ``tasks`` view: remembers the run's metadata (from ``RunStarted``) to
     give each payload LangGraph 1.2's ``metadata`` key (the run's metadata without the keys that repeat the
-    task's own fields, plus the run's tags). A view that never saw ``RunStarted`` gives only the tags."""
+    task's own fields, plus the run's tags). A task of a graph run inside a node with metadata of its own
+    carries that run's metadata (``TaskStarted.metadata``), which is used instead. A view that never saw
+    ``RunStarted`` gives only the tags."""
 
     kinds: ClassVar[frozenset[type[Event]]] = frozenset({RunStarted, TaskStarted})
     debug: ClassVar[bool] = False
@@ -287,7 +289,7 @@ class TasksModeState(ModeState):
         return SKIP
 
     def task_started(self, event: TaskStarted) -> Any:
-        payload = _task_start(event, self.run_metadata)
+        payload = _task_start(event, event.metadata or self.run_metadata)
         return _debug_chunk("task", event, payload) if self.debug else payload
 
 
@@ -403,7 +405,7 @@ class MessagesModeState(ModeState):
         for message in _messages_in(event.input):
             if message.id is not None:
                 seen.add(message.id)
-        self.tasks[event.task_id] = task_metadata(self.run_metadata, event, GRAPH_INTEGRATION)
+        self.tasks[event.task_id] = task_metadata(event.metadata or self.run_metadata, event, GRAPH_INTEGRATION)
         return SKIP
 
     def task_failed(self, event: TaskFailed) -> Any:
@@ -467,7 +469,7 @@ class MessagesModeState(ModeState):
 
 register_mode(Mode("values", {StateValues: lambda e: e.values}))
 register_mode(Mode("updates", {StateUpdate: lambda e: {e.node: e.update}}))
-register_mode(Mode("custom", {CustomData: lambda e: e.data}))
+register_mode(Mode("custom", {CustomData: lambda e: e.data if e.audience is None else SKIP}))
 register_mode(Mode("messages", state=MessagesModeState))
 register_mode(
     Mode(

@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import sys
 import threading
+import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
 from ..checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from ..errors import InvalidArgumentError, TaskCancelledError
 from ..event_stream import EventStreamSpec
-from ..events import Event
+from ..events import CustomData, Event
 from ..modes import Projection, Shaper, ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
@@ -219,10 +220,11 @@ class CompiledStateGraph(GraphSpec):
         """Start a run in the running event loop and return its handle, to attach views to.
 
         ``config`` takes LangGraph's keys: ``tags`` (list of str), ``metadata`` (dict),
-        ``recursion_limit`` (int, default 25), ``run_id`` (str, default a new UUID), ``configurable``
-        (``thread_id`` and ``checkpoint_id`` for a graph with a checkpointer). ``replay_size`` is how many
-        recent events the run retains for late views (events). ``context`` is the run context (see the class
-        docstring); ``durability`` as for :meth:`invoke`.
+        ``recursion_limit`` (int, default 25), ``max_concurrency`` (int: at most that many tasks of a
+        superstep run their node at once, as in LangGraph; default no cap), ``run_id`` (str, default a new
+        UUID), ``configurable`` (``thread_id`` and ``checkpoint_id`` for a graph with a checkpointer).
+        ``replay_size`` is how many recent events the run retains for late views (events). ``context`` is
+        the run context (see the class docstring); ``durability`` as for :meth:`invoke`.
 
         :raises InvalidArgumentError: for a malformed config, or a durability other than ``"sync"``,
             ``"async"`` or ``"exit"``
@@ -267,6 +269,8 @@ class CompiledStateGraph(GraphSpec):
         :raises TypeError: (before the run starts) for a dict ``context`` the dataclass ``context_schema`` does
             not take (a pydantic schema raises its ``ValidationError``)
         :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
+        :raises EmptyInputError: for a None ``input`` without a checkpointer, or on a thread without checkpoints
+            (as LangGraph), before any chunk
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         config = with_durability(config, durability)
@@ -361,6 +365,8 @@ class CompiledStateGraph(GraphSpec):
         :raises InvalidArgumentError: (before the run starts) for a filter that is a single string or holds
             a non-string
         :raises Exception: what a node raised, unchanged, after the events produced before it
+        :raises EmptyInputError: for a None ``input`` without a checkpointer, or on a thread without checkpoints
+            (as LangGraph)
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         open_view = self._events_view(
@@ -423,6 +429,21 @@ class CompiledStateGraph(GraphSpec):
             ),
             async_alternative="astream_events()",
         )
+
+    def _output_batches(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None,
+        modes: Sequence[str],
+        subgraphs: bool,
+        context: Any,
+        parent: TaskContext,
+    ) -> AsyncGenerator[list[Any], None]:
+        """The v2 parts, in batches, of this graph run inside ``parent``'s node for ``invoke()`` with
+        ``modes``: its ``values`` and ``updates`` show its output schema's keys only, as LangGraph's."""
+        run = _nested_context(parent.run, config, coerce_context(self.context_schema, context, parent.run.context))
+        spec = ViewSpec.parse(modes, subgraphs, "v2")
+        return _nested_batches(self, parent, input, run, spec, DEFAULT_BUFFER_SIZE, output_only=True)
 
     @staticmethod
     def _mode_view(
@@ -513,13 +534,18 @@ class CompiledStateGraph(GraphSpec):
     ) -> Any:
         """Run the graph to the end and return its result, as LangGraph's ``invoke``.
 
-        With ``stream_mode="values"`` (the default) the result is the final state (a dict); with
-        ``version="v2"`` it is a :class:`~streamflow.types.GraphOutput` whose ``value`` is that state and
-        whose ``interrupts`` is ``()``. Any other ``stream_mode`` (a list too, even ``["values"]``) returns the
-        list of the chunks :meth:`astream` would yield with the same ``stream_mode``, ``subgraphs`` and
-        ``version``. ``print_mode`` (a mode or list of modes) prints the chunks of those modes to stdout as
-        they come, as LangGraph does (``[mode] chunk``, with ``[graph=ns]`` for a subgraph's when
-        ``subgraphs``), without changing the result. ``durability`` (``"sync"``, ``"async"`` (the default) or
+        With ``stream_mode="values"`` (the default) the result is the final state as the output schema shows
+        it: a dict of the output schema's keys that have a value (the state schema's keys without an output
+        schema), the value itself for a root state (``StateGraph(list)``), or None when neither the input nor
+        any step wrote one of those keys (as LangGraph returns); with ``version="v2"`` it is a
+        :class:`~streamflow.types.GraphOutput` whose ``value`` is that result and whose ``interrupts`` is
+        ``()``. Any other ``stream_mode`` (a list too, even ``["values"]``) returns the list of the chunks
+        :meth:`astream` would yield with the same ``stream_mode``, ``subgraphs`` and ``version``, except that,
+        as in LangGraph, the root graph's ``values`` and ``updates`` chunks show the output schema's keys only
+        (a ``values`` chunk only after a step that wrote one of them, an update with none of them as None).
+        ``print_mode`` (a mode or list of modes) prints the chunks of those modes to stdout as they come, as
+        LangGraph does (``[mode] chunk``, with ``[graph=ns]`` for a subgraph's when ``subgraphs``), without
+        changing the result. ``durability`` (``"sync"``, ``"async"`` (the default) or
         ``"exit"``) is when a graph with a checkpointer saves its checkpoints
         (:data:`~streamflow.graph.persistence.Durability`); a graph with a checkpointer needs
         ``config["configurable"]["thread_id"]``, and an input of None resumes the thread.
@@ -528,9 +554,10 @@ class CompiledStateGraph(GraphSpec):
             ``print_mode``) or version
         :raises InvalidArgumentError: (a ValueError) for a durability other than the three, or, with a
             checkpointer, a config without ``thread_id``
-        :raises EmptyInputError: with a checkpointer, for an input of None on a thread without checkpoints
         :raises TypeError: (before the run starts) for a dict ``context`` the dataclass ``context_schema`` does
             not take (a pydantic schema raises its ``ValidationError``)
+        :raises EmptyInputError: for a None ``input`` without a checkpointer, or on a thread without checkpoints
+            (as LangGraph)
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
@@ -546,9 +573,12 @@ class CompiledStateGraph(GraphSpec):
                 state = await self._final_state(input, config, context, self._inherited())
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
-        parts = self.astream(
-            input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2", context=context
-        )
+        parent = _parent_on_loop()
+        if parent is None:
+            open_view = _output_only(self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE))
+            parts = self._drive(input, config, open_view, None, 0, context, self._inherited())
+        else:
+            parts = _flatten(self._output_batches(input, config, collect.modes, subgraphs, context, parent))
         async for part in parts:
             collect.add(part)
         return collect.result()
@@ -565,13 +595,15 @@ class CompiledStateGraph(GraphSpec):
         context: Any = None,
         durability: Durability | None = None,
     ) -> Any:
-        """The sync twin of :meth:`ainvoke`, with the same arguments and results. The default run goes
-        through an anyio blocking portal; any other (another ``stream_mode``, ``print_mode``) runs as
-        :meth:`stream` does.
+        """The sync twin of :meth:`ainvoke`, with the same arguments and results (the output schema's keys,
+        a root value, None, or the list of chunks, as :meth:`ainvoke` says). The default run goes through an
+        anyio blocking portal; any other (another ``stream_mode``, ``print_mode``) runs as :meth:`stream` does.
 
         :raises SyncInAsyncContextError: when called in a thread that runs an event loop (use ``ainvoke()``)
         :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode or version
+        :raises EmptyInputError: for a None ``input`` without a checkpointer, or on a thread without checkpoints
+            (as LangGraph)
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
@@ -590,13 +622,11 @@ class CompiledStateGraph(GraphSpec):
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
         if parent is not None:
-            parts_in_node = self.stream(
-                input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2", context=context
-            )
-            for part in parts_in_node:
+            batches = self._output_batches(input, config, collect.modes, subgraphs, context, parent)
+            for part in _nested_items_from_thread(parent, batches):
                 collect.add(part)
             return collect.result()
-        open_view = self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE)
+        open_view = _output_only(self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE))
         inherited = self._inherited()
         parts: Iterator[Mapping[str, Any]] = iterate_sync_running_calls(
             lambda caller, batch_size: self._drive(
@@ -607,6 +637,17 @@ class CompiledStateGraph(GraphSpec):
         for part in parts:
             collect.add(part)
         return collect.result()
+
+
+def _output_only(open_view: Callable[[Run], View]) -> Callable[[Run], View]:
+    """``open_view`` that first makes the run show its root graph's output schema's keys only (see
+    :attr:`~streamflow.graph.context.RunContext.output_ns`), as LangGraph's ``invoke()`` streams."""
+
+    def open_output_view(run: Run) -> View:
+        run.context.output_ns = ()
+        return open_view(run)
+
+    return open_output_view
 
 
 class _Collector:
@@ -708,11 +749,13 @@ def _nested_context(run: RunContext, config: Mapping[str, Any] | None, context: 
         if not value or key in ("tags", "metadata", "recursion_limit", "run_id"):
             continue
         merged[key] = {**run.config.get(key, {}), **value} if key == "configurable" else value
+    merged_metadata = {**run.metadata, **metadata}
     child = attrs.evolve(
         run,
         config=merged,
         tags=(*run.tags, *tags),
-        metadata={**run.metadata, **metadata},
+        metadata=merged_metadata,
+        call_metadata=merged_metadata if metadata else run.call_metadata,
         recursion_limit=limit if "recursion_limit" in config else run.recursion_limit,
         context=context,
     )
@@ -735,20 +778,36 @@ async def _execute_nested(
 
 class _Rebased:
     """A :class:`~streamflow.modes.ViewSpec` seen from a nested run at namespace depth ``depth``: its chunks
-    carry their namespace relative to the nested run's (``()`` for the nested graph itself)."""
+    carry their namespace relative to the nested run's (``()`` for the nested graph itself), and its
+    ``custom`` mode shows the custom data addressed to ``audience`` (which other streams do not show)."""
 
-    __slots__ = ("_depth", "_spec")
+    __slots__ = ("_audience", "_depth", "_spec")
 
-    def __init__(self, spec: ViewSpec, depth: int) -> None:
+    def __init__(self, spec: ViewSpec, depth: int, audience: str | None = None) -> None:
         self._spec = spec
         self._depth = depth
+        self._audience = audience
 
     @property
     def identity(self) -> bool:
         return self._spec.identity
 
     def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
-        return self._spec.table()
+        table = self._spec.table()
+        audience = self._audience
+        if audience is None or CustomData not in table:
+            return table
+
+        def addressed(project: Projection) -> Projection:
+            def show(event: Any) -> Any:
+                if event.audience == audience:
+                    event = attrs.evolve(event, audience=None)
+                return project(event)
+
+            return show
+
+        table[CustomData] = tuple((mode, addressed(project)) for mode, project in table[CustomData])
+        return table
 
     def shaper(self) -> Shaper:
         shape = self._spec.shaper()
@@ -756,14 +815,38 @@ class _Rebased:
         return lambda mode, ns, chunk: shape(mode, ns[depth:], chunk)
 
 
+def _variant(run: RunContext, parent: RunContext, **changes: Any) -> RunContext:
+    """``run`` (a nested run's context, maybe ``parent``'s own) with ``changes``: a ``custom_audience``, so its
+    stream writers address their custom data to the nested stream only (as LangGraph keeps a graph's custom
+    data to its own stream when that stream has ``custom`` among its modes), or an ``output_ns``. It shares
+    ``run``'s channel, cancellation and abandoned calls."""
+    child = attrs.evolve(run, **changes)
+    child.cancel_flag = run.cancel_flag
+    child.abandoned = run.abandoned
+    child.stop_reason = run.stop_reason
+    child.tasks_in_flight = 2 if run is parent else run.tasks_in_flight  # see _nested_context()
+    return child
+
+
 async def _nested_batches(
-    graph: GraphSpec, task: TaskContext, graph_input: Any, run: RunContext, spec: ViewSpec, buffer_size: int
+    graph: GraphSpec,
+    task: TaskContext,
+    graph_input: Any,
+    run: RunContext,
+    spec: ViewSpec,
+    buffer_size: int,
+    *,
+    output_only: bool = False,
 ) -> AsyncGenerator[list[Any], None]:
     """Run ``graph`` as a child of ``task`` and yield the chunks of ``spec`` it produces, in lists, as
-    ``astream()`` of ``graph`` alone would shape them; then raise what it raised. The parent's views see
-    its events as a subgraph's. Leaving early cancels it and waits for it."""
+    ``astream()`` of ``graph`` alone would shape them (``invoke()``'s, with its output schema's keys only,
+    when ``output_only``); then raise what it raised. The parent's views see its events as a subgraph's.
+    Leaving early cancels it and waits for it."""
     ns = task.nested_ns()
     depth = len(ns)
+    audience = str(uuid.uuid4()) if "custom" in spec.modes else None
+    if audience is not None or output_only:
+        run = _variant(run, task.run, custom_audience=audience, output_ns=ns if output_only else run.output_ns)
 
     def wanted(event: Event) -> bool:
         return event.ns[:depth] == ns if spec.subgraphs else event.ns == ns
@@ -771,7 +854,7 @@ async def _nested_batches(
     sub = run.channel.subscribe(
         kinds=spec.kinds, subgraphs=True, predicate=wanted, buffer_size=buffer_size, overflow="block"
     )
-    view = View(sub, _Rebased(spec, depth))
+    view = View(sub, _Rebased(spec, depth, audience))
     child = asyncio.ensure_future(_execute_nested(graph, graph_input, task, ns, run))
     try:
         while batch := await _next_batch(view, child):

@@ -11,6 +11,7 @@ fails with its exception.
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 import uuid
@@ -25,6 +26,7 @@ from ..channel import Channel
 from ..checkpoint.base import ERROR, BaseCheckpointSaver
 from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError, InvalidUpdateError
 from ..events import (
+    EMPTY_METADATA,
     CheckpointSaved,
     StateUpdate,
     StateValues,
@@ -53,6 +55,13 @@ class _Task:
     id: str = attrs.field(factory=lambda: str(uuid.uuid4()))
     update: dict[str, Any] | None = None
     done: bool = False
+    slot: bool = False
+    """The task holds one of its step's ``max_concurrency`` slots."""
+    ctx: TaskContext | None = None
+    """The context the task's node ran in, once it started: its conditional edges route in it too."""
+    routes: list[tuple[Branch, list[Any]]] | None = None
+    """Where each conditional edge of the task's node goes (routed inside the task, see :func:`_route_in_task`),
+    once the node returned; None for a node without any."""
 
 
 class _Step:
@@ -65,19 +74,38 @@ class _Step:
         ns: tuple[str, ...],
         step: int,
         shown: tuple[str, ...],
+        state: dict[str, Any] | None = None,
         thread: Thread | None = None,
     ) -> None:
         self.thread = thread
         self.graph = graph
+        self.state = state
+        """The state before the step (what a task's conditional edges read, with the task's own writes)."""
         self.run = run
         self.ns = ns
         self.step = step
         self.shown = shown
+        self.slots: anyio.Semaphore | None = None
+        """Caps how many of the step's tasks run at once (``config["max_concurrency"]``), or None."""
+
+    def limit(self, tasks: list[_Task]) -> None:
+        """Let at most ``config["max_concurrency"]`` of ``tasks`` run their node at once, as LangGraph does:
+        each task still starts (``TaskStarted``) and then waits for a slot (:meth:`take_slot`)."""
+        limit = self.run.config.get("max_concurrency")
+        if limit is not None and len(tasks) > limit:
+            self.slots = anyio.Semaphore(limit)
+
+    async def take_slot(self, task: _Task) -> None:
+        """Wait for a slot to run ``task`` when the step is capped; :meth:`run_all` gives it back."""
+        if self.slots is not None:
+            await self.slots.acquire()
+            task.slot = True
 
     async def run_all(self, tasks: list[_Task]) -> None:
         if len(tasks) == 1:
             await self.run_task(tasks[0])  # it takes the place of the task (or run) running this step
             return
+        self.limit(tasks)
         run = self.run
         # These tasks take the place of the task (or run) that runs this step, until they are all done.
         run.tasks_in_flight += len(tasks) - 1
@@ -97,6 +125,8 @@ class _Step:
             finally:
                 unfinished -= 1
                 run.tasks_in_flight -= 1
+                if task.slot and self.slots is not None:
+                    self.slots.release()
 
         try:
             async with anyio.create_task_group() as tg:
@@ -124,11 +154,13 @@ class _Step:
                     input=task.input,
                     triggers=task.triggers,
                     path=task.path,
+                    metadata=run.call_metadata or EMPTY_METADATA,
                 )
             )
+        await self.take_slot(task)
         flag = NEVER_CANCELLED if node.is_async or node.is_subgraph else CancelFlag()
         writer = Writer(run, ns, name, step, task_id, flag)
-        ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
+        ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
         token = _current.set(ctx)
         try:
             if node.is_subgraph:
@@ -139,6 +171,8 @@ class _Step:
             else:
                 out = await _call(node, task.input, ctx)
             update = self.graph.schema.check_update(out, f"node {name!r}")
+            if self.state is not None and name in self.graph.branches_from:
+                task.routes = await _route_in_task(self.graph, node, self.state, update, ctx)
         except Exception as exc:
             if self.thread is not None:
                 await self.thread.put_error(task_id, exc)
@@ -192,13 +226,50 @@ def _task_path(task: _Task) -> tuple[Any, ...]:
     return task.path
 
 
-async def _route(branch: Branch, state_view: Any, run: RunContext) -> list[Any]:
+async def _route_in_task(
+    graph: GraphSpec, node: NodeSpec, state: dict[str, Any], update: dict[str, Any] | None, ctx: TaskContext
+) -> list[tuple[Branch, list[Any]]]:
+    """Route ``node``'s conditional edges inside its task, as LangGraph does: each path function reads the state
+    before the step with this task's own ``update`` applied (not the writes of the step's other tasks), and
+    what it writes to its stream writer comes before the task's update."""
+    schema = graph.schema
+    local = dict(state)
+    if update:
+        for key in update:
+            if key in local:
+                local[key] = copy.copy(local[key])  # a reducer that changes its first argument in place
+        schema.apply(local, [(f"node {node.name!r}", update)])
+    whole = schema.view(local)
+    output = schema.unwrap(update)
+    routed = []
+    for branch in graph.branches_from[node.name]:
+        routed.append((branch, await _route(branch, branch.view(local, node, whole, output), ctx.run, ctx)))
+    return routed
+
+
+def _entry_context(run: RunContext, ns: tuple[str, ...]) -> TaskContext:
+    """The context a conditional edge from ``START`` routes in: LangGraph's hidden ``__start__`` task."""
+    task_id = str(uuid.uuid4())
+    writer = Writer(run, ns, START, 0, task_id, NEVER_CANCELLED)
+    return TaskContext(run, ns, START, 0, task_id, (START,), ("__pregel_pull", START), writer, NEVER_CANCELLED)
+
+
+async def _route(branch: Branch, state_view: Any, run: RunContext, ctx: TaskContext | None = None) -> list[Any]:
+    """Call ``branch``'s path function with ``state_view`` in ``ctx``, its source task's context (as LangGraph
+    routes inside the task: ``get_runtime()``, ``get_config()`` and the ``runtime`` parameter are the
+    task's), and return where it goes."""
     kwargs: dict[str, Any] = {}
     if branch.injected:
-        _inject(kwargs, branch.injected, route_runtime(run.context, run.config))
-    result = branch.path(state_view, **kwargs)
-    if branch.is_async or hasattr(result, "__await__"):
-        result = await result
+        runtime = runtime_of(ctx) if ctx is not None else route_runtime(run.context, run.config)
+        _inject(kwargs, branch.injected, runtime)
+    token = _current.set(ctx) if ctx is not None else None
+    try:
+        result = branch.path(state_view, **kwargs)
+        if branch.is_async or hasattr(result, "__await__"):
+            result = await result
+    finally:
+        if token is not None:
+            _current.reset(token)
     if isinstance(result, (str, Send)) or not isinstance(result, Iterable):
         result = [result]
     out: list[Any] = []
@@ -216,7 +287,25 @@ async def _route(branch: Branch, state_view: Any, run: RunContext) -> list[Any]:
                     f"path map does not have; the map's keys are {list(branch.path_map)}"
                 ) from None
         out.append(target)
+    _check_destinations(branch, out)
     return out
+
+
+def _check_destinations(branch: Branch, destinations: list[Any]) -> None:
+    """Refuse what LangGraph refuses among a path function's destinations (in its words).
+
+    :raises InvalidGraphError: for None or ``START`` (``"Branch did not return a valid destination"``)
+    :raises InvalidUpdateError: for a ``Send`` to ``END`` (``"Cannot send a packet to the END node"``)
+    """
+    where = f"conditional edge {branch.name!r} from {branch.source!r}"
+    for target in destinations:
+        if not isinstance(target, Send) and (target is None or target == START):
+            raise InvalidGraphError(
+                f"Branch did not return a valid destination: {where} returned {target!r}; return a node name, "
+                "END, a Send or a list of them"
+            )
+    if any(isinstance(target, Send) and target.node == END for target in destinations):
+        raise InvalidUpdateError(f"Cannot send a packet to the END node ({where} sent one to END)")
 
 
 async def _successors(
@@ -225,8 +314,16 @@ async def _successors(
     state: dict[str, Any],
     joins_seen: dict[int, set[str]],
     run: RunContext,
+    outputs: list[Any] | None = None,
+    contexts: list[TaskContext | None] | None = None,
+    routes: list[list[tuple[Branch, list[Any]]] | None] | None = None,
 ) -> list[_Task]:
-    """Tasks of the next superstep, given the nodes that just finished (in task order).
+    """Tasks of the next superstep, given the nodes that just finished (by task path, the order LangGraph
+    applies their writes in) and what each returned (``outputs``, the same length, or None; see
+    :meth:`Branch.view`), their path functions called in the finished tasks' ``contexts`` (the same length,
+    or None), unless ``routes`` (the same length, or None) holds where a task's conditional edges already
+    went (:func:`_route_in_task`). As LangGraph 1.2 prepares them: the tasks ``Send`` started first, in the
+    order sent, then one task per triggered node, by node name.
 
     A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
     them fired: ``branch:to:<node>`` (plain and conditional edges, and START), then ``join:<a>+<b>:<node>``
@@ -240,7 +337,7 @@ async def _successors(
         if target != END:
             pulls[target] = None
 
-    for source in finished:
+    for position, source in enumerate(finished):
         for target in graph.edges_from.get(source, ()):
             pull(target)
         for index, (starts, target) in graph.joins_with.get(source, ()):
@@ -249,10 +346,18 @@ async def _successors(
             if seen.issuperset(starts):
                 seen.clear()
                 pull(target)
-        for branch in graph.branches_from.get(source, ()):
-            if state_view is None:
-                state_view = graph.schema.view(state)
-            for target in await _route(branch, state_view, run):
+        routed = routes[position] if routes is not None else None
+        if routed is None:
+            routed = []
+            for branch in graph.branches_from.get(source, ()):
+                if state_view is None:
+                    state_view = graph.schema.view(state)
+                output = outputs[position] if outputs is not None else None
+                path_input = branch.view(state, nodes.get(source), state_view, output)
+                ctx = contexts[position] if contexts is not None else None
+                routed.append((branch, await _route(branch, path_input, run, ctx)))
+        for branch, targets in routed:
+            for target in targets:
                 if isinstance(target, Send):
                     if target.node not in nodes:
                         raise InvalidGraphError(
@@ -269,8 +374,25 @@ async def _successors(
                     )
                 else:
                     pull(target)
-    tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in pulls]
-    return tasks + pushes
+    tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in sorted(pulls)]
+    return pushes + tasks
+
+
+def _hold_deferred(tasks: list[_Task], held: dict[str, _Task]) -> list[_Task]:
+    """The tasks to run next, holding back pulled tasks of deferred nodes (``add_node(..., defer=True)``) in
+    ``held`` until no other task is left: then the held ones run, as LangGraph runs a deferred node once the
+    run would otherwise finish. A node triggered again while held still runs once; a ``Send`` to a deferred
+    node is not held (LangGraph defers only the node's edge channels)."""
+    ready: list[_Task] = []
+    for task in tasks:
+        if task.node.defer and task.path[0] == "__pregel_pull":
+            held.setdefault(task.node.name, task)
+        else:
+            ready.append(task)
+    if not ready and held:
+        ready = list(held.values())
+        held.clear()
+    return ready
 
 
 def _pull_triggers(graph: GraphSpec, name: str) -> tuple[str, ...]:
@@ -284,6 +406,18 @@ def _pull_triggers(graph: GraphSpec, name: str) -> tuple[str, ...]:
         if target == name
     }
     return tuple(sorted({f"branch:to:{name}", *joins}))
+
+
+def _check_input_given(graph_input: Any, nested: bool) -> None:
+    """Refuse a run with no input, as LangGraph refuses it without a checkpoint to resume from.
+
+    :raises EmptyInputError: for a None ``graph_input`` of a graph that is not run as a subgraph
+    """
+    if graph_input is None and not nested:
+        raise EmptyInputError(
+            "Received no input for __start__ (a run without a checkpoint to resume needs an input: a dict of "
+            "state keys, or the root value)"
+        )
 
 
 def _only(update: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
@@ -461,8 +595,10 @@ async def execute(
     As in LangGraph, a ``StateValues`` event (a ``values`` chunk) follows the input and each superstep that
     wrote at least one state key shown: an input that sets no key (``{}``, only keys outside the input
     schema), or a step whose nodes all returned None or ``{}``, gives none. Every state key is shown, except
-    in a ``nested`` run (a subgraph), which shows its output schema's keys only, in ``StateValues`` and in
-    ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph.
+    in a ``nested`` run (a subgraph), or in the graph at the run's ``output_ns`` (what ``invoke()`` runs with
+    a ``stream_mode``), which show the output schema's keys only, in ``StateValues`` and in
+    ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph, or
+    streams for ``invoke()``.
 
     A root graph with a checkpointer (``graph.checkpointer``) continues the thread ``run.config`` names and
     saves a checkpoint after its input and each superstep (see :mod:`streamflow.graph.persistence`); an input
@@ -473,6 +609,7 @@ async def execute(
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
         ``invoke`` returns None then)
+    :raises EmptyInputError: for a None ``graph_input`` (not ``nested``), as LangGraph raises it
     :raises InvalidUpdateError: for an input or node update the schema does not allow
     :raises InvalidGraphError: for a conditional edge returning an unknown node
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
@@ -483,10 +620,12 @@ async def execute(
     :raises Exception: whatever a node raised, unchanged
     """
     schema = graph.schema
-    shown = schema.output_keys if nested else schema.keys
+    shown = schema.output_keys if nested or run.output_ns == ns else schema.keys
     state = schema.start()
     joins_seen: dict[int, set[str]] = {}
     own = getattr(graph, "checkpointer", None)
+    if ns or not isinstance(own, BaseCheckpointSaver):
+        _check_input_given(graph_input, nested)  # with a checkpointer, None resumes the thread
     enclosing = _enclosing.get() if ns else None
     thread: Thread | None = None
     if not ns and own is True:
@@ -538,6 +677,7 @@ async def _run(
     output_keys = schema.output_keys
     result: Any = None
     pending: dict[str, dict[str, Any]] = {}
+    held: dict[str, _Task] = {}
     start_step = 0
     if saving is not None and graph_input is None:
         thread = saving.thread
@@ -576,7 +716,8 @@ async def _run(
                 )
             if any(k in output_keys for k in first):
                 result = schema.output(state)
-        tasks = await _successors(graph, [START], state, joins_seen, run)
+        entry: list[TaskContext | None] | None = [_entry_context(run, ns)] if START in graph.branches_from else None
+        tasks = _hold_deferred(await _successors(graph, [START], state, joins_seen, run, [graph_input], entry), held)
         if saving is not None:
             await saving.save("loop", start_step, state, tasks, joins_seen, first or (), wrote=[START])
     step = start_step + 1
@@ -598,7 +739,7 @@ async def _run(
                     task.update = pending[task.id] or None
                     task.done = True
             pending = {}
-        await _Step(graph, run, ns, step, shown, current).run_all([t for t in tasks if not t.done])
+        await _Step(graph, run, ns, step, shown, state, current).run_all([t for t in tasks if not t.done])
         # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
         # index), whatever order they finished in.
         done = [t for t in tasks if t.update]
@@ -610,7 +751,10 @@ async def _run(
                 await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state, shown)))
             if any(k in output_keys for t in done for k in t.update or ()):
                 result = schema.output(state)
-        tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen, run)
+        by_path = sorted(tasks, key=_task_path) if len(tasks) > 1 else tasks  # LangGraph's order of writes
+        finished = [t.node.name for t in by_path]
+        routes = [t.routes for t in by_path]
+        tasks = _hold_deferred(await _successors(graph, finished, state, joins_seen, run, routes=routes), held)
         if saving is not None:
             written = dict.fromkeys(k for t in done for k in t.update or ())
             await saving.save("loop", step, state, tasks, joins_seen, written, wrote=[t.node.name for t in done])
