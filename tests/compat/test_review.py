@@ -17,7 +17,7 @@ from typing import Any
 REVIEW = Path(__file__).with_name("REVIEW.md")
 NAMED = re.compile(r"`(test_\w+)\.py::([\w.\-]+)`( \(differs\))?")
 ROW = re.compile(r"^\| `(test_\w+\.py::\w+)` \| (.*?) \| (.*?) \| (.*?) \|$", re.M)
-TOTALS = re.compile(r"(?<=## Totals\n\n).*?(?=\n## What the feature names mean|\n### What the feature names mean)", re.S)
+TOTALS = re.compile(r"(?<=## Totals\n\n).*?(?=\n### What the feature names mean)", re.S)
 
 
 @dataclass(frozen=True)
