@@ -89,8 +89,7 @@ def totals(text: str, cases: dict[Case, str | None]) -> str:
     differing = [r for r in reproduced if any(cases[c] is not None for c in row_cases(r))]
     reasons: Counter[str] = Counter()
     reason_tests: Counter[str] = Counter()
-    for reason in (r for r in cases.values() if r is not None):
-        reasons[reason] += 1
+    reasons.update(r for r in cases.values() if r is not None)
     for row in differing:
         for reason in {cases[c] for c in row_cases(row)} - {None}:
             reason_tests[str(reason)] += 1
