@@ -175,6 +175,15 @@ class RunRegistry:
                 return entry.run
         return None
 
+    def raise_if_busy(self, thread_id: str) -> None:
+        """Raise :class:`~streamflow.errors.ThreadConflictError` when thread ``thread_id`` has a run still going."""
+        busy = self.live_run_on(thread_id)
+        if busy is not None:
+            raise ThreadConflictError(
+                f"thread {thread_id!r} already has run {busy.run_id!r} going; one thread runs one run at a "
+                "time: wait for it to end or cancel it, then start the next"
+            )
+
     # -- runs ----------------------------------------------------------------------------------------
 
     def start(
@@ -211,12 +220,7 @@ class RunRegistry:
                 thread_id = None
         if thread_id is not None:
             thread_id = str(thread_id)
-            busy = self.live_run_on(thread_id)
-            if busy is not None:
-                raise ThreadConflictError(
-                    f"thread {thread_id!r} already has run {busy.run_id!r} going; one thread runs one run at a "
-                    "time: wait for it to end or cancel it, then start the next"
-                )
+            self.raise_if_busy(thread_id)
         if len(self._entries) >= self.max_runs:
             self._evict_one()
         run = compiled.start(input, {**(config or {}), "run_id": run_id}, replay_size=self.replay_size)

@@ -160,13 +160,15 @@ class ThreadRegistry:
     ) -> Run:
         """Start a run of ``graph`` (default: the graph of the thread's last run, or the only graph registered)
         on the thread, with ``config`` (LangGraph's keys; ``configurable.thread_id`` is set to the thread).
-        ``command=True`` says ``input`` is a ``Command`` (a resume), passed to the graph unchecked.
+        ``command=True`` says ``input`` is LangGraph's ``Command``, passed to the graph unchecked; one with a
+        ``resume`` value needs the thread to be interrupted (pending interrupts in its state).
 
         :raises UnknownThreadError: for a thread neither created here nor in the saver
         :raises UnknownGraphError: for an unregistered graph name
         :raises InvalidArgumentError: for a malformed config, a config naming another thread, no graph to run
             (several registered, none named), or a graph with no checkpointer where the registry has none
         :raises ThreadConflictError: when the thread has a run still going
+        :raises InvalidArgumentError: for a ``Command`` with ``resume`` on a thread that is not interrupted
         :raises InvalidUpdateError: for an input the graph's state schema does not accept
         :raises RegistryFullError: when the run registry cannot take another run now
         """
@@ -189,6 +191,14 @@ class ThreadRegistry:
                 f"config.configurable.thread_id is {named!r} but the run is on thread {thread_id!r}; leave it out"
             )
         config["configurable"] = {**configurable, "thread_id": thread_id, "graph_id": name}
+        if command and getattr(input, "resume", None) is not None:
+            self.runs.raise_if_busy(thread_id)
+            snapshot = await compiled.aget_state(_address(thread_id))
+            if not snapshot.interrupts and not any(task.interrupts for task in snapshot.tasks):
+                raise InvalidArgumentError(
+                    f"thread {thread_id!r} is not interrupted: there is nothing to resume; "
+                    "start a run with 'input' instead, or resume a thread that shows 'interrupts' in its state"
+                )
         run = self.runs.start(name, input, config, check_input=not command)
         entry.graph = name
         entry.run_id = run.run_id
