@@ -177,6 +177,41 @@ async def test_runs_on_a_thread_continue_its_state_and_the_run_routes_serve_them
     assert state["parent_config"]["configurable"]["thread_id"] == "t"
 
 
+async def test_a_run_without_input_on_a_failed_thread_finishes_it_without_running_the_done_steps_again() -> None:
+    calls: list[str] = []
+    failures = ["note fails once"]
+
+    def add(state: Counter) -> dict[str, Any]:
+        calls.append("add")
+        return {"count": 1}
+
+    def note(state: Counter) -> dict[str, Any]:
+        calls.append("note")
+        if failures:
+            raise RuntimeError(failures.pop())
+        return {"log": ["noted"]}
+
+    graph = (
+        StateGraph(Counter)
+        .add_node("add", add)
+        .add_node("note", note)
+        .add_edge(START, "add")
+        .add_edge("add", "note")
+        .compile()
+    )
+    async with serve(create_app({"g": graph})) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        await http.post("/threads", json={"thread_id": "f"})
+        started = (await http.post("/threads/f/runs", json={"input": {"count": 1}})).json()
+        assert (await read_stream(http, started["stream_url"]))[-1].event == "error"
+        failed = (await http.get(f"/runs/{started['run_id']}")).json()
+        assert failed["error"] == {"type": "RuntimeError", "message": "note fails once"}
+        state = (await http.get("/threads/f/state")).json()
+        assert state["next"] == ["note"] and state["tasks"][0]["error"] == "RuntimeError('note fails once')"
+        info = await run_to_end(http, "f", {})
+        assert info["output"] == {"count": 2, "log": ["noted"]}
+        assert calls == ["add", "note", "note"]
+
+
 async def test_history_newest_first_with_limit_and_before(client: httpx.AsyncClient) -> None:
     await client.post("/threads", json={"thread_id": "h"})
     await run_to_end(client, "h", {"graph": "counter", "input": {"count": 1}})
