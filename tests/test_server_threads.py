@@ -448,6 +448,20 @@ async def test_threads_on_a_postgres_saver_outlive_the_app(postgres_schema: str)
     await check_saver_round_trip(make_saver)
 
 
+async def test_mounted_app_gives_a_stream_url_under_its_mount() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    inner = create_app({"counter": build_counter()})
+    host = Starlette(routes=[Mount("/api", app=inner)])
+    async with serve(host) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        await http.post("/api/threads", json={"thread_id": "m"})
+        started = (await http.post("/api/threads/m/runs", json={"input": {"count": 1}})).json()
+        assert started["stream_url"].startswith(f"{url}/api/runs/{started['run_id']}/stream")
+        assert (await read_stream(http, started["stream_url"]))[-1].event == "end"
+    await inner.state.source.aclose()
+
+
 # -- the app's options ---------------------------------------------------------------------------------
 
 
