@@ -14,7 +14,9 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── NotSerializableError(TypeError)       a payload a wire transport cannot carry
     │   │   └── CheckpointSerializationError      a state value the checkpoint serializer cannot store
     │   ├── UnknownRunError(LookupError)          a run id a run registry or a Redis store has no trace of
-    │   └── UnknownGraphError(LookupError)        a graph name a run registry does not have
+    │   ├── UnknownGraphError(LookupError)        a graph name a run registry does not have
+    │   ├── UnknownThreadError(LookupError)       a thread id neither the app nor its checkpointer knows
+    │   └── UnknownCheckpointError(LookupError)   a checkpoint id a thread does not have
     ├── ChannelClosedError(anyio.ClosedResourceError)
     │                                             publish or subscribe on a closed channel
     ├── ReplayUnavailableError(LookupError)       replay asked for events already evicted
@@ -42,7 +44,8 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │                                             a wire transport (Redis) unreachable past its retry time
     ├── NoTerminalEventError(TimeoutError)        a remote run went silent without ending
     ├── RunFailedError                            the result of a remote run that failed
-    └── RegistryFullError(RuntimeError)           a run registry holds its maximum of live runs
+    ├── RegistryFullError(RuntimeError)           a run registry holds its maximum of live runs
+    └── ThreadConflictError(RuntimeError)         a thread already running a run, or created twice
 
 Errors raised by user code (a node, a tool) are never wrapped: they reach the caller with their original
 type. The chat models that ship with streamflow turn their provider's failures into ``ChatModelError``
@@ -89,7 +92,10 @@ __all__ = [
     "RunFailedError",
     "UnknownGraphError",
     "UnknownRunError",
+    "UnknownThreadError",
+    "UnknownCheckpointError",
     "RegistryFullError",
+    "ThreadConflictError",
     "ToolArgumentsError",
     "ToolInvocationError",
 ]
@@ -364,3 +370,16 @@ class UnknownRunError(InvalidArgumentError, LookupError):
 
 class RegistryFullError(StreamflowError, RuntimeError):
     """A run registry already holds its maximum number of runs and none of them has finished."""
+
+
+class UnknownThreadError(InvalidArgumentError, LookupError):
+    """A thread id that the HTTP app has not created and its checkpointer holds no checkpoint of."""
+
+
+class UnknownCheckpointError(InvalidArgumentError, LookupError):
+    """A ``checkpoint_id`` that the thread it was asked of has no checkpoint under."""
+
+
+class ThreadConflictError(StreamflowError, RuntimeError):
+    """A run started on a thread that has a run still going (two runs on one thread at once are refused, not
+    queued), or a thread created under an id that is already taken."""
