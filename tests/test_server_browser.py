@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from streamflow.checkpoint.memory import InMemorySaver
 from streamflow.graph import get_stream_writer
 from streamflow.messages import AIMessage, ToolCall
 from streamflow.models import FakeChatModel
@@ -63,7 +64,7 @@ def agent(gate: Gate) -> Any:
 
 async def test_ask_watch_tokens_nodes_progress_and_resume_after_reload(tmp_path: Path) -> None:
     gate = Gate()
-    registry = RunRegistry({"agent": lambda: agent(gate)})
+    registry = RunRegistry({"agent": lambda: agent(gate)}, checkpointer=InMemorySaver())
     async with registry, serve(create_app(registry)) as url, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
@@ -78,6 +79,9 @@ async def test_ask_watch_tokens_nodes_progress_and_resume_after_reload(tmp_path:
             await page.locator('#nodes li[data-node="tools"].running').wait_for()
             (run,) = registry.list()
             assert run.status == "running"
+            assert await page.text_content("#run-id") == run.run_id
+            live = registry.live_run_on(await page.text_content("#thread-id") or "")
+            assert live is not None and live.run_id == run.run_id
 
             await page.reload()  # mid-run: the tool waits on the gate
             await page.wait_for_selector("body[data-ready=true]")
