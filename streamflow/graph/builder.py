@@ -85,14 +85,19 @@ class StateGraph:
         action: Callable[..., Any] | CompiledStateGraph | None = None,
         *,
         input_schema: type[Any] | None = None,
+        destinations: dict[str, str] | tuple[str, ...] | None = None,
     ) -> StateGraph:
         """Add a node: ``add_node("name", fn)`` or ``add_node(fn)`` (named after the function).
 
         ``fn`` is a sync function (run in a worker thread), an async function, or a compiled graph (run as a
         subgraph). It is called with the state, plus ``config``, ``writer`` (or any parameter annotated
         ``StreamWriter``), ``runtime`` (a :class:`~streamflow.runtime.Runtime`), ``store`` and ``previous``
-        (None) when it declares them, and returns a dict of state updates or None. A ``str`` Enum
-        member as the name names the node by its value (as in LangGraph).
+        (None) when it declares them, and returns a dict of state updates, None, or a
+        :class:`~streamflow.types.Command` (or a list of them) to update the state and choose where to go. A
+        ``str`` Enum member as the name names the node by its value (as in LangGraph).
+
+        ``destinations`` names the nodes a node's ``Command(goto=...)`` may go to; LangGraph uses it only to
+        draw the graph, and so it is accepted and changes nothing here.
 
         ``input_schema`` (a TypedDict or dataclass) is what the node (a subgraph too) receives: the state's
         values of its keys only. Without it, a plain function whose first parameter is annotated with a
