@@ -10,6 +10,7 @@ turns every failure (bad arguments, unknown tool, an exception) into a ``ToolMes
 
 from __future__ import annotations
 
+import copy
 import inspect
 import typing
 import uuid
@@ -23,6 +24,7 @@ from .errors import InvalidArgumentError
 from .errors import ToolArgumentsError as ToolArgumentsError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
 from .graph import END, START, StateGraph
+from .graph.constants import Command, Send
 from .graph.context import TaskContext, _current, current_task
 from .graph.sync_code import run_sync_code
 from .messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
@@ -187,17 +189,20 @@ class ToolNode:
 
     Returns ``{"messages": [ToolMessage, ...]}`` in the order of the calls. A call with arguments that fail
     the tool's schema, to an unknown tool, or that raises, gives a ``ToolMessage`` with ``status="error"``.
+    A tool may return a :class:`~streamflow.types.Command`: the node then returns a list of the commands and
+    of ``{"messages": [message]}`` for the other calls, as LangGraph's ToolNode does (a command for the
+    current graph with a dict update must answer its call with a ``ToolMessage`` in ``messages``).
     """
 
     def __init__(self, tools: Sequence[BaseTool | Callable[..., Any]], *, name: str = "tools") -> None:
         self.tools = {t.name: t for t in (x if isinstance(x, BaseTool) else _as_tool(x) for x in tools)}
         self.name = name
 
-    async def __call__(self, state: Any) -> dict[str, list[ToolMessage]]:
+    async def __call__(self, state: Any) -> Any:
         messages = state["messages"] if isinstance(state, Mapping) else state.messages
         last = messages[-1]
         calls = last.tool_calls if isinstance(last, AIMessage) else []
-        results: list[ToolMessage | None] = [None] * len(calls)
+        results: list[ToolMessage | Command[Any] | None] = [None] * len(calls)
 
         async def run_one(index: int, call: Mapping[str, Any]) -> None:
             found = self.tools.get(call["name"])
@@ -214,12 +219,64 @@ class ToolNode:
                     content=f"Error: {exc}", tool_call_id=call["id"], name=found.name, status="error"
                 )
             else:
-                results[index] = ToolMessage(content=str(output), tool_call_id=call["id"], name=found.name)
+                if isinstance(output, Command):
+                    results[index] = _tool_command(output, call)
+                else:
+                    results[index] = ToolMessage(content=str(output), tool_call_id=call["id"], name=found.name)
 
         async with anyio.create_task_group() as tg:
             for i, call in enumerate(calls):
                 tg.start_soon(run_one, i, call)
-        return {"messages": [r for r in results if r is not None]}
+        return _tool_node_output([r for r in results if r is not None])
+
+
+def _tool_command(command: Command[Any], call: Mapping[str, Any]) -> Command[Any]:
+    """A tool's ``Command`` as ``ToolNode`` passes it on (LangGraph's ToolNode): a copy in which the
+    ``ToolMessage`` answering ``call`` gets the tool's name.
+
+    :raises InvalidArgumentError: (a ``ValueError``) when a command for the current graph has a dict update
+        without a ``ToolMessage`` answering the call in its ``messages``, as LangGraph's ToolNode refuses it
+    """
+    if not isinstance(command.update, dict):
+        return command
+    command = copy.deepcopy(command)
+    found = typing.cast("dict[str, Any]", command.update).get("messages", [])
+    found = found if isinstance(found, list) else [found]
+    matching = [m for m in found if isinstance(m, ToolMessage) and m.tool_call_id == call["id"]]
+    for message in matching:
+        message.name = call["name"]
+    if command.graph is None and not matching:
+        raise InvalidArgumentError(
+            f"Expected to have a matching ToolMessage in Command.update for tool {call['name']!r}, got: {found}. "
+            "Every tool call (LLM requesting to call a tool) in the message history MUST have a corresponding "
+            'ToolMessage. You can fix it by modifying the tool to return `Command(update={"messages": '
+            '[ToolMessage("Success", tool_call_id=tool_call_id), ...]}, ...)`.'
+        )
+    return command
+
+
+def _tool_node_output(results: list[ToolMessage | Command[Any]]) -> Any:
+    """What ``ToolNode`` returns for its calls' results, as LangGraph's: ``{"messages": [...]}`` when no tool
+    returned a ``Command``; else a list with each command as it is and ``{"messages": [message]}`` for each
+    message, the commands to the parent graph whose ``goto`` is a list of ``Send`` merged into one, last."""
+    if not any(isinstance(r, Command) for r in results):
+        return {"messages": results}
+    out: list[Any] = []
+    sends: list[Send] | None = None
+    for result in results:
+        if not isinstance(result, Command):
+            out.append({"messages": [result]})
+        elif (
+            result.graph == Command.PARENT
+            and isinstance(result.goto, list)
+            and all(isinstance(send, Send) for send in result.goto)
+        ):
+            sends = [*(sends or []), *result.goto]
+        else:
+            out.append(result)
+    if sends is not None:
+        out.append(Command(graph=Command.PARENT, goto=sends))
+    return out
 
 
 def tools_condition(state: Any) -> str:
