@@ -220,13 +220,16 @@ class ToolNode:
                 )
             else:
                 if isinstance(output, Command):
-                    results[index] = _tool_command(output, call)
+                    results[index] = output  # checked below, out of the task group (which would wrap an error)
                 else:
                     results[index] = ToolMessage(content=str(output), tool_call_id=call["id"], name=found.name)
 
         async with anyio.create_task_group() as tg:
             for i, call in enumerate(calls):
                 tg.start_soon(run_one, i, call)
+        results = [
+            _tool_command(r, call) if isinstance(r, Command) else r for r, call in zip(results, calls, strict=True)
+        ]
         return _tool_node_output([r for r in results if r is not None])
 
 

@@ -47,6 +47,11 @@ class Lib:
     AsyncSqliteSaver: Any
     PostgresSaver: Any
     AsyncPostgresSaver: Any
+    Command: Any
+    ParentCommand: Any
+    ToolNode: Any
+    ToolMessage: Any
+    tool: Any
 
 
 def load(name: str) -> Lib:
@@ -65,6 +70,9 @@ def load(name: str) -> Lib:
         sqlite_aio = importlib.import_module("langgraph.checkpoint.sqlite.aio")
         postgres = importlib.import_module("langgraph.checkpoint.postgres")
         postgres_aio = importlib.import_module("langgraph.checkpoint.postgres.aio")
+        errors = importlib.import_module("langgraph.errors")
+        prebuilt = importlib.import_module("langgraph.prebuilt")
+        tools = importlib.import_module("langchain_core.tools")
         return Lib(
             name=name,
             StateGraph=graph.StateGraph,
@@ -85,6 +93,11 @@ def load(name: str) -> Lib:
             AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
             PostgresSaver=postgres.PostgresSaver,
             AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
+            Command=types.Command,
+            ParentCommand=errors.ParentCommand,
+            ToolNode=prebuilt.ToolNode,
+            ToolMessage=messages.ToolMessage,
+            tool=tools.tool,
         )
     graph = importlib.import_module("streamflow.graph")
     messages = importlib.import_module("streamflow.messages")
@@ -94,6 +107,9 @@ def load(name: str) -> Lib:
     sqlite_aio = importlib.import_module("streamflow.checkpoint.sqlite.aio")
     postgres = importlib.import_module("streamflow.checkpoint.postgres")
     postgres_aio = importlib.import_module("streamflow.checkpoint.postgres.aio")
+    types = importlib.import_module("streamflow.types")
+    errors = importlib.import_module("streamflow.errors")
+    tools = importlib.import_module("streamflow.tools")
     return Lib(
         name=name,
         StateGraph=graph.StateGraph,
@@ -114,6 +130,11 @@ def load(name: str) -> Lib:
         AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
         PostgresSaver=postgres.PostgresSaver,
         AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
+        Command=types.Command,
+        ParentCommand=errors.ParentCommand,
+        ToolNode=tools.ToolNode,
+        ToolMessage=messages.ToolMessage,
+        tool=tools.tool,
     )
 
 
