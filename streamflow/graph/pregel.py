@@ -161,7 +161,8 @@ def _take_result(graph: GraphSpec, task: _Task, out: Any, ns: tuple[str, ...]) -
     it returned commands) and return the update, as LangGraph reads a node's result.
 
     A ``Command``, or a list holding at least one, gives its updates and its ``goto`` targets in order (plain
-    updates in the list count as well); anything else is a plain update (:meth:`StateSchema.check_update`).
+    updates in the list count as well); a ``Send`` is a goto; anything else is a plain update
+    (:meth:`StateSchema.check_update`).
 
     :raises ParentCommand: for a ``Command(graph=Command.PARENT)``, its ``graph`` naming this graph (``ns``)
     :raises InvalidUpdateError: for an update the state schema does not take
@@ -172,6 +173,9 @@ def _take_result(graph: GraphSpec, task: _Task, out: Any, ns: tuple[str, ...]) -
         items: Sequence[Any] = (out,)
     elif isinstance(out, (list, tuple)) and any(isinstance(item, Command) for item in out):
         items = out
+    elif isinstance(out, Send):  # LangGraph runs a Send a node returns, as Command(goto=send)
+        task.goto.append(out)
+        return None
     else:
         task.update = schema.check_update(out, who)
         return task.update

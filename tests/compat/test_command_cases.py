@@ -151,6 +151,24 @@ def messages_command(lib: Lib) -> Any:
     return builder.compile()
 
 
+def messages_in_several_commands(lib: Lib, *, pairs: bool = False) -> Any:
+    def two(state: Any) -> Any:
+        return [
+            lib.Command(update={"messages": lib.HumanMessage(content="one", id="m1")}),
+            lib.Command(update={"messages": [lib.HumanMessage(content="two", id="m2")]}, goto="last"),
+        ]
+
+    def last(state: Any) -> Any:
+        three = lib.HumanMessage(content="three", id="m3")
+        return lib.Command(update=[("messages", three)] if pairs else {"messages": three})
+
+    builder = lib.StateGraph(lib.MessagesState)
+    builder.add_node("two", two)
+    builder.add_node("last", last)
+    builder.add_edge(lib.START, "two")
+    return builder.compile()
+
+
 def node_destinations(lib: Lib, *, call: bool) -> Any:
     def node_a(state: Added) -> Any:
         goto = "node_b" if state["foo"] == "a" else "node_c"
@@ -238,6 +256,20 @@ def goto_beside_edges(lib: Lib) -> Any:
     builder.add_node("c", c)
     builder.add_edge(lib.START, "a")
     builder.add_edge("a", "b")
+    return builder.compile()
+
+
+def node_returns_send(lib: Lib) -> Any:
+    def a(state: Added) -> Any:
+        return lib.Send("b", {"foo": "s"})
+
+    def b(state: Added) -> Any:
+        return {"foo": "b" + state["foo"]}
+
+    builder = lib.StateGraph(Added)
+    builder.add_node("a", a)
+    builder.add_node("b", b)
+    builder.add_edge(lib.START, "a")
     return builder.compile()
 
 
@@ -398,6 +430,26 @@ CASES = [
         Run(messages_command, {"messages": []}, kwargs={"stream_mode": "messages"}), id="stream-mode-messages-command"
     ),
     pytest.param(
+        Run(messages_in_several_commands, {"messages": []}, kwargs={"stream_mode": "messages"}),
+        id="messages-in-several-commands",
+    ),
+    pytest.param(
+        Run(messages_in_several_commands, {"messages": []}, kwargs={"stream_mode": "updates"}),
+        id="messages-in-several-commands-updates",
+    ),
+    pytest.param(
+        Run(
+            lambda lib: messages_in_several_commands(lib, pairs=True),
+            {"messages": []},
+            kwargs={"stream_mode": "messages"},
+        ),
+        id="messages-of-a-pairs-update",
+        marks=pytest.mark.differs(
+            "messages mode shows the messages of a Command update given as (key, value) pairs; LangGraph's shows "
+            "those of a dict update only"
+        ),
+    ),
+    pytest.param(
         Run(lambda lib: node_destinations(lib, call=False), {"foo": ""}, "invoke"), id="node-destinations-subgraph"
     ),
     pytest.param(
@@ -431,6 +483,9 @@ CASES = [
         id="goto-shapes-modes",
     ),
     pytest.param(Run(goto_shapes, {"foo": ""}, kwargs={"stream_mode": "updates"}), id="goto-only-updates"),
+    pytest.param(
+        Run(node_returns_send, {"foo": ""}, kwargs={"stream_mode": ["updates", "values"]}), id="node-returns-send"
+    ),
     pytest.param(Run(goto_beside_edges, {"foo": ""}, kwargs={"stream_mode": "values"}), id="goto-beside-edges"),
     pytest.param(
         Run(two_nodes, "COMMAND:goto", kwargs={"stream_mode": ["values", "updates"]}, ordered=False),
