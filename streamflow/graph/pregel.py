@@ -463,8 +463,13 @@ async def execute(
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
         ``invoke`` returns None then)
+    A ``Command`` as ``graph_input`` stands for its update and goto (see :func:`_command_input`); a node's
+    ``Command`` is read by :func:`_take_result`.
+
     :raises InvalidUpdateError: for an input or node update the schema does not allow
-    :raises InvalidGraphError: for a conditional edge returning an unknown node
+    :raises InvalidGraphError: for a conditional edge or a ``Command(goto=...)`` naming an unknown node
+    :raises RuntimeError: for a ``Command(resume=...)`` input (no checkpointer; LangGraph's error)
+    :raises ParentCommand: for ``Command(graph=Command.PARENT)`` returned by a node of a root graph
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
     :raises Exception: whatever a node raised, unchanged
     """

@@ -611,3 +611,22 @@ def test_update_as_tuples(lib: Lib, update: Any) -> None:
     """``_update_as_tuples`` reads an update as LangGraph's does (used by code that inspects commands)."""
     theirs = list(reference().Command(update=update)._update_as_tuples())
     assert list(lib.Command(update=update)._update_as_tuples()) == theirs
+
+
+@pytest.mark.anyio
+@pytest.mark.differs(
+    "astream_events: a node's own on_chain_stream/on_chain_end carry its update as a dict; LangGraph's carry the "
+    "Command the node returned"
+)
+async def test_astream_events_of_a_command_node(lib: Lib) -> None:
+    graph = validation_with_command(lib)
+    seen = [
+        (event["event"], event["data"])
+        async for event in graph.astream_events({"foo": ""}, version="v2")
+        if event["event"] in ("on_chain_stream", "on_chain_end") and event["name"] == "a"
+    ]
+    command = lib.Command(update={"foo": "bar"}, goto="b")
+    assert seen == [
+        ("on_chain_stream", {"chunk": command}),
+        ("on_chain_end", {"output": command, "input": {"foo": ""}}),
+    ]
