@@ -323,8 +323,9 @@ async def _successors(
     run: RunContext,
     gotos: Sequence[Sequence[str | Send]] = (),
 ) -> list[_Task]:
-    """Tasks of the next superstep, given the nodes that just finished (in task order) and where each said to
-    go with a ``Command`` (``gotos``, in the same order).
+    """Tasks of the next superstep, given the nodes that just finished (in task path order) and where each said
+    to go with a ``Command`` (``gotos``, in the same order). As in LangGraph, the pushed tasks (``Send``) come
+    first, in the order they were sent, then the pulled ones, by node name.
 
     A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
     them fired: ``branch:to:<node>`` (plain and conditional edges, and START), then ``join:<a>+<b>:<node>``
@@ -369,8 +370,8 @@ async def _successors(
                     )
                 else:
                     pull(target)
-    tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in pulls]
-    return tasks + pushes
+    tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in sorted(pulls)]
+    return pushes + tasks
 
 
 def _go(
@@ -517,6 +518,7 @@ async def execute(
                 await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state, shown)))
             if any(k in output_keys for t in done for k in t.update or ()):
                 result = schema.output(state)
+        tasks.sort(key=_task_path)  # LangGraph writes a step's branches and gotos in this order too
         tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen, run, [t.goto for t in tasks])
         step += 1
     return result
