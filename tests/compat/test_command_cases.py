@@ -196,6 +196,34 @@ def node_destinations(lib: Lib, *, call: bool) -> Any:
     return builder.compile()
 
 
+class Items(TypedDict):
+    items: Annotated[list[str], operator.add]
+
+
+def parent_goto_sends(lib: Lib) -> Any:
+    """A subgraph node sends the parent graph two ``Send``s and a node name, with an update."""
+
+    def inner(state: Items) -> Any:
+        goto = [lib.Send("w", {"items": ["x"]}), lib.Send("w", {"items": ["y"]}), "b"]
+        return lib.Command(update={"items": ["i"]}, goto=goto, graph=lib.Command.PARENT)
+
+    def w(state: Items) -> Any:
+        return {"items": ["w" + state["items"][0]]}
+
+    def b(state: Items) -> Any:
+        return {"items": ["b"]}
+
+    sub = lib.StateGraph(Items)
+    sub.add_node("inner", inner)
+    sub.add_edge(lib.START, "inner")
+    builder = lib.StateGraph(Items)
+    builder.add_node("child", sub.compile())
+    builder.add_node("w", w)
+    builder.add_node("b", b)
+    builder.add_edge(lib.START, "child")
+    return builder.compile()
+
+
 def messages_dedupe_inputs(lib: Lib) -> Any:
     def call_model(state: Any) -> Any:
         return {"messages": lib.AIMessage("hi", id="1")}
@@ -472,6 +500,16 @@ CASES = [
             sync_calls=True,
         ),
         id="node-destinations-invoked-subgraph-modes",
+    ),
+    pytest.param(Run(parent_goto_sends, {"items": []}, "invoke"), id="parent-goto-sends"),
+    pytest.param(
+        Run(
+            parent_goto_sends,
+            {"items": []},
+            kwargs={"stream_mode": ["updates", "tasks", "values"], "subgraphs": True},
+            ordered=False,
+        ),
+        id="parent-goto-sends-modes",
     ),
     pytest.param(
         Run(messages_dedupe_inputs, {"messages": "hi"}, kwargs={"stream_mode": "messages", "subgraphs": True}),
