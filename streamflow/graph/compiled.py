@@ -134,6 +134,9 @@ class CompiledStateGraph(GraphSpec):
             not take (a pydantic schema raises its ``ValidationError``)
         :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
+        :raises RuntimeError: for a ``Command(resume=...)`` input, which needs a checkpointer (LangGraph's
+            error); another :class:`~streamflow.types.Command` input applies its update and goto
+        :raises ParentCommand: when a node of this graph returns ``Command(graph=Command.PARENT)`` (no parent)
         """
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         parent = _parent_on_loop()

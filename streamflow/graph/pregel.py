@@ -461,12 +461,12 @@ async def execute(
     in a ``nested`` run (a subgraph), which shows its output schema's keys only, in ``StateValues`` and in
     ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph.
 
-    :returns: the run's result: the output schema's keys of the state after the last input or step that
-        wrote one of them (the root value for a root state), or None when none did (as LangGraph's
-        ``invoke`` returns None then)
     A ``Command`` as ``graph_input`` stands for its update and goto (see :func:`_command_input`); a node's
     ``Command`` is read by :func:`_take_result`.
 
+    :returns: the run's result: the output schema's keys of the state after the last input or step that
+        wrote one of them (the root value for a root state), or None when none did (as LangGraph's
+        ``invoke`` returns None then)
     :raises InvalidUpdateError: for an input or node update the schema does not allow
     :raises InvalidGraphError: for a conditional edge or a ``Command(goto=...)`` naming an unknown node
     :raises RuntimeError: for a ``Command(resume=...)`` input (no checkpointer; LangGraph's error)
