@@ -68,11 +68,14 @@ class _Step:
         run.tasks_in_flight += len(tasks) - 1
         unfinished = len(tasks)
         failure: list[BaseException] = []
+        up: list[ParentCommand] = []
 
         async def guarded(task: _Task) -> None:
             nonlocal unfinished
             try:
                 await self.run_task(task)
+            except ParentCommand as exc:  # as in LangGraph, the siblings finish before it goes up
+                up.append(exc)
             except Exception as exc:
                 if not failure:
                     failure.append(exc)
@@ -91,6 +94,8 @@ class _Step:
             run.tasks_in_flight += 1 - unfinished  # a task cancelled before it began never counted itself out
         if failure:
             raise failure[0]
+        if up:
+            raise up[0]
 
     async def run_task(self, task: _Task) -> None:
         run = self.run

@@ -224,6 +224,30 @@ def parent_goto_sends(lib: Lib) -> Any:
     return builder.compile()
 
 
+def parent_command_beside_a_sibling(lib: Lib) -> Any:
+    """A subgraph step of two nodes, one handing a Command to the parent: the other still finishes."""
+
+    def hands_up(state: Items) -> Any:
+        return lib.Command(update={"items": ["up"]}, goto="b", graph=lib.Command.PARENT)
+
+    def sibling(state: Items) -> Any:
+        return {"items": ["sibling"]}
+
+    def b(state: Items) -> Any:
+        return {"items": ["b"]}
+
+    sub = lib.StateGraph(Items)
+    sub.add_node("hands_up", hands_up)
+    sub.add_node("sibling", sibling)
+    sub.add_edge(lib.START, "hands_up")
+    sub.add_edge(lib.START, "sibling")
+    builder = lib.StateGraph(Items)
+    builder.add_node("child", sub.compile())
+    builder.add_node("b", b)
+    builder.add_edge(lib.START, "child")
+    return builder.compile()
+
+
 def messages_dedupe_inputs(lib: Lib) -> Any:
     def call_model(state: Any) -> Any:
         return {"messages": lib.AIMessage("hi", id="1")}
@@ -510,6 +534,13 @@ CASES = [
             ordered=False,
         ),
         id="parent-goto-sends-modes",
+    ),
+    pytest.param(
+        Run(parent_command_beside_a_sibling, {"items": []}, kwargs={"stream_mode": "updates", "subgraphs": True}),
+        id="parent-command-beside-a-sibling",
+    ),
+    pytest.param(
+        Run(parent_command_beside_a_sibling, {"items": []}, "invoke"), id="parent-command-beside-a-sibling-invoke"
     ),
     pytest.param(
         Run(messages_dedupe_inputs, {"messages": "hi"}, kwargs={"stream_mode": "messages", "subgraphs": True}),
