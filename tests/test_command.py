@@ -4,7 +4,7 @@ what the state becomes, what the stream shows, and the errors for bad commands."
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
 
@@ -224,6 +224,29 @@ def test_destinations_are_accepted() -> None:
 
     builder = StateGraph(Trail).add_node("a", a, destinations=("b",)).add_node("b", step("b"))
     assert builder.add_edge(START, "a").compile().invoke({"trail": []}) == {"trail": ["b"]}
+
+
+def test_destinations_must_be_nodes() -> None:
+    builder = (
+        StateGraph(Trail).add_node("a", step("a"), destinations={"b": "yes", "gone": "no"}).add_node("b", step("b"))
+    )
+    with pytest.raises(
+        InvalidGraphError, match=r"a Command of node 'a' \(its destinations\) goes to unknown node 'gone'"
+    ):
+        builder.add_edge(START, "a").compile()
+
+
+def test_return_annotation_names_destinations() -> None:
+    def a(state: Trail) -> Command[Literal["b", "__end__"]]:
+        return Command(goto="b")
+
+    def lost(state: Trail) -> Command[Literal["nowhere"]] | None:
+        return None
+
+    builder = StateGraph(Trail).add_node("a", a).add_node("b", step("b")).add_edge(START, "a")
+    assert builder.compile().invoke({"trail": []}) == {"trail": ["b"]}
+    with pytest.raises(InvalidGraphError, match="unknown node 'nowhere'"):
+        builder.add_node("lost", lost).compile()
 
 
 def test_repr_shows_truthy_fields() -> None:

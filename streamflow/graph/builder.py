@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import types
+import typing
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidGraphError
 from .compiled import CompiledStateGraph
-from .constants import END, RESERVED_CHARS, START
+from .constants import END, RESERVED_CHARS, START, Command
 from .specs import Branch, GraphSpec, NodeSpec, inferred_input_schema, node_name
 from .state import StateSchema
 
@@ -78,6 +80,9 @@ class StateGraph:
         self.edges: list[tuple[str, str]] = []
         self.joins: list[tuple[tuple[str, ...], str]] = []
         self.branches: list[Branch] = []
+        self.destinations: dict[str, tuple[str, ...]] = {}
+        """Where each node's ``Command(goto=...)`` may go, as ``add_node(..., destinations=...)`` or its
+        ``Command[Literal[...]]`` return annotation says (checked by :meth:`compile`)."""
 
     def add_node(
         self,
@@ -96,8 +101,10 @@ class StateGraph:
         :class:`~streamflow.types.Command` (or a list of them) to update the state and choose where to go. A
         ``str`` Enum member as the name names the node by its value (as in LangGraph).
 
-        ``destinations`` names the nodes a node's ``Command(goto=...)`` may go to; LangGraph uses it only to
-        draw the graph, and so it is accepted and changes nothing here.
+        ``destinations`` (a tuple of names, or a dict of names to labels) names the nodes a node's
+        ``Command(goto=...)`` may go to, as does a ``Command[Literal["a", "b"]]`` return annotation; LangGraph
+        draws the graph with them. Here, as there, :meth:`compile` checks that they are nodes (or END); they
+        do not limit where the node's commands go.
 
         ``input_schema`` (a TypedDict or dataclass) is what the node (a subgraph too) receives: the state's
         values of its keys only. Without it, a plain function whose first parameter is annotated with a
@@ -133,6 +140,9 @@ class StateGraph:
         if schema is not None and schema is not self.schema.schema:
             spec.input = self.schema.node_input(schema)
         self.nodes[name] = spec
+        ends = _command_ends(action) if destinations is None else tuple(destinations)
+        if ends:
+            self.destinations[name] = ends
         return self
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
@@ -250,7 +260,7 @@ class StateGraph:
         A node that no edge reaches is accepted (it never runs), as LangGraph accepts it.
 
         :raises InvalidGraphError: for an edge from or to an unknown node, no edge from ``START``, or a path
-            map naming an unknown node; the message names it
+            map or a node's destinations naming an unknown node; the message names it
         """
         known = set(self.nodes)
         hint = f"; known nodes: {sorted(known)}"
@@ -280,6 +290,9 @@ class StateGraph:
             check_source(br.source, f"conditional edge {br.name!r} from {br.source!r}")
             for t in br.targets() or ():
                 check_target(t, f"conditional edge {br.name!r} from {br.source!r}")
+        for source, ends in self.destinations.items():
+            for t in ends:
+                check_target(t, f"a Command of node {source!r} (its destinations)")
 
         if not any(a == START for a, _ in self.edges) and not any(b.source == START for b in self.branches):
             raise InvalidGraphError(
@@ -291,3 +304,23 @@ class StateGraph:
         )
         graph.context_schema = self.context_schema
         return graph
+
+
+def _command_ends(action: Any) -> tuple[str, ...]:
+    """The node names of ``action``'s ``Command[Literal[...]]`` return annotation (alone or in a union), as
+    LangGraph reads a node's destinations from it; () when it has none or its hints cannot be resolved."""
+    try:
+        hints = typing.get_type_hints(action if inspect.isroutine(action) else type(action).__call__)
+    except Exception:  # unresolvable hints: LangGraph ignores them too
+        return ()
+    returned = hints.get("return")
+    options = (
+        typing.get_args(returned)
+        if isinstance(returned, types.UnionType) or (typing.get_origin(returned) is typing.Union)
+        else (returned,)
+    )
+    for option in options:
+        args = typing.get_args(option) if typing.get_origin(option) is Command else ()
+        if args and typing.get_origin(args[0]) is typing.Literal:
+            return tuple(str(node_name(value)) for value in typing.get_args(args[0]))
+    return ()

@@ -10,7 +10,7 @@ and async, and again with async nodes) and expects the same normalised outcome, 
 
 import operator
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
 
@@ -245,6 +245,23 @@ def parent_command_beside_a_sibling(lib: Lib) -> Any:
     builder.add_node("child", sub.compile())
     builder.add_node("b", b)
     builder.add_edge(lib.START, "child")
+    return builder.compile()
+
+
+def unknown_destination(lib: Lib, *, annotated: bool) -> Any:
+    def a(state: FooBar) -> lib.Command[Literal["b", "ghost"]]:  # type: ignore[name-defined]
+        return lib.Command(goto="b")
+
+    def b(state: FooBar) -> Any:
+        return {"bar": "b"}
+
+    builder = lib.StateGraph(FooBar)
+    if annotated:
+        builder.add_node("a", a)
+    else:
+        builder.add_node("a", lambda state: lib.Command(goto="b"), destinations=("b", "ghost"))
+    builder.add_node("b", b)
+    builder.add_edge(lib.START, "a")
     return builder.compile()
 
 
@@ -541,6 +558,14 @@ CASES = [
     ),
     pytest.param(
         Run(parent_command_beside_a_sibling, {"items": []}, "invoke"), id="parent-command-beside-a-sibling-invoke"
+    ),
+    pytest.param(
+        Run(lambda lib: unknown_destination(lib, annotated=False), {"foo": ""}, raises=("ValueError", "unknown node")),
+        id="unknown-destination",
+    ),
+    pytest.param(
+        Run(lambda lib: unknown_destination(lib, annotated=True), {"foo": ""}, raises=("ValueError", "unknown node")),
+        id="unknown-destination-in-the-return-annotation",
     ),
     pytest.param(
         Run(messages_dedupe_inputs, {"messages": "hi"}, kwargs={"stream_mode": "messages", "subgraphs": True}),
