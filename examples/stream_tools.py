@@ -7,7 +7,7 @@ get_stream_writer() while it works, `divide` fails on a division by zero. The ag
 from streamflow.graph import get_stream_writer
 from streamflow.messages import AIMessage
 from streamflow.models import FakeChatModel
-from streamflow.tools import create_react_agent, tool
+from streamflow.tools import ToolNode, create_react_agent, tool
 
 
 @tool
@@ -31,7 +31,8 @@ calls = [
     {"name": "divide", "args": {"a": 1, "b": 0}, "id": "call-divide", "type": "tool_call"},
 ]
 model = FakeChatModel([AIMessage(tool_calls=calls), "4 words; 1/0 is undefined."])
-agent = create_react_agent(model, [count_words, divide])
+# handle_tool_errors=True: a raising tool answers the model with an error message instead of failing the run
+agent = create_react_agent(model, ToolNode([count_words, divide], handle_tool_errors=True))
 
 
 def main() -> None:
@@ -41,6 +42,8 @@ def main() -> None:
         by_call.setdefault(record["tool_call_id"], []).append(record)
     for call_id in sorted(by_call):  # the two calls run concurrently; print each call's records in order
         for record in by_call[call_id]:
+            if record["event"] == "tool-finished":  # its output is the call's ToolMessage: show its content
+                record = {**record, "output": record["output"].content}
             print(record)
 
 

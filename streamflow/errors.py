@@ -10,6 +10,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── InvalidGraphError                     a graph that cannot compile (names the culprit)
     │   ├── InvalidUpdateError                    a node update with a key outside the state schema
     │   ├── ToolArgumentsError                    tool call arguments that do not fit the tool's schema
+    │   │   └── ToolInvocationError               ... of a model's tool call run by ``ToolNode``
     │   ├── NotSerializableError(TypeError)       a payload a wire transport cannot carry
     │   │   └── CheckpointSerializationError      a state value the checkpoint serializer cannot store
     │   ├── UnknownRunError(LookupError)          a run id a run registry or a Redis store has no trace of
@@ -51,6 +52,7 @@ subclasses (the original exception is the ``__cause__``).
 from __future__ import annotations
 
 import concurrent.futures
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -89,6 +91,7 @@ __all__ = [
     "RegistryFullError",
     "ToolArgumentsError",
     "ParentCommand",
+    "ToolInvocationError",
 ]
 
 
@@ -117,8 +120,39 @@ class InvalidUpdateError(InvalidArgumentError):
 
 
 class ToolArgumentsError(InvalidArgumentError):
-    """A tool was called with arguments that do not fit its schema (not a mapping, a missing required or an
-    unknown argument, a value of the wrong type); the message names the tool and what it takes."""
+    """A tool was called with arguments that do not fit its schema (not a mapping, a missing required
+    argument, a value that cannot be read as its type); the message names the tool and what is wrong.
+
+    :ivar errors: ``(argument, problem)`` pairs, in the schema's order, worded as pydantic words them
+        (``("b", "Field required")``); empty when the arguments were not a mapping
+    """
+
+    def __init__(self, message: str, errors: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors)
+
+
+class ToolInvocationError(ToolArgumentsError):
+    """A model's tool call, run by ``ToolNode``, had arguments that do not fit the tool's schema (LangGraph's
+    ``ToolInvocationError``). Its message is what ``ToolNode`` puts in the error ``ToolMessage``: ``Error
+    invoking tool '<name>' with kwargs <args> with error:`` then one ``<argument>: <problem>`` line per
+    problem and ``Please fix the error and try again.``
+
+    :ivar tool_name: the tool's name
+    :ivar tool_kwargs: the arguments the model gave
+    :ivar source: the :class:`ToolArgumentsError` of the tool
+    """
+
+    def __init__(self, tool_name: str, source: ToolArgumentsError, tool_kwargs: Mapping[str, Any]) -> None:
+        detail = "\n".join(f"{arg}: {problem}" for arg, problem in source.errors) or str(source)
+        self.message = (
+            f"Error invoking tool '{tool_name}' with kwargs {dict(tool_kwargs)} with error:\n"
+            f" {detail}\n Please fix the error and try again."
+        )
+        super().__init__(self.message, source.errors)
+        self.tool_name = tool_name
+        self.tool_kwargs = dict(tool_kwargs)
+        self.source = source
 
 
 class NotSerializableError(InvalidArgumentError, TypeError):

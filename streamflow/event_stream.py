@@ -26,7 +26,8 @@ a chat model call      the call's ``call_id``           ``on_chat_model_start`` 
                                                         ``AIMessageChunk``), ``on_chat_model_end``
                                                         (``output``: the ``AIMessage``, ``input``)
 a tool call            the call's ``call_id``           ``on_tool_start`` (``input``: the arguments),
-                                                        ``on_tool_end`` (``output``: what the tool returned,
+                                                        ``on_tool_end`` (``output``: its ``ToolMessage`` under
+                                                        ``ToolNode``, else what the tool returned,
                                                         ``input``), ``on_tool_error`` (``error``: the message,
                                                         ``error_type``: the class's qualified name,
                                                         ``input``, ``tool_call_id``)
@@ -44,14 +45,13 @@ of its tags is included; then it is dropped when its name, type or any tag is ex
 Where this differs from LangGraph: failures end the stream without an ``on_chain_error`` or
 ``on_chat_model_*`` event (LangChain v2 has none for them either; ``astream_events()`` then raises the
 run's exception); a subgraph node is one chain (LangGraph nests a second chain for the subgraph itself)
-and conditional edges are not chains; a ``nostream`` model has no ``on_chat_model_stream`` events; a
-tool's ``on_tool_end`` output is what the tool returned (LangGraph's ``ToolNode`` shows the
-``ToolMessage``); ``on_tool_error`` carries the error's message and type name instead of the exception.
+and conditional edges are not chains; a ``nostream`` model has no ``on_chat_model_stream`` events;
+``on_tool_error`` carries the error's message and type name instead of the exception.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, Final
 
 import attrs
@@ -72,7 +72,7 @@ from .events import (
     ToolFinished,
     ToolStarted,
 )
-from .modes import SKIP, Chunks, Projection, task_metadata
+from .modes import SKIP, Chunks, Projection, Projector, ViewSpec, task_metadata
 
 __all__ = ["EVENT_STREAM_VERSIONS", "EVENT_TYPES", "EventStreamSpec"]
 
@@ -114,6 +114,9 @@ class EventStreamSpec:
     exclude_names: frozenset[str] | None = None
     exclude_types: frozenset[str] | None = None
     exclude_tags: frozenset[str] | None = None
+    stream: ViewSpec | None = None
+    """The stream modes the graph's own ``on_chain_stream`` chunks follow (``stream_mode`` and
+    ``subgraphs``, as LangGraph passes them to ``astream``); None for the default, ``{node: update}``."""
 
     @classmethod
     def parse(
@@ -126,10 +129,16 @@ class EventStreamSpec:
         exclude_names: Iterable[str] | None = None,
         exclude_types: Iterable[str] | None = None,
         exclude_tags: Iterable[str] | None = None,
+        stream_mode: str | Sequence[str] | None = None,
+        subgraphs: bool = False,
     ) -> EventStreamSpec:
         """Check the arguments of ``astream_events``.
 
-        :raises UnknownStreamModeError: for a ``version`` other than ``"v2"``
+        ``stream_mode`` and ``subgraphs`` shape the chunks of the graph's own ``on_chain_stream`` events as
+        ``astream(stream_mode=..., subgraphs=...)`` shapes its items (LangGraph passes them to ``astream``):
+        ``stream_mode="values"`` gives the state after each step, a list gives ``(mode, chunk)`` pairs.
+
+        :raises UnknownStreamModeError: for a ``version`` other than ``"v2"``, or an unknown stream mode
         :raises InvalidArgumentError: for a filter that is a single string or holds a non-string
         """
         if version not in EVENT_STREAM_VERSIONS:
@@ -144,6 +153,9 @@ class EventStreamSpec:
             _names("exclude_names", exclude_names),
             _names("exclude_types", exclude_types),
             _names("exclude_tags", exclude_tags),
+            None
+            if stream_mode is None and not subgraphs
+            else ViewSpec.parse("updates" if stream_mode is None else stream_mode, subgraphs),
         )
 
     @property
@@ -157,6 +169,8 @@ class EventStreamSpec:
                 kinds |= _KINDS_BY_TYPE.get(t, frozenset())
         for t in self.exclude_types or ():
             kinds -= _KINDS_BY_TYPE.get(t, frozenset())
+        if self.stream is not None and RunStarted in kinds:  # the graph's chunks need their modes' events
+            kinds |= self.stream.kinds
         return frozenset(kinds)
 
     def accepts(self) -> Callable[[str, str, list[str]], bool]:
@@ -191,9 +205,34 @@ class EventStreamSpec:
 
     def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
         """Event class -> the projection making v2 dicts, bound to fresh per-view state."""
-        state = _EventStreamState(self.accepts())
+        state = _EventStreamState(self.accepts(), root_updates=self.stream is None)
         projections = state.projections()
-        return {kind: (("events", projections[kind]),) for kind in self.kinds}
+        kinds = self.kinds
+        if self.stream is None:
+            return {kind: (("events", projections[kind]),) for kind in kinds}
+        own_kinds = attrs.evolve(self, stream=None).kinds
+        stream = self.stream
+        project_modes = Projector(stream.table(), stream.shaper(), stream.identity).project
+        subgraphs = stream.subgraphs
+
+        def combined(own: Projection | None) -> Projection:
+            def project(event: Event) -> Any:
+                out: list[Any] = []
+                if own is not None:
+                    _extend(out, own(event))
+                if subgraphs or not event.ns:
+                    chunks: list[Any] = []
+                    project_modes(event, chunks)
+                    if chunks and state.root.passes:
+                        root, root_id = state.root, state.root_id
+                        out.extend(_event("on_chain_stream", root_id, root, {"chunk": c}) for c in chunks)
+                if not out:
+                    return SKIP
+                return out[0] if len(out) == 1 else Chunks(tuple(out))
+
+            return project
+
+        return {kind: (("events", combined(projections[kind] if kind in own_kinds else None)),) for kind in kinds}
 
     def shaper(self) -> Callable[[str, tuple[str, ...], Any], Any]:
         """Items are the dicts as projected."""
@@ -213,6 +252,15 @@ class _Started:
     """Whether this run's events pass the view's filter (decided once, at its start)."""
 
 
+def _extend(out: list[Any], chunk: Any) -> None:
+    if chunk is SKIP:
+        return
+    if chunk.__class__ is Chunks:
+        out.extend(chunk.items)
+    else:
+        out.append(chunk)
+
+
 def _event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[str, Any]:
     return {
         "event": kind,
@@ -228,10 +276,12 @@ def _event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[
 class _EventStreamState:
     """One view's memory: the root run and every run in flight, by id."""
 
-    __slots__ = ("accept", "root", "root_id", "runs")
+    __slots__ = ("accept", "root", "root_id", "root_updates", "runs")
 
-    def __init__(self, accept: Callable[[str, str, list[str]], bool]) -> None:
+    def __init__(self, accept: Callable[[str, str, list[str]], bool], *, root_updates: bool = True) -> None:
         self.accept = accept
+        self.root_updates = root_updates
+        """Whether the graph's ``on_chain_stream`` chunks are ``{node: update}`` (no ``stream_mode``)."""
         self.root = _Started("", [], {}, [], None, False)
         self.root_id = ""
         self.runs: dict[str | None, _Started] = {}
@@ -291,7 +341,7 @@ class _EventStreamState:
             if update is not None:
                 out.append(_event("on_chain_stream", event.task_id or "", run, {"chunk": update}))
             out.append(_event("on_chain_end", event.task_id or "", run, {"output": update, "input": run.input}))
-        if not event.ns and self.root.passes:
+        if not event.ns and self.root.passes and self.root_updates:
             out.append(_event("on_chain_stream", self.root_id, self.root, {"chunk": {event.node: update}}))
         if not out:
             return SKIP

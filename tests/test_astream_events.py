@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from streamflow.errors import InvalidArgumentError, UnknownStreamModeError
 from streamflow.event_stream import EventStreamSpec
 from streamflow.graph import END, START, StateGraph, adispatch_custom_event, dispatch_custom_event
-from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, MessagesState, ToolCall
+from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, MessagesState, ToolCall, ToolMessage
 from streamflow.models import FakeChatModel
 from streamflow.tools import ToolNode, tool
 
@@ -50,7 +50,7 @@ def _graph(*, calls: list[ToolCall] | None = None, model_tags: tuple[str, ...] =
         StateGraph(MessagesState)
         .add_node("prompt", prompt)
         .add_node("model", call_model)
-        .add_node("tools", ToolNode([add, fail]))
+        .add_node("tools", ToolNode([add, fail], handle_tool_errors=True))
         .add_edge(START, "prompt")
         .add_edge("prompt", "model")
         .add_edge("model", "tools")
@@ -161,7 +161,11 @@ async def test_event_data_tags_and_metadata() -> None:
 
     assert ev[("on_tool_start", "add")]["data"] == {"input": {"a": 1, "b": 2}}
     assert ev[("on_tool_start", "add")]["tags"] == ["run-tag"]
-    assert ev[("on_tool_end", "add")]["data"] == {"output": 3, "input": {"a": 1, "b": 2}}
+    tool_end = ev[("on_tool_end", "add")]["data"]
+    assert tool_end["input"] == {"a": 1, "b": 2}
+    # as LangChain's: a tool run for a model's tool call ends with its ToolMessage
+    assert isinstance(tool_end["output"], ToolMessage)
+    assert (tool_end["output"].content, tool_end["output"].tool_call_id) == ("3", "call-1")
     assert ev[("on_custom_event", "thinking")]["data"] == {"step": 1}
     assert ev[("on_custom_event", "thinking")]["metadata"]["langgraph_node"] == "model"
 

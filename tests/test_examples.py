@@ -219,11 +219,12 @@ def check_stream_tools(lines: list[str]) -> None:
             {"event": "tool-output-delta", "tool_call_id": "call-count", "delta": {"counted": i, "of": 4}}
             for i in range(1, 5)
         ),
-        {"event": "tool-finished", "tool_call_id": "call-count", "output": 4},
+        {"event": "tool-finished", "tool_call_id": "call-count", "output": "4"},
     ]
     assert divide == [
         {"event": "tool-started", "tool_call_id": "call-divide", "tool_name": "divide", "input": {"a": 1, "b": 0}},
-        {"event": "tool-error", "tool_call_id": "call-divide", "message": "division by zero"},
+        # float arguments are read as floats (1 -> 1.0), as LangChain's pydantic check reads them
+        {"event": "tool-error", "tool_call_id": "call-divide", "message": "float division by zero"},
     ]
 
 

@@ -240,7 +240,7 @@ async def test_an_unknown_tool_name_reaches_the_tool_node_which_answers_with_an_
     (call,) = message.tool_calls
     result = await ToolNode([calculator])({"messages": [message]})
     (reply,) = result["messages"]
-    assert reply.status == "error" and "unknown tool 'weather'" in reply.content
+    assert reply.status == "error" and reply.content == "Error: weather is not a valid tool, try one of [calculator]."
     assert reply.tool_call_id == call["id"]
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from streamflow.events import ChatModelStarted, CustomData, TaskStarted, ToolStarted
 from streamflow.graph import START, StateGraph, get_stream_writer
-from streamflow.messages import AIMessage, MessagesState
+from streamflow.messages import AIMessage, MessagesState, ToolMessage
 from streamflow.models import FakeChatModel
-from streamflow.tools import create_react_agent, tool
+from streamflow.tools import ToolNode, create_react_agent, tool
 
 
 @tool
@@ -34,18 +34,27 @@ def _calls(*calls: tuple[str, dict[str, Any], str]) -> AIMessage:
 
 
 def _agent(*responses: AIMessage | str) -> Any:
-    return create_react_agent(FakeChatModel(list(responses)), [fetch, explode])
+    tools = ToolNode([fetch, explode], handle_tool_errors=True)
+    return create_react_agent(FakeChatModel(list(responses)), tools)
+
+
+def _finished(record: dict[str, Any]) -> dict[str, Any]:
+    """A ``tool-finished`` record with its ToolMessage output as ``(content, tool_call_id, status)``."""
+    message = record["output"]
+    assert isinstance(message, ToolMessage)
+    return {**record, "output": (message.content, message.tool_call_id, message.status)}
 
 
 def test_tools_mode_yields_started_output_deltas_and_finished_for_a_call() -> None:
     agent = _agent(_calls(("fetch", {"url": "http://x"}, "call-a")), "done")
     records = list(agent.stream({"messages": ["go"]}, stream_mode="tools"))
-    assert records == [
+    # as LangGraph's: a tool run for a model's tool call finishes with its ToolMessage
+    assert [*records[:-1], _finished(records[-1])] == [
         {"event": "tool-started", "tool_call_id": "call-a", "tool_name": "fetch", "input": {"url": "http://x"}},
         {"event": "tool-output-delta", "tool_call_id": "call-a", "delta": "<html>"},
         {"event": "tool-output-delta", "tool_call_id": "call-a", "delta": "body"},
         {"event": "tool-output-delta", "tool_call_id": "call-a", "delta": "</html>"},
-        {"event": "tool-finished", "tool_call_id": "call-a", "output": "<html>body</html>"},
+        {"event": "tool-finished", "tool_call_id": "call-a", "output": ("<html>body</html>", "call-a", "success")},
     ]
 
 
@@ -59,7 +68,7 @@ def test_tools_mode_reports_a_raising_tool_and_bad_arguments_as_tool_errors() ->
         {
             "event": "tool-error",
             "tool_call_id": "call-y",
-            "message": "tool 'fetch': argument 'url' must be string, got 3",
+            "message": "tool 'fetch' got invalid arguments: url: Input should be a valid string",
         },
     ]
 

@@ -206,6 +206,8 @@ class CompiledStateGraph(GraphSpec):
         exclude_types: Sequence[str] | None = None,
         exclude_tags: Sequence[str] | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
+        stream_mode: str | Sequence[str] | None = None,
+        subgraphs: bool = False,
         context: Any = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Run the graph and yield LangChain's ``astream_events`` v2 dicts
@@ -216,14 +218,28 @@ class CompiledStateGraph(GraphSpec):
         The view blocks like :meth:`astream`'s (``buffer_size`` events); leaving early cancels the run as
         :meth:`astream` says.
 
-        :raises UnknownStreamModeError: (before the run starts) for a ``version`` other than ``"v2"``
+        ``stream_mode`` and ``subgraphs``, as LangGraph passes them on to ``astream``, shape the chunks of the
+        graph's own ``on_chain_stream`` events as :meth:`astream` shapes its items (default: ``{node:
+        update}`` after each root-level node).
+
+        :raises UnknownStreamModeError: (before the run starts) for a ``version`` other than ``"v2"`` or an
+            unknown stream mode
         :raises InvalidArgumentError: (before the run starts) for a filter that is a single string or holds
             a non-string
         :raises Exception: what a node raised, unchanged, after the events produced before it
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         open_view = self._events_view(
-            version, buffer_size, include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags
+            version,
+            buffer_size,
+            include_names,
+            include_types,
+            include_tags,
+            exclude_names,
+            exclude_types,
+            exclude_tags,
+            stream_mode,
+            subgraphs,
         )
         return self._drive(input, config, open_view, None, 0, context, self._inherited())
 
@@ -240,6 +256,8 @@ class CompiledStateGraph(GraphSpec):
         exclude_types: Sequence[str] | None = None,
         exclude_tags: Sequence[str] | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
+        stream_mode: str | Sequence[str] | None = None,
+        subgraphs: bool = False,
         context: Any = None,
     ) -> Iterator[dict[str, Any]]:
         """The sync twin of :meth:`astream_events` (LangChain's name for it, ``stream_events``): the same
@@ -248,11 +266,21 @@ class CompiledStateGraph(GraphSpec):
         exception in the loop body or KeyboardInterrupt cancel the run, as under :meth:`stream`.
 
         :raises SyncInAsyncContextError: at once, when called in a thread that runs an event loop
-        :raises UnknownStreamModeError: at once, for a ``version`` other than ``"v2"``
+        :raises UnknownStreamModeError: at once, for a ``version`` other than ``"v2"`` or an unknown stream
+            mode
         :raises InvalidArgumentError: at once, for a filter that is a single string or holds a non-string
         """
         open_view = self._events_view(
-            version, buffer_size, include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags
+            version,
+            buffer_size,
+            include_names,
+            include_types,
+            include_tags,
+            exclude_names,
+            exclude_types,
+            exclude_tags,
+            stream_mode,
+            subgraphs,
         )
         inherited = self._inherited()
         return iterate_sync_running_calls(
@@ -281,6 +309,8 @@ class CompiledStateGraph(GraphSpec):
         exclude_names: Sequence[str] | None,
         exclude_types: Sequence[str] | None,
         exclude_tags: Sequence[str] | None,
+        stream_mode: str | Sequence[str] | None = None,
+        subgraphs: bool = False,
     ) -> Callable[[Run], View]:
         """Check the ``astream_events`` arguments now; return what attaches their view (blocking, as
         :meth:`_mode_view`'s) to a run."""
@@ -292,6 +322,8 @@ class CompiledStateGraph(GraphSpec):
             exclude_names=exclude_names,
             exclude_types=exclude_types,
             exclude_tags=exclude_tags,
+            stream_mode=stream_mode,
+            subgraphs=subgraphs,
         )
         return lambda run: run.view(spec, buffer_size=buffer_size, overflow="block")
 

@@ -47,11 +47,18 @@ class Lib:
     AsyncSqliteSaver: Any
     PostgresSaver: Any
     AsyncPostgresSaver: Any
+    SystemMessage: Any
+    ToolMessage: Any
+    AIMessageChunk: Any
+    BaseChatModel: Any
+    tool: Any
+    ToolNode: Any
+    tools_condition: Any
+    create_react_agent: Any
+    InjectedState: Any
+    InjectedToolCallId: Any
     Command: Any
     ParentCommand: Any
-    ToolNode: Any
-    ToolMessage: Any
-    tool: Any
 
 
 def load(name: str) -> Lib:
@@ -70,9 +77,10 @@ def load(name: str) -> Lib:
         sqlite_aio = importlib.import_module("langgraph.checkpoint.sqlite.aio")
         postgres = importlib.import_module("langgraph.checkpoint.postgres")
         postgres_aio = importlib.import_module("langgraph.checkpoint.postgres.aio")
-        errors = importlib.import_module("langgraph.errors")
         prebuilt = importlib.import_module("langgraph.prebuilt")
         tools = importlib.import_module("langchain_core.tools")
+        models = importlib.import_module("langchain_core.language_models")
+        errors = importlib.import_module("langgraph.errors")
         return Lib(
             name=name,
             StateGraph=graph.StateGraph,
@@ -93,11 +101,18 @@ def load(name: str) -> Lib:
             AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
             PostgresSaver=postgres.PostgresSaver,
             AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
+            SystemMessage=messages.SystemMessage,
+            ToolMessage=messages.ToolMessage,
+            AIMessageChunk=messages.AIMessageChunk,
+            BaseChatModel=models.BaseChatModel,
+            tool=tools.tool,
+            ToolNode=prebuilt.ToolNode,
+            tools_condition=prebuilt.tools_condition,
+            create_react_agent=prebuilt.create_react_agent,
+            InjectedState=prebuilt.InjectedState,
+            InjectedToolCallId=tools.InjectedToolCallId,
             Command=types.Command,
             ParentCommand=errors.ParentCommand,
-            ToolNode=prebuilt.ToolNode,
-            ToolMessage=messages.ToolMessage,
-            tool=tools.tool,
         )
     graph = importlib.import_module("streamflow.graph")
     messages = importlib.import_module("streamflow.messages")
@@ -107,9 +122,11 @@ def load(name: str) -> Lib:
     sqlite_aio = importlib.import_module("streamflow.checkpoint.sqlite.aio")
     postgres = importlib.import_module("streamflow.checkpoint.postgres")
     postgres_aio = importlib.import_module("streamflow.checkpoint.postgres.aio")
+    prebuilt = importlib.import_module("streamflow.prebuilt")
+    tools = importlib.import_module("streamflow.tools")
+    models = importlib.import_module("streamflow.models")
     types = importlib.import_module("streamflow.types")
     errors = importlib.import_module("streamflow.errors")
-    tools = importlib.import_module("streamflow.tools")
     return Lib(
         name=name,
         StateGraph=graph.StateGraph,
@@ -130,11 +147,18 @@ def load(name: str) -> Lib:
         AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
         PostgresSaver=postgres.PostgresSaver,
         AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
+        SystemMessage=messages.SystemMessage,
+        ToolMessage=messages.ToolMessage,
+        AIMessageChunk=messages.AIMessageChunk,
+        BaseChatModel=models.BaseChatModel,
+        tool=tools.tool,
+        ToolNode=prebuilt.ToolNode,
+        tools_condition=prebuilt.tools_condition,
+        create_react_agent=prebuilt.create_react_agent,
+        InjectedState=prebuilt.InjectedState,
+        InjectedToolCallId=tools.InjectedToolCallId,
         Command=types.Command,
         ParentCommand=errors.ParentCommand,
-        ToolNode=tools.ToolNode,
-        ToolMessage=messages.ToolMessage,
-        tool=tools.tool,
     )
 
 
@@ -175,8 +199,9 @@ _VOLATILE_KEYS = frozenset({"id", "run_id", "task_id", "checkpoint_id", "timesta
 
 class Normaliser:
     """Turns an output into plain data that compares equal across the libraries: messages become dicts of
-    their common fields, UUIDs become ``<id0>``, ``<id1>``... in order of first appearance (so equal ids stay
-    equal), and the values of id and timestamp keys become ``<volatile>``."""
+    their common fields (a tool message's ``tool_call_id`` and ``status`` too), UUIDs become ``<id0>``,
+    ``<id1>``... in order of first appearance (so equal ids stay equal), and the values of id and timestamp
+    keys become ``<volatile>``."""
 
     def __init__(self) -> None:
         self._ids: dict[str, str] = {}
@@ -198,6 +223,9 @@ class Normaliser:
             fields = {"type": message_type, "content": value.content, "name": getattr(value, "name", None)}
             if getattr(value, "tool_calls", None):
                 fields["tool_calls"] = value.tool_calls
+            if message_type == "tool":
+                fields["tool_call_id"] = value.tool_call_id
+                fields["status"] = value.status
             return self(fields)
         return value
 
