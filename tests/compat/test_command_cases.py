@@ -457,6 +457,42 @@ def tool_command_without_its_message(lib: Lib) -> Any:
     return builder.compile()
 
 
+def tool_handoff(lib: Lib, *, with_add: bool) -> Any:
+    """A handoff: a tool in the ``alice`` subgraph returns ``Command(graph=PARENT, goto="bob")`` with its
+    ToolMessage (after LangGraph's ``test_tool_node_command``); beside it, a plain tool's message."""
+
+    @lib.tool  # type: ignore[untyped-decorator]
+    def transfer_to_bob(tool_call_id: Annotated[str, lib.InjectedToolCallId]) -> Any:
+        """Transfer to Bob."""
+        message = lib.ToolMessage(content="Transferred to Bob", tool_call_id=tool_call_id)
+        return lib.Command(update={"messages": [message]}, goto="bob", graph=lib.Command.PARENT)
+
+    @lib.tool  # type: ignore[untyped-decorator]
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    def model(state: Any) -> Any:
+        calls = [{"args": {}, "id": "2", "name": "transfer_to_bob", "type": "tool_call"}]
+        if with_add:
+            calls.insert(0, {"args": {"a": 1, "b": 2}, "id": "1", "name": "add", "type": "tool_call"})
+        return {"messages": [lib.AIMessage("", tool_calls=calls, id="ai1")]}
+
+    def bob(state: Any) -> Any:
+        return {"messages": [lib.AIMessage("Bob here", id="ai2")]}
+
+    alice = lib.StateGraph(lib.MessagesState)
+    alice.add_node("model", model)
+    alice.add_node("tools", lib.ToolNode([add, transfer_to_bob]))
+    alice.add_edge(lib.START, "model")
+    alice.add_edge("model", "tools")
+    builder = lib.StateGraph(lib.MessagesState)
+    builder.add_node("alice", alice.compile())
+    builder.add_node("bob", bob)
+    builder.add_edge(lib.START, "alice")
+    return builder.compile()
+
+
 # --- cases --------------------------------------------------------------------------------------------------
 
 ALL_MODES = {"stream_mode": ["values", "updates", "tasks"]}
@@ -615,6 +651,29 @@ CASES = [
         Run(tool_command, {"messages": [], "who": ""}, kwargs={"stream_mode": "updates"}), id="tool-command-updates"
     ),
     pytest.param(Run(tool_command, {"messages": [], "who": ""}, "invoke"), id="tool-command-invoke"),
+    pytest.param(
+        Run(lambda lib: tool_handoff(lib, with_add=False), {"messages": []}, "invoke"), id="tool-handoff-to-parent"
+    ),
+    pytest.param(
+        Run(
+            lambda lib: tool_handoff(lib, with_add=True),
+            {"messages": []},
+            kwargs={"stream_mode": "updates", "subgraphs": True},
+        ),
+        id="tool-handoff-beside-a-plain-tool",
+    ),
+    pytest.param(
+        Run(
+            lambda lib: tool_handoff(lib, with_add=True),
+            {"messages": []},
+            kwargs={"stream_mode": "messages", "subgraphs": True},
+        ),
+        id="tool-handoff-beside-a-plain-tool-messages",
+        marks=pytest.mark.differs(
+            "messages mode shows the messages of a Command.PARENT update under the parent's node; LangGraph's "
+            "shows none (the node's run ended with ParentCommand, so it has no output to look at)"
+        ),
+    ),
     pytest.param(
         Run(
             tool_command_without_its_message,
