@@ -30,6 +30,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── TaskCancelledError(concurrent.futures.CancelledError)
     │                                             sync code told that its task or run was cancelled
     ├── GraphRecursionError(RecursionError)       a run exceeded its ``recursion_limit`` supersteps
+    ├── EmptyInputError                           a graph run given None as its input, with nothing to resume
     ├── ChatModelError(RuntimeError)              a chat model call failed (provider or engine side)
     │   ├── ChatModelStatusError                  the server answered with an HTTP error status (4xx/5xx)
     │   ├── ChatModelConnectionError(ConnectionError)
@@ -65,6 +66,7 @@ __all__ = [
     "ChatModelError",
     "ChatModelStatusError",
     "ChatModelStreamError",
+    "EmptyInputError",
     "GraphRecursionError",
     "InvalidArgumentError",
     "InvalidGraphError",
@@ -251,6 +253,12 @@ class TaskCancelledError(StreamflowError, concurrent.futures.CancelledError):
 
 class GraphRecursionError(StreamflowError, RecursionError):
     """A run took more supersteps than its ``recursion_limit`` allows (LangGraph's error of the same name)."""
+
+
+class EmptyInputError(StreamflowError):
+    """A graph was run with None as its input and has nothing to resume from (LangGraph's error of the same
+    name, raised likewise, with its message ``"Received no input for __start__"``). Like LangGraph's, it is no
+    ``ValueError``."""
 
 
 class ChatModelError(StreamflowError, RuntimeError):

@@ -28,6 +28,7 @@ from .errors import UnknownEventKindError
 __all__ = [
     "KINDS",
     "ChatModelFinished",
+    "CheckpointSaved",
     "ChatModelStarted",
     "ChatModelToken",
     "CustomData",
@@ -84,8 +85,10 @@ class Event:
     metadata: Mapping[str, Any] = EMPTY_METADATA
     """The run's ``config["metadata"]`` on :class:`RunStarted`; on the events that begin something inside a
     task (:class:`ChatModelStarted`, :class:`ToolStarted`, :class:`CustomEvent`), the metadata of the task's
-    node (what its ``config["metadata"]`` holds: the run's plus LangGraph's ``langgraph_*`` keys); empty on
-    the others, whose views find it from those events."""
+    node (what its ``config["metadata"]`` holds: the run's plus LangGraph's ``langgraph_*`` keys); a
+    checkpoint's on :class:`CheckpointSaved`; empty on the others, whose views find it from those events, except
+    :class:`TaskStarted` of a graph run inside a node whose call gave metadata of its own: that run's metadata
+    (the parent's merged with the call's)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the lossless dict form: ``{"type": <kind>, <field>: <value>, ...}``.
@@ -244,6 +247,27 @@ class StateValues(Event):
     """The state as a mapping of keys to values (a dataclass schema is carried as its instance)."""
 
 
+@_kind("checkpoint_saved")
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
+class CheckpointSaved(Event):
+    """A graph with a checkpointer saved a checkpoint (``step`` is the checkpoint's: -1 for a new thread's
+    input checkpoint, then one per superstep). The fields are LangGraph 1.2's ``checkpoints`` chunk, with
+    ``metadata`` holding the checkpoint's ``source`` (``"input"``, ``"loop"``), ``step`` and ``parents``."""
+
+    config: Any = None
+    """The config addressing the checkpoint: ``{"configurable": {"thread_id", "checkpoint_ns",
+    "checkpoint_id"}}``."""
+    parent_config: Any = None
+    """The config of the checkpoint before it on the thread, or None for the thread's first."""
+    values: Any = None
+    """The state the checkpoint holds, as a ``values`` chunk shows it."""
+    next: list[str] = attrs.field(factory=list)
+    """The nodes of the tasks that run next."""
+    tasks: list[dict[str, Any]] = attrs.field(factory=list)
+    """Those tasks: ``{"id", "name", "interrupts", "state"}`` each (``{"id", "name", "error", "state"}`` for a
+    task that failed, when a resumed run streams the checkpoint it resumes from, as LangGraph does)."""
+
+
 @_kind("state_update")
 @attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class StateUpdate(Event):
@@ -263,6 +287,10 @@ class CustomData(Event):
     tool_call_id: str | None = None
     """``tool_call_id`` of the tool call whose tool wrote this (see :class:`ToolStarted`), or None when the
     node itself wrote it. The ``tools`` stream mode shows such data as the tool's output deltas."""
+    audience: str | None = None
+    """Id of the one stream that shows this data in its ``custom`` mode, or None for every stream: a graph
+    streamed inside a node with ``custom`` among its own modes keeps its custom data to that stream, as
+    LangGraph does."""
 
     @classmethod
     def of_writer(
@@ -274,6 +302,7 @@ class CustomData(Event):
         tags: tuple[str, ...],
         data: Any,
         tool_call_id: str | None,
+        audience: str | None = None,
     ) -> CustomData:
         """The same event as ``CustomData(ns=..., ..., data=..., tool_call_id=...)``, made without keyword
         arguments: a stream writer makes one per call, and calling a class with keywords costs about twice
@@ -290,6 +319,7 @@ class CustomData(Event):
         event.metadata = EMPTY_METADATA
         event.data = data
         event.tool_call_id = tool_call_id
+        event.audience = audience
         return event
 
 

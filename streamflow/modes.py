@@ -54,8 +54,12 @@ Chunk shapes (LangGraph's):
 ``debug``
     ``{"step", "timestamp", "type": "task" | "task_result", "payload"}``, keys in that order, with the
     ``tasks`` chunk as payload, ``step`` the superstep (1 for the first) and the event's time as an ISO
-    8601 string in UTC (``"2026-11-30T06:08:58.648033+00:00"``), as LangGraph 1.2. LangGraph's
-    ``checkpoint`` debug chunks need a checkpointer and are not given.
+    8601 string in UTC (``"2026-11-30T06:08:58.648033+00:00"``), as LangGraph 1.2; with a checkpointer,
+    also ``"type": "checkpoint"`` with the ``checkpoints`` chunk as payload and the checkpoint's step.
+``checkpoints``
+    with a checkpointer, one ``{"config", "parent_config", "values", "metadata", "next", "tasks"}`` per
+    checkpoint saved (LangGraph 1.2's shape): ``next`` the nodes that run next, ``tasks`` their
+    ``{"id", "name", "interrupts", "state"}``; nothing without a checkpointer.
 
 A mode that must remember something across events (``messages`` remembers which message ids it has
 already emitted) declares a :class:`ModeState` class; every view gets a fresh instance, so two views of one
@@ -81,6 +85,7 @@ from .events import (
     ChatModelFinished,
     ChatModelStarted,
     ChatModelToken,
+    CheckpointSaved,
     CustomData,
     Event,
     RunStarted,
@@ -232,6 +237,17 @@ def _task_error(event: TaskFailed) -> dict[str, Any]:
     return {"id": event.task_id, "name": event.node, "error": error, "result": {}, "interrupts": []}
 
 
+def _checkpoint(event: CheckpointSaved) -> dict[str, Any]:
+    return {
+        "config": event.config,
+        "parent_config": event.parent_config,
+        "values": event.values,
+        "metadata": dict(event.metadata) if event.metadata is not None else None,
+        "next": list(event.next),
+        "tasks": [dict(task) for task in event.tasks],
+    }
+
+
 def _debug_chunk(kind: str, event: Event, payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "step": event.step,
@@ -251,7 +267,9 @@ def _debug(kind: str, payload: Callable[[Any], dict[str, Any]]) -> Projection:
 class TasksModeState(ModeState):
     """The ``task`` payloads of one ``tasks`` view: remembers the run's metadata (from ``RunStarted``) to
     give each payload LangGraph 1.2's ``metadata`` key (the run's metadata without the keys that repeat the
-    task's own fields, plus the run's tags). A view that never saw ``RunStarted`` gives only the tags."""
+    task's own fields, plus the run's tags). A task of a graph run inside a node with metadata of its own
+    carries that run's metadata (``TaskStarted.metadata``), which is used instead. A view that never saw
+    ``RunStarted`` gives only the tags."""
 
     kinds: ClassVar[frozenset[type[Event]]] = frozenset({RunStarted, TaskStarted})
     debug: ClassVar[bool] = False
@@ -271,7 +289,7 @@ class TasksModeState(ModeState):
         return SKIP
 
     def task_started(self, event: TaskStarted) -> Any:
-        payload = _task_start(event, self.run_metadata)
+        payload = _task_start(event, event.metadata or self.run_metadata)
         return _debug_chunk("task", event, payload) if self.debug else payload
 
 
@@ -393,7 +411,7 @@ class MessagesModeState(ModeState):
         for message in _messages_in(event.input):
             if message.id is not None:
                 seen.add(message.id)
-        self.tasks[event.task_id] = task_metadata(self.run_metadata, event, GRAPH_INTEGRATION)
+        self.tasks[event.task_id] = task_metadata(event.metadata or self.run_metadata, event, GRAPH_INTEGRATION)
         return SKIP
 
     def task_failed(self, event: TaskFailed) -> Any:
@@ -457,7 +475,7 @@ class MessagesModeState(ModeState):
 
 register_mode(Mode("values", {StateValues: lambda e: e.values}))
 register_mode(Mode("updates", {StateUpdate: lambda e: {e.node: e.update}}))
-register_mode(Mode("custom", {CustomData: lambda e: e.data}))
+register_mode(Mode("custom", {CustomData: lambda e: e.data if e.audience is None else SKIP}))
 register_mode(Mode("messages", state=MessagesModeState))
 register_mode(
     Mode(
@@ -479,11 +497,16 @@ register_mode(
         },
     )
 )
+register_mode(Mode("checkpoints", {CheckpointSaved: _checkpoint}))
 register_mode(Mode("tasks", {TaskFinished: _task_result, TaskFailed: _task_error}, state=TasksModeState))
 register_mode(
     Mode(
         "debug",
-        {TaskFinished: _debug("task_result", _task_result), TaskFailed: _debug("task_result", _task_error)},
+        {
+            TaskFinished: _debug("task_result", _task_result),
+            TaskFailed: _debug("task_result", _task_error),
+            CheckpointSaved: _debug("checkpoint", _checkpoint),
+        },
         state=DebugModeState,
     )
 )

@@ -8,5 +8,8 @@ from .graph.constants import Command as Command
 from .graph.constants import Send as Send
 from .graph.context import StreamWriter as StreamWriter
 from .graph.output import GraphOutput as GraphOutput
+from .graph.persistence import Durability as Durability
+from .graph.persistence import PregelTask as PregelTask
+from .graph.persistence import StateSnapshot as StateSnapshot
 
-__all__ = ["Command", "GraphOutput", "Send", "StreamWriter"]
+__all__ = ["Command", "Durability", "GraphOutput", "PregelTask", "Send", "StateSnapshot", "StreamWriter"]

@@ -20,6 +20,7 @@ from streamflow.events import (
     ChatModelFinished,
     ChatModelStarted,
     ChatModelToken,
+    CheckpointSaved,
     CustomData,
     CustomEvent,
     Event,
@@ -194,6 +195,19 @@ def tool_failed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy
     )
 
 
+def checkpoint_saved(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[CheckpointSaved]:
+    config = st.fixed_dictionaries({"configurable": st.fixed_dictionaries({"thread_id": ids, "checkpoint_id": ids})})
+    return st.builds(
+        CheckpointSaved,
+        **routing,
+        config=config,
+        parent_config=st.none() | config,
+        values=payload,
+        next=st.lists(ids, max_size=3),
+        tasks=st.lists(st.fixed_dictionaries({"id": ids, "name": ids}), max_size=2),
+    )
+
+
 EVENT_STRATEGIES: dict[str, EventStrategyFactory] = {
     "run_started": run_started,
     "run_finished": run_finished,
@@ -212,6 +226,7 @@ EVENT_STRATEGIES: dict[str, EventStrategyFactory] = {
     "tool_started": tool_started,
     "tool_finished": tool_finished,
     "tool_failed": tool_failed,
+    "checkpoint_saved": checkpoint_saved,
 }
 """A strategy factory for every event kind, by its ``type`` tag."""
 

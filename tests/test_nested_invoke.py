@@ -116,9 +116,21 @@ async def test_a_child_streamed_with_subgraphs_shows_namespaces_relative_to_itse
     ((inner_ns, data),) = seen
     assert data == {"inner": 1}
     assert len(inner_ns) == 1 and inner_ns[0].startswith("caller:")  # the middle graph's own caller node
-    ((outer_ns, outer_data),) = chunks
-    assert outer_data == data
-    assert len(outer_ns) == 2 and outer_ns[1] == inner_ns[0]
+    # as in LangGraph: the middle graph's stream takes "custom", so its custom data stays there
+    assert chunks == []
+
+
+@pytest.mark.anyio
+async def test_custom_data_reaches_the_parent_when_the_child_stream_does_not_take_custom() -> None:
+    middle = parent_graph(lambda state: {"log": child_graph().invoke(state)["log"]})
+
+    async def caller(state: Counter) -> dict[str, Any]:
+        async for _chunk in middle.astream(state, stream_mode="updates"):
+            pass
+        return {"log": ["caller"]}
+
+    chunks = [c async for c in parent_graph(caller).astream(START_VALUE, stream_mode="custom", subgraphs=True)]
+    assert [data for _ns, data in chunks] == [{"inner": 1}]
 
 
 def test_a_big_child_of_a_node_in_the_streaming_thread_does_not_stall_on_a_small_buffer() -> None:

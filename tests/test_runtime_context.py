@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional, TypedDict
 import pytest
 
 from streamflow.errors import NotInRunError
-from streamflow.graph import START, StateGraph
+from streamflow.graph import END, START, StateGraph
 from streamflow.graph.context import current_task
 from streamflow.graph.runtime import coerce_context, injected_params, runtime_of
 from streamflow.runtime import ExecutionInfo, Runtime, ServerInfo, get_runtime
@@ -152,7 +152,9 @@ def test_a_graph_run_sync_inside_a_sync_node_inherits_the_context() -> None:
     assert result == {"seen": ["outer", {"node": {"seen": ["streamed"]}}]}
 
 
-def test_a_path_function_gets_the_context_without_execution_info() -> None:
+def test_a_path_function_gets_its_source_task_runtime() -> None:
+    """As LangGraph routes inside the task: an entry path function gets the hidden ``__start__`` task's
+    runtime, a later one its source node's (the very object ``get_runtime()`` gives)."""
     seen: list[Runtime[Any]] = []
 
     def route(state: State, runtime: Runtime[str]) -> str:
@@ -168,7 +170,24 @@ def test_a_path_function_gets_the_context_without_execution_info() -> None:
     )
     assert graph.invoke({}, context="y") == {"seen": ["y"]}
     assert seen[0].context == "y"
-    assert seen[0].execution_info is None
+    info = seen[0].execution_info
+    assert info is not None and info.checkpoint_ns == f"__start__:{info.task_id}"
+    seen.clear()
+
+    def after(state: State, runtime: Runtime[str]) -> str:
+        seen.append(runtime)
+        assert get_runtime() is runtime
+        return END
+
+    node_runtimes: list[Runtime[Any]] = []
+
+    def node(state: State, runtime: Runtime[str]) -> State:
+        node_runtimes.append(runtime)
+        return {"seen": ["n"]}
+
+    graph = StateGraph(State).add_node("n", node).add_edge(START, "n").add_conditional_edges("n", after).compile()
+    assert graph.invoke({}, context="c") == {"seen": ["n"]}
+    assert seen == node_runtimes
 
 
 def test_execution_info_reads_the_config() -> None:

@@ -4,6 +4,7 @@ the nodes and the caller see. The LangGraph-equal outputs are in tests/compat/te
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from typing import Annotated, Any, TypedDict
 
@@ -147,13 +148,21 @@ def test_hints_that_are_no_other_schema_give_the_state(hint: Any) -> None:
     assert seen == [{"topic": "t", "notes": []}]
 
 
-def test_a_callable_object_is_not_read_for_a_schema() -> None:
+def test_a_callable_object_is_read_for_a_schema() -> None:
+    """LangGraph reads a callable instance's ``__call__`` first parameter (a partial is not read)."""
+
     class Node:
         def __call__(self, state: Scratch) -> None:
             seen.append(state)
 
+    def takes(state: Scratch, extra: int) -> None:
+        seen.append(state)
+
     seen: list[Any] = []
     one_node(StateGraph(State), Node()).invoke({"topic": "t"})
+    assert seen == [{}]
+    seen.clear()
+    one_node(StateGraph(State), functools.partial(takes, extra=1)).invoke({"topic": "t"})
     assert seen == [{"topic": "t", "notes": []}]
 
 
@@ -233,3 +242,25 @@ async def test_a_step_that_writes_nothing_yields_no_values_chunk() -> None:
     builder.add_edge(START, "quiet").add_edge("quiet", "loud")
     chunks = [c async for c in builder.compile().astream({"topic": "t"}, stream_mode="values")]
     assert chunks == [{"topic": "t", "notes": []}, {"topic": "t", "notes": ["x"]}]
+
+
+class OnlyNotes(TypedDict):
+    notes: Annotated[list[str], operator.add]
+
+
+def test_invoke_with_a_stream_mode_shows_the_output_keys_only() -> None:
+    """As LangGraph's invoke(): values and updates of the root graph show the output schema's keys; stream()
+    shows every key."""
+    builder = StateGraph(State, output_schema=OnlyNotes)
+    builder.add_node("topic", lambda state: {"topic": "t2"}).add_node("note", lambda state: {"notes": ["n"]})
+    graph = builder.add_edge(START, "topic").add_edge("topic", "note").compile()
+    assert graph.invoke({"topic": "t"}, stream_mode=["values", "updates"]) == [
+        ("updates", {"topic": None}),
+        ("updates", {"note": {"notes": ["n"]}}),
+        ("values", {"notes": ["n"]}),
+    ]
+    assert list(graph.stream({"topic": "t"}, stream_mode="updates")) == [
+        {"topic": {"topic": "t2"}},
+        {"note": {"notes": ["n"]}},
+    ]
+    assert graph.invoke({"topic": "t"}) == {"notes": ["n"]}

@@ -10,13 +10,47 @@ import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
-from ..errors import InvalidGraphError
+from ..checkpoint.base import BaseCheckpointSaver
+from ..errors import InvalidArgumentError, InvalidGraphError
 from .compiled import CompiledStateGraph
 from .constants import END, RESERVED_CHARS, START, Command
 from .specs import Branch, GraphSpec, NodeSpec, inferred_input_schema, node_name
 from .state import StateSchema
 
 __all__ = ["StateGraph"]
+
+_UNSUPPORTED = ("metadata", "retry_policy", "retry", "cache_policy", "error_handler", "timeout", "trace_policy")
+"""LangGraph ``add_node`` keywords streamflow does not honour: refused when given a value."""
+
+
+def _refuse_unsupported(kwargs: dict[str, Any]) -> None:
+    """Refuse ``add_node`` keywords streamflow does not support (when given a value) or does not know.
+
+    :raises InvalidArgumentError: for a supported-by-LangGraph keyword given a value other than None
+    :raises TypeError: for a keyword LangGraph does not take either
+    """
+    unknown = sorted(k for k in kwargs if k not in _UNSUPPORTED)
+    if unknown:
+        raise TypeError(
+            f"add_node() got unexpected keyword argument(s) {unknown}; it takes defer, input_schema and destinations"
+        )
+    given = [k for k in _UNSUPPORTED if kwargs.get(k) not in (None, {}, ())]
+    if given:
+        raise InvalidArgumentError(
+            f"add_node(): {', '.join(given)} not supported by streamflow (LangGraph's add_node takes them); "
+            "supported keywords are defer, input_schema and destinations"
+        )
+
+
+def _default_name(action: Any) -> str:
+    """The name LangGraph gives a node added without one: a graph's (or Runnable's) name, else ``__name__``,
+    else the class name."""
+    if isinstance(action, GraphSpec):
+        return action.name
+    get_name = getattr(action, "get_name", None)
+    if callable(get_name) and callable(getattr(action, "invoke", None)):
+        return str(get_name())
+    return str(getattr(action, "__name__", type(action).__name__))
 
 
 class StateGraph:
@@ -39,7 +73,9 @@ class StateGraph:
     ``values`` stream mode shows it once it has a value (as in LangGraph).
 
     :raises InvalidArgumentError: when a schema is neither a TypedDict, a dataclass nor a type without
-        annotations, or a root state schema comes with input or output schemas that have keys
+        annotations, a root state schema comes with input or output schemas that have keys, or a reducer
+        does not take two positional arguments (LangGraph's ``"Invalid reducer signature. Expected (a, b) ->
+        c. Got (left)"``, naming the key)
     :raises TypeError: for another keyword argument
 
     Every builder method returns the builder, so calls chain (as in LangGraph).
@@ -89,45 +125,72 @@ class StateGraph:
         node: str | Callable[..., Any] | CompiledStateGraph,
         action: Callable[..., Any] | CompiledStateGraph | None = None,
         *,
+        defer: bool = False,
         input_schema: type[Any] | None = None,
-        destinations: dict[str, str] | tuple[str, ...] | None = None,
+        destinations: Mapping[str, str] | tuple[str, ...] | None = None,
+        **kwargs: Any,
     ) -> StateGraph:
-        """Add a node: ``add_node("name", fn)`` or ``add_node(fn)`` (named after the function).
+        """Add a node: ``add_node("name", fn)`` or ``add_node(fn)``.
 
-        ``fn`` is a sync function (run in a worker thread), an async function, or a compiled graph (run as a
-        subgraph). It is called with the state, plus ``config``, ``writer`` (or any parameter annotated
-        ``StreamWriter``), ``runtime`` (a :class:`~streamflow.runtime.Runtime`), ``store`` and ``previous``
-        (None) when it declares them, and returns a dict of state updates, None, or a
-        :class:`~streamflow.types.Command` (or a list of them) to update the state and choose where to go. A
-        ``str`` Enum member as the name names the node by its value (as in LangGraph).
+        ``fn`` is a sync function (run in a worker thread), an async function, a callable instance, or a
+        compiled graph (run as a subgraph). It is called with the state, plus ``config``, ``writer`` (or any
+        parameter annotated ``StreamWriter``), ``runtime`` (a :class:`~streamflow.runtime.Runtime`), ``store``
+        and ``previous`` (None) when it declares them, and returns a dict of state updates, None, or a
+        :class:`~streamflow.types.Command` (or a list of them) to update the state and choose where to go.
+
+        Without a name, the node is named as LangGraph names it: a compiled graph by its name, anything else by
+        its ``__name__`` (``"<lambda>"`` for a lambda), or else by its class name (a callable instance, a
+        ``functools.partial`` is ``"partial"``). A ``str`` Enum member as the name names the node by its value.
+
+        ``input_schema`` (a TypedDict or dataclass) is what the node (a subgraph too) receives: the state's
+        values of its keys only. Without it, a function, method or callable instance whose first parameter is
+        annotated with a TypedDict or dataclass gets that as its input schema (as in LangGraph). Its keys become
+        keys of the state, so any node may write them. ``input=`` is its deprecated name (a DeprecationWarning).
+
+        ``defer=True`` holds the node back until the run is about to end: once it is triggered, it runs in the
+        first superstep that would otherwise have no task (as LangGraph 1.x defers it).
 
         ``destinations`` (a tuple of names, or a dict of names to labels) names the nodes a node's
         ``Command(goto=...)`` may go to, as does a ``Command[Literal["a", "b"]]`` return annotation; LangGraph
         draws the graph with them. Here, as there, :meth:`compile` checks that they are nodes (or END); they
         do not limit where the node's commands go.
 
-        ``input_schema`` (a TypedDict or dataclass) is what the node (a subgraph too) receives: the state's
-        values of its keys only. Without it, a plain function whose first parameter is annotated with a
-        TypedDict or dataclass gets that as its input schema (as in LangGraph). Its keys become keys of the
-        state, so any node may write them.
-
-        :raises InvalidArgumentError: for an ``input_schema`` that is neither a TypedDict nor a dataclass
-        :raises InvalidGraphError: for a duplicate name, a reserved name (``START``, ``END``) or a name
-            containing ``:`` or ``|``, or a missing action
-        :raises TypeError: for an action that is neither callable nor a compiled graph (as LangGraph raises)
+        :raises InvalidArgumentError: for an ``input_schema`` that is neither a TypedDict nor a dataclass, or
+            one of LangGraph's ``metadata``, ``retry_policy``/``retry``, ``cache_policy``, ``error_handler``,
+            ``timeout`` or ``trace_policy`` given a value: they are not supported (the message names them)
+        :raises InvalidGraphError: for a duplicate name (``"Node `a` already present."``), a reserved name
+            (``START``, ``END``: ``"Node `__end__` is reserved."``), a name containing ``:`` or ``|``, an
+            empty name, or a missing action (LangGraph's sentences, plus what is allowed)
+        :raises TypeError: for an action that is neither callable nor a compiled graph (as LangGraph raises),
+            or a keyword LangGraph's ``add_node`` does not take either
         """
+        if "input" in kwargs:
+            warnings.warn(
+                "`input` is deprecated and will be removed. Please use `input_schema` instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            value = kwargs.pop("input")
+            if input_schema is None:
+                input_schema = value
+        _refuse_unsupported(kwargs)
         if action is None and not isinstance(node, str):
             action = node
-            node = getattr(action, "name", None) or getattr(action, "__name__", None) or ""
+            node = _default_name(action)
         name = str(node_name(node))
         if name in (START, END):
-            raise InvalidGraphError(f"node name {name!r} is reserved; choose another name")
-        if any(c in name for c in RESERVED_CHARS) or not name:
-            raise InvalidGraphError(
-                f"node name {name!r} is not allowed: it must be non-empty and contain none of {RESERVED_CHARS}"
-            )
+            raise InvalidGraphError(f"Node `{name}` is reserved. START and END cannot name a node; choose another")
+        for character in RESERVED_CHARS:
+            if character in name:
+                raise InvalidGraphError(
+                    f"'{character}' is a reserved character and is not allowed in the node names (node {name!r})."
+                )
+        if not name:
+            raise InvalidGraphError("a node name must not be empty")
         if name in self.nodes:
-            raise InvalidGraphError(f"a node named {name!r} already exists; node names must be unique")
+            raise InvalidGraphError(
+                f"Node `{name}` already present. A node named {name!r} already exists; node names must be unique"
+            )
         if action is None:
             raise InvalidGraphError(f"node {name!r} has no action: add_node({name!r}, fn) with a function or graph")
         schema = input_schema
@@ -139,6 +202,7 @@ class StateGraph:
                 schema = inferred_input_schema(action)
         if schema is not None and schema is not self.schema.schema:
             spec.input = self.schema.node_input(schema)
+        spec.defer = bool(defer)
         self.nodes[name] = spec
         ends = _command_ends(action) if destinations is None else tuple(destinations)
         if ends:
@@ -147,21 +211,42 @@ class StateGraph:
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
         """Run ``end_key`` in the superstep after ``start_key`` ran; with a list of starts, after all of them
-        ran (fan-in). Nodes are checked at :meth:`compile`; ``str`` Enum members stand for their values.
+        ran (fan-in). ``str`` Enum members stand for their values. A plain edge's nodes are checked at
+        :meth:`compile`; a fan-in edge's when it is added, as in LangGraph.
 
-        :raises InvalidGraphError: for a fan-in edge with no start
+        :raises InvalidGraphError: for an edge from ``END`` (``"END cannot be a start node"``) or to ``START``
+            (``"START cannot be an end node"``); for a fan-in edge with no start, or with a start or end that
+            is not a node yet (``"Need to add_node `a` first"``) (LangGraph's sentences)
         """
         end_key = node_name(end_key)
+        if end_key == START:
+            raise InvalidGraphError(f"START cannot be an end node (edge {start_key!r} -> {end_key!r})")
         if isinstance(start_key, str):
-            self.edges.append((node_name(start_key), end_key))
+            start: str = node_name(start_key)
+            if start == END:
+                raise InvalidGraphError(f"END cannot be a start node (edge {start!r} -> {end_key!r})")
+            self.edges.append((start, end_key))
+            return self
+        starts = tuple(node_name(s) for s in start_key)
+        if not starts:
+            raise InvalidGraphError(f"add_edge([], {end_key!r}): a fan-in edge needs at least one start")
+        for one in starts:
+            if one == END:
+                raise InvalidGraphError(f"END cannot be a start node (fan-in edge {list(starts)} -> {end_key!r})")
+            if one not in self.nodes:
+                raise InvalidGraphError(
+                    f"Need to add_node `{one}` first (fan-in edge {list(starts)} -> {end_key!r}); known nodes: "
+                    f"{sorted(self.nodes)}"
+                )
+        if end_key != END and end_key not in self.nodes:
+            raise InvalidGraphError(
+                f"Need to add_node `{end_key}` first (fan-in edge {list(starts)} -> {end_key!r}); known nodes: "
+                f"{sorted(self.nodes)}"
+            )
+        if len(starts) == 1:
+            self.edges.append((starts[0], end_key))
         else:
-            starts = tuple(node_name(s) for s in start_key)
-            if not starts:
-                raise InvalidGraphError(f"add_edge([], {end_key!r}): a fan-in edge needs at least one start")
-            if len(starts) == 1:
-                self.edges.append((starts[0], end_key))
-            else:
-                self.joins.append((starts, end_key))
+            self.joins.append((starts, end_key))
         return self
 
     def add_conditional_edges(
@@ -171,11 +256,25 @@ class StateGraph:
         path_map: Mapping[Hashable, str] | Sequence[str] | None = None,
     ) -> StateGraph:
         """After ``source`` runs, call ``path(state)`` (sync or async; with ``runtime=`` when it declares a
-        ``runtime`` parameter, as in LangGraph) and go where it says.
+        ``runtime`` parameter, as in LangGraph) and go where it says. As LangGraph routes inside the source's
+        task, ``path`` runs in it: its ``runtime``, ``get_runtime()`` and ``get_config()`` are the source
+        task's (LangGraph's hidden ``__start__`` task's, step 0, for ``START``).
 
         ``path`` returns a node name, ``END``, a ``Send``, or a list of those. ``path_map`` maps its return
         values to node names (a list means the names themselves). ``str`` Enum members stand for their
         values. Targets are checked at :meth:`compile`.
+
+        As in LangGraph, ``path`` runs inside ``source``'s task, once the node returned: it receives the state
+        before the step with that task's own update applied (not the updates of the step's other tasks), and
+        what it gives its stream writer comes before the task's update. It reads that state through a schema: the
+        TypedDict or dataclass its first parameter is annotated with (whose keys become state keys), else
+        ``source``'s own input schema, else the state schema.
+
+        :raises InvalidGraphError: when ``source`` already has a conditional edge of the same name (the path
+            function's ``__name__``; ``"condition"`` for a lambda, a callable instance or a partial):
+            ``"Branch with name `route` already exists for node `a`"``, as LangGraph raises
+        :raises InvalidArgumentError: for a first-parameter annotation the state cannot take (a root state
+            with keys, say)
         """
         source = node_name(source)
         mapping: dict[Hashable, str] | None
@@ -187,11 +286,22 @@ class StateGraph:
             mapping = {}
             for target in path_map:
                 mapping[target] = mapping[node_name(target)] = node_name(target)
-        name = getattr(path, "__name__", None) or type(path).__name__
-        if name == "<lambda>":
+        name = getattr(path, "__name__", None)
+        if not isinstance(name, str) or name == "<lambda>":
             name = "condition"
-        is_async = inspect.iscoroutinefunction(path)
-        self.branches.append(Branch(source, path, mapping, is_async, name))
+        if any(br.source == source and br.name == name for br in self.branches):
+            raise InvalidGraphError(
+                f"Branch with name `{name}` already exists for node `{source}`; give the path function another "
+                "name (lambdas, callable instances and partials are all named 'condition')"
+            )
+        is_async = inspect.iscoroutinefunction(path) or inspect.iscoroutinefunction(
+            getattr(path, "__call__", None)  # noqa: B004
+        )
+        branch = Branch(source, path, mapping, is_async, name)
+        schema = None if self.schema.root else inferred_input_schema(path)
+        if schema is not None:
+            branch.input = self.schema.node_input(schema)
+        self.branches.append(branch)
         return self
 
     def add_sequence(
@@ -203,8 +313,9 @@ class StateGraph:
         Each item is a function or compiled graph (named as :meth:`add_node` names it) or a ``(name, action)``
         pair. No edge is added from ``START`` or to ``END``.
 
-        :raises InvalidGraphError: for an empty sequence, or a name :meth:`add_node` refuses (a duplicate: give
-            two lambdas distinct names with ``(name, fn)`` pairs)
+        :raises InvalidGraphError: for an empty sequence (``"Sequence requires at least one node."``), a
+            duplicate name (``"Node names must be unique: ..."``: give two lambdas distinct names with ``(name,
+            fn)`` pairs), or a name :meth:`add_node` refuses (LangGraph's sentences)
         :raises TypeError: for ``nodes`` that is a string or mapping, or an item that is neither a callable, a
             compiled graph nor a ``(name, action)`` pair (as LangGraph raises)
         """
@@ -214,7 +325,7 @@ class StateGraph:
                 f"got {type(nodes).__name__}"
             )
         if not nodes:
-            raise InvalidGraphError("add_sequence([]): a sequence needs at least one node")
+            raise InvalidGraphError("Sequence requires at least one node. add_sequence([]) has none")
         names: list[str] = []
         for item in nodes:
             if isinstance(item, tuple):
@@ -223,10 +334,15 @@ class StateGraph:
                 name, action = item
             elif callable(item) or isinstance(item, GraphSpec):
                 action = item
-                name = getattr(item, "name", None) or getattr(item, "__name__", None) or ""
+                name = _default_name(item)
             else:
                 raise TypeError(
                     f"add_sequence: {item!r} is not a node; pass a function, a compiled graph or a (name, action) pair"
+                )
+            if str(node_name(name)) in self.nodes:
+                raise InvalidGraphError(
+                    f"Node names must be unique: node with the name '{node_name(name)}' already exists. Give two "
+                    "callables with the same name (two lambdas, say) distinct names with (name, action) pairs"
                 )
             self.add_node(name, action)
             names.append(str(node_name(name)))
@@ -251,58 +367,70 @@ class StateGraph:
         """Same as ``add_edge(key, END)``."""
         return self.add_edge(key, END)
 
-    def compile(self, *, name: str | None = None) -> CompiledStateGraph:
+    def compile(self, checkpointer: Any = None, *, name: str | None = None) -> CompiledStateGraph:
         """Check the graph and return it ready to run.
+
+        :param checkpointer: a :class:`~streamflow.checkpoint.base.BaseCheckpointSaver` the graph keeps its
+            threads in (see :mod:`streamflow.graph.persistence`): every run then needs
+            ``config["configurable"]["thread_id"]``. For a subgraph, None (the default) keeps checkpoints
+            with the enclosing graph's saver, under the subgraph's namespace, while it runs (as LangGraph),
+            False keeps none, and True keeps them under the node's name (its stream namespace too), so the
+            subgraph continues its state run after run. A root graph with None or False keeps no
+            checkpoints; one with True refuses to run (LangGraph's ``RuntimeError``).
 
         :param name: the graph's name, as its runs' ``RunStarted`` events and ``astream_events`` show it
             (default ``"LangGraph"``, as in LangGraph)
 
         A node that no edge reaches is accepted (it never runs), as LangGraph accepts it.
 
-        :raises InvalidGraphError: for an edge from or to an unknown node, no edge from ``START``, or a path
-            map or a node's destinations naming an unknown node; the message names it
+        :raises InvalidGraphError: with LangGraph's sentence, checked in LangGraph's order, followed by the
+            culprit and the known nodes: an edge or conditional edge from an unknown node (``"Found edge
+            starting at unknown node 'x'"``), no edge from ``START`` (``"Graph must have an entrypoint: add at
+            least one edge from START to another node"``), a path map naming an unknown node (``"At 'a' node,
+            'route' branch found unknown target 'x'"``), an edge to an unknown node (``"Found edge ending at
+            unknown node `x`"``)
+        :raises InvalidArgumentError: for a ``checkpointer`` that is neither a saver, None, True nor False
         """
+        if checkpointer is not None and not isinstance(checkpointer, (bool, BaseCheckpointSaver)):
+            raise InvalidArgumentError(
+                f"compile(checkpointer=...) takes a checkpoint saver (BaseCheckpointSaver), None, True or False; "
+                f"got {type(checkpointer).__name__}"
+            )
         known = set(self.nodes)
         hint = f"; known nodes: {sorted(known)}"
-
-        def check_source(node: str, what: str) -> None:
-            if node != START and node not in known:
-                raise InvalidGraphError(f"{what} starts at unknown node {node!r}{hint}")
-
-        def check_target(node: str, what: str) -> None:
-            if node != END and node not in known:
-                raise InvalidGraphError(f"{what} goes to unknown node {node!r}{hint}")
-
+        sources: dict[str, str] = {}
         for a, b in self.edges:
-            if a == END:
-                raise InvalidGraphError(f"edge {a!r} -> {b!r}: END has no outgoing edges")
-            if b == START:
-                raise InvalidGraphError(f"edge {a!r} -> {b!r}: START cannot be an edge's target")
-            check_source(a, f"edge {a!r} -> {b!r}")
-            check_target(b, f"edge {a!r} -> {b!r}")
+            sources.setdefault(a, f"edge {a!r} -> {b!r}")
         for starts, b in self.joins:
             for a in starts:
-                if a in (START, END):
-                    raise InvalidGraphError(f"fan-in edge {list(starts)} -> {b!r} cannot start at {a!r}")
-                check_source(a, f"fan-in edge {list(starts)} -> {b!r}")
-            check_target(b, f"fan-in edge {list(starts)} -> {b!r}")
+                sources.setdefault(a, f"fan-in edge {list(starts)} -> {b!r}")
         for br in self.branches:
-            check_source(br.source, f"conditional edge {br.name!r} from {br.source!r}")
-            for t in br.targets() or ():
-                check_target(t, f"conditional edge {br.name!r} from {br.source!r}")
-        for source, ends in self.destinations.items():
-            for t in ends:
-                check_target(t, f"a Command of node {source!r} (its destinations)")
-
-        if not any(a == START for a, _ in self.edges) and not any(b.source == START for b in self.branches):
+            sources.setdefault(br.source, f"conditional edge {br.name!r} from {br.source!r}")
+        for source, what in sources.items():
+            if source != START and source not in known:
+                raise InvalidGraphError(f"Found edge starting at unknown node '{source}' ({what}){hint}")
+        if START not in sources:
             raise InvalidGraphError(
-                "the graph has no entry point: add an edge from START, e.g. add_edge(START, "
-                f"{next(iter(self.nodes), 'node')!r})"
+                "Graph must have an entrypoint: add at least one edge from START to another node, e.g. "
+                f"add_edge(START, {next(iter(self.nodes), 'node')!r})"
             )
+        for br in self.branches:
+            for t in br.targets() or ():
+                if t != END and t not in known:
+                    raise InvalidGraphError(
+                        f"At '{br.source}' node, '{br.name}' branch found unknown target '{t}'{hint}"
+                    )
+        ends = [(b, f"edge {a!r} -> {b!r}") for a, b in self.edges]
+        ends += [(b, f"fan-in edge {list(starts)} -> {b!r}") for starts, b in self.joins]
+        ends += [(b, f"a Command of node {a!r} (its destinations)") for a, bs in self.destinations.items() for b in bs]
+        for b, what in ends:
+            if b != END and b not in known:
+                raise InvalidGraphError(f"Found edge ending at unknown node `{b}` ({what}){hint}")
         graph = CompiledStateGraph.of(
             name or "LangGraph", self.schema.copy(), self.nodes, self.edges, self.joins, self.branches
         )
         graph.context_schema = self.context_schema
+        graph.checkpointer = checkpointer
         return graph
 
 

@@ -7,6 +7,7 @@ import concurrent.futures
 import contextlib
 import sys
 import threading
+import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -14,16 +15,18 @@ import attrs
 from anyio import CancelScope
 
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
-from ..errors import TaskCancelledError
+from ..checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from ..errors import InvalidArgumentError, TaskCancelledError
 from ..event_stream import EventStreamSpec
-from ..events import Event
+from ..events import CustomData, Event
 from ..modes import Projection, Shaper, ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..views import View
 from .cancellation import SyncRunner
 from .context import RunContext, TaskContext, _current, current_task
 from .output import GraphOutput
-from .pregel import execute
+from .persistence import Durability, StateSnapshot, require_thread, snapshot_of, with_durability
+from .pregel import execute, update_thread
 from .run import Run, parse_config
 from .runtime import coerce_context
 from .specs import GraphSpec
@@ -41,7 +44,7 @@ class CompiledStateGraph(GraphSpec):
     ``StateGraph.compile()``.
 
     The stream methods follow LangGraph's: ``stream_mode`` is one of ``values``, ``updates``, ``custom``,
-    ``messages``, ``tools``, ``tasks``, ``debug`` (and any mode registered later) or a list of them;
+    ``messages``, ``tools``, ``tasks``, ``debug``, ``checkpoints`` (and any mode registered later) or a list of them;
     ``subgraphs=True`` includes subgraph events with their namespace; ``version="v2"`` yields
     ``{"type", "ns", "data"}`` dicts. Chunk shapes are documented in :mod:`streamflow.modes`.
     :meth:`astream_events` / :meth:`stream_events` yield LangChain's v2 event dicts
@@ -69,6 +72,133 @@ class CompiledStateGraph(GraphSpec):
 
     context_schema: type[Any] | None = None
     """The ``context_schema`` given to ``StateGraph`` (None: any context is taken as given)."""
+    checkpointer: Any = None
+    """The ``checkpointer`` given to ``compile()``: a saver, or None, True or False (see ``compile``)."""
+
+    # -- threads -------------------------------------------------------------------------------------
+
+    def _saver(self) -> BaseCheckpointSaver[Any]:
+        saver = self.checkpointer
+        if not isinstance(saver, BaseCheckpointSaver):
+            raise InvalidArgumentError("No checkpointer set")
+        return saver
+
+    def _snapshot(self, saved: CheckpointTuple | None, config: Mapping[str, Any], live: bool) -> StateSnapshot:
+        kept = [
+            name
+            for name, node in self.nodes.items()
+            if node.is_subgraph and getattr(node.fn, "checkpointer", None) is not False
+        ]
+        return snapshot_of(saved, config, self.schema, list(self.nodes), live=live, subgraphs=kept)
+
+    def get_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
+        """The thread's state at its newest checkpoint (or the one ``checkpoint_id`` names), as LangGraph's
+        ``get_state``: a :class:`~streamflow.types.StateSnapshot`; for a thread without checkpoints, one with
+        ``values={}``, ``next=()`` and None metadata. A next task of a subgraph node has its subgraph's
+        checkpoint config as its ``state``; with ``subgraphs=True``, the subgraph's own snapshot instead when it
+        has checkpoints (a subgraph that did not finish), its configs with LangGraph's ``checkpoint_map``.
+
+        :raises InvalidArgumentError: (a ValueError) when the graph has no checkpointer (``"No checkpointer
+            set"``, as LangGraph) or ``config`` has no ``thread_id``
+        :raises CheckpointReadError: for a checkpoint the saver cannot read back
+        """
+        saver = self._saver()
+        require_thread(config)
+        snapshot = self._snapshot(saver.get_tuple(_address(config)), config, _live(config))
+        return self._with_subgraphs(snapshot, saver) if subgraphs else snapshot
+
+    async def aget_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
+        """The async twin of :meth:`get_state`, with the same arguments, result and errors."""
+        saver = self._saver()
+        require_thread(config)
+        snapshot = self._snapshot(await saver.aget_tuple(_address(config)), config, _live(config))
+        return await self._awith_subgraphs(snapshot, saver) if subgraphs else snapshot
+
+    def _subgraph_of(self, task: Any) -> CompiledStateGraph | None:
+        node = self.nodes.get(task.name)
+        if not isinstance(task.state, Mapping) or node is None or not isinstance(node.fn, CompiledStateGraph):
+            return None
+        return node.fn
+
+    def _with_subgraphs(self, snapshot: StateSnapshot, saver: BaseCheckpointSaver[Any]) -> StateSnapshot:
+        tasks = []
+        for task in snapshot.tasks:
+            sub = self._subgraph_of(task)
+            saved = None if sub is None else saver.get_tuple(task.state)
+            if sub is not None and saved is not None:
+                inner = _mapped(sub._snapshot(saved, saved.config, True))
+                task = task._replace(state=sub._with_subgraphs(inner, saver))
+            tasks.append(task)
+        return snapshot._replace(tasks=tuple(tasks))
+
+    async def _awith_subgraphs(self, snapshot: StateSnapshot, saver: BaseCheckpointSaver[Any]) -> StateSnapshot:
+        tasks = []
+        for task in snapshot.tasks:
+            sub = self._subgraph_of(task)
+            saved = None if sub is None else await saver.aget_tuple(task.state)
+            if sub is not None and saved is not None:
+                inner = _mapped(sub._snapshot(saved, saved.config, True))
+                task = task._replace(state=await sub._awith_subgraphs(inner, saver))
+            tasks.append(task)
+        return snapshot._replace(tasks=tuple(tasks))
+
+    def update_state(self, config: Mapping[str, Any], values: Any, as_node: str | None = None) -> dict[str, Any]:
+        """Apply ``values`` to the thread's state as if node ``as_node`` had returned them, as LangGraph's
+        ``update_state``: through the reducers, saved as an ``"update"`` checkpoint (its step the last one's
+        plus one) whose next tasks are the node's successors, so ``invoke(None, config)`` goes on from there.
+        Without ``as_node``: the graph's only node; ``START`` on a thread without checkpoints (``values`` is
+        then the input); else the node that wrote the last checkpoint. Returns the new checkpoint's config.
+
+        :raises InvalidArgumentError: (a ValueError) when the graph has no checkpointer or ``config`` has no
+            ``thread_id``
+        :raises InvalidUpdateError: ``"Ambiguous update, specify as_node"`` when several nodes wrote the last
+            checkpoint, ``"Node <name> does not exist"``, or values the state schema does not allow
+        """
+        return call_sync(self.aupdate_state, config, values, as_node, async_alternative="aupdate_state()")
+
+    async def aupdate_state(self, config: Mapping[str, Any], values: Any, as_node: str | None = None) -> dict[str, Any]:
+        """The async twin of :meth:`update_state`, with the same arguments, result and errors."""
+        saver = self._saver()
+        require_thread(config)
+        return await update_thread(self, saver, config, values, as_node)
+
+    def get_state_history(
+        self,
+        config: Mapping[str, Any],
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[StateSnapshot]:
+        """The thread's snapshots, newest first, as LangGraph's ``get_state_history``: ``filter`` keeps
+        those whose metadata has its entries, ``before`` (a config) those older than its checkpoint,
+        ``limit`` the first that many.
+
+        :raises InvalidArgumentError: (a ValueError) when the graph has no checkpointer or ``config`` has no
+            ``thread_id``
+        """
+        saver = self._saver()
+        require_thread(config)
+        for saved in saver.list(
+            _address(config), filter=None if filter is None else dict(filter), before=before, limit=limit
+        ):
+            yield self._snapshot(saved, saved.config, False)
+
+    async def aget_state_history(
+        self,
+        config: Mapping[str, Any],
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> AsyncGenerator[StateSnapshot, None]:
+        """The async twin of :meth:`get_state_history`."""
+        saver = self._saver()
+        require_thread(config)
+        async for saved in saver.alist(
+            _address(config), filter=None if filter is None else dict(filter), before=before, limit=limit
+        ):
+            yield self._snapshot(saved, saved.config, False)
 
     @staticmethod
     def _inherited() -> Any:
@@ -85,18 +215,23 @@ class CompiledStateGraph(GraphSpec):
         *,
         replay_size: int = DEFAULT_REPLAY_SIZE,
         context: Any = None,
+        durability: Durability | None = None,
     ) -> Run:
         """Start a run in the running event loop and return its handle, to attach views to.
 
         ``config`` takes LangGraph's keys: ``tags`` (list of str), ``metadata`` (dict),
-        ``recursion_limit`` (int, default 25), ``run_id`` (str, default a new UUID), ``configurable``.
+        ``recursion_limit`` (int, default 25), ``max_concurrency`` (int: at most that many tasks of a
+        superstep run their node at once, as in LangGraph; default no cap), ``run_id`` (str, default a new
+        UUID), ``configurable`` (``thread_id`` and ``checkpoint_id`` for a graph with a checkpointer).
         ``replay_size`` is how many recent events the run retains for late views (events). ``context`` is
-        the run context (see the class docstring).
+        the run context (see the class docstring); ``durability`` as for :meth:`invoke`.
 
-        :raises InvalidArgumentError: for a malformed config
+        :raises InvalidArgumentError: for a malformed config, or a durability other than ``"sync"``,
+            ``"async"`` or ``"exit"``
         :raises TypeError: for a dict ``context`` the dataclass ``context_schema`` does not take
         :raises RuntimeError: when no event loop is running in this thread
         """
+        config = with_durability(config, durability)
         context = coerce_context(self.context_schema, context, self._inherited())
         return Run(self, input, config, replay_size=replay_size, context=context)
 
@@ -110,12 +245,13 @@ class CompiledStateGraph(GraphSpec):
         version: str = "v1",
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         context: Any = None,
+        durability: Durability | None = None,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph and yield the chunks of ``stream_mode`` as they happen.
 
         ``stream_mode`` defaults to ``"updates"`` (as LangGraph's compiled StateGraph does): one
         ``{node_name: update}`` dict per node that finished; pass ``stream_mode="values"`` for the whole
-        state after each step.
+        state after each step. ``durability`` as for :meth:`ainvoke`.
 
         This view uses the ``block`` policy with ``buffer_size`` events of buffer: while the caller is busy
         with a chunk and the buffer is full, the run waits (it runs ahead of the caller by at most
@@ -133,11 +269,14 @@ class CompiledStateGraph(GraphSpec):
         :raises TypeError: (before the run starts) for a dict ``context`` the dataclass ``context_schema`` does
             not take (a pydantic schema raises its ``ValidationError``)
         :raises Exception: what a node raised, unchanged, after the chunks produced before it, exactly once
+        :raises EmptyInputError: for a None ``input`` without a checkpointer, or on a thread without checkpoints
+            (as LangGraph), before any chunk
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         :raises RuntimeError: for a ``Command(resume=...)`` input, which needs a checkpointer (LangGraph's
             error); another :class:`~streamflow.types.Command` input applies its update and goto
         :raises ParentCommand: when a node of this graph returns ``Command(graph=Command.PARENT)`` (no parent)
         """
+        config = with_durability(config, durability)
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         parent = _parent_on_loop()
         if parent is not None:
@@ -156,6 +295,7 @@ class CompiledStateGraph(GraphSpec):
         version: str = "v1",
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         context: Any = None,
+        durability: Durability | None = None,
     ) -> Iterator[Any]:
         """The sync twin of :meth:`astream`: the same async stream, carried to this thread through an anyio
         blocking portal in batches. Async nodes work here too. ``stream_mode`` defaults to ``"updates"``, as
@@ -179,6 +319,7 @@ class CompiledStateGraph(GraphSpec):
         :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
+        config = with_durability(config, durability)
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         parent = _parent_in_thread()
         if parent is not None:
@@ -227,6 +368,8 @@ class CompiledStateGraph(GraphSpec):
         :raises InvalidArgumentError: (before the run starts) for a filter that is a single string or holds
             a non-string
         :raises Exception: what a node raised, unchanged, after the events produced before it
+        :raises EmptyInputError: for a None ``input`` without a checkpointer, or on a thread without checkpoints
+            (as LangGraph)
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
         open_view = self._events_view(
@@ -289,6 +432,21 @@ class CompiledStateGraph(GraphSpec):
             ),
             async_alternative="astream_events()",
         )
+
+    def _output_batches(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None,
+        modes: Sequence[str],
+        subgraphs: bool,
+        context: Any,
+        parent: TaskContext,
+    ) -> AsyncGenerator[list[Any], None]:
+        """The v2 parts, in batches, of this graph run inside ``parent``'s node for ``invoke()`` with
+        ``modes``: its ``values`` and ``updates`` show its output schema's keys only, as LangGraph's."""
+        run = _nested_context(parent.run, config, coerce_context(self.context_schema, context, parent.run.context))
+        spec = ViewSpec.parse(modes, subgraphs, "v2")
+        return _nested_batches(self, parent, input, run, spec, DEFAULT_BUFFER_SIZE, output_only=True)
 
     @staticmethod
     def _mode_view(
@@ -375,24 +533,38 @@ class CompiledStateGraph(GraphSpec):
         subgraphs: bool = False,
         version: str = "v1",
         context: Any = None,
+        durability: Durability | None = None,
     ) -> Any:
         """Run the graph to the end and return its result, as LangGraph's ``invoke``.
 
-        With ``stream_mode="values"`` (the default) the result is the final state (a dict); with
-        ``version="v2"`` it is a :class:`~streamflow.types.GraphOutput` whose ``value`` is that state and
-        whose ``interrupts`` is ``()``. Any other ``stream_mode`` (a list too, even ``["values"]``) returns the
-        list of the chunks :meth:`astream` would yield with the same ``stream_mode``, ``subgraphs`` and
-        ``version``. ``print_mode`` (a mode or list of modes) prints the chunks of those modes to stdout as
-        they come, as LangGraph does (``[mode] chunk``, with ``[graph=ns]`` for a subgraph's when
-        ``subgraphs``), without changing the result.
+        With ``stream_mode="values"`` (the default) the result is the final state as the output schema shows
+        it: a dict of the output schema's keys that have a value (the state schema's keys without an output
+        schema), the value itself for a root state (``StateGraph(list)``), or None when neither the input nor
+        any step wrote one of those keys (as LangGraph returns); with ``version="v2"`` it is a
+        :class:`~streamflow.types.GraphOutput` whose ``value`` is that result and whose ``interrupts`` is
+        ``()``. Any other ``stream_mode`` (a list too, even ``["values"]``) returns the list of the chunks
+        :meth:`astream` would yield with the same ``stream_mode``, ``subgraphs`` and ``version``, except that,
+        as in LangGraph, the root graph's ``values`` and ``updates`` chunks show the output schema's keys only
+        (a ``values`` chunk only after a step that wrote one of them, an update with none of them as None).
+        ``print_mode`` (a mode or list of modes) prints the chunks of those modes to stdout as they come, as
+        LangGraph does (``[mode] chunk``, with ``[graph=ns]`` for a subgraph's when ``subgraphs``), without
+        changing the result. ``durability`` (``"sync"``, ``"async"`` (the default) or
+        ``"exit"``) is when a graph with a checkpointer saves its checkpoints
+        (:data:`~streamflow.graph.persistence.Durability`); a graph with a checkpointer needs
+        ``config["configurable"]["thread_id"]``, and an input of None resumes the thread.
 
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode (in ``stream_mode`` or
             ``print_mode``) or version
+        :raises InvalidArgumentError: (a ValueError) for a durability other than the three, or, with a
+            checkpointer, a config without ``thread_id``
         :raises TypeError: (before the run starts) for a dict ``context`` the dataclass ``context_schema`` does
             not take (a pydantic schema raises its ``ValidationError``)
+        :raises EmptyInputError: for a None ``input`` without a checkpointer, or on a thread without checkpoints
+            (as LangGraph)
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
+        config = with_durability(config, durability)
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             parent = _parent_on_loop()
             if parent is not None:
@@ -404,9 +576,12 @@ class CompiledStateGraph(GraphSpec):
                 state = await self._final_state(input, config, context, self._inherited())
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
-        parts = self.astream(
-            input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2", context=context
-        )
+        parent = _parent_on_loop()
+        if parent is None:
+            open_view = _output_only(self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE))
+            parts = self._drive(input, config, open_view, None, 0, context, self._inherited())
+        else:
+            parts = _flatten(self._output_batches(input, config, collect.modes, subgraphs, context, parent))
         async for part in parts:
             collect.add(part)
         return collect.result()
@@ -421,17 +596,21 @@ class CompiledStateGraph(GraphSpec):
         subgraphs: bool = False,
         version: str = "v1",
         context: Any = None,
+        durability: Durability | None = None,
     ) -> Any:
-        """The sync twin of :meth:`ainvoke`, with the same arguments and results. The default run goes
-        through an anyio blocking portal; any other (another ``stream_mode``, ``print_mode``) runs as
-        :meth:`stream` does.
+        """The sync twin of :meth:`ainvoke`, with the same arguments and results (the output schema's keys,
+        a root value, None, or the list of chunks, as :meth:`ainvoke` says). The default run goes through an
+        anyio blocking portal; any other (another ``stream_mode``, ``print_mode``) runs as :meth:`stream` does.
 
         :raises SyncInAsyncContextError: when called in a thread that runs an event loop (use ``ainvoke()``)
         :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: (before the run starts) for an unknown mode or version
+        :raises EmptyInputError: for a None ``input`` without a checkpointer, or on a thread without checkpoints
+            (as LangGraph)
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
+        config = with_durability(config, durability)
         parent = _parent_in_thread()
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             if parent is not None:
@@ -446,13 +625,11 @@ class CompiledStateGraph(GraphSpec):
             return GraphOutput(state) if version == "v2" else state
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
         if parent is not None:
-            parts_in_node = self.stream(
-                input, config, stream_mode=collect.modes, subgraphs=subgraphs, version="v2", context=context
-            )
-            for part in parts_in_node:
+            batches = self._output_batches(input, config, collect.modes, subgraphs, context, parent)
+            for part in _nested_items_from_thread(parent, batches):
                 collect.add(part)
             return collect.result()
-        open_view = self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE)
+        open_view = _output_only(self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE))
         inherited = self._inherited()
         parts: Iterator[Mapping[str, Any]] = iterate_sync_running_calls(
             lambda caller, batch_size: self._drive(
@@ -463,6 +640,17 @@ class CompiledStateGraph(GraphSpec):
         for part in parts:
             collect.add(part)
         return collect.result()
+
+
+def _output_only(open_view: Callable[[Run], View]) -> Callable[[Run], View]:
+    """``open_view`` that first makes the run show its root graph's output schema's keys only (see
+    :attr:`~streamflow.graph.context.RunContext.output_ns`), as LangGraph's ``invoke()`` streams."""
+
+    def open_output_view(run: Run) -> View:
+        run.context.output_ns = ()
+        return open_view(run)
+
+    return open_output_view
 
 
 class _Collector:
@@ -564,11 +752,13 @@ def _nested_context(run: RunContext, config: Mapping[str, Any] | None, context: 
         if not value or key in ("tags", "metadata", "recursion_limit", "run_id"):
             continue
         merged[key] = {**run.config.get(key, {}), **value} if key == "configurable" else value
+    merged_metadata = {**run.metadata, **metadata}
     child = attrs.evolve(
         run,
         config=merged,
         tags=(*run.tags, *tags),
-        metadata={**run.metadata, **metadata},
+        metadata=merged_metadata,
+        call_metadata=merged_metadata if metadata else run.call_metadata,
         recursion_limit=limit if "recursion_limit" in config else run.recursion_limit,
         context=context,
     )
@@ -591,20 +781,36 @@ async def _execute_nested(
 
 class _Rebased:
     """A :class:`~streamflow.modes.ViewSpec` seen from a nested run at namespace depth ``depth``: its chunks
-    carry their namespace relative to the nested run's (``()`` for the nested graph itself)."""
+    carry their namespace relative to the nested run's (``()`` for the nested graph itself), and its
+    ``custom`` mode shows the custom data addressed to ``audience`` (which other streams do not show)."""
 
-    __slots__ = ("_depth", "_spec")
+    __slots__ = ("_audience", "_depth", "_spec")
 
-    def __init__(self, spec: ViewSpec, depth: int) -> None:
+    def __init__(self, spec: ViewSpec, depth: int, audience: str | None = None) -> None:
         self._spec = spec
         self._depth = depth
+        self._audience = audience
 
     @property
     def identity(self) -> bool:
         return self._spec.identity
 
     def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
-        return self._spec.table()
+        table = self._spec.table()
+        audience = self._audience
+        if audience is None or CustomData not in table:
+            return table
+
+        def addressed(project: Projection) -> Projection:
+            def show(event: Any) -> Any:
+                if event.audience == audience:
+                    event = attrs.evolve(event, audience=None)
+                return project(event)
+
+            return show
+
+        table[CustomData] = tuple((mode, addressed(project)) for mode, project in table[CustomData])
+        return table
 
     def shaper(self) -> Shaper:
         shape = self._spec.shaper()
@@ -612,14 +818,38 @@ class _Rebased:
         return lambda mode, ns, chunk: shape(mode, ns[depth:], chunk)
 
 
+def _variant(run: RunContext, parent: RunContext, **changes: Any) -> RunContext:
+    """``run`` (a nested run's context, maybe ``parent``'s own) with ``changes``: a ``custom_audience``, so its
+    stream writers address their custom data to the nested stream only (as LangGraph keeps a graph's custom
+    data to its own stream when that stream has ``custom`` among its modes), or an ``output_ns``. It shares
+    ``run``'s channel, cancellation and abandoned calls."""
+    child = attrs.evolve(run, **changes)
+    child.cancel_flag = run.cancel_flag
+    child.abandoned = run.abandoned
+    child.stop_reason = run.stop_reason
+    child.tasks_in_flight = 2 if run is parent else run.tasks_in_flight  # see _nested_context()
+    return child
+
+
 async def _nested_batches(
-    graph: GraphSpec, task: TaskContext, graph_input: Any, run: RunContext, spec: ViewSpec, buffer_size: int
+    graph: GraphSpec,
+    task: TaskContext,
+    graph_input: Any,
+    run: RunContext,
+    spec: ViewSpec,
+    buffer_size: int,
+    *,
+    output_only: bool = False,
 ) -> AsyncGenerator[list[Any], None]:
     """Run ``graph`` as a child of ``task`` and yield the chunks of ``spec`` it produces, in lists, as
-    ``astream()`` of ``graph`` alone would shape them; then raise what it raised. The parent's views see
-    its events as a subgraph's. Leaving early cancels it and waits for it."""
+    ``astream()`` of ``graph`` alone would shape them (``invoke()``'s, with its output schema's keys only,
+    when ``output_only``); then raise what it raised. The parent's views see its events as a subgraph's.
+    Leaving early cancels it and waits for it."""
     ns = task.nested_ns()
     depth = len(ns)
+    audience = str(uuid.uuid4()) if "custom" in spec.modes else None
+    if audience is not None or output_only:
+        run = _variant(run, task.run, custom_audience=audience, output_ns=ns if output_only else run.output_ns)
 
     def wanted(event: Event) -> bool:
         return event.ns[:depth] == ns if spec.subgraphs else event.ns == ns
@@ -627,7 +857,7 @@ async def _nested_batches(
     sub = run.channel.subscribe(
         kinds=spec.kinds, subgraphs=True, predicate=wanted, buffer_size=buffer_size, overflow="block"
     )
-    view = View(sub, _Rebased(spec, depth))
+    view = View(sub, _Rebased(spec, depth, audience))
     child = asyncio.ensure_future(_execute_nested(graph, graph_input, task, ns, run))
     try:
         while batch := await _next_batch(view, child):
@@ -690,3 +920,29 @@ def _nested_items_from_thread(task: TaskContext, batches: AsyncGenerator[list[An
         if not finished:
             with contextlib.suppress(TaskCancelledError, concurrent.futures.CancelledError):
                 run.call_from_thread(batches.aclose)
+
+
+def _address(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The saver address of a run's config: its ``configurable`` with ``checkpoint_ns`` defaulting to ``""``."""
+    configurable = dict(config["configurable"])
+    configurable.setdefault("checkpoint_ns", "")
+    return {"configurable": configurable}
+
+
+def _live(config: Mapping[str, Any]) -> bool:
+    """Whether ``get_state`` shows the thread's current status: no ``checkpoint_id`` named (as LangGraph)."""
+    return not config["configurable"].get("checkpoint_id")
+
+
+def _mapped(snapshot: StateSnapshot) -> StateSnapshot:
+    """A subgraph's snapshot with LangGraph's ``checkpoint_map`` (the enclosing graphs' checkpoint ids and
+    its own) in its configs."""
+    parents = dict((snapshot.metadata or {}).get("parents") or {})
+
+    def add_map(config: Mapping[str, Any]) -> Mapping[str, Any]:
+        configurable = dict(config["configurable"])
+        configurable["checkpoint_map"] = {**parents, configurable["checkpoint_ns"]: configurable["checkpoint_id"]}
+        return {**config, "configurable": configurable}
+
+    parent = snapshot.parent_config
+    return snapshot._replace(config=add_map(snapshot.config), parent_config=None if parent is None else add_map(parent))

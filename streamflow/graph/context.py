@@ -69,6 +69,16 @@ class RunContext:
     context: Any = None
     """The run's context (``invoke(..., context=...)``, made into the graph's ``context_schema``), shared with
     its subgraphs; what a node's ``Runtime.context`` is."""
+    call_metadata: Mapping[str, Any] | None = None
+    """For a graph run inside a node whose call's config gave ``metadata`` (or a run inside such a one): the
+    run's merged metadata, which its ``TaskStarted`` events carry (a ``tasks`` payload shows it, as in
+    LangGraph); None elsewhere, where views take the root run's from ``RunStarted``."""
+    custom_audience: str | None = None
+    """For a graph streamed inside a node with ``custom`` among its own modes (and the runs inside it): the id
+    of that stream, which alone shows the custom data its stream writers emit (``CustomData.audience``)."""
+    output_ns: tuple[str, ...] | None = None
+    """The namespace of the graph whose ``values`` and ``updates`` show its output schema's keys only (the
+    graph ``invoke()`` runs with a ``stream_mode``: LangGraph streams it with its output keys), or None."""
     cancel_flag: CancelFlag = attrs.field(factory=CancelFlag, init=False)
     """Set when the run ends cancelled or failed (the message names the run and why)."""
     stop_reason: str | None = attrs.field(default=None, init=False)
@@ -217,6 +227,7 @@ class Writer:
     """
 
     __slots__ = (
+        "_audience",
         "_cancel",
         "_channel",
         "_check",
@@ -252,6 +263,7 @@ class Writer:
         self._task_id = task_id
         self._tags = run.tags
         self._tool_call_id = tool_call_id
+        self._audience = run.custom_audience
 
     def __call__(self, data: Any) -> None:
         """Emit ``data`` as custom data.
@@ -275,7 +287,7 @@ class Writer:
                 raise ChannelClosedError("the stream writer was called after its run ended")
             return
         event = CustomData.of_writer(
-            self._ns, self._node, self._step, self._task_id, self._tags, data, self._tool_call_id
+            self._ns, self._node, self._step, self._task_id, self._tags, data, self._tool_call_id, self._audience
         )
         try:
             if get_ident() == self._loop_thread:

@@ -11,26 +11,41 @@ fails with its exception.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
+import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import anyio
 import attrs
 
-from ..errors import GraphRecursionError, InvalidGraphError, InvalidUpdateError, ParentCommand
-from ..events import StateUpdate, StateValues, TaskFailed, TaskFinished, TaskStarted, error_type_name
+from ..channel import Channel
+from ..checkpoint.base import ERROR, BaseCheckpointSaver
+from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError, InvalidUpdateError, ParentCommand
+from ..events import (
+    EMPTY_METADATA,
+    CheckpointSaved,
+    StateUpdate,
+    StateValues,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+    error_type_name,
+)
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Command, Send
 from .context import RunContext, TaskContext, Writer, _current
+from .persistence import SENDS, START_CHANNEL, Thread, durability_of, next_paths, subgraph_ns_part, task_id_for
 from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .state import ROOT
 from .sync_code import run_sync_code
 
-__all__ = ["execute"]
+__all__ = ["execute", "update_thread"]
 
 
 @attrs.define(slots=True, eq=False)
@@ -45,24 +60,58 @@ class _Task:
     """The node's writes one by one, when one key got more than one (a list of commands or of pairs)."""
     goto: list[str | Send] = attrs.field(factory=list)
     """Where the node's ``Command`` said to go, in addition to the edges."""
+    done: bool = False
+    slot: bool = False
+    """The task holds one of its step's ``max_concurrency`` slots."""
+    ctx: TaskContext | None = None
+    """The context the task's node ran in, once it started: its conditional edges route in it too."""
+    routes: list[tuple[Branch, list[Any]]] | None = None
+    """Where each conditional edge of the task's node goes (routed inside the task, see :func:`_route_in_task`),
+    once the node returned; None for a node without any."""
 
 
 class _Step:
     """The tasks of one superstep of one graph level, and how to run them."""
 
     def __init__(
-        self, graph: GraphSpec, run: RunContext, ns: tuple[str, ...], step: int, shown: tuple[str, ...]
+        self,
+        graph: GraphSpec,
+        run: RunContext,
+        ns: tuple[str, ...],
+        step: int,
+        shown: tuple[str, ...],
+        state: dict[str, Any] | None = None,
+        thread: Thread | None = None,
     ) -> None:
+        self.thread = thread
         self.graph = graph
+        self.state = state
+        """The state before the step (what a task's conditional edges read, with the task's own writes)."""
         self.run = run
         self.ns = ns
         self.step = step
         self.shown = shown
+        self.slots: anyio.Semaphore | None = None
+        """Caps how many of the step's tasks run at once (``config["max_concurrency"]``), or None."""
+
+    def limit(self, tasks: list[_Task]) -> None:
+        """Let at most ``config["max_concurrency"]`` of ``tasks`` run their node at once, as LangGraph does:
+        each task still starts (``TaskStarted``) and then waits for a slot (:meth:`take_slot`)."""
+        limit = self.run.config.get("max_concurrency")
+        if limit is not None and len(tasks) > limit:
+            self.slots = anyio.Semaphore(limit)
+
+    async def take_slot(self, task: _Task) -> None:
+        """Wait for a slot to run ``task`` when the step is capped; :meth:`run_all` gives it back."""
+        if self.slots is not None:
+            await self.slots.acquire()
+            task.slot = True
 
     async def run_all(self, tasks: list[_Task]) -> None:
         if len(tasks) == 1:
             await self.run_task(tasks[0])  # it takes the place of the task (or run) running this step
             return
+        self.limit(tasks)
         run = self.run
         # These tasks take the place of the task (or run) that runs this step, until they are all done.
         run.tasks_in_flight += len(tasks) - 1
@@ -85,6 +134,8 @@ class _Step:
             finally:
                 unfinished -= 1
                 run.tasks_in_flight -= 1
+                if task.slot and self.slots is not None:
+                    self.slots.release()
 
         try:
             async with anyio.create_task_group() as tg:
@@ -114,17 +165,19 @@ class _Step:
                     input=task.input,
                     triggers=task.triggers,
                     path=task.path,
+                    metadata=run.call_metadata or EMPTY_METADATA,
                 )
             )
+        await self.take_slot(task)
         flag = NEVER_CANCELLED if node.is_async or node.is_subgraph else CancelFlag()
         writer = Writer(run, ns, name, step, task_id, flag)
-        ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
+        ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
         token = _current.set(ctx)
         try:
             try:
                 if node.is_subgraph:
                     sub: GraphSpec = node.fn
-                    sub_ns = (*ns, f"{name}:{task_id}")
+                    sub_ns = (*ns, subgraph_ns_part(sub, name, task_id))
                     output = await execute(sub, task.input, run, sub_ns, nested=True)
                     out: Any = self.graph.schema.project(output)
                 else:
@@ -132,9 +185,13 @@ class _Step:
             except ParentCommand as exc:
                 out = _command_for(exc, ns, name, task_id)
             update = _take_result(self.graph, task, out, ns)
+            if self.state is not None and name in self.graph.branches_from:
+                task.routes = await _route_in_task(self.graph, node, self.state, update, ctx)
         except ParentCommand:
             raise  # on its way to the parent graph: not a failure of this task (nor LangGraph's)
         except Exception as exc:
+            if self.thread is not None:
+                await self.thread.put_error(task_id, exc)
             if channel.wants(TaskFailed):
                 channel.publish_soon(
                     TaskFailed(
@@ -150,6 +207,10 @@ class _Step:
             raise
         finally:
             _current.reset(token)
+        task.update = update
+        task.done = True
+        if self.thread is not None:
+            await self.thread.put_writes(task_id, update)
         if channel.wants(StateUpdate):
             if task.writes is None:
                 shown = self.graph.schema.unwrap(_only(update, self.shown))
@@ -200,8 +261,9 @@ def _take_result(graph: GraphSpec, task: _Task, out: Any, ns: tuple[str, ...]) -
         for key, _ in writes:
             if key in written and key not in schema.reducers:
                 raise InvalidUpdateError(
-                    f"{who} wrote state key {key!r} more than once in one update; a key takes one value per "
-                    f"step unless it has a reducer: Annotated[type, reducer]"
+                    f"At key '{key}': Can receive only one value per step. Use an Annotated key to handle "
+                    f"multiple values. ({who} wrote it more than once in one update; give it a reducer: "
+                    "Annotated[type, reducer])"
                 )
             written.add(key)
         task.writes = writes
@@ -293,13 +355,50 @@ def _task_path(task: _Task) -> tuple[Any, ...]:
     return task.path
 
 
-async def _route(branch: Branch, state_view: Any, run: RunContext) -> list[Any]:
+async def _route_in_task(
+    graph: GraphSpec, node: NodeSpec, state: dict[str, Any], update: dict[str, Any] | None, ctx: TaskContext
+) -> list[tuple[Branch, list[Any]]]:
+    """Route ``node``'s conditional edges inside its task, as LangGraph does: each path function reads the state
+    before the step with this task's own ``update`` applied (not the writes of the step's other tasks), and
+    what it writes to its stream writer comes before the task's update."""
+    schema = graph.schema
+    local = dict(state)
+    if update:
+        for key in update:
+            if key in local:
+                local[key] = copy.copy(local[key])  # a reducer that changes its first argument in place
+        schema.apply(local, [(f"node {node.name!r}", update)])
+    whole = schema.view(local)
+    output = schema.unwrap(update)
+    routed = []
+    for branch in graph.branches_from[node.name]:
+        routed.append((branch, await _route(branch, branch.view(local, node, whole, output), ctx.run, ctx)))
+    return routed
+
+
+def _entry_context(run: RunContext, ns: tuple[str, ...]) -> TaskContext:
+    """The context a conditional edge from ``START`` routes in: LangGraph's hidden ``__start__`` task."""
+    task_id = str(uuid.uuid4())
+    writer = Writer(run, ns, START, 0, task_id, NEVER_CANCELLED)
+    return TaskContext(run, ns, START, 0, task_id, (START,), ("__pregel_pull", START), writer, NEVER_CANCELLED)
+
+
+async def _route(branch: Branch, state_view: Any, run: RunContext, ctx: TaskContext | None = None) -> list[Any]:
+    """Call ``branch``'s path function with ``state_view`` in ``ctx``, its source task's context (as LangGraph
+    routes inside the task: ``get_runtime()``, ``get_config()`` and the ``runtime`` parameter are the
+    task's), and return where it goes."""
     kwargs: dict[str, Any] = {}
     if branch.injected:
-        _inject(kwargs, branch.injected, route_runtime(run.context, run.config))
-    result = branch.path(state_view, **kwargs)
-    if branch.is_async or hasattr(result, "__await__"):
-        result = await result
+        runtime = runtime_of(ctx) if ctx is not None else route_runtime(run.context, run.config)
+        _inject(kwargs, branch.injected, runtime)
+    token = _current.set(ctx) if ctx is not None else None
+    try:
+        result = branch.path(state_view, **kwargs)
+        if branch.is_async or hasattr(result, "__await__"):
+            result = await result
+    finally:
+        if token is not None:
+            _current.reset(token)
     if isinstance(result, (str, Send)) or not isinstance(result, Iterable):
         result = [result]
     out: list[Any] = []
@@ -317,7 +416,25 @@ async def _route(branch: Branch, state_view: Any, run: RunContext) -> list[Any]:
                     f"path map does not have; the map's keys are {list(branch.path_map)}"
                 ) from None
         out.append(target)
+    _check_destinations(branch, out)
     return out
+
+
+def _check_destinations(branch: Branch, destinations: list[Any]) -> None:
+    """Refuse what LangGraph refuses among a path function's destinations (in its words).
+
+    :raises InvalidGraphError: for None or ``START`` (``"Branch did not return a valid destination"``)
+    :raises InvalidUpdateError: for a ``Send`` to ``END`` (``"Cannot send a packet to the END node"``)
+    """
+    where = f"conditional edge {branch.name!r} from {branch.source!r}"
+    for target in destinations:
+        if not isinstance(target, Send) and (target is None or target == START):
+            raise InvalidGraphError(
+                f"Branch did not return a valid destination: {where} returned {target!r}; return a node name, "
+                "END, a Send or a list of them"
+            )
+    if any(isinstance(target, Send) and target.node == END for target in destinations):
+        raise InvalidUpdateError(f"Cannot send a packet to the END node ({where} sent one to END)")
 
 
 async def _successors(
@@ -326,11 +443,18 @@ async def _successors(
     state: dict[str, Any],
     joins_seen: dict[int, set[str]],
     run: RunContext,
+    outputs: list[Any] | None = None,
+    contexts: list[TaskContext | None] | None = None,
+    routes: list[list[tuple[Branch, list[Any]]] | None] | None = None,
     gotos: Sequence[Sequence[str | Send]] = (),
 ) -> list[_Task]:
-    """Tasks of the next superstep, given the nodes that just finished (in task path order) and where each said
-    to go with a ``Command`` (``gotos``, in the same order). As in LangGraph, the pushed tasks (``Send``) come
-    first, in the order they were sent, then the pulled ones, by node name.
+    """Tasks of the next superstep, given the nodes that just finished (by task path, the order LangGraph
+    applies their writes in) and what each returned (``outputs``, the same length, or None; see
+    :meth:`Branch.view`), their path functions called in the finished tasks' ``contexts`` (the same length,
+    or None), unless ``routes`` (the same length, or None) holds where a task's conditional edges already
+    went (:func:`_route_in_task`), and where each went with a ``Command`` (``gotos``, the same length, or
+    empty). As LangGraph 1.2 prepares them: the tasks ``Send`` started first, in the
+    order sent, then one task per triggered node, by node name.
 
     A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
     them fired: ``branch:to:<node>`` (plain and conditional edges, and START), then ``join:<a>+<b>:<node>``
@@ -355,10 +479,18 @@ async def _successors(
                 pull(target)
         if position < len(gotos) and gotos[position]:
             _go(graph, source, gotos[position], pull, pushes)
-        for branch in graph.branches_from.get(source, ()):
-            if state_view is None:
-                state_view = graph.schema.view(state)
-            for target in await _route(branch, state_view, run):
+        routed = routes[position] if routes is not None else None
+        if routed is None:
+            routed = []
+            for branch in graph.branches_from.get(source, ()):
+                if state_view is None:
+                    state_view = graph.schema.view(state)
+                output = outputs[position] if outputs is not None else None
+                path_input = branch.view(state, nodes.get(source), state_view, output)
+                ctx = contexts[position] if contexts is not None else None
+                routed.append((branch, await _route(branch, path_input, run, ctx)))
+        for branch, targets in routed:
+            for target in targets:
                 if isinstance(target, Send):
                     if target.node not in nodes:
                         raise InvalidGraphError(
@@ -377,6 +509,23 @@ async def _successors(
                     pull(target)
     tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in sorted(pulls)]
     return pushes + tasks
+
+
+def _hold_deferred(tasks: list[_Task], held: dict[str, _Task]) -> list[_Task]:
+    """The tasks to run next, holding back pulled tasks of deferred nodes (``add_node(..., defer=True)``) in
+    ``held`` until no other task is left: then the held ones run, as LangGraph runs a deferred node once the
+    run would otherwise finish. A node triggered again while held still runs once; a ``Send`` to a deferred
+    node is not held (LangGraph defers only the node's edge channels)."""
+    ready: list[_Task] = []
+    for task in tasks:
+        if task.node.defer and task.path[0] == "__pregel_pull":
+            held.setdefault(task.node.name, task)
+        else:
+            ready.append(task)
+    if not ready and held:
+        ready = list(held.values())
+        held.clear()
+    return ready
 
 
 def _go(
@@ -417,19 +566,35 @@ def _pull_triggers(graph: GraphSpec, name: str) -> tuple[str, ...]:
     return tuple(sorted({f"branch:to:{name}", *joins}))
 
 
-def _command_input(graph: GraphSpec, command: Command[Any]) -> tuple[Any, list[str | Send]]:
-    """The input a ``Command`` given as a run's input stands for, and where it says to go in the first step
-    (beside START's edges), as LangGraph reads it without a checkpointer. LangGraph applies its update
-    twice (as the input, then again as its START node's write), so a key with a reducer gets it twice.
+def _check_input_given(graph_input: Any, nested: bool) -> None:
+    """Refuse a run with no input, as LangGraph refuses it without a checkpoint to resume from.
 
-    :raises RuntimeError: for ``Command(resume=...)``: resuming needs a checkpointer (LangGraph's error)
+    :raises EmptyInputError: for a None ``graph_input`` of a graph that is not run as a subgraph
+    """
+    if graph_input is None and not nested:
+        raise EmptyInputError(
+            "Received no input for __start__ (a run without a checkpoint to resume needs an input: a dict of "
+            "state keys, or the root value)"
+        )
+
+
+def _command_input(graph: GraphSpec, command: Command[Any], *, checkpointer: bool) -> tuple[Any, list[str | Send]]:
+    """The input a ``Command`` given as a run's input stands for, and where it says to go in the first step
+    (beside START's edges), as LangGraph reads it when it does not resume an interrupted run. LangGraph
+    applies its update twice (as the input, then again as its START node's write), so a key with a reducer
+    gets it twice.
+
+    :raises RuntimeError: for ``Command(resume=...)``: without a ``checkpointer`` LangGraph's error; with one,
+        because streamflow has no interrupts to resume yet
     :raises InvalidUpdateError: for ``Command(graph=Command.PARENT)`` (there is no parent graph) or an update
         the state schema does not take
     """
     if command.graph == Command.PARENT:
         raise InvalidUpdateError("There is no parent graph")
     if command.resume is not None:
-        raise RuntimeError("Cannot use Command(resume=...) without checkpointer")
+        if not checkpointer:
+            raise RuntimeError("Cannot use Command(resume=...) without checkpointer")
+        raise RuntimeError("Command(resume=...) resumes an interrupted run; streamflow has no interrupts yet")
     pairs = _command_writes(graph.schema, command, "the graph input")
     goto = command.goto
     targets: list[str | Send] = [goto] if isinstance(goto, (str, Send)) else list(goto)
@@ -455,6 +620,166 @@ def _only(update: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any
     return {k: v for k, v in update.items() if k in keys} or None
 
 
+_enclosing: ContextVar[_Saving | None] = ContextVar("streamflow_enclosing_checkpoints", default=None)
+"""The checkpoints of the graph whose task runs now (None: it saves none), for the subgraphs it runs."""
+
+
+def _join_channels(graph: GraphSpec) -> dict[int, str]:
+    """The checkpoint channel of each fan-in edge, by its index: ``join:<a>+<b>:<node>`` (LangGraph's name)."""
+    return {
+        index: f"join:{'+'.join(starts)}:{target}"
+        for entries in graph.joins_with.values()
+        for index, (starts, target) in entries
+    }
+
+
+class _Saving:
+    """What :func:`execute` does with a thread: read the state it continues from, save checkpoints."""
+
+    def __init__(self, graph: GraphSpec, thread: Thread, run: RunContext, ns: tuple[str, ...], shown: tuple[str, ...]):
+        self.graph = graph
+        self.thread = thread
+        self.run = run
+        self.ns = ns
+        self.shown = shown
+        self.joins = _join_channels(graph)
+
+    def restore(self, state: dict[str, Any], joins_seen: dict[int, set[str]]) -> None:
+        values = self.thread.channel_values
+        keys = self.graph.schema.keys
+        state.update({k: v for k, v in values.items() if k in keys})
+        for index, name in self.joins.items():
+            if name in values:
+                joins_seen[index] = set(values[name] or ())
+
+    def tasks(self) -> list[_Task]:
+        """The tasks the checkpoint the run continues from triggers (a resumed run's first step)."""
+        graph = self.graph
+        nodes = graph.nodes
+        values = self.thread.channel_values
+        sends = list(values.get(SENDS) or ())
+        out: list[_Task] = []
+        for name, path in next_paths(values, list(graph.nodes)):
+            if name == START_CHANNEL:
+                continue
+            if path[0] == "__pregel_push":
+                out.append(_Task(nodes[name], sends[path[1]][1], ("__pregel_push",), path))
+            else:
+                out.append(_Task(nodes[name], None, _pull_triggers(graph, name), path))
+        saved = self.thread.saved
+        if saved is not None:
+            checkpoint_id = saved.config["configurable"]["checkpoint_id"]
+            for task in out:
+                task.id = task_id_for(checkpoint_id, self.thread.checkpoint_ns, self.thread.step + 1, task.path)
+        return out
+
+    def channels(self, state: dict[str, Any], tasks: list[_Task], joins_seen: dict[int, set[str]]) -> dict[str, Any]:
+        values: dict[str, Any] = dict(state)
+        for index, seen in joins_seen.items():
+            if seen:
+                values[self.joins[index]] = sorted(seen)
+        sends: list[list[Any]] = []
+        for task in tasks:
+            if task.path[0] == "__pregel_push":
+                sends.append([task.node.name, task.input])
+            else:
+                values[f"branch:to:{task.node.name}"] = None
+        if sends:
+            values[SENDS] = sends
+        return values
+
+    def listed(self, tasks: list[_Task]) -> tuple[list[str], list[str]]:
+        """The names and ids of ``tasks`` as a checkpoint lists them: pulls in node order, then pushes."""
+        rank = {name: i for i, name in enumerate(self.graph.nodes)}
+        listed = sorted(tasks, key=lambda t: (t.path[0] == "__pregel_push", rank[t.node.name], t.path))
+        return [t.node.name for t in listed], [t.id for t in listed]
+
+    def mapped(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``config`` as LangGraph streams a subgraph's checkpoint config: with a ``checkpoint_map`` of the
+        enclosing graphs' checkpoint ids and this one's (a root graph's is left as it is)."""
+        parents = self.thread.parents
+        if not parents:
+            return dict(config)
+        configurable = dict(config["configurable"])
+        configurable["checkpoint_map"] = {**parents, self.thread.checkpoint_ns: configurable["checkpoint_id"]}
+        return {**config, "configurable": configurable}
+
+    def task_state(self, name: str, task_id: str) -> dict[str, Any] | None:
+        """A next task's ``state`` in a checkpoint record: for a subgraph node that keeps checkpoints, the
+        config of its thread (LangGraph's); else None."""
+        node = self.graph.nodes.get(name)
+        if node is None or not node.is_subgraph or getattr(node.fn, "checkpointer", None) is False:
+            return None
+        ns = "|".join((*self.ns, f"{name}:{task_id}"))  # LangGraph's, even for a checkpointer=True subgraph
+        return {"configurable": {"thread_id": self.thread.thread_id, "checkpoint_ns": ns}}
+
+    async def announce(
+        self,
+        state: dict[str, Any],
+        config: Mapping[str, Any],
+        parent: Mapping[str, Any] | None,
+        metadata: Mapping[str, Any],
+        names: list[str],
+        ids: list[str],
+        errors: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Publish :class:`~streamflow.events.CheckpointSaved` for a checkpoint whose next tasks are ``names``
+        with ``ids`` (a task that failed, by id in ``errors``, shows its ``error`` as LangGraph's does)."""
+        channel = self.run.channel
+        if not channel.wants(CheckpointSaved):
+            return
+        step = int(metadata.get("step", -1))
+        await channel.publish(
+            CheckpointSaved(
+                ns=self.ns,
+                step=step,
+                tags=self.run.tags,
+                config=self.mapped(config),
+                parent_config=None if parent is None else self.mapped(parent),
+                values=self.graph.schema.values(state, self.shown),
+                metadata={"source": metadata.get("source"), "step": step, "parents": metadata.get("parents", {})},
+                next=names,
+                tasks=[
+                    {"id": i, "name": n, "error": errors[i], "state": self.task_state(n, i)}
+                    if errors and i in errors
+                    else {"id": i, "name": n, "interrupts": (), "state": self.task_state(n, i)}
+                    for i, n in zip(ids, names, strict=True)
+                ],
+            )
+        )
+
+    async def save(
+        self,
+        source: str,
+        step: int,
+        state: dict[str, Any],
+        tasks: list[_Task],
+        joins_seen: dict[int, set[str]],
+        updated: Iterable[str],
+        start: Any = None,
+        wrote: Iterable[str] = (),
+    ) -> None:
+        """Save a checkpoint of ``state`` whose next tasks are ``tasks`` (their ids set from it), and publish
+        :class:`~streamflow.events.CheckpointSaved` for it."""
+        thread = self.thread
+        checkpoint_id = thread.next_id(step)
+        ns_name = thread.checkpoint_ns
+        for task in tasks:
+            task.id = task_id_for(checkpoint_id, ns_name, step + 1, task.path)
+        values = self.channels(state, tasks, joins_seen)
+        names, ids = self.listed(tasks)
+        changed = list(updated) + [f"branch:to:{t.node.name}" for t in tasks if t.path[0] == "__pregel_pull"]
+        if start is not None:
+            values[START_CHANNEL] = start
+            start_id = task_id_for(checkpoint_id, ns_name, step + 1, ("__pregel_pull", START_CHANNEL))
+            names, ids = [START_CHANNEL], [start_id]
+            changed.append(START_CHANNEL)
+        config, metadata, parent = await thread.save(checkpoint_id, source, step, values, changed, wrote)
+        await self.announce(state, config, parent, metadata, names, ids)
+        if start is not None:
+            await thread.put_writes(ids[0], self.graph.schema.check_input(start))
+
+
 async def execute(
     graph: GraphSpec, graph_input: Any, run: RunContext, ns: tuple[str, ...], *, nested: bool = False
 ) -> Any:
@@ -463,8 +788,16 @@ async def execute(
     As in LangGraph, a ``StateValues`` event (a ``values`` chunk) follows the input and each superstep that
     wrote at least one state key shown: an input that sets no key (``{}``, only keys outside the input
     schema), or a step whose nodes all returned None or ``{}``, gives none. Every state key is shown, except
-    in a ``nested`` run (a subgraph), which shows its output schema's keys only, in ``StateValues`` and in
-    ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph.
+    in a ``nested`` run (a subgraph), or in the graph at the run's ``output_ns`` (what ``invoke()`` runs with
+    a ``stream_mode``), which show the output schema's keys only, in ``StateValues`` and in
+    ``StateUpdate`` events (an update with none of them shows as None), as LangGraph streams a subgraph, or
+    streams for ``invoke()``.
+
+    A root graph with a checkpointer (``graph.checkpointer``) continues the thread ``run.config`` names and
+    saves a checkpoint after its input and each superstep (see :mod:`streamflow.graph.persistence`); an input
+    of None resumes the thread's pending tasks, those whose writes were saved are not run again. A graph run
+    under a namespace ``ns`` inside such a run (a subgraph) saves checkpoints of its own under it, unless it
+    was compiled with ``checkpointer=False``.
 
     A ``Command`` as ``graph_input`` stands for its update and goto (see :func:`_command_input`); a node's
     ``Command`` is read by :func:`_take_result`.
@@ -472,36 +805,131 @@ async def execute(
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
         ``invoke`` returns None then)
+    :raises EmptyInputError: for a None ``graph_input`` (not ``nested``), as LangGraph raises it
     :raises InvalidUpdateError: for an input or node update the schema does not allow
     :raises InvalidGraphError: for a conditional edge or a ``Command(goto=...)`` naming an unknown node
-    :raises RuntimeError: for a ``Command(resume=...)`` input (no checkpointer; LangGraph's error)
     :raises ParentCommand: for ``Command(graph=Command.PARENT)`` returned by a node of a root graph
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
+    :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``
+    :raises EmptyInputError: for an input of None on a thread that has no checkpoint
+    :raises CheckpointSerializationError: for a state value the checkpointer cannot store, naming its key
+    :raises RuntimeError: for a root graph compiled with ``checkpointer=True`` (LangGraph's message), or a
+        ``Command(resume=...)`` input (see :func:`_command_input`)
     :raises Exception: whatever a node raised, unchanged
     """
     schema = graph.schema
+    shown = schema.output_keys if nested or run.output_ns == ns else schema.keys
+    state = schema.start()
+    joins_seen: dict[int, set[str]] = {}
+    own = getattr(graph, "checkpointer", None)
+    if ns or not isinstance(own, BaseCheckpointSaver):
+        _check_input_given(graph_input, nested)  # with a checkpointer, None resumes the thread
+    enclosing = _enclosing.get() if ns else None
+    thread: Thread | None = None
+    if not ns and own is True:
+        raise RuntimeError("checkpointer=True cannot be used for root graphs.")  # LangGraph's error
+    if not ns and isinstance(own, BaseCheckpointSaver):
+        thread = await Thread.open(own, run.config, durability_of(run.config))
+    elif enclosing is not None and own is not False:
+        # a subgraph (or a graph run inside a node) of a run that saves checkpoints: its own, under its namespace
+        saver = own if isinstance(own, BaseCheckpointSaver) else None
+        thread = enclosing.thread.child("|".join(ns), run.config, saver)
+        if own is True:
+            # checkpoints of its own, under the node's name: it continues its thread's state run after run
+            thread.keep_at_exit = True
+            await thread.load()
+            if thread.saved is not None and next_paths(thread.channel_values, list(graph.nodes)):
+                graph_input = None  # it did not finish: it resumes
+        elif not thread.exit_only:
+            await thread.load()
+            if thread.saved is not None:
+                graph_input = None  # the task ran before and did not finish: the subgraph resumes, as LangGraph's
+    if thread is None:
+        token = _enclosing.set(None)
+        try:
+            return await _run(graph, graph_input, run, ns, shown, state, joins_seen, None)
+        finally:
+            _enclosing.reset(token)
+    saving = _Saving(graph, thread, run, ns, shown)
+    saving.restore(state, joins_seen)
+    token = _enclosing.set(saving)
+    try:
+        return await _run(graph, graph_input, run, ns, shown, state, joins_seen, saving)
+    finally:
+        _enclosing.reset(token)
+        await thread.flush()
+
+
+async def _run(
+    graph: GraphSpec,
+    graph_input: Any,
+    run: RunContext,
+    ns: tuple[str, ...],
+    shown: tuple[str, ...],
+    state: dict[str, Any],
+    joins_seen: dict[int, set[str]],
+    saving: _Saving | None,
+) -> Any:
+    schema = graph.schema
     channel = run.channel
     output_keys = schema.output_keys
-    shown = output_keys if nested else schema.keys
-    state = schema.start()
     result: Any = None
-    command = isinstance(graph_input, Command)
-    if command:
-        graph_input, start_goto = _command_input(graph, graph_input)
-    first = schema.check_input(graph_input)
-    if first:
-        schema.apply(state, [("the graph input", first)])
-        if command:  # LangGraph applies a Command input's update again when its START node runs
-            schema.apply(state, [("the graph input", first)])
-        if channel.wants(StateValues) and any(k in shown for k in first):
-            await channel.publish(StateValues(ns=ns, step=0, tags=run.tags, values=schema.values(state, shown)))
-        if any(k in output_keys for k in first):
+    pending: dict[str, dict[str, Any]] = {}
+    held: dict[str, _Task] = {}
+    start_step = 0
+    if saving is not None and graph_input is None:
+        thread = saving.thread
+        if thread.saved is None:
+            raise EmptyInputError(f"Received no input for {START}")
+        tasks = saving.tasks()
+        if any(k in output_keys for k in state):
             result = schema.output(state)
-    joins_seen: dict[int, set[str]] = {}
-    tasks = await _successors(graph, [START], state, joins_seen, run, [start_goto] if command else ())
-    step = 1
+        if channel.wants(StateValues) and any(k in shown for k in state):
+            # as LangGraph, a resumed run shows the state it resumes from first
+            await channel.publish(
+                StateValues(ns=ns, step=thread.step, tags=run.tags, values=schema.values(state, shown))
+            )
+        if thread.addressed and tasks and thread.step_source not in ("update", "fork"):
+            # time travel: a fork of the addressed checkpoint starts the new branch, and every task runs again
+            await saving.save("fork", thread.step + 1, state, tasks, joins_seen, ())
+        else:
+            pending = thread.pending()
+            saved = thread.saved
+            if saved is not None:
+                # as LangGraph, the checkpoint it resumes from is streamed again
+                names, ids = saving.listed(tasks)
+                errors = {t: v for t, c, v in saved.pending_writes or () if c == ERROR}
+                await saving.announce(state, saved.config, saved.parent_config, saved.metadata, names, ids, errors)
+        start_step = thread.step
+    else:
+        command = isinstance(graph_input, Command)
+        if command:
+            graph_input, start_goto = _command_input(graph, graph_input, checkpointer=saving is not None)
+        if saving is not None:
+            start_step = saving.thread.step + 2
+            await saving.save("input", start_step - 1, state, [], joins_seen, (), start=graph_input)
+        first = schema.check_input(graph_input)
+        if first:
+            schema.apply(state, [("the graph input", first)])
+            if command:  # LangGraph applies a Command input's update again when its START node runs
+                schema.apply(state, [("the graph input", first)])
+            if channel.wants(StateValues) and any(k in shown for k in first):
+                await channel.publish(
+                    StateValues(ns=ns, step=start_step, tags=run.tags, values=schema.values(state, shown))
+                )
+            if any(k in output_keys for k in first):
+                result = schema.output(state)
+        entry: list[TaskContext | None] | None = [_entry_context(run, ns)] if START in graph.branches_from else None
+        gotos = [start_goto] if command else []
+        tasks = _hold_deferred(
+            await _successors(graph, [START], state, joins_seen, run, [graph_input], entry, gotos=gotos), held
+        )
+        if saving is not None:
+            await saving.save("loop", start_step, state, tasks, joins_seen, first or (), wrote=[START])
+    step = start_step + 1
+    current = None if saving is None else saving.thread
     while tasks:
-        if step > run.recursion_limit:
+        if step > start_step + run.recursion_limit:
             raise GraphRecursionError(
                 f"Recursion limit of {run.recursion_limit} reached without hitting a stop condition. You can "
                 "increase the limit by setting the `recursion_limit` config key."
@@ -511,7 +939,13 @@ async def execute(
             if task.input is None:
                 node_input = task.node.input
                 task.input = state_view if node_input is None else node_input.view(state)
-        await _Step(graph, run, ns, step, shown).run_all(tasks)
+        if pending:
+            for task in tasks:
+                if task.id in pending:
+                    task.update = pending[task.id] or None
+                    task.done = True
+            pending = {}
+        await _Step(graph, run, ns, step, shown, state, current).run_all([t for t in tasks if not t.done])
         # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
         # index), whatever order they finished in.
         done = [t for t in tasks if t.update]
@@ -523,7 +957,70 @@ async def execute(
                 await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state, shown)))
             if any(k in output_keys for t in done for k in t.update or ()):
                 result = schema.output(state)
-        tasks.sort(key=_task_path)  # LangGraph writes a step's branches and gotos in this order too
-        tasks = await _successors(graph, [t.node.name for t in tasks], state, joins_seen, run, [t.goto for t in tasks])
+        by_path = sorted(tasks, key=_task_path) if len(tasks) > 1 else tasks  # LangGraph's order of writes
+        finished = [t.node.name for t in by_path]
+        routes = [t.routes for t in by_path]
+        gotos = [t.goto for t in by_path]
+        tasks = _hold_deferred(
+            await _successors(graph, finished, state, joins_seen, run, routes=routes, gotos=gotos), held
+        )
+        if saving is not None:
+            written = dict.fromkeys(k for t in done for k in t.update or ())
+            await saving.save("loop", step, state, tasks, joins_seen, written, wrote=[t.node.name for t in done])
         step += 1
     return result
+
+
+async def update_thread(
+    graph: GraphSpec, saver: BaseCheckpointSaver[Any], config: Mapping[str, Any], values: Any, as_node: str | None
+) -> dict[str, Any]:
+    """LangGraph's ``update_state``: apply ``values`` to the thread's state as if node ``as_node`` had written
+    them (through the reducers), and save an ``"update"`` checkpoint whose next tasks are that node's
+    successors. Without ``as_node``: the graph's only node, ``START`` on a thread without checkpoints, else the
+    node that wrote the thread's last checkpoint. Returns the new checkpoint's config.
+
+    :raises InvalidUpdateError: ``"Ambiguous update, specify as_node"`` when several nodes wrote the last
+        checkpoint, ``"Node <name> does not exist"`` for an unknown ``as_node``, or for values the schema
+        does not allow
+    """
+    schema = graph.schema
+    run = RunContext(
+        channel=Channel("update_state", replay_size=0),
+        run_id="update_state",
+        config=config,
+        tags=(),
+        metadata={},
+        recursion_limit=1,
+        loop_thread=threading.get_ident(),
+    )
+    thread = await Thread.open(saver, config)
+    saving = _Saving(graph, thread, run, (), schema.keys)
+    state = schema.start()
+    joins_seen: dict[int, set[str]] = {}
+    saving.restore(state, joins_seen)
+    if as_node is None:
+        if len(graph.nodes) == 1:
+            as_node = next(iter(graph.nodes))
+        elif thread.saved is None:
+            as_node = START
+        else:
+            as_node = thread.last_writer()
+    if as_node is None:
+        raise InvalidUpdateError("Ambiguous update, specify as_node")
+    if as_node != START and as_node not in graph.nodes:
+        raise InvalidUpdateError(f"Node {as_node} does not exist")
+    if as_node == START:
+        update = schema.check_input(values)
+    else:
+        update = schema.check_update(values, f"update_state(as_node={as_node!r})")
+    if thread.saved is not None:
+        # the writes are the result of the pending task of that node, if there is one (LangGraph's history)
+        pending = [t for t in saving.tasks() if t.node.name == as_node]
+        await thread.put_writes(pending[0].id if pending else str(uuid.uuid4()), update)
+    if update:
+        schema.apply(state, [(f"update_state(as_node={as_node!r})", update)])
+    tasks = await _successors(graph, [as_node], state, joins_seen, run)
+    step = (thread.step if thread.saved is not None else -1) + 1  # a new thread's first update is step 0
+    await saving.save("update", step, state, tasks, joins_seen, update or (), wrote=[as_node])
+    assert thread.saved is not None
+    return dict(thread.saved.config)

@@ -41,7 +41,7 @@ def parse_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], tupl
     (``thread_id`` ..., see :func:`streamflow.metadata.run_metadata`).
 
     :raises InvalidArgumentError: for a config that is not a mapping, or a ``tags``, ``metadata``,
-        ``recursion_limit`` or ``run_id`` of the wrong type
+        ``recursion_limit``, ``max_concurrency`` or ``run_id`` of the wrong type
     """
     if config is None:
         config = {}
@@ -56,6 +56,11 @@ def parse_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], tupl
     limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise InvalidArgumentError(f"config['recursion_limit'] must be a positive int, got {limit!r}")
+    concurrency = config.get("max_concurrency")
+    if concurrency is not None and (
+        not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
+    ):
+        raise InvalidArgumentError(f"config['max_concurrency'] must be a positive int or None, got {concurrency!r}")
     run_id = config.get("run_id") or str(uuid.uuid4())
     return dict(config), tuple(tags), run_metadata(metadata, config.get("configurable")), limit, str(run_id)
 

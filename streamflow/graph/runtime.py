@@ -113,8 +113,9 @@ class Runtime(Generic[ContextT]):
     previous: Any = None
     """Always None: the previous return value of a thread needs a checkpointer, which streamflow has not yet."""
     execution_info: ExecutionInfo | None = None
-    """The task's :class:`ExecutionInfo` (None outside a task, and for a conditional-edge path function:
-    streamflow routes after the step, outside the task LangGraph routes in)."""
+    """The task's :class:`ExecutionInfo` (None outside a task). A conditional-edge path function gets its
+    source task's runtime, as LangGraph routes inside that task (the hidden ``__start__`` task's for an
+    entry path function)."""
     server_info: ServerInfo | None = None
     """The :class:`ServerInfo` made from the run's config, or None."""
     control: Any = None

@@ -53,6 +53,9 @@ class NodeSpec:
     input: NodeInput | None = None
     """The node's own input schema (given to ``add_node`` or read from its first parameter's type hint), or
     None: the node receives the graph's state schema."""
+    defer: bool = False
+    """``add_node(..., defer=True)``: once triggered, the node waits until a superstep would have no other
+    task (LangGraph's deferred node)."""
 
     @classmethod
     def of(cls, name: str, fn: Callable[..., Any]) -> NodeSpec:
@@ -60,10 +63,14 @@ class NodeSpec:
         parameter named ``writer`` or annotated :data:`~streamflow.graph.StreamWriter`), and takes ``runtime``,
         ``store`` or ``previous``.
 
-        :raises TypeError: when ``fn`` is not callable (LangGraph raises TypeError too)
+        :raises TypeError: when ``fn`` is not callable (with LangGraph's sentence, ``"Expected a Runnable,
+            callable or dict.Instead got an unsupported type: <class 'int'>"``)
         """
         if not callable(fn):
-            raise TypeError(f"node {name!r} must be a function or a compiled graph, got {fn!r}")
+            raise TypeError(
+                f"Expected a Runnable, callable or dict.Instead got an unsupported type: {type(fn)} (node {name!r} "
+                f"must be a function or a compiled graph, got {fn!r})"
+            )
         is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             getattr(fn, "__call__", None)  # noqa: B004
         )
@@ -95,14 +102,25 @@ class NodeSpec:
         return cls(name, graph, is_async=True, is_subgraph=True)
 
 
+def _declared_callable(fn: Any) -> Any:
+    """The function whose signature LangGraph reads for ``fn``'s input schema: ``fn`` itself when it is a
+    function or method, its ``__call__`` when that is a method (a callable instance), else None."""
+    if inspect.isfunction(fn) or inspect.ismethod(fn):
+        return fn
+    call = getattr(fn, "__call__", None)  # noqa: B004
+    return call if inspect.ismethod(call) else None
+
+
 def inferred_input_schema(fn: Any) -> type[Any] | None:
-    """The input schema a node function declares, as LangGraph reads it: the type hint of a plain function's
-    first parameter, when that is a TypedDict or dataclass with at least one key; else None."""
-    if not inspect.isfunction(fn):
+    """The input schema a node or path function declares, as LangGraph reads it: the type hint of the first
+    parameter of a function, method or callable instance (not a ``functools.partial``), when that is a
+    TypedDict or dataclass with at least one key; else None."""
+    target = _declared_callable(fn)
+    if target is None:
         return None
     try:
-        first = next(iter(inspect.signature(fn).parameters))
-        hint = typing.get_type_hints(fn).get(first)
+        first = next(iter(inspect.signature(target).parameters))
+        hint = typing.get_type_hints(target).get(first)
     except Exception:
         return None
     if not isinstance(hint, type) or not (dataclasses.is_dataclass(hint) or issubclass(hint, dict)):
@@ -130,6 +148,22 @@ class Branch:
     injected: tuple[str, ...] = attrs.field(init=False)
     """Which of ``runtime``, ``store`` and ``previous`` the path function declares (LangGraph passes them to
     path functions too)."""
+    input: NodeInput | None = attrs.field(default=None, kw_only=True)
+    """The path function's own input schema (its first parameter's type hint), or None: it receives what its
+    source node receives (see :meth:`view`)."""
+
+    def view(self, state: Mapping[str, Any], source: NodeSpec | None, whole: Any, output: Any = None) -> Any:
+        """What the path function is called with, as LangGraph 1.2 reads ``state`` (the state the source task
+        sees once its own update is applied): its own
+        input schema's keys; else its source node's input schema's keys (``whole``, the state schema's view,
+        when the source has none), under which LangGraph puts the source's ``output`` (the update it returned,
+        or the graph input for ``START``) when both are dicts, so the output's other keys show through."""
+        if self.input is not None:
+            return self.input.view(state)
+        value = source.input.view(state) if source is not None and source.input is not None else whole
+        if isinstance(value, dict) and isinstance(output, dict):
+            value = {**output, **value}
+        return value
 
     @injected.default
     def _injected(self) -> tuple[str, ...]:

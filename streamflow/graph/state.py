@@ -45,6 +45,24 @@ LangGraph, so ``Annotated[Sequence[BaseMessage], add_messages]`` starts from ``[
 graph input too)."""
 
 
+def _check_reducer(reducer: Reducer, key: str) -> None:
+    """Refuse a reducer that does not take two positional arguments, as LangGraph's ``StateGraph()`` does.
+
+    :raises InvalidArgumentError: LangGraph's ``"Invalid reducer signature. Expected (a, b) -> c. Got
+        (left)"``, naming the key
+    """
+    try:
+        params = inspect.signature(reducer).parameters.values()
+    except (TypeError, ValueError):
+        return  # a builtin without a signature: nothing to check
+    positional = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+    if positional != 2:
+        raise InvalidArgumentError(
+            f"Invalid reducer signature. Expected (a, b) -> c. Got {inspect.signature(reducer)} (the reducer "
+            f"of state key {key!r} must take the current value and the update)"
+        )
+
+
 def _reducer_of(hint: Any) -> tuple[Reducer | None, Any]:
     """Return ``(reducer or None, initial value or _MISSING)`` for one key's type hint."""
     if get_origin(hint) is not Annotated:
@@ -92,7 +110,8 @@ def is_state_schema(schema: Any) -> bool:
 def _read(schema: Any, what: str) -> tuple[tuple[str, ...], dict[str, Reducer], dict[str, Any]]:
     """``(keys, reducers, initial values)`` that ``schema`` declares.
 
-    :raises InvalidArgumentError: when ``schema`` is neither a TypedDict, a dataclass nor a root type
+    :raises InvalidArgumentError: when ``schema`` is neither a TypedDict, a dataclass nor a root type, or
+        declares a reducer that does not take two positional arguments
     """
     if _is_keyed(schema):
         hints = get_type_hints(schema, include_extras=True)
@@ -109,6 +128,7 @@ def _read(schema: Any, what: str) -> tuple[tuple[str, ...], dict[str, Reducer], 
     for key, hint in items:
         reducer, start = _reducer_of(hint)
         if reducer is not None:
+            _check_reducer(reducer, key)
             reducers[key] = reducer
             if start is not _MISSING:
                 initial[key] = start
@@ -272,8 +292,9 @@ class StateSchema:
                 if reducer is None:
                     if key in written:
                         raise InvalidUpdateError(
-                            f"{written[key]} and {who} both wrote state key {key!r} in one superstep; a key "
-                            f"takes one value per step unless it has a reducer: Annotated[type, reducer]"
+                            f"At key '{key}': Can receive only one value per step. Use an Annotated key to "
+                            f"handle multiple values. ({written[key]} and {who} both wrote it in one superstep; "
+                            "give it a reducer: Annotated[type, reducer])"
                         )
                     written[key] = who
                     state[key] = value

@@ -468,20 +468,56 @@ def test_deprecated_input_output_keywords(lib: Lib) -> None:
 
 
 @pytest.mark.parametrize(
-    "stream_mode",
-    [
-        pytest.param(
-            ["values", "updates"],
-            marks=pytest.mark.differs(
-                "invoke() with a stream_mode list shows every state key in values/updates chunks; LangGraph only "
-                "the output schema's"
-            ),
-        ),
-        pytest.param(
-            "updates", marks=pytest.mark.differs("invoke(stream_mode='updates') shows keys outside the output schema")
-        ),
-    ],
+    "stream_mode", [["values", "updates"], "updates", ["values"], ["updates"], ["tasks", "values"], "debug"]
 )
 def test_invoke_modes_with_output_schema(lib: Lib, stream_mode: Any) -> None:
     expected = normalise(input_output(reference()).invoke({"hello": "hi"}, stream_mode=stream_mode))
     assert normalise(input_output(lib).invoke({"hello": "hi"}, stream_mode=stream_mode)) == expected
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("stream_mode", [["values", "updates"], "updates", ["values"]])
+async def test_ainvoke_modes_with_output_schema(lib: Lib, stream_mode: Any) -> None:
+    """``ainvoke()`` with a ``stream_mode`` shows the output schema's keys only, as ``invoke()`` does."""
+    expected = normalise(await input_output(reference()).ainvoke({"hello": "hi"}, stream_mode=stream_mode))
+    assert normalise(await input_output(lib).ainvoke({"hello": "hi"}, stream_mode=stream_mode)) == expected
+
+
+@pytest.mark.parametrize("stream_mode", [["values", "updates"], "updates"])
+def test_invoke_modes_with_output_schema_inside_a_node(lib: Lib, stream_mode: Any) -> None:
+    """A graph invoked with a ``stream_mode`` inside a node shows its output schema's keys only, as at the root."""
+
+    def run(lib: Lib) -> Any:
+        inner = input_output(lib)
+        seen: list[Any] = []
+
+        def caller(state: Question) -> dict[str, Any]:
+            seen.append(inner.invoke({"hello": state["hello"]}, stream_mode=stream_mode))
+            return {}
+
+        builder = lib.StateGraph(Question)
+        builder.add_node("caller", caller)
+        builder.add_edge(lib.START, "caller")
+        builder.compile().invoke({"hello": "hi"})
+        return normalise(seen)
+
+    assert run(lib) == run(reference())
+
+
+@pytest.mark.anyio
+async def test_ainvoke_modes_with_output_schema_inside_a_node(lib: Lib) -> None:
+    async def run(lib: Lib) -> Any:
+        inner = input_output(lib)
+        seen: list[Any] = []
+
+        async def caller(state: Question) -> dict[str, Any]:
+            seen.append(await inner.ainvoke({"hello": state["hello"]}, stream_mode=["values", "updates"]))
+            return {}
+
+        builder = lib.StateGraph(Question)
+        builder.add_node("caller", caller)
+        builder.add_edge(lib.START, "caller")
+        await builder.compile().ainvoke({"hello": "hi"})
+        return normalise(seen)
+
+    assert await run(lib) == await run(reference())

@@ -643,7 +643,13 @@ CASES = [
         id="root-node-command-parent",
     ),
     pytest.param(
-        Run(same_key_twice, {"foo": ""}, "invoke", raises=("InvalidUpdateError", "'bar'")), id="same-key-twice"
+        Run(
+            same_key_twice,
+            {"foo": ""},
+            "invoke",
+            raises=("InvalidUpdateError", "At key 'bar': Can receive only one value per step"),
+        ),
+        id="same-key-twice",
     ),
     pytest.param(Run(bad_goto, {"foo": ""}, "invoke"), id="goto-unknown-node", marks=UNKNOWN_GOTO),
     pytest.param(Run(unknown_update_key, {"foo": ""}, "invoke"), id="command-unknown-key", marks=UNKNOWN_KEY),

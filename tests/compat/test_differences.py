@@ -101,3 +101,34 @@ def test_graph_output_has_no_dict_access() -> None:
     assert ours.value == {"a": 1}
     with pytest.raises(TypeError):
         ours["a"]
+
+
+@pytest.mark.parametrize("keyword", ["metadata", "retry_policy", "cache_policy"])
+def test_add_node_keywords_streamflow_does_not_apply(keyword: str) -> None:
+    from langgraph.types import CachePolicy, RetryPolicy
+
+    from streamflow.errors import InvalidArgumentError
+
+    value = {"metadata": {"k": "v"}, "retry_policy": RetryPolicy(), "cache_policy": CachePolicy()}[keyword]
+    builder = reference().StateGraph(State)
+    builder.add_node("node", plain, **{keyword: value})
+    assert "node" in builder.nodes
+    with pytest.raises(InvalidArgumentError, match=f"{keyword} not supported"):
+        load("streamflow").StateGraph(State).add_node("node", plain, **{keyword: value})
+
+
+@pytest.mark.parametrize("send", [False, True])
+def test_a_path_function_names_no_node(send: bool, caplog: pytest.LogCaptureFixture) -> None:
+    from streamflow.errors import InvalidGraphError
+
+    def build(lib: Lib) -> Any:
+        builder = lib.StateGraph(State)
+        builder.add_node("node", plain)
+        builder.add_edge(lib.START, "node")
+        builder.add_conditional_edges("node", lambda state: [lib.Send("nowhere", state)] if send else "nowhere")
+        return builder.compile()
+
+    assert build(reference()).invoke({"a": 0}) == {"a": 1}
+    assert "nowhere" in caplog.text
+    with pytest.raises(InvalidGraphError, match=r"'nowhere'.*known nodes: \['node'\]"):
+        build(load("streamflow")).invoke({"a": 0})

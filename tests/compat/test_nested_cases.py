@@ -151,10 +151,6 @@ ASYNC_CASES = [
     pytest.param(
         Case(async_stream, START_VALUE, {"subgraphs": True, "stream_mode": ALL}),
         id="async-astream-custom",
-        marks=pytest.mark.differs(
-            "custom data of a graph streamed inside a node with 'custom' among its own modes also reaches the "
-            "parent's stream (LangGraph gives it to the inner stream only)"
-        ),
     ),
     pytest.param(
         Case(async_stream, START_VALUE, {"subgraphs": True, "stream_mode": ["values", "updates"]}), id="async-astream"
@@ -319,7 +315,6 @@ def test_config_of_the_parent_run_reaches_the_invoked_graph(lib: Lib) -> None:
     assert custom(configured(lib)) == expected
 
 
-@pytest.mark.differs("a tasks payload's metadata is the root run's: the metadata given to the nested call is missing")
 def test_tasks_of_an_invoked_graph_with_a_config(lib: Lib) -> None:
     def tasks(graph: Any) -> Any:
         return normalise(list(graph.stream(START_VALUE, PARENT_CONFIG, stream_mode="tasks", subgraphs=True)))
@@ -367,3 +362,36 @@ def test_parallel_nodes_each_invoking_a_graph(lib: Lib) -> None:
     expected = chunks(siblings(reference()))
     assert len(expected) == 6
     assert chunks(siblings(lib)) == expected
+
+
+@pytest.mark.anyio
+async def test_messages_of_a_child_invoked_with_metadata(lib: Lib) -> None:
+    """A model's tokens in a graph invoked inside a node with ``metadata`` carry that metadata, in the parent's
+    ``messages`` stream too."""
+
+    async def run(lib: Lib) -> Any:
+        model = chat_model(lib, "hey")
+
+        async def inner(state: Any) -> dict[str, Any]:
+            return {"messages": [await model.ainvoke(state["messages"])]}
+
+        sub = lib.StateGraph(lib.MessagesState)
+        sub.add_node("inner", inner)
+        sub.add_edge(lib.START, "inner")
+        compiled = sub.compile()
+
+        async def caller(state: Any) -> dict[str, Any]:
+            await compiled.ainvoke({"messages": state["messages"]}, {"metadata": {"m": 2}})
+            return {"messages": []}
+
+        builder = lib.StateGraph(lib.MessagesState)
+        builder.add_node("caller", caller)
+        builder.add_edge(lib.START, "caller")
+        parts = builder.compile().astream(
+            {"messages": [("user", "hi")]}, {"metadata": {"user": "u"}}, stream_mode="messages", subgraphs=True
+        )
+        return [(len(ns), meta.get("m"), meta.get("user"), meta["langgraph_node"]) async for ns, (_c, meta) in parts]
+
+    expected = await run(reference())
+    assert expected and all(item[1] == 2 for item in expected)
+    assert await run(lib) == expected

@@ -154,6 +154,98 @@ def bad_reducer(lib: Lib) -> Any:
     return lib.StateGraph(Bad)
 
 
+def invalid_builder(mistake: str) -> Callable[[Lib], Any]:
+    """A graph with one of the mistakes LangGraph's builder or ``validate()`` refuses (see ``INVALID``)."""
+
+    def build(lib: Lib) -> Any:
+        def route(state: Hello) -> str:
+            return "start"
+
+        builder = lib.StateGraph(Hello)
+        builder.add_node("start", lambda state: state)
+        if mistake != "no-entrypoint":
+            builder.add_edge(lib.START, "start")
+        if mistake == "unknown-edge-target":
+            builder.add_edge("start", "nowhere")
+        elif mistake == "unknown-branch-target":
+            builder.add_conditional_edges("start", route, {"x": "nowhere"})
+        elif mistake == "unknown-literal-target":
+
+            def literal(state: Hello) -> Literal["nowhere"]:
+                return "nowhere"
+
+            builder.add_conditional_edges("start", literal)
+        elif mistake == "unknown-branch-source":
+            builder.add_conditional_edges("ghost", route)
+        elif mistake == "duplicate-branch":
+            builder.add_conditional_edges("start", route)
+            builder.add_conditional_edges("start", route)
+        elif mistake == "duplicate-lambda-branch":
+            builder.add_conditional_edges("start", lambda state: "start")
+            builder.add_conditional_edges("start", lambda state: lib.END)
+        elif mistake == "duplicate-node":
+            builder.add_node("start", lambda state: state)
+        elif mistake in ("reserved-start", "reserved-end"):
+            builder.add_node(lib.START if mistake == "reserved-start" else lib.END, lambda state: state)
+        elif mistake in ("reserved-colon", "reserved-pipe"):
+            builder.add_node("a:b" if mistake == "reserved-colon" else "a|b", lambda state: state)
+        elif mistake == "edge-from-end":
+            builder.add_edge(lib.END, "start")
+        elif mistake == "edge-to-start":
+            builder.add_edge("start", lib.START)
+        elif mistake == "fan-in-unknown-start":
+            builder.add_edge(["start", "ghost"], lib.END)
+        elif mistake == "fan-in-unknown-end":
+            builder.add_edge(["start"], "ghost")
+        elif mistake == "fan-in-to-start":
+            builder.add_edge(["start"], lib.START)
+        elif mistake == "not-callable":
+            builder.add_node("five", 5)
+        return builder.compile()
+
+    return build
+
+
+INVALID = [
+    ("unknown-edge-target", "^Found edge ending at unknown node `nowhere`"),
+    ("unknown-branch-target", "^At 'start' node, 'route' branch found unknown target 'nowhere'"),
+    ("unknown-literal-target", "^At 'start' node, 'literal' branch found unknown target 'nowhere'"),
+    ("unknown-branch-source", "^Found edge starting at unknown node 'ghost'"),
+    ("no-entrypoint", "^Graph must have an entrypoint: add at least one edge from START to another node"),
+    ("duplicate-branch", "^Branch with name `route` already exists for node `start`"),
+    ("duplicate-lambda-branch", "^Branch with name `.*` already exists for node `start`"),  # LangGraph: `None`
+    ("duplicate-node", "^Node `start` already present."),
+    ("reserved-start", "^Node `__start__` is reserved."),
+    ("reserved-end", "^Node `__end__` is reserved."),
+    ("reserved-colon", "^':' is a reserved character and is not allowed in the node names."),
+    ("reserved-pipe", "^'\\|' is a reserved character and is not allowed in the node names."),
+    ("edge-from-end", "^END cannot be a start node"),
+    ("edge-to-start", "^START cannot be an end node"),
+    ("fan-in-unknown-start", "^Need to add_node `ghost` first"),
+    ("fan-in-unknown-end", "^Need to add_node `ghost` first"),
+    ("fan-in-to-start", "^START cannot be an end node"),
+    ("not-callable", "^Expected a Runnable, callable or dict.Instead got an unsupported type: <class 'int'>"),
+]
+
+
+def bad_route(kind: str) -> Callable[[Lib], Any]:
+    """A graph whose path function after "start" returns None, START, or a Send to END."""
+
+    def build(lib: Lib) -> Any:
+        def route(state: Hello) -> Any:
+            if kind == "send-to-end":
+                return [lib.Send(lib.END, state)]
+            return None if kind == "none" else lib.START
+
+        builder = lib.StateGraph(Hello)
+        builder.add_node("start", lambda state: state)
+        builder.add_edge(lib.START, "start")
+        builder.add_conditional_edges("start", route)
+        return builder.compile()
+
+    return build
+
+
 def two_writers_one_key(lib: Lib) -> Any:
     def write(state: Hello) -> dict[str, Any]:
         return {"hello": "world"}
@@ -372,6 +464,89 @@ def fan_out_to_qa(lib: Lib, *, plus_regular: bool = False, defer: str | None = N
     return builder.compile()
 
 
+class Log(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+def logger(name: str) -> Callable[[Log], dict[str, Any]]:
+    def node(state: Log) -> dict[str, Any]:
+        return {"log": [f"{name} saw {len(state['log'])}"]}
+
+    node.__name__ = name
+    return node
+
+
+def deferred_summary(lib: Lib, *, fan_in: bool = False, send: bool = False) -> Any:
+    """START goes to a chain a -> b -> c and to "summary" (deferred); with ``fan_in``, summary also waits for
+    a and c; with ``send``, a router after a sends to summary too (a push is not deferred)."""
+    builder = lib.StateGraph(Log)
+    for name in "abc":
+        builder.add_node(logger(name))
+    builder.add_node("summary", logger("summary"), defer=True)
+    builder.add_edge(lib.START, "a")
+    builder.add_edge("a", "b")
+    builder.add_edge("b", "c")
+    if fan_in:
+        builder.add_edge(["a", "c"], "summary")
+    else:
+        builder.add_edge(lib.START, "summary")
+    if send:
+        builder.add_conditional_edges("a", lambda state: [lib.Send("summary", state)])
+    builder.add_edge("summary", lib.END)
+    return builder.compile()
+
+
+def sends_from_pull_and_push(lib: Lib) -> Any:
+    """Step 1 runs "a" (pulled) and "b" (sent); each sends to "c": the sends' order follows the tasks'."""
+
+    def send_on(name: str) -> Callable[[Log], list[Any]]:
+        def route(state: Log) -> list[Any]:
+            return [lib.Send("c", {"log": [f"{name}1"]}), lib.Send("c", {"log": [f"{name}2"]})]
+
+        route.__name__ = f"route_{name}"
+        return route
+
+    builder = lib.StateGraph(Log)
+    builder.add_node("a", logger("a"))
+    builder.add_node("b", logger("b"))
+    builder.add_node("c", lambda state: {"log": [f"c got {state['log'][0]}"]})
+    builder.add_edge(lib.START, "a")
+    builder.add_conditional_edges(lib.START, lambda state: [lib.Send("b", state)])
+    builder.add_conditional_edges("a", send_on("a"))
+    builder.add_conditional_edges("b", send_on("b"))
+    return builder.compile()
+
+
+def router_beside_a_sibling(lib: Lib, *, write: bool = False) -> Any:
+    """ "a" and "b" run in one step; the router after "a" reads the log (it sees "a"'s write, not "b"'s, as
+    LangGraph routes inside the task) and sends what it saw to "record"; with ``write``, it also writes it to
+    its stream writer."""
+
+    def route(state: Log) -> list[Any]:
+        if write:
+            lib.get_stream_writer()({"router saw": len(state["log"])})
+        return [lib.Send("record", {"log": [f"router saw {state['log']}"]})]
+
+    builder = lib.StateGraph(Log)
+    builder.add_node("a", logger("a"))
+    builder.add_node("b", logger("b"))
+    builder.add_node("record", lambda state: {"log": state["log"]})
+    builder.add_edge(lib.START, "a")
+    if not write:
+        builder.add_edge(lib.START, "b")
+    builder.add_conditional_edges("a", route)
+    return builder.compile()
+
+
+def three_at_once(lib: Lib) -> Any:
+    """Three nodes from START in one step, each logging how many ran before it."""
+    builder = lib.StateGraph(Log)
+    for name in ("one", "two", "three"):
+        builder.add_node(logger(name))
+        builder.add_edge(lib.START, name)
+    return builder.compile()
+
+
 class Opaque:
     """A state value that is not data (LangGraph's test passes a Runnable): it must pass through untouched."""
 
@@ -557,6 +732,39 @@ def private_router_schema(lib: Lib) -> Any:
     return builder.compile()
 
 
+class BarOnly(TypedDict):
+    bar: str
+
+
+def router_reads(lib: Lib, *, source: str) -> Any:
+    """A router that records what it receives (as the ``bar`` it writes next): after a node with its own input
+    schema (``source="schema"``), after a node without one (``"plain"``), or at the entry (``"start"``)."""
+
+    def with_schema(state: BarOnly) -> dict[str, Any]:
+        return {"foo": 5}
+
+    def plain(state: Overall) -> dict[str, Any]:
+        return {"foo": 5}
+
+    def route(state: Any) -> str:
+        seen.append(state)
+        return "record"
+
+    def record(state: Overall) -> dict[str, Any]:
+        return {"bar": repr(sorted(seen[-1].items()))}
+
+    seen: list[Any] = []
+    builder = lib.StateGraph(Overall)
+    builder.add_node("record", record)
+    if source == "start":
+        builder.set_conditional_entry_point(route)
+    else:
+        builder.add_node("source", with_schema if source == "schema" else plain)
+        builder.add_edge(lib.START, "source")
+        builder.add_conditional_edges("source", route)
+    return builder.compile()
+
+
 class FooBarList(TypedDict):
     foo: Annotated[list[str], operator.add]
     bar: str
@@ -714,21 +922,8 @@ def debug_levels(lib: Lib, *, levels: int) -> Any:
 
 # --- cases --------------------------------------------------------------------------------------------------
 
-UNKNOWN_EDGE = pytest.mark.differs(
-    "compile() error for an edge from an unknown node lacks LangGraph's 'Found edge starting at unknown node'"
-)
-BAD_REDUCER = pytest.mark.differs(
-    "a reducer that does not take two arguments is accepted; LangGraph's StateGraph() raises 'Invalid reducer'"
-)
-CONCURRENT_UPDATE = pytest.mark.differs(
-    "InvalidUpdateError for two writes to a plain key lacks LangGraph's \"At key 'hello': Can receive only one\""
-)
-MAX_CONCURRENCY = pytest.mark.differs("config['max_concurrency'] is ignored: all 100 sent tasks run at once")
-DEFER = pytest.mark.differs("add_node(..., defer=True) is refused (unexpected keyword)")
-INSTANCE_NAME = pytest.mark.differs(
-    "add_node(callable instance) names the node '' (refused); LangGraph names it after the instance's class"
-)
 
+UNIQUE = "^Node names must be unique: node with the name '{}' already exists."
 OPAQUE = Opaque()
 NESTED_INPUT = {"my_key": "my value", "never_called": OPAQUE}
 
@@ -736,15 +931,49 @@ CASES = [
     pytest.param(
         Run(unknown_edge_source, {"hello": "there"}, raises=("ValueError", "Found edge starting at unknown node")),
         id="validation-unknown-edge-source",
-        marks=UNKNOWN_EDGE,
+    ),
+    pytest.param(Run(bad_reducer, None, raises=("ValueError", "Invalid reducer")), id="validation-bad-reducer"),
+    *(
+        pytest.param(
+            Run(
+                invalid_builder(mistake),
+                {"hello": "there"},
+                raises=("TypeError" if mistake == "not-callable" else "ValueError", pattern),
+            ),
+            id=mistake,
+        )
+        for mistake, pattern in INVALID
     ),
     pytest.param(
-        Run(bad_reducer, None, raises=("ValueError", "Invalid reducer")), id="validation-bad-reducer", marks=BAD_REDUCER
+        Run(bad_route("none"), {"hello": "there"}, raises=("ValueError", "^Branch did not return a valid destination")),
+        id="route-returns-none",
     ),
     pytest.param(
-        Run(two_writers_one_key, {"hello": "there"}, "invoke", raises=("InvalidUpdateError", "At key 'hello'")),
+        Run(
+            bad_route("start"), {"hello": "there"}, raises=("ValueError", "^Branch did not return a valid destination")
+        ),
+        id="route-returns-start",
+    ),
+    pytest.param(
+        Run(
+            bad_route("send-to-end"),
+            {"hello": "there"},
+            "invoke",
+            raises=("InvalidUpdateError", "^Cannot send a packet to the END node"),
+        ),
+        id="route-sends-to-end",
+    ),
+    pytest.param(
+        Run(
+            two_writers_one_key,
+            {"hello": "there"},
+            "invoke",
+            raises=(
+                "InvalidUpdateError",
+                "^At key 'hello': Can receive only one value per step. Use an Annotated key to handle multiple values",
+            ),
+        ),
         id="validation-two-writers-one-key",
-        marks=CONCURRENT_UPDATE,
     ),
     pytest.param(
         Run(reducer_before_first_node, {"hello": "there", "messages": "hello"}, "invoke"),
@@ -811,12 +1040,14 @@ CASES = [
     pytest.param(
         Run(type_hint_chain, {"question": "Hello World!"}, kwargs={"stream_mode": "updates"}),
         id="node-type-hints-updates",
-        marks=INSTANCE_NAME,
     ),
     pytest.param(
         Run(lambda lib: type_hint_chain(lib, output=False), {"question": "Hello World!"}, "invoke"),
         id="node-type-hints-invoke",
-        marks=INSTANCE_NAME,
+        marks=pytest.mark.differs(
+            "deliberate (README): an update key no schema declares ('input_state' without the output schema) "
+            "raises InvalidUpdateError; LangGraph drops it"
+        ),
     ),
     pytest.param(
         Run(input_schema_cond_edge, {"foo": 0}, "invoke"),
@@ -829,7 +1060,18 @@ CASES = [
     pytest.param(
         Run(private_router_schema, {"foo": 0}, "invoke"),
         id="private-router-schema",
-        marks=pytest.mark.differs("a path function is given the whole state, not its own input schema's keys"),
+    ),
+    pytest.param(
+        Run(lambda lib: router_reads(lib, source="schema"), {"foo": 1, "bar": "b"}, "invoke"),
+        id="router-reads-source-schema-over-update",
+    ),
+    pytest.param(
+        Run(lambda lib: router_reads(lib, source="plain"), {"foo": 1, "bar": "b"}, "invoke"),
+        id="router-reads-state-over-update",
+    ),
+    pytest.param(
+        Run(lambda lib: router_reads(lib, source="start"), {"foo": 1, "extra": "x"}, "invoke"),
+        id="entry-router-reads-state-over-input",
     ),
     pytest.param(Run(sequence_of([step1, step2]), {"foo": []}, "invoke"), id="sequence-unnamed"),
     pytest.param(Run(sequence_of([("meow1", step1), ("meow2", step2)]), {"foo": []}), id="sequence-named-updates"),
@@ -844,10 +1086,14 @@ CASES = [
     pytest.param(Run(two_sequences, {"foo": []}), id="two-sequences-updates"),
     pytest.param(Run(mixed_sequences, {"foo": []}), id="mixed-sequences-updates"),
     pytest.param(Run(mixed_sequences, {"foo": ["start"]}, "invoke"), id="mixed-sequences-other-branch"),
-    pytest.param(Run(bad_sequence([]), None, raises=("ValueError", "")), id="sequence-empty"),
-    pytest.param(Run(bad_sequence([step1, step1]), None, raises=("ValueError", "")), id="sequence-duplicate"),
     pytest.param(
-        Run(bad_sequence([("foo", step1), ("foo", step1)]), None, raises=("ValueError", "")),
+        Run(bad_sequence([]), None, raises=("ValueError", "^Sequence requires at least one node.")), id="sequence-empty"
+    ),
+    pytest.param(
+        Run(bad_sequence([step1, step1]), None, raises=("ValueError", UNIQUE.format("step1"))), id="sequence-duplicate"
+    ),
+    pytest.param(
+        Run(bad_sequence([("foo", step1), ("foo", step1)]), None, raises=("ValueError", UNIQUE.format("foo"))),
         id="sequence-duplicate-named",
     ),
     pytest.param(
@@ -877,12 +1123,10 @@ CASES = [
     pytest.param(
         Run(lambda lib: fan_out_to_qa(lib, defer="waiting"), {"query": "what is weather in sf"}, "invoke"),
         id="defer-node-waiting-edge",
-        marks=DEFER,
     ),
     pytest.param(
         Run(lambda lib: fan_out_to_qa(lib, defer="separate"), {"query": "what is weather in sf"}, ordered=False),
         id="defer-node-updates",
-        marks=DEFER,
     ),
     pytest.param(
         Run(
@@ -892,7 +1136,57 @@ CASES = [
             ordered=False,
         ),
         id="defer-node-debug",
-        marks=DEFER,
+    ),
+    pytest.param(
+        Run(three_at_once, {"log": []}, kwargs={"stream_mode": "updates"}, config={"max_concurrency": 1}),
+        id="max-concurrency-one-updates",
+    ),
+    pytest.param(
+        Run(three_at_once, {"log": []}, kwargs={"stream_mode": "tasks"}, config={"max_concurrency": 1}),
+        id="max-concurrency-one-tasks",
+    ),
+    pytest.param(
+        Run(three_at_once, None, raises=("EmptyInputError", "^Received no input for __start__")), id="empty-input"
+    ),
+    pytest.param(
+        Run(three_at_once, None, "invoke", raises=("EmptyInputError", "^Received no input for __start__")),
+        id="empty-input-invoke",
+    ),
+    pytest.param(
+        Run(
+            lambda lib: (
+                lib.StateGraph(Annotated[list, operator.add])
+                .add_node("n", lambda state: ["n"])
+                .add_edge(lib.START, "n")
+                .compile()
+            ),
+            None,
+            "invoke",
+            raises=("EmptyInputError", "^Received no input for __start__"),
+        ),
+        id="empty-input-root-state",
+    ),
+    pytest.param(Run(three_at_once, {}, "invoke"), id="empty-dict-input-is-input"),
+    pytest.param(Run(router_beside_a_sibling, {"log": ["in"]}, "invoke"), id="router-reads-its-own-writes-only"),
+    pytest.param(
+        Run(
+            lambda lib: router_beside_a_sibling(lib, write=True),
+            {"log": ["in"]},
+            kwargs={"stream_mode": ["updates", "custom"]},
+        ),
+        id="router-custom-before-its-update",
+    ),
+    pytest.param(Run(sends_from_pull_and_push, {"log": []}, "invoke"), id="sends-from-pull-and-push"),
+    pytest.param(
+        Run(sends_from_pull_and_push, {"log": []}, kwargs={"stream_mode": "values"}),
+        id="sends-from-pull-and-push-values",
+    ),
+    pytest.param(Run(deferred_summary, {"log": []}), id="defer-node-runs-last-updates"),
+    pytest.param(Run(deferred_summary, {"log": []}, kwargs={"stream_mode": "tasks"}), id="defer-node-runs-last-tasks"),
+    pytest.param(Run(lambda lib: deferred_summary(lib, fan_in=True), {"log": []}, "invoke"), id="defer-node-fan-in"),
+    pytest.param(
+        Run(lambda lib: deferred_summary(lib, send=True), {"log": []}, kwargs={"stream_mode": "values"}),
+        id="defer-node-send-not-held",
     ),
     pytest.param(
         Run(lambda lib: debug_levels(lib, levels=1), {"messages": []}, kwargs={"stream_mode": "debug"}),
@@ -1051,8 +1345,8 @@ def many_sends(lib: Lib, *, root_list: bool) -> tuple[Any, dict[str, int]]:
 @pytest.mark.parametrize(
     "root_list",
     [
-        pytest.param(True, id="root-list", marks=MAX_CONCURRENCY),
-        pytest.param(False, id="dict-state", marks=MAX_CONCURRENCY),
+        pytest.param(True, id="root-list"),
+        pytest.param(False, id="dict-state"),
     ],
 )
 async def test_max_concurrency(lib: Lib, root_list: bool) -> None:

@@ -167,6 +167,20 @@ def entry_on_context(lib: Lib) -> Any:
     return builder.compile()
 
 
+def entry_reads_config(lib: Lib) -> Any:
+    """An entry path function that writes what its config's metadata says (as the node name it goes to)."""
+
+    def route(state: State) -> str:
+        metadata = lib.get_config()["metadata"]
+        return "ok" if (metadata["langgraph_node"], metadata["langgraph_step"]) == ("__start__", 0) else "wrong"
+
+    builder = lib.StateGraph(State, context_schema=Ctx)
+    builder.add_node("ok", lambda state: {"seen": ["ok"]})
+    builder.add_node("wrong", lambda state: {"seen": ["wrong"]})
+    builder.set_conditional_entry_point(route, ["ok", "wrong"])
+    return builder.compile()
+
+
 def route_reads(read: Callable[[Lib, Any], str]) -> Callable[[Lib], Any]:
     """A builder of a graph whose path function after ``start`` goes to ``read(lib, runtime)``."""
 
@@ -232,17 +246,20 @@ CASES = [
     pytest.param(
         Case(route_reads(lambda lib, runtime: lib.get_runtime().context.user), {}, {"context": Ctx("a")}),
         id="get-runtime-in-a-path-function",
-        marks=pytest.mark.differs(
-            "get_runtime() in a path function raises NotInRunError: streamflow routes outside the task"
-        ),
     ),
     pytest.param(
         Case(route_reads(lambda lib, runtime: "a" if runtime.execution_info else "b"), {}, {"context": Ctx("a")}),
         id="path-function-execution-info",
-        marks=pytest.mark.differs(
-            "a path function's runtime has no execution_info (LangGraph gives its source task's)"
-        ),
     ),
+    pytest.param(
+        Case(
+            route_reads(lambda lib, runtime: "a" if lib.get_config()["metadata"]["langgraph_node"] == "start" else "b"),
+            {},
+            {"context": Ctx("a")},
+        ),
+        id="path-function-config-is-its-task",
+    ),
+    pytest.param(Case(entry_reads_config, {}, {"context": Ctx("a")}), id="entry-path-function-config"),
 ]
 
 

@@ -1,0 +1,502 @@
+"""A graph run's thread: the checkpoints it reads and saves, and the state snapshots built from them.
+
+A compiled graph with a checkpointer (``compile(checkpointer=saver)``) keeps its state per thread
+(``config["configurable"]["thread_id"]``), as LangGraph does: a run starts from the thread's newest
+checkpoint (or the one ``checkpoint_id`` names), saves an ``"input"`` checkpoint before applying its input
+and a ``"loop"`` checkpoint after the input and after each superstep, and saves each finished task's writes
+against the checkpoint its step started from (``put_writes``), so a run that failed mid-step resumes
+(``invoke(None, config)``) without running the tasks that had finished.
+
+What a checkpoint holds (channel names as LangGraph's): the state keys that have a value, ``branch:to:<node>``
+(None) for each node triggered to run next, ``join:<a>+<b>:<node>`` (the sources seen so far) for a fan-in
+edge half reached, and ``__pregel_tasks`` (``[node, arg]`` pairs) for the ``Send`` packets of the next step.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal, NamedTuple
+
+import anyio
+import attrs
+
+from ..checkpoint.base import (
+    ERROR,
+    BaseCheckpointSaver,
+    Checkpoint,
+    CheckpointTuple,
+    get_checkpoint_metadata,
+)
+from ..checkpoint.id import uuid6
+from ..errors import CheckpointSerializationError, InvalidArgumentError
+from .state import ROOT, StateSchema
+
+__all__ = [
+    "DURABILITY_KEY",
+    "Durability",
+    "NO_WRITES",
+    "PregelTask",
+    "StateSnapshot",
+    "Thread",
+    "require_thread",
+    "snapshot_of",
+    "subgraph_ns_part",
+    "task_id_for",
+    "with_durability",
+]
+
+NO_WRITES = "__no_writes__"
+"""The channel a task that wrote nothing records its end under, so a resume knows it finished."""
+
+SENDS = "__pregel_tasks"
+"""The channel holding the ``Send`` packets of the next step (LangGraph's name)."""
+
+START_CHANNEL = "__start__"
+"""The channel an input checkpoint holds the run's input in (LangGraph's ``START``)."""
+
+Durability = Literal["sync", "async", "exit"]
+"""When a run with a checkpointer saves its checkpoints (LangGraph's ``durability``): ``"sync"`` and
+``"async"`` (the default) after the input and each superstep (streamflow saves before the next step starts
+under both), ``"exit"`` once, when the run ends (finished or failed), with the writes of the step it ended in."""
+
+DURABILITY_KEY = "__pregel_durability"
+"""The ``configurable`` key a run's durability travels under (LangGraph's)."""
+
+_TASK_IDS = uuid.UUID("6ba7b812-9dad-11d1-80b4-00c04fd430c8")
+
+_NEEDS_THREAD = (
+    "Checkpointer requires one or more of the following 'configurable' keys: thread_id, checkpoint_ns, checkpoint_id"
+)
+
+
+class PregelTask(NamedTuple):
+    """A task of a :class:`StateSnapshot` (LangGraph's ``PregelTask``): its id, node name, path, the error
+    it failed with (the exception's repr, as LangGraph stores it), its interrupts, its subgraph's state, and its
+    writes once it finished (None before)."""
+
+    id: str
+    name: str
+    path: tuple[Any, ...]
+    error: Any = None
+    interrupts: tuple[Any, ...] = ()
+    state: Any = None
+    result: Any = None
+
+
+class StateSnapshot(NamedTuple):
+    """A thread's state at one checkpoint (LangGraph's ``StateSnapshot``), from ``get_state`` and
+    ``get_state_history``.
+
+    ``values``: the state; ``next``: the nodes that run next (``()`` once the run ended); ``config``: the
+    config addressing this checkpoint; ``metadata``: its metadata (``source``, ``step``, ``parents`` and run
+    metadata), None for a thread without checkpoints; ``created_at``: ISO 8601 time it was saved;
+    ``parent_config``: the previous checkpoint's config; ``tasks``: :class:`PregelTask` per next task;
+    ``interrupts``: ``()`` (streamflow has no interrupts yet).
+    """
+
+    values: Any
+    next: tuple[str, ...]
+    config: Mapping[str, Any]
+    metadata: Mapping[str, Any] | None
+    created_at: str | None
+    parent_config: Mapping[str, Any] | None
+    tasks: tuple[PregelTask, ...]
+    interrupts: tuple[Any, ...] = ()
+
+
+def with_durability(config: Mapping[str, Any] | None, durability: str | None) -> Mapping[str, Any] | None:
+    """``config`` with ``durability`` under ``configurable`` (unchanged when it is None).
+
+    :raises InvalidArgumentError: for a durability other than ``"sync"``, ``"async"`` or ``"exit"``
+    """
+    if durability is None:
+        return config
+    if durability not in ("sync", "async", "exit"):
+        raise InvalidArgumentError(f"durability must be 'sync', 'async' or 'exit'; got {durability!r}")
+    config = dict(config or {})
+    config["configurable"] = {**(config.get("configurable") or {}), DURABILITY_KEY: durability}
+    return config
+
+
+def durability_of(config: Mapping[str, Any]) -> str:
+    """The durability a run's config asks for (``"async"`` by default)."""
+    configurable = config.get("configurable")
+    return str(configurable.get(DURABILITY_KEY) or "async") if isinstance(configurable, Mapping) else "async"
+
+
+def require_thread(config: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """``(thread_id, checkpoint_ns, checkpoint_id)`` of a run's config.
+
+    :raises InvalidArgumentError: (a ValueError, with LangGraph's message) when the config has no
+        ``configurable`` ``thread_id``
+    """
+    configurable = config.get("configurable")
+    if not isinstance(configurable, Mapping) or configurable.get("thread_id") in (None, ""):
+        raise InvalidArgumentError(_NEEDS_THREAD)
+    checkpoint_id = configurable.get("checkpoint_id") or None
+    return str(configurable["thread_id"]), str(configurable.get("checkpoint_ns") or ""), checkpoint_id
+
+
+def subgraph_ns_part(subgraph: Any, node: str, task_id: str) -> str:
+    """The namespace part of a subgraph node's run: ``"<node>:<task id>"``, or the node's name alone for a
+    subgraph compiled with ``checkpointer=True`` (its checkpoints are kept there run after run, as LangGraph)."""
+    return node if getattr(subgraph, "checkpointer", None) is True else f"{node}:{task_id}"
+
+
+def task_id_for(checkpoint_id: str, ns: str, step: int, path: tuple[Any, ...]) -> str:
+    """The id of the task at ``path`` of the step after checkpoint ``checkpoint_id``: the same every time it
+    is worked out, so writes saved for it are found again on resume."""
+    return str(uuid.uuid5(_TASK_IDS, f"{checkpoint_id}|{ns}|{step}|{path!r}"))
+
+
+@attrs.define(slots=True, eq=False)
+class Thread:
+    """One graph level's checkpoints during one run."""
+
+    saver: BaseCheckpointSaver[Any]
+    thread_id: str
+    checkpoint_ns: str
+    run_config: Mapping[str, Any]
+    saved: CheckpointTuple | None = None
+    """The checkpoint the run continues from, then the last one it saved."""
+    versions: dict[str, Any] = attrs.field(factory=dict)
+    exit_only: bool = False
+    keep_at_exit: bool = True
+    """With ``exit_only``: whether the last checkpoint is saved when the run ends (a subgraph's is not)."""
+    parents: dict[str, str] = attrs.field(factory=dict)
+    """The checkpoint ids of the enclosing graphs' current checkpoints, by their namespace (LangGraph's
+    ``parents`` metadata; empty for a root graph)."""
+    """``durability="exit"``: checkpoints are saved when the run ends only (the last one)."""
+    persisted: dict[str, Any] | None = None
+    """The config of the thread's newest checkpoint in the saver (the parent of the next one saved)."""
+    deferred: tuple[Checkpoint, dict[str, Any]] | None = None
+    deferred_writes: list[tuple[str, Sequence[tuple[str, Any]]]] = attrs.field(factory=list)
+
+    @classmethod
+    async def open(
+        cls, saver: BaseCheckpointSaver[Any], config: Mapping[str, Any], durability: str = "async"
+    ) -> Thread:
+        """The thread ``config`` names, with its newest checkpoint (or the one ``checkpoint_id`` names: when
+        the thread has no such checkpoint, the run starts as on a new thread, as in LangGraph).
+
+        :raises InvalidArgumentError: for a config without ``thread_id``
+        :raises CheckpointReadError: for a checkpoint the saver cannot read back
+        """
+        thread_id, ns, checkpoint_id = require_thread(config)
+        address: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ns}
+        if checkpoint_id is not None:
+            address["checkpoint_id"] = checkpoint_id
+        saved = await saver.aget_tuple({"configurable": address})
+        thread = cls(saver, thread_id, ns, config, saved, exit_only=durability == "exit")
+        if saved is not None:
+            thread.versions = dict(saved.checkpoint["channel_versions"])
+            thread.persisted = dict(saved.config)
+        return thread
+
+    def child(
+        self, checkpoint_ns: str, run_config: Mapping[str, Any], saver: BaseCheckpointSaver[Any] | None
+    ) -> Thread:
+        """The thread of a subgraph run under ``checkpoint_ns`` in this thread's current step: checkpoints of
+        its own (new each time: a subgraph's task id is new each step), with this one's as its parent."""
+        parents = dict(self.parents)
+        if self.saved is not None:
+            parents[self.checkpoint_ns] = str(self.saved.config["configurable"]["checkpoint_id"])
+        return Thread(
+            saver or self.saver,
+            self.thread_id,
+            checkpoint_ns,
+            run_config,
+            None,
+            exit_only=self.exit_only,
+            parents=parents,
+            keep_at_exit=False,  # with durability="exit", a subgraph's checkpoints are not kept (as in LangGraph)
+        )
+
+    @property
+    def step(self) -> int:
+        """The step of the checkpoint the run continues from (-2 on a new thread, so its input is -1)."""
+        if self.saved is None:
+            return -2
+        return int(self.saved.metadata.get("step", -2))
+
+    @property
+    def channel_values(self) -> dict[str, Any]:
+        return {} if self.saved is None else dict(self.saved.checkpoint["channel_values"])
+
+    def pending(self) -> dict[str, dict[str, Any]]:
+        """The writes saved against the current checkpoint, by task id (``{}`` for a task that wrote none)."""
+        out: dict[str, dict[str, Any]] = {}
+        if self.saved is None:
+            return out
+        failed = set()
+        for task_id, channel, value in self.saved.pending_writes or ():
+            if channel == ERROR:
+                failed.add(task_id)
+                continue
+            writes = out.setdefault(task_id, {})
+            if channel != NO_WRITES and not channel.startswith("__"):
+                writes[channel] = value
+        for task_id in failed:
+            out.pop(task_id, None)
+        return out
+
+    @property
+    def step_source(self) -> str | None:
+        """The ``source`` of the checkpoint the run continues from."""
+        return None if self.saved is None else self.saved.metadata.get("source")
+
+    @property
+    def addressed(self) -> bool:
+        """Whether the run's config named the checkpoint it continues from (time travel; never for a
+        subgraph's thread)."""
+        configurable = self.run_config.get("configurable") or {}
+        return self.saved is not None and not self.parents and bool(configurable.get("checkpoint_id"))
+
+    async def load(self) -> None:
+        """Read this (subgraph's) thread's newest checkpoint: one is there when the task running the subgraph
+        ran before against the same enclosing checkpoint and did not finish (a resume).
+
+        :raises CheckpointReadError: for a checkpoint the saver cannot read back
+        """
+        address = {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}}
+        self.saved = await self.saver.aget_tuple(address)
+        if self.saved is not None:
+            self.versions = dict(self.saved.checkpoint["channel_versions"])
+            self.persisted = dict(self.saved.config)
+
+    async def put_error(self, task_id: str, error: BaseException) -> None:
+        """Save that a task failed with ``error`` (LangGraph's ``__error__`` write: the exception's repr)."""
+        if self.saved is None:
+            return
+        pairs = [(ERROR, repr(error))]
+        if self.deferred is not None:
+            self.deferred_writes.append((task_id, pairs))
+            return
+        with anyio.CancelScope(shield=True):
+            await self._put_writes(self.saved.config, pairs, task_id)
+
+    def next_id(self, step: int) -> str:
+        """A new checkpoint id for ``step``."""
+        return str(uuid6(clock_seq=step))
+
+    async def save(
+        self,
+        checkpoint_id: str,
+        source: str,
+        step: int,
+        channel_values: dict[str, Any],
+        updated: Iterable[str],
+        wrote: Iterable[str] = (),
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """Save a checkpoint; return ``(config, metadata, parent config)``. ``wrote`` names the nodes whose
+        writes made it (their ``versions_seen`` entry records the step, for ``update_state``'s ``as_node``).
+
+        :raises CheckpointSerializationError: for a value the saver's serializer cannot store; the message
+            names the channel (state key) holding it
+        """
+        import datetime as dt
+
+        saver = self.saver
+        changed = dict.fromkeys(updated)
+        for key in channel_values:
+            if key not in self.versions:
+                changed[key] = None
+        for key in changed:
+            self.versions[key] = saver.get_next_version(self.versions.get(key))
+        checkpoint = Checkpoint(
+            v=4,
+            id=checkpoint_id,
+            ts=dt.datetime.now(dt.UTC).isoformat(),
+            channel_values=channel_values,
+            channel_versions={k: self.versions[k] for k in channel_values},
+            versions_seen=self.seen(step, wrote),
+            updated_channels=[k for k in changed if k in channel_values] or None,
+        )
+        base = {"source": source, "step": step, "parents": dict(self.parents)}
+        metadata = dict(get_checkpoint_metadata(self.run_config, base))  # type: ignore[arg-type]
+        # the parent is the thread's newest checkpoint in the saver (with durability="exit", the one before the run)
+        parent = None if self.persisted is None else dict(self.persisted)
+        address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
+        if self.exit_only:
+            # durability="exit": kept here, the last one saved when the run ends (see flush)
+            self.deferred = (checkpoint, metadata)
+            self.deferred_writes = []
+            config: Mapping[str, Any] = {"configurable": {**address, "checkpoint_id": checkpoint_id}}
+        else:
+            if self.persisted is not None:
+                address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
+            new_versions = {k: self.versions[k] for k in changed if k in channel_values}
+            config = await self._put({"configurable": address}, checkpoint, metadata, new_versions)
+            self.persisted = dict(config)
+        self.saved = CheckpointTuple(dict(config), checkpoint, metadata, parent, [])  # type: ignore[arg-type]
+        return dict(config), metadata, parent
+
+    async def _put(
+        self, address: Mapping[str, Any], checkpoint: Checkpoint, metadata: Mapping[str, Any], versions: dict[str, Any]
+    ) -> Mapping[str, Any]:
+        try:
+            return await self.saver.aput(address, checkpoint, metadata, versions)  # type: ignore[arg-type]
+        except CheckpointSerializationError as exc:
+            raise self._named(exc, checkpoint["channel_values"]) from exc
+
+    async def flush(self) -> None:
+        """With ``durability="exit"``: save the run's last checkpoint and the writes made against it (the
+        run ended, finished or failed). Nothing otherwise.
+
+        :raises CheckpointSerializationError: for a value the serializer cannot store, naming its state key
+        """
+        if self.deferred is None:
+            return
+        if not self.keep_at_exit:
+            self.deferred, self.deferred_writes = None, []
+            return
+        checkpoint, metadata = self.deferred
+        writes, self.deferred, self.deferred_writes = self.deferred_writes, None, []
+        address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
+        if self.persisted is not None:
+            address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
+        with anyio.CancelScope(shield=True):
+            config = await self._put(
+                {"configurable": address}, checkpoint, metadata, dict(checkpoint["channel_versions"])
+            )
+            self.persisted = dict(config)
+            for task_id, pairs in writes:
+                await self._put_writes(config, pairs, task_id)
+
+    def seen(self, step: int, wrote: Iterable[str]) -> dict[str, Any]:
+        """The checkpoint's ``versions_seen``: per node, the step it last wrote in (under ``"__step__"``)."""
+        seen: dict[str, Any] = {} if self.saved is None else dict(self.saved.checkpoint.get("versions_seen") or {})
+        for node in wrote:
+            seen[node] = {"__step__": step}
+        return seen
+
+    def last_writer(self) -> str | None:
+        """The node whose writes made the thread's last checkpoint, or None when none did or several did in one
+        step (LangGraph's ``as_node`` inference)."""
+        seen = {} if self.saved is None else self.saved.checkpoint.get("versions_seen") or {}
+        steps = sorted((entry.get("__step__", -2), node) for node, entry in seen.items() if isinstance(entry, Mapping))
+        if not steps or (len(steps) > 1 and steps[-1][0] == steps[-2][0]):
+            return None
+        return str(steps[-1][1])
+
+    def _named(self, exc: CheckpointSerializationError, values: Mapping[str, Any]) -> CheckpointSerializationError:
+        """``exc`` with the state key whose value the serializer refused named first (for the graph input,
+        held under ``__start__``, the input's key)."""
+        for key, value in values.items():
+            if self._stores(value):
+                continue
+            where = f"state key {key!r}"
+            if key == START_CHANNEL:
+                where = "the graph input"
+                if isinstance(value, Mapping):
+                    bad = [k for k, v in value.items() if not self._stores(v)]
+                    where = f"state key {bad[0]!r} of the graph input" if bad else where
+            return CheckpointSerializationError(f"{where}, thread {self.thread_id!r}: {exc}", type_name=exc.type_name)
+        return exc
+
+    def _stores(self, value: Any) -> bool:
+        try:
+            self.saver.serde.dumps_typed(value)
+        except CheckpointSerializationError:
+            return False
+        return True
+
+    async def put_writes(self, task_id: str, writes: Mapping[str, Any] | None) -> None:
+        """Save a finished task's writes against the current checkpoint.
+
+        :raises CheckpointSerializationError: for a value the serializer cannot store, naming its state key
+        """
+        if self.saved is None:
+            return
+        pairs: Sequence[tuple[str, Any]] = list(writes.items()) if writes else [(NO_WRITES, None)]
+        if self.deferred is not None:
+            self.deferred_writes.append((task_id, pairs))
+            return
+        with anyio.CancelScope(shield=True):  # a sibling failing now must not lose these writes
+            await self._put_writes(self.saved.config, pairs, task_id)
+
+    async def _put_writes(self, config: Mapping[str, Any], pairs: Sequence[tuple[str, Any]], task_id: str) -> None:
+        try:
+            await self.saver.aput_writes(config, pairs, task_id)
+        except CheckpointSerializationError as exc:
+            raise self._named(exc, dict(pairs)) from exc
+
+
+def snapshot_of(
+    saved: CheckpointTuple | None,
+    config: Mapping[str, Any],
+    schema: StateSchema,
+    order: Sequence[str],
+    *,
+    live: bool,
+    subgraphs: Iterable[str] = (),
+) -> StateSnapshot:
+    """The :class:`StateSnapshot` of a saved checkpoint (an empty one for a thread without checkpoints,
+    as LangGraph gives it). ``order`` is the graph's node order (how LangGraph lists the next tasks).
+
+    ``live`` (``get_state`` without a ``checkpoint_id``), as LangGraph: the values include what the tasks
+    that finished wrote, and ``next`` leaves them out; otherwise the snapshot is the step's record: values as
+    the step began, every task of it in ``next``. A task of a node in ``subgraphs`` (subgraph nodes that keep
+    checkpoints) has ``{"configurable": {"thread_id", "checkpoint_ns": "<node>:<task id>"}}`` as its
+    ``state``, as LangGraph's (the task's namespace even for a subgraph compiled with ``checkpointer=True``,
+    whose checkpoints are under the node's name)."""
+    if saved is None:
+        return StateSnapshot({}, (), dict(config), None, None, None, ())
+    keys = schema.keys
+    values = saved.checkpoint["channel_values"]
+    checkpoint_id = saved.config["configurable"]["checkpoint_id"]
+    ns = saved.config["configurable"].get("checkpoint_ns", "")
+    step = int(saved.metadata.get("step", -1))
+    pending: dict[str, dict[str, Any]] = {}
+    errors: dict[str, Any] = {}
+    for task_id, channel, value in saved.pending_writes or ():
+        writes = pending.setdefault(task_id, {})
+        if channel in keys:
+            writes[channel] = value
+        elif channel == ERROR:
+            errors[task_id] = value
+            del pending[task_id]
+    tasks: list[PregelTask] = []
+    kept = set(subgraphs)
+    for name, path in next_paths(values, order):
+        task_id = task_id_for(checkpoint_id, ns, step + 1, path)
+        result = pending.get(task_id)
+        if schema.root and result is not None:
+            result = result.get(ROOT)
+        shown_path = (*path, False) if path[0] == "__pregel_push" else path  # LangGraph's third item
+        sub_state = None
+        if name in kept:
+            thread_id = saved.config["configurable"]["thread_id"]
+            sub_ns = "|".join(p for p in (ns, f"{name}:{task_id}") if p)
+            sub_state = {"configurable": {"thread_id": thread_id, "checkpoint_ns": sub_ns}}
+        tasks.append(PregelTask(task_id, name, shown_path, error=errors.get(task_id), state=sub_state, result=result))
+    state = {k: values[k] for k in keys if k in values}
+    waiting = tasks
+    if live:
+        waiting = [t for t in tasks if t.id not in pending]
+        done = sorted((t for t in tasks if t.id in pending and t.name != START_CHANNEL), key=lambda t: t.path)
+        if done:
+            schema.apply(state, [(f"node {t.name!r}", pending[t.id]) for t in done])
+    return StateSnapshot(
+        schema.values(state, keys),
+        tuple(t.name for t in waiting),
+        dict(saved.config),
+        dict(saved.metadata),
+        saved.checkpoint["ts"],
+        None if saved.parent_config is None else dict(saved.parent_config),
+        tuple(tasks),
+    )
+
+
+def next_paths(channel_values: Mapping[str, Any], order: Sequence[str]) -> list[tuple[str, tuple[Any, ...]]]:
+    """``(node, path)`` of the tasks a checkpoint's channels trigger: pulls in the graph's node ``order``
+    (``__start__`` first), then pushes."""
+    triggered = {key[len("branch:to:") :] for key in channel_values if key.startswith("branch:to:")}
+    pulls = [name for name in order if name in triggered]
+    if START_CHANNEL in channel_values:
+        pulls.insert(0, START_CHANNEL)
+    out: list[tuple[str, tuple[Any, ...]]] = [(name, ("__pregel_pull", name)) for name in pulls]
+    for index, (name, _arg) in enumerate(channel_values.get(SENDS) or ()):
+        out.append((name, ("__pregel_push", index)))
+    return out
