@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
 
-from streamflow.errors import InvalidGraphError, InvalidUpdateError, ParentCommand
+from streamflow.checkpoint.memory import InMemorySaver
+from streamflow.errors import InvalidArgumentError, InvalidGraphError, InvalidUpdateError, ParentCommand
 from streamflow.graph import END, START, StateGraph
 from streamflow.messages import AIMessage, MessagesState, ToolCall, ToolMessage
 from streamflow.tools import ToolNode, tool
@@ -214,6 +215,15 @@ def test_parent_command_input() -> None:
     graph = StateGraph(Trail).add_node("a", step("a")).add_edge(START, "a").compile()
     with pytest.raises(InvalidUpdateError, match="There is no parent graph"):
         graph.invoke(Command(graph=Command.PARENT, goto="a"))
+
+
+def test_command_input_on_a_thread_with_checkpoints_is_refused() -> None:
+    graph = StateGraph(Trail).add_node("a", step("a")).add_node("b", step("b")).add_edge(START, "a")
+    compiled = graph.compile(checkpointer=InMemorySaver())
+    config: Any = {"configurable": {"thread_id": "t"}}
+    assert compiled.invoke(Command(update={"trail": ["u"]}), config) == {"trail": ["u", "u", "a"]}
+    with pytest.raises(InvalidArgumentError, match="a Command input on thread 't', which has checkpoints"):
+        compiled.invoke(Command(goto="b"), config)
 
 
 def test_goto_input_runs_beside_start_edges() -> None:

@@ -25,7 +25,14 @@ import attrs
 
 from ..channel import Channel
 from ..checkpoint.base import ERROR, BaseCheckpointSaver
-from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError, InvalidUpdateError, ParentCommand
+from ..errors import (
+    EmptyInputError,
+    GraphRecursionError,
+    InvalidArgumentError,
+    InvalidGraphError,
+    InvalidUpdateError,
+    ParentCommand,
+)
 from ..events import (
     EMPTY_METADATA,
     CheckpointSaved,
@@ -810,7 +817,8 @@ async def execute(
     :raises InvalidGraphError: for a conditional edge or a ``Command(goto=...)`` naming an unknown node
     :raises ParentCommand: for ``Command(graph=Command.PARENT)`` returned by a node of a root graph
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
-    :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``
+    :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``, or
+        a ``Command`` input on a thread that has checkpoints (LangGraph continues the thread; not done yet)
     :raises EmptyInputError: for an input of None on a thread that has no checkpoint
     :raises CheckpointSerializationError: for a state value the checkpointer cannot store, naming its key
     :raises RuntimeError: for a root graph compiled with ``checkpointer=True`` (LangGraph's message), or a
@@ -904,6 +912,12 @@ async def _run(
     else:
         command = isinstance(graph_input, Command)
         if command:
+            if saving is not None and saving.thread.saved is not None:
+                raise InvalidArgumentError(
+                    f"a Command input on thread {saving.thread.thread_id!r}, which has checkpoints, continues the "
+                    "thread in LangGraph; streamflow does not do that yet. A Command input works on a new thread "
+                    "or without a checkpointer"
+                )
             graph_input, start_goto = _command_input(graph, graph_input, checkpointer=saving is not None)
         if saving is not None:
             start_step = saving.thread.step + 2

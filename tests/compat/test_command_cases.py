@@ -342,7 +342,7 @@ def node_returns_send(lib: Lib) -> Any:
     return builder.compile()
 
 
-def two_nodes(lib: Lib) -> Any:
+def two_nodes(lib: Lib, checkpointer: Any = None) -> Any:
     def a(state: Added) -> Any:
         return {"foo": "a"}
 
@@ -353,7 +353,7 @@ def two_nodes(lib: Lib) -> Any:
     builder.add_node("a", a)
     builder.add_node("b", b)
     builder.add_edge(lib.START, "a")
-    return builder.compile()
+    return builder.compile(checkpointer=checkpointer)
 
 
 def root_parent(lib: Lib) -> Any:
@@ -627,6 +627,16 @@ CASES = [
     pytest.param(
         Run(two_nodes, "COMMAND:send", kwargs={"stream_mode": ["values", "updates"]}, ordered=False),
         id="command-input-send",
+    ),
+    pytest.param(
+        Run(
+            lambda lib: two_nodes(lib, checkpointer=lib.InMemorySaver()),
+            "COMMAND:send",
+            kwargs={"stream_mode": ["values", "updates"]},
+            config={"configurable": {"thread_id": "new"}},
+            ordered=False,
+        ),
+        id="command-input-on-a-new-thread",
     ),
     pytest.param(
         Run(two_nodes, "COMMAND:resume", raises=("RuntimeError", r"Cannot use Command\(resume=\.\.\.\) without")),
