@@ -942,12 +942,17 @@ async def _run(
             await saving.save("loop", start_step, state, tasks, joins_seen, first or (), wrote=[START])
     step = start_step + 1
     current = None if saving is None else saving.thread
-    while tasks:
+    while True:
+        # As LangGraph's loop, the limit is checked before it looks for tasks: a run that takes exactly
+        # ``recursion_limit`` supersteps fails too, even when nothing is left to run.
         if step > start_step + run.recursion_limit:
             raise GraphRecursionError(
                 f"Recursion limit of {run.recursion_limit} reached without hitting a stop condition. You can "
-                "increase the limit by setting the `recursion_limit` config key."
+                "increase the limit by setting the `recursion_limit` config key.\nFor troubleshooting, visit: "
+                "https://docs.langchain.com/oss/python/langgraph/errors/GRAPH_RECURSION_LIMIT"
             )
+        if not tasks:
+            break
         state_view = schema.view(state)
         for task in tasks:
             if task.input is None:

@@ -1426,3 +1426,24 @@ async def test_astream_events_root_end(lib: Lib, kwargs: dict[str, Any]) -> None
         if event["event"] == "on_chain_end" and event["run_id"] == root
     ]
     assert ends == [{"output": {"my_key": "my value there and back again", "never_called": OPAQUE}}]
+
+
+class Counter(TypedDict):
+    n: int
+
+
+@pytest.mark.parametrize(("nodes", "limit"), [(1, 1), (2, 2), (2, 3), (3, 2), (4, 5)])
+def test_recursion_limit_counts_the_last_superstep(lib: Lib, nodes: int, limit: int) -> None:
+    def run(which: Lib) -> Any:
+        builder = which.StateGraph(Counter)
+        previous = which.START
+        for i in range(nodes):
+            builder.add_node(f"n{i}", lambda state: {"n": state["n"] + 1})
+            builder.add_edge(previous, f"n{i}")
+            previous = f"n{i}"
+        try:
+            return builder.compile().invoke({"n": 0}, {"recursion_limit": limit})
+        except Exception as exc:
+            return type(exc).__name__, str(exc)
+
+    assert run(lib) == run(reference())
