@@ -14,7 +14,9 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── NotSerializableError(TypeError)       a payload a wire transport cannot carry
     │   │   └── CheckpointSerializationError      a state value the checkpoint serializer cannot store
     │   ├── UnknownRunError(LookupError)          a run id a run registry or a Redis store has no trace of
-    │   └── UnknownGraphError(LookupError)        a graph name a run registry does not have
+    │   ├── UnknownGraphError(LookupError)        a graph name a run registry does not have
+    │   ├── UnknownThreadError(LookupError)       a thread id neither the app nor its checkpointer knows
+    │   └── UnknownCheckpointError(LookupError)   a checkpoint id a thread does not have
     ├── ChannelClosedError(anyio.ClosedResourceError)
     │                                             publish or subscribe on a closed channel
     ├── ReplayUnavailableError(LookupError)       replay asked for events already evicted
@@ -43,6 +45,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── NoTerminalEventError(TimeoutError)        a remote run went silent without ending
     ├── RunFailedError                            the result of a remote run that failed
     ├── RegistryFullError(RuntimeError)           a run registry holds its maximum of live runs
+    ├── ThreadConflictError(RuntimeError)         a thread already running a run, or created twice
     └── ParentCommand                             a node's ``Command(graph=Command.PARENT)`` on its way up
 
 Errors raised by user code (a node, a tool) are never wrapped: they reach the caller with their original
@@ -90,7 +93,10 @@ __all__ = [
     "RunFailedError",
     "UnknownGraphError",
     "UnknownRunError",
+    "UnknownThreadError",
+    "UnknownCheckpointError",
     "RegistryFullError",
+    "ThreadConflictError",
     "ToolArgumentsError",
     "ParentCommand",
     "ToolInvocationError",
@@ -381,3 +387,16 @@ class ParentCommand(StreamflowError):
 
     def __init__(self, command: Any) -> None:
         super().__init__(command)
+
+
+class UnknownThreadError(InvalidArgumentError, LookupError):
+    """A thread id that the HTTP app has not created and its checkpointer holds no checkpoint of."""
+
+
+class UnknownCheckpointError(InvalidArgumentError, LookupError):
+    """A ``checkpoint_id`` that the thread it was asked of has no checkpoint under."""
+
+
+class ThreadConflictError(StreamflowError, RuntimeError):
+    """A run started on a thread that has a run still going (two runs on one thread at once are refused, not
+    queued), or a thread created under an id that is already taken."""

@@ -77,6 +77,22 @@ class CompiledStateGraph(GraphSpec):
 
     # -- threads -------------------------------------------------------------------------------------
 
+    def with_checkpointer(self, checkpointer: BaseCheckpointSaver[Any]) -> CompiledStateGraph:
+        """Return a copy of this graph that keeps its threads in ``checkpointer``, as if it had been compiled
+        with ``compile(checkpointer=checkpointer)``. The copy shares this graph's nodes, edges and schema; this
+        graph is left as it was. (streamflow's own: LangGraph sets ``graph.checkpointer`` in place.)
+
+        :raises InvalidArgumentError: for a ``checkpointer`` that is not a checkpoint saver
+        """
+        if not isinstance(checkpointer, BaseCheckpointSaver):
+            raise InvalidArgumentError(
+                f"with_checkpointer() takes a checkpoint saver (BaseCheckpointSaver), got {type(checkpointer).__name__}"
+            )
+        graph = type(self)(self.name, self.schema, self.nodes, self.edges_from, self.joins_with, self.branches_from)
+        graph.context_schema = self.context_schema
+        graph.checkpointer = checkpointer
+        return graph
+
     def _saver(self) -> BaseCheckpointSaver[Any]:
         saver = self.checkpointer
         if not isinstance(saver, BaseCheckpointSaver):

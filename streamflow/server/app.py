@@ -28,6 +28,33 @@ FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where 
     cancels the run if it is still going, waits until it stopped, and answers with its info (200); for a
     run executing in a worker process, 202 when it has not stopped within the source's wait.
 
+Threads (runs in this process only; :mod:`streamflow.server.threads`), their state kept in the app's
+checkpointer (``create_app(checkpointer=...)``, an :class:`~streamflow.checkpoint.memory.InMemorySaver` by
+default), which graphs registered without a checkpointer of their own use for runs on a thread:
+
+``POST /threads``
+    body ``{"thread_id": str, "metadata": {...}}`` (both optional; a new UUID by default); 201 with
+    ``{"thread_id", "created_at", "metadata", "status", "graph", "run_id"}``; 409 for an id already taken.
+``GET /threads/{thread_id}``
+    the thread (``status`` ``"busy"`` while a run is going on it, else ``"idle"``): one created here, or
+    one the checkpointer has checkpoints of.
+``POST /threads/{thread_id}/runs``
+    body ``{"graph": name, "input": {...}, "config": {...}, "stream_mode": [...]}`` (``graph`` optional when
+    the thread already ran one, or only one is registered; ``stream_mode`` only shapes the returned
+    ``stream_url``): starts a run on the thread (``configurable.thread_id`` set to it, ``graph_id`` to the
+    graph's name) and answers 201 with its info plus ``thread_id`` and ``stream_url``; the run routes above
+    then serve it. 409 while the thread has a run going (refused, not queued). ``{"command": {"resume": ...,
+    "update": ..., "goto": ...}}`` in place of ``input`` resumes an interrupted thread with LangGraph's
+    ``Command`` (422 when the thread is not interrupted and the command has a ``resume``); without interrupt
+    support (no ``streamflow.types.Command``) it answers 501.
+``GET /threads/{thread_id}/state``
+    the thread's :class:`~streamflow.types.StateSnapshot` as JSON (``values``, ``next``, ``config``,
+    ``metadata``, ``created_at``, ``parent_config``, ``tasks``, ``interrupts``); ``?checkpoint_id=`` for an
+    older one, ``?graph=`` to read it with a given graph's schema.
+``GET /threads/{thread_id}/history``
+    ``{"history": [snapshot, ...]}``, newest first; ``?limit=`` (a positive int), ``?before=`` (a checkpoint
+    id: only older ones), ``?graph=``.
+
 Where runs live is a :class:`~streamflow.server.source.RunSource`: in this process (a
 :class:`~streamflow.server.registry.RunRegistry`, the default), or in worker processes behind Redis
 (:class:`~streamflow.server.redis_source.RedisRunSource`, whose runs are ``queued`` until a worker takes them).
@@ -35,11 +62,14 @@ Every route, message shape and status code is the same for both.
 
 Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong and what is allowed>}``:
 400 for malformed JSON or query values and unknown stream modes, 404 for an unknown graph or run, 422 for
-a body or input the graph does not accept, 503 when the registry is full of live runs.
+a body or input the graph does not accept, 404 for an unknown thread or checkpoint id, 409 for a second run on
+a busy thread, 501 for thread routes on a source whose runs execute elsewhere, 503 when the registry is full of
+live runs.
 
 Each route is a plain endpoint function of this module; they read what they share from the app's state:
 ``app.state.source`` (the :class:`~streamflow.server.source.RunSource`), ``app.state.registry`` (for runs in
-this process) and ``app.state.streams`` (:class:`StreamSettings`).
+this process), ``app.state.threads`` (a :class:`~streamflow.server.threads.ThreadRegistry`, None for runs
+elsewhere) and ``app.state.streams`` (:class:`StreamSettings`).
 
 Lifespan: served alone, an app built from a mapping of graphs closes its registry (cancelling live runs) on
 shutdown. Mounted in another app, whose lifespan Starlette does not pass down, close ``app.state.source``
@@ -50,6 +80,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import json
 from collections.abc import AsyncIterator, Mapping
 from importlib import resources
@@ -65,13 +96,18 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from ..channel import DEFAULT_REPLAY_SIZE
+from ..checkpoint.base import BaseCheckpointSaver
+from ..checkpoint.memory import InMemorySaver
 from ..errors import (
     InvalidArgumentError,
     RegistryFullError,
     StreamflowError,
+    ThreadConflictError,
+    UnknownCheckpointError,
     UnknownGraphError,
     UnknownRunError,
     UnknownStreamModeError,
+    UnknownThreadError,
 )
 from ..modes import ViewSpec
 from ..run_info import ENDED, check_statuses
@@ -79,6 +115,7 @@ from .encoding import to_json
 from .registry import DEFAULT_MAX_RUNS, DEFAULT_RETENTION, GraphSource, RunRegistry
 from .source import LocalRunSource, RunSource, SSEStream
 from .stream import DEFAULT_BUFFER_SIZE, DEFAULT_RETRY, StreamRequest
+from .threads import ThreadRegistry, snapshot_to_dict
 
 __all__ = [
     "DEFAULT_CLIENT_BUFFER",
@@ -87,11 +124,16 @@ __all__ = [
     "StreamSettings",
     "cancel_run",
     "create_app",
+    "create_thread",
     "get_run",
+    "get_thread",
+    "get_thread_history",
+    "get_thread_state",
     "index",
     "list_graphs",
     "list_runs",
     "start_run",
+    "start_thread_run",
     "stream_run",
 ]
 
@@ -119,8 +161,10 @@ def _error(status: int, error: str, message: str) -> JSONResponse:
 
 
 def _status_of(exc: Exception) -> int:
-    if isinstance(exc, (UnknownGraphError, UnknownRunError)):
+    if isinstance(exc, (UnknownGraphError, UnknownRunError, UnknownThreadError, UnknownCheckpointError)):
         return 404
+    if isinstance(exc, ThreadConflictError):
+        return 409
     if isinstance(exc, UnknownStreamModeError):
         return 400
     if isinstance(exc, RegistryFullError):
@@ -299,6 +343,148 @@ async def _detach(source: RunSource, stream: SSEStream, run_id: str, cancel: boo
         _log.debug("stream_detached", run_id=run_id, last_seq_sent=stream.after_seq)
 
 
+# -- threads -------------------------------------------------------------------------------------------
+
+_THREAD_BODY = '{"thread_id": str, "metadata": {...}} (both optional)'
+_THREAD_RUN_BODY = '{"graph": name, "input": {...}, "config": {...}, "stream_mode": [...]} or {"command": {...}}'
+_COMMAND_KEYS = ("resume", "update", "goto")
+
+
+def _threads(request: Request) -> ThreadRegistry | Response:
+    """The app's thread registry, or the 501 response of an app whose runs execute elsewhere."""
+    threads: ThreadRegistry | None = request.app.state.threads
+    if threads is None:
+        return _error(
+            501,
+            "ThreadsUnavailable",
+            "threads need runs executing in this process (a RunRegistry); this app's runs execute in workers",
+        )
+    return threads
+
+
+async def _json_object(request: Request, shape: str, allowed: tuple[str, ...]) -> dict[str, Any] | Response:
+    """The request's JSON object body (an empty body is ``{}``), or the error response saying what is wrong."""
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        return _error(400, "InvalidJSON", f"the request body is not valid JSON: {exc}")
+    if not isinstance(body, dict):
+        return _error(422, "InvalidBody", f"the body must be a JSON object {shape}")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        return _error(422, "InvalidBody", f"unknown body fields {unknown}; allowed: {', '.join(allowed)}")
+    return body
+
+
+async def create_thread(request: Request) -> Response:
+    """``POST /threads``: create a thread; 201 with it (409 for a ``thread_id`` already taken)."""
+    threads = _threads(request)
+    if isinstance(threads, Response):
+        return threads
+    body = await _json_object(request, _THREAD_BODY, ("thread_id", "metadata"))
+    if isinstance(body, Response):
+        return body
+    entry = threads.create(body.get("thread_id"), body.get("metadata"))
+    _log.info("thread_created", thread_id=entry.thread_id)
+    return JSONResponse(entry.to_dict(threads.status(entry)), status_code=201)
+
+
+async def get_thread(request: Request) -> Response:
+    """``GET /threads/{thread_id}``: the thread, with its ``status``."""
+    threads = _threads(request)
+    if isinstance(threads, Response):
+        return threads
+    entry = await threads.get(request.path_params["thread_id"])
+    return JSONResponse(entry.to_dict(threads.status(entry)))
+
+
+def _command_type() -> Any:
+    """LangGraph's ``Command`` when this streamflow has it (``streamflow.types.Command``), else None."""
+    return getattr(importlib.import_module("streamflow.types"), "Command", None)
+
+
+async def start_thread_run(request: Request) -> Response:
+    """``POST /threads/{thread_id}/runs``: start a run on the thread (or resume it with a ``command``); 201
+    with the run's info, its ``thread_id`` and ``stream_url``."""
+    threads = _threads(request)
+    if isinstance(threads, Response):
+        return threads
+    thread_id = request.path_params["thread_id"]
+    body = await _json_object(request, _THREAD_RUN_BODY, ("graph", "input", "config", "stream_mode", "command"))
+    if isinstance(body, Response):
+        return body
+    if "command" in body and body.get("input") is not None:
+        return _error(422, "InvalidBody", "give either 'input' (a new run) or 'command' (a resume), not both")
+    modes = body.get("stream_mode", ["values"])
+    if isinstance(modes, str):
+        modes = [modes]
+    if not isinstance(modes, list) or not modes or not all(isinstance(m, str) for m in modes):
+        return _error(422, "InvalidBody", f"'stream_mode' must be a stream mode or a list of them, got {modes!r}")
+    ViewSpec.parse(modes, False, "v2")
+    if "command" in body:
+        spec = body["command"]
+        if not isinstance(spec, dict) or not spec or set(spec) - set(_COMMAND_KEYS):
+            return _error(
+                422,
+                "InvalidBody",
+                f"'command' must be a JSON object of one or more of {list(_COMMAND_KEYS)}; got {spec!r}",
+            )
+        command = _command_type()
+        if command is None:
+            return _error(
+                501, "ResumeUnavailable", "resume needs interrupts (streamflow.types.Command), which this build lacks"
+            )
+        run = await threads.start(thread_id, body.get("graph"), command(**spec), body.get("config"), command=True)
+    else:
+        run = await threads.start(thread_id, body.get("graph"), body.get("input"), body.get("config"))
+    info = await _source(request).get(run.run_id)
+    url = request.url_for("stream_run", run_id=run.run_id).include_query_params(stream_mode=",".join(modes))
+    _log.info("thread_run_started_over_http", run_id=run.run_id, thread_id=thread_id, graph=info.graph)
+    return JSONResponse({**info.to_dict(), "thread_id": thread_id, "stream_url": str(url)}, status_code=201)
+
+
+def _query_str(request: Request, name: str) -> str | None:
+    raw = request.query_params.get(name)
+    if raw is not None and not raw.strip():
+        raise InvalidArgumentError(f"query parameter {name!r} must not be empty when given")
+    return raw
+
+
+async def get_thread_state(request: Request) -> Response:
+    """``GET /threads/{thread_id}/state``: the thread's state snapshot (``?checkpoint_id=``, ``?graph=``)."""
+    threads = _threads(request)
+    if isinstance(threads, Response):
+        return threads
+    try:
+        checkpoint_id = _query_str(request, "checkpoint_id")
+        graph = _query_str(request, "graph")
+    except InvalidArgumentError as exc:
+        return _error(400, "InvalidQuery", str(exc))
+    snapshot = await threads.state(request.path_params["thread_id"], checkpoint_id=checkpoint_id, graph=graph)
+    return JSONResponse(snapshot_to_dict(snapshot))
+
+
+async def get_thread_history(request: Request) -> Response:
+    """``GET /threads/{thread_id}/history``: the thread's snapshots, newest first (``?limit=``, ``?before=``,
+    ``?graph=``)."""
+    threads = _threads(request)
+    if isinstance(threads, Response):
+        return threads
+    try:
+        before = _query_str(request, "before")
+        graph = _query_str(request, "graph")
+        raw_limit = _query_str(request, "limit")
+        limit = None
+        if raw_limit is not None:
+            limit = int(raw_limit) if raw_limit.strip().isdigit() else 0
+            if limit < 1:
+                raise InvalidArgumentError(f"query parameter 'limit' must be a positive int, got {raw_limit!r}")
+    except InvalidArgumentError as exc:
+        return _error(400, "InvalidQuery", str(exc))
+    history = await threads.history(request.path_params["thread_id"], limit=limit, before=before, graph=graph)
+    return JSONResponse({"history": [snapshot_to_dict(snapshot) for snapshot in history]})
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     try:
@@ -318,6 +504,7 @@ def create_app(
     retention: float | None = None,
     max_runs: int | None = None,
     replay_size: int | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
 ) -> Starlette:
     """Build the app serving the runs of ``graphs`` (see the module docstring for the routes).
 
@@ -336,6 +523,9 @@ def create_app(
         :data:`~streamflow.server.registry.DEFAULT_MAX_RUNS`)
     :param replay_size: for the registry built from a mapping: events each run retains for resuming streams
         (default :data:`~streamflow.channel.DEFAULT_REPLAY_SIZE`)
+    :param checkpointer: for the registry built from a mapping: the saver threads are kept in, for graphs
+        compiled without one (default a new :class:`~streamflow.checkpoint.memory.InMemorySaver`); a ready
+        registry uses its own ``checkpointer``, and a source whose runs execute elsewhere serves no threads
     :raises InvalidArgumentError: for a ``client_buffer`` that is not a positive int, a negative ``ping``,
         registry options given with a ready registry or source, or bad registry options
     """
@@ -345,7 +535,12 @@ def create_app(
         raise InvalidArgumentError(f"ping must be >= 0 seconds, got {ping!r}")
     registry_options = [
         name
-        for name, value in (("retention", retention), ("max_runs", max_runs), ("replay_size", replay_size))
+        for name, value in (
+            ("retention", retention),
+            ("max_runs", max_runs),
+            ("replay_size", replay_size),
+            ("checkpointer", checkpointer),
+        )
         if value is not None
     ]
     source: RunSource
@@ -355,6 +550,7 @@ def create_app(
             retention=DEFAULT_RETENTION if retention is None else retention,
             max_runs=DEFAULT_MAX_RUNS if max_runs is None else max_runs,
             replay_size=DEFAULT_REPLAY_SIZE if replay_size is None else replay_size,
+            checkpointer=InMemorySaver() if checkpointer is None else checkpointer,
         )
         source = LocalRunSource(registry, owned=True)
     else:
@@ -370,6 +566,11 @@ def create_app(
         Route("/runs/{run_id}", get_run, methods=["GET"]),
         Route("/runs/{run_id}/stream", stream_run, methods=["GET"]),
         Route("/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
+        Route("/threads", create_thread, methods=["POST"]),
+        Route("/threads/{thread_id}", get_thread, methods=["GET"]),
+        Route("/threads/{thread_id}/runs", start_thread_run, methods=["POST"]),
+        Route("/threads/{thread_id}/state", get_thread_state, methods=["GET"]),
+        Route("/threads/{thread_id}/history", get_thread_history, methods=["GET"]),
     ]
     if page:
         routes.insert(0, Route("/", index, methods=["GET"]))
@@ -381,6 +582,8 @@ def create_app(
     app.state.source = source
     app.state.owns_source = isinstance(graphs, Mapping)
     app.state.streams = StreamSettings(client_buffer, ping, retry)
+    app.state.threads = None
     if isinstance(source, LocalRunSource):
         app.state.registry = source.registry
+        app.state.threads = ThreadRegistry(source.registry)
     return app

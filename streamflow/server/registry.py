@@ -13,6 +13,12 @@ Bounds (what one registry can hold at most):
   registry holds at most ``max_runs * replay_size`` events.
 * a finished run is dropped ``retention`` seconds after it ended (checked on every registry call); asking
   for it afterwards raises :class:`~streamflow.errors.UnknownRunError`.
+
+Threads: a run whose config names ``configurable.thread_id`` runs on that thread. A graph registered without a
+checkpointer of its own runs such a run with the registry's ``checkpointer`` (bound with
+:meth:`~streamflow.graph.CompiledStateGraph.with_checkpointer`); a run without ``thread_id`` runs as before,
+keeping no checkpoints. One thread runs one run at a time: starting a second while the first is still going
+raises :class:`~streamflow.errors.ThreadConflictError` (refused, not queued).
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ import structlog
 
 from ..catalog import GraphCatalog, GraphSource
 from ..channel import DEFAULT_REPLAY_SIZE
-from ..errors import InvalidArgumentError, RegistryFullError, UnknownRunError
+from ..checkpoint.base import BaseCheckpointSaver
+from ..errors import InvalidArgumentError, RegistryFullError, ThreadConflictError, UnknownRunError
 from ..graph import CompiledStateGraph, Run
 from ..graph.run import parse_config
 from ..run_info import RunInfo, RunStatus, check_statuses
@@ -62,6 +69,8 @@ class RunEntry:
     """Seconds since the epoch when it ended; None while it runs."""
     ended_at_clock: float | None = None
     """The registry clock's reading when the run ended (what ``retention`` counts from)."""
+    thread_id: str | None = None
+    """The thread the run runs on (its ``configurable.thread_id`` on a graph with a checkpointer), or None."""
 
     def info(self) -> RunInfo:
         """A snapshot of this run as a :class:`~streamflow.run_info.RunInfo` (with its ``subscribers``)."""
@@ -90,8 +99,11 @@ class RunRegistry:
     :param max_runs: runs held at most, live and finished (> 0)
     :param replay_size: events each run retains for replay and resume (>= 0)
     :param clock: monotonic clock in seconds (``time.monotonic`` by default; tests pass their own)
-    :raises InvalidArgumentError: for an empty graph name, a graph that is neither compiled nor callable, or
-        a negative ``retention``, ``max_runs`` < 1 or a negative ``replay_size``
+    :param checkpointer: the saver runs on a thread use for graphs compiled without one (None: such runs keep
+        no checkpoints, as the graph alone would)
+    :raises InvalidArgumentError: for an empty graph name, a graph that is neither compiled nor callable, a
+        negative ``retention``, ``max_runs`` < 1 or a negative ``replay_size``, or a ``checkpointer`` that is
+        not a checkpoint saver
     """
 
     def __init__(
@@ -102,6 +114,7 @@ class RunRegistry:
         max_runs: int = DEFAULT_MAX_RUNS,
         replay_size: int = DEFAULT_REPLAY_SIZE,
         clock: Callable[[], float] = time.monotonic,
+        checkpointer: BaseCheckpointSaver[Any] | None = None,
     ) -> None:
         self.graphs = GraphCatalog(graphs)
         """The graphs runs are started of, by name."""
@@ -111,6 +124,13 @@ class RunRegistry:
             raise InvalidArgumentError(f"max_runs must be a positive number of runs, got {max_runs!r}")
         if not isinstance(replay_size, int) or replay_size < 0:
             raise InvalidArgumentError(f"replay_size must be >= 0 events, got {replay_size!r}")
+        if checkpointer is not None and not isinstance(checkpointer, BaseCheckpointSaver):
+            raise InvalidArgumentError(
+                "checkpointer must be a checkpoint saver (BaseCheckpointSaver) or None, "
+                f"got {type(checkpointer).__name__}"
+            )
+        self.checkpointer = checkpointer
+        """The saver of threads whose graph has none of its own (None: none)."""
         self.retention = retention
         self.max_runs = max_runs
         self.replay_size = replay_size
@@ -132,32 +152,79 @@ class RunRegistry:
         """
         return self.graphs.build(name)
 
+    def threaded(self, graph: CompiledStateGraph) -> CompiledStateGraph:
+        """Return ``graph`` as a run on a thread uses it: with the registry's :attr:`checkpointer` when it was
+        compiled without a checkpointer (None or False) and the registry has one, else unchanged."""
+        if self.checkpointer is None or isinstance(graph.checkpointer, BaseCheckpointSaver) or graph.checkpointer:
+            return graph
+        return graph.with_checkpointer(self.checkpointer)
+
+    def thread_graph(self, name: str) -> CompiledStateGraph:
+        """Return the graph registered as ``name`` bound to a saver for runs and state reads on threads (see
+        :meth:`threaded`).
+
+        :raises UnknownGraphError: when no graph is registered under ``name``
+        :raises InvalidArgumentError: when a factory returns something other than a compiled graph
+        """
+        return self.threaded(self.graph(name))
+
+    def live_run_on(self, thread_id: str) -> Run | None:
+        """The run still going on thread ``thread_id``, or None."""
+        for entry in self._entries.values():
+            if entry.thread_id == thread_id and not entry.run.done:
+                return entry.run
+        return None
+
+    def raise_if_busy(self, thread_id: str) -> None:
+        """Raise :class:`~streamflow.errors.ThreadConflictError` when thread ``thread_id`` has a run still going."""
+        busy = self.live_run_on(thread_id)
+        if busy is not None:
+            raise ThreadConflictError(
+                f"thread {thread_id!r} already has run {busy.run_id!r} going; one thread runs one run at a "
+                "time: wait for it to end or cancel it, then start the next"
+            )
+
     # -- runs ----------------------------------------------------------------------------------------
 
-    def start(self, graph: str, input: Any, config: Mapping[str, Any] | None = None) -> Run:
+    def start(
+        self, graph: str, input: Any, config: Mapping[str, Any] | None = None, *, check_input: bool = True
+    ) -> Run:
         """Start a run of the graph registered as ``graph`` in the running event loop and hold it.
 
-        ``input`` is checked against the graph's state schema and ``config`` is LangGraph's (``tags``,
+        ``input`` is checked against the graph's state schema (unless ``check_input`` is False, for an input
+        that is not a state update, such as a ``Command``) and ``config`` is LangGraph's (``tags``,
         ``metadata``, ``recursion_limit``, ``run_id``, ``configurable``) before anything starts.
 
         :raises UnknownGraphError: for an unregistered graph name
         :raises InvalidUpdateError: for an input the graph's state schema does not accept
+        With ``configurable.thread_id`` in ``config`` the run runs on that thread (see the module docstring).
+
         :raises InvalidArgumentError: for a malformed config, or a ``run_id`` the registry already holds
+        :raises ThreadConflictError: when the run's thread has a run of this registry still going
         :raises RegistryFullError: when ``max_runs`` runs are held and none has finished
         :raises RuntimeError: after :meth:`aclose`, or when no event loop is running
         """
         if self._closed:
             raise RuntimeError("the run registry is closed")
         _, _, _, _, run_id = parse_config(config)
-        compiled = self.graphs.check_input(graph, input)
+        compiled = self.graphs.check_input(graph, input) if check_input else self.graphs.build(graph)
         assert compiled is not None  # a registry is given the graphs themselves
         self._prune()
         if config is not None and config.get("run_id") and run_id in self._entries:
             raise InvalidArgumentError(f"run_id {run_id!r} is already taken by a run in this registry")
+        configurable = (config or {}).get("configurable")
+        thread_id = configurable.get("thread_id") if isinstance(configurable, Mapping) else None
+        if thread_id is not None:
+            compiled = self.threaded(compiled)
+            if not isinstance(compiled.checkpointer, BaseCheckpointSaver):
+                thread_id = None
+        if thread_id is not None:
+            thread_id = str(thread_id)
+            self.raise_if_busy(thread_id)
         if len(self._entries) >= self.max_runs:
             self._evict_one()
         run = compiled.start(input, {**(config or {}), "run_id": run_id}, replay_size=self.replay_size)
-        entry = RunEntry(run=run, graph=graph, created_at=time.time())
+        entry = RunEntry(run=run, graph=graph, created_at=time.time(), thread_id=thread_id)
         self._entries[run.run_id] = entry
         watcher = asyncio.get_running_loop().create_task(self._watch(entry))
         self._watchers.add(watcher)

@@ -1,0 +1,284 @@
+"""Threads over HTTP: the threads an app created, runs started on them, and their state read from the saver.
+
+A :class:`ThreadRegistry` sits beside a :class:`~streamflow.server.registry.RunRegistry`. It remembers, in
+memory, the threads this app created (id, creation time, metadata, the graph and run last started on it); the
+state itself lives in the checkpointer, so a thread id the saver has checkpoints of (from an earlier process,
+or another app on the same database) is found too, and taken in on first use.
+
+A run on a thread is a run of the run registry whose config has ``configurable.thread_id`` (and the graph's
+name as ``configurable.graph_id``, which LangGraph copies into the run's metadata, so each checkpoint says
+which graph wrote it); a graph registered without a checkpointer of its own uses the registry's. One thread
+runs one run at a time (:class:`~streamflow.errors.ThreadConflictError` for a second).
+
+:func:`snapshot_to_dict` is the JSON form of a :class:`~streamflow.types.StateSnapshot` the routes answer
+with.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ..checkpoint.base import BaseCheckpointSaver
+from ..errors import InvalidArgumentError, ThreadConflictError, UnknownCheckpointError, UnknownThreadError
+from ..graph import CompiledStateGraph, Run
+from ..graph.persistence import StateSnapshot
+from .registry import RunRegistry
+
+__all__ = ["ThreadEntry", "ThreadRegistry", "snapshot_to_dict"]
+
+
+@attrs.define(eq=False)
+class ThreadEntry:
+    """One thread known to a :class:`ThreadRegistry`."""
+
+    thread_id: str
+    """The thread's id (``configurable.thread_id`` of its runs)."""
+    created_at: float
+    """Seconds since the epoch when this app created it (or first met it in the saver)."""
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    """The metadata it was created with."""
+    graph: str | None = None
+    """The graph its last run (started here) was of, or None."""
+    run_id: str | None = None
+    """Its last run started here, or None."""
+
+    def to_dict(self, status: str) -> dict[str, Any]:
+        """The JSON form: ``thread_id``, ``created_at``, ``metadata``, ``status`` (``"busy"`` while a run is
+        going on it, else ``"idle"``), ``graph`` and ``run_id`` (the last run started here, or null)."""
+        return {
+            "thread_id": self.thread_id,
+            "created_at": self.created_at,
+            "metadata": self.metadata,
+            "status": status,
+            "graph": self.graph,
+            "run_id": self.run_id,
+        }
+
+
+def snapshot_to_dict(snapshot: StateSnapshot) -> dict[str, Any]:
+    """The JSON form of a state snapshot: ``values``, ``next`` (a list), ``config``, ``metadata``,
+    ``created_at``, ``parent_config``, ``tasks`` (objects with ``id``, ``name``, ``path``, ``error``,
+    ``interrupts``, ``state``, ``result``) and ``interrupts``, as LangGraph's field names."""
+    return {
+        "values": snapshot.values,
+        "next": list(snapshot.next),
+        "config": snapshot.config,
+        "metadata": snapshot.metadata,
+        "created_at": snapshot.created_at,
+        "parent_config": snapshot.parent_config,
+        "tasks": [
+            {
+                "id": task.id,
+                "name": task.name,
+                "path": list(task.path),
+                "error": task.error,
+                "interrupts": list(task.interrupts),
+                "state": task.state,
+                "result": task.result,
+            }
+            for task in snapshot.tasks
+        ],
+        "interrupts": list(snapshot.interrupts),
+    }
+
+
+def _address(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]:
+    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+    if checkpoint_id is not None:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+class ThreadRegistry:
+    """The threads of an app (see the module docstring). Use it from the app's event loop.
+
+    :param runs: the run registry that starts the threads' runs; its ``checkpointer`` is where threads of
+        graphs without a saver of their own live
+    """
+
+    def __init__(self, runs: RunRegistry) -> None:
+        self.runs = runs
+        self._threads: dict[str, ThreadEntry] = {}
+
+    @property
+    def checkpointer(self) -> BaseCheckpointSaver[Any] | None:
+        """The run registry's saver (None: only graphs compiled with a saver of their own run on threads)."""
+        return self.runs.checkpointer
+
+    def create(self, thread_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> ThreadEntry:
+        """Create a thread, under ``thread_id`` or a new UUID, with ``metadata``.
+
+        :raises ThreadConflictError: for a ``thread_id`` this registry already has
+        :raises InvalidArgumentError: for a ``thread_id`` that is not a non-empty string, or ``metadata`` that
+            is not a mapping
+        """
+        if thread_id is not None and (not isinstance(thread_id, str) or not thread_id.strip()):
+            raise InvalidArgumentError(f"'thread_id' must be a non-empty string, got {thread_id!r}")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidArgumentError(f"'metadata' must be a JSON object, got {metadata!r}")
+        thread_id = thread_id or str(uuid.uuid4())
+        if thread_id in self._threads:
+            raise ThreadConflictError(f"thread {thread_id!r} already exists; leave 'thread_id' out for a new one")
+        entry = ThreadEntry(thread_id, time.time(), dict(metadata or {}))
+        self._threads[thread_id] = entry
+        return entry
+
+    async def get(self, thread_id: str) -> ThreadEntry:
+        """The thread ``thread_id``: one created here, or one the saver has checkpoints of (taken in now).
+
+        :raises UnknownThreadError: when neither this registry nor the saver knows it
+        """
+        entry = self._threads.get(thread_id)
+        if entry is not None:
+            return entry
+        saver = self.checkpointer
+        if saver is not None and await saver.aget_tuple(_address(thread_id)) is not None:
+            entry = ThreadEntry(thread_id, time.time())
+            return self._threads.setdefault(thread_id, entry)
+        raise UnknownThreadError(
+            f"unknown thread {thread_id!r}: not created here (POST /threads) "
+            "and the checkpointer has no checkpoint of it"
+        )
+
+    def status(self, entry: ThreadEntry) -> str:
+        """``"busy"`` while a run is going on the thread, else ``"idle"``."""
+        return "idle" if self.runs.live_run_on(entry.thread_id) is None else "busy"
+
+    async def start(
+        self,
+        thread_id: str,
+        graph: str | None,
+        input: Any,
+        config: Mapping[str, Any] | None,
+        *,
+        command: bool = False,
+    ) -> Run:
+        """Start a run of ``graph`` (default: the graph of the thread's last run, or the only graph registered)
+        on the thread, with ``config`` (LangGraph's keys; ``configurable.thread_id`` is set to the thread).
+        ``command=True`` says ``input`` is LangGraph's ``Command``, passed to the graph unchecked; one with a
+        ``resume`` value needs the thread to be interrupted (pending interrupts in its state).
+
+        :raises UnknownThreadError: for a thread neither created here nor in the saver
+        :raises UnknownGraphError: for an unregistered graph name
+        :raises InvalidArgumentError: for a malformed config, a config naming another thread, no graph to run
+            (several registered, none named), or a graph with no checkpointer where the registry has none
+        :raises ThreadConflictError: when the thread has a run still going
+        :raises InvalidArgumentError: for a ``Command`` with ``resume`` on a thread that is not interrupted
+        :raises InvalidUpdateError: for an input the graph's state schema does not accept
+        :raises RegistryFullError: when the run registry cannot take another run now
+        """
+        entry = await self.get(thread_id)
+        name = self._graph_name(entry, graph)
+        compiled = self.runs.thread_graph(name)
+        if not isinstance(compiled.checkpointer, BaseCheckpointSaver):
+            raise InvalidArgumentError(
+                f"graph {name!r} has no checkpointer and the app was given none; runs on threads need one"
+            )
+        if config is not None and not isinstance(config, Mapping):
+            raise InvalidArgumentError(f"'config' must be a JSON object, got {config!r}")
+        config = dict(config or {})
+        configurable = config.get("configurable") or {}
+        if not isinstance(configurable, Mapping):
+            raise InvalidArgumentError(f"'config.configurable' must be a JSON object, got {configurable!r}")
+        named = configurable.get("thread_id")
+        if named is not None and named != thread_id:
+            raise InvalidArgumentError(
+                f"config.configurable.thread_id is {named!r} but the run is on thread {thread_id!r}; leave it out"
+            )
+        config["configurable"] = {**configurable, "thread_id": thread_id, "graph_id": name}
+        if command and getattr(input, "resume", None) is not None:
+            self.runs.raise_if_busy(thread_id)
+            snapshot = await compiled.aget_state(_address(thread_id))
+            if not snapshot.interrupts and not any(task.interrupts for task in snapshot.tasks):
+                raise InvalidArgumentError(
+                    f"thread {thread_id!r} is not interrupted: there is nothing to resume; "
+                    "start a run with 'input' instead, or resume a thread that shows 'interrupts' in its state"
+                )
+        run = self.runs.start(name, input, config, check_input=not command)
+        entry.graph = name
+        entry.run_id = run.run_id
+        return run
+
+    def _graph_name(self, entry: ThreadEntry | None, graph: str | None) -> str:
+        if graph is not None:
+            if not isinstance(graph, str):
+                raise InvalidArgumentError(
+                    f"'graph' must be the name of a graph, one of {self.runs.graph_names}; got {graph!r}"
+                )
+            return graph
+        if entry is not None and entry.graph is not None:
+            return entry.graph
+        names = self.runs.graph_names
+        if len(names) == 1:
+            return names[0]
+        raise InvalidArgumentError(
+            f"name the graph: 'graph' must be one of {names} (the thread has no run of a graph here yet)"
+        )
+
+    async def _reader(self, thread_id: str, graph: str | None) -> CompiledStateGraph:
+        """The graph that reads the thread's snapshots: the one named, the thread's last one, the one its newest
+        checkpoint names as ``graph_id``, or the only graph registered."""
+        entry = self._threads.get(thread_id)
+        if graph is None and (entry is None or entry.graph is None) and self.checkpointer is not None:
+            saved = await self.checkpointer.aget_tuple(_address(thread_id))
+            graph_id = None if saved is None else (saved.metadata or {}).get("graph_id")
+            if isinstance(graph_id, str) and graph_id in self.runs.graphs:
+                graph = graph_id
+        return self.runs.thread_graph(self._graph_name(entry, graph))
+
+    async def state(
+        self, thread_id: str, *, checkpoint_id: str | None = None, graph: str | None = None
+    ) -> StateSnapshot:
+        """The thread's state at its newest checkpoint, or at ``checkpoint_id``, as ``aget_state`` gives it.
+
+        :raises UnknownThreadError: for a thread neither created here nor in the saver
+        :raises UnknownCheckpointError: for a ``checkpoint_id`` the thread has no checkpoint under
+        :raises UnknownGraphError: for an unregistered ``graph``
+        :raises CheckpointReadError: for a checkpoint the saver cannot read back
+        """
+        await self.get(thread_id)
+        reader = await self._reader(thread_id, graph)
+        if checkpoint_id is not None:
+            await self._check_checkpoint(reader, thread_id, checkpoint_id)
+        return await reader.aget_state(_address(thread_id, checkpoint_id))
+
+    async def history(
+        self,
+        thread_id: str,
+        *,
+        limit: int | None = None,
+        before: str | None = None,
+        graph: str | None = None,
+    ) -> list[StateSnapshot]:
+        """The thread's snapshots, newest first (``aget_state_history``): at most ``limit``, only those older
+        than checkpoint ``before`` when given.
+
+        :raises UnknownThreadError: for a thread neither created here nor in the saver
+        :raises UnknownCheckpointError: for a ``before`` the thread has no checkpoint under
+        :raises UnknownGraphError: for an unregistered ``graph``
+        :raises CheckpointReadError: for a checkpoint the saver cannot read back
+        """
+        await self.get(thread_id)
+        reader = await self._reader(thread_id, graph)
+        before_config = None
+        if before is not None:
+            await self._check_checkpoint(reader, thread_id, before)
+            before_config = _address(thread_id, before)
+        return [
+            snapshot
+            async for snapshot in reader.aget_state_history(_address(thread_id), before=before_config, limit=limit)
+        ]
+
+    async def _check_checkpoint(self, reader: CompiledStateGraph, thread_id: str, checkpoint_id: str) -> None:
+        saver = reader.checkpointer
+        assert isinstance(saver, BaseCheckpointSaver)
+        if await saver.aget_tuple(_address(thread_id, checkpoint_id)) is None:
+            raise UnknownCheckpointError(f"thread {thread_id!r} has no checkpoint {checkpoint_id!r}")
+
+    def __contains__(self, thread_id: object) -> bool:
+        return thread_id in self._threads
