@@ -45,7 +45,8 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── NoTerminalEventError(TimeoutError)        a remote run went silent without ending
     ├── RunFailedError                            the result of a remote run that failed
     ├── RegistryFullError(RuntimeError)           a run registry holds its maximum of live runs
-    └── ThreadConflictError(RuntimeError)         a thread already running a run, or created twice
+    ├── ThreadConflictError(RuntimeError)         a thread already running a run, or created twice
+    └── ParentCommand                             a node's ``Command(graph=Command.PARENT)`` on its way up
 
 Errors raised by user code (a node, a tool) are never wrapped: they reach the caller with their original
 type. The chat models that ship with streamflow turn their provider's failures into ``ChatModelError``
@@ -97,6 +98,7 @@ __all__ = [
     "RegistryFullError",
     "ThreadConflictError",
     "ToolArgumentsError",
+    "ParentCommand",
     "ToolInvocationError",
 ]
 
@@ -370,6 +372,21 @@ class UnknownRunError(InvalidArgumentError, LookupError):
 
 class RegistryFullError(StreamflowError, RuntimeError):
     """A run registry already holds its maximum number of runs and none of them has finished."""
+
+
+class ParentCommand(StreamflowError):
+    """Carries a ``Command(graph=Command.PARENT)`` a node returned to the parent graph (LangGraph's
+    ``langgraph.errors.ParentCommand``; ``args[0]`` is the command, its ``graph`` naming the parent).
+
+    The node that runs the subgraph in the parent graph (a subgraph node, or a node calling a compiled
+    graph) takes the command as its own result, so user code never sees it, unless the node is in the root
+    graph: then there is no parent and the run fails with it, as in LangGraph.
+    """
+
+    args: tuple[Any]
+
+    def __init__(self, command: Any) -> None:
+        super().__init__(command)
 
 
 class UnknownThreadError(InvalidArgumentError, LookupError):

@@ -328,6 +328,12 @@ def _messages_in(values: Any) -> Iterable[BaseMessage]:
         items = [getattr(values, name) for name in values.__dataclass_fields__]
     else:
         return
+    # a task result's several writes of one key come as {"$writes": [write, ...]} (LangGraph's form)
+    items = [
+        write
+        for value in items
+        for write in (value["$writes"] if isinstance(value, Mapping) and list(value) == ["$writes"] else [value])
+    ]
     for value in items:
         if isinstance(value, BaseMessage):
             yield value

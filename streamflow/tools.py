@@ -11,6 +11,7 @@ tool raises fail the run (``handle_tool_errors`` chooses otherwise).
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import json
@@ -29,6 +30,7 @@ from .errors import ToolArgumentsError as ToolArgumentsError
 from .errors import ToolInvocationError as ToolInvocationError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
 from .graph import END, START, Send, StateGraph
+from .graph.constants import Command
 from .graph.context import TaskContext, _current, check_cancelled, current_task
 from .graph.sync_code import run_sync_code
 from .messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
@@ -162,8 +164,8 @@ class BaseTool:
 
         As LangChain's ``BaseTool.ainvoke``, ``args`` may instead be a model's tool call (``{"name", "args",
         "id", "type": "tool_call"}``): then the result is a :class:`ToolMessage` answering it (the output as
-        its content: a string as it is, anything else as JSON, else ``str()``; a ``ToolMessage`` the tool
-        returns as it is), and ``ToolFinished`` carries that message.
+        its content: a string as it is, anything else as JSON, else ``str()``; a ``ToolMessage`` or a
+        :class:`~streamflow.types.Command` the tool returns as it is), and ``ToolFinished`` carries it.
 
         Cancelling the caller abandons a sync tool that is running (Python cannot stop its thread): it
         raises :class:`~streamflow.errors.TaskCancelledError` at its next stream-writer call, model call,
@@ -365,8 +367,8 @@ def _tool_content(output: Any) -> str:
         return str(output)
 
 
-def _tool_message(output: Any, call: Mapping[str, Any], name: str) -> ToolMessage:
-    if isinstance(output, ToolMessage):
+def _tool_message(output: Any, call: Mapping[str, Any], name: str) -> ToolMessage | Command[Any]:
+    if isinstance(output, (ToolMessage, Command)):  # a Command goes on as it is, as LangChain passes it
         return output
     return ToolMessage(content=_tool_content(output), tool_call_id=str(call.get("id") or ""), name=name)
 
@@ -443,6 +445,11 @@ class ToolNode:
     - ``False``: every exception is raised (bad arguments as :class:`ToolInvocationError`).
 
     Cancellation is never turned into a message.
+
+    A tool may return a :class:`~streamflow.types.Command`; then, as LangGraph's ToolNode, the node returns a
+    list of the commands and of ``{messages_key: [message]}`` for the other calls (a command to the current
+    graph with a dict update must answer its call with a ``ToolMessage`` under ``messages_key``, which gets
+    the tool's name; commands to the parent graph that only send ``Send``s are merged into one).
 
     :param tools: ``@tool`` tools or plain functions (made tools)
     :param name: the node's name when added with ``add_node(tool_node)``
@@ -556,14 +563,16 @@ class ToolNode:
             f"Got unexpected type of `handle_tool_error`. Expected bool, str or callable. Received: {flag}"
         )
 
-    async def _run_one(self, call: Mapping[str, Any], state: Any) -> ToolMessage:
+    async def _run_one(self, call: Mapping[str, Any], state: Any) -> ToolMessage | Command[Any]:
         found = self.tools_by_name.get(call["name"])
         if found is None:
             content = f"Error: {call['name']} is not a valid tool, try one of [{', '.join(self.tools_by_name)}]."
             return ToolMessage(content=content, tool_call_id=call["id"], name=call["name"], status="error")
         try:
             try:
-                message: ToolMessage = await found.ainvoke({**self._inject(found, call, state), "type": "tool_call"})
+                message: ToolMessage | Command[Any] = await found.ainvoke(
+                    {**self._inject(found, call, state), "type": "tool_call"}
+                )
             except ToolArgumentsError as exc:
                 if isinstance(exc, ToolInvocationError):
                     raise
@@ -580,7 +589,7 @@ class ToolNode:
     async def __call__(self, state: Any) -> Any:
         calls, as_list = self._parse_input(state)
         tool_state = self._state_of(state)
-        results: list[ToolMessage | BaseException | None] = [None] * len(calls)
+        results: list[ToolMessage | Command[Any] | BaseException | None] = [None] * len(calls)
 
         async def run_one(index: int, call: Mapping[str, Any]) -> None:
             try:
@@ -594,8 +603,60 @@ class ToolNode:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+        if any(isinstance(r, Command) for r in results):
+            return _with_commands(results, calls, as_list, self.messages_key)
         messages = [r for r in results if isinstance(r, ToolMessage)]
         return messages if as_list else {self.messages_key: messages}
+
+
+def _with_commands(results: Sequence[Any], calls: Sequence[Mapping[str, Any]], as_list: bool, key: str) -> list[Any]:
+    """What ``ToolNode`` returns when a tool returned a ``Command``, as LangGraph's ToolNode: a list with each
+    command (see :func:`_tool_command`) and each message as an update of its own (``{key: [message]}``, or
+    ``[message]`` for a list input); commands to the parent graph whose ``goto`` is a list of ``Send`` are
+    merged into one, last."""
+    out: list[Any] = []
+    sends: list[Send] | None = None
+    for result, call in zip(results, calls, strict=True):
+        if isinstance(result, ToolMessage):
+            out.append([result] if as_list else {key: [result]})
+        elif not isinstance(result, Command):
+            continue
+        elif (
+            result.graph == Command.PARENT
+            and isinstance(result.goto, list)
+            and all(isinstance(send, Send) for send in result.goto)
+        ):
+            sends = [*(sends or []), *result.goto]
+        else:
+            out.append(_tool_command(result, call, key))
+    if sends is not None:
+        out.append(Command(graph=Command.PARENT, goto=sends))
+    return out
+
+
+def _tool_command(command: Command[Any], call: Mapping[str, Any], key: str) -> Command[Any]:
+    """A tool's ``Command`` as ``ToolNode`` passes it on (LangGraph's ToolNode): a copy in which the
+    ``ToolMessage`` answering ``call`` gets the tool's name.
+
+    :raises InvalidArgumentError: (a ``ValueError``) when a command for the current graph has a dict update
+        without a ``ToolMessage`` answering the call under ``key``, as LangGraph's ToolNode refuses it
+    """
+    if not isinstance(command.update, dict):
+        return command
+    command = copy.deepcopy(command)
+    found = typing.cast("dict[str, Any]", command.update).get(key, [])
+    found = found if isinstance(found, list) else [found]
+    matching = [m for m in found if isinstance(m, ToolMessage) and m.tool_call_id == call["id"]]
+    for message in matching:
+        message.name = call["name"]
+    if command.graph is None and not matching:
+        raise InvalidArgumentError(
+            f"Expected to have a matching ToolMessage in Command.update for tool {call['name']!r}, got: {found}. "
+            "Every tool call (LLM requesting to call a tool) in the message history MUST have a corresponding "
+            f'ToolMessage. You can fix it by modifying the tool to return `Command(update={{"{key}": '
+            '[ToolMessage("Success", tool_call_id=tool_call_id), ...]}, ...)`.'
+        )
+    return command
 
 
 def tools_condition(state: Any, messages_key: str = "messages") -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import types
+import typing
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 from ..checkpoint.base import BaseCheckpointSaver
 from ..errors import InvalidArgumentError, InvalidGraphError
 from .compiled import CompiledStateGraph
-from .constants import END, RESERVED_CHARS, START
+from .constants import END, RESERVED_CHARS, START, Command
 from .specs import Branch, GraphSpec, NodeSpec, inferred_input_schema, node_name
 from .state import StateSchema
 
@@ -114,6 +116,9 @@ class StateGraph:
         self.edges: list[tuple[str, str]] = []
         self.joins: list[tuple[tuple[str, ...], str]] = []
         self.branches: list[Branch] = []
+        self.destinations: dict[str, tuple[str, ...]] = {}
+        """Where each node's ``Command(goto=...)`` may go, as ``add_node(..., destinations=...)`` or its
+        ``Command[Literal[...]]`` return annotation says (checked by :meth:`compile`)."""
 
     def add_node(
         self,
@@ -130,7 +135,8 @@ class StateGraph:
         ``fn`` is a sync function (run in a worker thread), an async function, a callable instance, or a
         compiled graph (run as a subgraph). It is called with the state, plus ``config``, ``writer`` (or any
         parameter annotated ``StreamWriter``), ``runtime`` (a :class:`~streamflow.runtime.Runtime`), ``store``
-        and ``previous`` (None) when it declares them, and returns a dict of state updates or None.
+        and ``previous`` (None) when it declares them, and returns a dict of state updates, None, or a
+        :class:`~streamflow.types.Command` (or a list of them) to update the state and choose where to go.
 
         Without a name, the node is named as LangGraph names it: a compiled graph by its name, anything else by
         its ``__name__`` (``"<lambda>"`` for a lambda), or else by its class name (a callable instance, a
@@ -142,8 +148,12 @@ class StateGraph:
         keys of the state, so any node may write them. ``input=`` is its deprecated name (a DeprecationWarning).
 
         ``defer=True`` holds the node back until the run is about to end: once it is triggered, it runs in the
-        first superstep that would otherwise have no task (as LangGraph 1.x defers it). ``destinations`` (where
-        a node returning ``Command`` may go) only affects LangGraph's drawing: it is accepted and has no effect.
+        first superstep that would otherwise have no task (as LangGraph 1.x defers it).
+
+        ``destinations`` (a tuple of names, or a dict of names to labels) names the nodes a node's
+        ``Command(goto=...)`` may go to, as does a ``Command[Literal["a", "b"]]`` return annotation; LangGraph
+        draws the graph with them. Here, as there, :meth:`compile` checks that they are nodes (or END); they
+        do not limit where the node's commands go.
 
         :raises InvalidArgumentError: for an ``input_schema`` that is neither a TypedDict nor a dataclass, or
             one of LangGraph's ``metadata``, ``retry_policy``/``retry``, ``cache_policy``, ``error_handler``,
@@ -194,6 +204,9 @@ class StateGraph:
             spec.input = self.schema.node_input(schema)
         spec.defer = bool(defer)
         self.nodes[name] = spec
+        ends = _command_ends(action) if destinations is None else tuple(destinations)
+        if ends:
+            self.destinations[name] = ends
         return self
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
@@ -409,6 +422,7 @@ class StateGraph:
                     )
         ends = [(b, f"edge {a!r} -> {b!r}") for a, b in self.edges]
         ends += [(b, f"fan-in edge {list(starts)} -> {b!r}") for starts, b in self.joins]
+        ends += [(b, f"a Command of node {a!r} (its destinations)") for a, bs in self.destinations.items() for b in bs]
         for b, what in ends:
             if b != END and b not in known:
                 raise InvalidGraphError(f"Found edge ending at unknown node `{b}` ({what}){hint}")
@@ -418,3 +432,23 @@ class StateGraph:
         graph.context_schema = self.context_schema
         graph.checkpointer = checkpointer
         return graph
+
+
+def _command_ends(action: Any) -> tuple[str, ...]:
+    """The node names of ``action``'s ``Command[Literal[...]]`` return annotation (alone or in a union), as
+    LangGraph reads a node's destinations from it; () when it has none or its hints cannot be resolved."""
+    try:
+        hints = typing.get_type_hints(action if inspect.isroutine(action) else type(action).__call__)
+    except Exception:  # unresolvable hints: LangGraph ignores them too
+        return ()
+    returned = hints.get("return")
+    options = (
+        typing.get_args(returned)
+        if isinstance(returned, types.UnionType) or (typing.get_origin(returned) is typing.Union)
+        else (returned,)
+    )
+    for option in options:
+        args = typing.get_args(option) if typing.get_origin(option) is Command else ()
+        if args and typing.get_origin(args[0]) is typing.Literal:
+            return tuple(str(node_name(value)) for value in typing.get_args(args[0]))
+    return ()

@@ -288,6 +288,9 @@ class CompiledStateGraph(GraphSpec):
         :raises EmptyInputError: for a None ``input`` without a checkpointer, or on a thread without checkpoints
             (as LangGraph), before any chunk
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
+        :raises RuntimeError: for a ``Command(resume=...)`` input, which needs a checkpointer (LangGraph's
+            error); another :class:`~streamflow.types.Command` input applies its update and goto
+        :raises ParentCommand: when a node of this graph returns ``Command(graph=Command.PARENT)`` (no parent)
         """
         config = with_durability(config, durability)
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)

@@ -12,10 +12,11 @@ fails with its exception.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -24,7 +25,14 @@ import attrs
 
 from ..channel import Channel
 from ..checkpoint.base import ERROR, BaseCheckpointSaver
-from ..errors import EmptyInputError, GraphRecursionError, InvalidGraphError, InvalidUpdateError
+from ..errors import (
+    EmptyInputError,
+    GraphRecursionError,
+    InvalidArgumentError,
+    InvalidGraphError,
+    InvalidUpdateError,
+    ParentCommand,
+)
 from ..events import (
     EMPTY_METADATA,
     CheckpointSaved,
@@ -36,11 +44,12 @@ from ..events import (
     error_type_name,
 )
 from .cancellation import NEVER_CANCELLED, CancelFlag
-from .constants import END, START, Send
+from .constants import END, START, Command, Send
 from .context import RunContext, TaskContext, Writer, _current
 from .persistence import SENDS, START_CHANNEL, Thread, durability_of, next_paths, subgraph_ns_part, task_id_for
 from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
+from .state import ROOT
 from .sync_code import run_sync_code
 
 __all__ = ["execute", "update_thread"]
@@ -54,6 +63,10 @@ class _Task:
     path: tuple[Any, ...]
     id: str = attrs.field(factory=lambda: str(uuid.uuid4()))
     update: dict[str, Any] | None = None
+    writes: list[tuple[str, Any]] | None = None
+    """The node's writes one by one, when one key got more than one (a list of commands or of pairs)."""
+    goto: list[str | Send] = attrs.field(factory=list)
+    """Where the node's ``Command`` said to go, in addition to the edges."""
     done: bool = False
     slot: bool = False
     """The task holds one of its step's ``max_concurrency`` slots."""
@@ -111,11 +124,14 @@ class _Step:
         run.tasks_in_flight += len(tasks) - 1
         unfinished = len(tasks)
         failure: list[BaseException] = []
+        up: list[ParentCommand] = []
 
         async def guarded(task: _Task) -> None:
             nonlocal unfinished
             try:
                 await self.run_task(task)
+            except ParentCommand as exc:  # as in LangGraph, the siblings finish before it goes up
+                up.append(exc)
             except Exception as exc:
                 if not failure:
                     failure.append(exc)
@@ -136,6 +152,8 @@ class _Step:
             run.tasks_in_flight += 1 - unfinished  # a task cancelled before it began never counted itself out
         if failure:
             raise failure[0]
+        if up:
+            raise up[0]
 
     async def run_task(self, task: _Task) -> None:
         run = self.run
@@ -163,16 +181,21 @@ class _Step:
         ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
         token = _current.set(ctx)
         try:
-            if node.is_subgraph:
-                sub: GraphSpec = node.fn
-                sub_ns = (*ns, subgraph_ns_part(sub, name, task_id))
-                output = await execute(sub, task.input, run, sub_ns, nested=True)
-                out: Any = self.graph.schema.project(output)
-            else:
-                out = await _call(node, task.input, ctx)
-            update = self.graph.schema.check_update(out, f"node {name!r}")
+            try:
+                if node.is_subgraph:
+                    sub: GraphSpec = node.fn
+                    sub_ns = (*ns, subgraph_ns_part(sub, name, task_id))
+                    output = await execute(sub, task.input, run, sub_ns, nested=True)
+                    out: Any = self.graph.schema.project(output)
+                else:
+                    out = await _call(node, task.input, ctx)
+            except ParentCommand as exc:
+                out = _command_for(exc, ns, name, task_id)
+            update = _take_result(self.graph, task, out, ns)
             if self.state is not None and name in self.graph.branches_from:
                 task.routes = await _route_in_task(self.graph, node, self.state, update, ctx)
+        except ParentCommand:
+            raise  # on its way to the parent graph: not a failure of this task (nor LangGraph's)
         except Exception as exc:
             if self.thread is not None:
                 await self.thread.put_error(task_id, exc)
@@ -196,10 +219,123 @@ class _Step:
         if self.thread is not None:
             await self.thread.put_writes(task_id, update)
         if channel.wants(StateUpdate):
-            shown = self.graph.schema.unwrap(_only(update, self.shown))
+            if task.writes is None:
+                shown = self.graph.schema.unwrap(_only(update, self.shown))
+            else:
+                shown = _shown_writes(self.graph, task.writes, self.shown)
             await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
         if channel.wants(TaskFinished):
-            await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=update))
+            result = update if task.writes is None else _folded_writes(task.writes)
+            await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=result))
+
+
+def _take_result(graph: GraphSpec, task: _Task, out: Any, ns: tuple[str, ...]) -> dict[str, Any] | None:
+    """Read a node's return value ``out`` into ``task`` (its ``update``, and its ``writes`` and ``goto`` when
+    it returned commands) and return the update, as LangGraph reads a node's result.
+
+    A ``Command``, or a list holding at least one, gives its updates and its ``goto`` targets in order (plain
+    updates in the list count as well); a ``Send`` is a goto; anything else is a plain update
+    (:meth:`StateSchema.check_update`).
+
+    :raises ParentCommand: for a ``Command(graph=Command.PARENT)``, its ``graph`` naming this graph (``ns``)
+    :raises InvalidUpdateError: for an update the state schema does not take
+    """
+    schema = graph.schema
+    who = f"node {task.node.name!r}"
+    if isinstance(out, Command):
+        items: Sequence[Any] = (out,)
+    elif isinstance(out, (list, tuple)) and any(isinstance(item, Command) for item in out):
+        items = out
+    elif isinstance(out, Send):  # LangGraph runs a Send a node returns, as Command(goto=send)
+        task.goto.append(out)
+        return None
+    else:
+        task.update = schema.check_update(out, who)
+        return task.update
+    writes: list[tuple[str, Any]] = []
+    for item in items:
+        if not isinstance(item, Command):
+            writes.extend((schema.check_update(item, who) or {}).items())
+            continue
+        if item.graph == Command.PARENT:
+            parent = "|".join(part.partition(":")[0] for part in ns)
+            raise ParentCommand(dataclasses.replace(item, graph=parent))
+        writes.extend(_command_writes(schema, item, who))
+        goto = item.goto
+        task.goto.extend([goto] if isinstance(goto, (str, Send)) else goto)
+    if len({key for key, _ in writes}) < len(writes):
+        written: set[str] = set()
+        for key, _ in writes:
+            if key in written and key not in schema.reducers:
+                raise InvalidUpdateError(
+                    f"At key '{key}': Can receive only one value per step. Use an Annotated key to handle "
+                    f"multiple values. ({who} wrote it more than once in one update; give it a reducer: "
+                    "Annotated[type, reducer])"
+                )
+            written.add(key)
+        task.writes = writes
+    task.update = dict(writes) or None
+    return task.update
+
+
+def _command_writes(schema: Any, command: Command[Any], who: str) -> list[tuple[str, Any]]:
+    """``command``'s update as ``(key, value)`` pairs of state keys.
+
+    :raises InvalidUpdateError: for a key outside the state schema, or an update of a keyed state that is
+        neither a dict, a list of pairs nor an object with annotated attributes
+    """
+    update = command.update
+    pairs = list(command._update_as_tuples())
+    if not schema.root and len(pairs) == 1 and pairs[0][0] == ROOT and pairs[0][1] is update:
+        raise InvalidUpdateError(
+            f"{who} returned Command(update={update!r}); expected a dict with keys among {list(schema.keys)}, "
+            "a list of (key, value) pairs or an object with annotated attributes"
+        )
+    bad = [key for key, _ in pairs if key not in schema.keys]
+    if bad:
+        raise InvalidUpdateError(
+            f"{who} returned a Command whose update has unknown key(s) {bad}; the state schema "
+            f"{getattr(schema.schema, '__name__', schema.schema)} allows {list(schema.keys)}"
+        )
+    return pairs
+
+
+def _command_for(exc: ParentCommand, ns: tuple[str, ...], name: str, task_id: str) -> Command[Any]:
+    """The command of ``exc`` when it is for this task's graph level (its ``graph`` names the task, as
+    LangGraph matches it: the task's namespace, with or without task ids, or its node name).
+
+    :raises ParentCommand: ``exc`` again otherwise (a ``graph`` of ``Command.PARENT`` raised by user code is
+        aimed at the parent of this task's graph first)
+    """
+    command = exc.args[0]
+    if command.graph == Command.PARENT:
+        exc.args = (dataclasses.replace(command, graph="|".join(part.partition(":")[0] for part in ns)),)
+        raise exc
+    full = (*ns, f"{name}:{task_id}")
+    if command.graph in ("|".join(full), "|".join(part.partition(":")[0] for part in full), name):
+        return dataclasses.replace(command, graph=None)
+    raise exc
+
+
+def _shown_writes(graph: GraphSpec, writes: list[tuple[str, Any]], keys: tuple[str, ...]) -> Any:
+    """An ``updates`` chunk's value for a node that wrote a key more than once: one entry per write of a
+    shown key (one value per write for a root state), as LangGraph shows it; None when no key is shown."""
+    if graph.schema.root:
+        shown: list[Any] = [value for _, value in writes]
+    else:
+        shown = [{key: value} for key, value in writes if key in keys]
+    if not shown:
+        return None
+    return shown[0] if len(shown) == 1 else shown
+
+
+def _folded_writes(writes: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A ``tasks`` result for a node that wrote a key more than once: such a key maps to
+    ``{"$writes": [value, ...]}``, as LangGraph shows it."""
+    values: dict[str, list[Any]] = {}
+    for key, value in writes:
+        values.setdefault(key, []).append(value)
+    return {key: found[0] if len(found) == 1 else {"$writes": found} for key, found in values.items()}
 
 
 async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
@@ -317,12 +453,14 @@ async def _successors(
     outputs: list[Any] | None = None,
     contexts: list[TaskContext | None] | None = None,
     routes: list[list[tuple[Branch, list[Any]]] | None] | None = None,
+    gotos: Sequence[Sequence[str | Send]] = (),
 ) -> list[_Task]:
     """Tasks of the next superstep, given the nodes that just finished (by task path, the order LangGraph
     applies their writes in) and what each returned (``outputs``, the same length, or None; see
     :meth:`Branch.view`), their path functions called in the finished tasks' ``contexts`` (the same length,
     or None), unless ``routes`` (the same length, or None) holds where a task's conditional edges already
-    went (:func:`_route_in_task`). As LangGraph 1.2 prepares them: the tasks ``Send`` started first, in the
+    went (:func:`_route_in_task`), and where each went with a ``Command`` (``gotos``, the same length, or
+    empty). As LangGraph 1.2 prepares them: the tasks ``Send`` started first, in the
     order sent, then one task per triggered node, by node name.
 
     A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
@@ -346,6 +484,8 @@ async def _successors(
             if seen.issuperset(starts):
                 seen.clear()
                 pull(target)
+        if position < len(gotos) and gotos[position]:
+            _go(graph, source, gotos[position], pull, pushes)
         routed = routes[position] if routes is not None else None
         if routed is None:
             routed = []
@@ -395,6 +535,31 @@ def _hold_deferred(tasks: list[_Task], held: dict[str, _Task]) -> list[_Task]:
     return ready
 
 
+def _go(
+    graph: GraphSpec, source: str, targets: Sequence[str | Send], pull: Callable[[str], None], pushes: list[_Task]
+) -> None:
+    """Add the tasks a ``Command(goto=targets)`` returned by node ``source`` asks for: a pull for a node name
+    (END adds nothing), a push for a :class:`Send`.
+
+    :raises InvalidGraphError: for a target that is not a node of ``graph`` (LangGraph ignores such a target
+        with a logged warning)
+    """
+    nodes = graph.nodes
+    for target in targets:
+        node = target.node if isinstance(target, Send) else target
+        if node == END and not isinstance(target, Send):
+            continue
+        if not isinstance(node, str) or node not in nodes:
+            raise InvalidGraphError(
+                f"node {source!r} returned Command(goto={target!r}), which is not a node; known nodes: "
+                f"{sorted(nodes)} (or END)"
+            )
+        if isinstance(target, Send):
+            pushes.append(_Task(nodes[node], target.arg, ("__pregel_push",), ("__pregel_push", len(pushes))))
+        else:
+            pull(node)
+
+
 def _pull_triggers(graph: GraphSpec, name: str) -> tuple[str, ...]:
     """The channels node ``name`` listens to, as LangGraph 1.2 names them, sorted (see :func:`_successors`)."""
     if not graph.joins_with:
@@ -418,6 +583,41 @@ def _check_input_given(graph_input: Any, nested: bool) -> None:
             "Received no input for __start__ (a run without a checkpoint to resume needs an input: a dict of "
             "state keys, or the root value)"
         )
+
+
+def _command_input(graph: GraphSpec, command: Command[Any], *, checkpointer: bool) -> tuple[Any, list[str | Send]]:
+    """The input a ``Command`` given as a run's input stands for, and where it says to go in the first step
+    (beside START's edges), as LangGraph reads it when it does not resume an interrupted run. LangGraph
+    applies its update twice (as the input, then again as its START node's write), so a key with a reducer
+    gets it twice.
+
+    :raises RuntimeError: for ``Command(resume=...)``: without a ``checkpointer`` LangGraph's error; with one,
+        because streamflow has no interrupts to resume yet
+    :raises InvalidUpdateError: for ``Command(graph=Command.PARENT)`` (there is no parent graph) or an update
+        the state schema does not take
+    """
+    if command.graph == Command.PARENT:
+        raise InvalidUpdateError("There is no parent graph")
+    if command.resume is not None:
+        if not checkpointer:
+            raise RuntimeError("Cannot use Command(resume=...) without checkpointer")
+        raise RuntimeError("Command(resume=...) resumes an interrupted run; streamflow has no interrupts yet")
+    pairs = _command_writes(graph.schema, command, "the graph input")
+    goto = command.goto
+    targets: list[str | Send] = [goto] if isinstance(goto, (str, Send)) else list(goto)
+    if graph.schema.root:
+        return (pairs[-1][1] if pairs else None), targets
+    return dict(pairs), targets
+
+
+def _updates(done: list[_Task]) -> list[tuple[str, dict[str, Any]]]:
+    """``(writer, update)`` pairs of a step's tasks for :meth:`StateSchema.apply`: one per task, or one per
+    write for a task that wrote a key more than once (each value goes through the key's reducer)."""
+    return [
+        (f"node {t.node.name!r}", update)
+        for t in done
+        for update in ([t.update or {}] if t.writes is None else [{key: value} for key, value in t.writes])
+    ]
 
 
 def _only(update: dict[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any] | None:
@@ -606,17 +806,23 @@ async def execute(
     under a namespace ``ns`` inside such a run (a subgraph) saves checkpoints of its own under it, unless it
     was compiled with ``checkpointer=False``.
 
+    A ``Command`` as ``graph_input`` stands for its update and goto (see :func:`_command_input`); a node's
+    ``Command`` is read by :func:`_take_result`.
+
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
         ``invoke`` returns None then)
     :raises EmptyInputError: for a None ``graph_input`` (not ``nested``), as LangGraph raises it
     :raises InvalidUpdateError: for an input or node update the schema does not allow
-    :raises InvalidGraphError: for a conditional edge returning an unknown node
+    :raises InvalidGraphError: for a conditional edge or a ``Command(goto=...)`` naming an unknown node
+    :raises ParentCommand: for ``Command(graph=Command.PARENT)`` returned by a node of a root graph
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
-    :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``
+    :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``, or
+        a ``Command`` input on a thread that has checkpoints (LangGraph continues the thread; not done yet)
     :raises EmptyInputError: for an input of None on a thread that has no checkpoint
     :raises CheckpointSerializationError: for a state value the checkpointer cannot store, naming its key
-    :raises RuntimeError: for a root graph compiled with ``checkpointer=True`` (LangGraph's message)
+    :raises RuntimeError: for a root graph compiled with ``checkpointer=True`` (LangGraph's message), or a
+        ``Command(resume=...)`` input (see :func:`_command_input`)
     :raises Exception: whatever a node raised, unchanged
     """
     schema = graph.schema
@@ -704,12 +910,23 @@ async def _run(
                 await saving.announce(state, saved.config, saved.parent_config, saved.metadata, names, ids, errors)
         start_step = thread.step
     else:
+        command = isinstance(graph_input, Command)
+        if command:
+            if saving is not None and saving.thread.saved is not None:
+                raise InvalidArgumentError(
+                    f"a Command input on thread {saving.thread.thread_id!r}, which has checkpoints, continues the "
+                    "thread in LangGraph; streamflow does not do that yet. A Command input works on a new thread "
+                    "or without a checkpointer"
+                )
+            graph_input, start_goto = _command_input(graph, graph_input, checkpointer=saving is not None)
         if saving is not None:
             start_step = saving.thread.step + 2
             await saving.save("input", start_step - 1, state, [], joins_seen, (), start=graph_input)
         first = schema.check_input(graph_input)
         if first:
             schema.apply(state, [("the graph input", first)])
+            if command:  # LangGraph applies a Command input's update again when its START node runs
+                schema.apply(state, [("the graph input", first)])
             if channel.wants(StateValues) and any(k in shown for k in first):
                 await channel.publish(
                     StateValues(ns=ns, step=start_step, tags=run.tags, values=schema.values(state, shown))
@@ -717,7 +934,10 @@ async def _run(
             if any(k in output_keys for k in first):
                 result = schema.output(state)
         entry: list[TaskContext | None] | None = [_entry_context(run, ns)] if START in graph.branches_from else None
-        tasks = _hold_deferred(await _successors(graph, [START], state, joins_seen, run, [graph_input], entry), held)
+        gotos = [start_goto] if command else []
+        tasks = _hold_deferred(
+            await _successors(graph, [START], state, joins_seen, run, [graph_input], entry, gotos=gotos), held
+        )
         if saving is not None:
             await saving.save("loop", start_step, state, tasks, joins_seen, first or (), wrote=[START])
     step = start_step + 1
@@ -751,7 +971,7 @@ async def _run(
         if len(done) > 1:
             done.sort(key=_task_path)
         if done:
-            schema.apply(state, [(f"node {t.node.name!r}", t.update or {}) for t in done])
+            schema.apply(state, _updates(done))
             if channel.wants(StateValues) and any(k in shown for t in done for k in t.update or ()):
                 await channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state, shown)))
             if any(k in output_keys for t in done for k in t.update or ()):
@@ -759,7 +979,10 @@ async def _run(
         by_path = sorted(tasks, key=_task_path) if len(tasks) > 1 else tasks  # LangGraph's order of writes
         finished = [t.node.name for t in by_path]
         routes = [t.routes for t in by_path]
-        tasks = _hold_deferred(await _successors(graph, finished, state, joins_seen, run, routes=routes), held)
+        gotos = [t.goto for t in by_path]
+        tasks = _hold_deferred(
+            await _successors(graph, finished, state, joins_seen, run, routes=routes, gotos=gotos), held
+        )
         if saving is not None:
             written = dict.fromkeys(k for t in done for k in t.update or ())
             await saving.save("loop", step, state, tasks, joins_seen, written, wrote=[t.node.name for t in done])

@@ -57,6 +57,8 @@ class Lib:
     create_react_agent: Any
     InjectedState: Any
     InjectedToolCallId: Any
+    Command: Any
+    ParentCommand: Any
 
 
 def load(name: str) -> Lib:
@@ -78,6 +80,7 @@ def load(name: str) -> Lib:
         prebuilt = importlib.import_module("langgraph.prebuilt")
         tools = importlib.import_module("langchain_core.tools")
         models = importlib.import_module("langchain_core.language_models")
+        errors = importlib.import_module("langgraph.errors")
         return Lib(
             name=name,
             StateGraph=graph.StateGraph,
@@ -108,6 +111,8 @@ def load(name: str) -> Lib:
             create_react_agent=prebuilt.create_react_agent,
             InjectedState=prebuilt.InjectedState,
             InjectedToolCallId=tools.InjectedToolCallId,
+            Command=types.Command,
+            ParentCommand=errors.ParentCommand,
         )
     graph = importlib.import_module("streamflow.graph")
     messages = importlib.import_module("streamflow.messages")
@@ -120,6 +125,8 @@ def load(name: str) -> Lib:
     prebuilt = importlib.import_module("streamflow.prebuilt")
     tools = importlib.import_module("streamflow.tools")
     models = importlib.import_module("streamflow.models")
+    types = importlib.import_module("streamflow.types")
+    errors = importlib.import_module("streamflow.errors")
     return Lib(
         name=name,
         StateGraph=graph.StateGraph,
@@ -150,6 +157,8 @@ def load(name: str) -> Lib:
         create_react_agent=prebuilt.create_react_agent,
         InjectedState=prebuilt.InjectedState,
         InjectedToolCallId=tools.InjectedToolCallId,
+        Command=types.Command,
+        ParentCommand=errors.ParentCommand,
     )
 
 

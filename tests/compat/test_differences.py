@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 
 import pytest
 
-from streamflow.errors import InvalidUpdateError, UnknownStreamModeError
+from streamflow.errors import InvalidGraphError, InvalidUpdateError, UnknownStreamModeError
 
 from .conftest import Lib, load, reference
 
@@ -48,6 +48,16 @@ def test_update_with_an_unknown_key() -> None:
     assert one_node(reference(), extra_key).invoke({"a": 0}) == {"a": 1}
     with pytest.raises(InvalidUpdateError, match=r"node 'node'.*\['not_in_schema'\].*allows \['a'\]"):
         one_node(load("streamflow"), extra_key).invoke({"a": 0})
+
+
+def test_goto_to_a_name_that_is_no_node(caplog: pytest.LogCaptureFixture) -> None:
+    def run(lib: Lib) -> Any:
+        return one_node(lib, lambda state: lib.Command(update={"a": 1}, goto="nowhere")).invoke({"a": 0})
+
+    assert run(reference()) == {"a": 1}
+    assert "branch:to:nowhere" in caplog.text
+    with pytest.raises(InvalidGraphError, match=r"node 'node' returned Command\(goto='nowhere'\).*\['node'\]"):
+        run(load("streamflow"))
 
 
 @pytest.mark.parametrize("call", ["invoke", "stream"])

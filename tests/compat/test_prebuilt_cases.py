@@ -3,7 +3,8 @@ LangGraph's prebuilt and on streamflow's, with one scripted tool-calling chat mo
 library's ``BaseChatModel``. Cases after LangGraph's prebuilt tests (libs/prebuilt/tests), written anew.
 
 Not covered here, as streamflow has no checkpointer, interrupts or store yet: ``interrupt_before``/``after``,
-``InjectedStore``, ``Command`` returned by tools, ``response_format`` and the pre/post model hooks.
+``InjectedStore``, ``response_format`` and the pre/post model hooks. ``Command`` returned by tools has its
+cases in ``test_command_cases.py``.
 """
 
 from __future__ import annotations
