@@ -108,6 +108,32 @@ async def test_ask_watch_tokens_nodes_progress_and_resume_after_reload(tmp_path:
             await browser.close()
 
 
+async def test_without_threads_the_page_asks_with_plain_runs() -> None:
+    """An app whose runs execute elsewhere answers 501 to ``POST /threads`` (simulated here by taking its
+    thread registry away); the page then starts plain runs, as before threads."""
+    serve_agent = load_example("serve_agent")
+    app = create_app({"agent": lambda: serve_agent.build_agent(token_delay=0.0, step_delay=0.0)})
+    app.state.threads = None
+    async with serve(app) as url, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = await browser.new_page()
+            await page.goto(url + "/")
+            await page.wait_for_selector("body[data-ready=true]")
+            runs = ["-"]
+            for question in ("What are streams?", "And again?"):
+                await page.fill("#question", question)
+                await page.click("#ask")
+                await page.wait_for_function("last => $('run-id').textContent !== last", arg=runs[-1])
+                await page.locator("#status", has_text="finished").wait_for()
+                runs.append(await page.text_content("#run-id") or "")
+                assert await page.text_content("#answer") == serve_agent.ANSWER
+                assert await page.text_content("#thread-id") == "-"
+            assert len(set(runs)) == 3
+        finally:
+            await browser.close()
+
+
 @pytest.mark.skipif(not hasattr(streamflow.types, "interrupt"), reason="streamflow.types has no interrupt() yet")
 async def test_ask_approve_the_tool_call_watch_it_resume_then_ask_again_and_reject(tmp_path: Path) -> None:
     serve_agent = load_example("serve_agent")
