@@ -19,6 +19,7 @@ import pytest
 import streamflow.types
 from streamflow.messages import AIMessage, HumanMessage, ToolCall, ToolMessage
 from streamflow.server import create_app
+from streamflow.tools import create_react_agent, tool
 from tests.server_support import Message, chunks, load_example, read_stream, serve
 
 pytestmark = pytest.mark.anyio
@@ -239,3 +240,39 @@ async def test_an_answer_that_is_neither_approve_nor_reject_fails_the_run_naming
     assert failed[-1].data["error_type"] == "ValueError"
     assert "{'type': 'approve'} or {'type': 'reject'}" in failed[-1].data["error_message"]
     assert progress(failed) == []
+
+
+def two_calls_agent() -> Any:
+    """An agent whose model asks for two ``research`` calls at once (two tasks, so two questions), then
+    answers with what the tool messages said."""
+
+    @tool
+    async def research(topic: str) -> str:
+        """Look a topic up."""
+        declined = agent_demo.ask_before_tool("research", {"topic": topic})
+        return declined if declined is not None else f"notes on {topic}"
+
+    calls: list[ToolCall] = [
+        {"name": "research", "args": {"topic": topic}, "id": "", "type": "tool_call"} for topic in ("cats", "dogs")
+    ]
+    model = agent_demo.ScriptedAgentModel(
+        [AIMessage(content="", tool_calls=calls), "Done."], declined="Done without {tool}.", chunk_size=8
+    )
+    return create_react_agent(model, [research])
+
+
+@needs_interrupt
+async def test_two_questions_at_once_are_answered_together_by_interrupt_id() -> None:
+    async with serve(create_app({"pair": two_calls_agent})) as url, httpx.AsyncClient(base_url=url) as http:
+        thread_id = await new_thread(http)
+        asked = await ask(http, thread_id, "pair", "Cats or dogs?", APPROVE)
+        assert sorted(v["args"]["topic"] for v in questions(asked)) == ["cats", "dogs"]
+        interrupts = (await state(http, thread_id))["interrupts"]
+        ids = {i["value"]["args"]["topic"]: i["id"] for i in interrupts}
+        resume = {ids["cats"]: {"type": "approve"}, ids["dogs"]: {"type": "reject"}}
+        resumed = await run_on(http, thread_id, {"command": {"resume": resume}, "config": APPROVE})
+        assert resumed[-1].event == "end"
+        assert sorted(tool_messages(await state(http, thread_id))) == [
+            ("research", "The user declined the call to research; the tool was not run."),
+            ("research", "notes on cats"),
+        ]

@@ -188,3 +188,35 @@ async def test_ask_approve_the_tool_call_watch_it_resume_then_ask_again_and_reje
             ]
         finally:
             await browser.close()
+
+
+@pytest.mark.skipif(not hasattr(streamflow.types, "interrupt"), reason="streamflow.types has no interrupt() yet")
+async def test_two_questions_at_once_resume_once_both_are_answered() -> None:
+    from tests.test_server_approval import two_calls_agent
+
+    async with serve(create_app({"pair": two_calls_agent})) as url, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = await browser.new_page()
+            await page.goto(url + "/")
+            await page.wait_for_selector("body[data-ready=true]")
+            await page.check("#approve")
+            await page.fill("#question", "Cats or dogs?")
+            await page.click("#ask")
+            await page.locator("#status", has_text="interrupted").wait_for()
+            cats = page.locator(".question", has_text='"cats"')
+            dogs = page.locator(".question", has_text='"dogs"')
+            asked_run = await page.text_content("#run-id")
+
+            await cats.locator("button.approve").click()
+            await cats.locator(".answered", has_text="approved").wait_for()
+            assert await page.text_content("#status") == "interrupted"  # the other question is still open
+            assert await page.text_content("#run-id") == asked_run
+            await dogs.locator("button.reject").click()
+
+            await page.locator("#status", has_text="finished").wait_for()
+            assert await dogs.locator(".answered").text_content() == "rejected"
+            assert await page.text_content("#answer") == "Done without research."
+            assert await page.text_content("#run-id") != asked_run
+        finally:
+            await browser.close()
