@@ -130,10 +130,9 @@ def _sync_saver(which: str, backend: str) -> Iterator[Any]:
             from langgraph.checkpoint.sqlite import SqliteSaver
         else:
             from streamflow.checkpoint.sqlite import SqliteSaver  # type: ignore[assignment]
-        with tempfile.TemporaryDirectory() as tmp:
-            with SqliteSaver.from_conn_string(os.path.join(tmp, "bench.db")) as saver:
-                saver.setup()
-                yield saver
+        with tempfile.TemporaryDirectory() as tmp, SqliteSaver.from_conn_string(os.path.join(tmp, "bench.db")) as saver:
+            saver.setup()
+            yield saver
     else:
         if which == "lg":
             from langgraph.checkpoint.postgres import PostgresSaver

@@ -59,6 +59,61 @@ def test_a_sqlite_file_keeps_checkpoints_across_connections(tmp_path: Path) -> N
     assert found.pending_writes == [("task-1", "value", 3)]
 
 
+def _synchronous(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_sqlite_setup_sets_synchronous_normal_by_default_or_the_one_given(tmp_path: Path) -> None:
+    # SQLite's numbers: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA; a new connection starts at FULL
+    with SqliteSaver.from_conn_string(str(tmp_path / "a.sqlite")) as saver:
+        saver.setup()
+        assert _synchronous(saver.conn) == 1
+        assert saver.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with SqliteSaver.from_conn_string(str(tmp_path / "b.sqlite"), synchronous="extra") as saver:
+        saver.setup()
+        assert _synchronous(saver.conn) == 3
+    conn = sqlite3.connect(str(tmp_path / "c.sqlite"), check_same_thread=False)
+    try:
+        saver = SqliteSaver(conn, synchronous=None)
+        saver.put(conf("t"), filled(1), {"source": "input", "step": -1}, {})
+        assert _synchronous(conn) == 2
+        assert saver.get_tuple(conf("t")) is not None
+    finally:
+        conn.close()
+
+
+def test_sqlite_refuses_an_unknown_synchronous_value(tmp_path: Path) -> None:
+    conn = sqlite3.connect(":memory:")
+    try:
+        with pytest.raises(InvalidArgumentError, match=r"synchronous must be one of OFF, NORMAL, FULL, EXTRA.*'fast'"):
+            SqliteSaver(conn, synchronous="fast")
+    finally:
+        conn.close()
+    with (
+        pytest.raises(InvalidArgumentError, match="synchronous"),
+        SqliteSaver.from_conn_string(str(tmp_path / "x.sqlite"), synchronous="2"),
+    ):
+        pass
+
+
+@pytest.mark.anyio
+async def test_async_sqlite_setup_sets_synchronous_as_the_sync_saver(tmp_path: Path) -> None:
+    require_extra("aiosqlite", "sqlite")
+    from streamflow.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "a.sqlite")) as saver:
+        await saver.setup()
+        async with saver.conn.execute("PRAGMA synchronous") as cursor:
+            assert (await cursor.fetchone()) == (1,)
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "b.sqlite"), synchronous="FULL") as saver:
+        await saver.aput(conf("t"), filled(1), {"source": "input", "step": -1}, {})
+        async with saver.conn.execute("PRAGMA synchronous") as cursor:
+            assert (await cursor.fetchone()) == (2,)
+    with pytest.raises(InvalidArgumentError, match="synchronous"):
+        async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "c.sqlite"), synchronous="sometimes"):
+            pass
+
+
 def test_from_conn_string_closes_its_connection(tmp_path: Path) -> None:
     with SqliteSaver.from_conn_string(str(tmp_path / "x.sqlite")) as saver:
         saver.setup()

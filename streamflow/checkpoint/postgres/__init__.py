@@ -7,6 +7,7 @@ streamflow's own (see :mod:`streamflow.checkpoint._sql`): LangGraph's tables are
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,9 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in the t
 __all__ = ["PostgresSaver"]
 
 DIALECT = _sql.Dialect(param="%s", blob="BYTEA", collate=' COLLATE "C"')
+
+PIPELINE = psycopg.Capabilities().has_pipeline()
+"""Whether libpq has pipeline mode: the savers then send a write's statements and its commit at once."""
 
 
 class PostgresSaver(BaseCheckpointSaver[str]):
@@ -68,13 +72,24 @@ class PostgresSaver(BaseCheckpointSaver[str]):
             yield cls(conn, serde=serde)
 
     @contextmanager
-    def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor inside a transaction of its own, on the connection or on one borrowed from the pool."""
+    def _cursor(self, *, pipeline: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor inside a transaction of its own, on the connection or on one borrowed from the pool; with
+        ``pipeline``, the transaction's statements and its commit are sent without waiting for each answer."""
         if isinstance(self.conn, ConnectionPool):
-            with self.conn.connection() as conn, conn.transaction(), conn.cursor(row_factory=tuple_row) as cursor:
+            with (
+                self.conn.connection() as conn,
+                conn.pipeline() if pipeline and PIPELINE else contextlib.nullcontext(),
+                conn.transaction(),
+                conn.cursor(row_factory=tuple_row) as cursor,
+            ):
                 yield cursor
         else:
-            with self.lock, self.conn.transaction(), self.conn.cursor(row_factory=tuple_row) as cursor:
+            with (
+                self.lock,
+                self.conn.pipeline() if pipeline and PIPELINE else contextlib.nullcontext(),
+                self.conn.transaction(),
+                self.conn.cursor(row_factory=tuple_row) as cursor,
+            ):
                 yield cursor
 
     def setup(self) -> None:
@@ -146,7 +161,7 @@ class PostgresSaver(BaseCheckpointSaver[str]):
 
     def _run(self, statements: Sequence[_sql.Statement]) -> None:
         self._ready()
-        with self._cursor() as cursor:
+        with self._cursor(pipeline=True) as cursor:
             for statement in statements:
                 cursor.execute(*statement)
 

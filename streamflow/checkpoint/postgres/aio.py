@@ -4,6 +4,7 @@ on psycopg 3's async connections and pools (the ``postgres`` extra)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,7 +22,7 @@ from ..base import (
     next_version,
 )
 from ..serde.base import SerializerProtocol
-from . import DIALECT
+from . import DIALECT, PIPELINE
 
 try:
     import psycopg
@@ -70,16 +71,24 @@ class AsyncPostgresSaver(BaseCheckpointSaver[str]):
             yield cls(conn, serde=serde)
 
     @asynccontextmanager
-    async def _cursor(self) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
+        """A cursor inside a transaction of its own; with ``pipeline``, the transaction's statements and its
+        commit are sent without waiting for each answer (one round trip for a write)."""
         if isinstance(self.conn, AsyncConnectionPool):
             async with (
                 self.conn.connection() as conn,
+                conn.pipeline() if pipeline and PIPELINE else contextlib.nullcontext(),
                 conn.transaction(),
                 conn.cursor(row_factory=tuple_row) as cursor,
             ):
                 yield cursor
         else:
-            async with self.lock, self.conn.transaction(), self.conn.cursor(row_factory=tuple_row) as cursor:
+            async with (
+                self.lock,
+                self.conn.pipeline() if pipeline and PIPELINE else contextlib.nullcontext(),
+                self.conn.transaction(),
+                self.conn.cursor(row_factory=tuple_row) as cursor,
+            ):
                 yield cursor
 
     async def setup(self) -> None:
@@ -157,7 +166,7 @@ class AsyncPostgresSaver(BaseCheckpointSaver[str]):
 
     async def _run(self, statements: Sequence[_sql.Statement]) -> None:
         await self._ready()
-        async with self._cursor() as cursor:
+        async with self._cursor(pipeline=True) as cursor:
             for statement in statements:
                 await cursor.execute(*statement)
 
