@@ -12,9 +12,9 @@ each task: runs/s.
     ``host=127.0.0.1 port=5432 dbname=test user=postgres``). Durability is the default (``"async"``).
 ``ckpt_<backend>_stream``
     sync nodes through ``stream`` with the backend's sync saver (``SqliteSaver``, ``PostgresSaver``).
-``ckpt_sqlite_exit_astream``
-    ``ckpt_sqlite_astream`` with ``durability="exit"`` (one checkpoint per run, saved when it ends), against
-    ``graph_linear10_astream`` (no checkpointer).
+``ckpt_sqlite_exit_astream``, ``ckpt_sqlite_exit_stream``
+    ``ckpt_sqlite_astream`` / ``ckpt_sqlite_stream`` with ``durability="exit"`` (one checkpoint per run, saved
+    when it ends), against ``graph_linear10_astream`` / ``graph_linear10_stream`` (no checkpointer).
 
 The ``lg_ckpt_*`` twins run the same graphs on LangGraph with LangGraph's savers (``langgraph.checkpoint.memory``,
 ``langgraph-checkpoint-sqlite``, ``langgraph-checkpoint-postgres``); they are skipped when those are not installed.
@@ -170,14 +170,16 @@ def _astream(which: str, backend: str, durability: str | None = None) -> Any:
     return bench
 
 
-def _stream(which: str, backend: str) -> Any:
+def _stream(which: str, backend: str, durability: str | None = None) -> Any:
     def bench(n: int) -> Sample:
         with _sync_saver(which, backend) as saver:
             graph = _linear(which, False, saver)
             threads = _threads(n)
+            extra = {} if durability is None else {"durability": durability}
             start = time.perf_counter()
             for thread_id in threads:
-                for _chunk in graph.stream({"x": 0}, {"configurable": {"thread_id": thread_id}}, stream_mode="updates"):
+                config = {"configurable": {"thread_id": thread_id}}
+                for _chunk in graph.stream({"x": 0}, config, stream_mode="updates", **extra):
                     pass
             elapsed = time.perf_counter() - start
             last = graph.get_state({"configurable": {"thread_id": threads[-1]}})
@@ -229,3 +231,14 @@ if HAVE_SQLITE:
         compare=("lg_ckpt_sqlite_exit_astream",) if HAVE_LG_SQLITE else (),
         targets={"graph_linear10_astream": 0.5},
     )(_astream("sf", "sqlite", "exit"))
+    if HAVE_LG_SQLITE:
+        scenario("lg_ckpt_sqlite_exit_stream", unit="runs/s", n=100, quick_n=20)(_stream("lg", "sqlite", "exit"))
+    scenario(
+        "ckpt_sqlite_exit_stream",
+        unit="runs/s",
+        n=200,
+        quick_n=40,
+        baseline="graph_linear10_stream",
+        compare=("lg_ckpt_sqlite_exit_stream",) if HAVE_LG_SQLITE else (),
+        targets={"graph_linear10_stream": 0.5},
+    )(_stream("sf", "sqlite", "exit"))

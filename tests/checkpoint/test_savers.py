@@ -182,6 +182,31 @@ def test_postgres_on_a_connection_outside_autocommit_commits_each_call(postgres_
     assert found.checkpoint["channel_values"] == {"value": "kept"}
 
 
+def test_postgres_sends_a_single_statement_without_a_transaction_block_only_when_that_is_safe(
+    postgres_conninfo_for_test: str,
+) -> None:
+    import psycopg
+
+    from streamflow.checkpoint.postgres import PostgresSaver, own_transaction
+
+    thread = f"rolled-back-{uuid.uuid4()}"
+    with psycopg.connect(postgres_conninfo_for_test, autocommit=True) as conn:
+        assert not own_transaction(conn, alone=True)
+        assert own_transaction(conn, alone=False)
+        saver = PostgresSaver(conn)
+        saver.setup()
+        with conn.transaction():
+            # a caller's open transaction: a put joins it inside a savepoint, and goes with its rollback
+            assert own_transaction(conn, alone=True)
+            stored = saver.put(conf(thread), filled("gone"), {"source": "input", "step": -1}, {"value": 1})
+            if stored:
+                raise psycopg.Rollback()
+    with psycopg.connect(postgres_conninfo_for_test) as conn:
+        assert own_transaction(conn, alone=True)  # not autocommit: the saver commits its own transaction
+    with PostgresSaver.from_conn_string(postgres_conninfo_for_test) as other:
+        assert other.get_tuple(conf(thread)) is None
+
+
 @pytest.mark.anyio
 async def test_the_sync_methods_of_async_sqlite_work_from_another_thread_and_refuse_on_the_loop(
     tmp_path: Path,

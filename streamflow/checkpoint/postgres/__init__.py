@@ -37,8 +37,12 @@ __all__ = ["PostgresSaver"]
 
 DIALECT = _sql.Dialect(param="%s", blob="BYTEA", collate=' COLLATE "C"')
 
-PIPELINE = psycopg.Capabilities().has_pipeline()
-"""Whether libpq has pipeline mode: the savers then send a write's statements and its commit at once."""
+
+def own_transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], alone: bool) -> bool:
+    """Whether a call on ``conn`` needs a transaction block: not for a single statement (``alone``) on an
+    autocommit connection outside any transaction, which is a transaction by itself."""
+    idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    return not (alone and conn.autocommit and idle)
 
 
 class PostgresSaver(BaseCheckpointSaver[str]):
@@ -72,22 +76,21 @@ class PostgresSaver(BaseCheckpointSaver[str]):
             yield cls(conn, serde=serde)
 
     @contextmanager
-    def _cursor(self, *, pipeline: bool = False) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor inside a transaction of its own, on the connection or on one borrowed from the pool; with
-        ``pipeline``, the transaction's statements and its commit are sent without waiting for each answer."""
+    def _cursor(self, *, alone: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor inside a transaction of its own, on the connection or on one borrowed from the pool. With
+        ``alone`` (a single statement) on an autocommit connection, no ``BEGIN``/``COMMIT`` is sent: the
+        statement is its own transaction (one round trip instead of three)."""
         if isinstance(self.conn, ConnectionPool):
             with (
                 self.conn.connection() as conn,
-                conn.pipeline() if pipeline and PIPELINE else contextlib.nullcontext(),
-                conn.transaction(),
+                conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext(),
                 conn.cursor(row_factory=tuple_row) as cursor,
             ):
                 yield cursor
         else:
             with (
                 self.lock,
-                self.conn.pipeline() if pipeline and PIPELINE else contextlib.nullcontext(),
-                self.conn.transaction(),
+                self.conn.transaction() if own_transaction(self.conn, alone) else contextlib.nullcontext(),
                 self.conn.cursor(row_factory=tuple_row) as cursor,
             ):
                 yield cursor
@@ -161,7 +164,7 @@ class PostgresSaver(BaseCheckpointSaver[str]):
 
     def _run(self, statements: Sequence[_sql.Statement]) -> None:
         self._ready()
-        with self._cursor(pipeline=True) as cursor:
+        with self._cursor(alone=len(statements) == 1) as cursor:
             for statement in statements:
                 cursor.execute(*statement)
 

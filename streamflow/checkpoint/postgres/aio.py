@@ -22,7 +22,7 @@ from ..base import (
     next_version,
 )
 from ..serde.base import SerializerProtocol
-from . import DIALECT, PIPELINE
+from . import DIALECT, own_transaction
 
 try:
     import psycopg
@@ -71,22 +71,21 @@ class AsyncPostgresSaver(BaseCheckpointSaver[str]):
             yield cls(conn, serde=serde)
 
     @asynccontextmanager
-    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
-        """A cursor inside a transaction of its own; with ``pipeline``, the transaction's statements and its
-        commit are sent without waiting for each answer (one round trip for a write)."""
+    async def _cursor(self, *, alone: bool = False) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
+        """A cursor inside a transaction of its own, on the connection or on one borrowed from the pool. With
+        ``alone`` (a single statement) on an autocommit connection, no ``BEGIN``/``COMMIT`` is sent: the
+        statement is its own transaction (one round trip instead of three)."""
         if isinstance(self.conn, AsyncConnectionPool):
             async with (
                 self.conn.connection() as conn,
-                conn.pipeline() if pipeline and PIPELINE else contextlib.nullcontext(),
-                conn.transaction(),
+                conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext(),
                 conn.cursor(row_factory=tuple_row) as cursor,
             ):
                 yield cursor
         else:
             async with (
                 self.lock,
-                self.conn.pipeline() if pipeline and PIPELINE else contextlib.nullcontext(),
-                self.conn.transaction(),
+                self.conn.transaction() if own_transaction(self.conn, alone) else contextlib.nullcontext(),
                 self.conn.cursor(row_factory=tuple_row) as cursor,
             ):
                 yield cursor
@@ -166,7 +165,7 @@ class AsyncPostgresSaver(BaseCheckpointSaver[str]):
 
     async def _run(self, statements: Sequence[_sql.Statement]) -> None:
         await self._ready()
-        async with self._cursor(pipeline=True) as cursor:
+        async with self._cursor(alone=len(statements) == 1) as cursor:
             for statement in statements:
                 await cursor.execute(*statement)
 
