@@ -12,6 +12,9 @@ each task: runs/s.
     ``host=127.0.0.1 port=5432 dbname=test user=postgres``). Durability is the default (``"async"``).
 ``ckpt_<backend>_stream``
     sync nodes through ``stream`` with the backend's sync saver (``SqliteSaver``, ``PostgresSaver``).
+``ckpt_sqlite_full_astream``
+    ``ckpt_sqlite_astream`` with ``synchronous="FULL"`` (each commit waits for the disk, LangGraph's saver's
+    setting; streamflow's default is ``"NORMAL"``): diagnostic, no target.
 ``ckpt_sqlite_exit_astream``, ``ckpt_sqlite_exit_stream``
     ``ckpt_sqlite_astream`` / ``ckpt_sqlite_stream`` with ``durability="exit"`` (one checkpoint per run, saved
     when it ends), against ``graph_linear10_astream`` / ``graph_linear10_stream`` (no checkpointer).
@@ -96,20 +99,22 @@ def _linear(which: str, asynchronous: bool, checkpointer: Any) -> Any:
 
 @contextlib.asynccontextmanager
 async def _async_saver(which: str, backend: str) -> AsyncIterator[Any]:
-    """A fresh async saver of ``backend``, its tables created."""
+    """A fresh async saver of ``backend``, its tables created (``sqlite-full``: streamflow's SQLite saver with
+    ``synchronous="FULL"``, the setting LangGraph's saver keeps)."""
     if backend == "memory":
         if which == "lg":
             from langgraph.checkpoint.memory import InMemorySaver
         else:
             from streamflow.checkpoint.memory import InMemorySaver  # type: ignore[assignment]
         yield InMemorySaver()
-    elif backend == "sqlite":
+    elif backend in ("sqlite", "sqlite-full"):
         if which == "lg":
             from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
         else:
             from streamflow.checkpoint.sqlite.aio import AsyncSqliteSaver  # type: ignore[assignment]
+        options = {"synchronous": "FULL"} if backend == "sqlite-full" else {}
         with tempfile.TemporaryDirectory() as tmp:
-            async with AsyncSqliteSaver.from_conn_string(os.path.join(tmp, "bench.db")) as saver:
+            async with AsyncSqliteSaver.from_conn_string(os.path.join(tmp, "bench.db"), **options) as saver:
                 await saver.setup()
                 yield saver
     else:
@@ -220,6 +225,14 @@ for _name, _backend, _sync, _have_lg, _available, (_n, _lg_n) in _CASES:
     )(_make("sf", _backend))
 
 if HAVE_SQLITE:
+    scenario(
+        "ckpt_sqlite_full_astream",
+        unit="runs/s",
+        n=150,
+        quick_n=30,
+        baseline="lg_ckpt_sqlite_astream" if HAVE_LG_SQLITE else None,
+        compare=("ckpt_sqlite_astream",),
+    )(_astream("sf", "sqlite-full"))
     if HAVE_LG_SQLITE:
         scenario("lg_ckpt_sqlite_exit_astream", unit="runs/s", n=150, quick_n=30)(_astream("lg", "sqlite", "exit"))
     scenario(
