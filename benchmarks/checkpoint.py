@@ -214,12 +214,12 @@ for _name, _backend, _sync, _have_lg, _available, (_n, _lg_n) in _CASES:
     _make = _stream if _sync else _astream
     _twin = f"lg_{_name}"
     if _have_lg:
-        scenario(_twin, unit="runs/s", n=_lg_n, quick_n=max(5, _lg_n // 5))(_make("lg", _backend))
+        scenario(_twin, unit="runs/s", n=_lg_n, quick_n=max(5, _lg_n // 10))(_make("lg", _backend))
     scenario(
         _name,
         unit="runs/s",
         n=_n,
-        quick_n=max(10, _n // 5),
+        quick_n=max(10, _n // 10),
         baseline=_twin if _have_lg else None,
         targets={_twin: TARGET} if _have_lg else None,
     )(_make("sf", _backend))
@@ -229,28 +229,28 @@ if HAVE_SQLITE:
         "ckpt_sqlite_full_astream",
         unit="runs/s",
         n=150,
-        quick_n=30,
+        quick_n=15,
         baseline="lg_ckpt_sqlite_astream" if HAVE_LG_SQLITE else None,
         compare=("ckpt_sqlite_astream",),
     )(_astream("sf", "sqlite-full"))
     if HAVE_LG_SQLITE:
-        scenario("lg_ckpt_sqlite_exit_astream", unit="runs/s", n=150, quick_n=30)(_astream("lg", "sqlite", "exit"))
+        scenario("lg_ckpt_sqlite_exit_astream", unit="runs/s", n=150, quick_n=15)(_astream("lg", "sqlite", "exit"))
     scenario(
         "ckpt_sqlite_exit_astream",
         unit="runs/s",
         n=600,
-        quick_n=120,
+        quick_n=60,
         baseline="graph_linear10_astream",
         compare=("lg_ckpt_sqlite_exit_astream",) if HAVE_LG_SQLITE else (),
         targets={"graph_linear10_astream": 0.5},
     )(_astream("sf", "sqlite", "exit"))
     if HAVE_LG_SQLITE:
-        scenario("lg_ckpt_sqlite_exit_stream", unit="runs/s", n=100, quick_n=20)(_stream("lg", "sqlite", "exit"))
+        scenario("lg_ckpt_sqlite_exit_stream", unit="runs/s", n=100, quick_n=10)(_stream("lg", "sqlite", "exit"))
     scenario(
         "ckpt_sqlite_exit_stream",
         unit="runs/s",
         n=200,
-        quick_n=40,
+        quick_n=20,
         baseline="graph_linear10_stream",
         compare=("lg_ckpt_sqlite_exit_stream",) if HAVE_LG_SQLITE else (),
         targets={"graph_linear10_stream": 0.5},
