@@ -8,12 +8,11 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import httpx
 import pytest
 
-import streamflow.types
 from streamflow.checkpoint.base import BaseCheckpointSaver
 from streamflow.checkpoint.memory import InMemorySaver
 from streamflow.errors import InvalidArgumentError
@@ -297,33 +296,11 @@ async def test_bad_thread_run_bodies(
     assert (await client.get("/threads/b")).json()["run_id"] is None
 
 
-@pytest.mark.skipif(hasattr(streamflow.types, "Command"), reason="resume is served once Command exists")
-async def test_resume_answers_501_until_interrupts_exist(client: httpx.AsyncClient) -> None:
-    await client.post("/threads", json={"thread_id": "r"})
-    response = await client.post("/threads/r/runs", json={"command": {"resume": "yes"}})
-    assert_error(response, 501, "ResumeUnavailable", "resume needs interrupts")
-
-
-class _FakeCommand:
-    """Stands in for ``streamflow.types.Command`` (which interrupts bring): records what it was built with."""
-
-    built: ClassVar[list[dict[str, Any]]] = []
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.resume = kwargs.get("resume")
-        _FakeCommand.built.append(kwargs)
-
-
-async def test_resume_lights_up_with_command_and_refuses_a_thread_that_is_not_interrupted(
-    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(streamflow.types, "Command", _FakeCommand, raising=False)
-    monkeypatch.setattr(_FakeCommand, "built", [])
+async def test_resume_refuses_a_thread_that_is_not_interrupted(client: httpx.AsyncClient) -> None:
     await client.post("/threads", json={"thread_id": "done"})
     finished = await run_to_end(client, "done", {"graph": "counter", "input": {"count": 1}})
     response = await client.post("/threads/done/runs", json={"command": {"resume": "yes"}})
     assert_error(response, 422, "InvalidArgumentError", "'done' is not interrupted", "nothing to resume")
-    assert _FakeCommand.built == [{"resume": "yes"}]
     assert (await client.get("/threads/done")).json()["run_id"] == finished["run_id"]
 
 

@@ -45,8 +45,7 @@ default), which graphs registered without a checkpointer of their own use for ru
     graph's name) and answers 201 with its info plus ``thread_id`` and ``stream_url``; the run routes above
     then serve it. 409 while the thread has a run going (refused, not queued). ``{"command": {"resume": ...,
     "update": ..., "goto": ...}}`` in place of ``input`` resumes an interrupted thread with LangGraph's
-    ``Command`` (422 when the thread is not interrupted and the command has a ``resume``); without interrupt
-    support (no ``streamflow.types.Command``) it answers 501.
+    ``Command`` (422 when the thread is not interrupted and the command has a ``resume``).
 ``GET /threads/{thread_id}/state``
     the thread's :class:`~streamflow.types.StateSnapshot` as JSON (``values``, ``next``, ``config``,
     ``metadata``, ``created_at``, ``parent_config``, ``tasks``, ``interrupts``); ``?checkpoint_id=`` for an
@@ -80,7 +79,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import json
 from collections.abc import AsyncIterator, Mapping
 from importlib import resources
@@ -109,6 +107,7 @@ from ..errors import (
     UnknownStreamModeError,
     UnknownThreadError,
 )
+from ..graph.constants import Command
 from ..modes import ViewSpec
 from ..run_info import ENDED, check_statuses
 from .encoding import to_json
@@ -398,11 +397,6 @@ async def get_thread(request: Request) -> Response:
     return JSONResponse(entry.to_dict(threads.status(entry)))
 
 
-def _command_type() -> Any:
-    """LangGraph's ``Command`` when this streamflow has it (``streamflow.types.Command``), else None."""
-    return getattr(importlib.import_module("streamflow.types"), "Command", None)
-
-
 async def start_thread_run(request: Request) -> Response:
     """``POST /threads/{thread_id}/runs``: start a run on the thread (or resume it with a ``command``); 201
     with the run's info, its ``thread_id`` and ``stream_url``."""
@@ -429,12 +423,7 @@ async def start_thread_run(request: Request) -> Response:
                 "InvalidBody",
                 f"'command' must be a JSON object of one or more of {list(_COMMAND_KEYS)}; got {spec!r}",
             )
-        command = _command_type()
-        if command is None:
-            return _error(
-                501, "ResumeUnavailable", "resume needs interrupts (streamflow.types.Command), which this build lacks"
-            )
-        run = await threads.start(thread_id, body.get("graph"), command(**spec), body.get("config"), command=True)
+        run = await threads.start(thread_id, body.get("graph"), Command(**spec), body.get("config"), command=True)
     else:
         run = await threads.start(thread_id, body.get("graph"), body.get("input"), body.get("config"))
     info = await _source(request).get(run.run_id)

@@ -59,6 +59,61 @@ def test_a_sqlite_file_keeps_checkpoints_across_connections(tmp_path: Path) -> N
     assert found.pending_writes == [("task-1", "value", 3)]
 
 
+def _synchronous(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+
+def test_sqlite_setup_sets_synchronous_normal_by_default_or_the_one_given(tmp_path: Path) -> None:
+    # SQLite's numbers: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA; a new connection starts at FULL
+    with SqliteSaver.from_conn_string(str(tmp_path / "a.sqlite")) as saver:
+        saver.setup()
+        assert _synchronous(saver.conn) == 1
+        assert saver.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with SqliteSaver.from_conn_string(str(tmp_path / "b.sqlite"), synchronous="extra") as saver:
+        saver.setup()
+        assert _synchronous(saver.conn) == 3
+    conn = sqlite3.connect(str(tmp_path / "c.sqlite"), check_same_thread=False)
+    try:
+        saver = SqliteSaver(conn, synchronous=None)
+        saver.put(conf("t"), filled(1), {"source": "input", "step": -1}, {})
+        assert _synchronous(conn) == 2
+        assert saver.get_tuple(conf("t")) is not None
+    finally:
+        conn.close()
+
+
+def test_sqlite_refuses_an_unknown_synchronous_value(tmp_path: Path) -> None:
+    conn = sqlite3.connect(":memory:")
+    try:
+        with pytest.raises(InvalidArgumentError, match=r"synchronous must be one of OFF, NORMAL, FULL, EXTRA.*'fast'"):
+            SqliteSaver(conn, synchronous="fast")
+    finally:
+        conn.close()
+    with (
+        pytest.raises(InvalidArgumentError, match="synchronous"),
+        SqliteSaver.from_conn_string(str(tmp_path / "x.sqlite"), synchronous="2"),
+    ):
+        pass
+
+
+@pytest.mark.anyio
+async def test_async_sqlite_setup_sets_synchronous_as_the_sync_saver(tmp_path: Path) -> None:
+    require_extra("aiosqlite", "sqlite")
+    from streamflow.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "a.sqlite")) as saver:
+        await saver.setup()
+        async with saver.conn.execute("PRAGMA synchronous") as cursor:
+            assert (await cursor.fetchone()) == (1,)
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "b.sqlite"), synchronous="FULL") as saver:
+        await saver.aput(conf("t"), filled(1), {"source": "input", "step": -1}, {})
+        async with saver.conn.execute("PRAGMA synchronous") as cursor:
+            assert (await cursor.fetchone()) == (2,)
+    with pytest.raises(InvalidArgumentError, match="synchronous"):
+        async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "c.sqlite"), synchronous="sometimes"):
+            pass
+
+
 def test_from_conn_string_closes_its_connection(tmp_path: Path) -> None:
     with SqliteSaver.from_conn_string(str(tmp_path / "x.sqlite")) as saver:
         saver.setup()
@@ -125,6 +180,31 @@ def test_postgres_on_a_connection_outside_autocommit_commits_each_call(postgres_
         found = other.get_tuple(conf("not-autocommit"))
     assert found is not None
     assert found.checkpoint["channel_values"] == {"value": "kept"}
+
+
+def test_postgres_sends_a_single_statement_without_a_transaction_block_only_when_that_is_safe(
+    postgres_conninfo_for_test: str,
+) -> None:
+    import psycopg
+
+    from streamflow.checkpoint.postgres import PostgresSaver, own_transaction
+
+    thread = f"rolled-back-{uuid.uuid4()}"
+    with psycopg.connect(postgres_conninfo_for_test, autocommit=True) as conn:
+        assert not own_transaction(conn, alone=True)
+        assert own_transaction(conn, alone=False)
+        saver = PostgresSaver(conn)
+        saver.setup()
+        with conn.transaction():
+            # a caller's open transaction: a put joins it inside a savepoint, and goes with its rollback
+            assert own_transaction(conn, alone=True)
+            stored = saver.put(conf(thread), filled("gone"), {"source": "input", "step": -1}, {"value": 1})
+            if stored:
+                raise psycopg.Rollback()
+    with psycopg.connect(postgres_conninfo_for_test) as conn:
+        assert own_transaction(conn, alone=True)  # not autocommit: the saver commits its own transaction
+    with PostgresSaver.from_conn_string(postgres_conninfo_for_test) as other:
+        assert other.get_tuple(conf(thread)) is None
 
 
 @pytest.mark.anyio

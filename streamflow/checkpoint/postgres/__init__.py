@@ -7,6 +7,7 @@ streamflow's own (see :mod:`streamflow.checkpoint._sql`): LangGraph's tables are
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,13 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in the t
 __all__ = ["PostgresSaver"]
 
 DIALECT = _sql.Dialect(param="%s", blob="BYTEA", collate=' COLLATE "C"')
+
+
+def own_transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], alone: bool) -> bool:
+    """Whether a call on ``conn`` needs a transaction block: not for a single statement (``alone``) on an
+    autocommit connection outside any transaction, which is a transaction by itself."""
+    idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    return not (alone and conn.autocommit and idle)
 
 
 class PostgresSaver(BaseCheckpointSaver[str]):
@@ -68,13 +76,23 @@ class PostgresSaver(BaseCheckpointSaver[str]):
             yield cls(conn, serde=serde)
 
     @contextmanager
-    def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor inside a transaction of its own, on the connection or on one borrowed from the pool."""
+    def _cursor(self, *, alone: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor inside a transaction of its own, on the connection or on one borrowed from the pool. With
+        ``alone`` (a single statement) on an autocommit connection, no ``BEGIN``/``COMMIT`` is sent: the
+        statement is its own transaction (one round trip instead of three)."""
         if isinstance(self.conn, ConnectionPool):
-            with self.conn.connection() as conn, conn.transaction(), conn.cursor(row_factory=tuple_row) as cursor:
+            with (
+                self.conn.connection() as conn,
+                conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext(),
+                conn.cursor(row_factory=tuple_row) as cursor,
+            ):
                 yield cursor
         else:
-            with self.lock, self.conn.transaction(), self.conn.cursor(row_factory=tuple_row) as cursor:
+            with (
+                self.lock,
+                self.conn.transaction() if own_transaction(self.conn, alone) else contextlib.nullcontext(),
+                self.conn.cursor(row_factory=tuple_row) as cursor,
+            ):
                 yield cursor
 
     def setup(self) -> None:
@@ -146,7 +164,7 @@ class PostgresSaver(BaseCheckpointSaver[str]):
 
     def _run(self, statements: Sequence[_sql.Statement]) -> None:
         self._ready()
-        with self._cursor() as cursor:
+        with self._cursor(alone=len(statements) == 1) as cursor:
             for statement in statements:
                 cursor.execute(*statement)
 

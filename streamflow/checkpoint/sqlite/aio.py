@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from ...errors import MissingExtraError
 from .. import _sql
@@ -21,7 +21,7 @@ from ..base import (
     next_version,
 )
 from ..serde.base import SerializerProtocol
-from . import DIALECT
+from . import DIALECT, check_synchronous, read_many, read_one, setup_statements, write
 
 try:
     import aiosqlite
@@ -30,6 +30,8 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in the t
 
 __all__ = ["AsyncSqliteSaver"]
 
+_T = TypeVar("_T")
+
 
 class AsyncSqliteSaver(BaseCheckpointSaver[str]):
     """Checkpoints in a SQLite database, for asyncio programs (LangGraph's ``AsyncSqliteSaver``).
@@ -37,17 +39,23 @@ class AsyncSqliteSaver(BaseCheckpointSaver[str]):
     :param conn: an open ``aiosqlite.Connection``
     :param serde: the serializer (:class:`~streamflow.checkpoint.serde.jsonplus.JsonPlusSerializer` by
         default)
+    :param synchronous: SQLite's ``synchronous`` setting, set by :meth:`setup`; ``"NORMAL"`` by default, None
+        leaves the connection's own (see :class:`~streamflow.checkpoint.sqlite.SqliteSaver`)
 
     Make it inside the event loop that will use it. The tables are created on first use (or by
-    :meth:`setup`); each ``aput`` and ``aput_writes`` is committed before it returns. The sync methods
+    :meth:`setup`); each ``aput`` and ``aput_writes`` is committed before it returns (one transaction each,
+    run in one go on the connection's thread). The sync methods
     (``get_tuple``, ``list``, ``put`` ...) work from other threads, by running the async ones on the saver's
     loop, and raise :class:`~streamflow.errors.SyncInAsyncContextError` on the loop's own thread, as in
     LangGraph.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, *, serde: SerializerProtocol | None = None) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, *, serde: SerializerProtocol | None = None, synchronous: str | None = "NORMAL"
+    ) -> None:
         super().__init__(serde=serde)
         self.conn = conn
+        self.synchronous = check_synchronous(synchronous)
         self.lock = asyncio.Lock()
         self.loop = asyncio.get_running_loop()
         self.is_setup = False
@@ -55,12 +63,14 @@ class AsyncSqliteSaver(BaseCheckpointSaver[str]):
     @classmethod
     @asynccontextmanager
     async def from_conn_string(
-        cls, conn_string: str, *, serde: SerializerProtocol | None = None
+        cls, conn_string: str, *, serde: SerializerProtocol | None = None, synchronous: str | None = "NORMAL"
     ) -> AsyncIterator[AsyncSqliteSaver]:
         """A saver on a new connection to ``conn_string`` (a file path or ``":memory:"``), closed when the
-        ``async with`` block ends (LangGraph's constructor of the same name); ``serde`` as for the constructor."""
+        ``async with`` block ends (LangGraph's constructor of the same name); ``serde`` and ``synchronous`` as
+        for the constructor."""
+        saver_synchronous = check_synchronous(synchronous)
         async with aiosqlite.connect(conn_string) as conn:
-            yield cls(conn, serde=serde)
+            yield cls(conn, serde=serde, synchronous=saver_synchronous)
 
     async def setup(self) -> None:
         """Create the tables if they do not exist (WAL journal for a file database); called on first use."""
@@ -70,11 +80,14 @@ class AsyncSqliteSaver(BaseCheckpointSaver[str]):
     async def _setup(self) -> None:
         if self.is_setup:
             return
-        await self.conn.execute("PRAGMA journal_mode=WAL")
-        for statement in DIALECT.schema():
+        for statement in setup_statements(self.synchronous):
             await self.conn.execute(statement)
         await self.conn.commit()
         self.is_setup = True
+
+    async def _in_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(sqlite3 connection, *args)`` on the connection's own thread: a whole call in one hop."""
+        return await self.conn._execute(fn, self.conn._conn, *args)  # type: ignore[no-untyped-call,no-any-return]
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint tuple ``config`` addresses, or None (see
@@ -82,16 +95,11 @@ class AsyncSqliteSaver(BaseCheckpointSaver[str]):
 
         :raises CheckpointReadError: the stored checkpoint cannot be read back
         """
-        sql, params = DIALECT.get(config)
+        query = DIALECT.get(config)
         async with self.lock:
             await self._setup()
-            async with self.conn.execute(sql, params) as cursor:
-                row = await cursor.fetchone()
-            if row is None:
-                return None
-            async with self.conn.execute(*DIALECT.writes(row)) as cursor:
-                writes = await cursor.fetchall()
-        return _sql.to_tuple(self.serde, row, writes)
+            found = await self._in_thread(read_one, query)
+        return None if found is None else _sql.to_tuple(self.serde, *found)
 
     async def alist(
         self,
@@ -103,15 +111,10 @@ class AsyncSqliteSaver(BaseCheckpointSaver[str]):
     ) -> AsyncIterator[CheckpointTuple]:
         """The matching checkpoints, newest first (see
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
-        sql, params = DIALECT.list_query(config, before, limit, bool(filter))
-        found = []
+        query = DIALECT.list_query(config, before, limit, bool(filter))
         async with self.lock:
             await self._setup()
-            async with self.conn.execute(sql, params) as cursor:
-                rows = _sql.limited(await cursor.fetchall(), self.serde, filter, limit)
-            for row in rows:
-                async with self.conn.execute(*DIALECT.writes(row)) as cursor:
-                    found.append((row, await cursor.fetchall()))
+            found = await self._in_thread(read_many, query, self.serde, filter, limit)
         for row, writes in found:
             yield _sql.to_tuple(self.serde, row, writes)
 
@@ -141,13 +144,7 @@ class AsyncSqliteSaver(BaseCheckpointSaver[str]):
     async def _run(self, statements: Sequence[_sql.Statement]) -> None:
         async with self.lock:
             await self._setup()
-            try:
-                for statement in statements:
-                    await self.conn.execute(*statement)
-                await self.conn.commit()
-            except BaseException:
-                await self.conn.rollback()
-                raise
+            await self._in_thread(write, statements)
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Sync twin of :meth:`aget_tuple`, for other threads than the saver's loop."""
