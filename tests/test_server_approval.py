@@ -237,7 +237,7 @@ async def test_an_answer_that_is_neither_approve_nor_reject_fails_the_run_naming
     await ask(http, thread_id, "agent", "What are streams?", APPROVE)
     failed = await run_on(http, thread_id, {"command": {"resume": {"type": "maybe"}}, "config": APPROVE})
     assert failed[-1].event == "error"
-    assert failed[-1].data["error_type"] == "ValueError"
+    assert failed[-1].data["error_type"] == "builtins.ValueError"
     assert "{'type': 'approve'} or {'type': 'reject'}" in failed[-1].data["error_message"]
     assert progress(failed) == []
 
