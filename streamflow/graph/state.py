@@ -176,6 +176,10 @@ class StateSchema:
     """The output schema's keys: a run's result (what ``invoke`` returns) has these."""
     root: bool = False
     """The state is one value (kept under :data:`ROOT`), not a mapping of keys."""
+    _key_set: frozenset[str] = attrs.field(init=False, factory=frozenset, repr=False)
+    """:attr:`keys` as a set, for :meth:`takes_as_is` (built again when :attr:`keys` is another tuple)."""
+    _key_set_of: tuple[str, ...] | None = attrs.field(init=False, default=None, repr=False)
+    """The :attr:`keys` tuple :attr:`_key_set` was built from."""
 
     @classmethod
     def of(cls, schema: Any, *, input_schema: Any | None = None, output_schema: Any | None = None) -> StateSchema:
@@ -226,6 +230,17 @@ class StateSchema:
     def copy(self) -> StateSchema:
         """A copy that later :meth:`add` calls on this one leave unchanged."""
         return attrs.evolve(self, reducers=dict(self.reducers), initial=dict(self.initial))
+
+    def takes_as_is(self, update: dict[str, Any]) -> bool:
+        """Whether :meth:`check_update` takes the dict ``update`` as it is (or None when it is empty): the
+        state has keys (it is not a root state) and every key of ``update`` is a state key. A cheap check
+        that raises nothing; call :meth:`check_update` when it is False."""
+        if self.root:
+            return False
+        if self._key_set_of is not self.keys:
+            self._key_set = frozenset(self.keys)
+            self._key_set_of = self.keys
+        return self._key_set.issuperset(update)
 
     def check_update(self, update: Any, who: str) -> dict[str, Any] | None:
         """Return ``update`` as a dict of state keys (or None for no update: None, or an empty mapping).
