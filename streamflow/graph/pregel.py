@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -55,13 +56,27 @@ from .sync_code import run_sync_code
 __all__ = ["execute", "update_thread"]
 
 
+def _new_task_id() -> str:
+    """A random task id: the string of a version 4 UUID, as ``str(uuid.uuid4())`` gives it, in half the time
+    (without building a ``UUID``)."""
+    bits = int.from_bytes(os.urandom(16), "big") & _UUID4_KEEP | _UUID4_SET
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_UUID4_KEEP = 0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF
+"""The bits of a random 128-bit number a version 4 UUID keeps: all but the version and variant bits."""
+_UUID4_SET = 0x00000000_0000_4000_8000_000000000000
+"""Version 4, variant RFC 4122."""
+
+
 @attrs.define(slots=True, eq=False)
 class _Task:
     node: NodeSpec
     input: Any
     triggers: tuple[str, ...]
     path: tuple[Any, ...]
-    id: str = attrs.field(factory=lambda: str(uuid.uuid4()))
+    id: str = attrs.field(factory=_new_task_id)
     update: dict[str, Any] | None = None
     writes: list[tuple[str, Any]] | None = None
     """The node's writes one by one, when one key got more than one (a list of commands or of pairs)."""
@@ -221,7 +236,9 @@ class _Step:
             await self.thread.put_writes(task_id, update)
         if channel.wants(StateUpdate):
             if task.writes is None:
-                shown = self.graph.schema.unwrap(_only(update, self.shown))
+                shown = _only(update, self.shown)
+                if self.graph.schema.root:
+                    shown = self.graph.schema.unwrap(shown)
             else:
                 shown = _shown_writes(self.graph, task.writes, self.shown)
             await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
@@ -481,7 +498,8 @@ async def _successors(
 
     for position, source in enumerate(finished):
         for target in graph.edges_from.get(source, ()):
-            pull(target)
+            if target != END:
+                pulls[target] = None
         for index, (starts, target) in graph.joins_with.get(source, ()):
             seen = joins_seen.setdefault(index, set())
             seen.add(source)
@@ -520,7 +538,7 @@ async def _successors(
                     pull(target)
     names = sorted(pulls) if len(pulls) > 1 else pulls
     tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in names]
-    return pushes + tasks
+    return pushes + tasks if pushes else tasks
 
 
 def _hold_deferred(tasks: list[_Task], held: dict[str, _Task]) -> list[_Task]:
