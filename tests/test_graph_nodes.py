@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import functools
 import operator
+import uuid
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -228,3 +229,15 @@ def test_tasks_start_in_langgraph_order() -> None:
     builder.add_conditional_edges(START, lambda state: [Send("zeta", state)])
     names = [c["name"] for c in builder.compile().stream({"log": []}, stream_mode="tasks") if "result" not in c]
     assert names == ["zeta", "alpha", "mid", "zeta"]
+
+
+def test_task_ids_are_distinct_version_4_uuids() -> None:
+    builder = StateGraph(Log)
+    builder.add_node("a", write("a")).add_node("b", write("b")).add_node("c", write("c"))
+    builder.add_edge(START, "a").add_edge(START, "b").add_edge("a", "c")
+    chunks = list(builder.compile().stream({"log": []}, stream_mode="tasks"))
+    ids = {chunk["id"] for chunk in chunks}
+    assert len(chunks) == 6 and len(ids) == 3  # each task's start and result carry its id
+    for task_id in ids:
+        parsed = uuid.UUID(task_id)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, task_id)

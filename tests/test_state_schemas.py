@@ -264,3 +264,21 @@ def test_invoke_with_a_stream_mode_shows_the_output_keys_only() -> None:
         {"note": {"notes": ["n"]}},
     ]
     assert graph.invoke({"topic": "t"}) == {"notes": ["n"]}
+
+
+def test_takes_as_is_checks_the_keys_of_a_dict_update() -> None:
+    schema = StateSchema.of(State)
+    assert schema.takes_as_is({"topic": "t", "notes": ["n"]})
+    assert schema.takes_as_is({})
+    assert not schema.takes_as_is({"topic": "t", "draft": "d"})
+    assert not StateSchema.of(int).takes_as_is({ROOT: 1})  # a root state wraps any value: check_update does
+
+
+def test_takes_as_is_follows_keys_added_later_and_not_a_copys() -> None:
+    schema = StateSchema.of(State)
+    copy = schema.copy()
+    copy.add(Scratch, "a node's input schema")
+    assert copy.takes_as_is({"draft": "d"})
+    assert not schema.takes_as_is({"draft": "d"})
+    schema.node_input(Scratch)
+    assert schema.takes_as_is({"draft": "d"})

@@ -159,7 +159,7 @@ class StateSchema:
 
     schema: Any
     """The state schema: a TypedDict, a dataclass, or a root type."""
-    keys: tuple[str, ...]
+    keys: tuple[str, ...] = attrs.field(on_setattr=lambda schema, _, keys: schema._keys_changed(keys))
     """Every state key (channel): the state schema's, then the input, output and node schemas' new ones."""
     reducers: dict[str, Reducer]
     """Keys with a reducer."""
@@ -176,6 +176,16 @@ class StateSchema:
     """The output schema's keys: a run's result (what ``invoke`` returns) has these."""
     root: bool = False
     """The state is one value (kept under :data:`ROOT`), not a mapping of keys."""
+    _key_set: frozenset[str] = attrs.field(init=False, repr=False)
+    """:attr:`keys` as a set, for :meth:`takes_as_is` (kept up to date when :attr:`keys` is set)."""
+
+    @_key_set.default
+    def _key_set_default(self) -> frozenset[str]:
+        return frozenset(self.keys)
+
+    def _keys_changed(self, keys: tuple[str, ...]) -> tuple[str, ...]:
+        self._key_set = frozenset(keys)
+        return keys
 
     @classmethod
     def of(cls, schema: Any, *, input_schema: Any | None = None, output_schema: Any | None = None) -> StateSchema:
@@ -226,6 +236,12 @@ class StateSchema:
     def copy(self) -> StateSchema:
         """A copy that later :meth:`add` calls on this one leave unchanged."""
         return attrs.evolve(self, reducers=dict(self.reducers), initial=dict(self.initial))
+
+    def takes_as_is(self, update: dict[str, Any]) -> bool:
+        """Whether :meth:`check_update` takes the dict ``update`` as it is (or None when it is empty): the
+        state has keys (it is not a root state) and every key of ``update`` is a state key. A cheap check
+        that raises nothing; call :meth:`check_update` when it is False."""
+        return not self.root and self._key_set.issuperset(update)
 
     def check_update(self, update: Any, who: str) -> dict[str, Any] | None:
         """Return ``update`` as a dict of state keys (or None for no update: None, or an empty mapping).

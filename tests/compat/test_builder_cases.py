@@ -4,6 +4,7 @@ Parallel sync nodes finish in any order on both libraries, so those cases compar
 
 from __future__ import annotations
 
+import collections
 import itertools
 import operator
 from dataclasses import dataclass
@@ -214,6 +215,36 @@ def output_never_written(lib: Lib) -> Any:
     return builder.compile()
 
 
+def output_written_early(lib: Lib) -> Any:
+    """The output key is written by the first node and only other keys after it: ``invoke`` returns the output
+    key's value from the first step; the list it holds, changed in place by a later node that does not write
+    it, shows the change (the same list object, as in LangGraph)."""
+
+    def later(state: Any) -> dict[str, Any]:
+        state["messages"].append("in place")
+        return {"hello": "later"}
+
+    builder = lib.StateGraph(Whole, output_schema=Output)
+    builder.add_node("a", lambda state: {"messages": ["a"], "bye": "a"})
+    builder.add_node("b", later)
+    builder.add_node("c", lambda state: {"bye": "c"})
+    link(builder, "a", "b", "c")
+    builder.add_edge(lib.START, "a")
+    return builder.compile()
+
+
+def mapping_updates(lib: Lib) -> Any:
+    """Nodes return a dict subclass and an empty dict: updates like a plain dict's (the empty one writes
+    nothing)."""
+    builder = lib.StateGraph(Whole)
+    builder.add_node("a", lambda state: collections.OrderedDict(bye="ordered"))
+    builder.add_node("b", lambda state: {})
+    builder.add_node("c", lambda state: {"messages": ["c"]})
+    link(builder, "a", "b", "c")
+    builder.add_edge(lib.START, "a")
+    return builder.compile()
+
+
 @dataclass
 class Counter:
     count: int = 0
@@ -291,6 +322,9 @@ def subgraph_input_schema(lib: Lib) -> Any:
 CONFIG = {"configurable": {"thread_id": "th-123", "run_id": "run-456", "some_api_key": "secret"}}
 
 CASES = [
+    pytest.param(
+        Case(mapping_updates, {"hello": "hi"}, {"stream_mode": ["updates", "values"]}), id="dict-subclass-updates"
+    ),
     pytest.param(Case(multi_edge, {"my_key": "my_value"}, ordered=False), id="multi-edge-none-updates"),
     pytest.param(Case(multi_edge, {"my_key": "my_value"}, {"stream_mode": "values"}), id="multi-edge-values"),
     pytest.param(
@@ -431,6 +465,8 @@ INVOKE_CASES = [
     pytest.param(Case(lambda lib: root_state(lib, int), 3), id="root-int"),
     pytest.param(Case(input_output, {"hello": "hi", "bye": "dropped"}), id="input-and-output-schema"),
     pytest.param(Case(output_never_written, {"hello": "hi"}), id="output-schema-never-written"),
+    pytest.param(Case(output_written_early, {"hello": "hi"}), id="output-schema-written-early"),
+    pytest.param(Case(mapping_updates, {"hello": "hi"}), id="dict-subclass-and-empty-updates"),
     pytest.param(Case(explicit_node_schemas, {"hello": "hi", "count": 5}), id="add-node-input-schema"),
     pytest.param(Case(subgraph_output_schema, {"hello": "hi"}), id="subgraph-output-schema"),
     pytest.param(Case(dataclass_state, {"a": "x"}), id="dataclass-defaults-not-values"),
