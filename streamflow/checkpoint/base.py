@@ -16,7 +16,7 @@ string order is the order they were made in.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, Generic, Literal, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
 import anyio.to_thread
@@ -51,6 +51,8 @@ __all__ = [
     "get_serializable_checkpoint_metadata",
     "writes_sort_key",
 ]
+
+_T = TypeVar("_T")
 
 V = TypeVar("V", int, float, str)
 """The type of a saver's channel versions (LangGraph's type variable)."""
@@ -381,9 +383,14 @@ class BaseCheckpointSaver(Generic[V]):
         found = await self.aget_tuple(config)
         return found.checkpoint if found is not None else None
 
+    async def _blocking(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` as the async twins run the sync methods: in a worker thread (a saver whose sync
+        methods never block overrides this to call them directly)."""
+        return await anyio.to_thread.run_sync(fn, *args)
+
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async twin of :meth:`get_tuple`."""
-        return await anyio.to_thread.run_sync(self.get_tuple, config)
+        return await self._blocking(self.get_tuple, config)
 
     async def alist(
         self,
@@ -394,9 +401,7 @@ class BaseCheckpointSaver(Generic[V]):
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
         """Async twin of :meth:`list`."""
-        found = await anyio.to_thread.run_sync(
-            lambda: list(self.list(config, filter=filter, before=before, limit=limit))
-        )
+        found = await self._blocking(lambda: list(self.list(config, filter=filter, before=before, limit=limit)))
         for item in found:
             yield item
 
@@ -408,17 +413,17 @@ class BaseCheckpointSaver(Generic[V]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async twin of :meth:`put`."""
-        return await anyio.to_thread.run_sync(self.put, config, checkpoint, metadata, new_versions)
+        return await self._blocking(self.put, config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         """Async twin of :meth:`put_writes`."""
-        await anyio.to_thread.run_sync(self.put_writes, config, writes, task_id, task_path)
+        await self._blocking(self.put_writes, config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
-        await anyio.to_thread.run_sync(self.delete_thread, thread_id)
+        await self._blocking(self.delete_thread, thread_id)
 
     def get_next_version(self, current: V | None, channel: None = None) -> V:
         """The version after ``current`` for a channel: ``1`` after None, ``current + 1`` after a number

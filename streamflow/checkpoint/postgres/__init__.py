@@ -15,15 +15,7 @@ from typing import Any
 
 from ...errors import MissingExtraError
 from .. import _sql
-from ..base import (
-    BaseCheckpointSaver,
-    ChannelVersions,
-    Checkpoint,
-    CheckpointMetadata,
-    CheckpointTuple,
-    RunnableConfig,
-    next_version,
-)
+from .._fronts import Found, SqlSaver, read_many, read_one
 from ..serde.base import SerializerProtocol
 
 try:
@@ -45,7 +37,14 @@ def own_transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]
     return not (alone and conn.autocommit and idle)
 
 
-class PostgresSaver(BaseCheckpointSaver[str]):
+def transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], alone: bool) -> Any:
+    """The (sync or async) context a call on ``conn`` runs in: a transaction block when
+    :func:`own_transaction` says so, else nothing (the statement is its own transaction: one round trip
+    instead of three)."""
+    return conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext()
+
+
+class PostgresSaver(SqlSaver):
     """Checkpoints in a PostgreSQL database (LangGraph's ``PostgresSaver``).
 
     :param conn: a ``psycopg.Connection``, or a ``psycopg_pool.ConnectionPool`` whose connections the saver
@@ -58,6 +57,8 @@ class PostgresSaver(BaseCheckpointSaver[str]):
     saver runs it too). The async methods run the sync ones in a worker thread; an asyncio program should use
     :class:`~streamflow.checkpoint.postgres.aio.AsyncPostgresSaver`.
     """
+
+    dialect = DIALECT
 
     def __init__(
         self, conn: psycopg.Connection[Any] | ConnectionPool[Any], *, serde: SerializerProtocol | None = None
@@ -77,22 +78,17 @@ class PostgresSaver(BaseCheckpointSaver[str]):
 
     @contextmanager
     def _cursor(self, *, alone: bool = False) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor inside a transaction of its own, on the connection or on one borrowed from the pool. With
-        ``alone`` (a single statement) on an autocommit connection, no ``BEGIN``/``COMMIT`` is sent: the
-        statement is its own transaction (one round trip instead of three)."""
+        """A cursor inside a transaction of its own (see :func:`transaction`), on the connection or on one
+        borrowed from the pool; ``alone`` for a single statement."""
         if isinstance(self.conn, ConnectionPool):
             with (
                 self.conn.connection() as conn,
-                conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext(),
+                transaction(conn, alone),
                 conn.cursor(row_factory=tuple_row) as cursor,
             ):
                 yield cursor
         else:
-            with (
-                self.lock,
-                self.conn.transaction() if own_transaction(self.conn, alone) else contextlib.nullcontext(),
-                self.conn.cursor(row_factory=tuple_row) as cursor,
-            ):
+            with self.lock, transaction(self.conn, alone), self.conn.cursor(row_factory=tuple_row) as cursor:
                 yield cursor
 
     def setup(self) -> None:
@@ -102,72 +98,21 @@ class PostgresSaver(BaseCheckpointSaver[str]):
                 cursor.execute(statement)
         self.is_setup = True
 
-    def _ready(self) -> None:
+    def _read_one(self, query: _sql.Statement) -> Found | None:
         if not self.is_setup:
             self.setup()
-
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """The checkpoint tuple ``config`` addresses, or None (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.get_tuple`).
-
-        :raises CheckpointReadError: the stored checkpoint cannot be read back
-        """
-        sql, params = DIALECT.get(config)
-        self._ready()
         with self._cursor() as cursor:
-            row = cursor.execute(sql, params).fetchone()
-            if row is None:
-                return None
-            writes = cursor.execute(*DIALECT.writes(row)).fetchall()
-        return _sql.to_tuple(self.serde, row, writes)
+            return read_one(cursor, DIALECT, query)
 
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        """The matching checkpoints, newest first (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
-        sql, params = DIALECT.list_query(config, before, limit, bool(filter))
-        self._ready()
+    def _read_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
+        if not self.is_setup:
+            self.setup()
         with self._cursor() as cursor:
-            rows = _sql.limited(cursor.execute(sql, params).fetchall(), self.serde, filter, limit)
-            found = [(row, cursor.execute(*DIALECT.writes(row)).fetchall()) for row in rows]
-        for row, writes in found:
-            yield _sql.to_tuple(self.serde, row, writes)
+            return read_many(cursor, DIALECT, query, self.serde, filter, limit)
 
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Store ``checkpoint`` (see :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put`)."""
-        statement, stored = DIALECT.put(self.serde, config, checkpoint, metadata)
-        self._run([statement])
-        return stored
-
-    def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        """Store a task's pending writes (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_writes`)."""
-        self._run(DIALECT.put_writes(self.serde, config, writes, task_id, task_path))
-
-    def delete_thread(self, thread_id: str) -> None:
-        """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
-        self._run(DIALECT.delete(thread_id))
-
-    def _run(self, statements: Sequence[_sql.Statement]) -> None:
-        self._ready()
+    def _write(self, statements: Sequence[_sql.Statement]) -> None:
+        if not self.is_setup:
+            self.setup()
         with self._cursor(alone=len(statements) == 1) as cursor:
             for statement in statements:
                 cursor.execute(*statement)
-
-    def get_next_version(self, current: str | None, channel: None = None) -> str:
-        """The version after ``current``: a zero-padded counter and a random fraction (LangGraph's format)."""
-        return next_version(current)
