@@ -7,8 +7,9 @@ hop to its driver). :class:`AsyncSqlSaver` also gives the sync methods of an asy
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, ClassVar, Protocol
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from . import _sql
 from ._loop import run_on
@@ -24,6 +25,8 @@ from .base import (
 )
 
 __all__: list[str] = []
+
+_T = TypeVar("_T")
 
 Found = tuple[_sql.Row, list[_sql.Row]]
 """A checkpoint row and its write rows."""
@@ -73,9 +76,19 @@ class StringVersionSaver(BaseCheckpointSaver[str]):
 
 
 class SqlSaver(StringVersionSaver):
-    """The sync methods of a saver on a SQL database; its async methods run them in a worker thread."""
+    """The sync methods of a saver on a SQL database; its async methods run them in a worker thread.
+
+    :param conn: the driver's connection (or pool), used under :attr:`lock`
+    :param serde: the serializer
+    """
 
     dialect: ClassVar[_sql.Dialect]
+
+    def __init__(self, conn: Any, *, serde: SerializerProtocol | None = None) -> None:
+        super().__init__(serde=serde)
+        self.conn = conn
+        self.lock = threading.RLock()
+        self.is_setup = False
 
     def _read_one(self, query: _sql.Statement) -> Found | None:
         """The checkpoint row ``query`` selects and its write rows (see :func:`read_one`)."""
@@ -142,8 +155,14 @@ class AsyncSqlSaver(StringVersionSaver):
     loop's own thread (as in LangGraph)."""
 
     dialect: ClassVar[_sql.Dialect]
-    loop: asyncio.AbstractEventLoop
-    """The event loop the saver was made in, where the sync twins run the async methods."""
+
+    def __init__(self, conn: Any, *, serde: SerializerProtocol | None = None) -> None:
+        """Made inside the event loop that will use it (:attr:`loop`, where the sync twins run)."""
+        super().__init__(serde=serde)
+        self.conn = conn
+        self.lock = asyncio.Lock()
+        self.loop = asyncio.get_running_loop()
+        self.is_setup = False
 
     async def _aread_one(self, query: _sql.Statement) -> Found | None:
         """The checkpoint row ``query`` selects and its write rows."""
@@ -205,9 +224,8 @@ class AsyncSqlSaver(StringVersionSaver):
         """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
         await self._awrite(self.dialect.delete(thread_id))
 
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """Sync twin of :meth:`aget_tuple`, for other threads than the saver's loop."""
-        return run_on(self.loop, self.aget_tuple(config), "get_tuple")
+    def _on_loop(self, coroutine: Coroutine[Any, Any, _T], what: str) -> _T:
+        return run_on(self.loop, coroutine, what)
 
     def list(
         self,
@@ -223,23 +241,3 @@ class AsyncSqlSaver(StringVersionSaver):
             return [item async for item in self.alist(config, filter=filter, before=before, limit=limit)]
 
         yield from run_on(self.loop, collect(), "list")
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Sync twin of :meth:`aput`, for other threads than the saver's loop."""
-        return run_on(self.loop, self.aput(config, checkpoint, metadata, new_versions), "put")
-
-    def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        """Sync twin of :meth:`aput_writes`, for other threads than the saver's loop."""
-        run_on(self.loop, self.aput_writes(config, writes, task_id, task_path), "put_writes")
-
-    def delete_thread(self, thread_id: str) -> None:
-        """Sync twin of :meth:`adelete_thread`, for other threads than the saver's loop."""
-        run_on(self.loop, self.adelete_thread(thread_id), "delete_thread")

@@ -8,7 +8,6 @@ streamflow's own (see :mod:`streamflow.checkpoint._sql`): LangGraph's tables are
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -63,10 +62,8 @@ class PostgresSaver(SqlSaver):
     def __init__(
         self, conn: psycopg.Connection[Any] | ConnectionPool[Any], *, serde: SerializerProtocol | None = None
     ) -> None:
-        super().__init__(serde=serde)
-        self.conn = conn
-        self.lock = threading.Lock()
-        self.is_setup = False
+        super().__init__(conn, serde=serde)
+        self.conn: psycopg.Connection[Any] | ConnectionPool[Any] = conn
 
     @classmethod
     @contextmanager

@@ -3,7 +3,6 @@ on psycopg 3's async connections and pools (the ``postgres`` extra)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -74,11 +73,8 @@ class AsyncPostgresSaver(AsyncSqlSaver):
         *,
         serde: SerializerProtocol | None = None,
     ) -> None:
-        super().__init__(serde=serde)
-        self.conn = conn
-        self.lock = asyncio.Lock()
-        self.loop = asyncio.get_running_loop()
-        self.is_setup = False
+        super().__init__(conn, serde=serde)
+        self.conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool[Any] = conn
 
     @classmethod
     @asynccontextmanager

@@ -9,7 +9,6 @@ saver is not read.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -90,11 +89,9 @@ class SqliteSaver(SqlSaver):
     def __init__(
         self, conn: sqlite3.Connection, *, serde: SerializerProtocol | None = None, synchronous: str | None = "NORMAL"
     ) -> None:
-        super().__init__(serde=serde)
-        self.conn = conn
+        super().__init__(conn, serde=serde)
+        self.conn: sqlite3.Connection = conn
         self.synchronous = check_synchronous(synchronous)
-        self.lock = threading.RLock()
-        self.is_setup = False
 
     @classmethod
     @contextmanager

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -46,12 +45,9 @@ class AsyncSqliteSaver(AsyncSqlSaver):
     def __init__(
         self, conn: aiosqlite.Connection, *, serde: SerializerProtocol | None = None, synchronous: str | None = "NORMAL"
     ) -> None:
-        super().__init__(serde=serde)
-        self.conn = conn
+        super().__init__(conn, serde=serde)
+        self.conn: aiosqlite.Connection = conn
         self.synchronous = check_synchronous(synchronous)
-        self.lock = asyncio.Lock()
-        self.loop = asyncio.get_running_loop()
-        self.is_setup = False
 
     @classmethod
     @asynccontextmanager
