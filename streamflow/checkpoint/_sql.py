@@ -17,19 +17,15 @@ from typing import Any
 import attrs
 
 from ..errors import CheckpointReadError
-from ._tuples import ListScope, decode_tuple, first_passing, write_slots
+from ._tuples import ListScope, Put, decode_tuple, first_matching, write_slots, writes_target
 from .base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
     RunnableConfig,
     SerializerProtocol,
-    checkpoint_config,
     get_checkpoint_id,
-    get_checkpoint_metadata,
-    metadata_matches,
     read_stored,
-    required_checkpoint_id,
     thread_of,
 )
 
@@ -94,26 +90,15 @@ class Dialect:
         metadata: CheckpointMetadata,
     ) -> tuple[Statement, dict[str, Any]]:
         """The statement storing ``checkpoint``, and the config ``put`` returns."""
-        thread_id, checkpoint_ns = thread_of(config, "put")
-        kind, data = serde.dumps_typed(checkpoint)
-        metadata_kind, metadata_data = serde.dumps_typed(get_checkpoint_metadata(config, metadata))
+        put = Put.of(serde, config, checkpoint, metadata)
         sql = (
             f"INSERT INTO streamflow_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ({self._params(8)}) "
             "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
             "parent_checkpoint_id = excluded.parent_checkpoint_id, type = excluded.type, "
             "checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, metadata = excluded.metadata"
         )
-        row = (
-            thread_id,
-            checkpoint_ns,
-            checkpoint["id"],
-            get_checkpoint_id(config),
-            kind,
-            data,
-            metadata_kind,
-            metadata_data,
-        )
-        return (sql, row), checkpoint_config(thread_id, checkpoint_ns, checkpoint["id"])
+        row = (put.thread_id, put.checkpoint_ns, put.checkpoint_id, put.parent_id, *put.checkpoint, *put.metadata)
+        return (sql, row), put.config
 
     def put_writes(
         self,
@@ -125,8 +110,7 @@ class Dialect:
     ) -> list[Statement]:
         """The statements storing a task's writes: a write to a special channel replaces a stored one, an
         ordinary write is ignored when one is stored under its task and index."""
-        thread_id, checkpoint_ns = thread_of(config, "put_writes")
-        checkpoint_id = required_checkpoint_id(config)
+        thread_id, checkpoint_ns, checkpoint_id = writes_target(config)
         columns = "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path"
         insert = f"INSERT INTO streamflow_checkpoint_writes ({columns}) VALUES ({self._params(9)}) "
         conflict = "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) "
@@ -225,6 +209,4 @@ def limited(
     rows: Iterable[Row], serde: SerializerProtocol, filter: Mapping[str, Any] | None, limit: int | None
 ) -> list[Row]:
     """The rows that pass ``filter``, at most ``limit`` of them."""
-    if not filter:
-        return first_passing(rows, None, limit)
-    return first_passing(rows, lambda row: metadata_matches(metadata_of(serde, row), filter), limit)
+    return first_matching(rows, lambda row: metadata_of(serde, row), filter, limit)

@@ -1,4 +1,5 @@
-"""The rules every saver applies the same way, whatever keeps its data: which checkpoints ``list`` admits,
+"""The rules every saver applies the same way, whatever keeps its data: what ``put`` stores and returns,
+which checkpoint ``put_writes`` writes to, which checkpoints ``list`` admits,
 where a pending write is stored and whether it replaces a stored one, which rows pass a metadata filter
 within a limit, and how stored values become a :class:`~streamflow.checkpoint.base.CheckpointTuple`. Pure
 functions: no I/O, no locks.
@@ -6,19 +7,24 @@ functions: no I/O, no locks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import attrs
 
 from .base import (
     WRITES_IDX_MAP,
+    Checkpoint,
+    CheckpointMetadata,
     CheckpointTuple,
     RunnableConfig,
     SerializerProtocol,
     checkpoint_config,
     get_checkpoint_id,
+    get_checkpoint_metadata,
+    metadata_matches,
     read_stored,
+    required_checkpoint_id,
     thread_of,
 )
 
@@ -28,6 +34,54 @@ T = TypeVar("T")
 
 Stored = tuple[str, bytes]
 """A value as the serializer's ``dumps_typed`` gives it: ``(type, bytes)``."""
+
+
+class Put(NamedTuple):
+    """Where ``put`` stores a checkpoint, with what metadata, and the config it returns."""
+
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    parent_id: str | None
+    checkpoint: Stored
+    """The checkpoint (or the part of it the saver keeps in its checkpoint record), serialized."""
+    metadata: Stored
+    """The metadata to store (:func:`~streamflow.checkpoint.base.get_checkpoint_metadata`), serialized."""
+    config: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls,
+        serde: SerializerProtocol,
+        config: RunnableConfig,
+        checkpoint: Checkpoint | dict[str, Any],
+        metadata: CheckpointMetadata,
+    ) -> Put:
+        """What ``put(config, checkpoint, metadata, ...)`` stores, ``checkpoint`` serialized as given.
+
+        :raises InvalidArgumentError: a config without ``configurable.thread_id``
+        :raises CheckpointSerializationError: the checkpoint or the metadata cannot be serialized
+        """
+        thread_id, checkpoint_ns = thread_of(config, "put")
+        checkpoint_id = checkpoint["id"]
+        return cls(
+            thread_id,
+            checkpoint_ns,
+            checkpoint_id,
+            get_checkpoint_id(config),
+            serde.dumps_typed(checkpoint),
+            serde.dumps_typed(get_checkpoint_metadata(config, metadata)),
+            checkpoint_config(thread_id, checkpoint_ns, checkpoint_id),
+        )
+
+
+def writes_target(config: RunnableConfig) -> tuple[str, str, str]:
+    """``(thread id, namespace, checkpoint id)`` of the checkpoint ``put_writes(config, ...)`` writes to.
+
+    :raises InvalidArgumentError: a config without ``configurable.thread_id`` or ``checkpoint_id``
+    """
+    thread_id, checkpoint_ns = thread_of(config, "put_writes")
+    return thread_id, checkpoint_ns, required_checkpoint_id(config)
 
 
 @attrs.frozen
@@ -70,13 +124,16 @@ def write_slots(writes: Sequence[tuple[str, Any]]) -> Iterator[tuple[int, bool, 
             yield special, True, channel, value
 
 
-def first_passing(items: Iterable[T], passes: Callable[[T], bool] | None, limit: int | None) -> list[T]:
-    """The items for which ``passes`` is true (all when it is None), at most ``limit`` of them, in order."""
+def first_matching(
+    items: Iterable[T], metadata_of: Callable[[T], Any], filter: Mapping[str, Any] | None, limit: int | None
+) -> list[T]:
+    """The items whose metadata (``metadata_of(item)``, read only when there is a filter) passes ``list``'s
+    ``filter`` (:func:`~streamflow.checkpoint.base.metadata_matches`), at most ``limit`` of them, in order."""
     out: list[T] = []
     for item in items:
         if limit is not None and len(out) >= limit:
             break
-        if passes is None or passes(item):
+        if not filter or metadata_matches(metadata_of(item), filter):
             out.append(item)
     return out
 

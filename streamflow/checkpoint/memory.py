@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ._fronts import StringVersionSaver
-from ._tuples import ListScope, Stored, decode_tuple, first_passing, write_slots
+from ._tuples import ListScope, Put, Stored, decode_tuple, first_matching, write_slots, writes_target
 from .base import (
     ChannelVersions,
     Checkpoint,
@@ -21,12 +21,8 @@ from .base import (
     CheckpointTuple,
     RunnableConfig,
     SerializerProtocol,
-    checkpoint_config,
     get_checkpoint_id,
-    get_checkpoint_metadata,
-    metadata_matches,
     read_stored,
-    required_checkpoint_id,
     thread_of,
     writes_sort_key,
 )
@@ -122,13 +118,12 @@ class InMemorySaver(StringVersionSaver):
                 for checkpoint_id in sorted(checkpoints, reverse=True)
                 if scope.admits(checkpoint_id)
             )
-            passes = (lambda where: metadata_matches(self._metadata(*where), filter)) if filter else None
-            found = [self._tuple(*where) for where in first_passing(candidates, passes, limit)]
+            found = [self._tuple(*where) for where in first_matching(candidates, self._metadata, filter, limit)]
         yield from found
 
-    def _metadata(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> Any:
-        stored = self.storage[thread_id][checkpoint_ns][checkpoint_id][1]
-        return read_stored(self.serde, stored, (thread_id, checkpoint_ns, checkpoint_id))
+    def _metadata(self, where: tuple[str, str, str]) -> Any:
+        thread_id, checkpoint_ns, checkpoint_id = where
+        return read_stored(self.serde, self.storage[thread_id][checkpoint_ns][checkpoint_id][1], where)
 
     def put(
         self,
@@ -138,38 +133,36 @@ class InMemorySaver(StringVersionSaver):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store ``checkpoint`` (see :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put`)."""
-        thread_id, checkpoint_ns = thread_of(config, "put")
         rest: dict[str, Any] = dict(checkpoint)
         values: dict[str, Any] = rest.pop("channel_values")
+        put = Put.of(self.serde, config, rest, metadata)
         blobs = {
-            (thread_id, checkpoint_ns, channel, version): (
+            (put.thread_id, put.checkpoint_ns, channel, version): (
                 self.serde.dumps_typed(values[channel]) if channel in values else ("empty", b"")
             )
             for channel, version in new_versions.items()
         }
-        stored = (
-            self.serde.dumps_typed(rest),
-            self.serde.dumps_typed(get_checkpoint_metadata(config, metadata)),
-            get_checkpoint_id(config),
-        )
         with self._lock:
             self.blobs.update(blobs)
-            self.storage[thread_id].setdefault(checkpoint_ns, {})[checkpoint["id"]] = stored
-        return checkpoint_config(thread_id, checkpoint_ns, checkpoint["id"])
+            self.storage[put.thread_id].setdefault(put.checkpoint_ns, {})[put.checkpoint_id] = (
+                put.checkpoint,
+                put.metadata,
+                put.parent_id,
+            )
+        return put.config
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         """Store a task's pending writes (see
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_writes`)."""
-        thread_id, checkpoint_ns = thread_of(config, "put_writes")
-        checkpoint_id = required_checkpoint_id(config)
+        target = writes_target(config)
         rows = [
             (idx, replaces, (task_id, channel, self.serde.dumps_typed(value), task_path))
             for idx, replaces, channel, value in write_slots(writes)
         ]
         with self._lock:
-            stored = self.writes[(thread_id, checkpoint_ns, checkpoint_id)]
+            stored = self.writes[target]
             for idx, replaces, row in rows:
                 if replaces or (task_id, idx) not in stored:
                     stored[(task_id, idx)] = row
