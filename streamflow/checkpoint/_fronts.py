@@ -168,9 +168,7 @@ class AsyncSqlSaver(StringVersionSaver):
         """The checkpoint row ``query`` selects and its write rows."""
         raise NotImplementedError
 
-    async def _aread_many(
-        self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None
-    ) -> list[Found]:
+    async def _aread_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
         """The checkpoint rows ``query`` selects that pass ``filter`` (at most ``limit``), with their writes."""
         raise NotImplementedError
 

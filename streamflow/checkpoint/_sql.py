@@ -17,16 +17,14 @@ from typing import Any
 import attrs
 
 from ..errors import CheckpointReadError
-from ._tuples import ListScope, Put, decode_tuple, first_matching, write_slots, writes_target
+from ._tuples import ListScope, Put, decode_tuple, first_matching, get_target, write_slots, writes_target
 from .base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
     RunnableConfig,
     SerializerProtocol,
-    get_checkpoint_id,
     read_stored,
-    thread_of,
 )
 
 __all__: list[str] = []
@@ -132,13 +130,12 @@ class Dialect:
 
     def get(self, config: RunnableConfig) -> Statement:
         """The query for the checkpoint row ``config`` addresses (its thread's newest without an id)."""
-        thread_id, checkpoint_ns = thread_of(config, "get_tuple")
+        thread_id, checkpoint_ns, checkpoint_id = get_target(config)
         sql = (
             f"SELECT {CHECKPOINT_COLUMNS} FROM streamflow_checkpoints "
             f"WHERE thread_id = {self.param} AND checkpoint_ns = {self.param}"
         )
         params: tuple[Any, ...] = (thread_id, checkpoint_ns)
-        checkpoint_id = get_checkpoint_id(config)
         if checkpoint_id:
             return f"{sql} AND checkpoint_id = {self.param}", (*params, checkpoint_id)
         return f"{sql} ORDER BY checkpoint_id{self.collate} DESC LIMIT 1", params

@@ -1,5 +1,5 @@
 """The rules every saver applies the same way, whatever keeps its data: what ``put`` stores and returns,
-which checkpoint ``put_writes`` writes to, which checkpoints ``list`` admits,
+which checkpoint ``get_tuple`` reads and ``put_writes`` writes to, which checkpoints ``list`` admits,
 where a pending write is stored and whether it replaces a stored one, which rows pass a metadata filter
 within a limit, and how stored values become a :class:`~streamflow.checkpoint.base.CheckpointTuple`. Pure
 functions: no I/O, no locks.
@@ -73,6 +73,15 @@ class Put(NamedTuple):
             serde.dumps_typed(get_checkpoint_metadata(config, metadata)),
             checkpoint_config(thread_id, checkpoint_ns, checkpoint_id),
         )
+
+
+def get_target(config: RunnableConfig) -> tuple[str, str, str | None]:
+    """``(thread id, namespace, checkpoint id)`` ``get_tuple(config)`` reads; the id is None for the newest.
+
+    :raises InvalidArgumentError: a config without ``configurable.thread_id``
+    """
+    thread_id, checkpoint_ns = thread_of(config, "get_tuple")
+    return thread_id, checkpoint_ns, get_checkpoint_id(config)
 
 
 def writes_target(config: RunnableConfig) -> tuple[str, str, str]:

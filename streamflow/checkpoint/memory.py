@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ._fronts import StringVersionSaver
-from ._tuples import ListScope, Put, Stored, decode_tuple, first_matching, write_slots, writes_target
+from ._tuples import ListScope, Put, Stored, decode_tuple, first_matching, get_target, write_slots, writes_target
 from .base import (
     ChannelVersions,
     Checkpoint,
@@ -21,9 +21,7 @@ from .base import (
     CheckpointTuple,
     RunnableConfig,
     SerializerProtocol,
-    get_checkpoint_id,
     read_stored,
-    thread_of,
     writes_sort_key,
 )
 
@@ -87,12 +85,12 @@ class InMemorySaver(StringVersionSaver):
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint tuple ``config`` addresses, or None (see
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.get_tuple`)."""
-        thread_id, checkpoint_ns = thread_of(config, "get_tuple")
+        thread_id, checkpoint_ns, checkpoint_id = get_target(config)
         with self._lock:
             checkpoints = self.storage.get(thread_id, {}).get(checkpoint_ns)
             if not checkpoints:
                 return None
-            checkpoint_id = get_checkpoint_id(config) or max(checkpoints)
+            checkpoint_id = checkpoint_id or max(checkpoints)
             if checkpoint_id not in checkpoints:
                 return None
             return self._tuple(thread_id, checkpoint_ns, checkpoint_id)

@@ -114,9 +114,7 @@ class AsyncPostgresSaver(AsyncSqlSaver):
         async with self._cursor() as cursor:
             return await read_one(cursor, query)
 
-    async def _aread_many(
-        self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None
-    ) -> list[Found]:
+    async def _aread_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
         if not self.is_setup:
             await self.setup()
         async with self._cursor() as cursor:

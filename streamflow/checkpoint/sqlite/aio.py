@@ -85,9 +85,7 @@ class AsyncSqliteSaver(AsyncSqlSaver):
     async def _aread_one(self, query: _sql.Statement) -> Found | None:
         return await self._call(read_one, DIALECT, query)
 
-    async def _aread_many(
-        self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None
-    ) -> list[Found]:
+    async def _aread_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
         return await self._call(read_many, DIALECT, query, self.serde, filter, limit)
 
     async def _awrite(self, statements: Sequence[_sql.Statement]) -> None:
