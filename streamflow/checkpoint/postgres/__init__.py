@@ -8,9 +8,9 @@ streamflow's own (see :mod:`streamflow.checkpoint._sql`): LangGraph's tables are
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from ...errors import MissingExtraError
 from .. import _sql
@@ -28,6 +28,8 @@ __all__ = ["PostgresSaver"]
 
 DIALECT = _sql.Dialect(param="%s", blob="BYTEA", collate=' COLLATE "C"')
 
+_T = TypeVar("_T")
+
 
 def own_transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], alone: bool) -> bool:
     """Whether a call on ``conn`` needs a transaction block: not for a single statement (``alone``) on an
@@ -41,6 +43,12 @@ def transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], al
     :func:`own_transaction` says so, else nothing (the statement is its own transaction: one round trip
     instead of three)."""
     return conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext()
+
+
+def execute_all(cursor: psycopg.Cursor[Any], statements: Sequence[_sql.Statement]) -> None:
+    """Run ``statements`` on ``cursor``, in order."""
+    for statement in statements:
+        cursor.execute(*statement)
 
 
 class PostgresSaver(SqlSaver):
@@ -95,21 +103,18 @@ class PostgresSaver(SqlSaver):
                 cursor.execute(statement)
         self.is_setup = True
 
-    def _read_one(self, query: _sql.Statement) -> Found | None:
+    def _call(self, fn: Callable[..., _T], *args: Any, alone: bool = False) -> _T:
+        """``fn(cursor, *args)`` on a cursor of :meth:`_cursor`, the tables set up first."""
         if not self.is_setup:
             self.setup()
-        with self._cursor() as cursor:
-            return read_one(cursor, DIALECT, query)
+        with self._cursor(alone=alone) as cursor:
+            return fn(cursor, *args)
+
+    def _read_one(self, query: _sql.Statement) -> Found | None:
+        return self._call(read_one, DIALECT, query)
 
     def _read_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
-        if not self.is_setup:
-            self.setup()
-        with self._cursor() as cursor:
-            return read_many(cursor, DIALECT, query, self.serde, filter, limit)
+        return self._call(read_many, DIALECT, query, self.serde, filter, limit)
 
     def _write(self, statements: Sequence[_sql.Statement]) -> None:
-        if not self.is_setup:
-            self.setup()
-        with self._cursor(alone=len(statements) == 1) as cursor:
-            for statement in statements:
-                cursor.execute(*statement)
+        self._call(execute_all, statements, alone=len(statements) == 1)

@@ -3,9 +3,9 @@ on psycopg 3's async connections and pools (the ``postgres`` extra)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from ...errors import MissingExtraError
 from .. import _sql
@@ -22,6 +22,8 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in the t
 
 __all__ = ["AsyncPostgresSaver"]
 
+_T = TypeVar("_T")
+
 
 async def read_one(cursor: psycopg.AsyncCursor[Any], query: _sql.Statement) -> Found | None:
     """The checkpoint row ``query`` selects and its write rows, or None (the async twin of
@@ -32,6 +34,12 @@ async def read_one(cursor: psycopg.AsyncCursor[Any], query: _sql.Statement) -> F
         return None
     await cursor.execute(*DIALECT.writes(row))
     return row, await cursor.fetchall()
+
+
+async def execute_all(cursor: psycopg.AsyncCursor[Any], statements: Sequence[_sql.Statement]) -> None:
+    """Run ``statements`` on ``cursor``, in order."""
+    for statement in statements:
+        await cursor.execute(*statement)
 
 
 async def read_many(
@@ -108,21 +116,18 @@ class AsyncPostgresSaver(AsyncSqlSaver):
                 await cursor.execute(statement)
         self.is_setup = True
 
-    async def _aread_one(self, query: _sql.Statement) -> Found | None:
+    async def _call(self, fn: Callable[..., Awaitable[_T]], *args: Any, alone: bool = False) -> _T:
+        """``await fn(cursor, *args)`` on a cursor of :meth:`_cursor`, the tables set up first."""
         if not self.is_setup:
             await self.setup()
-        async with self._cursor() as cursor:
-            return await read_one(cursor, query)
+        async with self._cursor(alone=alone) as cursor:
+            return await fn(cursor, *args)
+
+    async def _aread_one(self, query: _sql.Statement) -> Found | None:
+        return await self._call(read_one, query)
 
     async def _aread_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
-        if not self.is_setup:
-            await self.setup()
-        async with self._cursor() as cursor:
-            return await read_many(cursor, query, self.serde, filter, limit)
+        return await self._call(read_many, query, self.serde, filter, limit)
 
     async def _awrite(self, statements: Sequence[_sql.Statement]) -> None:
-        if not self.is_setup:
-            await self.setup()
-        async with self._cursor(alone=len(statements) == 1) as cursor:
-            for statement in statements:
-                await cursor.execute(*statement)
+        await self._call(execute_all, statements, alone=len(statements) == 1)
