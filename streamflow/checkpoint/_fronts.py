@@ -1,7 +1,10 @@
-"""The saver front-ends the bundled savers build on. :class:`SqlSaver` and :class:`AsyncSqlSaver` implement
-the whole saver protocol over the statements of :mod:`streamflow.checkpoint._sql`; a saver on one driver
-only says how to read one checkpoint, read a ``list``, and write statements in one transaction (each in one
-hop to its driver). :class:`AsyncSqlSaver` also gives the sync methods of an async saver, run on its loop.
+"""The saver front-ends the bundled savers build on. :class:`StringVersionSaver` gives the string channel
+versions of every bundled saver. :class:`SqlSaver` (sync) and :class:`AsyncSqlSaver` (async) implement the
+whole saver protocol over the statements of :mod:`streamflow.checkpoint._sql`: a saver on one driver only
+says how to read one checkpoint, read a ``list``, and write statements in one transaction (each in one hop
+to its driver, one round trip where the driver allows). :class:`AsyncSqlSaver` also gives an async saver's
+sync methods, run on its event loop. :func:`read_one` and :func:`read_many` are those reads on a sync DB-API
+connection or cursor.
 """
 
 from __future__ import annotations
