@@ -2,7 +2,7 @@
 which checkpoint ``get_tuple`` reads and ``put_writes`` writes to, which checkpoints ``list`` admits,
 where a pending write is stored and whether it replaces a stored one, which rows pass a metadata filter
 within a limit, and how stored values become a :class:`~streamflow.checkpoint.base.CheckpointTuple`. Pure
-functions: no I/O, no locks.
+code: no I/O, no locks.
 """
 
 from __future__ import annotations
