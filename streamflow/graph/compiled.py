@@ -537,7 +537,8 @@ class CompiledStateGraph(GraphSpec):
         """Run the graph with ``context`` (or ``inherited``) and return its final state."""
         run_context = coerce_context(self.context_schema, context, inherited)
         async with Run(self, input, config, replay_size=0, context=run_context) as run:
-            return await run.result()
+            state = await run.result()
+            return state, tuple(run.context.interrupts)
 
     async def ainvoke(
         self,
@@ -557,8 +558,11 @@ class CompiledStateGraph(GraphSpec):
         it: a dict of the output schema's keys that have a value (the state schema's keys without an output
         schema), the value itself for a root state (``StateGraph(list)``), or None when neither the input nor
         any step wrote one of those keys (as LangGraph returns); with ``version="v2"`` it is a
-        :class:`~streamflow.types.GraphOutput` whose ``value`` is that result and whose ``interrupts`` is
-        ``()``. Any other ``stream_mode`` (a list too, even ``["values"]``) returns the list of the chunks
+        :class:`~streamflow.types.GraphOutput` whose ``value`` is that result and whose ``interrupts`` are
+        the interrupts the run paused on (``()`` when it finished); with ``version="v1"`` a run that paused
+        on ``interrupt()`` returns its state with ``"__interrupt__"``, the list of them, as LangGraph 1.2.
+        A ``Command(resume=...)`` input resumes a paused thread (see :func:`~streamflow.types.interrupt`).
+        Any other ``stream_mode`` (a list too, even ``["values"]``) returns the list of the chunks
         :meth:`astream` would yield with the same ``stream_mode``, ``subgraphs`` and ``version``, except that,
         as in LangGraph, the root graph's ``values`` and ``updates`` chunks show the output schema's keys only
         (a ``values`` chunk only after a step that wrote one of them, an update with none of them as None).
@@ -588,9 +592,9 @@ class CompiledStateGraph(GraphSpec):
                     parent.run, config, coerce_context(self.context_schema, context, parent.run.context)
                 )
                 state = await _execute_nested(self, input, parent, parent.nested_ns(), run)
-            else:
-                state = await self._final_state(input, config, context, self._inherited())
-            return GraphOutput(state) if version == "v2" else state
+                return GraphOutput(state) if version == "v2" else state
+            state, interrupts = await self._final_state(input, config, context, self._inherited())
+            return _with_interrupts(state, interrupts, version)
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
         parent = _parent_on_loop()
         if parent is None:
@@ -634,11 +638,11 @@ class CompiledStateGraph(GraphSpec):
                     parent.run, config, coerce_context(self.context_schema, context, parent.run.context)
                 )
                 state = parent.run.call_from_thread(_execute_nested, self, input, parent, parent.nested_ns(), run)
-            else:
-                state = call_sync(
-                    self._final_state, input, config, context, self._inherited(), async_alternative="ainvoke()"
-                )
-            return GraphOutput(state) if version == "v2" else state
+                return GraphOutput(state) if version == "v2" else state
+            state, interrupts = call_sync(
+                self._final_state, input, config, context, self._inherited(), async_alternative="ainvoke()"
+            )
+            return _with_interrupts(state, interrupts, version)
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
         if parent is not None:
             batches = self._output_batches(input, config, collect.modes, subgraphs, context, parent)
@@ -656,6 +660,21 @@ class CompiledStateGraph(GraphSpec):
         for part in parts:
             collect.add(part)
         return collect.result()
+
+
+def _with_interrupts(state: Any, interrupts: tuple[Any, ...], version: str) -> Any:
+    """``invoke()``'s result for a run that ended with ``interrupts`` (empty: it finished), as LangGraph 1.2
+    gives it: v2 a :class:`GraphOutput` carrying them; v1 the state with ``"__interrupt__"`` (a list of them)
+    added, a state of None counting as ``{}`` (a root value that is not a dict is returned alone)."""
+    if version == "v2":
+        return GraphOutput(state, interrupts)
+    if not interrupts:
+        return state
+    if state is None:
+        return {"__interrupt__": list(interrupts)}
+    if isinstance(state, dict):
+        return {**state, "__interrupt__": list(interrupts)}
+    return state
 
 
 def _output_only(open_view: Callable[[Run], View]) -> Callable[[Run], View]:

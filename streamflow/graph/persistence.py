@@ -23,6 +23,8 @@ import attrs
 
 from ..checkpoint.base import (
     ERROR,
+    INTERRUPT,
+    RESUME,
     BaseCheckpointSaver,
     Checkpoint,
     CheckpointTuple,
@@ -92,7 +94,8 @@ class StateSnapshot(NamedTuple):
     config addressing this checkpoint; ``metadata``: its metadata (``source``, ``step``, ``parents`` and run
     metadata), None for a thread without checkpoints; ``created_at``: ISO 8601 time it was saved;
     ``parent_config``: the previous checkpoint's config; ``tasks``: :class:`PregelTask` per next task;
-    ``interrupts``: ``()`` (streamflow has no interrupts yet).
+    ``interrupts``: the interrupts the thread waits on at this checkpoint (those of its tasks, in task
+    order; ``()`` when none).
     """
 
     values: Any
@@ -234,12 +237,53 @@ class Thread:
             if channel == ERROR:
                 failed.add(task_id)
                 continue
+            if channel in (INTERRUPT, RESUME):
+                continue  # a task that paused did not finish
             writes = out.setdefault(task_id, {})
             if channel != NO_WRITES and not channel.startswith("__"):
                 writes[channel] = value
         for task_id in failed:
             out.pop(task_id, None)
         return out
+
+    def answers(self, task_id: str) -> list[Any]:
+        """The resume values task ``task_id`` of the current step was given so far (in ``interrupt()`` call
+        order), saved with its last interrupt."""
+        if self.saved is None:
+            return []
+        for tid, channel, value in self.saved.pending_writes or ():
+            if tid == task_id and channel == RESUME:
+                return list(value) if isinstance(value, list) else [value]
+        return []
+
+    def pending_interrupts(self) -> dict[str, Any]:
+        """The interrupts the current checkpoint's tasks paused on and that no finished write answered, by id."""
+        if self.saved is None:
+            return {}
+        finished = set(self.pending())
+        out: dict[str, Any] = {}
+        for tid, channel, value in self.saved.pending_writes or ():
+            if channel == INTERRUPT and tid not in finished:
+                for item in value if isinstance(value, (list, tuple)) else (value,):
+                    out[str(getattr(item, "id", ""))] = item
+        return out
+
+    async def put_interrupt(self, task_id: str, interrupts: Sequence[Any], answers: list[Any] | None) -> None:
+        """Save that task ``task_id`` paused on ``interrupts`` (LangGraph's ``__interrupt__`` write), with the
+        resume values it was given so far (``__resume__``), against the current checkpoint.
+
+        :raises CheckpointSerializationError: for an interrupt value the serializer cannot store
+        """
+        if self.saved is None:
+            return
+        pairs: list[tuple[str, Any]] = [(INTERRUPT, list(interrupts))]
+        if answers:
+            pairs.append((RESUME, list(answers)))
+        if self.deferred is not None:
+            self.deferred_writes.append((task_id, pairs))
+            return
+        with anyio.CancelScope(shield=True):
+            await self._put_writes(self.saved.config, pairs, task_id)
 
     @property
     def step_source(self) -> str | None:
@@ -450,7 +494,12 @@ def snapshot_of(
     step = int(saved.metadata.get("step", -1))
     pending: dict[str, dict[str, Any]] = {}
     errors: dict[str, Any] = {}
+    paused: dict[str, tuple[Any, ...]] = {}
     for task_id, channel, value in saved.pending_writes or ():
+        if channel in (INTERRUPT, RESUME):
+            if channel == INTERRUPT:
+                paused[task_id] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+            continue
         writes = pending.setdefault(task_id, {})
         if channel in keys:
             writes[channel] = value
@@ -470,7 +519,18 @@ def snapshot_of(
             thread_id = saved.config["configurable"]["thread_id"]
             sub_ns = "|".join(p for p in (ns, f"{name}:{task_id}") if p)
             sub_state = {"configurable": {"thread_id": thread_id, "checkpoint_ns": sub_ns}}
-        tasks.append(PregelTask(task_id, name, shown_path, error=errors.get(task_id), state=sub_state, result=result))
+        interrupts = () if task_id in pending else paused.get(task_id, ())
+        tasks.append(
+            PregelTask(
+                task_id,
+                name,
+                shown_path,
+                error=errors.get(task_id),
+                interrupts=interrupts,
+                state=sub_state,
+                result=result,
+            )
+        )
     state = {k: values[k] for k in keys if k in values}
     waiting = tasks
     if live:
@@ -486,6 +546,7 @@ def snapshot_of(
         saved.checkpoint["ts"],
         None if saved.parent_config is None else dict(saved.parent_config),
         tuple(tasks),
+        tuple(i for t in tasks for i in t.interrupts),
     )
 
 

@@ -27,15 +27,19 @@ from ..channel import Channel
 from ..checkpoint.base import ERROR, BaseCheckpointSaver
 from ..errors import (
     EmptyInputError,
+    GraphInterrupt,
     GraphRecursionError,
     InvalidArgumentError,
     InvalidGraphError,
     InvalidUpdateError,
     ParentCommand,
+    UnknownInterruptError,
 )
 from ..events import (
     EMPTY_METADATA,
     CheckpointSaved,
+    Interrupted,
+    Resumed,
     StateUpdate,
     StateValues,
     TaskFailed,
@@ -43,9 +47,11 @@ from ..events import (
     TaskStarted,
     error_type_name,
 )
+from ..interrupts import Interrupt, is_resume_map
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Command, Send
 from .context import RunContext, TaskContext, Writer, _current
+from .interrupts import RunResume, Scratchpad
 from .persistence import SENDS, START_CHANNEL, Thread, durability_of, next_paths, subgraph_ns_part, task_id_for
 from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
@@ -75,6 +81,8 @@ class _Task:
     routes: list[tuple[Branch, list[Any]]] | None = None
     """Where each conditional edge of the task's node goes (routed inside the task, see :func:`_route_in_task`),
     once the node returned; None for a node without any."""
+    interrupts: tuple[Any, ...] | None = None
+    """The interrupts the task's node paused on (``interrupt()`` without an answer), or None."""
 
 
 class _Step:
@@ -179,7 +187,11 @@ class _Step:
         flag = NEVER_CANCELLED if node.is_async or node.is_subgraph else CancelFlag()
         writer = Writer(run, ns, name, step, task_id, flag)
         ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
+        task_ns = "|".join((*ns, f"{name}:{task_id}"))
+        answers = [] if self.thread is None else self.thread.answers(task_id)
+        scratch = ctx.scratchpad = Scratchpad(task_ns, answers, run.resume)
         token = _current.set(ctx)
+        paused: GraphInterrupt | None = None
         try:
             try:
                 if node.is_subgraph:
@@ -196,6 +208,8 @@ class _Step:
                 task.routes = await _route_in_task(self.graph, node, self.state, update, ctx)
         except ParentCommand:
             raise  # on its way to the parent graph: not a failure of this task (nor LangGraph's)
+        except GraphInterrupt as exc:
+            paused = exc  # the task pauses: not a failure, its siblings go on
         except Exception as exc:
             if self.thread is not None:
                 await self.thread.put_error(task_id, exc)
@@ -214,6 +228,9 @@ class _Step:
             raise
         finally:
             _current.reset(token)
+        if paused is not None:
+            await self.pause(task, paused, scratch)
+            return
         task.update = update
         task.done = True
         if self.thread is not None:
@@ -227,6 +244,36 @@ class _Step:
         if channel.wants(TaskFinished):
             result = update if task.writes is None else _folded_writes(task.writes)
             await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=result))
+
+    async def pause(self, task: _Task, exc: GraphInterrupt, scratch: Scratchpad) -> None:
+        """Record that ``task`` paused on the interrupts of ``exc``: saved against the step's checkpoint (with
+        the answers the task used so far) and published as :class:`~streamflow.events.Interrupted`."""
+        interrupts = tuple(exc.args[0]) if exc.args else ()
+        task.interrupts = interrupts
+        task.done = True
+        if self.thread is not None:
+            await self.thread.put_interrupt(task.id, interrupts, scratch.used)
+        channel = self.run.channel
+        if channel.wants(Interrupted):
+            values = None if self.state is None else self.graph.schema.values(self.state, self.shown)
+            await channel.publish(
+                Interrupted(
+                    ns=self.ns,
+                    node=task.node.name,
+                    step=self.step,
+                    task_id=task.id,
+                    tags=self.run.tags,
+                    interrupts=[_interrupt_dict(i) for i in interrupts],
+                    values=values,
+                )
+            )
+
+
+def _interrupt_dict(item: Any) -> dict[str, Any]:
+    """An interrupt as the events carry it: ``{"value", "id"}``."""
+    if isinstance(item, Interrupt):
+        return item.to_dict()
+    return {"value": getattr(item, "value", item), "id": getattr(item, "id", "")}
 
 
 def _take_result(graph: GraphSpec, task: _Task, out: Any, ns: tuple[str, ...]) -> dict[str, Any] | None:
@@ -591,17 +638,15 @@ def _command_input(graph: GraphSpec, command: Command[Any], *, checkpointer: boo
     applies its update twice (as the input, then again as its START node's write), so a key with a reducer
     gets it twice.
 
-    :raises RuntimeError: for ``Command(resume=...)``: without a ``checkpointer`` LangGraph's error; with one,
-        because streamflow has no interrupts to resume yet
+    :raises RuntimeError: for ``Command(resume=...)`` without a ``checkpointer`` (LangGraph's error); with one
+        (a new thread: nothing to resume) the resume value is left unused, as LangGraph leaves it
     :raises InvalidUpdateError: for ``Command(graph=Command.PARENT)`` (there is no parent graph) or an update
         the state schema does not take
     """
     if command.graph == Command.PARENT:
         raise InvalidUpdateError("There is no parent graph")
-    if command.resume is not None:
-        if not checkpointer:
-            raise RuntimeError("Cannot use Command(resume=...) without checkpointer")
-        raise RuntimeError("Command(resume=...) resumes an interrupted run; streamflow has no interrupts yet")
+    if command.resume is not None and not checkpointer:
+        raise RuntimeError("Cannot use Command(resume=...) without checkpointer")
     pairs = _command_writes(graph.schema, command, "the graph input")
     goto = command.goto
     targets: list[str | Send] = [goto] if isinstance(goto, (str, Send)) else list(goto)
@@ -809,6 +854,10 @@ async def execute(
     A ``Command`` as ``graph_input`` stands for its update and goto (see :func:`_command_input`); a node's
     ``Command`` is read by :func:`_take_result`.
 
+    A task that calls ``interrupt()`` without an answer pauses (:meth:`_Step.pause`); the run ends after its
+    step (:func:`_paused`). A ``Command(resume=...)`` input on a thread with checkpoints resumes it
+    (:func:`_resume_input`): the thread's pending tasks run again and ``interrupt()`` returns the answers.
+
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
         ``invoke`` returns None then)
@@ -816,6 +865,9 @@ async def execute(
     :raises InvalidUpdateError: for an input or node update the schema does not allow
     :raises InvalidGraphError: for a conditional edge or a ``Command(goto=...)`` naming an unknown node
     :raises ParentCommand: for ``Command(graph=Command.PARENT)`` returned by a node of a root graph
+    :raises GraphInterrupt: from a graph run under a namespace (a subgraph) whose task paused, to the task
+        running it (a root graph returns instead, the interrupts in ``run.interrupts``)
+    :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
     :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``, or
         a ``Command`` input on a thread that has checkpoints (LangGraph continues the thread; not done yet)
@@ -860,6 +912,9 @@ async def execute(
             _enclosing.reset(token)
     saving = _Saving(graph, thread, run, ns, shown)
     saving.restore(state, joins_seen)
+    if not ns and isinstance(graph_input, Command) and graph_input.resume is not None and thread.saved is not None:
+        await _resume_input(saving, graph_input, run)
+        graph_input = None  # the run goes on from the thread's checkpoint
     token = _enclosing.set(saving)
     try:
         return await _run(graph, graph_input, run, ns, shown, state, joins_seen, saving)
@@ -963,8 +1018,12 @@ async def _run(
                 if task.id in pending:
                     task.update = pending[task.id] or None
                     task.done = True
+                    await _replay_cached(graph, run, ns, step, shown, task)
             pending = {}
         await _Step(graph, run, ns, step, shown, state, current).run_all([t for t in tasks if not t.done])
+        paused = [t for t in tasks if t.interrupts is not None]
+        if paused:
+            return await _paused(graph, run, ns, step, shown, state, tasks, paused, result)
         # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
         # index), whatever order they finished in.
         done = [t for t in tasks if t.update]
@@ -988,6 +1047,105 @@ async def _run(
             await saving.save("loop", step, state, tasks, joins_seen, written, wrote=[t.node.name for t in done])
         step += 1
     return result
+
+
+async def _replay_cached(
+    graph: GraphSpec, run: RunContext, ns: tuple[str, ...], step: int, shown: tuple[str, ...], task: _Task
+) -> None:
+    """Stream a task whose writes a resumed run found saved (it does not run again) as LangGraph does: its
+    ``TaskStarted``, then its update marked ``cached`` (no ``TaskFinished``)."""
+    channel = run.channel
+    if channel.wants(TaskStarted):
+        await channel.publish(
+            TaskStarted(
+                ns=ns,
+                node=task.node.name,
+                step=step,
+                task_id=task.id,
+                tags=run.tags,
+                input=task.input,
+                triggers=task.triggers,
+                path=task.path,
+                metadata=run.call_metadata or EMPTY_METADATA,
+            )
+        )
+    if channel.wants(StateUpdate):
+        shown_update = graph.schema.unwrap(_only(task.update, shown))
+        await channel.publish(
+            StateUpdate(
+                ns=ns, node=task.node.name, step=step, task_id=task.id, tags=run.tags, update=shown_update, cached=True
+            )
+        )
+
+
+async def _paused(
+    graph: GraphSpec,
+    run: RunContext,
+    ns: tuple[str, ...],
+    step: int,
+    shown: tuple[str, ...],
+    state: dict[str, Any],
+    tasks: list[_Task],
+    paused: list[_Task],
+    result: Any,
+) -> Any:
+    """End a run whose step ``step`` had tasks that paused on ``interrupt()``, as LangGraph does: no new
+    checkpoint (the step runs again on resume; its finished tasks' writes are pending writes of the
+    checkpoint it started from). A subgraph (or a graph run inside a node) raises
+    :class:`~streamflow.errors.GraphInterrupt` to the task running it; the root graph shows the state with
+    the finished tasks' writes applied (a last ``values`` chunk when they wrote a shown key), records the
+    interrupts on ``run`` and returns its result.
+
+    :raises GraphInterrupt: under a namespace ``ns``, with every interrupt of the step in task order
+    """
+    interrupts = tuple(i for t in sorted(paused, key=_task_path) for i in t.interrupts or ())
+    if ns:
+        raise GraphInterrupt(interrupts)
+    schema = graph.schema
+    done = sorted((t for t in tasks if t.update), key=_task_path)
+    if done:
+        schema.apply(state, _updates(done))
+        if run.channel.wants(StateValues) and any(k in shown for t in done for k in t.update or ()):
+            await run.channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state, shown)))
+        if any(k in schema.output_keys for t in done for k in t.update or ()):
+            result = schema.output(state)
+    run.interrupts = list(interrupts)
+    return result
+
+
+async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext) -> None:
+    """Prepare a run resumed with ``command`` (a ``Command(resume=...)`` input on a thread with checkpoints):
+    check its answers against the interrupts the thread waits on, hand them to the run, publish
+    :class:`~streamflow.events.Resumed`.
+
+    :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
+    :raises RuntimeError: for one resume value while several interrupts wait (LangGraph's message)
+    :raises InvalidArgumentError: for a ``Command`` with ``update``, ``goto`` or ``graph`` beside ``resume``
+    """
+    if command.update is not None or command.goto or command.graph is not None:
+        raise InvalidArgumentError(
+            f"{command!r}: a Command input on a thread with checkpoints takes 'resume' alone in streamflow "
+            "(LangGraph also applies its update and goto); resume first, then update the state with update_state()"
+        )
+    resume = command.resume
+    waiting = saving.thread.pending_interrupts()
+    if is_resume_map(resume):
+        unknown = sorted(set(resume or {}) - set(waiting))
+        if unknown:
+            raise UnknownInterruptError(
+                f"Command(resume=...) names interrupt id(s) {unknown} that thread {saving.thread.thread_id!r} "
+                f"is not waiting on; the pending interrupt ids are {sorted(waiting)}",
+                interrupt_ids=unknown,
+                pending_ids=sorted(waiting),
+            )
+    elif len(waiting) > 1:
+        raise RuntimeError(
+            "When there are multiple pending interrupts, you must specify the interrupt id when resuming. "
+            "Docs: https://docs.langchain.com/oss/python/langgraph/interrupts#handling-multiple-interrupts."
+        )
+    run.resume = RunResume(resume)
+    if run.channel.wants(Resumed):
+        await run.channel.publish(Resumed(tags=run.tags, resume=resume))
 
 
 async def update_thread(
