@@ -329,3 +329,58 @@ def test_interrupt_ids_depend_on_the_task_namespace_and_the_answers() -> None:
     assert interrupt_id("node:1", 0) != interrupt_id("node:2", 0)
     assert is_interrupt_id(interrupt_id("x", 3))
     assert not is_interrupt_id("placeholder-id")
+
+
+# -- breakpoints -----------------------------------------------------------------------------------------
+
+
+def chain(**compile_kwargs: Any) -> Any:
+    builder = StateGraph(Trail)
+    for name in "abc":
+        builder.add_node(name, lambda state, name=name: {"trail": [name]})
+    builder.add_edge(START, "a").add_edge("a", "b").add_edge("b", "c")
+    return builder.compile(**compile_kwargs)
+
+
+def test_interrupt_before_stops_with_the_node_next() -> None:
+    graph = chain(checkpointer=InMemorySaver(), interrupt_before=["b"])
+    chunks = list(graph.stream({"trail": []}, config(), stream_mode="updates"))
+    assert chunks == [{"a": {"trail": ["a"]}}, {"__interrupt__": ()}]
+    state = graph.get_state(config())
+    assert state.next == ("b",)
+    assert state.interrupts == ()
+    assert graph.invoke(None, config()) == {"trail": ["a", "b", "c"]}
+
+
+def test_interrupt_after_stops_once_the_node_ran() -> None:
+    graph = chain(checkpointer=InMemorySaver(), interrupt_after=["a"])
+    assert graph.invoke({"trail": []}, config()) == {"trail": ["a"]}  # no "__interrupt__" for a breakpoint
+    assert graph.get_state(config()).next == ("b",)
+    assert graph.invoke(Command(resume="go"), config()) == {"trail": ["a", "b", "c"]}
+
+
+def test_every_node_is_a_breakpoint_with_a_star() -> None:
+    graph = chain(checkpointer=InMemorySaver(), interrupt_before="*")
+    assert graph.invoke({"trail": []}, config()) == {"trail": []}
+    assert graph.invoke(None, config()) == {"trail": ["a"]}
+    assert graph.invoke(None, config()) == {"trail": ["a", "b"]}
+
+
+def test_breakpoints_given_to_invoke_replace_the_compiled_ones() -> None:
+    graph = chain(checkpointer=InMemorySaver(), interrupt_before=["b"])
+    assert graph.invoke({"trail": []}, config(), interrupt_before=["c"]) == {"trail": ["a", "b"]}
+    out = graph.invoke({"trail": []}, config("2"), interrupt_after=["a"], version="v2")
+    assert out == GraphOutput({"trail": ["a"]}, ())
+
+
+def test_a_breakpoint_without_checkpointer_ends_the_run() -> None:
+    assert chain(interrupt_after=["b"]).invoke({"trail": []}) == {"trail": ["a", "b"]}
+
+
+def test_a_breakpoint_naming_no_node() -> None:
+    with pytest.raises(ValueError, match="Interrupt node `zz` not found"):
+        chain(interrupt_before=["zz"])
+    with pytest.raises(ValueError, match="Interrupt node `zz` not found"):
+        chain().invoke({"trail": []}, interrupt_after=["zz"])
+    with pytest.raises(ValueError, match="a list of node names"):
+        chain(interrupt_before="b")

@@ -25,7 +25,15 @@ from ..views import View
 from .cancellation import SyncRunner
 from .context import RunContext, TaskContext, _current, current_task
 from .output import GraphOutput
-from .persistence import Durability, StateSnapshot, require_thread, snapshot_of, with_durability
+from .persistence import (
+    Durability,
+    StateSnapshot,
+    check_breakpoints,
+    require_thread,
+    snapshot_of,
+    with_breakpoints,
+    with_durability,
+)
 from .pregel import execute, update_thread
 from .run import Run, parse_config
 from .runtime import coerce_context
@@ -74,6 +82,10 @@ class CompiledStateGraph(GraphSpec):
     """The ``context_schema`` given to ``StateGraph`` (None: any context is taken as given)."""
     checkpointer: Any = None
     """The ``checkpointer`` given to ``compile()``: a saver, or None, True or False (see ``compile``)."""
+    interrupt_before: Any = None
+    """The ``interrupt_before`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
+    interrupt_after: Any = None
+    """The ``interrupt_after`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
 
     # -- threads -------------------------------------------------------------------------------------
 
@@ -91,7 +103,22 @@ class CompiledStateGraph(GraphSpec):
         graph = type(self)(self.name, self.schema, self.nodes, self.edges_from, self.joins_with, self.branches_from)
         graph.context_schema = self.context_schema
         graph.checkpointer = checkpointer
+        graph.interrupt_before, graph.interrupt_after = self.interrupt_before, self.interrupt_after
         return graph
+
+    def _run_config(
+        self, config: Mapping[str, Any] | None, durability: Durability | None, before: Any, after: Any
+    ) -> Mapping[str, Any] | None:
+        """``config`` with a run's ``durability`` and breakpoints (``interrupt_before``/``interrupt_after`` of
+        ``invoke()`` and ``stream()``, which replace the compiled ones for that run, as in LangGraph).
+
+        :raises InvalidArgumentError: for a durability other than the three, or a breakpoint naming no node
+        """
+        config = with_durability(config, durability)
+        if before is None and after is None:
+            return config
+        before, after = check_breakpoints(self.nodes, before, after)
+        return with_breakpoints(config, before, after)
 
     def _saver(self) -> BaseCheckpointSaver[Any]:
         saver = self.checkpointer
@@ -262,6 +289,8 @@ class CompiledStateGraph(GraphSpec):
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         context: Any = None,
         durability: Durability | None = None,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph and yield the chunks of ``stream_mode`` as they happen.
 
@@ -292,7 +321,7 @@ class CompiledStateGraph(GraphSpec):
             error); another :class:`~streamflow.types.Command` input applies its update and goto
         :raises ParentCommand: when a node of this graph returns ``Command(graph=Command.PARENT)`` (no parent)
         """
-        config = with_durability(config, durability)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after)
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         parent = _parent_on_loop()
         if parent is not None:
@@ -312,6 +341,8 @@ class CompiledStateGraph(GraphSpec):
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         context: Any = None,
         durability: Durability | None = None,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
     ) -> Iterator[Any]:
         """The sync twin of :meth:`astream`: the same async stream, carried to this thread through an anyio
         blocking portal in batches. Async nodes work here too. ``stream_mode`` defaults to ``"updates"``, as
@@ -335,7 +366,7 @@ class CompiledStateGraph(GraphSpec):
         :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
-        config = with_durability(config, durability)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after)
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         parent = _parent_in_thread()
         if parent is not None:
@@ -551,6 +582,8 @@ class CompiledStateGraph(GraphSpec):
         version: str = "v1",
         context: Any = None,
         durability: Durability | None = None,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
     ) -> Any:
         """Run the graph to the end and return its result, as LangGraph's ``invoke``.
 
@@ -584,7 +617,7 @@ class CompiledStateGraph(GraphSpec):
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        config = with_durability(config, durability)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after)
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             parent = _parent_on_loop()
             if parent is not None:
@@ -617,6 +650,8 @@ class CompiledStateGraph(GraphSpec):
         version: str = "v1",
         context: Any = None,
         durability: Durability | None = None,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
     ) -> Any:
         """The sync twin of :meth:`ainvoke`, with the same arguments and results (the output schema's keys,
         a root value, None, or the list of chunks, as :meth:`ainvoke` says). The default run goes through an
@@ -630,7 +665,7 @@ class CompiledStateGraph(GraphSpec):
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        config = with_durability(config, durability)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after)
         parent = _parent_in_thread()
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             if parent is not None:

@@ -65,6 +65,10 @@ under both), ``"exit"`` once, when the run ends (finished or failed), with the w
 DURABILITY_KEY = "__pregel_durability"
 """The ``configurable`` key a run's durability travels under (LangGraph's)."""
 
+BREAKPOINT_KEYS = ("__streamflow_interrupt_before", "__streamflow_interrupt_after")
+"""The ``configurable`` keys a run's ``interrupt_before``/``interrupt_after`` (given to ``invoke()`` or
+``stream()``) travel under to the root graph."""
+
 _TASK_IDS = uuid.UUID("6ba7b812-9dad-11d1-80b4-00c04fd430c8")
 
 _NEEDS_THREAD = (
@@ -119,6 +123,45 @@ def with_durability(config: Mapping[str, Any] | None, durability: str | None) ->
         raise InvalidArgumentError(f"durability must be 'sync', 'async' or 'exit'; got {durability!r}")
     config = dict(config or {})
     config["configurable"] = {**(config.get("configurable") or {}), DURABILITY_KEY: durability}
+    return config
+
+
+def check_breakpoints(nodes: Iterable[str], before: Any, after: Any) -> tuple[Any, Any]:
+    """``interrupt_before``/``interrupt_after`` checked against the graph's ``nodes``: None, ``"*"`` (every
+    node) or a list of node names (as a tuple).
+
+    :raises InvalidArgumentError: (a ValueError) ``"Interrupt node `x` not found"`` (LangGraph's words) for a
+        name that is no node, or for a value that is neither ``"*"`` nor a list of names
+    """
+    known = list(nodes)
+    out: list[Any] = []
+    for given in (before, after):
+        if given is None or given == "*":
+            out.append(given)
+            continue
+        if isinstance(given, str) or not isinstance(given, Iterable):
+            raise InvalidArgumentError(
+                f'interrupt_before/interrupt_after take "*" or a list of node names; got {given!r}'
+            )
+        names = tuple(given)
+        for name in names:
+            if name not in known:
+                raise InvalidArgumentError(f"Interrupt node `{name}` not found (the graph's nodes: {known})")
+        out.append(names)
+    return out[0], out[1]
+
+
+def with_breakpoints(config: Mapping[str, Any] | None, before: Any, after: Any) -> Mapping[str, Any] | None:
+    """``config`` carrying a run's ``interrupt_before``/``interrupt_after`` (checked values) to its root
+    graph (unchanged when both are None)."""
+    if before is None and after is None:
+        return config
+    config = dict(config or {})
+    configurable = dict(config.get("configurable") or {})
+    for key, value in zip(BREAKPOINT_KEYS, (before, after), strict=True):
+        if value is not None:
+            configurable[key] = value
+    config["configurable"] = configurable
     return config
 
 

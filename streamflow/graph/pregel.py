@@ -52,7 +52,16 @@ from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Command, Send
 from .context import RunContext, TaskContext, Writer, _current
 from .interrupts import RunResume, Scratchpad
-from .persistence import SENDS, START_CHANNEL, Thread, durability_of, next_paths, subgraph_ns_part, task_id_for
+from .persistence import (
+    BREAKPOINT_KEYS,
+    SENDS,
+    START_CHANNEL,
+    Thread,
+    durability_of,
+    next_paths,
+    subgraph_ns_part,
+    task_id_for,
+)
 from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .state import ROOT
@@ -997,6 +1006,8 @@ async def _run(
             await saving.save("loop", start_step, state, tasks, joins_seen, first or (), wrote=[START])
     step = start_step + 1
     current = None if saving is None else saving.thread
+    before, after = _breakpoints(graph, run, ns)
+    resumed = saving is not None and graph_input is None  # no breakpoint before the tasks it resumes
     while True:
         # As LangGraph's loop, the limit is checked before it looks for tasks: a run that takes exactly
         # ``recursion_limit`` supersteps fails too, even when nothing is left to run.
@@ -1008,6 +1019,9 @@ async def _run(
             )
         if not tasks:
             break
+        if before and not resumed and _hits(before, tasks):
+            return await _breakpoint(run, ns, step, result)
+        resumed = False
         state_view = schema.view(state)
         for task in tasks:
             if task.input is None:
@@ -1045,7 +1059,41 @@ async def _run(
         if saving is not None:
             written = dict.fromkeys(k for t in done for k in t.update or ())
             await saving.save("loop", step, state, tasks, joins_seen, written, wrote=[t.node.name for t in done])
+        if after and _hits(after, by_path):
+            return await _breakpoint(run, ns, step, result)
         step += 1
+    return result
+
+
+def _breakpoints(graph: GraphSpec, run: RunContext, ns: tuple[str, ...]) -> tuple[Any, Any]:
+    """``(interrupt_before, interrupt_after)`` of a graph level: the compiled ones, replaced at the root by
+    those the run was given (``invoke(..., interrupt_before=...)``)."""
+    before = getattr(graph, "interrupt_before", None)
+    after = getattr(graph, "interrupt_after", None)
+    if not ns:
+        configurable = run.config.get("configurable") or {}
+        before = configurable.get(BREAKPOINT_KEYS[0], before)
+        after = configurable.get(BREAKPOINT_KEYS[1], after)
+    return before, after
+
+
+def _hits(breakpoints: Any, tasks: Sequence[_Task]) -> bool:
+    """Whether a task of ``tasks`` runs a node of ``breakpoints`` (``"*"``: any)."""
+    return any(breakpoints == "*" or t.node.name in breakpoints for t in tasks)
+
+
+async def _breakpoint(run: RunContext, ns: tuple[str, ...], step: int, result: Any) -> Any:
+    """Stop at an ``interrupt_before``/``interrupt_after`` breakpoint, as LangGraph does: an
+    :class:`~streamflow.events.Interrupted` without interrupts (``{"__interrupt__": ()}`` in ``updates``);
+    the root graph returns its result, a subgraph raises an empty :class:`~streamflow.errors.GraphInterrupt`.
+
+    :raises GraphInterrupt: under a namespace ``ns``
+    """
+    if run.channel.wants(Interrupted):
+        await run.channel.publish(Interrupted(ns=ns, step=step, tags=run.tags))
+    if ns:
+        raise GraphInterrupt(())
+    run.interrupts = []
     return result
 
 
