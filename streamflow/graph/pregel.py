@@ -24,7 +24,7 @@ import anyio
 import attrs
 
 from ..channel import Channel
-from ..checkpoint.base import ERROR, BaseCheckpointSaver
+from ..checkpoint.base import ERROR, INTERRUPT, BaseCheckpointSaver
 from ..errors import (
     EmptyInputError,
     GraphInterrupt,
@@ -276,6 +276,22 @@ class _Step:
                     values=values,
                 )
             )
+
+
+def _shown_interrupts(paused: Mapping[str, Any] | None, task_id: str) -> tuple[dict[str, Any], ...]:
+    """The interrupts task ``task_id`` paused on (``paused``: a checkpoint's interrupt writes by task id) as a
+    checkpoint record's task shows them."""
+    if not paused or task_id not in paused:
+        return ()
+    found = paused[task_id]
+    return tuple(
+        {
+            "value": getattr(i, "value", None),
+            "id": getattr(i, "id", None),
+            "response_schema": getattr(i, "response_schema", None),
+        }
+        for i in (found if isinstance(found, (list, tuple)) else (found,))
+    )
 
 
 def _interrupt_dict(item: Any) -> dict[str, Any]:
@@ -783,9 +799,11 @@ class _Saving:
         names: list[str],
         ids: list[str],
         errors: Mapping[str, Any] | None = None,
+        paused: Mapping[str, Any] | None = None,
     ) -> None:
         """Publish :class:`~streamflow.events.CheckpointSaved` for a checkpoint whose next tasks are ``names``
-        with ``ids`` (a task that failed, by id in ``errors``, shows its ``error`` as LangGraph's does)."""
+        with ``ids`` (a task that failed, by id in ``errors``, shows its ``error`` as LangGraph's does; one
+        that paused, by id in ``paused``, its interrupts as ``{"value", "id", "response_schema"}``)."""
         channel = self.run.channel
         if not channel.wants(CheckpointSaved):
             return
@@ -803,7 +821,12 @@ class _Saving:
                 tasks=[
                     {"id": i, "name": n, "error": errors[i], "state": self.task_state(n, i)}
                     if errors and i in errors
-                    else {"id": i, "name": n, "interrupts": (), "state": self.task_state(n, i)}
+                    else {
+                        "id": i,
+                        "name": n,
+                        "interrupts": _shown_interrupts(paused, i),
+                        "state": self.task_state(n, i),
+                    }
                     for i, n in zip(ids, names, strict=True)
                 ],
             )
@@ -971,7 +994,10 @@ async def _run(
                 # as LangGraph, the checkpoint it resumes from is streamed again
                 names, ids = saving.listed(tasks)
                 errors = {t: v for t, c, v in saved.pending_writes or () if c == ERROR}
-                await saving.announce(state, saved.config, saved.parent_config, saved.metadata, names, ids, errors)
+                asked = {t: v for t, c, v in saved.pending_writes or () if c == INTERRUPT}
+                await saving.announce(
+                    state, saved.config, saved.parent_config, saved.metadata, names, ids, errors, asked
+                )
         start_step = thread.step
     else:
         command = isinstance(graph_input, Command)

@@ -1,0 +1,473 @@
+"""Runs that pause on ``interrupt()`` or at a breakpoint and resume with ``Command(resume=...)``, on LangGraph
+and on streamflow, each with its own in-memory saver: the same chunks, results, states and errors once
+normalised (interrupt ids, which each library derives its own way, become ``<interruptN>`` in order of first
+appearance, so an id that comes back must come back in the same places).
+
+After LangGraph's ``test_interrupt_multiple``, ``test_interrupt_loop``,
+``test_multiple_interrupt_state_persistence``, ``test_node_before_interrupt_resume_graph_api``,
+``test_multiple_nodes_before_interrupt_resume_graph_api``, ``test_double_interrupt_subgraph``,
+``test_multi_resume``, ``test_interrupt_stream_mode_values``,
+``test_null_resume_disallowed_with_multiple_interrupts``, ``test_interrupt_subgraph`` and
+``test_command_with_static_breakpoints``, plus a tool asking for approval inside ``ToolNode`` and a run
+without a checkpointer; the rest is listed in ``REVIEW.md``."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Annotated, Any, TypedDict
+
+import pytest
+
+from .conftest import Lib, normalise, reference
+
+THREAD = {"configurable": {"thread_id": "1"}}
+
+
+def both(lib: Lib, scenario: Callable[[Lib, Any], Any]) -> tuple[Any, Any]:
+    """The normalised outputs of ``scenario`` on ``lib`` and on LangGraph, each with a new in-memory saver."""
+    langgraph = reference()
+    expected = normalise(scenario(langgraph, langgraph.InMemorySaver()))
+    got = normalise(scenario(lib, lib.InMemorySaver()))
+    return got, expected
+
+
+def error_of(call: Callable[[], Any]) -> tuple[str, str]:
+    """The class name and the first line of what ``call`` raised (for errors both libraries raise)."""
+    with pytest.raises(Exception) as caught:
+        call()
+    return type(caught.value).__name__, str(caught.value).splitlines()[0]
+
+
+class Key(TypedDict):
+    my_key: Annotated[str, operator.add]
+
+
+def interrupt_twice(resume_style: str) -> Callable[[Lib, Any], Any]:
+    """``test_interrupt_multiple`` without the ``update`` its first resume carries (see the next case)."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def node(state: Key) -> Any:
+            answer = lib.interrupt({"value": 1})
+            answer2 = lib.interrupt({"value": 2})
+            return {"my_key": answer + " " + answer2}
+
+        graph = lib.StateGraph(Key).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        out: list[Any] = [list(graph.stream({"my_key": "DE"}, THREAD))]
+        first = out[0][0]["__interrupt__"][0].id
+        out.append(
+            list(
+                graph.stream(lib.Command(resume="answer 1" if resume_style == "null" else {first: "answer 1"}), THREAD)
+            )
+        )
+        second = out[1][0]["__interrupt__"][0].id
+        resume = "answer 2" if resume_style == "null" else {second: "answer 2"}
+        out.append(list(graph.stream(lib.Command(resume=resume), THREAD, stream_mode="values")))
+        return out
+
+    return scenario
+
+
+@pytest.mark.parametrize("resume_style", ["null", "map"])
+def test_interrupt_multiple(lib: Lib, resume_style: str) -> None:
+    got, expected = both(lib, interrupt_twice(resume_style))
+    assert got == expected
+
+
+@pytest.mark.differs(
+    "a Command input with both resume and update is refused (InvalidArgumentError); LangGraph applies the "
+    "update, then resumes"
+)
+def test_interrupt_multiple_resume_with_update(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def node(state: Key) -> Any:
+            return {"my_key": lib.interrupt(1) + " " + lib.interrupt(2)}
+
+        graph = lib.StateGraph(Key).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        graph.invoke({"my_key": "DE"}, THREAD)
+        out = [list(graph.stream(lib.Command(resume="answer 1", update={"my_key": " foofoo "}), THREAD))]
+        out.append(list(graph.stream(lib.Command(resume="answer 2"), THREAD, stream_mode="values")))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Age(TypedDict, total=False):
+    age: int
+    other: str
+
+
+def test_interrupt_loop(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def ask_age(state: Age) -> Any:
+            question = "How old are you?"
+            value = None
+            for _ in range(10):
+                value = lib.interrupt(question)
+                if not value.isdigit() or int(value) < 18:
+                    question, value = "invalid response", None
+                else:
+                    break
+            return {"age": int(value or 0)}
+
+        graph = lib.StateGraph(Age).add_node("node", ask_age).add_edge(lib.START, "node").compile(checkpointer=saver)
+        out = [list(graph.stream({"other": ""}, THREAD))]
+        for answer in ("13", "15", "19"):
+            out.append(list(graph.stream(lib.Command(resume=answer), THREAD)))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Steps(TypedDict):
+    steps: Annotated[list[str], operator.add]
+
+
+def test_multiple_interrupt_state_persistence(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def node(state: Steps) -> Any:
+            return {"steps": [lib.interrupt("First interrupt"), lib.interrupt("Second interrupt")]}
+
+        graph = lib.StateGraph(Steps).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        out = [graph.invoke({"steps": []}, THREAD)]
+        state = graph.get_state(THREAD)
+        out.append((state.values, state.next, state.interrupts, [t.interrupts for t in state.tasks]))
+        out.append(graph.invoke(lib.Command(resume="step1"), THREAD))
+        state = graph.get_state(THREAD)
+        out.append((state.values, state.next, state.interrupts))
+        out.append(graph.invoke(lib.Command(resume="step2"), THREAD))
+        state = graph.get_state(THREAD)
+        out.append((state.values, state.next, state.interrupts))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Topics(TypedDict):
+    topics: list[str]
+    answers: Annotated[list[str], operator.add]
+
+
+@pytest.mark.parametrize("nodes_before", [1, 2])
+def test_nodes_before_an_interrupt_resume(lib: Lib, nodes_before: int) -> None:
+    """``test_node_before_interrupt_resume_graph_api`` and ``test_multiple_nodes_before_interrupt_resume_graph_api``."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def setup(state: Topics) -> Any:
+            return {"topics": [f"topic {i + 1}" for i in range(len(state["topics"]))]}
+
+        def ask(state: Topics) -> Any:
+            return {"answers": [lib.interrupt(f"Whats the answer for {topic}?") for topic in state["topics"]]}
+
+        builder = lib.StateGraph(Topics).add_node("setup", setup).add_node("ask", ask).add_edge(lib.START, "setup")
+        if nodes_before == 2:
+            builder.add_node("again", lambda state: {"answers": []}).add_edge("setup", "again").add_edge("again", "ask")
+        else:
+            builder.add_edge("setup", "ask")
+        graph = builder.add_edge("ask", lib.END).compile(checkpointer=saver)
+        out = [graph.invoke({"topics": ["a", "b"], "answers": []}, THREAD)]
+        out.append(graph.invoke(lib.Command(resume="answer1"), THREAD))
+        out.append(graph.invoke(lib.Command(resume="answer2"), THREAD))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Input(TypedDict):
+    input: Any
+
+
+def test_double_interrupt_subgraph(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def node_1(state: Input) -> Any:
+            return {"input": lib.interrupt("interrupt node 1")}
+
+        def node_2(state: Input) -> Any:
+            return {"input": lib.interrupt("interrupt node 2")}
+
+        builder = (
+            lib.StateGraph(Input)
+            .add_node("node_1", node_1)
+            .add_node("node_2", node_2)
+            .add_edge(lib.START, "node_1")
+            .add_edge("node_1", "node_2")
+            .add_edge("node_2", lib.END)
+        )
+        alone = builder.compile(checkpointer=saver)
+        out = [list(alone.stream({"input": "test"}, THREAD))]
+        out.append(list(alone.stream(lib.Command(resume="123"), THREAD)))
+        out.append(list(alone.stream(lib.Command(resume="123"), THREAD)))
+        inner = builder.compile()
+        parent = (
+            lib.StateGraph(Input)
+            .add_node("invoke_sub_agent", lambda state: inner.invoke(state))
+            .add_edge(lib.START, "invoke_sub_agent")
+            .add_edge("invoke_sub_agent", lib.END)
+            .compile(checkpointer=saver)
+        )
+        other = {"configurable": {"thread_id": "2"}}
+        out.append(list(parent.stream({"input": "test"}, other)))
+        out.append(list(parent.stream(lib.Command(resume=True), other)))
+        out.append(list(parent.stream(lib.Command(resume=True), other)))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Child(TypedDict, total=False):
+    prompt: str
+    human_input: str
+    human_inputs: list[str]
+
+
+class Parent(TypedDict, total=False):
+    prompts: list[str]
+    human_inputs: Annotated[list[str], operator.add]
+
+
+def test_multi_resume(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def get_human_input(state: Child) -> Any:
+            answer = lib.interrupt(state["prompt"])
+            return {"human_input": answer, "human_inputs": [answer]}
+
+        child = (
+            lib.StateGraph(Child)
+            .add_node("get_human_input", get_human_input)
+            .add_edge(lib.START, "get_human_input")
+            .compile(checkpointer=saver)
+        )
+
+        def assign_workers(state: Parent) -> Any:
+            return [lib.Send("child_graph", {"prompt": prompt}) for prompt in state["prompts"]]
+
+        parent = (
+            lib.StateGraph(Parent)
+            .add_node("child_graph", child)
+            .add_node("cleanup", lambda state: None)
+            .add_conditional_edges(lib.START, assign_workers, ["child_graph"])
+            .add_edge("child_graph", "cleanup")
+            .compile(checkpointer=saver)
+        )
+        prompts = ["a", "b", "c", "d", "e"]
+        paused = parent.invoke({"prompts": prompts}, THREAD)
+        out: list[Any] = [sorted(i.value for i in paused["__interrupt__"]), paused["prompts"]]
+        waiting = parent.get_state(THREAD).interrupts
+        out.append(sorted(i.value for i in waiting))
+        out.append(
+            parent.invoke(lib.Command(resume={i.id: f"human input for prompt {i.value}" for i in waiting}), THREAD)
+        )
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Robot(TypedDict, total=False):
+    robot_input: str
+    human_input: str
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"stream_mode": ["updates", "values"]},
+        {"stream_mode": ["values", "updates", "tasks"]},
+        {"stream_mode": ["values", "updates"], "version": "v2"},
+        {"stream_mode": "debug"},
+    ],
+    ids=["updates-values", "values-updates-tasks", "v2", "debug"],
+)
+def test_interrupt_stream_mode_values(lib: Lib, kwargs: dict[str, Any]) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def human_input_node(state: Robot) -> Any:
+            return lib.Command(update={"human_input": lib.interrupt("interrupt")})
+
+        graph = (
+            lib.StateGraph(Robot)
+            .add_node("robot_input_node", lambda state: {"robot_input": "beep boop i am a robot"})
+            .add_node("human_input_node", human_input_node)
+            .add_edge(lib.START, "robot_input_node")
+            .add_edge("robot_input_node", "human_input_node")
+            .compile(checkpointer=saver)
+        )
+        out = [list(graph.stream({}, THREAD, **kwargs))]
+        out.append(list(graph.stream(lib.Command(resume="i am a human"), THREAD, **kwargs)))
+        return [[_without_time(chunk) for chunk in chunks] for chunks in out]
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+def _without_time(chunk: Any) -> Any:
+    """A ``debug`` chunk without its timestamp (checkpoint records' task lists sorted by name)."""
+    if isinstance(chunk, dict) and "timestamp" in chunk and "payload" in chunk:
+        payload = chunk["payload"]
+        if chunk["type"] == "checkpoint":
+            payload = {**payload, "tasks": sorted(payload["tasks"], key=lambda t: t["name"])}
+        return {**{k: v for k, v in chunk.items() if k != "timestamp"}, "payload": payload}
+    return chunk
+
+
+class Texts(TypedDict):
+    text_1: str
+    text_2: str
+
+
+def test_null_resume_disallowed_with_multiple_interrupts(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def human_node_1(state: Texts) -> Any:
+            return {"text_1": lib.interrupt({"text_to_revise": state["text_1"]})}
+
+        def human_node_2(state: Texts) -> Any:
+            return {"text_2": lib.interrupt({"text_to_revise": state["text_2"]})}
+
+        graph = (
+            lib.StateGraph(Texts)
+            .add_node("human_node_1", human_node_1)
+            .add_node("human_node_2", human_node_2)
+            .add_edge(lib.START, "human_node_1")
+            .add_edge(lib.START, "human_node_2")
+            .compile(checkpointer=saver)
+        )
+        paused = graph.invoke({"text_1": "original text 1", "text_2": "original text 2"}, THREAD)
+        out: list[Any] = [sorted(i.value["text_to_revise"] for i in paused["__interrupt__"])]
+        waiting = graph.get_state(THREAD).interrupts
+        out.append(error_of(lambda: graph.invoke(lib.Command(resume="singular resume"), THREAD)))
+        resume = {i.id: f"resume for prompt: {i.value['text_to_revise']}" for i in waiting}
+        out.append(graph.invoke(lib.Command(resume=resume), THREAD))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Baz(TypedDict):
+    baz: str
+
+
+@pytest.mark.parametrize("subgraphs", [False, True])
+def test_interrupt_subgraph(lib: Lib, subgraphs: bool) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def bar(state: Baz) -> Any:
+            return {"baz": lib.interrupt("Please provide baz value:")}
+
+        child = lib.StateGraph(Baz).add_node("bar", bar).add_edge(lib.START, "bar").compile()
+        graph = (
+            lib.StateGraph(Baz)
+            .add_node("foo", lambda state: {"baz": "foo"})
+            .add_node("bar", child)
+            .add_edge(lib.START, "foo")
+            .add_edge("foo", "bar")
+            .compile(checkpointer=saver)
+        )
+        out: list[Any] = [list(graph.stream({"baz": ""}, THREAD, subgraphs=subgraphs))]
+        state = graph.get_state(THREAD)
+        out.append((state.values, state.next, state.interrupts, [t.interrupts for t in state.tasks]))
+        out.append(list(graph.stream(lib.Command(resume="bar"), THREAD, subgraphs=subgraphs)))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Foo(TypedDict):
+    foo: str
+
+
+@pytest.mark.parametrize(
+    "breakpoints",
+    [
+        {"interrupt_before": ["node1"]},
+        {"interrupt_before": ["node2"]},
+        {"interrupt_after": ["node1"]},
+        {"interrupt_after": ["node2"]},
+        {"interrupt_before": "*"},
+        {"interrupt_after": "*"},
+    ],
+    ids=["before-1", "before-2", "after-1", "after-2", "before-all", "after-all"],
+)
+def test_command_with_static_breakpoints(lib: Lib, breakpoints: dict[str, Any]) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        graph = (
+            lib.StateGraph(Foo)
+            .add_node("node1", lambda state: {"foo": state["foo"] + "|node-1"})
+            .add_node("node2", lambda state: {"foo": state["foo"] + "|node-2"})
+            .add_edge(lib.START, "node1")
+            .add_edge("node1", "node2")
+            .compile(checkpointer=saver, **breakpoints)
+        )
+        out: list[Any] = [list(graph.stream({"foo": "abc"}, THREAD, stream_mode=["updates", "values"]))]
+        state = graph.get_state(THREAD)
+        out.append((state.values, state.next, state.interrupts))
+        out.append(graph.invoke(lib.Command(resume="node1"), THREAD))
+        out.append(list(graph.stream(None, THREAD, stream_mode="updates")))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+def test_breakpoints_given_to_stream(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        graph = (
+            lib.StateGraph(Foo)
+            .add_node("node1", lambda state: {"foo": state["foo"] + "|node-1"})
+            .add_node("node2", lambda state: {"foo": state["foo"] + "|node-2"})
+            .add_edge(lib.START, "node1")
+            .add_edge("node1", "node2")
+            .compile(checkpointer=saver, interrupt_before=["node1"])
+        )
+        out: list[Any] = [list(graph.stream({"foo": "abc"}, THREAD, interrupt_after=["node1"]))]
+        output = graph.invoke(None, THREAD, version="v2")
+        out.append((output.value, output.interrupts))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+def test_interrupt_without_checkpointer(lib: Lib) -> None:
+    def node(state: Foo) -> Any:
+        return {"foo": lib.interrupt("no saver")}
+
+    graph = lib.StateGraph(Foo).add_node("node", node).add_edge(lib.START, "node").compile()
+    got = [graph.invoke({"foo": "a"}), list(graph.stream({"foo": "a"}, stream_mode=["updates", "values"]))]
+    got.append(error_of(lambda: graph.invoke(lib.Command(resume="x"))))
+    langgraph = reference()
+
+    def reference_node(state: Foo) -> Any:
+        return {"foo": langgraph.interrupt("no saver")}
+
+    ref = langgraph.StateGraph(Foo).add_node("node", reference_node).add_edge(langgraph.START, "node").compile()
+    expected = [ref.invoke({"foo": "a"}), list(ref.stream({"foo": "a"}, stream_mode=["updates", "values"]))]
+    expected.append(error_of(lambda: ref.invoke(langgraph.Command(resume="x"))))
+    assert normalise(got) == normalise(expected)
+
+
+def test_interrupt_in_a_tool_node(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        @lib.tool  # type: ignore[untyped-decorator]
+        def delete_file(path: str) -> str:
+            """Delete a file."""
+            answer = lib.interrupt({"action": "delete_file", "path": path})
+            return f"deleted {path}" if answer == "approve" else f"kept {path}"
+
+        graph = (
+            lib.StateGraph(lib.MessagesState)
+            .add_node("tools", lib.ToolNode([delete_file]))
+            .add_edge(lib.START, "tools")
+            .compile(checkpointer=saver)
+        )
+        call = lib.AIMessage(content="", tool_calls=[{"name": "delete_file", "args": {"path": "a.txt"}, "id": "c1"}])
+        out = [list(graph.stream({"messages": [call]}, THREAD))]
+        out.append(list(graph.stream(lib.Command(resume="approve"), THREAD)))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
