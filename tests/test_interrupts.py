@@ -194,11 +194,23 @@ def test_resume_on_a_finished_thread_runs_nothing() -> None:
     assert graph.invoke(Command(resume="again"), config()) == {"value": "a|yes"}  # as LangGraph
 
 
-def test_resume_with_update_is_refused_clearly() -> None:
+def test_resume_with_goto_is_refused_clearly() -> None:
     graph = single(InMemorySaver())
     graph.invoke({"value": "a"}, config())
-    with pytest.raises(ValueError, match="takes 'resume' alone"):
-        graph.invoke(Command(resume="x", update={"value": "b"}), config())
+    with pytest.raises(ValueError, match="takes 'resume' and 'update'"):
+        graph.invoke(Command(resume="x", goto="node"), config())
+
+
+def test_a_resume_update_is_kept_until_the_task_finishes() -> None:
+    def node(state: Trail) -> dict[str, list[str]]:
+        return {"trail": [interrupt("one"), interrupt("two")]}
+
+    graph = StateGraph(Trail).add_node("node", node).add_edge(START, "node").compile(checkpointer=InMemorySaver())
+    graph.invoke({"trail": ["in"]}, config())
+    paused = graph.invoke(Command(resume="1", update={"trail": ["extra"]}), config())
+    assert paused["trail"] == ["in", "extra"]
+    assert graph.get_state(config()).values == {"trail": ["in", "extra"]}
+    assert graph.invoke(Command(resume="2"), config()) == {"trail": ["in", "extra", "1", "2"]}
 
 
 def test_a_node_catching_everything_must_let_the_interrupt_through() -> None:

@@ -48,6 +48,10 @@ __all__ = [
     "with_durability",
 ]
 
+NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
+"""The task id writes that belong to no task are saved under (a resume ``Command``'s update), as LangGraph's:
+they are part of the checkpoint's state for every reader."""
+
 NO_WRITES = "__no_writes__"
 """The channel a task that wrote nothing records its end under, so a resume knows it finished."""
 
@@ -288,6 +292,13 @@ class Thread:
         for task_id in failed:
             out.pop(task_id, None)
         return out
+
+    def null_writes(self, keys: Iterable[str]) -> list[tuple[str, Any]]:
+        """The writes to state ``keys`` saved under :data:`NULL_TASK_ID` against the current checkpoint."""
+        if self.saved is None:
+            return []
+        known = set(keys)
+        return [(c, v) for t, c, v in self.saved.pending_writes or () if t == NULL_TASK_ID and c in known]
 
     def answers(self, task_id: str) -> list[Any]:
         """The resume values task ``task_id`` of the current step was given so far (in ``interrupt()`` call
@@ -531,7 +542,12 @@ def snapshot_of(
     if saved is None:
         return StateSnapshot({}, (), dict(config), None, None, None, ())
     keys = schema.keys
-    values = saved.checkpoint["channel_values"]
+    values = dict(saved.checkpoint["channel_values"])
+    null = [(c, v) for t, c, v in saved.pending_writes or () if t == NULL_TASK_ID and c in keys]
+    if null:  # a resume Command's update: part of the checkpoint's state, as LangGraph reads it
+        state_keys = {k: values[k] for k in keys if k in values}
+        schema.apply(state_keys, [("a resume Command's update", {c: v}) for c, v in null])
+        values.update(state_keys)
     checkpoint_id = saved.config["configurable"]["checkpoint_id"]
     ns = saved.config["configurable"].get("checkpoint_ns", "")
     step = int(saved.metadata.get("step", -1))

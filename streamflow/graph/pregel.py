@@ -54,6 +54,7 @@ from .context import RunContext, TaskContext, Writer, _current
 from .interrupts import RunResume, Scratchpad
 from .persistence import (
     BREAKPOINT_KEYS,
+    NULL_TASK_ID,
     SENDS,
     START_CHANNEL,
     Thread,
@@ -725,6 +726,9 @@ class _Saving:
         values = self.thread.channel_values
         keys = self.graph.schema.keys
         state.update({k: v for k, v in values.items() if k in keys})
+        null = self.thread.null_writes(keys)
+        if null:  # a resume Command's update saved against the checkpoint: part of its state
+            self.graph.schema.apply(state, [("a resume Command's update", {c: v}) for c, v in null])
         for index, name in self.joins.items():
             if name in values:
                 joins_seen[index] = set(values[name] or ())
@@ -945,7 +949,7 @@ async def execute(
     saving = _Saving(graph, thread, run, ns, shown)
     saving.restore(state, joins_seen)
     if not ns and isinstance(graph_input, Command) and graph_input.resume is not None and thread.saved is not None:
-        await _resume_input(saving, graph_input, run)
+        await _resume_input(saving, graph_input, run, state)
         graph_input = None  # the run goes on from the thread's checkpoint
     token = _enclosing.set(saving)
     try:
@@ -1187,19 +1191,21 @@ async def _paused(
     return result
 
 
-async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext) -> None:
+async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext, state: dict[str, Any]) -> None:
     """Prepare a run resumed with ``command`` (a ``Command(resume=...)`` input on a thread with checkpoints):
-    check its answers against the interrupts the thread waits on, hand them to the run, publish
+    check its answers against the interrupts the thread waits on, hand them to the run, apply its ``update``
+    to ``state`` (saved with the checkpoint, as LangGraph saves it), publish
     :class:`~streamflow.events.Resumed`.
 
     :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
     :raises RuntimeError: for one resume value while several interrupts wait (LangGraph's message)
-    :raises InvalidArgumentError: for a ``Command`` with ``update``, ``goto`` or ``graph`` beside ``resume``
+    :raises InvalidArgumentError: for a ``Command`` with ``goto`` or ``graph`` beside ``resume``
+    :raises InvalidUpdateError: for an ``update`` the state schema does not take
     """
-    if command.update is not None or command.goto or command.graph is not None:
+    if command.goto or command.graph is not None:
         raise InvalidArgumentError(
-            f"{command!r}: a Command input on a thread with checkpoints takes 'resume' alone in streamflow "
-            "(LangGraph also applies its update and goto); resume first, then update the state with update_state()"
+            f"{command!r}: a Command input on a thread with checkpoints takes 'resume' and 'update' in streamflow "
+            "(LangGraph also applies its goto); resume first, then go on with update_state(as_node=...)"
         )
     resume = command.resume
     waiting = saving.thread.pending_interrupts()
@@ -1217,6 +1223,11 @@ async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext)
             "When there are multiple pending interrupts, you must specify the interrupt id when resuming. "
             "Docs: https://docs.langchain.com/oss/python/langgraph/interrupts#handling-multiple-interrupts."
         )
+    if command.update is not None:
+        # saved against the checkpoint under no task, as LangGraph does, so a later resume from it keeps it
+        pairs = _command_writes(saving.graph.schema, command, "the resume Command")
+        await saving.thread.put_writes(NULL_TASK_ID, dict(pairs))
+        saving.graph.schema.apply(state, [("the resume Command", {key: value}) for key, value in pairs])
     run.resume = RunResume(resume)
     if run.channel.wants(Resumed):
         await run.channel.publish(Resumed(tags=run.tags, resume=resume))

@@ -44,7 +44,7 @@ class Key(TypedDict):
 
 
 def interrupt_twice(resume_style: str) -> Callable[[Lib, Any], Any]:
-    """``test_interrupt_multiple`` without the ``update`` its first resume carries (see the next case)."""
+    """``test_interrupt_multiple`` without the ``update`` its first resume carries (the next case has it)."""
 
     def scenario(lib: Lib, saver: Any) -> Any:
         def node(state: Key) -> Any:
@@ -74,10 +74,6 @@ def test_interrupt_multiple(lib: Lib, resume_style: str) -> None:
     assert got == expected
 
 
-@pytest.mark.differs(
-    "a Command input with both resume and update is refused (InvalidArgumentError); LangGraph applies the "
-    "update, then resumes"
-)
 def test_interrupt_multiple_resume_with_update(lib: Lib) -> None:
     def scenario(lib: Lib, saver: Any) -> Any:
         def node(state: Key) -> Any:
