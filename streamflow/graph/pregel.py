@@ -264,7 +264,7 @@ class _Step:
         if self.thread is not None:
             await self.thread.put_interrupt(task.id, interrupts, scratch.used)
         channel = self.run.channel
-        if channel.wants(Interrupted):
+        if interrupts and channel.wants(Interrupted):  # a subgraph's breakpoint shows at the root only
             values = None if self.state is None else self.graph.schema.values(self.state, self.shown)
             await channel.publish(
                 Interrupted(
@@ -936,7 +936,8 @@ async def execute(
             await thread.load()
             if thread.saved is not None and next_paths(thread.channel_values, list(graph.nodes)):
                 graph_input = None  # it did not finish: it resumes
-        elif not thread.exit_only:
+        else:
+            # with durability="exit" too: a subgraph that paused kept its last checkpoint (see below)
             await thread.load()
             if thread.saved is not None:
                 graph_input = None  # the task ran before and did not finish: the subgraph resumes, as LangGraph's
@@ -954,6 +955,10 @@ async def execute(
     token = _enclosing.set(saving)
     try:
         return await _run(graph, graph_input, run, ns, shown, state, joins_seen, saving)
+    except GraphInterrupt:
+        # with durability="exit", a subgraph that paused keeps its last checkpoint, to resume from (LangGraph's)
+        thread.keep_at_exit = True
+        raise
     finally:
         _enclosing.reset(token)
         await thread.flush()
@@ -1119,10 +1124,10 @@ async def _breakpoint(run: RunContext, ns: tuple[str, ...], step: int, result: A
 
     :raises GraphInterrupt: under a namespace ``ns``
     """
+    if ns:
+        raise GraphInterrupt(())  # LangGraph streams a subgraph's breakpoint at the root only
     if run.channel.wants(Interrupted):
         await run.channel.publish(Interrupted(ns=ns, step=step, tags=run.tags))
-    if ns:
-        raise GraphInterrupt(())
     run.interrupts = []
     return result
 
@@ -1187,6 +1192,8 @@ async def _paused(
             await run.channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state, shown)))
         if any(k in schema.output_keys for t in done for k in t.update or ()):
             result = schema.output(state)
+    if not interrupts and run.channel.wants(Interrupted):  # a subgraph stopped at a breakpoint
+        await run.channel.publish(Interrupted(ns=ns, step=step, tags=run.tags))
     run.interrupts = list(interrupts)
     return result
 

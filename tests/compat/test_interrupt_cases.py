@@ -7,9 +7,11 @@ After LangGraph's ``test_interrupt_multiple``, ``test_interrupt_loop``,
 ``test_multiple_interrupt_state_persistence``, ``test_node_before_interrupt_resume_graph_api``,
 ``test_multiple_nodes_before_interrupt_resume_graph_api``, ``test_double_interrupt_subgraph``,
 ``test_multi_resume``, ``test_interrupt_stream_mode_values``,
-``test_null_resume_disallowed_with_multiple_interrupts``, ``test_interrupt_subgraph`` and
-``test_command_with_static_breakpoints``, plus a tool asking for approval inside ``ToolNode`` and a run
-without a checkpointer; the rest is listed in ``REVIEW.md``."""
+``test_null_resume_disallowed_with_multiple_interrupts``, ``test_interrupt_subgraph``,
+``test_command_with_static_breakpoints``, ``test_doubly_nested_graph_interrupts``,
+``test_nested_graph_interrupts_parallel`` and ``test_subgraph_checkpoint_true_interrupt``, plus a tool
+asking for approval inside ``ToolNode`` and a run without a checkpointer; the rest is listed in
+``REVIEW.md``."""
 
 from __future__ import annotations
 
@@ -464,6 +466,166 @@ def test_interrupt_in_a_tool_node(lib: Lib) -> None:
         out = [list(graph.stream({"messages": [call]}, THREAD))]
         out.append(list(graph.stream(lib.Command(resume="approve"), THREAD)))
         return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class MyKey(TypedDict):
+    my_key: str
+
+
+DURABILITIES = ["sync", "async", "exit"]
+
+
+@pytest.mark.parametrize("durability", DURABILITIES)
+def test_doubly_nested_graph_interrupts(lib: Lib, durability: str) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        grandchild = (
+            lib.StateGraph(MyKey)
+            .add_node("grandchild_1", lambda state: {"my_key": state["my_key"] + " here"})
+            .add_node("grandchild_2", lambda state: {"my_key": state["my_key"] + " and there"})
+            .add_edge(lib.START, "grandchild_1")
+            .add_edge("grandchild_1", "grandchild_2")
+            .add_edge("grandchild_2", lib.END)
+        )
+        child = (
+            lib.StateGraph(MyKey)
+            .add_node("child_1", grandchild.compile(interrupt_before=["grandchild_2"]))
+            .add_edge(lib.START, "child_1")
+            .add_edge("child_1", lib.END)
+        )
+        app = (
+            lib.StateGraph(MyKey)
+            .add_node("parent_1", lambda state: {"my_key": "hi " + state["my_key"]})
+            .add_node("child", child.compile())
+            .add_node("parent_2", lambda state: {"my_key": state["my_key"] + " and back again"})
+            .add_edge(lib.START, "parent_1")
+            .add_edge("parent_1", "child")
+            .add_edge("child", "parent_2")
+            .add_edge("parent_2", lib.END)
+            .compile(checkpointer=saver)
+        )
+        out: list[Any] = []
+        for thread, kwargs in (("1", {}), ("2", {"subgraphs": True}), ("3", {"stream_mode": "values"})):
+            config = {"configurable": {"thread_id": thread}}
+            out.append(list(app.stream({"my_key": "my value"}, config, durability=durability, **kwargs)))
+            out.append(list(app.stream(None, config, durability=durability, **kwargs)))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Inner(TypedDict):
+    my_key: Annotated[str, operator.add]
+    my_other_key: str
+
+
+class Outer(TypedDict):
+    my_key: Annotated[str, operator.add]
+
+
+@pytest.mark.parametrize("durability", DURABILITIES)
+@pytest.mark.parametrize("breakpoints", [{}, {"interrupt_before": ["outer_1"]}, {"interrupt_after": ["outer_1"]}])
+def test_nested_graph_interrupts_parallel(lib: Lib, durability: str, breakpoints: dict[str, Any]) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        inner = (
+            lib.StateGraph(Inner)
+            .add_node("inner_1", lambda state: {"my_key": "got here", "my_other_key": state["my_key"]})
+            .add_node("inner_2", lambda state: {"my_key": " and there", "my_other_key": state["my_key"]})
+            .add_edge(lib.START, "inner_1")
+            .add_edge("inner_1", "inner_2")
+            .add_edge("inner_2", lib.END)
+        )
+        app = (
+            lib.StateGraph(Outer)
+            .add_node("inner", inner.compile(interrupt_before=["inner_2"]))
+            .add_node("outer_1", lambda state: {"my_key": " and parallel"})
+            .add_node("outer_2", lambda state: {"my_key": " and back again"})
+            .add_edge(lib.START, "inner")
+            .add_edge(lib.START, "outer_1")
+            .add_edge(["inner", "outer_1"], "outer_2")
+            .add_edge("outer_2", lib.END)
+            .compile(checkpointer=saver, **breakpoints)
+        )
+        out: list[Any] = []
+        config = {"configurable": {"thread_id": "1"}}
+        out.append(app.invoke({"my_key": ""}, config, durability=durability))
+        for _ in range(3):
+            out.append(app.invoke(None, config, durability=durability))
+        config = {"configurable": {"thread_id": "3"}}
+        out.append(list(app.stream({"my_key": ""}, config, stream_mode="values", durability=durability)))
+        for _ in range(3):
+            out.append(list(app.stream(None, config, stream_mode="values", durability=durability)))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Sub(TypedDict, total=False):
+    bar: str
+    baz: str
+
+
+class Foo2(TypedDict):
+    foo: str
+
+
+@pytest.mark.parametrize("durability", DURABILITIES)
+def test_subgraph_checkpoint_true_interrupt(lib: Lib, durability: str) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def subgraph_node_1(state: Sub) -> Any:
+            return {"baz": lib.interrupt("Provide baz value")}
+
+        subgraph = (
+            lib.StateGraph(Sub)
+            .add_node("subgraph_node_1", subgraph_node_1)
+            .add_node("subgraph_node_2", lambda state: {"bar": state["bar"] + state["baz"]})
+            .add_edge(lib.START, "subgraph_node_1")
+            .add_edge("subgraph_node_1", "subgraph_node_2")
+            .compile(checkpointer=True)
+        )
+
+        def node_2(state: Foo2) -> Any:
+            return {"foo": subgraph.invoke({"bar": state["foo"]})["bar"]}
+
+        graph = (
+            lib.StateGraph(Foo2)
+            .add_node("node_1", lambda state: {"foo": "hi! " + state["foo"]})
+            .add_node("node_2", node_2)
+            .add_edge(lib.START, "node_1")
+            .add_edge("node_1", "node_2")
+            .compile(checkpointer=saver)
+        )
+        out = [graph.invoke({"foo": "foo"}, THREAD, durability=durability)]
+        task = graph.get_state(THREAD).tasks[0]
+        out.append((task.name, task.interrupts))
+        out.append(graph.invoke(lib.Command(resume="baz"), THREAD, durability=durability))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+@pytest.mark.differs(
+    "get_state(subgraphs=True) finds no state for a graph invoked inside a plain node (LangGraph finds the "
+    "compiled graph the node's function refers to); subgraph nodes have theirs"
+)
+def test_subgraph_state_of_a_graph_invoked_in_a_node(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def ask(state: Sub) -> Any:
+            return {"baz": lib.interrupt("Provide baz value")}
+
+        subgraph = lib.StateGraph(Sub).add_node("ask", ask).add_edge(lib.START, "ask").compile(checkpointer=True)
+
+        def node(state: Foo2) -> Any:
+            return {"foo": subgraph.invoke({"bar": state["foo"]})["baz"]}
+
+        graph = lib.StateGraph(Foo2).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        graph.invoke({"foo": "foo"}, THREAD)
+        return getattr(graph.get_state(THREAD, subgraphs=True).tasks[0].state, "values", None)
 
     got, expected = both(lib, scenario)
     assert got == expected
