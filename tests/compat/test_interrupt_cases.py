@@ -15,8 +15,10 @@ asking for approval inside ``ToolNode`` and a run without a checkpointer; the re
 
 from __future__ import annotations
 
+import asyncio
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Annotated, Any, TypedDict
 
 import pytest
@@ -24,6 +26,44 @@ import pytest
 from .conftest import Lib, normalise, reference
 
 THREAD = {"configurable": {"thread_id": "1"}}
+MODE: ContextVar[str] = ContextVar("interrupt_cases_mode", default="sync")
+
+
+@pytest.fixture(autouse=True, params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each case twice: through ``invoke``/``stream``, and through ``ainvoke``/``astream`` (LangGraph's async
+    twins of these tests)."""
+    token = MODE.set(request.param)
+    yield request.param
+    MODE.reset(token)
+
+
+class Driven:
+    """A compiled graph whose ``invoke`` and ``stream`` go through ``ainvoke``/``astream`` in the async mode."""
+
+    def __init__(self, graph: Any) -> None:
+        self.graph = graph
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.graph, name)
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        if MODE.get() == "async":
+            return asyncio.run(self.graph.ainvoke(*args, **kwargs))
+        return self.graph.invoke(*args, **kwargs)
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        if MODE.get() == "async":
+
+            async def collect() -> list[Any]:
+                return [chunk async for chunk in self.graph.astream(*args, **kwargs)]
+
+            return iter(asyncio.run(collect()))
+        return iter(self.graph.stream(*args, **kwargs))
+
+
+def driven(graph: Any) -> Any:
+    return Driven(graph)
 
 
 def both(lib: Lib, scenario: Callable[[Lib, Any], Any]) -> tuple[Any, Any]:
@@ -54,7 +94,9 @@ def interrupt_twice(resume_style: str) -> Callable[[Lib, Any], Any]:
             answer2 = lib.interrupt({"value": 2})
             return {"my_key": answer + " " + answer2}
 
-        graph = lib.StateGraph(Key).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        graph = driven(
+            lib.StateGraph(Key).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        )
         out: list[Any] = [list(graph.stream({"my_key": "DE"}, THREAD))]
         first = out[0][0]["__interrupt__"][0].id
         out.append(
@@ -81,7 +123,9 @@ def test_interrupt_multiple_resume_with_update(lib: Lib) -> None:
         def node(state: Key) -> Any:
             return {"my_key": lib.interrupt(1) + " " + lib.interrupt(2)}
 
-        graph = lib.StateGraph(Key).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        graph = driven(
+            lib.StateGraph(Key).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        )
         graph.invoke({"my_key": "DE"}, THREAD)
         out = [list(graph.stream(lib.Command(resume="answer 1", update={"my_key": " foofoo "}), THREAD))]
         out.append(list(graph.stream(lib.Command(resume="answer 2"), THREAD, stream_mode="values")))
@@ -109,7 +153,9 @@ def test_interrupt_loop(lib: Lib) -> None:
                     break
             return {"age": int(value or 0)}
 
-        graph = lib.StateGraph(Age).add_node("node", ask_age).add_edge(lib.START, "node").compile(checkpointer=saver)
+        graph = driven(
+            lib.StateGraph(Age).add_node("node", ask_age).add_edge(lib.START, "node").compile(checkpointer=saver)
+        )
         out = [list(graph.stream({"other": ""}, THREAD))]
         for answer in ("13", "15", "19"):
             out.append(list(graph.stream(lib.Command(resume=answer), THREAD)))
@@ -128,7 +174,9 @@ def test_multiple_interrupt_state_persistence(lib: Lib) -> None:
         def node(state: Steps) -> Any:
             return {"steps": [lib.interrupt("First interrupt"), lib.interrupt("Second interrupt")]}
 
-        graph = lib.StateGraph(Steps).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        graph = driven(
+            lib.StateGraph(Steps).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        )
         out = [graph.invoke({"steps": []}, THREAD)]
         state = graph.get_state(THREAD)
         out.append((state.values, state.next, state.interrupts, [t.interrupts for t in state.tasks]))
@@ -165,7 +213,7 @@ def test_nodes_before_an_interrupt_resume(lib: Lib, nodes_before: int) -> None:
             builder.add_node("again", lambda state: {"answers": []}).add_edge("setup", "again").add_edge("again", "ask")
         else:
             builder.add_edge("setup", "ask")
-        graph = builder.add_edge("ask", lib.END).compile(checkpointer=saver)
+        graph = driven(builder.add_edge("ask", lib.END).compile(checkpointer=saver))
         out = [graph.invoke({"topics": ["a", "b"], "answers": []}, THREAD)]
         out.append(graph.invoke(lib.Command(resume="answer1"), THREAD))
         out.append(graph.invoke(lib.Command(resume="answer2"), THREAD))
@@ -195,12 +243,12 @@ def test_double_interrupt_subgraph(lib: Lib) -> None:
             .add_edge("node_1", "node_2")
             .add_edge("node_2", lib.END)
         )
-        alone = builder.compile(checkpointer=saver)
+        alone = driven(builder.compile(checkpointer=saver))
         out = [list(alone.stream({"input": "test"}, THREAD))]
         out.append(list(alone.stream(lib.Command(resume="123"), THREAD)))
         out.append(list(alone.stream(lib.Command(resume="123"), THREAD)))
         inner = builder.compile()
-        parent = (
+        parent = driven(
             lib.StateGraph(Input)
             .add_node("invoke_sub_agent", lambda state: inner.invoke(state))
             .add_edge(lib.START, "invoke_sub_agent")
@@ -244,7 +292,7 @@ def test_multi_resume(lib: Lib) -> None:
         def assign_workers(state: Parent) -> Any:
             return [lib.Send("child_graph", {"prompt": prompt}) for prompt in state["prompts"]]
 
-        parent = (
+        parent = driven(
             lib.StateGraph(Parent)
             .add_node("child_graph", child)
             .add_node("cleanup", lambda state: None)
@@ -286,7 +334,7 @@ def test_interrupt_stream_mode_values(lib: Lib, kwargs: dict[str, Any]) -> None:
         def human_input_node(state: Robot) -> Any:
             return lib.Command(update={"human_input": lib.interrupt("interrupt")})
 
-        graph = (
+        graph = driven(
             lib.StateGraph(Robot)
             .add_node("robot_input_node", lambda state: {"robot_input": "beep boop i am a robot"})
             .add_node("human_input_node", human_input_node)
@@ -325,7 +373,7 @@ def test_null_resume_disallowed_with_multiple_interrupts(lib: Lib) -> None:
         def human_node_2(state: Texts) -> Any:
             return {"text_2": lib.interrupt({"text_to_revise": state["text_2"]})}
 
-        graph = (
+        graph = driven(
             lib.StateGraph(Texts)
             .add_node("human_node_1", human_node_1)
             .add_node("human_node_2", human_node_2)
@@ -356,7 +404,7 @@ def test_interrupt_subgraph(lib: Lib, subgraphs: bool) -> None:
             return {"baz": lib.interrupt("Please provide baz value:")}
 
         child = lib.StateGraph(Baz).add_node("bar", bar).add_edge(lib.START, "bar").compile()
-        graph = (
+        graph = driven(
             lib.StateGraph(Baz)
             .add_node("foo", lambda state: {"baz": "foo"})
             .add_node("bar", child)
@@ -392,7 +440,7 @@ class Foo(TypedDict):
 )
 def test_command_with_static_breakpoints(lib: Lib, breakpoints: dict[str, Any]) -> None:
     def scenario(lib: Lib, saver: Any) -> Any:
-        graph = (
+        graph = driven(
             lib.StateGraph(Foo)
             .add_node("node1", lambda state: {"foo": state["foo"] + "|node-1"})
             .add_node("node2", lambda state: {"foo": state["foo"] + "|node-2"})
@@ -413,7 +461,7 @@ def test_command_with_static_breakpoints(lib: Lib, breakpoints: dict[str, Any]) 
 
 def test_breakpoints_given_to_stream(lib: Lib) -> None:
     def scenario(lib: Lib, saver: Any) -> Any:
-        graph = (
+        graph = driven(
             lib.StateGraph(Foo)
             .add_node("node1", lambda state: {"foo": state["foo"] + "|node-1"})
             .add_node("node2", lambda state: {"foo": state["foo"] + "|node-2"})
@@ -456,7 +504,7 @@ def test_interrupt_in_a_tool_node(lib: Lib) -> None:
             answer = lib.interrupt({"action": "delete_file", "path": path})
             return f"deleted {path}" if answer == "approve" else f"kept {path}"
 
-        graph = (
+        graph = driven(
             lib.StateGraph(lib.MessagesState)
             .add_node("tools", lib.ToolNode([delete_file]))
             .add_edge(lib.START, "tools")
@@ -495,7 +543,7 @@ def test_doubly_nested_graph_interrupts(lib: Lib, durability: str) -> None:
             .add_edge(lib.START, "child_1")
             .add_edge("child_1", lib.END)
         )
-        app = (
+        app = driven(
             lib.StateGraph(MyKey)
             .add_node("parent_1", lambda state: {"my_key": "hi " + state["my_key"]})
             .add_node("child", child.compile())
@@ -538,7 +586,7 @@ def test_nested_graph_interrupts_parallel(lib: Lib, durability: str, breakpoints
             .add_edge("inner_1", "inner_2")
             .add_edge("inner_2", lib.END)
         )
-        app = (
+        app = driven(
             lib.StateGraph(Outer)
             .add_node("inner", inner.compile(interrupt_before=["inner_2"]))
             .add_node("outer_1", lambda state: {"my_key": " and parallel"})
@@ -591,7 +639,7 @@ def test_subgraph_checkpoint_true_interrupt(lib: Lib, durability: str) -> None:
         def node_2(state: Foo2) -> Any:
             return {"foo": subgraph.invoke({"bar": state["foo"]})["bar"]}
 
-        graph = (
+        graph = driven(
             lib.StateGraph(Foo2)
             .add_node("node_1", lambda state: {"foo": "hi! " + state["foo"]})
             .add_node("node_2", node_2)
@@ -623,7 +671,9 @@ def test_subgraph_state_of_a_graph_invoked_in_a_node(lib: Lib) -> None:
         def node(state: Foo2) -> Any:
             return {"foo": subgraph.invoke({"bar": state["foo"]})["baz"]}
 
-        graph = lib.StateGraph(Foo2).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        graph = driven(
+            lib.StateGraph(Foo2).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
+        )
         graph.invoke({"foo": "foo"}, THREAD)
         return getattr(graph.get_state(THREAD, subgraphs=True).tasks[0].state, "values", None)
 
