@@ -217,7 +217,7 @@ def test_parent_command_input() -> None:
         graph.invoke(Command(graph=Command.PARENT, goto="a"))
 
 
-def test_command_input_on_a_thread_with_checkpoints_is_refused() -> None:
+def test_command_goto_input_on_a_thread_with_checkpoints_is_refused() -> None:
     graph = StateGraph(Trail).add_node("a", step("a")).add_node("b", step("b")).add_edge(START, "a")
     compiled = graph.compile(checkpointer=InMemorySaver())
     config: Any = {"configurable": {"thread_id": "t"}}

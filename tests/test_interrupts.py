@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypedDict
 import pytest
 
 from streamflow.checkpoint.memory import InMemorySaver
-from streamflow.errors import GraphInterrupt, NotInRunError, UnknownInterruptError
+from streamflow.errors import EmptyInputError, GraphInterrupt, NotInRunError, UnknownInterruptError
 from streamflow.events import Event, Interrupted, Resumed, StateUpdate, from_dict
 from streamflow.graph import START, StateGraph
 from streamflow.interrupts import interrupt_id, is_interrupt_id
@@ -197,8 +197,23 @@ def test_resume_on_a_finished_thread_runs_nothing() -> None:
 def test_resume_with_goto_is_refused_clearly() -> None:
     graph = single(InMemorySaver())
     graph.invoke({"value": "a"}, config())
-    with pytest.raises(ValueError, match="takes 'resume' and 'update'"):
+    with pytest.raises(ValueError, match="which has checkpoints, takes 'resume' and 'update'"):
         graph.invoke(Command(resume="x", goto="node"), config())
+
+
+def test_an_empty_command_on_a_thread() -> None:
+    graph = single(InMemorySaver())
+    graph.invoke({"value": "a"}, config())
+    with pytest.raises(EmptyInputError, match="Received empty Command input"):
+        graph.invoke(Command(), config())
+
+
+def test_an_update_command_continues_a_paused_thread() -> None:
+    graph = single(InMemorySaver())
+    graph.invoke({"value": "a"}, config())
+    paused = graph.invoke(Command(update={"value": "b"}), config())  # the node asks again, on the new state
+    assert [i.value for i in paused["__interrupt__"]] == ["about b?"]
+    assert graph.invoke(Command(resume="ok"), config()) == {"value": "b|ok"}
 
 
 def test_a_resume_update_is_kept_until_the_task_finishes() -> None:

@@ -891,8 +891,9 @@ async def execute(
     ``Command`` is read by :func:`_take_result`.
 
     A task that calls ``interrupt()`` without an answer pauses (:meth:`_Step.pause`); the run ends after its
-    step (:func:`_paused`). A ``Command(resume=...)`` input on a thread with checkpoints resumes it
-    (:func:`_resume_input`): the thread's pending tasks run again and ``interrupt()`` returns the answers.
+    step (:func:`_paused`). A ``Command`` input on a thread with checkpoints continues it, as LangGraph's
+    (:func:`_resume_input`): its update applies, the thread's pending tasks run again and ``interrupt()``
+    returns the answers its ``resume`` gives.
 
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
@@ -906,7 +907,7 @@ async def execute(
     :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
     :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``, or
-        a ``Command`` input on a thread that has checkpoints (LangGraph continues the thread; not done yet)
+        a ``Command`` input with a ``goto`` on a thread that has checkpoints (LangGraph applies it; not done yet)
     :raises EmptyInputError: for an input of None on a thread that has no checkpoint
     :raises CheckpointSerializationError: for a state value the checkpointer cannot store, naming its key
     :raises RuntimeError: for a root graph compiled with ``checkpointer=True`` (LangGraph's message), or a
@@ -949,7 +950,7 @@ async def execute(
             _enclosing.reset(token)
     saving = _Saving(graph, thread, run, ns, shown)
     saving.restore(state, joins_seen)
-    if not ns and isinstance(graph_input, Command) and graph_input.resume is not None and thread.saved is not None:
+    if not ns and isinstance(graph_input, Command) and thread.saved is not None:
         await _resume_input(saving, graph_input, run, state)
         graph_input = None  # the run goes on from the thread's checkpoint
     token = _enclosing.set(saving)
@@ -1010,13 +1011,7 @@ async def _run(
         start_step = thread.step
     else:
         command = isinstance(graph_input, Command)
-        if command:
-            if saving is not None and saving.thread.saved is not None:
-                raise InvalidArgumentError(
-                    f"a Command input on thread {saving.thread.thread_id!r}, which has checkpoints, continues the "
-                    "thread in LangGraph; streamflow does not do that yet. A Command input works on a new thread "
-                    "or without a checkpointer"
-                )
+        if command:  # (on a thread with checkpoints, execute() made it a continuation: see _resume_input)
             graph_input, start_goto = _command_input(graph, graph_input, checkpointer=saving is not None)
         if saving is not None:
             start_step = saving.thread.step + 2
@@ -1199,21 +1194,25 @@ async def _paused(
 
 
 async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext, state: dict[str, Any]) -> None:
-    """Prepare a run resumed with ``command`` (a ``Command(resume=...)`` input on a thread with checkpoints):
-    check its answers against the interrupts the thread waits on, hand them to the run, apply its ``update``
-    to ``state`` (saved with the checkpoint, as LangGraph saves it), publish
-    :class:`~streamflow.events.Resumed`.
+    """Prepare a run on a thread with checkpoints whose input is ``command``, as LangGraph continues the thread:
+    apply its ``update`` to ``state`` (saved with the checkpoint under no task, as LangGraph saves it); for a
+    ``resume``, check its answers against the interrupts the thread waits on, hand them to the run and
+    publish :class:`~streamflow.events.Resumed`. The thread's pending tasks then run (again).
 
     :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
     :raises RuntimeError: for one resume value while several interrupts wait (LangGraph's message)
-    :raises InvalidArgumentError: for a ``Command`` with ``goto`` or ``graph`` beside ``resume``
+    :raises InvalidArgumentError: for a ``Command`` with ``goto`` or ``graph``
+    :raises EmptyInputError: for a ``Command`` with neither ``update`` nor ``resume`` (LangGraph's)
     :raises InvalidUpdateError: for an ``update`` the state schema does not take
     """
     if command.goto or command.graph is not None:
         raise InvalidArgumentError(
-            f"{command!r}: a Command input on a thread with checkpoints takes 'resume' and 'update' in streamflow "
-            "(LangGraph also applies its goto); resume first, then go on with update_state(as_node=...)"
+            f"{command!r}: a Command input on thread {saving.thread.thread_id!r}, which has checkpoints, takes "
+            "'resume' and 'update' in streamflow (LangGraph also applies its goto there); run on with "
+            "update_state(as_node=...) instead"
         )
+    if command.update is None and command.resume is None:
+        raise EmptyInputError("Received empty Command input")  # LangGraph's
     resume = command.resume
     waiting = saving.thread.pending_interrupts()
     if is_resume_map(resume):
@@ -1225,7 +1224,7 @@ async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext,
                 interrupt_ids=unknown,
                 pending_ids=sorted(waiting),
             )
-    elif len(waiting) > 1:
+    elif resume is not None and len(waiting) > 1:
         raise RuntimeError(
             "When there are multiple pending interrupts, you must specify the interrupt id when resuming. "
             "Docs: https://docs.langchain.com/oss/python/langgraph/interrupts#handling-multiple-interrupts."
@@ -1235,9 +1234,10 @@ async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext,
         pairs = _command_writes(saving.graph.schema, command, "the resume Command")
         await saving.thread.put_writes(NULL_TASK_ID, dict(pairs))
         saving.graph.schema.apply(state, [("the resume Command", {key: value}) for key, value in pairs])
-    run.resume = RunResume(resume)
-    if run.channel.wants(Resumed):
-        await run.channel.publish(Resumed(tags=run.tags, resume=resume))
+    if resume is not None:
+        run.resume = RunResume(resume)
+        if run.channel.wants(Resumed):
+            await run.channel.publish(Resumed(tags=run.tags, resume=resume))
 
 
 async def update_thread(

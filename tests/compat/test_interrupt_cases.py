@@ -679,3 +679,34 @@ def test_subgraph_state_of_a_graph_invoked_in_a_node(lib: Lib) -> None:
 
     got, expected = both(lib, scenario)
     assert got == expected
+
+
+class Trail(TypedDict):
+    trail: Annotated[list[str], operator.add]
+
+
+def test_command_update_continues_the_thread(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def b(state: Trail) -> Any:
+            return {"trail": [lib.interrupt("b?")]}
+
+        graph = driven(
+            lib.StateGraph(Trail)
+            .add_node("a", lambda state: {"trail": ["a"]})
+            .add_node("b", b)
+            .add_edge(lib.START, "a")
+            .add_edge("a", "b")
+            .compile(checkpointer=saver)
+        )
+        out = [graph.invoke({"trail": []}, THREAD)]
+        out.append(list(graph.stream(lib.Command(update={"trail": ["u"]}), THREAD, stream_mode=["values", "updates"])))
+        state = graph.get_state(THREAD)
+        out.append((state.values, state.next, state.interrupts))
+        out.append(graph.invoke(lib.Command(resume="B"), THREAD))
+        out.append(list(graph.stream(lib.Command(update={"trail": ["v"]}), THREAD, stream_mode=["values", "updates"])))
+        state = graph.get_state(THREAD)
+        out.append((state.values, state.next, state.metadata))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
