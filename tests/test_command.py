@@ -217,13 +217,16 @@ def test_parent_command_input() -> None:
         graph.invoke(Command(graph=Command.PARENT, goto="a"))
 
 
-def test_command_goto_input_on_a_thread_with_checkpoints_is_refused() -> None:
+def test_command_goto_input_continues_a_thread_with_checkpoints() -> None:
     graph = StateGraph(Trail).add_node("a", step("a")).add_node("b", step("b")).add_edge(START, "a")
     compiled = graph.compile(checkpointer=InMemorySaver())
     config: Any = {"configurable": {"thread_id": "t"}}
     assert compiled.invoke(Command(update={"trail": ["u"]}), config) == {"trail": ["u", "u", "a"]}
+    assert compiled.invoke(Command(goto="b"), config) == {"trail": ["u", "u", "a", "b"]}
     with pytest.raises(InvalidArgumentError, match="a Command input on thread 't', which has checkpoints"):
-        compiled.invoke(Command(goto="b"), config)
+        compiled.invoke(Command(goto=Send("b", {"trail": []})), config)
+    with pytest.raises(InvalidGraphError, match="names no node"):
+        compiled.invoke(Command(goto="nowhere"), config)
 
 
 def test_goto_input_runs_beside_start_edges() -> None:

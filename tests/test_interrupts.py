@@ -15,7 +15,7 @@ from streamflow.graph import START, StateGraph
 from streamflow.interrupts import interrupt_id, is_interrupt_id
 from streamflow.messages import AIMessage, MessagesState, ToolCall
 from streamflow.tools import ToolNode, tool
-from streamflow.types import Command, GraphOutput, Interrupt, interrupt
+from streamflow.types import Command, GraphOutput, Interrupt, Send, interrupt
 
 
 class Trail(TypedDict):
@@ -194,11 +194,11 @@ def test_resume_on_a_finished_thread_runs_nothing() -> None:
     assert graph.invoke(Command(resume="again"), config()) == {"value": "a|yes"}  # as LangGraph
 
 
-def test_resume_with_goto_is_refused_clearly() -> None:
+def test_resume_with_a_send_is_refused_clearly() -> None:
     graph = single(InMemorySaver())
     graph.invoke({"value": "a"}, config())
-    with pytest.raises(ValueError, match="which has checkpoints, takes 'resume' and 'update'"):
-        graph.invoke(Command(resume="x", goto="node"), config())
+    with pytest.raises(ValueError, match="which has checkpoints, takes 'resume', 'update' and node names"):
+        graph.invoke(Command(resume="x", goto=Send("node", {"value": "b"})), config())
 
 
 def test_an_empty_command_on_a_thread() -> None:

@@ -272,7 +272,11 @@ class Thread:
 
     @property
     def channel_values(self) -> dict[str, Any]:
-        return {} if self.saved is None else dict(self.saved.checkpoint["channel_values"])
+        """The checkpoint's channels, with the nodes a ``Command(goto=...)`` input triggered against it
+        (``branch:to:<node>`` writes under :data:`NULL_TASK_ID`)."""
+        if self.saved is None:
+            return {}
+        return _with_null_triggers(self.saved.checkpoint["channel_values"], self.saved.pending_writes)
 
     def pending(self) -> dict[str, dict[str, Any]]:
         """The writes saved against the current checkpoint, by task id (``{}`` for a task that wrote none)."""
@@ -299,6 +303,14 @@ class Thread:
             return []
         known = set(keys)
         return [(c, v) for t, c, v in self.saved.pending_writes or () if t == NULL_TASK_ID and c in known]
+
+    async def put_null_writes(self, pairs: Sequence[tuple[str, Any]]) -> None:
+        """Save ``pairs`` (a ``Command`` input's update and goto triggers) under :data:`NULL_TASK_ID` against
+        the current checkpoint, where every reader of it finds them, this run's included."""
+        assert self.saved is not None
+        await self.put_writes(NULL_TASK_ID, dict(pairs))
+        kept = [w for w in self.saved.pending_writes or () if w[0] != NULL_TASK_ID]
+        self.saved = self.saved._replace(pending_writes=[*kept, *((NULL_TASK_ID, c, v) for c, v in pairs)])
 
     def answers(self, task_id: str) -> list[Any]:
         """The resume values task ``task_id`` of the current step was given so far (in ``interrupt()`` call
@@ -567,7 +579,7 @@ def snapshot_of(
             del pending[task_id]
     tasks: list[PregelTask] = []
     kept = set(subgraphs)
-    for name, path in next_paths(values, order):
+    for name, path in next_paths(_with_null_triggers(values, saved.pending_writes), order):
         task_id = task_id_for(checkpoint_id, ns, step + 1, path)
         result = pending.get(task_id)
         if schema.root and result is not None:
@@ -607,6 +619,16 @@ def snapshot_of(
         tuple(tasks),
         tuple(i for t in tasks for i in t.interrupts),
     )
+
+
+def _with_null_triggers(values: Mapping[str, Any], writes: Iterable[Any] | None) -> dict[str, Any]:
+    """``values`` with the ``branch:to:<node>`` channels written under :data:`NULL_TASK_ID` (a goto given to a
+    thread as a ``Command`` input, as LangGraph saves it)."""
+    out = dict(values)
+    for task_id, channel, _value in writes or ():
+        if task_id == NULL_TASK_ID and channel.startswith("branch:to:"):
+            out[channel] = None
+    return out
 
 
 def next_paths(channel_values: Mapping[str, Any], order: Sequence[str]) -> list[tuple[str, tuple[Any, ...]]]:

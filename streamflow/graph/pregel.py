@@ -54,7 +54,6 @@ from .context import RunContext, TaskContext, Writer, _current
 from .interrupts import RunResume, Scratchpad
 from .persistence import (
     BREAKPOINT_KEYS,
-    NULL_TASK_ID,
     SENDS,
     START_CHANNEL,
     Thread,
@@ -892,8 +891,8 @@ async def execute(
 
     A task that calls ``interrupt()`` without an answer pauses (:meth:`_Step.pause`); the run ends after its
     step (:func:`_paused`). A ``Command`` input on a thread with checkpoints continues it, as LangGraph's
-    (:func:`_resume_input`): its update applies, the thread's pending tasks run again and ``interrupt()``
-    returns the answers its ``resume`` gives.
+    (:func:`_resume_input`): its update applies, the thread's pending tasks run again with the nodes its goto
+    names, and ``interrupt()`` returns the answers its ``resume`` gives.
 
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
@@ -907,7 +906,7 @@ async def execute(
     :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
     :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``, or
-        a ``Command`` input with a ``goto`` on a thread that has checkpoints (LangGraph applies it; not done yet)
+        a ``Command`` input whose ``goto`` is a ``Send`` on a thread that has checkpoints (LangGraph takes it)
     :raises EmptyInputError: for an input of None on a thread that has no checkpoint
     :raises CheckpointSerializationError: for a state value the checkpointer cannot store, naming its key
     :raises RuntimeError: for a root graph compiled with ``checkpointer=True`` (LangGraph's message), or a
@@ -1195,24 +1194,34 @@ async def _paused(
 
 async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext, state: dict[str, Any]) -> None:
     """Prepare a run on a thread with checkpoints whose input is ``command``, as LangGraph continues the thread:
-    apply its ``update`` to ``state`` (saved with the checkpoint under no task, as LangGraph saves it); for a
+    apply its ``update`` to ``state`` and trigger the nodes its ``goto`` names (both saved with the checkpoint
+    under no task, as LangGraph saves them); for a
     ``resume``, check its answers against the interrupts the thread waits on, hand them to the run and
     publish :class:`~streamflow.events.Resumed`. The thread's pending tasks then run (again).
 
     :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
     :raises RuntimeError: for one resume value while several interrupts wait (LangGraph's message)
-    :raises InvalidArgumentError: for a ``Command`` with ``goto`` or ``graph``
+    :raises InvalidArgumentError: for a ``Command`` with ``graph``, or a ``Send`` as its ``goto``
+    :raises InvalidGraphError: for a ``goto`` naming no node
     :raises EmptyInputError: for a ``Command`` with neither ``update`` nor ``resume`` (LangGraph's)
     :raises InvalidUpdateError: for an ``update`` the state schema does not take
     """
-    if command.goto or command.graph is not None:
+    goto = command.goto
+    targets: list[Any] = [goto] if isinstance(goto, (str, Send)) else list(goto)
+    if command.graph is not None or any(isinstance(target, Send) for target in targets):
         raise InvalidArgumentError(
             f"{command!r}: a Command input on thread {saving.thread.thread_id!r}, which has checkpoints, takes "
-            "'resume' and 'update' in streamflow (LangGraph also applies its goto there); run on with "
-            "update_state(as_node=...) instead"
+            "'resume', 'update' and node names as 'goto' in streamflow (LangGraph also takes a Send there); "
+            "run on with update_state(as_node=...) instead"
         )
-    if command.update is None and command.resume is None:
+    if command.update is None and command.resume is None and not targets:
         raise EmptyInputError("Received empty Command input")  # LangGraph's
+    nodes = saving.graph.nodes
+    for target in targets:
+        if target != END and target not in nodes:
+            raise InvalidGraphError(
+                f"Command(goto={target!r}) given as input names no node; known nodes: {sorted(nodes)} (or END)"
+            )
     resume = command.resume
     waiting = saving.thread.pending_interrupts()
     if is_resume_map(resume):
@@ -1232,8 +1241,12 @@ async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext,
     if command.update is not None:
         # saved against the checkpoint under no task, as LangGraph does, so a later resume from it keeps it
         pairs = _command_writes(saving.graph.schema, command, "the resume Command")
-        await saving.thread.put_writes(NULL_TASK_ID, dict(pairs))
         saving.graph.schema.apply(state, [("the resume Command", {key: value}) for key, value in pairs])
+    else:
+        pairs = []
+    triggers = [(f"branch:to:{target}", None) for target in targets if target != END]
+    if pairs or triggers:
+        await saving.thread.put_null_writes([*pairs, *triggers])
     if resume is not None:
         run.resume = RunResume(resume)
         if run.channel.wants(Resumed):

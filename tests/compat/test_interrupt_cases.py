@@ -710,3 +710,29 @@ def test_command_update_continues_the_thread(lib: Lib) -> None:
 
     got, expected = both(lib, scenario)
     assert got == expected
+
+
+class Piped(TypedDict):
+    foo: Annotated[str, operator.add]
+
+
+def test_command_goto_with_static_breakpoints(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        graph = driven(
+            lib.StateGraph(Piped)
+            .add_node("node1", lambda state: {"foo": "|node-1"})
+            .add_node("node2", lambda state: {"foo": "|node-2"})
+            .add_edge(lib.START, "node1")
+            .add_edge("node1", "node2")
+            .compile(checkpointer=saver, interrupt_before=["node1"])
+        )
+        out = [graph.invoke({"foo": "abc"}, THREAD)]
+        out.append(
+            list(graph.stream(lib.Command(goto=["node2"]), THREAD, stream_mode="values"))
+        )  # node1, node2 in parallel
+        state = graph.get_state(THREAD)
+        out.append((state.values, state.next))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
