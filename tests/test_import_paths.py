@@ -185,8 +185,8 @@ MISSING: dict[str, dict[str, str]] = {
         "ValidationNode": NOT_PROVIDED,
     },
     "langgraph.errors": {
-        "NodeInterrupt": PERSISTENCE,
-        "is_invalid_resume": PERSISTENCE,
+        "NodeInterrupt": NOT_PROVIDED,
+        "is_invalid_resume": NOT_PROVIDED,
         "EmptyChannelError": NOT_PROVIDED,
         "ErrorCode": NOT_PROVIDED,
         "GraphDrained": NOT_PROVIDED,
