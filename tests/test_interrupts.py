@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import operator
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -497,3 +499,27 @@ async def test_pauses_and_resumes_on_every_saver(kind: str, tmp_path: Path) -> N
         done = await graph.ainvoke(Command(resume={asked[2].id: "c"}), config())
         assert done == {"trail": ["u", "a", "b", "c", "sib"]}
         assert runs == {"sib": 1}
+
+
+PAUSE_IN_ANOTHER_PROCESS = """
+import sys
+from streamflow.checkpoint.sqlite import SqliteSaver
+from tests.test_interrupts import single
+
+with SqliteSaver.from_conn_string(sys.argv[1]) as saver:
+    out = single(saver).invoke({"value": "a"}, {"configurable": {"thread_id": "t"}})
+    print(out["__interrupt__"][0].id)
+"""
+
+
+def test_a_thread_paused_by_one_process_is_resumed_by_another(tmp_path: Path) -> None:
+    path = str(tmp_path / "threads.db")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", PAUSE_IN_ANOTHER_PROCESS, path], capture_output=True, text=True, env=env, check=True
+    )
+    asked = done.stdout.strip()
+    with SqliteSaver.from_conn_string(path) as saver:
+        graph = single(saver)
+        assert [i.id for i in graph.get_state(config()).interrupts] == [asked]
+        assert graph.invoke(Command(resume={asked: "yes"}), config()) == {"value": "a|yes"}
