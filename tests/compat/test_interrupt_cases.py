@@ -415,6 +415,8 @@ def test_interrupt_subgraph(lib: Lib, subgraphs: bool) -> None:
         out: list[Any] = [list(graph.stream({"baz": ""}, THREAD, subgraphs=subgraphs))]
         state = graph.get_state(THREAD)
         out.append((state.values, state.next, state.interrupts, [t.interrupts for t in state.tasks]))
+        inner = graph.get_state(THREAD, subgraphs=True).tasks[0].state
+        out.append((inner.values, inner.next, inner.interrupts, [(t.name, t.interrupts) for t in inner.tasks]))
         out.append(list(graph.stream(lib.Command(resume="bar"), THREAD, subgraphs=subgraphs)))
         return out
 
