@@ -624,7 +624,7 @@ class CompiledStateGraph(GraphSpec):
                 run = _nested_context(
                     parent.run, config, coerce_context(self.context_schema, context, parent.run.context)
                 )
-                state = await _execute_nested(self, input, parent, parent.nested_ns(), run)
+                state = await _execute_nested(self, input, parent, _nested_ns(self, parent), run)
                 return GraphOutput(state) if version == "v2" else state
             state, interrupts = await self._final_state(input, config, context, self._inherited())
             return _with_interrupts(state, interrupts, version)
@@ -672,7 +672,7 @@ class CompiledStateGraph(GraphSpec):
                 run = _nested_context(
                     parent.run, config, coerce_context(self.context_schema, context, parent.run.context)
                 )
-                state = parent.run.call_from_thread(_execute_nested, self, input, parent, parent.nested_ns(), run)
+                state = parent.run.call_from_thread(_execute_nested, self, input, parent, _nested_ns(self, parent), run)
                 return GraphOutput(state) if version == "v2" else state
             state, interrupts = call_sync(
                 self._final_state, input, config, context, self._inherited(), async_alternative="ainvoke()"
@@ -839,6 +839,16 @@ def _nested_context(run: RunContext, config: Mapping[str, Any] | None, context: 
     return child
 
 
+def _nested_ns(graph: Any, task: TaskContext) -> tuple[str, ...]:
+    """The namespace of ``graph`` run inside ``task``'s code (:meth:`TaskContext.nested_ns`), except for a
+    graph compiled with ``checkpointer=True``: the task's node name alone, as LangGraph keeps such a graph's
+    checkpoints under it, so the graph continues its state each time the node runs it."""
+    ns = task.nested_ns()
+    if getattr(graph, "checkpointer", None) is True:
+        return (*task.ns, task.node)
+    return ns
+
+
 async def _execute_nested(
     graph: GraphSpec, graph_input: Any, task: TaskContext, ns: tuple[str, ...], run: RunContext
 ) -> Any:
@@ -915,7 +925,7 @@ async def _nested_batches(
     ``astream()`` of ``graph`` alone would shape them (``invoke()``'s, with its output schema's keys only,
     when ``output_only``); then raise what it raised. The parent's views see its events as a subgraph's.
     Leaving early cancels it and waits for it."""
-    ns = task.nested_ns()
+    ns = _nested_ns(graph, task)
     depth = len(ns)
     audience = str(uuid.uuid4()) if "custom" in spec.modes else None
     if audience is not None or output_only:

@@ -9,7 +9,9 @@ After LangGraph's ``test_interrupt_multiple``, ``test_interrupt_loop``,
 ``test_multi_resume``, ``test_interrupt_stream_mode_values``,
 ``test_null_resume_disallowed_with_multiple_interrupts``, ``test_interrupt_subgraph``,
 ``test_command_with_static_breakpoints``, ``test_doubly_nested_graph_interrupts``,
-``test_nested_graph_interrupts_parallel`` and ``test_subgraph_checkpoint_true_interrupt``, plus a tool
+``test_nested_graph_interrupts_parallel``, ``test_subgraph_checkpoint_true_interrupt``,
+``test_node_before_multiple_interrupt_cycles_graph_api``, ``test_interrupt_subgraph_reenter_checkpointer_true``
+and ``test_command_goto_with_static_breakpoints``, plus a tool
 asking for approval inside ``ToolNode`` and a run without a checkpointer; the rest is listed in
 ``REVIEW.md``."""
 
@@ -734,6 +736,99 @@ def test_command_goto_with_static_breakpoints(lib: Lib) -> None:
         )  # node1, node2 in parallel
         state = graph.get_state(THREAD)
         out.append((state.values, state.next))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Counted(TypedDict, total=False):
+    count: int
+    data: str
+
+
+def test_node_before_multiple_interrupt_cycles(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def multi_interrupt(state: Counted) -> Any:
+            first = lib.interrupt("First question?")
+            second = lib.interrupt("Second question?")
+            return {"data": f"{first},{second}"}
+
+        graph = driven(
+            lib.StateGraph(Counted)
+            .add_node("prepare", lambda state: {"count": state["count"] + 10})
+            .add_node("multi_interrupt", multi_interrupt)
+            .add_edge(lib.START, "prepare")
+            .add_edge("prepare", "multi_interrupt")
+            .add_edge("multi_interrupt", lib.END)
+            .compile(checkpointer=saver)
+        )
+        out = [graph.invoke({"count": 0, "data": ""}, THREAD)]
+        out.append(graph.invoke(lib.Command(resume="first_answer"), THREAD))
+        out.append(graph.invoke(lib.Command(resume="second_answer"), THREAD))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class SubFoo(TypedDict, total=False):
+    foo: str
+    bar: str
+
+
+class ParentFoo(TypedDict, total=False):
+    foo: str
+    counter: int
+
+
+def test_interrupt_subgraph_reenter_checkpointer_true(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        called: list[str] = []
+        bar_values: list[Any] = []
+
+        def subnode_1(state: SubFoo) -> Any:
+            called.append("subnode_1")
+            bar_values.append(state.get("bar"))
+            return {"foo": "subgraph_1"}
+
+        def subnode_2(state: SubFoo) -> Any:
+            called.append("subnode_2")
+            return {"foo": "subgraph_2", "bar": lib.interrupt("Provide value") + "baz"}
+
+        subgraph = (
+            lib.StateGraph(SubFoo)
+            .add_node("subnode_1", subnode_1)
+            .add_node("subnode_2", subnode_2)
+            .add_edge(lib.START, "subnode_1")
+            .add_edge("subnode_1", "subnode_2")
+            .compile(checkpointer=True)
+        )
+
+        def call_subgraph(state: ParentFoo) -> Any:
+            called.append("call_subgraph")
+            return {"foo": subgraph.invoke(state)["foo"]}  # 'bar' is no parent key (README: kept out)
+
+        def node(state: ParentFoo) -> Any:
+            called.append("parent")
+            if state["counter"] < 1:
+                return lib.Command(goto="call_subgraph", update={"counter": state["counter"] + 1})
+            return {"foo": state["foo"] + "|parent"}
+
+        parent = driven(
+            lib.StateGraph(ParentFoo)
+            .add_node("call_subgraph", call_subgraph)
+            .add_node("node", node)
+            .add_edge(lib.START, "call_subgraph")
+            .add_edge("call_subgraph", "node")
+            .compile(checkpointer=saver)
+        )
+        out = [parent.invoke({"foo": "", "counter": 0}, THREAD)]
+        out.append(parent.invoke(lib.Command(resume="bar"), THREAD))
+        out.append(parent.invoke(lib.Command(resume="qux"), THREAD))
+        out.append(list(called))
+        out.append(parent.invoke({"foo": "meow", "counter": 0}, THREAD))
+        out.append(bar_values)
         return out
 
     got, expected = both(lib, scenario)
