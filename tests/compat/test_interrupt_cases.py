@@ -11,7 +11,8 @@ After LangGraph's ``test_interrupt_multiple``, ``test_interrupt_loop``,
 ``test_command_with_static_breakpoints``, ``test_doubly_nested_graph_interrupts``,
 ``test_nested_graph_interrupts_parallel``, ``test_subgraph_checkpoint_true_interrupt``,
 ``test_node_before_multiple_interrupt_cycles_graph_api``, ``test_interrupt_subgraph_reenter_checkpointer_true``
-and ``test_command_goto_with_static_breakpoints``, plus a tool
+``test_command_goto_with_static_breakpoints`` and the async ``test_node_not_cancelled_on_other_node_interrupted``,
+plus a tool
 asking for approval inside ``ToolNode`` and a run without a checkpointer; the rest is listed in
 ``REVIEW.md``."""
 
@@ -829,6 +830,47 @@ def test_interrupt_subgraph_reenter_checkpointer_true(lib: Lib) -> None:
         out.append(list(called))
         out.append(parent.invoke({"foo": "meow", "counter": 0}, THREAD))
         out.append(bar_values)
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Hello(TypedDict):
+    hello: Annotated[str, operator.add]
+
+
+def test_node_not_cancelled_on_other_node_interrupted(lib: Lib, mode: str) -> None:
+    """LangGraph's async test: async nodes, so it runs through ``ainvoke`` only."""
+    if mode == "sync":
+        pytest.skip("async nodes: LangGraph runs them under ainvoke/astream only (the async run covers it)")
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        seen = {"awhile": 0, "cancelled": 0}
+
+        async def awhile(state: Hello) -> Any:
+            seen["awhile"] += 1
+            try:
+                for _ in range(20):  # yields to the loop while the other task pauses
+                    await asyncio.sleep(0)
+                return {"hello": " again"}
+            except asyncio.CancelledError:
+                seen["cancelled"] += 1
+                raise
+
+        async def iambad(state: Hello) -> Any:
+            return {"hello": lib.interrupt("I am bad")}
+
+        graph = driven(
+            lib.StateGraph(Hello)
+            .add_node("agent", awhile)
+            .add_node("bad", iambad)
+            .add_conditional_edges(lib.START, lambda state: ["agent", "bad"])
+            .compile(checkpointer=saver)
+        )
+        out = [graph.invoke({"hello": "world"}, THREAD), dict(seen)]
+        out += [graph.invoke(None, THREAD), dict(seen)]
+        out += [graph.invoke(lib.Command(resume=" okay"), THREAD), dict(seen)]
         return out
 
     got, expected = both(lib, scenario)
