@@ -10,11 +10,10 @@ After LangGraph's ``test_interrupt_multiple``, ``test_interrupt_loop``,
 ``test_null_resume_disallowed_with_multiple_interrupts``, ``test_interrupt_subgraph``,
 ``test_command_with_static_breakpoints``, ``test_doubly_nested_graph_interrupts``,
 ``test_nested_graph_interrupts_parallel``, ``test_subgraph_checkpoint_true_interrupt``,
-``test_node_before_multiple_interrupt_cycles_graph_api``, ``test_interrupt_subgraph_reenter_checkpointer_true``
+``test_node_before_multiple_interrupt_cycles_graph_api``, ``test_interrupt_subgraph_reenter_checkpointer_true``,
 ``test_command_goto_with_static_breakpoints`` and the async ``test_node_not_cancelled_on_other_node_interrupted``,
-plus a tool
-asking for approval inside ``ToolNode`` and a run without a checkpointer; the rest is listed in
-``REVIEW.md``."""
+plus a tool asking for approval inside ``ToolNode`` and a run without a checkpointer; the rest is listed in
+``REVIEW.md``. Each case runs twice: through ``invoke``/``stream`` and through ``ainvoke``/``astream``."""
 
 from __future__ import annotations
 
