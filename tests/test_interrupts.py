@@ -17,7 +17,7 @@ import pytest
 
 from streamflow.checkpoint.memory import InMemorySaver
 from streamflow.checkpoint.sqlite import SqliteSaver
-from streamflow.errors import EmptyInputError, GraphInterrupt, NotInRunError, UnknownInterruptError
+from streamflow.errors import EmptyInputError, GraphInterrupt, InvalidUpdateError, NotInRunError, UnknownInterruptError
 from streamflow.events import Event, Interrupted, Resumed, StateUpdate, from_dict
 from streamflow.graph import START, StateGraph
 from streamflow.interrupts import interrupt_id, is_interrupt_id
@@ -203,11 +203,19 @@ def test_resume_on_a_finished_thread_runs_nothing() -> None:
     assert graph.invoke(Command(resume="again"), config()) == {"value": "a|yes"}  # as LangGraph
 
 
-def test_resume_with_a_send_is_refused_clearly() -> None:
+def test_a_resume_to_a_parent_graph_is_refused() -> None:
     graph = single(InMemorySaver())
     graph.invoke({"value": "a"}, config())
-    with pytest.raises(ValueError, match="which has checkpoints, takes 'resume', 'update' and node names"):
-        graph.invoke(Command(resume="x", goto=Send("node", {"value": "b"})), config())
+    with pytest.raises(InvalidUpdateError, match="There is no parent graph"):
+        graph.invoke(Command(resume="x", graph=Command.PARENT), config())
+
+
+def test_a_resume_with_a_send() -> None:
+    graph = single(InMemorySaver())
+    graph.invoke({"value": "a"}, config())
+    paused = graph.invoke(Command(resume="x", goto=Send("node", {"value": "b"})), config())
+    assert paused["value"] == "a|x"  # the resumed task finished; the sent one asks
+    assert [i.value for i in paused["__interrupt__"]] == ["about b?"]
 
 
 def test_an_empty_command_on_a_thread() -> None:

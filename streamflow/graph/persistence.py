@@ -622,12 +622,16 @@ def snapshot_of(
 
 
 def _with_null_triggers(values: Mapping[str, Any], writes: Iterable[Any] | None) -> dict[str, Any]:
-    """``values`` with the ``branch:to:<node>`` channels written under :data:`NULL_TASK_ID` (a goto given to a
-    thread as a ``Command`` input, as LangGraph saves it)."""
+    """``values`` with the ``branch:to:<node>`` channels and the ``Send`` packets written under
+    :data:`NULL_TASK_ID` (a goto given to a thread as a ``Command`` input, as LangGraph saves it)."""
     out = dict(values)
-    for task_id, channel, _value in writes or ():
-        if task_id == NULL_TASK_ID and channel.startswith("branch:to:"):
+    for task_id, channel, value in writes or ():
+        if task_id != NULL_TASK_ID:
+            continue
+        if channel.startswith("branch:to:"):
             out[channel] = None
+        elif channel == SENDS:
+            out[SENDS] = [*(out.get(SENDS) or ()), *value]
     return out
 
 

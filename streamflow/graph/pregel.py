@@ -29,7 +29,6 @@ from ..errors import (
     EmptyInputError,
     GraphInterrupt,
     GraphRecursionError,
-    InvalidArgumentError,
     InvalidGraphError,
     InvalidUpdateError,
     ParentCommand,
@@ -905,8 +904,7 @@ async def execute(
         running it (a root graph returns instead, the interrupts in ``run.interrupts``)
     :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
-    :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``, or
-        a ``Command`` input whose ``goto`` is a ``Send`` on a thread that has checkpoints (LangGraph takes it)
+    :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``
     :raises EmptyInputError: for an input of None on a thread that has no checkpoint
     :raises CheckpointSerializationError: for a state value the checkpointer cannot store, naming its key
     :raises RuntimeError: for a root graph compiled with ``checkpointer=True`` (LangGraph's message), or a
@@ -1201,24 +1199,21 @@ async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext,
 
     :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
     :raises RuntimeError: for one resume value while several interrupts wait (LangGraph's message)
-    :raises InvalidArgumentError: for a ``Command`` with ``graph``, or a ``Send`` as its ``goto``
+    :raises InvalidUpdateError: for a ``Command`` with ``graph`` (``"There is no parent graph"``)
     :raises InvalidGraphError: for a ``goto`` naming no node
     :raises EmptyInputError: for a ``Command`` with neither ``update`` nor ``resume`` (LangGraph's)
     :raises InvalidUpdateError: for an ``update`` the state schema does not take
     """
     goto = command.goto
     targets: list[Any] = [goto] if isinstance(goto, (str, Send)) else list(goto)
-    if command.graph is not None or any(isinstance(target, Send) for target in targets):
-        raise InvalidArgumentError(
-            f"{command!r}: a Command input on thread {saving.thread.thread_id!r}, which has checkpoints, takes "
-            "'resume', 'update' and node names as 'goto' in streamflow (LangGraph also takes a Send there); "
-            "run on with update_state(as_node=...) instead"
-        )
+    if command.graph is not None:
+        raise InvalidUpdateError("There is no parent graph")  # LangGraph's, for a Command input
     if command.update is None and command.resume is None and not targets:
         raise EmptyInputError("Received empty Command input")  # LangGraph's
     nodes = saving.graph.nodes
     for target in targets:
-        if target != END and target not in nodes:
+        name = target.node if isinstance(target, Send) else target
+        if (name == END and isinstance(target, Send)) or (name != END and name not in nodes):
             raise InvalidGraphError(
                 f"Command(goto={target!r}) given as input names no node; known nodes: {sorted(nodes)} (or END)"
             )
@@ -1244,7 +1239,12 @@ async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext,
         saving.graph.schema.apply(state, [("the resume Command", {key: value}) for key, value in pairs])
     else:
         pairs = []
-    triggers = [(f"branch:to:{target}", None) for target in targets if target != END]
+    triggers: list[tuple[str, Any]] = [
+        (f"branch:to:{target}", None) for target in targets if isinstance(target, str) and target != END
+    ]
+    sends = [[target.node, target.arg] for target in targets if isinstance(target, Send)]
+    if sends:
+        triggers.append((SENDS, sends))
     if pairs or triggers:
         await saving.thread.put_null_writes([*pairs, *triggers])
     if resume is not None:

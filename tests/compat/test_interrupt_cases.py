@@ -874,3 +874,28 @@ def test_node_not_cancelled_on_other_node_interrupted(lib: Lib, mode: str) -> No
 
     got, expected = both(lib, scenario)
     assert got == expected
+
+
+def test_command_goto_on_a_paused_thread(lib: Lib) -> None:
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def b(state: Trail) -> Any:
+            return {"trail": [lib.interrupt("b?")]}
+
+        graph = driven(
+            lib.StateGraph(Trail)
+            .add_node("a", lambda state: {"trail": ["a"]})
+            .add_node("b", b)
+            .add_node("c", lambda state: {"trail": [f"c:{state}"]})
+            .add_edge(lib.START, "a")
+            .add_edge("a", "b")
+            .compile(checkpointer=saver)
+        )
+        out = [graph.invoke({"trail": []}, THREAD)]
+        out.append(graph.invoke(lib.Command(resume="B", goto=[lib.Send("c", {"x": 1}), "a"]), THREAD))
+        state = graph.get_state(THREAD)
+        out.append((state.values, state.next, state.interrupts))
+        out.append(error_of(lambda: graph.invoke(lib.Command(graph=lib.Command.PARENT, goto="a"), THREAD)))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
