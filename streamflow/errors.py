@@ -16,7 +16,8 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── UnknownRunError(LookupError)          a run id a run registry or a Redis store has no trace of
     │   ├── UnknownGraphError(LookupError)        a graph name a run registry does not have
     │   ├── UnknownThreadError(LookupError)       a thread id neither the app nor its checkpointer knows
-    │   └── UnknownCheckpointError(LookupError)   a checkpoint id a thread does not have
+    │   ├── UnknownCheckpointError(LookupError)   a checkpoint id a thread does not have
+    │   └── UnknownInterruptError                 a resume naming an interrupt the thread does not wait on
     ├── ChannelClosedError(anyio.ClosedResourceError)
     │                                             publish or subscribe on a closed channel
     ├── ReplayUnavailableError(LookupError)       replay asked for events already evicted
@@ -46,7 +47,9 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── RunFailedError                            the result of a remote run that failed
     ├── RegistryFullError(RuntimeError)           a run registry holds its maximum of live runs
     ├── ThreadConflictError(RuntimeError)         a thread already running a run, or created twice
-    └── ParentCommand                             a node's ``Command(graph=Command.PARENT)`` on its way up
+    └── GraphBubbleUp                             what a node raises to reach its graph, not a failure
+        ├── GraphInterrupt                        ``interrupt()`` asking for an answer: the run pauses
+        └── ParentCommand                         a node's ``Command(graph=Command.PARENT)`` on its way up
 
 Errors raised by user code (a node, a tool) are never wrapped: they reach the caller with their original
 type. The chat models that ship with streamflow turn their provider's failures into ``ChatModelError``
@@ -100,6 +103,9 @@ __all__ = [
     "ToolArgumentsError",
     "ParentCommand",
     "ToolInvocationError",
+    "GraphBubbleUp",
+    "GraphInterrupt",
+    "UnknownInterruptError",
 ]
 
 
@@ -374,7 +380,37 @@ class RegistryFullError(StreamflowError, RuntimeError):
     """A run registry already holds its maximum number of runs and none of them has finished."""
 
 
-class ParentCommand(StreamflowError):
+class GraphBubbleUp(StreamflowError):
+    """Raised inside a run to reach the graph that runs the raising task, not a failure of that task
+    (LangGraph's ``langgraph.errors.GraphBubbleUp``): :class:`GraphInterrupt` and :class:`ParentCommand`."""
+
+
+class GraphInterrupt(GraphBubbleUp):
+    """Raised by :func:`~streamflow.types.interrupt` in a task that has no answer yet (LangGraph's
+    ``langgraph.errors.GraphInterrupt``); ``args[0]`` is the tuple of
+    :class:`~streamflow.types.Interrupt` objects.
+
+    The graph running the task takes it: the root graph ends its run after the step, with the interrupts in
+    its output, so user code calling ``invoke()`` or ``stream()`` never sees it. Code inside a node that
+    catches every exception must let it through (re-raise it), as in LangGraph.
+    """
+
+    def __init__(self, interrupts: Sequence[Any] = ()) -> None:
+        super().__init__(tuple(interrupts))
+
+
+class UnknownInterruptError(InvalidArgumentError):
+    """A ``Command(resume={interrupt_id: value})`` naming an interrupt id the thread is not waiting on
+    (LangGraph raises its error of this name only in strict resume mode, and otherwise ignores the id).
+    ``interrupt_ids`` are the unknown ids, ``pending_ids`` those the thread waits on."""
+
+    def __init__(self, message: str, *, interrupt_ids: Sequence[str] = (), pending_ids: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.interrupt_ids = tuple(interrupt_ids)
+        self.pending_ids = tuple(pending_ids)
+
+
+class ParentCommand(GraphBubbleUp):
     """Carries a ``Command(graph=Command.PARENT)`` a node returned to the parent graph (LangGraph's
     ``langgraph.errors.ParentCommand``; ``args[0]`` is the command, its ``graph`` naming the parent).
 

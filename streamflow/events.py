@@ -34,6 +34,8 @@ __all__ = [
     "CustomData",
     "CustomEvent",
     "Event",
+    "Interrupted",
+    "Resumed",
     "RunCancelled",
     "RunFailed",
     "RunFinished",
@@ -268,6 +270,30 @@ class CheckpointSaved(Event):
     task that failed, when a resumed run streams the checkpoint it resumes from, as LangGraph does)."""
 
 
+@_kind("interrupted")
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
+class Interrupted(Event):
+    """A task called ``interrupt()`` without an answer (or, with ``interrupts`` empty, the run stopped at an
+    ``interrupt_before``/``interrupt_after`` breakpoint, ``node`` then naming the node): the run pauses after
+    its step. The ``updates`` mode shows it as LangGraph 1.2's ``{"__interrupt__": (Interrupt(...),)}``
+    chunk, ``values`` as the state with ``"__interrupt__"`` (v2: the part's ``interrupts``)."""
+
+    interrupts: list[dict[str, Any]] = attrs.field(factory=list)
+    """Each interrupt as ``{"value", "id"}``: what the node asked, and the id a resume answers it by."""
+    values: Any = None
+    """The state the interrupted step started from, as a ``values`` chunk shows it."""
+
+
+@_kind("resumed")
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
+class Resumed(Event):
+    """A run on a thread started from ``Command(resume=...)``: it answers the interrupts the thread waits
+    on (published once, before the resumed tasks run again)."""
+
+    resume: Any = None
+    """The resume value, or the map of values by interrupt id."""
+
+
 @_kind("state_update")
 @attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class StateUpdate(Event):
@@ -275,6 +301,10 @@ class StateUpdate(Event):
 
     update: Any = None
     """The update as returned by the node: a mapping of state keys to values."""
+    cached: bool = False
+    """True when the task did not run: its writes were saved before (a resumed run applies a finished
+    task's pending writes, and streams them as LangGraph does, its ``updates`` chunk marked
+    ``"__metadata__": {"cached": True}``)."""
 
 
 @_kind("custom_data")

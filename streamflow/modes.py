@@ -8,9 +8,12 @@ Adding a mode means adding a :class:`Mode` to :data:`MODES`; nothing in the runt
 Chunk shapes (LangGraph's):
 
 ``values``
-    the whole state (a dict): the input first, then the state after each superstep.
+    the whole state (a dict): the input first, then the state after each superstep; when a task pauses on
+    ``interrupt()``, the state its step started from with ``"__interrupt__"`` added (LangGraph 1.2's).
 ``updates``
-    ``{node: update}`` for each task, in completion order (``update`` is what the node returned, or None).
+    ``{node: update}`` for each task, in completion order (``update`` is what the node returned, or None);
+    ``{"__interrupt__": (Interrupt(...),)}`` for a task that paused on ``interrupt()``; a resumed run's task
+    whose writes were saved before shows them with ``"__metadata__": {"cached": True}`` (LangGraph 1.2's).
 ``custom``
     whatever the node or tool gave its stream writer.
 ``tasks``
@@ -20,8 +23,9 @@ Chunk shapes (LangGraph's):
     ``"branch:to:<node>"`` (any edge into the node, START included), then ``"join:<a>+<b>:<node>"`` for
     each fan-in edge ending at it; ``("__pregel_push",)`` for a task started by ``Send`` (the older docs
     show ``"start:<node>"`` and the source node's name). ``result`` is a dict of the state keys the node
-    wrote (``{}`` when it returned None or failed; older docs show a list of ``(key, value)`` pairs);
-    ``interrupts`` is ``[]``. The start payload has a ``metadata`` key when there is something to put
+    wrote (``{}`` when it returned None, failed or paused; older docs show a list of ``(key, value)``
+    pairs); ``interrupts`` is ``[]``, or for a task that paused on ``interrupt()`` its
+    ``{"value", "id", "response_schema"}`` each. The start payload has a ``metadata`` key when there is something to put
     in it (LangGraph 1.2): the run's ``config["metadata"]`` without ``thread_id``, ``checkpoint_*`` and
     ``langgraph_*`` keys, plus ``tags`` (the run's tags) (:class:`TasksModeState`). Difference kept:
     ``error`` is None or a string ``"ValueError('boom')"`` where LangGraph puts the exception object itself
@@ -68,7 +72,8 @@ run never share state.
 Output items: a single mode yields chunks, a list yields ``(mode, chunk)``; ``subgraphs=True`` prefixes the
 namespace: ``(ns, chunk)`` or ``(ns, mode, chunk)``. ``version="v2"`` yields ``{"type": mode, "ns": ns,
 "data": chunk}`` dicts whatever the rest (LangGraph 1.1's stream parts); a ``values`` part also carries
-``"interrupts": ()``, as LangGraph 1.2's do (streamflow has no interrupts yet).
+``"interrupts"``, as LangGraph 1.2's do: ``()``, or the interrupts of a task that just paused (the v1 chunk's
+``"__interrupt__"``, taken out of ``data``).
 """
 
 from __future__ import annotations
@@ -88,6 +93,7 @@ from .events import (
     CheckpointSaved,
     CustomData,
     Event,
+    Interrupted,
     RunStarted,
     StateUpdate,
     StateValues,
@@ -98,6 +104,7 @@ from .events import (
     ToolFinished,
     ToolStarted,
 )
+from .interrupts import Interrupt
 from .messages import BaseMessage
 from .metadata import GRAPH_INTEGRATION, checkpoint_ns, model_call_metadata, node_metadata, user_tags
 
@@ -235,6 +242,41 @@ def _task_result(event: TaskFinished) -> dict[str, Any]:
 def _task_error(event: TaskFailed) -> dict[str, Any]:
     error = f"{event.error_type.rpartition('.')[2]}({event.error_message!r})"
     return {"id": event.task_id, "name": event.node, "error": error, "result": {}, "interrupts": []}
+
+
+def _interrupts_of(event: Interrupted) -> tuple[Any, ...]:
+    """The event's interrupts as :class:`~streamflow.types.Interrupt` objects (what LangGraph's chunks hold)."""
+    return tuple(
+        Interrupt(item.get("value"), str(item.get("id", "")), item.get("response_schema")) for item in event.interrupts
+    )
+
+
+def _interrupt_update(event: Interrupted) -> dict[str, Any]:
+    return {INTERRUPT_KEY: _interrupts_of(event)}
+
+
+def _interrupt_values(event: Interrupted) -> Any:
+    if not event.interrupts:
+        return SKIP  # a breakpoint: LangGraph streams no values chunk for it
+    values = event.values
+    if isinstance(values, Mapping):
+        return {**values, INTERRUPT_KEY: _interrupts_of(event)}
+    return {INTERRUPT_KEY: _interrupts_of(event)}
+
+
+def _interrupt_result(event: Interrupted) -> Any:
+    if event.node is None or event.task_id is None or not event.interrupts:
+        return SKIP
+    shown = [
+        {"value": item.get("value"), "id": item.get("id"), "response_schema": item.get("response_schema")}
+        for item in event.interrupts
+    ]
+    return {"id": event.task_id, "name": event.node, "error": None, "result": {}, "interrupts": shown}
+
+
+def _interrupt_debug(event: Interrupted) -> Any:
+    payload = _interrupt_result(event)
+    return payload if payload is SKIP else _debug_chunk("task_result", event, payload)
 
 
 def _checkpoint(event: CheckpointSaved) -> dict[str, Any]:
@@ -473,8 +515,16 @@ class MessagesModeState(ModeState):
         return (message, metadata if metadata is not None else self.unseen_call(event))
 
 
-register_mode(Mode("values", {StateValues: lambda e: e.values}))
-register_mode(Mode("updates", {StateUpdate: lambda e: {e.node: e.update}}))
+register_mode(Mode("values", {StateValues: lambda e: e.values, Interrupted: _interrupt_values}))
+
+
+def _update(event: StateUpdate) -> dict[Any, Any]:
+    if event.cached:
+        return {event.node: event.update, "__metadata__": {"cached": True}}
+    return {event.node: event.update}
+
+
+register_mode(Mode("updates", {StateUpdate: _update, Interrupted: _interrupt_update}))
 register_mode(Mode("custom", {CustomData: lambda e: e.data if e.audience is None else SKIP}))
 register_mode(Mode("messages", state=MessagesModeState))
 register_mode(
@@ -498,13 +548,20 @@ register_mode(
     )
 )
 register_mode(Mode("checkpoints", {CheckpointSaved: _checkpoint}))
-register_mode(Mode("tasks", {TaskFinished: _task_result, TaskFailed: _task_error}, state=TasksModeState))
+register_mode(
+    Mode(
+        "tasks",
+        {TaskFinished: _task_result, TaskFailed: _task_error, Interrupted: _interrupt_result},
+        state=TasksModeState,
+    )
+)
 register_mode(
     Mode(
         "debug",
         {
             TaskFinished: _debug("task_result", _task_result),
             TaskFailed: _debug("task_result", _task_error),
+            Interrupted: _interrupt_debug,
             CheckpointSaved: _debug("checkpoint", _checkpoint),
         },
         state=DebugModeState,
@@ -525,6 +582,21 @@ def _mode_names(stream_mode: str | Sequence[str]) -> tuple[tuple[str, ...], bool
         if name not in MODES:
             raise UnknownStreamModeError(f"unknown stream mode {name!r}; valid modes: {', '.join(MODES)}")
     return names, single
+
+
+def _v2_part(mode: str, ns: tuple[str, ...], chunk: Any) -> dict[str, Any]:
+    """A v2 stream part: ``{"type", "ns", "data"}``, and for ``values`` ``"interrupts"`` (the interrupts a v1
+    chunk holds under ``"__interrupt__"``, taken out of ``data``; ``()`` for none), as LangGraph 1.2's."""
+    if mode != "values":
+        return {"type": mode, "ns": ns, "data": chunk}
+    if isinstance(chunk, dict) and INTERRUPT_KEY in chunk:
+        data = {key: value for key, value in chunk.items() if key != INTERRUPT_KEY}
+        return {"type": mode, "ns": ns, "data": data, "interrupts": tuple(chunk[INTERRUPT_KEY])}
+    return {"type": mode, "ns": ns, "data": chunk, "interrupts": ()}
+
+
+INTERRUPT_KEY = "__interrupt__"
+"""The key of the interrupts in an ``updates`` or v1 ``values`` chunk (LangGraph's)."""
 
 
 @attrs.frozen
@@ -573,17 +645,15 @@ class ViewSpec:
         for name in self.modes:
             for kind, project in MODES[name].bind().items():
                 table[kind] = (*table.get(kind, ()), (name, project))
+        if Interrupted in table:  # LangGraph streams an interrupt's updates chunk first, whatever the modes' order
+            table[Interrupted] = tuple(sorted(table[Interrupted], key=lambda pair: pair[0] != "updates"))
         return table
 
     def shaper(self) -> Shaper:
         """The function ``(mode, ns, chunk) -> output item`` for this spec."""
         if self.version == "v2":
-            # LangGraph 1.2's values parts carry the interrupts the state holds: none until streamflow has them.
-            return lambda mode, ns, chunk: (
-                {"type": mode, "ns": ns, "data": chunk, "interrupts": ()}
-                if mode == "values"
-                else {"type": mode, "ns": ns, "data": chunk}
-            )
+            # LangGraph 1.2's values parts carry the interrupts apart from the state: a v1 chunk's "__interrupt__"
+            return _v2_part
         if self.subgraphs:
             if self.single:
                 return lambda mode, ns, chunk: (ns, chunk)

@@ -25,7 +25,7 @@ from typing import Any
 import anyio
 
 from . import workers
-from .errors import InvalidArgumentError, RunCancelledError, SyncInAsyncContextError, TaskCancelledError
+from .errors import GraphBubbleUp, InvalidArgumentError, RunCancelledError, SyncInAsyncContextError, TaskCancelledError
 from .errors import ToolArgumentsError as ToolArgumentsError
 from .errors import ToolInvocationError as ToolInvocationError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
@@ -578,8 +578,8 @@ class ToolNode:
                     raise
                 raise ToolInvocationError(call["name"], exc, call.get("args") or {}) from exc
             return message
-        except (TaskCancelledError, RunCancelledError):
-            raise
+        except (TaskCancelledError, RunCancelledError, GraphBubbleUp):
+            raise  # an interrupt() or a Command to the parent graph is no tool error (LangGraph's ToolNode)
         except Exception as exc:
             text = self._error_content(exc)
             if text is None:

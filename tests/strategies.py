@@ -24,6 +24,8 @@ from streamflow.events import (
     CustomData,
     CustomEvent,
     Event,
+    Interrupted,
+    Resumed,
     RunCancelled,
     RunFailed,
     RunFinished,
@@ -127,7 +129,7 @@ def state_values(payload: PayloadStrategy, routing: Routing) -> st.SearchStrateg
 
 
 def state_update(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[StateUpdate]:
-    return st.builds(StateUpdate, **routing, update=payload)
+    return st.builds(StateUpdate, **routing, update=payload, cached=st.booleans())
 
 
 def custom_data(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[CustomData]:
@@ -208,6 +210,15 @@ def checkpoint_saved(payload: PayloadStrategy, routing: Routing) -> st.SearchStr
     )
 
 
+def interrupted(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[Interrupted]:
+    interrupt = st.fixed_dictionaries({"value": payload, "id": ids})
+    return st.builds(Interrupted, **routing, interrupts=st.lists(interrupt, max_size=2), values=payload)
+
+
+def resumed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[Resumed]:
+    return st.builds(Resumed, **routing, resume=payload)
+
+
 EVENT_STRATEGIES: dict[str, EventStrategyFactory] = {
     "run_started": run_started,
     "run_finished": run_finished,
@@ -227,6 +238,8 @@ EVENT_STRATEGIES: dict[str, EventStrategyFactory] = {
     "tool_finished": tool_finished,
     "tool_failed": tool_failed,
     "checkpoint_saved": checkpoint_saved,
+    "interrupted": interrupted,
+    "resumed": resumed,
 }
 """A strategy factory for every event kind, by its ``type`` tag."""
 

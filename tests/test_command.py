@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypedDict
 import pytest
 
 from streamflow.checkpoint.memory import InMemorySaver
-from streamflow.errors import InvalidArgumentError, InvalidGraphError, InvalidUpdateError, ParentCommand
+from streamflow.errors import InvalidGraphError, InvalidUpdateError, ParentCommand
 from streamflow.graph import END, START, StateGraph
 from streamflow.messages import AIMessage, MessagesState, ToolCall, ToolMessage
 from streamflow.tools import ToolNode, tool
@@ -217,13 +217,15 @@ def test_parent_command_input() -> None:
         graph.invoke(Command(graph=Command.PARENT, goto="a"))
 
 
-def test_command_input_on_a_thread_with_checkpoints_is_refused() -> None:
+def test_command_goto_input_continues_a_thread_with_checkpoints() -> None:
     graph = StateGraph(Trail).add_node("a", step("a")).add_node("b", step("b")).add_edge(START, "a")
     compiled = graph.compile(checkpointer=InMemorySaver())
     config: Any = {"configurable": {"thread_id": "t"}}
     assert compiled.invoke(Command(update={"trail": ["u"]}), config) == {"trail": ["u", "u", "a"]}
-    with pytest.raises(InvalidArgumentError, match="a Command input on thread 't', which has checkpoints"):
-        compiled.invoke(Command(goto="b"), config)
+    assert compiled.invoke(Command(goto="b"), config) == {"trail": ["u", "u", "a", "b"]}
+    assert compiled.invoke(Command(goto=Send("b", {"trail": []})), config) == {"trail": ["u", "u", "a", "b", "b"]}
+    with pytest.raises(InvalidGraphError, match="names no node"):
+        compiled.invoke(Command(goto="nowhere"), config)
 
 
 def test_goto_input_runs_beside_start_edges() -> None:

@@ -30,6 +30,7 @@ LAYERS = {
     "messages": 0,
     "metadata": 0,
     "run_info": 0,
+    "interrupts": 0,
     "filters": 1,
     "fairness": 1,
     "subscription": 1,

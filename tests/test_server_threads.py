@@ -18,6 +18,7 @@ from streamflow.checkpoint.memory import InMemorySaver
 from streamflow.errors import InvalidArgumentError
 from streamflow.graph import END, START, StateGraph
 from streamflow.server import RunRegistry, create_app
+from streamflow.types import interrupt
 from tests.extras import require_extra
 from tests.server_support import Gate, chunks, read_stream, serve
 
@@ -302,6 +303,48 @@ async def test_resume_refuses_a_thread_that_is_not_interrupted(client: httpx.Asy
     response = await client.post("/threads/done/runs", json={"command": {"resume": "yes"}})
     assert_error(response, 422, "InvalidArgumentError", "'done' is not interrupted", "nothing to resume")
     assert (await client.get("/threads/done")).json()["run_id"] == finished["run_id"]
+
+
+class Approval(TypedDict, total=False):
+    request: str
+    answer: str
+
+
+def build_approval() -> Any:
+    """One node that asks before it answers (``interrupt()``), with its own checkpointer."""
+
+    def ask(state: Approval) -> dict[str, Any]:
+        decision = interrupt({"question": f"run {state['request']}?"})
+        return {"answer": f"{state['request']}: {decision}"}
+
+    graph = StateGraph(Approval).add_node("ask", ask).add_edge(START, "ask")
+    return graph.compile(checkpointer=InMemorySaver(), name="approval")
+
+
+async def test_an_interrupt_streams_and_a_resume_command_finishes_the_thread() -> None:
+    app = create_app({"approval": build_approval()})
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+        await http.post("/threads", json={"thread_id": "ask"})
+        body = {"input": {"request": "rm"}, "stream_mode": ["values", "updates"]}
+        started = (await http.post("/threads/ask/runs", json=body)).json()
+        messages = chunks(await read_stream(http, started["stream_url"]))
+        assert [m.event for m in messages] == ["values", "updates", "values", "end"]
+        assert messages[0].data["interrupts"] == []
+        [asked] = messages[1].data["data"]["__interrupt__"]
+        assert asked["value"] == {"question": "run rm?"}
+        assert messages[2].data["data"] == {"request": "rm"}
+        assert messages[2].data["interrupts"] == [asked]
+        state = (await http.get("/threads/ask/state")).json()
+        assert state["next"] == ["ask"]
+        assert [i["id"] for i in state["interrupts"]] == [asked["id"]]
+        unknown = await http.post("/threads/ask/runs", json={"command": {"resume": {"0" * 32: "yes"}}})
+        assert_error(unknown, 422, "UnknownInterruptError", "not waiting on", asked["id"])
+        resume = {"command": {"resume": {asked["id"]: "approved"}}, "stream_mode": ["values"]}
+        resumed = (await http.post("/threads/ask/runs", json=resume)).json()
+        messages = chunks(await read_stream(http, resumed["stream_url"]))
+        assert messages[-2].data["data"] == {"request": "rm", "answer": "rm: approved"}
+        state = (await http.get("/threads/ask/state")).json()
+        assert state["next"] == [] and state["interrupts"] == []
 
 
 # -- one run per thread --------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""What the SQLite and PostgreSQL savers share: their tables, statements, and the turning of rows into
-checkpoint tuples. Each saver only runs the statements on its own driver.
+"""What the SQLite and PostgreSQL savers share: their tables, the statements per dialect, and the turning of
+rows into checkpoint tuples (pure: the savers in :mod:`streamflow.checkpoint._fronts` run the statements on
+their own drivers).
 
 Two tables (streamflow's own format, not LangGraph's: the savers neither read nor write LangGraph's
 tables). ``streamflow_checkpoints`` holds one row per checkpoint: the checkpoint with its channel values, and
@@ -16,20 +17,14 @@ from typing import Any
 import attrs
 
 from ..errors import CheckpointReadError
+from ._tuples import ListScope, Put, decode_tuple, first_matching, get_target, write_slots, writes_target
 from .base import (
-    WRITES_IDX_MAP,
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
     RunnableConfig,
     SerializerProtocol,
-    checkpoint_config,
-    get_checkpoint_id,
-    get_checkpoint_metadata,
-    metadata_matches,
     read_stored,
-    required_checkpoint_id,
-    thread_of,
 )
 
 __all__: list[str] = []
@@ -93,26 +88,15 @@ class Dialect:
         metadata: CheckpointMetadata,
     ) -> tuple[Statement, dict[str, Any]]:
         """The statement storing ``checkpoint``, and the config ``put`` returns."""
-        thread_id, checkpoint_ns = thread_of(config, "put")
-        kind, data = serde.dumps_typed(checkpoint)
-        metadata_kind, metadata_data = serde.dumps_typed(get_checkpoint_metadata(config, metadata))
+        put = Put.of(serde, config, checkpoint, metadata)
         sql = (
             f"INSERT INTO streamflow_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ({self._params(8)}) "
             "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
             "parent_checkpoint_id = excluded.parent_checkpoint_id, type = excluded.type, "
             "checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, metadata = excluded.metadata"
         )
-        row = (
-            thread_id,
-            checkpoint_ns,
-            checkpoint["id"],
-            get_checkpoint_id(config),
-            kind,
-            data,
-            metadata_kind,
-            metadata_data,
-        )
-        return (sql, row), checkpoint_config(thread_id, checkpoint_ns, checkpoint["id"])
+        row = (put.thread_id, put.checkpoint_ns, put.checkpoint_id, put.parent_id, *put.checkpoint, *put.metadata)
+        return (sql, row), put.config
 
     def put_writes(
         self,
@@ -124,8 +108,7 @@ class Dialect:
     ) -> list[Statement]:
         """The statements storing a task's writes: a write to a special channel replaces a stored one, an
         ordinary write is ignored when one is stored under its task and index."""
-        thread_id, checkpoint_ns = thread_of(config, "put_writes")
-        checkpoint_id = required_checkpoint_id(config)
+        thread_id, checkpoint_ns, checkpoint_id = writes_target(config)
         columns = "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path"
         insert = f"INSERT INTO streamflow_checkpoint_writes ({columns}) VALUES ({self._params(9)}) "
         conflict = "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) "
@@ -139,32 +122,20 @@ class Dialect:
         )
         keep = insert + conflict + "DO NOTHING"
         statements = []
-        for idx, (channel, value) in enumerate(writes):
+        for idx, replaces, channel, value in write_slots(writes):
             kind, data = serde.dumps_typed(value)
-            special = WRITES_IDX_MAP.get(channel)
-            row = (
-                thread_id,
-                checkpoint_ns,
-                checkpoint_id,
-                task_id,
-                idx if special is None else special,
-                channel,
-                kind,
-                data,
-                task_path,
-            )
-            statements.append((keep if special is None else replace, row))
+            row = (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, kind, data, task_path)
+            statements.append((replace if replaces else keep, row))
         return statements
 
     def get(self, config: RunnableConfig) -> Statement:
         """The query for the checkpoint row ``config`` addresses (its thread's newest without an id)."""
-        thread_id, checkpoint_ns = thread_of(config, "get_tuple")
+        thread_id, checkpoint_ns, checkpoint_id = get_target(config)
         sql = (
             f"SELECT {CHECKPOINT_COLUMNS} FROM streamflow_checkpoints "
             f"WHERE thread_id = {self.param} AND checkpoint_ns = {self.param}"
         )
         params: tuple[Any, ...] = (thread_id, checkpoint_ns)
-        checkpoint_id = get_checkpoint_id(config)
         if checkpoint_id:
             return f"{sql} AND checkpoint_id = {self.param}", (*params, checkpoint_id)
         return f"{sql} ORDER BY checkpoint_id{self.collate} DESC LIMIT 1", params
@@ -174,24 +145,20 @@ class Dialect:
     ) -> Statement:
         """The query for ``list``'s checkpoint rows, newest first (the limit is left to the caller when a
         metadata filter applies)."""
+        scope = ListScope.of(config, before)
         where: list[str] = []
         params: list[Any] = []
-        if config is not None:
-            thread_id, _ = thread_of(config, "list")
-            where.append(f"thread_id = {self.param}")
-            params.append(thread_id)
-            checkpoint_ns = config["configurable"].get("checkpoint_ns")
-            if checkpoint_ns is not None:
-                where.append(f"checkpoint_ns = {self.param}")
-                params.append(checkpoint_ns)
-            checkpoint_id = get_checkpoint_id(config)
-            if checkpoint_id:
-                where.append(f"checkpoint_id = {self.param}")
-                params.append(checkpoint_id)
-        before_id = get_checkpoint_id(before) if before is not None else None
-        if before_id:
+        for column, value in (
+            ("thread_id", scope.thread_id),
+            ("checkpoint_ns", scope.checkpoint_ns),
+            ("checkpoint_id", scope.checkpoint_id or None),
+        ):
+            if value is not None:
+                where.append(f"{column} = {self.param}")
+                params.append(value)
+        if scope.before_id:
             where.append(f"checkpoint_id{self.collate} < {self.param}")
-            params.append(before_id)
+            params.append(scope.before_id)
         sql = f"SELECT {CHECKPOINT_COLUMNS} FROM streamflow_checkpoints"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -222,38 +189,21 @@ def metadata_of(serde: SerializerProtocol, row: Row) -> Any:
     return read_stored(serde, (row[6], bytes(row[7])), (row[0], row[1], row[2]))
 
 
-def keep(serde: SerializerProtocol, row: Row, filter: Mapping[str, Any] | None) -> bool:
-    """Whether a checkpoint row's metadata passes ``list``'s filter."""
-    return not filter or metadata_matches(metadata_of(serde, row), filter)
-
-
 def to_tuple(serde: SerializerProtocol, row: Row, writes: Iterable[Row]) -> CheckpointTuple:
     """A checkpoint row and its write rows as a :class:`CheckpointTuple`.
 
     :raises CheckpointReadError: a stored value cannot be read back
     """
-    thread_id, checkpoint_ns, checkpoint_id, parent_id = row[0], row[1], row[2], row[3]
-    where = (thread_id, checkpoint_ns, checkpoint_id)
+    where = (row[0], row[1], row[2])
     checkpoint = read_stored(serde, (row[4], bytes(row[5])), where)
     if not isinstance(checkpoint, dict) or "channel_values" not in checkpoint:
         raise CheckpointReadError(*where, f"the stored value is a {type(checkpoint).__name__}, not a checkpoint")
-    return CheckpointTuple(
-        config=checkpoint_config(*where),
-        checkpoint=checkpoint,  # type: ignore[arg-type]
-        metadata=metadata_of(serde, row),
-        parent_config=checkpoint_config(thread_id, checkpoint_ns, parent_id) if parent_id else None,
-        pending_writes=[(w[0], w[1], read_stored(serde, (w[2], bytes(w[3])), where)) for w in writes],
-    )
+    stored_writes = ((w[0], w[1], (w[2], bytes(w[3]))) for w in writes)
+    return decode_tuple(serde, where, checkpoint, (row[6], bytes(row[7])), row[3], stored_writes)
 
 
 def limited(
     rows: Iterable[Row], serde: SerializerProtocol, filter: Mapping[str, Any] | None, limit: int | None
 ) -> list[Row]:
     """The rows that pass ``filter``, at most ``limit`` of them."""
-    out: list[Row] = []
-    for row in rows:
-        if limit is not None and len(out) >= limit:
-            break
-        if keep(serde, row, filter):
-            out.append(row)
-    return out
+    return first_matching(rows, lambda row: metadata_of(serde, row), filter, limit)

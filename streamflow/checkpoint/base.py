@@ -16,7 +16,7 @@ string order is the order they were made in.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from typing import Any, Generic, Literal, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
 import anyio.to_thread
@@ -51,6 +51,8 @@ __all__ = [
     "get_serializable_checkpoint_metadata",
     "writes_sort_key",
 ]
+
+_T = TypeVar("_T")
 
 V = TypeVar("V", int, float, str)
 """The type of a saver's channel versions (LangGraph's type variable)."""
@@ -330,7 +332,7 @@ class BaseCheckpointSaver(Generic[V]):
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint tuple ``config`` addresses (the newest of its thread and namespace without
         ``checkpoint_id``), or None when there is none."""
-        raise NotImplementedError
+        return self._on_loop(self.aget_tuple(config), "get_tuple")
 
     def list(
         self,
@@ -362,7 +364,7 @@ class BaseCheckpointSaver(Generic[V]):
         :param new_versions: the channels whose values changed since the parent, with their new versions
         :returns: the config addressing the stored checkpoint
         """
-        raise NotImplementedError
+        return self._on_loop(self.aput(config, checkpoint, metadata, new_versions), "put")
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
@@ -370,20 +372,34 @@ class BaseCheckpointSaver(Generic[V]):
         """Store a task's writes ``(channel, value)`` as pending writes of the checkpoint ``config`` addresses
         (it must name a ``checkpoint_id``). A write already stored for the same task and index is kept, except
         on the special channels of :data:`WRITES_IDX_MAP`, which are replaced."""
-        raise NotImplementedError
+        self._on_loop(self.aput_writes(config, writes, task_id, task_path), "put_writes")
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint and write of ``thread_id``, in every namespace (nothing when it has none)."""
-        raise NotImplementedError
+        self._on_loop(self.adelete_thread(thread_id), "delete_thread")
 
     async def aget(self, config: RunnableConfig) -> Checkpoint | None:
         """Async twin of :meth:`get`."""
         found = await self.aget_tuple(config)
         return found.checkpoint if found is not None else None
 
+    def _on_loop(self, coroutine: Coroutine[Any, Any, _T], what: str) -> _T:
+        """The result of ``coroutine``, an async method's, for its sync twin ``what``: how the sync methods a
+        saver does not implement run its async ones (a saver with only async methods overrides this).
+
+        :raises NotImplementedError: by default (the sync method is not implemented)
+        """
+        coroutine.close()
+        raise NotImplementedError(f"{type(self).__name__} does not implement {what}")
+
+    async def _blocking(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` as the async twins run the sync methods: in a worker thread (a saver whose sync
+        methods never block overrides this to call them directly)."""
+        return await anyio.to_thread.run_sync(fn, *args)
+
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async twin of :meth:`get_tuple`."""
-        return await anyio.to_thread.run_sync(self.get_tuple, config)
+        return await self._blocking(self.get_tuple, config)
 
     async def alist(
         self,
@@ -394,9 +410,7 @@ class BaseCheckpointSaver(Generic[V]):
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
         """Async twin of :meth:`list`."""
-        found = await anyio.to_thread.run_sync(
-            lambda: list(self.list(config, filter=filter, before=before, limit=limit))
-        )
+        found = await self._blocking(lambda: list(self.list(config, filter=filter, before=before, limit=limit)))
         for item in found:
             yield item
 
@@ -408,17 +422,17 @@ class BaseCheckpointSaver(Generic[V]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async twin of :meth:`put`."""
-        return await anyio.to_thread.run_sync(self.put, config, checkpoint, metadata, new_versions)
+        return await self._blocking(self.put, config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         """Async twin of :meth:`put_writes`."""
-        await anyio.to_thread.run_sync(self.put_writes, config, writes, task_id, task_path)
+        await self._blocking(self.put_writes, config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
-        await anyio.to_thread.run_sync(self.delete_thread, thread_id)
+        await self._blocking(self.delete_thread, thread_id)
 
     def get_next_version(self, current: V | None, channel: None = None) -> V:
         """The version after ``current`` for a channel: ``1`` after None, ``current + 1`` after a number

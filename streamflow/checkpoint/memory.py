@@ -8,36 +8,29 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
+from ._fronts import StringVersionSaver
+from ._tuples import ListScope, Put, Stored, decode_tuple, first_matching, get_target, write_slots, writes_target
 from .base import (
-    WRITES_IDX_MAP,
-    BaseCheckpointSaver,
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
     RunnableConfig,
     SerializerProtocol,
-    checkpoint_config,
-    get_checkpoint_id,
-    get_checkpoint_metadata,
-    metadata_matches,
-    next_version,
     read_stored,
-    required_checkpoint_id,
-    thread_of,
     writes_sort_key,
 )
 
 __all__ = ["InMemorySaver", "MemorySaver"]
 
-_Stored = tuple[str, bytes]
+_T = TypeVar("_T")
 
 
-class InMemorySaver(BaseCheckpointSaver[str]):
+class InMemorySaver(StringVersionSaver):
     """Checkpoints in memory, lost with the process (LangGraph's ``InMemorySaver``; for tests and short-lived
     programs). Safe to use from several threads; its async methods run the sync ones directly.
 
@@ -51,13 +44,13 @@ class InMemorySaver(BaseCheckpointSaver[str]):
         super().__init__(serde=serde)
         self._lock = threading.RLock()
         # thread id -> namespace -> checkpoint id -> (checkpoint without values, metadata, parent id)
-        self.storage: defaultdict[str, dict[str, dict[str, tuple[_Stored, _Stored, str | None]]]] = defaultdict(dict)
+        self.storage: defaultdict[str, dict[str, dict[str, tuple[Stored, Stored, str | None]]]] = defaultdict(dict)
         # (thread id, namespace, checkpoint id) -> (task id, index) -> (task id, channel, value, task path)
-        self.writes: defaultdict[tuple[str, str, str], dict[tuple[str, int], tuple[str, str, _Stored, str]]] = (
+        self.writes: defaultdict[tuple[str, str, str], dict[tuple[str, int], tuple[str, str, Stored, str]]] = (
             defaultdict(dict)
         )
         # (thread id, namespace, channel, version) -> value
-        self.blobs: dict[tuple[str, str, str, str | int | float], _Stored] = {}
+        self.blobs: dict[tuple[str, str, str, str | int | float], Stored] = {}
 
     def __enter__(self) -> InMemorySaver:
         return self
@@ -86,26 +79,18 @@ class InMemorySaver(BaseCheckpointSaver[str]):
                 values[channel] = read_stored(self.serde, blob, where)
         stored_writes = self.writes.get(where, {})
         ordered = sorted(stored_writes, key=lambda key: writes_sort_key(stored_writes[key][3], *key))
-        return CheckpointTuple(
-            config=checkpoint_config(*where),
-            checkpoint={**checkpoint, "channel_values": values},
-            metadata=read_stored(self.serde, metadata, where),
-            parent_config=checkpoint_config(thread_id, checkpoint_ns, parent_id) if parent_id else None,
-            pending_writes=[
-                (task_id, channel, read_stored(self.serde, value, where))
-                for task_id, channel, value, _ in (stored_writes[key] for key in ordered)
-            ],
-        )
+        writes = (stored_writes[key][:3] for key in ordered)
+        return decode_tuple(self.serde, where, {**checkpoint, "channel_values": values}, metadata, parent_id, writes)
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint tuple ``config`` addresses, or None (see
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.get_tuple`)."""
-        thread_id, checkpoint_ns = thread_of(config, "get_tuple")
+        thread_id, checkpoint_ns, checkpoint_id = get_target(config)
         with self._lock:
             checkpoints = self.storage.get(thread_id, {}).get(checkpoint_ns)
             if not checkpoints:
                 return None
-            checkpoint_id = get_checkpoint_id(config) or max(checkpoints)
+            checkpoint_id = checkpoint_id or max(checkpoints)
             if checkpoint_id not in checkpoints:
                 return None
             return self._tuple(thread_id, checkpoint_ns, checkpoint_id)
@@ -120,32 +105,23 @@ class InMemorySaver(BaseCheckpointSaver[str]):
     ) -> Iterator[CheckpointTuple]:
         """The matching checkpoints, newest first (see
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
-        if config is not None:
-            thread_id, _ = thread_of(config, "list")
-            only_ns = config["configurable"].get("checkpoint_ns")
-            only_id = get_checkpoint_id(config)
-        before_id = get_checkpoint_id(before) if before is not None else None
+        scope = ListScope.of(config, before)
         with self._lock:
-            threads = [thread_id] if config is not None else list(self.storage)
-            found: list[CheckpointTuple] = []
-            for thread in threads:
-                for checkpoint_ns, checkpoints in self.storage.get(thread, {}).items():
-                    if config is not None and only_ns is not None and checkpoint_ns != only_ns:
-                        continue
-                    for checkpoint_id in sorted(checkpoints, reverse=True):
-                        if config is not None and only_id and checkpoint_id != only_id:
-                            continue
-                        if before_id and checkpoint_id >= before_id:
-                            continue
-                        where = (thread, checkpoint_ns, checkpoint_id)
-                        if filter and not metadata_matches(
-                            read_stored(self.serde, checkpoints[checkpoint_id][1], where), filter
-                        ):
-                            continue
-                        if limit is not None and len(found) >= limit:
-                            break
-                        found.append(self._tuple(*where))
+            threads = list(self.storage) if scope.thread_id is None else [scope.thread_id]
+            candidates = (
+                (thread, checkpoint_ns, checkpoint_id)
+                for thread in threads
+                for checkpoint_ns, checkpoints in self.storage.get(thread, {}).items()
+                if scope.checkpoint_ns is None or checkpoint_ns == scope.checkpoint_ns
+                for checkpoint_id in sorted(checkpoints, reverse=True)
+                if scope.admits(checkpoint_id)
+            )
+            found = [self._tuple(*where) for where in first_matching(candidates, self._metadata, filter, limit)]
         yield from found
+
+    def _metadata(self, where: tuple[str, str, str]) -> Any:
+        thread_id, checkpoint_ns, checkpoint_id = where
+        return read_stored(self.serde, self.storage[thread_id][checkpoint_ns][checkpoint_id][1], where)
 
     def put(
         self,
@@ -155,42 +131,39 @@ class InMemorySaver(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store ``checkpoint`` (see :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put`)."""
-        thread_id, checkpoint_ns = thread_of(config, "put")
         rest: dict[str, Any] = dict(checkpoint)
         values: dict[str, Any] = rest.pop("channel_values")
+        put = Put.of(self.serde, config, rest, metadata)
         blobs = {
-            (thread_id, checkpoint_ns, channel, version): (
+            (put.thread_id, put.checkpoint_ns, channel, version): (
                 self.serde.dumps_typed(values[channel]) if channel in values else ("empty", b"")
             )
             for channel, version in new_versions.items()
         }
-        stored = (
-            self.serde.dumps_typed(rest),
-            self.serde.dumps_typed(get_checkpoint_metadata(config, metadata)),
-            get_checkpoint_id(config),
-        )
         with self._lock:
             self.blobs.update(blobs)
-            self.storage[thread_id].setdefault(checkpoint_ns, {})[checkpoint["id"]] = stored
-        return checkpoint_config(thread_id, checkpoint_ns, checkpoint["id"])
+            self.storage[put.thread_id].setdefault(put.checkpoint_ns, {})[put.checkpoint_id] = (
+                put.checkpoint,
+                put.metadata,
+                put.parent_id,
+            )
+        return put.config
 
     def put_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         """Store a task's pending writes (see
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_writes`)."""
-        thread_id, checkpoint_ns = thread_of(config, "put_writes")
-        checkpoint_id = required_checkpoint_id(config)
+        target = writes_target(config)
         rows = [
-            ((task_id, WRITES_IDX_MAP.get(channel, idx)), (task_id, channel, self.serde.dumps_typed(value), task_path))
-            for idx, (channel, value) in enumerate(writes)
+            (idx, replaces, (task_id, channel, self.serde.dumps_typed(value), task_path))
+            for idx, replaces, channel, value in write_slots(writes)
         ]
         with self._lock:
-            stored = self.writes[(thread_id, checkpoint_ns, checkpoint_id)]
-            for key, row in rows:
-                if key[1] >= 0 and key in stored:
-                    continue
-                stored[key] = row
+            stored = self.writes[target]
+            for idx, replaces, row in rows:
+                if replaces or (task_id, idx) not in stored:
+                    stored[(task_id, idx)] = row
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
@@ -201,45 +174,9 @@ class InMemorySaver(BaseCheckpointSaver[str]):
             for blob in [blob for blob in self.blobs if blob[0] == thread_id]:
                 del self.blobs[blob]
 
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """Async twin of :meth:`get_tuple` (runs it directly: nothing here blocks)."""
-        return self.get_tuple(config)
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        """Async twin of :meth:`list`."""
-        for item in self.list(config, filter=filter, before=before, limit=limit):
-            yield item
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Async twin of :meth:`put`."""
-        return self.put(config, checkpoint, metadata, new_versions)
-
-    async def aput_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        """Async twin of :meth:`put_writes`."""
-        self.put_writes(config, writes, task_id, task_path)
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        """Async twin of :meth:`delete_thread`."""
-        self.delete_thread(thread_id)
-
-    def get_next_version(self, current: str | None, channel: None = None) -> str:
-        """The version after ``current``: a zero-padded counter and a random fraction (LangGraph's format)."""
-        return next_version(current)
+    async def _blocking(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Runs the sync method directly: nothing here blocks."""
+        return fn(*args)
 
 
 MemorySaver = InMemorySaver

@@ -14,6 +14,7 @@ from ..checkpoint.base import BaseCheckpointSaver
 from ..errors import InvalidArgumentError, InvalidGraphError
 from .compiled import CompiledStateGraph
 from .constants import END, RESERVED_CHARS, START, Command
+from .persistence import check_breakpoints
 from .specs import Branch, GraphSpec, NodeSpec, inferred_input_schema, node_name
 from .state import StateSchema
 
@@ -367,7 +368,14 @@ class StateGraph:
         """Same as ``add_edge(key, END)``."""
         return self.add_edge(key, END)
 
-    def compile(self, checkpointer: Any = None, *, name: str | None = None) -> CompiledStateGraph:
+    def compile(
+        self,
+        checkpointer: Any = None,
+        *,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
+        name: str | None = None,
+    ) -> CompiledStateGraph:
         """Check the graph and return it ready to run.
 
         :param checkpointer: a :class:`~streamflow.checkpoint.base.BaseCheckpointSaver` the graph keeps its
@@ -378,6 +386,11 @@ class StateGraph:
             subgraph continues its state run after run. A root graph with None or False keeps no
             checkpoints; one with True refuses to run (LangGraph's ``RuntimeError``).
 
+        :param interrupt_before: node names (or ``"*"`` for every node) before which a run pauses, as
+            LangGraph's breakpoints: the run ends with the step's tasks pending in its checkpoint, and
+            ``invoke(None, config)`` (or ``Command(resume=...)``) goes on from there. Without a checkpointer
+            the run just ends there.
+        :param interrupt_after: the same, after those nodes ran (their step's checkpoint saved)
         :param name: the graph's name, as its runs' ``RunStarted`` events and ``astream_events`` show it
             (default ``"LangGraph"``, as in LangGraph)
 
@@ -389,7 +402,8 @@ class StateGraph:
             least one edge from START to another node"``), a path map naming an unknown node (``"At 'a' node,
             'route' branch found unknown target 'x'"``), an edge to an unknown node (``"Found edge ending at
             unknown node `x`"``)
-        :raises InvalidArgumentError: for a ``checkpointer`` that is neither a saver, None, True nor False
+        :raises InvalidArgumentError: for a ``checkpointer`` that is neither a saver, None, True nor False, or
+            an ``interrupt_before``/``interrupt_after`` naming no node (``"Interrupt node `x` not found"``)
         """
         if checkpointer is not None and not isinstance(checkpointer, (bool, BaseCheckpointSaver)):
             raise InvalidArgumentError(
@@ -431,6 +445,7 @@ class StateGraph:
         )
         graph.context_schema = self.context_schema
         graph.checkpointer = checkpointer
+        graph.interrupt_before, graph.interrupt_after = check_breakpoints(self.nodes, interrupt_before, interrupt_after)
         return graph
 
 

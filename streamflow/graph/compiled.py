@@ -25,7 +25,15 @@ from ..views import View
 from .cancellation import SyncRunner
 from .context import RunContext, TaskContext, _current, current_task
 from .output import GraphOutput
-from .persistence import Durability, StateSnapshot, require_thread, snapshot_of, with_durability
+from .persistence import (
+    Durability,
+    StateSnapshot,
+    check_breakpoints,
+    require_thread,
+    snapshot_of,
+    with_breakpoints,
+    with_durability,
+)
 from .pregel import execute, update_thread
 from .run import Run, parse_config
 from .runtime import coerce_context
@@ -74,6 +82,10 @@ class CompiledStateGraph(GraphSpec):
     """The ``context_schema`` given to ``StateGraph`` (None: any context is taken as given)."""
     checkpointer: Any = None
     """The ``checkpointer`` given to ``compile()``: a saver, or None, True or False (see ``compile``)."""
+    interrupt_before: Any = None
+    """The ``interrupt_before`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
+    interrupt_after: Any = None
+    """The ``interrupt_after`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
 
     # -- threads -------------------------------------------------------------------------------------
 
@@ -91,7 +103,22 @@ class CompiledStateGraph(GraphSpec):
         graph = type(self)(self.name, self.schema, self.nodes, self.edges_from, self.joins_with, self.branches_from)
         graph.context_schema = self.context_schema
         graph.checkpointer = checkpointer
+        graph.interrupt_before, graph.interrupt_after = self.interrupt_before, self.interrupt_after
         return graph
+
+    def _run_config(
+        self, config: Mapping[str, Any] | None, durability: Durability | None, before: Any, after: Any
+    ) -> Mapping[str, Any] | None:
+        """``config`` with a run's ``durability`` and breakpoints (``interrupt_before``/``interrupt_after`` of
+        ``invoke()`` and ``stream()``, which replace the compiled ones for that run, as in LangGraph).
+
+        :raises InvalidArgumentError: for a durability other than the three, or a breakpoint naming no node
+        """
+        config = with_durability(config, durability)
+        if before is None and after is None:
+            return config
+        before, after = check_breakpoints(self.nodes, before, after)
+        return with_breakpoints(config, before, after)
 
     def _saver(self) -> BaseCheckpointSaver[Any]:
         saver = self.checkpointer
@@ -262,6 +289,8 @@ class CompiledStateGraph(GraphSpec):
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         context: Any = None,
         durability: Durability | None = None,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
     ) -> AsyncGenerator[Any, None]:
         """Run the graph and yield the chunks of ``stream_mode`` as they happen.
 
@@ -292,7 +321,7 @@ class CompiledStateGraph(GraphSpec):
             error); another :class:`~streamflow.types.Command` input applies its update and goto
         :raises ParentCommand: when a node of this graph returns ``Command(graph=Command.PARENT)`` (no parent)
         """
-        config = with_durability(config, durability)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after)
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         parent = _parent_on_loop()
         if parent is not None:
@@ -312,6 +341,8 @@ class CompiledStateGraph(GraphSpec):
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         context: Any = None,
         durability: Durability | None = None,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
     ) -> Iterator[Any]:
         """The sync twin of :meth:`astream`: the same async stream, carried to this thread through an anyio
         blocking portal in batches. Async nodes work here too. ``stream_mode`` defaults to ``"updates"``, as
@@ -335,7 +366,7 @@ class CompiledStateGraph(GraphSpec):
         :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
-        config = with_durability(config, durability)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after)
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
         parent = _parent_in_thread()
         if parent is not None:
@@ -537,7 +568,8 @@ class CompiledStateGraph(GraphSpec):
         """Run the graph with ``context`` (or ``inherited``) and return its final state."""
         run_context = coerce_context(self.context_schema, context, inherited)
         async with Run(self, input, config, replay_size=0, context=run_context) as run:
-            return await run.result()
+            state = await run.result()
+            return state, tuple(run.context.interrupts)
 
     async def ainvoke(
         self,
@@ -550,6 +582,8 @@ class CompiledStateGraph(GraphSpec):
         version: str = "v1",
         context: Any = None,
         durability: Durability | None = None,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
     ) -> Any:
         """Run the graph to the end and return its result, as LangGraph's ``invoke``.
 
@@ -557,8 +591,11 @@ class CompiledStateGraph(GraphSpec):
         it: a dict of the output schema's keys that have a value (the state schema's keys without an output
         schema), the value itself for a root state (``StateGraph(list)``), or None when neither the input nor
         any step wrote one of those keys (as LangGraph returns); with ``version="v2"`` it is a
-        :class:`~streamflow.types.GraphOutput` whose ``value`` is that result and whose ``interrupts`` is
-        ``()``. Any other ``stream_mode`` (a list too, even ``["values"]``) returns the list of the chunks
+        :class:`~streamflow.types.GraphOutput` whose ``value`` is that result and whose ``interrupts`` are
+        the interrupts the run paused on (``()`` when it finished); with ``version="v1"`` a run that paused
+        on ``interrupt()`` returns its state with ``"__interrupt__"``, the list of them, as LangGraph 1.2.
+        A ``Command(resume=...)`` input resumes a paused thread (see :func:`~streamflow.types.interrupt`).
+        Any other ``stream_mode`` (a list too, even ``["values"]``) returns the list of the chunks
         :meth:`astream` would yield with the same ``stream_mode``, ``subgraphs`` and ``version``, except that,
         as in LangGraph, the root graph's ``values`` and ``updates`` chunks show the output schema's keys only
         (a ``values`` chunk only after a step that wrote one of them, an update with none of them as None).
@@ -580,17 +617,17 @@ class CompiledStateGraph(GraphSpec):
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        config = with_durability(config, durability)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after)
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             parent = _parent_on_loop()
             if parent is not None:
                 run = _nested_context(
                     parent.run, config, coerce_context(self.context_schema, context, parent.run.context)
                 )
-                state = await _execute_nested(self, input, parent, parent.nested_ns(), run)
-            else:
-                state = await self._final_state(input, config, context, self._inherited())
-            return GraphOutput(state) if version == "v2" else state
+                state = await _execute_nested(self, input, parent, _nested_ns(self, parent), run)
+                return GraphOutput(state) if version == "v2" else state
+            state, interrupts = await self._final_state(input, config, context, self._inherited())
+            return _with_interrupts(state, interrupts, version)
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
         parent = _parent_on_loop()
         if parent is None:
@@ -613,6 +650,8 @@ class CompiledStateGraph(GraphSpec):
         version: str = "v1",
         context: Any = None,
         durability: Durability | None = None,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
     ) -> Any:
         """The sync twin of :meth:`ainvoke`, with the same arguments and results (the output schema's keys,
         a root value, None, or the list of chunks, as :meth:`ainvoke` says). The default run goes through an
@@ -626,19 +665,19 @@ class CompiledStateGraph(GraphSpec):
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        config = with_durability(config, durability)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after)
         parent = _parent_in_thread()
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             if parent is not None:
                 run = _nested_context(
                     parent.run, config, coerce_context(self.context_schema, context, parent.run.context)
                 )
-                state = parent.run.call_from_thread(_execute_nested, self, input, parent, parent.nested_ns(), run)
-            else:
-                state = call_sync(
-                    self._final_state, input, config, context, self._inherited(), async_alternative="ainvoke()"
-                )
-            return GraphOutput(state) if version == "v2" else state
+                state = parent.run.call_from_thread(_execute_nested, self, input, parent, _nested_ns(self, parent), run)
+                return GraphOutput(state) if version == "v2" else state
+            state, interrupts = call_sync(
+                self._final_state, input, config, context, self._inherited(), async_alternative="ainvoke()"
+            )
+            return _with_interrupts(state, interrupts, version)
         collect = _Collector(stream_mode, print_mode, subgraphs, version)
         if parent is not None:
             batches = self._output_batches(input, config, collect.modes, subgraphs, context, parent)
@@ -656,6 +695,21 @@ class CompiledStateGraph(GraphSpec):
         for part in parts:
             collect.add(part)
         return collect.result()
+
+
+def _with_interrupts(state: Any, interrupts: tuple[Any, ...], version: str) -> Any:
+    """``invoke()``'s result for a run that ended with ``interrupts`` (empty: it finished), as LangGraph 1.2
+    gives it: v2 a :class:`GraphOutput` carrying them; v1 the state with ``"__interrupt__"`` (a list of them)
+    added, a state of None counting as ``{}`` (a root value that is not a dict is returned alone)."""
+    if version == "v2":
+        return GraphOutput(state, interrupts)
+    if not interrupts:
+        return state
+    if state is None:
+        return {"__interrupt__": list(interrupts)}
+    if isinstance(state, dict):
+        return {**state, "__interrupt__": list(interrupts)}
+    return state
 
 
 def _output_only(open_view: Callable[[Run], View]) -> Callable[[Run], View]:
@@ -785,6 +839,16 @@ def _nested_context(run: RunContext, config: Mapping[str, Any] | None, context: 
     return child
 
 
+def _nested_ns(graph: Any, task: TaskContext) -> tuple[str, ...]:
+    """The namespace of ``graph`` run inside ``task``'s code (:meth:`TaskContext.nested_ns`), except for a
+    graph compiled with ``checkpointer=True``: the task's node name alone, as LangGraph keeps such a graph's
+    checkpoints under it, so the graph continues its state each time the node runs it."""
+    ns = task.nested_ns()
+    if getattr(graph, "checkpointer", None) is True:
+        return (*task.ns, task.node)
+    return ns
+
+
 async def _execute_nested(
     graph: GraphSpec, graph_input: Any, task: TaskContext, ns: tuple[str, ...], run: RunContext
 ) -> Any:
@@ -861,7 +925,7 @@ async def _nested_batches(
     ``astream()`` of ``graph`` alone would shape them (``invoke()``'s, with its output schema's keys only,
     when ``output_only``); then raise what it raised. The parent's views see its events as a subgraph's.
     Leaving early cancels it and waits for it."""
-    ns = task.nested_ns()
+    ns = _nested_ns(graph, task)
     depth = len(ns)
     audience = str(uuid.uuid4()) if "custom" in spec.modes else None
     if audience is not None or output_only:

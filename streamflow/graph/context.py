@@ -79,6 +79,11 @@ class RunContext:
     output_ns: tuple[str, ...] | None = None
     """The namespace of the graph whose ``values`` and ``updates`` show its output schema's keys only (the
     graph ``invoke()`` runs with a ``stream_mode``: LangGraph streams it with its output keys), or None."""
+    resume: Any = None
+    """For a run resumed with ``Command(resume=...)``: its :class:`~streamflow.graph.interrupts.RunResume`
+    (shared with its subgraphs and the graphs its nodes run), else None."""
+    interrupts: list[Any] = attrs.field(factory=list)
+    """The interrupts the root graph's run ended on (empty unless it paused)."""
     cancel_flag: CancelFlag = attrs.field(factory=CancelFlag, init=False)
     """Set when the run ends cancelled or failed (the message names the run and why)."""
     stop_reason: str | None = attrs.field(default=None, init=False)
@@ -162,6 +167,9 @@ class TaskContext:
     runtime: Any = attrs.field(default=None, init=False)
     """The task's ``Runtime`` (:mod:`streamflow.graph.runtime`), once made: on first use, by the node's
     ``runtime`` parameter or ``get_runtime()``. A tool call's context makes its own."""
+    scratchpad: Any = None
+    """The task's interrupt bookkeeping (:class:`~streamflow.graph.interrupts.Scratchpad`): what
+    ``interrupt()`` answers from; shared by the task's tool calls."""
     nested_runs: int = 0
     """Compiled graphs this task's code has run inside it so far (``invoke()``, ``stream()`` ... called in
     the node); see :meth:`nested_ns`."""

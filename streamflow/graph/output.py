@@ -14,8 +14,8 @@ OutputT = TypeVar("OutputT")
 @dataclass(frozen=True)
 class GraphOutput(Generic[OutputT]):
     """The result of ``invoke(..., version="v2")``: ``value`` is the graph's final state (what
-    ``invoke()`` returns with ``version="v1"``); ``interrupts`` the interrupts the run ended on, always
-    ``()`` until streamflow has interrupts.
+    ``invoke()`` returns with ``version="v1"``); ``interrupts`` the interrupts the run ended on
+    (:class:`~streamflow.types.Interrupt` objects; ``()`` when it finished).
 
     Unlike LangGraph's, it has no deprecated dict access (``result[key]``, ``key in result``): read
     ``result.value``.

@@ -23,6 +23,8 @@ import attrs
 
 from ..checkpoint.base import (
     ERROR,
+    INTERRUPT,
+    RESUME,
     BaseCheckpointSaver,
     Checkpoint,
     CheckpointTuple,
@@ -46,6 +48,10 @@ __all__ = [
     "with_durability",
 ]
 
+NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
+"""The task id writes that belong to no task are saved under (a resume ``Command``'s update), as LangGraph's:
+they are part of the checkpoint's state for every reader."""
+
 NO_WRITES = "__no_writes__"
 """The channel a task that wrote nothing records its end under, so a resume knows it finished."""
 
@@ -62,6 +68,10 @@ under both), ``"exit"`` once, when the run ends (finished or failed), with the w
 
 DURABILITY_KEY = "__pregel_durability"
 """The ``configurable`` key a run's durability travels under (LangGraph's)."""
+
+BREAKPOINT_KEYS = ("__streamflow_interrupt_before", "__streamflow_interrupt_after")
+"""The ``configurable`` keys a run's ``interrupt_before``/``interrupt_after`` (given to ``invoke()`` or
+``stream()``) travel under to the root graph."""
 
 _TASK_IDS = uuid.UUID("6ba7b812-9dad-11d1-80b4-00c04fd430c8")
 
@@ -92,7 +102,8 @@ class StateSnapshot(NamedTuple):
     config addressing this checkpoint; ``metadata``: its metadata (``source``, ``step``, ``parents`` and run
     metadata), None for a thread without checkpoints; ``created_at``: ISO 8601 time it was saved;
     ``parent_config``: the previous checkpoint's config; ``tasks``: :class:`PregelTask` per next task;
-    ``interrupts``: ``()`` (streamflow has no interrupts yet).
+    ``interrupts``: the interrupts the thread waits on at this checkpoint (those of its tasks, in task
+    order; ``()`` when none).
     """
 
     values: Any
@@ -116,6 +127,45 @@ def with_durability(config: Mapping[str, Any] | None, durability: str | None) ->
         raise InvalidArgumentError(f"durability must be 'sync', 'async' or 'exit'; got {durability!r}")
     config = dict(config or {})
     config["configurable"] = {**(config.get("configurable") or {}), DURABILITY_KEY: durability}
+    return config
+
+
+def check_breakpoints(nodes: Iterable[str], before: Any, after: Any) -> tuple[Any, Any]:
+    """``interrupt_before``/``interrupt_after`` checked against the graph's ``nodes``: None, ``"*"`` (every
+    node) or a list of node names (as a tuple).
+
+    :raises InvalidArgumentError: (a ValueError) ``"Interrupt node `x` not found"`` (LangGraph's words) for a
+        name that is no node, or for a value that is neither ``"*"`` nor a list of names
+    """
+    known = list(nodes)
+    out: list[Any] = []
+    for given in (before, after):
+        if given is None or given == "*":
+            out.append(given)
+            continue
+        if isinstance(given, str) or not isinstance(given, Iterable):
+            raise InvalidArgumentError(
+                f'interrupt_before/interrupt_after take "*" or a list of node names; got {given!r}'
+            )
+        names = tuple(given)
+        for name in names:
+            if name not in known:
+                raise InvalidArgumentError(f"Interrupt node `{name}` not found (the graph's nodes: {known})")
+        out.append(names)
+    return out[0], out[1]
+
+
+def with_breakpoints(config: Mapping[str, Any] | None, before: Any, after: Any) -> Mapping[str, Any] | None:
+    """``config`` carrying a run's ``interrupt_before``/``interrupt_after`` (checked values) to its root
+    graph (unchanged when both are None)."""
+    if before is None and after is None:
+        return config
+    config = dict(config or {})
+    configurable = dict(config.get("configurable") or {})
+    for key, value in zip(BREAKPOINT_KEYS, (before, after), strict=True):
+        if value is not None:
+            configurable[key] = value
+    config["configurable"] = configurable
     return config
 
 
@@ -222,7 +272,11 @@ class Thread:
 
     @property
     def channel_values(self) -> dict[str, Any]:
-        return {} if self.saved is None else dict(self.saved.checkpoint["channel_values"])
+        """The checkpoint's channels, with the nodes a ``Command(goto=...)`` input triggered against it
+        (``branch:to:<node>`` writes under :data:`NULL_TASK_ID`)."""
+        if self.saved is None:
+            return {}
+        return _with_null_triggers(self.saved.checkpoint["channel_values"], self.saved.pending_writes)
 
     def pending(self) -> dict[str, dict[str, Any]]:
         """The writes saved against the current checkpoint, by task id (``{}`` for a task that wrote none)."""
@@ -234,12 +288,68 @@ class Thread:
             if channel == ERROR:
                 failed.add(task_id)
                 continue
+            if channel in (INTERRUPT, RESUME):
+                continue  # a task that paused did not finish
             writes = out.setdefault(task_id, {})
             if channel != NO_WRITES and not channel.startswith("__"):
                 writes[channel] = value
         for task_id in failed:
             out.pop(task_id, None)
         return out
+
+    def null_writes(self, keys: Iterable[str]) -> list[tuple[str, Any]]:
+        """The writes to state ``keys`` saved under :data:`NULL_TASK_ID` against the current checkpoint."""
+        if self.saved is None:
+            return []
+        known = set(keys)
+        return [(c, v) for t, c, v in self.saved.pending_writes or () if t == NULL_TASK_ID and c in known]
+
+    async def put_null_writes(self, pairs: Sequence[tuple[str, Any]]) -> None:
+        """Save ``pairs`` (a ``Command`` input's update and goto triggers) under :data:`NULL_TASK_ID` against
+        the current checkpoint, where every reader of it finds them, this run's included."""
+        assert self.saved is not None
+        await self.put_writes(NULL_TASK_ID, dict(pairs))
+        kept = [w for w in self.saved.pending_writes or () if w[0] != NULL_TASK_ID]
+        self.saved = self.saved._replace(pending_writes=[*kept, *((NULL_TASK_ID, c, v) for c, v in pairs)])
+
+    def answers(self, task_id: str) -> list[Any]:
+        """The resume values task ``task_id`` of the current step was given so far (in ``interrupt()`` call
+        order), saved with its last interrupt."""
+        if self.saved is None:
+            return []
+        for tid, channel, value in self.saved.pending_writes or ():
+            if tid == task_id and channel == RESUME:
+                return list(value) if isinstance(value, list) else [value]
+        return []
+
+    def pending_interrupts(self) -> dict[str, Any]:
+        """The interrupts the current checkpoint's tasks paused on and that no finished write answered, by id."""
+        if self.saved is None:
+            return {}
+        finished = set(self.pending())
+        out: dict[str, Any] = {}
+        for tid, channel, value in self.saved.pending_writes or ():
+            if channel == INTERRUPT and tid not in finished:
+                for item in value if isinstance(value, (list, tuple)) else (value,):
+                    out[str(getattr(item, "id", ""))] = item
+        return out
+
+    async def put_interrupt(self, task_id: str, interrupts: Sequence[Any], answers: list[Any] | None) -> None:
+        """Save that task ``task_id`` paused on ``interrupts`` (LangGraph's ``__interrupt__`` write), with the
+        resume values it was given so far (``__resume__``), against the current checkpoint.
+
+        :raises CheckpointSerializationError: for an interrupt value the serializer cannot store
+        """
+        if self.saved is None:
+            return
+        pairs: list[tuple[str, Any]] = [(INTERRUPT, list(interrupts))]
+        if answers:
+            pairs.append((RESUME, list(answers)))
+        if self.deferred is not None:
+            self.deferred_writes.append((task_id, pairs))
+            return
+        with anyio.CancelScope(shield=True):
+            await self._put_writes(self.saved.config, pairs, task_id)
 
     @property
     def step_source(self) -> str | None:
@@ -444,13 +554,23 @@ def snapshot_of(
     if saved is None:
         return StateSnapshot({}, (), dict(config), None, None, None, ())
     keys = schema.keys
-    values = saved.checkpoint["channel_values"]
+    values = dict(saved.checkpoint["channel_values"])
+    null = [(c, v) for t, c, v in saved.pending_writes or () if t == NULL_TASK_ID and c in keys]
+    if null:  # a resume Command's update: part of the checkpoint's state, as LangGraph reads it
+        state_keys = {k: values[k] for k in keys if k in values}
+        schema.apply(state_keys, [("a resume Command's update", {c: v}) for c, v in null])
+        values.update(state_keys)
     checkpoint_id = saved.config["configurable"]["checkpoint_id"]
     ns = saved.config["configurable"].get("checkpoint_ns", "")
     step = int(saved.metadata.get("step", -1))
     pending: dict[str, dict[str, Any]] = {}
     errors: dict[str, Any] = {}
+    paused: dict[str, tuple[Any, ...]] = {}
     for task_id, channel, value in saved.pending_writes or ():
+        if channel in (INTERRUPT, RESUME):
+            if channel == INTERRUPT:
+                paused[task_id] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+            continue
         writes = pending.setdefault(task_id, {})
         if channel in keys:
             writes[channel] = value
@@ -459,7 +579,7 @@ def snapshot_of(
             del pending[task_id]
     tasks: list[PregelTask] = []
     kept = set(subgraphs)
-    for name, path in next_paths(values, order):
+    for name, path in next_paths(_with_null_triggers(values, saved.pending_writes), order):
         task_id = task_id_for(checkpoint_id, ns, step + 1, path)
         result = pending.get(task_id)
         if schema.root and result is not None:
@@ -470,7 +590,18 @@ def snapshot_of(
             thread_id = saved.config["configurable"]["thread_id"]
             sub_ns = "|".join(p for p in (ns, f"{name}:{task_id}") if p)
             sub_state = {"configurable": {"thread_id": thread_id, "checkpoint_ns": sub_ns}}
-        tasks.append(PregelTask(task_id, name, shown_path, error=errors.get(task_id), state=sub_state, result=result))
+        interrupts = () if task_id in pending else paused.get(task_id, ())
+        tasks.append(
+            PregelTask(
+                task_id,
+                name,
+                shown_path,
+                error=errors.get(task_id),
+                interrupts=interrupts,
+                state=sub_state,
+                result=result,
+            )
+        )
     state = {k: values[k] for k in keys if k in values}
     waiting = tasks
     if live:
@@ -486,7 +617,22 @@ def snapshot_of(
         saved.checkpoint["ts"],
         None if saved.parent_config is None else dict(saved.parent_config),
         tuple(tasks),
+        tuple(i for t in tasks for i in t.interrupts),
     )
+
+
+def _with_null_triggers(values: Mapping[str, Any], writes: Iterable[Any] | None) -> dict[str, Any]:
+    """``values`` with the ``branch:to:<node>`` channels and the ``Send`` packets written under
+    :data:`NULL_TASK_ID` (a goto given to a thread as a ``Command`` input, as LangGraph saves it)."""
+    out = dict(values)
+    for task_id, channel, value in writes or ():
+        if task_id != NULL_TASK_ID:
+            continue
+        if channel.startswith("branch:to:"):
+            out[channel] = None
+        elif channel == SENDS:
+            out[SENDS] = [*(out.get(SENDS) or ()), *value]
+    return out
 
 
 def next_paths(channel_values: Mapping[str, Any], order: Sequence[str]) -> list[tuple[str, tuple[Any, ...]]]:

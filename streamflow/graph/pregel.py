@@ -25,18 +25,21 @@ import anyio
 import attrs
 
 from ..channel import Channel
-from ..checkpoint.base import ERROR, BaseCheckpointSaver
+from ..checkpoint.base import ERROR, INTERRUPT, BaseCheckpointSaver
 from ..errors import (
     EmptyInputError,
+    GraphInterrupt,
     GraphRecursionError,
-    InvalidArgumentError,
     InvalidGraphError,
     InvalidUpdateError,
     ParentCommand,
+    UnknownInterruptError,
 )
 from ..events import (
     EMPTY_METADATA,
     CheckpointSaved,
+    Interrupted,
+    Resumed,
     StateUpdate,
     StateValues,
     TaskFailed,
@@ -44,10 +47,21 @@ from ..events import (
     TaskStarted,
     error_type_name,
 )
+from ..interrupts import Interrupt, is_resume_map
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import END, START, Command, Send
 from .context import RunContext, TaskContext, Writer, _current
-from .persistence import SENDS, START_CHANNEL, Thread, durability_of, next_paths, subgraph_ns_part, task_id_for
+from .interrupts import RunResume, Scratchpad
+from .persistence import (
+    BREAKPOINT_KEYS,
+    SENDS,
+    START_CHANNEL,
+    Thread,
+    durability_of,
+    next_paths,
+    subgraph_ns_part,
+    task_id_for,
+)
 from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .state import ROOT
@@ -90,6 +104,8 @@ class _Task:
     routes: list[tuple[Branch, list[Any]]] | None = None
     """Where each conditional edge of the task's node goes (routed inside the task, see :func:`_route_in_task`),
     once the node returned; None for a node without any."""
+    interrupts: tuple[Any, ...] | None = None
+    """The interrupts the task's node paused on (``interrupt()`` without an answer), or None."""
 
 
 class _Step:
@@ -195,7 +211,11 @@ class _Step:
         flag = NEVER_CANCELLED if node.is_async or node.is_subgraph else CancelFlag()
         writer = Writer(run, ns, name, step, task_id, flag)
         ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
+        task_ns = "|".join((*ns, f"{name}:{task_id}"))
+        answers = [] if self.thread is None else self.thread.answers(task_id)
+        scratch = ctx.scratchpad = Scratchpad(task_ns, answers, run.resume)
         token = _current.set(ctx)
+        paused: GraphInterrupt | None = None
         try:
             try:
                 if node.is_subgraph:
@@ -212,6 +232,8 @@ class _Step:
                 task.routes = await _route_in_task(self.graph, node, self.state, update, ctx)
         except ParentCommand:
             raise  # on its way to the parent graph: not a failure of this task (nor LangGraph's)
+        except GraphInterrupt as exc:
+            paused = exc  # the task pauses: not a failure, its siblings go on
         except Exception as exc:
             if self.thread is not None:
                 await self.thread.put_error(task_id, exc)
@@ -230,6 +252,9 @@ class _Step:
             raise
         finally:
             _current.reset(token)
+        if paused is not None:
+            await self.pause(task, paused, scratch)
+            return
         task.update = update
         task.done = True
         if self.thread is not None:
@@ -245,6 +270,52 @@ class _Step:
         if channel.wants(TaskFinished):
             result = update if task.writes is None else _folded_writes(task.writes)
             await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=result))
+
+    async def pause(self, task: _Task, exc: GraphInterrupt, scratch: Scratchpad) -> None:
+        """Record that ``task`` paused on the interrupts of ``exc``: saved against the step's checkpoint (with
+        the answers the task used so far) and published as :class:`~streamflow.events.Interrupted`."""
+        interrupts = tuple(exc.args[0]) if exc.args else ()
+        task.interrupts = interrupts
+        task.done = True
+        if self.thread is not None:
+            await self.thread.put_interrupt(task.id, interrupts, scratch.used)
+        channel = self.run.channel
+        if interrupts and channel.wants(Interrupted):  # a subgraph's breakpoint shows at the root only
+            values = None if self.state is None else self.graph.schema.values(self.state, self.shown)
+            await channel.publish(
+                Interrupted(
+                    ns=self.ns,
+                    node=task.node.name,
+                    step=self.step,
+                    task_id=task.id,
+                    tags=self.run.tags,
+                    interrupts=[_interrupt_dict(i) for i in interrupts],
+                    values=values,
+                )
+            )
+
+
+def _shown_interrupts(paused: Mapping[str, Any] | None, task_id: str) -> tuple[dict[str, Any], ...]:
+    """The interrupts task ``task_id`` paused on (``paused``: a checkpoint's interrupt writes by task id) as a
+    checkpoint record's task shows them."""
+    if not paused or task_id not in paused:
+        return ()
+    found = paused[task_id]
+    return tuple(
+        {
+            "value": getattr(i, "value", None),
+            "id": getattr(i, "id", None),
+            "response_schema": getattr(i, "response_schema", None),
+        }
+        for i in (found if isinstance(found, (list, tuple)) else (found,))
+    )
+
+
+def _interrupt_dict(item: Any) -> dict[str, Any]:
+    """An interrupt as the events carry it: ``{"value", "id"}``."""
+    if isinstance(item, Interrupt):
+        return item.to_dict()
+    return {"value": getattr(item, "value", item), "id": getattr(item, "id", "")}
 
 
 def _take_result(graph: GraphSpec, task: _Task, out: Any, ns: tuple[str, ...]) -> dict[str, Any] | None:
@@ -620,17 +691,15 @@ def _command_input(graph: GraphSpec, command: Command[Any], *, checkpointer: boo
     applies its update twice (as the input, then again as its START node's write), so a key with a reducer
     gets it twice.
 
-    :raises RuntimeError: for ``Command(resume=...)``: without a ``checkpointer`` LangGraph's error; with one,
-        because streamflow has no interrupts to resume yet
+    :raises RuntimeError: for ``Command(resume=...)`` without a ``checkpointer`` (LangGraph's error); with one
+        (a new thread: nothing to resume) the resume value is left unused, as LangGraph leaves it
     :raises InvalidUpdateError: for ``Command(graph=Command.PARENT)`` (there is no parent graph) or an update
         the state schema does not take
     """
     if command.graph == Command.PARENT:
         raise InvalidUpdateError("There is no parent graph")
-    if command.resume is not None:
-        if not checkpointer:
-            raise RuntimeError("Cannot use Command(resume=...) without checkpointer")
-        raise RuntimeError("Command(resume=...) resumes an interrupted run; streamflow has no interrupts yet")
+    if command.resume is not None and not checkpointer:
+        raise RuntimeError("Cannot use Command(resume=...) without checkpointer")
     pairs = _command_writes(graph.schema, command, "the graph input")
     goto = command.goto
     targets: list[str | Send] = [goto] if isinstance(goto, (str, Send)) else list(goto)
@@ -709,6 +778,9 @@ class _Saving:
         values = self.thread.channel_values
         keys = self.graph.schema.keys
         state.update({k: v for k, v in values.items() if k in keys})
+        null = self.thread.null_writes(keys)
+        if null:  # a resume Command's update saved against the checkpoint: part of its state
+            self.graph.schema.apply(state, [("a resume Command's update", {c: v}) for c, v in null])
         for index, name in self.joins.items():
             if name in values:
                 joins_seen[index] = set(values[name] or ())
@@ -783,9 +855,11 @@ class _Saving:
         names: list[str],
         ids: list[str],
         errors: Mapping[str, Any] | None = None,
+        paused: Mapping[str, Any] | None = None,
     ) -> None:
         """Publish :class:`~streamflow.events.CheckpointSaved` for a checkpoint whose next tasks are ``names``
-        with ``ids`` (a task that failed, by id in ``errors``, shows its ``error`` as LangGraph's does)."""
+        with ``ids`` (a task that failed, by id in ``errors``, shows its ``error`` as LangGraph's does; one
+        that paused, by id in ``paused``, its interrupts as ``{"value", "id", "response_schema"}``)."""
         channel = self.run.channel
         if not channel.wants(CheckpointSaved):
             return
@@ -803,7 +877,12 @@ class _Saving:
                 tasks=[
                     {"id": i, "name": n, "error": errors[i], "state": self.task_state(n, i)}
                     if errors and i in errors
-                    else {"id": i, "name": n, "interrupts": (), "state": self.task_state(n, i)}
+                    else {
+                        "id": i,
+                        "name": n,
+                        "interrupts": _shown_interrupts(paused, i),
+                        "state": self.task_state(n, i),
+                    }
                     for i, n in zip(ids, names, strict=True)
                 ],
             )
@@ -863,6 +942,11 @@ async def execute(
     A ``Command`` as ``graph_input`` stands for its update and goto (see :func:`_command_input`); a node's
     ``Command`` is read by :func:`_take_result`.
 
+    A task that calls ``interrupt()`` without an answer pauses (:meth:`_Step.pause`); the run ends after its
+    step (:func:`_paused`). A ``Command`` input on a thread with checkpoints continues it, as LangGraph's
+    (:func:`_resume_input`): its update applies, the thread's pending tasks run again with the nodes its goto
+    names, and ``interrupt()`` returns the answers its ``resume`` gives.
+
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
         ``invoke`` returns None then)
@@ -870,9 +954,11 @@ async def execute(
     :raises InvalidUpdateError: for an input or node update the schema does not allow
     :raises InvalidGraphError: for a conditional edge or a ``Command(goto=...)`` naming an unknown node
     :raises ParentCommand: for ``Command(graph=Command.PARENT)`` returned by a node of a root graph
+    :raises GraphInterrupt: from a graph run under a namespace (a subgraph) whose task paused, to the task
+        running it (a root graph returns instead, the interrupts in ``run.interrupts``)
+    :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
     :raises GraphRecursionError: when a step beyond ``recursion_limit`` would run
-    :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``, or
-        a ``Command`` input on a thread that has checkpoints (LangGraph continues the thread; not done yet)
+    :raises InvalidArgumentError: (a ValueError) with a checkpointer, for a config without a ``thread_id``
     :raises EmptyInputError: for an input of None on a thread that has no checkpoint
     :raises CheckpointSerializationError: for a state value the checkpointer cannot store, naming its key
     :raises RuntimeError: for a root graph compiled with ``checkpointer=True`` (LangGraph's message), or a
@@ -902,7 +988,8 @@ async def execute(
             await thread.load()
             if thread.saved is not None and next_paths(thread.channel_values, list(graph.nodes)):
                 graph_input = None  # it did not finish: it resumes
-        elif not thread.exit_only:
+        else:
+            # with durability="exit" too: a subgraph that paused kept its last checkpoint (see below)
             await thread.load()
             if thread.saved is not None:
                 graph_input = None  # the task ran before and did not finish: the subgraph resumes, as LangGraph's
@@ -914,9 +1001,16 @@ async def execute(
             _enclosing.reset(token)
     saving = _Saving(graph, thread, run, ns, shown)
     saving.restore(state, joins_seen)
+    if not ns and isinstance(graph_input, Command) and thread.saved is not None:
+        await _resume_input(saving, graph_input, run, state)
+        graph_input = None  # the run goes on from the thread's checkpoint
     token = _enclosing.set(saving)
     try:
         return await _run(graph, graph_input, run, ns, shown, state, joins_seen, saving)
+    except GraphInterrupt:
+        # with durability="exit", a subgraph that paused keeps its last checkpoint, to resume from (LangGraph's)
+        thread.keep_at_exit = True
+        raise
     finally:
         _enclosing.reset(token)
         await thread.flush()
@@ -960,17 +1054,14 @@ async def _run(
                 # as LangGraph, the checkpoint it resumes from is streamed again
                 names, ids = saving.listed(tasks)
                 errors = {t: v for t, c, v in saved.pending_writes or () if c == ERROR}
-                await saving.announce(state, saved.config, saved.parent_config, saved.metadata, names, ids, errors)
+                asked = {t: v for t, c, v in saved.pending_writes or () if c == INTERRUPT}
+                await saving.announce(
+                    state, saved.config, saved.parent_config, saved.metadata, names, ids, errors, asked
+                )
         start_step = thread.step
     else:
         command = isinstance(graph_input, Command)
-        if command:
-            if saving is not None and saving.thread.saved is not None:
-                raise InvalidArgumentError(
-                    f"a Command input on thread {saving.thread.thread_id!r}, which has checkpoints, continues the "
-                    "thread in LangGraph; streamflow does not do that yet. A Command input works on a new thread "
-                    "or without a checkpointer"
-                )
+        if command:  # (on a thread with checkpoints, execute() made it a continuation: see _resume_input)
             graph_input, start_goto = _command_input(graph, graph_input, checkpointer=saving is not None)
         if saving is not None:
             start_step = saving.thread.step + 2
@@ -995,6 +1086,8 @@ async def _run(
             await saving.save("loop", start_step, state, tasks, joins_seen, first or (), wrote=[START])
     step = start_step + 1
     current = None if saving is None else saving.thread
+    before, after = _breakpoints(graph, run, ns)
+    resumed = saving is not None and graph_input is None  # no breakpoint before the tasks it resumes
     while True:
         # As LangGraph's loop, the limit is checked before it looks for tasks: a run that takes exactly
         # ``recursion_limit`` supersteps fails too, even when nothing is left to run.
@@ -1006,6 +1099,9 @@ async def _run(
             )
         if not tasks:
             break
+        if before and not resumed and _hits(before, tasks):
+            return await _breakpoint(run, ns, step, schema.output(state) if wrote_output else None)
+        resumed = False
         state_view = schema.view(state)
         for task in tasks:
             if task.input is None:
@@ -1016,8 +1112,14 @@ async def _run(
                 if task.id in pending:
                     task.update = pending[task.id] or None
                     task.done = True
+                    await _replay_cached(graph, run, ns, step, shown, task)
             pending = {}
         await _Step(graph, run, ns, step, shown, state, current).run_all([t for t in tasks if not t.done])
+        paused = [t for t in tasks if t.interrupts is not None]
+        if paused:
+            return await _paused(
+                graph, run, ns, step, shown, state, tasks, paused, schema.output(state) if wrote_output else None
+            )
         # LangGraph applies a step's writes in the order of the tasks' paths (pulls by node name, then pushes by
         # index), whatever order they finished in.
         done = [t for t in tasks if t.update]
@@ -1037,9 +1139,172 @@ async def _run(
         if saving is not None:
             written = dict.fromkeys(k for t in done for k in t.update or ())
             await saving.save("loop", step, state, tasks, joins_seen, written, wrote=[t.node.name for t in done])
+        if after and _hits(after, by_path):
+            return await _breakpoint(run, ns, step, schema.output(state) if wrote_output else None)
         step += 1
     # the state's output keys change only when a step writes one: the same as after the last such step
     return schema.output(state) if wrote_output else None
+
+
+def _breakpoints(graph: GraphSpec, run: RunContext, ns: tuple[str, ...]) -> tuple[Any, Any]:
+    """``(interrupt_before, interrupt_after)`` of a graph level: the compiled ones, replaced at the root by
+    those the run was given (``invoke(..., interrupt_before=...)``)."""
+    before = getattr(graph, "interrupt_before", None)
+    after = getattr(graph, "interrupt_after", None)
+    if not ns:
+        configurable = run.config.get("configurable") or {}
+        before = configurable.get(BREAKPOINT_KEYS[0], before)
+        after = configurable.get(BREAKPOINT_KEYS[1], after)
+    return before, after
+
+
+def _hits(breakpoints: Any, tasks: Sequence[_Task]) -> bool:
+    """Whether a task of ``tasks`` runs a node of ``breakpoints`` (``"*"``: any)."""
+    return any(breakpoints == "*" or t.node.name in breakpoints for t in tasks)
+
+
+async def _breakpoint(run: RunContext, ns: tuple[str, ...], step: int, result: Any) -> Any:
+    """Stop at an ``interrupt_before``/``interrupt_after`` breakpoint, as LangGraph does: an
+    :class:`~streamflow.events.Interrupted` without interrupts (``{"__interrupt__": ()}`` in ``updates``);
+    the root graph returns its result, a subgraph raises an empty :class:`~streamflow.errors.GraphInterrupt`.
+
+    :raises GraphInterrupt: under a namespace ``ns``
+    """
+    if ns:
+        raise GraphInterrupt(())  # LangGraph streams a subgraph's breakpoint at the root only
+    if run.channel.wants(Interrupted):
+        await run.channel.publish(Interrupted(ns=ns, step=step, tags=run.tags))
+    run.interrupts = []
+    return result
+
+
+async def _replay_cached(
+    graph: GraphSpec, run: RunContext, ns: tuple[str, ...], step: int, shown: tuple[str, ...], task: _Task
+) -> None:
+    """Stream a task whose writes a resumed run found saved (it does not run again) as LangGraph does: its
+    ``TaskStarted``, then its update marked ``cached`` (no ``TaskFinished``)."""
+    channel = run.channel
+    if channel.wants(TaskStarted):
+        await channel.publish(
+            TaskStarted(
+                ns=ns,
+                node=task.node.name,
+                step=step,
+                task_id=task.id,
+                tags=run.tags,
+                input=task.input,
+                triggers=task.triggers,
+                path=task.path,
+                metadata=run.call_metadata or EMPTY_METADATA,
+            )
+        )
+    if channel.wants(StateUpdate):
+        shown_update = graph.schema.unwrap(_only(task.update, shown))
+        await channel.publish(
+            StateUpdate(
+                ns=ns, node=task.node.name, step=step, task_id=task.id, tags=run.tags, update=shown_update, cached=True
+            )
+        )
+
+
+async def _paused(
+    graph: GraphSpec,
+    run: RunContext,
+    ns: tuple[str, ...],
+    step: int,
+    shown: tuple[str, ...],
+    state: dict[str, Any],
+    tasks: list[_Task],
+    paused: list[_Task],
+    result: Any,
+) -> Any:
+    """End a run whose step ``step`` had tasks that paused on ``interrupt()``, as LangGraph does: no new
+    checkpoint (the step runs again on resume; its finished tasks' writes are pending writes of the
+    checkpoint it started from). A subgraph (or a graph run inside a node) raises
+    :class:`~streamflow.errors.GraphInterrupt` to the task running it; the root graph shows the state with
+    the finished tasks' writes applied (a last ``values`` chunk when they wrote a shown key), records the
+    interrupts on ``run`` and returns its result.
+
+    :raises GraphInterrupt: under a namespace ``ns``, with every interrupt of the step in task order
+    """
+    interrupts = tuple(i for t in sorted(paused, key=_task_path) for i in t.interrupts or ())
+    if ns:
+        raise GraphInterrupt(interrupts)
+    schema = graph.schema
+    done = sorted((t for t in tasks if t.update), key=_task_path)
+    if done:
+        schema.apply(state, _updates(done))
+        if run.channel.wants(StateValues) and any(k in shown for t in done for k in t.update or ()):
+            await run.channel.publish(StateValues(ns=ns, step=step, tags=run.tags, values=schema.values(state, shown)))
+        if any(k in schema.output_keys for t in done for k in t.update or ()):
+            result = schema.output(state)
+    if not interrupts and run.channel.wants(Interrupted):  # a subgraph stopped at a breakpoint
+        await run.channel.publish(Interrupted(ns=ns, step=step, tags=run.tags))
+    run.interrupts = list(interrupts)
+    return result
+
+
+async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext, state: dict[str, Any]) -> None:
+    """Prepare a run on a thread with checkpoints whose input is ``command``, as LangGraph continues the thread:
+    apply its ``update`` to ``state`` and trigger the nodes its ``goto`` names (both saved with the checkpoint
+    under no task, as LangGraph saves them); for a
+    ``resume``, check its answers against the interrupts the thread waits on, hand them to the run and
+    publish :class:`~streamflow.events.Resumed`. The thread's pending tasks then run (again).
+
+    :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
+    :raises RuntimeError: for one resume value while several interrupts wait (LangGraph's message)
+    :raises InvalidUpdateError: for a ``Command`` with ``graph`` (``"There is no parent graph"``)
+    :raises InvalidGraphError: for a ``goto`` naming no node
+    :raises EmptyInputError: for a ``Command`` with neither ``update`` nor ``resume`` (LangGraph's)
+    :raises InvalidUpdateError: for an ``update`` the state schema does not take
+    """
+    goto = command.goto
+    targets: list[Any] = [goto] if isinstance(goto, (str, Send)) else list(goto)
+    if command.graph is not None:
+        raise InvalidUpdateError("There is no parent graph")  # LangGraph's, for a Command input
+    if command.update is None and command.resume is None and not targets:
+        raise EmptyInputError("Received empty Command input")  # LangGraph's
+    nodes = saving.graph.nodes
+    for target in targets:
+        name = target.node if isinstance(target, Send) else target
+        if (name == END and isinstance(target, Send)) or (name != END and name not in nodes):
+            raise InvalidGraphError(
+                f"Command(goto={target!r}) given as input names no node; known nodes: {sorted(nodes)} (or END)"
+            )
+    resume = command.resume
+    waiting = saving.thread.pending_interrupts()
+    if is_resume_map(resume):
+        unknown = sorted(set(resume or {}) - set(waiting))
+        if unknown:
+            raise UnknownInterruptError(
+                f"Command(resume=...) names interrupt id(s) {unknown} that thread {saving.thread.thread_id!r} "
+                f"is not waiting on; the pending interrupt ids are {sorted(waiting)}",
+                interrupt_ids=unknown,
+                pending_ids=sorted(waiting),
+            )
+    elif resume is not None and len(waiting) > 1:
+        raise RuntimeError(
+            "When there are multiple pending interrupts, you must specify the interrupt id when resuming. "
+            "Docs: https://docs.langchain.com/oss/python/langgraph/interrupts#handling-multiple-interrupts."
+        )
+    if command.update is not None:
+        # saved against the checkpoint under no task, as LangGraph does, so a later resume from it keeps it
+        pairs = _command_writes(saving.graph.schema, command, "the resume Command")
+        saving.graph.schema.apply(state, [("the resume Command", {key: value}) for key, value in pairs])
+    else:
+        pairs = []
+    triggers: list[tuple[str, Any]] = [
+        (f"branch:to:{target}", None) for target in targets if isinstance(target, str) and target != END
+    ]
+    sends = [[target.node, target.arg] for target in targets if isinstance(target, Send)]
+    if sends:
+        triggers.append((SENDS, sends))
+    if pairs or triggers:
+        await saving.thread.put_null_writes([*pairs, *triggers])
+    if resume is not None:
+        run.resume = RunResume(resume)
+        if run.channel.wants(Resumed):
+            await run.channel.publish(Resumed(tags=run.tags, resume=resume))
 
 
 async def update_thread(

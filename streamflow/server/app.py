@@ -45,7 +45,10 @@ default), which graphs registered without a checkpointer of their own use for ru
     graph's name) and answers 201 with its info plus ``thread_id`` and ``stream_url``; the run routes above
     then serve it. 409 while the thread has a run going (refused, not queued). ``{"command": {"resume": ...,
     "update": ..., "goto": ...}}`` in place of ``input`` resumes an interrupted thread with LangGraph's
-    ``Command`` (422 when the thread is not interrupted and the command has a ``resume``).
+    ``Command`` (422 when the thread is not interrupted and the command has a ``resume``, or when a resume map
+    names an interrupt id the thread does not wait on). The run's SSE stream shows a pause as an ``updates`` message
+    ``{"__interrupt__": [{"value", "id", "response_schema"}]}`` and a ``values`` message whose
+    ``interrupts`` lists them.
 ``GET /threads/{thread_id}/state``
     the thread's :class:`~streamflow.types.StateSnapshot` as JSON (``values``, ``next``, ``config``,
     ``metadata``, ``created_at``, ``parent_config``, ``tasks``, ``interrupts``); ``?checkpoint_id=`` for an

@@ -10,7 +10,10 @@ What a client receives, in order (shapes of ``data`` are JSON):
     one message per chunk of a selected stream mode: ``{"type": mode, "ns": [...], "data": chunk, "seq",
     "node", "step", "ts"}`` (``type``/``ns``/``data`` are LangGraph's v2 stream part; ``ts`` is when the
     event was made, in seconds since the epoch). A ``values`` message also has ``"interrupts"``, the list
-    LangGraph 1.2's v2 values part carries (``[]`` until streamflow has interrupts). When one event yields
+    LangGraph 1.2's v2 values part carries: ``[]``, or when a task paused on ``interrupt()`` its
+    ``{"value", "id", "response_schema"}`` each (``data`` is then the state its step started from). An
+    ``updates`` message for a pause has ``"data": {"__interrupt__": [{"value", "id", "response_schema"}, ...]}``
+    (``[]`` at an ``interrupt_before``/``interrupt_after`` breakpoint, ``node`` then null). When one event yields
     chunks for two modes (``tasks`` and ``debug``), both carry the same ``id`` and are written together.
 ``lag`` (``id`` = ``last_seq``)
     ``{"missed", "first_seq", "last_seq", "reason"}``: the run's events ``first_seq``..``last_seq`` (``missed``
@@ -49,7 +52,7 @@ from ..errors import InvalidArgumentError, ReplayUnavailableError
 from ..events import Event, RunCancelled, RunFailed, RunFinished, error_type_name
 from ..filters import EventFilter
 from ..graph import Run
-from ..modes import Projector, ViewSpec
+from ..modes import INTERRUPT_KEY, Projector, ViewSpec
 from .encoding import sse_message
 
 __all__ = [
@@ -180,7 +183,11 @@ class ChunkEncoder:
         for mode, chunk in chunks:
             part = {"type": mode, "ns": ns, "data": chunk, "seq": seq, "node": node, "step": step, "ts": ts}
             if mode == "values":
-                part["interrupts"] = []
+                if isinstance(chunk, dict) and INTERRUPT_KEY in chunk:
+                    part["data"] = {key: value for key, value in chunk.items() if key != INTERRUPT_KEY}
+                    part["interrupts"] = list(chunk[INTERRUPT_KEY])
+                else:
+                    part["interrupts"] = []
             parts.append(sse_message(mode, part, id=seq))
         return b"".join(parts)
 

@@ -24,9 +24,16 @@ from typing import Any
 import attrs
 
 from ..checkpoint.base import BaseCheckpointSaver
-from ..errors import InvalidArgumentError, ThreadConflictError, UnknownCheckpointError, UnknownThreadError
+from ..errors import (
+    InvalidArgumentError,
+    ThreadConflictError,
+    UnknownCheckpointError,
+    UnknownInterruptError,
+    UnknownThreadError,
+)
 from ..graph import CompiledStateGraph, Run
 from ..graph.persistence import StateSnapshot
+from ..interrupts import is_resume_map
 from .registry import RunRegistry
 
 __all__ = ["ThreadEntry", "ThreadRegistry", "snapshot_to_dict"]
@@ -169,6 +176,7 @@ class ThreadRegistry:
             (several registered, none named), or a graph with no checkpointer where the registry has none
         :raises ThreadConflictError: when the thread has a run still going
         :raises InvalidArgumentError: for a ``Command`` with ``resume`` on a thread that is not interrupted
+        :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
         :raises InvalidUpdateError: for an input the graph's state schema does not accept
         :raises RegistryFullError: when the run registry cannot take another run now
         """
@@ -198,6 +206,16 @@ class ThreadRegistry:
                 raise InvalidArgumentError(
                     f"thread {thread_id!r} is not interrupted: there is nothing to resume; "
                     "start a run with 'input' instead, or resume a thread that shows 'interrupts' in its state"
+                )
+            waiting = sorted({i.id for i in snapshot.interrupts} | {i.id for t in snapshot.tasks for i in t.interrupts})
+            resume = input.resume
+            if is_resume_map(resume) and set(resume) - set(waiting):
+                unknown = sorted(set(resume) - set(waiting))
+                raise UnknownInterruptError(
+                    f"the resume names interrupt id(s) {unknown} that thread {thread_id!r} is not waiting on; "
+                    f"its pending interrupt ids are {waiting}",
+                    interrupt_ids=unknown,
+                    pending_ids=waiting,
                 )
         run = self.runs.start(name, input, config, check_input=not command)
         entry.graph = name

@@ -59,6 +59,9 @@ class Lib:
     InjectedToolCallId: Any
     Command: Any
     ParentCommand: Any
+    interrupt: Any
+    Interrupt: Any
+    GraphInterrupt: Any
 
 
 def load(name: str) -> Lib:
@@ -113,6 +116,9 @@ def load(name: str) -> Lib:
             InjectedToolCallId=tools.InjectedToolCallId,
             Command=types.Command,
             ParentCommand=errors.ParentCommand,
+            interrupt=types.interrupt,
+            Interrupt=types.Interrupt,
+            GraphInterrupt=errors.GraphInterrupt,
         )
     graph = importlib.import_module("streamflow.graph")
     messages = importlib.import_module("streamflow.messages")
@@ -159,6 +165,9 @@ def load(name: str) -> Lib:
         InjectedToolCallId=tools.InjectedToolCallId,
         Command=types.Command,
         ParentCommand=errors.ParentCommand,
+        interrupt=types.interrupt,
+        Interrupt=types.Interrupt,
+        GraphInterrupt=errors.GraphInterrupt,
     )
 
 
@@ -194,6 +203,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_INTERRUPT_ID = re.compile(r"[0-9a-f]{32}")
 _VOLATILE_KEYS = frozenset({"id", "run_id", "task_id", "checkpoint_id", "timestamp", "ts", "lc_run_id"})
 
 
@@ -201,17 +211,27 @@ class Normaliser:
     """Turns an output into plain data that compares equal across the libraries: messages become dicts of
     their common fields (a tool message's ``tool_call_id`` and ``status`` too), UUIDs become ``<id0>``,
     ``<id1>``... in order of first appearance (so equal ids stay equal), and the values of id and timestamp
-    keys become ``<volatile>``."""
+    keys become ``<volatile>``. An ``Interrupt`` becomes ``{"Interrupt": {"value", "id"}}`` and an interrupt
+    id (32 hex digits: each library derives its own) ``<interrupt0>``, ``<interrupt1>``... in order of first
+    appearance."""
 
     def __init__(self) -> None:
         self._ids: dict[str, str] = {}
+        self._interrupts: dict[str, str] = {}
 
     def _id(self, match: re.Match[str]) -> str:
         return self._ids.setdefault(match.group(0), f"<id{len(self._ids)}>")
 
+    def _interrupt_id(self, value: str) -> str:
+        return self._interrupts.setdefault(value, f"<interrupt{len(self._interrupts)}>")
+
     def __call__(self, value: Any) -> Any:
         if isinstance(value, str):
+            if _INTERRUPT_ID.fullmatch(value):
+                return self._interrupt_id(value)
             return _UUID.sub(self._id, value)
+        if type(value).__name__ == "Interrupt" and hasattr(value, "id"):
+            return {"Interrupt": {"value": self(value.value), "id": self(value.id)}}
         if isinstance(value, dict):
             return {self(key): "<volatile>" if key in _VOLATILE_KEYS else self(item) for key, item in value.items()}
         if isinstance(value, tuple):

@@ -132,3 +132,24 @@ def test_a_path_function_names_no_node(send: bool, caplog: pytest.LogCaptureFixt
     assert "nowhere" in caplog.text
     with pytest.raises(InvalidGraphError, match=r"'nowhere'.*known nodes: \['node'\]"):
         build(load("streamflow")).invoke({"a": 0})
+
+
+def test_resume_map_naming_an_unknown_interrupt() -> None:
+    from streamflow.errors import UnknownInterruptError
+
+    def run(lib: Lib) -> Any:
+        def node(state: State) -> dict[str, int]:
+            return {"a": lib.interrupt("how many?")}
+
+        builder = lib.StateGraph(State)
+        builder.add_node("node", node)
+        builder.add_edge(lib.START, "node")
+        graph = builder.compile(checkpointer=lib.InMemorySaver())
+        thread = {"configurable": {"thread_id": "1"}}
+        graph.invoke({"a": 0}, thread)
+        return graph.invoke(lib.Command(resume={"0" * 32: 5}), thread)
+
+    again = run(reference())
+    assert again["a"] == 0 and [i.value for i in again["__interrupt__"]] == ["how many?"]
+    with pytest.raises(UnknownInterruptError, match=r"\['0{32}'\].*not waiting on"):
+        run(load("streamflow"))

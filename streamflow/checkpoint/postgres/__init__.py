@@ -8,22 +8,13 @@ streamflow's own (see :mod:`streamflow.checkpoint._sql`): LangGraph's tables are
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from ...errors import MissingExtraError
 from .. import _sql
-from ..base import (
-    BaseCheckpointSaver,
-    ChannelVersions,
-    Checkpoint,
-    CheckpointMetadata,
-    CheckpointTuple,
-    RunnableConfig,
-    next_version,
-)
+from .._fronts import Found, SqlSaver, read_many, read_one
 from ..serde.base import SerializerProtocol
 
 try:
@@ -37,6 +28,8 @@ __all__ = ["PostgresSaver"]
 
 DIALECT = _sql.Dialect(param="%s", blob="BYTEA", collate=' COLLATE "C"')
 
+_T = TypeVar("_T")
+
 
 def own_transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], alone: bool) -> bool:
     """Whether a call on ``conn`` needs a transaction block: not for a single statement (``alone``) on an
@@ -45,7 +38,20 @@ def own_transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]
     return not (alone and conn.autocommit and idle)
 
 
-class PostgresSaver(BaseCheckpointSaver[str]):
+def transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], alone: bool) -> Any:
+    """The (sync or async) context a call on ``conn`` runs in: a transaction block when
+    :func:`own_transaction` says so, else nothing (the statement is its own transaction: one round trip
+    instead of three)."""
+    return conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext()
+
+
+def execute_all(cursor: psycopg.Cursor[Any], statements: Sequence[_sql.Statement]) -> None:
+    """Run ``statements`` on ``cursor``, in order."""
+    for statement in statements:
+        cursor.execute(*statement)
+
+
+class PostgresSaver(SqlSaver):
     """Checkpoints in a PostgreSQL database (LangGraph's ``PostgresSaver``).
 
     :param conn: a ``psycopg.Connection``, or a ``psycopg_pool.ConnectionPool`` whose connections the saver
@@ -59,13 +65,13 @@ class PostgresSaver(BaseCheckpointSaver[str]):
     :class:`~streamflow.checkpoint.postgres.aio.AsyncPostgresSaver`.
     """
 
+    dialect = DIALECT
+
     def __init__(
         self, conn: psycopg.Connection[Any] | ConnectionPool[Any], *, serde: SerializerProtocol | None = None
     ) -> None:
-        super().__init__(serde=serde)
-        self.conn = conn
-        self.lock = threading.Lock()
-        self.is_setup = False
+        super().__init__(conn, serde=serde)
+        self.conn: psycopg.Connection[Any] | ConnectionPool[Any] = conn
 
     @classmethod
     @contextmanager
@@ -77,22 +83,17 @@ class PostgresSaver(BaseCheckpointSaver[str]):
 
     @contextmanager
     def _cursor(self, *, alone: bool = False) -> Iterator[psycopg.Cursor[Any]]:
-        """A cursor inside a transaction of its own, on the connection or on one borrowed from the pool. With
-        ``alone`` (a single statement) on an autocommit connection, no ``BEGIN``/``COMMIT`` is sent: the
-        statement is its own transaction (one round trip instead of three)."""
+        """A cursor inside a transaction of its own (see :func:`transaction`), on the connection or on one
+        borrowed from the pool; ``alone`` for a single statement."""
         if isinstance(self.conn, ConnectionPool):
             with (
                 self.conn.connection() as conn,
-                conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext(),
+                transaction(conn, alone),
                 conn.cursor(row_factory=tuple_row) as cursor,
             ):
                 yield cursor
         else:
-            with (
-                self.lock,
-                self.conn.transaction() if own_transaction(self.conn, alone) else contextlib.nullcontext(),
-                self.conn.cursor(row_factory=tuple_row) as cursor,
-            ):
+            with self.lock, transaction(self.conn, alone), self.conn.cursor(row_factory=tuple_row) as cursor:
                 yield cursor
 
     def setup(self) -> None:
@@ -102,72 +103,18 @@ class PostgresSaver(BaseCheckpointSaver[str]):
                 cursor.execute(statement)
         self.is_setup = True
 
-    def _ready(self) -> None:
+    def _call(self, fn: Callable[..., _T], *args: Any, alone: bool = False) -> _T:
+        """``fn(cursor, *args)`` on a cursor of :meth:`_cursor`, the tables set up first."""
         if not self.is_setup:
             self.setup()
+        with self._cursor(alone=alone) as cursor:
+            return fn(cursor, *args)
 
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """The checkpoint tuple ``config`` addresses, or None (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.get_tuple`).
+    def _read_one(self, query: _sql.Statement) -> Found | None:
+        return self._call(read_one, DIALECT, query)
 
-        :raises CheckpointReadError: the stored checkpoint cannot be read back
-        """
-        sql, params = DIALECT.get(config)
-        self._ready()
-        with self._cursor() as cursor:
-            row = cursor.execute(sql, params).fetchone()
-            if row is None:
-                return None
-            writes = cursor.execute(*DIALECT.writes(row)).fetchall()
-        return _sql.to_tuple(self.serde, row, writes)
+    def _read_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
+        return self._call(read_many, DIALECT, query, self.serde, filter, limit)
 
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        """The matching checkpoints, newest first (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
-        sql, params = DIALECT.list_query(config, before, limit, bool(filter))
-        self._ready()
-        with self._cursor() as cursor:
-            rows = _sql.limited(cursor.execute(sql, params).fetchall(), self.serde, filter, limit)
-            found = [(row, cursor.execute(*DIALECT.writes(row)).fetchall()) for row in rows]
-        for row, writes in found:
-            yield _sql.to_tuple(self.serde, row, writes)
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Store ``checkpoint`` (see :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put`)."""
-        statement, stored = DIALECT.put(self.serde, config, checkpoint, metadata)
-        self._run([statement])
-        return stored
-
-    def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        """Store a task's pending writes (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_writes`)."""
-        self._run(DIALECT.put_writes(self.serde, config, writes, task_id, task_path))
-
-    def delete_thread(self, thread_id: str) -> None:
-        """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
-        self._run(DIALECT.delete(thread_id))
-
-    def _run(self, statements: Sequence[_sql.Statement]) -> None:
-        self._ready()
-        with self._cursor(alone=len(statements) == 1) as cursor:
-            for statement in statements:
-                cursor.execute(*statement)
-
-    def get_next_version(self, current: str | None, channel: None = None) -> str:
-        """The version after ``current``: a zero-padded counter and a random fraction (LangGraph's format)."""
-        return next_version(current)
+    def _write(self, statements: Sequence[_sql.Statement]) -> None:
+        self._call(execute_all, statements, alone=len(statements) == 1)

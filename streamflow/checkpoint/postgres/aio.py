@@ -3,26 +3,15 @@ on psycopg 3's async connections and pools (the ``postgres`` extra)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from ...errors import MissingExtraError
 from .. import _sql
-from .._loop import run_on
-from ..base import (
-    BaseCheckpointSaver,
-    ChannelVersions,
-    Checkpoint,
-    CheckpointMetadata,
-    CheckpointTuple,
-    RunnableConfig,
-    next_version,
-)
+from .._fronts import AsyncSqlSaver, Found
 from ..serde.base import SerializerProtocol
-from . import DIALECT, own_transaction
+from . import DIALECT, transaction
 
 try:
     import psycopg
@@ -33,8 +22,44 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in the t
 
 __all__ = ["AsyncPostgresSaver"]
 
+_T = TypeVar("_T")
 
-class AsyncPostgresSaver(BaseCheckpointSaver[str]):
+
+async def read_one(cursor: psycopg.AsyncCursor[Any], query: _sql.Statement) -> Found | None:
+    """The checkpoint row ``query`` selects and its write rows, or None (the async twin of
+    :func:`streamflow.checkpoint._fronts.read_one`)."""
+    await cursor.execute(*query)
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    await cursor.execute(*DIALECT.writes(row))
+    return row, await cursor.fetchall()
+
+
+async def execute_all(cursor: psycopg.AsyncCursor[Any], statements: Sequence[_sql.Statement]) -> None:
+    """Run ``statements`` on ``cursor``, in order."""
+    for statement in statements:
+        await cursor.execute(*statement)
+
+
+async def read_many(
+    cursor: psycopg.AsyncCursor[Any],
+    query: _sql.Statement,
+    serde: SerializerProtocol,
+    filter: dict[str, Any] | None,
+    limit: int | None,
+) -> list[Found]:
+    """The checkpoint rows ``query`` selects that pass ``filter`` (at most ``limit``), with their write rows
+    (the async twin of :func:`streamflow.checkpoint._fronts.read_many`)."""
+    await cursor.execute(*query)
+    found = []
+    for row in _sql.limited(await cursor.fetchall(), serde, filter, limit):
+        await cursor.execute(*DIALECT.writes(row))
+        found.append((row, await cursor.fetchall()))
+    return found
+
+
+class AsyncPostgresSaver(AsyncSqlSaver):
     """Checkpoints in a PostgreSQL database, for asyncio programs (LangGraph's ``AsyncPostgresSaver``).
 
     :param conn: a ``psycopg.AsyncConnection``, or a ``psycopg_pool.AsyncConnectionPool`` whose connections
@@ -48,17 +73,16 @@ class AsyncPostgresSaver(BaseCheckpointSaver[str]):
     as in LangGraph.
     """
 
+    dialect = DIALECT
+
     def __init__(
         self,
         conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool[Any],
         *,
         serde: SerializerProtocol | None = None,
     ) -> None:
-        super().__init__(serde=serde)
-        self.conn = conn
-        self.lock = asyncio.Lock()
-        self.loop = asyncio.get_running_loop()
-        self.is_setup = False
+        super().__init__(conn, serde=serde)
+        self.conn: psycopg.AsyncConnection[Any] | AsyncConnectionPool[Any] = conn
 
     @classmethod
     @asynccontextmanager
@@ -72,22 +96,17 @@ class AsyncPostgresSaver(BaseCheckpointSaver[str]):
 
     @asynccontextmanager
     async def _cursor(self, *, alone: bool = False) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
-        """A cursor inside a transaction of its own, on the connection or on one borrowed from the pool. With
-        ``alone`` (a single statement) on an autocommit connection, no ``BEGIN``/``COMMIT`` is sent: the
-        statement is its own transaction (one round trip instead of three)."""
+        """A cursor inside a transaction of its own (see :func:`~streamflow.checkpoint.postgres.transaction`),
+        on the connection or on one borrowed from the pool; ``alone`` for a single statement."""
         if isinstance(self.conn, AsyncConnectionPool):
             async with (
                 self.conn.connection() as conn,
-                conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext(),
+                transaction(conn, alone),
                 conn.cursor(row_factory=tuple_row) as cursor,
             ):
                 yield cursor
         else:
-            async with (
-                self.lock,
-                self.conn.transaction() if own_transaction(self.conn, alone) else contextlib.nullcontext(),
-                self.conn.cursor(row_factory=tuple_row) as cursor,
-            ):
+            async with self.lock, transaction(self.conn, alone), self.conn.cursor(row_factory=tuple_row) as cursor:
                 yield cursor
 
     async def setup(self) -> None:
@@ -97,117 +116,18 @@ class AsyncPostgresSaver(BaseCheckpointSaver[str]):
                 await cursor.execute(statement)
         self.is_setup = True
 
-    async def _ready(self) -> None:
+    async def _call(self, fn: Callable[..., Awaitable[_T]], *args: Any, alone: bool = False) -> _T:
+        """``await fn(cursor, *args)`` on a cursor of :meth:`_cursor`, the tables set up first."""
         if not self.is_setup:
             await self.setup()
+        async with self._cursor(alone=alone) as cursor:
+            return await fn(cursor, *args)
 
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """The checkpoint tuple ``config`` addresses, or None (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.get_tuple`).
+    async def _aread_one(self, query: _sql.Statement) -> Found | None:
+        return await self._call(read_one, query)
 
-        :raises CheckpointReadError: the stored checkpoint cannot be read back
-        """
-        sql, params = DIALECT.get(config)
-        await self._ready()
-        async with self._cursor() as cursor:
-            await cursor.execute(sql, params)
-            row = await cursor.fetchone()
-            if row is None:
-                return None
-            await cursor.execute(*DIALECT.writes(row))
-            writes = await cursor.fetchall()
-        return _sql.to_tuple(self.serde, row, writes)
+    async def _aread_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
+        return await self._call(read_many, query, self.serde, filter, limit)
 
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        """The matching checkpoints, newest first (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
-        sql, params = DIALECT.list_query(config, before, limit, bool(filter))
-        await self._ready()
-        found = []
-        async with self._cursor() as cursor:
-            await cursor.execute(sql, params)
-            rows = _sql.limited(await cursor.fetchall(), self.serde, filter, limit)
-            for row in rows:
-                await cursor.execute(*DIALECT.writes(row))
-                found.append((row, await cursor.fetchall()))
-        for row, writes in found:
-            yield _sql.to_tuple(self.serde, row, writes)
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Store ``checkpoint`` (see :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put`)."""
-        statement, stored = DIALECT.put(self.serde, config, checkpoint, metadata)
-        await self._run([statement])
-        return stored
-
-    async def aput_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        """Store a task's pending writes (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_writes`)."""
-        await self._run(DIALECT.put_writes(self.serde, config, writes, task_id, task_path))
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
-        await self._run(DIALECT.delete(thread_id))
-
-    async def _run(self, statements: Sequence[_sql.Statement]) -> None:
-        await self._ready()
-        async with self._cursor(alone=len(statements) == 1) as cursor:
-            for statement in statements:
-                await cursor.execute(*statement)
-
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """Sync twin of :meth:`aget_tuple`, for other threads than the saver's loop."""
-        return run_on(self.loop, self.aget_tuple(config), "get_tuple")
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        """Sync twin of :meth:`alist`, for other threads than the saver's loop."""
-
-        async def collect() -> list[CheckpointTuple]:
-            return [item async for item in self.alist(config, filter=filter, before=before, limit=limit)]
-
-        yield from run_on(self.loop, collect(), "list")
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Sync twin of :meth:`aput`, for other threads than the saver's loop."""
-        return run_on(self.loop, self.aput(config, checkpoint, metadata, new_versions), "put")
-
-    def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        """Sync twin of :meth:`aput_writes`, for other threads than the saver's loop."""
-        run_on(self.loop, self.aput_writes(config, writes, task_id, task_path), "put_writes")
-
-    def delete_thread(self, thread_id: str) -> None:
-        """Sync twin of :meth:`adelete_thread`, for other threads than the saver's loop."""
-        run_on(self.loop, self.adelete_thread(thread_id), "delete_thread")
-
-    def get_next_version(self, current: str | None, channel: None = None) -> str:
-        """The version after ``current``: a zero-padded counter and a random fraction (LangGraph's format)."""
-        return next_version(current)
+    async def _awrite(self, statements: Sequence[_sql.Statement]) -> None:
+        await self._call(execute_all, statements, alone=len(statements) == 1)

@@ -9,27 +9,20 @@ saver is not read.
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from ...errors import InvalidArgumentError
 from .. import _sql
-from ..base import (
-    BaseCheckpointSaver,
-    ChannelVersions,
-    Checkpoint,
-    CheckpointMetadata,
-    CheckpointTuple,
-    RunnableConfig,
-    next_version,
-)
+from .._fronts import Found, SqlSaver, read_many, read_one
 from ..serde.base import SerializerProtocol
 
 __all__ = ["SqliteSaver"]
 
 DIALECT = _sql.Dialect(param="?", blob="BLOB", collate="")
+
+_T = TypeVar("_T")
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 """The values of SQLite's ``synchronous`` setting a saver accepts."""
@@ -47,12 +40,15 @@ def check_synchronous(value: str | None) -> str | None:
     return value.upper()
 
 
-def setup_statements(synchronous: str | None) -> list[str]:
-    """What ``setup`` runs: the WAL journal, the ``synchronous`` setting (unless None), the tables."""
+def create(conn: sqlite3.Connection, synchronous: str | None) -> None:
+    """What ``setup`` runs on ``conn``: the WAL journal, the ``synchronous`` setting (unless None), the
+    tables, committed."""
     pragmas = ["PRAGMA journal_mode=WAL"]
     if synchronous is not None:
         pragmas.append(f"PRAGMA synchronous={synchronous}")
-    return pragmas + DIALECT.schema()
+    for statement in pragmas + DIALECT.schema():
+        conn.execute(statement)
+    conn.commit()
 
 
 def write(conn: sqlite3.Connection, statements: Sequence[_sql.Statement]) -> None:
@@ -66,27 +62,7 @@ def write(conn: sqlite3.Connection, statements: Sequence[_sql.Statement]) -> Non
         raise
 
 
-def read_one(conn: sqlite3.Connection, query: _sql.Statement) -> tuple[_sql.Row, list[_sql.Row]] | None:
-    """The checkpoint row ``query`` selects and its write rows, or None."""
-    row = conn.execute(*query).fetchone()
-    if row is None:
-        return None
-    return row, conn.execute(*DIALECT.writes(row)).fetchall()
-
-
-def read_many(
-    conn: sqlite3.Connection,
-    query: _sql.Statement,
-    serde: SerializerProtocol,
-    filter: dict[str, Any] | None,
-    limit: int | None,
-) -> list[tuple[_sql.Row, list[_sql.Row]]]:
-    """The checkpoint rows ``query`` selects that pass ``filter`` (at most ``limit``), with their write rows."""
-    rows = _sql.limited(conn.execute(*query).fetchall(), serde, filter, limit)
-    return [(row, conn.execute(*DIALECT.writes(row)).fetchall()) for row in rows]
-
-
-class SqliteSaver(BaseCheckpointSaver[str]):
+class SqliteSaver(SqlSaver):
     """Checkpoints in a SQLite database (LangGraph's ``SqliteSaver``).
 
     :param conn: an open ``sqlite3.Connection``; use it from several threads only if it was opened with
@@ -108,14 +84,14 @@ class SqliteSaver(BaseCheckpointSaver[str]):
     :raises InvalidArgumentError: for another ``synchronous`` value
     """
 
+    dialect = DIALECT
+
     def __init__(
         self, conn: sqlite3.Connection, *, serde: SerializerProtocol | None = None, synchronous: str | None = "NORMAL"
     ) -> None:
-        super().__init__(serde=serde)
-        self.conn = conn
+        super().__init__(conn, serde=serde)
+        self.conn: sqlite3.Connection = conn
         self.synchronous = check_synchronous(synchronous)
-        self.lock = threading.RLock()
-        self.is_setup = False
 
     @classmethod
     @contextmanager
@@ -136,70 +112,22 @@ class SqliteSaver(BaseCheckpointSaver[str]):
         """Create the tables if they do not exist (WAL journal for a file database, and the saver's
         ``synchronous`` setting); called on first use."""
         with self.lock:
-            if self.is_setup:
-                return
-            for statement in setup_statements(self.synchronous):
-                self.conn.execute(statement)
-            self.conn.commit()
-            self.is_setup = True
+            if not self.is_setup:
+                create(self.conn, self.synchronous)
+                self.is_setup = True
+
+    def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(connection, *args)`` under the saver's lock, the tables set up first."""
+        with self.lock:
+            if not self.is_setup:
+                self.setup()
+            return fn(self.conn, *args)
+
+    def _read_one(self, query: _sql.Statement) -> Found | None:
+        return self._call(read_one, DIALECT, query)
+
+    def _read_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
+        return self._call(read_many, DIALECT, query, self.serde, filter, limit)
 
     def _write(self, statements: Sequence[_sql.Statement]) -> None:
-        self.setup()
-        with self.lock:
-            write(self.conn, statements)
-
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """The checkpoint tuple ``config`` addresses, or None (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.get_tuple`).
-
-        :raises CheckpointReadError: the stored checkpoint cannot be read back
-        """
-        query = DIALECT.get(config)
-        self.setup()
-        with self.lock:
-            found = read_one(self.conn, query)
-        return None if found is None else _sql.to_tuple(self.serde, *found)
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        """The matching checkpoints, newest first (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
-        query = DIALECT.list_query(config, before, limit, bool(filter))
-        self.setup()
-        with self.lock:
-            found = read_many(self.conn, query, self.serde, filter, limit)
-        for row, writes in found:
-            yield _sql.to_tuple(self.serde, row, writes)
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Store ``checkpoint`` (see :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put`)."""
-        statement, stored = DIALECT.put(self.serde, config, checkpoint, metadata)
-        self._write([statement])
-        return stored
-
-    def put_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> None:
-        """Store a task's pending writes (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_writes`)."""
-        self._write(DIALECT.put_writes(self.serde, config, writes, task_id, task_path))
-
-    def delete_thread(self, thread_id: str) -> None:
-        """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
-        self._write(DIALECT.delete(thread_id))
-
-    def get_next_version(self, current: str | None, channel: None = None) -> str:
-        """The version after ``current``: a zero-padded counter and a random fraction (LangGraph's format)."""
-        return next_version(current)
+        self._call(write, statements)

@@ -1,0 +1,244 @@
+"""The saver front-ends the bundled savers build on. :class:`StringVersionSaver` gives the string channel
+versions of every bundled saver. :class:`SqlSaver` (sync) and :class:`AsyncSqlSaver` (async) implement the
+whole saver protocol over the statements of :mod:`streamflow.checkpoint._sql`: a saver on one driver only
+says how to read one checkpoint, read a ``list``, and write statements in one transaction (each in one hop
+to its driver, one round trip where the driver allows). :class:`AsyncSqlSaver` also gives an async saver's
+sync methods, run on its event loop. :func:`read_one` and :func:`read_many` are those reads on a sync DB-API
+connection or cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from . import _sql
+from ._loop import run_on
+from .base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    RunnableConfig,
+    SerializerProtocol,
+    next_version,
+)
+
+__all__: list[str] = []
+
+_T = TypeVar("_T")
+
+Found = tuple[_sql.Row, list[_sql.Row]]
+"""A checkpoint row and its write rows."""
+
+
+class _Fetches(Protocol):
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Executes(Protocol):
+    """A DB-API connection or cursor whose ``execute`` returns what the rows are fetched from
+    (``sqlite3.Connection``, ``psycopg.Cursor``)."""
+
+    def execute(self, sql: Any, params: Any, /) -> _Fetches: ...
+
+
+def read_one(conn: Executes, dialect: _sql.Dialect, query: _sql.Statement) -> Found | None:
+    """The checkpoint row ``query`` selects on ``conn`` and its write rows, or None."""
+    row = conn.execute(*query).fetchone()
+    if row is None:
+        return None
+    return row, conn.execute(*dialect.writes(row)).fetchall()
+
+
+def read_many(
+    conn: Executes,
+    dialect: _sql.Dialect,
+    query: _sql.Statement,
+    serde: SerializerProtocol,
+    filter: dict[str, Any] | None,
+    limit: int | None,
+) -> list[Found]:
+    """The checkpoint rows ``query`` selects on ``conn`` that pass ``filter`` (at most ``limit``), with their
+    write rows."""
+    rows = _sql.limited(conn.execute(*query).fetchall(), serde, filter, limit)
+    return [(row, conn.execute(*dialect.writes(row)).fetchall()) for row in rows]
+
+
+class StringVersionSaver(BaseCheckpointSaver[str]):
+    """A saver whose channel versions are the strings LangGraph's own savers make."""
+
+    def get_next_version(self, current: str | None, channel: None = None) -> str:
+        """The version after ``current``: a zero-padded counter and a random fraction (LangGraph's format)."""
+        return next_version(current)
+
+
+class SqlSaver(StringVersionSaver):
+    """The sync methods of a saver on a SQL database; its async methods run them in a worker thread.
+
+    :param conn: the driver's connection (or pool), used under :attr:`lock`
+    :param serde: the serializer
+    """
+
+    dialect: ClassVar[_sql.Dialect]
+
+    def __init__(self, conn: Any, *, serde: SerializerProtocol | None = None) -> None:
+        super().__init__(serde=serde)
+        self.conn = conn
+        self.lock = threading.RLock()
+        self.is_setup = False
+
+    def _read_one(self, query: _sql.Statement) -> Found | None:
+        """The checkpoint row ``query`` selects and its write rows (see :func:`read_one`)."""
+        raise NotImplementedError
+
+    def _read_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
+        """The checkpoint rows ``query`` selects that pass ``filter``, with their writes (see :func:`read_many`)."""
+        raise NotImplementedError
+
+    def _write(self, statements: Sequence[_sql.Statement]) -> None:
+        """Run ``statements`` in one transaction, committed before this returns."""
+        raise NotImplementedError
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint tuple ``config`` addresses, or None (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.get_tuple`).
+
+        :raises CheckpointReadError: the stored checkpoint cannot be read back
+        """
+        found = self._read_one(self.dialect.get(config))
+        return None if found is None else _sql.to_tuple(self.serde, *found)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """The matching checkpoints, newest first (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
+        found = self._read_many(self.dialect.list_query(config, before, limit, bool(filter)), filter, limit)
+        for row, writes in found:
+            yield _sql.to_tuple(self.serde, row, writes)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store ``checkpoint`` (see :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put`)."""
+        statement, stored = self.dialect.put(self.serde, config, checkpoint, metadata)
+        self._write([statement])
+        return stored
+
+    def put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        """Store a task's pending writes (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_writes`)."""
+        self._write(self.dialect.put_writes(self.serde, config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
+        self._write(self.dialect.delete(thread_id))
+
+
+class AsyncSqlSaver(StringVersionSaver):
+    """The async methods of a saver on a SQL database, and their sync twins, which run them on the saver's
+    event loop from another thread and raise :class:`~streamflow.errors.SyncInAsyncContextError` on the
+    loop's own thread (as in LangGraph)."""
+
+    dialect: ClassVar[_sql.Dialect]
+
+    def __init__(self, conn: Any, *, serde: SerializerProtocol | None = None) -> None:
+        """Made inside the event loop that will use it (:attr:`loop`, where the sync twins run)."""
+        super().__init__(serde=serde)
+        self.conn = conn
+        self.lock = asyncio.Lock()
+        self.loop = asyncio.get_running_loop()
+        self.is_setup = False
+
+    async def _aread_one(self, query: _sql.Statement) -> Found | None:
+        """The checkpoint row ``query`` selects and its write rows."""
+        raise NotImplementedError
+
+    async def _aread_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
+        """The checkpoint rows ``query`` selects that pass ``filter`` (at most ``limit``), with their writes."""
+        raise NotImplementedError
+
+    async def _awrite(self, statements: Sequence[_sql.Statement]) -> None:
+        """Run ``statements`` in one transaction, committed before this returns."""
+        raise NotImplementedError
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint tuple ``config`` addresses, or None (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.get_tuple`).
+
+        :raises CheckpointReadError: the stored checkpoint cannot be read back
+        """
+        found = await self._aread_one(self.dialect.get(config))
+        return None if found is None else _sql.to_tuple(self.serde, *found)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """The matching checkpoints, newest first (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.list`)."""
+        found = await self._aread_many(self.dialect.list_query(config, before, limit, bool(filter)), filter, limit)
+        for row, writes in found:
+            yield _sql.to_tuple(self.serde, row, writes)
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store ``checkpoint`` (see :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put`)."""
+        statement, stored = self.dialect.put(self.serde, config, checkpoint, metadata)
+        await self._awrite([statement])
+        return stored
+
+    async def aput_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        """Store a task's pending writes (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_writes`)."""
+        await self._awrite(self.dialect.put_writes(self.serde, config, writes, task_id, task_path))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
+        await self._awrite(self.dialect.delete(thread_id))
+
+    def _on_loop(self, coroutine: Coroutine[Any, Any, _T], what: str) -> _T:
+        return run_on(self.loop, coroutine, what)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Sync twin of :meth:`alist`, for other threads than the saver's loop."""
+
+        async def collect() -> list[CheckpointTuple]:
+            return [item async for item in self.alist(config, filter=filter, before=before, limit=limit)]
+
+        yield from run_on(self.loop, collect(), "list")
