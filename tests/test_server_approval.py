@@ -210,23 +210,45 @@ async def test_ask_approve_the_tool_call_then_ask_again_and_reject(http: httpx.A
     assert final["values"]["messages"][-1]["content"] == answer_text(rejected)
 
 
-@needs_interrupt
-async def test_the_demo_agent_asks_before_each_of_its_tools(http: httpx.AsyncClient) -> None:
+async def ask_the_demo_and_approve_the_lookup(http: httpx.AsyncClient) -> str:
+    """Ask the demo agent with approval on and approve its lookup; it then asks about the calculator."""
     thread_id = await new_thread(http)
     asked = await ask(http, thread_id, "demo", "How tall is Mount Everest in kilometres?", APPROVE)
     assert questions(asked) == [{"tool": "lookup", "args": {"query": "Mount Everest"}}]
     assert answer_text(asked) == "Let me look that up."
+    assert [m for m in asked if m.event == "custom"] == []
 
     looked_up = await answer(http, thread_id, "approve")
     assert questions(looked_up) == [{"tool": "calculator", "args": {"expression": "8849 / 1000"}}]
     assert [m.data["data"]["tool"] for m in looked_up if m.event == "custom"] == ["lookup", "lookup"]
+    assert tool_messages(await state(http, thread_id)) == [
+        ("lookup", "Mount Everest is 8849 metres tall, the highest mountain above sea level.")
+    ]
+    return thread_id
 
+
+@needs_interrupt
+async def test_the_demo_agent_asks_before_its_first_tool_and_then_before_the_next(http: httpx.AsyncClient) -> None:
+    await ask_the_demo_and_approve_the_lookup(http)
+
+
+@needs_interrupt
+@pytest.mark.xfail(
+    strict=True,
+    reason="a resumed run whose later step sends new tool calls saves them without a new version of "
+    "'__pregel_tasks', so the next resume runs the first tool call again (LangGraph runs the calculator); "
+    "streamflow.graph.pregel _Saving.save",
+)
+async def test_the_demo_agent_answers_without_the_tool_declined_at_the_second_question(
+    http: httpx.AsyncClient,
+) -> None:
+    thread_id = await ask_the_demo_and_approve_the_lookup(http)
     declined = await answer(http, thread_id, "reject")
+    assert declined[-1].event == "end"
     assert [m for m in declined if m.event == "custom"] == []
     assert answer_text(declined) == (
         "I did not use the calculator tool: you declined it, so I cannot answer from the notes."
     )
-    assert declined[-1].event == "end"
 
 
 @needs_interrupt
