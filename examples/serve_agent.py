@@ -11,7 +11,8 @@ conversation is a thread (``POST /threads``); tick "ask before tools" and the pa
 ``agent_demo.ask_before_tool``): the run pauses, the page shows the call with Approve / Reject buttons, and the
 answer resumes the thread (``{"command": {"resume": {"type": "approve"}}}``); a rejected tool is not run and
 the agent answers without it.
-``--smoke`` serves on a free port, asks one question over HTTP, prints what streamed, and exits.
+``--smoke`` serves on a free port, asks one question over HTTP, prints what streamed, asks again on a thread
+with approval on and approves the tool call, and exits.
 """
 
 from __future__ import annotations
@@ -89,10 +90,30 @@ async def smoke() -> None:
                         progress.append(data["data"]["progress"]["done"])
                     elif sse.event in ("end", "error", "cancelled"):
                         print("status:", data["status"])
+            print("nodes:", " -> ".join(nodes))
+            print("progress:", progress)
+            print("answer:", answer)
+            await ask_first(client)
         server.should_exit = True
-    print("nodes:", " -> ".join(nodes))
-    print("progress:", progress)
-    print("answer:", answer)
+
+
+async def ask_first(client: httpx.AsyncClient) -> None:
+    """The page's way with "ask before tools": a thread, a run that asks, the answer resuming it."""
+    thread_id = (await client.post("/threads", json={})).json()["thread_id"]
+    config = {"configurable": {"approve_tools": True}}
+    question = {"messages": [{"role": "user", "content": "What are streams?"}]}
+    for body in ({"input": question, "config": config}, {"command": {"resume": {"type": "approve"}}, "config": config}):
+        started = (await client.post(f"/threads/{thread_id}/runs", json={**body, "stream_mode": ["updates"]})).json()
+        async with aconnect_sse(client, "GET", started["stream_url"]) as source:
+            async for sse in source.aiter_sse():
+                data = sse.json()
+                if sse.event == "updates" and "__interrupt__" in data["data"]:
+                    for asked in data["data"]["__interrupt__"]:
+                        print("asked:", asked["value"])
+                elif sse.event == "updates" and "tools" in data["data"]:
+                    print("approved:", data["data"]["tools"]["messages"][0]["content"])
+                elif sse.event in ("end", "error", "cancelled"):
+                    print("status:", data["status"])
 
 
 def main() -> None:
