@@ -13,6 +13,9 @@ Baselines (measured first, in the same run):
     queues, K consumer tasks each ``get`` their own queue. Counted in deliveries/s.
 ``event_build_frozen``
     building a frozen slotted attrs class with exactly ``CustomData``'s fields and defaults.
+``thread_round_trip``
+    a plain thread asks an event loop in another thread for an answer and waits for it on a
+    ``queue.SimpleQueue``: the physical limit of a hand-over between threads, in round trips/s.
 
 Every channel scenario subscribes with ``overflow="block"`` (said explicitly; it is ``Channel.subscribe``'s
 default) and the channel's default sizes (a buffer of 1024 events, a replay buffer of 10,000 events), so the
@@ -25,6 +28,8 @@ its ratio to ``channel_1to1`` is what fairness costs.
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -43,6 +48,7 @@ from streamflow import (
     fairness,
     iterate_sync,
 )
+from streamflow.portal import CallerThread, iterate_sync_running_calls
 
 from .harness import Sample, scenario
 
@@ -330,6 +336,59 @@ def sync_portal(n: int) -> Sample:
     elapsed = time.perf_counter() - start
     assert count == n and isinstance(last, Event) and last.seq == n, (count, n, last)
     return Sample(count, elapsed)
+
+
+def _round_trips(n: int) -> Sample:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="bench-round-trip", daemon=True)
+    thread.start()
+    reply: queue.SimpleQueue[int] = queue.SimpleQueue()
+    try:
+        loop.call_soon_threadsafe(reply.put, -1)  # the loop is running before the clock starts
+        reply.get()
+        start = time.perf_counter()
+        for i in range(n):
+            loop.call_soon_threadsafe(reply.put, i)
+            reply.get()
+        elapsed = time.perf_counter() - start
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+    return Sample(n, elapsed)
+
+
+@scenario("thread_round_trip", unit="round trips/s", n=20_000, quick_n=4_000)
+def thread_round_trip(n: int) -> Sample:
+    """The physical limit of a hand-over between threads: a plain thread asks an event loop in another
+    thread for an answer (``loop.call_soon_threadsafe(reply.put, i)``) and waits for it (``reply.get()`` on
+    a ``queue.SimpleQueue``), n times: two thread wake-ups per round trip, nothing else."""
+    return _round_trips(n)
+
+
+@scenario("sync_caller_jobs", unit="jobs/s", baseline="thread_round_trip", n=20_000, quick_n=4_000)
+def sync_caller_jobs(n: int) -> Sample:
+    """streamflow.portal.iterate_sync_running_calls with a producer that yields one item and then runs a
+    no-op in the calling thread (``await caller.run_sync(...)``), n times: the portal's cost per sync node
+    run in the caller's thread under stream(), without the graph (one round trip per job)."""
+
+    def factory(caller: CallerThread, batch_size: int) -> AsyncIterator[list[int]]:
+        async def produce() -> AsyncIterator[list[int]]:
+            for i in range(n):
+                yield [i]
+                await caller.run_sync(_nothing)
+
+        return produce()
+
+    start = time.perf_counter()
+    count = sum(1 for _ in iterate_sync_running_calls(factory))
+    elapsed = time.perf_counter() - start
+    assert count == n, (count, n)
+    return Sample(n, elapsed)
+
+
+def _nothing() -> None:
+    return None
 
 
 # -- building events -------------------------------------------------------------------------------
