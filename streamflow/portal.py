@@ -276,16 +276,38 @@ class _Mailbox(Generic[T]):
     of waking and then waiting for the loop's thread to let it go, which a ``queue.SimpleQueue`` or a lock
     (released while holding the GIL) costs. That makes a round trip between the threads about 40% cheaper.
     One reply at a time: the calling thread asks for the next only after it took the last.
+
+    With ``requests`` (a selector event loop and eventfd), the calling thread's requests travel the same way
+    the other way round: it leaves them in :attr:`asked` and writes to a second eventfd that the loop watches
+    (``add_reader``), which costs less than ``call_soon_threadsafe`` (no handle, a single read on waking).
     """
 
-    __slots__ = ("_read", "_write", "value")
+    __slots__ = ("_read", "_write", "asked", "requests", "value")
 
-    def __init__(self) -> None:
+    def __init__(self, requests: bool = False) -> None:
         if _EVENTFD:
             self._read = self._write = os.eventfd(0, os.EFD_CLOEXEC)
         else:  # pragma: no cover - platforms without eventfd
             self._read, self._write = os.pipe()
         self.value: _Reply[T] | None = None
+        self.requests: int | None = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK) if requests else None
+        self.asked: tuple[_Job | None, _Mailbox[T]] | None = None
+
+    def ask(self, finished: _Job | None) -> None:
+        """Calling thread: ask the loop for the next reply (``requests`` only)."""
+        assert self.requests is not None
+        self.asked = (finished, self)
+        os.write(self.requests, _ONE)
+
+    def take_request(self) -> tuple[_Job | None, _Mailbox[T]] | None:
+        """Loop side, when ``requests`` is readable: the request the calling thread left, if any."""
+        assert self.requests is not None
+        try:
+            os.read(self.requests, 8)
+        except BlockingIOError:  # pragma: no cover - woken with nothing written
+            return None
+        asked, self.asked = self.asked, None
+        return asked
 
     def put(self, value: _Reply[T]) -> None:
         """Loop side: leave ``value`` and wake the calling thread."""
@@ -301,10 +323,14 @@ class _Mailbox(Generic[T]):
         return value
 
     def close(self) -> None:
-        """Close its file descriptors. Only once nothing can :meth:`put` any more."""
+        """Close its file descriptors. Only once nothing can :meth:`put` any more and the loop no longer watches
+        ``requests``."""
         os.close(self._read)
         if self._write != self._read:  # pragma: no cover - platforms without eventfd
             os.close(self._write)
+        if self.requests is not None:
+            os.close(self.requests)
+            self.requests = None
 
 
 _EVENTFD = hasattr(os, "eventfd")
@@ -314,8 +340,9 @@ _ONE = (1).to_bytes(8, "little") if _EVENTFD else b"x"  # eventfd takes an 8-byt
 class _Pump(Generic[T]):
     """Runs in the portal's loop: pulls items from the async iterator and hands them over in batches.
 
-    The calling thread asks for a batch with :meth:`request` (a plain callback on the loop, through
-    ``call_soon_threadsafe``) and waits on its :class:`_Mailbox`; the loop answers as soon as it has items, a job
+    The calling thread asks for a batch with :meth:`request` (a plain callback on the loop, run when the loop
+    sees the request in the thread's :class:`_Mailbox`, or through ``call_soon_threadsafe``) and waits on that
+    mailbox; the loop answers as soon as it has items, a job
     or the end, one pass of the loop later so that what is ready at the same time travels together. No task
     is made per batch: a hop is one callback each way.
     """
@@ -337,11 +364,29 @@ class _Pump(Generic[T]):
         self.deferred = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task[None] | None = None
+        self.watched: _Mailbox[T] | None = None  # the mailbox whose requests the loop watches
 
-    def start(self, factory: Callable[[], AsyncIterable[T]]) -> None:
-        """Loop callback: start the producer's task (cancelled with the loop if the portal stops first)."""
+    def start(self, factory: Callable[[], AsyncIterable[T]], mailbox: _Mailbox[T]) -> None:
+        """Loop callback: start the producer's task (cancelled with the loop if the portal stops first), and
+        watch ``mailbox``'s requests if it sends them by eventfd."""
         self.loop = asyncio.get_running_loop()
+        if mailbox.requests is not None:
+            self.watched = mailbox
+            self.loop.add_reader(mailbox.requests, self.woken, mailbox)
         self.task = self.loop.create_task(self.run(factory), name="streamflow.portal.iterate_sync")
+
+    def woken(self, mailbox: _Mailbox[T]) -> None:
+        """Loop reader callback: the calling thread left a request in ``mailbox``."""
+        asked = mailbox.take_request()
+        if asked is not None:
+            self.request(*asked)
+
+    def unwatch(self) -> None:
+        """Stop watching the calling thread's requests (on the loop)."""
+        mailbox, self.watched = self.watched, None
+        if mailbox is not None and mailbox.requests is not None:
+            assert self.loop is not None
+            self.loop.remove_reader(mailbox.requests)
 
     async def run(self, factory: Callable[[], AsyncIterable[T]]) -> None:
         iterable: AsyncIterable[T] | None = None
@@ -416,12 +461,15 @@ class _Pump(Generic[T]):
         self.room.set()
         end = self.done and job is None
         error, self.error = (self.error, None) if end else (None, self.error)
+        if end:
+            self.unwatch()  # the calling thread asks no more
         reply.put((batch, job, end, error))
 
     def drop(self, reply: _Mailbox[T]) -> None:
-        """Loop callback: the calling thread left without taking its reply; close ``reply``, answer no more."""
+        """Loop callback: the calling thread left before the end; close ``reply``, answer no more."""
         if self.reply is reply:
             self.reply = None
+        self.unwatch()
         reply.close()
 
     async def stop(self) -> None:
@@ -515,23 +563,27 @@ def _iterate(
     portal, loop = _shared.acquire()
     try:
         pump: _Pump[T] = _Pump(batch_size, lists=lend)
+        reply: _Mailbox[T] = _Mailbox(requests=_EVENTFD and isinstance(loop, asyncio.SelectorEventLoop))
         if lend:
             caller = CallerThread(pump)
-            loop.call_soon_threadsafe(pump.start, lambda: factory(caller, batch_size))
+            loop.call_soon_threadsafe(pump.start, lambda: factory(caller, batch_size), reply)
         else:
-            loop.call_soon_threadsafe(pump.start, factory)
-        reply: _Mailbox[T] = _Mailbox()
+            loop.call_soon_threadsafe(pump.start, factory, reply)
         finished: _Job | None = None
-        waiting = False  # a request is out and its reply not taken: the loop may still write to ``reply``
+        ended = False  # the loop sent the end: it writes to ``reply`` no more, nor watches it
         try:
             while True:
-                waiting = True  # first: an interrupt may land between the two lines
-                loop.call_soon_threadsafe(pump.request, finished, reply)
+                if reply.requests is None:
+                    loop.call_soon_threadsafe(pump.request, finished, reply)
+                elif loop.is_closed():
+                    raise RuntimeError("Event loop is closed")  # as call_soon_threadsafe raises
+                else:
+                    reply.ask(finished)
                 batch, job, end, error = reply.get()
-                waiting = False
                 finished = None
                 yield from batch
                 if end:
+                    ended = True
                     if error is not None:
                         raise error
                     return
@@ -543,10 +595,10 @@ def _iterate(
                 if not pump.done:
                     portal.call(pump.stop)
             finally:
-                if waiting:
-                    _close_on_loop(loop, pump, reply)
-                else:
+                if ended:
                     reply.close()
+                else:  # a reply may be on its way, and the loop may watch ``reply``
+                    _close_on_loop(loop, pump, reply)
     finally:
         _shared.release()
 
