@@ -353,8 +353,8 @@ class _Pump(Generic[T]):
         self.items: list[T] = []
         self.done = False
         self.error: BaseException | None = None
-        self.room = anyio.Event()
-        self.stopped = anyio.Event()
+        self.room: anyio.Event | None = None  # made (on the loop) when the producer waits for room
+        self.stopped: anyio.Event | None = None  # made by start(), on the loop
         self.scope: anyio.CancelScope | None = None
         self.cancelled = False
         self.job: _Job | None = None  # a sync function waiting for, or running in, the calling thread
@@ -370,6 +370,7 @@ class _Pump(Generic[T]):
         """Loop callback: start the producer's task (cancelled with the loop if the portal stops first), and
         watch ``mailbox``'s requests if it sends them by eventfd."""
         self.loop = asyncio.get_running_loop()
+        self.stopped = anyio.Event()
         if mailbox.requests is not None:
             self.watched = mailbox
             self.loop.add_reader(mailbox.requests, self.woken, mailbox)
@@ -417,6 +418,7 @@ class _Pump(Generic[T]):
                             await aclose()
         finally:
             self.done = True
+            assert self.stopped is not None
             self.stopped.set()
             self.answer_soon()
 
@@ -458,7 +460,8 @@ class _Pump(Generic[T]):
         job = self.job if self.job_ready() else None
         self.handed = job
         batch, self.items = self.items, []
-        self.room.set()
+        if self.room is not None:
+            self.room.set()
         end = self.done and job is None
         error, self.error = (self.error, None) if end else (None, self.error)
         if end:
@@ -477,6 +480,7 @@ class _Pump(Generic[T]):
         self.cancelled = True
         if self.scope is not None:
             self.scope.cancel()
+        assert self.stopped is not None  # start() ran first: it was scheduled first
         await self.stopped.wait()
 
 
