@@ -367,14 +367,16 @@ class _Pump(Generic[T]):
         self.watched: _Mailbox[T] | None = None  # the mailbox whose requests the loop watches
 
     def start(self, factory: Callable[[], AsyncIterable[T]], mailbox: _Mailbox[T]) -> None:
-        """Loop callback: start the producer's task (cancelled with the loop if the portal stops first), and
-        watch ``mailbox``'s requests if it sends them by eventfd."""
+        """Loop callback: start the producer's task (cancelled with the loop if the portal stops first), take
+        the calling thread's first request (a reply on ``mailbox``), and watch ``mailbox`` for the next ones
+        if it sends them by eventfd."""
         self.loop = asyncio.get_running_loop()
         self.stopped = anyio.Event()
         if mailbox.requests is not None:
             self.watched = mailbox
             self.loop.add_reader(mailbox.requests, self.woken, mailbox)
         self.task = self.loop.create_task(self.run(factory), name="streamflow.portal.iterate_sync")
+        self.request(None, mailbox)
 
     def woken(self, mailbox: _Mailbox[T]) -> None:
         """Loop reader callback: the calling thread left a request in ``mailbox``."""
@@ -567,33 +569,37 @@ def _iterate(
     portal, loop = _shared.acquire()
     try:
         pump: _Pump[T] = _Pump(batch_size, lists=lend)
-        reply: _Mailbox[T] = _Mailbox(requests=_EVENTFD and isinstance(loop, asyncio.SelectorEventLoop))
         if lend:
             caller = CallerThread(pump)
-            loop.call_soon_threadsafe(pump.start, lambda: factory(caller, batch_size), reply)
+            make: Callable[[], AsyncIterable[Any]] = lambda: factory(caller, batch_size)  # noqa: E731
         else:
-            loop.call_soon_threadsafe(pump.start, factory, reply)
-        finished: _Job | None = None
+            make = factory
+        reply: _Mailbox[T] = _Mailbox(requests=_EVENTFD and isinstance(loop, asyncio.SelectorEventLoop))
+        try:
+            loop.call_soon_threadsafe(pump.start, make, reply)  # with the first request
+        except BaseException:
+            reply.close()
+            raise
         ended = False  # the loop sent the end: it writes to ``reply`` no more, nor watches it
         try:
             while True:
-                if reply.requests is None:
-                    loop.call_soon_threadsafe(pump.request, finished, reply)
-                elif loop.is_closed():
-                    raise RuntimeError("Event loop is closed")  # as call_soon_threadsafe raises
-                else:
-                    reply.ask(finished)
                 batch, job, end, error = reply.get()
-                finished = None
                 yield from batch
                 if end:
                     ended = True
                     if error is not None:
                         raise error
                     return
+                finished: _Job | None = None
                 if job is not None:
                     job.run()
                     finished = job
+                if reply.requests is None:
+                    loop.call_soon_threadsafe(pump.request, finished, reply)
+                elif loop.is_closed():
+                    raise RuntimeError("Event loop is closed")  # as call_soon_threadsafe raises
+                else:
+                    reply.ask(finished)
         finally:
             try:
                 if not pump.done:
