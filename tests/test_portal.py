@@ -8,6 +8,7 @@ the portal thread itself is reused by the next call and exits when idle or stopp
 from __future__ import annotations
 
 import _thread
+import functools
 import gc
 import os
 import signal
@@ -248,6 +249,42 @@ def test_many_calls_leave_no_file_descriptor_open(no_thread_left_behind: Callabl
             break
         with pytest.raises(Boom):
             list(iterate_sync(Producer(fail_after=2)))
+    no_thread_left_behind()
+    if before is not None:
+        assert _open_file_descriptors() == before
+
+
+@pytest.mark.parametrize("eventfd", [True, False], ids=["eventfd", "pipe-and-call-soon"])
+def test_functions_lent_to_the_calling_thread_run_there_between_batches(
+    eventfd: bool, monkeypatch: pytest.MonkeyPatch, no_thread_left_behind: Callable[[], None]
+) -> None:
+    if eventfd and not hasattr(os, "eventfd"):
+        pytest.skip("no eventfd on this platform")
+    monkeypatch.setattr(portal, "_EVENTFD", eventfd)  # without it: a pipe back, call_soon_threadsafe there
+    before = _open_file_descriptors() if os.path.isdir("/proc/self/fd") else None
+    caller = threading.get_ident()
+    ran: list[tuple[int, bool]] = []
+
+    def record(i: int) -> int:
+        ran.append((i, threading.get_ident() == caller))
+        return i
+
+    def factory(lent: portal.CallerThread, batch_size: int) -> AsyncIterator[list[int]]:
+        async def produce() -> AsyncIterator[list[int]]:
+            for i in range(20):
+                yield [i]
+                assert await lent.run_sync(functools.partial(record, i)) == i
+
+        return produce()
+
+    seen = []
+    for item in portal.iterate_sync_running_calls(factory):
+        seen.append(item)
+        assert len(ran) == item  # each item reaches the caller before the function that follows it runs
+    assert seen == list(range(20))
+    assert ran == [(i, True) for i in range(20)]
+    for _ in portal.iterate_sync_running_calls(factory):
+        break
     no_thread_left_behind()
     if before is not None:
         assert _open_file_descriptors() == before
