@@ -13,6 +13,9 @@ Baselines (measured first, in the same run):
     queues, K consumer tasks each ``get`` their own queue. Counted in deliveries/s.
 ``event_build_frozen``
     building a frozen slotted attrs class with exactly ``CustomData``'s fields and defaults.
+``thread_round_trip``
+    a plain thread wakes an event loop in another thread and waits for its answer, each way by eventfd
+    where there is one: the physical limit of a hand-over between threads, in round trips/s.
 
 Every channel scenario subscribes with ``overflow="block"`` (said explicitly; it is ``Channel.subscribe``'s
 default) and the channel's default sizes (a buffer of 1024 events, a replay buffer of 10,000 events), so the
@@ -25,6 +28,9 @@ its ratio to ``channel_1to1`` is what fairness costs.
 from __future__ import annotations
 
 import asyncio
+import os
+import queue
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -43,6 +49,7 @@ from streamflow import (
     fairness,
     iterate_sync,
 )
+from streamflow.portal import CallerThread, iterate_sync_running_calls
 
 from .harness import Sample, scenario
 
@@ -330,6 +337,92 @@ def sync_portal(n: int) -> Sample:
     elapsed = time.perf_counter() - start
     assert count == n and isinstance(last, Event) and last.seq == n, (count, n, last)
     return Sample(count, elapsed)
+
+
+def _round_trips(n: int) -> Sample:
+    """n round trips between this thread and an event loop in another thread, each way by eventfd where
+    there is one (the cheapest hand-over measured: the wake-up is made with the GIL released), else
+    ``call_soon_threadsafe`` one way and a ``queue.SimpleQueue`` back."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="bench-round-trip", daemon=True)
+    thread.start()
+    try:
+        elapsed = _eventfd_round_trips(loop, n) if hasattr(os, "eventfd") else _queue_round_trips(loop, n)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+    return Sample(n, elapsed)
+
+
+def _eventfd_round_trips(loop: asyncio.AbstractEventLoop, n: int) -> float:
+    one = (1).to_bytes(8, "little")
+    ask, answer = os.eventfd(0, os.EFD_NONBLOCK), os.eventfd(0)
+
+    def asked() -> None:
+        os.read(ask, 8)
+        os.write(answer, one)
+
+    try:
+        loop.call_soon_threadsafe(loop.add_reader, ask, asked)
+        os.write(ask, one)  # the loop is running and watching before the clock starts
+        os.read(answer, 8)
+        start = time.perf_counter()
+        for _ in range(n):
+            os.write(ask, one)
+            os.read(answer, 8)
+        elapsed = time.perf_counter() - start
+        done: queue.SimpleQueue[None] = queue.SimpleQueue()
+        loop.call_soon_threadsafe(lambda: (loop.remove_reader(ask), done.put(None)))
+        done.get()
+    finally:
+        os.close(ask)
+        os.close(answer)
+    return elapsed
+
+
+def _queue_round_trips(loop: asyncio.AbstractEventLoop, n: int) -> float:  # pragma: no cover - no eventfd
+    reply: queue.SimpleQueue[int] = queue.SimpleQueue()
+    loop.call_soon_threadsafe(reply.put, -1)
+    reply.get()
+    start = time.perf_counter()
+    for i in range(n):
+        loop.call_soon_threadsafe(reply.put, i)
+        reply.get()
+    return time.perf_counter() - start
+
+
+@scenario("thread_round_trip", unit="round trips/s", n=20_000, quick_n=4_000)
+def thread_round_trip(n: int) -> Sample:
+    """The physical limit of a hand-over between threads: a plain thread wakes an event loop in another
+    thread and waits for its answer, n times, each way by eventfd (``loop.add_reader``, ``os.write``,
+    ``os.read``) where there is one: two thread wake-ups per round trip, nothing else."""
+    return _round_trips(n)
+
+
+@scenario("sync_caller_jobs", unit="jobs/s", baseline="thread_round_trip", n=20_000, quick_n=4_000)
+def sync_caller_jobs(n: int) -> Sample:
+    """streamflow.portal.iterate_sync_running_calls with a producer that yields one item and then runs a
+    no-op in the calling thread (``await caller.run_sync(...)``), n times: the portal's cost per sync node
+    run in the caller's thread under stream(), without the graph (one round trip per job)."""
+
+    def factory(caller: CallerThread, batch_size: int) -> AsyncIterator[list[int]]:
+        async def produce() -> AsyncIterator[list[int]]:
+            for i in range(n):
+                yield [i]
+                await caller.run_sync(_nothing)
+
+        return produce()
+
+    start = time.perf_counter()
+    count = sum(1 for _ in iterate_sync_running_calls(factory))
+    elapsed = time.perf_counter() - start
+    assert count == n, (count, n)
+    return Sample(n, elapsed)
+
+
+def _nothing() -> None:
+    return None
 
 
 # -- building events -------------------------------------------------------------------------------

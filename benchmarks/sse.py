@@ -244,7 +244,8 @@ async def fan_out(port: int, path: str, n: int, release: Awaitable[Any]) -> Samp
     ``n`` tokens), and wait until every client has them all: deliveries summed over clients, timed from the
     release, with the p50/p99 delay from each event's ``ts`` to its receipt in the notes.
 
-    :raises RuntimeError: when a client did not receive exactly ``n`` tokens
+    :raises RuntimeError: when a client did not receive exactly ``n`` tokens and the stream's last chunk
+        (the empty ``chunk_position="last"`` chunk that ends a model's stream, as in langchain-core)
     """
     delays: list[float] = []
     connected = asyncio.Event()
@@ -255,8 +256,8 @@ async def fan_out(port: int, path: str, n: int, release: Awaitable[Any]) -> Samp
     await release
     received = await asyncio.gather(*clients)
     seconds = time.perf_counter() - start
-    if received != [n] * CLIENTS:
-        raise RuntimeError(f"clients received {sorted(set(received))} tokens, expected {n} each")
+    if received != [n + 1] * CLIENTS:  # the n tokens, then the empty chunk marked last
+        raise RuntimeError(f"clients received {sorted(set(received))} chunks, expected {n + 1} each")
     delays.sort()
     p50 = delays[len(delays) // 2] * 1000
     p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000

@@ -136,20 +136,82 @@ def _tool_call_blocks(calls: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]
     return blocks
 
 
-def _parsed_tool_calls(pieces: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The tool calls a chunk's tool-call pieces hold so far, as langchain-core parses them on every chunk:
-    those whose ``args`` are a JSON object (or empty: ``{}``); the others are skipped (LangChain also
-    completes partial JSON such as ``'{"a": 1'``, which streamflow does not)."""
-    calls = []
+def _partial_json(text: str) -> Any:
+    """``text`` read as JSON, completing what a stream cut off, as langchain-core reads tool-call arguments
+    while they stream: an open string is closed, open arrays and objects are closed, and trailing characters
+    that still keep it from parsing are dropped one by one (``'{"a": 1, "b'`` reads as ``{"a": 1}``).
+
+    :raises ValueError: when no completion parses, or a bracket closes another kind of bracket
+    """
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    closers: list[str] = []
+    chars: list[str] = []
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            elif char == "\n":
+                char = "\\n"
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            closers.append("}" if char == "{" else "]")
+        elif char in "}]" and (not closers or closers.pop() != char):
+            raise ValueError(f"mismatched {char!r} in partial JSON")
+        chars.append(char)
+    if in_string:
+        if escaped:
+            chars.pop()
+        chars.append('"')
+    tail = "".join(reversed(closers))
+    while chars:
+        try:
+            return json.loads("".join(chars) + tail)
+        except ValueError:
+            chars.pop()
+    return json.loads(text)
+
+
+def _calls_of_pieces(pieces: Iterable[Mapping[str, Any]]) -> tuple[list[ToolCall], list[dict[str, Any]]]:
+    """The tool calls a chunk's tool-call pieces hold so far, and the invalid ones, as langchain-core 1.x
+    makes a chunk's ``tool_calls``: a piece whose ``args`` read as a JSON object (see :func:`_partial_json`;
+    empty ``args`` are ``{}``) is a call, any other an invalid call (``error`` None)."""
+    calls: list[ToolCall] = []
+    invalid: list[dict[str, Any]] = []
     for piece in pieces:
         raw = piece.get("args")
         try:
-            args = json.loads(raw) if raw else {}
+            args = _partial_json(raw) if raw else {}
         except (TypeError, ValueError):
-            continue
+            args = None
         if isinstance(args, dict):
-            calls.append({"name": piece.get("name") or "", "args": args, "id": piece.get("id")})
-    return calls
+            call: Any = {"name": piece.get("name") or "", "args": args, "id": piece.get("id"), "type": "tool_call"}
+            calls.append(call)
+        else:
+            invalid.append(
+                {
+                    "name": piece.get("name"),
+                    "args": raw,
+                    "id": piece.get("id"),
+                    "error": None,
+                    "type": "invalid_tool_call",
+                }
+            )
+    return calls, invalid
+
+
+def _parsed_tool_calls(pieces: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The tool calls (without ``type``) a chunk's tool-call pieces hold so far, as langchain-core parses
+    them on every chunk (see :func:`_calls_of_pieces`)."""
+    return [{"name": c["name"], "args": c["args"], "id": c["id"]} for c in _calls_of_pieces(pieces)[0]]
 
 
 class _NoItems(list[Any]):
@@ -182,14 +244,20 @@ class AIMessageChunk(AIMessage):
 
     type: ClassVar[str] = "AIMessageChunk"
     tool_calls: list[ToolCall] = attrs.field(default=_NO_ITEMS)
-    """Tool calls with parsed arguments (chunks stream ``tool_call_chunks`` instead)."""
+    """Tool calls with parsed arguments. Without them, a chunk given ``tool_call_chunks`` has the calls those
+    pieces parse into so far (partial JSON completed), as langchain-core 1.x."""
     invalid_tool_calls: list[dict[str, Any]] = attrs.field(default=_NO_ITEMS)
-    """As in :class:`AIMessage`."""
+    """As in :class:`AIMessage`; on a chunk, also the pieces whose ``args`` do not read as a JSON object."""
     tool_call_chunks: list[dict[str, Any]] = attrs.field(default=_NO_ITEMS)
     """Pieces of tool calls: ``{"name", "args" (a JSON fragment), "id", "index"}``; merged by ``index``."""
     chunk_position: str | None = None
     """``"last"`` on the final chunk of a model's stream (and on any sum that includes it), else None, as
     langchain-core 1.x; :meth:`to_message` drops it."""
+
+    def __attrs_post_init__(self) -> None:
+        # As langchain-core 1.x: a chunk given pieces but no calls holds the calls its pieces parse into so far.
+        if self.tool_call_chunks and self.tool_calls is _NO_ITEMS and self.invalid_tool_calls is _NO_ITEMS:
+            self.tool_calls, self.invalid_tool_calls = _calls_of_pieces(self.tool_call_chunks)
 
     @property
     def content_blocks(self) -> list[dict[str, Any]]:

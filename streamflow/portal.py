@@ -45,7 +45,6 @@ import atexit
 import contextlib
 import contextvars
 import os
-import queue
 import threading
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator
 from concurrent.futures import Future
@@ -269,11 +268,81 @@ _Reply = tuple[list[T], "_Job | None", bool, BaseException | None]
 """A batch, a job for the calling thread (or None), whether the producer ended, and its exception."""
 
 
+class _Mailbox(Generic[T]):
+    """Where the loop leaves a reply for the calling thread, and how that thread waits for it.
+
+    The waiting is a blocking read of an eventfd (a pipe where there is none), and the wake-up a write to it:
+    both are system calls made with the GIL released, so the woken thread can take the GIL at once instead
+    of waking and then waiting for the loop's thread to let it go, which a ``queue.SimpleQueue`` or a lock
+    (released while holding the GIL) costs. That makes a round trip between the threads about 40% cheaper.
+    One reply at a time: the calling thread asks for the next only after it took the last.
+
+    With ``requests`` (a selector event loop and eventfd), the calling thread's requests travel the same way
+    the other way round: it leaves them in :attr:`asked` and writes to a second eventfd that the loop watches
+    (``add_reader``), which costs less than ``call_soon_threadsafe`` (no handle, a single read on waking).
+    """
+
+    __slots__ = ("_read", "_write", "asked", "requests", "value")
+
+    def __init__(self, requests: bool = False) -> None:
+        if _EVENTFD:
+            self._read = self._write = os.eventfd(0, os.EFD_CLOEXEC)
+        else:  # pragma: no cover - platforms without eventfd
+            self._read, self._write = os.pipe()
+        self.value: _Reply[T] | None = None
+        self.requests: int | None = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK) if requests else None
+        self.asked: tuple[_Job | None, _Mailbox[T]] | None = None
+
+    def ask(self, finished: _Job | None) -> None:
+        """Calling thread: ask the loop for the next reply (``requests`` only)."""
+        assert self.requests is not None
+        self.asked = (finished, self)
+        os.write(self.requests, _ONE)
+
+    def take_request(self) -> tuple[_Job | None, _Mailbox[T]] | None:
+        """Loop side, when ``requests`` is readable: the request the calling thread left, if any."""
+        assert self.requests is not None
+        try:
+            os.read(self.requests, 8)
+        except BlockingIOError:  # pragma: no cover - woken with nothing written
+            return None
+        asked, self.asked = self.asked, None
+        return asked
+
+    def put(self, value: _Reply[T]) -> None:
+        """Loop side: leave ``value`` and wake the calling thread."""
+        self.value = value
+        os.write(self._write, _ONE)
+
+    def get(self) -> _Reply[T]:
+        """Calling thread: wait for the reply and take it (interruptible, e.g. by KeyboardInterrupt)."""
+        os.read(self._read, 8)
+        value = self.value
+        assert value is not None
+        self.value = None
+        return value
+
+    def close(self) -> None:
+        """Close its file descriptors. Only once nothing can :meth:`put` any more and the loop no longer watches
+        ``requests``."""
+        os.close(self._read)
+        if self._write != self._read:  # pragma: no cover - platforms without eventfd
+            os.close(self._write)
+        if self.requests is not None:
+            os.close(self.requests)
+            self.requests = None
+
+
+_EVENTFD = hasattr(os, "eventfd")
+_ONE = (1).to_bytes(8, "little") if _EVENTFD else b"x"  # eventfd takes an 8-byte counter increment
+
+
 class _Pump(Generic[T]):
     """Runs in the portal's loop: pulls items from the async iterator and hands them over in batches.
 
-    The calling thread asks for a batch with :meth:`request` (a plain callback on the loop, through
-    ``call_soon_threadsafe``) and waits on its reply queue; the loop answers as soon as it has items, a job
+    The calling thread asks for a batch with :meth:`request` (a plain callback on the loop, run when the loop
+    sees the request in the thread's :class:`_Mailbox`, or through ``call_soon_threadsafe``) and waits on that
+    mailbox; the loop answers as soon as it has items, a job
     or the end, one pass of the loop later so that what is ready at the same time travels together. No task
     is made per batch: a hop is one callback each way.
     """
@@ -284,22 +353,43 @@ class _Pump(Generic[T]):
         self.items: list[T] = []
         self.done = False
         self.error: BaseException | None = None
-        self.room = anyio.Event()
-        self.stopped = anyio.Event()
+        self.room: anyio.Event | None = None  # made (on the loop) when the producer waits for room
+        self.stopped: anyio.Event | None = None  # made by start(), on the loop
         self.scope: anyio.CancelScope | None = None
         self.cancelled = False
         self.job: _Job | None = None  # a sync function waiting for, or running in, the calling thread
         self.handed: _Job | None = None  # the job the calling thread took
-        self.reply: queue.SimpleQueue[_Reply[T]] | None = None  # the calling thread, waiting for a batch
+        self.reply: _Mailbox[T] | None = None  # the calling thread, waiting for a batch
         self.answer_due = False
         self.deferred = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task[None] | None = None
+        self.watched: _Mailbox[T] | None = None  # the mailbox whose requests the loop watches
 
-    def start(self, factory: Callable[[], AsyncIterable[T]]) -> None:
-        """Loop callback: start the producer's task (cancelled with the loop if the portal stops first)."""
+    def start(self, factory: Callable[[], AsyncIterable[T]], mailbox: _Mailbox[T]) -> None:
+        """Loop callback: start the producer's task (cancelled with the loop if the portal stops first), take
+        the calling thread's first request (a reply on ``mailbox``), and watch ``mailbox`` for the next ones
+        if it sends them by eventfd."""
         self.loop = asyncio.get_running_loop()
+        self.stopped = anyio.Event()
+        if mailbox.requests is not None:
+            self.watched = mailbox
+            self.loop.add_reader(mailbox.requests, self.woken, mailbox)
         self.task = self.loop.create_task(self.run(factory), name="streamflow.portal.iterate_sync")
+        self.request(None, mailbox)
+
+    def woken(self, mailbox: _Mailbox[T]) -> None:
+        """Loop reader callback: the calling thread left a request in ``mailbox``."""
+        asked = mailbox.take_request()
+        if asked is not None:
+            self.request(*asked)
+
+    def unwatch(self) -> None:
+        """Stop watching the calling thread's requests (on the loop)."""
+        mailbox, self.watched = self.watched, None
+        if mailbox is not None and mailbox.requests is not None:
+            assert self.loop is not None
+            self.loop.remove_reader(mailbox.requests)
 
     async def run(self, factory: Callable[[], AsyncIterable[T]]) -> None:
         iterable: AsyncIterable[T] | None = None
@@ -330,10 +420,11 @@ class _Pump(Generic[T]):
                             await aclose()
         finally:
             self.done = True
+            assert self.stopped is not None
             self.stopped.set()
             self.answer_soon()
 
-    def request(self, finished: _Job | None, reply: queue.SimpleQueue[_Reply[T]]) -> None:
+    def request(self, finished: _Job | None, reply: _Mailbox[T]) -> None:
         """Loop callback: the calling thread wants a batch on ``reply``; ``finished`` is the job it just ran."""
         if finished is not None:
             self.handed = None
@@ -371,16 +462,27 @@ class _Pump(Generic[T]):
         job = self.job if self.job_ready() else None
         self.handed = job
         batch, self.items = self.items, []
-        self.room.set()
+        if self.room is not None:
+            self.room.set()
         end = self.done and job is None
         error, self.error = (self.error, None) if end else (None, self.error)
+        if end:
+            self.unwatch()  # the calling thread asks no more
         reply.put((batch, job, end, error))
+
+    def drop(self, reply: _Mailbox[T]) -> None:
+        """Loop callback: the calling thread left before the end; close ``reply``, answer no more."""
+        if self.reply is reply:
+            self.reply = None
+        self.unwatch()
+        reply.close()
 
     async def stop(self) -> None:
         """Cancel the producer (if it still runs) and wait until it has stopped."""
         self.cancelled = True
         if self.scope is not None:
             self.scope.cancel()
+        assert self.stopped is not None  # start() ran first: it was scheduled first
         await self.stopped.wait()
 
 
@@ -469,26 +571,51 @@ def _iterate(
         pump: _Pump[T] = _Pump(batch_size, lists=lend)
         if lend:
             caller = CallerThread(pump)
-            loop.call_soon_threadsafe(pump.start, lambda: factory(caller, batch_size))
+            make: Callable[[], AsyncIterable[Any]] = lambda: factory(caller, batch_size)  # noqa: E731
         else:
-            loop.call_soon_threadsafe(pump.start, factory)
-        reply: queue.SimpleQueue[_Reply[T]] = queue.SimpleQueue()
-        finished: _Job | None = None
+            make = factory
+        reply: _Mailbox[T] = _Mailbox(requests=_EVENTFD and isinstance(loop, asyncio.SelectorEventLoop))
+        try:
+            loop.call_soon_threadsafe(pump.start, make, reply)  # with the first request
+        except BaseException:
+            reply.close()
+            raise
+        ended = False  # the loop sent the end: it writes to ``reply`` no more, nor watches it
         try:
             while True:
-                loop.call_soon_threadsafe(pump.request, finished, reply)
                 batch, job, end, error = reply.get()
-                finished = None
                 yield from batch
                 if end:
+                    ended = True
                     if error is not None:
                         raise error
                     return
+                finished: _Job | None = None
                 if job is not None:
                     job.run()
                     finished = job
+                if reply.requests is None:
+                    loop.call_soon_threadsafe(pump.request, finished, reply)
+                elif loop.is_closed():
+                    raise RuntimeError("Event loop is closed")  # as call_soon_threadsafe raises
+                else:
+                    reply.ask(finished)
         finally:
-            if not pump.done:
-                portal.call(pump.stop)
+            try:
+                if not pump.done:
+                    portal.call(pump.stop)
+            finally:
+                if ended:
+                    reply.close()
+                else:  # a reply may be on its way, and the loop may watch ``reply``
+                    _close_on_loop(loop, pump, reply)
     finally:
         _shared.release()
+
+
+def _close_on_loop(loop: asyncio.AbstractEventLoop, pump: _Pump[Any], reply: _Mailbox[Any]) -> None:
+    """Close ``reply`` on the loop, where a reply to it may still be on its way, so nothing writes to it after."""
+    try:
+        loop.call_soon_threadsafe(pump.drop, reply)
+    except RuntimeError:  # the loop is closed: nothing runs there any more
+        reply.close()

@@ -292,3 +292,24 @@ def test_to_message_drops_the_chunk_position() -> None:
     whole = sf_messages.AIMessageChunk("x", chunk_position="last").to_message()
     assert type(whole) is sf_messages.AIMessage and not hasattr(whole, "chunk_position")
     assert sf_messages.merge_chunks([]).chunk_position is None
+
+
+PARTIAL_ARGS = ['{"a": 1}', '{"a": ', '{"a": 1, "b', '{"s": "abc', '{"a": [1, {"b": 2', "x", "", None, "[1, 2"]
+PARTIAL_ARGS += ['{"a": tru', '{"s": "a\\', "{]"]
+
+
+@pytest.mark.parametrize("args", PARTIAL_ARGS)
+def test_a_chunk_parses_its_tool_call_pieces_as_langchain_core(args: str | None) -> None:
+    piece = {"name": "add", "args": args, "id": "c1", "index": 0}
+    ours = sf_messages.AIMessageChunk(content="", tool_call_chunks=[piece])
+    theirs = lc_messages.AIMessageChunk(content="", tool_call_chunks=[piece])
+    assert ours.tool_calls == theirs.tool_calls
+    assert ours.invalid_tool_calls == theirs.invalid_tool_calls
+
+
+def test_a_sum_of_chunks_holds_the_calls_of_its_merged_pieces() -> None:
+    chunk = sf_messages.AIMessageChunk
+    first = chunk(content="", tool_call_chunks=[{"name": "add", "args": '{"a": ', "id": "c1", "index": 0}])
+    second = chunk(content="", tool_call_chunks=[{"name": None, "args": "2}", "id": None, "index": 0}])
+    assert first.tool_calls == [{"name": "add", "args": {}, "id": "c1", "type": "tool_call"}]
+    assert (first + second).tool_calls == [{"name": "add", "args": {"a": 2}, "id": "c1", "type": "tool_call"}]

@@ -8,7 +8,9 @@ the portal thread itself is reused by the next call and exits when idle or stopp
 from __future__ import annotations
 
 import _thread
+import functools
 import gc
+import os
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -205,6 +207,87 @@ def test_keyboard_interrupt_stops_the_producer_and_leaves_nothing_behind(
     no_thread_left_behind()
     assert finished.is_set()
     assert seen == list(range(len(seen)))  # a prefix: the interrupt may land anywhere after item 5 is made
+
+
+def _open_file_descriptors() -> int:
+    """How many file descriptors this process has open, the portal thread stopped (its loop has some)."""
+    portal.shutdown_portal()
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open file descriptors in /proc")
+def test_keyboard_interrupt_while_waiting_for_items_stops_the_producer_and_closes_what_the_call_opened(
+    no_thread_left_behind: Callable[[], None],
+) -> None:
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT is not handled by Python's default handler here")
+    caller = threading.main_thread().ident
+    assert threading.get_ident() == caller and caller is not None
+    before = _open_file_descriptors()
+    finished = threading.Event()
+
+    async def producer() -> AsyncIterator[int]:
+        try:
+            signal.pthread_kill(caller, signal.SIGINT)  # a real signal: it interrupts the caller's blocking wait
+            await anyio.sleep_forever()  # no item ever comes: only the interrupt gets the caller out
+            yield 0
+        finally:
+            finished.set()
+
+    with pytest.raises(KeyboardInterrupt):
+        list(iterate_sync(producer))
+    assert finished.is_set()
+    no_thread_left_behind()  # stops the portal thread, whose own file descriptors go with it
+    assert _open_file_descriptors() == before
+
+
+def test_many_calls_leave_no_file_descriptor_open(no_thread_left_behind: Callable[[], None]) -> None:
+    before = _open_file_descriptors() if os.path.isdir("/proc/self/fd") else None
+    for _ in range(50):
+        assert list(iterate_sync(Producer(limit=3))) == [0, 1, 2]
+        for _ in iterate_sync(Producer()):
+            break
+        with pytest.raises(Boom):
+            list(iterate_sync(Producer(fail_after=2)))
+    no_thread_left_behind()
+    if before is not None:
+        assert _open_file_descriptors() == before
+
+
+@pytest.mark.parametrize("eventfd", [True, False], ids=["eventfd", "pipe-and-call-soon"])
+def test_functions_lent_to_the_calling_thread_run_there_between_batches(
+    eventfd: bool, monkeypatch: pytest.MonkeyPatch, no_thread_left_behind: Callable[[], None]
+) -> None:
+    if eventfd and not hasattr(os, "eventfd"):
+        pytest.skip("no eventfd on this platform")
+    monkeypatch.setattr(portal, "_EVENTFD", eventfd)  # without it: a pipe back, call_soon_threadsafe there
+    before = _open_file_descriptors() if os.path.isdir("/proc/self/fd") else None
+    caller = threading.get_ident()
+    ran: list[tuple[int, bool]] = []
+
+    def record(i: int) -> int:
+        ran.append((i, threading.get_ident() == caller))
+        return i
+
+    def factory(lent: portal.CallerThread, batch_size: int) -> AsyncIterator[list[int]]:
+        async def produce() -> AsyncIterator[list[int]]:
+            for i in range(20):
+                yield [i]
+                assert await lent.run_sync(functools.partial(record, i)) == i
+
+        return produce()
+
+    seen = []
+    for item in portal.iterate_sync_running_calls(factory):
+        seen.append(item)
+        assert len(ran) == item  # each item reaches the caller before the function that follows it runs
+    assert seen == list(range(20))
+    assert ran == [(i, True) for i in range(20)]
+    for _ in portal.iterate_sync_running_calls(factory):
+        break
+    no_thread_left_behind()
+    if before is not None:
+        assert _open_file_descriptors() == before
 
 
 @pytest.mark.parametrize(("total", "batch_size"), [(1_000, 100), (2_000, DEFAULT_BATCH_SIZE), (10, 1)])

@@ -839,10 +839,9 @@ class Hello(TypedDict):
     hello: Annotated[str, operator.add]
 
 
+@pytest.mark.parametrize("mode", ["async"], indirect=True)  # async nodes: LangGraph runs them under ainvoke only
 def test_node_not_cancelled_on_other_node_interrupted(lib: Lib, mode: str) -> None:
     """LangGraph's async test: async nodes, so it runs through ``ainvoke`` only."""
-    if mode == "sync":
-        pytest.skip("async nodes: LangGraph runs them under ainvoke/astream only (the async run covers it)")
 
     def scenario(lib: Lib, saver: Any) -> Any:
         seen = {"awhile": 0, "cancelled": 0}

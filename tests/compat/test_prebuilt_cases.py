@@ -459,10 +459,6 @@ async def test_agent_with_an_async_prompt_function(lib: Lib) -> None:
     assert await run(lib) == await run(reference())
 
 
-@pytest.mark.differs(
-    "langchain-core 1.x chunks carry tool_calls parsed from their tool_call_chunks and each streamed answer "
-    "ends with an empty chunk_position='last' chunk; streamflow's chunks do neither"
-)
 def test_agent_messages_mode(lib: Lib) -> None:
     """The model's chunks and the tool messages, with the node and step they come from."""
 
