@@ -12,7 +12,11 @@ both report progress as custom data. The terminal shows, as they happen:
     [tool] ...     tool progress, from the `custom` view
     [update] ...   what each node returned, from the `updates` view
 
-`build_agent(model)` and `make_model(...)` are importable, for other front ends.
+`build_agent(model)` and `make_model(...)` are importable, for other front ends. A run whose config has
+``configurable.approve_tools = True`` asks before each tool call: the tool pauses the run with
+``interrupt({"tool": name, "args": args})``, and a resume with ``Command(resume={"type": "approve"})`` runs
+it, ``{"type": "reject"}`` does not (the model is told the user declined, and answers without it). The page
+of ``examples/serve_agent.py`` shows the question with Approve / Reject buttons.
 """
 
 from __future__ import annotations
@@ -24,13 +28,13 @@ import importlib.util
 import operator
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from streamflow.errors import ChatModelError, GraphRecursionError
-from streamflow.graph import get_stream_writer
-from streamflow.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from streamflow.graph import get_config, get_stream_writer
+from streamflow.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from streamflow.models import BaseChatModel, FakeChatModel
 from streamflow.tools import create_react_agent, tool
 
@@ -38,6 +42,60 @@ FACTS = Path(__file__).resolve().parent / "data" / "facts.txt"
 DEFAULT_QUESTION = "How tall is Mount Everest in kilometres?"
 RECURSION_LIMIT = 10
 """Supersteps a run may take: the agent gets four rounds of tool calls, then must have answered."""
+
+# -- asking before a tool call -------------------------------------------------------------------------
+
+APPROVE_TOOLS = "approve_tools"
+"""The ``configurable`` key of a run's config that makes the tools ask before they run (a resume must carry
+it too: each run reads its own config)."""
+DECLINED = "The user declined the call to {tool}; the tool was not run."
+"""What a declined tool returns to the model (a ``ToolMessage``'s content)."""
+
+
+def approval_requested() -> bool:
+    """Whether the running task's config asks for approval before tool calls (``configurable.approve_tools``)."""
+    return bool(get_config().get("configurable", {}).get(APPROVE_TOOLS))
+
+
+def approved(answer: Any) -> bool:
+    """Read the answer to a tool-call question: ``{"type": "approve"}`` or ``True`` approve, ``{"type":
+    "reject"}`` or ``False`` reject (the decisions of LangChain's human-in-the-loop middleware, or a bool).
+
+    :raises ValueError: for any other answer, naming the ones allowed
+    """
+    if isinstance(answer, bool):
+        return answer
+    kind = answer.get("type") if isinstance(answer, dict) else None
+    if kind in ("approve", "reject"):
+        return kind == "approve"
+    raise ValueError(
+        f"a tool-call question is answered with {{'type': 'approve'}} or {{'type': 'reject'}} (or true/false), "
+        f"got {answer!r}"
+    )
+
+
+def ask_before_tool(name: str, args: dict[str, Any]) -> str | None:
+    """Call first in a tool: when the run asks for approval (:func:`approval_requested`), pause the run with
+    ``interrupt({"tool": name, "args": args})`` (LangGraph's ``interrupt``) and read the resume value.
+
+    Returns None when the tool may run (approved, or no approval asked for), else the tool's output telling
+    the model the user declined (:data:`DECLINED`). On the resumed run the tool starts again from its first
+    line and ``interrupt`` returns the answer, so nothing before this call may have effects.
+
+    :raises RuntimeError: when approval is asked for but this streamflow has no ``interrupt``
+    :raises ValueError: for an answer that is neither an approval nor a rejection (see :func:`approved`)
+    """
+    if not approval_requested():
+        return None
+    try:
+        from streamflow.types import interrupt
+    except ImportError:
+        raise RuntimeError(
+            f"'{APPROVE_TOOLS}' needs interrupt() (streamflow.types.interrupt), which this streamflow lacks"
+        ) from None
+    answer = interrupt({"tool": name, "args": args})
+    return None if approved(answer) else DECLINED.format(tool=name)
+
 
 # -- tools --------------------------------------------------------------------------------------------
 
@@ -90,6 +148,9 @@ def _progress(label: str, done: int, total: int = 2) -> dict[str, Any]:
 @tool
 def calculator(expression: str) -> str:
     """Evaluate an arithmetic expression, e.g. '8849 / 1000'."""
+    declined = ask_before_tool("calculator", {"expression": expression})
+    if declined is not None:
+        return declined
     writer = get_stream_writer()
     writer({"tool": "calculator", "status": f"evaluating {expression}", "progress": _progress("calculator", 1)})
     result = evaluate(expression)
@@ -109,6 +170,9 @@ def _words(text: str) -> set[str]:
 @tool
 def lookup(query: str) -> str:
     """Look up facts about a topic in the notes, e.g. 'Mount Everest'."""
+    declined = ask_before_tool("lookup", {"query": query})
+    if declined is not None:
+        return declined
     writer = get_stream_writer()
     facts = [line.strip() for line in FACTS.read_text(encoding="utf-8").splitlines() if line.strip()]
     writer(
@@ -131,19 +195,54 @@ def _call(name: str, args: dict[str, Any], call_id: str) -> AIMessage:
     return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": call_id, "type": "tool_call"}])
 
 
-def fake_model() -> FakeChatModel:
-    """A scripted model answering the default question (whatever is asked), in small chunks."""
-    return FakeChatModel(
+class ScriptedAgentModel(FakeChatModel):
+    """A scripted model that follows the conversation, so a thread's later runs (a resume, the next question)
+    pick the script up where the conversation is: the n-th reply after the last question is ``responses[n]``
+    (the last one once past the end), with its tool calls numbered through the conversation (``call_1``,
+    ``call_2``, ...). After a tool call the user declined it replies ``declined`` with ``{tool}`` filled in.
+    Streams in chunks as :class:`FakeChatModel` does (``chunk_size``, ``delay``)."""
+
+    def __init__(
+        self, responses: Sequence[str | AIMessage], *, declined: str, chunk_size: int = 4, delay: float = 0.0
+    ) -> None:
+        super().__init__(responses, chunk_size=chunk_size, delay=delay)
+        self.declined = declined
+
+    def reply(self, messages: Sequence[BaseMessage]) -> str | AIMessage:
+        """The reply to ``messages``, by where the conversation is."""
+        asked = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+        turn = messages[asked + 1 :]
+        for message in turn:
+            if isinstance(message, ToolMessage) and message.content == DECLINED.format(tool=message.name):
+                return self.declined.format(tool=message.name)
+        step = sum(isinstance(m, AIMessage) for m in turn)
+        reply = self.responses[min(step, len(self.responses) - 1)]
+        if isinstance(reply, str) or not reply.tool_calls:
+            return reply
+        made = sum(len(m.tool_calls) for m in messages if isinstance(m, AIMessage))
+        calls = [{**call, "id": f"call_{made + n}"} for n, call in enumerate(reply.tool_calls, start=1)]
+        return AIMessage(content=reply.content, tool_calls=calls)
+
+    async def _astream_chunks(self, messages: list[BaseMessage]) -> AsyncIterator[AIMessageChunk]:
+        self.calls += 1
+        once = FakeChatModel([self.reply(messages)], chunk_size=self.chunk_size, delay=self.delay)
+        async for chunk in once._astream_chunks(messages):
+            yield chunk
+
+
+def fake_model() -> ScriptedAgentModel:
+    """A scripted model answering the default question (whatever is asked), in small chunks; after a declined
+    tool call it says it did not use the tool."""
+    return ScriptedAgentModel(
         [
             AIMessage(
                 content="Let me look that up.",
-                tool_calls=[
-                    {"name": "lookup", "args": {"query": "Mount Everest"}, "id": "call_1", "type": "tool_call"}
-                ],
+                tool_calls=[{"name": "lookup", "args": {"query": "Mount Everest"}, "id": "", "type": "tool_call"}],
             ),
-            _call("calculator", {"expression": "8849 / 1000"}, "call_2"),
+            _call("calculator", {"expression": "8849 / 1000"}, ""),
             "Mount Everest is 8849 metres tall, which is 8.849 kilometres.",
         ],
+        declined="I did not use the {tool} tool: you declined it, so I cannot answer from the notes.",
         chunk_size=6,
     )
 

@@ -5,8 +5,14 @@ does), on the local Gemma model when the ``local`` extra is installed (``--model
 ``--base-url`` for an OpenAI-compatible server).
 
 Open http://127.0.0.1:8000/, ask anything: the scripted model calls the ``research`` tool (whose progress
-bar fills as it writes progress through its stream writer), then streams its answer token by token.
-``--smoke`` serves on a free port, asks one question over HTTP, prints what streamed, and exits.
+bar fills as it writes progress through its stream writer), then streams its answer token by token. Each
+conversation is a thread (``POST /threads``); tick "ask before tools" and the page sends
+``config.configurable.approve_tools = true``, so both agents ask before each tool call (see
+``agent_demo.ask_before_tool``): the run pauses, the page shows the call with Approve / Reject buttons, and the
+answer resumes the thread (``{"command": {"resume": {"type": "approve"}}}``); a rejected tool is not run and
+the agent answers without it.
+``--smoke`` serves on a free port, asks one question over HTTP, prints what streamed, asks again on a thread
+with approval on and approves the tool call, and exits.
 """
 
 from __future__ import annotations
@@ -20,33 +26,41 @@ import anyio
 import httpx
 import structlog
 import uvicorn
+from agent_demo import ScriptedAgentModel, ask_before_tool  # a script's own folder is on sys.path
 from httpx_sse import aconnect_sse
 
 from streamflow.graph import get_stream_writer
 from streamflow.graph.compiled import CompiledStateGraph
 from streamflow.messages import AIMessage
-from streamflow.models import FakeChatModel
 from streamflow.server import create_app
 from streamflow.tools import create_react_agent, tool
 
 ANSWER = "Streams let a run show its work as it happens: tokens, node steps and tool progress, all as events."
+DECLINED_ANSWER = "I did not use the {tool} tool: you declined the call, so I answer without notes."
 STEPS = 10
 
 
 def build_agent(token_delay: float = 0.05, step_delay: float = 0.15) -> CompiledStateGraph:
-    """A fresh agent for each run: a scripted model (one tool call, then the answer) and one tool."""
+    """A fresh agent for each run: a scripted model (one tool call, then the answer; after a declined call,
+    :data:`DECLINED_ANSWER`) and one tool, which asks first when the run's config has
+    ``configurable.approve_tools``."""
 
     @tool
     async def research(topic: str) -> str:
         """Look a topic up, reporting progress as it goes."""
+        declined = ask_before_tool("research", {"topic": topic})
+        if declined is not None:
+            return declined
         write = get_stream_writer()
         for done in range(1, STEPS + 1):
             await anyio.sleep(step_delay)
             write({"progress": {"label": "research", "done": done, "total": STEPS}})
         return f"notes on {topic}"
 
-    call = {"name": "research", "args": {"topic": "streaming"}, "id": "call-1", "type": "tool_call"}
-    model = FakeChatModel([AIMessage(tool_calls=[call]), ANSWER], chunk_size=4, delay=token_delay)
+    call = {"name": "research", "args": {"topic": "streaming"}, "id": "", "type": "tool_call"}
+    model = ScriptedAgentModel(
+        [AIMessage(tool_calls=[call]), ANSWER], declined=DECLINED_ANSWER, chunk_size=4, delay=token_delay
+    )
     return create_react_agent(model, [research])
 
 
@@ -76,10 +90,30 @@ async def smoke() -> None:
                         progress.append(data["data"]["progress"]["done"])
                     elif sse.event in ("end", "error", "cancelled"):
                         print("status:", data["status"])
+            print("nodes:", " -> ".join(nodes))
+            print("progress:", progress)
+            print("answer:", answer)
+            await ask_first(client)
         server.should_exit = True
-    print("nodes:", " -> ".join(nodes))
-    print("progress:", progress)
-    print("answer:", answer)
+
+
+async def ask_first(client: httpx.AsyncClient) -> None:
+    """The page's way with "ask before tools": a thread, a run that asks, the answer resuming it."""
+    thread_id = (await client.post("/threads", json={})).json()["thread_id"]
+    config = {"configurable": {"approve_tools": True}}
+    question = {"messages": [{"role": "user", "content": "What are streams?"}]}
+    for body in ({"input": question, "config": config}, {"command": {"resume": {"type": "approve"}}, "config": config}):
+        started = (await client.post(f"/threads/{thread_id}/runs", json={**body, "stream_mode": ["updates"]})).json()
+        async with aconnect_sse(client, "GET", started["stream_url"]) as source:
+            async for sse in source.aiter_sse():
+                data = sse.json()
+                if sse.event == "updates" and "__interrupt__" in data["data"]:
+                    for asked in data["data"]["__interrupt__"]:
+                        print("asked:", asked["value"])
+                elif sse.event == "updates" and "tools" in data["data"]:
+                    print("approved:", data["data"]["tools"]["messages"][0]["content"])
+                elif sse.event in ("end", "error", "cancelled"):
+                    print("status:", data["status"])
 
 
 def main() -> None:

@@ -1,12 +1,17 @@
 """Helpers for the HTTP tests: uvicorn on a loopback port in the test's own event loop, SSE reading, gates,
-a ticker that shows the event loop's fairness, and a probe on the streams a run source opens."""
+a ticker that shows the event loop's fairness, a probe on the streams a run source opens, and the examples
+imported as modules."""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import socket
+import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -201,3 +206,15 @@ class Counter:
     async def wait_for(self, value: int) -> None:
         while self.value < value:
             await self._changed.wait()
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load_example(name: str) -> ModuleType:
+    """Import ``examples/<name>.py`` as a module, with its folder on ``sys.path`` (appended) as when it runs as
+    a script, so the examples' imports of one another work."""
+    folder = str(EXAMPLES)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    return importlib.import_module(name)

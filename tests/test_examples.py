@@ -261,6 +261,10 @@ def check_serve_agent(lines: list[str]) -> None:
         "nodes: agent -> tools -> agent",
         "progress: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]",
         "answer: Streams let a run show its work as it happens: tokens, node steps and tool progress, all as events.",
+        "asked: {'tool': 'research', 'args': {'topic': 'streaming'}}",
+        "status: finished",
+        "approved: notes on streaming",
+        "status: finished",
     ]
 
 

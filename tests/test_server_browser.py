@@ -3,6 +3,10 @@
 The agent's tool holds at half progress on a gate the test opens, so "mid-run" is a state, not a moment:
 the test reloads the page there and checks that the stream resumes with no gap and no duplicate (the
 answer text must come out exactly once).
+
+With "ask before tools" ticked, the scripted agent of ``examples/serve_agent.py`` asks before its tool call:
+the page shows the question, the test approves it and watches the resumed run finish, then asks again and
+rejects (skipped only while ``streamflow.types`` has no ``interrupt``).
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+import streamflow.types
+from streamflow.checkpoint.memory import InMemorySaver
 from streamflow.graph import get_stream_writer
 from streamflow.messages import AIMessage, ToolCall
 from streamflow.models import FakeChatModel
 from streamflow.server import RunRegistry, create_app
 from streamflow.tools import create_react_agent, tool
-from tests.server_support import Gate, serve
+from tests.server_support import Gate, load_example, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -63,7 +70,7 @@ def agent(gate: Gate) -> Any:
 
 async def test_ask_watch_tokens_nodes_progress_and_resume_after_reload(tmp_path: Path) -> None:
     gate = Gate()
-    registry = RunRegistry({"agent": lambda: agent(gate)})
+    registry = RunRegistry({"agent": lambda: agent(gate)}, checkpointer=InMemorySaver())
     async with registry, serve(create_app(registry)) as url, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
@@ -78,6 +85,9 @@ async def test_ask_watch_tokens_nodes_progress_and_resume_after_reload(tmp_path:
             await page.locator('#nodes li[data-node="tools"].running').wait_for()
             (run,) = registry.list()
             assert run.status == "running"
+            assert await page.text_content("#run-id") == run.run_id
+            live = registry.live_run_on(await page.text_content("#thread-id") or "")
+            assert live is not None and live.run_id == run.run_id
 
             await page.reload()  # mid-run: the tool waits on the gate
             await page.wait_for_selector("body[data-ready=true]")
@@ -94,5 +104,119 @@ async def test_ask_watch_tokens_nodes_progress_and_resume_after_reload(tmp_path:
             assert "end" in debug and "lag" not in debug
             await page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
             assert (tmp_path / "page.png").stat().st_size > 0
+        finally:
+            await browser.close()
+
+
+async def test_without_threads_the_page_asks_with_plain_runs() -> None:
+    """An app whose runs execute elsewhere answers 501 to ``POST /threads`` (simulated here by taking its
+    thread registry away); the page then starts plain runs, as before threads."""
+    serve_agent = load_example("serve_agent")
+    app = create_app({"agent": lambda: serve_agent.build_agent(token_delay=0.0, step_delay=0.0)})
+    app.state.threads = None
+    async with serve(app) as url, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = await browser.new_page()
+            await page.goto(url + "/")
+            await page.wait_for_selector("body[data-ready=true]")
+            runs = ["-"]
+            for question in ("What are streams?", "And again?"):
+                await page.fill("#question", question)
+                await page.click("#ask")
+                await page.wait_for_function("last => $('run-id').textContent !== last", arg=runs[-1])
+                await page.locator("#status", has_text="finished").wait_for()
+                runs.append(await page.text_content("#run-id") or "")
+                assert await page.text_content("#answer") == serve_agent.ANSWER
+                assert await page.text_content("#thread-id") == "-"
+            assert len(set(runs)) == 3
+        finally:
+            await browser.close()
+
+
+@pytest.mark.skipif(not hasattr(streamflow.types, "interrupt"), reason="streamflow.types has no interrupt() yet")
+async def test_ask_approve_the_tool_call_watch_it_resume_then_ask_again_and_reject(tmp_path: Path) -> None:
+    serve_agent = load_example("serve_agent")
+    app = create_app({"agent": lambda: serve_agent.build_agent(token_delay=0.0, step_delay=0.0)})
+    async with serve(app) as url, async_playwright() as pw, httpx.AsyncClient(base_url=url) as http:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = await browser.new_page()
+            await page.goto(url + "/")
+            await page.wait_for_selector("body[data-ready=true]")
+            await page.check("#approve")
+            await page.fill("#question", "What are streams?")
+            await page.click("#ask")
+
+            card = page.locator(".question")
+            await card.locator("button.approve").wait_for()
+            await page.locator("#status", has_text="interrupted").wait_for()
+            assert await card.locator(".text").text_content() == 'Call tool research with {"topic":"streaming"}?'
+            assert await page.locator(".bar").count() == 0  # the tool has not started
+            thread_id = await page.text_content("#thread-id") or ""
+            asked_run = await page.text_content("#run-id")
+            assert [i["value"] for i in (await http.get(f"/threads/{thread_id}/state")).json()["interrupts"]] == [
+                {"tool": "research", "args": {"topic": "streaming"}}
+            ]
+
+            await card.locator("button.approve").click()
+            await page.locator("#status", has_text="finished").wait_for()
+            assert await page.text_content("#run-id") != asked_run  # the resume is a new run on the thread
+            assert await page.text_content("#thread-id") == thread_id
+            assert await page.text_content("#answer") == serve_agent.ANSWER
+            assert await page.locator('.bar[data-label="research"] .pct').text_content() == "100%"
+            assert await card.locator(".answered").text_content() == "approved"
+            nodes = await page.locator("#nodes li").evaluate_all("els => els.map(e => [e.dataset.node, e.className])")
+            assert nodes == [["agent", "done"], ["tools", "paused"], ["tools", "done"], ["agent", "done"]]
+            await page.screenshot(path=str(tmp_path / "approved.png"), full_page=True)
+
+            await page.fill("#question", "And without the tool?")
+            await page.click("#ask")
+            await card.locator("button.reject").wait_for()
+            await page.locator("#status", has_text="interrupted").wait_for()
+            await card.locator("button.reject").click()
+            await page.locator("#status", has_text="finished").wait_for()
+            assert await page.text_content("#answer") == serve_agent.DECLINED_ANSWER.format(tool="research")
+            assert await card.locator(".answered").text_content() == "rejected"
+            assert await page.locator(".bar").count() == 0  # the tool never ran
+            assert await page.text_content("#thread-id") == thread_id
+
+            values = (await http.get(f"/threads/{thread_id}/state")).json()["values"]
+            assert [m["content"] for m in values["messages"] if m["type"] == "tool"] == [
+                "notes on streaming",
+                "The user declined the call to research; the tool was not run.",
+            ]
+        finally:
+            await browser.close()
+
+
+@pytest.mark.skipif(not hasattr(streamflow.types, "interrupt"), reason="streamflow.types has no interrupt() yet")
+async def test_two_questions_at_once_resume_once_both_are_answered() -> None:
+    from tests.test_server_approval import two_calls_agent
+
+    async with serve(create_app({"pair": two_calls_agent})) as url, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = await browser.new_page()
+            await page.goto(url + "/")
+            await page.wait_for_selector("body[data-ready=true]")
+            await page.check("#approve")
+            await page.fill("#question", "Cats or dogs?")
+            await page.click("#ask")
+            await page.locator("#status", has_text="interrupted").wait_for()
+            cats = page.locator(".question", has_text='"cats"')
+            dogs = page.locator(".question", has_text='"dogs"')
+            asked_run = await page.text_content("#run-id")
+
+            await cats.locator("button.approve").click()
+            await cats.locator(".answered", has_text="approved").wait_for()
+            assert await page.text_content("#status") == "interrupted"  # the other question is still open
+            assert await page.text_content("#run-id") == asked_run
+            await dogs.locator("button.reject").click()
+
+            await page.locator("#status", has_text="finished").wait_for()
+            assert await dogs.locator(".answered").text_content() == "rejected"
+            assert await page.text_content("#answer") == "Done without research."
+            assert await page.text_content("#run-id") != asked_run
         finally:
             await browser.close()
