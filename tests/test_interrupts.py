@@ -531,3 +531,30 @@ def test_a_thread_paused_by_one_process_is_resumed_by_another(tmp_path: Path) ->
         graph = single(saver)
         assert [i.id for i in graph.get_state(config()).interrupts] == [asked]
         assert graph.invoke(Command(resume={asked: "yes"}), config()) == {"value": "a|yes"}
+
+
+class Hops(TypedDict):
+    log: Annotated[list[int], operator.add]
+
+
+def test_a_resume_runs_the_sends_of_the_step_it_paused_in_not_an_earlier_one() -> None:
+    """Each step's Send packets get a new checkpoint version: a saver that keeps channel values by version
+    (InMemorySaver) hands the resumed run the packets of the step that paused."""
+
+    def hop(state: dict[str, int]) -> dict[str, list[int]]:
+        if state["n"] == 3:
+            interrupt("go on?")
+        return {"log": [state["n"]]}
+
+    def again(state: Hops) -> Any:
+        last = state["log"][-1]
+        return Send("hop", {"n": last + 1}) if last < 3 else "__end__"
+
+    builder = StateGraph(Hops)
+    builder.add_node("hop", hop)
+    builder.add_conditional_edges(START, lambda state: Send("hop", {"n": 1}))
+    builder.add_conditional_edges("hop", again)
+    graph = builder.compile(checkpointer=InMemorySaver())
+    paused = graph.invoke({"log": []}, config("sends"))
+    assert paused["log"] == [1, 2] and [i.value for i in paused["__interrupt__"]] == ["go on?"]
+    assert graph.invoke(Command(resume="yes"), config("sends")) == {"log": [1, 2, 3]}

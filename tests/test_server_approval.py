@@ -2,10 +2,9 @@
 
 A run whose config has ``configurable.approve_tools`` pauses before each tool call with
 ``interrupt({"tool", "args"})``; the page (and these tests) answer with ``{"command": {"resume": {"type":
-"approve"}}}`` or ``{"type": "reject"}`` on ``POST /threads/{id}/runs``. The tests that need interrupts are
-skipped only while ``streamflow.types`` has no ``interrupt``; the rest check the agents' side of it (the
-answers they accept, the scripted models that follow the conversation, the declined path) and the thread
-flow the page uses.
+"approve"}}}`` or ``{"type": "reject"}`` on ``POST /threads/{id}/runs``. Other tests check
+the agents' side of it (the answers they accept, the scripted models that follow the conversation, the
+declined path) and the thread flow the page uses.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-import streamflow.types
 from streamflow.messages import AIMessage, HumanMessage, ToolCall, ToolMessage
 from streamflow.server import create_app
 from streamflow.tools import create_react_agent, tool
@@ -29,9 +27,6 @@ agent_demo = load_example("agent_demo")
 
 MODES = ["messages", "tasks", "custom", "updates"]
 APPROVE = {"configurable": {"approve_tools": True}}
-needs_interrupt = pytest.mark.skipif(
-    not hasattr(streamflow.types, "interrupt"), reason="streamflow.types has no interrupt() yet"
-)
 
 
 @pytest.fixture
@@ -174,7 +169,6 @@ async def test_without_the_flag_a_thread_runs_the_tools_unasked_question_after_q
 # -- asking and answering over HTTP (needs interrupt()) ----------------------------------------------
 
 
-@needs_interrupt
 async def test_ask_approve_the_tool_call_then_ask_again_and_reject(http: httpx.AsyncClient) -> None:
     thread_id = await new_thread(http)
 
@@ -227,18 +221,10 @@ async def ask_the_demo_and_approve_the_lookup(http: httpx.AsyncClient) -> str:
     return thread_id
 
 
-@needs_interrupt
 async def test_the_demo_agent_asks_before_its_first_tool_and_then_before_the_next(http: httpx.AsyncClient) -> None:
     await ask_the_demo_and_approve_the_lookup(http)
 
 
-@needs_interrupt
-@pytest.mark.xfail(
-    strict=True,
-    reason="a resumed run whose later step sends new tool calls saves them without a new version of "
-    "'__pregel_tasks', so the next resume runs the first tool call again (LangGraph runs the calculator); "
-    "streamflow.graph.pregel _Saving.save",
-)
 async def test_the_demo_agent_answers_without_the_tool_declined_at_the_second_question(
     http: httpx.AsyncClient,
 ) -> None:
@@ -251,7 +237,6 @@ async def test_the_demo_agent_answers_without_the_tool_declined_at_the_second_qu
     )
 
 
-@needs_interrupt
 async def test_an_answer_that_is_neither_approve_nor_reject_fails_the_run_naming_the_answers(
     http: httpx.AsyncClient,
 ) -> None:
@@ -283,7 +268,6 @@ def two_calls_agent() -> Any:
     return create_react_agent(model, [research])
 
 
-@needs_interrupt
 async def test_two_questions_at_once_are_answered_together_by_interrupt_id() -> None:
     async with serve(create_app({"pair": two_calls_agent})) as url, httpx.AsyncClient(base_url=url) as http:
         thread_id = await new_thread(http)

@@ -6,7 +6,7 @@ answer text must come out exactly once).
 
 With "ask before tools" ticked, the scripted agent of ``examples/serve_agent.py`` asks before its tool call:
 the page shows the question, the test approves it and watches the resumed run finish, then asks again and
-rejects (skipped only while ``streamflow.types`` has no ``interrupt``).
+rejects.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import pytest
 
-import streamflow.types
 from streamflow.checkpoint.memory import InMemorySaver
 from streamflow.graph import get_stream_writer
 from streamflow.messages import AIMessage, ToolCall
@@ -134,7 +133,6 @@ async def test_without_threads_the_page_asks_with_plain_runs() -> None:
             await browser.close()
 
 
-@pytest.mark.skipif(not hasattr(streamflow.types, "interrupt"), reason="streamflow.types has no interrupt() yet")
 async def test_ask_approve_the_tool_call_watch_it_resume_then_ask_again_and_reject(tmp_path: Path) -> None:
     serve_agent = load_example("serve_agent")
     app = create_app({"agent": lambda: serve_agent.build_agent(token_delay=0.0, step_delay=0.0)})
@@ -190,7 +188,6 @@ async def test_ask_approve_the_tool_call_watch_it_resume_then_ask_again_and_reje
             await browser.close()
 
 
-@pytest.mark.skipif(not hasattr(streamflow.types, "interrupt"), reason="streamflow.types has no interrupt() yet")
 async def test_two_questions_at_once_resume_once_both_are_answered() -> None:
     from tests.test_server_approval import two_calls_agent
 

@@ -909,6 +909,11 @@ class _Saving:
         values = self.channels(state, tasks, joins_seen)
         names, ids = self.listed(tasks)
         changed = list(updated) + [f"branch:to:{t.node.name}" for t in tasks if t.path[0] == "__pregel_pull"]
+        # the Send packets and the fan-in halves of the next step change with every step that has them: a new
+        # version each time, or a saver that keeps values by version would hand back an older step's
+        if SENDS in values:
+            changed.append(SENDS)
+        changed += [self.joins[index] for index, seen in joins_seen.items() if seen]
         if start is not None:
             values[START_CHANNEL] = start
             start_id = task_id_for(checkpoint_id, ns_name, step + 1, ("__pregel_pull", START_CHANNEL))
