@@ -1307,7 +1307,11 @@ async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext,
     if pairs or triggers:
         await saving.thread.put_null_writes([*pairs, *triggers])
     if resume is not None:
-        run.resume = RunResume(resume)
+        if len(waiting) == 1 and not is_resume_map(resume):
+            # the one value answers the one interrupt waiting, whichever task asks first this time
+            run.resume = RunResume({next(iter(waiting)): resume})
+        else:
+            run.resume = RunResume(resume)
         if run.channel.wants(Resumed):
             await run.channel.publish(Resumed(tags=run.tags, resume=resume))
 
