@@ -1,0 +1,254 @@
+"""Threads of graphs compiled with a checkpointer, on LangGraph and on streamflow, each with its own in-memory
+saver: the same results, chunks, states and histories once normalised (ids become ``<idN>`` or
+``<volatile>``, see :func:`tests.compat.conftest.normalise`).
+
+After LangGraph's ``test_multistep_plan``, ``test_update_as_input`` (the runs and their history),
+``test_multiple_subgraphs_checkpointer``, ``test_parent_command_goto_deeply_nested``,
+``test_multiple_writes_same_channel_from_same_node`` and ``test_parent_command``; the rest is listed in
+``REVIEW.md``."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Annotated, Any, TypedDict
+
+import pytest
+
+from .conftest import Lib, normalise, reference
+
+THREAD = {"configurable": {"thread_id": "1"}}
+
+
+def both(lib: Lib, scenario: Callable[[Lib, Any], Any]) -> tuple[Any, Any]:
+    """The normalised outputs of ``scenario`` on ``lib`` and on LangGraph, each with a new in-memory saver."""
+    langgraph = reference()
+    expected = normalise(scenario(langgraph, langgraph.InMemorySaver()))
+    got = normalise(scenario(lib, lib.InMemorySaver()))
+    return got, expected
+
+
+def history_of(graph: Any, config: Any) -> list[dict[str, Any]]:
+    """Each snapshot of the thread, newest first: its values, next nodes, step and task names and results."""
+    return [
+        {
+            "values": snapshot.values,
+            "next": snapshot.next,
+            "step": snapshot.metadata.get("step"),
+            "tasks": [(task.name, task.result) for task in snapshot.tasks],
+        }
+        for snapshot in graph.get_state_history(config)
+    ]
+
+
+@pytest.mark.differs(
+    "a history snapshot's task result keeps the tuple a node wrote (('human', 'step1')); LangGraph's saved "
+    "writes come back from its serializer as lists (['human', 'step1'])"
+)
+def test_multistep_plan(lib: Lib) -> None:
+    """A planner hands out a plan's steps one ``Command(goto=...)`` at a time, a list of steps in parallel."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        State = TypedDict(  # noqa: UP013 (the reducer comes from ``lib``)
+            "State", {"plan": list[Any], "messages": Annotated[list[Any], lib.add_messages]}, total=False
+        )
+
+        def planner(state: Any) -> Any:
+            if state.get("plan") is None:
+                first, *rest = ["step1", ["step2", "step3"], "step4"]
+                return lib.Command(goto=first, update={"plan": rest})
+            if state["plan"]:
+                first, *rest = state["plan"]
+                return lib.Command(goto=first, update={"plan": rest})
+            return None
+
+        def step(name: str) -> Callable[[Any], Any]:
+            def run(state: Any) -> Any:
+                return lib.Command(goto="planner", update={"messages": [("human", name)]})
+
+            return run
+
+        builder = lib.StateGraph(State).add_node("planner", planner)
+        for name in ("step1", "step2", "step3", "step4"):
+            builder.add_node(name, step(name))
+        graph = builder.add_edge(lib.START, "planner").compile(checkpointer=saver)
+        result = graph.invoke({"messages": [("human", "start")]}, THREAD)
+        return result, history_of(graph, THREAD)
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+@pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+def test_update_as_input(lib: Lib, durability: str) -> None:
+    """Two runs on one thread, and the history they leave (the ``bulk_update_state`` half is not here)."""
+
+    class State(TypedDict):
+        foo: str
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        graph = (
+            lib.StateGraph(State)
+            .add_node("agent", lambda state: {"foo": "agent"})
+            .add_node("tool", lambda state: {"foo": "tool"})
+            .add_edge(lib.START, "agent")
+            .add_edge("agent", "tool")
+            .compile(checkpointer=saver)
+        )
+        results = [graph.invoke({"foo": "input"}, THREAD, durability=durability) for _ in range(2)]
+        return results, history_of(graph, THREAD)
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+def test_multiple_subgraphs_checkpointer(lib: Lib) -> None:
+    """A node invokes a subgraph compiled with ``checkpointer=True`` (its counter carries over between runs of
+    the thread) and one without; the ``subgraphs=True`` updates name each."""
+
+    class Sub(TypedDict):
+        sub_counter: Annotated[int, operator.add]
+
+    class OtherSub(TypedDict):
+        other_sub_counter: Annotated[int, operator.add]
+
+    class Parent(TypedDict):
+        parent_counter: int
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        first = (
+            lib.StateGraph(Sub)
+            .add_node("subgraph_node", lambda state: {"sub_counter": 2})
+            .add_edge(lib.START, "subgraph_node")
+            .compile(checkpointer=True)
+        )
+        second = (
+            lib.StateGraph(OtherSub)
+            .add_node("other_subgraph_node", lambda state: {"other_sub_counter": 3})
+            .add_edge(lib.START, "other_subgraph_node")
+            .compile()
+        )
+
+        def parent_node(state: Parent) -> Any:
+            result = first.invoke({"sub_counter": state["parent_counter"]})
+            other = second.invoke({"other_sub_counter": result["sub_counter"]})
+            return {"parent_counter": other["other_sub_counter"]}
+
+        graph = (
+            lib.StateGraph(Parent)
+            .add_node("parent_node", parent_node)
+            .add_edge(lib.START, "parent_node")
+            .compile(checkpointer=saver)
+        )
+        out: list[Any] = [graph.invoke({"parent_counter": 0}, THREAD) for _ in range(2)]
+        thread2 = {"configurable": {"thread_id": "2"}}
+        for _ in range(2):
+            out.append(list(graph.stream({"parent_counter": 0}, thread2, subgraphs=True, stream_mode="updates")))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+@pytest.mark.parametrize("subgraph_persist", [False, True])
+def test_parent_command_goto_deeply_nested(lib: Lib, subgraph_persist: bool) -> None:
+    """``Command.PARENT`` from a graph two levels down goes to a node of the graph one level up."""
+
+    class State(TypedDict):
+        dialog_state: Annotated[list[str], operator.add]
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def deepest(state: State) -> Any:
+            return lib.Command(graph=lib.Command.PARENT, goto="sub_child_3", update={"dialog_state": ["sub_sub_child"]})
+
+        innermost = (
+            lib.StateGraph(State)
+            .add_node("sub_sub_child", deepest)
+            .add_edge(lib.START, "sub_sub_child")
+            .compile(name="sub_sub_graph", checkpointer=subgraph_persist)
+        )
+        middle = (
+            lib.StateGraph(State)
+            .add_node("sub_child_1", lambda state: {"dialog_state": ["sub_child_1"]})
+            .add_node("sub_child_2", innermost, destinations=("sub_child_3",))
+            .add_node("sub_child_3", lambda state: {"dialog_state": ["sub_child_3"]})
+            .add_edge(lib.START, "sub_child_1")
+            .add_edge("sub_child_1", "sub_child_2")
+            .compile(name="sub_graph", checkpointer=subgraph_persist)
+        )
+        graph = (
+            lib.StateGraph(State)
+            .add_node("child_1", lambda state: {"dialog_state": ["child_1"]})
+            .add_node("child_2", middle)
+            .add_edge(lib.START, "child_1")
+            .add_edge("child_1", "child_2")
+            .compile(name="main_graph", checkpointer=saver)
+        )
+        config = {"configurable": {"thread_id": 1}}
+        return graph.invoke({"dialog_state": ["init"]}, config), graph.get_state(config).values
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+@pytest.mark.differs(
+    "a history snapshot's task result for a node that wrote one key twice holds the last write "
+    "({'foo': 'one.1'}); LangGraph's holds both ({'foo': {'$writes': ['one.0', 'one.1']}})"
+)
+def test_multiple_writes_same_channel_from_same_node(lib: Lib) -> None:
+    """A node's ``Command(update=[...])`` writes one key twice: the updates, tasks chunks and history show both
+    writes, in order, reduced."""
+
+    class State(TypedDict):
+        foo: Annotated[str, lambda a, b: ", ".join(x for x in (a, b) if x)]
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        graph = (
+            lib.StateGraph(State)
+            .add_node("one", lambda state: lib.Command(update=[("foo", "one.0"), ("foo", "one.1")]))
+            .add_node("two", lambda state: {"foo": "two"})
+            .add_edge(lib.START, "one")
+            .add_edge("one", "two")
+            .add_edge("two", lib.END)
+            .compile(checkpointer=saver)
+        )
+        chunks = list(graph.stream({"foo": "input"}, THREAD, stream_mode=["updates", "tasks"]))
+        return chunks, history_of(graph, THREAD)
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+@pytest.mark.differs(
+    "a tool (BaseTool) cannot be a graph node: add_node raises TypeError; LangGraph runs it as a Runnable"
+)
+@pytest.mark.parametrize("subgraph_persist", [False, True])
+def test_parent_command(lib: Lib, subgraph_persist: bool) -> None:
+    """A tool used as a subgraph's node returns ``Command(graph=Command.PARENT)`` that sets a key only the parent
+    has; run with ``durability="exit"``, then the parent's state."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        @lib.tool(return_direct=True)
+        def get_user_name() -> Any:
+            """Retrieve user name"""
+            return lib.Command(update={"user_name": "Meow"}, graph=lib.Command.PARENT)
+
+        Parent = TypedDict(  # noqa: UP013 (the reducer comes from ``lib``)
+            "Parent", {"messages": Annotated[list[Any], lib.add_messages], "user_name": str}
+        )
+
+        subgraph = (
+            lib.StateGraph(lib.MessagesState)
+            .add_node("tool", get_user_name)
+            .add_edge(lib.START, "tool")
+            .compile(checkpointer=subgraph_persist)
+        )
+        graph = (
+            lib.StateGraph(Parent).add_node("alice", subgraph).add_edge(lib.START, "alice").compile(checkpointer=saver)
+        )
+        result = graph.invoke({"messages": [("user", "get user name")]}, THREAD, durability="exit")
+        state = graph.get_state(THREAD)
+        return result, state.values, state.next, state.metadata, state.parent_config, state.tasks
+
+    got, expected = both(lib, scenario)
+    assert got == expected
