@@ -5,7 +5,7 @@ saver: the same results, chunks, states and histories once normalised (ids becom
 After LangGraph's ``test_multistep_plan``, ``test_update_as_input`` (the runs and their history),
 ``test_multiple_subgraphs_checkpointer``, ``test_parent_command_goto_deeply_nested``,
 ``test_multiple_writes_same_channel_from_same_node`` and ``test_parent_command``; the rest is listed in
-``REVIEW.md``."""
+``REVIEW.md``. Each case runs twice: through ``invoke``/``stream`` and through ``ainvoke``/``astream``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypedDict
 import pytest
 
 from .conftest import Lib, normalise, reference
+from .test_interrupt_cases import driven, mode  # noqa: F401 (``mode`` runs each case sync and async)
 
 THREAD = {"configurable": {"thread_id": "1"}}
 
@@ -71,7 +72,7 @@ def test_multistep_plan(lib: Lib) -> None:
         builder = lib.StateGraph(State).add_node("planner", planner)
         for name in ("step1", "step2", "step3", "step4"):
             builder.add_node(name, step(name))
-        graph = builder.add_edge(lib.START, "planner").compile(checkpointer=saver)
+        graph = driven(builder.add_edge(lib.START, "planner").compile(checkpointer=saver))
         result = graph.invoke({"messages": [("human", "start")]}, THREAD)
         return result, history_of(graph, THREAD)
 
@@ -87,7 +88,7 @@ def test_update_as_input(lib: Lib, durability: str) -> None:
         foo: str
 
     def scenario(lib: Lib, saver: Any) -> Any:
-        graph = (
+        graph = driven(
             lib.StateGraph(State)
             .add_node("agent", lambda state: {"foo": "agent"})
             .add_node("tool", lambda state: {"foo": "tool"})
@@ -134,7 +135,7 @@ def test_multiple_subgraphs_checkpointer(lib: Lib) -> None:
             other = second.invoke({"other_sub_counter": result["sub_counter"]})
             return {"parent_counter": other["other_sub_counter"]}
 
-        graph = (
+        graph = driven(
             lib.StateGraph(Parent)
             .add_node("parent_node", parent_node)
             .add_edge(lib.START, "parent_node")
@@ -176,7 +177,7 @@ def test_parent_command_goto_deeply_nested(lib: Lib, subgraph_persist: bool) -> 
             .add_edge("sub_child_1", "sub_child_2")
             .compile(name="sub_graph", checkpointer=subgraph_persist)
         )
-        graph = (
+        graph = driven(
             lib.StateGraph(State)
             .add_node("child_1", lambda state: {"dialog_state": ["child_1"]})
             .add_node("child_2", middle)
@@ -203,7 +204,7 @@ def test_multiple_writes_same_channel_from_same_node(lib: Lib) -> None:
         foo: Annotated[str, lambda a, b: ", ".join(x for x in (a, b) if x)]
 
     def scenario(lib: Lib, saver: Any) -> Any:
-        graph = (
+        graph = driven(
             lib.StateGraph(State)
             .add_node("one", lambda state: lib.Command(update=[("foo", "one.0"), ("foo", "one.1")]))
             .add_node("two", lambda state: {"foo": "two"})
@@ -243,7 +244,7 @@ def test_parent_command(lib: Lib, subgraph_persist: bool) -> None:
             .add_edge(lib.START, "tool")
             .compile(checkpointer=subgraph_persist)
         )
-        graph = (
+        graph = driven(
             lib.StateGraph(Parent).add_node("alice", subgraph).add_edge(lib.START, "alice").compile(checkpointer=saver)
         )
         result = graph.invoke({"messages": [("user", "get user name")]}, THREAD, durability="exit")
