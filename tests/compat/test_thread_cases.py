@@ -11,6 +11,7 @@ edge); the rest is listed in
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Callable
 from typing import Annotated, Any, TypedDict
@@ -351,6 +352,173 @@ def test_fan_out_update_before_join(lib: Lib, shape: str) -> None:
         out.append(graph.update_state(THREAD, {"docs": ["doc5"]}))
         out.append(snap(graph.get_state(THREAD)))
         out.append(list(graph.stream(None, THREAD, stream_mode="debug")))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Appender:
+    """A node of a list-state graph that appends its name (with the ``Send`` argument it got, if any); given a
+    ``Command`` it returns that command with the append as its update. ``calls`` counts its runs."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__name__ = name
+        self.calls = 0
+
+    def __call__(self, state: Any) -> Any:
+        self.calls += 1
+        update = [self.name] if isinstance(state, list) else [f"{self.name}|{state}"]
+        if type(state).__name__ == "Command":
+            return dataclasses.replace(state, update=update)
+        return update
+
+
+def send_sequence_builder(lib: Lib, flaky: bool) -> tuple[Any, dict[str, Appender]]:
+    """Node 1 sends two ``Command``s to node 2 (each with a ``Send`` of its own) and goes to 3.1; node 2 goes to
+    3. With ``flaky``, the second command sends to "flaky", which asks ``interrupt("Bahh")`` on its first run."""
+    nodes = {name: Appender(name) for name in ("1", "2", "3", "3.1")}
+    builder = lib.StateGraph(Annotated[list, operator.add])
+    for node in nodes.values():
+        builder.add_node(node)
+    if flaky:
+        runs = {"flaky": 0}
+
+        def flaky_node(state: Any) -> Any:
+            runs["flaky"] += 1
+            if runs["flaky"] == 1:
+                lib.interrupt("Bahh")
+            return [f"flaky|{state}"]
+
+        builder.add_node("flaky", flaky_node)
+        nodes["flaky"] = runs  # type: ignore[assignment]
+    second = "flaky" if flaky else "2"
+    builder.add_edge(lib.START, "1")
+    builder.add_conditional_edges(
+        "1",
+        lambda state: [
+            lib.Send("2", lib.Command(goto=lib.Send("2", 3))),
+            lib.Send("2", lib.Command(goto=lib.Send(second, 4))),
+            "3.1",
+        ],
+    )
+    builder.add_conditional_edges("2", lambda state: "3", ["3"])
+    return builder, nodes
+
+
+def test_send_sequences(lib: Lib) -> None:
+    """``Send`` of a ``Command`` that sends again, on a list state: without a checkpointer, then stopped before
+    3.1 and resumed."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        builder, _ = send_sequence_builder(lib, flaky=False)
+        out: list[Any] = [driven(builder.compile()).invoke(["0"])]
+        graph = driven(builder.compile(checkpointer=saver, interrupt_before=["3.1"]))
+        out.append(graph.invoke(["0"], THREAD))
+        out.append(graph.invoke(None, THREAD))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+@pytest.mark.differs(
+    "invoke on a list-state graph that stops on interrupt() returns the state list; LangGraph returns "
+    "{'__interrupt__': [Interrupt(...)]}"
+)
+def test_list_state_interrupt_result(lib: Lib) -> None:
+    """What ``invoke`` returns when a graph whose state is a list stops on ``interrupt()`` (the first run of
+    ``test_send_dedupe_on_resume``)."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        builder, _ = send_sequence_builder(lib, flaky=True)
+        return driven(builder.compile(checkpointer=saver)).invoke(["0"], THREAD)
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+@pytest.mark.differs(
+    "resuming a step whose sent tasks partly finished does not replay their saved writes: with durability "
+    "sync/async node 2's finished task runs again and the '2|3' task and the last '3' are lost; with exit the "
+    "step's finished writes are dropped; LangGraph reruns only the interrupted task"
+)
+@pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+def test_send_dedupe_on_resume(lib: Lib, durability: str) -> None:
+    """A sent task interrupts; on resume the tasks of its step that finished are not run again (their writes
+    were saved), the interrupted one is. The first run's updates, the result, the run counts and the history."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        builder, nodes = send_sequence_builder(lib, flaky=True)
+        graph = driven(builder.compile(checkpointer=saver))
+        out: list[Any] = [unordered(list(graph.stream(["0"], THREAD, durability=durability)))]
+        out.append((nodes["2"].calls, nodes["flaky"]["flaky"]))  # type: ignore[index]
+        out.append(graph.invoke(None, THREAD, durability=durability))
+        out.append((nodes["2"].calls, nodes["flaky"]["flaky"]))  # type: ignore[index]
+        out.append([snap(snapshot) for snapshot in graph.get_state_history(THREAD)])
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+REPLACED_SEND = (
+    "resuming after update_state replaced the tool call of a pending Send runs the old Send ({'hi': [1, 2, 3]}, "
+    "call1) though the snapshot lists the new one; LangGraph runs the new call (tool1)"
+)
+REACT_FLOWS = [
+    pytest.param("resume", id="send-react-resume"),
+    pytest.param("remove", id="send-react-remove-call"),
+    pytest.param("replace", id="send-react-replace-call", marks=pytest.mark.differs(REPLACED_SEND)),
+]
+
+
+@pytest.mark.parametrize("mode", ["async"], indirect=True)  # async nodes: LangGraph runs them under ainvoke only
+@pytest.mark.parametrize("flow", REACT_FLOWS)
+def test_send_react_interrupt(lib: Lib, flow: str) -> None:
+    """A tool call sent to its node, stopped before that node (first a run without a checkpointer): resumed as
+    is; or resumed after an update that removes the tool call (nothing runs); or after an update that replaces
+    it (the new call runs)."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        calls = {"foo": 0}
+        ai = lib.AIMessage(
+            "", id="ai1", tool_calls=[{"name": "foo", "args": {"hi": [1, 2, 3]}, "id": "call1", "type": "tool_call"}]
+        )
+
+        async def agent(state: Any) -> Any:
+            return {"messages": ai}
+
+        def route(state: Any) -> Any:
+            last = state["messages"][-1]
+            if isinstance(last, lib.AIMessage):
+                return [lib.Send(call["name"], call) for call in last.tool_calls]
+            return None
+
+        async def foo(call: Any) -> Any:
+            calls["foo"] += 1
+            return {"messages": lib.ToolMessage(str(call["args"]), tool_call_id=call["id"])}
+
+        builder = lib.StateGraph(lib.MessagesState)
+        builder.add_node("agent", agent)
+        builder.add_node("foo", foo)
+        builder.add_edge(lib.START, "agent")
+        builder.add_conditional_edges("agent", route)
+        hello = {"messages": [lib.HumanMessage("hello")]}
+        out: list[Any] = [driven(builder.compile()).invoke(hello), dict(calls)]
+        graph = driven(builder.compile(checkpointer=saver, interrupt_before=["foo"]))
+        if flow == "resume":
+            out += [graph.invoke(hello, THREAD), graph.invoke(None, THREAD), dict(calls)]
+            return out
+        out += [graph.invoke(hello, THREAD, durability="exit" if flow == "remove" else "async")]
+        out += [snap(graph.get_state(THREAD))]
+        if flow == "remove":
+            graph.update_state(THREAD, {"messages": lib.AIMessage("Bye now", id="ai1", tool_calls=[])})
+        else:
+            replaced = [{"name": "foo", "args": {"hi": [4, 5, 6]}, "id": "tool1", "type": "tool_call"}]
+            graph.update_state(THREAD, {"messages": lib.AIMessage("", id="ai1", tool_calls=replaced)})
+        out += [snap(graph.get_state(THREAD)), graph.invoke(None, THREAD), dict(calls)]
         return out
 
     got, expected = both(lib, scenario)
