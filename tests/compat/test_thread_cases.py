@@ -523,3 +523,57 @@ def test_send_react_interrupt(lib: Lib, flow: str) -> None:
 
     got, expected = both(lib, scenario)
     assert got == expected
+
+
+def test_checkpointer_null_pending_writes(lib: Lib) -> None:
+    """A saver whose checkpoint tuples carry no pending writes (``None``): each run of the thread still adds to
+    the saved list, through ``invoke`` and ``ainvoke``."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        class NoPendingWrites(lib.InMemorySaver):  # type: ignore[name-defined,misc]
+            def get_tuple(self, config: Any) -> Any:
+                found = super().get_tuple(config)
+                return found and type(found)(found.config, found.checkpoint, found.metadata)
+
+            async def aget_tuple(self, config: Any) -> Any:
+                return self.get_tuple(config)
+
+        builder = lib.StateGraph(Annotated[list, operator.add])
+        builder.add_node(Appender("1"))
+        builder.add_edge(lib.START, "1")
+        graph = driven(builder.compile(checkpointer=NoPendingWrites()))
+        return [graph.invoke([], {"configurable": {"thread_id": "foo"}}) for _ in range(3)]
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+def test_stream_messages_dedupe_state(lib: Lib) -> None:
+    """A subgraph node returns an AI message and the subgraph then goes to a parent node by ``Command.PARENT``:
+    each run of the thread streams that message once in ``messages`` mode with ``subgraphs=True``."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        to_emit = [lib.AIMessage("bye", id="1"), lib.AIMessage("bye again", id="2")]
+        subgraph = (
+            lib.StateGraph(lib.MessagesState)
+            .add_node("call_model", lambda state: {"messages": to_emit.pop(0)})
+            .add_node("route", lambda state: lib.Command(goto="node_2", graph=lib.Command.PARENT))
+            .add_edge(lib.START, "call_model")
+            .add_edge("call_model", "route")
+            .compile()
+        )
+        graph = driven(
+            lib.StateGraph(lib.MessagesState)
+            .add_node("node_1", subgraph)
+            .add_node("node_2", lambda state: state)
+            .add_edge(lib.START, "node_1")
+            .compile(checkpointer=saver)
+        )
+        out = []
+        for text in ("hi", "hi again"):
+            chunks = graph.stream({"messages": text}, THREAD, stream_mode="messages", subgraphs=True)
+            out.append([(ns, message, meta["langgraph_node"]) for ns, (message, meta) in chunks])
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
