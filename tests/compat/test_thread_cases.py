@@ -577,3 +577,24 @@ def test_stream_messages_dedupe_state(lib: Lib) -> None:
 
     got, expected = both(lib, scenario)
     assert got == expected
+
+
+@pytest.mark.parametrize("mode", ["async"], indirect=True)  # the sync twin is test_checkpointer_cases.py's case
+def test_fork_does_not_apply_pending_writes_async(lib: Lib) -> None:
+    """``update_state`` on an old checkpoint as the node that ran next forks the thread; run through
+    ``ainvoke``, the writes that node made then are not applied again."""
+
+    class Counted(TypedDict):
+        value: Annotated[int, operator.add]
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        builder = lib.StateGraph(Counted).add_node("node_a", lambda s: {"value": 10})
+        builder.add_node("node_b", lambda s: {"value": 100}).add_edge(lib.START, "node_a").add_edge("node_a", "node_b")
+        graph = driven(builder.compile(checkpointer=saver))
+        graph.invoke({"value": 1}, THREAD)
+        before_a = next(s for s in graph.get_state_history(THREAD) if s.next == ("node_a",))
+        fork = graph.update_state(before_a.config, {"value": 20}, as_node="node_a")
+        return [fork, graph.invoke(None, fork), [snap(s) for s in graph.get_state_history(THREAD)]]
+
+    got, expected = both(lib, scenario)
+    assert got == expected
