@@ -11,6 +11,7 @@ edge); the rest is listed in
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import operator
 from collections.abc import Callable
@@ -595,6 +596,53 @@ def test_fork_does_not_apply_pending_writes_async(lib: Lib) -> None:
         before_a = next(s for s in graph.get_state_history(THREAD) if s.next == ("node_a",))
         fork = graph.update_state(before_a.config, {"value": 20}, as_node="node_a")
         return [fork, graph.invoke(None, fork), [snap(s) for s in graph.get_state_history(THREAD)]]
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+@pytest.mark.parametrize("mode", ["async"], indirect=True)  # async nodes: LangGraph runs them under ainvoke only
+@pytest.mark.parametrize("style", ["edges", "control"])
+def test_max_concurrency_on_a_thread(lib: Lib, style: str) -> None:
+    """Node 1 sends 100 tasks to node 2 (by a conditional edge, or by ``Command(goto=[Send...])`` with
+    ``style="control"``), each then goes to 3; run with ``max_concurrency=10`` and a breakpoint before 2: the
+    interrupted result and state, the resumed result, and the most tasks of 2 that ran at once. With
+    ``"control"``, first the runs without a checkpointer (unlimited, then limited)."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        running = {"now": 0, "most": 0}
+
+        async def two(state: Any) -> Any:
+            running["now"] += 1
+            running["most"] = max(running["most"], running["now"])
+            for _ in range(3):
+                await asyncio.sleep(0)
+            running["now"] -= 1
+            return lib.Command(update=[state], goto="3") if style == "control" else [state]
+
+        builder = lib.StateGraph(Annotated[list, operator.add])
+        if style == "control":
+            builder.add_node("1", lambda state: lib.Command(update=["1"], goto=[lib.Send("2", i) for i in range(100)]))
+            builder.add_node("2", two, destinations=("3",))
+        else:
+            builder.add_node("1", lambda state: ["1"])
+            builder.add_node("2", two)
+            builder.add_conditional_edges("1", lambda state: [lib.Send("2", i) for i in range(100)])
+            builder.add_conditional_edges("2", lambda state: "3", ["3"])
+        builder.add_node("3", lambda state: ["3"])
+        builder.add_edge(lib.START, "1")
+        out: list[Any] = []
+        if style == "control":
+            plain = driven(builder.compile())
+            out += [plain.invoke(["0"]), running["most"]]
+            running["most"] = 0
+            out += [plain.invoke(["0"], {"max_concurrency": 10}), running["most"]]
+            running["most"] = 0
+        graph = driven(builder.compile(checkpointer=saver, interrupt_before=["2"]))
+        thread = {"max_concurrency": 10, "configurable": {"thread_id": "1"}}
+        out += [graph.invoke(["0"], thread), graph.get_state(thread).values, graph.invoke(None, thread)]
+        out += [running["most"], running["now"]]
+        return out
 
     got, expected = both(lib, scenario)
     assert got == expected
