@@ -12,6 +12,7 @@ edge); the rest is listed in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import operator
 from collections.abc import Callable
@@ -643,6 +644,58 @@ def test_max_concurrency_on_a_thread(lib: Lib, style: str) -> None:
         out += [graph.invoke(["0"], thread), graph.get_state(thread).values, graph.invoke(None, thread)]
         out += [running["most"], running["now"]]
         return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+@pytest.mark.parametrize("mode", ["async"], indirect=True)  # astream only
+def test_cancel_astream_keeps_finished_writes(lib: Lib) -> None:
+    """Leaving ``astream()`` on a thread after the first chunk cancels the node still running beside the one that
+    finished; the saved state has the finished node's write applied and the cancelled node still next."""
+
+    class Value(TypedDict):
+        value: Annotated[int, operator.add]
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        seen: list[str] = []
+
+        async def run() -> Any:
+            parallel_started = asyncio.Event()
+
+            async def aparallelwhile(state: Value) -> None:
+                seen.append("aparallelwhile started")
+                parallel_started.set()
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    seen.append("aparallelwhile cancelled")
+                    raise
+
+            async def alittlewhile(state: Value) -> dict[str, Any]:
+                await parallel_started.wait()
+                return {"value": 2}
+
+            async def awhile(state: Value) -> None:
+                seen.append("awhile started")
+
+            builder = lib.StateGraph(Value)
+            builder.add_node("awhile", awhile)
+            builder.add_node("aparallelwhile", aparallelwhile)
+            builder.add_node("alittlewhile", alittlewhile)
+            builder.add_edge(lib.START, "alittlewhile")
+            builder.add_edge(lib.START, "aparallelwhile")
+            builder.add_edge("alittlewhile", "awhile")
+            graph = builder.compile(checkpointer=saver)
+            chunks = []
+            async with contextlib.aclosing(graph.astream({"value": 1}, THREAD)) as stream:
+                async for chunk in stream:
+                    chunks.append(chunk)
+                    break
+            state = await graph.aget_state(THREAD)
+            return chunks, seen, state.values, state.next, state.metadata
+
+        return asyncio.run(run())
 
     got, expected = both(lib, scenario)
     assert got == expected
