@@ -699,3 +699,129 @@ def test_cancel_astream_keeps_finished_writes(lib: Lib) -> None:
 
     got, expected = both(lib, scenario)
     assert got == expected
+
+
+CANCEL_WAYS = [
+    pytest.param("ainvoke", id="put-after-cancel-ainvoke"),
+    pytest.param("astream-anext", id="put-after-cancel-astream"),
+    pytest.param(
+        "astream-events-anext",
+        id="put-after-cancel-astream-events",
+        marks=pytest.mark.differs(
+            "astream_events() does not take durability= (TypeError); LangGraph passes it on to the run"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("mode", ["async"], indirect=True)  # cancelling an ainvoke / astream task
+@pytest.mark.parametrize("how", CANCEL_WAYS)
+def test_checkpoint_put_after_cancellation(lib: Lib, how: str) -> None:
+    """A run with ``durability="exit"`` is cancelled while its node runs (the ``ainvoke`` task, the task awaiting
+    the stream's first chunk, or the one awaiting the event after the run's start event): the node sees the
+    cancel, the exit checkpoint is still put in full (the saver's ``aput`` starts and ends) and the task ends
+    cancelled. The log and what the thread kept."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        logs: list[str] = []
+
+        class SlowPut(lib.InMemorySaver):  # type: ignore[name-defined,misc]
+            async def aput(self, *args: Any, **kwargs: Any) -> Any:
+                logs.append("checkpoint.aput.start")
+                try:
+                    for _ in range(5):
+                        await asyncio.sleep(0)
+                    return await super().aput(*args, **kwargs)
+                finally:
+                    logs.append("checkpoint.aput.end")
+
+        async def run() -> Any:
+            started = asyncio.Event()
+
+            async def awhile(state: Any) -> None:
+                logs.append("awhile.start")
+                started.set()
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    logs.append("awhile.end")
+
+            class State(TypedDict):
+                hello: str
+
+            builder = lib.StateGraph(State).add_node("agent", awhile)
+            graph = builder.set_entry_point("agent").set_finish_point("agent").compile(checkpointer=SlowPut())
+            if how == "ainvoke":
+                task = asyncio.ensure_future(graph.ainvoke({"hello": "world"}, THREAD, durability="exit"))
+            elif how == "astream-anext":
+                stream = graph.astream({"hello": "world"}, THREAD, durability="exit")
+                task = asyncio.ensure_future(stream.__anext__())
+            else:
+                events = graph.astream_events(
+                    {"hello": "world"}, THREAD, version="v2", include_names=["LangGraph"], durability="exit"
+                )
+                task = asyncio.ensure_future(events.__anext__())
+                await task  # the run's start event
+                task = asyncio.ensure_future(events.__anext__())
+            await started.wait()
+            task.cancel()
+            before = sorted(logs)
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            state = await graph.aget_state(THREAD)
+            return before, sorted(logs), state.values, state.next
+
+        return asyncio.run(run())
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+@pytest.mark.parametrize("mode", ["async"], indirect=True)  # astream_events only
+def test_cancel_astream_events_keeps_last_checkpoint(lib: Lib) -> None:
+    """Leaving ``astream_events(version="v2")`` at the root's first ``on_chain_stream`` event: the node after
+    the one that finished never starts (the one after that neither) and the thread keeps the checkpoint before
+    it, with that node next."""
+
+    class Value(TypedDict):
+        value: int
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        seen: list[str] = []
+
+        async def run() -> Any:
+            async def alittlewhile(state: Value) -> dict[str, Any]:
+                return {"value": 2}
+
+            async def awhile(state: Value) -> None:
+                seen.append("awhile started")
+                try:
+                    await asyncio.Event().wait()
+                except asyncio.CancelledError:
+                    seen.append("awhile cancelled")
+                    raise
+
+            async def anotherwhile(state: Value) -> None:
+                seen.append("anotherwhile started")
+
+            builder = lib.StateGraph(Value)
+            builder.add_node("alittlewhile", alittlewhile)
+            builder.add_node("awhile", awhile)
+            builder.add_node("anotherwhile", anotherwhile)
+            builder.add_edge(lib.START, "alittlewhile")
+            builder.add_edge("alittlewhile", "awhile")
+            builder.add_edge("awhile", "anotherwhile")
+            graph = builder.compile(checkpointer=saver)
+            chunks = []
+            async with contextlib.aclosing(graph.astream_events({"value": 1}, THREAD, version="v2")) as events:
+                async for event in events:
+                    if event["event"] == "on_chain_stream" and not event["parent_ids"]:
+                        chunks.append(event["data"]["chunk"])
+                        break
+            state = await graph.aget_state(THREAD)
+            return chunks, "anotherwhile started" in seen, state.values, state.next, state.metadata
+
+        return asyncio.run(run())
+
+    got, expected = both(lib, scenario)
+    assert got == expected
