@@ -470,16 +470,19 @@ REPLACED_SEND = (
     "call1) though the snapshot lists the new one; LangGraph runs the new call (tool1)"
 )
 REACT_FLOWS = [
-    pytest.param("resume", id="send-react-resume"),
-    pytest.param("remove", id="send-react-remove-call"),
-    pytest.param("replace", id="send-react-replace-call", marks=pytest.mark.differs(REPLACED_SEND)),
+    pytest.param("edge", "resume", id="send-react-resume"),
+    pytest.param("edge", "remove", id="send-react-remove-call"),
+    pytest.param("edge", "replace", id="send-react-replace-call", marks=pytest.mark.differs(REPLACED_SEND)),
+    pytest.param("control", "resume", id="send-react-control-resume"),
+    pytest.param("control", "remove", id="send-react-control-remove-call"),
 ]
 
 
 @pytest.mark.parametrize("mode", ["async"], indirect=True)  # async nodes: LangGraph runs them under ainvoke only
-@pytest.mark.parametrize("flow", REACT_FLOWS)
-def test_send_react_interrupt(lib: Lib, flow: str) -> None:
-    """A tool call sent to its node, stopped before that node (first a run without a checkpointer): resumed as
+@pytest.mark.parametrize(("style", "flow"), REACT_FLOWS)
+def test_send_react_interrupt(lib: Lib, style: str, flow: str) -> None:
+    """A tool call sent to its node (by a conditional edge, or by the agent's ``Command(goto=[Send...])`` with
+    ``style="control"``), stopped before that node (first a run without a checkpointer): resumed as
     is; or resumed after an update that removes the tool call (nothing runs); or after an update that replaces
     it (the new call runs)."""
 
@@ -490,6 +493,8 @@ def test_send_react_interrupt(lib: Lib, flow: str) -> None:
         )
 
         async def agent(state: Any) -> Any:
+            if style == "control":
+                return lib.Command(update={"messages": ai}, goto=[lib.Send(c["name"], c) for c in ai.tool_calls])
             return {"messages": ai}
 
         def route(state: Any) -> Any:
@@ -503,10 +508,11 @@ def test_send_react_interrupt(lib: Lib, flow: str) -> None:
             return {"messages": lib.ToolMessage(str(call["args"]), tool_call_id=call["id"])}
 
         builder = lib.StateGraph(lib.MessagesState)
-        builder.add_node("agent", agent)
+        builder.add_node("agent", agent, destinations=("foo",))
         builder.add_node("foo", foo)
         builder.add_edge(lib.START, "agent")
-        builder.add_conditional_edges("agent", route)
+        if style == "edge":
+            builder.add_conditional_edges("agent", route)
         hello = {"messages": [lib.HumanMessage("hello")]}
         out: list[Any] = [driven(builder.compile()).invoke(hello), dict(calls)]
         graph = driven(builder.compile(checkpointer=saver, interrupt_before=["foo"]))
@@ -822,6 +828,63 @@ def test_cancel_astream_events_keeps_last_checkpoint(lib: Lib) -> None:
             return chunks, "anotherwhile started" in seen, state.values, state.next, state.metadata
 
         return asyncio.run(run())
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+@pytest.mark.parametrize("subgraph_persist", [True, False])
+def test_parent_command_goto(lib: Lib, subgraph_persist: bool) -> None:
+    """A subgraph node's second node goes to a parent node by ``Command.PARENT`` (the parent compiled with its
+    saver given by position); without ``step_timeout``."""
+
+    class State(TypedDict):
+        dialog_state: Annotated[list[str], operator.add]
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def node_b_child(state: State) -> Any:
+            return lib.Command(
+                graph=lib.Command.PARENT, goto="node_b_parent", update={"dialog_state": ["b_child_state"]}
+            )
+
+        subgraph = (
+            lib.StateGraph(State)
+            .add_node("node_a_child", lambda state: {"dialog_state": ["a_child_state"]})
+            .add_node("node_b_child", node_b_child)
+            .add_edge(lib.START, "node_a_child")
+            .add_edge("node_a_child", "node_b_child")
+            .compile(checkpointer=subgraph_persist)
+        )
+        builder = lib.StateGraph(State)
+        builder.add_node("node_b_parent", lambda state: {"dialog_state": ["node_b_parent"]})
+        builder.add_edge(lib.START, "subgraph_node")
+        builder.add_node("subgraph_node", subgraph, destinations=("node_b_parent",))
+        graph = driven(builder.compile(saver, name="parent"))
+        config = {"configurable": {"thread_id": 1}}
+        return graph.invoke({"dialog_state": ["init_state"]}, config), snap(graph.get_state(config))
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+def test_parent_command_from_root_graph(lib: Lib) -> None:
+    """``Command.PARENT`` from a node of the root graph (there is no parent): the run raises ``ParentCommand``
+    carrying the command; without ``step_timeout``. The error's command and the state left."""
+
+    class State(TypedDict):
+        value: str
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def parent_cmd(state: State) -> Any:
+            return lib.Command(graph=lib.Command.PARENT, goto="test_cmd", update={"key": "value"})
+
+        builder = lib.StateGraph(State).add_node("parent_cmd", parent_cmd).set_entry_point("parent_cmd")
+        graph = driven(builder.compile(checkpointer=saver))
+        with pytest.raises(lib.ParentCommand) as caught:
+            graph.invoke({"value": "start"}, THREAD)
+        command = caught.value.args[0]
+        state = graph.get_state(THREAD)
+        return command.goto, command.update, command.graph, state.values, state.next
 
     got, expected = both(lib, scenario)
     assert got == expected
