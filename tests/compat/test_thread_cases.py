@@ -3,11 +3,15 @@ saver: the same results, chunks, states and histories once normalised (ids becom
 ``<volatile>``, see :func:`tests.compat.conftest.normalise`).
 
 After LangGraph's ``test_multistep_plan``, ``test_update_as_input`` (the runs and their history),
-``test_multiple_subgraphs_checkpointer``, ``test_parent_command_goto_deeply_nested``,
-``test_multiple_writes_same_channel_from_same_node``, ``test_parent_command`` and the runs with a checkpointer
-of the ``test_in_one_fan_out_state_graph_*`` tests (waiting edge, deferred node, via a branch, plus a regular
-edge); the rest is listed in
-``REVIEW.md``. Each case runs twice: through ``invoke``/``stream`` and through ``ainvoke``/``astream``."""
+``test_multiple_subgraphs_checkpointer``, ``test_parent_command_goto_deeply_nested``, ``test_parent_command_goto``,
+``test_timeout_with_parent_command`` (without a timeout), ``test_multiple_writes_same_channel_from_same_node``,
+``test_parent_command``, ``test_stream_messages_dedupe_state``, the runs with a checkpointer of the
+``test_in_one_fan_out_state_graph_*`` tests, and the async ``test_send_sequences``, ``test_send_dedupe_on_resume``,
+``test_send_react_interrupt(_control)``, ``test_max_concurrency(_control)``,
+``test_checkpointer_null_pending_writes``, ``test_fork_does_not_apply_pending_writes``,
+``test_cancel_graph_astream(_events_v2)`` and ``test_checkpoint_put_after_cancellation*``; the rest is listed in
+``REVIEW.md``. Each case runs twice, through ``invoke``/``stream`` and through ``ainvoke``/``astream``, unless
+it is async only."""
 
 from __future__ import annotations
 
@@ -235,7 +239,7 @@ def test_parent_command(lib: Lib, subgraph_persist: bool) -> None:
     has; run with ``durability="exit"``, then the parent's state."""
 
     def scenario(lib: Lib, saver: Any) -> Any:
-        @lib.tool(return_direct=True)
+        @lib.tool(return_direct=True)  # type: ignore[untyped-decorator]
         def get_user_name() -> Any:
             """Retrieve user name"""
             return lib.Command(update={"user_name": "Meow"}, graph=lib.Command.PARENT)
