@@ -397,6 +397,9 @@ class CompiledStateGraph(GraphSpec):
         stream_mode: str | Sequence[str] | None = None,
         subgraphs: bool = False,
         context: Any = None,
+        durability: Durability | None = None,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Run the graph and yield LangChain's ``astream_events`` v2 dicts
         (``{"event", "name", "run_id", "parent_ids", "tags", "metadata", "data"}``) for the graph, its
@@ -404,7 +407,8 @@ class CompiledStateGraph(GraphSpec):
         and where this differs from LangGraph: :mod:`streamflow.event_stream`.
 
         The view blocks like :meth:`astream`'s (``buffer_size`` events); leaving early cancels the run as
-        :meth:`astream` says.
+        :meth:`astream` says. ``durability``, ``interrupt_before`` and ``interrupt_after`` are passed on to
+        the run as :meth:`astream` takes them (LangGraph passes them on too).
 
         ``stream_mode`` and ``subgraphs``, as LangGraph passes them on to ``astream``, shape the chunks of the
         graph's own ``on_chain_stream`` events as :meth:`astream` shapes its items (default: ``{node:
@@ -419,6 +423,7 @@ class CompiledStateGraph(GraphSpec):
             (as LangGraph)
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
+        config = self._run_config(config, durability, interrupt_before, interrupt_after)
         open_view = self._events_view(
             version,
             buffer_size,
@@ -449,6 +454,9 @@ class CompiledStateGraph(GraphSpec):
         stream_mode: str | Sequence[str] | None = None,
         subgraphs: bool = False,
         context: Any = None,
+        durability: Durability | None = None,
+        interrupt_before: Sequence[str] | str | None = None,
+        interrupt_after: Sequence[str] | str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """The sync twin of :meth:`astream_events` (LangChain's name for it, ``stream_events``): the same
         async view carried to this thread through an anyio blocking portal, in batches, with sync nodes
@@ -460,6 +468,7 @@ class CompiledStateGraph(GraphSpec):
             mode
         :raises InvalidArgumentError: at once, for a filter that is a single string or holds a non-string
         """
+        config = self._run_config(config, durability, interrupt_before, interrupt_after)
         open_view = self._events_view(
             version,
             buffer_size,

@@ -710,13 +710,7 @@ def test_cancel_astream_keeps_finished_writes(lib: Lib) -> None:
 CANCEL_WAYS = [
     pytest.param("ainvoke", id="put-after-cancel-ainvoke"),
     pytest.param("astream-anext", id="put-after-cancel-astream"),
-    pytest.param(
-        "astream-events-anext",
-        id="put-after-cancel-astream-events",
-        marks=pytest.mark.differs(
-            "astream_events() does not take durability= (TypeError); LangGraph passes it on to the run"
-        ),
-    ),
+    pytest.param("astream-events-anext", id="put-after-cancel-astream-events"),
 ]
 
 
