@@ -709,16 +709,14 @@ class CompiledStateGraph(GraphSpec):
 def _with_interrupts(state: Any, interrupts: tuple[Any, ...], version: str) -> Any:
     """``invoke()``'s result for a run that ended with ``interrupts`` (empty: it finished), as LangGraph 1.2
     gives it: v2 a :class:`GraphOutput` carrying them; v1 the state with ``"__interrupt__"`` (a list of them)
-    added, a state of None counting as ``{}`` (a root value that is not a dict is returned alone)."""
+    added; a state of None, or a root value that is not a dict, gives ``{"__interrupt__": [...]}`` alone."""
     if version == "v2":
         return GraphOutput(state, interrupts)
     if not interrupts:
         return state
-    if state is None:
-        return {"__interrupt__": list(interrupts)}
     if isinstance(state, dict):
         return {**state, "__interrupt__": list(interrupts)}
-    return state
+    return {"__interrupt__": list(interrupts)}
 
 
 def _output_only(open_view: Callable[[Run], View]) -> Callable[[Run], View]:

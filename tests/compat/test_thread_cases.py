@@ -429,10 +429,6 @@ def test_send_sequences(lib: Lib) -> None:
     assert got == expected
 
 
-@pytest.mark.differs(
-    "invoke on a list-state graph that stops on interrupt() returns the state list; LangGraph returns "
-    "{'__interrupt__': [Interrupt(...)]}"
-)
 def test_list_state_interrupt_result(lib: Lib) -> None:
     """What ``invoke`` returns when a graph whose state is a list stops on ``interrupt()`` (the first run of
     ``test_send_dedupe_on_resume``)."""
