@@ -241,3 +241,19 @@ def test_task_ids_are_distinct_version_4_uuids() -> None:
     for task_id in ids:
         parsed = uuid.UUID(task_id)
         assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, task_id)
+
+
+def test_a_tool_is_a_node_called_with_the_state() -> None:
+    from streamflow.tools import tool
+
+    @tool
+    def shout(word: str) -> dict[str, str]:
+        """Say ``word`` louder."""
+        return {"word": word.upper() + "!"}
+
+    class Words(TypedDict):
+        word: str
+
+    graph = StateGraph(Words).add_node(shout).add_edge(START, "shout").compile()
+    assert list(graph.nodes) == ["shout"]
+    assert graph.invoke({"word": "hi"}) == {"word": "HI!"}

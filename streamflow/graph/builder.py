@@ -51,7 +51,22 @@ def _default_name(action: Any) -> str:
     get_name = getattr(action, "get_name", None)
     if callable(get_name) and callable(getattr(action, "invoke", None)):
         return str(get_name())
+    tool_name = getattr(action, "name", None)
+    if isinstance(tool_name, str) and tool_name and callable(getattr(action, "ainvoke", None)):
+        return tool_name  # a tool, named as its Runnable is
     return str(getattr(action, "__name__", type(action).__name__))
+
+
+def _runnable_action(runnable: Any) -> Callable[[Any], Any]:
+    """A node action for an object with ``ainvoke`` that is not callable (a tool, as LangGraph runs a
+    Runnable node): called with the state, it returns what ``ainvoke(state)`` returns."""
+    ainvoke = runnable.ainvoke
+
+    async def run(state: Any) -> Any:
+        return await ainvoke(state)
+
+    run.__name__ = _default_name(runnable)
+    return run
 
 
 class StateGraph:
@@ -123,8 +138,8 @@ class StateGraph:
 
     def add_node(
         self,
-        node: str | Callable[..., Any] | CompiledStateGraph,
-        action: Callable[..., Any] | CompiledStateGraph | None = None,
+        node: str | Callable[..., Any] | CompiledStateGraph | Any,
+        action: Callable[..., Any] | CompiledStateGraph | Any | None = None,
         *,
         defer: bool = False,
         input_schema: type[Any] | None = None,
@@ -162,6 +177,9 @@ class StateGraph:
         :raises InvalidGraphError: for a duplicate name (``"Node `a` already present."``), a reserved name
             (``START``, ``END``: ``"Node `__end__` is reserved."``), a name containing ``:`` or ``|``, an
             empty name, or a missing action (LangGraph's sentences, plus what is allowed)
+        An object that is not callable but has ``ainvoke`` (a tool) runs as LangGraph runs a Runnable node:
+        ``ainvoke(state)``, named by its ``name``.
+
         :raises TypeError: for an action that is neither callable nor a compiled graph (as LangGraph raises),
             or a keyword LangGraph's ``add_node`` does not take either
         """
@@ -198,6 +216,8 @@ class StateGraph:
         if isinstance(action, GraphSpec):
             spec = NodeSpec.of_subgraph(name, action)
         else:
+            if not callable(action) and callable(getattr(action, "ainvoke", None)):
+                action = _runnable_action(action)
             spec = NodeSpec.of(name, action)
             if schema is None and not self.schema.root:
                 schema = inferred_input_schema(action)

@@ -230,9 +230,6 @@ def test_multiple_writes_same_channel_from_same_node(lib: Lib) -> None:
     assert got == expected
 
 
-@pytest.mark.differs(
-    "a tool (BaseTool) cannot be a graph node: add_node raises TypeError; LangGraph runs it as a Runnable"
-)
 @pytest.mark.parametrize("subgraph_persist", [False, True])
 def test_parent_command(lib: Lib, subgraph_persist: bool) -> None:
     """A tool used as a subgraph's node returns ``Command(graph=Command.PARENT)`` that sets a key only the parent
