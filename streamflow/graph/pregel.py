@@ -1358,13 +1358,20 @@ async def update_thread(
         update = schema.check_input(values)
     else:
         update = schema.check_update(values, f"update_state(as_node={as_node!r})")
+    others: list[_Task] = []
     if thread.saved is not None:
         # the writes are the result of the pending task of that node, if there is one (LangGraph's history)
-        pending = [t for t in saving.tasks() if t.node.name == as_node]
+        waiting = saving.tasks()
+        pending = [t for t in waiting if t.node.name == as_node]
         await thread.put_writes(pending[0].id if pending else str(uuid.uuid4()), update)
+        # the other nodes the checkpoint's edges had triggered stay triggered (as LangGraph's channels stay
+        # unconsumed); its Send packets do not (the update replaces what the sending node decided)
+        others = [t for t in waiting if t.node.name != as_node and t.path[0] == "__pregel_pull"]
     if update:
         schema.apply(state, [(f"update_state(as_node={as_node!r})", update)])
     tasks = await _successors(graph, [as_node], state, joins_seen, run)
+    pulled = {t.node.name for t in tasks if t.path[0] == "__pregel_pull"}
+    tasks += [t for t in others if t.node.name not in pulled]
     step = (thread.step if thread.saved is not None else -1) + 1  # a new thread's first update is step 0
     await saving.save("update", step, state, tasks, joins_seen, update or (), wrote=[as_node])
     assert thread.saved is not None

@@ -330,13 +330,7 @@ def test_fan_out_breakpoint_after(lib: Lib, shape: str, after: str) -> None:
     assert got == expected
 
 
-UPDATE_BEFORE_JOIN = (
-    "update_state (as the last node to run) at a breakpoint before qa drops qa when qa is behind a waiting edge "
-    "or deferred: the snapshot's next is () and resuming runs nothing; LangGraph keeps qa next and runs it"
-)
 
-
-@pytest.mark.differs(UPDATE_BEFORE_JOIN)
 @pytest.mark.parametrize(
     "shape",
     [
