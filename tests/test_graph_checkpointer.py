@@ -317,6 +317,64 @@ def test_durability_exit_keeps_the_failed_steps_writes(saver: BaseCheckpointSave
     assert only.tasks[0].error == "RuntimeError('Simulated failure')"
 
 
+class _Counting(InMemorySaver):
+    """An in-memory saver that records which of its write methods a run calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append("put")
+        return super().put(*args, **kwargs)
+
+    def put_writes(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append("put_writes")
+        super().put_writes(*args, **kwargs)
+
+    async def aput_step(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append("aput_step")
+        return await super().aput_step(*args, **kwargs)
+
+
+def test_durability_async_saves_a_steps_writes_with_the_next_checkpoint() -> None:
+    saver = _Counting()
+    graph = _two_steps(saver)
+    graph.invoke({"items": ["a"]}, _config())
+    # the input's checkpoint, the input's write, the checkpoint with it applied; then each step's writes with
+    # the checkpoint after it (aput_step's default: put_writes, then put)
+    assert saver.calls == ["put", "put_writes", "put", *(["aput_step", "put_writes", "put"] * 2)]
+    history = list(graph.get_state_history(_config()))
+    assert [(s.metadata or {})["step"] for s in history] == [2, 1, 0, -1]
+    assert [t.result for t in history[1].tasks] == [{"items": ["second"], "last": "second"}]
+
+
+def test_durability_sync_saves_each_tasks_writes_before_the_next_checkpoint() -> None:
+    saver = _Counting()
+    graph = _two_steps(saver)
+    graph.invoke({"items": ["a"]}, _config(), durability="sync")
+    assert saver.calls == ["put", "put_writes", "put", *(["put_writes", "put"] * 2)]
+
+
+def test_durability_async_saves_the_writes_of_a_step_that_did_not_finish() -> None:
+    saver = _Counting()
+
+    def good(state: State) -> State:
+        return {"items": ["good"]}
+
+    def bad(state: State) -> State:
+        raise RuntimeError("bad")
+
+    builder = StateGraph(State).add_node("good", good).add_node("bad", bad)
+    graph = builder.add_edge(START, "good").add_edge(START, "bad").compile(checkpointer=saver)
+    with pytest.raises(RuntimeError, match="bad"):
+        graph.invoke({"items": ["in"]}, _config())
+    state = graph.get_state(_config())
+    assert state.next == ("bad",)
+    assert state.values == {"items": ["in", "good"]}
+    assert {t.name: t.error for t in state.tasks} == {"bad": "RuntimeError('bad')", "good": None}
+
+
 def test_unknown_durability_is_refused() -> None:
     graph = _two_steps(InMemorySaver())
     with pytest.raises(InvalidArgumentError, match="durability must be 'sync', 'async' or 'exit'; got 'never'"):
