@@ -5,7 +5,8 @@ A compiled graph with a checkpointer (``compile(checkpointer=saver)``) keeps its
 checkpoint (or the one ``checkpoint_id`` names), saves an ``"input"`` checkpoint before applying its input
 and a ``"loop"`` checkpoint after the input and after each superstep, and saves each finished task's writes
 against the checkpoint its step started from (``put_writes``), so a run that failed mid-step resumes
-(``invoke(None, config)``) without running the tasks that had finished.
+(``invoke(None, config)``) without running the tasks that had finished. With ``durability="async"`` (the
+default) those writes are saved with the next checkpoint, in one call (``aput_step``), or when the run ends.
 
 What a checkpoint holds (channel names as LangGraph's): the state keys that have a value, ``branch:to:<node>``
 (None) for each node triggered to run next, ``join:<a>+<b>:<node>`` (the sources seen so far) for a fan-in
@@ -64,7 +65,8 @@ START_CHANNEL = "__start__"
 Durability = Literal["sync", "async", "exit"]
 """When a run with a checkpointer saves its checkpoints (LangGraph's ``durability``): ``"sync"`` and
 ``"async"`` (the default) after the input and each superstep (streamflow saves before the next step starts
-under both), ``"exit"`` once, when the run ends (finished or failed), with the writes of the step it ended in."""
+under both; ``"sync"`` saves each task's writes as it finishes, ``"async"`` with the checkpoint after its step),
+``"exit"`` once, when the run ends (finished or failed), with the writes of the step it ended in."""
 
 DURABILITY_KEY = "__pregel_durability"
 """The ``configurable`` key a run's durability travels under (LangGraph's)."""
