@@ -349,6 +349,31 @@ def test_durability_async_saves_a_steps_writes_with_the_next_checkpoint() -> Non
     assert [t.result for t in history[1].tasks] == [{"items": ["second"], "last": "second"}]
 
 
+def test_the_sqlite_saver_saves_a_step_in_one_put_step(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    class Counting(SqliteSaver):
+        def put(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("put")
+            return super().put(*args, **kwargs)
+
+        def put_writes(self, *args: Any, **kwargs: Any) -> None:
+            calls.append("put_writes")
+            super().put_writes(*args, **kwargs)
+
+        def put_step(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("put_step")
+            return super().put_step(*args, **kwargs)
+
+    with Counting.from_conn_string(str(tmp_path / "steps.db")) as saver:
+        graph = _two_steps(saver)
+        assert graph.invoke({"items": ["a"]}, _config()) == {"items": ["a", "first", "second"], "last": "second"}
+        assert calls == ["put", "put_writes", "put", "put_step", "put_step"]
+        assert [t.result for t in list(graph.get_state_history(_config()))[1].tasks] == [
+            {"items": ["second"], "last": "second"}
+        ]
+
+
 def test_durability_sync_saves_each_tasks_writes_before_the_next_checkpoint() -> None:
     saver = _Counting()
     graph = _two_steps(saver)

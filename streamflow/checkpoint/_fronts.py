@@ -179,6 +179,17 @@ class SqlSaver(StringVersionSaver):
         self._write(statements)
         return stored
 
+    async def aput_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> RunnableConfig:
+        """Async twin of :meth:`put_step` (one hop to a worker thread)."""
+        return await self._blocking(self.put_step, config, checkpoint, metadata, new_versions, writes)
+
     def delete_thread(self, thread_id: str) -> None:
         """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
         self._write(self.dialect.delete(thread_id))
