@@ -46,7 +46,7 @@ def transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], al
 
 
 def fused(statements: Sequence[_sql.Statement]) -> list[_sql.Statement]:
-    """``statements`` (each an ``INSERT`` or ``DELETE`` on a different row) as one statement: all but the
+    """``statements`` (``INSERT``s and ``DELETE``s, no row touched by two) as one statement: all but the
     last as data-modifying ``WITH`` queries of the last, so an autocommit connection runs them as one
     transaction in one round trip."""
     if len(statements) < 2:
