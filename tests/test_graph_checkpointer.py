@@ -381,25 +381,6 @@ def test_durability_sync_saves_each_tasks_writes_before_the_next_checkpoint() ->
     assert saver.calls == ["put", "put_writes", "put", *(["put_writes", "put"] * 2)]
 
 
-def test_durability_async_saves_the_writes_of_a_step_that_did_not_finish() -> None:
-    saver = _Counting()
-
-    def good(state: State) -> State:
-        return {"items": ["good"]}
-
-    def bad(state: State) -> State:
-        raise RuntimeError("bad")
-
-    builder = StateGraph(State).add_node("good", good).add_node("bad", bad)
-    graph = builder.add_edge(START, "good").add_edge(START, "bad").compile(checkpointer=saver)
-    with pytest.raises(RuntimeError, match="bad"):
-        graph.invoke({"items": ["in"]}, _config())
-    state = graph.get_state(_config())
-    assert state.next == ("bad",)
-    assert state.values == {"items": ["in", "good"]}
-    assert {t.name: t.error for t in state.tasks} == {"bad": "RuntimeError('bad')", "good": None}
-
-
 def test_unknown_durability_is_refused() -> None:
     graph = _two_steps(InMemorySaver())
     with pytest.raises(InvalidArgumentError, match="durability must be 'sync', 'async' or 'exit'; got 'never'"):
