@@ -317,6 +317,70 @@ def test_durability_exit_keeps_the_failed_steps_writes(saver: BaseCheckpointSave
     assert only.tasks[0].error == "RuntimeError('Simulated failure')"
 
 
+class _Counting(InMemorySaver):
+    """An in-memory saver that records which of its write methods a run calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append("put")
+        return super().put(*args, **kwargs)
+
+    def put_writes(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append("put_writes")
+        super().put_writes(*args, **kwargs)
+
+    async def aput_step(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append("aput_step")
+        return await super().aput_step(*args, **kwargs)
+
+
+def test_durability_async_saves_a_steps_writes_with_the_next_checkpoint() -> None:
+    saver = _Counting()
+    graph = _two_steps(saver)
+    graph.invoke({"items": ["a"]}, _config())
+    # the input's checkpoint, the input's write, the checkpoint with it applied; then each step's writes with
+    # the checkpoint after it (aput_step's default: put_writes, then put)
+    assert saver.calls == ["put", "put_writes", "put", *(["aput_step", "put_writes", "put"] * 2)]
+    history = list(graph.get_state_history(_config()))
+    assert [(s.metadata or {})["step"] for s in history] == [2, 1, 0, -1]
+    assert [t.result for t in history[1].tasks] == [{"items": ["second"], "last": "second"}]
+
+
+def test_the_sqlite_saver_saves_a_step_in_one_put_step(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    class Counting(SqliteSaver):
+        def put(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("put")
+            return super().put(*args, **kwargs)
+
+        def put_writes(self, *args: Any, **kwargs: Any) -> None:
+            calls.append("put_writes")
+            super().put_writes(*args, **kwargs)
+
+        def put_step(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("put_step")
+            return super().put_step(*args, **kwargs)
+
+    with Counting.from_conn_string(str(tmp_path / "steps.db")) as saver:
+        graph = _two_steps(saver)
+        assert graph.invoke({"items": ["a"]}, _config()) == {"items": ["a", "first", "second"], "last": "second"}
+        assert calls == ["put", "put_writes", "put", "put_step", "put_step"]
+        assert [t.result for t in list(graph.get_state_history(_config()))[1].tasks] == [
+            {"items": ["second"], "last": "second"}
+        ]
+
+
+def test_durability_sync_saves_each_tasks_writes_before_the_next_checkpoint() -> None:
+    saver = _Counting()
+    graph = _two_steps(saver)
+    graph.invoke({"items": ["a"]}, _config(), durability="sync")
+    assert saver.calls == ["put", "put_writes", "put", *(["put_writes", "put"] * 2)]
+
+
 def test_unknown_durability_is_refused() -> None:
     graph = _two_steps(InMemorySaver())
     with pytest.raises(InvalidArgumentError, match="durability must be 'sync', 'async' or 'exit'; got 'never'"):

@@ -70,6 +70,24 @@ def read_many(
     return [(row, conn.execute(*dialect.writes(row)).fetchall()) for row in rows]
 
 
+def _step_statements(
+    dialect: _sql.Dialect,
+    serde: SerializerProtocol,
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+) -> tuple[list[_sql.Statement], RunnableConfig]:
+    """The statements of ``put_step`` (the writes against ``config``'s checkpoint, then the new one's row)
+    and the config it returns."""
+    statements: list[_sql.Statement] = []
+    for task_id, pairs in writes:
+        statements.extend(dialect.put_writes(serde, config, pairs, task_id, ""))
+    statement, stored = dialect.put(serde, config, checkpoint, metadata)
+    statements.append(statement)
+    return statements, stored
+
+
 class StringVersionSaver(BaseCheckpointSaver[str]):
     """A saver whose channel versions are the strings LangGraph's own savers make."""
 
@@ -147,6 +165,31 @@ class SqlSaver(StringVersionSaver):
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_writes`)."""
         self._write(self.dialect.put_writes(self.serde, config, writes, task_id, task_path))
 
+    def put_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> RunnableConfig:
+        """Store a step's task writes and the next checkpoint in one transaction (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_step`)."""
+        statements, stored = _step_statements(self.dialect, self.serde, config, checkpoint, metadata, writes)
+        self._write(statements)
+        return stored
+
+    async def aput_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> RunnableConfig:
+        """Async twin of :meth:`put_step` (one hop to a worker thread)."""
+        return await self._blocking(self.put_step, config, checkpoint, metadata, new_versions, writes)
+
     def delete_thread(self, thread_id: str) -> None:
         """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
         self._write(self.dialect.delete(thread_id))
@@ -220,6 +263,20 @@ class AsyncSqlSaver(StringVersionSaver):
         """Store a task's pending writes (see
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_writes`)."""
         await self._awrite(self.dialect.put_writes(self.serde, config, writes, task_id, task_path))
+
+    async def aput_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> RunnableConfig:
+        """Store a step's task writes and the next checkpoint in one transaction (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.put_step`)."""
+        statements, stored = _step_statements(self.dialect, self.serde, config, checkpoint, metadata, writes)
+        await self._awrite(statements)
+        return stored
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""

@@ -374,6 +374,27 @@ class BaseCheckpointSaver(Generic[V]):
         on the special channels of :data:`WRITES_IDX_MAP`, which are replaced."""
         self._on_loop(self.aput_writes(config, writes, task_id, task_path), "put_writes")
 
+    def put_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> RunnableConfig:
+        """Store the writes ``(task_id, [(channel, value), ...])`` of a step's tasks as pending writes of the
+        checkpoint ``config`` addresses, then ``checkpoint`` as its child: what :meth:`put_writes` for each
+        task and then :meth:`put` do (this default calls them). The SQL savers do it in one transaction, so
+        either all of it is stored or none. Not in LangGraph: a graph run with ``durability="async"`` saves
+        a step this way.
+
+        :returns: the config addressing the stored checkpoint, as :meth:`put`
+        :raises CheckpointSerializationError: for a value the serializer cannot store
+        """
+        for task_id, pairs in writes:
+            self.put_writes(config, pairs, task_id)
+        return self.put(config, checkpoint, metadata, new_versions)
+
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint and write of ``thread_id``, in every namespace (nothing when it has none)."""
         self._on_loop(self.adelete_thread(thread_id), "delete_thread")
@@ -429,6 +450,20 @@ class BaseCheckpointSaver(Generic[V]):
     ) -> None:
         """Async twin of :meth:`put_writes`."""
         await self._blocking(self.put_writes, config, writes, task_id, task_path)
+
+    async def aput_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> RunnableConfig:
+        """Async twin of :meth:`put_step` (this default calls :meth:`aput_writes` for each task, then
+        :meth:`aput`)."""
+        for task_id, pairs in writes:
+            await self.aput_writes(config, pairs, task_id)
+        return await self.aput(config, checkpoint, metadata, new_versions)
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""

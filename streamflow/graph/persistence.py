@@ -5,7 +5,8 @@ A compiled graph with a checkpointer (``compile(checkpointer=saver)``) keeps its
 checkpoint (or the one ``checkpoint_id`` names), saves an ``"input"`` checkpoint before applying its input
 and a ``"loop"`` checkpoint after the input and after each superstep, and saves each finished task's writes
 against the checkpoint its step started from (``put_writes``), so a run that failed mid-step resumes
-(``invoke(None, config)``) without running the tasks that had finished.
+(``invoke(None, config)``) without running the tasks that had finished. With ``durability="async"`` (the
+default) those writes are saved with the next checkpoint, in one call (``aput_step``), or when the run ends.
 
 What a checkpoint holds (channel names as LangGraph's): the state keys that have a value, ``branch:to:<node>``
 (None) for each node triggered to run next, ``join:<a>+<b>:<node>`` (the sources seen so far) for a fan-in
@@ -64,7 +65,8 @@ START_CHANNEL = "__start__"
 Durability = Literal["sync", "async", "exit"]
 """When a run with a checkpointer saves its checkpoints (LangGraph's ``durability``): ``"sync"`` and
 ``"async"`` (the default) after the input and each superstep (streamflow saves before the next step starts
-under both), ``"exit"`` once, when the run ends (finished or failed), with the writes of the step it ended in."""
+under both; ``"sync"`` saves each task's writes as it finishes, ``"async"`` with the checkpoint after its step),
+``"exit"`` once, when the run ends (finished or failed), with the writes of the step it ended in."""
 
 DURABILITY_KEY = "__pregel_durability"
 """The ``configurable`` key a run's durability travels under (LangGraph's)."""
@@ -222,6 +224,11 @@ class Thread:
     """The config of the thread's newest checkpoint in the saver (the parent of the next one saved)."""
     deferred: tuple[Checkpoint, dict[str, Any]] | None = None
     deferred_writes: list[tuple[str, Sequence[tuple[str, Any]]]] = attrs.field(factory=list)
+    batched: bool = False
+    """``durability="async"``: a step's task writes are saved with the next checkpoint, in one call to the
+    saver (:meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.aput_step`), or when the run ends."""
+    step_writes: list[tuple[str, Sequence[tuple[str, Any]]]] = attrs.field(factory=list)
+    """With ``batched``: the writes of the tasks that finished since the last checkpoint, not saved yet."""
 
     @classmethod
     async def open(
@@ -239,6 +246,7 @@ class Thread:
             address["checkpoint_id"] = checkpoint_id
         saved = await saver.aget_tuple({"configurable": address})
         thread = cls(saver, thread_id, ns, config, saved, exit_only=durability == "exit")
+        thread.batched = durability == "async"
         if saved is not None:
             thread.versions = dict(saved.checkpoint["channel_versions"])
             thread.persisted = dict(saved.config)
@@ -261,6 +269,7 @@ class Thread:
             exit_only=self.exit_only,
             parents=parents,
             keep_at_exit=False,  # with durability="exit", a subgraph's checkpoints are not kept (as in LangGraph)
+            batched=self.batched,
         )
 
     @property
@@ -437,25 +446,48 @@ class Thread:
             if self.persisted is not None:
                 address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
             new_versions = {k: self.versions[k] for k in changed if k in channel_values}
-            config = await self._put({"configurable": address}, checkpoint, metadata, new_versions)
+            writes, self.step_writes = self.step_writes, []
+            config = await self._put({"configurable": address}, checkpoint, metadata, new_versions, writes)
             self.persisted = dict(config)
         self.saved = CheckpointTuple(dict(config), checkpoint, metadata, parent, [])  # type: ignore[arg-type]
         return dict(config), metadata, parent
 
     async def _put(
-        self, address: Mapping[str, Any], checkpoint: Checkpoint, metadata: Mapping[str, Any], versions: dict[str, Any]
+        self,
+        address: Mapping[str, Any],
+        checkpoint: Checkpoint,
+        metadata: Mapping[str, Any],
+        versions: dict[str, Any],
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]] = (),
     ) -> Mapping[str, Any]:
+        """Save ``checkpoint`` as the child of ``address``'s, with ``writes`` (task id, pairs) against that
+        one first (in one call to the saver when there are any)."""
         try:
+            if writes:
+                return await self.saver.aput_step(address, checkpoint, metadata, versions, writes)  # type: ignore[arg-type]
             return await self.saver.aput(address, checkpoint, metadata, versions)  # type: ignore[arg-type]
         except CheckpointSerializationError as exc:
+            for _task_id, pairs in writes:
+                named = self._named(exc, dict(pairs))
+                if named is not exc:
+                    raise named from exc
             raise self._named(exc, checkpoint["channel_values"]) from exc
 
     async def flush(self) -> None:
         """With ``durability="exit"``: save the run's last checkpoint and the writes made against it (the
         run ended, finished or failed). Nothing otherwise.
 
+        With ``durability="async"``: save the writes of the tasks that finished after the last checkpoint
+        (the run ended before the next one).
+
         :raises CheckpointSerializationError: for a value the serializer cannot store, naming its state key
         """
+        if self.step_writes:
+            writes, self.step_writes = self.step_writes, []
+            if self.saved is not None:
+                with anyio.CancelScope(shield=True):
+                    for task_id, pairs in writes:
+                        await self._put_writes(self.saved.config, pairs, task_id)
         if self.deferred is None:
             return
         if not self.keep_at_exit:
@@ -512,8 +544,10 @@ class Thread:
             return False
         return True
 
-    async def put_writes(self, task_id: str, writes: Mapping[str, Any] | None) -> None:
-        """Save a finished task's writes against the current checkpoint.
+    async def put_writes(self, task_id: str, writes: Mapping[str, Any] | None, *, step: bool = False) -> None:
+        """Save a finished task's writes against the current checkpoint. ``step``: they are a task's of the
+        running step; with ``durability="async"`` they are then kept to be saved with the next checkpoint
+        (or when the run ends: :meth:`flush`), in one call to the saver.
 
         :raises CheckpointSerializationError: for a value the serializer cannot store, naming its state key
         """
@@ -522,6 +556,9 @@ class Thread:
         pairs: Sequence[tuple[str, Any]] = list(writes.items()) if writes else [(NO_WRITES, None)]
         if self.deferred is not None:
             self.deferred_writes.append((task_id, pairs))
+            return
+        if step and self.batched:
+            self.step_writes.append((task_id, pairs))
             return
         with anyio.CancelScope(shield=True):  # a sibling failing now must not lose these writes
             await self._put_writes(self.saved.config, pairs, task_id)

@@ -258,7 +258,7 @@ class _Step:
         task.update = update
         task.done = True
         if self.thread is not None:
-            await self.thread.put_writes(task_id, update)
+            await self.thread.put_writes(task_id, update, step=True)
         if channel.wants(StateUpdate):
             if task.writes is None:
                 shown = _only(update, self.shown)

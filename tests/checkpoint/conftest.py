@@ -78,6 +78,18 @@ class Driver:
         else:
             self.saver.put_writes(config, writes, task_id, task_path)
 
+    async def put_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> RunnableConfig:
+        if self.use_async:
+            return await self.saver.aput_step(config, checkpoint, metadata, new_versions, writes)
+        return self.saver.put_step(config, checkpoint, metadata, new_versions, writes)
+
     async def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         if self.use_async:
             return await self.saver.aget_tuple(config)

@@ -292,6 +292,48 @@ async def test_writes_of_several_tasks_in_task_path_then_task_id_order(driver: D
     ]
 
 
+# --- put_step ----------------------------------------------------------------------------------------------
+
+
+async def test_put_step_stores_the_writes_on_the_parent_and_the_child_checkpoint(driver: Driver) -> None:
+    thread_id = new_thread()
+    parent = await driver.put(config(thread_id), checkpoint({"a": 0}), metadata("input", -1), {"a": "1"})
+    child = checkpoint({"a": 2}, {"a": "2"})
+    writes: list[tuple[str, list[tuple[str, Any]]]] = [("task-1", [("a", 1), ("b", [2])]), ("task-2", [("a", 2)])]
+    stored = await driver.put_step(parent, child, metadata("loop", 0), {"a": "2"}, writes)
+    assert stored == config(thread_id, "", child["id"])
+    before = await driver.get_tuple(parent)
+    assert before is not None
+    assert before.pending_writes == [("task-1", "a", 1), ("task-1", "b", [2]), ("task-2", "a", 2)]
+    after = await driver.get_tuple(config(thread_id))
+    assert after is not None
+    assert after.checkpoint["channel_values"] == {"a": 2}
+    assert after.parent_config == parent
+    assert after.pending_writes == []
+
+
+async def test_put_step_without_writes_is_put(driver: Driver) -> None:
+    thread_id = new_thread()
+    made = checkpoint({"a": 1})
+    stored = await driver.put_step(config(thread_id), made, metadata(), {}, [])
+    found = await driver.get_tuple(stored)
+    assert found is not None
+    assert found.checkpoint["id"] == made["id"]
+
+
+async def test_put_step_with_a_value_the_serializer_cannot_store_raises(driver: Driver) -> None:
+    thread_id = new_thread()
+    parent = await driver.put(config(thread_id), checkpoint(), metadata("input", -1), {})
+    child = checkpoint({"a": 1})
+    with pytest.raises(CheckpointSerializationError, match=r"Opaque"):
+        await driver.put_step(parent, child, metadata(), {}, [("task-1", [("a", Opaque())])])
+    newest = await driver.get_tuple(config(thread_id))
+    assert newest is not None
+    if driver.kind.startswith(("sqlite", "postgres")):  # one transaction: nothing of the step is stored
+        assert newest.config == parent
+        assert newest.pending_writes == []
+
+
 async def test_put_writes_again_does_not_duplicate_ordinary_writes(driver: Driver) -> None:
     stored = await driver.put(config(new_thread()), checkpoint(), metadata(), {})
     await driver.put_writes(stored, [("a", 1), ("b", 2)], "task-1")

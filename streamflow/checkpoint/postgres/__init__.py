@@ -45,6 +45,17 @@ def transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], al
     return conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext()
 
 
+def fused(statements: Sequence[_sql.Statement]) -> list[_sql.Statement]:
+    """``statements`` (``INSERT``s and ``DELETE``s, no row touched by two) as one statement: all but the
+    last as data-modifying ``WITH`` queries of the last, so an autocommit connection runs them as one
+    transaction in one round trip."""
+    if len(statements) < 2:
+        return list(statements)
+    parts = [f"w{i} AS ({sql})" for i, (sql, _params) in enumerate(statements[:-1])]
+    sql = "WITH " + ", ".join(parts) + " " + statements[-1][0]
+    return [(sql, tuple(p for _sql_text, params in statements for p in params))]
+
+
 def execute_all(cursor: psycopg.Cursor[Any], statements: Sequence[_sql.Statement]) -> None:
     """Run ``statements`` on ``cursor``, in order."""
     for statement in statements:
@@ -117,4 +128,5 @@ class PostgresSaver(SqlSaver):
         return self._call(read_many, DIALECT, query, self.serde, filter, limit)
 
     def _write(self, statements: Sequence[_sql.Statement]) -> None:
+        statements = fused(statements)
         self._call(execute_all, statements, alone=len(statements) == 1)

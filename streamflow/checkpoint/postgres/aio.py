@@ -11,7 +11,7 @@ from ...errors import MissingExtraError
 from .. import _sql
 from .._fronts import AsyncSqlSaver, Found
 from ..serde.base import SerializerProtocol
-from . import DIALECT, transaction
+from . import DIALECT, fused, transaction
 
 try:
     import psycopg
@@ -130,4 +130,5 @@ class AsyncPostgresSaver(AsyncSqlSaver):
         return await self._call(read_many, query, self.serde, filter, limit)
 
     async def _awrite(self, statements: Sequence[_sql.Statement]) -> None:
+        statements = fused(statements)
         await self._call(execute_all, statements, alone=len(statements) == 1)
