@@ -330,7 +330,6 @@ def test_fan_out_breakpoint_after(lib: Lib, shape: str, after: str) -> None:
     assert got == expected
 
 
-
 @pytest.mark.parametrize(
     "shape",
     [
