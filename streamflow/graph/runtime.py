@@ -5,8 +5,8 @@ A node (or conditional-edge path function) with a parameter named ``runtime`` is
 :class:`Runtime`: the run's ``context`` (what ``invoke(..., context=...)`` was given), the task's stream
 writer and its :class:`ExecutionInfo`. As in LangGraph, only the parameter's name counts (its annotation,
 ``Runtime[Ctx]`` or none, does not), and parameters named ``store`` and ``previous`` are given None:
-streamflow has no store and no checkpointer yet. :func:`get_runtime` returns the same object from inside a
-node. A subgraph's nodes see the parent run's context.
+streamflow has no store yet, and LangGraph fills ``previous`` for its functional API only.
+:func:`get_runtime` returns the same object from inside a node. A subgraph's nodes see the parent run's context.
 """
 
 from __future__ import annotations
@@ -44,11 +44,12 @@ INJECTED = ("runtime", "store", "previous")
 class ExecutionInfo:
     """What a node knows about its own execution (LangGraph's ``ExecutionInfo``): read-only.
 
-    ``checkpoint_id`` is ``""``: streamflow keeps no checkpoints (LangGraph gives the step's checkpoint id).
+    ``checkpoint_id`` is ``""``: streamflow does not fill it in yet, with a checkpointer either (LangGraph gives
+    the step's checkpoint id).
     """
 
     checkpoint_id: str
-    """The step's checkpoint id (``""`` in streamflow, which has no checkpoints)."""
+    """The step's checkpoint id (``""`` in streamflow so far, even with a checkpointer)."""
     checkpoint_ns: str
     """The task's namespace as LangGraph writes it: ``"node:task_id"``, joined by ``|`` under subgraphs."""
     task_id: str
