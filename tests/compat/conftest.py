@@ -64,111 +64,62 @@ class Lib:
     GraphInterrupt: Any
 
 
+IMPORTS: dict[str, str] = {
+    "StateGraph": "langgraph.graph",
+    "START": "langgraph.graph",
+    "END": "langgraph.graph",
+    "Send": "langgraph.types",
+    "StreamWriter": "langgraph.types",
+    "get_stream_writer": "langgraph.config",
+    "get_config": "langgraph.config",
+    "add_messages": "langgraph.graph",
+    "MessagesState": "langgraph.graph",
+    "AIMessage": "langchain_core.messages",
+    "HumanMessage": "langchain_core.messages",
+    "Runtime": "langgraph.runtime",
+    "get_runtime": "langgraph.runtime",
+    "InMemorySaver": "langgraph.checkpoint.memory",
+    "SqliteSaver": "langgraph.checkpoint.sqlite",
+    "AsyncSqliteSaver": "langgraph.checkpoint.sqlite.aio",
+    "PostgresSaver": "langgraph.checkpoint.postgres",
+    "AsyncPostgresSaver": "langgraph.checkpoint.postgres.aio",
+    "SystemMessage": "langchain_core.messages",
+    "ToolMessage": "langchain_core.messages",
+    "AIMessageChunk": "langchain_core.messages",
+    "BaseChatModel": "langchain_core.language_models",
+    "tool": "langchain_core.tools",
+    "ToolNode": "langgraph.prebuilt",
+    "tools_condition": "langgraph.prebuilt",
+    "create_react_agent": "langgraph.prebuilt",
+    "InjectedState": "langgraph.prebuilt",
+    "InjectedToolCallId": "langchain_core.tools",
+    "Command": "langgraph.types",
+    "ParentCommand": "langgraph.errors",
+    "interrupt": "langgraph.types",
+    "Interrupt": "langgraph.types",
+    "GraphInterrupt": "langgraph.errors",
+}
+"""Each :class:`Lib` name -> the module a LangGraph program imports it from. streamflow's comes from the same
+path with the top-level package renamed (``langgraph.X``, ``langchain_core.X`` -> ``streamflow.X``): the
+migration rule itself, so every case also checks that the names live where a migrated program looks."""
+
+
+def migrated(module: str) -> str:
+    """``module`` with its top-level package renamed to ``streamflow``."""
+    return "streamflow." + module.partition(".")[2]
+
+
 def load(name: str) -> Lib:
-    """The :class:`Lib` of ``name`` (``langgraph`` or ``streamflow``).
+    """The :class:`Lib` of ``name`` (``langgraph`` or ``streamflow``), imported as a program of that library
+    imports the names (:data:`IMPORTS`).
 
     :raises ImportError: when the library is not installed
     """
-    if name == "langgraph":
-        graph = importlib.import_module("langgraph.graph")
-        types = importlib.import_module("langgraph.types")
-        config = importlib.import_module("langgraph.config")
-        messages = importlib.import_module("langchain_core.messages")
-        runtime = importlib.import_module("langgraph.runtime")
-        memory = importlib.import_module("langgraph.checkpoint.memory")
-        sqlite = importlib.import_module("langgraph.checkpoint.sqlite")
-        sqlite_aio = importlib.import_module("langgraph.checkpoint.sqlite.aio")
-        postgres = importlib.import_module("langgraph.checkpoint.postgres")
-        postgres_aio = importlib.import_module("langgraph.checkpoint.postgres.aio")
-        prebuilt = importlib.import_module("langgraph.prebuilt")
-        tools = importlib.import_module("langchain_core.tools")
-        models = importlib.import_module("langchain_core.language_models")
-        errors = importlib.import_module("langgraph.errors")
-        return Lib(
-            name=name,
-            StateGraph=graph.StateGraph,
-            START=graph.START,
-            END=graph.END,
-            Send=types.Send,
-            StreamWriter=types.StreamWriter,
-            get_stream_writer=config.get_stream_writer,
-            get_config=config.get_config,
-            add_messages=graph.add_messages,
-            MessagesState=graph.MessagesState,
-            AIMessage=messages.AIMessage,
-            HumanMessage=messages.HumanMessage,
-            Runtime=runtime.Runtime,
-            get_runtime=runtime.get_runtime,
-            InMemorySaver=memory.InMemorySaver,
-            SqliteSaver=sqlite.SqliteSaver,
-            AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
-            PostgresSaver=postgres.PostgresSaver,
-            AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
-            SystemMessage=messages.SystemMessage,
-            ToolMessage=messages.ToolMessage,
-            AIMessageChunk=messages.AIMessageChunk,
-            BaseChatModel=models.BaseChatModel,
-            tool=tools.tool,
-            ToolNode=prebuilt.ToolNode,
-            tools_condition=prebuilt.tools_condition,
-            create_react_agent=prebuilt.create_react_agent,
-            InjectedState=prebuilt.InjectedState,
-            InjectedToolCallId=tools.InjectedToolCallId,
-            Command=types.Command,
-            ParentCommand=errors.ParentCommand,
-            interrupt=types.interrupt,
-            Interrupt=types.Interrupt,
-            GraphInterrupt=errors.GraphInterrupt,
-        )
-    graph = importlib.import_module("streamflow.graph")
-    messages = importlib.import_module("streamflow.messages")
-    runtime = importlib.import_module("streamflow.runtime")
-    memory = importlib.import_module("streamflow.checkpoint.memory")
-    sqlite = importlib.import_module("streamflow.checkpoint.sqlite")
-    sqlite_aio = importlib.import_module("streamflow.checkpoint.sqlite.aio")
-    postgres = importlib.import_module("streamflow.checkpoint.postgres")
-    postgres_aio = importlib.import_module("streamflow.checkpoint.postgres.aio")
-    prebuilt = importlib.import_module("streamflow.prebuilt")
-    tools = importlib.import_module("streamflow.tools")
-    models = importlib.import_module("streamflow.models")
-    types = importlib.import_module("streamflow.types")
-    errors = importlib.import_module("streamflow.errors")
-    return Lib(
-        name=name,
-        StateGraph=graph.StateGraph,
-        START=graph.START,
-        END=graph.END,
-        Send=graph.Send,
-        StreamWriter=graph.StreamWriter,
-        get_stream_writer=graph.get_stream_writer,
-        get_config=graph.get_config,
-        add_messages=messages.add_messages,
-        MessagesState=messages.MessagesState,
-        AIMessage=messages.AIMessage,
-        HumanMessage=messages.HumanMessage,
-        Runtime=runtime.Runtime,
-        get_runtime=runtime.get_runtime,
-        InMemorySaver=memory.InMemorySaver,
-        SqliteSaver=sqlite.SqliteSaver,
-        AsyncSqliteSaver=sqlite_aio.AsyncSqliteSaver,
-        PostgresSaver=postgres.PostgresSaver,
-        AsyncPostgresSaver=postgres_aio.AsyncPostgresSaver,
-        SystemMessage=messages.SystemMessage,
-        ToolMessage=messages.ToolMessage,
-        AIMessageChunk=messages.AIMessageChunk,
-        BaseChatModel=models.BaseChatModel,
-        tool=tools.tool,
-        ToolNode=prebuilt.ToolNode,
-        tools_condition=prebuilt.tools_condition,
-        create_react_agent=prebuilt.create_react_agent,
-        InjectedState=prebuilt.InjectedState,
-        InjectedToolCallId=tools.InjectedToolCallId,
-        Command=types.Command,
-        ParentCommand=errors.ParentCommand,
-        interrupt=types.interrupt,
-        Interrupt=types.Interrupt,
-        GraphInterrupt=errors.GraphInterrupt,
-    )
+    names = {}
+    for field_name, module in IMPORTS.items():
+        path = module if name == "langgraph" else migrated(module)
+        names[field_name] = getattr(importlib.import_module(path), field_name)
+    return Lib(name=name, **names)
 
 
 def reference() -> Lib:
