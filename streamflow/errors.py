@@ -47,7 +47,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── RunFailedError                            the result of a remote run that failed
     ├── RegistryFullError(RuntimeError)           a run registry holds its maximum of live runs
     ├── TooManyRunsError(RuntimeError)            a principal already has its maximum of live runs (HTTP 429)
-    ├── RequestTooLargeError(ValueError)          a request body over the HTTP app's maximum (HTTP 413)
+    ├── RequestTooLargeError                      a request body over the HTTP app's maximum (HTTP 413)
     ├── NotAuthenticatedError(PermissionError)    a request the app's authenticate hook did not accept (401)
     ├── NotAuthorizedError(PermissionError)       an action the app's authorize hook refused (403)
     ├── ThreadConflictError(RuntimeError)         a thread already running a run, or created twice
@@ -397,7 +397,7 @@ class TooManyRunsError(StreamflowError, RuntimeError):
         self.retry_after = retry_after
 
 
-class RequestTooLargeError(StreamflowError, ValueError):
+class RequestTooLargeError(StreamflowError):
     """A request body longer than the HTTP app's maximum; ``limit`` is that maximum, in bytes."""
 
     def __init__(self, message: str, *, limit: int) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, Literal, TypeVar, get_args, overload
 
 import attrs
 from starlette.requests import Request
@@ -207,6 +207,12 @@ class Auth:
         self._authenticate = fn
         return fn
 
+    @overload
+    def on(self, fn: H, /) -> H: ...
+
+    @overload
+    def on(self, *actions: Action) -> Callable[[H], H]: ...
+
     def on(self, *actions: Any) -> Any:
         """Register an authorize hook: ``@auth.on`` (bare) for every action without a hook of its own,
         ``@auth.on("create", "cancel")`` for those actions.
@@ -246,8 +252,8 @@ class Auth:
         """The principal of ``request``, by the authenticate hook.
 
         :raises NotAuthenticatedError: when the hook returns None (or raises it itself)
-        :raises InvalidArgumentError: when the hook returns something that is not a user (see
-            :meth:`User.from_value`)
+        :raises TypeError: when the hook returns something that is not a user (see :meth:`User.from_value`):
+            the app answers 500
         :raises RuntimeError: when no authenticate hook is registered
         """
         if self._authenticate is None:
@@ -255,7 +261,10 @@ class Auth:
         value = await _call(self._authenticate, request)
         if value is None:
             raise NotAuthenticatedError("authentication required: the request carries no credentials the app accepts")
-        return User.from_value(value)
+        try:
+            return User.from_value(value)
+        except InvalidArgumentError as exc:  # the app's own hook is wrong, not the request: a 500
+            raise TypeError(f"the authenticate hook returned a bad user: {exc}") from exc
 
     async def check(self, user: User, resource: Resource, action: Action, value: dict[str, Any]) -> None:
         """Run the authorize hook of ``action`` (or the one for every action; none allows).
