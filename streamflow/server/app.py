@@ -66,7 +66,13 @@ Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong
 400 for malformed JSON or query values and unknown stream modes, 404 for an unknown graph or run, 422 for
 a body or input the graph does not accept, 404 for an unknown thread or checkpoint id, 409 for a second run on
 a busy thread, 501 for thread routes on a source whose runs execute elsewhere, 503 when the registry is full of
-live runs.
+live runs. Limits (:mod:`streamflow.server.limits`): 413 for a body over ``max_body``, 429 (with
+``Retry-After``) for a principal at its ``max_live_runs``.
+
+With ``create_app(..., auth=...)`` (:mod:`streamflow.server.auth`): 401 for a request the authenticate hook
+refuses (every route but the page), 403 for an action an authorize hook refuses; each run and thread is its
+principal's, ``GET /runs`` lists the principal's own, and another principal's run or thread answers 404 as an
+unknown one. Without ``auth`` every client may do everything, as the routes above say.
 
 Each route is a plain endpoint function of this module; they read what they share from the app's state:
 ``app.state.source`` (the :class:`~streamflow.server.source.RunSource`), ``app.state.registry`` (for runs in
