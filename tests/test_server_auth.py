@@ -259,6 +259,23 @@ async def test_threads_are_their_creators_own(served: Served) -> None:
     assert saved is not None and dict(saved.metadata)["owner"] == "alice"
 
 
+async def test_a_plain_run_naming_a_thread_needs_the_thread_to_be_ones_own(served: Served) -> None:
+    await served.bob.post("/threads", json={"thread_id": "t-bob"})
+    await served.alice.post("/threads", json={"thread_id": "t-alice"})
+    for thread in ("t-bob", "t-nobody"):
+        body = {"graph": "demo", "input": QUESTION, "config": {"configurable": {"thread_id": thread}}}
+        response = await served.alice.post("/runs", json=body)
+        assert error_of(response) == (404, "UnknownThreadError"), thread
+    body = {"graph": "demo", "input": QUESTION, "config": {"configurable": {"thread_id": "t-alice"}}}
+    run_id = (await served.alice.post("/runs", json=body)).json()["run_id"]
+    await read_stream(served.alice, f"/runs/{run_id}/stream")
+    saver = served.registry.checkpointer
+    assert saver is not None
+    saved = await saver.aget_tuple({"configurable": {"thread_id": "t-alice", "checkpoint_ns": ""}})
+    assert saved is not None and dict(saved.metadata)["owner"] == "alice"
+    assert served.registry.list(owner="bob") == []
+
+
 async def test_a_thread_of_an_earlier_process_stays_its_owners(gate: Gate) -> None:
     async with serve_with(Auth(who), gate) as first:
         assert (await first.alice.post("/threads", json={"thread_id": "kept"})).status_code == 201

@@ -124,7 +124,7 @@ from ..errors import (
 from ..graph.constants import Command
 from ..modes import ViewSpec
 from ..run_info import ENDED, check_statuses
-from .auth import Auth, authenticated_user, authorize, authorize_run, authorize_thread, check_auth
+from .auth import Auth, authenticated_user, authorize, authorize_run, authorize_thread, check_auth, owned_config
 from .encoding import to_json
 from .limits import BodyLimitMiddleware, Limits, RunLimiter
 from .registry import DEFAULT_MAX_RUNS, DEFAULT_RETENTION, GraphSource, RunRegistry
@@ -297,6 +297,7 @@ async def start_run(request: Request) -> Response:
     if config is not None and not isinstance(config, dict):
         return _error(422, "InvalidBody", f"'config' must be a JSON object, got {config!r}")
     owner = await authorize(request, "runs", "create", {"graph": name, "input": body.get("input"), "config": config})
+    config = await owned_config(request, config)
     async with request.app.state.limiter.admit(source, owner):
         info = await source.start(name, body.get("input"), config, owner=owner)
     _log.info("run_started_over_http", run_id=info.run_id, graph=name, status=info.status)

@@ -17,7 +17,9 @@ before. The names follow LangGraph's Agent Server custom auth (``langgraph_sdk.A
   ``owner`` (runs in worker processes keep it in their Redis directory entry). ``GET /runs`` lists only the
   principal's own runs; a run or thread of another principal (or one started without a principal) answers
   404 with the same message as an id that never existed, not 403, so ids do not leak. The owner check comes
-  before the authorize hook, so a hook only ever sees the principal's own runs and threads.
+  before the authorize hook, so a hook only ever sees the principal's own runs and threads. A ``POST /runs``
+  whose config names ``configurable.thread_id`` runs on that thread, so it too must be the principal's own
+  (an app over worker processes, which cannot know a thread's owner, refuses such a config with 422).
 
 Hooks may be plain or ``async`` functions; they run in the app's event loop, so a plain one must not block.
 """
@@ -53,6 +55,7 @@ __all__ = [
     "authorize_run",
     "authorize_thread",
     "check_auth",
+    "owned_config",
     "unknown_run",
     "unknown_thread",
 ]
@@ -367,15 +370,48 @@ async def authorize_thread(
     user = await authenticated_user(request)
     if user is None:
         return None
-    threads = request.app.state.threads
+    await _check_thread_owner(request, user, thread_id)
+    resource: Resource = "threads" if action == "read" else "runs"
+    return await authorize(request, resource, action, {"thread_id": thread_id, **(value or {})})
+
+
+async def _check_thread_owner(request: Request, user: User, thread_id: str) -> None:
     try:
-        entry = await threads.get(thread_id)
+        entry = await request.app.state.threads.get(thread_id)
     except UnknownThreadError:
         raise unknown_thread(thread_id) from None
     if entry.owner != user.identity:
         raise unknown_thread(thread_id)
-    resource: Resource = "threads" if action == "read" else "runs"
-    return await authorize(request, resource, action, {"thread_id": thread_id, **(value or {})})
+
+
+async def owned_config(request: Request, config: Any) -> Any:
+    """The config of a ``POST /runs``, checked for the thread it may name: with ``auth``, a config whose
+    ``configurable.thread_id`` names a thread runs on it, so the thread must be the principal's own, and the
+    run's ``metadata.owner`` is set to the principal (its checkpoints name the owner, as a run started on the
+    thread routes does). Returned unchanged without ``auth`` or without a ``thread_id``.
+
+    :raises UnknownThreadError: for a thread the app does not know, or one that is not the principal's (same
+        message)
+    :raises InvalidArgumentError: for a ``thread_id`` on an app whose runs execute in worker processes (no
+        thread there can be checked: use the thread routes of an app with runs in this process)
+    """
+    user = await authenticated_user(request)
+    if user is None or not isinstance(config, Mapping):
+        return config
+    configurable = config.get("configurable")
+    thread_id = configurable.get("thread_id") if isinstance(configurable, Mapping) else None
+    if thread_id is None:
+        return config
+    if request.app.state.threads is None:
+        raise InvalidArgumentError(
+            "config.configurable.thread_id is not allowed here: with auth, runs on threads need an app whose runs "
+            "execute in this process, where the thread's owner is known"
+        )
+    await _check_thread_owner(request, user, str(thread_id))
+    metadata = config.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        return config  # refused by the run's own config check
+    return {**config, "metadata": {**(metadata or {}), "owner": user.identity}}
 
 
 def check_auth(auth: object) -> Auth | None:

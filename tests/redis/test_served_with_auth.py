@@ -91,3 +91,10 @@ async def test_a_principal_at_its_maximum_of_runs_in_workers_gets_429(web: Princ
     await web.alice.post(f"/runs/{first}/cancel")
     assert await web.source.live_runs("alice") == 1  # the cancelled run left alice's set
     assert (await web.start(web.alice)).status_code == 201
+
+
+async def test_a_run_naming_a_thread_is_refused_with_auth_where_threads_cannot_be_checked(web: Principals) -> None:
+    body = {"graph": "demo", "input": INPUTS["demo"], "config": {"configurable": {"thread_id": "t-bob"}}}
+    response = await web.alice.post("/runs", json=body)
+    assert error_of(response) == (422, "InvalidArgumentError")
+    assert "thread_id is not allowed here" in response.json()["message"]
