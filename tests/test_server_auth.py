@@ -3,20 +3,23 @@ their own runs and threads; authorize hooks per action; 413 for a long body, 429
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import anyio
 import httpx
 import pytest
+from hypothesis import given, settings
 from starlette.requests import Request
 
 from streamflow.checkpoint.memory import InMemorySaver
-from streamflow.errors import InvalidArgumentError
-from streamflow.server import RunRegistry, create_app
+from streamflow.errors import InvalidArgumentError, TooManyRunsError
+from streamflow.server import LocalRunSource, RunRegistry, create_app
 from streamflow.server.auth import Auth, AuthContext, User
-from streamflow.server.limits import DEFAULT_MAX_BODY, Limits
+from streamflow.server.limits import DEFAULT_MAX_BODY, Limits, RunLimiter
 from tests.server_support import Gate, read_stream, serve
+from tests.strategies import owner_ops
 from tests.test_server_http import QUESTION, build_graph
 
 pytestmark = pytest.mark.anyio
@@ -392,6 +395,44 @@ async def test_without_auth_runs_have_no_owner_and_no_principal_limit(gate: Gate
             assert "owner" not in body
         assert len((await served.anonymous.get("/runs")).json()["runs"]) == 3
         gate.open()
+
+
+@settings(max_examples=40, deadline=None)
+@given(ops=owner_ops)
+def test_owners_live_counts_and_listings_follow_a_model(ops: list[tuple[str, Any]]) -> None:
+    """Against a plain model of who started what: a start is refused exactly when its owner has
+    ``max_live_runs`` runs going, and each owner's listing and live count are its own runs."""
+
+    async def main() -> None:
+        gate = Gate()
+        registry = RunRegistry({"gated": lambda: build_graph(gate)})
+        source = LocalRunSource(registry)
+        limiter = RunLimiter(2, 1)
+        started: list[tuple[str, str]] = []  # (owner, run_id), in order
+        live: set[str] = set()
+        async with registry:
+            for op, arg in ops:
+                if op == "start":
+                    going = sum(1 for owner, run_id in started if owner == arg and run_id in live)
+                    try:
+                        async with limiter.admit(source, arg):
+                            info = await source.start("gated", QUESTION, None, owner=arg)
+                    except TooManyRunsError:
+                        assert going == 2
+                    else:
+                        assert going < 2
+                        started.append((arg, info.run_id))
+                        live.add(info.run_id)
+                elif started:
+                    _, run_id = started[arg % len(started)]
+                    await source.cancel(run_id)
+                    live.discard(run_id)
+                for owner in ("alice", "bob", "carol"):
+                    mine = [run_id for who, run_id in started if who == owner]
+                    assert [i.run_id for i in await source.list(owner=owner)] == mine
+                    assert await source.live_runs(owner) == len(set(mine) & live)
+
+    asyncio.run(main())
 
 
 # -- the API's own checks --------------------------------------------------------------------------
