@@ -11,9 +11,10 @@ FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where 
     body ``{"graph": name, "input": {...}, "config": {...}}`` (``config`` optional, LangGraph's keys);
     answers 201 with the run's info (the JSON form of :class:`~streamflow.run_info.RunInfo`: ``run_id``,
     ``graph``, ``status``, ``created_at``, ``finished_at``, ``last_seq``, ``first_retained_seq``,
-    ``subscribers``, null for a run executing in a worker process).
+    ``subscribers``, null for a run executing in a worker process; ``owner`` too, with ``auth``).
 ``GET /runs``
-    ``{"runs": [info, ...]}``, oldest first; ``?status=running`` (repeatable) narrows it.
+    ``{"runs": [info, ...]}``, oldest first; ``?status=running`` (repeatable) narrows it; with ``auth``, only
+    the principal's own runs.
 ``GET /runs/{run_id}``
     the run's info, plus ``output`` once it finished or ``error`` (``{"type", "message"}``) once it failed.
 ``GET /runs/{run_id}/stream``
