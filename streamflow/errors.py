@@ -46,6 +46,10 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── NoTerminalEventError(TimeoutError)        a remote run went silent without ending
     ├── RunFailedError                            the result of a remote run that failed
     ├── RegistryFullError(RuntimeError)           a run registry holds its maximum of live runs
+    ├── TooManyRunsError(RuntimeError)            a principal already has its maximum of live runs (HTTP 429)
+    ├── RequestTooLargeError                      a request body over the HTTP app's maximum (HTTP 413)
+    ├── NotAuthenticatedError(PermissionError)    a request the app's authenticate hook did not accept (401)
+    ├── NotAuthorizedError(PermissionError)       an action the app's authorize hook refused (403)
     ├── ThreadConflictError(RuntimeError)         a thread already running a run, or created twice
     └── GraphBubbleUp                             what a node raises to reach its graph, not a failure
         ├── GraphInterrupt                        ``interrupt()`` asking for an answer: the run pauses
@@ -99,6 +103,10 @@ __all__ = [
     "UnknownThreadError",
     "UnknownCheckpointError",
     "RegistryFullError",
+    "TooManyRunsError",
+    "RequestTooLargeError",
+    "NotAuthenticatedError",
+    "NotAuthorizedError",
     "ThreadConflictError",
     "ToolArgumentsError",
     "ParentCommand",
@@ -378,6 +386,34 @@ class UnknownRunError(InvalidArgumentError, LookupError):
 
 class RegistryFullError(StreamflowError, RuntimeError):
     """A run registry already holds its maximum number of runs and none of them has finished."""
+
+
+class TooManyRunsError(StreamflowError, RuntimeError):
+    """A principal asked the HTTP app for a run while it already has its maximum of live runs (queued or
+    running); ``retry_after`` is the number of seconds the app tells the client to wait (``Retry-After``)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RequestTooLargeError(StreamflowError):
+    """A request body longer than the HTTP app's maximum; ``limit`` is that maximum, in bytes."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class NotAuthenticatedError(StreamflowError, PermissionError):
+    """A request the HTTP app's authenticate hook did not accept (it returned None, or raised this with its
+    own message): the app answers 401."""
+
+
+class NotAuthorizedError(StreamflowError, PermissionError):
+    """An action the HTTP app's authorize hook refused the principal (it returned False, or raised this with
+    its own message): the app answers 403. Runs and threads of another principal are not refused with it but
+    answered as unknown (404), so their ids do not leak."""
 
 
 class GraphBubbleUp(StreamflowError):

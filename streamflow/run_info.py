@@ -86,11 +86,14 @@ class RunInfo:
     otherwise, and in listings."""
     error: RunError | None = None
     """Why a run that failed failed, where the reader read it (a run source's ``get``); None otherwise."""
+    owner: str | None = None
+    """The identity of the principal that started the run through an HTTP app with authentication (see
+    :mod:`streamflow.server.auth`); None for a run started without one."""
 
     def to_dict(self, *, outcome: bool = False) -> dict[str, Any]:
-        """The JSON form: every field but ``output`` and ``error`` (``subscribers`` null where unknown);
-        with ``outcome``, also ``output`` for a finished run or ``error`` (``{"type", "message"}``) for a
-        failed one."""
+        """The JSON form: every field but ``output``, ``error`` and ``owner`` (``subscribers`` null where
+        unknown); ``owner`` too when the run has one; with ``outcome``, also ``output`` for a finished run or
+        ``error`` (``{"type", "message"}``) for a failed one."""
         out: dict[str, Any] = {
             "run_id": self.run_id,
             "graph": self.graph,
@@ -101,6 +104,8 @@ class RunInfo:
             "first_retained_seq": self.first_retained_seq,
             "subscribers": self.subscribers,
         }
+        if self.owner is not None:
+            out["owner"] = self.owner
         if outcome:
             if self.status == "finished":
                 out["output"] = self.output

@@ -381,3 +381,14 @@ def graph_shapes(max_depth: int = 2) -> st.SearchStrategy[GraphShape]:
     if max_depth > 0:
         node = st.one_of(st.just("sync"), st.just("sync"), graph_shapes(max_depth - 1))
     return st.lists(st.lists(node, min_size=1, max_size=3), min_size=1, max_size=3)
+
+
+owner_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("start"), st.sampled_from(["alice", "bob", "carol"])),
+        st.tuples(st.just("cancel"), st.integers(min_value=0, max_value=20)),
+    ),
+    max_size=30,
+)
+"""Operations on the runs of three principals: ``("start", owner)``, or ``("cancel", k)``: cancel the ``k``-th
+run started so far (modulo their number)."""

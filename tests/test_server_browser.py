@@ -217,3 +217,47 @@ async def test_two_questions_at_once_resume_once_both_are_answered() -> None:
             assert await page.text_content("#run-id") != asked_run
         finally:
             await browser.close()
+
+
+async def test_the_page_works_for_a_principal_logged_in_by_a_cookie() -> None:
+    """A login hook reading a session cookie: the page's requests and its EventSource carry the cookie (same
+    origin), so the page works unchanged; another principal does not see what it started."""
+    from starlette.requests import Request
+
+    from streamflow.server.auth import Auth
+
+    sessions = {"s-alice": "alice", "s-bob": "bob"}
+
+    def login(request: Request) -> str | None:
+        return sessions.get(request.cookies.get("session", ""))
+
+    serve_agent = load_example("serve_agent")
+    app = create_app({"agent": lambda: serve_agent.build_agent(token_delay=0.0, step_delay=0.0)}, auth=Auth(login))
+    async with serve(app) as url, async_playwright() as pw, httpx.AsyncClient(base_url=url) as http:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            context = await browser.new_context()
+            await context.add_cookies([{"name": "session", "value": "s-alice", "url": url}])
+            page = await context.new_page()
+            await page.goto(url + "/")
+            await page.wait_for_selector("body[data-ready=true]")
+            await page.check("#approve")
+            await page.fill("#question", "What are streams?")
+            await page.click("#ask")
+            card = page.locator(".question")
+            await card.locator("button.approve").wait_for()
+            await card.locator("button.approve").click()  # a resume, as alice
+            await page.locator("#status", has_text="finished").wait_for()
+            assert await page.text_content("#answer") == serve_agent.ANSWER
+            thread_id = await page.text_content("#thread-id") or ""
+            run_id = await page.text_content("#run-id") or ""
+
+            alice, bob = {"cookie": "session=s-alice"}, {"cookie": "session=s-bob"}
+            assert (await http.get(f"/runs/{run_id}", headers=alice)).json()["owner"] == "alice"
+            assert (await http.get(f"/threads/{thread_id}", headers=alice)).status_code == 200
+            assert (await http.get(f"/runs/{run_id}", headers=bob)).status_code == 404
+            assert (await http.get(f"/threads/{thread_id}/state", headers=bob)).status_code == 404
+            assert (await http.get("/runs", headers=bob)).json() == {"runs": []}
+            assert (await http.get("/runs")).status_code == 401
+        finally:
+            await browser.close()

@@ -8,12 +8,16 @@ Every key of a run sits under one prefix (``"streamflow"`` by default):
 ``<prefix>:runinfo:<run_id>``
     a hash: ``run_id``, ``graph`` (the graph's name), ``status`` (a :data:`~streamflow.run_info.RunStatus`),
     ``created_at`` (seconds since the epoch: when the run was queued, or started when it was never queued)
-    and ``finished_at`` (seconds since the epoch; empty until the run ended).
+    and ``finished_at`` (seconds since the epoch; empty until the run ended); ``owner`` too, for a run queued
+    by a principal of an HTTP app with authentication (:mod:`streamflow.server.auth`).
 ``<prefix>:alive:<run_id>``
     the worker's heartbeat: present while the sink of a live run refreshes it, gone within a few
     heartbeat intervals of the worker's death.
 ``<prefix>:runs``
     a sorted set of run ids scored by ``created_at``: the directory's index.
+``<prefix>:owned:<owner>``
+    a sorted set of the ids of the runs queued by ``owner``, scored by ``created_at``: what counts its live
+    runs. Ids of runs that ended (or expired) are removed as a count meets them.
 ``<prefix>:jobs``
     the job queue, a Redis Stream read by workers in one consumer group (:mod:`streamflow.redis.jobs`).
 ``<prefix>:cancel:<run_id>``
@@ -61,6 +65,7 @@ DEFAULT_PREFIX = "streamflow"
 
 _STATUS_OF: dict[bytes, RunStatus] = {status.encode(): status for status in RUN_STATUSES}
 _ENDED_AS: dict[type[Event], RunStatus] = {RunFinished: "finished", RunFailed: "failed", RunCancelled: "cancelled"}
+_ENDED_BYTES = frozenset(status.encode() for status in _ENDED_AS.values())
 
 
 def _check_prefix(value: object) -> str:
@@ -148,6 +153,10 @@ class RedisKeys:
         """The key of the directory's index (a sorted set of run ids by start time)."""
         return f"{self.prefix}:runs"
 
+    def owned(self, owner: str) -> str:
+        """The key of the set of runs queued by ``owner`` (a principal's identity)."""
+        return f"{self.prefix}:owned:{owner}"
+
     @property
     def jobs(self) -> str:
         """The key of the job queue (a stream of runs waiting for a worker)."""
@@ -195,14 +204,24 @@ class RedisRunDirectory(RedisClientUser):
         """
         info = await self.get(run_id, outcome=outcome)
         if info is None:
-            raise UnknownRunError(
-                f"no run {run_id!r} in the directory under prefix {self.keys.prefix!r}: it was never started "
-                "with a Redis sink there, or its records expired"
-            )
+            raise self._unknown(run_id)
         return info
 
-    async def list(self, *, limit: int = 100, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
-        """Up to ``limit`` runs, newest first, optionally only those with one of the ``status`` values.
+    def _unknown(self, run_id: str) -> UnknownRunError:
+        return UnknownRunError(
+            f"no run {run_id!r} in the directory under prefix {self.keys.prefix!r}: it was never started "
+            "with a Redis sink there, or its records expired"
+        )
+
+    async def list(
+        self,
+        *,
+        limit: int = 100,
+        status: RunStatus | Iterable[RunStatus] | None = None,
+        owner: str | None = None,
+    ) -> list[RunInfo]:
+        """Up to ``limit`` runs, newest first, optionally only those with one of the ``status`` values, and
+        only those of ``owner`` when given.
 
         Index entries whose directory entry has expired are removed as they are met.
 
@@ -221,11 +240,46 @@ class RedisRunDirectory(RedisClientUser):
             start += len(ids)
             infos = await self._read([rid.decode() for rid in ids])
             stale = [rid for rid, info in zip(ids, infos, strict=True) if info is None]
-            out.extend(i for i in infos if i is not None and (wanted is None or i.status in wanted))
+            out.extend(
+                i
+                for i in infos
+                if i is not None and (wanted is None or i.status in wanted) and (owner is None or i.owner == owner)
+            )
             if stale:
                 await self._client.zrem(self.keys.index, *stale)
                 start -= len(stale)
         return out[:limit]
+
+    async def owner_of(self, run_id: str) -> str | None:
+        """The run's ``owner`` (None for a run queued without one).
+
+        :raises UnknownRunError: when the directory has no entry for it
+        :raises InvalidArgumentError: for a ``run_id`` that cannot name a run
+        """
+        pipe = self._client.pipeline(transaction=False)
+        key = self.keys.info(check_name("run_id", run_id))
+        pipe.exists(key)
+        pipe.hget(key, "owner")
+        exists, owner = await pipe.execute()
+        if not exists:
+            raise self._unknown(run_id)
+        return None if owner is None else bytes(owner).decode()
+
+    async def live_runs(self, owner: str) -> int:
+        """How many runs queued by ``owner`` are queued or running now (runs). Runs that ended or expired
+        leave the owner's set as they are met."""
+        key = self.keys.owned(owner)
+        ids: Any = await self._client.zrange(key, 0, -1)
+        if not ids:
+            return 0
+        pipe = self._client.pipeline(transaction=False)
+        for rid in ids:
+            pipe.hget(self.keys.info(rid.decode()), "status")
+        statuses: list[Any] = await pipe.execute()
+        over = [rid for rid, status in zip(ids, statuses, strict=True) if status is None or status in _ENDED_BYTES]
+        if over:
+            await self._client.zrem(key, *over)
+        return len(ids) - len(over)
 
     async def seq_bounds(self, run_id: str) -> tuple[int, int | None]:
         """``(last_seq, first_retained_seq)`` of the run's Redis stream: ``(0, None)`` when it holds nothing."""
@@ -262,6 +316,7 @@ def _info(run_id: str, raw: dict[bytes, bytes], top: Any, bottom: Any, *, outcom
     if status is None:
         raise ValueError(f"run {run_id!r}'s directory entry has an unknown status {raw_status!r}")
     finished = raw.get(b"finished_at", b"")
+    owner = raw.get(b"owner")
     output: Any = None
     error: RunError | None = None
     if outcome and status in ("finished", "failed") and top:
@@ -280,6 +335,7 @@ def _info(run_id: str, raw: dict[bytes, bytes], top: Any, bottom: Any, *, outcom
         first_retained_seq=seq_of(bottom[0][0]) if bottom else None,
         output=output,
         error=error,
+        owner=None if owner is None else owner.decode(),
     )
 
 
@@ -297,10 +353,22 @@ def _record(pipe: Pipeline, keys: RedisKeys, run_id: str, graph: str, status: Ru
     pipe.zadd(keys.index, {run_id: created_at}, nx=True)
 
 
-def record_queued(pipe: Pipeline, keys: RedisKeys, run_id: str, graph: str, queued_at: float, ttl: float) -> None:
+def record_queued(
+    pipe: Pipeline,
+    keys: RedisKeys,
+    run_id: str,
+    graph: str,
+    queued_at: float,
+    ttl: float,
+    owner: str | None = None,
+) -> None:
     """Queue the commands that enter a run submitted to the workers (status ``queued``, created at
-    ``queued_at``, seconds since the epoch), expiring after ``ttl`` seconds unless a worker starts it."""
+    ``queued_at``, seconds since the epoch), expiring after ``ttl`` seconds unless a worker starts it; with
+    ``owner``, recorded on the run and in the owner's set."""
     _record(pipe, keys, run_id, graph, "queued", queued_at)
+    if owner is not None:
+        pipe.hset(keys.info(run_id), "owner", owner)
+        pipe.zadd(keys.owned(owner), {run_id: queued_at})
     pipe.pexpire(keys.info(run_id), max(1, int(ttl * 1000)))
 
 

@@ -83,8 +83,11 @@ class RunQueue(RedisClientUser):
 
     # -- web side ------------------------------------------------------------------------------------
 
-    async def submit(self, graph: str, input: Any, config: Mapping[str, Any] | None = None) -> str:
-        """Queue a run of ``graph`` and return its run id (``config["run_id"]`` when given, else a new one).
+    async def submit(
+        self, graph: str, input: Any, config: Mapping[str, Any] | None = None, *, owner: str | None = None
+    ) -> str:
+        """Queue a run of ``graph`` and return its run id (``config["run_id"]`` when given, else a new one),
+        with ``owner`` (a principal's identity) recorded on it when given.
 
         Nothing here checks ``graph`` or ``input`` against a graph: check them before (the worker fails the
         run otherwise).
@@ -114,7 +117,7 @@ class RunQueue(RedisClientUser):
                 f"run_id {run_id!r} is already taken by a run under prefix {keys.prefix!r}; leave it out for a new one"
             )
         pipe = self._client.pipeline(transaction=True)
-        record_queued(pipe, keys, run_id, graph, queued_at, self.queued_ttl)
+        record_queued(pipe, keys, run_id, graph, queued_at, self.queued_ttl, owner)
         pipe.xadd(keys.jobs, fields)  # type: ignore[arg-type]
         await pipe.execute()
         return run_id

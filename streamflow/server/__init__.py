@@ -4,7 +4,9 @@ Needs the ``server`` extra (``pip install 'streamflow[server]'``: Starlette, sse
 :class:`RunRegistry` starts and holds runs of named graphs; :func:`create_app` serves them (routes in
 :mod:`streamflow.server.app`, SSE message shapes in :mod:`streamflow.server.stream`). Runs executing in
 worker processes are served through Redis by :class:`~streamflow.server.redis_source.RedisRunSource` (needs the
-``redis`` extra too; imported on first use, so the ``server`` extra works without it).
+``redis`` extra too; imported on first use, so the ``server`` extra works without it). Who may do what is
+:class:`~streamflow.server.auth.Auth` (owners of runs and threads), how much one client can make the app hold
+is :class:`~streamflow.server.limits.Limits`.
 """
 
 from typing import Any
@@ -12,7 +14,11 @@ from typing import Any
 from ..run_info import RunInfo as RunInfo
 from ..run_info import RunStatus as RunStatus
 from .app import create_app as create_app
+from .auth import Auth as Auth
+from .auth import AuthContext as AuthContext
+from .auth import User as User
 from .encoding import to_json as to_json
+from .limits import Limits as Limits
 from .registry import RunRegistry as RunRegistry
 from .source import LocalRunSource as LocalRunSource
 from .source import RunSource as RunSource
@@ -20,6 +26,9 @@ from .stream import RunStream as RunStream
 from .stream import StreamRequest as StreamRequest
 
 __all__ = [
+    "Auth",
+    "AuthContext",
+    "Limits",
     "LocalRunSource",
     "RedisRunSource",
     "RunInfo",
@@ -28,6 +37,7 @@ __all__ = [
     "RunStatus",
     "RunStream",
     "StreamRequest",
+    "User",
     "create_app",
     "to_json",
 ]

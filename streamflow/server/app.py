@@ -11,9 +11,10 @@ FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where 
     body ``{"graph": name, "input": {...}, "config": {...}}`` (``config`` optional, LangGraph's keys);
     answers 201 with the run's info (the JSON form of :class:`~streamflow.run_info.RunInfo`: ``run_id``,
     ``graph``, ``status``, ``created_at``, ``finished_at``, ``last_seq``, ``first_retained_seq``,
-    ``subscribers``, null for a run executing in a worker process).
+    ``subscribers``, null for a run executing in a worker process; ``owner`` too, with ``auth``).
 ``GET /runs``
-    ``{"runs": [info, ...]}``, oldest first; ``?status=running`` (repeatable) narrows it.
+    ``{"runs": [info, ...]}``, oldest first; ``?status=running`` (repeatable) narrows it; with ``auth``, only
+    the principal's own runs.
 ``GET /runs/{run_id}``
     the run's info, plus ``output`` once it finished or ``error`` (``{"type", "message"}``) once it failed.
 ``GET /runs/{run_id}/stream``
@@ -66,7 +67,13 @@ Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong
 400 for malformed JSON or query values and unknown stream modes, 404 for an unknown graph or run, 422 for
 a body or input the graph does not accept, 404 for an unknown thread or checkpoint id, 409 for a second run on
 a busy thread, 501 for thread routes on a source whose runs execute elsewhere, 503 when the registry is full of
-live runs.
+live runs. Limits (:mod:`streamflow.server.limits`): 413 for a body over ``max_body``, 429 (with
+``Retry-After``) for a principal at its ``max_live_runs``.
+
+With ``create_app(..., auth=...)`` (:mod:`streamflow.server.auth`): 401 for a request the authenticate hook
+refuses (every route but the page), 403 for an action an authorize hook refuses; each run and thread is its
+principal's, ``GET /runs`` lists the principal's own, and another principal's run or thread answers 404 as an
+unknown one. Without ``auth`` every client may do everything, as the routes above say.
 
 Each route is a plain endpoint function of this module; they read what they share from the app's state:
 ``app.state.source`` (the :class:`~streamflow.server.source.RunSource`), ``app.state.registry`` (for runs in
@@ -92,6 +99,7 @@ import structlog
 from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -101,9 +109,13 @@ from ..checkpoint.base import BaseCheckpointSaver
 from ..checkpoint.memory import InMemorySaver
 from ..errors import (
     InvalidArgumentError,
+    NotAuthenticatedError,
+    NotAuthorizedError,
     RegistryFullError,
+    RequestTooLargeError,
     StreamflowError,
     ThreadConflictError,
+    TooManyRunsError,
     UnknownCheckpointError,
     UnknownGraphError,
     UnknownRunError,
@@ -113,7 +125,9 @@ from ..errors import (
 from ..graph.constants import Command
 from ..modes import ViewSpec
 from ..run_info import ENDED, check_statuses
+from .auth import Auth, authenticated_user, authorize, authorize_run, authorize_thread, check_auth, owned_config
 from .encoding import to_json
+from .limits import BodyLimitMiddleware, Limits, RunLimiter
 from .registry import DEFAULT_MAX_RUNS, DEFAULT_RETENTION, GraphSource, RunRegistry
 from .source import LocalRunSource, RunSource, SSEStream
 from .stream import DEFAULT_BUFFER_SIZE, DEFAULT_RETRY, StreamRequest
@@ -171,6 +185,14 @@ def _status_of(exc: Exception) -> int:
         return 400
     if isinstance(exc, RegistryFullError):
         return 503
+    if isinstance(exc, TooManyRunsError):
+        return 429
+    if isinstance(exc, RequestTooLargeError):
+        return 413
+    if isinstance(exc, NotAuthenticatedError):
+        return 401
+    if isinstance(exc, NotAuthorizedError):
+        return 403
     if isinstance(exc, InvalidArgumentError):
         return 422
     return 500
@@ -178,7 +200,10 @@ def _status_of(exc: Exception) -> int:
 
 async def _streamflow_error(request: Request, exc: Exception) -> Response:
     status = _status_of(exc)
-    return _error(status, type(exc).__name__, str(exc))
+    response = _error(status, type(exc).__name__, str(exc))
+    if isinstance(exc, TooManyRunsError):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -245,12 +270,14 @@ async def index(request: Request) -> Response:
 
 async def list_graphs(request: Request) -> Response:
     """``GET /graphs``: the names of the graphs runs can be started of."""
+    await authenticated_user(request)
     return JSONResponse({"graphs": _source(request).graph_names})
 
 
 async def start_run(request: Request) -> Response:
     """``POST /runs``: start (or queue) a run; 201 with its info."""
     source = _source(request)
+    await authenticated_user(request)
     try:
         body = json.loads(await request.body() or b"null")
     except ValueError as exc:
@@ -270,7 +297,10 @@ async def start_run(request: Request) -> Response:
     config = body.get("config")
     if config is not None and not isinstance(config, dict):
         return _error(422, "InvalidBody", f"'config' must be a JSON object, got {config!r}")
-    info = await source.start(name, body.get("input"), config)
+    owner = await authorize(request, "runs", "create", {"graph": name, "input": body.get("input"), "config": config})
+    config = await owned_config(request, config)
+    async with request.app.state.limiter.admit(source, owner):
+        info = await source.start(name, body.get("input"), config, owner=owner)
     _log.info("run_started_over_http", run_id=info.run_id, graph=name, status=info.status)
     return JSONResponse(info.to_dict(), status_code=201)
 
@@ -281,18 +311,21 @@ async def list_runs(request: Request) -> Response:
         wanted = check_statuses(_many(request, "status") or None)
     except InvalidArgumentError as exc:
         return _error(400, "InvalidQuery", str(exc))
-    infos = await _source(request).list(wanted)
+    owner = await authorize(request, "runs", "list", {"status": sorted(wanted or ())})
+    infos = await _source(request).list(wanted, owner=owner)
     return JSONResponse({"runs": [info.to_dict() for info in infos]})
 
 
 async def get_run(request: Request) -> Response:
     """``GET /runs/{run_id}``: the run's info with its output or error."""
+    await authorize_run(request, "read", request.path_params["run_id"])
     info = await _source(request).get(request.path_params["run_id"])
     return JSONResponse(info.to_dict(outcome=True))
 
 
 async def cancel_run(request: Request) -> Response:
     """``POST /runs/{run_id}/cancel``: cancel the run; 200 once it stopped, 202 while a remote one has not."""
+    await authorize_run(request, "cancel", request.path_params["run_id"])
     info = await _source(request).cancel(request.path_params["run_id"])
     return JSONResponse(info.to_dict(), status_code=200 if info.status in ENDED else 202)
 
@@ -302,6 +335,7 @@ async def stream_run(request: Request) -> Response:
     source = _source(request)
     settings: StreamSettings = request.app.state.streams
     run_id = request.path_params["run_id"]
+    await authorize_run(request, "stream", run_id)
     try:
         spec = ViewSpec.parse(_many(request, "stream_mode") or ["values"], _flag(request, "subgraphs"), "v2")
         cancel_on_disconnect = _flag(request, "cancel_on_disconnect")
@@ -383,10 +417,15 @@ async def create_thread(request: Request) -> Response:
     threads = _threads(request)
     if isinstance(threads, Response):
         return threads
+    await authenticated_user(request)
     body = await _json_object(request, _THREAD_BODY, ("thread_id", "metadata"))
     if isinstance(body, Response):
         return body
-    entry = threads.create(body.get("thread_id"), body.get("metadata"))
+    owner = await authorize(request, "threads", "create", {k: body.get(k) for k in ("thread_id", "metadata")})
+    if owner is None:
+        entry = threads.create(body.get("thread_id"), body.get("metadata"))
+    else:
+        entry = await threads.claim(body.get("thread_id"), body.get("metadata"), owner)
     _log.info("thread_created", thread_id=entry.thread_id)
     return JSONResponse(entry.to_dict(threads.status(entry)), status_code=201)
 
@@ -396,6 +435,7 @@ async def get_thread(request: Request) -> Response:
     threads = _threads(request)
     if isinstance(threads, Response):
         return threads
+    await authorize_thread(request, "read", request.path_params["thread_id"])
     entry = await threads.get(request.path_params["thread_id"])
     return JSONResponse(entry.to_dict(threads.status(entry)))
 
@@ -407,6 +447,7 @@ async def start_thread_run(request: Request) -> Response:
     if isinstance(threads, Response):
         return threads
     thread_id = request.path_params["thread_id"]
+    await authenticated_user(request)
     body = await _json_object(request, _THREAD_RUN_BODY, ("graph", "input", "config", "stream_mode", "command"))
     if isinstance(body, Response):
         return body
@@ -426,9 +467,16 @@ async def start_thread_run(request: Request) -> Response:
                 "InvalidBody",
                 f"'command' must be a JSON object of one or more of {list(_COMMAND_KEYS)}; got {spec!r}",
             )
-        run = await threads.start(thread_id, body.get("graph"), Command(**spec), body.get("config"), command=True)
-    else:
-        run = await threads.start(thread_id, body.get("graph"), body.get("input"), body.get("config"))
+    value = {k: body.get(k) for k in ("graph", "command" if "command" in body else "input", "config")}
+    owner = await authorize_thread(request, "resume" if "command" in body else "create", thread_id, value)
+    async with request.app.state.limiter.admit(_source(request), owner):
+        if "command" in body:
+            command = Command(**body["command"])
+            run = await threads.start(
+                thread_id, body.get("graph"), command, body.get("config"), command=True, owner=owner
+            )
+        else:
+            run = await threads.start(thread_id, body.get("graph"), body.get("input"), body.get("config"), owner=owner)
     info = await _source(request).get(run.run_id)
     url = request.url_for("stream_run", run_id=run.run_id).include_query_params(stream_mode=",".join(modes))
     _log.info("thread_run_started_over_http", run_id=run.run_id, thread_id=thread_id, graph=info.graph)
@@ -452,6 +500,7 @@ async def get_thread_state(request: Request) -> Response:
         graph = _query_str(request, "graph")
     except InvalidArgumentError as exc:
         return _error(400, "InvalidQuery", str(exc))
+    await authorize_thread(request, "read", request.path_params["thread_id"])
     snapshot = await threads.state(request.path_params["thread_id"], checkpoint_id=checkpoint_id, graph=graph)
     return JSONResponse(snapshot_to_dict(snapshot))
 
@@ -473,6 +522,7 @@ async def get_thread_history(request: Request) -> Response:
                 raise InvalidArgumentError(f"query parameter 'limit' must be a positive int, got {raw_limit!r}")
     except InvalidArgumentError as exc:
         return _error(400, "InvalidQuery", str(exc))
+    await authorize_thread(request, "read", request.path_params["thread_id"])
     history = await threads.history(request.path_params["thread_id"], limit=limit, before=before, graph=graph)
     return JSONResponse({"history": [snapshot_to_dict(snapshot) for snapshot in history]})
 
@@ -497,6 +547,8 @@ def create_app(
     max_runs: int | None = None,
     replay_size: int | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
+    auth: Auth | None = None,
+    limits: Limits | None = None,
 ) -> Starlette:
     """Build the app serving the runs of ``graphs`` (see the module docstring for the routes).
 
@@ -518,13 +570,23 @@ def create_app(
     :param checkpointer: for the registry built from a mapping: the saver threads are kept in, for graphs
         compiled without one (default a new :class:`~streamflow.checkpoint.memory.InMemorySaver`); a ready
         registry uses its own ``checkpointer``, and a source whose runs execute elsewhere serves no threads
+    :param auth: the authenticate and authorize hooks (:class:`~streamflow.server.auth.Auth`); None (the
+        default) serves every client alike
+    :param limits: the maximum request body and live runs per principal
+        (:class:`~streamflow.server.limits.Limits`; its defaults when None)
     :raises InvalidArgumentError: for a ``client_buffer`` that is not a positive int, a negative ``ping``,
-        registry options given with a ready registry or source, or bad registry options
+        registry options given with a ready registry or source, bad registry options, an ``auth`` that is
+        not an :class:`~streamflow.server.auth.Auth` with an authenticate hook, or ``limits`` that are not a
+        :class:`~streamflow.server.limits.Limits`
     """
     if not isinstance(client_buffer, int) or client_buffer <= 0:
         raise InvalidArgumentError(f"client_buffer must be a positive number of events, got {client_buffer!r}")
     if ping < 0:
         raise InvalidArgumentError(f"ping must be >= 0 seconds, got {ping!r}")
+    auth = check_auth(auth)
+    limits = Limits() if limits is None else limits
+    if not isinstance(limits, Limits):
+        raise InvalidArgumentError(f"limits must be a streamflow.server.limits.Limits, got {type(limits).__name__}")
     registry_options = [
         name
         for name, value in (
@@ -570,10 +632,13 @@ def create_app(
         routes=routes,
         exception_handlers={StreamflowError: _streamflow_error, HTTPException: _http_error},
         lifespan=_lifespan,
+        middleware=[Middleware(BodyLimitMiddleware, max_body=limits.max_body)],
     )
     app.state.source = source
     app.state.owns_source = isinstance(graphs, Mapping)
     app.state.streams = StreamSettings(client_buffer, ping, retry)
+    app.state.auth = auth
+    app.state.limiter = RunLimiter(limits.max_live_runs, limits.retry_after)
     app.state.threads = None
     if isinstance(source, LocalRunSource):
         app.state.registry = source.registry

@@ -129,8 +129,11 @@ class RedisRunSource(RedisClientUser):
 
     # -- runs ----------------------------------------------------------------------------------------
 
-    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> RunInfo:
-        """Check the run, queue it for the workers, and return its info (status ``queued``).
+    async def start(
+        self, graph: str, input: Any, config: Mapping[str, Any] | None, *, owner: str | None = None
+    ) -> RunInfo:
+        """Check the run, queue it for the workers with ``owner`` recorded in its directory entry, and return
+        its info (status ``queued``).
 
         :raises UnknownGraphError: for a graph name not in ``graphs``
         :raises InvalidUpdateError: for an input the graph's state schema does not accept (when the graph
@@ -140,16 +143,30 @@ class RedisRunSource(RedisClientUser):
         """
         parse_config(config)
         self.graphs.check_input(graph, input)
-        run_id = await self.queue.submit(graph, input, config)
+        run_id = await self.queue.submit(graph, input, config, owner=owner)
         return await self.directory.require(run_id)
 
-    async def list(self, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
-        """The info of the newest ``list_limit`` runs (with one of ``status`` when given), oldest first.
+    async def list(
+        self, status: RunStatus | Iterable[RunStatus] | None = None, *, owner: str | None = None
+    ) -> list[RunInfo]:
+        """The info of the newest ``list_limit`` runs (with one of ``status`` when given, of ``owner`` when
+        given), oldest first.
 
         :raises InvalidArgumentError: for a status that is not a :data:`~streamflow.run_info.RunStatus`
         """
-        infos = await self.directory.list(limit=self.list_limit, status=status)
+        infos = await self.directory.list(limit=self.list_limit, status=status, owner=owner)
         return infos[::-1]
+
+    async def owner_of(self, run_id: str) -> str | None:
+        """The run's ``owner``, from its directory entry.
+
+        :raises UnknownRunError: when Redis has no entry for the run
+        """
+        return await self.directory.owner_of(run_id)
+
+    async def live_runs(self, owner: str) -> int:
+        """How many runs ``owner`` queued are queued or running now, by their directory entries (runs)."""
+        return await self.directory.live_runs(owner)
 
     async def get(self, run_id: str) -> RunInfo:
         """The run's info, with its ``output`` or ``error`` once it ended so (read from its terminal event).

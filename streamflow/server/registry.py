@@ -71,6 +71,8 @@ class RunEntry:
     """The registry clock's reading when the run ended (what ``retention`` counts from)."""
     thread_id: str | None = None
     """The thread the run runs on (its ``configurable.thread_id`` on a graph with a checkpointer), or None."""
+    owner: str | None = None
+    """The identity of the principal that started it (see :mod:`streamflow.server.auth`), or None."""
 
     def info(self) -> RunInfo:
         """A snapshot of this run as a :class:`~streamflow.run_info.RunInfo` (with its ``subscribers``)."""
@@ -85,6 +87,7 @@ class RunEntry:
             last_seq=channel.last_seq,
             first_retained_seq=retained[0].seq if retained else None,
             subscribers=channel.statistics().subscribers,
+            owner=self.owner,
         )
 
 
@@ -187,13 +190,20 @@ class RunRegistry:
     # -- runs ----------------------------------------------------------------------------------------
 
     def start(
-        self, graph: str, input: Any, config: Mapping[str, Any] | None = None, *, check_input: bool = True
+        self,
+        graph: str,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        check_input: bool = True,
+        owner: str | None = None,
     ) -> Run:
         """Start a run of the graph registered as ``graph`` in the running event loop and hold it.
 
         ``input`` is checked against the graph's state schema (unless ``check_input`` is False, for an input
         that is not a state update, such as a ``Command``) and ``config`` is LangGraph's (``tags``,
-        ``metadata``, ``recursion_limit``, ``run_id``, ``configurable``) before anything starts.
+        ``metadata``, ``recursion_limit``, ``run_id``, ``configurable``) before anything starts. ``owner`` is
+        recorded on the run (its :attr:`RunEntry.owner`, the ``owner`` of its info).
 
         :raises UnknownGraphError: for an unregistered graph name
         :raises InvalidUpdateError: for an input the graph's state schema does not accept
@@ -224,7 +234,7 @@ class RunRegistry:
         if len(self._entries) >= self.max_runs:
             self._evict_one()
         run = compiled.start(input, {**(config or {}), "run_id": run_id}, replay_size=self.replay_size)
-        entry = RunEntry(run=run, graph=graph, created_at=time.time(), thread_id=thread_id)
+        entry = RunEntry(run=run, graph=graph, created_at=time.time(), thread_id=thread_id, owner=owner)
         self._entries[run.run_id] = entry
         watcher = asyncio.get_running_loop().create_task(self._watch(entry))
         self._watchers.add(watcher)
@@ -294,16 +304,20 @@ class RunRegistry:
         """
         return self.entry(run_id).info()
 
-    def list(self, *, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
+    def list(self, *, status: RunStatus | Iterable[RunStatus] | None = None, owner: str | None = None) -> list[RunInfo]:
         """Snapshots of the runs held, oldest first, optionally only those with one of the ``status`` values
-        (``"queued"`` matches none: a run here starts at once).
+        (``"queued"`` matches none: a run here starts at once), and only those of ``owner`` when given.
 
         :raises InvalidArgumentError: for a status that is not a :data:`~streamflow.run_info.RunStatus`
         """
         wanted = check_statuses(status)
         self._prune()
-        infos = [e.info() for e in self._entries.values()]
+        infos = [e.info() for e in self._entries.values() if owner is None or e.owner == owner]
         return [i for i in infos if wanted is None or i.status in wanted]
+
+    def live_runs(self, owner: str) -> int:
+        """How many runs of ``owner`` are still going (runs)."""
+        return sum(1 for e in self._entries.values() if e.owner == owner and not e.run.done)
 
     async def cancel(self, run_id: str) -> RunInfo:
         """Cancel the run ``run_id`` if it is still going, wait until it has stopped, and return its snapshot.

@@ -57,8 +57,10 @@ class RunSource(Protocol):
         """The names of the graphs runs can be started of, sorted."""
         ...
 
-    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> RunInfo:
-        """Start (or queue) a run of ``graph`` and return its info.
+    async def start(
+        self, graph: str, input: Any, config: Mapping[str, Any] | None, *, owner: str | None = None
+    ) -> RunInfo:
+        """Start (or queue) a run of ``graph`` and return its info, with ``owner`` recorded on the run.
 
         :raises UnknownGraphError: for a graph name the source does not serve
         :raises InvalidUpdateError: for an input the graph's state schema does not accept
@@ -67,11 +69,25 @@ class RunSource(Protocol):
         """
         ...
 
-    async def list(self, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
-        """The runs' info, oldest first, only those with one of ``status`` when given.
+    async def list(
+        self, status: RunStatus | Iterable[RunStatus] | None = None, *, owner: str | None = None
+    ) -> list[RunInfo]:
+        """The runs' info, oldest first, only those with one of ``status`` when given, and only those of
+        ``owner`` when given.
 
         :raises InvalidArgumentError: for a status that is not a :data:`~streamflow.run_info.RunStatus`
         """
+        ...
+
+    async def owner_of(self, run_id: str) -> str | None:
+        """The ``owner`` recorded on the run (None for a run started without one).
+
+        :raises UnknownRunError: for a run the source has no trace of
+        """
+        ...
+
+    async def live_runs(self, owner: str) -> int:
+        """How many runs of ``owner`` are queued or running now (runs)."""
         ...
 
     async def get(self, run_id: str) -> RunInfo:
@@ -124,17 +140,33 @@ class LocalRunSource:
         """The registered graph names, sorted."""
         return self.registry.graph_names
 
-    async def start(self, graph: str, input: Any, config: Mapping[str, Any] | None) -> RunInfo:
+    async def start(
+        self, graph: str, input: Any, config: Mapping[str, Any] | None, *, owner: str | None = None
+    ) -> RunInfo:
         """Start a run in this process (see :meth:`RunRegistry.start` for what it raises)."""
-        run = self.registry.start(graph, input, config)
+        run = self.registry.start(graph, input, config, owner=owner)
         return self.registry.info(run.run_id)
 
-    async def list(self, status: RunStatus | Iterable[RunStatus] | None = None) -> list[RunInfo]:
-        """The held runs' info, oldest first (``queued`` matches none: local runs start at once).
+    async def list(
+        self, status: RunStatus | Iterable[RunStatus] | None = None, *, owner: str | None = None
+    ) -> list[RunInfo]:
+        """The held runs' info, oldest first (``queued`` matches none: local runs start at once), only
+        ``owner``'s when given.
 
         :raises InvalidArgumentError: for a status that is not a :data:`~streamflow.run_info.RunStatus`
         """
-        return self.registry.list(status=status)
+        return self.registry.list(status=status, owner=owner)
+
+    async def owner_of(self, run_id: str) -> str | None:
+        """The run's ``owner``.
+
+        :raises UnknownRunError: when the registry does not hold the run
+        """
+        return self.registry.entry(run_id).owner
+
+    async def live_runs(self, owner: str) -> int:
+        """How many of ``owner``'s runs are still going in the registry (runs)."""
+        return self.registry.live_runs(owner)
 
     async def get(self, run_id: str) -> RunInfo:
         """The run's info with its ``output`` or ``error``.

@@ -53,6 +53,9 @@ class ThreadEntry:
     """The graph its last run (started here) was of, or None."""
     run_id: str | None = None
     """Its last run started here, or None."""
+    owner: str | None = None
+    """The identity of the principal that created it (see :mod:`streamflow.server.auth`), or None; for a thread
+    met in the saver, the ``owner`` its newest checkpoint's metadata names."""
 
     def to_dict(self, status: str) -> dict[str, Any]:
         """The JSON form: ``thread_id``, ``created_at``, ``metadata``, ``status`` (``"busy"`` while a run is
@@ -117,8 +120,10 @@ class ThreadRegistry:
         """The run registry's saver (None: only graphs compiled with a saver of their own run on threads)."""
         return self.runs.checkpointer
 
-    def create(self, thread_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> ThreadEntry:
-        """Create a thread, under ``thread_id`` or a new UUID, with ``metadata``.
+    def create(
+        self, thread_id: str | None = None, metadata: Mapping[str, Any] | None = None, *, owner: str | None = None
+    ) -> ThreadEntry:
+        """Create a thread, under ``thread_id`` or a new UUID, with ``metadata``, owned by ``owner``.
 
         :raises ThreadConflictError: for a ``thread_id`` this registry already has
         :raises InvalidArgumentError: for a ``thread_id`` that is not a non-empty string, or ``metadata`` that
@@ -131,9 +136,23 @@ class ThreadRegistry:
         thread_id = thread_id or str(uuid.uuid4())
         if thread_id in self._threads:
             raise ThreadConflictError(f"thread {thread_id!r} already exists; leave 'thread_id' out for a new one")
-        entry = ThreadEntry(thread_id, time.time(), dict(metadata or {}))
+        entry = ThreadEntry(thread_id, time.time(), dict(metadata or {}), owner=owner)
         self._threads[thread_id] = entry
         return entry
+
+    async def claim(self, thread_id: str | None, metadata: Mapping[str, Any] | None, owner: str) -> ThreadEntry:
+        """:meth:`create` for a principal: also refuses a ``thread_id`` the saver holds checkpoints of (a
+        thread of an earlier process, owned by whoever its checkpoints name), so no principal takes over
+        another's thread by creating it again.
+
+        :raises ThreadConflictError: for a ``thread_id`` this registry already has or the saver holds
+        :raises InvalidArgumentError: as :meth:`create`
+        """
+        saver = self.checkpointer
+        unseen = isinstance(thread_id, str) and thread_id not in self._threads and saver is not None
+        if unseen and saver is not None and await saver.aget_tuple(_address(str(thread_id))) is not None:
+            raise ThreadConflictError(f"thread {thread_id!r} already exists; leave 'thread_id' out for a new one")
+        return self.create(thread_id, metadata, owner=owner)
 
     async def get(self, thread_id: str) -> ThreadEntry:
         """The thread ``thread_id``: one created here, or one the saver has checkpoints of (taken in now).
@@ -144,8 +163,10 @@ class ThreadRegistry:
         if entry is not None:
             return entry
         saver = self.checkpointer
-        if saver is not None and await saver.aget_tuple(_address(thread_id)) is not None:
-            entry = ThreadEntry(thread_id, time.time())
+        saved = None if saver is None else await saver.aget_tuple(_address(thread_id))
+        if saved is not None:
+            owner = (saved.metadata or {}).get("owner")
+            entry = ThreadEntry(thread_id, time.time(), owner=owner if isinstance(owner, str) else None)
             return self._threads.setdefault(thread_id, entry)
         raise UnknownThreadError(
             f"unknown thread {thread_id!r}: not created here (POST /threads) "
@@ -164,9 +185,12 @@ class ThreadRegistry:
         config: Mapping[str, Any] | None,
         *,
         command: bool = False,
+        owner: str | None = None,
     ) -> Run:
         """Start a run of ``graph`` (default: the graph of the thread's last run, or the only graph registered)
         on the thread, with ``config`` (LangGraph's keys; ``configurable.thread_id`` is set to the thread).
+        ``owner`` is recorded on the run and as ``metadata.owner`` of its config (so its checkpoints name it,
+        and a later process knows whose the thread is).
         ``command=True`` says ``input`` is LangGraph's ``Command``, passed to the graph unchecked; one with a
         ``resume`` value needs the thread to be interrupted (pending interrupts in its state).
 
@@ -199,6 +223,11 @@ class ThreadRegistry:
                 f"config.configurable.thread_id is {named!r} but the run is on thread {thread_id!r}; leave it out"
             )
         config["configurable"] = {**configurable, "thread_id": thread_id, "graph_id": name}
+        if owner is not None:
+            metadata = config.get("metadata") or {}
+            if not isinstance(metadata, Mapping):
+                raise InvalidArgumentError(f"'config.metadata' must be a JSON object, got {metadata!r}")
+            config["metadata"] = {**metadata, "owner": owner}
         if command and getattr(input, "resume", None) is not None:
             self.runs.raise_if_busy(thread_id)
             snapshot = await compiled.aget_state(_address(thread_id))
@@ -217,7 +246,7 @@ class ThreadRegistry:
                     interrupt_ids=unknown,
                     pending_ids=waiting,
                 )
-        run = self.runs.start(name, input, config, check_input=not command)
+        run = self.runs.start(name, input, config, check_input=not command, owner=owner)
         entry.graph = name
         entry.run_id = run.run_id
         return run
