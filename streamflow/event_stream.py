@@ -63,7 +63,11 @@ from .events import (
     ChatModelToken,
     CustomEvent,
     Event,
+    RunChunk,
     RunFinished,
+    RunnableChunk,
+    RunnableFinished,
+    RunnableStarted,
     RunStarted,
     TaskFailed,
     TaskFinished,
@@ -76,16 +80,24 @@ from .modes import SKIP, Chunks, Projection, Projector, ViewSpec, task_metadata
 
 __all__ = ["EVENT_STREAM_VERSIONS", "EVENT_TYPES", "EventStreamSpec"]
 
-EVENT_STREAM_VERSIONS: tuple[str, ...] = ("v2",)
-"""The ``version`` values ``astream_events`` accepts."""
+EVENT_STREAM_VERSIONS: tuple[str, ...] = ("v1", "v2")
+"""The ``version`` values ``astream_events`` accepts (``"v1"``: the same events with empty ``parent_ids``)."""
 
-EVENT_TYPES: tuple[str, ...] = ("chain", "chat_model", "tool")
+EVENT_TYPES: tuple[str, ...] = ("chain", "chat_model", "tool", "prompt", "parser")
 """The run types ``include_types`` / ``exclude_types`` name (besides custom event names)."""
 
+_RUNNABLE_KINDS: Final[frozenset[type[Event]]] = frozenset(
+    {RunStarted, RunChunk, RunFinished, RunnableStarted, RunnableChunk, RunnableFinished}
+)
+"""The kinds of Runnable calls and runs, whose run type is in the events themselves."""
+_RUNNABLE_TYPES: Final = frozenset({"chain", "prompt", "parser"})
+"""The run types of the Runnables streamflow has (a chat model's calls have events of their own)."""
 _KINDS_BY_TYPE: Final[dict[str, frozenset[type[Event]]]] = {
-    "chain": frozenset({RunStarted, RunFinished, TaskStarted, TaskFinished, TaskFailed}),
+    "chain": frozenset({TaskStarted, TaskFinished, TaskFailed}) | _RUNNABLE_KINDS,
     "chat_model": frozenset({ChatModelStarted, ChatModelToken, ChatModelFinished}),
     "tool": frozenset({ToolStarted, ToolFinished, ToolFailed}),
+    "prompt": _RUNNABLE_KINDS,
+    "parser": _RUNNABLE_KINDS,
 }
 _ALL_KINDS: Final = frozenset().union(*_KINDS_BY_TYPE.values(), {CustomEvent})
 
@@ -167,8 +179,11 @@ class EventStreamSpec:
             kinds = {CustomEvent} if set(self.include_types) - set(EVENT_TYPES) else set()
             for t in self.include_types:
                 kinds |= _KINDS_BY_TYPE.get(t, frozenset())
-        for t in self.exclude_types or ():
-            kinds -= _KINDS_BY_TYPE.get(t, frozenset())
+        excluded = self.exclude_types or frozenset()
+        for t in excluded:
+            kinds -= _KINDS_BY_TYPE.get(t, frozenset()) - _RUNNABLE_KINDS
+        if excluded >= _RUNNABLE_TYPES:  # a Runnable call of any type would be excluded
+            kinds -= _RUNNABLE_KINDS
         if self.stream is not None and RunStarted in kinds:  # the graph's chunks need their modes' events
             kinds |= self.stream.kinds
         return frozenset(kinds)
@@ -205,7 +220,7 @@ class EventStreamSpec:
 
     def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
         """Event class -> the projection making v2 dicts, bound to fresh per-view state."""
-        state = _EventStreamState(self.accepts(), root_updates=self.stream is None)
+        state = _EventStreamState(self.accepts(), root_updates=self.stream is None, v1=self.version == "v1")
         projections = state.projections()
         kinds = self.kinds
         if self.stream is None:
@@ -250,6 +265,8 @@ class _Started:
     input: Any
     passes: bool
     """Whether this run's events pass the view's filter (decided once, at its start)."""
+    kind: str = "chain"
+    """The run type of a Runnable call (its events are ``on_<kind>_*``)."""
 
 
 def _extend(out: list[Any], chunk: Any) -> None:
@@ -259,6 +276,9 @@ def _extend(out: list[Any], chunk: Any) -> None:
         out.extend(chunk.items)
     else:
         out.append(chunk)
+
+
+_NO_PARENTS: Final[list[str]] = []
 
 
 def _event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[str, Any]:
@@ -276,10 +296,15 @@ def _event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[
 class _EventStreamState:
     """One view's memory: the root run and every run in flight, by id."""
 
-    __slots__ = ("accept", "root", "root_id", "root_updates", "runs")
+    __slots__ = ("accept", "root", "root_id", "root_type", "root_updates", "runs", "v1")
 
-    def __init__(self, accept: Callable[[str, str, list[str]], bool], *, root_updates: bool = True) -> None:
+    def __init__(
+        self, accept: Callable[[str, str, list[str]], bool], *, root_updates: bool = True, v1: bool = False
+    ) -> None:
         self.accept = accept
+        self.v1 = v1
+        """Version ``"v1"``: every ``parent_ids`` is empty."""
+        self.root_type = "chain"
         self.root_updates = root_updates
         """Whether the graph's ``on_chain_stream`` chunks are ``{node: update}`` (no ``stream_mode``)."""
         self.root = _Started("", [], {}, [], None, False)
@@ -290,6 +315,10 @@ class _EventStreamState:
         return {
             RunStarted: self.run_started,
             RunFinished: self.run_finished,
+            RunChunk: self.run_chunk,
+            RunnableStarted: self.runnable_started,
+            RunnableChunk: self.runnable_chunk,
+            RunnableFinished: self.runnable_finished,
             TaskStarted: self.task_started,
             TaskFinished: self.task_finished,
             TaskFailed: self.task_failed,
@@ -304,6 +333,8 @@ class _EventStreamState:
 
     def _start(self, run_id: str | None, kind: str, run: _Started, data: dict[str, Any]) -> Any:
         run.passes = self.accept(run.name, kind, run.tags)
+        if self.v1:
+            run.parent_ids = _NO_PARENTS
         self.runs[run_id] = run
         return _event(f"on_{kind}_start", run_id or "", run, data) if run.passes else SKIP
 
@@ -311,13 +342,43 @@ class _EventStreamState:
 
     def run_started(self, event: RunStarted) -> Any:
         root = _Started(event.name, list(event.tags), dict(event.metadata), [], event.input, False)
-        root.passes = self.accept(root.name, "chain", root.tags)
+        kind = self.root_type = event.run_type
+        root.passes = self.accept(root.name, kind, root.tags)
         self.root, self.root_id = root, event.run_id
-        return _event("on_chain_start", event.run_id, root, {"input": event.input}) if root.passes else SKIP
+        return _event(f"on_{kind}_start", event.run_id, root, {"input": event.input}) if root.passes else SKIP
+
+    def run_chunk(self, event: RunChunk) -> Any:
+        root = self.root
+        if not root.passes:
+            return SKIP
+        return _event(f"on_{self.root_type}_stream", self.root_id, root, {"chunk": event.chunk})
 
     def run_finished(self, event: RunFinished) -> Any:
         root = self.root
-        return _event("on_chain_end", self.root_id, root, {"output": event.output}) if root.passes else SKIP
+        if not root.passes:
+            return SKIP
+        return _event(f"on_{self.root_type}_end", self.root_id, root, {"output": event.output})
+
+    # -- Runnable calls ------------------------------------------------------------------------------
+
+    def runnable_started(self, event: RunnableStarted) -> Any:
+        run = _Started(
+            event.name, list(event.tags), dict(event.metadata), list(event.parent_ids), None, False, event.run_type
+        )
+        data: dict[str, Any] = {} if event.input_streamed else {"input": event.input}
+        return self._start(event.call_id, event.run_type, run, data)
+
+    def runnable_chunk(self, event: RunnableChunk) -> Any:
+        run = self.runs.get(event.call_id)
+        if run is None or not run.passes:
+            return SKIP
+        return _event(f"on_{run.kind}_stream", event.call_id, run, {"chunk": event.chunk})
+
+    def runnable_finished(self, event: RunnableFinished) -> Any:
+        run = self.runs.pop(event.call_id, None)
+        if run is None or not run.passes or event.error_type is not None:
+            return SKIP
+        return _event(f"on_{run.kind}_end", event.call_id, run, {"output": event.output, "input": event.input})
 
     # -- nodes ---------------------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ LAYERS = {
     "config": 3,
     "constants": 3,
     "prebuilt": 3,
+    "runnables": 3,
     "language_models": 3,
     "runtime": 3,
     "checkpoint": 3,

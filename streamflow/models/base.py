@@ -200,7 +200,7 @@ class _ModelCall:
         self.on_loop = threading.get_ident() == run.loop_thread
         self.sum = ChunkSum()
         self.ns, self.node, self.step, self.task_id = task.ns, task.node, task.step, task.task_id
-        self.tags = tags = (*run.tags, *model.tags)
+        self.tags = tags = (*task.call_tags(), *model.tags)
         self.streamed = NOSTREAM not in tags
         self.route: dict[str, Any] = {
             "ns": task.ns,
