@@ -29,6 +29,9 @@ class StringPromptValue(PromptValue):
     text: str
     """The text."""
 
+    def __str__(self) -> str:
+        return f"text={self.text!r}"
+
     def to_string(self) -> str:
         return self.text
 
@@ -43,6 +46,9 @@ class ChatPromptValue(PromptValue):
 
     messages: list[BaseMessage]
     """The messages, in order."""
+
+    def __str__(self) -> str:
+        return f"messages={self.messages!r}"
 
     def to_string(self) -> str:
         """The messages as ``"<Role>: <content>"`` lines (LangChain's ``get_buffer_string``)."""

@@ -94,7 +94,7 @@ class StepContext(TaskContext):
             more = config.get("metadata")
             if more:
                 meta = {**meta, **more}
-        event_tags = tuple(dict.fromkeys((*tags, *local_tags))) if local_tags else tags
+        event_tags = tuple(dict.fromkeys((*local_tags, *tags))) if local_tags else tags
         parents = self.parents if call_id is None else (*self.parents, call_id)
         inheritable = event_tags if call_id is None else tags
         cfg = {**self.config_, "tags": list(inheritable), "metadata": dict(meta)}
