@@ -228,7 +228,7 @@ def test_assign_needs_a_dict() -> None:
 def test_passthrough_sequence_streams_exactly_its_input(chunks: list[str], steps: int) -> None:
     from streamflow.runnables import RunnablePassthrough, RunnableSequence
 
-    chain = RunnableSequence(*(RunnablePassthrough() for _ in range(steps + 1)))
+    chain: Any = RunnableSequence(*(RunnablePassthrough() for _ in range(steps + 1)))
     assert list(chain.transform(iter(chunks))) == chunks
 
 
