@@ -31,7 +31,7 @@ from ..portal import call_sync, iterate_sync
 from ..prompt_values import PromptValue
 from ..runnables.base import Runnable
 from ..runnables.context import StepContext
-from ..runnables.utils import END, gather
+from ..runnables.utils import END, closing, gather
 from .tool_specs import function_spec
 
 __all__ = ["BaseChatModel"]
@@ -224,8 +224,9 @@ class BaseChatModel(Runnable[Any, AIMessage]):
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         ctx, _ = parent.child(local_tags, config)
-        async for chunk in self._atransform(chunks, ctx, **kwargs):
-            yield chunk
+        async with closing(self._atransform(chunks, ctx, **kwargs)) as outs:
+            async for chunk in outs:
+                yield chunk
 
 
 def _coerce(messages: Any) -> list[BaseMessage]:

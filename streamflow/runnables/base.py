@@ -31,7 +31,7 @@ from ..graph.context import _current
 from .calls import RunnableCalls
 from .config import merge_configs
 from .context import Accumulator, Call, StepContext
-from .utils import END, AddableDict, Tee, gather, merge_streams, one
+from .utils import END, AddableDict, Tee, closing, gather, merge_streams, one
 
 __all__ = [
     "Runnable",
@@ -98,8 +98,9 @@ class Runnable(RunnableCalls[Input, Output]):
         self, chunks: AsyncIterator[Input], ctx: StepContext, **kwargs: Any
     ) -> AsyncIterator[Output]:
         if self.streams_input:
-            async for out in self._atransform(chunks, ctx, **kwargs):
-                yield out
+            async with closing(self._atransform(chunks, ctx, **kwargs)) as outs:
+                async for out in outs:
+                    yield out
             return
         final = await gather(chunks)
         if final is not END:
@@ -294,8 +295,9 @@ class RunnableSequence(Runnable[Input, Output]):
         pipeline: AsyncIterator[Any] = chunks
         for i, step in enumerate(self.steps):
             pipeline = step._call_stream(pipeline, ctx, (f"seq:step:{i + 1}",))
-        async for chunk in pipeline:
-            yield chunk
+        async with closing(pipeline) as chunks_out:
+            async for chunk in chunks_out:
+                yield chunk
 
     def __repr__(self) -> str:
         return "\n| ".join(repr(s) for s in self.steps)
@@ -405,8 +407,9 @@ class RunnableLambda(Runnable[Input, Output]):
             return
         async for out in self._outputs(final, ctx, kwargs):
             if isinstance(out, Runnable):
-                async for inner in out._call_stream(one(final), ctx):
-                    yield inner
+                async with closing(out._call_stream(one(final), ctx)) as inners:
+                    async for inner in inners:
+                        yield inner
             else:
                 yield out
 

@@ -20,7 +20,7 @@ from ..graph.context import check_cancelled, current_task
 from ..portal import call_sync, iterate_sync
 from .context import StepContext
 from .run import OUTPUT_CHUNKS, RunnableRun, RunTarget, drive
-from .utils import one
+from .utils import closing, one
 
 __all__ = ["RunnableCalls"]
 
@@ -164,14 +164,15 @@ class RunnableCalls(Generic[Input, Output]):
         """
         task = current_task()
         if task is not None:
-            async for chunk in self._call_stream(one(input), StepContext.of_task(task), (), config, **kwargs):
-                yield chunk
+            async with closing(self._call_stream(one(input), StepContext.of_task(task), (), config, **kwargs)) as s:
+                async for chunk in s:
+                    yield chunk
             return
         runnable, cfg, bound = self._unbind(config)
-        async for chunk in drive(
-            runnable, one(input), input, cfg, lambda run: run.view(OUTPUT_CHUNKS), kwargs={**bound, **kwargs}
-        ):
-            yield chunk
+        view = drive(runnable, one(input), input, cfg, lambda run: run.view(OUTPUT_CHUNKS), kwargs={**bound, **kwargs})
+        async with closing(view) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     def stream(self, input: Input, config: Mapping[str, Any] | None = None, **kwargs: Any) -> Iterator[Output]:
         """Sync :meth:`astream`: the same async view carried to this thread through the portal, in batches.
@@ -195,14 +196,15 @@ class RunnableCalls(Generic[Input, Output]):
         Runnable that cannot take them one by one)."""
         task = current_task()
         if task is not None:
-            async for chunk in self._call_stream(input, StepContext.of_task(task), (), config, **kwargs):
-                yield chunk
+            async with closing(self._call_stream(input, StepContext.of_task(task), (), config, **kwargs)) as s:
+                async for chunk in s:
+                    yield chunk
             return
         runnable, cfg, bound = self._unbind(config)
-        async for chunk in drive(
-            runnable, input, None, cfg, lambda run: run.view(OUTPUT_CHUNKS), kwargs={**bound, **kwargs}
-        ):
-            yield chunk
+        view = drive(runnable, input, None, cfg, lambda run: run.view(OUTPUT_CHUNKS), kwargs={**bound, **kwargs})
+        async with closing(view) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     def transform(
         self, input: Iterator[Input], config: Mapping[str, Any] | None = None, **kwargs: Any

@@ -29,6 +29,7 @@ from ..modes import Projection, Shaper
 from ..views import View, ViewShape
 from .config import check_config
 from .context import Accumulator, StepContext
+from .utils import closing
 
 
 class RunTarget(Protocol):
@@ -151,14 +152,15 @@ class RunnableRun:
                 total = Accumulator()
                 publish_nowait = channel.publish_nowait
                 chunks = _one(self._input) if self._chunks is None else self._chunks
-                async for chunk in runnable._stream_body(chunks, self.root, **self._kwargs):
-                    total.add(chunk)
-                    if channel.wants(RunChunk):
-                        event = RunChunk(chunk=chunk)
-                        try:
-                            publish_nowait(event)
-                        except anyio.WouldBlock:  # a full view, or events queued first: wait for our turn
-                            await channel.publish(event)
+                async with closing(runnable._stream_body(chunks, self.root, **self._kwargs)) as outs:
+                    async for chunk in outs:
+                        total.add(chunk)
+                        if channel.wants(RunChunk):
+                            event = RunChunk(chunk=chunk)
+                            try:
+                                publish_nowait(event)
+                            except anyio.WouldBlock:  # a full view, or events queued first: wait for our turn
+                                await channel.publish(event)
                 output = total.value
             else:
                 output = await runnable._invoke_body(self._input, self.root, **self._kwargs)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["END", "AddableDict", "Tee", "gather", "merge_streams", "one"]
+__all__ = ["END", "AddableDict", "Tee", "closing", "gather", "merge_streams", "one"]
 
 END: Any = object()
 
@@ -102,3 +103,19 @@ async def merge_streams(streams: dict[str, AsyncIterator[Any]]) -> AsyncIterator
             task.cancel()
         if pending:
             await asyncio.wait(pending)
+
+
+T = TypeVar("T")
+
+
+@contextlib.asynccontextmanager
+async def closing(stream: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """Use ``stream`` and close it on the way out (when it has ``aclose``: an async generator), so a
+    consumer that leaves early, or is cancelled, finalises the steps behind it at once, not at garbage
+    collection."""
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
