@@ -92,6 +92,8 @@ _RUNNABLE_KINDS: Final[frozenset[type[Event]]] = frozenset(
 """The kinds of Runnable calls and runs, whose run type is in the events themselves."""
 _RUNNABLE_TYPES: Final = frozenset({"chain", "prompt", "parser"})
 """The run types of the Runnables streamflow has (a chat model's calls have events of their own)."""
+_SHOWN_BY_OWN_EVENTS: Final = frozenset({"chat_model"})
+"""Run types whose run is shown by the events of the call it makes (a chat model run: its model call's)."""
 _KINDS_BY_TYPE: Final[dict[str, frozenset[type[Event]]]] = {
     "chain": frozenset({TaskStarted, TaskFinished, TaskFailed}) | _RUNNABLE_KINDS,
     "chat_model": frozenset({ChatModelStarted, ChatModelToken, ChatModelFinished}),
@@ -296,7 +298,7 @@ def _event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[
 class _EventStreamState:
     """One view's memory: the root run and every run in flight, by id."""
 
-    __slots__ = ("accept", "root", "root_id", "root_type", "root_updates", "runs", "v1")
+    __slots__ = ("accept", "root", "root_id", "root_model", "root_type", "root_updates", "runs", "v1")
 
     def __init__(
         self, accept: Callable[[str, str, list[str]], bool], *, root_updates: bool = True, v1: bool = False
@@ -305,6 +307,8 @@ class _EventStreamState:
         self.v1 = v1
         """Version ``"v1"``: every ``parent_ids`` is empty."""
         self.root_type = "chain"
+        self.root_model: str | None = None
+        """The ``call_id`` of the model call a ``chat_model`` run is (its events stand for the run's)."""
         self.root_updates = root_updates
         """Whether the graph's ``on_chain_stream`` chunks are ``{node: update}`` (no ``stream_mode``)."""
         self.root = _Started("", [], {}, [], None, False)
@@ -343,7 +347,7 @@ class _EventStreamState:
     def run_started(self, event: RunStarted) -> Any:
         root = _Started(event.name, list(event.tags), dict(event.metadata), [], event.input, False)
         kind = self.root_type = event.run_type
-        root.passes = self.accept(root.name, kind, root.tags)
+        root.passes = self.accept(root.name, kind, root.tags) and kind not in _SHOWN_BY_OWN_EVENTS
         self.root, self.root_id = root, event.run_id
         return _event(f"on_{kind}_start", event.run_id, root, {"input": event.input}) if root.passes else SKIP
 
@@ -416,7 +420,10 @@ class _EventStreamState:
 
     def model_started(self, event: ChatModelStarted) -> Any:
         metadata = {**event.metadata, "ls_provider": event.provider, "ls_model_name": event.model_name}
-        messages = {"messages": [list(event.messages or ())]}
+        messages: Any = {"messages": [list(event.messages or ())]}
+        if self.root_type == "chat_model" and self.root_model is None:  # the run is this model call
+            self.root_model = event.call_id
+            messages = self.root.input
         run = _Started(event.name, list(event.tags), metadata, list(event.parent_ids), messages, False)
         return self._start(event.call_id, "chat_model", run, {"input": messages})
 
@@ -438,6 +445,8 @@ class _EventStreamState:
         run = self.runs.pop(event.call_id, None)
         if run is None or not run.passes or event.error_type is not None:
             return SKIP
+        if event.call_id == self.root_model:  # the run's own end: its input was in its start
+            return _event("on_chat_model_end", event.call_id, run, {"output": event.message})
         return _event("on_chat_model_end", event.call_id, run, {"output": event.message, "input": run.input})
 
     # -- tools ---------------------------------------------------------------------------------------

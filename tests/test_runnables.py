@@ -193,3 +193,17 @@ def test_generators_sync_and_parallel_streams() -> None:
     assert total == {"a": 2, "b": 4} == par.invoke(2)
     with pytest.raises(ValueError, match="at least 2 steps"):
         RunnableSequence(RunnablePassthrough())
+
+
+async def test_a_bare_model_streams_events_and_batches() -> None:
+    model = FakeChatModel(["a b"], chunk_size=2)
+    events = [e async for e in model.astream_events("hello", version="v2")]
+    assert [e["event"] for e in events] == [
+        "on_chat_model_start",
+        "on_chat_model_stream",
+        "on_chat_model_stream",
+        "on_chat_model_end",
+    ]
+    assert events[0]["data"] == {"input": "hello"} and all(e["parent_ids"] == [] for e in events)
+    assert events[-1]["data"]["output"].content == "a b" and "input" not in events[-1]["data"]
+    assert [m.content for m in await model.abatch(["x", "y"])] == ["a b", "a b"]

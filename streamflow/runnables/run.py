@@ -47,6 +47,9 @@ class RunTarget(Protocol):
 
 __all__ = ["OUTPUT_CHUNKS", "OutputChunks", "RunTarget", "RunnableRun", "drive"]
 
+OWN_EVENTS: Final = frozenset({"chat_model"})
+"""Run types whose call publishes events of its own (a chat model's): the run's root call has no parent."""
+
 LOOKAHEAD: Final = 64
 """Chunks taken from a view in one step at most (see :meth:`View.next_batch`)."""
 
@@ -124,7 +127,7 @@ class RunnableRun:
             path=(),
             writer=Writer(self.context, (), name, 0, run_id, NEVER_CANCELLED),
             cancel_flag=NEVER_CANCELLED,
-            parents=(run_id,),
+            parents=() if runnable.run_type in OWN_EVENTS else (run_id,),
             inheritable=tags,
             meta=metadata,
             config_={**cfg, "tags": list(tags), "metadata": dict(metadata)},
