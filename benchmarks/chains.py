@@ -3,7 +3,9 @@
 ``chain_tokens_astream``
     tokens/s of ``prompt | model | StrOutputParser()`` whose model streams a scripted answer of ``n``
     tokens (no delay), consumed with ``astream()``; every non-empty chunk is counted and the count must be
-    ``n``.
+    ``n``. The notes give the delay from a token leaving the model to the consumer receiving its text, p50
+    and p99 (the consumer takes each chunk as soon as it can, so the producer runs ahead by as much as the
+    stream lets it: this is the delay of a saturated stream, its buffering included).
 ``chain_tokens_astream_events``
     the same chain consumed through ``astream_events(version="v2")``; the ``on_parser_stream`` events with
     text are counted (each token also makes a model and a chain event).
@@ -25,23 +27,46 @@ HAVE_LANGCHAIN = importlib.util.find_spec("langchain_core") is not None
 _TARGET = 5.0
 
 
-def _sf_chain(n: int) -> Any:
+def _sf_chain(n: int, stamps: list[float] | None = None) -> Any:
     from streamflow.models import FakeChatModel
     from streamflow.output_parsers import StrOutputParser
     from streamflow.prompts import ChatPromptTemplate
 
-    model = FakeChatModel(["a" * n], chunk_size=1)
+    class Timed(FakeChatModel):
+        async def _astream_chunks(self, messages: Any) -> Any:
+            async for chunk in super()._astream_chunks(messages):
+                if stamps is not None:
+                    stamps.append(time.perf_counter())
+                yield chunk
+
+    model = Timed(["a" * n], chunk_size=1)
     return ChatPromptTemplate.from_template("say {word}") | model | StrOutputParser()
 
 
-def _lc_chain(n: int) -> Any:
+def _lc_chain(n: int, stamps: list[float] | None = None) -> Any:
     from langchain_core.language_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
 
-    model = GenericFakeChatModel(messages=iter([AIMessage(content=" ".join(["a"] * ((n + 1) // 2)))]))
+    class Timed(GenericFakeChatModel):
+        def _stream(self, *args: Any, **kwargs: Any) -> Any:
+            for chunk in super()._stream(*args, **kwargs):
+                if stamps is not None and chunk.message.content:
+                    stamps.append(time.perf_counter())
+                yield chunk
+
+    model = Timed(messages=iter([AIMessage(content=" ".join(["a"] * ((n + 1) // 2)))]))
     return ChatPromptTemplate.from_template("say {word}") | model | StrOutputParser()
+
+
+def _percentiles(sent: list[float], received: list[float]) -> str:
+    delays = sorted(r - s for s, r in zip(sent, received, strict=False))
+    if not delays:
+        return ""
+    p50 = delays[len(delays) // 2] * 1e6
+    p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1e6
+    return f"token delay p50 {p50:.0f} us, p99 {p99:.0f} us"
 
 
 def _expected(n: int, langchain: bool) -> int:
@@ -50,16 +75,20 @@ def _expected(n: int, langchain: bool) -> int:
 
 def _astream(build: Any, langchain: bool) -> Any:
     async def bench(n: int) -> Sample:
-        chain = build(n)
+        sent: list[float] = []
+        received: list[float] = []
+        chain = build(n, sent)
         count = 0
-        start = time.perf_counter()
+        clock = time.perf_counter
+        start = clock()
         async for chunk in chain.astream({"word": "a"}):
             if chunk:
+                received.append(clock())
                 count += 1
         elapsed = time.perf_counter() - start
         expected = _expected(n, langchain)
         assert count == expected, f"expected {expected} tokens, got {count}"
-        return Sample(count, elapsed)
+        return Sample(count, elapsed, _percentiles(sent, received))
 
     return bench
 
