@@ -32,15 +32,27 @@ a tool call            the call's ``call_id``           ``on_tool_start`` (``inp
                                                         ``error_type``: the class's qualified name,
                                                         ``input``, ``tool_call_id``)
 a custom event         the enclosing task or tool call  ``on_custom_event`` (``data`` is the payload itself)
+a Runnable (root)      the run's ``run_id``             ``on_<type>_start`` (``input``), ``on_<type>_stream``
+                                                        (``chunk``: each output chunk), ``on_<type>_end``
+                                                        (``output``); ``<type>`` is the Runnable's run type
+                                                        (``chain``, ``prompt``, ``parser``); a chat model run
+                                                        is its model call's events, its ``input`` as given
+a Runnable call        the call's ``call_id``           ``on_<type>_start`` (``input``, or nothing when the
+                                                        input streams in), ``on_<type>_stream`` (``chunk``,
+                                                        when the call streams its output),
+                                                        ``on_<type>_end`` (``output``, ``input``)
 =====================  ===============================  ====================================================
 
 As in LangChain, a node's tags start with ``graph:step:<n>`` followed by the run's tags; a chat model's
-are the run's tags then the model's. A node's metadata is the run's metadata plus LangGraph's
+are the run's tags then the model's; a chain step's start with ``seq:step:<n>`` (a parallel branch's with
+``map:key:<key>``) followed by the tags it inherits. Version ``"v1"`` gives the same events with every
+``parent_ids`` empty. A node's metadata is the run's metadata plus LangGraph's
 ``langgraph_*`` keys; a model's adds ``ls_provider`` and ``ls_model_name``.
 
 Filters (LangChain's semantics): with any ``include_*`` given, an event passes when its name, type or one
 of its tags is included; then it is dropped when its name, type or any tag is excluded. Types are
-``"chain"`` (graph and nodes), ``"chat_model"``, ``"tool"``, and for a custom event its own name.
+``"chain"`` (graph, nodes and chains), ``"chat_model"``, ``"tool"``, ``"prompt"``, ``"parser"``, and for a
+custom event its own name.
 
 Where this differs from LangGraph: failures end the stream without an ``on_chain_error`` or
 ``on_chat_model_*`` event (LangChain v2 has none for them either; ``astream_events()`` then raises the
