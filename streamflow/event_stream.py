@@ -236,6 +236,10 @@ class EventStreamSpec:
         """Event class -> the projection making v2 dicts, bound to fresh per-view state."""
         state = _EventStreamState(self.accepts(), root_updates=self.stream is None, v1=self.version == "v1")
         projections = state.projections()
+        if any(f is not None for f in (self.include_names, self.include_types, self.include_tags)) or any(
+            f is not None for f in (self.exclude_names, self.exclude_types, self.exclude_tags)
+        ):
+            projections = {kind: state.first_shown(p) for kind, p in projections.items()}
         kinds = self.kinds
         if self.stream is None:
             return {kind: (("events", projections[kind]),) for kind in kinds}
@@ -310,7 +314,7 @@ def _event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[
 class _EventStreamState:
     """One view's memory: the root run and every run in flight, by id."""
 
-    __slots__ = ("accept", "root", "root_id", "root_model", "root_type", "root_updates", "runs", "v1")
+    __slots__ = ("accept", "first_id", "root", "root_id", "root_model", "root_type", "root_updates", "runs", "v1")
 
     def __init__(
         self, accept: Callable[[str, str, list[str]], bool], *, root_updates: bool = True, v1: bool = False
@@ -319,6 +323,8 @@ class _EventStreamState:
         self.v1 = v1
         """Version ``"v1"``: every ``parent_ids`` is empty."""
         self.root_type = "chain"
+        self.first_id: str | None = None
+        """``run_id`` of the first event shown (filtered views only)."""
         self.root_model: str | None = None
         """The ``call_id`` of the model call a ``chat_model`` run is (its events stand for the run's)."""
         self.root_updates = root_updates
@@ -346,6 +352,31 @@ class _EventStreamState:
             ToolFailed: self.tool_failed,
             CustomEvent: self.custom_event,
         }
+
+    def first_shown(self, project: Projection) -> Projection:
+        """``project``, with LangChain's rule for the first event a view shows when the root's events are
+        filtered out: its ``data["input"]`` is the run's input, and the end of that event's run has no
+        ``input`` (as the root's end has none)."""
+
+        def fix(item: dict[str, Any]) -> dict[str, Any]:
+            if item["event"] == "on_custom_event":  # its data is the payload: left as dispatched
+                return item
+            if self.first_id is None:
+                self.first_id = item["run_id"]
+                return {**item, "data": {**item["data"], "input": self.root.input}}
+            if item["run_id"] == self.first_id and item["event"].endswith("_end") and "input" in item["data"]:
+                return {**item, "data": {k: v for k, v in item["data"].items() if k != "input"}}
+            return item
+
+        def projected(event: Event) -> Any:
+            out = project(event)
+            if out is SKIP:
+                return out
+            if out.__class__ is Chunks:
+                return Chunks(tuple(fix(item) for item in out.items))
+            return fix(out)
+
+        return projected
 
     def _start(self, run_id: str | None, kind: str, run: _Started, data: dict[str, Any]) -> Any:
         run.passes = self.accept(run.name, kind, run.tags)

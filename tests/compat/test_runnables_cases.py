@@ -239,3 +239,50 @@ def test_streamed_chunks_add_up_to_the_invoke_output(tokens: list[str]) -> None:
     text = "".join(tokens)
     chain = lib.ChatPromptTemplate.from_template("{q}") | scripted(lib, text) | lib.StrOutputParser()
     assert "".join(chain.stream({"q": "x"})) == chain.invoke({"q": "x"}) == text
+
+
+# -- the seed pages' examples ----------------------------------------------------------------------
+
+
+async def test_bare_model_astream_events_match_and_break_early() -> None:
+    out = []
+    for lib in both():
+        chat = scripted(lib, "goldfish on the moon")
+        seen = []
+        idx = 0
+        async for event in chat.astream_events("Write me a 1 verse song about goldfish on the moon"):
+            idx += 1
+            if idx >= 5:  # truncate the output, as the page does
+                break
+            seen.append(shape(event))
+        out.append(seen)
+    assert out[1] == out[0]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"include_types": ["parser"]},
+        {"include_names": ["StrOutputParser", "GenericFakeChatModel"]},
+        {"include_tags": ["seq:step:2"]},
+        {"exclude_types": ["chain", "prompt"]},
+    ],
+    ids=repr,
+)
+async def test_chain_events_filtered_match(filters: dict[str, Any]) -> None:
+    build, value = CHAINS["prompt model parser"]
+    reference_events, ours = [await events(build(lib), value, version="v2", **filters) for lib in both()]
+    assert ours == reference_events
+
+
+async def test_chat_model_stream_events_of_a_chain_print_the_tokens() -> None:
+    printed = []
+    for lib in both():
+        prompt = lib.ChatPromptTemplate.from_template("tell me a joke about {topic}")
+        chain = prompt | scripted(lib, "why did the parrot talk") | lib.StrOutputParser()
+        out = []
+        async for event in chain.astream_events({"topic": "parrot"}):
+            if event["event"] == "on_chat_model_stream":
+                out.append(event["data"]["chunk"].content)
+        printed.append("|".join(out))
+    assert printed[1] == printed[0]
