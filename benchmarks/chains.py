@@ -6,6 +6,10 @@
     ``n``. The notes give the delay from a token leaving the model to the consumer receiving its text, p50
     and p99 (the consumer takes each chunk as soon as it can, so the producer runs ahead by as much as the
     stream lets it: this is the delay of a saturated stream, its buffering included).
+``chain_tokens_stream``
+    the same through the sync ``stream()`` (the async stream carried through the portal, in batches), beside
+    langchain-core's sync ``stream()``, which runs the chain as plain generators in the caller's thread
+    (no event loop): a ratio is reported, no target is set.
 ``chain_tokens_astream_events``
     the same chain consumed through ``astream_events(version="v2")``; the ``on_parser_stream`` events with
     text are counted (each token also makes a model and a chain event).
@@ -93,6 +97,22 @@ def _astream(build: Any, langchain: bool) -> Any:
     return bench
 
 
+def _stream(build: Any, langchain: bool) -> Any:
+    def bench(n: int) -> Sample:
+        chain = build(n)
+        count = 0
+        start = time.perf_counter()
+        for chunk in chain.stream({"word": "a"}):
+            if chunk:
+                count += 1
+        elapsed = time.perf_counter() - start
+        expected = _expected(n, langchain)
+        assert count == expected, f"expected {expected} tokens, got {count}"
+        return Sample(count, elapsed)
+
+    return bench
+
+
 def _astream_events(build: Any, langchain: bool) -> Any:
     async def bench(n: int) -> Sample:
         chain = build(n)
@@ -111,6 +131,7 @@ def _astream_events(build: Any, langchain: bool) -> Any:
 
 if HAVE_LANGCHAIN:
     scenario("lc_chain_tokens_astream", unit="tokens/s", n=20_000, quick_n=5_000, repeats=3)(_astream(_lc_chain, True))
+    scenario("lc_chain_tokens_stream", unit="tokens/s", n=20_000, quick_n=5_000, repeats=3)(_stream(_lc_chain, True))
     scenario("lc_chain_tokens_astream_events", unit="tokens/s", n=5_000, quick_n=2_000, repeats=3)(
         _astream_events(_lc_chain, True)
     )
@@ -123,6 +144,13 @@ scenario(
     baseline="lc_chain_tokens_astream" if HAVE_LANGCHAIN else "queue_1to1",
     targets={"lc_chain_tokens_astream": _TARGET} if HAVE_LANGCHAIN else None,
 )(_astream(_sf_chain, False))
+scenario(
+    "chain_tokens_stream",
+    unit="tokens/s",
+    n=100_000,
+    quick_n=20_000,
+    baseline="lc_chain_tokens_stream" if HAVE_LANGCHAIN else "queue_1to1",
+)(_stream(_sf_chain, False))
 scenario(
     "chain_tokens_astream_events",
     unit="tokens/s",

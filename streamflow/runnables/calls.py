@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar, cast
 from ..errors import SyncInAsyncContextError
 from ..event_stream import EventStreamSpec
 from ..graph.context import check_cancelled, current_task
-from ..portal import call_sync, iterate_sync
+from ..portal import call_sync, iterate_sync, iterate_sync_running_calls
 from .context import StepContext
 from .run import OUTPUT_CHUNKS, RunnableRun, RunTarget, drive
 from .utils import closing, one
@@ -187,7 +187,20 @@ class RunnableCalls(Generic[Input, Output]):
             if threading.get_ident() != task.run.loop_thread:
                 return iter(task.run.call_from_thread(_collect, self.astream(input, config, **kwargs)))
             raise SyncInAsyncContextError("stream() called on the event loop thread of a run; use astream()")
-        return iterate_sync(lambda: self.astream(input, config, **kwargs), async_alternative="astream()")
+        runnable, cfg, bound = self._unbind(config)
+        args = {**bound, **kwargs}
+        return iterate_sync_running_calls(
+            lambda _caller, batch_size: drive(
+                runnable,
+                one(input),
+                input,
+                cfg,
+                lambda run: run.view(OUTPUT_CHUNKS),
+                kwargs=args,
+                batch_size=batch_size,
+            ),
+            async_alternative="astream()",
+        )
 
     async def atransform(
         self, input: AsyncIterator[Input], config: Mapping[str, Any] | None = None, **kwargs: Any
