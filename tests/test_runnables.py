@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypedDict
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamflow.events import RunChunk, RunnableFinished, RunnableStarted, RunStarted
 from streamflow.graph import END, START, StateGraph, adispatch_custom_event
@@ -207,3 +209,34 @@ async def test_a_bare_model_streams_events_and_batches() -> None:
     assert events[0]["data"] == {"input": "hello"} and all(e["parent_ids"] == [] for e in events)
     assert events[-1]["data"]["output"].content == "a b" and "input" not in events[-1]["data"]
     assert [m.content for m in await model.abatch(["x", "y"])] == ["a b", "a b"]
+
+
+def test_sync_code_in_a_step_streams_another_chain() -> None:
+    inner: Any = ChatPromptTemplate.from_template("{q}") | FakeChatModel(["one two"], chunk_size=4) | StrOutputParser()
+
+    def collect(q: str) -> list[str]:
+        chunks = []
+        for chunk in inner.stream({"q": q}):
+            chunks.append(chunk)
+        first = inner.stream({"q": q})
+        chunks.append(next(iter(first)))  # left early: closed on the run's loop
+        first.close()
+        return chunks
+
+    collector: Any = RunnableLambda(collect)
+    assert collector.invoke("x") == ["one ", "two", "one "]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.text(alphabet="xy", min_size=1, max_size=3), min_size=1, max_size=5))
+def test_parallel_chunks_add_up_to_its_invoke_output(words: list[str]) -> None:
+    async def echo(chunks: AsyncIterator[str]) -> AsyncIterator[str]:
+        async for chunk in chunks:
+            yield chunk
+
+    par: Any = RunnableParallel(same=RunnableGenerator(echo), up=lambda s: s.upper())
+    text = "".join(words)
+    total: Any = None
+    for chunk in par.stream(text):
+        total = chunk if total is None else total + chunk
+    assert dict(total) == par.invoke(text) == {"same": text, "up": text.upper()}

@@ -16,11 +16,11 @@ from typing import Any, Generic, TypeVar, cast
 
 from ..errors import SyncInAsyncContextError
 from ..event_stream import EventStreamSpec
-from ..graph.context import check_cancelled, current_task
+from ..graph.context import RunContext, check_cancelled, current_task
 from ..portal import call_sync, iterate_sync, iterate_sync_running_calls
 from .context import StepContext
 from .run import OUTPUT_CHUNKS, RunnableRun, RunTarget, drive
-from .utils import closing, one
+from .utils import END, closing, one
 
 __all__ = ["RunnableCalls"]
 
@@ -176,8 +176,8 @@ class RunnableCalls(Generic[Input, Output]):
 
     def stream(self, input: Input, config: Mapping[str, Any] | None = None, **kwargs: Any) -> Iterator[Output]:
         """Sync :meth:`astream`: the same async view carried to this thread through the portal, in batches.
-        Breaking out cancels the run. From sync code inside a run (a worker thread), the chunks come once
-        the call has ended (its events reach the run's views as they happen).
+        Breaking out cancels the run. From sync code inside a run (a worker thread) it is a call of that
+        run, each chunk fetched from the run's loop as the caller asks for it.
 
         :raises SyncInAsyncContextError: when called on a thread that runs an event loop (use ``astream``)
         """
@@ -185,7 +185,7 @@ class RunnableCalls(Generic[Input, Output]):
         task = current_task()
         if task is not None:
             if threading.get_ident() != task.run.loop_thread:
-                return iter(task.run.call_from_thread(_collect, self.astream(input, config, **kwargs)))
+                return _items_from_thread(task.run, self.astream(input, config, **kwargs))
             raise SyncInAsyncContextError("stream() called on the event loop thread of a run; use astream()")
         runnable, cfg, bound = self._unbind(config)
         args = {**bound, **kwargs}
@@ -276,8 +276,30 @@ async def _ainvoke_with(runnable: RunnableCalls[Any, Any], input: Any, config: A
     return await runnable.ainvoke(input, config, **kwargs)
 
 
-async def _collect(chunks: AsyncIterator[Any]) -> list[Any]:
-    return [chunk async for chunk in chunks]
+async def _next(chunks: AsyncIterator[Any]) -> Any:
+    return await anext(chunks, END)
+
+
+async def _close(chunks: AsyncIterator[Any]) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _items_from_thread(run: RunContext, chunks: AsyncIterator[Any]) -> Iterator[Any]:
+    """The items of ``chunks`` (an async iterator of ``run``'s loop) for sync code in another thread: one
+    step on the loop per item; leaving early closes it there."""
+    done = False
+    try:
+        while True:
+            item = run.call_from_thread(_next, chunks)
+            if item is END:
+                done = True
+                return
+            yield item
+    finally:
+        if not done and not run.channel.closed:
+            run.call_from_thread(_close, chunks)
 
 
 def _configs(config: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None, n: int) -> list[Mapping[str, Any]]:
