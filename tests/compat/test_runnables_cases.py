@@ -41,18 +41,17 @@ def scripted(lib: Lib, text: str) -> Any:
 
 def shape(event: dict[str, Any]) -> dict[str, Any]:
     """What is compared of an ``astream_events`` dict."""
-    data = event["data"]
-    if event["event"].startswith("on_chat_model"):
-        data = {k: _text(v) for k, v in data.items()}
-    else:
-        data = {k: _text(v) for k, v in data.items()}
-    return {
+    data = {k: _text(v) for k, v in event["data"].items()}
+    out = {
         "event": event["event"],
         "name": event["name"],
         "tags": event["tags"],
         "parents": len(event["parent_ids"]),
         "data": normalise(data),
     }
+    if not event["event"].startswith("on_chat_model"):  # a model's has each library's ls_* keys
+        out["metadata"] = event["metadata"]
+    return out
 
 
 def _text(value: Any) -> Any:
