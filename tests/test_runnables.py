@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypedDict
 
+import anyio
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -240,3 +241,22 @@ def test_parallel_chunks_add_up_to_its_invoke_output(words: list[str]) -> None:
     for chunk in par.stream(text):
         total = chunk if total is None else total + chunk
     assert dict(total) == par.invoke(text) == {"same": text, "up": text.upper()}
+
+
+async def test_a_started_chain_run_has_the_views_a_graph_run_has() -> None:
+    from structlog.testing import capture_logs
+
+    from streamflow.log_view import LogView
+
+    chain: Any = ChatPromptTemplate.from_template("{q}") | FakeChatModel(["hi there"]) | StrOutputParser()
+    run = chain.start({"q": "x"})
+    events = run.stream_events(include_types=["parser"])
+    with capture_logs() as logs:
+        log = LogView.attach(run, overflow="block")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(log.run)
+            assert await run.result() == "hi there"
+    names = [e["event"] async for e in events]
+    assert names[0] == "on_parser_start" and names[-1] == "on_parser_end"
+    kinds = [entry["event"] for entry in logs]
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished" and "runnable_chunk" in kinds

@@ -266,7 +266,7 @@ class CompiledStateGraph(GraphSpec, Runnable[Any, Any]):  # type: ignore[misc]  
 
     # -- runs and views ------------------------------------------------------------------------------
 
-    def start(
+    def start(  # type: ignore[override]  # a graph's Run, with LangGraph's arguments
         self,
         input: Any,
         config: Mapping[str, Any] | None = None,

@@ -234,6 +234,19 @@ class RunnableCalls(Generic[Input, Output]):
 
         return iterate_sync(lambda: self.atransform(chunks(), config, **kwargs), async_alternative="atransform()")
 
+    # -- a run to watch -----------------------------------------------------------------------------
+
+    def start(self, input: Input, config: Mapping[str, Any] | None = None, **kwargs: Any) -> RunnableRun:
+        """Start a streaming run of this Runnable on ``input`` now, in the running event loop, and return it:
+        attach any views to it (``run.stream_events()``, ``run.subscribe()``, a structlog ``LogView``)
+        right away and they see every event, then ``await run.result()`` (like ``graph.start()``).
+
+        :raises RuntimeError: when no event loop is running
+        :raises InvalidArgumentError: for a malformed ``config``
+        """
+        runnable, cfg, bound = self._unbind(config)
+        return RunnableRun(runnable, input, cfg, stream=True, kwargs={**bound, **kwargs})
+
     # -- astream_events ------------------------------------------------------------------------------
 
     def astream_events(

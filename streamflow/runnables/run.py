@@ -19,8 +19,9 @@ from typing import Any, ClassVar, Final, Protocol
 import anyio
 from anyio import CancelScope
 
-from ..channel import DEFAULT_BUFFER_SIZE, Channel
+from ..channel import DEFAULT_BUFFER_SIZE, Channel, Subscription
 from ..errors import InvalidArgumentError, RunCancelledError
+from ..event_stream import EventStreamSpec
 from ..events import Event, RunCancelled, RunChunk, RunFailed, RunFinished, RunStarted, error_type_name
 from ..graph.cancellation import NEVER_CANCELLED
 from ..graph.context import RunContext, Writer
@@ -189,6 +190,21 @@ class RunnableRun:
         kinds = spec.kinds if hasattr(spec, "kinds") else None
         sub = self.channel.subscribe(kinds=kinds, buffer_size=buffer_size, overflow="block")
         return View(sub, spec)
+
+    def subscribe(self, **kwargs: Any) -> Subscription:
+        """Attach a raw subscriber (typed events), with any filter and policy: the arguments, defaults and
+        errors of :meth:`Channel.subscribe <streamflow.channel.Channel.subscribe>`."""
+        return self.channel.subscribe(**kwargs)
+
+    def stream_events(self, version: str = "v2", *, buffer_size: int = DEFAULT_BUFFER_SIZE, **filters: Any) -> View:
+        """Attach an ``astream_events`` view (LangChain's dicts) beside the run's consumer; it never stalls
+        the run (``drop_oldest``: a view that falls ``buffer_size`` events behind gets a ``Lagged`` signal).
+
+        :raises UnknownStreamModeError: for an unknown ``version``
+        :raises InvalidArgumentError: for a bad filter (``include_names=`` ... as ``astream_events`` takes)
+        """
+        spec = EventStreamSpec.parse(version, **filters)
+        return View(self.channel.subscribe(kinds=spec.kinds, buffer_size=buffer_size, overflow="drop_oldest"), spec)
 
     @property
     def done(self) -> bool:
