@@ -260,3 +260,28 @@ async def test_a_started_chain_run_has_the_views_a_graph_run_has() -> None:
     assert names[0] == "on_parser_start" and names[-1] == "on_parser_end"
     kinds = [entry["event"] for entry in logs]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished" and "runnable_chunk" in kinds
+
+
+async def test_a_failing_branch_cancels_its_siblings() -> None:
+    stopped = []
+
+    async def waits(x: int) -> int:
+        try:
+            await asyncio.Event().wait()  # never set: only cancellation ends it
+        finally:
+            stopped.append(x)
+        return x
+
+    def fails(x: int) -> int:
+        raise ValueError("branch failed")
+
+    par: Any = RunnableParallel(slow=waits, bad=fails)
+    with pytest.raises(ValueError, match="branch failed"):
+        await par.ainvoke(1)
+    assert stopped == [1]
+    batched: Any = RunnableLambda(waits)
+    failing: Any = RunnableLambda(fails)
+    with pytest.raises(ValueError, match="branch failed"):
+        both: Any = RunnableParallel(a=batched, b=failing)
+        await both.abatch([2])
+    assert stopped == [1, 2]

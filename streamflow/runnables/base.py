@@ -31,7 +31,7 @@ from ..graph.context import _current
 from .calls import RunnableCalls
 from .config import merge_configs
 from .context import Accumulator, Call, StepContext
-from .utils import END, AddableDict, Tee, closing, gather, merge_streams, one
+from .utils import END, AddableDict, Tee, all_or_none, closing, gather, merge_streams, one
 
 __all__ = [
     "Runnable",
@@ -504,7 +504,7 @@ class RunnableParallel(Runnable[Input, dict[str, Any]]):
 
     async def _ainvoke(self, input: Input, ctx: StepContext, **kwargs: Any) -> dict[str, Any]:
         keys = list(self.steps__)
-        outs = await asyncio.gather(*(self.steps__[k]._call(input, ctx, (f"map:key:{k}",)) for k in keys))
+        outs = await all_or_none(self.steps__[k]._call(input, ctx, (f"map:key:{k}",)) for k in keys)
         return dict(zip(keys, outs, strict=True))
 
     async def _atransform(

@@ -20,7 +20,7 @@ from ..graph.context import RunContext, check_cancelled, current_task
 from ..portal import call_sync, iterate_sync, iterate_sync_running_calls
 from .context import StepContext
 from .run import OUTPUT_CHUNKS, RunnableRun, RunTarget, drive
-from .utils import END, closing, one
+from .utils import END, all_or_none, closing, one
 
 __all__ = ["RunnableCalls"]
 
@@ -117,14 +117,14 @@ class RunnableCalls(Generic[Input, Output]):
         limit = configs[0].get("max_concurrency")
         gate = asyncio.Semaphore(limit) if limit else None
 
-        async def one(value: Input, cfg: Mapping[str, Any]) -> Any:
+        async def call_one(value: Input, cfg: Mapping[str, Any]) -> Any:
             if gate is None:
                 return await self.ainvoke(value, cfg, **kwargs)
             async with gate:
                 return await self.ainvoke(value, cfg, **kwargs)
 
-        results = await asyncio.gather(
-            *(one(v, c) for v, c in zip(inputs, configs, strict=True)), return_exceptions=return_exceptions
+        results = await all_or_none(
+            (call_one(v, c) for v, c in zip(inputs, configs, strict=True)), return_exceptions=return_exceptions
         )
         return cast(list[Output], list(results))
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["END", "AddableDict", "Tee", "closing", "gather", "merge_streams", "one"]
+__all__ = ["END", "AddableDict", "Tee", "all_or_none", "closing", "gather", "merge_streams", "one"]
 
 END: Any = object()
 
@@ -119,3 +119,18 @@ async def closing(stream: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def all_or_none(
+    awaitables: Iterable[Awaitable[T]], *, return_exceptions: bool = False
+) -> list[T | BaseException]:
+    """``asyncio.gather``, except that when one raises (without ``return_exceptions``) the others are
+    cancelled and waited for before the exception goes on: no call is left running behind its caller."""
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks, return_exceptions=return_exceptions))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
