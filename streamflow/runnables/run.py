@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar, Final, Protocol
 
@@ -140,6 +141,17 @@ class RunnableRun:
         self._output: Any = None
         self._error: BaseException | None = None
         self._task = loop.create_task(self._main())
+
+    def __del__(self) -> None:
+        task = getattr(self, "_task", None)
+        if task is not None and not task.done():
+            warnings.warn(
+                f"run {self.run_id!r} was garbage-collected while still running: await run.result() or "
+                "run.aclose()",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
 
     async def _main(self) -> None:
         channel = self.channel
