@@ -285,3 +285,27 @@ async def test_a_failing_branch_cancels_its_siblings() -> None:
         both: Any = RunnableParallel(a=batched, b=failing)
         await both.abatch([2])
     assert stopped == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "streamflow.runnables",
+        "streamflow.prompts",
+        "streamflow.output_parsers",
+        "streamflow.models",
+        "streamflow.graph",
+    ],
+)
+def test_each_entry_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    code = (
+        f"import {module}; from streamflow.graph import CompiledStateGraph; from streamflow.runnables import Runnable; "
+    )
+    code += "assert issubclass(CompiledStateGraph, Runnable)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=False)
+    assert proc.returncode == 0, proc.stderr

@@ -5,6 +5,9 @@ events as a graph run; ``astream()`` and ``astream_events()`` are views of it. S
 :mod:`streamflow.runnables.base` for the semantics and :mod:`streamflow.runnables.run` for the events.
 """
 
+# A compiled graph is a Runnable: the graph package is loaded first, so that whichever of the two a program
+# imports first, the graph's module finds the Runnable base class complete.
+from ..graph import context as _graph_context  # noqa: F401  # isort: skip
 from .base import Runnable as Runnable
 from .base import RunnableAssign as RunnableAssign
 from .base import RunnableBinding as RunnableBinding

@@ -146,8 +146,7 @@ class RunnableRun:
         task = getattr(self, "_task", None)
         if task is not None and not task.done():
             warnings.warn(
-                f"run {self.run_id!r} was garbage-collected while still running: await run.result() or "
-                "run.aclose()",
+                f"run {self.run_id!r} was garbage-collected while still running: await run.result() or run.aclose()",
                 ResourceWarning,
                 source=self,
                 stacklevel=1,
