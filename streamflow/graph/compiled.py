@@ -86,6 +86,15 @@ class CompiledStateGraph(GraphSpec, Runnable[Any, Any]):  # type: ignore[misc]  
 
     context_schema: type[Any] | None = None
     """The ``context_schema`` given to ``StateGraph`` (None: any context is taken as given)."""
+    checkpointer: Any = None
+    """The ``checkpointer`` given to ``compile()``: a saver, or None, True or False (see ``compile``)."""
+    interrupt_before: Any = None
+    """The ``interrupt_before`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
+    interrupt_after: Any = None
+    """The ``interrupt_after`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
+
+    # -- as a Runnable -------------------------------------------------------------------------------
+
     streams_input = False
 
     def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
@@ -94,13 +103,6 @@ class CompiledStateGraph(GraphSpec, Runnable[Any, Any]):  # type: ignore[misc]  
     async def _ainvoke(self, input: Any, ctx: StepContext, **kwargs: Any) -> Any:
         """As a chain's step: the graph run as a child of the step (``ctx`` is the running task)."""
         return await self.ainvoke(input, **kwargs)
-
-    checkpointer: Any = None
-    """The ``checkpointer`` given to ``compile()``: a saver, or None, True or False (see ``compile``)."""
-    interrupt_before: Any = None
-    """The ``interrupt_before`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
-    interrupt_after: Any = None
-    """The ``interrupt_after`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
 
     # -- threads -------------------------------------------------------------------------------------
 
