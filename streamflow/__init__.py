@@ -5,7 +5,7 @@ A run writes typed events (:mod:`streamflow.events`) onto its own broadcast chan
 API is the async one carried across a thread portal (:mod:`streamflow.portal`).
 
 Layers, lowest first; a lower layer never imports a higher one: events -> channel -> views/modes ->
-runtime (graph, tools, models) -> bridges (sync portal, SSE, Redis).
+runtime (graph, runnables, tools, models) -> bridges (sync portal, SSE, Redis).
 """
 
 from .channel import (

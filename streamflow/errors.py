@@ -17,7 +17,8 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── UnknownGraphError(LookupError)        a graph name a run registry does not have
     │   ├── UnknownThreadError(LookupError)       a thread id neither the app nor its checkpointer knows
     │   ├── UnknownCheckpointError(LookupError)   a checkpoint id a thread does not have
-    │   └── UnknownInterruptError                 a resume naming an interrupt the thread does not wait on
+    │   ├── UnknownInterruptError                 a resume naming an interrupt the thread does not wait on
+    │   └── OutputParserException                 an output parser given what it cannot parse (LangChain's name)
     ├── ChannelClosedError(anyio.ClosedResourceError)
     │                                             publish or subscribe on a closed channel
     ├── ReplayUnavailableError(LookupError)       replay asked for events already evicted
@@ -113,6 +114,7 @@ __all__ = [
     "ToolInvocationError",
     "GraphBubbleUp",
     "GraphInterrupt",
+    "OutputParserException",
     "UnknownInterruptError",
 ]
 
@@ -472,3 +474,9 @@ class UnknownCheckpointError(InvalidArgumentError, LookupError):
 class ThreadConflictError(StreamflowError, RuntimeError):
     """A run started on a thread that has a run still going (two runs on one thread at once are refused, not
     queued), or a thread created under an id that is already taken."""
+
+
+class OutputParserException(InvalidArgumentError):
+    """An output parser was given what it cannot parse: text that is not what it expects (invalid JSON for
+    ``JsonOutputParser``), or an input that is neither a string nor a message. LangChain's name; a
+    ``ValueError`` as LangChain's is."""

@@ -32,15 +32,27 @@ a tool call            the call's ``call_id``           ``on_tool_start`` (``inp
                                                         ``error_type``: the class's qualified name,
                                                         ``input``, ``tool_call_id``)
 a custom event         the enclosing task or tool call  ``on_custom_event`` (``data`` is the payload itself)
+a Runnable (root)      the run's ``run_id``             ``on_<type>_start`` (``input``), ``on_<type>_stream``
+                                                        (``chunk``: each output chunk), ``on_<type>_end``
+                                                        (``output``); ``<type>`` is the Runnable's run type
+                                                        (``chain``, ``prompt``, ``parser``); a chat model run
+                                                        is its model call's events, its ``input`` as given
+a Runnable call        the call's ``call_id``           ``on_<type>_start`` (``input``, or nothing when the
+                                                        input streams in), ``on_<type>_stream`` (``chunk``,
+                                                        when the call streams its output),
+                                                        ``on_<type>_end`` (``output``, ``input``)
 =====================  ===============================  ====================================================
 
 As in LangChain, a node's tags start with ``graph:step:<n>`` followed by the run's tags; a chat model's
-are the run's tags then the model's. A node's metadata is the run's metadata plus LangGraph's
+are the run's tags then the model's; a chain step's start with ``seq:step:<n>`` (a parallel branch's with
+``map:key:<key>``) followed by the tags it inherits. Version ``"v1"`` gives the same events with every
+``parent_ids`` empty. A node's metadata is the run's metadata plus LangGraph's
 ``langgraph_*`` keys; a model's adds ``ls_provider`` and ``ls_model_name``.
 
 Filters (LangChain's semantics): with any ``include_*`` given, an event passes when its name, type or one
 of its tags is included; then it is dropped when its name, type or any tag is excluded. Types are
-``"chain"`` (graph and nodes), ``"chat_model"``, ``"tool"``, and for a custom event its own name.
+``"chain"`` (graph, nodes and chains), ``"chat_model"``, ``"tool"``, ``"prompt"``, ``"parser"``, and for a
+custom event its own name.
 
 Where this differs from LangGraph: failures end the stream without an ``on_chain_error`` or
 ``on_chat_model_*`` event (LangChain v2 has none for them either; ``astream_events()`` then raises the
@@ -63,7 +75,11 @@ from .events import (
     ChatModelToken,
     CustomEvent,
     Event,
+    RunChunk,
     RunFinished,
+    RunnableChunk,
+    RunnableFinished,
+    RunnableStarted,
     RunStarted,
     TaskFailed,
     TaskFinished,
@@ -76,16 +92,26 @@ from .modes import SKIP, Chunks, Projection, Projector, ViewSpec, task_metadata
 
 __all__ = ["EVENT_STREAM_VERSIONS", "EVENT_TYPES", "EventStreamSpec"]
 
-EVENT_STREAM_VERSIONS: tuple[str, ...] = ("v2",)
-"""The ``version`` values ``astream_events`` accepts."""
+EVENT_STREAM_VERSIONS: tuple[str, ...] = ("v1", "v2")
+"""The ``version`` values ``astream_events`` accepts (``"v1"``: the same events with empty ``parent_ids``)."""
 
-EVENT_TYPES: tuple[str, ...] = ("chain", "chat_model", "tool")
+EVENT_TYPES: tuple[str, ...] = ("chain", "chat_model", "tool", "prompt", "parser")
 """The run types ``include_types`` / ``exclude_types`` name (besides custom event names)."""
 
+_RUNNABLE_KINDS: Final[frozenset[type[Event]]] = frozenset(
+    {RunStarted, RunChunk, RunFinished, RunnableStarted, RunnableChunk, RunnableFinished}
+)
+"""The kinds of Runnable calls and runs, whose run type is in the events themselves."""
+_RUNNABLE_TYPES: Final = frozenset({"chain", "prompt", "parser"})
+"""The run types of the Runnables streamflow has (a chat model's calls have events of their own)."""
+_SHOWN_BY_OWN_EVENTS: Final = frozenset({"chat_model"})
+"""Run types whose run is shown by the events of the call it makes (a chat model run: its model call's)."""
 _KINDS_BY_TYPE: Final[dict[str, frozenset[type[Event]]]] = {
-    "chain": frozenset({RunStarted, RunFinished, TaskStarted, TaskFinished, TaskFailed}),
+    "chain": frozenset({TaskStarted, TaskFinished, TaskFailed}) | _RUNNABLE_KINDS,
     "chat_model": frozenset({ChatModelStarted, ChatModelToken, ChatModelFinished}),
     "tool": frozenset({ToolStarted, ToolFinished, ToolFailed}),
+    "prompt": _RUNNABLE_KINDS,
+    "parser": _RUNNABLE_KINDS,
 }
 _ALL_KINDS: Final = frozenset().union(*_KINDS_BY_TYPE.values(), {CustomEvent})
 
@@ -167,8 +193,11 @@ class EventStreamSpec:
             kinds = {CustomEvent} if set(self.include_types) - set(EVENT_TYPES) else set()
             for t in self.include_types:
                 kinds |= _KINDS_BY_TYPE.get(t, frozenset())
-        for t in self.exclude_types or ():
-            kinds -= _KINDS_BY_TYPE.get(t, frozenset())
+        excluded = self.exclude_types or frozenset()
+        for t in excluded:
+            kinds -= _KINDS_BY_TYPE.get(t, frozenset()) - _RUNNABLE_KINDS
+        if excluded >= _RUNNABLE_TYPES:  # a Runnable call of any type would be excluded
+            kinds -= _RUNNABLE_KINDS
         if self.stream is not None and RunStarted in kinds:  # the graph's chunks need their modes' events
             kinds |= self.stream.kinds
         return frozenset(kinds)
@@ -205,8 +234,12 @@ class EventStreamSpec:
 
     def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
         """Event class -> the projection making v2 dicts, bound to fresh per-view state."""
-        state = _EventStreamState(self.accepts(), root_updates=self.stream is None)
+        state = _EventStreamState(self.accepts(), root_updates=self.stream is None, v1=self.version == "v1")
         projections = state.projections()
+        if any(f is not None for f in (self.include_names, self.include_types, self.include_tags)) or any(
+            f is not None for f in (self.exclude_names, self.exclude_types, self.exclude_tags)
+        ):
+            projections = {kind: state.first_shown(p) for kind, p in projections.items()}
         kinds = self.kinds
         if self.stream is None:
             return {kind: (("events", projections[kind]),) for kind in kinds}
@@ -250,6 +283,8 @@ class _Started:
     input: Any
     passes: bool
     """Whether this run's events pass the view's filter (decided once, at its start)."""
+    kind: str = "chain"
+    """The run type of a Runnable call (its events are ``on_<kind>_*``)."""
 
 
 def _extend(out: list[Any], chunk: Any) -> None:
@@ -259,6 +294,9 @@ def _extend(out: list[Any], chunk: Any) -> None:
         out.extend(chunk.items)
     else:
         out.append(chunk)
+
+
+_NO_PARENTS: Final[list[str]] = []
 
 
 def _event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[str, Any]:
@@ -276,10 +314,19 @@ def _event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[
 class _EventStreamState:
     """One view's memory: the root run and every run in flight, by id."""
 
-    __slots__ = ("accept", "root", "root_id", "root_updates", "runs")
+    __slots__ = ("accept", "first_id", "root", "root_id", "root_model", "root_type", "root_updates", "runs", "v1")
 
-    def __init__(self, accept: Callable[[str, str, list[str]], bool], *, root_updates: bool = True) -> None:
+    def __init__(
+        self, accept: Callable[[str, str, list[str]], bool], *, root_updates: bool = True, v1: bool = False
+    ) -> None:
         self.accept = accept
+        self.v1 = v1
+        """Version ``"v1"``: every ``parent_ids`` is empty."""
+        self.root_type = "chain"
+        self.first_id: str | None = None
+        """``run_id`` of the first event shown (filtered views only)."""
+        self.root_model: str | None = None
+        """The ``call_id`` of the model call a ``chat_model`` run is (its events stand for the run's)."""
         self.root_updates = root_updates
         """Whether the graph's ``on_chain_stream`` chunks are ``{node: update}`` (no ``stream_mode``)."""
         self.root = _Started("", [], {}, [], None, False)
@@ -290,6 +337,10 @@ class _EventStreamState:
         return {
             RunStarted: self.run_started,
             RunFinished: self.run_finished,
+            RunChunk: self.run_chunk,
+            RunnableStarted: self.runnable_started,
+            RunnableChunk: self.runnable_chunk,
+            RunnableFinished: self.runnable_finished,
             TaskStarted: self.task_started,
             TaskFinished: self.task_finished,
             TaskFailed: self.task_failed,
@@ -302,8 +353,35 @@ class _EventStreamState:
             CustomEvent: self.custom_event,
         }
 
+    def first_shown(self, project: Projection) -> Projection:
+        """``project``, with LangChain's rule for the first event a view shows when the root's events are
+        filtered out: its ``data["input"]`` is the run's input, and the end of that event's run has no
+        ``input`` (as the root's end has none)."""
+
+        def fix(item: dict[str, Any]) -> dict[str, Any]:
+            if item["event"] == "on_custom_event":  # its data is the payload: left as dispatched
+                return item
+            if self.first_id is None:
+                self.first_id = item["run_id"]
+                return {**item, "data": {**item["data"], "input": self.root.input}}
+            if item["run_id"] == self.first_id and item["event"].endswith("_end") and "input" in item["data"]:
+                return {**item, "data": {k: v for k, v in item["data"].items() if k != "input"}}
+            return item
+
+        def projected(event: Event) -> Any:
+            out = project(event)
+            if out is SKIP:
+                return out
+            if out.__class__ is Chunks:
+                return Chunks(tuple(fix(item) for item in out.items))
+            return fix(out)
+
+        return projected
+
     def _start(self, run_id: str | None, kind: str, run: _Started, data: dict[str, Any]) -> Any:
         run.passes = self.accept(run.name, kind, run.tags)
+        if self.v1:
+            run.parent_ids = _NO_PARENTS
         self.runs[run_id] = run
         return _event(f"on_{kind}_start", run_id or "", run, data) if run.passes else SKIP
 
@@ -311,13 +389,43 @@ class _EventStreamState:
 
     def run_started(self, event: RunStarted) -> Any:
         root = _Started(event.name, list(event.tags), dict(event.metadata), [], event.input, False)
-        root.passes = self.accept(root.name, "chain", root.tags)
+        kind = self.root_type = event.run_type
+        root.passes = self.accept(root.name, kind, root.tags) and kind not in _SHOWN_BY_OWN_EVENTS
         self.root, self.root_id = root, event.run_id
-        return _event("on_chain_start", event.run_id, root, {"input": event.input}) if root.passes else SKIP
+        return _event(f"on_{kind}_start", event.run_id, root, {"input": event.input}) if root.passes else SKIP
+
+    def run_chunk(self, event: RunChunk) -> Any:
+        root = self.root
+        if not root.passes:
+            return SKIP
+        return _event(f"on_{self.root_type}_stream", self.root_id, root, {"chunk": event.chunk})
 
     def run_finished(self, event: RunFinished) -> Any:
         root = self.root
-        return _event("on_chain_end", self.root_id, root, {"output": event.output}) if root.passes else SKIP
+        if not root.passes:
+            return SKIP
+        return _event(f"on_{self.root_type}_end", self.root_id, root, {"output": event.output})
+
+    # -- Runnable calls ------------------------------------------------------------------------------
+
+    def runnable_started(self, event: RunnableStarted) -> Any:
+        run = _Started(
+            event.name, list(event.tags), dict(event.metadata), list(event.parent_ids), None, False, event.run_type
+        )
+        data: dict[str, Any] = {} if event.input_streamed else {"input": event.input}
+        return self._start(event.call_id, event.run_type, run, data)
+
+    def runnable_chunk(self, event: RunnableChunk) -> Any:
+        run = self.runs.get(event.call_id)
+        if run is None or not run.passes:
+            return SKIP
+        return _event(f"on_{run.kind}_stream", event.call_id, run, {"chunk": event.chunk})
+
+    def runnable_finished(self, event: RunnableFinished) -> Any:
+        run = self.runs.pop(event.call_id, None)
+        if run is None or not run.passes or event.error_type is not None:
+            return SKIP
+        return _event(f"on_{run.kind}_end", event.call_id, run, {"output": event.output, "input": event.input})
 
     # -- nodes ---------------------------------------------------------------------------------------
 
@@ -355,7 +463,10 @@ class _EventStreamState:
 
     def model_started(self, event: ChatModelStarted) -> Any:
         metadata = {**event.metadata, "ls_provider": event.provider, "ls_model_name": event.model_name}
-        messages = {"messages": [list(event.messages or ())]}
+        messages: Any = {"messages": [list(event.messages or ())]}
+        if self.root_type == "chat_model" and self.root_model is None:  # the run is this model call
+            self.root_model = event.call_id
+            messages = self.root.input
         run = _Started(event.name, list(event.tags), metadata, list(event.parent_ids), messages, False)
         return self._start(event.call_id, "chat_model", run, {"input": messages})
 
@@ -377,6 +488,8 @@ class _EventStreamState:
         run = self.runs.pop(event.call_id, None)
         if run is None or not run.passes or event.error_type is not None:
             return SKIP
+        if event.call_id == self.root_model:  # the run's own end: its input was in its start
+            return _event("on_chat_model_end", event.call_id, run, {"output": event.message})
         return _event("on_chat_model_end", event.call_id, run, {"output": event.message, "input": run.input})
 
     # -- tools ---------------------------------------------------------------------------------------

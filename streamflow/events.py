@@ -39,7 +39,11 @@ __all__ = [
     "RunCancelled",
     "RunFailed",
     "RunFinished",
+    "RunChunk",
     "RunStarted",
+    "RunnableChunk",
+    "RunnableFinished",
+    "RunnableStarted",
     "StateUpdate",
     "StateValues",
     "TaskFailed",
@@ -168,9 +172,22 @@ class RunStarted(Event):
     """A run began."""
 
     name: str = ""
-    """Name of the graph (``compile(name=...)``)."""
+    """Name of the graph (``compile(name=...)``), or of the Runnable a chain run runs (its ``run_name``)."""
     input: Any = None
     """The input the run was started with."""
+    run_type: str = "chain"
+    """LangChain's run type of what the run runs: ``"chain"`` for a graph or a chain, ``"prompt"``,
+    ``"parser"``... for a Runnable of that kind (``astream_events`` names its events ``on_<run_type>_*``)."""
+
+
+@_kind("run_chunk")
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
+class RunChunk(Event):
+    """One chunk of the output of a Runnable run, as ``astream()`` yields it (graph runs stream through their
+    stream modes instead)."""
+
+    chunk: Any = None
+    """The output chunk."""
 
 
 @_kind("run_finished", terminal=True)
@@ -374,6 +391,60 @@ class CustomEvent(Event):
     parent_ids: tuple[str, ...] = ()
     """Ids of the runs enclosing the dispatch, outermost first: the graph run, the task, and the tool call
     when dispatched inside a tool. The last one is the run the event belongs to in ``astream_events``."""
+
+
+# -- Runnables inside a run ----------------------------------------------------------------------
+
+
+@_kind("runnable_started")
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
+class RunnableStarted(Event):
+    """A Runnable (a chain step, a prompt, a parser, a chain called inside a node...) began inside a run.
+    ``tags`` and ``metadata`` are the call's, as LangChain gives them to its callbacks."""
+
+    tuple_fields: ClassVar[tuple[str, ...]] = ("ns", "tags", "parent_ids")
+    call_id: str = ""
+    """Id of this call (a UUID); its chunks and its finish carry the same id."""
+    name: str = ""
+    """Name of the Runnable (``run_name``, its ``name``, or its class's)."""
+    run_type: str = "chain"
+    """LangChain's run type: ``"chain"``, ``"prompt"``, ``"parser"``..."""
+    input: Any = None
+    """The input, when the call was given it whole; None when it takes its input as a stream (see
+    ``input_streamed``)."""
+    input_streamed: bool = False
+    """True when the call takes its input chunk by chunk (a step streaming in a sequence): the whole input
+    is known at the end only, and comes with :class:`RunnableFinished`."""
+    parent_ids: tuple[str, ...] = ()
+    """Ids of the runs enclosing this call, outermost first (the run's ``run_id`` first)."""
+
+
+@_kind("runnable_chunk")
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
+class RunnableChunk(Event):
+    """One chunk of the output of a Runnable call that streams its output."""
+
+    call_id: str = ""
+    """Id of the call (as in its :class:`RunnableStarted`)."""
+    chunk: Any = None
+    """The output chunk."""
+
+
+@_kind("runnable_finished")
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
+class RunnableFinished(Event):
+    """A Runnable call ended (what it is: its :class:`RunnableStarted`, by ``call_id``)."""
+
+    call_id: str = ""
+    """Id of the call."""
+    input: Any = None
+    """The whole input (its chunks added up with ``+`` when it came as a stream)."""
+    output: Any = None
+    """The whole output (its chunks added up with ``+`` when it streamed); None when it failed."""
+    error_type: str | None = None
+    """Qualified exception class name when the call failed, else None."""
+    error_message: str | None = None
+    """``str()`` of the exception when the call failed, else None."""
 
 
 # -- chat models and tools -------------------------------------------------------------------------

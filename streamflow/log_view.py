@@ -12,7 +12,8 @@ outputs, chunks) are left out. A :class:`~streamflow.channel.Lagged` signal is l
 behind says so.
 
 Levels by kind (:data:`DEFAULT_LEVELS`): failures at ``error``, cancellation at ``warning``, per-token and
-per-write events (``chat_model_token``, ``custom_data``, ``state_values``, ``state_update``) at ``debug``,
+per-write events (``chat_model_token``, ``run_chunk``, ``runnable_chunk``, ``custom_data``, ``state_values``,
+``state_update``) at ``debug``,
 the rest at ``info``. ``levels`` overrides any of them.
 """
 
@@ -39,6 +40,8 @@ DEFAULT_LEVELS: Mapping[str, str] = {
     "tool_failed": "error",
     "run_cancelled": "warning",
     "chat_model_token": "debug",
+    "run_chunk": "debug",
+    "runnable_chunk": "debug",
     "custom_data": "debug",
     "state_values": "debug",
     "state_update": "debug",
@@ -101,7 +104,8 @@ class LogView:
         overflow: OverflowPolicy = "drop_oldest",
         after_seq: int | None = None,
     ) -> LogView:
-        """Subscribe to ``source`` (a :class:`~streamflow.graph.Run` or a :class:`~streamflow.channel.Channel`)
+        """Subscribe to ``source`` (a :class:`~streamflow.graph.Run`, a
+        :class:`~streamflow.runnables.run.RunnableRun` or a :class:`~streamflow.channel.Channel`)
         now, so no event published after this call is missed, and return the view.
 
         By default the view drops its oldest events rather than slow the run (``overflow="drop_oldest"``),

@@ -27,8 +27,12 @@ from streamflow.events import (
     Interrupted,
     Resumed,
     RunCancelled,
+    RunChunk,
     RunFailed,
     RunFinished,
+    RunnableChunk,
+    RunnableFinished,
+    RunnableStarted,
     RunStarted,
     StateUpdate,
     StateValues,
@@ -215,6 +219,39 @@ def interrupted(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy
     return st.builds(Interrupted, **routing, interrupts=st.lists(interrupt, max_size=2), values=payload)
 
 
+def run_chunk(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunChunk]:
+    return st.builds(RunChunk, **routing, chunk=payload)
+
+
+def runnable_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunnableStarted]:
+    return st.builds(
+        RunnableStarted,
+        **routing,
+        call_id=ids,
+        name=ids,
+        run_type=st.sampled_from(["chain", "prompt", "parser"]),
+        input=payload,
+        input_streamed=st.booleans(),
+        parent_ids=st.lists(ids, max_size=3).map(tuple),
+    )
+
+
+def runnable_chunk(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunnableChunk]:
+    return st.builds(RunnableChunk, **routing, call_id=ids, chunk=payload)
+
+
+def runnable_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunnableFinished]:
+    return st.builds(
+        RunnableFinished,
+        **routing,
+        call_id=ids,
+        input=payload,
+        output=payload,
+        error_type=st.none() | error_types,
+        error_message=st.none() | st.text(max_size=20),
+    )
+
+
 def resumed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[Resumed]:
     return st.builds(Resumed, **routing, resume=payload)
 
@@ -240,6 +277,10 @@ EVENT_STRATEGIES: dict[str, EventStrategyFactory] = {
     "checkpoint_saved": checkpoint_saved,
     "interrupted": interrupted,
     "resumed": resumed,
+    "run_chunk": run_chunk,
+    "runnable_started": runnable_started,
+    "runnable_chunk": runnable_chunk,
+    "runnable_finished": runnable_finished,
 }
 """A strategy factory for every event kind, by its ``type`` tag."""
 

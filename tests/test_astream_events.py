@@ -225,7 +225,7 @@ async def test_include_and_exclude_filters(filters: dict[str, Any], names: set[s
 async def test_include_types_alone_subscribes_to_fewer_kinds() -> None:
     spec = EventStreamSpec.parse(include_types=["chat_model"])
     assert {k.kind for k in spec.kinds} == {"chat_model_started", "chat_model_token", "chat_model_finished"}
-    assert {k.kind for k in EventStreamSpec.parse(exclude_types=["chain", "tool"]).kinds} == {
+    assert {k.kind for k in EventStreamSpec.parse(exclude_types=["chain", "tool", "prompt", "parser"]).kinds} == {
         "chat_model_started",
         "chat_model_token",
         "chat_model_finished",
@@ -236,8 +236,8 @@ async def test_include_types_alone_subscribes_to_fewer_kinds() -> None:
 @pytest.mark.anyio
 async def test_unknown_version_and_bad_filters_are_refused_before_the_run_starts() -> None:
     graph = _graph()
-    with pytest.raises(UnknownStreamModeError, match=r"unknown astream_events version 'v1'; valid versions: v2"):
-        await _events(graph, version="v1")
+    with pytest.raises(UnknownStreamModeError, match=r"unknown astream_events version 'v3'; valid versions: v1, v2"):
+        await _events(graph, version="v3")
     with pytest.raises(InvalidArgumentError, match=r"include_names must be a list of strings, got the string 'x'"):
         await _events(graph, include_names="x")
     with pytest.raises(InvalidArgumentError, match=r"exclude_tags must be a list of strings; \[3\] are not"):

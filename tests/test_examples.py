@@ -303,6 +303,21 @@ def check_log_run(lines: list[str]) -> None:
     assert logs[3].startswith("level='info' event='custom_data' seq=4 node='research' step=1")
 
 
+def check_stream_chain(lines: list[str]) -> None:
+    assert lines[0] == "['Parro', 'ts ta', 'lk.']"
+    assert literals(lines[1:4]) == [{"animal": ""}, {"animal": "parrot"}, {"animal": "parrot", "talks": True}]
+    assert lines[4:] == [
+        "on_chain_start RunnableSequence []",
+        "on_prompt_start ChatPromptTemplate ['seq:step:1']",
+        "on_prompt_end ChatPromptTemplate ['seq:step:1']",
+        "on_chat_model_start FakeChatModel ['seq:step:2']",
+        "on_parser_start StrOutputParser ['seq:step:3']",
+        "on_chat_model_end FakeChatModel ['seq:step:2']",
+        "on_parser_end StrOutputParser ['seq:step:3']",
+        "on_chain_end RunnableSequence []",
+    ]
+
+
 CHECKS = {
     "stream_values.py": check_values,
     "stream_updates.py": check_updates,
@@ -317,6 +332,7 @@ CHECKS = {
     "messages_filter_by_tags.py": check_messages_by_tags,
     "stream_tools.py": check_stream_tools,
     "astream_events.py": check_astream_events,
+    "stream_chain.py": check_stream_chain,
     "serve_agent.py": check_serve_agent,
     "embed_starlette.py": check_embed_starlette,
     "demo_distributed.py": check_demo_distributed,

@@ -21,6 +21,8 @@ from ..event_stream import EventStreamSpec
 from ..events import CustomData, Event
 from ..modes import Projection, Shaper, ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
+from ..runnables.base import Runnable
+from ..runnables.context import StepContext
 from ..views import View
 from .cancellation import SyncRunner
 from .context import RunContext, TaskContext, _current, current_task
@@ -46,7 +48,7 @@ LOOKAHEAD = 64
 view's buffer)."""
 
 
-class CompiledStateGraph(GraphSpec):
+class CompiledStateGraph(GraphSpec, Runnable[Any, Any]):  # type: ignore[misc]  # name: always a str here
     """A graph ready to run: its checked structure (the :class:`~streamflow.graph.specs.GraphSpec` fields:
     ``name``, ``schema``, ``nodes`` and the edges by node) and the ways to run it. Made by
     ``StateGraph.compile()``.
@@ -73,6 +75,10 @@ class CompiledStateGraph(GraphSpec):
     ``configurable`` updated, ``recursion_limit`` replaced; with such a config its sync nodes run in worker
     threads). Cancelling the parent run, or the node, cancels it; what it raises is raised in the node, and
     sync code the run abandoned gets :class:`~streamflow.errors.TaskCancelledError` from the call.
+    It is a :class:`~streamflow.runnables.Runnable` too: it composes into chains (``prompt | graph``) and
+    has ``batch``/``abatch``, ``with_config`` and ``bind``; as a step of a chain it runs as a child of the
+    chain's run (its events on the chain's channel, under the step's namespace) on the step's whole input,
+    and gives its final state as one chunk (LangGraph's Pregel streams its ``updates`` there).
     :meth:`stream` and :meth:`astream` there yield the chunks this graph's own run would (namespaces relative
     to it), and leaving them early cancels it. Elsewhere (no run, or another event loop) each call makes a
     run of its own.
@@ -86,6 +92,17 @@ class CompiledStateGraph(GraphSpec):
     """The ``interrupt_before`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
     interrupt_after: Any = None
     """The ``interrupt_after`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
+
+    # -- as a Runnable -------------------------------------------------------------------------------
+
+    streams_input = False
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        return Runnable.get_name(self, suffix, name=name or self.name)
+
+    async def _ainvoke(self, input: Any, ctx: StepContext, **kwargs: Any) -> Any:
+        """As a chain's step: the graph run as a child of the step (``ctx`` is the running task)."""
+        return await self.ainvoke(input, **kwargs)
 
     # -- threads -------------------------------------------------------------------------------------
 
@@ -251,7 +268,7 @@ class CompiledStateGraph(GraphSpec):
 
     # -- runs and views ------------------------------------------------------------------------------
 
-    def start(
+    def start(  # type: ignore[override]  # a graph's Run, with LangGraph's arguments
         self,
         input: Any,
         config: Mapping[str, Any] | None = None,
@@ -278,7 +295,7 @@ class CompiledStateGraph(GraphSpec):
         context = coerce_context(self.context_schema, context, self._inherited())
         return Run(self, input, config, replay_size=replay_size, context=context)
 
-    def astream(
+    def astream(  # type: ignore[override]  # LangGraph's keyword arguments
         self,
         input: Any,
         config: Mapping[str, Any] | None = None,
@@ -330,7 +347,7 @@ class CompiledStateGraph(GraphSpec):
             return _flatten(_nested_batches(self, parent, input, run, spec, buffer_size))
         return self._drive(input, config, open_view, None, 0, context, self._inherited())
 
-    def stream(
+    def stream(  # type: ignore[override]  # LangGraph's keyword arguments
         self,
         input: Any,
         config: Mapping[str, Any] | None = None,
@@ -381,7 +398,7 @@ class CompiledStateGraph(GraphSpec):
             async_alternative="astream()",
         )
 
-    def astream_events(
+    def astream_events(  # type: ignore[override]  # LangGraph's keyword arguments
         self,
         input: Any,
         config: Mapping[str, Any] | None = None,
@@ -580,7 +597,7 @@ class CompiledStateGraph(GraphSpec):
             state = await run.result()
             return state, tuple(run.context.interrupts)
 
-    async def ainvoke(
+    async def ainvoke(  # type: ignore[override]  # LangGraph's keyword arguments
         self,
         input: Any,
         config: Mapping[str, Any] | None = None,
@@ -648,7 +665,7 @@ class CompiledStateGraph(GraphSpec):
             collect.add(part)
         return collect.result()
 
-    def invoke(
+    def invoke(  # type: ignore[override]  # LangGraph's keyword arguments
         self,
         input: Any,
         config: Mapping[str, Any] | None = None,

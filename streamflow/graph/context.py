@@ -197,6 +197,10 @@ class TaskContext:
         ns = (*self.ns, f"{self.node}:{self.task_id}")
         return ns if count == 0 else (*ns, str(count))
 
+    def call_tags(self) -> tuple[str, ...]:
+        """The tags a chat model, tool or Runnable called now inherits: the run's."""
+        return self.run.tags
+
     @property
     def checkpoint_ns(self) -> str:
         """LangGraph's ``checkpoint_ns``: the namespace parts and this task, joined by ``|``."""

@@ -23,18 +23,28 @@ import anyio
 
 from ..errors import SyncInAsyncContextError
 from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken, error_type_name
-from ..graph.context import TaskContext, check_cancelled, current_task
+from ..graph.context import TaskContext, _current, check_cancelled, current_task
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, ChunkSum, coerce_message, merge_chunks
 from ..metadata import default_provider
 from ..modes import NOSTREAM
 from ..portal import call_sync, iterate_sync
+from ..prompt_values import PromptValue
+from ..runnables.base import Runnable
+from ..runnables.context import StepContext
+from ..runnables.utils import END, closing, gather
 from .tool_specs import function_spec
 
 __all__ = ["BaseChatModel"]
 
 
-class BaseChatModel:
+class BaseChatModel(Runnable[Any, AIMessage]):
     """Base of every chat model. Subclasses implement :meth:`_astream_chunks`.
+
+    A chat model is a Runnable: it composes with ``|`` (``prompt | model | StrOutputParser()``), takes a
+    prompt value, messages or a string, and as a step of a chain publishes its ``ChatModelStarted``, tokens
+    and ``ChatModelFinished`` on the chain's run, with the step's tags (``seq:step:<n>``), so
+    ``astream_events`` shows ``on_chat_model_*`` events; in a streaming chain its tokens flow on to the next
+    step as they come.
 
     :param tags: tags carried by this model's events, after the run's (``metadata["tags"]`` in ``messages``
         mode)
@@ -48,9 +58,12 @@ class BaseChatModel:
     """LangChain's ``ls_model_name`` (empty: the ``messages`` metadata has no ``ls_model_name``, as with a
     LangChain model that names none)."""
 
+    run_type = "chat_model"
+    streams_input = True
+
     def __init__(self, *, tags: Sequence[str] = (), name: str | None = None) -> None:
         self.tags = tuple(tags)
-        self.name = name or type(self).__name__
+        self.name: str = name or type(self).__name__
         self.tools: list[Any] = []
         self.tool_specs: list[dict[str, Any]] = []
         """The bound tools in OpenAI's function-tool form (what a provider's request carries)."""
@@ -73,7 +86,9 @@ class BaseChatModel:
         clone.tool_specs = specs
         return clone
 
-    async def astream(self, messages: Any, config: Mapping[str, Any] | None = None) -> AsyncIterator[AIMessageChunk]:
+    async def astream(  # type: ignore[override]
+        self, messages: Any, config: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> AsyncIterator[AIMessageChunk]:
         """Yield the answer as :class:`AIMessageChunk` s, publishing model events when inside a run. The final
         chunk has ``chunk_position="last"``: when the source's own last chunk lacks it, an empty chunk with it
         follows (a token of the run too), as langchain-core 1.x's chat models do. Chunks without an id get
@@ -112,7 +127,7 @@ class BaseChatModel:
             raise
         call.finish()
 
-    async def ainvoke(self, messages: Any, config: Mapping[str, Any] | None = None) -> AIMessage:
+    async def ainvoke(self, messages: Any, config: Mapping[str, Any] | None = None, **kwargs: Any) -> AIMessage:  # type: ignore[override]
         """Return the whole answer (tokens still stream to the run's ``messages`` views). Its id, when the
         model gave none: the call's chunks' ``lc_run--<uuid>`` in a run, ``lc_run--<uuid>-0`` outside one,
         as langchain-core's streamed and whole answers.
@@ -141,7 +156,7 @@ class BaseChatModel:
             raise
         return call.finish()
 
-    def invoke(self, messages: Any, config: Mapping[str, Any] | None = None) -> AIMessage:
+    def invoke(self, messages: Any, config: Mapping[str, Any] | None = None, **kwargs: Any) -> AIMessage:  # type: ignore[override]
         """Sync :meth:`ainvoke`: from a sync node (a worker thread of the run) it runs on the run's loop;
         from plain sync code, through a portal.
 
@@ -156,7 +171,7 @@ class BaseChatModel:
             raise SyncInAsyncContextError("model.invoke() called on the event loop thread; use await model.ainvoke()")
         return call_sync(self.ainvoke, messages, config, async_alternative="ainvoke()")
 
-    def stream(self, messages: Any, config: Mapping[str, Any] | None = None) -> Iterator[AIMessageChunk]:
+    def stream(self, messages: Any, config: Mapping[str, Any] | None = None, **kwargs: Any) -> Iterator[AIMessageChunk]:  # type: ignore[override]
         """Sync :meth:`astream` through a portal (outside a run).
 
         :raises TaskCancelledError: when called from sync code of a task that was cancelled
@@ -164,8 +179,59 @@ class BaseChatModel:
         check_cancelled()
         return iterate_sync(lambda: self.astream(messages, config), async_alternative="astream()")
 
+    # -- as a step of a chain ------------------------------------------------------------------------
+
+    async def _ainvoke(self, input: Any, ctx: StepContext, **kwargs: Any) -> AIMessage:
+        return await self.ainvoke(input)
+
+    async def _atransform(
+        self, chunks: AsyncIterator[Any], ctx: StepContext, **kwargs: Any
+    ) -> AsyncIterator[AIMessageChunk]:
+        final = await gather(chunks)
+        if final is END:
+            return
+        stream = self.astream(final)
+        try:
+            while True:
+                token = _current.set(ctx)
+                try:
+                    chunk = await anext(stream, None)
+                finally:
+                    _current.reset(token)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+
+    async def _call(
+        self,
+        input: Any,
+        parent: StepContext,
+        local_tags: tuple[str, ...] = (),
+        config: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        ctx, _ = parent.child(local_tags, config)
+        return await self._invoke_body(input, ctx, **kwargs)
+
+    async def _call_stream(
+        self,
+        chunks: AsyncIterator[Any],
+        parent: StepContext,
+        local_tags: tuple[str, ...] = (),
+        config: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        ctx, _ = parent.child(local_tags, config)
+        async with closing(self._atransform(chunks, ctx, **kwargs)) as outs:
+            async for chunk in outs:
+                yield chunk
+
 
 def _coerce(messages: Any) -> list[BaseMessage]:
+    if isinstance(messages, PromptValue):
+        return messages.to_messages()
     return [coerce_message(m) for m in ([messages] if isinstance(messages, (str, dict)) else messages)]
 
 
@@ -200,7 +266,7 @@ class _ModelCall:
         self.on_loop = threading.get_ident() == run.loop_thread
         self.sum = ChunkSum()
         self.ns, self.node, self.step, self.task_id = task.ns, task.node, task.step, task.task_id
-        self.tags = tags = (*run.tags, *model.tags)
+        self.tags = tags = (*task.call_tags(), *model.tags)
         self.streamed = NOSTREAM not in tags
         self.route: dict[str, Any] = {
             "ns": task.ns,

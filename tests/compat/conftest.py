@@ -62,6 +62,16 @@ class Lib:
     interrupt: Any
     Interrupt: Any
     GraphInterrupt: Any
+    RunnableLambda: Any
+    RunnablePassthrough: Any
+    RunnableParallel: Any
+    RunnableGenerator: Any
+    RunnableSequence: Any
+    ChatPromptTemplate: Any
+    PromptTemplate: Any
+    MessagesPlaceholder: Any
+    StrOutputParser: Any
+    JsonOutputParser: Any
 
 
 IMPORTS: dict[str, str] = {
@@ -98,6 +108,16 @@ IMPORTS: dict[str, str] = {
     "interrupt": "langgraph.types",
     "Interrupt": "langgraph.types",
     "GraphInterrupt": "langgraph.errors",
+    "RunnableLambda": "langchain_core.runnables",
+    "RunnablePassthrough": "langchain_core.runnables",
+    "RunnableParallel": "langchain_core.runnables",
+    "RunnableGenerator": "langchain_core.runnables",
+    "RunnableSequence": "langchain_core.runnables",
+    "ChatPromptTemplate": "langchain_core.prompts",
+    "PromptTemplate": "langchain_core.prompts",
+    "MessagesPlaceholder": "langchain_core.prompts",
+    "StrOutputParser": "langchain_core.output_parsers",
+    "JsonOutputParser": "langchain_core.output_parsers",
 }
 """Each :class:`Lib` name -> the module a LangGraph program imports it from. streamflow's comes from the same
 path with the top-level package renamed (``langgraph.X``, ``langchain_core.X`` -> ``streamflow.X``): the
