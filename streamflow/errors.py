@@ -17,7 +17,8 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── UnknownGraphError(LookupError)        a graph name a run registry does not have
     │   ├── UnknownThreadError(LookupError)       a thread id neither the app nor its checkpointer knows
     │   ├── UnknownCheckpointError(LookupError)   a checkpoint id a thread does not have
-    │   └── UnknownInterruptError                 a resume naming an interrupt the thread does not wait on
+    │   ├── UnknownInterruptError                 a resume naming an interrupt the thread does not wait on
+    │   └── RequestRejectedError                  a request the HTTP app refuses at its boundary (a 4xx answer)
     ├── ChannelClosedError(anyio.ClosedResourceError)
     │                                             publish or subscribe on a closed channel
     ├── ReplayUnavailableError(LookupError)       replay asked for events already evicted
@@ -106,6 +107,7 @@ __all__ = [
     "GraphBubbleUp",
     "GraphInterrupt",
     "UnknownInterruptError",
+    "RequestRejectedError",
 ]
 
 
@@ -408,6 +410,20 @@ class UnknownInterruptError(InvalidArgumentError):
         super().__init__(message)
         self.interrupt_ids = tuple(interrupt_ids)
         self.pending_ids = tuple(pending_ids)
+
+
+class RequestRejectedError(InvalidArgumentError):
+    """A request the HTTP app refuses at its boundary (a body that is not valid JSON, an id outside the id
+    rule ...), answered with ``status`` and the app's JSON error shape.
+
+    :ivar status: the HTTP status code of the answer (4xx)
+    :ivar error: the ``error`` field of the answer (``"InvalidJSON"``, ``"InvalidBody"`` ...)
+    """
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
 
 
 class ParentCommand(GraphBubbleUp):

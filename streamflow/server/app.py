@@ -63,10 +63,17 @@ Where runs live is a :class:`~streamflow.server.source.RunSource`: in this proce
 Every route, message shape and status code is the same for both.
 
 Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong and what is allowed>}``:
-400 for malformed JSON or query values and unknown stream modes, 404 for an unknown graph or run, 422 for
-a body or input the graph does not accept, 404 for an unknown thread or checkpoint id, 409 for a second run on
-a busy thread, 501 for thread routes on a source whose runs execute elsewhere, 503 when the registry is full of
-live runs.
+400 for malformed JSON (``InvalidJSON``: not JSON, ``NaN``/``Infinity``, a lone surrogate, nested deeper than
+the boundary's ``max_json_depth``) or query values and unknown stream modes, 403 for a browser's write from
+another origin, 404 for an unknown graph or run, 415 for a body that is not ``application/json``, 422 for a body
+or input the graph does not accept (a ``run_id`` or ``thread_id`` outside
+:data:`~streamflow.server.boundary.ID_RULE` too), 404 for an unknown thread or checkpoint id, 409 for a second run
+on a busy thread, 501 for thread routes on a source whose runs execute elsewhere, 503 when the registry is full of
+live runs or the run store (Redis) is unreachable, 500 for anything else (the error's type and, when the error
+policy exposes it, its message; never a traceback). A ``Host`` the app does not trust is answered 400
+``Invalid host header`` in plain text (Starlette's ``TrustedHostMiddleware``). The boundary (trusted hosts, CORS,
+cross-origin writes, content type, security headers) is described in :mod:`streamflow.server.boundary`; what
+clients read of errors raised in runs, in :mod:`streamflow.server.errors`.
 
 Each route is a plain endpoint function of this module; they read what they share from the app's state:
 ``app.state.source`` (the :class:`~streamflow.server.source.RunSource`), ``app.state.registry`` (for runs in
@@ -82,7 +89,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 from collections.abc import AsyncIterator, Mapping
 from importlib import resources
 from typing import Any
@@ -113,7 +119,9 @@ from ..errors import (
 from ..graph.constants import Command
 from ..modes import ViewSpec
 from ..run_info import ENDED, check_statuses
+from .boundary import Boundary, check_config_ids, check_id, page_csp, read_json
 from .encoding import to_json
+from .errors import ErrorPolicy, exception_handlers
 from .registry import DEFAULT_MAX_RUNS, DEFAULT_RETENTION, GraphSource, RunRegistry
 from .source import LocalRunSource, RunSource, SSEStream
 from .stream import DEFAULT_BUFFER_SIZE, DEFAULT_RETRY, StreamRequest
@@ -178,6 +186,10 @@ def _status_of(exc: Exception) -> int:
 
 async def _streamflow_error(request: Request, exc: Exception) -> Response:
     status = _status_of(exc)
+    if status == 500:
+        _log.error("request_failed", method=request.method, path=request.url.path, exc_info=exc)
+        errors: ErrorPolicy = request.app.state.errors
+        return _error(status, type(exc).__name__, errors.exception_message(exc))
     return _error(status, type(exc).__name__, str(exc))
 
 
@@ -237,10 +249,16 @@ def _source(request: Request) -> RunSource:
 # -- endpoints -----------------------------------------------------------------------------------------
 
 
-async def index(request: Request) -> Response:
-    """``GET /``: the web page."""
+@functools.cache
+def _page() -> tuple[str, str]:
     html = resources.files("streamflow.server").joinpath("static/index.html").read_text(encoding="utf-8")
-    return HTMLResponse(html)
+    return html, page_csp(html)
+
+
+async def index(request: Request) -> Response:
+    """``GET /``: the web page (with a ``Content-Security-Policy`` allowing its own inline script and style)."""
+    html, csp = _page()
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
 async def list_graphs(request: Request) -> Response:
@@ -251,10 +269,7 @@ async def list_graphs(request: Request) -> Response:
 async def start_run(request: Request) -> Response:
     """``POST /runs``: start (or queue) a run; 201 with its info."""
     source = _source(request)
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError as exc:
-        return _error(400, "InvalidJSON", f"the request body is not valid JSON: {exc}")
+    body = await read_json(request, None)
     if not isinstance(body, dict):
         return _error(
             422, "InvalidBody", 'the body must be a JSON object {"graph": name, "input": {...}, "config": {...}}'
@@ -270,6 +285,7 @@ async def start_run(request: Request) -> Response:
     config = body.get("config")
     if config is not None and not isinstance(config, dict):
         return _error(422, "InvalidBody", f"'config' must be a JSON object, got {config!r}")
+    check_config_ids(config)
     info = await source.start(name, body.get("input"), config)
     _log.info("run_started_over_http", run_id=info.run_id, graph=name, status=info.status)
     return JSONResponse(info.to_dict(), status_code=201)
@@ -288,7 +304,8 @@ async def list_runs(request: Request) -> Response:
 async def get_run(request: Request) -> Response:
     """``GET /runs/{run_id}``: the run's info with its output or error."""
     info = await _source(request).get(request.path_params["run_id"])
-    return JSONResponse(info.to_dict(outcome=True))
+    errors: ErrorPolicy = request.app.state.errors
+    return JSONResponse(errors.run_info(info).to_dict(outcome=True))
 
 
 async def cancel_run(request: Request) -> Response:
@@ -312,6 +329,7 @@ async def stream_run(request: Request) -> Response:
             after_seq=_after_seq(request),
             buffer_size=settings.client_buffer,
             retry=settings.retry,
+            errors=request.app.state.errors,
         )
     except UnknownStreamModeError:
         raise
@@ -365,11 +383,11 @@ def _threads(request: Request) -> ThreadRegistry | Response:
 
 
 async def _json_object(request: Request, shape: str, allowed: tuple[str, ...]) -> dict[str, Any] | Response:
-    """The request's JSON object body (an empty body is ``{}``), or the error response saying what is wrong."""
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        return _error(400, "InvalidJSON", f"the request body is not valid JSON: {exc}")
+    """The request's JSON object body (an empty body is ``{}``), or the error response saying what is wrong.
+
+    :raises RequestRejectedError: for a body that is not valid JSON (see :func:`~streamflow.server.boundary.read_json`)
+    """
+    body = await read_json(request, {})
     if not isinstance(body, dict):
         return _error(422, "InvalidBody", f"the body must be a JSON object {shape}")
     unknown = sorted(set(body) - set(allowed))
@@ -386,6 +404,8 @@ async def create_thread(request: Request) -> Response:
     body = await _json_object(request, _THREAD_BODY, ("thread_id", "metadata"))
     if isinstance(body, Response):
         return body
+    if isinstance(body.get("thread_id"), str) and body["thread_id"]:
+        check_id("'thread_id'", body["thread_id"])
     entry = threads.create(body.get("thread_id"), body.get("metadata"))
     _log.info("thread_created", thread_id=entry.thread_id)
     return JSONResponse(entry.to_dict(threads.status(entry)), status_code=201)
@@ -412,6 +432,8 @@ async def start_thread_run(request: Request) -> Response:
         return body
     if "command" in body and body.get("input") is not None:
         return _error(422, "InvalidBody", "give either 'input' (a new run) or 'command' (a resume), not both")
+    if isinstance(body.get("config"), dict):
+        check_config_ids(body["config"])
     modes = body.get("stream_mode", ["values"])
     if isinstance(modes, str):
         modes = [modes]
@@ -453,7 +475,7 @@ async def get_thread_state(request: Request) -> Response:
     except InvalidArgumentError as exc:
         return _error(400, "InvalidQuery", str(exc))
     snapshot = await threads.state(request.path_params["thread_id"], checkpoint_id=checkpoint_id, graph=graph)
-    return JSONResponse(snapshot_to_dict(snapshot))
+    return JSONResponse(_exposed(request, snapshot_to_dict(snapshot)))
 
 
 async def get_thread_history(request: Request) -> Response:
@@ -474,7 +496,15 @@ async def get_thread_history(request: Request) -> Response:
     except InvalidArgumentError as exc:
         return _error(400, "InvalidQuery", str(exc))
     history = await threads.history(request.path_params["thread_id"], limit=limit, before=before, graph=graph)
-    return JSONResponse({"history": [snapshot_to_dict(snapshot) for snapshot in history]})
+    return JSONResponse({"history": [_exposed(request, snapshot_to_dict(snapshot)) for snapshot in history]})
+
+
+def _exposed(request: Request, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot's JSON form with its tasks' errors as the app's error policy lets clients read them."""
+    errors: ErrorPolicy = request.app.state.errors
+    for task in snapshot["tasks"]:
+        task["error"] = errors.task_error(task["error"])
+    return snapshot
 
 
 @contextlib.asynccontextmanager
@@ -497,6 +527,8 @@ def create_app(
     max_runs: int | None = None,
     replay_size: int | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
+    boundary: Boundary | None = None,
+    errors: ErrorPolicy | None = None,
 ) -> Starlette:
     """Build the app serving the runs of ``graphs`` (see the module docstring for the routes).
 
@@ -518,6 +550,11 @@ def create_app(
     :param checkpointer: for the registry built from a mapping: the saver threads are kept in, for graphs
         compiled without one (default a new :class:`~streamflow.checkpoint.memory.InMemorySaver`); a ready
         registry uses its own ``checkpointer``, and a source whose runs execute elsewhere serves no threads
+    :param boundary: trusted hosts, CORS, JSON depth and security headers
+        (:class:`~streamflow.server.boundary.Boundary`; default: loopback hosts only, CORS off, 64 levels,
+        headers on)
+    :param errors: which error messages clients may read (:class:`~streamflow.server.errors.ErrorPolicy`;
+        default: streamflow's own errors' only)
     :raises InvalidArgumentError: for a ``client_buffer`` that is not a positive int, a negative ``ping``,
         registry options given with a ready registry or source, or bad registry options
     """
@@ -566,11 +603,20 @@ def create_app(
     ]
     if page:
         routes.insert(0, Route("/", index, methods=["GET"]))
+    boundary = Boundary() if boundary is None else boundary
+    errors = ErrorPolicy() if errors is None else errors
     app = Starlette(
         routes=routes,
-        exception_handlers={StreamflowError: _streamflow_error, HTTPException: _http_error},
+        middleware=boundary.middleware(),
+        exception_handlers={
+            **exception_handlers(errors),
+            StreamflowError: _streamflow_error,
+            HTTPException: _http_error,
+        },
         lifespan=_lifespan,
     )
+    app.state.boundary = boundary
+    app.state.errors = errors
     app.state.source = source
     app.state.owns_source = isinstance(graphs, Mapping)
     app.state.streams = StreamSettings(client_buffer, ping, retry)
