@@ -101,6 +101,10 @@ _SECURITY_HEADERS = (
 _CORS_OPTIONS = frozenset(inspect.signature(CORSMiddleware.__init__).parameters) - {"self", "app"}
 
 
+def _hosts(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _is_depth(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
@@ -114,7 +118,7 @@ class Boundary:
         ``max_json_depth`` that is not a positive int
     """
 
-    allowed_hosts: tuple[str, ...] = attrs.field(default=DEFAULT_ALLOWED_HOSTS, converter=tuple)
+    allowed_hosts: tuple[str, ...] = attrs.field(default=DEFAULT_ALLOWED_HOSTS, converter=_hosts)
     """``Host`` names the app answers (``"*.example.com"`` patterns; ``"*"`` for any)."""
     cors: Mapping[str, Any] | None = None
     """Keyword arguments of Starlette's ``CORSMiddleware`` (``allow_origins`` ...); None: CORS off."""
