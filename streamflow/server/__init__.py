@@ -4,7 +4,10 @@ Needs the ``server`` extra (``pip install 'streamflow[server]'``: Starlette, sse
 :class:`RunRegistry` starts and holds runs of named graphs; :func:`create_app` serves them (routes in
 :mod:`streamflow.server.app`, SSE message shapes in :mod:`streamflow.server.stream`). Runs executing in
 worker processes are served through Redis by :class:`~streamflow.server.redis_source.RedisRunSource` (needs the
-``redis`` extra too; imported on first use, so the ``server`` extra works without it).
+``redis`` extra too; imported on first use, so the ``server`` extra works without it). What crosses the app's
+boundary is set by a :class:`Boundary` (trusted hosts, CORS, JSON bodies, security headers;
+:mod:`streamflow.server.boundary`) and an :class:`ErrorPolicy` (which error messages clients may read;
+:mod:`streamflow.server.errors`).
 """
 
 from typing import Any
@@ -12,7 +15,9 @@ from typing import Any
 from ..run_info import RunInfo as RunInfo
 from ..run_info import RunStatus as RunStatus
 from .app import create_app as create_app
+from .boundary import Boundary as Boundary
 from .encoding import to_json as to_json
+from .errors import ErrorPolicy as ErrorPolicy
 from .registry import RunRegistry as RunRegistry
 from .source import LocalRunSource as LocalRunSource
 from .source import RunSource as RunSource
@@ -20,6 +25,8 @@ from .stream import RunStream as RunStream
 from .stream import StreamRequest as StreamRequest
 
 __all__ = [
+    "Boundary",
+    "ErrorPolicy",
     "LocalRunSource",
     "RedisRunSource",
     "RunInfo",

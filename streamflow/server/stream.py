@@ -22,7 +22,10 @@ What a client receives, in order (shapes of ``data`` are JSON):
     silent gap.
 ``end`` / ``error`` / ``cancelled`` (``id`` = the event's ``seq``), the last message
     ``{"status": "finished", "output"}``, ``{"status": "failed", "error_type", "error_message"}`` or
-    ``{"status": "cancelled", "reason"}``; the response ends after it. For a run executing elsewhere whose
+    ``{"status": "cancelled", "reason"}``; the response ends after it. ``error_message`` (here, and
+    in the ``error`` of a failed task's ``tasks``/``debug`` chunk) is what the request's
+    :class:`~streamflow.server.errors.ErrorPolicy` lets the client read: by default the message of streamflow's
+    own errors, and :data:`~streamflow.server.errors.HIDDEN` for any other. For a run executing elsewhere whose
     outcome cannot be known (its worker died, Redis stayed unreachable, no worker took it), ``error`` has
     ``{"status": "unknown", "seq": null, "error_type", "error_message"}`` and ``id`` = the last ``seq`` sent.
 
