@@ -120,7 +120,7 @@ from ..graph.constants import Command
 from ..modes import ViewSpec
 from ..run_info import ENDED, check_statuses
 from .boundary import Boundary, check_config_ids, check_id, page_csp, read_json
-from .encoding import to_json
+from .encoding import to_json_bytes
 from .errors import ErrorPolicy, exception_handlers
 from .registry import DEFAULT_MAX_RUNS, DEFAULT_RETENTION, GraphSource, RunRegistry
 from .source import LocalRunSource, RunSource, SSEStream
@@ -163,7 +163,7 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return to_json(content).encode()
+        return to_json_bytes(content)
 
 
 def _error(status: int, error: str, message: str) -> JSONResponse:

@@ -19,13 +19,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["sse_comment", "sse_message", "to_json", "to_jsonable"]
+__all__ = ["sse_comment", "sse_message", "to_json", "to_json_bytes", "to_jsonable"]
 
 
 def _default(value: Any) -> Any:
@@ -54,7 +53,6 @@ def _default(value: Any) -> Any:
 
 _ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _ASCII_ENCODER = json.JSONEncoder(default=_default, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _NOT_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 
@@ -73,13 +71,8 @@ def _finite(value: Any) -> Any:
     return _finite(_default(value))
 
 
-def to_json(value: Any) -> str:
-    """Return ``value`` as compact JSON text that encodes to valid UTF-8 (see the module docstring for how
-    objects, non-finite floats and lone surrogates are written).
-
-    :raises ValueError: for a value that refers to itself (a circular reference)
-    :raises RecursionError: for a value nested deeper than Python's recursion limit lets the encoder go
-    """
+def _encode(value: Any) -> tuple[str, bytes]:
+    """The JSON text of ``value`` and its UTF-8 bytes (see :func:`to_json`)."""
     try:
         text = _ENCODER.encode(value)
     except ValueError as exc:
@@ -87,9 +80,30 @@ def to_json(value: Any) -> str:
             raise
         value = _finite(value)
         text = _ENCODER.encode(value)
-    if not text.isascii() and _SURROGATE.search(text) is not None:
+    try:
+        return text, text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: escape it (and every non-ASCII character)
         text = _ASCII_ENCODER.encode(value)
-    return text
+        return text, text.encode()
+
+
+def to_json(value: Any) -> str:
+    """Return ``value`` as compact JSON text that encodes to valid UTF-8 (see the module docstring for how
+    objects, non-finite floats and lone surrogates are written).
+
+    :raises ValueError: for a value that refers to itself (a circular reference)
+    :raises RecursionError: for a value nested deeper than Python's recursion limit lets the encoder go
+    """
+    return _encode(value)[0]
+
+
+def to_json_bytes(value: Any) -> bytes:
+    """:func:`to_json` as UTF-8 bytes (what a response body or an SSE ``data`` line holds).
+
+    :raises ValueError: for a value that refers to itself (a circular reference)
+    :raises RecursionError: for a value nested deeper than Python's recursion limit lets the encoder go
+    """
+    return _encode(value)[1]
 
 
 def to_jsonable(value: Any) -> Any:
@@ -108,7 +122,7 @@ def sse_message(event: str, data: Any, *, id: int | None = None, retry: int | No
     head = "" if id is None else f"id: {id}\n"
     if retry is not None:
         head += f"retry: {retry}\n"
-    return f"{head}event: {event}\ndata: {to_json(data)}\n\n".encode()
+    return f"{head}event: {event}\ndata: ".encode() + _encode(data)[1] + b"\n\n"
 
 
 def sse_comment(text: str) -> bytes:

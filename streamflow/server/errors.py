@@ -39,7 +39,7 @@ from .. import errors as streamflow_errors
 from ..errors import InvalidArgumentError, RequestRejectedError, TransportUnavailableError
 from ..events import ChatModelFinished, Event, RunFailed, TaskFailed, ToolFailed, error_type_name
 from ..run_info import RunError, RunInfo
-from .encoding import to_json
+from .encoding import to_json_bytes
 
 __all__ = [
     "DEFAULT_EXPOSED",
@@ -154,7 +154,7 @@ class ErrorPolicy:
 
 def error_response(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> Response:
     """The app's JSON error answer ``{"status", "error", "message"}``."""
-    body = to_json({"status": status, "error": error, "message": message}).encode()
+    body = to_json_bytes({"status": status, "error": error, "message": message})
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
