@@ -379,6 +379,13 @@ def test_bad_boundary_settings_are_refused(options: dict[str, Any], words: str) 
         Boundary(**options)
 
 
+def test_create_app_checks_the_types_of_boundary_and_errors() -> None:
+    with pytest.raises(InvalidArgumentError, match="boundary must be a Boundary"):
+        create_app({"echo": echo_graph}, boundary={"allowed_hosts": ["*"]})  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="errors an ErrorPolicy"):
+        create_app({"echo": echo_graph}, errors=["*"])  # type: ignore[arg-type]
+
+
 async def test_security_headers_on_the_page_and_the_api(http: httpx.AsyncClient) -> None:
     page = await http.get("/")
     api = await http.get("/graphs")

@@ -556,12 +556,19 @@ def create_app(
     :param errors: which error messages clients may read (:class:`~streamflow.server.errors.ErrorPolicy`;
         default: streamflow's own errors' only)
     :raises InvalidArgumentError: for a ``client_buffer`` that is not a positive int, a negative ``ping``,
-        registry options given with a ready registry or source, or bad registry options
+        registry options given with a ready registry or source, bad registry options, or a ``boundary`` or
+        ``errors`` of another type
     """
     if not isinstance(client_buffer, int) or client_buffer <= 0:
         raise InvalidArgumentError(f"client_buffer must be a positive number of events, got {client_buffer!r}")
     if ping < 0:
         raise InvalidArgumentError(f"ping must be >= 0 seconds, got {ping!r}")
+    boundary = Boundary() if boundary is None else boundary
+    errors = ErrorPolicy() if errors is None else errors
+    if not isinstance(boundary, Boundary) or not isinstance(errors, ErrorPolicy):
+        raise InvalidArgumentError(
+            f"boundary must be a Boundary and errors an ErrorPolicy (or None), got {boundary!r} and {errors!r}"
+        )
     registry_options = [
         name
         for name, value in (
@@ -603,8 +610,6 @@ def create_app(
     ]
     if page:
         routes.insert(0, Route("/", index, methods=["GET"]))
-    boundary = Boundary() if boundary is None else boundary
-    errors = ErrorPolicy() if errors is None else errors
     app = Starlette(
         routes=routes,
         middleware=boundary.middleware(),
