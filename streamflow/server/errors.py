@@ -1,7 +1,7 @@
 """What the HTTP app tells clients about errors, and what it keeps for its log.
 
 An exception raised in a run (by a node, a tool, a model) reaches every viewer of that run: its SSE stream
-(the ``error`` message that ends it, the ``tasks``/``debug`` chunks of a failed task, a ``tool-error``), the
+(the ``error`` message that ends it, the ``tasks``/``debug`` chunks of a failed task), the
 run's info (``GET /runs/{run_id}``) and a thread's state (``GET /threads/{id}/state``). Its message is written
 by whatever raised it and may hold anything that code had at hand: a database address with its password, a
 file path, a user's data. An :class:`ErrorPolicy` decides which messages cross the wire:
@@ -15,7 +15,7 @@ nothing else. ``ErrorPolicy(expose=("*",))`` exposes every message (for developm
 ``ErrorPolicy(expose=(*DEFAULT_EXPOSED, MyPublicError, "myapp.errors.*"))`` adds an app's own.
 
 The full detail stays on the server: a run that fails is logged by its registry with its traceback
-(``run_failed``, for runs in this process) or by its worker (``worker_job_failed``), and a request the app
+(``run_failed``, for runs in this process) or by its worker (``worker_run_failed``), and a request the app
 could not answer is logged with its traceback (``request_failed``) while the client gets a JSON 500 holding
 the error's type and a message the policy allows.
 
@@ -190,9 +190,7 @@ def exception_handlers(policy: ErrorPolicy) -> dict[Any, Handler]:
             error_type=error_type_name(exc),
             error=str(exc),
         )
-        message = "the run store is unreachable now; try again later"
-        if policy.exposes(error_type_name(exc)):
-            message = f"{message} ({exc})"
+        message = "the run store is unreachable now; try again later (the server's log says why)"
         return error_response(503, "ServiceUnavailable", message, headers={"Retry-After": "1"})
 
     async def internal(request: Request, exc: Exception) -> Response:
