@@ -370,6 +370,8 @@ async def test_allowed_hosts_are_configurable() -> None:
         ({"allowed_hosts": ["*example.com"]}, "wildcards"),
         ({"cors": {"allow_origin": ["x"]}}, "'allow_origin'"),
         ({"cors": ["x"]}, "mapping"),
+        ({"cors": {"allow_origins": "https://app.example"}}, "list of origins"),
+        ({"cors": {"allow_origin_regex": "(unclosed"}}, "not a regular expression"),
         ({"max_json_depth": 0}, "positive int"),
         ({"max_json_depth": True}, "positive int"),
     ],

@@ -114,7 +114,8 @@ class Boundary:
     """The settings of the app's boundary (see the module docstring for what each does).
 
     :raises InvalidArgumentError: for an ``allowed_hosts`` that is empty or holds a bad pattern (only
-        ``"*.domain"`` wildcards, or ``"*"``), a ``cors`` with keys ``CORSMiddleware`` does not take, or a
+        ``"*.domain"`` wildcards, or ``"*"``), a ``cors`` with keys ``CORSMiddleware`` does not take, an
+        ``allow_origins`` that is not a list of strings or an ``allow_origin_regex`` that does not compile, or a
         ``max_json_depth`` that is not a positive int
     """
 
@@ -144,6 +145,14 @@ class Boundary:
                 raise InvalidArgumentError(
                     f"cors has options {unknown} CORSMiddleware does not take; allowed: {sorted(_CORS_OPTIONS)}"
                 )
+            origins = self.cors.get("allow_origins", ())
+            if isinstance(origins, str) or not all(isinstance(o, str) for o in origins):
+                raise InvalidArgumentError(f"cors['allow_origins'] must be a list of origins, got {origins!r}")
+            regex = self.cors.get("allow_origin_regex")
+            try:
+                re.compile(regex or "")
+            except (re.error, TypeError) as exc:
+                raise InvalidArgumentError(f"cors['allow_origin_regex'] is not a regular expression: {exc}") from None
         if not _is_depth(self.max_json_depth):
             raise InvalidArgumentError(f"max_json_depth must be a positive int, got {self.max_json_depth!r}")
 
