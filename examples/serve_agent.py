@@ -32,7 +32,8 @@ from httpx_sse import aconnect_sse
 from streamflow.graph import get_stream_writer
 from streamflow.graph.compiled import CompiledStateGraph
 from streamflow.messages import AIMessage
-from streamflow.server import create_app
+from streamflow.server import Boundary, create_app
+from streamflow.server.boundary import DEFAULT_ALLOWED_HOSTS
 from streamflow.tools import create_react_agent, tool
 
 ANSWER = "Streams let a run show its work as it happens: tokens, node steps and tool progress, all as events."
@@ -120,6 +121,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        help="a host name browsers reach the app by, beside the loopback names (repeatable), e.g. when serving "
+        "on --host 0.0.0.0 to other machines",
+    )
     parser.add_argument("--smoke", action="store_true", help="ask one question on a free port and exit")
     parser.add_argument(
         "--agent",
@@ -140,9 +148,10 @@ def main() -> None:
         from agent_demo import local_extra_installed, make_model
 
         kind = args.model or ("local" if local_extra_installed() else "fake")
-        app = create_app({"agent": build_demo_agent(make_model(kind, base_url=args.base_url))})
+        graphs = {"agent": build_demo_agent(make_model(kind, base_url=args.base_url))}
     else:
-        app = create_app({"agent": build_agent})
+        graphs = {"agent": build_agent}
+    app = create_app(graphs, boundary=Boundary(allowed_hosts=[*DEFAULT_ALLOWED_HOSTS, *args.allowed_host]))
     print(f"serving on http://{args.host}:{args.port}/")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 

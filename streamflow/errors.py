@@ -19,6 +19,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     │   ├── UnknownCheckpointError(LookupError)   a checkpoint id a thread does not have
     │   ├── UnknownInterruptError                 a resume naming an interrupt the thread does not wait on
     │   └── OutputParserException                 an output parser given what it cannot parse (LangChain's name)
+    │   └── RequestRejectedError                  a request the HTTP app refuses at its boundary (a 4xx answer)
     ├── ChannelClosedError(anyio.ClosedResourceError)
     │                                             publish or subscribe on a closed channel
     ├── ReplayUnavailableError(LookupError)       replay asked for events already evicted
@@ -116,6 +117,7 @@ __all__ = [
     "GraphInterrupt",
     "OutputParserException",
     "UnknownInterruptError",
+    "RequestRejectedError",
 ]
 
 
@@ -446,6 +448,20 @@ class UnknownInterruptError(InvalidArgumentError):
         super().__init__(message)
         self.interrupt_ids = tuple(interrupt_ids)
         self.pending_ids = tuple(pending_ids)
+
+
+class RequestRejectedError(InvalidArgumentError):
+    """A request the HTTP app refuses at its boundary (a body that is not valid JSON, an id outside the id
+    rule ...), answered with ``status`` and the app's JSON error shape.
+
+    :ivar status: the HTTP status code of the answer (4xx)
+    :ivar error: the ``error`` field of the answer (``"InvalidJSON"``, ``"InvalidBody"`` ...)
+    """
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
 
 
 class ParentCommand(GraphBubbleUp):

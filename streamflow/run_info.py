@@ -52,7 +52,10 @@ class RunError:
     type: str
     """The class name of the exception the run failed with (``"ValueError"``), without its module."""
     message: str
-    """The exception's message (``str(exc)``)."""
+    """The exception's message (``str(exc)``), or what the app's error policy lets a client read of it."""
+    error_type: str = ""
+    """The exception's qualified class name (``"builtins.ValueError"``, as events name it); ``""`` where
+    unknown. Not part of the JSON form: the app's error policy decides by it."""
 
 
 @attrs.frozen

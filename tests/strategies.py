@@ -10,6 +10,8 @@ unchanged: no tuples, str keys, finite floats) for the wire form.
 
 from __future__ import annotations
 
+import json
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -433,3 +435,89 @@ owner_ops = st.lists(
 )
 """Operations on the runs of three principals: ``("start", owner)``, or ``("cancel", k)``: cancel the ``k``-th
 run started so far (modulo their number)."""
+# -- requests at the HTTP boundary (tests/test_server_fuzz.py) -------------------------------------------
+
+any_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=12)
+"""Any text, lone surrogates and control characters included (what ``JSON.parse`` of escapes can make)."""
+nasty_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()  # NaN and the infinities included: json.dumps writes them as bare words
+    | any_text
+    | st.sampled_from(["", "run-1", "a/b", "../x", "é", "\ud800", "x" * 300, "demo", "values"])
+)
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+nasty_json: st.SearchStrategy[Any] = st.recursive(
+    nasty_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(any_text, inner, max_size=3),
+    max_leaves=8,
+)
+"""JSON values with everything a client can put in them: NaN, huge numbers, lone surrogates, odd keys."""
+
+
+@st.composite
+def request_bodies(draw: st.DrawFn, graphs: list[str]) -> bytes | None:
+    """A request body as bytes (None: no body): JSON shaped like the routes' bodies with nasty values in
+    it, arbitrary JSON, nesting far beyond any limit, or bytes that are not JSON at all."""
+    kind = draw(st.sampled_from(["shaped", "shaped", "shaped", "any", "deep", "bytes", "none"]))
+    if kind == "none":
+        return None
+    if kind == "deep":
+        depth = draw(st.sampled_from([63, 64, 65, 200, 470, 971, 5000]))
+        return f'{{"graph": "{graphs[0]}", "input": {{"text": {_deep(depth)}}}}}'.encode()
+    if kind == "bytes":
+        return draw(st.binary(max_size=40) | st.sampled_from([b"\xff\xfe", b"{", b'"\xed\xa0\x80"', b"NaN"]))
+    if kind == "any":
+        value = draw(nasty_json)
+    else:
+        field = st.sampled_from(graphs) | nasty_scalars
+        run_id = st.none() | nasty_scalars | st.uuids().map(str) | st.text("abc-_.~:/ ", min_size=1, max_size=8)
+        config = st.fixed_dictionaries(
+            {},
+            optional={
+                "run_id": run_id,
+                "tags": nasty_json,
+                "recursion_limit": nasty_scalars,
+                "configurable": st.fixed_dictionaries({}, optional={"thread_id": run_id}) | nasty_json,
+                "metadata": nasty_json,
+            },
+        )
+        value = draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "graph": field,
+                    "input": st.fixed_dictionaries({}, optional={"text": nasty_json}) | nasty_json,
+                    "config": config | nasty_json,
+                    "thread_id": run_id,
+                    "metadata": nasty_json,
+                    "stream_mode": nasty_json | st.sampled_from(["values", ["updates", "tasks"]]),
+                    "command": st.fixed_dictionaries({}, optional={"resume": nasty_json}) | nasty_json,
+                },
+            )
+        )
+    if draw(st.booleans()):  # ASCII: lone surrogates as \\uXXXX escapes, NaN/Infinity as bare words
+        return json.dumps(value).encode()
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")  # raw surrogate bytes
+
+
+path_segments = st.sampled_from(
+    ["run-1", "t-1", "nope", "%2F", "..", "%ED%A0%80", "%FF", "a%20b", "x" * 300]
+) | any_text.map(lambda text: urllib.parse.quote(text.encode("utf-8", "surrogatepass"), safe=""))
+"""A path parameter as it appears in a URL (percent-encoded; some encode bytes that are not UTF-8)."""
+query_values = any_text.map(
+    lambda text: text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+) | st.sampled_from(
+    ["values", "updates,tasks", "nope", "-1", "99999999999999999999", "true", "maybe", "running", "0", ""]
+)
+"""A query parameter value."""
+content_types = st.sampled_from(
+    ["application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded", None]
+)
+"""A request's Content-Type (None: not sent)."""

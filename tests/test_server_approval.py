@@ -17,6 +17,7 @@ import pytest
 
 from streamflow.messages import AIMessage, HumanMessage, ToolCall, ToolMessage
 from streamflow.server import create_app
+from streamflow.server.errors import DEFAULT_EXPOSED, ErrorPolicy
 from streamflow.tools import create_react_agent, tool
 from tests.server_support import Message, chunks, load_example, read_stream, serve
 
@@ -37,7 +38,8 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         {
             "agent": lambda: serve_agent.build_agent(token_delay=0.0, step_delay=0.0),
             "demo": lambda: agent_demo.build_agent(agent_demo.fake_model()),
-        }
+        },
+        errors=ErrorPolicy(expose=(*DEFAULT_EXPOSED, ValueError)),  # the agents' answers to a bad resume
     )
     async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
         yield client

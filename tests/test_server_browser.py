@@ -74,6 +74,8 @@ async def test_ask_watch_tokens_nodes_progress_and_resume_after_reload(tmp_path:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
             page = await browser.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
             await page.goto(url + "/")
             await page.wait_for_selector("body[data-ready=true]")
             await page.fill("#question", "Does a reload lose tokens?")
@@ -101,6 +103,7 @@ async def test_ask_watch_tokens_nodes_progress_and_resume_after_reload(tmp_path:
             assert nodes == [["agent", "done"], ["tools", "done"], ["agent", "done"]]
             debug = await page.text_content("#debug") or ""
             assert "end" in debug and "lag" not in debug
+            assert not [line for line in console if "Content Security Policy" in line], console
             await page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
             assert (tmp_path / "page.png").stat().st_size > 0
         finally:

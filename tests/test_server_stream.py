@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypedDict
 
 import anyio
@@ -104,7 +105,11 @@ def test_a_trimmed_cursor_is_reported_then_the_retained_rest_follows(modes: list
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.characters(codec=None, exclude_categories=())),  # lone surrogates too
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=20,
 )
@@ -114,6 +119,12 @@ JSON = st.recursive(
 def test_any_json_value_survives_sse_framing(value: Any, seq: int) -> None:
     ((got_id, event, data),) = parse(sse_message("custom", value, id=seq))
     assert (got_id, event, data) == (str(seq), "custom", value)
+
+
+@given(value=st.sampled_from([math.nan, math.inf, -math.inf]))
+def test_floats_json_has_no_number_for_are_written_as_their_names(value: float) -> None:
+    ((_, _, data),) = parse(sse_message("custom", {"x": [value]}, id=1))
+    assert data == {"x": [{math.inf: "Infinity", -math.inf: "-Infinity"}.get(value, "NaN")]}
 
 
 def test_objects_json_cannot_carry_are_written_as_their_repr() -> None:

@@ -18,6 +18,7 @@ from streamflow.checkpoint.memory import InMemorySaver
 from streamflow.errors import InvalidArgumentError
 from streamflow.graph import END, START, StateGraph
 from streamflow.server import RunRegistry, create_app
+from streamflow.server.errors import ErrorPolicy
 from streamflow.types import interrupt
 from tests.extras import require_extra
 from tests.server_support import Gate, chunks, read_stream, serve
@@ -199,7 +200,8 @@ async def test_a_run_without_input_on_a_failed_thread_finishes_it_without_runnin
         .add_edge("add", "note")
         .compile()
     )
-    async with serve(create_app({"g": graph})) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
+    app = create_app({"g": graph}, errors=ErrorPolicy(expose=[RuntimeError]))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as http:
         await http.post("/threads", json={"thread_id": "f"})
         started = (await http.post("/threads/f/runs", json={"input": {"count": 1}})).json()
         assert (await read_stream(http, started["stream_url"]))[-1].event == "error"

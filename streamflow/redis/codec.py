@@ -11,7 +11,10 @@ were:
   "fields": {...}}``.
 
 Everything else must be a JSON value (dict with string keys, list, str, int, float, bool, None); any other
-type is refused with :class:`~streamflow.errors.NotSerializableError` naming it and where it was found.
+type is refused with :class:`~streamflow.errors.NotSerializableError` naming it and where it was found, as is
+a value nested deeper than Python's recursion limit lets the encoder go (about 450 levels). Text holding a
+lone surrogate (a ``str`` no UTF-8 encoder can write) is written with ``\\uXXXX`` escapes and comes back the
+same; ``NaN`` and infinities come back as the floats they were.
 This module does no I/O and does not need redis-py.
 """
 
@@ -79,12 +82,15 @@ def to_json_value(value: Any, where: str = "the payload") -> Any:
 def check_payload(data: Any) -> None:
     """Check that custom data can cross the wire (a run's payload check, installed by a sink).
 
-    :raises NotSerializableError: when ``data`` holds a value of a type the wire form cannot carry; the
-        message names the type and where it sits in ``data``
+    :raises NotSerializableError: when ``data`` holds a value of a type the wire form cannot carry (the
+        message names the type and where it sits in ``data``), or is nested too deeply
     """
     if data.__class__ in _PLAIN:
         return
-    to_json_value(data, "custom data")
+    try:
+        to_json_value(data, "custom data")
+    except RecursionError:
+        raise _too_deep("custom data") from None
 
 
 def _hook(obj: dict[str, Any]) -> Any:
@@ -101,20 +107,42 @@ def _hook(obj: dict[str, Any]) -> Any:
 
 
 _dumps: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps_ascii: Callable[[Any], str] = json.JSONEncoder(ensure_ascii=True, separators=(",", ":")).encode
 _loads = json.JSONDecoder(object_hook=_hook).decode
+
+
+def _utf8(value: Any) -> bytes:
+    """UTF-8 JSON of a tagged value; with ``\\uXXXX`` escapes when it holds a lone surrogate."""
+    try:
+        return _dumps(value).encode()
+    except UnicodeEncodeError:
+        return _dumps_ascii(value).encode()
+
+
+def _too_deep(where: str) -> NotSerializableError:
+    return NotSerializableError(
+        f"{where} is nested deeper than a wire transport (JSON) can encode here (Python's recursion limit); "
+        "flatten it, or keep it out of what the run streams"
+    )
 
 
 def encode_event(event: Event) -> bytes:
     """Return the wire form of ``event``: UTF-8 JSON of its tagged dict form.
 
-    :raises NotSerializableError: when a field holds a value the wire form cannot carry; the message names
-        the event kind, the field and the value's type
+    :raises NotSerializableError: when a field holds a value the wire form cannot carry (the message names
+        the event kind, the field and the value's type), or one nested too deeply
     """
     out = event.to_dict()
     for name, value in out.items():
         if value.__class__ not in _PLAIN:
-            out[name] = to_json_value(value, f"the {event.kind} event[{name!r}]")
-    return _dumps(out).encode()
+            try:
+                out[name] = to_json_value(value, f"the {event.kind} event[{name!r}]")
+            except RecursionError:
+                raise _too_deep(f"the {event.kind} event[{name!r}]") from None
+    try:
+        return _utf8(out)
+    except RecursionError:
+        raise _too_deep(f"the {event.kind} event") from None
 
 
 def decode_event(data: bytes | str) -> Event:
@@ -133,9 +161,13 @@ def decode_event(data: bytes | str) -> Event:
 def encode_value(value: Any, where: str = "the value") -> bytes:
     """Return any payload (a run's input, a config) in the wire form: UTF-8 JSON with tagged objects.
 
-    :raises NotSerializableError: when ``value`` holds a type the wire form cannot carry (names it and where)
+    :raises NotSerializableError: when ``value`` holds a type the wire form cannot carry (names it and where),
+        or is nested too deeply
     """
-    return _dumps(to_json_value(value, where)).encode()
+    try:
+        return _utf8(to_json_value(value, where))
+    except RecursionError:
+        raise _too_deep(where) from None
 
 
 def decode_value(data: bytes | str) -> Any:

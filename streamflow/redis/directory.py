@@ -324,7 +324,9 @@ def _info(run_id: str, raw: dict[bytes, bytes], top: Any, bottom: Any, *, outcom
         if isinstance(event, RunFinished):
             output = event.output
         elif isinstance(event, RunFailed):
-            error = RunError(type=event.error_type.rsplit(".", 1)[-1], message=event.error_message)
+            error = RunError(
+                type=event.error_type.rsplit(".", 1)[-1], message=event.error_message, error_type=event.error_type
+            )
     return RunInfo(
         run_id=run_id,
         graph=raw.get(b"graph", b"").decode(),

@@ -241,6 +241,8 @@ class RedisWorker(RedisClientUser):
             del self._live[job.run_id]
             self._counts[run.status if run.status in self._counts else "failed"] += 1
             _log.info("worker_run_ended", run_id=job.run_id, status=run.status, consumer=self.consumer)
+            if run.status == "failed" and run.error is not None:  # the whole story, which clients may not read
+                _log.error("worker_run_failed", run_id=job.run_id, graph=job.graph, exc_info=run.error)
 
     async def _end_unstarted(self, job: Job, event: Event) -> None:
         """Write a run that ends before it starts: one terminal event, and the directory entry."""

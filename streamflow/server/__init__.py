@@ -6,7 +6,9 @@ Needs the ``server`` extra (``pip install 'streamflow[server]'``: Starlette, sse
 worker processes are served through Redis by :class:`~streamflow.server.redis_source.RedisRunSource` (needs the
 ``redis`` extra too; imported on first use, so the ``server`` extra works without it). Who may do what is
 :class:`~streamflow.server.auth.Auth` (owners of runs and threads), how much one client can make the app hold
-is :class:`~streamflow.server.limits.Limits`.
+is :class:`~streamflow.server.limits.Limits`, what crosses the app's boundary is set by a :class:`Boundary`
+(trusted hosts, CORS, JSON bodies, security headers; :mod:`streamflow.server.boundary`) and an
+:class:`ErrorPolicy` (which error messages clients may read; :mod:`streamflow.server.errors`).
 """
 
 from typing import Any
@@ -17,7 +19,9 @@ from .app import create_app as create_app
 from .auth import Auth as Auth
 from .auth import AuthContext as AuthContext
 from .auth import User as User
+from .boundary import Boundary as Boundary
 from .encoding import to_json as to_json
+from .errors import ErrorPolicy as ErrorPolicy
 from .limits import Limits as Limits
 from .registry import RunRegistry as RunRegistry
 from .source import LocalRunSource as LocalRunSource
@@ -28,6 +32,8 @@ from .stream import StreamRequest as StreamRequest
 __all__ = [
     "Auth",
     "AuthContext",
+    "Boundary",
+    "ErrorPolicy",
     "Limits",
     "LocalRunSource",
     "RedisRunSource",

@@ -64,11 +64,19 @@ Where runs live is a :class:`~streamflow.server.source.RunSource`: in this proce
 Every route, message shape and status code is the same for both.
 
 Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong and what is allowed>}``:
-400 for malformed JSON or query values and unknown stream modes, 404 for an unknown graph or run, 422 for
-a body or input the graph does not accept, 404 for an unknown thread or checkpoint id, 409 for a second run on
-a busy thread, 501 for thread routes on a source whose runs execute elsewhere, 503 when the registry is full of
-live runs. Limits (:mod:`streamflow.server.limits`): 413 for a body over ``max_body``, 429 (with
-``Retry-After``) for a principal at its ``max_live_runs``.
+400 for malformed JSON (``InvalidJSON``: not JSON, ``NaN``/``Infinity``, a lone surrogate, nested deeper than
+the boundary's ``max_json_depth``) or query values and unknown stream modes, 403 for a browser's write from
+another origin, 404 for an unknown graph or run, 415 for a body that is not ``application/json``, 422 for a body
+or input the graph does not accept (a ``run_id`` or ``thread_id`` outside
+:data:`~streamflow.server.boundary.ID_RULE` too), 404 for an unknown thread or checkpoint id, 409 for a second run
+on a busy thread, 501 for thread routes on a source whose runs execute elsewhere, 503 when the registry is full of
+live runs or the run store (Redis) is unreachable, 500 for anything else (the error's type and, when the error
+policy exposes it, its message; never a traceback). A ``Host`` the app does not trust is answered 400
+``Invalid host header`` in plain text (Starlette's ``TrustedHostMiddleware``). The boundary (trusted hosts, CORS,
+cross-origin writes, content type, security headers) is described in :mod:`streamflow.server.boundary`; what
+clients read of errors raised in runs, in :mod:`streamflow.server.errors`.
+Limits (:mod:`streamflow.server.limits`): 413 for a body over ``max_body``, 429 (with ``Retry-After``) for a
+principal at its ``max_live_runs``.
 
 With ``create_app(..., auth=...)`` (:mod:`streamflow.server.auth`): 401 for a request the authenticate hook
 refuses (every route but the page), 403 for an action an authorize hook refuses; each run and thread is its
@@ -89,7 +97,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 from collections.abc import AsyncIterator, Mapping
 from importlib import resources
 from typing import Any
@@ -126,7 +133,9 @@ from ..graph.constants import Command
 from ..modes import ViewSpec
 from ..run_info import ENDED, check_statuses
 from .auth import Auth, authenticated_user, authorize, authorize_run, authorize_thread, check_auth, owned_config
-from .encoding import to_json
+from .boundary import Boundary, check_config_ids, check_id, page_csp, read_json
+from .encoding import to_json_bytes
+from .errors import ErrorPolicy, exception_handlers
 from .limits import BodyLimitMiddleware, Limits, RunLimiter
 from .registry import DEFAULT_MAX_RUNS, DEFAULT_RETENTION, GraphSource, RunRegistry
 from .source import LocalRunSource, RunSource, SSEStream
@@ -169,7 +178,7 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return to_json(content).encode()
+        return to_json_bytes(content)
 
 
 def _error(status: int, error: str, message: str) -> JSONResponse:
@@ -200,6 +209,10 @@ def _status_of(exc: Exception) -> int:
 
 async def _streamflow_error(request: Request, exc: Exception) -> Response:
     status = _status_of(exc)
+    if status == 500:
+        _log.error("request_failed", method=request.method, path=request.url.path, exc_info=exc)
+        errors: ErrorPolicy = request.app.state.errors
+        return _error(status, type(exc).__name__, errors.exception_message(exc))
     response = _error(status, type(exc).__name__, str(exc))
     if isinstance(exc, TooManyRunsError):
         response.headers["Retry-After"] = str(exc.retry_after)
@@ -262,10 +275,16 @@ def _source(request: Request) -> RunSource:
 # -- endpoints -----------------------------------------------------------------------------------------
 
 
-async def index(request: Request) -> Response:
-    """``GET /``: the web page."""
+@functools.cache
+def _page() -> tuple[str, str]:
     html = resources.files("streamflow.server").joinpath("static/index.html").read_text(encoding="utf-8")
-    return HTMLResponse(html)
+    return html, page_csp(html)
+
+
+async def index(request: Request) -> Response:
+    """``GET /``: the web page (with a ``Content-Security-Policy`` allowing its own inline script and style)."""
+    html, csp = _page()
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
 async def list_graphs(request: Request) -> Response:
@@ -278,10 +297,7 @@ async def start_run(request: Request) -> Response:
     """``POST /runs``: start (or queue) a run; 201 with its info."""
     source = _source(request)
     await authenticated_user(request)
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError as exc:
-        return _error(400, "InvalidJSON", f"the request body is not valid JSON: {exc}")
+    body = await read_json(request, None)
     if not isinstance(body, dict):
         return _error(
             422, "InvalidBody", 'the body must be a JSON object {"graph": name, "input": {...}, "config": {...}}'
@@ -297,6 +313,7 @@ async def start_run(request: Request) -> Response:
     config = body.get("config")
     if config is not None and not isinstance(config, dict):
         return _error(422, "InvalidBody", f"'config' must be a JSON object, got {config!r}")
+    check_config_ids(config)
     owner = await authorize(request, "runs", "create", {"graph": name, "input": body.get("input"), "config": config})
     config = await owned_config(request, config)
     async with request.app.state.limiter.admit(source, owner):
@@ -320,7 +337,8 @@ async def get_run(request: Request) -> Response:
     """``GET /runs/{run_id}``: the run's info with its output or error."""
     await authorize_run(request, "read", request.path_params["run_id"])
     info = await _source(request).get(request.path_params["run_id"])
-    return JSONResponse(info.to_dict(outcome=True))
+    errors: ErrorPolicy = request.app.state.errors
+    return JSONResponse(errors.run_info(info).to_dict(outcome=True))
 
 
 async def cancel_run(request: Request) -> Response:
@@ -346,6 +364,7 @@ async def stream_run(request: Request) -> Response:
             after_seq=_after_seq(request),
             buffer_size=settings.client_buffer,
             retry=settings.retry,
+            errors=request.app.state.errors,
         )
     except UnknownStreamModeError:
         raise
@@ -399,11 +418,11 @@ def _threads(request: Request) -> ThreadRegistry | Response:
 
 
 async def _json_object(request: Request, shape: str, allowed: tuple[str, ...]) -> dict[str, Any] | Response:
-    """The request's JSON object body (an empty body is ``{}``), or the error response saying what is wrong."""
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        return _error(400, "InvalidJSON", f"the request body is not valid JSON: {exc}")
+    """The request's JSON object body (an empty body is ``{}``), or the error response saying what is wrong.
+
+    :raises RequestRejectedError: for a body that is not valid JSON (see :func:`~streamflow.server.boundary.read_json`)
+    """
+    body = await read_json(request, {})
     if not isinstance(body, dict):
         return _error(422, "InvalidBody", f"the body must be a JSON object {shape}")
     unknown = sorted(set(body) - set(allowed))
@@ -421,6 +440,8 @@ async def create_thread(request: Request) -> Response:
     body = await _json_object(request, _THREAD_BODY, ("thread_id", "metadata"))
     if isinstance(body, Response):
         return body
+    if isinstance(body.get("thread_id"), str) and body["thread_id"]:
+        check_id("'thread_id'", body["thread_id"])
     owner = await authorize(request, "threads", "create", {k: body.get(k) for k in ("thread_id", "metadata")})
     if owner is None:
         entry = threads.create(body.get("thread_id"), body.get("metadata"))
@@ -453,6 +474,8 @@ async def start_thread_run(request: Request) -> Response:
         return body
     if "command" in body and body.get("input") is not None:
         return _error(422, "InvalidBody", "give either 'input' (a new run) or 'command' (a resume), not both")
+    if isinstance(body.get("config"), dict):
+        check_config_ids(body["config"])
     modes = body.get("stream_mode", ["values"])
     if isinstance(modes, str):
         modes = [modes]
@@ -502,7 +525,7 @@ async def get_thread_state(request: Request) -> Response:
         return _error(400, "InvalidQuery", str(exc))
     await authorize_thread(request, "read", request.path_params["thread_id"])
     snapshot = await threads.state(request.path_params["thread_id"], checkpoint_id=checkpoint_id, graph=graph)
-    return JSONResponse(snapshot_to_dict(snapshot))
+    return JSONResponse(_exposed(request, snapshot_to_dict(snapshot)))
 
 
 async def get_thread_history(request: Request) -> Response:
@@ -524,7 +547,15 @@ async def get_thread_history(request: Request) -> Response:
         return _error(400, "InvalidQuery", str(exc))
     await authorize_thread(request, "read", request.path_params["thread_id"])
     history = await threads.history(request.path_params["thread_id"], limit=limit, before=before, graph=graph)
-    return JSONResponse({"history": [snapshot_to_dict(snapshot) for snapshot in history]})
+    return JSONResponse({"history": [_exposed(request, snapshot_to_dict(snapshot)) for snapshot in history]})
+
+
+def _exposed(request: Request, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot's JSON form with its tasks' errors as the app's error policy lets clients read them."""
+    errors: ErrorPolicy = request.app.state.errors
+    for task in snapshot["tasks"]:
+        task["error"] = errors.task_error(task["error"])
+    return snapshot
 
 
 @contextlib.asynccontextmanager
@@ -549,6 +580,8 @@ def create_app(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     auth: Auth | None = None,
     limits: Limits | None = None,
+    boundary: Boundary | None = None,
+    errors: ErrorPolicy | None = None,
 ) -> Starlette:
     """Build the app serving the runs of ``graphs`` (see the module docstring for the routes).
 
@@ -574,10 +607,15 @@ def create_app(
         default) serves every client alike
     :param limits: the maximum request body and live runs per principal
         (:class:`~streamflow.server.limits.Limits`; its defaults when None)
+    :param boundary: trusted hosts, CORS, JSON depth and security headers
+        (:class:`~streamflow.server.boundary.Boundary`; default: loopback hosts only, CORS off, 64 levels,
+        headers on)
+    :param errors: which error messages clients may read (:class:`~streamflow.server.errors.ErrorPolicy`;
+        default: streamflow's own errors' only)
     :raises InvalidArgumentError: for a ``client_buffer`` that is not a positive int, a negative ``ping``,
         registry options given with a ready registry or source, bad registry options, an ``auth`` that is
-        not an :class:`~streamflow.server.auth.Auth` with an authenticate hook, or ``limits`` that are not a
-        :class:`~streamflow.server.limits.Limits`
+        not an :class:`~streamflow.server.auth.Auth` with an authenticate hook, ``limits`` that are not a
+        :class:`~streamflow.server.limits.Limits`, or a ``boundary`` or ``errors`` of another type
     """
     if not isinstance(client_buffer, int) or client_buffer <= 0:
         raise InvalidArgumentError(f"client_buffer must be a positive number of events, got {client_buffer!r}")
@@ -587,6 +625,12 @@ def create_app(
     limits = Limits() if limits is None else limits
     if not isinstance(limits, Limits):
         raise InvalidArgumentError(f"limits must be a streamflow.server.limits.Limits, got {type(limits).__name__}")
+    boundary = Boundary() if boundary is None else boundary
+    errors = ErrorPolicy() if errors is None else errors
+    if not isinstance(boundary, Boundary) or not isinstance(errors, ErrorPolicy):
+        raise InvalidArgumentError(
+            f"boundary must be a Boundary and errors an ErrorPolicy (or None), got {boundary!r} and {errors!r}"
+        )
     registry_options = [
         name
         for name, value in (
@@ -630,10 +674,16 @@ def create_app(
         routes.insert(0, Route("/", index, methods=["GET"]))
     app = Starlette(
         routes=routes,
-        exception_handlers={StreamflowError: _streamflow_error, HTTPException: _http_error},
+        middleware=[*boundary.middleware(), Middleware(BodyLimitMiddleware, max_body=limits.max_body)],
+        exception_handlers={
+            **exception_handlers(errors),
+            StreamflowError: _streamflow_error,
+            HTTPException: _http_error,
+        },
         lifespan=_lifespan,
-        middleware=[Middleware(BodyLimitMiddleware, max_body=limits.max_body)],
     )
+    app.state.boundary = boundary
+    app.state.errors = errors
     app.state.source = source
     app.state.owns_source = isinstance(graphs, Mapping)
     app.state.streams = StreamSettings(client_buffer, ping, retry)

@@ -341,7 +341,7 @@ class RemoteRunStream(SSEStreamBase):
                         async for chunk in chunks:
                             yield chunk
         except (NoTerminalEventError, TransportUnavailableError, UnknownRunError, *_UNREACHABLE) as exc:
-            yield lost_message(exc, self._after_seq)
+            yield lost_message(exc, self._after_seq, self.request.errors)
         finally:
             self.close()
 

@@ -253,6 +253,9 @@ class RunRegistry:
             entry.finished_at = time.time()
             entry.ended_at_clock = self._clock()
             _log.info("run_ended", run_id=entry.run.run_id, graph=entry.graph, status=entry.run.status)
+            error = entry.run.error
+            if entry.run.status == "failed" and error is not None:  # the whole story, which clients may not read
+                _log.error("run_failed", run_id=entry.run.run_id, graph=entry.graph, exc_info=error)
 
     def _evict_one(self) -> None:
         ended = [e for e in self._entries.values() if e.ended_at_clock is not None]

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from ..events import error_type_name
 from ..run_info import RunError, RunInfo, RunStatus
 from .registry import RunRegistry
 from .stream import RunStream, StreamRequest
@@ -179,7 +180,10 @@ class LocalRunSource:
         if info.status == "finished":
             return attrs.evolve(info, output=await run.result())
         if info.status == "failed" and run.error is not None:
-            return attrs.evolve(info, error=RunError(type=type(run.error).__name__, message=str(run.error)))
+            error = run.error
+            return attrs.evolve(
+                info, error=RunError(type=type(error).__name__, message=str(error), error_type=error_type_name(error))
+            )
         return info
 
     async def cancel(self, run_id: str) -> RunInfo:

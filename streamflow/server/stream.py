@@ -22,7 +22,10 @@ What a client receives, in order (shapes of ``data`` are JSON):
     silent gap.
 ``end`` / ``error`` / ``cancelled`` (``id`` = the event's ``seq``), the last message
     ``{"status": "finished", "output"}``, ``{"status": "failed", "error_type", "error_message"}`` or
-    ``{"status": "cancelled", "reason"}``; the response ends after it. For a run executing elsewhere whose
+    ``{"status": "cancelled", "reason"}``; the response ends after it. ``error_message`` (here, and
+    in the ``error`` of a failed task's ``tasks``/``debug`` chunk) is what the request's
+    :class:`~streamflow.server.errors.ErrorPolicy` lets the client read: by default the message of streamflow's
+    own errors, and :data:`~streamflow.server.errors.HIDDEN` for any other. For a run executing elsewhere whose
     outcome cannot be known (its worker died, Redis stayed unreachable, no worker took it), ``error`` has
     ``{"status": "unknown", "seq": null, "error_type", "error_message"}`` and ``id`` = the last ``seq`` sent.
 
@@ -54,6 +57,7 @@ from ..filters import EventFilter
 from ..graph import Run
 from ..modes import INTERRUPT_KEY, Projector, ViewSpec
 from .encoding import sse_message
+from .errors import FAILURE_EVENTS, ErrorPolicy
 
 __all__ = [
     "DEFAULT_BUFFER_SIZE",
@@ -84,8 +88,11 @@ WRITE_BATCH = 64
 letting other tasks run between them)."""
 
 
-def terminal_message(event: Event) -> bytes:
-    """The ``end``, ``error`` or ``cancelled`` message for a run's terminal event (``id`` = its ``seq``)."""
+def terminal_message(event: Event, errors: ErrorPolicy | None = None) -> bytes:
+    """The ``end``, ``error`` or ``cancelled`` message for a run's terminal event (``id`` = its ``seq``).
+
+    :param errors: what the client may read of a failure's message (None: all of it)
+    """
     if isinstance(event, RunFinished):
         return sse_message("end", {"status": "finished", "seq": event.seq, "output": event.output}, id=event.seq)
     if isinstance(event, RunFailed):
@@ -93,7 +100,9 @@ def terminal_message(event: Event) -> bytes:
             "status": "failed",
             "seq": event.seq,
             "error_type": event.error_type,
-            "error_message": event.error_message,
+            "error_message": event.error_message
+            if errors is None
+            else errors.message(event.error_type, event.error_message),
         }
         return sse_message("error", data, id=event.seq)
     if isinstance(event, RunCancelled):
@@ -112,15 +121,16 @@ def lag_message(first_seq: int, last_seq: int, reason: str = EVICTED) -> bytes:
     return sse_message("lag", data, id=last_seq)
 
 
-def lost_message(error: BaseException, last_seq: int) -> bytes:
+def lost_message(error: BaseException, last_seq: int, errors: ErrorPolicy | None = None) -> bytes:
     """The ``error`` message that ends a stream whose run's outcome cannot be known (``status``
     ``"unknown"``: the transport failed, or the process executing the run died); ``id`` = ``last_seq``, the
-    last ``seq`` the client was sent, so a reconnect resumes after it."""
+    last ``seq`` the client was sent, so a reconnect resumes after it. ``errors`` decides what the client may
+    read of ``error``'s message (None: all of it)."""
     data = {
         "status": "unknown",
         "seq": None,
         "error_type": error_type_name(error),
-        "error_message": str(error),
+        "error_message": str(error) if errors is None else errors.exception_message(error),
     }
     return sse_message("error", data, id=last_seq)
 
@@ -147,12 +157,14 @@ class ChunkEncoder:
     events in order).
 
     :param spec: the stream modes, ``subgraphs`` and version
+    :param errors: what the client may read of the error messages failure events carry (None: all of them)
     """
 
-    __slots__ = ("_projector",)
+    __slots__ = ("_errors", "_projector")
 
-    def __init__(self, spec: ViewSpec) -> None:
+    def __init__(self, spec: ViewSpec, errors: ErrorPolicy | None = None) -> None:
         self._projector = Projector(spec.table(), _mode_and_chunk)
+        self._errors = errors
 
     def prime(self, event: Event) -> None:
         """Run ``event`` through the projections, sending nothing (an event the client already has)."""
@@ -174,6 +186,8 @@ class ChunkEncoder:
         """The messages of the chunks ``event`` yields (several when it yields chunks for several modes,
         all with ``id`` = its ``seq``), or None when it yields none."""
         chunks: list[tuple[str, Any]] = []
+        if self._errors is not None and event.__class__ in _FAILURES:
+            event = self._errors.event(event)
         self._projector.project(event, chunks)
         if not chunks:
             return None
@@ -190,6 +204,9 @@ class ChunkEncoder:
                     part["interrupts"] = []
             parts.append(sse_message(mode, part, id=seq))
         return b"".join(parts)
+
+
+_FAILURES = frozenset(FAILURE_EVENTS)
 
 
 def _frozen_names(names: Iterable[str] | None) -> frozenset[str] | None:
@@ -217,6 +234,9 @@ class StreamRequest:
     """Events buffered for the client before it falls back on a replay buffer (> 0)."""
     retry: int = DEFAULT_RETRY
     """The reconnection delay told to the client, in milliseconds."""
+    errors: ErrorPolicy = attrs.field(factory=ErrorPolicy)
+    """What the client may read of error messages (see :mod:`streamflow.server.errors`); streamflow's own
+    errors' messages by default."""
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.after_seq, int) or isinstance(self.after_seq, bool) or self.after_seq < 0:
@@ -254,7 +274,7 @@ class SSEStreamBase:
         self.started_after = request.after_seq
         self._after_seq = request.after_seq
         self._filter = request.event_filter()
-        self._encoder = ChunkEncoder(request.spec)
+        self._encoder = ChunkEncoder(request.spec, request.errors)
         self._ended = False  # the terminal message was written
         self._lagged = False  # the subscription dropped events: the stream subscribes again from ``after_seq``
         self._ready = False  # the last batch was full: more may be ready, let other tasks run first
@@ -315,7 +335,7 @@ class SSEStreamBase:
                     break
                 self._after_seq = item.seq
                 if item.terminal:
-                    parts.append(terminal_message(item))
+                    parts.append(terminal_message(item, self.request.errors))
                     self._ended = True
                     break
                 message = encode(item)

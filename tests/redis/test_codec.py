@@ -11,8 +11,8 @@ from hypothesis import given
 from streamflow.errors import NotSerializableError
 from streamflow.events import CustomData, Event, StateValues
 from streamflow.messages import AIMessageChunk
-from streamflow.redis.codec import check_payload, decode_event, encode_event
-from tests.strategies import events, wire_payloads
+from streamflow.redis.codec import check_payload, decode_event, decode_value, encode_event, encode_value
+from tests.strategies import any_text, events, wire_payloads
 
 
 def shape(value: Any) -> Any:
@@ -67,3 +67,30 @@ def test_messages_chunks_come_back_as_message_chunks() -> None:
     back = decode_event(encode_event(event))
     assert isinstance(back, CustomData)
     assert isinstance(back.data, AIMessageChunk) and back.data == event.data
+
+
+@given(any_text)
+def test_text_with_lone_surrogates_crosses_the_wire_unchanged(text: str) -> None:
+    event = CustomData(run_id="r", seq=1, data={text: [text, ("tuple", text)]})
+    wire = encode_event(event)
+    wire.decode("utf-8")  # valid UTF-8: lone surrogates travel as \uXXXX escapes
+    assert decode_event(wire) == event
+    assert decode_value(encode_value({"input": text})) == {"input": text}
+
+
+def nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_deep_nesting_crosses_the_wire_up_to_a_limit_and_is_refused_beyond_it() -> None:
+    assert decode_value(encode_value(nested(200))) == nested(200)  # far deeper than the app lets a body nest
+    for too_deep in (5_000, 100_000):
+        with pytest.raises(NotSerializableError, match="nested deeper"):
+            encode_value(nested(too_deep), "the input")
+        with pytest.raises(NotSerializableError, match="nested deeper"):
+            encode_event(CustomData(run_id="r", seq=1, data=nested(too_deep)))
+        with pytest.raises(NotSerializableError, match="nested deeper"):
+            check_payload(nested(too_deep))
