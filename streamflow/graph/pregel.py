@@ -258,7 +258,7 @@ class _Step:
         task.update = update
         task.done = True
         if self.thread is not None:
-            await self.thread.put_writes(task_id, update, step=True)
+            await self.thread.put_writes(task_id, update if task.writes is None else task.writes, step=True)
         if channel.wants(StateUpdate):
             if task.writes is None:
                 shown = _only(update, self.shown)
@@ -1035,7 +1035,7 @@ async def _run(
     channel = run.channel
     output_keys = schema.output_keys
     wrote_output = False  # an input or step wrote an output key: the result is the state's output at the end
-    pending: dict[str, dict[str, Any]] = {}
+    pending: dict[str, list[tuple[str, Any]]] = {}
     held: dict[str, _Task] = {}
     start_step = 0
     if saving is not None and graph_input is None:
@@ -1115,8 +1115,7 @@ async def _run(
         if pending:
             for task in tasks:
                 if task.id in pending:
-                    task.update = pending[task.id] or None
-                    task.done = True
+                    _replayed(task, pending[task.id])
                     await _replay_cached(graph, run, ns, step, shown, task)
             pending = {}
         await _Step(graph, run, ns, step, shown, state, current).run_all([t for t in tasks if not t.done])
@@ -1181,6 +1180,15 @@ async def _breakpoint(run: RunContext, ns: tuple[str, ...], step: int, result: A
         await run.channel.publish(Interrupted(ns=ns, step=step, tags=run.tags))
     run.interrupts = []
     return result
+
+
+def _replayed(task: _Task, writes: list[tuple[str, Any]]) -> None:
+    """Mark ``task`` done with the ``writes`` it saved in an earlier run of its step (it does not run again,
+    as LangGraph matches saved writes to tasks by task id)."""
+    task.update = dict(writes) or None
+    if len(task.update or ()) < len(writes):
+        task.writes = writes
+    task.done = True
 
 
 async def _replay_cached(
