@@ -127,19 +127,17 @@ class CompiledStateGraph(GraphSpec):
         return saver
 
     def _snapshot(self, saved: CheckpointTuple | None, config: Mapping[str, Any], live: bool) -> StateSnapshot:
-        kept = [
-            name
-            for name, node in self.nodes.items()
-            if node.is_subgraph and getattr(node.fn, "checkpointer", None) is not False
-        ]
+        kept = [name for name, node in self.nodes.items() if node.subgraph() is not None]
         return snapshot_of(saved, config, self.schema, list(self.nodes), live=live, subgraphs=kept)
 
     def get_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
         """The thread's state at its newest checkpoint (or the one ``checkpoint_id`` names), as LangGraph's
         ``get_state``: a :class:`~streamflow.types.StateSnapshot`; for a thread without checkpoints, one with
-        ``values={}``, ``next=()`` and None metadata. A next task of a subgraph node has its subgraph's
-        checkpoint config as its ``state``; with ``subgraphs=True``, the subgraph's own snapshot instead when it
-        has checkpoints (a subgraph that did not finish), its configs with LangGraph's ``checkpoint_map``.
+        ``values={}``, ``next=()`` and None metadata. A next task of a subgraph node, or of a plain node whose
+        function refers to a compiled graph (as LangGraph finds it: a global or closure variable the function
+        reads, see :meth:`~streamflow.graph.specs.NodeSpec.subgraph`), has that graph's checkpoint config as its
+        ``state``; with ``subgraphs=True``, the graph's own snapshot instead when it has checkpoints (it did not
+        finish), its configs with LangGraph's ``checkpoint_map``.
 
         :raises InvalidArgumentError: (a ValueError) when the graph has no checkpointer (``"No checkpointer
             set"``, as LangGraph) or ``config`` has no ``thread_id``
@@ -158,16 +156,28 @@ class CompiledStateGraph(GraphSpec):
         return await self._awith_subgraphs(snapshot, saver) if subgraphs else snapshot
 
     def _subgraph_of(self, task: Any) -> CompiledStateGraph | None:
+        """The compiled graph whose checkpoints task ``task`` of a snapshot keeps (see
+        :meth:`~streamflow.graph.specs.NodeSpec.subgraph`), or None."""
         node = self.nodes.get(task.name)
-        if not isinstance(task.state, Mapping) or node is None or not isinstance(node.fn, CompiledStateGraph):
-            return None
-        return node.fn
+        sub = None if node is None else node.subgraph()
+        return sub if isinstance(task.state, Mapping) and isinstance(sub, CompiledStateGraph) else None
+
+    def _own_address(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The saver address of ``config`` for this graph's own checkpoints: a graph compiled with
+        ``checkpointer=True`` keeps them under its namespace without the task ids (LangGraph's)."""
+        address = _address(config)
+        if self.checkpointer is True:
+            configurable = address["configurable"]
+            configurable["checkpoint_ns"] = "|".join(
+                part.partition(":")[0] for part in configurable["checkpoint_ns"].split("|")
+            )
+        return address
 
     def _with_subgraphs(self, snapshot: StateSnapshot, saver: BaseCheckpointSaver[Any]) -> StateSnapshot:
         tasks = []
         for task in snapshot.tasks:
             sub = self._subgraph_of(task)
-            saved = None if sub is None else saver.get_tuple(task.state)
+            saved = None if sub is None else saver.get_tuple(sub._own_address(task.state))
             if sub is not None and saved is not None:
                 inner = _mapped(sub._snapshot(saved, saved.config, True))
                 task = task._replace(state=sub._with_subgraphs(inner, saver))
@@ -178,7 +188,7 @@ class CompiledStateGraph(GraphSpec):
         tasks = []
         for task in snapshot.tasks:
             sub = self._subgraph_of(task)
-            saved = None if sub is None else await saver.aget_tuple(task.state)
+            saved = None if sub is None else await saver.aget_tuple(sub._own_address(task.state))
             if sub is not None and saved is not None:
                 inner = _mapped(sub._snapshot(saved, saved.config, True))
                 task = task._replace(state=await sub._awith_subgraphs(inner, saver))

@@ -581,8 +581,8 @@ def snapshot_of(
 
     ``live`` (``get_state`` without a ``checkpoint_id``), as LangGraph: the values include what the tasks
     that finished wrote, and ``next`` leaves them out; otherwise the snapshot is the step's record: values as
-    the step began, every task of it in ``next``. A task of a node in ``subgraphs`` (subgraph nodes that keep
-    checkpoints) has ``{"configurable": {"thread_id", "checkpoint_ns": "<node>:<task id>"}}`` as its
+    the step began, every task of it in ``next``. A task of a node in ``subgraphs`` (the nodes whose tasks keep a
+    subgraph's checkpoints) has ``{"configurable": {"thread_id", "checkpoint_ns": "<node>:<task id>"}}`` as its
     ``state``, as LangGraph's (the task's namespace even for a subgraph compiled with ``checkpointer=True``,
     whose checkpoints are under the node's name)."""
     if saved is None:

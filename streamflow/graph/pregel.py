@@ -66,6 +66,7 @@ from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .state import ROOT
 from .sync_code import run_sync_code
+from .task_writes import folded_writes
 
 __all__ = ["execute", "update_thread"]
 
@@ -268,7 +269,7 @@ class _Step:
                 shown = _shown_writes(self.graph, task.writes, self.shown)
             await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
         if channel.wants(TaskFinished):
-            result = update if task.writes is None else _folded_writes(task.writes)
+            result = update if task.writes is None else folded_writes(task.writes)
             await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=result))
 
     async def pause(self, task: _Task, exc: GraphInterrupt, scratch: Scratchpad) -> None:
@@ -419,15 +420,6 @@ def _shown_writes(graph: GraphSpec, writes: list[tuple[str, Any]], keys: tuple[s
     if not shown:
         return None
     return shown[0] if len(shown) == 1 else shown
-
-
-def _folded_writes(writes: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A ``tasks`` result for a node that wrote a key more than once: such a key maps to
-    ``{"$writes": [value, ...]}``, as LangGraph shows it."""
-    values: dict[str, list[Any]] = {}
-    for key, value in writes:
-        values.setdefault(key, []).append(value)
-    return {key: found[0] if len(found) == 1 else {"$writes": found} for key, found in values.items()}
 
 
 async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
@@ -838,10 +830,10 @@ class _Saving:
         return {**config, "configurable": configurable}
 
     def task_state(self, name: str, task_id: str) -> dict[str, Any] | None:
-        """A next task's ``state`` in a checkpoint record: for a subgraph node that keeps checkpoints, the
-        config of its thread (LangGraph's); else None."""
+        """A next task's ``state`` in a checkpoint record: for a node whose task keeps a subgraph's checkpoints
+        (:meth:`~streamflow.graph.specs.NodeSpec.subgraph`), the config of its thread (LangGraph's); else None."""
         node = self.graph.nodes.get(name)
-        if node is None or not node.is_subgraph or getattr(node.fn, "checkpointer", None) is False:
+        if node is None or node.subgraph() is None:
             return None
         ns = "|".join((*self.ns, f"{name}:{task_id}"))  # LangGraph's, even for a checkpointer=True subgraph
         return {"configurable": {"thread_id": self.thread.thread_id, "checkpoint_ns": ns}}

@@ -26,6 +26,7 @@ from typing import Annotated, Any, TypedDict
 import pytest
 
 from .conftest import Lib, normalise, reference
+from .test_checkpointer_cases import checkpoint_chunk, snap
 
 THREAD = {"configurable": {"thread_id": "1"}}
 MODE: ContextVar[str] = ContextVar("interrupt_cases_mode", default="sync")
@@ -661,11 +662,12 @@ def test_subgraph_checkpoint_true_interrupt(lib: Lib, durability: str) -> None:
     assert got == expected
 
 
-@pytest.mark.differs(
-    "get_state(subgraphs=True) finds no state for a graph invoked inside a plain node (LangGraph finds the "
-    "compiled graph the node's function refers to); subgraph nodes have theirs"
-)
 def test_subgraph_state_of_a_graph_invoked_in_a_node(lib: Lib) -> None:
+    """A plain node invokes a ``checkpointer=True`` graph that interrupts: the node's task shows that graph's
+    checkpoint config as its ``state`` (LangGraph finds the compiled graph the node's function refers to),
+    and ``get_state(subgraphs=True)`` that graph's snapshot; the history and the resumed run's ``checkpoints``
+    chunks too."""
+
     def scenario(lib: Lib, saver: Any) -> Any:
         def ask(state: Sub) -> Any:
             return {"baz": lib.interrupt("Provide baz value")}
@@ -679,7 +681,11 @@ def test_subgraph_state_of_a_graph_invoked_in_a_node(lib: Lib) -> None:
             lib.StateGraph(Foo2).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
         )
         graph.invoke({"foo": "foo"}, THREAD)
-        return getattr(graph.get_state(THREAD, subgraphs=True).tasks[0].state, "values", None)
+        out: list[Any] = [snap(graph.get_state(THREAD)), snap(graph.get_state(THREAD, subgraphs=True))]
+        out.append([snap(snapshot) for snapshot in graph.get_state_history(THREAD)])
+        resumed = graph.stream(lib.Command(resume="baz"), THREAD, stream_mode="checkpoints", subgraphs=True)
+        out.append([(ns, checkpoint_chunk(chunk)) for ns, chunk in resumed])
+        return out
 
     got, expected = both(lib, scenario)
     assert got == expected
