@@ -42,6 +42,7 @@ __all__ = [
     "NO_WRITES",
     "PregelTask",
     "StateSnapshot",
+    "StateUpdate",
     "Thread",
     "require_thread",
     "snapshot_of",
@@ -88,6 +89,16 @@ class PregelTask(NamedTuple):
     interrupts: tuple[Any, ...] = ()
     state: Any = None
     result: Any = None
+
+
+class StateUpdate(NamedTuple):
+    """One update of ``bulk_update_state`` (LangGraph's ``StateUpdate``): the ``values`` a node returned (a
+    dict of state keys, or a ``Command``), the node ``as_node`` that returned them (None: inferred, for a lone
+    update), and the ``task_id`` to save them under (None: the node's pending task's, or a new one)."""
+
+    values: Any
+    as_node: str | None = None
+    task_id: str | None = None
 
 
 class StateSnapshot(NamedTuple):

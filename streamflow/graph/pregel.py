@@ -15,7 +15,6 @@ import copy
 import dataclasses
 import functools
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
@@ -24,7 +23,6 @@ from typing import Any
 import anyio
 import attrs
 
-from ..channel import Channel
 from ..checkpoint.base import ERROR, INTERRUPT, BaseCheckpointSaver
 from ..errors import (
     EmptyInputError,
@@ -68,7 +66,7 @@ from .state import ROOT
 from .sync_code import run_sync_code
 from .task_writes import folded_writes
 
-__all__ = ["execute", "update_thread"]
+__all__ = ["execute"]
 
 
 def _new_task_id() -> str:
@@ -1314,65 +1312,3 @@ async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext,
             run.resume = RunResume(resume)
         if run.channel.wants(Resumed):
             await run.channel.publish(Resumed(tags=run.tags, resume=resume))
-
-
-async def update_thread(
-    graph: GraphSpec, saver: BaseCheckpointSaver[Any], config: Mapping[str, Any], values: Any, as_node: str | None
-) -> dict[str, Any]:
-    """LangGraph's ``update_state``: apply ``values`` to the thread's state as if node ``as_node`` had written
-    them (through the reducers), and save an ``"update"`` checkpoint whose next tasks are that node's
-    successors. Without ``as_node``: the graph's only node, ``START`` on a thread without checkpoints, else the
-    node that wrote the thread's last checkpoint. Returns the new checkpoint's config.
-
-    :raises InvalidUpdateError: ``"Ambiguous update, specify as_node"`` when several nodes wrote the last
-        checkpoint, ``"Node <name> does not exist"`` for an unknown ``as_node``, or for values the schema
-        does not allow
-    """
-    schema = graph.schema
-    run = RunContext(
-        channel=Channel("update_state", replay_size=0),
-        run_id="update_state",
-        config=config,
-        tags=(),
-        metadata={},
-        recursion_limit=1,
-        loop_thread=threading.get_ident(),
-    )
-    thread = await Thread.open(saver, config)
-    saving = _Saving(graph, thread, run, (), schema.keys)
-    state = schema.start()
-    joins_seen: dict[int, set[str]] = {}
-    saving.restore(state, joins_seen)
-    if as_node is None:
-        if len(graph.nodes) == 1:
-            as_node = next(iter(graph.nodes))
-        elif thread.saved is None:
-            as_node = START
-        else:
-            as_node = thread.last_writer()
-    if as_node is None:
-        raise InvalidUpdateError("Ambiguous update, specify as_node")
-    if as_node != START and as_node not in graph.nodes:
-        raise InvalidUpdateError(f"Node {as_node} does not exist")
-    if as_node == START:
-        update = schema.check_input(values)
-    else:
-        update = schema.check_update(values, f"update_state(as_node={as_node!r})")
-    others: list[_Task] = []
-    if thread.saved is not None:
-        # the writes are the result of the pending task of that node, if there is one (LangGraph's history)
-        waiting = saving.tasks()
-        pending = [t for t in waiting if t.node.name == as_node]
-        await thread.put_writes(pending[0].id if pending else str(uuid.uuid4()), update)
-        # the other nodes the checkpoint's edges had triggered stay triggered (as LangGraph's channels stay
-        # unconsumed); its Send packets do not (the update replaces what the sending node decided)
-        others = [t for t in waiting if t.node.name != as_node and t.path[0] == "__pregel_pull"]
-    if update:
-        schema.apply(state, [(f"update_state(as_node={as_node!r})", update)])
-    tasks = await _successors(graph, [as_node], state, joins_seen, run)
-    pulled = {t.node.name for t in tasks if t.path[0] == "__pregel_pull"}
-    tasks += [t for t in others if t.node.name not in pulled]
-    step = (thread.step if thread.saved is not None else -1) + 1  # a new thread's first update is step 0
-    await saving.save("update", step, state, tasks, joins_seen, update or (), wrote=[as_node])
-    assert thread.saved is not None
-    return dict(thread.saved.config)

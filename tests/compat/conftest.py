@@ -62,6 +62,7 @@ class Lib:
     interrupt: Any
     Interrupt: Any
     GraphInterrupt: Any
+    StateUpdate: Any
 
 
 IMPORTS: dict[str, str] = {
@@ -98,6 +99,7 @@ IMPORTS: dict[str, str] = {
     "interrupt": "langgraph.types",
     "Interrupt": "langgraph.types",
     "GraphInterrupt": "langgraph.errors",
+    "StateUpdate": "langgraph.types",
 }
 """Each :class:`Lib` name -> the module a LangGraph program imports it from. streamflow's comes from the same
 path with the top-level package renamed (``langgraph.X``, ``langchain_core.X`` -> ``streamflow.X``): the
