@@ -211,6 +211,8 @@ class _Step:
         writer = Writer(run, ns, name, step, task_id, flag)
         ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
         task_ns = "|".join((*ns, f"{name}:{task_id}"))
+        if self.thread is not None and self.thread.saved is not None:
+            ctx.checkpoint_id = self.thread.saved.config["configurable"]["checkpoint_id"]
         answers = [] if self.thread is None else self.thread.answers(task_id)
         scratch = ctx.scratchpad = Scratchpad(task_ns, answers, run.resume)
         token = _current.set(ctx)
