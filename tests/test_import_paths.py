@@ -81,6 +81,7 @@ HOMES = {
     "ParentCommand": ("streamflow.errors", "ParentCommand"),
     "GraphBubbleUp": ("streamflow.errors", "GraphBubbleUp"),
     "GraphInterrupt": ("streamflow.errors", "GraphInterrupt"),
+    "is_invalid_resume": ("streamflow.errors", "is_invalid_resume"),
     "UnknownInterruptError": ("streamflow.errors", "UnknownInterruptError"),
     "Interrupt": ("streamflow.interrupts", "Interrupt"),
     "interrupt": ("streamflow.graph.interrupts", "interrupt"),
@@ -186,7 +187,6 @@ MISSING: dict[str, dict[str, str]] = {
     },
     "langgraph.errors": {
         "NodeInterrupt": NOT_PROVIDED,
-        "is_invalid_resume": NOT_PROVIDED,
         "EmptyChannelError": NOT_PROVIDED,
         "ErrorCode": NOT_PROVIDED,
         "GraphDrained": NOT_PROVIDED,

@@ -32,6 +32,7 @@ from ..errors import (
     InvalidUpdateError,
     ParentCommand,
     UnknownInterruptError,
+    is_invalid_resume,
 )
 from ..events import (
     EMPTY_METADATA,
@@ -155,6 +156,7 @@ class _Step:
         unfinished = len(tasks)
         failure: list[BaseException] = []
         up: list[ParentCommand] = []
+        late: list[BaseException] = []
 
         async def guarded(task: _Task) -> None:
             nonlocal unfinished
@@ -163,6 +165,11 @@ class _Step:
             except ParentCommand as exc:  # as in LangGraph, the siblings finish before it goes up
                 up.append(exc)
             except Exception as exc:
+                if is_invalid_resume(exc):
+                    # an answer that does not fit its interrupt's schema: as in LangGraph, the siblings finish
+                    # (a sibling answered in the same resume keeps its work) and then the run fails with it
+                    late.append(exc)
+                    return
                 if not failure:
                     failure.append(exc)
                     if run.stop_reason is None:
@@ -182,6 +189,8 @@ class _Step:
             run.tasks_in_flight += 1 - unfinished  # a task cancelled before it began never counted itself out
         if failure:
             raise failure[0]
+        if late:
+            raise late[0]
         if up:
             raise up[0]
 
