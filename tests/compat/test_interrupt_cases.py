@@ -14,7 +14,8 @@ After LangGraph's ``test_interrupt_multiple``, ``test_interrupt_loop``,
 ``test_command_goto_with_static_breakpoints`` and the async ``test_node_not_cancelled_on_other_node_interrupted``,
 plus a tool asking for approval inside ``ToolNode``, a run without a checkpointer, and ``interrupt()``'s
 ``response_schema`` as the installed LangGraph 1.2 validates answers with it (the reviewed tests have no case
-of it); the rest is listed in ``REVIEW.md``. Each case runs twice: through ``invoke``/``stream`` and through ``ainvoke``/``astream``."""
+of it); the rest is listed in ``REVIEW.md``. Each case runs twice: through ``invoke``/``stream`` and through
+``ainvoke``/``astream``."""
 
 from __future__ import annotations
 
@@ -612,6 +613,11 @@ def test_nested_graph_interrupts_parallel(lib: Lib, durability: str, breakpoints
         out.append(app.invoke({"my_key": ""}, config, durability=durability))
         for _ in range(3):
             out.append(app.invoke(None, config, durability=durability))
+        config = {"configurable": {"thread_id": "2"}}
+        for graph_input in ({"my_key": ""}, None, None, None):
+            chunks = app.stream(graph_input, config, subgraphs=True, durability=durability)
+            # the parallel nodes finish in any order: the chunks as a multiset, the namespaces without task ids
+            out.append(sorted(((tuple(p.partition(":")[0] for p in ns), chunk) for ns, chunk in chunks), key=repr))
         config = {"configurable": {"thread_id": "3"}}
         out.append(list(app.stream({"my_key": ""}, config, stream_mode="values", durability=durability)))
         for _ in range(3):
