@@ -227,6 +227,10 @@ class TaskFinished(Event):
 
     result: Any = None
     """The node's update as a mapping of state keys to values, or None for no update."""
+    output: Any = None
+    """What the node returned when it was not a plain update: a ``Command``, or a list holding one, as it
+    returned it (LangGraph's views of a node's run show that: ``astream_events``' ``on_chain_end`` output, the
+    messages ``messages`` mode finds); None otherwise."""
 
 
 @_kind("task_failed")

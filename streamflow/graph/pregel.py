@@ -226,6 +226,7 @@ class _Step:
         scratch = ctx.scratchpad = Scratchpad(task_ns, answers, run.resume)
         token = _current.set(ctx)
         paused: GraphInterrupt | None = None
+        from_below = False  # the result is a Command a graph run by the node sent up (Command.PARENT)
         try:
             try:
                 if node.is_subgraph:
@@ -237,6 +238,7 @@ class _Step:
                     out = await _call(node, task.input, ctx)
             except ParentCommand as exc:
                 out = _command_for(exc, ns, name, task_id)
+                from_below = True
             update = _take_result(self.graph, task, out, ns)
             if self.state is not None and name in self.graph.branches_from:
                 task.routes = await _route_in_task(self.graph, node, self.state, update, ctx)
@@ -279,7 +281,10 @@ class _Step:
             await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
         if channel.wants(TaskFinished):
             result = update if task.writes is None else folded_writes(task.writes)
-            await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=result))
+            returned = None if from_below or out.__class__ is dict or not _is_command_output(out) else out
+            await channel.publish(
+                TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=result, output=returned)
+            )
 
     async def pause(self, task: _Task, exc: GraphInterrupt, scratch: Scratchpad) -> None:
         """Record that ``task`` paused on the interrupts of ``exc``: saved against the step's checkpoint (with
@@ -303,6 +308,11 @@ class _Step:
                     values=values,
                 )
             )
+
+
+def _is_command_output(out: Any) -> bool:
+    """Whether a node's return value ``out`` is a ``Command`` or a list holding one."""
+    return isinstance(out, Command) or (isinstance(out, (list, tuple)) and any(isinstance(i, Command) for i in out))
 
 
 def _shown_interrupts(paused: Mapping[str, Any] | None, task_id: str) -> tuple[dict[str, Any], ...]:

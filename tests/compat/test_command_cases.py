@@ -549,10 +549,6 @@ CASES = [
             kwargs={"stream_mode": "messages"},
         ),
         id="messages-of-a-pairs-update",
-        marks=pytest.mark.differs(
-            "messages mode shows the messages of a Command update given as (key, value) pairs; LangGraph's shows "
-            "those of a dict update only"
-        ),
     ),
     pytest.param(
         Run(lambda lib: node_destinations(lib, call=False), {"foo": ""}, "invoke"), id="node-destinations-subgraph"
@@ -783,10 +779,6 @@ def test_update_as_tuples(lib: Lib, update: Any) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.differs(
-    "astream_events: a node's own on_chain_stream/on_chain_end carry its update as a dict; LangGraph's carry the "
-    "Command the node returned"
-)
 async def test_astream_events_of_a_command_node(lib: Lib) -> None:
     graph = validation_with_command(lib)
     seen = [
