@@ -53,8 +53,8 @@ def history_of(graph: Any, config: Any) -> list[dict[str, Any]]:
 
 
 @pytest.mark.differs(
-    "a history snapshot's task result keeps the tuple a node wrote (('human', 'step1')); LangGraph's saved "
-    "writes come back from its serializer as lists (['human', 'step1'])"
+    "deliberate (README): a history snapshot's task result keeps the tuple a node wrote (('human', 'step1')); "
+    "LangGraph's saved writes come back from its serializer as lists (['human', 'step1'])"
 )
 def test_multistep_plan(lib: Lib) -> None:
     """A planner hands out a plan's steps one ``Command(goto=...)`` at a time, a list of steps in parallel."""
