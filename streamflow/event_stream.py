@@ -337,7 +337,7 @@ class _EventStreamState:
         run = self.runs.pop(event.task_id, None)
         out: list[dict[str, Any]] = []
         update = event.result
-        if run is not None and run.passes:
+        if run is not None and run.passes and not event.sent_up:  # (a command sent up: no output of its own)
             # the node's own run shows what it returned: a Command as such (LangGraph's), else its update
             returned = update if event.output is None else event.output
             if returned is not None:

@@ -481,6 +481,8 @@ class MessagesModeState(ModeState):
         metadata = self.tasks.pop(event.task_id, None)
         if metadata is None:  # this view attached after the task started
             metadata = self.node_fallback(event)
+        if event.sent_up:  # the node returned nothing itself: LangGraph's messages mode shows nothing for it
+            return SKIP
         out = []
         seen = self.seen
         found = _messages_in(event.result) if event.output is None else _messages_returned(event.output)

@@ -125,7 +125,7 @@ def commands(payload: PayloadStrategy) -> st.SearchStrategy[Command[Any]]:
 
 def task_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[TaskFinished]:
     """Its ``output`` is None: a ``Command`` is no JSON value (see :func:`command_outputs` for the wire)."""
-    return st.builds(TaskFinished, **routing, result=payload)
+    return st.builds(TaskFinished, **routing, result=payload, sent_up=st.booleans())
 
 
 def command_outputs(payload: PayloadStrategy) -> st.SearchStrategy[Any]:

@@ -283,7 +283,16 @@ class _Step:
             result = update if task.writes is None else folded_writes(task.writes)
             returned = None if from_below or out.__class__ is dict or not _is_command_output(out) else out
             await channel.publish(
-                TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=result, output=returned)
+                TaskFinished(
+                    ns=ns,
+                    node=name,
+                    step=step,
+                    task_id=task_id,
+                    tags=tags,
+                    result=result,
+                    output=returned,
+                    sent_up=from_below,
+                )
             )
 
     async def pause(self, task: _Task, exc: GraphInterrupt, scratch: Scratchpad) -> None:
