@@ -58,8 +58,10 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
         └── ParentCommand                         a node's ``Command(graph=Command.PARENT)`` on its way up
 
 Errors raised by user code (a node, a tool) are never wrapped: they reach the caller with their original
-type. The chat models that ship with streamflow turn their provider's failures into ``ChatModelError``
-subclasses (the original exception is the ``__cause__``).
+type. So does the ``pydantic.ValidationError`` of a resume value that does not fit an ``interrupt()``'s
+``response_schema``; :func:`is_invalid_resume` tells it apart (LangGraph's). The chat models that ship with
+streamflow turn their provider's failures into ``ChatModelError`` subclasses (the original exception is the
+``__cause__``).
 """
 
 from __future__ import annotations
@@ -118,6 +120,8 @@ __all__ = [
     "OutputParserException",
     "UnknownInterruptError",
     "RequestRejectedError",
+    "is_invalid_resume",
+    "mark_invalid_resume",
 ]
 
 
@@ -496,3 +500,20 @@ class OutputParserException(InvalidArgumentError):
     """An output parser was given what it cannot parse: text that is not what it expects (invalid JSON for
     ``JsonOutputParser``), or an input that is neither a string nor a message. LangChain's name; a
     ``ValueError`` as LangChain's is."""
+
+
+_INVALID_RESUME = "_langgraph_invalid_resume"
+"""The attribute an error raised by a resume value that does not fit its interrupt's ``response_schema`` is
+marked with (LangGraph's name, so either library's mark reads the same)."""
+
+
+def mark_invalid_resume(error: BaseException) -> None:
+    """Mark ``error`` as raised by a resume value that does not fit an ``interrupt()``'s ``response_schema``."""
+    setattr(error, _INVALID_RESUME, True)
+
+
+def is_invalid_resume(error: BaseException) -> bool:
+    """Whether ``error`` was raised because a resume value did not fit an ``interrupt()``'s ``response_schema``
+    (LangGraph's ``langgraph.errors.is_invalid_resume``): ``interrupt()`` raises the schema's
+    ``pydantic.ValidationError`` then, and the interrupt can be answered again."""
+    return getattr(error, _INVALID_RESUME, False) is True

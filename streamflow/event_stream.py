@@ -445,10 +445,12 @@ class _EventStreamState:
         run = self.runs.pop(event.task_id, None)
         out: list[dict[str, Any]] = []
         update = event.result
-        if run is not None and run.passes:
-            if update is not None:
-                out.append(_event("on_chain_stream", event.task_id or "", run, {"chunk": update}))
-            out.append(_event("on_chain_end", event.task_id or "", run, {"output": update, "input": run.input}))
+        if run is not None and run.passes and not event.sent_up:  # (a command sent up: no output of its own)
+            # the node's own run shows what it returned: a Command as such (LangGraph's), else its update
+            returned = update if event.output is None else event.output
+            if returned is not None:
+                out.append(_event("on_chain_stream", event.task_id or "", run, {"chunk": returned}))
+            out.append(_event("on_chain_end", event.task_id or "", run, {"output": returned, "input": run.input}))
         if not event.ns and self.root.passes and self.root_updates:
             out.append(_event("on_chain_stream", self.root_id, self.root, {"chunk": {event.node: update}}))
         if not out:

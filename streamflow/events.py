@@ -244,6 +244,14 @@ class TaskFinished(Event):
 
     result: Any = None
     """The node's update as a mapping of state keys to values, or None for no update."""
+    output: Any = None
+    """What the node returned when it was not a plain update: a ``Command``, or a list holding one, as it
+    returned it (LangGraph's views of a node's run show that: ``astream_events``' ``on_chain_end`` output, the
+    messages ``messages`` mode finds); None otherwise."""
+    sent_up: bool = False
+    """The update is a ``Command(graph=Command.PARENT)`` that a graph the node ran sent up to this graph: the
+    node itself returned nothing (in LangGraph its run ends with the command as an error, so the node's own
+    views, ``astream_events``' ``on_chain_end`` and the ``messages`` mode, show no output for it)."""
 
 
 @_kind("task_failed")

@@ -385,6 +385,23 @@ def _messages_in(values: Any) -> Iterable[BaseMessage]:
                     yield item
 
 
+def _messages_returned(output: Any) -> Iterable[BaseMessage]:
+    """Messages in what a node returned when that was a ``Command`` or a list holding one (a
+    :class:`~streamflow.events.TaskFinished` ``output``), as LangGraph's messages mode finds them there: in
+    each command's ``update`` (and each other item of the list) that is a message, a list of messages, or a
+    mapping whose values are messages or lists of them; an update given as ``(key, value)`` pairs shows
+    none."""
+    items = output if isinstance(output, (list, tuple)) else [output]
+    for item in items:
+        update = getattr(item, "update", None) if type(item).__name__ == "Command" else item
+        if isinstance(update, BaseMessage):
+            yield update
+        elif isinstance(update, (list, tuple)):
+            yield from (value for value in update if isinstance(value, BaseMessage))
+        else:
+            yield from _messages_in(update)
+
+
 class MessagesModeState(ModeState):
     """The ``messages`` mode of one view: tokens as they come, then each new message a node returns, once.
 
@@ -464,9 +481,12 @@ class MessagesModeState(ModeState):
         metadata = self.tasks.pop(event.task_id, None)
         if metadata is None:  # this view attached after the task started
             metadata = self.node_fallback(event)
+        if event.sent_up:  # the node returned nothing itself: LangGraph's messages mode shows nothing for it
+            return SKIP
         out = []
         seen = self.seen
-        for message in _messages_in(event.result):
+        found = _messages_in(event.result) if event.output is None else _messages_returned(event.output)
+        for message in found:
             mid = message.id
             if mid is None or mid not in seen:
                 if mid is not None:

@@ -25,7 +25,14 @@ from typing import Any
 import anyio
 
 from . import workers
-from .errors import GraphBubbleUp, InvalidArgumentError, RunCancelledError, SyncInAsyncContextError, TaskCancelledError
+from .errors import (
+    GraphBubbleUp,
+    InvalidArgumentError,
+    RunCancelledError,
+    SyncInAsyncContextError,
+    TaskCancelledError,
+    is_invalid_resume,
+)
 from .errors import ToolArgumentsError as ToolArgumentsError
 from .errors import ToolInvocationError as ToolInvocationError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
@@ -581,7 +588,9 @@ class ToolNode:
         except (TaskCancelledError, RunCancelledError, GraphBubbleUp):
             raise  # an interrupt() or a Command to the parent graph is no tool error (LangGraph's ToolNode)
         except Exception as exc:
-            text = self._error_content(exc)
+            # an answer that does not fit an interrupt's response_schema is no tool error either: the model
+            # cannot fix it, the interrupt is to be answered again (LangGraph's)
+            text = None if is_invalid_resume(exc) else self._error_content(exc)
             if text is None:
                 raise
             return ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], status="error")

@@ -12,6 +12,7 @@ from .graph.output import GraphOutput as GraphOutput
 from .graph.persistence import Durability as Durability
 from .graph.persistence import PregelTask as PregelTask
 from .graph.persistence import StateSnapshot as StateSnapshot
+from .graph.persistence import StateUpdate as StateUpdate
 from .interrupts import Interrupt as Interrupt
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "PregelTask",
     "Send",
     "StateSnapshot",
+    "StateUpdate",
     "StreamWriter",
     "interrupt",
 ]

@@ -45,6 +45,7 @@ from streamflow.events import (
     ToolFinished,
     ToolStarted,
 )
+from streamflow.types import Command, Send
 
 PayloadStrategy = st.SearchStrategy[Any]
 
@@ -122,8 +123,23 @@ def task_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrateg
     return st.builds(TaskStarted, **routing, input=payload, triggers=triggers, path=path)
 
 
+def commands(payload: PayloadStrategy) -> st.SearchStrategy[Command[Any]]:
+    """``Command`` objects a node returns: an update, and a goto of node names and ``Send`` packets."""
+    goto = st.lists(names | st.builds(Send, names, payload), max_size=2) | names
+    return st.builds(Command, update=payload, goto=goto, graph=st.none() | st.just(Command.PARENT))
+
+
 def task_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[TaskFinished]:
-    return st.builds(TaskFinished, **routing, result=payload)
+    """Its ``output`` is None: a ``Command`` is no JSON value (see :func:`command_outputs` for the wire)."""
+    return st.builds(TaskFinished, **routing, result=payload, sent_up=st.booleans())
+
+
+def command_outputs(payload: PayloadStrategy) -> st.SearchStrategy[Any]:
+    """A ``TaskFinished`` ``output``: a ``Command``, or a list of commands and plain updates."""
+    command = commands(payload)
+    return command | st.lists(command | payload, min_size=1, max_size=2).filter(
+        lambda items: any(isinstance(item, Command) for item in items)
+    )
 
 
 def task_failed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[TaskFailed]:

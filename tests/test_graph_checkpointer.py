@@ -12,12 +12,14 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
-from streamflow.checkpoint.base import BaseCheckpointSaver
+from streamflow.checkpoint.base import ERROR, INTERRUPT, RESUME, BaseCheckpointSaver
 from streamflow.checkpoint.memory import InMemorySaver
 from streamflow.checkpoint.sqlite import SqliteSaver
 from streamflow.errors import CheckpointSerializationError, EmptyInputError, InvalidArgumentError, InvalidUpdateError
 from streamflow.graph import START, CompiledStateGraph, StateGraph
-from streamflow.types import PregelTask, StateSnapshot
+from streamflow.graph.specs import referenced_graph
+from streamflow.graph.task_writes import NO_WRITES, NULL_TASK_ID, folded_writes, task_statuses
+from streamflow.types import Command, PregelTask, Send, StateSnapshot, interrupt
 
 
 class State(TypedDict, total=False):
@@ -266,6 +268,66 @@ def test_writes_of_finished_tasks_are_kept_when_their_step_fails(saver: BaseChec
     assert calls == ["flaky", "after"]
 
 
+@pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+def test_a_resumed_step_replays_its_finished_tasks_writes_on_a_root_state(
+    saver: BaseCheckpointSaver[Any], durability: Any
+) -> None:
+    """Two sent tasks on a list state: one finishes, writing twice, the other pauses; on resume only the
+    paused one runs and the finished one's writes (both of them) are applied."""
+    calls: list[str] = []
+
+    def fan(state: list[str]) -> list[Send]:
+        return [Send("work", "a"), Send("ask", "b")]
+
+    def work(arg: str) -> Any:
+        calls.append(f"work|{arg}")
+        return [Command(update=[f"{arg}.0"]), Command(update=[f"{arg}.1"])]
+
+    def ask(arg: str) -> list[str]:
+        calls.append(f"ask|{arg}")
+        return [f"{arg}|{interrupt('ok?')}"]
+
+    builder = StateGraph(Annotated[list, operator.add]).add_node("work", work).add_node("ask", ask)
+    graph = builder.add_conditional_edges(START, fan).compile(checkpointer=saver)
+    graph.invoke(["in"], _config(), durability=durability)
+    assert calls == ["work|a", "ask|b"] or calls == ["ask|b", "work|a"]
+    record = graph.get_state(graph.get_state(_config()).config)
+    assert {t.name: t.result for t in record.tasks} == {"work": {"$writes": [["a.0"], ["a.1"]]}, "ask": None}
+    calls.clear()
+    assert graph.invoke(Command(resume="yes"), _config(), durability=durability) == ["in", "a.0", "a.1", "b|yes"]
+    assert calls == ["ask|b"]
+
+
+def test_get_state_finds_a_graph_a_plain_node_invokes(saver: BaseCheckpointSaver[Any]) -> None:
+    """A node's function invokes a compiled graph it refers to by name: its task's ``state`` is that graph's
+    checkpoint config, and ``subgraphs=True`` gives that graph's snapshot while it waits on an interrupt."""
+
+    class Inner(TypedDict, total=False):
+        question: str
+        answer: str
+
+    def ask_inner(state: Inner) -> Inner:
+        return {"answer": interrupt(state["question"])}
+
+    inner = StateGraph(Inner).add_node("ask", ask_inner).add_edge(START, "ask").compile()
+    skipped = StateGraph(Inner).add_node("ask", ask_inner).add_edge(START, "ask").compile(checkpointer=False)
+
+    def outer(state: State) -> State:
+        assert skipped is not None  # read first, but compiled with checkpointer=False: not the node's subgraph
+        return {"last": inner.invoke({"question": "why?"})["answer"]}
+
+    assert referenced_graph(outer) is inner
+    assert referenced_graph(lambda: skipped.invoke({})) is None
+    graph = StateGraph(State).add_node("outer", outer).add_edge(START, "outer").compile(checkpointer=saver)
+    graph.invoke({"items": []}, _config())
+    (task,) = graph.get_state(_config()).tasks
+    assert task.state == {"configurable": {"thread_id": "t1", "checkpoint_ns": f"outer:{task.id}"}}
+    (task,) = graph.get_state(_config(), subgraphs=True).tasks
+    assert isinstance(task.state, StateSnapshot)
+    assert (task.state.values, task.state.next) == ({"question": "why?"}, ("ask",))
+    assert graph.invoke(Command(resume="because"), _config()) == {"items": [], "last": "because"}
+
+
 def test_checkpoints_stream_mode_chunks() -> None:
     graph = _two_steps(InMemorySaver())
     chunks = list(graph.stream({"items": ["a"]}, _config(), stream_mode="checkpoints"))
@@ -419,3 +481,34 @@ async def test_aupdate_state_on_a_new_thread_is_its_input() -> None:
     state = await graph.aget_state(_config())
     assert (state.values, state.next, (state.metadata or {})["step"]) == ({"items": ["seed"]}, ("first",), 0)
     assert await graph.ainvoke(None, _config()) == {"items": ["seed", "first", "second"], "last": "second"}
+
+
+def test_task_statuses_read_the_writes_as_langgraph() -> None:
+    """A task finished exactly when it saved a write that is not a control write; its interrupts wait only
+    until then; writes under the null task id belong to no task."""
+    writes = [
+        ("done", "items", ["x"]),
+        ("done", "items", ["y"]),
+        ("quiet", NO_WRITES, None),
+        ("paused", INTERRUPT, ["q1"]),
+        ("paused", RESUME, ["a0"]),
+        ("answered", INTERRUPT, ["q2"]),
+        ("answered", "last", "z"),
+        ("failed", ERROR, "RuntimeError('x')"),
+        (NULL_TASK_ID, "items", ["n"]),
+    ]
+    statuses = task_statuses(writes)
+    assert set(statuses) == {"done", "quiet", "paused", "answered", "failed"}
+    assert {t: s.finished for t, s in statuses.items()} == {
+        "done": True,
+        "quiet": True,
+        "paused": False,
+        "answered": True,
+        "failed": False,
+    }
+    assert statuses["done"].writes() == [("items", ["x"]), ("items", ["y"])]
+    assert statuses["quiet"].writes() == []
+    assert (statuses["paused"].interrupts, statuses["paused"].pending_interrupts) == (("q1",), ("q1",))
+    assert (statuses["answered"].interrupts, statuses["answered"].pending_interrupts) == (("q2",), ())
+    assert statuses["failed"].error == "RuntimeError('x')"
+    assert folded_writes(statuses["done"].writes()) == {"items": {"$writes": [["x"], ["y"]]}}

@@ -4,6 +4,7 @@ a resume hands the answer back to the same call; what the output, the stream, th
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import operator
 import os
 import subprocess
@@ -13,11 +14,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
+import pydantic
 import pytest
 
 from streamflow.checkpoint.memory import InMemorySaver
 from streamflow.checkpoint.sqlite import SqliteSaver
-from streamflow.errors import EmptyInputError, GraphInterrupt, InvalidUpdateError, NotInRunError, UnknownInterruptError
+from streamflow.errors import (
+    EmptyInputError,
+    GraphInterrupt,
+    InvalidArgumentError,
+    InvalidUpdateError,
+    NotInRunError,
+    UnknownInterruptError,
+    is_invalid_resume,
+)
 from streamflow.events import Event, Interrupted, Resumed, StateUpdate, from_dict
 from streamflow.graph import START, StateGraph
 from streamflow.interrupts import interrupt_id, is_interrupt_id
@@ -558,3 +568,43 @@ def test_a_resume_runs_the_sends_of_the_step_it_paused_in_not_an_earlier_one() -
     paused = graph.invoke({"log": []}, config("sends"))
     assert paused["log"] == [1, 2] and [i.value for i in paused["__interrupt__"]] == ["go on?"]
     assert graph.invoke(Command(resume="yes"), config("sends")) == {"log": [1, 2, 3]}
+
+
+@pytest.mark.parametrize("schema", [[1, 2], object(), "not a schema"])
+def test_a_response_schema_pydantic_cannot_read_is_refused_at_the_call(schema: Any) -> None:
+    def ask(state: Plain) -> Plain:
+        return {"value": interrupt("?", response_schema=schema)}
+
+    graph = StateGraph(Plain).add_node("ask", ask).add_edge(START, "ask").compile(checkpointer=InMemorySaver())
+    with pytest.raises(InvalidArgumentError, match=r"response_schema=\.\.\.\) takes a JSON Schema dict"):
+        graph.invoke({"value": ""}, config())
+
+
+def test_a_response_schema_type_validates_each_answer_and_the_bad_one_is_not_kept() -> None:
+    """The first of two calls gets a bad answer: the run fails, nothing is kept; a good one resumes both in
+    turn, the second call's answer validated too."""
+
+    @dataclasses.dataclass
+    class Count:
+        n: int
+
+    def ask(state: Trail) -> Trail:
+        first = interrupt("first?", response_schema=Count)
+        second = interrupt("second?", response_schema=Count)
+        return {"trail": [f"{first.n}+{second.n}"]}
+
+    graph = StateGraph(Trail).add_node("ask", ask).add_edge(START, "ask").compile(checkpointer=InMemorySaver())
+    graph.invoke({"trail": []}, config())
+    (asked,) = graph.get_state(config()).interrupts
+    assert asked.response_schema == {
+        "properties": {"n": {"title": "N", "type": "integer"}},
+        "required": ["n"],
+        "title": "Count",
+        "type": "object",
+    }
+    with pytest.raises(pydantic.ValidationError) as caught:
+        graph.invoke(Command(resume={"n": "x"}), config())
+    assert is_invalid_resume(caught.value)
+    assert [i.id for i in graph.get_state(config()).interrupts] == [asked.id]
+    assert graph.invoke(Command(resume={"n": "1"}), config())["__interrupt__"][0].value == "second?"
+    assert graph.invoke(Command(resume={"n": 2}), config()) == {"trail": ["1+2"]}

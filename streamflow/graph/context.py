@@ -170,6 +170,9 @@ class TaskContext:
     scratchpad: Any = None
     """The task's interrupt bookkeeping (:class:`~streamflow.graph.interrupts.Scratchpad`): what
     ``interrupt()`` answers from; shared by the task's tool calls."""
+    checkpoint_id: str = ""
+    """The id of the checkpoint the task's step started from (LangGraph's ``ExecutionInfo.checkpoint_id``),
+    ``""`` when the graph keeps no checkpoints."""
     nested_runs: int = 0
     """Compiled graphs this task's code has run inside it so far (``invoke()``, ``stream()`` ... called in
     the node); see :meth:`nested_ns`."""

@@ -14,10 +14,11 @@ Interrupt ids: see :func:`streamflow.interrupts.interrupt_id`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import GraphInterrupt, InvalidArgumentError, NotInRunError
+from ..errors import GraphInterrupt, InvalidArgumentError, MissingExtraError, NotInRunError, mark_invalid_resume
 from ..interrupts import Interrupt, interrupt_id, is_resume_map
 
 __all__ = ["Interrupt", "RunResume", "Scratchpad", "interrupt"]
@@ -63,24 +64,34 @@ class Scratchpad:
         self.used: list[Any] | None = None
         """The answers this run handed out (saved with the task's interrupt, so a later resume keeps them)."""
 
-    def ask(self, value: Any, response_schema: Any = None) -> Any:
+    def ask(self, value: Any, response_schema: Any = None, validate: Callable[[Any], Any] | None = None) -> Any:
+        """The answer to this task's next ``interrupt(value)`` call (passed through ``validate`` when given:
+        what it returns), or :class:`~streamflow.errors.GraphInterrupt` when it has none yet.
+
+        :raises GraphInterrupt: for a call without an answer, its interrupt carrying ``response_schema``
+        :raises Exception: what ``validate`` raises for the answer (the answer is then not recorded, so the
+            interrupt can be answered again)
+        """
         index = self.calls
         self.calls += 1
         if index < len(self.answers):
+            answer = self.answers[index]
+            validated = answer if validate is None else validate(answer)
             self.used = self.answers[: index + 1]
-            return self.answers[index]
+            return validated
         if self.run_resume is not None and index == len(self.answers):
             found, answer = self.run_resume.take()
             if found:
+                validated = answer if validate is None else validate(answer)
                 self.answers.append(answer)
                 self.used = list(self.answers)
-                return answer
+                return validated
         raise GraphInterrupt(
             (Interrupt(value, interrupt_id(self.ns, len(self.answers)), response_schema=response_schema),)
         )
 
 
-def interrupt(value: Any, *, response_schema: Mapping[str, Any] | None = None) -> Any:
+def interrupt(value: Any, *, response_schema: Mapping[str, Any] | type[Any] | None = None) -> Any:
     """Pause the run for an answer from outside, as LangGraph's ``interrupt``: called in a node (sync or
     async), in a tool run by ``ToolNode``, or in a node of a subgraph.
 
@@ -90,13 +101,19 @@ def interrupt(value: Any, *, response_schema: Mapping[str, Any] | None = None) -
     start and the same call returns ``answer``. Several calls in one task are answered in order.
 
     :param value: what the run shows the person or program asked (anything the checkpointer can store)
-    :param response_schema: a JSON Schema dict describing the expected answer, carried on the
-        :class:`Interrupt` as it is (streamflow does not validate the answer against it)
-    :returns: the resume value for this call
+    :param response_schema: the answer expected, for clients to build a form from: a JSON Schema dict,
+        carried on the :class:`Interrupt` as it is (the answer is not checked), or, as in LangGraph, a
+        pydantic model, ``TypedDict`` or dataclass, whose JSON Schema the :class:`Interrupt` carries and which
+        checks the answer (with ``pydantic.TypeAdapter``): the call then returns the validated object
+    :returns: the resume value for this call (validated, with a ``response_schema`` type)
     :raises GraphInterrupt: when this call has no answer yet
+    :raises pydantic.ValidationError: when the answer does not fit a ``response_schema`` type; the task fails
+        after the step's other tasks finish, the answer is not kept and the interrupt still waits (a new
+        resume answers it again); :func:`~streamflow.errors.is_invalid_resume` tells this error apart
     :raises NotInRunError: outside a graph run's task
-    :raises InvalidArgumentError: for a ``response_schema`` that is not a dict (LangGraph also takes a type
-        to validate with; streamflow does not)
+    :raises InvalidArgumentError: for a ``response_schema`` that is neither a dict nor a type pydantic can
+        make a schema of
+    :raises MissingExtraError: for a ``response_schema`` type when pydantic is not installed
     """
     from .context import current_task
 
@@ -104,8 +121,54 @@ def interrupt(value: Any, *, response_schema: Mapping[str, Any] | None = None) -
     scratch = None if task is None else task.scratchpad
     if scratch is None:
         raise NotInRunError("interrupt() was called outside a graph run: call it inside a node or a tool a node runs")
-    if response_schema is not None and not isinstance(response_schema, Mapping):
+    if response_schema is None or isinstance(response_schema, Mapping):
+        return scratch.ask(value, None if response_schema is None else dict(response_schema))
+    try:
+        adapter = _adapter(response_schema)
+    except TypeError:  # unhashable: no type
         raise InvalidArgumentError(
-            f"interrupt(response_schema=...) takes a JSON Schema dict or None; got {type(response_schema).__name__}"
-        )
-    return scratch.ask(value, None if response_schema is None else dict(response_schema))
+            "interrupt(response_schema=...) takes a JSON Schema dict, a pydantic model, a TypedDict or a "
+            f"dataclass; got {response_schema!r}"
+        ) from None
+    return scratch.ask(value, adapter.json_schema(), functools.partial(_validated, adapter))
+
+
+_adapters: dict[Any, Any] = {}
+"""The ``pydantic.TypeAdapter`` made for each ``response_schema`` type so far."""
+
+
+def _adapter(schema: Any) -> Any:
+    """The ``pydantic.TypeAdapter`` of a ``response_schema`` type (made once per type).
+
+    :raises TypeError: for an unhashable ``schema`` (no type)
+    :raises MissingExtraError: when pydantic is not installed
+    :raises InvalidArgumentError: when pydantic cannot make a schema of ``schema``
+    """
+    try:
+        import pydantic
+    except ImportError as exc:  # pragma: no cover - the test environment has pydantic
+        raise MissingExtraError("interrupt(response_schema=<a type>)", "pydantic", "pydantic") from exc
+    adapter = _adapters.get(schema)
+    if adapter is not None:
+        return adapter
+    try:
+        adapter = pydantic.TypeAdapter(schema)
+        adapter.json_schema()
+    except Exception as exc:  # pydantic's errors, and the SyntaxError or NameError of a string it takes as a name
+        raise InvalidArgumentError(
+            f"interrupt(response_schema=...) takes a JSON Schema dict, a pydantic model, a TypedDict or a "
+            f"dataclass; pydantic cannot make a schema of {schema!r}: {exc}"
+        ) from exc
+    _adapters[schema] = adapter
+    return adapter
+
+
+def _validated(adapter: Any, answer: Any) -> Any:
+    """``answer`` validated by ``adapter``; its ``ValidationError`` marked as an invalid resume."""
+    import pydantic
+
+    try:
+        return adapter.validate_python(answer)
+    except pydantic.ValidationError as exc:
+        mark_invalid_resume(exc)
+        raise

@@ -34,6 +34,7 @@ from ..checkpoint.base import (
 from ..checkpoint.id import uuid6
 from ..errors import CheckpointSerializationError, InvalidArgumentError
 from .state import ROOT, StateSchema
+from .task_writes import NO_WRITES, NULL_TASK_ID, folded_writes, task_statuses
 
 __all__ = [
     "DURABILITY_KEY",
@@ -41,6 +42,7 @@ __all__ = [
     "NO_WRITES",
     "PregelTask",
     "StateSnapshot",
+    "StateUpdate",
     "Thread",
     "require_thread",
     "snapshot_of",
@@ -48,13 +50,6 @@ __all__ = [
     "task_id_for",
     "with_durability",
 ]
-
-NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
-"""The task id writes that belong to no task are saved under (a resume ``Command``'s update), as LangGraph's:
-they are part of the checkpoint's state for every reader."""
-
-NO_WRITES = "__no_writes__"
-"""The channel a task that wrote nothing records its end under, so a resume knows it finished."""
 
 SENDS = "__pregel_tasks"
 """The channel holding the ``Send`` packets of the next step (LangGraph's name)."""
@@ -94,6 +89,16 @@ class PregelTask(NamedTuple):
     interrupts: tuple[Any, ...] = ()
     state: Any = None
     result: Any = None
+
+
+class StateUpdate(NamedTuple):
+    """One update of ``bulk_update_state`` (LangGraph's ``StateUpdate``): the ``values`` a node returned (a
+    dict of state keys, or a ``Command``), the node ``as_node`` that returned them (None: inferred, for a lone
+    update), and the ``task_id`` to save them under (None: the node's pending task's, or a new one)."""
+
+    values: Any
+    as_node: str | None = None
+    task_id: str | None = None
 
 
 class StateSnapshot(NamedTuple):
@@ -287,24 +292,16 @@ class Thread:
             return {}
         return _with_null_triggers(self.saved.checkpoint["channel_values"], self.saved.pending_writes)
 
-    def pending(self) -> dict[str, dict[str, Any]]:
-        """The writes saved against the current checkpoint, by task id (``{}`` for a task that wrote none)."""
-        out: dict[str, dict[str, Any]] = {}
+    def pending(self) -> dict[str, list[tuple[str, Any]]]:
+        """The state writes of the tasks that finished against the current checkpoint, by task id, in the
+        order saved (a key written twice is there twice; ``[]`` for a task that wrote none)."""
         if self.saved is None:
-            return out
-        failed = set()
-        for task_id, channel, value in self.saved.pending_writes or ():
-            if channel == ERROR:
-                failed.add(task_id)
-                continue
-            if channel in (INTERRUPT, RESUME):
-                continue  # a task that paused did not finish
-            writes = out.setdefault(task_id, {})
-            if channel != NO_WRITES and not channel.startswith("__"):
-                writes[channel] = value
-        for task_id in failed:
-            out.pop(task_id, None)
-        return out
+            return {}
+        return {
+            task_id: status.writes()
+            for task_id, status in task_statuses(self.saved.pending_writes).items()
+            if status.finished
+        }
 
     def null_writes(self, keys: Iterable[str]) -> list[tuple[str, Any]]:
         """The writes to state ``keys`` saved under :data:`NULL_TASK_ID` against the current checkpoint."""
@@ -317,7 +314,7 @@ class Thread:
         """Save ``pairs`` (a ``Command`` input's update and goto triggers) under :data:`NULL_TASK_ID` against
         the current checkpoint, where every reader of it finds them, this run's included."""
         assert self.saved is not None
-        await self.put_writes(NULL_TASK_ID, dict(pairs))
+        await self.put_writes(NULL_TASK_ID, list(pairs))
         kept = [w for w in self.saved.pending_writes or () if w[0] != NULL_TASK_ID]
         self.saved = self.saved._replace(pending_writes=[*kept, *((NULL_TASK_ID, c, v) for c, v in pairs)])
 
@@ -335,12 +332,10 @@ class Thread:
         """The interrupts the current checkpoint's tasks paused on and that no finished write answered, by id."""
         if self.saved is None:
             return {}
-        finished = set(self.pending())
         out: dict[str, Any] = {}
-        for tid, channel, value in self.saved.pending_writes or ():
-            if channel == INTERRUPT and tid not in finished:
-                for item in value if isinstance(value, (list, tuple)) else (value,):
-                    out[str(getattr(item, "id", ""))] = item
+        for status in task_statuses(self.saved.pending_writes).values():
+            for item in status.pending_interrupts:
+                out[str(getattr(item, "id", ""))] = item
         return out
 
     async def put_interrupt(self, task_id: str, interrupts: Sequence[Any], answers: list[Any] | None) -> None:
@@ -354,7 +349,7 @@ class Thread:
         pairs: list[tuple[str, Any]] = [(INTERRUPT, list(interrupts))]
         if answers:
             pairs.append((RESUME, list(answers)))
-        if self.deferred is not None:
+        if self.exit_only:
             self.deferred_writes.append((task_id, pairs))
             return
         with anyio.CancelScope(shield=True):
@@ -389,7 +384,7 @@ class Thread:
         if self.saved is None:
             return
         pairs = [(ERROR, repr(error))]
-        if self.deferred is not None:
+        if self.exit_only:
             self.deferred_writes.append((task_id, pairs))
             return
         with anyio.CancelScope(shield=True):
@@ -475,7 +470,8 @@ class Thread:
 
     async def flush(self) -> None:
         """With ``durability="exit"``: save the run's last checkpoint and the writes made against it (the
-        run ended, finished or failed). Nothing otherwise.
+        run ended, finished or failed); when it saved none (it ended in the step it continued), the writes made
+        against the checkpoint it continued from. Nothing otherwise.
 
         With ``durability="async"``: save the writes of the tasks that finished after the last checkpoint
         (the run ended before the next one).
@@ -489,6 +485,12 @@ class Thread:
                     for task_id, pairs in writes:
                         await self._put_writes(self.saved.config, pairs, task_id)
         if self.deferred is None:
+            if self.deferred_writes and self.saved is not None:
+                # the run ended in the step it continued: its writes go with the checkpoint it continued from
+                writes, self.deferred_writes = self.deferred_writes, []
+                with anyio.CancelScope(shield=True):
+                    for task_id, pairs in writes:
+                        await self._put_writes(self.saved.config, pairs, task_id)
             return
         if not self.keep_at_exit:
             self.deferred, self.deferred_writes = None, []
@@ -544,8 +546,11 @@ class Thread:
             return False
         return True
 
-    async def put_writes(self, task_id: str, writes: Mapping[str, Any] | None, *, step: bool = False) -> None:
-        """Save a finished task's writes against the current checkpoint. ``step``: they are a task's of the
+    async def put_writes(
+        self, task_id: str, writes: Mapping[str, Any] | Sequence[tuple[str, Any]] | None, *, step: bool = False
+    ) -> None:
+        """Save a finished task's writes (an update, or ``(key, value)`` pairs when it wrote a key more than
+        once) against the current checkpoint. ``step``: they are a task's of the
         running step; with ``durability="async"`` they are then kept to be saved with the next checkpoint
         (or when the run ends: :meth:`flush`), in one call to the saver.
 
@@ -553,8 +558,11 @@ class Thread:
         """
         if self.saved is None:
             return
-        pairs: Sequence[tuple[str, Any]] = list(writes.items()) if writes else [(NO_WRITES, None)]
-        if self.deferred is not None:
+        if not writes:
+            pairs: Sequence[tuple[str, Any]] = [(NO_WRITES, None)]
+        else:
+            pairs = list(writes.items()) if isinstance(writes, Mapping) else list(writes)
+        if self.exit_only:
             self.deferred_writes.append((task_id, pairs))
             return
         if step and self.batched:
@@ -584,8 +592,8 @@ def snapshot_of(
 
     ``live`` (``get_state`` without a ``checkpoint_id``), as LangGraph: the values include what the tasks
     that finished wrote, and ``next`` leaves them out; otherwise the snapshot is the step's record: values as
-    the step began, every task of it in ``next``. A task of a node in ``subgraphs`` (subgraph nodes that keep
-    checkpoints) has ``{"configurable": {"thread_id", "checkpoint_ns": "<node>:<task id>"}}`` as its
+    the step began, every task of it in ``next``. A task of a node in ``subgraphs`` (the nodes whose tasks keep a
+    subgraph's checkpoints) has ``{"configurable": {"thread_id", "checkpoint_ns": "<node>:<task id>"}}`` as its
     ``state``, as LangGraph's (the task's namespace even for a subgraph compiled with ``checkpointer=True``,
     whose checkpoints are under the node's name)."""
     if saved is None:
@@ -600,40 +608,36 @@ def snapshot_of(
     checkpoint_id = saved.config["configurable"]["checkpoint_id"]
     ns = saved.config["configurable"].get("checkpoint_ns", "")
     step = int(saved.metadata.get("step", -1))
-    pending: dict[str, dict[str, Any]] = {}
-    errors: dict[str, Any] = {}
-    paused: dict[str, tuple[Any, ...]] = {}
-    for task_id, channel, value in saved.pending_writes or ():
-        if channel in (INTERRUPT, RESUME):
-            if channel == INTERRUPT:
-                paused[task_id] = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-            continue
-        writes = pending.setdefault(task_id, {})
-        if channel in keys:
-            writes[channel] = value
-        elif channel == ERROR:
-            errors[task_id] = value
-            del pending[task_id]
+    statuses = task_statuses(saved.pending_writes)
     tasks: list[PregelTask] = []
+    finished: dict[str, list[tuple[str, Any]]] = {}
     kept = set(subgraphs)
     for name, path in next_paths(_with_null_triggers(values, saved.pending_writes), order):
         task_id = task_id_for(checkpoint_id, ns, step + 1, path)
-        result = pending.get(task_id)
-        if schema.root and result is not None:
-            result = result.get(ROOT)
+        status = statuses.get(task_id)
+        result = None
+        if status is not None and status.finished:
+            writes = finished[task_id] = status.writes()
+            if schema.root:
+                result = folded_writes(w for w in writes if w[0] == ROOT).get(ROOT)
+            else:
+                result = folded_writes(w for w in writes if w[0] in keys)
         shown_path = (*path, False) if path[0] == "__pregel_push" else path  # LangGraph's third item
         sub_state = None
         if name in kept:
             thread_id = saved.config["configurable"]["thread_id"]
             sub_ns = "|".join(p for p in (ns, f"{name}:{task_id}") if p)
             sub_state = {"configurable": {"thread_id": thread_id, "checkpoint_ns": sub_ns}}
-        interrupts = () if task_id in pending else paused.get(task_id, ())
+        interrupts: tuple[Any, ...] = ()
+        if status is not None:
+            # live: the questions still waiting; a record of the step: every question its tasks asked
+            interrupts = status.pending_interrupts if live else status.interrupts
         tasks.append(
             PregelTask(
                 task_id,
                 name,
                 shown_path,
-                error=errors.get(task_id),
+                error=None if status is None else status.error,
                 interrupts=interrupts,
                 state=sub_state,
                 result=result,
@@ -642,10 +646,10 @@ def snapshot_of(
     state = {k: values[k] for k in keys if k in values}
     waiting = tasks
     if live:
-        waiting = [t for t in tasks if t.id not in pending]
-        done = sorted((t for t in tasks if t.id in pending and t.name != START_CHANNEL), key=lambda t: t.path)
+        waiting = [t for t in tasks if t.id not in finished]
+        done = sorted((t for t in tasks if t.id in finished and t.name != START_CHANNEL), key=lambda t: t.path)
         if done:
-            schema.apply(state, [(f"node {t.name!r}", pending[t.id]) for t in done])
+            schema.apply(state, [(f"node {t.name!r}", {key: value}) for t in done for key, value in finished[t.id]])
     return StateSnapshot(
         schema.values(state, keys),
         tuple(t.name for t in waiting),

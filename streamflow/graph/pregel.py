@@ -15,7 +15,6 @@ import copy
 import dataclasses
 import functools
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
@@ -24,7 +23,6 @@ from typing import Any
 import anyio
 import attrs
 
-from ..channel import Channel
 from ..checkpoint.base import ERROR, INTERRUPT, BaseCheckpointSaver
 from ..errors import (
     EmptyInputError,
@@ -34,6 +32,7 @@ from ..errors import (
     InvalidUpdateError,
     ParentCommand,
     UnknownInterruptError,
+    is_invalid_resume,
 )
 from ..events import (
     EMPTY_METADATA,
@@ -66,8 +65,9 @@ from .runtime import Runtime, route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .state import ROOT
 from .sync_code import run_sync_code
+from .task_writes import folded_writes
 
-__all__ = ["execute", "update_thread"]
+__all__ = ["execute"]
 
 
 def _new_task_id() -> str:
@@ -156,6 +156,7 @@ class _Step:
         unfinished = len(tasks)
         failure: list[BaseException] = []
         up: list[ParentCommand] = []
+        late: list[BaseException] = []
 
         async def guarded(task: _Task) -> None:
             nonlocal unfinished
@@ -164,6 +165,11 @@ class _Step:
             except ParentCommand as exc:  # as in LangGraph, the siblings finish before it goes up
                 up.append(exc)
             except Exception as exc:
+                if is_invalid_resume(exc):
+                    # an answer that does not fit its interrupt's schema: as in LangGraph, the siblings finish
+                    # (a sibling answered in the same resume keeps its work) and then the run fails with it
+                    late.append(exc)
+                    return
                 if not failure:
                     failure.append(exc)
                     if run.stop_reason is None:
@@ -183,6 +189,8 @@ class _Step:
             run.tasks_in_flight += 1 - unfinished  # a task cancelled before it began never counted itself out
         if failure:
             raise failure[0]
+        if late:
+            raise late[0]
         if up:
             raise up[0]
 
@@ -212,10 +220,13 @@ class _Step:
         writer = Writer(run, ns, name, step, task_id, flag)
         ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
         task_ns = "|".join((*ns, f"{name}:{task_id}"))
+        if self.thread is not None and self.thread.saved is not None:
+            ctx.checkpoint_id = self.thread.saved.config["configurable"]["checkpoint_id"]
         answers = [] if self.thread is None else self.thread.answers(task_id)
         scratch = ctx.scratchpad = Scratchpad(task_ns, answers, run.resume)
         token = _current.set(ctx)
         paused: GraphInterrupt | None = None
+        from_below = False  # the result is a Command a graph run by the node sent up (Command.PARENT)
         try:
             try:
                 if node.is_subgraph:
@@ -227,6 +238,7 @@ class _Step:
                     out = await _call(node, task.input, ctx)
             except ParentCommand as exc:
                 out = _command_for(exc, ns, name, task_id)
+                from_below = True
             update = _take_result(self.graph, task, out, ns)
             if self.state is not None and name in self.graph.branches_from:
                 task.routes = await _route_in_task(self.graph, node, self.state, update, ctx)
@@ -258,7 +270,7 @@ class _Step:
         task.update = update
         task.done = True
         if self.thread is not None:
-            await self.thread.put_writes(task_id, update, step=True)
+            await self.thread.put_writes(task_id, update if task.writes is None else task.writes, step=True)
         if channel.wants(StateUpdate):
             if task.writes is None:
                 shown = _only(update, self.shown)
@@ -268,8 +280,20 @@ class _Step:
                 shown = _shown_writes(self.graph, task.writes, self.shown)
             await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
         if channel.wants(TaskFinished):
-            result = update if task.writes is None else _folded_writes(task.writes)
-            await channel.publish(TaskFinished(ns=ns, node=name, step=step, task_id=task_id, tags=tags, result=result))
+            result = update if task.writes is None else folded_writes(task.writes)
+            returned = None if from_below or out.__class__ is dict or not _is_command_output(out) else out
+            await channel.publish(
+                TaskFinished(
+                    ns=ns,
+                    node=name,
+                    step=step,
+                    task_id=task_id,
+                    tags=tags,
+                    result=result,
+                    output=returned,
+                    sent_up=from_below,
+                )
+            )
 
     async def pause(self, task: _Task, exc: GraphInterrupt, scratch: Scratchpad) -> None:
         """Record that ``task`` paused on the interrupts of ``exc``: saved against the step's checkpoint (with
@@ -293,6 +317,11 @@ class _Step:
                     values=values,
                 )
             )
+
+
+def _is_command_output(out: Any) -> bool:
+    """Whether a node's return value ``out`` is a ``Command`` or a list holding one."""
+    return isinstance(out, Command) or (isinstance(out, (list, tuple)) and any(isinstance(i, Command) for i in out))
 
 
 def _shown_interrupts(paused: Mapping[str, Any] | None, task_id: str) -> tuple[dict[str, Any], ...]:
@@ -419,15 +448,6 @@ def _shown_writes(graph: GraphSpec, writes: list[tuple[str, Any]], keys: tuple[s
     if not shown:
         return None
     return shown[0] if len(shown) == 1 else shown
-
-
-def _folded_writes(writes: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A ``tasks`` result for a node that wrote a key more than once: such a key maps to
-    ``{"$writes": [value, ...]}``, as LangGraph shows it."""
-    values: dict[str, list[Any]] = {}
-    for key, value in writes:
-        values.setdefault(key, []).append(value)
-    return {key: found[0] if len(found) == 1 else {"$writes": found} for key, found in values.items()}
 
 
 async def _call(node: NodeSpec, state: Any, ctx: TaskContext) -> Any:
@@ -838,10 +858,10 @@ class _Saving:
         return {**config, "configurable": configurable}
 
     def task_state(self, name: str, task_id: str) -> dict[str, Any] | None:
-        """A next task's ``state`` in a checkpoint record: for a subgraph node that keeps checkpoints, the
-        config of its thread (LangGraph's); else None."""
+        """A next task's ``state`` in a checkpoint record: for a node whose task keeps a subgraph's checkpoints
+        (:meth:`~streamflow.graph.specs.NodeSpec.subgraph`), the config of its thread (LangGraph's); else None."""
         node = self.graph.nodes.get(name)
-        if node is None or not node.is_subgraph or getattr(node.fn, "checkpointer", None) is False:
+        if node is None or node.subgraph() is None:
             return None
         ns = "|".join((*self.ns, f"{name}:{task_id}"))  # LangGraph's, even for a checkpointer=True subgraph
         return {"configurable": {"thread_id": self.thread.thread_id, "checkpoint_ns": ns}}
@@ -1035,7 +1055,7 @@ async def _run(
     channel = run.channel
     output_keys = schema.output_keys
     wrote_output = False  # an input or step wrote an output key: the result is the state's output at the end
-    pending: dict[str, dict[str, Any]] = {}
+    pending: dict[str, list[tuple[str, Any]]] = {}
     held: dict[str, _Task] = {}
     start_step = 0
     if saving is not None and graph_input is None:
@@ -1115,8 +1135,7 @@ async def _run(
         if pending:
             for task in tasks:
                 if task.id in pending:
-                    task.update = pending[task.id] or None
-                    task.done = True
+                    _replayed(task, pending[task.id])
                     await _replay_cached(graph, run, ns, step, shown, task)
             pending = {}
         await _Step(graph, run, ns, step, shown, state, current).run_all([t for t in tasks if not t.done])
@@ -1181,6 +1200,15 @@ async def _breakpoint(run: RunContext, ns: tuple[str, ...], step: int, result: A
         await run.channel.publish(Interrupted(ns=ns, step=step, tags=run.tags))
     run.interrupts = []
     return result
+
+
+def _replayed(task: _Task, writes: list[tuple[str, Any]]) -> None:
+    """Mark ``task`` done with the ``writes`` it saved in an earlier run of its step (it does not run again,
+    as LangGraph matches saved writes to tasks by task id)."""
+    task.update = dict(writes) or None
+    if len(task.update or ()) < len(writes):
+        task.writes = writes
+    task.done = True
 
 
 async def _replay_cached(
@@ -1314,65 +1342,3 @@ async def _resume_input(saving: _Saving, command: Command[Any], run: RunContext,
             run.resume = RunResume(resume)
         if run.channel.wants(Resumed):
             await run.channel.publish(Resumed(tags=run.tags, resume=resume))
-
-
-async def update_thread(
-    graph: GraphSpec, saver: BaseCheckpointSaver[Any], config: Mapping[str, Any], values: Any, as_node: str | None
-) -> dict[str, Any]:
-    """LangGraph's ``update_state``: apply ``values`` to the thread's state as if node ``as_node`` had written
-    them (through the reducers), and save an ``"update"`` checkpoint whose next tasks are that node's
-    successors. Without ``as_node``: the graph's only node, ``START`` on a thread without checkpoints, else the
-    node that wrote the thread's last checkpoint. Returns the new checkpoint's config.
-
-    :raises InvalidUpdateError: ``"Ambiguous update, specify as_node"`` when several nodes wrote the last
-        checkpoint, ``"Node <name> does not exist"`` for an unknown ``as_node``, or for values the schema
-        does not allow
-    """
-    schema = graph.schema
-    run = RunContext(
-        channel=Channel("update_state", replay_size=0),
-        run_id="update_state",
-        config=config,
-        tags=(),
-        metadata={},
-        recursion_limit=1,
-        loop_thread=threading.get_ident(),
-    )
-    thread = await Thread.open(saver, config)
-    saving = _Saving(graph, thread, run, (), schema.keys)
-    state = schema.start()
-    joins_seen: dict[int, set[str]] = {}
-    saving.restore(state, joins_seen)
-    if as_node is None:
-        if len(graph.nodes) == 1:
-            as_node = next(iter(graph.nodes))
-        elif thread.saved is None:
-            as_node = START
-        else:
-            as_node = thread.last_writer()
-    if as_node is None:
-        raise InvalidUpdateError("Ambiguous update, specify as_node")
-    if as_node != START and as_node not in graph.nodes:
-        raise InvalidUpdateError(f"Node {as_node} does not exist")
-    if as_node == START:
-        update = schema.check_input(values)
-    else:
-        update = schema.check_update(values, f"update_state(as_node={as_node!r})")
-    others: list[_Task] = []
-    if thread.saved is not None:
-        # the writes are the result of the pending task of that node, if there is one (LangGraph's history)
-        waiting = saving.tasks()
-        pending = [t for t in waiting if t.node.name == as_node]
-        await thread.put_writes(pending[0].id if pending else str(uuid.uuid4()), update)
-        # the other nodes the checkpoint's edges had triggered stay triggered (as LangGraph's channels stay
-        # unconsumed); its Send packets do not (the update replaces what the sending node decided)
-        others = [t for t in waiting if t.node.name != as_node and t.path[0] == "__pregel_pull"]
-    if update:
-        schema.apply(state, [(f"update_state(as_node={as_node!r})", update)])
-    tasks = await _successors(graph, [as_node], state, joins_seen, run)
-    pulled = {t.node.name for t in tasks if t.path[0] == "__pregel_pull"}
-    tasks += [t for t in others if t.node.name not in pulled]
-    step = (thread.step if thread.saved is not None else -1) + 1  # a new thread's first update is step 0
-    await saving.save("update", step, state, tasks, joins_seen, update or (), wrote=[as_node])
-    assert thread.saved is not None
-    return dict(thread.saved.config)

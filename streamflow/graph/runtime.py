@@ -44,12 +44,13 @@ INJECTED = ("runtime", "store", "previous")
 class ExecutionInfo:
     """What a node knows about its own execution (LangGraph's ``ExecutionInfo``): read-only.
 
-    ``checkpoint_id`` is ``""``: streamflow does not fill it in yet, with a checkpointer either (LangGraph gives
-    the step's checkpoint id).
+    ``checkpoint_id`` is the id of the checkpoint the task's step started from, as LangGraph's, when the graph
+    keeps checkpoints (a subgraph's own, under its namespace); ``""`` when it keeps none (LangGraph gives the
+    id of a checkpoint it does not keep then).
     """
 
     checkpoint_id: str
-    """The step's checkpoint id (``""`` in streamflow so far, even with a checkpointer)."""
+    """The id of the checkpoint the task's step started from (``""`` for a graph that keeps none)."""
     checkpoint_ns: str
     """The task's namespace as LangGraph writes it: ``"node:task_id"``, joined by ``|`` under subgraphs."""
     task_id: str
@@ -189,7 +190,7 @@ def runtime_of(task: TaskContext) -> Runtime[Any]:
             context=run.context,
             stream_writer=task.writer,
             execution_info=ExecutionInfo(
-                checkpoint_id="",
+                checkpoint_id=task.checkpoint_id,
                 checkpoint_ns=task.checkpoint_ns,
                 task_id=task.task_id,
                 thread_id=configurable.get("thread_id"),

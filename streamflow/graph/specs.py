@@ -20,7 +20,7 @@ from .context import StreamWriter
 from .runtime import injected_params
 from .state import NodeInput, StateSchema
 
-__all__ = ["Branch", "GraphSpec", "NodeSpec", "inferred_input_schema", "node_name"]
+__all__ = ["Branch", "GraphSpec", "NodeSpec", "inferred_input_schema", "node_name", "referenced_graph"]
 
 
 def node_name(name: Any) -> Any:
@@ -29,6 +29,28 @@ def node_name(name: Any) -> Any:
     if isinstance(name, enum.Enum) and isinstance(name, str):
         return name.value
     return name
+
+
+_NOT_LOOKED: Any = object()
+
+
+def referenced_graph(fn: Any) -> GraphSpec | None:
+    """The first graph (a :class:`GraphSpec`, such as a compiled graph) not compiled with ``checkpointer=False``
+    among the globals and closure variables function ``fn`` reads, those it reads through a closure last
+    (LangGraph's order); None for none, or when ``fn`` is no Python function (a callable object, a builtin)."""
+    target = getattr(fn, "__wrapped__", fn)
+    if inspect.ismethod(target):
+        target = target.__func__
+    if not inspect.isfunction(target):
+        return None
+    try:
+        found = inspect.getclosurevars(target)
+    except (TypeError, ValueError):
+        return None
+    for value in {**found.globals, **found.nonlocals}.values():
+        if isinstance(value, GraphSpec) and getattr(value, "checkpointer", None) is not False:
+            return value
+    return None
 
 
 @attrs.define(slots=True, eq=False)
@@ -56,6 +78,18 @@ class NodeSpec:
     defer: bool = False
     """``add_node(..., defer=True)``: once triggered, the node waits until a superstep would have no other
     task (LangGraph's deferred node)."""
+    _subgraph: Any = attrs.field(default=_NOT_LOOKED, init=False, repr=False)
+
+    def subgraph(self) -> GraphSpec | None:
+        """The graph whose checkpoints a task of this node keeps under the task's namespace, as LangGraph finds
+        a node's subgraph: the graph a subgraph node runs, or for a plain node the first compiled graph its
+        function refers to by name (a global or closure variable it reads, as in ``subgraph.invoke(...)``,
+        looked up once, on the first call); None when there is none or it was compiled with
+        ``checkpointer=False``."""
+        if self._subgraph is _NOT_LOOKED:
+            found = self.fn if self.is_subgraph else referenced_graph(self.fn)
+            self._subgraph = None if getattr(found, "checkpointer", None) is False else found
+        return self._subgraph  # type: ignore[no-any-return]
 
     @classmethod
     def of(cls, name: str, fn: Callable[..., Any]) -> NodeSpec:

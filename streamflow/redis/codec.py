@@ -8,7 +8,9 @@ were:
 * a dict whose keys are not all strings, or that has a key ``"__sf__"`` of its own, is
   ``{"__sf__": "dict", "items": [[key, value], ...]}``;
 * a chat message (:mod:`streamflow.messages`) is ``{"__sf__": "message", "type": <its type tag>,
-  "fields": {...}}``.
+  "fields": {...}}``;
+* a ``Command`` a node returned (a task's ``output``) is ``{"__sf__": "command", "fields": {...}}``, a ``Send``
+  ``{"__sf__": "send", "node": ..., "arg": ...}``.
 
 Everything else must be a JSON value (dict with string keys, list, str, int, float, bool, None); any other
 type is refused with :class:`~streamflow.errors.NotSerializableError` naming it and where it was found, as is
@@ -28,6 +30,7 @@ import attrs
 
 from ..errors import NotSerializableError
 from ..events import Event, from_dict
+from ..graph.constants import Command, Send
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 __all__ = ["TAG", "check_payload", "decode_event", "decode_value", "encode_event", "encode_value", "to_json_value"]
@@ -39,7 +42,7 @@ _MESSAGES: dict[str, type[BaseMessage]] = {
     cls.type: cls for cls in (HumanMessage, SystemMessage, AIMessage, AIMessageChunk, ToolMessage)
 }
 _PLAIN = (str, int, float, bool, type(None))
-_ALLOWED = "JSON values (dict, list, str, int, float, bool, None), tuples and chat messages"
+_ALLOWED = "JSON values (dict, list, str, int, float, bool, None), tuples, chat messages, Command and Send"
 
 
 def to_json_value(value: Any, where: str = "the payload") -> Any:
@@ -72,6 +75,15 @@ def to_json_value(value: Any, where: str = "the payload") -> Any:
             if (v := getattr(value, a.name)) is not a.default
         }
         return {TAG: "message", "type": value.type, "fields": fields}
+    if cls is Command:
+        fields = {
+            name: to_json_value(v, f"{where}.{name}")
+            for name in ("graph", "update", "resume", "goto")
+            if (v := getattr(value, name)) is not None and not (name == "goto" and v == ())  # defaults left out
+        }
+        return {TAG: "command", "fields": fields}
+    if cls is Send:
+        return {TAG: "send", "node": value.node, "arg": to_json_value(value.arg, f"{where}.arg")}
     # Subclasses of str, int ... (enums) are refused too: they would come back as the base type.
     raise NotSerializableError(
         f"{where} is of type {cls.__module__}.{cls.__qualname__}, which a wire transport (JSON) cannot carry; "
@@ -103,6 +115,10 @@ def _hook(obj: dict[str, Any]) -> Any:
         return dict(obj["items"])
     if tag == "message":
         return _MESSAGES[obj["type"]](**obj["fields"])
+    if tag == "command":
+        return Command(**obj["fields"])
+    if tag == "send":
+        return Send(obj["node"], obj["arg"])
     raise ValueError(f"unknown wire tag {tag!r}")
 
 

@@ -72,6 +72,7 @@ class Lib:
     MessagesPlaceholder: Any
     StrOutputParser: Any
     JsonOutputParser: Any
+    StateUpdate: Any
 
 
 IMPORTS: dict[str, str] = {
@@ -118,6 +119,7 @@ IMPORTS: dict[str, str] = {
     "MessagesPlaceholder": "langchain_core.prompts",
     "StrOutputParser": "langchain_core.output_parsers",
     "JsonOutputParser": "langchain_core.output_parsers",
+    "StateUpdate": "langgraph.types",
 }
 """Each :class:`Lib` name -> the module a LangGraph program imports it from. streamflow's comes from the same
 path with the top-level package renamed (``langgraph.X``, ``langchain_core.X`` -> ``streamflow.X``): the

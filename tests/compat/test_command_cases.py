@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
 
-from .conftest import Lib, reference
+from .conftest import Lib, normalise, reference
 from .test_pregel_cases import Run, with_async_nodes
 
 
@@ -549,10 +549,6 @@ CASES = [
             kwargs={"stream_mode": "messages"},
         ),
         id="messages-of-a-pairs-update",
-        marks=pytest.mark.differs(
-            "messages mode shows the messages of a Command update given as (key, value) pairs; LangGraph's shows "
-            "those of a dict update only"
-        ),
     ),
     pytest.param(
         Run(lambda lib: node_destinations(lib, call=False), {"foo": ""}, "invoke"), id="node-destinations-subgraph"
@@ -685,10 +681,6 @@ CASES = [
             kwargs={"stream_mode": "messages", "subgraphs": True},
         ),
         id="tool-handoff-beside-a-plain-tool-messages",
-        marks=pytest.mark.differs(
-            "messages mode shows the messages of a Command.PARENT update under the parent's node; LangGraph's "
-            "shows none (the node's run ended with ParentCommand, so it has no output to look at)"
-        ),
     ),
     pytest.param(
         Run(
@@ -783,10 +775,6 @@ def test_update_as_tuples(lib: Lib, update: Any) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.differs(
-    "astream_events: a node's own on_chain_stream/on_chain_end carry its update as a dict; LangGraph's carry the "
-    "Command the node returned"
-)
 async def test_astream_events_of_a_command_node(lib: Lib) -> None:
     graph = validation_with_command(lib)
     seen = [
@@ -799,3 +787,22 @@ async def test_astream_events_of_a_command_node(lib: Lib) -> None:
         ("on_chain_stream", {"chunk": command}),
         ("on_chain_end", {"output": command, "input": {"foo": ""}}),
     ]
+
+
+@pytest.mark.anyio
+async def test_astream_events_of_a_handoff_to_the_parent(lib: Lib) -> None:
+    """A tool in the ``alice`` subgraph hands off with ``Command.PARENT``: ``alice``'s own run shows no
+    output (in LangGraph it ends with the command as an error), the root's ``on_chain_stream`` has its update."""
+    graph = tool_handoff(lib, with_add=False)
+    seen = [
+        (event["event"], event["name"], normalise(event["data"].get("chunk", event["data"].get("output"))))
+        async for event in graph.astream_events({"messages": []}, version="v2")
+        if event["event"] in ("on_chain_stream", "on_chain_end") and event["name"] in ("alice", "tools", "bob")
+    ]
+    reference_graph = tool_handoff(reference(), with_add=False)
+    expected = [
+        (event["event"], event["name"], normalise(event["data"].get("chunk", event["data"].get("output"))))
+        async for event in reference_graph.astream_events({"messages": []}, version="v2")
+        if event["event"] in ("on_chain_stream", "on_chain_end") and event["name"] in ("alice", "tools", "bob")
+    ]
+    assert seen == expected

@@ -153,3 +153,21 @@ def test_resume_map_naming_an_unknown_interrupt() -> None:
     assert again["a"] == 0 and [i.value for i in again["__interrupt__"]] == ["how many?"]
     with pytest.raises(UnknownInterruptError, match=r"\['0{32}'\].*not waiting on"):
         run(load("streamflow"))
+
+
+def test_a_tuple_read_back_from_a_checkpoint() -> None:
+    class Pair(TypedDict):
+        pair: Any
+
+    def run(lib: Lib) -> Any:
+        builder = lib.StateGraph(Pair)
+        builder.add_node("node", lambda state: {"pair": ("a", 1)})
+        builder.add_edge(lib.START, "node")
+        graph = builder.compile(checkpointer=lib.InMemorySaver())
+        thread = {"configurable": {"thread_id": "1"}}
+        graph.invoke({"pair": None}, thread)
+        (task,) = list(graph.get_state_history(thread))[1].tasks
+        return graph.get_state(thread).values["pair"], task.result["pair"]
+
+    assert run(reference()) == (["a", 1], ["a", 1])
+    assert run(load("streamflow")) == (("a", 1), ("a", 1))

@@ -12,20 +12,27 @@ After LangGraph's ``test_interrupt_multiple``, ``test_interrupt_loop``,
 ``test_nested_graph_interrupts_parallel``, ``test_subgraph_checkpoint_true_interrupt``,
 ``test_node_before_multiple_interrupt_cycles_graph_api``, ``test_interrupt_subgraph_reenter_checkpointer_true``,
 ``test_command_goto_with_static_breakpoints`` and the async ``test_node_not_cancelled_on_other_node_interrupted``,
-plus a tool asking for approval inside ``ToolNode`` and a run without a checkpointer; the rest is listed in
-``REVIEW.md``. Each case runs twice: through ``invoke``/``stream`` and through ``ainvoke``/``astream``."""
+plus a tool asking for approval inside ``ToolNode``, a run without a checkpointer, and ``interrupt()``'s
+``response_schema`` as the installed LangGraph 1.2 validates answers with it (the reviewed tests have no case
+of it); the rest is listed in ``REVIEW.md``. Each case runs twice: through ``invoke``/``stream`` and through
+``ainvoke``/``astream``."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import importlib
 import operator
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Annotated, Any, TypedDict
 
+import pydantic
 import pytest
+import typing_extensions
 
 from .conftest import Lib, normalise, reference
+from .test_checkpointer_cases import checkpoint_chunk, snap
 
 THREAD = {"configurable": {"thread_id": "1"}}
 MODE: ContextVar[str] = ContextVar("interrupt_cases_mode", default="sync")
@@ -606,6 +613,11 @@ def test_nested_graph_interrupts_parallel(lib: Lib, durability: str, breakpoints
         out.append(app.invoke({"my_key": ""}, config, durability=durability))
         for _ in range(3):
             out.append(app.invoke(None, config, durability=durability))
+        config = {"configurable": {"thread_id": "2"}}
+        for graph_input in ({"my_key": ""}, None, None, None):
+            chunks = app.stream(graph_input, config, subgraphs=True, durability=durability)
+            # the parallel nodes finish in any order: the chunks as a multiset, the namespaces without task ids
+            out.append(sorted(((tuple(p.partition(":")[0] for p in ns), chunk) for ns, chunk in chunks), key=repr))
         config = {"configurable": {"thread_id": "3"}}
         out.append(list(app.stream({"my_key": ""}, config, stream_mode="values", durability=durability)))
         for _ in range(3):
@@ -661,11 +673,12 @@ def test_subgraph_checkpoint_true_interrupt(lib: Lib, durability: str) -> None:
     assert got == expected
 
 
-@pytest.mark.differs(
-    "get_state(subgraphs=True) finds no state for a graph invoked inside a plain node (LangGraph finds the "
-    "compiled graph the node's function refers to); subgraph nodes have theirs"
-)
 def test_subgraph_state_of_a_graph_invoked_in_a_node(lib: Lib) -> None:
+    """A plain node invokes a ``checkpointer=True`` graph that interrupts: the node's task shows that graph's
+    checkpoint config as its ``state`` (LangGraph finds the compiled graph the node's function refers to),
+    and ``get_state(subgraphs=True)`` that graph's snapshot; the history and the resumed run's ``checkpoints``
+    chunks too."""
+
     def scenario(lib: Lib, saver: Any) -> Any:
         def ask(state: Sub) -> Any:
             return {"baz": lib.interrupt("Provide baz value")}
@@ -679,7 +692,11 @@ def test_subgraph_state_of_a_graph_invoked_in_a_node(lib: Lib) -> None:
             lib.StateGraph(Foo2).add_node("node", node).add_edge(lib.START, "node").compile(checkpointer=saver)
         )
         graph.invoke({"foo": "foo"}, THREAD)
-        return getattr(graph.get_state(THREAD, subgraphs=True).tasks[0].state, "values", None)
+        out: list[Any] = [snap(graph.get_state(THREAD)), snap(graph.get_state(THREAD, subgraphs=True))]
+        out.append([snap(snapshot) for snapshot in graph.get_state_history(THREAD)])
+        resumed = graph.stream(lib.Command(resume="baz"), THREAD, stream_mode="checkpoints", subgraphs=True)
+        out.append([(ns, checkpoint_chunk(chunk)) for ns, chunk in resumed])
+        return out
 
     got, expected = both(lib, scenario)
     assert got == expected
@@ -894,6 +911,131 @@ def test_command_goto_on_a_paused_thread(lib: Lib) -> None:
         state = graph.get_state(THREAD)
         out.append((state.values, state.next, state.interrupts))
         out.append(error_of(lambda: graph.invoke(lib.Command(graph=lib.Command.PARENT, goto="a"), THREAD)))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+class Approval(pydantic.BaseModel):
+    approved: bool
+    note: str = ""
+
+
+class ApprovalDict(typing_extensions.TypedDict):  # pydantic takes typing's TypedDict only from Python 3.12
+    approved: bool
+
+
+@dataclasses.dataclass
+class ApprovalData:
+    approved: bool
+
+
+class Answer(TypedDict, total=False):
+    answer: str
+    other: Annotated[list[str], operator.add]
+
+
+def raised(lib: Lib, call: Callable[[], Any]) -> tuple[str, bool]:
+    """The class name of what ``call`` raised, and whether the library's ``is_invalid_resume`` marks it."""
+    is_invalid_resume = importlib.import_module(lib.GraphInterrupt.__module__).is_invalid_resume
+    with pytest.raises(Exception) as caught:
+        call()
+    return type(caught.value).__name__, is_invalid_resume(caught.value)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        pytest.param(Approval, id="pydantic-model"),
+        pytest.param(ApprovalDict, id="typeddict"),
+        pytest.param(ApprovalData, id="dataclass"),
+        pytest.param({"type": "object", "properties": {"approved": {"type": "boolean"}}}, id="json-schema-dict"),
+    ],
+)
+def test_interrupt_response_schema(lib: Lib, schema: Any) -> None:
+    """``interrupt(..., response_schema=...)``: the interrupt carries the schema (a type's as JSON Schema); a
+    type checks the answer and the call returns the validated object; an answer that does not fit fails the
+    run with the schema's ``ValidationError`` (``is_invalid_resume``), keeps the interrupt waiting, and a
+    fitting answer then resumes it. A dict schema checks nothing."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        def ask(state: Answer) -> Any:
+            got = lib.interrupt("approve?", response_schema=schema)
+            return {"answer": f"{type(got).__name__}:{got!r}"}
+
+        graph = lib.StateGraph(Answer).add_node("ask", ask).add_edge(lib.START, "ask")
+        graph = driven(graph.compile(checkpointer=saver))
+        out: list[Any] = [graph.invoke({"answer": ""}, THREAD)]
+        out.append([i.response_schema for i in graph.get_state(THREAD).interrupts])
+        if not isinstance(schema, dict):
+            out.append(raised(lib, lambda: graph.invoke(lib.Command(resume={"approved": "not a bool"}), THREAD)))
+            state = graph.get_state(THREAD)
+            out.append((state.next, state.interrupts, [task.error is not None for task in state.tasks]))
+        out.append(graph.invoke(lib.Command(resume={"approved": True}), THREAD))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+def test_invalid_resume_lets_the_answered_sibling_finish(lib: Lib) -> None:
+    """Two interrupts answered in one resume by id, one answer not fitting its schema: the other task
+    finishes (and is not run again), then the run fails; answering the one left resumes it."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        runs = {"ask": 0, "other": 0}
+
+        def ask(state: Answer) -> Any:
+            runs["ask"] += 1
+            return {"answer": repr(lib.interrupt("approve?", response_schema=ApprovalDict))}
+
+        def other(state: Answer) -> Any:
+            runs["other"] += 1
+            return {"other": [lib.interrupt("why?")]}
+
+        graph = driven(
+            lib.StateGraph(Answer)
+            .add_node("ask", ask)
+            .add_node("other", other)
+            .add_conditional_edges(lib.START, lambda state: ["ask", "other"])
+            .compile(checkpointer=saver)
+        )
+        out: list[Any] = [graph.invoke({"answer": ""}, THREAD)]
+        ids = {i.value: i.id for i in graph.get_state(THREAD).interrupts}
+        bad = {ids["approve?"]: {"approved": []}, ids["why?"]: "because"}
+        out.append(raised(lib, lambda: graph.invoke(lib.Command(resume=bad), THREAD)))
+        state = graph.get_state(THREAD)
+        out.append((state.values, state.next, [i.value for i in state.interrupts], dict(runs)))
+        out.append(graph.invoke(lib.Command(resume={ids["approve?"]: {"approved": False}}), THREAD))
+        out.append(dict(runs))
+        return out
+
+    got, expected = both(lib, scenario)
+    assert got == expected
+
+
+def test_invalid_resume_in_a_tool_is_no_tool_error(lib: Lib) -> None:
+    """A tool's ``interrupt()`` answered with a value that does not fit its schema fails the run even with
+    ``handle_tool_errors=True``: the model cannot fix it."""
+
+    def scenario(lib: Lib, saver: Any) -> Any:
+        @lib.tool  # type: ignore[untyped-decorator]
+        def delete_file(path: str) -> str:
+            """Delete a file."""
+            answer = lib.interrupt({"path": path}, response_schema=ApprovalDict)
+            return f"deleted {path}" if answer["approved"] else f"kept {path}"
+
+        graph = driven(
+            lib.StateGraph(lib.MessagesState)
+            .add_node("tools", lib.ToolNode([delete_file], handle_tool_errors=True))
+            .add_edge(lib.START, "tools")
+            .compile(checkpointer=saver)
+        )
+        call = lib.AIMessage(content="", tool_calls=[{"name": "delete_file", "args": {"path": "a.txt"}, "id": "c1"}])
+        out: list[Any] = [list(graph.stream({"messages": [call]}, THREAD))]
+        out.append(raised(lib, lambda: graph.invoke(lib.Command(resume={"approved": "maybe"}), THREAD)))
+        out.append(list(graph.stream(lib.Command(resume={"approved": True}), THREAD)))
         return out
 
     got, expected = both(lib, scenario)

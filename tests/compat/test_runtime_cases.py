@@ -380,3 +380,48 @@ def test_config_schema_is_the_deprecated_name_of_context_schema(lib: Lib) -> Non
         return builder.compile().invoke({}, context={"user": "old"})
 
     assert run(lib) == run(reference())
+
+
+def test_execution_info_checkpoint_id_with_a_checkpointer(lib: Lib) -> None:
+    """With a checkpointer, a task's ``execution_info.checkpoint_id`` is the id of the checkpoint its step
+    started from (in a subgraph, the subgraph's own), also for a task that runs again on resume: each id
+    shown as the step and namespace of the checkpoint it names."""
+
+    def scenario(which: Lib) -> Any:
+        seen: list[tuple[str, str, str]] = []
+
+        def node(name: str, ask: bool = False) -> Callable[..., Any]:
+            def run(state: State, runtime: Any) -> Any:
+                info = runtime.execution_info
+                seen.append((name, info.checkpoint_id, info.checkpoint_ns.rpartition("|")[0]))
+                if ask:
+                    which.interrupt("ok?")
+                return {"seen": [name]}
+
+            return run
+
+        sub = which.StateGraph(State).add_node("inner", node("inner")).add_edge(which.START, "inner").compile()
+        saver = which.InMemorySaver()
+        graph = (
+            which.StateGraph(State)
+            .add_node("a", node("a"))
+            .add_node("b", node("b", ask=True))
+            .add_node("sub", sub)
+            .add_edge(which.START, "a")
+            .add_edge("a", "b")
+            .add_edge("b", "sub")
+            .compile(checkpointer=saver)
+        )
+        config = {"configurable": {"thread_id": "1"}}
+        graph.invoke({"seen": []}, config)
+        graph.invoke(which.Command(resume="yes"), config)
+        steps = {
+            saved.config["configurable"]["checkpoint_id"]: (
+                saved.config["configurable"]["checkpoint_ns"].partition(":")[0],
+                saved.metadata["step"],
+            )
+            for saved in saver.list(None)
+        }
+        return [(name, steps.get(checkpoint_id), ns.partition(":")[0]) for name, checkpoint_id, ns in seen]
+
+    assert scenario(lib) == scenario(reference())

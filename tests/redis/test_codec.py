@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 
 from streamflow.errors import NotSerializableError
-from streamflow.events import CustomData, Event, StateValues
+from streamflow.events import CustomData, Event, StateValues, TaskFinished
 from streamflow.messages import AIMessageChunk
 from streamflow.redis.codec import check_payload, decode_event, decode_value, encode_event, encode_value
-from tests.strategies import any_text, events, wire_payloads
+from tests.strategies import any_text, command_outputs, events, wire_payloads
 
 
 def shape(value: Any) -> Any:
@@ -33,6 +33,15 @@ def test_every_event_survives_the_wire_with_its_types(event: Event) -> None:
     assert type(back) is type(event)
     assert back == event
     assert shape(attrs.asdict(back, recurse=False)) == shape(attrs.asdict(event, recurse=False))
+
+
+@given(command_outputs(wire_payloads), wire_payloads)
+def test_a_task_output_of_commands_survives_the_wire(output: Any, result: Any) -> None:
+    event = TaskFinished(node="n", task_id="t", result=result, output=output)
+    back = decode_event(encode_event(event))
+    assert isinstance(back, TaskFinished)
+    assert back == event
+    assert shape(back.output) == shape(event.output)
 
 
 @given(wire_payloads)
