@@ -37,6 +37,20 @@ WRITE_COLUMNS = "task_id, channel, type, value"
 Row = Sequence[Any]
 Statement = tuple[str, tuple[Any, ...]]
 
+_INSERT_CHECKPOINT = "INSERT INTO streamflow_checkpoints "
+_INSERT_WRITE = "INSERT INTO streamflow_checkpoint_writes "
+
+
+def row_key(statement: Statement) -> tuple[Any, ...] | None:
+    """The table and primary key of the row an ``INSERT`` of :class:`Dialect` writes; None for another
+    statement."""
+    sql, params = statement
+    if sql.startswith(_INSERT_CHECKPOINT):
+        return ("checkpoint", *params[:3])
+    if sql.startswith(_INSERT_WRITE):
+        return ("write", *params[:5])
+    return None
+
 
 @attrs.frozen
 class Dialect:
@@ -90,7 +104,7 @@ class Dialect:
         """The statement storing ``checkpoint``, and the config ``put`` returns."""
         put = Put.of(serde, config, checkpoint, metadata)
         sql = (
-            f"INSERT INTO streamflow_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ({self._params(8)}) "
+            f"{_INSERT_CHECKPOINT}({CHECKPOINT_COLUMNS}) VALUES ({self._params(8)}) "
             "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
             "parent_checkpoint_id = excluded.parent_checkpoint_id, type = excluded.type, "
             "checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, metadata = excluded.metadata"
@@ -110,7 +124,7 @@ class Dialect:
         ordinary write is ignored when one is stored under its task and index."""
         thread_id, checkpoint_ns, checkpoint_id = writes_target(config)
         columns = "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path"
-        insert = f"INSERT INTO streamflow_checkpoint_writes ({columns}) VALUES ({self._params(9)}) "
+        insert = f"{_INSERT_WRITE}({columns}) VALUES ({self._params(9)}) "
         conflict = "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) "
         replace = (
             insert

@@ -22,6 +22,7 @@ from typing import Any, Literal, NamedTuple
 import anyio
 import attrs
 
+from ..checkpoint._behind import WriteBehind
 from ..checkpoint.base import (
     ERROR,
     INTERRUPT,
@@ -229,6 +230,9 @@ class Thread:
     saver (:meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.aput_step`), or when the run ends."""
     step_writes: list[tuple[str, Sequence[tuple[str, Any]]]] = attrs.field(factory=list)
     """With ``batched``: the writes of the tasks that finished since the last checkpoint, not saved yet."""
+    behind: WriteBehind | None = None
+    """With ``batched``, in a graph run on a saver that stages its writes: the saves are written in the
+    background while the run goes on (:meth:`write_behind`); :meth:`flush` waits for them."""
 
     @classmethod
     async def open(
@@ -252,6 +256,14 @@ class Thread:
             thread.persisted = dict(saved.config)
         return thread
 
+    def write_behind(self) -> None:
+        """With ``durability="async"`` on a saver that stages its writes (the SQL savers): save in the
+        background from now on, as LangGraph's run saves a checkpoint while its next step runs (a save
+        serializes at once, so a value the serializer cannot store still fails where it is saved; an error
+        writing is raised by the next save or by :meth:`flush`). The run's caller must :meth:`flush`."""
+        if self.batched and self.saver.stages_writes:
+            self.behind = WriteBehind(self.saver)
+
     def child(
         self, checkpoint_ns: str, run_config: Mapping[str, Any], saver: BaseCheckpointSaver[Any] | None
     ) -> Thread:
@@ -260,7 +272,7 @@ class Thread:
         parents = dict(self.parents)
         if self.saved is not None:
             parents[self.checkpoint_ns] = str(self.saved.config["configurable"]["checkpoint_id"])
-        return Thread(
+        thread = Thread(
             saver or self.saver,
             self.thread_id,
             checkpoint_ns,
@@ -271,6 +283,9 @@ class Thread:
             keep_at_exit=False,  # with durability="exit", a subgraph's checkpoints are not kept (as in LangGraph)
             batched=self.batched,
         )
+        if self.behind is not None:
+            thread.write_behind()
+        return thread
 
     @property
     def step(self) -> int:
@@ -463,6 +478,10 @@ class Thread:
         """Save ``checkpoint`` as the child of ``address``'s, with ``writes`` (task id, pairs) against that
         one first (in one call to the saver when there are any)."""
         try:
+            if self.behind is not None:
+                staged, config = self.saver.stage_step(address, checkpoint, metadata, versions, writes)  # type: ignore[arg-type]
+                self.behind.add(staged)
+                return config
             if writes:
                 return await self.saver.aput_step(address, checkpoint, metadata, versions, writes)  # type: ignore[arg-type]
             return await self.saver.aput(address, checkpoint, metadata, versions)  # type: ignore[arg-type]
@@ -488,6 +507,9 @@ class Thread:
                 with anyio.CancelScope(shield=True):
                     for task_id, pairs in writes:
                         await self._put_writes(self.saved.config, pairs, task_id)
+        if self.behind is not None:
+            with anyio.CancelScope(shield=True):
+                await self.behind.wait()
         if self.deferred is None:
             return
         if not self.keep_at_exit:
@@ -565,6 +587,9 @@ class Thread:
 
     async def _put_writes(self, config: Mapping[str, Any], pairs: Sequence[tuple[str, Any]], task_id: str) -> None:
         try:
+            if self.behind is not None:
+                self.behind.add(self.saver.stage_writes(config, pairs, task_id))
+                return
             await self.saver.aput_writes(config, pairs, task_id)
         except CheckpointSerializationError as exc:
             raise self._named(exc, dict(pairs)) from exc

@@ -983,6 +983,7 @@ async def execute(
         raise RuntimeError("checkpointer=True cannot be used for root graphs.")  # LangGraph's error
     if not ns and isinstance(own, BaseCheckpointSaver):
         thread = await Thread.open(own, run.config, durability_of(run.config))
+        thread.write_behind()  # with durability="async": saved while the run goes on (flushed below)
     elif enclosing is not None and own is not False:
         # a subgraph (or a graph run inside a node) of a run that saves checkpoints: its own, under its namespace
         saver = own if isinstance(own, BaseCheckpointSaver) else None

@@ -45,15 +45,41 @@ def transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], al
     return conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext()
 
 
+MAX_PARAMS = 32_000
+"""The most parameters :func:`fused` puts in one statement (PostgreSQL's protocol allows 65,535)."""
+
+
 def fused(statements: Sequence[_sql.Statement]) -> list[_sql.Statement]:
-    """``statements`` (``INSERT``s and ``DELETE``s, no row touched by two) as one statement: all but the
-    last as data-modifying ``WITH`` queries of the last, so an autocommit connection runs them as one
-    transaction in one round trip."""
+    """``statements`` (``INSERT``s and ``DELETE``s) as few statements: all but the last of a run as
+    data-modifying ``WITH`` queries of its last, so an autocommit connection runs a single one as one
+    transaction in one round trip. A new statement starts where one would touch a row an earlier ``INSERT``
+    of it touches (the queries of one statement see the same snapshot, not each other's rows), or go beyond
+    :data:`MAX_PARAMS` parameters."""
     if len(statements) < 2:
         return list(statements)
+    out: list[_sql.Statement] = []
+    run: list[_sql.Statement] = []
+    rows: set[tuple[Any, ...]] = set()
+    params = 0
+    for statement in statements:
+        row = _sql.row_key(statement)
+        if run and (row in rows or params + len(statement[1]) > MAX_PARAMS):
+            out.append(_one(run))
+            run, rows, params = [], set(), 0
+        run.append(statement)
+        params += len(statement[1])
+        if row is not None:
+            rows.add(row)
+    out.append(_one(run))
+    return out
+
+
+def _one(statements: Sequence[_sql.Statement]) -> _sql.Statement:
+    if len(statements) == 1:
+        return statements[0]
     parts = [f"w{i} AS ({sql})" for i, (sql, _params) in enumerate(statements[:-1])]
     sql = "WITH " + ", ".join(parts) + " " + statements[-1][0]
-    return [(sql, tuple(p for _sql_text, params in statements for p in params))]
+    return sql, tuple(p for _sql_text, params in statements for p in params)
 
 
 def execute_all(cursor: psycopg.Cursor[Any], statements: Sequence[_sql.Statement]) -> None:
