@@ -305,6 +305,24 @@ def test_durability_exit_saves_the_last_checkpoint_only(saver: BaseCheckpointSav
     assert [(s.metadata or {})["step"] for s in graph.get_state_history(_config())] == [6, 5, 4, 3, 2]
 
 
+def test_durability_exit_saves_a_whole_checkpoint_with_growing_versions(saver: BaseCheckpointSaver[Any]) -> None:
+    graph = _two_steps(saver)
+    config = {**_config(), "metadata": {"user": "u1"}}
+    graph.invoke({"items": ["a"]}, config, durability="exit")
+    first = saver.get_tuple(_config())
+    graph.invoke({"items": ["b"]}, config, durability="exit")
+    second = saver.get_tuple(_config())
+    assert first is not None and second is not None
+    assert second.parent_config == first.config
+    # the run's metadata, a time, and a version for every channel, higher for those the run wrote
+    assert second.metadata["user"] == "u1" and second.metadata["source"] == "loop"
+    assert second.checkpoint["ts"] > first.checkpoint["ts"]
+    versions = second.checkpoint["channel_versions"]
+    assert set(versions) == set(second.checkpoint["channel_values"]) == {"items", "last"}
+    assert all(versions[k] > first.checkpoint["channel_versions"][k] for k in versions)
+    assert second.checkpoint["updated_channels"] == ["items", "last"]
+
+
 def test_durability_exit_keeps_the_failed_steps_writes(saver: BaseCheckpointSaver[Any]) -> None:
     def node(state: State) -> State:
         raise RuntimeError("Simulated failure")

@@ -15,6 +15,7 @@ edge half reached, and ``__pregel_tasks`` (``[node, arg]`` pairs) for the ``Send
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
@@ -32,7 +33,7 @@ from ..checkpoint.base import (
     CheckpointTuple,
     get_checkpoint_metadata,
 )
-from ..checkpoint.id import uuid6
+from ..checkpoint.id import uuid6_str
 from ..errors import CheckpointSerializationError, InvalidArgumentError
 from .state import ROOT, StateSchema
 
@@ -199,8 +200,15 @@ def subgraph_ns_part(subgraph: Any, node: str, task_id: str) -> str:
 
 def task_id_for(checkpoint_id: str, ns: str, step: int, path: tuple[Any, ...]) -> str:
     """The id of the task at ``path`` of the step after checkpoint ``checkpoint_id``: the same every time it
-    is worked out, so writes saved for it are found again on resume."""
-    return str(uuid.uuid5(_TASK_IDS, f"{checkpoint_id}|{ns}|{step}|{path!r}"))
+    is worked out, so writes saved for it are found again on resume (a version 5 UUID's string, as
+    ``str(uuid.uuid5(...))`` gives it, without building a ``UUID``)."""
+    h = hashlib.sha1(_TASK_IDS_BYTES + f"{checkpoint_id}|{ns}|{step}|{path!r}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_TASK_IDS_BYTES = _TASK_IDS.bytes
+_VARIANT = {c: f"{int(c, 16) & 0x3 | 0x8:x}" for c in "0123456789abcdef"}
+"""A UUID's 17th hex digit with the RFC 4122 variant bits set."""
 
 
 @attrs.define(slots=True, eq=False)
@@ -230,6 +238,11 @@ class Thread:
     saver (:meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.aput_step`), or when the run ends."""
     step_writes: list[tuple[str, Sequence[tuple[str, Any]]]] = attrs.field(factory=list)
     """With ``batched``: the writes of the tasks that finished since the last checkpoint, not saved yet."""
+    bumps: dict[str, None] = attrs.field(factory=dict)
+    """With ``exit_only``: the channels changed since the last checkpoint saved, in order; each gets one new
+    version when the next one is saved (a version only has to grow from one saved checkpoint to the next)."""
+    run_metadata: dict[str, Any] | None = None
+    """What a saved checkpoint's metadata takes from the run's config, worked out once."""
     behind: WriteBehind | None = None
     """With ``batched``, in a graph run on a saver that stages its writes: the saves are written in the
     background while the run goes on (:meth:`write_behind`); :meth:`flush` waits for them."""
@@ -412,7 +425,7 @@ class Thread:
 
     def next_id(self, step: int) -> str:
         """A new checkpoint id for ``step``."""
-        return str(uuid6(clock_seq=step))
+        return uuid6_str(step)
 
     async def save(
         self,
@@ -429,43 +442,63 @@ class Thread:
         :raises CheckpointSerializationError: for a value the saver's serializer cannot store; the message
             names the channel (state key) holding it
         """
-        import datetime as dt
-
-        saver = self.saver
+        versions = self.versions
         changed = dict.fromkeys(updated)
         for key in channel_values:
-            if key not in self.versions:
+            if key not in versions and key not in self.bumps:
                 changed[key] = None
-        for key in changed:
-            self.versions[key] = saver.get_next_version(self.versions.get(key))
         checkpoint = Checkpoint(
             v=4,
             id=checkpoint_id,
-            ts=dt.datetime.now(dt.UTC).isoformat(),
+            ts="",
             channel_values=channel_values,
-            channel_versions={k: self.versions[k] for k in channel_values},
+            channel_versions={},
             versions_seen=self.seen(step, wrote),
             updated_channels=[k for k in changed if k in channel_values] or None,
         )
-        base = {"source": source, "step": step, "parents": dict(self.parents)}
-        metadata = dict(get_checkpoint_metadata(self.run_config, base))  # type: ignore[arg-type]
+        metadata: dict[str, Any] = {"source": source, "step": step, "parents": dict(self.parents)}
         # the parent is the thread's newest checkpoint in the saver (with durability="exit", the one before the run)
         parent = None if self.persisted is None else dict(self.persisted)
         address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
         if self.exit_only:
-            # durability="exit": kept here, the last one saved when the run ends (see flush)
+            # durability="exit": kept here, the last one saved when the run ends (see flush), which adds what only
+            # a saved checkpoint needs then: its channel versions, its time and the run's metadata
+            self.bumps.update(changed)
             self.deferred = (checkpoint, metadata)
             self.deferred_writes = []
             config: Mapping[str, Any] = {"configurable": {**address, "checkpoint_id": checkpoint_id}}
         else:
+            next_version = self.saver.get_next_version
+            for key in changed:
+                versions[key] = next_version(versions.get(key))
+            metadata = self._completed(checkpoint, metadata)
             if self.persisted is not None:
                 address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
-            new_versions = {k: self.versions[k] for k in changed if k in channel_values}
+            new_versions = {k: versions[k] for k in changed if k in channel_values}
             writes, self.step_writes = self.step_writes, []
             config = await self._put({"configurable": address}, checkpoint, metadata, new_versions, writes)
             self.persisted = dict(config)
         self.saved = CheckpointTuple(dict(config), checkpoint, metadata, parent, [])  # type: ignore[arg-type]
         return dict(config), metadata, parent
+
+    def _completed(self, checkpoint: Checkpoint, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Complete ``checkpoint`` to be saved now: its channel versions (new ones for the channels in
+        :attr:`bumps`) and time; return its ``metadata`` with the run's (``get_checkpoint_metadata``)."""
+        import datetime as dt
+
+        versions = self.versions
+        if self.bumps:
+            next_version = self.saver.get_next_version
+            for key in self.bumps:
+                versions[key] = next_version(versions.get(key))
+            self.bumps.clear()
+        checkpoint["channel_versions"] = {k: versions[k] for k in checkpoint["channel_values"]}
+        checkpoint["ts"] = dt.datetime.now(dt.UTC).isoformat()
+        if self.run_metadata is None:
+            self.run_metadata = dict(get_checkpoint_metadata(self.run_config, {}))
+        for key, value in self.run_metadata.items():
+            metadata.setdefault(key, value)
+        return metadata
 
     async def _put(
         self,
@@ -517,16 +550,43 @@ class Thread:
             return
         checkpoint, metadata = self.deferred
         writes, self.deferred, self.deferred_writes = self.deferred_writes, None, []
+        metadata = self._completed(checkpoint, metadata)
         address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
         if self.persisted is not None:
             address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
+        versions = dict(checkpoint["channel_versions"])
         with anyio.CancelScope(shield=True):
-            config = await self._put(
-                {"configurable": address}, checkpoint, metadata, dict(checkpoint["channel_versions"])
-            )
+            if self.saver.stages_writes:  # the checkpoint and the writes against it in one transaction
+                config = await self._put_with_writes({"configurable": address}, checkpoint, metadata, versions, writes)
+            else:
+                config = await self._put({"configurable": address}, checkpoint, metadata, versions)
+                for task_id, pairs in writes:
+                    await self._put_writes(config, pairs, task_id)
             self.persisted = dict(config)
-            for task_id, pairs in writes:
-                await self._put_writes(config, pairs, task_id)
+
+    async def _put_with_writes(
+        self,
+        address: Mapping[str, Any],
+        checkpoint: Checkpoint,
+        metadata: Mapping[str, Any],
+        versions: dict[str, Any],
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> Mapping[str, Any]:
+        """Save ``checkpoint`` as the child of ``address``'s and ``writes`` (task id, pairs) against it, in one
+        call to a saver that stages its writes."""
+        saver = self.saver
+        try:
+            staged, config = saver.stage_step(address, checkpoint, metadata, versions, ())  # type: ignore[arg-type]
+        except CheckpointSerializationError as exc:
+            raise self._named(exc, checkpoint["channel_values"]) from exc
+        batch = [staged]
+        for task_id, pairs in writes:
+            try:
+                batch.append(saver.stage_writes(config, pairs, task_id))
+            except CheckpointSerializationError as exc:
+                raise self._named(exc, dict(pairs)) from exc
+        await saver.awrite_staged(batch)
+        return config
 
     def seen(self, step: int, wrote: Iterable[str]) -> dict[str, Any]:
         """The checkpoint's ``versions_seen``: per node, the step it last wrote in (under ``"__step__"``)."""
