@@ -315,7 +315,7 @@ def test_durability_exit_saves_a_whole_checkpoint_with_growing_versions(saver: B
     assert first is not None and second is not None
     assert second.parent_config == first.config
     # the run's metadata, a time, and a version for every channel, higher for those the run wrote
-    assert second.metadata["user"] == "u1" and second.metadata["source"] == "loop"
+    assert dict(second.metadata)["user"] == "u1" and second.metadata["source"] == "loop"
     assert second.checkpoint["ts"] > first.checkpoint["ts"]
     versions = second.checkpoint["channel_versions"]
     assert set(versions) == set(second.checkpoint["channel_values"]) == {"items", "last"}
