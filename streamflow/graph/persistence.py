@@ -447,6 +447,8 @@ class Thread:
         for key in channel_values:
             if key not in versions and key not in self.bumps:
                 changed[key] = None
+        if self.exit_only:
+            return self._keep(checkpoint_id, source, step, channel_values, changed, wrote)
         checkpoint = Checkpoint(
             v=4,
             id=checkpoint_id,
@@ -457,29 +459,57 @@ class Thread:
             updated_channels=[k for k in changed if k in channel_values] or None,
         )
         metadata: dict[str, Any] = {"source": source, "step": step, "parents": dict(self.parents)}
-        # the parent is the thread's newest checkpoint in the saver (with durability="exit", the one before the run)
         parent = None if self.persisted is None else dict(self.persisted)
         address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
-        if self.exit_only:
-            # durability="exit": kept here, the last one saved when the run ends (see flush), which adds what only
-            # a saved checkpoint needs then: its channel versions, its time and the run's metadata
-            self.bumps.update(changed)
-            self.deferred = (checkpoint, metadata)
-            self.deferred_writes = []
-            config: Mapping[str, Any] = {"configurable": {**address, "checkpoint_id": checkpoint_id}}
-        else:
-            next_version = self.saver.get_next_version
-            for key in changed:
-                versions[key] = next_version(versions.get(key))
-            metadata = self._completed(checkpoint, metadata)
-            if self.persisted is not None:
-                address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
-            new_versions = {k: versions[k] for k in changed if k in channel_values}
-            writes, self.step_writes = self.step_writes, []
-            config = await self._put({"configurable": address}, checkpoint, metadata, new_versions, writes)
-            self.persisted = dict(config)
+        next_version = self.saver.get_next_version
+        for key in changed:
+            versions[key] = next_version(versions.get(key))
+        metadata = self._completed(checkpoint, metadata)
+        if self.persisted is not None:
+            address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
+        new_versions = {k: versions[k] for k in changed if k in channel_values}
+        writes, self.step_writes = self.step_writes, []
+        config = await self._put({"configurable": address}, checkpoint, metadata, new_versions, writes)
+        self.persisted = dict(config)
         self.saved = CheckpointTuple(dict(config), checkpoint, metadata, parent, [])  # type: ignore[arg-type]
         return dict(config), metadata, parent
+
+    def _keep(
+        self,
+        checkpoint_id: str,
+        source: str,
+        step: int,
+        channel_values: dict[str, Any],
+        changed: dict[str, None],
+        wrote: Iterable[str],
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """:meth:`save` with ``durability="exit"``: the checkpoint is kept here, the last one saved when the run
+        ends (see :meth:`flush`), which adds what only a saved checkpoint needs then: its channel versions,
+        its time and the run's metadata."""
+        self.bumps.update(changed)
+        checkpoint = Checkpoint(
+            v=4,
+            id=checkpoint_id,
+            ts="",
+            channel_values=channel_values,
+            channel_versions={},
+            versions_seen=self.seen(step, wrote),
+            updated_channels=[k for k in changed if k in channel_values] or None,
+        )
+        metadata: dict[str, Any] = {"source": source, "step": step, "parents": self.parents}
+        self.deferred = (checkpoint, metadata)
+        if self.deferred_writes:
+            self.deferred_writes = []
+        config = {
+            "configurable": {
+                "thread_id": self.thread_id,
+                "checkpoint_ns": self.checkpoint_ns,
+                "checkpoint_id": checkpoint_id,
+            }
+        }
+        # the parent is the thread's newest checkpoint in the saver: the one before the run
+        self.saved = CheckpointTuple(config, checkpoint, metadata, self.persisted, [])  # type: ignore[arg-type]
+        return config, metadata, self.persisted
 
     def _completed(self, checkpoint: Checkpoint, metadata: dict[str, Any]) -> dict[str, Any]:
         """Complete ``checkpoint`` to be saved now: its channel versions (new ones for the channels in
