@@ -6,7 +6,9 @@ checkpoint (or the one ``checkpoint_id`` names), saves an ``"input"`` checkpoint
 and a ``"loop"`` checkpoint after the input and after each superstep, and saves each finished task's writes
 against the checkpoint its step started from (``put_writes``), so a run that failed mid-step resumes
 (``invoke(None, config)``) without running the tasks that had finished. With ``durability="async"`` (the
-default) those writes are saved with the next checkpoint, in one call (``aput_step``), or when the run ends.
+default) those writes are saved with the next checkpoint, in one call (``aput_step``), or when the run ends;
+on a saver that stages its writes (the SQL savers) the saves are written in the background while the run
+goes on (:class:`~streamflow.checkpoint._behind.WriteBehind`), and the run ends once they are written.
 
 What a checkpoint holds (channel names as LangGraph's): the state keys that have a value, ``branch:to:<node>``
 (None) for each node triggered to run next, ``join:<a>+<b>:<node>`` (the sources seen so far) for a fan-in
@@ -66,9 +68,10 @@ START_CHANNEL = "__start__"
 
 Durability = Literal["sync", "async", "exit"]
 """When a run with a checkpointer saves its checkpoints (LangGraph's ``durability``): ``"sync"`` and
-``"async"`` (the default) after the input and each superstep (streamflow saves before the next step starts
-under both; ``"sync"`` saves each task's writes as it finishes, ``"async"`` with the checkpoint after its step),
-``"exit"`` once, when the run ends (finished or failed), with the writes of the step it ended in."""
+``"async"`` (the default) after the input and each superstep (``"sync"`` before the next step starts, and each
+task's writes as it finishes; ``"async"`` a step's writes with the checkpoint after it, in the background
+while the run goes on on the SQL savers, all written before the run ends), ``"exit"`` once, when the run ends
+(finished or failed), with the writes of the step it ended in."""
 
 DURABILITY_KEY = "__pregel_durability"
 """The ``configurable`` key a run's durability travels under (LangGraph's)."""
