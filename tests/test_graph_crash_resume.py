@@ -48,7 +48,9 @@ builder = StateGraph(State).add_sequence([step(n) for n in ("first", "second", "
 with SqliteSaver.from_conn_string(db) as saver:
     graph = builder.add_edge(START, "first").compile(checkpointer=saver)
     config = {"configurable": {"thread_id": thread}}
-    result = graph.invoke(None if mode == "resume" else {"steps": ["in"]}, config, durability=durability)
+    # a resume starts over when the run died before its first checkpoint was written (durability="async")
+    resume = mode == "resume" and bool(graph.get_state(config).values)
+    result = graph.invoke(None if resume else {"steps": ["in"]}, config, durability=durability)
     print(json.dumps(result), flush=True)
 """
 
