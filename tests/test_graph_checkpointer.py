@@ -367,6 +367,24 @@ def test_durability_exit_saves_the_last_checkpoint_only(saver: BaseCheckpointSav
     assert [(s.metadata or {})["step"] for s in graph.get_state_history(_config())] == [6, 5, 4, 3, 2]
 
 
+def test_durability_exit_saves_a_whole_checkpoint_with_growing_versions(saver: BaseCheckpointSaver[Any]) -> None:
+    graph = _two_steps(saver)
+    config = {**_config(), "metadata": {"user": "u1"}}
+    graph.invoke({"items": ["a"]}, config, durability="exit")
+    first = saver.get_tuple(_config())
+    graph.invoke({"items": ["b"]}, config, durability="exit")
+    second = saver.get_tuple(_config())
+    assert first is not None and second is not None
+    assert second.parent_config == first.config
+    # the run's metadata, a time, and a version for every channel, higher for those the run wrote
+    assert dict(second.metadata)["user"] == "u1" and second.metadata["source"] == "loop"
+    assert second.checkpoint["ts"] > first.checkpoint["ts"]
+    versions = second.checkpoint["channel_versions"]
+    assert set(versions) == set(second.checkpoint["channel_values"]) == {"items", "last"}
+    assert all(str(versions[k]) > str(first.checkpoint["channel_versions"][k]) for k in versions)
+    assert second.checkpoint["updated_channels"] == ["items", "last"]
+
+
 def test_durability_exit_keeps_the_failed_steps_writes(saver: BaseCheckpointSaver[Any]) -> None:
     def node(state: State) -> State:
         raise RuntimeError("Simulated failure")
@@ -411,8 +429,9 @@ def test_durability_async_saves_a_steps_writes_with_the_next_checkpoint() -> Non
     assert [t.result for t in history[1].tasks] == [{"items": ["second"], "last": "second"}]
 
 
-def test_the_sqlite_saver_saves_a_step_in_one_put_step(tmp_path: Path) -> None:
+def test_the_sqlite_saver_saves_in_the_background_under_durability_async(tmp_path: Path) -> None:
     calls: list[str] = []
+    batches: list[int] = []
 
     class Counting(SqliteSaver):
         def put(self, *args: Any, **kwargs: Any) -> Any:
@@ -423,17 +442,32 @@ def test_the_sqlite_saver_saves_a_step_in_one_put_step(tmp_path: Path) -> None:
             calls.append("put_writes")
             super().put_writes(*args, **kwargs)
 
-        def put_step(self, *args: Any, **kwargs: Any) -> Any:
-            calls.append("put_step")
-            return super().put_step(*args, **kwargs)
+        def stage_step(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("stage_step")
+            return super().stage_step(*args, **kwargs)
+
+        def stage_writes(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append("stage_writes")
+            return super().stage_writes(*args, **kwargs)
+
+        async def awrite_staged(self, staged: Any) -> None:
+            batches.append(len(staged))
+            await super().awrite_staged(staged)
 
     with Counting.from_conn_string(str(tmp_path / "steps.db")) as saver:
         graph = _two_steps(saver)
         assert graph.invoke({"items": ["a"]}, _config()) == {"items": ["a", "first", "second"], "last": "second"}
-        assert calls == ["put", "put_writes", "put", "put_step", "put_step"]
-        assert [t.result for t in list(graph.get_state_history(_config()))[1].tasks] == [
-            {"items": ["second"], "last": "second"}
-        ]
+        # the input's checkpoint, its write and the checkpoint with it applied, then each step's writes with the
+        # checkpoint after it, serialized where they are made ...
+        assert calls == ["stage_step", "stage_writes", "stage_step", "stage_step", "stage_step"]
+        # ... and written in order, those that queued up while a write was under way in one transaction
+        assert sum(batches) == 5 and 1 <= len(batches) <= 5
+        history = list(graph.get_state_history(_config()))
+        assert [(s.metadata or {})["step"] for s in history] == [2, 1, 0, -1]
+        assert [t.result for t in history[1].tasks] == [{"items": ["second"], "last": "second"}]
+        calls.clear()
+        graph.invoke({"items": ["b"]}, {"configurable": {"thread_id": "t2"}}, durability="sync")
+        assert calls == ["put", "put_writes", "put", *(["put_writes", "put"] * 2)]
 
 
 def test_durability_sync_saves_each_tasks_writes_before_the_next_checkpoint() -> None:

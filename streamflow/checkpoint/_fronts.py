@@ -34,6 +34,9 @@ _T = TypeVar("_T")
 Found = tuple[_sql.Row, list[_sql.Row]]
 """A checkpoint row and its write rows."""
 
+Staged = list[_sql.Statement]
+"""A save staged by the SQL savers: its statements."""
+
 
 class _Fetches(Protocol):
     def fetchone(self) -> Any: ...
@@ -190,6 +193,33 @@ class SqlSaver(StringVersionSaver):
         """Async twin of :meth:`put_step` (one hop to a worker thread)."""
         return await self._blocking(self.put_step, config, checkpoint, metadata, new_versions, writes)
 
+    stages_writes = True
+
+    def stage_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> tuple[Staged, RunnableConfig]:
+        """The statements of :meth:`put_step`, and the config it returns (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_step`)."""
+        return _step_statements(self.dialect, self.serde, config, checkpoint, metadata, writes)
+
+    def stage_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> Staged:
+        """The statements of :meth:`put_writes` (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_writes`)."""
+        return self.dialect.put_writes(self.serde, config, writes, task_id, task_path)
+
+    async def awrite_staged(self, staged: Sequence[Staged]) -> None:
+        """Run the staged statements in one transaction, in one hop to a worker thread."""
+        statements = [statement for batch in staged for statement in batch]
+        if statements:
+            await self._blocking(self._write, statements)
+
     def delete_thread(self, thread_id: str) -> None:
         """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
         self._write(self.dialect.delete(thread_id))
@@ -281,6 +311,33 @@ class AsyncSqlSaver(StringVersionSaver):
     async def adelete_thread(self, thread_id: str) -> None:
         """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
         await self._awrite(self.dialect.delete(thread_id))
+
+    stages_writes = True
+
+    def stage_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> tuple[Staged, RunnableConfig]:
+        """The statements of :meth:`aput_step`, and the config it returns (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_step`)."""
+        return _step_statements(self.dialect, self.serde, config, checkpoint, metadata, writes)
+
+    def stage_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> Staged:
+        """The statements of :meth:`aput_writes` (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_writes`)."""
+        return self.dialect.put_writes(self.serde, config, writes, task_id, task_path)
+
+    async def awrite_staged(self, staged: Sequence[Staged]) -> None:
+        """Run the staged statements in one transaction."""
+        statements = [statement for batch in staged for statement in batch]
+        if statements:
+            await self._awrite(statements)
 
     def _on_loop(self, coroutine: Coroutine[Any, Any, _T], what: str) -> _T:
         return run_on(self.loop, coroutine, what)

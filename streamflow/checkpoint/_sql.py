@@ -12,7 +12,7 @@ deserialized metadata, so they mean the same on every saver.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -36,6 +36,62 @@ WRITE_COLUMNS = "task_id, channel, type, value"
 
 Row = Sequence[Any]
 Statement = tuple[str, tuple[Any, ...]]
+
+_INSERT_CHECKPOINT = "INSERT INTO streamflow_checkpoints "
+_INSERT_WRITE = "INSERT INTO streamflow_checkpoint_writes "
+ALL_WRITE_COLUMNS = "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path"
+CHECKPOINT_UPSERT = (
+    "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
+    "parent_checkpoint_id = excluded.parent_checkpoint_id, type = excluded.type, "
+    "checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, metadata = excluded.metadata"
+)
+"""How storing a checkpoint already stored goes: it is replaced."""
+WRITE_CONFLICT = "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) "
+WRITE_REPLACE = (
+    "DO UPDATE SET channel = excluded.channel, type = excluded.type, value = excluded.value, "
+    "task_path = excluded.task_path"
+)
+"""How a write to a special channel goes when one is stored under its task and index: it replaces it."""
+WRITE_KEEP = "DO NOTHING"
+"""How an ordinary write goes when one is stored under its task and index: the stored one is kept."""
+
+
+class InsertRows(NamedTuple):
+    """The rows of a run of ``INSERT`` statements of :class:`Dialect`, by what a stored row becomes, each key
+    once, as running the statements in order would leave it: the checkpoints and the replacing writes as
+    last given, the kept writes as first given."""
+
+    checkpoints: list[tuple[Any, ...]]
+    replacing: list[tuple[Any, ...]]
+    keeping: list[tuple[Any, ...]]
+
+    @classmethod
+    def of(cls, statements: Sequence[Statement]) -> InsertRows | None:
+        """The rows of ``statements``; None when one is not such an ``INSERT``."""
+        checkpoints: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        replacing: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        keeping: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for sql, params in statements:
+            if sql.startswith(_INSERT_CHECKPOINT):
+                checkpoints[params[:3]] = params
+            elif not sql.startswith(_INSERT_WRITE):
+                return None
+            elif sql.endswith(WRITE_KEEP):
+                keeping.setdefault(params[:5], params)
+            else:
+                replacing[params[:5]] = params
+        return cls(list(checkpoints.values()), list(replacing.values()), list(keeping.values()))
+
+
+def row_key(statement: Statement) -> tuple[Any, ...] | None:
+    """The table and primary key of the row an ``INSERT`` of :class:`Dialect` writes; None for another
+    statement."""
+    sql, params = statement
+    if sql.startswith(_INSERT_CHECKPOINT):
+        return ("checkpoint", *params[:3])
+    if sql.startswith(_INSERT_WRITE):
+        return ("write", *params[:5])
+    return None
 
 
 @attrs.frozen
@@ -89,12 +145,7 @@ class Dialect:
     ) -> tuple[Statement, dict[str, Any]]:
         """The statement storing ``checkpoint``, and the config ``put`` returns."""
         put = Put.of(serde, config, checkpoint, metadata)
-        sql = (
-            f"INSERT INTO streamflow_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ({self._params(8)}) "
-            "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE SET "
-            "parent_checkpoint_id = excluded.parent_checkpoint_id, type = excluded.type, "
-            "checkpoint = excluded.checkpoint, metadata_type = excluded.metadata_type, metadata = excluded.metadata"
-        )
+        sql = f"{_INSERT_CHECKPOINT}({CHECKPOINT_COLUMNS}) VALUES ({self._params(8)}) {CHECKPOINT_UPSERT}"
         row = (put.thread_id, put.checkpoint_ns, put.checkpoint_id, put.parent_id, *put.checkpoint, *put.metadata)
         return (sql, row), put.config
 
@@ -109,18 +160,9 @@ class Dialect:
         """The statements storing a task's writes: a write to a special channel replaces a stored one, an
         ordinary write is ignored when one is stored under its task and index."""
         thread_id, checkpoint_ns, checkpoint_id = writes_target(config)
-        columns = "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, type, value, task_path"
-        insert = f"INSERT INTO streamflow_checkpoint_writes ({columns}) VALUES ({self._params(9)}) "
-        conflict = "ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) "
-        replace = (
-            insert
-            + conflict
-            + (
-                "DO UPDATE SET channel = excluded.channel, type = excluded.type, value = excluded.value, "
-                "task_path = excluded.task_path"
-            )
-        )
-        keep = insert + conflict + "DO NOTHING"
+        insert = f"{_INSERT_WRITE}({ALL_WRITE_COLUMNS}) VALUES ({self._params(9)}) {WRITE_CONFLICT}"
+        replace = insert + WRITE_REPLACE
+        keep = insert + WRITE_KEEP
         statements = []
         for idx, replaces, channel, value in write_slots(writes):
             kind, data = serde.dumps_typed(value)

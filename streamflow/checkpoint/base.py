@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
-from typing import Any, Generic, Literal, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
 import anyio.to_thread
 
@@ -316,6 +316,11 @@ class BaseCheckpointSaver(Generic[V]):
 
     serde: SerializerProtocol = JsonPlusSerializer()
 
+    stages_writes: ClassVar[bool] = False
+    """Whether the saver implements :meth:`stage_step`, :meth:`stage_writes` and :meth:`awrite_staged` (the
+    SQL savers do): a graph run with ``durability="async"`` then serializes each save as it is made and
+    writes them in the background while the run goes on, those that queue up meanwhile in one call."""
+
     def __init__(self, *, serde: SerializerProtocol | UntypedSerializerProtocol | None = None) -> None:
         self.serde = maybe_add_typed_methods(serde or self.serde)
 
@@ -394,6 +399,45 @@ class BaseCheckpointSaver(Generic[V]):
         for task_id, pairs in writes:
             self.put_writes(config, pairs, task_id)
         return self.put(config, checkpoint, metadata, new_versions)
+
+    def stage_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> tuple[Any, RunnableConfig]:
+        """What :meth:`put_step` stores, serialized now and written later by :meth:`awrite_staged`. Not in
+        LangGraph; implemented when :attr:`stages_writes` is true.
+
+        :returns: ``(staged, config)``: the staged save, opaque, and the config :meth:`put_step` would return
+        :raises CheckpointSerializationError: for a value the serializer cannot store
+        :raises NotImplementedError: by default
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not stage its writes")
+
+    def stage_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> Any:
+        """What :meth:`put_writes` stores, serialized now and written later by :meth:`awrite_staged` (the
+        staged save, opaque). Not in LangGraph; implemented when :attr:`stages_writes` is true.
+
+        :raises CheckpointSerializationError: for a value the serializer cannot store
+        :raises InvalidArgumentError: for a config that names no checkpoint
+        :raises NotImplementedError: by default
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not stage its writes")
+
+    async def awrite_staged(self, staged: Sequence[Any]) -> None:
+        """Write saves made by :meth:`stage_step` and :meth:`stage_writes`, in their order, in one
+        transaction (all of them are stored or none). Not in LangGraph; implemented when
+        :attr:`stages_writes` is true.
+
+        :raises NotImplementedError: by default
+        :raises Exception: what the database driver raises when the transaction fails
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not stage its writes")
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint and write of ``thread_id``, in every namespace (nothing when it has none)."""

@@ -6,7 +6,9 @@ checkpoint (or the one ``checkpoint_id`` names), saves an ``"input"`` checkpoint
 and a ``"loop"`` checkpoint after the input and after each superstep, and saves each finished task's writes
 against the checkpoint its step started from (``put_writes``), so a run that failed mid-step resumes
 (``invoke(None, config)``) without running the tasks that had finished. With ``durability="async"`` (the
-default) those writes are saved with the next checkpoint, in one call (``aput_step``), or when the run ends.
+default) those writes are saved with the next checkpoint, in one call (``aput_step``), or when the run ends;
+on a saver that stages its writes (the SQL savers) the saves are written in the background while the run
+goes on (:class:`~streamflow.checkpoint._behind.WriteBehind`), and the run ends once they are written.
 
 What a checkpoint holds (channel names as LangGraph's): the state keys that have a value, ``branch:to:<node>``
 (None) for each node triggered to run next, ``join:<a>+<b>:<node>`` (the sources seen so far) for a fan-in
@@ -15,6 +17,7 @@ edge half reached, and ``__pregel_tasks`` (``[node, arg]`` pairs) for the ``Send
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
@@ -22,6 +25,7 @@ from typing import Any, Literal, NamedTuple
 import anyio
 import attrs
 
+from ..checkpoint._behind import WriteBehind
 from ..checkpoint.base import (
     ERROR,
     INTERRUPT,
@@ -31,7 +35,7 @@ from ..checkpoint.base import (
     CheckpointTuple,
     get_checkpoint_metadata,
 )
-from ..checkpoint.id import uuid6
+from ..checkpoint.id import uuid6_str
 from ..errors import CheckpointSerializationError, InvalidArgumentError
 from .state import ROOT, StateSchema
 from .task_writes import NO_WRITES, NULL_TASK_ID, folded_writes, task_statuses
@@ -59,9 +63,10 @@ START_CHANNEL = "__start__"
 
 Durability = Literal["sync", "async", "exit"]
 """When a run with a checkpointer saves its checkpoints (LangGraph's ``durability``): ``"sync"`` and
-``"async"`` (the default) after the input and each superstep (streamflow saves before the next step starts
-under both; ``"sync"`` saves each task's writes as it finishes, ``"async"`` with the checkpoint after its step),
-``"exit"`` once, when the run ends (finished or failed), with the writes of the step it ended in."""
+``"async"`` (the default) after the input and each superstep (``"sync"`` before the next step starts, and each
+task's writes as it finishes; ``"async"`` a step's writes with the checkpoint after it, in the background
+while the run goes on on the SQL savers, all written before the run ends), ``"exit"`` once, when the run ends
+(finished or failed), with the writes of the step it ended in."""
 
 DURABILITY_KEY = "__pregel_durability"
 """The ``configurable`` key a run's durability travels under (LangGraph's)."""
@@ -203,8 +208,15 @@ def subgraph_ns_part(subgraph: Any, node: str, task_id: str) -> str:
 
 def task_id_for(checkpoint_id: str, ns: str, step: int, path: tuple[Any, ...]) -> str:
     """The id of the task at ``path`` of the step after checkpoint ``checkpoint_id``: the same every time it
-    is worked out, so writes saved for it are found again on resume."""
-    return str(uuid.uuid5(_TASK_IDS, f"{checkpoint_id}|{ns}|{step}|{path!r}"))
+    is worked out, so writes saved for it are found again on resume (a version 5 UUID's string, as
+    ``str(uuid.uuid5(...))`` gives it, without building a ``UUID``)."""
+    h = hashlib.sha1(_TASK_IDS_BYTES + f"{checkpoint_id}|{ns}|{step}|{path!r}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_TASK_IDS_BYTES = _TASK_IDS.bytes
+_VARIANT = {c: f"{int(c, 16) & 0x3 | 0x8:x}" for c in "0123456789abcdef"}
+"""A UUID's 17th hex digit with the RFC 4122 variant bits set."""
 
 
 @attrs.define(slots=True, eq=False)
@@ -234,6 +246,14 @@ class Thread:
     saver (:meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.aput_step`), or when the run ends."""
     step_writes: list[tuple[str, Sequence[tuple[str, Any]]]] = attrs.field(factory=list)
     """With ``batched``: the writes of the tasks that finished since the last checkpoint, not saved yet."""
+    bumps: dict[str, None] = attrs.field(factory=dict)
+    """With ``exit_only``: the channels changed since the last checkpoint saved, in order; each gets one new
+    version when the next one is saved (a version only has to grow from one saved checkpoint to the next)."""
+    run_metadata: dict[str, Any] | None = None
+    """What a saved checkpoint's metadata takes from the run's config, worked out once."""
+    behind: WriteBehind | None = None
+    """With ``batched``, in a graph run on a saver that stages its writes: the saves are written in the
+    background while the run goes on (:meth:`write_behind`); :meth:`flush` waits for them."""
 
     @classmethod
     async def open(
@@ -257,6 +277,14 @@ class Thread:
             thread.persisted = dict(saved.config)
         return thread
 
+    def write_behind(self) -> None:
+        """With ``durability="async"`` on a saver that stages its writes (the SQL savers): save in the
+        background from now on, as LangGraph's run saves a checkpoint while its next step runs (a save
+        serializes at once, so a value the serializer cannot store still fails where it is saved; an error
+        writing is raised by the next save or by :meth:`flush`). The run's caller must :meth:`flush`."""
+        if self.batched and self.saver.stages_writes:
+            self.behind = WriteBehind(self.saver)
+
     def child(
         self, checkpoint_ns: str, run_config: Mapping[str, Any], saver: BaseCheckpointSaver[Any] | None
     ) -> Thread:
@@ -265,7 +293,7 @@ class Thread:
         parents = dict(self.parents)
         if self.saved is not None:
             parents[self.checkpoint_ns] = str(self.saved.config["configurable"]["checkpoint_id"])
-        return Thread(
+        thread = Thread(
             saver or self.saver,
             self.thread_id,
             checkpoint_ns,
@@ -276,6 +304,9 @@ class Thread:
             keep_at_exit=False,  # with durability="exit", a subgraph's checkpoints are not kept (as in LangGraph)
             batched=self.batched,
         )
+        if self.behind is not None:
+            thread.write_behind()
+        return thread
 
     @property
     def step(self) -> int:
@@ -392,7 +423,7 @@ class Thread:
 
     def next_id(self, step: int) -> str:
         """A new checkpoint id for ``step``."""
-        return str(uuid6(clock_seq=step))
+        return uuid6_str(step)
 
     async def save(
         self,
@@ -409,43 +440,93 @@ class Thread:
         :raises CheckpointSerializationError: for a value the saver's serializer cannot store; the message
             names the channel (state key) holding it
         """
-        import datetime as dt
-
-        saver = self.saver
+        versions = self.versions
         changed = dict.fromkeys(updated)
         for key in channel_values:
-            if key not in self.versions:
+            if key not in versions and key not in self.bumps:
                 changed[key] = None
-        for key in changed:
-            self.versions[key] = saver.get_next_version(self.versions.get(key))
+        if self.exit_only:
+            return self._keep(checkpoint_id, source, step, channel_values, changed, wrote)
         checkpoint = Checkpoint(
             v=4,
             id=checkpoint_id,
-            ts=dt.datetime.now(dt.UTC).isoformat(),
+            ts="",
             channel_values=channel_values,
-            channel_versions={k: self.versions[k] for k in channel_values},
+            channel_versions={},
             versions_seen=self.seen(step, wrote),
             updated_channels=[k for k in changed if k in channel_values] or None,
         )
-        base = {"source": source, "step": step, "parents": dict(self.parents)}
-        metadata = dict(get_checkpoint_metadata(self.run_config, base))  # type: ignore[arg-type]
-        # the parent is the thread's newest checkpoint in the saver (with durability="exit", the one before the run)
+        metadata: dict[str, Any] = {"source": source, "step": step, "parents": dict(self.parents)}
         parent = None if self.persisted is None else dict(self.persisted)
         address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
-        if self.exit_only:
-            # durability="exit": kept here, the last one saved when the run ends (see flush)
-            self.deferred = (checkpoint, metadata)
-            self.deferred_writes = []
-            config: Mapping[str, Any] = {"configurable": {**address, "checkpoint_id": checkpoint_id}}
-        else:
-            if self.persisted is not None:
-                address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
-            new_versions = {k: self.versions[k] for k in changed if k in channel_values}
-            writes, self.step_writes = self.step_writes, []
-            config = await self._put({"configurable": address}, checkpoint, metadata, new_versions, writes)
-            self.persisted = dict(config)
+        next_version = self.saver.get_next_version
+        for key in changed:
+            versions[key] = next_version(versions.get(key))
+        metadata = self._completed(checkpoint, metadata)
+        if self.persisted is not None:
+            address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
+        new_versions = {k: versions[k] for k in changed if k in channel_values}
+        writes, self.step_writes = self.step_writes, []
+        config = await self._put({"configurable": address}, checkpoint, metadata, new_versions, writes)
+        self.persisted = dict(config)
         self.saved = CheckpointTuple(dict(config), checkpoint, metadata, parent, [])  # type: ignore[arg-type]
         return dict(config), metadata, parent
+
+    def _keep(
+        self,
+        checkpoint_id: str,
+        source: str,
+        step: int,
+        channel_values: dict[str, Any],
+        changed: dict[str, None],
+        wrote: Iterable[str],
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """:meth:`save` with ``durability="exit"``: the checkpoint is kept here, the last one saved when the run
+        ends (see :meth:`flush`), which adds what only a saved checkpoint needs then: its channel versions,
+        its time and the run's metadata."""
+        self.bumps.update(changed)
+        checkpoint = Checkpoint(
+            v=4,
+            id=checkpoint_id,
+            ts="",
+            channel_values=channel_values,
+            channel_versions={},
+            versions_seen=self.seen(step, wrote),
+            updated_channels=[k for k in changed if k in channel_values] or None,
+        )
+        metadata: dict[str, Any] = {"source": source, "step": step, "parents": self.parents}
+        self.deferred = (checkpoint, metadata)
+        if self.deferred_writes:
+            self.deferred_writes = []
+        config = {
+            "configurable": {
+                "thread_id": self.thread_id,
+                "checkpoint_ns": self.checkpoint_ns,
+                "checkpoint_id": checkpoint_id,
+            }
+        }
+        # the parent is the thread's newest checkpoint in the saver: the one before the run
+        self.saved = CheckpointTuple(config, checkpoint, metadata, self.persisted, [])  # type: ignore[arg-type]
+        return config, metadata, self.persisted
+
+    def _completed(self, checkpoint: Checkpoint, metadata: dict[str, Any]) -> dict[str, Any]:
+        """Complete ``checkpoint`` to be saved now: its channel versions (new ones for the channels in
+        :attr:`bumps`) and time; return its ``metadata`` with the run's (``get_checkpoint_metadata``)."""
+        import datetime as dt
+
+        versions = self.versions
+        if self.bumps:
+            next_version = self.saver.get_next_version
+            for key in self.bumps:
+                versions[key] = next_version(versions.get(key))
+            self.bumps.clear()
+        checkpoint["channel_versions"] = {k: versions[k] for k in checkpoint["channel_values"]}
+        checkpoint["ts"] = dt.datetime.now(dt.UTC).isoformat()
+        if self.run_metadata is None:
+            self.run_metadata = dict(get_checkpoint_metadata(self.run_config, {}))
+        for key, value in self.run_metadata.items():
+            metadata.setdefault(key, value)
+        return metadata
 
     async def _put(
         self,
@@ -458,6 +539,10 @@ class Thread:
         """Save ``checkpoint`` as the child of ``address``'s, with ``writes`` (task id, pairs) against that
         one first (in one call to the saver when there are any)."""
         try:
+            if self.behind is not None:
+                staged, config = self.saver.stage_step(address, checkpoint, metadata, versions, writes)  # type: ignore[arg-type]
+                self.behind.add(staged)
+                return config
             if writes:
                 return await self.saver.aput_step(address, checkpoint, metadata, versions, writes)  # type: ignore[arg-type]
             return await self.saver.aput(address, checkpoint, metadata, versions)  # type: ignore[arg-type]
@@ -484,6 +569,9 @@ class Thread:
                 with anyio.CancelScope(shield=True):
                     for task_id, pairs in writes:
                         await self._put_writes(self.saved.config, pairs, task_id)
+        if self.behind is not None:
+            with anyio.CancelScope(shield=True):
+                await self.behind.wait()
         if self.deferred is None:
             if self.deferred_writes and self.saved is not None:
                 # the run ended in the step it continued: its writes go with the checkpoint it continued from
@@ -497,16 +585,43 @@ class Thread:
             return
         checkpoint, metadata = self.deferred
         writes, self.deferred, self.deferred_writes = self.deferred_writes, None, []
+        metadata = self._completed(checkpoint, metadata)
         address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
         if self.persisted is not None:
             address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
+        versions = dict(checkpoint["channel_versions"])
         with anyio.CancelScope(shield=True):
-            config = await self._put(
-                {"configurable": address}, checkpoint, metadata, dict(checkpoint["channel_versions"])
-            )
+            if self.saver.stages_writes:  # the checkpoint and the writes against it in one transaction
+                config = await self._put_with_writes({"configurable": address}, checkpoint, metadata, versions, writes)
+            else:
+                config = await self._put({"configurable": address}, checkpoint, metadata, versions)
+                for task_id, pairs in writes:
+                    await self._put_writes(config, pairs, task_id)
             self.persisted = dict(config)
-            for task_id, pairs in writes:
-                await self._put_writes(config, pairs, task_id)
+
+    async def _put_with_writes(
+        self,
+        address: Mapping[str, Any],
+        checkpoint: Checkpoint,
+        metadata: Mapping[str, Any],
+        versions: dict[str, Any],
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> Mapping[str, Any]:
+        """Save ``checkpoint`` as the child of ``address``'s and ``writes`` (task id, pairs) against it, in one
+        call to a saver that stages its writes."""
+        saver = self.saver
+        try:
+            staged, config = saver.stage_step(address, checkpoint, metadata, versions, ())  # type: ignore[arg-type]
+        except CheckpointSerializationError as exc:
+            raise self._named(exc, checkpoint["channel_values"]) from exc
+        batch = [staged]
+        for task_id, pairs in writes:
+            try:
+                batch.append(saver.stage_writes(config, pairs, task_id))
+            except CheckpointSerializationError as exc:
+                raise self._named(exc, dict(pairs)) from exc
+        await saver.awrite_staged(batch)
+        return config
 
     def seen(self, step: int, wrote: Iterable[str]) -> dict[str, Any]:
         """The checkpoint's ``versions_seen``: per node, the step it last wrote in (under ``"__step__"``)."""
@@ -573,6 +688,9 @@ class Thread:
 
     async def _put_writes(self, config: Mapping[str, Any], pairs: Sequence[tuple[str, Any]], task_id: str) -> None:
         try:
+            if self.behind is not None:
+                self.behind.add(self.saver.stage_writes(config, pairs, task_id))
+                return
             await self.saver.aput_writes(config, pairs, task_id)
         except CheckpointSerializationError as exc:
             raise self._named(exc, dict(pairs)) from exc

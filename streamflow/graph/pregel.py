@@ -927,22 +927,23 @@ class _Saving:
         for task in tasks:
             task.id = task_id_for(checkpoint_id, ns_name, step + 1, task.path)
         values = self.channels(state, tasks, joins_seen)
-        names, ids = self.listed(tasks)
         changed = list(updated) + [f"branch:to:{t.node.name}" for t in tasks if t.path[0] == "__pregel_pull"]
         # the Send packets and the fan-in halves of the next step change with every step that has them: a new
         # version each time, or a saver that keeps values by version would hand back an older step's
         if SENDS in values:
             changed.append(SENDS)
         changed += [self.joins[index] for index, seen in joins_seen.items() if seen]
+        start_id = None
         if start is not None:
             values[START_CHANNEL] = start
             start_id = task_id_for(checkpoint_id, ns_name, step + 1, ("__pregel_pull", START_CHANNEL))
-            names, ids = [START_CHANNEL], [start_id]
             changed.append(START_CHANNEL)
         config, metadata, parent = await thread.save(checkpoint_id, source, step, values, changed, wrote)
-        await self.announce(state, config, parent, metadata, names, ids)
-        if start is not None:
-            await thread.put_writes(ids[0], self.graph.schema.check_input(start))
+        if self.run.channel.wants(CheckpointSaved):
+            names, ids = self.listed(tasks) if start_id is None else ([START_CHANNEL], [start_id])
+            await self.announce(state, config, parent, metadata, names, ids)
+        if start_id is not None:
+            await thread.put_writes(start_id, self.graph.schema.check_input(start))
 
 
 async def execute(
@@ -1003,6 +1004,7 @@ async def execute(
         raise RuntimeError("checkpointer=True cannot be used for root graphs.")  # LangGraph's error
     if not ns and isinstance(own, BaseCheckpointSaver):
         thread = await Thread.open(own, run.config, durability_of(run.config))
+        thread.write_behind()  # with durability="async": saved while the run goes on (flushed below)
     elif enclosing is not None and own is not False:
         # a subgraph (or a graph run inside a node) of a run that saves checkpoints: its own, under its namespace
         saver = own if isinstance(own, BaseCheckpointSaver) else None

@@ -383,6 +383,48 @@ async def test_a_new_checkpoint_starts_without_pending_writes(driver: Driver) ->
     assert earlier.pending_writes == [("task-1", "a", 1)]
 
 
+# --- staged writes (the SQL savers) -------------------------------------------------------------------------
+
+
+async def test_staged_saves_are_stored_in_order_in_one_call(driver: Driver) -> None:
+    saver = driver.saver
+    if not saver.stages_writes:
+        with pytest.raises(NotImplementedError):
+            saver.stage_writes(config(new_thread(), "", "1"), [("a", 1)], "task-1")
+        return
+    thread_id = new_thread()
+    first, second, third = checkpoint({"a": 1}), checkpoint({"a": 2}), checkpoint({"a": 3})
+    one, at_first = saver.stage_step(config(thread_id), first, metadata("input", -1), {}, [])
+    assert at_first == config(thread_id, "", first["id"])
+    staged = [one, saver.stage_writes(at_first, [("a", "kept"), (ERROR, "replaced")], "task-1")]
+    # the same rows again in the same call: an ordinary write is kept as first stored, a special one replaced
+    staged.append(saver.stage_writes(at_first, [("a", "ignored"), (ERROR, "last")], "task-1"))
+    two, at_second = saver.stage_step(at_first, second, metadata("loop", 0), {}, [("task-2", [("a", 2)])])
+    three, at_third = saver.stage_step(at_second, third, metadata("loop", 1), {}, [("task-3", [("a", 3)])])
+    await saver.awrite_staged([*staged, two, three])
+    found = await driver.get_tuple(at_first)
+    assert found is not None
+    assert found.pending_writes == [("task-1", ERROR, "last"), ("task-1", "a", "kept"), ("task-2", "a", 2)]
+    newest = await driver.get_tuple(config(thread_id))
+    assert newest is not None
+    assert newest.config == at_third
+    assert newest.parent_config == at_second
+    assert newest.checkpoint["channel_values"] == {"a": 3}
+    history = [t.config for t in await driver.list(config(thread_id))]
+    assert history == [at_third, at_second, at_first]
+
+
+async def test_staging_a_value_the_serializer_cannot_store_raises(driver: Driver) -> None:
+    saver = driver.saver
+    if not saver.stages_writes:
+        return
+    stored = await driver.put(config(new_thread()), checkpoint(), metadata(), {})
+    with pytest.raises(CheckpointSerializationError, match=r"Opaque"):
+        saver.stage_writes(stored, [("a", Opaque())], "task-1")
+    with pytest.raises(CheckpointSerializationError, match=r"Opaque"):
+        saver.stage_step(stored, checkpoint({"a": Opaque()}), metadata(), {}, [])
+
+
 # --- get_tuple ---------------------------------------------------------------------------------------------
 
 

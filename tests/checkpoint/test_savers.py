@@ -346,3 +346,26 @@ def test_put_writes_without_a_checkpoint_id_names_it(tmp_path: Path) -> None:
         pytest.raises(InvalidArgumentError, match=r"checkpoint_id.*the config put returned"),
     ):
         saver.put_writes(conf("t"), [("a", 1)], "task")
+
+
+def test_postgres_writes_a_batch_of_inserts_as_one_statement_of_fixed_text() -> None:
+    pytest.importorskip("psycopg")
+    from streamflow.checkpoint.postgres import BATCH_INSERT, DIALECT, batched
+
+    serde = InMemorySaver().serde
+    config = {"configurable": {"thread_id": "t", "checkpoint_ns": "", "checkpoint_id": "c0"}}
+    made = empty_checkpoint()
+    made["id"] = "c1"
+    put, _stored = DIALECT.put(serde, config, made, {})
+    writes = DIALECT.put_writes(serde, config, [("a", 1), ("__error__", "x")], "task", "")
+    again = DIALECT.put_writes(serde, config, [("a", 2), ("__error__", "y")], "task", "")
+    ((sql, params),) = batched([*writes, put, *again])
+    assert sql == BATCH_INSERT
+    # one row per key: the checkpoint, the special write as last given, the ordinary one as first given
+    checkpoints, replacing, keeping = params[:8], params[8:17], params[17:]
+    assert checkpoints[2] == ["c1"]
+    assert replacing[5] == ["__error__"] and replacing[7] == [serde.dumps_typed("y")[1]]
+    assert keeping[5] == ["a"] and keeping[7] == [serde.dumps_typed(1)[1]]
+    # with a statement of another kind, each is a data-modifying WITH query of the last
+    ((fused, _params),) = batched([put, *DIALECT.delete("t")])
+    assert fused.startswith("WITH w0 AS (INSERT INTO streamflow_checkpoints ")

@@ -32,8 +32,9 @@ _T = TypeVar("_T")
 
 
 def own_transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], alone: bool) -> bool:
-    """Whether a call on ``conn`` needs a transaction block: not for a single statement (``alone``) on an
-    autocommit connection outside any transaction, which is a transaction by itself."""
+    """Whether a call on ``conn`` needs a transaction block: not for a single statement, or statements that
+    need not see one snapshot (``alone``), on an autocommit connection outside any transaction, where each
+    statement is a transaction by itself."""
     idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     return not (alone and conn.autocommit and idle)
 
@@ -45,15 +46,71 @@ def transaction(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any], al
     return conn.transaction() if own_transaction(conn, alone) else contextlib.nullcontext()
 
 
-def fused(statements: Sequence[_sql.Statement]) -> list[_sql.Statement]:
-    """``statements`` (``INSERT``s and ``DELETE``s, no row touched by two) as one statement: all but the
-    last as data-modifying ``WITH`` queries of the last, so an autocommit connection runs them as one
-    transaction in one round trip."""
+def _unnest(types: str) -> str:
+    return "SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types.split()) + ")"
+
+
+BATCH_INSERT = (
+    f"WITH c AS (INSERT INTO streamflow_checkpoints ({_sql.CHECKPOINT_COLUMNS}) "
+    f"{_unnest('text text text text text bytea text bytea')} {_sql.CHECKPOINT_UPSERT}), "
+    f"r AS (INSERT INTO streamflow_checkpoint_writes ({_sql.ALL_WRITE_COLUMNS}) "
+    f"{_unnest('text text text text integer text text bytea text')} {_sql.WRITE_CONFLICT}{_sql.WRITE_REPLACE}) "
+    f"INSERT INTO streamflow_checkpoint_writes ({_sql.ALL_WRITE_COLUMNS}) "
+    f"{_unnest('text text text text integer text text bytea text')} {_sql.WRITE_CONFLICT}{_sql.WRITE_KEEP}"
+)
+"""Checkpoints, replacing writes and kept writes, each column as an array: one statement whose text is the
+same whatever the number of rows, so psycopg parses it once and the server prepares it."""
+
+
+def batched(statements: Sequence[_sql.Statement]) -> list[_sql.Statement]:
+    """``statements`` as few statements as one transaction runs them: the ``INSERT``s of checkpoints and
+    writes as one :data:`BATCH_INSERT` (when there are several), others as :func:`fused` makes them."""
     if len(statements) < 2:
         return list(statements)
+    rows = _sql.InsertRows.of(statements)
+    if rows is None:
+        return fused(statements)
+    params: list[list[Any]] = []
+    for kind, width in ((rows.checkpoints, 8), (rows.replacing, 9), (rows.keeping, 9)):
+        params.extend([row[i] for row in kind] for i in range(width))
+    return [(BATCH_INSERT, tuple(params))]
+
+
+MAX_PARAMS = 32_000
+"""The most parameters :func:`fused` puts in one statement (PostgreSQL's protocol allows 65,535)."""
+
+
+def fused(statements: Sequence[_sql.Statement]) -> list[_sql.Statement]:
+    """``statements`` (``INSERT``s and ``DELETE``s) as few statements: all but the last of a run as
+    data-modifying ``WITH`` queries of its last, so an autocommit connection runs a single one as one
+    transaction in one round trip. A new statement starts where one would touch a row an earlier ``INSERT``
+    of it touches (the queries of one statement see the same snapshot, not each other's rows), or go beyond
+    :data:`MAX_PARAMS` parameters."""
+    if len(statements) < 2:
+        return list(statements)
+    out: list[_sql.Statement] = []
+    run: list[_sql.Statement] = []
+    rows: set[tuple[Any, ...]] = set()
+    params = 0
+    for statement in statements:
+        row = _sql.row_key(statement)
+        if run and (row in rows or params + len(statement[1]) > MAX_PARAMS):
+            out.append(_one(run))
+            run, rows, params = [], set(), 0
+        run.append(statement)
+        params += len(statement[1])
+        if row is not None:
+            rows.add(row)
+    out.append(_one(run))
+    return out
+
+
+def _one(statements: Sequence[_sql.Statement]) -> _sql.Statement:
+    if len(statements) == 1:
+        return statements[0]
     parts = [f"w{i} AS ({sql})" for i, (sql, _params) in enumerate(statements[:-1])]
     sql = "WITH " + ", ".join(parts) + " " + statements[-1][0]
-    return [(sql, tuple(p for _sql_text, params in statements for p in params))]
+    return sql, tuple(p for _sql_text, params in statements for p in params)
 
 
 def execute_all(cursor: psycopg.Cursor[Any], statements: Sequence[_sql.Statement]) -> None:
@@ -95,7 +152,7 @@ class PostgresSaver(SqlSaver):
     @contextmanager
     def _cursor(self, *, alone: bool = False) -> Iterator[psycopg.Cursor[Any]]:
         """A cursor inside a transaction of its own (see :func:`transaction`), on the connection or on one
-        borrowed from the pool; ``alone`` for a single statement."""
+        borrowed from the pool; ``alone`` as for :func:`own_transaction`."""
         if isinstance(self.conn, ConnectionPool):
             with (
                 self.conn.connection() as conn,
@@ -122,11 +179,13 @@ class PostgresSaver(SqlSaver):
             return fn(cursor, *args)
 
     def _read_one(self, query: _sql.Statement) -> Found | None:
-        return self._call(read_one, DIALECT, query)
+        # no transaction block: a checkpoint's writes read a moment after it are the same or more (one round
+        # trip instead of three when the thread has no checkpoint)
+        return self._call(read_one, DIALECT, query, alone=True)
 
     def _read_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
         return self._call(read_many, DIALECT, query, self.serde, filter, limit)
 
     def _write(self, statements: Sequence[_sql.Statement]) -> None:
-        statements = fused(statements)
+        statements = batched(statements)
         self._call(execute_all, statements, alone=len(statements) == 1)

@@ -11,7 +11,7 @@ from ...errors import MissingExtraError
 from .. import _sql
 from .._fronts import AsyncSqlSaver, Found
 from ..serde.base import SerializerProtocol
-from . import DIALECT, fused, transaction
+from . import DIALECT, batched, transaction
 
 try:
     import psycopg
@@ -97,7 +97,8 @@ class AsyncPostgresSaver(AsyncSqlSaver):
     @asynccontextmanager
     async def _cursor(self, *, alone: bool = False) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
         """A cursor inside a transaction of its own (see :func:`~streamflow.checkpoint.postgres.transaction`),
-        on the connection or on one borrowed from the pool; ``alone`` for a single statement."""
+        on the connection or on one borrowed from the pool; ``alone`` as for
+        :func:`~streamflow.checkpoint.postgres.own_transaction`."""
         if isinstance(self.conn, AsyncConnectionPool):
             async with (
                 self.conn.connection() as conn,
@@ -124,11 +125,13 @@ class AsyncPostgresSaver(AsyncSqlSaver):
             return await fn(cursor, *args)
 
     async def _aread_one(self, query: _sql.Statement) -> Found | None:
-        return await self._call(read_one, query)
+        # no transaction block: a checkpoint's writes read a moment after it are the same or more (one round
+        # trip instead of three when the thread has no checkpoint)
+        return await self._call(read_one, query, alone=True)
 
     async def _aread_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
         return await self._call(read_many, query, self.serde, filter, limit)
 
     async def _awrite(self, statements: Sequence[_sql.Statement]) -> None:
-        statements = fused(statements)
+        statements = batched(statements)
         await self._call(execute_all, statements, alone=len(statements) == 1)
