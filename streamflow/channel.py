@@ -133,7 +133,7 @@ class Channel:
         self._retired_buffered = 0  # what detached subscriptions still have to drain
         self._fair = YieldBudget()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._threads = ThreadInbox(self._deliver, self._congested, self._wait_for_room)
+        self._threads = ThreadInbox(self._deliver, self._deliver_many, self._room, self._congested, self._wait_for_room)
         self._inbox = self._threads.events  # read on every publish: what is queued must go first
         self._bind_to_running_loop()
 
@@ -161,6 +161,44 @@ class Channel:
                 if accept is None or accept(event):
                     sub._push(event)
         return seq
+
+    def _deliver_many(self, events: list[Event]) -> None:
+        """Publish ``events`` now, in order, ignoring backpressure: what :meth:`_deliver` does for each, with
+        one buffer extension per ``block`` subscriber for the lot."""
+        seq = self._seq
+        run_id = self.run_id
+        routes = self._routes
+        batches: dict[Subscription, list[Event]] = {}
+        for event in events:
+            seq += 1
+            event.seq = seq
+            event.run_id = run_id
+            subscribers = routes.get(event.__class__)
+            if subscribers:
+                for sub in subscribers:
+                    accept = sub._accept
+                    if accept is None or accept(event):
+                        if sub._overflow == "block":
+                            batch = batches.get(sub)
+                            if batch is None:
+                                batches[sub] = [event]
+                            else:
+                                batch.append(event)
+                        else:
+                            self._seq = seq  # an 'error' overflow names the seq it happened at
+                            sub._push(event)
+        self._seq = seq
+        self._replay.extend(events)
+        for sub, batch in batches.items():
+            sub._push_many(batch)
+
+    def _room(self) -> int:
+        """How many events can be published now without overfilling any ``block`` subscriber (events)."""
+        room = 1 << 30
+        for sub in self._subscriptions:
+            if sub._overflow == "block":
+                room = min(room, sub._capacity - len(sub._buffer))
+        return room
 
     def _congested(self) -> bool:
         return bool(self._full)
@@ -217,7 +255,7 @@ class Channel:
         """
         if self._closed:
             raise ChannelClosedError(f"cannot publish {type(event).__name__}: the channel is closed")
-        if self._full or self._inbox:
+        if self._inbox or self._full:
             self._threads.put(event)
         else:
             self._deliver(event)
@@ -421,8 +459,7 @@ class Channel:
         """
         if self._closed:
             return
-        for event in self._threads.close():
-            self._deliver(event)
+        self._deliver_many(self._threads.close())
         if final is not None:
             self._deliver(final)
         self._closed = True

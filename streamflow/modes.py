@@ -717,6 +717,27 @@ class Projector:
             else:
                 out.append(self._shape(mode, event.ns, chunk))
 
+    def project_many(self, events: Iterable[Event], out: list[Any]) -> None:
+        """:meth:`project` each of ``events`` in turn into ``out`` (the same items; one call for a batch)."""
+        table = self._table
+        identity = self._identity
+        for event in events:
+            entries = table.get(event.__class__)
+            if entries is None:
+                continue
+            if identity and len(entries) == 1:
+                chunk = entries[0][1](event)
+                if chunk is SKIP:
+                    continue
+                if chunk.__class__ is Chunks:
+                    shape = self._shape
+                    mode = entries[0][0]
+                    out.extend([shape(mode, event.ns, item) for item in chunk.items])
+                else:
+                    out.append(chunk)
+            else:
+                self.project(event, out)
+
     def prime(self, event: Event) -> None:
         """Run ``event`` through the projections and keep nothing: a mode with state learns of an event its
         consumer already has (a view resumed after it)."""
