@@ -164,33 +164,32 @@ class Channel:
 
     def _deliver_many(self, events: list[Event]) -> None:
         """Publish ``events`` now, in order, ignoring backpressure: what :meth:`_deliver` does for each, with
-        one buffer extension per ``block`` subscriber for the lot."""
+        one filtering pass and one buffer extension per subscriber for the lot."""
+        subscriptions = self._subscriptions
+        if any(sub._overflow != "block" for sub in subscriptions):
+            for event in events:  # a lossy policy acts at the very event that overflows: one at a time
+                self._deliver(event)
+            return
         seq = self._seq
         run_id = self.run_id
-        routes = self._routes
-        batches: dict[Subscription, list[Event]] = {}
         for event in events:
             seq += 1
             event.seq = seq
             event.run_id = run_id
-            subscribers = routes.get(event.__class__)
-            if subscribers:
-                for sub in subscribers:
-                    accept = sub._accept
-                    if accept is None or accept(event):
-                        if sub._overflow == "block":
-                            batch = batches.get(sub)
-                            if batch is None:
-                                batches[sub] = [event]
-                            else:
-                                batch.append(event)
-                        else:
-                            self._seq = seq  # an 'error' overflow names the seq it happened at
-                            sub._push(event)
         self._seq = seq
         self._replay.extend(events)
-        for sub, batch in batches.items():
-            sub._push_many(batch)
+        if not subscriptions:
+            return
+        kinds = set(map(type, events))
+        for sub in subscriptions:
+            routed = sub._routed
+            accept = sub._accept
+            if accept is None:
+                taken = events if kinds <= routed else [e for e in events if e.__class__ in routed]
+            else:
+                taken = [e for e in events if e.__class__ in routed and accept(e)]
+            if taken:
+                sub._push_many(taken)
 
     def _room(self) -> int:
         """How many events can be published now without overfilling any ``block`` subscriber (events)."""
