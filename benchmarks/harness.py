@@ -11,6 +11,9 @@ The harness:
 * orders the selected scenarios so that every scenario a result is divided by (its ``baseline``, its
   ``compare`` references and its ``targets``) is measured first, in the same process and the same run;
 * warms every scenario up once with a small ``n``;
+* starts every repeat with a full garbage collection and freezes what survived it (``gc.freeze()``, undone
+  after the repeat), so that the collections made during a repeat walk what that repeat allocated, not the
+  modules the suite imported and what earlier scenarios keep alive;
 * then runs *rounds*: each round runs every selected scenario once, in that order. Interleaving rounds
   (rather than running all repeats of one scenario back to back) spreads a burst of noise from other
   processes over every scenario instead of skewing one ratio;
@@ -107,11 +110,16 @@ class Scenario:
         return tuple(out)
 
     def run_once(self, n: int) -> Sample:
-        """Run one repeat with ``n`` units of work (in a fresh event loop for async scenarios)."""
+        """Run one repeat with ``n`` units of work (in a fresh event loop for async scenarios), after a full
+        collection, with what survived it frozen."""
         gc.collect()
-        result = self.fn(n)
-        if inspect.isawaitable(result):
-            result = asyncio.run(_await(result))
+        gc.freeze()
+        try:
+            result = self.fn(n)
+            if inspect.isawaitable(result):
+                result = asyncio.run(_await(result))
+        finally:
+            gc.unfreeze()
         if not isinstance(result, Sample):
             raise TypeError(f"scenario {self.name!r} returned {result!r}, expected a Sample")
         return result

@@ -737,6 +737,33 @@ class Projector:
             else:
                 out.append(self._shape(mode, event.ns, chunk))
 
+    def project_many(self, events: Iterable[Event], out: list[Any]) -> None:
+        """:meth:`project` each of ``events`` in turn into ``out`` (the same items; one call for a batch, and
+        one table look-up per run of events of one class)."""
+        table = self._table
+        identity = self._identity
+        kind: type[Event] | None = None
+        entries: tuple[tuple[str, Projection], ...] | None = None
+        only: Projection | None = None  # the one projection of ``kind``, when its chunks are the items
+        for event in events:
+            if event.__class__ is not kind:
+                kind = event.__class__
+                entries = table.get(kind)
+                only = entries[0][1] if entries is not None and identity and len(entries) == 1 else None
+            if only is not None:
+                chunk = only(event)
+                if chunk is SKIP:
+                    continue
+                if chunk.__class__ is not Chunks:
+                    out.append(chunk)
+                    continue
+                assert entries is not None
+                shape = self._shape
+                mode = entries[0][0]
+                out.extend([shape(mode, event.ns, item) for item in chunk.items])
+            elif entries is not None:
+                self.project(event, out)
+
     def prime(self, event: Event) -> None:
         """Run ``event`` through the projections and keep nothing: a mode with state learns of an event its
         consumer already has (a view resumed after it)."""

@@ -230,6 +230,19 @@ class Subscription:
         if self._waiters:
             self._wake_one()
 
+    def _push_many(self, events: list[Event]) -> None:
+        """Put matching events in a ``block`` buffer at once, in order: what :meth:`_push` does for each
+        (the publisher left room for them, or ignores backpressure)."""
+        buf = self._buffer
+        self._matched += len(events)
+        buf.extend(events)
+        if len(buf) >= self._capacity and self._channel is not None:
+            self._channel._mark_full(self)
+        waiters = self._waiters
+        if waiters:
+            for _ in range(min(len(events), len(waiters))):
+                self._wake_one()
+
     def _wake_one(self) -> None:
         """Wake the receiver that has waited longest (it takes the next item when it runs)."""
         waiters = self._waiters
@@ -303,6 +316,41 @@ class Subscription:
             self._ended = True
             raise anyio.EndOfStream
         raise anyio.WouldBlock
+
+    def receive_many_nowait(self, limit: int) -> list[Event | Lagged]:
+        """Take up to ``limit`` buffered items without waiting: the same items, in the same order, as that
+        many :meth:`receive_nowait` calls up to the first that would raise, for the cost of about one.
+
+        :param limit: items to take at most (items, >= 1)
+        :returns: between 1 and ``limit`` items (a :class:`Lagged` signal before the event it precedes)
+        :raises anyio.WouldBlock: when nothing is buffered and the subscription is still attached
+        :raises anyio.EndOfStream: when the channel closed (or the subscription was closed) and the buffer
+            is drained
+        :raises SubscriberDisconnectedError: (a subclass of it) when the channel disconnected this
+            subscriber and the buffer is drained
+        """
+        buf = self._buffer
+        if self._missed or not buf:
+            first = self.receive_nowait()
+            if limit <= 1 or not buf:
+                return [first]
+            return [first, *self.receive_many_nowait(limit - 1)]
+        if limit >= len(buf):
+            taken: list[Event | Lagged] = [*buf]
+            buf.clear()
+        else:
+            pop = buf.popleft
+            taken = [pop() for _ in range(limit)]
+        count = len(taken)
+        self._delivered += count
+        channel = self._channel
+        if channel is None:
+            home = self._home
+            home._retired_delivered += count
+            home._retired_buffered -= count
+        elif channel._full and len(buf) <= self._capacity >> 1 and self in channel._full:
+            channel._mark_room(self)
+        return taken
 
     async def receive(self) -> Event | Lagged:
         """Wait for the next item and take it.

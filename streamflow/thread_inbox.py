@@ -41,6 +41,8 @@ class ThreadInbox:
     Made by the channel, which hands it what it needs of the channel:
 
     :param deliver: publishes one event now, ignoring backpressure (the channel's own delivery)
+    :param deliver_many: publishes a list of events now, in order, ignoring backpressure
+    :param room: how many events can be published now without overfilling a ``block`` subscriber
     :param congested: tells whether a ``block`` subscriber is full (the pump must wait for room)
     :param wait_for_room: waits until no ``block`` subscriber is full (or the channel closed)
     """
@@ -49,12 +51,14 @@ class ThreadInbox:
         "_closed",
         "_congested",
         "_deliver",
+        "_deliver_many",
         "_fair",
         "_kick_pending",
         "_loop",
         "_loop_thread",
         "_pump",
         "_room",
+        "_room_left",
         "_wait_for_room",
         "_waiting_threads",
         "events",
@@ -63,6 +67,8 @@ class ThreadInbox:
     def __init__(
         self,
         deliver: Callable[[Event], object],
+        deliver_many: Callable[[list[Event]], object],
+        room: Callable[[], int],
         congested: Callable[[], bool],
         wait_for_room: Callable[[], Awaitable[None]],
     ) -> None:
@@ -70,6 +76,8 @@ class ThreadInbox:
         """The queued events, oldest first (the channel checks it on every publish; only the inbox and
         :meth:`~streamflow.channel.Channel.close` take from it)."""
         self._deliver = deliver
+        self._deliver_many = deliver_many
+        self._room_left = room
         self._congested = congested
         self._wait_for_room = wait_for_room
         self._fair = YieldBudget()
@@ -106,17 +114,26 @@ class ThreadInbox:
         fair = self._fair
         congested = self._congested
         deliver = self._deliver
+        deliver_many = self._deliver_many
+        room_left = self._room_left
         try:
             while events and not self._closed:
                 if congested():
                     await self._wait_for_room()
                     fair.refill()
                     continue
-                fair.left -= 1
                 if fair.left <= 0:
                     await fair.yield_now()
                     continue  # the channel may have closed, or filled up, meanwhile
-                deliver(events.popleft())
+                # As many as fit in every 'block' buffer, in one go; one at a time when few do.
+                count = min(len(events), fair.left, room_left())
+                if count > 1:
+                    pop = events.popleft
+                    deliver_many([pop() for _ in range(count)])
+                    fair.left -= count
+                else:
+                    deliver(events.popleft())
+                    fair.left -= 1
                 if self._waiting_threads and len(events) <= THREAD_INBOX_LIMIT // 2:
                     self._notify_threads()
         finally:

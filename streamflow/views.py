@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 
 import anyio
 
@@ -99,10 +99,11 @@ class View:
         """Wait for the next item, then take up to ``limit`` items in all that are ready without waiting.
 
         The same items, in the same order, as iterating the view; cheaper per item for a consumer that
-        takes them in bulk (the sync bridge). Cancel-safe: cancelled, it takes nothing.
+        takes them in bulk (the sync bridge, ``astream()``). Cancel-safe: cancelled, it takes nothing.
 
-        :param limit: items to stop taking at (items, > 0); one event projecting to several items may go past it
-        :returns: at least one item, or an empty list once the view has ended
+        :param limit: items to take at most (items, > 0); the items of an event past it stay with the view
+            and come first next time
+        :returns: between 1 and ``limit`` items, or an empty list once the view has ended
         :raises SubscriberDisconnectedError: when the channel disconnected this view (after what it had
             buffered was taken)
         """
@@ -110,23 +111,21 @@ class View:
         out: list[Any] = []
         pending = self._pending
         sub = self._sub
-        project = self._project
+        while pending and len(out) < limit:
+            out.append(pending.popleft())
         while len(out) < limit:
-            fair.left -= 1
-            if fair.left <= 0:
+            if fair.left <= 1:
                 if out:
                     break  # the next call yields first
                 await fair.yield_now()
-            if pending:
-                out.append(pending.popleft())
-                continue
             try:
-                event = sub.receive_nowait()
+                # fewer than the budget: a drain yields before it has taken YIELD_INTERVAL events
+                events = sub.receive_many_nowait(min(limit - len(out), fair.left - 1) or 1)
             except anyio.WouldBlock:
                 if out:
                     break
                 try:
-                    event = await sub.receive()
+                    events = [await sub.receive()]
                 except anyio.EndOfStream:
                     break
             except anyio.EndOfStream:
@@ -135,10 +134,14 @@ class View:
                 if out:
                     break  # the next call raises it
                 raise
-            if isinstance(event, Lagged):
-                out.append(event)
-            else:
-                project(event, out)
+            fair.left -= len(events)
+            if events[0].__class__ is Lagged:
+                out.append(events[0])
+                del events[0]
+            self._projector.project_many(cast("list[Event]", events), out)  # a Lagged comes first only
+        if len(out) > limit:
+            pending.extend(out[limit:])
+            del out[limit:]
         return out
 
     def prime(self, events: Iterable[Event]) -> None:

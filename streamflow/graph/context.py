@@ -249,11 +249,14 @@ class Writer:
         "_loop_thread",
         "_node",
         "_ns",
+        "_publish_soon",
+        "_publish_threadsafe",
         "_run",
         "_step",
         "_tags",
         "_task_id",
         "_tool_call_id",
+        "_wants",
     )
 
     def __init__(
@@ -269,7 +272,10 @@ class Writer:
     ) -> None:
         self._run = run
         self._cancel = cancel_flag
-        self._channel = run.channel
+        self._channel = channel = run.channel
+        self._wants = channel.wants
+        self._publish_soon = channel.publish_soon
+        self._publish_threadsafe = channel.publish_threadsafe
         self._check = run.payload_check
         self._loop_thread = run.loop_thread
         self._ns = ns
@@ -295,26 +301,26 @@ class Writer:
             raise TaskCancelledError(reason)
         if self._check is not None:
             self._check(data)
-        channel = self._channel
-        if not channel.wants(CustomData):
-            if channel.closed:
+        if not self._wants(CustomData):
+            if self._channel.closed:
                 self._run.cancel_flag.check()
                 raise ChannelClosedError("the stream writer was called after its run ended")
             return
-        event = CustomData.of_writer(
+        event = _of_writer(
             self._ns, self._node, self._step, self._task_id, self._tags, data, self._tool_call_id, self._audience
         )
         try:
             if get_ident() == self._loop_thread:
-                channel.publish_soon(event)
+                self._publish_soon(event)
             else:
-                channel.publish_threadsafe(event)
+                self._publish_threadsafe(event)
         except ChannelClosedError:
             self._run.cancel_flag.check()
             raise
 
 
 get_ident = threading.get_ident
+_of_writer = CustomData.of_writer
 _current: ContextVar[TaskContext | None] = ContextVar("streamflow_task", default=None)
 
 
