@@ -99,14 +99,39 @@ class StringVersionSaver(BaseCheckpointSaver[str]):
         return next_version(current)
 
 
-class SqlSaver(StringVersionSaver):
+class SqlStatementSaver(StringVersionSaver):
+    """A saver that writes by running its :attr:`dialect`'s statements: what a step's save would run can be
+    made ahead (staged) and run later in one transaction, as saving behind a run does."""
+
+    dialect: ClassVar[_sql.Dialect]
+    stages_writes = True
+
+    def stage_step(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
+    ) -> tuple[Staged, RunnableConfig]:
+        """The statements that store a step's task writes and the next checkpoint, and the config the save
+        returns (see :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_step`)."""
+        return _step_statements(self.dialect, self.serde, config, checkpoint, metadata, writes)
+
+    def stage_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> Staged:
+        """The statements that store a task's pending writes (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_writes`)."""
+        return self.dialect.put_writes(self.serde, config, writes, task_id, task_path)
+
+
+class SqlSaver(SqlStatementSaver):
     """The sync methods of a saver on a SQL database; its async methods run them in a worker thread.
 
     :param conn: the driver's connection (or pool), used under :attr:`lock`
     :param serde: the serializer
     """
-
-    dialect: ClassVar[_sql.Dialect]
 
     def __init__(self, conn: Any, *, serde: SerializerProtocol | None = None) -> None:
         super().__init__(serde=serde)
@@ -193,27 +218,6 @@ class SqlSaver(StringVersionSaver):
         """Async twin of :meth:`put_step` (one hop to a worker thread)."""
         return await self._blocking(self.put_step, config, checkpoint, metadata, new_versions, writes)
 
-    stages_writes = True
-
-    def stage_step(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
-    ) -> tuple[Staged, RunnableConfig]:
-        """The statements of :meth:`put_step`, and the config it returns (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_step`)."""
-        return _step_statements(self.dialect, self.serde, config, checkpoint, metadata, writes)
-
-    def stage_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> Staged:
-        """The statements of :meth:`put_writes` (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_writes`)."""
-        return self.dialect.put_writes(self.serde, config, writes, task_id, task_path)
-
     async def awrite_staged(self, staged: Sequence[Staged]) -> None:
         """Run the staged statements in one transaction, in one hop to a worker thread."""
         statements = [statement for batch in staged for statement in batch]
@@ -225,12 +229,10 @@ class SqlSaver(StringVersionSaver):
         self._write(self.dialect.delete(thread_id))
 
 
-class AsyncSqlSaver(StringVersionSaver):
+class AsyncSqlSaver(SqlStatementSaver):
     """The async methods of a saver on a SQL database, and their sync twins, which run them on the saver's
     event loop from another thread and raise :class:`~streamflow.errors.SyncInAsyncContextError` on the
     loop's own thread (as in LangGraph)."""
-
-    dialect: ClassVar[_sql.Dialect]
 
     def __init__(self, conn: Any, *, serde: SerializerProtocol | None = None) -> None:
         """Made inside the event loop that will use it (:attr:`loop`, where the sync twins run)."""
@@ -311,27 +313,6 @@ class AsyncSqlSaver(StringVersionSaver):
     async def adelete_thread(self, thread_id: str) -> None:
         """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
         await self._awrite(self.dialect.delete(thread_id))
-
-    stages_writes = True
-
-    def stage_step(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-        writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
-    ) -> tuple[Staged, RunnableConfig]:
-        """The statements of :meth:`aput_step`, and the config it returns (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_step`)."""
-        return _step_statements(self.dialect, self.serde, config, checkpoint, metadata, writes)
-
-    def stage_writes(
-        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
-    ) -> Staged:
-        """The statements of :meth:`aput_writes` (see
-        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_writes`)."""
-        return self.dialect.put_writes(self.serde, config, writes, task_id, task_path)
 
     async def awrite_staged(self, staged: Sequence[Staged]) -> None:
         """Run the staged statements in one transaction."""
