@@ -19,6 +19,7 @@ require_extra("langgraph.graph", "compare")
 require_extra("langchain_core.messages", "compare")
 require_extra("langgraph.checkpoint.sqlite", "compare")
 require_extra("langgraph.checkpoint.postgres", "compare")
+require_extra("langchain.agents", "compare")
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -36,6 +37,8 @@ PAIRS = {
     "langchain_core.language_models": "streamflow.language_models",
     "langchain_core.prompts": "streamflow.prompts",
     "langchain_core.output_parsers": "streamflow.output_parsers",
+    "langchain.agents": "streamflow.agents",
+    "langchain.chat_models": "streamflow.chat_models",
     "langgraph.checkpoint.base": "streamflow.checkpoint.base",
     "langgraph.checkpoint.memory": "streamflow.checkpoint.memory",
     "langgraph.checkpoint.serde.jsonplus": "streamflow.checkpoint.serde.jsonplus",
@@ -44,7 +47,7 @@ PAIRS = {
     "langgraph.checkpoint.postgres": "streamflow.checkpoint.postgres",
     "langgraph.checkpoint.postgres.aio": "streamflow.checkpoint.postgres.aio",
 }
-"""LangGraph's or LangChain core's module -> its streamflow mirror."""
+"""LangGraph's, LangChain core's or LangChain v1's module -> its streamflow mirror."""
 
 NEW_MIRRORS = {
     "streamflow.graph.message",
@@ -54,6 +57,7 @@ NEW_MIRRORS = {
     "streamflow.constants",
     "streamflow.language_models",
     "streamflow.runtime",
+    "streamflow.agents",
 }
 """Mirrors that only re-export: their ``__all__`` is exactly the names they provide."""
 
@@ -98,6 +102,9 @@ HOMES = {
     "tools_condition": ("streamflow.tools", "tools_condition"),
     "create_react_agent": ("streamflow.tools", "create_react_agent"),
     "BaseChatModel": ("streamflow.models.base", "BaseChatModel"),
+    "AgentState": ("streamflow.agents.factory", "AgentState"),
+    "create_agent": ("streamflow.agents.factory", "create_agent"),
+    "init_chat_model": ("streamflow.chat_models", "init_chat_model"),
     "Runtime": ("streamflow.graph.runtime", "Runtime"),
     "ExecutionInfo": ("streamflow.graph.runtime", "ExecutionInfo"),
     "ServerInfo": ("streamflow.graph.runtime", "ServerInfo"),
@@ -214,6 +221,8 @@ MISSING: dict[str, dict[str, str]] = {
         "TASKS": NOT_PROVIDED,
     },
     "langgraph.runtime": {"BaseUser": NOT_PROVIDED, "RunControl": NOT_PROVIDED},
+    "langchain.agents": {},
+    "langchain.chat_models": {},
     "langchain_core.messages": {
         "UsageMetadata": PARITY,
         "InputTokenDetails": PARITY,
