@@ -473,7 +473,8 @@ class ChatModelStarted(Event):
     each enclosing subgraph task and of the calling task, and the ``call_id`` of an enclosing tool call
     (LangChain's ``parent_ids`` in ``astream_events`` v2)."""
     streamed: bool = True
-    """False when the call carries the ``nostream`` tag: no token events follow."""
+    """False when the call carries the ``nostream`` tag, or does not stream (a model with
+    ``disable_streaming``, or one that only answers whole): no token events follow."""
 
 
 @_kind("chat_model_token")

@@ -132,3 +132,23 @@ def test_bad_create_agent_arguments_are_refused(kwargs: dict[str, Any], error: t
     args = {"model": FakeChatModel(["x"]), **kwargs}
     with pytest.raises(error, match=message):
         create_agent(**args)
+
+
+# -- chat models: streaming switched off ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["yes", 1.5, "tool-calling", None])
+def test_disable_streaming_takes_only_langchains_values(value: Any) -> None:
+    with pytest.raises(InvalidArgumentError, match="disable_streaming is True, False or 'tool_calling'"):
+        FakeChatModel(["x"], disable_streaming=value)
+
+
+def test_an_agent_on_a_model_that_does_not_stream_shows_each_answer_whole() -> None:
+    call = {"name": "add", "args": {"a": 1, "b": 2}, "id": "c1"}
+    model = FakeChatModel([AIMessage(content="", tool_calls=[call]), "three"], disable_streaming="tool_calling")
+    agent = create_agent(model, tools=[add])
+    chunks = [
+        (type(m).__name__, m.content, md["langgraph_node"])
+        for m, md in agent.stream({"messages": ["1 + 2?"]}, stream_mode="messages")
+    ]
+    assert chunks == [("AIMessage", "", "model"), ("ToolMessage", "3", "tools"), ("AIMessage", "three", "model")]
