@@ -144,7 +144,7 @@ def test_disable_streaming_takes_only_langchains_values(value: Any) -> None:
 
 
 def test_an_agent_on_a_model_that_does_not_stream_shows_each_answer_whole() -> None:
-    call = {"name": "add", "args": {"a": 1, "b": 2}, "id": "c1"}
+    call: Any = {"name": "add", "args": {"a": 1, "b": 2}, "id": "c1"}
     model = FakeChatModel([AIMessage(content="", tool_calls=[call]), "three"], disable_streaming="tool_calling")
     agent = create_agent(model, tools=[add])
     chunks = [
