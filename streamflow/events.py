@@ -178,6 +178,9 @@ class RunStarted(Event):
     run_type: str = "chain"
     """LangChain's run type of what the run runs: ``"chain"`` for a graph or a chain, ``"prompt"``,
     ``"parser"``... for a Runnable of that kind (``astream_events`` names its events ``on_<run_type>_*``)."""
+    streams: bool = True
+    """False when the Runnable answers whole (a string LLM without streaming): its one ``RunChunk`` is the
+    answer, not a token, and ``astream_events`` shows no ``on_llm_stream`` for it, as LangChain's."""
 
 
 @_kind("run_chunk")

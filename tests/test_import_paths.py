@@ -105,6 +105,10 @@ HOMES = {
     "AgentState": ("streamflow.agents.factory", "AgentState"),
     "create_agent": ("streamflow.agents.factory", "create_agent"),
     "init_chat_model": ("streamflow.chat_models", "init_chat_model"),
+    "BaseLLM": ("streamflow.language_models.llms", "BaseLLM"),
+    "LLM": ("streamflow.language_models.llms", "LLM"),
+    "FakeListLLM": ("streamflow.language_models.fake", "FakeListLLM"),
+    "FakeStreamingListLLM": ("streamflow.language_models.fake", "FakeStreamingListLLM"),
     "Runtime": ("streamflow.graph.runtime", "Runtime"),
     "ExecutionInfo": ("streamflow.graph.runtime", "ExecutionInfo"),
     "ServerInfo": ("streamflow.graph.runtime", "ServerInfo"),
@@ -348,11 +352,7 @@ MISSING: dict[str, dict[str, str]] = {
     "langchain_core.language_models": {
         **dict.fromkeys(
             [
-                "BaseLLM",
                 "BaseLanguageModel",
-                "FakeListLLM",
-                "FakeStreamingListLLM",
-                "LLM",
                 "LanguageModelInput",
                 "LanguageModelLike",
                 "LanguageModelOutput",

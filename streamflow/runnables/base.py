@@ -56,6 +56,9 @@ class Runnable(RunnableCalls[Input, Output]):
     """LangChain's run type: ``astream_events`` names this Runnable's events ``on_<run_type>_*``."""
     streams_input: ClassVar[bool] = False
     """Whether :meth:`_atransform` takes the input chunk by chunk; otherwise the chunks are added up first."""
+    streams_output: ClassVar[bool] = True
+    """False for a Runnable that answers whole where LangChain's would stream (a string LLM without
+    streaming): its run's ``RunStarted.streams`` says so."""
     name: str | None = None
     """The name of this Runnable in events (default: :meth:`get_name`'s)."""
 
