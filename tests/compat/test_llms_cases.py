@@ -10,6 +10,7 @@ as the text.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -151,3 +152,39 @@ def test_fake_streaming_error_on_chunk_number() -> None:
             for chunk in llm.stream("x"):
                 seen.append(chunk)
         assert seen == ["a"]
+
+
+# -- the string-LLM streaming page's examples (a scripted LLM in place of OpenAI's) --------------------
+
+SONG = "Sparkling water, oh so clear\nBubbles dancing, without fear"
+
+
+def test_page_sync_stream_prints_the_same(capsys: pytest.CaptureFixture[str]) -> None:
+    printed = []
+    for lib in both():
+        llm = words(lib, SONG)
+        for chunk in llm.stream("Write me a 1 verse song about sparkling water."):
+            print(chunk, end="|", flush=True)
+        printed.append(capsys.readouterr().out)
+    assert printed[1] == printed[0]
+    assert printed[0].startswith("Sparkling| water,| oh|")
+
+
+async def test_page_async_stream_and_truncated_v1_events_print_the_same(capsys: pytest.CaptureFixture[str]) -> None:
+    printed = []
+    for lib in both():
+        llm = words(lib, SONG)
+        async for chunk in llm.astream("Write me a 1 verse song about sparkling water."):
+            print(chunk, end="|", flush=True)
+        idx = 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # LangChain's deprecation of v1
+            async for event in llm.astream_events("Write me a 1 verse song about goldfish on the moon", version="v1"):
+                idx += 1
+                if idx >= 5:  # Truncate the output
+                    print("...Truncated")
+                    break
+                print(event["event"], event["name"], {k: getattr(v, "text", v) for k, v in event["data"].items()})
+        printed.append(capsys.readouterr().out)
+    assert printed[1] == printed[0]
+    assert "on_llm_stream Words {'chunk': ' water,'}" in printed[0]
