@@ -6,6 +6,8 @@ at each path are exactly the documented :data:`MISSING` (the README's migration 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import re
 from pathlib import Path
 from types import ModuleType
@@ -19,7 +21,6 @@ require_extra("langgraph.graph", "compare")
 require_extra("langchain_core.messages", "compare")
 require_extra("langgraph.checkpoint.sqlite", "compare")
 require_extra("langgraph.checkpoint.postgres", "compare")
-require_extra("langchain.agents", "compare")
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -37,8 +38,6 @@ PAIRS = {
     "langchain_core.language_models": "streamflow.language_models",
     "langchain_core.prompts": "streamflow.prompts",
     "langchain_core.output_parsers": "streamflow.output_parsers",
-    "langchain.agents": "streamflow.agents",
-    "langchain.chat_models": "streamflow.chat_models",
     "langgraph.checkpoint.base": "streamflow.checkpoint.base",
     "langgraph.checkpoint.memory": "streamflow.checkpoint.memory",
     "langgraph.checkpoint.serde.jsonplus": "streamflow.checkpoint.serde.jsonplus",
@@ -49,6 +48,9 @@ PAIRS = {
 }
 """LangGraph's, LangChain core's or LangChain v1's module -> its streamflow mirror."""
 
+if importlib.util.find_spec("langchain") is not None or os.environ.get("CI"):  # CI installs it (compare extra)
+    PAIRS.update({"langchain.agents": "streamflow.agents", "langchain.chat_models": "streamflow.chat_models"})
+
 NEW_MIRRORS = {
     "streamflow.graph.message",
     "streamflow.types",
@@ -57,9 +59,10 @@ NEW_MIRRORS = {
     "streamflow.constants",
     "streamflow.language_models",
     "streamflow.runtime",
-    "streamflow.agents",
 }
 """Mirrors that only re-export: their ``__all__`` is exactly the names they provide."""
+if "langchain.agents" in PAIRS:
+    NEW_MIRRORS.add("streamflow.agents")
 
 HOMES = {
     "StateGraph": ("streamflow.graph.builder", "StateGraph"),
