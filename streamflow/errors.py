@@ -53,6 +53,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── NotAuthenticatedError(PermissionError)    a request the app's authenticate hook did not accept (401)
     ├── NotAuthorizedError(PermissionError)       an action the app's authorize hook refused (403)
     ├── ThreadConflictError(RuntimeError)         a thread already running a run, or created twice
+    ├── FakeListLLMError                          a scripted string LLM's planned failure (LangChain's name)
     └── GraphBubbleUp                             what a node raises to reach its graph, not a failure
         ├── GraphInterrupt                        ``interrupt()`` asking for an answer: the run pauses
         └── ParentCommand                         a node's ``Command(graph=Command.PARENT)`` on its way up
@@ -80,6 +81,7 @@ __all__ = [
     "ChatModelError",
     "ChatModelStatusError",
     "ChatModelStreamError",
+    "FakeListLLMError",
     "EmptyInputError",
     "GraphRecursionError",
     "InvalidArgumentError",
@@ -287,6 +289,10 @@ class EmptyInputError(StreamflowError):
     """A graph was run with None as its input and has nothing to resume from (LangGraph's error of the same
     name, raised likewise, with its message ``"Received no input for __start__"``). Like LangGraph's, it is no
     ``ValueError``."""
+
+
+class FakeListLLMError(StreamflowError):
+    """Raised by ``FakeStreamingListLLM`` at its ``error_on_chunk_number`` (LangChain's name, for tests)."""
 
 
 class ChatModelError(StreamflowError, RuntimeError):

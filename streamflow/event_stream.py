@@ -89,20 +89,21 @@ from .events import (
     ToolStarted,
 )
 from .modes import SKIP, Chunks, Projection, Projector, ViewSpec, task_metadata
+from .prompt_values import PromptValue
 
 __all__ = ["EVENT_STREAM_VERSIONS", "EVENT_TYPES", "EventStreamSpec"]
 
 EVENT_STREAM_VERSIONS: tuple[str, ...] = ("v1", "v2")
 """The ``version`` values ``astream_events`` accepts (``"v1"``: the same events with empty ``parent_ids``)."""
 
-EVENT_TYPES: tuple[str, ...] = ("chain", "chat_model", "tool", "prompt", "parser")
+EVENT_TYPES: tuple[str, ...] = ("chain", "chat_model", "llm", "tool", "prompt", "parser")
 """The run types ``include_types`` / ``exclude_types`` name (besides custom event names)."""
 
 _RUNNABLE_KINDS: Final[frozenset[type[Event]]] = frozenset(
     {RunStarted, RunChunk, RunFinished, RunnableStarted, RunnableChunk, RunnableFinished}
 )
 """The kinds of Runnable calls and runs, whose run type is in the events themselves."""
-_RUNNABLE_TYPES: Final = frozenset({"chain", "prompt", "parser"})
+_RUNNABLE_TYPES: Final = frozenset({"chain", "prompt", "parser", "llm"})
 """The run types of the Runnables streamflow has (a chat model's calls have events of their own)."""
 _SHOWN_BY_OWN_EVENTS: Final = frozenset({"chat_model"})
 """Run types whose run is shown by the events of the call it makes (a chat model run: its model call's)."""
@@ -112,6 +113,7 @@ _KINDS_BY_TYPE: Final[dict[str, frozenset[type[Event]]]] = {
     "tool": frozenset({ToolStarted, ToolFinished, ToolFailed}),
     "prompt": _RUNNABLE_KINDS,
     "parser": _RUNNABLE_KINDS,
+    "llm": _RUNNABLE_KINDS,
 }
 _ALL_KINDS: Final = frozenset().union(*_KINDS_BY_TYPE.values(), {CustomEvent})
 
@@ -314,7 +316,18 @@ def _event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[
 class _EventStreamState:
     """One view's memory: the root run and every run in flight, by id."""
 
-    __slots__ = ("accept", "first_id", "root", "root_id", "root_model", "root_type", "root_updates", "runs", "v1")
+    __slots__ = (
+        "accept",
+        "first_id",
+        "root",
+        "root_id",
+        "root_model",
+        "root_streams",
+        "root_type",
+        "root_updates",
+        "runs",
+        "v1",
+    )
 
     def __init__(
         self, accept: Callable[[str, str, list[str]], bool], *, root_updates: bool = True, v1: bool = False
@@ -323,6 +336,8 @@ class _EventStreamState:
         self.v1 = v1
         """Version ``"v1"``: every ``parent_ids`` is empty."""
         self.root_type = "chain"
+        self.root_streams = True
+        """Whether the root run's chunks are a stream (``RunStarted.streams``)."""
         self.first_id: str | None = None
         """``run_id`` of the first event shown (filtered views only)."""
         self.root_model: str | None = None
@@ -390,13 +405,14 @@ class _EventStreamState:
     def run_started(self, event: RunStarted) -> Any:
         root = _Started(event.name, list(event.tags), dict(event.metadata), [], event.input, False)
         kind = self.root_type = event.run_type
+        self.root_streams = event.streams
         root.passes = self.accept(root.name, kind, root.tags) and kind not in _SHOWN_BY_OWN_EVENTS
         self.root, self.root_id = root, event.run_id
         return _event(f"on_{kind}_start", event.run_id, root, {"input": event.input}) if root.passes else SKIP
 
     def run_chunk(self, event: RunChunk) -> Any:
         root = self.root
-        if not root.passes:
+        if not root.passes or not (self.root_streams or self.v1):
             return SKIP
         return _event(f"on_{self.root_type}_stream", self.root_id, root, {"chunk": event.chunk})
 
@@ -404,7 +420,8 @@ class _EventStreamState:
         root = self.root
         if not root.passes:
             return SKIP
-        return _event(f"on_{self.root_type}_end", self.root_id, root, {"output": event.output})
+        output = _llm_result(event.output) if self.root_type == "llm" else event.output
+        return _event(f"on_{self.root_type}_end", self.root_id, root, {"output": output})
 
     # -- Runnable calls ------------------------------------------------------------------------------
 
@@ -413,6 +430,8 @@ class _EventStreamState:
             event.name, list(event.tags), dict(event.metadata), list(event.parent_ids), None, False, event.run_type
         )
         data: dict[str, Any] = {} if event.input_streamed else {"input": event.input}
+        if event.run_type == "llm" and "input" in data:
+            data["input"] = run.input = _llm_prompts(event.input)
         return self._start(event.call_id, event.run_type, run, data)
 
     def runnable_chunk(self, event: RunnableChunk) -> Any:
@@ -425,6 +444,9 @@ class _EventStreamState:
         run = self.runs.pop(event.call_id, None)
         if run is None or not run.passes or event.error_type is not None:
             return SKIP
+        if run.kind == "llm":
+            data = {"output": _llm_result(event.output), "input": _llm_prompts(event.input)}
+            return _event("on_llm_end", event.call_id, run, data)
         return _event(f"on_{run.kind}_end", event.call_id, run, {"output": event.output, "input": event.input})
 
     # -- nodes ---------------------------------------------------------------------------------------
@@ -535,3 +557,14 @@ class _EventStreamState:
             "metadata": dict(event.metadata),
             "data": event.data,
         }
+
+
+def _llm_prompts(prompt: Any) -> dict[str, list[str]]:
+    """A string LLM call's input as LangChain shows it inside a chain: ``{"prompts": [text]}``."""
+    text = prompt.to_string() if isinstance(prompt, PromptValue) else str(prompt)
+    return {"prompts": [text]}
+
+
+def _llm_result(text: Any) -> dict[str, Any]:
+    """A string LLM's output as LangChain's ``on_llm_end`` shows it (an ``LLMResult`` as a dict)."""
+    return {"generations": [[{"text": text, "generation_info": None, "type": "Generation"}]], "llm_output": None}

@@ -178,6 +178,9 @@ class RunStarted(Event):
     run_type: str = "chain"
     """LangChain's run type of what the run runs: ``"chain"`` for a graph or a chain, ``"prompt"``,
     ``"parser"``... for a Runnable of that kind (``astream_events`` names its events ``on_<run_type>_*``)."""
+    streams: bool = True
+    """False when the Runnable answers whole (a string LLM without streaming): its one ``RunChunk`` is the
+    answer, not a token, and ``astream_events`` shows no ``on_llm_stream`` for it, as LangChain's."""
 
 
 @_kind("run_chunk")
@@ -481,7 +484,8 @@ class ChatModelStarted(Event):
     each enclosing subgraph task and of the calling task, and the ``call_id`` of an enclosing tool call
     (LangChain's ``parent_ids`` in ``astream_events`` v2)."""
     streamed: bool = True
-    """False when the call carries the ``nostream`` tag: no token events follow."""
+    """False when the call carries the ``nostream`` tag, or does not stream (a model with
+    ``disable_streaming``, or one that only answers whole): no token events follow."""
 
 
 @_kind("chat_model_token")

@@ -225,7 +225,8 @@ async def test_include_and_exclude_filters(filters: dict[str, Any], names: set[s
 async def test_include_types_alone_subscribes_to_fewer_kinds() -> None:
     spec = EventStreamSpec.parse(include_types=["chat_model"])
     assert {k.kind for k in spec.kinds} == {"chat_model_started", "chat_model_token", "chat_model_finished"}
-    assert {k.kind for k in EventStreamSpec.parse(exclude_types=["chain", "tool", "prompt", "parser"]).kinds} == {
+    runnable_types = ["chain", "tool", "prompt", "parser", "llm"]
+    assert {k.kind for k in EventStreamSpec.parse(exclude_types=runnable_types).kinds} == {
         "chat_model_started",
         "chat_model_token",
         "chat_model_finished",

@@ -318,6 +318,30 @@ def check_stream_chain(lines: list[str]) -> None:
     ]
 
 
+def check_stream_agent(lines: list[str]) -> None:
+    sunny = "[{'type': 'text', 'text': \"It's always sunny in San Francisco!\"}]"
+    call = "[{'type': 'tool_call', 'id': 'call_1', 'name': 'get_weather', 'args': {'city': 'San Francisco'}}]"
+    assert lines[:6] == [
+        "step: model",
+        f"content: {call}",
+        "step: tools",
+        f"content: {sunny}",
+        "step: model",
+        f"content: {sunny}",
+    ]
+    tokens = lines[6:-5]
+    assert tokens[0].startswith("node: model content: [{'type': 'tool_call_chunk', 'id': 'call_1'")
+    assert f"node: tools content: {sunny}" in tokens
+    assert tokens[-1] == "node: model content: [{'type': 'text', 'text': 'co!'}]"
+    assert lines[-5:] == [
+        "stream_mode: updates content: ['model']",
+        "stream_mode: custom content: Looking up data for city: San Francisco",
+        "stream_mode: custom content: Acquired data for city: San Francisco",
+        "stream_mode: updates content: ['tools']",
+        "stream_mode: updates content: ['model']",
+    ]
+
+
 CHECKS = {
     "stream_values.py": check_values,
     "stream_updates.py": check_updates,
@@ -333,6 +357,7 @@ CHECKS = {
     "stream_tools.py": check_stream_tools,
     "astream_events.py": check_astream_events,
     "stream_chain.py": check_stream_chain,
+    "stream_agent.py": check_stream_agent,
     "serve_agent.py": check_serve_agent,
     "embed_starlette.py": check_embed_starlette,
     "demo_distributed.py": check_demo_distributed,

@@ -6,6 +6,8 @@ at each path are exactly the documented :data:`MISSING` (the README's migration 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import re
 from pathlib import Path
 from types import ModuleType
@@ -44,7 +46,10 @@ PAIRS = {
     "langgraph.checkpoint.postgres": "streamflow.checkpoint.postgres",
     "langgraph.checkpoint.postgres.aio": "streamflow.checkpoint.postgres.aio",
 }
-"""LangGraph's or LangChain core's module -> its streamflow mirror."""
+"""LangGraph's, LangChain core's or LangChain v1's module -> its streamflow mirror."""
+
+if importlib.util.find_spec("langchain") is not None or os.environ.get("CI"):  # CI installs it (compare extra)
+    PAIRS.update({"langchain.agents": "streamflow.agents", "langchain.chat_models": "streamflow.chat_models"})
 
 NEW_MIRRORS = {
     "streamflow.graph.message",
@@ -56,6 +61,8 @@ NEW_MIRRORS = {
     "streamflow.runtime",
 }
 """Mirrors that only re-export: their ``__all__`` is exactly the names they provide."""
+if "langchain.agents" in PAIRS:
+    NEW_MIRRORS.add("streamflow.agents")
 
 HOMES = {
     "StateGraph": ("streamflow.graph.builder", "StateGraph"),
@@ -100,6 +107,13 @@ HOMES = {
     "tools_condition": ("streamflow.tools", "tools_condition"),
     "create_react_agent": ("streamflow.tools", "create_react_agent"),
     "BaseChatModel": ("streamflow.models.base", "BaseChatModel"),
+    "AgentState": ("streamflow.agents.factory", "AgentState"),
+    "create_agent": ("streamflow.agents.factory", "create_agent"),
+    "init_chat_model": ("streamflow.chat_models", "init_chat_model"),
+    "BaseLLM": ("streamflow.language_models.llms", "BaseLLM"),
+    "LLM": ("streamflow.language_models.llms", "LLM"),
+    "FakeListLLM": ("streamflow.language_models.fake", "FakeListLLM"),
+    "FakeStreamingListLLM": ("streamflow.language_models.fake", "FakeStreamingListLLM"),
     "Runtime": ("streamflow.graph.runtime", "Runtime"),
     "ExecutionInfo": ("streamflow.graph.runtime", "ExecutionInfo"),
     "ServerInfo": ("streamflow.graph.runtime", "ServerInfo"),
@@ -214,6 +228,8 @@ MISSING: dict[str, dict[str, str]] = {
         "TASKS": NOT_PROVIDED,
     },
     "langgraph.runtime": {"BaseUser": NOT_PROVIDED, "RunControl": NOT_PROVIDED},
+    "langchain.agents": {},
+    "langchain.chat_models": {},
     "langchain_core.messages": {
         "UsageMetadata": PARITY,
         "InputTokenDetails": PARITY,
@@ -339,11 +355,7 @@ MISSING: dict[str, dict[str, str]] = {
     "langchain_core.language_models": {
         **dict.fromkeys(
             [
-                "BaseLLM",
                 "BaseLanguageModel",
-                "FakeListLLM",
-                "FakeStreamingListLLM",
-                "LLM",
                 "LanguageModelInput",
                 "LanguageModelLike",
                 "LanguageModelOutput",

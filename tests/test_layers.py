@@ -2,9 +2,9 @@
 
 values (errors, events, messages, metadata, run_info) -> channel (filters, fairness, subscription, thread_inbox,
 channel; portal and workers, utilities that know only async iterables and threads) -> views (modes, views,
-event_stream) -> runtime (graph, tools, models, checkpoint; types, config, constants, prebuilt and language_models,
-which re-export its names at LangGraph's and LangChain's paths) -> bridges (server, log_view, redis, and catalog, the
-graphs they serve by name).
+event_stream) -> runtime (graph, tools, models, checkpoint; types, config, constants, prebuilt, language_models,
+agents, chat_models and callbacks, which re-export or build on its names at LangGraph's and LangChain's paths)
+-> bridges (server, log_view, redis, and catalog, the graphs they serve by name).
 
 The import graph counts every import in a module: at its top, inside a function (a lazy import) and under
 ``if TYPE_CHECKING:``. Those last two do not fail at import time, but they are the same dependency: a cycle
@@ -53,6 +53,9 @@ LAYERS = {
     "prompts": 3,
     "output_parsers": 3,
     "language_models": 3,
+    "agents": 3,
+    "chat_models": 3,
+    "callbacks": 3,
     "runtime": 3,
     "checkpoint": 3,
     "catalog": 4,

@@ -17,11 +17,11 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import anyio
 
-from ..errors import SyncInAsyncContextError
+from ..errors import InvalidArgumentError, SyncInAsyncContextError
 from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken, error_type_name
 from ..graph.context import TaskContext, _current, check_cancelled, current_task
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, ChunkSum, coerce_message, merge_chunks
@@ -49,6 +49,9 @@ class BaseChatModel(Runnable[Any, AIMessage]):
     :param tags: tags carried by this model's events, after the run's (``metadata["tags"]`` in ``messages``
         mode)
     :param name: the model's name in events (default: its class name)
+    :param disable_streaming: see :attr:`disable_streaming`
+    :raises InvalidArgumentError: for a ``disable_streaming`` other than ``True``, ``False`` or
+        ``"tool_calling"``
     """
 
     provider: str = ""
@@ -58,20 +61,62 @@ class BaseChatModel(Runnable[Any, AIMessage]):
     """LangChain's ``ls_model_name`` (empty: the ``messages`` metadata has no ``ls_model_name``, as with a
     LangChain model that names none)."""
 
+    disable_streaming: bool | Literal["tool_calling"] = False
+    """LangChain's ``disable_streaming``: ``True``, the model never streams (``stream``/``astream`` yield the
+    whole answer once, a run's views get no tokens and ``messages`` shows the answer whole); ``"tool_calling"``,
+    the same only while tools are bound (``bind_tools``)."""
+
     run_type = "chat_model"
     streams_input = True
 
-    def __init__(self, *, tags: Sequence[str] = (), name: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        tags: Sequence[str] = (),
+        name: str | None = None,
+        disable_streaming: bool | Literal["tool_calling"] = False,
+    ) -> None:
+        if disable_streaming not in (True, False, "tool_calling"):
+            raise InvalidArgumentError(f"disable_streaming is True, False or 'tool_calling', got {disable_streaming!r}")
         self.tags = tuple(tags)
         self.name: str = name or type(self).__name__
+        self.disable_streaming = disable_streaming
         self.tools: list[Any] = []
         self.tool_specs: list[dict[str, Any]] = []
         """The bound tools in OpenAI's function-tool form (what a provider's request carries)."""
 
     async def _astream_chunks(self, messages: list[BaseMessage]) -> AsyncIterator[AIMessageChunk]:
-        """Yield the answer to ``messages`` as chunks. Subclasses implement this."""
-        raise NotImplementedError
+        """Yield the answer to ``messages`` as chunks. Subclasses implement this, or :meth:`_agenerate`."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither _astream_chunks nor _agenerate")
         yield  # type: ignore[unreachable]  # pragma: no cover
+
+    async def _agenerate(self, messages: list[BaseMessage]) -> AIMessage:
+        """Return the whole answer to ``messages``. A model that implements only this never streams: its
+        ``astream`` yields the answer once and its runs see no tokens, as LangChain falls back for a model
+        without ``_stream``. By default, the chunks of :meth:`_astream_chunks` added up."""
+        return merge_chunks([chunk async for chunk in self._astream_chunks(messages)]).to_message()
+
+    def _streams(self) -> bool:
+        """Whether a call streams its answer as chunks (LangChain's ``_should_stream``)."""
+        if type(self)._astream_chunks is BaseChatModel._astream_chunks:
+            return False
+        disabled = self.disable_streaming
+        return not (disabled is True or (disabled == "tool_calling" and bool(self.tool_specs)))
+
+    async def _whole(self, msgs: list[BaseMessage]) -> AIMessage:
+        """The whole answer of a call that does not stream, with or without a run."""
+        call = _ModelCall.start(self, msgs, streamed=False)
+        if call is None:
+            message = await self._agenerate(msgs)
+            if message.id is None:
+                message.id = f"lc_run--{uuid.uuid4()}-0"
+            return message
+        try:
+            message = await self._agenerate(msgs)
+        except Exception as exc:
+            call.fail(exc)
+            raise
+        return call.finish(message)
 
     def bind_tools(self, tools: Sequence[Any]) -> Self:
         """Return a copy of this model that offers ``tools`` (streamflow tools or OpenAI function-tool dicts)
@@ -99,6 +144,9 @@ class BaseChatModel(Runnable[Any, AIMessage]):
         :raises InvalidArgumentError: for an item that is not a message, a message dict or a string
         """
         msgs = _coerce(messages)
+        if not self._streams():  # LangChain yields the whole answer (an AIMessage) once
+            yield await self._whole(msgs)  # type: ignore[misc]
+            return
         call = _ModelCall.start(self, msgs)
         chunk: AIMessageChunk | None = None
         if call is None:
@@ -135,6 +183,8 @@ class BaseChatModel(Runnable[Any, AIMessage]):
         :raises InvalidArgumentError: for an item that is not a message, a message dict or a string
         """
         msgs = _coerce(messages)
+        if not self._streams():
+            return await self._whole(msgs)
         call = _ModelCall.start(self, msgs)
         if call is None:
             message = merge_chunks([chunk async for chunk in self._astream_chunks(msgs)]).to_message()
@@ -255,7 +305,7 @@ class _ModelCall:
         "task_id",
     )
 
-    def __init__(self, model: BaseChatModel, msgs: list[BaseMessage], task: TaskContext) -> None:
+    def __init__(self, model: BaseChatModel, msgs: list[BaseMessage], task: TaskContext, streamed: bool) -> None:
         run = task.run
         self.call_id = call_id = str(uuid.uuid4())
         self.default_id = f"lc_run--{call_id}"  # langchain-core 1.x's form
@@ -267,7 +317,7 @@ class _ModelCall:
         self.sum = ChunkSum()
         self.ns, self.node, self.step, self.task_id = task.ns, task.node, task.step, task.task_id
         self.tags = tags = (*task.call_tags(), *model.tags)
-        self.streamed = NOSTREAM not in tags
+        self.streamed = streamed and NOSTREAM not in tags
         self.route: dict[str, Any] = {
             "ns": task.ns,
             "node": task.node,
@@ -290,10 +340,11 @@ class _ModelCall:
         )
 
     @classmethod
-    def start(cls, model: BaseChatModel, msgs: list[BaseMessage]) -> _ModelCall | None:
-        """Begin a call in the running task, or None outside a run."""
+    def start(cls, model: BaseChatModel, msgs: list[BaseMessage], *, streamed: bool = True) -> _ModelCall | None:
+        """Begin a call in the running task, or None outside a run (``streamed``: whether it may publish
+        tokens)."""
         task = current_task()
-        return None if task is None else cls(model, msgs, task)
+        return None if task is None else cls(model, msgs, task, streamed)
 
     def add(self, chunk: AIMessageChunk) -> ChatModelToken | None:
         """Record ``chunk`` and publish its token event; return the event instead when it must wait for
@@ -322,9 +373,16 @@ class _ModelCall:
     def fail(self, exc: Exception) -> None:
         self.publish(ChatModelFinished(**self.route, error_type=error_type_name(exc), error_message=str(exc)))
 
-    def finish(self) -> AIMessage:
-        message = self.sum.total().to_message()
-        if message.id is None:
-            message.id = self.default_id
+    def finish(self, whole: AIMessage | None = None) -> AIMessage:
+        """Publish the call's end with its answer: ``whole`` (a call that did not stream; its default id ends
+        in ``-0``, as langchain-core's whole answers), else its chunks added up."""
+        if whole is not None:
+            message = whole
+            if message.id is None:
+                message.id = f"{self.default_id}-0"
+        else:
+            message = self.sum.total().to_message()
+            if message.id is None:
+                message.id = self.default_id
         self.publish(ChatModelFinished(**self.route, message=message))
         return message

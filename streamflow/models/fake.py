@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
+from typing import Literal
 
 import anyio
 import anyio.lowlevel
@@ -26,6 +27,7 @@ class FakeChatModel(BaseChatModel):
         same size
     :param delay: seconds to sleep before each chunk (0 for none: then it checkpoints every
         :data:`YIELD_EVERY` chunks)
+    :param disable_streaming: LangChain's (:attr:`BaseChatModel.disable_streaming`)
 
     Like LangChain's fake chat models (``GenericFakeChatModel``, ``FakeListChatModel``) it names no provider
     and no model: its ``messages`` metadata has ``ls_provider`` derived from the class name by LangChain's
@@ -41,8 +43,9 @@ class FakeChatModel(BaseChatModel):
         delay: float = 0.0,
         tags: Sequence[str] = (),
         name: str | None = None,
+        disable_streaming: bool | Literal["tool_calling"] = False,
     ) -> None:
-        super().__init__(tags=tags, name=name)
+        super().__init__(tags=tags, name=name, disable_streaming=disable_streaming)
         if not responses:
             raise ValueError("FakeChatModel needs at least one response")
         if chunk_size <= 0:

@@ -223,8 +223,9 @@ class GemmaChatModel(BaseChatModel):
         stop: Sequence[str] = (),
         tags: Sequence[str] = (),
         name: str | None = None,
+        disable_streaming: bool | Literal["tool_calling"] = False,
     ) -> None:
-        super().__init__(tags=tags, name=name)
+        super().__init__(tags=tags, name=name, disable_streaming=disable_streaming)
         path = Path(model_path) if model_path is not None else None
         if path is not None and not path.is_file():
             raise InvalidArgumentError(f"model_path {str(path)!r} is not a file; pass the path of a Gemma GGUF")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import (
     ChatModelConnectionError,
@@ -113,8 +113,9 @@ class OpenAIChatModel(BaseChatModel):
         extra_body: Mapping[str, Any] | None = None,
         tags: Sequence[str] = (),
         name: str | None = None,
+        disable_streaming: bool | Literal["tool_calling"] = False,
     ) -> None:
-        super().__init__(tags=tags, name=name)
+        super().__init__(tags=tags, name=name, disable_streaming=disable_streaming)
         if not model:
             raise InvalidArgumentError("model must name the server's model, e.g. 'gpt-4o-mini'")
         if timeout <= 0:

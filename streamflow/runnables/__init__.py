@@ -20,6 +20,8 @@ from .base import coerce_to_runnable as coerce_to_runnable
 from .config import RunnableConfig as RunnableConfig
 from .config import ensure_config as ensure_config
 from .config import merge_configs as merge_configs
+from .log import RunLog as RunLog
+from .log import RunLogPatch as RunLogPatch
 from .passthrough import RunnablePassthrough as RunnablePassthrough
 from .utils import AddableDict as AddableDict
 
@@ -29,6 +31,8 @@ RunnableMap = RunnableParallel
 __all__ = [
     "AddableDict",
     "Runnable",
+    "RunLog",
+    "RunLogPatch",
     "RunnableAssign",
     "RunnableBinding",
     "RunnableConfig",

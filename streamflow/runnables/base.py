@@ -56,6 +56,9 @@ class Runnable(RunnableCalls[Input, Output]):
     """LangChain's run type: ``astream_events`` names this Runnable's events ``on_<run_type>_*``."""
     streams_input: ClassVar[bool] = False
     """Whether :meth:`_atransform` takes the input chunk by chunk; otherwise the chunks are added up first."""
+    streams_output: ClassVar[bool] = True
+    """False for a Runnable that answers whole where LangChain's would stream (a string LLM without
+    streaming): its run's ``RunStarted.streams`` says so."""
     name: str | None = None
     """The name of this Runnable in events (default: :meth:`get_name`'s)."""
 
@@ -376,9 +379,14 @@ class RunnableLambda(Runnable[Input, Output]):
             finally:
                 await gen.aclose()
         elif self._gen:
-            gen = fn(input, **args)
+            # sync code in a worker thread sees this call as its task (custom events, stream writer)
+            gen = fn(input, **args)  # runs no code of the function yet
             while True:
-                item = await workers.run_sync(lambda: next(gen, END), label=self.get_name())
+                token = _current.set(ctx)
+                try:
+                    item = await workers.run_sync(lambda: next(gen, END), label=self.get_name())
+                finally:
+                    _current.reset(token)
                 if item is END:
                     return
                 yield item
@@ -390,7 +398,12 @@ class RunnableLambda(Runnable[Input, Output]):
                 _current.reset(token)
             yield out
         else:
-            yield await workers.run_sync(lambda: fn(input, **args), label=self.get_name())
+            token = _current.set(ctx)
+            try:
+                out = await workers.run_sync(lambda: fn(input, **args), label=self.get_name())
+            finally:
+                _current.reset(token)
+            yield out
 
     async def _ainvoke(self, input: Input, ctx: StepContext, **kwargs: Any) -> Output:
         total = Accumulator()

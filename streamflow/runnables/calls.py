@@ -19,6 +19,7 @@ from ..event_stream import EventStreamSpec
 from ..graph.context import RunContext, check_cancelled, current_task
 from ..portal import call_sync, iterate_sync, iterate_sync_running_calls
 from .context import StepContext
+from .log import RunLogPatch, run_log
 from .run import OUTPUT_CHUNKS, RunnableRun, RunTarget, drive
 from .utils import END, all_or_none, closing, one
 
@@ -283,6 +284,51 @@ class RunnableCalls(Generic[Input, Output]):
         )
         runnable, cfg, bound = self._unbind(config)
         return drive(runnable, one(input), input, cfg, lambda run: run.view(spec), kwargs={**bound, **kwargs})
+
+    # -- astream_log ---------------------------------------------------------------------------------
+
+    def astream_log(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        diff: bool = True,
+        with_streamed_output_list: bool = True,
+        include_names: Sequence[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        include_tags: Sequence[str] | None = None,
+        exclude_names: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+        exclude_tags: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[RunLogPatch]:
+        """Run on ``input`` (streaming) and yield LangChain's run log: :class:`~streamflow.runnables.log.RunLogPatch`
+        es of JSON-patch operations, or with ``diff=False`` the whole :class:`~streamflow.runnables.log.RunLog`
+        after each. A projection of the same events as :meth:`astream_events` (:mod:`streamflow.runnables.log`).
+
+        :param with_streamed_output_list: append each output chunk to ``/streamed_output`` (else only
+            ``/final_output`` is replaced)
+        :param include_names: the filters choose which calls inside the run get a ``/logs`` entry, as in
+            LangChain (a chat model's type is ``"llm"`` there); the run itself is always logged
+        :raises InvalidArgumentError: (at once) for a filter that is a single string or holds a non-string
+        :raises Exception: what the Runnable raised, after the patches before it
+        """
+        spec = EventStreamSpec.parse(
+            "v2",
+            include_names=include_names,
+            include_types=include_types,
+            include_tags=include_tags,
+            exclude_names=exclude_names,
+            exclude_types=exclude_types,
+            exclude_tags=exclude_tags,
+        )
+        accepts = spec.accepts()
+
+        def keep(name: str, kind: str, tags: list[str]) -> bool:
+            return accepts(name, "llm" if kind == "chat_model" else kind, tags)
+
+        events = self.astream_events(input, config, version="v2", **kwargs)
+        return run_log(events, keep, diff=diff, with_streamed_output_list=with_streamed_output_list)
 
 
 async def _ainvoke_with(runnable: RunnableCalls[Any, Any], input: Any, config: Any, kwargs: dict[str, Any]) -> Any:

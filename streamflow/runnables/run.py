@@ -40,6 +40,9 @@ class RunTarget(Protocol):
     @property
     def run_type(self) -> str: ...
 
+    @property
+    def streams_output(self) -> bool: ...
+
     def get_name(self) -> str: ...
 
     def _stream_body(self, chunks: AsyncIterator[Any], ctx: StepContext, **kwargs: Any) -> AsyncIterator[Any]: ...
@@ -160,7 +163,12 @@ class RunnableRun:
         try:
             await channel.publish(
                 RunStarted(
-                    name=self.name, input=self._input, run_type=runnable.run_type, tags=ctx.tags, metadata=ctx.metadata
+                    name=self.name,
+                    input=self._input,
+                    run_type=runnable.run_type,
+                    tags=ctx.tags,
+                    metadata=ctx.metadata,
+                    streams=runnable.streams_output,
                 )
             )
             if self._stream:

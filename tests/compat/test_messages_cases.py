@@ -6,7 +6,8 @@ The model on each side is a ``ChatScripted``: a subclass of LangChain's ``Generi
 side, of streamflow's ``FakeChatModel`` on ours. Both derive ``ls_provider`` from the class name (``"scripted"``)
 and name no model unless given one. The two split a text into chunks differently, so the chunks of one message
 are compared joined. Kept as a documented difference: ``lc_versions`` names the installed library's version
-(``{"streamflow": ...}`` where LangChain has ``{"langchain-core": ...}``), so that entry is a placeholder.
+(``{"streamflow": ...}`` where LangChain has ``{"langchain-core": ..., "langchain": ...}``), so that entry is a
+placeholder.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def collapse(items: list[Any], subgraphs: bool = False) -> list[Any]:
         meta = dict(metadata)
         versions = meta.get("lc_versions")
         if isinstance(versions, dict) and ({"langchain-core", "streamflow"} & set(versions)):
-            others = {k: v for k, v in versions.items() if k not in ("langchain-core", "streamflow")}
+            # LangChain names langchain-core and, when installed, langchain; streamflow names itself
+            others = {k: v for k, v in versions.items() if k not in ("langchain-core", "langchain", "streamflow")}
             meta["lc_versions"] = {**others, "<library>": "<version>"}
         chunk = type(message).__name__.endswith("Chunk")
         if chunk and out and message.id == last_id:

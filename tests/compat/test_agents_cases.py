@@ -1,0 +1,295 @@
+"""LangChain v1's ``create_agent`` and ``init_chat_model`` against streamflow's: the same code, compared.
+
+The four examples of LangChain v1's streaming page (agent progress, LLM tokens, custom updates, several
+modes) run on both libraries with one scripted tool-calling model written against each library's
+``BaseChatModel`` (text streamed in whitespace-split tokens, tool-call arguments in pieces of 4 characters)
+and must print the same lines; more cases check the graph's shape, the system prompt, parallel tool
+calls, tools returning directly, naming and bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from .conftest import Lib, load, normalise, reference
+
+Turn = tuple[str | None, list[dict[str, Any]]]
+"""One answer of the scripted model: its text (None: the contents of its input messages joined by ``|``)
+and its tool calls."""
+
+
+def agents(lib: Lib) -> Any:
+    """``create_agent`` and ``init_chat_model`` of ``lib`` (LangChain v1's for the reference)."""
+    if lib.name == "streamflow":
+        return SimpleNamespace(
+            create_agent=importlib.import_module("streamflow.agents").create_agent,
+            init_chat_model=importlib.import_module("streamflow.chat_models").init_chat_model,
+        )
+    try:
+        return SimpleNamespace(
+            create_agent=importlib.import_module("langchain.agents").create_agent,
+            init_chat_model=importlib.import_module("langchain.chat_models").init_chat_model,
+        )
+    except ImportError as exc:
+        message = f"langchain is not installed (pip install 'streamflow[compare]'): {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def both() -> list[Lib]:
+    return [reference(), load("streamflow")]
+
+
+def call(name: str, args: dict[str, Any], call_id: str) -> dict[str, Any]:
+    return {"name": name, "args": args, "id": call_id, "type": "tool_call"}
+
+
+def scripted(lib: Lib, turns: list[Turn]) -> Any:
+    """A chat model of ``lib`` answering with ``turns`` in turn: text in whitespace-split tokens, then each
+    tool call's arguments as JSON in pieces of 4 characters; ``bind_tools`` returns the model."""
+    count = [0]
+
+    def answer(messages: list[Any]) -> tuple[str, list[dict[str, Any]]]:
+        text, calls = turns[count[0] % len(turns)]
+        count[0] += 1
+        return ("|".join(str(m.content) for m in messages) if text is None else text), calls
+
+    def chunks(messages: list[Any]) -> Iterator[Any]:
+        text, calls = answer(messages)
+        for part in [p for p in re.split(r"(\s)", text) if p]:
+            yield lib.AIMessageChunk(content=part)
+        for index, c in enumerate(calls):
+            args = json.dumps(c["args"])
+            for n, start in enumerate(range(0, len(args), 4)):
+                first = n == 0
+                piece = {
+                    "name": c["name"] if first else None,
+                    "args": args[start : start + 4],
+                    "id": c["id"] if first else None,
+                    "index": index,
+                }
+                yield lib.AIMessageChunk(content="", tool_call_chunks=[piece])
+
+    class Scripted(lib.BaseChatModel):  # type: ignore[name-defined,misc]
+        @property
+        def _llm_type(self) -> str:
+            return "scripted"
+
+        def _generate(self, messages: list[Any], stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+            from langchain_core.outputs import ChatGeneration, ChatResult
+
+            text, calls = answer(messages)
+            return ChatResult(generations=[ChatGeneration(message=lib.AIMessage(content=text, tool_calls=calls))])
+
+        def _stream(self, messages: list[Any], stop: Any = None, run_manager: Any = None, **kw: Any) -> Iterator[Any]:
+            from langchain_core.outputs import ChatGenerationChunk
+
+            for chunk in chunks(messages):
+                yield ChatGenerationChunk(message=chunk)
+
+        async def _astream_chunks(self, messages: list[Any]) -> Any:
+            for chunk in chunks(messages):
+                yield chunk
+
+        def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+            return self
+
+    return Scripted()
+
+
+def get_weather(city: str) -> str:
+    """Get weather for a given city."""
+    return f"It's always sunny in {city}!"
+
+
+def weather_with_progress(lib: Lib) -> Any:
+    def get_weather(city: str) -> str:
+        """Get weather for a given city."""
+        writer = lib.get_stream_writer()
+        writer(f"Looking up data for city: {city}")
+        writer(f"Acquired data for city: {city}")
+        return f"It's always sunny in {city}!"
+
+    return get_weather
+
+
+SF = call("get_weather", {"city": "San Francisco"}, "call_OW2NYNsNSKhRZpjW0wm2Aszd")
+WEATHER_TURNS: list[Turn] = [("", [SF]), ("It's always sunny in San Francisco!", [])]
+QUESTION = {"messages": [{"role": "user", "content": "What is the weather in SF?"}]}
+
+
+def weather_agent(lib: Lib, tool: Any = get_weather) -> Any:
+    return agents(lib).create_agent(model=scripted(lib, WEATHER_TURNS), tools=[tool])
+
+
+# -- the v1 streaming page's examples, printed -------------------------------------------------------
+
+
+def test_agent_progress_prints_the_same() -> None:
+    printed = []
+    for lib in both():
+        lines = []
+        for chunk in weather_agent(lib).stream(QUESTION, stream_mode="updates"):
+            for step, data in chunk.items():
+                lines.append(f"step: {step}")
+                lines.append(f"content: {data['messages'][-1].content_blocks}")
+        printed.append(lines)
+    assert printed[1] == printed[0]
+    assert printed[0][0] == "step: model"
+    tool_text = "content: [{'type': 'text', 'text': \"It's always sunny in San Francisco!\"}]"
+    assert printed[0][2:4] == ["step: tools", tool_text]
+
+
+def test_llm_tokens_print_the_same() -> None:
+    printed = []
+    for lib in both():
+        lines = []
+        for token, metadata in weather_agent(lib).stream(QUESTION, stream_mode="messages"):
+            lines.append(f"node: {metadata['langgraph_node']}")
+            lines.append(f"content: {token.content_blocks}")
+        printed.append(lines)
+    assert printed[1] == printed[0]
+    assert "content: [{'type': 'tool_call_chunk', 'id': None, 'name': None, 'args': 'ty\":', 'index': 0}]" in printed[0]
+
+
+def test_custom_updates_print_the_same() -> None:
+    printed = []
+    for lib in both():
+        agent = weather_agent(lib, weather_with_progress(lib))
+        printed.append([str(chunk) for chunk in agent.stream(QUESTION, stream_mode="custom")])
+    assert (
+        printed[1]
+        == printed[0]
+        == [
+            "Looking up data for city: San Francisco",
+            "Acquired data for city: San Francisco",
+        ]
+    )
+
+
+def test_multiple_modes_stream_the_same() -> None:
+    out = []
+    for lib in both():
+        agent = weather_agent(lib, weather_with_progress(lib))
+        out.append(normalise(list(agent.stream(QUESTION, stream_mode=["updates", "custom"]))))
+    assert out[1] == out[0]
+    assert [mode for mode, _ in out[0]] == ["updates", "custom", "custom", "updates", "updates"]
+
+
+async def messages_and_updates() -> list[Any]:
+    out = []
+    for lib in both():
+        agent = weather_agent(lib)
+        seen: list[tuple[Any, ...]] = []
+        async for mode, chunk in agent.astream(QUESTION, stream_mode=["messages", "updates"]):
+            if mode == "messages":
+                token, metadata = chunk
+                seen.append((mode, token.content_blocks, metadata["langgraph_node"], metadata["langgraph_step"]))
+            else:
+                seen.append((mode, normalise(chunk)))
+        out.append(normalise(seen))
+    return out
+
+
+@pytest.mark.anyio
+async def test_astream_messages_and_updates_together_give_the_same_chunks() -> None:
+    out = await messages_and_updates()
+    assert sorted(map(repr, out[1])) == sorted(map(repr, out[0]))
+
+
+@pytest.mark.anyio
+@pytest.mark.xfail(
+    strict=True,
+    reason="a node's new messages: LangGraph shows them in 'messages' before its 'updates' chunk, streamflow after "
+    "(the graph publishes the task's update before its end)",
+)
+async def test_astream_messages_and_updates_together_in_the_same_order() -> None:
+    out = await messages_and_updates()
+    assert out[1] == out[0]
+
+
+# -- the graph and its behaviour ---------------------------------------------------------------------
+
+
+def test_graph_nodes_and_name_match() -> None:
+    shapes = []
+    for lib in both():
+        with_tools = weather_agent(lib)
+        without = agents(lib).create_agent(model=scripted(lib, [("hi", [])]))
+        shapes.append((nodes(with_tools), nodes(without), with_tools.name, without.name))
+    assert shapes[1] == shapes[0]
+    assert shapes[0][:2] == (["model", "tools"], ["model"])
+
+
+def nodes(graph: Any) -> list[str]:
+    return sorted(n for n in graph.nodes if not n.startswith("__"))
+
+
+CASES: dict[str, tuple[list[Turn], dict[str, Any]]] = {
+    "no tools, system prompt": ([(None, [])], {"tools": None, "system_prompt": "Be brief."}),
+    "system message, echoed": ([(None, [])], {"system_prompt": "sys"}),
+    "two calls at once": (
+        [("", [call("get_weather", {"city": "A"}, "c1"), call("get_weather", {"city": "B"}, "c2")]), (None, [])],
+        {},
+    ),
+    "named answers": ([("", [SF]), ("done", [])], {"name": "weather_bot"}),
+    "return direct": ([("", [call("final", {"answer": "42"}, "c9")]), ("never", [])], {}),
+    "bad arguments become a message": ([("", [call("get_weather", {"town": "X"}, "c3")]), (None, [])], {}),
+}
+
+
+def final(answer: str) -> str:
+    """Give the final answer."""
+    return f"final: {answer}"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_invoke_and_updates_match(case: str) -> None:
+    turns, kwargs = CASES[case]
+    out = []
+    for lib in both():
+        tools = kwargs.get("tools", [get_weather, lib.tool(final, return_direct=True)])
+        extra = {k: v for k, v in kwargs.items() if k != "tools"}
+        build = agents(lib).create_agent
+        result = build(model=scripted(lib, turns), tools=tools, **extra).invoke(QUESTION)
+        updates = list(build(model=scripted(lib, turns), tools=tools, **extra).stream(QUESTION))
+        out.append(normalise((result, sorted(map(repr, normalise(updates))))))
+    assert out[1] == out[0]
+
+
+def test_checkpointer_keeps_the_conversation() -> None:
+    out = []
+    for lib in both():
+        agent = agents(lib).create_agent(
+            model=scripted(lib, [(None, [])]), tools=[get_weather], checkpointer=lib.InMemorySaver()
+        )
+        config = {"configurable": {"thread_id": "t"}}
+        agent.invoke({"messages": [{"role": "user", "content": "one"}]}, config)
+        out.append(normalise(agent.invoke({"messages": [{"role": "user", "content": "two"}]}, config)))
+    assert out[1] == out[0]
+
+
+# -- bad input ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["nosuchprovider:model-x", "anthropic:claude-sonnet-4-5", "mystery-model"])
+def test_unknown_provider_is_a_value_error_on_both(model: str) -> None:
+    for lib in both():
+        with pytest.raises((ValueError, ImportError)):
+            agents(lib).init_chat_model(model)
+    with pytest.raises(ValueError, match="local, openai"):
+        agents(load("streamflow")).init_chat_model(model)
+
+
+def test_create_agent_with_an_unknown_provider_names_the_supported_ones() -> None:
+    with pytest.raises(ValueError, match=r"(?s)Unsupported provider='anthropic'.*local, openai"):
+        agents(load("streamflow")).create_agent("anthropic:claude-sonnet-4-5", tools=[get_weather])
