@@ -27,21 +27,13 @@ from ..views import View
 from .cancellation import SyncRunner
 from .context import RunContext, TaskContext, _current, current_task
 from .output import GraphOutput
-from .persistence import (
-    Durability,
-    StateSnapshot,
-    StateUpdate,
-    check_breakpoints,
-    require_thread,
-    snapshot_of,
-    with_breakpoints,
-    with_durability,
-)
 from .pregel import execute
 from .run import Run, parse_config
 from .runtime import coerce_context
+from .snapshots import StateSnapshot, StateUpdate, snapshot_of
 from .specs import GraphSpec
 from .state_updates import update_thread
+from .thread_config import Durability, check_breakpoints, require_thread, with_breakpoints, with_durability
 
 __all__ = ["LOOKAHEAD", "CompiledStateGraph"]
 
