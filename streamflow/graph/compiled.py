@@ -1,4 +1,10 @@
-"""``CompiledStateGraph``: a checked graph you can run, stream and watch."""
+"""``CompiledStateGraph``: a checked graph you can run, stream and watch.
+
+This module holds the ways to run it (``invoke``, ``stream``, ``astream_events``, ``start``, ...); its
+thread methods (``get_state``, ``update_state``, ...) are in :mod:`~streamflow.graph.thread_state`, a run
+inside a node of another graph's run in :mod:`~streamflow.graph.nested`, and what ``invoke()`` keeps of a
+run in :mod:`~streamflow.graph.invoke_result`.
+"""
 
 from __future__ import annotations
 

@@ -7,6 +7,11 @@ as it completes, then apply every update with the reducers in task order, publis
 task wrote a state key, and work out the next step's tasks from the edges. A failing task cancels its
 siblings (their sync code is abandoned and told so, see :mod:`streamflow.graph.cancellation`) and the run
 fails with its exception.
+
+This module holds the superstep loop (:func:`execute` and the step that runs its tasks); a task, its node
+call and its writes are in :mod:`~streamflow.graph.tasks`, where the run goes next in
+:mod:`~streamflow.graph.routing`, the checkpoints it saves in :mod:`~streamflow.graph.saving`, and
+breakpoints, replayed tasks and pauses in :mod:`~streamflow.graph.resuming`.
 """
 
 from __future__ import annotations
@@ -294,13 +299,15 @@ async def execute(
     under a namespace ``ns`` inside such a run (a subgraph) saves checkpoints of its own under it, unless it
     was compiled with ``checkpointer=False``.
 
-    A ``Command`` as ``graph_input`` stands for its update and goto (see :func:`_command_input`); a node's
-    ``Command`` is read by :func:`_take_result`.
+    A ``Command`` as ``graph_input`` stands for its update and goto (see
+    :func:`~streamflow.graph.tasks._command_input`); a node's ``Command`` is read by
+    :func:`~streamflow.graph.tasks._take_result`.
 
     A task that calls ``interrupt()`` without an answer pauses (:meth:`_Step.pause`); the run ends after its
-    step (:func:`_paused`). A ``Command`` input on a thread with checkpoints continues it, as LangGraph's
-    (:func:`_resume_input`): its update applies, the thread's pending tasks run again with the nodes its goto
-    names, and ``interrupt()`` returns the answers its ``resume`` gives.
+    step (:func:`~streamflow.graph.resuming._paused`). A ``Command`` input on a thread with checkpoints
+    continues it, as LangGraph's (:func:`~streamflow.graph.resuming._resume_input`): its update applies, the
+    thread's pending tasks run again with the nodes its goto names, and ``interrupt()`` returns the answers
+    its ``resume`` gives.
 
     :returns: the run's result: the output schema's keys of the state after the last input or step that
         wrote one of them (the root value for a root state), or None when none did (as LangGraph's
@@ -317,7 +324,7 @@ async def execute(
     :raises EmptyInputError: for an input of None on a thread that has no checkpoint
     :raises CheckpointSerializationError: for a state value the checkpointer cannot store, naming its key
     :raises RuntimeError: for a root graph compiled with ``checkpointer=True`` (LangGraph's message), or a
-        ``Command(resume=...)`` input (see :func:`_command_input`)
+        ``Command(resume=...)`` input (see :func:`~streamflow.graph.tasks._command_input`)
     :raises Exception: whatever a node raised, unchanged
     """
     schema = graph.schema

@@ -37,7 +37,8 @@ def _join_channels(graph: GraphSpec) -> dict[int, str]:
 
 
 class _Saving:
-    """What :func:`execute` does with a thread: read the state it continues from, save checkpoints."""
+    """What :func:`~streamflow.graph.pregel.execute` does with a thread: read the state it continues from,
+    save checkpoints."""
 
     def __init__(self, graph: GraphSpec, thread: Thread, run: RunContext, ns: tuple[str, ...], shown: tuple[str, ...]):
         self.graph = graph

@@ -61,8 +61,8 @@ class _Task:
     ctx: TaskContext | None = None
     """The context the task's node ran in, once it started: its conditional edges route in it too."""
     routes: list[tuple[Branch, list[Any]]] | None = None
-    """Where each conditional edge of the task's node goes (routed inside the task, see :func:`_route_in_task`),
-    once the node returned; None for a node without any."""
+    """Where each conditional edge of the task's node goes (routed inside the task, see
+    :func:`~streamflow.graph.routing._route_in_task`), once the node returned; None for a node without any."""
     interrupts: tuple[Any, ...] | None = None
     """The interrupts the task's node paused on (``interrupt()`` without an answer), or None."""
 
@@ -278,7 +278,8 @@ def _wrote_any(done: list[_Task], keys: tuple[str, ...]) -> bool:
 def _finished(
     by_path: list[_Task],
 ) -> tuple[list[str], list[list[tuple[Branch, list[Any]]] | None], list[list[str | Send]]]:
-    """The node names, routes and gotos of a step's tasks (by task path), as :func:`_successors` takes them."""
+    """The node names, routes and gotos of a step's tasks (by task path), as
+    :func:`~streamflow.graph.routing._successors` takes them."""
     if len(by_path) == 1:
         task = by_path[0]
         return [task.node.name], [task.routes], [task.goto]
