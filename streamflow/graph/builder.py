@@ -14,9 +14,9 @@ from ..checkpoint.base import BaseCheckpointSaver
 from ..errors import InvalidArgumentError, InvalidGraphError
 from .compiled import CompiledStateGraph
 from .constants import END, RESERVED_CHARS, START, Command
-from .persistence import check_breakpoints
 from .specs import Branch, GraphSpec, NodeSpec, inferred_input_schema, node_name
 from .state import StateSchema
+from .thread_config import check_breakpoints
 
 __all__ = ["StateGraph"]
 

@@ -1,56 +1,51 @@
-"""``CompiledStateGraph``: a checked graph you can run, stream and watch."""
+"""``CompiledStateGraph``: a checked graph you can run, stream and watch.
+
+This module holds the ways to run it (``invoke``, ``stream``, ``astream_events``, ``start``, ...); its
+thread methods (``get_state``, ``update_state``, ...) are in :mod:`~streamflow.graph.thread_state`, a run
+inside a node of another graph's run in :mod:`~streamflow.graph.nested`, and what ``invoke()`` keeps of a
+run in :mod:`~streamflow.graph.invoke_result`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
-import sys
-import threading
-import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-import attrs
 from anyio import CancelScope
 
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
-from ..checkpoint.base import BaseCheckpointSaver, CheckpointTuple
-from ..errors import InvalidArgumentError, TaskCancelledError
+from ..checkpoint.base import BaseCheckpointSaver
+from ..errors import InvalidArgumentError
 from ..event_stream import EventStreamSpec
-from ..events import CustomData, Event
-from ..modes import Projection, Shaper, ViewSpec
+from ..modes import ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..runnables.base import Runnable
 from ..runnables.context import StepContext
 from ..views import View
 from .cancellation import SyncRunner
-from .context import RunContext, TaskContext, _current, current_task
-from .output import GraphOutput
-from .persistence import (
-    Durability,
-    StateSnapshot,
-    StateUpdate,
-    check_breakpoints,
-    require_thread,
-    snapshot_of,
-    with_breakpoints,
-    with_durability,
+from .context import TaskContext, current_task
+from .invoke_result import _Collector, _output_only, _with_interrupts
+from .nested import (
+    LOOKAHEAD,
+    _execute_nested,
+    _flatten,
+    _nested_batches,
+    _nested_context,
+    _nested_items_from_thread,
+    _nested_ns,
+    _parent_in_thread,
+    _parent_on_loop,
 )
-from .pregel import execute
-from .run import Run, parse_config
+from .output import GraphOutput
+from .run import Run
 from .runtime import coerce_context
-from .specs import GraphSpec
-from .state_updates import update_thread
+from .thread_config import Durability, check_breakpoints, with_breakpoints, with_durability
+from .thread_state import ThreadStateMethods
 
 __all__ = ["LOOKAHEAD", "CompiledStateGraph"]
 
-LOOKAHEAD = 64
-"""Chunks ``astream()`` takes from its view at once (the run may run this far ahead of the caller, beyond the
-view's buffer)."""
 
-
-class CompiledStateGraph(GraphSpec, Runnable[Any, Any]):  # type: ignore[misc]  # name: always a str here
+class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignore[misc]  # name: always a str here
     """A graph ready to run: its checked structure (the :class:`~streamflow.graph.specs.GraphSpec` fields:
     ``name``, ``schema``, ``nodes`` and the edges by node) and the ways to run it. Made by
     ``StateGraph.compile()``.
@@ -138,178 +133,6 @@ class CompiledStateGraph(GraphSpec, Runnable[Any, Any]):  # type: ignore[misc]  
             return config
         before, after = check_breakpoints(self.nodes, before, after)
         return with_breakpoints(config, before, after)
-
-    def _saver(self) -> BaseCheckpointSaver[Any]:
-        saver = self.checkpointer
-        if not isinstance(saver, BaseCheckpointSaver):
-            raise InvalidArgumentError("No checkpointer set")
-        return saver
-
-    def _snapshot(self, saved: CheckpointTuple | None, config: Mapping[str, Any], live: bool) -> StateSnapshot:
-        kept = [name for name, node in self.nodes.items() if node.subgraph() is not None]
-        return snapshot_of(saved, config, self.schema, list(self.nodes), live=live, subgraphs=kept)
-
-    def get_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
-        """The thread's state at its newest checkpoint (or the one ``checkpoint_id`` names), as LangGraph's
-        ``get_state``: a :class:`~streamflow.types.StateSnapshot`; for a thread without checkpoints, one with
-        ``values={}``, ``next=()`` and None metadata. A next task of a subgraph node, or of a plain node whose
-        function refers to a compiled graph (as LangGraph finds it: a global or closure variable the function
-        reads, see :meth:`~streamflow.graph.specs.NodeSpec.subgraph`), has that graph's checkpoint config as its
-        ``state``; with ``subgraphs=True``, the graph's own snapshot instead when it has checkpoints (it did not
-        finish), its configs with LangGraph's ``checkpoint_map``.
-
-        :raises InvalidArgumentError: (a ValueError) when the graph has no checkpointer (``"No checkpointer
-            set"``, as LangGraph) or ``config`` has no ``thread_id``
-        :raises CheckpointReadError: for a checkpoint the saver cannot read back
-        """
-        saver = self._saver()
-        require_thread(config)
-        snapshot = self._snapshot(saver.get_tuple(_address(config)), config, _live(config))
-        return self._with_subgraphs(snapshot, saver) if subgraphs else snapshot
-
-    async def aget_state(self, config: Mapping[str, Any], *, subgraphs: bool = False) -> StateSnapshot:
-        """The async twin of :meth:`get_state`, with the same arguments, result and errors."""
-        saver = self._saver()
-        require_thread(config)
-        snapshot = self._snapshot(await saver.aget_tuple(_address(config)), config, _live(config))
-        return await self._awith_subgraphs(snapshot, saver) if subgraphs else snapshot
-
-    def _subgraph_of(self, task: Any) -> CompiledStateGraph | None:
-        """The compiled graph whose checkpoints task ``task`` of a snapshot keeps (see
-        :meth:`~streamflow.graph.specs.NodeSpec.subgraph`), or None."""
-        node = self.nodes.get(task.name)
-        sub = None if node is None else node.subgraph()
-        return sub if isinstance(task.state, Mapping) and isinstance(sub, CompiledStateGraph) else None
-
-    def _own_address(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """The saver address of ``config`` for this graph's own checkpoints: a graph compiled with
-        ``checkpointer=True`` keeps them under its namespace without the task ids (LangGraph's)."""
-        address = _address(config)
-        if self.checkpointer is True:
-            configurable = address["configurable"]
-            configurable["checkpoint_ns"] = "|".join(
-                part.partition(":")[0] for part in configurable["checkpoint_ns"].split("|")
-            )
-        return address
-
-    def _with_subgraphs(self, snapshot: StateSnapshot, saver: BaseCheckpointSaver[Any]) -> StateSnapshot:
-        tasks = []
-        for task in snapshot.tasks:
-            sub = self._subgraph_of(task)
-            saved = None if sub is None else saver.get_tuple(sub._own_address(task.state))
-            if sub is not None and saved is not None:
-                inner = _mapped(sub._snapshot(saved, saved.config, True))
-                task = task._replace(state=sub._with_subgraphs(inner, saver))
-            tasks.append(task)
-        return snapshot._replace(tasks=tuple(tasks))
-
-    async def _awith_subgraphs(self, snapshot: StateSnapshot, saver: BaseCheckpointSaver[Any]) -> StateSnapshot:
-        tasks = []
-        for task in snapshot.tasks:
-            sub = self._subgraph_of(task)
-            saved = None if sub is None else await saver.aget_tuple(sub._own_address(task.state))
-            if sub is not None and saved is not None:
-                inner = _mapped(sub._snapshot(saved, saved.config, True))
-                task = task._replace(state=await sub._awith_subgraphs(inner, saver))
-            tasks.append(task)
-        return snapshot._replace(tasks=tuple(tasks))
-
-    def update_state(
-        self, config: Mapping[str, Any], values: Any, as_node: str | None = None, task_id: str | None = None
-    ) -> dict[str, Any]:
-        """Apply ``values`` to the thread's state as if node ``as_node`` had returned them (a dict of state
-        keys, or a ``Command``, whose ``goto`` is followed too), as LangGraph's ``update_state``: through the
-        reducers, saved as an ``"update"`` checkpoint (its step the last one's plus one) whose next tasks are
-        the node's successors, so ``invoke(None, config)`` goes on from there; the values are saved as the
-        result of the node's pending task, if it has one, or under ``task_id``. Without ``as_node``: the
-        graph's only node; ``START`` on a thread without checkpoints (``values`` is then the input); else the
-        node that wrote the last checkpoint. ``as_node="__input__"`` saves ``values`` as a new input (an
-        ``"input"`` checkpoint), ``(None, END)`` ends the pending tasks (their finished writes applied) and
-        ``"__copy__"`` copies the checkpoint (see :meth:`bulk_update_state`). Returns the new checkpoint's
-        config.
-
-        :raises InvalidArgumentError: (a ValueError) when the graph has no checkpointer or ``config`` has no
-            ``thread_id``
-        :raises InvalidUpdateError: ``"Ambiguous update, specify as_node"`` when several nodes wrote the last
-            checkpoint, ``"Node <name> does not exist"``, or values the state schema does not allow
-        """
-        return call_sync(self.aupdate_state, config, values, as_node, task_id, async_alternative="aupdate_state()")
-
-    async def aupdate_state(
-        self, config: Mapping[str, Any], values: Any, as_node: str | None = None, task_id: str | None = None
-    ) -> dict[str, Any]:
-        """The async twin of :meth:`update_state`, with the same arguments, result and errors."""
-        return await self.abulk_update_state(config, [[StateUpdate(values, as_node, task_id)]])
-
-    def bulk_update_state(self, config: Mapping[str, Any], supersteps: Sequence[Sequence[Any]]) -> dict[str, Any]:
-        """Apply ``supersteps`` of updates to the thread, as LangGraph's ``bulk_update_state``: a list of
-        supersteps, each a list of :class:`~streamflow.types.StateUpdate` ``(values, as_node, task_id)``; each
-        superstep is saved as one checkpoint on top of the one before, as if its nodes had run in one step and
-        returned those values (applied in order, a key without a reducer written once at most). Returns the
-        config of the last checkpoint saved.
-
-        In a superstep: several updates each name their node (``as_node``); a lone one may leave it to be
-        inferred as :meth:`update_state` does. ``StateUpdate(values, "__input__")`` alone saves ``values`` as
-        a new input (an ``"input"`` checkpoint whose next task is ``__start__``); ``StateUpdate(None, END)``
-        alone applies the finished tasks' writes and leaves nothing to run; ``StateUpdate(values,
-        "__copy__")`` alone copies the checkpoint (a ``"fork"`` with the same parent) and then applies
-        ``values``, a list of ``(values, as_node)`` pairs, to the copy as one more superstep. Updates of an
-        older checkpoint (``config`` with its ``checkpoint_id``) fork the thread from it.
-
-        :raises InvalidArgumentError: (a ValueError) ``"No supersteps provided"``, ``"No updates provided"``
-            for an empty superstep, or when the graph has no checkpointer or ``config`` has no ``thread_id``
-        :raises InvalidUpdateError: ``"as_node is required when applying multiple updates"``, ``"Node <name>
-            does not exist"``, ``"Ambiguous update, specify as_node"``, another update beside ``END``,
-            ``"__input__"`` or ``"__copy__"``, a copy of a thread without checkpoints, an input of None, a key
-            without a reducer written twice in a superstep, or values the state schema does not allow
-        """
-        return call_sync(self.abulk_update_state, config, supersteps, async_alternative="abulk_update_state()")
-
-    async def abulk_update_state(
-        self, config: Mapping[str, Any], supersteps: Sequence[Sequence[Any]]
-    ) -> dict[str, Any]:
-        """The async twin of :meth:`bulk_update_state`, with the same arguments, result and errors."""
-        saver = self._saver()
-        require_thread(config)
-        return await update_thread(self, saver, config, supersteps)
-
-    def get_state_history(
-        self,
-        config: Mapping[str, Any],
-        *,
-        filter: Mapping[str, Any] | None = None,
-        before: Mapping[str, Any] | None = None,
-        limit: int | None = None,
-    ) -> Iterator[StateSnapshot]:
-        """The thread's snapshots, newest first, as LangGraph's ``get_state_history``: ``filter`` keeps
-        those whose metadata has its entries, ``before`` (a config) those older than its checkpoint,
-        ``limit`` the first that many.
-
-        :raises InvalidArgumentError: (a ValueError) when the graph has no checkpointer or ``config`` has no
-            ``thread_id``
-        """
-        saver = self._saver()
-        require_thread(config)
-        for saved in saver.list(
-            _address(config), filter=None if filter is None else dict(filter), before=before, limit=limit
-        ):
-            yield self._snapshot(saved, saved.config, False)
-
-    async def aget_state_history(
-        self,
-        config: Mapping[str, Any],
-        *,
-        filter: Mapping[str, Any] | None = None,
-        before: Mapping[str, Any] | None = None,
-        limit: int | None = None,
-    ) -> AsyncGenerator[StateSnapshot, None]:
-        """The async twin of :meth:`get_state_history`."""
-        saver = self._saver()
-        require_thread(config)
-        async for saved in saver.alist(
-            _address(config), filter=None if filter is None else dict(filter), before=before, limit=limit
-        ):
-            yield self._snapshot(saved, saved.config, False)
 
     @staticmethod
     def _inherited() -> Any:
@@ -772,332 +595,3 @@ class CompiledStateGraph(GraphSpec, Runnable[Any, Any]):  # type: ignore[misc]  
         for part in parts:
             collect.add(part)
         return collect.result()
-
-
-def _with_interrupts(state: Any, interrupts: tuple[Any, ...], version: str) -> Any:
-    """``invoke()``'s result for a run that ended with ``interrupts`` (empty: it finished), as LangGraph 1.2
-    gives it: v2 a :class:`GraphOutput` carrying them; v1 the state with ``"__interrupt__"`` (a list of them)
-    added; a state of None, or a root value that is not a dict, gives ``{"__interrupt__": [...]}`` alone."""
-    if version == "v2":
-        return GraphOutput(state, interrupts)
-    if not interrupts:
-        return state
-    if isinstance(state, dict):
-        return {**state, "__interrupt__": list(interrupts)}
-    return {"__interrupt__": list(interrupts)}
-
-
-def _output_only(open_view: Callable[[Run], View]) -> Callable[[Run], View]:
-    """``open_view`` that first makes the run show its root graph's output schema's keys only (see
-    :attr:`~streamflow.graph.context.RunContext.output_ns`), as LangGraph's ``invoke()`` streams."""
-
-    def open_output_view(run: Run) -> View:
-        run.context.output_ns = ()
-        return open_view(run)
-
-    return open_output_view
-
-
-class _Collector:
-    """What ``invoke()`` does with the v2 parts of a run streamed with ``modes`` (the stream modes, then the
-    print modes not among them): print those of ``print_mode`` and keep those of ``stream_mode``, shaped as
-    ``stream()`` would shape them (the last ``values`` chunk only, when ``stream_mode`` is ``"values"``)."""
-
-    def __init__(
-        self, stream_mode: str | Sequence[str], print_mode: str | Sequence[str], subgraphs: bool, version: str
-    ) -> None:
-        spec = ViewSpec.parse(stream_mode, subgraphs, version)
-        printed = ViewSpec.parse(print_mode) if print_mode else None
-        self.kept = frozenset(spec.modes)
-        self.printed = frozenset(printed.modes) if printed is not None else frozenset()
-        self.modes = (
-            [*spec.modes, *(mode for mode in printed.modes if mode not in self.kept)] if printed else list(spec.modes)
-        )
-        self.subgraphs = subgraphs
-        self.version = version
-        self.last_only = stream_mode == "values"
-        self.shape = spec.shaper()
-        self.chunks: list[Any] = []
-        self.last: Any = None
-
-    def add(self, part: Mapping[str, Any]) -> None:
-        """Print and keep one v2 part of the run."""
-        mode, ns, chunk = part["type"], part["ns"], part["data"]
-        if mode in self.printed:
-            graph = f" \033[1;30;33m[graph={ns}]\033[0m" if self.subgraphs and ns else ""
-            sys.stdout.write(f"\033[1m[{mode}]\033[0m{graph} {chunk!r}\n")
-        if mode in self.kept:
-            if self.last_only:
-                if not ns:
-                    self.last = chunk
-            else:
-                self.chunks.append(self.shape(mode, ns, chunk))
-
-    def result(self) -> Any:
-        """The final state (a :class:`GraphOutput` of it for ``v2``) or the list of chunks."""
-        if not self.last_only:
-            return self.chunks
-        return GraphOutput(self.last) if self.version == "v2" else self.last
-
-
-# -- a graph run inside a node of another graph's run ----------------------------------------------------
-
-
-def _parent_on_loop() -> TaskContext | None:
-    """The task whose code calls now, when it runs on its run's loop (an async node) and that run goes on."""
-    task = _current.get()
-    if task is None:
-        return None
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-    return task if task.run.loop is loop and not task.run.channel.closed else None
-
-
-def _parent_in_thread() -> TaskContext | None:
-    """The task whose sync code calls now from a thread other than its run's loop thread (a sync node in a
-    worker thread, or in the thread iterating ``stream()``), when that run goes on.
-
-    :raises TaskCancelledError: when that run ended cancelled or failed, or abandoned the task's sync code
-    """
-    task = _current.get()
-    if task is None:
-        return None
-    run = task.run
-    if run.loop is None or threading.get_ident() == run.loop_thread:
-        return None
-    if run.channel.closed:
-        task.cancel_flag.check()  # sync code its run abandoned: it stops here, as at a writer call
-        run.cancel_flag.check()
-        return None
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return task
-    return None  # a loop of the node's own in this thread: the graph runs there, on its own
-
-
-def _nested_context(run: RunContext, config: Mapping[str, Any] | None, context: Any) -> RunContext:
-    """The run context of a graph run inside a node of ``run`` with ``config``: ``run`` itself without a
-    config; else ``run``'s, with ``config`` merged in as LangGraph merges a nested call's config into its
-    parent's: tags appended, ``metadata`` and ``configurable`` updated, ``recursion_limit`` replaced when
-    given, any other key replaced; its run context is ``context`` (``run``'s when the call gave none, see
-    :func:`~streamflow.graph.runtime.coerce_context`). It shares ``run``'s channel, cancellation and
-    abandoned calls; its sync nodes run in worker threads (never in the thread iterating ``stream()``).
-
-    :raises InvalidArgumentError: for a malformed config
-    """
-    _cfg, tags, metadata, limit, _run_id = parse_config(config)
-    if not config and context is run.context:
-        return run
-    config = config or {}
-    merged = dict(run.config)
-    for key, value in config.items():
-        if not value or key in ("tags", "metadata", "recursion_limit", "run_id"):
-            continue
-        merged[key] = {**run.config.get(key, {}), **value} if key == "configurable" else value
-    merged_metadata = {**run.metadata, **metadata}
-    child = attrs.evolve(
-        run,
-        config=merged,
-        tags=(*run.tags, *tags),
-        metadata=merged_metadata,
-        call_metadata=merged_metadata if metadata else run.call_metadata,
-        recursion_limit=limit if "recursion_limit" in config else run.recursion_limit,
-        context=context,
-    )
-    child.cancel_flag = run.cancel_flag
-    child.abandoned = run.abandoned
-    child.stop_reason = run.stop_reason
-    child.tasks_in_flight = 2  # the node waiting for it is in flight too: see run_sync_code()
-    return child
-
-
-def _nested_ns(graph: Any, task: TaskContext) -> tuple[str, ...]:
-    """The namespace of ``graph`` run inside ``task``'s code (:meth:`TaskContext.nested_ns`), except for a
-    graph compiled with ``checkpointer=True``: the task's node name alone, as LangGraph keeps such a graph's
-    checkpoints under it, so the graph continues its state each time the node runs it."""
-    ns = task.nested_ns()
-    if getattr(graph, "checkpointer", None) is True:
-        return (*task.ns, task.node)
-    return ns
-
-
-async def _execute_nested(
-    graph: GraphSpec, graph_input: Any, task: TaskContext, ns: tuple[str, ...], run: RunContext
-) -> Any:
-    """Run ``graph`` as a child of ``task`` (on ``run``, a :func:`_nested_context` of its run, under ``ns``);
-    return its final state once what its sync code wrote has reached the channel."""
-    state = await execute(graph, graph_input, run, ns)
-    await run.channel.flush()
-    return state
-
-
-class _Rebased:
-    """A :class:`~streamflow.modes.ViewSpec` seen from a nested run at namespace depth ``depth``: its chunks
-    carry their namespace relative to the nested run's (``()`` for the nested graph itself), and its
-    ``custom`` mode shows the custom data addressed to ``audience`` (which other streams do not show)."""
-
-    __slots__ = ("_audience", "_depth", "_spec")
-
-    def __init__(self, spec: ViewSpec, depth: int, audience: str | None = None) -> None:
-        self._spec = spec
-        self._depth = depth
-        self._audience = audience
-
-    @property
-    def identity(self) -> bool:
-        return self._spec.identity
-
-    def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
-        table = self._spec.table()
-        audience = self._audience
-        if audience is None or CustomData not in table:
-            return table
-
-        def addressed(project: Projection) -> Projection:
-            def show(event: Any) -> Any:
-                if event.audience == audience:
-                    event = attrs.evolve(event, audience=None)
-                return project(event)
-
-            return show
-
-        table[CustomData] = tuple((mode, addressed(project)) for mode, project in table[CustomData])
-        return table
-
-    def shaper(self) -> Shaper:
-        shape = self._spec.shaper()
-        depth = self._depth
-        return lambda mode, ns, chunk: shape(mode, ns[depth:], chunk)
-
-
-def _variant(run: RunContext, parent: RunContext, **changes: Any) -> RunContext:
-    """``run`` (a nested run's context, maybe ``parent``'s own) with ``changes``: a ``custom_audience``, so its
-    stream writers address their custom data to the nested stream only (as LangGraph keeps a graph's custom
-    data to its own stream when that stream has ``custom`` among its modes), or an ``output_ns``. It shares
-    ``run``'s channel, cancellation and abandoned calls."""
-    child = attrs.evolve(run, **changes)
-    child.cancel_flag = run.cancel_flag
-    child.abandoned = run.abandoned
-    child.stop_reason = run.stop_reason
-    child.tasks_in_flight = 2 if run is parent else run.tasks_in_flight  # see _nested_context()
-    return child
-
-
-async def _nested_batches(
-    graph: GraphSpec,
-    task: TaskContext,
-    graph_input: Any,
-    run: RunContext,
-    spec: ViewSpec,
-    buffer_size: int,
-    *,
-    output_only: bool = False,
-) -> AsyncGenerator[list[Any], None]:
-    """Run ``graph`` as a child of ``task`` and yield the chunks of ``spec`` it produces, in lists, as
-    ``astream()`` of ``graph`` alone would shape them (``invoke()``'s, with its output schema's keys only,
-    when ``output_only``); then raise what it raised. The parent's views see its events as a subgraph's.
-    Leaving early cancels it and waits for it."""
-    ns = _nested_ns(graph, task)
-    depth = len(ns)
-    audience = str(uuid.uuid4()) if "custom" in spec.modes else None
-    if audience is not None or output_only:
-        run = _variant(run, task.run, custom_audience=audience, output_ns=ns if output_only else run.output_ns)
-
-    def wanted(event: Event) -> bool:
-        return event.ns[:depth] == ns if spec.subgraphs else event.ns == ns
-
-    sub = run.channel.subscribe(
-        kinds=spec.kinds, subgraphs=True, predicate=wanted, buffer_size=buffer_size, overflow="block"
-    )
-    view = View(sub, _Rebased(spec, depth, audience))
-    child = asyncio.ensure_future(_execute_nested(graph, graph_input, task, ns, run))
-    try:
-        while batch := await _next_batch(view, child):
-            yield batch
-        await child
-    finally:
-        view.close()
-        if not child.done():
-            child.cancel()
-            with CancelScope(shield=True):
-                await asyncio.wait([child])
-
-
-async def _next_batch(view: View, child: asyncio.Future[Any]) -> list[Any]:
-    """The next items of a nested run's ``view``: waits for them while ``child`` (the run) goes on; once it
-    has ended, takes what is buffered without waiting, and ``[]`` when nothing is left."""
-    while not child.done():
-        getter = asyncio.ensure_future(view.next_batch(LOOKAHEAD))
-        try:
-            await asyncio.wait((getter, child), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            if not getter.done():
-                getter.cancel()  # cancel-safe: a cancelled next_batch() takes nothing
-                with CancelScope(shield=True):
-                    await asyncio.wait([getter])
-        if not getter.cancelled():
-            return getter.result()
-    if view.subscription.statistics().buffered == 0:
-        return []
-    return await view.next_batch(LOOKAHEAD)
-
-
-async def _flatten(batches: AsyncGenerator[list[Any], None]) -> AsyncGenerator[Any, None]:
-    """The items of ``batches``, one by one; closing it closes ``batches``."""
-    try:
-        async for batch in batches:
-            for item in batch:
-                yield item
-    finally:
-        await batches.aclose()
-
-
-async def _next_or_none(batches: AsyncGenerator[list[Any], None]) -> list[Any] | None:
-    try:
-        return await batches.__anext__()
-    except StopAsyncIteration:
-        return None
-
-
-def _nested_items_from_thread(task: TaskContext, batches: AsyncGenerator[list[Any], None]) -> Iterator[Any]:
-    """Iterate ``batches`` (a :func:`_nested_batches` generator) on ``task``'s run loop from its sync code's
-    thread, one thread hop per batch. Leaving early closes it there (cancelling the nested run)."""
-    run = task.run
-    finished = False
-    try:
-        while (batch := run.call_from_thread(_next_or_none, batches)) is not None:
-            yield from batch
-        finished = True
-    finally:
-        if not finished:
-            with contextlib.suppress(TaskCancelledError, concurrent.futures.CancelledError):
-                run.call_from_thread(batches.aclose)
-
-
-def _address(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The saver address of a run's config: its ``configurable`` with ``checkpoint_ns`` defaulting to ``""``."""
-    configurable = dict(config["configurable"])
-    configurable.setdefault("checkpoint_ns", "")
-    return {"configurable": configurable}
-
-
-def _live(config: Mapping[str, Any]) -> bool:
-    """Whether ``get_state`` shows the thread's current status: no ``checkpoint_id`` named (as LangGraph)."""
-    return not config["configurable"].get("checkpoint_id")
-
-
-def _mapped(snapshot: StateSnapshot) -> StateSnapshot:
-    """A subgraph's snapshot with LangGraph's ``checkpoint_map`` (the enclosing graphs' checkpoint ids and
-    its own) in its configs."""
-    parents = dict((snapshot.metadata or {}).get("parents") or {})
-
-    def add_map(config: Mapping[str, Any]) -> Mapping[str, Any]:
-        configurable = dict(config["configurable"])
-        configurable["checkpoint_map"] = {**parents, configurable["checkpoint_ns"]: configurable["checkpoint_id"]}
-        return {**config, "configurable": configurable}
-
-    parent = snapshot.parent_config
-    return snapshot._replace(config=add_map(snapshot.config), parent_config=None if parent is None else add_map(parent))

@@ -30,9 +30,13 @@ from ..checkpoint.base import BaseCheckpointSaver
 from ..errors import InvalidArgumentError, InvalidUpdateError
 from .constants import END, START
 from .context import RunContext
-from .persistence import START_CHANNEL, StateUpdate, Thread, task_id_for
-from .pregel import _Saving, _successors, _take_result, _Task, _updates
+from .routing import _successors
+from .saving import _Saving
+from .snapshots import StateUpdate
 from .specs import GraphSpec, NodeSpec
+from .tasks import _take_result, _Task, _updates
+from .thread import Thread
+from .thread_config import START_CHANNEL, task_id_for
 
 __all__ = ["COPY", "INPUT", "update_thread"]
 

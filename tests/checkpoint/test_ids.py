@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamflow.checkpoint.id import uuid6_str
-from streamflow.graph.persistence import _TASK_IDS, task_id_for
+from streamflow.graph.thread_config import _TASK_IDS, task_id_for
 
 
 @given(st.integers(min_value=-(2**20), max_value=2**20))
