@@ -77,6 +77,13 @@ def _expected(n: int, langchain: bool) -> int:
     return 2 * ((n + 1) // 2) - 1 if langchain else n
 
 
+def _sample(count: int, elapsed: float, n: int, langchain: bool, notes: str = "") -> Sample:
+    """The sample of a run that counted ``count`` tokens in ``elapsed`` seconds, once the count is checked."""
+    expected = _expected(n, langchain)
+    assert count == expected, f"expected {expected} tokens, got {count}"
+    return Sample(count, elapsed, notes)
+
+
 def _astream(build: Any, langchain: bool) -> Any:
     async def bench(n: int) -> Sample:
         sent: list[float] = []
@@ -89,10 +96,7 @@ def _astream(build: Any, langchain: bool) -> Any:
             if chunk:
                 received.append(clock())
                 count += 1
-        elapsed = time.perf_counter() - start
-        expected = _expected(n, langchain)
-        assert count == expected, f"expected {expected} tokens, got {count}"
-        return Sample(count, elapsed, _percentiles(sent, received))
+        return _sample(count, time.perf_counter() - start, n, langchain, _percentiles(sent, received))
 
     return bench
 
@@ -105,10 +109,7 @@ def _stream(build: Any, langchain: bool) -> Any:
         for chunk in chain.stream({"word": "a"}):
             if chunk:
                 count += 1
-        elapsed = time.perf_counter() - start
-        expected = _expected(n, langchain)
-        assert count == expected, f"expected {expected} tokens, got {count}"
-        return Sample(count, elapsed)
+        return _sample(count, time.perf_counter() - start, n, langchain)
 
     return bench
 
@@ -121,41 +122,31 @@ def _astream_events(build: Any, langchain: bool) -> Any:
         async for event in chain.astream_events({"word": "a"}, version="v2"):
             if event["event"] == "on_parser_stream" and event["data"]["chunk"]:
                 count += 1
-        elapsed = time.perf_counter() - start
-        expected = _expected(n, langchain)
-        assert count == expected, f"expected {expected} tokens, got {count}"
-        return Sample(count, elapsed)
+        return _sample(count, time.perf_counter() - start, n, langchain)
 
     return bench
 
 
-if HAVE_LANGCHAIN:
-    scenario("lc_chain_tokens_astream", unit="tokens/s", n=20_000, quick_n=5_000, repeats=3)(_astream(_lc_chain, True))
-    scenario("lc_chain_tokens_stream", unit="tokens/s", n=20_000, quick_n=5_000, repeats=3)(_stream(_lc_chain, True))
-    scenario("lc_chain_tokens_astream_events", unit="tokens/s", n=5_000, quick_n=2_000, repeats=3)(
-        _astream_events(_lc_chain, True)
-    )
+_SCENARIOS = (
+    # (method, bench, n, quick_n, langchain's n, langchain's quick_n, with a target)
+    ("astream", _astream, 100_000, 20_000, 20_000, 5_000, True),
+    ("stream", _stream, 100_000, 20_000, 20_000, 5_000, False),
+    ("astream_events", _astream_events, 50_000, 10_000, 5_000, 2_000, True),
+)
 
-scenario(
-    "chain_tokens_astream",
-    unit="tokens/s",
-    n=100_000,
-    quick_n=20_000,
-    baseline="lc_chain_tokens_astream" if HAVE_LANGCHAIN else "queue_1to1",
-    targets={"lc_chain_tokens_astream": _TARGET} if HAVE_LANGCHAIN else None,
-)(_astream(_sf_chain, False))
-scenario(
-    "chain_tokens_stream",
-    unit="tokens/s",
-    n=100_000,
-    quick_n=20_000,
-    baseline="lc_chain_tokens_stream" if HAVE_LANGCHAIN else "queue_1to1",
-)(_stream(_sf_chain, False))
-scenario(
-    "chain_tokens_astream_events",
-    unit="tokens/s",
-    n=50_000,
-    quick_n=10_000,
-    baseline="lc_chain_tokens_astream_events" if HAVE_LANGCHAIN else "queue_1to1",
-    targets={"lc_chain_tokens_astream_events": _TARGET} if HAVE_LANGCHAIN else None,
-)(_astream_events(_sf_chain, False))
+if HAVE_LANGCHAIN:
+    for method, bench, _n, _quick_n, lc_n, lc_quick_n, _targeted in _SCENARIOS:
+        scenario(f"lc_chain_tokens_{method}", unit="tokens/s", n=lc_n, quick_n=lc_quick_n, repeats=3)(
+            bench(_lc_chain, True)
+        )
+
+for method, bench, n, quick_n, _lc_n, _lc_quick_n, targeted in _SCENARIOS:
+    lc_name = f"lc_chain_tokens_{method}"
+    scenario(
+        f"chain_tokens_{method}",
+        unit="tokens/s",
+        n=n,
+        quick_n=quick_n,
+        baseline=lc_name if HAVE_LANGCHAIN else "queue_1to1",
+        targets={lc_name: _TARGET} if HAVE_LANGCHAIN and targeted else None,
+    )(bench(_sf_chain, False))

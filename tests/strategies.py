@@ -75,6 +75,11 @@ names = st.text(min_size=1, max_size=12)
 ids = st.text(max_size=12)
 optional_names = st.none() | names
 error_types = st.sampled_from(["builtins.ValueError", "builtins.KeyError", "mypkg.errors.Boom"])
+parent_ids = st.lists(ids, max_size=3).map(tuple)
+error_fields: dict[str, st.SearchStrategy[Any]] = {"error_type": error_types, "error_message": st.text(max_size=20)}
+"""The error fields of an event that tells of a failure."""
+optional_error: dict[str, st.SearchStrategy[Any]] = {k: st.none() | v for k, v in error_fields.items()}
+"""The error fields of an event that ends a call, each None or a failure's."""
 
 
 def routing_fields(
@@ -110,7 +115,7 @@ def run_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchStrateg
 
 
 def run_failed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunFailed]:
-    return st.builds(RunFailed, **routing, error_type=error_types, error_message=st.text(max_size=20))
+    return st.builds(RunFailed, **routing, **error_fields)
 
 
 def run_cancelled(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunCancelled]:
@@ -143,7 +148,7 @@ def command_outputs(payload: PayloadStrategy) -> st.SearchStrategy[Any]:
 
 
 def task_failed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[TaskFailed]:
-    return st.builds(TaskFailed, **routing, error_type=error_types, error_message=st.text(max_size=20))
+    return st.builds(TaskFailed, **routing, **error_fields)
 
 
 def state_values(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[StateValues]:
@@ -159,7 +164,7 @@ def custom_data(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy
 
 
 def custom_event(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[CustomEvent]:
-    return st.builds(CustomEvent, **routing, name=ids, data=payload, parent_ids=st.lists(ids, max_size=3).map(tuple))
+    return st.builds(CustomEvent, **routing, name=ids, data=payload, parent_ids=parent_ids)
 
 
 def chat_model_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[ChatModelStarted]:
@@ -171,7 +176,7 @@ def chat_model_started(payload: PayloadStrategy, routing: Routing) -> st.SearchS
         model_name=ids,
         provider=ids,
         messages=payload,
-        parent_ids=st.lists(ids, max_size=3).map(tuple),
+        parent_ids=parent_ids,
         streamed=st.booleans(),
     )
 
@@ -186,8 +191,7 @@ def chat_model_finished(payload: PayloadStrategy, routing: Routing) -> st.Search
         **routing,
         call_id=ids,
         message=payload,
-        error_type=st.none() | error_types,
-        error_message=st.none() | st.text(max_size=20),
+        **optional_error,
     )
 
 
@@ -199,7 +203,7 @@ def tool_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrateg
         tool_call_id=ids,
         name=ids,
         input=payload,
-        parent_ids=st.lists(ids, max_size=3).map(tuple),
+        parent_ids=parent_ids,
     )
 
 
@@ -214,8 +218,7 @@ def tool_failed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy
         call_id=ids,
         tool_call_id=ids,
         name=ids,
-        error_type=error_types,
-        error_message=st.text(max_size=20),
+        **error_fields,
     )
 
 
@@ -250,7 +253,7 @@ def runnable_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStr
         run_type=st.sampled_from(["chain", "prompt", "parser"]),
         input=payload,
         input_streamed=st.booleans(),
-        parent_ids=st.lists(ids, max_size=3).map(tuple),
+        parent_ids=parent_ids,
     )
 
 
@@ -265,8 +268,7 @@ def runnable_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchSt
         call_id=ids,
         input=payload,
         output=payload,
-        error_type=st.none() | error_types,
-        error_message=st.none() | st.text(max_size=20),
+        **optional_error,
     )
 
 

@@ -67,19 +67,36 @@ def agent(gate: Gate) -> Any:
     return create_react_agent(model, [research])
 
 
+async def _launch(pw: Any) -> Any:
+    """A headless Chromium of ``pw`` (a started ``async_playwright()``)."""
+    return await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+
+
+async def _open(page: Any, url: str) -> None:
+    """Load the app's page at ``url`` and wait until its script is ready."""
+    await page.goto(url + "/")
+    await page.wait_for_selector("body[data-ready=true]")
+
+
+async def _ask(page: Any, question: str, *, approve: bool = False) -> None:
+    """Ask ``question`` on the page (with tool calls to approve first when ``approve``)."""
+    if approve:
+        await page.check("#approve")
+    await page.fill("#question", question)
+    await page.click("#ask")
+
+
 async def test_ask_watch_tokens_nodes_progress_and_resume_after_reload(tmp_path: Path) -> None:
     gate = Gate()
     registry = RunRegistry({"agent": lambda: agent(gate)}, checkpointer=InMemorySaver())
     async with registry, serve(create_app(registry)) as url, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        browser = await _launch(pw)
         try:
             page = await browser.new_page()
             console: list[str] = []
             page.on("console", lambda message: console.append(message.text))
-            await page.goto(url + "/")
-            await page.wait_for_selector("body[data-ready=true]")
-            await page.fill("#question", "Does a reload lose tokens?")
-            await page.click("#ask")
+            await _open(page, url)
+            await _ask(page, "Does a reload lose tokens?")
 
             bar = page.locator('.bar[data-label="research"] .pct')
             await bar.filter(has_text="50%").wait_for()
@@ -117,15 +134,13 @@ async def test_without_threads_the_page_asks_with_plain_runs() -> None:
     app = create_app({"agent": lambda: serve_agent.build_agent(token_delay=0.0, step_delay=0.0)})
     app.state.threads = None
     async with serve(app) as url, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        browser = await _launch(pw)
         try:
             page = await browser.new_page()
-            await page.goto(url + "/")
-            await page.wait_for_selector("body[data-ready=true]")
+            await _open(page, url)
             runs = ["-"]
             for question in ("What are streams?", "And again?"):
-                await page.fill("#question", question)
-                await page.click("#ask")
+                await _ask(page, question)
                 await page.wait_for_function("last => $('run-id').textContent !== last", arg=runs[-1])
                 await page.locator("#status", has_text="finished").wait_for()
                 runs.append(await page.text_content("#run-id") or "")
@@ -140,14 +155,11 @@ async def test_ask_approve_the_tool_call_watch_it_resume_then_ask_again_and_reje
     serve_agent = load_example("serve_agent")
     app = create_app({"agent": lambda: serve_agent.build_agent(token_delay=0.0, step_delay=0.0)})
     async with serve(app) as url, async_playwright() as pw, httpx.AsyncClient(base_url=url) as http:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        browser = await _launch(pw)
         try:
             page = await browser.new_page()
-            await page.goto(url + "/")
-            await page.wait_for_selector("body[data-ready=true]")
-            await page.check("#approve")
-            await page.fill("#question", "What are streams?")
-            await page.click("#ask")
+            await _open(page, url)
+            await _ask(page, "What are streams?", approve=True)
 
             card = page.locator(".question")
             await card.locator("button.approve").wait_for()
@@ -171,8 +183,7 @@ async def test_ask_approve_the_tool_call_watch_it_resume_then_ask_again_and_reje
             assert nodes == [["agent", "done"], ["tools", "paused"], ["tools", "done"], ["agent", "done"]]
             await page.screenshot(path=str(tmp_path / "approved.png"), full_page=True)
 
-            await page.fill("#question", "And without the tool?")
-            await page.click("#ask")
+            await _ask(page, "And without the tool?")
             await card.locator("button.reject").wait_for()
             await page.locator("#status", has_text="interrupted").wait_for()
             await card.locator("button.reject").click()
@@ -195,14 +206,11 @@ async def test_two_questions_at_once_resume_once_both_are_answered() -> None:
     from tests.test_server_approval import two_calls_agent
 
     async with serve(create_app({"pair": two_calls_agent})) as url, async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        browser = await _launch(pw)
         try:
             page = await browser.new_page()
-            await page.goto(url + "/")
-            await page.wait_for_selector("body[data-ready=true]")
-            await page.check("#approve")
-            await page.fill("#question", "Cats or dogs?")
-            await page.click("#ask")
+            await _open(page, url)
+            await _ask(page, "Cats or dogs?", approve=True)
             await page.locator("#status", has_text="interrupted").wait_for()
             cats = page.locator(".question", has_text='"cats"')
             dogs = page.locator(".question", has_text='"dogs"')
@@ -237,16 +245,13 @@ async def test_the_page_works_for_a_principal_logged_in_by_a_cookie() -> None:
     serve_agent = load_example("serve_agent")
     app = create_app({"agent": lambda: serve_agent.build_agent(token_delay=0.0, step_delay=0.0)}, auth=Auth(login))
     async with serve(app) as url, async_playwright() as pw, httpx.AsyncClient(base_url=url) as http:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        browser = await _launch(pw)
         try:
             context = await browser.new_context()
             await context.add_cookies([{"name": "session", "value": "s-alice", "url": url}])
             page = await context.new_page()
-            await page.goto(url + "/")
-            await page.wait_for_selector("body[data-ready=true]")
-            await page.check("#approve")
-            await page.fill("#question", "What are streams?")
-            await page.click("#ask")
+            await _open(page, url)
+            await _ask(page, "What are streams?", approve=True)
             card = page.locator(".question")
             await card.locator("button.approve").wait_for()
             await card.locator("button.approve").click()  # a resume, as alice

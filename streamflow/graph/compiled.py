@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from anyio import CancelScope
-
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
 from ..checkpoint.base import BaseCheckpointSaver
 from ..errors import InvalidArgumentError
@@ -21,12 +19,12 @@ from ..modes import ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..runnables.base import Runnable
 from ..runnables.context import StepContext
+from ..runnables.run_view import LOOKAHEAD, view_items
 from ..views import View
 from .cancellation import SyncRunner
 from .context import TaskContext, current_task
 from .invoke_result import _Collector, _output_only, _with_interrupts
 from .nested import (
-    LOOKAHEAD,
     _execute_nested,
     _flatten,
     _nested_batches,
@@ -432,7 +430,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         )
         return lambda run: run.view(spec, buffer_size=buffer_size, overflow="block")
 
-    async def _drive(
+    def _drive(
         self,
         input: Any,
         config: Mapping[str, Any] | None,
@@ -442,27 +440,18 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         context: Any,
         inherited: Any,
     ) -> AsyncGenerator[Any, None]:
-        """Start a run with ``context`` (or ``inherited``), attach ``open_view(run)`` and yield its items (with
-        ``batch_size`` > 0, lists of up to that many); then raise what the run raised. Leaving early cancels the
-        run and waits for it."""
-        run = Run(self, input, config, replay_size=0, context=coerce_context(self.context_schema, context, inherited))
-        run.context.sync_runner = sync_runner
-        try:
-            async with open_view(run) as view:
-                if batch_size:
-                    while batch := await view.next_batch(batch_size):
-                        yield batch
-                else:
-                    # Taking what is ready in small batches spares a view step per chunk; the run may run
-                    # ahead of the caller by at most LOOKAHEAD chunks more than the view's buffer.
-                    while batch := await view.next_batch(LOOKAHEAD):
-                        for item in batch:
-                            yield item
-            await run.result()
-        finally:
-            if not run.done:
-                with CancelScope(shield=True):
-                    await run.aclose()
+        """Start a run with ``context`` (or ``inherited``) when the first item is asked for, attach
+        ``open_view(run)`` and yield its items (with ``batch_size`` > 0, lists of up to that many); then raise
+        what the run raised. Leaving early cancels the run and waits for it
+        (:func:`~streamflow.runnables.run_view.view_items`)."""
+
+        def start() -> Run:
+            run_context = coerce_context(self.context_schema, context, inherited)
+            run = Run(self, input, config, replay_size=0, context=run_context)
+            run.context.sync_runner = sync_runner
+            return run
+
+        return view_items(start, open_view, batch_size)
 
     async def _final_state(self, input: Any, config: Mapping[str, Any] | None, context: Any, inherited: Any) -> Any:
         """Run the graph with ``context`` (or ``inherited``) and return its final state."""

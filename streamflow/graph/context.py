@@ -20,7 +20,7 @@ import attrs
 
 from ..channel import Channel
 from ..errors import ChannelClosedError, InvalidArgumentError, NotInRunError, TaskCancelledError
-from ..events import CustomData, CustomEvent, Event
+from ..events import CustomData, CustomEvent, Event, RunCancelled, RunFailed, RunFinished, error_type_name
 from ..metadata import checkpoint_ns, node_metadata
 from .cancellation import AbandonedCall, CancelFlag, Running, SyncRunner
 
@@ -123,6 +123,20 @@ class RunContext:
         finally:
             for flag in flags:
                 flag.untrack(future)
+
+    def close_finished(self, output: Any) -> None:
+        """End the run's channel with ``RunFinished`` carrying ``output``."""
+        self.channel.close(RunFinished(tags=self.tags, output=output))
+
+    def close_failed(self, error: BaseException) -> str:
+        """End the run's channel with ``RunFailed`` naming ``error``; return the reason for :meth:`end`."""
+        self.channel.close(RunFailed(tags=self.tags, error_type=error_type_name(error), error_message=str(error)))
+        return f"run {self.run_id} failed with {error!r}"
+
+    def close_cancelled(self) -> str:
+        """End the run's channel with ``RunCancelled``; return the reason for :meth:`end`."""
+        self.channel.close(RunCancelled(tags=self.tags, reason="the run was cancelled"))
+        return f"run {self.run_id} was cancelled"
 
     def end(self, reason: str | None) -> None:
         """The run ended: set its flag with ``reason`` (None when it finished) and cancel the

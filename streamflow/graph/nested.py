@@ -20,17 +20,14 @@ from anyio import CancelScope
 from ..errors import TaskCancelledError
 from ..events import CustomData, Event
 from ..modes import Projection, Shaper, ViewSpec
+from ..runnables.run_view import LOOKAHEAD
 from ..views import View
 from .context import RunContext, TaskContext, _current
 from .pregel import execute
 from .run import parse_config
 from .specs import GraphSpec
 
-__all__ = ["LOOKAHEAD"]
-
-LOOKAHEAD = 64
-"""Chunks ``astream()`` takes from its view at once (the run may run this far ahead of the caller, beyond the
-view's buffer)."""
+__all__: list[str] = []
 
 
 def _parent_on_loop() -> TaskContext | None:

@@ -15,7 +15,7 @@ import structlog
 from ..channel import DEFAULT_BUFFER_SIZE, Channel, OverflowPolicy, Subscription
 from ..errors import InvalidArgumentError, RunCancelledError
 from ..event_stream import EventStreamSpec
-from ..events import Event, RunCancelled, RunFailed, RunFinished, RunStarted, error_type_name
+from ..events import Event, RunStarted
 from ..filters import EventFilter, Predicate
 from ..metadata import run_metadata
 from ..modes import ViewSpec
@@ -142,21 +142,18 @@ class Run:
         except asyncio.CancelledError:
             failure = self._fail_with
             if failure is None:
-                ended = f"run {self.run_id} was cancelled"
-                channel.close(RunCancelled(tags=ctx.tags, reason="the run was cancelled"))
+                ended = ctx.close_cancelled()
                 raise
             self._error = failure
-            ended = f"run {self.run_id} failed with {failure!r}"
-            channel.close(RunFailed(tags=ctx.tags, error_type=error_type_name(failure), error_message=str(failure)))
+            ended = ctx.close_failed(failure)
         except BaseException as exc:
             self._error = exc
-            ended = f"run {self.run_id} failed with {exc!r}"
-            channel.close(RunFailed(tags=ctx.tags, error_type=error_type_name(exc), error_message=str(exc)))
+            ended = ctx.close_failed(exc)
             if not isinstance(exc, Exception):
                 raise
         else:
             self._output = output
-            channel.close(RunFinished(tags=ctx.tags, output=output))
+            ctx.close_finished(output)
         finally:
             self._end(ended)
 

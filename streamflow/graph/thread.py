@@ -258,15 +258,7 @@ class Thread:
                 changed[key] = None
         if self.exit_only:
             return self._keep(checkpoint_id, source, step, channel_values, changed, wrote)
-        checkpoint = Checkpoint(
-            v=4,
-            id=checkpoint_id,
-            ts="",
-            channel_values=channel_values,
-            channel_versions={},
-            versions_seen=self.seen(step, wrote),
-            updated_channels=[k for k in changed if k in channel_values] or None,
-        )
+        checkpoint = self._checkpoint(checkpoint_id, step, channel_values, changed, wrote)
         metadata: dict[str, Any] = {"source": source, "step": step, "parents": dict(self.parents)}
         parent = None if self.persisted is None else dict(self.persisted)
         address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
@@ -283,6 +275,26 @@ class Thread:
         self.saved = CheckpointTuple(dict(config), checkpoint, metadata, parent, [])  # type: ignore[arg-type]
         return dict(config), metadata, parent
 
+    def _checkpoint(
+        self,
+        checkpoint_id: str,
+        step: int,
+        channel_values: dict[str, Any],
+        changed: Iterable[str],
+        wrote: Iterable[str],
+    ) -> Checkpoint:
+        """A new checkpoint of ``channel_values`` (its versions and time are filled in when it is saved);
+        ``changed`` names the channels the step updated, ``wrote`` the nodes whose writes made it."""
+        return Checkpoint(
+            v=4,
+            id=checkpoint_id,
+            ts="",
+            channel_values=channel_values,
+            channel_versions={},
+            versions_seen=self.seen(step, wrote),
+            updated_channels=[k for k in changed if k in channel_values] or None,
+        )
+
     def _keep(
         self,
         checkpoint_id: str,
@@ -296,15 +308,7 @@ class Thread:
         ends (see :meth:`flush`), which adds what only a saved checkpoint needs then: its channel versions,
         its time and the run's metadata."""
         self.bumps.update(changed)
-        checkpoint = Checkpoint(
-            v=4,
-            id=checkpoint_id,
-            ts="",
-            channel_values=channel_values,
-            channel_versions={},
-            versions_seen=self.seen(step, wrote),
-            updated_channels=[k for k in changed if k in channel_values] or None,
-        )
+        checkpoint = self._checkpoint(checkpoint_id, step, channel_values, changed, wrote)
         metadata: dict[str, Any] = {"source": source, "step": step, "parents": self.parents}
         self.deferred = (checkpoint, metadata)
         if self.deferred_writes:

@@ -365,19 +365,9 @@ class RunnableLambda(Runnable[Input, Output]):
         fn: Any = self._target
         args = self._args(ctx, kwargs)
         if self._agen:
-            gen = fn(input, **args)
-            try:
-                while True:
-                    token = _current.set(ctx)
-                    try:
-                        item = await anext(gen, END)
-                    finally:
-                        _current.reset(token)
-                    if item is END:
-                        return
+            async with closing(_items_as(ctx, fn(input, **args))) as outs:
+                async for item in outs:
                     yield item
-            finally:
-                await gen.aclose()
         elif self._gen:
             # sync code in a worker thread sees this call as its task (custom events, stream writer)
             gen = fn(input, **args)  # runs no code of the function yet
@@ -469,19 +459,9 @@ class RunnableGenerator(Runnable[Input, Output]):
     async def _atransform(self, chunks: AsyncIterator[Input], ctx: StepContext, **kwargs: Any) -> AsyncIterator[Output]:
         fn: Any = self._target
         if self._agen:
-            gen = fn(chunks, **kwargs)
-            try:
-                while True:
-                    token = _current.set(ctx)
-                    try:
-                        item = await anext(gen, END)
-                    finally:
-                        _current.reset(token)
-                    if item is END:
-                        return
+            async with closing(_items_as(ctx, fn(chunks, **kwargs))) as outs:
+                async for item in outs:
                     yield item
-            finally:
-                await gen.aclose()
         else:
             items = [chunk async for chunk in chunks]
             sync_gen = iter(fn(iter(items), **kwargs))
@@ -493,6 +473,23 @@ class RunnableGenerator(Runnable[Input, Output]):
 
     def __repr__(self) -> str:
         return f"RunnableGenerator({self.get_name()})"
+
+
+async def _items_as(ctx: StepContext, gen: Any) -> AsyncIterator[Any]:
+    """The items of the async generator ``gen`` (a user's function's), each step of it run with ``ctx`` as the
+    current task (its custom events, stream writer); leaving early, or its end, closes it."""
+    try:
+        while True:
+            token = _current.set(ctx)
+            try:
+                item = await anext(gen, END)
+            finally:
+                _current.reset(token)
+            if item is END:
+                return
+            yield item
+    finally:
+        await gen.aclose()
 
 
 # -- parallel ----------------------------------------------------------------------------------------

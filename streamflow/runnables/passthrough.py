@@ -11,7 +11,7 @@ from .. import workers
 from ..graph.context import _current
 from .base import Runnable, RunnableAssign, RunnableParallel
 from .context import StepContext
-from .utils import END
+from .utils import END, add_chunk
 
 __all__ = ["RunnablePassthrough"]
 
@@ -71,12 +71,6 @@ class RunnablePassthrough(Runnable[Any, Any]):
         final: Any = END
         async for chunk in chunks:
             yield chunk
-            if final is END:
-                final = chunk
-            else:
-                try:
-                    final = final + chunk
-                except TypeError:
-                    final = chunk
+            final = add_chunk(final, chunk)
         if final is not END:
             await self._side_effect(final, ctx)

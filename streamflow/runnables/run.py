@@ -18,12 +18,11 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar, Final, Protocol
 
 import anyio
-from anyio import CancelScope
 
 from ..channel import DEFAULT_BUFFER_SIZE, Channel, Subscription
-from ..errors import InvalidArgumentError, RunCancelledError
+from ..errors import RunCancelledError
 from ..event_stream import EventStreamSpec
-from ..events import Event, RunCancelled, RunChunk, RunFailed, RunFinished, RunStarted, error_type_name
+from ..events import Event, RunChunk, RunStarted
 from ..graph.cancellation import NEVER_CANCELLED
 from ..graph.context import RunContext, Writer
 from ..metadata import run_metadata
@@ -31,6 +30,7 @@ from ..modes import Projection, Shaper
 from ..views import View, ViewShape
 from .config import check_config
 from .context import Accumulator, StepContext
+from .run_view import view_items
 from .utils import closing
 
 
@@ -54,9 +54,6 @@ __all__ = ["OUTPUT_CHUNKS", "OutputChunks", "RunTarget", "RunnableRun", "drive"]
 
 OWN_EVENTS: Final = frozenset({"chat_model"})
 """Run types whose call publishes events of its own (a chat model's): the run's root call has no parent."""
-
-LOOKAHEAD: Final = 64
-"""Chunks taken from a view in one step at most (see :meth:`View.next_batch`)."""
 
 
 class OutputChunks:
@@ -188,18 +185,16 @@ class RunnableRun:
             else:
                 output = await runnable._invoke_body(self._input, self.root, **self._kwargs)
         except asyncio.CancelledError:
-            reason = f"run {self.run_id} was cancelled"
-            channel.close(RunCancelled(tags=ctx.tags, reason="the run was cancelled"))
+            reason = ctx.close_cancelled()
             raise
         except BaseException as exc:
             self._error = exc
-            reason = f"run {self.run_id} failed with {exc!r}"
-            channel.close(RunFailed(tags=ctx.tags, error_type=error_type_name(exc), error_message=str(exc)))
+            reason = ctx.close_failed(exc)
             if not isinstance(exc, Exception):
                 raise
         else:
             self._output = output
-            channel.close(RunFinished(tags=ctx.tags, output=output))
+            ctx.close_finished(output)
         finally:
             ctx.end(reason)
 
@@ -251,7 +246,7 @@ class RunnableRun:
             await asyncio.wait([self._task])
 
 
-async def drive(
+def drive(
     runnable: RunTarget,
     chunks: AsyncIterator[Any],
     input: Any,
@@ -261,23 +256,12 @@ async def drive(
     kwargs: Mapping[str, Any] | None = None,
     batch_size: int = 0,
 ) -> AsyncGenerator[Any, None]:
-    """Start a streaming run of ``runnable`` on ``chunks`` (``input`` is what its ``RunStarted`` shows), attach
-    ``open_view(run)`` and yield its items (lists of up to ``batch_size`` items when it is > 0); then raise
-    what the run raised. Leaving early cancels the run and waits for it."""
-    if batch_size < 0:
-        raise InvalidArgumentError(f"batch_size must be >= 0, got {batch_size!r}")
-    run = RunnableRun(runnable, input, config, stream=True, chunks=chunks, kwargs=kwargs)
-    try:
-        async with open_view(run) as view:
-            if batch_size:
-                while batch := await view.next_batch(batch_size):
-                    yield batch
-            else:
-                while batch := await view.next_batch(LOOKAHEAD):
-                    for item in batch:
-                        yield item
-        await run.result()
-    finally:
-        if not run.done:
-            with CancelScope(shield=True):
-                await run.aclose()
+    """Start a streaming run of ``runnable`` on ``chunks`` (``input`` is what its ``RunStarted`` shows) when the
+    first item is asked for, attach ``open_view(run)`` and yield its items (lists of up to ``batch_size`` items
+    when it is > 0); then raise what the run raised. Leaving early cancels the run and waits for it
+    (:func:`~streamflow.runnables.run_view.view_items`)."""
+
+    def start() -> RunnableRun:
+        return RunnableRun(runnable, input, config, stream=True, chunks=chunks, kwargs=kwargs)
+
+    return view_items(start, open_view, batch_size)

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["END", "AddableDict", "Tee", "all_or_none", "closing", "gather", "merge_streams", "one"]
+__all__ = ["END", "AddableDict", "add_chunk", "Tee", "all_or_none", "closing", "gather", "merge_streams", "one"]
 
 END: Any = object()
 
@@ -16,17 +16,22 @@ async def one(value: Any) -> AsyncIterator[Any]:
     yield value
 
 
+def add_chunk(total: Any, chunk: Any) -> Any:
+    """``total + chunk``, as LangChain adds input chunks up: ``chunk`` alone when ``total`` is ``END`` (no chunk
+    yet) or the two cannot be added (``+`` raises TypeError)."""
+    if total is END:
+        return chunk
+    try:
+        return total + chunk
+    except TypeError:
+        return chunk
+
+
 async def gather(chunks: AsyncIterator[Any]) -> Any:
     """The input chunks added up with ``+`` (LangChain's default ``atransform``); ``END`` for none."""
     final: Any = END
     async for chunk in chunks:
-        if final is END:
-            final = chunk
-        else:
-            try:
-                final = final + chunk
-            except TypeError:
-                final = chunk
+        final = add_chunk(final, chunk)
     return final
 
 

@@ -185,25 +185,24 @@ def _error(status: int, error: str, message: str) -> JSONResponse:
     return JSONResponse({"status": status, "error": error, "message": message}, status_code=status)
 
 
+_STATUSES: tuple[tuple[tuple[type[Exception], ...], int], ...] = (
+    ((UnknownGraphError, UnknownRunError, UnknownThreadError, UnknownCheckpointError), 404),
+    ((ThreadConflictError,), 409),
+    ((UnknownStreamModeError,), 400),
+    ((RegistryFullError,), 503),
+    ((TooManyRunsError,), 429),
+    ((RequestTooLargeError,), 413),
+    ((NotAuthenticatedError,), 401),
+    ((NotAuthorizedError,), 403),
+    ((InvalidArgumentError,), 422),
+)
+"""The HTTP status of each error type, the first row that matches winning (a subclass before its base)."""
+
+
 def _status_of(exc: Exception) -> int:
-    if isinstance(exc, (UnknownGraphError, UnknownRunError, UnknownThreadError, UnknownCheckpointError)):
-        return 404
-    if isinstance(exc, ThreadConflictError):
-        return 409
-    if isinstance(exc, UnknownStreamModeError):
-        return 400
-    if isinstance(exc, RegistryFullError):
-        return 503
-    if isinstance(exc, TooManyRunsError):
-        return 429
-    if isinstance(exc, RequestTooLargeError):
-        return 413
-    if isinstance(exc, NotAuthenticatedError):
-        return 401
-    if isinstance(exc, NotAuthorizedError):
-        return 403
-    if isinstance(exc, InvalidArgumentError):
-        return 422
+    for types, status in _STATUSES:
+        if isinstance(exc, types):
+            return status
     return 500
 
 

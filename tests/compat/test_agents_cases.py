@@ -20,10 +20,7 @@ from typing import Any
 import pytest
 
 from .conftest import Lib, load, normalise, reference
-
-Turn = tuple[str | None, list[dict[str, Any]]]
-"""One answer of the scripted model: its text (None: the contents of its input messages joined by ``|``)
-and its tool calls."""
+from .scripted import Turn, call, scripted_model
 
 
 def agents(lib: Lib) -> Any:
@@ -49,61 +46,27 @@ def both() -> list[Lib]:
     return [reference(), load("streamflow")]
 
 
-def call(name: str, args: dict[str, Any], call_id: str) -> dict[str, Any]:
-    return {"name": name, "args": args, "id": call_id, "type": "tool_call"}
-
-
 def scripted(lib: Lib, turns: list[Turn]) -> Any:
-    """A chat model of ``lib`` answering with ``turns`` in turn: text in whitespace-split tokens, then each
-    tool call's arguments as JSON in pieces of 4 characters; ``bind_tools`` returns the model."""
-    count = [0]
+    """A chat model of ``lib`` answering with ``turns`` in turn (a text of None: the contents of its input
+    messages joined by ``|``): text in whitespace-split tokens, then each tool call's arguments as JSON in
+    pieces of 4 characters; ``bind_tools`` returns the model."""
+    return scripted_model(lib, turns, _tokens, joiner="|")
 
-    def answer(messages: list[Any]) -> tuple[str, list[dict[str, Any]]]:
-        text, calls = turns[count[0] % len(turns)]
-        count[0] += 1
-        return ("|".join(str(m.content) for m in messages) if text is None else text), calls
 
-    def chunks(messages: list[Any]) -> Iterator[Any]:
-        text, calls = answer(messages)
-        for part in [p for p in re.split(r"(\s)", text) if p]:
-            yield lib.AIMessageChunk(content=part)
-        for index, c in enumerate(calls):
-            args = json.dumps(c["args"])
-            for n, start in enumerate(range(0, len(args), 4)):
-                first = n == 0
-                piece = {
-                    "name": c["name"] if first else None,
-                    "args": args[start : start + 4],
-                    "id": c["id"] if first else None,
-                    "index": index,
-                }
-                yield lib.AIMessageChunk(content="", tool_call_chunks=[piece])
-
-    class Scripted(lib.BaseChatModel):  # type: ignore[name-defined,misc]
-        @property
-        def _llm_type(self) -> str:
-            return "scripted"
-
-        def _generate(self, messages: list[Any], stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
-            from langchain_core.outputs import ChatGeneration, ChatResult
-
-            text, calls = answer(messages)
-            return ChatResult(generations=[ChatGeneration(message=lib.AIMessage(content=text, tool_calls=calls))])
-
-        def _stream(self, messages: list[Any], stop: Any = None, run_manager: Any = None, **kw: Any) -> Iterator[Any]:
-            from langchain_core.outputs import ChatGenerationChunk
-
-            for chunk in chunks(messages):
-                yield ChatGenerationChunk(message=chunk)
-
-        async def _astream_chunks(self, messages: list[Any]) -> Any:
-            for chunk in chunks(messages):
-                yield chunk
-
-        def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
-            return self
-
-    return Scripted()
+def _tokens(lib: Lib, text: str, calls: list[dict[str, Any]]) -> Iterator[Any]:
+    for part in [p for p in re.split(r"(\s)", text) if p]:
+        yield lib.AIMessageChunk(content=part)
+    for index, c in enumerate(calls):
+        args = json.dumps(c["args"])
+        for n, start in enumerate(range(0, len(args), 4)):
+            first = n == 0
+            piece = {
+                "name": c["name"] if first else None,
+                "args": args[start : start + 4],
+                "id": c["id"] if first else None,
+                "index": index,
+            }
+            yield lib.AIMessageChunk(content="", tool_call_chunks=[piece])
 
 
 def get_weather(city: str) -> str:

@@ -11,64 +11,26 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import pytest
 
 from .conftest import Lib, normalise, reference
-
-Turn = tuple[str | None, list[dict[str, Any]]]
-"""One answer of the scripted model: its text (None: the contents of the messages it got, joined by
-``-``) and its tool calls."""
+from .scripted import Turn, call, scripted_model
 
 
-def call(name: str, args: dict[str, Any], call_id: str) -> dict[str, Any]:
-    return {"name": name, "args": args, "id": call_id, "type": "tool_call"}
+def scripted(lib: Lib, turns: list[Turn]) -> Any:
+    """A chat model of ``lib`` that answers with ``turns`` in turn (cycling; a text of None: the contents of
+    the messages it got, joined by ``-``), streamed as one chunk, and whose ``bind_tools`` returns itself."""
+    return scripted_model(lib, turns, _one_chunk, joiner="-")
 
 
-def scripted_model(lib: Lib, turns: list[Turn]) -> Any:
-    """A chat model of ``lib`` that answers with ``turns`` in turn (cycling), streamed as one chunk, and
-    whose ``bind_tools`` returns itself."""
-    count = [0]
-
-    def answer(messages: list[Any]) -> tuple[str, list[dict[str, Any]]]:
-        text, calls = turns[count[0] % len(turns)]
-        count[0] += 1
-        return ("-".join(str(m.content) for m in messages) if text is None else text), calls
-
-    def chunk(messages: list[Any]) -> Any:
-        text, calls = answer(messages)
-        pieces = [
-            {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i} for i, c in enumerate(calls)
-        ]
-        return lib.AIMessageChunk(content=text, tool_call_chunks=pieces)
-
-    class Scripted(lib.BaseChatModel):  # type: ignore[name-defined,misc]
-        # LangChain's hooks
-        @property
-        def _llm_type(self) -> str:
-            return "scripted"
-
-        def _generate(self, messages: list[Any], stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
-            from langchain_core.outputs import ChatGeneration, ChatResult
-
-            text, calls = answer(messages)
-            return ChatResult(generations=[ChatGeneration(message=lib.AIMessage(content=text, tool_calls=calls))])
-
-        def _stream(self, messages: list[Any], stop: Any = None, run_manager: Any = None, **kw: Any) -> Iterator[Any]:
-            from langchain_core.outputs import ChatGenerationChunk
-
-            yield ChatGenerationChunk(message=chunk(messages))
-
-        # streamflow's hook
-        async def _astream_chunks(self, messages: list[Any]) -> Any:
-            yield chunk(messages)
-
-        def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
-            return self
-
-    return Scripted()
+def _one_chunk(lib: Lib, text: str, calls: list[dict[str, Any]]) -> list[Any]:
+    pieces = [
+        {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i} for i, c in enumerate(calls)
+    ]
+    return [lib.AIMessageChunk(content=text, tool_call_chunks=pieces)]
 
 
 def add(a: int, b: int) -> int:
@@ -401,8 +363,8 @@ def build_agent(lib: Lib, turns: list[Turn], tool_names: tuple[str, ...], kwargs
     tools = [tools_for(lib)[n] for n in tool_names]
     resolved = {k: v(lib) if callable(v) and k == "prompt" else v for k, v in kwargs.items()}
     if "tools" in resolved:
-        return react(lib, scripted_model(lib, turns), lib.ToolNode(tools, **resolved.pop("tools")), **resolved)
-    return react(lib, scripted_model(lib, turns), tools, **resolved)
+        return react(lib, scripted(lib, turns), lib.ToolNode(tools, **resolved.pop("tools")), **resolved)
+    return react(lib, scripted(lib, turns), tools, **resolved)
 
 
 def agent_params() -> list[Any]:
@@ -481,7 +443,7 @@ def test_agent_invoke_and_graph_name(lib: Lib) -> None:
 
 
 def agent_errors(lib: Lib) -> dict[str, Callable[[], Any]]:
-    model = scripted_model(lib, TWO_CALLS)
+    model = scripted(lib, TWO_CALLS)
     unanswered = {"messages": [lib.HumanMessage("hi"), lib.AIMessage("", tool_calls=[call("add", {}, "c9")])]}
     return {
         "unknown version": lambda: react(lib, model, [], version="v3"),
