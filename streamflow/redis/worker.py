@@ -56,7 +56,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from ..catalog import GraphCatalog, GraphSource
 from ..checkpoint.base import BaseCheckpointSaver
 from ..errors import InvalidArgumentError, LeaseLostError
-from ..events import Event, RunCancelled, RunFailed, RunTakenOver, error_type_name
+from ..events import CheckpointSaved, Event, RunCancelled, RunFailed, RunTakenOver, error_type_name
 from ..graph import Run
 from .checks import check_not_negative, check_positive
 from .codec import decode_event, encode_event
@@ -290,9 +290,6 @@ class RedisWorker(RedisClientUser):
         graph = self.graphs.check_input(job.graph, input)
         assert graph is not None  # a worker is given the graphs themselves
         config = {**job.config, "run_id": job.run_id}
-        if taken_over is not None:  # go on from the thread's last checkpoint, not the one the run began at
-            configurable = {k: v for k, v in dict(config.get("configurable") or {}).items() if k != "checkpoint_id"}
-            config["configurable"] = configurable
         return graph.start(input, config, replay_size=self.replay_size, taken_over=taken_over)
 
     async def _execute(self, job: Job, slots: anyio.Semaphore) -> None:
@@ -379,11 +376,18 @@ class RedisWorker(RedisClientUser):
                 "(a run resumes from its thread's last checkpoint in a saver the workers share; compile the "
                 "graph with one, e.g. PostgreSQL, and pass config={'configurable': {'thread_id': ...}})"
             )
-        latest = await _last_checkpoint(saver, job.config)
-        if latest is None or latest[0] == base:  # the run saved nothing: start it again from its input
+        recorded = await self._recorded_checkpoints(job.run_id)
+        resume_from = await _resume_point(saver, str(thread_id), base, recorded)
+        config = dict(job.config)
+        configurable = {k: v for k, v in dict(config.get("configurable") or {}).items() if k != "checkpoint_id"}
+        if resume_from is not None:  # go on after that checkpoint
+            (checkpoint_id, step), input = resume_from, None
+            configurable["checkpoint_id"] = checkpoint_id
+        else:  # the run saved nothing: start it again from its input, after the checkpoint it began at
             checkpoint_id, step, input = None, None, job.input
-        else:
-            (checkpoint_id, step), input = latest, None
+            if base is not None:
+                configurable["checkpoint_id"] = base
+        job = attrs.evolve(job, config={**config, "configurable": configurable})
         taken = RunTakenOver(
             name=job.graph,
             previous_seq=last_seq,
@@ -401,6 +405,23 @@ class RedisWorker(RedisClientUser):
             attempt=attempt,
         )
         return self._start(job, input, taken)
+
+    async def _recorded_checkpoints(self, run_id: str) -> set[str]:
+        """The ids of the root graph's checkpoints whose ``CheckpointSaved`` event the run's stream holds: those
+        its viewers know were saved."""
+        found: set[str] = set()
+        start = "-"
+        while True:
+            page: Any = await self._client.xrange(self.keys.stream(run_id), start, "+", count=512)
+            for _, fields in page:
+                event = decode_event(fields[b"e"])
+                if isinstance(event, CheckpointSaved) and not event.ns:
+                    checkpoint_id = dict(dict(event.config or {}).get("configurable") or {}).get("checkpoint_id")
+                    if checkpoint_id:
+                        found.add(str(checkpoint_id))
+            if len(page) < 512:
+                return found
+            start = f"({page[-1][0].decode()}"
 
     async def _follow(self, job: Job, run: Run, lease: RunLease) -> None:
         sink = RedisSink(run, self._client, prefix=self.keys.prefix, fence=lease, **self._sink_options)
@@ -492,3 +513,22 @@ async def _last_checkpoint(saver: Any, config: Mapping[str, Any]) -> tuple[str, 
         return None
     step = found.metadata.get("step") if found.metadata else None
     return str(found.checkpoint["id"]), step if isinstance(step, int) else None
+
+
+async def _resume_point(
+    saver: BaseCheckpointSaver[Any], thread_id: str, base: str | None, recorded: set[str]
+) -> tuple[str, int | None] | None:
+    """Where a run taken over goes on: ``(checkpoint_id, step)`` of the newest checkpoint the run saved on the
+    thread whose ``CheckpointSaved`` event reached its stream (so its viewers saw every step before it), else
+    the run's first checkpoint; None when the run saved none (the thread's newest is still ``base``)."""
+    mine: list[tuple[str, int | None]] = []
+    async for found in saver.alist({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}):
+        checkpoint_id = str(found.checkpoint["id"])
+        if checkpoint_id == base:
+            break
+        step = found.metadata.get("step") if found.metadata else None
+        mine.append((checkpoint_id, step if isinstance(step, int) else None))
+    for point in mine:  # newest first
+        if point[0] in recorded:
+            return point
+    return mine[-1] if mine else None

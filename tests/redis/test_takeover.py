@@ -20,13 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 import redis.asyncio
+from httpx_sse import aconnect_sse
 
 from streamflow.errors import LeaseLostError
 from streamflow.events import CustomData, Event, RunFailed, RunFinished, RunStarted, RunTakenOver
-from streamflow.redis import RedisKeys, RedisRunDirectory, RemoteRun, RunQueue
+from streamflow.redis import RedisKeys, RedisRunDirectory, RemoteRun, RunQueue, decode_event
 from streamflow.redis.lease import RunLease
+from streamflow.server import RedisRunSource, create_app
+from tests.redis.conftest import client, wait_until
+from tests.server_support import Message, read_stream, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -130,6 +135,19 @@ async def all_events(redis_url: str, prefix: str, run_id: str) -> list[Event]:
         return [e async for e in sub if isinstance(e, Event)]
 
 
+async def until_in_s3(redis_url: str, prefix: str, run_id: str) -> None:
+    """Wait until the run's stream holds node s3's progress item: the worker blocks in s3, and every event
+    before it (s2's checkpoint included) is in Redis."""
+
+    def in_s3() -> bool:
+        with client() as c:
+            entries: Any = c.xrange(RedisKeys(prefix).stream(run_id), "-", "+")
+        events = [decode_event(fields[b"e"]) for _, fields in entries]
+        return any(isinstance(e, CustomData) and e.data == {"node": "s3"} for e in events)
+
+    await anyio.to_thread.run_sync(wait_until, in_s3, "s3 is in the stream", 60.0)
+
+
 def submit_steps(queue: RunQueue, graph: str = "steps") -> Any:
     return queue.submit(graph, {"done": []}, {"configurable": {"thread_id": f"t-{uuid.uuid4().hex[:8]}"}})
 
@@ -203,6 +221,7 @@ async def test_two_workers_racing_for_one_expired_lease_leave_one_winner(
     dying = start_peer("dying", "stuck")
     run_id = await submit_steps(queue)
     assert dying.line() == "stuck"
+    await until_in_s3(redis_url, prefix, run_id)
     dying.kill()
     start_peer("left", "ok")
     start_peer("right", "ok")
@@ -221,6 +240,7 @@ async def test_a_run_without_a_checkpointer_that_lost_its_worker_fails_with_a_cl
     dying = start_peer("dying", "stuck")
     run_id = await submit_steps(queue, "plain")
     assert dying.line() == "stuck"
+    await until_in_s3(redis_url, prefix, run_id)
     dying.kill()
     start_peer("heir", "ok")
     events = await all_events(redis_url, prefix, run_id)
@@ -272,3 +292,58 @@ async def test_racing_acquisitions_of_one_lease_have_one_winner(redis_url: str, 
         assert sorted(won, key=lambda v: v or 0) == [None] * 7 + [1]
     finally:
         await client.aclose()
+
+
+async def read_until(web: httpx.AsyncClient, url: str, until: Callable[[Message], bool], params: Any) -> list[Message]:
+    """Read SSE messages until one satisfies ``until`` (it included), then disconnect."""
+    out: list[Message] = []
+    async with aconnect_sse(web, "GET", url, params=params) as source:
+        async for sse in source.aiter_sse():
+            out.append(Message(sse.event, sse.id, sse.json()))
+            if until(out[-1]):
+                return out
+    return out
+
+
+async def test_an_sse_client_of_the_web_process_follows_the_run_across_the_takeover(
+    redis_url: str, prefix: str, start_peer: Callable[[str, str], Peer]
+) -> None:
+    dying = start_peer("dying", "stuck")
+    source = RedisRunSource(redis_url, ["steps"], prefix=prefix, stall_timeout=30, queue_timeout=30)
+    async with source, serve(create_app(source)) as url, httpx.AsyncClient(base_url=url, timeout=60) as web:
+        body = {"graph": "steps", "input": {"done": []}, "config": {"configurable": {"thread_id": "sse-thread"}}}
+        response = await web.post("/runs", json=body)
+        assert response.status_code == 201, response.text
+        run_id = response.json()["run_id"]
+        assert dying.line() == "stuck"
+        stream = f"/runs/{run_id}/stream"
+        modes = {"stream_mode": ["custom", "updates"]}
+        seen = await read_until(web, stream, lambda m: m.event == "custom" and m.data["data"] == {"node": "s3"}, modes)
+        dying.kill()
+        start_peer("heir", "ok")
+        rest = await read_stream(web, stream, params=modes, headers={"Last-Event-ID": seen[-1].id or ""})
+    messages = seen + rest[1:]  # the second connection opens with its metadata message
+    assert rest[0].event == "metadata" and rest[0].data["resumed_after"] == int(seen[-1].id or 0)
+    ids = [int(m.id) for m in messages if m.id]
+    assert ids == sorted(set(ids))  # strictly increasing: no duplicate
+    assert messages[-1].event == "end" and messages[-1].data["output"] == {"done": STEPS}
+    custom = [m.data["data"]["node"] for m in messages if m.event == "custom"]
+    assert custom == ["s1", "s2", "s3", "s3", "s4"]  # s3 ran on both workers: it came after the last checkpoint
+    updates = [next(iter(m.data["data"])) for m in messages if m.event == "updates"]
+    assert updates == STEPS
+
+
+async def test_a_run_executed_max_attempts_times_is_failed_not_taken_over_again(
+    redis_url: str, prefix: str, queue: RunQueue, start_peer: Callable[[str, str], Peer]
+) -> None:
+    run_id = await submit_steps(queue)
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        await client.hset(RedisKeys(prefix).job(run_id), "attempts", 3)  # three workers took it already
+    finally:
+        await client.aclose()
+    start_peer("fourth", "ok")
+    events = await all_events(redis_url, prefix, run_id)
+    assert len(events) == 1 and isinstance(events[0], RunFailed)
+    assert "max_attempts=3" in events[0].error_message
+    assert await executed(redis_url, prefix) == []
