@@ -188,8 +188,9 @@ class RunTakenOver(Event):
     events go on after ``previous_seq``, the last one the stopped worker wrote. It opens the events the new
     worker writes, in place of a second :class:`RunStarted`.
 
-    The new worker resumes from the thread's last checkpoint that the run saved: the supersteps after
-    ``checkpoint_step`` run again (all of them when ``checkpoint_id`` is None, from the run's input).
+    The new worker resumes from the newest checkpoint the run saved whose ``CheckpointSaved`` event reached
+    the stream: the supersteps after ``checkpoint_step`` run again (all of them when ``checkpoint_id`` is
+    None: the run starts again from its input).
     """
 
     name: str = ""

@@ -30,7 +30,9 @@ Every key of a run sits under one prefix (``"streamflow"`` by default):
 :class:`RedisRunDirectory` reads an entry and its stream's bounds into a :class:`~streamflow.run_info.RunInfo`
 (one round trip); :func:`record_queued`, :func:`record_started` and :func:`record_ended` queue the commands
 that write it. The stream and the hash expire ``ttl`` seconds after the run ends (set by the sink). A queued run's hash
-(status ``queued``, written when it is submitted) lives until a worker starts the run, or ``ttl`` seconds.
+(status ``queued``, written when it is submitted) lives until a worker starts the run, or ``ttl`` seconds;
+the records of a run a worker executes expire ``ttl`` seconds after the worker last renewed its lease
+(:mod:`streamflow.redis.lease`), so a run whose worker died leaves none behind for ever.
 """
 
 from __future__ import annotations

@@ -26,9 +26,11 @@ import attrs
 from redis.exceptions import ResponseError
 
 from ..errors import InvalidArgumentError
+from ..events import RunCancelled
 from .checks import check_name, check_positive
-from .codec import decode_value, encode_value
-from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, record_queued
+from .codec import decode_event, decode_value, encode_event, encode_value
+from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, record_ended, record_queued, record_started, seq_of
+from .lease import RunLease
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -140,6 +142,42 @@ class RunQueue(RedisClientUser):
         pipe.set(self.keys.cancel(run_id), b"1", px=max(1, int(self.cancel_ttl * 1000)))
         pipe.publish(self.keys.cancel_channel, run_id)
         await pipe.execute()
+
+    async def end_orphaned(self, run_id: str, *, ttl: float = 3600.0) -> bool:
+        """Cancel ``run_id`` here if it is ``running`` with no worker behind it (neither a heartbeat nor a
+        worker's lease: its worker died and no worker took it over): write its ``RunCancelled`` event after its
+        last ``seq`` and its directory entry, under a lease of its own so no worker writes the run meanwhile.
+        Return whether it did; the records then expire after ``ttl`` seconds.
+
+        :raises InvalidArgumentError: for an empty ``run_id``
+        """
+        keys = self.keys
+        check_name("run_id", run_id)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hget(keys.info(run_id), "status")
+        pipe.hget(keys.info(run_id), "graph")
+        pipe.exists(keys.alive(run_id), keys.lease(run_id))
+        status, graph, living = await pipe.execute()
+        if status != b"running" or living:
+            return False
+        lease = RunLease(self._client, keys, run_id, "cancel", ttl=30.0)
+        if await lease.acquire() is None:
+            return False  # a worker is taking it over: it sees the cancel request
+        try:
+            top: Any = await self._client.xrevrange(keys.stream(run_id), "+", "-", count=1)
+            if top and decode_event(top[0][1][b"e"]).terminal:
+                return False
+            event = RunCancelled(reason="the run's worker stopped and no worker took the run over")
+            event.run_id, event.seq = run_id, (seq_of(top[0][0]) if top else 0) + 1
+            now = time.time()
+            write = self._client.pipeline(transaction=False)
+            record_started(write, keys, run_id, (graph or b"").decode(), now)
+            write.xadd(keys.stream(run_id), {"e": encode_event(event)}, id=f"{event.seq}-0")
+            record_ended(write, keys, event, now, ttl)
+            await lease.execute(write)
+            return True
+        finally:
+            await lease.release()
 
     # -- worker side ---------------------------------------------------------------------------------
 

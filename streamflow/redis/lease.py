@@ -36,6 +36,11 @@ _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   redis.call('pexpire', KEYS[1], ARGV[2])
   redis.call('zadd', KEYS[2], ARGV[3], ARGV[4])
+  if tonumber(ARGV[5]) > 0 then
+    redis.call('pexpire', KEYS[3], ARGV[5])
+    redis.call('pexpire', KEYS[4], ARGV[5])
+    redis.call('pexpire', KEYS[5], ARGV[5])
+  end
   return 1
 end
 return 0
@@ -86,9 +91,14 @@ class RunLease:
     :param run_id: the run
     :param holder: who holds it (the worker's consumer name)
     :param ttl: how long the lease lasts after its last renewal (seconds)
+    :param keep: with each renewal, let the run's directory entry, stream and job record expire that many
+        seconds later (None: leave their expiry alone): a run whose worker died and that no worker takes
+        over leaves no entry behind for ever
     """
 
-    def __init__(self, client: Redis, keys: RedisKeys, run_id: str, holder: str, ttl: float) -> None:
+    def __init__(
+        self, client: Redis, keys: RedisKeys, run_id: str, holder: str, ttl: float, *, keep: float | None = None
+    ) -> None:
         self.client = client
         self.keys = keys
         self.run_id = run_id
@@ -96,6 +106,7 @@ class RunLease:
         self.token = f"{holder}/{uuid.uuid4().hex}"
         """This acquisition's token, the lease key's value while it holds."""
         self.key = keys.lease(run_id)
+        self.keep = keep
 
     def _ms(self) -> int:
         return max(1, int(self.ttl * 1000))
@@ -114,8 +125,10 @@ class RunLease:
     async def renew(self) -> bool:
         """Extend the lease by ``ttl`` seconds from now; False when it no longer holds (then it is lost)."""
         deadline = int(time.time() * 1000) + self._ms()
-        keys = [self.key, self.keys.leases]
-        renewed = await self.client.eval(_RENEW, 2, *keys, self.token, self._ms(), deadline, self.run_id)
+        run_id = self.run_id
+        keys = [self.key, self.keys.leases, self.keys.info(run_id), self.keys.stream(run_id), self.keys.job(run_id)]
+        keep_ms = 0 if self.keep is None else max(1, int(self.keep * 1000))
+        renewed = await self.client.eval(_RENEW, 5, *keys, self.token, self._ms(), deadline, run_id, keep_ms)
         return bool(renewed)
 
     async def release(self) -> None:

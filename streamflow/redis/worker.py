@@ -20,16 +20,20 @@ stream holds one terminal event, so every viewer ends with that outcome.
   ``lease_ttl`` seconds after the last renewal. Every ``claim_interval`` seconds each worker looks for runs
   whose lease expired and takes them over. Only one worker acquires a lease (``SET NX``), and a worker that
   lost its lease can no longer write the run (its writes are fenced): two workers never execute one run.
-- A run taken over after it started resumes from its thread's last checkpoint in the graph's saver
-  (which the workers must share: PostgreSQL, say): it needs a checkpointer and a ``thread_id`` in its
-  config. Its stream goes on after the last ``seq`` the stopped worker wrote, opening with a
-  :class:`~streamflow.events.RunTakenOver` event (which checkpoint, which attempt), so viewers see one run
-  with no gap and no duplicate. The supersteps after that checkpoint run again: their nodes run at least
-  once. A run that saved no checkpoint yet starts again from its input.
+- A run taken over after it started resumes from a checkpoint of its thread in the graph's saver (which
+  the workers must share: PostgreSQL, say): it needs a checkpointer and a ``thread_id`` in its config. That
+  checkpoint is the newest one the run saved whose ``CheckpointSaved`` event reached the run's stream (so
+  viewers saw every step before it), else the run's first one; a run that saved none starts again from its
+  input (after the checkpoint it began at). Its stream goes on after the last ``seq`` the stopped worker
+  wrote, opening with a :class:`~streamflow.events.RunTakenOver` event (which checkpoint, which attempt), so
+  viewers see one run with no gap and no duplicate. The supersteps after that checkpoint run again: their
+  nodes run at least once.
 - A run that cannot be resumed (its graph has no checkpointer or its config no ``thread_id``), or that
   has been executed ``max_attempts`` times already, fails with a ``RunFailed`` event that says why.
 - A run that ended keeps no lease; a run whose worker died is taken over or failed by the next worker that
-  looks, so its directory entry does not stay ``running`` while any worker serves the prefix.
+  looks, so its directory entry does not stay ``running`` while any worker serves the prefix. With no
+  worker left, a cancel request ends it (:meth:`~streamflow.redis.RunQueue.end_orphaned`), and its records
+  expire the sink's ``ttl`` seconds after the last lease renewal.
 
 A viewer (:class:`~streamflow.redis.RemoteRun`) waits through a takeover as long as its ``stall_timeout``
 exceeds the time from the worker's death to the takeover: at most ``lease_ttl + claim_interval`` seconds.
@@ -294,7 +298,8 @@ class RedisWorker(RedisClientUser):
 
     async def _execute(self, job: Job, slots: anyio.Semaphore) -> None:
         try:
-            lease = RunLease(self._client, self.keys, job.run_id, self.consumer, self.lease_ttl)
+            keep = float(self._sink_options.get("ttl", 3600.0))
+            lease = RunLease(self._client, self.keys, job.run_id, self.consumer, self.lease_ttl, keep=keep)
             attempt = await self._retrying(lease.acquire)
             if attempt is None:  # another worker executes the run
                 if job.entry_id is not None and await self._started(job.run_id):

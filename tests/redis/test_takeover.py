@@ -26,7 +26,7 @@ import redis.asyncio
 from httpx_sse import aconnect_sse
 
 from streamflow.errors import LeaseLostError
-from streamflow.events import CustomData, Event, RunFailed, RunFinished, RunStarted, RunTakenOver
+from streamflow.events import CustomData, Event, RunCancelled, RunFailed, RunFinished, RunStarted, RunTakenOver
 from streamflow.redis import RedisKeys, RedisRunDirectory, RemoteRun, RunQueue, decode_event
 from streamflow.redis.lease import RunLease
 from streamflow.server import RedisRunSource, create_app
@@ -347,3 +347,34 @@ async def test_a_run_executed_max_attempts_times_is_failed_not_taken_over_again(
     assert len(events) == 1 and isinstance(events[0], RunFailed)
     assert "max_attempts=3" in events[0].error_message
     assert await executed(redis_url, prefix) == []
+
+
+async def test_a_run_whose_worker_died_with_no_worker_left_is_no_phantom(
+    redis_url: str, prefix: str, queue: RunQueue, start_peer: Callable[[str, str], Peer]
+) -> None:
+    dying = start_peer("dying", "stuck")
+    run_id = await submit_steps(queue)
+    assert dying.line() == "stuck"
+    await until_in_s3(redis_url, prefix, run_id)
+    keys = RedisKeys(prefix)
+
+    def expiring() -> bool:  # the lease renewals give the run's records an expiry
+        with client() as c:
+            return bool(c.pttl(keys.info(run_id)) > 0 and c.pttl(keys.stream(run_id)) > 0)
+
+    await anyio.to_thread.run_sync(wait_until, expiring, "the run's records expire")
+    dying.kill()
+
+    def lease_gone() -> bool:
+        with client() as c:
+            return not c.exists(keys.lease(run_id), keys.alive(run_id))
+
+    await anyio.to_thread.run_sync(wait_until, lease_gone, "the dead worker's lease and heartbeat expired")
+    source = RedisRunSource(redis_url, ["steps"], prefix=prefix, cancel_timeout=5)
+    async with source:
+        info = await source.cancel(run_id)
+        assert info.status == "cancelled"
+        assert await source.request_cancel(run_id) is False  # over: nothing to cancel any more
+    events = await all_events(redis_url, prefix, run_id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert isinstance(events[-1], RunCancelled) and "no worker took the run over" in events[-1].reason
