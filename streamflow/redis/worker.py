@@ -15,7 +15,8 @@ stream holds one terminal event, so every viewer ends with that outcome.
 
 - A job stays pending in the consumer group until its run has started and the directory says so; a job
   pending for more than ``lease_ttl`` seconds (its worker died before starting it) is claimed by another
-  worker (``XAUTOCLAIM``) every ``claim_interval`` seconds.
+  worker (``XAUTOCLAIM``) every ``claim_interval`` seconds. A worker whose ``max_runs`` slots are all taken
+  keeps what it claimed (at most ``max_runs`` jobs) and starts it before any new job from the queue.
 - A worker renews the lease of each run it executes every ``lease_ttl / 3`` seconds; the lease expires
   ``lease_ttl`` seconds after the last renewal. Every ``claim_interval`` seconds each worker looks for runs
   whose lease expired and takes them over. Only one worker acquires a lease (``SET NX``), and a worker that
@@ -48,6 +49,7 @@ import contextlib
 import os
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -160,7 +162,8 @@ class RedisWorker(RedisClientUser):
         self.max_attempts = max_attempts
         self._sink_options = dict(sink_options or {})
         self._live: dict[str, Run] = {}
-        self._handling: set[str] = set()  # run ids this worker is starting or executing
+        self._handling: set[str] = set()  # run ids this worker is starting, executing or has in its backlog
+        self._backlog: deque[Job] = deque()  # jobs claimed while every slot was taken: they go first
         self._stopping = False
         self._counts = {"taken": 0, "finished": 0, "failed": 0, "cancelled": 0, "taken_over": 0, "lost": 0}
         self.ready = anyio.Event()
@@ -201,7 +204,10 @@ class RedisWorker(RedisClientUser):
                     outer.start_soon(self._reclaim, reclaiming, runs, slots)
                     while not self._stopping:
                         await slots.acquire()
-                        job = None
+                        job = self._backlog.popleft() if self._backlog else None
+                        if job is not None:  # a run taken over goes before new jobs
+                            runs.start_soon(self._execute, job, slots)
+                            continue
                         while job is None and not self._stopping:
                             job = await self._retrying(
                                 self.queue.take, self.consumer, group=self.group, block=self.block
@@ -265,11 +271,15 @@ class RedisWorker(RedisClientUser):
                 for job in jobs:
                     if job.run_id in self._handling:
                         continue
+                    self._handling.add(job.run_id)
                     try:
                         slots.acquire_nowait()
-                    except anyio.WouldBlock:
-                        break  # busy: another worker, or this one later, will take it
-                    self._handling.add(job.run_id)
+                    except anyio.WouldBlock:  # busy: it goes before the next new job (unless another worker takes it)
+                        if len(self._backlog) < self.max_runs:
+                            self._backlog.append(job)
+                        else:
+                            self._handling.discard(job.run_id)
+                        continue
                     runs.start_soon(self._execute, job, slots)
 
     async def _expired(self) -> list[Job]:
