@@ -340,6 +340,7 @@ class RedisWorker(RedisClientUser):
         last_seq = seq_of(top[0][0]) if top else 0
         if status in (b"finished", b"failed", b"cancelled") or (top and decode_event(top[0][1][b"e"]).terminal):
             await self.queue.ack(job, group=self.group)  # it ended: a late delivery of its job
+            await self._client.delete(self.keys.job(job.run_id))  # what acquiring the lease wrote there
             return
         if attempt > 1:
             self._counts["taken_over"] += 1
@@ -356,7 +357,7 @@ class RedisWorker(RedisClientUser):
             return
         try:
             if not last_seq:
-                run = await self._begin(job)
+                run = await self._begin(job, base)
             else:
                 run = await self._take_over(job, last_seq, base.decode() if base else None, attempt)
         except Exception as exc:
@@ -365,19 +366,38 @@ class RedisWorker(RedisClientUser):
             return
         await self._follow(job, run, lease)
 
-    async def _begin(self, job: Job) -> Run:
-        """Start a run that never started: note the thread's last checkpoint before it, for a takeover."""
+    async def _begin(self, job: Job, base: bytes | None) -> Run:
+        """Start a run that wrote no event yet. The first time, note the thread's last checkpoint before it
+        (``base``, for a takeover); when an earlier worker began it (``base`` noted) and saved checkpoints,
+        go on from the run's first one, so its input is not applied twice."""
         graph = self.graphs.build(job.graph) if job.error is None else None
-        base = await _last_checkpoint(graph.checkpointer, job.config) if graph is not None else None
-        pipe = self._client.pipeline(transaction=False)
-        if base is not None:
-            pipe.hset(self.keys.job(job.run_id), "base_checkpoint", base[0])
-        pipe.persist(self.keys.job(job.run_id))  # a started run's record lives until the run ends
-        await pipe.execute()
-        return self._start(job, job.input)
+        saver = graph.checkpointer if graph is not None else None
+        if base is None:
+            latest = await _last_checkpoint(saver, job.config)
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hset(self.keys.job(job.run_id), "base_checkpoint", latest[0] if latest is not None else "")
+            pipe.persist(self.keys.job(job.run_id))  # a started run's record lives until the run ends
+            await pipe.execute()
+            return self._start(job, job.input)
+        job, input, _ = await self._restart(job, saver, base.decode() or None, set())
+        return self._start(job, input)
+
+    async def _restart(
+        self, job: Job, saver: Any, base: str | None, recorded: set[str]
+    ) -> tuple[Job, Any, tuple[str, int | None] | None]:
+        """``(job, input, point)`` to start ``job`` again: after the checkpoint ``point`` of :func:`_resume_point`
+        (input None), or from its input as first given when the run saved no checkpoint (point None)."""
+        thread_id = dict(job.config.get("configurable") or {}).get("thread_id")
+        if not isinstance(saver, BaseCheckpointSaver) or thread_id is None:
+            return job, job.input, None
+        point = await _resume_point(saver, str(thread_id), base, recorded)
+        if point is None:
+            return job, job.input, None
+        configurable = {**dict(job.config.get("configurable") or {}), "checkpoint_id": point[0]}
+        return attrs.evolve(job, config={**job.config, "configurable": configurable}), None, point
 
     async def _take_over(self, job: Job, last_seq: int, base: str | None, attempt: int) -> Run:
-        """Start again a run whose worker stopped after writing ``last_seq``, from its thread's last checkpoint.
+        """Start again a run whose worker stopped after writing ``last_seq`` (see the module docstring).
 
         :raises InvalidArgumentError: when the run cannot be resumed (no checkpointer, or no ``thread_id``)
         """
@@ -391,18 +411,8 @@ class RedisWorker(RedisClientUser):
                 "(a run resumes from its thread's last checkpoint in a saver the workers share; compile the "
                 "graph with one, e.g. PostgreSQL, and pass config={'configurable': {'thread_id': ...}})"
             )
-        recorded = await self._recorded_checkpoints(job.run_id)
-        resume_from = await _resume_point(saver, str(thread_id), base, recorded)
-        config = dict(job.config)
-        configurable = {k: v for k, v in dict(config.get("configurable") or {}).items() if k != "checkpoint_id"}
-        if resume_from is not None:  # go on after that checkpoint
-            (checkpoint_id, step), input = resume_from, None
-            configurable["checkpoint_id"] = checkpoint_id
-        else:  # the run saved nothing: start it again from its input, after the checkpoint it began at
-            checkpoint_id, step, input = None, None, job.input
-            if base is not None:
-                configurable["checkpoint_id"] = base
-        job = attrs.evolve(job, config={**config, "configurable": configurable})
+        job, input, point = await self._restart(job, saver, base, await self._recorded_checkpoints(job.run_id))
+        checkpoint_id, step = point if point is not None else (None, None)
         taken = RunTakenOver(
             name=job.graph,
             previous_seq=last_seq,
@@ -533,13 +543,14 @@ async def _last_checkpoint(saver: Any, config: Mapping[str, Any]) -> tuple[str, 
 async def _resume_point(
     saver: BaseCheckpointSaver[Any], thread_id: str, base: str | None, recorded: set[str]
 ) -> tuple[str, int | None] | None:
-    """Where a run taken over goes on: ``(checkpoint_id, step)`` of the newest checkpoint the run saved on the
-    thread whose ``CheckpointSaved`` event reached its stream (so its viewers saw every step before it), else
-    the run's first checkpoint; None when the run saved none (the thread's newest is still ``base``)."""
+    """Where a run started again goes on: ``(checkpoint_id, step)`` of the newest checkpoint the run saved on
+    the thread (those newer than ``base``, the thread's last before the run: checkpoint ids grow with time)
+    whose ``CheckpointSaved`` event is in ``recorded`` (so its viewers saw every step before it), else the
+    run's first checkpoint; None when the run saved none."""
     mine: list[tuple[str, int | None]] = []
     async for found in saver.alist({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}):
         checkpoint_id = str(found.checkpoint["id"])
-        if checkpoint_id == base:
+        if base is not None and checkpoint_id <= base:
             break
         step = found.metadata.get("step") if found.metadata else None
         mine.append((checkpoint_id, step if isinstance(step, int) else None))
