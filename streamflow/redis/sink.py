@@ -402,7 +402,10 @@ class RedisSink:
             record_started(pipe, self.keys, self.run.run_id, self.run.graph.name, self._started_at)
             for seq, data in missing:
                 pipe.xadd(self.stream_key, {"e": data}, id=f"{seq}-0", maxlen=self._maxlen, approximate=True)
-            await pipe.execute()
+            if self._fence is not None:
+                await self._fence.execute(pipe)
+            else:
+                await pipe.execute()
             self._restored += len(missing)
         self._suspect = False
 

@@ -27,10 +27,11 @@ from httpx_sse import aconnect_sse
 
 from streamflow.errors import LeaseLostError
 from streamflow.events import CustomData, Event, RunCancelled, RunFailed, RunFinished, RunStarted, RunTakenOver
-from streamflow.redis import RedisKeys, RedisRunDirectory, RemoteRun, RunQueue, decode_event
+from streamflow.redis import RedisKeys, RedisRunDirectory, RedisSink, RemoteRun, RunQueue, decode_event
 from streamflow.redis.lease import RunLease
 from streamflow.server import RedisRunSource, create_app
 from tests.redis.conftest import client, wait_until
+from tests.redis.graphs import writer_graph
 from tests.server_support import Message, read_stream, serve
 
 pytestmark = pytest.mark.anyio
@@ -378,3 +379,35 @@ async def test_a_run_whose_worker_died_with_no_worker_left_is_no_phantom(
     events = await all_events(redis_url, prefix, run_id)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert isinstance(events[-1], RunCancelled) and "no worker took the run over" in events[-1].reason
+
+
+async def test_a_sink_fenced_by_a_lost_lease_fails_its_run_and_writes_nothing_more(redis_url: str, prefix: str) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    keys = RedisKeys(prefix)
+    gate = anyio.Event()
+    try:
+        async with writer_graph(100, gate).start({"n": 0}) as run:
+            lease = RunLease(client, keys, run.run_id, "me", ttl=30)
+            assert await lease.acquire() == 1
+            sink = RedisSink(run, client, prefix=prefix, fence=lease)
+            await sink.__aenter__()
+
+            def half_written() -> bool:
+                return sink.statistics().last_seq >= 50 + 2  # run and task started, then 50 items
+
+            await anyio.to_thread.run_sync(wait_until, half_written, "half the items are in Redis")
+            await client.set(keys.lease(run.run_id), b"another worker/1")  # another worker took it over
+            gate.set()
+            raised: list[BaseException] = []
+            for step in (run.result, sink.aclose):  # the run fails, or, when it ended first, closing the sink raises
+                try:
+                    await step()
+                except LeaseLostError as exc:
+                    raised.append(exc)
+            assert len(raised) == 1 and "no longer held" in str(raised[0].__cause__)
+            assert isinstance(sink.error, LeaseLostError) and sink.statistics().state == "failed"
+        written: Any = await client.xrange(keys.stream(run.run_id), "-", "+")
+        assert len(written) == sink.statistics().last_seq  # nothing after the lease was lost
+        assert not any(decode_event(fields[b"e"]).terminal for _, fields in written)
+    finally:
+        await client.aclose()
