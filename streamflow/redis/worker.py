@@ -20,7 +20,9 @@ stream holds one terminal event, so every viewer ends with that outcome.
 - A worker renews the lease of each run it executes every ``lease_ttl / 3`` seconds; the lease expires
   ``lease_ttl`` seconds after the last renewal. Every ``claim_interval`` seconds each worker looks for runs
   whose lease expired and takes them over. Only one worker acquires a lease (``SET NX``), and a worker that
-  lost its lease can no longer write the run (its writes are fenced): two workers never execute one run.
+  lost its lease can no longer write the run (its writes are fenced, and it cancels its copy of the run at
+  its next renewal): two workers never execute one run. A worker whose event loop stays blocked for longer
+  than ``lease_ttl`` (an async node computing without awaiting) loses its runs this way.
 - A run taken over after it started resumes from a checkpoint of its thread in the graph's saver (which
   the workers must share: PostgreSQL, say): it needs a checkpointer and a ``thread_id`` in its config. That
   checkpoint is the newest one the run saved whose ``CheckpointSaved`` event reached the run's stream (so
