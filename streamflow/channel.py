@@ -483,6 +483,12 @@ class Channel:
         return list(self._replay)
 
     @property
+    def first_seq(self) -> int:
+        """``seq`` of the first event published here (1 for a run's own channel, more for a run that goes on
+        after events written elsewhere)."""
+        return self._first_seq
+
+    @property
     def last_seq(self) -> int:
         """``seq`` of the last published event (``first_seq - 1`` before the first)."""
         return self._seq

@@ -45,6 +45,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── CheckpointReadError(ValueError)           a stored checkpoint that cannot be read back
     ├── TransportUnavailableError(ConnectionError)
     │                                             a wire transport (Redis) unreachable past its retry time
+    ├── LeaseLostError(RuntimeError)              a worker wrote to a run whose lease it no longer holds
     ├── NoTerminalEventError(TimeoutError)        a remote run went silent without ending
     ├── RunFailedError                            the result of a remote run that failed
     ├── RegistryFullError(RuntimeError)           a run registry holds its maximum of live runs
@@ -74,6 +75,7 @@ from typing import Any
 import anyio
 
 __all__ = [
+    "LeaseLostError",
     "CheckpointReadError",
     "CheckpointSerializationError",
     "ChannelClosedError",
@@ -361,6 +363,11 @@ class StreamTrimmedError(ReplayUnavailableError):
 
 class TransportUnavailableError(StreamflowError, ConnectionError):
     """A wire transport (Redis) stayed unreachable for longer than the configured retry time."""
+
+
+class LeaseLostError(StreamflowError, RuntimeError):
+    """A worker wrote to a run whose lease it no longer holds (the lease expired, or another worker took the
+    run over): Redis refused the write (:mod:`streamflow.redis.lease`)."""
 
 
 class NoTerminalEventError(StreamflowError, TimeoutError):

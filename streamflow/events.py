@@ -41,6 +41,7 @@ __all__ = [
     "RunFinished",
     "RunChunk",
     "RunStarted",
+    "RunTakenOver",
     "RunnableChunk",
     "RunnableFinished",
     "RunnableStarted",
@@ -181,6 +182,32 @@ class RunStarted(Event):
     streams: bool = True
     """False when the Runnable answers whole (a string LLM without streaming): its one ``RunChunk`` is the
     answer, not a token, and ``astream_events`` shows no ``on_llm_stream`` for it, as LangChain's."""
+
+
+@_kind("run_taken_over")
+@attrs.define(slots=True, kw_only=True, weakref_slot=False)
+class RunTakenOver(Event):
+    """The run's worker stopped (it died, or lost its lease) and another worker took the run over: the run's
+    events go on after ``previous_seq``, the last one the stopped worker wrote. It opens the events the new
+    worker writes, in place of a second :class:`RunStarted`.
+
+    The new worker resumes from the newest checkpoint the run saved whose ``CheckpointSaved`` event reached
+    the stream: the supersteps after ``checkpoint_step`` run again (all of them when ``checkpoint_id`` is
+    None: the run starts again from its input).
+    """
+
+    name: str = ""
+    """Name of the graph."""
+    previous_seq: int = 0
+    """``seq`` of the last event the stopped worker wrote (events)."""
+    checkpoint_id: str | None = None
+    """The checkpoint the run resumed from, or None when the run had saved none (it started again)."""
+    checkpoint_step: int | None = None
+    """The superstep of that checkpoint (LangGraph's ``metadata["step"]``), or None; later steps run again."""
+    attempt: int = 2
+    """Which execution of the run this is (executions): 2 for the first takeover."""
+    worker: str = ""
+    """The name of the worker that took the run over (its consumer name)."""
 
 
 @_kind("run_chunk")

@@ -36,6 +36,7 @@ from streamflow.events import (
     RunnableFinished,
     RunnableStarted,
     RunStarted,
+    RunTakenOver,
     StateUpdate,
     StateValues,
     TaskFailed,
@@ -108,6 +109,19 @@ EventStrategyFactory = Callable[[PayloadStrategy, Routing], st.SearchStrategy[Ev
 
 def run_started(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunStarted]:
     return st.builds(RunStarted, **routing, name=ids, input=payload)
+
+
+def run_taken_over(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunTakenOver]:
+    return st.builds(
+        RunTakenOver,
+        **routing,
+        name=ids,
+        previous_seq=st.integers(0, 10**6),
+        checkpoint_id=st.none() | ids,
+        checkpoint_step=st.none() | st.integers(-1, 100),
+        attempt=st.integers(2, 10),
+        worker=ids,
+    )
 
 
 def run_finished(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[RunFinished]:
@@ -278,6 +292,7 @@ def resumed(payload: PayloadStrategy, routing: Routing) -> st.SearchStrategy[Res
 
 EVENT_STRATEGIES: dict[str, EventStrategyFactory] = {
     "run_started": run_started,
+    "run_taken_over": run_taken_over,
     "run_finished": run_finished,
     "run_failed": run_failed,
     "run_cancelled": run_cancelled,

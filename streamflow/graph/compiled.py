@@ -15,6 +15,7 @@ from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
 from ..checkpoint.base import BaseCheckpointSaver
 from ..errors import InvalidArgumentError
 from ..event_stream import EventStreamSpec
+from ..events import RunTakenOver
 from ..modes import ViewSpec
 from ..portal import call_sync, iterate_sync_running_calls
 from ..runnables.base import Runnable
@@ -148,6 +149,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         replay_size: int = DEFAULT_REPLAY_SIZE,
         context: Any = None,
         durability: Durability | None = None,
+        taken_over: RunTakenOver | None = None,
     ) -> Run:
         """Start a run in the running event loop and return its handle, to attach views to.
 
@@ -156,7 +158,9 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         superstep run their node at once, as in LangGraph; default no cap), ``run_id`` (str, default a new
         UUID), ``configurable`` (``thread_id`` and ``checkpoint_id`` for a graph with a checkpointer).
         ``replay_size`` is how many recent events the run retains for late views (events). ``context`` is
-        the run context (see the class docstring); ``durability`` as for :meth:`invoke`.
+        the run context (see the class docstring); ``durability`` as for :meth:`invoke`. ``taken_over`` is for
+        a worker that takes over a run another worker began (:mod:`streamflow.redis.worker`): the run opens
+        with that event instead of ``RunStarted`` and numbers its events after its ``previous_seq``.
 
         :raises InvalidArgumentError: for a malformed config, or a durability other than ``"sync"``,
             ``"async"`` or ``"exit"``
@@ -165,7 +169,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         """
         config = with_durability(config, durability)
         context = coerce_context(self.context_schema, context, self._inherited())
-        return Run(self, input, config, replay_size=replay_size, context=context)
+        return Run(self, input, config, replay_size=replay_size, context=context, taken_over=taken_over)
 
     def astream(  # type: ignore[override]  # LangGraph's keyword arguments
         self,

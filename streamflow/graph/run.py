@@ -15,7 +15,7 @@ import structlog
 from ..channel import DEFAULT_BUFFER_SIZE, Channel, OverflowPolicy, Subscription
 from ..errors import InvalidArgumentError, RunCancelledError
 from ..event_stream import EventStreamSpec
-from ..events import Event, RunStarted
+from ..events import Event, RunStarted, RunTakenOver
 from ..filters import EventFilter, Predicate
 from ..metadata import run_metadata
 from ..modes import ViewSpec
@@ -96,11 +96,14 @@ class Run:
         *,
         replay_size: int,
         context: Any = None,
+        taken_over: RunTakenOver | None = None,
     ) -> None:
         cfg, tags, metadata, limit, run_id = parse_config(config)
         self.graph = graph
         self.run_id = run_id
-        self.channel = Channel(run_id, replay_size=replay_size)
+        first_seq = 1 if taken_over is None else taken_over.previous_seq + 1
+        self.channel = Channel(run_id, replay_size=replay_size, first_seq=first_seq)
+        self._taken_over = taken_over
         self.context = RunContext(
             channel=self.channel,
             run_id=run_id,
@@ -135,9 +138,12 @@ class Run:
         ctx = self.context
         ended: str | None = None  # why the run ended, unless it finished
         try:
-            await channel.publish(
-                RunStarted(name=self.graph.name, input=self._input, tags=ctx.tags, metadata=ctx.metadata)
-            )
+            opening: Event | None = self._taken_over
+            if opening is None:
+                opening = RunStarted(name=self.graph.name, input=self._input, tags=ctx.tags, metadata=ctx.metadata)
+            else:
+                opening.tags, opening.metadata = ctx.tags, ctx.metadata
+            await channel.publish(opening)
             output = await execute(self.graph, self._input, ctx, ())
         except asyncio.CancelledError:
             failure = self._fail_with

@@ -13,6 +13,9 @@ Every key of a run sits under one prefix (``"streamflow"`` by default):
 ``<prefix>:alive:<run_id>``
     the worker's heartbeat: present while the sink of a live run refreshes it, gone within a few
     heartbeat intervals of the worker's death.
+``<prefix>:lease:<run_id>``, ``<prefix>:leases``, ``<prefix>:job:<run_id>``
+    the lease of a worker on a run it executes, the runs leased by expiry, and the run's job record
+    (:mod:`streamflow.redis.lease`); deleted when the run ends.
 ``<prefix>:runs``
     a sorted set of run ids scored by ``created_at``: the directory's index.
 ``<prefix>:owned:<owner>``
@@ -27,7 +30,9 @@ Every key of a run sits under one prefix (``"streamflow"`` by default):
 :class:`RedisRunDirectory` reads an entry and its stream's bounds into a :class:`~streamflow.run_info.RunInfo`
 (one round trip); :func:`record_queued`, :func:`record_started` and :func:`record_ended` queue the commands
 that write it. The stream and the hash expire ``ttl`` seconds after the run ends (set by the sink). A queued run's hash
-(status ``queued``, written when it is submitted) lives until a worker starts the run, or ``ttl`` seconds.
+(status ``queued``, written when it is submitted) lives until a worker starts the run, or ``ttl`` seconds;
+the records of a run a worker executes expire ``ttl`` seconds after the worker last renewed its lease
+(:mod:`streamflow.redis.lease`), so a run whose worker died leaves none behind for ever.
 """
 
 from __future__ import annotations
@@ -147,6 +152,19 @@ class RedisKeys:
     def alive(self, run_id: str) -> str:
         """The key of the run's heartbeat."""
         return f"{self.prefix}:alive:{run_id}"
+
+    def lease(self, run_id: str) -> str:
+        """The key of the run's lease (:mod:`streamflow.redis.lease`)."""
+        return f"{self.prefix}:lease:{run_id}"
+
+    @property
+    def leases(self) -> str:
+        """The key of the sorted set of leased run ids, scored by lease expiry (milliseconds since the epoch)."""
+        return f"{self.prefix}:leases"
+
+    def job(self, run_id: str) -> str:
+        """The key of the run's job record (a hash: what a worker needs to start the run again)."""
+        return f"{self.prefix}:job:{run_id}"
 
     @property
     def index(self) -> str:
@@ -391,4 +409,5 @@ def record_ended(pipe: Pipeline, keys: RedisKeys, terminal: Event, finished_at: 
     ttl_ms = max(1, int(ttl * 1000))
     pipe.pexpire(keys.info(run_id), ttl_ms)
     pipe.pexpire(keys.stream(run_id), ttl_ms)
-    pipe.delete(keys.alive(run_id))
+    pipe.delete(keys.alive(run_id), keys.lease(run_id), keys.job(run_id))
+    pipe.zrem(keys.leases, run_id)

@@ -3,11 +3,12 @@
 A web process :meth:`~RunQueue.submit`\\ s a run: it claims the run id, enters the run in the directory
 with status ``queued`` and adds a job to the stream ``<prefix>:jobs`` (fields ``run_id``, ``graph``,
 ``input`` and ``config`` in the wire form of :mod:`streamflow.redis.codec`, ``queued_at`` in seconds since
-the epoch). Workers read that stream in one consumer group (``XREADGROUP``), so each job goes to one
-worker; a worker :meth:`~RunQueue.take`\\ s a job and acknowledges and deletes it at once. A job is
-therefore started at most once: a worker that dies after taking a job leaves its run ``queued`` (until
-the entry expires) or, once started, ends every viewer with
-:class:`~streamflow.errors.NoTerminalEventError`.
+the epoch), and the same fields into the run's job record ``<prefix>:job:<run_id>``. Workers read that
+stream in one consumer group (``XREADGROUP``), so each job goes to one worker; a worker
+:meth:`~RunQueue.take`\\ s a job and leaves it pending in the group until the run has started and the
+directory says so, then :meth:`~RunQueue.ack`\\ s (acknowledges and deletes) it. A job whose worker died
+before that stays pending; after ``min_idle`` seconds another worker :meth:`~RunQueue.claim_stale`\\ s it
+(``XAUTOCLAIM``). The lease of :mod:`streamflow.redis.lease` makes sure only one worker executes the run.
 
 :meth:`~RunQueue.request_cancel` sets the key ``<prefix>:cancel:<run_id>`` (it expires on its own) and
 announces the run id on the pub/sub channel ``<prefix>:cancel``: a worker running the run cancels it when
@@ -25,9 +26,11 @@ import attrs
 from redis.exceptions import ResponseError
 
 from ..errors import InvalidArgumentError
+from ..events import RunCancelled
 from .checks import check_name, check_positive
-from .codec import decode_value, encode_value
-from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, record_queued
+from .codec import decode_event, decode_value, encode_event, encode_value
+from .directory import DEFAULT_PREFIX, RedisClientUser, RedisKeys, record_ended, record_queued, record_started, seq_of
+from .lease import RunLease
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -54,6 +57,11 @@ class Job:
     """When it was submitted, in seconds since the epoch."""
     error: str | None = None
     """Why the job cannot be run (its queue entry was malformed), or None."""
+    entry_id: bytes | None = None
+    """Its entry in the queue while it is pending there (to :meth:`RunQueue.ack`), None for a job read from
+    its job record."""
+    base_checkpoint: str | None = None
+    """The thread's last checkpoint id before the run began (from the job record), or None."""
 
 
 class RunQueue(RedisClientUser):
@@ -118,6 +126,8 @@ class RunQueue(RedisClientUser):
             )
         pipe = self._client.pipeline(transaction=True)
         record_queued(pipe, keys, run_id, graph, queued_at, self.queued_ttl, owner)
+        pipe.hset(keys.job(run_id), mapping=fields)  # type: ignore[arg-type]
+        pipe.pexpire(keys.job(run_id), max(1, int(self.queued_ttl * 1000)))
         pipe.xadd(keys.jobs, fields)  # type: ignore[arg-type]
         await pipe.execute()
         return run_id
@@ -133,6 +143,42 @@ class RunQueue(RedisClientUser):
         pipe.publish(self.keys.cancel_channel, run_id)
         await pipe.execute()
 
+    async def end_orphaned(self, run_id: str, *, ttl: float = 3600.0) -> bool:
+        """Cancel ``run_id`` here if it is ``running`` with no worker behind it (neither a heartbeat nor a
+        worker's lease: its worker died and no worker took it over): write its ``RunCancelled`` event after its
+        last ``seq`` and its directory entry, under a lease of its own so no worker writes the run meanwhile.
+        Return whether it did; the records then expire after ``ttl`` seconds.
+
+        :raises InvalidArgumentError: for an empty ``run_id``
+        """
+        keys = self.keys
+        check_name("run_id", run_id)
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hget(keys.info(run_id), "status")
+        pipe.hget(keys.info(run_id), "graph")
+        pipe.exists(keys.alive(run_id), keys.lease(run_id))
+        status, graph, living = await pipe.execute()
+        if status != b"running" or living:
+            return False
+        lease = RunLease(self._client, keys, run_id, "cancel", ttl=30.0)
+        if await lease.acquire() is None:
+            return False  # a worker is taking it over: it sees the cancel request
+        try:
+            top: Any = await self._client.xrevrange(keys.stream(run_id), "+", "-", count=1)
+            if top and decode_event(top[0][1][b"e"]).terminal:
+                return False
+            event = RunCancelled(reason="the run's worker stopped and no worker took the run over")
+            event.run_id, event.seq = run_id, (seq_of(top[0][0]) if top else 0) + 1
+            now = time.time()
+            write = self._client.pipeline(transaction=False)
+            record_started(write, keys, run_id, (graph or b"").decode(), now)
+            write.xadd(keys.stream(run_id), {"e": encode_event(event)}, id=f"{event.seq}-0")
+            record_ended(write, keys, event, now, ttl)
+            await lease.execute(write)
+            return True
+        finally:
+            await lease.release()
+
     # -- worker side ---------------------------------------------------------------------------------
 
     async def ensure_group(self, group: str = DEFAULT_GROUP) -> None:
@@ -145,8 +191,8 @@ class RunQueue(RedisClientUser):
 
     async def take(self, consumer: str, *, group: str = DEFAULT_GROUP, block: float = 1.0) -> Job | None:
         """Take the next job for ``consumer`` in ``group``, waiting up to ``block`` seconds; None when none
-        came. The job is acknowledged and deleted from the queue as it is taken (at most once). An entry
-        that cannot be read comes back with :attr:`Job.error` saying why, for the worker to fail its run.
+        came. The job stays pending in the group (see :attr:`Job.entry_id`) until :meth:`ack`. An entry that
+        cannot be read comes back with :attr:`Job.error` saying why, for the worker to fail its run.
         """
         reply: Any
         try:
@@ -161,11 +207,39 @@ class RunQueue(RedisClientUser):
         if not reply:
             return None
         entry_id, fields = reply[0][1][0]
+        return _job(fields, entry_id)
+
+    async def claim_stale(
+        self, consumer: str, *, group: str = DEFAULT_GROUP, min_idle: float = 10.0, count: int = 10
+    ) -> list[Job]:
+        """Claim for ``consumer`` up to ``count`` jobs pending in ``group`` for more than ``min_idle`` seconds
+        (their worker took them and died, or has not started them yet): ``XAUTOCLAIM``."""
+        try:
+            reply: Any = await self._client.xautoclaim(
+                self.keys.jobs, group, consumer, max(1, int(min_idle * 1000)), "0-0", count=count
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group(group)
+            return []
+        return [_job(fields, entry_id) for entry_id, fields in reply[1] if fields]
+
+    async def ack(self, job: Job, *, group: str = DEFAULT_GROUP) -> None:
+        """Acknowledge and delete ``job``'s queue entry (nothing for a job without one)."""
+        if job.entry_id is None:
+            return
         pipe = self._client.pipeline(transaction=False)
-        pipe.xack(self.keys.jobs, group, entry_id)
-        pipe.xdel(self.keys.jobs, entry_id)
+        pipe.xack(self.keys.jobs, group, job.entry_id)
+        pipe.xdel(self.keys.jobs, job.entry_id)
         await pipe.execute()
-        return _job(fields)
+
+    async def job_record(self, run_id: str) -> Job | None:
+        """The run's job, read from its job record (None when it has none: it ended, or expired)."""
+        fields: Any = await self._client.hgetall(self.keys.job(run_id))
+        if not fields or b"graph" not in fields:
+            return None
+        return _job(fields, None)
 
     async def cancel_requested(self, run_id: str) -> bool:
         """Whether a cancel of ``run_id`` was asked for (and is still remembered)."""
@@ -174,8 +248,9 @@ class RunQueue(RedisClientUser):
     # -- closing -------------------------------------------------------------------------------------
 
 
-def _job(fields: Mapping[bytes, bytes]) -> Job:
-    """Rebuild a job from its stream entry; one that cannot be read carries the reason in ``error``."""
+def _job(fields: Mapping[bytes, bytes], entry_id: bytes | None) -> Job:
+    """Rebuild a job from its stream entry or job record; one that cannot be read carries the reason in
+    ``error``."""
     run_id = fields.get(b"run_id", b"").decode() or str(uuid.uuid4())
     try:
         config = decode_value(fields[b"config"])
@@ -185,7 +260,11 @@ def _job(fields: Mapping[bytes, bytes]) -> Job:
             input=decode_value(fields[b"input"]),
             config=config if isinstance(config, dict) else {},
             queued_at=float(fields[b"queued_at"]),
+            entry_id=entry_id,
+            base_checkpoint=fields[b"base_checkpoint"].decode() if fields.get(b"base_checkpoint") else None,
         )
     except (KeyError, ValueError) as exc:
         graph = fields.get(b"graph", b"").decode(errors="replace")
-        return Job(run_id, graph, None, {}, time.time(), error=f"malformed job entry in the queue: {exc!r}")
+        return Job(
+            run_id, graph, None, {}, time.time(), error=f"malformed job entry in the queue: {exc!r}", entry_id=entry_id
+        )

@@ -171,7 +171,7 @@ class _Reader:
                 continue
             if history:
                 continue
-            if await client.exists(remote.keys.alive(remote.run_id)):
+            if await client.exists(remote.keys.alive(remote.run_id), remote.keys.lease(remote.run_id)):
                 quiet_since = loop.time()
             elif loop.time() - quiet_since >= stall:
                 raise NoTerminalEventError(
@@ -417,8 +417,10 @@ class RemoteRun(RedisClientUser):
         (closed by :meth:`aclose`)
     :param run_id: the run's id
     :param prefix: the key prefix the sink writes under
-    :param stall_timeout: how long a reader waits with no new event, no heartbeat from the run's worker and
-        no terminal event, or with Redis unreachable, before it raises (seconds)
+    :param stall_timeout: how long a reader waits with no new event, no heartbeat from the run's worker, no
+        worker's lease on the run and no terminal event, or with Redis unreachable, before it raises
+        (seconds); keep it above the workers' takeover time (``claim_interval``) so that a viewer follows a
+        run another worker takes over (:class:`~streamflow.redis.RedisWorker`)
     :param start_timeout: how long a reader waits for an unknown run to appear before it raises
         :class:`~streamflow.errors.UnknownRunError` (seconds; 0 checks once)
     :param read_count: most entries per ``XRANGE``/``XREAD`` call (events)

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from ..graph.run import Run
+    from .lease import RunLease
 
 __all__ = ["ON_UNREACHABLE", "RedisSink", "SinkStatistics"]
 
@@ -106,6 +107,10 @@ class RedisSink:
     :param retry_for: how long Redis may stay unreachable before the sink gives up (seconds)
     :param on_unreachable: ``"fail"`` (fail the run) or ``"detach"`` (let it go on, report the loss)
     :param heartbeat_interval: how often the heartbeat key is refreshed (seconds); it expires after three
+    :param fence: the worker's lease on the run (:class:`~streamflow.redis.lease.RunLease`): every write
+        then goes through it and is refused once the lease is lost (the sink gives up with
+        :class:`~streamflow.errors.LeaseLostError`). A run taken over from another worker (its channel
+        starts after seq 1) continues the stream that worker wrote instead of refusing an existing one.
     :raises InvalidArgumentError: for any argument out of its range, or a run whose replay buffer no longer
         holds its first events (attach the sink right after ``start()``)
     """
@@ -124,6 +129,7 @@ class RedisSink:
         retry_for: float = 10.0,
         on_unreachable: Literal["fail", "detach"] = "fail",
         heartbeat_interval: float = 1.0,
+        fence: RunLease | None = None,
     ) -> None:
         check_positive("batch_size", batch_size, "events", integer=True)
         check_positive("buffer_size", buffer_size, "events", integer=True)
@@ -147,6 +153,7 @@ class RedisSink:
         self._retry_for = float(retry_for)
         self._on_unreachable = on_unreachable
         self._heartbeat_interval = float(heartbeat_interval)
+        self._fence = fence
         self._client, self._owned = connect(redis)
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
@@ -183,10 +190,17 @@ class RedisSink:
         """
         if self._sub is not None:
             raise InvalidArgumentError("this sink was already started; make one sink per run")
-        after_seq = 0 if self.run.channel.last_seq else None
+        channel = self.run.channel
+        after_seq = channel.first_seq - 1 if channel.first_seq > 1 or channel.last_seq else None
         self._sub = self.run.subscribe(buffer_size=self._buffer_size, overflow="block", after_seq=after_seq)
         self.run.add_payload_check(check_payload)
         self._task = asyncio.get_running_loop().create_task(self._forward())
+
+    async def registered(self) -> bool:
+        """Wait until the run is in the directory as ``running`` (the sink's first write), or the sink gave
+        up; return whether it is."""
+        await self._ready.wait()
+        return self._batches > 0
 
     async def wait(self) -> None:
         """Wait until the terminal event is written, or the sink gave up."""
@@ -307,7 +321,7 @@ class RedisSink:
         delay = 0.02
         while True:
             try:
-                if register:
+                if register and self.run.channel.first_seq == 1:
                     await self._check_fresh()
                 if self._suspect:
                     await self._restore()
@@ -346,6 +360,12 @@ class RedisSink:
         elif beat or now - self._last_beat >= self._heartbeat_interval:
             pipe.set(self.keys.alive(run_id), b"1", px=max(1, int(self._heartbeat_interval * 3000)))
             self._last_beat = now
+        if self._fence is not None:
+            refused = await self._fence.execute(pipe)
+            if refused:
+                raise ResponseError(refused[0])
+            self._batches += 1
+            return
         results = await pipe.execute(raise_on_error=False)
         for result in results:
             if isinstance(result, ResponseError) and "equal or smaller" not in str(result):
@@ -382,7 +402,10 @@ class RedisSink:
             record_started(pipe, self.keys, self.run.run_id, self.run.graph.name, self._started_at)
             for seq, data in missing:
                 pipe.xadd(self.stream_key, {"e": data}, id=f"{seq}-0", maxlen=self._maxlen, approximate=True)
-            await pipe.execute()
+            if self._fence is not None:
+                await self._fence.execute(pipe)
+            else:
+                await pipe.execute()
             self._restored += len(missing)
         self._suspect = False
 

@@ -184,6 +184,7 @@ class RedisRunSource(RedisClientUser):
         if info.status in ENDED:
             return False
         await self.queue.request_cancel(run_id)
+        await self.queue.end_orphaned(run_id)  # a run no worker executes any more: cancelled here
         return True
 
     async def cancel(self, run_id: str) -> RunInfo:
@@ -195,6 +196,8 @@ class RedisRunSource(RedisClientUser):
         info = await self.directory.require(run_id)
         if info.status not in ENDED:
             await self.queue.request_cancel(run_id)
+            if await self.queue.end_orphaned(run_id):  # no worker executes it any more: cancelled here
+                info = await self.directory.require(run_id)
             with anyio.move_on_after(self.cancel_timeout):
                 while info.status not in ENDED:
                     await anyio.sleep(self.poll_interval)
