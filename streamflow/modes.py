@@ -53,7 +53,8 @@ Chunk shapes (LangGraph's):
     mapping); ``{"event": "tool-output-delta", "tool_call_id", "delta"}`` for each value the tool gives
     ``get_stream_writer()`` while it runs; then ``{"event": "tool-finished", "tool_call_id", "output"}``
     (``output``: what the tool returned) or ``{"event": "tool-error", "tool_call_id", "message"}``
-    (``message``: ``str()`` of the exception, or the schema error for bad arguments). ``tool_call_id`` is
+    (``message``: ``str()`` of the exception; for bad arguments, pydantic's ``ValidationError`` text as
+    LangChain gives it when pydantic is installed, else the library's own schema error). ``tool_call_id`` is
     the id the model gave the call, or a new one when the tool was called without one.
 ``debug``
     ``{"step", "timestamp", "type": "task" | "task_result", "payload"}``, keys in that order, with the
