@@ -270,7 +270,8 @@ class TaskStarted(Event):
 @_kind("task_finished")
 @attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class TaskFinished(Event):
-    """A task finished; ``result`` is the update it returned (after validation)."""
+    """A task finished: its node returned (published before the task's :class:`StateUpdate`, as LangGraph's
+    node run ends before its writes are applied); ``result`` is the update it returned (after validation)."""
 
     result: Any = None
     """The node's update as a mapping of state keys to values, or None for no update."""
@@ -352,7 +353,8 @@ class Resumed(Event):
 @_kind("state_update")
 @attrs.define(slots=True, kw_only=True, weakref_slot=False)
 class StateUpdate(Event):
-    """The update one task wrote to the state (``node`` names the task's node)."""
+    """The update one task wrote to the state (``node`` names the task's node), published after the task's
+    :class:`TaskFinished` (none for a task whose writes were saved before: see ``cached``)."""
 
     update: Any = None
     """The update as returned by the node: a mapping of state keys to values."""

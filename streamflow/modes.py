@@ -53,7 +53,8 @@ Chunk shapes (LangGraph's):
     mapping); ``{"event": "tool-output-delta", "tool_call_id", "delta"}`` for each value the tool gives
     ``get_stream_writer()`` while it runs; then ``{"event": "tool-finished", "tool_call_id", "output"}``
     (``output``: what the tool returned) or ``{"event": "tool-error", "tool_call_id", "message"}``
-    (``message``: ``str()`` of the exception, or the schema error for bad arguments). ``tool_call_id`` is
+    (``message``: ``str()`` of the exception; for bad arguments, pydantic's ``ValidationError`` text as
+    LangChain gives it when pydantic is installed, else the library's own schema error). ``tool_call_id`` is
     the id the model gave the call, or a new one when the tool was called without one.
 ``debug``
     ``{"step", "timestamp", "type": "task" | "task_result", "payload"}``, keys in that order, with the
@@ -68,6 +69,11 @@ Chunk shapes (LangGraph's):
 A mode that must remember something across events (``messages`` remembers which message ids it has
 already emitted) declares a :class:`ModeState` class; every view gets a fresh instance, so two views of one
 run never share state.
+
+Order across modes, as LangGraph's whatever the order of a ``stream_mode`` list: when a task ends, the
+messages its node returned (``messages``), then its ``updates`` chunk, then its ``tasks`` result and that
+result's ``debug`` chunk; a ``checkpoints`` chunk before its ``debug`` twin; an interrupt's ``updates``
+chunk before its ``values`` chunk (:data:`_EMIT_ORDER`).
 
 Output items: a single mode yields chunks, a list yields ``(mode, chunk)``; ``subgraphs=True`` prefixes the
 namespace: ``(ns, chunk)`` or ``(ns, mode, chunk)``. ``version="v2"`` yields ``{"type": mode, "ns": ns,
@@ -307,23 +313,39 @@ def _debug(kind: str, payload: Callable[[Any], dict[str, Any]]) -> Projection:
 
 
 class TasksModeState(ModeState):
-    """The ``task`` payloads of one ``tasks`` view: remembers the run's metadata (from ``RunStarted``) to
-    give each payload LangGraph 1.2's ``metadata`` key (the run's metadata without the keys that repeat the
-    task's own fields, plus the run's tags). A task of a graph run inside a node with metadata of its own
-    carries that run's metadata (``TaskStarted.metadata``), which is used instead. A view that never saw
-    ``RunStarted`` gives only the tags."""
+    """The ``task`` and ``task_result`` payloads of one ``tasks`` view.
 
-    kinds: ClassVar[frozenset[type[Event]]] = frozenset({RunStarted, TaskStarted})
+    Remembers the run's metadata (from ``RunStarted``) to give each ``task`` payload LangGraph 1.2's
+    ``metadata`` key (the run's metadata without the keys that repeat the task's own fields, plus the run's
+    tags). A task of a graph run inside a node with metadata of its own carries that run's metadata
+    (``TaskStarted.metadata``), which is used instead. A view that never saw ``RunStarted`` gives only the
+    tags.
+
+    A finished task's ``task_result`` shows once its writes are in, as LangGraph shows it: the payload is
+    built from its ``TaskFinished`` and held until the task's ``StateUpdate`` (so it follows the task's
+    ``updates`` chunk and the messages its node returned). A task whose writes were saved before (a
+    ``StateUpdate`` marked ``cached``) shows none, as in LangGraph. A view that attached between the two
+    events gives the ``StateUpdate``'s update as the result (the keys the ``updates`` mode shows).
+    """
+
+    kinds: ClassVar[frozenset[type[Event]]] = frozenset({RunStarted, TaskStarted, TaskFinished, StateUpdate})
     debug: ClassVar[bool] = False
     """Whether payloads are wrapped in ``debug`` chunks."""
 
-    __slots__ = ("run_metadata",)
+    __slots__ = ("results", "run_metadata")
 
     def __init__(self) -> None:
         self.run_metadata: Mapping[str, Any] = {}
+        self.results: dict[str | None, dict[str, Any]] = {}
+        """The ``task_result`` payloads of the tasks finished whose ``StateUpdate`` is still to come."""
 
     def projections(self) -> dict[type[Event], Projection]:
-        return {RunStarted: self.run_started, TaskStarted: self.task_started}
+        return {
+            RunStarted: self.run_started,
+            TaskStarted: self.task_started,
+            TaskFinished: self.task_finished,
+            StateUpdate: self.state_update,
+        }
 
     def run_started(self, event: RunStarted) -> Any:
         if not event.ns:  # a subgraph's run carries its node's metadata, not the run's
@@ -334,9 +356,23 @@ class TasksModeState(ModeState):
         payload = _task_start(event, event.metadata or self.run_metadata)
         return _debug_chunk("task", event, payload) if self.debug else payload
 
+    def task_finished(self, event: TaskFinished) -> Any:
+        self.results[event.task_id] = _task_result(event)
+        return SKIP
+
+    def state_update(self, event: StateUpdate) -> Any:
+        payload = self.results.pop(event.task_id, None)
+        if payload is None:
+            if event.cached:
+                return SKIP
+            update = event.update
+            result = dict(update) if isinstance(update, Mapping) else {}
+            payload = {"id": event.task_id, "name": event.node, "error": None, "result": result, "interrupts": []}
+        return _debug_chunk("task_result", event, payload) if self.debug else payload
+
 
 class DebugModeState(TasksModeState):
-    """The ``task`` chunks of one ``debug`` view (see :class:`TasksModeState`)."""
+    """The ``task`` and ``task_result`` chunks of one ``debug`` view (see :class:`TasksModeState`)."""
 
     __slots__ = ()
 
@@ -571,7 +607,7 @@ register_mode(Mode("checkpoints", {CheckpointSaved: _checkpoint}))
 register_mode(
     Mode(
         "tasks",
-        {TaskFinished: _task_result, TaskFailed: _task_error, Interrupted: _interrupt_result},
+        {TaskFailed: _task_error, Interrupted: _interrupt_result},
         state=TasksModeState,
     )
 )
@@ -579,7 +615,6 @@ register_mode(
     Mode(
         "debug",
         {
-            TaskFinished: _debug("task_result", _task_result),
             TaskFailed: _debug("task_result", _task_error),
             Interrupted: _interrupt_debug,
             CheckpointSaved: _debug("checkpoint", _checkpoint),
@@ -617,6 +652,13 @@ def _v2_part(mode: str, ns: tuple[str, ...], chunk: Any) -> dict[str, Any]:
 
 INTERRUPT_KEY = "__interrupt__"
 """The key of the interrupts in an ``updates`` or v1 ``values`` chunk (LangGraph's)."""
+
+
+_EMIT_ORDER: Final = {"updates": 0, "values": 1, "checkpoints": 2, "tasks": 3, "debug": 4}
+"""The order LangGraph gives the chunks one moment of a run makes in several modes, whatever the order of
+``stream_mode``: a task's ``updates`` chunk before its ``tasks`` result, an interrupt's ``updates`` chunk
+before its ``values`` chunk, a ``checkpoints`` or ``tasks`` chunk before its ``debug`` twin. Other modes
+follow, in the order given."""
 
 
 @attrs.frozen
@@ -665,8 +707,10 @@ class ViewSpec:
         for name in self.modes:
             for kind, project in MODES[name].bind().items():
                 table[kind] = (*table.get(kind, ()), (name, project))
-        if Interrupted in table:  # LangGraph streams an interrupt's updates chunk first, whatever the modes' order
-            table[Interrupted] = tuple(sorted(table[Interrupted], key=lambda pair: pair[0] != "updates"))
+        last = len(_EMIT_ORDER)
+        for kind, pairs in table.items():
+            if len(pairs) > 1:
+                table[kind] = tuple(sorted(pairs, key=lambda pair: _EMIT_ORDER.get(pair[0], last)))
         return table
 
     def shaper(self) -> Shaper:

@@ -112,6 +112,8 @@ class BaseTool:
         """Parameters annotated ``InjectedState`` -> the state key they take (None: the whole state)."""
         self.injected_tool_call_id: str | None = None
         """The parameter annotated ``InjectedToolCallId``, if any."""
+        self._model: Any = None
+        """A pydantic model of the arguments, made when an error's text is first needed."""
         for pname, param in inspect.signature(func).parameters.items():
             marks = getattr(extras.get(pname), "__metadata__", ())
             state_mark = next((m for m in marks if m is InjectedState or isinstance(m, InjectedState)), None)
@@ -136,7 +138,8 @@ class BaseTool:
         tuple for a ``list``. Arguments the schema does not name are dropped, as LangChain drops them.
 
         :raises ToolArgumentsError: for a non-mapping, a missing required argument or a value that cannot be
-            read as its type; its ``errors`` list each problem as pydantic words it
+            read as its type; its ``errors`` list each problem as pydantic words it, and its text is pydantic's
+            ``ValidationError`` text (as LangChain's) when pydantic is installed
         """
         if not isinstance(args, Mapping):
             raise ToolArgumentsError(f"tool {self.name!r} takes a JSON object of arguments, got {args!r}")
@@ -160,8 +163,37 @@ class BaseTool:
                 valid[key] = value
         if errors:
             detail = "; ".join(f"{key}: {problem}" for key, problem in errors)
-            raise ToolArgumentsError(f"tool {self.name!r} got invalid arguments: {detail}", errors)
+            text = self._pydantic_text(args) or f"tool {self.name!r} got invalid arguments: {detail}"
+            raise ToolArgumentsError(text, errors)
         return valid
+
+    def _pydantic_text(self, args: Mapping[str, Any]) -> str | None:
+        """The text of the ``ValidationError`` pydantic raises for ``args`` against a model of the tool's
+        arguments named after the tool, as LangChain's tools raise it (``"1 validation error for add\n..."``);
+        None without pydantic (the ``pydantic`` extra), or when pydantic takes the arguments or cannot model
+        the signature."""
+        try:
+            import pydantic
+        except ImportError:
+            return None
+        try:
+            if self._model is None:
+                hints = typing.get_type_hints(self.func)
+                params = inspect.signature(self.func).parameters
+                fields: dict[str, Any] = {
+                    name: (
+                        hints.get(name, Any),
+                        ... if params[name].default is inspect.Parameter.empty else params[name].default,
+                    )
+                    for name in self.args_schema["properties"]
+                }
+                self._model = pydantic.create_model(self.name, **fields)
+            self._model.model_validate(dict(args))
+        except pydantic.ValidationError as exc:
+            return str(exc)
+        except Exception:  # a signature pydantic cannot model: the library's own text stands
+            return None
+        return None
 
     async def ainvoke(self, args: Mapping[str, Any], *, tool_call_id: str | None = None) -> Any:
         """Validate ``args`` and call the tool (sync tools in a worker thread), publishing tool events inside

@@ -293,8 +293,8 @@ def check_log_run(lines: list[str]) -> None:
         "event='state_values'",
         "event='task_started'",
         "event='custom_data'",
-        "event='state_update'",
         "event='task_finished'",
+        "event='state_update'",
         "event='state_values'",
         "event='run_finished'",
     ]

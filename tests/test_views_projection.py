@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamflow.channel import Channel
-from streamflow.events import Event
+from streamflow.events import Event, StateUpdate, TaskFinished, TaskStarted
 from streamflow.modes import ViewSpec
 from streamflow.views import View
 from tests.strategies import run_events
@@ -89,3 +89,28 @@ async def test_the_sse_encoder_yields_the_v2_stream_parts(
                 part = json.loads(data[0])
                 sent.append({"type": part["type"], "ns": part["ns"], "data": part["data"]})
     assert sent == expected
+
+
+def test_a_task_result_shows_after_its_update_whatever_the_modes_order() -> None:
+    routing: dict[str, Any] = {"node": "n", "step": 1, "task_id": "t1"}
+    events = [
+        TaskStarted(input={}, triggers=("branch:to:n",), **routing),
+        TaskFinished(result={"shown": 1, "hidden": 2}, **routing),
+        StateUpdate(update={"shown": 1}, **routing),
+    ]
+    for modes in (["tasks", "updates"], ["updates", "tasks"]):
+        items = list(ViewSpec.parse(modes).items(fresh(events)))
+        assert [mode for mode, _ in items] == ["tasks", "updates", "tasks"]
+        assert items[1] == ("updates", {"n": {"shown": 1}})
+        assert items[2][1]["result"] == {"shown": 1, "hidden": 2}  # the task's whole result, not the shown update
+
+
+def test_a_cached_update_shows_no_task_result_and_a_late_view_shows_the_update() -> None:
+    routing: dict[str, Any] = {"node": "n", "step": 1, "task_id": "t1"}
+    cached: list[Event] = [StateUpdate(update={"k": 1}, cached=True, **routing)]
+    assert list(ViewSpec.parse("tasks").items(fresh(cached))) == []
+    # a view that attached after the task's TaskFinished: the update it shows stands for the result
+    late: list[Event] = [StateUpdate(update={"k": 1}, **routing)]
+    assert list(ViewSpec.parse("tasks").items(fresh(late))) == [
+        {"id": "t1", "name": "n", "error": None, "result": {"k": 1}, "interrupts": []}
+    ]

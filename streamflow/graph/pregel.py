@@ -2,8 +2,8 @@
 
 This module only publishes events; how they look to a user is the views' business. One superstep:
 publish ``TaskStarted`` for each triggered task, run the tasks concurrently (sync nodes off the loop, see
-:func:`~streamflow.graph.sync_code.run_sync_code`), publish ``StateUpdate`` and ``TaskFinished`` for each
-as it completes, then apply every update with the reducers in task order, publish ``StateValues`` when a
+:func:`~streamflow.graph.sync_code.run_sync_code`), publish ``TaskFinished`` and then ``StateUpdate`` for
+each as it completes, then apply every update with the reducers in task order, publish ``StateValues`` when a
 task wrote a state key, and work out the next step's tasks from the edges. A failing task cancels its
 siblings (their sync code is abandoned and told so, see :mod:`streamflow.graph.cancellation`) and the run
 fails with its exception.
@@ -230,16 +230,8 @@ class _Step:
             return
         task.update = update
         task.done = True
-        if self.thread is not None:
-            await self.thread.put_writes(task_id, update if task.writes is None else task.writes, step=True)
-        if channel.wants(StateUpdate):
-            if task.writes is None:
-                shown = _only(update, self.shown)
-                if self.graph.schema.root:
-                    shown = self.graph.schema.unwrap(shown)
-            else:
-                shown = _shown_writes(self.graph, task.writes, self.shown)
-            await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
+        # As in LangGraph, the node's run ends (its output shows in ``messages`` and ``astream_events``) before
+        # its writes are saved and shown (``updates``, then the ``tasks`` result).
         if channel.wants(TaskFinished):
             result = update if task.writes is None else folded_writes(task.writes)
             returned = None if from_below or out.__class__ is dict or not _is_command_output(out) else out
@@ -255,6 +247,16 @@ class _Step:
                     sent_up=from_below,
                 )
             )
+        if self.thread is not None:
+            await self.thread.put_writes(task_id, update if task.writes is None else task.writes, step=True)
+        if channel.wants(StateUpdate):
+            if task.writes is None:
+                shown = _only(update, self.shown)
+                if self.graph.schema.root:
+                    shown = self.graph.schema.unwrap(shown)
+            else:
+                shown = _shown_writes(self.graph, task.writes, self.shown)
+            await channel.publish(StateUpdate(ns=ns, node=name, step=step, task_id=task_id, tags=tags, update=shown))
 
     async def pause(self, task: _Task, exc: GraphInterrupt, scratch: Scratchpad) -> None:
         """Record that ``task`` paused on the interrupts of ``exc``: saved against the step's checkpoint (with

@@ -170,11 +170,6 @@ async def test_astream_messages_and_updates_together_give_the_same_chunks() -> N
 
 
 @pytest.mark.anyio
-@pytest.mark.xfail(
-    strict=True,
-    reason="a node's new messages: LangGraph shows them in 'messages' before its 'updates' chunk, streamflow after "
-    "(the graph publishes the task's update before its end)",
-)
 async def test_astream_messages_and_updates_together_in_the_same_order() -> None:
     out = await messages_and_updates()
     assert out[1] == out[0]

@@ -351,7 +351,6 @@ AGENT_CASES: dict[str, tuple[list[Turn], tuple[str, ...], dict[str, Any], dict[s
 }
 
 AGENT_DIFFERENCES = {
-    "bad arguments, tools mode": "tool-error carries our ToolArgumentsError text, not pydantic's ValidationError text",
     "tool writing progress": "a tool's get_stream_writer() writes are also tool-output-delta records here; "
     "LangGraph's come only from ToolRuntime.emit_output_delta",
 }

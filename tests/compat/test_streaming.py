@@ -438,3 +438,29 @@ async def test_astream_async_nodes(lib: Lib, async_case: Case) -> None:
     assert (
         async_case.compare([chunk async for chunk in graph.astream(async_case.input, **async_case.kwargs)]) == expected
     )
+
+
+SUBGRAPH_RUN = pytest.mark.differs(
+    "astream_events: LangGraph shows a graph run under a node (a subgraph node, or a graph a node invokes) as a "
+    "run of its own (on_chain_start/on_chain_end named after the graph, tagged seq:step:1, one more parent id "
+    "for the events inside); streamflow shows its tasks under the node's run directly"
+)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(nested, id="events-subgraph-run", marks=SUBGRAPH_RUN),
+        pytest.param(invoked_inside, id="events-invoked-graph-run", marks=SUBGRAPH_RUN),
+    ],
+)
+async def test_astream_events_of_a_graph_run_under_a_node(lib: Lib, build: Callable[[Lib], Any]) -> None:
+    async def names(library: Lib) -> list[Any]:
+        graph = build(library)
+        return [
+            (event["event"], event["name"], event["tags"], len(event["parent_ids"]))
+            async for event in graph.astream_events(START_VALUE, version="v2")
+        ]
+
+    assert await names(lib) == await names(reference())
