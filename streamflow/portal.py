@@ -503,7 +503,8 @@ def iterate_sync(
     :param async_alternative: named in the error raised from inside an event loop, e.g. ``"astream()"``
     :returns: a generator of the items. Breaking out of it, ``close()``, garbage collection, an exception
         in the caller's loop body, and ``KeyboardInterrupt`` all cancel the producer and wait until it has
-        stopped before control returns.
+        stopped before control returns (another ``KeyboardInterrupt`` arriving during that wait is raised
+        once the producer has stopped).
     :raises SyncInAsyncContextError: at once, when called from a thread that is running an event loop
     :raises ValueError: when ``batch_size`` is not positive
 
