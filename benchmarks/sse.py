@@ -142,7 +142,7 @@ async def _replay(port: int, path: str) -> int:
                     received += 1
                 elif b"\nevent: end\n" in block:
                     return received
-        raise RuntimeError("the stream ended before its end message")
+        raise RuntimeError(f"the stream of {path} ended before its end message, after {received} events")
     finally:
         writer.close()
 
@@ -196,7 +196,7 @@ async def _client(port: int, path: str, delays: list[float], connected: asyncio.
         while True:
             data = await reader.read(65536)
             if not data:
-                raise RuntimeError("the stream ended before its end message")
+                raise RuntimeError(f"the stream of {path} ended before its end message, after {received} chunks")
             buffer += data
             *blocks, buffer = buffer.split(b"\n\n")
             t = now()

@@ -478,12 +478,16 @@ class _Pump(Generic[T]):
         reply.close()
 
     async def stop(self) -> None:
-        """Cancel the producer (if it still runs) and wait until it has stopped."""
+        """Cancel the producer (if it still runs) and wait until it has stopped. Asking again does no harm.
+
+        Called through the portal after :meth:`start` was scheduled, so :meth:`start` ran first; if it has not
+        run, it was never scheduled (the calling thread was interrupted before), and there is nothing to stop.
+        """
         self.cancelled = True
         if self.scope is not None:
             self.scope.cancel()
-        assert self.stopped is not None  # start() ran first: it was scheduled first
-        await self.stopped.wait()
+        if self.stopped is not None:
+            await self.stopped.wait()
 
 
 def iterate_sync(
@@ -499,7 +503,8 @@ def iterate_sync(
     :param async_alternative: named in the error raised from inside an event loop, e.g. ``"astream()"``
     :returns: a generator of the items. Breaking out of it, ``close()``, garbage collection, an exception
         in the caller's loop body, and ``KeyboardInterrupt`` all cancel the producer and wait until it has
-        stopped before control returns.
+        stopped before control returns (another ``KeyboardInterrupt`` arriving during that wait is raised
+        once the producer has stopped).
     :raises SyncInAsyncContextError: at once, when called from a thread that is running an event loop
     :raises ValueError: when ``batch_size`` is not positive
 
@@ -575,13 +580,11 @@ def _iterate(
         else:
             make = factory
         reply: _Mailbox[T] = _Mailbox(requests=_EVENTFD and isinstance(loop, asyncio.SelectorEventLoop))
-        try:
-            loop.call_soon_threadsafe(pump.start, make, reply)  # with the first request
-        except BaseException:
-            reply.close()
-            raise
         ended = False  # the loop sent the end: it writes to ``reply`` no more, nor watches it
         try:
+            # Inside the ``try``: an interrupt may arrive once the start is scheduled but before this returns,
+            # and the producer it starts must be stopped too.
+            loop.call_soon_threadsafe(pump.start, make, reply)  # with the first request
             while True:
                 batch, job, end, error = reply.get()
                 yield from batch
@@ -603,7 +606,7 @@ def _iterate(
         finally:
             try:
                 if not pump.done:
-                    portal.call(pump.stop)
+                    _stop(portal, pump)
             finally:
                 if ended:
                     reply.close()
@@ -611,6 +614,25 @@ def _iterate(
                     _close_on_loop(loop, pump, reply)
     finally:
         _shared.release()
+
+
+def _stop(portal: BlockingPortal, pump: _Pump[Any]) -> None:
+    """Stop ``pump``'s producer and return once it has stopped, even when a ``KeyboardInterrupt`` arrives
+    meanwhile: the stop is then asked for again and waited for, and the interrupt raised after it.
+
+    :raises KeyboardInterrupt: one that arrived while waiting, once the producer has stopped
+    :raises RuntimeError: when the portal is not running (it was shut down)
+    """
+    interrupted: KeyboardInterrupt | None = None
+    while True:
+        try:
+            portal.call(pump.stop)
+            break
+        except KeyboardInterrupt as exc:  # it may have come before or after the stop was scheduled
+            if interrupted is None:
+                interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def _close_on_loop(loop: asyncio.AbstractEventLoop, pump: _Pump[Any], reply: _Mailbox[Any]) -> None:

@@ -209,6 +209,82 @@ def test_keyboard_interrupt_stops_the_producer_and_leaves_nothing_behind(
     assert seen == list(range(len(seen)))  # a prefix: the interrupt may land anywhere after item 5 is made
 
 
+class InterruptOnce:
+    """Stands for ``target`` (the portal or its loop): the first call of its method ``name`` raises
+    ``KeyboardInterrupt``, as an interrupt arriving in the calling thread there would, after ``work(*args)``
+    (nothing when None)."""
+
+    def __init__(self, target: Any, name: str, work: Callable[..., Any] | None = None) -> None:
+        self.target = target
+        self.name = name
+        self.work = work
+        self.fired = False
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr != self.name or self.fired:
+            return getattr(self.target, attr)
+
+        def interrupted(*args: Any) -> None:
+            self.fired = True
+            if self.work is not None:
+                self.work(*args)
+            raise KeyboardInterrupt
+
+        return interrupted
+
+
+def interrupt_next_call(monkeypatch: pytest.MonkeyPatch, wrap: Callable[[Any, Any], tuple[Any, Any]]) -> None:
+    """Make the next sync call use ``wrap(portal, loop)`` instead of the shared portal and its loop."""
+    acquire = portal._shared.acquire
+
+    def acquire_once() -> tuple[Any, Any]:
+        monkeypatch.setattr(portal._shared, "acquire", acquire)
+        return wrap(*acquire())
+
+    monkeypatch.setattr(portal._shared, "acquire", acquire_once)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open file descriptors in /proc")
+def test_keyboard_interrupt_right_after_the_producer_is_scheduled_stops_it(
+    monkeypatch: pytest.MonkeyPatch, no_thread_left_behind: Callable[[], None]
+) -> None:
+    before = _open_file_descriptors()
+    stand_ins: list[InterruptOnce] = []
+
+    def wrap(blocking_portal: Any, loop: Any) -> tuple[Any, Any]:
+        stand_ins.append(InterruptOnce(loop, "call_soon_threadsafe", loop.call_soon_threadsafe))
+        return blocking_portal, stand_ins[0]
+
+    interrupt_next_call(monkeypatch, wrap)
+    with pytest.raises(KeyboardInterrupt):
+        next(iterate_sync(Producer()))  # the interrupt comes as the call starts the producer
+    assert [stand_in.fired for stand_in in stand_ins] == [True]
+    no_thread_left_behind()
+    assert _open_file_descriptors() == before
+
+
+@pytest.mark.parametrize("scheduled", [False, True], ids=["before-the-stop-is-scheduled", "after"])
+def test_keyboard_interrupt_while_stopping_the_producer_waits_for_the_stop(
+    scheduled: bool, monkeypatch: pytest.MonkeyPatch, no_thread_left_behind: Callable[[], None]
+) -> None:
+    producer = Producer()
+    stand_ins: list[InterruptOnce] = []
+
+    def wrap(blocking_portal: Any, loop: Any) -> tuple[Any, Any]:
+        # ``call`` is how the generator stops the producer; ``start_task_soon`` schedules without waiting
+        stand_ins.append(InterruptOnce(blocking_portal, "call", blocking_portal.start_task_soon if scheduled else None))
+        return stand_ins[0], loop
+
+    interrupt_next_call(monkeypatch, wrap)
+    items = iterate_sync(producer)
+    assert next(items) == 0
+    with pytest.raises(KeyboardInterrupt):
+        items.close()
+    assert [stand_in.fired for stand_in in stand_ins] == [True]
+    assert producer.finished.is_set()  # stopped before the interrupt reached the caller
+    no_thread_left_behind()
+
+
 def _open_file_descriptors() -> int:
     """How many file descriptors this process has open, the portal thread stopped (its loop has some)."""
     portal.shutdown_portal()

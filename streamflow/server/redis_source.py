@@ -362,6 +362,7 @@ class RemoteRunStream(SSEStreamBase):
                     self._prime(page)
             self._primed = True
         while True:
+            self._lagged = False  # a lag of the mirror's subscription may have brought the stream here
             # block: a slow client only delays its own reader, which reads Redis at the client's pace
             self._sub = sub = remote.subscribe(
                 self._filter, buffer_size=self.request.buffer_size, overflow="block", after_seq=self._after_seq

@@ -118,6 +118,40 @@ async def test_a_cursor_older_than_the_mirror_retains_is_served_from_redis_in_fu
         assert source.mirror_statistics().readers_open == 0  # its last stream left a run that is over
 
 
+async def test_a_stream_that_falls_behind_what_the_mirror_retains_reads_the_rest_from_redis(
+    redis_url: str, prefix: str, worker: Worker
+) -> None:
+    async with (
+        web_source(redis_url, prefix, mirror_replay_size=4) as source,
+        serve(create_app(source)) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
+        run_id = await start(client, "gated")
+        # one event of buffer: a client that stops reading lags as soon as two events come
+        request = StreamRequest(ViewSpec.parse(["custom"], False, "v2"), buffer_size=1)
+        stream = await source.open_stream(run_id, request)
+        messages = stream.__aiter__()
+        first: list[bytes] = []
+        while b'"progress":2' not in b"".join(first):
+            first.append(await messages.__anext__())
+        await open_gate(redis_url, prefix)  # the rest of the run comes while the client reads nothing
+        shared = source.mirrors.get(run_id)
+        assert shared is not None and shared.mirror is not None
+        await shared.mirror.finished()
+
+        rest = [message async for message in messages]
+        assert rest and b"event: end" in rest[-1]
+        assert b"event: lag" not in b"".join(rest)  # Redis still holds them: nothing is lost
+        progress = [
+            json.loads(line[len(b"data: ") :])["data"]["progress"]
+            for message in first + rest
+            for line in message.splitlines()
+            if line.startswith(b'data: {"type":"custom"')
+        ]
+        assert progress == [1, 2, 3, 4, 5]
+        assert source.mirror_statistics().private_reads >= 1  # it fell behind what the mirror retains
+
+
 class FakeMirror:
     """Stands in for a run's mirror in the pool's bookkeeping: a run still going until told otherwise."""
 
