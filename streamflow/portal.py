@@ -353,9 +353,10 @@ class _Pump(Generic[T]):
 
     The calling thread asks for a batch with :meth:`request` (a plain callback on the loop, run when the loop
     sees the request in the thread's :class:`_Mailbox`, or through ``call_soon_threadsafe``) and waits on that
-    mailbox; the loop answers as soon as it has items, a job
-    or the end, one pass of the loop later so that what is ready at the same time travels together. No task
-    is made per batch: a hop is one callback each way.
+    mailbox; the loop answers as soon as it has items or the end, one pass of the loop later so that what is
+    ready at the same time travels together. A job handed over while the calling thread waits leaves at once,
+    with the items the producer has ready (:meth:`CallerThread.share`), so the producer's task need not run
+    first. No task is made per batch: a hop is one callback each way.
     """
 
     def __init__(self, batch_size: int, *, lists: bool = False) -> None:
