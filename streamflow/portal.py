@@ -231,6 +231,14 @@ class CallerThread:
     def __init__(self, pump: _Pump[Any]) -> None:
         self._pump = pump
 
+    def share(self, ready: Callable[[int], list[Any]]) -> None:
+        """Let a function handed to the calling thread carry the producer's items that are ready at that
+        moment: ``ready(limit)`` takes up to ``limit`` of them without waiting (on the loop, outside any
+        task), and must return them in the order the producer would yield them, and the producer must not
+        yield them again (e.g. :meth:`View.take_ready <streamflow.views.View.take_ready>` of the view the
+        producer iterates). The producer's task then need not run before the hand-over."""
+        self._pump.ready = ready
+
     async def run_sync(self, fn: Callable[[], T], on_abandon: Callable[[Any], None] | None = None) -> T:
         """Run ``fn()`` in the calling thread (or a worker thread, see the class) and return its result.
 
@@ -245,7 +253,10 @@ class CallerThread:
             label = "a sync call of iterate_sync_running_calls()"
             return await workers.run_sync(fn, label=label, on_abandon=on_abandon)
         job = pump.job = _Job(fn)
-        pump.answer_soon()
+        if pump.reply is not None:
+            pump.hand_over(pump.reply)  # the calling thread waits: it takes the job (and what is ready) now
+        else:
+            pump.answer_soon()
         try:
             await job.done
         except BaseException:
@@ -342,9 +353,10 @@ class _Pump(Generic[T]):
 
     The calling thread asks for a batch with :meth:`request` (a plain callback on the loop, run when the loop
     sees the request in the thread's :class:`_Mailbox`, or through ``call_soon_threadsafe``) and waits on that
-    mailbox; the loop answers as soon as it has items, a job
-    or the end, one pass of the loop later so that what is ready at the same time travels together. No task
-    is made per batch: a hop is one callback each way.
+    mailbox; the loop answers as soon as it has items or the end, one pass of the loop later so that what is
+    ready at the same time travels together. A job handed over while the calling thread waits leaves at once,
+    with the items the producer has ready (:meth:`CallerThread.share`), so the producer's task need not run
+    first. No task is made per batch: a hop is one callback each way.
     """
 
     def __init__(self, batch_size: int, *, lists: bool = False) -> None:
@@ -365,6 +377,7 @@ class _Pump(Generic[T]):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.task: asyncio.Task[None] | None = None
         self.watched: _Mailbox[T] | None = None  # the mailbox whose requests the loop watches
+        self.ready: Callable[[int], list[T]] | None = None  # the producer's items ready now (CallerThread.share)
 
     def start(self, factory: Callable[[], AsyncIterable[T]], mailbox: _Mailbox[T]) -> None:
         """Loop callback: start the producer's task (cancelled with the loop if the portal stops first), take
@@ -457,10 +470,17 @@ class _Pump(Generic[T]):
             self.loop.call_soon(self.answer)
             return
         self.answer_due = False
+        self.hand_over(reply)
+
+    def hand_over(self, reply: _Mailbox[T]) -> None:
+        """Send the calling thread, waiting on ``reply``, the items so far, the job if one is ready (with the
+        producer's items ready now, see :meth:`CallerThread.share`), and the end if it came."""
         self.deferred = 0
         self.reply = None
         job = self.job if self.job_ready() else None
         self.handed = job
+        if job is not None and self.ready is not None:
+            self.items.extend(self.ready(self.batch_size))
         batch, self.items = self.items, []
         if self.room is not None:
             self.room.set()

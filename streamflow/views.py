@@ -144,6 +144,36 @@ class View:
             del out[limit:]
         return out
 
+    def take_ready(self, limit: int) -> list[Any]:
+        """Take up to ``limit`` items that are ready now, without waiting: the items :meth:`next_batch` would
+        return next (in the same order), or fewer, or none. It never ends the view nor raises: the end, or
+        the channel disconnecting this view, is left for the next :meth:`next_batch` to report.
+
+        Synchronous, for code on the run's loop that hands items on outside any task (the sync bridge hands
+        the ready chunks over together with a sync node it lends to the calling thread).
+
+        :param limit: items to take at most (items, > 0); the items of an event past it stay with the view
+        :returns: between 0 and ``limit`` items
+        """
+        out: list[Any] = []
+        pending = self._pending
+        sub = self._sub
+        while pending and len(out) < limit:
+            out.append(pending.popleft())
+        while len(out) < limit:
+            try:
+                events = sub.receive_many_nowait(limit - len(out))
+            except (anyio.WouldBlock, anyio.EndOfStream, SubscriberDisconnectedError):
+                break
+            if events[0].__class__ is Lagged:
+                out.append(events[0])
+                del events[0]
+            self._projector.project_many(cast("list[Event]", events), out)  # a Lagged comes first only
+        if len(out) > limit:
+            pending.extend(out[limit:])
+            del out[limit:]
+        return out
+
     def prime(self, events: Iterable[Event]) -> None:
         """Run ``events``, which came before this view's first item, through its projections and emit
         nothing: a mode with state (``messages`` remembers the messages it streamed) then continues where an

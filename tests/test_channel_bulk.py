@@ -109,3 +109,38 @@ async def test_next_batch_never_returns_more_than_its_limit_and_keeps_the_rest()
         assert 1 <= len(batch) <= 3
         got.extend(batch)
     assert got == list(range(10))
+
+
+@PROPERTY
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=6), st.integers(min_value=1, max_value=5), st.booleans()),
+        min_size=1,
+        max_size=15,
+    ),
+)
+async def test_take_ready_and_next_batch_together_take_every_item_once_in_order(
+    steps: list[tuple[int, int, bool]],
+) -> None:
+    """:meth:`View.take_ready` never waits and never ends the view: mixed with ``next_batch`` in any way,
+    the two take every item once, in order, and the end is left for ``next_batch``."""
+    channel = Channel("run-1")
+    view = View(channel.subscribe(kinds=["custom_data"], buffer_size=1_000), ViewSpec.parse("custom"))
+    published = 0
+    got: list[Any] = []
+    for count, limit, ready_only in steps:
+        for _ in range(count):
+            channel.publish_nowait(CustomData(data=published))
+            published += 1
+        if ready_only or len(got) == published:
+            taken = view.take_ready(limit)
+            assert len(taken) == min(limit, published - len(got))
+        else:
+            taken = await view.next_batch(limit)
+            assert 1 <= len(taken) <= limit
+        got.extend(taken)
+    got.extend(view.take_ready(1_000))
+    channel.close()
+    assert view.take_ready(5) == []
+    assert await view.next_batch(5) == []
+    assert got == list(range(published))

@@ -366,6 +366,46 @@ def test_functions_lent_to_the_calling_thread_run_there_between_batches(
         assert _open_file_descriptors() == before
 
 
+def test_a_lent_function_carries_the_items_ready_at_its_hand_over(
+    no_thread_left_behind: Callable[[], None],
+) -> None:
+    ran: list[int] = []
+
+    def record(i: int) -> int:
+        ran.append(i)
+        return i
+
+    def factory(lent: portal.CallerThread, batch_size: int) -> AsyncIterator[list[int]]:
+        ready: list[int] = []
+
+        def take(limit: int) -> list[int]:
+            assert limit == batch_size
+            taken = ready[:limit]
+            del ready[:limit]
+            return taken
+
+        lent.share(take)
+
+        async def produce() -> AsyncIterator[list[int]]:
+            yield [-1]
+            for i in range(20):
+                ready.extend([2 * i, 2 * i + 1])  # never yielded: only the hand-over takes them
+                assert await lent.run_sync(functools.partial(record, i)) == i
+                assert not ready
+            yield [40]
+
+        return produce()
+
+    seen = []
+    for item in portal.iterate_sync_running_calls(factory):
+        seen.append(item)
+        if 0 <= item < 40:
+            assert len(ran) == item // 2  # the items ready at a hand-over reach the caller before it runs
+    assert seen == list(range(-1, 41))
+    assert ran == list(range(20))
+    no_thread_left_behind()
+
+
 @pytest.mark.parametrize(("total", "batch_size"), [(1_000, 100), (2_000, DEFAULT_BATCH_SIZE), (10, 1)])
 def test_items_move_in_batches(total: int, batch_size: int, monkeypatch: pytest.MonkeyPatch) -> None:
     hops = 0

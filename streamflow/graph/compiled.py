@@ -17,12 +17,11 @@ from ..errors import InvalidArgumentError
 from ..event_stream import EventStreamSpec
 from ..events import RunTakenOver
 from ..modes import ViewSpec
-from ..portal import call_sync, iterate_sync_running_calls
+from ..portal import CallerThread, call_sync, iterate_sync_running_calls
 from ..runnables.base import Runnable
 from ..runnables.context import StepContext
 from ..runnables.run_view import LOOKAHEAD, view_items
 from ..views import View
-from .cancellation import SyncRunner
 from .context import TaskContext, current_task
 from .invoke_result import _Collector, _output_only, _with_interrupts
 from .nested import (
@@ -268,9 +267,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
             return _nested_items_from_thread(parent, _nested_batches(self, parent, input, run, spec, buffer_size))
         inherited = self._inherited()
         return iterate_sync_running_calls(
-            lambda caller, batch_size: self._drive(
-                input, config, open_view, caller.run_sync, batch_size, context, inherited
-            ),
+            lambda caller, batch_size: self._drive(input, config, open_view, caller, batch_size, context, inherited),
             async_alternative="astream()",
         )
 
@@ -376,9 +373,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         )
         inherited = self._inherited()
         return iterate_sync_running_calls(
-            lambda caller, batch_size: self._drive(
-                input, config, open_view, caller.run_sync, batch_size, context, inherited
-            ),
+            lambda caller, batch_size: self._drive(input, config, open_view, caller, batch_size, context, inherited),
             async_alternative="astream_events()",
         )
 
@@ -439,7 +434,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         input: Any,
         config: Mapping[str, Any] | None,
         open_view: Callable[[Run], View],
-        sync_runner: SyncRunner | None,
+        caller: CallerThread | None,
         batch_size: int,
         context: Any,
         inherited: Any,
@@ -447,14 +442,24 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         """Start a run with ``context`` (or ``inherited``) when the first item is asked for, attach
         ``open_view(run)`` and yield its items (with ``batch_size`` > 0, lists of up to that many); then raise
         what the run raised. Leaving early cancels the run and waits for it
-        (:func:`~streamflow.runnables.run_view.view_items`)."""
+        (:func:`~streamflow.runnables.run_view.view_items`). With ``caller`` (under a sync call), sync nodes
+        alone in flight run in the calling thread, and the view's ready chunks travel with them."""
 
         def start() -> Run:
             run_context = coerce_context(self.context_schema, context, inherited)
             run = Run(self, input, config, replay_size=0, context=run_context)
-            run.context.sync_runner = sync_runner
+            run.context.sync_runner = None if caller is None else caller.run_sync
             return run
 
+        if caller is not None:
+            lent = caller
+
+            def opened(run: Run) -> View:
+                view = open_view(run)
+                lent.share(view.take_ready)
+                return view
+
+            return view_items(start, opened, batch_size)
         return view_items(start, open_view, batch_size)
 
     async def _final_state(self, input: Any, config: Mapping[str, Any] | None, context: Any, inherited: Any) -> Any:
@@ -580,9 +585,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         open_view = _output_only(self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE))
         inherited = self._inherited()
         parts: Iterator[Mapping[str, Any]] = iterate_sync_running_calls(
-            lambda caller, batch_size: self._drive(
-                input, config, open_view, caller.run_sync, batch_size, context, inherited
-            ),
+            lambda caller, batch_size: self._drive(input, config, open_view, caller, batch_size, context, inherited),
             async_alternative="ainvoke()",
         )
         for part in parts:
