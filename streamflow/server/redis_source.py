@@ -39,6 +39,7 @@ from ..errors import (
     TransportUnavailableError,
     UnknownRunError,
 )
+from ..events import Event
 from ..graph.run import parse_config
 from ..redis.checks import check_positive
 from ..redis.directory import DEFAULT_PREFIX, RedisClientUser, RedisRunDirectory
@@ -46,7 +47,7 @@ from ..redis.jobs import RunQueue
 from ..redis.reader import RemoteMirror, RemoteRun, RemoteSubscription
 from ..run_info import ENDED, RunInfo, RunStatus
 from .mirror import MirrorPool, MirrorStatistics, SharedRun
-from .stream import SSEStreamBase, StreamRequest, lag_message, lost_message
+from .stream import WRITE_BATCH, ChunkEncoder, SharedEncoder, SSEStreamBase, StreamRequest, lag_message, lost_message
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -285,6 +286,9 @@ class RemoteRunStream(SSEStreamBase):
         self._sub: Subscription | RemoteSubscription | None = None
         self._shared: SharedRun | None = None
         self._primed = request.after_seq == 0  # the encoder has seen every event up to ``after_seq`` Redis still holds
+        self._shared_encoder: SharedEncoder | None = None  # the run's encoder for this request, while in step with it
+        self._may_share = True  # this stream's own encoder has seen nothing yet
+        self._mirror: RemoteMirror | None = None  # the mirror the shared encoder's events come from
 
     @property
     def over(self) -> bool:
@@ -320,6 +324,8 @@ class RemoteRunStream(SSEStreamBase):
                 yield lag
             while not self._ended:
                 if mirror is not None and self._joinable(mirror):
+                    if self._may_share:
+                        self._share(shared, mirror)
                     if not self._primed:
                         self._prime(mirror.channel.retained())
                         self._primed = True
@@ -339,6 +345,7 @@ class RemoteRunStream(SSEStreamBase):
                         )
                     mirror = None  # its reader fell behind Redis's retention: this stream reads on its own
                 else:
+                    self._unshare()
                     source.mirrors.count_private_read()
                     async with contextlib.aclosing(self._read_privately(mirror)) as chunks:
                         async for chunk in chunks:
@@ -347,6 +354,47 @@ class RemoteRunStream(SSEStreamBase):
             yield lost_message(exc, self._after_seq, self.request.errors)
         finally:
             self.close()
+
+    def _share(self, shared: SharedRun, mirror: RemoteMirror) -> None:
+        """Take the run's shared encoder for this request when this stream's own encoder would be in the same
+        state: it has seen nothing, and every event from the mirror's first on is to be primed (or there is
+        none before ``after_seq``)."""
+        self._may_share = False
+        origin = mirror.start_seq - 1
+        if self._primed and self._after_seq != origin:
+            return
+        keep = self._source.mirror_replay_size + self.request.buffer_size + WRITE_BATCH
+        encoder = shared.encoder(self.request, origin, keep)
+        if encoder.origin != origin or not encoder.catch_up(mirror.channel.retained(), self._after_seq):
+            return
+        self._shared_encoder = encoder
+        self._mirror = mirror
+        self._encode = self._encode_shared
+        self._primed = True
+
+    def _encode_shared(self, event: Event) -> bytes | None:
+        """The messages of ``event`` from the shared encoder; when it no longer keeps them (this stream is
+        further behind than it keeps), from an encoder of this stream's own, primed from the mirror."""
+        if self._shared_encoder is None:  # left it earlier in this batch
+            return self._encoder.encode(event)
+        found, message = self._shared_encoder.encode(event)
+        if found:
+            return message
+        self._unshare()
+        assert self._mirror is not None
+        self._encoder.prime_until(self._mirror.channel.retained(), event.seq - 1, self._filter)
+        self._primed = True
+        return self._encoder.encode(event)
+
+    def _unshare(self) -> None:
+        """Go on with an encoder of this stream's own (unprimed) instead of the shared one."""
+        self._may_share = False
+        if self._shared_encoder is None:
+            return
+        self._shared_encoder = None
+        self._encoder = ChunkEncoder(self.request.spec, self.request.errors)
+        self._encode = self._encoder.encode
+        self._primed = False
 
     async def _read_privately(self, mirror: RemoteMirror | None) -> AsyncGenerator[bytes, None]:
         """Read Redis with a reader of this stream's own, from after ``after_seq`` (priming the encoder first
