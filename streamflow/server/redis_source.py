@@ -267,8 +267,10 @@ class RemoteRunStream(SSEStreamBase):
 
     It attaches to the run's shared reader in this process (:mod:`streamflow.server.mirror`) and subscribes
     to its mirror channel from ``after_seq + 1``, replaying from the mirror's replay buffer, so all clients of a
-    run cost one Redis reader and one decode per event. A client too slow for its buffer (``buffer_size``
-    events, ``drop_oldest``) catches up from the replay buffer; when its ``after_seq`` is older than the mirror
+    run cost one Redis reader and one decode per event, and the streams asking for the same modes, filters
+    and error policy share one encoder (each event is projected and framed once for all of them). A client
+    too slow for its buffer (``buffer_size`` events plus the mirror's ``replay_size``, ``drop_oldest``) catches
+    up from the replay buffer; when its ``after_seq`` is older than the mirror
     retains, it reads Redis on its own from its ``after_seq`` (nothing is lost while Redis keeps the events) and
     joins the mirror again once it caught up. Resumes after ``after_seq`` with no gap and no duplicate: the
     events up to ``after_seq`` go through the projections unsent, so ``messages`` resumes where the client left
@@ -330,7 +332,9 @@ class RemoteRunStream(SSEStreamBase):
                         self._prime(mirror.channel.retained())
                         self._primed = True
                     self._lagged = False
-                    self._sub = sub = self._follow(mirror.channel)
+                    # room for as many events as the mirror keeps: a client falling behind by less holds
+                    # references to events the mirror keeps anyway, and is never lagged to subscribe again
+                    self._sub = sub = self._follow(mirror.channel, mirror.replay_size)
                     try:
                         while (chunk := await self._next_write(sub)) is not None:
                             yield chunk
@@ -363,7 +367,8 @@ class RemoteRunStream(SSEStreamBase):
         origin = mirror.start_seq - 1
         if self._primed and self._after_seq != origin:
             return
-        keep = self._source.mirror_replay_size + self.request.buffer_size + WRITE_BATCH
+        # as many as a stream in step may still have to send: its buffer and its backlog at most
+        keep = 2 * self._source.mirror_replay_size + self.request.buffer_size + WRITE_BATCH
         encoder = shared.encoder(self.request, origin, keep)
         if encoder.origin != origin or not encoder.catch_up(mirror.channel.retained(), self._after_seq):
             return

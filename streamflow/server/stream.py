@@ -356,17 +356,18 @@ class SSEStreamBase:
         """Run the events (oldest first) the client already has through the projections, unsent."""
         self._encoder.prime_until(events, self._after_seq, self._filter)
 
-    def _follow(self, channel: Channel) -> Subscription:
+    def _follow(self, channel: Channel, room: int = 0) -> Subscription:
         """Subscribe to ``channel`` from after ``after_seq``, dropping the oldest events when the client is too
         slow (it never holds up the run or a shared reader): the backlog to replay goes into the buffer on
-        top of the room for live events, so the replay itself never overflows.
+        top of the room for live events (the request's ``buffer_size``, plus ``room`` more), so the replay
+        itself never overflows.
 
         :raises ReplayUnavailableError: when the channel no longer retains the event after ``after_seq``
         """
         backlog = max(0, channel.last_seq - self._after_seq)
         return channel.subscribe(
             self._filter,
-            buffer_size=self.request.buffer_size + backlog,
+            buffer_size=self.request.buffer_size + room + backlog,
             overflow="drop_oldest",
             after_seq=self._after_seq,
         )
