@@ -11,10 +11,10 @@ cancel channel. What differs, and why:
   ``error`` message of status ``"unknown"``.
 * the streams of one run share one reader of its Redis stream (:mod:`streamflow.server.mirror`), which
   decodes each event once and keeps the latest ``mirror_replay_size`` of them for streams that attach or
-  fall behind; the streams asking for the same modes, filters and error policy also share one encoder, so
-  each event is framed once for them. A stream whose ``after_seq`` is older than that reads Redis on its own until it caught up, so a
-  slow client never loses events while the Redis stream keeps them. Events the stream trimmed (the sink's
-  ``maxlen``) before the client read them come as a ``lag`` message.
+  fall behind. A stream whose ``after_seq`` is older than that reads Redis on its own until it caught up, so
+  a slow client never loses events while the Redis stream keeps them. The streams asking for the same
+  modes, filters and error policy share one encoder, so each event is framed once for them. Events the
+  stream trimmed (the sink's ``maxlen``) before the client read them come as a ``lag`` message.
 * a run whose worker died, or a Redis unreachable for ``stall_timeout`` seconds, ends the stream with an
   ``error`` message of status ``"unknown"`` naming the cause (the run's outcome cannot be known).
 * run info has ``subscribers`` null (viewers may be in any process); ``POST /runs/{id}/cancel`` waits at most
@@ -79,7 +79,7 @@ class RedisRunSource(RedisClientUser):
     :param mirror_replay_size: how many of a run's latest events its shared reader keeps for streams that
         attach or fall behind later (events; a stream whose ``after_seq`` is older reads Redis on its own).
         Each stream may buffer up to this many events more than its ``buffer_size``, and each shared
-        encoder keeps the messages of the latest ``2 * mirror_replay_size + buffer_size + 64`` events
+        encoder keeps the messages of the latest ``2 * mirror_replay_size + buffer_size + 64`` events.
     :param mirror_idle_timeout: how long a run still going keeps its shared reader after its last stream
         left (seconds)
     :raises InvalidArgumentError: for no graphs, a bad ``redis`` or ``prefix``, or a number out of range
