@@ -15,7 +15,7 @@ from streamflow.graph import START, StateGraph, get_stream_writer
 from streamflow.modes import ViewSpec
 from streamflow.server import RunStream
 from streamflow.server.encoding import sse_message, to_json
-from streamflow.server.stream import StreamRequest
+from streamflow.server.stream import ChunkEncoder, SharedEncoder, StreamRequest
 
 MODES = ["values", "updates", "custom", "tasks", "debug"]
 
@@ -152,3 +152,35 @@ def test_values_messages_carry_interrupts_as_v2_values_parts() -> None:
     values = [data for _, event, data in messages if event == "values"]
     assert values and all(data["interrupts"] == [] for data in values)
     assert all("interrupts" not in data for _, event, data in messages if event == "updates")
+
+
+@given(modes=st.lists(st.sampled_from([*MODES, "messages"]), min_size=1, unique=True), data=st.data())
+def test_a_shared_encoder_frames_each_event_as_a_streams_own_encoder_would(
+    modes: list[str], data: st.DataObject
+) -> None:
+    request = StreamRequest(ViewSpec.parse(modes, False, "v2"))
+    events = [event for event in RUN.channel.retained() if not event.terminal]
+    event_filter = request.event_filter()
+    routed, accept = event_filter.routed_kinds(), event_filter.compile()
+    passing = [event for event in events if event.__class__ in routed and (accept is None or accept(event))]
+    own = ChunkEncoder(request.spec, request.errors)
+    expected = {event.seq: own.encode(event) for event in passing}
+    cut = data.draw(st.integers(0, events[-1].seq))
+    shared = SharedEncoder(request, 0, keep=len(events))
+    assert shared.catch_up(events, cut)  # a first stream resumed after ``cut``
+    for event in passing:
+        if event.seq > cut:
+            assert shared.encode(event) == (True, expected[event.seq])
+    for event in passing:  # a second one from the start reads what the first made
+        assert shared.encode(event) == (True, expected[event.seq])
+
+
+def test_a_shared_encoder_says_when_it_no_longer_keeps_an_events_messages() -> None:
+    request = StreamRequest(ViewSpec.parse(["custom"], False, "v2"))
+    custom = [event for event in RUN.channel.retained() if event.kind == "custom_data"]
+    shared = SharedEncoder(request, 0, keep=1)
+    assert shared.encode(custom[0])[0] and shared.encode(custom[1])[0]
+    assert shared.encode(custom[0]) == (False, None)  # kept only the latest one
+    later = SharedEncoder(request, 0, keep=1)
+    assert not later.catch_up(RUN.channel.retained()[5:], 10)  # events 1..5 never seen: it cannot catch up
+    assert later.front == 0

@@ -19,6 +19,7 @@ import attrs
 
 from ..errors import TransportUnavailableError
 from ..redis.reader import RemoteMirror
+from .stream import SharedEncoder, StreamRequest
 
 __all__ = ["MirrorPool", "MirrorStatistics", "SharedRun"]
 
@@ -55,6 +56,7 @@ class SharedRun:
         self._ready = asyncio.Event()
         self._idle: asyncio.TimerHandle | None = None
         self._closed = False
+        self._encoders: dict[tuple[object, ...], SharedEncoder] = {}
         self._task = asyncio.get_running_loop().create_task(self._open(opener))
 
     async def _open(self, opener: MirrorOpener) -> None:
@@ -82,6 +84,16 @@ class SharedRun:
             raise self.error
         assert self.mirror is not None
         return self.mirror
+
+    def encoder(self, request: StreamRequest, origin: int, keep: int) -> SharedEncoder:
+        """The encoder the streams of this run with ``request``'s modes, filters, error policy and buffer
+        share (made on first use, its state starting after ``seq`` ``origin``, keeping ``keep`` events'
+        messages)."""
+        key = (request.spec, request.nodes, request.tags, request.errors, request.buffer_size)
+        encoder = self._encoders.get(key)
+        if encoder is None:
+            encoder = self._encoders[key] = SharedEncoder(request, origin, keep)
+        return encoder
 
     @property
     def failed(self) -> bool:

@@ -11,9 +11,10 @@ cancel channel. What differs, and why:
   ``error`` message of status ``"unknown"``.
 * the streams of one run share one reader of its Redis stream (:mod:`streamflow.server.mirror`), which
   decodes each event once and keeps the latest ``mirror_replay_size`` of them for streams that attach or
-  fall behind. A stream whose ``after_seq`` is older than that reads Redis on its own until it caught up, so a
-  slow client never loses events while the Redis stream keeps them. Events the stream trimmed (the sink's
-  ``maxlen``) before the client read them come as a ``lag`` message.
+  fall behind. A stream whose ``after_seq`` is older than that reads Redis on its own until it caught up, so
+  a slow client never loses events while the Redis stream keeps them. The streams asking for the same
+  modes, filters and error policy share one encoder, so each event is framed once for them. Events the
+  stream trimmed (the sink's ``maxlen``) before the client read them come as a ``lag`` message.
 * a run whose worker died, or a Redis unreachable for ``stall_timeout`` seconds, ends the stream with an
   ``error`` message of status ``"unknown"`` naming the cause (the run's outcome cannot be known).
 * run info has ``subscribers`` null (viewers may be in any process); ``POST /runs/{id}/cancel`` waits at most
@@ -39,6 +40,7 @@ from ..errors import (
     TransportUnavailableError,
     UnknownRunError,
 )
+from ..events import Event
 from ..graph.run import parse_config
 from ..redis.checks import check_positive
 from ..redis.directory import DEFAULT_PREFIX, RedisClientUser, RedisRunDirectory
@@ -46,7 +48,7 @@ from ..redis.jobs import RunQueue
 from ..redis.reader import RemoteMirror, RemoteRun, RemoteSubscription
 from ..run_info import ENDED, RunInfo, RunStatus
 from .mirror import MirrorPool, MirrorStatistics, SharedRun
-from .stream import SSEStreamBase, StreamRequest, lag_message, lost_message
+from .stream import WRITE_BATCH, ChunkEncoder, SharedEncoder, SSEStreamBase, StreamRequest, lag_message, lost_message
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -75,7 +77,9 @@ class RedisRunSource(RedisClientUser):
     :param list_limit: most runs ``list`` returns (the newest)
     :param poll_interval: how often a queued or cancelled run's status is read again (seconds)
     :param mirror_replay_size: how many of a run's latest events its shared reader keeps for streams that
-        attach or fall behind later (events; a stream whose ``after_seq`` is older reads Redis on its own)
+        attach or fall behind later (events; a stream whose ``after_seq`` is older reads Redis on its own).
+        Each stream may buffer up to this many events more than its ``buffer_size``, and each shared
+        encoder keeps the messages of the latest ``2 * mirror_replay_size + buffer_size + 64`` events.
     :param mirror_idle_timeout: how long a run still going keeps its shared reader after its last stream
         left (seconds)
     :raises InvalidArgumentError: for no graphs, a bad ``redis`` or ``prefix``, or a number out of range
@@ -266,8 +270,10 @@ class RemoteRunStream(SSEStreamBase):
 
     It attaches to the run's shared reader in this process (:mod:`streamflow.server.mirror`) and subscribes
     to its mirror channel from ``after_seq + 1``, replaying from the mirror's replay buffer, so all clients of a
-    run cost one Redis reader and one decode per event. A client too slow for its buffer (``buffer_size``
-    events, ``drop_oldest``) catches up from the replay buffer; when its ``after_seq`` is older than the mirror
+    run cost one Redis reader and one decode per event, and the streams asking for the same modes, filters
+    and error policy share one encoder (each event is projected and framed once for all of them). A client
+    too slow for its buffer (``buffer_size`` events plus the mirror's ``replay_size``, ``drop_oldest``) catches
+    up from the replay buffer; when its ``after_seq`` is older than the mirror
     retains, it reads Redis on its own from its ``after_seq`` (nothing is lost while Redis keeps the events) and
     joins the mirror again once it caught up. Resumes after ``after_seq`` with no gap and no duplicate: the
     events up to ``after_seq`` go through the projections unsent, so ``messages`` resumes where the client left
@@ -285,6 +291,9 @@ class RemoteRunStream(SSEStreamBase):
         self._sub: Subscription | RemoteSubscription | None = None
         self._shared: SharedRun | None = None
         self._primed = request.after_seq == 0  # the encoder has seen every event up to ``after_seq`` Redis still holds
+        self._shared_encoder: SharedEncoder | None = None  # the run's encoder for this request, while in step with it
+        self._may_share = True  # this stream's own encoder has seen nothing yet
+        self._mirror: RemoteMirror | None = None  # the mirror the shared encoder's events come from
 
     @property
     def over(self) -> bool:
@@ -320,11 +329,15 @@ class RemoteRunStream(SSEStreamBase):
                 yield lag
             while not self._ended:
                 if mirror is not None and self._joinable(mirror):
+                    if self._may_share:
+                        self._share(shared, mirror)
                     if not self._primed:
                         self._prime(mirror.channel.retained())
                         self._primed = True
                     self._lagged = False
-                    self._sub = sub = self._follow(mirror.channel)
+                    # room for as many events as the mirror keeps: a client falling behind by less holds
+                    # references to events the mirror keeps anyway, and is never lagged to subscribe again
+                    self._sub = sub = self._follow(mirror.channel, mirror.replay_size)
                     try:
                         while (chunk := await self._next_write(sub)) is not None:
                             yield chunk
@@ -339,6 +352,7 @@ class RemoteRunStream(SSEStreamBase):
                         )
                     mirror = None  # its reader fell behind Redis's retention: this stream reads on its own
                 else:
+                    self._unshare()
                     source.mirrors.count_private_read()
                     async with contextlib.aclosing(self._read_privately(mirror)) as chunks:
                         async for chunk in chunks:
@@ -347,6 +361,48 @@ class RemoteRunStream(SSEStreamBase):
             yield lost_message(exc, self._after_seq, self.request.errors)
         finally:
             self.close()
+
+    def _share(self, shared: SharedRun, mirror: RemoteMirror) -> None:
+        """Take the run's shared encoder for this request when this stream's own encoder would be in the same
+        state: it has seen nothing, and every event from the mirror's first on is to be primed (or there is
+        none before ``after_seq``)."""
+        self._may_share = False
+        origin = mirror.start_seq - 1
+        if self._primed and self._after_seq != origin:
+            return
+        # as many as a stream in step may still have to send: its buffer and its backlog at most
+        keep = 2 * self._source.mirror_replay_size + self.request.buffer_size + WRITE_BATCH
+        encoder = shared.encoder(self.request, origin, keep)
+        if encoder.origin != origin or not encoder.catch_up(mirror.channel.retained(), self._after_seq):
+            return
+        self._shared_encoder = encoder
+        self._mirror = mirror
+        self._encode = self._encode_shared
+        self._primed = True
+
+    def _encode_shared(self, event: Event) -> bytes | None:
+        """The messages of ``event`` from the shared encoder; when it no longer keeps them (this stream is
+        further behind than it keeps), from an encoder of this stream's own, primed from the mirror."""
+        if self._shared_encoder is None:  # left it earlier in this batch
+            return self._encoder.encode(event)
+        found, message = self._shared_encoder.encode(event)
+        if found:
+            return message
+        self._unshare()
+        assert self._mirror is not None
+        self._encoder.prime_until(self._mirror.channel.retained(), event.seq - 1, self._filter)
+        self._primed = True
+        return self._encoder.encode(event)
+
+    def _unshare(self) -> None:
+        """Go on with an encoder of this stream's own (unprimed) instead of the shared one."""
+        self._may_share = False
+        if self._shared_encoder is None:
+            return
+        self._shared_encoder = None
+        self._encoder = ChunkEncoder(self.request.spec, self.request.errors)
+        self._encode = self._encoder.encode
+        self._primed = False
 
     async def _read_privately(self, mirror: RemoteMirror | None) -> AsyncGenerator[bytes, None]:
         """Read Redis with a reader of this stream's own, from after ``after_seq`` (priming the encoder first

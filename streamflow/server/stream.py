@@ -68,6 +68,7 @@ __all__ = [
     "ChunkEncoder",
     "RunStream",
     "SSEStreamBase",
+    "SharedEncoder",
     "StreamRequest",
     "lag_message",
     "lost_message",
@@ -209,6 +210,68 @@ class ChunkEncoder:
 _FAILURES = frozenset(FAILURE_EVENTS)
 
 
+class SharedEncoder:
+    """One :class:`ChunkEncoder` for every stream of a run that asked for the same modes, filters and error
+    policy: each event is projected and framed once, and the streams read its messages from here.
+
+    It holds the messages of the latest ``keep`` events it encoded, by ``seq``. A stream may use it while it
+    has seen exactly the events it has (every event of its filter from :attr:`origin` on, none missed):
+    the messages are then the ones its own encoder would make, byte for byte.
+
+    :param request: the request the streams share (its spec, filters and error policy)
+    :param origin: the ``seq`` its state starts after (the events up to it were never seen)
+    :param keep: how many events' messages it keeps (> 0)
+    """
+
+    __slots__ = ("_accept", "_encoder", "_messages", "_routed", "front", "keep", "origin")
+
+    def __init__(self, request: StreamRequest, origin: int, keep: int) -> None:
+        self._encoder = ChunkEncoder(request.spec, request.errors)
+        event_filter = request.event_filter()
+        self._routed = event_filter.routed_kinds()
+        self._accept = event_filter.compile()
+        self._messages: dict[int, bytes | None] = {}
+        self.origin = origin
+        self.front = origin
+        """The ``seq`` up to which every event of the filter has been encoded."""
+        self.keep = keep
+
+    def catch_up(self, events: Iterable[Event], upto: int) -> bool:
+        """Encode the events (oldest first) after :attr:`front` up to ``seq`` ``upto`` that pass the filter;
+        False (nothing done) when ``events`` no longer start right after :attr:`front`."""
+        if self.front >= upto:
+            return True
+        pending = [event for event in events if self.front < event.seq <= upto]
+        if not pending or pending[0].seq != self.front + 1:
+            return False
+        for event in pending:
+            if event.__class__ in self._routed and (self._accept is None or self._accept(event)):
+                self._store(event.seq, self._encoder.encode(event))
+        self.front = upto
+        return True
+
+    def _store(self, seq: int, message: bytes | None) -> None:
+        messages = self._messages
+        messages[seq] = message
+        if len(messages) > self.keep:
+            del messages[next(iter(messages))]
+
+    def encode(self, event: Event) -> tuple[bool, bytes | None]:
+        """``(True, messages)`` for ``event`` (the next event of its filter for a stream in step with this
+        encoder): encoded now when it is past :attr:`front`, else as kept; ``(False, None)`` when its
+        messages are no longer kept."""
+        seq = event.seq
+        if seq > self.front:
+            message = self._encoder.encode(event)
+            self._store(seq, message)
+            self.front = seq
+            return True, message
+        try:
+            return True, self._messages[seq]
+        except KeyError:
+            return False, None
+
+
 def _frozen_names(names: Iterable[str] | None) -> frozenset[str] | None:
     return None if names is None else frozenset(names)
 
@@ -275,6 +338,7 @@ class SSEStreamBase:
         self._after_seq = request.after_seq
         self._filter = request.event_filter()
         self._encoder = ChunkEncoder(request.spec, request.errors)
+        self._encode = self._encoder.encode  # what turns the next event into its messages
         self._ended = False  # the terminal message was written
         self._lagged = False  # the subscription dropped events: the stream subscribes again from ``after_seq``
         self._ready = False  # the last batch was full: more may be ready, let other tasks run first
@@ -292,17 +356,18 @@ class SSEStreamBase:
         """Run the events (oldest first) the client already has through the projections, unsent."""
         self._encoder.prime_until(events, self._after_seq, self._filter)
 
-    def _follow(self, channel: Channel) -> Subscription:
+    def _follow(self, channel: Channel, room: int = 0) -> Subscription:
         """Subscribe to ``channel`` from after ``after_seq``, dropping the oldest events when the client is too
         slow (it never holds up the run or a shared reader): the backlog to replay goes into the buffer on
-        top of the room for live events, so the replay itself never overflows.
+        top of the room for live events (the request's ``buffer_size``, plus ``room`` more), so the replay
+        itself never overflows.
 
         :raises ReplayUnavailableError: when the channel no longer retains the event after ``after_seq``
         """
         backlog = max(0, channel.last_seq - self._after_seq)
         return channel.subscribe(
             self._filter,
-            buffer_size=self.request.buffer_size + backlog,
+            buffer_size=self.request.buffer_size + room + backlog,
             overflow="drop_oldest",
             after_seq=self._after_seq,
         )
@@ -318,7 +383,7 @@ class SSEStreamBase:
         error of ``sub`` ends a batch; the next call raises it (a subscription raises its error on every
         receive once drained).
         """
-        encode = self._encoder.encode
+        encode = self._encode
         receive_nowait = sub.receive_nowait
         while not (self._ended or self._lagged):
             if self._ready:

@@ -122,12 +122,12 @@ async def test_a_stream_that_falls_behind_what_the_mirror_retains_reads_the_rest
     redis_url: str, prefix: str, worker: Worker
 ) -> None:
     async with (
-        web_source(redis_url, prefix, mirror_replay_size=4) as source,
+        web_source(redis_url, prefix, mirror_replay_size=1) as source,
         serve(create_app(source)) as url,
         httpx.AsyncClient(base_url=url, timeout=30) as client,
     ):
         run_id = await start(client, "gated")
-        # one event of buffer: a client that stops reading lags as soon as two events come
+        # one event of buffer and one of the mirror's: a client that stops reading lags as soon as three come
         request = StreamRequest(ViewSpec.parse(["custom"], False, "v2"), buffer_size=1)
         stream = await source.open_stream(run_id, request)
         messages = stream.__aiter__()
