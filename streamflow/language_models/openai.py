@@ -12,19 +12,15 @@ import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import (
-    ChatModelConnectionError,
-    ChatModelStatusError,
-    ChatModelStreamError,
-    InvalidArgumentError,
-    MissingExtraError,
-)
+from ..errors import InvalidArgumentError, MissingExtraError
 from .llms import BaseLLM
 
 try:
     import openai
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("streamflow.language_models.openai", "openai", "openai") from exc
+
+from ..models.openai import answer_stream_error, unfinished_stream_error
 
 __all__ = ["OpenAICompletionsLLM"]
 
@@ -117,31 +113,7 @@ class OpenAICompletionsLLM(BaseLLM):
                             finished = True
                         if choice.text:
                             yield choice.text
-        except openai.APIStatusError as exc:
-            raise ChatModelStatusError(
-                f"{where} answered HTTP {exc.status_code}: {exc.message}",
-                status_code=exc.status_code,
-                model_name=self.model_name,
-            ) from exc
-        except openai.APITimeoutError as exc:
-            raise ChatModelConnectionError(
-                f"{where} sent nothing for {self.timeout} seconds ({received} stream events received)",
-                model_name=self.model_name,
-            ) from exc
-        except openai.APIConnectionError as exc:
-            if received:
-                raise ChatModelStreamError(
-                    f"{where}: the connection broke off after {received} stream events, before the model finished",
-                    model_name=self.model_name,
-                ) from exc
-            raise ChatModelConnectionError(f"{where} could not be reached: {exc}", model_name=self.model_name) from exc
         except (openai.OpenAIError, ValueError) as exc:
-            raise ChatModelStreamError(
-                f"{where}: unreadable answer stream after {received} events: {exc}", model_name=self.model_name
-            ) from exc
+            raise answer_stream_error(exc, where, received, self.timeout, self.model_name) from exc
         if not finished:
-            raise ChatModelStreamError(
-                f"{where}: the answer stream ended after {received} events, before the model finished "
-                "(no finish_reason)",
-                model_name=self.model_name,
-            )
+            raise unfinished_stream_error(where, received, self.model_name)

@@ -193,31 +193,45 @@ class OpenAIChatModel(BaseChatModel):
                         yield AIMessageChunk(
                             content=delta.content or "", tool_call_chunks=pieces, response_metadata=meta
                         )
-        except openai.APIStatusError as exc:
-            raise ChatModelStatusError(
-                f"{where} answered HTTP {exc.status_code}: {exc.message}",
-                status_code=exc.status_code,
-                model_name=self.model_name,
-            ) from exc
-        except openai.APITimeoutError as exc:
-            raise ChatModelConnectionError(
-                f"{where} sent nothing for {self.timeout} seconds ({received} stream events received)",
-                model_name=self.model_name,
-            ) from exc
-        except openai.APIConnectionError as exc:
-            if received:
-                raise ChatModelStreamError(
-                    f"{where}: the connection broke off after {received} stream events, before the model finished",
-                    model_name=self.model_name,
-                ) from exc
-            raise ChatModelConnectionError(f"{where} could not be reached: {exc}", model_name=self.model_name) from exc
         except (openai.OpenAIError, ValueError) as exc:
-            raise ChatModelStreamError(
-                f"{where}: unreadable answer stream after {received} events: {exc}", model_name=self.model_name
-            ) from exc
+            raise answer_stream_error(exc, where, received, self.timeout, self.model_name) from exc
         if not finished:
-            raise ChatModelStreamError(
-                f"{where}: the answer stream ended after {received} events, before the model finished "
-                "(no finish_reason)",
-                model_name=self.model_name,
+            raise unfinished_stream_error(where, received, self.model_name)
+
+
+def answer_stream_error(exc: Exception, where: str, received: int, timeout: float, model_name: str) -> Exception:
+    """The streamflow error for ``exc``, raised by the OpenAI SDK (or a ``ValueError`` reading its answer) while
+    ``where`` (a model at a server) streamed an answer, after ``received`` stream events:
+    :class:`~streamflow.errors.ChatModelStatusError` for an HTTP error status,
+    :class:`~streamflow.errors.ChatModelConnectionError` for a timeout (``timeout`` seconds) or a server
+    that could not be reached, :class:`~streamflow.errors.ChatModelStreamError` for a connection that broke
+    off mid-answer or an unreadable answer."""
+    if isinstance(exc, openai.APIStatusError):
+        return ChatModelStatusError(
+            f"{where} answered HTTP {exc.status_code}: {exc.message}",
+            status_code=exc.status_code,
+            model_name=model_name,
+        )
+    if isinstance(exc, openai.APITimeoutError):
+        return ChatModelConnectionError(
+            f"{where} sent nothing for {timeout} seconds ({received} stream events received)", model_name=model_name
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        if received:
+            return ChatModelStreamError(
+                f"{where}: the connection broke off after {received} stream events, before the model finished",
+                model_name=model_name,
             )
+        return ChatModelConnectionError(f"{where} could not be reached: {exc}", model_name=model_name)
+    return ChatModelStreamError(
+        f"{where}: unreadable answer stream after {received} events: {exc}", model_name=model_name
+    )
+
+
+def unfinished_stream_error(where: str, received: int, model_name: str) -> ChatModelStreamError:
+    """The error for an answer stream from ``where`` that ended after ``received`` events with no
+    ``finish_reason``."""
+    return ChatModelStreamError(
+        f"{where}: the answer stream ended after {received} events, before the model finished (no finish_reason)",
+        model_name=model_name,
+    )
