@@ -283,20 +283,34 @@ def run(
     *,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Result]:
-    """Measure ``scenarios`` (already ordered by :func:`resolve`) and return their results by name."""
+    """Measure ``scenarios`` (already ordered by :func:`resolve`) and return their results by name.
+
+    :raises ScenarioFailedError: naming the scenario and the round, when a scenario raises
+    """
     results = {sc.name: Result(sc, config.size(sc)) for sc in scenarios}
     if config.warmup:
         for sc in scenarios:
-            sc.run_once(max(1, results[sc.name].n // 20))
+            _run_once(sc, max(1, results[sc.name].n // 20), "warm-up")
     rounds = max(sc.repeats or config.repeats for sc in scenarios) if scenarios else 0
     for r in range(rounds):
         for sc in scenarios:
             if r < (sc.repeats or config.repeats):
                 res = results[sc.name]
-                res.samples.append(sc.run_once(res.n))
+                res.samples.append(_run_once(sc, res.n, f"round {r + 1}"))
         if progress is not None:
             progress(f"round {r + 1}/{rounds} done")
     return results
+
+
+class ScenarioFailedError(RuntimeError):
+    """A scenario raised; the message names it, the round and the original error (its ``__cause__``)."""
+
+
+def _run_once(sc: Scenario, n: int, when: str) -> Sample:
+    try:
+        return sc.run_once(n)
+    except Exception as exc:
+        raise ScenarioFailedError(f"{sc.name} ({when}, n={n}): {type(exc).__name__}: {exc}") from exc
 
 
 def _ratio(results: dict[str, Result], name: str, ref: str | None) -> float | None:
