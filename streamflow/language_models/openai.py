@@ -8,11 +8,10 @@ model (:mod:`streamflow.models.openai`), with the SDK's exception as the ``__cau
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import InvalidArgumentError, MissingExtraError
+from ..errors import MissingExtraError
 from .llms import BaseLLM
 
 try:
@@ -20,7 +19,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("streamflow.language_models.openai", "openai", "openai") from exc
 
-from ..models.openai import answer_stream_error, unfinished_stream_error
+from ..models.openai import answer_stream_error, client_options, unfinished_stream_error
 
 __all__ = ["OpenAICompletionsLLM"]
 
@@ -64,27 +63,16 @@ class OpenAICompletionsLLM(BaseLLM):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
-        if not model:
-            raise InvalidArgumentError("model must name the server's model, e.g. 'gpt-3.5-turbo-instruct'")
-        if timeout <= 0:
-            raise InvalidArgumentError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if max_tokens is not None and max_tokens <= 0:
-            raise InvalidArgumentError(f"max_tokens must be a positive number of tokens or None, got {max_tokens!r}")
-        if max_retries < 0:
-            raise InvalidArgumentError(f"max_retries must be 0 or more, got {max_retries!r}")
+        self.client_options = client_options(
+            model, "gpt-3.5-turbo-instruct", base_url, api_key, timeout, max_tokens, max_retries
+        )
         self.model_name = model
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        self.base_url = self.client_options["base_url"]
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.stop = list(stop)
         self.extra_body = dict(extra_body or {})
         self.timeout = timeout
-        self.client_options: dict[str, Any] = {
-            "base_url": self.base_url,
-            "api_key": api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
-            "timeout": timeout,
-            "max_retries": max_retries,
-        }
 
     def request(self, prompt: str) -> dict[str, Any]:
         """The keyword arguments of ``client.completions.create`` for ``prompt`` (always streaming)."""

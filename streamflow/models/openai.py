@@ -116,28 +116,15 @@ class OpenAIChatModel(BaseChatModel):
         disable_streaming: bool | Literal["tool_calling"] = False,
     ) -> None:
         super().__init__(tags=tags, name=name, disable_streaming=disable_streaming)
-        if not model:
-            raise InvalidArgumentError("model must name the server's model, e.g. 'gpt-4o-mini'")
-        if timeout <= 0:
-            raise InvalidArgumentError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if max_tokens is not None and max_tokens <= 0:
-            raise InvalidArgumentError(f"max_tokens must be a positive number of tokens or None, got {max_tokens!r}")
-        if max_retries < 0:
-            raise InvalidArgumentError(f"max_retries must be 0 or more, got {max_retries!r}")
+        self.client_options = client_options(model, "gpt-4o-mini", base_url, api_key, timeout, max_tokens, max_retries)
         self.model_name = model
         self.provider = provider
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        self.base_url = self.client_options["base_url"]
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.stop = list(stop)
         self.extra_body = dict(extra_body or {})
         self.timeout = timeout
-        self.client_options: dict[str, Any] = {
-            "base_url": self.base_url,
-            "api_key": api_key or os.environ.get("OPENAI_API_KEY") or _PLACEHOLDER_KEY,
-            "timeout": timeout,
-            "max_retries": max_retries,
-        }
 
     def request(self, messages: Sequence[BaseMessage]) -> dict[str, Any]:
         """The keyword arguments of ``client.chat.completions.create`` for ``messages`` (always streaming)."""
@@ -235,3 +222,35 @@ def unfinished_stream_error(where: str, received: int, model_name: str) -> ChatM
         f"{where}: the answer stream ended after {received} events, before the model finished (no finish_reason)",
         model_name=model_name,
     )
+
+
+def client_options(
+    model: str,
+    example: str,
+    base_url: str | None,
+    api_key: str | None,
+    timeout: float,
+    max_tokens: int | None,
+    max_retries: int,
+) -> dict[str, Any]:
+    """Check the request options shared by the OpenAI-compatible models and return the ``openai.AsyncOpenAI``
+    keyword arguments: ``base_url`` (default ``OPENAI_BASE_URL``), ``api_key`` (default ``OPENAI_API_KEY``,
+    else a placeholder local servers accept), ``timeout`` (seconds) and ``max_retries``.
+
+    :raises InvalidArgumentError: for an empty ``model`` (the message shows ``example``), a ``timeout`` that is
+        not positive, a ``max_tokens`` that is not positive or None, or a negative ``max_retries``
+    """
+    if not model:
+        raise InvalidArgumentError(f"model must name the server's model, e.g. {example!r}")
+    if timeout <= 0:
+        raise InvalidArgumentError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if max_tokens is not None and max_tokens <= 0:
+        raise InvalidArgumentError(f"max_tokens must be a positive number of tokens or None, got {max_tokens!r}")
+    if max_retries < 0:
+        raise InvalidArgumentError(f"max_retries must be 0 or more, got {max_retries!r}")
+    return {
+        "base_url": base_url or os.environ.get("OPENAI_BASE_URL"),
+        "api_key": api_key or os.environ.get("OPENAI_API_KEY") or _PLACEHOLDER_KEY,
+        "timeout": timeout,
+        "max_retries": max_retries,
+    }
