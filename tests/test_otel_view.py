@@ -9,34 +9,39 @@ from typing import Any, TypedDict
 
 import anyio
 import pytest
-from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import (
+
+from tests.extras import require_extra
+
+require_extra("opentelemetry.exporter.otlp.proto.http", "otel")
+
+from opentelemetry import trace  # noqa: E402
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import (  # noqa: E402
     BatchSpanProcessor,
     SimpleSpanProcessor,
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
-from structlog.testing import capture_logs
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
+from opentelemetry.trace import StatusCode  # noqa: E402
+from structlog.testing import capture_logs  # noqa: E402
 
-from streamflow.channel import Channel
-from streamflow.checkpoint.memory import InMemorySaver
-from streamflow.errors import InvalidArgumentError, UnknownEventKindError
-from streamflow.events import CustomData, Event, RunFinished, RunStarted, TaskFinished, TaskStarted
-from streamflow.graph import START, StateGraph, get_stream_writer
-from streamflow.messages import AIMessage, AIMessageChunk, BaseMessage, MessagesState
-from streamflow.models import FakeChatModel
-from streamflow.otel_export import ReportingSpanExporter
-from streamflow.otel_view import DEFAULT_KINDS, OtelView
-from streamflow.output_parsers import StrOutputParser
-from streamflow.prompts import ChatPromptTemplate
-from streamflow.tools import create_react_agent, tool
-from streamflow.types import interrupt
-from tests.helpers import take_all, take_buffered
-from tests.otlp_receiver import OtlpReceiver, attributes
+from streamflow.channel import Channel  # noqa: E402
+from streamflow.checkpoint.memory import InMemorySaver  # noqa: E402
+from streamflow.errors import InvalidArgumentError, UnknownEventKindError  # noqa: E402
+from streamflow.events import CustomData, Event, RunFinished, RunStarted, TaskFinished, TaskStarted  # noqa: E402
+from streamflow.graph import START, StateGraph, get_stream_writer  # noqa: E402
+from streamflow.messages import AIMessage, AIMessageChunk, BaseMessage, MessagesState  # noqa: E402
+from streamflow.models import FakeChatModel  # noqa: E402
+from streamflow.otel_export import ReportingSpanExporter  # noqa: E402
+from streamflow.otel_view import DEFAULT_KINDS, OtelView  # noqa: E402
+from streamflow.output_parsers import StrOutputParser  # noqa: E402
+from streamflow.prompts import ChatPromptTemplate  # noqa: E402
+from streamflow.tools import create_react_agent, tool  # noqa: E402
+from streamflow.types import interrupt  # noqa: E402
+from tests.helpers import take_all, take_buffered  # noqa: E402
+from tests.otlp_receiver import OtlpReceiver, attributes  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 
