@@ -164,6 +164,8 @@ class OtelView:
         current when the view is built)
     :param payloads: record custom data, custom event data and interrupt values as JSON text
         (``streamflow.data``, ``streamflow.interrupt.value``); False leaves them out
+    :raises InvalidArgumentError: for a ``tracer_provider`` that is not an OpenTelemetry ``TracerProvider``, or
+        a ``context`` that is not an OpenTelemetry ``Context``
     """
 
     def __init__(
@@ -174,6 +176,15 @@ class OtelView:
         context: otel_context.Context | None = None,
         payloads: bool = True,
     ) -> None:
+        if tracer_provider is not None and not isinstance(tracer_provider, trace.TracerProvider):
+            raise InvalidArgumentError(
+                f"tracer_provider must be an opentelemetry TracerProvider, got {type(tracer_provider).__name__}"
+            )
+        if context is not None and not isinstance(context, otel_context.Context):
+            raise InvalidArgumentError(
+                f"context must be an opentelemetry Context (e.g. trace.set_span_in_context(span)), "
+                f"got {type(context).__name__}"
+            )
         provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
         self.subscription = subscription
         self.tracer = provider.get_tracer("streamflow")
@@ -237,7 +248,8 @@ class OtelView:
         :param overflow: ``"drop_oldest"`` (the default: the run never waits for the view), or ``"block"``
             (every event, at the cost of pausing the run), or ``"error"``
         :param after_seq: start after this ``seq`` (see ``Channel.subscribe``)
-        :raises InvalidArgumentError: when ``source`` is none of those, or for bad subscription arguments
+        :raises InvalidArgumentError: when ``source`` is none of those, for a bad ``tracer_provider`` or
+            ``context`` (see :class:`OtelView`), or for bad subscription arguments
         :raises UnknownEventKindError: for an unknown kind in ``kinds``
         """
         channel = source if isinstance(source, Channel) else getattr(source, "channel", None)
@@ -294,7 +306,7 @@ class OtelView:
         return OtelViewStatistics(
             events=self._events,
             spans_started=self._started,
-            spans_open=len(self._open) + (self._run_span is not None and not self._done),
+            spans_open=len(self._open) + int(self._run_span is not None and not self._done),
             events_missed=self._missed,
             spans_unfinished=self._unfinished,
         )

@@ -385,6 +385,10 @@ async def test_bad_sources_and_kinds_are_refused_at_the_boundary() -> None:
         OtelView.attach(channel, kinds=["nope"])
     with pytest.raises(InvalidArgumentError, match="buffer_size"):
         OtelView.attach(channel, buffer_size=0)
+    with pytest.raises(InvalidArgumentError, match="tracer_provider must be an opentelemetry TracerProvider, got"):
+        OtelView.attach(channel, tracer_provider=InMemorySpanExporter())  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"context must be an opentelemetry Context .*got NonRecording"):
+        OtelView.attach(channel, context=trace.INVALID_SPAN)  # type: ignore[arg-type]
     assert channel.statistics().subscribers == 0
 
 
