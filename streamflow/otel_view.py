@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -237,7 +237,7 @@ class OtelView:
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         overflow: OverflowPolicy = "drop_oldest",
         after_seq: int | None = None,
-    ) -> OtelView:
+    ) -> Self:
         """Subscribe to ``source`` (a :class:`~streamflow.graph.Run`, a
         :class:`~streamflow.runnables.run.RunnableRun` or a :class:`~streamflow.channel.Channel`) now, so no
         event published after this call is missed, and return the view.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -9,6 +10,8 @@ from typing import Any, TypedDict
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.extras import require_extra
 
@@ -27,10 +30,22 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode  # noqa: E402
 from structlog.testing import capture_logs  # noqa: E402
 
-from streamflow.channel import Channel  # noqa: E402
+from streamflow.channel import Channel, Lagged  # noqa: E402
 from streamflow.checkpoint.memory import InMemorySaver  # noqa: E402
 from streamflow.errors import InvalidArgumentError, UnknownEventKindError  # noqa: E402
-from streamflow.events import CustomData, Event, RunFinished, RunStarted, TaskFinished, TaskStarted  # noqa: E402
+from streamflow.events import (  # noqa: E402
+    ChatModelFinished,
+    ChatModelStarted,
+    CustomData,
+    Event,
+    RunFinished,
+    RunStarted,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+    ToolFinished,
+    ToolStarted,
+)
 from streamflow.graph import START, StateGraph, get_stream_writer  # noqa: E402
 from streamflow.messages import AIMessage, AIMessageChunk, BaseMessage, MessagesState  # noqa: E402
 from streamflow.models import FakeChatModel  # noqa: E402
@@ -471,3 +486,116 @@ def test_an_exporter_that_raises_is_answered_failure_and_logged() -> None:
             "error": "ConnectionResetError: collector went away",
         }
     ]
+
+
+class Recording(OtelView):
+    """The view, keeping what it was handed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: list[Event | Lagged] = []
+
+    def handle(self, item: Event | Lagged) -> None:
+        self.seen.append(item)
+        super().handle(item)
+
+
+@st.composite
+def run_trees(draw: st.DrawFn) -> tuple[list[Event], dict[str, str]]:
+    """A well-formed run: tasks (nested by ``ns`` up to two subgraphs deep) making tool and model calls and
+    writing custom data, each finishing or failing. Returns its events (``ts`` increasing) and the span tree it
+    should give: span key (``"run"``, a task id or a call id) -> its parent's key."""
+    events: list[Event] = []
+    parent_of: dict[str, str] = {}
+    ids = itertools.count(1)
+
+    def add(event: Event) -> None:
+        event.ts = float(len(events) + 1)
+        events.append(event)
+
+    def task(ns: tuple[str, ...], parent: str, depth: int) -> None:
+        tid, node = f"t{next(ids)}", draw(st.sampled_from(["plan", "act", "check"]))
+        parent_of[tid] = parent
+        where: dict[str, Any] = {"ns": ns, "node": node, "step": 1, "task_id": tid}
+        add(TaskStarted(**where))
+        for _ in range(draw(st.integers(0, 3))):
+            kind = draw(st.sampled_from(["tool", "chat", "custom", "subgraph"][: 4 if depth < 2 else 3]))
+            cid = f"c{next(ids)}"
+            if kind == "tool":
+                parent_of[cid] = tid
+                add(ToolStarted(**where, call_id=cid, tool_call_id=f"m{cid}", name="lookup", parent_ids=("r1", tid)))
+                add(CustomData(**where, data={"i": 1}, tool_call_id=f"m{cid}"))
+                add(ToolFinished(**where, call_id=cid, tool_call_id=f"m{cid}", name="lookup"))
+            elif kind == "chat":
+                parent_of[cid] = tid
+                add(ChatModelStarted(**where, call_id=cid, name="Model", parent_ids=("r1", tid)))
+                add(ChatModelFinished(**where, call_id=cid))
+            elif kind == "custom":
+                add(CustomData(**where, data=[1, "two"]))
+            else:
+                task((*ns, f"{node}:{tid}"), tid, depth + 1)
+        if draw(st.booleans()):
+            add(TaskFinished(**where))
+        else:
+            add(TaskFailed(**where, error_type="builtins.ValueError", error_message="no"))
+
+    add(RunStarted(name="g"))
+    for _ in range(draw(st.integers(1, 3))):
+        task((), "run", 0)
+    add(RunFinished())
+    return events, parent_of
+
+
+def span_keys(spans: Sequence[ReadableSpan]) -> dict[str, str | None]:
+    """Span key (as :func:`run_trees` names them) -> its parent's key (None for the root)."""
+    key_of: dict[int, str] = {}
+    for span in spans:
+        attrs = span.attributes or {}
+        key = attrs.get("streamflow.call_id") or attrs.get("streamflow.task_id") or "run"
+        assert isinstance(key, str)
+        key_of[span.context.span_id] = key
+    return {
+        key_of[span.context.span_id]: key_of[span.parent.span_id] if span.parent is not None else None for span in spans
+    }
+
+
+START_KINDS = (TaskStarted, ToolStarted, ChatModelStarted)
+END_KINDS = (TaskFinished, TaskFailed, ToolFinished, ChatModelFinished)
+
+
+def _key(event: Event) -> str:
+    return str(getattr(event, "call_id", None) or event.task_id)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tree=run_trees(), buffer_size=st.integers(1, 40))
+async def test_every_span_started_is_ended_once_in_a_tree_whatever_the_view_lost(
+    tree: tuple[list[Event], dict[str, str]], buffer_size: int
+) -> None:
+    events, parent_of = tree
+    channel = Channel("r1")
+    tracer_provider, exporter = provider()
+    view = Recording.attach(channel, tracer_provider=tracer_provider, buffer_size=buffer_size)
+    for event in events:
+        await channel.publish(event)
+    channel.close()
+    stats = await view.run()
+    spans = exporter.get_finished_spans()
+    seen = [item for item in view.seen if isinstance(item, Event)]
+    assert stats.events + stats.events_missed == len(events)
+    assert len(spans) == stats.spans_started and stats.spans_open == 0
+    tree_seen = span_keys(spans)
+    assert [key for key, parent in tree_seen.items() if parent is None] == ["run"]
+    assert all(parent in tree_seen for parent in tree_seen.values() if parent is not None)
+    started = {_key(e) for e in seen if isinstance(e, START_KINDS)}
+    ended = {_key(e) for e in seen if isinstance(e, END_KINDS)}
+    assert set(tree_seen) == started | {"run"}
+    unfinished = {
+        key for key, span in zip(tree_seen, spans, strict=True) if (span.attributes or {}).get("streamflow.unfinished")
+    }
+    assert unfinished == started - ended
+    for span in spans:
+        assert span.start_time is not None and span.end_time is not None and span.start_time <= span.end_time
+    if stats.events_missed == 0:
+        assert tree_seen == {"run": None, **parent_of}
+        assert {span.name for span in spans} >= {"invoke_agent g"}
