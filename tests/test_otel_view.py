@@ -34,10 +34,13 @@ from streamflow.channel import Channel, Lagged  # noqa: E402
 from streamflow.checkpoint.memory import InMemorySaver  # noqa: E402
 from streamflow.errors import InvalidArgumentError, UnknownEventKindError  # noqa: E402
 from streamflow.events import (  # noqa: E402
+    KINDS,
     ChatModelFinished,
     ChatModelStarted,
     CustomData,
     Event,
+    RunCancelled,
+    RunFailed,
     RunFinished,
     RunStarted,
     TaskFailed,
@@ -57,6 +60,7 @@ from streamflow.tools import create_react_agent, tool  # noqa: E402
 from streamflow.types import interrupt  # noqa: E402
 from tests.helpers import take_all, take_buffered  # noqa: E402
 from tests.otlp_receiver import OtlpReceiver, attributes  # noqa: E402
+from tests.strategies import run_events  # noqa: E402
 
 pytestmark = pytest.mark.anyio
 
@@ -599,3 +603,20 @@ async def test_every_span_started_is_ended_once_in_a_tree_whatever_the_view_lost
     if stats.events_missed == 0:
         assert tree_seen == {"run": None, **parent_of}
         assert {span.name for span in spans} >= {"invoke_agent g"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch=run_events(), ending=st.sampled_from(["finished", "failed", "cancelled", "none"]))
+async def test_any_event_sequence_ends_every_span_it_starts(batch: list[Event], ending: str) -> None:
+    terminal = {"finished": RunFinished(), "failed": RunFailed(error_type="E", error_message="m")}
+    terminal["cancelled"] = RunCancelled(reason="stop")
+    channel = Channel("r1")
+    tracer_provider, exporter = provider()
+    view = OtelView.attach(channel, tracer_provider=tracer_provider, kinds=list(KINDS), overflow="block")
+    for event in [*batch, *([terminal[ending]] if ending in terminal else [])]:
+        await channel.publish(event)
+    channel.close()
+    stats = await view.run()
+    spans = exporter.get_finished_spans()
+    assert len(spans) == stats.spans_started and stats.spans_open == 0 and stats.events_missed == 0
+    assert len([span for span in spans if span.parent is None]) == (1 if spans else 0)
