@@ -6,8 +6,9 @@ it is given (the global one by default), whose span processors and exporters dec
 
 The tree, with span names and the attributes of the OpenTelemetry GenAI semantic conventions:
 
-* the run: ``invoke_agent <graph name>`` (``gen_ai.operation.name="invoke_agent"``, ``gen_ai.agent.name``),
-  a child of the context current when the view was attached, or of ``context`` when one is given;
+* the run: ``invoke_agent <graph name>`` (``gen_ai.operation.name="invoke_agent"``, ``gen_ai.agent.name``,
+  ``gen_ai.conversation.id``: the thread's id, for a run on a thread), a child of the span current when the
+  view was attached, or of ``context`` when one is given;
 * one span per task, named after its node, under the run span, or, in a subgraph, under the task that ran
   the subgraph (found by the event's ``ns``);
 * chat model calls: ``chat <model>`` (``gen_ai.request.model``, ``gen_ai.provider.name``,
@@ -32,7 +33,8 @@ Any other kind subscribed to becomes a span event named after it, with the event
 The view never stalls the run: it subscribes with ``overflow="drop_oldest"`` by default. When it falls
 behind, the run span gets an ``events_lagged`` event (``streamflow.missed``, ``streamflow.first_seq``,
 ``streamflow.last_seq``) and ``streamflow.events_missed`` (the total); a span whose end event was lost is
-ended with the run, marked ``streamflow.unfinished=True``.
+ended with the run, marked ``streamflow.unfinished=True``; when the run's start itself was lost, the run span
+starts with the first event the view has, named ``invoke_agent`` and marked ``streamflow.run_started_missed``.
 """
 
 from __future__ import annotations
@@ -427,6 +429,9 @@ class OtelView:
         if self._run_span is not None:
             return
         attributes: dict[str, Any] = {"gen_ai.agent.name": event.name, "streamflow.run_type": event.run_type}
+        thread_id = event.metadata.get("thread_id")
+        if isinstance(thread_id, str) and thread_id:
+            attributes["gen_ai.conversation.id"] = thread_id
         if event.tags:
             attributes["streamflow.tags"] = list(event.tags)
         self._start_run(event, f"invoke_agent {event.name}", attributes)

@@ -281,6 +281,7 @@ async def test_an_interrupt_is_an_event_on_the_task_that_asked() -> None:
         )
     ]
     assert root.attributes is not None and root.attributes["streamflow.interrupted"] is True
+    assert root.attributes["gen_ai.conversation.id"] == "t1"
 
 
 async def test_a_runnable_sequence_run_has_a_span_per_step_with_its_chunks_counted() -> None:
