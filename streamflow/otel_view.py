@@ -80,19 +80,17 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 __all__ = ["DEFAULT_KINDS", "OtelView", "OtelViewStatistics"]
 
-DEFAULT_KINDS: tuple[str, ...] = tuple(
-    kind
-    for kind in KINDS
-    if kind
-    not in {"chat_model_token", "runnable_chunk", "run_chunk", "state_values", "state_update", "checkpoint_saved"}
-)
-"""The kinds the view subscribes to unless told otherwise: every kind but the per-token, per-chunk and
-whole-state ones."""
+_PER_CHUNK = frozenset({"chat_model_token", "runnable_chunk", "run_chunk"})
+_STATE = frozenset({"state_values", "state_update", "checkpoint_saved"})
+DEFAULT_KINDS: tuple[str, ...] = tuple(kind for kind in KINDS if kind not in _PER_CHUNK | _STATE)
+"""The kinds the view subscribes to unless told otherwise: every kind but the per-token and per-chunk ones
+and those that carry the state."""
 
 _SCALARS = (str, bool, int, float)
 _SKIPPED_FIELDS = frozenset({"run_id", "ts", "ns", "tags", "metadata"})
 _NS_PER_S = 1_000_000_000
 _CLIENT = trace.SpanKind.CLIENT
+"""A chat model call's span kind (the GenAI conventions': a call to a model server); the others are internal."""
 _INTERNAL = trace.SpanKind.INTERNAL
 
 
@@ -323,9 +321,7 @@ class OtelView:
         span = self.tracer.start_span(
             name,
             context=trace.set_span_in_context(parent, self._parent),
-            kind=trace.SpanKind.CLIENT
-            if attributes.get("gen_ai.operation.name") == "chat"
-            else trace.SpanKind.INTERNAL,
+            kind=_CLIENT if attributes.get("gen_ai.operation.name") == "chat" else _INTERNAL,
             attributes=attributes,
             start_time=_time(ts),
         )
@@ -343,7 +339,7 @@ class OtelView:
     def _start_run(self, event: Event, name: str, attributes: dict[str, Any]) -> trace.Span:
         attributes = {"gen_ai.operation.name": "invoke_agent", "streamflow.run_id": event.run_id, **attributes}
         span = self.tracer.start_span(
-            name, context=self._parent, kind=trace.SpanKind.INTERNAL, attributes=attributes, start_time=_time(event.ts)
+            name, context=self._parent, kind=_INTERNAL, attributes=attributes, start_time=_time(event.ts)
         )
         self._started += 1
         self._run_span = span
