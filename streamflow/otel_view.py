@@ -194,6 +194,7 @@ class OtelView:
         self._open: dict[str, trace.Span] = {}
         self._by_tool_call_id: dict[str, trace.Span] = {}
         self._chunks: dict[str, int] = {}
+        self._run_chunks = 0
         self._lags: list[Lagged] = []
         self._last_ts = 0.0
         self._done = False
@@ -326,6 +327,8 @@ class OtelView:
             start_time=_time(ts),
         )
         self._started += 1
+        if key in self._open:  # the same id started again before its end came (or that end was lost)
+            self._unfinish(key, ts)
         self._open[key] = span
         return span
 
@@ -396,18 +399,19 @@ class OtelView:
         span.end(end_time=_time(ts))
         return span
 
+    def _unfinish(self, key: str, ts: float) -> None:
+        self._open[key].set_attribute("streamflow.unfinished", True)
+        self._unfinished += 1
+        self._end(key, ts)
+
     def _end_all(self, ts: float) -> None:
         for key in reversed(list(self._open)):
-            span = self._open[key]
-            span.set_attribute("streamflow.unfinished", True)
-            self._unfinished += 1
-            self._end(key, ts)
+            self._unfinish(key, ts)
         self._by_tool_call_id.clear()
         run = self._run_span
         if run is not None and not self._done:
-            count = self._chunks.pop("", None)
-            if count is not None:
-                run.set_attribute("streamflow.chunks", count)
+            if self._run_chunks:
+                run.set_attribute("streamflow.chunks", self._run_chunks)
             run.end(end_time=_time(ts))
         self._done = True
 
@@ -448,7 +452,7 @@ class OtelView:
 
     def _on_run_chunk(self, event: RunChunk) -> None:
         self._run(event)
-        self._chunks[""] = self._chunks.get("", 0) + 1
+        self._run_chunks += 1
 
     # -- tasks ---------------------------------------------------------------------------------------
 

@@ -252,6 +252,33 @@ async def test_a_failing_node_marks_its_span_and_the_run_span_as_errors() -> Non
         ]
 
 
+@tool
+def broken(city: str) -> str:
+    """Look the weather up, and fail."""
+    raise ValueError("no weather today")
+
+
+async def test_a_failing_tool_marks_its_span_its_task_and_the_run() -> None:
+    call = AIMessage(
+        content="", tool_calls=[{"name": "broken", "args": {"city": "x"}, "id": "c9", "type": "tool_call"}]
+    )
+    agent = create_react_agent(FakeChatModel([call, "sorry"]), [broken], name="fragile")
+    tracer_provider, exporter = provider()
+    run = agent.start({"messages": [{"role": "user", "content": "weather?"}]})
+    await traced(run, tracer_provider=tracer_provider)
+    with pytest.raises(ValueError, match="no weather today"):
+        await run.result()
+    spans = exporter.get_finished_spans()
+    failed = {span.name for span in spans if span.status.status_code is StatusCode.ERROR}
+    assert failed == {"execute_tool broken", "tools", "invoke_agent fragile"}
+    (tool_span,) = named(spans, "execute_tool broken")
+    assert tree_of(spans, tool_span) == ["tools", "invoke_agent fragile"]
+    assert [(e.name, dict(e.attributes or {})) for e in tool_span.events] == [
+        ("exception", {"exception.type": "builtins.ValueError", "exception.message": "no weather today"})
+    ]
+    assert tool_span.attributes is not None and tool_span.attributes["gen_ai.tool.call.id"] == "c9"
+
+
 async def test_an_interrupt_is_an_event_on_the_task_that_asked() -> None:
     def ask(state: State) -> State:
         return {"x": interrupt({"question": "go on?"})}
