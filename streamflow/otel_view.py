@@ -33,8 +33,9 @@ Any other kind subscribed to becomes a span event named after it, with the event
 The view never stalls the run: it subscribes with ``overflow="drop_oldest"`` by default. When it falls
 behind, the run span gets an ``events_lagged`` event (``streamflow.missed``, ``streamflow.first_seq``,
 ``streamflow.last_seq``) and ``streamflow.events_missed`` (the total); a span whose end event was lost is
-ended with the run, marked ``streamflow.unfinished=True``; when the run's start itself was lost, the run span
-starts with the first event the view has, named ``invoke_agent`` and marked ``streamflow.run_started_missed``.
+ended with the run (or when a span of the same id starts), marked ``streamflow.unfinished=True``; when the
+run's start itself was lost, the run span starts with the first event the view has, named ``invoke_agent``
+and marked ``streamflow.run_started_missed``.
 """
 
 from __future__ import annotations
