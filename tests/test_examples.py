@@ -6,10 +6,16 @@ import ast
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.extras import require_extra
+
+if TYPE_CHECKING:
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
@@ -25,6 +31,9 @@ ARGS: dict[str, list[str]] = {
 """Command-line arguments of the examples that take some."""
 NEEDS_REDIS = {"demo_distributed.py"}
 """Examples that need a Redis server (CI starts one; elsewhere they are skipped without it)."""
+EXPORTS_OTLP = {"otel_export.py"}
+"""Examples that export spans: each runs with ``--endpoint`` set to a test OTLP/HTTP receiver on loopback, and
+its check is also given the spans the receiver decoded."""
 
 
 def checkout_env() -> dict[str, str]:
@@ -35,9 +44,9 @@ def checkout_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": root if not path else os.pathsep.join([root, path])}
 
 
-def run_script(name: str) -> list[str]:
+def run_script(name: str, extra: Sequence[str] = ()) -> list[str]:
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *ARGS.get(name, [])],
+        [sys.executable, str(EXAMPLES / name), *ARGS.get(name, []), *extra],
         capture_output=True,
         text=True,
         timeout=60,
@@ -342,6 +351,25 @@ def check_stream_agent(lines: list[str]) -> None:
     ]
 
 
+def check_otel_export(lines: list[str], spans: Sequence[Span]) -> None:
+    from tests.otlp_receiver import attributes
+
+    assert lines == ["answer: Sunny in Paris.", "exported 8 spans, 0 failed exports"]
+    names = {span.span_id: span.name for span in spans}
+    assert sorted((span.name, names.get(span.parent_span_id)) for span in spans) == [
+        ("POST /ask", None),
+        ("agent", "invoke_agent weather_agent"),
+        ("agent", "invoke_agent weather_agent"),
+        ("chat FakeChatModel", "agent"),
+        ("chat FakeChatModel", "agent"),
+        ("execute_tool get_weather", "tools"),
+        ("invoke_agent weather_agent", "POST /ask"),
+        ("tools", "invoke_agent weather_agent"),
+    ]
+    (call,) = [span for span in spans if span.name == "execute_tool get_weather"]
+    assert attributes(call)["gen_ai.tool.call.id"] == "call_1"
+
+
 CHECKS = {
     "stream_values.py": check_values,
     "stream_updates.py": check_updates,
@@ -363,15 +391,25 @@ CHECKS = {
     "demo_distributed.py": check_demo_distributed,
     "log_run.py": check_log_run,
 }
+OTLP_CHECKS = {"otel_export.py": check_otel_export}
 
 
 def test_examples_exist() -> None:
-    assert set(CHECKS) <= set(SCRIPTS)
+    assert set(CHECKS) | set(OTLP_CHECKS) <= set(SCRIPTS)
+    assert set(OTLP_CHECKS) == EXPORTS_OTLP
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_example(name: str) -> None:
-    assert name in CHECKS, f"examples/{name} has no output check in tests/test_examples.py"
+    assert name in CHECKS or name in OTLP_CHECKS, f"examples/{name} has no output check in tests/test_examples.py"
+    if name in EXPORTS_OTLP:
+        require_extra("opentelemetry.exporter.otlp.proto.http", "otel")
+        from tests.otlp_receiver import OtlpReceiver
+
+        with OtlpReceiver() as receiver:
+            lines = run_script(name, ["--endpoint", receiver.url])
+        OTLP_CHECKS[name](lines, receiver.spans())
+        return
     if name in NEEDS_REDIS and not os.environ.get("CI"):
         from tests.redis.conftest import answers
 

@@ -4,7 +4,7 @@ values (errors, events, messages, metadata, run_info) -> channel (filters, fairn
 channel; portal and workers, utilities that know only async iterables and threads) -> views (modes, views,
 event_stream) -> runtime (graph, tools, models, checkpoint; types, config, constants, prebuilt, language_models,
 agents, chat_models and callbacks, which re-export or build on its names at LangGraph's and LangChain's paths)
--> bridges (server, log_view, redis, and catalog, the graphs they serve by name).
+-> bridges (server, log_view, otel_view, otel_export, redis, and catalog, the graphs they serve by name).
 
 The import graph counts every import in a module: at its top, inside a function (a lazy import) and under
 ``if TYPE_CHECKING:``. Those last two do not fail at import time, but they are the same dependency: a cycle
@@ -61,6 +61,8 @@ LAYERS = {
     "catalog": 4,
     "server": 4,
     "log_view": 4,
+    "otel_view": 4,
+    "otel_export": 4,
     "redis": 4,
 }
 
