@@ -3,8 +3,12 @@
 Layer 3. :class:`EventStreamSpec` holds the ``version`` and the include/exclude filters of
 ``astream_events`` and turns the run's typed events into LangChain's v2 dicts::
 
-    {"event": str, "name": str, "run_id": str, "parent_ids": [str, ...], "tags": [str, ...],
-     "metadata": dict, "data": dict}
+    {"event": str, "data": dict, "name": str, "tags": [str, ...], "run_id": str, "metadata": dict,
+     "parent_ids": [str, ...]}
+
+with their keys in LangChain's order (a start's as above; an end's, and a model token's inside a run,
+``event, data, run_id, name, ...``; a Runnable's output chunk's and a custom event's ``event, run_id,
+name, tags, metadata, data, parent_ids``), so a printed event reads as LangChain's.
 
 Nothing in the runtime formats these: a view made from this spec subscribes to the kinds it needs and
 projects them, remembering per view what each run started with (its name, tags, metadata, input).
@@ -24,7 +28,8 @@ a chat model call      the call's ``call_id``           ``on_chat_model_start`` 
                                                         ``{"messages": [[message, ...]]}``),
                                                         ``on_chat_model_stream`` (``chunk``: an
                                                         ``AIMessageChunk``), ``on_chat_model_end``
-                                                        (``output``: the ``AIMessage``, ``input``)
+                                                        (``output``: the ``AIMessage``, or the chunks'
+                                                        ``AIMessageChunk`` sum for ``astream``, ``input``)
 a tool call            the call's ``call_id``           ``on_tool_start`` (``input``: the arguments),
                                                         ``on_tool_end`` (``output``: its ``ToolMessage`` under
                                                         ``ToolNode``, else what the tool returned,
@@ -47,7 +52,8 @@ As in LangChain, a node's tags start with ``graph:step:<n>`` followed by the run
 are the run's tags then the model's; a chain step's start with ``seq:step:<n>`` (a parallel branch's with
 ``map:key:<key>``) followed by the tags it inherits. Version ``"v1"`` gives the same events with every
 ``parent_ids`` empty. A node's metadata is the run's metadata plus LangGraph's
-``langgraph_*`` keys; a model's adds ``ls_provider`` and ``ls_model_name``.
+``langgraph_*`` keys; a model's is LangChain's (:func:`model_event_metadata`): ``ls_provider``,
+``ls_model_type``, ``ls_model_name`` when the model has one, ``ls_integration`` and ``lc_versions``.
 
 Filters (LangChain's semantics): with any ``include_*`` given, an event passes when its name, type or one
 of its tags is included; then it is dropped when its name, type or any tag is excluded. Types are
@@ -88,6 +94,7 @@ from .events import (
     ToolFinished,
     ToolStarted,
 )
+from .metadata import CHAT_MODEL_INTEGRATION, checkpoint_ns, lc_versions, model_call_metadata
 from .modes import SKIP, Chunks, Projection, Projector, ViewSpec, task_metadata
 from .prompt_values import PromptValue
 
@@ -302,14 +309,44 @@ _NO_PARENTS: Final[list[str]] = []
 
 
 def _event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[str, Any]:
+    """An event dict with its keys in LangChain's order, which depends on where LangChain makes it: a start
+    (``event, data, name, tags, run_id, metadata, parent_ids``), an end or error (``event, data, run_id,
+    name, ...``), or a chunk of a Runnable's output (``event, run_id, name, tags, metadata, data,
+    parent_ids``)."""
+    if kind.endswith("_start"):
+        return {
+            "event": kind,
+            "data": data,
+            "name": run.name,
+            "tags": run.tags,
+            "run_id": run_id,
+            "metadata": run.metadata,
+            "parent_ids": run.parent_ids,
+        }
+    if kind.endswith("_stream"):
+        return {
+            "event": kind,
+            "run_id": run_id,
+            "name": run.name,
+            "tags": run.tags,
+            "metadata": run.metadata,
+            "data": data,
+            "parent_ids": run.parent_ids,
+        }
+    return _token_event(kind, run_id, run, data)
+
+
+def _token_event(kind: str, run_id: str, run: _Started, data: dict[str, Any]) -> dict[str, Any]:
+    """An event dict with its keys in the order of LangChain's end events and of the token events of a
+    model called inside a run (``event, data, run_id, name, tags, metadata, parent_ids``)."""
     return {
         "event": kind,
-        "name": run.name,
+        "data": data,
         "run_id": run_id,
-        "parent_ids": run.parent_ids,
+        "name": run.name,
         "tags": run.tags,
         "metadata": run.metadata,
-        "data": data,
+        "parent_ids": run.parent_ids,
     }
 
 
@@ -438,6 +475,8 @@ class _EventStreamState:
         run = self.runs.get(event.call_id)
         if run is None or not run.passes:
             return SKIP
+        if run.kind == "llm":  # a string LLM's tokens inside a run come from LangChain's token callback
+            return _token_event("on_llm_stream", event.call_id, run, {"chunk": event.chunk})
         return _event(f"on_{run.kind}_stream", event.call_id, run, {"chunk": event.chunk})
 
     def runnable_finished(self, event: RunnableFinished) -> Any:
@@ -486,7 +525,7 @@ class _EventStreamState:
     # -- chat models ---------------------------------------------------------------------------------
 
     def model_started(self, event: ChatModelStarted) -> Any:
-        metadata = {**event.metadata, "ls_provider": event.provider, "ls_model_name": event.model_name}
+        metadata = model_event_metadata(event)
         messages: Any = {"messages": [list(event.messages or ())]}
         if self.root_type == "chat_model" and self.root_model is None:  # the run is this model call
             self.root_model = event.call_id
@@ -498,15 +537,9 @@ class _EventStreamState:
         run = self.runs.get(event.call_id)
         if run is None or not run.passes:
             return SKIP
-        return {
-            "event": "on_chat_model_stream",
-            "name": run.name,
-            "run_id": event.call_id,
-            "parent_ids": run.parent_ids,
-            "tags": run.tags,
-            "metadata": run.metadata,
-            "data": {"chunk": event.chunk},
-        }
+        if event.call_id == self.root_model:  # the run is this model call: its output's chunks
+            return _event("on_chat_model_stream", event.call_id, run, {"chunk": event.chunk})
+        return _token_event("on_chat_model_stream", event.call_id, run, {"chunk": event.chunk})
 
     def model_finished(self, event: ChatModelFinished) -> Any:
         run = self.runs.pop(event.call_id, None)
@@ -550,13 +583,32 @@ class _EventStreamState:
         owner = parents.pop() if parents else ""
         return {
             "event": "on_custom_event",
-            "name": event.name,
             "run_id": owner,
-            "parent_ids": parents,
+            "name": event.name,
             "tags": tags,
             "metadata": dict(event.metadata),
             "data": event.data,
+            "parent_ids": parents,
         }
+
+
+def model_event_metadata(event: ChatModelStarted) -> dict[str, Any]:
+    """The metadata of a chat model call's events, as LangChain gives it: in a graph node's code, the
+    ``messages`` metadata of the call without its ``tags``
+    (:func:`~streamflow.metadata.model_call_metadata`); elsewhere the run's metadata, then ``ls_provider``,
+    ``ls_model_type`` (``"chat"``), ``ls_model_name`` (when the model has one), ``ls_integration`` and
+    ``lc_versions``."""
+    if "langgraph_step" in event.metadata:
+        ns = checkpoint_ns(event.ns, event.node or "", event.task_id)
+        return model_call_metadata(
+            event.metadata, task_checkpoint_ns=ns, tags=(), provider=event.provider, model_name=event.model_name
+        )
+    out = {**event.metadata, "ls_provider": event.provider, "ls_model_type": "chat"}
+    if event.model_name:
+        out["ls_model_name"] = event.model_name
+    out["ls_integration"] = CHAT_MODEL_INTEGRATION
+    out["lc_versions"] = lc_versions(event.metadata.get("lc_versions"))
+    return out
 
 
 def _llm_prompts(prompt: Any) -> dict[str, list[str]]:

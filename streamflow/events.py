@@ -565,7 +565,9 @@ class ChatModelFinished(Event):
     call_id: str = ""
     """Id of the model call."""
     message: Any = None
-    """The whole output message (an ``AIMessage``)."""
+    """The whole output message, as LangChain's ``on_chat_model_end`` has it: the chunks added up (an
+    ``AIMessageChunk``) for a streamed call (``astream``, or a chain streaming through the model), else
+    the ``AIMessage``."""
     error_type: str | None = None
     """Qualified exception class name when the call failed, else None."""
     error_message: str | None = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Annotated, Any, ClassVar, TypedDict
+from typing import Annotated, Any, ClassVar, Final, TypedDict
 
 import attrs
 
@@ -435,6 +435,59 @@ class ToolMessage(BaseMessage):
 
 
 AnyMessage = HumanMessage | SystemMessage | AIMessage | AIMessageChunk | ToolMessage
+
+_SHOWN: Final[Any] = object()
+"""A field :func:`_repr` always shows (LangChain's fields without a plain default)."""
+
+_BASE_FIELDS: Final = (("content", _SHOWN), ("additional_kwargs", _SHOWN), ("response_metadata", _SHOWN))
+_REPR_FIELDS: Final[dict[type[BaseMessage], tuple[tuple[str, Any], ...]]] = {
+    HumanMessage: (*_BASE_FIELDS, ("name", None), ("id", None)),
+    SystemMessage: (*_BASE_FIELDS, ("name", None), ("id", None)),
+    AIMessage: (
+        *_BASE_FIELDS,
+        ("name", None),
+        ("id", None),
+        ("tool_calls", _SHOWN),
+        ("invalid_tool_calls", _SHOWN),
+        ("usage_metadata", None),
+    ),
+    ToolMessage: (
+        ("content", _SHOWN),
+        ("name", None),
+        ("id", None),
+        ("tool_call_id", _SHOWN),
+        ("artifact", None),
+        ("status", "success"),
+    ),
+}
+_REPR_FIELDS[AIMessageChunk] = (*_REPR_FIELDS[AIMessage], ("tool_call_chunks", _SHOWN), ("chunk_position", None))
+
+
+def _repr_args(message: BaseMessage) -> list[str]:
+    """``name=value`` for the fields LangChain's message of the same class shows, in its order: those
+    without a plain default always, the others when they differ from it (streamflow's messages have no
+    ``additional_kwargs``: ``{}``; a human or system message no ``response_metadata``: ``{}``)."""
+    out = []
+    for name, default in _REPR_FIELDS[type(message)]:
+        value = getattr(message, name, {} if default is _SHOWN else default)
+        if default is _SHOWN or value != default:
+            out.append(f"{name}={value!r}")
+    return out
+
+
+def _repr(message: BaseMessage) -> str:
+    """The message as LangChain's ``repr`` shows its own: ``AIMessage(content='hi', additional_kwargs={}, ...)``."""
+    return f"{type(message).__name__}({', '.join(_repr_args(message))})"
+
+
+def _str(message: BaseMessage) -> str:
+    """The message as LangChain's ``str`` shows its own: ``content='hi' additional_kwargs={} ...``."""
+    return " ".join(_repr_args(message))
+
+
+for _cls in _REPR_FIELDS:
+    _cls.__repr__ = _repr  # type: ignore[method-assign,assignment]
+    _cls.__str__ = _str  # type: ignore[method-assign,assignment]
 
 _ROLES: dict[str, type[BaseMessage]] = {
     "user": HumanMessage,

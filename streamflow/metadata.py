@@ -21,6 +21,7 @@ __all__ = [
     "PROPAGATED_CONFIGURABLE_KEYS",
     "checkpoint_ns",
     "default_provider",
+    "lc_versions",
     "model_call_metadata",
     "node_metadata",
     "run_metadata",
@@ -128,6 +129,12 @@ def user_tags(tags: Iterable[str]) -> list[str]:
     return [tag for tag in tags if not tag.startswith("seq:step")]
 
 
+def lc_versions(versions: Any) -> dict[str, Any]:
+    """``lc_versions`` of a model call's metadata: ``{"streamflow": <version>}`` where LangChain names
+    ``langchain-core``'s, added to ``versions`` when that is a mapping (as LangChain adds its own)."""
+    return {**versions, "streamflow": _VERSION} if isinstance(versions, Mapping) else {"streamflow": _VERSION}
+
+
 def model_call_metadata(
     node: Mapping[str, Any],
     *,
@@ -158,10 +165,7 @@ def model_call_metadata(
     out["ls_model_type"] = "chat"
     if model_name:
         out["ls_model_name"] = model_name
-    versions = out.get("lc_versions")
-    out["lc_versions"] = (
-        {**versions, "streamflow": _VERSION} if isinstance(versions, Mapping) else {"streamflow": _VERSION}
-    )
+    out["lc_versions"] = lc_versions(out.get("lc_versions"))
     kept = user_tags(tags)
     if kept:
         out["tags"] = kept

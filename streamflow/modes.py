@@ -111,7 +111,7 @@ from .events import (
     ToolStarted,
 )
 from .interrupts import Interrupt
-from .messages import BaseMessage
+from .messages import AIMessageChunk, BaseMessage
 from .metadata import GRAPH_INTEGRATION, checkpoint_ns, model_call_metadata, node_metadata, user_tags
 
 __all__ = [
@@ -567,6 +567,8 @@ class MessagesModeState(ModeState):
         message = event.message
         if message is None or NOSTREAM in event.tags or message.id in self.seen:
             return SKIP
+        if isinstance(message, AIMessageChunk):
+            message = message.to_message()
         self.seen.add(message.id)
         return (message, metadata if metadata is not None else self.unseen_call(event))
 

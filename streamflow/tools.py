@@ -234,7 +234,7 @@ class BaseTool:
             "node": task.node,
             "step": task.step,
             "task_id": task.task_id,
-            "tags": run.tags,
+            "tags": (*task.local_call_tags(), *run.tags),
             "call_id": call_id,
             "tool_call_id": tool_call_id,
             "name": self.name,

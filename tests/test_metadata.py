@@ -221,7 +221,9 @@ def test_views_show_the_metadata_the_node_receives(
     assert by_kind[("on_chain_start", "call")]["metadata"] == again
     assert by_kind[("on_custom_event", "note")]["metadata"] == again
     assert by_kind[("on_tool_start", "add")]["metadata"] == again
-    model = {**again, "ls_provider": "fakechatmodel", "ls_model_name": ""}
+    model = model_call_metadata(
+        again, task_checkpoint_ns=again["langgraph_checkpoint_ns"], tags=(), provider="fakechatmodel", model_name=""
+    )
     for kind in ("on_chat_model_start", "on_chat_model_stream", "on_chat_model_end"):
         assert by_kind[(kind, "FakeChatModel")]["metadata"] == model
 
@@ -237,7 +239,7 @@ async def test_model_events_carry_facts_and_the_call_started_event_carries_the_n
     (started,) = [e for e in events if isinstance(e, ChatModelStarted)]
     assert dict(started.metadata) == node
     assert (started.tags, started.provider, started.model_name, started.node) == (
-        ("rt", "llm"),
+        ("seq:step:1", "rt", "llm"),
         "fakechatmodel",
         "",
         "call",
@@ -245,7 +247,10 @@ async def test_model_events_carry_facts_and_the_call_started_event_carries_the_n
     rest = [e for e in events if isinstance(e, (ChatModelToken, ChatModelFinished))]
     assert len(rest) == 4
     assert all(e.metadata is EMPTY_METADATA and e.call_id == started.call_id for e in rest)
-    assert all((e.node, e.step, e.task_id, e.tags) == (started.node, 2, started.task_id, ("rt", "llm")) for e in rest)
+    assert all(
+        (e.node, e.step, e.task_id, e.tags) == (started.node, 2, started.task_id, ("seq:step:1", "rt", "llm"))
+        for e in rest
+    )
     (tool_started,) = [e for e in events if isinstance(e, ToolStarted)]
     (custom,) = [e for e in events if isinstance(e, CustomEvent)]
     assert dict(tool_started.metadata) == dict(custom.metadata) == node

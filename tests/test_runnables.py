@@ -153,7 +153,10 @@ async def test_custom_events_and_models_inside_steps_belong_to_the_run() -> None
 async def test_a_graph_is_a_step_and_a_chain_is_a_node() -> None:
     chain: Any = RunnableLambda(lambda v: {"x": v}) | _graph() | (lambda s: s["x"] * 10)
     assert await chain.ainvoke(1) == 20
-    names = [(e["event"], e["name"]) async for e in chain.astream_events(3)]
+    streamed: Any = RunnableLambda(lambda v: {"x": v}) | _graph()
+    assert [c async for c in streamed.astream(1)] == [{"inc": {"x": 2}}]  # its updates, as LangGraph's
+    assert [c async for c in (streamed | RunnableLambda(lambda s: s)).astream(1)] == [{"inc": {"x": 2}}]
+    names = [(e["event"], e["name"]) async for e in streamed.astream_events(3)]
     assert ("on_chain_start", "LangGraph") in names and ("on_chain_start", "inc") in names
     g = StateGraph(S)
     g.add_node("double", RunnableLambda(lambda s: {"x": s["x"] * 2}) | RunnablePassthrough())

@@ -8,7 +8,7 @@ run in :mod:`~streamflow.graph.invoke_result`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..channel import DEFAULT_BUFFER_SIZE, DEFAULT_REPLAY_SIZE
@@ -19,10 +19,11 @@ from ..events import RunTakenOver
 from ..modes import ViewSpec
 from ..portal import CallerThread, call_sync, iterate_sync_running_calls
 from ..runnables.base import Runnable
-from ..runnables.context import StepContext
+from ..runnables.context import Call, StepContext
 from ..runnables.run_view import LOOKAHEAD, view_items
+from ..runnables.utils import END, closing, gather
 from ..views import View
-from .context import TaskContext, current_task
+from .context import TaskContext, _current, current_task
 from .invoke_result import _Collector, _output_only, _with_interrupts
 from .nested import (
     _execute_nested,
@@ -72,8 +73,10 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
     sync code the run abandoned gets :class:`~streamflow.errors.TaskCancelledError` from the call.
     It is a :class:`~streamflow.runnables.Runnable` too: it composes into chains (``prompt | graph``) and
     has ``batch``/``abatch``, ``with_config`` and ``bind``; as a step of a chain it runs as a child of the
-    chain's run (its events on the chain's channel, under the step's namespace) on the step's whole input,
-    and gives its final state as one chunk (LangGraph's Pregel streams its ``updates`` there).
+    chain's run (its events on the chain's channel, under the step's namespace) on the step's whole input;
+    in a streamed chain it passes on its ``updates`` chunks (``{node: update}``) as LangGraph's Pregel does
+    (so a step after it adds them up as LangChain does: the last one, dicts not adding), without
+    ``on_chain_stream`` events of its own, and its ``on_chain_end`` output is its final state.
     :meth:`stream` and :meth:`astream` there yield the chunks this graph's own run would (namespaces relative
     to it), and leaving them early cancels it. Elsewhere (no run, or another event loop) each call makes a
     run of its own.
@@ -98,6 +101,47 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
     async def _ainvoke(self, input: Any, ctx: StepContext, **kwargs: Any) -> Any:
         """As a chain's step: the graph run as a child of the step (``ctx`` is the running task)."""
         return await self.ainvoke(input, **kwargs)
+
+    async def _call_stream(
+        self,
+        chunks: AsyncIterator[Any],
+        parent: StepContext,
+        local_tags: tuple[str, ...] = (),
+        config: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Any]:
+        """As a streamed chain's step: the graph run on the whole input as a child of the step's call,
+        yielding its ``updates`` chunks (LangGraph's Pregel streams them there, publishing no chunk events
+        of its own); the call ends with the final state as its output."""
+        final = await gather(chunks)
+        if final is END:
+            return
+        call = Call(parent, self._run_name(config), self.run_type, local_tags, config, final, False)
+        token = _current.set(call.ctx)
+        try:
+            items = self.astream(final, stream_mode=["updates", "values"], **kwargs)
+        finally:
+            _current.reset(token)
+        state: Any = None
+        try:
+            async with closing(items):
+                while True:
+                    token = _current.set(call.ctx)
+                    try:
+                        item = await anext(items, END)
+                    finally:
+                        _current.reset(token)
+                    if item is END:
+                        break
+                    mode, chunk = item
+                    if mode == "values":
+                        state = chunk
+                    else:
+                        yield chunk
+        except BaseException as exc:
+            call.fail(final, exc)
+            raise
+        call.finish(final, state)
 
     # -- threads -------------------------------------------------------------------------------------
 

@@ -218,6 +218,12 @@ class TaskContext:
         """The tags a chat model, tool or Runnable called now inherits: the run's."""
         return self.run.tags
 
+    def local_call_tags(self) -> tuple[str, ...]:
+        """The tags the events of a chat model, tool or Runnable called now carry first, which its own calls
+        do not inherit: ``("seq:step:1",)`` in a node's code (LangGraph runs a node as the first step of a
+        sequence), none in a tool's."""
+        return () if self.tool_calls else ("seq:step:1",)
+
     @property
     def checkpoint_ns(self) -> str:
         """LangGraph's ``checkpoint_ns``: the namespace parts and this task, joined by ``|``."""

@@ -166,14 +166,14 @@ class BaseChatModel(Runnable[Any, AIMessage]):
                 yield chunk
             if chunk is not None and chunk.chunk_position != "last":
                 chunk = call.last_chunk()
-                waiting = call.add(chunk)
+                waiting = call.add(chunk, summed=False)  # a token, not part of the answer (as LangChain)
                 if waiting is not None:
                     await call.channel.publish(waiting)
                 yield chunk
         except Exception as exc:
             call.fail(exc)
             raise
-        call.finish()
+        call.finish(streamed=True)
 
     async def ainvoke(self, messages: Any, config: Mapping[str, Any] | None = None, **kwargs: Any) -> AIMessage:  # type: ignore[override]
         """Return the whole answer (tokens still stream to the run's ``messages`` views). Its id, when the
@@ -293,6 +293,7 @@ class _ModelCall:
         "call_id",
         "channel",
         "default_id",
+        "listened",
         "node",
         "ns",
         "on_loop",
@@ -310,13 +311,15 @@ class _ModelCall:
         self.call_id = call_id = str(uuid.uuid4())
         self.default_id = f"lc_run--{call_id}"  # langchain-core 1.x's form
         self.channel = run.channel
+        self.listened = run.channel.wants(ChatModelToken)
+        """Whether a view of the run takes tokens (LangChain's streaming callback handler is there)."""
         self.publish = run.publish_soon
         # On the run's loop thread a token waits for room in a full ``block`` view (backpressure reaches
         # the model); from another thread it is queued in that thread's order.
         self.on_loop = threading.get_ident() == run.loop_thread
         self.sum = ChunkSum()
         self.ns, self.node, self.step, self.task_id = task.ns, task.node, task.step, task.task_id
-        self.tags = tags = (*task.call_tags(), *model.tags)
+        self.tags = tags = (*task.local_call_tags(), *task.call_tags(), *model.tags)
         self.streamed = streamed and NOSTREAM not in tags
         self.route: dict[str, Any] = {
             "ns": task.ns,
@@ -346,12 +349,13 @@ class _ModelCall:
         task = current_task()
         return None if task is None else cls(model, msgs, task, streamed)
 
-    def add(self, chunk: AIMessageChunk) -> ChatModelToken | None:
-        """Record ``chunk`` and publish its token event; return the event instead when it must wait for
-        room (the caller awaits ``channel.publish`` with it)."""
+    def add(self, chunk: AIMessageChunk, *, summed: bool = True) -> ChatModelToken | None:
+        """Record ``chunk`` (in the answer unless not ``summed``) and publish its token event; return the
+        event instead when it must wait for room (the caller awaits ``channel.publish`` with it)."""
         if chunk.id is None:
             chunk.id = self.default_id
-        self.sum.add(chunk)
+        if summed:
+            self.sum.add(chunk)
         channel = self.channel
         if not self.streamed or not channel.wants(ChatModelToken):
             return None
@@ -373,16 +377,22 @@ class _ModelCall:
     def fail(self, exc: Exception) -> None:
         self.publish(ChatModelFinished(**self.route, error_type=error_type_name(exc), error_message=str(exc)))
 
-    def finish(self, whole: AIMessage | None = None) -> AIMessage:
-        """Publish the call's end with its answer: ``whole`` (a call that did not stream; its default id ends
-        in ``-0``, as langchain-core's whole answers), else its chunks added up."""
+    def finish(self, whole: AIMessage | None = None, *, streamed: bool = False) -> AIMessage:
+        """Publish the call's end with its answer and return it as an ``AIMessage``, as langchain-core's
+        calls end: ``whole`` (a call that did not stream; its default id ends in ``-0``); else its chunks
+        added up, the event carrying that ``AIMessageChunk`` for a ``streamed`` call (``astream``) and the
+        ``AIMessage`` for an ``ainvoke``, whose default id ends in ``-0`` when no view of the run took its
+        tokens (LangChain then generates the answer whole)."""
         if whole is not None:
             message = whole
             if message.id is None:
                 message.id = f"{self.default_id}-0"
-        else:
-            message = self.sum.total().to_message()
-            if message.id is None:
-                message.id = self.default_id
-        self.publish(ChatModelFinished(**self.route, message=message))
+            self.publish(ChatModelFinished(**self.route, message=message))
+            return message
+        total = self.sum.total()
+        generated = not streamed and not self.listened
+        if total.id is None or (generated and total.id == self.default_id):
+            total.id = f"{self.default_id}-0" if generated else self.default_id
+        message = total.to_message()
+        self.publish(ChatModelFinished(**self.route, message=total if streamed else message))
         return message

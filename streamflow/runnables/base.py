@@ -297,6 +297,8 @@ class RunnableSequence(Runnable[Input, Output]):
     async def _atransform(self, chunks: AsyncIterator[Input], ctx: StepContext, **kwargs: Any) -> AsyncIterator[Output]:
         pipeline: AsyncIterator[Any] = chunks
         for i, step in enumerate(self.steps):
+            if i:
+                pipeline = _pass_first_later(pipeline)
             pipeline = step._call_stream(pipeline, ctx, (f"seq:step:{i + 1}",))
         async with closing(pipeline) as chunks_out:
             async for chunk in chunks_out:
@@ -304,6 +306,20 @@ class RunnableSequence(Runnable[Input, Output]):
 
     def __repr__(self) -> str:
         return "\n| ".join(repr(s) for s in self.steps)
+
+
+async def _pass_first_later(chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """``chunks``, the first one handed on after one pass of the event loop: what it set going in the step
+    that made it (the mapper of an ``.assign()``) starts before the next step does, as in LangChain, whose
+    next step awaits its start callback there."""
+    async with closing(chunks):
+        first = await anext(chunks, END)
+        if first is END:
+            return
+        await asyncio.sleep(0)
+        yield first
+        async for chunk in chunks:
+            yield chunk
 
 
 # -- functions ---------------------------------------------------------------------------------------

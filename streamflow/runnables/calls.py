@@ -70,7 +70,7 @@ class RunnableCalls(Generic[Input, Output]):
         """
         task = current_task()
         if task is not None:
-            return await self._call(input, StepContext.of_task(task), (), config, **kwargs)
+            return await self._call(input, StepContext.of_task(task), task.local_call_tags(), config, **kwargs)
         runnable, cfg, bound = self._unbind(config)
         run = RunnableRun(runnable, input, cfg, stream=False, kwargs={**bound, **kwargs})
         try:
@@ -165,7 +165,9 @@ class RunnableCalls(Generic[Input, Output]):
         """
         task = current_task()
         if task is not None:
-            async with closing(self._call_stream(one(input), StepContext.of_task(task), (), config, **kwargs)) as s:
+            async with closing(
+                self._call_stream(one(input), StepContext.of_task(task), task.local_call_tags(), config, **kwargs)
+            ) as s:
                 async for chunk in s:
                     yield chunk
             return
@@ -210,7 +212,9 @@ class RunnableCalls(Generic[Input, Output]):
         Runnable that cannot take them one by one)."""
         task = current_task()
         if task is not None:
-            async with closing(self._call_stream(input, StepContext.of_task(task), (), config, **kwargs)) as s:
+            async with closing(
+                self._call_stream(input, StepContext.of_task(task), task.local_call_tags(), config, **kwargs)
+            ) as s:
                 async for chunk in s:
                     yield chunk
             return

@@ -48,6 +48,9 @@ class StepContext(TaskContext):
     def call_tags(self) -> tuple[str, ...]:
         return self.inheritable
 
+    def local_call_tags(self) -> tuple[str, ...]:
+        return ()
+
     def metadata(self) -> dict[str, Any]:
         return dict(self.meta)
 

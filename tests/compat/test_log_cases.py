@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from .conftest import Lib, load, normalise, reference
-from .test_runnables_cases import CHAINS, EVENT_ORDER_DIFFERS, _text
+from .test_runnables_cases import CHAINS, _text
 
 pytestmark = pytest.mark.anyio
 
@@ -46,14 +46,14 @@ async def log(chain: Any, value: Any, **kwargs: Any) -> list[Any]:
         return [patch async for patch in chain.astream_log(value, **kwargs)]
 
 
-@pytest.mark.parametrize("case", sorted(set(CHAINS) - set(EVENT_ORDER_DIFFERS)))
+@pytest.mark.parametrize("case", sorted(CHAINS))
 async def test_patches_match(case: str) -> None:
     build, value = CHAINS[case]
     out = [normalise([shape(p) for p in await log(build(lib), value)]) for lib in both()]
     assert out[1] == out[0]
 
 
-@pytest.mark.parametrize("case", sorted(set(CHAINS) - set(EVENT_ORDER_DIFFERS)))
+@pytest.mark.parametrize("case", sorted(CHAINS))
 async def test_final_state_matches(case: str) -> None:
     build, value = CHAINS[case]
     out = []
