@@ -70,3 +70,22 @@ async def test_a_taken_run_id_and_a_bad_config_are_refused_when_queued(redis_url
             await queue.submit("writer", {"n": 0}, {"run_id": "mine"})
         with pytest.raises(InvalidArgumentError, match="config must be a mapping"):
             await queue.submit("writer", {"n": 0}, [("run_id", "x")])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("signals", ["SIGTERM", [15.0], [True], [-3]])
+async def test_hand_over_on_takes_signal_numbers_only(redis_url: str, prefix: str, signals: Any) -> None:
+    async with RedisWorker({"w": writer_graph(1)}, redis_url, prefix=prefix) as worker:
+        with pytest.raises(InvalidArgumentError, match="hand_over_on must be a collection of signal numbers"):
+            await worker.serve(hand_over_on=signals)
+
+
+async def test_a_worker_handing_over_with_no_run_in_flight_just_returns(redis_url: str, prefix: str) -> None:
+    worker = RedisWorker({"writer": lambda: writer_graph(5)}, redis_url, prefix=prefix, block=0.1)
+    async with worker, RunQueue(redis_url, prefix=prefix) as queue, anyio.create_task_group() as tg:
+        tg.start_soon(worker.serve)
+        run_id = await queue.submit("writer", {"n": 0})
+        async with RemoteRun(redis_url, run_id, prefix=prefix) as remote:
+            assert await remote.result() == {"n": 5}
+        worker.hand_over()
+    stats = worker.statistics()
+    assert (stats.finished, stats.handed_over, stats.running) == (1, 0, 0)
