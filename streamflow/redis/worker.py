@@ -76,7 +76,8 @@ from ..catalog import GraphCatalog, GraphSource
 from ..checkpoint.base import BaseCheckpointSaver
 from ..errors import InvalidArgumentError, LeaseLostError
 from ..events import CheckpointSaved, Event, RunCancelled, RunFailed, RunTakenOver, error_type_name
-from ..graph import Run
+from ..graph import CompiledStateGraph, Run
+from ..graph.constants import Command
 from .checks import check_not_negative, check_positive
 from .codec import decode_event, encode_event
 from .directory import DEFAULT_PREFIX, RedisClientUser, record_ended, record_started, seq_of
@@ -357,7 +358,12 @@ class RedisWorker(RedisClientUser):
     def _start(self, job: Job, input: Any, taken_over: RunTakenOver | None = None) -> Run:
         if job.error is not None:
             raise InvalidArgumentError(job.error)
-        graph = self.graphs.check_input(job.graph, input)
+        # a Command (a thread resumed) goes to the graph unchecked, as LangGraph takes it
+        graph: CompiledStateGraph | None
+        if isinstance(input, Command):
+            graph = self.graphs.build(job.graph)
+        else:
+            graph = self.graphs.check_input(job.graph, input)
         assert graph is not None  # a worker is given the graphs themselves
         config = {**job.config, "run_id": job.run_id}
         return graph.start(input, config, replay_size=self.replay_size, taken_over=taken_over)

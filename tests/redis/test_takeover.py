@@ -37,28 +37,7 @@ from tests.server_support import Message, read_stream, serve
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES = os.environ.get("STREAMFLOW_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres")
 STEPS = ["s1", "s2", "s3", "s4"]
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[str]:
-    """A connection string to a schema of its own on the test PostgreSQL (dropped afterwards)."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        psycopg.connect(POSTGRES, connect_timeout=5).close()
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"no PostgreSQL at {POSTGRES!r}: {exc}")
-        pytest.skip(f"no PostgreSQL at {POSTGRES!r}: {exc}")
-    schema = f"sf_takeover_{uuid.uuid4().hex}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{POSTGRES} options='-c search_path={schema}'"
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 class Peer:
