@@ -40,7 +40,9 @@ stream holds one terminal event, so every viewer ends with that outcome.
 
 **Handing runs over.** :meth:`RedisWorker.hand_over` (or a signal named in ``serve(hand_over_on=...)``,
 such as the ``SIGTERM`` a process manager stops a worker with) stops a worker without failing its runs:
-it takes no more jobs, and stops each run in flight where it is. The run's stream keeps every event written
+it takes no more jobs, and stops each run in flight that another worker can resume (its graph has a
+checkpointer and its config a ``thread_id``) where it is; the others may finish here within
+``shutdown_timeout`` seconds, after which they are cancelled. A stopped run's stream keeps every event written
 before that moment and gets nothing after it (no terminal event: the run is not over), and its lease is
 given up as already expired, so the next worker looking for expired leases (within its
 ``claim_interval``) takes the run over as if its worker had died, from the same checkpoint, without waiting
@@ -547,7 +549,8 @@ class RedisWorker(RedisClientUser):
 
                 async def handing_over() -> None:
                     await self._handing_over.wait()
-                    tg.cancel_scope.cancel()
+                    if _resumable(job, run):  # else it may finish here, within shutdown_timeout
+                        tg.cancel_scope.cancel()
 
                 tg.start_soon(keep)
                 tg.start_soon(handing_over)
@@ -608,6 +611,12 @@ class RedisWorker(RedisClientUser):
         )
 
     # -- closing -------------------------------------------------------------------------------------
+
+
+def _resumable(job: Job, run: Run) -> bool:
+    """Whether another worker can take ``run`` over: its graph has a saver and its config a ``thread_id``."""
+    thread_id = dict(job.config.get("configurable") or {}).get("thread_id")
+    return thread_id is not None and isinstance(getattr(run.graph, "checkpointer", None), BaseCheckpointSaver)
 
 
 def _signals(values: Collection[int]) -> tuple[signal.Signals, ...]:

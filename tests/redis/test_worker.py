@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import anyio
 import pytest
 
 from streamflow.errors import InvalidArgumentError, RunFailedError
 from streamflow.events import RunFailed
+from streamflow.graph import START, StateGraph
 from streamflow.redis import RedisRunDirectory, RedisWorker, RemoteRun, RunQueue
 from streamflow.server import RedisRunSource
 
@@ -87,5 +88,34 @@ async def test_a_worker_handing_over_with_no_run_in_flight_just_returns(redis_ur
         async with RemoteRun(redis_url, run_id, prefix=prefix) as remote:
             assert await remote.result() == {"n": 5}
         worker.hand_over()
+    stats = worker.statistics()
+    assert (stats.finished, stats.handed_over, stats.running) == (1, 0, 0)
+
+
+class Gated(TypedDict, total=False):
+    n: int
+
+
+async def test_a_run_another_worker_could_not_resume_finishes_on_the_worker_handing_over(
+    redis_url: str, prefix: str
+) -> None:
+    """No checkpointer: handing the run over would fail it; it finishes here instead."""
+    reached, gate = anyio.Event(), anyio.Event()
+
+    async def wait(state: Gated) -> dict[str, Any]:
+        reached.set()
+        await gate.wait()
+        return {"n": 1}
+
+    graph = StateGraph(Gated).add_node("wait", wait).add_edge(START, "wait").compile(name="gated")
+    worker = RedisWorker({"gated": graph}, redis_url, prefix=prefix, block=0.1)
+    async with worker, RunQueue(redis_url, prefix=prefix) as queue, anyio.create_task_group() as tg:
+        tg.start_soon(worker.serve)
+        run_id = await queue.submit("gated", {"n": 0}, {"configurable": {"thread_id": "t"}})
+        await reached.wait()
+        worker.hand_over()
+        gate.set()
+        async with RemoteRun(redis_url, run_id, prefix=prefix) as remote:
+            assert await remote.result() == {"n": 1}
     stats = worker.statistics()
     assert (stats.finished, stats.handed_over, stats.running) == (1, 0, 0)
