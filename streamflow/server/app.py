@@ -66,17 +66,17 @@ Where runs live is a :class:`~streamflow.server.source.RunSource`: in this proce
 (:class:`~streamflow.server.redis_source.RedisRunSource`, whose runs are ``queued`` until a worker takes them).
 Every route, message shape and status code is the same for both.
 
-Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong and what is allowed>}``:
-400 for malformed JSON (``InvalidJSON``: not JSON, ``NaN``/``Infinity``, a lone surrogate, nested deeper than
-the boundary's ``max_json_depth``) or query values and unknown stream modes, 403 for a browser's write from
-another origin, 404 for an unknown graph or run, 415 for a body that is not ``application/json``, 422 for a body
-or input the graph does not accept (a ``run_id`` or ``thread_id`` outside
-:data:`~streamflow.server.boundary.ID_RULE` too), 404 for an unknown thread or checkpoint id, 409 for a second run
-on a busy thread, 501 for thread routes on a source whose runs execute elsewhere, 503 when the registry is full of
-live runs or the run store (Redis) is unreachable, 500 for anything else (the error's type and, when the error
-policy exposes it, its message; never a traceback). A ``Host`` the app does not trust is answered 400
-``Invalid host header`` in plain text (Starlette's ``TrustedHostMiddleware``). The boundary (trusted hosts, CORS,
-cross-origin writes, content type, security headers) is described in :mod:`streamflow.server.boundary`; what
+Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong and what is allowed>}``: 400 for
+malformed JSON (``InvalidJSON``: not JSON, ``NaN``/``Infinity``, a lone surrogate, nested deeper than the
+boundary's ``max_json_depth``) or query values and unknown stream modes, 403 for a browser's write from another
+origin, 404 for an unknown graph or run, 415 for a body that is not ``application/json``, 422 for a body or input
+the graph does not accept (a ``run_id`` or ``thread_id`` outside :data:`~streamflow.server.boundary.ID_RULE` too),
+404 for an unknown thread or checkpoint id, 409 for a second run on a busy thread, 501 for thread routes on a
+source that serves no threads (runs elsewhere, without a checkpointer), 503 when the registry is full of live runs
+or the run store (Redis) is unreachable, 500 for anything else (the error's type and, when the error policy exposes
+it, its message; never a traceback). A ``Host`` the app does not trust is answered 400 ``Invalid host header`` in
+plain text (Starlette's ``TrustedHostMiddleware``). The boundary (trusted hosts, CORS, cross-origin writes, content
+type, security headers) is described in :mod:`streamflow.server.boundary`; what
 clients read of errors raised in runs, in :mod:`streamflow.server.errors`.
 Limits (:mod:`streamflow.server.limits`): 413 for a body over ``max_body``, 429 (with ``Retry-After``) for a
 principal at its ``max_live_runs``.

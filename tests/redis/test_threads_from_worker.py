@@ -23,7 +23,9 @@ import redis.asyncio
 from streamflow.checkpoint.postgres.aio import AsyncPostgresSaver
 from streamflow.errors import InvalidArgumentError
 from streamflow.server import RedisRunSource, create_app
+from streamflow.server.auth import Auth
 from tests.server_support import chunks, read_stream, serve
+from tests.test_server_auth import bearer, error_of, who
 from tests.test_server_threads import assert_error
 
 from .thread_peer import approval_graph
@@ -182,3 +184,36 @@ async def test_a_source_without_a_checkpointer_still_answers_the_thread_routes_5
 def test_the_checkpointer_must_be_a_saver() -> None:
     with pytest.raises(InvalidArgumentError, match="checkpointer must be a checkpoint saver"):
         RedisRunSource("redis://127.0.0.1:6379/0", ["approval"], checkpointer=object())
+
+
+async def test_with_auth_a_thread_in_workers_is_its_creators_only(
+    redis_url: str, prefix: str, pg: str, worker: ThreadWorker
+) -> None:
+    async with AsyncPostgresSaver.from_conn_string(pg) as saver:
+        graphs = {"approval": approval_graph(redis_url, prefix).compile(name="approval")}
+        source = RedisRunSource(redis_url, graphs, prefix=prefix, checkpointer=saver, queue_timeout=30)
+        app = create_app(source, auth=Auth(who))
+        async with (
+            source,
+            serve(app) as url,
+            httpx.AsyncClient(base_url=url, headers=bearer("alice-token"), timeout=30) as alice,
+            httpx.AsyncClient(base_url=url, headers=bearer("bob-token"), timeout=30) as bob,
+        ):
+            assert (await alice.post("/threads", json={"thread_id": "mine"})).status_code == 201
+            started = (await alice.post("/threads/mine/runs", json={"input": {"request": "go"}})).json()
+            await read_stream(alice, started["stream_url"])
+            assert (await alice.get(f"/runs/{started['run_id']}")).json()["owner"] == "alice"
+            assert (await alice.get("/threads/mine/state")).json()["next"] == ["ask"]
+            config = {"configurable": {"thread_id": "mine"}}
+            for response in (
+                await bob.get("/threads/mine"),
+                await bob.get("/threads/mine/state"),
+                await bob.get("/threads/mine/history"),
+                await bob.post("/threads/mine/runs", json={"command": {"resume": "yes"}}),
+                await bob.post("/runs", json={"graph": "approval", "input": {"request": "x"}, "config": config}),
+                await bob.get(f"/runs/{started['run_id']}"),
+            ):
+                assert error_of(response)[0] == 404, response.text
+            assert_error(await bob.post("/threads", json={"thread_id": "mine"}), 409, "ThreadConflictError")
+            history = (await alice.get("/threads/mine/history")).json()["history"]
+            assert history and all(s["metadata"].get("owner") == "alice" for s in history if s["metadata"]["step"] >= 0)
