@@ -447,7 +447,7 @@ async def create_thread(request: Request) -> Response:
         check_id("'thread_id'", body["thread_id"])
     owner = await authorize(request, "threads", "create", {k: body.get(k) for k in ("thread_id", "metadata")})
     if owner is None:
-        entry = threads.create(body.get("thread_id"), body.get("metadata"))
+        entry = await threads.add(body.get("thread_id"), body.get("metadata"))
     else:
         entry = await threads.claim(body.get("thread_id"), body.get("metadata"), owner)
     _log.info("thread_created", thread_id=entry.thread_id)

@@ -20,7 +20,9 @@ cancel channel. What differs, and why:
 * threads (``/threads/...``) are served when the source is given the ``checkpointer`` its workers share and
   the graphs themselves: a run on a thread is queued like any other (its config names the thread), the key
   ``<prefix>:thread:<thread_id>`` names the thread's last run so that every web process refuses a second
-  run while one is queued or running, and the state is read from the saver here.
+  run while one is queued or running, the hash ``<prefix>:threadinfo:<thread_id>`` records a thread created
+  here (its metadata, owner and last run) for every web process of the prefix, and the state is read from
+  the saver here.
 * run info has ``subscribers`` null (viewers may be in any process); ``POST /runs/{id}/cancel`` waits at most
   ``cancel_timeout`` seconds for the run to stop, then answers 202 with the info as it is.
 """
@@ -28,6 +30,7 @@ cancel channel. What differs, and why:
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -57,6 +60,7 @@ from ..redis.reader import RemoteMirror, RemoteRun, RemoteSubscription
 from ..run_info import ENDED, RunInfo, RunStatus
 from .mirror import MirrorPool, MirrorStatistics, SharedRun
 from .stream import WRITE_BATCH, ChunkEncoder, SharedEncoder, SSEStreamBase, StreamRequest, lag_message, lost_message
+from .threads import ThreadEntry
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -248,6 +252,39 @@ class RedisRunSource(RedisClientUser):
             raise
         await self._client.eval(_THREAD_KEEP, 1, key, run_id)
         return run_id
+
+    async def add_thread(self, entry: ThreadEntry) -> bool:
+        """Record a thread created by this web process in ``<prefix>:threadinfo:<thread_id>``, where the other
+        web processes of the prefix find it; False when a thread of that id is recorded already."""
+        key = self.keys.thread_info(entry.thread_id)
+        if not await self._client.hsetnx(key, "thread_id", entry.thread_id):
+            return False
+        fields = {"created_at": repr(entry.created_at), "metadata": json.dumps(entry.metadata)}
+        if entry.owner is not None:
+            fields["owner"] = entry.owner
+        await self._client.hset(key, mapping=fields)  # type: ignore[arg-type]
+        return True
+
+    async def find_thread(self, thread_id: str) -> ThreadEntry | None:
+        """The thread a web process of the prefix recorded (:meth:`add_thread`), or None."""
+        found: Any = await self._client.hgetall(self.keys.thread_info(thread_id))
+        if not found or b"created_at" not in found:
+            return None
+        text = {k.decode(): v.decode() for k, v in found.items()}
+        return ThreadEntry(
+            thread_id,
+            float(text["created_at"]),
+            json.loads(text.get("metadata", "{}")),
+            graph=text.get("graph"),
+            run_id=text.get("run_id"),
+            owner=text.get("owner"),
+        )
+
+    async def update_thread(self, entry: ThreadEntry) -> None:
+        """Record the thread's last run (``graph``, ``run_id``) for the other web processes, if it is recorded."""
+        key = self.keys.thread_info(entry.thread_id)
+        if entry.graph is not None and entry.run_id is not None and await self._client.exists(key):
+            await self._client.hset(key, mapping={"graph": entry.graph, "run_id": entry.run_id})
 
     # -- runs ----------------------------------------------------------------------------------------
 

@@ -75,6 +75,18 @@ class ThreadRuns(Protocol):
         """The id of the run still going (or queued) on thread ``thread_id``, or None."""
         ...
 
+    async def add_thread(self, entry: ThreadEntry) -> bool:
+        """Record a thread created here where every app of these runs finds it; False when its id is taken."""
+        ...
+
+    async def find_thread(self, thread_id: str) -> ThreadEntry | None:
+        """The thread recorded by :meth:`add_thread` (by any app of these runs), or None."""
+        ...
+
+    async def update_thread(self, entry: ThreadEntry) -> None:
+        """Record the ``graph`` and ``run_id`` of ``entry``'s last run (see :meth:`add_thread`)."""
+        ...
+
     async def start_on_thread(
         self, thread_id: str, graph: str, input: Any, config: Mapping[str, Any], *, check_input: bool, owner: str | None
     ) -> str:
@@ -117,6 +129,17 @@ class LocalThreadRuns:
         """The id of the registry's run still going on the thread, or None."""
         run = self.registry.live_run_on(thread_id)
         return None if run is None else run.run_id
+
+    async def add_thread(self, entry: ThreadEntry) -> bool:
+        """True: the app's own :class:`ThreadRegistry` is the only record of its threads."""
+        return True
+
+    async def find_thread(self, thread_id: str) -> ThreadEntry | None:
+        """None: no other app shares this process's runs."""
+        return None
+
+    async def update_thread(self, entry: ThreadEntry) -> None:
+        """Nothing to record beyond the app's own :class:`ThreadRegistry`."""
 
     async def start_on_thread(
         self, thread_id: str, graph: str, input: Any, config: Mapping[str, Any], *, check_input: bool, owner: str | None
@@ -227,7 +250,7 @@ class ThreadRegistry:
         return entry
 
     async def claim(self, thread_id: str | None, metadata: Mapping[str, Any] | None, owner: str) -> ThreadEntry:
-        """:meth:`create` for a principal: also refuses a ``thread_id`` the saver holds checkpoints of (a
+        """:meth:`add` for a principal: also refuses a ``thread_id`` the saver holds checkpoints of (a
         thread of an earlier process, owned by whoever its checkpoints name), so no principal takes over
         another's thread by creating it again.
 
@@ -238,13 +261,37 @@ class ThreadRegistry:
         unseen = isinstance(thread_id, str) and thread_id not in self._threads and saver is not None
         if unseen and saver is not None and await saver.aget_tuple(_address(str(thread_id))) is not None:
             raise ThreadConflictError(f"thread {thread_id!r} already exists; leave 'thread_id' out for a new one")
-        return self.create(thread_id, metadata, owner=owner)
+        return await self.add(thread_id, metadata, owner=owner)
+
+    async def add(
+        self, thread_id: str | None = None, metadata: Mapping[str, Any] | None = None, *, owner: str | None = None
+    ) -> ThreadEntry:
+        """:meth:`create`, recorded where the other apps of these runs find it too (see
+        :meth:`ThreadRuns.add_thread`).
+
+        :raises ThreadConflictError: for a ``thread_id`` this registry or another app of these runs already has
+        :raises InvalidArgumentError: as :meth:`create`
+        """
+        entry = self.create(thread_id, metadata, owner=owner)
+        try:
+            added = await self.runs.add_thread(entry)
+        except BaseException:
+            del self._threads[entry.thread_id]
+            raise
+        if not added:
+            del self._threads[entry.thread_id]
+            raise ThreadConflictError(f"thread {entry.thread_id!r} already exists; leave 'thread_id' out for a new one")
+        return entry
 
     async def get(self, thread_id: str) -> ThreadEntry:
         """The thread ``thread_id``: one created here, or one the saver has checkpoints of (taken in now).
 
         :raises UnknownThreadError: when neither this registry nor the saver knows it
         """
+        shared = await self.runs.find_thread(thread_id)
+        if shared is not None:  # as another app of these runs may have left it
+            self._threads[thread_id] = shared
+            return shared
         entry = self._threads.get(thread_id)
         if entry is not None:
             return entry
@@ -344,6 +391,7 @@ class ThreadRegistry:
         run_id = await self.runs.start_on_thread(thread_id, name, input, config, check_input=not command, owner=owner)
         entry.graph = name
         entry.run_id = run_id
+        await self.runs.update_thread(entry)
         return run_id
 
     def _graph_name(self, entry: ThreadEntry | None, graph: str | None) -> str:

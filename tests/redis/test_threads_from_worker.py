@@ -217,3 +217,24 @@ async def test_with_auth_a_thread_in_workers_is_its_creators_only(
             assert_error(await bob.post("/threads", json={"thread_id": "mine"}), 409, "ThreadConflictError")
             history = (await alice.get("/threads/mine/history")).json()["history"]
             assert history and all(s["metadata"].get("owner") == "alice" for s in history if s["metadata"]["step"] >= 0)
+
+
+async def test_two_web_processes_share_their_threads_through_redis(
+    http: httpx.AsyncClient, redis_url: str, prefix: str, pg: str
+) -> None:
+    created = (await http.post("/threads", json={"thread_id": "both", "metadata": {"team": "ops"}})).json()
+    graphs = {"approval": approval_graph(redis_url, prefix).compile(name="approval")}
+    async with (
+        AsyncPostgresSaver.from_conn_string(pg) as saver,
+        RedisRunSource(redis_url, graphs, prefix=prefix, checkpointer=saver) as other,
+        serve(create_app(other)) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as second,
+    ):
+        seen = (await second.get("/threads/both")).json()
+        assert seen == created  # no checkpoint yet: found through Redis, with its metadata
+        assert_error(await second.post("/threads", json={"thread_id": "both"}), 409, "ThreadConflictError")
+        run = (await second.post("/threads/both/runs", json={"input": {"request": "go"}})).json()
+        await read_stream(second, run["stream_url"])
+    thread = (await http.get("/threads/both")).json()
+    assert (thread["run_id"], thread["graph"], thread["status"]) == (run["run_id"], "approval", "idle")
+    assert (await http.get("/threads/both/state")).json()["next"] == ["ask"]
