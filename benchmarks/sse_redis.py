@@ -9,6 +9,12 @@
     ``sse_fanout``: token deliveries per second summed over the clients, and the p99 delay from a token's
     event being made in the worker to a client reading it.
 
+``sse_from_worker_paced``
+    the same with the model streaming one token every :data:`PACE` seconds (500 tokens/s, faster than
+    chat models stream), so the delay reported is the time one token takes from the worker to a client (the
+    sink's batching, Redis, the shared reader, the stream's write, loopback) rather than the backlog of a
+    burst that arrives faster than 50 clients in this process can read it.
+
 Needs the ``server`` and ``redis`` extras and a Redis at 127.0.0.1:6379; the module is skipped otherwise.
 """
 
@@ -35,13 +41,13 @@ from streamflow.messages import AIMessageChunk, MessagesState
 from streamflow.models import BaseChatModel
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-url, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+url, prefix, n, pace = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 
 class Tokens(BaseChatModel):
     async def _astream_chunks(self, messages):
         for i in range(n):
             yield AIMessageChunk(content="t")
-            await asyncio.sleep(0)
+            await asyncio.sleep(pace)
 
 def graph(gate):
     async def speak(state):
@@ -92,16 +98,34 @@ asyncio.run(main())
 )
 
 
+PACE = 0.002
+"""Seconds between two tokens of the model in ``sse_from_worker_paced``."""
+
+
 @scenario("sse_from_worker", unit="deliveries/s", n=10_000, quick_n=2_000, repeats=3)
 async def sse_from_worker(n: int) -> Sample:
     """n model tokens of a run in a worker process to 50 SSE clients of a web process reading Redis."""
+    return await _from_worker(n, 0.0)
+
+
+@scenario("sse_from_worker_paced", unit="deliveries/s", n=2_000, quick_n=500, repeats=3)
+async def sse_from_worker_paced(n: int) -> Sample:
+    """sse_from_worker with one token every 2 ms: the delay of one token from the worker to a client."""
+    return await _from_worker(n, PACE)
+
+
+async def _from_worker(n: int, pace: float) -> Sample:
     import redis.asyncio
 
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", code, URL, prefix, str(n)], stdout=subprocess.PIPE, env=env, cwd=ROOT, text=True
+            [sys.executable, "-c", code, URL, prefix, str(n), str(pace)],
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=ROOT,
+            text=True,
         )
         for code in (WORKER, WEB)
     ]
@@ -129,4 +153,4 @@ async def sse_from_worker(n: int) -> Sample:
     return sample
 
 
-__all__ = ["sse_from_worker"]
+__all__ = ["PACE", "sse_from_worker", "sse_from_worker_paced"]

@@ -162,6 +162,16 @@ class RedisKeys:
         """The key of the sorted set of leased run ids, scored by lease expiry (milliseconds since the epoch)."""
         return f"{self.prefix}:leases"
 
+    def thread(self, thread_id: str) -> str:
+        """The key of the thread's last run queued by a web process (its run id; see
+        :class:`~streamflow.server.redis_source.RedisRunSource`)."""
+        return f"{self.prefix}:thread:{thread_id}"
+
+    def thread_info(self, thread_id: str) -> str:
+        """The key of a thread's record (a hash: ``created_at``, ``metadata``, ``owner``, ``graph``, ``run_id``;
+        see :class:`~streamflow.server.redis_source.RedisRunSource`)."""
+        return f"{self.prefix}:threadinfo:{thread_id}"
+
     def job(self, run_id: str) -> str:
         """The key of the run's job record (a hash: what a worker needs to start the run again)."""
         return f"{self.prefix}:job:{run_id}"

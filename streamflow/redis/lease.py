@@ -55,6 +55,15 @@ end
 return 0
 """
 
+_HAND_OVER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('del', KEYS[1])
+  redis.call('zadd', KEYS[2], 0, ARGV[2])
+  return 1
+end
+return 0
+"""
+
 # ARGV: token, then each command as <argument count> <arguments...>; errors other than an id Redis already
 # has (a retried batch) come back as strings
 _FENCED = """
@@ -134,6 +143,13 @@ class RunLease:
     async def release(self) -> None:
         """Give the lease up, if it still holds."""
         await self.client.eval(_RELEASE, 2, self.key, self.keys.leases, self.token, self.run_id)
+
+    async def hand_over(self) -> bool:
+        """Give the lease up as expired, if it still holds: the run stays in ``<prefix>:leases`` with an expiry
+        in the past, so the next worker that looks for expired leases takes the run over at once. Return
+        whether it still held (False: it had expired, or another worker holds it now)."""
+        handed = await self.client.eval(_HAND_OVER, 2, self.key, self.keys.leases, self.token, self.run_id)
+        return bool(handed)
 
     async def execute(self, pipe: Pipeline) -> list[str]:
         """Run the commands queued on ``pipe`` (not executed; it is reset) in one script, if the lease still

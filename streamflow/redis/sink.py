@@ -15,6 +15,10 @@ events), so remote readers resume with no gap. Past ``retry_for`` the sink gives
 :class:`~streamflow.errors.TransportUnavailableError`; with ``"detach"`` the run goes on without it, and the
 loss is reported (a structlog warning and :meth:`RedisSink.statistics`).
 
+A worker handing its run to another (:meth:`RedisSink.cut`) has the sink stop after the events published
+so far: what the run publishes while it is stopped, its terminal event included, never reaches Redis, and
+the worker that takes the run over goes on after the last one written.
+
 While the run is alive the sink refreshes a heartbeat key, so remote readers tell a quiet run from a dead
 worker. The run's terminal event (finished, failed or cancelled) is always the last entry it writes; with
 it, the directory entry gets its final status and the stream and entry their ``ttl``.
@@ -76,7 +80,8 @@ class SinkStatistics:
     buffered: int
     """Events waiting in the sink's buffer."""
     state: str
-    """``"forwarding"``, ``"done"`` (terminal event written), ``"failed"`` or ``"detached"``."""
+    """``"forwarding"``, ``"done"`` (terminal event written), ``"cut"`` (stopped before the run's end, see
+    :meth:`RedisSink.cut`), ``"failed"`` or ``"detached"``."""
 
 
 class RedisSink:
@@ -170,6 +175,7 @@ class RedisSink:
         self._state = "forwarding"
         self._error: BaseException | None = None
         self._raise_on_close = False
+        self._cut: int | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -229,6 +235,15 @@ class RedisSink:
             self._raise_on_close = False
             raise self._error
 
+    def cut(self) -> int:
+        """Write no event published from now on, not even the terminal one: the events published so far are
+        still written, then the sink stops (state ``"cut"``) once the run ends or publishes past them. For a
+        run handed to another worker, which goes on after them. Return the ``seq`` of the last event the sink
+        writes (0 before the first)."""
+        if self._cut is None:
+            self._cut = self.run.channel.last_seq
+        return self._cut
+
     @property
     def error(self) -> BaseException | None:
         """Why the sink gave up (:class:`~streamflow.errors.TransportUnavailableError`,
@@ -262,6 +277,13 @@ class RedisSink:
                 batch = await self._collect(sub)
                 if not batch:
                     break  # the run's channel closed without a terminal event reaching this sink
+                cut = self._cut
+                if cut is not None and batch[-1].seq > cut:
+                    kept = [event for event in batch if event.seq <= cut]
+                    if kept:
+                        await self._send(kept)
+                    self._state = "cut"
+                    break
                 await self._send(batch)
                 if batch[-1].terminal:
                     self._state = "done"

@@ -38,6 +38,18 @@ stream holds one terminal event, so every viewer ends with that outcome.
   worker left, a cancel request ends it (:meth:`~streamflow.redis.RunQueue.end_orphaned`), and its records
   expire the sink's ``ttl`` seconds after the last lease renewal.
 
+**Handing runs over.** :meth:`RedisWorker.hand_over` (or a signal named in ``serve(hand_over_on=...)``,
+such as the ``SIGTERM`` a process manager stops a worker with) stops a worker without failing its runs:
+it takes no more jobs, and stops each run in flight that another worker can resume (its graph has a
+checkpointer and its config a ``thread_id``) where it is; the others may finish here within
+``shutdown_timeout`` seconds, after which they are cancelled. A stopped run's stream keeps every event written
+before that moment and gets nothing after it (no terminal event: the run is not over), and its lease is
+given up as already expired, so the next worker looking for expired leases (within its
+``claim_interval``) takes the run over as if its worker had died, from the same checkpoint, without waiting
+``lease_ttl`` for the lease to run out. With no other worker serving the prefix, the run waits for the next
+one to start. Jobs taken from the queue and not started yet stay pending in the consumer group, and are
+claimed by another worker ``lease_ttl`` seconds later.
+
 A viewer (:class:`~streamflow.redis.RemoteRun`) waits through a takeover as long as its ``stall_timeout``
 exceeds the time from the worker's death to the takeover: at most ``lease_ttl + claim_interval`` seconds.
 
@@ -49,10 +61,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -65,7 +78,8 @@ from ..catalog import GraphCatalog, GraphSource
 from ..checkpoint.base import BaseCheckpointSaver
 from ..errors import InvalidArgumentError, LeaseLostError
 from ..events import CheckpointSaved, Event, RunCancelled, RunFailed, RunTakenOver, error_type_name
-from ..graph import Run
+from ..graph import CompiledStateGraph, Run
+from ..graph.constants import Command
 from .checks import check_not_negative, check_positive
 from .codec import decode_event, encode_event
 from .directory import DEFAULT_PREFIX, RedisClientUser, record_ended, record_started, seq_of
@@ -100,6 +114,8 @@ class WorkerStatistics:
     """Runs this worker took over from a worker that stopped (resumed, or failed when they could not be)."""
     lost: int = 0
     """Runs this worker stopped executing because it lost their lease (another worker took them over)."""
+    handed_over: int = 0
+    """Runs this worker stopped executing to hand them to another worker (:meth:`RedisWorker.hand_over`)."""
 
 
 class RedisWorker(RedisClientUser):
@@ -115,7 +131,9 @@ class RedisWorker(RedisClientUser):
     :param replay_size: events each run retains in its own replay buffer (>= 0)
     :param sink_options: keyword arguments for each run's :class:`~streamflow.redis.RedisSink`
         (``batch_size``, ``maxlen``, ``ttl``, ``retry_for``, ``heartbeat_interval`` ...)
-    :param shutdown_timeout: how long a run cancelled because the worker stops may take to end (seconds)
+    :param shutdown_timeout: how long a run cancelled because the worker stops may take to end (seconds);
+        also how long the runs in flight may take to be handed over (:meth:`hand_over`), after which they
+        are cancelled
     :param lease_ttl: how long a run's lease lasts after its last renewal (seconds; renewed every third of
         it); also how long a job may stay pending before another worker claims it
     :param claim_interval: how often the worker looks for stale jobs and expired leases (seconds)
@@ -164,10 +182,20 @@ class RedisWorker(RedisClientUser):
         self.max_attempts = max_attempts
         self._sink_options = dict(sink_options or {})
         self._live: dict[str, Run] = {}
+        self._handed: set[str] = set()  # run ids whose run was stopped to be handed over, lease not yet given up
         self._handling: set[str] = set()  # run ids this worker is starting, executing or has in its backlog
         self._backlog: deque[Job] = deque()  # jobs claimed while every slot was taken: they go first
         self._stopping = False
-        self._counts = {"taken": 0, "finished": 0, "failed": 0, "cancelled": 0, "taken_over": 0, "lost": 0}
+        self._handing_over = anyio.Event()
+        self._counts = {
+            "taken": 0,
+            "finished": 0,
+            "failed": 0,
+            "cancelled": 0,
+            "taken_over": 0,
+            "lost": 0,
+            "handed_over": 0,
+        }
         self.ready = anyio.Event()
         """Set once the worker listens for cancel requests and reads the queue."""
 
@@ -184,14 +212,26 @@ class RedisWorker(RedisClientUser):
         """Take no more jobs; :meth:`serve` returns once the runs in flight have ended."""
         self._stopping = True
 
+    def hand_over(self) -> None:
+        """Take no more jobs and hand the runs in flight to other workers (see the module docstring);
+        :meth:`serve` returns once they are handed over (cancelled after ``shutdown_timeout`` seconds)."""
+        self._stopping = True
+        self._handing_over.set()
+
     # -- the loop ------------------------------------------------------------------------------------
 
-    async def serve(self) -> None:
-        """Take and execute jobs until :meth:`stop` (then wait for the runs in flight) or until cancelled
-        (then cancel the runs in flight, each given ``shutdown_timeout`` seconds to end and be written).
+    async def serve(self, *, hand_over_on: Collection[int] = ()) -> None:
+        """Take and execute jobs until :meth:`stop` (then wait for the runs in flight), :meth:`hand_over`
+        (then hand them to other workers) or until cancelled (then cancel the runs in flight, each given
+        ``shutdown_timeout`` seconds to end and be written).
 
         Redis being unreachable is logged and retried with backoff, for as long as it lasts.
+
+        :param hand_over_on: signal numbers (``signal.SIGTERM`` ...) on which the worker calls
+            :meth:`hand_over`; signals are received in the main thread only
+        :raises InvalidArgumentError: for ``hand_over_on`` holding something that is not a signal number
         """
+        signals = _signals(hand_over_on)
         await self._retrying(self.queue.ensure_group, self.group)
         pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         try:
@@ -199,11 +239,14 @@ class RedisWorker(RedisClientUser):
             _log.info("worker_ready", consumer=self.consumer, group=self.group, graphs=self.graph_names)
             async with anyio.create_task_group() as outer:
                 outer.start_soon(self._watch_cancels, pubsub)
+                if signals:
+                    outer.start_soon(self._watch_signals, signals)
                 self.ready.set()
                 slots = anyio.Semaphore(self.max_runs)
                 async with anyio.create_task_group() as runs:  # leaving it waits for the runs in flight
                     reclaiming = anyio.CancelScope()
                     outer.start_soon(self._reclaim, reclaiming, runs, slots)
+                    outer.start_soon(self._bound_hand_over, runs.cancel_scope)
                     while not self._stopping:
                         await slots.acquire()
                         job = self._backlog.popleft() if self._backlog else None
@@ -225,6 +268,18 @@ class RedisWorker(RedisClientUser):
         finally:
             with anyio.CancelScope(shield=True), contextlib.suppress(*_UNREACHABLE):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _watch_signals(self, signals: tuple[signal.Signals, ...]) -> None:
+        with anyio.open_signal_receiver(*signals) as received:
+            async for signum in received:
+                _log.info("worker_handing_over", consumer=self.consumer, signal=signum, running=len(self._live))
+                self.hand_over()
+
+    async def _bound_hand_over(self, runs: anyio.CancelScope) -> None:
+        """Cancel the runs still in flight ``shutdown_timeout`` seconds after a hand-over began."""
+        await self._handing_over.wait()
+        await anyio.sleep(self.shutdown_timeout)
+        runs.cancel()
 
     async def _retrying(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         delay = 0.05
@@ -270,6 +325,8 @@ class RedisWorker(RedisClientUser):
                 except _UNREACHABLE as exc:
                     _log.warning("worker_redis_unreachable", consumer=self.consumer, error=str(exc))
                     continue
+                if self._handing_over.is_set():  # claimed jobs stay pending, for another worker to claim
+                    return
                 for job in jobs:
                     if job.run_id in self._handling:
                         continue
@@ -303,13 +360,20 @@ class RedisWorker(RedisClientUser):
     def _start(self, job: Job, input: Any, taken_over: RunTakenOver | None = None) -> Run:
         if job.error is not None:
             raise InvalidArgumentError(job.error)
-        graph = self.graphs.check_input(job.graph, input)
+        # a Command (a thread resumed) goes to the graph unchecked, as LangGraph takes it
+        graph: CompiledStateGraph | None
+        if isinstance(input, Command):
+            graph = self.graphs.build(job.graph)
+        else:
+            graph = self.graphs.check_input(job.graph, input)
         assert graph is not None  # a worker is given the graphs themselves
         config = {**job.config, "run_id": job.run_id}
         return graph.start(input, config, replay_size=self.replay_size, taken_over=taken_over)
 
     async def _execute(self, job: Job, slots: anyio.Semaphore) -> None:
         try:
+            if self._handing_over.is_set():  # not started: its job stays pending, for another worker to claim
+                return
             keep = float(self._sink_options.get("ttl", 3600.0))
             lease = RunLease(self._client, self.keys, job.run_id, self.consumer, self.lease_ttl, keep=keep)
             attempt = await self._retrying(lease.acquire)
@@ -321,7 +385,11 @@ class RedisWorker(RedisClientUser):
                 await self._leased(job, lease, attempt)
             finally:
                 with anyio.CancelScope(shield=True), contextlib.suppress(*_UNREACHABLE):
-                    await lease.release()
+                    if job.run_id in self._handed:
+                        self._handed.discard(job.run_id)
+                        await lease.hand_over()
+                    else:
+                        await lease.release()
         except Exception as exc:  # Redis refused a command: log it, keep serving other jobs
             _log.error("worker_job_failed", run_id=job.run_id, consumer=self.consumer, error=repr(exc))
         finally:
@@ -455,6 +523,7 @@ class RedisWorker(RedisClientUser):
         self._live[job.run_id] = run
         _log.info("worker_run_started", run_id=job.run_id, graph=job.graph, consumer=self.consumer)
         lost = False
+        handed = False
         try:
             sink.start()
             if await sink.registered():
@@ -478,9 +547,19 @@ class RedisWorker(RedisClientUser):
                             run.cancel()
                             return
 
+                async def handing_over() -> None:
+                    await self._handing_over.wait()
+                    if _resumable(job, run):  # else it may finish here, within shutdown_timeout
+                        tg.cancel_scope.cancel()
+
                 tg.start_soon(keep)
+                tg.start_soon(handing_over)
                 await run.wait()
                 tg.cancel_scope.cancel()
+            if not run.done and not lost and self._handing_over.is_set():
+                handed = True
+                last = sink.cut()  # what the run publishes while it stops stays out of Redis
+                _log.info("worker_run_handed_over", run_id=job.run_id, consumer=self.consumer, last_seq=last)
         finally:
             with anyio.move_on_after(self.shutdown_timeout, shield=True):
                 run.cancel()
@@ -493,7 +572,12 @@ class RedisWorker(RedisClientUser):
                     _log.warning("worker_sink_failed", run_id=job.run_id, error=repr(exc))
             del self._live[job.run_id]
             lost = lost or isinstance(sink.error, LeaseLostError)
-            status = "lost" if lost else run.status if run.status in self._counts else "failed"
+            handed = handed and not lost and sink.statistics().state == "cut"
+            if handed:
+                self._handed.add(job.run_id)
+            status = (
+                "lost" if lost else "handed_over" if handed else run.status if run.status in self._counts else "failed"
+            )
             self._counts[status] += 1
             _log.info("worker_run_ended", run_id=job.run_id, status=status, consumer=self.consumer)
             if status == "failed" and run.error is not None:  # the whole story, which clients may not read
@@ -527,6 +611,23 @@ class RedisWorker(RedisClientUser):
         )
 
     # -- closing -------------------------------------------------------------------------------------
+
+
+def _resumable(job: Job, run: Run) -> bool:
+    """Whether another worker can take ``run`` over: its graph has a saver and its config a ``thread_id``."""
+    thread_id = dict(job.config.get("configurable") or {}).get("thread_id")
+    return thread_id is not None and isinstance(getattr(run.graph, "checkpointer", None), BaseCheckpointSaver)
+
+
+def _signals(values: Collection[int]) -> tuple[signal.Signals, ...]:
+    try:
+        if isinstance(values, (str, bytes)) or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise ValueError
+        return tuple(signal.Signals(v) for v in values)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            f"hand_over_on must be a collection of signal numbers (e.g. (signal.SIGTERM,)), got {values!r}"
+        ) from None
 
 
 async def _last_checkpoint(saver: Any, config: Mapping[str, Any]) -> tuple[str, int | None] | None:

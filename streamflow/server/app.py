@@ -29,9 +29,12 @@ FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where 
     cancels the run if it is still going, waits until it stopped, and answers with its info (200); for a
     run executing in a worker process, 202 when it has not stopped within the source's wait.
 
-Threads (runs in this process only; :mod:`streamflow.server.threads`), their state kept in the app's
-checkpointer (``create_app(checkpointer=...)``, an :class:`~streamflow.checkpoint.memory.InMemorySaver` by
-default), which graphs registered without a checkpointer of their own use for runs on a thread:
+Threads (:mod:`streamflow.server.threads`), their state kept in the app's checkpointer
+(``create_app(checkpointer=...)``, an :class:`~streamflow.checkpoint.memory.InMemorySaver` by default), which
+graphs registered without a checkpointer of their own use for runs on a thread. For runs executing in
+worker processes, a :class:`~streamflow.server.redis_source.RedisRunSource` given the graphs and the
+``checkpointer`` the workers share (PostgreSQL, say) serves the same routes: runs on a thread are queued for
+the workers, and the state is read from that saver here:
 
 ``POST /threads``
     body ``{"thread_id": str, "metadata": {...}}`` (both optional; a new UUID by default); 201 with
@@ -63,17 +66,17 @@ Where runs live is a :class:`~streamflow.server.source.RunSource`: in this proce
 (:class:`~streamflow.server.redis_source.RedisRunSource`, whose runs are ``queued`` until a worker takes them).
 Every route, message shape and status code is the same for both.
 
-Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong and what is allowed>}``:
-400 for malformed JSON (``InvalidJSON``: not JSON, ``NaN``/``Infinity``, a lone surrogate, nested deeper than
-the boundary's ``max_json_depth``) or query values and unknown stream modes, 403 for a browser's write from
-another origin, 404 for an unknown graph or run, 415 for a body that is not ``application/json``, 422 for a body
-or input the graph does not accept (a ``run_id`` or ``thread_id`` outside
-:data:`~streamflow.server.boundary.ID_RULE` too), 404 for an unknown thread or checkpoint id, 409 for a second run
-on a busy thread, 501 for thread routes on a source whose runs execute elsewhere, 503 when the registry is full of
-live runs or the run store (Redis) is unreachable, 500 for anything else (the error's type and, when the error
-policy exposes it, its message; never a traceback). A ``Host`` the app does not trust is answered 400
-``Invalid host header`` in plain text (Starlette's ``TrustedHostMiddleware``). The boundary (trusted hosts, CORS,
-cross-origin writes, content type, security headers) is described in :mod:`streamflow.server.boundary`; what
+Errors are JSON ``{"status": <code>, "error": <name>, "message": <what was wrong and what is allowed>}``: 400 for
+malformed JSON (``InvalidJSON``: not JSON, ``NaN``/``Infinity``, a lone surrogate, nested deeper than the
+boundary's ``max_json_depth``) or query values and unknown stream modes, 403 for a browser's write from another
+origin, 404 for an unknown graph or run, 415 for a body that is not ``application/json``, 422 for a body or input
+the graph does not accept (a ``run_id`` or ``thread_id`` outside :data:`~streamflow.server.boundary.ID_RULE` too),
+404 for an unknown thread or checkpoint id, 409 for a second run on a busy thread, 501 for thread routes on a
+source that serves no threads (runs elsewhere, without a checkpointer), 503 when the registry is full of live runs
+or the run store (Redis) is unreachable, 500 for anything else (the error's type and, when the error policy exposes
+it, its message; never a traceback). A ``Host`` the app does not trust is answered 400 ``Invalid host header`` in
+plain text (Starlette's ``TrustedHostMiddleware``). The boundary (trusted hosts, CORS, cross-origin writes, content
+type, security headers) is described in :mod:`streamflow.server.boundary`; what
 clients read of errors raised in runs, in :mod:`streamflow.server.errors`.
 Limits (:mod:`streamflow.server.limits`): 413 for a body over ``max_body``, 429 (with ``Retry-After``) for a
 principal at its ``max_live_runs``.
@@ -140,7 +143,7 @@ from .limits import BodyLimitMiddleware, Limits, RunLimiter
 from .registry import DEFAULT_MAX_RUNS, DEFAULT_RETENTION, GraphSource, RunRegistry
 from .source import LocalRunSource, RunSource, SSEStream
 from .stream import DEFAULT_BUFFER_SIZE, DEFAULT_RETRY, StreamRequest
-from .threads import ThreadRegistry, snapshot_to_dict
+from .threads import ThreadRegistry, ThreadRuns, snapshot_to_dict
 
 __all__ = [
     "DEFAULT_CLIENT_BUFFER",
@@ -411,7 +414,8 @@ def _threads(request: Request) -> ThreadRegistry | Response:
         return _error(
             501,
             "ThreadsUnavailable",
-            "threads need runs executing in this process (a RunRegistry); this app's runs execute in workers",
+            "threads need runs executing in this process (a RunRegistry), or a RedisRunSource given the "
+            "checkpointer its workers share; this app's runs execute elsewhere",
         )
     return threads
 
@@ -443,11 +447,11 @@ async def create_thread(request: Request) -> Response:
         check_id("'thread_id'", body["thread_id"])
     owner = await authorize(request, "threads", "create", {k: body.get(k) for k in ("thread_id", "metadata")})
     if owner is None:
-        entry = threads.create(body.get("thread_id"), body.get("metadata"))
+        entry = await threads.add(body.get("thread_id"), body.get("metadata"))
     else:
         entry = await threads.claim(body.get("thread_id"), body.get("metadata"), owner)
     _log.info("thread_created", thread_id=entry.thread_id)
-    return JSONResponse(entry.to_dict(threads.status(entry)), status_code=201)
+    return JSONResponse(entry.to_dict(await threads.status(entry)), status_code=201)
 
 
 async def get_thread(request: Request) -> Response:
@@ -457,7 +461,7 @@ async def get_thread(request: Request) -> Response:
         return threads
     await authorize_thread(request, "read", request.path_params["thread_id"])
     entry = await threads.get(request.path_params["thread_id"])
-    return JSONResponse(entry.to_dict(threads.status(entry)))
+    return JSONResponse(entry.to_dict(await threads.status(entry)))
 
 
 async def start_thread_run(request: Request) -> Response:
@@ -494,14 +498,16 @@ async def start_thread_run(request: Request) -> Response:
     async with request.app.state.limiter.admit(_source(request), owner):
         if "command" in body:
             command = Command(**body["command"])
-            run = await threads.start(
+            run_id = await threads.start(
                 thread_id, body.get("graph"), command, body.get("config"), command=True, owner=owner
             )
         else:
-            run = await threads.start(thread_id, body.get("graph"), body.get("input"), body.get("config"), owner=owner)
-    info = await _source(request).get(run.run_id)
-    url = request.url_for("stream_run", run_id=run.run_id).include_query_params(stream_mode=",".join(modes))
-    _log.info("thread_run_started_over_http", run_id=run.run_id, thread_id=thread_id, graph=info.graph)
+            run_id = await threads.start(
+                thread_id, body.get("graph"), body.get("input"), body.get("config"), owner=owner
+            )
+    info = await _source(request).get(run_id)
+    url = request.url_for("stream_run", run_id=run_id).include_query_params(stream_mode=",".join(modes))
+    _log.info("thread_run_started_over_http", run_id=run_id, thread_id=thread_id, graph=info.graph)
     return JSONResponse({**info.to_dict(), "thread_id": thread_id, "stream_url": str(url)}, status_code=201)
 
 
@@ -692,4 +698,6 @@ def create_app(
     if isinstance(source, LocalRunSource):
         app.state.registry = source.registry
         app.state.threads = ThreadRegistry(source.registry)
+    elif isinstance(source, ThreadRuns) and source.checkpointer is not None:
+        app.state.threads = ThreadRegistry(source)
     return app

@@ -392,8 +392,8 @@ async def owned_config(request: Request, config: Any) -> Any:
 
     :raises UnknownThreadError: for a thread the app does not know, or one that is not the principal's (same
         message)
-    :raises InvalidArgumentError: for a ``thread_id`` on an app whose runs execute in worker processes (no
-        thread there can be checked: use the thread routes of an app with runs in this process)
+    :raises InvalidArgumentError: for a ``thread_id`` on an app that serves no threads (no thread there can be
+        checked: runs in worker processes need a ``RedisRunSource`` given a checkpointer)
     """
     user = await authenticated_user(request)
     if user is None or not isinstance(config, Mapping):
@@ -404,8 +404,9 @@ async def owned_config(request: Request, config: Any) -> Any:
         return config
     if request.app.state.threads is None:
         raise InvalidArgumentError(
-            "config.configurable.thread_id is not allowed here: with auth, runs on threads need an app whose runs "
-            "execute in this process, where the thread's owner is known"
+            "config.configurable.thread_id is not allowed here: with auth, runs on threads need an app that serves "
+            "threads (runs in this process, or a RedisRunSource given a checkpointer), where the thread's owner is "
+            "known"
         )
     await _check_thread_owner(request, user, str(thread_id))
     metadata = config.get("metadata")

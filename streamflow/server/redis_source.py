@@ -17,6 +17,12 @@ cancel channel. What differs, and why:
   stream trimmed (the sink's ``maxlen``) before the client read them come as a ``lag`` message.
 * a run whose worker died, or a Redis unreachable for ``stall_timeout`` seconds, ends the stream with an
   ``error`` message of status ``"unknown"`` naming the cause (the run's outcome cannot be known).
+* threads (``/threads/...``) are served when the source is given the ``checkpointer`` its workers share and
+  the graphs themselves: a run on a thread is queued like any other (its config names the thread), the key
+  ``<prefix>:thread:<thread_id>`` names the thread's last run so that every web process refuses a second
+  run while one is queued or running, the hash ``<prefix>:threadinfo:<thread_id>`` records a thread created
+  here (its metadata, owner and last run) for every web process of the prefix, and the state is read from
+  the saver here.
 * run info has ``subscribers`` null (viewers may be in any process); ``POST /runs/{id}/cancel`` waits at most
   ``cancel_timeout`` seconds for the run to stop, then answers 202 with the info as it is.
 """
@@ -24,6 +30,8 @@ cancel channel. What differs, and why:
 from __future__ import annotations
 
 import contextlib
+import json
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,14 +41,17 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..catalog import GraphCatalog, GraphSource
 from ..channel import Subscription
+from ..checkpoint.base import BaseCheckpointSaver
 from ..errors import (
     InvalidArgumentError,
     NoTerminalEventError,
     StreamTrimmedError,
+    ThreadConflictError,
     TransportUnavailableError,
     UnknownRunError,
 )
 from ..events import Event
+from ..graph import CompiledStateGraph
 from ..graph.run import parse_config
 from ..redis.checks import check_positive
 from ..redis.directory import DEFAULT_PREFIX, RedisClientUser, RedisRunDirectory
@@ -49,6 +60,7 @@ from ..redis.reader import RemoteMirror, RemoteRun, RemoteSubscription
 from ..run_info import ENDED, RunInfo, RunStatus
 from .mirror import MirrorPool, MirrorStatistics, SharedRun
 from .stream import WRITE_BATCH, ChunkEncoder, SharedEncoder, SSEStreamBase, StreamRequest, lag_message, lost_message
+from .threads import ThreadEntry
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -59,6 +71,37 @@ TRIMMED = "trimmed from the run's Redis stream (retention) before this client re
 """The ``reason`` of a ``lag`` message for events the Redis stream no longer holds."""
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+# KEYS[1]: the thread's key; ARGV[1]: the directory entry key of a run without its id. The thread's last run
+# is still going when its entry says queued or running, or while it is being queued (no status yet, the key
+# still under the expiry its claim set).
+_THREAD_BUSY = """
+local current = redis.call('get', KEYS[1])
+if not current then return false end
+local status = redis.call('hget', ARGV[1] .. current, 'status')
+if status == 'queued' or status == 'running' then return current end
+if not status and redis.call('pttl', KEYS[1]) > 0 then return current end
+return false
+"""
+# then ARGV[2]: the new run's id, ARGV[3]: how long the claim lasts before the run is queued (ms)
+_THREAD_CLAIM = """
+local current = redis.call('get', KEYS[1])
+if current then
+  local status = redis.call('hget', ARGV[1] .. current, 'status')
+  if status == 'queued' or status == 'running' then return current end
+  if not status and redis.call('pttl', KEYS[1]) > 0 then return current end
+end
+redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return false
+"""
+_THREAD_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
+return 0
+"""
+_THREAD_KEEP = """
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('persist', KEYS[1]) end
+return 0
+"""
 
 
 class RedisRunSource(RedisClientUser):
@@ -82,7 +125,10 @@ class RedisRunSource(RedisClientUser):
         encoder keeps the messages of the latest ``2 * mirror_replay_size + buffer_size + 64`` events.
     :param mirror_idle_timeout: how long a run still going keeps its shared reader after its last stream
         left (seconds)
-    :raises InvalidArgumentError: for no graphs, a bad ``redis`` or ``prefix``, or a number out of range
+    :param checkpointer: the saver the workers' graphs keep their threads in (PostgreSQL, say), for graphs
+        given here compiled without one; with it the app serves the thread routes (None: it answers them 501)
+    :raises InvalidArgumentError: for no graphs, a bad ``redis``, ``prefix`` or ``checkpointer``, or a number
+        out of range
     """
 
     def __init__(
@@ -98,7 +144,14 @@ class RedisRunSource(RedisClientUser):
         poll_interval: float = 0.05,
         mirror_replay_size: int = 4096,
         mirror_idle_timeout: float = 5.0,
+        checkpointer: BaseCheckpointSaver[Any] | None = None,
     ) -> None:
+        if checkpointer is not None and not isinstance(checkpointer, BaseCheckpointSaver):
+            raise InvalidArgumentError(
+                "checkpointer must be a checkpoint saver (BaseCheckpointSaver) or None, "
+                f"got {type(checkpointer).__name__}"
+            )
+        self._checkpointer = checkpointer
         self.graphs = GraphCatalog(graphs)
         """The graphs runs can be queued for, by name (their inputs are checked where the graphs were given)."""
         if not self.graphs:
@@ -131,6 +184,108 @@ class RedisRunSource(RedisClientUser):
         """The graph names runs can be queued for, sorted."""
         return self.graphs.names
 
+    # -- threads (see streamflow.server.threads.ThreadRuns) ---------------------------------------------
+
+    @property
+    def checkpointer(self) -> BaseCheckpointSaver[Any] | None:
+        """The saver the workers keep threads in, for graphs given without one (None: no thread routes)."""
+        return self._checkpointer
+
+    def has_graph(self, name: str) -> bool:
+        """Whether runs of ``name`` can be queued."""
+        return name in self.graphs
+
+    def thread_graph(self, name: str) -> CompiledStateGraph:
+        """The graph ``name`` (as given) bound to :attr:`checkpointer` when compiled without a saver: what
+        reads its threads' state here.
+
+        :raises UnknownGraphError: for a graph name not in ``graphs``
+        :raises InvalidArgumentError: for a graph given by name only (threads need the graph itself)
+        """
+        try:
+            graph = self.graphs.build(name)
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(
+                f"{exc}: threads need the graph itself; give RedisRunSource the compiled graphs the workers run"
+            ) from None
+        saver = self._checkpointer
+        if saver is None or isinstance(graph.checkpointer, BaseCheckpointSaver) or graph.checkpointer:
+            return graph
+        return graph.with_checkpointer(saver)
+
+    async def thread_run(self, thread_id: str) -> str | None:
+        """The id of the run queued or running on thread ``thread_id`` (by any web process), or None."""
+        found: Any = await self._client.eval(_THREAD_BUSY, 1, self.keys.thread(thread_id), self.keys.info(""))
+        return found.decode() if found else None
+
+    async def start_on_thread(
+        self, thread_id: str, graph: str, input: Any, config: Mapping[str, Any], *, check_input: bool, owner: str | None
+    ) -> str:
+        """Queue a run on thread ``thread_id``, unless one is queued or running on it (checked and claimed in
+        one step, for every web process of the prefix); return its id.
+
+        :raises ThreadConflictError: when the thread has a run queued or running
+        :raises UnknownGraphError: for a graph name not in ``graphs``
+        :raises InvalidUpdateError: for an input the graph's state schema does not accept
+        :raises InvalidArgumentError: for a malformed config, or a ``run_id`` already taken
+        :raises NotSerializableError: for an input or config the wire form cannot carry
+        """
+        parse_config(config)
+        if check_input:
+            self.graphs.check_input(graph, input)
+        elif graph not in self.graphs:
+            self.graphs.check_input(graph, None)  # raises UnknownGraphError
+        run_id = str(config.get("run_id") or uuid.uuid4())
+        key = self.keys.thread(thread_id)
+        claim_ms = max(1000, int(self.queue_timeout * 1000))
+        busy: Any = await self._client.eval(_THREAD_CLAIM, 1, key, self.keys.info(""), run_id, claim_ms)
+        if busy:
+            raise ThreadConflictError(
+                f"thread {thread_id!r} already has run {busy.decode()!r} going; one thread runs one run at a "
+                "time: wait for it to end or cancel it, then start the next"
+            )
+        try:
+            await self.queue.submit(graph, input, {**config, "run_id": run_id}, owner=owner)
+        except BaseException:
+            with anyio.CancelScope(shield=True), contextlib.suppress(*_UNREACHABLE):
+                await self._client.eval(_THREAD_RELEASE, 1, key, run_id)
+            raise
+        await self._client.eval(_THREAD_KEEP, 1, key, run_id)
+        return run_id
+
+    async def add_thread(self, entry: ThreadEntry) -> bool:
+        """Record a thread created by this web process in ``<prefix>:threadinfo:<thread_id>``, where the other
+        web processes of the prefix find it; False when a thread of that id is recorded already."""
+        key = self.keys.thread_info(entry.thread_id)
+        if not await self._client.hsetnx(key, "thread_id", entry.thread_id):
+            return False
+        fields = {"created_at": repr(entry.created_at), "metadata": json.dumps(entry.metadata)}
+        if entry.owner is not None:
+            fields["owner"] = entry.owner
+        await self._client.hset(key, mapping=fields)  # type: ignore[arg-type]
+        return True
+
+    async def find_thread(self, thread_id: str) -> ThreadEntry | None:
+        """The thread a web process of the prefix recorded (:meth:`add_thread`), or None."""
+        found: Any = await self._client.hgetall(self.keys.thread_info(thread_id))
+        if not found or b"created_at" not in found:
+            return None
+        text = {k.decode(): v.decode() for k, v in found.items()}
+        return ThreadEntry(
+            thread_id,
+            float(text["created_at"]),
+            json.loads(text.get("metadata", "{}")),
+            graph=text.get("graph"),
+            run_id=text.get("run_id"),
+            owner=text.get("owner"),
+        )
+
+    async def update_thread(self, entry: ThreadEntry) -> None:
+        """Record the thread's last run (``graph``, ``run_id``) for the other web processes, if it is recorded."""
+        key = self.keys.thread_info(entry.thread_id)
+        if entry.graph is not None and entry.run_id is not None and await self._client.exists(key):
+            await self._client.hset(key, mapping={"graph": entry.graph, "run_id": entry.run_id})
+
     # -- runs ----------------------------------------------------------------------------------------
 
     async def start(
@@ -144,10 +299,19 @@ class RedisRunSource(RedisClientUser):
             itself was given)
         :raises InvalidArgumentError: for a malformed config, or a ``run_id`` already taken under the prefix
         :raises NotSerializableError: for an input or config the wire form cannot carry
+        :raises ThreadConflictError: for a run on a thread (``configurable.thread_id``) that has a run queued or
+            running, when the source serves threads (it was given a ``checkpointer``)
         """
         parse_config(config)
-        self.graphs.check_input(graph, input)
-        run_id = await self.queue.submit(graph, input, config, owner=owner)
+        configurable = (config or {}).get("configurable")
+        thread_id = configurable.get("thread_id") if isinstance(configurable, Mapping) else None
+        if thread_id is not None and self._checkpointer is not None:  # one run at a time on a thread
+            run_id = await self.start_on_thread(
+                str(thread_id), graph, input, config or {}, check_input=True, owner=owner
+            )
+        else:
+            self.graphs.check_input(graph, input)
+            run_id = await self.queue.submit(graph, input, config, owner=owner)
         return await self.directory.require(run_id)
 
     async def list(

@@ -5,7 +5,12 @@ memory, the threads this app created (id, creation time, metadata, the graph and
 state itself lives in the checkpointer, so a thread id the saver has checkpoints of (from an earlier process,
 or another app on the same database) is found too, and taken in on first use.
 
-A run on a thread is a run of the run registry whose config has ``configurable.thread_id`` (and the graph's
+Where the threads' runs execute is a :class:`ThreadRuns`: a :class:`~streamflow.server.registry.RunRegistry`
+(runs in this process, through :class:`LocalThreadRuns`), or a
+:class:`~streamflow.server.redis_source.RedisRunSource` given the saver its workers share (runs in worker
+processes; the state is read from that saver here).
+
+A run on a thread is a run whose config has ``configurable.thread_id`` (and the graph's
 name as ``configurable.graph_id``, which LangGraph copies into the run's metadata, so each checkpoint says
 which graph wrote it); a graph registered without a checkpointer of its own uses the registry's. One thread
 runs one run at a time (:class:`~streamflow.errors.ThreadConflictError` for a second).
@@ -19,7 +24,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -31,12 +36,116 @@ from ..errors import (
     UnknownInterruptError,
     UnknownThreadError,
 )
-from ..graph import CompiledStateGraph, Run
+from ..graph import CompiledStateGraph
 from ..graph.persistence import StateSnapshot
 from ..interrupts import is_resume_map
 from .registry import RunRegistry
 
-__all__ = ["ThreadEntry", "ThreadRegistry", "snapshot_to_dict"]
+__all__ = ["LocalThreadRuns", "ThreadEntry", "ThreadRegistry", "ThreadRuns", "snapshot_to_dict"]
+
+
+@runtime_checkable
+class ThreadRuns(Protocol):
+    """What a :class:`ThreadRegistry` needs of the place its threads' runs execute. Every method runs in the
+    app's event loop."""
+
+    @property
+    def graph_names(self) -> list[str]:
+        """The names of the graphs runs can be started of, sorted."""
+        ...
+
+    @property
+    def checkpointer(self) -> BaseCheckpointSaver[Any] | None:
+        """The saver of the threads of graphs compiled without one (None: only graphs with their own)."""
+        ...
+
+    def has_graph(self, name: str) -> bool:
+        """Whether ``name`` is a graph runs can be started of."""
+        ...
+
+    def thread_graph(self, name: str) -> CompiledStateGraph:
+        """The graph ``name`` bound to the saver its threads live in (to read their state).
+
+        :raises UnknownGraphError: when no graph is registered under ``name``
+        :raises InvalidArgumentError: when the graph cannot be built here
+        """
+        ...
+
+    async def thread_run(self, thread_id: str) -> str | None:
+        """The id of the run still going (or queued) on thread ``thread_id``, or None."""
+        ...
+
+    async def add_thread(self, entry: ThreadEntry) -> bool:
+        """Record a thread created here where every app of these runs finds it; False when its id is taken."""
+        ...
+
+    async def find_thread(self, thread_id: str) -> ThreadEntry | None:
+        """The thread recorded by :meth:`add_thread` (by any app of these runs), or None."""
+        ...
+
+    async def update_thread(self, entry: ThreadEntry) -> None:
+        """Record the ``graph`` and ``run_id`` of ``entry``'s last run (see :meth:`add_thread`)."""
+        ...
+
+    async def start_on_thread(
+        self, thread_id: str, graph: str, input: Any, config: Mapping[str, Any], *, check_input: bool, owner: str | None
+    ) -> str:
+        """Start (or queue) a run of ``graph`` on thread ``thread_id`` (``config`` names it already) and return
+        its id; ``check_input=False`` passes ``input`` (a ``Command``) unchecked.
+
+        :raises ThreadConflictError: when the thread has a run still going
+        :raises InvalidUpdateError: for an input the graph's state schema does not accept
+        :raises InvalidArgumentError: for a malformed config
+        :raises RegistryFullError: when no other run can be taken now
+        """
+        ...
+
+
+class LocalThreadRuns:
+    """The :class:`ThreadRuns` of runs executing in this process, in ``registry``."""
+
+    def __init__(self, registry: RunRegistry) -> None:
+        self.registry = registry
+
+    @property
+    def graph_names(self) -> list[str]:
+        """The registry's graph names, sorted."""
+        return self.registry.graph_names
+
+    @property
+    def checkpointer(self) -> BaseCheckpointSaver[Any] | None:
+        """The registry's saver."""
+        return self.registry.checkpointer
+
+    def has_graph(self, name: str) -> bool:
+        """Whether the registry has a graph ``name``."""
+        return name in self.registry.graphs
+
+    def thread_graph(self, name: str) -> CompiledStateGraph:
+        """See :meth:`RunRegistry.thread_graph`."""
+        return self.registry.thread_graph(name)
+
+    async def thread_run(self, thread_id: str) -> str | None:
+        """The id of the registry's run still going on the thread, or None."""
+        run = self.registry.live_run_on(thread_id)
+        return None if run is None else run.run_id
+
+    async def add_thread(self, entry: ThreadEntry) -> bool:
+        """True: the app's own :class:`ThreadRegistry` is the only record of its threads."""
+        return True
+
+    async def find_thread(self, thread_id: str) -> ThreadEntry | None:
+        """None: no other app shares this process's runs."""
+        return None
+
+    async def update_thread(self, entry: ThreadEntry) -> None:
+        """Nothing to record beyond the app's own :class:`ThreadRegistry`."""
+
+    async def start_on_thread(
+        self, thread_id: str, graph: str, input: Any, config: Mapping[str, Any], *, check_input: bool, owner: str | None
+    ) -> str:
+        """Start the run in the registry (see :meth:`RunRegistry.start` for what it raises)."""
+        return self.registry.start(graph, input, config, check_input=check_input, owner=owner).run_id
 
 
 @attrs.define(eq=False)
@@ -107,12 +216,12 @@ def _address(thread_id: str, checkpoint_id: str | None = None) -> dict[str, Any]
 class ThreadRegistry:
     """The threads of an app (see the module docstring). Use it from the app's event loop.
 
-    :param runs: the run registry that starts the threads' runs; its ``checkpointer`` is where threads of
-        graphs without a saver of their own live
+    :param runs: where the threads' runs execute (a run registry, or another :class:`ThreadRuns`); its
+        ``checkpointer`` is where threads of graphs without a saver of their own live
     """
 
-    def __init__(self, runs: RunRegistry) -> None:
-        self.runs = runs
+    def __init__(self, runs: RunRegistry | ThreadRuns) -> None:
+        self.runs: ThreadRuns = LocalThreadRuns(runs) if isinstance(runs, RunRegistry) else runs
         self._threads: dict[str, ThreadEntry] = {}
 
     @property
@@ -141,7 +250,7 @@ class ThreadRegistry:
         return entry
 
     async def claim(self, thread_id: str | None, metadata: Mapping[str, Any] | None, owner: str) -> ThreadEntry:
-        """:meth:`create` for a principal: also refuses a ``thread_id`` the saver holds checkpoints of (a
+        """:meth:`add` for a principal: also refuses a ``thread_id`` the saver holds checkpoints of (a
         thread of an earlier process, owned by whoever its checkpoints name), so no principal takes over
         another's thread by creating it again.
 
@@ -152,13 +261,37 @@ class ThreadRegistry:
         unseen = isinstance(thread_id, str) and thread_id not in self._threads and saver is not None
         if unseen and saver is not None and await saver.aget_tuple(_address(str(thread_id))) is not None:
             raise ThreadConflictError(f"thread {thread_id!r} already exists; leave 'thread_id' out for a new one")
-        return self.create(thread_id, metadata, owner=owner)
+        return await self.add(thread_id, metadata, owner=owner)
+
+    async def add(
+        self, thread_id: str | None = None, metadata: Mapping[str, Any] | None = None, *, owner: str | None = None
+    ) -> ThreadEntry:
+        """:meth:`create`, recorded where the other apps of these runs find it too (see
+        :meth:`ThreadRuns.add_thread`).
+
+        :raises ThreadConflictError: for a ``thread_id`` this registry or another app of these runs already has
+        :raises InvalidArgumentError: as :meth:`create`
+        """
+        entry = self.create(thread_id, metadata, owner=owner)
+        try:
+            added = await self.runs.add_thread(entry)
+        except BaseException:
+            del self._threads[entry.thread_id]
+            raise
+        if not added:
+            del self._threads[entry.thread_id]
+            raise ThreadConflictError(f"thread {entry.thread_id!r} already exists; leave 'thread_id' out for a new one")
+        return entry
 
     async def get(self, thread_id: str) -> ThreadEntry:
         """The thread ``thread_id``: one created here, or one the saver has checkpoints of (taken in now).
 
         :raises UnknownThreadError: when neither this registry nor the saver knows it
         """
+        shared = await self.runs.find_thread(thread_id)
+        if shared is not None:  # as another app of these runs may have left it
+            self._threads[thread_id] = shared
+            return shared
         entry = self._threads.get(thread_id)
         if entry is not None:
             return entry
@@ -173,9 +306,17 @@ class ThreadRegistry:
             "and the checkpointer has no checkpoint of it"
         )
 
-    def status(self, entry: ThreadEntry) -> str:
+    async def status(self, entry: ThreadEntry) -> str:
         """``"busy"`` while a run is going on the thread, else ``"idle"``."""
-        return "idle" if self.runs.live_run_on(entry.thread_id) is None else "busy"
+        return "idle" if await self.runs.thread_run(entry.thread_id) is None else "busy"
+
+    async def _raise_if_busy(self, thread_id: str) -> None:
+        busy = await self.runs.thread_run(thread_id)
+        if busy is not None:
+            raise ThreadConflictError(
+                f"thread {thread_id!r} already has run {busy!r} going; one thread runs one run at a "
+                "time: wait for it to end or cancel it, then start the next"
+            )
 
     async def start(
         self,
@@ -186,7 +327,7 @@ class ThreadRegistry:
         *,
         command: bool = False,
         owner: str | None = None,
-    ) -> Run:
+    ) -> str:
         """Start a run of ``graph`` (default: the graph of the thread's last run, or the only graph registered)
         on the thread, with ``config`` (LangGraph's keys; ``configurable.thread_id`` is set to the thread).
         ``owner`` is recorded on the run and as ``metadata.owner`` of its config (so its checkpoints name it,
@@ -203,6 +344,7 @@ class ThreadRegistry:
         :raises UnknownInterruptError: for a resume map naming an interrupt id the thread does not wait on
         :raises InvalidUpdateError: for an input the graph's state schema does not accept
         :raises RegistryFullError: when the run registry cannot take another run now
+        :returns: the run's id
         """
         entry = await self.get(thread_id)
         name = self._graph_name(entry, graph)
@@ -229,7 +371,7 @@ class ThreadRegistry:
                 raise InvalidArgumentError(f"'config.metadata' must be a JSON object, got {metadata!r}")
             config["metadata"] = {**metadata, "owner": owner}
         if command and getattr(input, "resume", None) is not None:
-            self.runs.raise_if_busy(thread_id)
+            await self._raise_if_busy(thread_id)
             snapshot = await compiled.aget_state(_address(thread_id))
             if not snapshot.interrupts and not any(task.interrupts for task in snapshot.tasks):
                 raise InvalidArgumentError(
@@ -246,10 +388,11 @@ class ThreadRegistry:
                     interrupt_ids=unknown,
                     pending_ids=waiting,
                 )
-        run = self.runs.start(name, input, config, check_input=not command, owner=owner)
+        run_id = await self.runs.start_on_thread(thread_id, name, input, config, check_input=not command, owner=owner)
         entry.graph = name
-        entry.run_id = run.run_id
-        return run
+        entry.run_id = run_id
+        await self.runs.update_thread(entry)
+        return run_id
 
     def _graph_name(self, entry: ThreadEntry | None, graph: str | None) -> str:
         if graph is not None:
@@ -274,7 +417,7 @@ class ThreadRegistry:
         if graph is None and (entry is None or entry.graph is None) and self.checkpointer is not None:
             saved = await self.checkpointer.aget_tuple(_address(thread_id))
             graph_id = None if saved is None else (saved.metadata or {}).get("graph_id")
-            if isinstance(graph_id, str) and graph_id in self.runs.graphs:
+            if isinstance(graph_id, str) and self.runs.has_graph(graph_id):
                 graph = graph_id
         return self.runs.thread_graph(self._graph_name(entry, graph))
 

@@ -102,3 +102,26 @@ def redis_server(redis_url: str) -> Iterator[RedisServer]:
         yield server
     finally:
         server.start()
+
+
+POSTGRES = os.environ.get("STREAMFLOW_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres")
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[str]:
+    """A connection string to a schema of its own on the test PostgreSQL (dropped afterwards)."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        psycopg.connect(POSTGRES, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"no PostgreSQL at {POSTGRES!r}: {exc}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES!r}: {exc}")
+    schema = f"sf_takeover_{uuid.uuid4().hex}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{POSTGRES} options='-c search_path={schema}'"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -1,7 +1,8 @@
 """A worker process for the takeover tests: ``python -m tests.redis.durable_peer URL PREFIX PG NAME MODE``.
 
 It serves two graphs with a :class:`~streamflow.redis.RedisWorker` (lease of 1 s, claims every 0.2 s), prints
-``ready`` once it listens, and stops on SIGTERM or SIGINT:
+``ready`` once it listens, hands its runs over to other workers and exits on SIGTERM, and cancels them and
+exits on SIGINT:
 
 - ``steps``: four nodes in sequence, checkpointed in PostgreSQL (``PG``, a libpq connection string);
 - ``plain``: the same nodes without a checkpointer.
@@ -90,7 +91,7 @@ async def main(url: str, prefix: str, pg: str, name: str, mode: str) -> None:
         ):
 
             async def on_signal() -> None:
-                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                with anyio.open_signal_receiver(signal.SIGINT) as signals:
                     async for _ in signals:
                         tg.cancel_scope.cancel()
                         return
@@ -101,7 +102,9 @@ async def main(url: str, prefix: str, pg: str, name: str, mode: str) -> None:
 
             tg.start_soon(on_signal)
             tg.start_soon(announce)
-            await worker.serve()
+            await worker.serve(hand_over_on=(signal.SIGTERM,))
+            print(f"stopped handed_over={worker.statistics().handed_over}", flush=True)
+            tg.cancel_scope.cancel()
 
 
 if __name__ == "__main__":

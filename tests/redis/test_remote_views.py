@@ -331,3 +331,29 @@ async def test_a_messages_view_resumed_at_any_seq_emits_exactly_the_rest_of_the_
             async with remote.stream("messages", subgraphs=True, after_seq=cut) as view:
                 resumed = [item async for item in view]
             assert resumed == [item for seq, item in full if seq > cut], f"resumed after seq {cut}"
+
+
+async def test_a_cut_sink_writes_what_was_published_before_the_cut_and_nothing_after(
+    redis_url: str, prefix: str
+) -> None:
+    gate = anyio.Event()  # never set: the run waits half way until it is cancelled
+    async with writer_graph(20, gate).start({"n": 0}) as run:
+        sink = RedisSink(run, redis_url, prefix=prefix)
+        async with sink, RemoteRun(redis_url, run.run_id, prefix=prefix) as remote:
+            view = remote.stream("custom")
+            assert await view.__anext__() == {"i": 0}  # the run waits at the gate; its events so far are sent
+            last = sink.cut()
+            assert last == run.channel.last_seq
+            run.cancel()
+            await run.wait()
+            await sink.wait()
+            await view.aclose()
+        assert run.channel.last_seq > last  # the cancellation's events, the terminal one last, stay out
+        stats = sink.statistics()
+        assert (stats.state, stats.last_seq, stats.lost) == ("cut", last, 0)
+        client = redis.asyncio.Redis.from_url(redis_url)
+        try:
+            entries: Any = await client.xrange(f"{prefix}:run:{run.run_id}", "-", "+")
+        finally:
+            await client.aclose()
+        assert [int(entry_id.split(b"-")[0]) for entry_id, _ in entries] == list(range(1, last + 1))

@@ -37,28 +37,7 @@ from tests.server_support import Message, read_stream, serve
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES = os.environ.get("STREAMFLOW_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres")
 STEPS = ["s1", "s2", "s3", "s4"]
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[str]:
-    """A connection string to a schema of its own on the test PostgreSQL (dropped afterwards)."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        psycopg.connect(POSTGRES, connect_timeout=5).close()
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"no PostgreSQL at {POSTGRES!r}: {exc}")
-        pytest.skip(f"no PostgreSQL at {POSTGRES!r}: {exc}")
-    schema = f"sf_takeover_{uuid.uuid4().hex}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{POSTGRES} options='-c search_path={schema}'"
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 class Peer:
@@ -214,6 +193,41 @@ async def test_a_run_killed_mid_way_resumes_on_another_worker_and_its_viewer_see
     async with RedisRunDirectory(redis_url, prefix=prefix) as directory:
         info = await directory.require(run_id)
     assert (info.status, info.last_seq) == ("finished", seqs[-1])
+
+
+async def test_a_worker_stopped_with_sigterm_hands_its_run_to_another_that_goes_on_from_its_checkpoint(
+    redis_url: str, prefix: str, queue: RunQueue, start_peer: Callable[[str, str], Peer]
+) -> None:
+    dying = start_peer("dying", "stuck")
+    run_id = await submit_steps(queue)
+    keys = RedisKeys(prefix)
+    seen: list[Event] = []
+    stuck = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch, redis_url, prefix, run_id, seen, stuck)
+        await stuck.wait()
+        assert dying.line() == "stuck"
+        dying.proc.send_signal(signal.SIGTERM)
+        assert dying.line() == "stopped handed_over=1"
+        assert await anyio.to_thread.run_sync(dying.proc.wait, 30) == 0
+        client = redis.asyncio.Redis.from_url(redis_url)
+        try:  # handed over, not ended: no terminal event, and the lease is offered at once (expired)
+            top: Any = await client.xrevrange(keys.stream(run_id), "+", "-", count=1)
+            assert not decode_event(top[0][1][b"e"]).terminal
+            assert not await client.exists(keys.lease(run_id))
+            assert await client.zscore(keys.leases, run_id) == 0
+            assert await client.hget(keys.info(run_id), "status") == b"running"
+        finally:
+            await client.aclose()
+        start_peer("heir", "ok")
+    assert [e.seq for e in seen] == list(range(1, len(seen) + 1))
+    assert not any(isinstance(e, RunCancelled | RunFailed) for e in seen)
+    (taken,) = [e for e in seen if isinstance(e, RunTakenOver)]
+    assert (taken.worker, taken.attempt, taken.checkpoint_step) == ("heir", 2, 2)
+    assert isinstance(seen[-1], RunFinished) and seen[-1].output == {"done": STEPS}
+    assert await executed(redis_url, prefix) == ["dying:s1", "dying:s2", "dying:s3", "heir:s3", "heir:s4"]
+    async with RedisRunDirectory(redis_url, prefix=prefix) as directory:
+        assert (await directory.require(run_id)).status == "finished"
 
 
 async def test_two_workers_racing_for_one_expired_lease_leave_one_winner(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import anyio
 import pytest
 
 from streamflow.errors import InvalidArgumentError, RunFailedError
 from streamflow.events import RunFailed
+from streamflow.graph import START, StateGraph
 from streamflow.redis import RedisRunDirectory, RedisWorker, RemoteRun, RunQueue
 from streamflow.server import RedisRunSource
 
@@ -70,3 +71,51 @@ async def test_a_taken_run_id_and_a_bad_config_are_refused_when_queued(redis_url
             await queue.submit("writer", {"n": 0}, {"run_id": "mine"})
         with pytest.raises(InvalidArgumentError, match="config must be a mapping"):
             await queue.submit("writer", {"n": 0}, [("run_id", "x")])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("signals", ["SIGTERM", [15.0], [True], [-3]])
+async def test_hand_over_on_takes_signal_numbers_only(redis_url: str, prefix: str, signals: Any) -> None:
+    async with RedisWorker({"w": writer_graph(1)}, redis_url, prefix=prefix) as worker:
+        with pytest.raises(InvalidArgumentError, match="hand_over_on must be a collection of signal numbers"):
+            await worker.serve(hand_over_on=signals)
+
+
+async def test_a_worker_handing_over_with_no_run_in_flight_just_returns(redis_url: str, prefix: str) -> None:
+    worker = RedisWorker({"writer": lambda: writer_graph(5)}, redis_url, prefix=prefix, block=0.1)
+    async with worker, RunQueue(redis_url, prefix=prefix) as queue, anyio.create_task_group() as tg:
+        tg.start_soon(worker.serve)
+        run_id = await queue.submit("writer", {"n": 0})
+        async with RemoteRun(redis_url, run_id, prefix=prefix) as remote:
+            assert await remote.result() == {"n": 5}
+        worker.hand_over()
+    stats = worker.statistics()
+    assert (stats.finished, stats.handed_over, stats.running) == (1, 0, 0)
+
+
+class Gated(TypedDict, total=False):
+    n: int
+
+
+async def test_a_run_another_worker_could_not_resume_finishes_on_the_worker_handing_over(
+    redis_url: str, prefix: str
+) -> None:
+    """No checkpointer: handing the run over would fail it; it finishes here instead."""
+    reached, gate = anyio.Event(), anyio.Event()
+
+    async def wait(state: Gated) -> dict[str, Any]:
+        reached.set()
+        await gate.wait()
+        return {"n": 1}
+
+    graph = StateGraph(Gated).add_node("wait", wait).add_edge(START, "wait").compile(name="gated")
+    worker = RedisWorker({"gated": graph}, redis_url, prefix=prefix, block=0.1)
+    async with worker, RunQueue(redis_url, prefix=prefix) as queue, anyio.create_task_group() as tg:
+        tg.start_soon(worker.serve)
+        run_id = await queue.submit("gated", {"n": 0}, {"configurable": {"thread_id": "t"}})
+        await reached.wait()
+        worker.hand_over()
+        gate.set()
+        async with RemoteRun(redis_url, run_id, prefix=prefix) as remote:
+            assert await remote.result() == {"n": 1}
+    stats = worker.statistics()
+    assert (stats.finished, stats.handed_over, stats.running) == (1, 0, 0)
