@@ -38,7 +38,7 @@ from .errors import ToolInvocationError as ToolInvocationError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
 from .graph import END, START, Send, StateGraph
 from .graph.constants import Command
-from .graph.context import TaskContext, _current, check_cancelled, current_task
+from .graph.context import TaskContext, check_cancelled, current_task, enter_task, leave_task
 from .graph.sync_code import run_sync_code
 from .messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
 from .portal import call_sync
@@ -47,6 +47,7 @@ __all__ = [
     "BaseTool",
     "InjectedState",
     "InjectedToolCallId",
+    "register_tool_adapter",
     "ToolNode",
     "create_react_agent",
     "tool",
@@ -241,7 +242,7 @@ class BaseTool:
         }
         run.publish_soon(ToolStarted(**route, metadata=task.metadata(), input=dict(args), parent_ids=task.parent_ids))
         call_task = task.for_tool_call(call_id, tool_call_id)
-        token = _current.set(call_task)
+        entered = enter_task(call_task)
         try:
             output = await self._call({**self.validate(args), **injected}, call_task, call_id)
             if call is not None:
@@ -250,7 +251,7 @@ class BaseTool:
             run.publish_soon(ToolFailed(**route, error_type=error_type_name(exc), error_message=str(exc)))
             raise
         finally:
-            _current.reset(token)
+            leave_task(entered)
         run.publish_soon(ToolFinished(**route, output=output))
         return output
 
@@ -413,9 +414,24 @@ def _tool_message(output: Any, call: Mapping[str, Any], name: str) -> ToolMessag
 
 
 def _as_tool(func: Any) -> BaseTool:
+    for adapt in _tool_adapters:
+        adapted = adapt(func)
+        if adapted is not None:
+            return adapted
     if not callable(func):
         raise InvalidArgumentError(f"a tool is a BaseTool or a function, got {type(func).__name__} {func!r}")
     return BaseTool(func)
+
+
+_tool_adapters: list[Callable[[Any], BaseTool | None]] = []
+
+
+def register_tool_adapter(adapt: Callable[[Any], BaseTool | None]) -> None:
+    """Have ``ToolNode`` and the agents take another library's tools: ``adapt`` returns a :class:`BaseTool`
+    standing for a tool it knows, None for anything else. A bridge registers one (the LangChain bridge, for
+    langchain-core's ``BaseTool``); registering the same function twice is a no-op."""
+    if adapt not in _tool_adapters:
+        _tool_adapters.append(adapt)
 
 
 ErrorHandling = bool | str | Callable[..., str] | type[Exception] | tuple[type[Exception], ...]

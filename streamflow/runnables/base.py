@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar, cast
 
 from .. import workers
-from ..graph.context import _current
+from ..graph.context import _current, enter_task, leave_task
 from .calls import RunnableCalls
 from .config import merge_configs
 from .context import Accumulator, Call, StepContext
@@ -91,11 +91,11 @@ class Runnable(RunnableCalls[Input, Output]):
     # -- bodies: the call's work, in its context, without its own events -----------------------------
 
     async def _invoke_body(self, input: Input, ctx: StepContext, **kwargs: Any) -> Output:
-        token = _current.set(ctx)
+        entered = enter_task(ctx)
         try:
             return await self._ainvoke(input, ctx, **kwargs)
         finally:
-            _current.reset(token)
+            leave_task(entered)
 
     async def _stream_body(
         self, chunks: AsyncIterator[Input], ctx: StepContext, **kwargs: Any
@@ -381,18 +381,18 @@ class RunnableLambda(Runnable[Input, Output]):
                     return
                 yield item
         elif self._async:
-            token = _current.set(ctx)
+            entered = enter_task(ctx)
             try:
                 out = await fn(input, **args)
             finally:
-                _current.reset(token)
+                leave_task(entered)
             yield out
         else:
-            token = _current.set(ctx)
+            entered = enter_task(ctx)
             try:
                 out = await workers.run_sync(lambda: fn(input, **args), label=self.get_name())
             finally:
-                _current.reset(token)
+                leave_task(entered)
             yield out
 
     async def _ainvoke(self, input: Input, ctx: StepContext, **kwargs: Any) -> Output:
