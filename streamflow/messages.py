@@ -34,6 +34,7 @@ __all__ = [
     "ToolMessage",
     "add_messages",
     "coerce_message",
+    "convert_foreign",
     "merge_chunks",
     "register_message_converter",
 ]
@@ -491,6 +492,16 @@ def coerce_message(value: Any) -> BaseMessage:
 
 
 _converters: list[Callable[[Any], BaseMessage | None]] = []
+
+
+def convert_foreign(value: Any) -> BaseMessage | None:
+    """The streamflow message a registered converter (:func:`register_message_converter`) makes of
+    ``value``, another library's message; None when no converter knows it (or none is registered)."""
+    for convert in _converters:
+        message = convert(value)
+        if message is not None:
+            return message
+    return None
 
 
 def register_message_converter(convert: Callable[[Any], BaseMessage | None]) -> None:

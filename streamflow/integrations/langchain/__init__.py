@@ -12,29 +12,27 @@ streamflow component does, whether it finds its config implicitly (langchain-cor
   ``on_chain_*`` events, and langchain-core's ``dispatch_custom_event`` as ``on_custom_event``;
 - a tool call is a ``tools`` mode record;
 - a langchain-core ``BaseTool`` passes to ``ToolNode`` and ``create_react_agent`` as it is
-  (:class:`~.tools.LangChainTool`), and a node may return langchain-core messages into a ``messages`` state.
+  (:class:`~.tools.LangChainTool`), a langchain-core Runnable is a chain step (:class:`~.runnables.
+  LangChainRunnable`), and a node may return langchain-core messages into a ``messages`` state.
 
 :func:`to_langchain` / :func:`from_langchain` convert messages both ways (:mod:`.messages`).
 """
 
 from __future__ import annotations
 
-import functools
-import uuid
-from collections.abc import Callable
-
-from langchain_core.callbacks import CallbackManager
-from langchain_core.runnables.config import var_child_runnable_config
-
-from ...graph.context import TaskContext, on_enter_task
+from ...graph.context import on_enter_task
 from ...messages import register_message_converter
+from ...runnables.base import register_runnable_adapter
 from ...tools import register_tool_adapter
+from .config import enter, langchain_config
 from .handler import HANDLER, StreamflowCallbackHandler
 from .messages import coerce_langchain, from_langchain, to_langchain, to_langchain_messages
+from .runnables import LangChainRunnable, adapt_runnable
 from .tools import LangChainTool, adapt_tool
 
 __all__ = [
     "HANDLER",
+    "LangChainRunnable",
     "LangChainTool",
     "StreamflowCallbackHandler",
     "activate",
@@ -45,33 +43,14 @@ __all__ = [
 ]
 
 
-def _run_uuid(task_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(task_id)
-    except ValueError:
-        return uuid.uuid5(uuid.NAMESPACE_OID, task_id)
-
-
-def langchain_config(ctx: TaskContext) -> dict[str, object]:
-    """The langchain-core ``RunnableConfig`` of code running in ``ctx``: a callback manager holding
-    :data:`HANDLER` whose parent run is the task (or tool call, or Runnable call), the task's metadata and
-    tags (LangGraph's ``langgraph_*`` keys among them)."""
-    manager = CallbackManager(handlers=[HANDLER], inheritable_handlers=[HANDLER], parent_run_id=_run_uuid(ctx.task_id))
-    return {"callbacks": manager, "metadata": ctx.metadata(), "tags": list(ctx.call_tags())}
-
-
-def _enter(ctx: TaskContext) -> Callable[[], None]:
-    token = var_child_runnable_config.set(langchain_config(ctx))  # type: ignore[arg-type]
-    return functools.partial(var_child_runnable_config.reset, token)
-
-
 def activate() -> None:
-    """Install the bridge: every streamflow task sets langchain-core's config for the code it runs, ``coerce_
-    message`` takes langchain-core messages and ``ToolNode`` langchain-core tools. Done on import; calling it
-    again does nothing."""
-    on_enter_task(_enter)
+    """Install the bridge: every streamflow task sets langchain-core's config for the code it runs,
+    ``coerce_message`` takes langchain-core messages, ``ToolNode`` langchain-core tools and chains
+    langchain-core Runnables. Done on import; calling it again does nothing."""
+    on_enter_task(enter)
     register_message_converter(coerce_langchain)
     register_tool_adapter(adapt_tool)
+    register_runnable_adapter(adapt_runnable)
 
 
 activate()

@@ -141,11 +141,14 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
         run.task.run.publish_soon(event)
 
     @staticmethod
-    def _metadata(task: TaskContext, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    def _metadata(
+        task: TaskContext, metadata: Mapping[str, Any] | None, shown: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """The task's metadata, then the keys of the run's own ``metadata`` it lacks, but ``shown``."""
         out = task.metadata()
         if metadata:
             for key, value in metadata.items():
-                if key not in _LS_SHOWN and key not in out:
+                if key not in shown and key not in out:
                     out[key] = value
         return out
 
@@ -171,7 +174,7 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
             run,
             ChatModelStarted(
                 **run.route,
-                metadata=self._metadata(run.task, meta),
+                metadata=self._metadata(run.task, meta, _LS_SHOWN),
                 name=_name(serialized, kwargs, "chat_model"),
                 model_name=str(meta.get("ls_model_name") or ""),
                 provider=str(meta.get("ls_provider") or ""),
