@@ -35,6 +35,7 @@ __all__ = [
     "add_messages",
     "coerce_message",
     "convert_foreign",
+    "convert_foreign_values",
     "merge_chunks",
     "register_message_converter",
 ]
@@ -502,6 +503,24 @@ def convert_foreign(value: Any) -> BaseMessage | None:
         if message is not None:
             return message
     return None
+
+
+def convert_foreign_values(update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` (a node's update of state keys) with another library's messages made streamflow's, where
+    they are its values or items of its list values; ``update`` itself when it holds none."""
+    out: dict[str, Any] | None = None
+    for key, value in update.items():
+        if isinstance(value, list):
+            items = [item if isinstance(item, BaseMessage) else (convert_foreign(item) or item) for item in value]
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                out = dict(update) if out is None else out
+                out[key] = items
+        elif not isinstance(value, (BaseMessage, str, int, float, dict)) and value is not None:
+            message = convert_foreign(value)
+            if message is not None:
+                out = dict(update) if out is None else out
+                out[key] = message
+    return update if out is None else out
 
 
 def register_message_converter(convert: Callable[[Any], BaseMessage | None]) -> None:

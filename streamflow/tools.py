@@ -506,7 +506,8 @@ class ToolNode:
     graph with a dict update must answer its call with a ``ToolMessage`` under ``messages_key``, which gets
     the tool's name; commands to the parent graph that only send ``Send``s are merged into one).
 
-    :param tools: ``@tool`` tools or plain functions (made tools)
+    :param tools: ``@tool`` tools or plain functions (made tools), or another library's tools a bridge adapts
+        (langchain-core's ``BaseTool``, see :func:`register_tool_adapter`)
     :param name: the node's name when added with ``add_node(tool_node)``
     :param tags: kept for LangGraph's signature (``tags``)
     :param messages_key: the state key holding the messages, and the key of the output
@@ -517,7 +518,7 @@ class ToolNode:
 
     def __init__(
         self,
-        tools: Sequence[BaseTool | Callable[..., Any]],
+        tools: Sequence[Any],
         *,
         name: str = "tools",
         tags: list[str] | None = None,
@@ -792,7 +793,7 @@ def _prompt_function(prompt: Prompt | None) -> Callable[[Any], Any]:
 
 def create_react_agent(
     model: Any,
-    tools: Sequence[BaseTool | Callable[..., Any]] | ToolNode,
+    tools: Sequence[Any] | ToolNode,
     *,
     prompt: Prompt | None = None,
     version: str = "v2",

@@ -62,7 +62,7 @@ MODELS: dict[str, Callable[[], Any]] = {
     "generic tagged": lambda: generic(tags=["mine"]),
     "list": lambda: FakeListChatModel(responses=["abc", "de"]),
     "messages list": lambda: FakeMessagesListChatModel(
-        responses=[AIMessage(content="whole answer", usage_metadata=USAGE)]  # type: ignore[arg-type]
+        responses=[AIMessage(content="whole answer", usage_metadata=USAGE)]
     ),
     "prompt chain": lambda: ChatPromptTemplate.from_messages([("user", "{q}")]) | generic(),
 }

@@ -7,6 +7,7 @@ from typing import Any
 
 from langchain_core.runnables import Runnable as LangChainRunnableBase
 
+from ...graph.context import _current
 from ...runnables.base import Runnable
 from ...runnables.context import StepContext
 from ...runnables.utils import END, closing, gather
@@ -37,8 +38,16 @@ class LangChainRunnable(Runnable[Any, Any]):
         final = await gather(chunks)
         if final is END:
             return
-        async with closing(self.runnable.astream(final, langchain_config(ctx))) as outs:  # type: ignore[arg-type]
-            async for chunk in outs:
+        stream = self.runnable.astream(final, langchain_config(ctx))  # type: ignore[arg-type]
+        async with closing(stream):
+            while True:  # each step of the stream runs with this call as the current task (its callbacks')
+                token = _current.set(ctx)
+                try:
+                    chunk = await anext(stream, END)
+                finally:
+                    _current.reset(token)
+                if chunk is END:
+                    return
                 yield from_langchain_value(chunk)
 
     async def _call(
