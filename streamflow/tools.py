@@ -41,6 +41,7 @@ from .graph.constants import Command
 from .graph.context import TaskContext, check_cancelled, current_task, enter_task, leave_task
 from .graph.sync_code import run_sync_code
 from .messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
+from .models.adapters import as_chat_model
 from .portal import call_sync
 
 __all__ = [
@@ -839,6 +840,7 @@ def create_react_agent(
         raise TypeError(f"create_react_agent() got unexpected keyword arguments: {unknown}")
     if version not in ("v1", "v2"):
         raise InvalidArgumentError(f"Invalid version {version}. Supported versions are 'v1' and 'v2'.")
+    model = as_chat_model(model)
     if not hasattr(model, "bind_tools") or not hasattr(model, "ainvoke"):
         raise InvalidArgumentError(
             f"create_react_agent() takes a chat model (with bind_tools and ainvoke), got {type(model).__name__} "

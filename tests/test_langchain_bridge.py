@@ -375,3 +375,29 @@ def test_token_boundaries_are_the_models(words: list[str]) -> None:
 
     got = [m.content for m, _ in one_node(node).stream({"messages": [("user", "hi")]}, stream_mode="messages")]
     assert got[: len(expected)] == expected
+
+
+class ToolCallingFake(FakeMessagesListChatModel):
+    """A langchain-core fake chat model that takes tools (as a real provider's does)."""
+
+    bound_tools: Any = None
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+        self.bound_tools = tools
+        return self
+
+
+@pytest.mark.parametrize("factory", ["create_react_agent", "create_agent"])
+def test_a_langchain_chat_model_is_an_agents_model(factory: str) -> None:
+    from streamflow.agents import create_agent
+
+    call = {"name": "add", "args": {"a": 4, "b": 5}, "id": "call-9", "type": "tool_call"}
+    model = ToolCallingFake(responses=[lc.AIMessage(content="", tool_calls=[call]), lc.AIMessage(content="nine")])
+    agent = create_react_agent(model, [add]) if factory == "create_react_agent" else create_agent(model, [add])
+    chunks = list(agent.stream({"messages": [("user", "add 4 and 5")]}, stream_mode=["messages", "values"]))
+    final = [c for mode, c in chunks if mode == "values"][-1]
+    assert [m.content for m in final["messages"][-2:]] == ["9", "nine"]
+    assert isinstance(final["messages"][-1], AIMessage)
+    assert model.bound_tools[0]["function"]["name"] == "add"
+    shown = [c[0].content for mode, c in chunks if mode == "messages"]
+    assert "nine" in shown

@@ -13,7 +13,9 @@ streamflow component does, whether it finds its config implicitly (langchain-cor
 - a tool call is a ``tools`` mode record;
 - a langchain-core ``BaseTool`` passes to ``ToolNode`` and ``create_react_agent`` as it is
   (:class:`~.tools.LangChainTool`), a langchain-core Runnable is a chain step (:class:`~.runnables.
-  LangChainRunnable`), and a node may return langchain-core messages into a ``messages`` state.
+  LangChainRunnable`), a langchain-core chat model with ``bind_tools`` is an agent's model
+  (:class:`~.chat_models.LangChainChatModel`), and a node may return langchain-core messages into a
+  ``messages`` state.
 
 :func:`to_langchain` / :func:`from_langchain` convert messages both ways (:mod:`.messages`).
 """
@@ -22,8 +24,10 @@ from __future__ import annotations
 
 from ...graph.context import on_enter_task
 from ...messages import register_message_converter
+from ...models.adapters import register_chat_model_adapter
 from ...runnables.base import register_runnable_adapter
 from ...tools import register_tool_adapter
+from .chat_models import LangChainChatModel, adapt_chat_model
 from .config import enter, langchain_config
 from .handler import HANDLER, StreamflowCallbackHandler
 from .messages import coerce_langchain, from_langchain, to_langchain, to_langchain_messages
@@ -32,6 +36,7 @@ from .tools import LangChainTool, adapt_tool
 
 __all__ = [
     "HANDLER",
+    "LangChainChatModel",
     "LangChainRunnable",
     "LangChainTool",
     "StreamflowCallbackHandler",
@@ -45,12 +50,13 @@ __all__ = [
 
 def activate() -> None:
     """Install the bridge: every streamflow task sets langchain-core's config for the code it runs,
-    ``coerce_message`` takes langchain-core messages, ``ToolNode`` langchain-core tools and chains
-    langchain-core Runnables. Done on import; calling it again does nothing."""
+    ``coerce_message`` takes langchain-core messages, ``ToolNode`` langchain-core tools, chains
+    langchain-core Runnables and agents langchain-core chat models. Done on import; calling it again does nothing."""
     on_enter_task(enter)
     register_message_converter(coerce_langchain)
     register_tool_adapter(adapt_tool)
     register_runnable_adapter(adapt_runnable)
+    register_chat_model_adapter(adapt_chat_model)
 
 
 activate()
