@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.extras import require_extra
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py"))
 
@@ -25,6 +27,8 @@ ARGS: dict[str, list[str]] = {
 """Command-line arguments of the examples that take some."""
 NEEDS_REDIS = {"demo_distributed.py"}
 """Examples that need a Redis server (CI starts one; elsewhere they are skipped without it)."""
+NEEDS_EXTRA = {"langchain_openai_messages.py": ("langchain_openai", "langchain")}
+"""Examples that need an optional extra: the module they import and the extra (skipped without it)."""
 
 
 def checkout_env() -> dict[str, str]:
@@ -342,6 +346,14 @@ def check_stream_agent(lines: list[str]) -> None:
     ]
 
 
+def check_langchain_openai_messages(lines: list[str]) -> None:
+    words = ["Streams ", "are ", "views ", "of ", "one ", "run."]
+    assert lines == [
+        *(f"node: answer provider: openai token: {word!r}" for word in words),
+        "answer: Streams are views of one run.",
+    ]
+
+
 CHECKS = {
     "stream_values.py": check_values,
     "stream_updates.py": check_updates,
@@ -362,6 +374,7 @@ CHECKS = {
     "embed_starlette.py": check_embed_starlette,
     "demo_distributed.py": check_demo_distributed,
     "log_run.py": check_log_run,
+    "langchain_openai_messages.py": check_langchain_openai_messages,
 }
 
 
@@ -372,6 +385,8 @@ def test_examples_exist() -> None:
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_example(name: str) -> None:
     assert name in CHECKS, f"examples/{name} has no output check in tests/test_examples.py"
+    if name in NEEDS_EXTRA:
+        require_extra(*NEEDS_EXTRA[name])
     if name in NEEDS_REDIS and not os.environ.get("CI"):
         from tests.redis.conftest import answers
 
