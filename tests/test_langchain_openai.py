@@ -114,7 +114,7 @@ async def test_chat_openai_tool_call_deltas_stream_as_tool_call_chunks() -> None
 
 @pytest.mark.slow
 def test_chat_openai_streams_gemma_tokens_from_llama_cpp(llama_server: str) -> None:  # noqa: F811
-    model = ChatOpenAI(base_url=llama_server, api_key="x", model="gemma-3-270m", max_tokens=32, temperature=0.0)  # type: ignore[arg-type]
+    model = ChatOpenAI(base_url=llama_server, api_key="x", model="gemma-3-270m", max_tokens=32, temperature=0.0)  # type: ignore[arg-type,call-arg]
     tokens: list[str] = []
     final: dict[str, Any] = {}
     for mode, item in graph_of(model).stream(
