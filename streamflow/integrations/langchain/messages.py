@@ -60,14 +60,26 @@ def from_langchain(message: Any) -> BaseMessage:
     :raises InvalidArgumentError: for anything but a langchain-core human, system, AI (or AI chunk) or tool
         message
     """
-    if isinstance(message, lc.AIMessageChunk):
-        fields = _ai_fields(message)
-        chunk = AIMessageChunk(
-            **fields,
-            tool_call_chunks=[dict(c) for c in message.tool_call_chunks],
-            chunk_position=message.chunk_position,
-        )
-        return chunk
+    if isinstance(message, lc.AIMessageChunk):  # a token: only what it holds is copied
+        content = message.content
+        fields: dict[str, Any] = {
+            "content": content if isinstance(content, str) else _text(content),
+            "id": message.id,
+            "name": message.name,
+            "chunk_position": message.chunk_position,
+        }
+        pieces = message.tool_call_chunks
+        if pieces:
+            fields["tool_call_chunks"] = [dict(c) for c in pieces]
+        if pieces or message.tool_calls:
+            fields["tool_calls"] = [dict(c) for c in message.tool_calls]
+        if pieces or message.invalid_tool_calls:
+            fields["invalid_tool_calls"] = [dict(c) for c in message.invalid_tool_calls]
+        if message.response_metadata:
+            fields["response_metadata"] = dict(message.response_metadata)
+        if message.usage_metadata is not None:
+            fields["usage_metadata"] = dict(message.usage_metadata)
+        return AIMessageChunk(**fields)
     if isinstance(message, lc.AIMessage):
         return AIMessage(**_ai_fields(message))
     if isinstance(message, lc.HumanMessage):
