@@ -511,10 +511,10 @@ def convert_foreign_values(update: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] | None = None
     for key, value in update.items():
         if isinstance(value, list):
-            items = [item if isinstance(item, BaseMessage) else (convert_foreign(item) or item) for item in value]
-            if any(a is not b for a, b in zip(items, value, strict=True)):
+            converted = [convert_foreign(item) if not isinstance(item, BaseMessage) else None for item in value]
+            if any(c is not None for c in converted):
                 out = dict(update) if out is None else out
-                out[key] = items
+                out[key] = [item if c is None else c for item, c in zip(value, converted, strict=True)]
         elif not isinstance(value, (BaseMessage, str, int, float, dict)) and value is not None:
             message = convert_foreign(value)
             if message is not None:

@@ -401,3 +401,22 @@ def test_a_langchain_chat_model_is_an_agents_model(factory: str) -> None:
     assert model.bound_tools[0]["function"]["name"] == "add"
     shown = [c[0].content for mode, c in chunks if mode == "messages"]
     assert "nine" in shown
+
+
+async def test_leaving_the_stream_early_cancels_the_langchain_model_call() -> None:
+    model = generic("a b c d e f g h")
+    ended: list[str] = []
+
+    async def node(state: Any) -> dict[str, Any]:
+        try:
+            return {"messages": [await model.ainvoke("hi")]}
+        except asyncio.CancelledError:
+            ended.append("cancelled")
+            raise
+
+    stream = one_node(node).astream({"messages": [("user", "hi")]}, stream_mode="messages")
+    async for message, _metadata in stream:
+        assert message.content == "a"
+        break
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert ended == ["cancelled"]

@@ -121,6 +121,7 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
         task = current_task()
         if task is None:
             return None
+        task.cancel_flag.check()  # abandoned sync code learns of it here, as at a streamflow model call
         parent = self.runs.get(parent_run_id) if parent_run_id is not None else None
         parent_ids = parent.parents if parent is not None else task.parent_ids
         call_id = str(run_id)
@@ -139,6 +140,13 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
     @staticmethod
     def _publish(run: _Run, event: Event) -> None:
         run.task.run.publish_soon(event)
+
+    @staticmethod
+    def _publish_end(run: _Run, event: Event) -> None:
+        """Publish the end of a run, unless the streamflow run is over (its code was abandoned or cancelled:
+        the end is then not news, and raising here would replace the error langchain-core is reporting)."""
+        if not run.task.run.channel.closed:
+            run.task.run.publish_soon(event)
 
     @staticmethod
     def _metadata(
@@ -213,6 +221,7 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
         run = self.runs.get(run_id)
         if run is None or not run.streamed:
             return
+        run.task.cancel_flag.check()
         route = run.route
         channel = run.task.run.channel
         if run.kind == "chat_model":
@@ -239,10 +248,10 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
                 message = from_langchain(generation.message)
                 if isinstance(message, AIMessageChunk):
                     message = message.to_message()
-            self._publish(run, ChatModelFinished(**run.route, message=message))
+            self._publish_end(run, ChatModelFinished(**run.route, message=message))
             return
         text = generation.text if generation is not None else ""
-        self._publish(run, RunnableFinished(**run.route, input=run.input, output=text))
+        self._publish_end(run, RunnableFinished(**run.route, input=run.input, output=text))
 
     def on_llm_error(self, error: BaseException, *, run_id: uuid.UUID, **kwargs: Any) -> None:
         run = self.runs.pop(run_id, None)
@@ -250,9 +259,9 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
             return
         failure: dict[str, Any] = {"error_type": error_type_name(error), "error_message": str(error)}
         if run.kind == "chat_model":
-            self._publish(run, ChatModelFinished(**run.route, **failure))
+            self._publish_end(run, ChatModelFinished(**run.route, **failure))
         else:
-            self._publish(run, RunnableFinished(**run.route, input=run.input, **failure))
+            self._publish_end(run, RunnableFinished(**run.route, input=run.input, **failure))
 
     # -- chains, retrievers ------------------------------------------------------------------------
 
@@ -282,13 +291,13 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
     def _finish_runnable(self, run_id: uuid.UUID, input: Any, output: Any) -> None:
         run = self.runs.pop(run_id, None)
         if run is not None and run.task.run.channel.wants(RunnableFinished):
-            self._publish(run, RunnableFinished(**run.route, input=input, output=output))
+            self._publish_end(run, RunnableFinished(**run.route, input=input, output=output))
 
     def _fail_runnable(self, run_id: uuid.UUID, error: BaseException) -> None:
         run = self.runs.pop(run_id, None)
         if run is not None and run.task.run.channel.wants(RunnableFinished):
             failure: dict[str, Any] = {"error_type": error_type_name(error), "error_message": str(error)}
-            self._publish(run, RunnableFinished(**run.route, input=run.input, **failure))
+            self._publish_end(run, RunnableFinished(**run.route, input=run.input, **failure))
 
     def on_chain_start(
         self,
@@ -382,7 +391,7 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
         if run is None or not run.published:
             return
         route = run.route
-        self._publish(
+        self._publish_end(
             run,
             ToolFinished(
                 ns=route["ns"],
@@ -402,7 +411,7 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
         if run is None or not run.published:
             return
         route = run.route
-        self._publish(
+        self._publish_end(
             run,
             ToolFailed(
                 ns=route["ns"],
