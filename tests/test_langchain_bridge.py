@@ -418,5 +418,5 @@ async def test_leaving_the_stream_early_cancels_the_langchain_model_call() -> No
     async for message, _metadata in stream:
         assert message.content == "a"
         break
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     assert ended == ["cancelled"]

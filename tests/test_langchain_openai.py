@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 from typing import Any
 
 import pytest
@@ -112,17 +114,35 @@ async def test_chat_openai_tool_call_deltas_stream_as_tool_call_chunks() -> None
     ]
 
 
+@pytest.fixture(scope="module")
+def llama_url(request: pytest.FixtureRequest) -> str:
+    """The API root of llama.cpp's server: ``STREAMFLOW_LLAMA_URL`` when set (a server already running with
+    the Gemma model), else one started by ``tests/test_models_openai.py``'s ``llama_server`` fixture."""
+    url = os.environ.get("STREAMFLOW_LLAMA_URL")
+    return url if url else str(request.getfixturevalue("llama_server"))
+
+
 @pytest.mark.slow
-def test_chat_openai_streams_gemma_tokens_from_llama_cpp(llama_server: str) -> None:  # noqa: F811
-    model = ChatOpenAI(base_url=llama_server, api_key="x", model="gemma-3-270m", max_tokens=32, temperature=0.0)  # type: ignore[arg-type,call-arg]
+def test_chat_openai_streams_gemma_tokens_from_llama_cpp(llama_url: str) -> None:
+    model = ChatOpenAI(
+        base_url=llama_url,
+        api_key="x",  # type: ignore[arg-type]
+        model="gemma-3-270m",
+        temperature=0.0,
+        extra_body={"max_tokens": 32},
+    )
     tokens: list[str] = []
+    arrivals: list[float] = []
     final: dict[str, Any] = {}
     for mode, item in graph_of(model).stream(
         {"messages": [("user", "Tell me about the sea.")]}, stream_mode=["messages", "values"]
     ):
         if mode == "messages":
             tokens.append(item[0].content)
+            arrivals.append(time.monotonic())
         else:
             final = item
     assert len([t for t in tokens if t]) > 5
     assert "".join(tokens) == final["messages"][-1].content
+    # one by one, as the model generates them, not all at once at the end
+    assert len(set(arrivals)) > 5
