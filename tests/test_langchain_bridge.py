@@ -420,3 +420,22 @@ async def test_leaving_the_stream_early_cancels_the_langchain_model_call() -> No
         break
     await stream.aclose()
     assert ended == ["cancelled"]
+
+
+async def test_a_model_inside_an_adapted_tool_has_the_tool_call_as_its_parent() -> None:
+    model = generic("inner")
+
+    @lc_tool
+    async def ask(question: str) -> str:
+        """Ask the inner model."""
+        return str((await model.ainvoke(question)).content)
+
+    call: Any = {"name": "ask", "args": {"question": "q"}, "id": "call-2", "type": "tool_call"}
+    graph = StateGraph(MessagesState).add_node("tools", ToolNode([ask])).add_edge(START, "tools").compile()
+    run = graph.start({"messages": [AIMessage(content="", tool_calls=[call])]})
+    state = await run.result()
+    assert state["messages"][-1].content == "inner"
+    tool = next(e for e in run.events() if isinstance(e, ToolStarted))
+    started = next(e for e in run.events() if isinstance(e, ChatModelStarted))
+    assert started.parent_ids[-1] == tool.call_id
+    assert started.parent_ids[:-1] == tool.parent_ids

@@ -368,8 +368,10 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
             return
         task = run.task
         if task.tool_calls and _ADAPTED.get() == task.tool_calls[-1]:
-            # the tool call a streamflow ToolNode or agent makes of an adapted tool: it publishes the events
+            # the tool call a streamflow ToolNode or agent makes of an adapted tool: it publishes the events,
+            # and the runs inside it have the streamflow call (the task's last parent) as theirs
             run.published = False
+            run.parents = run.parents[:-1]
             return
         run.tool_call_id = str(kwargs.get("tool_call_id") or run.route["call_id"])
         run.name = _name(serialized, kwargs, "tool")
