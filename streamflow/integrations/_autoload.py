@@ -45,7 +45,12 @@ class _Finder(importlib.abc.MetaPathFinder):
         if fullname != TARGET:
             return None
         sys.meta_path.remove(self)
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        spec: importlib.machinery.ModuleSpec | None = None
+        for finder in list(sys.meta_path):  # whoever finds it (the path finder, an editable install's ...)
+            find = getattr(finder, "find_spec", None)
+            spec = None if find is None else find(fullname, path, target)
+            if spec is not None:
+                break
         if spec is None or spec.loader is None:
             return spec
         spec.loader = _Loader(spec.loader)
