@@ -37,6 +37,9 @@ class _Loader(importlib.abc.Loader):
         self.inner.exec_module(module)
         _load_bridge()
 
+    def __getattr__(self, name: str) -> Any:  # the rest of the loader's API (resources, source ...)
+        return getattr(self.inner, name)
+
 
 class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(
