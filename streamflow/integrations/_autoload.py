@@ -34,6 +34,9 @@ class _Loader(importlib.abc.Loader):
         return None if create is None else create(spec)
 
     def exec_module(self, module: ModuleType) -> None:
+        module.__loader__ = self.inner  # the module keeps its own loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.inner
         self.inner.exec_module(module)
         _load_bridge()
 
