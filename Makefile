@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev,openai,local,redis,compare,postgres,sqlite,pydantic,otel]'
+	$(BIN)/python -m pip install -q -e '.[dev,openai,local,redis,compare,postgres,sqlite,pydantic,otel,langchain]'
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -41,3 +41,7 @@ __all__ = [
     *_errors_all,
     *_events_all,
 ]
+
+from .integrations._autoload import install as _install_bridges
+
+_install_bridges()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Final, TypedDict
 
 import attrs
@@ -34,7 +34,10 @@ __all__ = [
     "ToolMessage",
     "add_messages",
     "coerce_message",
+    "convert_foreign",
+    "convert_foreign_values",
     "merge_chunks",
+    "register_message_converter",
 ]
 
 
@@ -510,11 +513,12 @@ def _from_role(role: Any, fields: dict[str, Any]) -> BaseMessage:
     return cls(**{k: v for k, v in fields.items() if k in allowed})
 
 
-def coerce_message(value: BaseMessage | Mapping[str, Any] | tuple[str, str] | str) -> BaseMessage:
+def coerce_message(value: Any) -> BaseMessage:
     """Return ``value`` as a message, as LangChain coerces message-likes: messages pass through, a string
     is a :class:`HumanMessage`, a ``(role, content)`` tuple and a dict with ``role`` (or ``type``) and
     ``content`` become the role's message. Roles: ``human``/``user``, ``ai``/``assistant``,
-    ``system``/``developer``, and ``tool`` (a dict with a ``tool_call_id``; a tuple cannot carry one).
+    ``system``/``developer``, and ``tool`` (a dict with a ``tool_call_id``; a tuple cannot carry one). Another
+    library's message is taken by the converters registered with :func:`register_message_converter`.
 
     :raises InvalidArgumentError: for an unknown role, a ``tool`` message without ``tool_call_id``, a tuple
         that is not ``(role, content)``, or any other type
@@ -532,9 +536,52 @@ def coerce_message(value: BaseMessage | Mapping[str, Any] | tuple[str, str] | st
         fields = dict(value)
         role = fields.pop("role", None) or fields.pop("type", None)
         return _from_role(role, fields)
+    for convert in _converters:
+        message = convert(value)
+        if message is not None:
+            return message
     raise InvalidArgumentError(
         f"cannot make a message of {type(value).__name__}; pass a message, dict, (role, content) tuple or str"
     )
+
+
+_converters: list[Callable[[Any], BaseMessage | None]] = []
+
+
+def convert_foreign(value: Any) -> BaseMessage | None:
+    """The streamflow message a registered converter (:func:`register_message_converter`) makes of
+    ``value``, another library's message; None when no converter knows it (or none is registered)."""
+    for convert in _converters:
+        message = convert(value)
+        if message is not None:
+            return message
+    return None
+
+
+def convert_foreign_values(update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` (a node's update of state keys) with another library's messages made streamflow's, where
+    they are its values or items of its list values; ``update`` itself when it holds none."""
+    out: dict[str, Any] | None = None
+    for key, value in update.items():
+        if isinstance(value, list):
+            converted = [convert_foreign(item) if not isinstance(item, BaseMessage) else None for item in value]
+            if any(c is not None for c in converted):
+                out = dict(update) if out is None else out
+                out[key] = [item if c is None else c for item, c in zip(value, converted, strict=True)]
+        elif not isinstance(value, (BaseMessage, str, int, float, dict)) and value is not None:
+            message = convert_foreign(value)
+            if message is not None:
+                out = dict(update) if out is None else out
+                out[key] = message
+    return update if out is None else out
+
+
+def register_message_converter(convert: Callable[[Any], BaseMessage | None]) -> None:
+    """Have :func:`coerce_message` (and so ``add_messages``) take another library's messages: ``convert``
+    returns the streamflow message for a value it knows, None for any other. A bridge registers one (the
+    LangChain bridge, for langchain-core's messages); registering the same function twice is a no-op."""
+    if convert not in _converters:
+        _converters.append(convert)
 
 
 def _as_list(value: Any) -> list[BaseMessage]:

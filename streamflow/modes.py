@@ -111,7 +111,7 @@ from .events import (
     ToolStarted,
 )
 from .interrupts import Interrupt
-from .messages import AIMessageChunk, BaseMessage
+from .messages import AIMessageChunk, BaseMessage, _converters, convert_foreign
 from .metadata import GRAPH_INTEGRATION, checkpoint_ns, model_call_metadata, node_metadata, user_tags
 
 __all__ = [
@@ -419,6 +419,14 @@ def _messages_in(values: Any) -> Iterable[BaseMessage]:
             for item in value:
                 if isinstance(item, BaseMessage):
                     yield item
+                elif _converters:  # another library's message (a bridge registered its converter)
+                    converted = convert_foreign(item)
+                    if converted is not None:
+                        yield converted
+        elif _converters:
+            converted = convert_foreign(value)
+            if converted is not None:
+                yield converted
 
 
 def _messages_returned(output: Any) -> Iterable[BaseMessage]:

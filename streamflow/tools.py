@@ -38,15 +38,17 @@ from .errors import ToolInvocationError as ToolInvocationError
 from .events import ToolFailed, ToolFinished, ToolStarted, error_type_name
 from .graph import END, START, Send, StateGraph
 from .graph.constants import Command
-from .graph.context import TaskContext, _current, check_cancelled, current_task
+from .graph.context import TaskContext, check_cancelled, current_task, enter_task, leave_task
 from .graph.sync_code import run_sync_code
 from .messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
+from .models.adapters import as_chat_model
 from .portal import call_sync
 
 __all__ = [
     "BaseTool",
     "InjectedState",
     "InjectedToolCallId",
+    "register_tool_adapter",
     "ToolNode",
     "create_react_agent",
     "tool",
@@ -241,7 +243,7 @@ class BaseTool:
         }
         run.publish_soon(ToolStarted(**route, metadata=task.metadata(), input=dict(args), parent_ids=task.parent_ids))
         call_task = task.for_tool_call(call_id, tool_call_id)
-        token = _current.set(call_task)
+        entered = enter_task(call_task)
         try:
             output = await self._call({**self.validate(args), **injected}, call_task, call_id)
             if call is not None:
@@ -250,7 +252,7 @@ class BaseTool:
             run.publish_soon(ToolFailed(**route, error_type=error_type_name(exc), error_message=str(exc)))
             raise
         finally:
-            _current.reset(token)
+            leave_task(entered)
         run.publish_soon(ToolFinished(**route, output=output))
         return output
 
@@ -413,9 +415,24 @@ def _tool_message(output: Any, call: Mapping[str, Any], name: str) -> ToolMessag
 
 
 def _as_tool(func: Any) -> BaseTool:
+    for adapt in _tool_adapters:
+        adapted = adapt(func)
+        if adapted is not None:
+            return adapted
     if not callable(func):
         raise InvalidArgumentError(f"a tool is a BaseTool or a function, got {type(func).__name__} {func!r}")
     return BaseTool(func)
+
+
+_tool_adapters: list[Callable[[Any], BaseTool | None]] = []
+
+
+def register_tool_adapter(adapt: Callable[[Any], BaseTool | None]) -> None:
+    """Have ``ToolNode`` and the agents take another library's tools: ``adapt`` returns a :class:`BaseTool`
+    standing for a tool it knows, None for anything else. A bridge registers one (the LangChain bridge, for
+    langchain-core's ``BaseTool``); registering the same function twice is a no-op."""
+    if adapt not in _tool_adapters:
+        _tool_adapters.append(adapt)
 
 
 ErrorHandling = bool | str | Callable[..., str] | type[Exception] | tuple[type[Exception], ...]
@@ -490,7 +507,8 @@ class ToolNode:
     graph with a dict update must answer its call with a ``ToolMessage`` under ``messages_key``, which gets
     the tool's name; commands to the parent graph that only send ``Send``s are merged into one).
 
-    :param tools: ``@tool`` tools or plain functions (made tools)
+    :param tools: ``@tool`` tools or plain functions (made tools), or another library's tools a bridge adapts
+        (langchain-core's ``BaseTool``, see :func:`register_tool_adapter`)
     :param name: the node's name when added with ``add_node(tool_node)``
     :param tags: kept for LangGraph's signature (``tags``)
     :param messages_key: the state key holding the messages, and the key of the output
@@ -501,7 +519,7 @@ class ToolNode:
 
     def __init__(
         self,
-        tools: Sequence[BaseTool | Callable[..., Any]],
+        tools: Sequence[Any],
         *,
         name: str = "tools",
         tags: list[str] | None = None,
@@ -776,7 +794,7 @@ def _prompt_function(prompt: Prompt | None) -> Callable[[Any], Any]:
 
 def create_react_agent(
     model: Any,
-    tools: Sequence[BaseTool | Callable[..., Any]] | ToolNode,
+    tools: Sequence[Any] | ToolNode,
     *,
     prompt: Prompt | None = None,
     version: str = "v2",
@@ -822,6 +840,7 @@ def create_react_agent(
         raise TypeError(f"create_react_agent() got unexpected keyword arguments: {unknown}")
     if version not in ("v1", "v2"):
         raise InvalidArgumentError(f"Invalid version {version}. Supported versions are 'v1' and 'v2'.")
+    model = as_chat_model(model)
     if not hasattr(model, "bind_tools") or not hasattr(model, "ainvoke"):
         raise InvalidArgumentError(
             f"create_react_agent() takes a chat model (with bind_tools and ainvoke), got {type(model).__name__} "

@@ -554,3 +554,65 @@ content_types = st.sampled_from(
     ["application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded", None]
 )
 """A request's Content-Type (None: not sent)."""
+
+
+# -- chat messages with every field (the LangChain bridge's conversions) -----------------------------------
+
+
+def chat_messages() -> st.SearchStrategy[Any]:
+    """streamflow messages of every class with every field they have, tool calls and their pieces in
+    langchain-core 1.x's shapes (``type`` keys included, as langchain-core writes them)."""
+    from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
+
+    text = st.text(max_size=8)
+    opt = st.none() | st.text(min_size=1, max_size=6)
+    json_dicts = st.dictionaries(st.text(max_size=4), _json_scalars, max_size=2)
+    calls = st.lists(
+        st.fixed_dictionaries({"name": names, "args": json_dicts, "id": names, "type": st.just("tool_call")}),
+        max_size=2,
+    )
+    invalid = st.lists(
+        st.fixed_dictionaries(
+            {"name": opt, "args": opt, "id": opt, "error": opt, "type": st.just("invalid_tool_call")}
+        ),
+        max_size=2,
+    )
+    pieces = st.lists(
+        st.fixed_dictionaries(
+            {
+                "name": opt,
+                "args": opt,
+                "id": opt,
+                "index": st.none() | st.integers(0, 3),
+                "type": st.just("tool_call_chunk"),
+            }
+        ),
+        max_size=2,
+    )
+    counts = st.integers(0, 10_000)
+    usage = st.none() | st.builds(
+        lambda i, o: {"input_tokens": i, "output_tokens": o, "total_tokens": i + o}, counts, counts
+    )
+    ai = {
+        "content": text,
+        "id": opt,
+        "name": opt,
+        "tool_calls": calls,
+        "invalid_tool_calls": invalid,
+        "response_metadata": json_dicts,
+        "usage_metadata": usage,
+    }
+    return (
+        st.builds(HumanMessage, content=text, id=opt, name=opt)
+        | st.builds(SystemMessage, content=text, id=opt, name=opt)
+        | st.builds(
+            ToolMessage,
+            content=text,
+            id=opt,
+            name=opt,
+            tool_call_id=names,
+            status=st.sampled_from(["success", "error"]),
+        )
+        | st.builds(AIMessage, **ai)
+        | st.builds(AIMessageChunk, **ai, tool_call_chunks=pieces, chunk_position=st.none() | st.just("last"))
+    )

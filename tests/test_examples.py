@@ -34,6 +34,8 @@ NEEDS_REDIS = {"demo_distributed.py"}
 EXPORTS_OTLP = {"otel_export.py"}
 """Examples that export spans: each runs with ``--endpoint`` set to a test OTLP/HTTP receiver on loopback, and
 its check is also given the spans the receiver decoded."""
+NEEDS_EXTRA = {"langchain_openai_messages.py": ("langchain_openai", "langchain")}
+"""Examples that need an optional extra: the module they import and the extra (skipped without it)."""
 
 
 def checkout_env() -> dict[str, str]:
@@ -370,6 +372,14 @@ def check_otel_export(lines: list[str], spans: Sequence[Span]) -> None:
     assert attributes(call)["gen_ai.tool.call.id"] == "call_1"
 
 
+def check_langchain_openai_messages(lines: list[str]) -> None:
+    words = ["Streams ", "are ", "views ", "of ", "one ", "run."]
+    assert lines == [
+        *(f"node: answer provider: openai token: {word!r}" for word in words),
+        "answer: Streams are views of one run.",
+    ]
+
+
 CHECKS = {
     "stream_values.py": check_values,
     "stream_updates.py": check_updates,
@@ -390,6 +400,7 @@ CHECKS = {
     "embed_starlette.py": check_embed_starlette,
     "demo_distributed.py": check_demo_distributed,
     "log_run.py": check_log_run,
+    "langchain_openai_messages.py": check_langchain_openai_messages,
 }
 OTLP_CHECKS = {"otel_export.py": check_otel_export}
 
@@ -410,6 +421,9 @@ def test_example(name: str) -> None:
             lines = run_script(name, ["--endpoint", receiver.url])
         OTLP_CHECKS[name](lines, receiver.spans())
         return
+    assert name in CHECKS, f"examples/{name} has no output check in tests/test_examples.py"
+    if name in NEEDS_EXTRA:
+        require_extra(*NEEDS_EXTRA[name])
     if name in NEEDS_REDIS and not os.environ.get("CI"):
         from tests.redis.conftest import answers
 

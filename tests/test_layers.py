@@ -59,6 +59,7 @@ LAYERS = {
     "runtime": 3,
     "checkpoint": 3,
     "catalog": 4,
+    "integrations": 4,
     "server": 4,
     "log_view": 4,
     "otel_view": 4,

@@ -10,14 +10,15 @@ progress), ``messages`` (the model's tokens, then each tool's message) and ``cus
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidArgumentError
 from ..graph import END, START, Send, StateGraph
 from ..graph.compiled import CompiledStateGraph
 from ..messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
-from ..tools import BaseTool, ToolNode
+from ..models.adapters import as_chat_model
+from ..tools import ToolNode
 
 __all__ = ["AgentState", "create_agent"]
 
@@ -53,7 +54,7 @@ def _last_ai_and_tool_messages(messages: Sequence[BaseMessage]) -> tuple[AIMessa
 
 def create_agent(
     model: Any,
-    tools: Sequence[BaseTool | Callable[..., Any] | Mapping[str, Any]] | None = None,
+    tools: Sequence[Any] | None = None,
     *,
     system_prompt: str | SystemMessage | None = None,
     checkpointer: Any = None,
@@ -71,10 +72,12 @@ def create_agent(
     the run, except for bad arguments, which become an error ``ToolMessage`` the model sees; each answer of
     the model is named ``name`` when a name is given.
 
-    :param model: a chat model (with ``bind_tools``), or a ``"provider:model"`` string given to
+    :param model: a chat model (with ``bind_tools``; another library's a bridge adapts, such as langchain-core's),
+        or a ``"provider:model"`` string given to
         :func:`streamflow.chat_models.init_chat_model`
-    :param tools: tools (``@tool`` objects, functions, which become tools) and OpenAI function-tool dicts
-        (offered to the model, never run); None or empty: the graph is the ``model`` node alone
+    :param tools: tools (``@tool`` objects, functions, which become tools, langchain-core tools) and OpenAI
+        function-tool dicts (offered to the model, never run); None or empty: the graph is the ``model`` node
+        alone
     :param system_prompt: a string (made a ``SystemMessage``) or a ``SystemMessage``
     :param checkpointer: a checkpoint saver, for threads (as ``StateGraph.compile``)
     :param name: the graph's name (default ``"LangGraph"``) and its answers' ``name``
@@ -99,6 +102,7 @@ def create_agent(
         from ..chat_models import init_chat_model
 
         model = init_chat_model(model)
+    model = as_chat_model(model)
     if not hasattr(model, "bind_tools") or not hasattr(model, "ainvoke"):
         raise InvalidArgumentError(
             f"create_agent() takes a chat model (with bind_tools and ainvoke) or a 'provider:model' string, got "

@@ -31,7 +31,10 @@ __all__ = [
     "check_cancelled",
     "current_task",
     "dispatch_custom_event",
+    "enter_task",
     "get_config",
+    "leave_task",
+    "on_enter_task",
     "get_stream_writer",
 ]
 
@@ -342,6 +345,45 @@ class Writer:
 get_ident = threading.get_ident
 _of_writer = CustomData.of_writer
 _current: ContextVar[TaskContext | None] = ContextVar("streamflow_task", default=None)
+
+
+TaskHook = Callable[[TaskContext], Callable[[], None]]
+"""Called with a context as code starts running in it; returns what undoes its work when that code ends."""
+
+_task_hooks: list[TaskHook] = []
+Entered = tuple[Any, list[Callable[[], None]] | None]
+"""What :func:`enter_task` returns and :func:`leave_task` takes."""
+
+
+def on_enter_task(hook: TaskHook) -> None:
+    """Have ``hook(ctx)`` called whenever user code starts running in a context ``ctx`` (a graph node's task, a
+    tool call, a Runnable call), in that code's thread or asyncio task; the callable it returns is called
+    when that code ends, in the same place. A bridge sets what a library other than streamflow reads there
+    (LangChain's ``var_child_runnable_config``). Registering the same hook twice is a no-op.
+
+    :raises InvalidArgumentError: when ``hook`` is not callable
+    """
+    if not callable(hook):
+        raise InvalidArgumentError(f"a task hook is a callable taking a TaskContext, got {hook!r}")
+    if hook not in _task_hooks:
+        _task_hooks.append(hook)
+
+
+def enter_task(ctx: TaskContext) -> Entered:
+    """Make ``ctx`` the current task and run the :func:`on_enter_task` hooks; undo it with :func:`leave_task`."""
+    token = _current.set(ctx)
+    if not _task_hooks:
+        return token, None
+    return token, [hook(ctx) for hook in _task_hooks]
+
+
+def leave_task(entered: Entered) -> None:
+    """Undo :func:`enter_task`: the hooks' work (last first), then the current task."""
+    token, undo = entered
+    if undo:
+        for step in reversed(undo):
+            step()
+    _current.reset(token)
 
 
 def current_task() -> TaskContext | None:

@@ -40,7 +40,7 @@ from ..events import (
 )
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import START, Command
-from .context import RunContext, TaskContext, Writer, _current
+from .context import RunContext, TaskContext, Writer, enter_task, leave_task
 from .interrupts import Scratchpad
 from .resuming import _breakpoint, _breakpoints, _hits, _paused, _replay_cached, _replayed, _resume_input
 from .routing import _entry_context, _hold_deferred, _route_in_task, _successors, _task_path
@@ -185,7 +185,7 @@ class _Step:
             ctx.checkpoint_id = self.thread.saved.config["configurable"]["checkpoint_id"]
         answers = [] if self.thread is None else self.thread.answers(task_id)
         scratch = ctx.scratchpad = Scratchpad(task_ns, answers, run.resume)
-        token = _current.set(ctx)
+        entered = enter_task(ctx)
         paused: GraphInterrupt | None = None
         from_below = False  # the result is a Command a graph run by the node sent up (Command.PARENT)
         try:
@@ -224,7 +224,7 @@ class _Step:
                 )
             raise
         finally:
-            _current.reset(token)
+            leave_task(entered)
         if paused is not None:
             await self.pause(task, paused, scratch)
             return

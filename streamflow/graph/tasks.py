@@ -19,6 +19,7 @@ from ..errors import (
     ParentCommand,
 )
 from ..interrupts import Interrupt
+from ..messages import _converters, convert_foreign_values
 from .constants import Command, Send
 from .context import TaskContext
 from .runtime import Runtime, runtime_of
@@ -107,6 +108,8 @@ def _take_result(graph: GraphSpec, task: _Task, out: Any, ns: tuple[str, ...]) -
     :raises InvalidUpdateError: for an update the state schema does not take
     """
     schema = graph.schema
+    if _converters and out.__class__ is dict:  # another library's messages become streamflow's (a bridge's)
+        out = convert_foreign_values(out)
     if out.__class__ is dict and schema.takes_as_is(out):  # the common case: a plain update of state keys
         task.update = out or None
         return task.update

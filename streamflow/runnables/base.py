@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar, cast
 
 from .. import workers
-from ..graph.context import _current
+from ..graph.context import _current, enter_task, leave_task
 from .calls import RunnableCalls
 from .config import merge_configs
 from .context import Accumulator, Call, StepContext
@@ -43,6 +43,7 @@ __all__ = [
     "RunnablePick",
     "RunnableSequence",
     "coerce_to_runnable",
+    "register_runnable_adapter",
 ]
 
 Input = TypeVar("Input")
@@ -91,11 +92,11 @@ class Runnable(RunnableCalls[Input, Output]):
     # -- bodies: the call's work, in its context, without its own events -----------------------------
 
     async def _invoke_body(self, input: Input, ctx: StepContext, **kwargs: Any) -> Output:
-        token = _current.set(ctx)
+        entered = enter_task(ctx)
         try:
             return await self._ainvoke(input, ctx, **kwargs)
         finally:
-            _current.reset(token)
+            leave_task(entered)
 
     async def _stream_body(
         self, chunks: AsyncIterator[Input], ctx: StepContext, **kwargs: Any
@@ -224,12 +225,17 @@ class Runnable(RunnableCalls[Input, Output]):
 
 def coerce_to_runnable(thing: Any) -> Runnable[Any, Any]:
     """``thing`` as a Runnable: itself, a :class:`RunnableGenerator` for a generator function, a
-    :class:`RunnableLambda` for another callable, a :class:`RunnableParallel` for a dict (LangChain's rule).
+    :class:`RunnableLambda` for another callable, a :class:`RunnableParallel` for a dict (LangChain's rule);
+    another library's Runnable through the adapters registered with :func:`register_runnable_adapter`.
 
     :raises TypeError: for anything else (LangChain's message and type)
     """
     if isinstance(thing, Runnable):
         return thing
+    for adapt in _runnable_adapters:
+        adapted = adapt(thing)
+        if adapted is not None:
+            return adapted
     if inspect.isasyncgenfunction(thing) or inspect.isgeneratorfunction(thing):
         return RunnableGenerator(thing)
     if callable(thing):
@@ -237,6 +243,18 @@ def coerce_to_runnable(thing: Any) -> Runnable[Any, Any]:
     if isinstance(thing, dict):
         return RunnableParallel(thing)
     raise TypeError(f"Expected a Runnable, callable or dict.Instead got an unsupported type: {type(thing)}")
+
+
+_runnable_adapters: list[Callable[[Any], Runnable[Any, Any] | None]] = []
+
+
+def register_runnable_adapter(adapt: Callable[[Any], Runnable[Any, Any] | None]) -> None:
+    """Have :func:`coerce_to_runnable` (so ``|`` and the chain constructors) take another library's
+    Runnables: ``adapt`` returns a :class:`Runnable` standing for an object it knows, None for anything else,
+    or raises ``TypeError`` naming what is allowed for an object of its library that is no Runnable. A bridge
+    registers one (the LangChain bridge); registering the same function twice is a no-op."""
+    if adapt not in _runnable_adapters:
+        _runnable_adapters.append(adapt)
 
 
 # -- sequence ----------------------------------------------------------------------------------------
@@ -397,18 +415,18 @@ class RunnableLambda(Runnable[Input, Output]):
                     return
                 yield item
         elif self._async:
-            token = _current.set(ctx)
+            entered = enter_task(ctx)
             try:
                 out = await fn(input, **args)
             finally:
-                _current.reset(token)
+                leave_task(entered)
             yield out
         else:
-            token = _current.set(ctx)
+            entered = enter_task(ctx)
             try:
                 out = await workers.run_sync(lambda: fn(input, **args), label=self.get_name())
             finally:
-                _current.reset(token)
+                leave_task(entered)
             yield out
 
     async def _ainvoke(self, input: Input, ctx: StepContext, **kwargs: Any) -> Output:
