@@ -1,0 +1,73 @@
+"""``astream_events(version="v1")`` on langchain-core/LangGraph and on streamflow: every event dict printed
+whole, in order (keys in LangChain's v1 order, ``data`` shapes, metadata), for a chat model, a string LLM, a
+prompt, a parser, chains of them, a ``RunnablePassthrough.assign`` chain and a graph calling a chat model.
+Printed text is compared after :func:`~tests.compat.test_seeds_cases.same` (UUIDs numbered, ``lc_versions``
+a placeholder).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from .conftest import Lib, load, reference
+from .test_seeds_cases import chat, printed, song_llm, story_graph
+
+
+def both() -> list[Lib]:
+    return [reference(), load("streamflow")]
+
+
+RUNNABLES: dict[str, tuple[Callable[[Lib], Any], Any]] = {
+    "chat model": (lambda lib: chat(lib, "a b c"), "hi"),
+    "string LLM": (lambda lib: song_llm(lib, "a b c"), "hi"),
+    "prompt": (lambda lib: lib.ChatPromptTemplate.from_template("tell {x}"), {"x": 1}),
+    "parser": (lambda lib: lib.StrOutputParser(), "abc"),
+    "prompt | chat model | parser": (
+        lambda lib: lib.ChatPromptTemplate.from_template("tell {x}") | chat(lib, "a b") | lib.StrOutputParser(),
+        {"x": 1},
+    ),
+    "prompt | string LLM | parser": (
+        lambda lib: lib.PromptTemplate.from_template("tell {x}") | song_llm(lib, "a b") | lib.StrOutputParser(),
+        {"x": 1},
+    ),
+    "assign | lambda": (
+        lambda lib: lib.RunnablePassthrough.assign(y=lambda d: d["x"] + 1) | lib.RunnableLambda(lambda d: d["y"]),
+        {"x": 1},
+    ),
+    "graph calling a chat model": (lambda lib: story_graph(lib, chat(lib, "a b")), {"messages": [("user", "hi")]}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RUNNABLES))
+def test_v1_events_print_the_same(case: str) -> None:
+    build, value = RUNNABLES[case]
+
+    async def page(lib: Lib) -> None:
+        async for event in build(lib).astream_events(value, version="v1"):
+            print(event)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # LangChain's deprecation of v1
+        out = [printed(page, lib) for lib in both()]
+    assert out[1] == out[0]
+    assert "'parent_ids': [{" not in out[0] and out[0].count("\n") >= 3
+
+
+def test_v1_root_chat_model_has_the_run_metadata_and_the_summed_output() -> None:
+    async def page(lib: Lib) -> None:
+        events = [e async for e in chat(lib, "a b").astream_events("hi", version="v1", config={"metadata": {"m": 1}})]
+        print(events[0]["metadata"], list(events[0]))
+        print(events[-1]["data"]["output"].content, list(events[-1]))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = [printed(page, lib) for lib in both()]
+    assert out[1] == out[0]
+    assert out[0].splitlines() == [
+        "{'m': 1} ['event', 'run_id', 'name', 'tags', 'metadata', 'data', 'parent_ids']",
+        "a b ['event', 'name', 'run_id', 'tags', 'metadata', 'data', 'parent_ids']",
+    ]
