@@ -637,7 +637,10 @@ class _EventStreamState:
     # -- tools ---------------------------------------------------------------------------------------
 
     def tool_started(self, event: ToolStarted) -> Any:
-        run = _Started(event.name, list(event.tags), dict(event.metadata), list(event.parent_ids), event.input, False)
+        metadata = dict(event.metadata)
+        if "langgraph_checkpoint_ns" in metadata and "checkpoint_ns" not in metadata:  # LangGraph's, in a task
+            metadata["checkpoint_ns"] = metadata["langgraph_checkpoint_ns"]
+        run = _Started(event.name, list(event.tags), metadata, list(event.parent_ids), event.input, False)
         return self._start(event.call_id, "tool", run, {"input": event.input})
 
     def tool_finished(self, event: ToolFinished) -> Any:

@@ -1,6 +1,7 @@
 """``astream_events(version="v1")`` on langchain-core/LangGraph and on streamflow: every event dict printed
 whole, in order (keys in LangChain's v1 order, ``data`` shapes, metadata), for a chat model, a string LLM, a
-prompt, a parser, chains of them, a ``RunnablePassthrough.assign`` chain and a graph calling a chat model.
+prompt, a parser, chains of them, a ``RunnablePassthrough.assign`` chain, a graph calling a chat model, and
+the tools and the run of a graph with a ``ToolNode``.
 Printed text is compared after :func:`~tests.compat.test_seeds_cases.same` (UUIDs numbered, ``lc_versions``
 a placeholder).
 """
@@ -14,7 +15,9 @@ from typing import Any
 import pytest
 
 from .conftest import Lib, load, reference
-from .test_seeds_cases import chat, printed, song_llm, story_graph
+from .test_agents_cases import get_weather
+from .test_models_cases import dispatchers
+from .test_seeds_cases import chat, printed, song_llm, story_graph, weather_model
 
 
 def both() -> list[Lib]:
@@ -71,3 +74,61 @@ def test_v1_root_chat_model_has_the_run_metadata_and_the_summed_output() -> None
         "{'m': 1} ['event', 'run_id', 'name', 'tags', 'metadata', 'data', 'parent_ids']",
         "a b ['event', 'name', 'run_id', 'tags', 'metadata', 'data', 'parent_ids']",
     ]
+
+
+def tool_graph(lib: Lib) -> Any:
+    """START -> ``agent`` (the v1 page's scripted model, asking for ``get_weather`` then answering) ->
+    ``tools_condition`` -> ``tools`` (a ``ToolNode``) -> ``agent``."""
+    model = weather_model(lib).bind_tools([get_weather])
+
+    def agent(state: Any) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    builder = lib.StateGraph(lib.MessagesState)
+    builder.add_node("agent", agent)
+    builder.add_node("tools", lib.ToolNode([get_weather]))
+    builder.add_edge(lib.START, "agent")
+    builder.add_conditional_edges("agent", lib.tools_condition)
+    builder.add_edge("tools", "agent")
+    return builder.compile()
+
+
+def test_v1_tool_and_graph_run_events_print_the_same() -> None:
+    """A tool's v1 events under ``ToolNode`` (LangGraph's metadata: ``ls_integration``, the task's keys and
+    ``checkpoint_ns``; ``input`` then ``output``), and the graph run's own (its end's output the last
+    ``{node: update}`` chunk), printed whole."""
+
+    async def page(lib: Lib) -> None:
+        async for event in tool_graph(lib).astream_events({"messages": [("user", "weather?")]}, version="v1"):
+            if event["event"].startswith("on_tool_") or event["name"] == "LangGraph":
+                print(event)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = [printed(page, lib) for lib in both()]
+    assert out[1] == out[0]
+    assert "'event': 'on_tool_end', 'name': 'get_weather'" in out[0]
+    assert out[0].splitlines()[-1].startswith("{'event': 'on_chain_end', 'name': 'LangGraph', 'run_id': '<id0>'")
+
+
+def test_v1_leaves_custom_events_out_and_filters_as_langchain() -> None:
+    """v1 has no ``on_custom_event`` (LangChain's run log does not record them); ``include_types`` keeps the
+    root run's events only when its type is included."""
+
+    async def page(lib: Lib) -> None:
+        _, adispatch = dispatchers(lib)
+
+        async def step(x: int) -> str:
+            await adispatch("progress", {"x": x})
+            return f"got {x}"
+
+        chain = lib.RunnableLambda(step) | lib.StrOutputParser()
+        for kwargs in ({}, {"include_types": ["parser"]}, {"exclude_names": ["step"]}):
+            async for event in chain.astream_events(1, version="v1", **kwargs):
+                print(kwargs, event["event"], event["name"], event["data"])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = [printed(page, lib) for lib in both()]
+    assert out[1] == out[0]
+    assert "on_custom_event" not in out[0] and "{'include_types': ['parser']} on_parser_start" in out[0]
