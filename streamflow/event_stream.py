@@ -256,18 +256,25 @@ class EventStreamSpec:
     """Items are the projected dicts themselves."""
 
     def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
-        """Event class -> the projection making v2 dicts, bound to fresh per-view state."""
+        """Event class -> the projection making the dicts (v2's, or v1's made from them), bound to fresh
+        per-view state."""
         v1 = self.version == "v1"
         state = _EventStreamState(self.accepts(), root_updates=self.stream is None, v1=v1)
         projections = state.projections()
-        if v1:
-            projections = {kind: state.as_v1(p) for kind, p in projections.items()}
-        elif any(f is not None for f in (self.include_names, self.include_types, self.include_tags)) or any(
-            f is not None for f in (self.exclude_names, self.exclude_types, self.exclude_tags)
-        ):
+        filters = (
+            self.include_names,
+            self.include_types,
+            self.include_tags,
+            self.exclude_names,
+            self.exclude_types,
+            self.exclude_tags,
+        )
+        if not v1 and any(f is not None for f in filters):  # v2's rule for the first event shown
             projections = {kind: state.first_shown(p) for kind, p in projections.items()}
         kinds = self.kinds
         if self.stream is None:
+            if v1:
+                return {kind: (("events", state.as_v1(projections[kind])),) for kind in kinds}
             return {kind: (("events", projections[kind]),) for kind in kinds}
         own_kinds = attrs.evolve(self, stream=None).kinds
         stream = self.stream
@@ -291,7 +298,11 @@ class EventStreamSpec:
 
             return project
 
-        return {kind: (("events", combined(projections[kind] if kind in own_kinds else None)),) for kind in kinds}
+        table: dict[type[Event], tuple[tuple[str, Projection], ...]] = {}
+        for kind in kinds:
+            project = combined(projections[kind] if kind in own_kinds else None)
+            table[kind] = (("events", state.as_v1(project) if v1 else project),)
+        return table
 
     def shaper(self) -> Callable[[str, tuple[str, ...], Any], Any]:
         """Items are the dicts as projected."""

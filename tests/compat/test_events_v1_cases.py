@@ -132,3 +132,20 @@ def test_v1_leaves_custom_events_out_and_filters_as_langchain() -> None:
         out = [printed(page, lib) for lib in both()]
     assert out[1] == out[0]
     assert "on_custom_event" not in out[0] and "{'include_types': ['parser']} on_parser_start" in out[0]
+
+
+@pytest.mark.parametrize("stream_mode", ["values", ["updates", "values"]], ids=repr)
+def test_v1_graph_run_with_a_stream_mode_prints_the_same(stream_mode: Any) -> None:
+    """``stream_mode`` shapes the graph's own chunks, and its end's output is their sum (the last chunk)."""
+
+    async def page(lib: Lib) -> None:
+        graph = story_graph(lib, chat(lib, "a b"))
+        async for event in graph.astream_events({"messages": [("user", "hi")]}, version="v1", stream_mode=stream_mode):
+            if event["name"] == "LangGraph":
+                print(event)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = [printed(page, lib) for lib in both()]
+    assert out[1] == out[0]
+    assert out[0].count("'event': 'on_chain_stream'") >= 2
