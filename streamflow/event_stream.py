@@ -1,4 +1,4 @@
-"""``astream_events`` v2: LangChain's event dicts, as one more view of a run's channel.
+"""``astream_events`` v2 and v1: LangChain's event dicts, as one more view of a run's channel.
 
 Layer 3. :class:`EventStreamSpec` holds the ``version`` and the include/exclude filters of
 ``astream_events`` and turns the run's typed events into LangChain's v2 dicts::
@@ -50,8 +50,18 @@ a Runnable call        the call's ``call_id``           ``on_<type>_start`` (``i
 
 As in LangChain, a node's tags start with ``graph:step:<n>`` followed by the run's tags; a chat model's
 are the run's tags then the model's; a chain step's start with ``seq:step:<n>`` (a parallel branch's with
-``map:key:<key>``) followed by the tags it inherits. Version ``"v1"`` gives the same events with every
-``parent_ids`` empty. A node's metadata is the run's metadata plus LangGraph's
+``map:key:<key>``) followed by the tags it inherits.
+
+Version ``"v1"`` is LangChain's v1 (built there from the run log), a projection of the v2 dicts: every
+``parent_ids`` empty; keys in v1's order (the root's start ``event, run_id, name, tags, metadata, data``,
+its chunks ``event, run_id, tags, metadata, name, data``, every other event ``event, name, run_id, tags,
+metadata, data``); the root's metadata and tags as given (a chat model or LLM run without its ``ls_*``
+keys), its chunks as ``on_<type>_stream``, its end's ``output`` their sum (``+``, else the last chunk); an
+end's ``data`` is ``input`` then ``output``; a model call's output is its ``LLMResult`` as a dict; what a
+graph's task runs has ``ls_integration: "langgraph"`` first; a node's ``run_id`` is one of its own (not the
+task id); no custom events; filters without v2's rule for the first event shown.
+
+A node's metadata is the run's metadata plus LangGraph's
 ``langgraph_*`` keys; a model's is LangChain's (:func:`model_event_metadata`): ``ls_provider``,
 ``ls_model_type``, ``ls_model_name`` when the model has one, ``ls_integration`` and ``lc_versions``.
 
@@ -69,6 +79,7 @@ and conditional edges are not chains; a ``nostream`` model has no ``on_chat_mode
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, Final
 
@@ -94,6 +105,7 @@ from .events import (
     ToolFinished,
     ToolStarted,
 )
+from .messages import AIMessageChunk
 from .metadata import CHAT_MODEL_INTEGRATION, checkpoint_ns, lc_versions, model_call_metadata
 from .modes import SKIP, Chunks, Projection, Projector, ViewSpec, task_metadata
 from .prompt_values import PromptValue
@@ -101,7 +113,7 @@ from .prompt_values import PromptValue
 __all__ = ["EVENT_STREAM_VERSIONS", "EVENT_TYPES", "EventStreamSpec"]
 
 EVENT_STREAM_VERSIONS: tuple[str, ...] = ("v1", "v2")
-"""The ``version`` values ``astream_events`` accepts (``"v1"``: the same events with empty ``parent_ids``)."""
+"""The ``version`` values ``astream_events`` accepts (``"v1"``: LangChain's v1 dicts, see the module's text)."""
 
 EVENT_TYPES: tuple[str, ...] = ("chain", "chat_model", "llm", "tool", "prompt", "parser")
 """The run types ``include_types`` / ``exclude_types`` name (besides custom event names)."""
@@ -114,6 +126,8 @@ _RUNNABLE_TYPES: Final = frozenset({"chain", "prompt", "parser", "llm"})
 """The run types of the Runnables streamflow has (a chat model's calls have events of their own)."""
 _SHOWN_BY_OWN_EVENTS: Final = frozenset({"chat_model"})
 """Run types whose run is shown by the events of the call it makes (a chat model run: its model call's)."""
+_LLM_RUN_KEYS: Final = frozenset({"ls_provider", "ls_model_type"})
+"""The metadata keys a string LLM adds to its own run (LangChain's)."""
 _KINDS_BY_TYPE: Final[dict[str, frozenset[type[Event]]]] = {
     "chain": frozenset({TaskStarted, TaskFinished, TaskFailed}) | _RUNNABLE_KINDS,
     "chat_model": frozenset({ChatModelStarted, ChatModelToken, ChatModelFinished}),
@@ -242,15 +256,25 @@ class EventStreamSpec:
     """Items are the projected dicts themselves."""
 
     def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
-        """Event class -> the projection making v2 dicts, bound to fresh per-view state."""
-        state = _EventStreamState(self.accepts(), root_updates=self.stream is None, v1=self.version == "v1")
+        """Event class -> the projection making the dicts (v2's, or v1's made from them), bound to fresh
+        per-view state."""
+        v1 = self.version == "v1"
+        state = _EventStreamState(self.accepts(), root_updates=self.stream is None, v1=v1)
         projections = state.projections()
-        if any(f is not None for f in (self.include_names, self.include_types, self.include_tags)) or any(
-            f is not None for f in (self.exclude_names, self.exclude_types, self.exclude_tags)
-        ):
+        filters = (
+            self.include_names,
+            self.include_types,
+            self.include_tags,
+            self.exclude_names,
+            self.exclude_types,
+            self.exclude_tags,
+        )
+        if not v1 and any(f is not None for f in filters):  # v2's rule for the first event shown
             projections = {kind: state.first_shown(p) for kind, p in projections.items()}
         kinds = self.kinds
         if self.stream is None:
+            if v1:
+                return {kind: (("events", state.as_v1(projections[kind])),) for kind in kinds}
             return {kind: (("events", projections[kind]),) for kind in kinds}
         own_kinds = attrs.evolve(self, stream=None).kinds
         stream = self.stream
@@ -274,7 +298,11 @@ class EventStreamSpec:
 
             return project
 
-        return {kind: (("events", combined(projections[kind] if kind in own_kinds else None)),) for kind in kinds}
+        table: dict[type[Event], tuple[tuple[str, Projection], ...]] = {}
+        for kind in kinds:
+            project = combined(projections[kind] if kind in own_kinds else None)
+            table[kind] = (("events", state.as_v1(project) if v1 else project),)
+        return table
 
     def shaper(self) -> Callable[[str, tuple[str, ...], Any], Any]:
         """Items are the dicts as projected."""
@@ -356,10 +384,12 @@ class _EventStreamState:
     __slots__ = (
         "accept",
         "first_id",
+        "node_ids",
         "root",
         "root_id",
         "root_model",
         "root_streams",
+        "root_total",
         "root_type",
         "root_updates",
         "runs",
@@ -384,6 +414,11 @@ class _EventStreamState:
         self.root = _Started("", [], {}, [], None, False)
         self.root_id = ""
         self.runs: dict[str | None, _Started] = {}
+        self.node_ids: dict[str, str] = {}
+        """Version ``"v1"``: a node's ``run_id`` by its task id (LangChain's v1 gives a node's run an id of its
+        own)."""
+        self.root_total: Any = None
+        """Version ``"v1"``: the root's chunks added up so far (LangChain's rule: ``+``, else the last)."""
 
     def projections(self) -> dict[type[Event], Projection]:
         return {
@@ -430,6 +465,50 @@ class _EventStreamState:
 
         return projected
 
+    def as_v1(self, project: Projection) -> Projection:
+        """``project``, its v2 dicts made LangChain's v1 dicts (:func:`_v1_event`)."""
+
+        def projected(event: Event) -> Any:
+            out = project(event)
+            if out is SKIP:
+                return out
+            if out.__class__ is Chunks:
+                return Chunks(tuple(self._v1(item) for item in out.items))
+            return self._v1(out)
+
+        return projected
+
+    def _v1(self, item: dict[str, Any]) -> dict[str, Any]:
+        kind: str = item["event"]
+        run_id: str = item["run_id"]
+        data: dict[str, Any] = item["data"]
+        metadata: dict[str, Any] = item["metadata"]
+        if run_id == self.root_id:
+            if kind.endswith("_stream"):
+                total = self.root_total
+                chunk = data["chunk"]
+                if total is None:
+                    self.root_total = chunk
+                else:
+                    try:
+                        self.root_total = total + chunk
+                    except TypeError:
+                        self.root_total = chunk
+            elif kind.endswith("_end"):
+                data = {"output": self.root_total}
+            return _v1_event(kind, run_id, item["name"], item["tags"], metadata, data, root=True)
+        run_id = self.node_ids.get(run_id, run_id)
+        if "langgraph_step" in metadata and "ls_integration" not in metadata:  # what a graph's task runs
+            metadata = {"ls_integration": "langgraph", **metadata}
+        if kind.endswith("_end"):
+            output: Any = data.get("output")
+            if kind == "on_chat_model_end":
+                output = _chat_result(output)
+            elif kind == "on_llm_end":
+                output = {**output, "run": None, "type": "LLMResult"}
+            data = {"input": data["input"], "output": output} if data.get("input") is not None else {"output": output}
+        return _v1_event(kind, run_id, item["name"], item["tags"], metadata, data, root=False)
+
     def _start(self, run_id: str | None, kind: str, run: _Started, data: dict[str, Any]) -> Any:
         run.passes = self.accept(run.name, kind, run.tags)
         if self.v1:
@@ -440,12 +519,20 @@ class _EventStreamState:
     # -- the graph -----------------------------------------------------------------------------------
 
     def run_started(self, event: RunStarted) -> Any:
-        root = _Started(event.name, list(event.tags), dict(event.metadata), [], event.input, False)
+        metadata = dict(event.metadata)
         kind = self.root_type = event.run_type
+        if kind == "llm":  # an LLM's run has LangChain's ls_* keys; v1 shows the metadata as given
+            if self.v1:
+                metadata = {k: v for k, v in metadata.items() if k not in _LLM_RUN_KEYS}
+            else:
+                metadata["lc_versions"] = lc_versions(metadata.get("lc_versions"))
+        root = _Started(event.name, list(event.tags), metadata, [], event.input, False)
         self.root_streams = event.streams
-        root.passes = self.accept(root.name, kind, root.tags) and kind not in _SHOWN_BY_OWN_EVENTS
+        root.passes = self.accept(root.name, kind, root.tags) and (self.v1 or kind not in _SHOWN_BY_OWN_EVENTS)
         self.root, self.root_id = root, event.run_id
-        return _event(f"on_{kind}_start", event.run_id, root, {"input": event.input}) if root.passes else SKIP
+        if not root.passes or (self.v1 and kind in _SHOWN_BY_OWN_EVENTS):  # v1: started with its model call
+            return SKIP
+        return _event(f"on_{kind}_start", event.run_id, root, {"input": event.input})
 
     def run_chunk(self, event: RunChunk) -> Any:
         root = self.root
@@ -467,6 +554,8 @@ class _EventStreamState:
             event.name, list(event.tags), dict(event.metadata), list(event.parent_ids), None, False, event.run_type
         )
         data: dict[str, Any] = {} if event.input_streamed else {"input": event.input}
+        if event.run_type == "llm":
+            run.metadata["lc_versions"] = lc_versions(run.metadata.get("lc_versions"))
         if event.run_type == "llm" and "input" in data:
             data["input"] = run.input = _llm_prompts(event.input)
         return self._start(event.call_id, event.run_type, run, data)
@@ -500,6 +589,8 @@ class _EventStreamState:
             event.input,
             False,
         )
+        if self.v1 and event.task_id:
+            self.node_ids[event.task_id] = str(uuid.uuid4())
         return self._start(event.task_id, "chain", run, {"input": event.input})
 
     def task_finished(self, event: TaskFinished) -> Any:
@@ -531,6 +622,11 @@ class _EventStreamState:
             self.root_model = event.call_id
             messages = self.root.input
         run = _Started(event.name, list(event.tags), metadata, list(event.parent_ids), messages, False)
+        if self.v1 and event.call_id == self.root_model:  # v1: the run's own events, under the call's id
+            self.runs[event.call_id] = run
+            self.root_id = event.call_id
+            root = self.root
+            return _event("on_chat_model_start", event.call_id, root, {"input": root.input}) if root.passes else SKIP
         return self._start(event.call_id, "chat_model", run, {"input": messages})
 
     def model_token(self, event: ChatModelToken) -> Any:
@@ -552,7 +648,10 @@ class _EventStreamState:
     # -- tools ---------------------------------------------------------------------------------------
 
     def tool_started(self, event: ToolStarted) -> Any:
-        run = _Started(event.name, list(event.tags), dict(event.metadata), list(event.parent_ids), event.input, False)
+        metadata = dict(event.metadata)
+        if "langgraph_checkpoint_ns" in metadata and "checkpoint_ns" not in metadata:  # LangGraph's, in a task
+            metadata["checkpoint_ns"] = metadata["langgraph_checkpoint_ns"]
+        run = _Started(event.name, list(event.tags), metadata, list(event.parent_ids), event.input, False)
         return self._start(event.call_id, "tool", run, {"input": event.input})
 
     def tool_finished(self, event: ToolFinished) -> Any:
@@ -577,7 +676,7 @@ class _EventStreamState:
 
     def custom_event(self, event: CustomEvent) -> Any:
         tags = list(event.tags)
-        if not self.accept(event.name, event.name, tags):
+        if self.v1 or not self.accept(event.name, event.name, tags):
             return SKIP
         parents = list(event.parent_ids)
         owner = parents.pop() if parents else ""
@@ -609,6 +708,57 @@ def model_event_metadata(event: ChatModelStarted) -> dict[str, Any]:
     out["ls_integration"] = CHAT_MODEL_INTEGRATION
     out["lc_versions"] = lc_versions(event.metadata.get("lc_versions"))
     return out
+
+
+def _v1_event(
+    kind: str, run_id: str, name: str, tags: list[str], metadata: dict[str, Any], data: dict[str, Any], *, root: bool
+) -> dict[str, Any]:
+    """An event dict of ``astream_events(version="v1")``, keys in LangChain's v1 order: the root's start
+    (``event, run_id, name, tags, metadata, data, parent_ids``), stream (``event, run_id, tags, metadata,
+    name, ...``) and end (``event, name, run_id, ...``); every other run's ``event, name, run_id, tags,
+    metadata, data, parent_ids``. ``parent_ids`` is always ``[]``."""
+    if root and kind.endswith("_start"):
+        return {
+            "event": kind,
+            "run_id": run_id,
+            "name": name,
+            "tags": tags,
+            "metadata": metadata,
+            "data": data,
+            "parent_ids": [],
+        }
+    if root and kind.endswith("_stream"):
+        return {
+            "event": kind,
+            "run_id": run_id,
+            "tags": tags,
+            "metadata": metadata,
+            "name": name,
+            "data": data,
+            "parent_ids": [],
+        }
+    return {
+        "event": kind,
+        "name": name,
+        "run_id": run_id,
+        "tags": tags,
+        "metadata": metadata,
+        "data": data,
+        "parent_ids": [],
+    }
+
+
+def _chat_result(message: Any) -> dict[str, Any]:
+    """A chat model call's output as LangChain's v1 ``on_chat_model_end`` shows it (an ``LLMResult`` as a
+    dict): ``ChatGenerationChunk`` when the call streamed (its message is an ``AIMessageChunk``), else
+    ``ChatGeneration``."""
+    generation = {
+        "text": message.text if isinstance(message.content, (str, list)) else "",
+        "generation_info": None,
+        "type": "ChatGenerationChunk" if isinstance(message, AIMessageChunk) else "ChatGeneration",
+        "message": message,
+    }
+    return {"generations": [[generation]], "llm_output": None, "run": None, "type": "LLMResult"}
 
 
 def _llm_prompts(prompt: Any) -> dict[str, list[str]]:

@@ -540,7 +540,9 @@ class ToolNode:
         return self.tools_by_name
 
     def _state_of(self, input: Any) -> Any:
-        """The state injected tool parameters read, as LangGraph's ``ToolNode`` takes it from its input."""
+        """The state injected tool parameters read, as LangGraph's ``ToolNode`` takes it: from its input, or
+        for a list of tool calls (a ``Send`` of them) the state the node would get from an edge (``{}``
+        outside a graph)."""
         if isinstance(input, Mapping) and input.get("__type") == "tool_call_with_context":
             return input["state"]
         if (
@@ -549,7 +551,8 @@ class ToolNode:
             and isinstance(input[-1], Mapping)
             and input[-1].get("type") == "tool_call"
         ):
-            return {}
+            task = current_task()
+            return {} if task is None or task.read_state is None else task.read_state()
         return input
 
     def _inject(self, tool: BaseTool, call: Mapping[str, Any], state: Any) -> Mapping[str, Any]:

@@ -185,8 +185,8 @@ def test_views_show_the_metadata_the_node_receives(
     metadata: dict[str, Any], run_tags: list[str], model_tags: list[str]
 ) -> None:
     """Whatever the run's metadata (keys that collide with LangGraph's included), the ``messages`` mode
-    and ``astream_events`` show for a node exactly its ``config["metadata"]``, and for its model call
-    that plus the model's keys, as LangGraph and LangChain do."""
+    and ``astream_events`` show for a node exactly its ``config["metadata"]``, for a tool it calls that plus
+    ``checkpoint_ns``, and for its model call that plus the model's keys, as LangGraph and LangChain do."""
     seen: list[dict[str, Any]] = []
     graph = _graph(FakeChatModel(["two words"], chunk_size=3, tags=model_tags), seen)
     config = {"metadata": metadata, "tags": run_tags}
@@ -220,7 +220,9 @@ def test_views_show_the_metadata_the_node_receives(
     assert again["langgraph_checkpoint_ns"] == f"call:{task_id}"
     assert by_kind[("on_chain_start", "call")]["metadata"] == again
     assert by_kind[("on_custom_event", "note")]["metadata"] == again
-    assert by_kind[("on_tool_start", "add")]["metadata"] == again
+    # a tool called in the node: LangChain adds the task's checkpoint_ns (from its config) unless already set
+    tool_meta = {**again, "checkpoint_ns": again.get("checkpoint_ns", again["langgraph_checkpoint_ns"])}
+    assert by_kind[("on_tool_start", "add")]["metadata"] == tool_meta
     model = model_call_metadata(
         again, task_checkpoint_ns=again["langgraph_checkpoint_ns"], tags=(), provider="fakechatmodel", model_name=""
     )

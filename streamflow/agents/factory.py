@@ -1,9 +1,11 @@
 """``create_agent``: LangChain v1's tool-calling agent (``langchain.agents.create_agent``) as a state graph.
 
 The graph has LangChain's nodes and edges: ``model`` calls the chat model on the system prompt and the
-state's messages; when its answer asks for tools, each tool call is sent to ``tools`` (a
-:class:`~streamflow.tools.ToolNode` task per call, so ``updates`` shows one chunk per tool), and ``tools``
-leads back to ``model``, until an answer asks for none. Its runs stream as any graph's: ``updates`` (agent
+state's messages and returns ``[Command(update={"messages": [answer]})]`` (LangChain's, as its events show);
+when its answer asks for tools, each tool call is sent to ``tools`` as a one-call list (a
+:class:`~streamflow.tools.ToolNode` task per call, so ``updates`` shows one chunk per tool; injected state
+is the graph's state, read by the node), and ``tools`` leads back to ``model``, until an answer asks for
+none. Its runs stream as any graph's: ``updates`` (agent
 progress), ``messages`` (the model's tokens, then each tool's message) and ``custom`` (what tools write with
 ``get_stream_writer()``).
 """
@@ -19,6 +21,7 @@ from ..graph.compiled import CompiledStateGraph
 from ..messages import AIMessage, BaseMessage, MessagesState, SystemMessage, ToolMessage
 from ..models.adapters import as_chat_model
 from ..tools import ToolNode
+from ..types import Command
 
 __all__ = ["AgentState", "create_agent"]
 
@@ -117,14 +120,14 @@ def create_agent(
     bound = model.bind_tools(offered) if offered else model
     return_direct = {t.name for t in node.tools_by_name.values() if t.return_direct} if node else set()
 
-    async def call_model(state: AgentState) -> dict[str, list[AIMessage]]:
+    async def call_model(state: AgentState) -> list[Command[Any]]:
         messages = list(state["messages"])
         if system_message is not None:
             messages = [system_message, *messages]
         output: AIMessage = await bound.ainvoke(messages)
         if name:
             output.name = name
-        return {"messages": [output]}
+        return [Command(update={"messages": [output]})]
 
     def model_to_tools(state: AgentState) -> Any:
         last_ai, tool_messages = _last_ai_and_tool_messages(state["messages"])
@@ -133,10 +136,7 @@ def create_agent(
         answered = {m.tool_call_id for m in tool_messages}
         pending = [c for c in last_ai.tool_calls if c["id"] not in answered]
         if pending:
-            return [
-                Send("tools", {"__type": "tool_call_with_context", "tool_call": call, "state": state})
-                for call in pending
-            ]
+            return [Send("tools", [call]) for call in pending]
         return "model"
 
     def tools_to_model(state: AgentState) -> str:

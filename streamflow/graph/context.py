@@ -190,6 +190,10 @@ class TaskContext:
     checkpoint_id: str = ""
     """The id of the checkpoint the task's step started from (LangGraph's ``ExecutionInfo.checkpoint_id``),
     ``""`` when the graph keeps no checkpoints."""
+    read_state: Callable[[], Any] | None = None
+    """The state this task's node would get from an edge, read now (the state before the task's step, as
+    LangGraph's ``CONFIG_KEY_READ_STATE``): what a ``ToolNode`` sent a list of tool calls gives the tools'
+    injected state. None outside a graph's step."""
     nested_runs: int = 0
     """Compiled graphs this task's code has run inside it so far (``invoke()``, ``stream()`` ... called in
     the node); see :meth:`nested_ns`."""

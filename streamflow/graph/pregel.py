@@ -16,6 +16,7 @@ breakpoints, replayed tasks and pauses in :mod:`~streamflow.graph.resuming`.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import anyio
@@ -46,7 +47,7 @@ from .resuming import _breakpoint, _breakpoints, _hits, _paused, _replay_cached,
 from .routing import _entry_context, _hold_deferred, _route_in_task, _successors, _task_path
 from .saving import _enclosing, _Saving
 from .snapshots import next_paths
-from .specs import GraphSpec
+from .specs import GraphSpec, NodeSpec
 from .task_writes import folded_writes
 from .tasks import (
     _call,
@@ -155,6 +156,11 @@ class _Step:
         if up:
             raise up[0]
 
+    def node_state(self, node: NodeSpec) -> Any:
+        """The state ``node`` gets from an edge in this step: the state before the step, as its input."""
+        assert self.state is not None
+        return self.graph.schema.view(self.state) if node.input is None else node.input.view(self.state)
+
     async def run_task(self, task: _Task) -> None:
         run = self.run
         channel = run.channel
@@ -180,6 +186,8 @@ class _Step:
         flag = NEVER_CANCELLED if node.is_async or node.is_subgraph else CancelFlag()
         writer = Writer(run, ns, name, step, task_id, flag)
         ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
+        if self.state is not None:
+            ctx.read_state = functools.partial(self.node_state, node)
         task_ns = "|".join((*ns, f"{name}:{task_id}"))
         if self.thread is not None and self.thread.saved is not None:
             ctx.checkpoint_id = self.thread.saved.config["configurable"]["checkpoint_id"]

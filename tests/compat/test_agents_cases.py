@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Iterator
 from types import SimpleNamespace
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
@@ -251,3 +251,65 @@ def test_unknown_provider_is_a_value_error_on_both(model: str) -> None:
 def test_create_agent_with_an_unknown_provider_names_the_supported_ones() -> None:
     with pytest.raises(ValueError, match=r"(?s)Unsupported provider='anthropic'.*local, openai"):
         agents(load("streamflow")).create_agent("anthropic:claude-sonnet-4-5", tools=[get_weather])
+
+
+# -- what the tools read from the graph ----------------------------------------------------------------
+
+
+def count_tool(lib: Lib) -> Any:
+    """A tool reading the agent's state (``InjectedState``): the number of messages so far and the last one's
+    type."""
+
+    def count_messages(note: str, state: dict[str, Any]) -> str:
+        """Count the messages so far."""
+        messages = state["messages"]
+        return f"{note}: {len(messages)} messages, last {type(messages[-1]).__name__}"
+
+    # What a user writes as ``Annotated[dict, InjectedState]``, with the library under test's names.
+    count_messages.__annotations__["state"] = Annotated[dict, lib.InjectedState]
+    return lib.tool(count_messages)
+
+
+def test_tools_read_the_agents_state() -> None:
+    """Each tool call is sent to ``tools`` alone, without the state (LangChain's ``Send("tools", [call])``):
+    an ``InjectedState`` parameter still gets the state the node would get from an edge."""
+    turns: list[Turn] = [
+        ("", [call("count_messages", {"note": "a"}, "c1"), call("count_messages", {"note": "b"}, "c2")]),
+        ("", [call("count_messages", {"note": "c"}, "c3")]),
+        (None, []),
+    ]
+    out = []
+    for lib in both():
+        agent = agents(lib).create_agent(model=scripted(lib, turns), tools=[count_tool(lib)])
+        result = agent.invoke(QUESTION)
+        out.append([m.content for m in result["messages"] if isinstance(m, lib.ToolMessage)])
+    assert out[1] == out[0]
+    assert out[0] == ["a: 2 messages, last AIMessage", "b: 2 messages, last AIMessage", "c: 5 messages, last AIMessage"]
+
+
+def confirm_tool(lib: Lib) -> Any:
+    """A tool that asks to confirm its city (``interrupt``) and reads the agent's state."""
+
+    def confirm(city: str, state: dict[str, Any]) -> str:
+        """Confirm a city."""
+        answer = lib.interrupt(f"confirm {city}?")
+        return f"{answer} {city} after {len(state['messages'])} messages"
+
+    confirm.__annotations__["state"] = Annotated[dict, lib.InjectedState]
+    return lib.tool(confirm)
+
+
+def test_a_tool_interrupted_and_resumed_reads_the_state() -> None:
+    out = []
+    for lib in both():
+        turns: list[Turn] = [("", [call("confirm", {"city": "Paris"}, "c1")]), (None, [])]
+        agent = agents(lib).create_agent(
+            model=scripted(lib, turns), tools=[confirm_tool(lib)], checkpointer=lib.InMemorySaver()
+        )
+        config = {"configurable": {"thread_id": "t"}}
+        first = agent.invoke(QUESTION, config)
+        resumed = agent.invoke(lib.Command(resume="yes"), config)
+        tool_messages = [m.content for m in resumed["messages"] if isinstance(m, lib.ToolMessage)]
+        out.append(([i.value for i in first["__interrupt__"]], tool_messages))
+    assert out[1] == out[0]
+    assert out[0] == (["confirm Paris?"], ["yes Paris after 2 messages"])
