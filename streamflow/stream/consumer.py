@@ -1,0 +1,141 @@
+"""One reader of a v3 run stream: its own subscription to the run's channel, feeding its own pipeline.
+
+Layer 2 (views). Every iteration of a run stream, of one of its projections or of ``interleave()`` is a
+:class:`Consumer`: a subscription (with its own buffer and overflow policy) whose events are turned into
+envelopes (:class:`~streamflow.stream.envelopes.EnvelopeBuilder`) and pushed through fresh transformers
+(:class:`~streamflow.stream.pipeline.Pipeline`). What the consumer asked for lands in its ``out`` deque; the
+rest is dropped as it is made, so what nobody reads is never held. A ``Lagged`` signal (``drop_oldest``
+policy) is put in ``out`` as it is, where the consumer's reader sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import attrs
+
+from ..channel import Lagged, OverflowPolicy, Subscription
+from ..errors import SubscriberDisconnectedError
+from ..subscription import DEFAULT_BUFFER_SIZE
+from .envelopes import EnvelopeBuilder
+from .pipeline import Pipeline
+
+__all__ = ["Consumer", "ConsumerPolicy"]
+
+_BATCH = 256
+"""Events taken from the subscription per step at most."""
+
+
+@attrs.frozen
+class ConsumerPolicy:
+    """The backpressure of one consumer's subscription (as ``Channel.subscribe`` takes it)."""
+
+    buffer_size: int = DEFAULT_BUFFER_SIZE
+    """Events the subscription buffers (> 0)."""
+    overflow: OverflowPolicy = "block"
+    """``"block"`` (the run waits for this consumer), ``"drop_oldest"`` (it lags, told by ``Lagged``) or
+    ``"error"``."""
+    timeout: float | None = None
+    """For ``"block"``: seconds this consumer may hold the run up before it is disconnected."""
+
+
+Subscribe = Callable[[frozenset[Any], ConsumerPolicy], Subscription | None]
+"""``(event classes, policy) -> subscription``, or None when the run already ended."""
+Failure = Callable[[], Awaitable[BaseException | None]]
+"""Wait for the run to end; return what it failed with (None when it finished or was aborted)."""
+
+
+class Consumer:
+    """A subscription feeding a pipeline; :meth:`pull` takes the next step.
+
+    :param pipeline: the consumer's transformers (already attached to ``out`` where needed)
+    :param out: where the consumer's items land
+    :param subscribe: makes the subscription
+    :param failure: the run's outcome, once its channel has closed
+    :param policy: the subscription's backpressure
+    """
+
+    def __init__(
+        self, pipeline: Pipeline, out: deque[Any], subscribe: Subscribe, failure: Failure, policy: ConsumerPolicy
+    ) -> None:
+        self.pipeline = pipeline
+        self.out = out
+        self._builder = EnvelopeBuilder(pipeline.modes)
+        self._failure = failure
+        self._sub = subscribe(self._builder.kinds, policy)
+        self._lock = asyncio.Lock()
+        self._steps = 0
+        self.ended = False
+        """Whether the run ended and the pipeline was closed (or failed)."""
+        self.error: BaseException | None = None
+        """What the consumer's reader gets once ``out`` is drained: the run's error, or a disconnection."""
+        pipeline.bind_pump(self.pull)
+
+    async def pull(self) -> bool:
+        """Take the next events of the run through the pipeline (waiting for them), or end the pipeline when
+        the run has ended. Several readers may call it at once: one takes the step, the others wait for it.
+
+        :returns: False once the consumer had already ended, else True
+        """
+        if self.ended:
+            return False
+        ticket = self._steps
+        async with self._lock:
+            if self._steps != ticket:
+                return True
+            if self._over():
+                return False
+            try:
+                await self._step()
+            finally:
+                self._steps += 1
+            return True
+
+    def _over(self) -> bool:
+        return self.ended
+
+    async def _step(self) -> None:
+        sub = self._sub
+        if sub is None:
+            await self._end(None)
+            return
+        try:
+            try:
+                items = sub.receive_many_nowait(_BATCH)
+            except anyio.WouldBlock:
+                items = [await sub.receive()]
+        except anyio.EndOfStream:
+            await self._end(None)
+            return
+        except SubscriberDisconnectedError as exc:
+            await self._end(exc)
+            return
+        build = self._builder.build
+        push = self.pipeline.push
+        for item in items:
+            if isinstance(item, Lagged):
+                self.out.append(item)
+                continue
+            for envelope in build(item):
+                await push(envelope)
+
+    async def _end(self, disconnected: BaseException | None) -> None:
+        self.ended = True
+        error = disconnected if disconnected is not None else await self._failure()
+        if error is not None:
+            self.error = error
+            await self.pipeline.fail(error)
+            return
+        try:
+            await self.pipeline.close()
+        except Exception as exc:
+            self.error = exc
+
+    def close(self) -> None:
+        """Detach the subscription (the consumer's reader left)."""
+        if self._sub is not None:
+            self._sub.close()

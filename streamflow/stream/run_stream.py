@@ -1,0 +1,455 @@
+"""The async v3 run stream: LangGraph's ``AsyncGraphRunStream``, as views of the run's channel.
+
+Layer 2 (views). ``await graph.astream_events(input, version="v3")`` returns an :class:`AsyncGraphRunStream`.
+The run starts when something first reads the stream (iterating it or a projection, or awaiting
+:meth:`~AsyncGraphRunStream.output`); what is read in the same moment sees the run from its first event, and a
+reader that joins later sees it from then on.
+
+Each reader is a :class:`~streamflow.stream.consumer.Consumer` with its own subscription: ``async for`` over
+``run``, ``run.values``, ``run.messages``, ... may happen any number of times, at the same time, each seeing
+everything (no ``tee``), each with its own backpressure (:meth:`AsyncProjection.subscribe`: by default the run
+waits for the reader, as LangGraph's caller-driven pump; ``overflow="drop_oldest"`` never holds it up and
+yields a :class:`~streamflow.channel.Lagged` signal with the exact count of events missed). A projection
+nobody reads holds nothing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+import anyio
+
+from ..channel import Channel, Lagged, OverflowPolicy, Subscription
+from ..errors import ChannelClosedError, RunCancelledError
+from ..modes import Projector, ViewSpec
+from ..subscription import DEFAULT_BUFFER_SIZE
+from .consumer import Consumer, ConsumerPolicy
+from .pipeline import Pipeline, TransformerFactory
+from .protocol import ProtocolEvent
+
+if TYPE_CHECKING:
+    from .transformers import SubgraphStatus
+
+__all__ = ["AsyncGraphRunStream", "AsyncProjection", "AsyncSubgraphRunStream", "StreamedRun"]
+
+_TRACKED = 4
+"""Events the run stream keeps of its own ``values`` for ``output()`` (the last state, its interrupts)."""
+
+
+class StreamedRun(Protocol):
+    """What a run stream needs of a run (a graph's ``Run`` has it)."""
+
+    @property
+    def channel(self) -> Channel: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def error(self) -> BaseException | None: ...
+
+    async def wait(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _missing(obj: Any, name: str, keys: Any) -> NoReturn:
+    raise AttributeError(
+        f"{type(obj).__name__!r} object has no attribute {name!r} "
+        f"(registered projections: {', '.join(sorted(keys)) or 'none'})"
+    )
+
+
+class AsyncProjection:
+    """One projection of a run stream (``run.values``, ``run.extensions[key]`` ...): ``async for item in
+    projection`` reads it with the default policy; :meth:`subscribe` chooses another."""
+
+    def __init__(self, stream: AsyncGraphRunStream, key: str) -> None:
+        self._stream = stream
+        self.key = key
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self.subscribe()
+
+    def subscribe(
+        self,
+        *,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: OverflowPolicy = "block",
+        timeout: float | None = None,
+    ) -> AsyncIterator[Any]:
+        """A reader of this projection with its own subscription.
+
+        :param buffer_size: events its subscription buffers (> 0)
+        :param overflow: ``"block"`` (the run waits for it), ``"drop_oldest"`` (it never holds the run up and
+            yields a :class:`~streamflow.channel.Lagged` signal with the count of events it missed) or ``"error"``
+        :param timeout: for ``"block"``: seconds it may hold the run up before it is disconnected
+        :raises InvalidArgumentError: (at the first step) for bad backpressure arguments
+        :raises Exception: (after its items) what the run failed with
+        """
+        key = self.key
+        return self._stream._read(
+            lambda pipeline, out: pipeline.channel(key)._attach(out), ConsumerPolicy(buffer_size, overflow, timeout)
+        )
+
+
+class AsyncGraphRunStream:
+    """A run of a graph read as LangGraph's v3 projections (see the module docstring).
+
+    Always there: ``values`` (state after each step), ``messages`` (an
+    :class:`~streamflow.stream.AsyncChatModelStream` per model call), ``lifecycle`` (subgraph starts and ends),
+    ``subgraphs`` (an :class:`AsyncSubgraphRunStream` per child subgraph); opt-in transformers add ``updates``,
+    ``custom``, ``checkpoints``, ``debug``, ``tasks`` and user projections (all in ``extensions``).
+
+    :raises RuntimeError: (when made) for a transformer that needs the async lane on a sync stream
+    :raises TypeError: (when made) when a transformer's ``init()`` does not return a dict
+    :raises ValueError: (when made) when two transformers give the same projection key
+    """
+
+    values: AsyncProjection
+    messages: AsyncProjection
+    lifecycle: AsyncProjection
+    subgraphs: AsyncProjection
+    updates: AsyncProjection
+    custom: AsyncProjection
+    checkpoints: AsyncProjection
+    debug: AsyncProjection
+    tasks: AsyncProjection
+
+    def __init__(
+        self,
+        start: Callable[[], StreamedRun],
+        factories: Sequence[TransformerFactory],
+        *,
+        scope: tuple[str, ...] = (),
+        is_async: bool = True,
+    ) -> None:
+        self._start = start
+        self._factories = tuple(factories)
+        self._scope = scope
+        self._is_async = is_async
+        self._run: StreamedRun | None = None
+        self._aborted = False
+        self._tracker: Subscription | None = None
+        self._track = Projector(
+            ViewSpec.parse("values", False, "v2").table(), ViewSpec.parse("values", False, "v2").shaper()
+        )
+        self._latest: Any = None
+        self._interrupts: list[Any] = []
+        probe = self._pipeline()
+        self.extensions: Mapping[str, AsyncProjection] = MappingProxyType(
+            {key: AsyncProjection(self, key) for key in probe.extensions}
+        )
+        for key in probe.native_keys:
+            setattr(self, key, self.extensions[key])
+
+    def __getattr__(self, name: str) -> AsyncProjection:
+        extensions = self.__dict__.get("extensions", {})
+        _missing(self, name, extensions)
+
+    def _pipeline(self) -> Pipeline:
+        return Pipeline(self._factories, self._scope, is_async=self._is_async, make_handle=_make_handle)
+
+    # -- the run ----------------------------------------------------------------------------------
+
+    def _started(self) -> StreamedRun | None:
+        """The run, started now if it was not (None once aborted before it started)."""
+        if self._run is None and not self._aborted:
+            run = self._run = self._start()
+            self._tracker = run.channel.subscribe(
+                kinds=ViewSpec.parse("values").kinds,
+                ns_prefix=self._scope,
+                subgraphs=False,
+                buffer_size=_TRACKED,
+                overflow="drop_oldest",
+            )
+        return self._run
+
+    def _subscribe(self, kinds: frozenset[Any], policy: ConsumerPolicy) -> Subscription | None:
+        run = self._started()
+        if run is None:
+            return None
+        try:
+            return run.channel.subscribe(
+                kinds=kinds,
+                ns_prefix=self._scope or None,
+                buffer_size=policy.buffer_size,
+                overflow=policy.overflow,
+                timeout=policy.timeout,
+            )
+        except ChannelClosedError:
+            return None
+
+    def _was_aborted(self) -> bool:
+        return self._aborted
+
+    async def _failure(self) -> BaseException | None:
+        run = self._run
+        if run is None or self._aborted:
+            return None
+        await run.wait()
+        if self._was_aborted():
+            return None
+        if run.error is not None:
+            return run.error
+        if run.status == "cancelled":
+            return RunCancelledError("the run was cancelled")
+        return None
+
+    def _read_tracker(self) -> None:
+        sub = self._tracker
+        if sub is None:
+            return
+        parts: list[Any] = []
+        while True:
+            try:
+                items = sub.receive_many_nowait(64)
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                break
+            for item in items:
+                if not isinstance(item, Lagged):
+                    self._track.project(item, parts)
+        for part in parts:
+            self._latest = part["data"]
+            self._interrupts.extend(part.get("interrupts", ()))
+
+    async def _finish(self) -> None:
+        run = self._started()
+        if run is not None:
+            await run.wait()
+        error = await self._failure()
+        self._read_tracker()
+        if error is not None:
+            raise error
+
+    # -- readers ----------------------------------------------------------------------------------
+
+    async def _read(
+        self, attach: Callable[[Pipeline, deque[Any]], None], policy: ConsumerPolicy
+    ) -> AsyncGenerator[Any, None]:
+        pipeline = self._pipeline()
+        out: deque[Any] = deque()
+        attach(pipeline, out)
+        consumer = Consumer(pipeline, out, self._subscribe, self._failure, policy)
+        try:
+            while True:
+                if out:
+                    yield out.popleft()
+                elif consumer.ended:
+                    if consumer.error is not None:
+                        raise consumer.error
+                    return
+                else:
+                    await consumer.pull()
+        finally:
+            consumer.close()
+
+    def __aiter__(self) -> AsyncIterator[ProtocolEvent]:
+        """The main event log: every envelope of the run, numbered by ``seq`` (see :meth:`subscribe`)."""
+        return self.subscribe()
+
+    def subscribe(
+        self,
+        *,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: OverflowPolicy = "block",
+        timeout: float | None = None,
+    ) -> AsyncIterator[ProtocolEvent]:
+        """A reader of the main event log with its own subscription; arguments and errors as for
+        :meth:`AsyncProjection.subscribe` (a ``drop_oldest`` reader also gets ``Lagged`` signals)."""
+        return self._read(
+            lambda pipeline, out: pipeline.logs.append(out), ConsumerPolicy(buffer_size, overflow, timeout)
+        )
+
+    def interleave(self, *names: str) -> AsyncIterator[tuple[str, Any]]:
+        """The items of several projections as ``(name, item)``, in the order they were made.
+
+        :raises KeyError: (at the first step) for a name no transformer gave
+        :raises TypeError: (at the first step) for a projection that is not a ``StreamChannel``
+        """
+
+        def attach(pipeline: Pipeline, out: deque[Any]) -> None:
+            for name in names:
+                pipeline.channel(name)._attach(out, name)
+
+        return self._read(attach, ConsumerPolicy())
+
+    async def abort(self) -> None:
+        """Stop the run: cancel it (its running nodes and subgraphs with it) and end every reader without an
+        error. Idempotent; before the run started, it never starts."""
+        if self._aborted:
+            return
+        self._aborted = True
+        if self._run is not None:
+            await self._run.aclose()
+
+    async def __aenter__(self) -> AsyncGraphRunStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.abort()
+
+    async def output(self) -> Any:
+        """Run to the end and return the last state of the stream's own graph (None if none came).
+
+        :raises Exception: what the run failed with
+        """
+        await self._finish()
+        return self._latest
+
+    async def interrupted(self) -> bool:
+        """Run to the end and return whether the run paused on an interrupt.
+
+        :raises Exception: what the run failed with
+        """
+        await self._finish()
+        return bool(self._interrupts)
+
+    async def interrupts(self) -> list[Any]:
+        """Run to the end and return the interrupts (``Interrupt`` values) it paused on.
+
+        :raises Exception: what the run failed with
+        """
+        await self._finish()
+        return self._interrupts
+
+
+def _make_handle(parent: Pipeline, ns: tuple[str, ...], graph_name: str | None, trigger: str | None) -> Any:
+    return AsyncSubgraphRunStream(parent.child(ns), ns, graph_name, trigger)
+
+
+class _HandleProjection:
+    """A projection of a subgraph handle, fed by the reader that found the handle."""
+
+    def __init__(self, handle: AsyncSubgraphRunStream, key: str) -> None:
+        self._handle = handle
+        self.key = key
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        key = self.key
+        return self._handle._read(lambda pipeline, out: pipeline.channel(key)._attach(out))
+
+
+class AsyncSubgraphRunStream:
+    """A subgraph of a run, found by ``run.subgraphs``: the projections of a run stream, scoped to it.
+
+    Its projections are fed by the reader of ``run.subgraphs`` that found it (reading them drives that
+    reader), from the moment it was found: read them within the loop body that got the handle.
+    """
+
+    values: _HandleProjection
+    messages: _HandleProjection
+    lifecycle: _HandleProjection
+    subgraphs: _HandleProjection
+
+    def __init__(
+        self, pipeline: Pipeline, path: tuple[str, ...], graph_name: str | None, trigger_call_id: str | None
+    ) -> None:
+        self._pipeline = pipeline
+        self.path = path
+        """The subgraph's namespace."""
+        self.graph_name = graph_name
+        """The name of the node that runs the subgraph."""
+        self.trigger_call_id = trigger_call_id
+        """The id of the parent task that runs it."""
+        self.status: SubgraphStatus = "started"
+        """``"started"``, then ``"completed"``, ``"failed"`` or ``"interrupted"``."""
+        self.error: str | None = None
+        """The error message of a failed subgraph."""
+        self._closed = False
+        self._close_error: BaseException | None = None
+        self._scope_list = list(path)
+        self._latest: Any = None
+        self._interrupts: list[Any] = []
+        self.extensions: Mapping[str, _HandleProjection] = MappingProxyType(
+            {key: _HandleProjection(self, key) for key in pipeline.extensions}
+        )
+        for key in pipeline.native_keys:
+            setattr(self, key, self.extensions[key])
+
+    def __getattr__(self, name: str) -> _HandleProjection:
+        _missing(self, name, self.__dict__.get("extensions", {}))
+
+    def _mark_terminal(self, status: SubgraphStatus, error: str | None) -> bool:
+        if self._closed or self.status != "started":
+            return False
+        self.status = status
+        if error is not None and self.error is None:
+            self.error = error
+        return True
+
+    async def _feed(self, event: ProtocolEvent) -> None:
+        if self._closed:
+            return
+        params = event["params"]
+        if event["method"] == "values" and params["namespace"] == self._scope_list:
+            self._latest = params["data"]
+            self._interrupts.extend(params.get("interrupts", ()))
+        await self._pipeline.push(event)
+
+    async def _close(self, err: BaseException | None) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if err is None and self.status == "failed":
+            err = RuntimeError(self.error or "Subgraph failed")
+        if err is not None:
+            self._close_error = err
+            await self._pipeline.fail(err)
+        else:
+            await self._pipeline.close()
+
+    async def _read(self, attach: Callable[[Pipeline, deque[Any]], None]) -> AsyncGenerator[Any, None]:
+        out: deque[Any] = deque()
+        attach(self._pipeline, out)
+        pump = self._pipeline.pump
+        while True:
+            if out:
+                yield out.popleft()
+            elif self._closed:
+                if self._close_error is not None:
+                    raise self._close_error
+                return
+            elif (pump is None or not await pump()) and not out:
+                return
+
+    def __aiter__(self) -> AsyncIterator[ProtocolEvent]:
+        """The subgraph's main event log (envelopes share the root's ``seq``)."""
+        return self._read(lambda pipeline, out: pipeline.logs.append(out))
+
+    async def _drive(self) -> None:
+        pump = self._pipeline.pump
+        while not self._closed and pump is not None and await pump():
+            pass
+        if self._close_error is not None:
+            raise self._close_error
+
+    async def output(self) -> Any:
+        """Drive the run until the subgraph ended; return its last state.
+
+        :raises Exception: what the subgraph (or the run) failed with
+        """
+        await self._drive()
+        return self._latest
+
+    async def interrupted(self) -> bool:
+        """Drive the run until the subgraph ended; return whether it paused on an interrupt."""
+        await self._drive()
+        return bool(self._interrupts) or self.status == "interrupted"
+
+    async def interrupts(self) -> list[Any]:
+        """Drive the run until the subgraph ended; return the interrupts it paused on."""
+        await self._drive()
+        return self._interrupts
+
+    async def abort(self) -> None:
+        """Stop feeding this handle's projections (its readers end); the run goes on."""
+        if not self._closed:
+            self._closed = True
+            await self._pipeline.close()

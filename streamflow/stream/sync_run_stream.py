@@ -1,0 +1,238 @@
+"""The sync v3 run stream: LangGraph's ``GraphRunStream``, the async one carried over the portal.
+
+Layer 2 (views). ``graph.stream_events(input, version="v3")`` returns a :class:`GraphRunStream`: the
+:class:`~streamflow.stream.AsyncGraphRunStream` of the same run, living on the shared portal thread's event loop
+(kept running while the stream lives), read from the calling thread in batches. Iterating it or a projection
+is a reader with its own subscription, as on the async stream; ``output`` / ``interrupted`` / ``interrupts``
+are properties. Chat model streams (``run.messages``) and subgraph handles (``run.subgraphs``) are handed over
+as their sync faces.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from ..channel import OverflowPolicy
+from ..portal import PortalLease
+from ..subscription import DEFAULT_BUFFER_SIZE
+from .chat_stream import AsyncChatModelStream, ChatModelStream
+from .protocol import ProtocolEvent
+from .run_stream import AsyncGraphRunStream, AsyncSubgraphRunStream, _missing
+
+__all__ = ["GraphRunStream", "Projection", "SubgraphRunStream"]
+
+
+def _sync_item(lease: PortalLease) -> Callable[[Any], Any]:
+    def wrap(item: Any) -> Any:
+        if isinstance(item, AsyncChatModelStream):
+            return ChatModelStream(item, lease.call)
+        if isinstance(item, AsyncSubgraphRunStream):
+            return SubgraphRunStream(item, lease)
+        return item
+
+    return wrap
+
+
+class Projection:
+    """One projection of a sync run stream: ``for item in projection`` reads it; :meth:`subscribe` picks the
+    backpressure (as :meth:`AsyncProjection.subscribe <streamflow.stream.AsyncProjection.subscribe>`)."""
+
+    def __init__(self, lease: PortalLease, source: Any, key: str) -> None:
+        self._lease = lease
+        self._source = source
+        self.key = key
+
+    def __iter__(self) -> Iterator[Any]:
+        wrap = _sync_item(self._lease)
+        for item in self._lease.iterate(self._source.__aiter__):
+            yield wrap(item)
+
+    def subscribe(
+        self,
+        *,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: OverflowPolicy = "block",
+        timeout: float | None = None,
+    ) -> Iterator[Any]:
+        """A reader with its own backpressure (see the async twin); ``Lagged`` signals come as items."""
+        wrap = _sync_item(self._lease)
+        source = self._source
+        for item in self._lease.iterate(
+            lambda: source.subscribe(buffer_size=buffer_size, overflow=overflow, timeout=timeout)
+        ):
+            yield wrap(item)
+
+
+def _cleanup(lease: PortalLease, astream: AsyncGraphRunStream) -> None:
+    run = astream._run
+    if run is not None and not run.done:
+        lease.loop.call_soon_threadsafe(lambda: lease.loop.create_task(astream.abort()))
+    lease.release()
+
+
+class GraphRunStream:
+    """A run of a graph read from sync code as LangGraph's v3 projections (see the module docstring and
+    :class:`~streamflow.stream.AsyncGraphRunStream`). Leaving it unclosed and unreferenced aborts its run.
+
+    :raises SyncInAsyncContextError: (when made) in a thread that runs an event loop
+    """
+
+    values: Projection
+    messages: Projection
+    lifecycle: Projection
+    subgraphs: Projection
+    updates: Projection
+    custom: Projection
+    checkpoints: Projection
+    debug: Projection
+    tasks: Projection
+
+    def __init__(self, astream: AsyncGraphRunStream) -> None:
+        self._lease = lease = PortalLease("astream_events(version='v3')")
+        self._astream = astream
+        self._finalizer = weakref.finalize(self, _cleanup, lease, astream)
+        self.extensions: Mapping[str, Projection] = MappingProxyType(
+            {key: Projection(lease, source, key) for key, source in astream.extensions.items()}
+        )
+        for key in astream.extensions:
+            if key in astream.__dict__:
+                setattr(self, key, self.extensions[key])
+
+    def __getattr__(self, name: str) -> Projection:
+        _missing(self, name, self.__dict__.get("extensions", {}))
+
+    def __iter__(self) -> Iterator[ProtocolEvent]:
+        """The main event log (see :meth:`AsyncGraphRunStream.subscribe`)."""
+        return iter(self._lease.iterate(self._astream.subscribe))
+
+    def subscribe(
+        self,
+        *,
+        buffer_size: int = DEFAULT_BUFFER_SIZE,
+        overflow: OverflowPolicy = "block",
+        timeout: float | None = None,
+    ) -> Iterator[ProtocolEvent]:
+        """A reader of the main event log with its own backpressure (see the async twin)."""
+        astream = self._astream
+        return iter(
+            self._lease.iterate(lambda: astream.subscribe(buffer_size=buffer_size, overflow=overflow, timeout=timeout))
+        )
+
+    def interleave(self, *names: str) -> Iterator[tuple[str, Any]]:
+        """The items of several projections as ``(name, item)``, in the order they were made.
+
+        :raises KeyError: for a name no transformer gave
+        :raises TypeError: for a projection that is not a ``StreamChannel``
+        """
+        for name in names:
+            if name not in self.extensions:
+                raise KeyError(name)
+        wrap = _sync_item(self._lease)
+        astream = self._astream
+        for name, item in self._lease.iterate(lambda: astream.interleave(*names)):
+            yield name, wrap(item)
+
+    def abort(self) -> None:
+        """Stop the run (see :meth:`AsyncGraphRunStream.abort`). Idempotent."""
+        self._lease.call(self._astream.abort)
+
+    def __enter__(self) -> GraphRunStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.abort()
+
+    @property
+    def output(self) -> Any:
+        """Run to the end and return the last state (see :meth:`AsyncGraphRunStream.output`).
+
+        :raises Exception: what the run failed with
+        """
+        return self._lease.call(self._astream.output)
+
+    @property
+    def interrupted(self) -> bool:
+        """Run to the end and return whether the run paused on an interrupt.
+
+        :raises Exception: what the run failed with
+        """
+        interrupted: bool = self._lease.call(self._astream.interrupted)
+        return interrupted
+
+    @property
+    def interrupts(self) -> list[Any]:
+        """Run to the end and return the interrupts it paused on.
+
+        :raises Exception: what the run failed with
+        """
+        interrupts: list[Any] = self._lease.call(self._astream.interrupts)
+        return interrupts
+
+
+class SubgraphRunStream:
+    """The sync face of an :class:`~streamflow.stream.AsyncSubgraphRunStream`."""
+
+    def __init__(self, handle: AsyncSubgraphRunStream, lease: PortalLease) -> None:
+        self._handle = handle
+        self._lease = lease
+        self.extensions: Mapping[str, Projection] = MappingProxyType(
+            {key: Projection(lease, source, key) for key, source in handle.extensions.items()}
+        )
+        for key in handle.extensions:
+            if key in handle.__dict__:
+                setattr(self, key, self.extensions[key])
+
+    def __getattr__(self, name: str) -> Projection:
+        _missing(self, name, self.__dict__.get("extensions", {}))
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The subgraph's namespace."""
+        return self._handle.path
+
+    @property
+    def graph_name(self) -> str | None:
+        """The name of the node that runs the subgraph."""
+        return self._handle.graph_name
+
+    @property
+    def trigger_call_id(self) -> str | None:
+        """The id of the parent task that runs it."""
+        return self._handle.trigger_call_id
+
+    @property
+    def status(self) -> str:
+        """As :attr:`AsyncSubgraphRunStream.status`."""
+        return self._handle.status
+
+    @property
+    def error(self) -> str | None:
+        """As :attr:`AsyncSubgraphRunStream.error`."""
+        return self._handle.error
+
+    def __iter__(self) -> Iterator[ProtocolEvent]:
+        return iter(self._lease.iterate(self._handle.__aiter__))
+
+    @property
+    def output(self) -> Any:
+        """As :meth:`AsyncSubgraphRunStream.output`."""
+        return self._lease.call(self._handle.output)
+
+    @property
+    def interrupted(self) -> bool:
+        """As :meth:`AsyncSubgraphRunStream.interrupted`."""
+        interrupted: bool = self._lease.call(self._handle.interrupted)
+        return interrupted
+
+    @property
+    def interrupts(self) -> list[Any]:
+        """As :meth:`AsyncSubgraphRunStream.interrupts`."""
+        interrupts: list[Any] = self._lease.call(self._handle.interrupts)
+        return interrupts
+
+    def abort(self) -> None:
+        """As :meth:`AsyncSubgraphRunStream.abort`."""
+        self._lease.call(self._handle.abort)
