@@ -359,6 +359,11 @@ class Run:
         return "failed" if self._error is not None else "finished"
 
     @property
+    def interrupts(self) -> list[Any]:
+        """The ``Interrupt`` values the run paused on (empty unless a task called ``interrupt()``)."""
+        return list(self.context.interrupts)
+
+    @property
     def error(self) -> BaseException | None:
         """The exception the run failed with, or None."""
         return self._error

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import attrs
@@ -24,7 +24,7 @@ from ..subscription import DEFAULT_BUFFER_SIZE
 from .envelopes import EnvelopeBuilder
 from .pipeline import Pipeline
 
-__all__ = ["Consumer", "ConsumerPolicy"]
+__all__ = ["Consumer", "ConsumerPolicy", "Reader", "ReaderSource"]
 
 _BATCH = 256
 """Events taken from the subscription per step at most."""
@@ -68,6 +68,7 @@ class Consumer:
         self._failure = failure
         self._sub = subscribe(self._builder.kinds, policy)
         self._lock = asyncio.Lock()
+        self._pending: deque[Any] = deque()
         self._steps = 0
         self.ended = False
         """Whether the run ended and the pipeline was closed (or failed)."""
@@ -99,29 +100,37 @@ class Consumer:
         return self.ended
 
     async def _step(self) -> None:
-        sub = self._sub
-        if sub is None:
-            await self._end(None)
-            return
-        try:
+        """Take events through the pipeline until one put something in ``out`` (so a reader takes its item
+        before the next event is processed, as LangGraph's pump does), or the ones received are done."""
+        pending = self._pending
+        if not pending:
+            sub = self._sub
+            if sub is None:
+                await self._end(None)
+                return
             try:
-                items = sub.receive_many_nowait(_BATCH)
-            except anyio.WouldBlock:
-                items = [await sub.receive()]
-        except anyio.EndOfStream:
-            await self._end(None)
-            return
-        except SubscriberDisconnectedError as exc:
-            await self._end(exc)
-            return
+                try:
+                    pending.extend(sub.receive_many_nowait(_BATCH))
+                except anyio.WouldBlock:
+                    pending.append(await sub.receive())
+            except anyio.EndOfStream:
+                await self._end(None)
+                return
+            except SubscriberDisconnectedError as exc:
+                await self._end(exc)
+                return
         build = self._builder.build
         push = self.pipeline.push
-        for item in items:
+        out = self.out
+        while pending:
+            item = pending.popleft()
             if isinstance(item, Lagged):
-                self.out.append(item)
-                continue
-            for envelope in build(item):
-                await push(envelope)
+                out.append(item)
+            else:
+                for envelope in build(item):
+                    await push(envelope)
+            if out:
+                return
 
     async def _end(self, disconnected: BaseException | None) -> None:
         self.ended = True
@@ -135,7 +144,94 @@ class Consumer:
         except Exception as exc:
             self.error = exc
 
+    @property
+    def finished(self) -> bool:
+        """Whether the consumer ended (nothing more will come into ``out``)."""
+        return self.ended
+
+    async def advance(self) -> bool:
+        """:meth:`pull` (the :class:`ReaderSource` face)."""
+        return await self.pull()
+
     def close(self) -> None:
         """Detach the subscription (the consumer's reader left)."""
         if self._sub is not None:
             self._sub.close()
+
+
+class ReaderSource(Protocol):
+    """What feeds a :class:`Reader`."""
+
+    @property
+    def finished(self) -> bool:
+        """Whether nothing more will come."""
+        ...
+
+    @property
+    def error(self) -> BaseException | None:
+        """What the reader raises once its items are taken."""
+        ...
+
+    async def advance(self) -> bool:
+        """Make progress; False once nothing more will come."""
+        ...
+
+    def close(self) -> None:
+        """The reader left."""
+        ...
+
+
+class Reader:
+    """The async iterator over a reader's ``out`` deque, fed by its source; :meth:`next_batch` takes what is
+    ready at once (the sync run stream moves a batch per thread hop).
+
+    :raises Exception: (iterating, after the items) what the source ended with
+    """
+
+    def __init__(self, out: deque[Any], source: ReaderSource) -> None:
+        self._out = out
+        self._source = source
+        self._closed = False
+
+    def __aiter__(self) -> Reader:
+        return self
+
+    async def __anext__(self) -> Any:
+        batch = await self._wait()
+        if batch:
+            return self._out.popleft()
+        raise StopAsyncIteration
+
+    async def _wait(self) -> bool:
+        out = self._out
+        source = self._source
+        while not out and not source.finished:
+            if not await source.advance():
+                break
+        if out:
+            return True
+        self.close()
+        if source.error is not None:
+            raise source.error
+        return False
+
+    async def next_batch(self) -> list[Any]:
+        """The items ready now, waiting for one if there is none; ``[]`` once the source ended.
+
+        :raises Exception: what the source ended with, once its items are taken
+        """
+        if not await self._wait():
+            return []
+        items = list(self._out)
+        self._out.clear()
+        return items
+
+    def close(self) -> None:
+        """Leave: the source is told (a consumer detaches its subscription). Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._source.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, awaitable (as an async generator's)."""
+        self.close()

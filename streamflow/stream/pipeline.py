@@ -78,7 +78,7 @@ class Pipeline:
         if transformer_requires_async(transformer) and not self.is_async:
             raise RuntimeError(
                 f"{type(transformer).__name__} requires an async run — it overrides aprocess/afinalize/afail "
-                "or sets requires_async=True. Use astream_events(), not stream_events()."
+                "or sets requires_async=True. Use astream(), not stream()."
             )
         projection = transformer.init()
         if not isinstance(projection, dict):

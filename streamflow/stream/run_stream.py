@@ -20,23 +20,19 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Se
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-import anyio
-
-from ..channel import Channel, Lagged, OverflowPolicy, Subscription
+from ..channel import Channel, OverflowPolicy, Subscription
 from ..errors import ChannelClosedError, RunCancelledError
 from ..modes import Projector, ViewSpec
 from ..subscription import DEFAULT_BUFFER_SIZE
-from .consumer import Consumer, ConsumerPolicy
+from .consumer import Consumer, ConsumerPolicy, Reader
 from .pipeline import Pipeline, TransformerFactory
 from .protocol import ProtocolEvent
+from .stream_channel import StreamChannel
 
 if TYPE_CHECKING:
     from .transformers import SubgraphStatus
 
 __all__ = ["AsyncGraphRunStream", "AsyncProjection", "AsyncSubgraphRunStream", "StreamedRun"]
-
-_TRACKED = 4
-"""Events the run stream keeps of its own ``values`` for ``output()`` (the last state, its interrupts)."""
 
 
 class StreamedRun(Protocol):
@@ -54,7 +50,12 @@ class StreamedRun(Protocol):
     @property
     def error(self) -> BaseException | None: ...
 
+    @property
+    def interrupts(self) -> list[Any]: ...
+
     async def wait(self) -> None: ...
+
+    async def result(self) -> Any: ...
 
     async def aclose(self) -> None: ...
 
@@ -93,10 +94,11 @@ class AsyncProjection:
         :raises InvalidArgumentError: (at the first step) for bad backpressure arguments
         :raises Exception: (after its items) what the run failed with
         """
+        return _iterate(self._reader(ConsumerPolicy(buffer_size, overflow, timeout)))
+
+    def _reader(self, policy: ConsumerPolicy) -> Reader:
         key = self.key
-        return self._stream._read(
-            lambda pipeline, out: pipeline.channel(key)._attach(out), ConsumerPolicy(buffer_size, overflow, timeout)
-        )
+        return _LazyReader(self._stream, lambda pipeline, out: pipeline.channel(key)._attach(out), policy)
 
 
 class AsyncGraphRunStream:
@@ -161,14 +163,7 @@ class AsyncGraphRunStream:
     def _started(self) -> StreamedRun | None:
         """The run, started now if it was not (None once aborted before it started)."""
         if self._run is None and not self._aborted:
-            run = self._run = self._start()
-            self._tracker = run.channel.subscribe(
-                kinds=ViewSpec.parse("values").kinds,
-                ns_prefix=self._scope,
-                subgraphs=False,
-                buffer_size=_TRACKED,
-                overflow="drop_oldest",
-            )
+            self._run = self._start()
         return self._run
 
     def _subscribe(self, kinds: frozenset[Any], policy: ConsumerPolicy) -> Subscription | None:
@@ -202,53 +197,21 @@ class AsyncGraphRunStream:
             return RunCancelledError("the run was cancelled")
         return None
 
-    def _read_tracker(self) -> None:
-        sub = self._tracker
-        if sub is None:
-            return
-        parts: list[Any] = []
-        while True:
-            try:
-                items = sub.receive_many_nowait(64)
-            except (anyio.WouldBlock, anyio.EndOfStream):
-                break
-            for item in items:
-                if not isinstance(item, Lagged):
-                    self._track.project(item, parts)
-        for part in parts:
-            self._latest = part["data"]
-            self._interrupts.extend(part.get("interrupts", ()))
+    async def _finish(self) -> StreamedRun | None:
+        """Wait for the run to end (starting it if need be); return it, None when it was aborted.
 
-    async def _finish(self) -> None:
+        :raises Exception: what the run failed with
+        """
         run = self._started()
-        if run is not None:
-            await run.wait()
+        if run is None:
+            return None
+        await run.wait()
         error = await self._failure()
-        self._read_tracker()
         if error is not None:
             raise error
+        return None if self._aborted else run
 
     # -- readers ----------------------------------------------------------------------------------
-
-    async def _read(
-        self, attach: Callable[[Pipeline, deque[Any]], None], policy: ConsumerPolicy
-    ) -> AsyncGenerator[Any, None]:
-        pipeline = self._pipeline()
-        out: deque[Any] = deque()
-        attach(pipeline, out)
-        consumer = Consumer(pipeline, out, self._subscribe, self._failure, policy)
-        try:
-            while True:
-                if out:
-                    yield out.popleft()
-                elif consumer.ended:
-                    if consumer.error is not None:
-                        raise consumer.error
-                    return
-                else:
-                    await consumer.pull()
-        finally:
-            consumer.close()
 
     def __aiter__(self) -> AsyncIterator[ProtocolEvent]:
         """The main event log: every envelope of the run, numbered by ``seq`` (see :meth:`subscribe`)."""
@@ -263,9 +226,10 @@ class AsyncGraphRunStream:
     ) -> AsyncIterator[ProtocolEvent]:
         """A reader of the main event log with its own subscription; arguments and errors as for
         :meth:`AsyncProjection.subscribe` (a ``drop_oldest`` reader also gets ``Lagged`` signals)."""
-        return self._read(
-            lambda pipeline, out: pipeline.logs.append(out), ConsumerPolicy(buffer_size, overflow, timeout)
-        )
+        return _iterate(self._log_reader(ConsumerPolicy(buffer_size, overflow, timeout)))
+
+    def _log_reader(self, policy: ConsumerPolicy) -> Reader:
+        return _LazyReader(self, lambda pipeline, out: pipeline.logs.append(out), policy)
 
     def interleave(self, *names: str) -> AsyncIterator[tuple[str, Any]]:
         """The items of several projections as ``(name, item)``, in the order they were made.
@@ -274,11 +238,14 @@ class AsyncGraphRunStream:
         :raises TypeError: (at the first step) for a projection that is not a ``StreamChannel``
         """
 
+        return _iterate(self._interleave_reader(names))
+
+    def _interleave_reader(self, names: Sequence[str]) -> Reader:
         def attach(pipeline: Pipeline, out: deque[Any]) -> None:
             for name in names:
                 pipeline.channel(name)._attach(out, name)
 
-        return self._read(attach, ConsumerPolicy())
+        return _LazyReader(self, attach, ConsumerPolicy())
 
     async def abort(self) -> None:
         """Stop the run: cancel it (its running nodes and subgraphs with it) and end every reader without an
@@ -296,32 +263,113 @@ class AsyncGraphRunStream:
         await self.abort()
 
     async def output(self) -> Any:
-        """Run to the end and return the last state of the stream's own graph (None if none came).
+        """Run to the end and return the final state of the stream's own graph (None when it was aborted).
 
         :raises Exception: what the run failed with
         """
-        await self._finish()
-        return self._latest
+        run = await self._finish()
+        return None if run is None else await run.result()
 
     async def interrupted(self) -> bool:
         """Run to the end and return whether the run paused on an interrupt.
 
         :raises Exception: what the run failed with
         """
-        await self._finish()
-        return bool(self._interrupts)
+        run = await self._finish()
+        return run is not None and bool(run.interrupts)
 
     async def interrupts(self) -> list[Any]:
         """Run to the end and return the interrupts (``Interrupt`` values) it paused on.
 
         :raises Exception: what the run failed with
         """
-        await self._finish()
-        return self._interrupts
+        run = await self._finish()
+        return [] if run is None else list(run.interrupts)
 
 
 def _make_handle(parent: Pipeline, ns: tuple[str, ...], graph_name: str | None, trigger: str | None) -> Any:
     return AsyncSubgraphRunStream(parent.child(ns), ns, graph_name, trigger)
+
+
+async def _iterate(reader: Reader) -> AsyncGenerator[Any, None]:
+    """``reader`` as an async generator: leaving it early (``break``, ``aclose()``) closes the reader, as
+    the event loop finalizes an abandoned one."""
+    try:
+        while batch := await reader.next_batch():
+            for item in batch:
+                yield item
+    finally:
+        reader.close()
+
+
+class _LazyReader(Reader):
+    """A :class:`Reader` whose consumer (its subscription, and the run if it is the first) is made at its
+    first step, so that making an iterator does not start the run."""
+
+    def __init__(
+        self, stream: AsyncGraphRunStream, attach: Callable[[Pipeline, deque[Any]], None], policy: ConsumerPolicy
+    ) -> None:
+        self._stream = stream
+        self._attach = attach
+        self._policy = policy
+        self._made = False
+        super().__init__(deque(), _Unstarted())
+
+    def _make(self) -> None:
+        if not self._made:
+            self._made = True
+            stream = self._stream
+            pipeline = stream._pipeline()
+            self._attach(pipeline, self._out)
+            self._source = Consumer(pipeline, self._out, stream._subscribe, stream._failure, self._policy)
+
+    async def _wait(self) -> bool:
+        if self._stream._aborted:  # abort() ends every reader at once, dropping what it had not taken
+            self._out.clear()
+            self.close()
+            return False
+        self._make()
+        return await super()._wait()
+
+
+class _Unstarted:
+    """The source of a reader that never took a step."""
+
+    finished = True
+    error = None
+
+    async def advance(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class _HandleSource:
+    """Feeds a reader of a subgraph handle: the reader of ``run.subgraphs`` that found the handle."""
+
+    def __init__(self, handle: AsyncSubgraphRunStream, out: deque[Any]) -> None:
+        self._handle = handle
+        self._out = out
+
+    @property
+    def finished(self) -> bool:
+        return self._handle._closed
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._handle._close_error
+
+    async def advance(self) -> bool:
+        pump = self._handle._pipeline.pump
+        return pump is not None and await pump()
+
+    def close(self) -> None:
+        for channel in self._handle._pipeline.extensions.values():
+            if isinstance(channel, StreamChannel):
+                channel._detach(self._out)
+        logs = self._handle._pipeline.logs
+        logs[:] = [log for log in logs if log is not self._out]
 
 
 class _HandleProjection:
@@ -332,6 +380,9 @@ class _HandleProjection:
         self.key = key
 
     def __aiter__(self) -> AsyncIterator[Any]:
+        return _iterate(self._reader(ConsumerPolicy()))
+
+    def _reader(self, policy: ConsumerPolicy) -> Reader:
         key = self.key
         return self._handle._read(lambda pipeline, out: pipeline.channel(key)._attach(out))
 
@@ -405,22 +456,16 @@ class AsyncSubgraphRunStream:
         else:
             await self._pipeline.close()
 
-    async def _read(self, attach: Callable[[Pipeline, deque[Any]], None]) -> AsyncGenerator[Any, None]:
+    def _read(self, attach: Callable[[Pipeline, deque[Any]], None]) -> Reader:
         out: deque[Any] = deque()
         attach(self._pipeline, out)
-        pump = self._pipeline.pump
-        while True:
-            if out:
-                yield out.popleft()
-            elif self._closed:
-                if self._close_error is not None:
-                    raise self._close_error
-                return
-            elif (pump is None or not await pump()) and not out:
-                return
+        return Reader(out, _HandleSource(self, out))
 
     def __aiter__(self) -> AsyncIterator[ProtocolEvent]:
         """The subgraph's main event log (envelopes share the root's ``seq``)."""
+        return _iterate(self._log_reader(ConsumerPolicy()))
+
+    def _log_reader(self, policy: ConsumerPolicy) -> Reader:
         return self._read(lambda pipeline, out: pipeline.logs.append(out))
 
     async def _drive(self) -> None:

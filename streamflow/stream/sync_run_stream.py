@@ -19,6 +19,7 @@ from ..channel import OverflowPolicy
 from ..portal import PortalLease
 from ..subscription import DEFAULT_BUFFER_SIZE
 from .chat_stream import AsyncChatModelStream, ChatModelStream
+from .consumer import ConsumerPolicy, Reader
 from .protocol import ProtocolEvent
 from .run_stream import AsyncGraphRunStream, AsyncSubgraphRunStream, _missing
 
@@ -36,6 +37,23 @@ def _sync_item(lease: PortalLease) -> Callable[[Any], Any]:
     return wrap
 
 
+def _read(lease: PortalLease, make: Callable[[], Reader]) -> Iterator[Any]:
+    """The items of the reader ``make()`` builds on the portal's loop, a batch of ready items per hop: the
+    reader takes a step only when this thread asks for more, as LangGraph's caller-driven pump."""
+
+    async def made() -> Reader:
+        return make()
+
+    wrap = _sync_item(lease)
+    reader = lease.call(made)
+    try:
+        while batch := lease.call(reader.next_batch):
+            for item in batch:
+                yield wrap(item)
+    finally:
+        lease.call(reader.aclose)
+
+
 class Projection:
     """One projection of a sync run stream: ``for item in projection`` reads it; :meth:`subscribe` picks the
     backpressure (as :meth:`AsyncProjection.subscribe <streamflow.stream.AsyncProjection.subscribe>`)."""
@@ -46,9 +64,7 @@ class Projection:
         self.key = key
 
     def __iter__(self) -> Iterator[Any]:
-        wrap = _sync_item(self._lease)
-        for item in self._lease.iterate(self._source.__aiter__):
-            yield wrap(item)
+        return self.subscribe()
 
     def subscribe(
         self,
@@ -58,12 +74,9 @@ class Projection:
         timeout: float | None = None,
     ) -> Iterator[Any]:
         """A reader with its own backpressure (see the async twin); ``Lagged`` signals come as items."""
-        wrap = _sync_item(self._lease)
         source = self._source
-        for item in self._lease.iterate(
-            lambda: source.subscribe(buffer_size=buffer_size, overflow=overflow, timeout=timeout)
-        ):
-            yield wrap(item)
+        policy = ConsumerPolicy(buffer_size, overflow, timeout)
+        return _read(self._lease, lambda: source._reader(policy))
 
 
 def _cleanup(lease: PortalLease, astream: AsyncGraphRunStream) -> None:
@@ -106,7 +119,7 @@ class GraphRunStream:
 
     def __iter__(self) -> Iterator[ProtocolEvent]:
         """The main event log (see :meth:`AsyncGraphRunStream.subscribe`)."""
-        return iter(self._lease.iterate(self._astream.subscribe))
+        return self.subscribe()
 
     def subscribe(
         self,
@@ -132,7 +145,7 @@ class GraphRunStream:
                 raise KeyError(name)
         wrap = _sync_item(self._lease)
         astream = self._astream
-        for name, item in self._lease.iterate(lambda: astream.interleave(*names)):
+        for name, item in _read(self._lease, lambda: astream._interleave_reader(names)):
             yield name, wrap(item)
 
     def abort(self) -> None:
@@ -214,7 +227,10 @@ class SubgraphRunStream:
         return self._handle.error
 
     def __iter__(self) -> Iterator[ProtocolEvent]:
-        return iter(self._lease.iterate(self._handle.__aiter__))
+        """The subgraph's main event log."""
+        handle = self._handle
+        items: Iterator[ProtocolEvent] = _read(self._lease, lambda: handle._log_reader(ConsumerPolicy()))
+        return items
 
     @property
     def output(self) -> Any:

@@ -12,6 +12,8 @@ of its own graph), :class:`LifecycleTransformer` (``run.lifecycle``: ``started``
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from ..messages import AIMessageChunk, BaseMessage, ToolMessage
@@ -184,12 +186,29 @@ class MessagesTransformer(StreamTransformer):
         self._ignored.clear()
 
 
+_ERROR_REPR = re.compile(r"\A[A-Za-z_][\w.]*\((.*)\)\Z", re.S)
+
+
+def _error_text(error: Any) -> str:
+    """The message of a task's error: the ``tasks`` mode gives ``"ValueError('boom')"`` (a repr, as events
+    carry no live exception); lifecycle payloads say ``"boom"``, as LangGraph's ``str(exc)``."""
+    text = str(error)
+    match = _ERROR_REPR.match(text)
+    if match is None:
+        return text
+    try:
+        argument = ast.literal_eval(match.group(1) or "''")
+    except (ValueError, SyntaxError):
+        return text
+    return argument if isinstance(argument, str) else str(argument)
+
+
 def _terminal_of(result: dict[str, Any]) -> tuple[SubgraphStatus, str | None]:
     if result.get("interrupts"):
         return "interrupted", None
     error = result.get("error")
     if error:
-        return "failed", str(error)
+        return "failed", _error_text(error)
     return "completed", None
 
 
