@@ -85,7 +85,7 @@ def v3_stream(
     run_context = coerce_context(context_schema, context, inherited)
 
     def start() -> Run:
-        return Run(graph, input, config, replay_size=0, context=run_context)
+        return Run(graph, input, config, replay_size=0, context=run_context, deferred=True)
 
     starter: Callable[[], Run] = start
     astream = AsyncGraphRunStream(starter, factories, is_async=is_async)

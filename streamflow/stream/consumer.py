@@ -57,16 +57,25 @@ class Consumer:
     :param subscribe: makes the subscription
     :param failure: the run's outcome, once its channel has closed
     :param policy: the subscription's backpressure
+    :param begin: called at the first step (lets a run waiting for its readers go)
     """
 
     def __init__(
-        self, pipeline: Pipeline, out: deque[Any], subscribe: Subscribe, failure: Failure, policy: ConsumerPolicy
+        self,
+        pipeline: Pipeline,
+        out: deque[Any],
+        subscribe: Subscribe,
+        failure: Failure,
+        policy: ConsumerPolicy,
+        *,
+        begin: Callable[[], None] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.out = out
         self._builder = EnvelopeBuilder(pipeline.modes)
         self._failure = failure
         self._sub = subscribe(self._builder.kinds, policy)
+        self._begin = begin
         self._lock = asyncio.Lock()
         self._pending: deque[Any] = deque()
         self._steps = 0
@@ -102,6 +111,9 @@ class Consumer:
     async def _step(self) -> None:
         """Take events through the pipeline until one put something in ``out`` (so a reader takes its item
         before the next event is processed, as LangGraph's pump does), or the ones received are done."""
+        if self._begin is not None:
+            self._begin()
+            self._begin = None
         pending = self._pending
         if not pending:
             sub = self._sub

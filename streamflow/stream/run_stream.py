@@ -53,6 +53,8 @@ class StreamedRun(Protocol):
     @property
     def interrupts(self) -> list[Any]: ...
 
+    def begin(self) -> None: ...
+
     async def wait(self) -> None: ...
 
     async def result(self) -> Any: ...
@@ -161,10 +163,16 @@ class AsyncGraphRunStream:
     # -- the run ----------------------------------------------------------------------------------
 
     def _started(self) -> StreamedRun | None:
-        """The run, started now if it was not (None once aborted before it started)."""
+        """The run, made now (waiting to begin) if it was not; None once aborted before it was made."""
         if self._run is None and not self._aborted:
             self._run = self._start()
         return self._run
+
+    def _begin(self) -> None:
+        """Let the run go: a reader waits for an item, or ``output()`` for the end."""
+        run = self._started()
+        if run is not None:
+            run.begin()
 
     def _subscribe(self, kinds: frozenset[Any], policy: ConsumerPolicy) -> Subscription | None:
         run = self._started()
@@ -205,6 +213,7 @@ class AsyncGraphRunStream:
         run = self._started()
         if run is None:
             return None
+        run.begin()
         await run.wait()
         error = await self._failure()
         if error is not None:
@@ -321,7 +330,9 @@ class _LazyReader(Reader):
             stream = self._stream
             pipeline = stream._pipeline()
             self._attach(pipeline, self._out)
-            self._source = Consumer(pipeline, self._out, stream._subscribe, stream._failure, self._policy)
+            self._source = Consumer(
+                pipeline, self._out, stream._subscribe, stream._failure, self._policy, begin=stream._begin
+            )
 
     async def _wait(self) -> bool:
         if self._stream._aborted:  # abort() ends every reader at once, dropping what it had not taken

@@ -37,21 +37,48 @@ def _sync_item(lease: PortalLease) -> Callable[[Any], Any]:
     return wrap
 
 
+class _SyncReader(Iterator[Any]):
+    """A reader on the portal's loop, read from this thread a batch of ready items per hop: it takes a step
+    only when this thread asks for more, as LangGraph's caller-driven pump. Made at once (subscribed
+    before the run begins, when it is made before the first item is asked for); closed when exhausted,
+    by :meth:`close`, or when garbage-collected."""
+
+    def __init__(self, lease: PortalLease, make: Callable[[], Reader]) -> None:
+        async def made() -> Reader:
+            reader = make()
+            prepare = getattr(reader, "_make", None)
+            if prepare is not None:
+                prepare()
+            return reader
+
+        self._lease = lease
+        self._wrap = _sync_item(lease)
+        self._reader = lease.call(made)
+        self._batch: list[Any] = []
+        self._finalizer = weakref.finalize(self, _close_soon, lease, self._reader)
+
+    def __next__(self) -> Any:
+        if not self._batch:
+            batch = self._lease.call(self._reader.next_batch) if self._finalizer.alive else []
+            if not batch:
+                self._finalizer.detach()
+                raise StopIteration
+            batch.reverse()
+            self._batch = batch
+        return self._wrap(self._batch.pop())
+
+    def close(self) -> None:
+        """Leave: the reader's subscription is closed. Idempotent."""
+        if self._finalizer.detach() is not None:
+            self._lease.call(self._reader.aclose)
+
+
+def _close_soon(lease: PortalLease, reader: Reader) -> None:
+    lease.loop.call_soon_threadsafe(reader.close)
+
+
 def _read(lease: PortalLease, make: Callable[[], Reader]) -> Iterator[Any]:
-    """The items of the reader ``make()`` builds on the portal's loop, a batch of ready items per hop: the
-    reader takes a step only when this thread asks for more, as LangGraph's caller-driven pump."""
-
-    async def made() -> Reader:
-        return make()
-
-    wrap = _sync_item(lease)
-    reader = lease.call(made)
-    try:
-        while batch := lease.call(reader.next_batch):
-            for item in batch:
-                yield wrap(item)
-    finally:
-        lease.call(reader.aclose)
+    return _SyncReader(lease, make)
 
 
 class Projection:
@@ -143,6 +170,9 @@ class GraphRunStream:
         for name in names:
             if name not in self.extensions:
                 raise KeyError(name)
+        return self._interleaved(names)
+
+    def _interleaved(self, names: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
         wrap = _sync_item(self._lease)
         astream = self._astream
         for name, item in _read(self._lease, lambda: astream._interleave_reader(names)):
