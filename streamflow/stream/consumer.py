@@ -79,6 +79,7 @@ class Consumer:
         self._lock = asyncio.Lock()
         self._pending: deque[Any] = deque()
         self._steps = 0
+        self._left = False
         self.ended = False
         """Whether the run ended and the pipeline was closed (or failed)."""
         self.error: BaseException | None = None
@@ -103,6 +104,8 @@ class Consumer:
                 await self._step()
             finally:
                 self._steps += 1
+            if self._left:
+                self.close()
             return True
 
     def _over(self) -> bool:
@@ -166,8 +169,10 @@ class Consumer:
         return await self.pull()
 
     def close(self) -> None:
-        """Detach the subscription (the consumer's reader left)."""
-        if self._sub is not None:
+        """The consumer's reader left: detach the subscription, once no subgraph handle it found is still
+        fed (a handle's readers drive this consumer)."""
+        self._left = True
+        if self._sub is not None and not self.pipeline.has_open_handles():
             self._sub.close()
 
 

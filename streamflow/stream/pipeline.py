@@ -141,6 +141,10 @@ class Pipeline:
             return None
         return self._make_handle(self, ns, graph_name, trigger_call_id)
 
+    def has_open_handles(self) -> bool:
+        """Whether a subgraph handle this pipeline made is still fed (its reader must keep going for it)."""
+        return any(not handle._closed for t in self._transformers for handle in getattr(t, "_handles", {}).values())
+
     def child(self, scope: tuple[str, ...]) -> Pipeline:
         """A pipeline of fresh transformers at ``scope``, fed by this one's consumer."""
         child = Pipeline(

@@ -489,6 +489,98 @@ async def subgraph_handles(api: Api) -> Any:
     return found
 
 
+def siblings(lib: Lib, fail_first: bool = False) -> Any:
+    """outer -> one -> two, both compiled subgraphs adding an item (``one`` fails with ``fail_first``)."""
+
+    def sub(item: str) -> Any:
+        def add(state: S) -> dict[str, Any]:
+            if fail_first and item == "one":
+                raise ValueError("child boom")
+            return {"items": [item]}
+
+        b = lib.StateGraph(S)
+        b.add_node(f"add_{item}", add)
+        b.add_edge(lib.START, f"add_{item}")
+        return b.compile()
+
+    b = lib.StateGraph(S)
+    b.add_node("one", sub("one"))
+    b.add_node("two", sub("two"))
+    b.add_edge(lib.START, "one")
+    b.add_edge("one", "two")
+    return b.compile()
+
+
+async def handle_sync_or_async(
+    api: Api, run: Any, body: Callable[[Any], Any], abody: Callable[[Any], Any]
+) -> list[Any]:
+    """``body(handle)`` for each handle of ``run.subgraphs`` (``await abody(handle)`` on the async stream)."""
+    if api.mode == "async":
+        return [await abody(handle) async for handle in run.subgraphs]
+    return list(await api._sync(lambda: [body(handle) for handle in run.subgraphs]))
+
+
+async def grandchildren(api: Api) -> Any:
+    run = await api.open(nested(api.lib, depth=2), INPUT)
+
+    def body(middle: Any) -> Any:
+        inner = [(h.path, h.graph_name, list(h.values), h.status) for h in middle.subgraphs]
+        return middle.path, inner, middle.status
+
+    async def abody(middle: Any) -> Any:
+        inner = [(h.path, h.graph_name, [v async for v in h.values], h.status) async for h in middle.subgraphs]
+        return middle.path, inner, middle.status
+
+    return await handle_sync_or_async(api, run, body, abody)
+
+
+async def handle_output(api: Api) -> Any:
+    run = await api.open(siblings(api.lib), INPUT)
+
+    def body(handle: Any) -> Any:
+        if handle.graph_name == "one":
+            return handle.graph_name, handle.output, handle.status
+        return handle.graph_name, list(handle.values), handle.status
+
+    async def abody(handle: Any) -> Any:
+        if handle.graph_name == "one":
+            return handle.graph_name, await handle.output(), handle.status
+        return handle.graph_name, [v async for v in handle.values], handle.status
+
+    return await handle_sync_or_async(api, run, body, abody)
+
+
+async def handle_abort(api: Api) -> Any:
+    run = await api.open(siblings(api.lib), INPUT)
+
+    def body(handle: Any) -> Any:
+        if handle.graph_name == "one":
+            iter(handle.values)
+            handle.abort()
+            return handle.graph_name, handle.status
+        return handle.graph_name, list(handle.values)
+
+    async def abody(handle: Any) -> Any:
+        if handle.graph_name == "one":
+            aiter(handle.values)
+            await handle.abort()
+            return handle.graph_name, handle.status
+        return handle.graph_name, [v async for v in handle.values]
+
+    return await handle_sync_or_async(api, run, body, abody), await api.result(run, "output")
+
+
+async def handle_failure(api: Api) -> Any:
+    run = await api.open(siblings(api.lib, fail_first=True), INPUT)
+    if api.mode == "async":
+        handle = await anext(aiter(run.subgraphs))
+        error = await api.error_of(handle.output)
+    else:
+        handle = await api._sync(lambda: next(iter(run.subgraphs)))
+        error = await api.error_of(lambda: api._sync(lambda: handle.output))
+    return error, handle.status, handle.error
+
+
 async def messages_log(api: Api) -> Any:
     run = await api.open(chatting(api.lib), CHAT_INPUT)
     return joined(await api.items(run))
@@ -613,6 +705,10 @@ CASES = [
     pytest.param(subgraph_log, id="subgraph-lifecycle"),
     pytest.param(subgraph_failure, id="subgraph-failure"),
     pytest.param(subgraph_handles, id="subgraph-handles"),
+    pytest.param(grandchildren, id="subgraph-grandchildren"),
+    pytest.param(handle_output, id="subgraph-handle-output"),
+    pytest.param(handle_abort, id="subgraph-handle-abort"),
+    pytest.param(handle_failure, id="subgraph-handle-failure"),
     pytest.param(messages_log, id="messages-log"),
     pytest.param(messages_projection, id="messages-projection"),
     pytest.param(messages_tool_calls, id="messages-tool-calls"),
