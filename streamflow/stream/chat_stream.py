@@ -9,7 +9,8 @@ consumer, so a loop over ``stream.text`` inside a loop over ``run.messages`` nee
   text.
 - ``tool_calls``: the ``tool_call_chunk`` deltas (``{"type": "tool_call_chunk", "id", "name", "args",
   "index"}``) as they come; awaiting (async) or ``.get()`` (sync) gives the finished tool calls.
-- ``output``: the finished ``AIMessage`` (``content`` the whole text, ``tool_calls``, ``usage_metadata``,
+- ``output``: the finished ``AIMessage`` (``content`` the text of its finished text blocks, which a transformer
+  running before the built-ins may have edited delta by delta only; ``tool_calls``, ``usage_metadata``,
   ``response_metadata``); ``usage``: its usage dict, or None.
 - iterating the stream itself gives its raw protocol events.
 """
@@ -44,6 +45,8 @@ class _MessageState:
         self.tool_calls: list[dict[str, Any]] = []
         self.invalid_tool_calls: list[dict[str, Any]] = []
         self._blocks: dict[int, dict[str, Any]] = {}
+        self._finished_text: dict[int, str] = {}
+        """Text of each finished text block, by index: the output's text (the deltas are the live view)."""
         self.usage: dict[str, Any] | None = None
         self.metadata: dict[str, Any] = {}
         self.done = False
@@ -78,7 +81,9 @@ class _MessageState:
                 self.tool_chunks.append(chunk)
         elif kind == "content-block-finish":
             content = dict(event.get("content") or {})
-            if content.get("type") == "tool_call":
+            if content.get("type") == "text":
+                self._finished_text[int(event["index"])] = str(content.get("text", ""))
+            elif content.get("type") == "tool_call":
                 self.tool_calls.append(
                     {
                         "name": content.get("name"),
@@ -95,8 +100,10 @@ class _MessageState:
             self._finish()
 
     def _finish(self) -> None:
+        finished = self._finished_text
+        text = "".join(finished[i] for i in sorted(finished)) if finished else "".join(self.text)
         self.output = AIMessage(
-            content="".join(self.text),
+            content=text,
             id=self.message_id,
             tool_calls=list(self.tool_calls),  # type: ignore[arg-type]  # ToolCall dicts
             invalid_tool_calls=list(self.invalid_tool_calls),

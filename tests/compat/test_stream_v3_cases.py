@@ -607,6 +607,68 @@ async def messages_tool_calls(api: Api) -> Any:
     return log, plain_content(normalise(await api.result(run, "output")))
 
 
+async def before_builtins(api: Api) -> Any:
+    s = api.stream
+    order: list[str] = []
+
+    class Shout(s.StreamTransformer):  # type: ignore[misc, name-defined]
+        before_builtins = True
+
+        def init(self) -> dict[str, Any]:
+            return {}
+
+        def process(self, event: Any) -> bool:
+            order.append("shout")
+            payload = event["params"]["data"][0] if event["method"] == "messages" else None
+            if isinstance(payload, dict) and payload.get("event") == "content-block-delta":
+                payload["delta"]["text"] = payload["delta"]["text"].upper()
+            return True
+
+    class Observer(s.StreamTransformer):  # type: ignore[misc, name-defined]
+        def init(self) -> dict[str, Any]:
+            return {}
+
+        def process(self, event: Any) -> bool:
+            order.append("observer")
+            return True
+
+    run = await api.open(chatting(api.lib), CHAT_INPUT, transformers=[Observer, Shout])
+    texts = []
+    if api.mode == "async":
+        async for message in run.messages:
+            texts.append(await api.text(message))
+    else:
+        for message in await api._sync(lambda: list(run.messages)):
+            texts.append(await api.text(message))
+    return texts, order[:2]
+
+
+async def all_transformers(api: Api) -> Any:
+    s = api.stream
+    factories = [
+        s.UpdatesTransformer,
+        s.CustomTransformer,
+        s.CheckpointsTransformer,
+        s.DebugTransformer,
+        s.TasksTransformer,
+    ]
+    b = api.lib.StateGraph(S)
+
+    def node_a(state: S) -> dict[str, Any]:
+        api.lib.get_stream_writer()({"step": "a"})
+        return {"value": "A", "items": ["a"]}
+
+    b.add_node("node_a", node_a)
+    b.add_edge(api.lib.START, "node_a")
+    compiled = b.compile(checkpointer=api.lib.InMemorySaver())
+    run = await api.open(compiled, INPUT, THREAD, transformers=factories)
+    log = await api.items(run)
+    methods = [e["method"] for e in log]
+    kept = [e for e in log if e["method"] in ("values", "updates", "custom", "lifecycle")]
+    tasks = [e["params"]["data"] for e in log if e["method"] == "tasks"]
+    return methods, kept, [sorted(t) for t in tasks]
+
+
 async def refused(api: Api) -> Any:
     s = api.stream
     graph = simple(api.lib)
@@ -712,6 +774,8 @@ CASES = [
     pytest.param(messages_log, id="messages-log"),
     pytest.param(messages_projection, id="messages-projection"),
     pytest.param(messages_tool_calls, id="messages-tool-calls"),
+    pytest.param(before_builtins, id="before-builtins"),
+    pytest.param(all_transformers, id="all-transformers"),
     pytest.param(refused, id="refused"),
     pytest.param(user_channel, id="user-channel"),
     pytest.param(abort_early, id="abort"),
