@@ -394,7 +394,8 @@ async def compiled_transformers(api: Api) -> Any:
     graph = simple(api.lib, transformers=[api.stream.UpdatesTransformer])
     run = await api.open(graph, INPUT)
     updates = await api.items(run.updates)
-    run = await api.open(graph, INPUT, transformers=[api.stream.TasksTransformer])
+    tasks_transformer = api.stream.TasksTransformer
+    run = await api.open(graph, INPUT, transformers=[lambda scope: tasks_transformer(scope)])
     tasks = await api.items(run.tasks)
     return updates, tasks
 
@@ -695,6 +696,30 @@ async def refused(api: Api) -> Any:
             return True
 
     out.append(await api.error_of(lambda: api.open(graph, INPUT, transformers=[NeedsAsync])))
+
+    class OverridesAprocess(s.StreamTransformer):  # type: ignore[misc, name-defined]
+        def init(self) -> dict[str, Any]:
+            return {}
+
+        async def aprocess(self, event: Any) -> bool:
+            return True
+
+    out.append(await api.error_of(lambda: api.open(graph, INPUT, transformers=[OverridesAprocess])))
+
+    class NotADict(s.StreamTransformer):  # type: ignore[misc, name-defined]
+        def init(self) -> Any:
+            return [1]
+
+        def process(self, event: Any) -> bool:
+            return True
+
+    out.append(await api.error_of(lambda: api.open(graph, INPUT, transformers=[NotADict])))
+    out.append(await api.error_of(lambda: api.open(graph, INPUT, transformers=[42])))
+
+    async def bad_maxlen() -> None:
+        s.StreamChannel("x", maxlen=0)
+
+    out.append(await api.error_of(bad_maxlen))
     return out
 
 
@@ -726,7 +751,14 @@ async def user_channel(api: Api) -> Any:
     counted = await api.items(run.extensions["node_count"])
     run = await api.open(simple(api.lib), INPUT, transformers=[Counter])
     local = await api.items(run.extensions["local"])
-    return log, counted, local, hasattr(run, "node_count")
+
+    class NativeCounter(Counter):
+        _native = True
+
+    run = await api.open(simple(api.lib), INPUT, transformers=[NativeCounter])
+    native = run.node_count is run.extensions["node_count"]
+    native_log = [e for e in await api.items(run) if e["method"] != "values"]
+    return log, counted, local, hasattr(run, "node_count"), native, native_log
 
 
 async def abort_early(api: Api) -> Any:
@@ -749,6 +781,73 @@ async def abort_early(api: Api) -> Any:
 
         first, rest = await api._sync(take)
     return first, rest
+
+
+async def context_manager(api: Api) -> Any:
+    run = await api.open(simple(api.lib), INPUT)
+    if api.mode == "async":
+        async with run:
+            values = aiter(run.values)
+            first = await anext(values)
+        rest = [v async for v in values]
+    else:
+
+        def take() -> tuple[Any, list[Any]]:
+            with run:
+                values = iter(run.values)
+                first = next(values)
+            return first, list(values)
+
+        first, rest = await api._sync(take)
+    return first, rest
+
+
+async def whole_messages(api: Api) -> Any:
+    """A node returning a message it built, after a subgraph whose node calls a model: the root's
+    ``messages`` has the built message only (the model's stream belongs to the subgraph's handle)."""
+    lib = api.lib
+    model = chatting(lib)  # a graph; its model is reused through a node below
+
+    def built(state: Any) -> dict[str, Any]:
+        return {"messages": [lib.AIMessage(content="constructed", id="m-built")]}
+
+    b = lib.StateGraph(lib.MessagesState)
+    b.add_node("model", model)
+    b.add_node("built", built)
+    b.add_edge(lib.START, "model")
+    b.add_edge("model", "built")
+    run = await api.open(b.compile(), CHAT_INPUT)
+    out = []
+    if api.mode == "async":
+        async for message in run.messages:
+            out.append(await api.text(message))
+    else:
+        for message in await api._sync(lambda: list(run.messages)):
+            out.append(await api.text(message))
+    return plain_content(normalise(out))
+
+
+def interrupting_subgraph(lib: Lib) -> Any:
+    def asks(state: S) -> dict[str, Any]:
+        answer = lib.interrupt("approve?")
+        return {"value": str(answer), "items": ["asked"]}
+
+    sb = lib.StateGraph(S)
+    sb.add_node("asks", asks)
+    sb.add_edge(lib.START, "asks")
+    b = lib.StateGraph(S)
+    b.add_node("sub", sb.compile())
+    b.add_edge(lib.START, "sub")
+    return b.compile(checkpointer=lib.InMemorySaver())
+
+
+async def subgraph_interrupt(api: Api) -> Any:
+    graph = interrupting_subgraph(api.lib)
+    run = await api.open(graph, INPUT, THREAD)
+    log = await api.items(run)
+    run = await api.open(graph, api.lib.Command(resume="yes"), THREAD)
+    resumed = await api.items(run.lifecycle)
+    return log, resumed, await api.result(run, "output")
 
 
 CASES = [
@@ -779,6 +878,9 @@ CASES = [
     pytest.param(refused, id="refused"),
     pytest.param(user_channel, id="user-channel"),
     pytest.param(abort_early, id="abort"),
+    pytest.param(context_manager, id="context-manager"),
+    pytest.param(whole_messages, id="messages-whole"),
+    pytest.param(subgraph_interrupt, id="subgraph-interrupt"),
 ]
 
 
