@@ -15,6 +15,9 @@ nobody reads holds nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -60,6 +63,16 @@ class StreamedRun(Protocol):
     async def result(self) -> Any: ...
 
     async def aclose(self) -> None: ...
+
+    def cancel(self) -> None: ...
+
+
+def _stop_abandoned(loop: asyncio.AbstractEventLoop, run: StreamedRun) -> None:
+    """A run stream dropped while its run goes on cancels the run (on the run's loop, from any thread)."""
+    if run.done or loop.is_closed():
+        return
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+        loop.call_soon_threadsafe(run.cancel)
 
 
 def _missing(obj: Any, name: str, keys: Any) -> NoReturn:
@@ -165,7 +178,9 @@ class AsyncGraphRunStream:
     def _started(self) -> StreamedRun | None:
         """The run, made now (waiting to begin) if it was not; None once aborted before it was made."""
         if self._run is None and not self._aborted:
-            self._run = self._start()
+            run = self._run = self._start()
+            loop = asyncio.get_running_loop()
+            weakref.finalize(self, _stop_abandoned, loop, run)
         return self._run
 
     def _begin(self) -> None:

@@ -10,6 +10,7 @@ as their sync faces.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
@@ -74,7 +75,9 @@ class _SyncReader(Iterator[Any]):
 
 
 def _close_soon(lease: PortalLease, reader: Reader) -> None:
-    lease.loop.call_soon_threadsafe(reader.close)
+    if not lease.loop.is_closed():
+        with contextlib.suppress(RuntimeError):  # the portal stopped meanwhile
+            lease.loop.call_soon_threadsafe(reader.close)
 
 
 def _read(lease: PortalLease, make: Callable[[], Reader]) -> Iterator[Any]:
@@ -108,8 +111,9 @@ class Projection:
 
 def _cleanup(lease: PortalLease, astream: AsyncGraphRunStream) -> None:
     run = astream._run
-    if run is not None and not run.done:
-        lease.loop.call_soon_threadsafe(lambda: lease.loop.create_task(astream.abort()))
+    if run is not None and not run.done and not lease.loop.is_closed():
+        with contextlib.suppress(RuntimeError):  # the portal stopped meanwhile
+            lease.loop.call_soon_threadsafe(run.cancel)
     lease.release()
 
 
