@@ -166,6 +166,9 @@ class AsyncChatModelStream:
     :raises Exception: (reading it) what the run failed with before the call finished
     """
 
+    fed_lazily = True
+    """It is fed by later events of its reader (a reader hands it over before going on)."""
+
     def __init__(
         self, *, namespace: list[str] | None = None, node: str | None = None, message_id: str | None = None
     ) -> None:

@@ -111,9 +111,27 @@ class Consumer:
     def _over(self) -> bool:
         return self.ended
 
+    async def pull_ready(self) -> bool:
+        """:meth:`pull` if it needs no waiting: events are already received or buffered, and no other reader
+        is taking a step. Returns whether a step was taken."""
+        if self.ended or self._lock.locked():
+            return False
+        if not self._pending:
+            sub = self._sub
+            if sub is None:
+                return False
+            try:
+                self._pending.extend(sub.receive_many_nowait(_BATCH))
+            except anyio.WouldBlock:
+                return False
+            except (anyio.EndOfStream, SubscriberDisconnectedError):
+                pass  # the next step ends the consumer
+        return await self.pull()
+
     async def _step(self) -> None:
-        """Take events through the pipeline until one put something in ``out`` (so a reader takes its item
-        before the next event is processed, as LangGraph's pump does), or the ones received are done."""
+        """Take the events received through the pipeline, stopping after one that made a lazily fed object
+        (a chat model stream, a subgraph handle: its reader attaches before the next event, as LangGraph's
+        pump lets it) or once ``out`` holds a batch."""
         if self._begin is not None:
             self._begin()
             self._begin = None
@@ -137,6 +155,8 @@ class Consumer:
         build = self._builder.build
         push = self.pipeline.push
         out = self.out
+        handed_over = self.pipeline.handed_over
+        mark = handed_over[0]
         while pending:
             item = pending.popleft()
             if isinstance(item, Lagged):
@@ -144,7 +164,7 @@ class Consumer:
             else:
                 for envelope in build(item):
                     await push(envelope)
-            if out:
+            if handed_over[0] != mark or len(out) >= _BATCH:
                 return
 
     async def _end(self, disconnected: BaseException | None) -> None:
@@ -168,12 +188,23 @@ class Consumer:
         """:meth:`pull` (the :class:`ReaderSource` face)."""
         return await self.pull()
 
+    async def advance_ready(self) -> bool:
+        """:meth:`pull_ready` (the :class:`ReaderSource` face)."""
+        return await self.pull_ready()
+
     def close(self) -> None:
         """The consumer's reader left: detach the subscription, once no subgraph handle it found is still
         fed (a handle's readers drive this consumer)."""
         self._left = True
         if self._sub is not None and not self.pipeline.has_open_handles():
             self._sub.close()
+
+
+def _fed_lazily(item: Any) -> bool:
+    """Whether ``item`` (or the item of an ``interleave()`` pair) is fed by later events."""
+    if isinstance(item, tuple) and len(item) == 2:
+        item = item[1]
+    return bool(getattr(item, "fed_lazily", False))
 
 
 class ReaderSource(Protocol):
@@ -191,6 +222,10 @@ class ReaderSource(Protocol):
 
     async def advance(self) -> bool:
         """Make progress; False once nothing more will come."""
+        ...
+
+    async def advance_ready(self) -> bool:
+        """Make progress if that needs no waiting; whether it did."""
         ...
 
     def close(self) -> None:
@@ -232,14 +267,19 @@ class Reader:
             raise source.error
         return False
 
-    async def next_batch(self) -> list[Any]:
-        """The items ready now, waiting for one if there is none; ``[]`` once the source ended.
+    async def next_batch(self, limit: int = _BATCH) -> list[Any]:
+        """The items ready now, waiting for one if there is none, then taking more steps while they need no
+        waiting (up to about ``limit`` items, and never past an item fed lazily, a chat model stream or a
+        subgraph handle, whose own readers must attach before the next event); ``[]`` once the source ended.
 
         :raises Exception: what the source ended with, once its items are taken
         """
         if not await self._wait():
             return []
-        items = list(self._out)
+        out = self._out
+        while len(out) < limit and not _fed_lazily(out[-1]) and await self._source.advance_ready():
+            pass
+        items = list(out)
         self._out.clear()
         return items
 

@@ -63,6 +63,11 @@ class Pipeline:
         self._assign_seq = assign_seq
         self._seq = 0
         self._transformers: list[StreamTransformer] = []
+        self._steps: list[tuple[Callable[[ProtocolEvent], Any], bool]] = []
+        """Per transformer: its ``aprocess`` (awaited) when it overrides it, else its ``process``."""
+        self.handed_over = [0]
+        """Lazily fed objects (chat model streams, subgraph handles) made so far, shared with child pipelines:
+        a consumer stops its step after the event that made one, so its reader attaches before the next."""
         self._channels: list[StreamChannel[Any]] = []
         self._owners: dict[str, str] = {}
         built = [factory(scope) for factory in self._factories]
@@ -92,6 +97,10 @@ class Pipeline:
             )
         native = bool(getattr(transformer, "_native", False))
         self._transformers.append(transformer)
+        if type(transformer).aprocess is StreamTransformer.aprocess:
+            self._steps.append((transformer.process, False))
+        else:
+            self._steps.append((transformer.aprocess, True))
         for key, value in projection.items():
             self._owners[key] = type(transformer).__name__
             if isinstance(value, StreamChannel):
@@ -139,7 +148,12 @@ class Pipeline:
         """A handle for the child subgraph at ``ns`` (see :class:`~streamflow.stream.SubgraphTransformer`)."""
         if self._make_handle is None:
             return None
+        self.handed_over[0] += 1
         return self._make_handle(self, ns, graph_name, trigger_call_id)
+
+    def note_handed_over(self) -> None:
+        """A transformer made a lazily fed object (see :attr:`handed_over`)."""
+        self.handed_over[0] += 1
 
     def has_open_handles(self) -> bool:
         """Whether a subgraph handle this pipeline made is still fed (its reader must keep going for it)."""
@@ -157,8 +171,8 @@ class Pipeline:
     async def push(self, event: ProtocolEvent) -> None:
         """Run ``event`` through every transformer, then into the log unless one returned False."""
         keep = True
-        for transformer in self._transformers:
-            if not await transformer.aprocess(event):
+        for step, is_async in self._steps:
+            if not (await step(event) if is_async else step(event)):
                 keep = False
         if keep:
             self._emit(event)

@@ -367,6 +367,9 @@ class _Unstarted:
     async def advance(self) -> bool:
         return False
 
+    async def advance_ready(self) -> bool:
+        return False
+
     def close(self) -> None:
         pass
 
@@ -389,6 +392,9 @@ class _HandleSource:
     async def advance(self) -> bool:
         pump = self._handle._pipeline.pump
         return pump is not None and await pump()
+
+    async def advance_ready(self) -> bool:
+        return False
 
     def close(self) -> None:
         for channel in self._handle._pipeline.extensions.values():
@@ -424,6 +430,8 @@ class AsyncSubgraphRunStream:
     messages: _HandleProjection
     lifecycle: _HandleProjection
     subgraphs: _HandleProjection
+    fed_lazily = True
+    """Its projections are fed by later events of its reader (a reader hands it over before going on)."""
 
     def __init__(
         self, pipeline: Pipeline, path: tuple[str, ...], graph_name: str | None, trigger_call_id: str | None

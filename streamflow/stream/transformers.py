@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from ..messages import AIMessageChunk, BaseMessage, ToolMessage
@@ -128,6 +129,7 @@ class MessagesTransformer(StreamTransformer):
         self._by_run: dict[str, AsyncChatModelStream] = {}
         self._ignored: set[str] = set()
         self._pump: Pump | None = None
+        self._handed_over: Callable[[], None] | None = None
         self._scope_list = list(scope)
 
     def init(self) -> dict[str, Any]:
@@ -136,7 +138,12 @@ class MessagesTransformer(StreamTransformer):
     def _bind_apump(self, pump: Pump) -> None:
         self._pump = pump
 
+    def _on_register(self, pipeline: Any) -> None:
+        self._handed_over = pipeline.note_handed_over
+
     def _make_stream(self, node: str | None, message_id: str | None) -> AsyncChatModelStream:
+        if self._handed_over is not None:
+            self._handed_over()
         stream = AsyncChatModelStream(namespace=[], node=node, message_id=message_id)
         stream.set_arequest_more(self._pump)
         return stream
