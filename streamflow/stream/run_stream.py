@@ -1,9 +1,9 @@
 """The async v3 run stream: LangGraph's ``AsyncGraphRunStream``, as views of the run's channel.
 
 Layer 2 (views). ``await graph.astream_events(input, version="v3")`` returns an :class:`AsyncGraphRunStream`.
-The run starts when something first reads the stream (iterating it or a projection, or awaiting
-:meth:`~AsyncGraphRunStream.output`); what is read in the same moment sees the run from its first event, and a
-reader that joins later sees it from then on.
+The run is made when the first reader subscribes and begins when a reader first waits for an item (or
+``output()`` is awaited): every reader made before that sees the run from its first event, and a reader
+that joins later sees it from then on. A stream dropped while its run goes on cancels the run.
 
 Each reader is a :class:`~streamflow.stream.consumer.Consumer` with its own subscription: ``async for`` over
 ``run``, ``run.values``, ``run.messages``, ... may happen any number of times, at the same time, each seeing
@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from ..channel import Channel, OverflowPolicy, Subscription
 from ..errors import ChannelClosedError, RunCancelledError
-from ..modes import Projector, ViewSpec
 from ..subscription import DEFAULT_BUFFER_SIZE
 from .consumer import Consumer, ConsumerPolicy, Reader
 from .pipeline import Pipeline, TransformerFactory
@@ -153,12 +152,6 @@ class AsyncGraphRunStream:
         self._is_async = is_async
         self._run: StreamedRun | None = None
         self._aborted = False
-        self._tracker: Subscription | None = None
-        self._track = Projector(
-            ViewSpec.parse("values", False, "v2").table(), ViewSpec.parse("values", False, "v2").shaper()
-        )
-        self._latest: Any = None
-        self._interrupts: list[Any] = []
         probe = self._pipeline()
         self.extensions: Mapping[str, AsyncProjection] = MappingProxyType(
             {key: AsyncProjection(self, key) for key in probe.extensions}

@@ -450,6 +450,15 @@ async def resumed(api: Api) -> Any:
     return await api.items(run), await api.result(run, "interrupted")
 
 
+async def breakpoint_and_context(api: Api) -> Any:
+    """``interrupt_before`` and ``durability`` pass through to the run, as LangGraph's v3 forwards them."""
+    graph = simple(api.lib, checkpointer=api.lib.InMemorySaver())
+    run = await api.open(graph, INPUT, THREAD, interrupt_before=["node_b"], durability="sync")
+    log = await api.items(run)
+    state = graph.get_state(THREAD)
+    return log, state.next
+
+
 async def subgraph_log(api: Api) -> Any:
     run = await api.open(nested(api.lib), INPUT)
     log = await api.items(run)
@@ -858,6 +867,7 @@ CASES = [
     pytest.param(errors, id="errors"),
     pytest.param(interrupted, id="interrupted"),
     pytest.param(resumed, id="resumed"),
+    pytest.param(breakpoint_and_context, id="breakpoint"),
     pytest.param(subgraph_log, id="subgraph-lifecycle"),
     pytest.param(subgraph_failure, id="subgraph-failure"),
     pytest.param(subgraph_handles, id="subgraph-handles"),
