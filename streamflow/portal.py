@@ -580,17 +580,16 @@ class PortalLease:
         self._released = False
 
     def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run ``await fn(*args)`` on the portal's loop and return its result.
+        """Run ``await fn(*args)`` on the portal's loop and return its result (once released, as
+        :func:`call_sync` does, on whichever portal runs then).
 
         :raises SyncInAsyncContextError: in a thread that runs an event loop
         :raises Exception: what ``fn`` raised, with its original type
         """
+        if self._released:
+            return call_sync(fn, *args, async_alternative=self._async_alternative)
         _refuse_in_loop(self._async_alternative)
         return self._portal.call(fn, *args)
-
-    def iterate(self, factory: Callable[[], AsyncIterable[T]]) -> Generator[T, None, None]:
-        """:func:`iterate_sync` on the leased portal."""
-        return iterate_sync(factory, async_alternative=self._async_alternative)
 
     def release(self) -> None:
         """Let the portal thread exit when idle again. Idempotent."""

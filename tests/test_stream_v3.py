@@ -239,3 +239,17 @@ async def test_async_lane_transformer_awaits_and_schedules() -> None:
     assert len([e for e in envelopes if e["method"] == "updates"]) == 3
     with pytest.raises(RuntimeError, match="requires an async run"):
         await asyncio.to_thread(counting(1).stream_events, {"n": 0, "items": []}, version="v3", transformers=[Scored])
+
+
+def test_a_sync_stream_keeps_the_portal_only_while_its_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamflow import portal
+
+    portal.shutdown_portal()
+    monkeypatch.setattr(portal, "PORTAL_IDLE_TIMEOUT", 0.01)
+    run = counting(3).stream_events({"n": 0, "items": []}, version="v3")
+    assert [v["n"] for v in run.values] == [0, 1, 2, 3]
+    thread = portal.portal_thread()
+    assert thread is not None
+    thread.join(timeout=10)  # the run ended: the idle portal stops although the stream is still referenced
+    assert not thread.is_alive()
+    assert run.output == {"n": 3, "items": [0, 1, 2]}  # later calls take a portal as any sync call

@@ -66,6 +66,11 @@ class StreamedRun(Protocol):
     def cancel(self) -> None: ...
 
 
+async def _call_when_done(run: StreamedRun, callback: Callable[[], None]) -> None:
+    await run.wait()
+    callback()
+
+
 def _stop_abandoned(loop: asyncio.AbstractEventLoop, run: StreamedRun) -> None:
     """A run stream dropped while its run goes on cancels the run (on the run's loop, from any thread)."""
     if run.done or loop.is_closed():
@@ -146,6 +151,8 @@ class AsyncGraphRunStream:
         scope: tuple[str, ...] = (),
         is_async: bool = True,
     ) -> None:
+        self._on_end: Callable[[], None] | None = None
+        self._watcher: asyncio.Future[None] | None = None
         self._start = start
         self._factories = tuple(factories)
         self._scope = scope
@@ -174,6 +181,8 @@ class AsyncGraphRunStream:
             run = self._run = self._start()
             loop = asyncio.get_running_loop()
             weakref.finalize(self, _stop_abandoned, loop, run)
+            if self._on_end is not None:
+                self._watcher = asyncio.ensure_future(_call_when_done(run, self._on_end))
         return self._run
 
     def _begin(self) -> None:

@@ -11,6 +11,7 @@ as their sync faces.
 from __future__ import annotations
 
 import contextlib
+import functools
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
@@ -27,12 +28,12 @@ from .run_stream import AsyncGraphRunStream, AsyncSubgraphRunStream, _missing
 __all__ = ["GraphRunStream", "Projection", "SubgraphRunStream"]
 
 
-def _sync_item(lease: PortalLease) -> Callable[[Any], Any]:
+def _sync_item(lease: PortalLease, settle: Callable[[], None]) -> Callable[[Any], Any]:
     def wrap(item: Any) -> Any:
         if isinstance(item, AsyncChatModelStream):
             return ChatModelStream(item, lease.call)
         if isinstance(item, AsyncSubgraphRunStream):
-            return SubgraphRunStream(item, lease)
+            return SubgraphRunStream(item, lease, settle)
         return item
 
     return wrap
@@ -44,7 +45,7 @@ class _SyncReader(Iterator[Any]):
     before the run begins, when it is made before the first item is asked for); closed when exhausted,
     by :meth:`close`, or when garbage-collected."""
 
-    def __init__(self, lease: PortalLease, make: Callable[[], Reader]) -> None:
+    def __init__(self, lease: PortalLease, make: Callable[[], Reader], settle: Callable[[], None]) -> None:
         async def made() -> Reader:
             reader = make()
             prepare = getattr(reader, "_make", None)
@@ -53,16 +54,23 @@ class _SyncReader(Iterator[Any]):
             return reader
 
         self._lease = lease
-        self._wrap = _sync_item(lease)
+        self._settle = settle
+        self._wrap = _sync_item(lease, settle)
         self._reader = lease.call(made)
         self._batch: list[Any] = []
         self._finalizer = weakref.finalize(self, _close_soon, lease, self._reader)
 
     def __next__(self) -> Any:
         if not self._batch:
-            batch = self._lease.call(self._reader.next_batch) if self._finalizer.alive else []
+            try:
+                batch = self._lease.call(self._reader.next_batch) if self._finalizer.alive else []
+            except BaseException:
+                self._finalizer.detach()
+                self._settle()
+                raise
             if not batch:
                 self._finalizer.detach()
+                self._settle()
                 raise StopIteration
             batch.reverse()
             self._batch = batch
@@ -80,17 +88,26 @@ def _close_soon(lease: PortalLease, reader: Reader) -> None:
             lease.loop.call_soon_threadsafe(reader.close)
 
 
-def _read(lease: PortalLease, make: Callable[[], Reader]) -> Iterator[Any]:
-    return _SyncReader(lease, make)
+def _read(lease: PortalLease, make: Callable[[], Reader], settle: Callable[[], None]) -> Iterator[Any]:
+    return _SyncReader(lease, make, settle)
+
+
+def _settle(lease: PortalLease, astream: AsyncGraphRunStream) -> None:
+    """Once the run has ended (or was aborted), stop keeping the portal thread for it: later calls take it
+    as any sync call does."""
+    run = astream._run
+    if astream._aborted or (run is not None and run.done):
+        lease.release()
 
 
 class Projection:
     """One projection of a sync run stream: ``for item in projection`` reads it; :meth:`subscribe` picks the
     backpressure (as :meth:`AsyncProjection.subscribe <streamflow.stream.AsyncProjection.subscribe>`)."""
 
-    def __init__(self, lease: PortalLease, source: Any, key: str) -> None:
+    def __init__(self, lease: PortalLease, source: Any, key: str, settle: Callable[[], None]) -> None:
         self._lease = lease
         self._source = source
+        self._settle = settle
         self.key = key
 
     def __iter__(self) -> Iterator[Any]:
@@ -106,7 +123,7 @@ class Projection:
         """A reader with its own backpressure (see the async twin); ``Lagged`` signals come as items."""
         source = self._source
         policy = ConsumerPolicy(buffer_size, overflow, timeout)
-        return _read(self._lease, lambda: source._reader(policy))
+        return _read(self._lease, lambda: source._reader(policy), self._settle)
 
 
 def _cleanup(lease: PortalLease, astream: AsyncGraphRunStream) -> None:
@@ -138,8 +155,10 @@ class GraphRunStream:
         self._lease = lease = PortalLease("astream_events(version='v3')")
         self._astream = astream
         self._finalizer = weakref.finalize(self, _cleanup, lease, astream)
+        self._settle = functools.partial(_settle, lease, astream)
+        astream._on_end = lease.release  # the run ended: the portal thread may go idle
         self.extensions: Mapping[str, Projection] = MappingProxyType(
-            {key: Projection(lease, source, key) for key, source in astream.extensions.items()}
+            {key: Projection(lease, source, key, self._settle) for key, source in astream.extensions.items()}
         )
         for key in astream.extensions:
             if key in astream.__dict__:
@@ -161,9 +180,9 @@ class GraphRunStream:
     ) -> Iterator[ProtocolEvent]:
         """A reader of the main event log with its own backpressure (see the async twin)."""
         astream = self._astream
-        return iter(
-            self._lease.iterate(lambda: astream.subscribe(buffer_size=buffer_size, overflow=overflow, timeout=timeout))
-        )
+        policy = ConsumerPolicy(buffer_size, overflow, timeout)
+        items: Iterator[ProtocolEvent] = _read(self._lease, lambda: astream._log_reader(policy), self._settle)
+        return items
 
     def interleave(self, *names: str) -> Iterator[tuple[str, Any]]:
         """The items of several projections as ``(name, item)``, in the order they were made.
@@ -177,14 +196,15 @@ class GraphRunStream:
         return self._interleaved(names)
 
     def _interleaved(self, names: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
-        wrap = _sync_item(self._lease)
+        wrap = _sync_item(self._lease, self._settle)
         astream = self._astream
-        for name, item in _read(self._lease, lambda: astream._interleave_reader(names)):
+        for name, item in _read(self._lease, lambda: astream._interleave_reader(names), self._settle):
             yield name, wrap(item)
 
     def abort(self) -> None:
         """Stop the run (see :meth:`AsyncGraphRunStream.abort`). Idempotent."""
         self._lease.call(self._astream.abort)
+        self._settle()
 
     def __enter__(self) -> GraphRunStream:
         return self
@@ -198,7 +218,10 @@ class GraphRunStream:
 
         :raises Exception: what the run failed with
         """
-        return self._lease.call(self._astream.output)
+        try:
+            return self._lease.call(self._astream.output)
+        finally:
+            self._settle()
 
     @property
     def interrupted(self) -> bool:
@@ -206,7 +229,10 @@ class GraphRunStream:
 
         :raises Exception: what the run failed with
         """
-        interrupted: bool = self._lease.call(self._astream.interrupted)
+        try:
+            interrupted: bool = self._lease.call(self._astream.interrupted)
+        finally:
+            self._settle()
         return interrupted
 
     @property
@@ -215,18 +241,22 @@ class GraphRunStream:
 
         :raises Exception: what the run failed with
         """
-        interrupts: list[Any] = self._lease.call(self._astream.interrupts)
+        try:
+            interrupts: list[Any] = self._lease.call(self._astream.interrupts)
+        finally:
+            self._settle()
         return interrupts
 
 
 class SubgraphRunStream:
     """The sync face of an :class:`~streamflow.stream.AsyncSubgraphRunStream`."""
 
-    def __init__(self, handle: AsyncSubgraphRunStream, lease: PortalLease) -> None:
+    def __init__(self, handle: AsyncSubgraphRunStream, lease: PortalLease, settle: Callable[[], None]) -> None:
         self._handle = handle
         self._lease = lease
+        self._settle = settle
         self.extensions: Mapping[str, Projection] = MappingProxyType(
-            {key: Projection(lease, source, key) for key, source in handle.extensions.items()}
+            {key: Projection(lease, source, key, settle) for key, source in handle.extensions.items()}
         )
         for key in handle.extensions:
             if key in handle.__dict__:
@@ -263,7 +293,7 @@ class SubgraphRunStream:
     def __iter__(self) -> Iterator[ProtocolEvent]:
         """The subgraph's main event log."""
         handle = self._handle
-        items: Iterator[ProtocolEvent] = _read(self._lease, lambda: handle._log_reader(ConsumerPolicy()))
+        items: Iterator[ProtocolEvent] = _read(self._lease, lambda: handle._log_reader(ConsumerPolicy()), self._settle)
         return items
 
     @property
