@@ -59,6 +59,7 @@ from .errors import SyncInAsyncContextError
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "CallerThread",
+    "PortalLease",
     "PORTAL_IDLE_TIMEOUT",
     "PORTAL_THREAD_NAME",
     "call_sync",
@@ -563,6 +564,38 @@ def call_sync(fn: Callable[..., Awaitable[T]], *args: Any, async_alternative: st
         return portal.call(fn, *args)
     finally:
         _shared.release()
+
+
+class PortalLease:
+    """Keeps the shared portal thread, and the event loop objects made on it live in, running until
+    :meth:`release`: for a sync object whose async twin lives on the portal's loop across several calls.
+
+    :raises SyncInAsyncContextError: (when made) in a thread that runs an event loop
+    """
+
+    def __init__(self, async_alternative: str = "the async API") -> None:
+        _refuse_in_loop(async_alternative)
+        self._async_alternative = async_alternative
+        self._portal, self.loop = _shared.acquire()
+        self._released = False
+
+    def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run ``await fn(*args)`` on the portal's loop and return its result (once released, as
+        :func:`call_sync` does, on whichever portal runs then).
+
+        :raises SyncInAsyncContextError: in a thread that runs an event loop
+        :raises Exception: what ``fn`` raised, with its original type
+        """
+        if self._released:
+            return call_sync(fn, *args, async_alternative=self._async_alternative)
+        _refuse_in_loop(self._async_alternative)
+        return self._portal.call(fn, *args)
+
+    def release(self) -> None:
+        """Let the portal thread exit when idle again. Idempotent."""
+        if not self._released:
+            self._released = True
+            _shared.release()
 
 
 def iterate_sync_running_calls(

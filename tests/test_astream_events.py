@@ -250,14 +250,14 @@ async def test_include_types_alone_subscribes_to_fewer_kinds() -> None:
 @pytest.mark.anyio
 async def test_unknown_version_and_bad_filters_are_refused_before_the_run_starts() -> None:
     graph = _graph()
-    with pytest.raises(UnknownStreamModeError, match=r"unknown astream_events version 'v3'; valid versions: v1, v2"):
-        await _events(graph, version="v3")
+    with pytest.raises(UnknownStreamModeError, match=r"unknown astream_events version 'v4'; valid versions: v1, v2"):
+        await _events(graph, version="v4")
     with pytest.raises(InvalidArgumentError, match=r"include_names must be a list of strings, got the string 'x'"):
         await _events(graph, include_names="x")
     with pytest.raises(InvalidArgumentError, match=r"exclude_tags must be a list of strings; \[3\] are not"):
         await _events(graph, exclude_tags=["a", 3])
     with pytest.raises(UnknownStreamModeError):
-        graph.stream_events({"messages": []}, version="v3")
+        graph.stream_events({"messages": []}, version="v4")
 
 
 def test_sync_stream_events_yields_the_same_sequence() -> None:

@@ -42,6 +42,7 @@ LAYERS = {
     "modes": 2,
     "views": 2,
     "event_stream": 2,
+    "stream": 2,
     "graph": 3,
     "tools": 3,
     "models": 3,

@@ -395,6 +395,7 @@ class StateGraph:
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
         name: str | None = None,
+        transformers: Sequence[Any] | None = None,
     ) -> CompiledStateGraph:
         """Check the graph and return it ready to run.
 
@@ -413,6 +414,9 @@ class StateGraph:
         :param interrupt_after: the same, after those nodes ran (their step's checkpoint saved)
         :param name: the graph's name, as its runs' ``RunStarted`` events and ``astream_events`` show it
             (default ``"LangGraph"``, as in LangGraph)
+        :param transformers: :class:`~streamflow.stream.StreamTransformer` classes or ``factory(scope)``
+            callables added to every v3 run stream of the graph (``stream_events(version="v3")``), after the
+            built-in ones; checked when a v3 stream is made
 
         A node that no edge reaches is accepted (it never runs), as LangGraph accepts it.
 
@@ -465,6 +469,7 @@ class StateGraph:
         )
         graph.context_schema = self.context_schema
         graph.checkpointer = checkpointer
+        graph.stream_transformers = tuple(transformers or ())
         graph.interrupt_before, graph.interrupt_after = check_breakpoints(self.nodes, interrupt_before, interrupt_after)
         return graph
 

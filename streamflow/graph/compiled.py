@@ -40,8 +40,20 @@ from .run import Run
 from .runtime import coerce_context
 from .thread_config import Durability, check_breakpoints, with_breakpoints, with_durability
 from .thread_state import ThreadStateMethods
+from .v3_stream import refuse_v3_kwargs, v3_stream
 
 __all__ = ["LOOKAHEAD", "CompiledStateGraph"]
+
+_UNSET: Any = object()
+"""The default of ``stream_mode`` and ``subgraphs`` of ``(a)stream_events``: v3 refuses them when given."""
+
+
+def _refuse_v3(stream_mode: Any, subgraphs: Any, *filters: Any) -> None:
+    refuse_v3_kwargs(
+        [name for name, value in (("stream_mode", stream_mode), ("subgraphs", subgraphs)) if value is not _UNSET]
+    )
+    if any(f is not None for f in filters):
+        raise TypeError("stream_events(version='v3') takes no include_*/exclude_* event filters")
 
 
 class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignore[misc]  # name: always a str here
@@ -90,6 +102,8 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
     """The ``interrupt_before`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
     interrupt_after: Any = None
     """The ``interrupt_after`` given to ``compile()``: None, ``"*"`` or a tuple of node names."""
+    stream_transformers: tuple[Any, ...] = ()
+    """The ``transformers`` given to ``compile()``: added to every v3 run stream of the graph."""
 
     # -- as a Runnable -------------------------------------------------------------------------------
 
@@ -321,6 +335,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         config: Mapping[str, Any] | None = None,
         *,
         version: str = "v2",
+        transformers: Sequence[Any] | None = None,
         include_names: Sequence[str] | None = None,
         include_types: Sequence[str] | None = None,
         include_tags: Sequence[str] | None = None,
@@ -328,13 +343,13 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         exclude_types: Sequence[str] | None = None,
         exclude_tags: Sequence[str] | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
-        stream_mode: str | Sequence[str] | None = None,
-        subgraphs: bool = False,
+        stream_mode: Any = _UNSET,
+        subgraphs: Any = _UNSET,
         context: Any = None,
         durability: Durability | None = None,
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
-    ) -> AsyncGenerator[dict[str, Any], None]:
+    ) -> Any:
         """Run the graph and yield LangChain's ``astream_events`` v2 dicts
         (``{"event", "name", "run_id", "parent_ids", "tags", "metadata", "data"}``) for the graph, its
         nodes, chat models, tools and custom events, filtered as LangChain filters them. Shapes, run ids
@@ -356,8 +371,44 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         :raises EmptyInputError: for a None ``input`` without a checkpointer, or on a thread without checkpoints
             (as LangGraph)
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
+
+        With ``version="v3"`` (LangGraph 1.2's typed run streams), an awaitable of an
+        :class:`~streamflow.stream.AsyncGraphRunStream` instead (see :mod:`streamflow.stream`), with the
+        compiled ``transformers`` and these ones added to the built-in ones.
+
+        :raises TypeError: (v3, at once) for ``stream_mode`` or ``subgraphs`` (v3 owns them) or an event filter;
+            (when awaited) for a transformer instance or non-callable
         """
         config = self._run_config(config, durability, interrupt_before, interrupt_after)
+        if version == "v3":
+            _refuse_v3(
+                stream_mode,
+                subgraphs,
+                include_names,
+                include_types,
+                include_tags,
+                exclude_names,
+                exclude_types,
+                exclude_tags,
+            )
+            inherited = self._inherited()
+
+            async def opened() -> Any:
+                return v3_stream(
+                    self,
+                    self.stream_transformers,
+                    self.context_schema,
+                    input,
+                    config,
+                    transformers,
+                    context,
+                    inherited,
+                    is_async=True,
+                )
+
+            return opened()
+        stream_mode = None if stream_mode is _UNSET else stream_mode
+        subgraphs = False if subgraphs is _UNSET else subgraphs
         open_view = self._events_view(
             version,
             buffer_size,
@@ -378,6 +429,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         config: Mapping[str, Any] | None = None,
         *,
         version: str = "v2",
+        transformers: Sequence[Any] | None = None,
         include_names: Sequence[str] | None = None,
         include_types: Sequence[str] | None = None,
         include_tags: Sequence[str] | None = None,
@@ -385,13 +437,13 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         exclude_types: Sequence[str] | None = None,
         exclude_tags: Sequence[str] | None = None,
         buffer_size: int = DEFAULT_BUFFER_SIZE,
-        stream_mode: str | Sequence[str] | None = None,
-        subgraphs: bool = False,
+        stream_mode: Any = _UNSET,
+        subgraphs: Any = _UNSET,
         context: Any = None,
         durability: Durability | None = None,
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Any:
         """The sync twin of :meth:`astream_events` (LangChain's name for it, ``stream_events``): the same
         async view carried to this thread through an anyio blocking portal, in batches, with sync nodes
         running in this thread or in worker threads as under :meth:`stream`. Breaking out, ``close()``, an
@@ -401,8 +453,40 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         :raises UnknownStreamModeError: at once, for a ``version`` other than ``"v2"`` or an unknown stream
             mode
         :raises InvalidArgumentError: at once, for a filter that is a single string or holds a non-string
+
+        With ``version="v3"`` (LangGraph 1.2's typed run streams), a :class:`~streamflow.stream.GraphRunStream`
+        instead (see :mod:`streamflow.stream`), with the compiled ``transformers`` and these ones added to the
+        built-in ones.
+
+        :raises TypeError: (v3) for ``stream_mode`` or ``subgraphs`` (v3 owns them), an event filter, a
+            transformer instance or non-callable
+        :raises RuntimeError: (v3) for a transformer that needs the async lane
         """
         config = self._run_config(config, durability, interrupt_before, interrupt_after)
+        if version == "v3":
+            _refuse_v3(
+                stream_mode,
+                subgraphs,
+                include_names,
+                include_types,
+                include_tags,
+                exclude_names,
+                exclude_types,
+                exclude_tags,
+            )
+            return v3_stream(
+                self,
+                self.stream_transformers,
+                self.context_schema,
+                input,
+                config,
+                transformers,
+                context,
+                self._inherited(),
+                is_async=False,
+            )
+        stream_mode = None if stream_mode is _UNSET else stream_mode
+        subgraphs = False if subgraphs is _UNSET else subgraphs
         open_view = self._events_view(
             version,
             buffer_size,

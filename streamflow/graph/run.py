@@ -82,7 +82,8 @@ class Run:
 
     Made by ``graph.start(...)`` inside a running event loop; the graph starts executing at the caller's
     next checkpoint, so views attached right after ``start()`` see every event. A view attached later sees
-    events from then on, or, with ``after_seq``, the retained events after that ``seq`` first.
+    events from then on, or, with ``after_seq``, the retained events after that ``seq`` first. Made with
+    ``deferred=True``, it waits for :meth:`begin` before its first event.
 
     Use it as an async context manager: leaving the block cancels the run if it has not finished, and
     waits until it has stopped.
@@ -97,6 +98,7 @@ class Run:
         replay_size: int,
         context: Any = None,
         taken_over: RunTakenOver | None = None,
+        deferred: bool = False,
     ) -> None:
         cfg, tags, metadata, limit, run_id = parse_config(config)
         self.graph = graph
@@ -119,6 +121,7 @@ class Run:
         self._output: Any = None
         self._error: BaseException | None = None
         self._fail_with: BaseException | None = None
+        self._gate: asyncio.Event | None = asyncio.Event() if deferred else None
         self._task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._main())
 
     def __del__(self) -> None:
@@ -138,6 +141,8 @@ class Run:
         ctx = self.context
         ended: str | None = None  # why the run ended, unless it finished
         try:
+            if self._gate is not None:  # a deferred run: views attach until begin()
+                await self._gate.wait()
             opening: Event | None = self._taken_over
             if opening is None:
                 opening = RunStarted(name=self.graph.name, input=self._input, tags=ctx.tags, metadata=ctx.metadata)
@@ -179,6 +184,12 @@ class Run:
                     thread=call.thread,
                     reason=reason,
                 )
+
+    def begin(self) -> None:
+        """Let a run made with ``deferred=True`` start (views attached before see its every event). Does
+        nothing for another run, or once called."""
+        if self._gate is not None:
+            self._gate.set()
 
     def statistics(self) -> RunStatistics:
         """Return what this run left running: the sync calls it abandoned and how many still run.
@@ -357,6 +368,11 @@ class Run:
         if self._task.cancelled():
             return "cancelled"
         return "failed" if self._error is not None else "finished"
+
+    @property
+    def interrupts(self) -> list[Any]:
+        """The ``Interrupt`` values the run paused on (empty unless a task called ``interrupt()``)."""
+        return list(self.context.interrupts)
 
     @property
     def error(self) -> BaseException | None:

@@ -1,0 +1,191 @@
+"""A chat model call's events as the content-block protocol's message events (LangGraph v3 ``messages``).
+
+Layer 2 (views). :class:`ProtocolMessagesState` is the ``messages`` stream mode of a v3 run stream: where the
+``messages`` mode of ``stream()`` gives an ``AIMessageChunk`` per token, it gives, per streamed model call,
+``(event, metadata)`` pairs whose ``event`` is a dict of LangChain's content-block protocol::
+
+    {"event": "message-start", "role": "ai", "id": <message id>}
+    {"event": "content-block-start", "index": i, "content": {"type": "text", "text": ""}}
+    {"event": "content-block-delta", "index": i, "delta": {"type": "text-delta", "text": <token text>}}
+    {"event": "content-block-start", "index": j, "content": {"type": "tool_call_chunk", "id", "name",
+     "args": "", "index": <the provider's index>}}
+    {"event": "content-block-delta", "index": j, "delta": {"type": "tool-call-delta", "args": <piece>}}
+    {"event": "content-block-finish", "index": i, "content": {"type": "text", "text": <whole text>}}
+    {"event": "content-block-finish", "index": j, "content": {"type": "tool_call", "id", "name", "args": {...}}}
+    {"event": "message-finish", "usage": {...}, "metadata": {<response metadata>}}
+
+Block indexes count from 0 in the order blocks first appear; ``usage`` and ``metadata`` are there when the
+model reported any. ``metadata`` is the ``messages`` mode's metadata of the call plus ``run_id`` (the call's
+id). A call that does not stream (``nostream`` tag, a model that answers whole) and each message a node
+returns are given whole, ``(message, metadata)``, as in the ``messages`` mode.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken
+from ..modes import NOSTREAM, SKIP, Chunks, MessagesModeState
+
+__all__ = ["ProtocolMessagesState", "finalized_tool_call"]
+
+
+def finalized_tool_call(call_id: Any, name: Any, raw_args: str) -> dict[str, Any]:
+    """The ``content-block-finish`` block of a streamed tool call: ``{"type": "tool_call", "id", "name",
+    "args": <parsed dict>}``, or ``{"type": "invalid_tool_call", "id", "name", "args": <raw str>, "error"}`` when
+    ``raw_args`` is not a JSON object (an empty string is ``{}``)."""
+    try:
+        args = json.loads(raw_args) if raw_args else {}
+    except ValueError as exc:
+        return {"type": "invalid_tool_call", "id": call_id, "name": name, "args": raw_args, "error": str(exc)}
+    if not isinstance(args, dict):
+        return {"type": "invalid_tool_call", "id": call_id, "name": name, "args": raw_args, "error": "not an object"}
+    return {"type": "tool_call", "id": call_id, "name": name, "args": args}
+
+
+class _Call:
+    """What one streamed model call has said so far."""
+
+    __slots__ = ("blocks", "metadata", "response_metadata", "text_index", "tools", "usage")
+
+    def __init__(self, metadata: dict[str, Any]) -> None:
+        self.metadata = metadata
+        self.blocks: list[dict[str, Any]] = []
+        """Per block index: ``{"type": "text", "text"}`` or ``{"type": "tool", "id", "name", "args"}``."""
+        self.text_index: int | None = None
+        self.tools: dict[Any, int] = {}
+        """Provider tool-call index -> block index."""
+        self.usage: dict[str, Any] | None = None
+        self.response_metadata: dict[str, Any] = {}
+
+
+def _add_usage(total: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:
+    if total is None:
+        return dict(more)
+    out = dict(total)
+    for key, value in more.items():
+        if isinstance(value, int) and isinstance(out.get(key), int):
+            out[key] += value
+        else:
+            out[key] = value
+    return out
+
+
+class ProtocolMessagesState(MessagesModeState):
+    """The v3 ``messages`` mode of one consumer (see the module docstring); whole messages as
+    :class:`~streamflow.modes.MessagesModeState` gives them."""
+
+    __slots__ = ("open",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: dict[str, _Call] = {}
+        """The streamed calls in flight, by call id."""
+
+    def _begin(self, call_id: str, metadata: dict[str, Any], out: list[Any]) -> _Call:
+        metadata = {**metadata, "run_id": call_id}
+        call = self.open[call_id] = _Call(metadata)
+        out.append(({"event": "message-start", "role": "ai", "id": f"lc_run--{call_id}"}, metadata))
+        return call
+
+    def model_started(self, event: ChatModelStarted) -> Any:
+        super().model_started(event)
+        if not event.streamed or NOSTREAM in event.tags:
+            return SKIP
+        out: list[Any] = []
+        self._begin(event.call_id, self.calls[event.call_id], out)
+        return out[0]
+
+    def token(self, event: ChatModelToken) -> Any:
+        if NOSTREAM in event.tags:
+            return SKIP
+        chunk = event.chunk
+        self.seen.add(chunk.id)
+        out: list[Any] = []
+        call = self.open.get(event.call_id)
+        if call is None:  # a consumer that never saw the call start
+            metadata = self.calls.get(event.call_id) or self.unseen_call(event)
+            call = self._begin(event.call_id, metadata, out)
+        metadata = call.metadata
+        text = chunk.content if isinstance(chunk.content, str) else ""
+        if text:
+            if call.text_index is None:
+                call.text_index = len(call.blocks)
+                call.blocks.append({"type": "text", "text": ""})
+                start = {
+                    "event": "content-block-start",
+                    "index": call.text_index,
+                    "content": {"type": "text", "text": ""},
+                }
+                out.append((start, metadata))
+            call.blocks[call.text_index]["text"] += text
+            delta = {
+                "event": "content-block-delta",
+                "index": call.text_index,
+                "delta": {"type": "text-delta", "text": text},
+            }
+            out.append((delta, metadata))
+        for piece in chunk.tool_call_chunks:
+            key = piece.get("index")
+            index = call.tools.get(key)
+            if index is None:
+                index = call.tools[key] = len(call.blocks)
+                call.blocks.append({"type": "tool", "id": piece.get("id"), "name": piece.get("name"), "args": ""})
+                skeleton: dict[str, Any] = {
+                    "type": "tool_call_chunk",
+                    "id": piece.get("id"),
+                    "name": piece.get("name"),
+                    "args": "",
+                }
+                if key is not None:
+                    skeleton["index"] = key
+                out.append(({"event": "content-block-start", "index": index, "content": skeleton}, metadata))
+            block = call.blocks[index]
+            for field in ("id", "name"):
+                if block[field] is None and piece.get(field) is not None:
+                    block[field] = piece[field]
+            args = piece.get("args") or ""
+            if args:
+                block["args"] += args
+                delta = {
+                    "event": "content-block-delta",
+                    "index": index,
+                    "delta": {"type": "tool-call-delta", "args": args},
+                }
+                out.append((delta, metadata))
+        if chunk.usage_metadata:
+            call.usage = _add_usage(call.usage, chunk.usage_metadata)
+        if chunk.response_metadata:
+            call.response_metadata.update(chunk.response_metadata)
+        if not out:
+            return SKIP
+        return out[0] if len(out) == 1 else Chunks(tuple(out))
+
+    def model_finished(self, event: ChatModelFinished) -> Any:
+        call = self.open.pop(event.call_id, None)
+        if call is None:
+            return super().model_finished(event)
+        self.calls.pop(event.call_id, None)
+        message = event.message
+        if message is not None:
+            self.seen.add(message.id)
+        metadata = call.metadata
+        out: list[Any] = []
+        for index, block in enumerate(call.blocks):
+            if block["type"] == "text":
+                content: dict[str, Any] = {"type": "text", "text": block["text"]}
+            else:
+                content = finalized_tool_call(block["id"], block["name"], block["args"])
+            out.append(({"event": "content-block-finish", "index": index, "content": content}, metadata))
+        finish: dict[str, Any] = {"event": "message-finish"}
+        usage = call.usage
+        if usage is None and message is not None and message.usage_metadata:
+            usage = message.usage_metadata
+        if usage:
+            finish["usage"] = usage
+        response_metadata = call.response_metadata or (dict(message.response_metadata) if message is not None else {})
+        if response_metadata:
+            finish["metadata"] = response_metadata
+        out.append((finish, metadata))
+        return out[0] if len(out) == 1 else Chunks(tuple(out))
