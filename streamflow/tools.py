@@ -253,7 +253,9 @@ class BaseTool:
             raise
         finally:
             leave_task(entered)
-        run.publish_soon(ToolFinished(**route, output=output))
+        # the event keeps the message as the tool returned it (add_messages later gives it an id in place)
+        published = copy.copy(output) if isinstance(output, BaseMessage) else output
+        run.publish_soon(ToolFinished(**route, output=published))
         return output
 
     def invoke(self, args: Mapping[str, Any], *, tool_call_id: str | None = None) -> Any:
