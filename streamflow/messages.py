@@ -74,7 +74,7 @@ _STANDARD_BLOCKS: Final = frozenset(
 """langchain-core 1.x's standard content block types."""
 
 
-def _check_content(instance: Any, attribute: Any, value: Any) -> None:
+def _check_content(value: Any) -> None:
     if not isinstance(value, (str, list)):
         raise InvalidArgumentError(
             f"a message's content must be a str or a list of content blocks (str or dict), got {type(value).__name__}"
@@ -86,12 +86,10 @@ class BaseMessage:
     """A chat message. ``type`` is LangChain's type tag (``"human"``, ``"ai"`` ...).
 
     As in LangChain, ``content`` may be passed positionally (``AIMessage("", tool_calls=[...])``); every
-    other field is keyword-only.
-
-    :raises InvalidArgumentError: when ``content`` is neither a string nor a list"""
+    other field is keyword-only."""
 
     type: ClassVar[str] = "base"
-    content: Content = attrs.field(default="", validator=_check_content)
+    content: Content = ""
     """The message's content: a string, or a list of content blocks (strings and dicts), as langchain-core's."""
     additional_kwargs: dict[str, Any] = attrs.field(factory=dict, kw_only=True)
     """Provider-specific fields of the message (langchain-core's ``additional_kwargs``)."""
@@ -682,11 +680,11 @@ _REPR_FIELDS[AIMessageChunk] = (*_REPR_FIELDS[AIMessage], ("tool_call_chunks", _
 
 def _repr_args(message: BaseMessage) -> list[str]:
     """``name=value`` for the fields LangChain's message of the same class shows, in its order: those
-    without a plain default always, the others when they differ from it (streamflow's messages have no
-    ``additional_kwargs``: ``{}``; a human or system message no ``response_metadata``: ``{}``)."""
+    without a plain default always, the others when they differ from it (a tool message shows neither
+    ``additional_kwargs`` nor ``response_metadata``, as LangChain's)."""
     out = []
     for name, default in _REPR_FIELDS[type(message)]:
-        value = getattr(message, name, {} if default is _SHOWN else default)
+        value = getattr(message, name)
         if default is _SHOWN or value != default:
             out.append(f"{name}={value!r}")
     return out
@@ -723,6 +721,7 @@ def _from_role(role: Any, fields: dict[str, Any]) -> BaseMessage:
         raise InvalidArgumentError(f"unknown message role {role!r}; allowed roles: {sorted(_ROLES)}")
     if cls is ToolMessage and not fields.get("tool_call_id"):
         raise InvalidArgumentError("a 'tool' message needs a 'tool_call_id' (the id of the call it answers)")
+    _check_content(fields.get("content", ""))
     allowed = {a.name for a in attrs.fields(cls)}
     return cls(**{k: v for k, v in fields.items() if k in allowed})
 
@@ -735,7 +734,7 @@ def coerce_message(value: Any) -> BaseMessage:
     library's message is taken by the converters registered with :func:`register_message_converter`.
 
     :raises InvalidArgumentError: for an unknown role, a ``tool`` message without ``tool_call_id``, a tuple
-        that is not ``(role, content)``, or any other type
+        that is not ``(role, content)``, content that is neither a string nor a list, or any other type
     """
     if isinstance(value, BaseMessage):
         return value
@@ -749,6 +748,8 @@ def coerce_message(value: Any) -> BaseMessage:
     if isinstance(value, Mapping):
         fields = dict(value)
         role = fields.pop("role", None) or fields.pop("type", None)
+        if fields.get("content") is None:  # as LangChain: a dict's missing or None content is ""
+            fields["content"] = ""
         return _from_role(role, fields)
     for convert in _converters:
         message = convert(value)

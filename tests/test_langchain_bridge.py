@@ -175,9 +175,12 @@ def test_a_chunks_shared_empty_additional_kwargs_cannot_change() -> None:
     assert AIMessageChunk(content="y").additional_kwargs == {}
 
 
-def test_a_message_refuses_content_that_is_neither_text_nor_blocks() -> None:
+def test_a_message_dict_or_tuple_refuses_content_that_is_neither_text_nor_blocks() -> None:
     with pytest.raises(InvalidArgumentError, match="content must be a str or a list"):
-        HumanMessage(content=3)  # type: ignore[arg-type]
+        add_messages([], [{"role": "user", "content": 3}])
+    with pytest.raises(InvalidArgumentError, match="content must be a str or a list"):
+        add_messages([], [("assistant", None)])
+    assert add_messages([], [{"role": "assistant", "content": None, "id": "a"}]) == [AIMessage(content="", id="a")]
 
 
 @given(chat_messages())
