@@ -33,6 +33,7 @@ from langchain_core.outputs import ChatGenerationChunk  # noqa: E402
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder  # noqa: E402
 from langchain_core.tools import tool as lc_tool  # noqa: E402
 
+from streamflow.checkpoint.serde.jsonplus import JsonPlusSerializer  # noqa: E402
 from streamflow.errors import InvalidArgumentError  # noqa: E402
 from streamflow.events import (  # noqa: E402
     ChatModelFinished,
@@ -181,6 +182,12 @@ def test_a_message_dict_or_tuple_refuses_content_that_is_neither_text_nor_blocks
     with pytest.raises(InvalidArgumentError, match="content must be a str or a list"):
         add_messages([], [("assistant", None)])
     assert add_messages([], [{"role": "assistant", "content": None, "id": "a"}]) == [AIMessage(content="", id="a")]
+
+
+@given(chat_messages())
+def test_every_message_field_is_kept_by_the_checkpoint_serializer(message: Any) -> None:
+    serde = JsonPlusSerializer()
+    assert serde.loads_typed(serde.dumps_typed(message)) == message
 
 
 @given(chat_messages())
