@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Annotated, Any, ClassVar, Final, TypedDict
+from typing import Annotated, Any, ClassVar, Final, TypedDict, cast
 
 import attrs
 
@@ -182,11 +182,32 @@ class AIMessage(BaseMessage):
     def content_blocks(self) -> list[dict[str, Any]]:
         """As langchain-core 1.x: the content's blocks (see :attr:`BaseMessage.content_blocks`), then a
         ``{"type": "tool_call", "id", "name", "args"}`` block for each tool call that has an id and no
-        ``tool_call`` block of the content has (``index`` and ``extras`` kept when the call has them)."""
-        blocks = _content_blocks(self.content)
-        seen = {b.get("id") for b in blocks if b.get("type") == "tool_call"}
-        blocks.extend(b for b in _tool_call_blocks(self.tool_calls) if b["id"] not in seen)
-        return blocks
+        ``tool_call`` block of the content has (``index`` and ``extras`` kept when the call has them); a
+        ``{"type": "reasoning"}`` block first for a string ``additional_kwargs["reasoning_content"]`` when
+        there is no reasoning block. List content with ``response_metadata["output_version"] == "v1"`` is
+        its blocks already and is given as it is. (langchain-core's translators for a
+        ``response_metadata["model_provider"]``'s own formats are not applied.)"""
+        content = self.content
+        if isinstance(content, list) and self.response_metadata.get("output_version") == "v1":
+            return cast("list[dict[str, Any]]", list(content))  # blocks already, as langchain-core takes them
+        blocks = _content_blocks(content)
+        _add_tool_calls(blocks, self.tool_calls)
+        return _with_reasoning(blocks, self.additional_kwargs)
+
+
+def _add_tool_calls(blocks: list[dict[str, Any]], calls: Iterable[Mapping[str, Any]]) -> None:
+    """``blocks`` with a ``tool_call`` block added for each call with an id that none of them has."""
+    seen = {b.get("id") for b in blocks if b.get("type") == "tool_call"}
+    blocks.extend(b for b in _tool_call_blocks(calls) if b["id"] not in seen)
+
+
+def _with_reasoning(blocks: list[dict[str, Any]], kwargs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``blocks`` with langchain-core's reasoning block first, from a string
+    ``additional_kwargs["reasoning_content"]``, when none of them is a reasoning block."""
+    reasoning = kwargs.get("reasoning_content") if kwargs else None
+    if isinstance(reasoning, str) and not any(b.get("type") == "reasoning" for b in blocks):
+        blocks.insert(0, {"type": "reasoning", "reasoning": reasoning})
+    return blocks
 
 
 def _tool_call_blocks(calls: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -355,8 +376,10 @@ class AIMessageChunk(AIMessage):
         ``{"type": "tool_call_chunk", "id", "name", "args"}`` blocks (``index`` too, unless None); otherwise
         the calls its pieces parse into (see :func:`_parsed_tool_calls`) as ``tool_call`` blocks. A chunk
         given ``tool_calls`` or ``invalid_tool_calls`` but no pieces counts them as its pieces, as
-        langchain-core does."""
+        langchain-core does. Reasoning and ``output_version`` as in :attr:`AIMessage.content_blocks`."""
         content = self.content
+        if isinstance(content, list) and self.response_metadata.get("output_version") == "v1":
+            return cast("list[dict[str, Any]]", list(content))  # blocks already, as langchain-core takes them
         pieces = self.tool_call_chunks
         if not pieces and (self.tool_calls or self.invalid_tool_calls):  # langchain-core makes them the pieces
             pieces = [
@@ -376,9 +399,9 @@ class AIMessageChunk(AIMessage):
                 if index is not None:
                     block["index"] = index
                 blocks.append(block)
-            return blocks
-        blocks.extend(_tool_call_blocks(_parsed_tool_calls(pieces)))
-        return blocks
+            return _with_reasoning(blocks, self.additional_kwargs)
+        _add_tool_calls(blocks, _parsed_tool_calls(pieces))
+        return _with_reasoning(blocks, self.additional_kwargs)
 
     def __add__(self, other: AIMessageChunk) -> AIMessageChunk:
         if not isinstance(other, AIMessageChunk):

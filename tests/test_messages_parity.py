@@ -253,6 +253,23 @@ CONTENT_BLOCK_MESSAGES: dict[str, Callable[[Any], Any]] = {
         [{"type": "tool_call", "id": "c1", "name": "add", "args": {"a": 1}}], tool_calls=[CALL]
     ),
     "tool-blocks": lambda m: m.ToolMessage([{"type": "text", "text": "3"}], tool_call_id="c1"),
+    "ai-reasoning-content": lambda m: m.AIMessage("a", additional_kwargs={"reasoning_content": "think"}),
+    "ai-reasoning-block-and-content": lambda m: m.AIMessage(
+        [{"type": "reasoning", "reasoning": "r"}], additional_kwargs={"reasoning_content": "think"}
+    ),
+    "ai-v1-output": lambda m: m.AIMessage(
+        [{"type": "text", "text": "a"}, {"type": "thinking"}], response_metadata={"output_version": "v1"}
+    ),
+    "chunk-reasoning-content": lambda m: m.AIMessageChunk("", additional_kwargs={"reasoning_content": "th"}),
+    "chunk-piece-and-reasoning": lambda m: m.AIMessageChunk(
+        "", tool_call_chunks=[PIECE], additional_kwargs={"reasoning_content": "th"}
+    ),
+    "chunk-v1-output": lambda m: m.AIMessageChunk([{"type": "x"}], response_metadata={"output_version": "v1"}),
+    "chunk-blocks-holding-the-tool-call": lambda m: m.AIMessageChunk(
+        [{"type": "tool_call", "id": "c1", "name": "add", "args": {"a": 1}}],
+        tool_call_chunks=[PIECE],
+        chunk_position="last",
+    ),
     "chunk-blocks-summed": lambda m: (
         m.AIMessageChunk("x")
         + m.AIMessageChunk([{"type": "text", "text": "a", "index": 0}])
