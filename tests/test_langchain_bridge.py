@@ -57,6 +57,7 @@ from streamflow.messages import (  # noqa: E402
     SystemMessage,
     ToolMessage,
     add_messages,
+    merge_chunks,
 )
 from streamflow.models import FakeChatModel  # noqa: E402
 from streamflow.redis.codec import decode_event, encode_event  # noqa: E402
@@ -166,6 +167,43 @@ def test_chunks_add_up_list_content_and_additional_kwargs_as_langchains() -> Non
     assert lc_sum.additional_kwargs["function_call"] == {"name": "f", "arguments": '{"a": 1}'}
     whole = sf_sum.to_message()  # type: ignore[attr-defined]
     assert whole.content == lc_sum.content and whole.additional_kwargs == lc_sum.additional_kwargs
+
+
+_block = st.fixed_dictionaries(
+    {"type": st.sampled_from(["text", "thinking"]), "text": st.text(max_size=3)},
+    optional={"index": st.integers(0, 1) | st.just("lc_1"), "id": st.sampled_from(["", "b1", "b2"])},
+)
+_kwargs = st.dictionaries(
+    st.sampled_from(["a", "b", "index", "id"]),
+    st.one_of(st.none(), st.text(max_size=3), st.integers(0, 3), st.fixed_dictionaries({"k": st.text(max_size=2)})),
+    max_size=2,
+)
+_pieces = st.lists(
+    st.tuples(st.text(max_size=3) | st.lists(st.text(max_size=2) | _block, max_size=2), _kwargs),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(_pieces)
+def test_chunks_add_up_as_langchains_whatever_their_content_and_kwargs(pieces: list[Any]) -> None:
+    theirs = [lc.AIMessageChunk(content=c, additional_kwargs=k) for c, k in pieces]
+    try:
+        expected: Any = theirs[0]
+        for chunk in theirs[1:]:
+            expected = expected + chunk
+    except TypeError:
+        expected = TypeError
+    try:
+        total: Any = from_langchain(theirs[0])
+        for chunk in theirs[1:]:
+            total = total + from_langchain(chunk)
+        got: Any = to_langchain(total)
+        in_one_pass: Any = to_langchain(merge_chunks(from_langchain(c) for c in theirs))  # type: ignore[misc]
+    except TypeError:
+        got = in_one_pass = TypeError
+    assert got == expected
+    assert in_one_pass == expected
 
 
 def test_a_chunks_shared_empty_additional_kwargs_cannot_change() -> None:
