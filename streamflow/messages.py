@@ -1,10 +1,13 @@
 """Chat messages (LangChain's shapes) and the ``add_messages`` reducer.
 
 Plain values, no I/O: ``HumanMessage``, ``SystemMessage``, ``AIMessage``, ``AIMessageChunk`` and
-``ToolMessage``. Chunks add up with ``+``: text is concatenated and tool-call chunks with the same
-``index`` are merged, their ``args`` strings joined; :meth:`AIMessageChunk.to_message` parses them into
-tool calls. Every message has langchain-core 1.x's ``content_blocks`` (standard blocks derived from its
-content and tool calls) and a stream's final chunk has ``chunk_position="last"``. Anywhere a message is
+``ToolMessage``, with langchain-core's fields: ``content`` (a string, or a list of content blocks: strings
+and dicts), ``additional_kwargs``, ``response_metadata``, ``name``, ``id``, and each class's own. Chunks add
+up with ``+``: text is concatenated, list content and ``additional_kwargs`` merged as langchain-core merges
+them, and tool-call chunks with the same ``index`` are merged, their ``args`` strings joined;
+:meth:`AIMessageChunk.to_message` parses them into tool calls. Every message has langchain-core 1.x's
+``content_blocks`` (standard blocks derived from its content and tool calls) and a stream's final chunk has
+``chunk_position="last"``. Anywhere a message is
 accepted (``add_messages``, a graph's ``add_messages`` key, a chat model's input), a dict ``{"role": ...,
 "content": ...}``, a ``(role, content)`` tuple and a plain string (a user message) are accepted too, with
 LangChain's role names.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Annotated, Any, ClassVar, Final, TypedDict
+from typing import Annotated, Any, ClassVar, Final, TypedDict, cast
 
 import attrs
 
@@ -45,6 +48,39 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
+Content = str | list[str | dict[str, Any]]
+"""A message's content as langchain-core's: a string, or a list of content blocks (strings and dicts such as
+``{"type": "text", "text": ...}`` or ``{"type": "image", "url": ...}``)."""
+
+_STANDARD_BLOCKS: Final = frozenset(
+    {
+        "text",
+        "reasoning",
+        "image",
+        "audio",
+        "video",
+        "file",
+        "text-plain",
+        "tool_call",
+        "tool_call_chunk",
+        "invalid_tool_call",
+        "server_tool_call",
+        "server_tool_call_chunk",
+        "server_tool_result",
+        "citation",
+        "non_standard",
+    }
+)
+"""langchain-core 1.x's standard content block types."""
+
+
+def _check_content(value: Any) -> None:
+    if not isinstance(value, (str, list)):
+        raise InvalidArgumentError(
+            f"a message's content must be a str or a list of content blocks (str or dict), got {type(value).__name__}"
+        )
+
+
 @attrs.define(slots=True)
 class BaseMessage:
     """A chat message. ``type`` is LangChain's type tag (``"human"``, ``"ai"`` ...).
@@ -53,8 +89,12 @@ class BaseMessage:
     other field is keyword-only."""
 
     type: ClassVar[str] = "base"
-    content: str = ""
-    """The text of the message."""
+    content: Content = ""
+    """The message's content: a string, or a list of content blocks (strings and dicts), as langchain-core's."""
+    additional_kwargs: dict[str, Any] = attrs.field(factory=dict, kw_only=True)
+    """Provider-specific fields of the message (langchain-core's ``additional_kwargs``)."""
+    response_metadata: dict[str, Any] = attrs.field(factory=dict, kw_only=True)
+    """Provider details (model name, finish reason ...)."""
     id: str | None = attrs.field(default=None, kw_only=True)
     """Id of the message; ``add_messages`` gives one to messages that have none."""
     name: str | None = attrs.field(default=None, kw_only=True)
@@ -62,17 +102,44 @@ class BaseMessage:
 
     @property
     def text(self) -> str:
-        """The message's text (``content``)."""
-        return self.content
+        """The message's text: ``content`` when it is a string, else its string blocks and the ``text`` of
+        its ``{"type": "text"}`` blocks, joined."""
+        content = self.content
+        if isinstance(content, str):
+            return content
+        return _text_of(content)
 
     @property
     def content_blocks(self) -> list[dict[str, Any]]:
-        """langchain-core 1.x's standard content blocks of the message: ``[{"type": "text", "text":
-        content}]``, or ``[]`` for empty content (streamflow's content is always a string, so the blocks
-        LangChain derives from list content, such as images or provider-specific dicts, never occur). A new
-        list at each access."""
-        content = self.content
+        """langchain-core 1.x's standard content blocks of the message: for string content
+        ``[{"type": "text", "text": content}]`` (``[]`` when empty); for list content a text block for each
+        string, a standard block (``text``, ``image``, ``reasoning`` ...) as it is and any other dict as
+        ``{"type": "non_standard", "value": block}``. A new list at each access."""
+        return _content_blocks(self.content)
+
+
+def _text_of(content: Iterable[Any]) -> str:
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, Mapping) and block.get("type") == "text" and isinstance(block.get("text"), str):
+            parts.append(block["text"])
+    return "".join(parts)
+
+
+def _content_blocks(content: Content) -> list[dict[str, Any]]:
+    if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for block in content:
+        if isinstance(block, str):
+            blocks.append({"type": "text", "text": block})
+        elif isinstance(block, Mapping) and block.get("type") in _STANDARD_BLOCKS:
+            blocks.append(dict(block))
+        else:
+            blocks.append({"type": "non_standard", "value": block})
+    return blocks
 
 
 @attrs.define(slots=True, kw_only=True)
@@ -107,22 +174,40 @@ class AIMessage(BaseMessage):
     """Tool calls with parsed arguments."""
     invalid_tool_calls: list[dict[str, Any]] = attrs.field(factory=list)
     """Tool calls whose arguments were not valid JSON: ``{"name", "args" (the raw string), "id", "error"}``."""
-    response_metadata: dict[str, Any] = attrs.field(factory=dict)
-    """Provider details (model name, finish reason ...)."""
     usage_metadata: dict[str, Any] | None = None
     """Token counts as LangChain's: ``{"input_tokens", "output_tokens", "total_tokens"}`` and optional
     ``input_token_details`` / ``output_token_details`` dicts; None when the provider reported none."""
 
     @property
     def content_blocks(self) -> list[dict[str, Any]]:
-        """As langchain-core 1.x: the text block (when there is text), then a ``{"type": "tool_call", "id",
-        "name", "args"}`` block for each tool call that has an id (``index`` and ``extras`` kept when the
-        call has them). LangChain's reasoning block comes from provider fields streamflow's messages do not
-        have, so there is none."""
+        """As langchain-core 1.x: the content's blocks (see :attr:`BaseMessage.content_blocks`), then a
+        ``{"type": "tool_call", "id", "name", "args"}`` block for each tool call that has an id and no
+        ``tool_call`` block of the content has (``index`` and ``extras`` kept when the call has them); a
+        ``{"type": "reasoning"}`` block first for a string ``additional_kwargs["reasoning_content"]`` when
+        there is no reasoning block. List content with ``response_metadata["output_version"] == "v1"`` is
+        its blocks already and is given as it is. (langchain-core's translators for a
+        ``response_metadata["model_provider"]``'s own formats are not applied.)"""
         content = self.content
-        blocks: list[dict[str, Any]] = [{"type": "text", "text": content}] if content else []
-        blocks.extend(_tool_call_blocks(self.tool_calls))
-        return blocks
+        if isinstance(content, list) and self.response_metadata.get("output_version") == "v1":
+            return cast("list[dict[str, Any]]", list(content))  # blocks already, as langchain-core takes them
+        blocks = _content_blocks(content)
+        _add_tool_calls(blocks, self.tool_calls)
+        return _with_reasoning(blocks, self.additional_kwargs)
+
+
+def _add_tool_calls(blocks: list[dict[str, Any]], calls: Iterable[Mapping[str, Any]]) -> None:
+    """``blocks`` with a ``tool_call`` block added for each call with an id that none of them has."""
+    seen = {b.get("id") for b in blocks if b.get("type") == "tool_call"}
+    blocks.extend(b for b in _tool_call_blocks(calls) if b["id"] not in seen)
+
+
+def _with_reasoning(blocks: list[dict[str, Any]], kwargs: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``blocks`` with langchain-core's reasoning block first, from a string
+    ``additional_kwargs["reasoning_content"]``, when none of them is a reasoning block."""
+    reasoning = kwargs.get("reasoning_content") if kwargs else None
+    if isinstance(reasoning, str) and not any(b.get("type") == "reasoning" for b in blocks):
+        blocks.insert(0, {"type": "reasoning", "reasoning": reasoning})
+    return blocks
 
 
 def _tool_call_blocks(calls: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -237,15 +322,37 @@ class _NoItems(list[Any]):
 _NO_ITEMS: Any = _NoItems()
 
 
+class _NoKeys(dict[str, Any]):
+    """The empty dict a chunk's ``additional_kwargs`` starts with, shared by every chunk: it reads as ``{}``
+    (and equals it), and changing it in place raises (see :class:`_NoItems`)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(
+            "this empty dict is shared by every AIMessageChunk and cannot change; assign a new dict to the "
+            "field instead (chunk.additional_kwargs = {...})"
+        )
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+
+_NO_KEYS: Any = _NoKeys()
+
+
 @attrs.define(slots=True, kw_only=True)
 class AIMessageChunk(AIMessage):
     """One streamed piece of an :class:`AIMessage`; chunks of one answer add up with ``+``.
 
     Its list fields (``tool_calls``, ``invalid_tool_calls``, ``tool_call_chunks``) default to one shared,
-    unchangeable empty list: pass or assign a list to give a chunk items (changing the shared one in place
-    raises ``TypeError``)."""
+    unchangeable empty list, and ``additional_kwargs`` to one shared, unchangeable empty dict: pass or assign
+    a list (a dict) to give a chunk items (changing the shared one in place raises ``TypeError``)."""
 
     type: ClassVar[str] = "AIMessageChunk"
+    additional_kwargs: dict[str, Any] = attrs.field(default=_NO_KEYS)
+    """As in :class:`BaseMessage`; chunks add theirs up as langchain-core's ``merge_dicts`` (strings joined,
+    numbers added, dicts and lists merged)."""
     tool_calls: list[ToolCall] = attrs.field(default=_NO_ITEMS)
     """Tool calls with parsed arguments. Without them, a chunk given ``tool_call_chunks`` has the calls those
     pieces parse into so far (partial JSON completed), as langchain-core 1.x."""
@@ -264,12 +371,15 @@ class AIMessageChunk(AIMessage):
 
     @property
     def content_blocks(self) -> list[dict[str, Any]]:
-        """As langchain-core 1.x: the text block (when there is text), then the tool calls. A chunk without
-        text that is not the last gives its tool-call pieces as ``{"type": "tool_call_chunk", "id",
-        "name", "args"}`` blocks (``index`` too, unless None); otherwise the calls its pieces parse into
-        (see :func:`_parsed_tool_calls`) as ``tool_call`` blocks. A chunk given ``tool_calls`` or
-        ``invalid_tool_calls`` but no pieces counts them as its pieces, as langchain-core does."""
+        """As langchain-core 1.x: the content's blocks (see :attr:`BaseMessage.content_blocks`), then the
+        tool calls. A chunk without content that is not the last gives its tool-call pieces as
+        ``{"type": "tool_call_chunk", "id", "name", "args"}`` blocks (``index`` too, unless None); otherwise
+        the calls its pieces parse into (see :func:`_parsed_tool_calls`) as ``tool_call`` blocks. A chunk
+        given ``tool_calls`` or ``invalid_tool_calls`` but no pieces counts them as its pieces, as
+        langchain-core does. Reasoning and ``output_version`` as in :attr:`AIMessage.content_blocks`."""
         content = self.content
+        if isinstance(content, list) and self.response_metadata.get("output_version") == "v1":
+            return cast("list[dict[str, Any]]", list(content))  # blocks already, as langchain-core takes them
         pieces = self.tool_call_chunks
         if not pieces and (self.tool_calls or self.invalid_tool_calls):  # langchain-core makes them the pieces
             pieces = [
@@ -280,7 +390,7 @@ class AIMessageChunk(AIMessage):
                 {"name": c.get("name"), "args": c.get("args"), "id": c.get("id"), "index": None}
                 for c in self.invalid_tool_calls
             ]
-        blocks: list[dict[str, Any]] = [{"type": "text", "text": content}] if content else []
+        blocks = _content_blocks(content)
         if pieces and not content and self.chunk_position != "last":
             for piece in pieces:
                 block = {"type": "tool_call_chunk", "id": piece.get("id"), "name": piece.get("name")}
@@ -289,9 +399,9 @@ class AIMessageChunk(AIMessage):
                 if index is not None:
                     block["index"] = index
                 blocks.append(block)
-            return blocks
-        blocks.extend(_tool_call_blocks(_parsed_tool_calls(pieces)))
-        return blocks
+            return _with_reasoning(blocks, self.additional_kwargs)
+        _add_tool_calls(blocks, _parsed_tool_calls(pieces))
+        return _with_reasoning(blocks, self.additional_kwargs)
 
     def __add__(self, other: AIMessageChunk) -> AIMessageChunk:
         if not isinstance(other, AIMessageChunk):
@@ -315,7 +425,8 @@ class AIMessageChunk(AIMessage):
                 continue
             calls.append({"name": piece.get("name") or "", "args": args, "id": call_id, "type": "tool_call"})
         return AIMessage(
-            content=self.content,
+            content=self.content if isinstance(self.content, str) else list(self.content),
+            additional_kwargs=dict(self.additional_kwargs),
             id=self.id,
             name=self.name,
             tool_calls=calls,
@@ -330,10 +441,12 @@ class ChunkSum:
     sum costs time linear in the total size and the chunks can be freed as soon as their consumers are
     done with them. :meth:`total` gives what ``a + b + c ...`` gives."""
 
-    __slots__ = ("_calls", "_last", "_metadata", "_order", "_text", "_usage", "id", "name")
+    __slots__ = ("_calls", "_content", "_kwargs", "_last", "_metadata", "_order", "_text", "_usage", "id", "name")
 
     def __init__(self) -> None:
         self._text: list[str] = []
+        self._content: list[Any] | None = None
+        self._kwargs: dict[str, Any] = {}
         self._calls: dict[Any, list[tuple[dict[str, Any], list[str]]]] = {}
         self._order: list[tuple[dict[str, Any], list[str]]] = []
         self._metadata: dict[str, Any] = {}
@@ -345,8 +458,23 @@ class ChunkSum:
         """The first chunk name seen."""
 
     def add(self, chunk: AIMessageChunk) -> None:
-        """Add one chunk."""
-        self._text.append(chunk.content)
+        """Add one chunk.
+
+        :raises TypeError: when a key of ``additional_kwargs`` holds values of different types in two chunks,
+            or values langchain-core's ``merge_dicts`` cannot add (two different booleans ...)
+        """
+        content = chunk.content
+        if self._content is None and isinstance(content, str):
+            self._text.append(content)
+        elif self._content is not None:
+            self._content = _merge_content(self._content, content)
+        elif self._text:  # the first list content after text: the text so far is its first item
+            self._content = ["".join(self._text), *content]
+            self._text = []
+        else:
+            self._content = list(content)
+        if chunk.additional_kwargs:
+            self._kwargs = _merge_dicts(self._kwargs, chunk.additional_kwargs)
         if self.id is None:
             self.id = chunk.id
         if self.name is None:
@@ -382,7 +510,9 @@ class ChunkSum:
                     cur["id"] = piece.get("id") if piece.get("id") is not None else cur.get("id")
 
     def total(self) -> AIMessageChunk:
-        """The sum so far, as langchain-core's ``AIMessageChunk.__add__`` gives it: text concatenated;
+        """The sum so far, as langchain-core's ``AIMessageChunk.__add__`` gives it: text concatenated (list
+        content merged as langchain-core's ``merge_content``: text before a list is its first item, blocks
+        with the same ``index`` merged); ``additional_kwargs`` merged as langchain-core's ``merge_dicts``;
         a tool-call chunk merged into an earlier one with the same integer ``index`` whose ``id`` does not
         contradict it (``args`` and ``name`` joined), every other tool-call chunk (``index`` None or
         missing, or another ``id``) kept as a call of its own; the first ``id`` and ``name``;
@@ -390,7 +520,8 @@ class ChunkSum:
         had any); ``chunk_position`` ``"last"`` when some chunk had it."""
         pieces = [{**cur, "args": "".join(args)} for cur, args in self._order]
         return AIMessageChunk(
-            content="".join(self._text),
+            content="".join(self._text) if self._content is None else list(self._content),
+            additional_kwargs=dict(self._kwargs) if self._kwargs else _NO_KEYS,
             id=self.id,
             name=self.name,
             tool_call_chunks=pieces,
@@ -398,6 +529,108 @@ class ChunkSum:
             usage_metadata=self._usage,
             chunk_position="last" if self._last else None,
         )
+
+
+def _merge_content(merged: list[Any], content: Content) -> list[Any]:
+    """``merged`` (a list content, changed in place) with ``content`` added as langchain-core's
+    ``merge_content`` adds it: a list merged by :func:`_merge_lists`, a string joined to a last string item,
+    else appended when not empty."""
+    if isinstance(content, list):
+        _merge_into(merged, content)
+        return merged
+    if merged and isinstance(merged[-1], str):
+        merged[-1] += content
+    elif content and merged:
+        merged.append(content)
+    return merged
+
+
+def _merge_dicts(left: Mapping[str, Any], *others: Mapping[str, Any]) -> dict[str, Any]:
+    """``left`` with ``others`` merged in, as langchain-core's ``merge_dicts`` adds up chunks'
+    ``additional_kwargs``: a new key is added, a None value takes the other side's; strings are joined
+    (except an ``lc_`` ``index`` and equal ``id``, ``output_version`` or ``model_provider``), dicts merged,
+    lists merged by :func:`_merge_lists`, ints added (``index``, ``created``, ``timestamp`` replaced), equal
+    values kept. A new dict; ``left`` is unchanged.
+
+    :raises TypeError: when a key holds values of different types, or values that cannot be added (two
+        different booleans, floats ...)
+    """
+    merged = dict(left)
+    for right in others:
+        for key in right:
+            value: Any = right[key]
+            current: Any = merged.get(key)
+            if key not in merged or (value is not None and current is None):
+                merged[key] = value
+            elif value is None:
+                continue
+            elif type(current) is not type(value):
+                raise TypeError(
+                    f'additional_kwargs["{key}"] already exists in this message, but with a different type.'
+                )
+            elif isinstance(current, str):
+                if (key == "index" and current.startswith("lc_")) or (
+                    key in {"id", "output_version", "model_provider"} and current == value
+                ):
+                    continue
+                merged[key] = current + value
+            elif isinstance(current, dict):
+                merged[key] = _merge_dicts(current, value)
+            elif isinstance(current, list):
+                merged[key] = _merge_lists(current, value)
+            elif current == value:
+                continue
+            elif isinstance(current, int) and not isinstance(current, bool):
+                merged[key] = value if key in {"index", "created", "timestamp"} else current + value
+            else:
+                raise TypeError(
+                    f"Additional kwargs key {key} already exists in left dict and value has unsupported type "
+                    f"{type(current)}."
+                )
+    return merged
+
+
+def _merge_lists(left: list[Any], *others: list[Any]) -> list[Any]:
+    """``left`` with the items of ``others`` added, as langchain-core's ``merge_lists`` adds up content
+    blocks: a dict item whose ``index`` (an int, or a str starting with ``lc_``) matches an earlier dict
+    item's, and whose ``id`` does not contradict it, is merged into it by :func:`_merge_dicts` (its ``type``
+    dropped; a ``non_standard`` block's ``value`` kept as ``extras`` or ``value``); any other item is
+    appended. A new list; ``left`` is unchanged."""
+    merged = list(left)
+    for other in others:
+        _merge_into(merged, other)
+    return merged
+
+
+def _merge_into(merged: list[Any], other: Iterable[Any]) -> None:
+    """:func:`_merge_lists` of ``merged`` and ``other``, done in ``merged``."""
+    for item in other:
+        index = item.get("index") if isinstance(item, dict) else None
+        if not _is_merge_index(index):
+            merged.append(item)
+            continue
+        at = next(
+            (
+                i
+                for i, cur in enumerate(merged)
+                if isinstance(cur, dict)
+                and "index" in cur
+                and cur["index"] == index
+                and (cur.get("id") in (None, "") or item.get("id") in (None, "") or cur.get("id") == item.get("id"))
+            ),
+            None,
+        )
+        if at is None:
+            merged.append(item)
+            continue
+        left_type = merged[at].get("type")
+        new: dict[str, Any]
+        if left_type and item.get("type") == "non_standard" and "value" in item:
+            rest = {k: v for k, v in item["value"].items() if k != "type"}
+            new = {"extras": rest} if left_type != "non_standard" else {"value": rest, "index": index}
+        else:
+            new = {k: v for k, v in item.items() if k != "type"}
+        merged[at] = _merge_dicts(merged[at], new)
 
 
 def _add_usage(left: dict[str, Any] | None, right: Mapping[str, Any]) -> dict[str, Any]:
@@ -435,6 +668,8 @@ class ToolMessage(BaseMessage):
     """Id of the tool call this answers."""
     status: str = "success"
     """``"success"`` or ``"error"``."""
+    artifact: Any = None
+    """What the tool gave besides the content sent to the model (langchain-core's ``artifact``), or None."""
 
 
 AnyMessage = HumanMessage | SystemMessage | AIMessage | AIMessageChunk | ToolMessage
@@ -468,11 +703,11 @@ _REPR_FIELDS[AIMessageChunk] = (*_REPR_FIELDS[AIMessage], ("tool_call_chunks", _
 
 def _repr_args(message: BaseMessage) -> list[str]:
     """``name=value`` for the fields LangChain's message of the same class shows, in its order: those
-    without a plain default always, the others when they differ from it (streamflow's messages have no
-    ``additional_kwargs``: ``{}``; a human or system message no ``response_metadata``: ``{}``)."""
+    without a plain default always, the others when they differ from it (a tool message shows neither
+    ``additional_kwargs`` nor ``response_metadata``, as LangChain's)."""
     out = []
     for name, default in _REPR_FIELDS[type(message)]:
-        value = getattr(message, name, {} if default is _SHOWN else default)
+        value = getattr(message, name)
         if default is _SHOWN or value != default:
             out.append(f"{name}={value!r}")
     return out
@@ -509,6 +744,7 @@ def _from_role(role: Any, fields: dict[str, Any]) -> BaseMessage:
         raise InvalidArgumentError(f"unknown message role {role!r}; allowed roles: {sorted(_ROLES)}")
     if cls is ToolMessage and not fields.get("tool_call_id"):
         raise InvalidArgumentError("a 'tool' message needs a 'tool_call_id' (the id of the call it answers)")
+    _check_content(fields.get("content", ""))
     allowed = {a.name for a in attrs.fields(cls)}
     return cls(**{k: v for k, v in fields.items() if k in allowed})
 
@@ -521,7 +757,7 @@ def coerce_message(value: Any) -> BaseMessage:
     library's message is taken by the converters registered with :func:`register_message_converter`.
 
     :raises InvalidArgumentError: for an unknown role, a ``tool`` message without ``tool_call_id``, a tuple
-        that is not ``(role, content)``, or any other type
+        that is not ``(role, content)``, content that is neither a string nor a list, or any other type
     """
     if isinstance(value, BaseMessage):
         return value
@@ -535,6 +771,8 @@ def coerce_message(value: Any) -> BaseMessage:
     if isinstance(value, Mapping):
         fields = dict(value)
         role = fields.pop("role", None) or fields.pop("type", None)
+        if fields.get("content") is None:  # as LangChain: a dict's missing or None content is ""
+            fields["content"] = ""
         return _from_role(role, fields)
     for convert in _converters:
         message = convert(value)

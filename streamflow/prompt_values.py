@@ -52,7 +52,7 @@ class ChatPromptValue(PromptValue):
 
     def to_string(self) -> str:
         """The messages as ``"<Role>: <content>"`` lines (LangChain's ``get_buffer_string``)."""
-        return "\n".join(f"{_role(m)}: {m.content}" for m in self.messages)
+        return "\n".join(f"{_role(m)}: {m.text}" for m in self.messages)
 
     def to_messages(self) -> list[BaseMessage]:
         return list(self.messages)

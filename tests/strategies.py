@@ -428,6 +428,7 @@ def _messages(inner: PayloadStrategy) -> PayloadStrategy:
             content=text,
             tool_call_chunks=st.lists(st.fixed_dictionaries({"name": text, "args": text, "index": st.integers(0, 3)})),
         )
+        | st.deferred(lambda: chat_messages())
     )
 
 
@@ -559,14 +560,34 @@ content_types = st.sampled_from(
 # -- chat messages with every field (the LangChain bridge's conversions) -----------------------------------
 
 
+def contents() -> st.SearchStrategy[Any]:
+    """A message's content as langchain-core's: a string, or a list of strings and content-block dicts (text,
+    image, reasoning, provider-specific ones, with and without ``index``)."""
+    text = st.text(max_size=8)
+    block = st.one_of(
+        text,
+        st.fixed_dictionaries({"type": st.just("text"), "text": text}, optional={"index": st.integers(0, 2)}),
+        st.fixed_dictionaries({"type": st.just("image"), "url": text}),
+        st.fixed_dictionaries({"type": st.just("image_url"), "image_url": st.fixed_dictionaries({"url": text})}),
+        st.fixed_dictionaries({"type": st.just("reasoning"), "reasoning": text}),
+        st.fixed_dictionaries({"type": st.just("thinking"), "thinking": text, "signature": text}),
+    )
+    return text | st.lists(block, max_size=3)
+
+
 def chat_messages() -> st.SearchStrategy[Any]:
-    """streamflow messages of every class with every field they have, tool calls and their pieces in
-    langchain-core 1.x's shapes (``type`` keys included, as langchain-core writes them)."""
+    """streamflow messages of every class with every field they have: list content (content blocks),
+    ``additional_kwargs`` and ``response_metadata`` (nested JSON), tool calls and their pieces in langchain-core
+    1.x's shapes (``type`` keys included, as langchain-core writes them), a tool message's ``artifact``."""
     from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
 
-    text = st.text(max_size=8)
+    text = contents()
     opt = st.none() | st.text(min_size=1, max_size=6)
     json_dicts = st.dictionaries(st.text(max_size=4), _json_scalars, max_size=2)
+    nested = st.dictionaries(
+        st.text(max_size=4), _json_scalars | st.lists(_json_scalars, max_size=2) | json_dicts, max_size=3
+    )
+    common = {"content": text, "id": opt, "name": opt, "additional_kwargs": nested, "response_metadata": nested}
     calls = st.lists(
         st.fixed_dictionaries({"name": names, "args": json_dicts, "id": names, "type": st.just("tool_call")}),
         max_size=2,
@@ -593,25 +614,16 @@ def chat_messages() -> st.SearchStrategy[Any]:
     usage = st.none() | st.builds(
         lambda i, o: {"input_tokens": i, "output_tokens": o, "total_tokens": i + o}, counts, counts
     )
-    ai = {
-        "content": text,
-        "id": opt,
-        "name": opt,
-        "tool_calls": calls,
-        "invalid_tool_calls": invalid,
-        "response_metadata": json_dicts,
-        "usage_metadata": usage,
-    }
+    ai = {**common, "tool_calls": calls, "invalid_tool_calls": invalid, "usage_metadata": usage}
     return (
-        st.builds(HumanMessage, content=text, id=opt, name=opt)
-        | st.builds(SystemMessage, content=text, id=opt, name=opt)
+        st.builds(HumanMessage, **common)
+        | st.builds(SystemMessage, **common)
         | st.builds(
             ToolMessage,
-            content=text,
-            id=opt,
-            name=opt,
+            **common,
             tool_call_id=names,
             status=st.sampled_from(["success", "error"]),
+            artifact=st.none() | nested | st.lists(_json_scalars, max_size=2),
         )
         | st.builds(AIMessage, **ai)
         | st.builds(AIMessageChunk, **ai, tool_call_chunks=pieces, chunk_position=st.none() | st.just("last"))

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,10 +28,12 @@ from langchain_core.language_models.fake_chat_models import (  # noqa: E402
     FakeMessagesListChatModel,
     GenericFakeChatModel,
 )
+from langchain_core.messages import convert_to_messages, trim_messages  # noqa: E402
 from langchain_core.outputs import ChatGenerationChunk  # noqa: E402
-from langchain_core.prompts import ChatPromptTemplate  # noqa: E402
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder  # noqa: E402
 from langchain_core.tools import tool as lc_tool  # noqa: E402
 
+from streamflow.checkpoint.serde.jsonplus import JsonPlusSerializer  # noqa: E402
 from streamflow.errors import InvalidArgumentError  # noqa: E402
 from streamflow.events import (  # noqa: E402
     ChatModelFinished,
@@ -46,10 +50,19 @@ from streamflow.integrations.langchain import (  # noqa: E402
     to_langchain,
     to_langchain_messages,
 )
-from streamflow.messages import AIMessage, AIMessageChunk, HumanMessage, add_messages  # noqa: E402
+from streamflow.messages import (  # noqa: E402
+    AIMessage,
+    AIMessageChunk,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+    add_messages,
+    merge_chunks,
+)
 from streamflow.models import FakeChatModel  # noqa: E402
 from streamflow.redis.codec import decode_event, encode_event  # noqa: E402
 from streamflow.runnables import RunnableLambda  # noqa: E402
+from streamflow.server.encoding import to_json  # noqa: E402
 from streamflow.tools import ToolNode, create_react_agent  # noqa: E402
 from tests.strategies import chat_messages  # noqa: E402
 
@@ -90,16 +103,140 @@ def test_a_streamflow_message_goes_to_langchain_and_back_unchanged(message: Any)
 
 
 @given(chat_messages())
-def test_a_langchain_message_with_text_content_comes_back_unchanged(message: Any) -> None:
+def test_a_langchain_message_goes_to_streamflow_and_back_unchanged(message: Any) -> None:
     original = to_langchain(message)
     again = to_langchain(from_langchain(original))
     assert type(again) is type(original)
     assert again == original
+    assert again.model_dump() == original.model_dump()
 
 
-def test_langchain_list_content_becomes_the_text_of_its_text_blocks() -> None:
-    message = lc.AIMessage(content=[{"type": "text", "text": "a"}, {"type": "image", "url": "x"}, "b"])
-    assert from_langchain(message).content == "ab"
+@given(chat_messages())
+def test_a_converted_message_has_langchains_text_and_content_blocks(message: Any) -> None:
+    theirs = to_langchain(message)
+    assert message.text == theirs.text
+    if isinstance(message, AIMessageChunk):
+        return  # a chunk's blocks depend on how it was built; tests/test_messages_parity.py compares them
+    if any(isinstance(b, dict) and b.get("type") == "image_url" for b in message.content):
+        return  # provider formats: see test_provider_formats_are_non_standard_blocks
+    assert message.content_blocks == theirs.content_blocks
+
+
+def test_provider_formats_are_non_standard_blocks() -> None:
+    block = {"type": "image_url", "image_url": {"url": "https://x/y.png"}}
+    assert HumanMessage(content=[block]).content_blocks == [{"type": "non_standard", "value": block}]
+
+
+def test_every_langchain_field_crosses_both_ways() -> None:
+    content: list[Any] = [{"type": "text", "text": "a"}, {"type": "image", "url": "x"}, "b"]
+    kwargs = {"refusal": None, "audio": {"id": "au-1"}}
+    cases = [
+        lc.HumanMessage(content=content, id="h", name="ann", additional_kwargs=kwargs, response_metadata={"k": 1}),
+        lc.SystemMessage(content=content, additional_kwargs=kwargs),
+        lc.AIMessage(content=content, additional_kwargs=kwargs, response_metadata={"model_name": "m"}),
+        lc.ToolMessage(content=content, tool_call_id="c1", artifact={"rows": [1, 2]}, status="error"),
+        lc.AIMessageChunk(content=content, additional_kwargs=kwargs, chunk_position="last"),
+    ]
+    for message in cases:
+        mine = from_langchain(message)
+        assert mine.content == content
+        assert mine.text == message.text == "ab"
+        assert mine.additional_kwargs == message.additional_kwargs
+        assert mine.response_metadata == message.response_metadata
+        assert to_langchain(mine) == message
+    assert from_langchain(cases[3]).artifact == {"rows": [1, 2]}  # type: ignore[attr-defined]
+
+
+def test_chunks_add_up_list_content_and_additional_kwargs_as_langchains() -> None:
+    pieces: list[Any] = [
+        ("", {}),
+        ([{"type": "text", "text": "he", "index": 0}], {"function_call": {"name": "f", "arguments": ""}}),
+        ([{"type": "text", "text": "llo", "index": 0}], {"function_call": {"arguments": '{"a"'}}),
+        ([{"type": "thinking", "thinking": "hm", "index": 1}], {"function_call": {"arguments": ": 1}"}}),
+        (" end", {"n": 2}),
+        ([{"type": "thinking", "thinking": "m", "index": 1}], {"n": 3}),
+    ]
+    theirs = [lc.AIMessageChunk(content=c, additional_kwargs=k) for c, k in pieces]
+    mine = [from_langchain(m) for m in theirs]
+    for n in range(1, len(pieces) + 1):
+        lc_sum = theirs[0]
+        sf_sum = mine[0]
+        for a, b in zip(theirs[1:n], mine[1:n], strict=True):
+            lc_sum, sf_sum = lc_sum + a, sf_sum + b  # type: ignore[operator]
+        assert to_langchain(sf_sum) == lc_sum
+    assert lc_sum.additional_kwargs["function_call"] == {"name": "f", "arguments": '{"a": 1}'}
+    whole = sf_sum.to_message()  # type: ignore[attr-defined]
+    assert whole.content == lc_sum.content and whole.additional_kwargs == lc_sum.additional_kwargs
+
+
+_block = st.fixed_dictionaries(
+    {"type": st.sampled_from(["text", "thinking"]), "text": st.text(max_size=3)},
+    optional={"index": st.integers(0, 1) | st.just("lc_1"), "id": st.sampled_from(["", "b1", "b2"])},
+)
+_kwargs = st.dictionaries(
+    st.sampled_from(["a", "b", "index", "id"]),
+    st.one_of(st.none(), st.text(max_size=3), st.integers(0, 3), st.fixed_dictionaries({"k": st.text(max_size=2)})),
+    max_size=2,
+)
+_pieces = st.lists(
+    st.tuples(st.text(max_size=3) | st.lists(st.text(max_size=2) | _block, max_size=2), _kwargs),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(_pieces)
+def test_chunks_add_up_as_langchains_whatever_their_content_and_kwargs(pieces: list[Any]) -> None:
+    theirs = [lc.AIMessageChunk(content=c, additional_kwargs=k) for c, k in pieces]
+    try:
+        expected: Any = theirs[0]
+        for chunk in theirs[1:]:
+            expected = expected + chunk
+    except TypeError:
+        expected = TypeError
+    try:
+        total: Any = from_langchain(theirs[0])
+        for chunk in theirs[1:]:
+            total = total + from_langchain(chunk)
+        got: Any = to_langchain(total)
+        in_one_pass: Any = to_langchain(merge_chunks(from_langchain(c) for c in theirs))  # type: ignore[misc]
+    except TypeError:
+        got = in_one_pass = TypeError
+    assert got == expected
+    assert in_one_pass == expected
+
+
+def test_a_chunks_shared_empty_additional_kwargs_cannot_change() -> None:
+    chunk = AIMessageChunk(content="x")
+    with pytest.raises(TypeError, match="assign a new dict"):
+        chunk.additional_kwargs["k"] = 1
+    chunk.additional_kwargs = {"k": 1}
+    assert AIMessageChunk(content="y").additional_kwargs == {}
+
+
+def test_a_message_dict_or_tuple_refuses_content_that_is_neither_text_nor_blocks() -> None:
+    with pytest.raises(InvalidArgumentError, match="content must be a str or a list"):
+        add_messages([], [{"role": "user", "content": 3}])
+    with pytest.raises(InvalidArgumentError, match="content must be a str or a list"):
+        add_messages([], [("assistant", None)])
+    assert add_messages([], [{"role": "assistant", "content": None, "id": "a"}]) == [AIMessage(content="", id="a")]
+
+
+@given(chat_messages())
+def test_every_message_field_is_kept_by_the_checkpoint_serializer(message: Any) -> None:
+    serde = JsonPlusSerializer()
+    assert serde.loads_typed(serde.dumps_typed(message)) == message
+
+
+@given(chat_messages())
+def test_every_message_field_crosses_the_wire_form_and_sse(message: Any) -> None:
+    event = ChatModelFinished(run_id="r", seq=1, message=message)
+    assert decode_event(encode_event(event)) == event
+    encoded = json.loads(to_json(message))
+    fields = {a.name for a in attrs.fields(type(message))}
+    assert set(encoded) == fields | {"type"}
+    assert encoded["content"] == message.content
+    assert encoded["additional_kwargs"] == message.additional_kwargs
 
 
 def test_chunks_keep_their_pieces_usage_and_position() -> None:
@@ -130,6 +267,85 @@ def test_to_langchain_messages_takes_a_streamflow_state() -> None:
     out = to_langchain_messages([*state, ("user", "more")])
     assert [type(m).__name__ for m in out] == ["HumanMessage", "AIMessage", "HumanMessage"]
     assert out[1].id == "a1"
+
+
+# -- langchain-core takes streamflow messages ------------------------------------------------------
+
+
+def sf_conversation() -> list[Any]:
+    call: Any = {"name": "add", "args": {"a": 1, "b": 2}, "id": "c1", "type": "tool_call"}
+    return add_messages(
+        [],
+        [
+            SystemMessage(content="be brief", id="s"),
+            ("user", "hi"),
+            AIMessage(content="", tool_calls=[call], id="a", additional_kwargs={"k": "v"}),
+            ToolMessage(content="3", tool_call_id="c1", id="t", artifact=[3]),
+            HumanMessage(content=[{"type": "text", "text": "and"}, {"type": "image", "url": "u"}], id="h2"),
+        ],
+    )
+
+
+def test_langchain_core_converts_streamflow_messages_wherever_it_takes_messages() -> None:
+    state = sf_conversation()
+    expected = [to_langchain(m) for m in state]
+    assert convert_to_messages(state) == expected
+    assert convert_to_messages([*state, ("user", "x")])[:-1] == expected
+    fixed: Any = SystemMessage(content="fixed")
+    prompt = ChatPromptTemplate.from_messages([fixed, MessagesPlaceholder("history")])
+    shown = prompt.invoke({"history": state}).to_messages()
+    assert shown == [to_langchain(fixed), *expected]
+    assert trim_messages(state, max_tokens=1, token_counter=len, strategy="last") == expected[-1:]
+
+
+async def test_a_langchain_chat_model_takes_a_streamflow_state_in_every_call() -> None:
+    seen: list[Any] = []
+
+    class Recording(GenericFakeChatModel):
+        def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+            seen.append(messages)
+            return super()._generate(messages, stop, run_manager, **kw)
+
+    model = Recording(messages=itertools.cycle([lc.AIMessage(content="ok")]))
+    state = sf_conversation()
+    expected = [to_langchain(m) for m in state]
+    model.invoke(state)
+    await model.ainvoke(state)
+    list(model.stream(state))
+    [c async for c in model.astream(state)]
+    model.batch([state, state[:2]])
+    assert len(seen) == 6
+    assert seen[:4] == [expected] * 4
+    assert sorted(seen[4:], key=len) == [expected[:2], expected]
+
+
+def test_other_values_still_meet_langchain_cores_own_errors() -> None:
+    with pytest.raises(NotImplementedError, match="Unsupported message type"):
+        convert_to_messages([3])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="Message dict must contain"):
+        convert_to_messages([{"no": "role"}])
+
+
+def test_the_langchain_core_patch_is_installed_once() -> None:
+    from langchain_core.messages import utils
+    from langchain_core.prompts import chat
+
+    from streamflow.integrations.langchain import activate
+
+    before = (utils._convert_to_message, chat._convert_to_message_template)
+    activate()
+    assert (utils._convert_to_message, chat._convert_to_message_template) == before
+    wrapper: Any = utils._convert_to_message
+    assert not hasattr(wrapper.__wrapped__, "__wrapped__")
+
+
+def test_a_node_calls_a_langchain_model_with_its_state_as_on_langgraph() -> None:
+    def call(state: Any) -> dict[str, Any]:
+        return {"messages": [generic("fine thanks").invoke(state["messages"])]}
+
+    out = one_node(call).invoke({"messages": [("user", "hi"), ("assistant", "hello"), ("user", "how are you")]})
+    assert [type(m).__name__ for m in out["messages"]] == ["HumanMessage", "AIMessage", "HumanMessage", "AIMessage"]
+    assert out["messages"][-1].content == "fine thanks"
 
 
 def test_add_messages_takes_langchain_messages() -> None:

@@ -89,7 +89,7 @@ async def test_chat_openai_tokens_reach_the_messages_mode_one_by_one() -> None:
                 MODEL,
             )
             if message.content:
-                tokens.append(message.content)
+                tokens.append(message.text)
                 server.seen.set()  # the server sends the next word only now
     assert tokens == WORDS
     assert isinstance(final["messages"][-1], AIMessage)

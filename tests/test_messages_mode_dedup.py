@@ -153,7 +153,7 @@ def test_subgraph_tokens_arrive_with_their_namespace_when_subgraphs_is_true() ->
     (ns,) = namespaces
     assert len(ns) == 1 and ns[0].startswith("outer:")
     tokens = [m for _, (m, _meta) in items if isinstance(m, AIMessageChunk)]
-    assert "".join(t.content for t in tokens) == "deep tokens"
+    assert "".join(t.text for t in tokens) == "deep tokens"
     whole = [m for _, (m, _meta) in items if not isinstance(m, AIMessageChunk)]
     # the note, once, from the inner node; the outer node returning the subgraph's output repeats nothing
     assert [(m.content, m.id) for m in whole] == [("note from the subgraph", "note-1")]

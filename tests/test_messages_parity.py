@@ -246,6 +246,36 @@ CONTENT_BLOCK_MESSAGES: dict[str, Callable[[Any], Any]] = {
     "chunk-given-invalid-tool-call": lambda m: m.AIMessageChunk(
         "", invalid_tool_calls=[{"name": "x", "args": "{", "id": "i1", "error": None, "type": "invalid_tool_call"}]
     ),
+    "human-blocks": lambda m: m.HumanMessage(["a", {"type": "text", "text": "b"}, {"type": "image", "url": "u"}]),
+    "human-provider-block": lambda m: m.HumanMessage([{"type": "thinking", "thinking": "hm"}, {"x": 1}]),
+    "ai-blocks-and-tool-call": lambda m: m.AIMessage([{"type": "reasoning", "reasoning": "r"}], tool_calls=[CALL]),
+    "ai-blocks-holding-the-tool-call": lambda m: m.AIMessage(
+        [{"type": "tool_call", "id": "c1", "name": "add", "args": {"a": 1}}], tool_calls=[CALL]
+    ),
+    "tool-blocks": lambda m: m.ToolMessage([{"type": "text", "text": "3"}], tool_call_id="c1"),
+    "ai-reasoning-content": lambda m: m.AIMessage("a", additional_kwargs={"reasoning_content": "think"}),
+    "ai-reasoning-block-and-content": lambda m: m.AIMessage(
+        [{"type": "reasoning", "reasoning": "r"}], additional_kwargs={"reasoning_content": "think"}
+    ),
+    "ai-v1-output": lambda m: m.AIMessage(
+        [{"type": "text", "text": "a"}, {"type": "thinking"}], response_metadata={"output_version": "v1"}
+    ),
+    "chunk-reasoning-content": lambda m: m.AIMessageChunk("", additional_kwargs={"reasoning_content": "th"}),
+    "chunk-piece-and-reasoning": lambda m: m.AIMessageChunk(
+        "", tool_call_chunks=[PIECE], additional_kwargs={"reasoning_content": "th"}
+    ),
+    "chunk-v1-output": lambda m: m.AIMessageChunk([{"type": "x"}], response_metadata={"output_version": "v1"}),
+    "chunk-blocks-holding-the-tool-call": lambda m: m.AIMessageChunk(
+        [{"type": "tool_call", "id": "c1", "name": "add", "args": {"a": 1}}],
+        tool_call_chunks=[PIECE],
+        chunk_position="last",
+    ),
+    "chunk-blocks-summed": lambda m: (
+        m.AIMessageChunk("x")
+        + m.AIMessageChunk([{"type": "text", "text": "a", "index": 0}])
+        + m.AIMessageChunk([{"type": "text", "text": "b", "index": 0}], additional_kwargs={"k": "v"})
+        + m.AIMessageChunk("y", additional_kwargs={"k": "w"})
+    ),
     "chunk-tool-pieces-summed": lambda m: (
         m.AIMessageChunk("", tool_call_chunks=[{**PIECE, "args": '{"a"'}])
         + m.AIMessageChunk("", tool_call_chunks=[{**PIECE, "name": None, "id": None, "args": ": 1}"}])
@@ -257,6 +287,12 @@ CONTENT_BLOCK_MESSAGES: dict[str, Callable[[Any], Any]] = {
 @pytest.mark.parametrize("make", list(CONTENT_BLOCK_MESSAGES.values()), ids=list(CONTENT_BLOCK_MESSAGES))
 def test_content_blocks_as_langchain_core(make: Callable[[Any], Any]) -> None:
     theirs, ours = _both(lambda m, _: make(m).content_blocks)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("make", list(CONTENT_BLOCK_MESSAGES.values()), ids=list(CONTENT_BLOCK_MESSAGES))
+def test_text_content_and_additional_kwargs_as_langchain_core(make: Callable[[Any], Any]) -> None:
+    theirs, ours = _both(lambda m, _: (make(m).text, make(m).content, make(m).additional_kwargs))
     assert ours == theirs
 
 

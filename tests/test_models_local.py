@@ -54,7 +54,7 @@ class Question(TypedDict, total=False):
 @pytest.mark.slow
 def test_gemma_node_streams_tokens_that_add_up_to_the_final_message(gemma: GemmaChatModel) -> None:
     def answer(state: Question) -> dict[str, str]:
-        return {"answer": gemma.invoke([{"role": "user", "content": state["question"]}]).content}
+        return {"answer": gemma.invoke([{"role": "user", "content": state["question"]}]).text}
 
     graph = StateGraph(Question).add_node("answer", answer).add_edge(START, "answer").compile()
     tokens: list[AIMessageChunk] = []
@@ -68,7 +68,7 @@ def test_gemma_node_streams_tokens_that_add_up_to_the_final_message(gemma: Gemma
         else:
             final = item
     assert len([t for t in tokens if t.content]) > 5
-    assert "".join(t.content for t in tokens) == final["answer"]
+    assert "".join(t.text for t in tokens) == final["answer"]
     assert final["answer"].strip()
 
 
@@ -77,7 +77,7 @@ def test_gemma_node_streams_tokens_that_add_up_to_the_final_message(gemma: Gemma
 async def test_gemma_answers_from_an_async_caller_and_reports_how_it_stopped(gemma: GemmaChatModel) -> None:
     with anyio.fail_after(120):
         message = await gemma.ainvoke([SystemMessage(content="Answer briefly."), "What is the capital of France?"])
-    assert message.content.strip()
+    assert message.text.strip()
     assert message.response_metadata["finish_reason"] in ("stop", "length")
     assert gemma.resolved_format() == "transcript"  # the packaged GGUF is the pretrained checkpoint
 
@@ -250,5 +250,5 @@ async def test_a_generation_failure_is_a_chat_model_error() -> None:
     received: list[str] = []
     with pytest.raises(ChatModelError, match="exceed context window"):
         async for chunk in model.astream("hi"):
-            received.append(chunk.content)
+            received.append(chunk.text)
     assert received == ["a", "b"]

@@ -22,7 +22,7 @@ class State(TypedDict, total=False):
 def _joke_graph(model: FakeChatModel) -> Any:
     def generate_joke(state: State) -> dict[str, str]:
         response = model.invoke([{"role": "user", "content": f"Generate a joke about {state['topic']}"}])
-        return {"joke": response.content}
+        return {"joke": response.text}
 
     return StateGraph(State).add_node("generate_joke", generate_joke).add_edge(START, "generate_joke").compile()
 
@@ -51,7 +51,7 @@ async def test_filter_tokens_by_model_tags_from_an_async_node() -> None:
     async def dual_generation(state: State, config: dict[str, Any]) -> dict[str, str]:
         joke = await joke_model.ainvoke([{"role": "user", "content": "joke"}], config)
         poem = await poem_model.ainvoke([{"role": "user", "content": "poem"}], config)
-        return {"joke": joke.content, "poem": poem.content}
+        return {"joke": joke.text, "poem": poem.text}
 
     graph = StateGraph(State).add_node("dual_generation", dual_generation).add_edge(START, "dual_generation").compile()
     joke_text = ""
@@ -88,7 +88,7 @@ class _Unmarked(FakeChatModel):
 
 
 def _positions(chunks: list[AIMessageChunk]) -> list[tuple[str, str | None]]:
-    return [(c.content, c.chunk_position) for c in chunks]
+    return [(c.text, c.chunk_position) for c in chunks]
 
 
 @pytest.mark.anyio
@@ -98,7 +98,7 @@ async def test_the_final_chunk_of_a_stream_is_marked_last_in_and_outside_a_run()
     assert _positions(alone) == [("abc", None), ("def", None), ("g", "last")]
 
     def call(state: State) -> dict[str, str]:
-        return {"joke": "".join(c.content for c in model.stream("hi"))}
+        return {"joke": "".join(c.text for c in model.stream("hi"))}
 
     graph = StateGraph(State).add_node("call", call).add_edge(START, "call").compile()
     tokens = [c async for c, _ in graph.astream({"topic": "x"}, stream_mode="messages")]
@@ -113,7 +113,7 @@ async def test_a_source_that_does_not_mark_its_final_chunk_gets_an_empty_last_ch
     assert alone[-1].id == alone[0].id
 
     async def call(state: State) -> dict[str, str]:
-        return {"joke": (await model.ainvoke("hi")).content}
+        return {"joke": (await model.ainvoke("hi")).text}
 
     graph = StateGraph(State).add_node("call", call).add_edge(START, "call").compile()
     items = [x async for x in graph.astream({"topic": "x"}, stream_mode=["messages", "values"])]

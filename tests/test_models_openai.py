@@ -78,7 +78,7 @@ async def test_text_deltas_stream_as_tokens_that_add_up_to_the_final_message() -
     texts = [c.content for c, _ in tokens if c.content]
     assert texts == pieces
     answer = final["messages"][-1]
-    assert "".join(c.content for c, _ in tokens) == answer.content == "Streaming is fun! Yes."
+    assert "".join(c.text for c, _ in tokens) == answer.text == "Streaming is fun! Yes."
     assert answer.response_metadata == {"finish_reason": "stop", "model_name": MODEL}
     meta = tokens[0][1]
     assert meta["langgraph_node"] == "chat"
@@ -351,7 +351,7 @@ def test_llama_cpp_server_streams_gemma_tokens_in_messages_mode(llama_server: st
 
     async def answer(state: Question) -> dict[str, str]:
         reply = await model.ainvoke([{"role": "user", "content": state["question"]}])
-        return {"answer": reply.content}
+        return {"answer": reply.text}
 
     graph = StateGraph(Question).add_node("answer", answer).add_edge(START, "answer").compile()
     tokens: list[str] = []

@@ -143,7 +143,7 @@ async def test_parent_ids_of_model_and_tool_calls_name_run_task_and_enclosing_to
     @tool
     async def ask(question: str) -> str:
         """Asks a model from inside a tool."""
-        return (await inner_model.ainvoke(question)).content
+        return (await inner_model.ainvoke(question)).text
 
     agent = create_react_agent(FakeChatModel([_calls(("ask", {"question": "q"}, "call-ask")), "done"]), [ask])
     async with agent.start({"messages": ["go"]}) as run:

@@ -60,7 +60,7 @@ class FakeChatModel(BaseChatModel):
         self.calls += 1
         message = AIMessage(content=response) if isinstance(response, str) else response
         size = self.chunk_size
-        text = message.content
+        text = message.text
         delay = self.delay
         calls = message.tool_calls
         # the final chunk says so (chunk_position="last"), as LangChain's fake models' do

@@ -95,7 +95,7 @@ def render_prompt(
     """
     if prompt_format not in ("turns", "transcript"):
         raise InvalidArgumentError(f"prompt_format must be 'turns' or 'transcript' here, got {prompt_format!r}")
-    preamble = [m.content for m in messages if isinstance(m, SystemMessage)]
+    preamble = [m.text for m in messages if isinstance(m, SystemMessage)]
     if tools:
         preamble.append(_tool_lines(tools))
     turns: list[tuple[str, str]] = []  # (speaker, text), speaker "user" or "model"
@@ -103,13 +103,13 @@ def render_prompt(
         if isinstance(msg, SystemMessage):
             continue
         if isinstance(msg, HumanMessage):
-            turns.append(("user", msg.content))
+            turns.append(("user", msg.text))
         elif isinstance(msg, AIMessage):
-            parts = [msg.content] if msg.content else []
+            parts = [msg.text] if msg.text else []
             parts.extend(_call_json(call) for call in msg.tool_calls)
             turns.append(("model", "\n".join(parts)))
         elif isinstance(msg, ToolMessage):
-            turns.append(("user", f"Tool result ({msg.name or 'tool'}): {msg.content}"))
+            turns.append(("user", f"Tool result ({msg.name or 'tool'}): {msg.text}"))
         else:
             raise InvalidArgumentError(f"cannot put a {type(msg).__name__} into a Gemma prompt")
     header = "\n\n".join(p for p in preamble if p)

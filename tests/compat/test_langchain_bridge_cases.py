@@ -6,8 +6,9 @@ the same ``astream_events`` sequence.
 
 Two documented differences are normalised: streamflow's ``messages`` chunks are streamflow's ``AIMessageChunk``
 (compared by their fields, not their class), and ``lc_versions`` also names streamflow's version on streamflow.
-A node hands the langchain-core model a prompt of its own (a string or ``(role, text)`` tuples): a streamflow
-state's messages go to a langchain-core model through ``to_langchain_messages``.
+A node hands the langchain-core model its state's messages as LangGraph code does (``model.invoke(
+state["messages"])``, a prompt template's ``MessagesPlaceholder``): on streamflow they are streamflow's messages,
+which langchain-core takes as its own.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from typing import Any
 import pytest
 from langchain_core.callbacks import adispatch_custom_event
 from langchain_core.documents import Document
-from langchain_core.language_models import FakeListLLM
+from langchain_core.language_models import BaseChatModel, FakeListLLM
 from langchain_core.language_models.fake_chat_models import (
     FakeListChatModel,
     FakeMessagesListChatModel,
     GenericFakeChatModel,
 )
-from langchain_core.messages import AIMessage
-from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import tool
@@ -55,6 +57,18 @@ def generic(text: str = "hello there world", **kwargs: Any) -> GenericFakeChatMo
     return GenericFakeChatModel(messages=itertools.cycle([AIMessage(content=text)]), **kwargs)
 
 
+class Echo(BaseChatModel):
+    """Answers with what it was given: each message's type, content, ``additional_kwargs``, name and id."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "echo"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> Any:
+        seen = [[m.type, m.content, m.additional_kwargs, m.name, m.id] for m in messages]
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=repr(seen)))])
+
+
 MODELS: dict[str, Callable[[], Any]] = {
     "generic": generic,
     "generic nostream": lambda: generic().with_config(tags=["nostream"]),
@@ -64,34 +78,48 @@ MODELS: dict[str, Callable[[], Any]] = {
     "messages list": lambda: FakeMessagesListChatModel(
         responses=[AIMessage(content="whole answer", usage_metadata=USAGE)]
     ),
-    "prompt chain": lambda: ChatPromptTemplate.from_messages([("user", "{q}")]) | generic(),
+    "echo": Echo,
+    "prompt chain": lambda: (
+        ChatPromptTemplate.from_messages([("system", "be brief"), MessagesPlaceholder("messages")]) | Echo()
+    ),
 }
+
+CONVERSATION = [
+    ("user", "hi"),
+    {"role": "assistant", "content": "", "additional_kwargs": {"refusal": "no"}, "id": "a-1"},
+    {"role": "user", "content": [{"type": "text", "text": "see"}, {"type": "image", "url": "u"}], "name": "ann"},
+]
+"""A run's input: a tuple, an AI message with ``additional_kwargs`` and a named message with content blocks."""
 
 CALLS = ["invoke", "ainvoke", "stream", "astream", "invoke with config"]
 
 
 def graph(lib: Lib, model: Any, call: str) -> Any:
-    """START -> ``node``: a node calling ``model`` once, as ``call`` says, returning its answer."""
-    prompt: Any = {"q": "hi"} if isinstance(model, type(MODELS["prompt chain"]())) else [("user", "hi")]
+    """START -> ``node``: a node calling ``model`` once with its state's messages (the whole state for a prompt
+    chain), as ``call`` says, returning its answer."""
+    chain = isinstance(model, type(MODELS["prompt chain"]()))
+
+    def prompt(state: Any) -> Any:
+        return state if chain else state["messages"]
 
     def invoke(state: Any) -> dict[str, Any]:
-        return {"messages": [model.invoke(prompt)]}
+        return {"messages": [model.invoke(prompt(state))]}
 
     def invoke_with_config(state: Any, config: RunnableConfig) -> dict[str, Any]:
-        return {"messages": [model.invoke(prompt, config)]}
+        return {"messages": [model.invoke(prompt(state), config)]}
 
     async def ainvoke(state: Any) -> dict[str, Any]:
-        return {"messages": [await model.ainvoke(prompt)]}
+        return {"messages": [await model.ainvoke(prompt(state))]}
 
     def stream(state: Any) -> dict[str, Any]:
         whole = None
-        for chunk in model.stream(prompt):
+        for chunk in model.stream(prompt(state)):
             whole = chunk if whole is None else whole + chunk
         return {"messages": [whole]}
 
     async def astream(state: Any) -> dict[str, Any]:
         whole = None
-        async for chunk in model.astream(prompt):
+        async for chunk in model.astream(prompt(state)):
             whole = chunk if whole is None else whole + chunk
         return {"messages": [whole]}
 
@@ -124,7 +152,7 @@ def shown(item: Any) -> Any:
 
 async def messages_of(lib: Lib, model: Any, call: str) -> list[Any]:
     g = graph(lib, model, call)
-    return [shown(item) async for item in g.astream({"messages": [("user", "hi")]}, stream_mode="messages")]
+    return [shown(item) async for item in g.astream({"messages": CONVERSATION}, stream_mode="messages")]
 
 
 @pytest.mark.parametrize("call", CALLS)

@@ -15,7 +15,10 @@ streamflow component does, whether it finds its config implicitly (langchain-cor
   (:class:`~.tools.LangChainTool`), a langchain-core Runnable is a chain step (:class:`~.runnables.
   LangChainRunnable`), a langchain-core chat model with ``bind_tools`` is an agent's model
   (:class:`~.chat_models.LangChainChatModel`), and a node may return langchain-core messages into a
-  ``messages`` state.
+  ``messages`` state;
+- langchain-core takes streamflow messages wherever it takes messages (a chat model's input, a
+  ``MessagesPlaceholder``, ``convert_to_messages`` ...): ``llm.invoke(state["messages"])`` works as on
+  LangGraph (:mod:`.coercion`).
 
 :func:`to_langchain` / :func:`from_langchain` convert messages both ways (:mod:`.messages`).
 """
@@ -28,6 +31,7 @@ from ...models.adapters import register_chat_model_adapter
 from ...runnables.base import register_runnable_adapter
 from ...tools import register_tool_adapter
 from .chat_models import LangChainChatModel, adapt_chat_model
+from .coercion import accept_streamflow_messages
 from .config import enter, langchain_config
 from .handler import HANDLER, StreamflowCallbackHandler
 from .messages import coerce_langchain, from_langchain, to_langchain, to_langchain_messages
@@ -50,10 +54,12 @@ __all__ = [
 
 def activate() -> None:
     """Install the bridge: every streamflow task sets langchain-core's config for the code it runs,
-    ``coerce_message`` takes langchain-core messages, ``ToolNode`` langchain-core tools, chains
+    ``coerce_message`` takes langchain-core messages and langchain-core streamflow messages (a chat
+    model, a prompt template, ``convert_to_messages`` ...), ``ToolNode`` langchain-core tools, chains
     langchain-core Runnables and agents langchain-core chat models. Done on import; calling it again does nothing."""
     on_enter_task(enter)
     register_message_converter(coerce_langchain)
+    accept_streamflow_messages()
     register_tool_adapter(adapt_tool)
     register_runnable_adapter(adapt_runnable)
     register_chat_model_adapter(adapt_chat_model)

@@ -1,16 +1,15 @@
-"""streamflow messages <-> langchain-core messages, chunks included.
+"""streamflow messages <-> langchain-core messages, chunks included, losing nothing either way.
 
-Every field a streamflow message has crosses both ways unchanged: ``content``, ``id``, ``name``,
-``tool_calls``, ``invalid_tool_calls``, ``tool_call_chunks``, ``usage_metadata``, ``response_metadata``,
-``chunk_position``, a tool message's ``tool_call_id`` and ``status``. A langchain-core message carries two
-things streamflow's do not hold: list content (content blocks) becomes the text of its text blocks (a
-string as it is), and ``additional_kwargs`` stays behind; both are unchanged when it goes there and back
-from streamflow.
+Every field crosses both ways unchanged: ``content`` (a string or a list of content blocks),
+``additional_kwargs``, ``response_metadata``, ``id``, ``name``; an AI message's ``tool_calls``,
+``invalid_tool_calls`` and ``usage_metadata``; a chunk's ``tool_call_chunks`` and ``chunk_position``; a tool
+message's ``tool_call_id``, ``status`` and ``artifact``. Lists and dicts are copied one level deep (content
+blocks and tool calls are new dicts of the same items where langchain-core would share them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from langchain_core import messages as lc
@@ -29,33 +28,32 @@ from ...messages import (
 __all__ = ["from_langchain", "from_langchain_value", "to_langchain", "to_langchain_messages"]
 
 
-def _text(content: Any) -> str:
-    """langchain-core content as streamflow's string: a string as it is, the text of a list's text blocks."""
-    if isinstance(content, str):
-        return content
-    parts: list[str] = []
-    for block in content or ():
-        if isinstance(block, str):
-            parts.append(block)
-        elif isinstance(block, Mapping) and block.get("type") == "text":
-            parts.append(str(block.get("text", "")))
-    return "".join(parts)
+def _content(content: Any) -> Any:
+    return content if isinstance(content, str) else list(content)
+
+
+def _base_fields(message: Any) -> dict[str, Any]:
+    return {
+        "content": _content(message.content),
+        "additional_kwargs": dict(message.additional_kwargs),
+        "response_metadata": dict(message.response_metadata),
+        "id": message.id,
+        "name": message.name,
+    }
 
 
 def _ai_fields(message: Any) -> dict[str, Any]:
     return {
-        "content": _text(message.content),
-        "id": message.id,
-        "name": message.name,
+        **_base_fields(message),
         "tool_calls": [dict(c) for c in message.tool_calls],
         "invalid_tool_calls": [dict(c) for c in message.invalid_tool_calls],
-        "response_metadata": dict(message.response_metadata),
         "usage_metadata": None if message.usage_metadata is None else dict(message.usage_metadata),
     }
 
 
 def from_langchain(message: Any) -> BaseMessage:
-    """The streamflow message for a langchain-core message (an ``AIMessageChunk`` for a chunk).
+    """The streamflow message for a langchain-core message (an ``AIMessageChunk`` for a chunk), with every
+    field of it.
 
     :raises InvalidArgumentError: for anything but a langchain-core human, system, AI (or AI chunk) or tool
         message
@@ -63,7 +61,7 @@ def from_langchain(message: Any) -> BaseMessage:
     if isinstance(message, lc.AIMessageChunk):  # a token: only what it holds is copied
         content = message.content
         fields: dict[str, Any] = {
-            "content": content if isinstance(content, str) else _text(content),
+            "content": content if isinstance(content, str) else list(content),
             "id": message.id,
             "name": message.name,
             "chunk_position": message.chunk_position,
@@ -75,6 +73,8 @@ def from_langchain(message: Any) -> BaseMessage:
             fields["tool_calls"] = [dict(c) for c in message.tool_calls]
         if pieces or message.invalid_tool_calls:
             fields["invalid_tool_calls"] = [dict(c) for c in message.invalid_tool_calls]
+        if message.additional_kwargs:
+            fields["additional_kwargs"] = dict(message.additional_kwargs)
         if message.response_metadata:
             fields["response_metadata"] = dict(message.response_metadata)
         if message.usage_metadata is not None:
@@ -83,16 +83,15 @@ def from_langchain(message: Any) -> BaseMessage:
     if isinstance(message, lc.AIMessage):
         return AIMessage(**_ai_fields(message))
     if isinstance(message, lc.HumanMessage):
-        return HumanMessage(content=_text(message.content), id=message.id, name=message.name)
+        return HumanMessage(**_base_fields(message))
     if isinstance(message, lc.SystemMessage):
-        return SystemMessage(content=_text(message.content), id=message.id, name=message.name)
+        return SystemMessage(**_base_fields(message))
     if isinstance(message, lc.ToolMessage):
         return ToolMessage(
-            content=_text(message.content),
-            id=message.id,
-            name=message.name,
+            **_base_fields(message),
             tool_call_id=message.tool_call_id,
             status=message.status,
+            artifact=message.artifact,
         )
     raise InvalidArgumentError(
         f"cannot make a streamflow message of {type(message).__name__}; pass a langchain-core HumanMessage, "
@@ -100,47 +99,53 @@ def from_langchain(message: Any) -> BaseMessage:
     )
 
 
+def _lc_base(message: BaseMessage) -> dict[str, Any]:
+    return {
+        "content": _content(message.content),
+        "additional_kwargs": dict(message.additional_kwargs),
+        "response_metadata": dict(message.response_metadata),
+        "id": message.id,
+        "name": message.name,
+    }
+
+
+def _calls(message: AIMessage) -> dict[str, Any]:
+    """The tool calls set as they are, after validation (langchain-core's validators would otherwise fill
+    empty ``tool_calls`` from ``additional_kwargs["tool_calls"]``)."""
+    return {
+        "tool_calls": [dict(c) for c in message.tool_calls],
+        "invalid_tool_calls": [dict(c) for c in message.invalid_tool_calls],
+    }
+
+
 def to_langchain(message: BaseMessage) -> lc.BaseMessage:
-    """The langchain-core message for a streamflow message (an ``AIMessageChunk`` for a chunk).
+    """The langchain-core message for a streamflow message (an ``AIMessageChunk`` for a chunk), with every
+    field of it.
 
     :raises InvalidArgumentError: for anything but a streamflow message
     """
     if isinstance(message, AIMessageChunk):
         return lc.AIMessageChunk(
-            content=message.content,
-            id=message.id,
-            name=message.name,
+            **_lc_base(message),
             tool_call_chunks=[dict(c) for c in message.tool_call_chunks],  # type: ignore[misc]
-            response_metadata=dict(message.response_metadata),
             usage_metadata=None if message.usage_metadata is None else dict(message.usage_metadata),  # type: ignore[arg-type]
             chunk_position=message.chunk_position,  # type: ignore[arg-type]
-        ).model_copy(
-            update={
-                "tool_calls": [dict(c) for c in message.tool_calls],
-                "invalid_tool_calls": [dict(c) for c in message.invalid_tool_calls],
-            }
-        )
+        ).model_copy(update=_calls(message))
     if isinstance(message, AIMessage):
         return lc.AIMessage(
-            content=message.content,
-            id=message.id,
-            name=message.name,
-            tool_calls=[dict(c) for c in message.tool_calls],
-            invalid_tool_calls=[dict(c) for c in message.invalid_tool_calls],
-            response_metadata=dict(message.response_metadata),
+            **_lc_base(message),
             usage_metadata=None if message.usage_metadata is None else dict(message.usage_metadata),
-        )
+        ).model_copy(update=_calls(message))
     if isinstance(message, HumanMessage):
-        return lc.HumanMessage(content=message.content, id=message.id, name=message.name)
+        return lc.HumanMessage(**_lc_base(message))
     if isinstance(message, SystemMessage):
-        return lc.SystemMessage(content=message.content, id=message.id, name=message.name)
+        return lc.SystemMessage(**_lc_base(message))
     if isinstance(message, ToolMessage):
         return lc.ToolMessage(
-            content=message.content,
-            id=message.id,
-            name=message.name,
+            **_lc_base(message),
             tool_call_id=message.tool_call_id,
             status=message.status,
+            artifact=message.artifact,
         )
     raise InvalidArgumentError(
         f"cannot make a langchain-core message of {type(message).__name__}; pass a streamflow message"
