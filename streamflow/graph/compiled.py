@@ -383,12 +383,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         filters = (include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags)
         if version == "v3":
             _refuse_v3(stream_mode, subgraphs, *filters)
-            inherited = self._inherited()
-
-            async def opened() -> Any:
-                return self._v3_stream(input, config, transformers, context, inherited, is_async=True)
-
-            return opened()
+            return self._v3_stream(input, config, transformers, context, is_async=True)
         open_view = self._events_view(version, buffer_size, filters, stream_mode, subgraphs)
         return self._drive(input, config, open_view, None, 0, context, self._inherited())
 
@@ -435,7 +430,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         filters = (include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags)
         if version == "v3":
             _refuse_v3(stream_mode, subgraphs, *filters)
-            return self._v3_stream(input, config, transformers, context, self._inherited(), is_async=False)
+            return self._v3_stream(input, config, transformers, context, is_async=False)
         open_view = self._events_view(version, buffer_size, filters, stream_mode, subgraphs)
         inherited = self._inherited()
         return iterate_sync_running_calls(
@@ -499,22 +494,34 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         config: Mapping[str, Any] | None,
         transformers: Sequence[Any] | None,
         context: Any,
-        inherited: Any,
         *,
         is_async: bool,
     ) -> Any:
-        """The v3 run stream of a run of this graph with its compiled transformers and ``transformers``."""
-        return v3_stream(
-            self,
-            self.stream_transformers,
-            self.context_schema,
-            input,
-            config,
-            transformers,
-            context,
-            inherited,
-            is_async=is_async,
-        )
+        """The v3 run stream of a run of this graph with its compiled transformers and ``transformers``: the
+        sync one, or an awaitable of the async one (bad transformers or context raise when it is awaited);
+        the inherited context is taken now."""
+        inherited = self._inherited()
+
+        def made() -> Any:
+            return v3_stream(
+                self,
+                self.stream_transformers,
+                self.context_schema,
+                input,
+                config,
+                transformers,
+                context,
+                inherited,
+                is_async=is_async,
+            )
+
+        if not is_async:
+            return made()
+
+        async def opened() -> Any:
+            return made()
+
+        return opened()
 
     def _drive(
         self,
