@@ -128,51 +128,42 @@ class S(TypedDict):
 INPUT = {"value": "x", "items": []}
 
 
-def simple(lib: Lib, **compile_kwargs: Any) -> Any:
-    def node_a(state: S) -> dict[str, Any]:
-        return {"value": state["value"] + "A", "items": ["a"]}
+def step_a(state: S) -> dict[str, Any]:
+    return {"value": state["value"] + "A", "items": ["a"]}
 
-    def node_b(state: S) -> dict[str, Any]:
-        return {"value": state["value"] + "B", "items": ["b"]}
 
+def a_then_b(lib: Lib, node_b: Any, *, to_end: bool, **compile_kwargs: Any) -> Any:
+    """``START -> node_a -> node_b`` (``-> END`` with ``to_end``) on ``S``, compiled with ``compile_kwargs``."""
     b = lib.StateGraph(S)
-    b.add_node("node_a", node_a)
+    b.add_node("node_a", step_a)
     b.add_node("node_b", node_b)
     b.add_edge(lib.START, "node_a")
     b.add_edge("node_a", "node_b")
-    b.add_edge("node_b", lib.END)
+    if to_end:
+        b.add_edge("node_b", lib.END)
     return b.compile(**compile_kwargs)
 
 
-def failing(lib: Lib) -> Any:
-    def node_a(state: S) -> dict[str, Any]:
-        return {"value": state["value"] + "A", "items": ["a"]}
+def simple(lib: Lib, **compile_kwargs: Any) -> Any:
+    def node_b(state: S) -> dict[str, Any]:
+        return {"value": state["value"] + "B", "items": ["b"]}
 
+    return a_then_b(lib, node_b, to_end=True, **compile_kwargs)
+
+
+def failing(lib: Lib) -> Any:
     def node_b(state: S) -> dict[str, Any]:
         raise ValueError("boom")
 
-    b = lib.StateGraph(S)
-    b.add_node("node_a", node_a)
-    b.add_node("node_b", node_b)
-    b.add_edge(lib.START, "node_a")
-    b.add_edge("node_a", "node_b")
-    return b.compile()
+    return a_then_b(lib, node_b, to_end=False)
 
 
 def interrupting(lib: Lib) -> Any:
-    def node_a(state: S) -> dict[str, Any]:
-        return {"value": state["value"] + "A", "items": ["a"]}
-
     def node_b(state: S) -> dict[str, Any]:
         lib.interrupt("need approval")
         return {"value": state["value"] + "B", "items": ["b"]}
 
-    b = lib.StateGraph(S)
-    b.add_node("node_a", node_a)
-    b.add_node("node_b", node_b)
-    b.add_edge(lib.START, "node_a")
-    b.add_edge("node_a", "node_b")
-    return b.compile(checkpointer=lib.InMemorySaver())
+    return a_then_b(lib, node_b, to_end=False, checkpointer=lib.InMemorySaver())
 
 
 def writing(lib: Lib) -> Any:
