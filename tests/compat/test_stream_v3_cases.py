@@ -119,6 +119,17 @@ class Api:
             content = "".join(block.get("text", "") for block in content if isinstance(block, dict))
         return ["".join(deltas)], content, message_stream.node
 
+    async def message_texts(self, run: Any) -> list[tuple[list[str], Any, Any]]:
+        """:meth:`text` of each chat model stream of ``run.messages`` (async: each read in the loop body)."""
+        out = []
+        if self.mode == "async":
+            async for message in run.messages:
+                out.append(await self.text(message))
+        else:
+            for message in await self._sync(lambda: list(run.messages)):
+                out.append(await self.text(message))
+        return out
+
 
 class S(TypedDict):
     value: str
@@ -584,15 +595,7 @@ async def messages_log(api: Api) -> Any:
 
 async def messages_projection(api: Api) -> Any:
     run = await api.open(chatting(api.lib), CHAT_INPUT)
-    out = []
-    if api.mode == "async":
-        async for message in run.messages:
-            out.append(await api.text(message))
-    else:
-        streams = await api._sync(lambda: list(run.messages))
-        for message in streams:
-            out.append(await api.text(message))
-    return plain_content(normalise(out))
+    return plain_content(normalise(await api.message_texts(run)))
 
 
 async def messages_tool_calls(api: Api) -> Any:
@@ -629,14 +632,7 @@ async def before_builtins(api: Api) -> Any:
             return True
 
     run = await api.open(chatting(api.lib), CHAT_INPUT, transformers=[Observer, Shout])
-    texts = []
-    if api.mode == "async":
-        async for message in run.messages:
-            texts.append(await api.text(message))
-    else:
-        for message in await api._sync(lambda: list(run.messages)):
-            texts.append(await api.text(message))
-    return texts, order[:2]
+    return await api.message_texts(run), order[:2]
 
 
 async def all_transformers(api: Api) -> Any:
@@ -812,14 +808,7 @@ async def whole_messages(api: Api) -> Any:
     b.add_edge(lib.START, "model")
     b.add_edge("model", "built")
     run = await api.open(b.compile(), CHAT_INPUT)
-    out = []
-    if api.mode == "async":
-        async for message in run.messages:
-            out.append(await api.text(message))
-    else:
-        for message in await api._sync(lambda: list(run.messages)):
-            out.append(await api.text(message))
-    return plain_content(normalise(out))
+    return plain_content(normalise(await api.message_texts(run)))
 
 
 def interrupting_subgraph(lib: Lib) -> Any:
