@@ -31,11 +31,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .harness import Sample, scenario
+from .models import tokens_async, tokens_sync
 
 HAVE_LANGCHAIN = importlib.util.find_spec("langchain_core") is not None
 HAVE_LANGGRAPH = HAVE_LANGCHAIN and importlib.util.find_spec("langgraph") is not None
 
-_INPUT = {"messages": [{"role": "user", "content": "go"}]}
 _TARGET = 3.0
 
 
@@ -81,36 +81,6 @@ def _graph(library: str, n: int, asynchronous: bool, native: bool = False) -> An
             return {"messages": [model.invoke("go")]}
 
     return StateGraph(MessagesState).add_node("chat", node).add_edge(START, "chat").compile()  # type: ignore[arg-type]
-
-
-def _tokens_async(library: str, native: bool = False) -> Any:
-    async def bench(n: int) -> Sample:
-        graph = _graph(library, n, True, native)
-        count = 0
-        start = time.perf_counter()
-        async for chunk, _metadata in graph.astream(_INPUT, stream_mode="messages"):
-            if chunk.content:
-                count += 1
-        elapsed = time.perf_counter() - start
-        assert count == n, f"expected {n} tokens, got {count}"
-        return Sample(count, elapsed)
-
-    return bench
-
-
-def _tokens_sync(library: str) -> Any:
-    def bench(n: int) -> Sample:
-        graph = _graph(library, n, False)
-        count = 0
-        start = time.perf_counter()
-        for chunk, _metadata in graph.stream(_INPUT, stream_mode="messages"):
-            if chunk.content:
-                count += 1
-        elapsed = time.perf_counter() - start
-        assert count == n, f"expected {n} tokens, got {count}"
-        return Sample(count, elapsed)
-
-    return bench
 
 
 def _alone(asynchronous: bool, native: bool = False) -> Any:
@@ -159,9 +129,9 @@ _SIZES = {"astream": (1_000, 300), "stream": (4_000, 1_000), "astream_native": (
 
 def _register() -> None:
     makers = {
-        "astream": lambda library: _tokens_async(library),
-        "stream": lambda library: _tokens_sync(library),
-        "astream_native": lambda library: _tokens_async(library, native=True),
+        "astream": lambda library: tokens_async(lambda n, streaming: _graph(library, n, streaming)),
+        "stream": lambda library: tokens_sync(lambda n, streaming: _graph(library, n, streaming)),
+        "astream_native": lambda library: tokens_async(lambda n, streaming: _graph(library, n, streaming, True)),
     }
     alone = {"astream": _alone(True), "stream": _alone(False), "astream_native": _alone(True, native=True)}
     for case, make in makers.items():

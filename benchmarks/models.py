@@ -147,24 +147,25 @@ def _lg_agent_graph() -> Any:
 # -- scenarios -----------------------------------------------------------------------------------------
 
 
-def _tokens_async(build: Any) -> Any:
+def tokens_async(build: Any) -> Any:
+    """A scenario counting the model tokens of ``graph.astream(..., stream_mode="messages")`` of
+    ``build(n, True)`` (a graph whose model streams ``n`` tokens): tokens/s."""
+
     async def bench(n: int) -> Sample:
         graph = build(n, True)
         count = 0
         start = time.perf_counter()
-        async for chunk, _metadata in graph.astream(
-            {"messages": [{"role": "user", "content": "go"}]}, stream_mode="messages"
-        ):
+        async for chunk, _metadata in graph.astream({"messages": [_PROMPT]}, stream_mode="messages"):
             if chunk.content:
                 count += 1
-        elapsed = time.perf_counter() - start
-        assert count == n, f"expected {n} tokens, got {count}"
-        return Sample(count, elapsed)
+        return _tokens_sample(n, count, time.perf_counter() - start)
 
     return bench
 
 
-def _tokens_sync(build: Any) -> Any:
+def tokens_sync(build: Any) -> Any:
+    """As :func:`tokens_async`, with ``graph.stream`` of ``build(n, False)``."""
+
     def bench(n: int) -> Sample:
         graph = build(n, False)
         count = 0
@@ -172,11 +173,14 @@ def _tokens_sync(build: Any) -> Any:
         for chunk, _metadata in graph.stream({"messages": [_PROMPT]}, stream_mode="messages"):
             if chunk.content:
                 count += 1
-        elapsed = time.perf_counter() - start
-        assert count == n, f"expected {n} tokens, got {count}"
-        return Sample(count, elapsed)
+        return _tokens_sample(n, count, time.perf_counter() - start)
 
     return bench
+
+
+def _tokens_sample(n: int, count: int, elapsed: float) -> Sample:
+    assert count == n, f"expected {n} tokens, got {count}"
+    return Sample(count, elapsed)
 
 
 def _events_runs(build: Any, expected: int) -> Any:
@@ -197,10 +201,10 @@ if HAVE_LANGGRAPH:
     # LangGraph's async token path runs at a few thousand tokens/s: a smaller size keeps a repeat near a few
     # seconds (its cost per token does not depend on the size; checked from 2,000 to 20,000 tokens)
     scenario("lg_messages_tokens_astream", unit="tokens/s", n=20_000, quick_n=5_000, repeats=3)(
-        _tokens_async(_lg_token_graph)
+        tokens_async(_lg_token_graph)
     )
     scenario("lg_messages_tokens_stream", unit="tokens/s", n=100_000, quick_n=20_000, repeats=3)(
-        _tokens_sync(_lg_token_graph)
+        tokens_sync(_lg_token_graph)
     )
     scenario("lg_astream_events_runs", unit="runs/s", n=200, quick_n=40, repeats=3)(
         _events_runs(_lg_agent_graph, _EVENTS_PER_RUN)
@@ -214,7 +218,7 @@ scenario(
     quick_n=20_000,
     baseline="lg_messages_tokens_astream" if HAVE_LANGGRAPH else "queue_1to1",
     targets={"lg_messages_tokens_astream": _LG_TARGET} if HAVE_LANGGRAPH else None,
-)(_tokens_async(_sf_token_graph))
+)(tokens_async(_sf_token_graph))
 scenario(
     "messages_tokens_stream",
     unit="tokens/s",
@@ -222,7 +226,7 @@ scenario(
     quick_n=20_000,
     baseline="lg_messages_tokens_stream" if HAVE_LANGGRAPH else "queue_1to1",
     targets={"lg_messages_tokens_stream": _LG_TARGET} if HAVE_LANGGRAPH else None,
-)(_tokens_sync(_sf_token_graph))
+)(tokens_sync(_sf_token_graph))
 scenario(
     "astream_events_runs",
     unit="runs/s",

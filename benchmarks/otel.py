@@ -103,19 +103,10 @@ def otel_sdk_add_event(n: int) -> Sample:
     return Sample(n, seconds, f"{seconds / n * 1e6:.2f} us/event")
 
 
-scenario(
-    "otel_view",
-    unit="events/s",
-    n=20_000,
-    quick_n=4_000,
-    baseline="otel_view_off",
-    compare="otel_sdk_add_event",
-)(_traced(True))
-scenario(
-    "otel_view_no_payloads",
-    unit="events/s",
-    n=20_000,
-    quick_n=4_000,
-    baseline="otel_view_off",
-    compare="otel_view",
-)(_traced(False))
+for _name, _payloads, _compare in (
+    ("otel_view", True, "otel_sdk_add_event"),
+    ("otel_view_no_payloads", False, "otel_view"),
+):
+    scenario(_name, unit="events/s", n=20_000, quick_n=4_000, baseline="otel_view_off", compare=_compare)(
+        _traced(_payloads)
+    )

@@ -380,47 +380,11 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
             (when awaited) for a transformer instance or non-callable
         """
         config = self._run_config(config, durability, interrupt_before, interrupt_after)
+        filters = (include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags)
         if version == "v3":
-            _refuse_v3(
-                stream_mode,
-                subgraphs,
-                include_names,
-                include_types,
-                include_tags,
-                exclude_names,
-                exclude_types,
-                exclude_tags,
-            )
-            inherited = self._inherited()
-
-            async def opened() -> Any:
-                return v3_stream(
-                    self,
-                    self.stream_transformers,
-                    self.context_schema,
-                    input,
-                    config,
-                    transformers,
-                    context,
-                    inherited,
-                    is_async=True,
-                )
-
-            return opened()
-        stream_mode = None if stream_mode is _UNSET else stream_mode
-        subgraphs = False if subgraphs is _UNSET else subgraphs
-        open_view = self._events_view(
-            version,
-            buffer_size,
-            include_names,
-            include_types,
-            include_tags,
-            exclude_names,
-            exclude_types,
-            exclude_tags,
-            stream_mode,
-            subgraphs,
-        )
+            _refuse_v3(stream_mode, subgraphs, *filters)
+            return self._v3_stream(input, config, transformers, context, is_async=True)
+        open_view = self._events_view(version, buffer_size, filters, stream_mode, subgraphs)
         return self._drive(input, config, open_view, None, 0, context, self._inherited())
 
     def stream_events(
@@ -463,42 +427,11 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         :raises RuntimeError: (v3) for a transformer that needs the async lane
         """
         config = self._run_config(config, durability, interrupt_before, interrupt_after)
+        filters = (include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags)
         if version == "v3":
-            _refuse_v3(
-                stream_mode,
-                subgraphs,
-                include_names,
-                include_types,
-                include_tags,
-                exclude_names,
-                exclude_types,
-                exclude_tags,
-            )
-            return v3_stream(
-                self,
-                self.stream_transformers,
-                self.context_schema,
-                input,
-                config,
-                transformers,
-                context,
-                self._inherited(),
-                is_async=False,
-            )
-        stream_mode = None if stream_mode is _UNSET else stream_mode
-        subgraphs = False if subgraphs is _UNSET else subgraphs
-        open_view = self._events_view(
-            version,
-            buffer_size,
-            include_names,
-            include_types,
-            include_tags,
-            exclude_names,
-            exclude_types,
-            exclude_tags,
-            stream_mode,
-            subgraphs,
-        )
+            _refuse_v3(stream_mode, subgraphs, *filters)
+            return self._v3_stream(input, config, transformers, context, is_async=False)
+        open_view = self._events_view(version, buffer_size, filters, stream_mode, subgraphs)
         inherited = self._inherited()
         return iterate_sync_running_calls(
             lambda caller, batch_size: self._drive(input, config, open_view, caller, batch_size, context, inherited),
@@ -533,17 +466,15 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
     def _events_view(
         version: str,
         buffer_size: int,
-        include_names: Sequence[str] | None,
-        include_types: Sequence[str] | None,
-        include_tags: Sequence[str] | None,
-        exclude_names: Sequence[str] | None,
-        exclude_types: Sequence[str] | None,
-        exclude_tags: Sequence[str] | None,
-        stream_mode: str | Sequence[str] | None = None,
-        subgraphs: bool = False,
+        filters: tuple[Sequence[str] | None, ...],
+        stream_mode: Any,
+        subgraphs: Any,
     ) -> Callable[[Run], View]:
-        """Check the ``astream_events`` arguments now; return what attaches their view (blocking, as
+        """Check the ``astream_events`` arguments now (``filters``: ``include_names``, ``include_types``,
+        ``include_tags``, ``exclude_names``, ``exclude_types``, ``exclude_tags``; ``stream_mode`` and
+        ``subgraphs`` as given, maybe unset); return what attaches their view (blocking, as
         :meth:`_mode_view`'s) to a run."""
+        include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags = filters
         spec = EventStreamSpec.parse(
             version,
             include_names=include_names,
@@ -552,10 +483,45 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
             exclude_names=exclude_names,
             exclude_types=exclude_types,
             exclude_tags=exclude_tags,
-            stream_mode=stream_mode,
-            subgraphs=subgraphs,
+            stream_mode=None if stream_mode is _UNSET else stream_mode,
+            subgraphs=False if subgraphs is _UNSET else subgraphs,
         )
         return lambda run: run.view(spec, buffer_size=buffer_size, overflow="block")
+
+    def _v3_stream(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None,
+        transformers: Sequence[Any] | None,
+        context: Any,
+        *,
+        is_async: bool,
+    ) -> Any:
+        """The v3 run stream of a run of this graph with its compiled transformers and ``transformers``: the
+        sync one, or an awaitable of the async one (bad transformers or context raise when it is awaited);
+        the inherited context is taken now."""
+        inherited = self._inherited()
+
+        def made() -> Any:
+            return v3_stream(
+                self,
+                self.stream_transformers,
+                self.context_schema,
+                input,
+                config,
+                transformers,
+                context,
+                inherited,
+                is_async=is_async,
+            )
+
+        if not is_async:
+            return made()
+
+        async def opened() -> Any:
+            return made()
+
+        return opened()
 
     def _drive(
         self,

@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from ..channel import OverflowPolicy
 from ..portal import PortalLease
@@ -26,6 +26,8 @@ from .protocol import ProtocolEvent
 from .run_stream import AsyncGraphRunStream, AsyncSubgraphRunStream, _missing
 
 __all__ = ["GraphRunStream", "Projection", "SubgraphRunStream"]
+
+T = TypeVar("T")
 
 
 def _sync_item(lease: PortalLease, settle: Callable[[], None]) -> Callable[[Any], Any]:
@@ -126,6 +128,23 @@ class Projection:
         return _read(self._lease, lambda: source._reader(policy), self._settle)
 
 
+def _sync_projections(
+    owner: object,
+    source: AsyncGraphRunStream | AsyncSubgraphRunStream,
+    lease: PortalLease,
+    settle: Callable[[], None],
+) -> Mapping[str, Projection]:
+    """The sync faces of ``source``'s projections by key; those ``source`` has as attributes are set on
+    ``owner`` too."""
+    extensions = MappingProxyType(
+        {key: Projection(lease, projection, key, settle) for key, projection in source.extensions.items()}
+    )
+    for key in extensions:
+        if key in source.__dict__:
+            setattr(owner, key, extensions[key])
+    return extensions
+
+
 def _cleanup(lease: PortalLease, astream: AsyncGraphRunStream) -> None:
     run = astream._run
     if run is not None and not run.done and not lease.loop.is_closed():
@@ -157,12 +176,7 @@ class GraphRunStream:
         self._finalizer = weakref.finalize(self, _cleanup, lease, astream)
         self._settle = functools.partial(_settle, lease, astream)
         astream._on_end = lease.release  # the run ended: the portal thread may go idle
-        self.extensions: Mapping[str, Projection] = MappingProxyType(
-            {key: Projection(lease, source, key, self._settle) for key, source in astream.extensions.items()}
-        )
-        for key in astream.extensions:
-            if key in astream.__dict__:
-                setattr(self, key, self.extensions[key])
+        self.extensions: Mapping[str, Projection] = _sync_projections(self, astream, lease, self._settle)
 
     def __getattr__(self, name: str) -> Projection:
         _missing(self, name, self.__dict__.get("extensions", {}))
@@ -218,10 +232,7 @@ class GraphRunStream:
 
         :raises Exception: what the run failed with
         """
-        try:
-            return self._lease.call(self._astream.output)
-        finally:
-            self._settle()
+        return self._settled(self._astream.output)
 
     @property
     def interrupted(self) -> bool:
@@ -229,11 +240,7 @@ class GraphRunStream:
 
         :raises Exception: what the run failed with
         """
-        try:
-            interrupted: bool = self._lease.call(self._astream.interrupted)
-        finally:
-            self._settle()
-        return interrupted
+        return self._settled(self._astream.interrupted)
 
     @property
     def interrupts(self) -> list[Any]:
@@ -241,11 +248,14 @@ class GraphRunStream:
 
         :raises Exception: what the run failed with
         """
+        return self._settled(self._astream.interrupts)
+
+    def _settled(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """``await fn()`` on the portal's loop, then let the portal go idle if the run has ended."""
         try:
-            interrupts: list[Any] = self._lease.call(self._astream.interrupts)
+            return self._lease.call(fn)
         finally:
             self._settle()
-        return interrupts
 
 
 class SubgraphRunStream:
@@ -255,12 +265,7 @@ class SubgraphRunStream:
         self._handle = handle
         self._lease = lease
         self._settle = settle
-        self.extensions: Mapping[str, Projection] = MappingProxyType(
-            {key: Projection(lease, source, key, settle) for key, source in handle.extensions.items()}
-        )
-        for key in handle.extensions:
-            if key in handle.__dict__:
-                setattr(self, key, self.extensions[key])
+        self.extensions: Mapping[str, Projection] = _sync_projections(self, handle, lease, settle)
 
     def __getattr__(self, name: str) -> Projection:
         _missing(self, name, self.__dict__.get("extensions", {}))

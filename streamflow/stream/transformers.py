@@ -55,10 +55,15 @@ class LifecyclePayload(TypedDict, total=False):
 
 
 class _ModeTransformer(StreamTransformer):
-    """The chunks of one stream mode at the transformer's own namespace, as a projection of that name."""
+    """The chunks of one stream mode (``mode``, which the run is thus required to produce) at the transformer's
+    own namespace, as a projection of that name."""
 
     _native = True
     mode = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.required_stream_modes = (cls.mode,)
 
     def __init__(self, scope: tuple[str, ...] = ()) -> None:
         super().__init__(scope)
@@ -78,42 +83,36 @@ class ValuesTransformer(_ModeTransformer):
     """``run.values``: the state (a dict) after each step of the stream's own graph, the input first."""
 
     mode = "values"
-    required_stream_modes = ("values",)
 
 
 class UpdatesTransformer(_ModeTransformer):
     """``run.updates``: ``{node: update}`` per task of the stream's own graph (the ``updates`` mode)."""
 
     mode = "updates"
-    required_stream_modes = ("updates",)
 
 
 class CustomTransformer(_ModeTransformer):
     """``run.custom``: what nodes of the stream's own graph gave their stream writer."""
 
     mode = "custom"
-    required_stream_modes = ("custom",)
 
 
 class CheckpointsTransformer(_ModeTransformer):
     """``run.checkpoints``: one item per checkpoint saved (needs a checkpointer), as the ``checkpoints`` mode."""
 
     mode = "checkpoints"
-    required_stream_modes = ("checkpoints",)
 
 
 class DebugTransformer(_ModeTransformer):
     """``run.debug``: the ``debug`` mode's items of the stream's own graph."""
 
     mode = "debug"
-    required_stream_modes = ("debug",)
 
 
 class TasksTransformer(_ModeTransformer):
     """``run.tasks``: the ``tasks`` mode's start and result payloads of the stream's own graph."""
 
     mode = "tasks"
-    required_stream_modes = ("tasks",)
 
 
 class MessagesTransformer(StreamTransformer):

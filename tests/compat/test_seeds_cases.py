@@ -161,7 +161,10 @@ def test_llm_page_sync_and_async_stream_print_the_same() -> None:
     assert out[0][0] == out[0][1] and out[0][0].startswith("Here| is| a|")
 
 
-def test_llm_page_v1_events_print_the_same() -> None:
+def v1_song_events_printed(show: Callable[[Any], Any]) -> list[str]:
+    """The v1 events page's loop (its first four events, then "...Truncated") with ``print(*show(event))``,
+    as each library prints it."""
+
     async def page(lib: Lib) -> None:
         llm = song_llm(lib)
         idx = 0
@@ -170,29 +173,23 @@ def test_llm_page_v1_events_print_the_same() -> None:
             if idx >= 5:  # Truncate the output
                 print("...Truncated")
                 break
-            print(event)
+            print(*show(event))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # LangChain's deprecation of v1
-        out = [printed(page, lib) for lib in both()]
+        return [printed(page, lib) for lib in both()]
+
+
+def test_llm_page_v1_events_print_the_same() -> None:
+    out = v1_song_events_printed(lambda event: (event,))
     assert out[1] == out[0]
     assert out[0].startswith("{'event': 'on_llm_start', 'run_id': '<id0>', 'name': 'Song', 'tags': [], 'metadata': {}")
 
 
 def test_llm_page_v1_events_name_the_same_events_and_data() -> None:
-    async def page(lib: Lib) -> None:
-        llm = song_llm(lib)
-        idx = 0
-        async for event in llm.astream_events("Write me a 1 verse song about goldfish on the moon", version="v1"):
-            idx += 1
-            if idx >= 5:  # Truncate the output
-                print("...Truncated")
-                break
-            print(event["event"], event["name"], event["tags"], event["parent_ids"], event["data"])
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = [printed(page, lib) for lib in both()]
+    out = v1_song_events_printed(
+        lambda event: (event["event"], event["name"], event["tags"], event["parent_ids"], event["data"])
+    )
     assert out[1] == out[0]
     assert "on_llm_stream Song [] [] {'chunk': ' is'}" in out[0]
 

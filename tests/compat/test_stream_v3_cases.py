@@ -119,6 +119,17 @@ class Api:
             content = "".join(block.get("text", "") for block in content if isinstance(block, dict))
         return ["".join(deltas)], content, message_stream.node
 
+    async def message_texts(self, run: Any) -> list[tuple[list[str], Any, Any]]:
+        """:meth:`text` of each chat model stream of ``run.messages`` (async: each read in the loop body)."""
+        out = []
+        if self.mode == "async":
+            async for message in run.messages:
+                out.append(await self.text(message))
+        else:
+            for message in await self._sync(lambda: list(run.messages)):
+                out.append(await self.text(message))
+        return out
+
 
 class S(TypedDict):
     value: str
@@ -128,51 +139,42 @@ class S(TypedDict):
 INPUT = {"value": "x", "items": []}
 
 
-def simple(lib: Lib, **compile_kwargs: Any) -> Any:
-    def node_a(state: S) -> dict[str, Any]:
-        return {"value": state["value"] + "A", "items": ["a"]}
+def step_a(state: S) -> dict[str, Any]:
+    return {"value": state["value"] + "A", "items": ["a"]}
 
-    def node_b(state: S) -> dict[str, Any]:
-        return {"value": state["value"] + "B", "items": ["b"]}
 
+def a_then_b(lib: Lib, node_b: Any, *, to_end: bool, **compile_kwargs: Any) -> Any:
+    """``START -> node_a -> node_b`` (``-> END`` with ``to_end``) on ``S``, compiled with ``compile_kwargs``."""
     b = lib.StateGraph(S)
-    b.add_node("node_a", node_a)
+    b.add_node("node_a", step_a)
     b.add_node("node_b", node_b)
     b.add_edge(lib.START, "node_a")
     b.add_edge("node_a", "node_b")
-    b.add_edge("node_b", lib.END)
+    if to_end:
+        b.add_edge("node_b", lib.END)
     return b.compile(**compile_kwargs)
 
 
-def failing(lib: Lib) -> Any:
-    def node_a(state: S) -> dict[str, Any]:
-        return {"value": state["value"] + "A", "items": ["a"]}
+def simple(lib: Lib, **compile_kwargs: Any) -> Any:
+    def node_b(state: S) -> dict[str, Any]:
+        return {"value": state["value"] + "B", "items": ["b"]}
 
+    return a_then_b(lib, node_b, to_end=True, **compile_kwargs)
+
+
+def failing(lib: Lib) -> Any:
     def node_b(state: S) -> dict[str, Any]:
         raise ValueError("boom")
 
-    b = lib.StateGraph(S)
-    b.add_node("node_a", node_a)
-    b.add_node("node_b", node_b)
-    b.add_edge(lib.START, "node_a")
-    b.add_edge("node_a", "node_b")
-    return b.compile()
+    return a_then_b(lib, node_b, to_end=False)
 
 
 def interrupting(lib: Lib) -> Any:
-    def node_a(state: S) -> dict[str, Any]:
-        return {"value": state["value"] + "A", "items": ["a"]}
-
     def node_b(state: S) -> dict[str, Any]:
         lib.interrupt("need approval")
         return {"value": state["value"] + "B", "items": ["b"]}
 
-    b = lib.StateGraph(S)
-    b.add_node("node_a", node_a)
-    b.add_node("node_b", node_b)
-    b.add_edge(lib.START, "node_a")
-    b.add_edge("node_a", "node_b")
-    return b.compile(checkpointer=lib.InMemorySaver())
+    return a_then_b(lib, node_b, to_end=False, checkpointer=lib.InMemorySaver())
 
 
 def writing(lib: Lib) -> Any:
@@ -593,15 +595,7 @@ async def messages_log(api: Api) -> Any:
 
 async def messages_projection(api: Api) -> Any:
     run = await api.open(chatting(api.lib), CHAT_INPUT)
-    out = []
-    if api.mode == "async":
-        async for message in run.messages:
-            out.append(await api.text(message))
-    else:
-        streams = await api._sync(lambda: list(run.messages))
-        for message in streams:
-            out.append(await api.text(message))
-    return plain_content(normalise(out))
+    return plain_content(normalise(await api.message_texts(run)))
 
 
 async def messages_tool_calls(api: Api) -> Any:
@@ -638,14 +632,7 @@ async def before_builtins(api: Api) -> Any:
             return True
 
     run = await api.open(chatting(api.lib), CHAT_INPUT, transformers=[Observer, Shout])
-    texts = []
-    if api.mode == "async":
-        async for message in run.messages:
-            texts.append(await api.text(message))
-    else:
-        for message in await api._sync(lambda: list(run.messages)):
-            texts.append(await api.text(message))
-    return texts, order[:2]
+    return await api.message_texts(run), order[:2]
 
 
 async def all_transformers(api: Api) -> Any:
@@ -821,14 +808,7 @@ async def whole_messages(api: Api) -> Any:
     b.add_edge(lib.START, "model")
     b.add_edge("model", "built")
     run = await api.open(b.compile(), CHAT_INPUT)
-    out = []
-    if api.mode == "async":
-        async for message in run.messages:
-            out.append(await api.text(message))
-    else:
-        for message in await api._sync(lambda: list(run.messages)):
-            out.append(await api.text(message))
-    return plain_content(normalise(out))
+    return plain_content(normalise(await api.message_texts(run)))
 
 
 def interrupting_subgraph(lib: Lib) -> Any:

@@ -6,14 +6,8 @@ with a :class:`~streamflow.server.RedisRunSource` on the same prefix.
 
 from __future__ import annotations
 
-import os
-import select
 import signal
-import subprocess
-import sys
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -29,49 +23,23 @@ from streamflow.server.errors import HIDDEN
 from tests.server_support import Message, chunks, read_stream, seqs, serve
 from tests.test_server_http import ALL_MODES, carried, expected
 
+from .peer_process import PeerProcess
 from .worker_peer import graphs
 
 pytestmark = pytest.mark.anyio
 
-ROOT = Path(__file__).resolve().parents[2]
 QUESTION = {"messages": [{"role": "user", "content": "2+3?", "id": "m-1"}], "topic": "", "notes": []}
 INPUTS = {"demo": QUESTION, "writer": {"n": 0}, "failing": {"n": 0}, "gated": {"messages": []}}
 
 
-class Worker:
+class Worker(PeerProcess):
     """A worker subprocess; ``start`` returns once it printed ``ready``."""
 
+    returncodes = (0, -signal.SIGKILL)
+
     def __init__(self, url: str, prefix: str, maxlen: int = 10_000) -> None:
-        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by stop(), with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.redis.worker_peer", url, prefix, str(maxlen)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        readable, _, _ = select.select([self.proc.stdout], [], [], 30)  # a deadline for another process
-        line = self.proc.stdout.readline() if readable else ""
-        assert line.strip() == "ready", f"the worker did not start: {self.stderr()}"
-
-    def stderr(self) -> str:
-        self._log.seek(0)
-        return self._log.read()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        log = self.stderr()
-        self._log.close()
-        assert self.proc.returncode in (0, -signal.SIGKILL), log
-
-    def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
+        super().__init__("tests.redis.worker_peer", url, prefix, str(maxlen))
+        assert self.line(30) == "ready", f"the worker did not start: {self.stderr()}"
 
 
 @pytest.fixture

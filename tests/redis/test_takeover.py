@@ -8,15 +8,9 @@ lease cannot write.
 
 from __future__ import annotations
 
-import os
-import select
 import signal
-import subprocess
-import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -32,53 +26,23 @@ from streamflow.redis.lease import RunLease
 from streamflow.server import RedisRunSource, create_app
 from tests.redis.conftest import client, wait_until
 from tests.redis.graphs import writer_graph
+from tests.redis.peer_process import PeerProcess
 from tests.server_support import Message, read_stream, serve
 
 pytestmark = pytest.mark.anyio
 
-ROOT = Path(__file__).resolve().parents[2]
 STEPS = ["s1", "s2", "s3", "s4"]
 
 
-class Peer:
+class Peer(PeerProcess):
     """A worker subprocess of :mod:`tests.redis.durable_peer`; made once it printed ``ready``."""
+
+    returncodes = (0, -signal.SIGKILL)
 
     def __init__(self, url: str, prefix: str, pg: str, name: str, mode: str) -> None:
         self.name = name
-        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by stop(), with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.redis.durable_peer", url, prefix, pg, name, mode],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
+        super().__init__("tests.redis.durable_peer", url, prefix, pg, name, mode)
         assert self.line() == "ready", f"worker {name} did not start: {self.stderr()}"
-
-    def line(self, deadline_s: float = 60) -> str:
-        """The next line the worker prints (a deadline for another process, not a timed assert)."""
-        assert self.proc.stdout is not None
-        readable, _, _ = select.select([self.proc.stdout], [], [], deadline_s)
-        return self.proc.stdout.readline().strip() if readable else ""
-
-    def stderr(self) -> str:
-        self._log.seek(0)
-        return self._log.read()
-
-    def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        log = self.stderr()
-        self._log.close()
-        assert self.proc.returncode in (0, -signal.SIGKILL), log
 
 
 @pytest.fixture

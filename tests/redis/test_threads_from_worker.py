@@ -7,14 +7,7 @@ and history from the shared saver, resuming an interrupt with a ``Command``: as 
 
 from __future__ import annotations
 
-import os
-import select
-import signal
-import subprocess
-import sys
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -28,44 +21,18 @@ from tests.server_support import chunks, read_stream, serve
 from tests.test_server_auth import bearer, error_of, who
 from tests.test_server_threads import assert_error
 
+from .peer_process import PeerProcess
 from .thread_peer import approval_graph
 
 pytestmark = pytest.mark.anyio
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-class ThreadWorker:
+class ThreadWorker(PeerProcess):
     """A :mod:`tests.redis.thread_peer` subprocess; made once it printed ``ready``."""
 
     def __init__(self, url: str, prefix: str, pg: str) -> None:
-        self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by stop(), with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.redis.thread_peer", url, prefix, pg],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        assert self.proc.stdout is not None
-        readable, _, _ = select.select([self.proc.stdout], [], [], 60)  # a deadline for another process
-        line = self.proc.stdout.readline().strip() if readable else ""
-        assert line == "ready", f"the worker did not start: {self.stderr()}"
-
-    def stderr(self) -> str:
-        self._log.seek(0)
-        return self._log.read()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        log = self.stderr()
-        self._log.close()
-        assert self.proc.returncode == 0, log
+        super().__init__("tests.redis.thread_peer", url, prefix, pg)
+        assert self.line() == "ready", f"the worker did not start: {self.stderr()}"
 
 
 @pytest.fixture
