@@ -58,6 +58,7 @@ from ..redis.directory import DEFAULT_PREFIX, RedisClientUser, RedisRunDirectory
 from ..redis.jobs import RunQueue
 from ..redis.reader import RemoteMirror, RemoteRun, RemoteSubscription
 from ..run_info import ENDED, RunInfo, RunStatus
+from .frames import FrameLog
 from .mirror import MirrorPool, MirrorStatistics, SharedRun
 from .stream import WRITE_BATCH, ChunkEncoder, SharedEncoder, SSEStreamBase, StreamRequest, lag_message, lost_message
 from .threads import ThreadEntry
@@ -498,6 +499,14 @@ class RemoteRunStream(SSEStreamBase):
                     if not self._primed:
                         self._prime(mirror.channel.retained())
                         self._primed = True
+                    if self._shared_encoder is not None and self._frame_log(shared, mirror) is not None:
+                        async with contextlib.aclosing(self._read_log()) as parts:
+                            async for part in parts:
+                                yield part
+                        if self._ended or self._detached:
+                            break
+                        if not self._joinable(mirror):
+                            continue
                     self._lagged = False
                     # room for as many events as the mirror keeps: a client falling behind by less holds
                     # references to events the mirror keeps anyway, and is never lagged to subscribe again
@@ -543,6 +552,15 @@ class RemoteRunStream(SSEStreamBase):
         self._mirror = mirror
         self._encode = self._encode_shared
         self._primed = True
+
+    def _frame_log(self, shared: SharedRun, mirror: RemoteMirror) -> FrameLog | None:
+        """The shared encoder's frame log, when it holds every message after ``after_seq`` (else None: this
+        stream reads the mirror with a subscription of its own)."""
+        capacity = self.request.buffer_size + mirror.replay_size
+        log = shared.frames.frame_log(self.request, mirror.channel, self._after_seq, capacity)
+        if log is None or log.complete_after > self._after_seq:
+            return None
+        return self._start_reading(log)
 
     def _encode_shared(self, event: Event) -> bytes | None:
         """The messages of ``event`` from the shared encoder; when it no longer keeps them (this stream is
@@ -605,8 +623,10 @@ class RemoteRunStream(SSEStreamBase):
     def close(self) -> None:
         """Stop reading and detach from the run's shared reader (what a client disconnect does).
         Idempotent; the run goes on."""
+        self._detached = True
         if self._sub is not None:
             self._sub.close()
+        self._stop_reading()
         if self._shared is not None:
             shared, self._shared = self._shared, None
             self._source.mirrors.release(shared)
