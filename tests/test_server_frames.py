@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from streamflow.errors import InvalidArgumentError
 from streamflow.graph import START, StateGraph, get_stream_writer
 from streamflow.modes import ViewSpec
-from streamflow.server import RunStream
+from streamflow.server import RunRegistry, RunStream
 from streamflow.server.frames import FrameLog
 from streamflow.server.sharing import SharedFrames
 from streamflow.server.stream import StreamRequest
@@ -168,5 +168,34 @@ def test_streams_sharing_a_frame_log_send_what_streams_of_their_own_send(
         assert results == [alone] * 3
         assert b"".join(first) == alone
         frames.close()
+
+    anyio.run(main)
+
+
+def test_run_info_counts_each_stream_reading_a_shared_log_as_a_subscriber() -> None:
+    gate = anyio.Event()
+
+    async def wait(state: State) -> dict[str, int]:
+        await gate.wait()
+        return {"n": 1}
+
+    graph = StateGraph(State).add_node("wait", wait).add_edge(START, "wait").compile()
+
+    async def main() -> None:
+        async with RunRegistry({"g": graph}) as registry:
+            run = registry.start("g", {"n": 0})
+            entry = registry.entry(run.run_id)
+            request = StreamRequest(ViewSpec.parse(["values"], False, "v2"))
+            streams = [RunStream(run, "g", request, entry.frames) for _ in range(3)]
+            iterators = [stream.__aiter__() for stream in streams]
+            for iterator in iterators:
+                await anext(iterator)  # the metadata message: the stream follows the run from here
+            assert all(stream._reading is not None for stream in streams)
+            assert entry.info().subscribers == 3
+            streams[0].close()
+            assert entry.info().subscribers == 2
+            gate.set()
+            for iterator in iterators[1:]:
+                assert b"event: end" in b"".join([part async for part in iterator])
 
     anyio.run(main)

@@ -13,7 +13,8 @@ cancel channel. What differs, and why:
   decodes each event once and keeps the latest ``mirror_replay_size`` of them for streams that attach or
   fall behind. A stream whose ``after_seq`` is older than that reads Redis on its own until it caught up, so
   a slow client never loses events while the Redis stream keeps them. The streams asking for the same
-  modes, filters and error policy share one encoder, so each event is framed once for them. Events the
+  modes, filters and error policy share one encoder, so each event is framed once for them, and read its
+  messages from one frame log (:mod:`streamflow.server.frames`), each at its own cursor. Events the
   stream trimmed (the sink's ``maxlen``) before the client read them come as a ``lag`` message.
 * a run whose worker died, or a Redis unreachable for ``stall_timeout`` seconds, ends the stream with an
   ``error`` message of status ``"unknown"`` naming the cause (the run's outcome cannot be known).
@@ -436,7 +437,8 @@ class RemoteRunStream(SSEStreamBase):
     It attaches to the run's shared reader in this process (:mod:`streamflow.server.mirror`) and subscribes
     to its mirror channel from ``after_seq + 1``, replaying from the mirror's replay buffer, so all clients of a
     run cost one Redis reader and one decode per event, and the streams asking for the same modes, filters
-    and error policy share one encoder (each event is projected and framed once for all of them). A client
+    and error policy share one encoder (each event is projected and framed once for all of them) and read
+    its messages from one frame log while they are no further behind than it holds. A client
     too slow for its buffer (``buffer_size`` events plus the mirror's ``replay_size``, ``drop_oldest``) catches
     up from the replay buffer; when its ``after_seq`` is older than the mirror
     retains, it reads Redis on its own from its ``after_seq`` (nothing is lost while Redis keeps the events) and

@@ -89,7 +89,7 @@ class RunEntry:
             finished_at=self.finished_at,
             last_seq=channel.last_seq,
             first_retained_seq=retained[0].seq if retained else None,
-            subscribers=channel.statistics().subscribers,
+            subscribers=self.frames.streams(channel.statistics().subscribers),
             owner=self.owner,
         )
 

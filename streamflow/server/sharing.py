@@ -77,6 +77,12 @@ class SharedFrames:
         task.add_done_callback(self._feeders.discard)
         return log
 
+    def streams(self, subscribers: int) -> int:
+        """How many streams follow the run, given its channel's ``subscribers``: the logs' readers count one
+        each, and the subscriptions feeding the logs none."""
+        logs = self._logs.values()
+        return subscribers - sum(not log.closed for log in logs) + sum(log.readers for log in logs)
+
     def close(self) -> None:
         """Stop feeding the logs (their readers take what is there, then go on without them). Idempotent."""
         self._closed = True
