@@ -197,5 +197,7 @@ def test_run_info_counts_each_stream_reading_a_shared_log_as_a_subscriber() -> N
             gate.set()
             for iterator in iterators[1:]:
                 assert b"event: end" in b"".join([part async for part in iterator])
+            # the last reader out dropped the log and its encoder: a retained run holds no messages for them
+            assert entry.frames._logs == {} and entry.frames._encoders == {}
 
     anyio.run(main)

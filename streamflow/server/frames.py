@@ -87,14 +87,18 @@ class FrameLog:
         return cursor
 
     def detach(self, cursor: FrameCursor) -> None:
-        """Forget a reader (its place no longer keeps anything in the log); the last one out closes the log
-        and calls :attr:`on_idle`. Idempotent."""
+        """Forget a reader (its place no longer keeps anything in the log); the last one out closes the log,
+        drops what it holds and calls :attr:`on_idle`. Idempotent."""
         try:
             self._readers.remove(cursor)
         except ValueError:
             return
         if not self._readers:
             self.close()
+            if self._seqs:
+                self.complete_after = self.last_seq
+                self._seqs.clear()
+                self._frames.clear()
             if self.on_idle is not None:
                 self.on_idle()
 

@@ -57,7 +57,7 @@ class SharedRun:
         self._ready = asyncio.Event()
         self._idle: asyncio.TimerHandle | None = None
         self._closed = False
-        self.frames = SharedFrames()
+        self.frames = SharedFrames(keep_encoders=True)
         """The encoders and frame logs the run's streams share."""
         self._task = asyncio.get_running_loop().create_task(self._open(opener))
 

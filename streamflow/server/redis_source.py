@@ -559,7 +559,8 @@ class RemoteRunStream(SSEStreamBase):
         """The shared encoder's frame log, when it holds every message after ``after_seq`` (else None: this
         stream reads the mirror with a subscription of its own)."""
         capacity = self.request.buffer_size + mirror.replay_size
-        log = shared.frames.frame_log(self.request, mirror.channel, self._after_seq, capacity)
+        assert self._shared_encoder is not None
+        log = shared.frames.frame_log(self.request, self._shared_encoder, mirror.channel, self._after_seq, capacity)
         if log is None or log.complete_after > self._after_seq:
             return None
         return self._start_reading(log)

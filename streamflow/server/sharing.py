@@ -10,6 +10,7 @@ stream's turn costs one slice join and one write, whatever the number of events 
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import anyio
 
@@ -31,9 +32,15 @@ def _key(request: StreamRequest) -> tuple[object, ...]:
 
 class SharedFrames:
     """The shared encoders and frame logs of one run's streams, by request. Use it from one event loop, and
-    :meth:`close` it when the run's streams are done with it (its feeding tasks stop)."""
+    :meth:`close` it when the run's streams are done with it (its feeding tasks stop).
 
-    def __init__(self) -> None:
+    :param keep_encoders: keep an encoder when the last reader of its log leaves (for a holder that drops
+        the whole of this soon after its last stream left); else it is dropped with the log, so a run
+        nobody watches holds no messages
+    """
+
+    def __init__(self, *, keep_encoders: bool = False) -> None:
+        self._keep_encoders = keep_encoders
         self._encoders: dict[tuple[object, ...], SharedEncoder] = {}
         self._logs: dict[tuple[object, ...], FrameLog] = {}
         self._feeders: set[asyncio.Task[None]] = set()
@@ -48,18 +55,23 @@ class SharedFrames:
             encoder = self._encoders[key] = SharedEncoder(request, origin, keep)
         return encoder
 
-    def frame_log(self, request: StreamRequest, channel: Channel, after_seq: int, capacity: int) -> FrameLog | None:
-        """The log of :meth:`encoder`'s messages for ``request``'s streams, fed from ``channel`` by one
-        subscription of its own. Made when there is none or the last one was cut, starting after ``after_seq``
-        and holding at most ``capacity`` events; None when there is no encoder for ``request``, ``channel`` no
-        longer retains the event after ``after_seq``, or this was closed. A stream reads it only from a
-        ``seq`` at or after its :attr:`~streamflow.server.frames.FrameLog.complete_after`."""
+    def frame_log(
+        self, request: StreamRequest, encoder: SharedEncoder, channel: Channel, after_seq: int, capacity: int
+    ) -> FrameLog | None:
+        """The log of ``encoder``'s messages (:meth:`encoder` for ``request``) for ``request``'s streams, fed
+        from ``channel`` by one subscription of its own. Made when there is none or the last one was cut,
+        starting after ``after_seq`` and holding at most ``capacity`` events. None when ``encoder`` is not
+        the one this holds for ``request`` (it was dropped when its last log went idle), or has not encoded
+        up to ``after_seq``, when ``channel`` no longer retains the event after ``after_seq``, or when this
+        was closed. A stream reads it only from a ``seq`` at or after its
+        :attr:`~streamflow.server.frames.FrameLog.complete_after`."""
         key = _key(request)
+        if self._closed or self._encoders.get(key) is not encoder:
+            return None
         log = self._logs.get(key)
         if log is not None and (log.terminal or not log.closed):
             return log
-        encoder = self._encoders.get(key)
-        if encoder is None or self._closed:
+        if encoder.front < after_seq:
             return None
         try:
             sub = channel.subscribe(
@@ -71,11 +83,20 @@ class SharedFrames:
         except ReplayUnavailableError:
             return None
         log = self._logs[key] = FrameLog(after_seq, capacity)
-        log.on_idle = sub.close
+        log.on_idle = functools.partial(self._forget, key, log, sub)
         task = asyncio.get_running_loop().create_task(_feed(log, encoder, sub, request))
         self._feeders.add(task)
         task.add_done_callback(self._feeders.discard)
         return log
+
+    def _forget(self, key: tuple[object, ...], log: FrameLog, sub: Subscription) -> None:
+        """The last reader left ``log``: stop feeding it, and drop it and (unless ``keep_encoders``) its
+        encoder (streams still using that encoder keep it; the next stream starts afresh)."""
+        sub.close()
+        if self._logs.get(key) is log:
+            del self._logs[key]
+            if not self._keep_encoders:
+                self._encoders.pop(key, None)
 
     def streams(self, subscribers: int) -> int:
         """How many streams follow the run, given its channel's ``subscribers``: the logs' readers count one

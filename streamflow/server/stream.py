@@ -321,7 +321,9 @@ class FrameSource(Protocol):
 
     def encoder(self, request: StreamRequest, origin: int, keep: int) -> SharedEncoder: ...
 
-    def frame_log(self, request: StreamRequest, channel: Channel, after_seq: int, capacity: int) -> FrameLog | None: ...
+    def frame_log(
+        self, request: StreamRequest, encoder: SharedEncoder, channel: Channel, after_seq: int, capacity: int
+    ) -> FrameLog | None: ...
 
 
 class _Receiver(Protocol):
@@ -570,7 +572,7 @@ class RunStream(SSEStreamBase):
         encoder = self._frames.encoder(self.request, 0, 2 * capacity + WRITE_BATCH)
         if encoder.origin != 0 or not encoder.catch_up(channel.retained(), self._after_seq):
             return None
-        log = self._frames.frame_log(self.request, channel, self._after_seq, capacity)
+        log = self._frames.frame_log(self.request, encoder, channel, self._after_seq, capacity)
         if log is None or log.complete_after > self._after_seq:
             return None
         self._shared_encoder = encoder
