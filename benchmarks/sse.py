@@ -68,12 +68,7 @@ graph = StateGraph(MessagesState).add_node("speak", speak).add_edge(START, "spea
 registry = RunRegistry({"tokens": graph}, replay_size=n + 100)
 
 async def start(request):
-    run_id = request.query_params["run_id"]
-    want = int(request.query_params["subscribers"])
-    run = registry.get(run_id)
-    while run.channel.statistics().subscribers < want:
-        await asyncio.sleep(0.005)
-    go.set()
+    go.set()  # the clients all read their metadata message: each stream follows the run already
     return JSONResponse({"ok": True})
 
 app = Starlette(routes=[Route("/go", start, methods=["POST"]), Mount("/api", app=create_app(registry, page=False))])
@@ -231,15 +226,25 @@ async def sse_fanout(n: int) -> Sample:
             body: dict[str, Any] = {"graph": "tokens", "input": {"messages": [{"role": "user", "content": "go"}]}}
             run_id = (await http.post("/api/runs", json=body)).json()["run_id"]
             path = f"/api/runs/{run_id}/stream?stream_mode=messages"
-            release = http.post("/go", params={"run_id": run_id, "subscribers": CLIENTS})
-            sample = await fan_out(port, path, n, release)
+            release = http.post("/go")
+            sample = await fan_out(port, path, n, release, proc.pid)
     finally:
         proc.terminate()
         await asyncio.to_thread(proc.wait)
     return sample
 
 
-async def fan_out(port: int, path: str, n: int, release: Awaitable[Any]) -> Sample:
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system) process ``pid`` has used, in seconds (from ``/proc``; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def fan_out(port: int, path: str, n: int, release: Awaitable[Any], server_pid: int | None = None) -> Sample:
     """Connect :data:`CLIENTS` SSE clients to ``path``, await ``release`` (which lets the run stream its
     ``n`` tokens), and wait until every client has them all: deliveries summed over clients, timed from the
     release, with the p50/p99 delay from each event's ``ts`` to its receipt in the notes.
@@ -252,16 +257,20 @@ async def fan_out(port: int, path: str, n: int, release: Awaitable[Any]) -> Samp
     counter = [0]
     clients = [asyncio.create_task(_client(port, path, delays, connected, counter)) for _ in range(CLIENTS)]
     await connected.wait()
+    cpu = cpu_seconds(server_pid) if server_pid is not None else 0.0
     start = time.perf_counter()
     await release
     received = await asyncio.gather(*clients)
     seconds = time.perf_counter() - start
+    cpu_note = "" if server_pid is None else f", server CPU {cpu_seconds(server_pid) - cpu:.2f} s"
     if received != [n + 1] * CLIENTS:  # the n tokens, then the empty chunk marked last
         raise RuntimeError(f"clients received {sorted(set(received))} chunks, expected {n + 1} each")
     delays.sort()
     p50 = delays[len(delays) // 2] * 1000
     p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
-    return Sample(sum(received), seconds, extra=f"p99 delay {p99:.1f} ms (p50 {p50:.1f} ms), {CLIENTS} clients")
+    return Sample(
+        sum(received), seconds, extra=f"p99 delay {p99:.1f} ms (p50 {p50:.1f} ms), {CLIENTS} clients{cpu_note}"
+    )
 
 
 __all__ = ["sse_fanout", "sse_replay"]

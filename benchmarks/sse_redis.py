@@ -139,7 +139,7 @@ async def _from_worker(n: int, pace: float) -> Sample:
             body: dict[str, Any] = {"graph": "tokens", "input": {"messages": [{"role": "user", "content": "go"}]}}
             run_id = (await http.post("/runs", json=body)).json()["run_id"]
             path = f"/runs/{run_id}/stream?stream_mode=messages"
-            sample = await fan_out(port, path, n, client.rpush(f"{prefix}:go", b"1"))
+            sample = await fan_out(port, path, n, client.rpush(f"{prefix}:go", b"1"), procs[1].pid)
     finally:
         for proc in procs:
             proc.terminate()

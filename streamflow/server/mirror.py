@@ -19,6 +19,7 @@ import attrs
 
 from ..errors import TransportUnavailableError
 from ..redis.reader import RemoteMirror
+from .sharing import SharedFrames
 from .stream import SharedEncoder, StreamRequest
 
 __all__ = ["MirrorPool", "MirrorStatistics", "SharedRun"]
@@ -56,7 +57,8 @@ class SharedRun:
         self._ready = asyncio.Event()
         self._idle: asyncio.TimerHandle | None = None
         self._closed = False
-        self._encoders: dict[tuple[object, ...], SharedEncoder] = {}
+        self.frames = SharedFrames(keep_encoders=True)
+        """The encoders and frame logs the run's streams share."""
         self._task = asyncio.get_running_loop().create_task(self._open(opener))
 
     async def _open(self, opener: MirrorOpener) -> None:
@@ -89,11 +91,7 @@ class SharedRun:
         """The encoder the streams of this run with ``request``'s modes, filters, error policy and buffer
         share (made on first use, its state starting after ``seq`` ``origin``, keeping ``keep`` events'
         messages)."""
-        key = (request.spec, request.nodes, request.tags, request.errors, request.buffer_size)
-        encoder = self._encoders.get(key)
-        if encoder is None:
-            encoder = self._encoders[key] = SharedEncoder(request, origin, keep)
-        return encoder
+        return self.frames.encoder(request, origin, keep)
 
     @property
     def failed(self) -> bool:
@@ -131,6 +129,7 @@ class SharedRun:
         self.keep()
         if not self._task.done():
             self._task.cancel()
+        self.frames.close()
         if self.mirror is not None:
             self.mirror.stop()
 

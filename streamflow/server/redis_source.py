@@ -13,7 +13,8 @@ cancel channel. What differs, and why:
   decodes each event once and keeps the latest ``mirror_replay_size`` of them for streams that attach or
   fall behind. A stream whose ``after_seq`` is older than that reads Redis on its own until it caught up, so
   a slow client never loses events while the Redis stream keeps them. The streams asking for the same
-  modes, filters and error policy share one encoder, so each event is framed once for them. Events the
+  modes, filters and error policy share one encoder, so each event is framed once for them, and read its
+  messages from one frame log (:mod:`streamflow.server.frames`), each at its own cursor. Events the
   stream trimmed (the sink's ``maxlen``) before the client read them come as a ``lag`` message.
 * a run whose worker died, or a Redis unreachable for ``stall_timeout`` seconds, ends the stream with an
   ``error`` message of status ``"unknown"`` naming the cause (the run's outcome cannot be known).
@@ -58,6 +59,7 @@ from ..redis.directory import DEFAULT_PREFIX, RedisClientUser, RedisRunDirectory
 from ..redis.jobs import RunQueue
 from ..redis.reader import RemoteMirror, RemoteRun, RemoteSubscription
 from ..run_info import ENDED, RunInfo, RunStatus
+from .frames import FrameLog
 from .mirror import MirrorPool, MirrorStatistics, SharedRun
 from .stream import WRITE_BATCH, ChunkEncoder, SharedEncoder, SSEStreamBase, StreamRequest, lag_message, lost_message
 from .threads import ThreadEntry
@@ -435,7 +437,8 @@ class RemoteRunStream(SSEStreamBase):
     It attaches to the run's shared reader in this process (:mod:`streamflow.server.mirror`) and subscribes
     to its mirror channel from ``after_seq + 1``, replaying from the mirror's replay buffer, so all clients of a
     run cost one Redis reader and one decode per event, and the streams asking for the same modes, filters
-    and error policy share one encoder (each event is projected and framed once for all of them). A client
+    and error policy share one encoder (each event is projected and framed once for all of them) and read
+    its messages from one frame log while they are no further behind than it holds. A client
     too slow for its buffer (``buffer_size`` events plus the mirror's ``replay_size``, ``drop_oldest``) catches
     up from the replay buffer; when its ``after_seq`` is older than the mirror
     retains, it reads Redis on its own from its ``after_seq`` (nothing is lost while Redis keeps the events) and
@@ -498,6 +501,14 @@ class RemoteRunStream(SSEStreamBase):
                     if not self._primed:
                         self._prime(mirror.channel.retained())
                         self._primed = True
+                    if self._shared_encoder is not None and self._frame_log(shared, mirror) is not None:
+                        async with contextlib.aclosing(self._read_log()) as parts:
+                            async for part in parts:
+                                yield part
+                        if self._ended or self._detached:
+                            break
+                        if not self._joinable(mirror):
+                            continue
                     self._lagged = False
                     # room for as many events as the mirror keeps: a client falling behind by less holds
                     # references to events the mirror keeps anyway, and is never lagged to subscribe again
@@ -543,6 +554,16 @@ class RemoteRunStream(SSEStreamBase):
         self._mirror = mirror
         self._encode = self._encode_shared
         self._primed = True
+
+    def _frame_log(self, shared: SharedRun, mirror: RemoteMirror) -> FrameLog | None:
+        """The shared encoder's frame log, when it holds every message after ``after_seq`` (else None: this
+        stream reads the mirror with a subscription of its own)."""
+        capacity = self.request.buffer_size + mirror.replay_size
+        assert self._shared_encoder is not None
+        log = shared.frames.frame_log(self.request, self._shared_encoder, mirror.channel, self._after_seq, capacity)
+        if log is None or log.complete_after > self._after_seq:
+            return None
+        return self._start_reading(log)
 
     def _encode_shared(self, event: Event) -> bytes | None:
         """The messages of ``event`` from the shared encoder; when it no longer keeps them (this stream is
@@ -605,8 +626,10 @@ class RemoteRunStream(SSEStreamBase):
     def close(self) -> None:
         """Stop reading and detach from the run's shared reader (what a client disconnect does).
         Idempotent; the run goes on."""
+        self._detached = True
         if self._sub is not None:
             self._sub.close()
+        self._stop_reading()
         if self._shared is not None:
             shared, self._shared = self._shared, None
             self._source.mirrors.release(shared)

@@ -38,6 +38,7 @@ from ..errors import InvalidArgumentError, RegistryFullError, ThreadConflictErro
 from ..graph import CompiledStateGraph, Run
 from ..graph.run import parse_config
 from ..run_info import RunInfo, RunStatus, check_statuses
+from .sharing import SharedFrames
 
 __all__ = [
     "DEFAULT_MAX_RUNS",
@@ -73,6 +74,8 @@ class RunEntry:
     """The thread the run runs on (its ``configurable.thread_id`` on a graph with a checkpointer), or None."""
     owner: str | None = None
     """The identity of the principal that started it (see :mod:`streamflow.server.auth`), or None."""
+    frames: SharedFrames = attrs.field(factory=SharedFrames)
+    """The encoders and frame logs its SSE streams share."""
 
     def info(self) -> RunInfo:
         """A snapshot of this run as a :class:`~streamflow.run_info.RunInfo` (with its ``subscribers``)."""
@@ -86,7 +89,7 @@ class RunEntry:
             finished_at=self.finished_at,
             last_seq=channel.last_seq,
             first_retained_seq=retained[0].seq if retained else None,
-            subscribers=channel.statistics().subscribers,
+            subscribers=self.frames.streams(channel.statistics().subscribers),
             owner=self.owner,
         )
 

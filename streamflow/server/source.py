@@ -211,7 +211,7 @@ class LocalRunSource:
         :raises InvalidArgumentError: for a ``after_seq`` beyond the run's last ``seq``
         """
         entry = self.registry.entry(run_id)
-        return RunStream(entry.run, entry.graph, request)
+        return RunStream(entry.run, entry.graph, request, entry.frames)
 
     async def aclose(self) -> None:
         """Close the registry when this source owns it (cancelling live runs). Idempotent."""

@@ -43,7 +43,8 @@ writing to a client that went away: the disconnect is noticed at the next write,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from typing import Any, Protocol
 
 import anyio
@@ -58,6 +59,7 @@ from ..graph import Run
 from ..modes import INTERRUPT_KEY, Projector, ViewSpec
 from .encoding import sse_message
 from .errors import FAILURE_EVENTS, ErrorPolicy
+from .frames import FrameCursor, FrameLog
 
 __all__ = [
     "DEFAULT_BUFFER_SIZE",
@@ -66,6 +68,7 @@ __all__ = [
     "TERMINAL_EVENTS",
     "WRITE_BATCH",
     "ChunkEncoder",
+    "FrameSource",
     "RunStream",
     "SSEStreamBase",
     "SharedEncoder",
@@ -312,6 +315,17 @@ class StreamRequest:
         return EventFilter(kinds=self.spec.kinds, nodes=self.nodes, tags=self.tags, subgraphs=self.spec.subgraphs)
 
 
+class FrameSource(Protocol):
+    """Where the streams of one run find the encoder and the frame log they share (a
+    :class:`~streamflow.server.sharing.SharedFrames`)."""
+
+    def encoder(self, request: StreamRequest, origin: int, keep: int) -> SharedEncoder: ...
+
+    def frame_log(
+        self, request: StreamRequest, encoder: SharedEncoder, channel: Channel, after_seq: int, capacity: int
+    ) -> FrameLog | None: ...
+
+
 class _Receiver(Protocol):
     """What a stream reads events from: a channel's subscription, or a remote run's."""
 
@@ -342,6 +356,8 @@ class SSEStreamBase:
         self._ended = False  # the terminal message was written
         self._lagged = False  # the subscription dropped events: the stream subscribes again from ``after_seq``
         self._ready = False  # the last batch was full: more may be ready, let other tasks run first
+        self._reading: tuple[FrameLog, FrameCursor] | None = None  # the frame log read now, and where
+        self._detached = False  # closed by the client's going away: nothing more is to be sent
 
     @property
     def after_seq(self) -> int:
@@ -418,6 +434,50 @@ class SSEStreamBase:
                 return parts[0] if len(parts) == 1 else b"".join(parts)
         return None
 
+    def _start_reading(self, log: FrameLog) -> FrameLog:
+        """Take a place in ``log`` after ``after_seq`` (what it keeps for this stream from now on)."""
+        self._reading = log, log.attach(self._after_seq)
+        return log
+
+    async def _read_log(self) -> AsyncGenerator[bytes, None]:
+        """The messages of the log this stream took a place in, after ``after_seq``, at most
+        :data:`WRITE_BATCH` events a write (letting other tasks run after a full one), until the terminal
+        message (``_ended``), or until the log no longer holds what comes next (this stream fell further
+        behind than it keeps) or was cut."""
+        assert self._reading is not None
+        log, cursor = self._reading
+        try:
+            full = False
+            while True:
+                if full:
+                    await anyio.lowlevel.checkpoint()
+                got = log.read(cursor, WRITE_BATCH)
+                if got is None:
+                    return
+                data, count = got
+                if count:
+                    self._after_seq = cursor.after_seq
+                    self._ended = log.terminal and cursor.after_seq == log.last_seq
+                    full = count == WRITE_BATCH
+                    if data:
+                        yield data
+                    if self._ended:
+                        return
+                    continue
+                if log.closed:
+                    return
+                full = False
+                await log.wait()
+        finally:
+            self._stop_reading()
+
+    def _stop_reading(self) -> None:
+        """Detach from the frame log this stream reads, if any. Idempotent."""
+        if self._reading is not None:
+            log, cursor = self._reading
+            self._reading = None
+            log.detach(cursor)
+
 
 class RunStream(SSEStreamBase):
     """An async iterator of SSE-framed bytes for one client of one run in this process (see the module
@@ -425,13 +485,20 @@ class RunStream(SSEStreamBase):
 
     The first subscription is made here, so bad arguments raise before any response is sent.
 
+    With ``frames``, the streams of the run that asked for the same modes, filters, error policy and buffer
+    share one encoder and read one log of its messages (:mod:`streamflow.server.frames`), each at its own
+    cursor: a write costs the same whatever the number of events in it. A stream further behind than the log
+    holds (its ``buffer_size`` events, plus the backlog it had to replay when the log was made) goes on with a
+    subscription of its own, as without ``frames``.
+
     :param run: the run to stream
     :param graph: the name the run's graph is registered under (for the ``metadata`` message)
     :param request: what the client asked for (modes, filters, after_seq) and its buffer
+    :param frames: what the run's streams share (None: this stream encodes every event itself)
     :raises InvalidArgumentError: for a ``after_seq`` beyond the run's last ``seq``
     """
 
-    def __init__(self, run: Run, graph: str, request: StreamRequest) -> None:
+    def __init__(self, run: Run, graph: str, request: StreamRequest, frames: FrameSource | None = None) -> None:
         last = run.channel.last_seq
         if request.after_seq > last:
             raise InvalidArgumentError(
@@ -439,6 +506,8 @@ class RunStream(SSEStreamBase):
             )
         super().__init__(run.run_id, graph, request)
         self.run = run
+        self._frames = frames
+        self._shared_encoder: SharedEncoder | None = None
         if self._after_seq:
             self._prime(run.channel.retained())
         self._sub, self._pending_lag = self._subscribe()
@@ -462,10 +531,22 @@ class RunStream(SSEStreamBase):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
+            log = self._frame_log() if self._pending_lag is None else None
+            if log is not None:
+                self._sub.close()
             yield self.metadata()
             if self._pending_lag is not None:
                 yield self._pending_lag
                 self._pending_lag = None
+            elif log is not None:
+                async with contextlib.aclosing(self._read_log()) as parts:
+                    async for part in parts:
+                        yield part
+                if self._ended or self._detached:
+                    return
+                self._sub, lag = self._subscribe()  # behind what the log holds, or the log was cut
+                if lag is not None:
+                    yield lag
             while True:
                 while (chunk := await self._next_write(self._sub)) is not None:
                     yield chunk
@@ -477,7 +558,42 @@ class RunStream(SSEStreamBase):
                     yield lag
         finally:
             self._sub.close()
+            self._stop_reading()
+
+    def _frame_log(self) -> FrameLog | None:
+        """The shared frame log to read from after ``after_seq``, when the shared encoder is in the state
+        this stream's own would be in (it has seen every event of the filter from the run's first on); its
+        messages then replace this stream's encoder for good. None: this stream goes on by itself."""
+        if self._frames is None:
+            return None
+        channel = self.run.channel
+        backlog = max(0, channel.last_seq - self._after_seq)
+        capacity = self.request.buffer_size + backlog
+        encoder = self._frames.encoder(self.request, 0, 2 * capacity + WRITE_BATCH)
+        if encoder.origin != 0 or not encoder.catch_up(channel.retained(), self._after_seq):
+            return None
+        log = self._frames.frame_log(self.request, encoder, channel, self._after_seq, capacity)
+        if log is None or log.complete_after > self._after_seq:
+            return None
+        self._shared_encoder = encoder
+        self._encode = self._encode_shared
+        return self._start_reading(log)
+
+    def _encode_shared(self, event: Event) -> bytes | None:
+        """The messages of ``event`` from the shared encoder; when it no longer keeps them, from an encoder
+        of this stream's own, primed from the run's replay buffer."""
+        if self._shared_encoder is not None:
+            found, message = self._shared_encoder.encode(event)
+            if found:
+                return message
+            self._shared_encoder = None
+            self._encoder = ChunkEncoder(self.request.spec, self.request.errors)
+            self._encoder.prime_until(self.run.channel.retained(), event.seq - 1, self._filter)
+            self._encode = self._encoder.encode
+        return self._encoder.encode(event)
 
     def close(self) -> None:
         """Detach from the run (what a client disconnect does). Idempotent; the run goes on."""
+        self._detached = True
         self._sub.close()
+        self._stop_reading()
