@@ -44,6 +44,8 @@ def v3_tokens_async(build: Any) -> Any:
     ``await graph.astream_events(..., version="v3")`` of ``build(n, True)`` in two tasks: tokens/s."""
 
     async def bench(n: int) -> Sample:
+        """tokens/s read from ``run.messages`` (each stream's text deltas) while a second task reads
+        ``run.values``, of ``astream_events(version="v3")``"""
         graph = build(n, True)
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -73,6 +75,7 @@ def v3_tokens_sync(build: Any) -> Any:
     read through ``run.interleave("values", "messages")``."""
 
     def bench(n: int) -> Sample:
+        """tokens/s read through ``run.interleave("values", "messages")`` of ``stream_events(version="v3")``"""
         graph = build(n, False)
         count = 0
         seen: list[Any] = []
