@@ -36,6 +36,9 @@ def _sync_item(lease: PortalLease, settle: Callable[[], None]) -> Callable[[Any]
             return ChatModelStream(item, lease.call)
         if isinstance(item, AsyncSubgraphRunStream):
             return SubgraphRunStream(item, lease, settle)
+        for_sync = getattr(item, "_for_sync", None)
+        if for_sync is not None:
+            return for_sync(lease.call)
         return item
 
     return wrap
