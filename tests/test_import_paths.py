@@ -106,6 +106,7 @@ HOMES = {
     "InjectedToolCallId": ("streamflow.tools", "InjectedToolCallId"),
     "tools_condition": ("streamflow.tools", "tools_condition"),
     "create_react_agent": ("streamflow.tools", "create_react_agent"),
+    "ToolCallTransformer": ("streamflow.stream.tool_calls", "ToolCallTransformer"),
     "BaseChatModel": ("streamflow.models.base", "BaseChatModel"),
     "AgentState": ("streamflow.agents.factory", "AgentState"),
     "create_agent": ("streamflow.agents.factory", "create_agent"),
@@ -157,7 +158,6 @@ HOMES = {
 
 PERSISTENCE = "issue 12"
 RUNNABLES = "issue 14"
-V3 = "issue 17"
 PARITY = "issue 11"
 NOT_PROVIDED = "not provided"
 
@@ -206,7 +206,6 @@ MISSING: dict[str, dict[str, str]] = {
     },
     "langgraph.config": {"CONF": NOT_PROVIDED, "get_store": NOT_PROVIDED},
     "langgraph.prebuilt": {
-        "ToolCallTransformer": V3,
         "InjectedStore": NOT_PROVIDED,
         "ToolRuntime": NOT_PROVIDED,
         "ValidationNode": NOT_PROVIDED,

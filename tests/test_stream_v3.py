@@ -253,3 +253,90 @@ def test_a_sync_stream_keeps_the_portal_only_while_its_run_goes_on(monkeypatch: 
     thread.join(timeout=10)  # the run ended: the idle portal stops although the stream is still referenced
     assert not thread.is_alive()
     assert run.output == {"n": 3, "items": [0, 1, 2]}  # later calls take a portal as any sync call
+
+
+def tool_calling(*ids: str, fail_after: bool = False) -> Any:
+    """``caller`` (an AI message calling ``streamer`` once per id, text = id) then a ``ToolNode``; with
+    ``fail_after``, a node after the tools raises ``RuntimeError("after the tools")``."""
+    from streamflow.tools import ToolNode, tool
+
+    @tool
+    def streamer(text: str) -> str:
+        """streams its text twice."""
+        writer = get_stream_writer()
+        writer(text + "1")
+        writer(text + "2")
+        return text
+
+    def caller(state: MessagesState) -> dict[str, Any]:
+        calls: list[Any] = [{"name": "streamer", "args": {"text": i}, "id": i} for i in ids]
+        return {"messages": [AIMessage(content="", tool_calls=calls)]}
+
+    def after(state: MessagesState) -> dict[str, Any]:
+        raise RuntimeError("after the tools")
+
+    b = StateGraph(MessagesState).add_node("caller", caller).add_node("tools", ToolNode([streamer]))
+    b.add_edge(START, "caller").add_edge("caller", "tools")
+    if fail_after:
+        b.add_node("after", after).add_edge("tools", "after")
+    return b.compile()
+
+
+async def read_tool_calls(run: Any) -> list[tuple[str, list[Any], Any, str | None, bool]]:
+    out = []
+    async for tc in run.tool_calls:
+        deltas = [d async for d in tc.output_deltas]
+        out.append((tc.tool_call_id, deltas, tc.output, tc.error, tc.completed))
+    return out
+
+
+async def test_tool_calls_each_get_all_their_deltas_and_every_reader_gets_its_own_handles() -> None:
+    from streamflow.prebuilt import ToolCallTransformer
+
+    run = await tool_calling("a", "b", "c").astream_events(
+        {"messages": []}, version="v3", transformers=[ToolCallTransformer]
+    )
+    first, second = await asyncio.gather(read_tool_calls(run), read_tool_calls(run))
+    expected = [(i, [i + "1", i + "2"], i, None, True) for i in ("a", "b", "c")]
+    assert sorted(first) == expected
+    assert sorted(second) == expected
+
+
+def test_sync_tool_call_deltas_read_inside_the_loop() -> None:
+    from streamflow.prebuilt import ToolCallTransformer
+
+    run = tool_calling("a").stream_events({"messages": []}, version="v3", transformers=[ToolCallTransformer])
+    seen = [(tc.tool_name, tc.input, list(tc), tc.output, tc.completed) for tc in run.tool_calls]
+    assert seen == [("streamer", {"text": "a"}, ["a1", "a2"], "a", True)]
+
+
+class DropFinished(StreamTransformer):
+    """Renames ``tool-finished`` events so no call of the run finishes."""
+
+    before_builtins = True
+
+    def init(self) -> dict[str, Any]:
+        return {}
+
+    def process(self, event: ProtocolEvent) -> bool:
+        data = event["params"]["data"]
+        if event["method"] == "tools" and data.get("event") == "tool-finished":
+            data["event"] = "tool-unknown"
+        return True
+
+
+async def test_tool_calls_open_at_the_end_of_the_run_complete_or_fail_with_it() -> None:
+    from streamflow.prebuilt import ToolCallTransformer
+
+    transformers = [DropFinished, ToolCallTransformer]
+    run = await tool_calling("a").astream_events({"messages": []}, version="v3", transformers=transformers)
+    assert await read_tool_calls(run) == [("a", ["a1", "a2"], None, None, True)]
+
+    failing = tool_calling("a", fail_after=True)
+    run = await failing.astream_events({"messages": []}, version="v3", transformers=transformers)
+    handles = []
+    with pytest.raises(RuntimeError, match="after the tools"):
+        async for tc in run.tool_calls:
+            handles.append(tc)
+    assert [(tc.output, tc.error, tc.completed) for tc in handles] == [(None, "after the tools", True)]
+    assert "status=failed" in repr(handles[0])

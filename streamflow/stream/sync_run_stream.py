@@ -24,6 +24,7 @@ from .chat_stream import AsyncChatModelStream, ChatModelStream
 from .consumer import ConsumerPolicy, Reader
 from .protocol import ProtocolEvent
 from .run_stream import AsyncGraphRunStream, AsyncSubgraphRunStream, _missing
+from .tool_call_stream import ToolCallStream
 
 __all__ = ["GraphRunStream", "Projection", "SubgraphRunStream"]
 
@@ -36,6 +37,8 @@ def _sync_item(lease: PortalLease, settle: Callable[[], None]) -> Callable[[Any]
             return ChatModelStream(item, lease.call)
         if isinstance(item, AsyncSubgraphRunStream):
             return SubgraphRunStream(item, lease, settle)
+        if isinstance(item, ToolCallStream):
+            return item._for_sync(lease.call)
         return item
 
     return wrap

@@ -887,10 +887,30 @@ def test_v3_review_names_only_cases_that_exist() -> None:
     """``V3_REVIEW.md`` stays true: every case and unit test it names exists."""
     from pathlib import Path
 
+    from .test_stream_v3_tools_cases import CASES as TOOLS_CASES
+
     review = Path(__file__).with_name("V3_REVIEW.md").read_text(encoding="utf-8")
     ids = {param.id for param in CASES}
     named = set(re.findall(r"`test_stream_v3_cases\.py::([\w-]+)`", review))
     assert named and named <= ids, named - ids
+    tools_ids = {param.id for param in TOOLS_CASES}
+    tools_named = set(re.findall(r"`test_stream_v3_tools_cases\.py::([\w-]+)`", review))
+    assert tools_named == tools_ids, tools_named ^ tools_ids
+    statuses = re.findall(r"^\| `[^`]+` \| (\w+) \|", review, re.M)
+    totals = {
+        "case": r"reproduced \(differential case\)",
+        "unit": r"reproduced \(streamflow unit test",
+        "internal": r"internal \(",
+        "design": r"design difference",
+        "missing": r"not reproduced",
+        "v2": r"not the v3 API",
+    }
+    for status, label in totals.items():
+        stated = re.search(rf"^- {label}.*?\*\*(\d+)\*\*", review, re.M)
+        assert stated is not None, status
+        assert int(stated.group(1)) == statuses.count(status), (status, statuses.count(status))
+    reviewed = re.search(r"Tests reviewed: \*\*(\d+)\*\*", review)
+    assert reviewed is not None and int(reviewed.group(1)) == len(statuses)
     units = Path(__file__).resolve().parent.parent / "test_stream_v3.py"
     unit_names = set(re.findall(r"`tests/test_stream_v3\.py::(\w+)`", review))
     assert unit_names and all(f"def {name}(" in units.read_text(encoding="utf-8") for name in unit_names)
