@@ -392,16 +392,10 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
         run = self.runs.pop(run_id, None)
         if run is None or not run.published:
             return
-        route = run.route
         self._publish_end(
             run,
             ToolFinished(
-                ns=route["ns"],
-                node=route["node"],
-                step=route["step"],
-                task_id=route["task_id"],
-                tags=route["tags"],
-                call_id=route["call_id"],
+                **run.route,
                 tool_call_id=run.tool_call_id,
                 name=run.name,
                 output=from_langchain_value(output),
@@ -412,16 +406,10 @@ class StreamflowCallbackHandler(BaseCallbackHandler, _StreamingCallbackHandler[A
         run = self.runs.pop(run_id, None)
         if run is None or not run.published:
             return
-        route = run.route
         self._publish_end(
             run,
             ToolFailed(
-                ns=route["ns"],
-                node=route["node"],
-                step=route["step"],
-                task_id=route["task_id"],
-                tags=route["tags"],
-                call_id=route["call_id"],
+                **run.route,
                 tool_call_id=run.tool_call_id,
                 name=run.name,
                 error_type=error_type_name(error),
