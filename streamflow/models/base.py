@@ -29,15 +29,15 @@ from ..metadata import default_provider
 from ..modes import NOSTREAM
 from ..portal import call_sync, iterate_sync
 from ..prompt_values import PromptValue
-from ..runnables.base import Runnable
+from ..runnables.base import SelfPublishingRunnable
 from ..runnables.context import StepContext
-from ..runnables.utils import END, closing, gather
+from ..runnables.utils import END, gather
 from .tool_specs import function_spec
 
 __all__ = ["BaseChatModel"]
 
 
-class BaseChatModel(Runnable[Any, AIMessage]):
+class BaseChatModel(SelfPublishingRunnable[Any, AIMessage]):
     """Base of every chat model. Subclasses implement :meth:`_astream_chunks`.
 
     A chat model is a Runnable: it composes with ``|`` (``prompt | model | StrOutputParser()``), takes a
@@ -253,30 +253,6 @@ class BaseChatModel(Runnable[Any, AIMessage]):
                 yield chunk
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
-
-    async def _call(
-        self,
-        input: Any,
-        parent: StepContext,
-        local_tags: tuple[str, ...] = (),
-        config: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> AIMessage:
-        ctx, _ = parent.child(local_tags, config)
-        return await self._invoke_body(input, ctx, **kwargs)
-
-    async def _call_stream(
-        self,
-        chunks: AsyncIterator[Any],
-        parent: StepContext,
-        local_tags: tuple[str, ...] = (),
-        config: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[AIMessageChunk]:
-        ctx, _ = parent.child(local_tags, config)
-        async with closing(self._atransform(chunks, ctx, **kwargs)) as outs:
-            async for chunk in outs:
-                yield chunk
 
 
 def _coerce(messages: Any) -> list[BaseMessage]:

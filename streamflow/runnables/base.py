@@ -42,6 +42,7 @@ __all__ = [
     "RunnableParallel",
     "RunnablePick",
     "RunnableSequence",
+    "SelfPublishingRunnable",
     "coerce_to_runnable",
     "register_runnable_adapter",
 ]
@@ -258,6 +259,36 @@ def register_runnable_adapter(adapt: Callable[[Any], Runnable[Any, Any] | None])
 
 
 # -- sequence ----------------------------------------------------------------------------------------
+
+
+class SelfPublishingRunnable(Runnable[Input, Output]):
+    """A Runnable that publishes its own events when it runs as a call inside a run (a chat model its start,
+    tokens and end; a langchain-core Runnable through the bridge's callbacks): a call gives it a child
+    context of the caller's step and publishes no chain events around it."""
+
+    async def _call(
+        self,
+        input: Input,
+        parent: StepContext,
+        local_tags: tuple[str, ...] = (),
+        config: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Output:
+        ctx, _ = parent.child(local_tags, config)
+        return await self._invoke_body(input, ctx, **kwargs)
+
+    async def _call_stream(
+        self,
+        chunks: AsyncIterator[Input],
+        parent: StepContext,
+        local_tags: tuple[str, ...] = (),
+        config: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Output]:
+        ctx, _ = parent.child(local_tags, config)
+        async with closing(self._atransform(chunks, ctx, **kwargs)) as outs:
+            async for chunk in outs:
+                yield chunk
 
 
 class RunnableSequence(Runnable[Input, Output]):

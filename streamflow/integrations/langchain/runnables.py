@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
 
 from langchain_core.runnables import Runnable as LangChainRunnableBase
 
 from ...graph.context import _current
-from ...runnables.base import Runnable
+from ...runnables.base import Runnable, SelfPublishingRunnable
 from ...runnables.context import StepContext
 from ...runnables.utils import END, closing, gather
 from .config import langchain_config
@@ -17,7 +17,7 @@ from .messages import from_langchain_value
 __all__ = ["LangChainRunnable", "adapt_runnable"]
 
 
-class LangChainRunnable(Runnable[Any, Any]):
+class LangChainRunnable(SelfPublishingRunnable[Any, Any]):
     """A langchain-core Runnable as a streamflow chain step. It publishes no events of its own: the
     langchain-core run does, through the bridge's callback handler (``on_chain_*``, ``on_chat_model_*`` ...
     under the step's tags, ``seq:step:<n>`` included). Messages it returns or streams are streamflow's.
@@ -49,30 +49,6 @@ class LangChainRunnable(Runnable[Any, Any]):
                 if chunk is END:
                     return
                 yield from_langchain_value(chunk)
-
-    async def _call(
-        self,
-        input: Any,
-        parent: StepContext,
-        local_tags: tuple[str, ...] = (),
-        config: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        ctx, _ = parent.child(local_tags, config)
-        return await self._invoke_body(input, ctx, **kwargs)
-
-    async def _call_stream(
-        self,
-        chunks: AsyncIterator[Any],
-        parent: StepContext,
-        local_tags: tuple[str, ...] = (),
-        config: Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[Any]:
-        ctx, _ = parent.child(local_tags, config)
-        async with closing(self._atransform(chunks, ctx, **kwargs)) as outs:
-            async for chunk in outs:
-                yield chunk
 
     def __repr__(self) -> str:
         return f"LangChainRunnable({self.runnable!r})"
