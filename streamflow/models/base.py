@@ -22,6 +22,7 @@ from typing import Any, Literal, Self
 import anyio
 
 from ..errors import InvalidArgumentError, SyncInAsyncContextError
+from ..event_stream import EventStreamSpec
 from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken, error_type_name
 from ..graph.context import TaskContext, _current, check_cancelled, current_task
 from ..messages import AIMessage, AIMessageChunk, BaseMessage, ChunkSum, coerce_message, merge_chunks
@@ -33,6 +34,7 @@ from ..runnables.base import SelfPublishingRunnable
 from ..runnables.context import StepContext
 from ..runnables.utils import END, gather
 from .tool_specs import function_spec
+from .v3_stream import achat_model_stream, chat_model_stream
 
 __all__ = ["BaseChatModel"]
 
@@ -228,6 +230,57 @@ class BaseChatModel(SelfPublishingRunnable[Any, AIMessage]):
         """
         check_cancelled()
         return iterate_sync(lambda: self.astream(messages, config), async_alternative="astream()")
+
+    # -- v3 streams: one call's typed stream, as langchain-core 1.x's chat models ---------------------
+
+    def stream_events(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        version: str = "v2",
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """With ``version="v3"``: a :class:`~streamflow.stream.ChatModelStream` of one call on ``input``
+        (``text`` and ``reasoning`` deltas, ``tool_calls`` chunks, ``usage``, ``output``: the finished
+        :class:`AIMessage`; iterating it gives the content-block protocol events), read in this thread; each
+        read takes the model's next chunk (:mod:`streamflow.models.v3_stream`). Inside a run it is a call of the
+        run, as :meth:`stream` is. Other versions: LangChain's ``stream_events`` dicts, the sync twin of
+        :meth:`astream_events`.
+
+        :param stop: stop sequences, handed to the model (v3 only, as in langchain-core)
+        :raises SyncInAsyncContextError: (v3: at the first read) when read on a thread that runs an event loop
+        :raises UnknownStreamModeError: (at once) for a ``version`` other than ``"v1"``, ``"v2"`` or ``"v3"``
+        :raises Exception: (reading it) what the model raised, after the events before it
+        """
+        if version == "v3":
+            return chat_model_stream(self, input, config, stop, kwargs)
+        EventStreamSpec.parse(version)
+        return iterate_sync(
+            lambda: self.astream_events(input, config, version=version, **kwargs),
+            async_alternative="astream_events()",
+        )
+
+    def astream_events(
+        self,
+        input: Any,
+        config: Mapping[str, Any] | None = None,
+        *,
+        version: str = "v2",
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """With ``version="v3"``: an awaitable of the :class:`~streamflow.stream.AsyncChatModelStream` of one
+        call on ``input`` (as :meth:`stream_events`, read with ``async for`` and ``await``). Other versions:
+        LangChain's ``astream_events`` dicts (:meth:`streamflow.runnables.calls.RunnableCalls.astream_events`).
+
+        :param stop: stop sequences, handed to the model (v3 only, as in langchain-core)
+        :raises UnknownStreamModeError: (at once) for a ``version`` other than ``"v1"``, ``"v2"`` or ``"v3"``
+        """
+        if version == "v3":
+            return achat_model_stream(self, input, config, stop, kwargs)
+        return super().astream_events(input, config, version=version, **kwargs)
 
     # -- as a step of a chain ------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from typing import Any
 from ..events import ChatModelFinished, ChatModelStarted, ChatModelToken
 from ..modes import NOSTREAM, SKIP, Chunks, MessagesModeState
 
-__all__ = ["ProtocolMessagesState", "finalized_tool_call"]
+__all__ = ["MessageEvents", "ProtocolMessagesState", "finalized_tool_call"]
 
 
 def finalized_tool_call(call_id: Any, name: Any, raw_args: str) -> dict[str, Any]:
@@ -44,13 +44,15 @@ def finalized_tool_call(call_id: Any, name: Any, raw_args: str) -> dict[str, Any
     return {"type": "tool_call", "id": call_id, "name": name, "args": args}
 
 
-class _Call:
-    """What one streamed model call has said so far."""
+class MessageEvents:
+    """One streamed model call turned into content-block protocol events (the dicts of the module
+    docstring), chunk by chunk: what it has said so far."""
 
     __slots__ = ("blocks", "metadata", "response_metadata", "text_index", "tools", "usage")
 
-    def __init__(self, metadata: dict[str, Any]) -> None:
-        self.metadata = metadata
+    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
+        self.metadata: dict[str, Any] = metadata or {}
+        """The ``messages`` metadata the events go with (for a run's ``messages`` projection)."""
         self.blocks: list[dict[str, Any]] = []
         """Per block index: ``{"type": "text", "text"}`` or ``{"type": "tool", "id", "name", "args"}``."""
         self.text_index: int | None = None
@@ -58,6 +60,79 @@ class _Call:
         """Provider tool-call index -> block index."""
         self.usage: dict[str, Any] | None = None
         self.response_metadata: dict[str, Any] = {}
+
+    @staticmethod
+    def start(message_id: str | None) -> dict[str, Any]:
+        """The call's ``message-start`` event."""
+        return {"event": "message-start", "role": "ai", "id": message_id}
+
+    def chunk(self, chunk: Any) -> list[dict[str, Any]]:
+        """The events of one ``AIMessageChunk``: block starts and deltas (none for a chunk that only carries
+        usage or response metadata, which the finish reports)."""
+        out: list[dict[str, Any]] = []
+        text = chunk.content if isinstance(chunk.content, str) else ""
+        if text:
+            if self.text_index is None:
+                self.text_index = len(self.blocks)
+                self.blocks.append({"type": "text", "text": ""})
+                out.append(
+                    {"event": "content-block-start", "index": self.text_index, "content": {"type": "text", "text": ""}}
+                )
+            self.blocks[self.text_index]["text"] += text
+            delta = {"type": "text-delta", "text": text}
+            out.append({"event": "content-block-delta", "index": self.text_index, "delta": delta})
+        for piece in chunk.tool_call_chunks:
+            key = piece.get("index")
+            index = self.tools.get(key)
+            if index is None:
+                index = self.tools[key] = len(self.blocks)
+                self.blocks.append({"type": "tool", "id": piece.get("id"), "name": piece.get("name"), "args": ""})
+                skeleton: dict[str, Any] = {
+                    "type": "tool_call_chunk",
+                    "id": piece.get("id"),
+                    "name": piece.get("name"),
+                    "args": "",
+                }
+                if key is not None:
+                    skeleton["index"] = key
+                out.append({"event": "content-block-start", "index": index, "content": skeleton})
+            block = self.blocks[index]
+            for field in ("id", "name"):
+                if block[field] is None and piece.get(field) is not None:
+                    block[field] = piece[field]
+            args = piece.get("args") or ""
+            if args:
+                block["args"] += args
+                out.append(
+                    {"event": "content-block-delta", "index": index, "delta": {"type": "tool-call-delta", "args": args}}
+                )
+        if chunk.usage_metadata:
+            self.usage = _add_usage(self.usage, chunk.usage_metadata)
+        if chunk.response_metadata:
+            self.response_metadata.update(chunk.response_metadata)
+        return out
+
+    def finish(self, message: Any) -> list[dict[str, Any]]:
+        """The events that end the call: each block's ``content-block-finish`` (tool calls parsed), then
+        ``message-finish`` with the usage and response metadata (the chunks', else ``message``'s)."""
+        out: list[dict[str, Any]] = []
+        for index, block in enumerate(self.blocks):
+            if block["type"] == "text":
+                content: dict[str, Any] = {"type": "text", "text": block["text"]}
+            else:
+                content = finalized_tool_call(block["id"], block["name"], block["args"])
+            out.append({"event": "content-block-finish", "index": index, "content": content})
+        finish: dict[str, Any] = {"event": "message-finish"}
+        usage = self.usage
+        if usage is None and message is not None and message.usage_metadata:
+            usage = message.usage_metadata
+        if usage:
+            finish["usage"] = usage
+        response_metadata = self.response_metadata or (dict(message.response_metadata) if message is not None else {})
+        if response_metadata:
+            finish["metadata"] = response_metadata
+        out.append(finish)
+        return out
 
 
 def _add_usage(total: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:
@@ -72,6 +147,14 @@ def _add_usage(total: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, 
     return out
 
 
+def _paired(events: list[dict[str, Any]], metadata: dict[str, Any]) -> Any:
+    if not events:
+        return SKIP
+    if len(events) == 1:
+        return (events[0], metadata)
+    return Chunks(tuple((event, metadata) for event in events))
+
+
 class ProtocolMessagesState(MessagesModeState):
     """The v3 ``messages`` mode of one consumer (see the module docstring); whole messages as
     :class:`~streamflow.modes.MessagesModeState` gives them."""
@@ -80,87 +163,31 @@ class ProtocolMessagesState(MessagesModeState):
 
     def __init__(self) -> None:
         super().__init__()
-        self.open: dict[str, _Call] = {}
+        self.open: dict[str, MessageEvents] = {}
         """The streamed calls in flight, by call id."""
 
-    def _begin(self, call_id: str, metadata: dict[str, Any], out: list[Any]) -> _Call:
-        metadata = {**metadata, "run_id": call_id}
-        call = self.open[call_id] = _Call(metadata)
-        out.append(({"event": "message-start", "role": "ai", "id": f"lc_run--{call_id}"}, metadata))
-        return call
+    def _begin(self, call_id: str, metadata: dict[str, Any]) -> tuple[MessageEvents, dict[str, Any]]:
+        call = self.open[call_id] = MessageEvents({**metadata, "run_id": call_id})
+        return call, MessageEvents.start(f"lc_run--{call_id}")
 
     def model_started(self, event: ChatModelStarted) -> Any:
         super().model_started(event)
         if not event.streamed or NOSTREAM in event.tags:
             return SKIP
-        out: list[Any] = []
-        self._begin(event.call_id, self.calls[event.call_id], out)
-        return out[0]
+        call, start = self._begin(event.call_id, self.calls[event.call_id])
+        return (start, call.metadata)
 
     def token(self, event: ChatModelToken) -> Any:
         if NOSTREAM in event.tags:
             return SKIP
         chunk = event.chunk
         self.seen.add(chunk.id)
-        out: list[Any] = []
         call = self.open.get(event.call_id)
         if call is None:  # a consumer that never saw the call start
             metadata = self.calls.get(event.call_id) or self.unseen_call(event)
-            call = self._begin(event.call_id, metadata, out)
-        metadata = call.metadata
-        text = chunk.content if isinstance(chunk.content, str) else ""
-        if text:
-            if call.text_index is None:
-                call.text_index = len(call.blocks)
-                call.blocks.append({"type": "text", "text": ""})
-                start = {
-                    "event": "content-block-start",
-                    "index": call.text_index,
-                    "content": {"type": "text", "text": ""},
-                }
-                out.append((start, metadata))
-            call.blocks[call.text_index]["text"] += text
-            delta = {
-                "event": "content-block-delta",
-                "index": call.text_index,
-                "delta": {"type": "text-delta", "text": text},
-            }
-            out.append((delta, metadata))
-        for piece in chunk.tool_call_chunks:
-            key = piece.get("index")
-            index = call.tools.get(key)
-            if index is None:
-                index = call.tools[key] = len(call.blocks)
-                call.blocks.append({"type": "tool", "id": piece.get("id"), "name": piece.get("name"), "args": ""})
-                skeleton: dict[str, Any] = {
-                    "type": "tool_call_chunk",
-                    "id": piece.get("id"),
-                    "name": piece.get("name"),
-                    "args": "",
-                }
-                if key is not None:
-                    skeleton["index"] = key
-                out.append(({"event": "content-block-start", "index": index, "content": skeleton}, metadata))
-            block = call.blocks[index]
-            for field in ("id", "name"):
-                if block[field] is None and piece.get(field) is not None:
-                    block[field] = piece[field]
-            args = piece.get("args") or ""
-            if args:
-                block["args"] += args
-                delta = {
-                    "event": "content-block-delta",
-                    "index": index,
-                    "delta": {"type": "tool-call-delta", "args": args},
-                }
-                out.append((delta, metadata))
-        if chunk.usage_metadata:
-            call.usage = _add_usage(call.usage, chunk.usage_metadata)
-        if chunk.response_metadata:
-            call.response_metadata.update(chunk.response_metadata)
-        if not out:
-            return SKIP
-        return out[0] if len(out) == 1 else Chunks(tuple(out))
+            call, start = self._begin(event.call_id, metadata)
+            return _paired([start, *call.chunk(chunk)], call.metadata)
+        return _paired(call.chunk(chunk), call.metadata)
 
     def model_finished(self, event: ChatModelFinished) -> Any:
         call = self.open.pop(event.call_id, None)
@@ -170,22 +197,4 @@ class ProtocolMessagesState(MessagesModeState):
         message = event.message
         if message is not None:
             self.seen.add(message.id)
-        metadata = call.metadata
-        out: list[Any] = []
-        for index, block in enumerate(call.blocks):
-            if block["type"] == "text":
-                content: dict[str, Any] = {"type": "text", "text": block["text"]}
-            else:
-                content = finalized_tool_call(block["id"], block["name"], block["args"])
-            out.append(({"event": "content-block-finish", "index": index, "content": content}, metadata))
-        finish: dict[str, Any] = {"event": "message-finish"}
-        usage = call.usage
-        if usage is None and message is not None and message.usage_metadata:
-            usage = message.usage_metadata
-        if usage:
-            finish["usage"] = usage
-        response_metadata = call.response_metadata or (dict(message.response_metadata) if message is not None else {})
-        if response_metadata:
-            finish["metadata"] = response_metadata
-        out.append((finish, metadata))
-        return out[0] if len(out) == 1 else Chunks(tuple(out))
+        return _paired(call.finish(message), call.metadata)

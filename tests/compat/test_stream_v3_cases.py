@@ -114,10 +114,7 @@ class Api:
         else:
             deltas = await self._sync(lambda: list(message_stream.text))
             output = await self._sync(lambda: message_stream.output)
-        content = output.content
-        if isinstance(content, list):  # LangGraph's: the v1 content blocks; streamflow's messages keep text
-            content = "".join(block.get("text", "") for block in content if isinstance(block, dict))
-        return ["".join(deltas)], content, message_stream.node
+        return ["".join(deltas)], text_of(output.content), message_stream.node
 
     async def message_texts(self, run: Any) -> list[tuple[list[str], Any, Any]]:
         """:meth:`text` of each chat model stream of ``run.messages`` (async: each read in the loop body)."""
@@ -241,6 +238,28 @@ def tool_caller(text: str, tool_calls: list[Any]) -> Any:
                     yield ChatGenerationChunk(message=AIMessageChunk(content="", tool_call_chunks=[piece]))
 
     return ToolCaller()
+
+
+def fake_model(lib: Lib, text: str = "hello there world", tool_calls: list[Any] | None = None) -> Any:
+    """The library's fake chat model answering ``text`` (LangChain's splits at whitespace, ours every 3
+    characters: cases join the deltas)."""
+    if lib.name == "langgraph" and tool_calls:
+        return tool_caller(text, tool_calls)
+    if lib.name == "langgraph":
+        from langchain_core.language_models import GenericFakeChatModel
+        from langchain_core.messages import AIMessage
+
+        return GenericFakeChatModel(messages=itertools.cycle([AIMessage(text)]))
+    from streamflow.messages import AIMessage as SfAIMessage
+
+    return FakeChatModel([SfAIMessage(content=text, tool_calls=tool_calls or [])], chunk_size=3)
+
+
+def text_of(content: Any) -> str:
+    """A message's text: LangGraph's v3 answers hold it as v1 content blocks, streamflow's as a string."""
+    if isinstance(content, list):
+        return "".join(block.get("text", "") for block in content if isinstance(block, dict))
+    return str(content)
 
 
 def chatting(lib: Lib, text: str = "hello there world", tool_calls: list[Any] | None = None) -> Any:
@@ -834,6 +853,73 @@ async def subgraph_interrupt(api: Api) -> Any:
     return log, resumed, await api.result(run, "output")
 
 
+async def node_streams_v3(api: Api) -> Any:
+    """A node reading its model through the model's own v3 stream (``model.stream_events(version="v3")``): the
+    run's ``messages`` projection has the call, and the node's returned ``output`` is the answer."""
+    model = fake_model(api.lib, "streamed answer")
+
+    def call(state: Any) -> dict[str, Any]:
+        stream = model.stream_events(state["messages"], version="v3")
+        return {"messages": [stream.output]}
+
+    b = api.lib.StateGraph(api.lib.MessagesState)
+    b.add_node("call", call)
+    b.add_edge(api.lib.START, "call")
+    run = await api.open(b.compile(), CHAT_INPUT)
+    texts = plain_content(normalise(await api.message_texts(run)))
+    run = await api.open(b.compile(), CHAT_INPUT)
+    output = await api.result(run, "output")
+    return texts, text_of(output["messages"][-1].content)
+
+
+async def two_model_nodes(api: Api) -> Any:
+    """Two nodes, each calling its own model: two message streams, in order, each with its node."""
+    lib = api.lib
+    first, second = fake_model(lib, "alpha"), fake_model(lib, "beta")
+
+    def node_a(state: Any) -> dict[str, Any]:
+        return {"messages": [first.invoke(state["messages"])]}
+
+    def node_b(state: Any) -> dict[str, Any]:
+        return {"messages": [second.invoke(state["messages"])]}
+
+    b = lib.StateGraph(lib.MessagesState)
+    b.add_node("node_a", node_a)
+    b.add_node("node_b", node_b)
+    b.add_edge(lib.START, "node_a")
+    b.add_edge("node_a", "node_b")
+    run = await api.open(b.compile(), CHAT_INPUT)
+    return plain_content(normalise(await api.message_texts(run)))
+
+
+async def model_own_stream(api: Api) -> Any:
+    """A chat model's own v3 stream outside any graph: its text, output text, and the kinds of its protocol
+    events once the text deltas are joined."""
+    model = fake_model(api.lib, "one two three")
+    if api.mode == "async":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stream = await model.astream_events("hi", version="v3")
+        text = "".join([delta async for delta in stream.text])
+        output = await stream.output
+        stream = await model.astream_events("hi", version="v3")
+        events = [event async for event in stream]
+    else:
+
+        def read() -> tuple[str, Any, list[Any]]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                stream = model.stream_events("hi", version="v3")
+                text = "".join(stream.text)
+                output = stream.output
+                return text, output, list(model.stream_events("hi", version="v3"))
+
+        text, output, events = await api._sync(read)
+    kinds = [event["event"] for event in events]
+    joined_kinds = [k for i, k in enumerate(kinds) if k != "content-block-delta" or kinds[i - 1] != k]
+    return text, text_of(output.content), joined_kinds
+
+
 CASES = [
     pytest.param(main_log, id="main-log"),
     pytest.param(values_projection, id="values-projection"),
@@ -866,6 +952,9 @@ CASES = [
     pytest.param(context_manager, id="context-manager"),
     pytest.param(whole_messages, id="messages-whole"),
     pytest.param(subgraph_interrupt, id="subgraph-interrupt"),
+    pytest.param(node_streams_v3, id="messages-node-model-stream"),
+    pytest.param(two_model_nodes, id="messages-two-models"),
+    pytest.param(model_own_stream, id="model-own-stream"),
 ]
 
 
