@@ -13,19 +13,25 @@ gives the protocol events). Nothing runs until the stream is read: each read tak
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..messages import AIMessageChunk, BaseMessage
 from ..stream.chat_stream import AsyncChatModelStream, ChatModelStream
 from ..stream.message_events import MessageEvents
 
-if TYPE_CHECKING:
-    from .base import BaseChatModel
-
 __all__ = ["achat_model_stream", "chat_model_stream"]
 
 T = TypeVar("T")
 _END = object()
+
+
+class StreamingModel(Protocol):
+    """What the streams read: a chat model's ``astream`` and ``stream`` (a
+    :class:`~streamflow.models.base.BaseChatModel`)."""
+
+    def astream(self, messages: Any, config: Any = None, **kwargs: Any) -> AsyncIterator[Any]: ...
+
+    def stream(self, messages: Any, config: Any = None, **kwargs: Any) -> Iterator[Any]: ...
 
 
 class _Feed:
@@ -71,7 +77,7 @@ def _model_kwargs(stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, A
 
 
 async def achat_model_stream(
-    model: BaseChatModel, input: Any, config: Any, stop: list[str] | None, kwargs: dict[str, Any]
+    model: StreamingModel, input: Any, config: Any, stop: list[str] | None, kwargs: dict[str, Any]
 ) -> AsyncChatModelStream:
     """The :class:`AsyncChatModelStream` of one call of ``model`` on ``input`` (see the module docstring)."""
     stream = AsyncChatModelStream()
@@ -92,7 +98,7 @@ async def achat_model_stream(
 
 
 def chat_model_stream(
-    model: BaseChatModel, input: Any, config: Any, stop: list[str] | None, kwargs: dict[str, Any]
+    model: StreamingModel, input: Any, config: Any, stop: list[str] | None, kwargs: dict[str, Any]
 ) -> ChatModelStream:
     """The :class:`ChatModelStream` of one call of ``model`` on ``input``, fed from the model's sync
     ``stream()`` in the reading thread (see the module docstring)."""
