@@ -7,12 +7,14 @@ pass.
 
 from __future__ import annotations
 
-import contextlib
 import os
+import shutil
+import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -80,28 +82,63 @@ def prefix(redis_url: str) -> Iterator[str]:
 
 
 class RedisServer:
-    """Stops and starts the machine's Redis server process (the fault tests)."""
+    """A Redis server process of the test's own, on a free loopback port, which the test may stop and start
+    (the fault tests): stopping the machine's shared server would break whatever else talks to it."""
 
-    def stop(self) -> None:
-        # the server closes the connection as it goes down
-        with client() as c, contextlib.suppress(redis.ConnectionError, OSError):
-            c.shutdown(nosave=True)
-        wait_until(lambda: not answers(), "Redis stopped")
+    def __init__(self, workdir: str) -> None:
+        with socket.socket() as probe:
+            probe.bind((HOST, 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://{HOST}:{self.port}/0"
+        self._workdir = workdir
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def _client(self) -> redis.Redis:
+        return redis.Redis(
+            host=HOST, port=self.port, socket_connect_timeout=0.5, socket_timeout=2, retry=Retry(NoBackoff(), 0)
+        )
+
+    def answers(self) -> bool:
+        """Whether this server answers PING right now."""
+        try:
+            with self._client() as c:
+                return bool(c.ping())
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return False
 
     def start(self) -> None:
-        if not answers():
-            subprocess.run(START_COMMAND, check=True, capture_output=True, timeout=30)
-        wait_until(answers, "Redis answers again")
+        """Start the server (empty: it keeps nothing on disk) and wait until it answers."""
+        if self._process is None or self._process.poll() is not None:
+            command = ["redis-server", "--bind", HOST, "--port", str(self.port), "--save", "", "--appendonly", "no"]
+            command += ["--dir", self._workdir]
+            self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.answers, f"the test's Redis answers on port {self.port}")
+
+    def stop(self) -> None:
+        """Stop the server (it closes every connection as it goes down) and wait until it has exited."""
+        process = self._process
+        if process is None:
+            return
+        process.terminate()
+        process.wait(timeout=20)
+        self._process = None
 
 
 @pytest.fixture
-def redis_server(redis_url: str) -> Iterator[RedisServer]:
-    """Lets a test stop and start Redis; Redis is running again when the test ends, however it ends."""
-    server = RedisServer()
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis server of the test's own (:class:`RedisServer`), running; stopped when the test ends, however
+    it ends."""
+    if shutil.which("redis-server") is None:
+        message = "redis-server is not installed (the fault tests run a server of their own)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = RedisServer(str(tmp_path))
+    server.start()
     try:
         yield server
     finally:
-        server.start()
+        server.stop()
 
 
 POSTGRES = os.environ.get("STREAMFLOW_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres")

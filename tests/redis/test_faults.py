@@ -36,8 +36,9 @@ async def first_seq(redis_url: str, key: str) -> int:
 
 
 async def test_redis_restarted_mid_run_the_sink_reconnects_and_the_viewer_resumes_with_no_gap(
-    redis_url: str, prefix: str, redis_server: RedisServer
+    prefix: str, redis_server: RedisServer
 ) -> None:
+    redis_url = redis_server.url  # a server of the test's own: it is restarted below
     gate = anyio.Event()
     half = anyio.Event()
     seen: list[Event] = []
