@@ -1,4 +1,5 @@
-"""Fixtures for the Redis bridge: the real local server, a key prefix per test, and restarting the server.
+"""Fixtures for the Redis bridge: the real local server, a key prefix per test, and a server of a test's own
+that the fault tests stop and start.
 
 When Redis is unreachable the tests are skipped on a developer's machine and fail under CI (``CI`` set):
 CI starts Redis itself (``.ci/redis-up``), so an unreachable one there is a broken setup, not a reason to
