@@ -241,6 +241,83 @@ async def test_async_lane_transformer_awaits_and_schedules() -> None:
         await asyncio.to_thread(counting(1).stream_events, {"n": 0, "items": []}, version="v3", transformers=[Scored])
 
 
+def scheduling(work: Any, on_error: str = "log") -> type[StreamTransformer]:
+    """An async-lane transformer that schedules ``work()`` once, at the run's first event."""
+
+    class Scheduling(StreamTransformer):
+        requires_async = True
+
+        def init(self) -> dict[str, Any]:
+            self.done = False
+            return {}
+
+        def process(self, event: ProtocolEvent) -> bool:
+            if not self.done:
+                self.done = True
+                self.schedule(work(), on_error=on_error)  # type: ignore[arg-type]
+            return True
+
+    return Scheduling
+
+
+async def test_a_scheduled_task_that_fails_is_logged_and_the_run_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    async def work() -> None:
+        raise ValueError("scheduled boom")
+
+    run = await counting(2).astream_events({"n": 0, "items": []}, version="v3", transformers=[scheduling(work)])
+    assert [e["method"] for e in await _drain(run)] == ["values"] * 3  # a reader's transformers run as it reads
+    assert await run.output() == {"n": 2, "items": [0, 1]}
+    failures = [r for r in caplog.records if r.getMessage() == "Scheduled StreamTransformer task failed"]
+    assert len(failures) == 1 and failures[0].exc_info is not None
+    assert str(failures[0].exc_info[1]) == "scheduled boom"
+
+
+async def test_a_scheduled_task_with_on_error_raise_fails_the_stream_of_its_reader() -> None:
+    async def work() -> None:
+        raise ValueError("strict boom")
+
+    run = await counting(2).astream_events(
+        {"n": 0, "items": []}, version="v3", transformers=[scheduling(work, on_error="raise")]
+    )
+    seen: list[Any] = []
+    with pytest.raises(ValueError, match="strict boom"):
+        async for envelope in run:
+            seen.append(envelope["params"]["data"])
+    assert seen == EXPECTED_VALUES[:3]  # after every envelope of the run
+
+
+async def test_a_failing_run_cancels_the_tasks_its_transformers_scheduled() -> None:
+    started, cancelled, never = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def work() -> None:
+        started.set()
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    def boom(state: S) -> dict[str, Any]:
+        raise ValueError("run died")
+
+    async def wait_for_work(state: S) -> dict[str, Any]:
+        await started.wait()  # the scheduled task runs before the run fails
+        return {}
+
+    graph = (
+        StateGraph(S)
+        .add_node("wait", wait_for_work)
+        .add_node("boom", boom)
+        .add_edge(START, "wait")
+        .add_edge("wait", "boom")
+        .compile()
+    )
+    run = await graph.astream_events({"n": 0, "items": []}, version="v3", transformers=[scheduling(work)])
+    with pytest.raises(ValueError, match="run died"):
+        await _drain(run)  # the reader's transformers schedule the task at the first envelope
+    assert cancelled.is_set()
+
+
 def test_a_sync_stream_keeps_the_portal_only_while_its_run_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     from streamflow import portal
 

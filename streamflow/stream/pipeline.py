@@ -188,11 +188,10 @@ class Pipeline:
         :raises Exception: the first error of a scheduled task (``on_error="raise"``) or of a finalize hook
         """
         pending = self._scheduled()
-        first: BaseException | None = None
         if pending:
-            for result in await asyncio.gather(*pending, return_exceptions=True):
-                if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                    first = first or result
+            await asyncio.gather(*pending, return_exceptions=True)
+        failures = [exc for t in self._transformers for exc in getattr(t, "_stream_scheduled_failures", ())]
+        first: BaseException | None = failures[0] if failures else None
         for transformer in self._transformers:
             try:
                 await transformer.afinalize()

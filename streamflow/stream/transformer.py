@@ -100,7 +100,13 @@ class StreamTransformer:
         task = asyncio.ensure_future(self._logged(coro) if on_error == "log" else coro)
         tasks = self._scheduled_task_set()
         tasks.add(task)
-        task.add_done_callback(tasks.discard)
+
+        def done(task: asyncio.Task[Any]) -> None:
+            tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:  # kept for the pipeline's close
+                self._scheduled_failures().append(task.exception())  # type: ignore[arg-type]
+
+        task.add_done_callback(done)
         return task
 
     @staticmethod
@@ -112,6 +118,14 @@ class StreamTransformer:
         except Exception:
             _logger.exception("Scheduled StreamTransformer task failed")
             return None
+
+    def _scheduled_failures(self) -> list[BaseException]:
+        """What scheduled tasks with ``on_error="raise"`` failed with, in the order they ended."""
+        failures: list[BaseException] | None = getattr(self, "_stream_scheduled_failures", None)
+        if failures is None:
+            failures = []
+            self._stream_scheduled_failures = failures
+        return failures
 
     def _scheduled_task_set(self) -> set[asyncio.Task[Any]]:
         tasks: set[asyncio.Task[Any]] | None = getattr(self, "_stream_scheduled_tasks", None)
