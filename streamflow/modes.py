@@ -126,6 +126,7 @@ __all__ = [
     "ModeState",
     "Projector",
     "Shaper",
+    "StateCoercion",
     "TasksModeState",
     "ViewSpec",
     "register_mode",
@@ -671,6 +672,64 @@ before its ``values`` chunk, a ``checkpoints`` or ``tasks`` chunk before its ``d
 follow, in the order given."""
 
 
+_START_NODE = "__start__"
+
+
+def _built_or_as_is(schema: type[Any], values: Any) -> Any:
+    """``schema(**values)``, or ``values`` themselves when they are no dict or do not make one."""
+    if not isinstance(values, dict):
+        return values
+    try:
+        return schema(**values)
+    except Exception:  # a partial state (a subgraph's, the input's before defaults apply) stays a dict
+        return values
+
+
+@attrs.frozen
+class StateCoercion:
+    """How v2 parts show the state of a graph whose schemas are dataclasses or pydantic models, as LangGraph
+    1.2's type-safe v2 streams do: a ``values`` part's ``data`` as an instance of the output schema, the
+    ``values`` of a ``checkpoints`` part (and of a ``debug`` checkpoint record) as one of the state schema,
+    except the first checkpoint of a run (its ``next`` holds ``__start__``). Values that do not make an
+    instance (a subgraph's, a state missing a required key) stay the dict, where LangGraph would raise.
+    """
+
+    output: type[Any] | None
+    """The output schema, when it is a dataclass or pydantic model."""
+    state: type[Any] | None
+    """The state schema, when it is a dataclass or pydantic model."""
+
+    def value(self, values: Any) -> Any:
+        """A run's output or a ``values`` part's data, as an instance of the output schema."""
+        return values if self.output is None else _built_or_as_is(self.output, values)
+
+    def checkpoint(self, payload: Any) -> Any:
+        """A ``checkpoints`` chunk or ``debug`` record with its ``values`` made an instance of the state schema
+        (a new dict; ``payload`` itself is shared by other views and left as it is)."""
+        if self.state is None or not isinstance(payload, dict):
+            return payload
+        if payload.get("type") == "checkpoint" and isinstance(payload.get("payload"), dict):
+            inner = self.checkpoint(payload["payload"])
+            return payload if inner is payload["payload"] else {**payload, "payload": inner}
+        values = payload.get("values")
+        if not isinstance(values, dict) or _START_NODE in (payload.get("next") or ()):
+            return payload
+        return {**payload, "values": _built_or_as_is(self.state, values)}
+
+    def shaper(self, shape: Shaper) -> Shaper:
+        """``shape`` (a v2 part maker) with the part's state shown as above."""
+
+        def coerced(mode: str, ns: tuple[str, ...], chunk: Any) -> Any:
+            part = shape(mode, ns, chunk)
+            if mode == "values":
+                part["data"] = self.value(part["data"])
+            elif mode == "checkpoints" or mode == "debug":
+                part["data"] = self.checkpoint(part["data"])
+            return part
+
+        return coerced
+
+
 @attrs.frozen
 class ViewSpec:
     """A parsed ``(stream_mode, subgraphs, version)``: what to subscribe to and how to shape items.
@@ -686,16 +745,25 @@ class ViewSpec:
     """Whether events of subgraphs are included (and namespaces shown)."""
     version: str
     """``"v1"`` (tuples) or ``"v2"`` (dicts)."""
+    coercion: StateCoercion | None = None
+    """For ``v2``: how parts show a dataclass or pydantic state (None: as dicts)."""
 
     @classmethod
-    def parse(cls, stream_mode: str | Sequence[str], subgraphs: bool = False, version: str = "v1") -> ViewSpec:
-        """Check and normalise the arguments of ``stream()``/``astream()``."""
+    def parse(
+        cls,
+        stream_mode: str | Sequence[str],
+        subgraphs: bool = False,
+        version: str = "v1",
+        coercion: StateCoercion | None = None,
+    ) -> ViewSpec:
+        """Check and normalise the arguments of ``stream()``/``astream()``; ``coercion`` (a graph's) applies to
+        ``v2`` parts only."""
         if version not in STREAM_VERSIONS:
             raise UnknownStreamModeError(
                 f"unknown stream version {version!r}; valid versions: {', '.join(STREAM_VERSIONS)}"
             )
         names, single = _mode_names(stream_mode)
-        return cls(names, single, bool(subgraphs), version)
+        return cls(names, single, bool(subgraphs), version, coercion if version == "v2" else None)
 
     @property
     def identity(self) -> bool:
@@ -727,7 +795,7 @@ class ViewSpec:
         """The function ``(mode, ns, chunk) -> output item`` for this spec."""
         if self.version == "v2":
             # LangGraph 1.2's values parts carry the interrupts apart from the state: a v1 chunk's "__interrupt__"
-            return _v2_part
+            return _v2_part if self.coercion is None else self.coercion.shaper(_v2_part)
         if self.subgraphs:
             if self.single:
                 return lambda mode, ns, chunk: (ns, chunk)

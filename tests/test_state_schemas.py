@@ -35,7 +35,7 @@ def one_node(builder: StateGraph, fn: Any, **kwargs: Any) -> Any:
 @pytest.mark.parametrize("schema", [42, None, "State", {"topic": str}])
 def test_a_state_schema_that_is_no_type_is_refused(schema: Any) -> None:
     with pytest.raises(
-        InvalidArgumentError, match="a state schema must be a TypedDict, a dataclass, or a type"
+        InvalidArgumentError, match="a state schema must be a TypedDict, a dataclass, a pydantic model, or a type"
     ) as info:
         StateGraph(schema)
     assert repr(schema) in str(info.value)

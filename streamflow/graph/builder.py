@@ -88,8 +88,8 @@ class StateGraph:
     Every key an input, output or node schema declares is a key of the state: nodes may write it, and the
     ``values`` stream mode shows it once it has a value (as in LangGraph).
 
-    :raises InvalidArgumentError: when a schema is neither a TypedDict, a dataclass nor a type without
-        annotations, a root state schema comes with input or output schemas that have keys, or a reducer
+    :raises InvalidArgumentError: when a schema is neither a TypedDict, a dataclass, a pydantic model nor a type
+        without annotations, a root state schema comes with input or output schemas that have keys, or a reducer
         does not take two positional arguments (LangGraph's ``"Invalid reducer signature. Expected (a, b) ->
         c. Got (left)"``, naming the key)
     :raises TypeError: for another keyword argument

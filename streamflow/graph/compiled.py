@@ -16,7 +16,7 @@ from ..checkpoint.base import BaseCheckpointSaver
 from ..errors import InvalidArgumentError
 from ..event_stream import EventStreamSpec
 from ..events import RunTakenOver
-from ..modes import ViewSpec
+from ..modes import StateCoercion, ViewSpec
 from ..portal import CallerThread, call_sync, iterate_sync_running_calls
 from ..runnables.base import Runnable
 from ..runnables.context import Call, StepContext
@@ -35,7 +35,6 @@ from .nested import (
     _parent_in_thread,
     _parent_on_loop,
 )
-from .output import GraphOutput
 from .run import Run
 from .runtime import coerce_context
 from .thread_config import Durability, check_breakpoints, with_breakpoints, with_durability
@@ -272,11 +271,11 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         :raises ParentCommand: when a node of this graph returns ``Command(graph=Command.PARENT)`` (no parent)
         """
         config = self._run_config(config, durability, interrupt_before, interrupt_after)
-        open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
+        open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size, self.schema.coercion)
         parent = _parent_on_loop()
         if parent is not None:
             run = _nested_context(parent.run, config, coerce_context(self.context_schema, context, parent.run.context))
-            spec = ViewSpec.parse(stream_mode, subgraphs, version)
+            spec = ViewSpec.parse(stream_mode, subgraphs, version, self.schema.coercion)
             return _flatten(_nested_batches(self, parent, input, run, spec, buffer_size))
         return self._drive(input, config, open_view, None, 0, context, self._inherited())
 
@@ -317,11 +316,11 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
         config = self._run_config(config, durability, interrupt_before, interrupt_after)
-        open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size)
+        open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size, self.schema.coercion)
         parent = _parent_in_thread()
         if parent is not None:
             run = _nested_context(parent.run, config, coerce_context(self.context_schema, context, parent.run.context))
-            spec = ViewSpec.parse(stream_mode, subgraphs, version)
+            spec = ViewSpec.parse(stream_mode, subgraphs, version, self.schema.coercion)
             return _nested_items_from_thread(parent, _nested_batches(self, parent, input, run, spec, buffer_size))
         inherited = self._inherited()
         return iterate_sync_running_calls(
@@ -455,11 +454,16 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
 
     @staticmethod
     def _mode_view(
-        stream_mode: str | Sequence[str], subgraphs: bool, version: str, buffer_size: int
+        stream_mode: str | Sequence[str],
+        subgraphs: bool,
+        version: str,
+        buffer_size: int,
+        coercion: StateCoercion | None = None,
     ) -> Callable[[Run], View]:
         """Check the stream mode arguments now; return what attaches their view (the run's primary consumer,
-        which blocks the run while its buffer is full) to a run."""
-        spec = ViewSpec.parse(stream_mode, subgraphs, version)
+        which blocks the run while its buffer is full) to a run; ``coercion``: how its v2 parts show a
+        dataclass or pydantic state (a user's view; None for the views ``invoke()`` reads)."""
+        spec = ViewSpec.parse(stream_mode, subgraphs, version, coercion)
         return lambda run: run.view(spec, buffer_size=buffer_size, overflow="block")
 
     @staticmethod
@@ -617,10 +621,10 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
                     parent.run, config, coerce_context(self.context_schema, context, parent.run.context)
                 )
                 state = await _execute_nested(self, input, parent, _nested_ns(self, parent), run)
-                return GraphOutput(state) if version == "v2" else state
+                return _with_interrupts(state, (), version, self.schema.coercion)
             state, interrupts = await self._final_state(input, config, context, self._inherited())
-            return _with_interrupts(state, interrupts, version)
-        collect = _Collector(stream_mode, print_mode, subgraphs, version)
+            return _with_interrupts(state, interrupts, version, self.schema.coercion)
+        collect = _Collector(stream_mode, print_mode, subgraphs, version, self.schema.coercion)
         parent = _parent_on_loop()
         if parent is None:
             open_view = _output_only(self._mode_view(collect.modes, subgraphs, "v2", DEFAULT_BUFFER_SIZE))
@@ -665,12 +669,12 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
                     parent.run, config, coerce_context(self.context_schema, context, parent.run.context)
                 )
                 state = parent.run.call_from_thread(_execute_nested, self, input, parent, _nested_ns(self, parent), run)
-                return GraphOutput(state) if version == "v2" else state
+                return _with_interrupts(state, (), version, self.schema.coercion)
             state, interrupts = call_sync(
                 self._final_state, input, config, context, self._inherited(), async_alternative="ainvoke()"
             )
-            return _with_interrupts(state, interrupts, version)
-        collect = _Collector(stream_mode, print_mode, subgraphs, version)
+            return _with_interrupts(state, interrupts, version, self.schema.coercion)
+        collect = _Collector(stream_mode, print_mode, subgraphs, version, self.schema.coercion)
         if parent is not None:
             batches = self._output_batches(input, config, collect.modes, subgraphs, context, parent)
             for part in _nested_items_from_thread(parent, batches):

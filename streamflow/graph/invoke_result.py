@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..modes import ViewSpec
+from ..modes import StateCoercion, ViewSpec
 from ..views import View
 from .output import GraphOutput
 from .run import Run
@@ -16,12 +16,15 @@ from .run import Run
 __all__: list[str] = []
 
 
-def _with_interrupts(state: Any, interrupts: tuple[Any, ...], version: str) -> Any:
+def _with_interrupts(
+    state: Any, interrupts: tuple[Any, ...], version: str, coercion: StateCoercion | None = None
+) -> Any:
     """``invoke()``'s result for a run that ended with ``interrupts`` (empty: it finished), as LangGraph 1.2
-    gives it: v2 a :class:`GraphOutput` carrying them; v1 the state with ``"__interrupt__"`` (a list of them)
-    added; a state of None, or a root value that is not a dict, gives ``{"__interrupt__": [...]}`` alone."""
+    gives it: v2 a :class:`GraphOutput` carrying them (its value an instance of a dataclass or pydantic output
+    schema, by ``coercion``); v1 the state with ``"__interrupt__"`` (a list of them) added; a state of None,
+    or a root value that is not a dict, gives ``{"__interrupt__": [...]}`` alone."""
     if version == "v2":
-        return GraphOutput(state, interrupts)
+        return GraphOutput(state if coercion is None else coercion.value(state), interrupts)
     if not interrupts:
         return state
     if isinstance(state, dict):
@@ -46,9 +49,15 @@ class _Collector:
     ``stream()`` would shape them (the last ``values`` chunk only, when ``stream_mode`` is ``"values"``)."""
 
     def __init__(
-        self, stream_mode: str | Sequence[str], print_mode: str | Sequence[str], subgraphs: bool, version: str
+        self,
+        stream_mode: str | Sequence[str],
+        print_mode: str | Sequence[str],
+        subgraphs: bool,
+        version: str,
+        coercion: StateCoercion | None = None,
     ) -> None:
-        spec = ViewSpec.parse(stream_mode, subgraphs, version)
+        spec = ViewSpec.parse(stream_mode, subgraphs, version, coercion)
+        self.coercion = spec.coercion
         printed = ViewSpec.parse(print_mode) if print_mode else None
         self.kept = frozenset(spec.modes)
         self.printed = frozenset(printed.modes) if printed is not None else frozenset()
@@ -79,4 +88,6 @@ class _Collector:
         """The final state (a :class:`GraphOutput` of it for ``v2``) or the list of chunks."""
         if not self.last_only:
             return self.chunks
-        return GraphOutput(self.last) if self.version == "v2" else self.last
+        if self.version != "v2":
+            return self.last
+        return GraphOutput(self.last if self.coercion is None else self.coercion.value(self.last))

@@ -442,6 +442,7 @@ async def _run(
         first = schema.check_input(graph_input)
         if first:
             schema.apply(state, [("the graph input", first)])
+            schema.check_input_state(state)
             if command:  # LangGraph applies a Command input's update again when its START node runs
                 schema.apply(state, [("the graph input", first)])
             if channel.wants(StateValues) and any(k in shown for k in first):

@@ -7,7 +7,6 @@ modules import each other without a cycle: specs <- pregel <- run <- compiled <-
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import inspect
 import typing
@@ -18,7 +17,7 @@ import attrs
 
 from .context import StreamWriter
 from .runtime import injected_params
-from .state import NodeInput, StateSchema
+from .state import NodeInput, StateSchema, is_instance_schema
 
 __all__ = ["Branch", "GraphSpec", "NodeSpec", "inferred_input_schema", "node_name", "referenced_graph"]
 
@@ -148,7 +147,7 @@ def _declared_callable(fn: Any) -> Any:
 def inferred_input_schema(fn: Any) -> type[Any] | None:
     """The input schema a node or path function declares, as LangGraph reads it: the type hint of the first
     parameter of a function, method or callable instance (not a ``functools.partial``), when that is a
-    TypedDict or dataclass with at least one key; else None."""
+    TypedDict, dataclass or pydantic model with at least one key; else None."""
     target = _declared_callable(fn)
     if target is None:
         return None
@@ -157,7 +156,7 @@ def inferred_input_schema(fn: Any) -> type[Any] | None:
         hint = typing.get_type_hints(target).get(first)
     except Exception:
         return None
-    if not isinstance(hint, type) or not (dataclasses.is_dataclass(hint) or issubclass(hint, dict)):
+    if not isinstance(hint, type) or not (is_instance_schema(hint) or issubclass(hint, dict)):
         return None
     try:
         return hint if typing.get_type_hints(hint) else None

@@ -1,6 +1,9 @@
 """State schemas: the keys of a graph's state, their reducers, and how updates are applied.
 
-A schema is a ``TypedDict`` or a dataclass. ``Annotated[type, reducer]`` gives a key a reducer
+A schema is a ``TypedDict``, a dataclass or a pydantic model (``pydantic.BaseModel``). Nodes of a dataclass
+or pydantic schema receive an instance built from the state (pydantic validates it); a pydantic input schema
+validates the state the graph input makes before anything is streamed, raising pydantic's
+``ValidationError``, as in LangGraph. ``Annotated[type, reducer]`` gives a key a reducer
 ``reducer(current, update) -> new``; other keys are overwritten, and two writes to such a key in one
 superstep are an error (as in LangGraph).
 
@@ -18,12 +21,14 @@ import collections.abc
 import copy
 import dataclasses
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 import attrs
 
 from ..errors import InvalidArgumentError, InvalidUpdateError
+from ..modes import StateCoercion
 
 __all__ = ["ROOT", "NodeInput", "StateSchema", "is_state_schema"]
 
@@ -80,13 +85,33 @@ def _reducer_of(hint: Any) -> tuple[Reducer | None, Any]:
     return reducers[-1], initial
 
 
+def is_pydantic_model(schema: Any) -> bool:
+    """``schema`` is a pydantic model class (pydantic is imported only where a program uses it)."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)
+
+
+def is_instance_schema(schema: Any) -> bool:
+    """Nodes receive an instance of ``schema`` (a dataclass or a pydantic model), not a dict."""
+    return isinstance(schema, type) and (dataclasses.is_dataclass(schema) or is_pydantic_model(schema))
+
+
 def _is_keyed(schema: Any) -> bool:
-    """``schema`` is a TypedDict or a dataclass (a schema with keys)."""
+    """``schema`` is a TypedDict, a dataclass or a pydantic model (a schema with keys)."""
     if not isinstance(schema, type):
         return False
-    if dataclasses.is_dataclass(schema):
+    if is_instance_schema(schema):
         return True
     return issubclass(schema, dict) and hasattr(schema, "__annotations__")
+
+
+def _fields_of(instance: Any) -> dict[str, Any] | None:
+    """The fields of a dataclass or pydantic model instance, by name (None for anything else)."""
+    if dataclasses.is_dataclass(instance) and not isinstance(instance, type):
+        return {f.name: getattr(instance, f.name) for f in dataclasses.fields(instance)}
+    if is_pydantic_model(type(instance)):
+        return {name: getattr(instance, name) for name in type(instance).model_fields}
+    return None
 
 
 def _is_root(schema: Any) -> bool:
@@ -103,25 +128,30 @@ def _annotated(cls: type[Any]) -> bool:
 
 
 def is_state_schema(schema: Any) -> bool:
-    """``schema`` can be a state schema: a TypedDict, a dataclass, or a root type (see the module)."""
+    """``schema`` can be a state schema: a TypedDict, a dataclass, a pydantic model, or a root type (see the
+    module)."""
     return _is_keyed(schema) or _is_root(schema)
 
 
 def _read(schema: Any, what: str) -> tuple[tuple[str, ...], dict[str, Reducer], dict[str, Any]]:
     """``(keys, reducers, initial values)`` that ``schema`` declares.
 
-    :raises InvalidArgumentError: when ``schema`` is neither a TypedDict, a dataclass nor a root type, or
+    :raises InvalidArgumentError: when ``schema`` is neither a TypedDict, a dataclass, a pydantic model nor a
+        root type, or
         declares a reducer that does not take two positional arguments
     """
-    if _is_keyed(schema):
+    if is_pydantic_model(schema):
+        hints = get_type_hints(schema, include_extras=True)
+        items = [(name, hints.get(name, Any)) for name in schema.model_fields]
+    elif _is_keyed(schema):
         hints = get_type_hints(schema, include_extras=True)
         items = list(hints.items())
     elif _is_root(schema):
         items = [(ROOT, schema)]
     else:
         raise InvalidArgumentError(
-            f"{what} must be a TypedDict, a dataclass, or a type for a root state (such as list or "
-            f"Annotated[list, operator.add]), got {schema!r}"
+            f"{what} must be a TypedDict, a dataclass, a pydantic model, or a type for a root state (such as "
+            f"list or Annotated[list, operator.add]), got {schema!r}"
         )
     reducers: dict[str, Reducer] = {}
     initial: dict[str, Any] = {}
@@ -146,9 +176,12 @@ class NodeInput:
     """Its keys, in declaration order."""
 
     def view(self, state: Mapping[str, Any]) -> Any:
-        """The node's input: the entries of ``state`` it declares."""
+        """The node's input: the entries of ``state`` it declares.
+
+        :raises pydantic.ValidationError: when the schema is a pydantic model the values do not fit
+        """
         values = {k: state[k] for k in self.keys if k in state}
-        if dataclasses.is_dataclass(self.schema):
+        if is_instance_schema(self.schema):
             return self.schema(**values)
         return values
 
@@ -158,7 +191,7 @@ class StateSchema:
     """What a graph's schemas declare, read once when the graph is built."""
 
     schema: Any
-    """The state schema: a TypedDict, a dataclass, or a root type."""
+    """The state schema: a TypedDict, a dataclass, a pydantic model, or a root type."""
     keys: tuple[str, ...] = attrs.field(on_setattr=lambda schema, _, keys: schema._keys_changed(keys))
     """Every state key (channel): the state schema's, then the input, output and node schemas' new ones."""
     reducers: dict[str, Reducer]
@@ -166,8 +199,9 @@ class StateSchema:
     initial: dict[str, Any]
     """Starting values: reducer keys whose type builds an empty value. (A dataclass schema's defaults are no
     state values: they fill in the instance a node receives, as in LangGraph.)"""
-    is_dataclass: bool
-    """The schema is a dataclass (nodes receive an instance of it), not a TypedDict (nodes receive a dict)."""
+    is_instance: bool
+    """The schema is a dataclass or a pydantic model (nodes receive an instance of it), not a TypedDict (nodes
+    receive a dict)."""
     state_keys: tuple[str, ...] = ()
     """The state schema's keys: what nodes without a schema of their own, and conditional edges, receive."""
     input_keys: tuple[str, ...] = ()
@@ -176,6 +210,11 @@ class StateSchema:
     """The output schema's keys: a run's result (what ``invoke`` returns) has these."""
     root: bool = False
     """The state is one value (kept under :data:`ROOT`), not a mapping of keys."""
+    input_model: Any = None
+    """The input schema when it is a pydantic model (the state the graph input makes is validated by it)."""
+    coercion: StateCoercion | None = None
+    """How v2 parts and ``invoke(version="v2")`` show the state when the state or output schema is a dataclass
+    or pydantic model (None: as dicts)."""
     _key_set: frozenset[str] = attrs.field(init=False, repr=False)
     """:attr:`keys` as a set, for :meth:`takes_as_is` (kept up to date when :attr:`keys` is set)."""
 
@@ -191,15 +230,22 @@ class StateSchema:
     def of(cls, schema: Any, *, input_schema: Any | None = None, output_schema: Any | None = None) -> StateSchema:
         """Read ``schema`` (and the graph's input and output schemas, which default to it).
 
-        :raises InvalidArgumentError: when a schema is neither a TypedDict, a dataclass nor a root type, or
+        :raises InvalidArgumentError: when a schema is neither a TypedDict, a dataclass, a pydantic model nor a
+            root type, or
             when a root state schema comes with an input or output schema that has keys (or the other way
             round)
         """
         keys, reducers, initial = _read(schema, "a state schema")
-        is_dc = dataclasses.is_dataclass(schema)
-        state = cls(schema, keys, reducers, initial, is_dc, keys, keys, keys, root=keys == (ROOT,))
+        state = cls(schema, keys, reducers, initial, is_instance_schema(schema), keys, keys, keys, root=keys == (ROOT,))
         if input_schema is not None:
             state.input_keys = state.add(input_schema, "the input schema")
+        given = schema if input_schema is None else input_schema
+        state.input_model = given if is_pydantic_model(given) else None
+        output = schema if output_schema is None else output_schema
+        if not state.root and (is_instance_schema(schema) or is_instance_schema(output)):
+            state.coercion = StateCoercion(
+                output if is_instance_schema(output) else None, schema if is_instance_schema(schema) else None
+            )
         if output_schema is not None:
             state.output_keys = state.add(output_schema, "the output schema")
         return state
@@ -280,16 +326,27 @@ class StateSchema:
         """Return the graph input as a dict of the input schema's keys (or None for no input); keys it does
         not have are dropped, as LangGraph drops them. A root state takes any value but None as is.
 
-        :raises InvalidUpdateError: when ``graph_input`` is not a mapping (or a dataclass instance)
+        :raises InvalidUpdateError: when ``graph_input`` is not a mapping (or a dataclass or pydantic model
+            instance)
         """
         if graph_input is None or self.root:
             return self.check_update(graph_input, "the graph input")
-        if dataclasses.is_dataclass(graph_input) and not isinstance(graph_input, type):
-            graph_input = {f.name: getattr(graph_input, f.name) for f in dataclasses.fields(graph_input)}
+        fields = _fields_of(graph_input)
+        if fields is not None:
+            graph_input = fields
         if isinstance(graph_input, Mapping):
             keys = self.input_keys
             graph_input = {k: v for k, v in graph_input.items() if k in keys}
         return self.check_update(graph_input, "the graph input")
+
+    def check_input_state(self, state: Mapping[str, Any]) -> None:
+        """Validate the state the graph input made (its input schema's keys) by a pydantic input schema, as
+        LangGraph does before it streams anything; nothing for other schemas.
+
+        :raises pydantic.ValidationError: when the values do not make an instance of the input schema
+        """
+        if self.input_model is not None:
+            self.input_model(**{k: v for k, v in state.items() if k in self.input_keys})
 
     def start(self) -> dict[str, Any]:
         """A new state holding the initial values."""
@@ -342,7 +399,7 @@ class StateSchema:
         schema, or the root value."""
         if self.root:
             return state.get(ROOT)
-        if self.is_dataclass:
+        if self.is_instance:
             return self.schema(**{k: v for k, v in state.items() if k in self.state_keys})
         return self.ordered(state)
 
