@@ -183,6 +183,23 @@ async def test_a_model_in_a_child_streams_tokens_into_the_parents_messages_mode(
     assert meta["tags"] == ["t1"]
 
 
+def test_a_sync_node_streaming_a_childs_messages_gets_every_token_and_ends() -> None:
+    """The child's last events (its model call's end) make no ``messages`` chunk: once the child has ended,
+    the node's stream ends with what was buffered instead of waiting for a chunk that never comes."""
+    model = FakeChatModel(["nested answer"], chunk_size=3)
+
+    def call(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    child = StateGraph(MessagesState).add_node("call", call).add_edge(START, "call").compile()
+
+    def caller(state: Counter) -> dict[str, Any]:
+        chunks = [chunk for chunk, _ in child.stream({"messages": [("user", "hi")]}, stream_mode="messages")]
+        return {"log": ["".join(str(chunk.content) for chunk in chunks)]}
+
+    assert parent_graph(caller).invoke(START_VALUE)["log"] == ["nested answer"]
+
+
 def test_what_the_child_raises_reaches_the_node() -> None:
     def boom(state: Counter) -> dict[str, Any]:
         raise ValueError("inner failed")

@@ -215,7 +215,7 @@ async def _nested_batches(
 
 async def _next_batch(view: View, child: asyncio.Future[Any]) -> list[Any]:
     """The next items of a nested run's ``view``: waits for them while ``child`` (the run) goes on; once it
-    has ended, takes what is buffered without waiting, and ``[]`` when nothing is left."""
+    has ended, takes what is buffered without waiting, and ``[]`` when nothing (that makes an item) is left."""
     while not child.done():
         getter = asyncio.ensure_future(view.next_batch(LOOKAHEAD))
         try:
@@ -227,9 +227,16 @@ async def _next_batch(view: View, child: asyncio.Future[Any]) -> list[Any]:
                     await asyncio.wait([getter])
         if not getter.cancelled():
             return getter.result()
-    if view.subscription.statistics().buffered == 0:
-        return []
-    return await view.next_batch(LOOKAHEAD)
+    # The run has ended: what is buffered is all there will be, and some of it may project to no item (a
+    # model call's end in ``messages`` mode), so take it without waiting for an item that never comes.
+    stats = view.subscription.statistics
+    while (buffered := stats().buffered) > 0:
+        batch = view.take_ready(LOOKAHEAD)
+        if batch:
+            return batch
+        if stats().buffered >= buffered:  # nothing could be taken: the view was cut off; let it say so
+            return await view.next_batch(LOOKAHEAD)
+    return []
 
 
 async def _flatten(batches: AsyncGenerator[list[Any], None]) -> AsyncGenerator[Any, None]:

@@ -920,6 +920,29 @@ async def model_own_stream(api: Api) -> Any:
     return text, text_of(output.content), joined_kinds
 
 
+async def nested_messages_mode(api: Api) -> Any:
+    """A node streaming another graph with ``stream(stream_mode="messages")`` inside a v3 run: the inner
+    stream keeps giving ``(AIMessageChunk, metadata)`` pairs, not the v3 protocol's message events."""
+    lib = api.lib
+    inner = chatting(lib, "nested legacy path")
+
+    class Outer(TypedDict, total=False):
+        chunk_types: list[str]
+        text: str
+
+    def call_subgraph(state: Outer) -> dict[str, Any]:
+        parts = list(inner.stream({"messages": [{"role": "user", "content": "hi"}]}, stream_mode="messages"))
+        payloads = [payload for payload, _ in parts]
+        text = "".join(p.content for p in payloads if isinstance(p.content, str))
+        return {"chunk_types": sorted({type(p).__name__ for p in payloads}), "text": text}
+
+    b = lib.StateGraph(Outer)
+    b.add_node("call_subgraph", call_subgraph)
+    b.add_edge(lib.START, "call_subgraph")
+    run = await api.open(b.compile(), {})
+    return await api.result(run, "output")
+
+
 CASES = [
     pytest.param(main_log, id="main-log"),
     pytest.param(values_projection, id="values-projection"),
@@ -955,6 +978,7 @@ CASES = [
     pytest.param(node_streams_v3, id="messages-node-model-stream"),
     pytest.param(two_model_nodes, id="messages-two-models"),
     pytest.param(model_own_stream, id="model-own-stream"),
+    pytest.param(nested_messages_mode, id="nested-messages-mode"),
 ]
 
 
