@@ -57,6 +57,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── FakeListLLMError                          a scripted string LLM's planned failure (LangChain's name)
     └── GraphBubbleUp                             what a node raises to reach its graph, not a failure
         ├── GraphInterrupt                        ``interrupt()`` asking for an answer: the run pauses
+        ├── GraphDrained                          a run stopped at a superstep boundary by ``request_drain()``
         └── ParentCommand                         a node's ``Command(graph=Command.PARENT)`` on its way up
 
 Errors raised by user code (a node, a tool) are never wrapped: they reach the caller with their original
@@ -120,6 +121,7 @@ __all__ = [
     "ParentCommand",
     "ToolInvocationError",
     "GraphBubbleUp",
+    "GraphDrained",
     "GraphInterrupt",
     "OutputParserException",
     "UnknownInterruptError",
@@ -479,6 +481,18 @@ class RequestRejectedError(InvalidArgumentError):
         super().__init__(message)
         self.status = status
         self.error = error
+
+
+class GraphDrained(GraphBubbleUp):
+    """Raised by a run whose :class:`~streamflow.runtime.RunControl` asked it to drain (LangGraph 1.2's
+    ``langgraph.errors.GraphDrained``): it stopped at a superstep boundary, before the next superstep's tasks
+    ran, with that boundary's checkpoint saved when it has a checkpointer (resume it with ``None`` input on
+    the thread). ``reason`` is the one given to ``request_drain()``; the message is ``"Graph drained:
+    <reason>"``. A run with nothing left to do when asked finishes normally instead."""
+
+    def __init__(self, reason: str = "shutdown") -> None:
+        self.reason = reason
+        super().__init__(f"Graph drained: {reason}")
 
 
 class ParentCommand(GraphBubbleUp):

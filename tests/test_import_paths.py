@@ -90,6 +90,7 @@ HOMES = {
     "ParentCommand": ("streamflow.errors", "ParentCommand"),
     "GraphBubbleUp": ("streamflow.errors", "GraphBubbleUp"),
     "GraphInterrupt": ("streamflow.errors", "GraphInterrupt"),
+    "GraphDrained": ("streamflow.errors", "GraphDrained"),
     "is_invalid_resume": ("streamflow.errors", "is_invalid_resume"),
     "UnknownInterruptError": ("streamflow.errors", "UnknownInterruptError"),
     "Interrupt": ("streamflow.interrupts", "Interrupt"),
@@ -117,6 +118,7 @@ HOMES = {
     "FakeStreamingListLLM": ("streamflow.language_models.fake", "FakeStreamingListLLM"),
     "Runtime": ("streamflow.graph.runtime", "Runtime"),
     "ExecutionInfo": ("streamflow.graph.runtime", "ExecutionInfo"),
+    "RunControl": ("streamflow.graph.runtime", "RunControl"),
     "ServerInfo": ("streamflow.graph.runtime", "ServerInfo"),
     "get_runtime": ("streamflow.graph.runtime", "get_runtime"),
     **{
@@ -156,9 +158,6 @@ HOMES = {
 }
 """Each name streamflow provides at a mirrored path -> (its home module, its name there)."""
 
-PERSISTENCE = "issue 12"
-RUNNABLES = "issue 14"
-PARITY = "issue 11"
 NOT_PROVIDED = "not provided"
 
 MISSING: dict[str, dict[str, str]] = {
@@ -179,11 +178,11 @@ MISSING: dict[str, dict[str, str]] = {
     "langgraph.graph": {"MessageGraph": NOT_PROVIDED},
     "langgraph.graph.message": {"MessageGraph": NOT_PROVIDED, "REMOVE_ALL_MESSAGES": NOT_PROVIDED},
     "langgraph.types": {
-        "Checkpointer": PERSISTENCE,
-        "CheckpointPayload": PERSISTENCE,
-        "CheckpointStreamPart": PERSISTENCE,
-        "CheckpointTask": PERSISTENCE,
-        "ensure_valid_checkpointer": PERSISTENCE,
+        "Checkpointer": NOT_PROVIDED,
+        "CheckpointPayload": NOT_PROVIDED,
+        "CheckpointStreamPart": NOT_PROVIDED,
+        "CheckpointTask": NOT_PROVIDED,
+        "ensure_valid_checkpointer": NOT_PROVIDED,
         "All": NOT_PROVIDED,
         "CachePolicy": NOT_PROVIDED,
         "CustomStreamPart": NOT_PROVIDED,
@@ -214,25 +213,24 @@ MISSING: dict[str, dict[str, str]] = {
         "NodeInterrupt": NOT_PROVIDED,
         "EmptyChannelError": NOT_PROVIDED,
         "ErrorCode": NOT_PROVIDED,
-        "GraphDrained": NOT_PROVIDED,
         "NodeCancelledError": NOT_PROVIDED,
         "NodeError": NOT_PROVIDED,
         "NodeTimeoutError": NOT_PROVIDED,
         "TaskNotFound": NOT_PROVIDED,
     },
     "langgraph.constants": {
-        "CONFIG_KEY_CHECKPOINTER": PERSISTENCE,
+        "CONFIG_KEY_CHECKPOINTER": NOT_PROVIDED,
         "CONF": NOT_PROVIDED,
         "TAG_HIDDEN": NOT_PROVIDED,
         "TASKS": NOT_PROVIDED,
     },
-    "langgraph.runtime": {"BaseUser": NOT_PROVIDED, "RunControl": NOT_PROVIDED},
+    "langgraph.runtime": {"BaseUser": NOT_PROVIDED},
     "langchain.agents": {},
     "langchain.chat_models": {},
     "langchain_core.messages": {
-        "UsageMetadata": PARITY,
-        "InputTokenDetails": PARITY,
-        "OutputTokenDetails": PARITY,
+        "UsageMetadata": NOT_PROVIDED,
+        "InputTokenDetails": NOT_PROVIDED,
+        "OutputTokenDetails": NOT_PROVIDED,
         **dict.fromkeys(
             [
                 "Annotation",
@@ -254,7 +252,7 @@ MISSING: dict[str, dict[str, str]] = {
                 "VideoContentBlock",
                 "is_data_content_block",
             ],
-            RUNNABLES,
+            NOT_PROVIDED,
         ),
         **dict.fromkeys(
             [
@@ -359,7 +357,7 @@ MISSING: dict[str, dict[str, str]] = {
                 "LanguageModelLike",
                 "LanguageModelOutput",
             ],
-            RUNNABLES,
+            NOT_PROVIDED,
         ),
         **dict.fromkeys(
             [

@@ -36,7 +36,7 @@ from .nested import (
     _parent_on_loop,
 )
 from .run import Run
-from .runtime import coerce_context
+from .runtime import RunControl, coerce_context, with_control
 from .thread_config import Durability, check_breakpoints, with_breakpoints, with_durability
 from .thread_state import ThreadStateMethods
 from .v3_stream import refuse_v3_kwargs, v3_stream
@@ -67,7 +67,10 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
     :meth:`astream_events` / :meth:`stream_events` yield LangChain's v2 event dicts
     (:mod:`streamflow.event_stream`).
 
-    Every way to run it takes ``context=``, LangGraph's run context: the object a node's ``Runtime.context``
+    Every way to run it takes ``control=``, a :class:`~streamflow.runtime.RunControl`: after its
+    ``request_drain(reason)`` the run stops at the next superstep boundary with
+    :class:`~streamflow.errors.GraphDrained` (LangGraph 1.2's cooperative draining), and ``context=``,
+    LangGraph's run context: the object a node's ``Runtime.context``
     is (see :mod:`streamflow.graph.runtime`). A dict is made into the ``context_schema`` given to
     ``StateGraph`` when that is a dataclass or pydantic model (raising its ``TypeError`` or
     ``ValidationError`` for a dict it does not take); anything else is passed as given, as in LangGraph. A
@@ -176,14 +179,21 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         return graph
 
     def _run_config(
-        self, config: Mapping[str, Any] | None, durability: Durability | None, before: Any, after: Any
+        self,
+        config: Mapping[str, Any] | None,
+        durability: Durability | None,
+        before: Any,
+        after: Any,
+        control: RunControl | None = None,
     ) -> Mapping[str, Any] | None:
-        """``config`` with a run's ``durability`` and breakpoints (``interrupt_before``/``interrupt_after`` of
-        ``invoke()`` and ``stream()``, which replace the compiled ones for that run, as in LangGraph).
+        """``config`` with a run's ``durability``, :class:`~streamflow.runtime.RunControl` and breakpoints
+        (``interrupt_before``/``interrupt_after`` of ``invoke()`` and ``stream()``, which replace the compiled
+        ones for that run, as in LangGraph).
 
-        :raises InvalidArgumentError: for a durability other than the three, or a breakpoint naming no node
+        :raises InvalidArgumentError: for a durability other than the three, a ``control`` that is not a
+            ``RunControl``, or a breakpoint naming no node
         """
-        config = with_durability(config, durability)
+        config = with_control(with_durability(config, durability), control)
         if before is None and after is None:
             return config
         before, after = check_breakpoints(self.nodes, before, after)
@@ -238,6 +248,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         context: Any = None,
         durability: Durability | None = None,
+        control: RunControl | None = None,
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
     ) -> AsyncGenerator[Any, None]:
@@ -270,7 +281,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
             error); another :class:`~streamflow.types.Command` input applies its update and goto
         :raises ParentCommand: when a node of this graph returns ``Command(graph=Command.PARENT)`` (no parent)
         """
-        config = self._run_config(config, durability, interrupt_before, interrupt_after)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after, control)
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size, self.schema.coercion)
         parent = _parent_on_loop()
         if parent is not None:
@@ -290,6 +301,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         buffer_size: int = DEFAULT_BUFFER_SIZE,
         context: Any = None,
         durability: Durability | None = None,
+        control: RunControl | None = None,
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
     ) -> Iterator[Any]:
@@ -315,7 +327,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         :raises TaskCancelledError: when called by sync code of a node its run abandoned (cancelled, failed)
         :raises UnknownStreamModeError: at once, for an unknown mode or version
         """
-        config = self._run_config(config, durability, interrupt_before, interrupt_after)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after, control)
         open_view = self._mode_view(stream_mode, subgraphs, version, buffer_size, self.schema.coercion)
         parent = _parent_in_thread()
         if parent is not None:
@@ -346,6 +358,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         subgraphs: Any = _UNSET,
         context: Any = None,
         durability: Durability | None = None,
+        control: RunControl | None = None,
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
     ) -> Any:
@@ -378,7 +391,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         :raises TypeError: (v3, at once) for ``stream_mode`` or ``subgraphs`` (v3 owns them) or an event filter;
             (when awaited) for a transformer instance or non-callable
         """
-        config = self._run_config(config, durability, interrupt_before, interrupt_after)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after, control)
         filters = (include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags)
         if version == "v3":
             _refuse_v3(stream_mode, subgraphs, *filters)
@@ -404,6 +417,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         subgraphs: Any = _UNSET,
         context: Any = None,
         durability: Durability | None = None,
+        control: RunControl | None = None,
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
     ) -> Any:
@@ -425,7 +439,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
             transformer instance or non-callable
         :raises RuntimeError: (v3) for a transformer that needs the async lane
         """
-        config = self._run_config(config, durability, interrupt_before, interrupt_after)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after, control)
         filters = (include_names, include_types, include_tags, exclude_names, exclude_types, exclude_tags)
         if version == "v3":
             _refuse_v3(stream_mode, subgraphs, *filters)
@@ -578,6 +592,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         version: str = "v1",
         context: Any = None,
         durability: Durability | None = None,
+        control: RunControl | None = None,
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
     ) -> Any:
@@ -613,7 +628,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        config = self._run_config(config, durability, interrupt_before, interrupt_after)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after, control)
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             parent = _parent_on_loop()
             if parent is not None:
@@ -646,6 +661,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         version: str = "v1",
         context: Any = None,
         durability: Durability | None = None,
+        control: RunControl | None = None,
         interrupt_before: Sequence[str] | str | None = None,
         interrupt_after: Sequence[str] | str | None = None,
     ) -> Any:
@@ -661,7 +677,7 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
         :raises Exception: what a node raised, unchanged
         :raises GraphRecursionError: when the run exceeds its ``recursion_limit``
         """
-        config = self._run_config(config, durability, interrupt_before, interrupt_after)
+        config = self._run_config(config, durability, interrupt_before, interrupt_after, control)
         parent = _parent_in_thread()
         if stream_mode == "values" and not print_mode and (version == "v1" or version == "v2"):
             if parent is not None:

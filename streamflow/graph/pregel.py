@@ -24,6 +24,7 @@ import anyio
 from ..checkpoint.base import ERROR, INTERRUPT, BaseCheckpointSaver
 from ..errors import (
     EmptyInputError,
+    GraphDrained,
     GraphInterrupt,
     GraphRecursionError,
     ParentCommand,
@@ -45,6 +46,7 @@ from .context import RunContext, TaskContext, Writer, enter_task, leave_task
 from .interrupts import Scratchpad
 from .resuming import _breakpoint, _breakpoints, _hits, _paused, _replay_cached, _replayed, _resume_input
 from .routing import _entry_context, _hold_deferred, _route_in_task, _successors, _task_path
+from .runtime import control_of
 from .saving import _enclosing, _Saving
 from .snapshots import next_paths
 from .specs import GraphSpec, NodeSpec
@@ -211,8 +213,8 @@ class _Step:
             update = _take_result(self.graph, task, out, ns)
             if self.state is not None and name in self.graph.branches_from:
                 task.routes = await _route_in_task(self.graph, node, self.state, update, ctx)
-        except ParentCommand:
-            raise  # on its way to the parent graph: not a failure of this task (nor LangGraph's)
+        except (ParentCommand, GraphDrained):
+            raise  # on its way to the parent graph (a drain: to the caller): not a failure of this task
         except GraphInterrupt as exc:
             paused = exc  # the task pauses: not a failure, its siblings go on
         except Exception as exc:
@@ -412,8 +414,8 @@ async def _run(
             raise EmptyInputError(f"Received no input for {START}")
         tasks = saving.tasks()
         wrote_output = any(k in output_keys for k in state)
-        if channel.wants(StateValues) and any(k in shown for k in state):
-            # as LangGraph, a resumed run shows the state it resumes from first
+        if channel.wants(StateValues):
+            # as LangGraph, a resumed run shows the state it resumes from first (empty too)
             await channel.publish(
                 StateValues(ns=ns, step=thread.step, tags=run.tags, values=schema.values(state, shown))
             )
@@ -461,6 +463,7 @@ async def _run(
     step = start_step + 1
     current = None if saving is None else saving.thread
     before, after = _breakpoints(graph, run, ns)
+    control = control_of(run.config)
     resumed = saving is not None and graph_input is None  # no breakpoint before the tasks it resumes
     while True:
         # As LangGraph's loop, the limit is checked before it looks for tasks: a run that takes exactly
@@ -473,6 +476,8 @@ async def _run(
             )
         if not tasks:
             break
+        if control is not None and control.drain_requested:  # LangGraph's: at the boundary, tasks not started
+            raise GraphDrained(control.drain_reason or "shutdown")
         if before and not resumed and _hits(before, tasks):
             return await _breakpoint(run, ns, step, schema.output(state) if wrote_output else None)
         resumed = False

@@ -19,11 +19,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from ..errors import NotInRunError
+from ..errors import InvalidArgumentError, NotInRunError
 from .context import TaskContext, current_task
 
 __all__ = [
     "ExecutionInfo",
+    "RunControl",
     "Runtime",
     "ServerInfo",
     "coerce_context",
@@ -86,6 +87,35 @@ class ServerInfo:
     """The authenticated user (any object with an ``identity``), if any."""
 
 
+class RunControl:
+    """What lets code outside a run ask it to stop cooperatively (LangGraph 1.2's ``RunControl``): pass it
+    as ``control=`` to ``invoke``/``stream``/``stream_events`` (and their async twins); after
+    :meth:`request_drain` the run stops at its next superstep boundary with
+    :class:`~streamflow.errors.GraphDrained`, its checkpoint saved, instead of starting the next superstep's
+    tasks. Meant for one run: a drained control stays drained. Safe to call from any thread (one attribute
+    write)."""
+
+    __slots__ = ("_drain_reason",)
+
+    def __init__(self) -> None:
+        self._drain_reason: str | None = None
+
+    def request_drain(self, reason: str = "shutdown") -> None:
+        """Ask the run to stop at its next superstep boundary; ``reason`` becomes
+        :attr:`~streamflow.errors.GraphDrained.reason`."""
+        self._drain_reason = reason
+
+    @property
+    def drain_requested(self) -> bool:
+        """Whether :meth:`request_drain` was called."""
+        return self._drain_reason is not None
+
+    @property
+    def drain_reason(self) -> str | None:
+        """The reason given to :meth:`request_drain`, or None."""
+        return self._drain_reason
+
+
 def _no_op_stream_writer(_: Any) -> None:
     """The stream writer of a :class:`Runtime` made outside a task: drops what it is given."""
 
@@ -120,8 +150,8 @@ class Runtime(Generic[ContextT]):
     entry path function)."""
     server_info: ServerInfo | None = None
     """The :class:`ServerInfo` made from the run's config, or None."""
-    control: Any = None
-    """Always None: streamflow has no cooperative draining (LangGraph's ``RunControl``)."""
+    control: RunControl | None = None
+    """The run's :class:`RunControl` (``control=`` of ``invoke``/``stream``), or None."""
 
     def merge(self, other: Runtime[ContextT]) -> Runtime[ContextT]:
         """A runtime with ``other``'s values where they are set (truthy; a no-op writer or heartbeat counts as
@@ -155,13 +185,13 @@ class Runtime(Generic[ContextT]):
 
     @property
     def drain_requested(self) -> bool:
-        """Always False: streamflow has no draining."""
-        return False
+        """Whether the run's :class:`RunControl` asked it to drain (False without one)."""
+        return self.control is not None and self.control.drain_requested
 
     @property
     def drain_reason(self) -> str | None:
-        """Always None: streamflow has no draining."""
-        return None
+        """The reason of the drain request, or None."""
+        return None if self.control is None else self.control.drain_reason
 
 
 def _server_info(config: Mapping[str, Any]) -> ServerInfo | None:
@@ -176,6 +206,33 @@ def _server_info(config: Mapping[str, Any]) -> ServerInfo | None:
     return ServerInfo(
         assistant_id=str(assistant_id) if assistant_id else "", graph_id=str(graph_id) if graph_id else "", user=user
     )
+
+
+CONTROL_KEY = "__pregel_control"
+"""The ``configurable`` key a run's :class:`RunControl` travels under (to its subgraphs too)."""
+
+
+def with_control(config: Mapping[str, Any] | None, control: RunControl | None) -> Mapping[str, Any] | None:
+    """``config`` with ``control`` under ``configurable`` (unchanged when it is None).
+
+    :raises InvalidArgumentError: for a ``control`` that is not a :class:`RunControl`
+    """
+    if control is None:
+        return config
+    if not isinstance(control, RunControl):
+        raise InvalidArgumentError(
+            f"control must be a RunControl (streamflow.runtime.RunControl) or None; got {type(control).__name__}"
+        )
+    config = dict(config or {})
+    config["configurable"] = {**(config.get("configurable") or {}), CONTROL_KEY: control}
+    return config
+
+
+def control_of(config: Mapping[str, Any]) -> RunControl | None:
+    """The :class:`RunControl` of a run's ``config``, or None."""
+    configurable = config.get("configurable")
+    control = configurable.get(CONTROL_KEY) if isinstance(configurable, Mapping) else None
+    return control if isinstance(control, RunControl) else None
 
 
 def runtime_of(task: TaskContext) -> Runtime[Any]:
@@ -198,13 +255,14 @@ def runtime_of(task: TaskContext) -> Runtime[Any]:
                 node_first_attempt_time=time.time(),
             ),
             server_info=_server_info(config),
+            control=control_of(config),
         )
     return runtime
 
 
 def route_runtime(context: Any, config: Mapping[str, Any]) -> Runtime[Any]:
     """The :class:`Runtime` a conditional-edge path function receives: the run's context, no execution info."""
-    return Runtime(context=context, server_info=_server_info(config))
+    return Runtime(context=context, server_info=_server_info(config), control=control_of(config))
 
 
 def get_runtime(context_schema: type[ContextT] | None = None) -> Runtime[ContextT]:

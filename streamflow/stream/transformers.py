@@ -274,6 +274,8 @@ class _TasksLifecycle(StreamTransformer):
 
 
 def _status_of(err: BaseException) -> tuple[SubgraphStatus, str | None]:
+    if type(err).__name__ == "GraphDrained":
+        return "drained", None
     if type(err).__name__ == "GraphInterrupt":
         return "interrupted", None
     return "failed", str(err)
