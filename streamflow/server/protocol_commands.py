@@ -131,7 +131,8 @@ def error_envelope(command_id: Any, exc: BaseException, errors: ErrorPolicy) -> 
             status, code, message = row[1], row[2], str(exc)
         if isinstance(exc, TooManyRunsError):
             headers["Retry-After"] = str(exc.retry_after)
-    ident = command_id if isinstance(command_id, int) and not isinstance(command_id, bool) else None
+    valid = isinstance(command_id, int) and not isinstance(command_id, bool) and command_id >= 0
+    ident = command_id if valid else None
     body: ErrorResponse = {"type": "error", "id": ident, "error": code, "message": message}
     return ProtocolResponse(status, body, headers)
 
@@ -267,6 +268,21 @@ async def _input_respond(ctx: _Context, params: dict[str, Any]) -> _Result:
     config = _run_config(params)
     value = {"graph": None, "command": {"resume": resume, "update": update}, "config": config}
     owner = await authorize_thread(ctx.request, "resume", ctx.thread_id, value)
+    snapshot = await ctx.threads.state(ctx.thread_id)
+    waiting = sorted({i.id for i in snapshot.interrupts} | {i.id for t in snapshot.tasks for i in t.interrupts})
+    if not waiting:
+        raise _invalid(
+            f"input.respond: thread {ctx.thread_id!r} is not interrupted: there is no interrupt to answer; "
+            "start a run with run.start instead"
+        )
+    unknown = sorted(set(resume) - set(waiting))
+    if unknown:
+        raise UnknownInterruptError(
+            f"input.respond: thread {ctx.thread_id!r} is not waiting on interrupt(s) {unknown}; "
+            f"its pending interrupt ids are {waiting}",
+            interrupt_ids=unknown,
+            pending_ids=waiting,
+        )
     return await _start(ctx, None, Command(resume=resume, update=update, goto=goto), config, owner, True)
 
 
