@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.requests import Request
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 from streamflow.errors import InvalidArgumentError, ReplayUnavailableError
 from streamflow.server import PROTOCOL_VERSION, create_app
@@ -325,6 +326,17 @@ async def test_the_websocket_serves_commands_and_subscriptions(served: Served) -
     assert {e["method"] for e in events} == {"lifecycle", "values"}
     assert events[0]["seq"] > last
     assert [e["seq"] for e in events] == sorted({e["seq"] for e in events})
+
+
+async def test_a_browsers_websocket_from_another_origin_is_refused(served: Served) -> None:
+    await served.finished_run("t-origin")
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(_ws_url(served.url, "t-origin"), origin=Origin("http://evil.example")):
+            pass
+    assert refused.value.response.status_code == 403
+    async with connect(_ws_url(served.url, "t-origin"), origin=Origin(served.url)) as socket:
+        await socket.send(json.dumps({"id": 1, "method": "state.get", "params": {"namespace": []}}))
+        assert json.loads(await socket.recv())["type"] == "success"
 
 
 # -- since replay through LangGraph's transports ---------------------------------------------------------
