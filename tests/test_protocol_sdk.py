@@ -65,6 +65,16 @@ def build_chat(gate: Gate | None = None, *, ask: bool = False) -> Any:
     return builder.compile(name="chat")
 
 
+class Count(TypedDict):
+    x: int
+
+
+def build_nested() -> Any:
+    """inner (a subgraph: step adds 1) as the only node of the outer graph."""
+    inner = StateGraph(Count).add_node("step", lambda s: {"x": s["x"] + 1}).add_edge(START, "step").compile()
+    return StateGraph(Count).add_node("inner", inner).add_edge(START, "inner").add_edge("inner", END).compile()
+
+
 HI = {"messages": [{"role": "user", "content": "hi"}], "steps": 0}
 
 
@@ -75,7 +85,9 @@ async def gate() -> Gate:
 
 @pytest.fixture
 async def url(gate: Gate) -> AsyncIterator[str]:
-    app = create_app({"chat": build_chat(), "gated": build_chat(gate), "ask": build_chat(ask=True)})
+    app = create_app(
+        {"chat": build_chat(), "gated": build_chat(gate), "ask": build_chat(ask=True), "nested": build_nested()}
+    )
     async with serve(app, ws="websockets-sansio") as base:
         yield base
 
@@ -217,6 +229,18 @@ async def test_the_sync_client_streams_and_answers_an_interrupt(url: str, transp
     assert values and values[-1]["steps"] == 2
     assert [p["value"] for p in pending] == [{"question": "how many?"}]
     assert output["answer"] == 3
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_subgraphs_are_discovered_with_their_namespace_and_status(client: Any, transport: str) -> None:
+    async with client.threads.stream(assistant_id="nested", transport=transport) as thread:
+        await thread.run.start(input={"x": 1})
+        with anyio.fail_after(20):
+            handles = [handle async for handle in thread.subgraphs]
+            output = await thread.output
+    assert [(h.graph_name, h.status) for h in handles] == [("inner", "completed")]
+    assert handles[0].namespace[0].startswith("inner:") and handles[0].trigger_call_id
+    assert output == {"x": 2}
 
 
 async def test_an_unknown_assistant_is_refused_with_the_protocol_error(client: Any) -> None:

@@ -23,7 +23,7 @@ from streamflow.server import PROTOCOL_VERSION, create_app
 from streamflow.server.auth import Auth
 from streamflow.server.protocol_log import CHANNELS, LogEntry, ProtocolFilter, ThreadLog
 from tests.server_support import Gate, serve
-from tests.test_protocol_sdk import HI, build_chat
+from tests.test_protocol_sdk import HI, build_chat, build_nested
 
 langgraph_sdk = pytest.importorskip("langgraph_sdk")
 from langgraph_sdk.stream.subscription import matches_subscription  # noqa: E402
@@ -89,7 +89,8 @@ class Served:
 
 
 def _app(gate: Gate, auth: Auth | None = None) -> Any:
-    return create_app({"chat": build_chat(), "gated": build_chat(gate), "ask": build_chat(ask=True)}, auth=auth)
+    graphs = {"chat": build_chat(), "gated": build_chat(gate), "ask": build_chat(ask=True), "nested": build_nested()}
+    return create_app(graphs, auth=auth)
 
 
 @pytest.fixture
@@ -113,6 +114,21 @@ async def test_run_start_answers_a_success_envelope_whose_seq_a_stream_resumes_a
     assert resumed[0]["seq"] > first[-1]["seq"]
     assert resumed[0]["params"]["data"] == {"event": "running", "graph_name": "chat"}
     assert PROTOCOL_VERSION == "0.0.20"
+
+
+async def test_subgraphs_have_their_own_lifecycle_and_namespaced_events(served: Served) -> None:
+    response = await served.command("t-nested", "run.start", {"assistant_id": "nested", "input": {"x": 1}})
+    assert response.status_code == 200
+    with anyio.fail_after(10):
+        events = await served.events("t-nested", {"channels": ["lifecycle"]}, 4)
+    shown = [(e["params"]["namespace"], e["params"]["data"]["event"]) for e in events]
+    inner = events[1]["params"]["namespace"]
+    assert len(inner) == 1 and inner[0].startswith("inner:")
+    assert shown == [([], "running"), (inner, "started"), (inner, "completed"), ([], "completed")]
+    assert events[1]["params"]["data"]["graph_name"] == "inner"
+    with anyio.fail_after(10):
+        below = await served.events("t-nested", {"channels": ["updates"], "namespaces": [["inner"]], "depth": 0}, 1)
+    assert below[0]["params"]["namespace"] == inner and below[0]["params"]["data"] == {"step": {"x": 2}}
 
 
 async def test_state_commands_read_the_threads_checkpoints(served: Served) -> None:
