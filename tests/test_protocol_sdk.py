@@ -18,7 +18,9 @@ import pytest
 from streamflow.config import get_stream_writer
 from streamflow.graph import END, START, StateGraph
 from streamflow.graph.message import add_messages
+from streamflow.messages import AIMessage
 from streamflow.models.fake import FakeChatModel
+from streamflow.tools import ToolNode, create_react_agent, tool
 from streamflow.server import create_app
 from streamflow.types import interrupt
 from tests.server_support import Gate, Proxy, serve
@@ -75,6 +77,21 @@ def build_nested() -> Any:
     return StateGraph(Count).add_node("inner", inner).add_edge(START, "inner").add_edge("inner", END).compile()
 
 
+@tool
+async def fetch(url: str) -> str:
+    """Fetch a page, in three parts."""
+    writer = get_stream_writer()
+    for part in ("<html>", "body", "</html>"):
+        writer(part)
+    return "<html>body</html>"
+
+
+def build_agent() -> Any:
+    """A ReAct agent whose model calls ``fetch`` once, then answers "done"."""
+    call = AIMessage(content="", tool_calls=[{"name": "fetch", "args": {"url": "http://x"}, "id": "call-a"}])
+    return create_react_agent(FakeChatModel([call, "done"]), ToolNode([fetch]))
+
+
 HI = {"messages": [{"role": "user", "content": "hi"}], "steps": 0}
 
 
@@ -86,7 +103,13 @@ async def gate() -> Gate:
 @pytest.fixture
 async def url(gate: Gate) -> AsyncIterator[str]:
     app = create_app(
-        {"chat": build_chat(), "gated": build_chat(gate), "ask": build_chat(ask=True), "nested": build_nested()}
+        {
+            "chat": build_chat(),
+            "gated": build_chat(gate),
+            "ask": build_chat(ask=True),
+            "nested": build_nested(),
+            "agent": build_agent(),
+        }
     )
     async with serve(app, ws="websockets-sansio") as base:
         yield base
@@ -241,6 +264,21 @@ async def test_subgraphs_are_discovered_with_their_namespace_and_status(client: 
     assert [(h.graph_name, h.status) for h in handles] == [("inner", "completed")]
     assert handles[0].namespace[0].startswith("inner:") and handles[0].trigger_call_id
     assert output == {"x": 2}
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_tool_calls_stream_their_input_deltas_and_output(client: Any, transport: str) -> None:
+    async with client.threads.stream(assistant_id="agent", transport=transport) as thread:
+        await thread.run.start(input={"messages": [{"role": "user", "content": "go"}]})
+        with anyio.fail_after(20):
+            handles = [handle async for handle in thread.tool_calls]
+            deltas = [delta async for delta in handles[0].deltas]
+            output = await handles[0].output
+            final = await thread.output
+    assert [(h.tool_call_id, h.name, h.input) for h in handles] == [("call-a", "fetch", {"url": "http://x"})]
+    assert deltas == ["<html>", "body", "</html>"]
+    assert output["type"] == "tool" and output["content"] == "<html>body</html>"
+    assert final["messages"][-1]["content"] == "done"
 
 
 async def test_an_unknown_assistant_is_refused_with_the_protocol_error(client: Any) -> None:

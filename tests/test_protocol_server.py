@@ -21,6 +21,7 @@ from websockets.typing import Origin
 from streamflow.errors import InvalidArgumentError, ReplayUnavailableError
 from streamflow.server import PROTOCOL_VERSION, create_app
 from streamflow.server.auth import Auth
+from streamflow.server.limits import Limits
 from streamflow.server.protocol_log import CHANNELS, LogEntry, ProtocolFilter, ThreadLog
 from tests.server_support import Gate, serve
 from tests.test_protocol_sdk import HI, build_chat, build_nested
@@ -88,9 +89,9 @@ class Served:
         return events
 
 
-def _app(gate: Gate, auth: Auth | None = None) -> Any:
+def _app(gate: Gate, auth: Auth | None = None, limits: Limits | None = None) -> Any:
     graphs = {"chat": build_chat(), "gated": build_chat(gate), "ask": build_chat(ask=True), "nested": build_nested()}
-    return create_app(graphs, auth=auth)
+    return create_app(graphs, auth=auth, limits=limits)
 
 
 @pytest.fixture
@@ -297,6 +298,19 @@ async def test_another_principals_thread_answers_as_an_unknown_one() -> None:
         assert code == 4401
         own = await served.command("t-alice", "state.get", {"namespace": []}, headers=bearer("alice-token"))
         assert own.status_code == 200
+
+
+async def test_a_principal_at_its_run_limit_gets_429_with_retry_after() -> None:
+    gate = Gate()
+    app = _app(gate, Auth(who), Limits(max_live_runs=1, retry_after=7))
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, headers=bearer("alice-token")) as client:
+        served = Served(url, client, gate)
+        first = await served.command("t-1", "run.start", {"assistant_id": "gated", "input": HI})
+        assert first.status_code == 200
+        second = await served.command("t-2", "run.start", {"assistant_id": "chat", "input": HI}, id=2)
+        assert second.status_code == 429 and second.headers["retry-after"] == "7"
+        assert second.json()["type"] == "error" and second.json()["id"] == 2
+        gate.open()
 
 
 # -- the WebSocket ---------------------------------------------------------------------------------------
