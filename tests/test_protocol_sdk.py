@@ -20,8 +20,8 @@ from streamflow.graph import END, START, StateGraph
 from streamflow.graph.message import add_messages
 from streamflow.messages import AIMessage
 from streamflow.models.fake import FakeChatModel
-from streamflow.tools import ToolNode, create_react_agent, tool
 from streamflow.server import create_app
+from streamflow.tools import ToolNode, create_react_agent, tool
 from streamflow.types import interrupt
 from tests.server_support import Gate, Proxy, serve
 
@@ -88,7 +88,9 @@ async def fetch(url: str) -> str:
 
 def build_agent() -> Any:
     """A ReAct agent whose model calls ``fetch`` once, then answers "done"."""
-    call = AIMessage(content="", tool_calls=[{"name": "fetch", "args": {"url": "http://x"}, "id": "call-a"}])
+    call = AIMessage(
+        content="", tool_calls=[{"name": "fetch", "args": {"url": "http://x"}, "id": "call-a", "type": "tool_call"}]
+    )
     return create_react_agent(FakeChatModel([call, "done"]), ToolNode([fetch]))
 
 
