@@ -23,7 +23,9 @@ from streamflow.server import PROTOCOL_VERSION, create_app
 from streamflow.server.auth import Auth
 from streamflow.server.limits import Limits
 from streamflow.server.protocol_log import CHANNELS, LogEntry, ProtocolFilter, ThreadLog
-from tests.server_support import Gate, serve
+from streamflow.server.protocol_stream import _frames
+from streamflow.server.stream import WRITE_BATCH
+from tests.server_support import Gate, Ticker, serve
 from tests.test_protocol_sdk import HI, build_chat, build_nested
 
 langgraph_sdk = pytest.importorskip("langgraph_sdk")
@@ -461,6 +463,26 @@ async def test_the_log_refuses_a_replay_it_no_longer_retains() -> None:
         await anext(log.follow(6, ProtocolFilter.parse({"channels": ["values"]})))
     with pytest.raises(InvalidArgumentError, match="max_events"):
         ThreadLog("t", max_events=0)
+    frames = _frames(log, ProtocolFilter.parse({"channels": ["values"]}), 1)  # the SSE stream says so, and ends
+    frame = json.loads((await anext(frames)).partition(b"data: ")[2])
+    assert frame["type"] == "error" and frame["id"] is None and frame["error"] == "invalid_argument"
+    assert "evicted" in frame["message"]
+    with pytest.raises(StopAsyncIteration):
+        await anext(frames)
+
+
+async def test_a_long_replay_is_written_in_batches_that_let_other_tasks_run() -> None:
+    log = _filled([("custom", [], {"i": i}) for i in range(1000)], max_events=1000)
+    frames = _frames(log, ProtocolFilter.parse({"channels": ["custom"]}), 0)
+    writes: list[bytes] = []
+    async with Ticker() as ticker:
+        while sum(write.count(b"event: message") for write in writes) < 1000:
+            writes.append(await anext(frames))
+            turns = ticker.count
+    await frames.aclose()
+    assert [write.count(b"event: message") for write in writes] == [WRITE_BATCH] * 15 + [1000 - 15 * WRITE_BATCH]
+    assert turns >= len(writes) - 1  # the other task ran between two full writes
+    assert writes[0].startswith(b"id: 1\nevent: message\ndata: {")
 
 
 def test_entries_carry_their_channel() -> None:

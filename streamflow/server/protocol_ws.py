@@ -30,6 +30,7 @@ import contextlib
 import itertools
 from typing import Any, cast
 
+import anyio.lowlevel
 import orjson
 import structlog
 from langchain_protocol import CommandResponse
@@ -41,6 +42,7 @@ from .encoding import to_json_bytes
 from .protocol_commands import error_envelope, execute, parse_command
 from .protocol_log import LogEntry, ProtocolFilter, ThreadLog
 from .protocol_stream import open_thread_log, parse_stream_request
+from .stream import WRITE_BATCH
 
 __all__ = ["thread_event_socket"]
 
@@ -76,9 +78,11 @@ class _Connection:
     async def _send_events(self, since: int | None) -> None:
         try:
             async for batch in self.log.follow(since, self.wanted):
-                for entry in batch:
+                for index, entry in enumerate(batch, 1):
                     await self.send(entry.payload)
                     self.cursor = entry.seq
+                    if not index % WRITE_BATCH:  # a long replay lets the server's other requests in
+                        await anyio.lowlevel.checkpoint()
         except ReplayUnavailableError as exc:
             await self.send(
                 to_json_bytes({"type": "error", "id": None, "error": "invalid_argument", "message": str(exc)})
