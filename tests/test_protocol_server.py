@@ -360,6 +360,28 @@ async def test_the_websocket_serves_commands_and_subscriptions(served: Served) -
     assert [e["seq"] for e in events] == sorted({e["seq"] for e in events})
 
 
+async def test_subscription_reconnect_resends_after_the_last_event_id(served: Served) -> None:
+    last = (await served.finished_run("t-re"))[-1]["seq"]
+    async with connect(_ws_url(served.url, "t-re")) as socket:
+        reconnect = {"id": 1, "method": "subscription.reconnect", "params": {"run_id": "r", "last_event_id": "1"}}
+        await socket.send(json.dumps(reconnect))
+        assert json.loads(await socket.recv())["result"] == {"restored": False, "missed_events": last - 1}
+        subscribe = {"id": 2, "method": "subscription.subscribe", "params": {"channels": list(CHANNELS), "since": last}}
+        await socket.send(json.dumps(subscribe))
+        assert json.loads(await socket.recv())["id"] == 2
+        again = {"id": 3, "method": "subscription.reconnect", "params": {"run_id": "r", "last_event_id": str(last - 2)}}
+        await socket.send(json.dumps(again))
+        with anyio.fail_after(10):
+            frames = [json.loads(await socket.recv()) for _ in range(3)]
+        bad = {"id": 4, "method": "subscription.reconnect", "params": {"run_id": "r", "last_event_id": "x"}}
+        await socket.send(json.dumps(bad))
+        refused = json.loads(await socket.recv())
+    answer = next(f for f in frames if f["type"] == "success")
+    assert answer["id"] == 3 and answer["result"] == {"restored": True, "missed_events": 2}
+    assert [f["seq"] for f in frames if f["type"] == "event"] == [last - 1, last]
+    assert refused["id"] == 4 and refused["error"] == "invalid_argument"
+
+
 async def test_a_browsers_websocket_from_another_origin_is_refused(served: Served) -> None:
     await served.finished_run("t-origin")
     with pytest.raises(InvalidStatus) as refused:
