@@ -131,8 +131,8 @@ PROTOCOL_SERVER = REPLAY_SERVER.replace(
     'registry = RunRegistry({"writer": graph}, replay_size=n + 100)',
     "from streamflow.checkpoint.memory import InMemorySaver\n"
     'registry = RunRegistry({"writer": graph}, replay_size=n + 100, checkpointer=InMemorySaver())',
-)
-"""The replay server with a checkpointer, so that runs can run on threads."""
+).replace("create_app(registry, page=False)", "create_app(registry, page=False, protocol_events=n + 100)")
+"""The replay server with a checkpointer (runs on threads) and a thread log that holds the whole run."""
 
 
 async def _replay(port: int, path: str) -> int:

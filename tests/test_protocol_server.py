@@ -507,6 +507,15 @@ async def test_a_long_replay_is_written_in_batches_that_let_other_tasks_run() ->
     assert writes[0].startswith(b"id: 1\nevent: message\ndata: {")
 
 
+async def test_the_app_keeps_as_many_events_per_thread_as_asked() -> None:
+    app = create_app({"chat": build_chat()}, protocol_events=5)
+    assert app.state.protocol.log("t").max_events == 5
+    bad: Any
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(InvalidArgumentError, match="protocol_events"):
+            create_app({"chat": build_chat()}, protocol_events=bad)
+
+
 def test_entries_carry_their_channel() -> None:
     log = _filled([("custom", ["a:1"], {"name": "progress"}), ("input.requested", [], {"interrupt_id": "i"})])
     entries: list[LogEntry] = log.after(0)
