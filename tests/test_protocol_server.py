@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 from hypothesis import given
@@ -132,6 +133,22 @@ async def test_subgraphs_have_their_own_lifecycle_and_namespaced_events(served: 
     with anyio.fail_after(10):
         below = await served.events("t-nested", {"channels": ["updates"], "namespaces": [["inner"]], "depth": 0}, 1)
     assert below[0]["params"]["namespace"] == inner and below[0]["params"]["data"] == {"step": {"x": 2}}
+
+
+async def test_runs_started_on_a_thread_over_the_rest_routes_reach_its_stream(served: Served) -> None:
+    created = await served.client.post("/threads", json={"thread_id": "t-rest"})
+    assert created.status_code == 201
+    first = await served.client.post("/threads/t-rest/runs", json={"graph": "chat", "input": HI})
+    assert first.status_code == 201
+    config = {"configurable": {"thread_id": "t-rest"}}
+    with anyio.fail_after(10):
+        events = await served.events("t-rest", {"channels": ["lifecycle"], "since": 0}, 2)
+        second = await served.client.post("/runs", json={"graph": "chat", "input": HI, "config": config})
+        assert second.status_code == 201
+        events += await served.events("t-rest", {"channels": ["lifecycle"], "since": events[-1]["seq"]}, 2)
+    assert [e["params"]["data"]["event"] for e in events] == ["running", "completed"] * 2
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs))
 
 
 async def test_state_commands_read_the_threads_checkpoints(served: Served) -> None:
@@ -468,6 +485,36 @@ async def test_following_the_log_after_a_seq_gives_every_later_match_once(
             while len(got) < len(expected):
                 got.extend(entry.seq for entry in await anext(follower))
     await follower.aclose()
+    assert got == expected
+    assert log.readers == 0
+
+
+@given(events=EVENTS, subscription=SUBSCRIPTIONS, data=st.data())
+async def test_a_follower_gets_what_is_appended_while_it_follows_once_and_in_order(
+    events: list[tuple[str, list[str], Any]], subscription: Any, data: st.DataObject
+) -> None:
+    before = data.draw(st.integers(0, len(events)))
+    log = _filled(events[:before])
+    since = data.draw(st.integers(0, log.last_seq))
+    keep = ProtocolFilter.parse(subscription)
+    got: list[int] = []
+    follower = log.follow(since, keep)
+
+    async def read() -> None:
+        async for batch in follower:
+            got.extend(entry.seq for entry in batch)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read)
+            for method, namespace, payload in events[before:]:
+                log.append("r", method, namespace, 0, payload)
+                if data.draw(st.booleans()):
+                    await anyio.lowlevel.checkpoint()  # the follower may or may not have caught up
+            expected = [entry.seq for entry in log.after(since) if keep(entry)]
+            while len(got) < len(expected):
+                await anyio.lowlevel.checkpoint()
+            tg.cancel_scope.cancel()
     assert got == expected
     assert log.readers == 0
 
