@@ -343,13 +343,14 @@ async def start_run(request: Request) -> Response:
     config = await owned_config(request, config)
     async with request.app.state.limiter.admit(source, owner):
         info = await source.start(name, body.get("input"), config, owner=owner)
-    _follow_on_thread(request, info.run_id)
+        _follow_on_thread(request, info.run_id)
     _log.info("run_started_over_http", run_id=info.run_id, graph=name, status=info.status)
     return JSONResponse(info.to_dict(), status_code=201)
 
 
 def _follow_on_thread(request: Request, run_id: str) -> None:
-    """Write a run that runs on a thread into the thread's agent-protocol log (runs in this process only)."""
+    """Write a run that runs on a thread into the thread's agent-protocol log (runs in this process only);
+    called in the same step of the event loop as the run's start, so its first events are still to come."""
     protocol: ProtocolThreads | None = request.app.state.protocol
     if protocol is None:
         return
@@ -539,7 +540,7 @@ async def start_thread_run(request: Request) -> Response:
             run_id = await threads.start(
                 thread_id, body.get("graph"), body.get("input"), body.get("config"), owner=owner
             )
-    _follow_on_thread(request, run_id)
+        _follow_on_thread(request, run_id)
     info = await _source(request).get(run_id)
     url = request.url_for("stream_run", run_id=run_id).include_query_params(stream_mode=",".join(modes))
     _log.info("thread_run_started_over_http", run_id=run_id, thread_id=thread_id, graph=info.graph)
