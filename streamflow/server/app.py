@@ -61,6 +61,23 @@ the workers, and the state is read from that saver here:
     ``{"history": [snapshot, ...]}``, newest first; ``?limit=`` (a positive int), ``?before=`` (a checkpoint
     id: only older ones), ``?graph=``.
 
+``POST /threads/{thread_id}/runs/{run_id}/cancel``
+    cancels a run of the thread (LangGraph's client's ``runs.cancel``), as ``POST /runs/{run_id}/cancel``; 404
+    for a run that is not the thread's.
+
+LangChain's agent streaming protocol (version :data:`~streamflow.server.protocol_commands.PROTOCOL_VERSION`,
+as LangGraph's client ``client.threads.stream(...)`` speaks it), for runs in this process:
+
+``POST /threads/{thread_id}/commands``
+    one command, answered with the protocol's envelopes (:mod:`streamflow.server.protocol_commands`).
+``POST /threads/{thread_id}/stream/events``
+    the thread's events over SSE, filtered and resumable by ``since`` (:mod:`streamflow.server.protocol_stream`).
+WebSocket ``/threads/{thread_id}/stream/events``
+    the same events and commands on one connection (:mod:`streamflow.server.protocol_ws`).
+
+A run on a thread, started by a command or by ``POST /threads/{thread_id}/runs``, writes its events into
+the thread's log (:mod:`streamflow.server.protocol_wire`), ``app.state.protocol``.
+
 Where runs live is a :class:`~streamflow.server.source.RunSource`: in this process (a
 :class:`~streamflow.server.registry.RunRegistry`, the default), or in worker processes behind Redis
 (:class:`~streamflow.server.redis_source.RedisRunSource`, whose runs are ``queued`` until a worker takes them).
@@ -112,7 +129,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from ..channel import DEFAULT_REPLAY_SIZE
 from ..checkpoint.base import BaseCheckpointSaver
@@ -140,6 +157,11 @@ from .boundary import Boundary, check_config_ids, check_id, page_csp, read_json
 from .encoding import to_json_bytes
 from .errors import ErrorPolicy, exception_handlers
 from .limits import BodyLimitMiddleware, Limits, RunLimiter
+from .protocol_commands import thread_commands
+from .protocol_log import DEFAULT_MAX_EVENTS
+from .protocol_stream import thread_event_stream
+from .protocol_wire import ProtocolThreads
+from .protocol_ws import thread_event_socket
 from .registry import DEFAULT_MAX_RUNS, DEFAULT_RETENTION, GraphSource, RunRegistry
 from .source import LocalRunSource, RunSource, SSEStream
 from .stream import DEFAULT_BUFFER_SIZE, DEFAULT_RETRY, StreamRequest
@@ -151,6 +173,7 @@ __all__ = [
     "JSONResponse",
     "StreamSettings",
     "cancel_run",
+    "cancel_thread_run",
     "create_app",
     "create_thread",
     "get_run",
@@ -320,8 +343,20 @@ async def start_run(request: Request) -> Response:
     config = await owned_config(request, config)
     async with request.app.state.limiter.admit(source, owner):
         info = await source.start(name, body.get("input"), config, owner=owner)
+        _follow_on_thread(request, info.run_id)
     _log.info("run_started_over_http", run_id=info.run_id, graph=name, status=info.status)
     return JSONResponse(info.to_dict(), status_code=201)
+
+
+def _follow_on_thread(request: Request, run_id: str) -> None:
+    """Write a run that runs on a thread into the thread's agent-protocol log (runs in this process only);
+    called in the same step of the event loop as the run's start, so its first events are still to come."""
+    protocol: ProtocolThreads | None = request.app.state.protocol
+    if protocol is None:
+        return
+    entry = request.app.state.registry.entry(run_id)
+    if entry.thread_id is not None:
+        protocol.follow_run(entry.thread_id, entry.run)
 
 
 async def list_runs(request: Request) -> Response:
@@ -505,10 +540,29 @@ async def start_thread_run(request: Request) -> Response:
             run_id = await threads.start(
                 thread_id, body.get("graph"), body.get("input"), body.get("config"), owner=owner
             )
+        _follow_on_thread(request, run_id)
     info = await _source(request).get(run_id)
     url = request.url_for("stream_run", run_id=run_id).include_query_params(stream_mode=",".join(modes))
     _log.info("thread_run_started_over_http", run_id=run_id, thread_id=thread_id, graph=info.graph)
     return JSONResponse({**info.to_dict(), "thread_id": thread_id, "stream_url": str(url)}, status_code=201)
+
+
+async def cancel_thread_run(request: Request) -> Response:
+    """``POST /threads/{thread_id}/runs/{run_id}/cancel``: cancel a run of the thread (LangGraph's client's
+    ``runs.cancel``); answers as ``POST /runs/{run_id}/cancel``, 404 for a run that is not the thread's."""
+    threads = _threads(request)
+    if isinstance(threads, Response):
+        return threads
+    thread_id, run_id = request.path_params["thread_id"], request.path_params["run_id"]
+    await authorize_thread(request, "cancel", thread_id, {"run_id": run_id})
+    source = _source(request)
+    registry: RunRegistry | None = getattr(request.app.state, "registry", None)
+    if registry is None:
+        await authorize_run(request, "cancel", run_id)
+    elif registry.entry(run_id).thread_id != thread_id:
+        raise UnknownRunError(f"thread {thread_id!r} has no run {run_id!r}")
+    info = await source.cancel(run_id)
+    return JSONResponse(info.to_dict(), status_code=200 if info.status in ENDED else 202)
 
 
 def _query_str(request: Request, name: str) -> str | None:
@@ -568,6 +622,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if app.state.protocol is not None:
+            await app.state.protocol.aclose()
         if app.state.owns_source:
             await app.state.source.aclose()
 
@@ -587,6 +643,7 @@ def create_app(
     limits: Limits | None = None,
     boundary: Boundary | None = None,
     errors: ErrorPolicy | None = None,
+    protocol_events: int = DEFAULT_MAX_EVENTS,
 ) -> Starlette:
     """Build the app serving the runs of ``graphs`` (see the module docstring for the routes).
 
@@ -617,15 +674,20 @@ def create_app(
         headers on)
     :param errors: which error messages clients may read (:class:`~streamflow.server.errors.ErrorPolicy`;
         default: streamflow's own errors' only)
+    :param protocol_events: events each thread's agent-protocol log retains for replay (``since``; > 0,
+        default :data:`~streamflow.server.protocol_log.DEFAULT_MAX_EVENTS`)
     :raises InvalidArgumentError: for a ``client_buffer`` that is not a positive int, a negative ``ping``,
         registry options given with a ready registry or source, bad registry options, an ``auth`` that is
         not an :class:`~streamflow.server.auth.Auth` with an authenticate hook, ``limits`` that are not a
-        :class:`~streamflow.server.limits.Limits`, or a ``boundary`` or ``errors`` of another type
+        :class:`~streamflow.server.limits.Limits`, a ``boundary`` or ``errors`` of another type, or
+        ``protocol_events`` that is not a positive int
     """
     if not isinstance(client_buffer, int) or client_buffer <= 0:
         raise InvalidArgumentError(f"client_buffer must be a positive number of events, got {client_buffer!r}")
     if ping < 0:
         raise InvalidArgumentError(f"ping must be >= 0 seconds, got {ping!r}")
+    if not isinstance(protocol_events, int) or isinstance(protocol_events, bool) or protocol_events <= 0:
+        raise InvalidArgumentError(f"protocol_events must be a positive number of events, got {protocol_events!r}")
     auth = check_auth(auth)
     limits = Limits() if limits is None else limits
     if not isinstance(limits, Limits):
@@ -674,6 +736,10 @@ def create_app(
         Route("/threads/{thread_id}/runs", start_thread_run, methods=["POST"]),
         Route("/threads/{thread_id}/state", get_thread_state, methods=["GET"]),
         Route("/threads/{thread_id}/history", get_thread_history, methods=["GET"]),
+        Route("/threads/{thread_id}/runs/{run_id}/cancel", cancel_thread_run, methods=["POST"]),
+        Route("/threads/{thread_id}/commands", thread_commands, methods=["POST"]),
+        Route("/threads/{thread_id}/stream/events", thread_event_stream, methods=["POST"]),
+        WebSocketRoute("/threads/{thread_id}/stream/events", thread_event_socket),
     ]
     if page:
         routes.insert(0, Route("/", index, methods=["GET"]))
@@ -695,9 +761,11 @@ def create_app(
     app.state.auth = auth
     app.state.limiter = RunLimiter(limits.max_live_runs, limits.retry_after)
     app.state.threads = None
+    app.state.protocol = None
     if isinstance(source, LocalRunSource):
         app.state.registry = source.registry
         app.state.threads = ThreadRegistry(source.registry)
+        app.state.protocol = ProtocolThreads(errors, max_events=protocol_events)
     elif isinstance(source, ThreadRuns) and source.checkpointer is not None:
         app.state.threads = ThreadRegistry(source)
     return app
