@@ -41,7 +41,8 @@ function describe(value) {
 }
 
 function showAnswer() {
-  $("answer").textContent = shown === null ? "" : texts.get(shown) ?? "";
+  const text = shown === null ? "" : texts.get(shown) ?? "";
+  if ($("answer").textContent !== text) $("answer").textContent = text;
 }
 
 function onMessage(params) {
