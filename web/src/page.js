@@ -1,8 +1,8 @@
-// The SDK page: one conversation is one thread of LangChain's agent streaming protocol (v3), driven by
-// @langchain/langgraph-sdk's ThreadStream (client.threads.stream). A question is a `run.start` on the thread,
-// an answer to a question the run asked (an interrupt) is an `input.respond`; every event the page shows comes
-// through one subscription of the thread (lifecycle, messages, tools and input channels), over SSE by default
-// or over the WebSocket with `?transport=websocket`.
+// The SDK page: one conversation is one thread (client.threads.create) of LangChain's agent streaming
+// protocol (v3), driven by @langchain/langgraph-sdk's ThreadStream (client.threads.stream). A question is a
+// `run.start` on the thread, an answer to a question the run asked (an interrupt) is an `input.respond`; every
+// event the page shows comes through one subscription of the thread (lifecycle, messages, tools and input
+// channels), over SSE by default or over the WebSocket with `?transport=websocket`.
 import { Client } from "@langchain/langgraph-sdk";
 
 const CHANNELS = ["lifecycle", "messages", "tools", "input"];
@@ -83,6 +83,13 @@ function onLifecycle(params) {
   if (params.namespace.length === 0) setStatus(params.data.event);
 }
 
+// A tool's output as text: a string as it is, a tool message by its content.
+function outputText(output) {
+  if (typeof output === "string") return output;
+  if (output && typeof output === "object" && typeof output.content === "string") return output.content;
+  return "done";
+}
+
 function onTool(params) {
   const data = params.data;
   let item = document.querySelector(`#tools li[data-call="${CSS.escape(data.tool_call_id)}"]`);
@@ -96,7 +103,7 @@ function onTool(params) {
     item.textContent = `${data.tool_name}: running`;
     item.className = "running";
   } else if (data.event === "tool-finished") {
-    item.textContent = `${item.dataset.tool}: ${typeof data.output === "string" ? data.output : "done"}`;
+    item.textContent = `${item.dataset.tool}: ${outputText(data.output)}`;
     item.className = "done";
   } else if (data.event === "tool-error") {
     item.textContent = `${item.dataset.tool}: ${data.message}`;
@@ -189,11 +196,20 @@ async function pump(handle) {
   }
 }
 
-function newThread() {
+// A conversation's thread is created first (`POST /threads`), so that both transports find it: the WebSocket
+// is opened on a thread the app knows.
+async function newThread() {
   if (thread !== null) thread.close();
-  thread = client.threads.stream({ assistantId: $("graph").value, transport });
+  thread = null;
+  $("thread-id").textContent = "-";
+  const graph = $("graph").value;
+  const created = await client.threads.create({ graphId: graph });
+  thread = client.threads.stream(created.thread_id, { assistantId: graph, transport });
   thread.onError(fail);
   subscription = null;
+  shown = null;
+  showAnswer();
+  $("tokens").textContent = "0";
   $("thread-id").textContent = thread.threadId;
   $("run-id").textContent = "-";
   for (const id of ["questions", "lifecycle", "tools", "debug"]) $(id).replaceChildren();
@@ -204,11 +220,12 @@ function newThread() {
 
 async function ask() {
   const text = $("question").value.trim();
-  if (!text) return;
+  if (!text || thread === null) return;
   config = $("approve").checked ? { configurable: { approve_tools: true } } : undefined;
   shown = null;
   showAnswer();
   $("tokens").textContent = "0";
+  $("tools").replaceChildren();
   setStatus("starting");
   try {
     const started = await thread.run.start({
@@ -230,13 +247,14 @@ async function main() {
   const { graphs } = await response.json();
   for (const name of graphs) $("graph").append(new Option(name, name));
   $("transport").textContent = transport;
-  $("graph").addEventListener("change", newThread);
-  $("new-thread").addEventListener("click", newThread);
+  const restart = () => newThread().catch(fail);
+  $("graph").addEventListener("change", restart);
+  $("new-thread").addEventListener("click", restart);
   $("ask").addEventListener("click", ask);
   $("question").addEventListener("keydown", (event) => {
     if (event.key === "Enter") ask();
   });
-  newThread();
+  await newThread();
   document.body.dataset.ready = "true";
 }
 
