@@ -15,7 +15,6 @@ const apiUrl = new URL(".", location.href).href.replace(/\/$/, "");
 const client = new Client({ apiUrl });
 
 let thread = null; // the ThreadStream of the conversation
-let subscription = null; // its one subscription, opened after the first run started
 let config = undefined; // the config of the current run, sent again with each answer
 let shown = null; // the key of the AI message the answer shows
 const texts = new Map(); // message key -> text streamed so far
@@ -182,7 +181,7 @@ function render(event) {
   else if (event.method === "input.answered") for (const id of params.data.interrupt_ids) settle(id, "answered");
 }
 
-// The subscription pauses after each run's end (the SDK ends the loop on a root `completed`, `failed` or
+// The page's subscription pauses after each run's end (the SDK ends the loop on a root `completed`, `failed` or
 // `interrupted`) and resumes when the next run starts on the thread.
 async function pump(handle) {
   try {
@@ -206,7 +205,6 @@ async function newThread() {
   const created = await client.threads.create({ graphId: graph });
   thread = client.threads.stream(created.thread_id, { assistantId: graph, transport });
   thread.onError(fail);
-  subscription = null;
   shown = null;
   showAnswer();
   $("tokens").textContent = "0";
@@ -215,6 +213,9 @@ async function newThread() {
   for (const id of ["questions", "lifecycle", "tools", "debug"]) $(id).replaceChildren();
   questions.clear();
   batch = [];
+  // Subscribed before the first run starts, so that the thread's stream carries these channels from the
+  // run's first event on (each event once: the SDK drops a second copy by its event id).
+  pump(await thread.subscribe({ channels: CHANNELS }));
   setStatus("idle");
 }
 
@@ -233,10 +234,6 @@ async function ask() {
       ...(config === undefined ? {} : { config }),
     });
     $("run-id").textContent = started && started.run_id ? started.run_id : "-";
-    if (subscription === null) {
-      subscription = await thread.subscribe({ channels: CHANNELS });
-      pump(subscription);
-    }
   } catch (error) {
     fail(error);
   }
