@@ -182,41 +182,56 @@ function render(event) {
 }
 
 // The page's subscription pauses after each run's end (the SDK ends the loop on a root `completed`, `failed` or
-// `interrupted`) and resumes when the next run starts on the thread.
-async function pump(handle) {
+// `interrupted`) and resumes when the next run starts on the thread. It stops when the page moved to another
+// thread (events the closed subscription still held are not shown).
+async function pump(handle, owner) {
   try {
     for (;;) {
-      for await (const event of handle) render(event);
+      for await (const event of handle) {
+        if (owner !== thread) return;
+        render(event);
+      }
       if (!handle.isPaused) return;
       await handle.waitForResume();
     }
   } catch (error) {
-    fail(error);
+    if (owner === thread) fail(error);
   }
 }
 
 // A conversation's thread is created first (`POST /threads`), so that both transports find it: the WebSocket
-// is opened on a thread the app knows.
+// is opened on a thread the app knows. The page's subscription is made before the first run starts, so that
+// the thread's stream carries its channels from the run's first event on (each event once: the SDK drops a
+// second copy by its event id). Questions wait until both are ready.
+let generation = 0;
 async function newThread() {
+  const mine = ++generation;
   if (thread !== null) thread.close();
   thread = null;
-  $("thread-id").textContent = "-";
-  const graph = $("graph").value;
-  const created = await client.threads.create({ graphId: graph });
-  thread = client.threads.stream(created.thread_id, { assistantId: graph, transport });
-  thread.onError(fail);
   shown = null;
-  showAnswer();
-  $("tokens").textContent = "0";
-  $("thread-id").textContent = thread.threadId;
-  $("run-id").textContent = "-";
-  for (const id of ["questions", "lifecycle", "tools", "debug"]) $(id).replaceChildren();
+  texts.clear();
+  open.clear();
   questions.clear();
   batch = [];
-  // Subscribed before the first run starts, so that the thread's stream carries these channels from the
-  // run's first event on (each event once: the SDK drops a second copy by its event id).
-  pump(await thread.subscribe({ channels: CHANNELS }));
+  showAnswer();
+  $("tokens").textContent = "0";
+  $("thread-id").textContent = "-";
+  $("run-id").textContent = "-";
+  for (const id of ["questions", "lifecycle", "tools", "debug"]) $(id).replaceChildren();
+  setStatus("connecting");
+  const graph = $("graph").value;
+  const created = await client.threads.create({ graphId: graph });
+  const next = client.threads.stream(created.thread_id, { assistantId: graph, transport });
+  next.onError((error) => next === thread && fail(error));
+  const handle = await next.subscribe({ channels: CHANNELS });
+  if (mine !== generation) {
+    await next.close(); // another conversation was asked for meanwhile
+    return;
+  }
+  thread = next;
+  $("thread-id").textContent = next.threadId;
   setStatus("idle");
+  pump(handle, next);
 }
 
 async function ask() {
