@@ -102,7 +102,9 @@ async def test_tokens_stream_in_and_the_buttons_answer_the_question_and_resume_t
         await page.locator("#status", has_text="interrupted").wait_for()
         assert await card.locator(".text").text_content() == QUESTION
         assert await page.text_content("#answer") == ""  # the model asked for the tool; no answer yet
-        assert await page.locator("#tools li.done").count() == 0  # and the tool has not run to its end
+        assert await page.locator("#tools li").evaluate_all("els => els.map(e => [e.className, e.textContent])") == [
+            ["paused", "research: paused for a question"]  # the tool asked before it did anything
+        ]
         (asked,) = (await http.get(f"/threads/{thread_id}/state")).json()["interrupts"]
         assert asked["value"] == {"tool": "research", "args": {"topic": "streaming"}}
         assert await card.get_attribute("data-interrupt") == asked["id"]

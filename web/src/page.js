@@ -80,6 +80,15 @@ function onLifecycle(params) {
   if (params.data.error) item.title = params.data.error;
   $("lifecycle").append(item);
   if (params.namespace.length === 0) setStatus(params.data.event);
+  // A tool that asks (interrupt) ends its call with an error carrying the interrupt, as LangGraph's tools
+  // stream does; once the run is interrupted, such a call is shown as paused until the answer resumes it.
+  if (params.namespace.length === 0 && params.data.event === "interrupted") {
+    for (const tool of document.querySelectorAll("#tools li.error")) {
+      tool.title = tool.textContent;
+      tool.textContent = `${tool.dataset.tool}: paused for a question`;
+      tool.className = "paused";
+    }
+  }
 }
 
 // A tool's output as text: a string as it is, a tool message by its content.
