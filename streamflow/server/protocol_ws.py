@@ -14,7 +14,8 @@ in ``data``). Connection-bound commands:
 ``subscription.unsubscribe`` ``{"subscription_id"}``
     result ``{}`` (``no_such_subscription``, 404, for an id this connection does not have).
 ``subscription.reconnect`` ``{"run_id", "last_event_id"?, "subscriptions"?}``
-    continues the connection's events after ``last_event_id`` (a ``seq``); result ``{"restored", "missed_events"}``.
+    continues the connection's events after ``last_event_id`` (a ``seq``; by default the last one sent);
+    result ``{"restored", "missed_events"}`` (``restored`` false when the connection has no subscription).
 
 Any other command is run as ``POST /threads/{thread_id}/commands`` runs it, for the same caller.
 
@@ -125,7 +126,7 @@ class _Connection:
     async def reconnect(self, params: dict[str, Any]) -> dict[str, Any]:
         raw = params.get("last_event_id")
         try:
-            since = None if raw is None else int(raw)
+            since = self.cursor if raw is None else int(raw)
         except (TypeError, ValueError):
             since = -1
         if since is not None and not 0 <= since <= self.log.last_seq:
