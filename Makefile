@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: test bench lint cov demo clean serve
+.PHONY: test bench lint cov demo clean serve web
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,12 @@ serve: $(STAMP)
 demo-distributed: $(STAMP)
 	bash .ci/redis-up
 	$(BIN)/python examples/demo_distributed.py $(DEMO_ARGS)
+
+# The SDK page's bundle (streamflow/server/static/sdk.js) from web/src/page.js and the locked npm packages of
+# web/package-lock.json; the tests check that the committed bundle is what this builds.
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web: web/node_modules/.installed
+	cd web && npm run build

@@ -5,6 +5,9 @@ FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where 
 
 ``GET /``
     the web page (plain HTML and JS): ask a question, watch tokens, nodes, tool progress and raw events.
+``GET /sdk`` (and its script ``GET /sdk.js``)
+    the same page written against LangChain's JS SDK (``@langchain/langgraph-sdk``), speaking the agent
+    streaming protocol v3 on a thread (:mod:`streamflow.server.pages`).
 ``GET /graphs``
     ``{"graphs": [name, ...]}``.
 ``POST /runs``
@@ -118,7 +121,6 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Mapping
-from importlib import resources
 from typing import Any
 
 import attrs
@@ -128,7 +130,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from ..channel import DEFAULT_REPLAY_SIZE
@@ -153,10 +155,11 @@ from ..graph.constants import Command
 from ..modes import ViewSpec
 from ..run_info import ENDED, check_statuses
 from .auth import Auth, authenticated_user, authorize, authorize_run, authorize_thread, check_auth, owned_config
-from .boundary import Boundary, check_config_ids, check_id, page_csp, read_json
+from .boundary import Boundary, check_config_ids, check_id, read_json
 from .encoding import to_json_bytes
 from .errors import ErrorPolicy, exception_handlers
 from .limits import BodyLimitMiddleware, Limits, RunLimiter
+from .pages import SDK_SCRIPT, index, sdk_page, sdk_script
 from .protocol_commands import thread_commands
 from .protocol_log import DEFAULT_MAX_EVENTS
 from .protocol_stream import thread_event_stream
@@ -298,18 +301,6 @@ def _source(request: Request) -> RunSource:
 
 
 # -- endpoints -----------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _page() -> tuple[str, str]:
-    html = resources.files("streamflow.server").joinpath("static/index.html").read_text(encoding="utf-8")
-    return html, page_csp(html)
-
-
-async def index(request: Request) -> Response:
-    """``GET /``: the web page (with a ``Content-Security-Policy`` allowing its own inline script and style)."""
-    html, csp = _page()
-    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
 async def list_graphs(request: Request) -> Response:
@@ -655,7 +646,7 @@ def create_app(
     :param client_buffer: events buffered per SSE client (> 0) before it catches up from the replay buffer
     :param ping: seconds between keep-alive comments on idle streams (0 sends none)
     :param retry: reconnection delay told to SSE clients, in milliseconds
-    :param page: serve the web page at ``/``
+    :param page: serve the web pages at ``/`` and ``/sdk`` (with ``/sdk.js``)
     :param retention: for the registry built from a mapping: seconds a finished run stays (default
         :data:`~streamflow.server.registry.DEFAULT_RETENTION`)
     :param max_runs: for the registry built from a mapping: runs held at most, live and finished (default
@@ -742,7 +733,11 @@ def create_app(
         WebSocketRoute("/threads/{thread_id}/stream/events", thread_event_socket),
     ]
     if page:
-        routes.insert(0, Route("/", index, methods=["GET"]))
+        routes[:0] = [
+            Route("/", index, methods=["GET"]),
+            Route("/sdk", sdk_page, methods=["GET"]),
+            Route(f"/{SDK_SCRIPT}", sdk_script, methods=["GET"]),
+        ]
     app = Starlette(
         routes=routes,
         middleware=[*boundary.middleware(), Middleware(BodyLimitMiddleware, max_body=limits.max_body)],

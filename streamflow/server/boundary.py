@@ -422,12 +422,14 @@ def _hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-def page_csp(html: str) -> str:
+def page_csp(html: str, *, script_files: bool = False) -> str:
     """The ``Content-Security-Policy`` of a page whose script and style are inline blocks of ``html``: each
-    ``<script>`` and ``<style>`` block allowed by its SHA-256 hash, nothing else inline (:data:`PAGE_CSP`)."""
+    ``<script>`` and ``<style>`` block allowed by its SHA-256 hash, nothing else inline (:data:`PAGE_CSP`);
+    with ``script_files``, scripts the app serves itself (``'self'``: a bundle such as ``sdk.js``) too."""
     scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.DOTALL)
     styles = re.findall(r"<style>(.*?)</style>", html, flags=re.DOTALL)
+    sources = (["'self'"] if script_files else []) + [_hash(s) for s in scripts]
     return PAGE_CSP.format(
-        script=" ".join(_hash(s) for s in scripts) or "'none'",
+        script=" ".join(sources) or "'none'",
         style=" ".join(_hash(s) for s in styles) or "'none'",
     )
