@@ -141,6 +141,19 @@ async def _client(port: int, thread_id: str, delays: list[float], ready: asyncio
         writer.close()
 
 
+def server_stack(pid: int) -> str:
+    """Which event loop and HTTP parser process ``pid`` has loaded, read from ``/proc/{pid}/maps``: uvicorn
+    takes uvloop and httptools when they are installed, else asyncio's loop and h11."""
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            mapped = maps.read()
+    except OSError:
+        return "stack unknown"
+    loop = "uvloop" if "/uvloop/" in mapped else "asyncio"
+    http = "httptools" if "/httptools/" in mapped else "h11"
+    return f"{loop}+{http}"
+
+
 async def thread_fan_out(port: int, assistant_id: str, n: int, server_pid: int) -> Sample:
     """Create a thread, connect :data:`CLIENTS` clients to its event stream, start a run of ``n`` tokens
     with ``run.start`` and wait until every client saw the run complete.
@@ -177,6 +190,7 @@ async def thread_fan_out(port: int, assistant_id: str, n: int, server_pid: int) 
         received = await waiting
         seconds = time.perf_counter() - start
         cpu = cpu_seconds(server_pid) - cpu
+        stack = server_stack(server_pid)
     if received != [n] * CLIENTS:
         raise RuntimeError(f"clients read {sorted(set(received))} tokens, expected {n} each")
     delays.sort()
@@ -185,7 +199,7 @@ async def thread_fan_out(port: int, assistant_id: str, n: int, server_pid: int) 
     return Sample(
         sum(received),
         seconds,
-        extra=f"p99 delay {p99:.1f} ms (p50 {p50:.1f} ms), {CLIENTS} clients, server CPU {cpu:.2f} s",
+        extra=f"p99 delay {p99:.1f} ms (p50 {p50:.1f} ms), {CLIENTS} clients, server CPU {cpu:.2f} s on {stack}",
     )
 
 
@@ -199,7 +213,14 @@ async def _stop(proc: subprocess.Popen[Any]) -> None:
             await asyncio.to_thread(proc.wait)
 
 
-@scenario("protocol_fanout", unit="deliveries/s", baseline="lg_protocol_fanout", n=2_000, quick_n=1_000)
+@scenario(
+    "protocol_fanout",
+    unit="deliveries/s",
+    baseline="lg_protocol_fanout",
+    compare="lg_protocol_fanout_asyncio",
+    n=2_000,
+    quick_n=1_000,
+)
 async def protocol_fanout(n: int) -> Sample:
     """streamflow's app: one run's n tokens to 50 v3 protocol SSE clients of its thread; p99 delay in notes."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -269,14 +290,36 @@ async def _wait_until_up(proc: subprocess.Popen[Any], port: int, log: Path) -> N
     raise ScenarioSkipped(f"LangGraph's dev server did not answer within {START_TIMEOUT:g} s: {tail}")
 
 
-@scenario("lg_protocol_fanout", unit="deliveries/s", n=2_000, quick_n=1_000)
-async def lg_protocol_fanout(n: int) -> Sample:
-    """LangGraph's Agent Server dev server (langgraph dev): the same run and 50 v3 protocol SSE clients."""
+HIDDEN = ("uvloop", "httptools")
+"""Modules the ``_asyncio`` variant hides from the dev server, so that uvicorn falls back to asyncio's loop and
+h11, as streamflow's server here (``langgraph-api`` installs both; ``streamflow[server]`` neither)."""
+
+
+async def agent_server_fan_out(n: int, *, hide: tuple[str, ...] = ()) -> Sample:
+    """Start ``langgraph dev`` on a free loopback port in a temporary copy of ``agent_server/`` and run
+    :func:`thread_fan_out` against it; ``hide`` names modules made unimportable in the server process (a
+    module of that name raising ImportError, first on its ``PYTHONPATH``).
+
+    :raises ScenarioSkipped: when the virtual environment cannot be made or the server does not start
+    """
     venv = await asyncio.to_thread(agent_server_venv)
     with tempfile.TemporaryDirectory(prefix="streamflow-agent-server-") as tmp:
         work = Path(tmp)
         for name in ("langgraph.json", "tokens_graph.py"):
             shutil.copy(AGENT_SERVER / name, work / name)
+        env = {
+            **os.environ,
+            "LANGSMITH_TRACING": "false",
+            "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+            "LANGGRAPH_NO_VERSION_CHECK": "true",
+        }
+        env.pop("PYTHONPATH", None)
+        if hide:
+            shadow = work / "hidden"
+            shadow.mkdir()
+            for module in hide:
+                (shadow / f"{module}.py").write_text(f"raise ImportError('{module} is hidden from this server')\n")
+            env["PYTHONPATH"] = str(shadow)
         port = _free_port()
         log = work / "server.log"
         command = [
@@ -293,8 +336,6 @@ async def lg_protocol_fanout(n: int) -> Sample:
             "--config",
             str(work / "langgraph.json"),
         ]
-        env = {**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LOG_LEVEL": "WARNING"}
-        env.pop("PYTHONPATH", None)
         with open(log, "wb") as out:
             proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(work))
         try:
@@ -304,4 +345,23 @@ async def lg_protocol_fanout(n: int) -> Sample:
             await _stop(proc)
 
 
-__all__ = ["agent_server_venv", "lg_protocol_fanout", "protocol_fanout", "thread_fan_out"]
+@scenario("lg_protocol_fanout", unit="deliveries/s", n=2_000, quick_n=1_000)
+async def lg_protocol_fanout(n: int) -> Sample:
+    """LangGraph's Agent Server dev server (langgraph dev): the same run and 50 v3 protocol SSE clients."""
+    return await agent_server_fan_out(n)
+
+
+@scenario("lg_protocol_fanout_asyncio", unit="deliveries/s", n=2_000, quick_n=1_000)
+async def lg_protocol_fanout_asyncio(n: int) -> Sample:
+    """lg_protocol_fanout with uvloop and httptools hidden: asyncio's loop and h11, as streamflow's server."""
+    return await agent_server_fan_out(n, hide=HIDDEN)
+
+
+__all__ = [
+    "agent_server_fan_out",
+    "agent_server_venv",
+    "lg_protocol_fanout",
+    "lg_protocol_fanout_asyncio",
+    "protocol_fanout",
+    "thread_fan_out",
+]
