@@ -54,6 +54,7 @@ Each class subclasses the built-in (or anyio) exception it imitates, so code tha
     ├── NotAuthenticatedError(PermissionError)    a request the app's authenticate hook did not accept (401)
     ├── NotAuthorizedError(PermissionError)       an action the app's authorize hook refused (403)
     ├── ThreadConflictError(RuntimeError)         a thread already running a run, or created twice
+    ├── ProtocolCommandError                      an agent-protocol command the app refuses (its code, status)
     ├── FakeListLLMError                          a scripted string LLM's planned failure (LangChain's name)
     └── GraphBubbleUp                             what a node raises to reach its graph, not a failure
         ├── GraphInterrupt                        ``interrupt()`` asking for an answer: the run pauses
@@ -110,6 +111,7 @@ __all__ = [
     "UnknownRunError",
     "UnknownThreadError",
     "UnknownCheckpointError",
+    "ProtocolCommandError",
     "RegistryFullError",
     "TooManyRunsError",
     "RequestTooLargeError",
@@ -479,6 +481,21 @@ class RequestRejectedError(InvalidArgumentError):
         super().__init__(message)
         self.status = status
         self.error = error
+
+
+class ProtocolCommandError(StreamflowError):
+    """An agent-protocol command (or stream request) the HTTP app refuses for a reason of the protocol's own
+    (an unknown command, a command it does not support, a subscription a connection does not have ...),
+    answered with the protocol's error envelope.
+
+    :ivar status: the HTTP status code of the answer
+    :ivar code: the protocol's error code (``"unknown_command"``, ``"not_supported"``, ``"invalid_argument"`` ...)
+    """
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
 
 
 class ParentCommand(GraphBubbleUp):

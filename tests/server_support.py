@@ -38,8 +38,9 @@ class Message:
 
 
 @asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a free 127.0.0.1 port and yield its base URL.
+async def serve(app: ASGIApp, *, ws: str = "none") -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a free 127.0.0.1 port and yield its base URL (``ws``: uvicorn's WebSocket
+    implementation, ``"websockets"`` to serve WebSockets, none by default).
 
     The socket is bound and listening before the URL is handed out, so the first request simply waits in
     the listen backlog until uvicorn accepts it: no polling for readiness.
@@ -50,7 +51,7 @@ async def serve(app: ASGIApp) -> AsyncIterator[str]:
     sock.listen(256)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, lifespan="on", log_config=None, log_level="warning", ws="none", timeout_graceful_shutdown=5
+        app, lifespan="on", log_config=None, log_level="warning", ws=ws, timeout_graceful_shutdown=5
     )
     server = uvicorn.Server(config)
     try:

@@ -112,7 +112,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from ..channel import DEFAULT_REPLAY_SIZE
 from ..checkpoint.base import BaseCheckpointSaver
@@ -140,6 +140,10 @@ from .boundary import Boundary, check_config_ids, check_id, page_csp, read_json
 from .encoding import to_json_bytes
 from .errors import ErrorPolicy, exception_handlers
 from .limits import BodyLimitMiddleware, Limits, RunLimiter
+from .protocol_commands import thread_commands
+from .protocol_stream import thread_event_stream
+from .protocol_wire import ProtocolThreads
+from .protocol_ws import thread_event_socket
 from .registry import DEFAULT_MAX_RUNS, DEFAULT_RETENTION, GraphSource, RunRegistry
 from .source import LocalRunSource, RunSource, SSEStream
 from .stream import DEFAULT_BUFFER_SIZE, DEFAULT_RETRY, StreamRequest
@@ -151,6 +155,7 @@ __all__ = [
     "JSONResponse",
     "StreamSettings",
     "cancel_run",
+    "cancel_thread_run",
     "create_app",
     "create_thread",
     "get_run",
@@ -505,10 +510,31 @@ async def start_thread_run(request: Request) -> Response:
             run_id = await threads.start(
                 thread_id, body.get("graph"), body.get("input"), body.get("config"), owner=owner
             )
+    protocol: ProtocolThreads | None = request.app.state.protocol
+    if protocol is not None:
+        protocol.follow_run(thread_id, request.app.state.registry.get(run_id))
     info = await _source(request).get(run_id)
     url = request.url_for("stream_run", run_id=run_id).include_query_params(stream_mode=",".join(modes))
     _log.info("thread_run_started_over_http", run_id=run_id, thread_id=thread_id, graph=info.graph)
     return JSONResponse({**info.to_dict(), "thread_id": thread_id, "stream_url": str(url)}, status_code=201)
+
+
+async def cancel_thread_run(request: Request) -> Response:
+    """``POST /threads/{thread_id}/runs/{run_id}/cancel``: cancel a run of the thread (LangGraph's client's
+    ``runs.cancel``); answers as ``POST /runs/{run_id}/cancel``, 404 for a run that is not the thread's."""
+    threads = _threads(request)
+    if isinstance(threads, Response):
+        return threads
+    thread_id, run_id = request.path_params["thread_id"], request.path_params["run_id"]
+    await authorize_thread(request, "cancel", thread_id, {"run_id": run_id})
+    source = _source(request)
+    registry: RunRegistry | None = getattr(request.app.state, "registry", None)
+    if registry is None:
+        await authorize_run(request, "cancel", run_id)
+    elif registry.entry(run_id).thread_id != thread_id:
+        raise UnknownRunError(f"thread {thread_id!r} has no run {run_id!r}")
+    info = await source.cancel(run_id)
+    return JSONResponse(info.to_dict(), status_code=200 if info.status in ENDED else 202)
 
 
 def _query_str(request: Request, name: str) -> str | None:
@@ -568,6 +594,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if app.state.protocol is not None:
+            await app.state.protocol.aclose()
         if app.state.owns_source:
             await app.state.source.aclose()
 
@@ -674,6 +702,10 @@ def create_app(
         Route("/threads/{thread_id}/runs", start_thread_run, methods=["POST"]),
         Route("/threads/{thread_id}/state", get_thread_state, methods=["GET"]),
         Route("/threads/{thread_id}/history", get_thread_history, methods=["GET"]),
+        Route("/threads/{thread_id}/runs/{run_id}/cancel", cancel_thread_run, methods=["POST"]),
+        Route("/threads/{thread_id}/commands", thread_commands, methods=["POST"]),
+        Route("/threads/{thread_id}/stream/events", thread_event_stream, methods=["POST"]),
+        WebSocketRoute("/threads/{thread_id}/stream/events", thread_event_socket),
     ]
     if page:
         routes.insert(0, Route("/", index, methods=["GET"]))
@@ -695,9 +727,11 @@ def create_app(
     app.state.auth = auth
     app.state.limiter = RunLimiter(limits.max_live_runs, limits.retry_after)
     app.state.threads = None
+    app.state.protocol = None
     if isinstance(source, LocalRunSource):
         app.state.registry = source.registry
         app.state.threads = ThreadRegistry(source.registry)
+        app.state.protocol = ProtocolThreads(errors)
     elif isinstance(source, ThreadRuns) and source.checkpointer is not None:
         app.state.threads = ThreadRegistry(source)
     return app
