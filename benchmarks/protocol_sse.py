@@ -18,6 +18,12 @@ on streamflow's app and on LangGraph's Agent Server.
     runs from a virtual environment of its own: ``STREAMFLOW_BENCH_AGENT_SERVER_VENV`` (default
     ``~/.cache/streamflow/venv-agent-server``), created on demand with ``agent_server/requirements.txt``;
     the scenario is skipped, saying why, when that cannot be done or the server does not start.
+``lg_protocol_fanout_asyncio``
+    ``lg_protocol_fanout`` with ``uvloop`` and ``httptools`` hidden from the dev server: asyncio's loop and
+    h11, as streamflow's server here.
+``protocol_fanout_paced``, ``lg_protocol_fanout_paced``
+    the same with one token every :data:`PACE` seconds (50 tokens/s, a fast model's pace): the delay a client
+    of a real model sees, rather than the backlog of a burst.
 
 The clients speak plain HTTP/1.0 over asyncio streams (no chunked framing) and parse only what they must: a
 token's text from each delta message, JSON only for the few other messages. Both servers are started per
@@ -53,6 +59,8 @@ AGENT_SERVER = Path(__file__).resolve().parent / "agent_server"
 VENV_ENV = "STREAMFLOW_BENCH_AGENT_SERVER_VENV"
 START_TIMEOUT = 90.0
 """Seconds a server process may take to answer its first request."""
+PACE = 0.02
+"""Seconds between two tokens in the ``_paced`` scenarios (50 tokens/s, a fast model's pace)."""
 INSTALL_TIMEOUT = 600.0
 """Seconds creating the Agent Server's virtual environment may take."""
 
@@ -68,9 +76,10 @@ structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.
 
 class TimestampTokens(BaseChatModel):
     async def _astream_chunks(self, messages):
-        for _ in range(int(messages[-1].content)):
+        count, _, pause = messages[-1].content.partition(" ")
+        for _ in range(int(count)):
             yield AIMessageChunk(content=f"{time.time():.6f}")
-            await asyncio.sleep(0)
+            await asyncio.sleep(float(pause or 0))
 
 async def speak(state):
     return {"messages": [await TimestampTokens().ainvoke(state["messages"])]}
@@ -100,8 +109,11 @@ def _data(block: bytes) -> dict[str, Any]:
     raise RuntimeError(f"an SSE message without a JSON object: {block[:200]!r}")
 
 
-async def _client(port: int, thread_id: str, delays: list[float], ready: asyncio.Queue[None]) -> int:
-    """Hold one thread event stream open until the run completes; return how many token deltas it read."""
+async def _client(
+    port: int, thread_id: str, delays: list[float], firsts: list[float], ready: asyncio.Queue[None]
+) -> int:
+    """Hold one thread event stream open until the run completes; return how many token deltas it read.
+    Appends each token's delay (s) to ``delays`` and the making time of the first token it read to ``firsts``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     body = json.dumps({"channels": CHANNELS}).encode()
     writer.write(
@@ -127,7 +139,10 @@ async def _client(port: int, thread_id: str, delays: list[float], ready: asyncio
             t = now()
             for block in blocks:
                 if b'"content-block-delta"' in block:
-                    delays.append(t - _delta_time(block))
+                    made = _delta_time(block)
+                    delays.append(t - made)
+                    if not received:
+                        firsts.append(made)
                     received += 1
                 elif b"lifecycle" in block:
                     event = _data(block)
@@ -154,9 +169,10 @@ def server_stack(pid: int) -> str:
     return f"{loop}+{http}"
 
 
-async def thread_fan_out(port: int, assistant_id: str, n: int, server_pid: int) -> Sample:
+async def thread_fan_out(port: int, assistant_id: str, n: int, server_pid: int, pause: float = 0.0) -> Sample:
     """Create a thread, connect :data:`CLIENTS` clients to its event stream, start a run of ``n`` tokens
-    with ``run.start`` and wait until every client saw the run complete.
+    (``pause`` seconds apart, or only a yield to the loop for 0) with ``run.start`` and wait until every
+    client saw the run complete.
 
     :returns: token deliveries summed over the clients, timed from sending ``run.start``; the p50/p99 delay
         from each token's making to its reading and the server's CPU time in the notes
@@ -167,8 +183,9 @@ async def thread_fan_out(port: int, assistant_id: str, n: int, server_pid: int) 
         created.raise_for_status()
         thread_id = created.json()["thread_id"]
         delays: list[float] = []
+        firsts: list[float] = []
         ready: asyncio.Queue[None] = asyncio.Queue()
-        clients = [asyncio.create_task(_client(port, thread_id, delays, ready)) for _ in range(CLIENTS)]
+        clients = [asyncio.create_task(_client(port, thread_id, delays, firsts, ready)) for _ in range(CLIENTS)]
         waiting = asyncio.ensure_future(asyncio.gather(*clients))
         for _ in range(CLIENTS):
             got = asyncio.ensure_future(ready.get())
@@ -177,12 +194,14 @@ async def thread_fan_out(port: int, assistant_id: str, n: int, server_pid: int) 
                 got.cancel()
                 await waiting  # a client failed before its headers: raise its error
         cpu = cpu_seconds(server_pid)
+        question = {"role": "user", "content": f"{n} {pause}"}
         command = {
             "id": 1,
             "method": "run.start",
-            "params": {"assistant_id": assistant_id, "input": {"messages": [{"role": "user", "content": str(n)}]}},
+            "params": {"assistant_id": assistant_id, "input": {"messages": [question]}},
         }
         start = time.perf_counter()
+        sent = time.time()
         answer = await http.post(f"/threads/{thread_id}/commands", json=command)
         if answer.status_code != 200 or answer.json().get("type") != "success":
             waiting.cancel()
@@ -196,10 +215,12 @@ async def thread_fan_out(port: int, assistant_id: str, n: int, server_pid: int) 
     delays.sort()
     p50 = delays[len(delays) // 2] * 1000
     p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))] * 1000
+    first = (min(firsts) - sent) * 1000
     return Sample(
         sum(received),
         seconds,
-        extra=f"p99 delay {p99:.1f} ms (p50 {p50:.1f} ms), {CLIENTS} clients, server CPU {cpu:.2f} s on {stack}",
+        extra=f"p99 delay {p99:.1f} ms (p50 {p50:.1f} ms), first token made {first:.0f} ms after run.start, "
+        f"{CLIENTS} clients, server CPU {cpu:.2f} s on {stack}",
     )
 
 
@@ -223,12 +244,29 @@ async def _stop(proc: subprocess.Popen[Any]) -> None:
 )
 async def protocol_fanout(n: int) -> Sample:
     """streamflow's app: one run's n tokens to 50 v3 protocol SSE clients of its thread; p99 delay in notes."""
+    return await app_fan_out(n)
+
+
+@scenario(
+    "protocol_fanout_paced",
+    unit="deliveries/s",
+    baseline="lg_protocol_fanout_paced",
+    n=250,
+    quick_n=100,
+)
+async def protocol_fanout_paced(n: int) -> Sample:
+    """protocol_fanout with one token every 20 ms (50 tokens/s): the delay a client of a real model sees."""
+    return await app_fan_out(n, pause=PACE)
+
+
+async def app_fan_out(n: int, *, pause: float = 0.0) -> Sample:
+    """Start streamflow's app under uvicorn on a free loopback port and run :func:`thread_fan_out` on it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, env=env, cwd=str(ROOT), text=True)
     try:
         assert proc.stdout is not None
         port = int(await asyncio.to_thread(proc.stdout.readline))
-        return await thread_fan_out(port, "tokens", n, proc.pid)
+        return await thread_fan_out(port, "tokens", n, proc.pid, pause)
     finally:
         await _stop(proc)
         if proc.stdout is not None:
@@ -295,7 +333,7 @@ HIDDEN = ("uvloop", "httptools")
 h11, as streamflow's server here (``langgraph-api`` installs both; ``streamflow[server]`` neither)."""
 
 
-async def agent_server_fan_out(n: int, *, hide: tuple[str, ...] = ()) -> Sample:
+async def agent_server_fan_out(n: int, *, hide: tuple[str, ...] = (), pause: float = 0.0) -> Sample:
     """Start ``langgraph dev`` on a free loopback port in a temporary copy of ``agent_server/`` and run
     :func:`thread_fan_out` against it; ``hide`` names modules made unimportable in the server process (a
     module of that name raising ImportError, first on its ``PYTHONPATH``).
@@ -340,7 +378,7 @@ async def agent_server_fan_out(n: int, *, hide: tuple[str, ...] = ()) -> Sample:
             proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(work))
         try:
             await _wait_until_up(proc, port, log)
-            return await thread_fan_out(port, "tokens", n, proc.pid)
+            return await thread_fan_out(port, "tokens", n, proc.pid, pause)
         finally:
             await _stop(proc)
 
@@ -349,6 +387,12 @@ async def agent_server_fan_out(n: int, *, hide: tuple[str, ...] = ()) -> Sample:
 async def lg_protocol_fanout(n: int) -> Sample:
     """LangGraph's Agent Server dev server (langgraph dev): the same run and 50 v3 protocol SSE clients."""
     return await agent_server_fan_out(n)
+
+
+@scenario("lg_protocol_fanout_paced", unit="deliveries/s", n=250, quick_n=100)
+async def lg_protocol_fanout_paced(n: int) -> Sample:
+    """lg_protocol_fanout with one token every 20 ms (50 tokens/s): the delay a client of a real model sees."""
+    return await agent_server_fan_out(n, pause=PACE)
 
 
 @scenario("lg_protocol_fanout_asyncio", unit="deliveries/s", n=2_000, quick_n=1_000)
@@ -362,6 +406,8 @@ __all__ = [
     "agent_server_venv",
     "lg_protocol_fanout",
     "lg_protocol_fanout_asyncio",
+    "lg_protocol_fanout_paced",
     "protocol_fanout",
+    "protocol_fanout_paced",
     "thread_fan_out",
 ]

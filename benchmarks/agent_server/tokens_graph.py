@@ -1,9 +1,10 @@
 """The graph ``benchmarks/protocol_sse.py`` streams from LangGraph's Agent Server (``langgraph dev``, loaded
 through ``langgraph.json`` beside this file).
 
-One node calls a chat model that answers as many tokens as the last input message says (its text is an
-int), each token the time it was made (``time.time()`` in seconds, as text), and yields to the event loop
-after each, as a model reading from a network would. ``protocol_sse.py`` serves the same graph on
+One node calls a chat model that answers as many tokens as the last input message says (its text is an int,
+optionally followed by a pause in seconds: ``"2000"``, ``"250 0.02"``), each token the time it was made
+(``time.time()`` in seconds, as text), and waits that pause after each (without one, it only yields to the
+event loop, as a model reading from a network would). ``protocol_sse.py`` serves the same graph on
 streamflow; the clients read each token's text to measure its delay.
 """
 
@@ -22,7 +23,7 @@ from langgraph.graph import START, MessagesState, StateGraph
 
 
 class TimestampTokens(BaseChatModel):
-    """A chat model answering ``int(last message)`` tokens, each the time it was made."""
+    """A chat model answering ``"<count> [<pause>]"`` (the last message) tokens, each the time it was made."""
 
     @property
     def _llm_type(self) -> str:
@@ -53,9 +54,10 @@ class TimestampTokens(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        for _ in range(int(str(messages[-1].content))):
+        count, _, pause = str(messages[-1].content).partition(" ")
+        for _ in range(int(count)):
             yield ChatGenerationChunk(message=AIMessageChunk(content=f"{time.time():.6f}"))
-            await asyncio.sleep(0)
+            await asyncio.sleep(float(pause or 0))
 
 
 async def speak(state: MessagesState) -> dict[str, Any]:
