@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -38,9 +38,9 @@ class Message:
 
 
 @asynccontextmanager
-async def serve(app: ASGIApp, *, ws: str = "none") -> AsyncIterator[str]:
+async def serve(app: ASGIApp, *, ws: Literal["none", "websockets-sansio"] = "none") -> AsyncIterator[str]:
     """Serve ``app`` with uvicorn on a free 127.0.0.1 port and yield its base URL (``ws``: uvicorn's WebSocket
-    implementation, ``"websockets"`` to serve WebSockets, none by default).
+    implementation, ``"websockets-sansio"`` to serve WebSockets, none by default).
 
     The socket is bound and listening before the URL is handed out, so the first request simply waits in
     the listen backlog until uvicorn accepts it: no polling for readiness.
@@ -95,6 +95,64 @@ def chunks(messages: list[Message]) -> list[Message]:
 def seqs(messages: list[Message]) -> list[int]:
     """The ``id`` of each message that has one, as ints."""
     return [int(m.id) for m in messages if m.id]
+
+
+class Proxy:
+    """A TCP proxy on 127.0.0.1 in front of ``url``'s host and port, whose live connections a test can cut
+    (as a network drop would: both sides see the connection reset). Use it as an async context manager."""
+
+    def __init__(self, url: str) -> None:
+        where = urlsplit(url)
+        assert where.hostname is not None and where.port is not None
+        self._target = (where.hostname, where.port)
+        self._live: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._server: asyncio.Server | None = None
+        self.accepted = 0
+        """Connections accepted so far."""
+        self.url = ""
+        """The proxy's base URL (set on entering)."""
+
+    async def __aenter__(self) -> Proxy:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.cut()
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        pair = (writer, up_writer)
+        self._live.add(pair)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.close()
+
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        finally:
+            self._live.discard(pair)
+
+    def cut(self) -> int:
+        """Reset every live connection; return how many there were."""
+        pairs = list(self._live)
+        for client_side, server_side in pairs:
+            client_side.transport.abort()
+            server_side.transport.abort()
+        self._live.clear()
+        return len(pairs)
 
 
 class Gate:

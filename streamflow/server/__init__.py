@@ -8,7 +8,10 @@ worker processes are served through Redis by :class:`~streamflow.server.redis_so
 :class:`~streamflow.server.auth.Auth` (owners of runs and threads), how much one client can make the app hold
 is :class:`~streamflow.server.limits.Limits`, what crosses the app's boundary is set by a :class:`Boundary`
 (trusted hosts, CORS, JSON bodies, security headers; :mod:`streamflow.server.boundary`) and an
-:class:`ErrorPolicy` (which error messages clients may read; :mod:`streamflow.server.errors`).
+:class:`ErrorPolicy` (which error messages clients may read; :mod:`streamflow.server.errors`). Threads also
+speak LangChain's agent streaming protocol (version :data:`PROTOCOL_VERSION`; commands in
+:mod:`streamflow.server.protocol_commands`, events over SSE in :mod:`streamflow.server.protocol_stream` and over
+a WebSocket in :mod:`streamflow.server.protocol_ws`), as LangGraph's client ``client.threads.stream(...)`` uses it.
 """
 
 from typing import Any
@@ -23,6 +26,7 @@ from .boundary import Boundary as Boundary
 from .encoding import to_json as to_json
 from .errors import ErrorPolicy as ErrorPolicy
 from .limits import Limits as Limits
+from .protocol_commands import PROTOCOL_VERSION as PROTOCOL_VERSION
 from .registry import RunRegistry as RunRegistry
 from .source import LocalRunSource as LocalRunSource
 from .source import RunSource as RunSource
@@ -30,6 +34,7 @@ from .stream import RunStream as RunStream
 from .stream import StreamRequest as StreamRequest
 
 __all__ = [
+    "PROTOCOL_VERSION",
     "Auth",
     "AuthContext",
     "Boundary",

@@ -61,6 +61,23 @@ the workers, and the state is read from that saver here:
     ``{"history": [snapshot, ...]}``, newest first; ``?limit=`` (a positive int), ``?before=`` (a checkpoint
     id: only older ones), ``?graph=``.
 
+``POST /threads/{thread_id}/runs/{run_id}/cancel``
+    cancels a run of the thread (LangGraph's client's ``runs.cancel``), as ``POST /runs/{run_id}/cancel``; 404
+    for a run that is not the thread's.
+
+LangChain's agent streaming protocol (version :data:`~streamflow.server.protocol_commands.PROTOCOL_VERSION`,
+as LangGraph's client ``client.threads.stream(...)`` speaks it), for runs in this process:
+
+``POST /threads/{thread_id}/commands``
+    one command, answered with the protocol's envelopes (:mod:`streamflow.server.protocol_commands`).
+``POST /threads/{thread_id}/stream/events``
+    the thread's events over SSE, filtered and resumable by ``since`` (:mod:`streamflow.server.protocol_stream`).
+WebSocket ``/threads/{thread_id}/stream/events``
+    the same events and commands on one connection (:mod:`streamflow.server.protocol_ws`).
+
+A run on a thread, started by a command or by ``POST /threads/{thread_id}/runs``, writes its events into
+the thread's log (:mod:`streamflow.server.protocol_wire`), ``app.state.protocol``.
+
 Where runs live is a :class:`~streamflow.server.source.RunSource`: in this process (a
 :class:`~streamflow.server.registry.RunRegistry`, the default), or in worker processes behind Redis
 (:class:`~streamflow.server.redis_source.RedisRunSource`, whose runs are ``queued`` until a worker takes them).

@@ -210,7 +210,9 @@ def _origin_host(origin: str) -> str | None:
 
 
 class RequestGuardMiddleware:
-    """Refuses cross-origin writes from browsers (403) and request bodies that are not JSON (415).
+    """Refuses cross-origin writes from browsers (403) and request bodies that are not JSON (415), and a
+    browser's WebSocket opened from another origin (closed before it is accepted, which the server answers
+    with 403): a WebSocket carries commands, so it is a write.
 
     :param origins: origins whose writes are allowed (CORS's ``allow_origins``)
     :param origin_regex: a pattern of such origins (CORS's ``allow_origin_regex``)
@@ -252,6 +254,9 @@ class RequestGuardMiddleware:
         return f"its Origin {origin} is not this app's ({headers.get('host', 'no Host')})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and self._cross_origin(Headers(scope=scope)) is not None:
+            await send({"type": "websocket.close", "code": 4403, "reason": "cross-origin WebSocket refused"})
+            return
         if scope["type"] != "http" or scope["method"] in _SAFE_METHODS:
             await self.app(scope, receive, send)
             return

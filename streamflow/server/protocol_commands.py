@@ -35,10 +35,11 @@ caller's own (another's answers as an unknown thread, 404); the authorize hooks 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import structlog
+from langchain_protocol import CommandResponse, ErrorCode, ErrorResponse, ResponseMeta
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -68,6 +69,7 @@ from .threads import ThreadRegistry, snapshot_to_dict
 
 __all__ = [
     "ERROR_STATUSES",
+    "PROTOCOL_VERSION",
     "ProtocolResponse",
     "error_envelope",
     "execute",
@@ -76,8 +78,13 @@ __all__ = [
 
 _log = structlog.get_logger("streamflow")
 
+PROTOCOL_VERSION = "0.0.20"
+"""The version of LangChain's agent streaming protocol the app speaks: the shapes of the ``langchain-protocol``
+package of this version (the ``server`` extra pins it), as LangGraph's Python client (``langgraph-sdk`` 0.4)
+speaks them."""
 
-ERROR_STATUSES: tuple[tuple[type[Exception], int, str], ...] = (
+
+ERROR_STATUSES: tuple[tuple[type[Exception], int, ErrorCode], ...] = (
     (NotAuthenticatedError, 401, "permission_denied"),
     (NotAuthorizedError, 403, "permission_denied"),
     (UnknownThreadError, 404, "invalid_argument"),
@@ -102,8 +109,8 @@ class ProtocolResponse:
 
     status: int
     """The HTTP status (200 for success)."""
-    body: dict[str, Any]
-    """The success or error envelope."""
+    body: CommandResponse | ErrorResponse
+    """The success or error envelope (``langchain_protocol``'s types)."""
     headers: Mapping[str, str] = attrs.field(factory=dict)
     """Extra headers (``Retry-After`` for 429)."""
 
@@ -111,8 +118,9 @@ class ProtocolResponse:
 def error_envelope(command_id: Any, exc: BaseException, errors: ErrorPolicy) -> ProtocolResponse:
     """The protocol's error envelope for ``exc`` (see :data:`ERROR_STATUSES`)."""
     headers: dict[str, str] = {}
+    code: ErrorCode
     if isinstance(exc, ProtocolCommandError):
-        status, code, message = exc.status, exc.code, str(exc)
+        status, code, message = exc.status, cast(ErrorCode, exc.code), str(exc)
     elif isinstance(exc, RequestRejectedError):
         status, code, message = exc.status, "invalid_argument", str(exc)
     else:
@@ -123,8 +131,9 @@ def error_envelope(command_id: Any, exc: BaseException, errors: ErrorPolicy) -> 
             status, code, message = row[1], row[2], str(exc)
         if isinstance(exc, TooManyRunsError):
             headers["Retry-After"] = str(exc.retry_after)
-    ident = command_id if isinstance(command_id, int) and not isinstance(command_id, bool) else None
-    body = {"type": "error", "id": ident, "error": code, "message": message}
+    valid = isinstance(command_id, int) and not isinstance(command_id, bool) and command_id >= 0
+    ident = command_id if valid else None
+    body: ErrorResponse = {"type": "error", "id": ident, "error": code, "message": message}
     return ProtocolResponse(status, body, headers)
 
 
@@ -259,6 +268,21 @@ async def _input_respond(ctx: _Context, params: dict[str, Any]) -> _Result:
     config = _run_config(params)
     value = {"graph": None, "command": {"resume": resume, "update": update}, "config": config}
     owner = await authorize_thread(ctx.request, "resume", ctx.thread_id, value)
+    snapshot = await ctx.threads.state(ctx.thread_id)
+    waiting = sorted({i.id for i in snapshot.interrupts} | {i.id for t in snapshot.tasks for i in t.interrupts})
+    if not waiting:
+        raise _invalid(
+            f"input.respond: thread {ctx.thread_id!r} is not interrupted: there is no interrupt to answer; "
+            "start a run with run.start instead"
+        )
+    unknown = sorted(set(resume) - set(waiting))
+    if unknown:
+        raise UnknownInterruptError(
+            f"input.respond: thread {ctx.thread_id!r} is not waiting on interrupt(s) {unknown}; "
+            f"its pending interrupt ids are {waiting}",
+            interrupt_ids=unknown,
+            pending_ids=waiting,
+        )
     return await _start(ctx, None, Command(resume=resume, update=update, goto=goto), config, owner, True)
 
 
@@ -419,10 +443,9 @@ async def execute(request: Request, thread_id: str, body: Any) -> ProtocolRespon
         if response.status == 500:
             _log.error("protocol_command_failed", thread_id=thread_id, exc_info=exc)
         return response
-    body_out: dict[str, Any] = {"type": "success", "id": command_id, "result": result}
-    log = protocol.log(thread_id)
-    body_out["meta"] = {"applied_through_seq": log.last_seq if applied is None else applied}
-    return ProtocolResponse(200, body_out)
+    meta: ResponseMeta = {"applied_through_seq": protocol.log(thread_id).last_seq if applied is None else applied}
+    success: CommandResponse = {"type": "success", "id": command_id, "result": cast(Any, result), "meta": meta}
+    return ProtocolResponse(200, success)
 
 
 class _Envelope(Response):

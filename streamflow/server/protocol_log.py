@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -239,7 +239,7 @@ class ThreadLog:
             self._changed = asyncio.get_running_loop().create_future()
         await asyncio.shield(self._changed)
 
-    async def follow(self, since: int | None, keep: Callable[[LogEntry], bool]) -> AsyncIterator[list[LogEntry]]:
+    async def follow(self, since: int | None, keep: Callable[[LogEntry], bool]) -> AsyncGenerator[list[LogEntry], None]:
         """The events after ``since`` that pass ``keep``, in batches of those ready at once, then each new one
         as it comes; it never ends by itself (the client leaves, or the server shuts down).
 

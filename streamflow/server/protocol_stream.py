@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from langchain_protocol import ErrorResponse
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
@@ -97,7 +98,7 @@ async def _frames(log: ThreadLog, keep: ProtocolFilter, since: int | None) -> As
         async for batch in log.follow(since, keep):
             yield b"".join(sse_frame(entry) for entry in batch)
     except ReplayUnavailableError as exc:
-        frame = {"type": "error", "id": None, "error": "invalid_argument", "message": str(exc)}
+        frame: ErrorResponse = {"type": "error", "id": None, "error": "invalid_argument", "message": str(exc)}
         yield b"event: message\ndata: %s\n\n" % to_json_bytes(frame)
 
 

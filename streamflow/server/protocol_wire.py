@@ -4,10 +4,13 @@ Bridges layer. The envelopes are the ones the in-process v3 run stream makes
 (:class:`~streamflow.stream.envelopes.EnvelopeBuilder`: ``values``, ``updates``, ``messages``, ``custom``,
 ``tools``, ``tasks``, ``checkpoints``, every namespace), with what the wire adds:
 
-``lifecycle`` (root namespace)
-    ``{"event": "running", "graph_name"}`` when the run starts; at its end ``{"event": "completed"}``,
-    ``{"event": "interrupted"}`` (it paused on ``interrupt()``: answer with ``input.respond``) or
-    ``{"event": "failed", "error"}`` (also for a cancelled run, ``error`` then saying so).
+``lifecycle``
+    of the root graph (namespace ``[]``): ``{"event": "running", "graph_name"}`` when the run starts; at its end
+    ``{"event": "completed"}``, ``{"event": "interrupted"}`` (it paused on ``interrupt()``: answer with
+    ``input.respond``) or ``{"event": "failed", "error"}`` (also for a cancelled run, ``error`` then saying so).
+    Of each subgraph (its namespace), as the in-process v3 stream's ``lifecycle`` projection gives them
+    (:class:`~streamflow.stream.transformers.LifecycleTransformer`): ``{"event": "started", "graph_name",
+    "trigger_call_id"}``, then ``completed``, ``interrupted`` or ``failed`` (with ``error``).
 ``input.requested`` (the namespace of the task that asked)
     ``{"interrupt_id", "value", "payload"}`` for each interrupt (``value`` and ``payload`` are both what
     ``interrupt()`` was given: the protocol names it ``payload``, LangGraph's Python client reads ``value``).
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,6 +44,7 @@ from ..graph import Run
 from ..messages import BaseMessage
 from ..stream.envelopes import EnvelopeBuilder
 from ..stream.protocol import ProtocolEvent
+from ..stream.transformers import LifecycleTransformer
 from .errors import ErrorPolicy
 from .protocol_log import DEFAULT_MAX_EVENTS, ThreadLog
 
@@ -109,12 +113,26 @@ class WireProjector:
         self._builder = EnvelopeBuilder(PROTOCOL_MODES)
         self._errors = errors
         self._asked: set[str] = set()
+        self._subgraphs = LifecycleTransformer(())
+        self._lifecycle: deque[Any] = deque()
+        self._subgraphs.init()["lifecycle"]._attach(self._lifecycle)
         self.kinds: frozenset[type[Event]] = self._builder.kinds | {RunStarted, Interrupted}
         """The event classes to subscribe to (the events that end a run come anyway)."""
+
+    def _subgraph_lifecycle(self, ts: int) -> Iterator[_Wire]:
+        while self._lifecycle:
+            payload = dict(self._lifecycle.popleft())
+            namespace = payload.pop("namespace")
+            yield "lifecycle", namespace, ts, payload
 
     def _envelope(self, envelope: ProtocolEvent) -> Iterator[_Wire]:
         params = envelope["params"]
         method = envelope["method"]
+        if method == "tasks":
+            self._subgraphs.process(envelope)
+            yield method, params["namespace"], params["timestamp"], params["data"]
+            yield from self._subgraph_lifecycle(params["timestamp"])
+            return
         if method == "messages":
             for data in _message_events(params["data"]):
                 yield method, params["namespace"], params["timestamp"], data
@@ -139,7 +157,12 @@ class WireProjector:
                 value = item.get("value")
                 data = {"interrupt_id": interrupt_id, "value": value, "payload": value}
                 out.append(("input.requested", list(event.ns), ts, data))
-        if not event.ns:
+        if not event.ns and isinstance(event, (RunFinished, RunFailed, RunCancelled)):
+            if isinstance(event, RunFinished):
+                self._subgraphs.finalize()
+            else:
+                self._subgraphs.fail(RuntimeError(getattr(event, "error_message", None) or "cancelled"))
+            out.extend(self._subgraph_lifecycle(ts))
             if isinstance(event, RunFinished):
                 status = "interrupted" if self._asked else "completed"
                 out.append(("lifecycle", [], ts, {"event": status}))

@@ -28,10 +28,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import structlog
+from langchain_protocol import CommandResponse
 from starlette.requests import Request
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -150,15 +151,20 @@ class _Connection:
                 "subscription.reconnect": self.reconnect,
             }.get(method)
             if local is None:
-                answer = await execute(self.request, self.thread_id, body)
-                await self.send(to_json_bytes(answer.body))
+                shared = await execute(self.request, self.thread_id, body)
+                await self.send(to_json_bytes(shared.body))
                 return
             result = await local(params)
         except Exception as exc:
             await self.send(to_json_bytes(error_envelope(command_id, exc, errors).body))
             return
-        meta = {"applied_through_seq": self.log.last_seq}
-        await self.send(to_json_bytes({"type": "success", "id": command_id, "result": result, "meta": meta}))
+        answer: CommandResponse = {
+            "type": "success",
+            "id": command_id,
+            "result": cast(Any, result),
+            "meta": {"applied_through_seq": self.log.last_seq},
+        }
+        await self.send(to_json_bytes(answer))
 
     async def aclose(self) -> None:
         if self._sender is not None:
@@ -175,9 +181,9 @@ async def thread_event_socket(websocket: WebSocket) -> None:
     try:
         log = await open_thread_log(request, thread_id, None)
     except Exception as exc:
-        answer = error_envelope(None, exc, websocket.app.state.errors)
-        await websocket.send_text(to_json_bytes(answer.body).decode("utf-8"))
-        await websocket.close(code=4000 + answer.status, reason=answer.body["error"])
+        refusal = error_envelope(None, exc, websocket.app.state.errors)
+        await websocket.send_text(to_json_bytes(refusal.body).decode("utf-8"))
+        await websocket.close(code=4000 + refusal.status, reason=str(refusal.body.get("error", "")))
         return
     connection = _Connection(websocket, request, thread_id, log)
     try:
