@@ -10,7 +10,8 @@ on streamflow's app and on LangGraph's Agent Server.
     Each client reads until the root's ``lifecycle`` ``completed`` event. Reported: ``content-block-delta``
     deliveries per second summed over the clients, timed from sending ``run.start`` to the last client's
     ``completed``; in the notes the p50/p99 delay from a token's making (its text) to a client reading it, in
-    ms, and the server process's CPU time over the run.
+    ms, how long after sending ``run.start`` the first token was made, the server process's CPU time over the
+    run, and the event loop and HTTP parser it ran on.
 ``lg_protocol_fanout``
     the same clients, graph and run on LangGraph's Agent Server in-memory dev server (``langgraph dev``, the
     ``langgraph-cli[inmem]`` package) with ``agent_server/langgraph.json`` and ``agent_server/tokens_graph.py``
@@ -350,6 +351,7 @@ async def agent_server_fan_out(n: int, *, hide: tuple[str, ...] = (), pause: flo
             "LANGSMITH_TRACING": "false",
             "LANGGRAPH_CLI_NO_ANALYTICS": "1",
             "LANGGRAPH_NO_VERSION_CHECK": "true",
+            "LOG_LEVEL": "WARNING",
         }
         env.pop("PYTHONPATH", None)
         if hide:
