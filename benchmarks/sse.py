@@ -17,12 +17,20 @@
     server keeps its other requests waiting while streams replay (each stream writes a batch of ready
     events and then lets other tasks run).
 
+``protocol_replay``
+    ``sse_replay`` through LangChain's agent streaming protocol: the run of ``n`` custom events runs on a
+    thread (``run.start`` on ``POST /threads/{id}/commands``) and the 20 clients replay the thread's events
+    with ``POST /threads/{id}/stream/events`` ``{"channels": ["custom"], "since": 0}`` (a thread stream never
+    ends by itself: each client leaves once it has the ``n`` events). Reported as ``sse_replay``, with its
+    ratio to ``sse_replay`` measured in the same run.
+
 Needs the ``server`` extra; the module is skipped without it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -119,6 +127,12 @@ print(sock.getsockname()[1], flush=True)
 uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning", ws="none")).run([sock])
 """
 REPLAYS = 20
+PROTOCOL_SERVER = REPLAY_SERVER.replace(
+    'registry = RunRegistry({"writer": graph}, replay_size=n + 100)',
+    "from streamflow.checkpoint.memory import InMemorySaver\n"
+    'registry = RunRegistry({"writer": graph}, replay_size=n + 100, checkpointer=InMemorySaver())',
+).replace("create_app(registry, page=False)", "create_app(registry, page=False, protocol_events=n + 100)")
+"""The replay server with a checkpointer (runs on threads) and a thread log that holds the whole run."""
 
 
 async def _replay(port: int, path: str) -> int:
@@ -158,6 +172,77 @@ async def sse_replay(n: int) -> Sample:
             latencies: list[float] = []
             start = time.perf_counter()
             replays = [asyncio.create_task(_replay(port, path)) for _ in range(REPLAYS)]
+            done = asyncio.gather(*replays)
+            while not done.done():
+                asked = time.perf_counter()
+                await http.get("/api/graphs")
+                latencies.append(time.perf_counter() - asked)
+            received = await done
+            seconds = time.perf_counter() - start
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    if received != [n] * REPLAYS:
+        raise RuntimeError(f"replays received {sorted(set(received))} events, expected {n} each")
+    latencies.sort()
+    worst = latencies[-1] * 1000
+    median = latencies[len(latencies) // 2] * 1000
+    extra = f"GET /graphs during the replays: max {worst:.0f} ms, median {median:.0f} ms ({len(latencies)} asked)"
+    return Sample(sum(received), seconds, extra=extra)
+
+
+async def _protocol_replay(port: int, path: str, n: int) -> int:
+    """Read a thread's SSE stream of ``custom`` events from its start over plain HTTP/1.0 until it carried
+    ``n`` of them; return how many it carried."""
+    body = json.dumps({"channels": ["custom"], "since": 0}).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (
+        f"POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    writer.write(head.encode() + body)
+    await writer.drain()
+    await reader.readuntil(b"\r\n\r\n")
+    received = 0
+    buffer = b""
+    try:
+        while data := await reader.read(65536):
+            *blocks, buffer = (buffer + data).split(b"\n\n")
+            received += sum(1 for block in blocks if b'"method":"custom"' in block)
+            if received >= n:
+                return received
+        raise RuntimeError(f"the stream of {path} ended after {received} events, before {n}")
+    finally:
+        writer.close()
+
+
+@scenario("protocol_replay", unit="deliveries/s", n=10_000, quick_n=2_000, repeats=3, compare="sse_replay")
+async def protocol_replay(n: int) -> Sample:
+    """sse_replay through the agent protocol's thread stream: 20 clients replay a thread's n events at once."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PROTOCOL_SERVER, str(n)], stdout=subprocess.PIPE, env=env, cwd=str(ROOT), text=True
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(await asyncio.to_thread(proc.stdout.readline))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            thread = "bench"
+            command = {"id": 1, "method": "run.start", "params": {"assistant_id": "writer", "input": {"n": 0}}}
+            started = await http.post(f"/api/threads/{thread}/commands", json=command)
+            assert started.status_code == 200, started.text
+            async with http.stream(
+                "POST", f"/api/threads/{thread}/stream/events", json={"channels": ["lifecycle"]}
+            ) as lifecycle:
+                async for line in lifecycle.aiter_lines():
+                    if '"event":"completed"' in line:
+                        break
+            path = f"/api/threads/{thread}/stream/events"
+            latencies: list[float] = []
+            start = time.perf_counter()
+            replays = [asyncio.create_task(_protocol_replay(port, path, n)) for _ in range(REPLAYS)]
             done = asyncio.gather(*replays)
             while not done.done():
                 asked = time.perf_counter()
@@ -273,4 +358,4 @@ async def fan_out(port: int, path: str, n: int, release: Awaitable[Any], server_
     )
 
 
-__all__ = ["sse_fanout", "sse_replay"]
+__all__ = ["protocol_replay", "sse_fanout", "sse_replay"]

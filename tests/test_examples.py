@@ -34,7 +34,10 @@ NEEDS_REDIS = {"demo_distributed.py"}
 EXPORTS_OTLP = {"otel_export.py"}
 """Examples that export spans: each runs with ``--endpoint`` set to a test OTLP/HTTP receiver on loopback, and
 its check is also given the spans the receiver decoded."""
-NEEDS_EXTRA = {"langchain_openai_messages.py": ("langchain_openai", "langchain")}
+NEEDS_EXTRA = {
+    "langchain_openai_messages.py": ("langchain_openai", "langchain"),
+    "protocol_client.py": ("langgraph_sdk", "dev"),
+}
 """Examples that need an optional extra: the module they import and the extra (skipped without it)."""
 
 
@@ -295,6 +298,15 @@ def check_embed_starlette(lines: list[str]) -> None:
     ]
 
 
+def check_protocol_client(lines: list[str]) -> None:
+    assert lines == [
+        "protocol: 0.0.20",
+        "interrupted: True [{'question': 'write the draft?'}]",
+        "message from write: Here is the draft you asked for.",
+        "approved: True | messages: 2",
+    ]
+
+
 def check_log_run(lines: list[str]) -> None:
     *logs, result = lines
     assert result == "result: {'topic': 'ice cream and cats'}"
@@ -398,6 +410,7 @@ CHECKS = {
     "stream_agent.py": check_stream_agent,
     "serve_agent.py": check_serve_agent,
     "embed_starlette.py": check_embed_starlette,
+    "protocol_client.py": check_protocol_client,
     "demo_distributed.py": check_demo_distributed,
     "log_run.py": check_log_run,
     "langchain_openai_messages.py": check_langchain_openai_messages,

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 from hypothesis import given
@@ -23,7 +24,9 @@ from streamflow.server import PROTOCOL_VERSION, create_app
 from streamflow.server.auth import Auth
 from streamflow.server.limits import Limits
 from streamflow.server.protocol_log import CHANNELS, LogEntry, ProtocolFilter, ThreadLog
-from tests.server_support import Gate, serve
+from streamflow.server.protocol_stream import _frames
+from streamflow.server.stream import WRITE_BATCH
+from tests.server_support import Gate, Ticker, serve
 from tests.test_protocol_sdk import HI, build_chat, build_nested
 
 langgraph_sdk = pytest.importorskip("langgraph_sdk")
@@ -130,6 +133,22 @@ async def test_subgraphs_have_their_own_lifecycle_and_namespaced_events(served: 
     with anyio.fail_after(10):
         below = await served.events("t-nested", {"channels": ["updates"], "namespaces": [["inner"]], "depth": 0}, 1)
     assert below[0]["params"]["namespace"] == inner and below[0]["params"]["data"] == {"step": {"x": 2}}
+
+
+async def test_runs_started_on_a_thread_over_the_rest_routes_reach_its_stream(served: Served) -> None:
+    created = await served.client.post("/threads", json={"thread_id": "t-rest"})
+    assert created.status_code == 201
+    first = await served.client.post("/threads/t-rest/runs", json={"graph": "chat", "input": HI})
+    assert first.status_code == 201
+    config = {"configurable": {"thread_id": "t-rest"}}
+    with anyio.fail_after(10):
+        events = await served.events("t-rest", {"channels": ["lifecycle"], "since": 0}, 2)
+        second = await served.client.post("/runs", json={"graph": "chat", "input": HI, "config": config})
+        assert second.status_code == 201
+        events += await served.events("t-rest", {"channels": ["lifecycle"], "since": events[-1]["seq"]}, 2)
+    assert [e["params"]["data"]["event"] for e in events] == ["running", "completed"] * 2
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs))
 
 
 async def test_state_commands_read_the_threads_checkpoints(served: Served) -> None:
@@ -358,6 +377,28 @@ async def test_the_websocket_serves_commands_and_subscriptions(served: Served) -
     assert [e["seq"] for e in events] == sorted({e["seq"] for e in events})
 
 
+async def test_subscription_reconnect_resends_after_the_last_event_id(served: Served) -> None:
+    last = (await served.finished_run("t-re"))[-1]["seq"]
+    async with connect(_ws_url(served.url, "t-re")) as socket:
+        reconnect = {"id": 1, "method": "subscription.reconnect", "params": {"run_id": "r", "last_event_id": "1"}}
+        await socket.send(json.dumps(reconnect))
+        assert json.loads(await socket.recv())["result"] == {"restored": False, "missed_events": last - 1}
+        subscribe = {"id": 2, "method": "subscription.subscribe", "params": {"channels": list(CHANNELS), "since": last}}
+        await socket.send(json.dumps(subscribe))
+        assert json.loads(await socket.recv())["id"] == 2
+        again = {"id": 3, "method": "subscription.reconnect", "params": {"run_id": "r", "last_event_id": str(last - 2)}}
+        await socket.send(json.dumps(again))
+        with anyio.fail_after(10):
+            frames = [json.loads(await socket.recv()) for _ in range(3)]
+        bad = {"id": 4, "method": "subscription.reconnect", "params": {"run_id": "r", "last_event_id": "x"}}
+        await socket.send(json.dumps(bad))
+        refused = json.loads(await socket.recv())
+    answer = next(f for f in frames if f["type"] == "success")
+    assert answer["id"] == 3 and answer["result"] == {"restored": True, "missed_events": 2}
+    assert [f["seq"] for f in frames if f["type"] == "event"] == [last - 1, last]
+    assert refused["id"] == 4 and refused["error"] == "invalid_argument"
+
+
 async def test_a_browsers_websocket_from_another_origin_is_refused(served: Served) -> None:
     await served.finished_run("t-origin")
     with pytest.raises(InvalidStatus) as refused:
@@ -448,6 +489,36 @@ async def test_following_the_log_after_a_seq_gives_every_later_match_once(
     assert log.readers == 0
 
 
+@given(events=EVENTS, subscription=SUBSCRIPTIONS, data=st.data())
+async def test_a_follower_gets_what_is_appended_while_it_follows_once_and_in_order(
+    events: list[tuple[str, list[str], Any]], subscription: Any, data: st.DataObject
+) -> None:
+    before = data.draw(st.integers(0, len(events)))
+    log = _filled(events[:before])
+    since = data.draw(st.integers(0, log.last_seq))
+    keep = ProtocolFilter.parse(subscription)
+    got: list[int] = []
+    follower = log.follow(since, keep)
+
+    async def read() -> None:
+        async for batch in follower:
+            got.extend(entry.seq for entry in batch)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read)
+            for method, namespace, payload in events[before:]:
+                log.append("r", method, namespace, 0, payload)
+                if data.draw(st.booleans()):
+                    await anyio.lowlevel.checkpoint()  # the follower may or may not have caught up
+            expected = [entry.seq for entry in log.after(since) if keep(entry)]
+            while len(got) < len(expected):
+                await anyio.lowlevel.checkpoint()
+            tg.cancel_scope.cancel()
+    assert got == expected
+    assert log.readers == 0
+
+
 async def test_the_log_refuses_a_replay_it_no_longer_retains() -> None:
     log = _filled([("values", [], {})] * 5, max_events=3)
     assert (log.first_seq, log.last_seq, len(log)) == (3, 5, 3)
@@ -461,6 +532,35 @@ async def test_the_log_refuses_a_replay_it_no_longer_retains() -> None:
         await anext(log.follow(6, ProtocolFilter.parse({"channels": ["values"]})))
     with pytest.raises(InvalidArgumentError, match="max_events"):
         ThreadLog("t", max_events=0)
+    frames = _frames(log, ProtocolFilter.parse({"channels": ["values"]}), 1)  # the SSE stream says so, and ends
+    frame = json.loads((await anext(frames)).partition(b"data: ")[2])
+    assert frame["type"] == "error" and frame["id"] is None and frame["error"] == "invalid_argument"
+    assert "evicted" in frame["message"]
+    with pytest.raises(StopAsyncIteration):
+        await anext(frames)
+
+
+async def test_a_long_replay_is_written_in_batches_that_let_other_tasks_run() -> None:
+    log = _filled([("custom", [], {"i": i}) for i in range(1000)], max_events=1000)
+    frames = _frames(log, ProtocolFilter.parse({"channels": ["custom"]}), 0)
+    writes: list[bytes] = []
+    async with Ticker() as ticker:
+        while sum(write.count(b"event: message") for write in writes) < 1000:
+            writes.append(await anext(frames))
+            turns = ticker.count
+    await frames.aclose()
+    assert [write.count(b"event: message") for write in writes] == [WRITE_BATCH] * 15 + [1000 - 15 * WRITE_BATCH]
+    assert turns >= len(writes) - 1  # the other task ran between two full writes
+    assert writes[0].startswith(b"id: 1\nevent: message\ndata: {")
+
+
+async def test_the_app_keeps_as_many_events_per_thread_as_asked() -> None:
+    app = create_app({"chat": build_chat()}, protocol_events=5)
+    assert app.state.protocol.log("t").max_events == 5
+    bad: Any
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(InvalidArgumentError, match="protocol_events"):
+            create_app({"chat": build_chat()}, protocol_events=bad)
 
 
 def test_entries_carry_their_channel() -> None:

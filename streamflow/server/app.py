@@ -158,6 +158,7 @@ from .encoding import to_json_bytes
 from .errors import ErrorPolicy, exception_handlers
 from .limits import BodyLimitMiddleware, Limits, RunLimiter
 from .protocol_commands import thread_commands
+from .protocol_log import DEFAULT_MAX_EVENTS
 from .protocol_stream import thread_event_stream
 from .protocol_wire import ProtocolThreads
 from .protocol_ws import thread_event_socket
@@ -342,8 +343,20 @@ async def start_run(request: Request) -> Response:
     config = await owned_config(request, config)
     async with request.app.state.limiter.admit(source, owner):
         info = await source.start(name, body.get("input"), config, owner=owner)
+        _follow_on_thread(request, info.run_id)
     _log.info("run_started_over_http", run_id=info.run_id, graph=name, status=info.status)
     return JSONResponse(info.to_dict(), status_code=201)
+
+
+def _follow_on_thread(request: Request, run_id: str) -> None:
+    """Write a run that runs on a thread into the thread's agent-protocol log (runs in this process only);
+    called in the same step of the event loop as the run's start, so its first events are still to come."""
+    protocol: ProtocolThreads | None = request.app.state.protocol
+    if protocol is None:
+        return
+    entry = request.app.state.registry.entry(run_id)
+    if entry.thread_id is not None:
+        protocol.follow_run(entry.thread_id, entry.run)
 
 
 async def list_runs(request: Request) -> Response:
@@ -527,9 +540,7 @@ async def start_thread_run(request: Request) -> Response:
             run_id = await threads.start(
                 thread_id, body.get("graph"), body.get("input"), body.get("config"), owner=owner
             )
-    protocol: ProtocolThreads | None = request.app.state.protocol
-    if protocol is not None:
-        protocol.follow_run(thread_id, request.app.state.registry.get(run_id))
+        _follow_on_thread(request, run_id)
     info = await _source(request).get(run_id)
     url = request.url_for("stream_run", run_id=run_id).include_query_params(stream_mode=",".join(modes))
     _log.info("thread_run_started_over_http", run_id=run_id, thread_id=thread_id, graph=info.graph)
@@ -632,6 +643,7 @@ def create_app(
     limits: Limits | None = None,
     boundary: Boundary | None = None,
     errors: ErrorPolicy | None = None,
+    protocol_events: int = DEFAULT_MAX_EVENTS,
 ) -> Starlette:
     """Build the app serving the runs of ``graphs`` (see the module docstring for the routes).
 
@@ -662,15 +674,20 @@ def create_app(
         headers on)
     :param errors: which error messages clients may read (:class:`~streamflow.server.errors.ErrorPolicy`;
         default: streamflow's own errors' only)
+    :param protocol_events: events each thread's agent-protocol log retains for replay (``since``; > 0,
+        default :data:`~streamflow.server.protocol_log.DEFAULT_MAX_EVENTS`)
     :raises InvalidArgumentError: for a ``client_buffer`` that is not a positive int, a negative ``ping``,
         registry options given with a ready registry or source, bad registry options, an ``auth`` that is
         not an :class:`~streamflow.server.auth.Auth` with an authenticate hook, ``limits`` that are not a
-        :class:`~streamflow.server.limits.Limits`, or a ``boundary`` or ``errors`` of another type
+        :class:`~streamflow.server.limits.Limits`, a ``boundary`` or ``errors`` of another type, or
+        ``protocol_events`` that is not a positive int
     """
     if not isinstance(client_buffer, int) or client_buffer <= 0:
         raise InvalidArgumentError(f"client_buffer must be a positive number of events, got {client_buffer!r}")
     if ping < 0:
         raise InvalidArgumentError(f"ping must be >= 0 seconds, got {ping!r}")
+    if not isinstance(protocol_events, int) or isinstance(protocol_events, bool) or protocol_events <= 0:
+        raise InvalidArgumentError(f"protocol_events must be a positive number of events, got {protocol_events!r}")
     auth = check_auth(auth)
     limits = Limits() if limits is None else limits
     if not isinstance(limits, Limits):
@@ -748,7 +765,7 @@ def create_app(
     if isinstance(source, LocalRunSource):
         app.state.registry = source.registry
         app.state.threads = ThreadRegistry(source.registry)
-        app.state.protocol = ProtocolThreads(errors)
+        app.state.protocol = ProtocolThreads(errors, max_events=protocol_events)
     elif isinstance(source, ThreadRuns) and source.checkpointer is not None:
         app.state.threads = ThreadRegistry(source)
     return app

@@ -207,7 +207,7 @@ async def _start(
     source = ctx.request.app.state.source
     async with ctx.request.app.state.limiter.admit(source, owner):
         run_id = await ctx.threads.start(ctx.thread_id, graph, input, config, command=command, owner=owner)
-    since = ctx.protocol.follow_run(ctx.thread_id, ctx.registry.get(run_id))
+        since = ctx.protocol.follow_run(ctx.thread_id, ctx.registry.get(run_id))
     _log.info("protocol_run_started", thread_id=ctx.thread_id, run_id=run_id, resume=command)
     return {"run_id": run_id}, since
 

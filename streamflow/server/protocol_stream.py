@@ -8,8 +8,11 @@ Each event that passes is one SSE message ``id: <seq>``, ``event: message``, ``d
 The stream starts after ``since`` (the ``seq`` of the last event the client has: a reconnect gets every
 later event once, no gap and no duplicate) or, without ``since``, at the first event of the thread's latest
 run; then it follows the thread live, across its runs, until the client leaves (keep-alive comments while
-idle). A ``since`` older than the thread's log retains ends the stream at once with the protocol's error
-frame ``{"type": "error", "id": null, "error": "invalid_argument", "message"}``, never a silent gap.
+idle). Events ready at once are written together, at most
+:data:`~streamflow.server.stream.WRITE_BATCH` a write, letting the server's other requests in between two
+full writes, as the run streams do. A ``since`` older than the thread's log retains ends the stream at once
+with the protocol's error frame ``{"type": "error", "id": null, "error": "invalid_argument", "message"}``,
+never a silent gap.
 
 Errors before the stream starts are the protocol's error envelope (see
 :mod:`streamflow.server.protocol_commands`): 422 for a bad body, 400 for a ``since`` beyond the thread's
@@ -19,9 +22,10 @@ the app's runs execute elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
+import anyio.lowlevel
 from langchain_protocol import ErrorResponse
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
@@ -34,6 +38,7 @@ from .encoding import to_json_bytes
 from .protocol_commands import as_response, error_envelope
 from .protocol_log import LogEntry, ProtocolFilter, ThreadLog
 from .protocol_wire import ProtocolThreads
+from .stream import WRITE_BATCH
 
 __all__ = ["open_thread_log", "parse_stream_request", "sse_frame", "thread_event_stream"]
 
@@ -93,10 +98,13 @@ def sse_frame(entry: LogEntry) -> bytes:
     return b"id: %d\nevent: message\ndata: %s\n\n" % (entry.seq, entry.payload)
 
 
-async def _frames(log: ThreadLog, keep: ProtocolFilter, since: int | None) -> AsyncIterator[bytes]:
+async def _frames(log: ThreadLog, keep: ProtocolFilter, since: int | None) -> AsyncGenerator[bytes, None]:
     try:
         async for batch in log.follow(since, keep):
-            yield b"".join(sse_frame(entry) for entry in batch)
+            for start in range(0, len(batch), WRITE_BATCH):
+                yield b"".join(sse_frame(entry) for entry in batch[start : start + WRITE_BATCH])
+                if start + WRITE_BATCH < len(batch):  # a long replay lets the server's other requests in
+                    await anyio.lowlevel.checkpoint()
     except ReplayUnavailableError as exc:
         frame: ErrorResponse = {"type": "error", "id": None, "error": "invalid_argument", "message": str(exc)}
         yield b"event: message\ndata: %s\n\n" % to_json_bytes(frame)

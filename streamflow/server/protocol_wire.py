@@ -236,13 +236,19 @@ class ProtocolThreads:
                 async for item in subscription:
                     if isinstance(item, Lagged):  # not under "block"; kept for safety
                         continue
-                    for method, namespace, timestamp, data in projector.project(item):
+                    try:
+                        wire = projector.project(item)
+                    except Exception:  # one event the wire cannot show must not cut the thread's stream
+                        _log.exception("protocol_event_dropped", thread_id=thread_id, run_id=run.run_id, seq=item.seq)
+                        continue
+                    for method, namespace, timestamp, data in wire:
                         log.append(run.run_id, method, namespace, timestamp, data)
             except ChannelClosedError:
                 pass
             except Exception:
                 _log.exception("protocol_pump_failed", thread_id=thread_id, run_id=run.run_id)
             finally:
+                subscription.close()  # never leave the run waiting on a reader that stopped
                 log.pumps -= 1
 
         task = asyncio.get_running_loop().create_task(pump())

@@ -14,7 +14,8 @@ in ``data``). Connection-bound commands:
 ``subscription.unsubscribe`` ``{"subscription_id"}``
     result ``{}`` (``no_such_subscription``, 404, for an id this connection does not have).
 ``subscription.reconnect`` ``{"run_id", "last_event_id"?, "subscriptions"?}``
-    continues the connection's events after ``last_event_id`` (a ``seq``); result ``{"restored", "missed_events"}``.
+    continues the connection's events after ``last_event_id`` (a ``seq``; by default the last one sent);
+    result ``{"restored", "missed_events"}`` (``restored`` false when the connection has no subscription).
 
 Any other command is run as ``POST /threads/{thread_id}/commands`` runs it, for the same caller.
 
@@ -30,6 +31,7 @@ import contextlib
 import itertools
 from typing import Any, cast
 
+import anyio.lowlevel
 import orjson
 import structlog
 from langchain_protocol import CommandResponse
@@ -41,6 +43,7 @@ from .encoding import to_json_bytes
 from .protocol_commands import error_envelope, execute, parse_command
 from .protocol_log import LogEntry, ProtocolFilter, ThreadLog
 from .protocol_stream import open_thread_log, parse_stream_request
+from .stream import WRITE_BATCH
 
 __all__ = ["thread_event_socket"]
 
@@ -76,9 +79,11 @@ class _Connection:
     async def _send_events(self, since: int | None) -> None:
         try:
             async for batch in self.log.follow(since, self.wanted):
-                for entry in batch:
+                for index, entry in enumerate(batch, 1):
                     await self.send(entry.payload)
                     self.cursor = entry.seq
+                    if not index % WRITE_BATCH:  # a long replay lets the server's other requests in
+                        await anyio.lowlevel.checkpoint()
         except ReplayUnavailableError as exc:
             await self.send(
                 to_json_bytes({"type": "error", "id": None, "error": "invalid_argument", "message": str(exc)})
@@ -121,7 +126,7 @@ class _Connection:
     async def reconnect(self, params: dict[str, Any]) -> dict[str, Any]:
         raw = params.get("last_event_id")
         try:
-            since = None if raw is None else int(raw)
+            since = self.cursor if raw is None else int(raw)
         except (TypeError, ValueError):
             since = -1
         if since is not None and not 0 <= since <= self.log.last_seq:
