@@ -86,7 +86,7 @@ async def speak(state):
     return {"messages": [await TimestampTokens().ainvoke(state["messages"])]}
 
 graph = StateGraph(MessagesState).add_node("speak", speak).add_edge(START, "speak").compile()
-app = create_app({"tokens": graph}, page=False, replay_size=100_000)
+app = create_app({"tokens": graph}, page=False)
 sock = socket.socket()
 sock.bind(("127.0.0.1", 0))
 sock.listen(512)
