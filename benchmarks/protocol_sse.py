@@ -175,8 +175,9 @@ async def thread_fan_out(port: int, assistant_id: str, n: int, server_pid: int, 
     (``pause`` seconds apart, or only a yield to the loop for 0) with ``run.start`` and wait until every
     client saw the run complete.
 
-    :returns: token deliveries summed over the clients, timed from sending ``run.start``; the p50/p99 delay
-        from each token's making to its reading and the server's CPU time in the notes
+    :returns: token deliveries summed over the clients, timed from sending ``run.start``; in the notes the
+        p50/p99 delay from each token's making to its reading, how long after ``run.start`` the first token was
+        made, and the server's CPU time over the run and its loop and HTTP parser (:func:`server_stack`)
     :raises RuntimeError: when a client did not read exactly ``n`` tokens, or a command failed
     """
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as http:
