@@ -199,6 +199,14 @@ async def test_an_interrupt_is_answered_by_id_and_a_wrong_id_is_refused(served: 
     assert ok.status_code == 200 and ok.json()["result"]["run_id"]
 
 
+async def test_run_start_on_a_paused_thread_answers_its_interrupt(served: Served) -> None:
+    await served.finished_run("t-paused", "ask")
+    resumed = await served.finished_run("t-paused", "ask")  # run.start again: its input answers the interrupt
+    assert resumed[-1]["params"]["data"] == {"event": "completed"}
+    state = (await served.command("t-paused", "state.get", {"namespace": [], "keys": ["answer"]})).json()
+    assert state["result"]["values"] == {"answer": HI}
+
+
 MALFORMED: list[tuple[Any, int, str]] = [
     ([1, 2], 422, "invalid_argument"),
     ({"method": "run.start", "params": {}}, 422, "invalid_argument"),

@@ -11,7 +11,9 @@ Commands (``params`` as LangChain's ``langchain_protocol`` types name them):
 
 ``run.start`` ``{"assistant_id", "input", "config"?, "metadata"?, "langsmith_tracer"?}``
     starts a run of the graph registered as ``assistant_id`` on the thread (made now, owned by the caller,
-    when the app does not know it yet); ``metadata`` joins ``config.metadata``. Result ``{"run_id"}``.
+    when the app does not know it yet); ``metadata`` joins ``config.metadata``. On a thread paused on
+    interrupts the run resumes it with ``Command(resume=input)`` instead, as LangGraph's ``RemoteGraph``
+    expects of ``run.start``. Result ``{"run_id"}``.
 ``input.respond`` ``{"interrupt_id", "namespace", "response", "update"?, "goto"?, "config"?, "metadata"?}``
     or ``{"responses": [{"interrupt_id", "namespace", "response"}, ...], ...}``: resumes the interrupted thread
     with ``Command(resume={interrupt_id: response, ...}, update=..., goto=...)``. Result ``{"run_id"}``.
@@ -28,8 +30,9 @@ Commands (``params`` as LangChain's ``langchain_protocol`` types name them):
     ``not_supported``, as ``agent.getTree``, ``input.inject`` and ``state.fork``.
 
 Auth: ``run.start`` on a thread the app knows, ``input.respond`` and ``run.cancel`` need the thread to be the
-caller's own (another's answers as an unknown thread, 404); the authorize hooks see ``create``, ``resume``,
-``cancel`` (resource ``runs``) and ``read`` (resource ``threads``), as the thread routes.
+caller's own (another's answers as an unknown thread, 404); the authorize hooks see ``create``, ``resume``
+(``input.respond``, and ``run.start`` on a paused thread, after ``create``), ``cancel`` (resource ``runs``)
+and ``read`` (resource ``threads``), as the thread routes.
 """
 
 from __future__ import annotations
@@ -222,7 +225,18 @@ async def _run_start(ctx: _Context, params: dict[str, Any]) -> _Result:
     config = _run_config(params)
     value = {"graph": graph, "input": params.get("input"), "config": config}
     owner = await _thread_for_run(ctx, value)
+    if await _waiting_on(ctx, graph):  # the thread is paused: its next run.start answers the interrupt(s)
+        resume = {"graph": graph, "command": {"resume": params.get("input")}, "config": config}
+        owner = await authorize_thread(ctx.request, "resume", ctx.thread_id, resume)
+        return await _start(ctx, graph, Command(resume=params.get("input")), config, owner, True)
     return await _start(ctx, graph, params.get("input"), config, owner, False)
+
+
+async def _waiting_on(ctx: _Context, graph: str | None = None) -> list[str]:
+    """The ids of the interrupts the thread waits on (its newest checkpoint's, read with ``graph``'s schema, or
+    the thread's own graph's), sorted."""
+    snapshot = await ctx.threads.state(ctx.thread_id, graph=graph)
+    return sorted({i.id for i in snapshot.interrupts} | {i.id for t in snapshot.tasks for i in t.interrupts})
 
 
 def _goto(value: Any) -> Any:
@@ -268,8 +282,7 @@ async def _input_respond(ctx: _Context, params: dict[str, Any]) -> _Result:
     config = _run_config(params)
     value = {"graph": None, "command": {"resume": resume, "update": update}, "config": config}
     owner = await authorize_thread(ctx.request, "resume", ctx.thread_id, value)
-    snapshot = await ctx.threads.state(ctx.thread_id)
-    waiting = sorted({i.id for i in snapshot.interrupts} | {i.id for t in snapshot.tasks for i in t.interrupts})
+    waiting = await _waiting_on(ctx)
     if not waiting:
         raise _invalid(
             f"input.respond: thread {ctx.thread_id!r} is not interrupted: there is no interrupt to answer; "
