@@ -18,7 +18,9 @@ The harness:
   (rather than running all repeats of one scenario back to back) spreads a burst of noise from other
   processes over every scenario instead of skewing one ratio;
 * keeps the best repeat (highest ops/s) as the result. On a shared machine noise only ever makes a run
-  slower, so the best repeat is the closest estimate of what the code costs; the median is kept too.
+  slower, so the best repeat is the closest estimate of what the code costs; the median is kept too;
+* skips a scenario that raises :class:`ScenarioSkipped` (something it needs cannot be had here, such as
+  another project's server): its row says why, and the ratios to it are ``-``.
 
 Later modules add scenarios by importing :func:`scenario` (``from benchmarks.harness import scenario``);
 ``python -m benchmarks`` imports every module of the ``benchmarks`` package, so a new module is picked up
@@ -48,6 +50,7 @@ __all__ = [
     "RunConfig",
     "Sample",
     "Scenario",
+    "ScenarioSkipped",
     "Target",
     "format_table",
     "load_modules",
@@ -254,6 +257,10 @@ class RunConfig:
         return max(1, int((sc.quick_n if self.quick else sc.n) * self.scale))
 
 
+class ScenarioSkipped(Exception):
+    """Raised by a scenario that cannot run here; its message says why (shown in the scenario's row)."""
+
+
 @dataclass
 class Result:
     """The outcome of one scenario over all its repeats."""
@@ -261,6 +268,8 @@ class Result:
     scenario: Scenario
     n: int
     samples: list[Sample] = field(default_factory=list)
+    skipped: str | None = None
+    """Why the scenario did not run (it raised :class:`ScenarioSkipped`), else None."""
 
     @property
     def best(self) -> float:
@@ -288,17 +297,32 @@ def run(
     :raises ScenarioFailedError: naming the scenario and the round, when a scenario raises
     """
     results = {sc.name: Result(sc, config.size(sc)) for sc in scenarios}
+
+    def attempt(sc: Scenario, n: int, when: str) -> Sample | None:
+        try:
+            return _run_once(sc, n, when)
+        except ScenarioSkipped as exc:
+            results[sc.name].skipped = str(exc) or type(exc).__name__
+            if progress is not None:
+                progress(f"{sc.name} skipped: {results[sc.name].skipped}")
+            return None
+
     if config.warmup:
         for sc in scenarios:
-            _run_once(sc, max(1, results[sc.name].n // 20), "warm-up")
+            attempt(sc, max(1, results[sc.name].n // 20), "warm-up")
     rounds = max(sc.repeats or config.repeats for sc in scenarios) if scenarios else 0
     for r in range(rounds):
         for sc in scenarios:
-            if r < (sc.repeats or config.repeats):
-                res = results[sc.name]
-                res.samples.append(_run_once(sc, res.n, f"round {r + 1}"))
+            res = results[sc.name]
+            if r < (sc.repeats or config.repeats) and res.skipped is None:
+                sample = attempt(sc, res.n, f"round {r + 1}")
+                if sample is not None:
+                    res.samples.append(sample)
         if progress is not None:
             progress(f"round {r + 1}/{rounds} done")
+    for res in results.values():
+        if res.skipped is not None:
+            res.samples.clear()
     return results
 
 
@@ -309,12 +333,14 @@ class ScenarioFailedError(RuntimeError):
 def _run_once(sc: Scenario, n: int, when: str) -> Sample:
     try:
         return sc.run_once(n)
+    except ScenarioSkipped:
+        raise
     except Exception as exc:
         raise ScenarioFailedError(f"{sc.name} ({when}, n={n}): {type(exc).__name__}: {exc}") from exc
 
 
 def _ratio(results: dict[str, Result], name: str, ref: str | None) -> float | None:
-    if ref is None or ref not in results:
+    if ref is None or ref not in results or not results[ref].samples or not results[name].samples:
         return None
     denominator = results[ref].best
     return results[name].best / denominator if denominator else None
@@ -322,6 +348,8 @@ def _ratio(results: dict[str, Result], name: str, ref: str | None) -> float | No
 
 def _notes(results: dict[str, Result], res: Result) -> str:
     sc = res.scenario
+    if res.skipped is not None:
+        return f"skipped: {res.skipped}"
     parts: list[str] = []
     for target in sc.targets:
         ratio = _ratio(results, sc.name, target.ref)
@@ -356,7 +384,8 @@ def format_table(results: dict[str, Result]) -> str:
     for name, res in results.items():
         ratio = _ratio(results, name, res.scenario.baseline)
         ratio_text = "-" if ratio is None else f"{ratio:.2f}x {res.scenario.baseline}"
-        rows.append((name, res.scenario.unit, _human(res.best), ratio_text, _notes(results, res)))
+        ops_text = _human(res.best) if res.samples else "-"
+        rows.append((name, res.scenario.unit, ops_text, ratio_text, _notes(results, res)))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = []
     for i, row in enumerate(rows):
@@ -378,10 +407,13 @@ def to_records(results: dict[str, Result], *, config: RunConfig | None = None) -
             {
                 "name": name,
                 "unit": sc.unit,
-                "ops_per_s": res.best,
+                "ops_per_s": res.best if res.samples else None,
+                "skipped": res.skipped,
                 "baseline_ratio": _ratio(results, name, sc.baseline),
                 "baseline": sc.baseline,
-                "baseline_ops_per_s": results[sc.baseline].best if sc.baseline in results else None,
+                "baseline_ops_per_s": (
+                    results[sc.baseline].best if sc.baseline in results and results[sc.baseline].samples else None
+                ),
                 "compare": first_compare,
                 "compare_ratio": compare_ratios.get(first_compare) if first_compare else None,
                 "compare_ratios": compare_ratios,
@@ -394,7 +426,7 @@ def to_records(results: dict[str, Result], *, config: RunConfig | None = None) -
                     }
                     for t in sc.targets
                 ],
-                "median_ops_per_s": res.median,
+                "median_ops_per_s": res.median if res.samples else None,
                 "samples_ops_per_s": [s.ops_per_s for s in res.samples],
                 "repeats": len(res.samples),
                 "n": res.n,
