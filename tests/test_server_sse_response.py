@@ -169,7 +169,8 @@ async def run_response(body: Body, client: Client, disconnects: list[int]) -> No
 
 
 async def test_a_disconnect_stops_the_writes_closes_the_body_and_calls_the_hook_once() -> None:
-    body, client, disconnects = Body(b"data: 1\n\n"), Client(), []
+    body, client = Body(b"data: 1\n\n"), Client()
+    disconnects: list[int] = []
     async with anyio.create_task_group() as tg:
         tg.start_soon(run_response, body, client, disconnects)
         await client.first_body.wait()
@@ -179,7 +180,8 @@ async def test_a_disconnect_stops_the_writes_closes_the_body_and_calls_the_hook_
 
 
 async def test_a_send_raising_oserror_counts_as_a_disconnect() -> None:
-    body, client, disconnects = Body(b"data: 1\n\n", b"data: 2\n\n"), Client(fail_at=2), []
+    body, client = Body(b"data: 1\n\n", b"data: 2\n\n"), Client(fail_at=2)
+    disconnects: list[int] = []
     with anyio.fail_after(10):
         await run_response(body, client, disconnects)
     assert body.closed and disconnects == [1]
