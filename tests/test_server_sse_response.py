@@ -160,11 +160,11 @@ class Client:
         self.sent.append(message)
 
 
-async def run_response(body: Body, client: Client, disconnects: list[int]) -> None:
+async def run_response(body: Body, client: Client, disconnects: list[int], ping: float = 0) -> None:
     async def on_disconnect() -> None:
         disconnects.append(1)
 
-    response = SSEResponse(body.__aiter__(), ping=0, on_disconnect=on_disconnect)
+    response = SSEResponse(body.__aiter__(), ping=ping, on_disconnect=on_disconnect)
     await response({"type": "http", "method": "GET"}, client.receive, client.send)
 
 
@@ -184,6 +184,15 @@ async def test_a_send_raising_oserror_counts_as_a_disconnect() -> None:
     disconnects: list[int] = []
     with anyio.fail_after(10):
         await run_response(body, client, disconnects)
+    assert body.closed and disconnects == [1]
+    assert [m.get("body") for m in client.sent] == [None, b"data: 1\n\n"]
+
+
+async def test_a_keep_alive_send_raising_oserror_counts_as_a_disconnect() -> None:
+    body, client = Body(b"data: 1\n\n"), Client(fail_at=2)  # the body then idles: the next send is a ping
+    disconnects: list[int] = []
+    with anyio.fail_after(10):
+        await run_response(body, client, disconnects, ping=0.01)
     assert body.closed and disconnects == [1]
     assert [m.get("body") for m in client.sent] == [None, b"data: 1\n\n"]
 

@@ -90,7 +90,7 @@ class SSEResponse(Response):
                 stop = tg.cancel_scope
                 tg.start_soon(self._listen, receive, stop)
                 if self.ping:
-                    tg.start_soon(self._keep_alive, send)
+                    tg.start_soon(self._keep_alive, send, stop)
                 with _ended_at_shutdown(stop):
                     try:
                         await self._write(send)
@@ -127,13 +127,19 @@ class SSEResponse(Response):
         self.disconnected = True
         stop.cancel()
 
-    async def _keep_alive(self, send: Send) -> None:
-        """Write :data:`PING` whenever nothing was written for ``ping`` seconds."""
+    async def _keep_alive(self, send: Send, stop: anyio.CancelScope) -> None:
+        """Write :data:`PING` whenever nothing was written for ``ping`` seconds; a send raising
+        :class:`OSError` (the client went away) stops the writes."""
         clock = asyncio.get_running_loop().time
         while True:
             idle = clock() - self._last_write
             if idle >= self.ping:
-                await send({"type": "http.response.body", "body": PING, "more_body": True})
+                try:
+                    await send({"type": "http.response.body", "body": PING, "more_body": True})
+                except OSError:
+                    self.disconnected = True
+                    stop.cancel()
+                    return
                 self._last_write = clock()
                 idle = 0.0
             await anyio.sleep(self.ping - idle)
