@@ -1,6 +1,6 @@
 """Serving runs over HTTP: a run registry, an ASGI app with SSE streams, and a web page (a bridge).
 
-Needs the ``server`` extra (``pip install 'streamflow[server]'``: Starlette, sse-starlette, uvicorn, httpx).
+Needs the ``server`` extra (``pip install 'streamflow[server]'``: Starlette, uvicorn, httpx).
 :class:`RunRegistry` starts and holds runs of named graphs; :func:`create_app` serves them (routes in
 :mod:`streamflow.server.app`, SSE message shapes in :mod:`streamflow.server.stream`). Runs executing in
 worker processes are served through Redis by :class:`~streamflow.server.redis_source.RedisRunSource` (needs the

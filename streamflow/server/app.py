@@ -1,4 +1,4 @@
-"""The ASGI app: start, watch, stream and cancel runs over HTTP (Starlette and sse-starlette).
+"""The ASGI app: start, watch, stream and cancel runs over HTTP (Starlette, and SSE responses of its own).
 
 :func:`create_app` returns a Starlette app to serve alone (``uvicorn``) or to mount in any Starlette or
 FastAPI app (``Mount("/api", app=create_app(...))``). Routes, relative to where it is mounted:
@@ -125,7 +125,6 @@ from typing import Any
 
 import attrs
 import structlog
-from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -167,6 +166,7 @@ from .protocol_wire import ProtocolThreads
 from .protocol_ws import thread_event_socket
 from .registry import DEFAULT_MAX_RUNS, DEFAULT_RETENTION, GraphSource, RunRegistry
 from .source import LocalRunSource, RunSource, SSEStream
+from .sse_response import SSEResponse
 from .stream import DEFAULT_BUFFER_SIZE, DEFAULT_RETRY, StreamRequest
 from .threads import ThreadRegistry, ThreadRuns, snapshot_to_dict
 
@@ -407,17 +407,19 @@ async def stream_run(request: Request) -> Response:
     if stream.over:
         stream.close()
         return Response(status_code=204)
-    _log.debug("stream_attached", run_id=run_id, modes=list(spec.modes), resumed_after=stream.after_seq)
-    return EventSourceResponse(
+    if request.method == "HEAD":
+        stream.close()
+    else:
+        _log.debug("stream_attached", run_id=run_id, modes=list(spec.modes), resumed_after=stream.after_seq)
+    return SSEResponse(
         stream.__aiter__(),
         ping=settings.ping,
-        sep="\n",
-        client_close_handler_callable=functools.partial(_detach, source, stream, run_id, cancel_on_disconnect),
+        on_disconnect=functools.partial(_detach, source, stream, run_id, cancel_on_disconnect),
         headers={"Cache-Control": "no-store"},
     )
 
 
-async def _detach(source: RunSource, stream: SSEStream, run_id: str, cancel: bool, message: Any) -> None:
+async def _detach(source: RunSource, stream: SSEStream, run_id: str, cancel: bool) -> None:
     """A client went away: detach its stream, and cancel the run when it asked for that."""
     stream.close()
     if cancel and await source.request_cancel(run_id):
