@@ -27,7 +27,6 @@ from typing import Any
 
 import anyio.lowlevel
 from langchain_protocol import ErrorResponse
-from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -38,6 +37,7 @@ from .encoding import to_json_bytes
 from .protocol_commands import as_response, error_envelope
 from .protocol_log import LogEntry, ProtocolFilter, ThreadLog
 from .protocol_wire import ProtocolThreads
+from .sse_response import SSEResponse
 from .stream import WRITE_BATCH
 
 __all__ = ["open_thread_log", "parse_stream_request", "sse_frame", "thread_event_stream"]
@@ -121,9 +121,4 @@ async def thread_event_stream(request: Request) -> Response:
     except (ProtocolCommandError, RequestRejectedError, InvalidArgumentError, PermissionError) as exc:
         return as_response(error_envelope(None, exc, errors))
     settings = request.app.state.streams
-    return EventSourceResponse(
-        _frames(log, keep, since),
-        ping=settings.ping,
-        sep="\n",
-        headers={"Cache-Control": "no-store"},
-    )
+    return SSEResponse(_frames(log, keep, since), ping=settings.ping, headers={"Cache-Control": "no-store"})
