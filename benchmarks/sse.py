@@ -35,7 +35,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -169,28 +169,10 @@ async def sse_replay(n: int) -> Sample:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             run_id = (await http.post("/finished")).json()["run_id"]
             path = f"/api/runs/{run_id}/stream?stream_mode=custom"
-            latencies: list[float] = []
-            start = time.perf_counter()
-            replays = [asyncio.create_task(_replay(port, path)) for _ in range(REPLAYS)]
-            done = asyncio.gather(*replays)
-            while not done.done():
-                asked = time.perf_counter()
-                await http.get("/api/graphs")
-                latencies.append(time.perf_counter() - asked)
-            received = await done
-            seconds = time.perf_counter() - start
+            received, seconds, latencies = await _replays_timed(http, [_replay(port, path) for _ in range(REPLAYS)])
     finally:
-        proc.terminate()
-        await asyncio.to_thread(proc.wait)
-        if proc.stdout is not None:
-            proc.stdout.close()
-    if received != [n] * REPLAYS:
-        raise RuntimeError(f"replays received {sorted(set(received))} events, expected {n} each")
-    latencies.sort()
-    worst = latencies[-1] * 1000
-    median = latencies[len(latencies) // 2] * 1000
-    extra = f"GET /graphs during the replays: max {worst:.0f} ms, median {median:.0f} ms ({len(latencies)} asked)"
-    return Sample(sum(received), seconds, extra=extra)
+        await _stop(proc)
+    return _replay_sample(received, n, seconds, latencies)
 
 
 async def _protocol_replay(port: int, path: str, n: int) -> int:
@@ -240,21 +222,41 @@ async def protocol_replay(n: int) -> Sample:
                     if '"event":"completed"' in line:
                         break
             path = f"/api/threads/{thread}/stream/events"
-            latencies: list[float] = []
-            start = time.perf_counter()
-            replays = [asyncio.create_task(_protocol_replay(port, path, n)) for _ in range(REPLAYS)]
-            done = asyncio.gather(*replays)
-            while not done.done():
-                asked = time.perf_counter()
-                await http.get("/api/graphs")
-                latencies.append(time.perf_counter() - asked)
-            received = await done
-            seconds = time.perf_counter() - start
+            clients = [_protocol_replay(port, path, n) for _ in range(REPLAYS)]
+            received, seconds, latencies = await _replays_timed(http, clients)
     finally:
-        proc.terminate()
-        await asyncio.to_thread(proc.wait)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        await _stop(proc)
+    return _replay_sample(received, n, seconds, latencies)
+
+
+async def _replays_timed(
+    http: httpx.AsyncClient, clients: list[Coroutine[Any, Any, int]]
+) -> tuple[list[int], float, list[float]]:
+    """Run the replaying ``clients`` at once, asking ``GET /graphs`` meanwhile: what each received, the seconds
+    they took together, and each GET's latency (seconds)."""
+    latencies: list[float] = []
+    start = time.perf_counter()
+    done = asyncio.gather(*clients)
+    while not done.done():
+        asked = time.perf_counter()
+        await http.get("/api/graphs")
+        latencies.append(time.perf_counter() - asked)
+    received = await done
+    return received, time.perf_counter() - start, latencies
+
+
+async def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    await asyncio.to_thread(proc.wait)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def _replay_sample(received: list[int], n: int, seconds: float, latencies: list[float]) -> Sample:
+    """The sample of a replay scenario, checking every client received all ``n`` events.
+
+    :raises RuntimeError: when a client received another number
+    """
     if received != [n] * REPLAYS:
         raise RuntimeError(f"replays received {sorted(set(received))} events, expected {n} each")
     latencies.sort()

@@ -11,7 +11,6 @@ rejects.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -25,29 +24,14 @@ from streamflow.messages import AIMessage, ToolCall
 from streamflow.models import FakeChatModel
 from streamflow.server import RunRegistry, create_app
 from streamflow.tools import create_react_agent, tool
+from tests.browser_support import CHROMIUM, FLAGS, playwright_or_skip
 from tests.server_support import Gate, load_example, serve
 
 pytestmark = pytest.mark.anyio
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ANSWER = "Resumed streams lose nothing: every token arrives once."
 
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium package")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-async_playwright: Any = pytest.importorskip("playwright.async_api").async_playwright
+async_playwright: Any = playwright_or_skip()
 
 
 def agent(gate: Gate) -> Any:

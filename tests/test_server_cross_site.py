@@ -12,7 +12,6 @@ A DNS-rebinding page is a page whose host name resolves to loopback: Chromium ma
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypedDict
@@ -28,15 +27,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamflow.graph import END, START, StateGraph
 from streamflow.server import RunRegistry, create_app
 from streamflow.server.boundary import Boundary
+from tests.browser_support import CHROMIUM, FLAGS, playwright_or_skip
 from tests.server_support import Gate, serve
-from tests.test_server_browser import CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.anyio
 
-if not os.path.exists(CHROMIUM):  # pragma: no cover - tests.test_server_browser skips (or fails under CI) the same way
-    pytest.skip(f"{CHROMIUM} is not installed", allow_module_level=True)
-
-async_playwright: Any = pytest.importorskip("playwright.async_api").async_playwright
+async_playwright: Any = playwright_or_skip()
 
 
 class Box(TypedDict, total=False):

@@ -10,7 +10,6 @@ the tool call, and the resumed run's answer.
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,30 +18,15 @@ import httpx
 import pytest
 
 from streamflow.server import create_app
+from tests.browser_support import CHROMIUM, FLAGS, playwright_or_skip
 from tests.server_support import load_example, serve
 
 pytestmark = pytest.mark.anyio
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TRANSPORTS = ["sse", "websocket"]
 QUESTION = 'Call tool research with {"topic":"streaming"}?'
 
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing; .ci/run installs Debian's chromium package")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-async_playwright: Any = pytest.importorskip("playwright.async_api").async_playwright
+async_playwright: Any = playwright_or_skip()
 
 # Every text the answer box shows, in order: the page replaces the box's text node at each token.
 RECORD_ANSWERS = """

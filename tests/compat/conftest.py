@@ -228,6 +228,29 @@ def normalise(value: Any) -> Any:
     return Normaliser()(value)
 
 
+def chunks_then_error(chunks: Any) -> Any:
+    """The chunks a stream gave, normalised, then the type, message and ``reason`` (a ``GraphDrained``'s) of
+    what ended it, or None when it ended normally."""
+    out: list[Any] = []
+    try:
+        for chunk in chunks:
+            out.append(chunk)
+    except Exception as exc:
+        return normalise(out), (type(exc).__name__, normalise(str(exc)), getattr(exc, "reason", None))
+    return normalise(out), None
+
+
+async def achunks_then_error(chunks: Any) -> Any:
+    """:func:`chunks_then_error` of an async stream."""
+    out: list[Any] = []
+    try:
+        async for chunk in chunks:
+            out.append(chunk)
+    except Exception as exc:
+        return normalise(out), (type(exc).__name__, normalise(str(exc)), getattr(exc, "reason", None))
+    return normalise(out), None
+
+
 @dataclass(frozen=True)
 class Case:
     """A graph built from a library, its input and the stream keyword arguments."""

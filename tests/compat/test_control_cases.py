@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 
 import pytest
 
-from .conftest import Lib, load, normalise, reference
+from .conftest import Lib, chunks_then_error, load, normalise, reference
 
 
 class S(TypedDict, total=False):
@@ -56,16 +56,6 @@ def nested(lib: Lib, control: Any) -> Any:
     builder.add_edge(lib.START, "sub")
     builder.add_edge("sub", "after")
     return builder.compile(checkpointer=lib.InMemorySaver())
-
-
-def chunks_then_error(chunks: Any) -> Any:
-    out: list[Any] = []
-    try:
-        for chunk in chunks:
-            out.append(chunk)
-    except Exception as exc:
-        return normalise(out), (type(exc).__name__, str(exc), getattr(exc, "reason", None))
-    return normalise(out), None
 
 
 def stream_and_resume(lib: Lib, build: Any, **kwargs: Any) -> Any:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import pydantic
 import pytest
 
-from .conftest import Case, Lib, normalise, reference
+from .conftest import Case, Lib, achunks_then_error, chunks_then_error, normalise, reference
 
 
 class PState(pydantic.BaseModel):
@@ -139,27 +139,6 @@ async def aoutcome(produce: Callable[[], Any]) -> Any:
 def invoke_kwargs(case: Case) -> dict[str, Any]:
     """The case's keyword arguments as ``invoke()`` takes them (its stream mode left at ``values``)."""
     return {k: v for k, v in case.kwargs.items() if k != "stream_mode"}
-
-
-def chunks_then_error(chunks: Any) -> Any:
-    """The chunks a stream gave, normalised, then the type and message of what ended it (or None)."""
-    out: list[Any] = []
-    try:
-        for chunk in chunks:
-            out.append(chunk)
-    except Exception as exc:
-        return normalise(out), (type(exc).__name__, normalise(str(exc)))
-    return normalise(out), None
-
-
-async def achunks_then_error(chunks: Any) -> Any:
-    out: list[Any] = []
-    try:
-        async for chunk in chunks:
-            out.append(chunk)
-    except Exception as exc:
-        return normalise(out), (type(exc).__name__, normalise(str(exc)))
-    return normalise(out), None
 
 
 @pytest.mark.parametrize("schema_case", CASES)
