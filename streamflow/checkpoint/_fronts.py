@@ -125,6 +125,17 @@ class SqlStatementSaver(StringVersionSaver):
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_writes`)."""
         return self.dialect.put_writes(self.serde, config, writes, task_id, task_path)
 
+    def _write_nowait(self, statements: Sequence[_sql.Statement]) -> bool:
+        """Run ``statements`` in one transaction now if that needs no waiting; False (nothing written) when it
+        would wait (always, by default)."""
+        return False
+
+    def write_staged_nowait(self, staged: Sequence[Staged]) -> bool:
+        """Run the staged statements in one transaction now if that needs no waiting (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.write_staged_nowait`)."""
+        statements = [statement for batch in staged for statement in batch]
+        return not statements or self._write_nowait(statements)
+
 
 class SqlSaver(SqlStatementSaver):
     """The sync methods of a saver on a SQL database; its async methods run its statements in a worker

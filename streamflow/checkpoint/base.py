@@ -16,6 +16,7 @@ string order is the order they were made in.
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_random = random.random
 
 V = TypeVar("V", int, float, str)
 """The type of a saver's channel versions (LangGraph's type variable)."""
@@ -286,15 +288,13 @@ def metadata_matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | No
 def next_version(current: str | int | float | None) -> str:
     """The version after ``current``: a zero-padded counter and a random fraction, so versions compare as
     strings (the string versions LangGraph's own savers make)."""
-    import random
-
     if current is None:
         number = 0
     elif isinstance(current, str):
-        number = int(current.split(".")[0])
+        number = int(current.partition(".")[0])
     else:
         number = int(current)
-    return f"{number + 1:032}.{random.random():016}"
+    return f"{number + 1:032}.{_random():016}"
 
 
 class BaseCheckpointSaver(Generic[V]):
@@ -438,6 +438,15 @@ class BaseCheckpointSaver(Generic[V]):
         :raises Exception: what the database driver raises when the transaction fails
         """
         raise NotImplementedError(f"{type(self).__name__} does not stage its writes")
+
+    def write_staged_nowait(self, staged: Sequence[Any]) -> bool:
+        """What :meth:`awrite_staged` does, done now if that needs no waiting (for a lock, a thread or the
+        network); False, with nothing written, when it would wait (always, by default: then await
+        :meth:`awrite_staged`). Not in LangGraph.
+
+        :raises Exception: what the database driver raises when the transaction fails
+        """
+        return False
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint and write of ``thread_id``, in every namespace (nothing when it has none)."""

@@ -384,7 +384,7 @@ class Thread:
                 with anyio.CancelScope(shield=True):
                     for task_id, pairs in writes:
                         await self._put_writes(self.saved.config, pairs, task_id)
-        if self.behind is not None:
+        if self.behind is not None and not self.behind.done_nowait():
             with anyio.CancelScope(shield=True):
                 await self.behind.wait()
         if self.deferred is None:
@@ -405,25 +405,29 @@ class Thread:
         if self.persisted is not None:
             address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
         versions = dict(checkpoint["channel_versions"])
-        with anyio.CancelScope(shield=True):
-            if self.saver.stages_writes:  # the checkpoint and the writes against it in one transaction
-                config = await self._put_with_writes({"configurable": address}, checkpoint, metadata, versions, writes)
-            else:
+        saver = self.saver
+        if saver.stages_writes:  # the checkpoint and the writes against it in one transaction
+            batch, config = self._staged_with_writes({"configurable": address}, checkpoint, metadata, versions, writes)
+            if not saver.write_staged_nowait(batch):
+                with anyio.CancelScope(shield=True):
+                    await saver.awrite_staged(batch)
+        else:
+            with anyio.CancelScope(shield=True):
                 config = await self._put({"configurable": address}, checkpoint, metadata, versions)
                 for task_id, pairs in writes:
                     await self._put_writes(config, pairs, task_id)
-            self.persisted = dict(config)
+        self.persisted = dict(config)
 
-    async def _put_with_writes(
+    def _staged_with_writes(
         self,
         address: Mapping[str, Any],
         checkpoint: Checkpoint,
         metadata: Mapping[str, Any],
         versions: dict[str, Any],
         writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
-    ) -> Mapping[str, Any]:
-        """Save ``checkpoint`` as the child of ``address``'s and ``writes`` (task id, pairs) against it, in one
-        call to a saver that stages its writes."""
+    ) -> tuple[list[Any], Mapping[str, Any]]:
+        """``checkpoint`` as the child of ``address``'s and ``writes`` (task id, pairs) against it, staged by a
+        saver that stages its writes, to be written in one call; and the config of the checkpoint."""
         saver = self.saver
         try:
             staged, config = saver.stage_step(address, checkpoint, metadata, versions, ())  # type: ignore[arg-type]
@@ -435,8 +439,7 @@ class Thread:
                 batch.append(saver.stage_writes(config, pairs, task_id))
             except CheckpointSerializationError as exc:
                 raise self._named(exc, dict(pairs)) from exc
-        await saver.awrite_staged(batch)
-        return config
+        return batch, config
 
     def seen(self, step: int, wrote: Iterable[str]) -> dict[str, Any]:
         """The checkpoint's ``versions_seen``: per node, the step it last wrote in (under ``"__step__"``)."""

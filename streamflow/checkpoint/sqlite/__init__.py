@@ -165,15 +165,18 @@ class SqliteSaver(SqlSaver):
                 return found
         return await self._blocking(self._read_one, query)
 
+    def _write_nowait(self, statements: Sequence[_sql.Statement]) -> bool:
+        """On the :attr:`nowait` connection, when the saver is idle and the database is not locked."""
+        nowait = self.nowait
+        if nowait is None or not self.lock.acquire(blocking=False):
+            return False
+        try:
+            return nowait.write(statements)
+        finally:
+            self.lock.release()
+
     async def _awrite(self, statements: Sequence[_sql.Statement]) -> None:
         """On the :attr:`nowait` connection when the saver is idle and the database is not locked, else in a
         worker thread."""
-        nowait = self.nowait
-        if nowait is not None and self.lock.acquire(blocking=False):
-            try:
-                written = nowait.write(statements)
-            finally:
-                self.lock.release()
-            if written:
-                return
-        await self._blocking(self._write, statements)
+        if not self._write_nowait(statements):
+            await self._blocking(self._write, statements)

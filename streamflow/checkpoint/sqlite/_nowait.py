@@ -58,7 +58,7 @@ def _busy(exc: sqlite3.Error) -> bool:
 
 
 def _bytes(params: Sequence[Any]) -> int:
-    return sum(len(p) for p in params if isinstance(p, bytes | str))
+    return sum(len(p) for p in params if isinstance(p, (bytes, str)))
 
 
 class NowaitConnection:
@@ -148,6 +148,17 @@ class NowaitConnection:
             return False
         conn = self.conn
         try:
+            if len(statements) == 1:  # a statement alone is a transaction of its own (autocommit)
+                sql, params = statements[0]
+                try:
+                    conn.execute(sql, params)
+                except sqlite3.OperationalError as exc:
+                    if _busy(exc):
+                        return False
+                    raise
+                self.commits += 1
+                self.bytes += _bytes(params)
+                return True
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:

@@ -110,10 +110,14 @@ class AsyncSqliteSaver(AsyncSqlSaver):
     async def _aread_many(self, query: _sql.Statement, filter: dict[str, Any] | None, limit: int | None) -> list[Found]:
         return await self._call(read_many, DIALECT, query, self.serde, filter, limit)
 
+    def _write_nowait(self, statements: Sequence[_sql.Statement]) -> bool:
+        """On the :attr:`nowait` connection, when no call is under way on the connection's thread and the
+        database is not locked."""
+        nowait = self.nowait
+        return nowait is not None and not self.lock.locked() and nowait.write(statements)
+
     async def _awrite(self, statements: Sequence[_sql.Statement]) -> None:
         """On the :attr:`nowait` connection when no call is under way on the connection's thread and the
         database is not locked, else there."""
-        nowait = self.nowait
-        if nowait is not None and not self.lock.locked() and nowait.write(statements):
-            return
-        await self._call(write, statements)
+        if not self._write_nowait(statements):
+            await self._call(write, statements)
