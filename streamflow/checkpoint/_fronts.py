@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from . import _sql
@@ -24,6 +24,7 @@ from .base import (
     CheckpointTuple,
     RunnableConfig,
     SerializerProtocol,
+    bump_string_versions,
     next_version,
 )
 
@@ -97,6 +98,15 @@ class StringVersionSaver(BaseCheckpointSaver[str]):
     def get_next_version(self, current: str | None, channel: None = None) -> str:
         """The version after ``current``: a zero-padded counter and a random fraction (LangGraph's format)."""
         return next_version(current)
+
+    def bump_versions(self, versions: dict[str, Any], keys: Iterable[str]) -> None:
+        """Give each of ``keys`` in ``versions`` its next version, in place (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.bump_versions`): one random fraction for them
+        all, unless a subclass makes its versions its own way (overrides :meth:`get_next_version`)."""
+        if type(self).get_next_version is StringVersionSaver.get_next_version:
+            bump_string_versions(versions, keys)
+        else:
+            super().bump_versions(versions, keys)
 
 
 class SqlStatementSaver(StringVersionSaver):

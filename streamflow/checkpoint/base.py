@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
 import anyio.to_thread
@@ -297,6 +297,22 @@ def next_version(current: str | int | float | None) -> str:
     return f"{number + 1:032}.{_random():016}"
 
 
+def bump_string_versions(versions: dict[str, Any], keys: Iterable[str]) -> None:
+    """Give each of ``keys`` its version after the one in ``versions`` (None when absent), in place, as
+    :func:`next_version` makes them, one random fraction for them all (a version is compared with the same
+    channel's only)."""
+    fraction = f".{_random():016}"
+    for key in keys:
+        current = versions.get(key)
+        if current is None:
+            number = 0
+        elif isinstance(current, str):
+            number = int(current.partition(".")[0])
+        else:
+            number = int(current)
+        versions[key] = f"{number + 1:032}{fraction}"
+
+
 class BaseCheckpointSaver(Generic[V]):
     """The base of every checkpoint saver (LangGraph's class of the same name).
 
@@ -521,6 +537,14 @@ class BaseCheckpointSaver(Generic[V]):
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
         await self._blocking(self.delete_thread, thread_id)
+
+    def bump_versions(self, versions: dict[str, Any], keys: Iterable[str]) -> None:
+        """Give each of ``keys`` in ``versions`` its next version (:meth:`get_next_version` of its version
+        there, None when absent), in place: how a graph run versions the channels a checkpoint changed. Not
+        in LangGraph."""
+        next_version = self.get_next_version
+        for key in keys:
+            versions[key] = next_version(versions.get(key))
 
     def get_next_version(self, current: V | None, channel: None = None) -> V:
         """The version after ``current`` for a channel: ``1`` after None, ``current + 1`` after a number

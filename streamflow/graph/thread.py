@@ -5,6 +5,7 @@ pending writes, and the checkpoints, task writes, errors and interrupts it saves
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,9 @@ from .task_writes import NO_WRITES, NULL_TASK_ID, task_statuses
 from .thread_config import START_CHANNEL, require_thread
 
 __all__ = ["Thread"]
+
+_now = dt.datetime.now
+_UTC = dt.UTC
 
 
 @attrs.define(slots=True, eq=False)
@@ -262,9 +266,7 @@ class Thread:
         metadata: dict[str, Any] = {"source": source, "step": step, "parents": dict(self.parents)}
         parent = None if self.persisted is None else dict(self.persisted)
         address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
-        next_version = self.saver.get_next_version
-        for key in changed:
-            versions[key] = next_version(versions.get(key))
+        self.saver.bump_versions(versions, changed)
         metadata = self._completed(checkpoint, metadata)
         if self.persisted is not None:
             address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
@@ -327,16 +329,12 @@ class Thread:
     def _completed(self, checkpoint: Checkpoint, metadata: dict[str, Any]) -> dict[str, Any]:
         """Complete ``checkpoint`` to be saved now: its channel versions (new ones for the channels in
         :attr:`bumps`) and time; return its ``metadata`` with the run's (``get_checkpoint_metadata``)."""
-        import datetime as dt
-
         versions = self.versions
         if self.bumps:
-            next_version = self.saver.get_next_version
-            for key in self.bumps:
-                versions[key] = next_version(versions.get(key))
+            self.saver.bump_versions(versions, self.bumps)
             self.bumps.clear()
         checkpoint["channel_versions"] = {k: versions[k] for k in checkpoint["channel_values"]}
-        checkpoint["ts"] = dt.datetime.now(dt.UTC).isoformat()
+        checkpoint["ts"] = _now(_UTC).isoformat()
         if self.run_metadata is None:
             self.run_metadata = dict(get_checkpoint_metadata(self.run_config, {}))
         for key, value in self.run_metadata.items():

@@ -207,3 +207,18 @@ def test_no_loop_connection_without_the_wal_journal(tmp_path: Path) -> None:
         assert _nowait.NowaitConnection.open(conn) is None
     finally:
         conn.close()
+
+
+async def test_staged_saves_are_written_at_once_unless_the_database_is_locked(saver: Any) -> None:
+    staged, config = saver.stage_step(conf("t"), filled(1), {"source": "input", "step": -1}, {}, ())
+    locker = _locker(saver)
+    try:
+        assert saver.write_staged_nowait([staged]) is False
+    finally:
+        locker.execute("COMMIT")
+        locker.close()
+    assert await saver.aget_tuple(conf("t")) is None  # nothing was written
+    assert saver.write_staged_nowait([staged]) is True
+    found = await saver.aget_tuple(config)
+    assert found is not None and found.checkpoint["channel_values"] == {"value": 1}
+    assert saver.write_staged_nowait([]) is True
