@@ -192,7 +192,10 @@ class _Saving:
             values[START_CHANNEL] = start
             start_id = task_id_for(checkpoint_id, ns_name, step + 1, ("__pregel_pull", START_CHANNEL))
             changed.append(START_CHANNEL)
-        config, metadata, parent = await thread.save(checkpoint_id, source, step, values, changed, wrote)
+        if thread.exit_only:  # kept, not saved yet: nothing to wait for
+            config, metadata, parent = thread.keep(checkpoint_id, source, step, values, changed, wrote)
+        else:
+            config, metadata, parent = await thread.save(checkpoint_id, source, step, values, changed, wrote)
         if self.run.channel.wants(CheckpointSaved):
             names, ids = self.listed(tasks) if start_id is None else ([START_CHANNEL], [start_id])
             await self.announce(state, config, parent, metadata, names, ids)

@@ -255,13 +255,10 @@ class Thread:
         :raises CheckpointSerializationError: for a value the saver's serializer cannot store; the message
             names the channel (state key) holding it
         """
-        versions = self.versions
-        changed = dict.fromkeys(updated)
-        for key in channel_values:
-            if key not in versions and key not in self.bumps:
-                changed[key] = None
         if self.exit_only:
-            return self._keep(checkpoint_id, source, step, channel_values, changed, wrote)
+            return self.keep(checkpoint_id, source, step, channel_values, updated, wrote)
+        versions = self.versions
+        changed = self._changed(channel_values, updated)
         checkpoint = self._checkpoint(checkpoint_id, step, channel_values, changed, wrote)
         metadata: dict[str, Any] = {"source": source, "step": step, "parents": dict(self.parents)}
         parent = None if self.persisted is None else dict(self.persisted)
@@ -276,6 +273,29 @@ class Thread:
         self.persisted = dict(config)
         self.saved = CheckpointTuple(dict(config), checkpoint, metadata, parent, [])  # type: ignore[arg-type]
         return dict(config), metadata, parent
+
+    def keep(
+        self,
+        checkpoint_id: str,
+        source: str,
+        step: int,
+        channel_values: dict[str, Any],
+        updated: Iterable[str],
+        wrote: Iterable[str] = (),
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """:meth:`save` with ``durability="exit"`` (:attr:`exit_only`), which needs no waiting: see
+        :meth:`_keep`."""
+        return self._keep(checkpoint_id, source, step, channel_values, self._changed(channel_values, updated), wrote)
+
+    def _changed(self, channel_values: dict[str, Any], updated: Iterable[str]) -> dict[str, None]:
+        """The channels a checkpoint of ``channel_values`` changes: ``updated``, and those without a version."""
+        versions = self.versions
+        bumps = self.bumps
+        changed = dict.fromkeys(updated)
+        for key in channel_values:
+            if key not in versions and key not in bumps:
+                changed[key] = None
+        return changed
 
     def _checkpoint(
         self,
