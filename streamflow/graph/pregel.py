@@ -255,8 +255,11 @@ class _Step:
                     sent_up=from_below,
                 )
             )
-        if self.thread is not None:
-            await self.thread.put_writes(task_id, update if task.writes is None else task.writes, step=True)
+        thread = self.thread
+        if thread is not None:
+            writes = update if task.writes is None else task.writes
+            if not thread.keep_writes(task_id, writes, step=True):
+                await thread.put_writes(task_id, writes, step=True)
         if channel.wants(StateUpdate):
             if task.writes is None:
                 shown = _only(update, self.shown)

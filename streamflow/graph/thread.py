@@ -507,20 +507,27 @@ class Thread:
 
         :raises CheckpointSerializationError: for a value the serializer cannot store, naming its state key
         """
-        if self.saved is None:
-            return
-        if not writes:
-            pairs: Sequence[tuple[str, Any]] = [(NO_WRITES, None)]
-        else:
-            pairs = list(writes.items()) if isinstance(writes, Mapping) else list(writes)
-        if self.exit_only:
-            self.deferred_writes.append((task_id, pairs))
-            return
-        if step and self.batched:
-            self.step_writes.append((task_id, pairs))
+        if self.saved is None or self.keep_writes(task_id, writes, step=step):
             return
         with anyio.CancelScope(shield=True):  # a sibling failing now must not lose these writes
-            await self._put_writes(self.saved.config, pairs, task_id)
+            await self._put_writes(self.saved.config, _pairs(writes), task_id)
+
+    def keep_writes(
+        self, task_id: str, writes: Mapping[str, Any] | Sequence[tuple[str, Any]] | None, *, step: bool = False
+    ) -> bool:
+        """:meth:`put_writes` when it needs no waiting: the writes are kept to be saved later (with
+        ``durability="exit"``, or a step's task writes with ``durability="async"``), or there is no checkpoint
+        to save them against; False, with nothing done, when they are to be saved now (call
+        :meth:`put_writes`)."""
+        if self.saved is None:
+            return True
+        if self.exit_only:
+            self.deferred_writes.append((task_id, _pairs(writes)))
+            return True
+        if step and self.batched:
+            self.step_writes.append((task_id, _pairs(writes)))
+            return True
+        return False
 
     async def _put_writes(self, config: Mapping[str, Any], pairs: Sequence[tuple[str, Any]], task_id: str) -> None:
         try:
@@ -530,3 +537,10 @@ class Thread:
             await self.saver.aput_writes(config, pairs, task_id)
         except CheckpointSerializationError as exc:
             raise self._named(exc, dict(pairs)) from exc
+
+
+def _pairs(writes: Mapping[str, Any] | Sequence[tuple[str, Any]] | None) -> list[tuple[str, Any]]:
+    """A task's writes as ``(key, value)`` pairs (:data:`NO_WRITES` for a task that wrote nothing)."""
+    if not writes:
+        return [(NO_WRITES, None)]
+    return list(writes.items()) if isinstance(writes, Mapping) else list(writes)
