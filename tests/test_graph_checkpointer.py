@@ -450,6 +450,12 @@ def test_the_sqlite_saver_saves_in_the_background_under_durability_async(tmp_pat
             calls.append("stage_writes")
             return super().stage_writes(*args, **kwargs)
 
+        def write_staged_nowait(self, staged: Any) -> bool:
+            written = super().write_staged_nowait(staged)
+            if written:
+                batches.append(len(staged))
+            return written
+
         async def awrite_staged(self, staged: Any) -> None:
             batches.append(len(staged))
             await super().awrite_staged(staged)

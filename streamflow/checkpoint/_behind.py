@@ -54,6 +54,16 @@ class WriteBehind:
             await asyncio.shield(task)
         self._raise_failed()
 
+    def done_nowait(self) -> bool:
+        """Whether everything queued is written (no write under way): :meth:`wait` would not wait.
+
+        :raises Exception: what a write failed with, when nothing is under way any more
+        """
+        if self.task is not None:
+            return False
+        self._raise_failed()
+        return True
+
     def _raise_failed(self) -> None:
         failed, self.failed = self.failed, None
         if failed is not None:
@@ -64,7 +74,8 @@ class WriteBehind:
             while self.queue:
                 batch, self.queue = self.queue, []
                 self.writes += 1
-                await self.saver.awrite_staged(batch)
+                if not self.saver.write_staged_nowait(batch):
+                    await self.saver.awrite_staged(batch)
         except BaseException as exc:  # kept for the run to raise: nothing is lost silently
             self.failed = exc
             self.queue = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from . import _sql
@@ -24,6 +24,7 @@ from .base import (
     CheckpointTuple,
     RunnableConfig,
     SerializerProtocol,
+    bump_string_versions,
     next_version,
 )
 
@@ -98,6 +99,15 @@ class StringVersionSaver(BaseCheckpointSaver[str]):
         """The version after ``current``: a zero-padded counter and a random fraction (LangGraph's format)."""
         return next_version(current)
 
+    def bump_versions(self, versions: dict[str, Any], keys: Iterable[str]) -> None:
+        """Give each of ``keys`` in ``versions`` its next version, in place (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.bump_versions`): one random fraction for them
+        all, unless a subclass makes its versions its own way (overrides :meth:`get_next_version`)."""
+        if type(self).get_next_version is StringVersionSaver.get_next_version:
+            bump_string_versions(versions, keys)
+        else:
+            super().bump_versions(versions, keys)
+
 
 class SqlStatementSaver(StringVersionSaver):
     """A saver that writes by running its :attr:`dialect`'s statements: what a step's save would run can be
@@ -125,13 +135,35 @@ class SqlStatementSaver(StringVersionSaver):
         :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.stage_writes`)."""
         return self.dialect.put_writes(self.serde, config, writes, task_id, task_path)
 
+    def _write_nowait(self, statements: Sequence[_sql.Statement]) -> bool:
+        """Run ``statements`` in one transaction now if that needs no waiting; False (nothing written) when it
+        would wait (always, by default)."""
+        return False
+
+    def write_staged_nowait(self, staged: Sequence[Staged]) -> bool:
+        """Run the staged statements in one transaction now if that needs no waiting (see
+        :meth:`~streamflow.checkpoint.base.BaseCheckpointSaver.write_staged_nowait`)."""
+        statements = [statement for batch in staged for statement in batch]
+        return not statements or self._write_nowait(statements)
+
 
 class SqlSaver(SqlStatementSaver):
-    """The sync methods of a saver on a SQL database; its async methods run them in a worker thread.
+    """The sync methods of a saver on a SQL database; its async methods run its statements in a worker
+    thread (:meth:`_aread_one`, :meth:`_awrite`), or, where a sync method is overridden by a subclass, that
+    method in a worker thread, so an override of ``put`` (say) is what a graph run calls, ``ainvoke`` or
+    ``invoke``.
 
     :param conn: the driver's connection (or pool), used under :attr:`lock`
     :param serde: the serializer
     """
+
+    _OWN: ClassVar[tuple[str, ...]] = ("get_tuple", "put", "put_writes", "put_step", "delete_thread")
+    overridden: ClassVar[frozenset[str]] = frozenset()
+    """Which of the sync methods whose async twins this class defines a subclass overrides."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.overridden = frozenset(name for name in cls._OWN if getattr(cls, name) is not SqlSaver.__dict__[name])
 
     def __init__(self, conn: Any, *, serde: SerializerProtocol | None = None) -> None:
         super().__init__(serde=serde)
@@ -150,6 +182,16 @@ class SqlSaver(SqlStatementSaver):
     def _write(self, statements: Sequence[_sql.Statement]) -> None:
         """Run ``statements`` in one transaction, committed before this returns."""
         raise NotImplementedError
+
+    async def _aread_one(self, query: _sql.Statement) -> Found | None:
+        """:meth:`_read_one` for the async methods: in a worker thread (a saver that can sometimes read
+        without waiting overrides this)."""
+        return await self._blocking(self._read_one, query)
+
+    async def _awrite(self, statements: Sequence[_sql.Statement]) -> None:
+        """:meth:`_write` for the async methods: in a worker thread (a saver that can sometimes write without
+        waiting overrides this)."""
+        await self._blocking(self._write, statements)
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint tuple ``config`` addresses, or None (see
@@ -207,6 +249,43 @@ class SqlSaver(SqlStatementSaver):
         self._write(statements)
         return stored
 
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
+        self._write(self.dialect.delete(thread_id))
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Async twin of :meth:`get_tuple` (the read in one hop to a worker thread, or none: see
+        :meth:`_aread_one`).
+
+        :raises CheckpointReadError: the stored checkpoint cannot be read back
+        """
+        if "get_tuple" in self.overridden:
+            return await self._blocking(self.get_tuple, config)
+        found = await self._aread_one(self.dialect.get(config))
+        return None if found is None else _sql.to_tuple(self.serde, *found)
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Async twin of :meth:`put` (the write in one hop to a worker thread, or none: see :meth:`_awrite`)."""
+        if "put" in self.overridden:
+            return await self._blocking(self.put, config, checkpoint, metadata, new_versions)
+        statement, stored = self.dialect.put(self.serde, config, checkpoint, metadata)
+        await self._awrite([statement])
+        return stored
+
+    async def aput_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        """Async twin of :meth:`put_writes` (one hop to a worker thread, or none)."""
+        if "put_writes" in self.overridden:
+            return await self._blocking(self.put_writes, config, writes, task_id, task_path)
+        await self._awrite(self.dialect.put_writes(self.serde, config, writes, task_id, task_path))
+
     async def aput_step(
         self,
         config: RunnableConfig,
@@ -215,18 +294,24 @@ class SqlSaver(SqlStatementSaver):
         new_versions: ChannelVersions,
         writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
     ) -> RunnableConfig:
-        """Async twin of :meth:`put_step` (one hop to a worker thread)."""
-        return await self._blocking(self.put_step, config, checkpoint, metadata, new_versions, writes)
+        """Async twin of :meth:`put_step` (one transaction, in one hop to a worker thread, or none)."""
+        if "put_step" in self.overridden:
+            return await self._blocking(self.put_step, config, checkpoint, metadata, new_versions, writes)
+        statements, stored = _step_statements(self.dialect, self.serde, config, checkpoint, metadata, writes)
+        await self._awrite(statements)
+        return stored
 
     async def awrite_staged(self, staged: Sequence[Staged]) -> None:
-        """Run the staged statements in one transaction, in one hop to a worker thread."""
+        """Run the staged statements in one transaction, in one hop to a worker thread, or none."""
         statements = [statement for batch in staged for statement in batch]
         if statements:
-            await self._blocking(self._write, statements)
+            await self._awrite(statements)
 
-    def delete_thread(self, thread_id: str) -> None:
-        """Delete ``thread_id``'s checkpoints and writes (nothing when it has none)."""
-        self._write(self.dialect.delete(thread_id))
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Async twin of :meth:`delete_thread`."""
+        if "delete_thread" in self.overridden:
+            return await self._blocking(self.delete_thread, thread_id)
+        await self._awrite(self.dialect.delete(thread_id))
 
 
 class AsyncSqlSaver(SqlStatementSaver):

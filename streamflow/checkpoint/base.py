@@ -16,7 +16,8 @@ string order is the order they were made in.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+import random
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, NotRequired, Protocol, TypedDict, TypeVar
 
 import anyio.to_thread
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_random = random.random
 
 V = TypeVar("V", int, float, str)
 """The type of a saver's channel versions (LangGraph's type variable)."""
@@ -286,15 +288,29 @@ def metadata_matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | No
 def next_version(current: str | int | float | None) -> str:
     """The version after ``current``: a zero-padded counter and a random fraction, so versions compare as
     strings (the string versions LangGraph's own savers make)."""
-    import random
-
     if current is None:
         number = 0
     elif isinstance(current, str):
-        number = int(current.split(".")[0])
+        number = int(current.partition(".")[0])
     else:
         number = int(current)
-    return f"{number + 1:032}.{random.random():016}"
+    return f"{number + 1:032}.{_random():016}"
+
+
+def bump_string_versions(versions: dict[str, Any], keys: Iterable[str]) -> None:
+    """Give each of ``keys`` its version after the one in ``versions`` (None when absent), in place, as
+    :func:`next_version` makes them, one random fraction for them all (a version is compared with the same
+    channel's only)."""
+    fraction = f".{_random():016}"
+    for key in keys:
+        current = versions.get(key)
+        if current is None:
+            number = 0
+        elif isinstance(current, str):
+            number = int(current.partition(".")[0])
+        else:
+            number = int(current)
+        versions[key] = f"{number + 1:032}{fraction}"
 
 
 class BaseCheckpointSaver(Generic[V]):
@@ -439,6 +455,15 @@ class BaseCheckpointSaver(Generic[V]):
         """
         raise NotImplementedError(f"{type(self).__name__} does not stage its writes")
 
+    def write_staged_nowait(self, staged: Sequence[Any]) -> bool:
+        """What :meth:`awrite_staged` does, done now if that needs no waiting (for a lock, a thread or the
+        network); False, with nothing written, when it would wait (always, by default: then await
+        :meth:`awrite_staged`). Not in LangGraph.
+
+        :raises Exception: what the database driver raises when the transaction fails
+        """
+        return False
+
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint and write of ``thread_id``, in every namespace (nothing when it has none)."""
         self._on_loop(self.adelete_thread(thread_id), "delete_thread")
@@ -512,6 +537,14 @@ class BaseCheckpointSaver(Generic[V]):
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""
         await self._blocking(self.delete_thread, thread_id)
+
+    def bump_versions(self, versions: dict[str, Any], keys: Iterable[str]) -> None:
+        """Give each of ``keys`` in ``versions`` its next version (:meth:`get_next_version` of its version
+        there, None when absent), in place: how a graph run versions the channels a checkpoint changed. Not
+        in LangGraph."""
+        next_version = self.get_next_version
+        for key in keys:
+            versions[key] = next_version(versions.get(key))
 
     def get_next_version(self, current: V | None, channel: None = None) -> V:
         """The version after ``current`` for a channel: ``1`` after None, ``current + 1`` after a number

@@ -17,6 +17,7 @@ breakpoints, replayed tasks and pauses in :mod:`~streamflow.graph.resuming`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 import anyio
@@ -257,8 +258,11 @@ class _Step:
                     sent_up=from_below,
                 )
             )
-        if self.thread is not None:
-            await self.thread.put_writes(task_id, update if task.writes is None else task.writes, step=True)
+        thread = self.thread
+        if thread is not None:
+            writes = update if task.writes is None else task.writes
+            if not thread.keep_writes(task_id, writes, step=True):
+                await thread.put_writes(task_id, writes, step=True)
         if channel.wants(StateUpdate):
             if task.writes is None:
                 shown = _only(update, self.shown)
@@ -515,8 +519,13 @@ async def _run(
             await _successors(graph, finished, state, joins_seen, run, routes=routes, gotos=gotos), held
         )
         if saving is not None:
-            written = dict.fromkeys(k for t in done for k in t.update or ())
-            await saving.save("loop", step, state, tasks, joins_seen, written, wrote=[t.node.name for t in done])
+            if len(done) == 1:
+                written: Iterable[str] = done[0].update or ()
+            else:
+                written = dict.fromkeys(k for t in done for k in t.update or ())
+            wrote = [t.node.name for t in done]
+            if not saving.keep("loop", step, state, tasks, joins_seen, written, wrote):
+                await saving.save("loop", step, state, tasks, joins_seen, written, wrote=wrote)
         if after and _hits(after, by_path):
             return await _breakpoint(run, ns, step, schema.output(state) if wrote_output else None)
         step += 1

@@ -162,19 +162,17 @@ class _Saving:
             )
         )
 
-    async def save(
+    def _checkpoint(
         self,
-        source: str,
         step: int,
         state: dict[str, Any],
         tasks: list[_Task],
         joins_seen: dict[int, set[str]],
         updated: Iterable[str],
-        start: Any = None,
-        wrote: Iterable[str] = (),
-    ) -> None:
-        """Save a checkpoint of ``state`` whose next tasks are ``tasks`` (their ids set from it), and publish
-        :class:`~streamflow.events.CheckpointSaved` for it."""
+        start: Any,
+    ) -> tuple[str, dict[str, Any], list[str], str | None]:
+        """A new checkpoint's id, channel values and changed channels, the ids of ``tasks`` set from it; and the
+        id of the task that takes ``start`` (the run's input; None without one)."""
         thread = self.thread
         checkpoint_id = thread.next_id(step)
         ns_name = thread.checkpoint_ns
@@ -192,7 +190,47 @@ class _Saving:
             values[START_CHANNEL] = start
             start_id = task_id_for(checkpoint_id, ns_name, step + 1, ("__pregel_pull", START_CHANNEL))
             changed.append(START_CHANNEL)
-        config, metadata, parent = await thread.save(checkpoint_id, source, step, values, changed, wrote)
+        return checkpoint_id, values, changed, start_id
+
+    def keep(
+        self,
+        source: str,
+        step: int,
+        state: dict[str, Any],
+        tasks: list[_Task],
+        joins_seen: dict[int, set[str]],
+        updated: Iterable[str],
+        wrote: Iterable[str] = (),
+    ) -> bool:
+        """:meth:`save` (without ``start``), done now when it needs no waiting: with ``durability="exit"`` (the
+        checkpoint is kept, not saved) and nothing subscribed to :class:`~streamflow.events.CheckpointSaved`;
+        False, with nothing done, otherwise (then call :meth:`save`)."""
+        thread = self.thread
+        if not thread.exit_only or self.run.channel.wants(CheckpointSaved):
+            return False
+        checkpoint_id, values, changed, _ = self._checkpoint(step, state, tasks, joins_seen, updated, None)
+        thread.keep(checkpoint_id, source, step, values, changed, wrote)
+        return True
+
+    async def save(
+        self,
+        source: str,
+        step: int,
+        state: dict[str, Any],
+        tasks: list[_Task],
+        joins_seen: dict[int, set[str]],
+        updated: Iterable[str],
+        start: Any = None,
+        wrote: Iterable[str] = (),
+    ) -> None:
+        """Save a checkpoint of ``state`` whose next tasks are ``tasks`` (their ids set from it), and publish
+        :class:`~streamflow.events.CheckpointSaved` for it."""
+        thread = self.thread
+        checkpoint_id, values, changed, start_id = self._checkpoint(step, state, tasks, joins_seen, updated, start)
+        if thread.exit_only:  # kept, not saved yet: nothing to wait for
+            config, metadata, parent = thread.keep(checkpoint_id, source, step, values, changed, wrote)
+        else:
+            config, metadata, parent = await thread.save(checkpoint_id, source, step, values, changed, wrote)
         if self.run.channel.wants(CheckpointSaved):
             names, ids = self.listed(tasks) if start_id is None else ([START_CHANNEL], [start_id])
             await self.announce(state, config, parent, metadata, names, ids)

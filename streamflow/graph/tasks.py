@@ -50,7 +50,9 @@ class _Task:
     input: Any
     triggers: tuple[str, ...]
     path: tuple[Any, ...]
-    id: str = attrs.field(factory=_new_task_id)
+    _id: str | None = None
+    """The task's id once it has one: a checkpointer's run sets it from the step's checkpoint
+    (:func:`~streamflow.graph.thread_config.task_id_for`); else a random one is made when it is first read."""
     update: dict[str, Any] | None = None
     writes: list[tuple[str, Any]] | None = None
     """The node's writes one by one, when one key got more than one (a list of commands or of pairs)."""
@@ -66,6 +68,19 @@ class _Task:
     :func:`~streamflow.graph.routing._route_in_task`), once the node returned; None for a node without any."""
     interrupts: tuple[Any, ...] | None = None
     """The interrupts the task's node paused on (``interrupt()`` without an answer), or None."""
+
+    @property
+    def id(self) -> str:
+        """The task's id (made when first read, unless set before: a random id costs an ``os.urandom``
+        call, wasted on a task whose id a checkpointer sets)."""
+        task_id = self._id
+        if task_id is None:
+            task_id = self._id = _new_task_id()
+        return task_id
+
+    @id.setter
+    def id(self, value: str) -> None:
+        self._id = value
 
 
 def _is_command_output(out: Any) -> bool:

@@ -5,6 +5,7 @@ pending writes, and the checkpoints, task writes, errors and interrupts it saves
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,9 @@ from .task_writes import NO_WRITES, NULL_TASK_ID, task_statuses
 from .thread_config import START_CHANNEL, require_thread
 
 __all__ = ["Thread"]
+
+_now = dt.datetime.now
+_UTC = dt.UTC
 
 
 @attrs.define(slots=True, eq=False)
@@ -251,20 +255,15 @@ class Thread:
         :raises CheckpointSerializationError: for a value the saver's serializer cannot store; the message
             names the channel (state key) holding it
         """
-        versions = self.versions
-        changed = dict.fromkeys(updated)
-        for key in channel_values:
-            if key not in versions and key not in self.bumps:
-                changed[key] = None
         if self.exit_only:
-            return self._keep(checkpoint_id, source, step, channel_values, changed, wrote)
+            return self.keep(checkpoint_id, source, step, channel_values, updated, wrote)
+        versions = self.versions
+        changed = self._changed(channel_values, updated)
         checkpoint = self._checkpoint(checkpoint_id, step, channel_values, changed, wrote)
         metadata: dict[str, Any] = {"source": source, "step": step, "parents": dict(self.parents)}
         parent = None if self.persisted is None else dict(self.persisted)
         address: dict[str, Any] = {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}
-        next_version = self.saver.get_next_version
-        for key in changed:
-            versions[key] = next_version(versions.get(key))
+        self.saver.bump_versions(versions, changed)
         metadata = self._completed(checkpoint, metadata)
         if self.persisted is not None:
             address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
@@ -274,6 +273,29 @@ class Thread:
         self.persisted = dict(config)
         self.saved = CheckpointTuple(dict(config), checkpoint, metadata, parent, [])  # type: ignore[arg-type]
         return dict(config), metadata, parent
+
+    def keep(
+        self,
+        checkpoint_id: str,
+        source: str,
+        step: int,
+        channel_values: dict[str, Any],
+        updated: Iterable[str],
+        wrote: Iterable[str] = (),
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+        """:meth:`save` with ``durability="exit"`` (:attr:`exit_only`), which needs no waiting: see
+        :meth:`_keep`."""
+        return self._keep(checkpoint_id, source, step, channel_values, self._changed(channel_values, updated), wrote)
+
+    def _changed(self, channel_values: dict[str, Any], updated: Iterable[str]) -> dict[str, None]:
+        """The channels a checkpoint of ``channel_values`` changes: ``updated``, and those without a version."""
+        versions = self.versions
+        bumps = self.bumps
+        changed = dict.fromkeys(updated)
+        for key in channel_values:
+            if key not in versions and key not in bumps:
+                changed[key] = None
+        return changed
 
     def _checkpoint(
         self,
@@ -327,16 +349,12 @@ class Thread:
     def _completed(self, checkpoint: Checkpoint, metadata: dict[str, Any]) -> dict[str, Any]:
         """Complete ``checkpoint`` to be saved now: its channel versions (new ones for the channels in
         :attr:`bumps`) and time; return its ``metadata`` with the run's (``get_checkpoint_metadata``)."""
-        import datetime as dt
-
         versions = self.versions
         if self.bumps:
-            next_version = self.saver.get_next_version
-            for key in self.bumps:
-                versions[key] = next_version(versions.get(key))
+            self.saver.bump_versions(versions, self.bumps)
             self.bumps.clear()
         checkpoint["channel_versions"] = {k: versions[k] for k in checkpoint["channel_values"]}
-        checkpoint["ts"] = dt.datetime.now(dt.UTC).isoformat()
+        checkpoint["ts"] = _now(_UTC).isoformat()
         if self.run_metadata is None:
             self.run_metadata = dict(get_checkpoint_metadata(self.run_config, {}))
         for key, value in self.run_metadata.items():
@@ -384,7 +402,7 @@ class Thread:
                 with anyio.CancelScope(shield=True):
                     for task_id, pairs in writes:
                         await self._put_writes(self.saved.config, pairs, task_id)
-        if self.behind is not None:
+        if self.behind is not None and not self.behind.done_nowait():
             with anyio.CancelScope(shield=True):
                 await self.behind.wait()
         if self.deferred is None:
@@ -405,25 +423,29 @@ class Thread:
         if self.persisted is not None:
             address["checkpoint_id"] = self.persisted["configurable"]["checkpoint_id"]
         versions = dict(checkpoint["channel_versions"])
-        with anyio.CancelScope(shield=True):
-            if self.saver.stages_writes:  # the checkpoint and the writes against it in one transaction
-                config = await self._put_with_writes({"configurable": address}, checkpoint, metadata, versions, writes)
-            else:
+        saver = self.saver
+        if saver.stages_writes:  # the checkpoint and the writes against it in one transaction
+            batch, config = self._staged_with_writes({"configurable": address}, checkpoint, metadata, versions, writes)
+            if not saver.write_staged_nowait(batch):
+                with anyio.CancelScope(shield=True):
+                    await saver.awrite_staged(batch)
+        else:
+            with anyio.CancelScope(shield=True):
                 config = await self._put({"configurable": address}, checkpoint, metadata, versions)
                 for task_id, pairs in writes:
                     await self._put_writes(config, pairs, task_id)
-            self.persisted = dict(config)
+        self.persisted = dict(config)
 
-    async def _put_with_writes(
+    def _staged_with_writes(
         self,
         address: Mapping[str, Any],
         checkpoint: Checkpoint,
         metadata: Mapping[str, Any],
         versions: dict[str, Any],
         writes: Sequence[tuple[str, Sequence[tuple[str, Any]]]],
-    ) -> Mapping[str, Any]:
-        """Save ``checkpoint`` as the child of ``address``'s and ``writes`` (task id, pairs) against it, in one
-        call to a saver that stages its writes."""
+    ) -> tuple[list[Any], Mapping[str, Any]]:
+        """``checkpoint`` as the child of ``address``'s and ``writes`` (task id, pairs) against it, staged by a
+        saver that stages its writes, to be written in one call; and the config of the checkpoint."""
         saver = self.saver
         try:
             staged, config = saver.stage_step(address, checkpoint, metadata, versions, ())  # type: ignore[arg-type]
@@ -435,8 +457,7 @@ class Thread:
                 batch.append(saver.stage_writes(config, pairs, task_id))
             except CheckpointSerializationError as exc:
                 raise self._named(exc, dict(pairs)) from exc
-        await saver.awrite_staged(batch)
-        return config
+        return batch, config
 
     def seen(self, step: int, wrote: Iterable[str]) -> dict[str, Any]:
         """The checkpoint's ``versions_seen``: per node, the step it last wrote in (under ``"__step__"``)."""
@@ -486,20 +507,27 @@ class Thread:
 
         :raises CheckpointSerializationError: for a value the serializer cannot store, naming its state key
         """
-        if self.saved is None:
-            return
-        if not writes:
-            pairs: Sequence[tuple[str, Any]] = [(NO_WRITES, None)]
-        else:
-            pairs = list(writes.items()) if isinstance(writes, Mapping) else list(writes)
-        if self.exit_only:
-            self.deferred_writes.append((task_id, pairs))
-            return
-        if step and self.batched:
-            self.step_writes.append((task_id, pairs))
+        if self.saved is None or self.keep_writes(task_id, writes, step=step):
             return
         with anyio.CancelScope(shield=True):  # a sibling failing now must not lose these writes
-            await self._put_writes(self.saved.config, pairs, task_id)
+            await self._put_writes(self.saved.config, _pairs(writes), task_id)
+
+    def keep_writes(
+        self, task_id: str, writes: Mapping[str, Any] | Sequence[tuple[str, Any]] | None, *, step: bool = False
+    ) -> bool:
+        """:meth:`put_writes` when it needs no waiting: the writes are kept to be saved later (with
+        ``durability="exit"``, or a step's task writes with ``durability="async"``), or there is no checkpoint
+        to save them against; False, with nothing done, when they are to be saved now (call
+        :meth:`put_writes`)."""
+        if self.saved is None:
+            return True
+        if self.exit_only:
+            self.deferred_writes.append((task_id, _pairs(writes)))
+            return True
+        if step and self.batched:
+            self.step_writes.append((task_id, _pairs(writes)))
+            return True
+        return False
 
     async def _put_writes(self, config: Mapping[str, Any], pairs: Sequence[tuple[str, Any]], task_id: str) -> None:
         try:
@@ -509,3 +537,10 @@ class Thread:
             await self.saver.aput_writes(config, pairs, task_id)
         except CheckpointSerializationError as exc:
             raise self._named(exc, dict(pairs)) from exc
+
+
+def _pairs(writes: Mapping[str, Any] | Sequence[tuple[str, Any]] | None) -> list[tuple[str, Any]]:
+    """A task's writes as ``(key, value)`` pairs (:data:`NO_WRITES` for a task that wrote nothing)."""
+    if not writes:
+        return [(NO_WRITES, None)]
+    return list(writes.items()) if isinstance(writes, Mapping) else list(writes)

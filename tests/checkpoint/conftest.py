@@ -1,10 +1,10 @@
 """The savers the conformance suite runs against, behind one async driver.
 
-Each kind is a saver as a program would make it: ``InMemorySaver`` (driven through its sync and its async
-methods), ``SqliteSaver`` on a file, ``AsyncSqliteSaver``, and the PostgreSQL savers against the machine's real
-server at 127.0.0.1:5432 (database ``test``), on a connection and on a pool, sync and async. The PostgreSQL
-savers work in a schema of this test session's own (dropped at its end), and every test uses threads of its
-own (random ids), so tests are independent and test sessions may run at the same time.
+Each kind is a saver as a program would make it: ``InMemorySaver`` and ``SqliteSaver`` on a file (each
+driven through its sync and its async methods), ``AsyncSqliteSaver``, and the PostgreSQL savers against the
+machine's real server at 127.0.0.1:5432 (database ``test``), on a connection and on a pool, sync and async.
+The PostgreSQL savers work in a schema of this test session's own (dropped at its end), and every test uses
+threads of its own (random ids), so tests are independent and test sessions may run at the same time.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ KINDS = [
     "memory",
     "memory-async",
     "sqlite",
+    "sqlite-sync-async",
     "sqlite-async",
     "postgres",
     "postgres-pool",
@@ -172,9 +173,9 @@ async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
                     (NOT_A_CHECKPOINT, thread_id, checkpoint_id),
                 )
 
-        if kind == "sqlite":
+        if kind in ("sqlite", "sqlite-sync-async"):
             with SqliteSaver.from_conn_string(path) as sqlite_saver:
-                yield Driver(kind, sqlite_saver, False, damage_sqlite)
+                yield Driver(kind, sqlite_saver, kind.endswith("async"), damage_sqlite)
         else:
             require_extra("aiosqlite", "sqlite")
             from streamflow.checkpoint.sqlite.aio import AsyncSqliteSaver

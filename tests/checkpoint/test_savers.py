@@ -369,3 +369,22 @@ def test_postgres_writes_a_batch_of_inserts_as_one_statement_of_fixed_text() -> 
     # with a statement of another kind, each is a data-modifying WITH query of the last
     ((fused, _params),) = batched([put, *DIALECT.delete("t")])
     assert fused.startswith("WITH w0 AS (INSERT INTO streamflow_checkpoints ")
+
+
+def test_bump_versions_gives_each_key_the_version_after_its_own() -> None:
+    versions: dict[str, Any] = {"a": "00000000000000000000000000000003.0.5", "b": None}
+    InMemorySaver().bump_versions(versions, ["a", "b", "c"])
+    assert [v.split(".")[0] for v in versions.values()] == [f"{n:032}" for n in (4, 1, 1)]
+    assert versions["a"] > "00000000000000000000000000000003.0.5"
+
+    class Counting(InMemorySaver):
+        def get_next_version(self, current: str | None, channel: None = None) -> str:
+            return f"{int(current or 0) + 1}"
+
+    counted: dict[str, Any] = {"a": "1"}
+    Counting().bump_versions(counted, ["a", "b"])  # an override of get_next_version is what is used
+    assert counted == {"a": "2", "b": "1"}
+
+
+def test_a_saver_that_cannot_write_at_once_says_so() -> None:
+    assert InMemorySaver().write_staged_nowait([]) is False

@@ -17,6 +17,7 @@ from ...errors import InvalidArgumentError
 from .. import _sql
 from .._fronts import Found, SqlSaver, read_many, read_one
 from ..serde.base import SerializerProtocol
+from ._nowait import NowaitConnection, _WouldBlock
 
 __all__ = ["SqliteSaver"]
 
@@ -51,6 +52,13 @@ def create(conn: sqlite3.Connection, synchronous: str | None) -> None:
     conn.commit()
 
 
+def create_nowait(conn: sqlite3.Connection, synchronous: str | None) -> NowaitConnection | None:
+    """:func:`create`, then the saver's :class:`~streamflow.checkpoint.sqlite._nowait.NowaitConnection` on
+    ``conn``'s database (None where there can be none)."""
+    create(conn, synchronous)
+    return NowaitConnection.open(conn)
+
+
 def write(conn: sqlite3.Connection, statements: Sequence[_sql.Statement]) -> None:
     """Run ``statements`` on ``conn`` in one transaction, committed (rolled back when one fails)."""
     try:
@@ -77,9 +85,13 @@ class SqliteSaver(SqlSaver):
         (streamflow's choice; LangGraph's saver keeps SQLite's default, ``"FULL"``)
 
     The tables are created on first use (or by :meth:`setup`). Each ``put`` and ``put_writes`` is committed
-    before it returns (one transaction each). The async methods run the sync ones in a worker thread; for an
-    asyncio program :class:`~streamflow.checkpoint.sqlite.aio.AsyncSqliteSaver` is the better fit, as in
-    LangGraph.
+    before it returns (one transaction each). The async methods (which a graph run calls, ``stream()``
+    included) run the sync ones in a worker thread, except that on a file database in WAL mode with
+    ``synchronous`` ``OFF`` or ``NORMAL``, reading one checkpoint and writing are first tried on the calling
+    event loop's thread, on a second connection to the file that gives up at once when the database is
+    locked (then the worker thread does it, waiting as ``conn`` is set to): a thread wake-up costs more
+    than such a read or commit (see :mod:`streamflow.checkpoint.sqlite._nowait`). That connection is
+    closed with the saver made by :meth:`from_conn_string`, or when the saver is garbage-collected.
 
     :raises InvalidArgumentError: for another ``synchronous`` value
     """
@@ -92,6 +104,9 @@ class SqliteSaver(SqlSaver):
         super().__init__(conn, serde=serde)
         self.conn: sqlite3.Connection = conn
         self.synchronous = check_synchronous(synchronous)
+        self.nowait: NowaitConnection | None = None
+        """The connection the async methods first try on (None before :meth:`setup`, and where there is
+        none)."""
 
     @classmethod
     @contextmanager
@@ -103,9 +118,13 @@ class SqliteSaver(SqlSaver):
         the constructor."""
         saver_synchronous = check_synchronous(synchronous)
         conn = sqlite3.connect(conn_string, check_same_thread=False)
+        saver = None
         try:
-            yield cls(conn, serde=serde, synchronous=saver_synchronous)
+            saver = cls(conn, serde=serde, synchronous=saver_synchronous)
+            yield saver
         finally:
+            if saver is not None and saver.nowait is not None:
+                saver.nowait.close()
             conn.close()
 
     def setup(self) -> None:
@@ -113,7 +132,8 @@ class SqliteSaver(SqlSaver):
         ``synchronous`` setting); called on first use."""
         with self.lock:
             if not self.is_setup:
-                create(self.conn, self.synchronous)
+                nowait = create_nowait(self.conn, self.synchronous)
+                self.nowait = None if nowait is None else nowait.closed_with(self)
                 self.is_setup = True
 
     def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
@@ -131,3 +151,32 @@ class SqliteSaver(SqlSaver):
 
     def _write(self, statements: Sequence[_sql.Statement]) -> None:
         self._call(write, statements)
+
+    async def _aread_one(self, query: _sql.Statement) -> Found | None:
+        """On the :attr:`nowait` connection when the saver is idle and the database is not locked, else in a
+        worker thread."""
+        nowait = self.nowait
+        if nowait is not None and self.lock.acquire(blocking=False):
+            try:
+                found = nowait.read(read_one, DIALECT, query)
+            finally:
+                self.lock.release()
+            if not isinstance(found, _WouldBlock):
+                return found
+        return await self._blocking(self._read_one, query)
+
+    def _write_nowait(self, statements: Sequence[_sql.Statement]) -> bool:
+        """On the :attr:`nowait` connection, when the saver is idle and the database is not locked."""
+        nowait = self.nowait
+        if nowait is None or not self.lock.acquire(blocking=False):
+            return False
+        try:
+            return nowait.write(statements)
+        finally:
+            self.lock.release()
+
+    async def _awrite(self, statements: Sequence[_sql.Statement]) -> None:
+        """On the :attr:`nowait` connection when the saver is idle and the database is not locked, else in a
+        worker thread."""
+        if not self._write_nowait(statements):
+            await self._blocking(self._write, statements)
