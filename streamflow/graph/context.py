@@ -13,7 +13,7 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
 import attrs
@@ -351,19 +351,21 @@ _of_writer = CustomData.of_writer
 _current: ContextVar[TaskContext | None] = ContextVar("streamflow_task", default=None)
 
 
-TaskHook = Callable[[TaskContext], Callable[[], None]]
-"""Called with a context as code starts running in it; returns what undoes its work when that code ends."""
+TaskHook = Callable[[TaskContext], "Callable[[], None] | Token[Any]"]
+"""Called with a context as code starts running in it; returns what undoes its work when that code ends: a
+callable, or the ``Token`` of the one context variable it set (reset then, with no callable to make)."""
 
 _task_hooks: list[TaskHook] = []
-Entered = tuple[Any, list[Callable[[], None]] | None]
+Entered = tuple[Any, "list[Callable[[], None] | Token[Any]] | None"]
 """What :func:`enter_task` returns and :func:`leave_task` takes."""
 
 
 def on_enter_task(hook: TaskHook) -> None:
     """Have ``hook(ctx)`` called whenever user code starts running in a context ``ctx`` (a graph node's task, a
-    tool call, a Runnable call), in that code's thread or asyncio task; the callable it returns is called
-    when that code ends, in the same place. A bridge sets what a library other than streamflow reads there
-    (LangChain's ``var_child_runnable_config``). Registering the same hook twice is a no-op.
+    tool call, a Runnable call), in that code's thread or asyncio task; what it returns undoes its work when
+    that code ends, in the same place: a callable is called, a context variable's ``Token`` is reset. A
+    bridge sets what a library other than streamflow reads there (LangChain's ``var_child_runnable_config``).
+    Registering the same hook twice is a no-op.
 
     :raises InvalidArgumentError: when ``hook`` is not callable
     """
@@ -386,7 +388,10 @@ def leave_task(entered: Entered) -> None:
     token, undo = entered
     if undo:
         for step in reversed(undo):
-            step()
+            if isinstance(step, Token):
+                step.var.reset(step)
+            else:
+                step()
     _current.reset(token)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Self
@@ -23,6 +22,7 @@ from ..run_info import RunStatus
 from ..views import View
 from .cancellation import AbandonedCall
 from .context import RunContext
+from .ids import new_id
 from .pregel import execute
 from .specs import GraphSpec
 
@@ -61,7 +61,7 @@ def parse_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], tupl
         not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
     ):
         raise InvalidArgumentError(f"config['max_concurrency'] must be a positive int or None, got {concurrency!r}")
-    run_id = config.get("run_id") or str(uuid.uuid4())
+    run_id = config.get("run_id") or new_id()
     return dict(config), tuple(tags), run_metadata(metadata, config.get("configurable")), limit, str(run_id)
 
 

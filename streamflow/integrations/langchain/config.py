@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 import weakref
-from collections.abc import Callable
+from contextvars import Token
 from typing import Any
 
 from langchain_core.callbacks import CallbackManager
@@ -33,6 +32,8 @@ def langchain_config(ctx: TaskContext) -> dict[str, Any]:
 
 
 _by_run: weakref.WeakKeyDictionary[RunContext, dict[str, Any]] = weakref.WeakKeyDictionary()
+_last: tuple[weakref.ref[RunContext], dict[str, Any]] | None = None
+"""The run whose config was asked for last, and its config: its next task finds it without a weak lookup."""
 
 
 def run_config(run: RunContext) -> dict[str, Any]:
@@ -40,17 +41,22 @@ def run_config(run: RunContext) -> dict[str, Any]:
     manager holding :data:`~.handler.HANDLER`, its parent run the streamflow run. Made once per run: the
     handler finds the task (node, tool call, Runnable call) a callback comes from when it is called, so the
     config need not name it, and entering a task costs a lookup and a context variable."""
+    global _last
+    last = _last
+    if last is not None and last[0]() is run:
+        return last[1]
     config = _by_run.get(run)
     if config is None:
         manager = CallbackManager(
             handlers=[HANDLER], inheritable_handlers=[HANDLER], parent_run_id=_run_uuid(run.run_id)
         )
         config = _by_run[run] = {"callbacks": manager}
+    _last = (weakref.ref(run), config)
     return config
 
 
-def enter(ctx: TaskContext) -> Callable[[], None]:
+def enter(ctx: TaskContext) -> Token[Any]:
     """The task hook (:func:`~streamflow.graph.context.on_enter_task`): set langchain-core's
-    ``var_child_runnable_config`` for the code ``ctx`` runs (:func:`run_config`); return what resets it."""
-    token = var_child_runnable_config.set(run_config(ctx.run))  # type: ignore[arg-type]
-    return functools.partial(var_child_runnable_config.reset, token)
+    ``var_child_runnable_config`` for the code ``ctx`` runs (:func:`run_config`); return its token, which
+    resets it."""
+    return var_child_runnable_config.set(run_config(ctx.run))  # type: ignore[arg-type]
