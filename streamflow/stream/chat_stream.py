@@ -56,15 +56,7 @@ class _MessageState:
     def dispatch(self, event: Mapping[str, Any]) -> None:
         self.events.append(dict(event))
         kind = event.get("event")
-        if kind == "message-start":
-            if event.get("id"):
-                self.message_id = str(event["id"])
-        elif kind == "content-block-start":
-            content = dict(event.get("content") or {})
-            self._blocks[int(event["index"])] = content
-            if content.get("type") == "tool_call_chunk":
-                self.tool_chunks.append(dict(content))
-        elif kind == "content-block-delta":
+        if kind == "content-block-delta":  # the most of them, first
             delta = event.get("delta") or {}
             block = self._blocks.setdefault(int(event["index"]), {})
             dtype = delta.get("type")
@@ -79,6 +71,14 @@ class _MessageState:
                 if "index" in block:
                     chunk["index"] = block["index"]
                 self.tool_chunks.append(chunk)
+        elif kind == "message-start":
+            if event.get("id"):
+                self.message_id = str(event["id"])
+        elif kind == "content-block-start":
+            content = dict(event.get("content") or {})
+            self._blocks[int(event["index"])] = content
+            if content.get("type") == "tool_call_chunk":
+                self.tool_chunks.append(dict(content))
         elif kind == "content-block-finish":
             content = dict(event.get("content") or {})
             if content.get("type") == "text":

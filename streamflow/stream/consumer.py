@@ -153,9 +153,10 @@ class Consumer:
                 await self._end(exc)
                 return
         build = self._builder.build
-        push = self.pipeline.push
+        pipeline = self.pipeline
+        push_ready = pipeline.push_ready
         out = self.out
-        handed_over = self.pipeline.handed_over
+        handed_over = pipeline.handed_over
         mark = handed_over[0]
         while pending:
             item = pending.popleft()
@@ -163,7 +164,8 @@ class Consumer:
                 out.append(item)
             else:
                 for envelope in build(item):
-                    await push(envelope)
+                    if not push_ready(envelope):
+                        await pipeline.push(envelope)
             if handed_over[0] != mark or len(out) >= _BATCH:
                 return
 

@@ -52,7 +52,8 @@ class _Call:
     def __init__(self, metadata: dict[str, Any]) -> None:
         self.metadata = metadata
         self.blocks: list[dict[str, Any]] = []
-        """Per block index: ``{"type": "text", "text"}`` or ``{"type": "tool", "id", "name", "args"}``."""
+        """Per block index: ``{"type": "text", "parts"}`` (the text's deltas, joined when the call ends: adding
+        to one string would copy it at every token) or ``{"type": "tool", "id", "name", "args"}``."""
         self.text_index: int | None = None
         self.tools: dict[Any, int] = {}
         """Provider tool-call index -> block index."""
@@ -102,24 +103,40 @@ class ProtocolMessagesState(MessagesModeState):
             return SKIP
         chunk = event.chunk
         self.seen.add(chunk.id)
-        out: list[Any] = []
         call = self.open.get(event.call_id)
+        content = chunk.content
+        if (
+            call is not None
+            and call.text_index is not None
+            and content
+            and content.__class__ is str
+            and not chunk.tool_call_chunks
+            and not chunk.usage_metadata
+            and not chunk.response_metadata
+        ):  # the common token: more text of a block already started
+            index = call.text_index
+            call.blocks[index]["parts"].append(content)
+            return (
+                {"event": "content-block-delta", "index": index, "delta": {"type": "text-delta", "text": content}},
+                call.metadata,
+            )
+        out: list[Any] = []
         if call is None:  # a consumer that never saw the call start
             metadata = self.calls.get(event.call_id) or self.unseen_call(event)
             call = self._begin(event.call_id, metadata, out)
         metadata = call.metadata
-        text = chunk.content if isinstance(chunk.content, str) else ""
+        text = content if isinstance(content, str) else ""
         if text:
             if call.text_index is None:
                 call.text_index = len(call.blocks)
-                call.blocks.append({"type": "text", "text": ""})
+                call.blocks.append({"type": "text", "parts": []})
                 start = {
                     "event": "content-block-start",
                     "index": call.text_index,
                     "content": {"type": "text", "text": ""},
                 }
                 out.append((start, metadata))
-            call.blocks[call.text_index]["text"] += text
+            call.blocks[call.text_index]["parts"].append(text)
             delta = {
                 "event": "content-block-delta",
                 "index": call.text_index,
@@ -174,7 +191,7 @@ class ProtocolMessagesState(MessagesModeState):
         out: list[Any] = []
         for index, block in enumerate(call.blocks):
             if block["type"] == "text":
-                content: dict[str, Any] = {"type": "text", "text": block["text"]}
+                content: dict[str, Any] = {"type": "text", "text": "".join(block["parts"])}
             else:
                 content = finalized_tool_call(block["id"], block["name"], block["args"])
             out.append(({"event": "content-block-finish", "index": index, "content": content}, metadata))
