@@ -114,10 +114,10 @@ class ProtocolMessagesState(MessagesModeState):
             and not chunk.usage_metadata
             and not chunk.response_metadata
         ):  # the common token: more text of a block already started
-            index = call.text_index
-            call.blocks[index]["parts"].append(content)
+            at = call.text_index
+            call.blocks[at]["parts"].append(content)
             return (
-                {"event": "content-block-delta", "index": index, "delta": {"type": "text-delta", "text": content}},
+                {"event": "content-block-delta", "index": at, "delta": {"type": "text-delta", "text": content}},
                 call.metadata,
             )
         out: list[Any] = []
