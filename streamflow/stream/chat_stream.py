@@ -25,6 +25,8 @@ from ..messages import AIMessage, BaseMessage
 __all__ = ["AsyncChatModelStream", "ChatModelStream"]
 
 T = TypeVar("T")
+_AHEAD = 1024
+"""Items a reader of a stream gets per call at most, when more than one step's are ready."""
 Pump = Callable[[], Awaitable[bool]]
 """Take more of the run (one step of the consumer that feeds a stream); False once there is no more."""
 SyncCall = Callable[..., Any]
@@ -174,6 +176,8 @@ class AsyncChatModelStream:
     ) -> None:
         self._state = _MessageState(namespace or [], node, message_id)
         self._pump: Pump | None = None
+        self._pump_ahead: Pump | None = None
+        """Takes a step only when it needs no waiting: more items for a reader that has some already."""
         state = self._state
         self.text: _AsyncProjection[str] = _AsyncProjection(self, state.text, lambda: "".join(state.text))
         self.reasoning: _AsyncProjection[str] = _AsyncProjection(
@@ -231,6 +235,10 @@ class AsyncChatModelStream:
             if self._pump is None or not await self._pump():
                 break
         if index < len(items):
+            ahead = self._pump_ahead
+            if ahead is not None:  # what is already received too: fewer calls (and thread hops) per item
+                while len(items) - index < _AHEAD and not state.done and await ahead():
+                    pass
             return items[index:]
         if state.error is not None:
             raise state.error

@@ -69,6 +69,9 @@ class Pipeline:
         self.logs: list[deque[Any]] = []
         """Where main-log envelopes go: one deque per reader of this pipeline's main log."""
         self.pump: Pump | None = None
+        self.pump_ahead: Pump | None = None
+        """Take a step of the consumer only when it needs no waiting (see :meth:`Consumer.pull_ahead
+        <streamflow.stream.consumer.Consumer.pull_ahead>`)."""
         self._factories = tuple(factories)
         self._make_handle = make_handle
         self._assign_seq = assign_seq
@@ -154,9 +157,11 @@ class Pipeline:
             raise TypeError(f"projection {key!r} is a {type(value).__name__}, not a StreamChannel")
         return value
 
-    def bind_pump(self, pump: Pump) -> None:
-        """Give the transformers that hand out lazily fed objects (chat model streams) the consumer's pump."""
+    def bind_pump(self, pump: Pump, ahead: Pump | None = None) -> None:
+        """Give the transformers that hand out lazily fed objects (chat model streams) the consumer's pump
+        (and the pump that takes a step only when it needs no waiting)."""
         self.pump = pump
+        self.pump_ahead = ahead
         for transformer in self._transformers:
             bind = getattr(transformer, "_bind_apump", None)
             if bind is not None:
@@ -183,7 +188,7 @@ class Pipeline:
             self._factories, scope, is_async=self.is_async, make_handle=self._make_handle, assign_seq=False
         )
         if self.pump is not None:
-            child.bind_pump(self.pump)
+            child.bind_pump(self.pump, self.pump_ahead)
         return child
 
     def _route(self, event: ProtocolEvent) -> Route:

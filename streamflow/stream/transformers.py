@@ -132,6 +132,7 @@ class MessagesTransformer(StreamTransformer):
         self._ignored: set[str] = set()
         self._pump: Pump | None = None
         self._handed_over: Callable[[], None] | None = None
+        self._pipeline: Pipeline | None = None
         self._scope_list = list(scope)
 
     def init(self) -> dict[str, Any]:
@@ -142,12 +143,15 @@ class MessagesTransformer(StreamTransformer):
 
     def _on_register(self, pipeline: Any) -> None:
         self._handed_over = pipeline.note_handed_over
+        self._pipeline = pipeline
 
     def _make_stream(self, node: str | None, message_id: str | None) -> AsyncChatModelStream:
         if self._handed_over is not None:
             self._handed_over()
         stream = AsyncChatModelStream(namespace=[], node=node, message_id=message_id)
         stream.set_arequest_more(self._pump)
+        if self._pipeline is not None:
+            stream._pump_ahead = self._pipeline.pump_ahead
         return stream
 
     def _reads(self, method: str, nested: bool) -> bool:
