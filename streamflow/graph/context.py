@@ -173,8 +173,9 @@ class TaskContext:
     """What triggered the task."""
     path: tuple[Any, ...]
     """LangGraph's task path (``("__pregel_pull", node)`` or ``("__pregel_push", index)``)."""
-    writer: StreamWriter
-    """This task's stream writer (inside a tool call: one that marks its data with the call's id)."""
+    _writer: StreamWriter | None
+    """This task's stream writer (inside a tool call: one that marks its data with the call's id), or None to
+    have :attr:`writer` make it when first asked for (most nodes never write)."""
     cancel_flag: CancelFlag
     """Set when the runtime stops waiting for this task's sync code (inside a tool call: the call's). Async
     nodes and subgraphs share :data:`~streamflow.graph.cancellation.NEVER_CANCELLED`: asyncio cancels them."""
@@ -197,6 +198,14 @@ class TaskContext:
     nested_runs: int = 0
     """Compiled graphs this task's code has run inside it so far (``invoke()``, ``stream()`` ... called in
     the node); see :meth:`nested_ns`."""
+
+    @property
+    def writer(self) -> StreamWriter:
+        """This task's stream writer (inside a tool call: one that marks its data with the call's id)."""
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = Writer(self.run, self.ns, self.node, self.step, self.task_id, self.cancel_flag)
+        return writer
 
     @property
     def parent_ids(self) -> tuple[str, ...]:

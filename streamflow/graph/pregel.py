@@ -41,7 +41,7 @@ from ..events import (
 )
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import START, Command
-from .context import RunContext, TaskContext, Writer, enter_task, leave_task
+from .context import RunContext, TaskContext, enter_task, leave_task
 from .interrupts import Scratchpad
 from .resuming import _breakpoint, _breakpoints, _hits, _paused, _replay_cached, _replayed, _resume_input
 from .routing import _entry_context, _hold_deferred, _route_in_task, _successors, _task_path
@@ -72,6 +72,8 @@ __all__ = ["execute"]
 
 class _Step:
     """The tasks of one superstep of one graph level, and how to run them."""
+
+    __slots__ = ("graph", "ns", "run", "shown", "slots", "state", "step", "thread")
 
     def __init__(
         self,
@@ -184,8 +186,7 @@ class _Step:
         if self.slots is not None:
             await self.take_slot(task)
         flag = NEVER_CANCELLED if node.is_async or node.is_subgraph else CancelFlag()
-        writer = Writer(run, ns, name, step, task_id, flag)
-        ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
+        ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, None, flag)
         if self.state is not None:
             ctx.read_state = functools.partial(self.node_state, node)
         task_ns = "|".join((*ns, f"{name}:{task_id}"))
@@ -486,7 +487,11 @@ async def _run(
                     _replayed(task, pending[task.id])
                     await _replay_cached(graph, run, ns, step, shown, task)
             pending = {}
-        await _Step(graph, run, ns, step, shown, state, current).run_all([t for t in tasks if not t.done])
+        todo = [t for t in tasks if not t.done]
+        if len(todo) == 1:  # the task takes the place of the run (or task) running this step
+            await _Step(graph, run, ns, step, shown, state, current).run_task(todo[0])
+        else:
+            await _Step(graph, run, ns, step, shown, state, current).run_all(todo)
         paused = [t for t in tasks if t.interrupts is not None]
         if paused:
             return await _paused(

@@ -15,7 +15,7 @@ from ..errors import (
 )
 from .cancellation import NEVER_CANCELLED
 from .constants import END, START, Send
-from .context import RunContext, TaskContext, Writer, _current
+from .context import RunContext, TaskContext, _current
 from .ids import new_id
 from .runtime import route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
@@ -52,8 +52,7 @@ async def _route_in_task(
 def _entry_context(run: RunContext, ns: tuple[str, ...]) -> TaskContext:
     """The context a conditional edge from ``START`` routes in: LangGraph's hidden ``__start__`` task."""
     task_id = new_id()
-    writer = Writer(run, ns, START, 0, task_id, NEVER_CANCELLED)
-    return TaskContext(run, ns, START, 0, task_id, (START,), ("__pregel_pull", START), writer, NEVER_CANCELLED)
+    return TaskContext(run, ns, START, 0, task_id, (START,), ("__pregel_pull", START), None, NEVER_CANCELLED)
 
 
 async def _route(branch: Branch, state_view: Any, run: RunContext, ctx: TaskContext | None = None) -> list[Any]:
