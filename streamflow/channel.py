@@ -458,7 +458,9 @@ class Channel:
         """
         if self._closed:
             return
-        self._deliver_many(self._threads.close())
+        queued = self._threads.close()
+        if queued:
+            self._deliver_many(queued)
         if final is not None:
             self._deliver(final)
         self._closed = True

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from .errors import InvalidArgumentError
-from .events import KINDS, Event, kind_of
+from .events import KINDS, TERMINAL_KINDS, Event, kind_of
 
 __all__ = ["EventFilter", "Predicate"]
 
@@ -65,7 +65,7 @@ class EventFilter:
         """The event classes this filter routes on: its kinds plus the terminal ones, or every kind."""
         if self.kinds is None:
             return frozenset(KINDS.values())
-        return self.kinds | {cls for cls in KINDS.values() if cls.terminal}
+        return self.kinds | TERMINAL_KINDS
 
     def compile(self, predicate: Predicate | None = None) -> Predicate | None:
         """Build the check run on each routed event, or None when routing by kind is enough.
