@@ -97,6 +97,9 @@ class RunContext:
     first superstep: the run itself). Changed on the loop thread only."""
     abandoned: list[tuple[AbandonedCall, Running]] = attrs.field(factory=list, init=False)
     """The sync calls the run stopped waiting for while they ran, oldest first, each with its call."""
+    bridge_state: dict[str, Any] = attrs.field(factory=dict, init=False)
+    """What an integration keeps for this run (the LangChain bridge: its ``RunnableConfig``), under a key of
+    its own; a graph run inside a node (a context of its own) starts empty."""
 
     def call_from_thread(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         """From a sync node's thread (not the loop's): run ``await fn(*args)`` on the run's loop and wait.

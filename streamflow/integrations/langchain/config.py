@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-import weakref
 from contextvars import Token
 from typing import Any
 
@@ -31,27 +30,23 @@ def langchain_config(ctx: TaskContext) -> dict[str, Any]:
     return {"callbacks": manager, "metadata": ctx.metadata(), "tags": list(ctx.call_tags())}
 
 
-_by_run: weakref.WeakKeyDictionary[RunContext, dict[str, Any]] = weakref.WeakKeyDictionary()
-_last: tuple[weakref.ref[RunContext], dict[str, Any]] | None = None
-"""The run whose config was asked for last, and its config: its next task finds it without a weak lookup."""
+_STATE_KEY = "langchain.config"
+"""Where a run's config is kept in its :attr:`~streamflow.graph.context.RunContext.bridge_state`."""
 
 
 def run_config(run: RunContext) -> dict[str, Any]:
     """The langchain-core ``RunnableConfig`` every task of ``run`` sets for the code it runs: a callback
-    manager holding :data:`~.handler.HANDLER`, its parent run the streamflow run. Made once per run: the
-    handler finds the task (node, tool call, Runnable call) a callback comes from when it is called, so the
-    config need not name it, and entering a task costs a lookup and a context variable."""
-    global _last
-    last = _last
-    if last is not None and last[0]() is run:
-        return last[1]
-    config = _by_run.get(run)
+    manager holding :data:`~.handler.HANDLER`, its parent run the streamflow run. Made once per run (kept
+    in the run's context): the handler finds the task (node, tool call, Runnable call) a callback comes from
+    when it is called, so the config need not name it, and entering a task costs a lookup and a context
+    variable."""
+    state = run.bridge_state
+    config: dict[str, Any] | None = state.get(_STATE_KEY)
     if config is None:
         manager = CallbackManager(
             handlers=[HANDLER], inheritable_handlers=[HANDLER], parent_run_id=_run_uuid(run.run_id)
         )
-        config = _by_run[run] = {"callbacks": manager}
-    _last = (weakref.ref(run), config)
+        config = state[_STATE_KEY] = {"callbacks": manager}
     return config
 
 
