@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections import deque
 
 __all__ = ["new_id"]
@@ -20,20 +21,22 @@ def new_id() -> str:
 
 
 def _uuid4_strings(count: int) -> list[str]:
-    """``count`` version 4 UUID strings from ``16 * count`` random bytes."""
-    raw = os.urandom(16 * count).hex()
-    out: list[str] = []
-    for at in range(0, 32 * count, 32):
-        h = raw[at : at + 32]
-        variant = _VARIANT[h[16]]  # the top two bits 10 (RFC 4122), the next two random
-        out.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}")
-    return out
+    """``count`` version 4 UUID strings from ``16 * count`` random bytes: the version and variant bits set in
+    every 16 bytes at once, then the hex digits cut into ``8-4-4-4-12`` groups."""
+    raw = bytearray(os.urandom(16 * count))
+    raw[6::16] = raw[6::16].translate(_VERSION)
+    raw[8::16] = raw[8::16].translate(_VARIANT)
+    return list(map("-".join, _GROUPS.findall(raw.hex())))
 
 
-_IDS_PER_DRAW = 128
+_IDS_PER_DRAW = 256
 """Ids made per read of ``os.urandom``."""
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-"""The 16th hex digit of a random id -> the digit with the RFC 4122 variant bits set."""
+_VERSION = bytes((byte & 0x0F) | 0x40 for byte in range(256))
+"""A byte -> the byte with the version 4 bits set (the 7th byte of a UUID)."""
+_VARIANT = bytes((byte & 0x3F) | 0x80 for byte in range(256))
+"""A byte -> the byte with the RFC 4122 variant bits set (the 9th byte of a UUID)."""
+_GROUPS = re.compile(r"(.{8})(.{4})(.{4})(.{4})(.{12})")
+"""The digit groups of a UUID's 32 hex digits."""
 _ids: deque[str] = deque()
 """Ids made and not handed out yet (emptied in a forked child, which must not reuse its parent's)."""
 os.register_at_fork(after_in_child=_ids.clear)

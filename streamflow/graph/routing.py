@@ -131,9 +131,17 @@ async def _successors(
     A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
     them fired: ``branch:to:<node>`` (plain and conditional edges, and START), then ``join:<a>+<b>:<node>``
     for each fan-in edge ending at the node. A task started by ``Send`` has ``("__pregel_push",)``."""
+    nodes = graph.nodes
+    if len(finished) == 1 and not (gotos and gotos[0]) and (routes is None or routes[0] is None):
+        source = finished[0]
+        if source not in graph.branches_from and source not in graph.joins_with:
+            # the common step: one node done, plain edges only
+            targets = [t for t in graph.edges_from.get(source, ()) if t != END]
+            if len(targets) > 1:
+                targets = sorted(set(targets))
+            return [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in targets]
     pulls: dict[str, None] = {}
     pushes: list[_Task] = []
-    nodes = graph.nodes
     state_view = None
 
     def pull(target: str) -> None:
