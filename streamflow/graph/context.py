@@ -31,9 +31,11 @@ __all__ = [
     "check_cancelled",
     "current_task",
     "dispatch_custom_event",
+    "enter_run",
     "enter_task",
     "get_config",
     "leave_task",
+    "on_enter_run",
     "on_enter_task",
     "get_stream_writer",
 ]
@@ -363,21 +365,45 @@ _of_writer = CustomData.of_writer
 _current: ContextVar[TaskContext | None] = ContextVar("streamflow_task", default=None)
 
 
-TaskHook = Callable[[TaskContext], "Callable[[], None] | Token[Any]"]
+TaskHook = Callable[[TaskContext], "Callable[[], None] | Token[Any] | None"]
 """Called with a context as code starts running in it; returns what undoes its work when that code ends: a
-callable, or the ``Token`` of the one context variable it set (reset then, with no callable to make)."""
+callable, the ``Token`` of the one context variable it set (reset then, with no callable to make), or None
+when it changed nothing."""
+RunHook = Callable[[RunContext], object]
+"""Called with a run's context as the run starts executing, in the run's own asyncio task."""
 
 _task_hooks: list[TaskHook] = []
-Entered = tuple[Any, "list[Callable[[], None] | Token[Any]] | None"]
+_run_hooks: list[RunHook] = []
+Entered = tuple[Any, "list[Callable[[], None] | Token[Any] | None] | None"]
 """What :func:`enter_task` returns and :func:`leave_task` takes."""
+
+
+def on_enter_run(hook: RunHook) -> None:
+    """Have ``hook(run)`` called as each run of a graph starts executing, in the asyncio task that runs it (and
+    ends with it: what the hook sets there needs no undoing). A bridge sets there what is the same for every
+    task of the run, so that its :func:`on_enter_task` hook finds it set. Registering the same hook twice is a
+    no-op.
+
+    :raises InvalidArgumentError: when ``hook`` is not callable
+    """
+    if not callable(hook):
+        raise InvalidArgumentError(f"a run hook is a callable taking a RunContext, got {hook!r}")
+    if hook not in _run_hooks:
+        _run_hooks.append(hook)
+
+
+def enter_run(run: RunContext) -> None:
+    """Run the :func:`on_enter_run` hooks for ``run``, in the asyncio task that executes it."""
+    for hook in _run_hooks:
+        hook(run)
 
 
 def on_enter_task(hook: TaskHook) -> None:
     """Have ``hook(ctx)`` called whenever user code starts running in a context ``ctx`` (a graph node's task, a
     tool call, a Runnable call), in that code's thread or asyncio task; what it returns undoes its work when
-    that code ends, in the same place: a callable is called, a context variable's ``Token`` is reset. A
-    bridge sets what a library other than streamflow reads there (LangChain's ``var_child_runnable_config``).
-    Registering the same hook twice is a no-op.
+    that code ends, in the same place: a callable is called, a context variable's ``Token`` is reset (None:
+    nothing to undo). A bridge sets what a library other than streamflow reads there (LangChain's
+    ``var_child_runnable_config``). Registering the same hook twice is a no-op.
 
     :raises InvalidArgumentError: when ``hook`` is not callable
     """
@@ -402,7 +428,7 @@ def leave_task(entered: Entered) -> None:
         for step in reversed(undo):
             if isinstance(step, Token):
                 step.var.reset(step)
-            else:
+            elif step is not None:
                 step()
     _current.reset(token)
 

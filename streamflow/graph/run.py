@@ -21,7 +21,7 @@ from ..modes import ViewSpec
 from ..run_info import RunStatus
 from ..views import View
 from .cancellation import AbandonedCall
-from .context import RunContext
+from .context import RunContext, enter_run
 from .ids import new_id
 from .pregel import execute
 from .specs import GraphSpec
@@ -143,6 +143,7 @@ class Run:
         try:
             if self._gate is not None:  # a deferred run: views attach until begin()
                 await self._gate.wait()
+            enter_run(ctx)
             opening: Event | None = self._taken_over
             if opening is None:
                 opening = RunStarted(name=self.graph.name, input=self._input, tags=ctx.tags, metadata=ctx.metadata)

@@ -12,7 +12,7 @@ from langchain_core.runnables.config import var_child_runnable_config
 from ...graph.context import RunContext, TaskContext
 from .handler import HANDLER
 
-__all__ = ["enter", "langchain_config", "run_config"]
+__all__ = ["enter", "enter_run", "langchain_config", "run_config"]
 
 
 def _run_uuid(task_id: str) -> uuid.UUID:
@@ -50,8 +50,17 @@ def run_config(run: RunContext) -> dict[str, Any]:
     return config
 
 
-def enter(ctx: TaskContext) -> Token[Any]:
+def enter(ctx: TaskContext) -> Token[Any] | None:
     """The task hook (:func:`~streamflow.graph.context.on_enter_task`): set langchain-core's
     ``var_child_runnable_config`` for the code ``ctx`` runs (:func:`run_config`); return its token, which
-    resets it."""
-    return var_child_runnable_config.set(run_config(ctx.run))  # type: ignore[arg-type]
+    resets it, or None when it holds that config already (:func:`enter_run` set it for the task's run)."""
+    config = run_config(ctx.run)
+    if var_child_runnable_config.get() is config:
+        return None
+    return var_child_runnable_config.set(config)  # type: ignore[arg-type]
+
+
+def enter_run(run: RunContext) -> None:
+    """The run hook (:func:`~streamflow.graph.context.on_enter_run`): set ``var_child_runnable_config`` to the
+    run's config (:func:`run_config`) in the asyncio task that runs it, for every task that runs there."""
+    var_child_runnable_config.set(run_config(run))  # type: ignore[arg-type]
