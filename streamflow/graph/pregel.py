@@ -204,6 +204,8 @@ class _Step:
                     sub_ns = (*ns, subgraph_ns_part(sub, name, task_id))
                     output = await execute(sub, task.input, run, sub_ns, nested=True)
                     out: Any = self.graph.schema.project(output)
+                elif node.is_async and not (node.takes_config or node.injected) and node.writer_param is None:
+                    out = await node.fn(task.input)  # the common node: the state alone
                 else:
                     out = await _call(node, task.input, ctx)
             except ParentCommand as exc:
