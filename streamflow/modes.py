@@ -204,11 +204,14 @@ class Mode:
 
 MODES: dict[str, Mode] = {}
 """Every stream mode by name."""
+_KINDS_OF_MODES: dict[tuple[str, ...], frozenset[type[Event]]] = {}
+"""``ViewSpec.kinds`` by ``modes``, made once (emptied when a mode is registered)."""
 
 
 def register_mode(mode: Mode) -> Mode:
     """Add ``mode`` to :data:`MODES` (replacing one of the same name) and return it."""
     MODES[mode.name] = mode
+    _KINDS_OF_MODES.clear()
     return mode
 
 
@@ -705,10 +708,14 @@ class ViewSpec:
     @property
     def kinds(self) -> frozenset[type[Event]]:
         """Every event class some selected mode takes."""
-        out: set[type[Event]] = set()
-        for name in self.modes:
-            out |= MODES[name].kinds
-        return frozenset(out)
+        key = self.modes
+        found = _KINDS_OF_MODES.get(key)
+        if found is None:
+            out: set[type[Event]] = set()
+            for name in self.modes:
+                out |= MODES[name].kinds
+            found = _KINDS_OF_MODES[key] = frozenset(out)
+        return found
 
     def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
         """Event class -> the ``(mode, projection)`` pairs that apply, in mode order. Each call binds fresh
