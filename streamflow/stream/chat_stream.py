@@ -17,6 +17,7 @@ consumer, so a loop over ``stream.text`` inside a loop over ``run.messages`` nee
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -236,9 +237,13 @@ class AsyncChatModelStream:
                 break
         if index < len(items):
             ahead = self._pump_ahead
-            if ahead is not None:  # what is already received too: fewer calls (and thread hops) per item
-                while len(items) - index < _AHEAD and not state.done and await ahead():
-                    pass
+            if ahead is not None:  # what is ready too: fewer calls (and thread hops) per item
+                while len(items) - index < _AHEAD and not state.done:
+                    if await ahead():
+                        continue
+                    await asyncio.sleep(0)  # once: what the run makes meanwhile on this loop is ready too
+                    if not await ahead():
+                        break
             return items[index:]
         if state.error is not None:
             raise state.error
