@@ -2,7 +2,8 @@
 
 Layer 2 (views). A :class:`Pipeline` holds fresh transformer instances (made by the run stream's factories
 with the pipeline's scope), merges their projections into ``extensions``, and pushes each envelope through
-them in order: a transformer returning False keeps it out of the main log; what a named channel is pushed
+them in order (those that read its method at its depth: a built-in says which it reads, decided once per
+method and depth): a transformer returning False keeps it out of the main log; what a named channel is pushed
 becomes an envelope of the main log at once. ``seq`` is given as an envelope enters the root pipeline's log.
 """
 
