@@ -204,6 +204,10 @@ class Mode:
 
 MODES: dict[str, Mode] = {}
 """Every stream mode by name."""
+_PARSED: dict[tuple[Any, bool, str], ViewSpec] = {}
+"""``ViewSpec.parse`` results for one-mode arguments (emptied when a mode is registered, or when full)."""
+_PARSED_KEPT = 256
+"""Specs :data:`_PARSED` keeps at most."""
 _KINDS_OF_MODES: dict[tuple[str, ...], frozenset[type[Event]]] = {}
 """``ViewSpec.kinds`` by ``modes``, made once (emptied when a mode is registered)."""
 
@@ -212,6 +216,7 @@ def register_mode(mode: Mode) -> Mode:
     """Add ``mode`` to :data:`MODES` (replacing one of the same name) and return it."""
     MODES[mode.name] = mode
     _KINDS_OF_MODES.clear()
+    _PARSED.clear()
     return mode
 
 
@@ -692,13 +697,25 @@ class ViewSpec:
 
     @classmethod
     def parse(cls, stream_mode: str | Sequence[str], subgraphs: bool = False, version: str = "v1") -> ViewSpec:
-        """Check and normalise the arguments of ``stream()``/``astream()``."""
+        """Check and normalise the arguments of ``stream()``/``astream()`` (the spec made before for the same
+        arguments, when ``stream_mode`` is a string: a spec is immutable)."""
+        plain = stream_mode.__class__ is str and version.__class__ is str and cls is ViewSpec
+        key = (stream_mode, bool(subgraphs), version) if plain else None
+        if key is not None:
+            found = _PARSED.get(key)
+            if found is not None:
+                return found
         if version not in STREAM_VERSIONS:
             raise UnknownStreamModeError(
                 f"unknown stream version {version!r}; valid versions: {', '.join(STREAM_VERSIONS)}"
             )
         names, single = _mode_names(stream_mode)
-        return cls(names, single, bool(subgraphs), version)
+        spec = cls(names, single, bool(subgraphs), version)
+        if key is not None:
+            if len(_PARSED) >= _PARSED_KEPT:
+                _PARSED.clear()
+            _PARSED[key] = spec
+        return spec
 
     @property
     def identity(self) -> bool:

@@ -45,10 +45,10 @@ def parse_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], tupl
     """
     if config is None:
         config = {}
-    if not isinstance(config, Mapping):
+    if config.__class__ is not dict and not isinstance(config, Mapping):
         raise InvalidArgumentError(f"config must be a mapping, got {type(config).__name__}")
     tags = config.get("tags") or ()
-    if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+    if tags and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
         raise InvalidArgumentError(f"config['tags'] must be a list of strings, got {tags!r}")
     metadata = config.get("metadata") or {}
     if not isinstance(metadata, Mapping):
