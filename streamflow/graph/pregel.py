@@ -44,7 +44,7 @@ from .constants import START, Command
 from .context import RunContext, TaskContext, enter_task, leave_task
 from .interrupts import Scratchpad
 from .resuming import _breakpoint, _breakpoints, _hits, _paused, _replay_cached, _replayed, _resume_input
-from .routing import _entry_context, _hold_deferred, _route_in_task, _successors, _task_path
+from .routing import _by_plain_edges, _entry_context, _hold_deferred, _route_in_task, _successors, _task_path
 from .saving import _enclosing, _Saving
 from .snapshots import next_paths
 from .specs import GraphSpec, NodeSpec
@@ -512,9 +512,10 @@ async def _run(
                 wrote_output = _wrote_any(done, output_keys)
         by_path = sorted(tasks, key=_task_path) if len(tasks) > 1 else tasks  # LangGraph's order of writes
         finished, routes, gotos = _finished(by_path)
-        tasks = _hold_deferred(
-            await _successors(graph, finished, state, joins_seen, run, routes=routes, gotos=gotos), held
-        )
+        after_step = _by_plain_edges(graph, finished, routes, gotos)  # the common step, without a coroutine
+        if after_step is None:
+            after_step = await _successors(graph, finished, state, joins_seen, run, routes=routes, gotos=gotos)
+        tasks = _hold_deferred(after_step, held)
         if saving is not None:
             written = dict.fromkeys(k for t in done for k in t.update or ())
             await saving.save("loop", step, state, tasks, joins_seen, written, wrote=[t.node.name for t in done])

@@ -132,14 +132,9 @@ async def _successors(
     them fired: ``branch:to:<node>`` (plain and conditional edges, and START), then ``join:<a>+<b>:<node>``
     for each fan-in edge ending at the node. A task started by ``Send`` has ``("__pregel_push",)``."""
     nodes = graph.nodes
-    if len(finished) == 1 and not (gotos and gotos[0]) and (routes is None or routes[0] is None):
-        source = finished[0]
-        if source not in graph.branches_from and source not in graph.joins_with:
-            # the common step: one node done, plain edges only
-            targets = [t for t in graph.edges_from.get(source, ()) if t != END]
-            if len(targets) > 1:
-                targets = sorted(set(targets))
-            return [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in targets]
+    plain = _by_plain_edges(graph, finished, routes, gotos)
+    if plain is not None:
+        return plain
     pulls: dict[str, None] = {}
     pushes: list[_Task] = []
     state_view = None
@@ -191,6 +186,26 @@ async def _successors(
     names = sorted(pulls) if len(pulls) > 1 else pulls
     tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in names]
     return pushes + tasks if pushes else tasks
+
+
+def _by_plain_edges(
+    graph: GraphSpec,
+    finished: list[str],
+    routes: list[list[tuple[Branch, list[Any]]] | None] | None = None,
+    gotos: Sequence[Sequence[str | Send]] = (),
+) -> list[_Task] | None:
+    """What :func:`_successors` returns for the common step, found at once: one node finished, without a
+    ``Command`` goto, its edges all plain (no conditional edge, no fan-in); None for any other step."""
+    if len(finished) != 1 or (gotos and gotos[0]) or (routes is not None and routes[0] is not None):
+        return None
+    source = finished[0]
+    if source in graph.branches_from or source in graph.joins_with:
+        return None
+    nodes = graph.nodes
+    targets = [t for t in graph.edges_from.get(source, ()) if t != END]
+    if len(targets) > 1:
+        targets = sorted(set(targets))
+    return [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in targets]
 
 
 def _hold_deferred(tasks: list[_Task], held: dict[str, _Task]) -> list[_Task]:
