@@ -41,6 +41,7 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 import anyio
 import attrs
@@ -101,6 +102,39 @@ class ChannelStatistics:
     """Events retained for replay."""
     closed: bool
     """Whether the channel is closed."""
+
+
+_FILTERS: dict[tuple[Any, ...], EventFilter] = {}
+"""Filters made from keyword criteria, by those criteria (a filter is immutable): a view of the same shape
+attached to many runs builds its filter once."""
+_FILTERS_KEPT = 256
+"""Filters :data:`_FILTERS` keeps at most (it is emptied when full)."""
+_KEPT_SHAPES = (frozenset, tuple)
+"""The classes of criteria a filter is kept for (immutable)."""
+
+
+def _filter_of(
+    kinds: Iterable[str | type[Event]] | None,
+    nodes: Iterable[str] | None,
+    tags: Iterable[str] | None,
+    ns_prefix: Iterable[str] | None,
+    subgraphs: bool,
+) -> EventFilter:
+    """``EventFilter(kinds=kinds, ...)``: the one made before for the same criteria when each is None, a
+    frozenset or a tuple (of hashable items); made anew for any other."""
+    key = (kinds, nodes, tags, ns_prefix, subgraphs)
+    if not all(part is None or part.__class__ in _KEPT_SHAPES for part in key[:4]):
+        return EventFilter(kinds=kinds, nodes=nodes, tags=tags, ns_prefix=ns_prefix, subgraphs=subgraphs)
+    try:
+        found = _FILTERS.get(key)
+    except TypeError:  # a tuple holding an unhashable item
+        return EventFilter(kinds=kinds, nodes=nodes, tags=tags, ns_prefix=ns_prefix, subgraphs=subgraphs)
+    if found is None:
+        found = EventFilter(kinds=kinds, nodes=nodes, tags=tags, ns_prefix=ns_prefix, subgraphs=subgraphs)
+        if len(_FILTERS) >= _FILTERS_KEPT:
+            _FILTERS.clear()
+        _FILTERS[key] = found
+    return found
 
 
 class Channel:
@@ -388,7 +422,7 @@ class Channel:
             if timeout < 0:
                 raise InvalidArgumentError(f"timeout must be >= 0 seconds, got {timeout!r}")
         if event_filter is None:
-            event_filter = EventFilter(kinds=kinds, nodes=nodes, tags=tags, ns_prefix=ns_prefix, subgraphs=subgraphs)
+            event_filter = _filter_of(kinds, nodes, tags, ns_prefix, subgraphs)
         elif any(x is not None for x in (kinds, nodes, tags, ns_prefix)) or not subgraphs:
             raise InvalidArgumentError("give either event_filter or the keyword criteria, not both")
         if self._closed and after_seq is None:
@@ -458,7 +492,9 @@ class Channel:
         """
         if self._closed:
             return
-        self._deliver_many(self._threads.close())
+        queued = self._threads.close()
+        if queued:
+            self._deliver_many(queued)
         if final is not None:
             self._deliver(final)
         self._closed = True

@@ -27,6 +27,7 @@ from .errors import UnknownEventKindError
 
 __all__ = [
     "KINDS",
+    "TERMINAL_KINDS",
     "ChatModelFinished",
     "CheckpointSaved",
     "ChatModelStarted",
@@ -118,6 +119,10 @@ _E = TypeVar("_E", bound=Event)
 
 KINDS: dict[str, type[Event]] = {}
 """Every published event class by its ``type`` tag."""
+_CLASSES: set[type[Event]] = set()
+"""The classes of :data:`KINDS` (a set: :func:`kind_of` looks a class up without a scan)."""
+TERMINAL_KINDS: set[type[Event]] = set()
+"""The classes of :data:`KINDS` that end a run (``terminal``): every subscriber takes them."""
 
 
 def _kind(tag: str, *, terminal: bool = False) -> Any:
@@ -125,6 +130,9 @@ def _kind(tag: str, *, terminal: bool = False) -> Any:
         cls.kind = tag
         cls.terminal = terminal
         KINDS[tag] = cls
+        _CLASSES.add(cls)
+        if terminal:
+            TERMINAL_KINDS.add(cls)
         return cls
 
     return register
@@ -135,7 +143,7 @@ def kind_of(kind: str | type[Event]) -> type[Event]:
 
     :raises UnknownEventKindError: when ``kind`` is neither a known tag nor a published event class
     """
-    if isinstance(kind, type) and kind in KINDS.values():
+    if isinstance(kind, type) and kind in _CLASSES:
         return kind
     if isinstance(kind, str) and kind in KINDS:
         return KINDS[kind]

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from .errors import InvalidArgumentError
-from .events import KINDS, Event, kind_of
+from .events import KINDS, TERMINAL_KINDS, Event, kind_of
 
 __all__ = ["EventFilter", "Predicate"]
 
@@ -37,6 +37,9 @@ def _ns_tuple(value: Iterable[str] | None) -> tuple[str, ...] | None:
     return tuple(value)
 
 
+_NOT_COMPILED: Any = object()
+
+
 @attrs.frozen
 class EventFilter:
     """Which events a subscriber takes. Every criterion left at None admits everything.
@@ -56,6 +59,8 @@ class EventFilter:
     subgraphs: bool = True
     """When False, take only events of the namespace ``ns_prefix`` itself (the root by default), not of
     the subgraphs below it."""
+    _compiled: Any = attrs.field(default=_NOT_COMPILED, init=False, eq=False, repr=False)
+    """What :meth:`compile` made without a predicate, once made (the same for every subscriber)."""
 
     def __attrs_post_init__(self) -> None:
         if self.kinds is not None:
@@ -65,13 +70,22 @@ class EventFilter:
         """The event classes this filter routes on: its kinds plus the terminal ones, or every kind."""
         if self.kinds is None:
             return frozenset(KINDS.values())
-        return self.kinds | {cls for cls in KINDS.values() if cls.terminal}
+        return self.kinds | TERMINAL_KINDS
 
     def compile(self, predicate: Predicate | None = None) -> Predicate | None:
         """Build the check run on each routed event, or None when routing by kind is enough.
 
         ``predicate`` (optional) is ANDed with the declared criteria; terminal events skip it too.
         """
+        if predicate is None:
+            compiled = self._compiled
+            if compiled is _NOT_COMPILED:
+                compiled = self._compile(None)
+                object.__setattr__(self, "_compiled", compiled)
+            return compiled  # type: ignore[no-any-return]
+        return self._compile(predicate)
+
+    def _compile(self, predicate: Predicate | None) -> Predicate | None:
         prefix = self.ns_prefix if self.ns_prefix is not None else ()
         if not self.subgraphs and self.nodes is None and self.tags is None and predicate is None:
             return lambda e: e.ns == prefix or e.terminal  # the common view: one namespace, nothing else

@@ -796,11 +796,17 @@ def convert_foreign(value: Any) -> BaseMessage | None:
     return None
 
 
+_PLAIN_VALUES = frozenset({str, int, float, bool, dict, type(None)})
+"""Classes of values :func:`convert_foreign_values` leaves as they are without a look."""
+
+
 def convert_foreign_values(update: dict[str, Any]) -> dict[str, Any]:
     """``update`` (a node's update of state keys) with another library's messages made streamflow's, where
     they are its values or items of its list values; ``update`` itself when it holds none."""
     out: dict[str, Any] | None = None
     for key, value in update.items():
+        if value.__class__ in _PLAIN_VALUES:  # the common value: nothing to look at
+            continue
         if isinstance(value, list):
             converted = [convert_foreign(item) if not isinstance(item, BaseMessage) else None for item in value]
             if any(c is not None for c in converted):

@@ -205,11 +205,19 @@ class Mode:
 
 MODES: dict[str, Mode] = {}
 """Every stream mode by name."""
+_PARSED: dict[tuple[Any, bool, str, StateCoercion | None], ViewSpec] = {}
+"""``ViewSpec.parse`` results for one-mode arguments (emptied when a mode is registered, or when full)."""
+_PARSED_KEPT = 256
+"""Specs :data:`_PARSED` keeps at most."""
+_KINDS_OF_MODES: dict[tuple[str, ...], frozenset[type[Event]]] = {}
+"""``ViewSpec.kinds`` by ``modes``, made once (emptied when a mode is registered)."""
 
 
 def register_mode(mode: Mode) -> Mode:
     """Add ``mode`` to :data:`MODES` (replacing one of the same name) and return it."""
     MODES[mode.name] = mode
+    _KINDS_OF_MODES.clear()
+    _PARSED.clear()
     return mode
 
 
@@ -757,13 +765,27 @@ class ViewSpec:
         coercion: StateCoercion | None = None,
     ) -> ViewSpec:
         """Check and normalise the arguments of ``stream()``/``astream()``; ``coercion`` (a graph's) applies to
-        ``v2`` parts only."""
+        ``v2`` parts only. The spec made before for the same arguments is reused when ``stream_mode`` is a
+        string (a spec is immutable)."""
+        if version != "v2":
+            coercion = None
+        plain = stream_mode.__class__ is str and version.__class__ is str and cls is ViewSpec
+        key = (stream_mode, bool(subgraphs), version, coercion) if plain else None
+        if key is not None:
+            found = _PARSED.get(key)
+            if found is not None:
+                return found
         if version not in STREAM_VERSIONS:
             raise UnknownStreamModeError(
                 f"unknown stream version {version!r}; valid versions: {', '.join(STREAM_VERSIONS)}"
             )
         names, single = _mode_names(stream_mode)
-        return cls(names, single, bool(subgraphs), version, coercion if version == "v2" else None)
+        spec = cls(names, single, bool(subgraphs), version, coercion)
+        if key is not None:
+            if len(_PARSED) >= _PARSED_KEPT:
+                _PARSED.clear()
+            _PARSED[key] = spec
+        return spec
 
     @property
     def identity(self) -> bool:
@@ -773,10 +795,14 @@ class ViewSpec:
     @property
     def kinds(self) -> frozenset[type[Event]]:
         """Every event class some selected mode takes."""
-        out: set[type[Event]] = set()
-        for name in self.modes:
-            out |= MODES[name].kinds
-        return frozenset(out)
+        key = self.modes
+        found = _KINDS_OF_MODES.get(key)
+        if found is None:
+            out: set[type[Event]] = set()
+            for name in self.modes:
+                out |= MODES[name].kinds
+            found = _KINDS_OF_MODES[key] = frozenset(out)
+        return found
 
     def table(self) -> dict[type[Event], tuple[tuple[str, Projection], ...]]:
         """Event class -> the ``(mode, projection)`` pairs that apply, in mode order. Each call binds fresh

@@ -655,3 +655,47 @@ async def test_a_model_inside_an_adapted_tool_has_the_tool_call_as_its_parent() 
     started = next(e for e in run.events() if isinstance(e, ChatModelStarted))
     assert started.parent_ids[-1] == tool.call_id
     assert started.parent_ids[:-1] == tool.parent_ids
+
+
+def test_every_task_of_a_run_sees_the_runs_config_and_the_caller_never_does() -> None:
+    from langchain_core.runnables.config import var_child_runnable_config
+
+    from streamflow.graph import END
+
+    class Counter(MessagesState):
+        n: int
+
+    seen: list[Any] = []
+
+    async def first(state: Counter) -> dict[str, Any]:
+        seen.append(var_child_runnable_config.get())
+        return {"n": 1}
+
+    def second(state: Counter) -> dict[str, Any]:  # a sync node: another thread
+        seen.append(var_child_runnable_config.get())
+        return {"n": 2}
+
+    graph = (
+        StateGraph(Counter)
+        .add_node("first", first)
+        .add_node("second", second)
+        .add_edge(START, "first")
+        .add_edge("first", "second")
+        .add_edge("second", END)
+        .compile()
+    )
+
+    async def main() -> tuple[Any, Any]:
+        before = var_child_runnable_config.get()
+        await graph.ainvoke({"messages": [], "n": 0})
+        await graph.ainvoke({"messages": [], "n": 0})
+        return before, var_child_runnable_config.get()
+
+    before, after = asyncio.run(main())
+    assert before is None
+    assert after is None
+    assert len(seen) == 4
+    assert all(config is not None and "callbacks" in config for config in seen)
+    assert seen[0] is seen[1]  # one run, one config
+    assert seen[2] is seen[3]
+    assert seen[0] is not seen[2]  # each run its own

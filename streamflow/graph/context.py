@@ -13,7 +13,7 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine, Mapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
 import attrs
@@ -31,9 +31,11 @@ __all__ = [
     "check_cancelled",
     "current_task",
     "dispatch_custom_event",
+    "enter_run",
     "enter_task",
     "get_config",
     "leave_task",
+    "on_enter_run",
     "on_enter_task",
     "get_stream_writer",
 ]
@@ -97,6 +99,9 @@ class RunContext:
     first superstep: the run itself). Changed on the loop thread only."""
     abandoned: list[tuple[AbandonedCall, Running]] = attrs.field(factory=list, init=False)
     """The sync calls the run stopped waiting for while they ran, oldest first, each with its call."""
+    bridge_state: dict[str, Any] = attrs.field(factory=dict, init=False)
+    """What an integration keeps for this run (the LangChain bridge: its ``RunnableConfig``), under a key of
+    its own; a graph run inside a node (a context of its own) starts empty."""
 
     def call_from_thread(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
         """From a sync node's thread (not the loop's): run ``await fn(*args)`` on the run's loop and wait.
@@ -173,8 +178,9 @@ class TaskContext:
     """What triggered the task."""
     path: tuple[Any, ...]
     """LangGraph's task path (``("__pregel_pull", node)`` or ``("__pregel_push", index)``)."""
-    writer: StreamWriter
-    """This task's stream writer (inside a tool call: one that marks its data with the call's id)."""
+    _writer: StreamWriter | None
+    """This task's stream writer (inside a tool call: one that marks its data with the call's id), or None to
+    have :attr:`writer` make it when first asked for (most nodes never write)."""
     cancel_flag: CancelFlag
     """Set when the runtime stops waiting for this task's sync code (inside a tool call: the call's). Async
     nodes and subgraphs share :data:`~streamflow.graph.cancellation.NEVER_CANCELLED`: asyncio cancels them."""
@@ -197,6 +203,14 @@ class TaskContext:
     nested_runs: int = 0
     """Compiled graphs this task's code has run inside it so far (``invoke()``, ``stream()`` ... called in
     the node); see :meth:`nested_ns`."""
+
+    @property
+    def writer(self) -> StreamWriter:
+        """This task's stream writer (inside a tool call: one that marks its data with the call's id)."""
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = Writer(self.run, self.ns, self.node, self.step, self.task_id, self.cancel_flag)
+        return writer
 
     @property
     def parent_ids(self) -> tuple[str, ...]:
@@ -351,19 +365,45 @@ _of_writer = CustomData.of_writer
 _current: ContextVar[TaskContext | None] = ContextVar("streamflow_task", default=None)
 
 
-TaskHook = Callable[[TaskContext], Callable[[], None]]
-"""Called with a context as code starts running in it; returns what undoes its work when that code ends."""
+TaskHook = Callable[[TaskContext], "Callable[[], None] | Token[Any] | None"]
+"""Called with a context as code starts running in it; returns what undoes its work when that code ends: a
+callable, the ``Token`` of the one context variable it set (reset then, with no callable to make), or None
+when it changed nothing."""
+RunHook = Callable[[RunContext], object]
+"""Called with a run's context as the run starts executing, in the run's own asyncio task."""
 
 _task_hooks: list[TaskHook] = []
-Entered = tuple[Any, list[Callable[[], None]] | None]
+_run_hooks: list[RunHook] = []
+Entered = tuple[Any, "list[Callable[[], None] | Token[Any] | None] | None"]
 """What :func:`enter_task` returns and :func:`leave_task` takes."""
+
+
+def on_enter_run(hook: RunHook) -> None:
+    """Have ``hook(run)`` called as each run of a graph starts executing, in the asyncio task that runs it (and
+    ends with it: what the hook sets there needs no undoing). A bridge sets there what is the same for every
+    task of the run, so that its :func:`on_enter_task` hook finds it set. Registering the same hook twice is a
+    no-op.
+
+    :raises InvalidArgumentError: when ``hook`` is not callable
+    """
+    if not callable(hook):
+        raise InvalidArgumentError(f"a run hook is a callable taking a RunContext, got {hook!r}")
+    if hook not in _run_hooks:
+        _run_hooks.append(hook)
+
+
+def enter_run(run: RunContext) -> None:
+    """Run the :func:`on_enter_run` hooks for ``run``, in the asyncio task that executes it."""
+    for hook in _run_hooks:
+        hook(run)
 
 
 def on_enter_task(hook: TaskHook) -> None:
     """Have ``hook(ctx)`` called whenever user code starts running in a context ``ctx`` (a graph node's task, a
-    tool call, a Runnable call), in that code's thread or asyncio task; the callable it returns is called
-    when that code ends, in the same place. A bridge sets what a library other than streamflow reads there
-    (LangChain's ``var_child_runnable_config``). Registering the same hook twice is a no-op.
+    tool call, a Runnable call), in that code's thread or asyncio task; what it returns undoes its work when
+    that code ends, in the same place: a callable is called, a context variable's ``Token`` is reset (None:
+    nothing to undo). A bridge sets what a library other than streamflow reads there (LangChain's
+    ``var_child_runnable_config``). Registering the same hook twice is a no-op.
 
     :raises InvalidArgumentError: when ``hook`` is not callable
     """
@@ -386,7 +426,10 @@ def leave_task(entered: Entered) -> None:
     token, undo = entered
     if undo:
         for step in reversed(undo):
-            step()
+            if isinstance(step, Token):
+                step.var.reset(step)
+            elif step is not None:
+                step()
     _current.reset(token)
 
 

@@ -43,10 +43,10 @@ from ..events import (
 )
 from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import START, Command
-from .context import RunContext, TaskContext, Writer, enter_task, leave_task
+from .context import RunContext, TaskContext, enter_task, leave_task
 from .interrupts import Scratchpad
 from .resuming import _breakpoint, _breakpoints, _hits, _paused, _replay_cached, _replayed, _resume_input
-from .routing import _entry_context, _hold_deferred, _route_in_task, _successors, _task_path
+from .routing import _by_plain_edges, _entry_context, _hold_deferred, _route_in_task, _successors, _task_path
 from .runtime import control_of
 from .saving import _enclosing, _Saving
 from .snapshots import next_paths
@@ -75,6 +75,8 @@ __all__ = ["execute"]
 
 class _Step:
     """The tasks of one superstep of one graph level, and how to run them."""
+
+    __slots__ = ("graph", "ns", "run", "shown", "slots", "state", "step", "thread")
 
     def __init__(
         self,
@@ -187,8 +189,7 @@ class _Step:
         if self.slots is not None:
             await self.take_slot(task)
         flag = NEVER_CANCELLED if node.is_async or node.is_subgraph else CancelFlag()
-        writer = Writer(run, ns, name, step, task_id, flag)
-        ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, writer, flag)
+        ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, None, flag)
         if self.state is not None:
             ctx.read_state = functools.partial(self.node_state, node)
         task_ns = "|".join((*ns, f"{name}:{task_id}"))
@@ -206,6 +207,8 @@ class _Step:
                     sub_ns = (*ns, subgraph_ns_part(sub, name, task_id))
                     output = await execute(sub, task.input, run, sub_ns, nested=True)
                     out: Any = self.graph.schema.project(output)
+                elif node.is_async and not (node.takes_config or node.injected) and node.writer_param is None:
+                    out = await node.fn(task.input)  # the common node: the state alone
                 else:
                     out = await _call(node, task.input, ctx)
             except ParentCommand as exc:
@@ -496,7 +499,11 @@ async def _run(
                     _replayed(task, pending[task.id])
                     await _replay_cached(graph, run, ns, step, shown, task)
             pending = {}
-        await _Step(graph, run, ns, step, shown, state, current).run_all([t for t in tasks if not t.done])
+        todo = [t for t in tasks if not t.done]
+        if len(todo) == 1:  # the task takes the place of the run (or task) running this step
+            await _Step(graph, run, ns, step, shown, state, current).run_task(todo[0])
+        else:
+            await _Step(graph, run, ns, step, shown, state, current).run_all(todo)
         paused = [t for t in tasks if t.interrupts is not None]
         if paused:
             return await _paused(
@@ -515,9 +522,10 @@ async def _run(
                 wrote_output = _wrote_any(done, output_keys)
         by_path = sorted(tasks, key=_task_path) if len(tasks) > 1 else tasks  # LangGraph's order of writes
         finished, routes, gotos = _finished(by_path)
-        tasks = _hold_deferred(
-            await _successors(graph, finished, state, joins_seen, run, routes=routes, gotos=gotos), held
-        )
+        after_step = _by_plain_edges(graph, finished, routes, gotos)  # the common step, without a coroutine
+        if after_step is None:
+            after_step = await _successors(graph, finished, state, joins_seen, run, routes=routes, gotos=gotos)
+        tasks = _hold_deferred(after_step, held)
         if saving is not None:
             if len(done) == 1:
                 written: Iterable[str] = done[0].update or ()

@@ -6,7 +6,6 @@ joins, ``Send`` packets and deferred nodes.
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -16,7 +15,8 @@ from ..errors import (
 )
 from .cancellation import NEVER_CANCELLED
 from .constants import END, START, Send
-from .context import RunContext, TaskContext, Writer, _current
+from .context import RunContext, TaskContext, _current
+from .ids import new_id
 from .runtime import route_runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec, node_name
 from .tasks import _inject, _Task
@@ -51,9 +51,8 @@ async def _route_in_task(
 
 def _entry_context(run: RunContext, ns: tuple[str, ...]) -> TaskContext:
     """The context a conditional edge from ``START`` routes in: LangGraph's hidden ``__start__`` task."""
-    task_id = str(uuid.uuid4())
-    writer = Writer(run, ns, START, 0, task_id, NEVER_CANCELLED)
-    return TaskContext(run, ns, START, 0, task_id, (START,), ("__pregel_pull", START), writer, NEVER_CANCELLED)
+    task_id = new_id()
+    return TaskContext(run, ns, START, 0, task_id, (START,), ("__pregel_pull", START), None, NEVER_CANCELLED)
 
 
 async def _route(branch: Branch, state_view: Any, run: RunContext, ctx: TaskContext | None = None) -> list[Any]:
@@ -132,9 +131,12 @@ async def _successors(
     A pulled task's triggers are LangGraph 1.2's: every channel its node listens to, sorted, whichever of
     them fired: ``branch:to:<node>`` (plain and conditional edges, and START), then ``join:<a>+<b>:<node>``
     for each fan-in edge ending at the node. A task started by ``Send`` has ``("__pregel_push",)``."""
+    nodes = graph.nodes
+    plain = _by_plain_edges(graph, finished, routes, gotos)
+    if plain is not None:
+        return plain
     pulls: dict[str, None] = {}
     pushes: list[_Task] = []
-    nodes = graph.nodes
     state_view = None
 
     def pull(target: str) -> None:
@@ -184,6 +186,26 @@ async def _successors(
     names = sorted(pulls) if len(pulls) > 1 else pulls
     tasks = [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in names]
     return pushes + tasks if pushes else tasks
+
+
+def _by_plain_edges(
+    graph: GraphSpec,
+    finished: list[str],
+    routes: list[list[tuple[Branch, list[Any]]] | None] | None = None,
+    gotos: Sequence[Sequence[str | Send]] = (),
+) -> list[_Task] | None:
+    """What :func:`_successors` returns for the common step, found at once: one node finished, without a
+    ``Command`` goto, its edges all plain (no conditional edge, no fan-in); None for any other step."""
+    if len(finished) != 1 or (gotos and gotos[0]) or (routes is not None and routes[0] is not None):
+        return None
+    source = finished[0]
+    if source in graph.branches_from or source in graph.joins_with:
+        return None
+    nodes = graph.nodes
+    targets = [t for t in graph.edges_from.get(source, ()) if t != END]
+    if len(targets) > 1:
+        targets = sorted(set(targets))
+    return [_Task(nodes[name], None, _pull_triggers(graph, name), ("__pregel_pull", name)) for name in targets]
 
 
 def _hold_deferred(tasks: list[_Task], held: dict[str, _Task]) -> list[_Task]:

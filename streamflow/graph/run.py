@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Self
@@ -22,7 +21,8 @@ from ..modes import ViewSpec
 from ..run_info import RunStatus
 from ..views import View
 from .cancellation import AbandonedCall
-from .context import RunContext
+from .context import RunContext, enter_run
+from .ids import new_id
 from .pregel import execute
 from .specs import GraphSpec
 
@@ -45,10 +45,10 @@ def parse_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], tupl
     """
     if config is None:
         config = {}
-    if not isinstance(config, Mapping):
+    if config.__class__ is not dict and not isinstance(config, Mapping):
         raise InvalidArgumentError(f"config must be a mapping, got {type(config).__name__}")
     tags = config.get("tags") or ()
-    if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+    if tags and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
         raise InvalidArgumentError(f"config['tags'] must be a list of strings, got {tags!r}")
     metadata = config.get("metadata") or {}
     if not isinstance(metadata, Mapping):
@@ -61,7 +61,7 @@ def parse_config(config: Mapping[str, Any] | None) -> tuple[dict[str, Any], tupl
         not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
     ):
         raise InvalidArgumentError(f"config['max_concurrency'] must be a positive int or None, got {concurrency!r}")
-    run_id = config.get("run_id") or str(uuid.uuid4())
+    run_id = config.get("run_id") or new_id()
     return dict(config), tuple(tags), run_metadata(metadata, config.get("configurable")), limit, str(run_id)
 
 
@@ -143,6 +143,7 @@ class Run:
         try:
             if self._gate is not None:  # a deferred run: views attach until begin()
                 await self._gate.wait()
+            enter_run(ctx)
             opening: Event | None = self._taken_over
             if opening is None:
                 opening = RunStarted(name=self.graph.name, input=self._input, tags=ctx.tags, metadata=ctx.metadata)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,26 +21,13 @@ from ..interrupts import Interrupt
 from ..messages import _converters, convert_foreign_values
 from .constants import Command, Send
 from .context import TaskContext
+from .ids import new_id
 from .runtime import Runtime, runtime_of
 from .specs import Branch, GraphSpec, NodeSpec
 from .state import ROOT
 from .sync_code import run_sync_code
 
 __all__: list[str] = []
-
-
-def _new_task_id() -> str:
-    """A random task id: the string of a version 4 UUID, as ``str(uuid.uuid4())`` gives it, in half the time
-    (without building a ``UUID``)."""
-    bits = int.from_bytes(os.urandom(16), "big") & _UUID4_KEEP | _UUID4_SET
-    h = f"{bits:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-_UUID4_KEEP = 0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF
-"""The bits of a random 128-bit number a version 4 UUID keeps: all but the version and variant bits."""
-_UUID4_SET = 0x00000000_0000_4000_8000_000000000000
-"""Version 4, variant RFC 4122."""
 
 
 @attrs.define(slots=True, eq=False)
@@ -52,7 +38,7 @@ class _Task:
     path: tuple[Any, ...]
     _id: str | None = None
     """The task's id once it has one: a checkpointer's run sets it from the step's checkpoint
-    (:func:`~streamflow.graph.thread_config.task_id_for`); else a random one is made when it is first read."""
+    (:func:`~streamflow.graph.thread_config.task_id_for`); else a random one is taken when it is first read."""
     update: dict[str, Any] | None = None
     writes: list[tuple[str, Any]] | None = None
     """The node's writes one by one, when one key got more than one (a list of commands or of pairs)."""
@@ -71,11 +57,11 @@ class _Task:
 
     @property
     def id(self) -> str:
-        """The task's id (made when first read, unless set before: a random id costs an ``os.urandom``
-        call, wasted on a task whose id a checkpointer sets)."""
+        """The task's id (a random one taken when first read, unless set before: a checkpointer's run sets
+        it)."""
         task_id = self._id
         if task_id is None:
-            task_id = self._id = _new_task_id()
+            task_id = self._id = new_id()
         return task_id
 
     @id.setter

@@ -17,6 +17,7 @@ consumer, so a loop over ``stream.text`` inside a loop over ``run.messages`` nee
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -25,6 +26,8 @@ from ..messages import AIMessage, BaseMessage
 __all__ = ["AsyncChatModelStream", "ChatModelStream"]
 
 T = TypeVar("T")
+_AHEAD = 1024
+"""Items a reader of a stream gets per call at most, when more than one step's are ready."""
 Pump = Callable[[], Awaitable[bool]]
 """Take more of the run (one step of the consumer that feeds a stream); False once there is no more."""
 SyncCall = Callable[..., Any]
@@ -56,15 +59,7 @@ class _MessageState:
     def dispatch(self, event: Mapping[str, Any]) -> None:
         self.events.append(dict(event))
         kind = event.get("event")
-        if kind == "message-start":
-            if event.get("id"):
-                self.message_id = str(event["id"])
-        elif kind == "content-block-start":
-            content = dict(event.get("content") or {})
-            self._blocks[int(event["index"])] = content
-            if content.get("type") == "tool_call_chunk":
-                self.tool_chunks.append(dict(content))
-        elif kind == "content-block-delta":
+        if kind == "content-block-delta":  # the most of them, first
             delta = event.get("delta") or {}
             block = self._blocks.setdefault(int(event["index"]), {})
             dtype = delta.get("type")
@@ -79,6 +74,14 @@ class _MessageState:
                 if "index" in block:
                     chunk["index"] = block["index"]
                 self.tool_chunks.append(chunk)
+        elif kind == "message-start":
+            if event.get("id"):
+                self.message_id = str(event["id"])
+        elif kind == "content-block-start":
+            content = dict(event.get("content") or {})
+            self._blocks[int(event["index"])] = content
+            if content.get("type") == "tool_call_chunk":
+                self.tool_chunks.append(dict(content))
         elif kind == "content-block-finish":
             content = dict(event.get("content") or {})
             if content.get("type") == "text":
@@ -174,6 +177,8 @@ class AsyncChatModelStream:
     ) -> None:
         self._state = _MessageState(namespace or [], node, message_id)
         self._pump: Pump | None = None
+        self._pump_ahead: Pump | None = None
+        """Takes a step only when it needs no waiting: more items for a reader that has some already."""
         state = self._state
         self.text: _AsyncProjection[str] = _AsyncProjection(self, state.text, lambda: "".join(state.text))
         self.reasoning: _AsyncProjection[str] = _AsyncProjection(
@@ -231,6 +236,14 @@ class AsyncChatModelStream:
             if self._pump is None or not await self._pump():
                 break
         if index < len(items):
+            ahead = self._pump_ahead
+            if ahead is not None:  # what is ready too: fewer calls (and thread hops) per item
+                while len(items) - index < _AHEAD and not state.done:
+                    if await ahead():
+                        continue
+                    await asyncio.sleep(0)  # once: what the run makes meanwhile on this loop is ready too
+                    if not await ahead():
+                        break
             return items[index:]
         if state.error is not None:
             raise state.error

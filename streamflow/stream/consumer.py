@@ -84,7 +84,9 @@ class Consumer:
         """Whether the run ended and the pipeline was closed (or failed)."""
         self.error: BaseException | None = None
         """What the consumer's reader gets once ``out`` is drained: the run's error, or a disconnection."""
-        pipeline.bind_pump(self.pull)
+        self._handed_over_last = False
+        """Whether the last step stopped after an event that handed over a lazily fed object."""
+        pipeline.bind_pump(self.pull, self.pull_ahead)
 
     async def pull(self) -> bool:
         """Take the next events of the run through the pipeline (waiting for them), or end the pipeline when
@@ -128,6 +130,14 @@ class Consumer:
                 pass  # the next step ends the consumer
         return await self.pull()
 
+    async def pull_ahead(self) -> bool:
+        """:meth:`pull_ready`, unless the last step stopped after an event that handed over a lazily fed object
+        (a chat model stream, a subgraph handle), whose reader attaches before the next event: what a reader
+        of such an object takes to get more than one step's items per call."""
+        if self._handed_over_last:
+            return False
+        return await self.pull_ready()
+
     async def _step(self) -> None:
         """Take the events received through the pipeline, stopping after one that made a lazily fed object
         (a chat model stream, a subgraph handle: its reader attaches before the next event, as LangGraph's
@@ -153,18 +163,24 @@ class Consumer:
                 await self._end(exc)
                 return
         build = self._builder.build
-        push = self.pipeline.push
+        pipeline = self.pipeline
+        push_ready = pipeline.push_ready
         out = self.out
-        handed_over = self.pipeline.handed_over
+        handed_over = pipeline.handed_over
         mark = handed_over[0]
+        self._handed_over_last = False
         while pending:
             item = pending.popleft()
             if isinstance(item, Lagged):
                 out.append(item)
             else:
                 for envelope in build(item):
-                    await push(envelope)
-            if handed_over[0] != mark or len(out) >= _BATCH:
+                    if not push_ready(envelope):
+                        await pipeline.push(envelope)
+            if handed_over[0] != mark:
+                self._handed_over_last = True
+                return
+            if len(out) >= _BATCH:
                 return
 
     async def _end(self, disconnected: BaseException | None) -> None:

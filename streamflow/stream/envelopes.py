@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..events import Event
-from ..modes import Projector, ViewSpec
+from ..modes import INTERRUPT_KEY, Projector, ViewSpec
 from .message_events import ProtocolMessagesState
 from .protocol import ProtocolEvent
 
@@ -29,7 +29,7 @@ class EnvelopeBuilder:
     :raises UnknownStreamModeError: for a mode streamflow does not have
     """
 
-    __slots__ = ("_project", "kinds")
+    __slots__ = ("_project", "_timestamp", "kinds")
 
     def __init__(self, modes: Iterable[str]) -> None:
         wanted = set(modes)
@@ -42,21 +42,30 @@ class EnvelopeBuilder:
                 kind: tuple((mode, ours[kind] if mode == "messages" else project) for mode, project in pairs)
                 for kind, pairs in table.items()
             }
-        self._project = Projector(table, spec.shaper()).project
+        self._timestamp = 0
+        """The time of the event being built, in milliseconds since the epoch."""
+        self._project = Projector(table, self._envelope).project
         self.kinds: frozenset[type[Event]] = spec.kinds
         """The event classes to subscribe to."""
 
+    def _envelope(self, mode: str, ns: tuple[str, ...], chunk: Any) -> ProtocolEvent:
+        """One chunk of ``mode`` as an envelope (a ``values`` chunk's interrupts under ``"interrupts"``, as the
+        mode's ``v2`` part has them)."""
+        params: dict[str, Any] = {"namespace": list(ns), "timestamp": self._timestamp}
+        if mode == "values":
+            if isinstance(chunk, dict) and INTERRUPT_KEY in chunk:
+                params["data"] = {key: value for key, value in chunk.items() if key != INTERRUPT_KEY}
+                params["interrupts"] = tuple(chunk[INTERRUPT_KEY])
+            else:
+                params["data"] = chunk
+                params["interrupts"] = ()
+        else:
+            params["data"] = chunk
+        return {"type": "event", "method": mode, "params": params}  # type: ignore[typeddict-item]
+
     def build(self, event: Event) -> list[ProtocolEvent]:
         """The envelopes ``event`` makes, in order (none for most events)."""
-        parts: list[Any] = []
-        self._project(event, parts)
-        if not parts:
-            return parts
-        timestamp = int(event.ts * 1000)
         out: list[ProtocolEvent] = []
-        for part in parts:
-            params: dict[str, Any] = {"namespace": list(part["ns"]), "timestamp": timestamp, "data": part["data"]}
-            if "interrupts" in part:
-                params["interrupts"] = part["interrupts"]
-            out.append({"type": "event", "method": part["type"], "params": params})  # type: ignore[typeddict-item]
+        self._timestamp = int(event.ts * 1000)
+        self._project(event, out)
         return out

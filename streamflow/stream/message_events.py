@@ -54,7 +54,8 @@ class MessageEvents:
         self.metadata: dict[str, Any] = metadata or {}
         """The ``messages`` metadata the events go with (for a run's ``messages`` projection)."""
         self.blocks: list[dict[str, Any]] = []
-        """Per block index: ``{"type": "text", "text"}`` or ``{"type": "tool", "id", "name", "args"}``."""
+        """Per block index: ``{"type": "text", "parts"}`` (the text's deltas, joined when the call ends: adding
+        to one string would copy it at every token) or ``{"type": "tool", "id", "name", "args"}``."""
         self.text_index: int | None = None
         self.tools: dict[Any, int] = {}
         """Provider tool-call index -> block index."""
@@ -74,11 +75,11 @@ class MessageEvents:
         if text:
             if self.text_index is None:
                 self.text_index = len(self.blocks)
-                self.blocks.append({"type": "text", "text": ""})
+                self.blocks.append({"type": "text", "parts": []})
                 out.append(
                     {"event": "content-block-start", "index": self.text_index, "content": {"type": "text", "text": ""}}
                 )
-            self.blocks[self.text_index]["text"] += text
+            self.blocks[self.text_index]["parts"].append(text)
             delta = {"type": "text-delta", "text": text}
             out.append({"event": "content-block-delta", "index": self.text_index, "delta": delta})
         for piece in chunk.tool_call_chunks:
@@ -118,7 +119,7 @@ class MessageEvents:
         out: list[dict[str, Any]] = []
         for index, block in enumerate(self.blocks):
             if block["type"] == "text":
-                content: dict[str, Any] = {"type": "text", "text": block["text"]}
+                content: dict[str, Any] = {"type": "text", "text": "".join(block["parts"])}
             else:
                 content = finalized_tool_call(block["id"], block["name"], block["args"])
             out.append({"event": "content-block-finish", "index": index, "content": content})
@@ -183,6 +184,22 @@ class ProtocolMessagesState(MessagesModeState):
         chunk = event.chunk
         self.seen.add(chunk.id)
         call = self.open.get(event.call_id)
+        content = chunk.content
+        if (
+            call is not None
+            and call.text_index is not None
+            and content
+            and content.__class__ is str
+            and not chunk.tool_call_chunks
+            and not chunk.usage_metadata
+            and not chunk.response_metadata
+        ):  # the common token: more text of a block already started
+            at = call.text_index
+            call.blocks[at]["parts"].append(content)
+            return (
+                {"event": "content-block-delta", "index": at, "delta": {"type": "text-delta", "text": content}},
+                call.metadata,
+            )
         if call is None:  # a consumer that never saw the call start
             metadata = self.calls.get(event.call_id) or self.unseen_call(event)
             call, start = self._begin(event.call_id, metadata)

@@ -2,7 +2,8 @@
 
 Layer 2 (views). A :class:`Pipeline` holds fresh transformer instances (made by the run stream's factories
 with the pipeline's scope), merges their projections into ``extensions``, and pushes each envelope through
-them in order: a transformer returning False keeps it out of the main log; what a named channel is pushed
+them in order (those that read its method at its depth: a built-in says which it reads, decided once per
+method and depth): a transformer returning False keeps it out of the main log; what a named channel is pushed
 becomes an envelope of the main log at once. ``seq`` is given as an envelope enters the root pipeline's log.
 """
 
@@ -13,12 +14,12 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from .chat_stream import Pump
 from .protocol import ProtocolEvent, envelope
 from .stream_channel import StreamChannel
-from .transformer import StreamTransformer, transformer_requires_async
+from .transformer import StreamTransformer, transformer_reads, transformer_reads_all, transformer_requires_async
 
 __all__ = ["HandleFactory", "Pipeline", "TransformerFactory"]
 
@@ -27,6 +28,17 @@ TransformerFactory = Callable[[tuple[str, ...]], StreamTransformer]
 
 HandleFactory = Callable[["Pipeline", tuple[str, ...], str | None, str | None], Any]
 """``(parent pipeline, namespace, graph name, trigger task id) -> subgraph handle``."""
+
+Step = tuple[Callable[[ProtocolEvent], Any], bool]
+"""A transformer's ``process`` (``False``) or ``aprocess`` (``True``, awaited)."""
+
+
+class Route(NamedTuple):
+    """The steps envelopes of one method and depth go through."""
+
+    steps: tuple[Step, ...]
+    awaits: bool
+    """Whether one of them is awaited."""
 
 
 class Pipeline:
@@ -58,13 +70,21 @@ class Pipeline:
         self.logs: list[deque[Any]] = []
         """Where main-log envelopes go: one deque per reader of this pipeline's main log."""
         self.pump: Pump | None = None
+        self.pump_ahead: Pump | None = None
+        """Take a step of the consumer only when it needs no waiting (see :meth:`Consumer.pull_ahead
+        <streamflow.stream.consumer.Consumer.pull_ahead>`)."""
         self._factories = tuple(factories)
         self._make_handle = make_handle
         self._assign_seq = assign_seq
         self._seq = 0
         self._transformers: list[StreamTransformer] = []
-        self._steps: list[tuple[Callable[[ProtocolEvent], Any], bool]] = []
+        self._steps: list[Step] = []
         """Per transformer: its ``aprocess`` (awaited) when it overrides it, else its ``process``."""
+        self._routes: dict[tuple[str, bool], Route] = {}
+        """``(method, nested)`` -> the steps an envelope of that method reaches (``nested``: its namespace is
+        below the pipeline's scope), made at the first such envelope."""
+        self._routed = True
+        """Whether envelopes go to the transformers that read them only (see :meth:`_route`)."""
         self.handed_over = [0]
         """Lazily fed objects (chat model streams, subgraph handles) made so far, shared with child pipelines:
         a consumer stops its step after the event that made one, so its reader attaches before the next."""
@@ -96,6 +116,8 @@ class Pipeline:
                 f"already-registered keys: {owners}"
             )
         native = bool(getattr(transformer, "_native", False))
+        if transformer.before_builtins and transformer_reads_all(transformer):
+            self._routed = False  # it may edit what a later transformer routes on: every envelope reaches all
         self._transformers.append(transformer)
         if type(transformer).aprocess is StreamTransformer.aprocess:
             self._steps.append((transformer.process, False))
@@ -136,9 +158,11 @@ class Pipeline:
             raise TypeError(f"projection {key!r} is a {type(value).__name__}, not a StreamChannel")
         return value
 
-    def bind_pump(self, pump: Pump) -> None:
-        """Give the transformers that hand out lazily fed objects (chat model streams) the consumer's pump."""
+    def bind_pump(self, pump: Pump, ahead: Pump | None = None) -> None:
+        """Give the transformers that hand out lazily fed objects (chat model streams) the consumer's pump
+        (and the pump that takes a step only when it needs no waiting)."""
         self.pump = pump
+        self.pump_ahead = ahead
         for transformer in self._transformers:
             bind = getattr(transformer, "_bind_apump", None)
             if bind is not None:
@@ -165,13 +189,45 @@ class Pipeline:
             self._factories, scope, is_async=self.is_async, make_handle=self._make_handle, assign_seq=False
         )
         if self.pump is not None:
-            child.bind_pump(self.pump)
+            child.bind_pump(self.pump, self.pump_ahead)
         return child
 
-    async def push(self, event: ProtocolEvent) -> None:
-        """Run ``event`` through every transformer, then into the log unless one returned False."""
+    def _route(self, event: ProtocolEvent) -> Route:
+        """The steps ``event`` goes through: those of the transformers that read envelopes of its method at
+        its depth (a built-in transformer says which it reads; any other reads all), in order. A transformer
+        left out would have kept the envelope and done nothing with it. Every step, when a transformer that
+        reads all runs before the built-ins (it may edit the method or namespace they read)."""
+        key = (event["method"], len(event["params"]["namespace"]) > len(self.scope))
+        route = self._routes.get(key)
+        if route is None:
+            method, nested = key
+            steps = tuple(
+                step
+                for transformer, step in zip(self._transformers, self._steps, strict=True)
+                if not self._routed or transformer_reads(transformer, method, nested)
+            )
+            route = self._routes[key] = Route(steps, any(is_async for _, is_async in steps))
+        return route
+
+    def push_ready(self, event: ProtocolEvent) -> bool:
+        """:meth:`push` ``event`` now, when none of the transformers it reaches needs awaiting; return False
+        (``event`` untouched) when one does."""
+        route = self._route(event)
+        if route.awaits:
+            return False
         keep = True
-        for step, is_async in self._steps:
+        for step, _ in route.steps:
+            if not step(event):
+                keep = False
+        if keep:
+            self._emit(event)
+        return True
+
+    async def push(self, event: ProtocolEvent) -> None:
+        """Run ``event`` through every transformer that reads it (see :meth:`_route`), then into the log unless
+        one returned False."""
+        keep = True
+        for step, is_async in self._route(event).steps:
             if not (await step(event) if is_async else step(event)):
                 keep = False
         if keep:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from .protocol import ProtocolEvent
 
-__all__ = ["StreamTransformer", "transformer_requires_async"]
+__all__ = ["StreamTransformer", "transformer_reads", "transformer_reads_all", "transformer_requires_async"]
 
 _logger = logging.getLogger(__name__)
 
@@ -145,3 +145,22 @@ def transformer_requires_async(transformer: StreamTransformer) -> bool:
     return any(
         getattr(cls, name) is not getattr(StreamTransformer, name) for name in ("aprocess", "afinalize", "afail")
     )
+
+
+def transformer_reads_all(transformer: StreamTransformer) -> bool:
+    """Whether every envelope must reach ``transformer``: it does not say which envelopes it reads (a built-in
+    says so with ``_reads(method, nested)``), or its class processes them otherwise than the class that said."""
+    cls = type(transformer)
+    for owner in cls.__mro__:
+        if "_reads" in vars(owner):
+            return cls.process is not owner.process or cls.aprocess is not owner.aprocess  # type: ignore[attr-defined]
+    return True
+
+
+def transformer_reads(transformer: StreamTransformer, method: str, nested: bool) -> bool:
+    """Whether ``transformer`` does anything with an envelope of ``method`` at its scope (``nested`` False) or
+    below it (True): when it does not, it would keep the envelope and change nothing."""
+    if transformer_reads_all(transformer):
+        return True
+    reads: bool = transformer._reads(method, nested)  # type: ignore[attr-defined]
+    return reads

@@ -73,6 +73,9 @@ class _ModeTransformer(StreamTransformer):
     def init(self) -> dict[str, Any]:
         return {self.mode: self._log}
 
+    def _reads(self, method: str, nested: bool) -> bool:
+        return method == self.mode and not nested
+
     def process(self, event: ProtocolEvent) -> bool:
         if event["method"] == self.mode and event["params"]["namespace"] == self._scope_list:
             self._log.push(event["params"]["data"])
@@ -129,6 +132,7 @@ class MessagesTransformer(StreamTransformer):
         self._ignored: set[str] = set()
         self._pump: Pump | None = None
         self._handed_over: Callable[[], None] | None = None
+        self._pipeline: Pipeline | None = None
         self._scope_list = list(scope)
 
     def init(self) -> dict[str, Any]:
@@ -139,20 +143,34 @@ class MessagesTransformer(StreamTransformer):
 
     def _on_register(self, pipeline: Any) -> None:
         self._handed_over = pipeline.note_handed_over
+        self._pipeline = pipeline
 
     def _make_stream(self, node: str | None, message_id: str | None) -> AsyncChatModelStream:
         if self._handed_over is not None:
             self._handed_over()
         stream = AsyncChatModelStream(namespace=[], node=node, message_id=message_id)
         stream.set_arequest_more(self._pump)
+        if self._pipeline is not None:
+            stream._pump_ahead = self._pipeline.pump_ahead
         return stream
 
+    def _reads(self, method: str, nested: bool) -> bool:
+        return method == "messages" and not nested
+
     def process(self, event: ProtocolEvent) -> bool:
-        if event["method"] != "messages" or event["params"]["namespace"] != self._scope_list:
+        params = event["params"]
+        if event["method"] != "messages" or params["namespace"] != self._scope_list:
             return True
-        payload, metadata = event["params"]["data"]
+        payload, metadata = params["data"]
+        run_id = metadata.get("run_id", "")
+        if run_id.__class__ is not str:
+            run_id = str(run_id)
+        if payload.__class__ is dict and payload.get("event") == "content-block-delta":
+            stream = self._by_run.get(run_id)  # the most of them: a delta of a call being read
+            if stream is not None and run_id not in self._ignored:
+                stream.dispatch(payload)
+                return True
         node = metadata.get("langgraph_node")
-        run_id = str(metadata.get("run_id", ""))
         if isinstance(payload, dict) and "event" in payload:
             self._route(payload, run_id, node)
         elif isinstance(payload, BaseMessage) and not isinstance(payload, AIMessageChunk | ToolMessage):
@@ -237,6 +255,9 @@ class _TasksLifecycle(StreamTransformer):
 
     def _on_terminal(self, ns: tuple[str, ...], status: SubgraphStatus, error: str | None) -> None:
         raise NotImplementedError
+
+    def _reads(self, method: str, nested: bool) -> bool:
+        return method == "tasks"
 
     def process(self, event: ProtocolEvent) -> bool:
         if event["method"] != "tasks":
@@ -334,6 +355,9 @@ class SubgraphTransformer(_TasksLifecycle):
 
     def _on_register(self, pipeline: Any) -> None:
         self._pipeline = pipeline
+
+    def _reads(self, method: str, nested: bool) -> bool:
+        return method == "tasks" or nested  # a subgraph's envelopes feed its handle
 
     def _should_track(self, ns: tuple[str, ...]) -> bool:
         depth = len(self.scope)

@@ -25,14 +25,14 @@ streamflow component does, whether it finds its config implicitly (langchain-cor
 
 from __future__ import annotations
 
-from ...graph.context import on_enter_task
+from ...graph.context import on_enter_run, on_enter_task
 from ...messages import register_message_converter
 from ...models.adapters import register_chat_model_adapter
 from ...runnables.base import register_runnable_adapter
 from ...tools import register_tool_adapter
 from .chat_models import LangChainChatModel, adapt_chat_model
 from .coercion import accept_streamflow_messages
-from .config import enter, langchain_config
+from .config import enter, enter_run, langchain_config
 from .handler import HANDLER, StreamflowCallbackHandler
 from .messages import coerce_langchain, from_langchain, to_langchain, to_langchain_messages
 from .runnables import LangChainRunnable, adapt_runnable
@@ -58,6 +58,7 @@ def activate() -> None:
     model, a prompt template, ``convert_to_messages`` ...), ``ToolNode`` langchain-core tools, chains
     langchain-core Runnables and agents langchain-core chat models. Done on import; calling it again does nothing."""
     on_enter_task(enter)
+    on_enter_run(enter_run)
     register_message_converter(coerce_langchain)
     accept_streamflow_messages()
     register_tool_adapter(adapt_tool)
