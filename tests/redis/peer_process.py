@@ -24,6 +24,8 @@ class PeerProcess:
     returncodes: ClassVar[tuple[int, ...]] = (0,)
 
     def __init__(self, module: str, *args: str) -> None:
+        self.command = [module, *args]
+        """The module and its arguments, for messages."""
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by stop(), with the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", module, *args],
@@ -60,4 +62,6 @@ class PeerProcess:
         self.proc.stdout.close()
         log = self.stderr()
         self._log.close()
+        if log:  # shown with the test's captured output when it fails: what the worker said
+            print(f"--- stderr of {' '.join(self.command)} (exit {self.proc.returncode}) ---\n{log[-8000:]}")
         assert self.proc.returncode in self.returncodes, log
