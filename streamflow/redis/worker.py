@@ -249,25 +249,30 @@ class RedisWorker(RedisClientUser):
                     outer.start_soon(self._bound_hand_over, runs.cancel_scope)
                     while not self._stopping:
                         await slots.acquire()
-                        job = self._backlog.popleft() if self._backlog else None
-                        if job is not None:  # a run taken over goes before new jobs
-                            runs.start_soon(self._execute, job, slots)
-                            continue
-                        while job is None and not self._stopping:
-                            job = await self._retrying(
-                                self.queue.take, self.consumer, group=self.group, block=self.block
-                            )
+                        job = await self._next_job()
                         if job is None:
                             slots.release()
                             break
-                        self._counts["taken"] += 1
-                        self._handling.add(job.run_id)
                         runs.start_soon(self._execute, job, slots)
                     reclaiming.cancel()
                 outer.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True), contextlib.suppress(*_UNREACHABLE):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _next_job(self) -> Job | None:
+        """The next job for a free slot: a run taken over that waits in the backlog (it goes before new jobs;
+        looked for again after each read that found no new job, since the reclaimer may have added one
+        meanwhile), else a new job from the queue; None once the worker stops."""
+        while not self._stopping:
+            if self._backlog:
+                return self._backlog.popleft()
+            job: Job | None = await self._retrying(self.queue.take, self.consumer, group=self.group, block=self.block)
+            if job is not None:
+                self._counts["taken"] += 1
+                self._handling.add(job.run_id)
+                return job
+        return None
 
     async def _watch_signals(self, signals: tuple[signal.Signals, ...]) -> None:
         with anyio.open_signal_receiver(*signals) as received:

@@ -10,7 +10,7 @@ exits on SIGINT:
 Every node appends ``<NAME>:<node>`` to the Redis list ``<PREFIX>:executed`` when it runs, and writes a
 progress item. ``MODE`` says how this worker misbehaves: ``stuck`` blocks forever in node ``s3`` (the
 test kills it there), ``take`` prints ``took <run_id>`` and blocks once it has taken a job and its lease,
-before it starts the run; ``ok`` behaves.
+before it starts the run; ``ok`` behaves; ``one-slot`` behaves with a single run at a time (``max_runs=1``).
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ async def main(url: str, prefix: str, pg: str, name: str, mode: str) -> None:
                 prefix=prefix,
                 consumer=name,
                 sink_options={"heartbeat_interval": 0.2},
+                max_runs=1 if mode == "one-slot" else 8,
                 lease_ttl=1.0,
                 claim_interval=0.2,
             ) as worker,

@@ -159,6 +159,24 @@ async def test_a_run_killed_mid_way_resumes_on_another_worker_and_its_viewer_see
     assert (info.status, info.last_seq) == ("finished", seqs[-1])
 
 
+async def test_a_worker_with_every_slot_waiting_for_new_jobs_still_takes_over_an_expired_run(
+    redis_url: str, prefix: str, queue: RunQueue, start_peer: Callable[[str, str], Peer]
+) -> None:
+    """The heir's only slot is taken by its wait for new jobs when the lease expires, so the run it claims
+    waits in its backlog; no new job ever comes, and the backlog is still served."""
+    dying = start_peer("dying", "stuck")
+    run_id = await submit_steps(queue)
+    await until_in_s3(redis_url, prefix, run_id)
+    assert dying.line() == "stuck"
+    start_peer("heir", "one-slot")  # ready: waiting for a new job in its only slot
+    dying.kill()
+    events = await all_events(redis_url, prefix, run_id)
+    assert isinstance(events[-1], RunFinished) and events[-1].output == {"done": STEPS}
+    (taken,) = [e for e in events if isinstance(e, RunTakenOver)]
+    assert taken.worker == "heir"
+    assert await executed(redis_url, prefix) == ["dying:s1", "dying:s2", "dying:s3", "heir:s3", "heir:s4"]
+
+
 async def test_a_worker_stopped_with_sigterm_hands_its_run_to_another_that_goes_on_from_its_checkpoint(
     redis_url: str, prefix: str, queue: RunQueue, start_peer: Callable[[str, str], Peer]
 ) -> None:
