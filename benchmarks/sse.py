@@ -35,7 +35,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -135,37 +135,50 @@ PROTOCOL_SERVER = REPLAY_SERVER.replace(
 """The replay server with a checkpointer (runs on threads) and a thread log that holds the whole run."""
 
 
-async def _replay(port: int, path: str) -> int:
-    """Read one SSE stream to its end over plain HTTP/1.0; return how many ``custom`` messages it carried."""
+async def _sse_blocks(port: int, request: bytes) -> AsyncGenerator[list[bytes], None]:
+    """Send ``request`` (a whole HTTP/1.0 request) to the server on ``port`` and yield the SSE messages of its
+    response as they arrive, a list per read (the bytes of each message, without the blank line)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode())
-    await writer.drain()
-    await reader.readuntil(b"\r\n\r\n")
-    received = 0
-    buffer = b""
     try:
+        writer.write(request)
+        await writer.drain()
+        await reader.readuntil(b"\r\n\r\n")
+        buffer = b""
         while data := await reader.read(65536):
             *blocks, buffer = (buffer + data).split(b"\n\n")
-            for block in blocks:
-                if b"\nevent: custom\n" in block:
-                    received += 1
-                elif b"\nevent: end\n" in block:
-                    return received
-        raise RuntimeError(f"the stream of {path} ended before its end message, after {received} events")
+            yield blocks
     finally:
         writer.close()
+
+
+async def _replay(port: int, path: str) -> int:
+    """Read one SSE stream to its end over plain HTTP/1.0; return how many ``custom`` messages it carried."""
+    received = 0
+    request = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n".encode()
+    async for blocks in _sse_blocks(port, request):
+        for block in blocks:
+            if b"\nevent: custom\n" in block:
+                received += 1
+            elif b"\nevent: end\n" in block:
+                return received
+    raise RuntimeError(f"the stream of {path} ended before its end message, after {received} events")
+
+
+async def _server(script: str, n: int) -> tuple[subprocess.Popen[str], int]:
+    """Start ``script`` (a benchmark server) for ``n`` events; return the process and the port it printed."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(n)], stdout=subprocess.PIPE, env=env, cwd=str(ROOT), text=True
+    )
+    assert proc.stdout is not None
+    return proc, int(await asyncio.to_thread(proc.stdout.readline))
 
 
 @scenario("sse_replay", unit="deliveries/s", n=10_000, quick_n=2_000, repeats=3)
 async def sse_replay(n: int) -> Sample:
     """20 SSE clients replaying a finished run of n events at once: deliveries/s, and GET /graphs meanwhile."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", REPLAY_SERVER, str(n)], stdout=subprocess.PIPE, env=env, cwd=str(ROOT), text=True
-    )
+    proc, port = await _server(REPLAY_SERVER, n)
     try:
-        assert proc.stdout is not None
-        port = int(await asyncio.to_thread(proc.stdout.readline))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             run_id = (await http.post("/finished")).json()["run_id"]
             path = f"/api/runs/{run_id}/stream?stream_mode=custom"
@@ -179,37 +192,23 @@ async def _protocol_replay(port: int, path: str, n: int) -> int:
     """Read a thread's SSE stream of ``custom`` events from its start over plain HTTP/1.0 until it carried
     ``n`` of them; return how many it carried."""
     body = json.dumps({"channels": ["custom"], "since": 0}).encode()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     head = (
         f"POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
-    writer.write(head.encode() + body)
-    await writer.drain()
-    await reader.readuntil(b"\r\n\r\n")
     received = 0
-    buffer = b""
-    try:
-        while data := await reader.read(65536):
-            *blocks, buffer = (buffer + data).split(b"\n\n")
-            received += sum(1 for block in blocks if b'"method":"custom"' in block)
-            if received >= n:
-                return received
-        raise RuntimeError(f"the stream of {path} ended after {received} events, before {n}")
-    finally:
-        writer.close()
+    async for blocks in _sse_blocks(port, head.encode() + body):
+        received += sum(1 for block in blocks if b'"method":"custom"' in block)
+        if received >= n:
+            return received
+    raise RuntimeError(f"the stream of {path} ended after {received} events, before {n}")
 
 
 @scenario("protocol_replay", unit="deliveries/s", n=10_000, quick_n=2_000, repeats=3, compare="sse_replay")
 async def protocol_replay(n: int) -> Sample:
     """sse_replay through the agent protocol's thread stream: 20 clients replay a thread's n events at once."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PROTOCOL_SERVER, str(n)], stdout=subprocess.PIPE, env=env, cwd=str(ROOT), text=True
-    )
+    proc, port = await _server(PROTOCOL_SERVER, n)
     try:
-        assert proc.stdout is not None
-        port = int(await asyncio.to_thread(proc.stdout.readline))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             thread = "bench"
             command = {"id": 1, "method": "run.start", "params": {"assistant_id": "writer", "input": {"n": 0}}}
