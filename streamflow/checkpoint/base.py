@@ -288,13 +288,16 @@ def metadata_matches(metadata: Mapping[str, Any], filter: Mapping[str, Any] | No
 def next_version(current: str | int | float | None) -> str:
     """The version after ``current``: a zero-padded counter and a random fraction, so versions compare as
     strings (the string versions LangGraph's own savers make)."""
+    return f"{_version_number(current) + 1:032}.{_random():016}"
+
+
+def _version_number(current: str | int | float | None) -> int:
+    """The counter of a channel version (0 for none): a string version's part before its fraction."""
     if current is None:
-        number = 0
-    elif isinstance(current, str):
-        number = int(current.partition(".")[0])
-    else:
-        number = int(current)
-    return f"{number + 1:032}.{_random():016}"
+        return 0
+    if isinstance(current, str):
+        return int(current.partition(".")[0])
+    return int(current)
 
 
 def bump_string_versions(versions: dict[str, Any], keys: Iterable[str]) -> None:
@@ -303,14 +306,7 @@ def bump_string_versions(versions: dict[str, Any], keys: Iterable[str]) -> None:
     channel's only)."""
     fraction = f".{_random():016}"
     for key in keys:
-        current = versions.get(key)
-        if current is None:
-            number = 0
-        elif isinstance(current, str):
-            number = int(current.partition(".")[0])
-        else:
-            number = int(current)
-        versions[key] = f"{number + 1:032}{fraction}"
+        versions[key] = f"{_version_number(versions.get(key)) + 1:032}{fraction}"
 
 
 class BaseCheckpointSaver(Generic[V]):

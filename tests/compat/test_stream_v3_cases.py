@@ -982,7 +982,9 @@ CASES = [
 ]
 
 
-def _run(lib: Lib, mode: str, case: Callable[[Api], Awaitable[Any]]) -> Any:
+def run_case(lib: Lib, mode: str, case: Callable[[Api], Awaitable[Any]]) -> Any:
+    """``case`` run on ``lib`` through its sync (``mode="sync"``) or async v3 API, its result normalised."""
+
     async def go() -> Any:
         return await case(Api(lib, mode))
 
@@ -992,8 +994,8 @@ def _run(lib: Lib, mode: str, case: Callable[[Api], Awaitable[Any]]) -> Any:
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("case", CASES)
 def test_v3_case(case: Callable[[Api], Awaitable[Any]], mode: str) -> None:
-    expected = _run(reference(), mode, case)
-    assert _run(load("streamflow"), mode, case) == expected
+    expected = run_case(reference(), mode, case)
+    assert run_case(load("streamflow"), mode, case) == expected
 
 
 def test_v3_review_names_only_cases_that_exist() -> None:

@@ -11,15 +11,14 @@ values ``tool-output-delta`` events). Every case runs twice: sync (from a worker
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from .conftest import Lib, load, normalise, reference
-from .test_stream_v3_cases import Api
+from .conftest import Lib, load, reference
+from .test_stream_v3_cases import Api, run_case
 
 pytestmark = pytest.mark.filterwarnings("ignore::langchain_core._api.beta_decorator.LangChainBetaWarning")
 
@@ -307,15 +306,8 @@ CASES = [
 ]
 
 
-def _run(lib: Lib, mode: str, case: Callable[[Api], Awaitable[Any]]) -> Any:
-    async def go() -> Any:
-        return await case(Api(lib, mode))
-
-    return normalise(asyncio.run(go()))
-
-
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("case", CASES)
 def test_v3_tools_case(case: Callable[[Api], Awaitable[Any]], mode: str) -> None:
-    expected = _run(reference(), mode, case)
-    assert _run(load("streamflow"), mode, case) == expected
+    expected = run_case(reference(), mode, case)
+    assert run_case(load("streamflow"), mode, case) == expected
