@@ -10,8 +10,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# llama-cpp-python (the `local` extra) compiles llama.cpp here. Not for this CPU alone (-march=native): some
+# virtual machines report AMX in cpuid without letting a process use it, and llama.cpp built natively there
+# dies of SIGILL at its first matrix product. AVX2, FMA and F16C are what x86-64 machines of this kind have.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev,openai,local,redis,compare,postgres,sqlite,pydantic,otel,langchain]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -q -e '.[dev,openai,local,redis,compare,postgres,sqlite,pydantic,otel,langchain]'
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -403,8 +403,9 @@ def thread_round_trip(n: int) -> Sample:
 @scenario("sync_caller_jobs", unit="jobs/s", baseline="thread_round_trip", n=20_000, quick_n=4_000)
 def sync_caller_jobs(n: int) -> Sample:
     """streamflow.portal.iterate_sync_running_calls with a producer that yields one item and then runs a
-    no-op in the calling thread (``await caller.run_sync(...)``), n times: the portal's cost per sync node
-    run in the caller's thread under stream(), without the graph (one round trip per job)."""
+    no-op in the calling thread (``await caller.run_sync(...)``), n times: the cost per sync node run in the
+    caller's thread under stream(), without the graph (one stop and restart of the loop the calling thread
+    runs, per job; no thread hop)."""
 
     def factory(caller: CallerThread, batch_size: int) -> AsyncIterator[list[int]]:
         async def produce() -> AsyncIterator[list[int]]:

@@ -1,27 +1,26 @@
-"""Iterate an async stream from plain sync code, through an anyio blocking portal.
+"""Iterate an async stream from plain sync code, and call async code from it.
 
-This is the one way streamflow offers sync APIs: ``stream()`` is ``astream()`` carried across a portal,
-never a second implementation (anyio's ``from_thread`` does the same for single calls).
+This is the one way streamflow offers sync APIs: ``stream()`` is ``astream()`` run for a sync caller, never a
+second implementation (anyio's ``from_thread`` does the same for single calls).
 
-Every sync call shares one **portal thread**: an event loop in a thread of its own, started by the first
-sync call and reused by the next ones, so a call pays one thread hop to start instead of a new thread and
-a new event loop. The thread exits once no sync call has used it for :data:`PORTAL_IDLE_TIMEOUT` seconds,
-and at interpreter exit; :func:`shutdown_portal` stops it at once. Calls from several threads at the same
-time run concurrently on its loop.
+:func:`iterate_sync_running_calls` (a graph's or a Runnable's ``stream()``) lets the calling thread run the
+producer's event loop itself: while the caller waits for items the loop runs, and once items (or the end) are
+ready it stops and hands them over, so the producer and its caller take turns in one thread, with no thread
+hop, as a LangGraph graph runs in the thread iterating its ``stream()``. The caller is also lent to the
+producer as a :class:`CallerThread`: a sync function the producer hands to it runs right there, between two
+turns of the loop, outside it (so it may itself make blocking calls, which run on the same loop). This is how
+``stream()`` runs a graph's sync node when it is the only task of its run in flight, as LangGraph runs a task
+inline in the thread iterating ``stream()`` when it is alone in its tick; other sync nodes run in worker threads
+(:mod:`streamflow.workers`). Its loops come from a small pool, one per stream in progress.
 
-:func:`iterate_sync` runs the async iterator on that loop and moves its items to the calling thread in
+Single calls (:func:`call_sync`, :class:`PortalLease`) and :func:`iterate_sync` share one **portal thread**
+instead: an anyio blocking portal, an event loop in a thread of its own, started by the first such call and
+reused by the next ones, so a call pays one thread hop to start instead of a new thread and a new event
+loop. The thread exits once no call has used it for :data:`PORTAL_IDLE_TIMEOUT` seconds, and at interpreter
+exit; :func:`shutdown_portal` stops it at once. Calls from several threads at the same time run
+concurrently on its loop. :func:`iterate_sync` moves the async iterator's items to the calling thread in
 batches: one thread hop per batch, not per item. The producer runs ahead of the caller by at most one batch,
-so a slow caller slows the producer (as LangGraph pauses a graph while its caller handles a chunk). Leaving
-the loop in any way cancels the producer and waits until its async code has stopped, so no task of it is left
-behind.
-
-:func:`iterate_sync_running_calls` does the same and also lends the calling thread to the producer: while
-the caller waits for items, a sync function the producer hands to its :class:`CallerThread` runs right there,
-in the caller's thread, its result travelling back with the caller's next request for items (one round trip
-instead of a hop to a worker thread and back, and another to the caller). This is how ``stream()`` runs a
-graph's sync node when it is the only task of its run in flight, as LangGraph runs a task inline in the
-thread iterating ``stream()`` when it is alone in its tick; other sync nodes run in worker threads
-(:mod:`streamflow.workers`), so their chunks, and their siblings', reach the caller while they run.
+so a slow caller slows the producer.
 
 What leaving cancels, and what it cannot:
 
@@ -44,13 +43,16 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
+import importlib
 import os
+import signal
 import threading
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar, cast
 
 import anyio
+import structlog
 from anyio.from_thread import BlockingPortal
 
 from . import workers
@@ -70,6 +72,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+_log = structlog.get_logger("streamflow")
 
 DEFAULT_BATCH_SIZE = 512
 """Items moved to the calling thread per hop at most."""
@@ -170,7 +174,8 @@ def portal_thread() -> threading.Thread | None:
 
 
 def shutdown_portal() -> None:
-    """Stop the portal thread now and join it, then stop and join the idle worker threads
+    """Stop the portal thread now and join it, close the idle event loops kept for
+    :func:`iterate_sync_running_calls`, then stop and join the idle worker threads
     (:func:`streamflow.workers.stop_idle_workers`).
 
     Sync calls still running on it are cancelled: a generator from :func:`iterate_sync` raises
@@ -179,6 +184,7 @@ def shutdown_portal() -> None:
     thread runs does nothing to the portal.
     """
     _shared.shutdown()
+    _loops.close()
     workers.stop_idle_workers()
 
 
@@ -349,6 +355,116 @@ _EVENTFD = hasattr(os, "eventfd")
 _ONE = (1).to_bytes(8, "little") if _EVENTFD else b"x"  # eventfd takes an 8-byte counter increment
 
 
+class _LoopMailbox(Generic[T]):
+    """A :class:`_Mailbox` for a calling thread that runs the producer's loop itself
+    (:func:`iterate_sync_running_calls`): waiting for a reply runs the loop, and leaving one stops it. No thread
+    hop: the loop and the caller take turns in one thread."""
+
+    __slots__ = ("loop", "requests", "value")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.value: _Reply[T] | None = None
+        self.requests: int | None = None  # requests are loop callbacks, scheduled by the calling thread
+
+    def put(self, value: _Reply[T]) -> None:
+        """Loop side: leave ``value`` and stop the loop once this pass of it is over."""
+        self.value = value
+        self.loop.stop()
+
+    def get(self) -> _Reply[T]:
+        """Calling thread: run the loop until a reply is left, and take it.
+
+        :raises KeyboardInterrupt: when an interrupt arrived meanwhile (see :func:`_run_loop`)
+        """
+        while self.value is None:
+            _run_loop(self.loop)
+        value, self.value = self.value, None
+        return value
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Run ``loop`` in this thread until it is stopped.
+
+    In the main thread, under Python's default SIGINT handler, an interrupt arriving meanwhile stops the loop
+    (instead of raising inside whatever code the loop runs at that moment, which could leave the loop's own
+    state half changed) and is raised here once the loop has stopped, as ``asyncio.Runner`` does.
+
+    :raises KeyboardInterrupt: when an interrupt arrived while the loop ran
+    """
+    if threading.current_thread() is not threading.main_thread() or (_getsignal(_SIGINT) is not _default_int_handler):
+        loop.run_forever()
+        return
+    interrupted = False
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        nonlocal interrupted
+        interrupted = True
+        loop.call_soon_threadsafe(loop.stop)  # also wakes the loop from its wait for I/O
+
+    _setsignal(_SIGINT, on_interrupt)
+    try:
+        loop.run_forever()
+    finally:
+        _setsignal(_SIGINT, _default_int_handler)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+# The signal module's C functions: its Python wrappers turn numbers and handlers into enums, which costs
+# about ten times as much, on every turn of a sync stream.
+_signal: Any = importlib.import_module("_signal")
+_getsignal, _setsignal = _signal.getsignal, _signal.signal
+_SIGINT, _default_int_handler = int(signal.SIGINT), signal.default_int_handler
+
+
+class _LoopPool:
+    """Event loops for :func:`iterate_sync_running_calls`, each run by one call at a time in its calling
+    thread; a call takes one (or makes one) and gives it back when it ends. At most :data:`IDLE_LOOPS` idle
+    ones are kept; the others are closed. The pool holds the loops in use too, so that a call collected as
+    garbage (a reference cycle) does not take its loop, and the loop's sockets, with it before it could stop
+    its producer there. After ``fork()`` the inherited ones are dropped unused."""
+
+    def __init__(self) -> None:
+        self._idle: list[asyncio.AbstractEventLoop] = []
+        self._busy: set[asyncio.AbstractEventLoop] = set()
+        self._pid = os.getpid()
+
+    def take(self) -> asyncio.AbstractEventLoop:
+        if self._pid != os.getpid():  # inherited through fork(): their selectors are shared with the parent
+            self._idle, self._busy, self._pid = [], set(), os.getpid()
+        try:
+            loop = self._idle.pop()
+        except IndexError:
+            loop = asyncio.new_event_loop()
+        self._busy.add(loop)
+        return loop
+
+    def give_back(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._busy.discard(loop)
+        if len(self._idle) < IDLE_LOOPS and self._pid == os.getpid():
+            self._idle.append(loop)
+        else:
+            loop.close()
+
+    def close(self) -> None:
+        """Close the idle loops (those in use are closed when given back, if the pool is full)."""
+        idle, self._idle = self._idle, []
+        if self._pid == os.getpid():
+            for loop in idle:
+                loop.close()
+
+
+IDLE_LOOPS = 4
+"""Idle event loops kept for the next sync streams (see :func:`iterate_sync_running_calls`)."""
+
+_loops = _LoopPool()
+atexit.register(_loops.close)
+
+
 class _Pump(Generic[T]):
     """Runs in the portal's loop: pulls items from the async iterator and hands them over in batches.
 
@@ -372,7 +488,7 @@ class _Pump(Generic[T]):
         self.cancelled = False
         self.job: _Job | None = None  # a sync function waiting for, or running in, the calling thread
         self.handed: _Job | None = None  # the job the calling thread took
-        self.reply: _Mailbox[T] | None = None  # the calling thread, waiting for a batch
+        self.reply: _Mailbox[T] | _LoopMailbox[T] | None = None  # the calling thread, waiting for a batch
         self.answer_due = False
         self.deferred = 0
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -380,13 +496,13 @@ class _Pump(Generic[T]):
         self.watched: _Mailbox[T] | None = None  # the mailbox whose requests the loop watches
         self.ready: Callable[[int], list[T]] | None = None  # the producer's items ready now (CallerThread.share)
 
-    def start(self, factory: Callable[[], AsyncIterable[T]], mailbox: _Mailbox[T]) -> None:
+    def start(self, factory: Callable[[], AsyncIterable[T]], mailbox: _Mailbox[T] | _LoopMailbox[T]) -> None:
         """Loop callback: start the producer's task (cancelled with the loop if the portal stops first), take
         the calling thread's first request (a reply on ``mailbox``), and watch ``mailbox`` for the next ones
         if it sends them by eventfd."""
         self.loop = asyncio.get_running_loop()
         self.stopped = anyio.Event()
-        if mailbox.requests is not None:
+        if isinstance(mailbox, _Mailbox) and mailbox.requests is not None:
             self.watched = mailbox
             self.loop.add_reader(mailbox.requests, self.woken, mailbox)
         self.task = self.loop.create_task(self.run(factory), name="streamflow.portal.iterate_sync")
@@ -438,7 +554,7 @@ class _Pump(Generic[T]):
             self.stopped.set()
             self.answer_soon()
 
-    def request(self, finished: _Job | None, reply: _Mailbox[T]) -> None:
+    def request(self, finished: _Job | None, reply: _Mailbox[T] | _LoopMailbox[T]) -> None:
         """Loop callback: the calling thread wants a batch on ``reply``; ``finished`` is the job it just ran."""
         if finished is not None:
             self.handed = None
@@ -473,7 +589,7 @@ class _Pump(Generic[T]):
         self.answer_due = False
         self.hand_over(reply)
 
-    def hand_over(self, reply: _Mailbox[T]) -> None:
+    def hand_over(self, reply: _Mailbox[T] | _LoopMailbox[T]) -> None:
         """Send the calling thread, waiting on ``reply``, the items so far, the job if one is ready (with the
         producer's items ready now, see :meth:`CallerThread.share`), and the end if it came."""
         self.deferred = 0
@@ -604,34 +720,114 @@ def iterate_sync_running_calls(
     batch_size: int = DEFAULT_BATCH_SIZE,
     async_alternative: str = "the async API",
 ) -> Generator[T, None, None]:
-    """:func:`iterate_sync`, with the calling thread lent to the producer as a :class:`CallerThread`.
+    """:func:`iterate_sync`, with the producer's event loop run by the calling thread itself, and that thread
+    lent to the producer as a :class:`CallerThread`.
 
-    ``factory(caller, batch_size)`` makes the async iterable in the portal's loop; unlike
-    :func:`iterate_sync`'s, it yields *lists* of items (at most ``batch_size`` each: whatever it has ready,
-    which saves a step of the async iterator per item). ``await caller.run_sync(fn)`` there runs ``fn`` in
-    the thread iterating the generator, between batches. Items produced while that thread runs a function
-    are held (without limit) until it returns, since it cannot take them meanwhile: lend it a function only
-    when nothing else produces items meanwhile.
+    ``factory(caller, batch_size)`` makes the async iterable on that loop; unlike :func:`iterate_sync`'s, it
+    yields *lists* of items (at most ``batch_size`` each: whatever it has ready, which saves a step of the
+    async iterator per item). The calling thread runs the loop while it waits for items and stops it when a
+    batch (or the end) is ready, so a run and its caller take turns in one thread, with no thread hop: the
+    producer makes progress only while the caller asks for items, as a LangGraph graph does under
+    ``stream()``. ``await caller.run_sync(fn)`` there runs ``fn`` in the calling thread between two batches,
+    outside the loop (so ``fn`` may itself make blocking calls of streamflow's sync APIs). Items produced
+    while that thread runs a function are held (without limit) until it returns: lend it a function only when
+    nothing else produces items meanwhile. Sync code that the producer runs in worker threads goes on while
+    the caller handles items; what it publishes meanwhile waits for the caller's next request.
+
+    The loops come from a small pool (:data:`IDLE_LOOPS`), one per call in progress, so calls from several
+    threads, and a call made by a lent function, run side by side. Leaving the generator in any way cancels
+    the producer and runs the loop until its async code has stopped; a task still pending after that is
+    cancelled too before the loop is reused.
 
     :raises SyncInAsyncContextError: at once, when called from a thread that is running an event loop
     :raises ValueError: when ``batch_size`` is not positive
     """
     _refuse_in_loop(async_alternative)
     _check_batch_size(batch_size)
-    return _iterate(factory, batch_size, lend=True)
+    return _iterate_here(factory, batch_size)
 
 
-def _iterate(
-    factory: Callable[..., AsyncIterable[Any]], batch_size: int, lend: bool = False
+def _iterate_here(
+    factory: Callable[[CallerThread, int], AsyncIterable[list[T]]], batch_size: int
 ) -> Generator[T, None, None]:
+    loop = _loops.take()
+    pump: _Pump[T] = _Pump(batch_size, lists=True)
+    caller = CallerThread(pump)
+    reply: _LoopMailbox[T] = _LoopMailbox(loop)
+    make: Callable[[], AsyncIterable[Any]] = lambda: factory(caller, batch_size)  # noqa: E731
+    try:
+        loop.call_soon(pump.start, make, reply)  # with the first request
+        while True:
+            batch, job, end, error = reply.get()
+            yield from batch
+            if end:
+                if error is not None:
+                    raise error
+                return
+            finished: _Job | None = None
+            if job is not None:
+                job.run()
+                finished = job
+            loop.call_soon(pump.request, finished, reply)
+    finally:
+        if asyncio._get_running_loop() is None:
+            _finish_here(loop, pump)
+        else:  # closed inside another loop this thread runs (collected as garbage there): finish it aside
+            aside = threading.Thread(target=_finish_here, args=(loop, pump), name="streamflow-sync-stream-close")
+            aside.start()
+            aside.join()
+
+
+def _finish_here(loop: asyncio.AbstractEventLoop, pump: _Pump[Any]) -> None:
+    """Stop ``pump``'s producer if it still runs, settle ``loop`` and give it back to the pool."""
+    try:
+        if not pump.done:
+            _stop_here(loop, pump)
+    finally:
+        _settle(loop)
+        _loops.give_back(loop)
+
+
+def _stop_here(loop: asyncio.AbstractEventLoop, pump: _Pump[Any]) -> None:
+    """Stop ``pump``'s producer, running ``loop`` in this thread until it has stopped, even when a
+    ``KeyboardInterrupt`` arrives meanwhile: the loop is then run again until the stop is over, and the
+    interrupt raised after it.
+
+    :raises KeyboardInterrupt: one that arrived while waiting, once the producer has stopped
+    """
+    interrupted: KeyboardInterrupt | None = None
+    stopping = loop.create_task(pump.stop())
+    stopping.add_done_callback(lambda _: loop.stop())
+    while not stopping.done():
+        try:
+            _run_loop(loop)
+        except KeyboardInterrupt as exc:
+            if interrupted is None:
+                interrupted = exc
+    if interrupted is not None:
+        raise interrupted
+
+
+def _settle(loop: asyncio.AbstractEventLoop) -> None:
+    """Before ``loop`` is reused: run the callbacks it still holds, then cancel every task still pending on it
+    (a leak of the producer's: reported as a structlog warning, ``sync_stream_left_tasks``, naming them) and
+    run it until they are over, so nothing of this call runs during the next one."""
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    pending = asyncio.all_tasks(loop)
+    if not pending:
+        return
+    _log.warning("sync_stream_left_tasks", tasks=sorted(task.get_name() for task in pending))
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _iterate(factory: Callable[[], AsyncIterable[T]], batch_size: int) -> Generator[T, None, None]:
     portal, loop = _shared.acquire()
     try:
-        pump: _Pump[T] = _Pump(batch_size, lists=lend)
-        if lend:
-            caller = CallerThread(pump)
-            make: Callable[[], AsyncIterable[Any]] = lambda: factory(caller, batch_size)  # noqa: E731
-        else:
-            make = factory
+        pump: _Pump[T] = _Pump(batch_size)
+        make = factory
         reply: _Mailbox[T] = _Mailbox(requests=_EVENTFD and isinstance(loop, asyncio.SelectorEventLoop))
         ended = False  # the loop sent the end: it writes to ``reply`` no more, nor watches it
         try:

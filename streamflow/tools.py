@@ -15,7 +15,6 @@ import copy
 import functools
 import inspect
 import json
-import threading
 import types
 import typing
 import uuid
@@ -269,7 +268,7 @@ class BaseTool:
         check_cancelled()
         task = current_task()
         call = functools.partial(self.ainvoke, args, tool_call_id=tool_call_id)
-        if task is not None and threading.get_ident() != task.run.loop_thread:
+        if task is not None and not task.run.on_loop():
             return task.run.call_from_thread(call)
         if task is not None:
             raise SyncInAsyncContextError("tool.invoke() called on the event loop thread; use await tool.ainvoke()")

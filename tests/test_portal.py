@@ -330,13 +330,9 @@ def test_many_calls_leave_no_file_descriptor_open(no_thread_left_behind: Callabl
         assert _open_file_descriptors() == before
 
 
-@pytest.mark.parametrize("eventfd", [True, False], ids=["eventfd", "pipe-and-call-soon"])
 def test_functions_lent_to_the_calling_thread_run_there_between_batches(
-    eventfd: bool, monkeypatch: pytest.MonkeyPatch, no_thread_left_behind: Callable[[], None]
+    no_thread_left_behind: Callable[[], None],
 ) -> None:
-    if eventfd and not hasattr(os, "eventfd"):
-        pytest.skip("no eventfd on this platform")
-    monkeypatch.setattr(portal, "_EVENTFD", eventfd)  # without it: a pipe back, call_soon_threadsafe there
     before = _open_file_descriptors() if os.path.isdir("/proc/self/fd") else None
     caller = threading.get_ident()
     ran: list[tuple[int, bool]] = []

@@ -103,8 +103,15 @@ class RunContext:
     """What an integration keeps for this run (the LangChain bridge: its ``RunnableConfig``), under a key of
     its own; a graph run inside a node (a context of its own) starts empty."""
 
+    def on_loop(self) -> bool:
+        """Whether the caller runs on the run's loop now: in the loop's thread while the loop runs. Else it is
+        sync code of the run: in a worker thread, or in the thread iterating ``stream()`` (which runs the loop
+        itself, see :func:`~streamflow.portal.iterate_sync_running_calls`) between two turns of the loop."""
+        return threading.get_ident() == self.loop_thread and (self.loop is None or self.loop.is_running())
+
     def call_from_thread(self, fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
-        """From a sync node's thread (not the loop's): run ``await fn(*args)`` on the run's loop and wait.
+        """From sync code of the run (not on its loop, see :meth:`on_loop`): run ``await fn(*args)`` on the
+        run's loop and wait; in the thread that runs that loop itself, by running it until the call is over.
 
         A call still running when the task it was made in is abandoned, or when the run ends, is
         cancelled.
@@ -119,10 +126,13 @@ class RunContext:
         flags = (self.cancel_flag,) if task is None else (task.cancel_flag, self.cancel_flag)
         for flag in flags:
             flag.check()
-        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(fn(*args), self.loop)
+        loop = self.loop
+        future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(fn(*args), loop)
         for flag in flags:
             flag.track(future)
         try:
+            if threading.get_ident() == self.loop_thread:  # the thread iterating stream(), between two turns
+                _run_until_done(loop, future)
             return future.result()
         except concurrent.futures.CancelledError:
             for flag in flags:
@@ -361,6 +371,15 @@ class Writer:
 
 
 get_ident = threading.get_ident
+
+
+def _run_until_done(loop: asyncio.AbstractEventLoop, future: concurrent.futures.Future[Any]) -> None:
+    """Run ``loop`` (stopped, owned by this thread) until ``future`` of a call scheduled on it is done."""
+    future.add_done_callback(lambda _: loop.call_soon_threadsafe(loop.stop))
+    while not future.done():
+        loop.run_forever()
+
+
 _of_writer = CustomData.of_writer
 _current: ContextVar[TaskContext | None] = ContextVar("streamflow_task", default=None)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import threading
 import uuid
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import Any
@@ -52,7 +51,7 @@ def _parent_in_thread() -> TaskContext | None:
     if task is None:
         return None
     run = task.run
-    if run.loop is None or threading.get_ident() == run.loop_thread:
+    if run.loop is None or run.on_loop():
         return None
     if run.channel.closed:
         task.cancel_flag.check()  # sync code its run abandoned: it stops here, as at a writer call

@@ -14,7 +14,6 @@ them, once per call.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Literal, Self
@@ -217,7 +216,7 @@ class BaseChatModel(SelfPublishingRunnable[Any, AIMessage]):
         """
         check_cancelled()
         task = current_task()
-        if task is not None and threading.get_ident() != task.run.loop_thread:
+        if task is not None and not task.run.on_loop():
             return task.run.call_from_thread(self.ainvoke, messages, config)
         if task is not None:
             raise SyncInAsyncContextError("model.invoke() called on the event loop thread; use await model.ainvoke()")
@@ -345,7 +344,7 @@ class _ModelCall:
         self.publish = run.publish_soon
         # On the run's loop thread a token waits for room in a full ``block`` view (backpressure reaches
         # the model); from another thread it is queued in that thread's order.
-        self.on_loop = threading.get_ident() == run.loop_thread
+        self.on_loop = run.on_loop()
         self.sum = ChunkSum()
         self.ns, self.node, self.step, self.task_id = task.ns, task.node, task.step, task.task_id
         self.tags = tags = (*task.local_call_tags(), *task.call_tags(), *model.tags)

@@ -10,7 +10,6 @@ through the portal (:mod:`streamflow.portal`).
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast
 
@@ -89,7 +88,7 @@ class RunnableCalls(Generic[Input, Output]):
         check_cancelled()
         task = current_task()
         if task is not None:
-            if threading.get_ident() != task.run.loop_thread:
+            if not task.run.on_loop():
                 return cast(Output, task.run.call_from_thread(_ainvoke_with, self, input, config, kwargs))
             raise SyncInAsyncContextError("invoke() called on the event loop thread of a run; use await ainvoke()")
         return cast(Output, call_sync(_ainvoke_with, self, input, config, kwargs, async_alternative="ainvoke()"))
@@ -187,7 +186,7 @@ class RunnableCalls(Generic[Input, Output]):
         check_cancelled()
         task = current_task()
         if task is not None:
-            if threading.get_ident() != task.run.loop_thread:
+            if not task.run.on_loop():
                 return _items_from_thread(task.run, self.astream(input, config, **kwargs))
             raise SyncInAsyncContextError("stream() called on the event loop thread of a run; use astream()")
         runnable, cfg, bound = self._unbind(config)
