@@ -7,7 +7,7 @@
     and p99 (the consumer takes each chunk as soon as it can, so the producer runs ahead by as much as the
     stream lets it: this is the delay of a saturated stream, its buffering included).
 ``chain_tokens_stream``
-    the same through the sync ``stream()`` (the async stream carried through the portal, in batches), beside
+    the same through the sync ``stream()`` (the async stream run on a loop of the calling thread's), beside
     langchain-core's sync ``stream()``, which runs the chain as plain generators in the caller's thread
     (no event loop): a ratio is reported, no target is set.
 ``chain_tokens_astream_events``

@@ -2,8 +2,8 @@
 
 ``graph_linear10_*``
     runs/s of a 10-node linear graph of trivial nodes streamed with ``stream_mode="updates"``: async nodes
-    through ``astream``, sync nodes through ``stream`` (the run executes on the shared portal thread's loop;
-    each sync node runs in the calling thread, one round trip between the two threads per node).
+    through ``astream``, sync nodes through ``stream`` (the run executes on an event loop the calling thread
+    runs itself; each sync node runs in that thread between two turns of the loop, no thread hop).
 ``writer_custom_*``
     events/s of one node calling its stream writer 100,000 times, consumed with ``stream_mode="custom"``.
 

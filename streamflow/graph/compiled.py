@@ -17,7 +17,7 @@ from ..errors import InvalidArgumentError
 from ..event_stream import EventStreamSpec
 from ..events import RunTakenOver
 from ..modes import StateCoercion, ViewSpec
-from ..portal import CallerThread, call_sync, iterate_sync_running_calls
+from ..portal import CallerThread, iterate_sync_running_calls
 from ..runnables.base import Runnable
 from ..runnables.context import Call, StepContext
 from ..runnables.run_view import LOOKAHEAD, view_items
@@ -574,6 +574,18 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
             return view_items(start, opened, batch_size)
         return view_items(start, open_view, batch_size)
 
+    async def _final_state_lent(
+        self, caller: CallerThread, input: Any, config: Mapping[str, Any] | None, context: Any, inherited: Any
+    ) -> AsyncGenerator[list[tuple[Any, tuple[Any, ...]]], None]:
+        """:meth:`_final_state` for sync ``invoke()``, its sync nodes alone in flight run by ``caller`` (the
+        calling thread), as under ``stream()``: yields one list of the one pair."""
+        run_context = coerce_context(self.context_schema, context, inherited)
+        run = Run(self, input, config, replay_size=0, context=run_context)
+        run.context.sync_runner = caller.run_sync
+        async with run:
+            state = await run.result()
+            yield [(state, tuple(run.context.interrupts))]
+
     async def _final_state(self, input: Any, config: Mapping[str, Any] | None, context: Any, inherited: Any) -> Any:
         """Run the graph with ``context`` (or ``inherited``) and return its final state."""
         run_context = coerce_context(self.context_schema, context, inherited)
@@ -686,8 +698,10 @@ class CompiledStateGraph(ThreadStateMethods, Runnable[Any, Any]):  # type: ignor
                 )
                 state = parent.run.call_from_thread(_execute_nested, self, input, parent, _nested_ns(self, parent), run)
                 return _with_interrupts(state, (), version, self.schema.coercion)
-            state, interrupts = call_sync(
-                self._final_state, input, config, context, self._inherited(), async_alternative="ainvoke()"
+            inherited = self._inherited()
+            ((state, interrupts),) = iterate_sync_running_calls(
+                lambda caller, _: self._final_state_lent(caller, input, config, context, inherited),
+                async_alternative="ainvoke()",
             )
             return _with_interrupts(state, interrupts, version, self.schema.coercion)
         collect = _Collector(stream_mode, print_mode, subgraphs, version, self.schema.coercion)
