@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from contextvars import copy_context
 from typing import Any
 
 import anyio
@@ -45,6 +46,7 @@ from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import START, Command
 from .context import RunContext, TaskContext, enter_task, leave_task
 from .interrupts import Scratchpad
+from .isolated import Rest
 from .resuming import _breakpoint, _breakpoints, _hits, _paused, _replay_cached, _replayed, _resume_input
 from .routing import _by_plain_edges, _entry_context, _hold_deferred, _route_in_task, _successors, _task_path
 from .runtime import control_of
@@ -207,10 +209,19 @@ class _Step:
                     sub_ns = (*ns, subgraph_ns_part(sub, name, task_id))
                     output = await execute(sub, task.input, run, sub_ns, nested=True)
                     out: Any = self.graph.schema.project(output)
-                elif node.is_async and not (node.takes_config or node.injected) and node.writer_param is None:
-                    out = await node.fn(task.input)  # the common node: the state alone
                 else:
-                    out = await _call(node, task.input, ctx)
+                    if node.is_async and not (node.takes_config or node.injected) and node.writer_param is None:
+                        call = node.fn(task.input)  # the common node: the state alone
+                    else:
+                        call = _call(node, task.input, ctx)
+                    # in a context of its own, as LangGraph runs each task (see streamflow.graph.isolated)
+                    own = copy_context()
+                    try:
+                        suspended = own.run(call.send, None)
+                    except StopIteration as stop:
+                        out = stop.value
+                    else:
+                        out = await Rest(call, own, suspended)
             except ParentCommand as exc:
                 out = _command_for(exc, ns, name, task_id)
                 from_below = True
