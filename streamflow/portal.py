@@ -835,23 +835,19 @@ def _iterate(factory: Callable[[], AsyncIterable[T]], batch_size: int) -> Genera
             # and the producer it starts must be stopped too.
             loop.call_soon_threadsafe(pump.start, make, reply)  # with the first request
             while True:
-                batch, job, end, error = reply.get()
+                batch, _, end, error = reply.get()  # no job: nothing lends the calling thread here
                 yield from batch
                 if end:
                     ended = True
                     if error is not None:
                         raise error
                     return
-                finished: _Job | None = None
-                if job is not None:
-                    job.run()
-                    finished = job
                 if reply.requests is None:
-                    loop.call_soon_threadsafe(pump.request, finished, reply)
+                    loop.call_soon_threadsafe(pump.request, None, reply)
                 elif loop.is_closed():
                     raise RuntimeError("Event loop is closed")  # as call_soon_threadsafe raises
                 else:
-                    reply.ask(finished)
+                    reply.ask(None)
         finally:
             try:
                 if not pump.done:
