@@ -52,17 +52,30 @@ class Scratchpad:
     """The interrupt bookkeeping of one task: its checkpoint namespace, the answers it already has (by call
     order), how many ``interrupt()`` calls it made this time, and the run's resume."""
 
-    def __init__(self, ns: str, answers: list[Any], run_resume: RunResume | None) -> None:
-        self.ns = ns
-        self.answers = list(answers)
+    def __init__(
+        self, graph_ns: tuple[str, ...], node: str, task_id: str, answers: list[Any], run_resume: RunResume | None
+    ) -> None:
+        self._where = (graph_ns, node, task_id)
+        self._ns: str | None = None
+        self.answers = answers
         self.calls = 0
         self.run_resume = run_resume
         if run_resume is not None and run_resume.map is not None:
-            next_id = interrupt_id(ns, len(self.answers))
+            next_id = interrupt_id(self.ns, len(answers))
             if next_id in run_resume.map:
-                self.answers.append(run_resume.map[next_id])
+                self.answers = [*answers, run_resume.map[next_id]]
         self.used: list[Any] | None = None
         """The answers this run handed out (saved with the task's interrupt, so a later resume keeps them)."""
+
+    @property
+    def ns(self) -> str:
+        """The task's checkpoint namespace, ``"<outer parts>|<node>:<task id>"`` (made when first read: most
+        tasks never call ``interrupt()``)."""
+        ns = self._ns
+        if ns is None:
+            graph_ns, node, task_id = self._where
+            ns = self._ns = "|".join((*graph_ns, f"{node}:{task_id}"))
+        return ns
 
     def ask(self, value: Any, response_schema: Any = None, validate: Callable[[Any], Any] | None = None) -> Any:
         """The answer to this task's next ``interrupt(value)`` call (passed through ``validate`` when given:

@@ -194,11 +194,10 @@ class _Step:
         ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, None, flag)
         if self.state is not None:
             ctx.read_state = functools.partial(self.node_state, node)
-        task_ns = "|".join((*ns, f"{name}:{task_id}"))
         if self.thread is not None and self.thread.saved is not None:
             ctx.checkpoint_id = self.thread.saved.config["configurable"]["checkpoint_id"]
         answers = [] if self.thread is None else self.thread.answers(task_id)
-        scratch = ctx.scratchpad = Scratchpad(task_ns, answers, run.resume)
+        scratch = ctx.scratchpad = Scratchpad(ns, name, task_id, answers, run.resume)
         entered = enter_task(ctx)
         paused: GraphInterrupt | None = None
         from_below = False  # the result is a Command a graph run by the node sent up (Command.PARENT)
