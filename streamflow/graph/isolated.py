@@ -1,7 +1,16 @@
 """Await a node's coroutine in a context of its own, as LangGraph runs each task in a copy of the run's
 context: a context variable the node sets is not seen by the nodes after it. Without a task per node: each
 step of the coroutine runs through ``Context.run``, and a coroutine that never suspends (most nodes) costs one
-such call."""
+such call. The caller takes the first step itself::
+
+    own = contextvars.copy_context()
+    try:
+        suspended = own.run(coro.send, None)
+    except StopIteration as stop:
+        result = stop.value
+    else:
+        result = await RestInContext(coro, own, suspended)
+"""
 
 from __future__ import annotations
 
@@ -9,24 +18,10 @@ import contextvars
 from collections.abc import Coroutine, Generator
 from typing import Any
 
-__all__ = ["Rest", "await_isolated"]
+__all__ = ["RestInContext"]
 
 
-async def await_isolated(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Await ``coro`` with every step of it run in a copy of the current context.
-
-    :returns: what ``coro`` returned
-    :raises BaseException: what ``coro`` raised, unchanged (cancellation included)
-    """
-    context = contextvars.copy_context()
-    try:
-        first = context.run(coro.send, None)
-    except StopIteration as stop:
-        return stop.value
-    return await Rest(coro, context, first)
-
-
-class Rest:
+class RestInContext:
     """The rest of a coroutine that suspended on ``first``: each later step run in ``context``; what the
     awaiting task sends or throws in goes on to the coroutine."""
 

@@ -46,7 +46,7 @@ from .cancellation import NEVER_CANCELLED, CancelFlag
 from .constants import START, Command
 from .context import RunContext, TaskContext, enter_task, leave_task
 from .interrupts import Scratchpad
-from .isolated import Rest
+from .isolated import RestInContext
 from .resuming import _breakpoint, _breakpoints, _hits, _paused, _replay_cached, _replayed, _resume_input
 from .routing import _by_plain_edges, _entry_context, _hold_deferred, _route_in_task, _successors, _task_path
 from .runtime import control_of
@@ -220,7 +220,7 @@ class _Step:
                     except StopIteration as stop:
                         out = stop.value
                     else:
-                        out = await Rest(call, own, suspended)
+                        out = await RestInContext(call, own, suspended)
             except ParentCommand as exc:
                 out = _command_for(exc, ns, name, task_id)
                 from_below = True
