@@ -1,16 +1,9 @@
 """Await a node's coroutine in a context of its own, as LangGraph runs each task in a copy of the run's
 context: a context variable the node sets is not seen by the nodes after it. Without a task per node: each
 step of the coroutine runs through ``Context.run``, and a coroutine that never suspends (most nodes) costs one
-such call. The caller takes the first step itself::
-
-    own = contextvars.copy_context()
-    try:
-        suspended = own.run(coro.send, None)
-    except StopIteration as stop:
-        result = stop.value
-    else:
-        result = await RestInContext(coro, own, suspended)
-"""
+such call. The caller takes the first step itself, ``own.run(coro.send, None)`` in a copy ``own`` of its
+context (a ``StopIteration`` there carries the result of a coroutine that never suspended), and awaits
+:class:`RestInContext` with what that step yielded."""
 
 from __future__ import annotations
 
