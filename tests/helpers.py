@@ -11,7 +11,9 @@ import anyio
 from streamflow import workers
 from streamflow.channel import Lagged, Subscription
 from streamflow.events import Event
+from streamflow.graph import get_stream_writer
 from streamflow.portal import call_sync, shutdown_portal
+from streamflow.tools import tool
 
 
 def take_buffered(sub: Subscription) -> list[Event | Lagged]:
@@ -121,3 +123,12 @@ class Signal:
 def _resolve(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+@tool
+async def fetch(url: str) -> str:
+    """Fetch a page, in three parts (each written to the stream writer: a tool's output deltas)."""
+    writer = get_stream_writer()
+    for part in ("<html>", "body", "</html>"):
+        writer(part)
+    return "<html>body</html>"

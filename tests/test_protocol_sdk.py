@@ -21,8 +21,9 @@ from streamflow.graph.message import add_messages
 from streamflow.messages import AIMessage
 from streamflow.models.fake import FakeChatModel
 from streamflow.server import create_app
-from streamflow.tools import ToolNode, create_react_agent, tool
+from streamflow.tools import ToolNode, create_react_agent
 from streamflow.types import interrupt
+from tests.helpers import fetch
 from tests.server_support import Gate, Proxy, serve
 
 langgraph_sdk = pytest.importorskip("langgraph_sdk")
@@ -75,15 +76,6 @@ def build_nested() -> Any:
     """inner (a subgraph: step adds 1) as the only node of the outer graph."""
     inner = StateGraph(Count).add_node("step", lambda s: {"x": s["x"] + 1}).add_edge(START, "step").compile()
     return StateGraph(Count).add_node("inner", inner).add_edge(START, "inner").add_edge("inner", END).compile()
-
-
-@tool
-async def fetch(url: str) -> str:
-    """Fetch a page, in three parts."""
-    writer = get_stream_writer()
-    for part in ("<html>", "body", "</html>"):
-        writer(part)
-    return "<html>body</html>"
 
 
 def build_agent() -> Any:

@@ -13,15 +13,7 @@ from streamflow.graph import START, StateGraph, get_stream_writer
 from streamflow.messages import AIMessage, MessagesState, ToolMessage
 from streamflow.models import FakeChatModel
 from streamflow.tools import ToolNode, create_react_agent, tool
-
-
-@tool
-async def fetch(url: str) -> str:
-    """Fetch a page, in three parts."""
-    writer = get_stream_writer()
-    for part in ("<html>", "body", "</html>"):
-        writer(part)
-    return "<html>body</html>"
+from tests.helpers import fetch
 
 
 @tool

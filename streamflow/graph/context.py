@@ -405,10 +405,7 @@ def on_enter_run(hook: RunHook) -> None:
 
     :raises InvalidArgumentError: when ``hook`` is not callable
     """
-    if not callable(hook):
-        raise InvalidArgumentError(f"a run hook is a callable taking a RunContext, got {hook!r}")
-    if hook not in _run_hooks:
-        _run_hooks.append(hook)
+    _register(_run_hooks, hook, "a run hook is a callable taking a RunContext")
 
 
 def enter_run(run: RunContext) -> None:
@@ -426,10 +423,18 @@ def on_enter_task(hook: TaskHook) -> None:
 
     :raises InvalidArgumentError: when ``hook`` is not callable
     """
+    _register(_task_hooks, hook, "a task hook is a callable taking a TaskContext")
+
+
+def _register(hooks: list[Any], hook: Any, what: str) -> None:
+    """Add ``hook`` to ``hooks`` unless it is there; ``what`` says what a hook is when ``hook`` is not callable.
+
+    :raises InvalidArgumentError: when ``hook`` is not callable
+    """
     if not callable(hook):
-        raise InvalidArgumentError(f"a task hook is a callable taking a TaskContext, got {hook!r}")
-    if hook not in _task_hooks:
-        _task_hooks.append(hook)
+        raise InvalidArgumentError(f"{what}, got {hook!r}")
+    if hook not in hooks:
+        hooks.append(hook)
 
 
 def enter_task(ctx: TaskContext) -> Entered:

@@ -29,18 +29,8 @@ from streamflow.checkpoint.base import (
 from streamflow.checkpoint.memory import InMemorySaver, MemorySaver
 from streamflow.checkpoint.sqlite import SqliteSaver
 from streamflow.errors import InvalidArgumentError, SyncInAsyncContextError
+from tests.checkpoint.helpers import conf, filled
 from tests.extras import require_extra
-
-
-def conf(thread: str) -> RunnableConfig:
-    return {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
-
-
-def filled(value: Any) -> Checkpoint:
-    made = empty_checkpoint()
-    made["channel_values"] = {"value": value}
-    made["channel_versions"] = {"value": 1}
-    return made
 
 
 def test_memory_saver_is_the_old_name_of_in_memory_saver() -> None:

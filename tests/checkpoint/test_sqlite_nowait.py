@@ -14,22 +14,11 @@ from typing import Any
 
 import pytest
 
-from streamflow.checkpoint.base import Checkpoint, RunnableConfig, empty_checkpoint
 from streamflow.checkpoint.sqlite import DIALECT, SqliteSaver, _nowait
+from tests.checkpoint.helpers import conf, filled
 from tests.extras import require_extra
 
 pytestmark = pytest.mark.anyio
-
-
-def conf(thread: str) -> RunnableConfig:
-    return {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
-
-
-def filled(value: Any) -> Checkpoint:
-    made = empty_checkpoint()
-    made["channel_values"] = {"value": value}
-    made["channel_versions"] = {"value": 1}
-    return made
 
 
 class Hops:
