@@ -17,7 +17,7 @@ breakpoints, replayed tasks and pauses in :mod:`~streamflow.graph.resuming`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Collection
 from contextvars import copy_context
 from typing import Any
 
@@ -194,8 +194,8 @@ class _Step:
         ctx = task.ctx = TaskContext(run, ns, name, step, task_id, task.triggers, task.path, None, flag)
         if self.state is not None:
             ctx.read_state = functools.partial(self.node_state, node)
-        if self.thread is not None and self.thread.saved is not None:
-            ctx.checkpoint_id = self.thread.saved.config["configurable"]["checkpoint_id"]
+        if self.thread is not None:
+            ctx.checkpoint_id = self.thread.checkpoint_id or ""
         answers = [] if self.thread is None else self.thread.answers(task_id)
         scratch = ctx.scratchpad = Scratchpad(ns, name, task_id, answers, run.resume)
         entered = enter_task(ctx)
@@ -538,7 +538,7 @@ async def _run(
         tasks = _hold_deferred(after_step, held)
         if saving is not None:
             if len(done) == 1:
-                written: Iterable[str] = done[0].update or ()
+                written: Collection[str] = done[0].update or ()
             else:
                 written = dict.fromkeys(k for t in done for k in t.update or ())
             wrote = [t.node.name for t in done]

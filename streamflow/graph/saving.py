@@ -5,7 +5,8 @@ writes through its :class:`~streamflow.graph.thread.Thread` (see :mod:`streamflo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Collection, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -162,22 +163,25 @@ class _Saving:
             )
         )
 
-    def _checkpoint(
-        self,
-        step: int,
-        state: dict[str, Any],
-        tasks: list[_Task],
-        joins_seen: dict[int, set[str]],
-        updated: Iterable[str],
-        start: Any,
-    ) -> tuple[str, dict[str, Any], list[str], str | None]:
-        """A new checkpoint's id, channel values and changed channels, the ids of ``tasks`` set from it; and the
-        id of the task that takes ``start`` (the run's input; None without one)."""
+    def _new_id(self, step: int, tasks: list[_Task]) -> str:
+        """A new checkpoint id for ``step``; the ids of ``tasks``, the next step's, set from it."""
         thread = self.thread
         checkpoint_id = thread.next_id(step)
         ns_name = thread.checkpoint_ns
         for task in tasks:
             task.id = task_id_for(checkpoint_id, ns_name, step + 1, task.path)
+        return checkpoint_id
+
+    def _values(
+        self,
+        state: dict[str, Any],
+        tasks: list[_Task],
+        joins_seen: dict[int, set[str]],
+        updated: Iterable[str],
+        start: Any = None,
+    ) -> tuple[dict[str, Any], list[str]]:
+        """A checkpoint's channel values and the channels changed since the one before (with ``start``, the
+        run's input, under ``__start__``)."""
         values = self.channels(state, tasks, joins_seen)
         changed = list(updated) + [f"branch:to:{t.node.name}" for t in tasks if t.path[0] == "__pregel_pull"]
         # the Send packets and the fan-in halves of the next step change with every step that has them: a new
@@ -185,12 +189,33 @@ class _Saving:
         if SENDS in values:
             changed.append(SENDS)
         changed += [self.joins[index] for index, seen in joins_seen.items() if seen]
-        start_id = None
         if start is not None:
             values[START_CHANNEL] = start
-            start_id = task_id_for(checkpoint_id, ns_name, step + 1, ("__pregel_pull", START_CHANNEL))
             changed.append(START_CHANNEL)
-        return checkpoint_id, values, changed, start_id
+        return values, changed
+
+    def _kept_later(self) -> bool:
+        """Whether a checkpoint is kept and built only if it is read before the run ends (see
+        :meth:`~streamflow.graph.thread.Thread.keep_later`): with ``durability="exit"``, when nothing is
+        subscribed to :class:`~streamflow.events.CheckpointSaved`."""
+        return self.thread.exit_only and not self.run.channel.wants(CheckpointSaved)
+
+    def _keep_later(
+        self,
+        checkpoint_id: str,
+        source: str,
+        step: int,
+        state: dict[str, Any],
+        tasks: list[_Task],
+        joins_seen: dict[int, set[str]],
+        updated: Collection[str],
+        wrote: Iterable[str],
+        start: Any = None,
+    ) -> None:
+        # what the checkpoint is made of as it is now (the run goes on changing ``state`` and ``joins_seen``)
+        joins = {index: set(seen) for index, seen in joins_seen.items() if seen} if joins_seen else {}
+        build = functools.partial(self._values, dict(state), tasks, joins, updated, start)
+        self.thread.keep_later(checkpoint_id, source, step, build, updated, wrote)
 
     def keep(
         self,
@@ -199,17 +224,16 @@ class _Saving:
         state: dict[str, Any],
         tasks: list[_Task],
         joins_seen: dict[int, set[str]],
-        updated: Iterable[str],
+        updated: Collection[str],
         wrote: Iterable[str] = (),
     ) -> bool:
-        """:meth:`save` (without ``start``), done now when it needs no waiting: with ``durability="exit"`` (the
-        checkpoint is kept, not saved) and nothing subscribed to :class:`~streamflow.events.CheckpointSaved`;
-        False, with nothing done, otherwise (then call :meth:`save`)."""
-        thread = self.thread
-        if not thread.exit_only or self.run.channel.wants(CheckpointSaved):
+        """:meth:`save` (without ``start``), done now when it needs no waiting: with ``durability="exit"`` and
+        nothing subscribed to :class:`~streamflow.events.CheckpointSaved` (the checkpoint is kept, and built
+        only if it is read before the run ends); False, with nothing done, otherwise (then call :meth:`save`)."""
+        if not self._kept_later():
             return False
-        checkpoint_id, values, changed, _ = self._checkpoint(step, state, tasks, joins_seen, updated, None)
-        thread.keep(checkpoint_id, source, step, values, changed, wrote)
+        checkpoint_id = self._new_id(step, tasks)
+        self._keep_later(checkpoint_id, source, step, state, tasks, joins_seen, updated, wrote)
         return True
 
     async def save(
@@ -219,14 +243,23 @@ class _Saving:
         state: dict[str, Any],
         tasks: list[_Task],
         joins_seen: dict[int, set[str]],
-        updated: Iterable[str],
+        updated: Collection[str],
         start: Any = None,
         wrote: Iterable[str] = (),
     ) -> None:
         """Save a checkpoint of ``state`` whose next tasks are ``tasks`` (their ids set from it), and publish
         :class:`~streamflow.events.CheckpointSaved` for it."""
         thread = self.thread
-        checkpoint_id, values, changed, start_id = self._checkpoint(step, state, tasks, joins_seen, updated, start)
+        checkpoint_id = self._new_id(step, tasks)
+        start_id = None
+        if start is not None:
+            start_id = task_id_for(checkpoint_id, thread.checkpoint_ns, step + 1, ("__pregel_pull", START_CHANNEL))
+        if self._kept_later():
+            self._keep_later(checkpoint_id, source, step, state, tasks, joins_seen, updated, wrote, start)
+            if start_id is not None:
+                await thread.put_writes(start_id, self.graph.schema.check_input(start))
+            return
+        values, changed = self._values(state, tasks, joins_seen, updated, start)
         if thread.exit_only:  # kept, not saved yet: nothing to wait for
             config, metadata, parent = thread.keep(checkpoint_id, source, step, values, changed, wrote)
         else:

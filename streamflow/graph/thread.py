@@ -6,7 +6,7 @@ pending writes, and the checkpoints, task writes, errors and interrupts it saves
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -28,10 +28,21 @@ from .snapshots import _with_null_triggers
 from .task_writes import NO_WRITES, NULL_TASK_ID, task_statuses
 from .thread_config import START_CHANNEL, require_thread
 
-__all__ = ["Thread"]
+__all__ = ["Kept", "Thread"]
 
 _now = dt.datetime.now
 _UTC = dt.UTC
+
+
+@attrs.define(slots=True, frozen=True)
+class Kept:
+    """A checkpoint kept with ``durability="exit"`` and not built yet (see :meth:`Thread.keep_later`)."""
+
+    checkpoint_id: str
+    source: str
+    step: int
+    build: Callable[[], tuple[dict[str, Any], Iterable[str]]]
+    """Its channel values and the channels its step changed, worked out when it is built."""
 
 
 @attrs.define(slots=True, eq=False)
@@ -42,8 +53,8 @@ class Thread:
     thread_id: str
     checkpoint_ns: str
     run_config: Mapping[str, Any]
-    saved: CheckpointTuple | None = None
-    """The checkpoint the run continues from, then the last one it saved."""
+    _saved: CheckpointTuple | None = None
+    """The checkpoint the run continues from, then the last one it saved (read it as :attr:`saved`)."""
     versions: dict[str, Any] = attrs.field(factory=dict)
     exit_only: bool = False
     keep_at_exit: bool = True
@@ -69,6 +80,31 @@ class Thread:
     behind: WriteBehind | None = None
     """With ``batched``, in a graph run on a saver that stages its writes: the saves are written in the
     background while the run goes on (:meth:`write_behind`); :meth:`flush` waits for them."""
+    kept: Kept | None = None
+    """With ``exit_only``: the newest checkpoint, kept and not built yet (built when :attr:`saved` is read)."""
+    seen_now: dict[str, Any] | None = None
+    """The ``versions_seen`` of the newest checkpoint, kept up to date step by step (None: as
+    :attr:`saved`'s)."""
+
+    @property
+    def saved(self) -> CheckpointTuple | None:
+        """The checkpoint the run continues from, then the last one it saved or kept."""
+        if self.kept is not None:
+            self._build()
+        return self._saved
+
+    @saved.setter
+    def saved(self, value: CheckpointTuple | None) -> None:
+        self._saved = value
+        self.kept = None
+
+    @property
+    def checkpoint_id(self) -> str | None:
+        """The id of :attr:`saved` (None without one), without building a kept checkpoint."""
+        if self.kept is not None:
+            return self.kept.checkpoint_id
+        saved = self._saved
+        return None if saved is None else str(saved.config["configurable"]["checkpoint_id"])
 
     @classmethod
     async def open(
@@ -106,8 +142,9 @@ class Thread:
         """The thread of a subgraph run under ``checkpoint_ns`` in this thread's current step: checkpoints of
         its own (new each time: a subgraph's task id is new each step), with this one's as its parent."""
         parents = dict(self.parents)
-        if self.saved is not None:
-            parents[self.checkpoint_ns] = str(self.saved.config["configurable"]["checkpoint_id"])
+        checkpoint_id = self.checkpoint_id
+        if checkpoint_id is not None:
+            parents[self.checkpoint_ns] = checkpoint_id
         thread = Thread(
             saver or self.saver,
             self.thread_id,
@@ -167,9 +204,9 @@ class Thread:
     def answers(self, task_id: str) -> list[Any]:
         """The resume values task ``task_id`` of the current step was given so far (in ``interrupt()`` call
         order), saved with its last interrupt."""
-        if self.saved is None:
+        if self.kept is not None or self._saved is None:  # a kept checkpoint has no writes yet
             return []
-        for tid, channel, value in self.saved.pending_writes or ():
+        for tid, channel, value in self._saved.pending_writes or ():
             if tid == task_id and channel == RESUME:
                 return list(value) if isinstance(value, list) else [value]
         return []
@@ -190,7 +227,8 @@ class Thread:
 
         :raises CheckpointSerializationError: for an interrupt value the serializer cannot store
         """
-        if self.saved is None:
+        saved = self.saved
+        if saved is None:
             return
         pairs: list[tuple[str, Any]] = [(INTERRUPT, list(interrupts))]
         if answers:
@@ -199,7 +237,7 @@ class Thread:
             self.deferred_writes.append((task_id, pairs))
             return
         with anyio.CancelScope(shield=True):
-            await self._put_writes(self.saved.config, pairs, task_id)
+            await self._put_writes(saved.config, pairs, task_id)
 
     @property
     def step_source(self) -> str | None:
@@ -221,20 +259,22 @@ class Thread:
         """
         address = {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": self.checkpoint_ns}}
         self.saved = await self.saver.aget_tuple(address)
+        self.seen_now = None
         if self.saved is not None:
             self.versions = dict(self.saved.checkpoint["channel_versions"])
             self.persisted = dict(self.saved.config)
 
     async def put_error(self, task_id: str, error: BaseException) -> None:
         """Save that a task failed with ``error`` (LangGraph's ``__error__`` write: the exception's repr)."""
-        if self.saved is None:
+        saved = self.saved
+        if saved is None:
             return
         pairs = [(ERROR, repr(error))]
         if self.exit_only:
             self.deferred_writes.append((task_id, pairs))
             return
         with anyio.CancelScope(shield=True):
-            await self._put_writes(self.saved.config, pairs, task_id)
+            await self._put_writes(saved.config, pairs, task_id)
 
     def next_id(self, step: int) -> str:
         """A new checkpoint id for ``step``."""
@@ -283,9 +323,65 @@ class Thread:
         updated: Iterable[str],
         wrote: Iterable[str] = (),
     ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-        """:meth:`save` with ``durability="exit"`` (:attr:`exit_only`), which needs no waiting: see
-        :meth:`_keep`."""
-        return self._keep(checkpoint_id, source, step, channel_values, self._changed(channel_values, updated), wrote)
+        """:meth:`save` with ``durability="exit"`` (:attr:`exit_only`), which needs no waiting: the checkpoint
+        is kept here, the last one saved when the run ends (see :meth:`flush`), which adds what only a saved
+        checkpoint needs then: its channel versions, its time and the run's metadata."""
+        self.keep_later(checkpoint_id, source, step, lambda: (channel_values, updated), (), wrote)
+        saved = self.saved
+        assert saved is not None
+        return saved.config, saved.metadata, saved.parent_config  # type: ignore[return-value]
+
+    def keep_later(
+        self,
+        checkpoint_id: str,
+        source: str,
+        step: int,
+        build: Callable[[], tuple[dict[str, Any], Iterable[str]]],
+        updated: Collection[str],
+        wrote: Iterable[str] = (),
+    ) -> None:
+        """:meth:`keep`, the checkpoint built only when it is read (:attr:`saved`) or saved (:meth:`flush`): a
+        run with ``durability="exit"`` keeps one each step and saves the last. ``build`` gives its channel
+        values and the channels its step changed; ``updated`` names the state keys the step wrote (each gets a
+        new version when the checkpoint saved next is built, whether this one is built or not)."""
+        bumps = self.bumps
+        for key in updated:
+            bumps[key] = None
+        seen = self._seen_now()
+        for node in wrote:
+            seen[node] = {"__step__": step}
+        self.kept = Kept(checkpoint_id, source, step, build)
+        if self.deferred_writes:  # the writes made against the checkpoint kept before are not saved
+            self.deferred_writes = []
+
+    def _build(self) -> None:
+        """Build :attr:`kept` (see :meth:`keep_later`): the checkpoint to save when the run ends, its parent
+        the thread's newest checkpoint in the saver (the one before the run)."""
+        kept = self.kept
+        assert kept is not None
+        self.kept = None
+        values, updated = kept.build()
+        changed = self._changed(values, updated)
+        self.bumps.update(changed)
+        checkpoint = Checkpoint(
+            v=4,
+            id=kept.checkpoint_id,
+            ts="",
+            channel_values=values,
+            channel_versions={},
+            versions_seen=dict(self._seen_now()),
+            updated_channels=[k for k in changed if k in values] or None,
+        )
+        metadata: dict[str, Any] = {"source": kept.source, "step": kept.step, "parents": self.parents}
+        self.deferred = (checkpoint, metadata)
+        config = {
+            "configurable": {
+                "thread_id": self.thread_id,
+                "checkpoint_ns": self.checkpoint_ns,
+                "checkpoint_id": kept.checkpoint_id,
+            }
+        }
+        self._saved = CheckpointTuple(config, checkpoint, metadata, self.persisted, [])  # type: ignore[arg-type]
 
     def _changed(self, channel_values: dict[str, Any], updated: Iterable[str]) -> dict[str, None]:
         """The channels a checkpoint of ``channel_values`` changes: ``updated``, and those without a version."""
@@ -307,44 +403,18 @@ class Thread:
     ) -> Checkpoint:
         """A new checkpoint of ``channel_values`` (its versions and time are filled in when it is saved);
         ``changed`` names the channels the step updated, ``wrote`` the nodes whose writes made it."""
+        seen = self._seen_now()
+        for node in wrote:
+            seen[node] = {"__step__": step}
         return Checkpoint(
             v=4,
             id=checkpoint_id,
             ts="",
             channel_values=channel_values,
             channel_versions={},
-            versions_seen=self.seen(step, wrote),
+            versions_seen=dict(seen),
             updated_channels=[k for k in changed if k in channel_values] or None,
         )
-
-    def _keep(
-        self,
-        checkpoint_id: str,
-        source: str,
-        step: int,
-        channel_values: dict[str, Any],
-        changed: dict[str, None],
-        wrote: Iterable[str],
-    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-        """:meth:`save` with ``durability="exit"``: the checkpoint is kept here, the last one saved when the run
-        ends (see :meth:`flush`), which adds what only a saved checkpoint needs then: its channel versions,
-        its time and the run's metadata."""
-        self.bumps.update(changed)
-        checkpoint = self._checkpoint(checkpoint_id, step, channel_values, changed, wrote)
-        metadata: dict[str, Any] = {"source": source, "step": step, "parents": self.parents}
-        self.deferred = (checkpoint, metadata)
-        if self.deferred_writes:
-            self.deferred_writes = []
-        config = {
-            "configurable": {
-                "thread_id": self.thread_id,
-                "checkpoint_ns": self.checkpoint_ns,
-                "checkpoint_id": checkpoint_id,
-            }
-        }
-        # the parent is the thread's newest checkpoint in the saver: the one before the run
-        self.saved = CheckpointTuple(config, checkpoint, metadata, self.persisted, [])  # type: ignore[arg-type]
-        return config, metadata, self.persisted
 
     def _completed(self, checkpoint: Checkpoint, metadata: dict[str, Any]) -> dict[str, Any]:
         """Complete ``checkpoint`` to be saved now: its channel versions (new ones for the channels in
@@ -405,6 +475,8 @@ class Thread:
         if self.behind is not None and not self.behind.done_nowait():
             with anyio.CancelScope(shield=True):
                 await self.behind.wait()
+        if self.kept is not None:
+            self._build()
         if self.deferred is None:
             if self.deferred_writes and self.saved is not None:
                 # the run ended in the step it continued: its writes go with the checkpoint it continued from
@@ -459,11 +531,13 @@ class Thread:
                 raise self._named(exc, dict(pairs)) from exc
         return batch, config
 
-    def seen(self, step: int, wrote: Iterable[str]) -> dict[str, Any]:
-        """The checkpoint's ``versions_seen``: per node, the step it last wrote in (under ``"__step__"``)."""
-        seen: dict[str, Any] = {} if self.saved is None else dict(self.saved.checkpoint.get("versions_seen") or {})
-        for node in wrote:
-            seen[node] = {"__step__": step}
+    def _seen_now(self) -> dict[str, Any]:
+        """:attr:`seen_now`, from :attr:`saved`'s ``versions_seen`` when not set: per node, the step it last
+        wrote in (under ``"__step__"``)."""
+        seen = self.seen_now
+        if seen is None:
+            saved = self._saved
+            seen = self.seen_now = {} if saved is None else dict(saved.checkpoint.get("versions_seen") or {})
         return seen
 
     def last_writer(self) -> str | None:
@@ -507,10 +581,12 @@ class Thread:
 
         :raises CheckpointSerializationError: for a value the serializer cannot store, naming its state key
         """
-        if self.saved is None or self.keep_writes(task_id, writes, step=step):
+        if self.keep_writes(task_id, writes, step=step):
             return
+        saved = self.saved
+        assert saved is not None  # keep_writes is True without one
         with anyio.CancelScope(shield=True):  # a sibling failing now must not lose these writes
-            await self._put_writes(self.saved.config, _pairs(writes), task_id)
+            await self._put_writes(saved.config, _pairs(writes), task_id)
 
     def keep_writes(
         self, task_id: str, writes: Mapping[str, Any] | Sequence[tuple[str, Any]] | None, *, step: bool = False
@@ -519,7 +595,7 @@ class Thread:
         ``durability="exit"``, or a step's task writes with ``durability="async"``), or there is no checkpoint
         to save them against; False, with nothing done, when they are to be saved now (call
         :meth:`put_writes`)."""
-        if self.saved is None:
+        if self.kept is None and self._saved is None:
             return True
         if self.exit_only:
             self.deferred_writes.append((task_id, _pairs(writes)))
