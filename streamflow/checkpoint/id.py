@@ -33,18 +33,37 @@ def uuid6(node: int | None = None, clock_seq: int | None = None) -> uuid.UUID:
 
 
 def uuid6_str(clock_seq: int | None = None) -> str:
-    """``str(uuid6(clock_seq=clock_seq))``, without building a ``UUID`` (a checkpoint id for each step)."""
-    h = f"{_uuid6_int(None, clock_seq):032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """``str(uuid6(clock_seq=clock_seq))``, without building a ``UUID`` or a 128-bit integer (a checkpoint
+    id for each step): its fields formatted one by one."""
+    stamp = _stamp()
+    sequence = _random_bits(14) if clock_seq is None else clock_seq & 0x3FFF
+    return "%08x-%04x-6%03x-%04x-%012x" % (  # noqa: UP031 - %-formatting is the cheapest here
+        stamp >> 28,
+        (stamp >> 12) & 0xFFFF,
+        stamp & 0x0FFF,
+        0x8000 | sequence,
+        _random_bits(48),
+    )
+
+
+def _stamp() -> int:
+    """A 60-bit UUID timestamp greater than every one this process took before."""
+    global _last
+    stamp = _time_ns() // 100 + _GREGORIAN_OFFSET
+    _lock.acquire()
+    if stamp <= _last:
+        stamp = _last + 1
+    _last = stamp
+    _lock.release()
+    return stamp
+
+
+_time_ns = time.time_ns
+_random_bits = random.getrandbits
 
 
 def _uuid6_int(node: int | None, clock_seq: int | None) -> int:
-    global _last
-    with _lock:
-        stamp = time.time_ns() // 100 + _GREGORIAN_OFFSET
-        if stamp <= _last:
-            stamp = _last + 1
-        _last = stamp
+    stamp = _stamp()
     if clock_seq is None:
         clock_seq = random.getrandbits(14)
     if node is None:

@@ -3,12 +3,13 @@ gives."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamflow.checkpoint.id import uuid6_str
+from streamflow.checkpoint.id import uuid6, uuid6_str
 from streamflow.graph.thread_config import _TASK_IDS, task_id_for
 
 
@@ -25,6 +26,15 @@ def test_uuid6_str_is_a_version_6_uuid_keeping_the_low_14_bits_of_the_step(step:
 def test_uuid6_str_ids_sort_as_they_were_made() -> None:
     made = [uuid6_str(step) for step in range(200)]
     assert made == sorted(made)
+
+
+def test_uuid6_str_and_uuid6_share_one_clock_and_layout() -> None:
+    before = time.time_ns() // 100 + 0x01B21DD213814000  # 100 ns intervals since 1582-10-15
+    made = [uuid6_str(step) if step % 2 else str(uuid6(clock_seq=step)) for step in range(100)]
+    after = time.time_ns() // 100 + 0x01B21DD213814000
+    assert made == sorted(made)
+    stamps = [(uuid.UUID(m).int >> 80) << 12 | (uuid.UUID(m).int >> 64) & 0x0FFF for m in made]
+    assert before <= stamps[0] and stamps[-1] <= after + len(made)
 
 
 @given(
