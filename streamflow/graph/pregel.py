@@ -542,7 +542,7 @@ async def _run(
             else:
                 written = dict.fromkeys(k for t in done for k in t.update or ())
             wrote = [t.node.name for t in done]
-            if not saving.keep("loop", step, state, tasks, joins_seen, written, wrote):
+            if saving.keep("loop", step, state, tasks, joins_seen, written, wrote) is None:
                 await saving.save("loop", step, state, tasks, joins_seen, written, wrote=wrote)
         if after and _hits(after, by_path):
             return await _breakpoint(run, ns, step, schema.output(state) if wrote_output else None)

@@ -194,29 +194,6 @@ class _Saving:
             changed.append(START_CHANNEL)
         return values, changed
 
-    def _kept_later(self) -> bool:
-        """Whether a checkpoint is kept and built only if it is read before the run ends (see
-        :meth:`~streamflow.graph.thread.Thread.keep_later`): with ``durability="exit"``, when nothing is
-        subscribed to :class:`~streamflow.events.CheckpointSaved`."""
-        return self.thread.exit_only and not self.run.channel.wants(CheckpointSaved)
-
-    def _keep_later(
-        self,
-        checkpoint_id: str,
-        source: str,
-        step: int,
-        state: dict[str, Any],
-        tasks: list[_Task],
-        joins_seen: dict[int, set[str]],
-        updated: Collection[str],
-        wrote: Iterable[str],
-        start: Any = None,
-    ) -> None:
-        # what the checkpoint is made of as it is now (the run goes on changing ``state`` and ``joins_seen``)
-        joins = {index: set(seen) for index, seen in joins_seen.items() if seen} if joins_seen else {}
-        build = functools.partial(self._values, dict(state), tasks, joins, updated, start)
-        self.thread.keep_later(checkpoint_id, source, step, build, updated, wrote)
-
     def keep(
         self,
         source: str,
@@ -226,15 +203,22 @@ class _Saving:
         joins_seen: dict[int, set[str]],
         updated: Collection[str],
         wrote: Iterable[str] = (),
-    ) -> bool:
-        """:meth:`save` (without ``start``), done now when it needs no waiting: with ``durability="exit"`` and
-        nothing subscribed to :class:`~streamflow.events.CheckpointSaved` (the checkpoint is kept, and built
-        only if it is read before the run ends); False, with nothing done, otherwise (then call :meth:`save`)."""
-        if not self._kept_later():
-            return False
+        start: Any = None,
+    ) -> str | None:
+        """:meth:`save`, done now when it needs no waiting, except the writes of ``start``: with
+        ``durability="exit"`` and nothing subscribed to :class:`~streamflow.events.CheckpointSaved`, the
+        checkpoint is kept, and built only if it is read before the run ends (see
+        :meth:`~streamflow.graph.thread.Thread.keep_later`); its id is returned. None, with nothing done,
+        otherwise (then call :meth:`save`)."""
+        thread = self.thread
+        if not thread.exit_only or self.run.channel.wants(CheckpointSaved):
+            return None
         checkpoint_id = self._new_id(step, tasks)
-        self._keep_later(checkpoint_id, source, step, state, tasks, joins_seen, updated, wrote)
-        return True
+        # what the checkpoint is made of as it is now (the run goes on changing ``state`` and ``joins_seen``)
+        joins = {index: set(seen) for index, seen in joins_seen.items() if seen} if joins_seen else {}
+        build = functools.partial(self._values, dict(state), tasks, joins, updated, start)
+        thread.keep_later(checkpoint_id, source, step, build, updated, wrote)
+        return checkpoint_id
 
     async def save(
         self,
@@ -250,12 +234,12 @@ class _Saving:
         """Save a checkpoint of ``state`` whose next tasks are ``tasks`` (their ids set from it), and publish
         :class:`~streamflow.events.CheckpointSaved` for it."""
         thread = self.thread
-        checkpoint_id = self._new_id(step, tasks)
+        kept = self.keep(source, step, state, tasks, joins_seen, updated, wrote, start)
+        checkpoint_id = self._new_id(step, tasks) if kept is None else kept
         start_id = None
         if start is not None:
             start_id = task_id_for(checkpoint_id, thread.checkpoint_ns, step + 1, ("__pregel_pull", START_CHANNEL))
-        if self._kept_later():
-            self._keep_later(checkpoint_id, source, step, state, tasks, joins_seen, updated, wrote, start)
+        if kept is not None:
             if start_id is not None:
                 await thread.put_writes(start_id, self.graph.schema.check_input(start))
             return
