@@ -347,9 +347,7 @@ class Thread:
         bumps = self.bumps
         for key in updated:
             bumps[key] = None
-        seen = self._seen_now()
-        for node in wrote:
-            seen[node] = {"__step__": step}
+        self._note_writers(step, wrote)
         self.kept = Kept(checkpoint_id, source, step, build)
         if self.deferred_writes:  # the writes made against the checkpoint kept before are not saved
             self.deferred_writes = []
@@ -403,9 +401,7 @@ class Thread:
     ) -> Checkpoint:
         """A new checkpoint of ``channel_values`` (its versions and time are filled in when it is saved);
         ``changed`` names the channels the step updated, ``wrote`` the nodes whose writes made it."""
-        seen = self._seen_now()
-        for node in wrote:
-            seen[node] = {"__step__": step}
+        seen = self._note_writers(step, wrote)
         return Checkpoint(
             v=4,
             id=checkpoint_id,
@@ -530,6 +526,13 @@ class Thread:
             except CheckpointSerializationError as exc:
                 raise self._named(exc, dict(pairs)) from exc
         return batch, config
+
+    def _note_writers(self, step: int, wrote: Iterable[str]) -> dict[str, Any]:
+        """Note in :attr:`seen_now` that the nodes ``wrote`` wrote in ``step``; return it."""
+        seen = self._seen_now()
+        for node in wrote:
+            seen[node] = {"__step__": step}
+        return seen
 
     def _seen_now(self) -> dict[str, Any]:
         """:attr:`seen_now`, from :attr:`saved`'s ``versions_seen`` when not set: per node, the step it last
